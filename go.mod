@@ -1,0 +1,3 @@
+module github.com/keyrotator/iam-access-key-rotator
+
+go 1.26
