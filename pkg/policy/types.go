@@ -1,0 +1,119 @@
+package policy
+
+import "time"
+
+// KeyStatus is an access key's IAM status.
+type KeyStatus string
+
+// The two statuses IAM gives an access key.
+const (
+	Active   KeyStatus = "Active"
+	Inactive KeyStatus = "Inactive"
+)
+
+// Key is one access key as IAM reports it.
+type Key struct {
+	AccessKeyID string    `json:"accessKeyId"`
+	Status      KeyStatus `json:"status"`
+	CreateDate  time.Time `json:"createDate"`
+	// LastUsedDate is nil when the key was never used.
+	LastUsedDate *time.Time `json:"lastUsedDate,omitempty"`
+}
+
+// User is what the policy needs to know about one IAM user.
+type User struct {
+	UserName string            `json:"userName"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	Keys     []Key             `json:"keys"`
+	// NoticesSent lists the notices this user was already sent (rule 5: once per key and kind).
+	NoticesSent []NoticeRef `json:"noticesSent,omitempty"`
+}
+
+// ActionName names a write the rotator makes in IAM.
+type ActionName string
+
+// The three writes; the names are a contract with the executor and the plan CLI's output.
+const (
+	CreateKey     ActionName = "CreateKey"
+	DeactivateKey ActionName = "DeactivateKey"
+	DeleteKey     ActionName = "DeleteKey"
+)
+
+// Action is one planned write with the reason a person can read.
+type Action struct {
+	Action ActionName `json:"action"`
+	// AccessKeyID is empty for CreateKey: the new key's ID is known only once IAM made it.
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	Reason      string `json:"reason"`
+}
+
+// NoticeKind says what a notice tells the key's owner.
+type NoticeKind string
+
+// The notices an owner can receive. Each is sent at most once per key (rule 5).
+const (
+	// NewKeyIssued: a new key was made for the owner; AccessKeyID is the key it replaces and
+	// ActBy the day that old key is deactivated.
+	NewKeyIssued NoticeKind = "NewKeyIssued"
+	// DeactivationScheduled: the key will be deactivated on ActBy; switch to the other key.
+	DeactivationScheduled NoticeKind = "DeactivationScheduled"
+	// KeyDeactivated: the key was deactivated today; it is deleted on ActBy.
+	KeyDeactivated NoticeKind = "KeyDeactivated"
+	// KeyDeleted: the (inactive, expired) key was deleted today.
+	KeyDeleted NoticeKind = "KeyDeleted"
+	// UnusedKeyDeleted: the key was deleted today because it was not used for the limit.
+	UnusedKeyDeleted NoticeKind = "UnusedKeyDeleted"
+)
+
+// NoticeRef identifies a notice for de-duplication: one per key and kind.
+type NoticeRef struct {
+	Kind        NoticeKind `json:"kind"`
+	AccessKeyID string     `json:"accessKeyId"`
+}
+
+// Notice is one message the owner must receive, with the day they must act by (if any).
+type Notice struct {
+	Kind        NoticeKind `json:"kind"`
+	AccessKeyID string     `json:"accessKeyId"`
+	// ActBy is a calendar day (YYYY-MM-DD, UTC); empty when the notice asks for nothing.
+	ActBy   string `json:"actBy,omitempty"`
+	Message string `json:"message"`
+}
+
+// Ref is the notice's de-duplication key.
+func (n Notice) Ref() NoticeRef { return NoticeRef{Kind: n.Kind, AccessKeyID: n.AccessKeyID} }
+
+// UserStatus is the headline of a user's plan: the most significant thing that happens.
+type UserStatus string
+
+// The user statuses, from most to least significant write.
+const (
+	StatusRotate     UserStatus = "rotate"     // a new key is created
+	StatusDeactivate UserStatus = "deactivate" // a key is deactivated, none created
+	StatusDelete     UserStatus = "delete"     // keys are only deleted
+	StatusNotify     UserStatus = "notify"     // no write, but a notice is due
+	StatusOK         UserStatus = "ok"         // nothing is due
+	StatusExempt     UserStatus = "exempt"     // tagged exempt: never touched
+	StatusDeferred   UserStatus = "deferred"   // writes were due but maxUsers was reached
+)
+
+// UserPlan is the decision for one user.
+type UserPlan struct {
+	UserName string     `json:"userName"`
+	Status   UserStatus `json:"status"`
+	// Reason explains a plan without actions (exempt, deferred, nothing due).
+	Reason string `json:"reason,omitempty"`
+	// Email is the owner's usable address; empty when there is none (see EmailProblem).
+	Email string `json:"email,omitempty"`
+	// EmailProblem says why the user has no usable email (rule 6); such users are reported.
+	EmailProblem string   `json:"emailProblem,omitempty"`
+	Actions      []Action `json:"actions"`
+	Notices      []Notice `json:"notices"`
+	// OldestKeyAgeDays orders users by urgency for maxUsers (rule 8).
+	OldestKeyAgeDays int `json:"oldestKeyAgeDays"`
+}
+
+// Plan is the decision for all users of one account (or one plan input).
+type Plan struct {
+	Users []UserPlan `json:"users"`
+}
