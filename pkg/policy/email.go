@@ -1,0 +1,50 @@
+package policy
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+)
+
+// ownerEmail returns the user's usable address from the first email tag present, or the
+// reason why there is none (rule 6). A present but malformed tag is not skipped in favour of
+// a later one: the first tag is the owner's declared address and a typo there must surface.
+func ownerEmail(tags map[string]string, cfg Config) (email, problem string) {
+	for _, key := range cfg.EmailTagKeys {
+		raw, ok := tags[key]
+		if !ok || strings.TrimSpace(raw) == "" {
+			continue
+		}
+		addr, err := mail.ParseAddress(strings.TrimSpace(raw))
+		if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(raw) {
+			return "", fmt.Sprintf("tag %s value %q is not a plain email address", key, raw)
+		}
+		at := strings.LastIndexByte(addr.Address, '@')
+		domain := addr.Address[at+1:]
+		if !validDomain(domain) {
+			return "", fmt.Sprintf("tag %s value %q has no valid domain", key, raw)
+		}
+		if len(cfg.AllowedEmailDomains) > 0 && !domainAllowed(domain, cfg.AllowedEmailDomains) {
+			return "", fmt.Sprintf("tag %s address %s is outside the allowed domains (%s)",
+				key, addr.Address, strings.Join(cfg.AllowedEmailDomains, ", "))
+		}
+		return addr.Address, ""
+	}
+	return "", fmt.Sprintf("no %s tag", strings.Join(cfg.EmailTagKeys, " or "))
+}
+
+// domainAllowed matches whole domains, case-insensitively: "example.com" does not allow
+// "mail.example.com" nor "badexample.com".
+func domainAllowed(domain string, allowed []string) bool {
+	for _, a := range allowed {
+		if strings.EqualFold(domain, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// exempt reports whether the user carries the exempt tag set to "true" in any case (rule 1).
+func exempt(tags map[string]string, cfg Config) bool {
+	return strings.EqualFold(strings.TrimSpace(tags[cfg.ExemptTagKey]), "true")
+}

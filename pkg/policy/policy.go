@@ -1,0 +1,435 @@
+// Package policy decides what happens to IAM users' access keys on a given day: the rotation
+// rules of DESIGN.md as a pure function of (users, config, now) with a readable reason for
+// every action. It makes no AWS call and reads no clock.
+package policy
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+const day = 24 * time.Hour
+
+// PlanUsers validates the config and the users, plans every user and applies maxUsers
+// (rule 8) across them. The users are one account's, or one plan input's.
+func PlanUsers(users []User, cfg Config, now time.Time) (Plan, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Plan{}, err
+	}
+	if err := validateUsers(users); err != nil {
+		return Plan{}, err
+	}
+	plan := Plan{Users: make([]UserPlan, 0, len(users))}
+	for _, u := range users {
+		plan.Users = append(plan.Users, PlanUser(u, cfg, now))
+	}
+	deferBeyondMaxUsers(plan.Users, cfg.MaxUsers)
+	return plan, nil
+}
+
+// PlanUser decides one user's actions and notices. cfg must be defaulted and valid, and u must
+// pass validateUsers; PlanUsers does both.
+func PlanUser(u User, cfg Config, now time.Time) UserPlan {
+	p := UserPlan{UserName: u.UserName, Actions: []Action{}, Notices: []Notice{}}
+	keys := slices.Clone(u.Keys)
+	slices.SortFunc(keys, func(a, b Key) int {
+		return cmp.Or(a.CreateDate.Compare(b.CreateDate), cmp.Compare(a.AccessKeyID, b.AccessKeyID))
+	})
+	for _, k := range keys {
+		p.OldestKeyAgeDays = max(p.OldestKeyAgeDays, ageDays(k.CreateDate, now))
+	}
+	p.Email, p.EmailProblem = ownerEmail(u.Tags, cfg)
+
+	if exempt(u.Tags, cfg) {
+		p.Status = StatusExempt
+		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
+		return p
+	}
+	d := decider{cfg: cfg, th: cfg.thresholds(), now: now, user: u, plan: &p, email: p.Email != ""}
+	if cfg.Cleanup {
+		d.cleanup(keys)
+	} else {
+		d.rotate(keys)
+	}
+	p.Status = headline(p)
+	if p.Status == StatusOK {
+		p.Reason = d.nothingDueReason(keys)
+	}
+	return p
+}
+
+// decider holds one user's planning state.
+type decider struct {
+	cfg   Config
+	th    thresholds
+	now   time.Time
+	user  User
+	plan  *UserPlan
+	email bool // the owner has a usable address
+
+	deletes, deactivations []Action
+	deactivatedNow         map[string]bool
+}
+
+// rotate applies rules 2 to 6 to keys sorted oldest first.
+func (d *decider) rotate(keys []Key) {
+	d.deactivatedNow = map[string]bool{}
+	// Rule 2: unused keys go first, whatever their status.
+	var left []Key
+	for _, k := range keys {
+		if idle := d.idleDays(k); idle >= d.th.unusedAt {
+			d.delete(k, UnusedKeyDeleted, fmt.Sprintf("key %s %s (unused limit %d days): delete",
+				k.AccessKeyID, d.idleText(k, idle), d.th.unusedAt))
+			continue
+		}
+		left = append(left, k)
+	}
+
+	// Rule 4's candidate is chosen first because rule 3 defers to it: the oldest Active key
+	// due for rotation without a replacement, if a key can be created for it now.
+	toRotate, makeRoom, canCreate := d.rotationCandidate(left)
+
+	// Rule 3: expired keys.
+	for _, k := range left {
+		repl, hasRepl := replacement(k, left, d.now, d.th)
+		switch {
+		case k.Status == Active && d.age(k) >= d.th.deactivateAt && hasRepl:
+			due := latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
+			if !d.now.Before(due) {
+				d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old: deactivate",
+					k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl)), repl)
+			}
+		case k.Status == Active && d.age(k) >= d.th.deactivateAt && canCreate && k.AccessKeyID == toRotate.AccessKeyID:
+			// Rotated below; deactivated noticePeriod days after its replacement exists.
+		case k.Status == Active && d.age(k) >= d.th.deactivateAt && !d.email:
+			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
+				k.AccessKeyID, d.age(k), d.th.deactivateAt, d.plan.EmailProblem), Key{})
+		case k.Status == Active && d.age(k) >= d.th.deactivateAt:
+			// Both keys are Active and neither replaces the other (no other case leaves an
+			// owner with an email unable to rotate): the oldest goes now, which frees its slot
+			// for the other's replacement on the next run. The younger stays active so that
+			// the owner is never left without a working key.
+			if other, _ := otherKey(k, left); k.AccessKeyID == left[0].AccessKeyID {
+				d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be created while key %s is also active: deactivate",
+					k.AccessKeyID, d.age(k), d.th.deactivateAt, other.AccessKeyID), Key{})
+			}
+		case k.Status == Inactive && k.AccessKeyID != makeRoom.AccessKeyID && d.age(k) >= d.th.deleteAt:
+			if !hasRepl {
+				d.delete(k, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old (delete at %d): delete",
+					k.AccessKeyID, d.age(k), d.th.deleteAt))
+			} else if d.age(repl) >= 2*d.th.notice {
+				d.delete(k, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old (delete at %d) and its replacement %s is %d days old (at least %d): delete",
+					k.AccessKeyID, d.age(k), d.th.deleteAt, repl.AccessKeyID, d.age(repl), 2*d.th.notice))
+			}
+		}
+	}
+
+	// Rule 4: rotate, or tell the owner why no key can be created.
+	var creates []Action
+	if canCreate {
+		if makeRoom.AccessKeyID != "" {
+			d.delete(makeRoom, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old and its slot is needed for the replacement of %s: delete",
+				makeRoom.AccessKeyID, d.age(makeRoom), toRotate.AccessKeyID))
+		}
+		deactivateOn := latest(toRotate.CreateDate.Add(days(d.th.deactivateAt)), d.now.Add(days(d.th.notice)))
+		creates = append(creates, Action{Action: CreateKey, Reason: fmt.Sprintf(
+			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
+			toRotate.AccessKeyID, d.age(toRotate), d.th.rotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
+		d.notify(NewKeyIssued, toRotate, deactivateOn, fmt.Sprintf(
+			"A new access key replaces %s. Switch your applications to the new key before %s, when %s will be deactivated.",
+			toRotate.AccessKeyID, dateOf(deactivateOn), toRotate.AccessKeyID))
+	}
+	d.scheduleNotices(left, toRotate)
+
+	d.plan.Actions = append(append(append(d.plan.Actions, d.deletes...), d.deactivations...), creates...)
+}
+
+// rotationCandidate returns the key rule 4 rotates (the oldest Active key with age ≥ R and no
+// replacement), the Inactive key to delete to make room for the new one, and whether a key
+// can be created now: the owner has a usable email and the user has a free slot or an
+// Inactive key (not one this run deactivates: keys are Inactive here only from earlier runs).
+func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCreate bool) {
+	found := false
+	for _, k := range keys {
+		if _, hasRepl := replacement(k, keys, d.now, d.th); k.Status == Active && d.age(k) >= d.th.rotateAt && !hasRepl {
+			toRotate, found = k, true
+			break
+		}
+	}
+	if !found || !d.email {
+		return Key{}, Key{}, false
+	}
+	other, hasOther := otherKey(toRotate, keys)
+	switch {
+	case !hasOther:
+		return toRotate, Key{}, true
+	case other.Status == Inactive:
+		return toRotate, other, true
+	default:
+		return Key{}, Key{}, false
+	}
+}
+
+// scheduleNotices tells the owner, once, the day an Active key due for rotation will be
+// deactivated, when no new key is issued for it in this run: either it already has a
+// replacement (made by the owner, or by an earlier run whose notice was lost), or both keys
+// are Active and neither replaces the other (rule 4's second case).
+func (d *decider) scheduleNotices(keys []Key, rotated Key) {
+	if !d.email {
+		return
+	}
+	for _, k := range keys {
+		if k.Status != Active || d.age(k) < d.th.rotateAt || d.deactivatedNow[k.AccessKeyID] || k.AccessKeyID == rotated.AccessKeyID {
+			continue
+		}
+		if d.sent(NewKeyIssued, k.AccessKeyID) {
+			continue // the new-key email already gave the date
+		}
+		repl, hasRepl := replacement(k, keys, d.now, d.th)
+		var due time.Time
+		var msg string
+		switch other, hasOther := otherKey(k, keys); {
+		case hasRepl:
+			due = latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
+			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
+				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
+		case hasOther && other.Status == Active && !d.deactivatedNow[other.AccessKeyID] && k.AccessKeyID == keys[0].AccessKeyID:
+			due = k.CreateDate.Add(days(d.th.deactivateAt))
+			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
+				k.AccessKeyID, dateOf(due), other.AccessKeyID)
+		default:
+			continue
+		}
+		d.notify(DeactivationScheduled, k, due, msg)
+	}
+}
+
+// cleanup applies rule 7, the one-time initial cleanup: no notices, no new keys.
+func (d *decider) cleanup(keys []Key) {
+	d.deactivatedNow = map[string]bool{}
+	for _, k := range keys {
+		switch {
+		case k.Status == Inactive && d.age(k) >= d.th.deleteAt:
+			d.deletes = append(d.deletes, Action{Action: DeleteKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
+				"initial cleanup: inactive key %s is %d days old (delete at %d): delete", k.AccessKeyID, d.age(k), d.th.deleteAt)})
+		case k.Status == Active && d.age(k) >= d.cfg.LimitDays && !d.email:
+			d.deactivations = append(d.deactivations, Action{Action: DeactivateKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
+				"initial cleanup: key %s is %d days old (limit %d) and its owner has no usable email (%s): deactivate",
+				k.AccessKeyID, d.age(k), d.cfg.LimitDays, d.plan.EmailProblem)})
+		}
+	}
+	d.plan.Actions = append(append(d.plan.Actions, d.deletes...), d.deactivations...)
+}
+
+func (d *decider) delete(k Key, kind NoticeKind, reason string) {
+	d.deletes = append(d.deletes, Action{Action: DeleteKey, AccessKeyID: k.AccessKeyID, Reason: reason})
+	var msg string
+	if kind == UnusedKeyDeleted {
+		msg = fmt.Sprintf("Access key %s was deleted because it was not used for %d days.", k.AccessKeyID, d.th.unusedAt)
+	} else {
+		msg = fmt.Sprintf("Inactive access key %s was deleted.", k.AccessKeyID)
+	}
+	d.notify(kind, k, time.Time{}, msg)
+}
+
+// deactivate plans k's deactivation and tells the owner when it will be deleted; repl is k's
+// replacement, if any (zero Key otherwise).
+func (d *decider) deactivate(k Key, reason string, repl Key) {
+	d.deactivatedNow[k.AccessKeyID] = true
+	d.deactivations = append(d.deactivations, Action{Action: DeactivateKey, AccessKeyID: k.AccessKeyID, Reason: reason})
+	deleteOn := latest(k.CreateDate.Add(days(d.th.deleteAt)), d.now.Add(day))
+	if repl.AccessKeyID != "" {
+		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.notice)))
+	}
+	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
+		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
+		k.AccessKeyID, dateOf(deleteOn)))
+}
+
+// notify adds a notice unless the owner cannot be reached or already got it (rule 5).
+func (d *decider) notify(kind NoticeKind, k Key, actBy time.Time, msg string) {
+	if !d.email || d.sent(kind, k.AccessKeyID) {
+		return
+	}
+	n := Notice{Kind: kind, AccessKeyID: k.AccessKeyID, Message: msg}
+	if !actBy.IsZero() {
+		n.ActBy = dateOf(actBy)
+	}
+	d.plan.Notices = append(d.plan.Notices, n)
+}
+
+func (d *decider) sent(kind NoticeKind, accessKeyID string) bool {
+	return slices.Contains(d.user.NoticesSent, NoticeRef{Kind: kind, AccessKeyID: accessKeyID}) ||
+		slices.ContainsFunc(d.plan.Notices, func(n Notice) bool { return n.Kind == kind && n.AccessKeyID == accessKeyID })
+}
+
+func (d *decider) nothingDueReason(keys []Key) string {
+	if len(keys) == 0 {
+		return "no access keys"
+	}
+	if d.cfg.Cleanup {
+		return "initial cleanup: nothing to clean up"
+	}
+	return fmt.Sprintf("nothing due: oldest key is %d days old (new key at %d, deactivate at %d)",
+		d.plan.OldestKeyAgeDays, d.th.rotateAt, d.th.deactivateAt)
+}
+
+func (d *decider) age(k Key) int { return ageDays(k.CreateDate, d.now) }
+
+// idleDays counts whole days since the key was last used, or since it was created when it
+// never was (or when IAM reports a use before creation).
+func (d *decider) idleDays(k Key) int {
+	if k.LastUsedDate != nil && k.LastUsedDate.After(k.CreateDate) {
+		return ageDays(*k.LastUsedDate, d.now)
+	}
+	return ageDays(k.CreateDate, d.now)
+}
+
+func (d *decider) idleText(k Key, idle int) string {
+	if k.LastUsedDate == nil {
+		return fmt.Sprintf("was never used in its %d days", idle)
+	}
+	return fmt.Sprintf("was last used %d days ago", idle)
+}
+
+// replacement returns k's replacement: a younger Active key of the same user whose age is
+// below rotate-at.
+func replacement(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
+	for _, o := range keys {
+		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.rotateAt {
+			return o, true
+		}
+	}
+	return Key{}, false
+}
+
+// otherKey returns the user's other key (IAM allows two).
+func otherKey(k Key, keys []Key) (Key, bool) {
+	for _, o := range keys {
+		if o.AccessKeyID != k.AccessKeyID {
+			return o, true
+		}
+	}
+	return Key{}, false
+}
+
+// headline picks the user's status from the most significant planned write.
+func headline(p UserPlan) UserStatus {
+	has := func(a ActionName) bool {
+		return slices.ContainsFunc(p.Actions, func(x Action) bool { return x.Action == a })
+	}
+	switch {
+	case has(CreateKey):
+		return StatusRotate
+	case has(DeactivateKey):
+		return StatusDeactivate
+	case has(DeleteKey):
+		return StatusDelete
+	case len(p.Notices) > 0:
+		return StatusNotify
+	default:
+		return StatusOK
+	}
+}
+
+// deferBeyondMaxUsers keeps writes for the maxUsers most urgent users (oldest key first,
+// then by name) and defers the rest: no action and no notice this run (rule 8).
+func deferBeyondMaxUsers(plans []UserPlan, maxUsers int) {
+	var writers []int
+	for i, p := range plans {
+		if len(p.Actions) > 0 {
+			writers = append(writers, i)
+		}
+	}
+	if len(writers) <= maxUsers {
+		return
+	}
+	slices.SortStableFunc(writers, func(a, b int) int {
+		return cmp.Or(cmp.Compare(plans[b].OldestKeyAgeDays, plans[a].OldestKeyAgeDays),
+			cmp.Compare(plans[a].UserName, plans[b].UserName))
+	})
+	for _, i := range writers[maxUsers:] {
+		p := &plans[i]
+		p.Reason = fmt.Sprintf("deferred: %d users have writes due and maxUsers is %d; %d planned actions wait for the next run",
+			len(writers), maxUsers, len(p.Actions))
+		p.Status, p.Actions, p.Notices = StatusDeferred, []Action{}, []Notice{}
+	}
+}
+
+// validateUsers checks the structure the policy relies on; each problem names its field.
+func validateUsers(users []User) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	names := map[string]bool{}
+	ids := map[string]bool{}
+	for i, u := range users {
+		f := fmt.Sprintf("users[%d]", i)
+		switch {
+		case strings.TrimSpace(u.UserName) == "":
+			bad(f+".userName", "must not be empty")
+		case names[u.UserName]:
+			bad(f+".userName", "%q appears more than once", u.UserName)
+		}
+		names[u.UserName] = true
+		if len(u.Keys) > 2 {
+			bad(f+".keys", "IAM allows at most 2 access keys per user, got %d", len(u.Keys))
+		}
+		for j, k := range u.Keys {
+			kf := fmt.Sprintf("%s.keys[%d]", f, j)
+			switch {
+			case strings.TrimSpace(k.AccessKeyID) == "":
+				bad(kf+".accessKeyId", "must not be empty")
+			case ids[k.AccessKeyID]:
+				bad(kf+".accessKeyId", "%q appears more than once", k.AccessKeyID)
+			}
+			ids[k.AccessKeyID] = true
+			if k.Status != Active && k.Status != Inactive {
+				bad(kf+".status", "must be %q or %q, got %q", Active, Inactive, k.Status)
+			}
+			if k.CreateDate.IsZero() {
+				bad(kf+".createDate", "is required")
+			}
+		}
+		for j, n := range u.NoticesSent {
+			if !knownNoticeKind(n.Kind) {
+				bad(fmt.Sprintf("%s.noticesSent[%d].kind", f, j), "unknown notice kind %q", n.Kind)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func knownNoticeKind(k NoticeKind) bool {
+	switch k {
+	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted:
+		return true
+	}
+	return false
+}
+
+// ageDays counts whole days from t to now; a t after now (clock skew) counts as 0.
+func ageDays(t, now time.Time) int {
+	if now.Before(t) {
+		return 0
+	}
+	return int(now.Sub(t) / day)
+}
+
+func days(n int) time.Duration { return time.Duration(n) * day }
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// dateOf formats the calendar day (UTC) of an instant: the daily run of that day acts.
+func dateOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }

@@ -1,0 +1,330 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+
+// key builds a key of the given age; idle < 0 means never used.
+func key(id string, status KeyStatus, age, idle int) Key {
+	k := Key{AccessKeyID: id, Status: status, CreateDate: now.Add(-days(age))}
+	if idle >= 0 {
+		used := now.Add(-days(idle))
+		k.LastUsedDate = &used
+	}
+	return k
+}
+
+func withEmail(keys ...Key) User {
+	return User{UserName: "alice", Tags: map[string]string{"EmailID": "alice@example.com"}, Keys: keys}
+}
+
+func noEmail(keys ...Key) User { return User{UserName: "bob", Keys: keys} }
+
+// actions renders a plan's actions as "Action KEY" for compact comparison.
+func actions(p UserPlan) []string {
+	out := []string{}
+	for _, a := range p.Actions {
+		out = append(out, strings.TrimSpace(string(a.Action)+" "+a.AccessKeyID))
+	}
+	return out
+}
+
+func notices(p UserPlan) []string {
+	out := []string{}
+	for _, n := range p.Notices {
+		out = append(out, fmt.Sprintf("%s %s %s", n.Kind, n.AccessKeyID, n.ActBy))
+	}
+	return out
+}
+
+func TestPlanUserRules(t *testing.T) {
+	custom := Config{LimitDays: 30, NoticePeriod: 5}
+	cleanup := Config{Cleanup: true}
+	tests := []struct {
+		name        string
+		user        User
+		cfg         Config
+		wantStatus  UserStatus
+		wantActions []string
+		wantNotices []string
+	}{
+		// Rule 1: exempt.
+		{"exempt tag true", User{UserName: "ci", Tags: map[string]string{"Exempt": "true"}, Keys: []Key{key("K1", Active, 400, 500)}},
+			Config{}, StatusExempt, []string{}, []string{}},
+		{"exempt tag any case", User{UserName: "ci", Tags: map[string]string{"Exempt": " TRUE "}, Keys: []Key{key("K1", Inactive, 400, -1)}},
+			Config{}, StatusExempt, []string{}, []string{}},
+		{"exempt tag false is not exempt", User{UserName: "ci", Tags: map[string]string{"Exempt": "false"}, Keys: []Key{key("K1", Inactive, 400, 1)}},
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{}},
+		{"exempt even in cleanup mode", User{UserName: "ci", Tags: map[string]string{"Exempt": "True"}, Keys: []Key{key("K1", Inactive, 400, 1)}},
+			cleanup, StatusExempt, []string{}, []string{}},
+
+		// Rule 2: unused.
+		{"idle 89 days is kept", withEmail(key("K1", Active, 10, 89)),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"idle 89 days is kept (used)", withEmail(key("K1", Active, 95, 89), key("K2", Active, 10, 1)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
+		{"never used for 90 days is deleted", withEmail(key("K1", Active, 90, -1)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{"UnusedKeyDeleted K1 "}},
+		{"last used 90 days ago is deleted", withEmail(key("K1", Active, 200, 90), key("K2", Active, 5, 0)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{"UnusedKeyDeleted K1 "}},
+		{"unused key of a user without email is deleted silently", noEmail(key("K1", Inactive, 91, 91)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{}},
+		{"unused deletion frees the slot for rotation", withEmail(key("K1", Active, 85, 1), key("K2", Active, 95, 95)),
+			Config{}, StatusRotate, []string{"DeleteKey K2", "CreateKey"},
+			[]string{"UnusedKeyDeleted K2 ", "NewKeyIssued K1 2026-12-05"}},
+
+		// Rule 4: rotate at R = 80.
+		{"79 days: nothing due", withEmail(key("K1", Active, 79, 0)),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"80 days: new key, deactivation on day 90", withEmail(key("K1", Active, 80, 0)),
+			Config{}, StatusRotate, []string{"CreateKey"}, []string{"NewKeyIssued K1 2026-12-05"}},
+		{"85 days (runs missed): deactivation still 10 days after the new key", withEmail(key("K1", Active, 85, 0)),
+			Config{}, StatusRotate, []string{"CreateKey"}, []string{"NewKeyIssued K1 2026-12-05"}},
+		{"custom limits 30/5: 24 days nothing", withEmail(key("K1", Active, 24, 0)),
+			custom, StatusOK, []string{}, []string{}},
+		{"custom limits 30/5: 25 days new key", withEmail(key("K1", Active, 25, 0)),
+			custom, StatusRotate, []string{"CreateKey"}, []string{"NewKeyIssued K1 2026-11-30"}},
+		{"rotation deletes the inactive key to make room", withEmail(key("K1", Active, 85, 0), key("K2", Inactive, 30, 31)),
+			Config{}, StatusRotate, []string{"DeleteKey K2", "CreateKey"},
+			[]string{"KeyDeleted K2 ", "NewKeyIssued K1 2026-12-05"}},
+		{"rotation deletes an older inactive key to make room", withEmail(key("K1", Active, 85, 0), key("K2", Inactive, 120, 30)),
+			Config{}, StatusRotate, []string{"DeleteKey K2", "CreateKey"},
+			[]string{"KeyDeleted K2 ", "NewKeyIssued K1 2026-12-05"}},
+		{"two active keys due: no new key, the oldest's date announced", withEmail(key("K1", Active, 85, 0), key("K2", Active, 82, 0)),
+			Config{}, StatusNotify, []string{}, []string{"DeactivationScheduled K1 2026-11-30"}},
+		{"announcement is not repeated", User{UserName: "alice", Tags: map[string]string{"Email": "alice@example.com"},
+			Keys:        []Key{key("K1", Active, 86, 0), key("K2", Active, 83, 0)},
+			NoticesSent: []NoticeRef{{DeactivationScheduled, "K1"}}},
+			Config{}, StatusOK, []string{}, []string{}},
+
+		// Rule 3: expired Active keys.
+		{"legacy 300-day key: rotate first, deactivate 10 days later", withEmail(key("K1", Active, 300, 0)),
+			Config{}, StatusRotate, []string{"CreateKey"}, []string{"NewKeyIssued K1 2026-12-05"}},
+		{"89 days with 9-day replacement: wait", withEmail(key("K1", Active, 89, 0), key("K2", Active, 9, 0)),
+			Config{}, StatusNotify, []string{}, []string{"DeactivationScheduled K1 2026-11-26"}},
+		{"90 days with 10-day replacement: deactivate", withEmail(key("K1", Active, 90, 0), key("K2", Active, 10, 0)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
+		{"90 days with 9-day replacement: wait for the notice period", User{UserName: "alice",
+			Tags: map[string]string{"EmailID": "alice@example.com"}, Keys: []Key{key("K1", Active, 90, 0), key("K2", Active, 9, 0)},
+			NoticesSent: []NoticeRef{{NewKeyIssued, "K1"}}},
+			Config{}, StatusOK, []string{}, []string{}},
+		{"310 days with 10-day replacement: deactivate", withEmail(key("K1", Active, 310, 0), key("K2", Active, 10, 0)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
+		{"replacement must be younger than R", withEmail(key("K1", Active, 95, 0), key("K2", Active, 80, 0)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-30"}},
+		{"two active keys past the limit: only the oldest goes", withEmail(key("K1", Active, 120, 0), key("K2", Active, 100, 0)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
+		{"no email, 89 days: nothing", noEmail(key("K1", Active, 89, 0)),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"no email, 90 days: deactivate now", noEmail(key("K1", Active, 90, 0)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{}},
+		{"no email, two old keys: both deactivated", noEmail(key("K1", Active, 95, 0), key("K2", Active, 92, 0)),
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1", "DeactivateKey K2"}, []string{}},
+		{"email outside allowed domains counts as none", User{UserName: "eve", Tags: map[string]string{"EmailID": "eve@gmail.com"},
+			Keys: []Key{key("K1", Active, 90, 0)}},
+			Config{AllowedEmailDomains: []string{"example.com"}}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{}},
+
+		// Rule 3: expired Inactive keys, delete at X = 100.
+		{"inactive 99 days: kept", withEmail(key("K1", Inactive, 99, 20)),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"inactive 100 days: deleted", withEmail(key("K1", Inactive, 100, 20)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{"KeyDeleted K1 "}},
+		{"inactive 100 days, 19-day replacement: kept", withEmail(key("K1", Inactive, 100, 11), key("K2", Active, 19, 0)),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"inactive 100 days, 20-day replacement: deleted", withEmail(key("K1", Inactive, 100, 11), key("K2", Active, 20, 0)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{"KeyDeleted K1 "}},
+		{"legacy: inactive 320 days, 20-day replacement: deleted", withEmail(key("K1", Inactive, 320, 11), key("K2", Active, 20, 0)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{"KeyDeleted K1 "}},
+		{"custom limits 30/5: inactive 35 days deleted", withEmail(key("K1", Inactive, 35, 5)),
+			custom, StatusDelete, []string{"DeleteKey K1"}, []string{"KeyDeleted K1 "}},
+		{"no email: inactive 100 days deleted silently", noEmail(key("K1", Inactive, 100, 20)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{}},
+
+		// Rule 7: cleanup mode.
+		{"cleanup: inactive 100 days deleted, no notice", withEmail(key("K1", Inactive, 100, 20)),
+			cleanup, StatusDelete, []string{"DeleteKey K1"}, []string{}},
+		{"cleanup: inactive 99 days kept", withEmail(key("K1", Inactive, 99, 20)),
+			cleanup, StatusOK, []string{}, []string{}},
+		{"cleanup: old active key of a user with email untouched", withEmail(key("K1", Active, 300, 300)),
+			cleanup, StatusOK, []string{}, []string{}},
+		{"cleanup: old active key without email deactivated", noEmail(key("K1", Active, 90, 0), key("K2", Inactive, 150, 100)),
+			cleanup, StatusDeactivate, []string{"DeleteKey K2", "DeactivateKey K1"}, []string{}},
+		{"cleanup: 89-day active key without email kept", noEmail(key("K1", Active, 89, 0)),
+			cleanup, StatusOK, []string{}, []string{}},
+
+		{"no keys", withEmail(), Config{}, StatusOK, []string{}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan, err := PlanUsers([]User{tt.user}, tt.cfg, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan.Users[0]
+			if p.Status != tt.wantStatus {
+				t.Errorf("status = %s, want %s (reason %q)", p.Status, tt.wantStatus, p.Reason)
+			}
+			if got := actions(p); !slices.Equal(got, tt.wantActions) {
+				t.Errorf("actions = %q, want %q", got, tt.wantActions)
+			}
+			if got := notices(p); !slices.Equal(got, tt.wantNotices) {
+				t.Errorf("notices = %q, want %q", got, tt.wantNotices)
+			}
+			for _, a := range p.Actions {
+				if a.Reason == "" {
+					t.Errorf("action %s %s has no reason", a.Action, a.AccessKeyID)
+				}
+			}
+			if len(p.Actions) == 0 && p.Reason == "" && p.Status != StatusNotify {
+				t.Errorf("a user without actions must carry a reason")
+			}
+		})
+	}
+}
+
+func TestReasonsAreReadable(t *testing.T) {
+	plan, err := PlanUsers([]User{withEmail(key("AKIAOLD", Active, 92, 0), key("AKIANEW", Active, 12, 0))}, Config{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "key AKIAOLD is 92 days old and its replacement AKIANEW is 12 days old: deactivate"
+	if got := plan.Users[0].Actions[0].Reason; got != want {
+		t.Errorf("reason = %q, want %q", got, want)
+	}
+}
+
+func TestOwnerEmail(t *testing.T) {
+	domains := Config{AllowedEmailDomains: []string{"example.com", "Example.ORG"}}.WithDefaults()
+	tests := []struct {
+		name        string
+		tags        map[string]string
+		cfg         Config
+		wantEmail   string
+		wantProblem string
+	}{
+		{"EmailID", map[string]string{"EmailID": "a@example.com"}, Config{}, "a@example.com", ""},
+		{"Email as fallback", map[string]string{"Email": "a@example.com"}, Config{}, "a@example.com", ""},
+		{"EmailID wins over Email", map[string]string{"EmailID": "a@example.com", "Email": "b@example.com"}, Config{}, "a@example.com", ""},
+		{"blank EmailID falls back", map[string]string{"EmailID": " ", "Email": "b@example.com"}, Config{}, "b@example.com", ""},
+		{"missing", map[string]string{"Team": "x"}, Config{}, "", "no EmailID or Email tag"},
+		{"malformed", map[string]string{"EmailID": "alice(at)example.com"}, Config{}, "", `tag EmailID value "alice(at)example.com" is not a plain email address`},
+		{"display name refused", map[string]string{"EmailID": "Alice <a@example.com>"}, Config{}, "", `tag EmailID value "Alice <a@example.com>" is not a plain email address`},
+		{"no dot in domain", map[string]string{"EmailID": "a@localhost"}, Config{}, "", `tag EmailID value "a@localhost" has no valid domain`},
+		{"malformed first tag is not skipped", map[string]string{"EmailID": "nope", "Email": "b@example.com"}, Config{}, "", `tag EmailID value "nope" is not a plain email address`},
+		{"allowed domain any case", map[string]string{"EmailID": "a@EXAMPLE.org"}, domains, "a@EXAMPLE.org", ""},
+		{"subdomain not allowed", map[string]string{"EmailID": "a@mail.example.com"}, domains, "", "tag EmailID address a@mail.example.com is outside the allowed domains (example.com, Example.ORG)"},
+		{"custom tag keys", map[string]string{"Owner": "o@example.com"}, Config{EmailTagKeys: []string{"Owner"}}, "o@example.com", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			email, problem := ownerEmail(tt.tags, tt.cfg.WithDefaults())
+			if email != tt.wantEmail || problem != tt.wantProblem {
+				t.Errorf("ownerEmail = (%q, %q), want (%q, %q)", email, problem, tt.wantEmail, tt.wantProblem)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		wantFields []string
+	}{
+		{"defaults are valid", Config{}, nil},
+		{"limit not above notice", Config{LimitDays: 10, NoticePeriod: 10}, []string{"limitDays"}},
+		{"negative notice", Config{NoticePeriod: -1}, []string{"noticePeriod"}},
+		{"negative maxUsers", Config{MaxUsers: -5}, []string{"maxUsers"}},
+		{"absurd limit", Config{LimitDays: 5000}, []string{"limitDays"}},
+		{"bad domain", Config{AllowedEmailDomains: []string{"example.com", "not a domain"}}, []string{"allowedEmailDomains[1]"}},
+		{"blank tag key", Config{EmailTagKeys: []string{"EmailID", ""}, ExemptTagKey: " "}, []string{"emailTagKeys[1]", "exemptTagKey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.WithDefaults().Validate()
+			if got := fieldsOf(err); !slices.Equal(got, tt.wantFields) {
+				t.Errorf("fields in error = %q, want %q (err: %v)", got, tt.wantFields, err)
+			}
+		})
+	}
+}
+
+func TestPlanUsersRejectsBadInput(t *testing.T) {
+	good := key("K1", Active, 10, 1)
+	tests := []struct {
+		name       string
+		users      []User
+		wantFields []string
+	}{
+		{"empty user name", []User{{UserName: " ", Keys: []Key{good}}}, []string{"users[0].userName"}},
+		{"duplicate user", []User{{UserName: "a"}, {UserName: "a"}}, []string{"users[1].userName"}},
+		{"three keys", []User{{UserName: "a", Keys: []Key{key("K1", Active, 1, 1), key("K2", Active, 1, 1), key("K3", Active, 1, 1)}}}, []string{"users[0].keys"}},
+		{"bad status", []User{{UserName: "a", Keys: []Key{{AccessKeyID: "K1", Status: "active", CreateDate: now}}}}, []string{"users[0].keys[0].status"}},
+		{"missing id and date", []User{{UserName: "a", Keys: []Key{{Status: Active}}}}, []string{"users[0].keys[0].accessKeyId", "users[0].keys[0].createDate"}},
+		{"duplicate key id", []User{{UserName: "a", Keys: []Key{good}}, {UserName: "b", Keys: []Key{good}}}, []string{"users[1].keys[0].accessKeyId"}},
+		{"unknown notice kind", []User{{UserName: "a", NoticesSent: []NoticeRef{{"Hello", "K1"}}}}, []string{"users[0].noticesSent[0].kind"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := PlanUsers(tt.users, Config{}, now)
+			if got := fieldsOf(err); !slices.Equal(got, tt.wantFields) {
+				t.Errorf("fields in error = %q, want %q (err: %v)", got, tt.wantFields, err)
+			}
+		})
+	}
+}
+
+// fieldsOf lists the fields named by the *FieldErrors joined in err.
+func fieldsOf(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var out []string
+	var joined interface{ Unwrap() []error }
+	errs := []error{err}
+	if errors.As(err, &joined) {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	return out
+}
+
+func TestMaxUsersDefersLeastUrgent(t *testing.T) {
+	users := []User{
+		{UserName: "young", Tags: map[string]string{"EmailID": "y@example.com"}, Keys: []Key{key("Y1", Active, 81, 0)}},
+		{UserName: "old", Tags: map[string]string{"EmailID": "o@example.com"}, Keys: []Key{key("O1", Active, 300, 0)}},
+		{UserName: "quiet", Tags: map[string]string{"EmailID": "q@example.com"}, Keys: []Key{key("Q1", Active, 5, 0)}},
+		{UserName: "mid", Keys: []Key{key("M1", Active, 95, 0)}},
+		{UserName: "notice-only", Tags: map[string]string{"EmailID": "n@example.com"}, Keys: []Key{key("N1", Active, 85, 0), key("N2", Active, 82, 0)}},
+	}
+	plan, err := PlanUsers(users, Config{MaxUsers: 2}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]UserStatus{}
+	for _, p := range plan.Users {
+		got[p.UserName] = p.Status
+	}
+	want := map[string]UserStatus{"young": StatusDeferred, "old": StatusRotate, "quiet": StatusOK, "mid": StatusDeactivate, "notice-only": StatusNotify}
+	for name, status := range want {
+		if got[name] != status {
+			t.Errorf("%s: status %s, want %s", name, got[name], status)
+		}
+	}
+	deferred := plan.Users[0]
+	if len(deferred.Actions) != 0 || len(deferred.Notices) != 0 || !strings.Contains(deferred.Reason, "maxUsers is 2") {
+		t.Errorf("deferred user keeps actions %v / notices %v or lacks a reason: %q", deferred.Actions, deferred.Notices, deferred.Reason)
+	}
+}
