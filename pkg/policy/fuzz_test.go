@@ -1,0 +1,94 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+)
+
+// FuzzPlanUser checks the engine's invariants on arbitrary users: it never panics, never
+// plans a third key, never exceeds the 2-key quota at any point of the planned order, acts on
+// each key at most once, never acts on an exempt user and never creates or notifies without
+// a usable email. `make fuzz` runs it; `go test` replays the seeds.
+func FuzzPlanUser(f *testing.F) {
+	f.Add(uint8(1), uint16(80), uint16(0), uint16(0), uint16(0), uint8(0b0011), uint8(90), uint8(10), uint8(0))
+	f.Add(uint8(2), uint16(300), uint16(5), uint16(85), uint16(1), uint8(0b0111), uint8(90), uint8(10), uint8(0b11))
+	f.Add(uint8(2), uint16(120), uint16(100), uint16(100), uint16(0), uint8(0b0101), uint8(30), uint8(5), uint8(0b1))
+	f.Add(uint8(2), uint16(95), uint16(0xffff), uint16(30), uint16(31), uint8(0b11001), uint8(90), uint8(10), uint8(0))
+	f.Fuzz(func(t *testing.T, nKeys uint8, age1, idle1, age2, idle2 uint16, flags, limit, notice, sentBits uint8) {
+		cfg := Config{LimitDays: int(limit), NoticePeriod: int(notice), Cleanup: flags&0b10000 != 0}.WithDefaults()
+		if cfg.Validate() != nil {
+			return
+		}
+		u := User{UserName: "fuzz", Tags: map[string]string{}}
+		if flags&0b1 != 0 {
+			u.Tags["EmailID"] = "owner@example.com"
+		}
+		if flags&0b1000 != 0 {
+			u.Tags["Exempt"] = "TRUE"
+		}
+		specs := []struct {
+			age, idle uint16
+			active    bool
+		}{{age1, idle1, flags&0b10 != 0}, {age2, idle2, flags&0b100 != 0}}
+		for i := range min(int(nKeys%3), 2) {
+			k := key([]string{"K1", "K2"}[i], Inactive, int(specs[i].age), int(specs[i].idle)%2000)
+			if specs[i].idle == 0xffff {
+				k.LastUsedDate = nil
+			}
+			if specs[i].active {
+				k.Status = Active
+			}
+			u.Keys = append(u.Keys, k)
+		}
+		for i, kind := range []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted} {
+			if sentBits&(1<<i) != 0 {
+				u.NoticesSent = append(u.NoticesSent, NoticeRef{kind, "K1"})
+			}
+		}
+
+		plan, err := PlanUsers([]User{u}, cfg, now)
+		if err != nil {
+			t.Fatalf("valid user rejected: %v", err)
+		}
+		p := plan.Users[0]
+		if p.Status == StatusExempt && (len(p.Actions) > 0 || len(p.Notices) > 0) {
+			t.Fatalf("exempt user got actions %v notices %v", p.Actions, p.Notices)
+		}
+		if flags&0b1000 != 0 && p.Status != StatusExempt {
+			t.Fatalf("exempt user planned as %s", p.Status)
+		}
+		count := len(u.Keys)
+		touched := map[string]bool{}
+		for _, a := range p.Actions {
+			switch a.Action {
+			case CreateKey:
+				count++
+				if p.Email == "" || cfg.Cleanup {
+					t.Fatalf("key created without a usable email or in cleanup mode: %+v", p)
+				}
+			case DeleteKey:
+				count--
+			}
+			if count > 2 {
+				t.Fatalf("plan reaches %d keys: %+v", count, p.Actions)
+			}
+			if a.Action != CreateKey {
+				if touched[a.AccessKeyID] {
+					t.Fatalf("key %s acted on twice: %+v", a.AccessKeyID, p.Actions)
+				}
+				touched[a.AccessKeyID] = true
+				if !slices.ContainsFunc(u.Keys, func(k Key) bool { return k.AccessKeyID == a.AccessKeyID }) {
+					t.Fatalf("action on unknown key %s", a.AccessKeyID)
+				}
+			}
+		}
+		if (p.Email == "" || cfg.Cleanup) && len(p.Notices) > 0 {
+			t.Fatalf("notices without a usable email or in cleanup mode: %+v", p.Notices)
+		}
+		for _, n := range p.Notices {
+			if slices.Contains(u.NoticesSent, n.Ref()) {
+				t.Fatalf("notice %s for %s sent twice", n.Kind, n.AccessKeyID)
+			}
+		}
+	})
+}

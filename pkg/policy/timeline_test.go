@@ -1,0 +1,163 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// simulation replays the daily run against one user, applying each plan as the executor
+// would, and checks the owner-facing guarantees every day.
+type simulation struct {
+	t         *testing.T
+	cfg       Config
+	user      User
+	delivered map[string]time.Time // when the owner got each key (its creation for their own)
+	nextID    int
+	events    []string
+	notified  map[NoticeRef]int // day each notice was sent
+}
+
+func newSimulation(t *testing.T, cfg Config, user User) *simulation {
+	s := &simulation{t: t, cfg: cfg.WithDefaults(), user: user, delivered: map[string]time.Time{}, notified: map[NoticeRef]int{}}
+	for _, k := range user.Keys {
+		s.delivered[k.AccessKeyID] = k.CreateDate
+	}
+	return s
+}
+
+func (s *simulation) run(days int) {
+	for d := 0; d <= days; d++ {
+		s.step(d, now.Add(time.Duration(d)*day))
+	}
+}
+
+func (s *simulation) step(d int, today time.Time) {
+	t := s.t
+	// The application uses every active key an hour before the run.
+	for i := range s.user.Keys {
+		if s.user.Keys[i].Status == Active {
+			used := today.Add(-time.Hour)
+			s.user.Keys[i].LastUsedDate = &used
+		}
+	}
+	plan, err := PlanUsers([]User{s.user}, s.cfg, today)
+	if err != nil {
+		t.Fatalf("day %d: %v", d, err)
+	}
+	p := plan.Users[0]
+	hasEmail := p.Email != ""
+	created := 0
+	for _, a := range p.Actions {
+		s.events = append(s.events, fmt.Sprintf("day %d %s", d, a.Action))
+		switch a.Action {
+		case DeleteKey:
+			s.user.Keys = slices.DeleteFunc(s.user.Keys, func(k Key) bool { return k.AccessKeyID == a.AccessKeyID })
+		case DeactivateKey:
+			i := slices.IndexFunc(s.user.Keys, func(k Key) bool { return k.AccessKeyID == a.AccessKeyID })
+			s.user.Keys[i].Status = Inactive
+			if hasEmail && !s.hasActiveKeyDeliveredBefore(today.Add(-days(s.cfg.NoticePeriod))) {
+				t.Errorf("day %d: %s deactivated but no other active key was delivered %d days earlier; keys %+v",
+					d, a.AccessKeyID, s.cfg.NoticePeriod, s.user.Keys)
+			}
+		case CreateKey:
+			s.nextID++
+			id := fmt.Sprintf("NEW%d", s.nextID)
+			s.user.Keys = append(s.user.Keys, Key{AccessKeyID: id, Status: Active, CreateDate: today})
+			s.delivered[id] = today
+			created++
+		}
+		if len(s.user.Keys) > 2 {
+			t.Fatalf("day %d: %d keys after %s", d, len(s.user.Keys), a.Action)
+		}
+	}
+	issued := 0
+	for _, n := range p.Notices {
+		if first, dup := s.notified[n.Ref()]; dup {
+			t.Errorf("day %d: notice %s for %s already sent on day %d", d, n.Kind, n.AccessKeyID, first)
+		}
+		s.notified[n.Ref()] = d
+		s.user.NoticesSent = append(s.user.NoticesSent, n.Ref())
+		if n.Kind == NewKeyIssued {
+			issued++
+		}
+	}
+	if issued != created {
+		t.Errorf("day %d: %d keys created but %d new-key notices", d, created, issued)
+	}
+	if hasEmail && !slices.ContainsFunc(s.user.Keys, func(k Key) bool { return k.Status == Active }) {
+		t.Errorf("day %d: owner with an email left without an active key", d)
+	}
+}
+
+func (s *simulation) hasActiveKeyDeliveredBefore(limit time.Time) bool {
+	return slices.ContainsFunc(s.user.Keys, func(k Key) bool {
+		return k.Status == Active && !s.delivered[k.AccessKeyID].After(limit)
+	})
+}
+
+// TestTimelines simulates DESIGN.md's worked timelines day by day for 120 days.
+func TestTimelines(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        Config
+		user       User
+		wantEvents []string
+	}{
+		{"a new key: rotated at 80, deactivated at 90, deleted at 100, and again",
+			Config{}, withEmail(key("OWN", Active, 0, -1)),
+			[]string{"day 80 CreateKey", "day 90 DeactivateKey", "day 100 DeleteKey"}},
+		{"a legacy 300-day key: replaced today, deactivated 10 days later, deleted 20 days later",
+			Config{}, withEmail(key("LEGACY", Active, 300, 0)),
+			[]string{"day 0 CreateKey", "day 10 DeactivateKey", "day 20 DeleteKey",
+				"day 80 CreateKey", "day 90 DeactivateKey", "day 100 DeleteKey"}},
+		{"two old active keys: the oldest goes, the other is replaced the next day",
+			Config{}, withEmail(key("A", Active, 95, 0), key("B", Active, 85, 0)),
+			[]string{"day 0 DeactivateKey", "day 1 DeleteKey", "day 1 CreateKey", "day 11 DeactivateKey", "day 21 DeleteKey",
+				"day 81 CreateKey", "day 91 DeactivateKey", "day 101 DeleteKey"}},
+		{"two legacy active keys: never both deactivated",
+			Config{}, withEmail(key("A", Active, 400, 0), key("B", Active, 300, 0)),
+			[]string{"day 0 DeactivateKey", "day 1 DeleteKey", "day 1 CreateKey", "day 11 DeactivateKey", "day 21 DeleteKey",
+				"day 81 CreateKey", "day 91 DeactivateKey", "day 101 DeleteKey"}},
+		{"a user with no email: never a new key, deactivated at 90, deleted at 100",
+			Config{}, noEmail(key("OWN", Active, 0, -1)),
+			[]string{"day 90 DeactivateKey", "day 100 DeleteKey"}},
+		{"custom limits 30/5 over 120 days",
+			Config{LimitDays: 30, NoticePeriod: 5}, withEmail(key("OWN", Active, 0, -1)),
+			[]string{"day 25 CreateKey", "day 30 DeactivateKey", "day 35 DeleteKey",
+				"day 50 CreateKey", "day 55 DeactivateKey", "day 60 DeleteKey",
+				"day 75 CreateKey", "day 80 DeactivateKey", "day 85 DeleteKey",
+				"day 100 CreateKey", "day 105 DeactivateKey", "day 110 DeleteKey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSimulation(t, tt.cfg, tt.user)
+			s.run(120)
+			if !slices.Equal(s.events, tt.wantEvents) {
+				t.Errorf("events:\n got %q\nwant %q", s.events, tt.wantEvents)
+			}
+		})
+	}
+}
+
+// TestMissedRunsStillNotify replays the new-key timeline with the runs of days 80 to 84
+// missed: the key is still replaced and every notice still goes out, once.
+func TestMissedRunsStillNotify(t *testing.T) {
+	s := newSimulation(t, Config{}, withEmail(key("OWN", Active, 0, -1)))
+	for d := 0; d <= 120; d++ {
+		if d >= 80 && d <= 84 {
+			continue
+		}
+		s.step(d, now.Add(time.Duration(d)*day))
+	}
+	want := []string{"day 85 CreateKey", "day 95 DeactivateKey", "day 105 DeleteKey"}
+	if !slices.Equal(s.events, want) {
+		t.Errorf("events %q, want %q", s.events, want)
+	}
+	for _, kind := range []NoticeKind{NewKeyIssued, KeyDeactivated, KeyDeleted} {
+		if _, ok := s.notified[NoticeRef{kind, "OWN"}]; !ok {
+			t.Errorf("no %s notice for the replaced key", kind)
+		}
+	}
+}
