@@ -43,13 +43,12 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	for _, k := range keys {
 		p.OldestKeyAgeDays = max(p.OldestKeyAgeDays, ageDays(k.CreateDate, now))
 	}
-	p.Email, p.EmailProblem = ownerEmail(u.Tags, cfg)
-
 	if exempt(u.Tags, cfg) {
 		p.Status = StatusExempt
 		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
 		return p
 	}
+	p.Email, p.EmailProblem = ownerEmail(u.Tags, cfg)
 	d := decider{cfg: cfg, th: cfg.thresholds(), now: now, user: u, plan: &p, email: p.Email != ""}
 	if cfg.Cleanup {
 		d.cleanup(keys)

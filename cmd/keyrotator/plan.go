@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+const planHelp = `Usage: keyrotator plan --in FILE|- [--table]
+
+Reads a plan input document and prints, for each user, what the rotation policy decides
+today: the actions (CreateKey, DeactivateKey, DeleteKey) with their reasons and the notices
+the owner receives. Nothing is read from or written to AWS.
+
+Input (JSON; every field but users is optional):
+  {"now": "2026-11-25T13:00:00Z",
+   "config": {"limitDays": 90, "noticePeriod": 10, "maxUsers": 200, "cleanup": false,
+              "allowedEmailDomains": ["example.com"],
+              "emailTagKeys": ["EmailID", "Email"], "exemptTagKey": "Exempt"},
+   "users": [{"userName": "alice", "tags": {"EmailID": "alice@example.com"},
+              "keys": [{"accessKeyId": "AKIAEXAMPLE1", "status": "Active",
+                        "createDate": "2026-08-27T13:00:00Z",
+                        "lastUsedDate": "2026-11-24T08:00:00Z"}],
+              "noticesSent": [{"kind": "DeactivationScheduled", "accessKeyId": "AKIAEXAMPLE1"}]}]}
+
+now defaults to the current time; dates are RFC 3339. Exit status: 0 on success, 2 on bad
+input (the message names the field, and nothing is printed on stdout).
+
+Flags:
+`
+
+// planInput is the plan CLI's input document. Dates are strings here so that a malformed
+// one is reported with its field path.
+type planInput struct {
+	Now    *string       `json:"now"`
+	Config policy.Config `json:"config"`
+	Users  []struct {
+		UserName string            `json:"userName"`
+		Tags     map[string]string `json:"tags"`
+		Keys     []struct {
+			AccessKeyID  string           `json:"accessKeyId"`
+			Status       policy.KeyStatus `json:"status"`
+			CreateDate   string           `json:"createDate"`
+			LastUsedDate *string          `json:"lastUsedDate"`
+		} `json:"keys"`
+		NoticesSent []policy.NoticeRef `json:"noticesSent"`
+	} `json:"users"`
+}
+
+func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, planHelp); fs.PrintDefaults() }
+	in := fs.String("in", "", "plan input file, or - for standard input (required)")
+	table := fs.Bool("table", false, "print an aligned table instead of JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *in == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "keyrotator plan: --in FILE (or - for stdin) is required and takes no other arguments")
+		return 2
+	}
+	raw, err := readInput(*in, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrotator plan: %v\n", err)
+		return 2
+	}
+	users, cfg, now, err := parsePlanInput(raw, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrotator plan: invalid input: %v\n", err)
+		return 2
+	}
+	plan, err := policy.PlanUsers(users, cfg, now)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrotator plan: invalid input: %v\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return 2
+	}
+	var out bytes.Buffer
+	if *table {
+		writePlanTable(&out, plan)
+	} else {
+		enc := json.NewEncoder(&out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(plan); err != nil {
+			fmt.Fprintf(stderr, "keyrotator plan: encode plan: %v\n", err)
+			return 1
+		}
+	}
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		fmt.Fprintf(stderr, "keyrotator plan: write plan: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func readInput(name string, stdin io.Reader) ([]byte, error) {
+	if name == "-" {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("read plan input: %w", err)
+	}
+	return b, nil
+}
+
+// parsePlanInput decodes the document strictly (unknown fields are errors) and converts it
+// to the policy's types; clock gives `now` when the document has none.
+func parsePlanInput(raw []byte, clock time.Time) ([]policy.User, policy.Config, time.Time, error) {
+	var in planInput
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, policy.Config{}, time.Time{}, describeJSONError(err)
+	}
+	if dec.More() {
+		return nil, policy.Config{}, time.Time{}, errors.New("trailing data after the JSON document")
+	}
+	now := clock
+	if in.Now != nil {
+		var err error
+		if now, err = parseTime("now", *in.Now); err != nil {
+			return nil, policy.Config{}, time.Time{}, err
+		}
+	}
+	var errs []error
+	users := make([]policy.User, len(in.Users))
+	for i, u := range in.Users {
+		users[i] = policy.User{UserName: u.UserName, Tags: u.Tags, NoticesSent: u.NoticesSent, Keys: make([]policy.Key, len(u.Keys))}
+		for j, k := range u.Keys {
+			field := fmt.Sprintf("users[%d].keys[%d]", i, j)
+			created, err := parseTime(field+".createDate", k.CreateDate)
+			errs = append(errs, err)
+			users[i].Keys[j] = policy.Key{AccessKeyID: k.AccessKeyID, Status: k.Status, CreateDate: created}
+			if k.LastUsedDate != nil {
+				used, err := parseTime(field+".lastUsedDate", *k.LastUsedDate)
+				errs = append(errs, err)
+				users[i].Keys[j].LastUsedDate = &used
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, policy.Config{}, time.Time{}, err
+	}
+	return users, in.Config, now, nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, &policy.FieldError{Field: field, Problem: fmt.Sprintf("%q is not an RFC 3339 time such as 2026-11-25T13:00:00Z", s)}
+	}
+	return t, nil
+}
+
+// describeJSONError turns encoding/json's errors into messages that name the field.
+func describeJSONError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return &policy.FieldError{Field: typeErr.Field, Problem: fmt.Sprintf("expected %s, got JSON %s", typeErr.Type, typeErr.Value)}
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("not valid JSON at byte %d: %w", syntaxErr.Offset, err)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return &policy.FieldError{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Problem: "unknown field"}
+	case errors.Is(err, io.EOF):
+		return errors.New("empty input: expected a JSON object")
+	}
+	return err
+}
+
+func writePlanTable(w io.Writer, plan policy.Plan) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tSTATUS\tWHAT\tKEY\tACT BY\tWHY")
+	for _, u := range plan.Users {
+		var rows [][4]string
+		for _, a := range u.Actions {
+			rows = append(rows, [4]string{string(a.Action), a.AccessKeyID, "", a.Reason})
+		}
+		for _, n := range u.Notices {
+			rows = append(rows, [4]string{"notice " + string(n.Kind), n.AccessKeyID, n.ActBy, n.Message})
+		}
+		if len(rows) == 0 {
+			rows = append(rows, [4]string{"", "", "", u.Reason})
+		}
+		if u.EmailProblem != "" {
+			rows = append(rows, [4]string{"", "", "", "no usable email: " + u.EmailProblem})
+		}
+		for i, r := range rows {
+			name, status := u.UserName, string(u.Status)
+			if i > 0 {
+				name, status = "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, status, orDash(r[0]), orDash(r[1]), orDash(r[2]), r[3])
+		}
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
