@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
@@ -124,18 +125,13 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 // to the policy's types; clock gives `now` when the document has none.
 func parsePlanInput(raw []byte, clock time.Time) ([]policy.User, policy.Config, time.Time, error) {
 	var in planInput
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return nil, policy.Config{}, time.Time{}, describeJSONError(err)
-	}
-	if dec.More() {
-		return nil, policy.Config{}, time.Time{}, errors.New("trailing data after the JSON document")
+	if err := input.Decode(raw, &in); err != nil {
+		return nil, policy.Config{}, time.Time{}, err
 	}
 	now := clock
 	if in.Now != nil {
 		var err error
-		if now, err = parseTime("now", *in.Now); err != nil {
+		if now, err = input.Time("now", *in.Now); err != nil {
 			return nil, policy.Config{}, time.Time{}, err
 		}
 	}
@@ -145,11 +141,11 @@ func parsePlanInput(raw []byte, clock time.Time) ([]policy.User, policy.Config, 
 		users[i] = policy.User{UserName: u.UserName, Tags: u.Tags, NoticesSent: u.NoticesSent, Keys: make([]policy.Key, len(u.Keys))}
 		for j, k := range u.Keys {
 			field := fmt.Sprintf("users[%d].keys[%d]", i, j)
-			created, err := parseTime(field+".createDate", k.CreateDate)
+			created, err := input.Time(field+".createDate", k.CreateDate)
 			errs = append(errs, err)
 			users[i].Keys[j] = policy.Key{AccessKeyID: k.AccessKeyID, Status: k.Status, CreateDate: created}
 			if k.LastUsedDate != nil {
-				used, err := parseTime(field+".lastUsedDate", *k.LastUsedDate)
+				used, err := input.Time(field+".lastUsedDate", *k.LastUsedDate)
 				errs = append(errs, err)
 				users[i].Keys[j].LastUsedDate = &used
 			}
@@ -159,31 +155,6 @@ func parsePlanInput(raw []byte, clock time.Time) ([]policy.User, policy.Config, 
 		return nil, policy.Config{}, time.Time{}, err
 	}
 	return users, in.Config, now, nil
-}
-
-func parseTime(field, s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, &policy.FieldError{Field: field, Problem: fmt.Sprintf("%q is not an RFC 3339 time such as 2026-11-25T13:00:00Z", s)}
-	}
-	return t, nil
-}
-
-// describeJSONError turns encoding/json's errors into messages that name the field.
-func describeJSONError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return &policy.FieldError{Field: typeErr.Field, Problem: fmt.Sprintf("expected %s, got JSON %s", typeErr.Type, typeErr.Value)}
-	case errors.As(err, &syntaxErr):
-		return fmt.Errorf("not valid JSON at byte %d: %w", syntaxErr.Offset, err)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return &policy.FieldError{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Problem: "unknown field"}
-	case errors.Is(err, io.EOF):
-		return errors.New("empty input: expected a JSON object")
-	}
-	return err
 }
 
 func writePlanTable(w io.Writer, plan policy.Plan) {

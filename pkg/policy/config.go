@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 )
 
 // Config holds the policy settings; the zero value of a field means "use the default".
@@ -35,14 +37,6 @@ const (
 // DefaultEmailTagKeys are looked up in this order.
 var DefaultEmailTagKeys = []string{"EmailID", "Email"}
 
-// FieldError is a configuration or input error naming the offending field.
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
-
 // WithDefaults returns c with every unset field given its default.
 func (c Config) WithDefaults() Config {
 	if c.LimitDays == 0 {
@@ -66,9 +60,7 @@ func (c Config) WithDefaults() Config {
 // Validate reports every invalid field of a defaulted config, each as a *FieldError.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
+	bad := func(field, format string, args ...any) { errs = append(errs, input.Errorf(field, format, args...)) }
 	if c.NoticePeriod <= 0 {
 		bad("noticePeriod", "must be greater than 0, got %d", c.NoticePeriod)
 	}

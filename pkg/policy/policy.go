@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 )
 
 const day = 24 * time.Hour
@@ -363,9 +365,7 @@ func deferBeyondMaxUsers(plans []UserPlan, maxUsers int) {
 // validateUsers checks the structure the policy relies on; each problem names its field.
 func validateUsers(users []User) error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
+	bad := func(field, format string, args ...any) { errs = append(errs, input.Errorf(field, format, args...)) }
 	names := map[string]bool{}
 	ids := map[string]bool{}
 	for i, u := range users {

@@ -1,12 +1,13 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 )
 
 var now = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
@@ -249,7 +250,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.cfg.WithDefaults().Validate()
-			if got := fieldsOf(err); !slices.Equal(got, tt.wantFields) {
+			if got := input.Fields(err); !slices.Equal(got, tt.wantFields) {
 				t.Errorf("fields in error = %q, want %q (err: %v)", got, tt.wantFields, err)
 			}
 		})
@@ -274,31 +275,11 @@ func TestPlanUsersRejectsBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := PlanUsers(tt.users, Config{}, now)
-			if got := fieldsOf(err); !slices.Equal(got, tt.wantFields) {
+			if got := input.Fields(err); !slices.Equal(got, tt.wantFields) {
 				t.Errorf("fields in error = %q, want %q (err: %v)", got, tt.wantFields, err)
 			}
 		})
 	}
-}
-
-// fieldsOf lists the fields named by the *FieldErrors joined in err.
-func fieldsOf(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var out []string
-	var joined interface{ Unwrap() []error }
-	errs := []error{err}
-	if errors.As(err, &joined) {
-		errs = joined.Unwrap()
-	}
-	for _, e := range errs {
-		var fe *FieldError
-		if errors.As(e, &fe) {
-			out = append(out, fe.Field)
-		}
-	}
-	return out
 }
 
 func TestMaxUsersDefersLeastUrgent(t *testing.T) {
