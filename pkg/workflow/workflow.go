@@ -1,0 +1,218 @@
+// Package workflow owns the contract between the state machine and the Lambdas: the
+// execution input, the typed payload of every step, and the error names the ASL's Retry and
+// Catch match. statemachine/rotation.asl.json and these types describe the same payloads.
+package workflow
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+// ExecutionInput is what the schedule ({}) or an operator starts an execution with.
+type ExecutionInput struct {
+	// Accounts, when set, limits the run to these 12-digit account IDs.
+	Accounts []string `json:"accounts,omitempty"`
+	DryRun   bool     `json:"dryRun,omitempty"`
+	// Cleanup selects the one-time initial cleanup mode (policy rule 7).
+	Cleanup bool `json:"cleanup,omitempty"`
+	// AsOf replaces "now" (dry runs only): what would happen on that day.
+	AsOf *time.Time `json:"asOf,omitempty"`
+}
+
+var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ValidAccountID reports whether id is a 12-digit AWS account ID.
+func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
+
+// ParseExecutionInput validates an execution input document before anything is read or
+// written; every problem is an *InvalidInput naming the field.
+func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
+	var doc struct {
+		Accounts *[]string `json:"accounts"`
+		DryRun   *bool     `json:"dryRun"`
+		Cleanup  *bool     `json:"cleanup"`
+		AsOf     *string   `json:"asOf"`
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = json.RawMessage("{}")
+	}
+	if err := input.Decode(raw, &doc); err != nil {
+		return ExecutionInput{}, invalid(err)
+	}
+	var in ExecutionInput
+	if doc.Accounts != nil {
+		if len(*doc.Accounts) == 0 {
+			return in, &InvalidInput{Field: "accounts", Problem: "must list at least one account ID; omit it to process every account"}
+		}
+		seen := map[string]bool{}
+		for i, id := range *doc.Accounts {
+			switch {
+			case !ValidAccountID(id):
+				return in, &InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("%q is not a 12-digit account ID", id)}
+			case seen[id]:
+				return in, &InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("%s is listed twice", id)}
+			}
+			seen[id] = true
+		}
+		in.Accounts = *doc.Accounts
+	}
+	in.DryRun = doc.DryRun != nil && *doc.DryRun
+	in.Cleanup = doc.Cleanup != nil && *doc.Cleanup
+	if doc.AsOf != nil {
+		if !in.DryRun {
+			return in, &InvalidInput{Field: "asOf", Problem: "is only allowed with \"dryRun\": true"}
+		}
+		t, err := input.Time("asOf", *doc.AsOf)
+		if err != nil {
+			return in, invalid(err)
+		}
+		in.AsOf = &t
+	}
+	return in, nil
+}
+
+// Run is the settings of one execution, passed to every step.
+type Run struct {
+	// RunID is the execution's name: it names the run's S3 objects and STS sessions.
+	RunID string `json:"runId"`
+	// Now is the policy's "today" for every account: the execution's start, or asOf.
+	Now     time.Time `json:"now"`
+	DryRun  bool      `json:"dryRun"`
+	Cleanup bool      `json:"cleanup"`
+	// Accounts repeats the explicitly requested accounts (empty: all).
+	Accounts []string `json:"accounts,omitempty"`
+}
+
+// Account is one member account to process.
+type Account struct {
+	AccountID string `json:"accountId"`
+	Name      string `json:"name"`
+}
+
+// ListAccountsRequest is ListAccounts' payload: the raw execution input and the execution's
+// identity from the context object ($$.Execution).
+type ListAccountsRequest struct {
+	Input     json.RawMessage `json:"input"`
+	RunID     string          `json:"runId"`
+	StartTime time.Time       `json:"startTime"`
+}
+
+// AccountList is ListAccounts' result. The accounts themselves are in S3 (Bucket, Key), a
+// JSON array of Account that the Distributed Map's ItemReader reads: 10,000 accounts do not
+// fit in a 256 KB payload.
+type AccountList struct {
+	Run          Run    `json:"run"`
+	AccountCount int    `json:"accountCount"`
+	Bucket       string `json:"bucket"`
+	Key          string `json:"key"`
+}
+
+// AccountRequest is ScanAndRotate's payload: one item of the Map with the run's settings.
+type AccountRequest struct {
+	Run     Run     `json:"run"`
+	Account Account `json:"account"`
+}
+
+// AccountStatus says how an account's run ended.
+type AccountStatus string
+
+// The account statuses.
+const (
+	AccountDone   AccountStatus = "done"
+	AccountFailed AccountStatus = "failed"
+)
+
+// Counts tallies what happened (or, in a dry run, would happen) in an account.
+type Counts struct {
+	Users           int `json:"users"`
+	KeysCreated     int `json:"keysCreated"`
+	KeysDeactivated int `json:"keysDeactivated"`
+	KeysDeleted     int `json:"keysDeleted"`
+	Notices         int `json:"notices"`
+	Exempt          int `json:"exempt"`
+	Deferred        int `json:"deferred"`
+	NoUsableEmail   int `json:"noUsableEmail"`
+	Failures        int `json:"failures"`
+}
+
+// UserResult is what happened to one user: the plan's actions with the outcome of each.
+type UserResult struct {
+	UserName     string            `json:"userName"`
+	Status       policy.UserStatus `json:"status"`
+	Reason       string            `json:"reason,omitempty"`
+	EmailProblem string            `json:"emailProblem,omitempty"`
+	Actions      []ActionResult    `json:"actions,omitempty"`
+	Notices      []policy.Notice   `json:"notices,omitempty"`
+	// Error is set when an action failed; the actions after it were not attempted.
+	Error string `json:"error,omitempty"`
+}
+
+// ActionResult is a planned action and whether it was carried out.
+type ActionResult struct {
+	policy.Action
+	// Done is false in a dry run, and for actions not attempted after a failure.
+	Done bool `json:"done"`
+	// NewAccessKeyID is the key a CreateKey made.
+	NewAccessKeyID string `json:"newAccessKeyId,omitempty"`
+}
+
+// AccountResult is the full outcome of one account, written to S3 for CleanupReport.
+type AccountResult struct {
+	Run     Run           `json:"run"`
+	Account Account       `json:"account"`
+	Status  AccountStatus `json:"status"`
+	Error   string        `json:"error,omitempty"`
+	Counts  Counts        `json:"counts"`
+	Users   []UserResult  `json:"users"`
+}
+
+// AccountOutcome is ScanAndRotate's (small) result in the payload: the counts, where the
+// full result is, and the notifications the Map sends next.
+type AccountOutcome struct {
+	Account       Account        `json:"account"`
+	Status        AccountStatus  `json:"status"`
+	Counts        Counts         `json:"counts"`
+	ResultKey     string         `json:"resultKey"`
+	Notifications []Notification `json:"notifications"`
+}
+
+// Notification is everything NotifyUser needs to tell one owner about one account's run.
+// A new key's secret is never in it: NewKey references the hand-off secret by ARN.
+type Notification struct {
+	RunID       string          `json:"runId"`
+	Account     Account         `json:"account"`
+	UserName    string          `json:"userName"`
+	Email       string          `json:"email"`
+	Notices     []policy.Notice `json:"notices"`
+	NewKey      *NewKey         `json:"newKey,omitempty"`
+}
+
+// NewKey points at a created key and the hand-off secret that holds its secret part.
+type NewKey struct {
+	AccessKeyID string `json:"accessKeyId"`
+	SecretARN   string `json:"secretArn"`
+	// ReplacesAccessKeyID is the key it replaces, deactivated on DeactivateOn (YYYY-MM-DD).
+	ReplacesAccessKeyID string `json:"replacesAccessKeyId"`
+	DeactivateOn        string `json:"deactivateOn"`
+}
+
+// ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list.
+type ReportRequest struct {
+	Listing AccountList `json:"listing"`
+}
+
+// Report is CleanupReport's result: a summary small enough for the payload.
+type Report struct {
+	RunID          string `json:"runId"`
+	Totals         Counts `json:"totals"`
+	Accounts       int    `json:"accounts"`
+	FailedAccounts int    `json:"failedAccounts"`
+	JSONKey        string `json:"jsonKey"`
+	CSVKey         string `json:"csvKey"`
+	SupportEmailed bool   `json:"supportEmailed"`
+}
