@@ -1,3 +1,7 @@
 module github.com/keyrotator/iam-access-key-rotator
 
-go 1.26
+go 1.26.0
+
+require github.com/yeka/zip v0.0.0-20231116150916-03d6312748a9
+
+require golang.org/x/crypto v0.59.0 // indirect
