@@ -392,6 +392,9 @@ func (d draft) compose() (Message, error) {
 }
 
 func (d draft) validate() error {
+	if len(d.to) == 0 {
+		return fmt.Errorf("no recipient")
+	}
 	if d.kind != supportReportKind {
 		switch {
 		case !accountIDPattern.MatchString(d.accountID):

@@ -423,6 +423,9 @@ func TestMailRejects(t *testing.T) {
 		{"report with bad day", func() (Message, error) {
 			return SupportReportMail("key-rotator@example.com", []string{"support@example.com"}, SupportReport{Day: "today", CSV: []byte("a\n")})
 		}, `day "today" is not YYYY-MM-DD`},
+		{"report without recipients", func() (Message, error) {
+			return SupportReportMail("key-rotator@example.com", nil, SupportReport{Day: "2026-11-25", CSV: []byte("a\n")})
+		}, "no recipient"},
 		{"report without CSV", func() (Message, error) {
 			return SupportReportMail("key-rotator@example.com", []string{"support@example.com"}, SupportReport{Day: "2026-11-25"})
 		}, "empty CSV"},
