@@ -1,0 +1,438 @@
+package notify
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"log/slog"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+)
+
+// Addressing says who sends and who receives an owner's email, and which IAM user in which
+// account it is about.
+type Addressing struct {
+	From        string // the rotator's verified SES identity
+	To          string // the key owner
+	AccountID   string
+	AccountName string // optional; shown next to the ID
+	UserName    string
+}
+
+// SupportReport is what the support team's email summarizes and attaches.
+type SupportReport struct {
+	Day     string   // the run's calendar day, YYYY-MM-DD
+	Summary []string // headline lines, e.g. "Accounts processed: 12"
+	CSV     []byte   // the full report, attached as SupportReportName(Day)
+}
+
+// Message is one composed email. Raw holds the whole MIME message; for a password email it
+// holds the password, so a Message prints and logs only its description, never Raw.
+type Message struct {
+	Purpose     string // names the email in errors and logs: "new-key", "password", ...
+	From        string
+	To          []string
+	AccountID   string // empty for the support report
+	AccessKeyID string // the key the email is about; empty for the support report
+	Subject     string
+	Raw         []byte
+}
+
+// String describes the message, e.g. "new-key email to alice@example.com for AKIA... in 111122223333".
+func (m Message) String() string {
+	s := fmt.Sprintf("%s email to %s", m.Purpose, strings.Join(m.To, ", "))
+	if m.AccessKeyID != "" {
+		s += " for " + m.AccessKeyID
+	}
+	if m.AccountID != "" {
+		s += " in " + m.AccountID
+	}
+	return s
+}
+
+// Format implements fmt.Formatter: every verb prints String, so Raw never reaches a printout.
+func (m Message) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, m.String()) }
+
+// LogValue implements slog.LogValuer without Raw.
+func (m Message) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("purpose", m.Purpose),
+		slog.String("to", strings.Join(m.To, ", ")),
+		slog.String("accountId", m.AccountID),
+		slog.String("accessKeyId", m.AccessKeyID),
+		slog.String("subject", m.Subject),
+	)
+}
+
+// NewKeyMail composes email 1 of a rotation: the new key newKeyID in credentialsZip (see
+// CredentialsZip), and when the key it replaces, notice.AccessKeyID, is deactivated
+// (notice.ActBy). The zip's password goes separately, in PasswordMail.
+func NewKeyMail(a Addressing, newKeyID string, notice policy.Notice, credentialsZip []byte) (Message, error) {
+	if notice.Kind != policy.NewKeyIssued {
+		return Message{}, fmt.Errorf("compose new-key email for %s in %s: notice kind is %s, want %s",
+			newKeyID, a.AccountID, notice.Kind, policy.NewKeyIssued)
+	}
+	if len(credentialsZip) == 0 {
+		return Message{}, fmt.Errorf("compose new-key email for %s in %s: empty %s", newKeyID, a.AccountID, CredentialsZipName)
+	}
+	return a.draft(newKeyKind, newKeyID, view{NewKeyID: newKeyID, AccessKeyID: notice.AccessKeyID,
+		ActBy: notice.ActBy, Reason: notice.Message}).
+		attach(CredentialsZipName, "application/zip", credentialsZip).
+		compose()
+}
+
+// PasswordMail composes email 2 of a rotation: the password of the zip that NewKeyMail(a,
+// newKeyID, ...) attached, with that email's subject so that the owner can find it.
+func PasswordMail(a Addressing, newKeyID string, password secret.Secret) (Message, error) {
+	if password.IsZero() {
+		return Message{}, fmt.Errorf("compose password email for %s in %s: empty password", newKeyID, a.AccountID)
+	}
+	v := view{NewKeyID: newKeyID, Account: a.account(), UserName: a.UserName}
+	first, err := render(newKeyKind.subject, v)
+	if err != nil {
+		return Message{}, fmt.Errorf("compose password email for %s in %s: %w", newKeyID, a.AccountID, err)
+	}
+	v.FirstSubject = first
+	d := a.draft(passwordKind, newKeyID, v)
+	d.password = password
+	return d.compose()
+}
+
+// NoticeMail composes the email for a notice of any kind but NewKeyIssued (see NewKeyMail):
+// what happened or will happen to the key, when, and what the owner should do.
+func NoticeMail(a Addressing, notice policy.Notice) (Message, error) {
+	k, ok := noticeKinds[notice.Kind]
+	if !ok {
+		return Message{}, fmt.Errorf("compose notice email for %s in %s: no email for notice kind %q",
+			notice.AccessKeyID, a.AccountID, notice.Kind)
+	}
+	return a.draft(k, notice.AccessKeyID, view{AccessKeyID: notice.AccessKeyID, ActBy: notice.ActBy,
+		Reason: notice.Message}).compose()
+}
+
+// SupportReportName is the file name of the support report's CSV attachment.
+func SupportReportName(day string) string { return "key-rotation-report-" + day + ".csv" }
+
+// SupportReportMail composes the support team's email: r.Summary in the body, r.CSV attached.
+func SupportReportMail(from string, to []string, r SupportReport) (Message, error) {
+	if _, err := time.Parse(time.DateOnly, r.Day); err != nil {
+		return Message{}, fmt.Errorf("compose support-report email: day %q is not YYYY-MM-DD", r.Day)
+	}
+	if len(r.CSV) == 0 {
+		return Message{}, fmt.Errorf("compose support-report email for %s: empty CSV", r.Day)
+	}
+	d := draft{kind: supportReportKind, from: from, to: to, list: r.Summary,
+		view: view{Day: r.Day, Attachment: SupportReportName(r.Day)}}
+	return d.attach(SupportReportName(r.Day), "text/csv", r.CSV).compose()
+}
+
+// kind is one sort of email: its subject, what it says happened, what the owner should do,
+// and the facts table. Each line is a text/template over a view; a line that renders empty
+// is left out. The text and HTML layouts are the same for every kind.
+type kind struct {
+	purpose    string
+	needsActBy bool
+	subject    *texttemplate.Template
+	what       []*texttemplate.Template
+	todo       []*texttemplate.Template
+	facts      []fact
+}
+
+type fact struct {
+	label string
+	value *texttemplate.Template
+}
+
+// view is what a kind's lines can refer to.
+type view struct {
+	Account      string // "111122223333 (name)"
+	UserName     string
+	AccessKeyID  string // the key the email is about (the replaced key for new-key)
+	NewKeyID     string
+	ActBy        string
+	Reason       string // the policy's explanation
+	FirstSubject string // the new-key email's subject, for the password email
+	Day          string
+	Attachment   string
+}
+
+func line(text string) *texttemplate.Template {
+	return texttemplate.Must(texttemplate.New(text).Option("missingkey=error").Parse(text))
+}
+
+func lines(texts ...string) []*texttemplate.Template {
+	ts := make([]*texttemplate.Template, len(texts))
+	for i, text := range texts {
+		ts[i] = line(text)
+	}
+	return ts
+}
+
+var (
+	accountFacts = []fact{
+		{"AWS account", line("{{.Account}}")},
+		{"IAM user", line("{{.UserName}}")},
+	}
+	keyFact = fact{"Access key", line("{{.AccessKeyID}}")}
+	reason  = "{{with .Reason}}Details: {{.}}{{end}}"
+)
+
+var newKeyKind = &kind{
+	purpose:    "new-key",
+	needsActBy: true,
+	subject:    line("New AWS access key {{.NewKeyID}} for IAM user {{.UserName}} in account {{.Account}}"),
+	what: lines(
+		"A new access key {{.NewKeyID}} was created for IAM user {{.UserName}} in AWS account {{.Account}}. "+
+			"It replaces access key {{.AccessKeyID}}, which is due for rotation.",
+		"The new key is in the attached "+CredentialsZipName+", encrypted with AES-256. It holds "+
+			CredentialsCSVName+" (the format the AWS console downloads) and "+CredentialsFileName+
+			" (a profile to paste into ~/.aws/credentials). The password comes in a separate email.",
+		"On {{.ActBy}} the old key {{.AccessKeyID}} will be deactivated, and some days later deleted.",
+		reason,
+	),
+	todo: lines(
+		"Open "+CredentialsZipName+" with the password from the second email (7-Zip, WinZip or another tool that supports AES-256 zip files).",
+		"Switch every application and script that uses {{.AccessKeyID}} to the new key {{.NewKeyID}} before {{.ActBy}}.",
+		"Delete both emails and the extracted files once the new key is in place.",
+	),
+	facts: append(append([]fact{}, accountFacts...),
+		fact{"New access key", line("{{.NewKeyID}}")},
+		fact{"Old access key", line("{{.AccessKeyID}}")},
+		fact{"Old key deactivated on", line("{{.ActBy}}")},
+	),
+}
+
+var passwordKind = &kind{
+	purpose: "password",
+	subject: line("Password for the new AWS access key {{.NewKeyID}} for IAM user {{.UserName}} in account {{.Account}}"),
+	what: lines(
+		"This is the password of " + CredentialsZipName + ", the attachment of the email \"{{.FirstSubject}}\" " +
+			"with the new access key {{.NewKeyID}}:",
+	),
+	todo: lines(
+		"Open "+CredentialsZipName+" from the other email with this password.",
+		"Delete this email once the new key is in place.",
+	),
+	facts: append(append([]fact{}, accountFacts...), fact{"Access key", line("{{.NewKeyID}}")}),
+}
+
+var noticeKinds = map[policy.NoticeKind]*kind{
+	policy.DeactivationScheduled: {
+		purpose:    "deactivation-scheduled",
+		needsActBy: true,
+		subject:    line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} will be deactivated on {{.ActBy}}"),
+		what: lines(
+			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} will be deactivated on {{.ActBy}}: it reaches the maximum key age.",
+			reason,
+		),
+		todo: lines("Switch every application and script that uses {{.AccessKeyID}} to your other access key before {{.ActBy}}."),
+		facts: append(append([]fact{}, accountFacts...), keyFact,
+			fact{"Deactivated on", line("{{.ActBy}}")}),
+	},
+	policy.KeyDeactivated: {
+		purpose:    "key-deactivated",
+		needsActBy: true,
+		subject:    line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deactivated"),
+		what: lines(
+			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} was deactivated. It will be deleted on {{.ActBy}}.",
+			reason,
+		),
+		todo: lines("If an application stopped working, it still used {{.AccessKeyID}}: switch it to your current access key, " +
+			"or ask your AWS administrators before {{.ActBy}} if it cannot be switched in time."),
+		facts: append(append([]fact{}, accountFacts...), keyFact,
+			fact{"Deleted on", line("{{.ActBy}}")}),
+	},
+	policy.KeyDeleted: {
+		purpose: "key-deleted",
+		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deleted"),
+		what: lines(
+			"Inactive access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} was deleted: it had passed the maximum key age.",
+			reason,
+		),
+		todo:  lines("Nothing: the key was already inactive. Remove it from any configuration that still names it."),
+		facts: append(append([]fact{}, accountFacts...), keyFact),
+	},
+	policy.UnusedKeyDeleted: {
+		purpose: "unused-key-deleted",
+		subject: line("Unused AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deleted"),
+		what: lines(
+			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} was deleted because it had not been used for too long.",
+			reason,
+		),
+		todo:  lines("If you still need programmatic access, ask your AWS administrators for a new access key."),
+		facts: append(append([]fact{}, accountFacts...), keyFact),
+	},
+}
+
+var supportReportKind = &kind{
+	purpose: "support-report",
+	subject: line("IAM access key rotation report for {{.Day}}"),
+	what:    lines("The IAM access key rotator ran on {{.Day}}. Summary:"),
+	todo:    lines("Follow up on the accounts and users the attached {{.Attachment}} lists as failed, deferred or without a usable email."),
+	facts:   []fact{{"Report", line("{{.Attachment}}")}},
+}
+
+//go:embed templates/body.txt.tmpl templates/body.html.tmpl
+var layouts embed.FS
+
+var (
+	textLayout = texttemplate.Must(texttemplate.ParseFS(layouts, "templates/body.txt.tmpl"))
+	htmlLayout = htmltemplate.Must(htmltemplate.ParseFS(layouts, "templates/body.html.tmpl"))
+)
+
+// body is what the layouts render: a kind's lines, already rendered over a view.
+type body struct {
+	Subject  string
+	What     []string
+	List     []string
+	Password secret.Secret
+	Todo     []string
+	Facts    []renderedFact
+}
+
+type renderedFact struct{ Label, Value string }
+
+// draft is an email about to be composed.
+type draft struct {
+	kind        *kind
+	view        view
+	from        string
+	to          []string
+	accountID   string
+	accessKeyID string
+	list        []string
+	password    secret.Secret
+	attachments []attachment
+}
+
+type attachment struct {
+	name, contentType string
+	data              []byte
+}
+
+func (a Addressing) account() string {
+	if a.AccountName == "" {
+		return a.AccountID
+	}
+	return a.AccountID + " (" + a.AccountName + ")"
+}
+
+// draft starts an owner's email of kind k about accessKeyID, filling the view's account and user.
+func (a Addressing) draft(k *kind, accessKeyID string, v view) draft {
+	v.Account, v.UserName = a.account(), a.UserName
+	return draft{kind: k, view: v, from: a.From, to: []string{a.To}, accountID: a.AccountID, accessKeyID: accessKeyID}
+}
+
+func (d draft) attach(name, contentType string, data []byte) draft {
+	d.attachments = append(d.attachments, attachment{name: name, contentType: contentType, data: data})
+	return d
+}
+
+func (d draft) compose() (Message, error) {
+	m := Message{Purpose: d.kind.purpose, From: d.from, To: d.to, AccountID: d.accountID, AccessKeyID: d.accessKeyID}
+	fail := func(format string, args ...any) (Message, error) {
+		return Message{}, fmt.Errorf("compose %v: "+format, append([]any{m}, args...)...)
+	}
+	if err := d.validate(); err != nil {
+		return fail("%w", err)
+	}
+
+	b := body{List: d.list, Password: d.password}
+	var err error
+	if b.Subject, err = render(d.kind.subject, d.view); err != nil {
+		return fail("%w", err)
+	}
+	if b.What, err = renderAll(d.kind.what, d.view); err != nil {
+		return fail("%w", err)
+	}
+	if b.Todo, err = renderAll(d.kind.todo, d.view); err != nil {
+		return fail("%w", err)
+	}
+	for _, f := range d.kind.facts {
+		value, err := render(f.value, d.view)
+		if err != nil {
+			return fail("%w", err)
+		}
+		b.Facts = append(b.Facts, renderedFact{Label: f.label, Value: value})
+	}
+
+	msg := gomail.NewMsg()
+	if err := msg.From(d.from); err != nil {
+		return fail("sender %q: %w", d.from, err)
+	}
+	if err := msg.To(d.to...); err != nil {
+		return fail("recipient: %w", err)
+	}
+	msg.Subject(b.Subject)
+	if err := msg.SetBodyTextTemplate(textLayout, b); err != nil {
+		return fail("text body: %w", err)
+	}
+	if err := msg.AddAlternativeHTMLTemplate(htmlLayout, b); err != nil {
+		return fail("HTML body: %w", err)
+	}
+	for _, at := range d.attachments {
+		if err := msg.AttachReader(at.name, bytes.NewReader(at.data), gomail.WithFileContentType(gomail.ContentType(at.contentType))); err != nil {
+			return fail("attach %s: %w", at.name, err)
+		}
+	}
+	var raw bytes.Buffer
+	if _, err := msg.WriteTo(&raw); err != nil {
+		return fail("write MIME: %w", err)
+	}
+	m.Subject, m.Raw = b.Subject, raw.Bytes()
+	return m, nil
+}
+
+func (d draft) validate() error {
+	if len(d.to) == 0 {
+		return fmt.Errorf("no recipient")
+	}
+	if d.kind != supportReportKind {
+		switch {
+		case !accountIDPattern.MatchString(d.accountID):
+			return fmt.Errorf("account ID %q is not 12 digits", d.accountID)
+		case d.view.UserName == "":
+			return fmt.Errorf("empty user name")
+		case d.accessKeyID == "":
+			return fmt.Errorf("empty access key ID")
+		}
+	}
+	if d.kind == newKeyKind && d.view.AccessKeyID == "" {
+		return fmt.Errorf("empty ID of the replaced key")
+	}
+	if _, err := time.Parse(time.DateOnly, d.view.ActBy); d.kind.needsActBy && err != nil {
+		return fmt.Errorf("act-by day %q is not YYYY-MM-DD", d.view.ActBy)
+	}
+	return nil
+}
+
+func render(t *texttemplate.Template, v view) (string, error) {
+	var b strings.Builder
+	if err := t.Execute(&b, v); err != nil {
+		return "", fmt.Errorf("render %q: %w", t.Name(), err)
+	}
+	return b.String(), nil
+}
+
+// renderAll renders each line and leaves out the empty ones.
+func renderAll(ts []*texttemplate.Template, v view) ([]string, error) {
+	var out []string
+	for _, t := range ts {
+		s, err := render(t, v)
+		if err != nil {
+			return nil, err
+		}
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
