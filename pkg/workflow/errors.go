@@ -49,7 +49,7 @@ func (e *FatalError) Unwrap() error { return e.Err }
 // throttlingCodes are the AWS error codes for rate limiting across the services used.
 var throttlingCodes = map[string]bool{
 	"Throttling": true, "ThrottlingException": true, "ThrottledException": true,
-	"RequestLimitExceeded": true, "TooManyRequestsException": true, "LimitExceededException": false,
+	"RequestLimitExceeded": true, "TooManyRequestsException": true,
 	"RequestThrottled": true, "SlowDown": true, "ServiceUnavailable": true, "InternalFailure": true,
 	"InternalError": true, "ServiceFailure": true, "Throttled": true,
 }

@@ -184,12 +184,12 @@ type AccountOutcome struct {
 // Notification is everything NotifyUser needs to tell one owner about one account's run.
 // A new key's secret is never in it: NewKey references the hand-off secret by ARN.
 type Notification struct {
-	RunID       string          `json:"runId"`
-	Account     Account         `json:"account"`
-	UserName    string          `json:"userName"`
-	Email       string          `json:"email"`
-	Notices     []policy.Notice `json:"notices"`
-	NewKey      *NewKey         `json:"newKey,omitempty"`
+	RunID    string          `json:"runId"`
+	Account  Account         `json:"account"`
+	UserName string          `json:"userName"`
+	Email    string          `json:"email"`
+	Notices  []policy.Notice `json:"notices"`
+	NewKey   *NewKey         `json:"newKey,omitempty"`
 }
 
 // NewKey points at a created key and the hand-off secret that holds its secret part.

@@ -1,0 +1,92 @@
+package workflow
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"context"
+
+	"github.com/aws/smithy-go"
+)
+
+func TestParseExecutionInput(t *testing.T) {
+	asOf := time.Date(2027, 1, 1, 13, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		raw       string
+		want      ExecutionInput
+		wantField string
+	}{
+		{"schedule's empty object", `{}`, ExecutionInput{}, ""},
+		{"null is the empty input", `null`, ExecutionInput{}, ""},
+		{"one account", `{"accounts":["111122223333"]}`, ExecutionInput{Accounts: []string{"111122223333"}}, ""},
+		{"dry run as of a day", `{"dryRun":true,"asOf":"2027-01-01T13:00:00Z"}`, ExecutionInput{DryRun: true, AsOf: &asOf}, ""},
+		{"cleanup", `{"cleanup":true,"dryRun":false}`, ExecutionInput{Cleanup: true}, ""},
+		{"typo in a field name", `{"acounts":[]}`, ExecutionInput{}, "acounts"},
+		{"short account ID", `{"accounts":["12345"]}`, ExecutionInput{}, "accounts[0]"},
+		{"account ID as a number", `{"accounts":[111122223333]}`, ExecutionInput{}, "accounts"},
+		{"duplicate account", `{"accounts":["111122223333","111122223333"]}`, ExecutionInput{}, "accounts[1]"},
+		{"empty account list", `{"accounts":[]}`, ExecutionInput{}, "accounts"},
+		{"dryRun as a string", `{"dryRun":"yes"}`, ExecutionInput{}, "dryRun"},
+		{"asOf without dryRun", `{"asOf":"2027-01-01T13:00:00Z"}`, ExecutionInput{}, "asOf"},
+		{"malformed asOf", `{"dryRun":true,"asOf":"tomorrow"}`, ExecutionInput{}, "asOf"},
+		{"not an object", `["111122223333"]`, ExecutionInput{}, "(document)"},
+		{"not JSON", `{`, ExecutionInput{}, "(document)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseExecutionInput([]byte(tt.raw))
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("got %+v, want %+v", got, tt.want)
+				}
+				return
+			}
+			var invalid *InvalidInput
+			if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
+				t.Fatalf("error %v (%T), want *InvalidInput for field %s", err, err, tt.wantField)
+			}
+			if name := reflect.TypeOf(ForLambda(err)).Elem().Name(); name != "InvalidInput" {
+				t.Errorf("Lambda error type %s, want InvalidInput", name)
+			}
+		})
+	}
+}
+
+func TestForLambdaNamesErrors(t *testing.T) {
+	throttled := &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+	denied := &smithy.GenericAPIError{Code: "AccessDenied", Message: "not allowed"}
+	tests := []struct {
+		name     string
+		err      error
+		wantType string
+	}{
+		{"throttling, wrapped", fmt.Errorf("list users in 111122223333: %w", throttled), "RetryableError"},
+		{"access denied", fmt.Errorf("assume role: %w", denied), "FatalError"},
+		{"deadline", fmt.Errorf("generate report: wait: %w", context.DeadlineExceeded), "RetryableError"},
+		{"invalid input wrapped", fmt.Errorf("list accounts: %w", &InvalidInput{Field: "accounts[0]", Problem: "unknown account"}), "InvalidInput"},
+		{"already named", &RetryableError{Err: errors.New("x")}, "RetryableError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ForLambda(tt.err)
+			if name := reflect.TypeOf(got).Elem().Name(); name != tt.wantType {
+				t.Errorf("type %s, want %s", name, tt.wantType)
+			}
+			if !strings.Contains(got.Error(), strings.SplitN(tt.err.Error(), ":", 2)[0]) {
+				t.Errorf("message %q lost the context of %q", got, tt.err)
+			}
+		})
+	}
+	if ForLambda(nil) != nil {
+		t.Error("ForLambda(nil) must be nil")
+	}
+}
+
