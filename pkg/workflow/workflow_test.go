@@ -89,4 +89,3 @@ func TestForLambdaNamesErrors(t *testing.T) {
 		t.Error("ForLambda(nil) must be nil")
 	}
 }
-
