@@ -53,13 +53,15 @@ func Fields(err error) []string {
 	var out []string
 	var walk func(error)
 	walk = func(e error) {
-		var fe *FieldError
-		if multi, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, inner := range multi.Unwrap() {
+		switch x := e.(type) {
+		case *FieldError:
+			out = append(out, x.Field)
+		case interface{ Unwrap() []error }:
+			for _, inner := range x.Unwrap() {
 				walk(inner)
 			}
-		} else if errors.As(e, &fe) {
-			out = append(out, fe.Field)
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
 		}
 	}
 	if err != nil {

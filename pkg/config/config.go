@@ -1,0 +1,179 @@
+// Package config reads the Lambdas' settings from their environment once, at start, and
+// validates every variable with an error that names it. infra/ sets the same variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// The environment variables, in the order the README documents them.
+const (
+	LimitDays           = "LIMIT_DAYS"
+	NoticePeriod        = "NOTICE_PERIOD"
+	MaxUsers            = "MAX_USERS"
+	SenderEmail         = "SENDER_EMAIL"
+	SupportEmail        = "SUPPORT_EMAIL"
+	MemberRoleName      = "MEMBER_ROLE_NAME"
+	ManagementRoleARN   = "MANAGEMENT_ROLE_ARN"
+	ExcludeAccounts     = "EXCLUDE_ACCOUNTS"
+	EmailTagKeys        = "EMAIL_TAG_KEYS"
+	ExemptTagKey        = "EXEMPT_TAG_KEY"
+	AllowedEmailDomains = "ALLOWED_EMAIL_DOMAINS"
+	ReportBucket        = "REPORT_BUCKET"
+	HandoffSecretPrefix = "HANDOFF_SECRET_PREFIX"
+	HandoffKMSKeyID     = "HANDOFF_KMS_KEY_ID"
+	SESConfigurationSet = "SES_CONFIGURATION_SET"
+	FailureTopicARN     = "FAILURE_TOPIC_ARN"
+)
+
+// Defaults of the optional variables.
+const (
+	DefaultMemberRoleName      = "provisioning-admin"
+	DefaultHandoffSecretPrefix = "iam-access-key-rotator/handoff/"
+)
+
+// Settings is every Lambda's view of its configuration.
+type Settings struct {
+	Policy              policy.Config
+	SenderEmail         string
+	SupportEmail        string
+	MemberRoleName      string
+	ManagementRoleARN   string // empty: list accounts with the function's own credentials
+	ExcludeAccounts     []string
+	ReportBucket        string
+	HandoffSecretPrefix string
+	HandoffKMSKeyID     string // empty: Secrets Manager's AWS-managed key
+	SESConfigurationSet string
+	FailureTopicARN     string
+}
+
+var (
+	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	arnPattern      = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
+	bucketPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	prefixPattern   = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
+)
+
+// Load reads the settings through getenv (os.Getenv in a Lambda). The variables named in
+// required must be set; every set variable is validated, and all problems are reported at once.
+func Load(getenv func(string) string, required ...string) (Settings, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) { errs = append(errs, input.Errorf(name, format, args...)) }
+	for _, name := range required {
+		if strings.TrimSpace(getenv(name)) == "" {
+			bad(name, "is required")
+		}
+	}
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	number := func(name string) int {
+		v := get(name)
+		if v == "" {
+			return 0 // the policy's default
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			bad(name, "must be a whole number greater than 0, got %q", v)
+		}
+		return n
+	}
+	email := func(name string) string {
+		v := get(name)
+		if a, err := mail.ParseAddress(v); v != "" && (err != nil || a.Address != v) {
+			bad(name, "%q is not a plain email address", v)
+		}
+		return v
+	}
+	matching := func(name string, pattern *regexp.Regexp, what string) string {
+		v := get(name)
+		if v != "" && !pattern.MatchString(v) {
+			bad(name, "%q is not %s", v, what)
+		}
+		return v
+	}
+
+	s := Settings{
+		Policy: policy.Config{
+			LimitDays:           number(LimitDays),
+			NoticePeriod:        number(NoticePeriod),
+			MaxUsers:            number(MaxUsers),
+			AllowedEmailDomains: list(get(AllowedEmailDomains)),
+			EmailTagKeys:        list(get(EmailTagKeys)),
+			ExemptTagKey:        get(ExemptTagKey),
+		},
+		SenderEmail:         email(SenderEmail),
+		SupportEmail:        email(SupportEmail),
+		MemberRoleName:      matching(MemberRoleName, roleNamePattern, "an IAM role name"),
+		ManagementRoleARN:   matching(ManagementRoleARN, arnPattern, "an IAM role ARN"),
+		ExcludeAccounts:     list(get(ExcludeAccounts)),
+		ReportBucket:        matching(ReportBucket, bucketPattern, "an S3 bucket name"),
+		HandoffSecretPrefix: matching(HandoffSecretPrefix, prefixPattern, "a secret name prefix ending in /"),
+		HandoffKMSKeyID:     get(HandoffKMSKeyID),
+		SESConfigurationSet: get(SESConfigurationSet),
+		FailureTopicARN:     matching(FailureTopicARN, arnPattern, "an SNS topic ARN"),
+	}
+	for i, id := range s.ExcludeAccounts {
+		if !workflow.ValidAccountID(id) {
+			bad(ExcludeAccounts, "entry %d, %q, is not a 12-digit account ID", i+1, id)
+		}
+	}
+	if s.MemberRoleName == "" {
+		s.MemberRoleName = DefaultMemberRoleName
+	}
+	if s.HandoffSecretPrefix == "" {
+		s.HandoffSecretPrefix = DefaultHandoffSecretPrefix
+	}
+	s.Policy = s.Policy.WithDefaults()
+	if err := s.Policy.Validate(); err != nil {
+		errs = append(errs, renamePolicyFields(err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Settings{}, fmt.Errorf("invalid Lambda environment: %w", err)
+	}
+	return s, nil
+}
+
+// policyVariables maps the policy's field names to the variables that set them.
+var policyVariables = map[string]string{
+	"limitDays": LimitDays, "noticePeriod": NoticePeriod, "maxUsers": MaxUsers,
+	"allowedEmailDomains": AllowedEmailDomains, "emailTagKeys": EmailTagKeys, "exemptTagKey": ExemptTagKey,
+}
+
+// renamePolicyFields reports the policy's field errors under the variables' names.
+func renamePolicyFields(err error) error {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	var out []error
+	for _, e := range errs {
+		var fe *input.FieldError
+		if errors.As(e, &fe) {
+			field, _, _ := strings.Cut(fe.Field, "[")
+			if name, ok := policyVariables[field]; ok {
+				e = input.Errorf(name, "%s", fe.Problem)
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// list splits a comma-separated variable, dropping blanks.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
