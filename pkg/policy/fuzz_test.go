@@ -92,3 +92,27 @@ func FuzzPlanUser(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMayAct checks that a user MayAct calls quiet gets no action and no notice, whatever
+// their tags and notice history: the scanner may skip them safely.
+func FuzzMayAct(f *testing.F) {
+	f.Add(uint16(79), uint16(89), uint16(10), uint16(0), uint8(0b111))
+	f.Add(uint16(80), uint16(0), uint16(0), uint16(0xffff), uint8(0b011))
+	f.Fuzz(func(t *testing.T, age1, idle1, age2, idle2 uint16, flags uint8) {
+		cfg := Config{Cleanup: flags&0b1000 != 0}.WithDefaults()
+		u := withEmail(key("K1", Active, int(age1), int(idle1)%5000))
+		if flags&0b100 != 0 {
+			u.Keys = append(u.Keys, key("K2", Inactive, int(age2), int(idle2)%5000))
+		}
+		if flags&0b1 == 0 {
+			u.Tags = nil
+		}
+		if MayAct(u.Keys, cfg, now) {
+			return
+		}
+		p := PlanUser(u, cfg, now)
+		if len(p.Actions) > 0 || len(p.Notices) > 0 {
+			t.Fatalf("MayAct said quiet but the plan has %v / %v", p.Actions, p.Notices)
+		}
+	})
+}

@@ -34,6 +34,17 @@ func PlanUsers(users []User, cfg Config, now time.Time) (Plan, error) {
 	return plan, nil
 }
 
+// MayAct reports whether any rule could act on, or send a notice about, a user with these
+// keys, whatever the user's tags: a key at least rotate-at days old (every later threshold is
+// larger), or one unused for unused-at days. Scanners use it to skip the users with nothing
+// due without reading their tags. cfg must be defaulted.
+func MayAct(keys []Key, cfg Config, now time.Time) bool {
+	th := cfg.thresholds()
+	return slices.ContainsFunc(keys, func(k Key) bool {
+		return ageDays(k.CreateDate, now) >= th.rotateAt || idleDays(k, now) >= th.unusedAt
+	})
+}
+
 // PlanUser decides one user's actions and notices. cfg must be defaulted and valid, and u must
 // pass validateUsers; PlanUsers does both.
 func PlanUser(u User, cfg Config, now time.Time) UserPlan {
@@ -83,7 +94,7 @@ func (d *decider) rotate(keys []Key) {
 	// Rule 2: unused keys go first, whatever their status.
 	var left []Key
 	for _, k := range keys {
-		if idle := d.idleDays(k); idle >= d.th.unusedAt {
+		if idle := idleDays(k, d.now); idle >= d.th.unusedAt {
 			d.delete(k, UnusedKeyDeleted, fmt.Sprintf("key %s %s (unused limit %d days): delete",
 				k.AccessKeyID, d.idleText(k, idle), d.th.unusedAt))
 			continue
@@ -284,11 +295,11 @@ func (d *decider) age(k Key) int { return ageDays(k.CreateDate, d.now) }
 
 // idleDays counts whole days since the key was last used, or since it was created when it
 // never was (or when IAM reports a use before creation).
-func (d *decider) idleDays(k Key) int {
+func idleDays(k Key, now time.Time) int {
 	if k.LastUsedDate != nil && k.LastUsedDate.After(k.CreateDate) {
-		return ageDays(*k.LastUsedDate, d.now)
+		return ageDays(*k.LastUsedDate, now)
 	}
-	return ageDays(k.CreateDate, d.now)
+	return ageDays(k.CreateDate, now)
 }
 
 func (d *decider) idleText(k Key, idle int) string {
