@@ -1,0 +1,187 @@
+// Package scan reads an account's IAM users and keys as the policy needs them, cheaply: the
+// credential report (one CSV with every key's age and last use) picks the users that may need
+// an action, and only those are read in full, fresh, before anything is decided.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+// IAMAPI is the part of IAM the scanner reads.
+type IAMAPI interface {
+	GenerateCredentialReport(context.Context, *iam.GenerateCredentialReportInput, ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error)
+	GetCredentialReport(context.Context, *iam.GetCredentialReportInput, ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error)
+	iam.ListUsersAPIClient
+	iam.ListAccessKeysAPIClient
+	iam.ListUserTagsAPIClient
+	GetAccessKeyLastUsed(context.Context, *iam.GetAccessKeyLastUsedInput, ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
+}
+
+// Source says where the candidate list came from.
+type Source string
+
+// The two sources: the credential report, or per-user listing when it cannot be had.
+const (
+	FromCredentialReport Source = "credential-report"
+	FromListing          Source = "listing"
+)
+
+// Scanner reads one account through IAM.
+type Scanner struct {
+	IAM IAMAPI
+	// ReportPolls bounds how often the report's generation is polled (default 10), waiting
+	// PollInterval (default 2 s) between polls.
+	ReportPolls  int
+	PollInterval time.Duration
+}
+
+// Candidates returns the users that may need an action or notice today (policy.MayAct), read
+// from the credential report, or from per-user listing when IAM cannot give the report.
+func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Time) ([]string, Source, error) {
+	users, err := s.credentialReport(ctx)
+	source := FromCredentialReport
+	var unavailable *reportUnavailable
+	if errors.As(err, &unavailable) {
+		users, err = s.listAll(ctx)
+		source = FromListing
+	}
+	if err != nil {
+		return nil, source, err
+	}
+	var names []string
+	for _, u := range users {
+		if policy.MayAct(u.Keys, cfg, now) {
+			names = append(names, u.UserName)
+		}
+	}
+	return names, source, nil
+}
+
+// reportUnavailable means IAM could not produce the report (as opposed to a report we
+// could not read, which is an error): the scanner falls back to listing.
+type reportUnavailable struct{ reason string }
+
+func (e *reportUnavailable) Error() string { return "credential report unavailable: " + e.reason }
+
+func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
+	polls, interval := s.ReportPolls, s.PollInterval
+	if polls <= 0 {
+		polls = 10
+	}
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	for attempt := 1; ; attempt++ {
+		gen, err := s.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			if apiErrorCode(err) == "LimitExceeded" || apiErrorCode(err) == "ServiceFailure" {
+				return nil, &reportUnavailable{reason: err.Error()}
+			}
+			return nil, fmt.Errorf("generate credential report: %w", err)
+		}
+		if gen.State == types.ReportStateTypeComplete {
+			break
+		}
+		if attempt >= polls {
+			return nil, &reportUnavailable{reason: fmt.Sprintf("still %s after %d polls", gen.State, attempt)}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for the credential report: %w", ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+	out, err := s.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	switch code := apiErrorCode(err); {
+	case code == "ReportNotPresent" || code == "ReportExpired" || code == "ReportInProgress":
+		return nil, &reportUnavailable{reason: err.Error()}
+	case err != nil:
+		return nil, fmt.Errorf("get credential report: %w", err)
+	}
+	users, err := ParseCredentialReport(out.Content)
+	if err != nil {
+		return nil, err
+	}
+	return users, nil
+}
+
+// listAll reads every user's keys one call at a time: the fallback when there is no report.
+func (s *Scanner) listAll(ctx context.Context) ([]ReportUser, error) {
+	var users []ReportUser
+	pages := iam.NewListUsersPaginator(s.IAM, &iam.ListUsersInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		for _, u := range page.Users {
+			keys, err := s.keys(ctx, aws.ToString(u.UserName))
+			if err != nil {
+				return nil, err
+			}
+			users = append(users, ReportUser{UserName: aws.ToString(u.UserName), Keys: keys})
+		}
+	}
+	return users, nil
+}
+
+// User reads one user fresh: every key with its last use, and every tag.
+func (s *Scanner) User(ctx context.Context, userName string) (policy.User, error) {
+	keys, err := s.keys(ctx, userName)
+	if err != nil {
+		return policy.User{}, err
+	}
+	tags := map[string]string{}
+	pages := iam.NewListUserTagsPaginator(s.IAM, &iam.ListUserTagsInput{UserName: &userName})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return policy.User{}, fmt.Errorf("list tags of user %s: %w", userName, err)
+		}
+		for _, t := range page.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return policy.User{UserName: userName, Tags: tags, Keys: keys}, nil
+}
+
+func (s *Scanner) keys(ctx context.Context, userName string) ([]policy.Key, error) {
+	var keys []policy.Key
+	pages := iam.NewListAccessKeysPaginator(s.IAM, &iam.ListAccessKeysInput{UserName: &userName})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list access keys of user %s: %w", userName, err)
+		}
+		for _, m := range page.AccessKeyMetadata {
+			used, err := s.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: m.AccessKeyId})
+			if err != nil {
+				return nil, fmt.Errorf("get last use of key %s of user %s: %w", aws.ToString(m.AccessKeyId), userName, err)
+			}
+			k := policy.Key{AccessKeyID: aws.ToString(m.AccessKeyId), Status: policy.KeyStatus(m.Status), CreateDate: aws.ToTime(m.CreateDate)}
+			if used.AccessKeyLastUsed != nil && used.AccessKeyLastUsed.LastUsedDate != nil {
+				k.LastUsedDate = used.AccessKeyLastUsed.LastUsedDate
+			}
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+func apiErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}

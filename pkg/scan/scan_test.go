@@ -1,0 +1,268 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+var now = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+
+const header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+
+// reportRow renders one user's row; a key is "active,rotated,used" or "" for an empty slot.
+func reportRow(user, key1, key2 string) string {
+	slot := func(k string) string {
+		if k == "" {
+			return "false,N/A,N/A,N/A,N/A"
+		}
+		return k + ",us-east-1,iam"
+	}
+	return fmt.Sprintf("%s,arn:aws:iam::111122223333:user/%s,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,%s,%s,false,N/A,false,N/A\n",
+		user, user, slot(key1), slot(key2))
+}
+
+func day(n int) string { return now.Add(-time.Duration(n) * 24 * time.Hour).Format(time.RFC3339) }
+
+func TestParseCredentialReport(t *testing.T) {
+	good := header +
+		"<root_account>,arn:aws:iam::111122223333:root,not_supported,not_supported,N/A,not_supported,not_supported,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n" +
+		reportRow("alice", "true,"+day(85)+","+day(1), "") +
+		reportRow("bob", "false,"+day(120)+",N/A", "true,"+day(3)+","+day(0)) +
+		reportRow("carol", "", "")
+	users, err := ParseCredentialReport([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range users {
+		var keys []string
+		for _, k := range u.Keys {
+			used := "never"
+			if k.LastUsedDate != nil {
+				used = k.LastUsedDate.Format(time.DateOnly)
+			}
+			keys = append(keys, fmt.Sprintf("%s/%s/%s", k.Status, k.CreateDate.Format(time.DateOnly), used))
+		}
+		got = append(got, u.UserName+"="+strings.Join(keys, "+"))
+	}
+	want := []string{"alice=Active/2026-09-01/2026-11-24", "bob=Inactive/2026-07-28/never+Active/2026-11-22/2026-11-25", "carol="}
+	if !slices.Equal(got, want) {
+		t.Errorf("parsed %q, want %q", got, want)
+	}
+
+	bad := []struct {
+		name, csv, wantErr string
+	}{
+		{"missing column", "user,arn\nalice,arn\n", "column access_key_1_active is missing"},
+		{"short row", header + "alice,arn\n", "wrong number of fields"},
+		{"bad boolean", header + reportRow("alice", "yes,"+day(1)+",N/A", ""), `line 2 (user alice): column access_key_1_active: "yes" is not true or false`},
+		{"bad date", header + reportRow("alice", "true,yesterday,N/A", ""), `column access_key_1_last_rotated: "yesterday" is not a time or N/A`},
+		{"bad last use", header + reportRow("alice", "", "true,"+day(1)+",soon"), `column access_key_2_last_used_date: "soon" is not a time`},
+		{"empty", "", "credential report header: EOF"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseCredentialReport([]byte(tt.csv))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// fakeIAM serves a fixed account, pages of two, and counts calls per operation.
+type fakeIAM struct {
+	report      string
+	generateErr error
+	states      []types.ReportStateType // successive GenerateCredentialReport states
+	users       map[string][]types.AccessKeyMetadata
+	lastUsed    map[string]time.Time
+	tags        map[string][]types.Tag
+	calls       map[string]int
+}
+
+var _ IAMAPI = (*fakeIAM)(nil)
+
+func (f *fakeIAM) count(op string) { f.calls[op]++ }
+
+func (f *fakeIAM) GenerateCredentialReport(context.Context, *iam.GenerateCredentialReportInput, ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error) {
+	f.count("GenerateCredentialReport")
+	if f.generateErr != nil {
+		return nil, f.generateErr
+	}
+	state := types.ReportStateTypeComplete
+	if len(f.states) > 0 {
+		state, f.states = f.states[0], f.states[1:]
+	}
+	return &iam.GenerateCredentialReportOutput{State: state}, nil
+}
+
+func (f *fakeIAM) GetCredentialReport(context.Context, *iam.GetCredentialReportInput, ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
+	f.count("GetCredentialReport")
+	return &iam.GetCredentialReportOutput{Content: []byte(f.report)}, nil
+}
+
+// page returns the items from the marker on, two at a time, and the next marker.
+func page[T any](items []T, marker *string) ([]T, *string) {
+	start := 0
+	if marker != nil {
+		fmt.Sscan(*marker, &start)
+	}
+	end := min(start+2, len(items))
+	if end < len(items) {
+		return items[start:end], aws.String(fmt.Sprint(end))
+	}
+	return items[start:end], nil
+}
+
+func (f *fakeIAM) ListUsers(_ context.Context, in *iam.ListUsersInput, _ ...func(*iam.Options)) (*iam.ListUsersOutput, error) {
+	f.count("ListUsers")
+	var all []types.User
+	for _, name := range slices.Sorted(maps.Keys(f.users)) {
+		all = append(all, types.User{UserName: aws.String(name)})
+	}
+	users, next := page(all, in.Marker)
+	return &iam.ListUsersOutput{Users: users, Marker: next, IsTruncated: next != nil}, nil
+}
+
+func (f *fakeIAM) ListAccessKeys(_ context.Context, in *iam.ListAccessKeysInput, _ ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
+	f.count("ListAccessKeys")
+	keys, next := page(f.users[aws.ToString(in.UserName)], in.Marker)
+	return &iam.ListAccessKeysOutput{AccessKeyMetadata: keys, Marker: next, IsTruncated: next != nil}, nil
+}
+
+func (f *fakeIAM) ListUserTags(_ context.Context, in *iam.ListUserTagsInput, _ ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
+	f.count("ListUserTags")
+	tags, next := page(f.tags[aws.ToString(in.UserName)], in.Marker)
+	return &iam.ListUserTagsOutput{Tags: tags, Marker: next, IsTruncated: next != nil}, nil
+}
+
+func (f *fakeIAM) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
+	f.count("GetAccessKeyLastUsed")
+	out := &iam.GetAccessKeyLastUsedOutput{AccessKeyLastUsed: &types.AccessKeyLastUsed{}}
+	if t, ok := f.lastUsed[aws.ToString(in.AccessKeyId)]; ok {
+		out.AccessKeyLastUsed.LastUsedDate = &t
+	}
+	return out, nil
+}
+
+func meta(id string, status types.StatusType, age int) types.AccessKeyMetadata {
+	created := now.Add(-time.Duration(age) * 24 * time.Hour)
+	return types.AccessKeyMetadata{AccessKeyId: aws.String(id), Status: status, CreateDate: &created}
+}
+
+// account builds a fake with users u0..u(n-1), each with one 10-day-old key used today,
+// plus the given extra users, and the matching credential report.
+func account(n int, extra map[string][]types.AccessKeyMetadata) *fakeIAM {
+	f := &fakeIAM{users: map[string][]types.AccessKeyMetadata{}, lastUsed: map[string]time.Time{}, tags: map[string][]types.Tag{}, calls: map[string]int{}}
+	for i := range n {
+		f.users[fmt.Sprintf("u%03d", i)] = []types.AccessKeyMetadata{meta(fmt.Sprintf("AKIAU%03d", i), types.StatusTypeActive, 10)}
+	}
+	for name, keys := range extra {
+		f.users[name] = keys
+	}
+	var b strings.Builder
+	b.WriteString(header)
+	for _, name := range slices.Sorted(maps.Keys(f.users)) {
+		var slots [2]string
+		for i, k := range f.users[name] {
+			f.lastUsed[*k.AccessKeyId] = now.Add(-time.Hour)
+			slots[i] = fmt.Sprintf("%t,%s,%s", k.Status == types.StatusTypeActive, k.CreateDate.Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339))
+		}
+		b.WriteString(reportRow(name, slots[0], slots[1]))
+	}
+	f.report = b.String()
+	return f
+}
+
+func TestCandidatesFromReportCostsNoPerUserCall(t *testing.T) {
+	f := account(500, map[string][]types.AccessKeyMetadata{
+		"old":  {meta("AKIAOLD", types.StatusTypeActive, 85)},
+		"both": {meta("AKIAB1", types.StatusTypeInactive, 100), meta("AKIAB2", types.StatusTypeActive, 5)},
+	})
+	s := &Scanner{IAM: f}
+	names, source, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if source != FromCredentialReport || !slices.Equal(names, []string{"both", "old"}) {
+		t.Errorf("candidates %q from %s, want [both old] from the report", names, source)
+	}
+	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1}; !maps.Equal(f.calls, want) {
+		t.Errorf("IAM calls %v, want %v", f.calls, want)
+	}
+}
+
+func TestCandidatesPollsThenFallsBackToListing(t *testing.T) {
+	tests := []struct {
+		name        string
+		states      []types.ReportStateType
+		generateErr error
+		wantSource  Source
+		wantGen     int
+	}{
+		{"report after two polls", []types.ReportStateType{types.ReportStateTypeStarted, types.ReportStateTypeInprogress}, nil, FromCredentialReport, 3},
+		{"report never completes", []types.ReportStateType{"STARTED", "STARTED", "STARTED", "STARTED"}, nil, FromListing, 3},
+		{"report refused", nil, &smithy.GenericAPIError{Code: "LimitExceeded"}, FromListing, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := account(5, map[string][]types.AccessKeyMetadata{"old": {meta("AKIAOLD", types.StatusTypeActive, 85), meta("AKIAOLD2", types.StatusTypeInactive, 1)}})
+			f.states, f.generateErr = tt.states, tt.generateErr
+			s := &Scanner{IAM: f, ReportPolls: 3, PollInterval: time.Millisecond}
+			names, source, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if source != tt.wantSource || !slices.Equal(names, []string{"old"}) || f.calls["GenerateCredentialReport"] != tt.wantGen {
+				t.Errorf("candidates %q from %s after %d generate calls, want [old] from %s after %d", names, source, f.calls["GenerateCredentialReport"], tt.wantSource, tt.wantGen)
+			}
+			if tt.wantSource == FromListing && (f.calls["ListUsers"] != 3 || f.calls["ListAccessKeys"] != 6 || f.calls["GetAccessKeyLastUsed"] != 7) {
+				t.Errorf("listing calls %v: want every page of users (3) and keys (6), and each key's last use (7)", f.calls)
+			}
+		})
+	}
+}
+
+func TestCandidatesFailsOnAnUnreadableReport(t *testing.T) {
+	f := account(1, nil)
+	f.report = header + reportRow("alice", "maybe,"+day(1)+",N/A", "")
+	_, _, err := (&Scanner{IAM: f}).Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	if err == nil || !strings.Contains(err.Error(), `"maybe" is not true or false`) {
+		t.Errorf("error %v, want the report's problem", err)
+	}
+	if f.calls["ListUsers"] != 0 {
+		t.Error("an unreadable report must not fall back silently")
+	}
+}
+
+func TestUserReadsEveryPage(t *testing.T) {
+	f := account(0, map[string][]types.AccessKeyMetadata{"alice": {meta("K1", types.StatusTypeActive, 85), meta("K2", types.StatusTypeInactive, 3)}})
+	delete(f.lastUsed, "K2")
+	for i := range 5 {
+		f.tags["alice"] = append(f.tags["alice"], types.Tag{Key: aws.String(fmt.Sprintf("T%d", i)), Value: aws.String("v")})
+	}
+	f.tags["alice"] = append(f.tags["alice"], types.Tag{Key: aws.String("EmailID"), Value: aws.String("alice@example.com")})
+	u, err := (&Scanner{IAM: f}).User(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Tags) != 6 || u.Tags["EmailID"] != "alice@example.com" || f.calls["ListUserTags"] != 3 {
+		t.Errorf("tags %v after %d calls, want 6 tags over 3 pages", u.Tags, f.calls["ListUserTags"])
+	}
+	if len(u.Keys) != 2 || u.Keys[0].Status != policy.Active || u.Keys[0].LastUsedDate == nil || u.Keys[1].LastUsedDate != nil {
+		t.Errorf("keys %+v", u.Keys)
+	}
+}
