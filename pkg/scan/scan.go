@@ -45,26 +45,34 @@ type Scanner struct {
 	PollInterval time.Duration
 }
 
-// Candidates returns the users that may need an action or notice today (policy.MayAct), read
-// from the credential report, or from per-user listing when IAM cannot give the report.
-func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Time) ([]string, Source, error) {
+// Result is what a scan found: the users that may need an action or notice today
+// (policy.MayAct), out of how many, and where that came from.
+type Result struct {
+	Candidates []string
+	Users      int
+	Source     Source
+}
+
+// Candidates reads the credential report, or lists every user when IAM cannot give the
+// report, and keeps the users that may need an action or notice today.
+func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Time) (Result, error) {
 	users, err := s.credentialReport(ctx)
-	source := FromCredentialReport
+	res := Result{Source: FromCredentialReport}
 	var unavailable *reportUnavailable
 	if errors.As(err, &unavailable) {
 		users, err = s.listAll(ctx)
-		source = FromListing
+		res.Source = FromListing
 	}
 	if err != nil {
-		return nil, source, err
+		return res, err
 	}
-	var names []string
+	res.Users = len(users)
 	for _, u := range users {
 		if policy.MayAct(u.Keys, cfg, now) {
-			names = append(names, u.UserName)
+			res.Candidates = append(res.Candidates, u.UserName)
 		}
 	}
-	return names, source, nil
+	return res, nil
 }
 
 // reportUnavailable means IAM could not produce the report (as opposed to a report we

@@ -193,12 +193,12 @@ func TestCandidatesFromReportCostsNoPerUserCall(t *testing.T) {
 		"both": {meta("AKIAB1", types.StatusTypeInactive, 100), meta("AKIAB2", types.StatusTypeActive, 5)},
 	})
 	s := &Scanner{IAM: f}
-	names, source, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	res, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if source != FromCredentialReport || !slices.Equal(names, []string{"both", "old"}) {
-		t.Errorf("candidates %q from %s, want [both old] from the report", names, source)
+	if res.Source != FromCredentialReport || res.Users != 502 || !slices.Equal(res.Candidates, []string{"both", "old"}) {
+		t.Errorf("candidates %q of %d users from %s, want [both old] of 502 from the report", res.Candidates, res.Users, res.Source)
 	}
 	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1}; !maps.Equal(f.calls, want) {
 		t.Errorf("IAM calls %v, want %v", f.calls, want)
@@ -222,10 +222,11 @@ func TestCandidatesPollsThenFallsBackToListing(t *testing.T) {
 			f := account(5, map[string][]types.AccessKeyMetadata{"old": {meta("AKIAOLD", types.StatusTypeActive, 85), meta("AKIAOLD2", types.StatusTypeInactive, 1)}})
 			f.states, f.generateErr = tt.states, tt.generateErr
 			s := &Scanner{IAM: f, ReportPolls: 3, PollInterval: time.Millisecond}
-			names, source, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+			res, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
 			if err != nil {
 				t.Fatal(err)
 			}
+			names, source := res.Candidates, res.Source
 			if source != tt.wantSource || !slices.Equal(names, []string{"old"}) || f.calls["GenerateCredentialReport"] != tt.wantGen {
 				t.Errorf("candidates %q from %s after %d generate calls, want [old] from %s after %d", names, source, f.calls["GenerateCredentialReport"], tt.wantSource, tt.wantGen)
 			}
@@ -239,7 +240,7 @@ func TestCandidatesPollsThenFallsBackToListing(t *testing.T) {
 func TestCandidatesFailsOnAnUnreadableReport(t *testing.T) {
 	f := account(1, nil)
 	f.report = header + reportRow("alice", "maybe,"+day(1)+",N/A", "")
-	_, _, err := (&Scanner{IAM: f}).Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	_, err := (&Scanner{IAM: f}).Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
 	if err == nil || !strings.Contains(err.Error(), `"maybe" is not true or false`) {
 		t.Errorf("error %v, want the report's problem", err)
 	}

@@ -1,0 +1,64 @@
+// Package awsclient builds the AWS SDK configuration every Lambda and the CLI share: adaptive
+// retries (IAM's rate limits are per account and undocumented), and role assumption into
+// another account with a session name that carries the run ID.
+package awsclient
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// MaxAttempts is how often the SDK tries one call before the error reaches the caller.
+const MaxAttempts = 8
+
+// Load reads the default configuration (environment, shared files, the Lambda role) with
+// adaptive retries. AWS_ENDPOINT_URL points every client at the local stand-in.
+func Load(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	opts = append([]func(*config.LoadOptions) error{config.WithRetryer(func() aws.Retryer {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = MaxAttempts })
+		})
+	})}, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+var sessionNameUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
+
+// SessionName builds a valid STS session name (2-64 characters of [\w+=,.@-]) from parts.
+func SessionName(parts ...string) string {
+	name := "key-rotator"
+	for _, p := range parts {
+		name += "-" + sessionNameUnsafe.ReplaceAllString(p, "_")
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// AssumeRole returns a copy of base whose credentials come from assuming roleARN, refreshed
+// as they expire.
+func AssumeRole(base aws.Config, roleARN, sessionName string) aws.Config {
+	cfg := base.Copy()
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), roleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = sessionName
+	})
+	cfg.Credentials = aws.NewCredentialsCache(provider)
+	return cfg
+}
+
+// RoleARN is the ARN of a role by name in an account (partition aws).
+func RoleARN(accountID, roleName string) string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/%s", accountID, roleName)
+}
