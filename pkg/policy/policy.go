@@ -152,13 +152,18 @@ func (d *decider) rotate(keys []Key) {
 		creates = append(creates, Action{Action: CreateKey, Reason: fmt.Sprintf(
 			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
 			toRotate.AccessKeyID, d.age(toRotate), d.th.rotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
-		d.notify(NewKeyIssued, toRotate, deactivateOn, fmt.Sprintf(
-			"A new access key replaces %s. Switch your applications to the new key before %s, when %s will be deactivated.",
-			toRotate.AccessKeyID, dateOf(deactivateOn), toRotate.AccessKeyID))
+		d.notify(NewKeyIssued, toRotate, deactivateOn, NewKeyIssuedMessage(toRotate.AccessKeyID, dateOf(deactivateOn)))
 	}
 	d.scheduleNotices(left, toRotate)
 
 	d.plan.Actions = append(append(append(d.plan.Actions, d.deletes...), d.deactivations...), creates...)
+}
+
+// NewKeyIssuedMessage tells the owner that a new key replaces replacedKeyID, deactivated on
+// deactivateOn (YYYY-MM-DD).
+func NewKeyIssuedMessage(replacedKeyID, deactivateOn string) string {
+	return fmt.Sprintf("A new access key replaces %s. Switch your applications to the new key before %s, when %s will be deactivated.",
+		replacedKeyID, deactivateOn, replacedKeyID)
 }
 
 // rotationCandidate returns the key rule 4 rotates (the oldest Active key with age ≥ R and no

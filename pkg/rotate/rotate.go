@@ -1,0 +1,363 @@
+// Package rotate carries out the policy in one member account: it scans, plans, and makes
+// the writes in a crash-safe order, keeps the owners' notice history on their IAM users, and
+// returns what NotifyUser must send. A created key is always delivered, pending redelivery
+// (its hand-off secret exists), or deleted as an orphan.
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// The tags the rotator keeps on IAM users.
+const (
+	// NoticesTag lists the notices already sent for the user's current keys, as
+	// "KEYID:KIND" pairs separated by spaces (rule 5: once per key and kind).
+	NoticesTag = "key-rotator:notices"
+	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
+	// until the new key is stored for delivery: a run that finds the mark deletes any key
+	// created since then that has no hand-off secret.
+	PendingTag = "key-rotator:pending"
+)
+
+// orphanSlack allows for clock skew between the mark's time and IAM's CreateDate.
+const orphanSlack = time.Minute
+
+// IAMAPI is the part of IAM the rotator uses in a member account.
+type IAMAPI interface {
+	scan.IAMAPI
+	CreateAccessKey(context.Context, *iam.CreateAccessKeyInput, ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error)
+	UpdateAccessKey(context.Context, *iam.UpdateAccessKeyInput, ...func(*iam.Options)) (*iam.UpdateAccessKeyOutput, error)
+	DeleteAccessKey(context.Context, *iam.DeleteAccessKeyInput, ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
+	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
+	UntagUser(context.Context, *iam.UntagUserInput, ...func(*iam.Options)) (*iam.UntagUserOutput, error)
+}
+
+// Rotator processes one account.
+type Rotator struct {
+	IAM     IAMAPI
+	Secrets handoff.SecretsAPI
+	Scanner *scan.Scanner
+	Policy  policy.Config
+	// HandoffPrefix and HandoffKMSKeyID place and encrypt the hand-off secrets.
+	HandoffPrefix   string
+	HandoffKMSKeyID string
+	Log             *slog.Logger
+}
+
+// Process runs the policy in one account. An error means the account could not be scanned
+// (nothing was written); failures of single users are recorded in their results instead, so
+// that one user never stops the others.
+func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.Account) (workflow.AccountResult, []workflow.Notification, error) {
+	res := workflow.AccountResult{Run: run, Account: acct, Status: workflow.AccountDone, Users: []workflow.UserResult{}}
+	cfg := r.Policy
+	cfg.Cleanup = run.Cleanup
+	pending, err := handoff.List(ctx, r.Secrets, r.HandoffPrefix, acct.AccountID)
+	if err != nil {
+		return res, nil, err
+	}
+	found, err := r.Scanner.Candidates(ctx, cfg, run.Now)
+	if err != nil {
+		return res, nil, fmt.Errorf("scan account %s: %w", acct.AccountID, err)
+	}
+	res.Counts.Users = found.Users
+	names := found.Candidates
+	for _, p := range pending {
+		if !slices.Contains(names, p.UserName) {
+			names = append(names, p.UserName)
+		}
+	}
+	r.Log.InfoContext(ctx, "scanned account", "account", acct.AccountID, "users", found.Users,
+		"candidates", len(names), "source", found.Source, "pendingDeliveries", len(pending))
+
+	e := &execution{Rotator: r, run: run, acct: acct, pending: pending, res: &res}
+	var users []policy.User
+	for _, name := range names {
+		u, err := r.Scanner.User(ctx, name)
+		if err != nil {
+			e.fail(workflow.UserResult{UserName: name}, err)
+			continue
+		}
+		u.NoticesSent = parseNotices(u.Tags[NoticesTag])
+		if ok := e.clearOrphans(ctx, &u); ok {
+			users = append(users, u)
+		}
+	}
+	plan, err := policy.PlanUsers(users, cfg, run.Now)
+	if err != nil {
+		return res, nil, fmt.Errorf("plan account %s: %w", acct.AccountID, err)
+	}
+	for i, up := range plan.Users {
+		e.apply(ctx, users[i], up)
+	}
+	e.redeliver(ctx)
+	return res, e.notifications, nil
+}
+
+// execution is the state of one account's run.
+type execution struct {
+	*Rotator
+	run           workflow.Run
+	acct          workflow.Account
+	pending       map[string]handoff.Pending
+	res           *workflow.AccountResult
+	notifications []workflow.Notification
+	redelivered   map[string]bool
+}
+
+func (e *execution) fail(ur workflow.UserResult, err error) {
+	ur.Error = err.Error()
+	e.res.Counts.Failures++
+	e.res.Users = append(e.res.Users, ur)
+	e.Log.Error("user failed", "account", e.acct.AccountID, "user", ur.UserName, "error", err.Error())
+}
+
+// clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
+// user's pending mark and without a hand-off secret. It reports false when the user must be
+// left for the next run (the clean-up itself failed).
+func (e *execution) clearOrphans(ctx context.Context, u *policy.User) bool {
+	mark, marked := u.Tags[PendingTag]
+	if !marked {
+		return true
+	}
+	ur := workflow.UserResult{UserName: u.UserName, Status: policy.StatusDelete}
+	since, err := time.Parse(time.RFC3339, mark)
+	if err != nil {
+		since = time.Time{} // an unreadable mark: every key without a secret is suspect
+	}
+	var kept []policy.Key
+	for _, k := range u.Keys {
+		if _, stored := e.pending[k.AccessKeyID]; stored || k.CreateDate.Before(since.Add(-orphanSlack)) {
+			kept = append(kept, k)
+			continue
+		}
+		a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
+			"key %s was created at %s by a run that was interrupted before storing it for delivery: delete the orphan",
+			k.AccessKeyID, k.CreateDate.Format(time.RFC3339))}}
+		if !e.run.DryRun {
+			if _, err := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(k.AccessKeyID)}); err != nil {
+				e.fail(ur, fmt.Errorf("delete orphan key %s of %s: %w", k.AccessKeyID, u.UserName, err))
+				return false
+			}
+			a.Done = true
+		}
+		ur.Actions = append(ur.Actions, a)
+		countAction(&e.res.Counts, policy.DeleteKey)
+	}
+	if !e.run.DryRun {
+		if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}}); err != nil {
+			e.fail(ur, fmt.Errorf("clear the pending mark of %s: %w", u.UserName, err))
+			return false
+		}
+	}
+	u.Keys = kept
+	delete(u.Tags, PendingTag)
+	if len(ur.Actions) > 0 {
+		e.res.Users = append(e.res.Users, ur)
+	}
+	return true
+}
+
+// apply carries out one user's plan in order (deletes, deactivations, then the new key),
+// stopping at the first failure, then records the notices and queues the notification. In a
+// dry run nothing is written and the counts say what would happen.
+func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan) {
+	ur := workflow.UserResult{UserName: up.UserName, Status: up.Status, Reason: up.Reason, EmailProblem: up.EmailProblem, Notices: up.Notices}
+	c := &e.res.Counts
+	switch {
+	case up.Status == policy.StatusExempt:
+		c.Exempt++
+	case up.Status == policy.StatusDeferred:
+		c.Deferred++
+	case up.EmailProblem != "":
+		c.NoUsableEmail++
+	}
+	var newKey *workflow.NewKey
+	var err error
+	for _, a := range up.Actions {
+		ar := workflow.ActionResult{Action: a}
+		if !e.run.DryRun {
+			if newKey, err = e.write(ctx, u, up, a); err != nil {
+				err = fmt.Errorf("%s %s for %s: %w", a.Action, a.AccessKeyID, u.UserName, err)
+				ur.Actions = append(ur.Actions, ar)
+				break
+			}
+			ar.Done = true
+		}
+		if newKey != nil {
+			ar.NewAccessKeyID = newKey.AccessKeyID
+		}
+		ur.Actions = append(ur.Actions, ar)
+		countAction(c, a.Action)
+		e.Log.Info("key action", "account", e.acct.AccountID, "user", u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
+			"newAccessKeyId", ar.NewAccessKeyID, "dryRun", e.run.DryRun, "reason", a.Reason)
+	}
+	if err == nil && !e.run.DryRun && up.Email != "" && (len(up.Notices) > 0 || newKey != nil) {
+		err = e.recordNotices(ctx, u, up)
+		e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
+			UserName: u.UserName, Email: up.Email, Notices: up.Notices, NewKey: newKey})
+	}
+	if err == nil {
+		c.Notices += len(up.Notices) // the policy plans notices only for owners with a usable email
+	}
+	switch {
+	case err != nil:
+		e.fail(ur, err)
+	case up.Status != policy.StatusOK || up.EmailProblem != "":
+		e.res.Users = append(e.res.Users, ur)
+	}
+}
+
+// write makes one planned IAM write; a CreateKey returns the new key.
+func (e *execution) write(ctx context.Context, u policy.User, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
+	var err error
+	switch a.Action {
+	case policy.DeleteKey:
+		_, err = e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(a.AccessKeyID)})
+	case policy.DeactivateKey:
+		_, err = e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(a.AccessKeyID), Status: types.StatusTypeInactive})
+	case policy.CreateKey:
+		return e.createKey(ctx, u, up)
+	}
+	return nil, err
+}
+
+func countAction(c *workflow.Counts, a policy.ActionName) {
+	switch a {
+	case policy.CreateKey:
+		c.KeysCreated++
+	case policy.DeactivateKey:
+		c.KeysDeactivated++
+	case policy.DeleteKey:
+		c.KeysDeleted++
+	}
+}
+
+// createKey marks the intent, creates the key, stores it for delivery and clears the mark.
+// If the key was created but could not be stored, it is deleted at once; if even that fails,
+// the mark stays and the next run deletes the orphan.
+func (e *execution) createKey(ctx context.Context, u policy.User, up policy.UserPlan) (*workflow.NewKey, error) {
+	mark := time.Now().UTC().Format(time.RFC3339)
+	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &u.UserName, Tags: []types.Tag{{Key: aws.String(PendingTag), Value: &mark}}}); err != nil {
+		return nil, fmt.Errorf("mark the new key's intent: %w", err)
+	}
+	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &u.UserName})
+	if err != nil {
+		return nil, fmt.Errorf("create access key: %w", err)
+	}
+	id := aws.ToString(out.AccessKey.AccessKeyId)
+	replaced := newKeyNotice(up)
+	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, u.UserName, id)
+	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
+		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey))},
+		handoff.Pending{UserName: u.UserName, AccessKeyID: id, Replaces: replaced.AccessKeyID, DeactivateOn: replaced.ActBy, Email: up.Email})
+	if err != nil {
+		if _, delErr := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: &id}); delErr != nil {
+			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by the next run: %v", err, id, delErr)
+		}
+		_, _ = e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}})
+		return nil, fmt.Errorf("%w; the undeliverable key %s was deleted", err, id)
+	}
+	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}}); err != nil {
+		// The key is stored, so the next run keeps it (it has a secret) and clears the mark.
+		e.Log.Warn("pending mark left in place", "account", e.acct.AccountID, "user", u.UserName, "error", err.Error())
+	}
+	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: replaced.AccessKeyID, DeactivateOn: replaced.ActBy}, nil
+}
+
+// newKeyNotice is the plan's NewKeyIssued notice (the policy plans one with every CreateKey).
+func newKeyNotice(up policy.UserPlan) policy.Notice {
+	for _, n := range up.Notices {
+		if n.Kind == policy.NewKeyIssued {
+			return n
+		}
+	}
+	return policy.Notice{}
+}
+
+// recordNotices adds the plan's notices to the user's notice history, keeping only the
+// entries of keys that still exist, so the tag stays small.
+func (e *execution) recordNotices(ctx context.Context, u policy.User, up policy.UserPlan) error {
+	remaining := map[string]bool{}
+	for _, k := range u.Keys {
+		remaining[k.AccessKeyID] = true
+	}
+	for _, a := range up.Actions {
+		if a.Action == policy.DeleteKey {
+			delete(remaining, a.AccessKeyID)
+		}
+	}
+	refs := slices.Clone(u.NoticesSent)
+	for _, n := range up.Notices {
+		refs = append(refs, n.Ref())
+	}
+	refs = slices.DeleteFunc(refs, func(r policy.NoticeRef) bool { return !remaining[r.AccessKeyID] })
+	value := formatNotices(refs)
+	if value == u.Tags[NoticesTag] {
+		return nil
+	}
+	var err error
+	if value == "" {
+		_, err = e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{NoticesTag}})
+	} else {
+		_, err = e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &u.UserName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &value}}})
+	}
+	if err != nil {
+		return fmt.Errorf("record the notices sent to %s: %w", u.UserName, err)
+	}
+	return nil
+}
+
+// redeliver queues the keys still waiting in hand-off secrets from earlier runs, and deletes
+// the secrets of keys that no longer exist.
+func (e *execution) redeliver(ctx context.Context) {
+	if e.run.DryRun {
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(e.pending)) {
+		p := e.pending[id]
+		exists, err := e.keyExists(ctx, p.UserName, id)
+		switch {
+		case err != nil:
+			e.fail(workflow.UserResult{UserName: p.UserName}, err)
+		case !exists:
+			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+				e.fail(workflow.UserResult{UserName: p.UserName}, err)
+			}
+		default:
+			notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
+				Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn)}
+			e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
+				UserName: p.UserName, Email: p.Email, Notices: []policy.Notice{notice},
+				NewKey: &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}})
+			e.Log.Info("redelivering pending key", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
+		}
+	}
+}
+
+func (e *execution) keyExists(ctx context.Context, userName, id string) (bool, error) {
+	out, err := e.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &userName})
+	if err != nil {
+		var gone *types.NoSuchEntityException
+		if errors.As(err, &gone) {
+			return false, nil
+		}
+		return false, fmt.Errorf("check pending key %s of %s: %w", id, userName, err)
+	}
+	return slices.ContainsFunc(out.AccessKeyMetadata, func(m types.AccessKeyMetadata) bool { return aws.ToString(m.AccessKeyId) == id }), nil
+}
