@@ -1,0 +1,123 @@
+package org
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// fakeOrg serves accounts one per page.
+type fakeOrg struct {
+	accounts []orgtypes.Account
+	calls    int
+}
+
+var _ organizations.ListAccountsAPIClient = (*fakeOrg)(nil)
+
+func (f *fakeOrg) ListAccounts(_ context.Context, in *organizations.ListAccountsInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
+	f.calls++
+	i := 0
+	if in.NextToken != nil {
+		i = int((*in.NextToken)[0] - '0')
+	}
+	out := &organizations.ListAccountsOutput{Accounts: f.accounts[i : i+1]}
+	if i+1 < len(f.accounts) {
+		out.NextToken = aws.String(string(rune('0' + i + 1)))
+	}
+	return out, nil
+}
+
+type fakeS3 struct{ objects map[string][]byte }
+
+var _ S3API = (*fakeS3)(nil)
+
+func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	b, err := io.ReadAll(in.Body)
+	f.objects[*in.Bucket+"/"+*in.Key] = b
+	return &s3.PutObjectOutput{}, err
+}
+
+func account(id, name string, status orgtypes.AccountStatus) orgtypes.Account {
+	return orgtypes.Account{Id: aws.String(id), Name: aws.String(name), Status: status}
+}
+
+func TestHandle(t *testing.T) {
+	start := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		input     string
+		wantIDs   []string
+		wantField string
+		wantNow   time.Time
+	}{
+		{"all but excluded and suspended", `{}`, []string{"111111111111", "333333333333"}, "", start},
+		{"one account", `{"accounts":["333333333333"]}`, []string{"333333333333"}, "", start},
+		{"dry run as of", `{"dryRun":true,"asOf":"2027-02-01T13:00:00Z"}`, []string{"111111111111", "333333333333"}, "", time.Date(2027, 2, 1, 13, 0, 0, 0, time.UTC)},
+		{"excluded account requested", `{"accounts":["222222222222"]}`, nil, "accounts[0]", start},
+		{"suspended account requested", `{"accounts":["111111111111","444444444444"]}`, nil, "accounts[1]", start},
+		{"unknown account requested", `{"accounts":["999999999999"]}`, nil, "accounts[0]", start},
+		{"typo", `{"acounts":["111111111111"]}`, nil, "acounts", start},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			org := &fakeOrg{accounts: []orgtypes.Account{
+				account("333333333333", "prod", orgtypes.AccountStatusActive),
+				account("111111111111", "dev", orgtypes.AccountStatusActive),
+				account("222222222222", "legacy", orgtypes.AccountStatusActive),
+				account("444444444444", "closed", orgtypes.AccountStatusSuspended),
+			}}
+			store := &fakeS3{objects: map[string][]byte{}}
+			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler)}
+			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: start})
+			if tt.wantField != "" {
+				var invalid *workflow.InvalidInput
+				if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
+					t.Fatalf("error %v, want InvalidInput for %s", err, tt.wantField)
+				}
+				if len(store.objects) != 0 {
+					t.Errorf("invalid input wrote %v", store.objects)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stored []workflow.Account
+			if err := json.Unmarshal(store.objects["reports/runs/run-1/accounts.json"], &stored); err != nil {
+				t.Fatalf("account list in S3: %v", err)
+			}
+			var ids []string
+			for _, a := range stored {
+				ids = append(ids, a.AccountID)
+			}
+			if !slices.Equal(ids, tt.wantIDs) || got.AccountCount != len(tt.wantIDs) || got.Key != "runs/run-1/accounts.json" || !got.Run.Now.Equal(tt.wantNow) {
+				t.Errorf("got %+v with accounts %v, want %v at %v", got, ids, tt.wantIDs, tt.wantNow)
+			}
+			if org.calls != 4 {
+				t.Errorf("%d ListAccounts calls, want every page (4)", org.calls)
+			}
+		})
+	}
+}
+
+func TestHandleValidatesBeforeCallingAWS(t *testing.T) {
+	org := &fakeOrg{}
+	l := &Lister{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Log: slog.New(slog.DiscardHandler)}
+	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{"accounts":["12345"]}`), RunID: "r"})
+	var invalid *workflow.InvalidInput
+	if !errors.As(err, &invalid) || org.calls != 0 {
+		t.Errorf("error %v after %d AWS calls, want InvalidInput before any", err, org.calls)
+	}
+}
