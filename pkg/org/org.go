@@ -37,9 +37,6 @@ type Lister struct {
 	Clock func() time.Time
 }
 
-// AccountsKey is where a run's account list is written.
-func AccountsKey(runID string) string { return "runs/" + runID + "/accounts.json" }
-
 // Handle validates the input before anything else (an *workflow.InvalidInput on any problem),
 // then lists, filters and stores the accounts.
 func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (workflow.AccountList, error) {
@@ -71,7 +68,7 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 	if err != nil {
 		return workflow.AccountList{}, fmt.Errorf("encode account list: %w", err)
 	}
-	key := AccountsKey(run.RunID)
+	key := workflow.AccountsKey(run.RunID)
 	if _, err := l.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &l.Bucket, Key: &key, Body: bytes.NewReader(body),
 		ContentType: aws.String("application/json")}); err != nil {
 		return workflow.AccountList{}, fmt.Errorf("write account list to s3://%s/%s: %w", l.Bucket, key, err)

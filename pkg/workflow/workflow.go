@@ -216,3 +216,14 @@ type Report struct {
 	CSVKey         string `json:"csvKey"`
 	SupportEmailed bool   `json:"supportEmailed"`
 }
+
+// Where a run keeps its objects in the report bucket.
+
+// AccountsKey is the run's account list, written by ListAccounts.
+func AccountsKey(runID string) string { return "runs/" + runID + "/accounts.json" }
+
+// ResultKey is one account's AccountResult, written by ScanAndRotate.
+func ResultKey(runID, accountID string) string { return "runs/" + runID + "/results/" + accountID + ".json" }
+
+// ReportKey is the run's consolidated report, as "json" or "csv".
+func ReportKey(runID, format string) string { return "reports/" + runID + "/report." + format }

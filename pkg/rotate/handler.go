@@ -1,0 +1,78 @@
+package rotate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// S3API is the one S3 call ScanAndRotate makes: writing the account's full result.
+type S3API interface {
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// Handler is the ScanAndRotate step: one account per invocation.
+type Handler struct {
+	// Base is the rotator account's configuration; member accounts are reached by assuming
+	// Settings.MemberRoleName from it.
+	Base     aws.Config
+	Settings config.Settings
+	S3       S3API
+	Secrets  handoff.SecretsAPI
+	Log      *slog.Logger
+	// NewIAM builds the member account's IAM client (iam.NewFromConfig unless a test wraps it).
+	NewIAM func(aws.Config) IAMAPI
+}
+
+// NewIAMClient is the production NewIAM.
+func NewIAMClient(cfg aws.Config) IAMAPI { return iam.NewFromConfig(cfg) }
+
+// Handle processes one account and writes its result to S3. A failure to reach or scan the
+// account is that account's failed result, not an error, so the Map goes on with the others;
+// only retryable failures (throttling, 5xx) are returned, for the ASL to retry.
+func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (workflow.AccountOutcome, error) {
+	if !workflow.ValidAccountID(req.Account.AccountID) || req.Run.RunID == "" {
+		return workflow.AccountOutcome{}, &workflow.InvalidInput{Field: "account.accountId", Problem: fmt.Sprintf(
+			"%q with run %q: need a 12-digit account ID and a run ID", req.Account.AccountID, req.Run.RunID)}
+	}
+	member := awsclient.AssumeRole(h.Base, awsclient.RoleARN(req.Account.AccountID, h.Settings.MemberRoleName),
+		awsclient.SessionName("scan", req.Run.RunID))
+	iamClient := h.NewIAM(member)
+	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Policy: h.Settings.Policy,
+		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID, Log: h.Log}
+	res, notifications, err := r.Process(ctx, req.Run, req.Account)
+	if err != nil {
+		if workflow.IsRetryable(err) {
+			return workflow.AccountOutcome{}, err
+		}
+		res.Status, res.Error = workflow.AccountFailed, err.Error()
+		h.Log.ErrorContext(ctx, "account failed", "account", req.Account.AccountID, "error", err.Error())
+	}
+	key := workflow.ResultKey(req.Run.RunID, req.Account.AccountID)
+	body, err := json.Marshal(res)
+	if err != nil {
+		return workflow.AccountOutcome{}, fmt.Errorf("encode result of %s: %w", req.Account.AccountID, err)
+	}
+	if _, err := h.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &h.Settings.ReportBucket, Key: &key, Body: bytes.NewReader(body),
+		ContentType: aws.String("application/json")}); err != nil {
+		return workflow.AccountOutcome{}, fmt.Errorf("write result of %s to s3://%s/%s: %w", req.Account.AccountID, h.Settings.ReportBucket, key, err)
+	}
+	if notifications == nil {
+		notifications = []workflow.Notification{}
+	}
+	h.Log.InfoContext(ctx, "account done", "account", req.Account.AccountID, "status", res.Status, "counts", res.Counts,
+		"notifications", len(notifications))
+	return workflow.AccountOutcome{Account: req.Account, Status: res.Status, Counts: res.Counts, ResultKey: key, Notifications: notifications}, nil
+}
