@@ -1,0 +1,262 @@
+// Package report consolidates a run (the CleanupReport step): it reads every account's result
+// from S3, writes report.json and report.csv, emails the support team when a human is needed
+// (always in cleanup mode), tells the operators through SNS when an account failed, and emits
+// the run's metrics in CloudWatch embedded metric format.
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// S3API is the part of S3 the report uses.
+type S3API interface {
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// SNSAPI publishes the failure alert.
+type SNSAPI interface {
+	Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error)
+}
+
+// Reporter is the CleanupReport step.
+type Reporter struct {
+	S3           S3API
+	SNS          SNSAPI
+	Sender       *notify.Sender
+	Bucket       string
+	From         string
+	SupportEmail string
+	TopicARN     string
+	Log          *slog.Logger
+	// Metrics receives the embedded-metric-format line (the Lambda's stdout).
+	Metrics io.Writer
+}
+
+// Document is report.json: the run, its totals and every account's result.
+type Document struct {
+	Run      workflow.Run             `json:"run"`
+	Totals   workflow.Counts          `json:"totals"`
+	Accounts []workflow.AccountResult `json:"accounts"`
+}
+
+// Handle builds and distributes the run's report.
+func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
+	run := req.Listing.Run
+	var accounts []workflow.Account
+	if err := r.getJSON(ctx, req.Listing.Key, &accounts); err != nil {
+		return workflow.Report{}, err
+	}
+	doc := Document{Run: run, Accounts: make([]workflow.AccountResult, 0, len(accounts))}
+	for _, a := range accounts {
+		var res workflow.AccountResult
+		err := r.getJSON(ctx, workflow.ResultKey(run.RunID, a.AccountID), &res)
+		var missing *s3types.NoSuchKey
+		switch {
+		case errors.As(err, &missing):
+			// ScanAndRotate never wrote a result: it failed past its retries (see the execution).
+			res = workflow.AccountResult{Run: run, Account: a, Status: workflow.AccountFailed, Users: []workflow.UserResult{},
+				Error: "no result: the account's ScanAndRotate step failed; see the execution's history"}
+		case err != nil:
+			return workflow.Report{}, err
+		}
+		doc.Accounts = append(doc.Accounts, res)
+		addCounts(&doc.Totals, res.Counts)
+	}
+	out := workflow.Report{RunID: run.RunID, Totals: doc.Totals, Accounts: len(doc.Accounts),
+		JSONKey: workflow.ReportKey(run.RunID, "json"), CSVKey: workflow.ReportKey(run.RunID, "csv")}
+	for _, a := range doc.Accounts {
+		if a.Status == workflow.AccountFailed {
+			out.FailedAccounts++
+		}
+	}
+	body, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return out, fmt.Errorf("encode report: %w", err)
+	}
+	table := CSV(doc)
+	if err := r.put(ctx, out.JSONKey, "application/json", body); err != nil {
+		return out, err
+	}
+	if err := r.put(ctx, out.CSVKey, "text/csv", table); err != nil {
+		return out, err
+	}
+	if needsHuman(doc) {
+		if err := r.emailSupport(ctx, doc, out, table); err != nil {
+			return out, err
+		}
+		out.SupportEmailed = true
+	}
+	if out.FailedAccounts > 0 {
+		if err := r.alert(ctx, doc, out); err != nil {
+			return out, err
+		}
+	}
+	r.emitMetrics(doc, out)
+	r.Log.InfoContext(ctx, "report written", "runId", run.RunID, "accounts", out.Accounts, "failedAccounts", out.FailedAccounts,
+		"totals", out.Totals, "supportEmailed", out.SupportEmailed)
+	return out, nil
+}
+
+func addCounts(t *workflow.Counts, c workflow.Counts) {
+	t.Users += c.Users
+	t.KeysCreated += c.KeysCreated
+	t.KeysDeactivated += c.KeysDeactivated
+	t.KeysDeleted += c.KeysDeleted
+	t.Notices += c.Notices
+	t.Exempt += c.Exempt
+	t.Deferred += c.Deferred
+	t.NoUsableEmail += c.NoUsableEmail
+	t.Failures += c.Failures
+}
+
+// needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
+// about, and users deferred by maxUsers.
+func needsHuman(doc Document) bool {
+	t := doc.Totals
+	failed := false
+	for _, a := range doc.Accounts {
+		failed = failed || a.Status == workflow.AccountFailed
+	}
+	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0
+}
+
+// CSV renders the report as one row per action (or per user without one), and one per
+// failed account.
+func CSV(doc Document) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "user", "user_status", "action",
+		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"})
+	dry := strconv.FormatBool(doc.Run.DryRun)
+	for _, a := range doc.Accounts {
+		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status)}
+		if a.Status == workflow.AccountFailed {
+			_ = w.Write(append(row, "", "", "", "", "", "", dry, "", "", a.Error))
+		}
+		for _, u := range a.Users {
+			userRow := append(row[:4:4], u.UserName, string(u.Status))
+			if len(u.Actions) == 0 {
+				_ = w.Write(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error))
+			}
+			for _, act := range u.Actions {
+				_ = w.Write(append(userRow[:6:6], string(act.Action.Action), act.AccessKeyID, act.NewAccessKeyID,
+					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error))
+			}
+		}
+	}
+	w.Flush()
+	return b.Bytes()
+}
+
+func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
+	t := doc.Totals
+	mode := "daily run"
+	switch {
+	case doc.Run.Cleanup:
+		mode = "initial cleanup"
+	case doc.Run.DryRun:
+		mode = "dry run (nothing was changed)"
+	}
+	summary := []string{
+		"Run: " + doc.Run.RunID + " (" + mode + ")",
+		fmt.Sprintf("Accounts processed: %d, failed: %d", out.Accounts, out.FailedAccounts),
+		fmt.Sprintf("Keys created: %d, deactivated: %d, deleted: %d", t.KeysCreated, t.KeysDeactivated, t.KeysDeleted),
+		fmt.Sprintf("Notices to owners: %d", t.Notices),
+		fmt.Sprintf("Users without a usable email: %d (no key can be delivered to them; tag them with an email)", t.NoUsableEmail),
+		fmt.Sprintf("Users deferred by maxUsers: %d, user failures: %d", t.Deferred, t.Failures),
+		"Full report: s3://" + r.Bucket + "/" + out.JSONKey,
+	}
+	for _, a := range doc.Accounts {
+		if a.Status == workflow.AccountFailed {
+			summary = append(summary, fmt.Sprintf("Account %s (%s) failed: %s", a.Account.AccountID, a.Account.Name, a.Error))
+		}
+	}
+	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
+		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: summary, CSV: table})
+	if err != nil {
+		return err
+	}
+	_, err = r.Sender.Send(ctx, m)
+	return err
+}
+
+// alert tells the operators which accounts failed.
+func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report) error {
+	var lines []string
+	for _, a := range doc.Accounts {
+		if a.Status == workflow.AccountFailed {
+			lines = append(lines, fmt.Sprintf("- %s (%s): %s", a.Account.AccountID, a.Account.Name, a.Error))
+		}
+	}
+	msg := fmt.Sprintf("IAM access key rotation run %s: %d of %d accounts failed.\n%s\nReport: s3://%s/%s\n",
+		doc.Run.RunID, out.FailedAccounts, out.Accounts, strings.Join(lines, "\n"), r.Bucket, out.JSONKey)
+	if _, err := r.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &r.TopicARN, Message: &msg,
+		Subject: aws.String(fmt.Sprintf("Key rotation: %d accounts failed", out.FailedAccounts))}); err != nil {
+		return fmt.Errorf("publish failure alert to %s: %w", r.TopicARN, err)
+	}
+	return nil
+}
+
+// emitMetrics writes one embedded-metric-format line: CloudWatch turns it into metrics in
+// the IAMKeyRotator namespace without an API call.
+func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
+	t := doc.Totals
+	values := []struct {
+		name  string
+		value int
+	}{{"KeysCreated", t.KeysCreated}, {"KeysDeactivated", t.KeysDeactivated}, {"KeysDeleted", t.KeysDeleted},
+		{"NoticesSent", t.Notices}, {"AccountsFailed", out.FailedAccounts}, {"UserFailures", t.Failures}}
+	line := map[string]any{}
+	var defs []map[string]string
+	for _, v := range values {
+		line[v.name] = v.value
+		defs = append(defs, map[string]string{"Name": v.name, "Unit": "Count"})
+	}
+	line["runId"] = doc.Run.RunID
+	line["dryRun"] = doc.Run.DryRun
+	line["_aws"] = map[string]any{
+		"Timestamp":         doc.Run.Now.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{"Namespace": "IAMKeyRotator", "Dimensions": [][]string{{}}, "Metrics": defs}},
+	}
+	b, _ := json.Marshal(line)
+	fmt.Fprintln(r.Metrics, string(b))
+}
+
+func (r *Reporter) getJSON(ctx context.Context, key string, v any) error {
+	out, err := r.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.Bucket, Key: &key})
+	if err != nil {
+		return fmt.Errorf("read s3://%s/%s: %w", r.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	if err := json.NewDecoder(out.Body).Decode(v); err != nil {
+		return fmt.Errorf("decode s3://%s/%s: %w", r.Bucket, key, err)
+	}
+	return nil
+}
+
+func (r *Reporter) put(ctx context.Context, key, contentType string, body []byte) error {
+	if _, err := r.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.Bucket, Key: &key, Body: bytes.NewReader(body),
+		ContentType: &contentType}); err != nil {
+		return fmt.Errorf("write s3://%s/%s: %w", r.Bucket, key, err)
+	}
+	return nil
+}
