@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -62,3 +63,7 @@ func AssumeRole(base aws.Config, roleARN, sessionName string) aws.Config {
 func RoleARN(accountID, roleName string) string {
 	return fmt.Sprintf("arn:aws:iam::%s:role/%s", accountID, roleName)
 }
+
+// PathStyle is an s3.Options function: with a custom endpoint (the local stand-in) S3 is
+// addressed by path, as bucket host names do not resolve there.
+func PathStyle(o *s3.Options) { o.UsePathStyle = o.BaseEndpoint != nil }

@@ -1,0 +1,29 @@
+// Command list-accounts is the ListAccounts Lambda: see package org.
+package main
+
+import (
+	"context"
+
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+func main() {
+	boot.Start([]string{config.ReportBucket}, func(env boot.Env) (func(context.Context, workflow.ListAccountsRequest) (workflow.AccountList, error), error) {
+		orgCfg := env.AWS
+		if env.Settings.ManagementRoleARN != "" {
+			orgCfg = awsclient.AssumeRole(env.AWS, env.Settings.ManagementRoleARN, awsclient.SessionName("list-accounts"))
+		}
+		l := &org.Lister{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
+			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, Log: env.Log, Clock: time.Now}
+		return l.Handle, nil
+	})
+}

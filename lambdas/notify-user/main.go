@@ -1,0 +1,22 @@
+// Command notify-user is the NotifyUser Lambda: see package notify.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+func main() {
+	boot.Start([]string{config.SenderEmail}, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
+		d := &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(env.AWS), From: env.Settings.SenderEmail, Log: env.Log,
+			Sender: notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet)}
+		return d.Handle, nil
+	})
+}

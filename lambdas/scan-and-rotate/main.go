@@ -1,0 +1,23 @@
+// Command scan-and-rotate is the ScanAndRotate Lambda: see package rotate.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+func main() {
+	boot.Start([]string{config.ReportBucket}, func(env boot.Env) (func(context.Context, workflow.AccountRequest) (workflow.AccountOutcome, error), error) {
+		h := &rotate.Handler{Base: env.AWS, Settings: env.Settings, S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
+			Secrets: secretsmanager.NewFromConfig(env.AWS), Log: env.Log, NewIAM: rotate.NewIAMClient}
+		return h.Handle, nil
+	})
+}
