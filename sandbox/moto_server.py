@@ -188,12 +188,13 @@ class StandInServer(ThreadedMotoServer):
             app = KeyRotatorApp(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(self._ip_address, self._port, app, True,
                                        request_handler=MotoRequestHandler)
-        except Exception as err:  # noqa: BLE001 - reported by start()
+        except BaseException as err:  # noqa: BLE001 - werkzeug exits on a taken port
             self.start_error = err
             self._server_ready_event.set()
             return
         self._server_ready_event.set()
-        self._server.serve_forever()
+        # A short poll interval makes stop() return in a tenth of a second, not half.
+        self._server.serve_forever(poll_interval=0.1)
 
     def start(self):
         super().start()
@@ -221,15 +222,15 @@ def main(argv=None):
     server = StandInServer(args.port)
     try:
         server.start()
-    except OSError as err:
-        print(f"moto_server: listen on 127.0.0.1:{args.port}: {err}", file=sys.stderr)
+    except BaseException as err:  # noqa: BLE001 - SystemExit from werkzeug included
+        print(f"moto_server: listen on 127.0.0.1:{args.port}: {err!r}", file=sys.stderr)
         return 1
     host, port = server.get_host_and_port()
     print(f"listening http://{host}:{port}", flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         pass
     server.stop()
-    print("moto_server: stopped", file=sys.stderr)
+    print("moto_server: stopped", file=sys.stderr, flush=True)
     return 0
 
 

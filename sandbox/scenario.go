@@ -16,12 +16,15 @@ import (
 // member accounts with their IAM users, tags and back-dated keys, and the rotator
 // settings that go with it.
 type Scenario struct {
-	ManagementAccount Account   `json:"managementAccount"`
-	MemberRole        string    `json:"memberRole"`
-	SenderEmail       string    `json:"senderEmail"`
-	SupportEmail      string    `json:"supportEmail"`
-	ExcludeAccounts   []string  `json:"excludeAccounts,omitempty"`
-	Accounts          []Account `json:"accounts"`
+	ManagementAccount Account `json:"managementAccount"`
+	MemberRole        string  `json:"memberRole"`
+	SenderEmail       string  `json:"senderEmail"`
+	SupportEmail      string  `json:"supportEmail"`
+	// AllowedEmailDomains, when set, are the only domains whose owner addresses the
+	// rotator may use (DESIGN rule 6); carried into the settings.
+	AllowedEmailDomains []string  `json:"allowedEmailDomains,omitempty"`
+	ExcludeAccounts     []string  `json:"excludeAccounts,omitempty"`
+	Accounts            []Account `json:"accounts"`
 }
 
 // Account is one AWS account of the scenario, addressed by name: the stand-in chooses
@@ -71,6 +74,7 @@ var (
 	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	// accountNameRE is what Organizations allows in an account name (printable ASCII).
 	accountNameRE = regexp.MustCompile(`^[\x20-\x7E]+$`)
+	domainRE      = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 	tagRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
@@ -127,6 +131,11 @@ func (sc *Scenario) Validate() error {
 	}
 	checkEmail(bad, "senderEmail", sc.SenderEmail)
 	checkEmail(bad, "supportEmail", sc.SupportEmail)
+	for i, d := range sc.AllowedEmailDomains {
+		if !domainRE.MatchString(d) {
+			bad(fmt.Sprintf("allowedEmailDomains[%d]", i), "must be a domain name like example.com, got %q", d)
+		}
+	}
 
 	seen := map[string]string{}
 	checkAccount := func(field string, a Account) {

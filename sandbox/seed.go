@@ -146,6 +146,7 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		MemberRole:          sc.MemberRole,
 		SenderEmail:         sc.SenderEmail,
 		SupportEmail:        sc.SupportEmail,
+		AllowedEmailDomains: append([]string{}, sc.AllowedEmailDomains...),
 		ExcludeAccountIDs:   []string{},
 		Accounts:            []AccountSettings{{Name: sc.ManagementAccount.Name, ID: mgmtID, Management: true}},
 		SeededAt:            now,

@@ -18,6 +18,7 @@ type Settings struct {
 	MemberRole          string            `json:"memberRole"`
 	SenderEmail         string            `json:"senderEmail"`
 	SupportEmail        string            `json:"supportEmail"`
+	AllowedEmailDomains []string          `json:"allowedEmailDomains"`
 	ExcludeAccountIDs   []string          `json:"excludeAccountIds"`
 	Accounts            []AccountSettings `json:"accounts"`
 	// SeededAt is the "now" the scenario's ages were counted from.
