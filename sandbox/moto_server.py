@@ -10,6 +10,7 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                                "createDate": "2026-01-02T03:04:05Z",
                                "lastUsedDate": "2026-03-01T00:00:00Z" | null,
                                "lastUsedService": "s3", "lastUsedRegion": "us-east-1"}
+                              (service and region are optional, those are the defaults)
                               A user created after its back-dated key is moved back
                               to the key's creation time (IAM cannot hold a key older
                               than its user).
@@ -17,7 +18,12 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
 
-Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...).
+Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
+two fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
+does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
+stale to any freshness check), and the access_key_N_last_used_region/_service columns
+hold the key's last-use region and service, or N/A (moto: always "not_supported");
+password_last_changed is N/A for a user without a password (moto: its creation time).
 On start it prints one line, "listening http://127.0.0.1:PORT", to stdout; it stops
 cleanly on SIGINT or SIGTERM. MOTO_ACCOUNT_ID is removed from the environment: with
 it set, STS AssumeRole could not switch accounts.
@@ -103,13 +109,44 @@ def backdate(body):
     else:
         key.last_used = AccessKeyLastUsed(
             timestamp=last_used,
-            service=body.get("lastUsedService") or "iam",
+            service=body.get("lastUsedService") or "s3",
             region=body.get("lastUsedRegion") or "us-east-1",
         )
     if user.create_date > create_date:
         user.create_date = create_date
     return {"accountId": account_id, "userName": user.name,
             "accessKeyId": key.access_key_id}
+
+
+def patch_credential_report():
+    """Make moto's credential report match AWS's where moto hard-codes values."""
+    from moto.core.utils import utcnow
+    from moto.iam.models import User
+    from moto.iam.responses import IamResponse
+
+    original_response = IamResponse.get_credential_report
+
+    def get_credential_report(self):
+        result = original_response(self)
+        # moto builds the CSV from live data on every request: it was generated now.
+        result.result["GeneratedTime"] = utcnow()
+        return result
+
+    original_csv = User.to_csv
+
+    def to_csv(self):
+        fields = original_csv(self).rstrip("\n").split(",")
+        # Column indexes of the report header, see IAMBackend.get_credential_report.
+        for i, (region_col, service_col) in enumerate(((11, 12), (16, 17))):
+            used = self.access_keys[i].last_used if i < len(self.access_keys) else None
+            fields[region_col] = used.region if used is not None else "N/A"
+            fields[service_col] = used.service if used is not None else "N/A"
+        if not self.password:
+            fields[5] = "N/A"  # password_last_changed
+        return ",".join(fields) + "\n"
+
+    IamResponse.get_credential_report = get_credential_report
+    User.to_csv = to_csv
 
 
 class KeyRotatorApp:
@@ -219,6 +256,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
+    patch_credential_report()
     server = StandInServer(args.port)
     try:
         server.start()

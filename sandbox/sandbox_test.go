@@ -156,6 +156,10 @@ func TestCredentialReportReflectsBackdating(t *testing.T) {
 					continue
 				}
 				created := mustTime(t, row["user_creation_time"])
+				if row["password_enabled"] != "false" || row["password_last_changed"] != "N/A" {
+					t.Errorf("%s/%s: password_enabled, _last_changed = %s %s, want false N/A", account, u.Name,
+						row["password_enabled"], row["password_last_changed"])
+				}
 				for i := range 2 {
 					col := fmt.Sprintf("access_key_%d_", i+1)
 					keys := want[account+"/"+u.Name]
@@ -178,12 +182,16 @@ func TestCredentialReportReflectsBackdating(t *testing.T) {
 						t.Errorf("%s/%s: user_creation_time %s after %slast_rotated %s", account, u.Name, created, col, rotated)
 					}
 					used := row[col+"last_used_date"]
+					where := row[col+"last_used_region"] + " " + row[col+"last_used_service"]
 					switch {
-					case k.LastUsedDaysAgo == nil && used != "N/A":
-						t.Errorf("%s/%s: %slast_used_date = %s, want N/A (never used)", account, u.Name, col, used)
+					case k.LastUsedDaysAgo == nil && (used != "N/A" || where != "N/A N/A"):
+						t.Errorf("%s/%s: %slast_used_date, _region, _service = %s %s, want N/A (never used)", account, u.Name, col, used, where)
 					case k.LastUsedDaysAgo != nil:
 						if got := wholeDays(now, mustTime(t, used)); got != *k.LastUsedDaysAgo {
 							t.Errorf("%s/%s: %slast_used_date %s is %d days ago, want %d", account, u.Name, col, used, got, *k.LastUsedDaysAgo)
+						}
+						if where != "us-east-1 s3" {
+							t.Errorf("%s/%s: %slast_used_region, _service = %s, want the back-dating defaults us-east-1 s3", account, u.Name, col, where)
 						}
 					}
 				}
@@ -212,6 +220,10 @@ func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]st
 	got, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A rotator trusts a report only while it is fresh (DESIGN: up to 4 hours old).
+	if age := time.Since(aws.ToTime(got.GeneratedTime)); age < -time.Minute || age > time.Minute {
+		t.Errorf("credential report GeneratedTime %s is %s old, want now", aws.ToTime(got.GeneratedTime), age)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(got.Content)).ReadAll()
 	if err != nil {
