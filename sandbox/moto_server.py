@@ -14,6 +14,9 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               A user created after its back-dated key is moved back
                               to the key's creation time (IAM cannot hold a key older
                               than its user).
+  POST /keyrotator/account-name  rename an account of the organization (moto names
+                              the management account "master"); body:
+                              {"accountId": "123456789012", "name": "management"}
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -118,6 +121,23 @@ def backdate(body):
             "accessKeyId": key.access_key_id}
 
 
+def rename_account(body):
+    """Set an organization account's name, which Organizations APIs then report."""
+    from moto.organizations.models import organizations_backends
+
+    for field in ("accountId", "name"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    account_id = body["accountId"]
+    # Member accounts are held by their management account's backend.
+    owner, partition = organizations_backends.master_accounts.get(account_id, (account_id, "aws"))
+    for account in organizations_backends[owner][partition].accounts:
+        if account.id == account_id:
+            account.name = body["name"]
+            return {"accountId": account_id, "name": account.name}
+    raise BadRequest(404, f"account {account_id}: not in an organization")
+
+
 def patch_credential_report():
     """Make moto's credential report match AWS's where moto hard-codes values."""
     from moto.core.utils import utcnow
@@ -188,7 +208,9 @@ class KeyRotatorApp:
             return 200, body
         if name == "backdate" and method == "POST":
             return 200, backdate(read_json(environ))
-        if name in ("health", "settings", "backdate"):
+        if name == "account-name" and method == "POST":
+            return 200, rename_account(read_json(environ))
+        if name in ("health", "settings", "backdate", "account-name"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 

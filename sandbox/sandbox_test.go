@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
@@ -298,6 +299,24 @@ func TestAssumeRoleActsInThatAccountOnly(t *testing.T) {
 				t.Errorf("users = %v, want %v", names, tc.wantUsers)
 			}
 		})
+	}
+}
+
+func TestOrganizationListsTheScenarioAccounts(t *testing.T) {
+	out, err := organizations.NewFromConfig(shared.Config()).ListAccounts(context.Background(), &organizations.ListAccountsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range out.Accounts {
+		got[aws.ToString(a.Name)] = aws.ToString(a.Id)
+	}
+	want := map[string]string{}
+	for _, a := range shared.Seeded.Settings.Accounts {
+		want[a.Name] = a.ID
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ListAccounts = %v, want the seeded map %v", got, want)
 	}
 }
 

@@ -137,6 +137,11 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		return nil, fmt.Errorf("describe organization: %w", err)
 	}
 	mgmtID := aws.ToString(desc.Organization.MasterAccountId)
+	// moto calls the management account "master"; make ListAccounts say the scenario's name.
+	if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/account-name",
+		map[string]string{"accountId": mgmtID, "name": sc.ManagementAccount.Name}, nil); err != nil {
+		return nil, fmt.Errorf("name management account %s %s: %w", mgmtID, sc.ManagementAccount.Name, err)
+	}
 	fmt.Fprintf(progress, "organization %s, management account %s = %s\n",
 		aws.ToString(desc.Organization.Id), sc.ManagementAccount.Name, mgmtID)
 
