@@ -22,7 +22,9 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   GET  /keyrotator/health     200 once the server answers
 
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
-two fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
+STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+out credentials for any ARN, so a wrong role name would go unnoticed — and with
+fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
 stale to any freshness check), and the access_key_N_last_used_region/_service columns
 hold the key's last-use region and service, or N/A (moto: always "not_supported");
@@ -37,6 +39,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -136,6 +139,34 @@ def rename_account(body):
             account.name = body["name"]
             return {"accountId": account_id, "name": account.name}
     raise BadRequest(404, f"account {account_id}: not in an organization")
+
+
+ROLE_ARN_RE = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/")
+
+
+def require_existing_roles():
+    """Make STS AssumeRole fail, as AWS does, when the role does not exist."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+
+    def assume_role(self, *args, **kwargs):
+        role_arn = kwargs.get("role_arn", args[2] if len(args) > 2 else "")
+        match = ROLE_ARN_RE.match(role_arn)
+        if match is None:
+            raise STSClientError("ValidationError", f"{role_arn!r} is not a role ARN")
+        try:
+            iam_backends[match.group(1)][self.partition].get_role_by_arn(role_arn)
+        except NotFoundException:
+            raise STSClientError(
+                "AccessDenied", f"not authorized to perform sts:AssumeRole on {role_arn}: "
+                                "no such role in the stand-in") from None
+        return original(self, *args, **kwargs)
+
+    STSBackend.assume_role = assume_role
 
 
 def patch_credential_report():
@@ -278,6 +309,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
+    require_existing_roles()
     patch_credential_report()
     server = StandInServer(args.port)
     try:

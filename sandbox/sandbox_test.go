@@ -302,6 +302,49 @@ func TestAssumeRoleActsInThatAccountOnly(t *testing.T) {
 	}
 }
 
+// TestAssumeRoleNeedsAnExistingRole checks the launcher's stricter AssumeRole and that
+// every AssumeRole call can be read back, with its session name.
+func TestAssumeRoleNeedsAnExistingRole(t *testing.T) {
+	ctx := context.Background()
+	prod, _ := shared.AccountID("prod")
+	client := sts.NewFromConfig(shared.Config())
+	tests := []struct {
+		role    string
+		wantErr string
+	}{
+		{"provisioning-admin", ""},
+		{sandbox.OrganizationAccessRole, ""},
+		{"provisioning-admn", "AccessDenied"},
+	}
+	for _, tc := range tests {
+		arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", prod, tc.role)
+		_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("rotator-test")})
+		if (tc.wantErr == "" && err != nil) || (tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr))) {
+			t.Errorf("AssumeRole %s: err = %v, want %q", arn, err, tc.wantErr)
+		}
+	}
+	roles, err := shared.AssumedRoles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for _, r := range roles {
+		if r.SessionName == "rotator-test" {
+			mine = append(mine, r.RoleARN)
+			if r.AccountID != prod {
+				t.Errorf("assumed role %s recorded in account %s, want %s", r.RoleARN, r.AccountID, prod)
+			}
+		} else if r.SessionName != sandbox.SessionName {
+			t.Errorf("assumed role %s with unexpected session %q", r.RoleARN, r.SessionName)
+		}
+	}
+	want := []string{fmt.Sprintf("arn:aws:iam::%s:role/provisioning-admin", prod),
+		fmt.Sprintf("arn:aws:iam::%s:role/%s", prod, sandbox.OrganizationAccessRole)}
+	if !slices.Equal(mine, want) {
+		t.Errorf("AssumedRoles with session rotator-test = %v, want %v", mine, want)
+	}
+}
+
 func TestOrganizationListsTheScenarioAccounts(t *testing.T) {
 	out, err := organizations.NewFromConfig(shared.Config()).ListAccounts(context.Background(), &organizations.ListAccountsInput{})
 	if err != nil {

@@ -97,12 +97,17 @@ func (s *Seeded) WriteKeysFile(path string) error {
 	return nil
 }
 
-// AccountConfig returns base acting in accountID through role, by STS AssumeRole.
+// SessionName is the STS role session name of the seeder's and sandboxtest's own
+// AssumeRole calls, so that tests can tell them from the rotator's.
+const SessionName = "keyrotator-sandbox"
+
+// AccountConfig returns base acting in accountID through role, by STS AssumeRole with
+// session name SessionName.
 func AccountConfig(base aws.Config, accountID, role string) aws.Config {
 	cfg := base.Copy()
 	arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", accountID, role)
 	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), arn,
-		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "keyrotator-sandbox" }))
+		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = SessionName }))
 	return cfg
 }
 

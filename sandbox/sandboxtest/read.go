@@ -135,6 +135,13 @@ type modelData struct {
 			Destinations map[string][]string `json:"destinations"`
 		} `json:"Message"`
 	} `json:"ses"`
+	STS struct {
+		AssumedRole []struct {
+			AccountID   string `json:"account_id"`
+			RoleARN     string `json:"role_arn"`
+			SessionName string `json:"session_name"`
+		} `json:"AssumedRole"`
+	} `json:"sts"`
 	SNS struct {
 		Topic []struct {
 			ARN               string            `json:"arn"`
@@ -327,6 +334,28 @@ func (sb *Sandbox) SNSMessages(ctx context.Context) ([]SNSMessage, error) {
 			}
 			out = append(out, m)
 		}
+	}
+	return out, nil
+}
+
+// AssumedRole is one STS AssumeRole call the stand-in answered.
+type AssumedRole struct {
+	AccountID   string
+	RoleARN     string
+	SessionName string
+}
+
+// AssumedRoles returns every AssumeRole call answered so far, in order, including the
+// seeder's and this package's own (session name sandbox.SessionName): for example to
+// prove that nothing assumed a role in an excluded account.
+func (sb *Sandbox) AssumedRoles(ctx context.Context) ([]AssumedRole, error) {
+	d, err := sb.modelData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AssumedRole, 0, len(d.STS.AssumedRole))
+	for _, r := range d.STS.AssumedRole {
+		out = append(out, AssumedRole{AccountID: r.AccountID, RoleARN: r.RoleARN, SessionName: r.SessionName})
 	}
 	return out, nil
 }
