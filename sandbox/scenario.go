@@ -31,7 +31,8 @@ type Scenario struct {
 // member account IDs itself.
 type Account struct {
 	Name string `json:"name"`
-	// Email is the account's root address; empty means <name>@example.com.
+	// Email is a member account's root address for CreateAccount; empty means
+	// <name>@example.com. Unused for the management account, which exists already.
 	Email string `json:"email,omitempty"`
 	Users []User `json:"users,omitempty"`
 }
