@@ -17,7 +17,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"plan": {"print what the rotation policy decides for a set of users", runPlan},
+	"plan":    {"print what the rotation policy decides for a set of users", runPlan},
+	"sandbox": {"run the local AWS stand-in seeded with a scenario", runSandbox},
 }
 
 func main() {

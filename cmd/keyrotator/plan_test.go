@@ -124,16 +124,24 @@ func TestPlanBadInput(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if code := dispatch([]string{"plan", "-h"}, nil, &stdout, &stderr); code != 0 {
-		t.Errorf("plan -h exit %d", code)
+func TestDispatch(t *testing.T) {
+	tests := []struct {
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{nil, 2, "Usage: keyrotator COMMAND"},
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+		{[]string{"help"}, 0, "  sandbox"},
+		{[]string{"--help"}, 0, "  plan"},
+		{[]string{"plan", "-h"}, 0, "Usage: keyrotator plan"},
+		{[]string{"plan", "-h"}, 0, "-table"},
+		{[]string{"sandbox", "-h"}, 0, "Usage: keyrotator sandbox"},
 	}
-	if !strings.Contains(stderr.String(), "Usage: keyrotator plan") || !strings.Contains(stderr.String(), "-table") {
-		t.Errorf("plan -h does not show usage and flags: %s", stderr.String())
-	}
-	stderr.Reset()
-	if code := dispatch([]string{"frobnicate"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "plan") {
-		t.Errorf("unknown command: exit %d, stderr %q", code, stderr.String())
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		if code := dispatch(tt.args, nil, &stdout, &stderr); code != tt.wantCode || !strings.Contains(stderr.String(), tt.wantStderr) {
+			t.Errorf("dispatch(%q) = %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.wantCode, tt.wantStderr)
+		}
 	}
 }

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Local AWS stand-in: moto server in-process, plus the few endpoints moto lacks.
+
+Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
+
+  POST /keyrotator/backdate   set an access key's CreateDate and LastUsedDate
+                              (moto has no API for that); body:
+                              {"accountId": "...", "userName": "...",
+                               "accessKeyId": "AKIA...",
+                               "createDate": "2026-01-02T03:04:05Z",
+                               "lastUsedDate": "2026-03-01T00:00:00Z" | null,
+                               "lastUsedService": "s3", "lastUsedRegion": "us-east-1"}
+                              (service and region are optional, those are the defaults)
+                              A user created after its back-dated key is moved back
+                              to the key's creation time (IAM cannot hold a key older
+                              than its user).
+  POST /keyrotator/account-name  rename an account of the organization (moto names
+                              the management account "master"); body:
+                              {"accountId": "123456789012", "name": "management"}
+  PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
+  GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
+  GET  /keyrotator/health     200 once the server answers
+
+Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
+STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+out credentials for any ARN, so a wrong role name would go unnoticed — and with
+fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
+does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
+stale to any freshness check), and the access_key_N_last_used_region/_service columns
+hold the key's last-use region and service, or N/A (moto: always "not_supported");
+password_last_changed is N/A for a user without a password (moto: its creation time).
+On start it prints one line, "listening http://127.0.0.1:PORT", to stdout; it stops
+cleanly on SIGINT or SIGTERM. MOTO_ACCOUNT_ID is removed from the environment: with
+it set, STS AssumeRole could not switch accounts.
+"""
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+
+if "MOTO_ACCOUNT_ID" in os.environ:
+    # moto reads it on every request; it must be gone before moto answers anything.
+    del os.environ["MOTO_ACCOUNT_ID"]
+    print("moto_server: ignoring MOTO_ACCOUNT_ID (it would pin every call to one account)",
+          file=sys.stderr)
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+PREFIX = "/keyrotator/"
+MAX_BODY = 1 << 20
+
+
+class BadRequest(Exception):
+    """A request to a /keyrotator/ endpoint that cannot be served; status and message."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def parse_time(value, field):
+    """Parse an RFC 3339 UTC time into the naive UTC datetime moto stores."""
+    if not isinstance(value, str):
+        raise BadRequest(400, f"{field}: must be an RFC 3339 time string")
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise BadRequest(400, f"{field}: {err}") from None
+    if parsed.tzinfo is None:
+        raise BadRequest(400, f"{field}: needs a time zone (e.g. Z)")
+    return parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def backdate(body):
+    """Set create_date and last_used of one access key in moto's IAM backend."""
+    from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+    for field in ("accountId", "userName", "accessKeyId", "createDate"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    account_id = body["accountId"]
+    create_date = parse_time(body["createDate"], "createDate")
+    last_used = body.get("lastUsedDate")
+    if last_used is not None:
+        last_used = parse_time(last_used, "lastUsedDate")
+        if last_used < create_date:
+            raise BadRequest(400, "lastUsedDate: before createDate")
+
+    if not (len(account_id) == 12 and account_id.isdigit()):
+        raise BadRequest(400, "accountId: must be 12 digits")
+    backend = iam_backends[account_id]["aws"]
+    user = backend.users.get(body["userName"])
+    if user is None:
+        raise BadRequest(404, f"user {body['userName']} in {account_id}: not found")
+    key = next((k for k in user.access_keys if k.access_key_id == body["accessKeyId"]), None)
+    if key is None:
+        raise BadRequest(404, f"access key {body['accessKeyId']} of {body['userName']} "
+                              f"in {account_id}: not found")
+
+    key.create_date = create_date
+    if last_used is None:
+        key.last_used = None
+    else:
+        key.last_used = AccessKeyLastUsed(
+            timestamp=last_used,
+            service=body.get("lastUsedService") or "s3",
+            region=body.get("lastUsedRegion") or "us-east-1",
+        )
+    if user.create_date > create_date:
+        user.create_date = create_date
+    return {"accountId": account_id, "userName": user.name,
+            "accessKeyId": key.access_key_id}
+
+
+def rename_account(body):
+    """Set an organization account's name, which Organizations APIs then report."""
+    from moto.organizations.models import organizations_backends
+
+    for field in ("accountId", "name"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    account_id = body["accountId"]
+    # Member accounts are held by their management account's backend.
+    owner, partition = organizations_backends.master_accounts.get(account_id, (account_id, "aws"))
+    for account in organizations_backends[owner][partition].accounts:
+        if account.id == account_id:
+            account.name = body["name"]
+            return {"accountId": account_id, "name": account.name}
+    raise BadRequest(404, f"account {account_id}: not in an organization")
+
+
+ROLE_ARN_RE = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/")
+
+
+def require_existing_roles():
+    """Make STS AssumeRole fail, as AWS does, when the role does not exist."""
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+
+    def assume_role(self, *args, **kwargs):
+        role_arn = kwargs.get("role_arn", args[2] if len(args) > 2 else "")
+        match = ROLE_ARN_RE.match(role_arn)
+        if match is None:
+            raise STSClientError("ValidationError", f"{role_arn!r} is not a role ARN")
+        try:
+            iam_backends[match.group(1)][self.partition].get_role_by_arn(role_arn)
+        except NotFoundException:
+            raise STSClientError(
+                "AccessDenied", f"not authorized to perform sts:AssumeRole on {role_arn}: "
+                                "no such role in the stand-in") from None
+        return original(self, *args, **kwargs)
+
+    STSBackend.assume_role = assume_role
+
+
+def patch_credential_report():
+    """Make moto's credential report match AWS's where moto hard-codes values."""
+    from moto.core.utils import utcnow
+    from moto.iam.models import User
+    from moto.iam.responses import IamResponse
+
+    original_response = IamResponse.get_credential_report
+
+    def get_credential_report(self):
+        result = original_response(self)
+        # moto builds the CSV from live data on every request: it was generated now.
+        result.result["GeneratedTime"] = utcnow()
+        return result
+
+    original_csv = User.to_csv
+
+    def to_csv(self):
+        fields = original_csv(self).rstrip("\n").split(",")
+        # Column indexes of the report header, see IAMBackend.get_credential_report.
+        for i, (region_col, service_col) in enumerate(((11, 12), (16, 17))):
+            used = self.access_keys[i].last_used if i < len(self.access_keys) else None
+            fields[region_col] = used.region if used is not None else "N/A"
+            fields[service_col] = used.service if used is not None else "N/A"
+        if not self.password:
+            fields[5] = "N/A"  # password_last_changed
+        return ",".join(fields) + "\n"
+
+    IamResponse.get_credential_report = get_credential_report
+    User.to_csv = to_csv
+
+
+class KeyRotatorApp:
+    """WSGI middleware: serves /keyrotator/ itself and hands everything else to moto."""
+
+    def __init__(self, moto_app):
+        self.moto_app = moto_app
+        self.lock = threading.Lock()
+        self.settings = None
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX):
+            return self.moto_app(environ, start_response)
+        try:
+            status, payload = self.route(environ["REQUEST_METHOD"], path[len(PREFIX):],
+                                         environ)
+        except BadRequest as err:
+            status, payload = err.status, {"error": str(err)}
+        data = json.dumps(payload).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found",
+                  405: "Method Not Allowed"}.get(status, "Error")
+        start_response(f"{status} {reason}", [("Content-Type", "application/json"),
+                                              ("Content-Length", str(len(data)))])
+        return [data]
+
+    def route(self, method, name, environ):
+        if name == "health" and method == "GET":
+            return 200, {"status": "ok"}
+        if name == "settings" and method == "GET":
+            with self.lock:
+                if self.settings is None:
+                    raise BadRequest(404, "settings: no scenario seeded yet")
+                return 200, self.settings
+        if name == "settings" and method == "PUT":
+            body = read_json(environ)
+            with self.lock:
+                self.settings = body
+            return 200, body
+        if name == "backdate" and method == "POST":
+            return 200, backdate(read_json(environ))
+        if name == "account-name" and method == "POST":
+            return 200, rename_account(read_json(environ))
+        if name in ("health", "settings", "backdate", "account-name"):
+            raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
+        raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
+
+
+def read_json(environ):
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequest(400, "Content-Length: not a number") from None
+    if length <= 0 or length > MAX_BODY:
+        raise BadRequest(400, f"body: must be a JSON object of at most {MAX_BODY} bytes")
+    try:
+        body = json.loads(environ["wsgi.input"].read(length))
+    except ValueError as err:
+        raise BadRequest(400, f"body: {err}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "body: must be a JSON object")
+    return body
+
+
+class StandInServer(ThreadedMotoServer):
+    """ThreadedMotoServer whose WSGI app is wrapped by KeyRotatorApp.
+
+    The parent's start() waits for an event that its thread sets only after binding;
+    a failed bind would leave it waiting forever, so the error is kept and re-raised.
+    """
+
+    def __init__(self, port):
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self.start_error = None
+
+    def _server_entry(self):
+        try:
+            app = KeyRotatorApp(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True,
+                                       request_handler=MotoRequestHandler)
+        except BaseException as err:  # noqa: BLE001 - werkzeug exits on a taken port
+            self.start_error = err
+            self._server_ready_event.set()
+            return
+        self._server_ready_event.set()
+        # A short poll interval makes stop() return in a tenth of a second, not half.
+        self._server.serve_forever(poll_interval=0.1)
+
+    def start(self):
+        super().start()
+        if self.start_error is not None:
+            raise self.start_error
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Run the local AWS stand-in (moto) on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0,
+                        help="TCP port on 127.0.0.1 (0: any free port; default 0)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="log every request to stderr")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: must be 0..65535")
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    require_existing_roles()
+    patch_credential_report()
+    server = StandInServer(args.port)
+    try:
+        server.start()
+    except BaseException as err:  # noqa: BLE001 - SystemExit from werkzeug included
+        print(f"moto_server: listen on 127.0.0.1:{args.port}: {err!r}", file=sys.stderr)
+        return 1
+    host, port = server.get_host_and_port()
+    print(f"listening http://{host}:{port}", flush=True)
+    while not stop.wait(0.1):
+        pass
+    server.stop()
+    print("moto_server: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

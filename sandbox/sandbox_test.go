@@ -1,0 +1,621 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+)
+
+const scenarioFile = "testdata/scenario.json"
+
+// shared is the stand-in seeded with scenarioFile that tests which only read (or add
+// their own uniquely named things) use together; tests that change seeded state, or
+// need an empty stand-in, start their own.
+var shared *sandboxtest.Sandbox
+
+func TestMain(m *testing.M) { sandboxtest.Main(m, scenarioFile, &shared) }
+
+// wholeDays is how a rotator counts a key's age: whole days elapsed since t.
+func wholeDays(now, t time.Time) int { return int(now.Sub(t) / (24 * time.Hour)) }
+
+func loadScenario(t *testing.T) *sandbox.Scenario {
+	t.Helper()
+	sc, err := sandbox.LoadScenario(scenarioFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// scenarioKeys lists the scenario's keys per "account/user", in order.
+func scenarioKeys(sc *sandbox.Scenario) map[string][]sandbox.Key {
+	keys := map[string][]sandbox.Key{}
+	for _, a := range append([]sandbox.Account{sc.ManagementAccount}, sc.Accounts...) {
+		for _, u := range a.Users {
+			keys[a.Name+"/"+u.Name] = u.Keys
+		}
+	}
+	return keys
+}
+
+func TestSeededKeysReadBackThroughTheSDK(t *testing.T) {
+	sc := loadScenario(t)
+	sb := shared
+	ctx := context.Background()
+	now := time.Now()
+	want := scenarioKeys(sc)
+
+	for _, account := range []string{"management", "prod", "staging", "legacy"} {
+		users, err := sb.Users(ctx, account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range users {
+			wantKeys, ok := want[account+"/"+u.Name]
+			if !ok {
+				t.Errorf("%s/%s: not in the scenario", account, u.Name)
+				continue
+			}
+			if len(u.Keys) != len(wantKeys) {
+				t.Errorf("%s/%s: %d keys, want %d", account, u.Name, len(u.Keys), len(wantKeys))
+				continue
+			}
+			for i, k := range u.Keys {
+				w := wantKeys[i]
+				if k.Status != w.Status {
+					t.Errorf("%s/%s key %d: status %s, want %s", account, u.Name, i, k.Status, w.Status)
+				}
+				if got := wholeDays(now, k.CreateDate); got != w.AgeDays {
+					t.Errorf("%s/%s key %d: ListAccessKeys CreateDate %s is %d days old, want %d",
+						account, u.Name, i, k.CreateDate, got, w.AgeDays)
+				}
+				switch {
+				case w.LastUsedDaysAgo == nil && k.LastUsedDate != nil:
+					t.Errorf("%s/%s key %d: GetAccessKeyLastUsed %s, want never used", account, u.Name, i, k.LastUsedDate)
+				case w.LastUsedDaysAgo != nil && k.LastUsedDate == nil:
+					t.Errorf("%s/%s key %d: never used, want used %d days ago", account, u.Name, i, *w.LastUsedDaysAgo)
+				case w.LastUsedDaysAgo != nil && wholeDays(now, *k.LastUsedDate) != *w.LastUsedDaysAgo:
+					t.Errorf("%s/%s key %d: GetAccessKeyLastUsed %s is %d days ago, want %d",
+						account, u.Name, i, k.LastUsedDate, wholeDays(now, *k.LastUsedDate), *w.LastUsedDaysAgo)
+				}
+			}
+			delete(want, account+"/"+u.Name)
+		}
+	}
+	for user := range want {
+		t.Errorf("%s: in the scenario, not in the stand-in", user)
+	}
+
+	if tags := mustUser(t, sb, "staging", "olivia").Tags; tags["EmailID"] != "olivia@example.com" || tags["Team"] != "data" {
+		t.Errorf("staging/olivia tags = %v", tags)
+	}
+}
+
+func mustUser(t *testing.T, sb *sandboxtest.Sandbox, account, name string) sandboxtest.User {
+	t.Helper()
+	users, err := sb.Users(context.Background(), account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.Name == name {
+			return u
+		}
+	}
+	t.Fatalf("%s/%s: no such user", account, name)
+	return sandboxtest.User{}
+}
+
+// TestCredentialReportReflectsBackdating reads each account's credential report as the
+// rotator scans it and checks every key column against the scenario.
+func TestCredentialReportReflectsBackdating(t *testing.T) {
+	sc := loadScenario(t)
+	sb := shared
+	now := time.Now()
+	want := scenarioKeys(sc)
+
+	for _, account := range []string{"management", "prod", "staging"} {
+		client, err := sb.IAM(account)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report := credentialReport(t, client)
+		for _, a := range append([]sandbox.Account{sc.ManagementAccount}, sc.Accounts...) {
+			if a.Name != account {
+				continue
+			}
+			for _, u := range a.Users {
+				row, ok := report[u.Name]
+				if !ok {
+					t.Errorf("%s/%s: not in the credential report", account, u.Name)
+					continue
+				}
+				created := mustTime(t, row["user_creation_time"])
+				if row["password_enabled"] != "false" || row["password_last_changed"] != "N/A" {
+					t.Errorf("%s/%s: password_enabled, _last_changed = %s %s, want false N/A", account, u.Name,
+						row["password_enabled"], row["password_last_changed"])
+				}
+				for i := range 2 {
+					col := fmt.Sprintf("access_key_%d_", i+1)
+					keys := want[account+"/"+u.Name]
+					if i >= len(keys) {
+						if row[col+"active"] != "false" || row[col+"last_rotated"] != "N/A" {
+							t.Errorf("%s/%s: %sactive=%s last_rotated=%s, want false N/A", account, u.Name, col,
+								row[col+"active"], row[col+"last_rotated"])
+						}
+						continue
+					}
+					k := keys[i]
+					if active := fmt.Sprint(k.Status == sandbox.StatusActive); row[col+"active"] != active {
+						t.Errorf("%s/%s: %sactive = %s, want %s", account, u.Name, col, row[col+"active"], active)
+					}
+					rotated := mustTime(t, row[col+"last_rotated"])
+					if got := wholeDays(now, rotated); got != k.AgeDays {
+						t.Errorf("%s/%s: %slast_rotated %s is %d days ago, want %d", account, u.Name, col, rotated, got, k.AgeDays)
+					}
+					if created.After(rotated) {
+						t.Errorf("%s/%s: user_creation_time %s after %slast_rotated %s", account, u.Name, created, col, rotated)
+					}
+					used := row[col+"last_used_date"]
+					where := row[col+"last_used_region"] + " " + row[col+"last_used_service"]
+					switch {
+					case k.LastUsedDaysAgo == nil && (used != "N/A" || where != "N/A N/A"):
+						t.Errorf("%s/%s: %slast_used_date, _region, _service = %s %s, want N/A (never used)", account, u.Name, col, used, where)
+					case k.LastUsedDaysAgo != nil:
+						if got := wholeDays(now, mustTime(t, used)); got != *k.LastUsedDaysAgo {
+							t.Errorf("%s/%s: %slast_used_date %s is %d days ago, want %d", account, u.Name, col, used, got, *k.LastUsedDaysAgo)
+						}
+						if where != "us-east-1 s3" {
+							t.Errorf("%s/%s: %slast_used_region, _service = %s, want the back-dating defaults us-east-1 s3", account, u.Name, col, where)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// credentialReport generates and reads an account's credential report, by user name.
+func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; ; i++ {
+		gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gen.State == iamtypes.ReportStateTypeComplete {
+			break
+		}
+		if i == 20 {
+			t.Fatalf("credential report still %s", gen.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A rotator trusts a report only while it is fresh (DESIGN: up to 4 hours old).
+	if age := time.Since(aws.ToTime(got.GeneratedTime)); age < -time.Minute || age > time.Minute {
+		t.Errorf("credential report GeneratedTime %s is %s old, want now", aws.ToTime(got.GeneratedTime), age)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(got.Content)).ReadAll()
+	if err != nil {
+		t.Fatalf("credential report CSV: %v", err)
+	}
+	header := rows[0]
+	for _, col := range []string{"user", "user_creation_time", "access_key_1_active", "access_key_1_last_rotated",
+		"access_key_1_last_used_date", "access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date"} {
+		if !slices.Contains(header, col) {
+			t.Fatalf("credential report lacks column %s: %v", col, header)
+		}
+	}
+	report := map[string]map[string]string{}
+	for _, r := range rows[1:] {
+		row := map[string]string{}
+		for i, col := range header {
+			row[col] = r[i]
+		}
+		report[row["user"]] = row
+	}
+	return report
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("credential report time %q: %v", s, err)
+	}
+	return v
+}
+
+func TestAssumeRoleActsInThatAccountOnly(t *testing.T) {
+	sb := shared
+	ctx := context.Background()
+	tests := []struct {
+		account   string
+		wantUsers []string
+	}{
+		{"management", []string{"root-auditor"}},
+		{"prod", []string{"alice", "ci-bot", "judy", "nokeys"}},
+		{"staging", []string{"olivia"}},
+		{"legacy", []string{"forgotten"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.account, func(t *testing.T) {
+			cfg, err := sb.AccountConfig(tc.account)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := sb.AccountID(tc.account)
+			who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(who.Account) != id {
+				t.Errorf("caller account = %s, want %s", aws.ToString(who.Account), id)
+			}
+			out, err := iam.NewFromConfig(cfg).ListUsers(ctx, &iam.ListUsersInput{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, u := range out.Users {
+				names = append(names, aws.ToString(u.UserName))
+				if arn := aws.ToString(u.Arn); !strings.Contains(arn, ":"+id+":") {
+					t.Errorf("user ARN %s is not in %s", arn, id)
+				}
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, tc.wantUsers) {
+				t.Errorf("users = %v, want %v", names, tc.wantUsers)
+			}
+		})
+	}
+}
+
+// TestAssumeRoleNeedsAnExistingRole checks the launcher's stricter AssumeRole and that
+// every AssumeRole call can be read back, with its session name.
+func TestAssumeRoleNeedsAnExistingRole(t *testing.T) {
+	ctx := context.Background()
+	prod, _ := shared.AccountID("prod")
+	client := sts.NewFromConfig(shared.Config())
+	tests := []struct {
+		role    string
+		wantErr string
+	}{
+		{"provisioning-admin", ""},
+		{sandbox.OrganizationAccessRole, ""},
+		{"provisioning-admn", "AccessDenied"},
+	}
+	for _, tc := range tests {
+		arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", prod, tc.role)
+		_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("rotator-test")})
+		if (tc.wantErr == "" && err != nil) || (tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr))) {
+			t.Errorf("AssumeRole %s: err = %v, want %q", arn, err, tc.wantErr)
+		}
+	}
+	roles, err := shared.AssumedRoles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for _, r := range roles {
+		if r.SessionName == "rotator-test" {
+			mine = append(mine, r.RoleARN)
+			if r.AccountID != prod {
+				t.Errorf("assumed role %s recorded in account %s, want %s", r.RoleARN, r.AccountID, prod)
+			}
+		} else if r.SessionName != sandbox.SessionName {
+			t.Errorf("assumed role %s with unexpected session %q", r.RoleARN, r.SessionName)
+		}
+	}
+	want := []string{fmt.Sprintf("arn:aws:iam::%s:role/provisioning-admin", prod),
+		fmt.Sprintf("arn:aws:iam::%s:role/%s", prod, sandbox.OrganizationAccessRole)}
+	if !slices.Equal(mine, want) {
+		t.Errorf("AssumedRoles with session rotator-test = %v, want %v", mine, want)
+	}
+}
+
+func TestOrganizationListsTheScenarioAccounts(t *testing.T) {
+	out, err := organizations.NewFromConfig(shared.Config()).ListAccounts(context.Background(), &organizations.ListAccountsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range out.Accounts {
+		got[aws.ToString(a.Name)] = aws.ToString(a.Id)
+	}
+	want := map[string]string{}
+	for _, a := range shared.Seeded.Settings.Accounts {
+		want[a.Name] = a.ID
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ListAccounts = %v, want the seeded map %v", got, want)
+	}
+}
+
+func TestSettingsEndpointServesTheScenarioSettings(t *testing.T) {
+	sb := shared
+	got, err := sb.Settings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, _ := sb.AccountID("legacy")
+	if got.ManagementAccountID != "123456789012" || got.MemberRole != "provisioning-admin" ||
+		got.SenderEmail != "iam-key-rotator@example.com" || got.SupportEmail != "cloud-support@example.com" ||
+		!slices.Equal(got.ExcludeAccountIDs, []string{legacy}) || got.Region != "us-east-1" {
+		t.Errorf("settings = %+v", got)
+	}
+	var names []string
+	ids := map[string]bool{}
+	for _, a := range got.Accounts {
+		names = append(names, a.Name)
+		ids[a.ID] = true
+		if a.Excluded != (a.Name == "legacy") || a.Management != (a.Name == "management") {
+			t.Errorf("account %+v: wrong excluded/management flag", a)
+		}
+	}
+	if !slices.Equal(names, []string{"management", "prod", "staging", "legacy"}) || len(ids) != 4 {
+		t.Errorf("account map = %+v, want 4 distinct accounts in scenario order", got.Accounts)
+	}
+	if time.Since(got.SeededAt) > time.Minute || !got.SeededAt.Equal(sb.Seeded.Settings.SeededAt) {
+		t.Errorf("seededAt = %s, seeder says %s", got.SeededAt, sb.Seeded.Settings.SeededAt)
+	}
+}
+
+// TestSESRawMessageWithAttachmentReadsBackWhole sends what NotifyUser will send — a raw
+// MIME message with a binary attachment — and reads it back through data.json.
+func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
+	sb := shared
+	ctx := context.Background()
+	attachment := make([]byte, 3000)
+	if _, err := rand.Read(attachment); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawEmail("iam-key-rotator@example.com", "alice@example.com", "Your new access key", "Open the zip.", "key.zip", attachment)
+	client := sesv2.NewFromConfig(sb.Config())
+	sent, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String("iam-key-rotator@example.com"),
+		Destination:      &sesv2types.Destination{ToAddresses: []string{"alice@example.com"}},
+		Content:          &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(raw)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	emails, err := sb.SentEmails(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(emails, func(e sandboxtest.Email) bool { return e.ID == aws.ToString(sent.MessageId) })
+	if i < 0 {
+		t.Fatalf("message %s not among the %d sent emails", aws.ToString(sent.MessageId), len(emails))
+	}
+	e := emails[i]
+	if e.Source != "iam-key-rotator@example.com" || !slices.Equal(e.Destinations, []string{"alice@example.com"}) || e.Raw != raw {
+		t.Errorf("email source %s destinations %v, raw text equal %v; want the sender, alice and the raw text sent",
+			e.Source, e.Destinations, e.Raw == raw)
+	}
+	if e.Subject != "Your new access key" || strings.TrimSpace(e.Text) != "Open the zip." {
+		t.Errorf("subject %q text %q", e.Subject, e.Text)
+	}
+	if len(e.Attachments) != 1 || e.Attachments[0].Filename != "key.zip" || !bytes.Equal(e.Attachments[0].Data, attachment) {
+		t.Errorf("attachments = %d, want key.zip with the %d bytes sent", len(e.Attachments), len(attachment))
+	}
+
+	// The sender identity is what makes SendEmail work: another sender is refused.
+	_, err = client.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String("someone@example.org"),
+		Destination:      &sesv2types.Destination{ToAddresses: []string{"alice@example.com"}},
+		Content:          &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(strings.ReplaceAll(raw, "iam-key-rotator@example.com", "someone@example.org"))}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "MessageRejected") {
+		t.Errorf("SendEmail from an unverified sender: err = %v, want MessageRejected", err)
+	}
+}
+
+func rawEmail(from, to, subject, text, filename string, attachment []byte) string {
+	const boundary = "keyrotator-boundary-42"
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n", from, to, subject)
+	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n", boundary, text)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n", boundary)
+	fmt.Fprintf(&b, "Content-Disposition: attachment; filename=%q\r\n\r\n", filename)
+	enc := base64.StdEncoding.EncodeToString(attachment)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	fmt.Fprintf(&b, "%s\r\n--%s--\r\n", enc, boundary)
+	return b.String()
+}
+
+func TestSNSAndS3ReadBack(t *testing.T) {
+	sb := shared
+	ctx := context.Background()
+	client := sns.NewFromConfig(sb.Config())
+	topic, err := client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("rotation-failures")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Subject: aws.String("rotation failed"),
+		Message: aws.String(`{"account":"prod"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := sb.SNSMessages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs = slices.DeleteFunc(msgs, func(m sandboxtest.SNSMessage) bool { return m.TopicARN != aws.ToString(topic.TopicArn) })
+	if len(msgs) != 1 || msgs[0].TopicARN != aws.ToString(topic.TopicArn) || msgs[0].Subject != "rotation failed" ||
+		msgs[0].Message != `{"account":"prod"}` {
+		t.Errorf("SNS messages = %+v", msgs)
+	}
+
+	s3c := sb.S3()
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("reports")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"b/report.json", "a/report.csv"} {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String(key),
+			Body: strings.NewReader("body of " + key)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := sb.S3Objects(ctx, "reports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 2 || objs[0].Key != "a/report.csv" || string(objs[1].Body) != "body of b/report.json" {
+		t.Errorf("objects = %+v", objs)
+	}
+}
+
+// TestSeededSecretsWorkAndNeverPrint signs a request with a seeded key's secret (which
+// proves it is the real one) and checks that no printed form of a seeded key shows it.
+func TestSeededSecretsWorkAndNeverPrint(t *testing.T) {
+	sb := sandboxtest.New(t, loadScenario(t))
+	keys := sb.Seeded.KeysOf("prod", "alice")
+	if len(keys) != 1 {
+		t.Fatalf("prod/alice: %d seeded keys, want 1", len(keys))
+	}
+	k := keys[0]
+	cfg := sb.Config()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.Secret.Reveal(), "")
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("arn:aws:iam::%s:user/alice", k.AccountID); aws.ToString(who.Arn) != want {
+		t.Errorf("caller = %s, want %s", aws.ToString(who.Arn), want)
+	}
+
+	secret := k.Secret.Reveal()
+	if len(secret) != 40 {
+		t.Fatalf("secret has %d characters, want 40", len(secret))
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("key", "key", k, "secret", k.Secret)
+	asJSON, err := json.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range []string{
+		fmt.Sprint(k), fmt.Sprintf("%+v %#v %s %q %x %d", k, k, k.Secret, k.Secret, k.Secret, k.Secret),
+		logged.String(), string(asJSON),
+	} {
+		if strings.Contains(form, secret) {
+			t.Errorf("secret printed in %q", form)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "keys.json")
+	if err := sb.Seeded.WriteKeysFile(path); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if info.Mode().Perm() != 0o600 || !bytes.Contains(data, []byte(secret)) {
+		t.Errorf("keys file mode %v, has the secret %v; want 0600 and true", info.Mode().Perm(), bytes.Contains(data, []byte(secret)))
+	}
+}
+
+func TestBackdateRefusesUnknownKeysAndBadDates(t *testing.T) {
+	sb := shared
+	ctx := context.Background()
+	k := sb.Seeded.KeysOf("prod", "alice")[0]
+	earlier := k.CreateDate.Add(-time.Hour)
+	tests := []struct {
+		name     string
+		account  string
+		user     string
+		keyID    string
+		lastUsed *time.Time
+		wantErr  string
+	}{
+		{"unknown user", k.AccountID, "mallory", k.AccessKeyID, nil, "user mallory in " + k.AccountID + ": not found"},
+		{"key of another user", k.AccountID, "judy", k.AccessKeyID, nil, "access key " + k.AccessKeyID + " of judy"},
+		{"key in another account", "123456789012", "alice", k.AccessKeyID, nil, "user alice in 123456789012: not found"},
+		{"bad account id", "prod", "alice", k.AccessKeyID, nil, "accountId: must be 12 digits"},
+		{"used before created", k.AccountID, "alice", k.AccessKeyID, &earlier, "last used before created"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := sandbox.Backdate(ctx, sb.URL, tc.account, tc.user, tc.keyID, k.CreateDate, tc.lastUsed)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestStartFailuresSayWhatToDo(t *testing.T) {
+	ctx := context.Background()
+	t.Run("launcher crashes", func(t *testing.T) {
+		// sh cannot run a Python file: the launcher dies at once, and its stderr must show.
+		_, err := sandbox.Start(ctx, sandbox.Options{Python: "/bin/sh", StartTimeout: 10 * time.Second})
+		if err == nil || !strings.Contains(err.Error(), "exited before listening") ||
+			!strings.Contains(err.Error(), "launcher stderr:\n/") || !strings.Contains(err.Error(), "make sandbox-tools") {
+			t.Errorf("error = %v", err)
+		}
+	})
+	t.Run("no venv", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Chdir(dir)
+		t.Setenv(sandbox.PythonEnv, "")
+		_, err := sandbox.Start(ctx, sandbox.Options{})
+		if !errors.Is(err, sandbox.ErrNoPython) || !strings.Contains(err.Error(), "make sandbox-tools") {
+			t.Errorf("error = %v, want ErrNoPython saying to run make sandbox-tools", err)
+		}
+	})
+	t.Run("port taken", func(t *testing.T) {
+		first, err := sandbox.Start(ctx, sandbox.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer first.Stop()
+		port := strings.TrimPrefix(first.URL, "http://127.0.0.1:")
+		var p int
+		fmt.Sscan(port, &p)
+		_, err = sandbox.Start(ctx, sandbox.Options{Port: p})
+		if err == nil || !strings.Contains(err.Error(), "listen on 127.0.0.1:"+port) {
+			t.Errorf("error = %v, want the launcher's listen error", err)
+		}
+	})
+}

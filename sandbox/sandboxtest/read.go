@@ -1,0 +1,396 @@
+package sandboxtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/http"
+	"net/mail"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// User is an IAM user as the stand-in holds it now.
+type User struct {
+	Name string
+	Tags map[string]string
+	Keys []Key
+}
+
+// Key is an access key's metadata; never its secret.
+type Key struct {
+	AccessKeyID  string
+	Status       string
+	CreateDate   time.Time
+	LastUsedDate *time.Time // nil: never used
+}
+
+// Users lists the users of the account named account, with tags and keys, through the
+// member role; sorted by name.
+func (sb *Sandbox) Users(ctx context.Context, account string) ([]User, error) {
+	client, err := sb.IAM(account)
+	if err != nil {
+		return nil, err
+	}
+	var users []User
+	pages := iam.NewListUsersPaginator(client, &iam.ListUsersInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list users in %s: %w", account, err)
+		}
+		for _, u := range page.Users {
+			user, err := readUser(ctx, client, account, aws.ToString(u.UserName))
+			if err != nil {
+				return nil, err
+			}
+			users = append(users, user)
+		}
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
+	return users, nil
+}
+
+func readUser(ctx context.Context, client *iam.Client, account, name string) (User, error) {
+	user := User{Name: name, Tags: map[string]string{}}
+	tags, err := client.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(name)})
+	if err != nil {
+		return user, fmt.Errorf("list tags of %s in %s: %w", name, account, err)
+	}
+	for _, t := range tags.Tags {
+		user.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(name)})
+	if err != nil {
+		return user, fmt.Errorf("list access keys of %s in %s: %w", name, account, err)
+	}
+	for _, k := range keys.AccessKeyMetadata {
+		key := Key{AccessKeyID: aws.ToString(k.AccessKeyId), Status: string(k.Status), CreateDate: aws.ToTime(k.CreateDate)}
+		used, err := client.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k.AccessKeyId})
+		if err != nil {
+			return user, fmt.Errorf("get last use of %s of %s in %s: %w", key.AccessKeyID, name, account, err)
+		}
+		if used.AccessKeyLastUsed != nil && used.AccessKeyLastUsed.LastUsedDate != nil {
+			t := *used.AccessKeyLastUsed.LastUsedDate
+			key.LastUsedDate = &t
+		}
+		user.Keys = append(user.Keys, key)
+	}
+	return user, nil
+}
+
+// Email is a message SES accepted, in the order sent. For a raw message (SESv2 Content.Raw,
+// SES SendRawEmail) Raw holds the whole MIME text and the other fields are parsed from
+// it; for a simple one Raw is empty.
+type Email struct {
+	ID     string
+	Source string
+	// Destinations are the recipients, each once.
+	Destinations []string
+	Raw          string
+	Header       mail.Header
+	Subject      string
+	// Text is the first text/plain part (or the simple message's body), decoded.
+	Text string
+	// HTML is the first text/html part, decoded.
+	HTML        string
+	Attachments []Attachment
+}
+
+// Attachment is a MIME part with a file name (or a non-text part), decoded.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Data        []byte
+}
+
+// modelData is the part of /moto-api/data.json read here: moto lists every instance of
+// its models, per service and class, with their public attributes.
+type modelData struct {
+	SES struct {
+		RawMessage []struct {
+			ID           string   `json:"id"`
+			Source       string   `json:"source"`
+			Destinations []string `json:"destinations"`
+			RawData      string   `json:"raw_data"`
+		} `json:"RawMessage"`
+		Message []struct {
+			ID           string              `json:"id"`
+			Source       string              `json:"source"`
+			Subject      string              `json:"subject"`
+			Body         string              `json:"body"`
+			Destinations map[string][]string `json:"destinations"`
+		} `json:"Message"`
+	} `json:"ses"`
+	STS struct {
+		AssumedRole []struct {
+			AccountID   string `json:"account_id"`
+			RoleARN     string `json:"role_arn"`
+			SessionName string `json:"session_name"`
+		} `json:"AssumedRole"`
+	} `json:"sts"`
+	SNS struct {
+		Topic []struct {
+			ARN               string            `json:"arn"`
+			SentNotifications []json.RawMessage `json:"sent_notifications"`
+		} `json:"Topic"`
+	} `json:"sns"`
+}
+
+func (sb *Sandbox) modelData(ctx context.Context) (*modelData, error) {
+	url := sb.URL + "/moto-api/data.json"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var d modelData
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		return nil, fmt.Errorf("GET %s: decode: %w", url, err)
+	}
+	return &d, nil
+}
+
+// SentEmails returns every email SES accepted in any account, raw ones parsed. Raw
+// messages come first, then simple ones, each in the order sent.
+func (sb *Sandbox) SentEmails(ctx context.Context) ([]Email, error) {
+	d, err := sb.modelData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var emails []Email
+	for _, m := range d.SES.RawMessage {
+		e, err := ParseEmail(m.RawData)
+		if err != nil {
+			return nil, fmt.Errorf("SES message %s from %s: %w", m.ID, m.Source, err)
+		}
+		e.ID, e.Source, e.Destinations = m.ID, m.Source, unique(m.Destinations)
+		emails = append(emails, e)
+	}
+	for _, m := range d.SES.Message {
+		var to []string
+		for _, kind := range []string{"ToAddresses", "CcAddresses", "BccAddresses"} {
+			to = append(to, m.Destinations[kind]...)
+		}
+		emails = append(emails, Email{ID: m.ID, Source: m.Source, Destinations: to, Subject: m.Subject, Text: m.Body})
+	}
+	return emails, nil
+}
+
+// unique drops repeated addresses, keeping the first: moto's SES adds the message's
+// To/Cc/Bcc header addresses to the envelope destinations, so each one appears twice.
+func unique(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ParseEmail parses a raw MIME message: headers, subject, first text and HTML parts,
+// and attachments, with transfer encodings undone.
+func ParseEmail(raw string) (Email, error) {
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		return Email{}, fmt.Errorf("parse MIME message: %w", err)
+	}
+	e := Email{Raw: raw, Header: msg.Header}
+	dec := new(mime.WordDecoder)
+	if e.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject")); err != nil {
+		return e, fmt.Errorf("parse Subject: %w", err)
+	}
+	err = walkPart(&e, partHeader(msg.Header), msg.Body)
+	return e, err
+}
+
+type partHeader map[string][]string
+
+func (h partHeader) get(key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func walkPart(e *Email, h partHeader, body io.Reader) error {
+	ctype := h.get("Content-Type")
+	if ctype == "" {
+		ctype = "text/plain"
+	}
+	mediaType, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		return fmt.Errorf("parse Content-Type %q: %w", ctype, err)
+	}
+	if strings.HasPrefix(mediaType, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read %s part: %w", mediaType, err)
+			}
+			if err := walkPart(e, partHeader(p.Header), p); err != nil {
+				return err
+			}
+		}
+	}
+	data, err := decodeBody(h.get("Content-Transfer-Encoding"), body)
+	if err != nil {
+		return fmt.Errorf("decode %s part: %w", mediaType, err)
+	}
+	filename := ""
+	if disp := h.get("Content-Disposition"); disp != "" {
+		if _, dp, err := mime.ParseMediaType(disp); err == nil {
+			filename = dp["filename"]
+		}
+	}
+	if filename == "" {
+		filename = params["name"]
+	}
+	switch {
+	case filename == "" && mediaType == "text/plain" && e.Text == "":
+		e.Text = string(data)
+	case filename == "" && mediaType == "text/html" && e.HTML == "":
+		e.HTML = string(data)
+	default:
+		e.Attachments = append(e.Attachments, Attachment{Filename: filename, ContentType: mediaType, Data: data})
+	}
+	return nil
+}
+
+func decodeBody(encoding string, body io.Reader) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "base64":
+		// MIME base64 is split into lines; the decoder wants them joined.
+		raw, err := io.ReadAll(body)
+		if err != nil {
+			return nil, err
+		}
+		clean := bytes.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, raw)
+		return base64.StdEncoding.DecodeString(string(clean))
+	case "quoted-printable":
+		return io.ReadAll(quotedprintable.NewReader(body))
+	default:
+		return io.ReadAll(body)
+	}
+}
+
+// SNSMessage is a message published to an SNS topic.
+type SNSMessage struct {
+	TopicARN  string
+	MessageID string
+	Message   string
+	Subject   string
+}
+
+// SNSMessages returns every message published to any topic, per topic in the order sent.
+func (sb *Sandbox) SNSMessages(ctx context.Context) ([]SNSMessage, error) {
+	d, err := sb.modelData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []SNSMessage
+	for _, t := range d.SNS.Topic {
+		for _, raw := range t.SentNotifications {
+			// moto keeps (message_id, message, subject, message_attributes, group_id).
+			var fields []json.RawMessage
+			if err := json.Unmarshal(raw, &fields); err != nil || len(fields) < 3 {
+				return nil, fmt.Errorf("SNS notification of %s: unexpected shape %s", t.ARN, raw)
+			}
+			var m SNSMessage
+			m.TopicARN = t.ARN
+			if err := errors.Join(json.Unmarshal(fields[0], &m.MessageID), json.Unmarshal(fields[1], &m.Message),
+				json.Unmarshal(fields[2], &m.Subject)); err != nil {
+				return nil, fmt.Errorf("SNS notification of %s: %w", t.ARN, err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// AssumedRole is one STS AssumeRole call the stand-in answered.
+type AssumedRole struct {
+	AccountID   string
+	RoleARN     string
+	SessionName string
+}
+
+// AssumedRoles returns every AssumeRole call answered so far, in order, including the
+// seeder's and this package's own (session name sandbox.SessionName): for example to
+// prove that nothing assumed a role in an excluded account.
+func (sb *Sandbox) AssumedRoles(ctx context.Context) ([]AssumedRole, error) {
+	d, err := sb.modelData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AssumedRole, 0, len(d.STS.AssumedRole))
+	for _, r := range d.STS.AssumedRole {
+		out = append(out, AssumedRole{AccountID: r.AccountID, RoleARN: r.RoleARN, SessionName: r.SessionName})
+	}
+	return out, nil
+}
+
+// S3Object is one object of a bucket with its content.
+type S3Object struct {
+	Key  string
+	Body []byte
+}
+
+// S3Objects returns every object of bucket (management account) with its content,
+// sorted by key.
+func (sb *Sandbox) S3Objects(ctx context.Context, bucket string) ([]S3Object, error) {
+	client := sb.S3()
+	var out []S3Object
+	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list objects of s3://%s: %w", bucket, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+			}
+			body, err := io.ReadAll(got.Body)
+			got.Body.Close()
+			if err != nil {
+				return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
+			}
+			out = append(out, S3Object{Key: key, Body: body})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}

@@ -1,0 +1,249 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Scenario is an organization to seed into the stand-in: the management account, the
+// member accounts with their IAM users, tags and back-dated keys, and the rotator
+// settings that go with it.
+type Scenario struct {
+	ManagementAccount Account `json:"managementAccount"`
+	MemberRole        string  `json:"memberRole"`
+	SenderEmail       string  `json:"senderEmail"`
+	SupportEmail      string  `json:"supportEmail"`
+	// AllowedEmailDomains, when set, are the only domains whose owner addresses the
+	// rotator may use (DESIGN rule 6); carried into the settings.
+	AllowedEmailDomains []string  `json:"allowedEmailDomains,omitempty"`
+	ExcludeAccounts     []string  `json:"excludeAccounts,omitempty"`
+	Accounts            []Account `json:"accounts"`
+}
+
+// Account is one AWS account of the scenario, addressed by name: the stand-in chooses
+// member account IDs itself.
+type Account struct {
+	Name string `json:"name"`
+	// Email is a member account's root address for CreateAccount; empty means
+	// <name>@example.com. Unused for the management account, which exists already.
+	Email string `json:"email,omitempty"`
+	Users []User `json:"users,omitempty"`
+}
+
+// User is an IAM user with its tags and at most two access keys (the IAM quota).
+type User struct {
+	Name string            `json:"name"`
+	Tags map[string]string `json:"tags,omitempty"`
+	Keys []Key             `json:"keys,omitempty"`
+}
+
+// Key is an access key, described by its age relative to the moment of seeding.
+type Key struct {
+	// Status is Active or Inactive.
+	Status string `json:"status"`
+	// AgeDays is how many whole days ago the key was created.
+	AgeDays int `json:"ageDays"`
+	// LastUsedDaysAgo is how many days ago the key was last used; nil: never used.
+	LastUsedDaysAgo *int `json:"lastUsedDaysAgo,omitempty"`
+}
+
+// Key statuses as IAM spells them.
+const (
+	StatusActive   = "Active"
+	StatusInactive = "Inactive"
+)
+
+// Limits that IAM or Organizations enforce, checked before anything is created.
+const (
+	maxKeysPerUser  = 2
+	maxTagsPerUser  = 50
+	maxAgeDays      = 36500
+	maxAccountName  = 50
+	maxTagKeyLength = 128
+	maxTagValLength = 256
+)
+
+var (
+	// iamNameRE is the character set and length IAM allows for user and role names.
+	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	// accountNameRE is what Organizations allows in an account name (printable ASCII).
+	accountNameRE = regexp.MustCompile(`^[\x20-\x7E]+$`)
+	domainRE      = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+	tagRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+)
+
+// FieldError is a scenario problem naming the offending field, e.g.
+// "accounts[2].users[0].keys[1].status: must be Active or Inactive".
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// LoadScenario reads and validates the scenario file at path.
+func LoadScenario(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	sc, err := DecodeScenario(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return sc, nil
+}
+
+// DecodeScenario decodes one JSON scenario strictly (unknown fields and trailing data
+// are errors) and validates it.
+func DecodeScenario(r io.Reader) (*Scenario, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var sc Scenario
+	if err := dec.Decode(&sc); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("decode: unexpected data after the scenario object")
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+// Validate checks the whole scenario and returns every problem found, each a
+// *FieldError, joined; nil when the scenario can be seeded as it is.
+func (sc *Scenario) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+
+	if !iamNameRE.MatchString(sc.MemberRole) {
+		bad("memberRole", "must be an IAM role name (1-64 of letters, digits, +=,.@_-), got %q", sc.MemberRole)
+	}
+	checkEmail(bad, "senderEmail", sc.SenderEmail)
+	checkEmail(bad, "supportEmail", sc.SupportEmail)
+	for i, d := range sc.AllowedEmailDomains {
+		if !domainRE.MatchString(d) {
+			bad(fmt.Sprintf("allowedEmailDomains[%d]", i), "must be a domain name like example.com, got %q", d)
+		}
+	}
+
+	seen := map[string]string{}
+	checkAccount := func(field string, a Account) {
+		switch {
+		case a.Name == "":
+			bad(field+".name", "required")
+		case len(a.Name) > maxAccountName || !accountNameRE.MatchString(a.Name):
+			bad(field+".name", "must be 1-%d printable ASCII characters, got %q", maxAccountName, a.Name)
+		case seen[a.Name] != "":
+			bad(field+".name", "%q is already the name of %s", a.Name, seen[a.Name])
+		default:
+			seen[a.Name] = field
+		}
+		if a.Email != "" {
+			checkEmail(bad, field+".email", a.Email)
+		}
+		users := map[string]int{}
+		for j, u := range a.Users {
+			uf := fmt.Sprintf("%s.users[%d]", field, j)
+			if !iamNameRE.MatchString(u.Name) {
+				bad(uf+".name", "must be an IAM user name (1-64 of letters, digits, +=,.@_-), got %q", u.Name)
+			} else if prev, dup := users[strings.ToLower(u.Name)]; dup {
+				// IAM user names are unique regardless of case.
+				bad(uf+".name", "%q is already the name of %s.users[%d]", u.Name, field, prev)
+			} else {
+				users[strings.ToLower(u.Name)] = j
+			}
+			checkTags(bad, uf+".tags", u.Tags)
+			if len(u.Keys) > maxKeysPerUser {
+				bad(uf+".keys", "at most %d keys per user (IAM quota), got %d", maxKeysPerUser, len(u.Keys))
+			}
+			for k, key := range u.Keys {
+				kf := fmt.Sprintf("%s.keys[%d]", uf, k)
+				if key.Status != StatusActive && key.Status != StatusInactive {
+					bad(kf+".status", "must be Active or Inactive, got %q", key.Status)
+				}
+				if key.AgeDays < 0 || key.AgeDays > maxAgeDays {
+					bad(kf+".ageDays", "must be 0..%d, got %d", maxAgeDays, key.AgeDays)
+				}
+				if key.LastUsedDaysAgo != nil {
+					if d := *key.LastUsedDaysAgo; d < 0 || d > key.AgeDays {
+						bad(kf+".lastUsedDaysAgo", "must be 0..ageDays (%d): a key is used after it is created, got %d", key.AgeDays, d)
+					}
+				}
+			}
+		}
+	}
+	checkAccount("managementAccount", sc.ManagementAccount)
+	for i, a := range sc.Accounts {
+		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
+	}
+
+	excluded := map[string]bool{}
+	for i, name := range sc.ExcludeAccounts {
+		field := fmt.Sprintf("excludeAccounts[%d]", i)
+		switch {
+		case !sc.hasMember(name):
+			bad(field, "%q is not the name of an account in accounts", name)
+		case excluded[name]:
+			bad(field, "%q is listed twice", name)
+		}
+		excluded[name] = true
+	}
+	return errors.Join(errs...)
+}
+
+func (sc *Scenario) hasMember(name string) bool {
+	for _, a := range sc.Accounts {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Excluded reports whether the account named name is in excludeAccounts.
+func (sc *Scenario) Excluded(name string) bool {
+	for _, n := range sc.ExcludeAccounts {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func checkEmail(bad func(string, string, ...any), field, value string) {
+	if value == "" {
+		bad(field, "required")
+		return
+	}
+	addr, err := mail.ParseAddress(value)
+	if err != nil || addr.Address != value {
+		bad(field, "must be a bare address like name@example.com, got %q", value)
+	}
+}
+
+func checkTags(bad func(string, string, ...any), field string, tags map[string]string) {
+	if len(tags) > maxTagsPerUser {
+		bad(field, "at most %d tags per user, got %d", maxTagsPerUser, len(tags))
+	}
+	for _, k := range sortedKeys(tags) {
+		v := tags[k]
+		if k == "" || len(k) > maxTagKeyLength || !tagRE.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
+			bad(fmt.Sprintf("%s[%q]", field, k), "tag key must be 1-%d letters, digits, spaces or _.:/=+-@ and not start with aws:", maxTagKeyLength)
+		}
+		if len(v) > maxTagValLength || !tagRE.MatchString(v) {
+			bad(fmt.Sprintf("%s[%q]", field, k), "tag value must be at most %d letters, digits, spaces or _.:/=+-@", maxTagValLength)
+		}
+	}
+}

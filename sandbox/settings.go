@@ -1,0 +1,98 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Settings are the rotator settings a seeded scenario carries, as the stand-in serves
+// them at GET /keyrotator/settings.
+type Settings struct {
+	Region              string            `json:"region"`
+	ManagementAccountID string            `json:"managementAccountId"`
+	MemberRole          string            `json:"memberRole"`
+	SenderEmail         string            `json:"senderEmail"`
+	SupportEmail        string            `json:"supportEmail"`
+	AllowedEmailDomains []string          `json:"allowedEmailDomains"`
+	ExcludeAccountIDs   []string          `json:"excludeAccountIds"`
+	Accounts            []AccountSettings `json:"accounts"`
+	// SeededAt is the "now" the scenario's ages were counted from.
+	SeededAt time.Time `json:"seededAt"`
+}
+
+// AccountSettings is one entry of the name → ID map.
+type AccountSettings struct {
+	Name       string `json:"name"`
+	ID         string `json:"id"`
+	Management bool   `json:"management,omitempty"`
+	Excluded   bool   `json:"excluded,omitempty"`
+}
+
+// AccountID returns the ID of the account named name.
+func (s *Settings) AccountID(name string) (string, bool) {
+	for _, a := range s.Accounts {
+		if a.Name == name {
+			return a.ID, true
+		}
+	}
+	return "", false
+}
+
+// GetSettings reads the settings from the stand-in at url.
+func GetSettings(ctx context.Context, url string) (*Settings, error) {
+	var s Settings
+	if err := callJSON(ctx, http.MethodGet, url+"/keyrotator/settings", nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func putSettings(ctx context.Context, url string, s *Settings) error {
+	return callJSON(ctx, http.MethodPut, url+"/keyrotator/settings", s, nil)
+}
+
+// callJSON sends in (if any) as JSON and decodes the answer into out (if any).
+func callJSON(ctx context.Context, method, url string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, url, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, e.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, url, resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, url, err)
+		}
+	}
+	return nil
+}
