@@ -6,5 +6,5 @@
 //
 // moto chooses member account IDs itself, so scenarios address accounts by name; the
 // seeder returns the name → ID map. Secrets of seeded keys are returned in memory only,
-// wrapped in Secret, whose printed and JSON forms are redacted.
+// wrapped in secret.Secret, whose printed and JSON forms are redacted.
 package sandbox

@@ -2,14 +2,17 @@ package sandbox
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/mail"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 )
 
 // Scenario is an organization to seed into the stand-in: the management account, the
@@ -79,15 +82,6 @@ var (
 	tagRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
-// FieldError is a scenario problem naming the offending field, e.g.
-// "accounts[2].users[0].keys[1].status: must be Active or Inactive".
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
-
 // LoadScenario reads and validates the scenario file at path.
 func LoadScenario(path string) (*Scenario, error) {
 	data, err := os.ReadFile(path)
@@ -104,14 +98,13 @@ func LoadScenario(path string) (*Scenario, error) {
 // DecodeScenario decodes one JSON scenario strictly (unknown fields and trailing data
 // are errors) and validates it.
 func DecodeScenario(r io.Reader) (*Scenario, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var sc Scenario
-	if err := dec.Decode(&sc); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("decode: unexpected data after the scenario object")
+	var sc Scenario
+	if err := input.Decode(raw, &sc); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
@@ -120,12 +113,10 @@ func DecodeScenario(r io.Reader) (*Scenario, error) {
 }
 
 // Validate checks the whole scenario and returns every problem found, each a
-// *FieldError, joined; nil when the scenario can be seeded as it is.
+// *input.FieldError, joined; nil when the scenario can be seeded as it is.
 func (sc *Scenario) Validate() error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
+	bad := func(field, format string, args ...any) { errs = append(errs, input.Errorf(field, format, args...)) }
 
 	if !iamNameRE.MatchString(sc.MemberRole) {
 		bad("memberRole", "must be an IAM role name (1-64 of letters, digits, +=,.@_-), got %q", sc.MemberRole)
@@ -237,7 +228,7 @@ func checkTags(bad func(string, string, ...any), field string, tags map[string]s
 	if len(tags) > maxTagsPerUser {
 		bad(field, "at most %d tags per user, got %d", maxTagsPerUser, len(tags))
 	}
-	for _, k := range sortedKeys(tags) {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]
 		if k == "" || len(k) > maxTagKeyLength || !tagRE.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
 			bad(fmt.Sprintf("%s[%q]", field, k), "tag key must be 1-%d letters, digits, spaces or _.:/=+-@ and not start with aws:", maxTagKeyLength)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -110,9 +111,9 @@ func TestValidateReportsEveryProblemAsFieldError(t *testing.T) {
 	err := sc.Validate()
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *sandbox.FieldError
+		var fe *input.FieldError
 		if !errors.As(e, &fe) {
-			t.Fatalf("%v is not a *FieldError", e)
+			t.Fatalf("%v is not a *input.FieldError", e)
 		}
 		fields = append(fields, fe.Field)
 	}

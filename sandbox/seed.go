@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +20,8 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
 
 // OrganizationAccessRole is the role Organizations creates in every account it creates,
@@ -52,7 +56,7 @@ type SeededKey struct {
 	Status       string
 	CreateDate   time.Time
 	LastUsedDate *time.Time
-	Secret       Secret
+	Secret       secret.Secret
 }
 
 // AccountID returns the ID of the account named name.
@@ -246,7 +250,7 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 	}
 	for _, u := range a.Users {
 		tags := make([]iamtypes.Tag, 0, len(u.Tags))
-		for _, k := range sortedKeys(u.Tags) {
+		for _, k := range slices.Sorted(maps.Keys(u.Tags)) {
 			tags = append(tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(u.Tags[k])})
 		}
 		if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.Name), Tags: tags}); err != nil {
@@ -314,7 +318,7 @@ func (s *seeder) key(ctx context.Context, client *iam.Client, account, id, user 
 	s.out.Keys = append(s.out.Keys, SeededKey{
 		Account: account, AccountID: id, User: user, AccessKeyID: keyID, Status: k.Status,
 		CreateDate: createDate, LastUsedDate: lastUsed,
-		Secret: NewSecret(aws.ToString(created.AccessKey.SecretAccessKey)),
+		Secret: secret.New(aws.ToString(created.AccessKey.SecretAccessKey)),
 	})
 	return nil
 }
