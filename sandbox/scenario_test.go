@@ -72,12 +72,12 @@ var badScenarios = []struct {
 	{"bad allowed domain", `"excludeAccounts"`, `"allowedEmailDomains": ["example..com"], "excludeAccounts"`,
 		`allowedEmailDomains[0]: must be a domain name`},
 	{"unknown field", `"ageDays": 85`, `"ageDays": 85, "age": 3`,
-		`json: unknown field "age"`},
+		`age: unknown field`},
 	{"wrong type", `"ageDays": 85`, `"ageDays": "85"`,
-		`accounts.users.keys.ageDays of type int`},
+		`accounts.users.keys.ageDays: expected int`},
 	{"trailing data", `]
 }`, `]
-} {}`, `unexpected data after the scenario object`},
+} {}`, `trailing data after the JSON document`},
 }
 
 func TestDecodeScenarioRejectsBadScenarios(t *testing.T) {

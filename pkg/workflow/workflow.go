@@ -223,7 +223,9 @@ type Report struct {
 func AccountsKey(runID string) string { return "runs/" + runID + "/accounts.json" }
 
 // ResultKey is one account's AccountResult, written by ScanAndRotate.
-func ResultKey(runID, accountID string) string { return "runs/" + runID + "/results/" + accountID + ".json" }
+func ResultKey(runID, accountID string) string {
+	return "runs/" + runID + "/results/" + accountID + ".json"
+}
 
 // ReportKey is the run's consolidated report, as "json" or "csv".
 func ReportKey(runID, format string) string { return "reports/" + runID + "/report." + format }
