@@ -117,7 +117,6 @@ type execution struct {
 	pending       map[string]handoff.Pending
 	res           *workflow.AccountResult
 	notifications []workflow.Notification
-	redelivered   map[string]bool
 }
 
 func (e *execution) fail(ur workflow.UserResult, err error) {
