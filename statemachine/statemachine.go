@@ -1,0 +1,107 @@
+// Package statemachine owns the rotation workflow's Amazon States Language template,
+// rotation.asl.json, and the one way to fill it in: the ${...} placeholders that infra/
+// (CDK DefinitionSubstitutions) and the local runner (sandbox/runner) substitute.
+package statemachine
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Template is rotation.asl.json as written: JSON only once the placeholders are filled in
+// (the concurrency placeholders stand unquoted, in number position).
+//
+//go:embed rotation.asl.json
+var Template []byte
+
+// The placeholders of the template.
+const (
+	ListAccountsFunctionArn  = "ListAccountsFunctionArn"
+	ScanAndRotateFunctionArn = "ScanAndRotateFunctionArn"
+	NotifyUserFunctionArn    = "NotifyUserFunctionArn"
+	CleanupReportFunctionArn = "CleanupReportFunctionArn"
+	FailureTopicArn          = "FailureTopicArn"
+	ReportBucketName         = "ReportBucketName"
+	AccountConcurrency       = "AccountConcurrency"
+	NotifyConcurrency        = "NotifyConcurrency"
+)
+
+// Placeholders are every ${...} name the template may use: the substitutions infra/ and the
+// local runner must provide. A test holds the template to this list.
+var Placeholders = []string{
+	ListAccountsFunctionArn, ScanAndRotateFunctionArn, NotifyUserFunctionArn, CleanupReportFunctionArn,
+	FailureTopicArn, ReportBucketName, AccountConcurrency, NotifyConcurrency,
+}
+
+// NumberPlaceholders stand in number position: their values must be positive integers.
+var NumberPlaceholders = []string{AccountConcurrency, NotifyConcurrency}
+
+var placeholderRE = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// TemplatePlaceholders lists the distinct ${...} names found in template, in order of first
+// appearance.
+func TemplatePlaceholders(template []byte) []string {
+	var names []string
+	for _, m := range placeholderRE.FindAllSubmatch(template, -1) {
+		if name := string(m[1]); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// Render fills in Template with values, which must hold exactly Placeholders, and returns
+// the definition as JSON.
+func Render(values map[string]string) ([]byte, error) { return RenderTemplate(Template, values) }
+
+// RenderTemplate fills in template: every placeholder must have a value and every value a
+// placeholder; string values are JSON-escaped, number placeholders must be positive integers.
+func RenderTemplate(template []byte, values map[string]string) ([]byte, error) {
+	var problems []string
+	for _, name := range Placeholders {
+		v, ok := values[name]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s: no value", name))
+		case slices.Contains(NumberPlaceholders, name):
+			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+				problems = append(problems, fmt.Sprintf("%s: must be a whole number greater than 0, got %q", name, v))
+			}
+		case v == "":
+			problems = append(problems, fmt.Sprintf("%s: empty value", name))
+		}
+	}
+	for name := range values {
+		if !slices.Contains(Placeholders, name) {
+			problems = append(problems, fmt.Sprintf("%s: not a placeholder of the template", name))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return nil, fmt.Errorf("render the state machine: %s", strings.Join(problems, "; "))
+	}
+	out := placeholderRE.ReplaceAllFunc(template, func(m []byte) []byte {
+		name := string(m[2 : len(m)-1])
+		v, ok := values[name]
+		if !ok {
+			return m // an unknown placeholder; reported below
+		}
+		if slices.Contains(NumberPlaceholders, name) {
+			return []byte(v)
+		}
+		quoted, _ := json.Marshal(v)
+		return quoted[1 : len(quoted)-1] // placeholders stand inside JSON strings
+	})
+	if left := TemplatePlaceholders(out); len(left) > 0 {
+		return nil, fmt.Errorf("render the state machine: the template uses unknown placeholders %s", strings.Join(left, ", "))
+	}
+	if !json.Valid(out) {
+		return nil, fmt.Errorf("render the state machine: the result is not JSON")
+	}
+	return out, nil
+}
