@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+)
+
+// The service integrations the definition uses besides Lambda.
+const (
+	snsPublish   = "arn:aws:states:::sns:publish"
+	s3GetObject  = "arn:aws:states:::s3:getObject"
+	statesFailed = "States.TaskFailed"
+)
+
+// control is the HTTP endpoint run.mjs hands every Task state to: POST /task with
+// {"state", "resource", "input"}; the answer is {"output"} or {"error": {"error", "cause"}}.
+type control struct {
+	url       string
+	server    *http.Server
+	functions map[string]*function
+	s3        *s3.Client
+	sns       *sns.Client
+
+	mu         sync.Mutex
+	readerMap  string
+	readerSize int
+}
+
+type taskRequest struct {
+	State    string          `json:"state"`
+	Resource string          `json:"resource"`
+	Input    json.RawMessage `json:"input"`
+}
+
+type taskFailure struct {
+	Error string `json:"error"`
+	Cause string `json:"cause"`
+}
+
+func startControl(ctx context.Context, cfg aws.Config, functions map[string]*function) (*control, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("local runner: listen: %w", err)
+	}
+	c := &control{url: "http://" + l.Addr().String(), functions: functions,
+		s3: s3.NewFromConfig(cfg, awsclient.PathStyle), sns: sns.NewFromConfig(cfg)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /task", func(w http.ResponseWriter, r *http.Request) {
+		var req taskRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		output, err := c.task(ctx, req)
+		answer := map[string]any{"output": output}
+		if err != nil {
+			f := taskFailure{Error: statesFailed, Cause: err.Error()}
+			var fe *FunctionError
+			if errors.As(err, &fe) {
+				f = taskFailure{Error: fe.Type, Cause: fe.Message}
+			}
+			answer = map[string]any{"error": f}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(answer)
+	})
+	c.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = c.server.Serve(l) }()
+	return c, nil
+}
+
+func (c *control) close() { _ = c.server.Close() }
+
+// itemReader returns the Map whose items the ItemReader served, and how many.
+func (c *control) itemReader() (string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readerMap, c.readerSize
+}
+
+// task carries out one Task state: a Lambda invocation, an SNS publication or an
+// ItemReader's S3 read.
+func (c *control) task(ctx context.Context, req taskRequest) (json.RawMessage, error) {
+	if f, ok := c.functions[req.Resource]; ok {
+		return f.invoke(ctx, req.Input)
+	}
+	switch req.Resource {
+	case snsPublish:
+		return c.publish(ctx, req.Input)
+	case s3GetObject:
+		return c.readItems(ctx, req)
+	}
+	return nil, fmt.Errorf("state %s: the local runner cannot run resource %s", req.State, req.Resource)
+}
+
+// publish is the sns:publish integration: its result is the service's, MessageId included.
+func (c *control) publish(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+	var p struct {
+		TopicArn string
+		Subject  *string
+		Message  string
+	}
+	if err := json.Unmarshal(input, &p); err != nil {
+		return nil, fmt.Errorf("sns:publish parameters: %w", err)
+	}
+	out, err := c.sns.Publish(ctx, &sns.PublishInput{TopicArn: &p.TopicArn, Subject: p.Subject, Message: &p.Message})
+	if err != nil {
+		return nil, fmt.Errorf("sns:publish to %s: %w", p.TopicArn, err)
+	}
+	return json.Marshal(map[string]string{"MessageId": aws.ToString(out.MessageId)})
+}
+
+// readItems is a Map's ItemReader (ReaderConfig InputType JSON): the object must hold a JSON
+// array, whose elements are the Map's items.
+func (c *control) readItems(ctx context.Context, req taskRequest) (json.RawMessage, error) {
+	var p struct{ Bucket, Key string }
+	if err := json.Unmarshal(req.Input, &p); err != nil {
+		return nil, fmt.Errorf("ItemReader parameters: %w", err)
+	}
+	obj, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &p.Bucket, Key: &p.Key})
+	if err != nil {
+		return nil, fmt.Errorf("ItemReader: read s3://%s/%s: %w", p.Bucket, p.Key, err)
+	}
+	defer obj.Body.Close()
+	body, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return nil, fmt.Errorf("ItemReader: read s3://%s/%s: %w", p.Bucket, p.Key, err)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(body, &items); err != nil {
+		return nil, fmt.Errorf("ItemReader: s3://%s/%s is not a JSON array: %w", p.Bucket, p.Key, err)
+	}
+	c.mu.Lock()
+	c.readerMap, c.readerSize = strings.TrimSuffix(req.State, itemReaderSuffix), len(items)
+	c.mu.Unlock()
+	return body, nil
+}

@@ -1,0 +1,140 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// readReport reads reports/<run>/report.{json,csv} when CleanupReport wrote them.
+func (e *Execution) readReport(ctx context.Context, cfg aws.Config) error {
+	client := s3.NewFromConfig(cfg, awsclient.PathStyle)
+	get := func(format string) ([]byte, error) {
+		key := workflow.ReportKey(e.Name, format)
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &e.Resources.Bucket, Key: &key})
+		var missing *s3types.NoSuchKey
+		if errors.As(err, &missing) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read s3://%s/%s: %w", e.Resources.Bucket, key, err)
+		}
+		defer out.Body.Close()
+		body, err := io.ReadAll(out.Body)
+		if err != nil {
+			return nil, fmt.Errorf("read s3://%s/%s: %w", e.Resources.Bucket, key, err)
+		}
+		return body, nil
+	}
+	var err error
+	if e.ReportJSON, err = get("json"); err != nil {
+		return err
+	}
+	if e.ReportCSV, err = get("csv"); err != nil {
+		return err
+	}
+	if e.ReportJSON != nil {
+		e.Report = &report.Document{}
+		if err := json.Unmarshal(e.ReportJSON, e.Report); err != nil {
+			return fmt.Errorf("decode report.json of %s: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+// Write stores the execution in dir: execution.json (status, output, event log),
+// mail/NNN-<to>.eml (each email, in order), report.json and report.csv (when written) and
+// logs/<function>.log.
+func (e *Execution) Write(dir string) error {
+	for _, sub := range []string{"mail", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return fmt.Errorf("write the run's output: %w", err)
+		}
+	}
+	files := map[string][]byte{}
+	body, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode execution.json: %w", err)
+	}
+	files["execution.json"] = append(body, '\n')
+	for i, m := range e.Emails {
+		to := "unknown"
+		if len(m.Destinations) > 0 {
+			to = fileSafe.ReplaceAllString(m.Destinations[0], "_")
+		}
+		files[filepath.Join("mail", fmt.Sprintf("%03d-%s.eml", i+1, to))] = []byte(m.Raw)
+	}
+	if e.ReportJSON != nil {
+		files["report.json"] = e.ReportJSON
+	}
+	if e.ReportCSV != nil {
+		files["report.csv"] = e.ReportCSV
+	}
+	for fn, log := range e.Logs {
+		files[filepath.Join("logs", fn+".log")] = log
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("write the run's output: %w", err)
+		}
+	}
+	return nil
+}
+
+var fileSafe = regexp.MustCompile(`[^A-Za-z0-9@._-]`)
+
+// Summary prints the run's outcome: the status, and per account what the report says.
+func (e *Execution) Summary(w io.Writer) {
+	fmt.Fprintf(w, "execution %s: %s", e.Name, e.Status)
+	if !e.Succeeded() {
+		fmt.Fprintf(w, ": %s: %s", e.Error, e.Cause)
+	}
+	fmt.Fprintf(w, "\nemails sent: %d\n", len(e.Emails))
+	if e.Report == nil {
+		fmt.Fprintln(w, "no report was written")
+		return
+	}
+	mode := "daily run"
+	switch {
+	case e.Report.Run.Cleanup:
+		mode = "initial cleanup"
+	case e.Report.Run.DryRun:
+		mode = "dry run: nothing was changed, the counts are what would happen"
+	}
+	fmt.Fprintf(w, "report (%s, as of %s):\n\n", mode, e.Report.Run.Now.Format("2006-01-02"))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "account\tname\tstatus\tusers\tcreated\tdeactivated\tdeleted\tnotices\texempt\tno email\tdeferred\tfailures\t")
+	accounts := slices.Clone(e.Report.Accounts)
+	slices.SortFunc(accounts, func(a, b workflow.AccountResult) int { return strings.Compare(a.Account.Name, b.Account.Name) })
+	row := func(id, name, status string, c workflow.Counts) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", id, name, status, c.Users, c.KeysCreated,
+			c.KeysDeactivated, c.KeysDeleted, c.Notices, c.Exempt, c.NoUsableEmail, c.Deferred, c.Failures)
+	}
+	for _, a := range accounts {
+		row(a.Account.AccountID, a.Account.Name, string(a.Status), a.Counts)
+	}
+	row("total", "", "", e.Report.Totals)
+	_ = tw.Flush()
+	for _, a := range accounts {
+		if a.Error != "" {
+			fmt.Fprintf(w, "\naccount %s (%s) failed: %s", a.Account.AccountID, a.Account.Name, a.Error)
+		}
+	}
+	fmt.Fprintln(w)
+}

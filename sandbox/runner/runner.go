@@ -1,0 +1,519 @@
+// Package runner runs the rotation workflow end to end on the local AWS stand-in (package
+// sandbox): statemachine/rotation.asl.json, filled in, is interpreted by
+// aws-local-stepfunctions (Node, run.mjs beside this file), and every Task state comes back
+// here: Lambda Tasks run the real Go bootstrap binaries through a local Lambda Runtime API
+// (lambda.go), SNS publish Tasks publish to the stand-in's SNS, and the Distributed Map's
+// ItemReader reads the stand-in's S3 (the one transformation, see LocalDefinition).
+//
+// Run creates what the CDK app would (report bucket, failure topic),
+// starts one execution, and collects its status, event log, emails, report and the
+// Lambdas' logs, written to an output directory by Write.
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
+)
+
+// The four Lambdas, by folder under lambdas/.
+const (
+	ListAccounts  = "list-accounts"
+	ScanAndRotate = "scan-and-rotate"
+	NotifyUser    = "notify-user"
+	CleanupReport = "cleanup-report"
+)
+
+// Functions are the Lambdas' folder names, and the placeholder of each one's ARN.
+var Functions = []struct{ Name, Placeholder string }{
+	{ListAccounts, statemachine.ListAccountsFunctionArn},
+	{ScanAndRotate, statemachine.ScanAndRotateFunctionArn},
+	{NotifyUser, statemachine.NotifyUserFunctionArn},
+	{CleanupReport, statemachine.CleanupReportFunctionArn},
+}
+
+// Settings are the rotator's configuration for a run: what the CDK app's context would set.
+type Settings struct {
+	MemberRole          string
+	SenderEmail         string
+	SupportEmail        string
+	ExcludeAccounts     []string
+	AllowedEmailDomains []string
+	// LimitDays, NoticePeriod and MaxUsers: 0 leaves the policy's default (90, 10, 200).
+	LimitDays, NoticePeriod, MaxUsers int
+	// AccountConcurrency and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2).
+	AccountConcurrency, NotifyConcurrency int
+}
+
+// SettingsFrom takes the settings a seeded stand-in serves (GET /keyrotator/settings); the
+// rest keep the defaults.
+func SettingsFrom(s *sandbox.Settings) Settings {
+	return Settings{MemberRole: s.MemberRole, SenderEmail: s.SenderEmail, SupportEmail: s.SupportEmail,
+		ExcludeAccounts: s.ExcludeAccountIDs, AllowedEmailDomains: s.AllowedEmailDomains}
+}
+
+// Options configure Run.
+type Options struct {
+	// Endpoint is the running stand-in, e.g. http://127.0.0.1:4566.
+	Endpoint string
+	// Input is the execution input; empty means {} (the daily schedule's).
+	Input    json.RawMessage
+	Settings Settings
+	// Root is the repository (go.mod, lambdas/, sandbox/node_modules); empty: found from the
+	// working directory upwards.
+	Root string
+	// BinDir holds <function>/bootstrap for each Lambda; empty: <Root>/build/local. Build
+	// the binaries first with Build.
+	BinDir string
+	// RetryInterval, when set, replaces every Retry's interval (retryIntervalOverrides), so
+	// that retries do not make tests slow; zero keeps the definition's.
+	RetryInterval time.Duration
+	// MaxInstances bounds the warm processes per function (0: 4).
+	MaxInstances int
+	// Name is the execution's name ($$.Execution.Name, the run ID); empty: generated.
+	Name string
+	// Progress, when set, receives "accounts done/total" lines while the execution runs.
+	Progress io.Writer
+}
+
+// Execution is one finished run.
+type Execution struct {
+	Name      string          `json:"name"`
+	ARN       string          `json:"executionArn"`
+	Status    string          `json:"status"` // SUCCEEDED or FAILED
+	Input     json.RawMessage `json:"input"`
+	Output    json.RawMessage `json:"output,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Cause     string          `json:"cause,omitempty"`
+	StartDate time.Time       `json:"startDate"`
+	StopDate  time.Time       `json:"stopDate"`
+	// Events is the interpreter's event log, in order.
+	Events []json.RawMessage `json:"events"`
+
+	// Resources are what the run used on the stand-in.
+	Resources Resources `json:"-"`
+	// Emails are the messages SES accepted during the run, in order.
+	Emails []Email `json:"-"`
+	// Report is reports/<name>/report.json (nil when CleanupReport did not write it);
+	// ReportJSON and ReportCSV are the objects as stored.
+	Report     *report.Document `json:"-"`
+	ReportJSON []byte           `json:"-"`
+	ReportCSV  []byte           `json:"-"`
+	// Logs holds each Lambda's log lines, by function name.
+	Logs map[string][]byte `json:"-"`
+}
+
+// Succeeded reports whether the execution ended in success.
+func (e *Execution) Succeeded() bool { return e.Status == "SUCCEEDED" }
+
+// Run runs one execution of the workflow against the stand-in and returns it, also when the
+// execution failed (Status FAILED); the error is for a run that could not be carried out.
+func Run(ctx context.Context, opts Options) (*Execution, error) {
+	root, err := repoRoot(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	binDir := opts.BinDir
+	if binDir == "" {
+		binDir = filepath.Join(root, "build", "local")
+	}
+	node, script, err := nodeScript(root)
+	if err != nil {
+		return nil, err
+	}
+	s := opts.Settings
+	if s.AccountConcurrency == 0 {
+		s.AccountConcurrency = 4
+	}
+	if s.NotifyConcurrency == 0 {
+		s.NotifyConcurrency = 2
+	}
+	maxInstances := opts.MaxInstances
+	if maxInstances == 0 {
+		maxInstances = 4
+	}
+	input := opts.Input
+	if len(bytes.TrimSpace(input)) == 0 {
+		input = json.RawMessage("{}")
+	}
+	if !json.Valid(input) {
+		return nil, fmt.Errorf("execution input is not JSON: %s", input)
+	}
+	name := opts.Name
+	if name == "" {
+		name = newExecutionName()
+	}
+
+	awsCfg := sandbox.Config(opts.Endpoint)
+	who, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("reach the stand-in at %s: %w", opts.Endpoint, err)
+	}
+	accountID := aws.ToString(who.Account)
+	res, err := ensureResources(ctx, awsCfg, accountID)
+	if err != nil {
+		return nil, err
+	}
+
+	values := map[string]string{
+		statemachine.FailureTopicArn:    res.TopicARN,
+		statemachine.ReportBucketName:   res.Bucket,
+		statemachine.AccountConcurrency: strconv.Itoa(s.AccountConcurrency),
+		statemachine.NotifyConcurrency:  strconv.Itoa(s.NotifyConcurrency),
+	}
+	env := lambdaEnv(opts.Endpoint, s, res)
+	logs := map[string]*bytes.Buffer{}
+	functions := map[string]*function{}
+	for _, f := range Functions {
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, f.Name)
+		values[f.Placeholder] = arn
+		binary := filepath.Join(binDir, f.Name, "bootstrap")
+		if _, err := os.Stat(binary); err != nil {
+			return nil, fmt.Errorf("Lambda %s: %w (build the binaries first: runner.Build, or make build-local)", f.Name, err)
+		}
+		logs[f.Name] = &bytes.Buffer{}
+		fenv := append(append([]string{}, env...), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+f.Name)
+		functions[arn] = newFunction(f.Name, arn, binary, fenv, maxInstances, logs[f.Name])
+	}
+	defer func() {
+		for _, f := range functions {
+			f.stop()
+		}
+	}()
+	definition, err := statemachine.Render(values)
+	if err != nil {
+		return nil, err
+	}
+	local, err := LocalDefinition(definition)
+	if err != nil {
+		return nil, err
+	}
+
+	before, err := readModel(ctx, opts.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	ctl, err := startControl(ctx, awsCfg, functions)
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.close()
+
+	ex := &Execution{Name: name, Input: input, Resources: res, StartDate: time.Now().UTC(),
+		ARN: fmt.Sprintf("arn:aws:states:%s:%s:execution:keyrotator-rotation:%s", sandbox.Region, accountID, name)}
+	if err := ex.interpret(ctx, node, script, local, ctl, opts); err != nil {
+		return nil, err
+	}
+	ex.StopDate = time.Now().UTC()
+	for _, f := range functions {
+		f.stop()
+	}
+	ex.Logs = map[string][]byte{}
+	for fn, b := range logs {
+		ex.Logs[fn] = b.Bytes()
+	}
+
+	after, err := readModel(ctx, opts.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if ex.Emails, err = after.emailsSince(before); err != nil {
+		return nil, err
+	}
+	if err := ex.readReport(ctx, awsCfg); err != nil {
+		return nil, err
+	}
+	return ex, nil
+}
+
+// interpret runs run.mjs with the job and collects the event log and the result.
+func (e *Execution) interpret(ctx context.Context, node, script string, definition []byte, ctl *control, opts Options) error {
+	job := map[string]any{
+		"definition": json.RawMessage(definition),
+		"input":      e.Input,
+		"controlUrl": ctl.url,
+		"context": map[string]any{"Execution": map[string]any{"Id": e.ARN, "Name": e.Name,
+			"RoleArn": "arn:aws:iam::" + strings.Split(e.ARN, ":")[4] + ":role/keyrotator-state-machine"}},
+	}
+	if opts.RetryInterval > 0 {
+		overrides := map[string]int64{}
+		for _, name := range retryingStates(definition) {
+			overrides[name] = opts.RetryInterval.Milliseconds()
+		}
+		job["retryIntervalOverrides"] = overrides
+	}
+	body, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("encode the interpreter's job: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Dir = filepath.Dir(script)
+	cmd.Stdin = bytes.NewReader(body)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("run %s: %w", script, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run %s %s: %w", node, script, err)
+	}
+	var result *struct {
+		Status string          `json:"status"`
+		Output json.RawMessage `json:"output"`
+		Error  string          `json:"error"`
+		Cause  string          `json:"cause"`
+	}
+	progress := &progress{w: opts.Progress, ctl: ctl}
+	scanner := bufio.NewScanner(stdout)
+	scanner.Buffer(make([]byte, 1<<20), 256<<20)
+	for scanner.Scan() {
+		var line struct {
+			Event  json.RawMessage `json:"event"`
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
+			return fmt.Errorf("interpreter output %q: %w", truncate(scanner.Text(), 200), err)
+		}
+		if line.Event != nil {
+			e.Events = append(e.Events, line.Event)
+			progress.event(line.Event)
+		}
+		if line.Result != nil {
+			if err := json.Unmarshal(line.Result, &result); err != nil {
+				return fmt.Errorf("interpreter result: %w", err)
+			}
+		}
+	}
+	scanErr := scanner.Err()
+	if err := cmd.Wait(); err != nil || scanErr != nil {
+		return fmt.Errorf("interpreter %s: %v %v\n%s", script, err, scanErr, stderr.String())
+	}
+	if result == nil {
+		return fmt.Errorf("interpreter %s: no result\n%s", script, stderr.String())
+	}
+	e.Status, e.Output, e.Error, e.Cause = result.Status, result.Output, result.Error, result.Cause
+	return nil
+}
+
+// progress prints "accounts done/total" as the account Map's iterations end.
+type progress struct {
+	w    io.Writer
+	ctl  *control
+	done int
+}
+
+func (p *progress) event(raw json.RawMessage) {
+	if p.w == nil {
+		return
+	}
+	var ev struct {
+		Type        string `json:"type"`
+		ParentState struct {
+			Name string `json:"name"`
+		} `json:"parentState"`
+	}
+	if json.Unmarshal(raw, &ev) != nil || (ev.Type != "MapIterationSucceeded" && ev.Type != "MapIterationFailed") {
+		return
+	}
+	mapName, total := p.ctl.itemReader()
+	if ev.ParentState.Name != mapName {
+		return
+	}
+	p.done++
+	fmt.Fprintf(p.w, "accounts %d/%d done\n", p.done, total)
+}
+
+// retryingStates names every state (inner ones too) with a Retry field.
+func retryingStates(definition []byte) []string {
+	var names []string
+	var walk func(machine map[string]any)
+	walk = func(machine map[string]any) {
+		states, _ := machine["States"].(map[string]any)
+		for name, s := range states {
+			state, _ := s.(map[string]any)
+			if _, ok := state["Retry"]; ok {
+				names = append(names, name)
+			}
+			for _, key := range []string{"ItemProcessor", "Iterator"} {
+				if inner, ok := state[key].(map[string]any); ok {
+					walk(inner)
+				}
+			}
+			branches, _ := state["Branches"].([]any)
+			for _, b := range branches {
+				if inner, ok := b.(map[string]any); ok {
+					walk(inner)
+				}
+			}
+		}
+	}
+	var def map[string]any
+	if json.Unmarshal(definition, &def) == nil {
+		walk(def)
+	}
+	return names
+}
+
+// lambdaEnv is every function's environment: what Lambda sets, dummy credentials, the
+// stand-in's endpoint, and the rotator's configuration (README "Configuration").
+func lambdaEnv(endpoint string, s Settings, res Resources) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_REGION=" + sandbox.Region, "AWS_DEFAULT_REGION=" + sandbox.Region,
+		"AWS_ACCESS_KEY_ID=AKIAKEYROTATORLOCAL", "AWS_SECRET_ACCESS_KEY=local-dummy-secret",
+		"AWS_ENDPOINT_URL=" + endpoint,
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"TZ=UTC",
+	}
+	set := func(name, value string) {
+		if value != "" {
+			env = append(env, name+"="+value)
+		}
+	}
+	number := func(name string, n int) {
+		if n != 0 {
+			set(name, strconv.Itoa(n))
+		}
+	}
+	number(config.LimitDays, s.LimitDays)
+	number(config.NoticePeriod, s.NoticePeriod)
+	number(config.MaxUsers, s.MaxUsers)
+	set(config.SenderEmail, s.SenderEmail)
+	set(config.SupportEmail, s.SupportEmail)
+	set(config.MemberRoleName, s.MemberRole)
+	set(config.ExcludeAccounts, strings.Join(s.ExcludeAccounts, ","))
+	set(config.AllowedEmailDomains, strings.Join(s.AllowedEmailDomains, ","))
+	set(config.ReportBucket, res.Bucket)
+	set(config.FailureTopicARN, res.TopicARN)
+	return env
+}
+
+// newExecutionName is like the console's: a UUID (version 4).
+func newExecutionName() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// repoRoot returns root, or the nearest directory from the working directory up that holds
+// go.mod and sandbox/runner/run.mjs.
+func repoRoot(root string) (string, error) {
+	if root != "" {
+		return root, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "sandbox", "runner", "run.mjs")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find the repository: no go.mod with sandbox/runner/run.mjs in the working directory or its parents; run from the checkout")
+		}
+		dir = parent
+	}
+}
+
+// NodeInstallHint says how to get Node 22 and aws-local-stepfunctions.
+const NodeInstallHint = "run `make runner-tools` (= npm ci in sandbox/: Node 22 and aws-local-stepfunctions from sandbox/package-lock.json)"
+
+// nodeScript returns the Node 22 binary that npm installed in sandbox/ and run.mjs.
+func nodeScript(root string) (node, script string, err error) {
+	node = filepath.Join(root, "sandbox", "node_modules", ".bin", "node")
+	script = filepath.Join(root, "sandbox", "runner", "run.mjs")
+	if _, err := os.Stat(node); err != nil {
+		return "", "", fmt.Errorf("no Node 22 at %s: %s", node, NodeInstallHint)
+	}
+	if _, err := os.Stat(filepath.Join(root, "sandbox", "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
+		return "", "", fmt.Errorf("aws-local-stepfunctions is not installed in sandbox/node_modules: %s", NodeInstallHint)
+	}
+	return node, script, nil
+}
+
+// Validate checks definition with aws-local-stepfunctions' own validator (asl-validator,
+// with ARN and JSONPath checks) through run.mjs --validate.
+func Validate(ctx context.Context, root string, definition []byte) error {
+	root, err := repoRoot(root)
+	if err != nil {
+		return err
+	}
+	node, script, err := nodeScript(root)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, node, script, "--validate")
+	cmd.Dir = filepath.Dir(script)
+	cmd.Stdin = bytes.NewReader(definition)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("validate the definition: %v: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// Build compiles each Lambda for this machine, as <binDir>/<function>/bootstrap (binDir
+// empty: <root>/build/local), with the tag that drops aws-lambda-go's RPC mode, as the
+// provided.al2023 runtime needs.
+func Build(ctx context.Context, root, binDir string) error {
+	root, err := repoRoot(root)
+	if err != nil {
+		return err
+	}
+	if binDir == "" {
+		binDir = filepath.Join(root, "build", "local")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(Functions))
+	for i, f := range Functions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o",
+				filepath.Join(binDir, f.Name, "bootstrap"), "./lambdas/"+f.Name)
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("build lambdas/%s: %v\n%s", f.Name, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
