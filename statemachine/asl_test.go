@@ -1,0 +1,271 @@
+package statemachine_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
+)
+
+// values are substitutions of the shape infra/ and the local runner give.
+func values() map[string]string {
+	fn := func(name string) string { return "arn:aws:lambda:us-east-1:111122223333:function:keyrotator-" + name }
+	return map[string]string{
+		statemachine.ListAccountsFunctionArn:  fn("list-accounts"),
+		statemachine.ScanAndRotateFunctionArn: fn("scan-and-rotate"),
+		statemachine.NotifyUserFunctionArn:    fn("notify-user"),
+		statemachine.CleanupReportFunctionArn: fn("cleanup-report"),
+		statemachine.FailureTopicArn:          "arn:aws:sns:us-east-1:111122223333:keyrotator-failures",
+		statemachine.ReportBucketName:         "keyrotator-reports-111122223333",
+		statemachine.AccountConcurrency:       "10",
+		statemachine.NotifyConcurrency:        "2",
+	}
+}
+
+func TestTemplateUsesOnlyTheListedPlaceholders(t *testing.T) {
+	got := statemachine.TemplatePlaceholders(statemachine.Template)
+	slices.Sort(got)
+	want := slices.Clone(statemachine.Placeholders)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("rotation.asl.json uses placeholders %v; statemachine.Placeholders (what infra/ substitutes) lists %v", got, want)
+	}
+}
+
+func TestRenderRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(map[string]string)
+		want   string
+	}{
+		{"missing value", func(v map[string]string) { delete(v, statemachine.FailureTopicArn) }, "FailureTopicArn: no value"},
+		{"unknown name", func(v map[string]string) { v["TableName"] = "x" }, "TableName: not a placeholder"},
+		{"concurrency not a number", func(v map[string]string) { v[statemachine.AccountConcurrency] = "ten" }, "AccountConcurrency: must be a whole number"},
+		{"concurrency zero", func(v map[string]string) { v[statemachine.NotifyConcurrency] = "0" }, "NotifyConcurrency: must be a whole number"},
+		{"empty ARN", func(v map[string]string) { v[statemachine.NotifyUserFunctionArn] = "" }, "NotifyUserFunctionArn: empty value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := values()
+			tt.change(v)
+			_, err := statemachine.Render(v)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("unknown placeholder in a template", func(t *testing.T) {
+		_, err := statemachine.RenderTemplate([]byte(`{"a": "${Other}"}`), values())
+		if err == nil || !strings.Contains(err.Error(), "Other") {
+			t.Errorf("error %v, want one naming the unknown placeholder", err)
+		}
+	})
+	t.Run("string values are escaped", func(t *testing.T) {
+		v := values()
+		v[statemachine.ReportBucketName] = `a"b`
+		out, err := statemachine.Render(v)
+		if err != nil || !json.Valid(out) {
+			t.Fatalf("render: %v", err)
+		}
+	})
+}
+
+// TestRenderedDefinitionIsValidASL runs the interpreter's own validator (asl-validator, as
+// aws-local-stepfunctions calls it: ARNs and JSONPaths checked) on the rendered definition
+// and on the local runner's variant, and checks that it rejects a broken one.
+func TestRenderedDefinitionIsValidASL(t *testing.T) {
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := runner.Validate(ctx, "", def); err != nil {
+		t.Errorf("rendered definition: %v", err)
+	}
+	local, err := runner.LocalDefinition(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.Validate(ctx, "", local); err != nil {
+		t.Errorf("the local runner's definition: %v", err)
+	}
+	broken := strings.Replace(string(def), `"Next": "CleanupReport"`, `"Next": "Nowhere"`, 1)
+	if err := runner.Validate(ctx, "", []byte(broken)); err == nil || !strings.Contains(err.Error(), "Nowhere") {
+		t.Errorf("a transition to a missing state: error %v, want one naming it", err)
+	}
+}
+
+// Step Functions' hard limit on one execution's history.
+const historyLimit = 25000
+
+// The event model, from the Step Functions history event types, worst case (every retry
+// used, then caught):
+//   - a Lambda Task (Resource: a function ARN): TaskStateEntered, LambdaFunctionScheduled,
+//     LambdaFunctionStarted, LambdaFunctionSucceeded|Failed, TaskStateExited = 5, plus 3
+//     (Scheduled, Started, Failed) per retry, up to the sum of its retriers' MaxAttempts;
+//   - a service integration Task (sns:publish): TaskStateEntered, TaskScheduled, TaskStarted,
+//     TaskSubmitted, TaskSucceeded, TaskStateExited = 6, plus 4 per retry;
+//   - Pass: Entered + Exited = 2; Fail: FailStateEntered + ExecutionFailed = 2;
+//   - inline Map: MapStateEntered, MapStateStarted, MapStateSucceeded, MapStateExited = 4,
+//     plus per item MapIterationStarted + MapIterationSucceeded = 2 and its states' events;
+//   - Distributed Map, in the execution that runs it: MapStateEntered, MapRunStarted,
+//     MapRunSucceeded, MapStateExited = 4, whatever the item count: each item is its own
+//     child execution (ExecutionStarted + its states + ExecutionSucceeded) with its own
+//     25,000-event budget;
+//   - the execution itself: ExecutionStarted + ExecutionSucceeded = 2.
+type eventModel struct {
+	items map[string]int // items per Map state name
+}
+
+type aslState struct {
+	Type          string
+	Resource      string
+	Next          string
+	End           bool
+	Retry         []struct{ MaxAttempts *int }
+	Catch         []struct{ Next string }
+	ItemProcessor *aslMachine
+	ItemReader    json.RawMessage
+}
+
+type aslMachine struct {
+	StartAt string
+	States  map[string]aslState
+}
+
+// worst returns the most events any path from start through m produces, and the largest
+// child execution its Distributed Maps start.
+func (em eventModel) worst(t *testing.T, m *aslMachine, distributed map[string]bool) (events, child int) {
+	memo := map[string]int{}
+	var from func(name string, depth int) int
+	from = func(name string, depth int) int {
+		if depth > len(m.States) {
+			t.Fatalf("cycle through state %s", name)
+		}
+		if n, ok := memo[name]; ok {
+			return n
+		}
+		s, ok := m.States[name]
+		if !ok {
+			t.Fatalf("no state %s", name)
+		}
+		n := 0
+		retries := 0
+		for _, r := range s.Retry {
+			attempts := 3 // the ASL default
+			if r.MaxAttempts != nil {
+				attempts = *r.MaxAttempts
+			}
+			retries += attempts
+		}
+		switch s.Type {
+		case "Task":
+			if strings.HasPrefix(s.Resource, "arn:aws:states:::") {
+				n = 6 + 4*retries
+			} else {
+				n = 5 + 3*retries
+			}
+		case "Pass", "Succeed", "Fail", "Choice", "Wait":
+			n = 2
+		case "Map":
+			inner, innerChild := em.worst(t, s.ItemProcessor, distributed)
+			child = max(child, innerChild)
+			if distributed[name] {
+				n = 4
+				child = max(child, 2+inner)
+			} else {
+				n = 4 + em.items[name]*(2+inner)
+			}
+		default:
+			t.Fatalf("state %s: type %s not in the model", name, s.Type)
+		}
+		next := 0
+		for _, c := range s.Catch {
+			next = max(next, from(c.Next, depth+1))
+		}
+		if s.Next != "" {
+			next = max(next, from(s.Next, depth+1))
+		}
+		memo[name] = n + next
+		return memo[name]
+	}
+	return from(m.StartAt, 0), child
+}
+
+// historyEvents parses a rendered definition and returns the worst-case events of the
+// parent execution (including ExecutionStarted/Succeeded) and of one child execution.
+func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) {
+	var m aslMachine
+	if err := json.Unmarshal(def, &m); err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		States map[string]struct {
+			ItemProcessor struct {
+				ProcessorConfig struct{ Mode string }
+			}
+		}
+	}
+	if err := json.Unmarshal(def, &raw); err != nil {
+		t.Fatal(err)
+	}
+	distributed := map[string]bool{}
+	for name, s := range raw.States {
+		distributed[name] = s.ItemProcessor.ProcessorConfig.Mode == "DISTRIBUTED"
+	}
+	events, child := em.worst(t, &m, distributed)
+	return 2 + events, child
+}
+
+// TestHistoryStaysUnderLimitAt10000Accounts: at 10,000 accounts and the default maxUsers
+// (200), neither the execution nor any of its child executions reaches 25,000 events.
+//
+// Parent: 2 (execution) + ListAccounts 5 + 3×4 retries = 17, ProcessAccounts 4 (a
+// Distributed Map: the accounts do not count here), CleanupReport 5 + 3×4 = 17; the worst
+// path is a caught CleanupReport failure: + Pass 2 + PublishFailure 6 + 4×3 + Fail 2 = 62
+// events, for 10 or 10,000 accounts alike. Inline, the same Map would cost 10,000 × (2 +
+// ScanAndRotate 14 + …) ≥ 160,000.
+//
+// Child (one account): 2 + ScanAndRotate 5 + 3×3 = 14, then either AccountFailed 2 (caught)
+// or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + NotificationFailed 2 = 27).
+// ScanAndRotate sends at most one notification per user it wrote for, and writes for at
+// most maxUsers users (rule 8): 20 + 200 × 27 = 5,420 events. The bound holds up to
+// maxUsers = (25,000 − 20) / 27 = 925.
+func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const accounts = 10000
+	maxUsers := policy.Config{}.WithDefaults().MaxUsers
+	em := eventModel{items: map[string]int{"ProcessAccounts": accounts, "NotifyOwners": maxUsers}}
+	parent, child := historyEvents(t, def, em)
+	t.Logf("worst case at %d accounts, maxUsers %d: %d events in the execution, %d in a child execution", accounts, maxUsers, parent, child)
+	if parent >= historyLimit {
+		t.Errorf("the execution has up to %d history events at %d accounts, limit %d", parent, accounts, historyLimit)
+	}
+	if child >= historyLimit {
+		t.Errorf("a child execution has up to %d history events at maxUsers %d, limit %d", child, maxUsers, historyLimit)
+	}
+	if parent != 62 {
+		t.Errorf("the execution's worst case is %d events; the arithmetic in this test's comment says 62 — update both", parent)
+	}
+	if child != 20+27*maxUsers {
+		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 27 × maxUsers = %d — update both", child, 20+27*maxUsers)
+	}
+
+	// The model counts per-account events in the parent when the Map is inline: the check
+	// above would fail for an inline ProcessAccounts.
+	inline := strings.Replace(string(def), `"Mode": "DISTRIBUTED"`, `"Mode": "INLINE"`, 1)
+	if parent, _ := historyEvents(t, []byte(inline), em); parent < historyLimit {
+		t.Errorf("an inline account Map gives %d events at %d accounts: the model undercounts", parent, accounts)
+	}
+	if !strings.Contains(string(def), `"Mode": "DISTRIBUTED"`) {
+		t.Error("ProcessAccounts is no longer a Distributed Map")
+	}
+}
