@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test unit vet lint fuzz tools sandbox-tools sandbox
+.PHONY: help test unit vet lint fuzz tools sandbox-tools sandbox runner-tools build-local demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ test: vet unit ## go vet and every test (what CI runs)
 vet:
 	$(GO) vet ./...
 
-unit: sandbox-tools ## all Go tests of the root module
+unit: sandbox-tools runner-tools ## all Go tests of the root module (the end-to-end ones included)
 	$(GO) test -count=1 ./...
 
 # The local AWS stand-in runs moto from a project-local virtualenv. The stamp holds the
@@ -39,3 +39,34 @@ lint: ## gofmt and staticcheck
 
 fuzz: ## run the policy fuzzer for 60 s
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzPlanUser -fuzztime 60s
+
+# The local workflow runner: Node 22 and aws-local-stepfunctions, pinned in sandbox/package.json
+# and installed from sandbox/package-lock.json (npm ci runs again only when the lock changes).
+RUNNER_STAMP := sandbox/node_modules/.package-lock.json
+
+runner-tools: $(RUNNER_STAMP) ## install Node 22 and aws-local-stepfunctions into sandbox/node_modules
+
+$(RUNNER_STAMP): sandbox/package-lock.json sandbox/package.json
+	cd sandbox && npm ci --no-audit --no-fund
+	@touch $@
+
+build-local: ## build the four Lambdas for this machine into build/local/<name>/bootstrap
+	@for f in list-accounts scan-and-rotate notify-user cleanup-report; do \
+		$(GO) build -tags lambda.norpc -o build/local/$$f/bootstrap ./lambdas/$$f || exit 1; done
+
+# One command on a fresh machine: tools, the stand-in seeded with the demo scenario, one
+# daily run of the workflow (output in out/demo), its summary, and the stand-in stopped.
+DEMO_OUT ?= out/demo
+
+demo: sandbox-tools runner-tools build-local ## run the whole workflow once on the demo organization (output in out/demo)
+	@set -euo pipefail; \
+	$(GO) build -o bin/keyrotator ./cmd/keyrotator; \
+	log=$$(mktemp); ready=$$(mktemp); \
+	bin/keyrotator sandbox --scenario sandbox/scenarios/demo.json >$$ready 2>$$log & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log $$ready' EXIT; \
+	for i in $$(seq 1 120); do grep -q '^ready ' $$ready && break; \
+		kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.5; done; \
+	url=$$(sed -n 's/^ready //p' $$ready); [ -n "$$url" ] || { echo "the stand-in did not start:"; cat $$log; exit 1; }; \
+	echo "stand-in at $$url:"; sed 1d $$ready; \
+	rm -rf $(DEMO_OUT); bin/keyrotator run --endpoint $$url --out $(DEMO_OUT) --bin build/local; \
+	echo; echo "emails: $(DEMO_OUT)/mail, report: $(DEMO_OUT)/report.csv, logs: $(DEMO_OUT)/logs, history: $(DEMO_OUT)/execution.json"
