@@ -619,3 +619,32 @@ func TestStartFailuresSayWhatToDo(t *testing.T) {
 		}
 	})
 }
+
+// TestNoMemberRoleLeavesTheRoleOut: an account marked noMemberRole has no rotator role, so
+// AssumeRole into it is denied, while the seeder's own role still works and its users exist.
+func TestNoMemberRoleLeavesTheRoleOut(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	for i := range sc.Accounts {
+		sc.Accounts[i].NoMemberRole = sc.Accounts[i].Name == "staging"
+	}
+	sb := sandboxtest.New(t, sc)
+	client := sts.NewFromConfig(sb.Config())
+	for _, name := range []string{"prod", "staging"} {
+		id, _ := sb.AccountID(name)
+		arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", id, sc.MemberRole)
+		_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("rotator-test")})
+		switch {
+		case name == "staging" && (err == nil || !strings.Contains(err.Error(), "AccessDenied")):
+			t.Errorf("AssumeRole %s in the noMemberRole account: err = %v, want AccessDenied", arn, err)
+		case name == "prod" && err != nil:
+			t.Errorf("AssumeRole %s: %v", arn, err)
+		}
+	}
+	id, _ := sb.AccountID("staging")
+	users, err := iam.NewFromConfig(sandbox.AccountConfig(sb.Config(), id, sandbox.OrganizationAccessRole)).
+		ListUsers(ctx, &iam.ListUsersInput{})
+	if err != nil || len(users.Users) != 1 || aws.ToString(users.Users[0].UserName) != "olivia" {
+		t.Errorf("users of staging through %s: %v, %v; want olivia", sandbox.OrganizationAccessRole, users, err)
+	}
+}

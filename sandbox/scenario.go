@@ -38,6 +38,9 @@ type Account struct {
 	// <name>@example.com. Unused for the management account, which exists already.
 	Email string `json:"email,omitempty"`
 	Users []User `json:"users,omitempty"`
+	// NoMemberRole leaves the rotator's memberRole out of this account, as in an account
+	// where the role was never deployed: the rotator cannot assume into it.
+	NoMemberRole bool `json:"noMemberRole,omitempty"`
 }
 
 // User is an IAM user with its tags and at most two access keys (the IAM quota).

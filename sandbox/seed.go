@@ -245,7 +245,9 @@ type seeder struct {
 func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id string) error {
 	fmt.Fprintf(s.progress, "seeding account %s = %s (%d users)…\n", a.Name, id, len(a.Users))
 	client := iam.NewFromConfig(cfg)
-	if err := s.memberRole(ctx, client, id); err != nil {
+	if a.NoMemberRole {
+		fmt.Fprintf(s.progress, "  no %s role in %s (noMemberRole)\n", s.role, a.Name)
+	} else if err := s.memberRole(ctx, client, id); err != nil {
 		return err
 	}
 	for _, u := range a.Users {
