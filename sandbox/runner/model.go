@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 )
 
 // Email is a message SES accepted: its envelope and raw MIME text.
@@ -50,5 +51,21 @@ func (m *model) emailsSince(before *model) ([]Email, error) {
 	if len(m.SES.RawMessage) < n || (n > 0 && m.SES.RawMessage[n-1].ID != before.SES.RawMessage[n-1].ID) {
 		return nil, fmt.Errorf("the stand-in's SES messages changed order during the run: cannot tell this run's emails")
 	}
-	return append([]Email{}, m.SES.RawMessage[n:]...), nil
+	out := append([]Email{}, m.SES.RawMessage[n:]...)
+	for i := range out {
+		out[i].Destinations = unique(out[i].Destinations)
+	}
+	return out, nil
+}
+
+// unique drops repeated addresses, keeping the first: moto adds the message's To/Cc/Bcc
+// header addresses to the envelope destinations, so each appears twice.
+func unique(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -1,0 +1,705 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+)
+
+const demoScenario = "../scenarios/demo.json"
+
+// binDir holds the Lambdas, built once for the package by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "keyrotator-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := runner.Build(context.Background(), "", dir); err != nil {
+		fmt.Fprintf(os.Stderr, "build the Lambdas: %v\n", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// org is a seeded stand-in and the rotator settings it serves.
+type org struct {
+	sb       *sandboxtest.Sandbox
+	settings runner.Settings
+	// out holds the runs' output directories for the whole test, subtests included.
+	out  string
+	runs int
+}
+
+func start(t *testing.T, scenario string) *org {
+	t.Helper()
+	sb := sandboxtest.NewFile(t, scenario)
+	s, err := sb.Settings(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &org{sb: sb, settings: runner.SettingsFrom(s), out: t.TempDir()}
+}
+
+// run executes the workflow once with input and writes its output directory, as
+// `keyrotator run` does.
+func (o *org) run(t *testing.T, input string) (*runner.Execution, string) {
+	t.Helper()
+	o.runs++
+	dir := filepath.Join(o.out, fmt.Sprintf("run%d", o.runs))
+	ex, err := runner.Run(context.Background(), runner.Options{Endpoint: o.sb.URL, Input: json.RawMessage(input),
+		Settings: o.settings, BinDir: binDir, RetryInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("run %s: %v", input, err)
+	}
+	if err := ex.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return ex, dir
+}
+
+func (o *org) id(t *testing.T, name string) string {
+	t.Helper()
+	id, err := o.sb.AccountID(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// state reads the users and keys of the named accounts (all seeded ones when none).
+func (o *org) state(t *testing.T, names ...string) map[string][]sandboxtest.User {
+	t.Helper()
+	if len(names) == 0 {
+		for _, a := range o.sb.Seeded.Settings.Accounts {
+			names = append(names, a.Name)
+		}
+	}
+	out := map[string][]sandboxtest.User{}
+	for _, name := range names {
+		users, err := o.sb.Users(context.Background(), name)
+		if err != nil {
+			t.Fatalf("read account %s: %v", name, err)
+		}
+		out[name] = users
+	}
+	return out
+}
+
+// keyState is what the tests compare of a key: its ID ("new" for a key made by the run)
+// and status.
+type keyState struct{ ID, Status string }
+
+func observed(before, after []sandboxtest.User) map[string][]keyState {
+	known := map[string]bool{}
+	for _, u := range before {
+		for _, k := range u.Keys {
+			known[k.AccessKeyID] = true
+		}
+	}
+	out := map[string][]keyState{}
+	for _, u := range after {
+		keys := []keyState{}
+		for _, k := range u.Keys {
+			id := k.AccessKeyID
+			if !known[id] {
+				id = "new"
+			}
+			keys = append(keys, keyState{id, k.Status})
+		}
+		slices.SortFunc(keys, func(a, b keyState) int { return strings.Compare(a.ID+a.Status, b.ID+b.Status) })
+		out[u.Name] = keys
+	}
+	return out
+}
+
+func toPolicy(users []sandboxtest.User) []policy.User {
+	out := make([]policy.User, 0, len(users))
+	for _, u := range users {
+		pu := policy.User{UserName: u.Name, Tags: u.Tags, Keys: []policy.Key{}}
+		for _, k := range u.Keys {
+			pu.Keys = append(pu.Keys, policy.Key{AccessKeyID: k.AccessKeyID, Status: policy.KeyStatus(k.Status),
+				CreateDate: k.CreateDate, LastUsedDate: k.LastUsedDate})
+		}
+		out = append(out, pu)
+	}
+	return out
+}
+
+// predict runs the policy (what `keyrotator plan` runs) on an account's users and returns
+// the plan and the keys it leaves each user with.
+func predict(t *testing.T, users []sandboxtest.User, cfg policy.Config, now time.Time) (policy.Plan, map[string][]keyState) {
+	t.Helper()
+	plan, err := policy.PlanUsers(toPolicy(users), cfg, now)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	keys := observed(users, users)
+	for _, p := range plan.Users {
+		for _, a := range p.Actions {
+			ks := keys[p.UserName]
+			switch a.Action {
+			case policy.CreateKey:
+				ks = append(ks, keyState{"new", "Active"})
+			case policy.DeactivateKey:
+				for i := range ks {
+					if ks[i].ID == a.AccessKeyID {
+						ks[i].Status = "Inactive"
+					}
+				}
+			case policy.DeleteKey:
+				ks = slices.DeleteFunc(ks, func(k keyState) bool { return k.ID == a.AccessKeyID })
+			}
+			slices.SortFunc(ks, func(a, b keyState) int { return strings.Compare(a.ID+a.Status, b.ID+b.Status) })
+			keys[p.UserName] = ks
+		}
+	}
+	return plan, keys
+}
+
+func (o *org) policyConfig(cleanup bool) policy.Config {
+	return policy.Config{AllowedEmailDomains: o.settings.AllowedEmailDomains, Cleanup: cleanup}.WithDefaults()
+}
+
+// checkAccountAsPlanned: the account's keys after the run are what the policy predicts from
+// its keys before, and the report lists exactly the plan's actions, done (or not, in a dry
+// run) — per user.
+func checkAccountAsPlanned(t *testing.T, ex *runner.Execution, name string, before, after []sandboxtest.User, cfg policy.Config) {
+	t.Helper()
+	if ex.Report == nil {
+		t.Fatalf("no report for %s", ex.Name)
+	}
+	plan, want := predict(t, before, cfg, ex.Report.Run.Now)
+	if ex.Report.Run.DryRun {
+		want = observed(before, before)
+	}
+	if got := observed(before, after); !reflect.DeepEqual(got, want) {
+		for user := range want {
+			if !reflect.DeepEqual(got[user], want[user]) {
+				t.Errorf("%s/%s: keys after the run %v, the policy predicts %v", name, user, got[user], want[user])
+			}
+		}
+	}
+	var result *workflow.AccountResult
+	for i, a := range ex.Report.Accounts {
+		if a.Account.Name == name {
+			result = &ex.Report.Accounts[i]
+		}
+	}
+	if result == nil {
+		t.Fatalf("account %s is not in the report", name)
+	}
+	reported := map[string]workflow.UserResult{}
+	for _, u := range result.Users {
+		reported[u.UserName] = u
+	}
+	for _, p := range plan.Users {
+		u := reported[p.UserName]
+		if len(p.Actions) > 0 && u.Status != p.Status {
+			t.Errorf("%s/%s: reported status %q, the policy says %q", name, p.UserName, u.Status, p.Status)
+		}
+		var got []string
+		for _, a := range u.Actions {
+			got = append(got, fmt.Sprintf("%s %s done=%v", a.Action.Action, a.AccessKeyID, a.Done))
+			if a.Action.Action == policy.CreateKey && a.Done && a.NewAccessKeyID == "" {
+				t.Errorf("%s/%s: CreateKey done without a new key ID", name, p.UserName)
+			}
+		}
+		var wantActions []string
+		for _, a := range p.Actions {
+			wantActions = append(wantActions, fmt.Sprintf("%s %s done=%v", a.Action, a.AccessKeyID, !ex.Report.Run.DryRun))
+		}
+		if !slices.Equal(got, wantActions) {
+			t.Errorf("%s/%s: reported actions %v, the policy plans %v", name, p.UserName, got, wantActions)
+		}
+	}
+}
+
+// rotatorSessions returns the accounts the rotator assumed into during run (session names
+// carry the run ID).
+func (o *org) rotatorSessions(t *testing.T, run string) map[string]int {
+	t.Helper()
+	roles, err := o.sb.AssumedRoles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range roles {
+		if r.SessionName == awsclient.SessionName("scan", run) {
+			out[r.AccountID]++
+		}
+	}
+	return out
+}
+
+func (o *org) snsMessages(t *testing.T) []sandboxtest.SNSMessage {
+	t.Helper()
+	msgs, err := o.sb.SNSMessages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// mail is an email of the run, parsed, with its file in the output directory.
+type mail struct {
+	sandboxtest.Email
+	file string
+}
+
+func mails(t *testing.T, ex *runner.Execution, dir string) []mail {
+	t.Helper()
+	var out []mail
+	for i, m := range ex.Emails {
+		e, err := sandboxtest.ParseEmail(m.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "mail", fmt.Sprintf("%03d-*.eml", i+1)))
+		if len(files) != 1 {
+			t.Fatalf("email %d of %s: files %v in %s/mail", i+1, ex.Name, files, dir)
+		}
+		e.Destinations = m.Destinations
+		out = append(out, mail{e, files[0]})
+	}
+	return out
+}
+
+// delivery is a new key as its owner received it.
+type delivery struct {
+	to, password, passwordFile, secret string
+}
+
+var passwordLine = regexp.MustCompile(`(?m)^    (\S{20,})\s*$`)
+
+// deliveries opens every credentials.zip of the run with the password from its second email,
+// using 7-Zip, and returns them by access key ID.
+func deliveries(t *testing.T, ms []mail) map[string]delivery {
+	t.Helper()
+	if _, err := exec.LookPath("7zz"); err != nil {
+		t.Fatal("7zz not found: install 7-Zip (Debian: apt-get install 7zip; .ci/run does it)")
+	}
+	passwords := map[string]mail{}
+	for _, m := range ms {
+		if strings.HasPrefix(m.Subject, "Password for the new AWS access key ") {
+			passwords[strings.Fields(strings.TrimPrefix(m.Subject, "Password for the new AWS access key "))[0]] = m
+		}
+	}
+	out := map[string]delivery{}
+	for _, m := range ms {
+		for _, a := range m.Attachments {
+			if a.Filename != "credentials.zip" {
+				continue
+			}
+			id := strings.Fields(strings.TrimPrefix(m.Subject, "New AWS access key "))[0]
+			pm, ok := passwords[id]
+			if !ok {
+				t.Errorf("key %s: zip sent to %v without a password email", id, m.Destinations)
+				continue
+			}
+			found := passwordLine.FindStringSubmatch(pm.Text)
+			if found == nil || !slices.Equal(pm.Destinations, m.Destinations) {
+				t.Errorf("key %s: password email to %v without a password line (zip to %v)", id, pm.Destinations, m.Destinations)
+				continue
+			}
+			zipFile := filepath.Join(t.TempDir(), "credentials.zip")
+			if err := os.WriteFile(zipFile, a.Data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			list, err := exec.Command("7zz", "l", "-slt", "-p"+found[1], zipFile).CombinedOutput()
+			if err != nil || !strings.Contains(string(list), "Method = AES-256") {
+				t.Errorf("key %s: 7zz l: %v; want AES-256 entries", id, err)
+			}
+			content, err := exec.Command("7zz", "x", "-so", "-p"+found[1], zipFile, "credentials.csv").Output()
+			if err != nil {
+				t.Errorf("key %s: the zip does not open with the mailed password: %v", id, err)
+				continue
+			}
+			rows, err := csv.NewReader(bytes.NewReader(content)).ReadAll()
+			if err != nil || len(rows) != 2 || rows[1][0] != id || len(rows[1][1]) < 40 {
+				t.Errorf("key %s: credentials.csv holds %d rows (%v), want the header and the key", id, len(rows), err)
+				continue
+			}
+			out[id] = delivery{to: m.Destinations[0], password: found[1], passwordFile: pm.file, secret: rows[1][1]}
+		}
+	}
+	return out
+}
+
+// checkDelivered: every key the report says was created reached its owner, and is the key
+// IAM now holds for that user.
+func checkDelivered(t *testing.T, ex *runner.Execution, got map[string]delivery, state map[string][]sandboxtest.User) {
+	t.Helper()
+	created := 0
+	for _, a := range ex.Report.Accounts {
+		users := map[string]sandboxtest.User{}
+		for _, u := range state[a.Account.Name] {
+			users[u.Name] = u
+		}
+		for _, u := range a.Users {
+			for _, act := range u.Actions {
+				if act.Action.Action != policy.CreateKey || !act.Done {
+					continue
+				}
+				created++
+				d, ok := got[act.NewAccessKeyID]
+				if !ok {
+					t.Errorf("%s/%s: new key %s was not delivered", a.Account.Name, u.UserName, act.NewAccessKeyID)
+					continue
+				}
+				email := users[u.UserName].Tags["EmailID"]
+				if email == "" {
+					email = users[u.UserName].Tags["Email"]
+				}
+				if d.to != email {
+					t.Errorf("%s/%s: key %s delivered to %s, owner is %s", a.Account.Name, u.UserName, act.NewAccessKeyID, d.to, email)
+				}
+				if !slices.ContainsFunc(users[u.UserName].Keys, func(k sandboxtest.Key) bool {
+					return k.AccessKeyID == act.NewAccessKeyID && k.Status == "Active"
+				}) {
+					t.Errorf("%s/%s: delivered key %s is not an active key of the user", a.Account.Name, u.UserName, act.NewAccessKeyID)
+				}
+			}
+		}
+	}
+	if created != len(got) {
+		t.Errorf("%d keys created, %d delivered", created, len(got))
+	}
+}
+
+// checkNoLeak searches every file of the output directory, the decoded text of every email,
+// the report bucket and the SNS messages for every secret access key and zip password:
+// secrets may exist only inside the encrypted zips, a password only in its own email.
+func (o *org) checkNoLeak(t *testing.T, dirs []string, ms []mail, got map[string]delivery) {
+	t.Helper()
+	type needle struct{ what, value, allowedFile string }
+	var needles []needle
+	for _, k := range o.sb.Seeded.Keys {
+		needles = append(needles, needle{"seeded secret of " + k.AccessKeyID, k.Secret.Reveal(), ""})
+	}
+	for id, d := range got {
+		needles = append(needles, needle{"secret of new key " + id, d.secret, ""},
+			needle{"zip password of " + id, d.password, d.passwordFile})
+	}
+	haystacks := map[string][]byte{}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			haystacks[path] = data
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms {
+		haystacks[m.file+" (decoded text)"] = []byte(m.Text + m.HTML + m.Subject)
+	}
+	bucket := o.sb.Seeded.Settings.ManagementAccountID
+	objs, err := o.sb.S3Objects(context.Background(), "keyrotator-reports-"+bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objs {
+		haystacks["s3://"+obj.Key] = obj.Body
+	}
+	for i, m := range o.snsMessages(t) {
+		haystacks[fmt.Sprintf("SNS message %d", i)] = []byte(m.Subject + m.Message)
+	}
+	if len(needles) < len(o.sb.Seeded.Keys) || len(haystacks) == 0 {
+		t.Fatal("nothing to search")
+	}
+	for _, n := range needles {
+		for where, data := range haystacks {
+			if bytes.Contains(data, []byte(n.value)) && strings.TrimSuffix(where, " (decoded text)") != n.allowedFile {
+				t.Errorf("%s found in %s", n.what, where)
+			}
+		}
+	}
+}
+
+// TestE2EDemoOrganization runs the workflow end to end on the demo organization, in the
+// order an operator would: a dry run, bad inputs, a single-account run, the daily run, and
+// re-runs the same day.
+func TestE2EDemoOrganization(t *testing.T) {
+	t.Parallel()
+	o := start(t, demoScenario)
+	excluded := o.sb.Seeded.Settings.ExcludeAccountIDs
+	if len(excluded) != 1 {
+		t.Fatalf("the demo scenario excludes %v, want one account", excluded)
+	}
+	var outputs []string
+	var allMails []mail
+
+	t.Run("dry run: no write, no owner email, a report of what would happen", func(t *testing.T) {
+		before := o.state(t)
+		ex, dir := o.run(t, `{"dryRun":true}`)
+		outputs = append(outputs, dir)
+		if !ex.Succeeded() {
+			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
+		}
+		after := o.state(t)
+		if !reflect.DeepEqual(before, after) {
+			t.Error("the dry run changed IAM")
+		}
+		for _, a := range o.sb.Seeded.Settings.Accounts {
+			if !a.Excluded {
+				checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(false))
+			}
+		}
+		if ex.Report.Totals.KeysCreated == 0 || ex.Report.Totals.KeysDeleted == 0 {
+			t.Errorf("the dry run's report says nothing would happen: %+v", ex.Report.Totals)
+		}
+		for _, m := range mails(t, ex, dir) {
+			if !slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
+				t.Errorf("dry run sent %q to %v", m.Subject, m.Destinations)
+			}
+		}
+	})
+
+	t.Run("bad input fails with InvalidInput, changes nothing, tells SNS", func(t *testing.T) {
+		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`} {
+			before, sns := o.state(t), len(o.snsMessages(t))
+			ex, dir := o.run(t, input)
+			outputs = append(outputs, dir)
+			if ex.Status != "FAILED" || ex.Error != "InvalidInput" {
+				t.Errorf("input %s: %s %s %s, want FAILED InvalidInput", input, ex.Status, ex.Error, ex.Cause)
+			}
+			if !reflect.DeepEqual(before, o.state(t)) {
+				t.Errorf("input %s changed IAM", input)
+			}
+			if len(ex.Emails) != 0 || ex.Report != nil {
+				t.Errorf("input %s: %d emails, report %v", input, len(ex.Emails), ex.Report != nil)
+			}
+			if sessions := o.rotatorSessions(t, ex.Name); len(sessions) != 0 {
+				t.Errorf("input %s: the rotator assumed into %v", input, sessions)
+			}
+			msgs := o.snsMessages(t)
+			if len(msgs) != sns+1 || !strings.Contains(msgs[len(msgs)-1].Message, "InvalidInput") ||
+				!strings.Contains(msgs[len(msgs)-1].Message, ex.Name) {
+				t.Errorf("input %s: SNS messages %d → %d, want one naming InvalidInput and the execution", input, sns, len(msgs))
+			}
+		}
+	})
+
+	t.Run("single-account run touches only that account", func(t *testing.T) {
+		dev := o.id(t, "dev")
+		before := o.state(t)
+		ex, dir := o.run(t, `{"accounts":["`+dev+`"]}`)
+		outputs = append(outputs, dir)
+		if !ex.Succeeded() || ex.Report.Accounts != nil && len(ex.Report.Accounts) != 1 {
+			t.Fatalf("execution %s %s %s, report of %d accounts", ex.Status, ex.Error, ex.Cause, len(ex.Report.Accounts))
+		}
+		after := o.state(t)
+		checkAccountAsPlanned(t, ex, "dev", before["dev"], after["dev"], o.policyConfig(false))
+		for name := range before {
+			if name != "dev" && !reflect.DeepEqual(before[name], after[name]) {
+				t.Errorf("account %s changed in a run of dev only", name)
+			}
+		}
+		if sessions := o.rotatorSessions(t, ex.Name); len(sessions) != 1 || sessions[dev] == 0 {
+			t.Errorf("the rotator assumed into %v, want dev (%s) only", sessions, dev)
+		}
+		ms := mails(t, ex, dir)
+		allMails = append(allMails, ms...)
+		checkDelivered(t, ex, deliveries(t, ms), after)
+	})
+
+	var daily map[string]delivery
+	t.Run("daily run: every account as the policy predicts, keys delivered, excluded untouched", func(t *testing.T) {
+		before := o.state(t)
+		ex, dir := o.run(t, `{}`)
+		outputs = append(outputs, dir)
+		if !ex.Succeeded() {
+			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
+		}
+		after := o.state(t)
+		for _, a := range o.sb.Seeded.Settings.Accounts {
+			if a.Excluded {
+				if !reflect.DeepEqual(before[a.Name], after[a.Name]) {
+					t.Errorf("excluded account %s changed", a.Name)
+				}
+				continue
+			}
+			checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(false))
+		}
+		sessions := o.rotatorSessions(t, ex.Name)
+		if sessions[excluded[0]] != 0 || len(sessions) != len(o.sb.Seeded.Settings.Accounts)-1 {
+			t.Errorf("the rotator assumed into %v; want every account but the excluded %s", sessions, excluded[0])
+		}
+		ms := mails(t, ex, dir)
+		allMails = append(allMails, ms...)
+		daily = deliveries(t, ms)
+		checkDelivered(t, ex, daily, after)
+		if ex.Report.Totals.KeysCreated == 0 || len(daily) != ex.Report.Totals.KeysCreated {
+			t.Errorf("%d keys created, %d delivered", ex.Report.Totals.KeysCreated, len(daily))
+		}
+	})
+
+	t.Run("second run the same day: only what the policy held back for a later run", func(t *testing.T) {
+		// Rule 4 never deletes a key the same run deactivated, and a key deactivated because
+		// no replacement could be made is deleted by the next run (rule 3): the second run does
+		// exactly what the policy predicts from the state the first left, and sends no notice
+		// twice (each email is about a key this run acted on, or the support report).
+		before := o.state(t)
+		ex, dir := o.run(t, `{}`)
+		outputs = append(outputs, dir)
+		after := o.state(t)
+		acted := map[string]bool{}
+		for _, a := range o.sb.Seeded.Settings.Accounts {
+			if !a.Excluded {
+				checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(false))
+			}
+		}
+		for _, a := range ex.Report.Accounts {
+			for _, u := range a.Users {
+				for _, act := range u.Actions {
+					acted[act.AccessKeyID], acted[act.NewAccessKeyID] = true, true
+				}
+			}
+		}
+		ms := mails(t, ex, dir)
+		allMails = append(allMails, ms...)
+		for _, m := range ms {
+			if slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
+				continue
+			}
+			if !slices.ContainsFunc(strings.Fields(m.Subject), func(w string) bool { return acted[w] }) {
+				t.Errorf("second run re-sent %q to %v", m.Subject, m.Destinations)
+			}
+		}
+		d := deliveries(t, ms)
+		checkDelivered(t, ex, d, after)
+		for id, v := range d {
+			daily[id] = v
+		}
+	})
+
+	t.Run("third run the same day: zero writes, no owner email", func(t *testing.T) {
+		before := o.state(t)
+		ex, dir := o.run(t, `{}`)
+		outputs = append(outputs, dir)
+		if !ex.Succeeded() {
+			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
+		}
+		if !reflect.DeepEqual(before, o.state(t)) {
+			t.Error("a re-run the same day changed IAM")
+		}
+		tot := ex.Report.Totals
+		if tot.KeysCreated+tot.KeysDeactivated+tot.KeysDeleted+tot.Notices != 0 {
+			t.Errorf("a re-run the same day reports %+v", tot)
+		}
+		for _, m := range mails(t, ex, dir) {
+			if !slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
+				t.Errorf("a re-run the same day sent %q to %v", m.Subject, m.Destinations)
+			}
+		}
+	})
+
+	t.Run("no secret access key or zip password outside the zip and its password email", func(t *testing.T) {
+		if len(daily) == 0 {
+			t.Fatal("no delivered keys to look for")
+		}
+		o.checkNoLeak(t, outputs, allMails, daily)
+	})
+}
+
+// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization applies rule 7
+// only, emails no owner, and sends the support team the consolidated report.
+func TestE2ECleanupMode(t *testing.T) {
+	t.Parallel()
+	o := start(t, demoScenario)
+	before := o.state(t)
+	ex, dir := o.run(t, `{"cleanup":true}`)
+	if !ex.Succeeded() || !ex.Report.Run.Cleanup {
+		t.Fatalf("execution %s %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+	after := o.state(t)
+	for _, a := range o.sb.Seeded.Settings.Accounts {
+		if a.Excluded {
+			if !reflect.DeepEqual(before[a.Name], after[a.Name]) {
+				t.Errorf("excluded account %s changed", a.Name)
+			}
+			continue
+		}
+		checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(true))
+	}
+	if ex.Report.Totals.KeysCreated != 0 || ex.Report.Totals.KeysDeleted+ex.Report.Totals.KeysDeactivated == 0 {
+		t.Errorf("cleanup totals %+v: want deletions or deactivations and no new key", ex.Report.Totals)
+	}
+	ms := mails(t, ex, dir)
+	if len(ms) != 1 || !slices.Equal(ms[0].Destinations, []string{o.settings.SupportEmail}) {
+		t.Fatalf("cleanup sent %d emails, want only the support report", len(ms))
+	}
+	if !slices.ContainsFunc(ms[0].Attachments, func(a sandboxtest.Attachment) bool {
+		return bytes.Equal(a.Data, ex.ReportCSV)
+	}) {
+		t.Error("the support email does not carry the run's report.csv")
+	}
+	o.checkNoLeak(t, []string{dir}, ms, nil)
+}
+
+// TestE2EAccountWithoutMemberRole: an account the rotator cannot assume into is reported
+// failed and SNS is told, while the other accounts are processed.
+func TestE2EAccountWithoutMemberRole(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/no-member-role.json")
+	orphan := o.id(t, "orphan")
+	before := o.state(t, "management", "prod")
+	ex, dir := o.run(t, `{}`)
+	if !ex.Succeeded() {
+		t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+	after := o.state(t, "management", "prod")
+	checkAccountAsPlanned(t, ex, "prod", before["prod"], after["prod"], o.policyConfig(false))
+	checkAccountAsPlanned(t, ex, "management", before["management"], after["management"], o.policyConfig(false))
+	var failed []string
+	for _, a := range ex.Report.Accounts {
+		if a.Status == workflow.AccountFailed {
+			failed = append(failed, a.Account.AccountID)
+			if !strings.Contains(a.Error, "AccessDenied") {
+				t.Errorf("orphan's error %q does not say access was denied", a.Error)
+			}
+		}
+	}
+	if !slices.Equal(failed, []string{orphan}) {
+		t.Errorf("failed accounts %v, want the orphan %s", failed, orphan)
+	}
+	msgs := o.snsMessages(t)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, orphan) || !strings.Contains(msgs[0].Message, ex.Name) {
+		t.Errorf("SNS messages %+v, want one naming account %s and the run", msgs, orphan)
+	}
+	ms := mails(t, ex, dir)
+	d := deliveries(t, ms)
+	checkDelivered(t, ex, d, after)
+	if !slices.ContainsFunc(ms, func(m mail) bool { return slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) }) {
+		t.Error("the support team was not told of the failed account")
+	}
+	o.checkNoLeak(t, []string{dir}, ms, d)
+}
