@@ -79,7 +79,7 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&domains, "allowed-domains", "ALLOWED_EMAIL_DOMAINS, comma-separated (default: the stand-in's allowedEmailDomains)")
 	accountConcurrency := fs.Int("account-concurrency", 4, "MaxConcurrency of the account Map")
 	notifyConcurrency := fs.Int("notify-concurrency", 2, "MaxConcurrency of the notification Map")
-	fastRetries := fs.Bool("fast-retries", true, "shorten every Retry interval to 100 ms (retryIntervalOverrides)")
+	fastRetries := fs.Bool("fast-retries", false, "shorten every Retry interval to 100 ms (retryIntervalOverrides); default: as written")
 	binDir := fs.String("bin", "", "directory with <function>/bootstrap; set it to skip the build (default: build into build/local)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
