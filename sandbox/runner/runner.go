@@ -190,7 +190,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		values[f.Placeholder] = arn
 		binary := filepath.Join(binDir, f.Name, "bootstrap")
 		if _, err := os.Stat(binary); err != nil {
-			return nil, fmt.Errorf("Lambda %s: %w (build the binaries first: runner.Build, or make build-local)", f.Name, err)
+			return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", f.Name, err)
 		}
 		logs[f.Name] = &bytes.Buffer{}
 		fenv := append(append([]string{}, env...), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+f.Name)
