@@ -238,6 +238,21 @@ func checkAccountAsPlanned(t *testing.T, ex *runner.Execution, name string, befo
 	}
 }
 
+// checkAllAsPlanned checks every seeded account with checkAccountAsPlanned, except excluded
+// ones, which must not have changed.
+func (o *org) checkAllAsPlanned(t *testing.T, ex *runner.Execution, before, after map[string][]sandboxtest.User, cleanup bool) {
+	t.Helper()
+	for _, a := range o.sb.Seeded.Settings.Accounts {
+		if a.Excluded {
+			if !reflect.DeepEqual(before[a.Name], after[a.Name]) {
+				t.Errorf("excluded account %s changed", a.Name)
+			}
+			continue
+		}
+		checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(cleanup))
+	}
+}
+
 // rotatorSessions returns the accounts the rotator assumed into during run (session names
 // carry the run ID).
 func (o *org) rotatorSessions(t *testing.T, run string) map[string]int {
@@ -468,11 +483,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 		if !reflect.DeepEqual(before, after) {
 			t.Error("the dry run changed IAM")
 		}
-		for _, a := range o.sb.Seeded.Settings.Accounts {
-			if !a.Excluded {
-				checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(false))
-			}
-		}
+		o.checkAllAsPlanned(t, ex, before, after, false)
 		if ex.Report.Totals.KeysCreated == 0 || ex.Report.Totals.KeysDeleted == 0 {
 			t.Errorf("the dry run's report says nothing would happen: %+v", ex.Report.Totals)
 		}
@@ -540,15 +551,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
 		}
 		after := o.state(t)
-		for _, a := range o.sb.Seeded.Settings.Accounts {
-			if a.Excluded {
-				if !reflect.DeepEqual(before[a.Name], after[a.Name]) {
-					t.Errorf("excluded account %s changed", a.Name)
-				}
-				continue
-			}
-			checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(false))
-		}
+		o.checkAllAsPlanned(t, ex, before, after, false)
 		sessions := o.rotatorSessions(t, ex.Name)
 		if sessions[excluded[0]] != 0 || len(sessions) != len(o.sb.Seeded.Settings.Accounts)-1 {
 			t.Errorf("the rotator assumed into %v; want every account but the excluded %s", sessions, excluded[0])
@@ -572,11 +575,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 		outputs = append(outputs, dir)
 		after := o.state(t)
 		acted := map[string]bool{}
-		for _, a := range o.sb.Seeded.Settings.Accounts {
-			if !a.Excluded {
-				checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(false))
-			}
-		}
+		o.checkAllAsPlanned(t, ex, before, after, false)
 		for _, a := range ex.Report.Accounts {
 			for _, u := range a.Users {
 				for _, act := range u.Actions {
@@ -641,15 +640,7 @@ func TestE2ECleanupMode(t *testing.T) {
 		t.Fatalf("execution %s %s %s", ex.Status, ex.Error, ex.Cause)
 	}
 	after := o.state(t)
-	for _, a := range o.sb.Seeded.Settings.Accounts {
-		if a.Excluded {
-			if !reflect.DeepEqual(before[a.Name], after[a.Name]) {
-				t.Errorf("excluded account %s changed", a.Name)
-			}
-			continue
-		}
-		checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(true))
-	}
+	o.checkAllAsPlanned(t, ex, before, after, true)
 	if ex.Report.Totals.KeysCreated != 0 || ex.Report.Totals.KeysDeleted+ex.Report.Totals.KeysDeactivated == 0 {
 		t.Errorf("cleanup totals %+v: want deletions or deactivations and no new key", ex.Report.Totals)
 	}

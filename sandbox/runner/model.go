@@ -2,10 +2,9 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"slices"
+
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
 
 // Email is a message SES accepted: its envelope and raw MIME text.
@@ -25,22 +24,9 @@ type model struct {
 }
 
 func readModel(ctx context.Context, endpoint string) (*model, error) {
-	url := endpoint + "/moto-api/data.json"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
 	var m model
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		return nil, fmt.Errorf("GET %s: decode: %w", url, err)
+	if err := sandbox.ReadModel(ctx, endpoint, &m); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }
@@ -53,19 +39,7 @@ func (m *model) emailsSince(before *model) ([]Email, error) {
 	}
 	out := append([]Email{}, m.SES.RawMessage[n:]...)
 	for i := range out {
-		out[i].Destinations = unique(out[i].Destinations)
+		out[i].Destinations = sandbox.UniqueAddresses(out[i].Destinations)
 	}
 	return out, nil
-}
-
-// unique drops repeated addresses, keeping the first: moto adds the message's To/Cc/Bcc
-// header addresses to the envelope destinations, so each appears twice.
-func unique(addrs []string) []string {
-	var out []string
-	for _, a := range addrs {
-		if !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out
 }

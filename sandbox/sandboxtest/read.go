@@ -11,9 +11,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net/http"
 	"net/mail"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
 
 // User is an IAM user as the stand-in holds it now.
@@ -151,22 +151,9 @@ type modelData struct {
 }
 
 func (sb *Sandbox) modelData(ctx context.Context) (*modelData, error) {
-	url := sb.URL + "/moto-api/data.json"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
 	var d modelData
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
-		return nil, fmt.Errorf("GET %s: decode: %w", url, err)
+	if err := sandbox.ReadModel(ctx, sb.URL, &d); err != nil {
+		return nil, err
 	}
 	return &d, nil
 }
@@ -184,7 +171,7 @@ func (sb *Sandbox) SentEmails(ctx context.Context) ([]Email, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SES message %s from %s: %w", m.ID, m.Source, err)
 		}
-		e.ID, e.Source, e.Destinations = m.ID, m.Source, unique(m.Destinations)
+		e.ID, e.Source, e.Destinations = m.ID, m.Source, sandbox.UniqueAddresses(m.Destinations)
 		emails = append(emails, e)
 	}
 	for _, m := range d.SES.Message {
@@ -195,18 +182,6 @@ func (sb *Sandbox) SentEmails(ctx context.Context) ([]Email, error) {
 		emails = append(emails, Email{ID: m.ID, Source: m.Source, Destinations: to, Subject: m.Subject, Text: m.Body})
 	}
 	return emails, nil
-}
-
-// unique drops repeated addresses, keeping the first: moto's SES adds the message's
-// To/Cc/Bcc header addresses to the envelope destinations, so each one appears twice.
-func unique(addrs []string) []string {
-	var out []string
-	for _, a := range addrs {
-		if !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // ParseEmail parses a raw MIME message: headers, subject, first text and HTML parts,

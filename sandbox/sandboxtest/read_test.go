@@ -73,10 +73,3 @@ func TestParseEmail(t *testing.T) {
 		})
 	}
 }
-
-func TestUniqueKeepsFirstOfEachAddress(t *testing.T) {
-	got := unique([]string{"a@example.com", "b@example.com", "a@example.com"})
-	if !slices.Equal(got, []string{"a@example.com", "b@example.com"}) {
-		t.Errorf("unique = %v", got)
-	}
-}
