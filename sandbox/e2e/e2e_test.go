@@ -81,6 +81,13 @@ func (o *org) run(t *testing.T, input string) (*runner.Execution, string) {
 	return ex, dir
 }
 
+func mustSucceed(t *testing.T, ex *runner.Execution) {
+	t.Helper()
+	if !ex.Succeeded() {
+		t.Fatalf("execution %s %s: %s %s", ex.Name, ex.Status, ex.Error, ex.Cause)
+	}
+}
+
 func (o *org) id(t *testing.T, name string) string {
 	t.Helper()
 	id, err := o.sb.AccountID(name)
@@ -469,16 +476,12 @@ func TestE2EDemoOrganization(t *testing.T) {
 	if len(excluded) != 1 {
 		t.Fatalf("the demo scenario excludes %v, want one account", excluded)
 	}
-	var outputs []string
 	var allMails []mail
 
 	t.Run("dry run: no write, no owner email, a report of what would happen", func(t *testing.T) {
 		before := o.state(t)
 		ex, dir := o.run(t, `{"dryRun":true}`)
-		outputs = append(outputs, dir)
-		if !ex.Succeeded() {
-			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
-		}
+		mustSucceed(t, ex)
 		after := o.state(t)
 		if !reflect.DeepEqual(before, after) {
 			t.Error("the dry run changed IAM")
@@ -497,8 +500,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 	t.Run("bad input fails with InvalidInput, changes nothing, tells SNS", func(t *testing.T) {
 		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`} {
 			before, sns := o.state(t), len(o.snsMessages(t))
-			ex, dir := o.run(t, input)
-			outputs = append(outputs, dir)
+			ex, _ := o.run(t, input)
 			if ex.Status != "FAILED" || ex.Error != "InvalidInput" {
 				t.Errorf("input %s: %s %s %s, want FAILED InvalidInput", input, ex.Status, ex.Error, ex.Cause)
 			}
@@ -523,9 +525,9 @@ func TestE2EDemoOrganization(t *testing.T) {
 		dev := o.id(t, "dev")
 		before := o.state(t)
 		ex, dir := o.run(t, `{"accounts":["`+dev+`"]}`)
-		outputs = append(outputs, dir)
-		if !ex.Succeeded() || ex.Report.Accounts != nil && len(ex.Report.Accounts) != 1 {
-			t.Fatalf("execution %s %s %s, report of %d accounts", ex.Status, ex.Error, ex.Cause, len(ex.Report.Accounts))
+		mustSucceed(t, ex)
+		if len(ex.Report.Accounts) != 1 {
+			t.Errorf("report of %d accounts, want dev only", len(ex.Report.Accounts))
 		}
 		after := o.state(t)
 		checkAccountAsPlanned(t, ex, "dev", before["dev"], after["dev"], o.policyConfig(false))
@@ -546,10 +548,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 	t.Run("daily run: every account as the policy predicts, keys delivered, excluded untouched", func(t *testing.T) {
 		before := o.state(t)
 		ex, dir := o.run(t, `{}`)
-		outputs = append(outputs, dir)
-		if !ex.Succeeded() {
-			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
-		}
+		mustSucceed(t, ex)
 		after := o.state(t)
 		o.checkAllAsPlanned(t, ex, before, after, false)
 		sessions := o.rotatorSessions(t, ex.Name)
@@ -572,7 +571,6 @@ func TestE2EDemoOrganization(t *testing.T) {
 		// twice (each email is about a key this run acted on, or the support report).
 		before := o.state(t)
 		ex, dir := o.run(t, `{}`)
-		outputs = append(outputs, dir)
 		after := o.state(t)
 		acted := map[string]bool{}
 		o.checkAllAsPlanned(t, ex, before, after, false)
@@ -603,10 +601,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 	t.Run("third run the same day: zero writes, no owner email", func(t *testing.T) {
 		before := o.state(t)
 		ex, dir := o.run(t, `{}`)
-		outputs = append(outputs, dir)
-		if !ex.Succeeded() {
-			t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
-		}
+		mustSucceed(t, ex)
 		if !reflect.DeepEqual(before, o.state(t)) {
 			t.Error("a re-run the same day changed IAM")
 		}
@@ -625,7 +620,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 		if len(daily) == 0 {
 			t.Fatal("no delivered keys to look for")
 		}
-		o.checkNoLeak(t, outputs, allMails, daily)
+		o.checkNoLeak(t, []string{o.out}, allMails, daily)
 	})
 }
 
@@ -636,8 +631,9 @@ func TestE2ECleanupMode(t *testing.T) {
 	o := start(t, demoScenario)
 	before := o.state(t)
 	ex, dir := o.run(t, `{"cleanup":true}`)
-	if !ex.Succeeded() || !ex.Report.Run.Cleanup {
-		t.Fatalf("execution %s %s %s", ex.Status, ex.Error, ex.Cause)
+	mustSucceed(t, ex)
+	if !ex.Report.Run.Cleanup {
+		t.Fatal("the report is not a cleanup run's")
 	}
 	after := o.state(t)
 	o.checkAllAsPlanned(t, ex, before, after, true)
@@ -664,9 +660,7 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 	orphan := o.id(t, "orphan")
 	before := o.state(t, "management", "prod")
 	ex, dir := o.run(t, `{}`)
-	if !ex.Succeeded() {
-		t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
-	}
+	mustSucceed(t, ex)
 	after := o.state(t, "management", "prod")
 	checkAccountAsPlanned(t, ex, "prod", before["prod"], after["prod"], o.policyConfig(false))
 	checkAccountAsPlanned(t, ex, "management", before["management"], after["management"], o.policyConfig(false))
