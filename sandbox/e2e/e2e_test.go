@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
@@ -258,6 +262,26 @@ func (o *org) checkAllAsPlanned(t *testing.T, ex *runner.Execution, before, afte
 		}
 		checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(cleanup))
 	}
+}
+
+// handoffSecrets lists the hand-off secrets in the rotator's (management) account: a
+// delivered key's secret is deleted.
+func (o *org) handoffSecrets(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	pages := secretsmanager.NewListSecretsPaginator(secretsmanager.NewFromConfig(o.sb.Config()), &secretsmanager.ListSecretsInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list secrets: %v", err)
+		}
+		for _, sec := range page.SecretList {
+			if strings.HasPrefix(aws.ToString(sec.Name), config.DefaultHandoffSecretPrefix) {
+				names = append(names, aws.ToString(sec.Name))
+			}
+		}
+	}
+	return names
 }
 
 // rotatorSessions returns the accounts the rotator assumed into during run (session names
@@ -561,6 +585,9 @@ func TestE2EDemoOrganization(t *testing.T) {
 		checkDelivered(t, ex, daily, after)
 		if ex.Report.Totals.KeysCreated == 0 || len(daily) != ex.Report.Totals.KeysCreated {
 			t.Errorf("%d keys created, %d delivered", ex.Report.Totals.KeysCreated, len(daily))
+		}
+		if left := o.handoffSecrets(t); len(left) != 0 {
+			t.Errorf("hand-off secrets left after every key was delivered: %v", left)
 		}
 	})
 
