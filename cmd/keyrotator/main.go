@@ -1,5 +1,6 @@
-// Command keyrotator is the operator's CLI: it plans what the rotation policy would do and
-// runs the local stand-in. It only parses flags and calls pkg/ and sandbox/.
+// Command keyrotator is the operator's CLI: it plans what the rotation policy would do, runs
+// the local stand-in, and runs the whole workflow once against it. It only parses flags and
+// calls pkg/, sandbox/ and sandbox/runner.
 package main
 
 import (
