@@ -46,6 +46,7 @@ type function struct {
 
 	mu        sync.Mutex
 	idle      []*instance
+	all       []*instance
 	instances int
 	started   int
 	slots     chan struct{}
@@ -170,13 +171,13 @@ func (f *function) drop(inst *instance) {
 	f.instances--
 }
 
-// stop ends every idle instance; call it when no invocation is running.
+// stop ends every instance the function started, busy or idle.
 func (f *function) stop() {
 	f.mu.Lock()
-	idle := f.idle
-	f.idle = nil
+	all := f.all
+	f.idle, f.all = nil, nil
 	f.mu.Unlock()
-	for _, inst := range idle {
+	for _, inst := range all {
 		inst.stop()
 	}
 }
@@ -215,6 +216,9 @@ func (f *function) start(number int) (*instance, error) {
 		return nil, fmt.Errorf("start %s (%s): %w", f.name, f.binary, err)
 	}
 	inst.cmd = cmd
+	f.mu.Lock()
+	f.all = append(f.all, inst)
+	f.mu.Unlock()
 	var copying sync.WaitGroup
 	for _, r := range []io.Reader{stdout, stderr} {
 		copying.Add(1)

@@ -59,11 +59,12 @@ func (e *Execution) readReport(ctx context.Context, cfg aws.Config) error {
 }
 
 // Write stores the execution in dir: execution.json (status, output, event log),
-// mail/NNN-<to>.eml (each email, in order), report.json and report.csv (when written) and
+// mail/NNN-<to>.eml (each email, in order; mode 0600: the password emails), report.json and report.csv (when written) and
 // logs/<function>.log.
 func (e *Execution) Write(dir string) error {
-	for _, sub := range []string{"mail", "logs"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+	// The emails hold the zip passwords: only their owner may read them.
+	for sub, mode := range map[string]os.FileMode{"mail": 0o700, "logs": 0o755} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), mode); err != nil {
 			return fmt.Errorf("write the run's output: %w", err)
 		}
 	}
@@ -90,7 +91,11 @@ func (e *Execution) Write(dir string) error {
 		files[filepath.Join("logs", fn+".log")] = log
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if filepath.Dir(name) == "mail" {
+			mode = 0o600
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, mode); err != nil {
 			return fmt.Errorf("write the run's output: %w", err)
 		}
 	}
