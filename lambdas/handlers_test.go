@@ -474,12 +474,14 @@ func (r *rig) assertNoSecretLeak(keys []delivered) {
 	for i, m := range msgs {
 		places[fmt.Sprintf("SNS message %d", i)] = m.Subject + m.Message
 	}
+	hits := 0
 	for where, text := range places {
 		for _, s := range secrets {
 			if s != "" && strings.Contains(text, s) {
+				hits++
 				r.t.Errorf("a secret (%d characters) appears in %s", len(s), where)
 			}
 		}
 	}
-	r.t.Logf("leak check: %d secrets searched in %d places (%d bytes of logs), no hit", len(secrets), len(places), len(r.logs.String()))
+	r.t.Logf("leak check: %d secrets searched in %d places (%d bytes of logs): %d hits", len(secrets), len(places), len(r.logs.String()), hits)
 }

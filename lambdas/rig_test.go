@@ -73,8 +73,13 @@ func (b *syncBuffer) String() string {
 
 func newRig(t *testing.T, scenario string) *rig {
 	t.Helper()
+	return rigFor(t, sandboxtest.NewFile(t, filepath.Join("testdata", scenario)))
+}
+
+// rigFor adds the rotator's resources and handlers to a running stand-in.
+func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
+	t.Helper()
 	ctx := context.Background()
-	sb := sandboxtest.NewFile(t, filepath.Join("testdata", scenario))
 	cfg := sb.Config()
 	if _, err := s3.NewFromConfig(cfg, awsclient.PathStyle).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("create report bucket: %v", err)
