@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -23,6 +24,7 @@ type FunctionProps struct {
 	Timeout     awscdk.Duration
 	Environment map[string]*string
 	RoleName    string // a fixed role name when other accounts trust the role; empty: generated
+	LogsKey     awskms.IKey
 }
 
 // RotatorFunction is a Go Lambda of the rotator with its own role and log group.
@@ -33,8 +35,15 @@ type RotatorFunction struct {
 	LogGroup awslogs.LogGroup
 }
 
-// logRetention keeps function and state machine logs for a year of audit trail.
-const logRetention = awslogs.RetentionDays_ONE_YEAR
+// newLogGroup is a log group kept a year as audit trail, encrypted with key.
+func newLogGroup(scope constructs.Construct, id, name string, key awskms.IKey) awslogs.LogGroup {
+	return awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String(name),
+		Retention:     awslogs.RetentionDays_ONE_YEAR,
+		EncryptionKey: key,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+}
 
 // NewRotatorFunction creates the function (provided.al2023 on arm64, handler bootstrap,
 // JSON logs, active X-Ray tracing), a role that may only write its own log group and
@@ -51,11 +60,7 @@ func NewRotatorFunction(scope constructs.Construct, id string, p FunctionProps) 
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String(fmt.Sprintf("Execution role of the %s function", name)),
 	})
-	logGroup := awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + name),
-		Retention:     logRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	logGroup := newLogGroup(c, "Logs", "/aws/lambda/"+name, p.LogsKey)
 	role.AddToPrincipalPolicy(allow([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, logGroup.LogGroupArn()))
 	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName:          jsii.String(name),

@@ -62,12 +62,6 @@ func MemberRoleTemplate(cfg Config) ([]byte, error) {
 						),
 					}},
 				},
-				"Metadata": map[string]any{"checkov": map[string]any{"skip": []any{
-					map[string]string{
-						"id":      "CKV_AWS_111",
-						"comment": "Write actions (CreateAccessKey, UpdateAccessKey, DeleteAccessKey, TagUser, UntagUser) are the rotator's job; they are limited to this account's users (user/*): a user's name is only known at run time",
-					},
-				}}},
 			},
 		},
 		"Outputs": map[string]any{

@@ -16,6 +16,7 @@ const (
 	DashboardName        = contract.NamePrefix
 	FailedAlarmName      = contract.NamePrefix + "-executions-failed"
 	HandoffKeyAlias      = "alias/" + contract.NamePrefix + "-handoff"
+	LogsKeyAlias         = "alias/" + contract.NamePrefix + "-logs"
 	TopicKeyAlias        = "alias/" + contract.NamePrefix + "-topic"
 	RunsPrefix           = "runs/"    // ListAccounts and ScanAndRotate objects
 	ReportsPrefix        = "reports/" // CleanupReport's reports

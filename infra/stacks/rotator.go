@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -45,6 +44,7 @@ type RotatorStack struct {
 	FailureTopic awssns.Topic
 	HandoffKey   awskms.Key
 	TopicKey     awskms.Key
+	LogsKey      awskms.Key
 }
 
 // functionSizes gives each function its memory (MB) and timeout.
@@ -74,6 +74,7 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 	s.HandoffKey = newKey(stack, "HandoffKey", HandoffKeyAlias,
 		"Encrypts the hand-off secrets that carry new access keys from scan-and-rotate to notify-user")
 	s.TopicKey = newKey(stack, "TopicKey", TopicKeyAlias, "Encrypts the rotator's failure topic")
+	s.LogsKey = newLogsKey(stack)
 	s.FailureTopic = newFailureTopic(stack, cfg, s.TopicKey)
 	configSet := awsses.NewConfigurationSet(stack, jsii.String("ConfigurationSet"), &awsses.ConfigurationSetProps{
 		ConfigurationSetName: jsii.String(ConfigurationSetName),
@@ -108,6 +109,7 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 			Timeout:     functionSizes[f].timeout,
 			Environment: vars,
 			RoleName:    roleName,
+			LogsKey:     s.LogsKey,
 		})
 	}
 	s.grantFunctions(cfg, configSet)
@@ -186,13 +188,41 @@ func newReportBuckets(stack awscdk.Stack, cfg Config, skips checkovSkips) awss3.
 			props.ServerAccessLogsPrefix = jsii.String("report-bucket/")
 		}
 		b := awss3.NewBucket(stack, jsii.String(id), props)
-		skips.skip(b, "CKV_AWS_145", "SSE-S3 rather than a customer KMS key: objects hold key IDs, user names and addresses, never a secret; the Distributed Map's ItemReader and the functions then need no KMS grants")
 		return b
 	}
 	logs := newBucket("AccessLogsBucket", nil)
 	suppressNag(logs, suppression{rule: "AwsSolutions-S1", reason: "This is the access-log bucket of the report bucket: logging it into itself would loop and into another bucket would only move the question"})
 	skips.skip(logs, "CKV_AWS_18", "This is the access-log bucket of the report bucket: logging it into itself would loop")
 	return newBucket("ReportBucket", logs)
+}
+
+// Log group names: every log group of the rotator starts with one of these.
+const (
+	functionLogGroupPrefix   = "/aws/lambda/" + contract.NamePrefix + "-"
+	stateMachineLogGroupName = "/aws/vendedlogs/states/" + StateMachineName
+)
+
+// newLogsKey creates the key of the rotator's log groups; CloudWatch Logs may use it
+// for those log groups only.
+func newLogsKey(stack awscdk.Stack) awskms.Key {
+	key := newKey(stack, "LogsKey", LogsKeyAlias, "Encrypts the rotator's CloudWatch log groups")
+	var logGroups []string
+	for _, name := range []string{functionLogGroupPrefix + "*", stateMachineLogGroupName} {
+		logGroups = append(logGroups, *stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("logs"), Resource: jsii.String("log-group"),
+			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("CloudWatchLogsForTheRotatorsLogGroups"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(
+			jsii.String(fmt.Sprintf("logs.%s.amazonaws.com", *stack.Region())), nil)},
+		Actions: jsii.Strings("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+			"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": logGroups}},
+	}), jsii.Bool(false))
+	return key
 }
 
 // newFailureTopic creates the operators' failure topic, encrypted with key.
@@ -358,11 +388,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 	role.AddToPrincipalPolicy(allow([]string{"states:StartExecution"}, self))
 	role.AddToPrincipalPolicy(allow([]string{"states:DescribeExecution", "states:StopExecution"}, executions))
 
-	logGroup := awslogs.NewLogGroup(stack, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/vendedlogs/states/" + StateMachineName),
-		Retention:     logRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
+	logGroup := newLogGroup(stack, "StateMachineLogs", stateMachineLogGroupName, s.LogsKey)
 	substitutions := map[string]*string{
 		contract.ListAccountsFunctionArn:  s.Functions[contract.ListAccounts].Function.FunctionArn(),
 		contract.ScanAndRotateFunctionArn: s.Functions[contract.ScanAndRotate].Function.FunctionArn(),
