@@ -52,9 +52,13 @@ func TestLoadConfigAcceptsCLIAndJSONForms(t *testing.T) {
 		{"numbers as -c strings", map[string]any{"limitDays": "120", "noticePeriod": "7"},
 			func(c Config) bool { return c.LimitDays == 120 && c.NoticePeriod == 7 }},
 		{"list as JSON array", map[string]any{"excludeAccounts": []any{"333333333333", "444444444444"}},
-			func(c Config) bool { return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"}) }},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"})
+			}},
 		{"list as comma string with spaces and duplicates", map[string]any{"excludeAccounts": " 333333333333, 444444444444,333333333333,"},
-			func(c Config) bool { return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"}) }},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"})
+			}},
 		{"bool as -c string", map[string]any{"cleanupOnce": "true"}, func(c Config) bool { return c.CleanupOnce }},
 		{"bool as JSON", map[string]any{"cleanupOnce": true}, func(c Config) bool { return c.CleanupOnce }},
 		{"OU targets", map[string]any{"stackSetTargets": "ou-ab12-abcdefgh,ou-ab12-12345678"},

@@ -210,10 +210,13 @@ func sorted(list []string) []string {
 	return out
 }
 
+// mustJSON is compact JSON without HTML escaping, for comparing with literals.
 func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(err)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -449,13 +448,12 @@ func newSchedule(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMachin
 		awscdk.Annotations_Of(stack).AddInfo(jsii.String(
 			"cleanupOnce is true: the schedule starts cleanup runs. Deploy again with cleanupOnce=false after the first run."))
 	}
-	inputJSON, _ := json.Marshal(input) // a map of a bool cannot fail to marshal
 	awsevents.NewRule(stack, jsii.String("Schedule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(ScheduleRuleName),
 		Description: jsii.String("Starts the IAM access key rotator"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(cfg.Schedule)),
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(sm, &awseventstargets.SfnStateMachineProps{
-			Input: awsevents.RuleTargetInput_FromText(jsii.String(string(inputJSON))),
+			Input: awsevents.RuleTargetInput_FromObject(input),
 		})},
 	})
 }
