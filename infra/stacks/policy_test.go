@@ -218,6 +218,20 @@ func conditionOf(t *testing.T, template map[string]any, roleID, action string) s
 func resolveJSON(v any) string { return mustJSON(resolveTree(v)) }
 
 func resolveTree(v any) any {
+	switch list := v.(type) {
+	case []any:
+		out := make([]any, len(list))
+		for i, item := range list {
+			out[i] = resolveTree(item)
+		}
+		return out
+	case []map[string]any:
+		out := make([]any, len(list))
+		for i, item := range list {
+			out[i] = resolveTree(item)
+		}
+		return out
+	}
 	x, ok := v.(map[string]any)
 	if !ok {
 		return v
