@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -14,7 +15,13 @@ import (
 
 func main() {
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
+	// cdk.json runs the app in infra/, but the CLI, in the repository root, passes a
+	// relative output directory (CDK_OUTDIR): resolve it from the root.
+	var props awscdk.AppProps
+	if out := os.Getenv("CDK_OUTDIR"); out != "" && !filepath.IsAbs(out) {
+		props.Outdir = jsii.String(filepath.Join("..", out))
+	}
+	app := awscdk.NewApp(&props)
 	cfg, err := stacks.LoadConfig(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "invalid configuration (set it in cdk.json or with -c key=value):\n%v\n", err)
