@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
 )
 
@@ -62,5 +65,41 @@ func TestRepositoryDefinition(t *testing.T) {
 	}
 	if _, err := loadDefinition(path); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestNewAppRejectsMissingInputs(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(t *testing.T, p *Paths)
+		want    string
+	}{
+		{"a function without bootstrap", func(t *testing.T, p *Paths) {
+			if err := os.Remove(filepath.Join(p.LambdaAssetDir, "notify-user", "bootstrap")); err != nil {
+				t.Fatal(err)
+			}
+		}, "lambda asset of notify-user"},
+		{"no definition file", func(t *testing.T, p *Paths) {
+			p.DefinitionPath = filepath.Join(t.TempDir(), "rotation.asl.json")
+		}, "read state machine definition"},
+		{"a definition with an unknown placeholder", func(t *testing.T, p *Paths) {
+			p.DefinitionPath = filepath.Join(t.TempDir(), "rotation.asl.json")
+			asl := `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"${Unknown}","End":true}}}`
+			if err := os.WriteFile(p.DefinitionPath, []byte(asl), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "placeholder ${Unknown} is not substituted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			paths := testPaths(t)
+			tt.breakIt(t, &paths)
+			ctx := repoContext(t, nil)
+			app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(t.TempDir())})
+			_, err := NewApp(app, testConfig(t, nil), paths)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -31,14 +31,31 @@ func tool(t *testing.T, name string) string {
 	return path
 }
 
-// synthesizedTemplates writes the default app's templates, and the member-role
-// template its StackSet deploys, into a fresh directory.
+// synthesizedTemplates synthesizes the default app (app.Synth) and copies its templates,
+// and the member-role template its StackSet deploys, into a fresh directory; with strip,
+// without their checkov skips.
 func synthesizedTemplates(t *testing.T, strip bool) (string, []string) {
 	t.Helper()
-	b := defaultApp(t)
+	assembly := *defaultApp(t).app.Synth(nil).Directory()
+	sources, err := filepath.Glob(filepath.Join(assembly, "*.template.json"))
+	if err != nil || len(sources) != 3 {
+		t.Fatalf("want the 3 stack templates in %s, got %v (%v)", assembly, sources, err)
+	}
+	templates := map[string]map[string]any{"member-role.template.json": memberTemplate(t, testConfig(t, nil))}
+	for _, src := range sources {
+		raw, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var template map[string]any
+		if err := json.Unmarshal(raw, &template); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		templates[filepath.Base(src)] = template
+	}
 	dir := t.TempDir()
 	var files []string
-	write := func(name string, template map[string]any) {
+	for name, template := range templates {
 		if strip {
 			for _, r := range template["Resources"].(map[string]any) {
 				if meta, ok := r.(map[string]any)["Metadata"].(map[string]any); ok {
@@ -56,15 +73,6 @@ func synthesizedTemplates(t *testing.T, strip bool) (string, []string) {
 		}
 		files = append(files, path)
 	}
-	for id := range b.templates {
-		// Template_FromStack's JSON is the synthesized template; copy to strip freely.
-		var copied map[string]any
-		if err := json.Unmarshal([]byte(mustJSON(b.templates[id])), &copied); err != nil {
-			t.Fatal(err)
-		}
-		write(id+".template.json", copied)
-	}
-	write("member-role.template.json", memberTemplate(t, testConfig(t, nil)))
 	sort.Strings(files)
 	return dir, files
 }

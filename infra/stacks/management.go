@@ -1,8 +1,6 @@
 package stacks
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -23,7 +21,7 @@ type ManagementRoleStackProps struct {
 func NewManagementRoleStack(scope constructs.Construct, id string, props *ManagementRoleStackProps) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	listAccountsRole := fmt.Sprintf("arn:%s:iam::%s:role/%s", *awscdk.Aws_PARTITION(), cfg.RotatorAccountID, ListAccountsRoleName)
+	listAccountsRole := roleARN(cfg.RotatorAccountID, ListAccountsRoleName)
 	conditions := orgCondition(cfg.OrganizationID)
 	role := awsiam.NewRole(stack, jsii.String("ManagementRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(ManagementRoleName),

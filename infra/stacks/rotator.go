@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -46,15 +48,13 @@ type RotatorStack struct {
 	LogsKey      awskms.Key
 }
 
-// functionSizes gives each function its memory (MB) and timeout.
-var functionSizes = map[contract.Function]struct {
-	memoryMB float64
-	timeout  awscdk.Duration
-}{
-	contract.ListAccounts:  {256, awscdk.Duration_Minutes(jsii.Number(5))},
-	contract.ScanAndRotate: {512, awscdk.Duration_Minutes(jsii.Number(15))},
-	contract.NotifyUser:    {256, awscdk.Duration_Minutes(jsii.Number(2))},
-	contract.CleanupReport: {512, awscdk.Duration_Minutes(jsii.Number(10))},
+// functionSizes gives each function its memory and timeout: scan-and-rotate may wait on
+// IAM's rate limits in a large account for up to Lambda's 15 minutes.
+var functionSizes = map[contract.Function]struct{ memoryMB, timeoutMinutes float64 }{
+	contract.ListAccounts:  {256, 5},
+	contract.ScanAndRotate: {512, 15},
+	contract.NotifyUser:    {256, 2},
+	contract.CleanupReport: {512, 10},
 }
 
 // NewRotatorStack builds the rotator. It fails when the state machine definition cannot
@@ -62,6 +62,9 @@ var functionSizes = map[contract.Function]struct {
 func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackProps) (*RotatorStack, error) {
 	definition, err := loadDefinition(props.DefinitionPath)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAssets(props.LambdaAssetDir); err != nil {
 		return nil, err
 	}
 	cfg := props.Config
@@ -105,7 +108,7 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 			Function:    f,
 			AssetDir:    props.LambdaAssetDir,
 			MemoryMB:    functionSizes[f].memoryMB,
-			Timeout:     functionSizes[f].timeout,
+			Timeout:     awscdk.Duration_Minutes(jsii.Number(functionSizes[f].timeoutMinutes)),
 			Environment: vars,
 			RoleName:    roleName,
 			LogsKey:     s.LogsKey,
@@ -122,6 +125,18 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 	newMonitoring(stack, stateMachine, s.FailureTopic)
 	skips.apply()
 	return s, nil
+}
+
+// checkAssets reports a function whose bootstrap is missing from the asset directory,
+// which CDK would only report as an unreadable asset path.
+func checkAssets(dir string) error {
+	for _, f := range contract.Functions {
+		path := filepath.Join(dir, string(f), "bootstrap")
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("lambda asset of %s: %w (run `make lambdas`)", f, err)
+		}
+	}
+	return nil
 }
 
 // functionConstructID turns list-accounts into ListAccounts.
@@ -160,9 +175,14 @@ func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 	}
 }
 
+// roleARN is the ARN of a role in an account ("*": in any account) of this partition.
+func roleARN(account, name string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", *awscdk.Aws_PARTITION(), account, name)
+}
+
 // managementRoleARN is the role ListAccounts assumes in the management account.
 func managementRoleARN(cfg Config) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", *awscdk.Aws_PARTITION(), cfg.ManagementAccountID, ManagementRoleName)
+	return roleARN(cfg.ManagementAccountID, ManagementRoleName)
 }
 
 // newReportBuckets creates the report bucket and the bucket receiving its access logs.
@@ -286,7 +306,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	scan.Role.AddToPrincipalPolicy(allowIf(
 		map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": cfg.OrganizationID}},
 		[]string{"sts:AssumeRole"},
-		jsii.String(fmt.Sprintf("arn:%s:iam::*:role/%s", *awscdk.Aws_PARTITION(), cfg.MemberRoleName)),
+		jsii.String(roleARN("*", cfg.MemberRoleName)),
 	))
 	scan.Role.AddToPrincipalPolicy(allowIf(
 		map[string]any{"StringEquals": map[string]any{"secretsmanager:KmsKeyArn": s.HandoffKey.KeyArn()}},
@@ -398,9 +418,10 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		contract.AccountConcurrency:       jsii.String(strconv.Itoa(cfg.MapConcurrency)),
 		contract.NotifyConcurrency:        jsii.String(strconv.Itoa(cfg.NotifyConcurrency)),
 	}
-	if len(substitutions) != len(contract.DefinitionPlaceholders) {
-		return nil, fmt.Errorf("state machine: %d substitutions for %d placeholders %v",
-			len(substitutions), len(contract.DefinitionPlaceholders), contract.DefinitionPlaceholders)
+	for _, name := range contract.DefinitionPlaceholders {
+		if substitutions[name] == nil {
+			return nil, fmt.Errorf("state machine: no substitution for placeholder ${%s}", name)
+		}
 	}
 	sm := awsstepfunctions.NewStateMachine(stack, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
 		StateMachineName:        jsii.String(StateMachineName),
