@@ -1,14 +1,12 @@
 package stacks
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -17,15 +15,13 @@ import (
 func nagFindings(stack awscdk.Stack) (errs, warnings []string) {
 	annotations := assertions.Annotations_FromStack(stack)
 	awsSolutions := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
-	format := func(messages *[]*cxapi.SynthesisMessage) []string {
-		var out []string
-		for _, m := range *messages {
-			out = append(out, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
-		}
-		return out
+	for _, m := range *annotations.FindError(jsii.String("*"), awsSolutions) {
+		errs = append(errs, mustJSON(m)) // the message type's fields are deprecated aliases
 	}
-	return format(annotations.FindError(jsii.String("*"), awsSolutions)),
-		format(annotations.FindWarning(jsii.String("*"), awsSolutions))
+	for _, m := range *annotations.FindWarning(jsii.String("*"), awsSolutions) {
+		warnings = append(warnings, mustJSON(m))
+	}
+	return errs, warnings
 }
 
 func TestNagAwsSolutions(t *testing.T) {
