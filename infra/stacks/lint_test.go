@@ -133,6 +133,8 @@ func TestCheckov(t *testing.T) {
 	if len(result.Results.PassedChecks) < 100 {
 		t.Errorf("checkov passed only %d checks: did it read the templates?", len(result.Results.PassedChecks))
 	}
+	t.Logf("checkov: %d passed, %d failed, %d skipped", len(result.Results.PassedChecks),
+		len(result.Results.FailedChecks), len(result.Results.SkippedChecks))
 	for _, c := range result.Results.SkippedChecks {
 		t.Logf("skipped %s: %s", c, c.Suppress.Comment)
 	}

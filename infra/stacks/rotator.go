@@ -58,7 +58,8 @@ var functionSizes = map[contract.Function]struct{ memoryMB, timeoutMinutes float
 }
 
 // NewRotatorStack builds the rotator. It fails when the state machine definition cannot
-// be read or uses a placeholder the stack does not substitute.
+// be read or uses a placeholder the stack does not substitute, or a function's bootstrap
+// is missing.
 func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackProps) (*RotatorStack, error) {
 	definition, err := loadDefinition(props.DefinitionPath)
 	if err != nil {
