@@ -26,12 +26,14 @@ fuzz: ## run the policy fuzzer for 60 s
 
 # --- infra: the CDK app (infra/ is its own Go module, out of the root's `go test ./...`) ---
 LAMBDAS := list-accounts scan-and-rotate notify-user cleanup-report
-VENV := .venv
-INFRA_TOOLS_STAMP := $(VENV)/.infra-tools.stamp
+# cfn-lint and checkov get a virtualenv of their own inside the project's .venv/: checkov
+# pins boto3 exactly (1.35.49), which must not fight the sandbox's moto pins in .venv.
+INFRA_VENV := .venv/infra-tools
+INFRA_TOOLS_STAMP := .venv/.infra-tools.stamp
 NODE_STAMP := node_modules/.package-lock.stamp
 # The pinned Node 22 (package.json) runs the aws-cdk CLI and the jsii runtime of the Go CDK.
 # No AWS credentials or lookups are needed: synth and the tests work offline.
-INFRA_ENV := PATH="$(CURDIR)/node_modules/.bin:$$PATH" INFRA_TOOLS_BIN="$(CURDIR)/$(VENV)/bin" \
+INFRA_ENV := PATH="$(CURDIR)/node_modules/.bin:$$PATH" INFRA_TOOLS_BIN="$(CURDIR)/$(INFRA_VENV)/bin" \
 	AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
 
 $(NODE_STAMP): package.json package-lock.json
@@ -39,11 +41,11 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 $(INFRA_TOOLS_STAMP): infra/requirements.txt
-	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r infra/requirements.txt
+	test -x $(INFRA_VENV)/bin/python || python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install -q -r infra/requirements.txt
 	touch $@
 
-infra-tools: $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install the aws-cdk CLI + Node 22 (npm) and cfn-lint + checkov (.venv)
+infra-tools: $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install the aws-cdk CLI + Node 22 (npm) and cfn-lint + checkov (.venv/infra-tools)
 
 infra-test: infra-tools ## vet and test the CDK app: resources, IAM, cdk-nag, cfn-lint, checkov
 	cd infra && $(GO) vet ./... && $(INFRA_ENV) $(GO) test -count=1 ./...

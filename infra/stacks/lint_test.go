@@ -13,12 +13,12 @@ import (
 	"testing"
 )
 
-// toolsBin is where `make infra-tools` installs cfn-lint and checkov (the project's .venv).
+// toolsBin is where `make infra-tools` installs cfn-lint and checkov.
 func toolsBin() string {
 	if dir := os.Getenv("INFRA_TOOLS_BIN"); dir != "" {
 		return dir
 	}
-	abs, _ := filepath.Abs("../../.venv/bin")
+	abs, _ := filepath.Abs("../../.venv/infra-tools/bin")
 	return abs
 }
 
@@ -26,7 +26,7 @@ func tool(t *testing.T, name string) string {
 	t.Helper()
 	path := filepath.Join(toolsBin(), name)
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s not found at %s: run `make infra-tools` (installs infra/requirements.txt into .venv/)", name, path)
+		t.Fatalf("%s not found at %s: run `make infra-tools` (installs infra/requirements.txt into .venv/infra-tools)", name, path)
 	}
 	return path
 }
