@@ -99,7 +99,9 @@ var DefinitionPlaceholders = []string{
 	NotifyConcurrency, NotifyUserFunctionArn, ReportBucketName, ScanAndRotateFunctionArn,
 }
 
-var placeholderRE = regexp.MustCompile(`\$\{([^}]*)\}`)
+// placeholderRE matches a DefinitionSubstitutions placeholder: ${Name}, Name an identifier
+// (prose such as "${...}" in a Comment is not one).
+var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // Placeholders returns the distinct ${Name} placeholders in an ASL definition, sorted.
 func Placeholders(definition []byte) []string {

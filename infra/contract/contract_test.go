@@ -22,7 +22,8 @@ func TestCheckPlaceholders(t *testing.T) {
 		{"all known", `{"F":"${ListAccountsFunctionArn}","M":${NotifyConcurrency}}`, ""},
 		{"none", `{"F":"$.x"}`, ""},
 		{"unknown", `{"F":"${ListAccountsFunction}"}`, "placeholder ${ListAccountsFunction} is not substituted"},
-		{"empty name", `{"F":"${}"}`, "placeholder ${} is not substituted"},
+		{"prose is no placeholder", `{"Comment":"${...} are substituted","F":"${NotifyUserFunctionArn}"}`, ""},
+		{"unknown with digits", `{"F":"${Function_2Arn}"}`, "placeholder ${Function_2Arn} is not substituted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
