@@ -58,15 +58,16 @@ const (
 )
 
 // FunctionEnv is the one place that decides which variables each function receives:
-// a function gets only what it reads.
+// a function gets only what it reads (lambdas/*/main.go through pkg/config). Excluded
+// accounts are filtered by ListAccounts, which every execution starts with.
 var FunctionEnv = map[Function][]EnvVar{
 	ListAccounts: {ManagementRoleARN, ExcludeAccounts, ReportBucket},
 	ScanAndRotate: {
-		LimitDays, NoticePeriod, MaxUsers, MemberRoleName, ExcludeAccounts,
+		LimitDays, NoticePeriod, MaxUsers, MemberRoleName,
 		EmailTagKeys, ExemptTagKey, AllowedEmailDomains,
 		ReportBucket, HandoffSecretPrefix, HandoffKMSKeyID,
 	},
-	NotifyUser:    {SenderEmail, SupportEmail, SESConfigurationSet, HandoffSecretPrefix},
+	NotifyUser:    {SenderEmail, SESConfigurationSet},
 	CleanupReport: {SenderEmail, SupportEmail, SESConfigurationSet, ReportBucket, FailureTopicARN},
 }
 

@@ -129,6 +129,7 @@ func TestRolePermissions(t *testing.T) {
 			"secretsmanager:DescribeSecret": {secrets},
 			"secretsmanager:TagResource":    {secrets},
 			"secretsmanager:DeleteSecret":   {secrets},
+			"secretsmanager:ListSecrets":    {"*"},
 			"kms:Encrypt":                   {"<HandoffKey.Arn>"},
 			"kms:GenerateDataKey":           {"<HandoffKey.Arn>"},
 			"s3:PutObject":                  {runs},
