@@ -100,9 +100,10 @@ var DefinitionPlaceholders = []string{
 	NotifyConcurrency, NotifyUserFunctionArn, ReportBucketName, ScanAndRotateFunctionArn,
 }
 
-// placeholderRE matches a DefinitionSubstitutions placeholder: ${Name}, Name an identifier
-// (prose such as "${...}" in a Comment is not one).
-var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// placeholderRE matches anything CloudFormation takes for a parameter reference, ${...}:
+// even in prose (an ASL Comment) it must be a substituted placeholder, or CloudFormation
+// rejects the template (cfn-lint E1029).
+var placeholderRE = regexp.MustCompile(`\$\{([^}]*)\}`)
 
 // Placeholders returns the distinct ${Name} placeholders in an ASL definition, sorted.
 func Placeholders(definition []byte) []string {
@@ -121,8 +122,8 @@ func Placeholders(definition []byte) []string {
 func CheckPlaceholders(definition []byte) error {
 	for _, name := range Placeholders(definition) {
 		if !slices.Contains(DefinitionPlaceholders, name) {
-			return fmt.Errorf("placeholder ${%s} is not substituted by the stack (it substitutes %v)",
-				name, DefinitionPlaceholders)
+			return fmt.Errorf("placeholder ${%s} is not substituted by the stack (it substitutes %v); "+
+				"CloudFormation rejects any other ${...}, even in a Comment", name, DefinitionPlaceholders)
 		}
 	}
 	return nil

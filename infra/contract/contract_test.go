@@ -22,7 +22,7 @@ func TestCheckPlaceholders(t *testing.T) {
 		{"all known", `{"F":"${ListAccountsFunctionArn}","M":${NotifyConcurrency}}`, ""},
 		{"none", `{"F":"$.x"}`, ""},
 		{"unknown", `{"F":"${ListAccountsFunction}"}`, "placeholder ${ListAccountsFunction} is not substituted"},
-		{"prose is no placeholder", `{"Comment":"${...} are substituted","F":"${NotifyUserFunctionArn}"}`, ""},
+		{"prose in a Comment", `{"Comment":"${...} are substituted","F":"${NotifyUserFunctionArn}"}`, "placeholder ${...} is not substituted"},
 		{"unknown with digits", `{"F":"${Function_2Arn}"}`, "placeholder ${Function_2Arn} is not substituted"},
 	}
 	for _, tt := range tests {
