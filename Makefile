@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test unit vet lint fuzz tools infra-tools infra-test lambdas synth
+.PHONY: help test unit vet lint fuzz tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,7 @@ fuzz: ## run the policy fuzzer for 60 s
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzPlanUser -fuzztime 60s
 
 # --- infra: the CDK app (infra/ is its own Go module, out of the root's `go test ./...`) ---
+.PHONY: infra-tools infra-test lambdas synth
 LAMBDAS := list-accounts scan-and-rotate notify-user cleanup-report
 # cfn-lint and checkov get a virtualenv of their own inside the project's .venv/: checkov
 # pins boto3 exactly (1.35.49), which must not fight the sandbox's moto pins in .venv.
