@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
 // NamePrefix starts the name of every named resource of the rotator.
@@ -34,41 +36,22 @@ var Functions = []Function{ListAccounts, ScanAndRotate, NotifyUser, CleanupRepor
 // FunctionName is the deployed Lambda function name, e.g. iam-access-key-rotator-list-accounts.
 func (f Function) FunctionName() string { return NamePrefix + "-" + string(f) }
 
-// EnvVar is the name of an environment variable that a Lambda reads.
-type EnvVar string
-
-// The environment variables the Lambdas read. FunctionEnv says which function gets which.
-const (
-	LimitDays           EnvVar = "LIMIT_DAYS"
-	NoticePeriod        EnvVar = "NOTICE_PERIOD"
-	MaxUsers            EnvVar = "MAX_USERS"
-	SenderEmail         EnvVar = "SENDER_EMAIL"
-	SupportEmail        EnvVar = "SUPPORT_EMAIL"
-	MemberRoleName      EnvVar = "MEMBER_ROLE_NAME"
-	ManagementRoleARN   EnvVar = "MANAGEMENT_ROLE_ARN"
-	ExcludeAccounts     EnvVar = "EXCLUDE_ACCOUNTS" // comma-separated 12-digit account IDs
-	EmailTagKeys        EnvVar = "EMAIL_TAG_KEYS"   // comma-separated, in order of preference
-	ExemptTagKey        EnvVar = "EXEMPT_TAG_KEY"
-	AllowedEmailDomains EnvVar = "ALLOWED_EMAIL_DOMAINS" // comma-separated; empty allows any domain
-	ReportBucket        EnvVar = "REPORT_BUCKET"
-	HandoffSecretPrefix EnvVar = "HANDOFF_SECRET_PREFIX"
-	HandoffKMSKeyID     EnvVar = "HANDOFF_KMS_KEY_ID" // the key ARN: pass it as KmsKeyId to CreateSecret
-	SESConfigurationSet EnvVar = "SES_CONFIGURATION_SET"
-	FailureTopicARN     EnvVar = "FAILURE_TOPIC_ARN"
-)
+// EnvVar is the name of an environment variable that a Lambda reads; package config of
+// the root module names them all (config.Variables).
+type EnvVar = string
 
 // FunctionEnv is the one place that decides which variables each function receives:
 // a function gets only what it reads (lambdas/*/main.go through pkg/config). Excluded
 // accounts are filtered by ListAccounts, which every execution starts with.
 var FunctionEnv = map[Function][]EnvVar{
-	ListAccounts: {ManagementRoleARN, ExcludeAccounts, ReportBucket},
+	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ReportBucket},
 	ScanAndRotate: {
-		LimitDays, NoticePeriod, MaxUsers, MemberRoleName,
-		EmailTagKeys, ExemptTagKey, AllowedEmailDomains,
-		ReportBucket, HandoffSecretPrefix, HandoffKMSKeyID,
+		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
+		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
+		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID,
 	},
-	NotifyUser:    {SenderEmail, SESConfigurationSet},
-	CleanupReport: {SenderEmail, SupportEmail, SESConfigurationSet, ReportBucket, FailureTopicARN},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet},
+	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 
 // MetricNamespace holds the run metrics the Lambdas emit (as CloudWatch embedded metric

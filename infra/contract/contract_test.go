@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
 func TestPlaceholders(t *testing.T) {
@@ -45,9 +47,7 @@ func TestDefinitionPlaceholdersSortedAndDistinct(t *testing.T) {
 }
 
 func TestFunctionEnv(t *testing.T) {
-	all := []EnvVar{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
-		ManagementRoleARN, ExcludeAccounts, EmailTagKeys, ExemptTagKey, AllowedEmailDomains,
-		ReportBucket, HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN}
+	all := config.Variables
 	used := map[EnvVar]bool{}
 	for _, f := range Functions {
 		vars, ok := FunctionEnv[f]

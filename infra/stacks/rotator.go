@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -157,22 +159,22 @@ type resourceNames struct {
 // environment gives the value of every variable of contract.FunctionEnv.
 func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 	return map[contract.EnvVar]string{
-		contract.LimitDays:           strconv.Itoa(cfg.LimitDays),
-		contract.NoticePeriod:        strconv.Itoa(cfg.NoticePeriod),
-		contract.MaxUsers:            strconv.Itoa(cfg.MaxUsers),
-		contract.SenderEmail:         cfg.SenderEmail,
-		contract.SupportEmail:        cfg.SupportEmail,
-		contract.MemberRoleName:      cfg.MemberRoleName,
-		contract.ManagementRoleARN:   r.managementRole,
-		contract.ExcludeAccounts:     strings.Join(cfg.ExcludeAccounts, ","),
-		contract.EmailTagKeys:        strings.Join(cfg.EmailTagKeys, ","),
-		contract.ExemptTagKey:        cfg.ExemptTagKey,
-		contract.AllowedEmailDomains: strings.Join(cfg.AllowedEmailDomains, ","),
-		contract.ReportBucket:        r.reportBucket,
-		contract.HandoffSecretPrefix: contract.HandoffSecretNamePrefix,
-		contract.HandoffKMSKeyID:     r.handoffKeyARN,
-		contract.SESConfigurationSet: r.configurationSet,
-		contract.FailureTopicARN:     r.failureTopicARN,
+		config.LimitDays:           strconv.Itoa(cfg.LimitDays),
+		config.NoticePeriod:        strconv.Itoa(cfg.NoticePeriod),
+		config.MaxUsers:            strconv.Itoa(cfg.MaxUsers),
+		config.SenderEmail:         cfg.SenderEmail,
+		config.SupportEmail:        cfg.SupportEmail,
+		config.MemberRoleName:      cfg.MemberRoleName,
+		config.ManagementRoleARN:   r.managementRole,
+		config.ExcludeAccounts:     strings.Join(cfg.ExcludeAccounts, ","),
+		config.EmailTagKeys:        strings.Join(cfg.EmailTagKeys, ","),
+		config.ExemptTagKey:        cfg.ExemptTagKey,
+		config.AllowedEmailDomains: strings.Join(cfg.AllowedEmailDomains, ","),
+		config.ReportBucket:        r.reportBucket,
+		config.HandoffSecretPrefix: contract.HandoffSecretNamePrefix,
+		config.HandoffKMSKeyID:     r.handoffKeyARN,
+		config.SESConfigurationSet: r.configurationSet,
+		config.FailureTopicARN:     r.failureTopicARN,
 	}
 }
 
