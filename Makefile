@@ -3,12 +3,12 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test unit vet lint fuzz tools sandbox-tools sandbox runner-tools build-local demo
+.PHONY: help test unit vet lint fuzz tools sandbox-tools sandbox
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: vet unit ## go vet and every test (what CI runs)
+test: vet unit infra-test ## go vet and every test (what CI runs)
 
 vet:
 	$(GO) vet ./...
@@ -36,12 +36,54 @@ sandbox: sandbox-tools ## run the local AWS stand-in seeded with sandbox/scenari
 lint: ## gofmt and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd infra && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 fuzz: ## run the policy fuzzer for 60 s
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzPlanUser -fuzztime 60s
 
-# The local workflow runner: Node 22 and aws-local-stepfunctions, pinned in sandbox/package.json
-# and installed from sandbox/package-lock.json (npm ci runs again only when the lock changes).
+# --- infra: the CDK app (infra/ is its own Go module, out of the root's `go test ./...`) ---
+.PHONY: infra-tools infra-test lambdas synth
+LAMBDAS := list-accounts scan-and-rotate notify-user cleanup-report
+# cfn-lint and checkov get a virtualenv of their own inside the project's .venv/: checkov
+# pins boto3 exactly (1.35.49), which must not fight the sandbox's moto pins in .venv.
+INFRA_VENV := .venv/infra-tools
+INFRA_TOOLS_STAMP := .venv/.infra-tools.stamp
+NODE_STAMP := node_modules/.package-lock.stamp
+# The pinned Node 22 (package.json) runs the aws-cdk CLI and the jsii runtime of the Go CDK.
+# No AWS credentials or lookups are needed: synth and the tests work offline.
+INFRA_ENV := PATH="$(CURDIR)/node_modules/.bin:$$PATH" INFRA_TOOLS_BIN="$(CURDIR)/$(INFRA_VENV)/bin" \
+	AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(INFRA_TOOLS_STAMP): infra/requirements.txt
+	test -x $(INFRA_VENV)/bin/python || python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install -q -r infra/requirements.txt
+	touch $@
+
+infra-tools: $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install the aws-cdk CLI + Node 22 (npm) and cfn-lint + checkov (.venv/infra-tools)
+
+infra-test: infra-tools ## vet and test the CDK app: resources, IAM, cdk-nag, cfn-lint, checkov
+	cd infra && $(GO) vet ./... && $(INFRA_ENV) $(GO) test -count=1 ./...
+
+lambdas: ## build the Lambda bootstraps for linux/arm64 into build/lambda/<name>/
+	@for f in $(LAMBDAS); do \
+	  if [ ! -d lambdas/$$f ]; then \
+	    echo "make lambdas: lambdas/$$f does not exist yet; synth and deploy need all four functions ($(LAMBDAS))" >&2; exit 1; \
+	  fi; \
+	  echo "build lambdas/$$f"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags="-s -w" -o build/lambda/$$f/bootstrap ./lambdas/$$f || exit 1; \
+	done
+
+synth: $(NODE_STAMP) ## synthesize the CDK app offline into cdk.out (runs `make lambdas` first, via cdk.json)
+	$(INFRA_ENV) npx --no-install cdk synth --quiet --no-notices
+
+# --- runner: the workflow run locally (sandbox/runner), make demo ---
+.PHONY: runner-tools build-local demo
+# Node 22 and aws-local-stepfunctions, pinned in sandbox/package.json and installed from
+# sandbox/package-lock.json (npm ci runs again only when the lock changes).
 RUNNER_STAMP := sandbox/node_modules/.package-lock.json
 
 runner-tools: $(RUNNER_STAMP) ## install Node 22 and aws-local-stepfunctions into sandbox/node_modules
@@ -51,7 +93,7 @@ $(RUNNER_STAMP): sandbox/package-lock.json sandbox/package.json
 	@touch $@
 
 build-local: ## build the four Lambdas for this machine into build/local/<name>/bootstrap
-	@for f in list-accounts scan-and-rotate notify-user cleanup-report; do \
+	@for f in $(LAMBDAS); do \
 		$(GO) build -tags lambda.norpc -o build/local/$$f/bootstrap ./lambdas/$$f || exit 1; done
 
 # One command on a fresh machine: tools, the stand-in seeded with the demo scenario, one

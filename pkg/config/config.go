@@ -35,6 +35,11 @@ const (
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
 )
 
+// Variables lists every variable, in the order above.
+var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
+	ManagementRoleARN, ExcludeAccounts, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
+	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN}
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"

@@ -89,8 +89,13 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	var users []policy.User
 	for _, name := range names {
 		u, err := r.Scanner.User(ctx, name)
-		if err != nil {
-			e.fail(workflow.UserResult{UserName: name}, err)
+		var gone *types.NoSuchEntityException
+		switch {
+		case errors.As(err, &gone):
+			r.Log.InfoContext(ctx, "user deleted since the scan", "account", acct.AccountID, "user", name)
+			continue
+		case err != nil:
+			e.fail(ctx, workflow.UserResult{UserName: name}, err)
 			continue
 		}
 		u.NoticesSent = parseNotices(u.Tags[NoticesTag])
@@ -119,11 +124,11 @@ type execution struct {
 	notifications []workflow.Notification
 }
 
-func (e *execution) fail(ur workflow.UserResult, err error) {
+func (e *execution) fail(ctx context.Context, ur workflow.UserResult, err error) {
 	ur.Error = err.Error()
 	e.res.Counts.Failures++
 	e.res.Users = append(e.res.Users, ur)
-	e.Log.Error("user failed", "account", e.acct.AccountID, "user", ur.UserName, "error", err.Error())
+	e.Log.ErrorContext(ctx, "user failed", "account", e.acct.AccountID, "user", ur.UserName, "error", err.Error())
 }
 
 // clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
@@ -150,7 +155,7 @@ func (e *execution) clearOrphans(ctx context.Context, u *policy.User) bool {
 			k.AccessKeyID, k.CreateDate.Format(time.RFC3339))}}
 		if !e.run.DryRun {
 			if _, err := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(k.AccessKeyID)}); err != nil {
-				e.fail(ur, fmt.Errorf("delete orphan key %s of %s: %w", k.AccessKeyID, u.UserName, err))
+				e.fail(ctx, ur, fmt.Errorf("delete orphan key %s of %s: %w", k.AccessKeyID, u.UserName, err))
 				return false
 			}
 			a.Done = true
@@ -160,7 +165,7 @@ func (e *execution) clearOrphans(ctx context.Context, u *policy.User) bool {
 	}
 	if !e.run.DryRun {
 		if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}}); err != nil {
-			e.fail(ur, fmt.Errorf("clear the pending mark of %s: %w", u.UserName, err))
+			e.fail(ctx, ur, fmt.Errorf("clear the pending mark of %s: %w", u.UserName, err))
 			return false
 		}
 	}
@@ -203,7 +208,7 @@ func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan
 		}
 		ur.Actions = append(ur.Actions, ar)
 		countAction(c, a.Action)
-		e.Log.Info("key action", "account", e.acct.AccountID, "user", u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
+		e.Log.InfoContext(ctx, "key action", "account", e.acct.AccountID, "user", u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
 			"newAccessKeyId", ar.NewAccessKeyID, "dryRun", e.run.DryRun, "reason", a.Reason)
 	}
 	if err == nil && !e.run.DryRun && up.Email != "" && (len(up.Notices) > 0 || newKey != nil) {
@@ -216,7 +221,7 @@ func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan
 	}
 	switch {
 	case err != nil:
-		e.fail(ur, err)
+		e.fail(ctx, ur, err)
 	case up.Status != policy.StatusOK || up.EmailProblem != "":
 		e.res.Users = append(e.res.Users, ur)
 	}
@@ -274,7 +279,7 @@ func (e *execution) createKey(ctx context.Context, u policy.User, up policy.User
 	}
 	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}}); err != nil {
 		// The key is stored, so the next run keeps it (it has a secret) and clears the mark.
-		e.Log.Warn("pending mark left in place", "account", e.acct.AccountID, "user", u.UserName, "error", err.Error())
+		e.Log.WarnContext(ctx, "pending mark left in place", "account", e.acct.AccountID, "user", u.UserName, "error", err.Error())
 	}
 	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: replaced.AccessKeyID, DeactivateOn: replaced.ActBy}, nil
 }
@@ -333,10 +338,10 @@ func (e *execution) redeliver(ctx context.Context) {
 		exists, err := e.keyExists(ctx, p.UserName, id)
 		switch {
 		case err != nil:
-			e.fail(workflow.UserResult{UserName: p.UserName}, err)
+			e.fail(ctx, workflow.UserResult{UserName: p.UserName}, err)
 		case !exists:
 			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
-				e.fail(workflow.UserResult{UserName: p.UserName}, err)
+				e.fail(ctx, workflow.UserResult{UserName: p.UserName}, err)
 			}
 		default:
 			notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
@@ -344,7 +349,7 @@ func (e *execution) redeliver(ctx context.Context) {
 			e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
 				UserName: p.UserName, Email: p.Email, Notices: []policy.Notice{notice},
 				NewKey: &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}})
-			e.Log.Info("redelivering pending key", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
+			e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
 		}
 	}
 }

@@ -39,8 +39,9 @@ const (
 // Scanner reads one account through IAM.
 type Scanner struct {
 	IAM IAMAPI
-	// ReportPolls bounds how often the report's generation is polled (default 10), waiting
-	// PollInterval (default 2 s) between polls.
+	// ReportPolls bounds how often the report's generation is polled (default 10). The
+	// first wait is PollInterval (default 250 ms), doubling up to 4 s: most reports are ready
+	// within a second, a large account's within a minute.
 	ReportPolls  int
 	PollInterval time.Duration
 }
@@ -87,7 +88,7 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 		polls = 10
 	}
 	if interval <= 0 {
-		interval = 2 * time.Second
+		interval = 250 * time.Millisecond
 	}
 	for attempt := 1; ; attempt++ {
 		gen, err := s.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
@@ -108,6 +109,7 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 			return nil, fmt.Errorf("wait for the credential report: %w", ctx.Err())
 		case <-time.After(interval):
 		}
+		interval = min(2*interval, 4*time.Second)
 	}
 	out, err := s.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 	switch code := apiErrorCode(err); {

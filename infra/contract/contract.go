@@ -1,0 +1,113 @@
+// Package contract names what the CDK app and the rest of the system must agree on:
+// the four Lambda functions, the environment variables they read, and the
+// ${...} placeholders the stack substitutes into statemachine/rotation.asl.json.
+//
+// It imports nothing from the CDK, so a test in any module can check the Lambdas
+// and the state machine definition against it without building the CDK app.
+package contract
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+)
+
+// NamePrefix starts the name of every named resource of the rotator.
+const NamePrefix = "iam-access-key-rotator"
+
+// Function is a Lambda function of the rotator: its folder under lambdas/ and under
+// the Lambda asset directory (build/lambda/<name>/bootstrap).
+type Function string
+
+// The four Lambda functions, in workflow order.
+const (
+	ListAccounts  Function = "list-accounts"
+	ScanAndRotate Function = "scan-and-rotate"
+	NotifyUser    Function = "notify-user"
+	CleanupReport Function = "cleanup-report"
+)
+
+// Functions lists every Lambda function in workflow order.
+var Functions = []Function{ListAccounts, ScanAndRotate, NotifyUser, CleanupReport}
+
+// FunctionName is the deployed Lambda function name, e.g. iam-access-key-rotator-list-accounts.
+func (f Function) FunctionName() string { return NamePrefix + "-" + string(f) }
+
+// EnvVar is the name of an environment variable that a Lambda reads; package config of
+// the root module names them all (config.Variables).
+type EnvVar = string
+
+// FunctionEnv is the one place that decides which variables each function receives:
+// a function gets only what it reads (lambdas/*/main.go through pkg/config). Excluded
+// accounts are filtered by ListAccounts, which every execution starts with.
+var FunctionEnv = map[Function][]EnvVar{
+	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ReportBucket},
+	ScanAndRotate: {
+		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
+		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
+		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID,
+	},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet},
+	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
+}
+
+// MetricNamespace holds the run metrics the Lambdas emit (as CloudWatch embedded metric
+// format log lines, which need no API permission) and the dashboard shows.
+const MetricNamespace = "IAMKeyRotator"
+
+// RunMetrics are the dimension-less metrics of MetricNamespace, each a count per run.
+var RunMetrics = []string{"KeysCreated", "KeysDeactivated", "KeysDeleted", "NoticesSent", "AccountsFailed"}
+
+// HandoffSecretNamePrefix starts the name of every hand-off secret that ScanAndRotate
+// creates for NotifyUser.
+const HandoffSecretNamePrefix = NamePrefix + "/handoff/"
+
+// The ${...} placeholders of statemachine/rotation.asl.json that the stack substitutes.
+const (
+	ListAccountsFunctionArn  = "ListAccountsFunctionArn"
+	ScanAndRotateFunctionArn = "ScanAndRotateFunctionArn"
+	NotifyUserFunctionArn    = "NotifyUserFunctionArn"
+	CleanupReportFunctionArn = "CleanupReportFunctionArn"
+	FailureTopicArn          = "FailureTopicArn"
+	ReportBucketName         = "ReportBucketName"
+	AccountConcurrency       = "AccountConcurrency"
+	NotifyConcurrency        = "NotifyConcurrency"
+)
+
+// DefinitionPlaceholders lists every placeholder the stack substitutes, sorted.
+var DefinitionPlaceholders = []string{
+	AccountConcurrency, CleanupReportFunctionArn, FailureTopicArn, ListAccountsFunctionArn,
+	NotifyConcurrency, NotifyUserFunctionArn, ReportBucketName, ScanAndRotateFunctionArn,
+}
+
+// placeholderRE matches anything CloudFormation takes for a parameter reference, ${...}:
+// even in prose (an ASL Comment) it must be a substituted placeholder, or CloudFormation
+// rejects the template (cfn-lint E1029).
+var placeholderRE = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// Placeholders returns the distinct ${Name} placeholders in an ASL definition, sorted.
+func Placeholders(definition []byte) []string {
+	var names []string
+	for _, m := range placeholderRE.FindAllSubmatch(definition, -1) {
+		if name := string(m[1]); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// CheckPlaceholders reports a placeholder of the definition that the stack does not
+// substitute: Step Functions would otherwise run with a literal "${Name}" in it.
+func CheckPlaceholders(definition []byte) error {
+	for _, name := range Placeholders(definition) {
+		if !slices.Contains(DefinitionPlaceholders, name) {
+			return fmt.Errorf("placeholder ${%s} is not substituted by the stack (it substitutes %v); "+
+				"CloudFormation rejects any other ${...}, even in a Comment", name, DefinitionPlaceholders)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package stacks
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Config is the validated configuration of the rotator, read from CDK context
+// (cdk.json defaults, `-c key=value` overrides).
+type Config struct {
+	LimitDays           int      // limitDays: key age (days) at which a key is deactivated
+	NoticePeriod        int      // noticePeriod: days between new key, deactivation and deletion
+	MaxUsers            int      // maxUsers: users with write actions per account per run
+	SenderEmail         string   // senderEmail: SES-verified From address
+	SupportEmail        string   // supportEmail: receives the consolidated report
+	OperatorEmail       string   // operatorEmail: subscribed to the failure topic
+	ExcludeAccounts     []string // excludeAccounts: never assumed into
+	EmailTagKeys        []string // emailTagKeys: user tag keys holding the owner's email, in order
+	ExemptTagKey        string   // exemptTagKey: user tag key that exempts a user when "true"
+	AllowedEmailDomains []string // allowedEmailDomains: empty allows any domain
+	Schedule            string   // schedule: EventBridge cron(...) or rate(...) expression
+	MapConcurrency      int      // mapConcurrency: accounts processed at once
+	NotifyConcurrency   int      // notifyConcurrency: notifications sent at once per account
+	MemberRoleName      string   // memberRoleName: the role assumed in every member account
+	OrganizationID      string   // organizationId: o-xxxxxxxxxx
+	ManagementAccountID string   // managementAccountId: the organization's management account
+	RotatorAccountID    string   // rotatorAccountId: the provisioning account running the rotator
+	// StackSetAdminAccountID (stackSetAdminAccountId) deploys the member-role StackSet:
+	// the management account (default) or a delegated administrator for StackSets.
+	StackSetAdminAccountID string
+	StackSetTargets        []string // stackSetTargets: organization root (r-...) or OU (ou-...) IDs
+	ReportRetentionDays    int      // reportRetentionDays: days before a report object expires
+	CleanupOnce            bool     // cleanupOnce: schedule input {"cleanup":true} (first deploy only)
+}
+
+// Context keys, as written in cdk.json and on `cdk -c key=value`.
+const (
+	keyLimitDays              = "limitDays"
+	keyNoticePeriod           = "noticePeriod"
+	keyMaxUsers               = "maxUsers"
+	keySenderEmail            = "senderEmail"
+	keySupportEmail           = "supportEmail"
+	keyOperatorEmail          = "operatorEmail"
+	keyExcludeAccounts        = "excludeAccounts"
+	keyEmailTagKeys           = "emailTagKeys"
+	keyExemptTagKey           = "exemptTagKey"
+	keyAllowedEmailDomains    = "allowedEmailDomains"
+	keySchedule               = "schedule"
+	keyMapConcurrency         = "mapConcurrency"
+	keyNotifyConcurrency      = "notifyConcurrency"
+	keyMemberRoleName         = "memberRoleName"
+	keyOrganizationID         = "organizationId"
+	keyManagementAccountID    = "managementAccountId"
+	keyRotatorAccountID       = "rotatorAccountId"
+	keyStackSetAdminAccountID = "stackSetAdminAccountId"
+	keyStackSetTargets        = "stackSetTargets"
+	keyReportRetentionDays    = "reportRetentionDays"
+	keyCleanupOnce            = "cleanupOnce"
+)
+
+// ContextKeys lists every context key the app reads.
+var ContextKeys = []string{
+	keyLimitDays, keyNoticePeriod, keyMaxUsers, keySenderEmail, keySupportEmail,
+	keyOperatorEmail, keyExcludeAccounts, keyEmailTagKeys, keyExemptTagKey,
+	keyAllowedEmailDomains, keySchedule, keyMapConcurrency, keyNotifyConcurrency,
+	keyMemberRoleName, keyOrganizationID, keyManagementAccountID, keyRotatorAccountID,
+	keyStackSetAdminAccountID, keyStackSetTargets, keyReportRetentionDays, keyCleanupOnce,
+}
+
+// Defaults of the optional context keys; the others are required.
+var defaults = map[string]any{
+	keyLimitDays:           90,
+	keyNoticePeriod:        10,
+	keyMaxUsers:            200,
+	keyExcludeAccounts:     "",
+	keyEmailTagKeys:        "EmailID,Email",
+	keyExemptTagKey:        "Exempt",
+	keyAllowedEmailDomains: "",
+	keySchedule:            "cron(0 13 * * ? *)",
+	keyMapConcurrency:      10,
+	keyNotifyConcurrency:   2,
+	keyMemberRoleName:      "provisioning-admin",
+	keyReportRetentionDays: 400,
+	keyCleanupOnce:         false,
+}
+
+var (
+	accountIDRE   = regexp.MustCompile(`^[0-9]{12}$`)
+	orgIDRE       = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	targetRE      = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
+	roleNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	tagKeyRE      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	domainRE      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	scheduleRE    = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
+	maxConcurrent = 10000 // Distributed Map's MaxConcurrency limit
+)
+
+// LoadConfig reads and validates every context key through get, which returns nil for a
+// key that is not set. It reports every invalid key at once, each error naming its key.
+func LoadConfig(get func(key string) any) (Config, error) {
+	r := reader{get: get}
+	c := Config{
+		LimitDays:              r.integer(keyLimitDays, 2, 3650),
+		NoticePeriod:           r.integer(keyNoticePeriod, 1, 365),
+		MaxUsers:               r.integer(keyMaxUsers, 1, 100000),
+		SenderEmail:            r.email(keySenderEmail),
+		SupportEmail:           r.email(keySupportEmail),
+		OperatorEmail:          r.email(keyOperatorEmail),
+		ExcludeAccounts:        r.list(keyExcludeAccounts, accountIDRE, "a 12-digit account ID"),
+		EmailTagKeys:           r.list(keyEmailTagKeys, tagKeyRE, "an IAM tag key"),
+		ExemptTagKey:           r.match(keyExemptTagKey, tagKeyRE, "an IAM tag key"),
+		AllowedEmailDomains:    r.list(keyAllowedEmailDomains, domainRE, "a lower-case domain name"),
+		Schedule:               r.match(keySchedule, scheduleRE, "an EventBridge cron(...) or rate(...) expression"),
+		MapConcurrency:         r.integer(keyMapConcurrency, 1, maxConcurrent),
+		NotifyConcurrency:      r.integer(keyNotifyConcurrency, 1, 40),
+		MemberRoleName:         r.match(keyMemberRoleName, roleNameRE, "an IAM role name"),
+		OrganizationID:         r.match(keyOrganizationID, orgIDRE, "an organization ID like o-a1b2c3d4e5"),
+		ManagementAccountID:    r.match(keyManagementAccountID, accountIDRE, "a 12-digit account ID"),
+		RotatorAccountID:       r.match(keyRotatorAccountID, accountIDRE, "a 12-digit account ID"),
+		StackSetAdminAccountID: r.optionalMatch(keyStackSetAdminAccountID, accountIDRE, "a 12-digit account ID"),
+		StackSetTargets:        r.list(keyStackSetTargets, targetRE, "a root ID (r-...) or OU ID (ou-...-...)"),
+		ReportRetentionDays:    r.integer(keyReportRetentionDays, 1, 36500),
+		CleanupOnce:            r.boolean(keyCleanupOnce),
+	}
+	if r.ok(keyLimitDays) && r.ok(keyNoticePeriod) && c.LimitDays <= c.NoticePeriod {
+		r.fail(keyLimitDays, "must be an integer > noticePeriod (%d), got %d", c.NoticePeriod, c.LimitDays)
+	}
+	if r.ok(keyEmailTagKeys) && len(c.EmailTagKeys) == 0 {
+		r.fail(keyEmailTagKeys, "must name at least one tag key")
+	}
+	if r.ok(keyStackSetTargets) && len(c.StackSetTargets) == 0 {
+		r.fail(keyStackSetTargets, "must name the organization root or at least one OU")
+	}
+	if c.StackSetAdminAccountID == "" {
+		c.StackSetAdminAccountID = c.ManagementAccountID
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// reader reads context values, collecting one error per bad key.
+type reader struct {
+	get  func(key string) any
+	errs []error
+	bad  map[string]bool
+}
+
+func (r *reader) fail(key, format string, args ...any) {
+	if r.bad == nil {
+		r.bad = map[string]bool{}
+	}
+	r.bad[key] = true
+	r.errs = append(r.errs, fmt.Errorf("context %s: "+format, append([]any{key}, args...)...))
+}
+
+func (r *reader) ok(key string) bool { return !r.bad[key] }
+
+// value returns the key's value, its default when unset, or nil (and an error) when a
+// required key is unset.
+func (r *reader) value(key string) any {
+	v := r.get(key)
+	if v == nil {
+		v = defaults[key]
+	}
+	if v == nil {
+		r.fail(key, "is required")
+	}
+	return v
+}
+
+// text returns a string value; CDK context from -c is always a string, from cdk.json it
+// may be a JSON number or boolean.
+func (r *reader) text(key string) (string, bool) {
+	switch v := r.value(key).(type) {
+	case nil:
+		return "", false
+	case string:
+		return strings.TrimSpace(v), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(v), true
+	case bool:
+		return strconv.FormatBool(v), true
+	default:
+		r.fail(key, "must be a string, got %T", v)
+		return "", false
+	}
+}
+
+func (r *reader) integer(key string, min, max int) int {
+	s, ok := r.text(key)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		r.fail(key, "must be an integer from %d to %d, got %q", min, max, s)
+		return 0
+	}
+	return n
+}
+
+func (r *reader) boolean(key string) bool {
+	s, ok := r.text(key)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		r.fail(key, "must be true or false, got %q", s)
+	}
+	return b
+}
+
+func (r *reader) match(key string, re *regexp.Regexp, what string) string {
+	s, ok := r.text(key)
+	if !ok {
+		return ""
+	}
+	if !re.MatchString(s) {
+		r.fail(key, "must be %s, got %q", what, s)
+		return ""
+	}
+	return s
+}
+
+func (r *reader) optionalMatch(key string, re *regexp.Regexp, what string) string {
+	if r.get(key) == nil || r.get(key) == "" {
+		return ""
+	}
+	return r.match(key, re, what)
+}
+
+func (r *reader) email(key string) string {
+	s, ok := r.text(key)
+	if !ok {
+		return ""
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		r.fail(key, "must be a bare email address like ops@example.com, got %q", s)
+		return ""
+	}
+	return s
+}
+
+// list reads a comma-separated string (from -c) or a JSON array (from cdk.json).
+func (r *reader) list(key string, re *regexp.Regexp, what string) []string {
+	var items []string
+	switch v := r.value(key).(type) {
+	case nil:
+		return nil
+	case []any:
+		for _, item := range v {
+			s, isString := item.(string)
+			if !isString {
+				r.fail(key, "must list strings, got %v (%T)", item, item)
+				return nil
+			}
+			items = append(items, strings.TrimSpace(s))
+		}
+	case []string:
+		items = v
+	case string:
+		for s := range strings.SplitSeq(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				items = append(items, s)
+			}
+		}
+	default:
+		r.fail(key, "must be a comma-separated string or a list, got %T", v)
+		return nil
+	}
+	var out []string
+	for _, s := range items {
+		if !re.MatchString(s) {
+			r.fail(key, "item %q must be %s", s, what)
+			return nil
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,149 @@
+package stacks
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigFromCDKJSON(t *testing.T) {
+	cfg := testConfig(t, nil)
+	want := Config{
+		LimitDays: 90, NoticePeriod: 10, MaxUsers: 200,
+		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
+		OperatorEmail: "cloud-operators@example.com", ExcludeAccounts: nil,
+		EmailTagKeys: []string{"EmailID", "Email"}, ExemptTagKey: "Exempt",
+		AllowedEmailDomains: []string{"example.com"}, Schedule: "cron(0 13 * * ? *)",
+		MapConcurrency: 10, NotifyConcurrency: 2, MemberRoleName: "provisioning-admin",
+		OrganizationID: "o-exampleorg1", ManagementAccountID: "111111111111",
+		RotatorAccountID: "222222222222", StackSetAdminAccountID: "111111111111",
+		StackSetTargets: []string{"r-exmp"}, ReportRetentionDays: 400, CleanupOnce: false,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("config from cdk.json:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLoadConfigDefaultsOptionalKeys(t *testing.T) {
+	var optional []string
+	for key := range defaults {
+		optional = append(optional, key)
+	}
+	overrides := map[string]any{keyStackSetAdminAccountID: nil}
+	for _, key := range optional {
+		overrides[key] = nil
+	}
+	cfg := testConfig(t, overrides)
+	if cfg.LimitDays != 90 || cfg.NoticePeriod != 10 || cfg.MaxUsers != 200 ||
+		cfg.Schedule != "cron(0 13 * * ? *)" || cfg.MapConcurrency != 10 || cfg.NotifyConcurrency != 2 ||
+		cfg.MemberRoleName != "provisioning-admin" || cfg.ReportRetentionDays != 400 || cfg.CleanupOnce ||
+		!reflect.DeepEqual(cfg.EmailTagKeys, []string{"EmailID", "Email"}) || cfg.ExemptTagKey != "Exempt" ||
+		cfg.AllowedEmailDomains != nil || cfg.ExcludeAccounts != nil || cfg.StackSetAdminAccountID != cfg.ManagementAccountID {
+		t.Errorf("defaults: got %+v", cfg)
+	}
+}
+
+func TestLoadConfigAcceptsCLIAndJSONForms(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides map[string]any
+		check     func(Config) bool
+	}{
+		{"numbers as -c strings", map[string]any{"limitDays": "120", "noticePeriod": "7"},
+			func(c Config) bool { return c.LimitDays == 120 && c.NoticePeriod == 7 }},
+		{"list as JSON array", map[string]any{"excludeAccounts": []any{"333333333333", "444444444444"}},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"})
+			}},
+		{"list as comma string with spaces and duplicates", map[string]any{"excludeAccounts": " 333333333333, 444444444444,333333333333,"},
+			func(c Config) bool {
+				return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"})
+			}},
+		{"bool as -c string", map[string]any{"cleanupOnce": "true"}, func(c Config) bool { return c.CleanupOnce }},
+		{"bool as JSON", map[string]any{"cleanupOnce": true}, func(c Config) bool { return c.CleanupOnce }},
+		{"OU targets", map[string]any{"stackSetTargets": "ou-ab12-abcdefgh,ou-ab12-12345678"},
+			func(c Config) bool { return len(c.StackSetTargets) == 2 }},
+		{"rate schedule", map[string]any{"schedule": "rate(1 day)"}, func(c Config) bool { return c.Schedule == "rate(1 day)" }},
+		{"delegated StackSet admin", map[string]any{"stackSetAdminAccountId": "222222222222"},
+			func(c Config) bool { return c.StackSetAdminAccountID == "222222222222" }},
+		{"any email domain", map[string]any{"allowedEmailDomains": ""}, func(c Config) bool { return c.AllowedEmailDomains == nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if cfg := testConfig(t, tt.overrides); !tt.check(cfg) {
+				t.Errorf("got %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestLoadConfigRejects(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides map[string]any
+		want      string // the error, which must name the key
+	}{
+		{"limit not above notice", map[string]any{"limitDays": 10.0, "noticePeriod": 10.0}, "context limitDays: must be an integer > noticePeriod (10), got 10"},
+		{"limit not a number", map[string]any{"limitDays": "ninety"}, `context limitDays: must be an integer from 2 to 3650, got "ninety"`},
+		{"limit a fraction", map[string]any{"limitDays": 90.5}, `context limitDays: must be an integer`},
+		{"notice zero", map[string]any{"noticePeriod": 0.0}, "context noticePeriod: must be an integer from 1"},
+		{"maxUsers negative", map[string]any{"maxUsers": "-1"}, "context maxUsers: must be an integer from 1"},
+		{"sender missing", map[string]any{"senderEmail": nil}, "context senderEmail: is required"},
+		{"sender with display name", map[string]any{"senderEmail": "Rotator <r@example.com>"}, "context senderEmail: must be a bare email address"},
+		{"support not an address", map[string]any{"supportEmail": "support"}, "context supportEmail: must be a bare email address"},
+		{"operator missing", map[string]any{"operatorEmail": nil}, "context operatorEmail: is required"},
+		{"excluded account too short", map[string]any{"excludeAccounts": "12345"}, `context excludeAccounts: item "12345" must be a 12-digit account ID`},
+		{"excluded account list of numbers", map[string]any{"excludeAccounts": []any{123456789012.0}}, "context excludeAccounts: must list strings"},
+		{"no email tag key", map[string]any{"emailTagKeys": " , "}, "context emailTagKeys: must name at least one tag key"},
+		{"exempt tag key with a comma", map[string]any{"exemptTagKey": "a,b"}, "context exemptTagKey: must be an IAM tag key"},
+		{"domain with upper case", map[string]any{"allowedEmailDomains": "Example.com"}, `context allowedEmailDomains: item "Example.com" must be a lower-case domain name`},
+		{"schedule not cron", map[string]any{"schedule": "0 13 * * *"}, "context schedule: must be an EventBridge cron(...) or rate(...) expression"},
+		{"map concurrency zero", map[string]any{"mapConcurrency": 0.0}, "context mapConcurrency: must be an integer from 1 to 10000"},
+		{"notify concurrency too high", map[string]any{"notifyConcurrency": 1000.0}, "context notifyConcurrency: must be an integer from 1 to 40"},
+		{"member role name with slash", map[string]any{"memberRoleName": "a/b"}, "context memberRoleName: must be an IAM role name"},
+		{"organization ID malformed", map[string]any{"organizationId": "o-x"}, "context organizationId: must be an organization ID"},
+		{"organization missing", map[string]any{"organizationId": nil}, "context organizationId: is required"},
+		{"management account malformed", map[string]any{"managementAccountId": "1111"}, "context managementAccountId: must be a 12-digit account ID"},
+		{"rotator account missing", map[string]any{"rotatorAccountId": nil}, "context rotatorAccountId: is required"},
+		{"StackSet admin malformed", map[string]any{"stackSetAdminAccountId": "x"}, "context stackSetAdminAccountId: must be a 12-digit account ID"},
+		{"no StackSet target", map[string]any{"stackSetTargets": ""}, "context stackSetTargets: must name the organization root or at least one OU"},
+		{"StackSet target is an account", map[string]any{"stackSetTargets": "333333333333"}, `context stackSetTargets: item "333333333333" must be a root ID`},
+		{"retention zero", map[string]any{"reportRetentionDays": 0.0}, "context reportRetentionDays: must be an integer from 1"},
+		{"cleanupOnce not a bool", map[string]any{"cleanupOnce": "yes"}, `context cleanupOnce: must be true or false, got "yes"`},
+		{"a key of the wrong type", map[string]any{"schedule": map[string]any{}}, "context schedule: must be a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := repoContext(t, tt.overrides)
+			_, err := LoadConfig(func(key string) any { return ctx[key] })
+			if err == nil {
+				t.Fatalf("no error; want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant it to contain %q", err, tt.want)
+			}
+			if n := strings.Count(err.Error(), "context "); n != 1 {
+				t.Errorf("want one bad key reported, got %d:\n%v", n, err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigReportsEveryBadKey(t *testing.T) {
+	ctx := repoContext(t, map[string]any{"limitDays": "x", "organizationId": "bad", "senderEmail": nil})
+	_, err := LoadConfig(func(key string) any { return ctx[key] })
+	for _, key := range []string{"limitDays", "organizationId", "senderEmail"} {
+		if err == nil || !strings.Contains(err.Error(), "context "+key+":") {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+}
+
+func TestContextKeysAreInCDKJSON(t *testing.T) {
+	ctx := repoContext(t, nil)
+	for _, key := range ContextKeys {
+		if _, ok := ctx[key]; !ok {
+			t.Errorf("cdk.json has no context key %s: document its default there", key)
+		}
+	}
+}

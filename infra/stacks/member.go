@@ -1,0 +1,128 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudformation"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// MemberAccountWideActions are the IAM actions of the member role that support no
+// resource-level permissions (Resource "*").
+var MemberAccountWideActions = []string{
+	"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers",
+}
+
+// MemberUserActions are the IAM actions of the member role, on the account's users only.
+var MemberUserActions = []string{
+	"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser",
+	"iam:UntagUser", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
+}
+
+// MemberRoleTemplate is the CloudFormation template the StackSet deploys in every member
+// account: the role that the rotator's scan-and-rotate role assumes, allowed only the
+// IAM calls the rotator makes and trusted only by that role, inside the organization.
+// It is plain JSON rather than a synthesized CDK stack because it must be
+// self-contained: no CDK bootstrap, assets or parameters in the member accounts.
+func MemberRoleTemplate(cfg Config) ([]byte, error) {
+	rotatorRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, RotatorRoleName)
+	template := map[string]any{
+		"AWSTemplateFormatVersion": "2010-09-09",
+		"Description":              "IAM access key rotator: the role the rotator assumes in this member account",
+		"Resources": map[string]any{
+			"MemberRole": map[string]any{
+				"Type": "AWS::IAM::Role",
+				"Properties": map[string]any{
+					"RoleName":    cfg.MemberRoleName,
+					"Description": "Assumed by the IAM access key rotator to rotate this account's IAM user access keys",
+					"AssumeRolePolicyDocument": policyDocument(map[string]any{
+						"Effect":    "Allow",
+						"Principal": map[string]any{"AWS": map[string]any{"Fn::Sub": rotatorRole}},
+						"Action":    "sts:AssumeRole",
+						"Condition": orgCondition(cfg.OrganizationID),
+					}),
+					"Policies": []any{map[string]any{
+						"PolicyName": "rotate-iam-user-access-keys",
+						"PolicyDocument": policyDocument(
+							map[string]any{
+								"Sid":      "AccountWideReadsWithoutResourceLevelPermissions",
+								"Effect":   "Allow",
+								"Action":   MemberAccountWideActions,
+								"Resource": "*",
+							},
+							map[string]any{
+								"Sid":      "UserAccessKeys",
+								"Effect":   "Allow",
+								"Action":   MemberUserActions,
+								"Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"},
+							},
+						),
+					}},
+				},
+			},
+		},
+		"Outputs": map[string]any{
+			"MemberRoleArn": map[string]any{"Value": map[string]any{"Fn::GetAtt": []string{"MemberRole", "Arn"}}},
+		},
+	}
+	body, err := json.MarshalIndent(template, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("member role template: %w", err)
+	}
+	return body, nil
+}
+
+func policyDocument(statements ...map[string]any) map[string]any {
+	return map[string]any{"Version": "2012-10-17", "Statement": statements}
+}
+
+// MemberRoleStackSetProps configures the MemberRoleStackSet stack.
+type MemberRoleStackSetProps struct {
+	awscdk.StackProps
+	Config Config
+}
+
+// NewMemberRoleStackSet creates the stack, deployed in the management account or a
+// delegated StackSets administrator account, holding a service-managed StackSet that
+// deploys MemberRoleTemplate to every account of stackSetTargets, now and as accounts join.
+func NewMemberRoleStackSet(scope constructs.Construct, id string, props *MemberRoleStackSetProps) (awscdk.Stack, error) {
+	cfg := props.Config
+	body, err := MemberRoleTemplate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	callAs := "SELF"
+	if cfg.StackSetAdminAccountID != cfg.ManagementAccountID {
+		callAs = "DELEGATED_ADMIN"
+	}
+	awscloudformation.NewCfnStackSet(stack, jsii.String("MemberRoles"), &awscloudformation.CfnStackSetProps{
+		StackSetName:    jsii.String(MemberStackSetName),
+		Description:     jsii.String("The role the IAM access key rotator assumes in every member account"),
+		PermissionModel: jsii.String("SERVICE_MANAGED"),
+		CallAs:          jsii.String(callAs),
+		AutoDeployment: &awscloudformation.CfnStackSet_AutoDeploymentProperty{
+			Enabled:                      jsii.Bool(true),
+			RetainStacksOnAccountRemoval: jsii.Bool(false),
+		},
+		Capabilities:     jsii.Strings("CAPABILITY_NAMED_IAM"),
+		ManagedExecution: map[string]any{"Active": true},
+		OperationPreferences: &awscloudformation.CfnStackSet_OperationPreferencesProperty{
+			FailureTolerancePercentage: jsii.Number(10),
+			MaxConcurrentPercentage:    jsii.Number(25),
+			RegionConcurrencyType:      jsii.String("PARALLEL"),
+		},
+		StackInstancesGroup: &[]*awscloudformation.CfnStackSet_StackInstancesProperty{{
+			DeploymentTargets: &awscloudformation.CfnStackSet_DeploymentTargetsProperty{
+				OrganizationalUnitIds: jsii.Strings(cfg.StackSetTargets...),
+			},
+			// IAM is global: one region per account is enough.
+			Regions: &[]*string{stack.Region()},
+		}},
+		TemplateBody: jsii.String(string(body)),
+	})
+	return stack, nil
+}

@@ -1,0 +1,138 @@
+package stacks
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func memberTemplate(t *testing.T, cfg Config) map[string]any {
+	t.Helper()
+	body, err := MemberRoleTemplate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var template map[string]any
+	if err := json.Unmarshal(body, &template); err != nil {
+		t.Fatalf("member role template is not JSON: %v", err)
+	}
+	return template
+}
+
+func TestMemberRoleTemplate(t *testing.T) {
+	template := memberTemplate(t, testConfig(t, map[string]any{"memberRoleName": "rotator-access"}))
+	_, role := only(t, template, "AWS::IAM::Role")
+	if role["RoleName"] != "rotator-access" {
+		t.Errorf("RoleName %v, want memberRoleName", role["RoleName"])
+	}
+
+	trust := statements(role["AssumeRolePolicyDocument"])
+	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-role"}}]`
+	if got := resolveJSON(trust); got != wantTrust {
+		t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
+	}
+
+	policies := asList(role["Policies"])
+	if len(policies) != 1 {
+		t.Fatalf("%d inline policies, want 1", len(policies))
+	}
+	got := permissions(statements(policies[0].(map[string]any)["PolicyDocument"]))
+	want := map[string][]string{}
+	for _, a := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers"} {
+		want[a] = []string{"*"}
+	}
+	for _, a := range []string{"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser",
+		"iam:UntagUser", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"} {
+		want[a] = []string{"arn:aws:iam::<AWS::AccountId>:user/*"}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("member role permissions\n got %v\nwant exactly %v", got, want)
+	}
+}
+
+func TestMemberRoleStackSet(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides map[string]any
+		callAs    string
+		account   string
+		targets   []any
+	}{
+		{"from the management account", nil, "SELF", "111111111111", []any{"r-exmp"}},
+		{"from a delegated administrator", map[string]any{
+			"stackSetAdminAccountId": "222222222222", "stackSetTargets": "ou-ab12-abcdefgh,ou-ab12-12345678",
+		}, "DELEGATED_ADMIN", "222222222222", []any{"ou-ab12-abcdefgh", "ou-ab12-12345678"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := defaultApp(t)
+			if tt.overrides != nil {
+				b = build(t, tt.overrides)
+			}
+			if account := *b.stacks.MemberRoles.Account(); account != tt.account {
+				t.Errorf("StackSet stack in account %s, want %s", account, tt.account)
+			}
+			_, p := only(t, b.templates[MemberRoleStackSetID], "AWS::CloudFormation::StackSet")
+			want := map[string]string{
+				"StackSetName":     `"` + MemberStackSetName + `"`,
+				"PermissionModel":  `"SERVICE_MANAGED"`,
+				"CallAs":           `"` + tt.callAs + `"`,
+				"AutoDeployment":   `{"Enabled":true,"RetainStacksOnAccountRemoval":false}`,
+				"Capabilities":     `["CAPABILITY_NAMED_IAM"]`,
+				"ManagedExecution": `{"Active":true}`,
+			}
+			for key, w := range want {
+				if got := mustJSON(p[key]); got != w {
+					t.Errorf("%s = %s, want %s", key, got, w)
+				}
+			}
+			group := asList(p["StackInstancesGroup"])[0].(map[string]any)
+			targets := group["DeploymentTargets"].(map[string]any)["OrganizationalUnitIds"]
+			if !reflect.DeepEqual(targets, tt.targets) || resolve(group["Regions"]) != "<AWS::Region>" {
+				t.Errorf("stack instances %v, want targets %v in the stack's region", group, tt.targets)
+			}
+			body, err := MemberRoleTemplate(testConfig(t, tt.overrides))
+			if err != nil || p["TemplateBody"] != string(body) {
+				t.Errorf("TemplateBody is not MemberRoleTemplate (err %v)", err)
+			}
+		})
+	}
+}
+
+func TestManagementRole(t *testing.T) {
+	b := defaultApp(t)
+	if account := *b.stacks.ManagementRole.Account(); account != "111111111111" {
+		t.Errorf("management role stack in account %s, want managementAccountId", account)
+	}
+	_, role := only(t, b.templates[ManagementRoleStackID], "AWS::IAM::Role")
+	if role["RoleName"] != ManagementRoleName {
+		t.Errorf("RoleName %v", role["RoleName"])
+	}
+	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-list-accounts-role"}}]`
+	if got := resolveJSON(statements(role["AssumeRolePolicyDocument"])); got != wantTrust {
+		t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
+	}
+	var stmts []map[string]any
+	for _, policy := range asList(role["Policies"]) {
+		stmts = append(stmts, statements(policy.(map[string]any)["PolicyDocument"])...)
+	}
+	want := map[string][]string{"organizations:ListAccounts": {"*"}, "organizations:DescribeOrganization": {"*"}}
+	if got := permissions(stmts); !reflect.DeepEqual(got, want) || len(resources(b.templates[ManagementRoleStackID], "AWS::IAM::Policy")) != 0 {
+		t.Errorf("management role permissions %v, want exactly %v", got, want)
+	}
+}
+
+func TestDeploymentOrder(t *testing.T) {
+	b := defaultApp(t)
+	if account := *b.stacks.Rotator.Account(); account != "222222222222" {
+		t.Errorf("rotator stack in account %s, want rotatorAccountId", account)
+	}
+	for name, deps := range map[string]int{
+		ManagementRoleStackID: len(*b.stacks.ManagementRole.Dependencies()),
+		MemberRoleStackSetID:  len(*b.stacks.MemberRoles.Dependencies()),
+	} {
+		if deps != 1 {
+			t.Errorf("%s depends on %d stacks, want the rotator stack (whose roles it trusts)", name, deps)
+		}
+	}
+}

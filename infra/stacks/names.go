@@ -1,0 +1,23 @@
+package stacks
+
+import "github.com/keyrotator/iam-access-key-rotator/infra/contract"
+
+// Names of the rotator's resources. The role names are fixed because other accounts'
+// trust policies name them.
+const (
+	RotatorRoleName      = contract.NamePrefix + "-role"               // scan-and-rotate; trusted by member accounts
+	ListAccountsRoleName = contract.NamePrefix + "-list-accounts-role" // trusted by the management account
+	ManagementRoleName   = contract.NamePrefix + "-management"         // in the management account
+	StateMachineName     = contract.NamePrefix
+	FailureTopicName     = contract.NamePrefix + "-topic"
+	ConfigurationSetName = contract.NamePrefix + "-configset"
+	ScheduleRuleName     = "iam-access_key_rotator-rule" // the name the operators already know
+	MemberStackSetName   = contract.NamePrefix + "-member-role"
+	DashboardName        = contract.NamePrefix
+	FailedAlarmName      = contract.NamePrefix + "-executions-failed"
+	HandoffKeyAlias      = "alias/" + contract.NamePrefix + "-handoff"
+	LogsKeyAlias         = "alias/" + contract.NamePrefix + "-logs"
+	TopicKeyAlias        = "alias/" + contract.NamePrefix + "-topic"
+	RunsPrefix           = "runs/"    // ListAccounts and ScanAndRotate objects
+	ReportsPrefix        = "reports/" // CleanupReport's reports
+)

@@ -1,0 +1,365 @@
+package stacks
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+)
+
+func TestFunctions(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	byName := map[string]map[string]any{}
+	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
+		byName[props(r)["FunctionName"].(string)] = props(r)
+	}
+	if len(byName) != len(contract.Functions) {
+		t.Fatalf("%d functions, want %d", len(byName), len(contract.Functions))
+	}
+	wantTimeout := map[contract.Function]float64{
+		contract.ListAccounts: 300, contract.ScanAndRotate: 900, contract.NotifyUser: 120, contract.CleanupReport: 600,
+	}
+	for _, f := range contract.Functions {
+		t.Run(string(f), func(t *testing.T) {
+			p, ok := byName[f.FunctionName()]
+			if !ok {
+				t.Fatalf("no function %s", f.FunctionName())
+			}
+			checks := map[string]any{
+				"Runtime":       "provided.al2023",
+				"Architectures": []any{"arm64"},
+				"Handler":       "bootstrap",
+				"Timeout":       wantTimeout[f],
+				"TracingConfig": map[string]any{"Mode": "Active"},
+			}
+			for key, want := range checks {
+				if !reflect.DeepEqual(p[key], want) {
+					t.Errorf("%s = %v, want %v", key, p[key], want)
+				}
+			}
+			logging := p["LoggingConfig"].(map[string]any)
+			if logging["LogFormat"] != "JSON" || !strings.HasPrefix(resolve(logging["LogGroup"]), "<"+functionConstructID(f)+"Logs>") {
+				t.Errorf("LoggingConfig = %v, want JSON into its own log group", logging)
+			}
+			vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			var got, want []string
+			for name := range vars {
+				got = append(got, name)
+			}
+			for _, v := range contract.FunctionEnv[f] {
+				want = append(want, string(v))
+			}
+			if sort.Strings(got); !reflect.DeepEqual(got, sorted(want)) {
+				t.Errorf("environment %v, want exactly %v", got, sorted(want))
+			}
+		})
+	}
+}
+
+func TestFunctionEnvironmentValues(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	env := map[string]string{}
+	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
+		for name, v := range props(r)["Environment"].(map[string]any)["Variables"].(map[string]any) {
+			env[name] = resolve(v)
+		}
+	}
+	want := map[string]string{
+		"LIMIT_DAYS": "90", "NOTICE_PERIOD": "10", "MAX_USERS": "200",
+		"SENDER_EMAIL": "iam-key-rotator@example.com", "SUPPORT_EMAIL": "cloud-support@example.com",
+		"MEMBER_ROLE_NAME":      "provisioning-admin",
+		"MANAGEMENT_ROLE_ARN":   "arn:aws:iam::111111111111:role/iam-access-key-rotator-management",
+		"EXCLUDE_ACCOUNTS":      "",
+		"EMAIL_TAG_KEYS":        "EmailID,Email",
+		"EXEMPT_TAG_KEY":        "Exempt",
+		"ALLOWED_EMAIL_DOMAINS": "example.com",
+		"REPORT_BUCKET":         "<ReportBucket>",
+		"HANDOFF_SECRET_PREFIX": "iam-access-key-rotator/handoff/",
+		"HANDOFF_KMS_KEY_ID":    "<HandoffKey.Arn>",
+		"SES_CONFIGURATION_SET": "<ConfigurationSet>",
+		"FAILURE_TOPIC_ARN":     "<FailureTopic>",
+	}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("environment values:\n got %v\nwant %v", env, want)
+	}
+}
+
+func TestLogGroups(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	var names []string
+	for _, r := range resources(tmpl, "AWS::Logs::LogGroup") {
+		p := props(r)
+		names = append(names, p["LogGroupName"].(string))
+		if p["RetentionInDays"] != 365.0 || resolve(p["KmsKeyId"]) != "<LogsKey.Arn>" {
+			t.Errorf("log group %v: want 365 days retention and the logs key", p)
+		}
+	}
+	want := []string{"/aws/vendedlogs/states/iam-access-key-rotator"}
+	for _, f := range contract.Functions {
+		want = append(want, "/aws/lambda/"+f.FunctionName())
+	}
+	if sort.Strings(names); !reflect.DeepEqual(names, sorted(want)) {
+		t.Errorf("log groups %v, want %v", names, sorted(want))
+	}
+}
+
+func TestStateMachine(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	_, p := only(t, tmpl, "AWS::StepFunctions::StateMachine")
+	if p["StateMachineType"] != "STANDARD" || p["StateMachineName"] != StateMachineName {
+		t.Errorf("type %v name %v", p["StateMachineType"], p["StateMachineName"])
+	}
+	logging := p["LoggingConfiguration"].(map[string]any)
+	if logging["Level"] != "ALL" || logging["IncludeExecutionData"] != false {
+		t.Errorf("LoggingConfiguration = %v, want ALL without execution data", logging)
+	}
+	if mustJSON(p["TracingConfiguration"]) != `{"Enabled":true}` {
+		t.Errorf("TracingConfiguration = %v", p["TracingConfiguration"])
+	}
+	subs := map[string]string{}
+	for name, v := range p["DefinitionSubstitutions"].(map[string]any) {
+		subs[name] = resolve(v)
+	}
+	want := map[string]string{
+		"ListAccountsFunctionArn":  "<ListAccountsFunction.Arn>",
+		"ScanAndRotateFunctionArn": "<ScanAndRotateFunction.Arn>",
+		"NotifyUserFunctionArn":    "<NotifyUserFunction.Arn>",
+		"CleanupReportFunctionArn": "<CleanupReportFunction.Arn>",
+		"FailureTopicArn":          "<FailureTopic>",
+		"ReportBucketName":         "<ReportBucket>",
+		"AccountConcurrency":       "10",
+		"NotifyConcurrency":        "2",
+	}
+	if !reflect.DeepEqual(subs, want) {
+		t.Errorf("DefinitionSubstitutions:\n got %v\nwant %v", subs, want)
+	}
+	if def := resolve(p["DefinitionString"]); !strings.Contains(def, "${ScanAndRotateFunctionArn}") {
+		t.Errorf("DefinitionString is not the fixture with its placeholders: %.200s", def)
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides map[string]any
+		schedule  string
+		input     string
+	}{
+		{"daily run", nil, "cron(0 13 * * ? *)", `{}`},
+		{"first deploy cleanup", map[string]any{"cleanupOnce": true, "schedule": "cron(0 6 * * ? *)"}, "cron(0 6 * * ? *)", `{"cleanup":true}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := defaultApp(t)
+			if tt.overrides != nil {
+				b = build(t, tt.overrides)
+			}
+			_, p := only(t, b.templates[RotatorStackID], "AWS::Events::Rule")
+			if p["Name"] != ScheduleRuleName || p["ScheduleExpression"] != tt.schedule || p["State"] != "ENABLED" {
+				t.Errorf("rule %v", p)
+			}
+			targets := p["Targets"].([]any)
+			target := targets[0].(map[string]any)
+			if len(targets) != 1 || resolve(target["Arn"]) != "<StateMachine>" || target["Input"] != tt.input {
+				t.Errorf("targets %v, want the state machine with input %s", targets, tt.input)
+			}
+		})
+	}
+}
+
+func TestFailureTopic(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	_, topic := only(t, tmpl, "AWS::SNS::Topic")
+	if topic["TopicName"] != FailureTopicName || resolve(topic["KmsMasterKeyId"]) != "<TopicKey.Arn>" {
+		t.Errorf("topic %v: want its name and the topic key", topic)
+	}
+	_, sub := only(t, tmpl, "AWS::SNS::Subscription")
+	if sub["Protocol"] != "email" || sub["Endpoint"] != "cloud-operators@example.com" || resolve(sub["TopicArn"]) != "<FailureTopic>" {
+		t.Errorf("subscription %v", sub)
+	}
+	_, policy := only(t, tmpl, "AWS::SNS::TopicPolicy")
+	if !hasTLSDeny(statements(policy["PolicyDocument"]), "sns:Publish") {
+		t.Errorf("topic policy %v has no TLS-only deny", policy)
+	}
+}
+
+func TestConfigurationSet(t *testing.T) {
+	_, p := only(t, defaultApp(t).templates[RotatorStackID], "AWS::SES::ConfigurationSet")
+	if p["Name"] != ConfigurationSetName || mustJSON(p["DeliveryOptions"]) != `{"TlsPolicy":"REQUIRE"}` {
+		t.Errorf("configuration set %v", p)
+	}
+}
+
+func TestReportBucket(t *testing.T) {
+	tests := []struct {
+		name      string
+		overrides map[string]any
+		days      float64
+	}{
+		{"default retention", nil, 400},
+		{"retention from context", map[string]any{"reportRetentionDays": "30"}, 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := defaultApp(t)
+			if tt.overrides != nil {
+				b = build(t, tt.overrides)
+			}
+			buckets := resources(b.templates[RotatorStackID], "AWS::S3::Bucket")
+			if len(buckets) != 2 {
+				t.Fatalf("%d buckets, want the report bucket and its access-log bucket", len(buckets))
+			}
+			for id, r := range buckets {
+				p := props(r)
+				want := map[string]string{
+					"BucketEncryption":               `{"ServerSideEncryptionConfiguration":[{"ServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}`,
+					"PublicAccessBlockConfiguration": `{"BlockPublicAcls":true,"BlockPublicPolicy":true,"IgnorePublicAcls":true,"RestrictPublicBuckets":true}`,
+					"VersioningConfiguration":        `{"Status":"Enabled"}`,
+				}
+				for key, w := range want {
+					if got := mustJSON(p[key]); got != w {
+						t.Errorf("%s %s = %s, want %s", id, key, got, w)
+					}
+				}
+				rule := p["LifecycleConfiguration"].(map[string]any)["Rules"].([]any)[0].(map[string]any)
+				if rule["ExpirationInDays"] != tt.days || rule["Status"] != "Enabled" {
+					t.Errorf("%s lifecycle %v, want expiry after %v days", id, rule, tt.days)
+				}
+				if strings.HasPrefix(id, "ReportBucket") {
+					if resolve(p["LoggingConfiguration"].(map[string]any)["DestinationBucketName"]) != "<AccessLogsBucket>" {
+						t.Errorf("report bucket logs to %v", p["LoggingConfiguration"])
+					}
+				}
+			}
+			for id, r := range resources(b.templates[RotatorStackID], "AWS::S3::BucketPolicy") {
+				if !hasTLSDeny(statements(props(r)["PolicyDocument"]), "s3:*") {
+					t.Errorf("%s has no TLS-only deny", id)
+				}
+			}
+		})
+	}
+}
+
+func hasTLSDeny(stmts []map[string]any, action string) bool {
+	for _, s := range stmts {
+		if s["Effect"] == "Deny" && resolve(s["Action"]) == action &&
+			mustJSON(s["Condition"]) == `{"Bool":{"aws:SecureTransport":"false"}}` {
+			return true
+		}
+	}
+	return false
+}
+
+func TestKeys(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	keys := resources(tmpl, "AWS::KMS::Key")
+	if len(keys) != 3 {
+		t.Errorf("%d keys, want the hand-off, topic and logs keys", len(keys))
+	}
+	for id, r := range keys {
+		if props(r)["EnableKeyRotation"] != true {
+			t.Errorf("%s: key rotation not enabled", id)
+		}
+	}
+	var aliases []string
+	for _, r := range resources(tmpl, "AWS::KMS::Alias") {
+		aliases = append(aliases, props(r)["AliasName"].(string))
+	}
+	if sort.Strings(aliases); !reflect.DeepEqual(aliases, sorted([]string{HandoffKeyAlias, TopicKeyAlias, LogsKeyAlias})) {
+		t.Errorf("aliases %v", aliases)
+	}
+}
+
+// keyUsers maps each action of a key policy to the principals allowed it (the account
+// root's administration aside).
+func keyUsers(t *testing.T, tmpl map[string]any, keyPrefix string) map[string][]string {
+	t.Helper()
+	for id, r := range resources(tmpl, "AWS::KMS::Key") {
+		if !strings.HasPrefix(id, keyPrefix) {
+			continue
+		}
+		users := map[string][]string{}
+		for _, s := range statements(props(r)["KeyPolicy"]) {
+			if s["Sid"] == "KeyAdministrationByTheAccount" || s["Effect"] != "Allow" {
+				continue
+			}
+			principal := s["Principal"].(map[string]any)
+			who := resolve(principal["AWS"]) + resolve(principal["Service"])
+			for _, a := range strs(s["Action"]) {
+				users[a] = append(users[a], strings.ReplaceAll(who, "null", ""))
+				sort.Strings(users[a])
+			}
+		}
+		return users
+	}
+	t.Fatalf("no key %s", keyPrefix)
+	return nil
+}
+
+func TestHandoffKeyPolicy(t *testing.T) {
+	users := keyUsers(t, defaultApp(t).templates[RotatorStackID], "HandoffKey")
+	want := map[string][]string{
+		"kms:Encrypt":         {"<ScanAndRotateRole.Arn>"},
+		"kms:GenerateDataKey": {"<ScanAndRotateRole.Arn>"},
+		"kms:Decrypt":         {"<NotifyUserRole.Arn>"},
+	}
+	if !reflect.DeepEqual(users, want) {
+		t.Errorf("hand-off key users %v, want %v: encrypt only by scan-and-rotate, decrypt only by notify-user", users, want)
+	}
+}
+
+func TestKeyAdministrationGrantsNoUse(t *testing.T) {
+	for id, r := range resources(defaultApp(t).templates[RotatorStackID], "AWS::KMS::Key") {
+		for _, s := range statements(props(r)["KeyPolicy"]) {
+			if s["Sid"] != "KeyAdministrationByTheAccount" {
+				continue
+			}
+			for _, a := range strs(s["Action"]) {
+				switch a {
+				case "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant":
+					t.Errorf("%s: the account's administration statement allows %s", id, a)
+				}
+			}
+		}
+	}
+}
+
+func TestAlarm(t *testing.T) {
+	_, p := only(t, defaultApp(t).templates[RotatorStackID], "AWS::CloudWatch::Alarm")
+	if p["MetricName"] != "ExecutionsFailed" || p["Namespace"] != "AWS/States" || p["Threshold"] != 1.0 ||
+		p["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" || resolve(p["AlarmActions"]) != "<FailureTopic>" {
+		t.Errorf("alarm %v", p)
+	}
+	dims := p["Dimensions"].([]any)
+	if dim := dims[0].(map[string]any); len(dims) != 1 || dim["Name"] != "StateMachineArn" || resolve(dim["Value"]) != "<StateMachine>" {
+		t.Errorf("alarm dimensions %v, want the state machine", dims)
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	_, p := only(t, defaultApp(t).templates[RotatorStackID], "AWS::CloudWatch::Dashboard")
+	body := resolve(p["DashboardBody"])
+	for _, metric := range contract.RunMetrics {
+		if !strings.Contains(body, `["`+contract.MetricNamespace+`","`+metric+`"`) {
+			t.Errorf("dashboard has no dimension-less %s/%s: %s", contract.MetricNamespace, metric, body)
+		}
+	}
+	if p["DashboardName"] != DashboardName {
+		t.Errorf("dashboard name %v", p["DashboardName"])
+	}
+}
+
+func TestFixedRoleNames(t *testing.T) {
+	names := map[string]string{}
+	for id, r := range resources(defaultApp(t).templates[RotatorStackID], "AWS::IAM::Role") {
+		if name, ok := props(r)["RoleName"].(string); ok {
+			names[logicalHash.ReplaceAllString(id, "")] = name
+		}
+	}
+	want := map[string]string{"ScanAndRotateRole": RotatorRoleName, "ListAccountsRole": ListAccountsRoleName}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("fixed role names %v, want %v", names, want)
+	}
+}

@@ -1,0 +1,487 @@
+package lambdas_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+)
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keyState renders an account's users as "user: KEYID/Status ..." lines, new keys (not in
+// known) as NEW/Status.
+func keyState(users []sandboxtest.User, known map[string]bool) []string {
+	var out []string
+	for _, u := range users {
+		var keys []string
+		for _, k := range u.Keys {
+			id := k.AccessKeyID
+			if !known[id] {
+				id = "NEW"
+			}
+			keys = append(keys, id+"/"+k.Status)
+		}
+		slices.Sort(keys)
+		out = append(out, u.Name+": "+strings.Join(keys, " "))
+	}
+	return out
+}
+
+// predictedState applies the policy's plan for these users to their keys, as the rotator
+// must have.
+func predictedState(t *testing.T, users []sandboxtest.User, cfg policy.Config, now time.Time) []string {
+	t.Helper()
+	plan, err := policy.PlanUsers(policyUsers(users), cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := slices.Clone(users)
+	for i, p := range plan.Users {
+		u := &after[i]
+		u.Keys = slices.Clone(u.Keys)
+		for _, a := range p.Actions {
+			switch a.Action {
+			case policy.DeleteKey:
+				u.Keys = slices.DeleteFunc(u.Keys, func(k sandboxtest.Key) bool { return k.AccessKeyID == a.AccessKeyID })
+			case policy.DeactivateKey:
+				u.Keys[slices.IndexFunc(u.Keys, func(k sandboxtest.Key) bool { return k.AccessKeyID == a.AccessKeyID })].Status = "Inactive"
+			case policy.CreateKey:
+				u.Keys = append(u.Keys, sandboxtest.Key{AccessKeyID: "NEW", Status: "Active"})
+			}
+		}
+	}
+	return keyState(after, knownKeys(users))
+}
+
+func knownKeys(users []sandboxtest.User) map[string]bool {
+	known := map[string]bool{}
+	for _, u := range users {
+		for _, k := range u.Keys {
+			known[k.AccessKeyID] = true
+		}
+	}
+	return known
+}
+
+// TestDailyRun runs the daily workflow on the stand-in: every account's IAM state ends as the
+// policy predicts, every new key reaches its owner in an AES-256 zip that 7-Zip opens with
+// the mailed password, the excluded account is untouched, the report and metrics are written,
+// and no secret appears in anything the system emitted.
+func TestDailyRun(t *testing.T) {
+	r := newRig(t, "org.json")
+	now := time.Now()
+	before := map[string][]sandboxtest.User{}
+	for _, account := range []string{"management", "prod", "dev", "legacy"} {
+		before[account] = r.users(account)
+	}
+	res := r.run(`{}`)
+
+	for _, account := range []string{"management", "prod", "dev"} {
+		want := predictedState(t, before[account], r.settings.Policy, now)
+		if got := keyState(r.users(account), knownKeys(before[account])); !slices.Equal(got, want) {
+			t.Errorf("%s after the run:\n got %q\nwant %q", account, got, want)
+		}
+	}
+	if got, want := keyState(r.users("legacy"), knownKeys(before["legacy"])), keyState(before["legacy"], knownKeys(before["legacy"])); !slices.Equal(got, want) {
+		t.Errorf("excluded account changed: %q, was %q", got, want)
+	}
+	if res.listing.AccountCount != 3 {
+		t.Errorf("%d accounts listed, want management, prod and dev", res.listing.AccountCount)
+	}
+
+	// Delivery: each created key arrived, in a zip 7-Zip opens with the mailed password.
+	emails := r.emails()
+	keys := deliveredKeys(t, emails)
+	created := 0
+	for _, o := range res.outcomes {
+		created += o.Counts.KeysCreated
+	}
+	if created != 3 || len(keys) != created {
+		t.Fatalf("%d keys created (want alice's, ivy's and judy's), %d delivered", created, len(keys))
+	}
+	for _, k := range keys {
+		listing, err := exec.Command(sevenZip(t), "l", "-slt", "-p"+k.password, writeTemp(t, k.zip)).Output()
+		if err != nil || !strings.Contains(string(listing), "Method = AES-256") {
+			t.Errorf("7zz does not list %s's zip as AES-256 (%v):\n%s", k.user, err, listing)
+		}
+		if err := exec.Command(sevenZip(t), "t", "-pwrong-password-123456", writeTemp(t, k.zip)).Run(); err == nil {
+			t.Errorf("%s's zip opens with a wrong password", k.user)
+		}
+		if !keyExistsAnywhere(r, k.accessKeyID) {
+			t.Errorf("delivered key %s does not exist in IAM", k.accessKeyID)
+		}
+	}
+	if pending := r.handoffSecrets(); len(pending) != 0 {
+		t.Errorf("hand-off secrets left after delivery: %v", pending)
+	}
+
+	// The report: JSON and CSV in S3, the support email (a user has no usable email).
+	if res.report.Accounts != 3 || res.report.FailedAccounts != 0 || !res.report.SupportEmailed {
+		t.Errorf("report %+v: want 3 accounts, none failed, support emailed", res.report)
+	}
+	csv := string(r.object(res.report.CSVKey))
+	for _, want := range []string{"erin", "no EmailID or Email tag", "ken", "outside the allowed domains", "DeactivateKey", "CreateKey"} {
+		if !strings.Contains(csv, want) {
+			t.Errorf("report.csv lacks %q", want)
+		}
+	}
+	support := findEmail(emails, "cloud-support@example.com")
+	if support == nil || len(support.Attachments) != 1 || !strings.HasSuffix(support.Attachments[0].Filename, ".csv") {
+		t.Errorf("no support email with the CSV report: %+v", support)
+	}
+	if !strings.Contains(r.metrics.String(), `"Namespace":"IAMKeyRotator"`) || !strings.Contains(r.metrics.String(), `"KeysCreated":3`) {
+		t.Errorf("no embedded-metric line with the counts: %s", r.metrics.String())
+	}
+
+	r.assertNoSecretLeak(keys)
+}
+
+// TestSecondRunSameDayIsQuiet: a re-run on the same day writes nothing and emails nobody.
+func TestSecondRunSameDayIsQuiet(t *testing.T) {
+	r := newRig(t, "org.json")
+	r.run(`{}`)
+	state := map[string][]string{}
+	for _, account := range []string{"prod", "dev"} {
+		state[account] = keyState(r.users(account), nil)
+	}
+	sent := len(r.emails())
+	res := r.run(`{}`)
+	for _, o := range res.outcomes {
+		c := o.Counts
+		if c.KeysCreated+c.KeysDeactivated+c.KeysDeleted+c.Notices != 0 || len(o.Notifications) != 0 {
+			t.Errorf("second run in %s: counts %+v, %d notifications", o.Account.Name, c, len(o.Notifications))
+		}
+	}
+	for _, account := range []string{"prod", "dev"} {
+		if got := keyState(r.users(account), nil); !slices.Equal(got, state[account]) {
+			t.Errorf("second run changed %s: %q, was %q", account, got, state[account])
+		}
+	}
+	// Only the support report may be sent again (erin and ken still lack an email).
+	for _, e := range r.emails()[sent:] {
+		if !slices.Contains(e.Destinations, "cloud-support@example.com") {
+			t.Errorf("second run emailed %v: %q", e.Destinations, e.Subject)
+		}
+	}
+}
+
+// TestDryRunWritesNothing: the same decisions, reported, with no write and no user email.
+func TestDryRunWritesNothing(t *testing.T) {
+	r := newRig(t, "org.json")
+	before := keyState(r.users("prod"), nil)
+	res := r.run(`{"dryRun":true}`)
+	if got := keyState(r.users("prod"), nil); !slices.Equal(got, before) {
+		t.Errorf("dry run changed prod: %q, was %q", got, before)
+	}
+	for _, e := range r.emails() {
+		if !slices.Contains(e.Destinations, "cloud-support@example.com") {
+			t.Errorf("dry run emailed %v", e.Destinations)
+		}
+	}
+	if res.report.Totals.KeysCreated != 3 || res.report.Totals.KeysDeactivated == 0 {
+		t.Errorf("dry run report %+v does not say what would happen", res.report.Totals)
+	}
+	if csv := string(r.object(res.report.CSVKey)); !strings.Contains(csv, ",false,true,") {
+		t.Errorf("dry-run CSV does not mark actions as not done in a dry run:\n%s", csv)
+	}
+}
+
+// TestLostCreateResponse: CreateAccessKey succeeds at AWS but its response is lost. The user
+// is reported failed with the pending mark left; the next run deletes the orphan and
+// delivers a fresh key. Nothing is duplicated.
+func TestLostCreateResponse(t *testing.T) {
+	r := newRig(t, "org.json")
+	lossy := &responseLoser{action: "CreateAccessKey", base: http.DefaultTransport}
+	r.scan.NewIAM = func(cfg aws.Config) rotate.IAMAPI {
+		return iam.NewFromConfig(cfg, func(o *iam.Options) {
+			o.HTTPClient = &http.Client{Transport: lossy}
+			o.RetryMaxAttempts = 1 // the lost response is not retried here; the mark covers retries too
+		})
+	}
+	first := r.run(`{"accounts":["` + r.accountID("prod") + `"]}`)
+	alice := userNamed(r.users("prod"), "alice")
+	if lossy.lost == 0 || len(alice.Keys) != 2 || alice.Tags[rotate.PendingTag] == "" {
+		t.Fatalf("after the lost response: %d lost, alice has %d keys and tags %v; want the orphan and the mark", lossy.lost, len(alice.Keys), alice.Tags)
+	}
+	if first.outcomes[0].Counts.Failures == 0 {
+		t.Errorf("the failed creation is not reported: %+v", first.outcomes[0].Counts)
+	}
+	orphans := knownKeys([]sandboxtest.User{alice})
+
+	r.scan.NewIAM = rotate.NewIAMClient
+	sentBefore := len(r.emails())
+	r.run(`{"accounts":["` + r.accountID("prod") + `"]}`)
+	alice = userNamed(r.users("prod"), "alice")
+	if len(alice.Keys) != 2 || alice.Tags[rotate.PendingTag] != "" {
+		t.Fatalf("after the next run alice has keys %+v and tags %v", alice.Keys, alice.Tags)
+	}
+	var fresh string
+	for _, k := range alice.Keys {
+		if !orphans[k.AccessKeyID] {
+			fresh = k.AccessKeyID
+		}
+	}
+	delivered := deliveredKeys(t, r.emails()[sentBefore:])
+	var toAlice []string
+	for _, d := range delivered {
+		if d.user == "alice@example.com" {
+			toAlice = append(toAlice, d.accessKeyID)
+		}
+	}
+	if fresh == "" || !slices.Equal(toAlice, []string{fresh}) {
+		t.Errorf("alice got keys %v, want exactly the fresh key %s (orphans %v)", toAlice, fresh, orphans)
+	}
+}
+
+// responseLoser forwards a request of the given IAM action, then reports a lost connection.
+type responseLoser struct {
+	action string
+	base   http.RoundTripper
+	lost   int
+}
+
+func (l *responseLoser) RoundTrip(req *http.Request) (*http.Response, error) {
+	var raw string
+	if req.Body != nil {
+		raw = readAll(req.Body)
+		req.Body = io.NopCloser(strings.NewReader(raw))
+	}
+	resp, err := l.base.RoundTrip(req)
+	if err == nil && strings.Contains(raw, "Action="+l.action) {
+		resp.Body.Close()
+		l.lost++
+		return nil, errors.New("connection reset by peer (response lost by the test)")
+	}
+	return resp, err
+}
+
+// TestNotifyFailsOnceThenDelivers: SES fails on the first send; the key stays in its hand-off
+// secret, the retry delivers it from there, and the owner gets it once.
+func TestNotifyFailsOnceThenDelivers(t *testing.T) {
+	r := newRig(t, "org.json")
+	ctx := context.Background()
+	listing, err := r.list.Handle(ctx, workflow.ListAccountsRequest{Input: []byte(`{"accounts":["` + r.accountID("dev") + `"]}`), RunID: "run-notify", StartTime: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.scan.Handle(ctx, workflow.AccountRequest{Run: listing.Run, Account: r.accounts(listing)[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(out.Notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
+	if i < 0 || out.Notifications[i].NewKey == nil {
+		t.Fatalf("no new-key notification for judy: %+v", out.Notifications)
+	}
+	n := out.Notifications[i]
+
+	flaky := &flakySES{SESAPI: sesv2.NewFromConfig(r.sb.Config()), failures: 1}
+	d := *r.deliver
+	d.Sender = notify.NewSender(flaky, "")
+	_, err = d.Handle(ctx, n)
+	if name := fmt.Sprintf("%T", workflow.ForLambda(err)); name != "*workflow.RetryableError" {
+		t.Fatalf("first attempt: error %v as %s, want a RetryableError", err, name)
+	}
+	if len(r.handoffSecrets()) != 1 {
+		t.Fatalf("the hand-off secret must survive a failed delivery: %v", r.handoffSecrets())
+	}
+	if _, err := d.Handle(ctx, n); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	keys := deliveredKeys(t, r.emails())
+	if len(keys) != 1 || keys[0].accessKeyID != n.NewKey.AccessKeyID || len(r.handoffSecrets()) != 0 {
+		t.Errorf("delivered %d keys (want judy's %s once); secrets left %v", len(keys), n.NewKey.AccessKeyID, r.handoffSecrets())
+	}
+	// A third attempt (a lost Lambda response retried) finds the secret gone and sends no key.
+	again, err := d.Handle(ctx, n)
+	if err != nil || !again.AlreadyDelivered || len(deliveredKeys(t, r.emails())) != 1 {
+		t.Errorf("repeat delivery: %+v, %v", again, err)
+	}
+}
+
+type flakySES struct {
+	notify.SESAPI
+	failures int
+}
+
+func (f *flakySES) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	if f.failures > 0 {
+		f.failures--
+		return nil, &smithy.GenericAPIError{Code: "Throttling", Message: "Maximum sending rate exceeded."}
+	}
+	return f.SESAPI.SendEmail(ctx, in, opts...)
+}
+
+// TestAccountWithoutMemberRole: an account the rotator cannot enter is reported failed, SNS
+// is told, and the other accounts are processed.
+func TestAccountWithoutMemberRole(t *testing.T) {
+	r := newRig(t, "org.json")
+	ctx := context.Background()
+	dev := r.iam("dev")
+	role := aws.String(r.settings.MemberRoleName)
+	policies, err := dev.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range policies.AttachedPolicies {
+		if _, err := dev.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: role, PolicyArn: p.PolicyArn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inline, err := dev.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range inline.PolicyNames {
+		if _, err := dev.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: role, PolicyName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := dev.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: role}); err != nil {
+		t.Fatal(err)
+	}
+
+	res := r.run(`{}`)
+	var failed, done []string
+	for _, o := range res.outcomes {
+		if o.Status == workflow.AccountFailed {
+			failed = append(failed, o.Account.Name)
+		} else {
+			done = append(done, o.Account.Name)
+		}
+	}
+	if !slices.Equal(failed, []string{"dev"}) || len(done) != 2 || res.report.FailedAccounts != 1 {
+		t.Errorf("failed %v, done %v, report %+v; want dev failed and the other two done", failed, done, res.report)
+	}
+	msgs, err := r.sb.SNSMessages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, r.accountID("dev")) {
+		t.Errorf("SNS messages %+v, want one naming the dev account", msgs)
+	}
+}
+
+func userNamed(users []sandboxtest.User, name string) sandboxtest.User {
+	for _, u := range users {
+		if u.Name == name {
+			return u
+		}
+	}
+	return sandboxtest.User{}
+}
+
+func findEmail(emails []sandboxtest.Email, to string) *sandboxtest.Email {
+	for i := range emails {
+		if slices.Contains(emails[i].Destinations, to) {
+			return &emails[i]
+		}
+	}
+	return nil
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "credentials.zip")
+	writeFile(t, path, b)
+	return path
+}
+
+func keyExistsAnywhere(r *rig, id string) bool {
+	for _, account := range []string{"management", "prod", "dev"} {
+		for _, u := range r.users(account) {
+			for _, k := range u.Keys {
+				if k.AccessKeyID == id && k.Status == "Active" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// handoffSecrets lists the hand-off secrets still stored.
+func (r *rig) handoffSecrets() []string {
+	r.t.Helper()
+	out, err := secretsmanager.NewFromConfig(r.sb.Config()).ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var names []string
+	for _, s := range out.SecretList {
+		if strings.HasPrefix(aws.ToString(s.Name), r.settings.HandoffSecretPrefix) {
+			names = append(names, aws.ToString(s.Name))
+		}
+	}
+	return names
+}
+
+// assertNoSecretLeak searches every log line, handler output, S3 object and SNS message for
+// every secret the test knows: seeded secret keys, delivered secret keys and zip passwords.
+func (r *rig) assertNoSecretLeak(keys []delivered) {
+	r.t.Helper()
+	ctx := context.Background()
+	var secrets []string
+	for _, k := range r.sb.Seeded.Keys {
+		secrets = append(secrets, k.Secret.Reveal())
+	}
+	for _, k := range keys {
+		secrets = append(secrets, k.secretKey, k.password)
+	}
+	if len(keys) == 0 || len(secrets) < 10 {
+		r.t.Fatalf("the leak check needs secrets to look for: %d", len(secrets))
+	}
+	places := map[string]string{"logs": r.logs.String(), "metrics": r.metrics.String()}
+	for i, o := range r.outputs {
+		places[fmt.Sprintf("handler output %d", i)] = string(o)
+	}
+	objects, err := r.sb.S3Objects(ctx, bucket)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, o := range objects {
+		places["s3://"+bucket+"/"+o.Key] = string(o.Body)
+	}
+	msgs, err := r.sb.SNSMessages(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for i, m := range msgs {
+		places[fmt.Sprintf("SNS message %d", i)] = m.Subject + m.Message
+	}
+	hits := 0
+	for where, text := range places {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				hits++
+				r.t.Errorf("a secret (%d characters) appears in %s", len(s), where)
+			}
+		}
+	}
+	r.t.Logf("leak check: %d secrets searched in %d places (%d bytes of logs): %d hits", len(secrets), len(places), len(r.logs.String()), hits)
+}
