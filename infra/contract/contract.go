@@ -8,11 +8,11 @@ package contract
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // NamePrefix starts the name of every named resource of the rotator.
@@ -65,37 +65,32 @@ var RunMetrics = []string{"KeysCreated", "KeysDeactivated", "KeysDeleted", "Noti
 // creates for NotifyUser.
 const HandoffSecretNamePrefix = NamePrefix + "/handoff/"
 
-// The ${...} placeholders of statemachine/rotation.asl.json that the stack substitutes.
+// The ${...} placeholders of statemachine/rotation.asl.json that the stack substitutes:
+// package statemachine of the root module names them, for the local runner too.
 const (
-	ListAccountsFunctionArn  = "ListAccountsFunctionArn"
-	ScanAndRotateFunctionArn = "ScanAndRotateFunctionArn"
-	NotifyUserFunctionArn    = "NotifyUserFunctionArn"
-	CleanupReportFunctionArn = "CleanupReportFunctionArn"
-	FailureTopicArn          = "FailureTopicArn"
-	ReportBucketName         = "ReportBucketName"
-	AccountConcurrency       = "AccountConcurrency"
-	NotifyConcurrency        = "NotifyConcurrency"
+	ListAccountsFunctionArn  = statemachine.ListAccountsFunctionArn
+	ScanAndRotateFunctionArn = statemachine.ScanAndRotateFunctionArn
+	NotifyUserFunctionArn    = statemachine.NotifyUserFunctionArn
+	CleanupReportFunctionArn = statemachine.CleanupReportFunctionArn
+	FailureTopicArn          = statemachine.FailureTopicArn
+	ReportBucketName         = statemachine.ReportBucketName
+	AccountConcurrency       = statemachine.AccountConcurrency
+	NotifyConcurrency        = statemachine.NotifyConcurrency
 )
 
 // DefinitionPlaceholders lists every placeholder the stack substitutes, sorted.
-var DefinitionPlaceholders = []string{
-	AccountConcurrency, CleanupReportFunctionArn, FailureTopicArn, ListAccountsFunctionArn,
-	NotifyConcurrency, NotifyUserFunctionArn, ReportBucketName, ScanAndRotateFunctionArn,
-}
+var DefinitionPlaceholders = func() []string {
+	names := slices.Clone(statemachine.Placeholders)
+	sort.Strings(names)
+	return names
+}()
 
-// placeholderRE matches anything CloudFormation takes for a parameter reference, ${...}:
-// even in prose (an ASL Comment) it must be a substituted placeholder, or CloudFormation
-// rejects the template (cfn-lint E1029).
-var placeholderRE = regexp.MustCompile(`\$\{([^}]*)\}`)
-
-// Placeholders returns the distinct ${Name} placeholders in an ASL definition, sorted.
+// Placeholders returns the distinct ${Name} placeholders in an ASL definition, sorted. It
+// finds anything CloudFormation takes for a parameter reference, ${...}: even in prose (an
+// ASL Comment) it must be a substituted placeholder, or CloudFormation rejects the template
+// (cfn-lint E1029).
 func Placeholders(definition []byte) []string {
-	var names []string
-	for _, m := range placeholderRE.FindAllSubmatch(definition, -1) {
-		if name := string(m[1]); !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
+	names := statemachine.TemplatePlaceholders(definition)
 	sort.Strings(names)
 	return names
 }
