@@ -298,7 +298,15 @@ func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) 
 func (s *seeder) key(ctx context.Context, client *iam.Client, account, id, user string, i int, k Key) error {
 	created, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
 	if err != nil {
-		return fmt.Errorf("create access key %d of %s in %s (%s): %w", i, user, account, id, err)
+		// The SDK retries a call whose response was lost; a retried CreateAccessKey then
+		// finds the key the first attempt made (LimitExceeded, or one key too many). That
+		// key's secret is unknown: delete it and create the key again, once.
+		if dropErr := s.dropUnknownKeys(ctx, client, id, user); dropErr != nil {
+			return fmt.Errorf("create access key %d of %s in %s (%s): %w (clean up: %v)", i, user, account, id, err, dropErr)
+		}
+		if created, err = client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)}); err != nil {
+			return fmt.Errorf("create access key %d of %s in %s (%s): %w", i, user, account, id, err)
+		}
 	}
 	keyID := aws.ToString(created.AccessKey.AccessKeyId)
 	if k.Status == StatusInactive {
@@ -322,6 +330,25 @@ func (s *seeder) key(ctx context.Context, client *iam.Client, account, id, user 
 		CreateDate: createDate, LastUsedDate: lastUsed,
 		Secret: secret.New(aws.ToString(created.AccessKey.SecretAccessKey)),
 	})
+	return nil
+}
+
+// dropUnknownKeys deletes the keys of user in account id that the seeder did not record.
+func (s *seeder) dropUnknownKeys(ctx context.Context, client *iam.Client, id, user string) error {
+	keys, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	if err != nil {
+		return fmt.Errorf("list access keys of %s: %w", user, err)
+	}
+	for _, k := range keys.AccessKeyMetadata {
+		keyID := aws.ToString(k.AccessKeyId)
+		if slices.ContainsFunc(s.out.Keys, func(sk SeededKey) bool { return sk.AccountID == id && sk.AccessKeyID == keyID }) {
+			continue
+		}
+		if _, err := client.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: k.AccessKeyId}); err != nil {
+			return fmt.Errorf("delete access key %s of %s: %w", keyID, user, err)
+		}
+		fmt.Fprintf(s.progress, "  deleted access key %s of %s: made by a retried CreateAccessKey\n", keyID, user)
+	}
 	return nil
 }
 
