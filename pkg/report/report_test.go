@@ -1,0 +1,60 @@
+package report
+
+import (
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+func TestCSV(t *testing.T) {
+	doc := Document{Run: workflow.Run{RunID: "run-1", DryRun: true}, Accounts: []workflow.AccountResult{
+		{Account: workflow.Account{AccountID: "111111111111", Name: "prod"}, Status: workflow.AccountDone, Users: []workflow.UserResult{
+			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
+				{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: "AKIAOLD", Reason: "make room, \"quoted\""}},
+				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
+			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"}}},
+		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied"},
+	}}
+	rows, err := csv.NewReader(strings.NewReader(string(CSV(doc)))).ReadAll()
+	if err != nil {
+		t.Fatalf("report.csv does not parse: %v", err)
+	}
+	want := [][]string{
+		{"run_id", "account_id", "account_name", "account_status", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"},
+		{"run-1", "111111111111", "prod", "done", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", ""},
+		{"run-1", "111111111111", "prod", "done", "alice", "rotate", "CreateKey", "", "AKIANEW", "true", "true", "due", "", ""},
+		{"run-1", "111111111111", "prod", "done", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", ""},
+		{"run-1", "222222222222", "dev", "failed", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied"},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d:\n%q", len(rows), len(want), rows)
+	}
+	for i := range want {
+		if strings.Join(rows[i], "|") != strings.Join(want[i], "|") {
+			t.Errorf("row %d:\n got %q\nwant %q", i, rows[i], want[i])
+		}
+	}
+}
+
+func TestNeedsHuman(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  Document
+		want bool
+	}{
+		{"quiet daily run", Document{Totals: workflow.Counts{KeysCreated: 3, Notices: 5}}, false},
+		{"cleanup run", Document{Run: workflow.Run{Cleanup: true}}, true},
+		{"user without email", Document{Totals: workflow.Counts{NoUsableEmail: 1}}, true},
+		{"deferred users", Document{Totals: workflow.Counts{Deferred: 2}}, true},
+		{"user failure", Document{Totals: workflow.Counts{Failures: 1}}, true},
+		{"failed account", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountFailed}}}, true},
+	}
+	for _, tt := range tests {
+		if got := needsHuman(tt.doc); got != tt.want {
+			t.Errorf("%s: needsHuman = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
