@@ -233,9 +233,11 @@ func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) 
 //
 // Child (one account): 2 + ScanAndRotate 5 + 3×3 = 14, then either AccountFailed 2 (caught)
 // or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + NotificationFailed 2 = 27).
-// ScanAndRotate sends at most one notification per user it wrote for, and writes for at
-// most maxUsers users (rule 8): 20 + 200 × 27 = 5,420 events. The bound holds up to
-// maxUsers = (25,000 − 20) / 27 = 925.
+// ScanAndRotate sends at most one notification per user, and writes for at most maxUsers
+// users (rule 8): 20 + 200 × 27 = 5,420 events with one notification per written user. A
+// child execution holds (25,000 − 20) / 27 = 925 notifications. Users who get only a notice
+// (a deactivation scheduled, no write) are not capped by maxUsers: an account with more
+// than ~700 of them on one day would need the notices batched.
 func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	def, err := statemachine.Render(values())
 	if err != nil {
