@@ -85,12 +85,25 @@ type decider struct {
 	email bool // the owner has a usable address
 
 	deletes, deactivations []Action
-	deactivatedNow         map[string]bool
+	// deactivatedToday holds the keys deactivated by this run or by an earlier run of the
+	// same (UTC) day: they are not deleted before the next day, so that a re-run on the same
+	// day changes nothing.
+	deactivatedToday map[string]bool
+}
+
+// rememberDeactivations marks the keys an earlier run deactivated today.
+func (d *decider) rememberDeactivations(keys []Key) {
+	d.deactivatedToday = map[string]bool{}
+	for _, k := range keys {
+		if k.Status == Inactive && k.DeactivatedDate != nil && dateOf(*k.DeactivatedDate) == dateOf(d.now) {
+			d.deactivatedToday[k.AccessKeyID] = true
+		}
+	}
 }
 
 // rotate applies rules 2 to 6 to keys sorted oldest first.
 func (d *decider) rotate(keys []Key) {
-	d.deactivatedNow = map[string]bool{}
+	d.rememberDeactivations(keys)
 	// Rule 2: unused keys go first, whatever their status.
 	var left []Key
 	for _, k := range keys {
@@ -130,7 +143,7 @@ func (d *decider) rotate(keys []Key) {
 				d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be created while key %s is also active: deactivate",
 					k.AccessKeyID, d.age(k), d.th.deactivateAt, other.AccessKeyID), Key{})
 			}
-		case k.Status == Inactive && k.AccessKeyID != makeRoom.AccessKeyID && d.age(k) >= d.th.deleteAt:
+		case k.Status == Inactive && k.AccessKeyID != makeRoom.AccessKeyID && d.age(k) >= d.th.deleteAt && !d.deactivatedToday[k.AccessKeyID]:
 			if !hasRepl {
 				d.delete(k, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old (delete at %d): delete",
 					k.AccessKeyID, d.age(k), d.th.deleteAt))
@@ -169,7 +182,7 @@ func NewKeyIssuedMessage(replacedKeyID, deactivateOn string) string {
 // rotationCandidate returns the key rule 4 rotates (the oldest Active key with age ≥ R and no
 // replacement), the Inactive key to delete to make room for the new one, and whether a key
 // can be created now: the owner has a usable email and the user has a free slot or an
-// Inactive key (not one this run deactivates: keys are Inactive here only from earlier runs).
+// Inactive key that was not deactivated today (then the new key waits for the next day).
 func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCreate bool) {
 	found := false
 	for _, k := range keys {
@@ -185,7 +198,7 @@ func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCrea
 	switch {
 	case !hasOther:
 		return toRotate, Key{}, true
-	case other.Status == Inactive:
+	case other.Status == Inactive && !d.deactivatedToday[other.AccessKeyID]:
 		return toRotate, other, true
 	default:
 		return Key{}, Key{}, false
@@ -201,7 +214,7 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		return
 	}
 	for _, k := range keys {
-		if k.Status != Active || d.age(k) < d.th.rotateAt || d.deactivatedNow[k.AccessKeyID] || k.AccessKeyID == rotated.AccessKeyID {
+		if k.Status != Active || d.age(k) < d.th.rotateAt || d.deactivatedToday[k.AccessKeyID] || k.AccessKeyID == rotated.AccessKeyID {
 			continue
 		}
 		if d.sent(NewKeyIssued, k.AccessKeyID) {
@@ -215,7 +228,7 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 			due = latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
-		case hasOther && other.Status == Active && !d.deactivatedNow[other.AccessKeyID] && k.AccessKeyID == keys[0].AccessKeyID:
+		case hasOther && other.Status == Active && !d.deactivatedToday[other.AccessKeyID] && k.AccessKeyID == keys[0].AccessKeyID:
 			due = k.CreateDate.Add(days(d.th.deactivateAt))
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
@@ -228,10 +241,10 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 
 // cleanup applies rule 7, the one-time initial cleanup: no notices, no new keys.
 func (d *decider) cleanup(keys []Key) {
-	d.deactivatedNow = map[string]bool{}
+	d.rememberDeactivations(keys)
 	for _, k := range keys {
 		switch {
-		case k.Status == Inactive && d.age(k) >= d.th.deleteAt:
+		case k.Status == Inactive && d.age(k) >= d.th.deleteAt && !d.deactivatedToday[k.AccessKeyID]:
 			d.deletes = append(d.deletes, Action{Action: DeleteKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
 				"initial cleanup: inactive key %s is %d days old (delete at %d): delete", k.AccessKeyID, d.age(k), d.th.deleteAt)})
 		case k.Status == Active && d.age(k) >= d.cfg.LimitDays && !d.email:
@@ -257,7 +270,7 @@ func (d *decider) delete(k Key, kind NoticeKind, reason string) {
 // deactivate plans k's deactivation and tells the owner when it will be deleted; repl is k's
 // replacement, if any (zero Key otherwise).
 func (d *decider) deactivate(k Key, reason string, repl Key) {
-	d.deactivatedNow[k.AccessKeyID] = true
+	d.deactivatedToday[k.AccessKeyID] = true
 	d.deactivations = append(d.deactivations, Action{Action: DeactivateKey, AccessKeyID: k.AccessKeyID, Reason: reason})
 	deleteOn := latest(k.CreateDate.Add(days(d.th.deleteAt)), d.now.Add(day))
 	if repl.AccessKeyID != "" {

@@ -22,6 +22,15 @@ func key(id string, status KeyStatus, age, idle int) Key {
 	return k
 }
 
+// deactivatedAgo marks k as deactivated by the rotator daysAgo days before now.
+func deactivatedAgo(k Key, daysAgo int) Key {
+	when := now.Add(-days(daysAgo)).Add(-time.Hour)
+	k.DeactivatedDate = &when
+	return k
+}
+
+func deactivatedToday(k Key) Key { return deactivatedAgo(k, 0) }
+
 func withEmail(keys ...Key) User {
 	return User{UserName: "alice", Tags: map[string]string{"EmailID": "alice@example.com"}, Keys: keys}
 }
@@ -147,6 +156,18 @@ func TestPlanUserRules(t *testing.T) {
 			custom, StatusDelete, []string{"DeleteKey K1"}, []string{"KeyDeleted K1 "}},
 		{"no email: inactive 100 days deleted silently", noEmail(key("K1", Inactive, 100, 20)),
 			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{}},
+
+		// Same-day re-runs: a key this day's earlier run deactivated waits for tomorrow.
+		{"inactive 120 days deactivated today: kept", noEmail(deactivatedToday(key("K1", Inactive, 120, 1))),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"inactive 120 days deactivated yesterday: deleted", noEmail(deactivatedAgo(key("K1", Inactive, 120, 1), 1)),
+			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{}},
+		{"rotation waits for a slot freed today", withEmail(deactivatedToday(key("K1", Inactive, 120, 0)), key("K2", Active, 95, 0)),
+			Config{}, StatusOK, []string{}, []string{}},
+		{"rotation uses a slot freed yesterday", withEmail(deactivatedAgo(key("K1", Inactive, 121, 1), 1), key("K2", Active, 96, 0)),
+			Config{}, StatusRotate, []string{"DeleteKey K1", "CreateKey"}, []string{"KeyDeleted K1 ", "NewKeyIssued K2 2026-12-05"}},
+		{"cleanup: deactivated today kept", noEmail(deactivatedToday(key("K1", Inactive, 300, 0))),
+			cleanup, StatusOK, []string{}, []string{}},
 
 		// Rule 7: cleanup mode.
 		{"cleanup: inactive 100 days deleted, no notice", withEmail(key("K1", Inactive, 100, 20)),

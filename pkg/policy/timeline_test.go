@@ -57,6 +57,7 @@ func (s *simulation) step(d int, today time.Time) {
 		case DeactivateKey:
 			i := slices.IndexFunc(s.user.Keys, func(k Key) bool { return k.AccessKeyID == a.AccessKeyID })
 			s.user.Keys[i].Status = Inactive
+			s.user.Keys[i].DeactivatedDate = &today
 			if hasEmail && !s.hasActiveKeyDeliveredBefore(today.Add(-days(s.cfg.NoticePeriod))) {
 				t.Errorf("day %d: %s deactivated but no other active key was delivered %d days earlier; keys %+v",
 					d, a.AccessKeyID, s.cfg.NoticePeriod, s.user.Keys)
@@ -85,6 +86,10 @@ func (s *simulation) step(d int, today time.Time) {
 	}
 	if issued != created {
 		t.Errorf("day %d: %d keys created but %d new-key notices", d, created, issued)
+	}
+	// A re-run on the same day (an operator's retry, a redrive) changes nothing and sends nothing.
+	if again, err := PlanUsers([]User{s.user}, s.cfg, today.Add(time.Hour)); err != nil || len(again.Users[0].Actions) > 0 || len(again.Users[0].Notices) > 0 {
+		t.Errorf("day %d: a second run the same day plans %v and %v (%v)", d, again.Users[0].Actions, again.Users[0].Notices, err)
 	}
 	if hasEmail && !slices.ContainsFunc(s.user.Keys, func(k Key) bool { return k.Status == Active }) {
 		t.Errorf("day %d: owner with an email left without an active key", d)

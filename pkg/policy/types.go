@@ -18,6 +18,9 @@ type Key struct {
 	CreateDate  time.Time `json:"createDate"`
 	// LastUsedDate is nil when the key was never used.
 	LastUsedDate *time.Time `json:"lastUsedDate,omitempty"`
+	// DeactivatedDate is when the rotator deactivated the key, if it did (IAM does not say):
+	// a key deactivated today is not deleted before tomorrow.
+	DeactivatedDate *time.Time `json:"deactivatedDate,omitempty"`
 }
 
 // User is what the policy needs to know about one IAM user.

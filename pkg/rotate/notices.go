@@ -1,8 +1,10 @@
 package rotate
 
 import (
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
@@ -43,6 +45,28 @@ func formatNotices(refs []policy.NoticeRef) string {
 		if !slices.Contains(entries, entry) {
 			entries = append(entries, entry)
 		}
+	}
+	return strings.Join(entries, " ")
+}
+
+// parseDeactivated reads the deactivated tag; an entry it does not understand is dropped (at
+// worst a key is deleted a day early, as it would have been without the tag).
+func parseDeactivated(tag string) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, entry := range strings.Fields(tag) {
+		id, day, ok := strings.Cut(entry, ":")
+		if t, err := time.Parse(time.DateOnly, day); ok && id != "" && err == nil {
+			out[id] = t
+		}
+	}
+	return out
+}
+
+// formatDeactivated writes the deactivated tag, sorted by key ID.
+func formatDeactivated(days map[string]time.Time) string {
+	var entries []string
+	for _, id := range slices.Sorted(maps.Keys(days)) {
+		entries = append(entries, id+":"+days[id].UTC().Format(time.DateOnly))
 	}
 	return strings.Join(entries, " ")
 }

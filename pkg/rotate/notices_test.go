@@ -3,6 +3,7 @@ package rotate
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
@@ -38,5 +39,20 @@ func TestParseNoticesDropsWhatItDoesNotKnow(t *testing.T) {
 	want := []policy.NoticeRef{{Kind: policy.NewKeyIssued, AccessKeyID: "AKIA1"}, {Kind: policy.UnusedKeyDeleted, AccessKeyID: "AKIA3"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("parsed %v, want %v", got, want)
+	}
+}
+
+func TestDeactivatedTagRoundTrip(t *testing.T) {
+	days := map[string]time.Time{
+		"AKIAB0000000000000002": time.Date(2026, 11, 25, 13, 0, 5, 0, time.UTC),
+		"AKIAA0000000000000001": time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC),
+	}
+	tag := formatDeactivated(days)
+	if want := "AKIAA0000000000000001:2026-11-20 AKIAB0000000000000002:2026-11-25"; tag != want {
+		t.Errorf("tag %q, want %q", tag, want)
+	}
+	got := parseDeactivated(tag + " junk AKIAC:yesterday")
+	if len(got) != 2 || got["AKIAB0000000000000002"].Format(time.DateOnly) != "2026-11-25" {
+		t.Errorf("parsed %v", got)
 	}
 }

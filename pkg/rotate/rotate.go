@@ -33,6 +33,10 @@ const (
 	// until the new key is stored for delivery: a run that finds the mark deletes any key
 	// created since then that has no hand-off secret.
 	PendingTag = "key-rotator:pending"
+	// DeactivatedTag remembers the day the rotator deactivated each of the user's keys, as
+	// "KEYID:YYYY-MM-DD" pairs separated by spaces: IAM does not keep it, and the policy
+	// deletes no key on the day it was deactivated, so that a re-run that day changes nothing.
+	DeactivatedTag = "key-rotator:deactivated"
 )
 
 // orphanSlack allows for clock skew between the mark's time and IAM's CreateDate.
@@ -99,6 +103,12 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 			continue
 		}
 		u.NoticesSent = parseNotices(u.Tags[NoticesTag])
+		deactivated := parseDeactivated(u.Tags[DeactivatedTag])
+		for i, k := range u.Keys {
+			if day, ok := deactivated[k.AccessKeyID]; ok {
+				u.Keys[i].DeactivatedDate = &day
+			}
+		}
 		if ok := e.clearOrphans(ctx, &u); ok {
 			users = append(users, u)
 		}
@@ -211,10 +221,15 @@ func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan
 		e.Log.InfoContext(ctx, "key action", "account", e.acct.AccountID, "user", u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
 			"newAccessKeyId", ar.NewAccessKeyID, "dryRun", e.run.DryRun, "reason", a.Reason)
 	}
-	if err == nil && !e.run.DryRun && up.Email != "" && (len(up.Notices) > 0 || newKey != nil) {
-		err = e.recordNotices(ctx, u, up)
-		e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-			UserName: u.UserName, Email: up.Email, Notices: up.Notices, NewKey: newKey})
+	notify := err == nil && up.Email != "" && (len(up.Notices) > 0 || newKey != nil)
+	if !e.run.DryRun {
+		if histErr := e.recordHistory(ctx, u, ur.Actions, up.Notices, notify); err == nil {
+			err = histErr
+		}
+		if notify {
+			e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
+				UserName: u.UserName, Email: up.Email, Notices: up.Notices, NewKey: newKey})
+		}
 	}
 	if err == nil {
 		c.Notices += len(up.Notices) // the policy plans notices only for owners with a usable email
@@ -294,35 +309,57 @@ func newKeyNotice(up policy.UserPlan) policy.Notice {
 	return policy.Notice{}
 }
 
-// recordNotices adds the plan's notices to the user's notice history, keeping only the
-// entries of keys that still exist, so the tag stays small.
-func (e *execution) recordNotices(ctx context.Context, u policy.User, up policy.UserPlan) error {
+// recordHistory updates what the user's tags remember for the keys that remain: the day
+// the rotator deactivated each, and (when notify) the notices now sent. Nothing is written
+// when nothing changed.
+func (e *execution) recordHistory(ctx context.Context, u policy.User, done []workflow.ActionResult, notices []policy.Notice, notify bool) error {
 	remaining := map[string]bool{}
 	for _, k := range u.Keys {
 		remaining[k.AccessKeyID] = true
 	}
-	for _, a := range up.Actions {
-		if a.Action == policy.DeleteKey {
+	deactivated := map[string]time.Time{}
+	for _, k := range u.Keys {
+		if k.DeactivatedDate != nil {
+			deactivated[k.AccessKeyID] = *k.DeactivatedDate
+		}
+	}
+	for _, a := range done {
+		switch {
+		case !a.Done:
+		case a.Action.Action == policy.DeleteKey:
 			delete(remaining, a.AccessKeyID)
+			delete(deactivated, a.AccessKeyID)
+		case a.Action.Action == policy.DeactivateKey:
+			deactivated[a.AccessKeyID] = e.run.Now
 		}
 	}
 	refs := slices.Clone(u.NoticesSent)
-	for _, n := range up.Notices {
-		refs = append(refs, n.Ref())
+	if notify {
+		for _, n := range notices {
+			refs = append(refs, n.Ref())
+		}
 	}
 	refs = slices.DeleteFunc(refs, func(r policy.NoticeRef) bool { return !remaining[r.AccessKeyID] })
-	value := formatNotices(refs)
-	if value == u.Tags[NoticesTag] {
-		return nil
+
+	var set []types.Tag
+	var unset []string
+	for key, value := range map[string]string{NoticesTag: formatNotices(refs), DeactivatedTag: formatDeactivated(deactivated)} {
+		switch current, present := u.Tags[key]; {
+		case value == "" && present:
+			unset = append(unset, key)
+		case value != "" && value != current:
+			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(value)})
+		}
 	}
-	var err error
-	if value == "" {
-		_, err = e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{NoticesTag}})
-	} else {
-		_, err = e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &u.UserName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &value}}})
+	if len(set) > 0 {
+		if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &u.UserName, Tags: set}); err != nil {
+			return fmt.Errorf("record the key history of %s: %w", u.UserName, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("record the notices sent to %s: %w", u.UserName, err)
+	if len(unset) > 0 {
+		if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: unset}); err != nil {
+			return fmt.Errorf("clear the key history of %s: %w", u.UserName, err)
+		}
 	}
 	return nil
 }
