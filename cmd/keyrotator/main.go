@@ -18,6 +18,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"invoke":  {"run one event through one Lambda against a running stand-in", runInvoke},
 	"plan":    {"print what the rotation policy decides for a set of users", runPlan},
 	"run":     {"run the rotation workflow once against a running stand-in", runRun},
 	"sandbox": {"run the local AWS stand-in seeded with a scenario", runSandbox},

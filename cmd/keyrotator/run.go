@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 )
 
@@ -41,23 +40,6 @@ Examples:
 Flags:
 `
 
-// listFlag is a comma-separated list flag that records whether it was set.
-type listFlag struct {
-	values []string
-	set    bool
-}
-
-func (l *listFlag) String() string { return strings.Join(l.values, ",") }
-func (l *listFlag) Set(v string) error {
-	l.set, l.values = true, nil
-	for _, item := range strings.Split(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			l.values = append(l.values, item)
-		}
-	}
-	return nil
-}
-
 func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -68,15 +50,7 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	endpoint := fs.String("endpoint", "", "the running stand-in, e.g. http://127.0.0.1:4566 (required)")
 	out := fs.String("out", "", "directory for execution.json, mail/, report.*, logs/ (required)")
 	inputDoc := fs.String("input", "{}", `execution input, e.g. {"dryRun":true} or {"accounts":["111122223333"]}`)
-	limitDays := fs.Int("limit-days", 0, "LIMIT_DAYS: maximum key age (0: the default, 90)")
-	noticePeriod := fs.Int("notice-period", 0, "NOTICE_PERIOD: days of notice before each step (0: the default, 10)")
-	maxUsers := fs.Int("max-users", 0, "MAX_USERS: users with writes per account per run (0: the default, 200)")
-	memberRole := fs.String("member-role", "", "MEMBER_ROLE_NAME (default: the stand-in's memberRole)")
-	sender := fs.String("sender", "", "SENDER_EMAIL (default: the stand-in's senderEmail)")
-	support := fs.String("support", "", "SUPPORT_EMAIL (default: the stand-in's supportEmail)")
-	var exclude, domains listFlag
-	fs.Var(&exclude, "exclude-accounts", "EXCLUDE_ACCOUNTS, comma-separated account IDs (default: the stand-in's excludeAccountIds)")
-	fs.Var(&domains, "allowed-domains", "ALLOWED_EMAIL_DOMAINS, comma-separated (default: the stand-in's allowedEmailDomains)")
+	settings := addSettingsFlags(fs)
 	accountConcurrency := fs.Int("account-concurrency", 4, "MaxConcurrency of the account Map")
 	notifyConcurrency := fs.Int("notify-concurrency", 2, "MaxConcurrency of the notification Map")
 	fastRetries := fs.Bool("fast-retries", false, "shorten every Retry interval to 100 ms (retryIntervalOverrides); default: as written")
@@ -100,7 +74,7 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--out is required")
 	case !json.Valid([]byte(*inputDoc)):
 		return usageErr("--input is not JSON: %s", *inputDoc)
-	case *limitDays < 0 || *noticePeriod < 0 || *maxUsers < 0:
+	case settings.negative():
 		return usageErr("--limit-days, --notice-period and --max-users must not be negative")
 	case *accountConcurrency < 1 || *notifyConcurrency < 1:
 		return usageErr("--account-concurrency and --notify-concurrency must be at least 1")
@@ -112,26 +86,10 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyrotator run: %v\n", err)
 		return 1
 	}
-	standIn, err := sandbox.GetSettings(ctx, strings.TrimRight(*endpoint, "/"))
+	s, err := settings.resolve(ctx, strings.TrimRight(*endpoint, "/"))
 	if err != nil {
-		return fail(fmt.Errorf("read the stand-in's settings (is \"keyrotator sandbox\" running there?): %w", err))
+		return fail(err)
 	}
-	s := runner.SettingsFrom(standIn)
-	override := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	override(&s.MemberRole, *memberRole)
-	override(&s.SenderEmail, *sender)
-	override(&s.SupportEmail, *support)
-	if exclude.set {
-		s.ExcludeAccounts = exclude.values
-	}
-	if domains.set {
-		s.AllowedEmailDomains = domains.values
-	}
-	s.LimitDays, s.NoticePeriod, s.MaxUsers = *limitDays, *noticePeriod, *maxUsers
 	s.AccountConcurrency, s.NotifyConcurrency = *accountConcurrency, *notifyConcurrency
 
 	opts := runner.Options{Endpoint: strings.TrimRight(*endpoint, "/"), Input: json.RawMessage(*inputDoc), Settings: s,

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,13 +166,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		name = newExecutionName()
 	}
 
-	awsCfg := sandbox.Config(opts.Endpoint)
-	who, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return nil, fmt.Errorf("reach the stand-in at %s: %w", opts.Endpoint, err)
-	}
-	accountID := aws.ToString(who.Account)
-	res, err := ensureResources(ctx, awsCfg, accountID)
+	awsCfg, accountID, res, err := standIn(ctx, opts.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +181,13 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	logs := map[string]*bytes.Buffer{}
 	functions := map[string]*function{}
 	for _, f := range Functions {
-		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, f.Name)
-		values[f.Placeholder] = arn
-		binary := filepath.Join(binDir, f.Name, "bootstrap")
-		if _, err := os.Stat(binary); err != nil {
-			return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", f.Name, err)
-		}
 		logs[f.Name] = &bytes.Buffer{}
-		fenv := append(append([]string{}, env...), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+f.Name)
-		functions[arn] = newFunction(f.Name, arn, binary, fenv, maxInstances, logs[f.Name])
+		fn, err := localFunction(f.Name, accountID, binDir, env, maxInstances, logs[f.Name])
+		if err != nil {
+			return nil, err
+		}
+		values[f.Placeholder] = fn.arn
+		functions[fn.arn] = fn
 	}
 	defer func() {
 		for _, f := range functions {
@@ -374,6 +367,76 @@ func retryingStates(definition []byte) []string {
 		walk(def)
 	}
 	return names
+}
+
+// standIn checks that the stand-in answers and creates (once) the rotator's resources on it.
+func standIn(ctx context.Context, endpoint string) (aws.Config, string, Resources, error) {
+	cfg := sandbox.Config(endpoint)
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return cfg, "", Resources{}, fmt.Errorf("reach the stand-in at %s: %w", endpoint, err)
+	}
+	accountID := aws.ToString(who.Account)
+	res, err := ensureResources(ctx, cfg, accountID)
+	return cfg, accountID, res, err
+}
+
+// localFunction is one Lambda served by its bootstrap in binDir.
+func localFunction(name, accountID, binDir string, env []string, maxInstances int, log io.Writer) (*function, error) {
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, name)
+	binary := filepath.Join(binDir, name, "bootstrap")
+	if _, err := os.Stat(binary); err != nil {
+		return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", name, err)
+	}
+	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+name)
+	return newFunction(name, arn, binary, fenv, maxInstances, log), nil
+}
+
+// InvokeOptions configure Invoke.
+type InvokeOptions struct {
+	Endpoint string
+	Settings Settings
+	// Root and BinDir as in Options.
+	Root, BinDir string
+	// Function is the Lambda's folder name under lambdas/, e.g. scan-and-rotate.
+	Function string
+	Payload  json.RawMessage
+}
+
+// Invoke runs one event through one Lambda's real bootstrap against the stand-in, with the
+// environment a workflow run gives it, and returns its response and its log lines. A
+// failed invocation is a *FunctionError (its errorType and errorMessage).
+func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, log []byte, err error) {
+	if !slices.ContainsFunc(Functions, func(f struct{ Name, Placeholder string }) bool { return f.Name == opts.Function }) {
+		var names []string
+		for _, f := range Functions {
+			names = append(names, f.Name)
+		}
+		return nil, nil, fmt.Errorf("no Lambda %q: the functions are %s", opts.Function, strings.Join(names, ", "))
+	}
+	if !json.Valid(opts.Payload) {
+		return nil, nil, fmt.Errorf("the event is not JSON: %s", opts.Payload)
+	}
+	root, err := repoRoot(opts.Root)
+	if err != nil {
+		return nil, nil, err
+	}
+	binDir := opts.BinDir
+	if binDir == "" {
+		binDir = filepath.Join(root, "build", "local")
+	}
+	_, accountID, res, err := standIn(ctx, opts.Endpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	var logs bytes.Buffer
+	fn, err := localFunction(opts.Function, accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res), 1, &logs)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := fn.invoke(ctx, opts.Payload)
+	fn.stop()
+	return out, logs.Bytes(), err
 }
 
 // lambdaEnv is every function's environment: what Lambda sets, dummy credentials, the
