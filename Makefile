@@ -63,7 +63,7 @@ $(INFRA_TOOLS_STAMP): infra/requirements.txt
 	$(INFRA_VENV)/bin/pip install -q -r infra/requirements.txt
 	touch $@
 
-infra-tools: $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install the aws-cdk CLI + Node 22 (npm) and cfn-lint + checkov (.venv/infra-tools)
+infra-tools: $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install Node 22 + the aws-cdk CLI (npm ci at the root) and cfn-lint + checkov (.venv/infra-tools)
 
 infra-test: infra-tools ## vet and test the CDK app: resources, IAM, cdk-nag, cfn-lint, checkov
 	cd infra && $(GO) vet ./... && $(INFRA_ENV) $(GO) test -count=1 ./...
@@ -82,15 +82,7 @@ synth: $(NODE_STAMP) ## synthesize the CDK app offline into cdk.out (runs `make 
 
 # --- runner: the workflow run locally (sandbox/runner), make demo ---
 .PHONY: runner-tools build-local demo
-# Node 22 and aws-local-stepfunctions, pinned in sandbox/package.json and installed from
-# sandbox/package-lock.json (npm ci runs again only when the lock changes).
-RUNNER_STAMP := sandbox/node_modules/.package-lock.json
-
-runner-tools: $(RUNNER_STAMP) ## install Node 22 and aws-local-stepfunctions into sandbox/node_modules
-
-$(RUNNER_STAMP): sandbox/package-lock.json sandbox/package.json
-	cd sandbox && npm ci --no-audit --no-fund
-	@touch $@
+runner-tools: $(NODE_STAMP) ## install Node 22 and aws-local-stepfunctions (npm ci at the root)
 
 build-local: ## build the four Lambdas for this machine into build/local/<name>/bootstrap
 	@for f in $(LAMBDAS); do \

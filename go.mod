@@ -2,12 +2,9 @@ module github.com/keyrotator/iam-access-key-rotator
 
 go 1.26.0
 
-// node_modules holds the aws-cdk CLI (package.json), whose init templates contain Go files;
-// sandbox/node_modules holds the local runner's Node 22 and aws-local-stepfunctions.
-ignore (
-	./node_modules
-	./sandbox/node_modules
-)
+// node_modules holds the pinned Node tools (package.json); the aws-cdk CLI's init templates
+// there contain Go files.
+ignore ./node_modules
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1

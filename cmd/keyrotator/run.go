@@ -30,7 +30,7 @@ emails), DIR/report.json and DIR/report.csv, and DIR/logs/<function>.log, shows 
 on stderr and ends with a summary table on stdout. Exit status: 0 when the execution
 succeeded, 1 when it failed (the error is printed), 2 on bad flags.
 
-Needs Node 22 and aws-local-stepfunctions in sandbox/node_modules: ` + runner.NodeInstallHint + `.
+Needs Node 22 and aws-local-stepfunctions in node_modules: ` + runner.NodeInstallHint + `.
 
 Examples:
   keyrotator run --endpoint http://127.0.0.1:4566 --out out/run1

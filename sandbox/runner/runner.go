@@ -81,7 +81,7 @@ type Options struct {
 	// Input is the execution input; empty means {} (the daily schedule's).
 	Input    json.RawMessage
 	Settings Settings
-	// Root is the repository (go.mod, lambdas/, sandbox/node_modules); empty: found from the
+	// Root is the repository (go.mod, lambdas/, node_modules); empty: found from the
 	// working directory upwards.
 	Root string
 	// BinDir holds <function>/bootstrap for each Lambda; empty: <Root>/build/local. Build
@@ -515,17 +515,17 @@ func repoRoot(root string) (string, error) {
 }
 
 // NodeInstallHint says how to get Node 22 and aws-local-stepfunctions.
-const NodeInstallHint = "run `make runner-tools` (= npm ci in sandbox/: Node 22 and aws-local-stepfunctions from sandbox/package-lock.json)"
+const NodeInstallHint = "run `make runner-tools` (= npm ci at the root: Node 22 and aws-local-stepfunctions from package-lock.json)"
 
-// nodeScript returns the Node 22 binary that npm installed in sandbox/ and run.mjs.
+// nodeScript returns the Node 22 binary that npm installed at the root, and run.mjs.
 func nodeScript(root string) (node, script string, err error) {
-	node = filepath.Join(root, "sandbox", "node_modules", ".bin", "node")
+	node = filepath.Join(root, "node_modules", ".bin", "node")
 	script = filepath.Join(root, "sandbox", "runner", "run.mjs")
 	if _, err := os.Stat(node); err != nil {
 		return "", "", fmt.Errorf("no Node 22 at %s: %s", node, NodeInstallHint)
 	}
-	if _, err := os.Stat(filepath.Join(root, "sandbox", "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
-		return "", "", fmt.Errorf("aws-local-stepfunctions is not installed in sandbox/node_modules: %s", NodeInstallHint)
+	if _, err := os.Stat(filepath.Join(root, "node_modules", "aws-local-stepfunctions", "package.json")); err != nil {
+		return "", "", fmt.Errorf("aws-local-stepfunctions is not installed in node_modules: %s", NodeInstallHint)
 	}
 	return node, script, nil
 }
