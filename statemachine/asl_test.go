@@ -232,12 +232,12 @@ func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) 
 // ScanAndRotate 14 + …) ≥ 160,000.
 //
 // Child (one account): 2 + ScanAndRotate 5 + 3×3 = 14, then either AccountFailed 2 (caught)
-// or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + NotificationFailed 2 = 27).
-// ScanAndRotate sends at most one notification per user, and writes for at most maxUsers
-// users (rule 8): 20 + 200 × 27 = 5,420 events with one notification per written user. A
-// child execution holds (25,000 − 20) / 27 = 925 notifications. Users who get only a notice
-// (a deactivation scheduled, no write) are not capped by maxUsers: an account with more
-// than ~700 of them on one day would need the notices batched.
+// or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + NotificationFailed, an SNS
+// publish, 6 + 4×3 = 43). ScanAndRotate sends at most one notification per user, and writes
+// for at most maxUsers users (rule 8): 20 + 200 × 43 = 8,620 events with one notification per
+// written user. A child execution holds (25,000 − 20) / 43 = 580 notifications. Users who get
+// only a notice (a deactivation scheduled, no write) are not capped by maxUsers: an account
+// with more than ~380 of them on one day would need the notices batched.
 func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	def, err := statemachine.Render(values())
 	if err != nil {
@@ -257,8 +257,8 @@ func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	if parent != 62 {
 		t.Errorf("the execution's worst case is %d events; the arithmetic in this test's comment says 62 — update both", parent)
 	}
-	if child != 20+27*maxUsers {
-		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 27 × maxUsers = %d — update both", child, 20+27*maxUsers)
+	if child != 20+43*maxUsers {
+		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 43 × maxUsers = %d — update both", child, 20+43*maxUsers)
 	}
 
 	// The model counts per-account events in the parent when the Map is inline: the check
@@ -269,5 +269,45 @@ func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	}
 	if !strings.Contains(string(def), `"Mode": "DISTRIBUTED"`) {
 		t.Error("ProcessAccounts is no longer a Distributed Map")
+	}
+}
+
+// TestEveryCaughtFailureReachesSNS: each Catch leads, through Pass states, to an SNS publish
+// to the failure topic — except ScanAndRotate's, whose account has no result in S3 and is
+// reported failed by CleanupReport, which tells SNS once for all such accounts.
+func TestEveryCaughtFailureReachesSNS(t *testing.T) {
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top aslMachine
+	if err := json.Unmarshal(def, &top); err != nil {
+		t.Fatal(err)
+	}
+	catches := 0
+	var walk func(m *aslMachine)
+	walk = func(m *aslMachine) {
+		for name, s := range m.States {
+			if s.ItemProcessor != nil {
+				walk(s.ItemProcessor)
+			}
+			for _, c := range s.Catch {
+				catches++
+				if name == "ScanAndRotate" {
+					continue
+				}
+				next := c.Next
+				for m.States[next].Type == "Pass" {
+					next = m.States[next].Next
+				}
+				if target := m.States[next]; target.Type != "Task" || target.Resource != "arn:aws:states:::sns:publish" {
+					t.Errorf("the Catch of %s leads to %s (%s %s), not to an SNS publish", name, next, target.Type, target.Resource)
+				}
+			}
+		}
+	}
+	walk(&top)
+	if catches != 5 {
+		t.Errorf("%d Catch clauses, want 5 (ListAccounts, ProcessAccounts, ScanAndRotate, NotifyUser, CleanupReport)", catches)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -680,4 +681,57 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 		t.Error("the support team was not told of the failed account")
 	}
 	o.checkNoLeak(t, []string{dir}, ms, d)
+}
+
+// TestE2ESESDownThenRedelivery: while SES refuses the sender, every failed notification
+// reaches SNS, the run goes on, and a new key waits in its hand-off secret; once SES is back,
+// the next run (the same day) delivers that key without creating another.
+func TestE2ESESDownThenRedelivery(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ses-down.json")
+	ctx := context.Background()
+	ses := sesv2.NewFromConfig(o.sb.Config())
+	if _, err := ses.DeleteEmailIdentity(ctx, &sesv2.DeleteEmailIdentityInput{EmailIdentity: aws.String(o.settings.SenderEmail)}); err != nil {
+		t.Fatal(err)
+	}
+	ex, _ := o.run(t, `{}`)
+	mustSucceed(t, ex)
+	if len(ex.Emails) != 0 {
+		t.Errorf("%d emails sent with the sender refused", len(ex.Emails))
+	}
+	var told []string
+	for _, m := range o.snsMessages(t) {
+		if strings.Contains(m.Message, "could not notify user") && strings.Contains(m.Message, ex.Name) {
+			told = append(told, strings.Fields(strings.SplitN(m.Message, "could not notify user ", 2)[1])[0])
+		}
+	}
+	slices.Sort(told)
+	if !slices.Equal(told, []string{"alice", "carol"}) {
+		t.Errorf("SNS told of failed notifications for %v, want alice and carol", told)
+	}
+	pending := o.handoffSecrets(t)
+	if len(pending) != 1 || !strings.Contains(pending[0], "/alice/") {
+		t.Fatalf("hand-off secrets %v, want alice's new key waiting", pending)
+	}
+	before := o.state(t, "prod")
+
+	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(o.settings.SenderEmail)}); err != nil {
+		t.Fatal(err)
+	}
+	ex, dir := o.run(t, `{}`)
+	mustSucceed(t, ex)
+	if !reflect.DeepEqual(before, o.state(t, "prod")) || ex.Report.Totals.KeysCreated != 0 {
+		t.Errorf("the redelivery run wrote to IAM (created %d)", ex.Report.Totals.KeysCreated)
+	}
+	ms := mails(t, ex, dir)
+	d := deliveries(t, ms)
+	alice := before["prod"][slices.IndexFunc(before["prod"], func(u sandboxtest.User) bool { return u.Name == "alice" })]
+	newest := slices.MaxFunc(alice.Keys, func(a, b sandboxtest.Key) int { return a.CreateDate.Compare(b.CreateDate) }).AccessKeyID
+	if got, ok := d[newest]; len(d) != 1 || !ok || got.to != "alice@example.com" {
+		t.Errorf("delivered %v, want alice's pending key %s", d, newest)
+	}
+	if left := o.handoffSecrets(t); len(left) != 0 {
+		t.Errorf("hand-off secrets left after the redelivery: %v", left)
+	}
+	o.checkNoLeak(t, []string{o.out}, ms, d)
 }
