@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -59,9 +60,20 @@ func AssumeRole(base aws.Config, roleARN, sessionName string) aws.Config {
 	return cfg
 }
 
-// RoleARN is the ARN of a role by name in an account (partition aws).
-func RoleARN(accountID, roleName string) string {
-	return fmt.Sprintf("arn:aws:iam::%s:role/%s", accountID, roleName)
+// RoleARN is the ARN of a role by name in an account of the region's partition.
+func RoleARN(region, accountID, roleName string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), accountID, roleName)
+}
+
+// Partition is the AWS partition a region belongs to.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
 
 // PathStyle is an s3.Options function: with a custom endpoint (the local stand-in) S3 is

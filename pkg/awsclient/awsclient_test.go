@@ -21,3 +21,16 @@ func TestSessionName(t *testing.T) {
 		t.Errorf("SessionName = %q", got)
 	}
 }
+
+func TestRoleARN(t *testing.T) {
+	tests := []struct{ region, want string }{
+		{"us-east-1", "arn:aws:iam::111122223333:role/provisioning-admin"},
+		{"cn-north-1", "arn:aws-cn:iam::111122223333:role/provisioning-admin"},
+		{"us-gov-west-1", "arn:aws-us-gov:iam::111122223333:role/provisioning-admin"},
+	}
+	for _, tt := range tests {
+		if got := RoleARN(tt.region, "111122223333", "provisioning-admin"); got != tt.want {
+			t.Errorf("RoleARN(%s) = %s, want %s", tt.region, got, tt.want)
+		}
+	}
+}

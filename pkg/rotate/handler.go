@@ -47,7 +47,7 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 		return workflow.AccountOutcome{}, &workflow.InvalidInput{Field: "account.accountId", Problem: fmt.Sprintf(
 			"%q with run %q: need a 12-digit account ID and a run ID", req.Account.AccountID, req.Run.RunID)}
 	}
-	member := awsclient.AssumeRole(h.Base, awsclient.RoleARN(req.Account.AccountID, h.Settings.MemberRoleName),
+	member := awsclient.AssumeRole(h.Base, awsclient.RoleARN(h.Base.Region, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
 	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Policy: h.Settings.Policy,
