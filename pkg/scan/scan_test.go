@@ -267,3 +267,23 @@ func TestUserReadsEveryPage(t *testing.T) {
 		t.Errorf("keys %+v", u.Keys)
 	}
 }
+
+// BenchmarkParseCredentialReport parses reports the size of large accounts.
+func BenchmarkParseCredentialReport(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		var sb strings.Builder
+		sb.WriteString(header)
+		for i := range n {
+			sb.WriteString(reportRow(fmt.Sprintf("user-%05d", i), "true,"+day(i%200)+","+day(0), "false,"+day(300)+",N/A"))
+		}
+		report := []byte(sb.String())
+		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(report)))
+			for b.Loop() {
+				if _, err := ParseCredentialReport(report); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
