@@ -485,3 +485,28 @@ func (r *rig) assertNoSecretLeak(keys []delivered) {
 	}
 	r.t.Logf("leak check: %d secrets searched in %d places (%d bytes of logs): %d hits", len(secrets), len(places), len(r.logs.String()), hits)
 }
+
+// TestNoticeOnlyUsersBeyondTheLimitWait: when an account's notifications reach the run's
+// limit, a user who would only get a notice is deferred (nothing recorded, nothing sent)
+// and notified by the next run; users with writes are always notified.
+func TestNoticeOnlyUsersBeyondTheLimitWait(t *testing.T) {
+	r := newRig(t, "org.json")
+	prod := `{"accounts":["` + r.accountID("prod") + `"]}`
+	r.scan.MaxNotifications = 5 // prod has 5 notified users with writes (alice, bob, carol, dave, ivy) and hank, notice-only
+	first := r.run(prod)
+	o := first.outcomes[0]
+	if slices.ContainsFunc(o.Notifications, func(n workflow.Notification) bool { return n.UserName == "hank" }) || o.Counts.Deferred != 1 {
+		t.Fatalf("hank notified or not deferred: %d notifications, counts %+v", len(o.Notifications), o.Counts)
+	}
+	if len(o.Notifications) != 5 {
+		t.Errorf("%d notifications, want the 5 users with writes", len(o.Notifications))
+	}
+	if tags := userNamed(r.users("prod"), "hank").Tags; tags[rotate.NoticesTag] != "" {
+		t.Errorf("a deferred notice was recorded as sent: %v", tags)
+	}
+	r.scan.MaxNotifications = 0
+	second := r.run(prod)
+	if n := second.outcomes[0].Notifications; len(n) != 1 || n[0].UserName != "hank" || n[0].Notices[0].Kind != policy.DeactivationScheduled {
+		t.Errorf("the next run's notifications %+v, want hank's DeactivationScheduled", n)
+	}
+}

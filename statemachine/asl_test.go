@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
@@ -235,9 +236,9 @@ func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) 
 // or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + NotificationFailed, an SNS
 // publish, 6 + 4×3 = 43). ScanAndRotate sends at most one notification per user, and writes
 // for at most maxUsers users (rule 8): 20 + 200 × 43 = 8,620 events with one notification per
-// written user. A child execution holds (25,000 − 20) / 43 = 580 notifications. Users who get
-// only a notice (a deactivation scheduled, no write) are not capped by maxUsers: an account
-// with more than ~380 of them on one day would need the notices batched.
+// written user. A child execution holds (25,000 − 20) / 43 = 580 notifications: maxUsers is
+// at most policy.MaxMaxUsers (500), and ScanAndRotate stops notifying users who would only get
+// a notice at rotate.DefaultMaxNotifications (550) per account — 20 + 550 × 43 = 23,670.
 func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	def, err := statemachine.Render(values())
 	if err != nil {
@@ -261,6 +262,10 @@ func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 43 × maxUsers = %d — update both", child, 20+43*maxUsers)
 	}
 
+	capped := eventModel{items: map[string]int{"ProcessAccounts": accounts, "NotifyOwners": rotate.DefaultMaxNotifications}}
+	if _, child := historyEvents(t, def, capped); child >= historyLimit || rotate.DefaultMaxNotifications < policy.MaxMaxUsers {
+		t.Errorf("at %d notifications (rotate.DefaultMaxNotifications) a child execution has %d events, limit %d", rotate.DefaultMaxNotifications, child, historyLimit)
+	}
 	// The model counts per-account events in the parent when the Map is inline: the check
 	// above would fail for an inline ProcessAccounts.
 	inline := strings.Replace(string(def), `"Mode": "DISTRIBUTED"`, `"Mode": "INLINE"`, 1)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
 // Config is the validated configuration of the rotator, read from CDK context
@@ -107,7 +109,7 @@ func LoadConfig(get func(key string) any) (Config, error) {
 	c := Config{
 		LimitDays:              r.integer(keyLimitDays, 2, 3650),
 		NoticePeriod:           r.integer(keyNoticePeriod, 1, 365),
-		MaxUsers:               r.integer(keyMaxUsers, 1, 100000),
+		MaxUsers:               r.integer(keyMaxUsers, 1, policy.MaxMaxUsers),
 		SenderEmail:            r.email(keySenderEmail),
 		SupportEmail:           r.email(keySupportEmail),
 		OperatorEmail:          r.email(keyOperatorEmail),

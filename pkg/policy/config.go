@@ -32,6 +32,10 @@ const (
 	DefaultNoticePeriod = 10
 	DefaultMaxUsers     = 200
 	DefaultExemptTagKey = "Exempt"
+	// MaxMaxUsers bounds maxUsers: each written user gets a notification, and one account's
+	// notifications run in one child execution of at most 25,000 history events (about 580
+	// notifications, statemachine's history test).
+	MaxMaxUsers = 500
 )
 
 // DefaultEmailTagKeys are looked up in this order.
@@ -70,8 +74,8 @@ func (c Config) Validate() error {
 	if c.LimitDays > 3650 {
 		bad("limitDays", "must be at most 3650 days, got %d", c.LimitDays)
 	}
-	if c.MaxUsers <= 0 {
-		bad("maxUsers", "must be greater than 0, got %d", c.MaxUsers)
+	if c.MaxUsers <= 0 || c.MaxUsers > MaxMaxUsers {
+		bad("maxUsers", "must be from 1 to %d (one account's emails must fit one Step Functions execution), got %d", MaxMaxUsers, c.MaxUsers)
 	}
 	for i, d := range c.AllowedEmailDomains {
 		if !validDomain(d) {

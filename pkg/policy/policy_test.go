@@ -264,6 +264,7 @@ func TestConfigValidate(t *testing.T) {
 		{"limit not above notice", Config{LimitDays: 10, NoticePeriod: 10}, []string{"limitDays"}},
 		{"negative notice", Config{NoticePeriod: -1}, []string{"noticePeriod"}},
 		{"negative maxUsers", Config{MaxUsers: -5}, []string{"maxUsers"}},
+		{"maxUsers over the execution's budget", Config{MaxUsers: 501}, []string{"maxUsers"}},
 		{"absurd limit", Config{LimitDays: 5000}, []string{"limitDays"}},
 		{"bad domain", Config{AllowedEmailDomains: []string{"example.com", "not a domain"}}, []string{"allowedEmailDomains[1]"}},
 		{"blank tag key", Config{EmailTagKeys: []string{"EmailID", ""}, ExemptTagKey: " "}, []string{"emailTagKeys[1]", "exemptTagKey"}},

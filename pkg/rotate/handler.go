@@ -34,6 +34,8 @@ type Handler struct {
 	Log      *slog.Logger
 	// NewIAM builds the member account's IAM client (iam.NewFromConfig unless a test wraps it).
 	NewIAM func(aws.Config) IAMAPI
+	// MaxNotifications is Rotator.MaxNotifications (0: the default).
+	MaxNotifications int
 }
 
 // NewIAMClient is the production NewIAM.
@@ -51,7 +53,8 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
 	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Policy: h.Settings.Policy,
-		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID, Log: h.Log}
+		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
+		MaxNotifications: h.MaxNotifications, Log: h.Log}
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)
 	if err != nil {
 		if workflow.IsRetryable(err) {

@@ -5,6 +5,7 @@
 package rotate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,8 +62,16 @@ type Rotator struct {
 	// HandoffPrefix and HandoffKMSKeyID place and encrypt the hand-off secrets.
 	HandoffPrefix   string
 	HandoffKMSKeyID string
-	Log             *slog.Logger
+	// MaxNotifications bounds the notifications of one account's run (0: 550), so that they
+	// fit one child execution. Users with writes (at most maxUsers) and redeliveries always
+	// notify; users who would only get a notice wait for the next run beyond the bound.
+	MaxNotifications int
+	Log              *slog.Logger
 }
+
+// DefaultMaxNotifications fits one account's notifications into a Distributed Map child
+// execution's 25,000 history events (43 events each at worst, statemachine's history test).
+const DefaultMaxNotifications = 550
 
 // Process runs the policy in one account. An error means the account could not be scanned
 // (nothing was written); failures of single users are recorded in their results instead, so
@@ -117,6 +126,13 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	if err != nil {
 		return res, nil, fmt.Errorf("plan account %s: %w", acct.AccountID, err)
 	}
+	limit := cmp.Or(r.MaxNotifications, DefaultMaxNotifications)
+	e.noticeBudget = limit - len(pending)
+	for _, up := range plan.Users {
+		if len(up.Actions) > 0 {
+			e.noticeBudget--
+		}
+	}
 	for i, up := range plan.Users {
 		e.apply(ctx, users[i], up)
 	}
@@ -132,6 +148,8 @@ type execution struct {
 	pending       map[string]handoff.Pending
 	res           *workflow.AccountResult
 	notifications []workflow.Notification
+	// noticeBudget is how many notice-only users may still be notified in this run.
+	noticeBudget int
 }
 
 func (e *execution) fail(ctx context.Context, ur workflow.UserResult, err error) {
@@ -222,6 +240,15 @@ func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan
 			"newAccessKeyId", ar.NewAccessKeyID, "dryRun", e.run.DryRun, "reason", a.Reason)
 	}
 	notify := err == nil && up.Email != "" && (len(up.Notices) > 0 || newKey != nil)
+	if notify && len(up.Actions) == 0 {
+		if e.noticeBudget <= 0 {
+			notify = false
+			ur.Status, ur.Notices = policy.StatusDeferred, nil
+			ur.Reason = "notices deferred to the next run: this run's notification limit is reached"
+			c.Deferred++
+		}
+		e.noticeBudget--
+	}
 	if !e.run.DryRun {
 		if histErr := e.recordHistory(ctx, u, ur.Actions, up.Notices, notify); err == nil {
 			err = histErr
@@ -232,7 +259,7 @@ func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan
 		}
 	}
 	if err == nil {
-		c.Notices += len(up.Notices) // the policy plans notices only for owners with a usable email
+		c.Notices += len(ur.Notices) // the policy plans notices only for owners with a usable email
 	}
 	switch {
 	case err != nil:
