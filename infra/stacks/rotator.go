@@ -315,11 +315,11 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		map[string]any{"StringEquals": map[string]any{"secretsmanager:KmsKeyArn": s.HandoffKey.KeyArn()}},
 		[]string{"secretsmanager:CreateSecret"}, handoffSecrets))
 	scan.Role.AddToPrincipalPolicy(allow(
-		[]string{"secretsmanager:DescribeSecret", "secretsmanager:TagResource", "secretsmanager:DeleteSecret"}, handoffSecrets))
+		[]string{"secretsmanager:TagResource", "secretsmanager:DeleteSecret"}, handoffSecrets))
 	// Pending hand-offs (keys created but not yet delivered) are found by listing the prefix.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:ListSecrets"}, jsii.String("*")))
 	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager, "kms:Encrypt", "kms:GenerateDataKey")
-	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject"}, runs))
+	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	suppressNag(scan.Role,
 		suppression{
 			rule:      "AwsSolutions-IAM5",
