@@ -54,11 +54,9 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("the first argument is the FUNCTION (list-accounts, scan-and-rotate, notify-user, cleanup-report)")
 	}
 	function := args[0]
-	endpoint := fs.String("endpoint", "", "the running stand-in, e.g. http://127.0.0.1:4566 (required)")
 	event := fs.String("event", "", "the event, as JSON")
 	eventFile := fs.String("event-file", "", "read the event from FILE, or - for standard input")
-	binDir := fs.String("bin", "", "directory with <function>/bootstrap; set it to skip the build (default: build into build/local)")
-	settings := addSettingsFlags(fs)
+	standIn := addStandInFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -68,12 +66,10 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
-	case *endpoint == "":
-		return usageErr("--endpoint is required (the URL \"keyrotator sandbox\" prints)")
+	case standIn.problem() != "":
+		return usageErr("%s", standIn.problem())
 	case (*event == "") == (*eventFile == ""):
 		return usageErr("give the event with exactly one of --event and --event-file")
-	case settings.negative():
-		return usageErr("--limit-days, --notice-period and --max-users must not be negative")
 	}
 	payload := []byte(*event)
 	if *eventFile != "" {
@@ -92,17 +88,12 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyrotator invoke: %v\n", err)
 		return 1
 	}
-	s, err := settings.resolve(ctx, strings.TrimRight(*endpoint, "/"))
+	s, err := standIn.prepare(ctx, stderr)
 	if err != nil {
 		return fail(err)
 	}
-	if *binDir == "" {
-		if err := runner.Build(ctx, "", ""); err != nil {
-			return fail(err)
-		}
-	}
-	out, log, err := runner.Invoke(ctx, runner.InvokeOptions{Endpoint: strings.TrimRight(*endpoint, "/"), Settings: s,
-		BinDir: *binDir, Function: function, Payload: payload})
+	out, log, err := runner.Invoke(ctx, runner.InvokeOptions{Endpoint: standIn.url(), Settings: s,
+		BinDir: *standIn.bin, Function: function, Payload: payload})
 	_, _ = stderr.Write(log)
 	if err != nil {
 		return fail(err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -47,14 +46,12 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, runHelp)
 		fs.PrintDefaults()
 	}
-	endpoint := fs.String("endpoint", "", "the running stand-in, e.g. http://127.0.0.1:4566 (required)")
 	out := fs.String("out", "", "directory for execution.json, mail/, report.*, logs/ (required)")
 	inputDoc := fs.String("input", "{}", `execution input, e.g. {"dryRun":true} or {"accounts":["111122223333"]}`)
-	settings := addSettingsFlags(fs)
+	standIn := addStandInFlags(fs)
 	accountConcurrency := fs.Int("account-concurrency", 4, "MaxConcurrency of the account Map")
 	notifyConcurrency := fs.Int("notify-concurrency", 2, "MaxConcurrency of the notification Map")
 	fastRetries := fs.Bool("fast-retries", false, "shorten every Retry interval to 100 ms (retryIntervalOverrides); default: as written")
-	binDir := fs.String("bin", "", "directory with <function>/bootstrap; set it to skip the build (default: build into build/local)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -68,14 +65,12 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
-	case *endpoint == "":
-		return usageErr("--endpoint is required (the URL \"keyrotator sandbox\" prints)")
+	case standIn.problem() != "":
+		return usageErr("%s", standIn.problem())
 	case *out == "":
 		return usageErr("--out is required")
 	case !json.Valid([]byte(*inputDoc)):
 		return usageErr("--input is not JSON: %s", *inputDoc)
-	case settings.negative():
-		return usageErr("--limit-days, --notice-period and --max-users must not be negative")
 	case *accountConcurrency < 1 || *notifyConcurrency < 1:
 		return usageErr("--account-concurrency and --notify-concurrency must be at least 1")
 	}
@@ -86,24 +81,16 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyrotator run: %v\n", err)
 		return 1
 	}
-	s, err := settings.resolve(ctx, strings.TrimRight(*endpoint, "/"))
+	s, err := standIn.prepare(ctx, stderr)
 	if err != nil {
 		return fail(err)
 	}
 	s.AccountConcurrency, s.NotifyConcurrency = *accountConcurrency, *notifyConcurrency
 
-	opts := runner.Options{Endpoint: strings.TrimRight(*endpoint, "/"), Input: json.RawMessage(*inputDoc), Settings: s,
-		BinDir: *binDir, Progress: stderr}
+	opts := runner.Options{Endpoint: standIn.url(), Input: json.RawMessage(*inputDoc), Settings: s,
+		BinDir: *standIn.bin, Progress: stderr}
 	if *fastRetries {
 		opts.RetryInterval = 100 * time.Millisecond
-	}
-	if *binDir == "" {
-		started := time.Now()
-		fmt.Fprintln(stderr, "building the Lambdas into build/local…")
-		if err := runner.Build(ctx, "", ""); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stderr, "built in %s\n", time.Since(started).Round(time.Millisecond))
 	}
 	fmt.Fprintf(stderr, "running the workflow with input %s…\n", *inputDoc)
 	ex, err := runner.Run(ctx, opts)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
@@ -27,16 +29,19 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// settingsFlags are the rotator settings that run and invoke read from the stand-in
-// (GET /keyrotator/settings) and that flags override.
-type settingsFlags struct {
+// standInFlags are what run and invoke share: the stand-in, the prebuilt Lambdas, and the
+// rotator settings read from the stand-in (GET /keyrotator/settings) that flags override.
+type standInFlags struct {
+	endpoint, bin                     *string
 	limitDays, noticePeriod, maxUsers *int
 	memberRole, sender, support       *string
 	exclude, domains                  listFlag
 }
 
-func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
-	f := &settingsFlags{
+func addStandInFlags(fs *flag.FlagSet) *standInFlags {
+	f := &standInFlags{
+		endpoint:     fs.String("endpoint", "", "the running stand-in, e.g. http://127.0.0.1:4566 (required)"),
+		bin:          fs.String("bin", "", "directory with <function>/bootstrap; set it to skip the build (default: build into build/local)"),
 		limitDays:    fs.Int("limit-days", 0, "LIMIT_DAYS: maximum key age (0: the default, 90)"),
 		noticePeriod: fs.Int("notice-period", 0, "NOTICE_PERIOD: days of notice before each step (0: the default, 10)"),
 		maxUsers:     fs.Int("max-users", 0, "MAX_USERS: users with writes per account per run (0: the default, 200)"),
@@ -49,13 +54,24 @@ func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 	return f
 }
 
-func (f *settingsFlags) negative() bool {
-	return *f.limitDays < 0 || *f.noticePeriod < 0 || *f.maxUsers < 0
+// problem says what is wrong with these flags, or "".
+func (f *standInFlags) problem() string {
+	switch {
+	case *f.endpoint == "":
+		return "--endpoint is required (the URL \"keyrotator sandbox\" prints)"
+	case *f.limitDays < 0 || *f.noticePeriod < 0 || *f.maxUsers < 0:
+		return "--limit-days, --notice-period and --max-users must not be negative"
+	}
+	return ""
 }
 
-// resolve reads the stand-in's settings and applies the flags that were given.
-func (f *settingsFlags) resolve(ctx context.Context, endpoint string) (runner.Settings, error) {
-	standIn, err := sandbox.GetSettings(ctx, endpoint)
+// url is the stand-in's endpoint without a trailing slash.
+func (f *standInFlags) url() string { return strings.TrimRight(*f.endpoint, "/") }
+
+// prepare reads the stand-in's settings, applies the flags that were given, and builds the
+// Lambdas into build/local unless --bin names prebuilt ones.
+func (f *standInFlags) prepare(ctx context.Context, progress io.Writer) (runner.Settings, error) {
+	standIn, err := sandbox.GetSettings(ctx, f.url())
 	if err != nil {
 		return runner.Settings{}, fmt.Errorf("read the stand-in's settings (is \"keyrotator sandbox\" running there?): %w", err)
 	}
@@ -75,5 +91,13 @@ func (f *settingsFlags) resolve(ctx context.Context, endpoint string) (runner.Se
 		s.AllowedEmailDomains = f.domains.values
 	}
 	s.LimitDays, s.NoticePeriod, s.MaxUsers = *f.limitDays, *f.noticePeriod, *f.maxUsers
+	if *f.bin == "" {
+		started := time.Now()
+		fmt.Fprintln(progress, "building the Lambdas into build/local…")
+		if err := runner.Build(ctx, "", ""); err != nil {
+			return s, err
+		}
+		fmt.Fprintf(progress, "built in %s\n", time.Since(started).Round(time.Millisecond))
+	}
 	return s, nil
 }
