@@ -37,12 +37,7 @@ Flags:
 `
 
 func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, invokeHelp)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("invoke", invokeHelp, stderr)
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "keyrotator invoke: "+format+"\n", a...)
 		return 2

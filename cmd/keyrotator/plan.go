@@ -58,9 +58,7 @@ type planInput struct {
 }
 
 func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, planHelp); fs.PrintDefaults() }
+	fs := newFlagSet("plan", planHelp, stderr)
 	in := fs.String("in", "", "plan input file, or - for standard input (required)")
 	table := fs.Bool("table", false, "print an aligned table instead of JSON")
 	if err := fs.Parse(args); err != nil {

@@ -40,12 +40,7 @@ Flags:
 `
 
 func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, runHelp)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("run", runHelp, stderr)
 	out := fs.String("out", "", "directory for execution.json, mail/, report.*, logs/ (required)")
 	inputDoc := fs.String("input", "{}", `execution input, e.g. {"dryRun":true} or {"accounts":["111122223333"]}`)
 	standIn := addStandInFlags(fs)

@@ -17,14 +17,7 @@ import (
 
 // runSandbox starts the local AWS stand-in, seeds it with a scenario and serves it until
 // SIGINT or SIGTERM.
-func runSandbox(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	scenarioPath := fs.String("scenario", "", "scenario JSON file to seed (required), e.g. sandbox/scenarios/demo.json")
-	port := fs.Int("port", 0, "TCP port on 127.0.0.1 (0: any free port)")
-	python := fs.String("python", "", "Python with moto[server] (default $"+sandbox.PythonEnv+", else .venv/bin/python3 of the repository)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: keyrotator sandbox --scenario FILE [--port N]
+const sandboxHelp = `Usage: keyrotator sandbox --scenario FILE [--port N]
 
 Starts the local AWS stand-in (moto) on 127.0.0.1, seeds the scenario (organization,
 member accounts, IAM users with back-dated keys, member role, verified SES sender) and
@@ -33,12 +26,16 @@ account, "NAME<TAB>ID" (plus "<TAB>management" or "<TAB>excluded"), on stdout. T
 keys go to a file in a temporary directory, named on stderr; they are never printed.
 The rotator settings of the scenario are served at http://127.0.0.1:N/keyrotator/settings.
 
-Needs .venv with moto: `+sandbox.InstallHint+`.
+Needs .venv with moto: ` + sandbox.InstallHint + `.
 
 flags:
-`)
-		fs.PrintDefaults()
-	}
+`
+
+func runSandbox(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("sandbox", sandboxHelp, stderr)
+	scenarioPath := fs.String("scenario", "", "scenario JSON file to seed (required), e.g. sandbox/scenarios/demo.json")
+	port := fs.Int("port", 0, "TCP port on 127.0.0.1 (0: any free port)")
+	python := fs.String("python", "", "Python with moto[server] (default $"+sandbox.PythonEnv+", else .venv/bin/python3 of the repository)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
