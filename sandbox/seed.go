@@ -255,7 +255,10 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 		for _, k := range slices.Sorted(maps.Keys(u.Tags)) {
 			tags = append(tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(u.Tags[k])})
 		}
-		if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.Name), Tags: tags}); err != nil {
+		// A fresh stand-in holds no user of that name but one a retried CreateUser (whose
+		// response was lost) just made, with these tags: that one is ours.
+		var exists *iamtypes.EntityAlreadyExistsException
+		if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u.Name), Tags: tags}); err != nil && !errors.As(err, &exists) {
 			return fmt.Errorf("create user %s in %s (%s): %w", u.Name, a.Name, id, err)
 		}
 		for i, k := range u.Keys {
@@ -274,7 +277,7 @@ const memberRoleTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 // memberRolePolicy is what the rotator needs in a member account, and no more.
 const memberRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` +
 	`"iam:ListUsers","iam:ListUserTags","iam:ListAccessKeys","iam:GetAccessKeyLastUsed",` +
-	`"iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey",` +
+	`"iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:TagUser","iam:UntagUser",` +
 	`"iam:GenerateCredentialReport","iam:GetCredentialReport"],"Resource":"*"}]}`
 
 func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) error {
