@@ -1,0 +1,398 @@
+package awsmodel
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// Secrets Manager's documented limits and defaults.
+const (
+	maxSecretNameLen      = 512
+	maxSecretTags         = 50
+	defaultRecoveryDays   = 30
+	minRecoveryDays       = 7
+	defaultListSecretsMax = 100
+	maxListSecrets        = 100
+)
+
+var (
+	secretNameChars  = regexp.MustCompile(`^[\w/+=.@-]+$`)
+	filterValueChars = regexp.MustCompile(`^!?[a-zA-Z0-9 :_@/+=.\-!]*$`)
+)
+
+type secretStore struct {
+	all   []*secret // in creation order, deleted ones included
+	byARN map[string]*secret
+}
+
+type secret struct {
+	arn, name, description, kmsKeyID string
+	value                            *string
+	binary                           []byte
+	versionID, token                 string
+	tags                             []smtypes.Tag
+	created                          time.Time
+	deletedDate                      *time.Time // scheduled for deletion (recovery window)
+	deleteOn                         time.Time
+	purgedAt                         *time.Time // deleted for good
+}
+
+// Secret is a secret as Secrets Manager holds it.
+type Secret struct {
+	ARN, Name   string
+	Value       string
+	Tags        map[string]string
+	Created     time.Time
+	DeletedDate *time.Time // scheduled for deletion
+}
+
+// SecretsList returns the secrets that exist (scheduled deletions included), oldest first.
+func (w *World) SecretsList() []Secret {
+	w.purgeSecrets()
+	var list []Secret
+	for _, s := range w.secrets.all {
+		if s.purgedAt != nil {
+			continue
+		}
+		tags := make(map[string]string, len(s.tags))
+		for _, t := range s.tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		list = append(list, Secret{ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate})
+	}
+	return list
+}
+
+// purgeSecrets deletes for good the secrets whose recovery window has passed, and forgets
+// the purged ones that ListSecrets no longer shows.
+func (w *World) purgeSecrets() {
+	now := w.now()
+	st := &w.secrets
+	for _, s := range st.all {
+		if s.deletedDate != nil && s.purgedAt == nil && !now.Before(s.deleteOn) {
+			s.purgedAt = aws.Time(s.deleteOn)
+		}
+	}
+	st.all = slices.DeleteFunc(st.all, func(s *secret) bool {
+		if s.purgedAt != nil && !now.Before(s.purgedAt.Add(w.ListSecretsDelay)) {
+			delete(st.byARN, s.arn)
+			return true
+		}
+		return false
+	})
+}
+
+// find returns the live secret (scheduled deletions included) named by ARN or name.
+func (w *World) findSecret(id *string) (*secret, error) {
+	w.purgeSecrets()
+	ref := aws.ToString(id)
+	if s := w.secrets.byARN[ref]; s != nil && s.purgedAt == nil {
+		return s, nil
+	}
+	for _, s := range w.secrets.all {
+		if s.name == ref && s.purgedAt == nil {
+			return s, nil
+		}
+	}
+	return nil, fail(400, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")})
+}
+
+func invalidRequest(msg string) error {
+	return fail(400, &smtypes.InvalidRequestException{Message: aws.String(msg)})
+}
+
+func invalidParameter(msg string) error {
+	return fail(400, &smtypes.InvalidParameterException{Message: aws.String(msg)})
+}
+
+// Secrets is a Secrets Manager client of the rotator's account.
+type Secrets struct{ w *World }
+
+// Secrets returns a Secrets Manager client of the SecretsAccount.
+func (w *World) Secrets() *Secrets { return &Secrets{w: w} }
+
+func (c *Secrets) call(op string, in any) Call {
+	return Call{Service: serviceSecrets, Operation: op, Account: c.w.SecretsAccount, Input: in}
+}
+
+// CreateSecret stores a new secret: ResourceExists when a secret of that name exists,
+// InvalidRequest when one is scheduled for deletion. A retry with the same
+// ClientRequestToken and value succeeds without a change, as AWS documents (the SDK fills
+// the token in and keeps it across its retries).
+func (c *Secrets) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
+	token := aws.ToString(in.ClientRequestToken)
+	if token == "" {
+		token = c.w.randomUUID()
+	}
+	return do(c.w, c.call("CreateSecret", in), aws.ToString(in.Name), func() (*secretsmanager.CreateSecretOutput, error) {
+		name := aws.ToString(in.Name)
+		if len(name) > maxSecretNameLen || !secretNameChars.MatchString(name) {
+			return nil, invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+		}
+		if len(in.Tags) > maxSecretTags {
+			return nil, invalidParameter(fmt.Sprintf("Number of tags exceeds the maximum of %d", maxSecretTags))
+		}
+		if existing, err := c.w.findSecret(in.Name); err == nil {
+			switch {
+			case existing.deletedDate != nil:
+				return nil, invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.")
+			case existing.token == token && aws.ToString(existing.value) == aws.ToString(in.SecretString):
+				return &secretsmanager.CreateSecretOutput{ARN: aws.String(existing.arn), Name: aws.String(existing.name), VersionId: aws.String(existing.versionID)}, nil
+			}
+			return nil, fail(400, &smtypes.ResourceExistsException{Message: aws.String("The operation failed because the secret " + name + " already exists.")})
+		}
+		s := &secret{
+			arn:  fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", c.w.Region, c.w.SecretsAccount, name, c.w.randomString(alnum, 6)),
+			name: name, description: aws.ToString(in.Description), kmsKeyID: aws.ToString(in.KmsKeyId),
+			versionID: token, token: token, created: c.w.now(), tags: cloneTags(in.Tags),
+			binary: slices.Clone(in.SecretBinary),
+		}
+		if in.SecretString != nil {
+			s.value = aws.String(*in.SecretString)
+		}
+		c.w.secrets.all = append(c.w.secrets.all, s)
+		c.w.secrets.byARN[s.arn] = s
+		return &secretsmanager.CreateSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(s.versionID)}, nil
+	})
+}
+
+func (w *World) randomUUID() string {
+	const hex = "0123456789abcdef"
+	return w.randomString(hex, 8) + "-" + w.randomString(hex, 4) + "-4" + w.randomString(hex, 3) + "-a" +
+		w.randomString(hex, 3) + "-" + w.randomString(hex, 12)
+}
+
+func cloneTags(tags []smtypes.Tag) []smtypes.Tag {
+	out := make([]smtypes.Tag, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, smtypes.Tag{Key: aws.String(aws.ToString(t.Key)), Value: aws.String(aws.ToString(t.Value))})
+	}
+	return out
+}
+
+// GetSecretValue returns a secret's value (InvalidRequest when it is scheduled for
+// deletion).
+func (c *Secrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return do(c.w, c.call("GetSecretValue", in), aws.ToString(in.SecretId), func() (*secretsmanager.GetSecretValueOutput, error) {
+		s, err := c.w.findSecret(in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		if s.deletedDate != nil {
+			return nil, invalidRequest("You can't perform this operation on the secret because it was marked for deletion.")
+		}
+		out := &secretsmanager.GetSecretValueOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(s.versionID),
+			VersionStages: []string{"AWSCURRENT"}, CreatedDate: aws.Time(s.created), SecretBinary: slices.Clone(s.binary)}
+		if s.value != nil {
+			out.SecretString = aws.String(*s.value)
+		}
+		return out, nil
+	})
+}
+
+// DeleteSecret deletes a secret at once (ForceDeleteWithoutRecovery) or schedules its
+// deletion after RecoveryWindowInDays (7 to 30, default 30).
+func (c *Secrets) DeleteSecret(_ context.Context, in *secretsmanager.DeleteSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error) {
+	return do(c.w, c.call("DeleteSecret", in), aws.ToString(in.SecretId), func() (*secretsmanager.DeleteSecretOutput, error) {
+		force := aws.ToBool(in.ForceDeleteWithoutRecovery)
+		days := aws.ToInt64(in.RecoveryWindowInDays)
+		switch {
+		case force && in.RecoveryWindowInDays != nil:
+			return nil, invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
+		case in.RecoveryWindowInDays == nil:
+			days = defaultRecoveryDays
+		case days < minRecoveryDays || days > defaultRecoveryDays:
+			return nil, invalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
+		}
+		s, err := c.w.findSecret(in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		now := c.w.now()
+		switch {
+		case force:
+			s.purgedAt = aws.Time(now)
+			s.deleteOn = now
+		case s.deletedDate != nil:
+			return nil, invalidRequest("You can't perform this operation on the secret because it was already scheduled for deletion.")
+		default:
+			s.deletedDate = aws.Time(now)
+			s.deleteOn = now.Add(time.Duration(days) * 24 * time.Hour)
+		}
+		return &secretsmanager.DeleteSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), DeletionDate: aws.Time(s.deleteOn)}, nil
+	})
+}
+
+// DescribeSecret returns a secret's metadata and tags.
+func (c *Secrets) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	return do(c.w, c.call("DescribeSecret", in), aws.ToString(in.SecretId), func() (*secretsmanager.DescribeSecretOutput, error) {
+		s, err := c.w.findSecret(in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		return &secretsmanager.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
+			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), DeletedDate: s.deletedDate, Tags: cloneTags(s.tags)}, nil
+	})
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+// TagResource adds or replaces tags of a secret (keys case-sensitive).
+func (c *Secrets) TagResource(_ context.Context, in *secretsmanager.TagResourceInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error) {
+	return do(c.w, c.call("TagResource", in), aws.ToString(in.SecretId), func() (*secretsmanager.TagResourceOutput, error) {
+		s, err := c.w.findSecret(in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		tags := cloneTags(s.tags)
+		for _, t := range cloneTags(in.Tags) {
+			if i := slices.IndexFunc(tags, func(o smtypes.Tag) bool { return *o.Key == *t.Key }); i >= 0 {
+				tags[i] = t
+			} else {
+				tags = append(tags, t)
+			}
+		}
+		if len(tags) > maxSecretTags {
+			return nil, invalidParameter(fmt.Sprintf("Number of tags exceeds the maximum of %d", maxSecretTags))
+		}
+		s.tags = tags
+		return &secretsmanager.TagResourceOutput{}, nil
+	})
+}
+
+// UntagResource removes tags of a secret.
+func (c *Secrets) UntagResource(_ context.Context, in *secretsmanager.UntagResourceInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UntagResourceOutput, error) {
+	return do(c.w, c.call("UntagResource", in), aws.ToString(in.SecretId), func() (*secretsmanager.UntagResourceOutput, error) {
+		s, err := c.w.findSecret(in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		s.tags = slices.DeleteFunc(s.tags, func(t smtypes.Tag) bool { return slices.Contains(in.TagKeys, *t.Key) })
+		return &secretsmanager.UntagResourceOutput{}, nil
+	})
+}
+
+// ListSecrets lists secrets as the eventually consistent listing does: as they were
+// ListSecretsDelay ago (a newer secret is missing, a secret deleted since is still listed
+// as it was). Filters: name, tag-key and tag-value (prefix, case-sensitive), description
+// (prefix, case-insensitive), each value negated by a leading "!"; values of one filter
+// are alternatives, filters all apply. Newest first unless SortOrder is asc.
+func (c *Secrets) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	return do(c.w, c.call("ListSecrets", in), filterSummary(in.Filters), func() (*secretsmanager.ListSecretsOutput, error) {
+		for _, f := range in.Filters {
+			if len(f.Values) == 0 || len(f.Values) > 10 {
+				return nil, invalidParameter("Invalid filter values: between 1 and 10 values are required.")
+			}
+			for _, v := range f.Values {
+				if len(v) > 512 || !filterValueChars.MatchString(v) {
+					return nil, invalidParameter("Invalid filter value: " + v)
+				}
+			}
+			switch f.Key {
+			case smtypes.FilterNameStringTypeName, smtypes.FilterNameStringTypeTagKey, smtypes.FilterNameStringTypeTagValue,
+				smtypes.FilterNameStringTypeDescription:
+			default:
+				return nil, invalidParameter("The model supports the name, tag-key, tag-value and description filters, not " + string(f.Key))
+			}
+		}
+		c.w.purgeSecrets()
+		asOf := c.w.now().Add(-c.w.ListSecretsDelay)
+		var listed []*secret
+		for _, s := range c.w.secrets.all {
+			if s.created.After(asOf) || (s.purgedAt != nil && s.purgedAt.Before(asOf)) {
+				continue
+			}
+			scheduled := s.deletedDate != nil && !s.deletedDate.After(asOf)
+			if scheduled && !aws.ToBool(in.IncludePlannedDeletion) {
+				continue
+			}
+			if matchesAll(s, in.Filters) {
+				listed = append(listed, s)
+			}
+		}
+		slices.SortStableFunc(listed, func(a, b *secret) int {
+			if in.SortOrder == smtypes.SortOrderTypeAsc {
+				return cmp.Or(a.created.Compare(b.created), cmp.Compare(a.name, b.name))
+			}
+			return cmp.Or(b.created.Compare(a.created), cmp.Compare(a.name, b.name))
+		})
+		limit := int(aws.ToInt32(in.MaxResults))
+		if in.MaxResults == nil {
+			limit = defaultListSecretsMax
+		}
+		if limit < 1 || limit > maxListSecrets {
+			return nil, invalidParameter(fmt.Sprintf("MaxResults must be between 1 and %d", maxListSecrets))
+		}
+		start := 0
+		if in.NextToken != nil {
+			i, err := strconv.Atoi(strings.TrimPrefix(*in.NextToken, "t"))
+			if err != nil || i < 0 || i > len(listed) {
+				return nil, fail(400, &smtypes.InvalidNextTokenException{Message: aws.String("The NextToken value is invalid.")})
+			}
+			start = i
+		}
+		end := min(start+limit, len(listed))
+		out := &secretsmanager.ListSecretsOutput{SecretList: make([]smtypes.SecretListEntry, 0, end-start)}
+		if end < len(listed) {
+			out.NextToken = aws.String("t" + strconv.Itoa(end))
+		}
+		for _, s := range listed[start:end] {
+			e := smtypes.SecretListEntry{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
+				KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), Tags: cloneTags(s.tags)}
+			if s.deletedDate != nil && !s.deletedDate.After(asOf) {
+				e.DeletedDate = aws.Time(*s.deletedDate)
+			}
+			out.SecretList = append(out.SecretList, e)
+		}
+		return out, nil
+	})
+}
+
+func filterSummary(filters []smtypes.Filter) string {
+	parts := make([]string, 0, len(filters))
+	for _, f := range filters {
+		parts = append(parts, string(f.Key)+"="+strings.Join(f.Values, "|"))
+	}
+	return strings.Join(parts, " ")
+}
+
+func matchesAll(s *secret, filters []smtypes.Filter) bool {
+	for _, f := range filters {
+		if !slices.ContainsFunc(f.Values, func(v string) bool { return matches(s, f.Key, v) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func matches(s *secret, key smtypes.FilterNameStringType, value string) bool {
+	negate := strings.HasPrefix(value, "!")
+	value = strings.TrimPrefix(value, "!")
+	var hit bool
+	switch key {
+	case smtypes.FilterNameStringTypeName:
+		hit = strings.HasPrefix(s.name, value)
+	case smtypes.FilterNameStringTypeDescription:
+		hit = strings.HasPrefix(strings.ToLower(s.description), strings.ToLower(value))
+	case smtypes.FilterNameStringTypeTagKey:
+		hit = slices.ContainsFunc(s.tags, func(t smtypes.Tag) bool { return strings.HasPrefix(aws.ToString(t.Key), value) })
+	case smtypes.FilterNameStringTypeTagValue:
+		hit = slices.ContainsFunc(s.tags, func(t smtypes.Tag) bool { return strings.HasPrefix(aws.ToString(t.Value), value) })
+	}
+	return hit != negate
+}
