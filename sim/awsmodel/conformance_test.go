@@ -1,0 +1,349 @@
+package awsmodel
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+)
+
+// backend is one implementation of the services the conformance sequence calls: the
+// stand-in over the wire, or the model.
+type backend struct {
+	iam     rotate.IAMAPI
+	secrets interface {
+		handoff.SecretsAPI
+		handoff.Reader
+	}
+	ses notify.SESAPI
+	// createUser and verifySES are the owner's side (no rotator call does them).
+	createUser func(name string) error
+	verifySES  func(identity string) error
+	// settle waits out the eventual consistency the model has and the stand-in lacks.
+	settle func()
+}
+
+// standInAccount is moto's default account, in which the stand-in's Config acts.
+const standInAccount = "123456789012"
+
+// conformance is the sequence run against both backends: each step reports its outcome as
+// an error code or a shape of the result (never an ID), and the two must agree.
+//
+// Where moto differs from AWS's documentation the model follows AWS and the sequence does
+// not compare:
+//   - the credential report: moto builds it from live data on every GetCredentialReport, AWS
+//     serves the report generated at most every 4 hours (TestCredentialReportLifecycle);
+//   - eventual consistency: moto lists a new key and a new secret at once, the model after
+//     ConsistencyDelay and ListSecretsDelay (settle advances the model's clock past both);
+//   - SES: moto has no sandbox for recipients, no bounces and no suppression list
+//     (GetSuppressedDestination is not implemented); the model's are tested in TestSES;
+//   - a raw message with Destination: moto sends to Destination and to the headers'
+//     recipients, SES to Destination only (the sequence sends without Destination);
+//   - IAM tag keys: case-insensitive in AWS for users, case-sensitive in moto;
+//   - IAM TagUser: moto checks no user tag at all (no 50-tag quota, no value length or
+//     character set); the steps that need AWS's checks carry its documented outcome.
+var conformance = []struct {
+	name string
+	run  func(ctx context.Context, b *backend, s *state) string
+}{
+	{"report before any generation", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+		return outcome(err, "report")
+	}},
+	{"first report generation", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.iam.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		return outcome(err, func() string { return string(out.State) })
+	}},
+	{"second report generation", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.iam.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		return outcome(err, func() string { return string(out.State) })
+	}},
+	{"create user", func(ctx context.Context, b *backend, s *state) string {
+		return outcome(b.createUser("conf-alice"), "created")
+	}},
+	{"tag user", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-alice"),
+			Tags: []types.Tag{{Key: aws.String("EmailID"), Value: aws.String("alice@example.com")}, {Key: aws.String("Team"), Value: aws.String("blue")}}})
+		return outcome(err, "tagged")
+	}},
+	{"replace a tag", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-alice"),
+			Tags: []types.Tag{{Key: aws.String("Team"), Value: aws.String("red")}}})
+		return outcome(err, "tagged")
+	}},
+	{"list tags", func(ctx context.Context, b *backend, s *state) string {
+		return listTags(ctx, b)
+	}},
+	{"tag an unknown user", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-nobody"),
+			Tags: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
+		return outcome(err, "tagged")
+	}},
+	{"create first key", func(ctx context.Context, b *backend, s *state) string { return createKey(ctx, b, s) }},
+	{"create second key", func(ctx context.Context, b *backend, s *state) string { return createKey(ctx, b, s) }},
+	{"create third key", func(ctx context.Context, b *backend, s *state) string { return createKey(ctx, b, s) }},
+	{"list keys", func(ctx context.Context, b *backend, s *state) string { b.settle(); return listKeys(ctx, b) }},
+	{"key never used", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: &s.keys[0]})
+		return outcome(err, func() string {
+			u := out.AccessKeyLastUsed
+			return fmt.Sprintf("user=%s date=%v service=%s region=%s", aws.ToString(out.UserName), u.LastUsedDate != nil,
+				aws.ToString(u.ServiceName), aws.ToString(u.Region))
+		})
+	}},
+	{"last use of an unknown key", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String("AKIAIOSFODNN7EXAMPLE")})
+		return outcome(err, "found")
+	}},
+	{"deactivate first key", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("conf-alice"), AccessKeyId: &s.keys[0], Status: types.StatusTypeInactive})
+		return outcome(err, "updated")
+	}},
+	{"list keys after deactivation", func(ctx context.Context, b *backend, s *state) string { return listKeys(ctx, b) }},
+	{"an Inactive key counts against the quota", func(ctx context.Context, b *backend, s *state) string { return createKey(ctx, b, s) }},
+	{"update a key of an unknown user", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("conf-nobody"), AccessKeyId: &s.keys[0], Status: types.StatusTypeActive})
+		return outcome(err, "updated")
+	}},
+	{"delete first key", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("conf-alice"), AccessKeyId: &s.keys[0]})
+		return outcome(err, "deleted")
+	}},
+	{"delete it again", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("conf-alice"), AccessKeyId: &s.keys[0]})
+		return outcome(err, "deleted")
+	}},
+	{"list keys after deletion", func(ctx context.Context, b *backend, s *state) string { b.settle(); return listKeys(ctx, b) }},
+	{"a key again", func(ctx context.Context, b *backend, s *state) string { return createKey(ctx, b, s) }},
+	{"list keys of an unknown user", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("conf-nobody")})
+		return outcome(err, "listed")
+	}},
+	{"untag, a missing key too", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String("conf-alice"), TagKeys: []string{"EmailID", "NotThere"}})
+		return outcome(err, "untagged")
+	}},
+	{"list tags after untag", func(ctx context.Context, b *backend, s *state) string { return listTags(ctx, b) }},
+	{"tags up to 50", func(ctx context.Context, b *backend, s *state) string {
+		tags := make([]types.Tag, 0, 49)
+		for i := range 49 {
+			tags = append(tags, types.Tag{Key: aws.String(fmt.Sprintf("t%02d", i)), Value: aws.String("v")})
+		}
+		_, err := b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-alice"), Tags: tags})
+		return outcome(err, "tagged")
+	}},
+	{"51st tag", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-alice"),
+			Tags: []types.Tag{{Key: aws.String("extra"), Value: aws.String("v")}}})
+		return outcome(err, "tagged")
+	}},
+	{"tag value of 257 characters", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.UntagUser(ctx, &iam.UntagUserInput{UserName: aws.String("conf-alice"), TagKeys: []string{"t00"}})
+		if err != nil {
+			return outcome(err, "")
+		}
+		_, err = b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-alice"),
+			Tags: []types.Tag{{Key: aws.String("long"), Value: aws.String(strings.Repeat("x", 257))}}})
+		return outcome(err, "tagged")
+	}},
+	{"tag value with a comma", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("conf-alice"),
+			Tags: []types.Tag{{Key: aws.String("t00"), Value: aws.String("a,b")}}})
+		return outcome(err, "tagged")
+	}},
+	{"create secret", func(ctx context.Context, b *backend, s *state) string {
+		return createSecret(ctx, b, s, "conf/123456789012/alice/AKIA1")
+	}},
+	{"create it again", func(ctx context.Context, b *backend, s *state) string {
+		return createSecret(ctx, b, s, "conf/123456789012/alice/AKIA1")
+	}},
+	{"create two more", func(ctx context.Context, b *backend, s *state) string {
+		return createSecret(ctx, b, s, "conf/123456789012/bob/AKIA2") + " " + createSecret(ctx, b, s, "conf/999999999999/carol/AKIA3")
+	}},
+	{"list secrets by name prefix", func(ctx context.Context, b *backend, s *state) string {
+		b.settle()
+		return listSecrets(ctx, b, "conf/123456789012/")
+	}},
+	{"get secret by ARN", func(ctx context.Context, b *backend, s *state) string { return getSecret(ctx, b, s.secrets[0]) }},
+	{"get secret by name", func(ctx context.Context, b *backend, s *state) string {
+		return getSecret(ctx, b, "conf/123456789012/alice/AKIA1")
+	}},
+	{"delete secret", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: &s.secrets[0], ForceDeleteWithoutRecovery: aws.Bool(true)})
+		return outcome(err, "deleted")
+	}},
+	{"get deleted secret", func(ctx context.Context, b *backend, s *state) string { return getSecret(ctx, b, s.secrets[0]) }},
+	{"list after deletion", func(ctx context.Context, b *backend, s *state) string {
+		b.settle()
+		return listSecrets(ctx, b, "conf/123456789012/")
+	}},
+	{"send from an unverified address", func(ctx context.Context, b *backend, s *state) string {
+		return sendEmail(ctx, b, "nobody@unverified.example", "alice@example.com")
+	}},
+	{"send", func(ctx context.Context, b *backend, s *state) string {
+		if err := b.verifySES("rotator@conf.example"); err != nil {
+			return outcome(err, "")
+		}
+		return sendEmail(ctx, b, "rotator@conf.example", "alice@example.com")
+	}},
+}
+
+// documented holds AWS's documented outcome of the steps where moto answers otherwise
+// (moto's TagUser checks nothing): the model must give it, the stand-in's is only logged.
+var documented = map[string]string{
+	"51st tag":                    "error LimitExceeded",
+	"tag value of 257 characters": "error InvalidInput",
+	"tag value with a comma":      "error InvalidInput",
+}
+
+// state carries what a step created to the later steps of the same backend.
+type state struct {
+	keys, secrets []string
+}
+
+// outcome is err's code, or what ok says (a string, or a func making one).
+func outcome(err error, ok any) string {
+	if err != nil {
+		return "error " + code(err)
+	}
+	if f, isFunc := ok.(func() string); isFunc {
+		return f()
+	}
+	return fmt.Sprint(ok)
+}
+
+func createKey(ctx context.Context, b *backend, s *state) string {
+	out, err := b.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("conf-alice")})
+	return outcome(err, func() string {
+		k := out.AccessKey
+		s.keys = append(s.keys, aws.ToString(k.AccessKeyId))
+		id := aws.ToString(k.AccessKeyId)
+		return fmt.Sprintf("%s user=%s id=%s+%d secret=%d created=%v", k.Status, aws.ToString(k.UserName), id[:4], len(id)-4,
+			len(aws.ToString(k.SecretAccessKey)), k.CreateDate != nil)
+	})
+}
+
+func listKeys(ctx context.Context, b *backend) string {
+	out, err := b.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("conf-alice")})
+	return outcome(err, func() string {
+		var statuses []string
+		for _, m := range out.AccessKeyMetadata {
+			statuses = append(statuses, string(m.Status))
+		}
+		slices.Sort(statuses)
+		return fmt.Sprintf("%v truncated=%v", statuses, out.IsTruncated)
+	})
+}
+
+func listTags(ctx context.Context, b *backend) string {
+	out, err := b.iam.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String("conf-alice")})
+	return outcome(err, func() string {
+		var tags []string
+		for _, t := range out.Tags {
+			tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+		}
+		slices.Sort(tags)
+		return fmt.Sprint(tags)
+	})
+}
+
+func createSecret(ctx context.Context, b *backend, s *state, name string) string {
+	out, err := b.secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"n":"` + name + `"}`),
+		Tags: []smtypes.Tag{{Key: aws.String("key-rotator:user"), Value: aws.String("alice")}}})
+	return outcome(err, func() string {
+		arn := aws.ToString(out.ARN)
+		s.secrets = append(s.secrets, arn)
+		prefix, suffix, _ := strings.Cut(arn, ":secret:"+name+"-")
+		parts := strings.Split(prefix, ":")
+		return fmt.Sprintf("created arn=%s:%s:%s:<region>:<account>:secret:<name>-%d name=%v", parts[0], parts[1], parts[2], len(suffix),
+			aws.ToString(out.Name) == name)
+	})
+}
+
+func listSecrets(ctx context.Context, b *backend, prefix string) string {
+	out, err := b.secrets.ListSecrets(ctx, &secretsmanager.ListSecretsInput{
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix}}}})
+	return outcome(err, func() string {
+		var names []string
+		for _, e := range out.SecretList {
+			names = append(names, fmt.Sprintf("%s(tags=%d created=%v deleted=%v)", aws.ToString(e.Name), len(e.Tags), e.CreatedDate != nil, e.DeletedDate != nil))
+		}
+		slices.Sort(names)
+		return fmt.Sprint(names)
+	})
+}
+
+func getSecret(ctx context.Context, b *backend, id string) string {
+	out, err := b.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
+	return outcome(err, func() string {
+		return fmt.Sprintf("value=%s stages=%v", aws.ToString(out.SecretString), out.VersionStages)
+	})
+}
+
+func sendEmail(ctx context.Context, b *backend, from, to string) string {
+	out, err := b.ses.SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: &from,
+		Content: &sestypes.EmailContent{Raw: &sestypes.RawMessage{Data: rawMail(from, to)}}})
+	return outcome(err, func() string { return fmt.Sprintf("sent id=%v", aws.ToString(out.MessageId) != "") })
+}
+
+func TestConformanceWithStandIn(t *testing.T) {
+	sb := sandboxtest.New(t, nil)
+	cfg := sb.Config()
+	iamClient := iam.NewFromConfig(cfg)
+	sesClient := sesv2.NewFromConfig(cfg)
+	standIn := &backend{
+		iam:     iamClient,
+		secrets: secretsmanager.NewFromConfig(cfg),
+		ses:     sesClient,
+		createUser: func(name string) error {
+			_, err := iamClient.CreateUser(context.Background(), &iam.CreateUserInput{UserName: &name})
+			return err
+		},
+		verifySES: func(identity string) error {
+			_, err := sesClient.CreateEmailIdentity(context.Background(), &sesv2.CreateEmailIdentityInput{EmailIdentity: &identity})
+			return err
+		},
+		settle: func() {},
+	}
+	clock := &simClock{t: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC)}
+	w := New(clock.now, 1)
+	model := &backend{
+		iam: w.IAM(standInAccount), secrets: w.Secrets(), ses: w.SES(),
+		createUser: func(name string) error { return w.CreateUser(standInAccount, name, nil) },
+		verifySES:  func(identity string) error { w.VerifySES(identity); return nil },
+		settle:     func() { clock.advance(max(w.ConsistencyDelay, w.ListSecretsDelay)) },
+	}
+
+	ctx := context.Background()
+	var got, want state
+	for _, step := range conformance {
+		fromStandIn := step.run(ctx, standIn, &want)
+		fromModel := step.run(ctx, model, &got)
+		if doc, ok := documented[step.name]; ok {
+			if fromModel != doc {
+				t.Errorf("%s: model %s, want AWS's documented %s", step.name, fromModel, doc)
+			}
+			t.Logf("%s: AWS documents %s, the stand-in says %s", step.name, doc, fromStandIn)
+			continue
+		}
+		t.Logf("%s: %s", step.name, fromModel)
+		if fromModel != fromStandIn {
+			t.Errorf("%s:\n stand-in: %s\n    model: %s", step.name, fromStandIn, fromModel)
+		}
+	}
+}
