@@ -171,3 +171,43 @@ func TestCredentialReportFormat(t *testing.T) {
 		t.Errorf("bob's keys as parsed: %+v, want only the Active one (the Inactive key's slot reads as empty)", got)
 	}
 }
+
+// pkg/scan runs against the model as against IAM: candidates from the report, a user's
+// keys and tags read fresh.
+func TestScannerReadsTheModel(t *testing.T) {
+	w, clock := newWorld(t)
+	now := w.now()
+	for _, u := range []struct {
+		name string
+		age  int
+	}{{"old", 85}, {"young", 10}} {
+		name, age := u.name, u.age
+		if err := w.CreateUser(acct, name, map[string]string{"EmailID": name + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := w.AddKey(acct, name, now.AddDate(0, 0, -age), types.StatusTypeActive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.UseKey(acct, id, now.Add(-time.Hour), "s3", "us-east-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.advance(w.ConsistencyDelay)
+	s := &scan.Scanner{IAM: w.IAM(acct), PollInterval: time.Nanosecond}
+	cfg := policy.Config{}.WithDefaults()
+	found, err := s.Candidates(ctx, cfg, w.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found.Source != scan.FromCredentialReport || found.Users != 2 || !slices.Equal(found.Candidates, []string{"old"}) {
+		t.Errorf("candidates %+v, want old from the credential report", found)
+	}
+	u, err := s.User(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Keys) != 1 || u.Keys[0].LastUsedDate == nil || u.Tags["EmailID"] != "old@example.com" {
+		t.Errorf("user %+v", u)
+	}
+}
