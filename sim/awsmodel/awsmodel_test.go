@@ -24,6 +24,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -33,6 +34,7 @@ var (
 	_ handoff.SecretsAPI = (*Secrets)(nil)
 	_ handoff.Reader     = (*Secrets)(nil)
 	_ notify.SESAPI      = (*SES)(nil)
+	_ report.S3API       = (*S3)(nil)
 )
 
 const acct = "111122223333"
