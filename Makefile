@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test unit vet lint bench fuzz sandbox-tools sandbox
+.PHONY: help test unit vet lint bench faults fuzz sandbox-tools sandbox
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: ## gofmt and staticcheck
 
 bench: ## benchmarks of the policy engine and the credential-report parser (go test -bench table)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./pkg/policy ./pkg/scan
+
+faults: ## the fault-injection campaign (package sim): 200 seeds x 120 days; ends "faults: S seeds, D days, F faults injected, V invariant violations"
+	$(GO) run ./cmd/faults -seeds 200 -days 120
 
 fuzz: ## run the policy fuzzer for 60 s
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzPlanUser -fuzztime 60s

@@ -27,6 +27,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -106,9 +107,11 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	r.list = &org.Lister{Org: organizations.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket,
 		Excluded: settings.ExcludeAccounts, Log: log, Clock: time.Now}
 	r.scan = &rotate.Handler{Base: cfg, Settings: settings, S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
-		Secrets: secretsmanager.NewFromConfig(cfg), Log: log, NewIAM: rotate.NewIAMClient}
+		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)},
+		Log: log, NewIAM: rotate.NewIAMClient, Settle: time.Nanosecond}
 	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "")
-	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log}
+	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log,
+		History: notify.MemberHistory(cfg, settings.MemberRoleName)}
 	r.report = &report.Reporter{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), SNS: sns.NewFromConfig(cfg), Sender: sender,
 		Bucket: bucket, From: settings.SenderEmail, SupportEmail: settings.SupportEmail, TopicARN: settings.FailureTopicARN,
 		Log: log, Metrics: r.metrics}
@@ -225,7 +228,9 @@ func (r *rig) iam(account string) *iam.Client {
 }
 
 // policyUsers converts the stand-in's users to the policy's input.
-func policyUsers(users []sandboxtest.User) []policy.User {
+// policyUsers gives the policy the users as the rotator sees them on day now: keys and tags,
+// with the history its tags record.
+func policyUsers(users []sandboxtest.User, now time.Time) []policy.User {
 	var out []policy.User
 	for _, u := range users {
 		pu := policy.User{UserName: u.Name, Tags: u.Tags}
@@ -233,6 +238,7 @@ func policyUsers(users []sandboxtest.User) []policy.User {
 			pu.Keys = append(pu.Keys, policy.Key{AccessKeyID: k.AccessKeyID, Status: policy.KeyStatus(k.Status),
 				CreateDate: k.CreateDate, LastUsedDate: k.LastUsedDate})
 		}
+		history.Apply(&pu, now)
 		out = append(out, pu)
 	}
 	return out

@@ -21,6 +21,13 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
 
+and SES v2's account-level suppression list, which moto lacks (the rotator reads it to learn
+that a new key's email bounced), as AWS serves it:
+
+  PUT    /v2/email/suppression/addresses           {"EmailAddress": ..., "Reason": "BOUNCE"|"COMPLAINT"}
+  GET    /v2/email/suppression/addresses/{address}  the entry, or 404 NotFoundException
+  DELETE /v2/email/suppression/addresses/{address}
+
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
 STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
@@ -59,6 +66,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 PREFIX = "/keyrotator/"
+SUPPRESSION = "/v2/email/suppression/addresses"
 MAX_BODY = 1 << 20
 
 
@@ -207,22 +215,56 @@ class KeyRotatorApp:
         self.moto_app = moto_app
         self.lock = threading.Lock()
         self.settings = None
+        self.suppressed = {}  # address (lower case) -> SuppressedDestination
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX):
+        headers = [("Content-Type", "application/json")]
+        if path.startswith(SUPPRESSION):
+            try:
+                status, payload = self.suppression(environ["REQUEST_METHOD"],
+                                                   path[len(SUPPRESSION):], environ)
+            except BadRequest as err:
+                code = {404: "NotFoundException"}.get(err.status, "BadRequestException")
+                status, payload = err.status, {"message": str(err)}
+                headers.append(("x-amzn-ErrorType", code))
+        elif path.startswith(PREFIX):
+            try:
+                status, payload = self.route(environ["REQUEST_METHOD"], path[len(PREFIX):],
+                                             environ)
+            except BadRequest as err:
+                status, payload = err.status, {"error": str(err)}
+        else:
             return self.moto_app(environ, start_response)
-        try:
-            status, payload = self.route(environ["REQUEST_METHOD"], path[len(PREFIX):],
-                                         environ)
-        except BadRequest as err:
-            status, payload = err.status, {"error": str(err)}
         data = json.dumps(payload).encode()
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found",
                   405: "Method Not Allowed"}.get(status, "Error")
-        start_response(f"{status} {reason}", [("Content-Type", "application/json"),
-                                              ("Content-Length", str(len(data)))])
+        start_response(f"{status} {reason}", headers + [("Content-Length", str(len(data)))])
         return [data]
+
+    def suppression(self, method, rest, environ):
+        """SES v2 PutSuppressedDestination, GetSuppressedDestination, DeleteSuppressedDestination."""
+        from urllib.parse import unquote
+        address = unquote(rest.lstrip("/")).lower()
+        with self.lock:
+            if method == "PUT" and not address:
+                body = read_json(environ)
+                email, why = str(body.get("EmailAddress", "")), body.get("Reason")
+                if "@" not in email or why not in ("BOUNCE", "COMPLAINT"):
+                    raise BadRequest(400, "EmailAddress and Reason (BOUNCE or COMPLAINT) are required")
+                self.suppressed[email.lower()] = {
+                    "EmailAddress": email, "Reason": why,
+                    "LastUpdateTime": datetime.datetime.now(datetime.timezone.utc).timestamp()}
+                return 200, {}
+            if method in ("GET", "DELETE") and address:
+                entry = self.suppressed.get(address)
+                if entry is None:
+                    raise BadRequest(404, f"{address} is not on the suppression list")
+                if method == "DELETE":
+                    del self.suppressed[address]
+                    return 200, {}
+                return 200, {"SuppressedDestination": entry}
+        raise BadRequest(400, f"{method} {SUPPRESSION}{rest}: not supported by the stand-in")
 
     def route(self, method, name, environ):
         if name == "health" and method == "GET":

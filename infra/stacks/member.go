@@ -29,6 +29,7 @@ var MemberUserActions = []string{
 // self-contained: no CDK bootstrap, assets or parameters in the member accounts.
 func MemberRoleTemplate(cfg Config) ([]byte, error) {
 	rotatorRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, RotatorRoleName)
+	notifyRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, NotifyRoleName)
 	template := map[string]any{
 		"AWSTemplateFormatVersion": "2010-09-09",
 		"Description":              "IAM access key rotator: the role the rotator assumes in this member account",
@@ -40,7 +41,7 @@ func MemberRoleTemplate(cfg Config) ([]byte, error) {
 					"Description": "Assumed by the IAM access key rotator to rotate this account's IAM user access keys",
 					"AssumeRolePolicyDocument": policyDocument(map[string]any{
 						"Effect":    "Allow",
-						"Principal": map[string]any{"AWS": map[string]any{"Fn::Sub": rotatorRole}},
+						"Principal": map[string]any{"AWS": []any{map[string]any{"Fn::Sub": rotatorRole}, map[string]any{"Fn::Sub": notifyRole}}},
 						"Action":    "sts:AssumeRole",
 						"Condition": orgCondition(cfg.OrganizationID),
 					}),

@@ -7,6 +7,7 @@ import "github.com/keyrotator/iam-access-key-rotator/infra/contract"
 const (
 	RotatorRoleName      = contract.NamePrefix + "-role"               // scan-and-rotate; trusted by member accounts
 	ListAccountsRoleName = contract.NamePrefix + "-list-accounts-role" // trusted by the management account
+	NotifyRoleName       = contract.NamePrefix + "-notify-role"        // notify-user; trusted by member accounts (it records delivered notices)
 	ManagementRoleName   = contract.NamePrefix + "-management"         // in the management account
 	StateMachineName     = contract.NamePrefix
 	FailureTopicName     = contract.NamePrefix + "-topic"

@@ -106,6 +106,8 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 			roleName = RotatorRoleName
 		case contract.ListAccounts:
 			roleName = ListAccountsRoleName
+		case contract.NotifyUser:
+			roleName = NotifyRoleName
 		}
 		s.Functions[f] = NewRotatorFunction(stack, functionConstructID(f), FunctionProps{
 			Function:    f,
@@ -306,11 +308,20 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	})
 
 	scan := s.Functions[contract.ScanAndRotate]
-	scan.Role.AddToPrincipalPolicy(allowIf(
+	assumeMember := allowIf(
 		map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": cfg.OrganizationID}},
 		[]string{"sts:AssumeRole"},
 		jsii.String(roleARN("*", cfg.MemberRoleName)),
-	))
+	)
+	memberRoleSuppression := suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "The member role exists in every member account (the account is the wildcard); aws:ResourceOrgID keeps it inside the organization",
+		appliesTo: []string{fmt.Sprintf("Resource::arn:<AWS::Partition>:iam::*:role/%s", cfg.MemberRoleName)},
+	}
+	scan.Role.AddToPrincipalPolicy(assumeMember)
+	// A new key's delivery is confirmed only once its owner's address is not on SES's
+	// suppression list (acceptance is not delivery); the call has no resource-level permission.
+	scan.Role.AddToPrincipalPolicy(allow([]string{"ses:GetSuppressedDestination"}, jsii.String("*")))
 	scan.Role.AddToPrincipalPolicy(allowIf(
 		map[string]any{"StringEquals": map[string]any{"secretsmanager:KmsKeyArn": s.HandoffKey.KeyArn()}},
 		[]string{"secretsmanager:CreateSecret"}, handoffSecrets))
@@ -322,15 +333,12 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	suppressNag(scan.Role,
 		suppression{
-			rule:      "AwsSolutions-IAM5",
-			reason:    "secretsmanager:ListSecrets supports no resource-level permissions: Resource must be *; it returns names and tags, never a secret value, and ScanAndRotate filters it to the hand-off prefix",
+			rule: "AwsSolutions-IAM5",
+			reason: "secretsmanager:ListSecrets and ses:GetSuppressedDestination support no resource-level permissions: Resource must be *; " +
+				"they return names, tags and an address's bounce status, never a secret value",
 			appliesTo: []string{"Resource::*"},
 		},
-		suppression{
-			rule:      "AwsSolutions-IAM5",
-			reason:    "The member role exists in every member account (the account is the wildcard); aws:ResourceOrgID keeps it inside the organization",
-			appliesTo: []string{fmt.Sprintf("Resource::arn:<AWS::Partition>:iam::*:role/%s", cfg.MemberRoleName)},
-		},
+		memberRoleSuppression,
 		handoffSecretsSuppression,
 		suppression{
 			rule:      "AwsSolutions-IAM5",
@@ -340,10 +348,14 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	)
 
 	notify := s.Functions[contract.NotifyUser]
-	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"}, handoffSecrets))
+	// NotifyUser reads a new key, marks its secret sent (ScanAndRotate deletes it once the
+	// delivery is confirmed), and records delivered notices on the owner's IAM user through
+	// the member role.
+	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager, "kms:Decrypt")
 	notify.Role.AddToPrincipalPolicy(sendEmail)
-	suppressNag(notify.Role, handoffSecretsSuppression)
+	notify.Role.AddToPrincipalPolicy(assumeMember)
+	suppressNag(notify.Role, handoffSecretsSuppression, memberRoleSuppression)
 
 	report := s.Functions[contract.CleanupReport]
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
@@ -17,7 +18,8 @@ import (
 func main() {
 	boot.Start([]string{config.ReportBucket}, func(env boot.Env) (func(context.Context, workflow.AccountRequest) (workflow.AccountOutcome, error), error) {
 		h := &rotate.Handler{Base: env.AWS, Settings: env.Settings, S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
-			Secrets: secretsmanager.NewFromConfig(env.AWS), Log: env.Log, NewIAM: rotate.NewIAMClient}
+			Secrets: secretsmanager.NewFromConfig(env.AWS), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(env.AWS)},
+			Log: env.Log, NewIAM: rotate.NewIAMClient}
 		return h.Handle, nil
 	})
 }

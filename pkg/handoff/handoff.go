@@ -1,14 +1,18 @@
 // Package handoff moves a new access key from ScanAndRotate to NotifyUser through Secrets
 // Manager (KMS-encrypted; only NotifyUser can decrypt), so that the secret part never travels
-// in a Step Functions payload. A secret that still exists is a key pending (re)delivery.
+// in a Step Functions payload. A secret that still exists is a key whose delivery is not
+// confirmed: NotifyUser marks it sent, and a later ScanAndRotate confirms the delivery (the
+// address did not bounce) and deletes it.
 package handoff
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -62,13 +66,17 @@ const (
 	tagAccessKeyID  = "key-rotator:access-key-id"
 	tagReplaces     = "key-rotator:replaces"
 	tagDeactivateOn = "key-rotator:deactivate-on"
-	tagEmail        = "key-rotator:email"
+	// tagSent is set by NotifyUser once SES accepted both emails ("RFC3339 runId"): acceptance
+	// is not delivery, so the secret stays until a later run confirms it.
+	tagSent = "key-rotator:sent"
 )
 
-// Pending is a created key whose hand-off secret still waits for delivery.
+// Pending is a created key whose hand-off secret still waits for its delivery to be confirmed.
 type Pending struct {
-	SecretARN, SecretName                                string
-	UserName, AccessKeyID, Replaces, DeactivateOn, Email string
+	SecretARN, SecretName                         string
+	UserName, AccessKeyID, Replaces, DeactivateOn string
+	// Created is when the secret was stored; Sent, when SES accepted its emails (zero: not yet).
+	Created, Sent time.Time
 }
 
 var secretNameUnsafe = regexp.MustCompile(`[^\w/+=.@-]`)
@@ -93,7 +101,6 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 			{Key: aws.String(tagAccessKeyID), Value: aws.String(p.AccessKeyID)},
 			{Key: aws.String(tagReplaces), Value: aws.String(p.Replaces)},
 			{Key: aws.String(tagDeactivateOn), Value: aws.String(p.DeactivateOn)},
-			{Key: aws.String(tagEmail), Value: aws.String(p.Email)},
 		},
 	}
 	if kmsKeyID != "" {
@@ -106,10 +113,12 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 	return aws.ToString(out.ARN), nil
 }
 
-// List lists the hand-off secrets of an account that still wait for delivery, by
-// access key ID.
-func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[string]Pending, error) {
+// List lists the hand-off secrets of an account whose delivery is not confirmed, by access
+// key ID. A secret without the tags that say whose key it holds is not fatal: it is set
+// aside, one problem each, for the report (the key it holds, if any, is an orphan's).
+func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[string]Pending, []error, error) {
 	pending := map[string]Pending{}
+	var problems []error
 	namePrefix := prefix + accountID + "/"
 	pages := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{
 		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{namePrefix}}},
@@ -117,7 +126,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list hand-off secrets of %s: %w", accountID, err)
+			return nil, nil, fmt.Errorf("list hand-off secrets of %s: %w", accountID, err)
 		}
 		for _, s := range page.SecretList {
 			if !strings.HasPrefix(aws.ToString(s.Name), namePrefix) || s.DeletedDate != nil {
@@ -128,19 +137,62 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
 			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[tagUser],
-				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn], Email: tags[tagEmail]}
-			if p.AccessKeyID == "" || p.UserName == "" {
-				return nil, fmt.Errorf("hand-off secret %s lacks its %s or %s tag", p.SecretName, tagAccessKeyID, tagUser)
+				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn],
+				Created: aws.ToTime(s.CreatedDate)}
+			if sent, ok := tags[tagSent]; ok {
+				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])
+				if err != nil {
+					problems = append(problems, fmt.Errorf("hand-off secret %s: tag %s %q is not an RFC 3339 time", p.SecretName, tagSent, sent))
+					continue
+				}
+				p.Sent = t
+			}
+			if p.AccessKeyID == "" || p.UserName == "" || !strings.HasSuffix(p.SecretName, "/"+p.AccessKeyID) {
+				problems = append(problems, fmt.Errorf("hand-off secret %s lacks its %s or %s tag, or they do not match its name: set aside",
+					p.SecretName, tagAccessKeyID, tagUser))
+				continue
 			}
 			pending[p.AccessKeyID] = p
 		}
 	}
-	return pending, nil
+	return pending, problems, nil
 }
 
-// Delete removes a hand-off secret at once (no recovery window: it holds a key).
+// Tagger is the call NotifyUser makes to mark a secret sent.
+type Tagger interface {
+	TagResource(context.Context, *secretsmanager.TagResourceInput, ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
+}
+
+// MarkSent records on the secret that SES accepted the key's emails at t, in run runID.
+func MarkSent(ctx context.Context, sm Tagger, arn string, t time.Time, runID string) error {
+	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn),
+		Tags: []smtypes.Tag{{Key: aws.String(tagSent), Value: aws.String(t.UTC().Format(time.RFC3339) + " " + runID)}}}); err != nil {
+		return fmt.Errorf("mark hand-off secret %s sent: %w", arn, err)
+	}
+	return nil
+}
+
+// SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
+// then sends it no second time.
+func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return false, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
+	}
+	for _, t := range out.Tags {
+		if aws.ToString(t.Key) == tagSent {
+			return strings.HasSuffix(aws.ToString(t.Value), " "+runID), nil
+		}
+	}
+	return false, nil
+}
+
+// Delete removes a hand-off secret at once (no recovery window: it holds a key). A secret
+// already gone (ListSecrets may list a deleted secret for minutes) is deleted.
 func Delete(ctx context.Context, sm Deleter, arn string) error {
-	if _, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+	_, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)})
+	var gone *smtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &gone) {
 		return fmt.Errorf("delete hand-off secret %s: %w", arn, err)
 	}
 	return nil
@@ -153,7 +205,8 @@ type Deleter interface {
 
 // Reader is the part of Secrets Manager NotifyUser uses.
 type Reader interface {
-	Deleter
+	Tagger
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 

@@ -5,20 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// Deliverer is the NotifyUser step: it sends one owner the emails of one notification.
+// Deliverer is the NotifyUser step: it sends one owner the emails of one notification and
+// records in the owner's IAM user what was sent, so that the notices an action must wait
+// for count only once they went out.
 type Deliverer struct {
 	Secrets handoff.Reader
 	Sender  *Sender
 	From    string
-	Log     *slog.Logger
+	// History returns the member account's IAM, where delivered notices are recorded.
+	History func(accountID string) history.TagAPI
+	// Now is the clock the records are dated by (time.Now when nil).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Delivery is NotifyUser's result: what was sent, by SES message ID.
@@ -26,44 +38,43 @@ type Delivery struct {
 	AccountID  string   `json:"accountId"`
 	UserName   string   `json:"userName"`
 	MessageIDs []string `json:"messageIds"`
-	// AlreadyDelivered is set when the new key's hand-off secret was gone: an earlier attempt
-	// delivered it and only its result was lost.
+	// AlreadyDelivered is set when the new key was sent by an earlier attempt of this run (a
+	// retry after a lost response), or its hand-off secret was gone (its delivery confirmed).
 	AlreadyDelivered bool `json:"alreadyDelivered,omitempty"`
 }
 
-// Handle sends the new key first (the zip, then its password) and deletes its hand-off
-// secret once both emails are out, then one email per other notice. On an error the secret
-// stays, so a retry, or the next run, delivers the key again.
+// Handle sends the new key first (the zip, then its password) and marks its hand-off secret
+// sent, then one email per other notice, and finally records the delivered notices on the
+// owner's IAM user. On an error nothing more is sent and nothing unsent is recorded: a retry,
+// or the next run, sends what is missing (an email may then go out twice, never zero times).
 func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
 	out := Delivery{AccountID: n.Account.AccountID, UserName: n.UserName, MessageIDs: []string{}}
 	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName}
-	var msgs []Message
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	var delivered []policy.NoticeRef
 	if n.NewKey != nil {
 		keyMsgs, err := d.newKeyMails(ctx, a, n)
 		var missing *smtypes.ResourceNotFoundException
 		switch {
-		case errors.As(err, &missing):
+		case errors.As(err, &missing), errors.Is(err, errSentBefore):
 			out.AlreadyDelivered = true
 			d.Log.WarnContext(ctx, "hand-off secret already gone: key delivered before", "account", a.AccountID,
 				"user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
 		case err != nil:
 			return out, err
 		default:
-			msgs = keyMsgs
+			if err := d.send(ctx, &out, keyMsgs...); err != nil {
+				return out, err
+			}
+			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+				return out, err
+			}
+			delivered = append(delivered, policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID})
+			d.Log.InfoContext(ctx, "new key sent", "account", a.AccountID, "user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
 		}
-	}
-	for _, m := range msgs {
-		id, err := d.Sender.Send(ctx, m)
-		if err != nil {
-			return out, err
-		}
-		out.MessageIDs = append(out.MessageIDs, id)
-	}
-	if len(msgs) > 0 {
-		if err := handoff.Delete(ctx, d.Secrets, n.NewKey.SecretARN); err != nil {
-			return out, err
-		}
-		d.Log.InfoContext(ctx, "new key delivered", "account", a.AccountID, "user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
 	}
 	for _, notice := range n.Notices {
 		if notice.Kind == policy.NewKeyIssued {
@@ -73,19 +84,49 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		if err != nil {
 			return out, err
 		}
-		id, err := d.Sender.Send(ctx, m)
-		if err != nil {
-			return out, err
+		if err := d.send(ctx, &out, m); err != nil {
+			return out, d.record(ctx, n, delivered, now(), err)
 		}
-		out.MessageIDs = append(out.MessageIDs, id)
+		if notice.Kind.KeyRemains() {
+			delivered = append(delivered, notice.Ref())
+		}
 		d.Log.InfoContext(ctx, "notice sent", "account", a.AccountID, "user", n.UserName, "kind", notice.Kind, "accessKeyId", notice.AccessKeyID)
 	}
-	return out, nil
+	return out, d.record(ctx, n, delivered, now(), nil)
 }
+
+func (d *Deliverer) send(ctx context.Context, out *Delivery, msgs ...Message) error {
+	for _, m := range msgs {
+		id, err := d.Sender.Send(ctx, m)
+		if err != nil {
+			return err
+		}
+		out.MessageIDs = append(out.MessageIDs, id)
+	}
+	return nil
+}
+
+// record adds the delivered notices to the owner's history, even when a later send failed
+// (sendErr), so that a retry does not repeat them; it returns sendErr, or the recording's error.
+func (d *Deliverer) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
+	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), n.UserName, delivered, on); err != nil {
+		return errors.Join(sendErr, fmt.Errorf("in account %s: %w", n.Account.AccountID, err))
+	}
+	return sendErr
+}
+
+var errSentBefore = errors.New("the new key was sent by an earlier attempt of this run")
 
 // newKeyMails reads the new key from its hand-off secret and composes the zip and password
 // emails.
 func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification) ([]Message, error) {
+	sent, err := handoff.SentIn(ctx, d.Secrets, n.NewKey.SecretARN, n.RunID)
+	switch {
+	case err != nil:
+		return nil, err
+	case sent:
+		return nil, errSentBefore
+	}
 	key, err := handoff.Read(ctx, d.Secrets, n.NewKey.SecretARN)
 	if err != nil {
 		return nil, err
@@ -109,4 +150,13 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 		return nil, err
 	}
 	return []Message{first, second}, nil
+}
+
+// MemberHistory returns a Deliverer.History that records notices through the member role of
+// each account, assumed from base.
+func MemberHistory(base aws.Config, memberRoleName string) func(accountID string) history.TagAPI {
+	return func(accountID string) history.TagAPI {
+		return iam.NewFromConfig(awsclient.AssumeRole(base, awsclient.RoleARN(base.Region, accountID, memberRoleName),
+			awsclient.SessionName("notify", accountID)))
+	}
 }

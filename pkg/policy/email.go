@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// ownerEmail returns the user's usable address from the first email tag present, or the
+// OwnerEmail returns the user's usable address from the first email tag present, or the
 // reason why there is none (rule 6). A present but malformed tag is not skipped in favour of
 // a later one: the first tag is the owner's declared address and a typo there must surface.
-func ownerEmail(tags map[string]string, cfg Config) (email, problem string) {
+func OwnerEmail(tags map[string]string, cfg Config) (email, problem string) {
 	for _, key := range cfg.EmailTagKeys {
 		raw, ok := tags[key]
 		if !ok || strings.TrimSpace(raw) == "" {
@@ -44,7 +44,8 @@ func domainAllowed(domain string, allowed []string) bool {
 	return false
 }
 
-// exempt reports whether the user carries the exempt tag set to "true" in any case (rule 1).
-func exempt(tags map[string]string, cfg Config) bool {
+// Exempt reports whether the user carries the exempt tag set to "true" in any case (rule 1).
+// cfg must be defaulted.
+func Exempt(tags map[string]string, cfg Config) bool {
 	return strings.EqualFold(strings.TrimSpace(tags[cfg.ExemptTagKey]), "true")
 }

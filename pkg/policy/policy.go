@@ -56,12 +56,15 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	for _, k := range keys {
 		p.OldestKeyAgeDays = max(p.OldestKeyAgeDays, ageDays(k.CreateDate, now))
 	}
-	if exempt(u.Tags, cfg) {
+	if Exempt(u.Tags, cfg) {
 		p.Status = StatusExempt
 		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
 		return p
 	}
-	p.Email, p.EmailProblem = ownerEmail(u.Tags, cfg)
+	p.Email, p.EmailProblem = OwnerEmail(u.Tags, cfg)
+	if u.DeliveryProblem != "" && p.Email != "" {
+		p.Email, p.EmailProblem = "", u.DeliveryProblem
+	}
 	d := decider{cfg: cfg, th: cfg.thresholds(), now: now, user: u, plan: &p, email: p.Email != ""}
 	if cfg.Cleanup {
 		d.cleanup(keys)
@@ -123,27 +126,12 @@ func (d *decider) rotate(keys []Key) {
 	for _, k := range left {
 		repl, hasRepl := replacement(k, left, d.now, d.th)
 		switch {
-		case k.Status == Active && d.age(k) >= d.th.deactivateAt && hasRepl:
-			due := latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
-			if !d.now.Before(due) {
-				d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old: deactivate",
-					k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl)), repl)
-			}
-		case k.Status == Active && d.age(k) >= d.th.deactivateAt && canCreate && k.AccessKeyID == toRotate.AccessKeyID:
-			// Rotated below; deactivated noticePeriod days after its replacement exists.
-		case k.Status == Active && d.age(k) >= d.th.deactivateAt && !d.email:
-			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
-				k.AccessKeyID, d.age(k), d.th.deactivateAt, d.plan.EmailProblem), Key{})
 		case k.Status == Active && d.age(k) >= d.th.deactivateAt:
-			// Both keys are Active and neither replaces the other (no other case leaves an
-			// owner with an email unable to rotate): the oldest goes now, which frees its slot
-			// for the other's replacement on the next run. The younger stays active so that
-			// the owner is never left without a working key.
-			if other, _ := otherKey(k, left); k.AccessKeyID == left[0].AccessKeyID {
-				d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be created while key %s is also active: deactivate",
-					k.AccessKeyID, d.age(k), d.th.deactivateAt, other.AccessKeyID), Key{})
-			}
+			d.expiredActive(k, left, repl, hasRepl, toRotate, canCreate)
 		case k.Status == Inactive && k.AccessKeyID != makeRoom.AccessKeyID && d.age(k) >= d.th.deleteAt && !d.deactivatedToday[k.AccessKeyID]:
+			if k.DeactivatedByRotator && d.email && !d.warnedBefore(k, KeyDeactivated) && d.age(k) < d.th.deleteAt+d.th.notice {
+				continue // the owner was not yet told of the deactivation: the deletion waits for it
+			}
 			if !hasRepl {
 				d.delete(k, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old (delete at %d): delete",
 					k.AccessKeyID, d.age(k), d.th.deleteAt))
@@ -162,14 +150,73 @@ func (d *decider) rotate(keys []Key) {
 				makeRoom.AccessKeyID, d.age(makeRoom), toRotate.AccessKeyID))
 		}
 		deactivateOn := latest(toRotate.CreateDate.Add(days(d.th.deactivateAt)), d.now.Add(days(d.th.notice)))
-		creates = append(creates, Action{Action: CreateKey, Reason: fmt.Sprintf(
+		creates = append(creates, Action{Action: CreateKey, Replaces: toRotate.AccessKeyID, DeactivateOn: dateOf(deactivateOn), Reason: fmt.Sprintf(
 			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
 			toRotate.AccessKeyID, d.age(toRotate), d.th.rotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
 		d.notify(NewKeyIssued, toRotate, deactivateOn, NewKeyIssuedMessage(toRotate.AccessKeyID, dateOf(deactivateOn)))
 	}
 	d.scheduleNotices(left, toRotate)
+	// A KeyDeactivated notice that could not be delivered when the key was deactivated is
+	// sent again (its deletion waits for it).
+	for _, k := range left {
+		if k.Status == Inactive && k.DeactivatedByRotator && !slices.ContainsFunc(d.deletes, func(a Action) bool { return a.AccessKeyID == k.AccessKeyID }) {
+			repl, _ := replacement(k, left, d.now, d.th)
+			d.deactivatedNotice(k, repl)
+		}
+	}
 
 	d.plan.Actions = append(append(append(d.plan.Actions, d.deletes...), d.deactivations...), creates...)
+}
+
+// expiredActive applies rule 3 to an Active key at least deactivate-at days old. A key is
+// deactivated only once its owner was warned on an earlier day (a NewKeyIssued or
+// DeactivationScheduled notice delivered), unless the owner cannot be reached: no usable
+// email, or the warning kept failing for noticePeriod days past its date.
+func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRotate Key, canCreate bool) {
+	other, hasOther := otherKey(k, keys)
+	switch {
+	case hasRepl:
+		due := latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
+		if !d.now.Before(due) && d.warnedOrGivenUp(k, due) {
+			d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old: deactivate",
+				k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl)), repl)
+		}
+	case !d.email:
+		d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
+			k.AccessKeyID, d.age(k), d.th.deactivateAt, d.plan.EmailProblem), Key{})
+	case canCreate && k.AccessKeyID == toRotate.AccessKeyID:
+		// Rotated below; deactivated noticePeriod days after its replacement exists.
+	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
+		// Both keys are Active and neither replaces the other: the oldest goes on its date,
+		// which frees its slot for the other's replacement on the next run. The younger stays
+		// active so that the owner is never left without a working key.
+		if d.warnedOrGivenUp(k, k.CreateDate.Add(days(d.th.deactivateAt))) {
+			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be created while key %s is also active: deactivate",
+				k.AccessKeyID, d.age(k), d.th.deactivateAt, other.AccessKeyID), Key{})
+		}
+	default:
+		// A replacement is on its way (created, its delivery not yet confirmed) or can be
+		// created on a later run (the other slot holds a key deactivated today): k stays active
+		// until the owner holds the replacement.
+	}
+}
+
+// warnedOrGivenUp reports whether k may be deactivated now that its date (due) has come: the
+// owner received a warning giving the date on an earlier day, or the warning kept failing
+// for noticePeriod days past the date, so the address no longer counts (the wait is bounded).
+func (d *decider) warnedOrGivenUp(k Key, due time.Time) bool {
+	return d.warnedBefore(k, NewKeyIssued, DeactivationScheduled) || !d.now.Before(due.Add(days(d.th.notice)))
+}
+
+// warnedBefore reports whether one of these notices about k was delivered before today.
+func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
+	for _, kind := range kinds {
+		ref := NoticeRef{Kind: kind, AccessKeyID: k.AccessKeyID}
+		if slices.Contains(d.user.NoticesSent, ref) && !slices.Contains(d.user.NoticesSentToday, ref) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewKeyIssuedMessage tells the owner that a new key replaces replacedKeyID, deactivated on
@@ -191,8 +238,8 @@ func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCrea
 			break
 		}
 	}
-	if !found || !d.email {
-		return Key{}, Key{}, false
+	if !found || !d.email || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
+		return Key{}, Key{}, false // an undelivered key is the replacement on its way
 	}
 	other, hasOther := otherKey(toRotate, keys)
 	switch {
@@ -228,7 +275,7 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 			due = latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
-		case hasOther && other.Status == Active && !d.deactivatedToday[other.AccessKeyID] && k.AccessKeyID == keys[0].AccessKeyID:
+		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
 			due = k.CreateDate.Add(days(d.th.deactivateAt))
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
@@ -272,6 +319,11 @@ func (d *decider) delete(k Key, kind NoticeKind, reason string) {
 func (d *decider) deactivate(k Key, reason string, repl Key) {
 	d.deactivatedToday[k.AccessKeyID] = true
 	d.deactivations = append(d.deactivations, Action{Action: DeactivateKey, AccessKeyID: k.AccessKeyID, Reason: reason})
+	d.deactivatedNotice(k, repl)
+}
+
+// deactivatedNotice tells the owner that k was deactivated and when it will be deleted.
+func (d *decider) deactivatedNotice(k, repl Key) {
 	deleteOn := latest(k.CreateDate.Add(days(d.th.deleteAt)), d.now.Add(day))
 	if repl.AccessKeyID != "" {
 		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.notice)))
@@ -328,10 +380,10 @@ func (d *decider) idleText(k Key, idle int) string {
 }
 
 // replacement returns k's replacement: a younger Active key of the same user whose age is
-// below rotate-at.
+// below rotate-at and that the owner holds (not a key whose delivery is unconfirmed).
 func replacement(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
 	for _, o := range keys {
-		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.rotateAt {
+		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && !o.Undelivered && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.rotateAt {
 			return o, true
 		}
 	}
@@ -384,11 +436,14 @@ func deferBeyondMaxUsers(plans []UserPlan, maxUsers int) {
 			cmp.Compare(plans[a].UserName, plans[b].UserName))
 	})
 	for _, i := range writers[maxUsers:] {
-		p := &plans[i]
-		p.Reason = fmt.Sprintf("deferred: %d users have writes due and maxUsers is %d; %d planned actions wait for the next run",
-			len(writers), maxUsers, len(p.Actions))
-		p.Status, p.Actions, p.Notices = StatusDeferred, []Action{}, []Notice{}
+		Defer(&plans[i], fmt.Sprintf("%d users have writes due and maxUsers is %d", len(writers), maxUsers))
 	}
+}
+
+// Defer takes p's actions and notices off this run (rule 8), saying why.
+func Defer(p *UserPlan, why string) {
+	p.Reason = fmt.Sprintf("deferred: %s; %d planned actions wait for the next run", why, len(p.Actions))
+	p.Status, p.Actions, p.Notices = StatusDeferred, []Action{}, []Notice{}
 }
 
 // validateUsers checks the structure the policy relies on; each problem names its field.

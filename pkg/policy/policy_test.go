@@ -37,6 +37,12 @@ func withEmail(keys ...Key) User {
 
 func noEmail(keys ...Key) User { return User{UserName: "bob", Keys: keys} }
 
+// warned records that u's owner was told, on an earlier day, when key id is deactivated.
+func warned(u User, id string) User {
+	u.NoticesSent = append(u.NoticesSent, NoticeRef{NewKeyIssued, id})
+	return u
+}
+
 // actions renders a plan's actions as "Action KEY" for compact comparison.
 func actions(p UserPlan) []string {
 	out := []string{}
@@ -78,7 +84,7 @@ func TestPlanUserRules(t *testing.T) {
 		// Rule 2: unused.
 		{"idle 89 days is kept", withEmail(key("K1", Active, 10, 89)),
 			Config{}, StatusOK, []string{}, []string{}},
-		{"idle 89 days is kept (used)", withEmail(key("K1", Active, 95, 89), key("K2", Active, 10, 1)),
+		{"idle 89 days is kept (used)", warned(withEmail(key("K1", Active, 95, 89), key("K2", Active, 10, 1)), "K1"),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
 		{"never used for 90 days is deleted", withEmail(key("K1", Active, 90, -1)),
 			Config{}, StatusDelete, []string{"DeleteKey K1"}, []string{"UnusedKeyDeleted K1 "}},
@@ -119,15 +125,15 @@ func TestPlanUserRules(t *testing.T) {
 			Config{}, StatusRotate, []string{"CreateKey"}, []string{"NewKeyIssued K1 2026-12-05"}},
 		{"89 days with 9-day replacement: wait", withEmail(key("K1", Active, 89, 0), key("K2", Active, 9, 0)),
 			Config{}, StatusNotify, []string{}, []string{"DeactivationScheduled K1 2026-11-26"}},
-		{"90 days with 10-day replacement: deactivate", withEmail(key("K1", Active, 90, 0), key("K2", Active, 10, 0)),
+		{"90 days with 10-day replacement: deactivate", warned(withEmail(key("K1", Active, 90, 0), key("K2", Active, 10, 0)), "K1"),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
 		{"90 days with 9-day replacement: wait for the notice period", User{UserName: "alice",
 			Tags: map[string]string{"EmailID": "alice@example.com"}, Keys: []Key{key("K1", Active, 90, 0), key("K2", Active, 9, 0)},
 			NoticesSent: []NoticeRef{{NewKeyIssued, "K1"}}},
 			Config{}, StatusOK, []string{}, []string{}},
-		{"310 days with 10-day replacement: deactivate", withEmail(key("K1", Active, 310, 0), key("K2", Active, 10, 0)),
+		{"310 days with 10-day replacement: deactivate", warned(withEmail(key("K1", Active, 310, 0), key("K2", Active, 10, 0)), "K1"),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
-		{"replacement must be younger than R", withEmail(key("K1", Active, 95, 0), key("K2", Active, 80, 0)),
+		{"replacement must be younger than R", warned(withEmail(key("K1", Active, 95, 0), key("K2", Active, 80, 0)), "K1"),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-30"}},
 		{"two active keys past the limit: only the oldest goes", withEmail(key("K1", Active, 120, 0), key("K2", Active, 100, 0)),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
@@ -212,7 +218,7 @@ func TestPlanUserRules(t *testing.T) {
 }
 
 func TestReasonsAreReadable(t *testing.T) {
-	plan, err := PlanUsers([]User{withEmail(key("AKIAOLD", Active, 92, 0), key("AKIANEW", Active, 12, 0))}, Config{}, now)
+	plan, err := PlanUsers([]User{warned(withEmail(key("AKIAOLD", Active, 92, 0), key("AKIANEW", Active, 12, 0)), "AKIAOLD")}, Config{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +252,7 @@ func TestOwnerEmail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			email, problem := ownerEmail(tt.tags, tt.cfg.WithDefaults())
+			email, problem := OwnerEmail(tt.tags, tt.cfg.WithDefaults())
 			if email != tt.wantEmail || problem != tt.wantProblem {
 				t.Errorf("ownerEmail = (%q, %q), want (%q, %q)", email, problem, tt.wantEmail, tt.wantProblem)
 			}

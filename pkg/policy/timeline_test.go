@@ -35,6 +35,7 @@ func (s *simulation) run(days int) {
 
 func (s *simulation) step(d int, today time.Time) {
 	t := s.t
+	s.user.NoticesSentToday = nil // yesterday's notices count as warnings from today on
 	// The application uses every active key an hour before the run.
 	for i := range s.user.Keys {
 		if s.user.Keys[i].Status == Active {
@@ -80,6 +81,7 @@ func (s *simulation) step(d int, today time.Time) {
 		}
 		s.notified[n.Ref()] = d
 		s.user.NoticesSent = append(s.user.NoticesSent, n.Ref())
+		s.user.NoticesSentToday = append(s.user.NoticesSentToday, n.Ref())
 		if n.Kind == NewKeyIssued {
 			issued++
 		}
@@ -117,10 +119,10 @@ func TestTimelines(t *testing.T) {
 			Config{}, withEmail(key("LEGACY", Active, 300, 0)),
 			[]string{"day 0 CreateKey", "day 10 DeactivateKey", "day 20 DeleteKey",
 				"day 80 CreateKey", "day 90 DeactivateKey", "day 100 DeleteKey"}},
-		{"two old active keys: the oldest goes, the other is replaced the next day",
+		{"two old active keys: the oldest goes the day after its warning, the other is replaced the next day",
 			Config{}, withEmail(key("A", Active, 95, 0), key("B", Active, 85, 0)),
-			[]string{"day 0 DeactivateKey", "day 1 DeleteKey", "day 1 CreateKey", "day 11 DeactivateKey", "day 21 DeleteKey",
-				"day 81 CreateKey", "day 91 DeactivateKey", "day 101 DeleteKey"}},
+			[]string{"day 1 DeactivateKey", "day 2 DeleteKey", "day 2 CreateKey", "day 12 DeactivateKey", "day 22 DeleteKey",
+				"day 82 CreateKey", "day 92 DeactivateKey", "day 102 DeleteKey"}},
 		{"two legacy active keys: never both deactivated",
 			Config{}, withEmail(key("A", Active, 400, 0), key("B", Active, 300, 0)),
 			[]string{"day 0 DeactivateKey", "day 1 DeleteKey", "day 1 CreateKey", "day 11 DeactivateKey", "day 21 DeleteKey",

@@ -18,9 +18,17 @@ type Key struct {
 	CreateDate  time.Time `json:"createDate"`
 	// LastUsedDate is nil when the key was never used.
 	LastUsedDate *time.Time `json:"lastUsedDate,omitempty"`
-	// DeactivatedDate is when the rotator deactivated the key, if it did (IAM does not say):
-	// a key deactivated today is not deleted before tomorrow.
+	// DeactivatedDate is the day the key was first known to be Inactive: the day the rotator
+	// deactivated it, or first saw it Inactive (IAM does not say). A key deactivated today is
+	// not deleted, nor used to make room, before tomorrow. Nil: unknown, taken as earlier.
 	DeactivatedDate *time.Time `json:"deactivatedDate,omitempty"`
+	// DeactivatedByRotator says the rotator deactivated the key and promised the owner a
+	// KeyDeactivated notice: the key is not deleted before that notice was delivered.
+	DeactivatedByRotator bool `json:"deactivatedByRotator,omitempty"`
+	// Undelivered marks a key the rotator created whose delivery to the owner is not yet
+	// confirmed. It is not a replacement: the key it replaces stays active, and no other key is
+	// created, until the delivery is confirmed or the owner's address is given up (User.DeliveryProblem).
+	Undelivered bool `json:"undelivered,omitempty"`
 }
 
 // User is what the policy needs to know about one IAM user.
@@ -30,6 +38,13 @@ type User struct {
 	Keys     []Key             `json:"keys"`
 	// NoticesSent lists the notices this user was already sent (rule 5: once per key and kind).
 	NoticesSent []NoticeRef `json:"noticesSent,omitempty"`
+	// NoticesSentToday are those of NoticesSent delivered today: a warning counts before an
+	// action only from the next day on, so that a same-day re-run writes nothing.
+	NoticesSentToday []NoticeRef `json:"noticesSentToday,omitempty"`
+	// DeliveryProblem, when set, says why the owner's address is given up: delivery to it
+	// kept failing past the old key's deactivation date. The owner then has no usable email
+	// (rule 6).
+	DeliveryProblem string `json:"deliveryProblem,omitempty"`
 }
 
 // ActionName names a write the rotator makes in IAM.
@@ -47,7 +62,12 @@ type Action struct {
 	Action ActionName `json:"action"`
 	// AccessKeyID is empty for CreateKey: the new key's ID is known only once IAM made it.
 	AccessKeyID string `json:"accessKeyId,omitempty"`
-	Reason      string `json:"reason"`
+	// Replaces and DeactivateOn (YYYY-MM-DD) are set for CreateKey: the key the new one
+	// replaces and the day it is deactivated. The new key's delivery tells the owner both,
+	// whatever notices were sent before.
+	Replaces     string `json:"replaces,omitempty"`
+	DeactivateOn string `json:"deactivateOn,omitempty"`
+	Reason       string `json:"reason"`
 }
 
 // NoticeKind says what a notice tells the key's owner.
@@ -67,6 +87,11 @@ const (
 	// UnusedKeyDeleted: the key was deleted today because it was not used for the limit.
 	UnusedKeyDeleted NoticeKind = "UnusedKeyDeleted"
 )
+
+// KeyRemains reports whether the key a notice of this kind is about still exists once it is
+// sent: such notices are remembered, so that each is sent once and the actions they announce
+// wait for them. A notice about a deleted key is not (nothing can repeat it).
+func (k NoticeKind) KeyRemains() bool { return k != KeyDeleted && k != UnusedKeyDeleted }
 
 // NoticeRef identifies a notice for de-duplication: one per key and kind.
 type NoticeRef struct {

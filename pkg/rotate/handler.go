@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -31,11 +32,14 @@ type Handler struct {
 	Settings config.Settings
 	S3       S3API
 	Secrets  handoff.SecretsAPI
-	Log      *slog.Logger
+	// Bounces tells which owner addresses bounced (SES's suppression list).
+	Bounces Bounces
+	Log     *slog.Logger
 	// NewIAM builds the member account's IAM client (iam.NewFromConfig unless a test wraps it).
 	NewIAM func(aws.Config) IAMAPI
-	// MaxNotifications is Rotator.MaxNotifications (0: the default).
+	// MaxNotifications and Settle are Rotator's (0: the defaults).
 	MaxNotifications int
+	Settle           time.Duration
 }
 
 // NewIAMClient is the production NewIAM.
@@ -52,9 +56,9 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	member := awsclient.AssumeRole(h.Base, awsclient.RoleARN(h.Base.Region, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
-	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Policy: h.Settings.Policy,
+	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Bounces: h.Bounces, Policy: h.Settings.Policy,
 		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
-		MaxNotifications: h.MaxNotifications, Log: h.Log}
+		MaxNotifications: h.MaxNotifications, Settle: h.Settle, Log: h.Log}
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)
 	if err != nil {
 		if workflow.IsRetryable(err) {

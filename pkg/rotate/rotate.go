@@ -1,7 +1,8 @@
-// Package rotate carries out the policy in one member account: it scans, plans, and makes
-// the writes in a crash-safe order, keeps the owners' notice history on their IAM users, and
-// returns what NotifyUser must send. A created key is always delivered, pending redelivery
-// (its hand-off secret exists), or deleted as an orphan.
+// Package rotate carries out the policy in one member account: it scans, then reads, plans
+// and writes one user at a time in a crash-safe order, and returns what NotifyUser must send.
+// A created key is always delivered, waiting in its hand-off secret for (re)delivery, or
+// deleted as an orphan; a key is never deleted or deactivated on state read before another
+// user's writes, and an exempt user is never written to.
 package rotate
 
 import (
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,29 +21,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// The tags the rotator keeps on IAM users.
+// orphanSlack allows for clock skew between the mark's time and IAM's CreateDate; a key
+// created more than orphanWindow after the mark (a Lambda runs at most 15 minutes) was not
+// made by the marked attempt.
 const (
-	// NoticesTag lists the notices already sent for the user's current keys, as
-	// "KEYID:KIND" pairs separated by spaces (rule 5: once per key and kind).
-	NoticesTag = "key-rotator:notices"
-	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
-	// until the new key is stored for delivery: a run that finds the mark deletes any key
-	// created since then that has no hand-off secret.
-	PendingTag = "key-rotator:pending"
-	// DeactivatedTag remembers the day the rotator deactivated each of the user's keys, as
-	// "KEYID:YYYY-MM-DD" pairs separated by spaces: IAM does not keep it, and the policy
-	// deletes no key on the day it was deactivated, so that a re-run that day changes nothing.
-	DeactivatedTag = "key-rotator:deactivated"
+	orphanSlack  = time.Minute
+	orphanWindow = 15 * time.Minute
 )
 
-// orphanSlack allows for clock skew between the mark's time and IAM's CreateDate.
-const orphanSlack = time.Minute
+// DefaultSettle is how long a key creation is given to settle: IAM's ListAccessKeys may miss a
+// new key for seconds, and Secrets Manager's ListSecrets may miss a new secret (or still list
+// a deleted one) for up to five minutes. A user with a pending mark or a key younger than
+// this is left alone until the next run.
+const DefaultSettle = 5 * time.Minute
 
 // IAMAPI is the part of IAM the rotator uses in a member account.
 type IAMAPI interface {
@@ -53,11 +52,18 @@ type IAMAPI interface {
 	UntagUser(context.Context, *iam.UntagUserInput, ...func(*iam.Options)) (*iam.UntagUserOutput, error)
 }
 
+// Bounces tells whether mail to an address bounced or drew a complaint (SES's suppression
+// list): SES accepting a message is not its delivery.
+type Bounces interface {
+	Suppressed(ctx context.Context, address string) (bool, error)
+}
+
 // Rotator processes one account.
 type Rotator struct {
 	IAM     IAMAPI
 	Secrets handoff.SecretsAPI
 	Scanner *scan.Scanner
+	Bounces Bounces
 	Policy  policy.Config
 	// HandoffPrefix and HandoffKMSKeyID place and encrypt the hand-off secrets.
 	HandoffPrefix   string
@@ -66,7 +72,11 @@ type Rotator struct {
 	// fit one child execution. Users with writes (at most maxUsers) and redeliveries always
 	// notify; users who would only get a notice wait for the next run beyond the bound.
 	MaxNotifications int
-	Log              *slog.Logger
+	// Settle is DefaultSettle unless set; Clock is time.Now unless set (the wall clock that
+	// dates pending marks, compared with IAM's CreateDate).
+	Settle time.Duration
+	Clock  func() time.Time
+	Log    *slog.Logger
 }
 
 // DefaultMaxNotifications fits one account's notifications into a Distributed Map child
@@ -78,9 +88,12 @@ const DefaultMaxNotifications = 550
 // that one user never stops the others.
 func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.Account) (workflow.AccountResult, []workflow.Notification, error) {
 	res := workflow.AccountResult{Run: run, Account: acct, Status: workflow.AccountDone, Users: []workflow.UserResult{}}
-	cfg := r.Policy
+	cfg := r.Policy.WithDefaults()
 	cfg.Cleanup = run.Cleanup
-	pending, err := handoff.List(ctx, r.Secrets, r.HandoffPrefix, acct.AccountID)
+	if err := cfg.Validate(); err != nil {
+		return res, nil, fmt.Errorf("policy of account %s: %w", acct.AccountID, err)
+	}
+	pending, problems, err := handoff.List(ctx, r.Secrets, r.HandoffPrefix, acct.AccountID)
 	if err != nil {
 		return res, nil, err
 	}
@@ -89,67 +102,47 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 		return res, nil, fmt.Errorf("scan account %s: %w", acct.AccountID, err)
 	}
 	res.Counts.Users = found.Users
-	names := found.Candidates
-	for _, p := range pending {
+	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{},
+		noticeBudget: cmp.Or(r.MaxNotifications, DefaultMaxNotifications)}
+	for _, p := range problems {
+		e.fail(ctx, workflow.UserResult{UserName: "(hand-off secret)"}, p)
+	}
+	names := found.Candidates // most urgent first
+	for _, id := range slices.Sorted(maps.Keys(pending)) {
+		p := pending[id]
 		if !slices.Contains(names, p.UserName) {
 			names = append(names, p.UserName)
 		}
+		e.pending[p.UserName] = append(e.pending[p.UserName], p)
 	}
 	r.Log.InfoContext(ctx, "scanned account", "account", acct.AccountID, "users", found.Users,
 		"candidates", len(names), "source", found.Source, "pendingDeliveries", len(pending))
-
-	e := &execution{Rotator: r, run: run, acct: acct, pending: pending, res: &res}
-	var users []policy.User
-	for _, name := range names {
-		u, err := r.Scanner.User(ctx, name)
-		var gone *types.NoSuchEntityException
-		switch {
-		case errors.As(err, &gone):
-			r.Log.InfoContext(ctx, "user deleted since the scan", "account", acct.AccountID, "user", name)
-			continue
-		case err != nil:
-			e.fail(ctx, workflow.UserResult{UserName: name}, err)
-			continue
-		}
-		u.NoticesSent = parseNotices(u.Tags[NoticesTag])
-		deactivated := parseDeactivated(u.Tags[DeactivatedTag])
-		for i, k := range u.Keys {
-			if day, ok := deactivated[k.AccessKeyID]; ok {
-				u.Keys[i].DeactivatedDate = &day
-			}
-		}
-		if ok := e.clearOrphans(ctx, &u); ok {
-			users = append(users, u)
-		}
+	for i, name := range names {
+		e.usersLeft = len(names) - i - 1
+		e.user(ctx, name)
 	}
-	plan, err := policy.PlanUsers(users, cfg, run.Now)
-	if err != nil {
-		return res, nil, fmt.Errorf("plan account %s: %w", acct.AccountID, err)
-	}
-	limit := cmp.Or(r.MaxNotifications, DefaultMaxNotifications)
-	e.noticeBudget = limit - len(pending)
-	for _, up := range plan.Users {
-		if len(up.Actions) > 0 {
-			e.noticeBudget--
-		}
-	}
-	for i, up := range plan.Users {
-		e.apply(ctx, users[i], up)
-	}
-	e.redeliver(ctx)
 	return res, e.notifications, nil
 }
 
 // execution is the state of one account's run.
 type execution struct {
 	*Rotator
+	cfg           policy.Config
 	run           workflow.Run
 	acct          workflow.Account
-	pending       map[string]handoff.Pending
+	pending       map[string][]handoff.Pending // by user name
 	res           *workflow.AccountResult
 	notifications []workflow.Notification
-	// noticeBudget is how many notice-only users may still be notified in this run.
-	noticeBudget int
+	writers       int // users given writes so far (rule 8)
+	noticeBudget  int // notifications this run may still queue
+	usersLeft     int // users still to process after the current one
+}
+
+func (e *execution) now() time.Time {
+	if e.Clock != nil {
+		return e.Clock()
+	}
+	return time.Now()
 }
 
 func (e *execution) fail(ctx context.Context, ur workflow.UserResult, err error) {
@@ -159,74 +152,237 @@ func (e *execution) fail(ctx context.Context, ur workflow.UserResult, err error)
 	e.Log.ErrorContext(ctx, "user failed", "account", e.acct.AccountID, "user", ur.UserName, "error", err.Error())
 }
 
-// clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
-// user's pending mark and without a hand-off secret. It reports false when the user must be
-// left for the next run (the clean-up itself failed).
-func (e *execution) clearOrphans(ctx context.Context, u *policy.User) bool {
-	mark, marked := u.Tags[PendingTag]
-	if !marked {
-		return true
+// userRun is one user's read, plan and writes.
+type userRun struct {
+	*execution
+	u       policy.User
+	ur      workflow.UserResult
+	pending map[string]handoff.Pending // the user's unconfirmed deliveries, by key ID
+	// inactive is the deactivated tag's content as it must be written (nil: unchanged).
+	inactive map[string]history.Inactive
+}
+
+// user reads one user fresh, plans it, and carries the plan out at once, so that every write
+// rests on state read moments before, not before other users' writes.
+func (e *execution) user(ctx context.Context, name string) {
+	u, err := e.Scanner.User(ctx, name)
+	var gone *types.NoSuchEntityException
+	switch {
+	case errors.As(err, &gone):
+		e.Log.InfoContext(ctx, "user deleted since the scan", "account", e.acct.AccountID, "user", name)
+		for _, p := range e.pending[name] {
+			if err := e.dropStale(ctx, p); err != nil {
+				e.fail(ctx, workflow.UserResult{UserName: name}, err)
+			}
+		}
+		return
+	case err != nil:
+		e.fail(ctx, workflow.UserResult{UserName: name}, err)
+		return
 	}
-	ur := workflow.UserResult{UserName: u.UserName, Status: policy.StatusDelete}
-	since, err := time.Parse(time.RFC3339, mark)
+	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{}}
+	if policy.Exempt(u.Tags, e.cfg) {
+		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
+		e.res.Counts.Exempt++
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
+			Reason: fmt.Sprintf("tag %s=%s: exempt from rotation", e.cfg.ExemptTagKey, u.Tags[e.cfg.ExemptTagKey])})
+		return
+	}
+	if err := ur.prepare(ctx); err != nil {
+		e.fail(ctx, ur.ur, err)
+		return
+	}
+	ur.planAndApply(ctx)
+}
+
+// prepare brings the user to a state the policy can decide on: the orphans of an interrupted
+// creation deleted, confirmed deliveries closed, stale secrets dropped, and the history read.
+func (ur *userRun) prepare(ctx context.Context) error {
+	e := ur.execution
+	keyIDs := map[string]bool{}
+	for _, k := range ur.u.Keys {
+		keyIDs[k.AccessKeyID] = true
+	}
+	for _, p := range e.pending[ur.u.UserName] {
+		ur.pending[p.AccessKeyID] = p
+	}
+	settle := cmp.Or(e.Settle, DefaultSettle)
+	for _, k := range ur.u.Keys {
+		if _, stored := ur.pending[k.AccessKeyID]; !stored && e.now().Sub(k.CreateDate) < settle {
+			return fmt.Errorf("key %s was created at %s, less than %s ago: its hand-off secret may not be listed yet, so the user waits for the next run",
+				k.AccessKeyID, k.CreateDate.Format(time.RFC3339), settle)
+		}
+	}
+	if err := ur.clearOrphans(ctx); err != nil {
+		return err
+	}
+	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		p := ur.pending[id]
+		switch {
+		case !keyIDs[id]:
+			if err := e.dropStale(ctx, p); err != nil {
+				return err
+			}
+			delete(ur.pending, id)
+		case !p.Sent.IsZero() && !history.SameDay(p.Sent, e.run.Now) && !e.run.DryRun:
+			confirmed, err := ur.confirm(ctx, p)
+			if err != nil {
+				return err
+			}
+			if confirmed {
+				delete(ur.pending, id)
+			}
+		}
+	}
+	for i, k := range ur.u.Keys {
+		if p, ok := ur.pending[k.AccessKeyID]; ok {
+			ur.u.Keys[i].Undelivered = true
+			if problem := ur.deliveryGivenUp(p); problem != "" {
+				ur.u.DeliveryProblem = problem
+			}
+		}
+	}
+	if newly := history.Apply(&ur.u, e.run.Now); len(newly) > 0 {
+		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		for _, id := range newly {
+			ur.inactive[id] = history.Inactive{Since: e.run.Now}
+		}
+	}
+	return nil
+}
+
+// clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
+// user's pending mark, without a hand-off secret, never used. A mark that cannot be read, or
+// that is too young for IAM to list the key it covers, causes no deletion: the user is left
+// for a later run.
+func (ur *userRun) clearOrphans(ctx context.Context) error {
+	e := ur.execution
+	mark, marked := ur.u.Tags[history.PendingTag]
+	if !marked {
+		return nil
+	}
+	since, err := time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
 	if err != nil {
-		since = time.Time{} // an unreadable mark: every key without a secret is suspect
+		return fmt.Errorf("tag %s %q is not an RFC 3339 time: no key is deleted on its account; remove the tag once the user's keys are checked", history.PendingTag, mark)
+	}
+	if settle := cmp.Or(e.Settle, DefaultSettle); e.now().Sub(since) < settle {
+		return fmt.Errorf("a key creation started at %s is settling (IAM lists new keys within %s): the user waits for the next run", mark, settle)
+	}
+	if e.run.DryRun {
+		return nil
 	}
 	var kept []policy.Key
-	for _, k := range u.Keys {
-		if _, stored := e.pending[k.AccessKeyID]; stored || k.CreateDate.Before(since.Add(-orphanSlack)) {
+	for _, k := range ur.u.Keys {
+		if _, stored := ur.pending[k.AccessKeyID]; stored || k.LastUsedDate != nil ||
+			k.CreateDate.Before(since.Add(-orphanSlack)) || k.CreateDate.After(since.Add(orphanWindow)) {
 			kept = append(kept, k)
 			continue
 		}
 		a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
-			"key %s was created at %s by a run that was interrupted before storing it for delivery: delete the orphan",
+			"key %s was created at %s by a run that was interrupted before storing it for delivery, and never used: delete the orphan",
 			k.AccessKeyID, k.CreateDate.Format(time.RFC3339))}}
-		if !e.run.DryRun {
-			if _, err := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(k.AccessKeyID)}); err != nil {
-				e.fail(ctx, ur, fmt.Errorf("delete orphan key %s of %s: %w", k.AccessKeyID, u.UserName, err))
-				return false
-			}
-			a.Done = true
+		if err := ur.deleteKey(ctx, k.AccessKeyID); err != nil {
+			return fmt.Errorf("delete orphan key %s of %s: %w", k.AccessKeyID, ur.u.UserName, err)
 		}
-		ur.Actions = append(ur.Actions, a)
+		a.Done = true
+		ur.ur.Actions = append(ur.ur.Actions, a)
 		countAction(&e.res.Counts, policy.DeleteKey)
 	}
-	if !e.run.DryRun {
-		if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}}); err != nil {
-			e.fail(ctx, ur, fmt.Errorf("clear the pending mark of %s: %w", u.UserName, err))
-			return false
-		}
+	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &ur.u.UserName, TagKeys: []string{history.PendingTag}}); err != nil {
+		return fmt.Errorf("clear the pending mark of %s: %w", ur.u.UserName, err)
 	}
-	u.Keys = kept
-	delete(u.Tags, PendingTag)
-	if len(ur.Actions) > 0 {
-		e.res.Users = append(e.res.Users, ur)
-	}
-	return true
+	ur.u.Keys = kept
+	delete(ur.u.Tags, history.PendingTag)
+	return nil
 }
 
-// apply carries out one user's plan in order (deletes, deactivations, then the new key),
-// stopping at the first failure, then records the notices and queues the notification. In a
-// dry run nothing is written and the counts say what would happen.
-func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan) {
-	ur := workflow.UserResult{UserName: up.UserName, Status: up.Status, Reason: up.Reason, EmailProblem: up.EmailProblem, Notices: up.Notices}
+// confirm closes a delivery SES accepted on an earlier day: unless the owner's address
+// bounced since, the key counts as delivered and its secret is deleted. A bounced delivery
+// stays pending: its key is sent again, and gives up after the bounded wait.
+func (ur *userRun) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
+	e := ur.execution
+	if e.Bounces != nil {
+		email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
+		bounced, err := e.Bounces.Suppressed(ctx, email)
+		if err != nil {
+			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", ur.u.UserName, err)
+		}
+		if bounced {
+			e.Log.WarnContext(ctx, "new key's email bounced", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", p.AccessKeyID)
+			return false, nil
+		}
+	}
+	if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+		return false, err
+	}
+	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", p.AccessKeyID)
+	return true, nil
+}
+
+// deliveryGivenUp says why the owner's address no longer counts, once a key's delivery kept
+// failing for noticePeriod days past the old key's deactivation date (the bounded wait).
+func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
+	due, err := time.Parse(time.DateOnly, p.DeactivateOn)
+	if err != nil {
+		due = p.Created
+	}
+	limit := due.AddDate(0, 0, ur.cfg.NoticePeriod)
+	if ur.run.Now.Before(limit) {
+		return ""
+	}
+	return fmt.Sprintf("new key %s could not be delivered by %s, %d days past the deactivation date of %s: the address is given up",
+		p.AccessKeyID, limit.Format(time.DateOnly), ur.cfg.NoticePeriod, cmp.Or(p.Replaces, "the old key"))
+}
+
+// dropStale deletes the secret of a key that no longer exists, once the secret is old enough
+// for IAM to have listed its key (a key created seconds ago may not be listed yet).
+func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {
+	if e.run.DryRun || e.now().Sub(p.Created) < cmp.Or(e.Settle, DefaultSettle) {
+		return nil
+	}
+	return handoff.Delete(ctx, e.Secrets, p.SecretARN)
+}
+
+// planAndApply plans the prepared user and carries the plan out: the history first, then
+// deletes, deactivations and the new key, stopping at the first failure; then it queues the
+// notification. In a dry run nothing is written and the counts say what would happen.
+func (ur *userRun) planAndApply(ctx context.Context) {
+	e := ur.execution
+	plan, err := policy.PlanUsers([]policy.User{ur.u}, e.cfg, e.run.Now)
+	if err != nil {
+		e.fail(ctx, ur.ur, fmt.Errorf("plan: %w", err))
+		return
+	}
+	up := plan.Users[0]
+	if len(up.Actions) > 0 {
+		if e.writers >= e.cfg.MaxUsers {
+			policy.Defer(&up, fmt.Sprintf("%d users of this account already have writes in this run and maxUsers is %d", e.writers, e.cfg.MaxUsers))
+		} else {
+			e.writers++
+		}
+	}
+	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices = up.Status, up.Reason, up.EmailProblem, up.Notices
 	c := &e.res.Counts
 	switch {
-	case up.Status == policy.StatusExempt:
-		c.Exempt++
 	case up.Status == policy.StatusDeferred:
 		c.Deferred++
 	case up.EmailProblem != "":
 		c.NoUsableEmail++
 	}
 	var newKey *workflow.NewKey
-	var err error
+	if !e.run.DryRun {
+		ur.recordInactive(up)
+		err = ur.writeHistory(ctx)
+	}
 	for _, a := range up.Actions {
+		if err != nil {
+			break
+		}
 		ar := workflow.ActionResult{Action: a}
 		if !e.run.DryRun {
-			if newKey, err = e.write(ctx, u, up, a); err != nil {
-				err = fmt.Errorf("%s %s for %s: %w", a.Action, a.AccessKeyID, u.UserName, err)
-				ur.Actions = append(ur.Actions, ar)
+			if newKey, err = ur.write(ctx, up, a); err != nil {
+				err = fmt.Errorf("%s %s for %s: %w", a.Action, a.AccessKeyID, ur.u.UserName, err)
+				ur.ur.Actions = append(ur.ur.Actions, ar)
 				break
 			}
 			ar.Done = true
@@ -234,53 +390,122 @@ func (e *execution) apply(ctx context.Context, u policy.User, up policy.UserPlan
 		if newKey != nil {
 			ar.NewAccessKeyID = newKey.AccessKeyID
 		}
-		ur.Actions = append(ur.Actions, ar)
+		ur.ur.Actions = append(ur.ur.Actions, ar)
 		countAction(c, a.Action)
-		e.Log.InfoContext(ctx, "key action", "account", e.acct.AccountID, "user", u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
+		e.Log.InfoContext(ctx, "key action", "account", e.acct.AccountID, "user", ur.u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
 			"newAccessKeyId", ar.NewAccessKeyID, "dryRun", e.run.DryRun, "reason", a.Reason)
 	}
-	notify := err == nil && up.Email != "" && (len(up.Notices) > 0 || newKey != nil)
-	if notify && len(up.Actions) == 0 {
-		if e.noticeBudget <= 0 {
-			notify = false
-			ur.Status, ur.Notices = policy.StatusDeferred, nil
-			ur.Reason = "notices deferred to the next run: this run's notification limit is reached"
-			c.Deferred++
-		}
-		e.noticeBudget--
-	}
-	if !e.run.DryRun {
-		if histErr := e.recordHistory(ctx, u, ur.Actions, up.Notices, notify); err == nil {
-			err = histErr
-		}
-		if notify {
-			e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-				UserName: u.UserName, Email: up.Email, Notices: up.Notices, NewKey: newKey})
-		}
+	if err == nil && !e.run.DryRun {
+		err = ur.setTags(ctx, ur.prune())
 	}
 	if err == nil {
-		c.Notices += len(ur.Notices) // the policy plans notices only for owners with a usable email
+		ur.queue(ctx, up, newKey)
+		c.Notices += len(ur.ur.Notices)
 	}
 	switch {
 	case err != nil:
-		e.fail(ctx, ur, err)
-	case up.Status != policy.StatusOK || up.EmailProblem != "":
-		e.res.Users = append(e.res.Users, ur)
+		e.fail(ctx, ur.ur, err)
+	case up.Status != policy.StatusOK || up.EmailProblem != "" || len(ur.ur.Actions) > 0:
+		e.res.Users = append(e.res.Users, ur.ur)
 	}
 }
 
+// recordInactive adds the keys the plan deactivates to the deactivated tag, as deactivated by
+// the rotator today: it is written before the deactivation, so that no failure can leave a
+// key deactivated today without the record that keeps it from being deleted today.
+func (ur *userRun) recordInactive(up policy.UserPlan) {
+	for _, a := range up.Actions {
+		if a.Action != policy.DeactivateKey {
+			continue
+		}
+		if ur.inactive == nil {
+			ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		}
+		ur.inactive[a.AccessKeyID] = history.Inactive{Since: ur.run.Now, ByRotator: true}
+	}
+}
+
+// writeHistory writes the deactivated tag if it changed.
+func (ur *userRun) writeHistory(ctx context.Context) error {
+	if ur.inactive == nil {
+		return nil
+	}
+	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(ur.inactive)})
+}
+
+// prune drops, after the writes, what the history remembers of keys that no longer exist.
+func (ur *userRun) prune() map[string]string {
+	exists := map[string]bool{}
+	for _, k := range ur.u.Keys {
+		exists[k.AccessKeyID] = true
+	}
+	for _, a := range ur.ur.Actions {
+		if a.Done && a.Action.Action == policy.DeleteKey {
+			delete(exists, a.AccessKeyID)
+		}
+	}
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags[history.NoticesTag]), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
+	inactive := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] })
+	return map[string]string{history.NoticesTag: history.FormatNotices(sent), history.DeactivatedTag: history.FormatDeactivated(inactive)}
+}
+
+// setTags writes the given history tags where they differ from what was read (an empty
+// value removes the tag) and remembers what it wrote.
+func (ur *userRun) setTags(ctx context.Context, values map[string]string) error {
+	var set []types.Tag
+	var unset []string
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		switch value, current := values[key], ur.u.Tags[key]; {
+		case value == current:
+		case value == "":
+			unset = append(unset, key)
+		default:
+			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(value)})
+		}
+	}
+	if len(set) > 0 {
+		if _, err := ur.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: set}); err != nil {
+			return fmt.Errorf("record the key history of %s: %w", ur.u.UserName, err)
+		}
+	}
+	if len(unset) > 0 {
+		if _, err := ur.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &ur.u.UserName, TagKeys: unset}); err != nil {
+			return fmt.Errorf("clear the key history of %s: %w", ur.u.UserName, err)
+		}
+	}
+	for key, value := range values {
+		ur.u.Tags[key] = value
+		if value == "" {
+			delete(ur.u.Tags, key)
+		}
+	}
+	return nil
+}
+
 // write makes one planned IAM write; a CreateKey returns the new key.
-func (e *execution) write(ctx context.Context, u policy.User, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
-	var err error
+func (ur *userRun) write(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	switch a.Action {
 	case policy.DeleteKey:
-		_, err = e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(a.AccessKeyID)})
+		return nil, ur.deleteKey(ctx, a.AccessKeyID)
 	case policy.DeactivateKey:
-		_, err = e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &u.UserName, AccessKeyId: aws.String(a.AccessKeyID), Status: types.StatusTypeInactive})
+		_, err := ur.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: aws.String(a.AccessKeyID), Status: types.StatusTypeInactive})
+		return nil, err
 	case policy.CreateKey:
-		return e.createKey(ctx, u, up)
+		return ur.createKey(ctx, up, a)
 	}
-	return nil, err
+	return nil, fmt.Errorf("unknown action %q", a.Action)
+}
+
+// deleteKey deletes a key; one already gone (a retried call whose first response was lost)
+// is done.
+func (ur *userRun) deleteKey(ctx context.Context, id string) error {
+	_, err := ur.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: aws.String(id)})
+	var gone *types.NoSuchEntityException
+	if errors.As(err, &gone) {
+		return nil
+	}
+	return err
 }
 
 func countAction(c *workflow.Counts, a policy.ActionName) {
@@ -294,138 +519,65 @@ func countAction(c *workflow.Counts, a policy.ActionName) {
 	}
 }
 
-// createKey marks the intent, creates the key, stores it for delivery and clears the mark.
-// If the key was created but could not be stored, it is deleted at once; if even that fails,
-// the mark stays and the next run deletes the orphan.
-func (e *execution) createKey(ctx context.Context, u policy.User, up policy.UserPlan) (*workflow.NewKey, error) {
-	mark := time.Now().UTC().Format(time.RFC3339)
-	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &u.UserName, Tags: []types.Tag{{Key: aws.String(PendingTag), Value: &mark}}}); err != nil {
+// createKey marks the intent, creates the key and stores it for delivery. The mark stays
+// until a later run clears it: the SDK may have re-sent a CreateAccessKey whose response was
+// lost, making a key this call never saw, and only a later run (once IAM lists every key)
+// can delete such an orphan. A key created but not stored is deleted at once.
+func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
+	e := ur.execution
+	mark := e.now().UTC().Format(time.RFC3339) + " " + e.run.RunID
+	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
 		return nil, fmt.Errorf("mark the new key's intent: %w", err)
 	}
-	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &u.UserName})
+	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &ur.u.UserName})
 	if err != nil {
-		return nil, fmt.Errorf("create access key: %w", err)
+		return nil, fmt.Errorf("create access key (a later run deletes any key it made): %w", err)
 	}
 	id := aws.ToString(out.AccessKey.AccessKeyId)
-	replaced := newKeyNotice(up)
-	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, u.UserName, id)
+	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
 		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey))},
-		handoff.Pending{UserName: u.UserName, AccessKeyID: id, Replaces: replaced.AccessKeyID, DeactivateOn: replaced.ActBy, Email: up.Email})
+		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn})
 	if err != nil {
-		if _, delErr := e.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &u.UserName, AccessKeyId: &id}); delErr != nil {
-			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by the next run: %v", err, id, delErr)
+		if delErr := ur.deleteKey(ctx, id); delErr != nil {
+			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by a later run: %v", err, id, delErr)
 		}
-		_, _ = e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}})
 		return nil, fmt.Errorf("%w; the undeliverable key %s was deleted", err, id)
 	}
-	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: []string{PendingTag}}); err != nil {
-		// The key is stored, so the next run keeps it (it has a secret) and clears the mark.
-		e.Log.WarnContext(ctx, "pending mark left in place", "account", e.acct.AccountID, "user", u.UserName, "error", err.Error())
-	}
-	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: replaced.AccessKeyID, DeactivateOn: replaced.ActBy}, nil
+	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn}, nil
 }
 
-// newKeyNotice is the plan's NewKeyIssued notice (the policy plans one with every CreateKey).
-func newKeyNotice(up policy.UserPlan) policy.Notice {
-	for _, n := range up.Notices {
-		if n.Kind == policy.NewKeyIssued {
-			return n
-		}
-	}
-	return policy.Notice{}
-}
-
-// recordHistory updates what the user's tags remember for the keys that remain: the day
-// the rotator deactivated each, and (when notify) the notices now sent. Nothing is written
-// when nothing changed.
-func (e *execution) recordHistory(ctx context.Context, u policy.User, done []workflow.ActionResult, notices []policy.Notice, notify bool) error {
-	remaining := map[string]bool{}
-	for _, k := range u.Keys {
-		remaining[k.AccessKeyID] = true
-	}
-	deactivated := map[string]time.Time{}
-	for _, k := range u.Keys {
-		if k.DeactivatedDate != nil {
-			deactivated[k.AccessKeyID] = *k.DeactivatedDate
-		}
-	}
-	for _, a := range done {
-		switch {
-		case !a.Done:
-		case a.Action.Action == policy.DeleteKey:
-			delete(remaining, a.AccessKeyID)
-			delete(deactivated, a.AccessKeyID)
-		case a.Action.Action == policy.DeactivateKey:
-			deactivated[a.AccessKeyID] = e.run.Now
-		}
-	}
-	refs := slices.Clone(u.NoticesSent)
-	if notify {
-		for _, n := range notices {
-			refs = append(refs, n.Ref())
-		}
-	}
-	refs = slices.DeleteFunc(refs, func(r policy.NoticeRef) bool { return !remaining[r.AccessKeyID] })
-
-	var set []types.Tag
-	var unset []string
-	for key, value := range map[string]string{NoticesTag: formatNotices(refs), DeactivatedTag: formatDeactivated(deactivated)} {
-		switch current, present := u.Tags[key]; {
-		case value == "" && present:
-			unset = append(unset, key)
-		case value != "" && value != current:
-			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(value)})
-		}
-	}
-	if len(set) > 0 {
-		if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &u.UserName, Tags: set}); err != nil {
-			return fmt.Errorf("record the key history of %s: %w", u.UserName, err)
-		}
-	}
-	if len(unset) > 0 {
-		if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &u.UserName, TagKeys: unset}); err != nil {
-			return fmt.Errorf("clear the key history of %s: %w", u.UserName, err)
-		}
-	}
-	return nil
-}
-
-// redeliver queues the keys still waiting in hand-off secrets from earlier runs, and deletes
-// the secrets of keys that no longer exist.
-func (e *execution) redeliver(ctx context.Context) {
-	if e.run.DryRun {
+// queue adds the user's notification: the plan's notices, and the new key or a key still
+// waiting for delivery (sent again unless SES accepted it today). The address is the one the
+// user's tags give now, validated. Users with only notices wait for the next run beyond the
+// run's notification budget.
+func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workflow.NewKey) {
+	e := ur.execution
+	if e.run.DryRun || up.Email == "" {
 		return
 	}
-	for _, id := range slices.Sorted(maps.Keys(e.pending)) {
-		p := e.pending[id]
-		exists, err := e.keyExists(ctx, p.UserName, id)
-		switch {
-		case err != nil:
-			e.fail(ctx, workflow.UserResult{UserName: p.UserName}, err)
-		case !exists:
-			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
-				e.fail(ctx, workflow.UserResult{UserName: p.UserName}, err)
+	if newKey == nil {
+		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
+				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}
+				e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id)
+				break
 			}
-		default:
-			notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
-				Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn)}
-			e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-				UserName: p.UserName, Email: p.Email, Notices: []policy.Notice{notice},
-				NewKey: &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}})
-			e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
 		}
 	}
-}
-
-func (e *execution) keyExists(ctx context.Context, userName, id string) (bool, error) {
-	out, err := e.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &userName})
-	if err != nil {
-		var gone *types.NoSuchEntityException
-		if errors.As(err, &gone) {
-			return false, nil
-		}
-		return false, fmt.Errorf("check pending key %s of %s: %w", id, userName, err)
+	if newKey == nil && len(up.Notices) == 0 {
+		return
 	}
-	return slices.ContainsFunc(out.AccessKeyMetadata, func(m types.AccessKeyMetadata) bool { return aws.ToString(m.AccessKeyId) == id }), nil
+	// Users with writes always notify: a notice-only user may use the budget only beyond what
+	// the users still to come may need for their writes.
+	reserved := min(e.cfg.MaxUsers-e.writers, e.usersLeft)
+	if newKey == nil && len(up.Actions) == 0 && e.noticeBudget <= reserved {
+		ur.ur.Status, ur.ur.Notices = policy.StatusDeferred, nil
+		ur.ur.Reason = "notices deferred to the next run: this run's notification limit is reached"
+		e.res.Counts.Deferred++
+		return
+	}
+	e.noticeBudget--
+	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
+		UserName: ur.u.UserName, Email: up.Email, Notices: up.Notices, NewKey: newKey})
 }

@@ -1,0 +1,210 @@
+// Package history keeps the rotator's record on each IAM user, in the user's own tags, of
+// what IAM does not remember: which notices the owner received and when, the day each key
+// was first known to be inactive, and the intent of a key creation in progress. ScanAndRotate
+// reads and prunes it; NotifyUser adds a notice only once the owner was sent it.
+package history
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+// The tags the rotator keeps on IAM users (all under the key-rotator: prefix, the only tags
+// the member role may write).
+const (
+	// NoticesTag lists the notices delivered for the user's current keys, as
+	// "KEYID:CODE:YYYYMMDD" entries separated by spaces (rule 5: once per key and kind).
+	NoticesTag = "key-rotator:notices"
+	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
+	// until the new key is stored for delivery: a later run deletes any key created since
+	// then that has no hand-off secret and was never used.
+	PendingTag = "key-rotator:pending"
+	// DeactivatedTag remembers the day each of the user's keys was first known inactive, as
+	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it) separated
+	// by spaces: IAM does not keep it, and no key is deleted on the day it was deactivated.
+	DeactivatedTag = "key-rotator:deactivated"
+)
+
+// Prefix starts every tag key the rotator writes.
+const Prefix = "key-rotator:"
+
+// noticeCodes keep the notices tag within IAM's 256-character tag values: two keys with
+// three dated notices each fit.
+var noticeCodes = map[policy.NoticeKind]string{
+	policy.NewKeyIssued:          "NK",
+	policy.DeactivationScheduled: "DS",
+	policy.KeyDeactivated:        "KD",
+	policy.KeyDeleted:            "KX",
+	policy.UnusedKeyDeleted:      "UX",
+}
+
+const compactDay = "20060102"
+
+// Sent is one delivered notice and the UTC day it was delivered (zero when an entry of an
+// older format did not say: taken as earlier than any day that matters).
+type Sent struct {
+	policy.NoticeRef
+	On time.Time
+}
+
+// ParseNotices reads the notices tag; an entry it does not understand is dropped (at worst a
+// notice is sent again, and the action it announces waits for it).
+func ParseNotices(tag string) []Sent {
+	var out []Sent
+	for _, entry := range strings.Fields(tag) {
+		parts := strings.Split(entry, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
+			continue
+		}
+		var on time.Time
+		if len(parts) == 3 {
+			t, err := time.Parse(compactDay, parts[2])
+			if err != nil {
+				continue
+			}
+			on = t
+		}
+		for kind, c := range noticeCodes {
+			if c == parts[1] {
+				out = append(out, Sent{NoticeRef: policy.NoticeRef{Kind: kind, AccessKeyID: parts[0]}, On: on})
+			}
+		}
+	}
+	return out
+}
+
+// FormatNotices writes the notices tag in the given order, keeping the first entry of each
+// key and kind.
+func FormatNotices(sent []Sent) string {
+	var entries []string
+	seen := map[policy.NoticeRef]bool{}
+	for _, s := range sent {
+		if seen[s.NoticeRef] {
+			continue
+		}
+		seen[s.NoticeRef] = true
+		entry := s.AccessKeyID + ":" + noticeCodes[s.Kind]
+		if !s.On.IsZero() {
+			entry += ":" + s.On.UTC().Format(compactDay)
+		}
+		entries = append(entries, entry)
+	}
+	return strings.Join(entries, " ")
+}
+
+// Inactive is what the deactivated tag says of one key.
+type Inactive struct {
+	Since     time.Time // the UTC day the key was first known inactive
+	ByRotator bool      // the rotator deactivated it (and owes the owner a KeyDeactivated notice)
+}
+
+// ParseDeactivated reads the deactivated tag; an entry it does not understand is dropped (the
+// key is then recorded anew as inactive since today, which delays its deletion by a day).
+func ParseDeactivated(tag string) map[string]Inactive {
+	out := map[string]Inactive{}
+	for _, entry := range strings.Fields(tag) {
+		parts := strings.Split(entry, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || len(parts) == 3 && parts[2] != "R" {
+			continue
+		}
+		if t, err := time.Parse(time.DateOnly, parts[1]); err == nil {
+			out[parts[0]] = Inactive{Since: t, ByRotator: len(parts) == 3}
+		}
+	}
+	return out
+}
+
+// FormatDeactivated writes the deactivated tag, sorted by key ID.
+func FormatDeactivated(keys map[string]Inactive) string {
+	var entries []string
+	for _, id := range slices.Sorted(maps.Keys(keys)) {
+		entry := id + ":" + keys[id].Since.UTC().Format(time.DateOnly)
+		if keys[id].ByRotator {
+			entry += ":R"
+		}
+		entries = append(entries, entry)
+	}
+	return strings.Join(entries, " ")
+}
+
+// Apply gives u what its tags remember: the notices sent (and which of them today), and the
+// day each Inactive key was first known inactive. It reports the Inactive keys the tag does
+// not cover yet: they are taken as inactive since today, and the caller records that before
+// any write, so that none of them is deleted today.
+func Apply(u *policy.User, today time.Time) (newlyInactive []string) {
+	u.NoticesSent, u.NoticesSentToday = nil, nil
+	for _, s := range ParseNotices(u.Tags[NoticesTag]) {
+		u.NoticesSent = append(u.NoticesSent, s.NoticeRef)
+		if SameDay(s.On, today) {
+			u.NoticesSentToday = append(u.NoticesSentToday, s.NoticeRef)
+		}
+	}
+	recorded := ParseDeactivated(u.Tags[DeactivatedTag])
+	for i, k := range u.Keys {
+		if k.Status != policy.Inactive {
+			continue
+		}
+		in, ok := recorded[k.AccessKeyID]
+		if !ok {
+			in = Inactive{Since: today}
+			newlyInactive = append(newlyInactive, k.AccessKeyID)
+		}
+		since := in.Since
+		u.Keys[i].DeactivatedDate, u.Keys[i].DeactivatedByRotator = &since, in.ByRotator
+	}
+	return newlyInactive
+}
+
+// SameDay reports whether a and b fall on the same UTC calendar day.
+func SameDay(a, b time.Time) bool {
+	return a.UTC().Format(time.DateOnly) == b.UTC().Format(time.DateOnly)
+}
+
+// TagAPI is what recording a delivered notice needs of the member account's IAM.
+type TagAPI interface {
+	iam.ListUserTagsAPIClient
+	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
+}
+
+// RecordNotices adds notices delivered on day on to the user's notices tag. A notice already
+// recorded keeps its first day.
+func RecordNotices(ctx context.Context, api TagAPI, userName string, refs []policy.NoticeRef, on time.Time) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	var current string
+	pages := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: &userName})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("read the notice history of %s: %w", userName, err)
+		}
+		for _, t := range page.Tags {
+			if aws.ToString(t.Key) == NoticesTag {
+				current = aws.ToString(t.Value)
+			}
+		}
+	}
+	sent := ParseNotices(current)
+	for _, r := range refs {
+		sent = append(sent, Sent{NoticeRef: r, On: on})
+	}
+	value := FormatNotices(sent)
+	if value == current {
+		return nil
+	}
+	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: &userName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &value}}}); err != nil {
+		return fmt.Errorf("record the notices delivered to %s: %w", userName, err)
+	}
+	return nil
+}

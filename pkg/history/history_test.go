@@ -1,0 +1,86 @@
+package history
+
+import (
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+var today = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
+
+func TestNoticesTagRoundTrip(t *testing.T) {
+	old, other := "AKIAOLD0000000000001", "AKIAOTHER00000000002"
+	sent := []Sent{
+		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today.AddDate(0, 0, -10)},
+		{policy.NoticeRef{Kind: policy.KeyDeactivated, AccessKeyID: old}, today},
+		{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: other}, time.Time{}},
+		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today}, // a duplicate keeps its first day
+	}
+	tag := FormatNotices(sent)
+	if want := old + ":NK:20261115 " + old + ":KD:20261125 " + other + ":DS"; tag != want {
+		t.Errorf("tag %q, want %q", tag, want)
+	}
+	want := slices.Clone(sent[:3])
+	want[0].On, want[1].On = time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	if got := ParseNotices(tag); !slices.Equal(got, want) {
+		t.Errorf("parsed %v, want %v", got, want)
+	}
+	// Two keys with three dated notices each stay within IAM's 256-character tag values.
+	var full []Sent
+	for _, id := range []string{"AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB"} {
+		for _, kind := range []policy.NoticeKind{policy.NewKeyIssued, policy.DeactivationScheduled, policy.KeyDeactivated} {
+			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today})
+		}
+	}
+	if n := len(FormatNotices(full)); n > 256 {
+		t.Errorf("a full notices tag is %d characters, over IAM's 256", n)
+	}
+}
+
+func TestParseNoticesDropsWhatItDoesNotKnow(t *testing.T) {
+	got := ParseNotices("  AKIA1:NK junk AKIA2:ZZ :KD AKIA3:UX AKIA4:DS:2026-11-25 AKIA5:KD:20261125:x")
+	want := []Sent{{NoticeRef: policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: "AKIA1"}},
+		{NoticeRef: policy.NoticeRef{Kind: policy.UnusedKeyDeleted, AccessKeyID: "AKIA3"}}}
+	if !slices.Equal(got, want) {
+		t.Errorf("parsed %v, want %v", got, want)
+	}
+}
+
+func TestDeactivatedTagRoundTrip(t *testing.T) {
+	keys := map[string]Inactive{
+		"AKIAB0000000000000002": {Since: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), ByRotator: true},
+		"AKIAA0000000000000001": {Since: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+	}
+	tag := FormatDeactivated(keys)
+	if want := "AKIAA0000000000000001:2026-11-20 AKIAB0000000000000002:2026-11-25:R"; tag != want {
+		t.Errorf("tag %q, want %q", tag, want)
+	}
+	if got := ParseDeactivated(tag); !maps.Equal(got, keys) {
+		t.Errorf("parsed %v, want %v", got, keys)
+	}
+	if got := ParseDeactivated("AKIA1:yesterday AKIA2 AKIA3:2026-11-20:X AKIA4:2026-11-20"); len(got) != 1 || got["AKIA4"].Since.IsZero() {
+		t.Errorf("parsed %v, want only AKIA4", got)
+	}
+}
+
+func TestApply(t *testing.T) {
+	u := policy.User{UserName: "alice",
+		Tags: map[string]string{NoticesTag: "K1:DS:20261124 K1:KD:20261125", DeactivatedTag: "K2:2026-11-20:R"},
+		Keys: []policy.Key{{AccessKeyID: "K1", Status: policy.Inactive}, {AccessKeyID: "K2", Status: policy.Inactive}}}
+	newly := Apply(&u, today)
+	if !slices.Equal(newly, []string{"K1"}) {
+		t.Errorf("newly inactive %v, want [K1]", newly)
+	}
+	if k := u.Keys[0]; k.DeactivatedDate == nil || !SameDay(*k.DeactivatedDate, today) || k.DeactivatedByRotator {
+		t.Errorf("K1 %+v: want inactive since today, not by the rotator", k)
+	}
+	if k := u.Keys[1]; k.DeactivatedDate == nil || k.DeactivatedDate.Day() != 20 || !k.DeactivatedByRotator {
+		t.Errorf("K2 %+v: want deactivated by the rotator on the 20th", k)
+	}
+	if len(u.NoticesSent) != 2 || !slices.Equal(u.NoticesSentToday, []policy.NoticeRef{{Kind: policy.KeyDeactivated, AccessKeyID: "K1"}}) {
+		t.Errorf("sent %v, today %v", u.NoticesSent, u.NoticesSentToday)
+	}
+}

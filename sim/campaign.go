@@ -1,0 +1,70 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Campaign is the outcome of many seeds.
+type Campaign struct {
+	Seeds, Days int
+	Faults      map[string]int
+	Violations  []Violation
+}
+
+// RunCampaign simulates seeds first, first+1, ... in parallel on workers goroutines; each
+// seed is independent and deterministic, so the outcome does not depend on the schedule.
+func RunCampaign(cfg Config, first int64, seeds, workers int) Campaign {
+	results := make([]Result, seeds)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for i := range next {
+				c := cfg
+				c.Seed = first + int64(i)
+				results[i] = Run(c)
+			}
+		})
+	}
+	for i := range seeds {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	out := Campaign{Seeds: seeds, Faults: map[string]int{}}
+	for _, r := range results {
+		out.Days += r.Days
+		for k, n := range r.Faults {
+			out.Faults[k] += n
+		}
+		out.Violations = append(out.Violations, r.Violations...)
+	}
+	return out
+}
+
+// Total is the number of faults injected.
+func (c Campaign) Total() int {
+	n := 0
+	for _, v := range c.Faults {
+		n += v
+	}
+	return n
+}
+
+// Summary is the campaign's closing line.
+func (c Campaign) Summary() string {
+	return fmt.Sprintf("faults: %d seeds, %d days, %d faults injected, %d invariant violations", c.Seeds, c.Days, c.Total(), len(c.Violations))
+}
+
+// ByKind lists the faults injected, by kind.
+func (c Campaign) ByKind() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(c.Faults)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, c.Faults[k]))
+	}
+	return strings.Join(parts, ", ")
+}

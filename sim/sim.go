@@ -1,0 +1,679 @@
+// Package sim is the rotator's deterministic fault-injection simulation: it drives the real
+// ScanAndRotate (rotate.Rotator) and NotifyUser (notify.Deliverer) code, day after day,
+// against an in-memory AWS (sim/awsmodel) while a seeded random schedule injects throttling,
+// 5xx, lost responses, crashes, Step Functions retries of Lambdas that succeeded, overlapping
+// executions, missed days, SES outages and bounces, and owners acting on their own keys and
+// tags. Before every write the rotator makes, and after every day, it checks the safety
+// invariants of docs/policy.md; a violation names the seed, the day, the call and the last
+// calls before it, and the same seed replays it exactly.
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"mime"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// Config is one simulated organization and its schedule of faults.
+type Config struct {
+	Seed int64
+	// Days simulated (default 120); Accounts and Users per account (default 3 × 50).
+	Days, Accounts, Users int
+	// FaultRate is the chance that a call of the rotator meets a fault (default 0.03).
+	FaultRate float64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Days == 0 {
+		c.Days = 120
+	}
+	if c.Accounts == 0 {
+		c.Accounts = 3
+	}
+	if c.Users == 0 {
+		c.Users = 50
+	}
+	if c.FaultRate == 0 {
+		c.FaultRate = 0.03
+	}
+	return c
+}
+
+// Violation is one broken invariant, with what it takes to replay it.
+type Violation struct {
+	Seed      int64
+	Day       int
+	Invariant string
+	Detail    string
+	Recent    []string // the last calls before it
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("seed %d, day %d: %s: %s\nreplay: go run ./cmd/faults -seeds 1 -seed %d\nlast calls:\n  %s",
+		v.Seed, v.Day, v.Invariant, v.Detail, v.Seed, strings.Join(v.Recent, "\n  "))
+}
+
+// Result is what one seed's simulation saw.
+type Result struct {
+	Days       int
+	Faults     map[string]int // injected, by kind
+	Violations []Violation
+}
+
+const domain = "example.com"
+
+// owner is what the simulation knows of one IAM user's owner.
+type owner struct {
+	account, user string
+	held          map[string]bool // keys the owner holds: their own, or delivered to them
+}
+
+type sim struct {
+	cfg    Config
+	rng    *rand.Rand
+	w      *awsmodel.World
+	now    time.Time
+	day    int
+	policy policy.Config
+	logs   bytes.Buffer
+	log    *slog.Logger
+	owners map[string]*owner // by account/user
+	res    Result
+
+	// What the simulation tracks of the rotator's keys and notices.
+	rotatorKeys   map[string]string          // new key → the key it replaces
+	warnedOn      map[string]int             // key → first day a warning giving its date was delivered
+	warnDue       map[string]string          // key → the date its first attempted warning gave
+	deactivatedOn map[string]int             // key → day it went inactive (anyone)
+	got           map[string]map[string]bool // new key → which halves of its delivery ("zip", "password") reached the owner
+	secrets       []string                   // every secret access key and zip password, for the leak check
+	emitted       bytes.Buffer               // every payload and error the Lambdas returned
+
+	faults     bool // faults are injected (off for the checking re-runs)
+	inRotator  bool // the calls come from the rotator's Lambdas
+	sesOutage  bool
+	writes     int // rotator writes (IAM and SendEmail) since the counter was reset
+	lastSubmit int // index of the first SES message not yet read
+}
+
+// Run simulates one seed.
+func Run(cfg Config) Result {
+	cfg = cfg.withDefaults()
+	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
+		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
+		got: map[string]map[string]bool{}, res: Result{Faults: map[string]int{}}}
+	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
+	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
+	s.w.VerifySES(domain)
+	s.w.Inject = s.inject
+	s.w.Observe = s.observe
+	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
+	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+	s.setup()
+	for s.day = 0; s.day < cfg.Days; s.day++ {
+		s.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, s.day)
+		s.morning()
+		s.now = s.now.Add(13 * time.Hour)
+		s.daily()
+		s.res.Days++
+	}
+	s.checkLeaks()
+	return s.res
+}
+
+// setup makes the organization: users with one or two keys of any age, most with an email,
+// some exempt, some without a usable address.
+func (s *sim) setup() {
+	for a := range s.cfg.Accounts {
+		acct := fmt.Sprintf("1000000000%02d", a)
+		for u := range s.cfg.Users {
+			name := fmt.Sprintf("user%03d", u)
+			tags := map[string]string{}
+			switch r := s.rng.Float64(); {
+			case r < 0.80:
+				tags["EmailID"] = name + "." + acct + "@" + domain
+			case r < 0.85:
+				tags["EmailID"] = "not an address"
+			case r < 0.90:
+				tags["EmailID"] = name + "@elsewhere.org"
+			}
+			if s.rng.Float64() < 0.05 {
+				tags["Exempt"] = "true"
+			}
+			must(s.w.CreateUser(acct, name, tags))
+			o := &owner{account: acct, user: name, held: map[string]bool{}}
+			s.owners[acct+"/"+name] = o
+			for range 1 + s.rng.IntN(2) {
+				status := types.StatusTypeActive
+				if s.rng.Float64() < 0.2 {
+					status = types.StatusTypeInactive
+				}
+				created := s.now.AddDate(0, 0, -s.rng.IntN(200))
+				id, secretKey, err := s.w.AddKey(acct, name, created, status)
+				must(err)
+				if s.rng.Float64() < 0.9 {
+					must(s.w.UseKey(acct, id, created.Add(time.Duration(s.rng.Float64()*float64(s.now.Sub(created)))), "s3", "us-east-1"))
+				}
+				o.held[id] = true
+				s.secrets = append(s.secrets, secretKey)
+			}
+		}
+	}
+}
+
+// morning: the applications use the keys their owners hold, and some owners act on their
+// keys and tags, before the daily run.
+func (s *sim) morning() {
+	s.sesOutage = s.rng.Float64() < 0.03
+	for _, o := range s.sortedOwners() {
+		for _, k := range s.w.Keys(o.account, o.user) {
+			if o.held[k.AccessKeyID] && k.Status == types.StatusTypeActive && s.rng.Float64() < 0.9 {
+				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
+			}
+		}
+		if s.rng.Float64() < 0.01 {
+			s.ownerActs(o)
+		}
+		if addr := s.address(o); addr != "" && s.rng.Float64() < 0.002 {
+			s.w.SetBounce(addr, true) // the mailbox is gone for a while
+		} else if addr != "" && s.rng.Float64() < 0.05 {
+			s.w.SetBounce(addr, false) // the mailbox is back; SES still suppresses it
+		}
+	}
+}
+
+func (s *sim) sortedOwners() []*owner {
+	var keys []string
+	for k := range s.owners {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]*owner, len(keys))
+	for i, k := range keys {
+		out[i] = s.owners[k]
+	}
+	return out
+}
+
+// ownerActs makes one owner change their own keys or tags, as owners do.
+func (s *sim) ownerActs(o *owner) {
+	keys := s.w.Keys(o.account, o.user)
+	switch s.rng.IntN(6) {
+	case 0: // deactivate a key
+		if len(keys) > 0 {
+			k := keys[s.rng.IntN(len(keys))]
+			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeInactive))
+			s.markInactive(k.AccessKeyID)
+		}
+	case 1: // reactivate a key
+		if len(keys) > 0 {
+			must(s.w.SetKeyStatus(o.account, keys[s.rng.IntN(len(keys))].AccessKeyID, types.StatusTypeActive))
+		}
+	case 2: // delete a key
+		if len(keys) > 0 {
+			must(s.w.DeleteKey(o.account, keys[s.rng.IntN(len(keys))].AccessKeyID))
+		}
+	case 3: // create a key of their own
+		if len(keys) < 2 {
+			id, secretKey, err := s.w.AddKey(o.account, o.user, s.now, types.StatusTypeActive)
+			must(err)
+			o.held[id] = true
+			s.secrets = append(s.secrets, secretKey)
+		}
+	case 4: // change the email tag
+		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+	case 5: // become exempt, or stop being exempt
+		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
+			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
+		} else {
+			must(s.w.SetTag(o.account, o.user, "Exempt", "TRUE"))
+		}
+	}
+}
+
+func (s *sim) markInactive(keyID string) {
+	if _, ok := s.deactivatedOn[keyID]; !ok {
+		s.deactivatedOn[keyID] = s.day
+	}
+}
+
+// address is the owner's usable address now, or "".
+func (s *sim) address(o *owner) string {
+	email, _ := policy.OwnerEmail(s.w.Tags(o.account, o.user), s.policy)
+	return email
+}
+
+// daily is one day's runs: most days the scheduled execution (sometimes overlapped by a
+// console re-run of one account), some days none; then, without faults, a re-run that
+// finishes what failed, and a second that must write and send nothing.
+func (s *sim) daily() {
+	if s.rng.Float64() >= 0.05 {
+		s.faults = true
+		s.execution(fmt.Sprintf("run-%d", s.day), s.rng.Float64() < 0.1)
+		s.faults = false
+	}
+	if s.rng.Float64() < 0.25 {
+		s.now = s.now.Add(30 * time.Minute)
+		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
+		s.now = s.now.Add(10 * time.Minute)
+		s.writes = 0
+		s.execution(fmt.Sprintf("check-%d", s.day), false)
+		if s.writes > 0 {
+			s.violate("same-day re-run writes nothing", fmt.Sprintf("a third run on day %d made %d writes or sends", s.day, s.writes))
+		}
+	}
+	s.checkKeysAccounted()
+}
+
+// execution runs one Step Functions execution over every account: ScanAndRotate, then
+// NotifyUser for each notification, each retried as the ASL retries them. With overlap, a
+// second execution scans one account between the first one's scan and its notifications.
+func (s *sim) execution(runID string, overlap bool) {
+	run := workflow.Run{RunID: runID, Now: s.now}
+	for a := range s.cfg.Accounts {
+		acct := workflow.Account{AccountID: fmt.Sprintf("1000000000%02d", a), Name: fmt.Sprintf("account-%d", a)}
+		notes := s.scanAndRotate(run, acct)
+		if overlap && a == 0 {
+			other := workflow.Run{RunID: runID + "-console", Now: s.now}
+			s.notifyAll(s.scanAndRotate(other, acct))
+		}
+		s.notifyAll(notes)
+		s.now = s.now.Add(time.Second)
+	}
+}
+
+// attempts is how often a Lambda is tried: a retryable error or a crash is retried, as the
+// ASL's Retry does.
+const attempts = 4
+
+func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
+	iamClient := s.w.IAM(acct.AccountID)
+	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond},
+		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
+		Clock: func() time.Time { return s.now }, Log: s.log}
+	var notes []workflow.Notification
+	for attempt := 1; attempt <= attempts; attempt++ {
+		var res workflow.AccountResult
+		var err error
+		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
+		s.emit(res, notes, err)
+		if crashed || err != nil && workflow.IsRetryable(err) {
+			notes = nil
+			continue
+		}
+		// Its response lost, a Lambda that succeeded is run again by Step Functions.
+		if s.faults && s.rng.Float64() < 0.03 {
+			s.res.Faults["sfn-retry-after-success"]++
+			continue
+		}
+		break
+	}
+	return notes
+}
+
+func (s *sim) notifyAll(notes []workflow.Notification) {
+	for _, n := range notes {
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), Sender: notify.NewSender(s.w.SES(), ""), From: "rotator@" + domain,
+			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
+		for attempt := 1; attempt <= attempts; attempt++ {
+			var out notify.Delivery
+			var err error
+			crashed := s.lambda(func() { out, err = d.Handle(context.Background(), n) })
+			s.emit(out, nil, err)
+			s.readMail(n)
+			if !crashed && (err == nil || !workflow.IsRetryable(err)) {
+				if err == nil && s.faults && s.rng.Float64() < 0.02 {
+					s.res.Faults["sfn-retry-after-success"]++
+					continue
+				}
+				break
+			}
+		}
+	}
+}
+
+// lambda runs one invocation, reporting whether it crashed (a Crash panic from the model).
+func (s *sim) lambda(f func()) (crashed bool) {
+	s.inRotator = true
+	defer func() {
+		s.inRotator = false
+		if p := recover(); p != nil {
+			if _, ok := p.(awsmodel.Crash); !ok {
+				panic(p)
+			}
+			crashed = true
+		}
+	}()
+	f()
+	return false
+}
+
+func (s *sim) emit(v any, notes []workflow.Notification, err error) {
+	b, _ := json.Marshal(v)
+	s.emitted.Write(b)
+	b, _ = json.Marshal(notes)
+	s.emitted.Write(b)
+	if err != nil {
+		s.emitted.WriteString(err.Error())
+	}
+	for _, n := range notes {
+		for _, notice := range n.Notices {
+			if notice.Kind == policy.DeactivationScheduled {
+				if _, ok := s.warnDue[notice.AccessKeyID]; !ok {
+					s.warnDue[notice.AccessKeyID] = notice.ActBy
+				}
+			}
+		}
+		if n.NewKey != nil {
+			if _, ok := s.warnDue[n.NewKey.ReplacesAccessKeyID]; !ok {
+				s.warnDue[n.NewKey.ReplacesAccessKeyID] = n.NewKey.DeactivateOn
+			}
+		}
+	}
+}
+
+var (
+	zipSubject      = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
+	passwordSubject = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
+	warnSubject     = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account \d+ will be deactivated`)
+	passwordLine    = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
+)
+
+// readMail reads the messages SES accepted since the last look: what reached the owner (not
+// bounced) counts as received.
+func (s *sim) readMail(n workflow.Notification) {
+	msgs := s.w.Messages()
+	o := s.owners[n.Account.AccountID+"/"+n.UserName]
+	for _, m := range msgs[s.lastSubmit:] {
+		raw := string(m.Raw)
+		subject := ""
+		if parsed, err := mail.ReadMessage(bytes.NewReader(m.Raw)); err == nil {
+			subject, _ = new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+		}
+		if p := passwordSubject.FindStringSubmatch(subject); p != nil {
+			for _, line := range passwordLine.FindAllStringSubmatch(raw, -1) {
+				s.secrets = append(s.secrets, line[1])
+			}
+		}
+		if len(m.Bounced) > 0 || o == nil {
+			continue
+		}
+		if z := zipSubject.FindStringSubmatch(subject); z != nil {
+			s.received(o, z[1], "zip")
+		}
+		if p := passwordSubject.FindStringSubmatch(subject); p != nil {
+			s.received(o, p[1], "password")
+		}
+		if w := warnSubject.FindStringSubmatch(subject); w != nil {
+			s.warned(w[1])
+		}
+	}
+	s.lastSubmit = len(msgs)
+}
+
+func (s *sim) received(o *owner, keyID, part string) {
+	if s.got[keyID] == nil {
+		s.got[keyID] = map[string]bool{}
+	}
+	s.got[keyID][part] = true
+	if !s.got[keyID]["zip"] || !s.got[keyID]["password"] || o.held[keyID] {
+		return
+	}
+	old := s.rotatorKeys[keyID]
+	for other, replaced := range s.rotatorKeys {
+		if other != keyID && replaced == old && o.held[other] && s.active(o, other) {
+			s.violate("at most one new key per old key", fmt.Sprintf("%s received new key %s for %s while %s, delivered for it earlier, is still active", o.user, keyID, old, other))
+		}
+	}
+	o.held[keyID] = true
+	s.warned(old)
+}
+
+func (s *sim) warned(keyID string) {
+	if _, ok := s.warnedOn[keyID]; !ok {
+		s.warnedOn[keyID] = s.day
+	}
+}
+
+func (s *sim) active(o *owner, keyID string) bool {
+	return slices.ContainsFunc(s.w.Keys(o.account, o.user), func(k awsmodel.Key) bool {
+		return k.AccessKeyID == keyID && k.Status == types.StatusTypeActive
+	})
+}
+
+// inject decides the fault of one call of the rotator, and checks, before a write takes
+// effect, that it may be made.
+func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
+	s.now = s.now.Add(50 * time.Millisecond)
+	if !s.inRotator {
+		return awsmodel.None
+	}
+	if c.Writes() && c.Operation != "GenerateCredentialReport" && !(c.Service == "S3") {
+		s.writes++
+	}
+	if c.Service == "IAM" && c.Writes() {
+		s.checkWrite(c)
+	}
+	if c.Operation == "ListAccessKeys" && s.faults && s.rng.Float64() < 0.002 {
+		s.ownerActsDuringScan(c)
+	}
+	if !s.faults {
+		return awsmodel.None
+	}
+	if c.Operation == "SendEmail" && s.sesOutage {
+		s.res.Faults["ses-outage"]++
+		return awsmodel.ServerError
+	}
+	if s.rng.Float64() >= s.cfg.FaultRate {
+		return awsmodel.None
+	}
+	f := []awsmodel.Fault{awsmodel.Throttle, awsmodel.ServerError, awsmodel.CrashBefore}[s.rng.IntN(3)]
+	if c.Writes() && s.rng.Float64() < 0.5 {
+		f = []awsmodel.Fault{awsmodel.LostResponse, awsmodel.Retried}[s.rng.IntN(2)]
+	}
+	s.res.Faults[f.String()]++
+	return f
+}
+
+// ownerActsDuringScan: while the rotator reads one user, the owner of another user of the
+// account changes their keys (a long scan meets concurrent changes).
+func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
+	reading := aws.ToString(c.Input.(*iam.ListAccessKeysInput).UserName)
+	for _, o := range s.sortedOwners() {
+		if o.account == c.Account && o.user != reading && s.rng.Float64() < 0.05 {
+			s.res.Faults["owner-acts-during-scan"]++
+			s.ownerActs(o)
+			return
+		}
+	}
+}
+
+func (s *sim) observe(c awsmodel.Call, out any, err error) {
+	if !s.inRotator || err != nil {
+		return
+	}
+	switch o := out.(type) {
+	case *iam.CreateAccessKeyOutput:
+		s.rotatorKeys[aws.ToString(o.AccessKey.AccessKeyId)] = ""
+		s.secrets = append(s.secrets, aws.ToString(o.AccessKey.SecretAccessKey))
+	case *iam.UpdateAccessKeyOutput:
+		s.markInactive(aws.ToString(c.Input.(*iam.UpdateAccessKeyInput).AccessKeyId))
+	}
+	if c.Operation == "CreateSecret" {
+		// The secret's tags say which key the new key replaces.
+		s.learnReplacements()
+	}
+}
+
+func (s *sim) learnReplacements() {
+	for _, sec := range s.w.SecretsList() {
+		if id := sec.Tags["key-rotator:access-key-id"]; id != "" && s.rotatorKeys[id] == "" {
+			s.rotatorKeys[id] = sec.Tags["key-rotator:replaces"]
+		}
+	}
+}
+
+// checkWrite checks one IAM write of the rotator against the invariants, before it takes
+// effect.
+func (s *sim) checkWrite(c awsmodel.Call) {
+	var user, keyID string
+	switch in := c.Input.(type) {
+	case *iam.DeleteAccessKeyInput:
+		user, keyID = aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
+	case *iam.UpdateAccessKeyInput:
+		user, keyID = aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
+		if in.Status != types.StatusTypeInactive {
+			s.violate("the rotator only deactivates", "UpdateAccessKey to "+string(in.Status))
+		}
+	case *iam.CreateAccessKeyInput:
+		user = aws.ToString(in.UserName)
+	case *iam.TagUserInput:
+		user = aws.ToString(in.UserName)
+	case *iam.UntagUserInput:
+		user = aws.ToString(in.UserName)
+	}
+	o := s.owners[c.Account+"/"+user]
+	if o == nil {
+		return
+	}
+	tags := s.w.Tags(o.account, o.user)
+	if policy.Exempt(tags, s.policy) {
+		s.violate("exempt users get zero writes", fmt.Sprintf("%s %s of exempt user %s", c.Operation, keyID, user))
+	}
+	if keyID == "" {
+		return
+	}
+	keys := s.w.Keys(o.account, o.user)
+	i := slices.IndexFunc(keys, func(k awsmodel.Key) bool { return k.AccessKeyID == keyID })
+	if i < 0 {
+		return // a retried call on a key already gone
+	}
+	k := keys[i]
+	if c.Operation == "DeleteAccessKey" {
+		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive {
+			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today", user, keyID))
+		}
+		// A key the owner holds and may use; not an orphan (the rotator's, never delivered).
+		if k.Status == types.StatusTypeActive && !s.unused(k) && o.held[keyID] {
+			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
+		}
+		if s.unused(k) {
+			return // rule 2: a key unused for unused-at days goes, whoever holds it
+		}
+	}
+	if k.Status != types.StatusTypeActive || s.address(o) == "" || s.givenUp(o) {
+		return
+	}
+	if o.held[keyID] && !slices.ContainsFunc(keys, func(other awsmodel.Key) bool {
+		return other.AccessKeyID != keyID && other.Status == types.StatusTypeActive && o.held[other.AccessKeyID]
+	}) {
+		s.violate("an owner with a usable email keeps an active key they received",
+			fmt.Sprintf("%s %s of %s leaves the owner no active key they hold (keys %v)", c.Operation, keyID, user, keyIDs(keys)))
+	}
+	if c.Operation == "UpdateAccessKey" {
+		due, attempted := s.warnDue[keyID]
+		day, warned := s.warnedOn[keyID]
+		if attempted && (!warned || day >= s.day) && !s.pastGrace(due) {
+			s.violate("a promised warning is delivered before the action",
+				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day", user, keyID, s.day, due))
+		}
+	}
+}
+
+// unused reports whether k was not used for the policy's unused-at days (rule 2).
+func (s *sim) unused(k awsmodel.Key) bool {
+	last := k.Created
+	if k.LastUsed != nil && k.LastUsed.After(last) {
+		last = *k.LastUsed
+	}
+	return s.now.Sub(last) >= time.Duration(s.policy.LimitDays)*24*time.Hour
+}
+
+// pastGrace reports whether noticePeriod days passed since due (the bounded wait).
+func (s *sim) pastGrace(due string) bool {
+	t, err := time.Parse(time.DateOnly, due)
+	return err == nil && !s.now.Before(t.AddDate(0, 0, s.policy.NoticePeriod))
+}
+
+// givenUp reports whether the rotator may give up the owner's address: its mail bounces, or
+// a new key's delivery failed noticePeriod days past the old key's date.
+func (s *sim) givenUp(o *owner) bool {
+	for _, sec := range s.w.SecretsList() {
+		if sec.Tags["key-rotator:user"] == o.user && strings.Contains(sec.Name, "/"+o.account+"/") && s.pastGrace(sec.Tags["key-rotator:deactivate-on"]) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKeysAccounted: every key the rotator created is held by its owner, waiting in its
+// hand-off secret, or covered by a pending mark (an orphan the next run deletes).
+func (s *sim) checkKeysAccounted() {
+	stored := map[string]bool{}
+	for _, sec := range s.w.SecretsList() {
+		if sec.DeletedDate == nil {
+			var v handoff.Value
+			if json.Unmarshal([]byte(sec.Value), &v) == nil {
+				stored[v.AccessKeyID] = true
+			}
+		}
+	}
+	for _, o := range s.sortedOwners() {
+		_, marked := s.w.Tags(o.account, o.user)[history.PendingTag]
+		for _, k := range s.w.Keys(o.account, o.user) {
+			if _, made := s.rotatorKeys[k.AccessKeyID]; made && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
+				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked", o.user, k.AccessKeyID))
+			}
+		}
+	}
+}
+
+// checkLeaks searches everything the Lambdas logged and returned for every secret made.
+func (s *sim) checkLeaks() {
+	text := s.logs.String() + s.emitted.String()
+	for _, secret := range s.secrets {
+		if strings.Contains(text, secret) {
+			s.violate("no secret anywhere", fmt.Sprintf("a secret of %d characters appears in the logs or payloads", len(secret)))
+		}
+	}
+}
+
+func (s *sim) violate(invariant, detail string) {
+	s.res.Violations = append(s.res.Violations, Violation{Seed: s.cfg.Seed, Day: s.day, Invariant: invariant, Detail: detail, Recent: s.w.Recent()})
+}
+
+func keyIDs(keys []awsmodel.Key) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k.AccessKeyID+"/"+string(k.Status))
+	}
+	return out
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
