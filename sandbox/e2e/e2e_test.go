@@ -523,7 +523,9 @@ func TestE2EDemoOrganization(t *testing.T) {
 	})
 
 	t.Run("bad input fails with InvalidInput, changes nothing, tells SNS", func(t *testing.T) {
-		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`} {
+		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`,
+			// Issue 9, case 11: each of these once ran for real, or over the whole organization.
+			`{"dryRun":null}`, `{"accounts":null}`, `{"dryRun":true,"DRYRUN":false}`, `{"cleanup":true}`} {
 			before, sns := o.state(t), len(o.snsMessages(t))
 			ex, _ := o.run(t, input)
 			if ex.Status != "FAILED" || ex.Error != "InvalidInput" {
@@ -618,13 +620,13 @@ func TestE2EDemoOrganization(t *testing.T) {
 	})
 }
 
-// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization applies rule 7
-// only, emails no owner, and sends the support team the consolidated report.
+// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization, confirmed,
+// applies rule 7 only, emails no owner, and sends the support team the consolidated report.
 func TestE2ECleanupMode(t *testing.T) {
 	t.Parallel()
 	o := start(t, demoScenario)
 	before := o.state(t)
-	ex, dir := o.run(t, `{"cleanup":true}`)
+	ex, dir := o.run(t, `{"cleanup":true,"confirmCleanup":"`+workflow.CleanupConfirmation+`"}`)
 	mustSucceed(t, ex)
 	if !ex.Report.Run.Cleanup {
 		t.Fatal("the report is not a cleanup run's")
