@@ -124,12 +124,19 @@ type eventModel struct {
 }
 
 type aslState struct {
-	Type          string
-	Resource      string
-	Next          string
-	End           bool
-	Retry         []struct{ MaxAttempts *int }
-	Catch         []struct{ Next string }
+	Type           string
+	Resource       string
+	Next           string
+	End            bool
+	TimeoutSeconds *int
+	Retry          []struct {
+		ErrorEquals []string
+		MaxAttempts *int
+	}
+	Catch []struct {
+		ErrorEquals []string
+		Next        string
+	}
 	ItemProcessor *aslMachine
 	ItemReader    json.RawMessage
 }
@@ -314,5 +321,85 @@ func TestEveryCaughtFailureReachesSNS(t *testing.T) {
 	walk(&top)
 	if catches != 5 {
 		t.Errorf("%d Catch clauses, want 5 (ListAccounts, ProcessAccounts, ScanAndRotate, NotifyUser, CleanupReport)", catches)
+	}
+}
+
+// taskRetries are the template's Task states and how each retries: "lambda" retries exactly
+// statemachine.LambdaRetriedErrors (and States.Timeout with a TimeoutSeconds), "service" (an
+// SNS or S3 integration) retries States.ALL. A Task missing here fails the test.
+var taskRetries = map[string]string{
+	"ListAccounts":       "lambda",
+	"ScanAndRotate":      "lambda",
+	"NotifyUser":         "lambda",
+	"CleanupReport":      "lambda",
+	"NotificationFailed": "service",
+	"PublishFailure":     "service",
+}
+
+// TestTaskRetriesMatchTheErrorsOfRealAWS: every Lambda Task retries the errors a Lambda
+// meets on real AWS (service exceptions, Lambda.Unknown, Sandbox.Timedout, a crash; States.Timeout
+// when it has a TimeoutSeconds) in one retrier, and never InvalidInput, FatalError or
+// States.ALL; every service integration retries States.ALL; every Lambda Task catches States.ALL.
+func TestTaskRetriesMatchTheErrorsOfRealAWS(t *testing.T) {
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top aslMachine
+	if err := json.Unmarshal(def, &top); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(m *aslMachine)
+	walk = func(m *aslMachine) {
+		for name, s := range m.States {
+			if s.ItemProcessor != nil {
+				walk(s.ItemProcessor)
+			}
+			if s.Type != "Task" {
+				continue
+			}
+			seen[name] = true
+			var retried []string
+			for _, r := range s.Retry {
+				retried = append(retried, r.ErrorEquals...)
+			}
+			slices.Sort(retried)
+			var want []string
+			switch kind := taskRetries[name]; kind {
+			case "lambda":
+				if !strings.HasPrefix(s.Resource, "arn:aws:lambda:") {
+					t.Errorf("%s: resource %s is not a Lambda function", name, s.Resource)
+				}
+				if len(s.Retry) != 1 {
+					t.Errorf("%s: %d retriers, want one (its errors share one MaxAttempts)", name, len(s.Retry))
+				}
+				want = slices.Clone(statemachine.LambdaRetriedErrors)
+				if s.TimeoutSeconds != nil {
+					want = append(want, statemachine.StatesTimeout)
+				}
+			case "service":
+				if !strings.HasPrefix(s.Resource, "arn:aws:states:::") {
+					t.Errorf("%s: resource %s is not a service integration", name, s.Resource)
+				}
+				want = []string{"States.ALL"}
+			default:
+				t.Errorf("Task %s (%s) is not in taskRetries: say which errors it retries", name, s.Resource)
+				continue
+			}
+			slices.Sort(want)
+			if !slices.Equal(retried, want) {
+				t.Errorf("%s retries %v, want %v", name, retried, want)
+			}
+			if taskRetries[name] == "lambda" && (len(s.Catch) == 0 || !slices.Contains(s.Catch[len(s.Catch)-1].ErrorEquals, "States.ALL")) {
+				t.Errorf("%s: its last Catch does not match States.ALL", name)
+			}
+		}
+	}
+	walk(&top)
+	for name := range taskRetries {
+		if !seen[name] {
+			t.Errorf("taskRetries lists %s, which is not a Task of the template", name)
+		}
 	}
 }
