@@ -158,6 +158,10 @@ type Counts struct {
 	Deferred        int `json:"deferred"`
 	NoUsableEmail   int `json:"noUsableEmail"`
 	Failures        int `json:"failures"`
+	// NotifyFailures are the owners whose notification failed past the state machine's
+	// retries. ScanAndRotate cannot know them; CleanupReport counts them from the records
+	// the state machine writes (NotifyFailureKey).
+	NotifyFailures int `json:"notifyFailures"`
 }
 
 // UserResult is what happened to one user: the plan's actions with the outcome of each.
@@ -189,6 +193,24 @@ type AccountResult struct {
 	Error   string        `json:"error,omitempty"`
 	Counts  Counts        `json:"counts"`
 	Users   []UserResult  `json:"users"`
+	// NotifyFailures, added by CleanupReport, are the account's notifications that failed
+	// past their retries, by user name.
+	NotifyFailures []NotifyFailure `json:"notifyFailures,omitempty"`
+}
+
+// NotifyFailure is one owner's notification that failed past its retries: the error and
+// cause that the state machine caught from NotifyUser.
+type NotifyFailure struct {
+	UserName string `json:"userName"`
+	Error    string `json:"error"`
+	Cause    string `json:"cause"`
+}
+
+// NotifyFailureRecord is the object the state machine's RecordNotificationFailure state
+// writes at NotifyFailureKey: the caught error ($.failure), as States.JsonToString renders it.
+type NotifyFailureRecord struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
 }
 
 // AccountOutcome is ScanAndRotate's (small) result in the payload: the counts, where the
@@ -245,6 +267,16 @@ func AccountsKey(runID string) string { return "runs/" + runID + "/accounts.json
 // ResultKey is one account's AccountResult, written by ScanAndRotate.
 func ResultKey(runID, accountID string) string {
 	return "runs/" + runID + "/results/" + accountID + ".json"
+}
+
+// NotifyFailuresPrefix holds the run's notification failures, one object per owner.
+func NotifyFailuresPrefix(runID string) string { return "runs/" + runID + "/notify-failures/" }
+
+// NotifyFailureKey is where the state machine records that the notification of userName in
+// accountID failed past its retries (a NotifyFailureRecord). The ASL builds the same key with
+// States.Format; a test holds the two together.
+func NotifyFailureKey(runID, accountID, userName string) string {
+	return NotifyFailuresPrefix(runID) + accountID + "/" + userName + ".json"
 }
 
 // ReportKey is the run's consolidated report, as "json" or "csv".
