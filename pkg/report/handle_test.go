@@ -18,6 +18,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -93,9 +94,15 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 	return &sns.PublishOutput{MessageId: aws.String("m-1")}, nil
 }
 
-type fakeSES struct{ sent int }
+type fakeSES struct {
+	sent int
+	err  error
+}
 
 func (f *fakeSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	f.sent++
 	return &sesv2.SendEmailOutput{MessageId: aws.String("e-1")}, nil
 }
@@ -106,26 +113,8 @@ func (f *fakeSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*ses
 // the support email and an SNS alert, even when every account succeeded.
 func TestNotifyFailuresReachTheReport(t *testing.T) {
 	ctx := context.Background()
-	run := workflow.Run{RunID: "run-1", Now: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)}
-	prod := workflow.Account{AccountID: "111111111111", Name: "prod"}
-	dev := workflow.Account{AccountID: "222222222222", Name: "dev"}
-	store := &fakeS3{objects: map[string][]byte{}, pageSize: 2}
-	listing := workflow.AccountList{Run: run, AccountCount: 2, Bucket: "reports", Key: workflow.AccountsKey(run.RunID)}
-	store.putJSON(t, listing.Key, []workflow.Account{prod, dev})
-	store.putJSON(t, workflow.ResultKey(run.RunID, prod.AccountID), workflow.AccountResult{Run: run, Account: prod, Status: workflow.AccountDone,
-		Counts: workflow.Counts{Users: 2, KeysCreated: 1, Notices: 2},
-		Users: []workflow.UserResult{
-			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
-				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
-			{UserName: "carol", Status: policy.StatusOK, Reason: "notice only"}}})
-	store.putJSON(t, workflow.ResultKey(run.RunID, dev.AccountID), workflow.AccountResult{Run: run, Account: dev, Status: workflow.AccountDone,
-		Counts: workflow.Counts{Users: 1, Notices: 1}, Users: []workflow.UserResult{{UserName: "bob", Status: policy.StatusOK}}})
-	failure := func(cause string) map[string]string { return map[string]string{"Error": "FatalError", "Cause": cause} }
-	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, prod.AccountID, "carol"), failure("send to carol@example.com: MessageRejected"))
-	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, prod.AccountID, "alice"), failure("send to alice@example.com: MessageRejected"))
-	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, dev.AccountID, "bob"), failure("send to bob@example.com: MessageRejected"))
-	store.putJSON(t, workflow.NotifyFailureKey("run-0", dev.AccountID, "bob"), failure("another run's"))
-
+	store, listing := failedNotifications(t)
+	prod, dev := workflow.Account{AccountID: "111111111111", Name: "prod"}, workflow.Account{AccountID: "222222222222", Name: "dev"}
 	topic, ses := &fakeSNS{}, &fakeSES{}
 	var metrics bytes.Buffer
 	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, ""), Bucket: "reports", From: "rotator@example.com",
@@ -195,6 +184,71 @@ func TestNotifyFailuresReachTheReport(t *testing.T) {
 	}
 }
 
+// failedNotifications is a run of two accounts, both done, with three owners whose
+// notification failed (and one record of another run).
+func failedNotifications(t *testing.T) (*fakeS3, workflow.AccountList) {
+	run := workflow.Run{RunID: "run-1", Now: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)}
+	prod := workflow.Account{AccountID: "111111111111", Name: "prod"}
+	dev := workflow.Account{AccountID: "222222222222", Name: "dev"}
+	store := &fakeS3{objects: map[string][]byte{}, pageSize: 2}
+	listing := workflow.AccountList{Run: run, AccountCount: 2, Bucket: "reports", Key: workflow.AccountsKey(run.RunID)}
+	store.putJSON(t, listing.Key, []workflow.Account{prod, dev})
+	store.putJSON(t, workflow.ResultKey(run.RunID, prod.AccountID), workflow.AccountResult{Run: run, Account: prod, Status: workflow.AccountDone,
+		Counts: workflow.Counts{Users: 2, KeysCreated: 1, Notices: 2},
+		Users: []workflow.UserResult{
+			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
+				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
+			{UserName: "carol", Status: policy.StatusOK, Reason: "notice only"}}})
+	store.putJSON(t, workflow.ResultKey(run.RunID, dev.AccountID), workflow.AccountResult{Run: run, Account: dev, Status: workflow.AccountDone,
+		Counts: workflow.Counts{Users: 1, Notices: 1}, Users: []workflow.UserResult{{UserName: "bob", Status: policy.StatusOK}}})
+	failure := func(cause string) map[string]string { return map[string]string{"Error": "FatalError", "Cause": cause} }
+	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, prod.AccountID, "carol"), failure("send to carol@example.com: MessageRejected"))
+	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, prod.AccountID, "alice"), failure("send to alice@example.com: MessageRejected"))
+	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, dev.AccountID, "bob"), failure("send to bob@example.com: MessageRejected"))
+	store.putJSON(t, workflow.NotifyFailureKey("run-0", dev.AccountID, "bob"), failure("another run's"))
+	return store, listing
+}
+
+// TestSupportEmailRefusedStillAlerts: when SES refuses the support email itself (the outage
+// that failed the notifications, say) the report is still written and the SNS alert says the
+// email was not sent; the run does not fail for it. A retryable send error is returned, for
+// the state machine to retry.
+func TestSupportEmailRefusedStillAlerts(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		err       error
+		wantError bool
+	}{
+		{"refused", &smithy.GenericAPIError{Code: "MessageRejected", Message: "Email address is not verified"}, false},
+		{"throttled", &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Maximum sending rate exceeded"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, listing := failedNotifications(t)
+			topic := &fakeSNS{}
+			r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, ""), Bucket: "reports",
+				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+			out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})
+			if tt.wantError {
+				if err == nil || !workflow.IsRetryable(err) {
+					t.Fatalf("error %v, want a retryable one", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the run fails for its support email: %v", err)
+			}
+			if out.SupportEmailed || store.objects[out.CSVKey] == nil {
+				t.Errorf("SupportEmailed %v, report.csv written %v", out.SupportEmailed, store.objects[out.CSVKey] != nil)
+			}
+			if len(topic.messages) != 1 || !strings.Contains(aws.ToString(topic.messages[0].Message), "The support email was not sent: ") ||
+				!strings.Contains(aws.ToString(topic.messages[0].Message), "MessageRejected") {
+				t.Errorf("SNS alerts %d, want one saying the support email was not sent and why", len(topic.messages))
+			}
+		})
+	}
+}
+
 // TestAlertListsAreBounded: an SNS message holds at most 256 KB; with thousands of failed
 // accounts or notifications the alert names the first few and points to the report.
 func TestAlertListsAreBounded(t *testing.T) {
@@ -207,7 +261,7 @@ func TestAlertListsAreBounded(t *testing.T) {
 	topic := &fakeSNS{}
 	r := &Reporter{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
 	if err := r.alert(context.Background(), doc, workflow.Report{Accounts: 5000, FailedAccounts: 5000,
-		Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}); err != nil {
+		Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	msg := aws.ToString(topic.messages[0].Message)

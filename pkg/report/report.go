@@ -106,14 +106,23 @@ func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (work
 	if err := r.put(ctx, out.CSVKey, "text/csv", table); err != nil {
 		return out, err
 	}
+	// A support email that SES refuses (the outage that failed the notifications, say) does
+	// not fail the run: the report is written and the alert says so. A retryable send
+	// error is returned, for the state machine to retry.
+	var emailErr error
 	if needsHuman(doc) {
-		if err := r.emailSupport(ctx, doc, out, table); err != nil {
+		switch err := r.emailSupport(ctx, doc, out, table); {
+		case err == nil:
+			out.SupportEmailed = true
+		case workflow.IsRetryable(err):
 			return out, err
+		default:
+			emailErr = err
+			r.Log.ErrorContext(ctx, "support email not sent", "runId", run.RunID, "error", err)
 		}
-		out.SupportEmailed = true
 	}
-	if out.FailedAccounts > 0 || out.Totals.NotifyFailures > 0 {
-		if err := r.alert(ctx, doc, out); err != nil {
+	if out.FailedAccounts > 0 || out.Totals.NotifyFailures > 0 || emailErr != nil {
+		if err := r.alert(ctx, doc, out, emailErr); err != nil {
 			return out, err
 		}
 	}
@@ -354,8 +363,9 @@ func bounded(lines []string, bucket, key string) []string {
 	return append(lines[:alertLines:alertLines], fmt.Sprintf("… and %d more in s3://%s/%s", len(lines)-alertLines, bucket, key))
 }
 
-// alert tells the operators which accounts failed and which owners were not notified.
-func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report) error {
+// alert tells the operators which accounts failed, which owners were not notified, and why
+// the support email was not sent (emailErr), if it was not.
+func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
 	var msg strings.Builder
 	var subject []string
 	fmt.Fprintf(&msg, "IAM access key rotation run %s: %d of %d accounts failed, %d owners not notified.\n",
@@ -373,6 +383,10 @@ func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report)
 		for _, line := range notNotified(doc, r.Bucket, out.JSONKey) {
 			msg.WriteString("- " + line + "\n")
 		}
+	}
+	if emailErr != nil {
+		subject = append(subject, "support email not sent")
+		fmt.Fprintf(&msg, "\nThe support email was not sent: %v\n", emailErr)
 	}
 	fmt.Fprintf(&msg, "\nReport: s3://%s/%s\n", r.Bucket, out.JSONKey)
 	text := msg.String()
