@@ -17,12 +17,16 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   POST /keyrotator/account-name  rename an account of the organization (moto names
                               the management account "master"); body:
                               {"accountId": "123456789012", "name": "management"}
+  POST /keyrotator/account-state  set a member account's Organizations State; body:
+                              {"accountId": "123456789012", "state": "SUSPENDED"}
+                              (ACTIVE, SUSPENDED, PENDING_CLOSURE or CLOSED)
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
 
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
-STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
+moto still sends it), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
@@ -124,21 +128,41 @@ def backdate(body):
             "accessKeyId": key.access_key_id}
 
 
-def rename_account(body):
-    """Set an organization account's name, which Organizations APIs then report."""
+ACCOUNT_STATES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
+
+
+def find_account(account_id):
+    """The organization account with this ID, from its management account's backend."""
     from moto.organizations.models import organizations_backends
 
-    for field in ("accountId", "name"):
-        if not isinstance(body.get(field), str) or not body[field]:
-            raise BadRequest(400, f"{field}: required string")
-    account_id = body["accountId"]
     # Member accounts are held by their management account's backend.
     owner, partition = organizations_backends.master_accounts.get(account_id, (account_id, "aws"))
     for account in organizations_backends[owner][partition].accounts:
         if account.id == account_id:
-            account.name = body["name"]
-            return {"accountId": account_id, "name": account.name}
+            return account
     raise BadRequest(404, f"account {account_id}: not in an organization")
+
+
+def set_account_state(body):
+    """Set an organization account's State, which Organizations APIs then report."""
+    for field in ("accountId", "state"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    if body["state"] not in ACCOUNT_STATES:
+        raise BadRequest(400, f"state: must be one of {', '.join(ACCOUNT_STATES)}")
+    account = find_account(body["accountId"])
+    account.state = body["state"]
+    return {"accountId": account.id, "state": account.state}
+
+
+def rename_account(body):
+    """Set an organization account's name, which Organizations APIs then report."""
+    for field in ("accountId", "name"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    account = find_account(body["accountId"])
+    account.name = body["name"]
+    return {"accountId": account.id, "name": account.name}
 
 
 ROLE_ARN_RE = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/")
@@ -167,6 +191,20 @@ def require_existing_roles():
         return original(self, *args, **kwargs)
 
     STSBackend.assume_role = assume_role
+
+
+def answer_with_state_only():
+    """Make Organizations describe accounts as AWS does since 2026-09-09: State, no Status."""
+    from moto.organizations.models import FakeAccount
+
+    original = FakeAccount.describe
+
+    def describe(self):
+        answer = original(self)
+        answer.pop("Status", None)
+        return answer
+
+    FakeAccount.describe = describe
 
 
 def patch_credential_report():
@@ -241,7 +279,9 @@ class KeyRotatorApp:
             return 200, backdate(read_json(environ))
         if name == "account-name" and method == "POST":
             return 200, rename_account(read_json(environ))
-        if name in ("health", "settings", "backdate", "account-name"):
+        if name == "account-state" and method == "POST":
+            return 200, set_account_state(read_json(environ))
+        if name in ("health", "settings", "backdate", "account-name", "account-state"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 
@@ -310,6 +350,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     require_existing_roles()
+    answer_with_state_only()
     patch_credential_report()
     server = StandInServer(args.port)
     try:

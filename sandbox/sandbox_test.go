@@ -363,6 +363,44 @@ func TestOrganizationListsTheScenarioAccounts(t *testing.T) {
 	}
 }
 
+// TestOrganizationAnswersWithStateNotStatus: Organizations retired Account.Status on
+// 2026-09-09 and answers ListAccounts and DescribeAccount with State only; the stand-in does
+// the same (moto still sends Status), and a scenario account can be in any other State.
+func TestOrganizationAnswersWithStateNotStatus(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	for i := range sc.Accounts {
+		if sc.Accounts[i].Name == "staging" {
+			sc.Accounts[i].State = "SUSPENDED"
+		}
+	}
+	sb := sandboxtest.New(t, sc)
+	client := organizations.NewFromConfig(sb.Config())
+	out, err := client.ListAccounts(ctx, &organizations.ListAccountsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range out.Accounts {
+		name := aws.ToString(a.Name)
+		got[name] = string(a.State)
+		if a.Status != "" {
+			t.Errorf("ListAccounts: %s has the retired Status %q", name, a.Status)
+		}
+		desc, err := client.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: a.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Account.Status != "" || desc.Account.State != a.State {
+			t.Errorf("DescribeAccount %s: Status %q, State %q; want no Status, State %q", name, desc.Account.Status, desc.Account.State, a.State)
+		}
+	}
+	want := map[string]string{"management": "ACTIVE", "prod": "ACTIVE", "staging": "SUSPENDED", "legacy": "ACTIVE"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ListAccounts states = %v, want %v", got, want)
+	}
+}
+
 func TestSettingsEndpointServesTheScenarioSettings(t *testing.T) {
 	sb := shared
 	got, err := sb.Settings(context.Background())

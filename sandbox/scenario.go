@@ -41,7 +41,14 @@ type Account struct {
 	// NoMemberRole leaves the rotator's memberRole out of this account, as in an account
 	// where the role was never deployed: the rotator cannot assume into it.
 	NoMemberRole bool `json:"noMemberRole,omitempty"`
+	// State is the account's Organizations State (AccountStates); empty means ACTIVE. A
+	// member account can be seeded SUSPENDED, PENDING_CLOSURE or CLOSED, which the rotator
+	// must skip; the management account is always ACTIVE.
+	State string `json:"state,omitempty"`
 }
+
+// AccountStates are the Organizations account states a scenario account may be in.
+var AccountStates = []string{"ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"}
 
 // User is an IAM user with its tags and at most two access keys (the IAM quota).
 type User struct {
@@ -147,6 +154,9 @@ func (sc *Scenario) Validate() error {
 		if a.Email != "" {
 			checkEmail(bad, field+".email", a.Email)
 		}
+		if a.State != "" && !slices.Contains(AccountStates, a.State) {
+			bad(field+".state", "must be one of %s, got %q", strings.Join(AccountStates, ", "), a.State)
+		}
 		users := map[string]int{}
 		for j, u := range a.Users {
 			uf := fmt.Sprintf("%s.users[%d]", field, j)
@@ -179,6 +189,9 @@ func (sc *Scenario) Validate() error {
 		}
 	}
 	checkAccount("managementAccount", sc.ManagementAccount)
+	if st := sc.ManagementAccount.State; st != "" && st != "ACTIVE" {
+		bad("managementAccount.state", "the management account is always ACTIVE, got %q", st)
+	}
 	for i, a := range sc.Accounts {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
 	}

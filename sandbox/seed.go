@@ -175,6 +175,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		if err != nil {
 			return nil, err
 		}
+		if a.State != "" && a.State != "ACTIVE" {
+			if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/account-state",
+				map[string]string{"accountId": id, "state": a.State}, nil); err != nil {
+				return nil, fmt.Errorf("set state of account %s %s to %s: %w", a.Name, id, a.State, err)
+			}
+			fmt.Fprintf(progress, "account %s = %s is %s\n", a.Name, id, a.State)
+		}
 		excluded := sc.Excluded(a.Name)
 		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: excluded})
 		if excluded {
