@@ -157,7 +157,9 @@ type resourceNames struct {
 	reportBucket, handoffKeyARN, failureTopicARN, configurationSet, managementRole string
 }
 
-// environment gives the value of every variable of contract.FunctionEnv.
+// environment gives the value of every variable of contract.FunctionEnv. An empty
+// ALLOWED_EMAIL_DOMAINS means any domain to the Lambdas; the CDK app gets there only when
+// allowedEmailDomains is explicitly "*".
 func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 	return map[contract.EnvVar]string{
 		config.LimitDays:           strconv.Itoa(cfg.LimitDays),
