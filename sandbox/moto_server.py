@@ -20,6 +20,11 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   POST /keyrotator/account-state  set a member account's Organizations State; body:
                               {"accountId": "123456789012", "state": "SUSPENDED"}
                               (ACTIVE, SUSPENDED, PENDING_CLOSURE or CLOSED)
+  POST /keyrotator/credential-reports  from now on, keep credential reports as IAM does:
+                              every account's report is taken now, dated hoursAgo
+                              (0-4) hours back, and GenerateCredentialReport answers
+                              COMPLETE and GetCredentialReport returns it unchanged until
+                              it is 4 hours old; body: {"hoursAgo": 3}
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -32,7 +37,8 @@ fixes to IAM's credential report (patch_credential_report) so that it reads as A
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
 stale to any freshness check), and the access_key_N_last_used_region/_service columns
 hold the key's last-use region and service, or N/A (moto: always "not_supported");
-password_last_changed is N/A for a user without a password (moto: its creation time).
+password_last_changed is N/A for a user without a password (moto: its creation time),
+and access_key_N_last_rotated is N/A for an inactive key (moto: its creation time).
 On start it prints one line, "listening http://127.0.0.1:PORT", to stdout; it stops
 cleanly on SIGINT or SIGTERM. MOTO_ACCOUNT_ID is removed from the environment: with
 it set, STS AssumeRole could not switch accounts.
@@ -207,15 +213,80 @@ def answer_with_state_only():
     FakeAccount.describe = describe
 
 
+REPORT_LIFETIME = datetime.timedelta(hours=4)
+
+
+class ReportCache:
+    """Credential reports kept as IAM keeps them: per account, regenerated at most every
+    4 hours. Off until enable(): then moto's live report is what a fresh one holds."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = False
+        self.reports = {}  # account ID -> (generated time, CSV)
+
+    def enable(self, hours_ago):
+        """Cache every account's report as generated hours_ago hours before now."""
+        from moto.core.utils import utcnow
+        from moto.iam.models import iam_backends
+
+        if not isinstance(hours_ago, (int, float)) or isinstance(hours_ago, bool) \
+                or not 0 <= hours_ago <= 4:
+            raise BadRequest(400, "hoursAgo: must be a number of hours from 0 to 4")
+        generated = utcnow() - datetime.timedelta(hours=hours_ago)
+        with self.lock:
+            self.enabled = True
+            for account_id in list(iam_backends.keys()):
+                backend = iam_backends[account_id]["aws"]
+                backend.generate_report()
+                self.reports[account_id] = (generated, backend.get_credential_report())
+            return {"accounts": len(self.reports), "generatedTime": generated.isoformat() + "Z"}
+
+    def generate(self, account_id, backend):
+        """GenerateCredentialReport: COMPLETE while the cached report is under 4 hours old;
+        else a new report (STARTED, as IAM answers the first request)."""
+        from moto.core.utils import utcnow
+
+        with self.lock:
+            cached = self.reports.get(account_id)
+            if cached is not None and utcnow() - cached[0] < REPORT_LIFETIME:
+                return "COMPLETE"
+            backend.generate_report()
+            self.reports[account_id] = (utcnow(), backend.get_credential_report())
+            return "STARTED"
+
+    def get(self, account_id):
+        with self.lock:
+            return self.reports.get(account_id)
+
+
+REPORTS = ReportCache()
+
+
 def patch_credential_report():
-    """Make moto's credential report match AWS's where moto hard-codes values."""
+    """Make moto's credential report match AWS's where moto hard-codes values, and serve
+    cached reports once REPORTS is enabled."""
     from moto.core.utils import utcnow
+    from moto.iam.exceptions import ReportNotPresentException
     from moto.iam.models import User
     from moto.iam.responses import IamResponse
+    from moto.core.responses import ActionResult
 
     original_response = IamResponse.get_credential_report
+    original_generate = IamResponse.generate_credential_report
+
+    def generate_credential_report(self):
+        if not REPORTS.enabled:
+            return original_generate(self)
+        return ActionResult({"State": REPORTS.generate(self.current_account, self.backend)})
 
     def get_credential_report(self):
+        if REPORTS.enabled:
+            cached = REPORTS.get(self.current_account)
+            if cached is None:
+                raise ReportNotPresentException("Credential report not present")
+            return ActionResult({"Content": cached[1], "ReportFormat": "text/csv",
+                                 "GeneratedTime": cached[0]})
         result = original_response(self)
         # moto builds the CSV from live data on every request: it was generated now.
         result.result["GeneratedTime"] = utcnow()
@@ -226,15 +297,19 @@ def patch_credential_report():
     def to_csv(self):
         fields = original_csv(self).rstrip("\n").split(",")
         # Column indexes of the report header, see IAMBackend.get_credential_report.
-        for i, (region_col, service_col) in enumerate(((11, 12), (16, 17))):
+        for i, (rotated_col, region_col, service_col) in enumerate(((9, 11, 12), (14, 16, 17))):
             used = self.access_keys[i].last_used if i < len(self.access_keys) else None
             fields[region_col] = used.region if used is not None else "N/A"
             fields[service_col] = used.service if used is not None else "N/A"
+            # AWS: last_rotated is N/A when the key is not active.
+            if i < len(self.access_keys) and self.access_keys[i].status != "Active":
+                fields[rotated_col] = "N/A"
         if not self.password:
             fields[5] = "N/A"  # password_last_changed
         return ",".join(fields) + "\n"
 
     IamResponse.get_credential_report = get_credential_report
+    IamResponse.generate_credential_report = generate_credential_report
     User.to_csv = to_csv
 
 
@@ -281,7 +356,10 @@ class KeyRotatorApp:
             return 200, rename_account(read_json(environ))
         if name == "account-state" and method == "POST":
             return 200, set_account_state(read_json(environ))
-        if name in ("health", "settings", "backdate", "account-name", "account-state"):
+        if name == "credential-reports" and method == "POST":
+            return 200, REPORTS.enable(read_json(environ).get("hoursAgo"))
+        if name in ("health", "settings", "backdate", "account-name", "account-state",
+                    "credential-reports"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 

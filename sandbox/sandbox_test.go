@@ -175,6 +175,14 @@ func TestCredentialReportReflectsBackdating(t *testing.T) {
 					if active := fmt.Sprint(k.Status == sandbox.StatusActive); row[col+"active"] != active {
 						t.Errorf("%s/%s: %sactive = %s, want %s", account, u.Name, col, row[col+"active"], active)
 					}
+					// AWS: "If the user does not have an active access key, the value in this
+					// field is N/A": an Inactive key is not dated.
+					if k.Status == sandbox.StatusInactive {
+						if row[col+"last_rotated"] != "N/A" {
+							t.Errorf("%s/%s: %slast_rotated = %s for an Inactive key, want N/A as AWS writes it", account, u.Name, col, row[col+"last_rotated"])
+						}
+						continue
+					}
 					rotated := mustTime(t, row[col+"last_rotated"])
 					if got := wholeDays(now, rotated); got != k.AgeDays {
 						t.Errorf("%s/%s: %slast_rotated %s is %d days ago, want %d", account, u.Name, col, rotated, got, k.AgeDays)
@@ -246,6 +254,57 @@ func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]st
 		report[row["user"]] = row
 	}
 	return report
+}
+
+// TestCredentialReportIsCachedLikeAWS: with credentialReportHoursAgo, the stand-in holds
+// each account's report as generated that many hours before seeding, and, as IAM does for
+// 4 hours, GenerateCredentialReport answers COMPLETE and GetCredentialReport returns that
+// report unchanged, whatever changed since.
+func TestCredentialReportIsCachedLikeAWS(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	hours := 3
+	sc.CredentialReportHoursAgo = &hours
+	sb := sandboxtest.New(t, sc)
+	client, err := sb.IAM("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := credentialReportAt(t, client, time.Duration(hours)*time.Hour)
+	// A change after the report was generated: a new key.
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nokeys")}); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	if err != nil || gen.State != iamtypes.ReportStateTypeComplete {
+		t.Fatalf("GenerateCredentialReport within 4 hours of the last: %v, %v; want COMPLETE (the cached report)", gen, err)
+	}
+	after := credentialReportAt(t, client, time.Duration(hours)*time.Hour)
+	if !slices.Equal(before, after) {
+		t.Errorf("the cached report changed:\n%q\n%q", before, after)
+	}
+	for _, line := range after {
+		if strings.HasPrefix(line, "nokeys,") && !strings.Contains(line, ",false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,") {
+			t.Errorf("the cached report shows the key created after it: %s", line)
+		}
+	}
+}
+
+// credentialReportAt reads the account's report, which must have been generated age ago.
+func credentialReportAt(t *testing.T, client *iam.Client, age time.Duration) []string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off := time.Since(aws.ToTime(got.GeneratedTime)) - age; off < -time.Minute || off > time.Minute {
+		t.Errorf("credential report generated at %s, want %s ago", aws.ToTime(got.GeneratedTime), age)
+	}
+	return strings.Split(string(got.Content), "\n")
 }
 
 func mustTime(t *testing.T, s string) time.Time {

@@ -28,6 +28,11 @@ type Scenario struct {
 	AllowedEmailDomains []string  `json:"allowedEmailDomains,omitempty"`
 	ExcludeAccounts     []string  `json:"excludeAccounts,omitempty"`
 	Accounts            []Account `json:"accounts"`
+	// CredentialReportHoursAgo, when set (0 to 4), makes IAM's credential report behave as
+	// on AWS: each account's report was generated that many hours before seeding, and
+	// GenerateCredentialReport keeps returning it, unchanged, until it is 4 hours old. Unset,
+	// every GenerateCredentialReport makes a fresh report (kinder than AWS).
+	CredentialReportHoursAgo *int `json:"credentialReportHoursAgo,omitempty"`
 }
 
 // Account is one AWS account of the scenario, addressed by name: the stand-in chooses
@@ -194,6 +199,10 @@ func (sc *Scenario) Validate() error {
 	}
 	for i, a := range sc.Accounts {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
+	}
+
+	if h := sc.CredentialReportHoursAgo; h != nil && (*h < 0 || *h > 4) {
+		bad("credentialReportHoursAgo", "must be 0 to 4 (IAM regenerates the report at most every 4 hours), got %d", *h)
 	}
 
 	excluded := map[string]bool{}

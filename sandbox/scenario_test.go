@@ -75,6 +75,8 @@ var badScenarios = []struct {
 		`accounts[1].state: must be one of ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, got "Suspended"`},
 	{"management account not active", `{"name": "management"}`, `{"name": "management", "state": "CLOSED"}`,
 		`managementAccount.state: the management account is always ACTIVE`},
+	{"report older than IAM keeps it", `"excludeAccounts"`, `"credentialReportHoursAgo": 5, "excludeAccounts"`,
+		`credentialReportHoursAgo: must be 0 to 4`},
 	{"unknown field", `"ageDays": 85`, `"ageDays": 85, "age": 3`,
 		`age: unknown field`},
 	{"wrong type", `"ageDays": 85`, `"ageDays": "85"`,

@@ -199,6 +199,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	}
 	fmt.Fprintf(progress, "SES sender %s verified in %s\n", sc.SenderEmail, mgmtID)
 
+	if h := sc.CredentialReportHoursAgo; h != nil {
+		if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/credential-reports", map[string]int{"hoursAgo": *h}, nil); err != nil {
+			return nil, fmt.Errorf("cache the credential reports: %w", err)
+		}
+		fmt.Fprintf(progress, "credential reports cached, generated %d hours ago\n", *h)
+	}
+
 	if err := putSettings(ctx, url, &out.Settings); err != nil {
 		return nil, fmt.Errorf("store settings: %w", err)
 	}
