@@ -25,6 +25,10 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               (0-4) hours back, and GenerateCredentialReport answers
                               COMPLETE and GetCredentialReport returns it unchanged until
                               it is 4 hours old; body: {"hoursAgo": 3}
+  POST /keyrotator/ses-sandbox  from now on, SES sends as in its sandbox: only to verified
+                              identities (others: MessageRejected), at most maxSendRate
+                              messages per second per account (0 or absent: no limit;
+                              over it: TooManyRequestsException); body: {"maxSendRate": 1}
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -313,6 +317,75 @@ def patch_credential_report():
     User.to_csv = to_csv
 
 
+class SESSandbox:
+    """SES as in an account without production access: only verified identities receive
+    mail (others: MessageRejected), at most max_send_rate messages per second per account
+    (0: no limit; over it: TooManyRequestsException). Off until enable()."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = False
+        self.max_send_rate = 0
+        self.last_sends = {}  # account ID -> send times (monotonic) of the last second
+
+    def enable(self, body):
+        rate = body.get("maxSendRate", 0)
+        if not isinstance(rate, int) or isinstance(rate, bool) or rate < 0:
+            raise BadRequest(400, "maxSendRate: must be a whole number of messages per second, 0 for no limit")
+        with self.lock:
+            self.enabled, self.max_send_rate = True, rate
+        return {"sesSandbox": True, "maxSendRate": rate}
+
+    def check_rate(self, account_id):
+        import time
+
+        if not self.max_send_rate:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            recent = [t for t in self.last_sends.get(account_id, []) if now - t < 1.0]
+            if len(recent) >= self.max_send_rate:
+                self.last_sends[account_id] = recent
+                return False
+            self.last_sends[account_id] = recent + [now]
+            return True
+
+
+SES_SANDBOX = SESSandbox()
+
+
+def patch_ses_sandbox():
+    """Make SES send as AWS does in the sandbox once SES_SANDBOX is enabled."""
+    from email import message_from_string
+    from email.utils import getaddresses, parseaddr
+
+    from moto.core.exceptions import ServiceException
+    from moto.ses.exceptions import MessageRejectedError
+    from moto.ses.models import SESBackend
+
+    class TooManyRequests(ServiceException):
+        code = "TooManyRequestsException"
+
+    original = SESBackend.send_raw_email
+
+    def send_raw_email(self, source, destinations, raw_data):
+        if SES_SANDBOX.enabled:
+            message = message_from_string(raw_data)
+            headers = [message[h] for h in ("To", "Cc", "Bcc") if message[h]]
+            recipients = [parseaddr(d)[1] for d in destinations] + \
+                [addr for _, addr in getaddresses(headers) if addr]
+            unverified = sorted({r for r in recipients if not self._is_verified_address(r)})
+            if unverified:
+                raise MessageRejectedError(
+                    "Email address is not verified. The following identities failed the check "
+                    f"in region {self.region_name.upper()}: {', '.join(unverified)}")
+            if not SES_SANDBOX.check_rate(self.account_id):
+                raise TooManyRequests("Maximum sending rate exceeded.")
+        return original(self, source, destinations, raw_data)
+
+    SESBackend.send_raw_email = send_raw_email
+
+
 class KeyRotatorApp:
     """WSGI middleware: serves /keyrotator/ itself and hands everything else to moto."""
 
@@ -358,8 +431,10 @@ class KeyRotatorApp:
             return 200, set_account_state(read_json(environ))
         if name == "credential-reports" and method == "POST":
             return 200, REPORTS.enable(read_json(environ).get("hoursAgo"))
+        if name == "ses-sandbox" and method == "POST":
+            return 200, SES_SANDBOX.enable(read_json(environ))
         if name in ("health", "settings", "backdate", "account-name", "account-state",
-                    "credential-reports"):
+                    "credential-reports", "ses-sandbox"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 
@@ -430,6 +505,7 @@ def main(argv=None):
     require_existing_roles()
     answer_with_state_only()
     patch_credential_report()
+    patch_ses_sandbox()
     server = StandInServer(args.port)
     try:
         server.start()

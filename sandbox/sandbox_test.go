@@ -540,6 +540,46 @@ func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
 	}
 }
 
+// TestSESSandboxRejectsUnverifiedRecipients: with sesSandbox, SES sends only to verified
+// identities and answers MessageRejected for any other recipient, as AWS does in an
+// account without production access, and at most maxSendRate messages per second.
+func TestSESSandboxRejectsUnverifiedRecipients(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	sc.SESSandbox = &sandbox.SESSandbox{VerifiedRecipients: []string{"alice@example.com"}, MaxSendRate: 1}
+	sb := sandboxtest.New(t, sc)
+	// No SDK retry: each throttled call shows.
+	client := sesv2.NewFromConfig(sb.Config(), func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
+	send := func(to string) error {
+		raw := rawEmail("iam-key-rotator@example.com", to, "Your new access key", "Open the zip.", "key.zip", []byte("zip"))
+		_, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
+			FromEmailAddress: aws.String("iam-key-rotator@example.com"),
+			Destination:      &sesv2types.Destination{ToAddresses: []string{to}},
+			Content:          &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(raw)}},
+		})
+		return err
+	}
+	if err := send("alice@example.com"); err != nil {
+		t.Fatalf("to a verified recipient: %v", err)
+	}
+	if err := send("alice@example.com"); err == nil || !strings.Contains(err.Error(), "TooManyRequestsException") {
+		t.Errorf("a second message within the second: err = %v, want TooManyRequestsException", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	err := send("bob@example.com")
+	var apiErr interface{ ErrorCode() string }
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "MessageRejected" || !strings.Contains(err.Error(), "bob@example.com") {
+		t.Errorf("to an unverified recipient: err = %v, want MessageRejected naming bob@example.com", err)
+	}
+	emails, err := sb.SentEmails(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emails) != 1 || !slices.Equal(emails[0].Destinations, []string{"alice@example.com"}) {
+		t.Errorf("sent %d emails, want only the one to alice", len(emails))
+	}
+}
+
 func rawEmail(from, to, subject, text, filename string, attachment []byte) string {
 	const boundary = "keyrotator-boundary-42"
 	var b strings.Builder

@@ -33,6 +33,17 @@ type Scenario struct {
 	// GenerateCredentialReport keeps returning it, unchanged, until it is 4 hours old. Unset,
 	// every GenerateCredentialReport makes a fresh report (kinder than AWS).
 	CredentialReportHoursAgo *int `json:"credentialReportHoursAgo,omitempty"`
+	// SESSandbox, when set, makes SES behave as in an account without production access.
+	SESSandbox *SESSandbox `json:"sesSandbox,omitempty"`
+}
+
+// SESSandbox is SES's sandbox mode: mail goes only to verified identities (the sender
+// and VerifiedRecipients); any other recipient is rejected with MessageRejected, as AWS
+// does. MaxSendRate, when above 0, is the sending rate (AWS: 1 message per second), over
+// which SES answers TooManyRequestsException.
+type SESSandbox struct {
+	VerifiedRecipients []string `json:"verifiedRecipients,omitempty"`
+	MaxSendRate        int      `json:"maxSendRate,omitempty"`
 }
 
 // Account is one AWS account of the scenario, addressed by name: the stand-in chooses
@@ -201,6 +212,14 @@ func (sc *Scenario) Validate() error {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
 	}
 
+	if sb := sc.SESSandbox; sb != nil {
+		for i, r := range sb.VerifiedRecipients {
+			checkEmail(bad, fmt.Sprintf("sesSandbox.verifiedRecipients[%d]", i), r)
+		}
+		if sb.MaxSendRate < 0 {
+			bad("sesSandbox.maxSendRate", "must be 0 (no limit) or more messages per second, got %d", sb.MaxSendRate)
+		}
+	}
 	if h := sc.CredentialReportHoursAgo; h != nil && (*h < 0 || *h > 4) {
 		bad("credentialReportHoursAgo", "must be 0 to 4 (IAM regenerates the report at most every 4 hours), got %d", *h)
 	}

@@ -77,6 +77,8 @@ var badScenarios = []struct {
 		`managementAccount.state: the management account is always ACTIVE`},
 	{"report older than IAM keeps it", `"excludeAccounts"`, `"credentialReportHoursAgo": 5, "excludeAccounts"`,
 		`credentialReportHoursAgo: must be 0 to 4`},
+	{"bad SES sandbox recipient", `"excludeAccounts"`, `"sesSandbox": {"verifiedRecipients": ["Alice <alice@example.com>"]}, "excludeAccounts"`,
+		`sesSandbox.verifiedRecipients[0]: must be a bare address`},
 	{"unknown field", `"ageDays": 85`, `"ageDays": 85, "age": 3`,
 		`age: unknown field`},
 	{"wrong type", `"ageDays": 85`, `"ageDays": "85"`,

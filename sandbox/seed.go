@@ -199,6 +199,20 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	}
 	fmt.Fprintf(progress, "SES sender %s verified in %s\n", sc.SenderEmail, mgmtID)
 
+	if sb := sc.SESSandbox; sb != nil {
+		for _, r := range sb.VerifiedRecipients {
+			if _, err := sesv2.NewFromConfig(base).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{
+				EmailIdentity: aws.String(r),
+			}); err != nil {
+				return nil, fmt.Errorf("verify SES recipient %s in %s: %w", r, mgmtID, err)
+			}
+		}
+		if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/ses-sandbox", map[string]int{"maxSendRate": sb.MaxSendRate}, nil); err != nil {
+			return nil, fmt.Errorf("put SES in its sandbox: %w", err)
+		}
+		fmt.Fprintf(progress, "SES in its sandbox: %d verified recipients, at most %d messages per second (0: no limit)\n",
+			len(sb.VerifiedRecipients), sb.MaxSendRate)
+	}
 	if h := sc.CredentialReportHoursAgo; h != nil {
 		if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/credential-reports", map[string]int{"hoursAgo": *h}, nil); err != nil {
 			return nil, fmt.Errorf("cache the credential reports: %w", err)
