@@ -25,6 +25,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -59,9 +60,21 @@ type org struct {
 	runs int
 }
 
+// reportHoursAgo is the age of the credential reports the suite's stand-ins serve: as on
+// AWS, a report is regenerated at most every 4 hours, so runs read one older than their
+// own writes (Organizations answering with State only is the stand-in's default).
+const reportHoursAgo = 3
+
 func start(t *testing.T, scenario string) *org {
 	t.Helper()
-	sb := sandboxtest.NewFile(t, scenario)
+	sc, err := sandbox.LoadScenario(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.CredentialReportHoursAgo == nil {
+		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
+	}
+	sb := sandboxtest.New(t, sc)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)
