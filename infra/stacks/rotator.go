@@ -26,6 +26,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // RotatorStackProps configures the RotatorStack.
@@ -497,7 +498,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 func newSchedule(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMachine) {
 	input := map[string]any{}
 	if cfg.CleanupOnce {
-		input["cleanup"] = true
+		input["cleanup"], input["confirmCleanup"] = true, workflow.CleanupConfirmation
 		awscdk.Annotations_Of(stack).AddInfo(jsii.String(
 			"cleanupOnce is true: the schedule starts cleanup runs. Deploy again with cleanupOnce=false after the first run."))
 	}

@@ -148,7 +148,7 @@ func TestSchedule(t *testing.T) {
 		input     string
 	}{
 		{"daily run", nil, "cron(0 13 * * ? *)", `{}`},
-		{"first deploy cleanup", map[string]any{"cleanupOnce": true, "schedule": "cron(0 6 * * ? *)"}, "cron(0 6 * * ? *)", `{"cleanup":true}`},
+		{"first deploy cleanup", map[string]any{"cleanupOnce": true, "schedule": "cron(0 6 * * ? *)"}, "cron(0 6 * * ? *)", `{"cleanup":true,"confirmCleanup":"delete old inactive keys without notice"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
