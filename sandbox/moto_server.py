@@ -17,6 +17,18 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   POST /keyrotator/account-name  rename an account of the organization (moto names
                               the management account "master"); body:
                               {"accountId": "123456789012", "name": "management"}
+  POST /keyrotator/account-state  set a member account's Organizations State; body:
+                              {"accountId": "123456789012", "state": "SUSPENDED"}
+                              (ACTIVE, SUSPENDED, PENDING_CLOSURE or CLOSED)
+  POST /keyrotator/credential-reports  from now on, keep credential reports as IAM does:
+                              every account's report is taken now, dated hoursAgo
+                              (0-4) hours back, and GenerateCredentialReport answers
+                              COMPLETE and GetCredentialReport returns it unchanged until
+                              it is 4 hours old; body: {"hoursAgo": 3}
+  POST /keyrotator/ses-sandbox  from now on, SES sends as in its sandbox: only to verified
+                              identities (others: MessageRejected), at most maxSendRate
+                              messages per second per account (0 or absent: no limit;
+                              over it: TooManyRequestsException); body: {"maxSendRate": 1}
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -29,13 +41,15 @@ that a new key's email bounced), as AWS serves it:
   DELETE /v2/email/suppression/addresses/{address}
 
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
-STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
+moto still sends it), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
 stale to any freshness check), and the access_key_N_last_used_region/_service columns
 hold the key's last-use region and service, or N/A (moto: always "not_supported");
-password_last_changed is N/A for a user without a password (moto: its creation time).
+password_last_changed is N/A for a user without a password (moto: its creation time),
+and access_key_N_last_rotated is N/A for an inactive key (moto: its creation time).
 On start it prints one line, "listening http://127.0.0.1:PORT", to stdout; it stops
 cleanly on SIGINT or SIGTERM. MOTO_ACCOUNT_ID is removed from the environment: with
 it set, STS AssumeRole could not switch accounts.
@@ -132,21 +146,41 @@ def backdate(body):
             "accessKeyId": key.access_key_id}
 
 
-def rename_account(body):
-    """Set an organization account's name, which Organizations APIs then report."""
+ACCOUNT_STATES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
+
+
+def find_account(account_id):
+    """The organization account with this ID, from its management account's backend."""
     from moto.organizations.models import organizations_backends
 
-    for field in ("accountId", "name"):
-        if not isinstance(body.get(field), str) or not body[field]:
-            raise BadRequest(400, f"{field}: required string")
-    account_id = body["accountId"]
     # Member accounts are held by their management account's backend.
     owner, partition = organizations_backends.master_accounts.get(account_id, (account_id, "aws"))
     for account in organizations_backends[owner][partition].accounts:
         if account.id == account_id:
-            account.name = body["name"]
-            return {"accountId": account_id, "name": account.name}
+            return account
     raise BadRequest(404, f"account {account_id}: not in an organization")
+
+
+def set_account_state(body):
+    """Set an organization account's State, which Organizations APIs then report."""
+    for field in ("accountId", "state"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    if body["state"] not in ACCOUNT_STATES:
+        raise BadRequest(400, f"state: must be one of {', '.join(ACCOUNT_STATES)}")
+    account = find_account(body["accountId"])
+    account.state = body["state"]
+    return {"accountId": account.id, "state": account.state}
+
+
+def rename_account(body):
+    """Set an organization account's name, which Organizations APIs then report."""
+    for field in ("accountId", "name"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    account = find_account(body["accountId"])
+    account.name = body["name"]
+    return {"accountId": account.id, "name": account.name}
 
 
 ROLE_ARN_RE = re.compile(r"^arn:aws[\w-]*:iam::(\d{12}):role/")
@@ -177,15 +211,94 @@ def require_existing_roles():
     STSBackend.assume_role = assume_role
 
 
+def answer_with_state_only():
+    """Make Organizations describe accounts as AWS does since 2026-09-09: State, no Status."""
+    from moto.organizations.models import FakeAccount
+
+    original = FakeAccount.describe
+
+    def describe(self):
+        answer = original(self)
+        answer.pop("Status", None)
+        return answer
+
+    FakeAccount.describe = describe
+
+
+REPORT_LIFETIME = datetime.timedelta(hours=4)
+
+
+class ReportCache:
+    """Credential reports kept as IAM keeps them: per account, regenerated at most every
+    4 hours. Off until enable(): then moto's live report is what a fresh one holds."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = False
+        self.reports = {}  # account ID -> (generated time, CSV)
+
+    def enable(self, hours_ago):
+        """Cache every account's report as generated hours_ago hours before now."""
+        from moto.core.utils import utcnow
+        from moto.iam.models import iam_backends
+
+        if not isinstance(hours_ago, (int, float)) or isinstance(hours_ago, bool) \
+                or not 0 <= hours_ago <= 4:
+            raise BadRequest(400, "hoursAgo: must be a number of hours from 0 to 4")
+        generated = utcnow() - datetime.timedelta(hours=hours_ago)
+        with self.lock:
+            self.enabled = True
+            for account_id in list(iam_backends.keys()):
+                backend = iam_backends[account_id]["aws"]
+                backend.generate_report()
+                self.reports[account_id] = (generated, backend.get_credential_report())
+            return {"accounts": len(self.reports), "generatedTime": generated.isoformat() + "Z"}
+
+    def generate(self, account_id, backend):
+        """GenerateCredentialReport: COMPLETE while the cached report is under 4 hours old;
+        else a new report (STARTED, as IAM answers the first request)."""
+        from moto.core.utils import utcnow
+
+        with self.lock:
+            cached = self.reports.get(account_id)
+            if cached is not None and utcnow() - cached[0] < REPORT_LIFETIME:
+                return "COMPLETE"
+            backend.generate_report()
+            self.reports[account_id] = (utcnow(), backend.get_credential_report())
+            return "STARTED"
+
+    def get(self, account_id):
+        with self.lock:
+            return self.reports.get(account_id)
+
+
+REPORTS = ReportCache()
+
+
 def patch_credential_report():
-    """Make moto's credential report match AWS's where moto hard-codes values."""
+    """Make moto's credential report match AWS's where moto hard-codes values, and serve
+    cached reports once REPORTS is enabled."""
     from moto.core.utils import utcnow
+    from moto.iam.exceptions import ReportNotPresentException
     from moto.iam.models import User
     from moto.iam.responses import IamResponse
+    from moto.core.responses import ActionResult
 
     original_response = IamResponse.get_credential_report
+    original_generate = IamResponse.generate_credential_report
+
+    def generate_credential_report(self):
+        if not REPORTS.enabled:
+            return original_generate(self)
+        return ActionResult({"State": REPORTS.generate(self.current_account, self.backend)})
 
     def get_credential_report(self):
+        if REPORTS.enabled:
+            cached = REPORTS.get(self.current_account)
+            if cached is None:
+                raise ReportNotPresentException("Credential report not present")
+            return ActionResult({"Content": cached[1], "ReportFormat": "text/csv",
+                                 "GeneratedTime": cached[0]})
         result = original_response(self)
         # moto builds the CSV from live data on every request: it was generated now.
         result.result["GeneratedTime"] = utcnow()
@@ -196,16 +309,89 @@ def patch_credential_report():
     def to_csv(self):
         fields = original_csv(self).rstrip("\n").split(",")
         # Column indexes of the report header, see IAMBackend.get_credential_report.
-        for i, (region_col, service_col) in enumerate(((11, 12), (16, 17))):
+        for i, (rotated_col, region_col, service_col) in enumerate(((9, 11, 12), (14, 16, 17))):
             used = self.access_keys[i].last_used if i < len(self.access_keys) else None
             fields[region_col] = used.region if used is not None else "N/A"
             fields[service_col] = used.service if used is not None else "N/A"
+            # AWS: last_rotated is N/A when the key is not active.
+            if i < len(self.access_keys) and self.access_keys[i].status != "Active":
+                fields[rotated_col] = "N/A"
         if not self.password:
             fields[5] = "N/A"  # password_last_changed
         return ",".join(fields) + "\n"
 
     IamResponse.get_credential_report = get_credential_report
+    IamResponse.generate_credential_report = generate_credential_report
     User.to_csv = to_csv
+
+
+class SESSandbox:
+    """SES as in an account without production access: only verified identities receive
+    mail (others: MessageRejected), at most max_send_rate messages per second per account
+    (0: no limit; over it: TooManyRequestsException). Off until enable()."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = False
+        self.max_send_rate = 0
+        self.last_sends = {}  # account ID -> send times (monotonic) of the last second
+
+    def enable(self, body):
+        rate = body.get("maxSendRate", 0)
+        if not isinstance(rate, int) or isinstance(rate, bool) or rate < 0:
+            raise BadRequest(400, "maxSendRate: must be a whole number of messages per second, 0 for no limit")
+        with self.lock:
+            self.enabled, self.max_send_rate = True, rate
+        return {"sesSandbox": True, "maxSendRate": rate}
+
+    def check_rate(self, account_id):
+        import time
+
+        if not self.max_send_rate:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            recent = [t for t in self.last_sends.get(account_id, []) if now - t < 1.0]
+            if len(recent) >= self.max_send_rate:
+                self.last_sends[account_id] = recent
+                return False
+            self.last_sends[account_id] = recent + [now]
+            return True
+
+
+SES_SANDBOX = SESSandbox()
+
+
+def patch_ses_sandbox():
+    """Make SES send as AWS does in the sandbox once SES_SANDBOX is enabled."""
+    from email import message_from_string
+    from email.utils import getaddresses, parseaddr
+
+    from moto.core.exceptions import ServiceException
+    from moto.ses.exceptions import MessageRejectedError
+    from moto.ses.models import SESBackend
+
+    class TooManyRequests(ServiceException):
+        code = "TooManyRequestsException"
+
+    original = SESBackend.send_raw_email
+
+    def send_raw_email(self, source, destinations, raw_data):
+        if SES_SANDBOX.enabled:
+            message = message_from_string(raw_data)
+            headers = [message[h] for h in ("To", "Cc", "Bcc") if message[h]]
+            recipients = [parseaddr(d)[1] for d in destinations] + \
+                [addr for _, addr in getaddresses(headers) if addr]
+            unverified = sorted({r for r in recipients if not self._is_verified_address(r)})
+            if unverified:
+                raise MessageRejectedError(
+                    "Email address is not verified. The following identities failed the check "
+                    f"in region {self.region_name.upper()}: {', '.join(unverified)}")
+            if not SES_SANDBOX.check_rate(self.account_id):
+                raise TooManyRequests("Maximum sending rate exceeded.")
+        return original(self, source, destinations, raw_data)
+
+    SESBackend.send_raw_email = send_raw_email
 
 
 class KeyRotatorApp:
@@ -283,7 +469,14 @@ class KeyRotatorApp:
             return 200, backdate(read_json(environ))
         if name == "account-name" and method == "POST":
             return 200, rename_account(read_json(environ))
-        if name in ("health", "settings", "backdate", "account-name"):
+        if name == "account-state" and method == "POST":
+            return 200, set_account_state(read_json(environ))
+        if name == "credential-reports" and method == "POST":
+            return 200, REPORTS.enable(read_json(environ).get("hoursAgo"))
+        if name == "ses-sandbox" and method == "POST":
+            return 200, SES_SANDBOX.enable(read_json(environ))
+        if name in ("health", "settings", "backdate", "account-name", "account-state",
+                    "credential-reports", "ses-sandbox"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 
@@ -352,7 +545,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     require_existing_roles()
+    answer_with_state_only()
     patch_credential_report()
+    patch_ses_sandbox()
     server = StandInServer(args.port)
     try:
         server.start()

@@ -175,6 +175,14 @@ func TestCredentialReportReflectsBackdating(t *testing.T) {
 					if active := fmt.Sprint(k.Status == sandbox.StatusActive); row[col+"active"] != active {
 						t.Errorf("%s/%s: %sactive = %s, want %s", account, u.Name, col, row[col+"active"], active)
 					}
+					// AWS: "If the user does not have an active access key, the value in this
+					// field is N/A": an Inactive key is not dated.
+					if k.Status == sandbox.StatusInactive {
+						if row[col+"last_rotated"] != "N/A" {
+							t.Errorf("%s/%s: %slast_rotated = %s for an Inactive key, want N/A as AWS writes it", account, u.Name, col, row[col+"last_rotated"])
+						}
+						continue
+					}
 					rotated := mustTime(t, row[col+"last_rotated"])
 					if got := wholeDays(now, rotated); got != k.AgeDays {
 						t.Errorf("%s/%s: %slast_rotated %s is %d days ago, want %d", account, u.Name, col, rotated, got, k.AgeDays)
@@ -246,6 +254,57 @@ func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]st
 		report[row["user"]] = row
 	}
 	return report
+}
+
+// TestCredentialReportIsCachedLikeAWS: with credentialReportHoursAgo, the stand-in holds
+// each account's report as generated that many hours before seeding, and, as IAM does for
+// 4 hours, GenerateCredentialReport answers COMPLETE and GetCredentialReport returns that
+// report unchanged, whatever changed since.
+func TestCredentialReportIsCachedLikeAWS(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	hours := 3
+	sc.CredentialReportHoursAgo = &hours
+	sb := sandboxtest.New(t, sc)
+	client, err := sb.IAM("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := credentialReportAt(t, client, time.Duration(hours)*time.Hour)
+	// A change after the report was generated: a new key.
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nokeys")}); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	if err != nil || gen.State != iamtypes.ReportStateTypeComplete {
+		t.Fatalf("GenerateCredentialReport within 4 hours of the last: %v, %v; want COMPLETE (the cached report)", gen, err)
+	}
+	after := credentialReportAt(t, client, time.Duration(hours)*time.Hour)
+	if !slices.Equal(before, after) {
+		t.Errorf("the cached report changed:\n%q\n%q", before, after)
+	}
+	for _, line := range after {
+		if strings.HasPrefix(line, "nokeys,") && !strings.Contains(line, ",false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,") {
+			t.Errorf("the cached report shows the key created after it: %s", line)
+		}
+	}
+}
+
+// credentialReportAt reads the account's report, which must have been generated age ago.
+func credentialReportAt(t *testing.T, client *iam.Client, age time.Duration) []string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off := time.Since(aws.ToTime(got.GeneratedTime)) - age; off < -time.Minute || off > time.Minute {
+		t.Errorf("credential report generated at %s, want %s ago", aws.ToTime(got.GeneratedTime), age)
+	}
+	return strings.Split(string(got.Content), "\n")
 }
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -363,6 +422,44 @@ func TestOrganizationListsTheScenarioAccounts(t *testing.T) {
 	}
 }
 
+// TestOrganizationAnswersWithStateNotStatus: Organizations retired Account.Status on
+// 2026-09-09 and answers ListAccounts and DescribeAccount with State only; the stand-in does
+// the same (moto still sends Status), and a scenario account can be in any other State.
+func TestOrganizationAnswersWithStateNotStatus(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	for i := range sc.Accounts {
+		if sc.Accounts[i].Name == "staging" {
+			sc.Accounts[i].State = "SUSPENDED"
+		}
+	}
+	sb := sandboxtest.New(t, sc)
+	client := organizations.NewFromConfig(sb.Config())
+	out, err := client.ListAccounts(ctx, &organizations.ListAccountsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range out.Accounts {
+		name := aws.ToString(a.Name)
+		got[name] = string(a.State)
+		if a.Status != "" {
+			t.Errorf("ListAccounts: %s has the retired Status %q", name, a.Status)
+		}
+		desc, err := client.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: a.Id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Account.Status != "" || desc.Account.State != a.State {
+			t.Errorf("DescribeAccount %s: Status %q, State %q; want no Status, State %q", name, desc.Account.Status, desc.Account.State, a.State)
+		}
+	}
+	want := map[string]string{"management": "ACTIVE", "prod": "ACTIVE", "staging": "SUSPENDED", "legacy": "ACTIVE"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ListAccounts states = %v, want %v", got, want)
+	}
+}
+
 func TestSettingsEndpointServesTheScenarioSettings(t *testing.T) {
 	sb := shared
 	got, err := sb.Settings(context.Background())
@@ -440,6 +537,46 @@ func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "MessageRejected") {
 		t.Errorf("SendEmail from an unverified sender: err = %v, want MessageRejected", err)
+	}
+}
+
+// TestSESSandboxRejectsUnverifiedRecipients: with sesSandbox, SES sends only to verified
+// identities and answers MessageRejected for any other recipient, as AWS does in an
+// account without production access, and at most maxSendRate messages per second.
+func TestSESSandboxRejectsUnverifiedRecipients(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	sc.SESSandbox = &sandbox.SESSandbox{VerifiedRecipients: []string{"alice@example.com"}, MaxSendRate: 1}
+	sb := sandboxtest.New(t, sc)
+	// No SDK retry: each throttled call shows.
+	client := sesv2.NewFromConfig(sb.Config(), func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
+	send := func(to string) error {
+		raw := rawEmail("iam-key-rotator@example.com", to, "Your new access key", "Open the zip.", "key.zip", []byte("zip"))
+		_, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
+			FromEmailAddress: aws.String("iam-key-rotator@example.com"),
+			Destination:      &sesv2types.Destination{ToAddresses: []string{to}},
+			Content:          &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(raw)}},
+		})
+		return err
+	}
+	if err := send("alice@example.com"); err != nil {
+		t.Fatalf("to a verified recipient: %v", err)
+	}
+	if err := send("alice@example.com"); err == nil || !strings.Contains(err.Error(), "TooManyRequestsException") {
+		t.Errorf("a second message within the second: err = %v, want TooManyRequestsException", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	err := send("bob@example.com")
+	var apiErr interface{ ErrorCode() string }
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "MessageRejected" || !strings.Contains(err.Error(), "bob@example.com") {
+		t.Errorf("to an unverified recipient: err = %v, want MessageRejected naming bob@example.com", err)
+	}
+	emails, err := sb.SentEmails(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emails) != 1 || !slices.Equal(emails[0].Destinations, []string{"alice@example.com"}) {
+		t.Errorf("sent %d emails, want only the one to alice", len(emails))
 	}
 }
 

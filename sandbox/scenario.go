@@ -28,6 +28,22 @@ type Scenario struct {
 	AllowedEmailDomains []string  `json:"allowedEmailDomains,omitempty"`
 	ExcludeAccounts     []string  `json:"excludeAccounts,omitempty"`
 	Accounts            []Account `json:"accounts"`
+	// CredentialReportHoursAgo, when set (0 to 4), makes IAM's credential report behave as
+	// on AWS: each account's report was generated that many hours before seeding, and
+	// GenerateCredentialReport keeps returning it, unchanged, until it is 4 hours old. Unset,
+	// every GenerateCredentialReport makes a fresh report (kinder than AWS).
+	CredentialReportHoursAgo *int `json:"credentialReportHoursAgo,omitempty"`
+	// SESSandbox, when set, makes SES behave as in an account without production access.
+	SESSandbox *SESSandbox `json:"sesSandbox,omitempty"`
+}
+
+// SESSandbox is SES's sandbox mode: mail goes only to verified identities (the sender
+// and VerifiedRecipients); any other recipient is rejected with MessageRejected, as AWS
+// does. MaxSendRate, when above 0, is the sending rate (AWS: 1 message per second), over
+// which SES answers TooManyRequestsException.
+type SESSandbox struct {
+	VerifiedRecipients []string `json:"verifiedRecipients,omitempty"`
+	MaxSendRate        int      `json:"maxSendRate,omitempty"`
 }
 
 // Account is one AWS account of the scenario, addressed by name: the stand-in chooses
@@ -41,7 +57,14 @@ type Account struct {
 	// NoMemberRole leaves the rotator's memberRole out of this account, as in an account
 	// where the role was never deployed: the rotator cannot assume into it.
 	NoMemberRole bool `json:"noMemberRole,omitempty"`
+	// State is the account's Organizations State (AccountStates); empty means ACTIVE. A
+	// member account can be seeded SUSPENDED, PENDING_CLOSURE or CLOSED, which the rotator
+	// must skip; the management account is always ACTIVE.
+	State string `json:"state,omitempty"`
 }
+
+// AccountStates are the Organizations account states a scenario account may be in.
+var AccountStates = []string{"ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"}
 
 // User is an IAM user with its tags and at most two access keys (the IAM quota).
 type User struct {
@@ -147,6 +170,9 @@ func (sc *Scenario) Validate() error {
 		if a.Email != "" {
 			checkEmail(bad, field+".email", a.Email)
 		}
+		if a.State != "" && !slices.Contains(AccountStates, a.State) {
+			bad(field+".state", "must be one of %s, got %q", strings.Join(AccountStates, ", "), a.State)
+		}
 		users := map[string]int{}
 		for j, u := range a.Users {
 			uf := fmt.Sprintf("%s.users[%d]", field, j)
@@ -179,8 +205,23 @@ func (sc *Scenario) Validate() error {
 		}
 	}
 	checkAccount("managementAccount", sc.ManagementAccount)
+	if st := sc.ManagementAccount.State; st != "" && st != "ACTIVE" {
+		bad("managementAccount.state", "the management account is always ACTIVE, got %q", st)
+	}
 	for i, a := range sc.Accounts {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
+	}
+
+	if sb := sc.SESSandbox; sb != nil {
+		for i, r := range sb.VerifiedRecipients {
+			checkEmail(bad, fmt.Sprintf("sesSandbox.verifiedRecipients[%d]", i), r)
+		}
+		if sb.MaxSendRate < 0 {
+			bad("sesSandbox.maxSendRate", "must be 0 (no limit) or more messages per second, got %d", sb.MaxSendRate)
+		}
+	}
+	if h := sc.CredentialReportHoursAgo; h != nil && (*h < 0 || *h > 4) {
+		bad("credentialReportHoursAgo", "must be 0 to 4 (IAM regenerates the report at most every 4 hours), got %d", *h)
 	}
 
 	excluded := map[string]bool{}

@@ -175,6 +175,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		if err != nil {
 			return nil, err
 		}
+		if a.State != "" && a.State != "ACTIVE" {
+			if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/account-state",
+				map[string]string{"accountId": id, "state": a.State}, nil); err != nil {
+				return nil, fmt.Errorf("set state of account %s %s to %s: %w", a.Name, id, a.State, err)
+			}
+			fmt.Fprintf(progress, "account %s = %s is %s\n", a.Name, id, a.State)
+		}
 		excluded := sc.Excluded(a.Name)
 		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: excluded})
 		if excluded {
@@ -191,6 +198,27 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		return nil, fmt.Errorf("verify SES sender %s in %s: %w", sc.SenderEmail, mgmtID, err)
 	}
 	fmt.Fprintf(progress, "SES sender %s verified in %s\n", sc.SenderEmail, mgmtID)
+
+	if sb := sc.SESSandbox; sb != nil {
+		for _, r := range sb.VerifiedRecipients {
+			if _, err := sesv2.NewFromConfig(base).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{
+				EmailIdentity: aws.String(r),
+			}); err != nil {
+				return nil, fmt.Errorf("verify SES recipient %s in %s: %w", r, mgmtID, err)
+			}
+		}
+		if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/ses-sandbox", map[string]int{"maxSendRate": sb.MaxSendRate}, nil); err != nil {
+			return nil, fmt.Errorf("put SES in its sandbox: %w", err)
+		}
+		fmt.Fprintf(progress, "SES in its sandbox: %d verified recipients, at most %d messages per second (0: no limit)\n",
+			len(sb.VerifiedRecipients), sb.MaxSendRate)
+	}
+	if h := sc.CredentialReportHoursAgo; h != nil {
+		if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/credential-reports", map[string]int{"hoursAgo": *h}, nil); err != nil {
+			return nil, fmt.Errorf("cache the credential reports: %w", err)
+		}
+		fmt.Fprintf(progress, "credential reports cached, generated %d hours ago\n", *h)
+	}
 
 	if err := putSettings(ctx, url, &out.Settings); err != nil {
 		return nil, fmt.Errorf("store settings: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
@@ -124,12 +125,19 @@ type eventModel struct {
 }
 
 type aslState struct {
-	Type          string
-	Resource      string
-	Next          string
-	End           bool
-	Retry         []struct{ MaxAttempts *int }
-	Catch         []struct{ Next string }
+	Type           string
+	Resource       string
+	Next           string
+	End            bool
+	TimeoutSeconds *int
+	Retry          []struct {
+		ErrorEquals []string
+		MaxAttempts *int
+	}
+	Catch []struct {
+		ErrorEquals []string
+		Next        string
+	}
 	ItemProcessor *aslMachine
 	ItemReader    json.RawMessage
 }
@@ -233,12 +241,14 @@ func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) 
 // ScanAndRotate 14 + …) ≥ 160,000.
 //
 // Child (one account): 2 + ScanAndRotate 5 + 3×3 = 14, then either AccountFailed 2 (caught)
-// or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + NotificationFailed, an SNS
-// publish, 6 + 4×3 = 43). ScanAndRotate sends at most one notification per user, and writes
-// for at most maxUsers users (rule 8): 20 + 200 × 43 = 8,620 events with one notification per
-// written user. A child execution holds (25,000 − 20) / 43 = 580 notifications: maxUsers is
-// at most policy.MaxMaxUsers (500), and ScanAndRotate stops notifying users who would only get
-// a notice at rotate.DefaultMaxNotifications (550) per account — 20 + 550 × 43 = 23,670.
+// or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + RecordNotificationFailure, an
+// S3 put, 6 + 4×1, + NotificationFailed, an SNS publish when the record failed, 6 + 4×1 = 45).
+// ScanAndRotate sends at most one notification per user, and writes for at most maxUsers
+// users (rule 8): 20 + 200 × 45 = 9,020 events with one notification per written user. A
+// child execution holds (25,000 − 20) / 45 = 555 notifications: maxUsers is at most
+// policy.MaxMaxUsers (500), and ScanAndRotate stops notifying users who would only get a
+// notice at rotate.DefaultMaxNotifications (550) per account — 20 + 550 × 45 = 24,770. The
+// two steps after a failed NotifyUser get one retry each for that reason.
 func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	def, err := statemachine.Render(values())
 	if err != nil {
@@ -258,8 +268,8 @@ func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	if parent != 62 {
 		t.Errorf("the execution's worst case is %d events; the arithmetic in this test's comment says 62 — update both", parent)
 	}
-	if child != 20+43*maxUsers {
-		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 43 × maxUsers = %d — update both", child, 20+43*maxUsers)
+	if child != 20+45*maxUsers {
+		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 45 × maxUsers = %d — update both", child, 20+45*maxUsers)
 	}
 
 	capped := eventModel{items: map[string]int{"ProcessAccounts": accounts, "NotifyOwners": rotate.DefaultMaxNotifications}}
@@ -279,7 +289,9 @@ func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 
 // TestEveryCaughtFailureReachesSNS: each Catch leads, through Pass states, to an SNS publish
 // to the failure topic — except ScanAndRotate's, whose account has no result in S3 and is
-// reported failed by CleanupReport, which tells SNS once for all such accounts.
+// reported failed by CleanupReport, and NotifyUser's, recorded in S3 for CleanupReport
+// (RecordNotificationFailure, whose own Catch reaches SNS); CleanupReport tells SNS once for
+// all such accounts and owners.
 func TestEveryCaughtFailureReachesSNS(t *testing.T) {
 	def, err := statemachine.Render(values())
 	if err != nil {
@@ -301,6 +313,12 @@ func TestEveryCaughtFailureReachesSNS(t *testing.T) {
 				if name == "ScanAndRotate" {
 					continue
 				}
+				if name == "NotifyUser" {
+					if target := m.States[c.Next]; c.Next != "RecordNotificationFailure" || target.Resource != "arn:aws:states:::aws-sdk:s3:putObject" {
+						t.Errorf("the Catch of NotifyUser leads to %s (%s), not to RecordNotificationFailure, an S3 put", c.Next, target.Resource)
+					}
+					continue
+				}
 				next := c.Next
 				for m.States[next].Type == "Pass" {
 					next = m.States[next].Next
@@ -312,7 +330,141 @@ func TestEveryCaughtFailureReachesSNS(t *testing.T) {
 		}
 	}
 	walk(&top)
-	if catches != 5 {
-		t.Errorf("%d Catch clauses, want 5 (ListAccounts, ProcessAccounts, ScanAndRotate, NotifyUser, CleanupReport)", catches)
+	if catches != 6 {
+		t.Errorf("%d Catch clauses, want 6 (ListAccounts, ProcessAccounts, ScanAndRotate, NotifyUser, RecordNotificationFailure, CleanupReport)", catches)
+	}
+}
+
+// taskRetries are the template's Task states and how each retries: "lambda" retries exactly
+// statemachine.LambdaRetriedErrors (and States.Timeout with a TimeoutSeconds), "service" (an
+// SNS or S3 integration) retries States.ALL. A Task missing here fails the test.
+var taskRetries = map[string]string{
+	"ListAccounts":              "lambda",
+	"ScanAndRotate":             "lambda",
+	"NotifyUser":                "lambda",
+	"CleanupReport":             "lambda",
+	"RecordNotificationFailure": "service",
+	"NotificationFailed":        "service",
+	"PublishFailure":            "service",
+}
+
+// TestTaskRetriesMatchTheErrorsOfRealAWS: every Lambda Task retries the errors a Lambda
+// meets on real AWS (service exceptions, Lambda.Unknown, Sandbox.Timedout, a crash; States.Timeout
+// when it has a TimeoutSeconds) in one retrier, and never InvalidInput, FatalError or
+// States.ALL; every service integration retries States.ALL; every Lambda Task catches States.ALL.
+func TestTaskRetriesMatchTheErrorsOfRealAWS(t *testing.T) {
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top aslMachine
+	if err := json.Unmarshal(def, &top); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(m *aslMachine)
+	walk = func(m *aslMachine) {
+		for name, s := range m.States {
+			if s.ItemProcessor != nil {
+				walk(s.ItemProcessor)
+			}
+			if s.Type != "Task" {
+				continue
+			}
+			seen[name] = true
+			var retried []string
+			for _, r := range s.Retry {
+				retried = append(retried, r.ErrorEquals...)
+			}
+			slices.Sort(retried)
+			var want []string
+			switch kind := taskRetries[name]; kind {
+			case "lambda":
+				if !strings.HasPrefix(s.Resource, "arn:aws:lambda:") {
+					t.Errorf("%s: resource %s is not a Lambda function", name, s.Resource)
+				}
+				if len(s.Retry) != 1 {
+					t.Errorf("%s: %d retriers, want one (its errors share one MaxAttempts)", name, len(s.Retry))
+				}
+				want = slices.Clone(statemachine.LambdaRetriedErrors)
+				if s.TimeoutSeconds != nil {
+					want = append(want, statemachine.StatesTimeout)
+				}
+			case "service":
+				if !strings.HasPrefix(s.Resource, "arn:aws:states:::") {
+					t.Errorf("%s: resource %s is not a service integration", name, s.Resource)
+				}
+				want = []string{"States.ALL"}
+			default:
+				t.Errorf("Task %s (%s) is not in taskRetries: say which errors it retries", name, s.Resource)
+				continue
+			}
+			slices.Sort(want)
+			if !slices.Equal(retried, want) {
+				t.Errorf("%s retries %v, want %v", name, retried, want)
+			}
+			if taskRetries[name] == "lambda" && (len(s.Catch) == 0 || !slices.Contains(s.Catch[len(s.Catch)-1].ErrorEquals, "States.ALL")) {
+				t.Errorf("%s: its last Catch does not match States.ALL", name)
+			}
+		}
+	}
+	walk(&top)
+	for name := range taskRetries {
+		if !seen[name] {
+			t.Errorf("taskRetries lists %s, which is not a Task of the template", name)
+		}
+	}
+}
+
+// TestNotifyFailureRecordMatchesTheReport: the object RecordNotificationFailure writes is
+// where CleanupReport looks (workflow.NotifyFailureKey over the Notification's own fields)
+// and holds what NotifyUser's Catch caught (workflow.NotifyFailureRecord).
+func TestNotifyFailureRecordMatchesTheReport(t *testing.T) {
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type task struct {
+		Parameters map[string]string
+		Catch      []struct{ ResultPath, Next string }
+	}
+	var asl struct {
+		States map[string]struct {
+			ItemProcessor struct {
+				States map[string]struct {
+					ItemProcessor struct{ States map[string]task }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(def, &asl); err != nil {
+		t.Fatal(err)
+	}
+	notify := asl.States["ProcessAccounts"].ItemProcessor.States["NotifyOwners"].ItemProcessor.States
+	b, _ := json.Marshal(workflow.Notification{RunID: "{}", Account: workflow.Account{AccountID: "{}"}, UserName: "{}"})
+	var fields struct {
+		RunID   string `json:"runId"`
+		Account struct {
+			AccountID string `json:"accountId"`
+		} `json:"account"`
+		UserName string `json:"userName"`
+	}
+	if err := json.Unmarshal(b, &fields); err != nil || fields.RunID != "{}" || fields.Account.AccountID != "{}" || fields.UserName != "{}" {
+		t.Fatalf("workflow.Notification no longer has runId, account.accountId and userName: %s", b)
+	}
+	params := notify["RecordNotificationFailure"].Parameters
+	wantKey := "States.Format('" + workflow.NotifyFailureKey("{}", "{}", "{}") + "', $.runId, $.account.accountId, $.userName)"
+	if params["Key.$"] != wantKey {
+		t.Errorf("RecordNotificationFailure writes Key %s, CleanupReport reads %s", params["Key.$"], wantKey)
+	}
+	if params["Bucket"] != values()[statemachine.ReportBucketName] {
+		t.Errorf("RecordNotificationFailure writes to bucket %s, not the report bucket", params["Bucket"])
+	}
+	catch := notify["NotifyUser"].Catch
+	if len(catch) != 1 || catch[0].Next != "RecordNotificationFailure" || params["Body.$"] != "States.JsonToString("+catch[0].ResultPath+")" {
+		t.Errorf("RecordNotificationFailure's Body %s is not the caught error of NotifyUser (%+v)", params["Body.$"], catch)
+	}
+	if rec, _ := json.Marshal(workflow.NotifyFailureRecord{Error: "e", Cause: "c"}); string(rec) != `{"Error":"e","Cause":"c"}` {
+		t.Errorf("workflow.NotifyFailureRecord encodes as %s, not as Step Functions' caught error", rec)
 	}
 }

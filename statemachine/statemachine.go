@@ -38,6 +38,25 @@ var Placeholders = []string{
 	FailureTopicArn, ReportBucketName, AccountConcurrency, NotifyConcurrency,
 }
 
+// LambdaRetriedErrors are the errors every Lambda Task of the template retries, in one
+// retrier (so that they share its MaxAttempts, which the history budget counts):
+// RetryableError is the Lambdas' own name for throttling and 5xx (package workflow); the
+// Lambda.* service exceptions are Step Functions' recommended set; Lambda.Unknown (an
+// unhandled error, out of memory), Sandbox.Timedout (the function's timeout) and
+// Runtime.ExitError (the process exited mid-invocation) are the crashes DESIGN.md counts
+// as normal events, after which a re-run is safe. InvalidInput and FatalError are never
+// retried: another attempt cannot help. A Task with TimeoutSeconds also retries
+// States.Timeout (StatesTimeout).
+var LambdaRetriedErrors = []string{
+	"RetryableError",
+	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
+	"Lambda.Unknown", "Sandbox.Timedout", "Runtime.ExitError",
+}
+
+// StatesTimeout is the error of a Task that ran past its TimeoutSeconds.
+const StatesTimeout = "States.Timeout"
+
 // NumberPlaceholders stand in number position: their values must be positive integers.
 var NumberPlaceholders = []string{AccountConcurrency, NotifyConcurrency}
 

@@ -48,7 +48,7 @@ func NewApp(app awscdk.App, cfg Config, paths Paths) (*Stacks, error) {
 		return nil, err
 	}
 	management := NewManagementRoleStack(app, ManagementRoleStackID, &ManagementRoleStackProps{
-		StackProps: props(cfg.ManagementAccountID, "the role that lists the organization's accounts"),
+		StackProps: props(cfg.ManagementAccountID, "the role that lists the organization's accounts, and the management account's member role"),
 		Config:     cfg,
 	})
 	management.AddStackDependency(rotator.Stack, jsii.String("trusts the list-accounts role"))

@@ -24,7 +24,8 @@ type Config struct {
 	ExcludeAccounts     []string // excludeAccounts: never assumed into
 	EmailTagKeys        []string // emailTagKeys: user tag keys holding the owner's email, in order
 	ExemptTagKey        string   // exemptTagKey: user tag key that exempts a user when "true"
-	AllowedEmailDomains []string // allowedEmailDomains: empty allows any domain
+	AllowedEmailDomains []string // allowedEmailDomains: the domains owners' addresses may belong to
+	AllowAnyEmailDomain bool     // allowedEmailDomains is "*": any domain, chosen explicitly
 	Schedule            string   // schedule: EventBridge cron(...) or rate(...) expression
 	MapConcurrency      int      // mapConcurrency: accounts processed at once
 	NotifyConcurrency   int      // notifyConcurrency: notifications sent at once per account
@@ -82,7 +83,6 @@ var defaults = map[string]any{
 	keyExcludeAccounts:     "",
 	keyEmailTagKeys:        "EmailID,Email",
 	keyExemptTagKey:        "Exempt",
-	keyAllowedEmailDomains: "",
 	keySchedule:            "cron(0 13 * * ? *)",
 	keyMapConcurrency:      10,
 	keyNotifyConcurrency:   2,
@@ -97,7 +97,7 @@ var (
 	targetRE      = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
 	roleNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	tagKeyRE      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	domainRE      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	domainOrAnyRE = regexp.MustCompile(`^(\*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$`)
 	scheduleRE    = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
 	maxConcurrent = 10000 // Distributed Map's MaxConcurrency limit
 )
@@ -116,7 +116,6 @@ func LoadConfig(get func(key string) any) (Config, error) {
 		ExcludeAccounts:        r.list(keyExcludeAccounts, accountIDRE, "a 12-digit account ID"),
 		EmailTagKeys:           r.list(keyEmailTagKeys, tagKeyRE, "an IAM tag key"),
 		ExemptTagKey:           r.match(keyExemptTagKey, tagKeyRE, "an IAM tag key"),
-		AllowedEmailDomains:    r.list(keyAllowedEmailDomains, domainRE, "a lower-case domain name"),
 		Schedule:               r.match(keySchedule, scheduleRE, "an EventBridge cron(...) or rate(...) expression"),
 		MapConcurrency:         r.integer(keyMapConcurrency, 1, maxConcurrent),
 		NotifyConcurrency:      r.integer(keyNotifyConcurrency, 1, 40),
@@ -138,6 +137,7 @@ func LoadConfig(get func(key string) any) (Config, error) {
 	if r.ok(keyStackSetTargets) && len(c.StackSetTargets) == 0 {
 		r.fail(keyStackSetTargets, "must name the organization root or at least one OU")
 	}
+	c.AllowedEmailDomains, c.AllowAnyEmailDomain = r.emailDomains()
 	if c.StackSetAdminAccountID == "" {
 		c.StackSetAdminAccountID = c.ManagementAccountID
 	}
@@ -236,6 +236,34 @@ func (r *reader) optionalMatch(key string, re *regexp.Regexp, what string) strin
 		return ""
 	}
 	return r.match(key, re, what)
+}
+
+// anyEmailDomain is the allowedEmailDomains value that allows any domain.
+const anyEmailDomain = "*"
+
+// emailDomains reads allowedEmailDomains, which must be set: without it, anyone allowed to
+// tag a user in a member account could point the user's email tag at their own address and
+// receive the user's next key. "*" says so explicitly.
+func (r *reader) emailDomains() (domains []string, any bool) {
+	const hint = `list the domains owners' addresses may belong to, or set it to "*" to allow any domain`
+	if r.get(keyAllowedEmailDomains) == nil {
+		r.fail(keyAllowedEmailDomains, "is required: %s", hint)
+		return nil, false
+	}
+	items := r.list(keyAllowedEmailDomains, domainOrAnyRE, "a lower-case domain name or *")
+	switch {
+	case !r.ok(keyAllowedEmailDomains):
+		return nil, false
+	case len(items) == 0:
+		r.fail(keyAllowedEmailDomains, "is empty: %s", hint)
+		return nil, false
+	case slices.Contains(items, anyEmailDomain) && len(items) > 1:
+		r.fail(keyAllowedEmailDomains, `"*" (any domain) cannot be combined with domains, got %q`, strings.Join(items, ","))
+		return nil, false
+	case slices.Contains(items, anyEmailDomain):
+		return nil, true
+	}
+	return items, false
 }
 
 func (r *reader) email(key string) string {

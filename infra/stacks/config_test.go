@@ -38,7 +38,7 @@ func TestLoadConfigDefaultsOptionalKeys(t *testing.T) {
 		cfg.Schedule != "cron(0 13 * * ? *)" || cfg.MapConcurrency != 10 || cfg.NotifyConcurrency != 2 ||
 		cfg.MemberRoleName != "provisioning-admin" || cfg.ReportRetentionDays != 400 || cfg.CleanupOnce ||
 		!reflect.DeepEqual(cfg.EmailTagKeys, []string{"EmailID", "Email"}) || cfg.ExemptTagKey != "Exempt" ||
-		cfg.AllowedEmailDomains != nil || cfg.ExcludeAccounts != nil || cfg.StackSetAdminAccountID != cfg.ManagementAccountID {
+		cfg.ExcludeAccounts != nil || cfg.StackSetAdminAccountID != cfg.ManagementAccountID {
 		t.Errorf("defaults: got %+v", cfg)
 	}
 }
@@ -66,7 +66,14 @@ func TestLoadConfigAcceptsCLIAndJSONForms(t *testing.T) {
 		{"rate schedule", map[string]any{"schedule": "rate(1 day)"}, func(c Config) bool { return c.Schedule == "rate(1 day)" }},
 		{"delegated StackSet admin", map[string]any{"stackSetAdminAccountId": "222222222222"},
 			func(c Config) bool { return c.StackSetAdminAccountID == "222222222222" }},
-		{"any email domain", map[string]any{"allowedEmailDomains": ""}, func(c Config) bool { return c.AllowedEmailDomains == nil }},
+		{"any email domain, said explicitly", map[string]any{"allowedEmailDomains": "*"},
+			func(c Config) bool { return c.AllowAnyEmailDomain && c.AllowedEmailDomains == nil }},
+		{"any email domain as a JSON list", map[string]any{"allowedEmailDomains": []any{"*"}},
+			func(c Config) bool { return c.AllowAnyEmailDomain && c.AllowedEmailDomains == nil }},
+		{"two domains", map[string]any{"allowedEmailDomains": "example.com,example.org"},
+			func(c Config) bool {
+				return !c.AllowAnyEmailDomain && reflect.DeepEqual(c.AllowedEmailDomains, []string{"example.com", "example.org"})
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,6 +103,11 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"excluded account list of numbers", map[string]any{"excludeAccounts": []any{123456789012.0}}, "context excludeAccounts: must list strings"},
 		{"no email tag key", map[string]any{"emailTagKeys": " , "}, "context emailTagKeys: must name at least one tag key"},
 		{"exempt tag key with a comma", map[string]any{"exemptTagKey": "a,b"}, "context exemptTagKey: must be an IAM tag key"},
+		// Anyone who may tag a user in a member account could point its email tag at
+		// themselves and receive that user's next key: no domain list is a choice to make.
+		{"no email domain", map[string]any{"allowedEmailDomains": ""}, `context allowedEmailDomains: is empty: list the domains owners' addresses may belong to, or set it to "*" to allow any domain`},
+		{"email domains unset", map[string]any{"allowedEmailDomains": nil}, `context allowedEmailDomains: is required: list the domains owners' addresses may belong to, or set it to "*" to allow any domain`},
+		{"any domain and a domain", map[string]any{"allowedEmailDomains": "*,example.com"}, `context allowedEmailDomains: "*" (any domain) cannot be combined with domains`},
 		{"domain with upper case", map[string]any{"allowedEmailDomains": "Example.com"}, `context allowedEmailDomains: item "Example.com" must be a lower-case domain name`},
 		{"schedule not cron", map[string]any{"schedule": "0 13 * * *"}, "context schedule: must be an EventBridge cron(...) or rate(...) expression"},
 		{"map concurrency zero", map[string]any{"mapConcurrency": 0.0}, "context mapConcurrency: must be an integer from 1 to 10000"},

@@ -1,14 +1,17 @@
 package stacks
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
-// ManagementActions are all the management role may do.
-var ManagementActions = []string{"organizations:ListAccounts", "organizations:DescribeOrganization"}
+// ManagementActions are all the management role may do: list-accounts calls ListAccounts
+// and nothing else in Organizations.
+var ManagementActions = []string{"organizations:ListAccounts"}
 
 // ManagementRoleStackProps configures the ManagementRoleStack.
 type ManagementRoleStackProps struct {
@@ -35,8 +38,35 @@ func NewManagementRoleStack(scope constructs.Construct, id string, props *Manage
 	})
 	suppressNag(role, suppression{
 		rule:      "AwsSolutions-IAM5",
-		reason:    "organizations:ListAccounts and organizations:DescribeOrganization support no resource-level permissions: Resource must be *",
+		reason:    "organizations:ListAccounts supports no resource-level permissions: Resource must be *",
 		appliesTo: []string{"Resource::*"},
 	})
+	// A service-managed StackSet never deploys into the management account: its member
+	// role comes from here, so that its IAM users are rotated like every other account's.
+	// An excluded management account is never assumed into and gets no role.
+	if !slices.Contains(cfg.ExcludeAccounts, cfg.ManagementAccountID) {
+		newManagementAccountMemberRole(stack, cfg)
+	}
 	return stack
+}
+
+// newManagementAccountMemberRole creates the member role (newMemberRole) in the management
+// account's stack.
+func newManagementAccountMemberRole(stack awscdk.Stack, cfg Config) {
+	m := newMemberRole(cfg)
+	role := awsiam.NewCfnRole(stack, jsii.String("MemberRole"), &awsiam.CfnRoleProps{
+		RoleName:                 jsii.String(m.Name),
+		Description:              jsii.String(m.Description),
+		AssumeRolePolicyDocument: m.Trust,
+		Policies: &[]any{&awsiam.CfnRole_PolicyProperty{
+			PolicyName:     jsii.String(m.PolicyName),
+			PolicyDocument: m.Policy,
+		}},
+	})
+	suppressNag(role, suppression{
+		rule:   "AwsSolutions-IAM5",
+		reason: "The member role's account-wide IAM reads (credential report, ListUsers) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only)",
+		appliesTo: []string{"Resource::*",
+			"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/"},
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudformation"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
 // MemberAccountWideActions are the IAM actions of the member role that support no
@@ -18,18 +20,78 @@ var MemberAccountWideActions = []string{
 
 // MemberUserActions are the IAM actions of the member role, on the account's users only.
 var MemberUserActions = []string{
-	"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser",
-	"iam:UntagUser", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
+	"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags",
+	"iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey",
+}
+
+// MemberTagActions are the member role's tag writes, on the account's users, for the
+// rotator's own tag keys only (RotatorTagKeys).
+var MemberTagActions = []string{"iam:TagUser", "iam:UntagUser"}
+
+// RotatorTagKeys is the aws:TagKeys pattern of the tags the member role may write: the
+// rotator's own, never an owner's email or exempt tag.
+const RotatorTagKeys = config.RotatorTagKeyPrefix + "*"
+
+// memberRole holds the properties of the member role, the same in every account: the
+// StackSet's template and the management stack both create it from here.
+type memberRole struct {
+	Name, Description string
+	Trust             map[string]any // AssumeRolePolicyDocument
+	PolicyName        string
+	Policy            map[string]any // its one inline policy
+}
+
+// newMemberRole is the role that the rotator's scan-and-rotate and notify-user roles assume in an account,
+// allowed only the IAM calls the rotator makes and trusted only by that role, inside the
+// organization. Account-specific parts are Fn::Sub expressions, valid in any template.
+func newMemberRole(cfg Config) memberRole {
+	rotatorRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, RotatorRoleName)
+	notifyRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, NotifyRoleName)
+	users := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"}
+	return memberRole{
+		Name:        cfg.MemberRoleName,
+		Description: "Assumed by the IAM access key rotator to rotate this account's IAM user access keys",
+		Trust: policyDocument(map[string]any{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"AWS": []any{map[string]any{"Fn::Sub": rotatorRole}, map[string]any{"Fn::Sub": notifyRole}}},
+			"Action":    "sts:AssumeRole",
+			"Condition": orgCondition(cfg.OrganizationID),
+		}),
+		PolicyName: "rotate-iam-user-access-keys",
+		Policy: policyDocument(
+			map[string]any{
+				"Sid":      "AccountWideReadsWithoutResourceLevelPermissions",
+				"Effect":   "Allow",
+				"Action":   MemberAccountWideActions,
+				"Resource": "*",
+			},
+			map[string]any{
+				"Sid":      "UserAccessKeys",
+				"Effect":   "Allow",
+				"Action":   MemberUserActions,
+				"Resource": users,
+			},
+			map[string]any{
+				"Sid":      "RotatorTagsOnly",
+				"Effect":   "Allow",
+				"Action":   MemberTagActions,
+				"Resource": users,
+				// ForAllValues alone would also pass a request without tag keys.
+				"Condition": map[string]any{
+					"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RotatorTagKeys},
+					"Null":                    map[string]any{"aws:TagKeys": "false"},
+				},
+			},
+		),
+	}
 }
 
 // MemberRoleTemplate is the CloudFormation template the StackSet deploys in every member
-// account: the role that the rotator's scan-and-rotate role assumes, allowed only the
-// IAM calls the rotator makes and trusted only by that role, inside the organization.
-// It is plain JSON rather than a synthesized CDK stack because it must be
-// self-contained: no CDK bootstrap, assets or parameters in the member accounts.
+// account: the member role (newMemberRole). It is plain JSON rather than a synthesized CDK
+// stack because it must be self-contained: no CDK bootstrap, assets or parameters in the
+// member accounts.
 func MemberRoleTemplate(cfg Config) ([]byte, error) {
-	rotatorRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, RotatorRoleName)
-	notifyRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, NotifyRoleName)
+	role := newMemberRole(cfg)
 	template := map[string]any{
 		"AWSTemplateFormatVersion": "2010-09-09",
 		"Description":              "IAM access key rotator: the role the rotator assumes in this member account",
@@ -37,31 +99,10 @@ func MemberRoleTemplate(cfg Config) ([]byte, error) {
 			"MemberRole": map[string]any{
 				"Type": "AWS::IAM::Role",
 				"Properties": map[string]any{
-					"RoleName":    cfg.MemberRoleName,
-					"Description": "Assumed by the IAM access key rotator to rotate this account's IAM user access keys",
-					"AssumeRolePolicyDocument": policyDocument(map[string]any{
-						"Effect":    "Allow",
-						"Principal": map[string]any{"AWS": []any{map[string]any{"Fn::Sub": rotatorRole}, map[string]any{"Fn::Sub": notifyRole}}},
-						"Action":    "sts:AssumeRole",
-						"Condition": orgCondition(cfg.OrganizationID),
-					}),
-					"Policies": []any{map[string]any{
-						"PolicyName": "rotate-iam-user-access-keys",
-						"PolicyDocument": policyDocument(
-							map[string]any{
-								"Sid":      "AccountWideReadsWithoutResourceLevelPermissions",
-								"Effect":   "Allow",
-								"Action":   MemberAccountWideActions,
-								"Resource": "*",
-							},
-							map[string]any{
-								"Sid":      "UserAccessKeys",
-								"Effect":   "Allow",
-								"Action":   MemberUserActions,
-								"Resource": map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"},
-							},
-						),
-					}},
+					"RoleName":                 role.Name,
+					"Description":              role.Description,
+					"AssumeRolePolicyDocument": role.Trust,
+					"Policies":                 []any{map[string]any{"PolicyName": role.PolicyName, "PolicyDocument": role.Policy}},
 				},
 			},
 		},

@@ -48,6 +48,24 @@ func TestMemberRoleTemplate(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("member role permissions\n got %v\nwant exactly %v", got, want)
 	}
+	// The rotator writes only its own tags (key-rotator:notices, :pending, :deactivated):
+	// the role may not change an owner's email or exempt tag, or any other.
+	for _, s := range statements(policies[0].(map[string]any)["PolicyDocument"]) {
+		tags := map[string]bool{}
+		for _, a := range strs(s["Action"]) {
+			tags[a] = a == "iam:TagUser" || a == "iam:UntagUser"
+		}
+		wantCond := "null"
+		if tags["iam:TagUser"] || tags["iam:UntagUser"] {
+			if !tags["iam:TagUser"] || !tags["iam:UntagUser"] || len(tags) != 2 {
+				t.Errorf("tag actions share a statement with others: %v", strs(s["Action"]))
+			}
+			wantCond = `{"ForAllValues:StringLike":{"aws:TagKeys":"` + RotatorTagKeys + `"},"Null":{"aws:TagKeys":"false"}}`
+		}
+		if got := resolveJSON(s["Condition"]); got != wantCond {
+			t.Errorf("statement %v: condition %s, want %s", strs(s["Action"]), got, wantCond)
+		}
+	}
 }
 
 func TestMemberRoleStackSet(t *testing.T) {
@@ -104,9 +122,14 @@ func TestManagementRole(t *testing.T) {
 	if account := *b.stacks.ManagementRole.Account(); account != "111111111111" {
 		t.Errorf("management role stack in account %s, want managementAccountId", account)
 	}
-	_, role := only(t, b.templates[ManagementRoleStackID], "AWS::IAM::Role")
-	if role["RoleName"] != ManagementRoleName {
-		t.Errorf("RoleName %v", role["RoleName"])
+	var role map[string]any
+	for _, r := range resources(b.templates[ManagementRoleStackID], "AWS::IAM::Role") {
+		if props(r)["RoleName"] == ManagementRoleName {
+			role = props(r)
+		}
+	}
+	if role == nil {
+		t.Fatalf("no role %s in the management stack", ManagementRoleName)
 	}
 	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-list-accounts-role"}}]`
 	if got := resolveJSON(statements(role["AssumeRolePolicyDocument"])); got != wantTrust {
@@ -116,7 +139,8 @@ func TestManagementRole(t *testing.T) {
 	for _, policy := range asList(role["Policies"]) {
 		stmts = append(stmts, statements(policy.(map[string]any)["PolicyDocument"])...)
 	}
-	want := map[string][]string{"organizations:ListAccounts": {"*"}, "organizations:DescribeOrganization": {"*"}}
+	// ListAccounts is the only Organizations call (pkg/org); nothing calls DescribeOrganization.
+	want := map[string][]string{"organizations:ListAccounts": {"*"}}
 	if got := permissions(stmts); !reflect.DeepEqual(got, want) || len(resources(b.templates[ManagementRoleStackID], "AWS::IAM::Policy")) != 0 {
 		t.Errorf("management role permissions %v, want exactly %v", got, want)
 	}
@@ -135,4 +159,39 @@ func TestDeploymentOrder(t *testing.T) {
 			t.Errorf("%s depends on %d stacks, want the rotator stack (whose roles it trusts)", name, deps)
 		}
 	}
+}
+
+// TestManagementAccountMemberRole: a service-managed StackSet never deploys into the
+// management account, so the management stack creates the member role there, the same
+// role as the StackSet's, so that the management account's IAM users are rotated too;
+// unless the management account is excluded, when the rotator never assumes into it.
+func TestManagementAccountMemberRole(t *testing.T) {
+	memberRole := func(t *testing.T, template map[string]any) map[string]any {
+		t.Helper()
+		for _, r := range resources(template, "AWS::IAM::Role") {
+			if p := props(r); p["RoleName"] == "provisioning-admin" {
+				return p
+			}
+		}
+		return nil
+	}
+	t.Run("deployed", func(t *testing.T) {
+		b := defaultApp(t)
+		got := memberRole(t, b.templates[ManagementRoleStackID])
+		if got == nil {
+			t.Fatal("the management stack has no member role provisioning-admin: every run fails to assume into the management account")
+		}
+		_, want := only(t, memberTemplate(t, testConfig(t, nil)), "AWS::IAM::Role")
+		for _, key := range []string{"AssumeRolePolicyDocument", "Policies", "Description"} {
+			if g, w := resolveJSON(got[key]), resolveJSON(want[key]); g != w {
+				t.Errorf("%s in the management stack:\n got %s\nwant the StackSet's %s", key, g, w)
+			}
+		}
+	})
+	t.Run("excluded", func(t *testing.T) {
+		b := build(t, map[string]any{"excludeAccounts": "111111111111"})
+		if got := memberRole(t, b.templates[ManagementRoleStackID]); got != nil {
+			t.Errorf("the management account is excluded, yet its stack has the member role %v", got)
+		}
+	})
 }

@@ -129,8 +129,8 @@ func TestRolePermissions(t *testing.T) {
 			"secretsmanager:TagResource":  {secrets},
 			"secretsmanager:DeleteSecret": {secrets},
 			"secretsmanager:ListSecrets":  {"*"},
-			"kms:Encrypt":                 {"<HandoffKey.Arn>"},
 			"kms:GenerateDataKey":         {"<HandoffKey.Arn>"},
+			"kms:Decrypt":                 {"<HandoffKey.Arn>"},
 			"s3:PutObject":                {runs},
 		})},
 		{"NotifyUserRole", with(with(logsAndTraces("<NotifyUserLogs.Arn>"), map[string][]string{
@@ -251,8 +251,6 @@ func TestConditions(t *testing.T) {
 	tests := []struct{ role, action, want string }{
 		{"ScanAndRotateRole", "sts:AssumeRole", `{"StringEquals":{"aws:ResourceOrgID":"o-exampleorg1"}}`},
 		{"ScanAndRotateRole", "secretsmanager:CreateSecret", `{"StringEquals":{"secretsmanager:KmsKeyArn":"<HandoffKey.Arn>"}}`},
-		{"ScanAndRotateRole", "kms:GenerateDataKey", `{"StringEquals":{"kms:ViaService":"secretsmanager.<AWS::Region>.amazonaws.com"}}`},
-		{"NotifyUserRole", "kms:Decrypt", `{"StringEquals":{"kms:ViaService":"secretsmanager.<AWS::Region>.amazonaws.com"}}`},
 		{"NotifyUserRole", "ses:SendEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
 		{"CleanupReportRole", "ses:SendRawEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
 	}

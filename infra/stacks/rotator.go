@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // RotatorStackProps configures the RotatorStack.
@@ -158,7 +160,9 @@ type resourceNames struct {
 	reportBucket, handoffKeyARN, failureTopicARN, configurationSet, managementRole string
 }
 
-// environment gives the value of every variable of contract.FunctionEnv.
+// environment gives the value of every variable of contract.FunctionEnv. An empty
+// ALLOWED_EMAIL_DOMAINS means any domain to the Lambdas; the CDK app gets there only when
+// allowedEmailDomains is explicitly "*".
 func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 	return map[contract.EnvVar]string{
 		config.LimitDays:           strconv.Itoa(cfg.LimitDays),
@@ -278,6 +282,11 @@ func newFailureTopic(stack awscdk.Stack, cfg Config, key awskms.Key) awssns.Topi
 	return topic
 }
 
+// SecretsManagerKeyAccessCheck is the SecretVersionId that Secrets Manager puts in the
+// encryption context of the GenerateDataKey and Decrypt calls with which it checks that the
+// caller may use a secret's KMS key.
+const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
+
 // grantFunctions gives each function exactly the permissions it uses.
 func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.ConfigurationSet) {
 	stack := s.Stack
@@ -287,9 +296,16 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
 		ResourceName: jsii.String(contract.HandoffSecretNamePrefix + "*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
-	viaSecretsManager := map[string]any{"StringEquals": map[string]any{
-		"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region()),
-	}}
+	// Every use of the hand-off key is Secrets Manager's, on behalf of a role, for a hand-off
+	// secret: Secrets Manager puts the secret's ARN in the encryption context.
+	viaSecretsManager := func(more map[string]any) map[string]any {
+		equals := map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}
+		maps.Copy(equals, more)
+		return map[string]any{
+			"StringEquals": equals,
+			"ArnLike":      map[string]any{"kms:EncryptionContext:SecretARN": handoffSecrets},
+		}
+	}
 	sendEmail := allowIf(
 		map[string]any{"StringEquals": map[string]any{"ses:FromAddress": cfg.SenderEmail}},
 		[]string{"ses:SendEmail", "ses:SendRawEmail"},
@@ -329,7 +345,14 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		[]string{"secretsmanager:TagResource", "secretsmanager:DeleteSecret"}, handoffSecrets))
 	// Pending hand-offs (keys created but not yet delivered) are found by listing the prefix.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:ListSecrets"}, jsii.String("*")))
-	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager, "kms:Encrypt", "kms:GenerateDataKey")
+	// CreateSecret with a customer managed key makes Secrets Manager call GenerateDataKey and,
+	// to validate the caller's access to the key, Decrypt on the caller's behalf. Those
+	// validation calls carry SecretVersionId=RequestToValidateKeyAccess in the encryption
+	// context (Secrets Manager user guide, "Secrets Manager encryption context"); a real
+	// version's context holds its version ID, so ScanAndRotate still cannot read a secret.
+	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager(nil), "kms:GenerateDataKey")
+	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
+		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": SecretsManagerKeyAccessCheck}), "kms:Decrypt")
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	suppressNag(scan.Role,
 		suppression{
@@ -352,7 +375,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	// delivery is confirmed), and records delivered notices on the owner's IAM user through
 	// the member role.
 	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:TagResource"}, handoffSecrets))
-	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager, "kms:Decrypt")
+	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
 	notify.Role.AddToPrincipalPolicy(sendEmail)
 	notify.Role.AddToPrincipalPolicy(assumeMember)
 	suppressNag(notify.Role, handoffSecretsSuppression, memberRoleSuppression)
@@ -487,7 +510,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 func newSchedule(stack awscdk.Stack, cfg Config, sm awsstepfunctions.StateMachine) {
 	input := map[string]any{}
 	if cfg.CleanupOnce {
-		input["cleanup"] = true
+		input["cleanup"], input["confirmCleanup"] = true, workflow.CleanupConfirmation
 		awscdk.Annotations_Of(stack).AddInfo(jsii.String(
 			"cleanupOnce is true: the schedule starts cleanup runs. Deploy again with cleanupOnce=false after the first run."))
 	}

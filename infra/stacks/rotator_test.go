@@ -148,7 +148,7 @@ func TestSchedule(t *testing.T) {
 		input     string
 	}{
 		{"daily run", nil, "cron(0 13 * * ? *)", `{}`},
-		{"first deploy cleanup", map[string]any{"cleanupOnce": true, "schedule": "cron(0 6 * * ? *)"}, "cron(0 6 * * ? *)", `{"cleanup":true}`},
+		{"first deploy cleanup", map[string]any{"cleanupOnce": true, "schedule": "cron(0 6 * * ? *)"}, "cron(0 6 * * ? *)", `{"cleanup":true,"confirmCleanup":"delete old inactive keys without notice"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -301,12 +301,73 @@ func keyUsers(t *testing.T, tmpl map[string]any, keyPrefix string) map[string][]
 func TestHandoffKeyPolicy(t *testing.T) {
 	users := keyUsers(t, defaultApp(t).templates[RotatorStackID], "HandoffKey")
 	want := map[string][]string{
-		"kms:Encrypt":         {"<ScanAndRotateRole.Arn>"},
 		"kms:GenerateDataKey": {"<ScanAndRotateRole.Arn>"},
-		"kms:Decrypt":         {"<NotifyUserRole.Arn>"},
+		"kms:Decrypt":         {"<NotifyUserRole.Arn>", "<ScanAndRotateRole.Arn>"},
 	}
 	if !reflect.DeepEqual(users, want) {
-		t.Errorf("hand-off key users %v, want %v: encrypt only by scan-and-rotate, decrypt only by notify-user", users, want)
+		t.Errorf("hand-off key users %v, want %v: data keys only for scan-and-rotate, decrypt by notify-user (and by scan-and-rotate only for Secrets Manager's access check)", users, want)
+	}
+}
+
+// TestHandoffKeyConditions: Secrets Manager calls kms:Decrypt on the writer's behalf when a
+// secret is created with a customer managed key, to validate key access, with the
+// encryption context SecretVersionId=RequestToValidateKeyAccess (Secrets Manager user
+// guide, "Secrets Manager encryption context"). ScanAndRotate gets Decrypt under exactly
+// that context, so that it can create a hand-off secret but never read one (a real
+// version's SecretVersionId is its version ID). Every use of the hand-off key, in the key
+// policy and in the roles' policies, goes through Secrets Manager and names a hand-off
+// secret in the encryption context.
+func TestHandoffKeyConditions(t *testing.T) {
+	const (
+		secrets = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/handoff/*"
+		via     = `"kms:ViaService":"secretsmanager.<AWS::Region>.amazonaws.com"`
+		arnLike = `"ArnLike":{"kms:EncryptionContext:SecretARN":"` + secrets + `"}`
+	)
+	want := map[string]string{
+		"ScanAndRotate kms:GenerateDataKey": `{` + arnLike + `,"StringEquals":{` + via + `}}`,
+		"ScanAndRotate kms:Decrypt":         `{` + arnLike + `,"StringEquals":{"kms:EncryptionContext:SecretVersionId":"RequestToValidateKeyAccess",` + via + `}}`,
+		"NotifyUser kms:Decrypt":            `{` + arnLike + `,"StringEquals":{` + via + `}}`,
+	}
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	got := map[string][]string{}
+	for id, r := range resources(tmpl, "AWS::KMS::Key") {
+		if !strings.HasPrefix(id, "HandoffKey") {
+			continue
+		}
+		for _, s := range statements(props(r)["KeyPolicy"]) {
+			if s["Sid"] == "KeyAdministrationByTheAccount" {
+				continue
+			}
+			who := strings.TrimSuffix(strings.TrimPrefix(resolve(s["Principal"].(map[string]any)["AWS"]), "<"), "Role.Arn>")
+			for _, a := range strs(s["Action"]) {
+				got[who+" "+a] = append(got[who+" "+a], "key policy "+resolveJSON(s["Condition"]))
+			}
+		}
+	}
+	for _, role := range []string{"ScanAndRotate", "NotifyUser"} {
+		for _, r := range resources(tmpl, "AWS::IAM::Policy") {
+			if resolve(props(r)["Roles"]) != "<"+role+"Role>" {
+				continue
+			}
+			for _, s := range statements(props(r)["PolicyDocument"]) {
+				if resolve(s["Resource"]) != "<HandoffKey.Arn>" {
+					continue
+				}
+				for _, a := range strs(s["Action"]) {
+					got[role+" "+a] = append(got[role+" "+a], "role policy "+resolveJSON(s["Condition"]))
+				}
+			}
+		}
+	}
+	for use, cond := range want {
+		if w := []string{"key policy " + cond, "role policy " + cond}; !reflect.DeepEqual(got[use], w) {
+			t.Errorf("%s: %q, want %q", use, got[use], w)
+		}
+	}
+	for use := range got {
+		if _, ok := want[use]; !ok {
+			t.Errorf("unexpected use of the hand-off key: %s %v", use, got[use])
+		}
 	}
 }
 

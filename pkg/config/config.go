@@ -40,6 +40,11 @@ var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, Support
 	ManagementRoleARN, ExcludeAccounts, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
 	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN}
 
+// RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
+// member role may write no other tag (infra: its aws:TagKeys condition), so it can never
+// change an owner's email or exempt tag.
+const RotatorTagKeyPrefix = "key-rotator:"
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"

@@ -16,27 +16,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
-// The tags the rotator keeps on IAM users (all under the key-rotator: prefix, the only tags
-// the member role may write).
+// The tags the rotator keeps on IAM users, all under config.RotatorTagKeyPrefix: the only
+// tags the member role may write.
 const (
 	// NoticesTag lists the notices delivered for the user's current keys, as
 	// "KEYID:CODE:YYYYMMDD" entries separated by spaces (rule 5: once per key and kind).
-	NoticesTag = "key-rotator:notices"
+	NoticesTag = config.RotatorTagKeyPrefix + "notices"
 	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
 	// until the new key is stored for delivery: a later run deletes any key created since
 	// then that has no hand-off secret and was never used.
-	PendingTag = "key-rotator:pending"
+	PendingTag = config.RotatorTagKeyPrefix + "pending"
 	// DeactivatedTag remembers the day each of the user's keys was first known inactive, as
 	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it) separated
 	// by spaces: IAM does not keep it, and no key is deleted on the day it was deactivated.
-	DeactivatedTag = "key-rotator:deactivated"
+	DeactivatedTag = config.RotatorTagKeyPrefix + "deactivated"
 )
-
-// Prefix starts every tag key the rotator writes.
-const Prefix = "key-rotator:"
 
 // noticeCodes keep the notices tag within IAM's 256-character tag values: two keys with
 // three dated notices each fit.

@@ -1,5 +1,8 @@
 // Package input decodes untrusted JSON documents (execution input, plan input, scenario
-// files) strictly, with errors that name the offending field.
+// files) strictly, with errors that name the offending field: a key must be exactly a
+// field's name (no other case), appear once per object and never hold null (omit a field
+// instead), unknown fields and trailing data are errors, and a value of the wrong type is
+// reported with its field's path.
 package input
 
 import (
@@ -25,9 +28,17 @@ func Errorf(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }
 
-// Decode unmarshals exactly one JSON value from raw into v, refusing unknown fields, and
-// reports type mismatches and unknown fields as *FieldError.
+// Decode unmarshals exactly one JSON value from raw into v, a pointer, strictly (see the
+// package comment), and reports every problem with a field as a *FieldError. v is unchanged
+// when a key, a repeated key or a null is refused.
 func Decode(raw []byte, v any) error {
+	t, err := decodeTarget(v)
+	if err != nil {
+		return err
+	}
+	if err := checkStrict(raw, t); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -1,14 +1,17 @@
 // Package org lists the organization's accounts to process in one run (the ListAccounts
-// step): it validates the execution input, drops excluded and inactive accounts, and writes
-// the list to S3 for the Distributed Map's ItemReader.
+// step): it validates the execution input, drops excluded accounts and those whose State is
+// not ACTIVE, and writes the list to S3 for the Distributed Map's ItemReader. A run that
+// would select no account at all is an error, so that the operators hear of it.
 package org
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -56,13 +59,17 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 	}
 	run.Now = run.Now.UTC()
 
-	active, err := l.activeAccounts(ctx)
+	listing, err := l.activeAccounts(ctx)
 	if err != nil {
 		return workflow.AccountList{}, err
 	}
+	active := listing.active
 	accounts, err := l.selectAccounts(active, in.Accounts)
 	if err != nil {
 		return workflow.AccountList{}, err
+	}
+	if len(accounts) == 0 {
+		return workflow.AccountList{}, listing.nothingSelected()
 	}
 	body, err := json.Marshal(accounts)
 	if err != nil {
@@ -78,23 +85,60 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key}, nil
 }
 
-// activeAccounts pages through the organization's ACTIVE accounts, sorted by ID.
-func (l *Lister) activeAccounts(ctx context.Context) ([]workflow.Account, error) {
-	var accounts []workflow.Account
+// listing is what ListAccounts returned: the ACTIVE accounts, sorted by ID, and how many
+// accounts were left out in each other State.
+type listing struct {
+	listed   int
+	active   []workflow.Account
+	inactive map[orgtypes.AccountState]int
+}
+
+// activeAccounts pages through the organization's accounts and keeps those whose State is
+// ACTIVE. Organizations retired Account.Status on 2026-09-09 and no longer returns it: an
+// account without State (an answer in the retired shape) is not known to be active and is
+// skipped like SUSPENDED, PENDING_CLOSURE, CLOSED and PENDING_ACTIVATION.
+func (l *Lister) activeAccounts(ctx context.Context) (listing, error) {
+	res := listing{inactive: map[orgtypes.AccountState]int{}}
 	pages := organizations.NewListAccountsPaginator(l.Org, &organizations.ListAccountsInput{})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list the organization's accounts: %w", err)
+			return listing{}, fmt.Errorf("list the organization's accounts: %w", err)
 		}
 		for _, a := range page.Accounts {
-			if a.Status == orgtypes.AccountStatusActive {
-				accounts = append(accounts, workflow.Account{AccountID: aws.ToString(a.Id), Name: aws.ToString(a.Name)})
+			res.listed++
+			if a.State != orgtypes.AccountStateActive {
+				res.inactive[a.State]++
+				continue
 			}
+			res.active = append(res.active, workflow.Account{AccountID: aws.ToString(a.Id), Name: aws.ToString(a.Name)})
 		}
 	}
-	slices.SortFunc(accounts, func(a, b workflow.Account) int { return strings.Compare(a.AccountID, b.AccountID) })
-	return accounts, nil
+	slices.SortFunc(res.active, func(a, b workflow.Account) int { return strings.Compare(a.AccountID, b.AccountID) })
+	return res, nil
+}
+
+// nothingSelected is the error of a run that would rotate no account: every account of an
+// organization (its management account included) is never legitimately filtered out, so
+// an empty selection means a changed API answer or a configuration mistake.
+func (l listing) nothingSelected() error {
+	if len(l.active) > 0 {
+		return fmt.Errorf("no account to rotate: %d listed, %d ACTIVE, all %d excluded (EXCLUDE_ACCOUNTS)",
+			l.listed, len(l.active), len(l.active))
+	}
+	var skipped []string
+	for _, state := range slices.Sorted(maps.Keys(l.inactive)) {
+		name := string(state)
+		if state == "" {
+			name = "with no State"
+		}
+		skipped = append(skipped, fmt.Sprintf("%d %s", l.inactive[state], name))
+	}
+	msg := fmt.Sprintf("no account to rotate: %d listed, 0 ACTIVE", l.listed)
+	if len(skipped) > 0 {
+		msg += " (not ACTIVE: " + strings.Join(skipped, ", ") + ")"
+	}
+	return errors.New(msg)
 }
 
 // selectAccounts drops the excluded accounts, or, when accounts were requested, keeps just

@@ -49,8 +49,10 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 	return &s3.PutObjectOutput{}, err
 }
 
-func account(id, name string, status orgtypes.AccountStatus) orgtypes.Account {
-	return orgtypes.Account{Id: aws.String(id), Name: aws.String(name), Status: status}
+// account is an account as Organizations lists it since 2026-09-09: with State and
+// without the retired Status.
+func account(id, name string, state orgtypes.AccountState) orgtypes.Account {
+	return orgtypes.Account{Id: aws.String(id), Name: aws.String(name), State: state}
 }
 
 func TestHandle(t *testing.T) {
@@ -62,21 +64,26 @@ func TestHandle(t *testing.T) {
 		wantField string
 		wantNow   time.Time
 	}{
-		{"all but excluded and suspended", `{}`, []string{"111111111111", "333333333333"}, "", start},
+		{"all but excluded and not active", `{}`, []string{"111111111111", "333333333333"}, "", start},
 		{"one account", `{"accounts":["333333333333"]}`, []string{"333333333333"}, "", start},
 		{"dry run as of", `{"dryRun":true,"asOf":"2027-02-01T13:00:00Z"}`, []string{"111111111111", "333333333333"}, "", time.Date(2027, 2, 1, 13, 0, 0, 0, time.UTC)},
 		{"excluded account requested", `{"accounts":["222222222222"]}`, nil, "accounts[0]", start},
 		{"suspended account requested", `{"accounts":["111111111111","444444444444"]}`, nil, "accounts[1]", start},
+		{"closing account requested", `{"accounts":["555555555555"]}`, nil, "accounts[0]", start},
+		{"closed account requested", `{"accounts":["666666666666"]}`, nil, "accounts[0]", start},
 		{"unknown account requested", `{"accounts":["999999999999"]}`, nil, "accounts[0]", start},
 		{"typo", `{"acounts":["111111111111"]}`, nil, "acounts", start},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			org := &fakeOrg{accounts: []orgtypes.Account{
-				account("333333333333", "prod", orgtypes.AccountStatusActive),
-				account("111111111111", "dev", orgtypes.AccountStatusActive),
-				account("222222222222", "legacy", orgtypes.AccountStatusActive),
-				account("444444444444", "closed", orgtypes.AccountStatusSuspended),
+				account("333333333333", "prod", orgtypes.AccountStateActive),
+				account("111111111111", "dev", orgtypes.AccountStateActive),
+				account("222222222222", "legacy", orgtypes.AccountStateActive),
+				account("444444444444", "suspended", orgtypes.AccountStateSuspended),
+				account("555555555555", "closing", orgtypes.AccountStatePendingClosure),
+				account("666666666666", "closed", orgtypes.AccountStateClosed),
+				account("777777777777", "joining", orgtypes.AccountStatePendingActivation),
 			}}
 			store := &fakeS3{objects: map[string][]byte{}}
 			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler)}
@@ -105,8 +112,8 @@ func TestHandle(t *testing.T) {
 			if !slices.Equal(ids, tt.wantIDs) || got.AccountCount != len(tt.wantIDs) || got.Key != "runs/run-1/accounts.json" || !got.Run.Now.Equal(tt.wantNow) {
 				t.Errorf("got %+v with accounts %v, want %v at %v", got, ids, tt.wantIDs, tt.wantNow)
 			}
-			if org.calls != 4 {
-				t.Errorf("%d ListAccounts calls, want every page (4)", org.calls)
+			if org.calls != 7 {
+				t.Errorf("%d ListAccounts calls, want every page (7)", org.calls)
 			}
 		})
 	}
@@ -119,5 +126,45 @@ func TestHandleValidatesBeforeCallingAWS(t *testing.T) {
 	var invalid *workflow.InvalidInput
 	if !errors.As(err, &invalid) || org.calls != 0 {
 		t.Errorf("error %v after %d AWS calls, want InvalidInput before any", err, org.calls)
+	}
+}
+
+// TestHandleFailsWhenNoAccountIsSelected: a run that would rotate no account at all (every
+// account filtered out, say because Organizations answers in a shape the filter does not
+// expect) must reach the operators through the ASL's Catch and SNS, not pass as a success.
+func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
+	tests := []struct {
+		name     string
+		accounts []orgtypes.Account
+		excluded []string
+		wantErr  string
+	}{
+		{"Status only, no State (the retired field)", []orgtypes.Account{
+			{Id: aws.String("111111111111"), Name: aws.String("dev"), Status: orgtypes.AccountStatusActive},
+		}, nil, "no account to rotate: 1 listed, 0 ACTIVE (not ACTIVE: 1 with no State)"},
+		{"all suspended or closed", []orgtypes.Account{
+			account("111111111111", "dev", orgtypes.AccountStateSuspended),
+			account("222222222222", "prod", orgtypes.AccountStateClosed),
+		}, nil, "no account to rotate: 2 listed, 0 ACTIVE (not ACTIVE: 1 CLOSED, 1 SUSPENDED)"},
+		{"every active account excluded", []orgtypes.Account{
+			account("111111111111", "dev", orgtypes.AccountStateActive),
+		}, []string{"111111111111"}, "no account to rotate: 1 listed, 1 ACTIVE, all 1 excluded (EXCLUDE_ACCOUNTS)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &fakeS3{objects: map[string][]byte{}}
+			l := &Lister{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler)}
+			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+			var invalid *workflow.InvalidInput
+			if errors.As(err, &invalid) || workflow.IsRetryable(err) {
+				t.Errorf("error %T is input or retryable; want a fatal error for the Catch", err)
+			}
+			if len(store.objects) != 0 {
+				t.Errorf("an empty run wrote %v", store.objects)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 // Package report consolidates a run (the CleanupReport step): it reads every account's result
-// from S3, writes report.json and report.csv, emails the support team when a human is needed
-// (always in cleanup mode), tells the operators through SNS when an account failed, and emits
+// and the notifications that failed past their retries from S3, writes report.json and
+// report.csv, emails the support team when a human is needed (always in cleanup mode), tells
+// the operators through SNS when an account failed or an owner was not notified, and emits
 // the run's metrics in CloudWatch embedded metric format.
 package report
 
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +33,16 @@ import (
 type S3API interface {
 	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	s3.ListObjectsV2APIClient
 }
+
+// NotifyFailedAction is the action column of a report.csv row for an owner whose
+// notification failed past its retries.
+const NotifyFailedAction = "NotifyUser"
+
+// alertLines bounds the accounts and owners an SNS alert or the support email names: an SNS
+// message holds at most 256 KB, and the report lists them all.
+const alertLines = 50
 
 // SNSAPI publishes the failure alert.
 type SNSAPI interface {
@@ -71,6 +82,9 @@ func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (work
 	if doc.Accounts, err = r.results(ctx, run, accounts); err != nil {
 		return workflow.Report{}, err
 	}
+	if err := r.notifyFailures(ctx, run, doc.Accounts); err != nil {
+		return workflow.Report{}, err
+	}
 	for _, res := range doc.Accounts {
 		addCounts(&doc.Totals, res.Counts)
 	}
@@ -92,14 +106,23 @@ func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (work
 	if err := r.put(ctx, out.CSVKey, "text/csv", table); err != nil {
 		return out, err
 	}
+	// A support email that SES refuses (the outage that failed the notifications, say) does
+	// not fail the run: the report is written and the alert says so. A retryable send
+	// error is returned, for the state machine to retry.
+	var emailErr error
 	if needsHuman(doc) {
-		if err := r.emailSupport(ctx, doc, out, table); err != nil {
+		switch err := r.emailSupport(ctx, doc, out, table); {
+		case err == nil:
+			out.SupportEmailed = true
+		case workflow.IsRetryable(err):
 			return out, err
+		default:
+			emailErr = err
+			r.Log.ErrorContext(ctx, "support email not sent", "runId", run.RunID, "error", err)
 		}
-		out.SupportEmailed = true
 	}
-	if out.FailedAccounts > 0 {
-		if err := r.alert(ctx, doc, out); err != nil {
+	if out.FailedAccounts > 0 || out.Totals.NotifyFailures > 0 || emailErr != nil {
+		if err := r.alert(ctx, doc, out, emailErr); err != nil {
 			return out, err
 		}
 	}
@@ -140,6 +163,67 @@ func (r *Reporter) results(ctx context.Context, run workflow.Run, accounts []wor
 	return out, errors.Join(errs...)
 }
 
+// notifyFailures reads the records the state machine wrote for notifications that failed past
+// their retries (workflow.NotifyFailureKey) into their accounts' results, sorted by user, and
+// counts them.
+func (r *Reporter) notifyFailures(ctx context.Context, run workflow.Run, accounts []workflow.AccountResult) error {
+	prefix := workflow.NotifyFailuresPrefix(run.RunID)
+	index := map[string]int{}
+	for i, a := range accounts {
+		index[a.Account.AccountID] = i
+	}
+	type found struct {
+		account int
+		key     string
+		failure workflow.NotifyFailure
+	}
+	var all []found
+	pages := s3.NewListObjectsV2Paginator(r.S3, &s3.ListObjectsV2Input{Bucket: &r.Bucket, Prefix: &prefix})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list s3://%s/%s: %w", r.Bucket, prefix, err)
+		}
+		for _, obj := range page.Contents {
+			key := aws.ToString(obj.Key)
+			accountID, file, ok := strings.Cut(strings.TrimPrefix(key, prefix), "/")
+			i, known := index[accountID]
+			if !ok || !known || !strings.HasSuffix(file, ".json") {
+				r.Log.WarnContext(ctx, "ignored an object that is no notification failure of this run's accounts", "key", key)
+				continue
+			}
+			all = append(all, found{account: i, key: key, failure: workflow.NotifyFailure{UserName: strings.TrimSuffix(file, ".json")}})
+		}
+	}
+	errs := make([]error, len(all))
+	slots := make(chan struct{}, resultReads)
+	var wg sync.WaitGroup
+	for i := range all {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			var rec workflow.NotifyFailureRecord
+			errs[i] = r.getJSON(ctx, all[i].key, &rec)
+			all[i].failure.Error, all[i].failure.Cause = rec.Error, rec.Cause
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, f := range all {
+		a := &accounts[f.account]
+		a.NotifyFailures = append(a.NotifyFailures, f.failure)
+	}
+	for i := range accounts {
+		a := &accounts[i]
+		slices.SortFunc(a.NotifyFailures, func(x, y workflow.NotifyFailure) int { return strings.Compare(x.UserName, y.UserName) })
+		a.Counts.NotifyFailures = len(a.NotifyFailures)
+	}
+	return nil
+}
+
 func addCounts(t *workflow.Counts, c workflow.Counts) {
 	t.Users += c.Users
 	t.KeysCreated += c.KeysCreated
@@ -150,21 +234,23 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 	t.Deferred += c.Deferred
 	t.NoUsableEmail += c.NoUsableEmail
 	t.Failures += c.Failures
+	t.NotifyFailures += c.NotifyFailures
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
-// about, and users deferred by maxUsers.
+// about or who were not told, and users deferred by maxUsers.
 func needsHuman(doc Document) bool {
 	t := doc.Totals
 	failed := false
 	for _, a := range doc.Accounts {
 		failed = failed || a.Status == workflow.AccountFailed
 	}
-	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0
+	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0
 }
 
-// CSV renders the report as one row per action (or per user without one), and one per
-// failed account.
+// CSV renders the report as one row per action (or per user without one), one per failed
+// account, and one per owner whose notification failed past its retries (action
+// NotifyFailedAction, done false, the caught error), after that user's rows.
 func CSV(doc Document) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
@@ -176,6 +262,17 @@ func CSV(doc Document) []byte {
 		if a.Status == workflow.AccountFailed {
 			_ = w.Write(append(row, "", "", "", "", "", "", dry, "", "", a.Error))
 		}
+		failures := map[string][]workflow.NotifyFailure{}
+		for _, f := range a.NotifyFailures {
+			failures[f.UserName] = append(failures[f.UserName], f)
+		}
+		notifyRows := func(userRow []string, user string, emailProblem string) {
+			for _, f := range failures[user] {
+				_ = w.Write(append(userRow[:6:6], NotifyFailedAction, "", "", "false", dry,
+					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause))
+			}
+			delete(failures, user)
+		}
 		for _, u := range a.Users {
 			userRow := append(row[:4:4], u.UserName, string(u.Status))
 			if len(u.Actions) == 0 {
@@ -185,6 +282,12 @@ func CSV(doc Document) []byte {
 				_ = w.Write(append(userRow[:6:6], string(act.Action.Action), act.AccessKeyID, act.NewAccessKeyID,
 					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error))
 			}
+			notifyRows(userRow, u.UserName, u.EmailProblem)
+		}
+		for _, f := range a.NotifyFailures { // users the account's result does not list
+			if _, left := failures[f.UserName]; left {
+				notifyRows(append(row[:4:4], f.UserName, ""), f.UserName, "")
+			}
 		}
 	}
 	w.Flush()
@@ -192,6 +295,18 @@ func CSV(doc Document) []byte {
 }
 
 func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
+	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
+		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table})
+	if err != nil {
+		return err
+	}
+	_, err = r.Sender.Send(ctx, m)
+	return err
+}
+
+// supportSummary is the support email's list: the run's figures, then the failed accounts
+// and the owners not notified (the first alertLines of each; report.csv has them all).
+func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 	t := doc.Totals
 	mode := "daily run"
 	switch {
@@ -207,34 +322,76 @@ func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.
 		fmt.Sprintf("Notices to owners: %d", t.Notices),
 		fmt.Sprintf("Users without a usable email: %d (no key can be delivered to them; tag them with an email)", t.NoUsableEmail),
 		fmt.Sprintf("Users deferred by maxUsers: %d, user failures: %d", t.Deferred, t.Failures),
-		"Full report: s3://" + r.Bucket + "/" + out.JSONKey,
+		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
+		"Full report: s3://" + bucket + "/" + out.JSONKey,
 	}
-	for _, a := range doc.Accounts {
-		if a.Status == workflow.AccountFailed {
-			summary = append(summary, fmt.Sprintf("Account %s (%s) failed: %s", a.Account.AccountID, a.Account.Name, a.Error))
-		}
+	for _, line := range failedAccounts(doc, bucket, out.JSONKey) {
+		summary = append(summary, "Account "+line)
 	}
-	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
-		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: summary, CSV: table})
-	if err != nil {
-		return err
+	for _, line := range notNotified(doc, bucket, out.JSONKey) {
+		summary = append(summary, "Not notified: "+line)
 	}
-	_, err = r.Sender.Send(ctx, m)
-	return err
+	return summary
 }
 
-// alert tells the operators which accounts failed.
-func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report) error {
+// failedAccounts names the failed accounts, at most alertLines of them.
+func failedAccounts(doc Document, bucket, key string) []string {
 	var lines []string
 	for _, a := range doc.Accounts {
 		if a.Status == workflow.AccountFailed {
-			lines = append(lines, fmt.Sprintf("- %s (%s): %s", a.Account.AccountID, a.Account.Name, a.Error))
+			lines = append(lines, fmt.Sprintf("%s (%s) failed: %s", a.Account.AccountID, a.Account.Name, a.Error))
 		}
 	}
-	msg := fmt.Sprintf("IAM access key rotation run %s: %d of %d accounts failed.\n%s\nReport: s3://%s/%s\n",
-		doc.Run.RunID, out.FailedAccounts, out.Accounts, strings.Join(lines, "\n"), r.Bucket, out.JSONKey)
-	if _, err := r.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &r.TopicARN, Message: &msg,
-		Subject: aws.String(fmt.Sprintf("Key rotation: %d accounts failed", out.FailedAccounts))}); err != nil {
+	return bounded(lines, bucket, key)
+}
+
+// notNotified names the owners whose notification failed, at most alertLines of them.
+func notNotified(doc Document, bucket, key string) []string {
+	var lines []string
+	for _, a := range doc.Accounts {
+		for _, f := range a.NotifyFailures {
+			lines = append(lines, fmt.Sprintf("%s in %s (%s): %s: %s", f.UserName, a.Account.AccountID, a.Account.Name, f.Error, f.Cause))
+		}
+	}
+	return bounded(lines, bucket, key)
+}
+
+func bounded(lines []string, bucket, key string) []string {
+	if len(lines) <= alertLines {
+		return lines
+	}
+	return append(lines[:alertLines:alertLines], fmt.Sprintf("… and %d more in s3://%s/%s", len(lines)-alertLines, bucket, key))
+}
+
+// alert tells the operators which accounts failed, which owners were not notified, and why
+// the support email was not sent (emailErr), if it was not.
+func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
+	var msg strings.Builder
+	var subject []string
+	fmt.Fprintf(&msg, "IAM access key rotation run %s: %d of %d accounts failed, %d owners not notified.\n",
+		doc.Run.RunID, out.FailedAccounts, out.Accounts, out.Totals.NotifyFailures)
+	if out.FailedAccounts > 0 {
+		subject = append(subject, fmt.Sprintf("%d accounts failed", out.FailedAccounts))
+		msg.WriteString("\nFailed accounts:\n")
+		for _, line := range failedAccounts(doc, r.Bucket, out.JSONKey) {
+			msg.WriteString("- " + line + "\n")
+		}
+	}
+	if out.Totals.NotifyFailures > 0 {
+		subject = append(subject, fmt.Sprintf("%d owners not notified", out.Totals.NotifyFailures))
+		msg.WriteString("\nOwners not notified after the retries (a new key stays in its hand-off secret for the next run):\n")
+		for _, line := range notNotified(doc, r.Bucket, out.JSONKey) {
+			msg.WriteString("- " + line + "\n")
+		}
+	}
+	if emailErr != nil {
+		subject = append(subject, "support email not sent")
+		fmt.Fprintf(&msg, "\nThe support email was not sent: %v\n", emailErr)
+	}
+	fmt.Fprintf(&msg, "\nReport: s3://%s/%s\n", r.Bucket, out.JSONKey)
+	text := msg.String()
+	if _, err := r.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &r.TopicARN, Message: &text,
+		Subject: aws.String("Key rotation: " + strings.Join(subject, ", "))}); err != nil {
 		return fmt.Errorf("publish failure alert to %s: %w", r.TopicARN, err)
 	}
 	return nil
@@ -248,7 +405,8 @@ func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
 		name  string
 		value int
 	}{{"KeysCreated", t.KeysCreated}, {"KeysDeactivated", t.KeysDeactivated}, {"KeysDeleted", t.KeysDeleted},
-		{"NoticesSent", t.Notices}, {"AccountsFailed", out.FailedAccounts}, {"UserFailures", t.Failures}}
+		{"NoticesSent", t.Notices}, {"AccountsFailed", out.FailedAccounts}, {"UserFailures", t.Failures},
+		{"NotifyFailures", t.NotifyFailures}}
 	line := map[string]any{}
 	var defs []map[string]string
 	for _, v := range values {

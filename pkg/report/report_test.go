@@ -50,6 +50,7 @@ func TestNeedsHuman(t *testing.T) {
 		{"user without email", Document{Totals: workflow.Counts{NoUsableEmail: 1}}, true},
 		{"deferred users", Document{Totals: workflow.Counts{Deferred: 2}}, true},
 		{"user failure", Document{Totals: workflow.Counts{Failures: 1}}, true},
+		{"owner not notified", Document{Totals: workflow.Counts{NotifyFailures: 1}}, true},
 		{"failed account", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountFailed}}}, true},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -15,8 +16,35 @@ import (
 // report has none), enough to decide whether the user needs a closer look.
 type ReportUser struct {
 	UserName string
-	Keys     []policy.Key
+	// Created is the user's creation time: no key of the user is older.
+	Created time.Time
+	// Keys are the keys the report shows with their dates.
+	Keys []policy.Key
+	// Hidden are the slots that may hold an Inactive key the report does not date: AWS
+	// writes last_rotated N/A for an Inactive key, exactly as for an empty slot.
+	Hidden []HiddenSlot
 }
+
+// HiddenSlot is a key slot that reads active=false and last_rotated=N/A: empty, or an
+// Inactive key of unknown age (at most the user's).
+type HiddenSlot struct {
+	// LastUsedDate is the slot's last use when the report has one (then the slot surely
+	// holds a key); nil for N/A or no_information.
+	LastUsedDate *time.Time
+}
+
+// worstCase returns the user's keys with each hidden slot filled by the oldest key it could
+// hold: Inactive, created with the user. Whatever the slot really holds is no more due.
+func (u ReportUser) worstCase() []policy.Key {
+	keys := slices.Clone(u.Keys)
+	for _, h := range u.Hidden {
+		keys = append(keys, policy.Key{Status: policy.Inactive, CreateDate: u.Created, LastUsedDate: h.LastUsedDate})
+	}
+	return keys
+}
+
+// userCreated is the report's column of the user's creation time.
+const userCreated = "user_creation_time"
 
 // rootRow is the report's row for the account's root user, which has no IAM user to act on.
 const rootRow = "<root_account>"
@@ -40,7 +68,7 @@ func ParseCredentialReport(content []byte) ([]ReportUser, error) {
 	for i, name := range header {
 		col[name] = i
 	}
-	for _, name := range []string{"user", keyColumns[0].active, keyColumns[0].rotated, keyColumns[0].used,
+	for _, name := range []string{"user", userCreated, keyColumns[0].active, keyColumns[0].rotated, keyColumns[0].used,
 		keyColumns[1].active, keyColumns[1].rotated, keyColumns[1].used} {
 		if _, ok := col[name]; !ok {
 			return nil, fmt.Errorf("credential report: column %s is missing", name)
@@ -63,26 +91,40 @@ func ParseCredentialReport(content []byte) ([]ReportUser, error) {
 		if u.UserName == "" {
 			return nil, fmt.Errorf("credential report line %d: empty user name", line)
 		}
+		created, err := reportTime(userCreated, row[col[userCreated]])
+		if err == nil && created == nil {
+			err = fmt.Errorf("column %s: %q is not a time", userCreated, row[col[userCreated]])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credential report line %d (user %s): %w", line, u.UserName, err)
+		}
+		u.Created = *created
 		for _, kc := range keyColumns {
 			key, present, err := parseKeySlot(row, col, kc.active, kc.rotated, kc.used)
 			if err != nil {
 				return nil, fmt.Errorf("credential report line %d (user %s): %w", line, u.UserName, err)
 			}
-			if present {
+			switch {
+			case present:
 				u.Keys = append(u.Keys, key)
+			case key.Status == policy.Inactive:
+				u.Hidden = append(u.Hidden, HiddenSlot{LastUsedDate: key.LastUsedDate})
 			}
 		}
 		users = append(users, u)
 	}
 }
 
-// parseKeySlot reads one key slot; a slot whose last_rotated is N/A holds no key.
+// parseKeySlot reads one key slot. A slot with a last_rotated date holds a key (present).
+// One without (N/A) and inactive is empty or holds an Inactive key, which AWS does not
+// date: it is returned not present, with Status Inactive and the slot's last use. An
+// active key without a date is an error.
 func parseKeySlot(row []string, col map[string]int, activeCol, rotatedCol, usedCol string) (policy.Key, bool, error) {
 	rotated, err := reportTime(rotatedCol, row[col[rotatedCol]])
-	if err != nil || rotated == nil {
+	if err != nil {
 		return policy.Key{}, false, err
 	}
-	k := policy.Key{CreateDate: *rotated, Status: policy.Inactive}
+	k := policy.Key{Status: policy.Inactive}
 	switch v := row[col[activeCol]]; v {
 	case "true":
 		k.Status = policy.Active
@@ -93,6 +135,13 @@ func parseKeySlot(row []string, col map[string]int, activeCol, rotatedCol, usedC
 	if k.LastUsedDate, err = reportTime(usedCol, row[col[usedCol]]); err != nil {
 		return policy.Key{}, false, err
 	}
+	if rotated == nil {
+		if k.Status == policy.Active {
+			return policy.Key{}, false, fmt.Errorf("column %s: N/A for an active key", rotatedCol)
+		}
+		return k, false, nil
+	}
+	k.CreateDate = *rotated
 	return k, true, nil
 }
 

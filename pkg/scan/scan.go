@@ -1,6 +1,13 @@
 // Package scan reads an account's IAM users and keys as the policy needs them, cheaply: the
 // credential report (one CSV with every key's age and last use) picks the users that may need
 // an action, and only those are read in full, fresh, before anything is decided.
+//
+// The report is taken as AWS gives it: up to 4 hours old (IAM regenerates it at most that
+// often and answers COMPLETE with the cached one), without key IDs, with N/A,
+// no_information and not_supported values, and with last_rotated N/A for an Inactive key,
+// which then reads like an empty slot. It only picks candidates: a key the rotator or an
+// owner changed since it was generated is seen in the fresh read. A user old enough for a
+// hidden Inactive key to be due costs one ListAccessKeys call to find out.
 package scan
 
 import (
@@ -52,6 +59,9 @@ type Result struct {
 	Candidates []string
 	Users      int
 	Source     Source
+	// KeysListed counts the users whose keys were listed because the report could hide an
+	// Inactive key of theirs that may be due.
+	KeysListed int
 }
 
 // Candidates reads the credential report, or lists every user when IAM cannot give the
@@ -69,11 +79,42 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 	}
 	res.Users = len(users)
 	for _, u := range users {
-		if policy.MayAct(u.Keys, cfg, now) {
+		switch {
+		case policy.MayAct(u.Keys, cfg, now):
 			res.Candidates = append(res.Candidates, u.UserName)
+		case len(u.Hidden) > 0 && policy.MayAct(u.worstCase(), cfg, now):
+			res.KeysListed++
+			keys, err := s.listKeys(ctx, u.UserName)
+			var gone *types.NoSuchEntityException
+			switch {
+			case errors.As(err, &gone):
+				continue // deleted since the report
+			case err != nil:
+				return res, err
+			}
+			// Without their last use, keys count as idle since creation: never less due.
+			if policy.MayAct(keys, cfg, now) {
+				res.Candidates = append(res.Candidates, u.UserName)
+			}
 		}
 	}
 	return res, nil
+}
+
+// listKeys lists a user's keys with their status and creation date, without last use.
+func (s *Scanner) listKeys(ctx context.Context, userName string) ([]policy.Key, error) {
+	var keys []policy.Key
+	pages := iam.NewListAccessKeysPaginator(s.IAM, &iam.ListAccessKeysInput{UserName: &userName})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list access keys of user %s: %w", userName, err)
+		}
+		for _, m := range page.AccessKeyMetadata {
+			keys = append(keys, policy.Key{AccessKeyID: aws.ToString(m.AccessKeyId), Status: policy.KeyStatus(m.Status), CreateDate: aws.ToTime(m.CreateDate)})
+		}
+	}
+	return keys, nil
 }
 
 // reportUnavailable means IAM could not produce the report (as opposed to a report we
@@ -91,18 +132,25 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 		interval = 250 * time.Millisecond
 	}
 	for attempt := 1; ; attempt++ {
-		gen, err := s.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+		state, err := s.generate(ctx)
 		if err != nil {
-			if apiErrorCode(err) == "LimitExceeded" || apiErrorCode(err) == "ServiceFailure" {
-				return nil, &reportUnavailable{reason: err.Error()}
-			}
-			return nil, fmt.Errorf("generate credential report: %w", err)
+			return nil, err
 		}
-		if gen.State == types.ReportStateTypeComplete {
-			break
+		if state == types.ReportStateTypeComplete {
+			out, err := s.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+			switch code := apiErrorCode(err); {
+			case code == "ReportInProgress":
+				state = types.ReportStateTypeInprogress // being regenerated: wait for it
+			case code == "ReportNotPresent" || code == "ReportExpired":
+				return nil, &reportUnavailable{reason: err.Error()}
+			case err != nil:
+				return nil, fmt.Errorf("get credential report: %w", err)
+			default:
+				return ParseCredentialReport(out.Content)
+			}
 		}
 		if attempt >= polls {
-			return nil, &reportUnavailable{reason: fmt.Sprintf("still %s after %d polls", gen.State, attempt)}
+			return nil, &reportUnavailable{reason: fmt.Sprintf("still %s after %d polls", state, attempt)}
 		}
 		select {
 		case <-ctx.Done():
@@ -111,18 +159,28 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 		}
 		interval = min(2*interval, 4*time.Second)
 	}
-	out, err := s.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
-	switch code := apiErrorCode(err); {
-	case code == "ReportNotPresent" || code == "ReportExpired" || code == "ReportInProgress":
-		return nil, &reportUnavailable{reason: err.Error()}
-	case err != nil:
-		return nil, fmt.Errorf("get credential report: %w", err)
+}
+
+// generate asks IAM for a report and returns its state. LimitExceeded (reports requested
+// too often) is COMPLETE: the last report, if any, is what there is. ReportInProgress is
+// INPROGRESS. ServiceFailure makes the report unavailable (the scanner lists instead);
+// throttling and other errors are returned as they are, for the workflow to retry later:
+// listing every user would cost far more of the same throttled API.
+func (s *Scanner) generate(ctx context.Context) (types.ReportStateType, error) {
+	gen, err := s.IAM.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	switch apiErrorCode(err) {
+	case "":
+	case "LimitExceeded":
+		return types.ReportStateTypeComplete, nil
+	case "ReportInProgress":
+		return types.ReportStateTypeInprogress, nil
+	case "ServiceFailure":
+		return "", &reportUnavailable{reason: err.Error()}
 	}
-	users, err := ParseCredentialReport(out.Content)
 	if err != nil {
-		return nil, err
+		return "", fmt.Errorf("generate credential report: %w", err)
 	}
-	return users, nil
+	return gen.State, nil
 }
 
 // listAll reads every user's keys one call at a time: the fallback when there is no report.

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 var now = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
@@ -55,9 +56,25 @@ func TestParseCredentialReport(t *testing.T) {
 			}
 			keys = append(keys, fmt.Sprintf("%s/%s/%s", k.Status, k.CreateDate.Format(time.DateOnly), used))
 		}
-		got = append(got, u.UserName+"="+strings.Join(keys, "+"))
+		var hidden []string
+		for _, h := range u.Hidden {
+			used := "never"
+			if h.LastUsedDate != nil {
+				used = h.LastUsedDate.Format(time.DateOnly)
+			}
+			hidden = append(hidden, used)
+		}
+		entry := u.UserName + "=" + strings.Join(keys, "+")
+		if len(hidden) > 0 {
+			entry += " hidden:" + strings.Join(hidden, "+")
+		}
+		if !u.Created.Equal(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: created %s, want the user_creation_time 2025-01-01", u.UserName, u.Created)
+		}
+		got = append(got, entry)
 	}
-	want := []string{"alice=Active/2026-09-01/2026-11-24", "bob=Inactive/2026-07-28/never+Active/2026-11-22/2026-11-25", "carol="}
+	// An empty slot reads as AWS writes an Inactive key's (last_rotated N/A): "hidden".
+	want := []string{"alice=Active/2026-09-01/2026-11-24 hidden:never", "bob=Inactive/2026-07-28/never+Active/2026-11-22/2026-11-25", "carol= hidden:never+never"}
 	if !slices.Equal(got, want) {
 		t.Errorf("parsed %q, want %q", got, want)
 	}
@@ -65,7 +82,8 @@ func TestParseCredentialReport(t *testing.T) {
 	bad := []struct {
 		name, csv, wantErr string
 	}{
-		{"missing column", "user,arn\nalice,arn\n", "column access_key_1_active is missing"},
+		{"missing column", "user,arn\nalice,arn\n", "column user_creation_time is missing"},
+		{"bad creation time", strings.Replace(header+reportRow("alice", "", ""), "2025-01-01T00:00:00+00:00", "N/A", 1), `column user_creation_time: "N/A" is not a time`},
 		{"short row", header + "alice,arn\n", "wrong number of fields"},
 		{"bad boolean", header + reportRow("alice", "yes,"+day(1)+",N/A", ""), `line 2 (user alice): column access_key_1_active: "yes" is not true or false`},
 		{"bad date", header + reportRow("alice", "true,yesterday,N/A", ""), `column access_key_1_last_rotated: "yesterday" is not a time or N/A`},
@@ -86,6 +104,7 @@ func TestParseCredentialReport(t *testing.T) {
 type fakeIAM struct {
 	report      string
 	generateErr error
+	getErrs     []error                 // successive GetCredentialReport errors (nil: answer)
 	states      []types.ReportStateType // successive GenerateCredentialReport states
 	users       map[string][]types.AccessKeyMetadata
 	lastUsed    map[string]time.Time
@@ -111,6 +130,13 @@ func (f *fakeIAM) GenerateCredentialReport(context.Context, *iam.GenerateCredent
 
 func (f *fakeIAM) GetCredentialReport(context.Context, *iam.GetCredentialReportInput, ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
 	f.count("GetCredentialReport")
+	if len(f.getErrs) > 0 {
+		err := f.getErrs[0]
+		f.getErrs = f.getErrs[1:]
+		if err != nil {
+			return nil, err
+		}
+	}
 	return &iam.GetCredentialReportOutput{Content: []byte(f.report)}, nil
 }
 
@@ -139,6 +165,9 @@ func (f *fakeIAM) ListUsers(_ context.Context, in *iam.ListUsersInput, _ ...func
 
 func (f *fakeIAM) ListAccessKeys(_ context.Context, in *iam.ListAccessKeysInput, _ ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error) {
 	f.count("ListAccessKeys")
+	if _, ok := f.users[aws.ToString(in.UserName)]; !ok {
+		return nil, &types.NoSuchEntityException{Message: aws.String("The user with name " + aws.ToString(in.UserName) + " cannot be found.")}
+	}
 	keys, next := page(f.users[aws.ToString(in.UserName)], in.Marker)
 	return &iam.ListAccessKeysOutput{AccessKeyMetadata: keys, Marker: next, IsTruncated: next != nil}, nil
 }
@@ -164,7 +193,8 @@ func meta(id string, status types.StatusType, age int) types.AccessKeyMetadata {
 }
 
 // account builds a fake with users u0..u(n-1), each with one 10-day-old key used today,
-// plus the given extra users, and the matching credential report.
+// plus the given extra users, and the matching credential report; each user was created
+// with its oldest key.
 func account(n int, extra map[string][]types.AccessKeyMetadata) *fakeIAM {
 	f := &fakeIAM{users: map[string][]types.AccessKeyMetadata{}, lastUsed: map[string]time.Time{}, tags: map[string][]types.Tag{}, calls: map[string]int{}}
 	for i := range n {
@@ -177,16 +207,23 @@ func account(n int, extra map[string][]types.AccessKeyMetadata) *fakeIAM {
 	b.WriteString(header)
 	for _, name := range slices.Sorted(maps.Keys(f.users)) {
 		var slots [2]string
+		created := now
 		for i, k := range f.users[name] {
 			f.lastUsed[*k.AccessKeyId] = now.Add(-time.Hour)
 			slots[i] = fmt.Sprintf("%t,%s,%s", k.Status == types.StatusTypeActive, k.CreateDate.Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339))
+			if k.CreateDate.Before(created) {
+				created = *k.CreateDate
+			}
 		}
-		b.WriteString(reportRow(name, slots[0], slots[1]))
+		b.WriteString(strings.Replace(reportRow(name, slots[0], slots[1]), "2025-01-01T00:00:00+00:00", created.Format(time.RFC3339), 1))
 	}
 	f.report = b.String()
 	return f
 }
 
+// TestCandidatesFromReportCostsNoPerUserCall: users whose keys the report dates, or who are
+// too young for a key the report could hide to be due, cost no call of their own (older
+// users with a free slot cost one: TestCandidatesSeeInactiveKeysTheReportHides).
 func TestCandidatesFromReportCostsNoPerUserCall(t *testing.T) {
 	f := account(500, map[string][]types.AccessKeyMetadata{
 		"old":  {meta("AKIAOLD", types.StatusTypeActive, 85)},
@@ -215,12 +252,15 @@ func TestCandidatesPollsThenFallsBackToListing(t *testing.T) {
 	}{
 		{"report after two polls", []types.ReportStateType{types.ReportStateTypeStarted, types.ReportStateTypeInprogress}, nil, FromCredentialReport, 3},
 		{"report never completes", []types.ReportStateType{"STARTED", "STARTED", "STARTED", "STARTED"}, nil, FromListing, 3},
-		{"report refused", nil, &smithy.GenericAPIError{Code: "LimitExceeded"}, FromListing, 1},
+		{"report refused and none to be had", nil, &smithy.GenericAPIError{Code: "LimitExceeded"}, FromListing, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := account(5, map[string][]types.AccessKeyMetadata{"old": {meta("AKIAOLD", types.StatusTypeActive, 85), meta("AKIAOLD2", types.StatusTypeInactive, 1)}})
 			f.states, f.generateErr = tt.states, tt.generateErr
+			if tt.generateErr != nil {
+				f.getErrs = []error{&smithy.GenericAPIError{Code: "ReportNotPresent"}}
+			}
 			s := &Scanner{IAM: f, ReportPolls: 3, PollInterval: time.Millisecond}
 			res, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
 			if err != nil {
@@ -234,6 +274,133 @@ func TestCandidatesPollsThenFallsBackToListing(t *testing.T) {
 				t.Errorf("listing calls %v: want every page of users (3) and keys (6), and each key's last use (7)", f.calls)
 			}
 		})
+	}
+}
+
+// TestCandidatesWhenGenerateCredentialReportRefuses: IAM regenerates the report at most
+// every 4 hours and may refuse or throttle the request; the last report, when there is
+// one, still picks the candidates, a report still in progress is waited for, and
+// throttling is an error the workflow retries later, not a fallback to per-user listing
+// (which would cost far more of the same throttled API).
+func TestCandidatesWhenGenerateCredentialReportRefuses(t *testing.T) {
+	apiErr := func(code string) error { return &smithy.GenericAPIError{Code: code, Message: code} }
+	tests := []struct {
+		name        string
+		generateErr error
+		getErrs     []error
+		wantSource  Source
+		wantGen     int
+		wantGet     int
+		wantErr     string
+	}{
+		{"limit exceeded, the last report is there", apiErr("LimitExceeded"), nil, FromCredentialReport, 1, 1, ""},
+		{"limit exceeded, no report", apiErr("LimitExceeded"), []error{apiErr("ReportNotPresent")}, FromListing, 1, 1, ""},
+		{"limit exceeded, the report expired", apiErr("LimitExceeded"), []error{apiErr("ReportExpired")}, FromListing, 1, 1, ""},
+		{"report still in progress when read", nil, []error{apiErr("ReportInProgress")}, FromCredentialReport, 2, 2, ""},
+		{"generate answers ReportInProgress", apiErr("ReportInProgress"), nil, FromCredentialReport, 3, 1, ""},
+		{"throttled", apiErr("Throttling"), nil, "", 1, 0, "generate credential report: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := account(5, map[string][]types.AccessKeyMetadata{"old": {meta("AKIAOLD", types.StatusTypeActive, 85)}})
+			f.getErrs = tt.getErrs
+			generateErr := tt.generateErr
+			s := &Scanner{IAM: &refusingIAM{fakeIAM: f, generate: func(calls int) error {
+				// ReportInProgress twice, then the report; any other refusal every time.
+				if generateErr != nil && (generateErr.(*smithy.GenericAPIError).Code != "ReportInProgress" || calls <= 2) {
+					return generateErr
+				}
+				return nil
+			}}, ReportPolls: 5, PollInterval: time.Millisecond}
+			res, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !workflow.IsRetryable(err) {
+					t.Fatalf("error %v, want a retryable one containing %q", err, tt.wantErr)
+				}
+				if f.calls["ListUsers"] != 0 {
+					t.Errorf("throttled, yet fell back to listing: %v", f.calls)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Source != tt.wantSource || !slices.Equal(res.Candidates, []string{"old"}) ||
+				f.calls["GenerateCredentialReport"] != tt.wantGen || f.calls["GetCredentialReport"] != tt.wantGet {
+				t.Errorf("candidates %q from %s after %v, want [old] from %s after %d generate and %d get calls",
+					res.Candidates, res.Source, f.calls, tt.wantSource, tt.wantGen, tt.wantGet)
+			}
+		})
+	}
+}
+
+// refusingIAM makes GenerateCredentialReport fail as generate says, given the calls so far.
+type refusingIAM struct {
+	*fakeIAM
+	generate func(calls int) error
+}
+
+func (r *refusingIAM) GenerateCredentialReport(ctx context.Context, in *iam.GenerateCredentialReportInput, opts ...func(*iam.Options)) (*iam.GenerateCredentialReportOutput, error) {
+	if err := r.generate(r.calls["GenerateCredentialReport"] + 1); err != nil {
+		r.count("GenerateCredentialReport")
+		return nil, err
+	}
+	return r.fakeIAM.GenerateCredentialReport(ctx, in, opts...)
+}
+
+// awsReport renders f's users as AWS writes the credential report: an Inactive key's
+// last_rotated is N/A (so it reads like an empty slot), created the user's creation time.
+func awsReport(f *fakeIAM, created map[string]int, used map[string]int) string {
+	var b strings.Builder
+	b.WriteString(header)
+	for _, name := range slices.Sorted(maps.Keys(f.users)) {
+		var slots [2]string
+		for i, k := range f.users[name] {
+			lastUsed := "N/A"
+			if d, ok := used[*k.AccessKeyId]; ok {
+				lastUsed = day(d)
+				f.lastUsed[*k.AccessKeyId] = now.Add(-time.Duration(d) * 24 * time.Hour)
+			}
+			rotated := "N/A"
+			if k.Status == types.StatusTypeActive {
+				rotated = k.CreateDate.Format(time.RFC3339)
+			}
+			slots[i] = fmt.Sprintf("%t,%s,%s", k.Status == types.StatusTypeActive, rotated, lastUsed)
+		}
+		row := reportRow(name, slots[0], slots[1])
+		b.WriteString(strings.Replace(row, "2025-01-01T00:00:00+00:00", day(created[name]), 1))
+	}
+	return b.String()
+}
+
+// TestCandidatesSeeInactiveKeysTheReportHides: AWS's report gives an Inactive key's
+// last_rotated as N/A, like an empty slot, so the report alone cannot say whether a user
+// holds an Inactive key due for deletion. A key is never older than its user: a user old
+// enough for a hidden key to be due gets one ListAccessKeys call to find out; younger
+// users cost nothing.
+func TestCandidatesSeeInactiveKeysTheReportHides(t *testing.T) {
+	f := account(0, map[string][]types.AccessKeyMetadata{
+		"young":       {meta("AKIAY", types.StatusTypeActive, 30)},
+		"inactive":    {meta("AKIAI1", types.StatusTypeActive, 20), meta("AKIAI2", types.StatusTypeInactive, 110)},
+		"used-hidden": {meta("AKIAU1", types.StatusTypeInactive, 50)},
+		"one-key":     {meta("AKIAO", types.StatusTypeActive, 20)},
+		"fresh-off":   {meta("AKIAF1", types.StatusTypeActive, 20), meta("AKIAF2", types.StatusTypeInactive, 30)},
+		"gone":        {meta("AKIAG", types.StatusTypeActive, 20)},
+	})
+	f.report = awsReport(f,
+		map[string]int{"young": 30, "inactive": 200, "used-hidden": 300, "one-key": 300, "fresh-off": 300, "gone": 300},
+		map[string]int{"AKIAY": 0, "AKIAI1": 0, "AKIAU1": 45, "AKIAO": 0, "AKIAF1": 0, "AKIAF2": 21, "AKIAG": 0})
+	delete(f.users, "gone") // deleted since the report
+	res, err := (&Scanner{IAM: f}).Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Candidates, []string{"inactive"}) || res.Users != 6 {
+		t.Errorf("candidates %q of %d users, want [inactive] of 6: its Inactive 110-day-old key is due for deletion", res.Candidates, res.Users)
+	}
+	// young: no call; inactive, used-hidden, one-key, fresh-off, gone: one each.
+	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "ListAccessKeys": 5}; !maps.Equal(f.calls, want) {
+		t.Errorf("IAM calls %v, want %v", f.calls, want)
 	}
 }
 

@@ -18,11 +18,21 @@ type ExecutionInput struct {
 	// Accounts, when set, limits the run to these 12-digit account IDs.
 	Accounts []string `json:"accounts,omitempty"`
 	DryRun   bool     `json:"dryRun,omitempty"`
-	// Cleanup selects the one-time initial cleanup mode (policy rule 7).
+	// Cleanup selects the one-time initial cleanup mode (policy rule 7). A cleanup run that
+	// writes needs "confirmCleanup": CleanupConfirmation in the same input; a dry run does not.
 	Cleanup bool `json:"cleanup,omitempty"`
 	// AsOf replaces "now" (dry runs only): what would happen on that day.
 	AsOf *time.Time `json:"asOf,omitempty"`
 }
+
+// CleanupConfirmation is the value of "confirmCleanup" that a cleanup run which writes
+// needs. Cleanup mode (policy rule 7) deletes Inactive keys at the delete-at age and
+// deactivates the old keys of users without a usable email, with no notice to anyone and
+// without the waits of the daily rules (a replaced key's T_r+2N); it is meant for the first
+// run only. The phrase makes that a decision: a copied {"cleanup": true}, or a schedule left
+// in cleanup mode, fails with InvalidInput before anything is read or written. Preview a
+// cleanup with {"cleanup": true, "dryRun": true}, which needs no confirmation.
+const CleanupConfirmation = "delete old inactive keys without notice"
 
 var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
@@ -36,6 +46,7 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 		Accounts *[]string `json:"accounts"`
 		DryRun   *bool     `json:"dryRun"`
 		Cleanup  *bool     `json:"cleanup"`
+		Confirm  *string   `json:"confirmCleanup"`
 		AsOf     *string   `json:"asOf"`
 	}
 	if len(raw) == 0 || string(raw) == "null" {
@@ -63,6 +74,15 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 	}
 	in.DryRun = doc.DryRun != nil && *doc.DryRun
 	in.Cleanup = doc.Cleanup != nil && *doc.Cleanup
+	switch {
+	case doc.Confirm != nil && !in.Cleanup:
+		return in, &InvalidInput{Field: "confirmCleanup", Problem: "is only allowed with \"cleanup\": true"}
+	case doc.Confirm != nil && *doc.Confirm != CleanupConfirmation:
+		return in, &InvalidInput{Field: "confirmCleanup", Problem: fmt.Sprintf("must be %q to run the initial cleanup", CleanupConfirmation)}
+	case in.Cleanup && !in.DryRun && doc.Confirm == nil:
+		return in, &InvalidInput{Field: "cleanup", Problem: fmt.Sprintf("the initial cleanup deletes and deactivates keys without notice "+
+			"and is meant for the first run only: add \"confirmCleanup\": %q to run it, or \"dryRun\": true to preview it", CleanupConfirmation)}
+	}
 	if doc.AsOf != nil {
 		if !in.DryRun {
 			return in, &InvalidInput{Field: "asOf", Problem: "is only allowed with \"dryRun\": true"}
@@ -138,6 +158,10 @@ type Counts struct {
 	Deferred        int `json:"deferred"`
 	NoUsableEmail   int `json:"noUsableEmail"`
 	Failures        int `json:"failures"`
+	// NotifyFailures are the owners whose notification failed past the state machine's
+	// retries. ScanAndRotate cannot know them; CleanupReport counts them from the records
+	// the state machine writes (NotifyFailureKey).
+	NotifyFailures int `json:"notifyFailures"`
 }
 
 // UserResult is what happened to one user: the plan's actions with the outcome of each.
@@ -169,6 +193,24 @@ type AccountResult struct {
 	Error   string        `json:"error,omitempty"`
 	Counts  Counts        `json:"counts"`
 	Users   []UserResult  `json:"users"`
+	// NotifyFailures, added by CleanupReport, are the account's notifications that failed
+	// past their retries, by user name.
+	NotifyFailures []NotifyFailure `json:"notifyFailures,omitempty"`
+}
+
+// NotifyFailure is one owner's notification that failed past its retries: the error and
+// cause that the state machine caught from NotifyUser.
+type NotifyFailure struct {
+	UserName string `json:"userName"`
+	Error    string `json:"error"`
+	Cause    string `json:"cause"`
+}
+
+// NotifyFailureRecord is the object the state machine's RecordNotificationFailure state
+// writes at NotifyFailureKey: the caught error ($.failure), as States.JsonToString renders it.
+type NotifyFailureRecord struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
 }
 
 // AccountOutcome is ScanAndRotate's (small) result in the payload: the counts, where the
@@ -225,6 +267,16 @@ func AccountsKey(runID string) string { return "runs/" + runID + "/accounts.json
 // ResultKey is one account's AccountResult, written by ScanAndRotate.
 func ResultKey(runID, accountID string) string {
 	return "runs/" + runID + "/results/" + accountID + ".json"
+}
+
+// NotifyFailuresPrefix holds the run's notification failures, one object per owner.
+func NotifyFailuresPrefix(runID string) string { return "runs/" + runID + "/notify-failures/" }
+
+// NotifyFailureKey is where the state machine records that the notification of userName in
+// accountID failed past its retries (a NotifyFailureRecord). The ASL builds the same key with
+// States.Format; a test holds the two together.
+func NotifyFailureKey(runID, accountID, userName string) string {
+	return NotifyFailuresPrefix(runID) + accountID + "/" + userName + ".json"
 }
 
 // ReportKey is the run's consolidated report, as "json" or "csv".

@@ -25,7 +25,9 @@ func TestParseExecutionInput(t *testing.T) {
 		{"null is the empty input", `null`, ExecutionInput{}, ""},
 		{"one account", `{"accounts":["111122223333"]}`, ExecutionInput{Accounts: []string{"111122223333"}}, ""},
 		{"dry run as of a day", `{"dryRun":true,"asOf":"2027-01-01T13:00:00Z"}`, ExecutionInput{DryRun: true, AsOf: &asOf}, ""},
-		{"cleanup", `{"cleanup":true,"dryRun":false}`, ExecutionInput{Cleanup: true}, ""},
+		{"cleanup, confirmed", `{"cleanup":true,"confirmCleanup":"` + CleanupConfirmation + `","dryRun":false}`, ExecutionInput{Cleanup: true}, ""},
+		{"cleanup previewed", `{"cleanup":true,"dryRun":true}`, ExecutionInput{Cleanup: true, DryRun: true}, ""},
+		{"cleanup off", `{"cleanup":false}`, ExecutionInput{}, ""},
 		{"typo in a field name", `{"acounts":[]}`, ExecutionInput{}, "acounts"},
 		{"short account ID", `{"accounts":["12345"]}`, ExecutionInput{}, "accounts[0]"},
 		{"account ID as a number", `{"accounts":[111122223333]}`, ExecutionInput{}, "accounts"},
@@ -52,6 +54,42 @@ func TestParseExecutionInput(t *testing.T) {
 			var invalid *InvalidInput
 			if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
 				t.Fatalf("error %v (%T), want *InvalidInput for field %s", err, err, tt.wantField)
+			}
+			if name := reflect.TypeOf(ForLambda(err)).Elem().Name(); name != "InvalidInput" {
+				t.Errorf("Lambda error type %s, want InvalidInput", name)
+			}
+		})
+	}
+}
+
+// TestExecutionInputMeansWhatItSays is issue 9, case 11: inputs that encoding/json would
+// read as something other than they say, and a cleanup nobody confirmed. Each is an
+// InvalidInput naming the field; ListAccounts returns it before any read or write.
+func TestExecutionInputMeansWhatItSays(t *testing.T) {
+	tests := []struct {
+		name, raw, wantField, wantText string
+	}{
+		{"dryRun null is not a real run", `{"dryRun":null}`, "dryRun", "must not be null"},
+		{"accounts null is not the whole organization", `{"accounts":null}`, "accounts", "must not be null"},
+		{"DRYRUN does not override dryRun", `{"dryRun":true,"DRYRUN":false}`, "DRYRUN", `did you mean "dryRun"`},
+		{"dryRun twice", `{"dryRun":true,"dryRun":false}`, "dryRun", "appears twice"},
+		{"cleanup null", `{"cleanup":null}`, "cleanup", "must not be null"},
+		{"asOf null", `{"dryRun":true,"asOf":null}`, "asOf", "must not be null"},
+		{"an account ID null", `{"accounts":["111122223333",null]}`, "accounts[1]", "must not be null"},
+		{"cleanup without confirmation", `{"cleanup":true}`, "cleanup", `"confirmCleanup"`},
+		{"cleanup with a wrong confirmation", `{"cleanup":true,"confirmCleanup":"yes"}`, "confirmCleanup", CleanupConfirmation},
+		{"confirmation without cleanup", `{"confirmCleanup":"` + CleanupConfirmation + `"}`, "confirmCleanup", `only allowed with "cleanup": true`},
+		{"confirmation with cleanup false", `{"cleanup":false,"confirmCleanup":"` + CleanupConfirmation + `"}`, "confirmCleanup", `only allowed with "cleanup": true`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := ParseExecutionInput([]byte(tt.raw))
+			var invalid *InvalidInput
+			if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
+				t.Fatalf("got %+v, error %v (%T); want *InvalidInput for field %s", in, err, err, tt.wantField)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q, want one containing %q", err, tt.wantText)
 			}
 			if name := reflect.TypeOf(ForLambda(err)).Elem().Name(); name != "InvalidInput" {
 				t.Errorf("Lambda error type %s, want InvalidInput", name)

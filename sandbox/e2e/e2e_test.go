@@ -25,6 +25,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -59,9 +60,21 @@ type org struct {
 	runs int
 }
 
+// reportHoursAgo is the age of the credential reports the suite's stand-ins serve: as on
+// AWS, a report is regenerated at most every 4 hours, so runs read one older than their
+// own writes (Organizations answering with State only is the stand-in's default).
+const reportHoursAgo = 3
+
 func start(t *testing.T, scenario string) *org {
 	t.Helper()
-	sb := sandboxtest.NewFile(t, scenario)
+	sc, err := sandbox.LoadScenario(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.CredentialReportHoursAgo == nil {
+		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
+	}
+	sb := sandboxtest.New(t, sc)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -523,7 +536,9 @@ func TestE2EDemoOrganization(t *testing.T) {
 	})
 
 	t.Run("bad input fails with InvalidInput, changes nothing, tells SNS", func(t *testing.T) {
-		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`} {
+		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`,
+			// Issue 9, case 11: each of these once ran for real, or over the whole organization.
+			`{"dryRun":null}`, `{"accounts":null}`, `{"dryRun":true,"DRYRUN":false}`, `{"cleanup":true}`} {
 			before, sns := o.state(t), len(o.snsMessages(t))
 			ex, _ := o.run(t, input)
 			if ex.Status != "FAILED" || ex.Error != "InvalidInput" {
@@ -618,13 +633,13 @@ func TestE2EDemoOrganization(t *testing.T) {
 	})
 }
 
-// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization applies rule 7
-// only, emails no owner, and sends the support team the consolidated report.
+// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization, confirmed,
+// applies rule 7 only, emails no owner, and sends the support team the consolidated report.
 func TestE2ECleanupMode(t *testing.T) {
 	t.Parallel()
 	o := start(t, demoScenario)
 	before := o.state(t)
-	ex, dir := o.run(t, `{"cleanup":true}`)
+	ex, dir := o.run(t, `{"cleanup":true,"confirmCleanup":"`+workflow.CleanupConfirmation+`"}`)
 	mustSucceed(t, ex)
 	if !ex.Report.Run.Cleanup {
 		t.Fatal("the report is not a cleanup run's")
@@ -683,9 +698,10 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 	o.checkNoLeak(t, []string{dir}, ms, d)
 }
 
-// TestE2ESESDownThenRedelivery: while SES refuses the sender, every failed notification
-// reaches SNS, the run goes on, and a new key waits in its hand-off secret; once SES is back,
-// the next run (the same day) delivers that key without creating another.
+// TestE2ESESDownThenRedelivery: while SES refuses the sender, the run goes on, every failed
+// notification is in report.csv, the support email and one SNS alert (issue 9, case 10), and
+// a new key waits in its hand-off secret; once SES is back, the next run (the same day)
+// delivers that key without creating another.
 func TestE2ESESDownThenRedelivery(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/ses-down.json")
@@ -699,15 +715,24 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 	if len(ex.Emails) != 0 {
 		t.Errorf("%d emails sent with the sender refused", len(ex.Emails))
 	}
-	var told []string
-	for _, m := range o.snsMessages(t) {
-		if strings.Contains(m.Message, "could not notify user") && strings.Contains(m.Message, ex.Name) {
-			told = append(told, strings.Fields(strings.SplitN(m.Message, "could not notify user ", 2)[1])[0])
+	prod := o.id(t, "prod")
+	rows, err := csv.NewReader(bytes.NewReader(ex.ReportCSV)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inCSV []string
+	for _, row := range rows[1:] {
+		if row[6] == "NotifyUser" && row[1] == prod && row[9] == "false" && strings.Contains(row[13], "MessageRejected") {
+			inCSV = append(inCSV, row[4])
 		}
 	}
-	slices.Sort(told)
-	if !slices.Equal(told, []string{"alice", "carol"}) {
-		t.Errorf("SNS told of failed notifications for %v, want alice and carol", told)
+	if !slices.Equal(inCSV, []string{"alice", "carol"}) || ex.Report.Totals.NotifyFailures != 2 {
+		t.Errorf("report.csv lists failed notifications for %v, totals %d; want alice and carol", inCSV, ex.Report.Totals.NotifyFailures)
+	}
+	msgs := o.snsMessages(t)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, ex.Name) || !strings.Contains(msgs[0].Message, "2 owners not notified") ||
+		!strings.Contains(msgs[0].Message, "alice in "+prod) || !strings.Contains(msgs[0].Message, "carol in "+prod) {
+		t.Errorf("SNS messages %+v, want one alert of the run naming alice and carol", msgs)
 	}
 	pending := o.handoffSecrets(t)
 	if len(pending) != 1 || !strings.Contains(pending[0], "/alice/") {

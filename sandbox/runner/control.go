@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 const (
 	snsPublish   = "arn:aws:states:::sns:publish"
 	s3GetObject  = "arn:aws:states:::s3:getObject"
+	s3PutObject  = "arn:aws:states:::aws-sdk:s3:putObject"
 	statesFailed = "States.TaskFailed"
 )
 
@@ -92,8 +94,8 @@ func (c *control) itemReader() (string, int) {
 	return c.readerMap, c.readerSize
 }
 
-// task carries out one Task state: a Lambda invocation, an SNS publication or an
-// ItemReader's S3 read.
+// task carries out one Task state: a Lambda invocation, an SNS publication, an S3 write
+// (the AWS SDK integration) or an ItemReader's S3 read.
 func (c *control) task(ctx context.Context, req taskRequest) (json.RawMessage, error) {
 	if f, ok := c.functions[req.Resource]; ok {
 		return f.invoke(ctx, req.Input)
@@ -103,6 +105,8 @@ func (c *control) task(ctx context.Context, req taskRequest) (json.RawMessage, e
 		return c.publish(ctx, req.Input)
 	case s3GetObject:
 		return c.readItems(ctx, req)
+	case s3PutObject:
+		return c.putObject(ctx, req.Input)
 	}
 	return nil, fmt.Errorf("state %s: the local runner cannot run resource %s", req.State, req.Resource)
 }
@@ -122,6 +126,30 @@ func (c *control) publish(ctx context.Context, input json.RawMessage) (json.RawM
 		return nil, fmt.Errorf("sns:publish to %s: %w", p.TopicArn, err)
 	}
 	return json.Marshal(map[string]string{"MessageId": aws.ToString(out.MessageId)})
+}
+
+// putObject is the aws-sdk:s3:putObject integration with a string Body (as
+// States.JsonToString gives it). Its result is the service's: ETag and the rest.
+func (c *control) putObject(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+	var p struct {
+		Bucket, Key string
+		Body        any
+		ContentType *string
+	}
+	dec := json.NewDecoder(bytes.NewReader(input))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("s3:putObject parameters (the local runner takes Bucket, Key, Body and ContentType): %w", err)
+	}
+	body, ok := p.Body.(string)
+	if !ok {
+		return nil, fmt.Errorf("s3:putObject s3://%s/%s: Body must be a string (use States.JsonToString), got %T", p.Bucket, p.Key, p.Body)
+	}
+	out, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &p.Bucket, Key: &p.Key, Body: strings.NewReader(body), ContentType: p.ContentType})
+	if err != nil {
+		return nil, fmt.Errorf("s3:putObject s3://%s/%s: %w", p.Bucket, p.Key, err)
+	}
+	return json.Marshal(map[string]string{"ETag": aws.ToString(out.ETag)})
 }
 
 // readItems is a Map's ItemReader (ReaderConfig InputType JSON): the object must hold a JSON

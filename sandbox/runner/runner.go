@@ -2,7 +2,8 @@
 // sandbox): statemachine/rotation.asl.json, filled in, is interpreted by
 // aws-local-stepfunctions (Node, run.mjs beside this file), and every Task state comes back
 // here: Lambda Tasks run the real Go bootstrap binaries through a local Lambda Runtime API
-// (lambda.go), SNS publish Tasks publish to the stand-in's SNS, and the Distributed Map's
+// (lambda.go), SNS publish Tasks publish to the stand-in's SNS, S3 putObject Tasks (the
+// AWS SDK integration) write to its S3, and the Distributed Map's
 // ItemReader reads the stand-in's S3 (the one transformation, see LocalDefinition).
 //
 // Run creates what the CDK app would (report bucket, failure topic),

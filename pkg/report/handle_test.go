@@ -1,0 +1,271 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// fakeS3 is a bucket in memory; ListObjectsV2 answers pageSize keys at a time.
+type fakeS3 struct {
+	mu       sync.Mutex
+	objects  map[string][]byte
+	pageSize int
+}
+
+var _ S3API = (*fakeS3)(nil)
+
+func (f *fakeS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	body, ok := f.objects[aws.ToString(in.Key)]
+	if !ok {
+		return nil, &s3types.NoSuchKey{}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(body))}, nil
+}
+
+func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	body, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objects[aws.ToString(in.Key)] = body
+	return &s3.PutObjectOutput{}, nil
+}
+
+func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []string
+	for k := range f.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k > aws.ToString(in.ContinuationToken) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := &s3.ListObjectsV2Output{}
+	if len(keys) > f.pageSize {
+		keys = keys[:f.pageSize]
+		out.IsTruncated = aws.Bool(true)
+		out.NextContinuationToken = aws.String(keys[len(keys)-1])
+	}
+	for _, k := range keys {
+		out.Contents = append(out.Contents, s3types.Object{Key: aws.String(k)})
+	}
+	out.KeyCount = aws.Int32(int32(len(keys)))
+	return out, nil
+}
+
+func (f *fakeS3) putJSON(t *testing.T, key string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.objects[key] = b
+}
+
+type fakeSNS struct{ messages []sns.PublishInput }
+
+func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	f.messages = append(f.messages, *in)
+	return &sns.PublishOutput{MessageId: aws.String("m-1")}, nil
+}
+
+type fakeSES struct {
+	sent int
+	err  error
+}
+
+func (f *fakeSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.sent++
+	return &sesv2.SendEmailOutput{MessageId: aws.String("e-1")}, nil
+}
+
+// TestNotifyFailuresReachTheReport is issue 9, case 10: a notification that failed past its
+// retries (recorded by the state machine under runs/<run>/notify-failures/<account>/<user>.json)
+// is counted per account and in the totals, listed in report.json and report.csv, and brings
+// the support email and an SNS alert, even when every account succeeded.
+func TestNotifyFailuresReachTheReport(t *testing.T) {
+	ctx := context.Background()
+	store, listing := failedNotifications(t)
+	prod, dev := workflow.Account{AccountID: "111111111111", Name: "prod"}, workflow.Account{AccountID: "222222222222", Name: "dev"}
+	topic, ses := &fakeSNS{}, &fakeSES{}
+	var metrics bytes.Buffer
+	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, ""), Bucket: "reports", From: "rotator@example.com",
+		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+		Log: slog.New(slog.DiscardHandler), Metrics: &metrics}
+	out, err := r.Handle(ctx, workflow.ReportRequest{Listing: listing})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if out.Totals.NotifyFailures != 3 {
+		t.Errorf("totals count %d notification failures, want 3", out.Totals.NotifyFailures)
+	}
+	var doc Document
+	if err := json.Unmarshal(store.objects[out.JSONKey], &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{prod.AccountID: {"alice", "carol"}, dev.AccountID: {"bob"}}
+	for _, a := range doc.Accounts {
+		var users []string
+		for _, f := range a.NotifyFailures {
+			users = append(users, f.UserName)
+			if f.Error != "FatalError" || !strings.Contains(f.Cause, "MessageRejected") {
+				t.Errorf("account %s: failure %+v lost its error", a.Account.AccountID, f)
+			}
+		}
+		if !slices.Equal(users, want[a.Account.AccountID]) || a.Counts.NotifyFailures != len(want[a.Account.AccountID]) {
+			t.Errorf("account %s: report.json lists %v (count %d), want %v", a.Account.AccountID, users, a.Counts.NotifyFailures, want[a.Account.AccountID])
+		}
+	}
+
+	rows, err := csv.NewReader(bytes.NewReader(store.objects[out.CSVKey])).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notified []string
+	for _, row := range rows {
+		if row[6] == NotifyFailedAction {
+			notified = append(notified, row[1]+"/"+row[4])
+			if row[9] != "false" || !strings.Contains(row[13], "FatalError: send to") {
+				t.Errorf("notification failure row %q: want done false and the error", row)
+			}
+		}
+	}
+	if !slices.Equal(notified, []string{"111111111111/alice", "111111111111/carol", "222222222222/bob"}) {
+		t.Errorf("report.csv has notification failures for %v, want alice, carol (prod) and bob (dev)", notified)
+	}
+
+	if ses.sent != 1 || !out.SupportEmailed {
+		t.Errorf("support emails sent %d (SupportEmailed %v), want 1", ses.sent, out.SupportEmailed)
+	}
+	if summary := strings.Join(supportSummary(doc, out, r.Bucket), "\n"); !strings.Contains(summary, "Owners not notified (after the retries): 3") ||
+		!strings.Contains(summary, "bob in 222222222222 (dev): FatalError") {
+		t.Errorf("the support email's summary does not list the notification failures:\n%s", summary)
+	}
+	if len(topic.messages) != 1 {
+		t.Fatalf("%d SNS alerts, want 1", len(topic.messages))
+	}
+	msg := aws.ToString(topic.messages[0].Message)
+	for _, part := range []string{"3 owners not notified", "alice in 111111111111 (prod)", "bob in 222222222222 (dev)"} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("the SNS alert does not say %q:\n%s", part, msg)
+		}
+	}
+	if !strings.Contains(metrics.String(), `"NotifyFailures":3`) {
+		t.Errorf("metrics %s: want NotifyFailures 3", metrics.String())
+	}
+}
+
+// failedNotifications is a run of two accounts, both done, with three owners whose
+// notification failed (and one record of another run).
+func failedNotifications(t *testing.T) (*fakeS3, workflow.AccountList) {
+	run := workflow.Run{RunID: "run-1", Now: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)}
+	prod := workflow.Account{AccountID: "111111111111", Name: "prod"}
+	dev := workflow.Account{AccountID: "222222222222", Name: "dev"}
+	store := &fakeS3{objects: map[string][]byte{}, pageSize: 2}
+	listing := workflow.AccountList{Run: run, AccountCount: 2, Bucket: "reports", Key: workflow.AccountsKey(run.RunID)}
+	store.putJSON(t, listing.Key, []workflow.Account{prod, dev})
+	store.putJSON(t, workflow.ResultKey(run.RunID, prod.AccountID), workflow.AccountResult{Run: run, Account: prod, Status: workflow.AccountDone,
+		Counts: workflow.Counts{Users: 2, KeysCreated: 1, Notices: 2},
+		Users: []workflow.UserResult{
+			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
+				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
+			{UserName: "carol", Status: policy.StatusOK, Reason: "notice only"}}})
+	store.putJSON(t, workflow.ResultKey(run.RunID, dev.AccountID), workflow.AccountResult{Run: run, Account: dev, Status: workflow.AccountDone,
+		Counts: workflow.Counts{Users: 1, Notices: 1}, Users: []workflow.UserResult{{UserName: "bob", Status: policy.StatusOK}}})
+	failure := func(cause string) map[string]string { return map[string]string{"Error": "FatalError", "Cause": cause} }
+	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, prod.AccountID, "carol"), failure("send to carol@example.com: MessageRejected"))
+	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, prod.AccountID, "alice"), failure("send to alice@example.com: MessageRejected"))
+	store.putJSON(t, workflow.NotifyFailureKey(run.RunID, dev.AccountID, "bob"), failure("send to bob@example.com: MessageRejected"))
+	store.putJSON(t, workflow.NotifyFailureKey("run-0", dev.AccountID, "bob"), failure("another run's"))
+	return store, listing
+}
+
+// TestSupportEmailRefusedStillAlerts: when SES refuses the support email itself (the outage
+// that failed the notifications, say) the report is still written and the SNS alert says the
+// email was not sent; the run does not fail for it. A retryable send error is returned, for
+// the state machine to retry.
+func TestSupportEmailRefusedStillAlerts(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		err       error
+		wantError bool
+	}{
+		{"refused", &smithy.GenericAPIError{Code: "MessageRejected", Message: "Email address is not verified"}, false},
+		{"throttled", &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "Maximum sending rate exceeded"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, listing := failedNotifications(t)
+			topic := &fakeSNS{}
+			r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, ""), Bucket: "reports",
+				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+			out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})
+			if tt.wantError {
+				if err == nil || !workflow.IsRetryable(err) {
+					t.Fatalf("error %v, want a retryable one", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the run fails for its support email: %v", err)
+			}
+			if out.SupportEmailed || store.objects[out.CSVKey] == nil {
+				t.Errorf("SupportEmailed %v, report.csv written %v", out.SupportEmailed, store.objects[out.CSVKey] != nil)
+			}
+			if len(topic.messages) != 1 || !strings.Contains(aws.ToString(topic.messages[0].Message), "The support email was not sent: ") ||
+				!strings.Contains(aws.ToString(topic.messages[0].Message), "MessageRejected") {
+				t.Errorf("SNS alerts %d, want one saying the support email was not sent and why", len(topic.messages))
+			}
+		})
+	}
+}
+
+// TestAlertListsAreBounded: an SNS message holds at most 256 KB; with thousands of failed
+// accounts or notifications the alert names the first few and points to the report.
+func TestAlertListsAreBounded(t *testing.T) {
+	doc := Document{Run: workflow.Run{RunID: "run-1"}}
+	for i := range 5000 {
+		doc.Accounts = append(doc.Accounts, workflow.AccountResult{Account: workflow.Account{AccountID: "111111111111", Name: "prod"},
+			Status: workflow.AccountFailed, Error: strings.Repeat("x", 100),
+			NotifyFailures: []workflow.NotifyFailure{{UserName: "user" + string(rune('a'+i%26)), Error: "FatalError", Cause: strings.Repeat("y", 100)}}})
+	}
+	topic := &fakeSNS{}
+	r := &Reporter{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
+	if err := r.alert(context.Background(), doc, workflow.Report{Accounts: 5000, FailedAccounts: 5000,
+		Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	msg := aws.ToString(topic.messages[0].Message)
+	if len(msg) > 32*1024 || !strings.Contains(msg, "more in s3://reports/reports/run-1/report.json") {
+		t.Errorf("alert of %d bytes; want a bounded list that points to the report", len(msg))
+	}
+}
