@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -108,14 +108,16 @@ type sim struct {
 	warnDue       map[string]string          // key → the date its first attempted warning gave
 	deactivatedOn map[string]int             // key → day it went inactive (anyone)
 	got           map[string]map[string]bool // new key → which halves of its delivery ("zip", "password") reached the owner
+	trace         map[string][]string        // key → what happened to it, for the violation's detail
+	reported      map[string]bool            // invariant and subject already reported
 	secrets       []string                   // every secret access key and zip password, for the leak check
 	emitted       bytes.Buffer               // every payload and error the Lambdas returned
 
 	faults     bool // faults are injected (off for the checking re-runs)
 	inRotator  bool // the calls come from the rotator's Lambdas
 	sesOutage  bool
-	writes     int // rotator writes (IAM and SendEmail) since the counter was reset
-	lastSubmit int // index of the first SES message not yet read
+	writes     []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
+	lastSubmit int      // index of the first SES message not yet read
 }
 
 // Run simulates one seed.
@@ -123,7 +125,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, res: Result{Faults: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, res: Result{Faults: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -226,14 +228,19 @@ func (s *sim) ownerActs(o *owner) {
 			k := keys[s.rng.IntN(len(keys))]
 			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeInactive))
 			s.markInactive(k.AccessKeyID)
+			s.note(k.AccessKeyID, "owner deactivates")
 		}
 	case 1: // reactivate a key
 		if len(keys) > 0 {
-			must(s.w.SetKeyStatus(o.account, keys[s.rng.IntN(len(keys))].AccessKeyID, types.StatusTypeActive))
+			k := keys[s.rng.IntN(len(keys))]
+			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeActive))
+			s.note(k.AccessKeyID, "owner activates")
 		}
 	case 2: // delete a key
 		if len(keys) > 0 {
-			must(s.w.DeleteKey(o.account, keys[s.rng.IntN(len(keys))].AccessKeyID))
+			k := keys[s.rng.IntN(len(keys))]
+			must(s.w.DeleteKey(o.account, k.AccessKeyID))
+			s.note(k.AccessKeyID, "owner deletes")
 		}
 	case 3: // create a key of their own
 		if len(keys) < 2 {
@@ -251,6 +258,11 @@ func (s *sim) ownerActs(o *owner) {
 			must(s.w.SetTag(o.account, o.user, "Exempt", "TRUE"))
 		}
 	}
+}
+
+// note adds an event to a key's trace.
+func (s *sim) note(keyID, format string, args ...any) {
+	s.trace[keyID] = append(s.trace[keyID], fmt.Sprintf("day %d %s ", s.day, s.now.Format("15:04:05"))+fmt.Sprintf(format, args...))
 }
 
 func (s *sim) markInactive(keyID string) {
@@ -278,10 +290,10 @@ func (s *sim) daily() {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
 		s.now = s.now.Add(10 * time.Minute)
-		s.writes = 0
+		s.writes = nil
 		s.execution(fmt.Sprintf("check-%d", s.day), false)
-		if s.writes > 0 {
-			s.violate("same-day re-run writes nothing", fmt.Sprintf("a third run on day %d made %d writes or sends", s.day, s.writes))
+		if len(s.writes) > 0 {
+			s.violate("same-day re-run writes nothing", fmt.Sprintf("day-%d: a third run made writes or sends: %s", s.day, strings.Join(s.writes, "; ")))
 		}
 	}
 	s.checkKeysAccounted()
@@ -395,9 +407,10 @@ func (s *sim) emit(v any, notes []workflow.Notification, err error) {
 }
 
 var (
+	secretKeyID     = regexp.MustCompile(`handoff/\d+/[^/]+/(AKIA[A-Z0-9]{16})`)
 	zipSubject      = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
 	passwordSubject = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
-	warnSubject     = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account \d+ will be deactivated`)
+	warnSubject     = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ will be deactivated`)
 	passwordLine    = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
 )
 
@@ -448,10 +461,12 @@ func (s *sim) received(o *owner, keyID, part string) {
 		}
 	}
 	o.held[keyID] = true
+	s.note(keyID, "received by the owner (replaces %s)", old)
 	s.warned(old)
 }
 
 func (s *sim) warned(keyID string) {
+	s.note(keyID, "warning received")
 	if _, ok := s.warnedOn[keyID]; !ok {
 		s.warnedOn[keyID] = s.day
 	}
@@ -471,7 +486,7 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 		return awsmodel.None
 	}
 	if c.Writes() && c.Operation != "GenerateCredentialReport" && !(c.Service == "S3") {
-		s.writes++
+		s.writes = append(s.writes, fmt.Sprintf("%s %s %s", c.Operation, c.Account, callSubject(c.Input)))
 	}
 	if c.Service == "IAM" && c.Writes() {
 		s.checkWrite(c)
@@ -511,11 +526,44 @@ func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
 }
 
 func (s *sim) observe(c awsmodel.Call, out any, err error) {
-	if !s.inRotator || err != nil {
+	if !s.inRotator {
 		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = err.Error()
+		if len(outcome) > 80 {
+			outcome = outcome[:80]
+		}
+	}
+	switch in := c.Input.(type) {
+	case *iam.TagUserInput, *iam.UntagUserInput, *iam.CreateAccessKeyInput:
+		user := ""
+		switch in := in.(type) {
+		case *iam.TagUserInput:
+			user = aws.ToString(in.UserName)
+		case *iam.UntagUserInput:
+			user = aws.ToString(in.UserName)
+		case *iam.CreateAccessKeyInput:
+			user = aws.ToString(in.UserName)
+		}
+		s.note(c.Account+"/"+user, "%s -> %s", c.Operation, outcome)
+	}
+	if m := secretKeyID.FindStringSubmatch(secretName(c.Input)); m != nil {
+		s.note(m[1], "%s -> %s", c.Operation, outcome)
+	}
+	if err != nil {
+		return
+	}
+	switch in := c.Input.(type) {
+	case *iam.DeleteAccessKeyInput:
+		s.note(aws.ToString(in.AccessKeyId), "rotator deletes")
+	case *iam.UpdateAccessKeyInput:
+		s.note(aws.ToString(in.AccessKeyId), "rotator deactivates")
 	}
 	switch o := out.(type) {
 	case *iam.CreateAccessKeyOutput:
+		s.note(aws.ToString(o.AccessKey.AccessKeyId), "rotator creates; user's calls: %s", strings.Join(s.trace[c.Account+"/"+aws.ToString(o.AccessKey.UserName)], "; "))
 		s.rotatorKeys[aws.ToString(o.AccessKey.AccessKeyId)] = ""
 		s.secrets = append(s.secrets, aws.ToString(o.AccessKey.SecretAccessKey))
 	case *iam.UpdateAccessKeyOutput:
@@ -533,6 +581,42 @@ func (s *sim) learnReplacements() {
 			s.rotatorKeys[id] = sec.Tags["key-rotator:replaces"]
 		}
 	}
+}
+
+// callSubject names what a write acts on, for a violation's detail.
+func callSubject(in any) string {
+	switch in := in.(type) {
+	case *iam.TagUserInput:
+		var kv []string
+		for _, t := range in.Tags {
+			kv = append(kv, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+		}
+		return aws.ToString(in.UserName) + " " + strings.Join(kv, ",")
+	case *iam.UntagUserInput:
+		return aws.ToString(in.UserName) + " " + strings.Join(in.TagKeys, ",")
+	case *iam.CreateAccessKeyInput:
+		return aws.ToString(in.UserName)
+	case *iam.UpdateAccessKeyInput:
+		return aws.ToString(in.UserName) + " " + aws.ToString(in.AccessKeyId)
+	case *iam.DeleteAccessKeyInput:
+		return aws.ToString(in.UserName) + " " + aws.ToString(in.AccessKeyId)
+	}
+	return secretName(in)
+}
+
+// secretName is the name or ARN a Secrets Manager call acts on.
+func secretName(in any) string {
+	switch in := in.(type) {
+	case *secretsmanager.CreateSecretInput:
+		return aws.ToString(in.Name)
+	case *secretsmanager.DeleteSecretInput:
+		return aws.ToString(in.SecretId)
+	case *secretsmanager.TagResourceInput:
+		return aws.ToString(in.SecretId)
+	case *secretsmanager.GetSecretValueInput:
+		return aws.ToString(in.SecretId)
+	}
+	return ""
 }
 
 // checkWrite checks one IAM write of the rotator against the invariants, before it takes
@@ -597,7 +681,8 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 		day, warned := s.warnedOn[keyID]
 		if attempted && (!warned || day >= s.day) && !s.pastGrace(due) {
 			s.violate("a promised warning is delivered before the action",
-				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day", user, keyID, s.day, due))
+				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day; its story:\n    %s",
+					user, keyID, s.day, due, strings.Join(s.trace[keyID], "\n    ")))
 		}
 	}
 }
@@ -608,7 +693,8 @@ func (s *sim) unused(k awsmodel.Key) bool {
 	if k.LastUsed != nil && k.LastUsed.After(last) {
 		last = *k.LastUsed
 	}
-	return s.now.Sub(last) >= time.Duration(s.policy.LimitDays)*24*time.Hour
+	day := func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+	return day(s.now).Sub(day(last)) >= time.Duration(s.policy.LimitDays)*24*time.Hour
 }
 
 // pastGrace reports whether noticePeriod days passed since due (the bounded wait).
@@ -620,6 +706,9 @@ func (s *sim) pastGrace(due string) bool {
 // givenUp reports whether the rotator may give up the owner's address: its mail bounces, or
 // a new key's delivery failed noticePeriod days past the old key's date.
 func (s *sim) givenUp(o *owner) bool {
+	if given := s.w.Tags(o.account, o.user)[history.UndeliverableTag]; given != "" && strings.EqualFold(given, s.address(o)) {
+		return true
+	}
 	for _, sec := range s.w.SecretsList() {
 		if sec.Tags["key-rotator:user"] == o.user && strings.Contains(sec.Name, "/"+o.account+"/") && s.pastGrace(sec.Tags["key-rotator:deactivate-on"]) {
 			return true
@@ -633,18 +722,16 @@ func (s *sim) givenUp(o *owner) bool {
 func (s *sim) checkKeysAccounted() {
 	stored := map[string]bool{}
 	for _, sec := range s.w.SecretsList() {
-		if sec.DeletedDate == nil {
-			var v handoff.Value
-			if json.Unmarshal([]byte(sec.Value), &v) == nil {
-				stored[v.AccessKeyID] = true
-			}
+		if m := secretKeyID.FindStringSubmatch(sec.Name); m != nil && sec.DeletedDate == nil {
+			stored[m[1]] = true
 		}
 	}
 	for _, o := range s.sortedOwners() {
 		_, marked := s.w.Tags(o.account, o.user)[history.PendingTag]
 		for _, k := range s.w.Keys(o.account, o.user) {
 			if _, made := s.rotatorKeys[k.AccessKeyID]; made && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
-				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked", o.user, k.AccessKeyID))
+				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",
+					o.user, k.AccessKeyID, strings.Join(append(s.trace[k.AccessKeyID], s.trace[o.account+"/"+o.user]...), "\n    ")))
 			}
 		}
 	}
@@ -660,7 +747,14 @@ func (s *sim) checkLeaks() {
 	}
 }
 
+// violate records a broken invariant, once per invariant and subject (a key or user stuck in
+// a bad state would otherwise be reported every day).
 func (s *sim) violate(invariant, detail string) {
+	subject := invariant + " " + strings.Fields(detail + " ")[0]
+	if s.reported[subject] {
+		return
+	}
+	s.reported[subject] = true
 	s.res.Violations = append(s.res.Violations, Violation{Seed: s.cfg.Seed, Day: s.day, Invariant: invariant, Detail: detail, Recent: s.w.Recent()})
 }
 

@@ -66,8 +66,9 @@ const (
 	tagAccessKeyID  = "key-rotator:access-key-id"
 	tagReplaces     = "key-rotator:replaces"
 	tagDeactivateOn = "key-rotator:deactivate-on"
-	// tagSent is set by NotifyUser once SES accepted both emails ("RFC3339 runId"): acceptance
-	// is not delivery, so the secret stays until a later run confirms it.
+	// tagSent is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
+	// acceptance is not delivery, so the secret stays until a later run confirms that the
+	// address did not bounce.
 	tagSent = "key-rotator:sent"
 )
 
@@ -75,8 +76,10 @@ const (
 type Pending struct {
 	SecretARN, SecretName                         string
 	UserName, AccessKeyID, Replaces, DeactivateOn string
-	// Created is when the secret was stored; Sent, when SES accepted its emails (zero: not yet).
+	// Created is when the secret was stored; Sent, when SES accepted its emails (zero: not
+	// yet), and SentTo the address they went to.
 	Created, Sent time.Time
+	SentTo        string
 }
 
 var secretNameUnsafe = regexp.MustCompile(`[^\w/+=.@-]`)
@@ -140,12 +143,13 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn],
 				Created: aws.ToTime(s.CreatedDate)}
 			if sent, ok := tags[tagSent]; ok {
+				fields := strings.Fields(sent)
 				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])
-				if err != nil {
+				if err != nil || len(fields) != 3 {
 					problems = append(problems, fmt.Errorf("hand-off secret %s: tag %s %q is not an RFC 3339 time", p.SecretName, tagSent, sent))
 					continue
 				}
-				p.Sent = t
+				p.Sent, p.SentTo = t, fields[2]
 			}
 			if p.AccessKeyID == "" || p.UserName == "" || !strings.HasSuffix(p.SecretName, "/"+p.AccessKeyID) {
 				problems = append(problems, fmt.Errorf("hand-off secret %s lacks its %s or %s tag, or they do not match its name: set aside",
@@ -163,10 +167,12 @@ type Tagger interface {
 	TagResource(context.Context, *secretsmanager.TagResourceInput, ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 }
 
-// MarkSent records on the secret that SES accepted the key's emails at t, in run runID.
-func MarkSent(ctx context.Context, sm Tagger, arn string, t time.Time, runID string) error {
+// MarkSent records on the secret that SES accepted the key's emails to address at t, in run
+// runID.
+func MarkSent(ctx context.Context, sm Tagger, arn string, t time.Time, runID, address string) error {
+	value := t.UTC().Format(time.RFC3339) + " " + runID + " " + address
 	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn),
-		Tags: []smtypes.Tag{{Key: aws.String(tagSent), Value: aws.String(t.UTC().Format(time.RFC3339) + " " + runID)}}}); err != nil {
+		Tags: []smtypes.Tag{{Key: aws.String(tagSent), Value: &value}}}); err != nil {
 		return fmt.Errorf("mark hand-off secret %s sent: %w", arn, err)
 	}
 	return nil
@@ -181,7 +187,8 @@ func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
 	}
 	for _, t := range out.Tags {
 		if aws.ToString(t.Key) == tagSent {
-			return strings.HasSuffix(aws.ToString(t.Value), " "+runID), nil
+			fields := strings.Fields(aws.ToString(t.Value))
+			return len(fields) == 3 && fields[1] == runID, nil
 		}
 	}
 	return false, nil

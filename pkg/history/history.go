@@ -34,6 +34,10 @@ const (
 	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it) separated
 	// by spaces: IAM does not keep it, and no key is deleted on the day it was deactivated.
 	DeactivatedTag = config.RotatorTagKeyPrefix + "deactivated"
+	// UndeliverableTag holds the owner address the rotator gave up on: a new key could not be
+	// delivered to it within the bounded wait. While the user's email tag still gives that
+	// address, the owner has no usable email (rule 6); a new address resumes rotation.
+	UndeliverableTag = config.RotatorTagKeyPrefix + "undeliverable"
 )
 
 // noticeCodes keep the notices tag within IAM's 256-character tag values: two keys with

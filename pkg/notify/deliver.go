@@ -69,7 +69,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			if err := d.send(ctx, &out, keyMsgs...); err != nil {
 				return out, err
 			}
-			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID, n.Email); err != nil {
 				return out, err
 			}
 			delivered = append(delivered, policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID})

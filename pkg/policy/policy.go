@@ -177,7 +177,7 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	switch {
 	case hasRepl:
 		due := latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
-		if !d.now.Before(due) && d.warnedOrGivenUp(k, due) {
+		if reached(d.now, due) && d.warnedOrGivenUp(k, due) {
 			d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old: deactivate",
 				k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl)), repl)
 		}
@@ -205,7 +205,7 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 // owner received a warning giving the date on an earlier day, or the warning kept failing
 // for noticePeriod days past the date, so the address no longer counts (the wait is bounded).
 func (d *decider) warnedOrGivenUp(k Key, due time.Time) bool {
-	return d.warnedBefore(k, NewKeyIssued, DeactivationScheduled) || !d.now.Before(due.Add(days(d.th.notice)))
+	return d.warnedBefore(k, NewKeyIssued, DeactivationScheduled) || reached(d.now, due.Add(days(d.th.notice)))
 }
 
 // warnedBefore reports whether one of these notices about k was delivered before today.
@@ -498,12 +498,22 @@ func knownNoticeKind(k NoticeKind) bool {
 }
 
 // ageDays counts whole days from t to now; a t after now (clock skew) counts as 0.
+// Ages count UTC calendar days, not 24-hour periods, so that every run of one day decides
+// the same: a key created at 13:35 is not younger at a 13:30 run than at a 13:40 one.
 func ageDays(t, now time.Time) int {
-	if now.Before(t) {
-		return 0
-	}
-	return int(now.Sub(t) / day)
+	d := int(midnight(now).Sub(midnight(t)) / day)
+	return max(d, 0)
 }
+
+// midnight is the start of t's UTC day.
+func midnight(t time.Time) time.Time {
+	y, m, dd := t.UTC().Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)
+}
+
+// reached reports whether the UTC day of due has come: a step due on a day is taken by any
+// run of that day.
+func reached(now, due time.Time) bool { return !midnight(now).Before(midnight(due)) }
 
 func days(n int) time.Duration { return time.Duration(n) * day }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -234,12 +235,21 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			}
 		}
 	}
-	for i, k := range ur.u.Keys {
-		if p, ok := ur.pending[k.AccessKeyID]; ok {
-			ur.u.Keys[i].Undelivered = true
-			if problem := ur.deliveryGivenUp(p); problem != "" {
-				ur.u.DeliveryProblem = problem
+	email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
+	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, email) {
+		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag to resume rotation", given, history.UndeliverableTag)
+	}
+	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
+			ur.u.DeliveryProblem = problem
+			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
+				return err
 			}
+		}
+	}
+	for i, k := range ur.u.Keys {
+		if _, ok := ur.pending[k.AccessKeyID]; ok {
+			ur.u.Keys[i].Undelivered = true
 		}
 	}
 	if newly := history.Apply(&ur.u, e.run.Now); len(newly) > 0 {
@@ -302,8 +312,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 func (ur *userRun) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
 	e := ur.execution
 	if e.Bounces != nil {
-		email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
-		bounced, err := e.Bounces.Suppressed(ctx, email)
+		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
 		if err != nil {
 			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", ur.u.UserName, err)
 		}
@@ -332,6 +341,32 @@ func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
 	}
 	return fmt.Sprintf("new key %s could not be delivered by %s, %d days past the deactivation date of %s: the address is given up",
 		p.AccessKeyID, limit.Format(time.DateOnly), ur.cfg.NoticePeriod, cmp.Or(p.Replaces, "the old key"))
+}
+
+// dropUndeliverable deletes a new key that could not be delivered within the bounded wait,
+// and its secret: nobody holds it, and the owner's address is given up.
+func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, email, problem string) error {
+	e := ur.execution
+	a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: p.AccessKeyID, Reason: problem + ": delete the undelivered key"}}
+	if !e.run.DryRun {
+		if email != "" {
+			if err := ur.setTags(ctx, map[string]string{history.UndeliverableTag: email}); err != nil {
+				return err
+			}
+		}
+		if err := ur.deleteKey(ctx, p.AccessKeyID); err != nil {
+			return fmt.Errorf("delete undeliverable key %s of %s: %w", p.AccessKeyID, ur.u.UserName, err)
+		}
+		if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+			return err
+		}
+		a.Done = true
+	}
+	ur.ur.Actions = append(ur.ur.Actions, a)
+	countAction(&e.res.Counts, policy.DeleteKey)
+	delete(ur.pending, p.AccessKeyID)
+	ur.u.Keys = slices.DeleteFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.AccessKeyID })
+	return nil
 }
 
 // dropStale deletes the secret of a key that no longer exists, once the secret is old enough
@@ -519,19 +554,24 @@ func countAction(c *workflow.Counts, a policy.ActionName) {
 	}
 }
 
-// createKey marks the intent, creates the key and stores it for delivery. The mark stays
-// until a later run clears it: the SDK may have re-sent a CreateAccessKey whose response was
-// lost, making a key this call never saw, and only a later run (once IAM lists every key)
-// can delete such an orphan. A key created but not stored is deleted at once.
+// createKey marks the intent, creates the key, stores it for delivery and clears the mark.
+// CreateAccessKey is sent once, without the SDK's retries: a re-sent request whose first
+// response was lost would make a second key this call never sees. When the outcome is
+// unknown (a lost response, a 5xx), the mark stays and a later run deletes the orphan; when
+// IAM refused the call outright, no key was made and the mark goes. A key created but not
+// stored is deleted at once.
 func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	e := ur.execution
 	mark := e.now().UTC().Format(time.RFC3339) + " " + e.run.RunID
 	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
 		return nil, fmt.Errorf("mark the new key's intent: %w", err)
 	}
-	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &ur.u.UserName})
+	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &ur.u.UserName}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
-		return nil, fmt.Errorf("create access key (a later run deletes any key it made): %w", err)
+		if refused(err) {
+			return nil, errors.Join(fmt.Errorf("create access key: %w", err), ur.clearMark(ctx))
+		}
+		return nil, fmt.Errorf("create access key (outcome unknown: a later run deletes the key if it was made): %w", err)
 	}
 	id := aws.ToString(out.AccessKey.AccessKeyId)
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
@@ -542,9 +582,27 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {
 			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by a later run: %v", err, id, delErr)
 		}
-		return nil, fmt.Errorf("%w; the undeliverable key %s was deleted", err, id)
+		return nil, errors.Join(fmt.Errorf("%w; the undeliverable key %s was deleted", err, id), ur.clearMark(ctx))
+	}
+	if err := ur.clearMark(ctx); err != nil {
+		// The key is stored, so a later run keeps it (it has a secret) and clears the mark.
+		e.Log.WarnContext(ctx, "pending mark left in place", "account", e.acct.AccountID, "user", ur.u.UserName, "error", err.Error())
 	}
 	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn}, nil
+}
+
+func (ur *userRun) clearMark(ctx context.Context) error {
+	if _, err := ur.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &ur.u.UserName, TagKeys: []string{history.PendingTag}}); err != nil {
+		return fmt.Errorf("clear the pending mark of %s: %w", ur.u.UserName, err)
+	}
+	return nil
+}
+
+// refused reports whether IAM answered a CreateAccessKey with an error that proves no key
+// was made (a client error: quota, no such user, bad input), as opposed to an unknown outcome.
+func refused(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultClient && !workflow.IsRetryable(err)
 }
 
 // queue adds the user's notification: the plan's notices, and the new key or a key still

@@ -233,7 +233,13 @@ func (s *Scanner) keys(ctx context.Context, userName string) ([]policy.Key, erro
 		}
 		for _, m := range page.AccessKeyMetadata {
 			used, err := s.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: m.AccessKeyId})
-			if err != nil {
+			var gone *types.NoSuchEntityException
+			switch {
+			case errors.As(err, &gone):
+				// The key changed while it was read (deleted, or not yet visible everywhere):
+				// the user is read again on the next run. Not wrapped: the user still exists.
+				return nil, fmt.Errorf("key %s of user %s changed while it was read: %v", aws.ToString(m.AccessKeyId), userName, err)
+			case err != nil:
 				return nil, fmt.Errorf("get last use of key %s of user %s: %w", aws.ToString(m.AccessKeyId), userName, err)
 			}
 			k := policy.Key{AccessKeyID: aws.ToString(m.AccessKeyId), Status: policy.KeyStatus(m.Status), CreateDate: aws.ToTime(m.CreateDate)}

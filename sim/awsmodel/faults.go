@@ -21,6 +21,9 @@ import (
 type Call struct {
 	Service, Operation, Account string
 	Input                       any
+	// NoSDKRetry is set when the caller turned the SDK's retries off for this call
+	// (RetryMaxAttempts 1): a lost response is then not re-sent (Retried acts as LostResponse).
+	NoSDKRetry bool
 }
 
 // Writes reports whether the call changes state when it takes effect: the calls whose
@@ -169,6 +172,9 @@ func do[O any](w *World, c Call, subject string, effect func() (*O, error)) (*O,
 	}
 	var out *O
 	var err error
+	if f == Retried && c.NoSDKRetry {
+		f = LostResponse
+	}
 	switch f {
 	case CrashBefore:
 		w.record(c, subject, f, nil)

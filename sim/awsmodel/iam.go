@@ -468,8 +468,14 @@ func (c *IAM) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUs
 
 // CreateAccessKey creates an Active key (LimitExceeded when the user has two, Inactive
 // ones included).
-func (c *IAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInput, _ ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
-	return do(c.w, c.call("CreateAccessKey", in), aws.ToString(in.UserName), func() (*iam.CreateAccessKeyOutput, error) {
+func (c *IAM) CreateAccessKey(_ context.Context, in *iam.CreateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error) {
+	call := c.call("CreateAccessKey", in)
+	var o iam.Options
+	for _, f := range optFns {
+		f(&o)
+	}
+	call.NoSDKRetry = o.RetryMaxAttempts == 1
+	return do(c.w, call, aws.ToString(in.UserName), func() (*iam.CreateAccessKeyOutput, error) {
 		u, err := c.acc.user(in.UserName)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,99 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// harness runs the real ScanAndRotate and NotifyUser of one account against the model, one
+// step at a time, for the regression tests of issue 9's cases. It is the one file these
+// tests share with the rotator's API: the cases themselves only call its methods.
+type harness struct {
+	t        *testing.T
+	w        *awsmodel.World
+	now      time.Time
+	dayStart time.Time
+	acct     workflow.Account
+	logs     bytes.Buffer
+	runs     int
+}
+
+const testAccount = "111122223333"
+
+func newHarness(t *testing.T) *harness {
+	// The wall clock's time: the rotator dates its pending marks by it.
+	// Tomorrow at 13:00 UTC: later than the wall clock, which the rotator before issue 9's
+	// fixes used to date its pending marks.
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(37 * time.Hour)
+	h := &harness{t: t, now: start, dayStart: start, acct: workflow.Account{AccountID: testAccount, Name: "prod"}}
+	h.w = awsmodel.New(func() time.Time { return h.now }, 1)
+	h.w.VerifySES(domain)
+	h.w.ListSecretsDelay = 0
+	return h
+}
+
+// user makes a user with an email tag (and any other tags) and keys of the given ages in
+// days, all used an hour ago; it returns the keys' IDs.
+func (h *harness) user(name string, tags map[string]string, ages ...int) []string {
+	h.t.Helper()
+	all := map[string]string{"EmailID": name + "@" + domain}
+	for k, v := range tags {
+		all[k] = v
+	}
+	must(h.w.CreateUser(testAccount, name, all))
+	var ids []string
+	for _, age := range ages {
+		id, _, err := h.w.AddKey(testAccount, name, h.now.AddDate(0, 0, -age), types.StatusTypeActive)
+		must(err)
+		must(h.w.UseKey(testAccount, id, h.now.Add(-time.Hour), "s3", "us-east-1"))
+		ids = append(ids, id)
+	}
+	h.now = h.now.Add(time.Minute) // past IAM's consistency window for the seeded keys
+	return ids
+}
+
+// scan runs ScanAndRotate once and returns its notifications.
+func (h *harness) scan() []workflow.Notification {
+	h.t.Helper()
+	h.runs++
+	iamClient := h.w.IAM(testAccount)
+	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond},
+		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}},
+		HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+	_, notes, err := r.Process(context.Background(), workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
+	if err != nil {
+		h.t.Fatalf("ScanAndRotate: %v", err)
+	}
+	h.now = h.now.Add(time.Second)
+	return notes
+}
+
+// notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).
+func (h *harness) notify(notes []workflow.Notification) {
+	d := &notify.Deliverer{Secrets: h.w.Secrets(), Sender: notify.NewSender(h.w.SES(), ""), From: "rotator@" + domain,
+		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now },
+		Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+	for _, n := range notes {
+		_, _ = d.Handle(context.Background(), n)
+	}
+}
+
+// day runs one daily execution and moves to the next day's run.
+func (h *harness) day() {
+	h.notify(h.scan())
+	h.dayStart = h.dayStart.AddDate(0, 0, 1)
+	h.now = h.dayStart
+}
