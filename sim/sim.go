@@ -347,6 +347,12 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 
 func (s *sim) notifyAll(notes []workflow.Notification) {
 	for _, n := range notes {
+		for _, notice := range n.Notices {
+			s.writes = append(s.writes, fmt.Sprintf("notice %s %s to %s", notice.Kind, notice.AccessKeyID, n.UserName))
+		}
+		if n.NewKey != nil {
+			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
+		}
 		d := &notify.Deliverer{Secrets: s.w.Secrets(), Sender: notify.NewSender(s.w.SES(), ""), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
 		for attempt := 1; attempt <= attempts; attempt++ {
@@ -354,6 +360,9 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 			var err error
 			crashed := s.lambda(func() { out, err = d.Handle(context.Background(), n) })
 			s.emit(out, nil, err)
+			if err != nil && !s.faults {
+				s.writes = append(s.writes, "NotifyUser failed: "+err.Error())
+			}
 			s.readMail(n)
 			if !crashed && (err == nil || !workflow.IsRetryable(err)) {
 				if err == nil && s.faults && s.rng.Float64() < 0.02 {

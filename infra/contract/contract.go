@@ -50,7 +50,7 @@ var FunctionEnv = map[Function][]EnvVar{
 		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
 		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID,
 	},
-	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey},
 	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 

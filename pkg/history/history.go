@@ -179,12 +179,12 @@ type TagAPI interface {
 }
 
 // RecordNotices adds notices delivered on day on to the user's notices tag. A notice already
-// recorded keeps its first day.
-func RecordNotices(ctx context.Context, api TagAPI, userName string, refs []policy.NoticeRef, on time.Time) error {
+// recorded keeps its first day. A user exempt now (cfg's exempt tag) gets no write.
+func RecordNotices(ctx context.Context, api TagAPI, userName string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	var current string
+	tags := map[string]string{}
 	pages := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: &userName})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -192,11 +192,13 @@ func RecordNotices(ctx context.Context, api TagAPI, userName string, refs []poli
 			return fmt.Errorf("read the notice history of %s: %w", userName, err)
 		}
 		for _, t := range page.Tags {
-			if aws.ToString(t.Key) == NoticesTag {
-				current = aws.ToString(t.Value)
-			}
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
+	if policy.Exempt(tags, cfg.WithDefaults()) {
+		return nil
+	}
+	current := tags[NoticesTag]
 	sent := ParseNotices(current)
 	for _, r := range refs {
 		sent = append(sent, Sent{NoticeRef: r, On: on})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,6 +31,8 @@ type Deliverer struct {
 	History func(accountID string) history.TagAPI
 	// Now is the clock the records are dated by (time.Now when nil).
 	Now func() time.Time
+	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
+	Policy policy.Config
 	Log *slog.Logger
 }
 
@@ -72,7 +75,11 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID, n.Email); err != nil {
 				return out, err
 			}
-			delivered = append(delivered, policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID})
+			// The new-key email is the NewKeyIssued notice the plan asked for, if it did (a
+			// redelivery for a key that no longer exists asks for none).
+			if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
+				delivered = append(delivered, nk)
+			}
 			d.Log.InfoContext(ctx, "new key sent", "account", a.AccountID, "user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
 		}
 	}
@@ -109,7 +116,7 @@ func (d *Deliverer) send(ctx context.Context, out *Delivery, msgs ...Message) er
 // record adds the delivered notices to the owner's history, even when a later send failed
 // (sendErr), so that a retry does not repeat them; it returns sendErr, or the recording's error.
 func (d *Deliverer) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
-	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), n.UserName, delivered, on); err != nil {
+	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), n.UserName, delivered, on, d.Policy); err != nil {
 		return errors.Join(sendErr, fmt.Errorf("in account %s: %w", n.Account.AccountID, err))
 	}
 	return sendErr

@@ -389,6 +389,10 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		return
 	}
 	up := plan.Users[0]
+	if up, err = ur.unlessBounced(ctx, up); err != nil {
+		e.fail(ctx, ur.ur, err)
+		return
+	}
 	if len(up.Actions) > 0 {
 		if e.writers >= e.cfg.MaxUsers {
 			policy.Defer(&up, fmt.Sprintf("%d users of this account already have writes in this run and maxUsers is %d", e.writers, e.cfg.MaxUsers))
@@ -443,6 +447,33 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	case up.Status != policy.StatusOK || up.EmailProblem != "" || len(ur.ur.Actions) > 0:
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
+}
+
+// unlessBounced re-plans a user whose plan acts on the strength of notices delivered to an
+// address that bounced since (SES accepting a message is not its delivery): without those
+// notices, the action waits for a warning that arrives, or for the bounded wait to end.
+func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (policy.UserPlan, error) {
+	e := ur.execution
+	destructive := slices.ContainsFunc(up.Actions, func(a policy.Action) bool {
+		return a.Action == policy.DeactivateKey || a.Action == policy.DeleteKey
+	})
+	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil {
+		return up, nil
+	}
+	bounced, err := e.Bounces.Suppressed(ctx, up.Email)
+	if err != nil || !bounced {
+		return up, err
+	}
+	u := ur.u
+	u.NoticesSent, u.NoticesSentToday = nil, nil
+	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
+	if err != nil {
+		return up, fmt.Errorf("plan: %w", err)
+	}
+	// What was sent is not sent again to the bouncing address (nor on every re-run).
+	replanned := plan.Users[0]
+	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
+	return replanned, nil
 }
 
 // recordInactive adds the keys the plan deactivates to the deactivated tag, as deactivated by
@@ -614,10 +645,18 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	if e.run.DryRun || up.Email == "" {
 		return
 	}
+	notices := up.Notices
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
 				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}
+				// The new-key email is the old key's NewKeyIssued notice, remembered once
+				// delivered, while that old key exists.
+				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
+				if slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.Replaces }) && !slices.Contains(ur.u.NoticesSent, nk) {
+					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
+						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn)})
+				}
 				e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id)
 				break
 			}
@@ -637,5 +676,5 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	}
 	e.noticeBudget--
 	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-		UserName: ur.u.UserName, Email: up.Email, Notices: up.Notices, NewKey: newKey})
+		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey})
 }

@@ -1,0 +1,26 @@
+package sim
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestCampaign is make test's short fault-injection campaign (make faults runs 200 seeds):
+// every invariant holds on every seed, and faults of every kind were injected.
+func TestCampaign(t *testing.T) {
+	c := RunCampaign(Config{}, 1, 20, runtime.GOMAXPROCS(0))
+	t.Logf("faults by kind: %s", c.ByKind())
+	t.Log(c.Summary())
+	for _, kind := range []string{"throttle", "5xx", "lost-response", "retried", "crash", "ses-outage", "sfn-retry-after-success", "owner-acts-during-scan"} {
+		if c.Faults[kind] == 0 {
+			t.Errorf("no %s fault was injected: the campaign does not exercise it", kind)
+		}
+	}
+	for i, v := range c.Violations {
+		if i == 5 {
+			t.Errorf("... and %d more", len(c.Violations)-5)
+			break
+		}
+		t.Error(v)
+	}
+}
