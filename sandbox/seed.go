@@ -214,8 +214,8 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 			len(sb.VerifiedRecipients), sb.MaxSendRate)
 	}
 	if h := sc.CredentialReportHoursAgo; h != nil {
-		if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/credential-reports", map[string]int{"hoursAgo": *h}, nil); err != nil {
-			return nil, fmt.Errorf("cache the credential reports: %w", err)
+		if err := CacheCredentialReports(ctx, url, *h); err != nil {
+			return nil, err
 		}
 		fmt.Fprintf(progress, "credential reports cached, generated %d hours ago\n", *h)
 	}
@@ -379,6 +379,17 @@ func (s *seeder) dropUnknownKeys(ctx context.Context, client *iam.Client, id, us
 			return fmt.Errorf("delete access key %s of %s: %w", keyID, user, err)
 		}
 		fmt.Fprintf(s.progress, "  deleted access key %s of %s: made by a retried CreateAccessKey\n", keyID, user)
+	}
+	return nil
+}
+
+// CacheCredentialReports makes the stand-in at url keep credential reports as IAM does
+// (regenerated at most every 4 hours), and takes every account's report now, dated hoursAgo
+// hours back. Called again, it retakes them: after a test moved the stand-in's clock-derived
+// state, the reports then show that state as a report of that age would.
+func CacheCredentialReports(ctx context.Context, url string, hoursAgo int) error {
+	if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/credential-reports", map[string]int{"hoursAgo": hoursAgo}, nil); err != nil {
+		return fmt.Errorf("cache the credential reports: %w", err)
 	}
 	return nil
 }

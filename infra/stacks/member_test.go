@@ -27,7 +27,7 @@ func TestMemberRoleTemplate(t *testing.T) {
 	}
 
 	trust := statements(role["AssumeRolePolicyDocument"])
-	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-role"}}]`
+	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:role/iam-access-key-rotator-role","arn:aws:iam::222222222222:role/iam-access-key-rotator-notify-role"]}}]`
 	if got := resolveJSON(trust); got != wantTrust {
 		t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
 	}

@@ -419,7 +419,7 @@ func TestFixedRoleNames(t *testing.T) {
 			names[logicalHash.ReplaceAllString(id, "")] = name
 		}
 	}
-	want := map[string]string{"ScanAndRotateRole": RotatorRoleName, "ListAccountsRole": ListAccountsRoleName}
+	want := map[string]string{"ScanAndRotateRole": RotatorRoleName, "ListAccountsRole": ListAccountsRoleName, "NotifyUserRole": NotifyRoleName}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("fixed role names %v, want %v", names, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,8 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -161,24 +164,31 @@ func observed(before, after []sandboxtest.User) map[string][]keyState {
 	return out
 }
 
-func toPolicy(users []sandboxtest.User) []policy.User {
+// toPolicy gives the policy the users as ScanAndRotate sees them in run: keys and tags, the
+// history the tags record (history.Apply), and as undelivered each key whose hand-off secret
+// the run does not confirm (not sent, sent today, or a dry run, which confirms nothing).
+func toPolicy(users []sandboxtest.User, pending map[string]handoff.Pending, run workflow.Run) []policy.User {
 	out := make([]policy.User, 0, len(users))
 	for _, u := range users {
-		pu := policy.User{UserName: u.Name, Tags: u.Tags, Keys: []policy.Key{}}
+		pu := policy.User{UserName: u.Name, Tags: maps.Clone(u.Tags), Keys: []policy.Key{}}
 		for _, k := range u.Keys {
+			p, stored := pending[k.AccessKeyID]
+			confirmed := stored && !p.Sent.IsZero() && !history.SameDay(p.Sent, run.Now) && !run.DryRun
 			pu.Keys = append(pu.Keys, policy.Key{AccessKeyID: k.AccessKeyID, Status: policy.KeyStatus(k.Status),
-				CreateDate: k.CreateDate, LastUsedDate: k.LastUsedDate})
+				CreateDate: k.CreateDate, LastUsedDate: k.LastUsedDate, Undelivered: stored && !confirmed})
 		}
+		history.Apply(&pu, run.Now)
 		out = append(out, pu)
 	}
 	return out
 }
 
-// predict runs the policy (what `keyrotator plan` runs) on an account's users and returns
-// the plan and the keys it leaves each user with.
-func predict(t *testing.T, users []sandboxtest.User, cfg policy.Config, now time.Time) (policy.Plan, map[string][]keyState) {
+// predict runs the policy (what `keyrotator plan` runs) on an account's users, with the
+// hand-off secrets there were before run, and returns the plan and the keys it leaves each
+// user with.
+func predict(t *testing.T, users []sandboxtest.User, pending map[string]handoff.Pending, cfg policy.Config, run workflow.Run) (policy.Plan, map[string][]keyState) {
 	t.Helper()
-	plan, err := policy.PlanUsers(toPolicy(users), cfg, now)
+	plan, err := policy.PlanUsers(toPolicy(users, pending, run), cfg, run.Now)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
@@ -210,14 +220,14 @@ func (o *org) policyConfig(cleanup bool) policy.Config {
 }
 
 // checkAccountAsPlanned: the account's keys after the run are what the policy predicts from
-// its keys before, and the report lists exactly the plan's actions, done (or not, in a dry
-// run) — per user.
-func checkAccountAsPlanned(t *testing.T, ex *runner.Execution, name string, before, after []sandboxtest.User, cfg policy.Config) {
+// its keys and the hand-off secrets before, and the report lists exactly the plan's actions,
+// done (or not, in a dry run) — per user.
+func checkAccountAsPlanned(t *testing.T, ex *runner.Execution, name string, before, after []sandboxtest.User, pending map[string]handoff.Pending, cfg policy.Config) {
 	t.Helper()
 	if ex.Report == nil {
 		t.Fatalf("no report for %s", ex.Name)
 	}
-	plan, want := predict(t, before, cfg, ex.Report.Run.Now)
+	plan, want := predict(t, before, pending, cfg, ex.Report.Run)
 	if ex.Report.Run.DryRun {
 		want = observed(before, before)
 	}
@@ -265,7 +275,7 @@ func checkAccountAsPlanned(t *testing.T, ex *runner.Execution, name string, befo
 
 // checkAllAsPlanned checks every seeded account with checkAccountAsPlanned, except excluded
 // ones, which must not have changed.
-func (o *org) checkAllAsPlanned(t *testing.T, ex *runner.Execution, before, after map[string][]sandboxtest.User, cleanup bool) {
+func (o *org) checkAllAsPlanned(t *testing.T, ex *runner.Execution, before, after map[string][]sandboxtest.User, pending map[string]handoff.Pending, cleanup bool) {
 	t.Helper()
 	for _, a := range o.sb.Seeded.Settings.Accounts {
 		if a.Excluded {
@@ -274,7 +284,7 @@ func (o *org) checkAllAsPlanned(t *testing.T, ex *runner.Execution, before, afte
 			}
 			continue
 		}
-		checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], o.policyConfig(cleanup))
+		checkAccountAsPlanned(t, ex, a.Name, before[a.Name], after[a.Name], pending, o.policyConfig(cleanup))
 	}
 }
 
@@ -296,6 +306,22 @@ func (o *org) handoffSecrets(t *testing.T) []string {
 		}
 	}
 	return names
+}
+
+// pending reads the hand-off secrets of every seeded account, by new key ID: the keys whose
+// delivery is not confirmed yet.
+func (o *org) pending(t *testing.T) map[string]handoff.Pending {
+	t.Helper()
+	sm := secretsmanager.NewFromConfig(o.sb.Config())
+	out := map[string]handoff.Pending{}
+	for _, a := range o.sb.Seeded.Settings.Accounts {
+		found, problems, err := handoff.List(context.Background(), sm, config.DefaultHandoffSecretPrefix, a.ID)
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("hand-off secrets of %s: %v %v", a.Name, err, problems)
+		}
+		maps.Copy(out, found)
+	}
+	return out
 }
 
 // rotatorSessions returns the accounts the rotator assumed into during run (session names
@@ -505,8 +531,9 @@ func (o *org) checkNoLeak(t *testing.T, dirs []string, ms []mail, got map[string
 }
 
 // TestE2EDemoOrganization runs the workflow end to end on the demo organization, in the
-// order an operator would: a dry run, bad inputs, a single-account run, the daily run, and
-// re-runs the same day.
+// order an operator would: a dry run, bad inputs, a single-account run, the daily run,
+// re-runs the same day, and the next day's run, which confirms the deliveries and carries out
+// what had to wait a day.
 func TestE2EDemoOrganization(t *testing.T) {
 	t.Parallel()
 	o := start(t, demoScenario)
@@ -515,16 +542,17 @@ func TestE2EDemoOrganization(t *testing.T) {
 		t.Fatalf("the demo scenario excludes %v, want one account", excluded)
 	}
 	var allMails []mail
+	delivered := map[string]delivery{} // every key delivered so far
 
 	t.Run("dry run: no write, no owner email, a report of what would happen", func(t *testing.T) {
-		before := o.state(t)
+		before, pending := o.state(t), o.pending(t)
 		ex, dir := o.run(t, `{"dryRun":true}`)
 		mustSucceed(t, ex)
 		after := o.state(t)
 		if !reflect.DeepEqual(before, after) {
 			t.Error("the dry run changed IAM")
 		}
-		o.checkAllAsPlanned(t, ex, before, after, false)
+		o.checkAllAsPlanned(t, ex, before, after, pending, false)
 		if ex.Report.Totals.KeysCreated == 0 || ex.Report.Totals.KeysDeleted == 0 {
 			t.Errorf("the dry run's report says nothing would happen: %+v", ex.Report.Totals)
 		}
@@ -563,14 +591,14 @@ func TestE2EDemoOrganization(t *testing.T) {
 
 	t.Run("single-account run touches only that account", func(t *testing.T) {
 		dev := o.id(t, "dev")
-		before := o.state(t)
+		before, pending := o.state(t), o.pending(t)
 		ex, dir := o.run(t, `{"accounts":["`+dev+`"]}`)
 		mustSucceed(t, ex)
 		if len(ex.Report.Accounts) != 1 {
 			t.Errorf("report of %d accounts, want dev only", len(ex.Report.Accounts))
 		}
 		after := o.state(t)
-		checkAccountAsPlanned(t, ex, "dev", before["dev"], after["dev"], o.policyConfig(false))
+		checkAccountAsPlanned(t, ex, "dev", before["dev"], after["dev"], pending, o.policyConfig(false))
 		for name := range before {
 			if name != "dev" && !reflect.DeepEqual(before[name], after[name]) {
 				t.Errorf("account %s changed in a run of dev only", name)
@@ -581,16 +609,24 @@ func TestE2EDemoOrganization(t *testing.T) {
 		}
 		ms := mails(t, ex, dir)
 		allMails = append(allMails, ms...)
-		checkDelivered(t, ex, deliveries(t, ms), after)
+		got := deliveries(t, ms)
+		checkDelivered(t, ex, got, after)
+		maps.Copy(delivered, got)
 	})
 
 	var daily map[string]delivery
 	t.Run("daily run: every account as the policy predicts, keys delivered, excluded untouched", func(t *testing.T) {
-		before := o.state(t)
+		// Later that day: the single-account run's key creations have settled (a user whose
+		// key creation is younger than 5 minutes waits for the next run).
+		o.advance(t, 10*time.Minute)
+		before, pending := o.state(t), o.pending(t)
 		ex, dir := o.run(t, `{}`)
 		mustSucceed(t, ex)
 		after := o.state(t)
-		o.checkAllAsPlanned(t, ex, before, after, false)
+		o.checkAllAsPlanned(t, ex, before, after, pending, false)
+		if ex.Report.Totals.Failures != 0 {
+			t.Errorf("the daily run reports %d failures", ex.Report.Totals.Failures)
+		}
 		sessions := o.rotatorSessions(t, ex.Name)
 		if sessions[excluded[0]] != 0 || len(sessions) != len(o.sb.Seeded.Settings.Accounts)-1 {
 			t.Errorf("the rotator assumed into %v; want every account but the excluded %s", sessions, excluded[0])
@@ -602,26 +638,85 @@ func TestE2EDemoOrganization(t *testing.T) {
 		if ex.Report.Totals.KeysCreated == 0 || len(daily) != ex.Report.Totals.KeysCreated {
 			t.Errorf("%d keys created, %d delivered", ex.Report.Totals.KeysCreated, len(daily))
 		}
-		if left := o.handoffSecrets(t); len(left) != 0 {
-			t.Errorf("hand-off secrets left after every key was delivered: %v", left)
-		}
+		maps.Copy(delivered, daily)
+		// SES accepting the emails is not their delivery: each key delivered today keeps its
+		// secret, marked sent, until a run of a later day confirms the delivery.
+		o.checkAwaitingConfirmation(t, ex.Report.Run.Now, delivered)
 	})
 
-	t.Run("second run the same day: zero writes, no owner email", func(t *testing.T) {
+	t.Run("re-runs the same day: no key written, no owner email", func(t *testing.T) {
+		// Past the 5 minutes a key creation is given to settle, the first re-run sweeps the
+		// creations' pending marks (no orphan found); that is all it writes.
+		o.advance(t, 10*time.Minute)
 		before := o.state(t)
 		ex, dir := o.run(t, `{}`)
 		mustSucceed(t, ex)
-		if !reflect.DeepEqual(before, o.state(t)) {
-			t.Error("a re-run the same day changed IAM")
-		}
-		tot := ex.Report.Totals
-		if tot.KeysCreated+tot.KeysDeactivated+tot.KeysDeleted+tot.Notices != 0 {
-			t.Errorf("a re-run the same day reports %+v", tot)
-		}
-		for _, m := range mails(t, ex, dir) {
-			if !slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
-				t.Errorf("a re-run the same day sent %q to %v", m.Subject, m.Destinations)
+		after := o.state(t)
+		for name, users := range before {
+			for i, u := range users {
+				delete(u.Tags, history.PendingTag)
+				if !reflect.DeepEqual(u, after[name][i]) {
+					t.Errorf("%s/%s: a re-run the same day changed %+v into %+v (only the pending mark may go)", name, u.Name, u, after[name][i])
+				}
 			}
+		}
+		quiet := func(which string, ex *runner.Execution, dir string) {
+			tot := ex.Report.Totals
+			if tot.KeysCreated+tot.KeysDeactivated+tot.KeysDeleted+tot.Notices+tot.Failures != 0 {
+				t.Errorf("%s the same day reports %+v", which, tot)
+			}
+			for _, m := range mails(t, ex, dir) {
+				if !slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
+					t.Errorf("%s the same day sent %q to %v", which, m.Subject, m.Destinations)
+				}
+			}
+		}
+		quiet("a re-run", ex, dir)
+		// A second re-run has nothing at all left to write.
+		before = o.state(t)
+		ex, dir = o.run(t, `{}`)
+		mustSucceed(t, ex)
+		if !reflect.DeepEqual(before, o.state(t)) {
+			t.Error("a second re-run the same day changed IAM")
+		}
+		quiet("a second re-run", ex, dir)
+		o.checkAwaitingConfirmation(t, ex.Report.Run.Now, delivered)
+	})
+
+	t.Run("next day: deliveries confirmed, what waited a day done, as the policy predicts", func(t *testing.T) {
+		o.advance(t, 24*time.Hour)
+		before, pending := o.state(t), o.pending(t)
+		if len(pending) != len(delivered) {
+			t.Fatalf("%d hand-off secrets before the next day's run, want the %d delivered keys'", len(pending), len(delivered))
+		}
+		ex, dir := o.run(t, `{}`)
+		mustSucceed(t, ex)
+		after := o.state(t)
+		o.checkAllAsPlanned(t, ex, before, after, pending, false)
+		if ex.Report.Totals.Failures != 0 {
+			t.Errorf("the next day's run reports %d failures", ex.Report.Totals.Failures)
+		}
+		ms := mails(t, ex, dir)
+		allMails = append(allMails, ms...)
+		got := deliveries(t, ms)
+		checkDelivered(t, ex, got, after)
+		for id := range got {
+			if _, again := delivered[id]; again {
+				t.Errorf("key %s, delivered yesterday, was sent again", id)
+			}
+		}
+		// Yesterday's deliveries did not bounce: their secrets are gone; today's wait.
+		o.checkAwaitingConfirmation(t, ex.Report.Run.Now, got)
+		maps.Copy(delivered, got)
+
+		// What the first day left for today: xena's key, first seen inactive yesterday, is
+		// deleted now; judy's inactive key makes room for her new key.
+		if xena := userNamed(t, after["staging"], "xena"); len(xena.Keys) != 0 {
+			t.Errorf("xena's inactive key, first seen yesterday, was not deleted: %+v", xena.Keys)
+		}
+		judy := observed(before["prod"], after["prod"])["judy"]
+		if !slices.Contains(judy, keyState{"new", "Active"}) || slices.ContainsFunc(judy, func(k keyState) bool { return k.Status == "Inactive" }) {
+			t.Errorf("judy's keys %v: want her inactive key deleted to make room for a new one", judy)
 		}
 	})
 
@@ -629,8 +724,45 @@ func TestE2EDemoOrganization(t *testing.T) {
 		if len(daily) == 0 {
 			t.Fatal("no delivered keys to look for")
 		}
-		o.checkNoLeak(t, []string{o.out}, allMails, daily)
+		o.checkNoLeak(t, []string{o.out}, allMails, delivered)
 	})
+}
+
+// advance makes it d later for the stand-in (sandboxtest.Sandbox.Advance).
+func (o *org) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	if err := o.sb.Advance(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkAwaitingConfirmation: the hand-off secrets are exactly those of the keys given, each
+// marked sent on the day of now: a delivery is confirmed, and its secret deleted, by a run of
+// a later day.
+func (o *org) checkAwaitingConfirmation(t *testing.T, now time.Time, keys map[string]delivery) {
+	t.Helper()
+	pending := o.pending(t)
+	if !slices.Equal(slices.Sorted(maps.Keys(pending)), slices.Sorted(maps.Keys(keys))) {
+		t.Errorf("hand-off secrets of keys %v, want those of the keys delivered today %v",
+			slices.Sorted(maps.Keys(pending)), slices.Sorted(maps.Keys(keys)))
+	}
+	for id, p := range pending {
+		if !history.SameDay(p.Sent, now) {
+			t.Errorf("hand-off secret %s: sent %v, want a mark of today", p.SecretName, p.Sent)
+		}
+		if _, ok := keys[id]; !ok {
+			t.Errorf("hand-off secret %s is left for a key not delivered today", p.SecretName)
+		}
+	}
+}
+
+func userNamed(t *testing.T, users []sandboxtest.User, name string) sandboxtest.User {
+	t.Helper()
+	i := slices.IndexFunc(users, func(u sandboxtest.User) bool { return u.Name == name })
+	if i < 0 {
+		t.Fatalf("no user %s", name)
+	}
+	return users[i]
 }
 
 // TestE2ECleanupMode: the one-time initial cleanup on a fresh organization, confirmed,
@@ -638,14 +770,14 @@ func TestE2EDemoOrganization(t *testing.T) {
 func TestE2ECleanupMode(t *testing.T) {
 	t.Parallel()
 	o := start(t, demoScenario)
-	before := o.state(t)
+	before, pending := o.state(t), o.pending(t)
 	ex, dir := o.run(t, `{"cleanup":true,"confirmCleanup":"`+workflow.CleanupConfirmation+`"}`)
 	mustSucceed(t, ex)
 	if !ex.Report.Run.Cleanup {
 		t.Fatal("the report is not a cleanup run's")
 	}
 	after := o.state(t)
-	o.checkAllAsPlanned(t, ex, before, after, true)
+	o.checkAllAsPlanned(t, ex, before, after, pending, true)
 	if ex.Report.Totals.KeysCreated != 0 || ex.Report.Totals.KeysDeleted+ex.Report.Totals.KeysDeactivated == 0 {
 		t.Errorf("cleanup totals %+v: want deletions or deactivations and no new key", ex.Report.Totals)
 	}
@@ -667,12 +799,12 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/no-member-role.json")
 	orphan := o.id(t, "orphan")
-	before := o.state(t, "management", "prod")
+	before, pending := o.state(t, "management", "prod"), o.pending(t)
 	ex, dir := o.run(t, `{}`)
 	mustSucceed(t, ex)
 	after := o.state(t, "management", "prod")
-	checkAccountAsPlanned(t, ex, "prod", before["prod"], after["prod"], o.policyConfig(false))
-	checkAccountAsPlanned(t, ex, "management", before["management"], after["management"], o.policyConfig(false))
+	checkAccountAsPlanned(t, ex, "prod", before["prod"], after["prod"], pending, o.policyConfig(false))
+	checkAccountAsPlanned(t, ex, "management", before["management"], after["management"], pending, o.policyConfig(false))
 	var failed []string
 	for _, a := range ex.Report.Accounts {
 		if a.Status == workflow.AccountFailed {
@@ -701,7 +833,9 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 // TestE2ESESDownThenRedelivery: while SES refuses the sender, the run goes on, every failed
 // notification is in report.csv, the support email and one SNS alert (issue 9, case 10), and
 // a new key waits in its hand-off secret; once SES is back, the next run (the same day)
-// delivers that key without creating another.
+// delivers that key without creating another, and the warning that failed, while the action
+// it announces waits for the next day. The day after, the delivery is confirmed (its secret
+// deleted) and the warned key is deactivated.
 func TestE2ESESDownThenRedelivery(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/ses-down.json")
@@ -738,25 +872,51 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 	if len(pending) != 1 || !strings.Contains(pending[0], "/alice/") {
 		t.Fatalf("hand-off secrets %v, want alice's new key waiting", pending)
 	}
-	before := o.state(t, "prod")
 
 	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(o.settings.SenderEmail)}); err != nil {
 		t.Fatal(err)
 	}
+	// Later the same day, past the 5 minutes a key creation is given to settle.
+	o.advance(t, 10*time.Minute)
+	before, waiting := o.state(t, "prod"), o.pending(t)
 	ex, dir := o.run(t, `{}`)
 	mustSucceed(t, ex)
-	if !reflect.DeepEqual(before, o.state(t, "prod")) || ex.Report.Totals.KeysCreated != 0 {
-		t.Errorf("the redelivery run wrote to IAM (created %d)", ex.Report.Totals.KeysCreated)
+	after := o.state(t, "prod")
+	checkAccountAsPlanned(t, ex, "prod", before["prod"], after["prod"], waiting, o.policyConfig(false))
+	if !reflect.DeepEqual(observed(before["prod"], before["prod"]), observed(before["prod"], after["prod"])) || ex.Report.Totals.KeysCreated != 0 {
+		t.Errorf("the redelivery run changed keys (created %d): %v → %v", ex.Report.Totals.KeysCreated,
+			observed(before["prod"], before["prod"]), observed(before["prod"], after["prod"]))
 	}
 	ms := mails(t, ex, dir)
 	d := deliveries(t, ms)
-	alice := before["prod"][slices.IndexFunc(before["prod"], func(u sandboxtest.User) bool { return u.Name == "alice" })]
+	alice := userNamed(t, before["prod"], "alice")
 	newest := slices.MaxFunc(alice.Keys, func(a, b sandboxtest.Key) int { return a.CreateDate.Compare(b.CreateDate) }).AccessKeyID
 	if got, ok := d[newest]; len(d) != 1 || !ok || got.to != "alice@example.com" {
 		t.Errorf("delivered %v, want alice's pending key %s", d, newest)
 	}
-	if left := o.handoffSecrets(t); len(left) != 0 {
-		t.Errorf("hand-off secrets left after the redelivery: %v", left)
+	if !slices.ContainsFunc(ms, func(m mail) bool { return slices.Equal(m.Destinations, []string{"carol@example.com"}) }) {
+		t.Error("carol's warning was not sent again")
 	}
-	o.checkNoLeak(t, []string{o.out}, ms, d)
+	o.checkAwaitingConfirmation(t, ex.Report.Run.Now, d)
+	allMails := ms
+
+	// The next day: alice's delivery did not bounce, so it is confirmed and its secret
+	// deleted; carol, warned yesterday, loses her old key.
+	o.advance(t, 24*time.Hour)
+	before, waiting = o.state(t, "prod"), o.pending(t)
+	ex, dir = o.run(t, `{}`)
+	mustSucceed(t, ex)
+	after = o.state(t, "prod")
+	checkAccountAsPlanned(t, ex, "prod", before["prod"], after["prod"], waiting, o.policyConfig(false))
+	if left := o.handoffSecrets(t); len(left) != 0 {
+		t.Errorf("hand-off secrets left after the delivery was confirmed: %v", left)
+	}
+	ms = mails(t, ex, dir)
+	if again := deliveries(t, ms); len(again) != 0 {
+		t.Errorf("keys delivered again: %v", again)
+	}
+	if carol := observed(before["prod"], after["prod"])["carol"]; !slices.ContainsFunc(carol, func(k keyState) bool { return k.Status == "Inactive" }) {
+		t.Errorf("carol's keys %v: want her old key deactivated the day after her warning", carol)
+	}
+	o.checkNoLeak(t, []string{o.out}, append(allMails, ms...), d)
 }

@@ -32,6 +32,8 @@ type Sandbox struct {
 	Seeded *sandbox.Seeded
 
 	server *sandbox.Server
+	// reportHoursAgo is the scenario's credentialReportHoursAgo (nil: reports are live).
+	reportHoursAgo *int
 }
 
 // StartTimeout bounds the wait for the stand-in to listen.
@@ -48,6 +50,7 @@ func Start(ctx context.Context, sc *sandbox.Scenario) (*Sandbox, error) {
 	if sc == nil {
 		return sb, nil
 	}
+	sb.reportHoursAgo = sc.CredentialReportHoursAgo
 	sb.Seeded, err = sandbox.Seed(ctx, srv.URL, sc, sandbox.SeedOptions{})
 	if err != nil {
 		stopErr := srv.Stop()
