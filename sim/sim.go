@@ -666,7 +666,8 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	k := keys[i]
 	if c.Operation == "DeleteAccessKey" {
 		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive {
-			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today", user, keyID))
+			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
+				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
 		// A key the owner holds and may use; not an orphan (the rotator's, never delivered).
 		if k.Status == types.StatusTypeActive && !s.unused(k) && o.held[keyID] {

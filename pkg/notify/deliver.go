@@ -64,7 +64,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		switch {
 		case errors.As(err, &missing), errors.Is(err, errSentBefore):
 			out.AlreadyDelivered = true
-			d.Log.WarnContext(ctx, "hand-off secret already gone: key delivered before", "account", a.AccountID,
+			d.Log.WarnContext(ctx, "new key sent before: not sent again", "account", a.AccountID,
 				"user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
 		case err != nil:
 			return out, err
@@ -75,12 +75,13 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID, n.Email); err != nil {
 				return out, err
 			}
-			// The new-key email is the NewKeyIssued notice the plan asked for, if it did (a
-			// redelivery for a key that no longer exists asks for none).
-			if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
-				delivered = append(delivered, nk)
-			}
 			d.Log.InfoContext(ctx, "new key sent", "account", a.AccountID, "user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
+		}
+		// The new-key email is the NewKeyIssued notice the plan asked for, if it did (a
+		// redelivery for a key that no longer exists asks for none); recorded also when an
+		// earlier attempt sent it but failed to record it.
+		if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
+			delivered = append(delivered, nk)
 		}
 	}
 	for _, notice := range n.Notices {

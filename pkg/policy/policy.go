@@ -107,10 +107,10 @@ func (d *decider) rememberDeactivations(keys []Key) {
 // rotate applies rules 2 to 6 to keys sorted oldest first.
 func (d *decider) rotate(keys []Key) {
 	d.rememberDeactivations(keys)
-	// Rule 2: unused keys go first, whatever their status.
+	// Rule 2: unused keys go first, whatever their status (one deactivated today, tomorrow).
 	var left []Key
 	for _, k := range keys {
-		if idle := idleDays(k, d.now); idle >= d.th.unusedAt {
+		if idle := idleDays(k, d.now); idle >= d.th.unusedAt && !d.deactivatedToday[k.AccessKeyID] {
 			d.delete(k, UnusedKeyDeleted, fmt.Sprintf("key %s %s (unused limit %d days): delete",
 				k.AccessKeyID, d.idleText(k, idle), d.th.unusedAt))
 			continue

@@ -189,12 +189,24 @@ func (e *execution) user(ctx context.Context, name string) {
 			Reason: fmt.Sprintf("tag %s=%s: exempt from rotation", e.cfg.ExemptTagKey, u.Tags[e.cfg.ExemptTagKey])})
 		return
 	}
-	if err := ur.prepare(ctx); err != nil {
+	var wait *settling
+	switch err := ur.prepare(ctx); {
+	case errors.As(err, &wait):
+		e.res.Counts.Deferred++
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusDeferred, Reason: wait.reason})
+		return
+	case err != nil:
 		e.fail(ctx, ur.ur, err)
 		return
 	}
 	ur.planAndApply(ctx)
 }
+
+// settling is why a user whose last key creation is too recent to read reliably waits for
+// the next run: not a failure.
+type settling struct{ reason string }
+
+func (s *settling) Error() string { return s.reason }
 
 // prepare brings the user to a state the policy can decide on: the orphans of an interrupted
 // creation deleted, confirmed deliveries closed, stale secrets dropped, and the history read.
@@ -210,8 +222,8 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	settle := cmp.Or(e.Settle, DefaultSettle)
 	for _, k := range ur.u.Keys {
 		if _, stored := ur.pending[k.AccessKeyID]; !stored && e.now().Sub(k.CreateDate) < settle {
-			return fmt.Errorf("key %s was created at %s, less than %s ago: its hand-off secret may not be listed yet, so the user waits for the next run",
-				k.AccessKeyID, k.CreateDate.Format(time.RFC3339), settle)
+			return &settling{fmt.Sprintf("key %s was created at %s, less than %s ago: its hand-off secret may not be listed yet, so the user waits for the next run",
+				k.AccessKeyID, k.CreateDate.Format(time.RFC3339), settle)}
 		}
 	}
 	if err := ur.clearOrphans(ctx); err != nil {
@@ -276,7 +288,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 		return fmt.Errorf("tag %s %q is not an RFC 3339 time: no key is deleted on its account; remove the tag once the user's keys are checked", history.PendingTag, mark)
 	}
 	if settle := cmp.Or(e.Settle, DefaultSettle); e.now().Sub(since) < settle {
-		return fmt.Errorf("a key creation started at %s is settling (IAM lists new keys within %s): the user waits for the next run", mark, settle)
+		return &settling{fmt.Sprintf("a key creation started at %s is settling (IAM lists new keys within %s): the user waits for the next run", mark, settle)}
 	}
 	if e.run.DryRun {
 		return nil
@@ -499,7 +511,8 @@ func (ur *userRun) writeHistory(ctx context.Context) error {
 	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(ur.inactive)})
 }
 
-// prune drops, after the writes, what the history remembers of keys that no longer exist.
+// prune drops, after the writes, what the history remembers of keys that no longer exist,
+// and the inactive-since day of keys active again.
 func (ur *userRun) prune() map[string]string {
 	exists := map[string]bool{}
 	for _, k := range ur.u.Keys {
@@ -510,9 +523,20 @@ func (ur *userRun) prune() map[string]string {
 			delete(exists, a.AccessKeyID)
 		}
 	}
+	active := map[string]bool{}
+	for _, k := range ur.u.Keys {
+		active[k.AccessKeyID] = k.Status == policy.Active
+	}
+	for _, a := range ur.ur.Actions {
+		if a.Done && a.Action.Action == policy.DeactivateKey {
+			active[a.AccessKeyID] = false
+		}
+	}
 	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags[history.NoticesTag]), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
 	inactive := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
-	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] })
+	// A key active again (its owner reactivated it) loses its record: if it is deactivated
+	// again, that day is the one that counts.
+	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] || active[id] })
 	return map[string]string{history.NoticesTag: history.FormatNotices(sent), history.DeactivatedTag: history.FormatDeactivated(inactive)}
 }
 
