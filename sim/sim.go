@@ -110,6 +110,7 @@ type sim struct {
 	got           map[string]map[string]bool // new key → which halves of its delivery ("zip", "password") reached the owner
 	trace         map[string][]string        // key → what happened to it, for the violation's detail
 	reported      map[string]bool            // invariant and subject already reported
+	marks         map[string]time.Time       // account/user → when the rotator last marked a key creation
 	secrets       []string                   // every secret access key and zip password, for the leak check
 	emitted       bytes.Buffer               // every payload and error the Lambdas returned
 
@@ -125,7 +126,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, res: Result{Faults: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, res: Result{Faults: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -180,6 +181,9 @@ func (s *sim) setup() {
 				}
 				o.held[id] = true
 				s.secrets = append(s.secrets, secretKey)
+				if status == types.StatusTypeInactive {
+					s.deactivatedOn[id] = -1
+				}
 			}
 		}
 	}
@@ -226,9 +230,11 @@ func (s *sim) ownerActs(o *owner) {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
-			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeInactive))
-			s.markInactive(k.AccessKeyID)
-			s.note(k.AccessKeyID, "owner deactivates")
+			if k.Status == types.StatusTypeActive {
+				must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeInactive))
+				s.deactivatedOn[k.AccessKeyID] = s.day
+				s.note(k.AccessKeyID, "owner deactivates")
+			}
 		}
 	case 1: // reactivate a key
 		if len(keys) > 0 {
@@ -263,12 +269,6 @@ func (s *sim) ownerActs(o *owner) {
 // note adds an event to a key's trace.
 func (s *sim) note(keyID, format string, args ...any) {
 	s.trace[keyID] = append(s.trace[keyID], fmt.Sprintf("day %d %s ", s.day, s.now.Format("15:04:05"))+fmt.Sprintf(format, args...))
-}
-
-func (s *sim) markInactive(keyID string) {
-	if _, ok := s.deactivatedOn[keyID]; !ok {
-		s.deactivatedOn[keyID] = s.day
-	}
 }
 
 // address is the owner's usable address now, or "".
@@ -561,10 +561,19 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 	if m := secretKeyID.FindStringSubmatch(secretName(c.Input)); m != nil {
 		s.note(m[1], "%s -> %s", c.Operation, outcome)
 	}
+	if c.Operation == "CreateSecret" {
+		// The secret's tags say which key the new key replaces (also when the response was
+		// lost: the secret exists).
+		s.learnReplacements()
+	}
 	if err != nil {
 		return
 	}
 	switch in := c.Input.(type) {
+	case *iam.TagUserInput:
+		if slices.ContainsFunc(in.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == history.PendingTag }) {
+			s.marks[c.Account+"/"+aws.ToString(in.UserName)] = s.now
+		}
 	case *iam.DeleteAccessKeyInput:
 		s.note(aws.ToString(in.AccessKeyId), "rotator deletes")
 	case *iam.UpdateAccessKeyInput:
@@ -576,12 +585,9 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.rotatorKeys[aws.ToString(o.AccessKey.AccessKeyId)] = ""
 		s.secrets = append(s.secrets, aws.ToString(o.AccessKey.SecretAccessKey))
 	case *iam.UpdateAccessKeyOutput:
-		s.markInactive(aws.ToString(c.Input.(*iam.UpdateAccessKeyInput).AccessKeyId))
+		s.deactivatedOn[aws.ToString(c.Input.(*iam.UpdateAccessKeyInput).AccessKeyId)] = s.day
 	}
-	if c.Operation == "CreateSecret" {
-		// The secret's tags say which key the new key replaces.
-		s.learnReplacements()
-	}
+
 }
 
 func (s *sim) learnReplacements() {
@@ -669,8 +675,14 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
-		// A key the owner holds and may use; not an orphan (the rotator's, never delivered).
-		if k.Status == types.StatusTypeActive && !s.unused(k) && o.held[keyID] {
+		// A key the owner holds and may use; not an orphan (the rotator's, never delivered),
+		// nor one the owner made, unused, within rotate.OrphanWindow of a creation of the
+		// rotator whose outcome was unknown (IAM cannot tell them apart: counted, allowed).
+		mark, marked := s.marks[c.Account+"/"+user]
+		ambiguous := marked && k.LastUsed == nil && !k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
+		if ambiguous && o.held[keyID] {
+			s.res.Faults["owner-key-taken-for-orphan"]++
+		} else if k.Status == types.StatusTypeActive && !s.unused(k) && o.held[keyID] {
 			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
 		}
 		if s.unused(k) {

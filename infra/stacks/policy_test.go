@@ -255,6 +255,7 @@ func TestConditions(t *testing.T) {
 		{"ScanAndRotateRole", "sts:AssumeRole", `{"StringEquals":{"aws:ResourceOrgID":"o-exampleorg1"}}`},
 		{"ScanAndRotateRole", "secretsmanager:CreateSecret", `{"StringEquals":{"secretsmanager:KmsKeyArn":"<HandoffKey.Arn>"}}`},
 		{"NotifyUserRole", "sts:AssumeRole", `{"StringEquals":{"aws:ResourceOrgID":"o-exampleorg1"}}`},
+		{"NotifyUserRole", "secretsmanager:TagResource", `{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:sent"]}}`},
 		{"NotifyUserRole", "ses:SendEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
 		{"CleanupReportRole", "ses:SendRawEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
 	}

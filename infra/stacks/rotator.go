@@ -374,7 +374,9 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	// NotifyUser reads a new key, marks its secret sent (ScanAndRotate deletes it once the
 	// delivery is confirmed), and records delivered notices on the owner's IAM user through
 	// the member role.
-	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:TagResource"}, handoffSecrets))
+	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, handoffSecrets))
+	notify.Role.AddToPrincipalPolicy(allowIf(map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{config.HandoffSentTag}}},
+		[]string{"secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
 	notify.Role.AddToPrincipalPolicy(sendEmail)
 	notify.Role.AddToPrincipalPolicy(assumeMember)

@@ -51,11 +51,11 @@ func SessionName(parts ...string) string {
 
 // AssumeRole returns a copy of base whose credentials come from assuming roleARN, refreshed
 // as they expire.
-func AssumeRole(base aws.Config, roleARN, sessionName string) aws.Config {
+func AssumeRole(base aws.Config, roleARN, sessionName string, opts ...func(*stscreds.AssumeRoleOptions)) aws.Config {
 	cfg := base.Copy()
-	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), roleARN, func(o *stscreds.AssumeRoleOptions) {
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(base), roleARN, append([]func(*stscreds.AssumeRoleOptions){func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = sessionName
-	})
+	}}, opts...)...)
 	cfg.Credentials = aws.NewCredentialsCache(provider)
 	return cfg
 }

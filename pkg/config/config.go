@@ -45,6 +45,10 @@ var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, Support
 // change an owner's email or exempt tag.
 const RotatorTagKeyPrefix = "key-rotator:"
 
+// HandoffSentTag is the tag NotifyUser puts on a hand-off secret once its key was sent: the
+// only tag its role may write (infra), and what ScanAndRotate confirms the delivery from.
+const HandoffSentTag = RotatorTagKeyPrefix + "sent"
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
 
@@ -66,10 +67,10 @@ const (
 	tagAccessKeyID  = "key-rotator:access-key-id"
 	tagReplaces     = "key-rotator:replaces"
 	tagDeactivateOn = "key-rotator:deactivate-on"
-	// tagSent is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
+	// sentTag is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
 	// acceptance is not delivery, so the secret stays until a later run confirms that the
 	// address did not bounce.
-	tagSent = "key-rotator:sent"
+	sentTag = config.HandoffSentTag
 )
 
 // Pending is a created key whose hand-off secret still waits for its delivery to be confirmed.
@@ -142,11 +143,11 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[tagUser],
 				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn],
 				Created: aws.ToTime(s.CreatedDate)}
-			if sent, ok := tags[tagSent]; ok {
+			if sent, ok := tags[sentTag]; ok {
 				fields := strings.Fields(sent)
 				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])
 				if err != nil || len(fields) != 3 {
-					problems = append(problems, fmt.Errorf("hand-off secret %s: tag %s %q is not an RFC 3339 time", p.SecretName, tagSent, sent))
+					problems = append(problems, fmt.Errorf("hand-off secret %s: tag %s %q is not an RFC 3339 time", p.SecretName, sentTag, sent))
 					continue
 				}
 				p.Sent, p.SentTo = t, fields[2]
@@ -172,7 +173,7 @@ type Tagger interface {
 func MarkSent(ctx context.Context, sm Tagger, arn string, t time.Time, runID, address string) error {
 	value := t.UTC().Format(time.RFC3339) + " " + runID + " " + address
 	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn),
-		Tags: []smtypes.Tag{{Key: aws.String(tagSent), Value: &value}}}); err != nil {
+		Tags: []smtypes.Tag{{Key: aws.String(sentTag), Value: &value}}}); err != nil {
 		return fmt.Errorf("mark hand-off secret %s sent: %w", arn, err)
 	}
 	return nil
@@ -186,7 +187,7 @@ func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
 		return false, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
 	}
 	for _, t := range out.Tags {
-		if aws.ToString(t.Key) == tagSent {
+		if aws.ToString(t.Key) == sentTag {
 			fields := strings.Fields(aws.ToString(t.Value))
 			return len(fields) == 3 && fields[1] == runID, nil
 		}

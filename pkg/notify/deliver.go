@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -33,7 +34,7 @@ type Deliverer struct {
 	Now func() time.Time
 	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
 	Policy policy.Config
-	Log *slog.Logger
+	Log    *slog.Logger
 }
 
 // Delivery is NotifyUser's result: what was sent, by SES message ID.
@@ -161,10 +162,17 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 }
 
 // MemberHistory returns a Deliverer.History that records notices through the member role of
-// each account, assumed from base.
+// each account, assumed from base with a session policy that leaves only what recording
+// needs: reading a user's tags and writing the notices tag. The member role's key writes
+// stay out of NotifyUser's reach.
 func MemberHistory(base aws.Config, memberRoleName string) func(accountID string) history.TagAPI {
 	return func(accountID string) history.TagAPI {
 		return iam.NewFromConfig(awsclient.AssumeRole(base, awsclient.RoleARN(base.Region, accountID, memberRoleName),
-			awsclient.SessionName("notify", accountID)))
+			awsclient.SessionName("notify", accountID), func(o *stscreds.AssumeRoleOptions) { o.Policy = aws.String(recordOnlyPolicy) }))
 	}
 }
+
+// recordOnlyPolicy is NotifyUser's session policy in member accounts.
+var recordOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
+	`{"Effect":"Allow","Action":"iam:ListUserTags","Resource":"*"},` +
+	`{"Effect":"Allow","Action":"iam:TagUser","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["` + history.NoticesTag + `"]}}}]}`

@@ -30,11 +30,13 @@ import (
 )
 
 // orphanSlack allows for clock skew between the mark's time and IAM's CreateDate; a key
-// created more than orphanWindow after the mark (a Lambda runs at most 15 minutes) was not
-// made by the marked attempt.
+// created more than OrphanWindow after the mark was not made by the marked attempt (the
+// mark is written just before the one CreateAccessKey call). A key the owner creates within
+// that window after a creation whose outcome is unknown, and has not used by the next run,
+// cannot be told from the orphan: IAM does not say who created a key.
 const (
 	orphanSlack  = time.Minute
-	orphanWindow = 15 * time.Minute
+	OrphanWindow = 2 * time.Minute
 )
 
 // DefaultSettle is how long a key creation is given to settle: IAM's ListAccessKeys may miss a
@@ -296,7 +298,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 	var kept []policy.Key
 	for _, k := range ur.u.Keys {
 		if _, stored := ur.pending[k.AccessKeyID]; stored || k.LastUsedDate != nil ||
-			k.CreateDate.Before(since.Add(-orphanSlack)) || k.CreateDate.After(since.Add(orphanWindow)) {
+			k.CreateDate.Before(since.Add(-orphanSlack)) || k.CreateDate.After(since.Add(OrphanWindow)) {
 			kept = append(kept, k)
 			continue
 		}
