@@ -739,8 +739,9 @@ func (s *sim) givenUp(o *owner) bool {
 	return false
 }
 
-// checkKeysAccounted: every key the rotator created is held by its owner, waiting in its
-// hand-off secret, or covered by a pending mark (an orphan the next run deletes).
+// checkKeysAccounted: every Active key the rotator created is held by its owner, waiting in
+// its hand-off secret, or covered by a pending mark (an orphan the next run deletes): never
+// left active unknown.
 func (s *sim) checkKeysAccounted() {
 	stored := map[string]bool{}
 	for _, sec := range s.w.SecretsList() {
@@ -751,7 +752,7 @@ func (s *sim) checkKeysAccounted() {
 	for _, o := range s.sortedOwners() {
 		_, marked := s.w.Tags(o.account, o.user)[history.PendingTag]
 		for _, k := range s.w.Keys(o.account, o.user) {
-			if _, made := s.rotatorKeys[k.AccessKeyID]; made && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
+			if _, made := s.rotatorKeys[k.AccessKeyID]; made && k.Status == types.StatusTypeActive && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
 				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",
 					o.user, k.AccessKeyID, strings.Join(append(s.trace[k.AccessKeyID], s.trace[o.account+"/"+o.user]...), "\n    ")))
 			}

@@ -276,7 +276,8 @@ func (ur *userRun) prepare(ctx context.Context) error {
 }
 
 // clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
-// user's pending mark, without a hand-off secret, never used. A mark that cannot be read, or
+// user's pending mark, without a hand-off secret, never used, still Active (someone who
+// deactivated it knows of it: the ordinary rules then apply). A mark that cannot be read, or
 // that is too young for IAM to list the key it covers, causes no deletion: the user is left
 // for a later run.
 func (ur *userRun) clearOrphans(ctx context.Context) error {
@@ -297,7 +298,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 	}
 	var kept []policy.Key
 	for _, k := range ur.u.Keys {
-		if _, stored := ur.pending[k.AccessKeyID]; stored || k.LastUsedDate != nil ||
+		if _, stored := ur.pending[k.AccessKeyID]; stored || k.LastUsedDate != nil || k.Status != policy.Active ||
 			k.CreateDate.Before(since.Add(-orphanSlack)) || k.CreateDate.After(since.Add(OrphanWindow)) {
 			kept = append(kept, k)
 			continue
