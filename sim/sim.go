@@ -226,7 +226,7 @@ func (s *sim) sortedOwners() []*owner {
 // ownerActs makes one owner change their own keys or tags, as owners do.
 func (s *sim) ownerActs(o *owner) {
 	keys := s.w.Keys(o.account, o.user)
-	switch s.rng.IntN(6) {
+	switch s.rng.IntN(7) {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
@@ -257,6 +257,12 @@ func (s *sim) ownerActs(o *owner) {
 		}
 	case 4: // change the email tag
 		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
+		mark := "garbage"
+		if s.rng.IntN(2) == 0 {
+			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
+		}
+		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
 	case 5: // become exempt, or stop being exempt
 		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
 			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
