@@ -40,7 +40,8 @@ import (
 // Config is one simulated organization and its schedule of faults.
 type Config struct {
 	Seed int64
-	// Days simulated (default 120); Accounts and Users per account (default 3 × 50).
+	// Days simulated (default 120); Accounts and Users per account (default 4 × 60: an
+	// organization of 240 IAM users).
 	Days, Accounts, Users int
 	// FaultRate is the chance that a call of the rotator meets a fault (default 0.03).
 	FaultRate float64
@@ -51,10 +52,10 @@ func (c Config) withDefaults() Config {
 		c.Days = 120
 	}
 	if c.Accounts == 0 {
-		c.Accounts = 3
+		c.Accounts = 4
 	}
 	if c.Users == 0 {
-		c.Users = 50
+		c.Users = 60
 	}
 	if c.FaultRate == 0 {
 		c.FaultRate = 0.03
