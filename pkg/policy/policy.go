@@ -291,7 +291,10 @@ func (d *decider) cleanup(keys []Key) {
 	d.rememberDeactivations(keys)
 	for _, k := range keys {
 		switch {
-		case k.Status == Inactive && d.age(k) >= d.th.deleteAt && !d.deactivatedToday[k.AccessKeyID]:
+		case k.Status == Inactive && d.age(k) >= d.th.deleteAt && !k.DeactivatedByRotator:
+			// The legacy leftovers cleanup exists for: keys the rotator deactivated follow the
+			// daily rules (their owner was promised a date). A key first seen Inactive today
+			// may go: the operator confirmed the cleanup, and IAM does not say since when.
 			d.deletes = append(d.deletes, Action{Action: DeleteKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
 				"initial cleanup: inactive key %s is %d days old (delete at %d): delete", k.AccessKeyID, d.age(k), d.th.deleteAt)})
 		case k.Status == Active && d.age(k) >= d.cfg.LimitDays && !d.email:

@@ -31,6 +31,12 @@ func deactivatedAgo(k Key, daysAgo int) Key {
 
 func deactivatedToday(k Key) Key { return deactivatedAgo(k, 0) }
 
+// byRotator marks k as deactivated by the rotator (its owner was promised a date).
+func byRotator(k Key) Key {
+	k.DeactivatedByRotator = true
+	return k
+}
+
 func withEmail(keys ...Key) User {
 	return User{UserName: "alice", Tags: map[string]string{"EmailID": "alice@example.com"}, Keys: keys}
 }
@@ -172,8 +178,10 @@ func TestPlanUserRules(t *testing.T) {
 			Config{}, StatusOK, []string{}, []string{}},
 		{"rotation uses a slot freed yesterday", withEmail(deactivatedAgo(key("K1", Inactive, 121, 1), 1), key("K2", Active, 96, 0)),
 			Config{}, StatusRotate, []string{"DeleteKey K1", "CreateKey"}, []string{"KeyDeleted K1 ", "NewKeyIssued K2 2026-12-05"}},
-		{"cleanup: deactivated today kept", noEmail(deactivatedToday(key("K1", Inactive, 300, 0))),
+		{"cleanup: a key the rotator deactivated follows the daily rules", noEmail(byRotator(deactivatedAgo(key("K1", Inactive, 300, 0), 5))),
 			cleanup, StatusOK, []string{}, []string{}},
+		{"cleanup: a key first seen inactive today goes", noEmail(deactivatedToday(key("K1", Inactive, 300, 0))),
+			cleanup, StatusDelete, []string{"DeleteKey K1"}, []string{}},
 
 		// Rule 7: cleanup mode.
 		{"cleanup: inactive 100 days deleted, no notice", withEmail(key("K1", Inactive, 100, 20)),
