@@ -134,17 +134,40 @@ build-local: ## build the four Lambdas for this machine into build/local/<name>/
 
 # One command on a fresh machine: tools, the stand-in seeded with the demo scenario, one
 # daily run of the workflow (output in out/demo), its summary, and the stand-in stopped.
+# dry-run and rerun-account do the runbook's procedures (docs/operations.md) the same way.
 DEMO_OUT ?= out/demo
 
-demo: sandbox-tools runner-tools build-local ## run the whole workflow once on the demo organization (output in out/demo)
-	@set -euo pipefail; \
-	$(GO) build -o bin/keyrotator ./cmd/keyrotator; \
-	log=$$(mktemp); ready=$$(mktemp); \
-	bin/keyrotator sandbox --scenario sandbox/scenarios/demo.json >$$ready 2>$$log & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log $$ready' EXIT; \
-	for i in $$(seq 1 120); do grep -q '^ready ' $$ready && break; \
-		kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.5; done; \
-	url=$$(sed -n 's/^ready //p' $$ready); [ -n "$$url" ] || { echo "the stand-in did not start:"; cat $$log; exit 1; }; \
-	echo "stand-in at $$url:"; sed 1d $$ready; \
-	rm -rf $(DEMO_OUT); bin/keyrotator run --endpoint $$url --out $(DEMO_OUT) --bin build/local; \
+.PHONY: dry-run rerun-account
+demo: STANDIN_RUNS = rm -rf $(DEMO_OUT); bin/keyrotator run --endpoint $$url --out $(DEMO_OUT) --bin build/local; \
 	echo; echo "emails: $(DEMO_OUT)/mail, report: $(DEMO_OUT)/report.csv, logs: $(DEMO_OUT)/logs, history: $(DEMO_OUT)/execution.json"
+demo: sandbox-tools runner-tools build-local ## run the whole workflow once on the demo organization (output in out/demo)
+	$(with_demo_standin)
+
+dry-run: STANDIN_RUNS = rm -rf out/dry-run; bin/keyrotator run --endpoint $$url --out out/dry-run --bin build/local --input '{"dryRun":true}'; \
+	echo; echo "nothing was written and no owner emailed; what would be done: out/dry-run/report.csv"
+dry-run: sandbox-tools runner-tools build-local ## the runbook's dry run, {"dryRun":true}, on the demo organization (out/dry-run)
+	$(with_demo_standin)
+
+# The daily run, then the prod account alone, as an operator re-runs a failed account: the
+# same day, so the re-run writes nothing and emails no one.
+rerun-account: STANDIN_RUNS = rm -rf out/rerun; bin/keyrotator run --endpoint $$url --out out/rerun/daily --bin build/local; \
+	id=$$(awk -F'\t' '$$1 == "prod" {print $$2}' $$ready); input="{\"accounts\":[\"$$id\"]}"; echo; echo "re-run with $$input:"; \
+	bin/keyrotator run --endpoint $$url --out out/rerun/prod --bin build/local --input "$$input"; \
+	n=$$(ls out/rerun/prod/mail 2>/dev/null | wc -l); echo; echo "the re-run sent $$n emails (out/rerun/prod)"; [ "$$n" = 0 ]
+rerun-account: sandbox-tools runner-tools build-local ## the runbook's single-account re-run, {"accounts":["<prod>"]}, after a daily run (out/rerun)
+	$(with_demo_standin)
+
+# with_demo_standin starts the stand-in seeded with the demo scenario, runs $(STANDIN_RUNS)
+# with $$url its endpoint and $$ready its account map (NAME<TAB>ID lines), and stops it.
+define with_demo_standin
+@set -euo pipefail; \
+$(GO) build -o bin/keyrotator ./cmd/keyrotator; \
+log=$$(mktemp); ready=$$(mktemp); \
+bin/keyrotator sandbox --scenario sandbox/scenarios/demo.json >$$ready 2>$$log & pid=$$!; \
+trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log $$ready' EXIT; \
+for i in $$(seq 1 120); do grep -q '^ready ' $$ready && break; \
+	kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.5; done; \
+url=$$(sed -n 's/^ready //p' $$ready); [ -n "$$url" ] || { echo "the stand-in did not start:"; cat $$log; exit 1; }; \
+echo "stand-in at $$url:"; sed 1d $$ready; \
+$(STANDIN_RUNS)
+endef
