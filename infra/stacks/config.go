@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
@@ -75,18 +76,20 @@ var ContextKeys = []string{
 	keyStackSetAdminAccountID, keyStackSetTargets, keyReportRetentionDays, keyCleanupOnce,
 }
 
-// Defaults of the optional context keys; the others are required.
+// Defaults of the optional context keys; the others are required. The policy's and the
+// Lambdas' defaults come from their packages (pkg/policy, pkg/config): cdk.json sets only
+// what is particular to a deployment, and the README's configuration table shows these.
 var defaults = map[string]any{
-	keyLimitDays:           90,
-	keyNoticePeriod:        10,
-	keyMaxUsers:            200,
+	keyLimitDays:           policy.DefaultLimitDays,
+	keyNoticePeriod:        policy.DefaultNoticePeriod,
+	keyMaxUsers:            policy.DefaultMaxUsers,
 	keyExcludeAccounts:     "",
-	keyEmailTagKeys:        "EmailID,Email",
-	keyExemptTagKey:        "Exempt",
+	keyEmailTagKeys:        strings.Join(policy.DefaultEmailTagKeys, ","),
+	keyExemptTagKey:        policy.DefaultExemptTagKey,
 	keySchedule:            "cron(0 13 * * ? *)",
 	keyMapConcurrency:      10,
 	keyNotifyConcurrency:   2,
-	keyMemberRoleName:      "provisioning-admin",
+	keyMemberRoleName:      config.DefaultMemberRoleName,
 	keyReportRetentionDays: 400,
 	keyCleanupOnce:         false,
 }
