@@ -26,7 +26,7 @@ type Config struct {
 	ExemptTagKey string `json:"exemptTagKey,omitempty"`
 }
 
-// Defaults of DESIGN.md.
+// Defaults of the rotation policy (docs/policy.md); nothing else repeats them.
 const (
 	DefaultLimitDays    = 90
 	DefaultNoticePeriod = 10
