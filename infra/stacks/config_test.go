@@ -1,10 +1,7 @@
 package stacks
 
 import (
-	"fmt"
-	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -162,59 +159,6 @@ func TestCDKJSONRepeatsNoDefault(t *testing.T) {
 	for _, key := range ContextKeys {
 		if _, isDefault := defaults[key]; isDefault && ctx[key] != nil {
 			t.Errorf("cdk.json sets %s, which has a default (%v): remove it there, or it can drift from the code", key, defaults[key])
-		}
-	}
-}
-
-// TestReadmeDocumentsEveryContextKey holds the README's configuration table to ContextKeys
-// and their defaults: a key added to the app and not documented fails here.
-func TestReadmeDocumentsEveryContextKey(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(b), "\n## Configuration\n")
-	if !ok {
-		t.Fatal(`README.md has no "## Configuration" section`)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
-	documented := map[string]string{} // context key -> default cell
-	for _, line := range strings.Split(section, "\n") {
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if !strings.HasPrefix(line, "|") || len(cells) < 3 {
-			continue
-		}
-		key := strings.Trim(strings.TrimSpace(cells[0]), "`")
-		if key == "" || key == "context key" || strings.HasPrefix(key, "---") {
-			continue
-		}
-		if _, twice := documented[key]; twice {
-			t.Errorf("README documents %s twice", key)
-		}
-		documented[key] = strings.TrimSpace(cells[2])
-	}
-	for _, key := range ContextKeys {
-		cell, ok := documented[key]
-		if !ok {
-			t.Errorf("context key %s is read by the app (ContextKeys) but not in the README's configuration table", key)
-			continue
-		}
-		want := "required"
-		switch def, hasDefault := defaults[key]; {
-		case key == keyStackSetAdminAccountID:
-			want = "`" + keyManagementAccountID + "`"
-		case hasDefault && def == "":
-			want = "none"
-		case hasDefault:
-			want = fmt.Sprintf("`%v`", def)
-		}
-		if cell != want {
-			t.Errorf("README gives %s the default %s, the app %s", key, cell, want)
-		}
-	}
-	for key := range documented {
-		if !slices.Contains(ContextKeys, key) {
-			t.Errorf("README documents context key %s, which the app does not read", key)
 		}
 	}
 }
