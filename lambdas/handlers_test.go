@@ -526,3 +526,34 @@ func TestNoticeOnlyUsersBeyondTheLimitWait(t *testing.T) {
 		t.Errorf("the next run warned %v, want bob and hank (notifications %+v)", warned, second.outcomes[0].Notifications)
 	}
 }
+
+// TestOverlappingExecutionsNeverBothWrite: while one execution holds an account's lease (the
+// daily run, still writing there), a console re-run of that account writes nothing there and
+// says why; once the lease is given back, the re-run goes ahead.
+func TestOverlappingExecutionsNeverBothWrite(t *testing.T) {
+	r := newRig(t, "org.json")
+	ctx := context.Background()
+	prod := r.accountID("prod")
+	before := keyState(r.users("prod"), nil)
+	release, err := r.scan.Leases.Acquire(ctx, prod, "daily-run-still-writing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.run(`{"accounts":["` + prod + `"]}`)
+	o := res.outcomes[0]
+	if o.Status != workflow.AccountFailed || o.Counts.KeysCreated+o.Counts.KeysDeactivated+o.Counts.KeysDeleted != 0 || len(o.Notifications) != 0 {
+		t.Errorf("the overlapping run: status %s, counts %+v, %d notifications; want failed with no write", o.Status, o.Counts, len(o.Notifications))
+	}
+	if got := keyState(r.users("prod"), nil); !slices.Equal(got, before) {
+		t.Errorf("the overlapping run changed prod: %q, was %q", got, before)
+	}
+	if csv := string(r.object(res.report.CSVKey)); !strings.Contains(csv, "daily-run-still-writing") {
+		t.Errorf("report.csv does not name the execution holding the account:\n%s", csv)
+	}
+	if err := release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := r.run(`{"accounts":["` + prod + `"]}`); again.outcomes[0].Status != workflow.AccountDone || again.outcomes[0].Counts.KeysCreated == 0 {
+		t.Errorf("after the lease was given back: %+v", again.outcomes[0])
+	}
+}

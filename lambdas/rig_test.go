@@ -28,6 +28,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -107,6 +108,7 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	r.list = &org.Lister{Org: organizations.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket,
 		Excluded: settings.ExcludeAccounts, Log: log, Clock: time.Now}
 	r.scan = &rotate.Handler{Base: cfg, Settings: settings, S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
+		Leases:  &lease.Leases{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket},
 		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)},
 		Log: log, NewIAM: rotate.NewIAMClient, Settle: time.Nanosecond}
 	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "")

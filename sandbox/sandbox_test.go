@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -783,5 +784,40 @@ func TestNoMemberRoleLeavesTheRoleOut(t *testing.T) {
 		ListUsers(ctx, &iam.ListUsersInput{})
 	if err != nil || len(users.Users) != 1 || aws.ToString(users.Users[0].UserName) != "olivia" {
 		t.Errorf("users of staging through %s: %v, %v; want olivia", sandbox.OrganizationAccessRole, users, err)
+	}
+}
+
+// TestSESSuppressionListAnswersAsAWS: the stand-in serves SES v2's account-level suppression
+// list (moto has none): an address is NotFound until a bounce puts it there, then found with
+// its reason, and NotFound again once removed — what rotate.SESBounces reads.
+func TestSESSuppressionListAnswersAsAWS(t *testing.T) {
+	ctx := context.Background()
+	client := sesv2.NewFromConfig(shared.Config())
+	bounces := rotate.SESBounces{SES: client}
+	const address = "Bounced.Owner@example.com"
+	check := func(want bool) {
+		t.Helper()
+		got, err := bounces.Suppressed(ctx, address)
+		if err != nil || got != want {
+			t.Fatalf("Suppressed(%s) = %v, %v; want %v", address, got, err, want)
+		}
+	}
+	check(false)
+	if _, err := client.PutSuppressedDestination(ctx, &sesv2.PutSuppressedDestinationInput{
+		EmailAddress: aws.String(address), Reason: sesv2types.SuppressionListReasonBounce}); err != nil {
+		t.Fatal(err)
+	}
+	check(true)
+	out, err := client.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("bounced.owner@EXAMPLE.com")})
+	if err != nil || out.SuppressedDestination.Reason != sesv2types.SuppressionListReasonBounce {
+		t.Fatalf("the entry, looked up in another case: %+v, %v", out, err)
+	}
+	if _, err := client.DeleteSuppressedDestination(ctx, &sesv2.DeleteSuppressedDestinationInput{EmailAddress: aws.String(address)}); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+	if _, err := client.PutSuppressedDestination(ctx, &sesv2.PutSuppressedDestinationInput{
+		EmailAddress: aws.String(address), Reason: "MAYBE"}); err == nil {
+		t.Error("a reason other than BOUNCE or COMPLAINT was accepted")
 	}
 }

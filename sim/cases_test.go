@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -38,9 +39,9 @@ func (h *harness) received(user string) []string {
 			continue
 		}
 		subject, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
-		for _, re := range []*regexpMatcher{zipSubjectMatcher, passwordSubjectMatcher} {
-			if id := re.find(subject); id != "" {
-				halves[id]++
+		for _, re := range []*regexp.Regexp{zipSubject, passwordSubject} {
+			if m := re.FindStringSubmatch(subject); m != nil {
+				halves[m[1]]++
 			}
 		}
 	}
@@ -53,20 +54,6 @@ func (h *harness) received(user string) []string {
 	slices.Sort(out)
 	return out
 }
-
-type regexpMatcher struct{ prefix string }
-
-func (r *regexpMatcher) find(subject string) string {
-	if rest, ok := strings.CutPrefix(subject, r.prefix); ok {
-		return strings.Fields(rest + " ")[0]
-	}
-	return ""
-}
-
-var (
-	zipSubjectMatcher      = &regexpMatcher{"New AWS access key "}
-	passwordSubjectMatcher = &regexpMatcher{"Password for the new AWS access key "}
-)
 
 // Case 1: after the owner deactivated the first replacement, a second one is created for the
 // same old key, and it is delivered (it carries the old key and its date).

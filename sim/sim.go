@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -82,7 +83,10 @@ type Result struct {
 	Violations []Violation
 }
 
-const domain = "example.com"
+const (
+	domain       = "example.com"
+	reportBucket = "reports"
+)
 
 // owner is what the simulation knows of one IAM user's owner.
 type owner struct {
@@ -114,11 +118,12 @@ type sim struct {
 	secrets       []string                   // every secret access key and zip password, for the leak check
 	emitted       bytes.Buffer               // every payload and error the Lambdas returned
 
-	faults     bool // faults are injected (off for the checking re-runs)
-	inRotator  bool // the calls come from the rotator's Lambdas
-	sesOutage  bool
-	writes     []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
-	lastSubmit int      // index of the first SES message not yet read
+	faults      bool // faults are injected (off for the checking re-runs)
+	inRotator   bool // the calls come from the rotator's Lambdas
+	sesOutage   bool
+	overlapping bool     // an execution runs inside another's call
+	writes      []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
+	lastSubmit  int      // index of the first SES message not yet read
 }
 
 // Run simulates one seed.
@@ -130,6 +135,7 @@ func Run(cfg Config) Result {
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
+	s.w.CreateBucket(reportBucket)
 	s.w.Inject = s.inject
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
@@ -226,7 +232,7 @@ func (s *sim) sortedOwners() []*owner {
 // ownerActs makes one owner change their own keys or tags, as owners do.
 func (s *sim) ownerActs(o *owner) {
 	keys := s.w.Keys(o.account, o.user)
-	switch s.rng.IntN(6) {
+	switch s.rng.IntN(7) {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
@@ -257,6 +263,12 @@ func (s *sim) ownerActs(o *owner) {
 		}
 	case 4: // change the email tag
 		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
+		mark := "garbage"
+		if s.rng.IntN(2) == 0 {
+			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
+		}
+		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
 	case 5: // become exempt, or stop being exempt
 		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
 			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
@@ -324,7 +336,8 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 	iamClient := s.w.IAM(acct.AccountID)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond},
 		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
-		Clock: func() time.Time { return s.now }, Log: s.log}
+		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
+		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification
 	for attempt := 1; attempt <= attempts; attempt++ {
 		var res workflow.AccountResult
@@ -377,9 +390,10 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 
 // lambda runs one invocation, reporting whether it crashed (a Crash panic from the model).
 func (s *sim) lambda(f func()) (crashed bool) {
+	outer := s.inRotator
 	s.inRotator = true
 	defer func() {
-		s.inRotator = false
+		s.inRotator = outer
 		if p := recover(); p != nil {
 			if _, ok := p.(awsmodel.Crash); !ok {
 				panic(p)
@@ -502,6 +516,13 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	}
 	if c.Operation == "ListAccessKeys" && s.faults && s.rng.Float64() < 0.002 {
 		s.ownerActsDuringScan(c)
+	}
+	if c.Service == "IAM" && s.faults && !s.overlapping && s.rng.Float64() < 0.0005 {
+		// An operator's console re-run of this account starts while this run writes there.
+		s.res.Faults["overlapping-execution"]++
+		s.overlapping = true
+		s.notifyAll(s.scanAndRotate(workflow.Run{RunID: fmt.Sprintf("console-%d", s.day), Now: s.now}, workflow.Account{AccountID: c.Account, Name: "overlap"}))
+		s.overlapping = false
 	}
 	if !s.faults {
 		return awsmodel.None

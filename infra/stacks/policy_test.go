@@ -97,6 +97,7 @@ func TestRolePermissions(t *testing.T) {
 	const (
 		runs     = "<ReportBucket.Arn>/runs/*"
 		reports  = "<ReportBucket.Arn>/reports/*"
+		leases   = "<ReportBucket.Arn>/leases/*"
 		secrets  = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/handoff/*"
 		configSt = "arn:aws:ses:<AWS::Region>:222222222222:configuration-set/<ConfigurationSet>"
 		address  = "arn:aws:ses:<AWS::Region>:222222222222:identity/iam-key-rotator@example.com"
@@ -132,7 +133,9 @@ func TestRolePermissions(t *testing.T) {
 			"ses:GetSuppressedDestination": {"*"},
 			"kms:GenerateDataKey":          {"<HandoffKey.Arn>"},
 			"kms:Decrypt":                  {"<HandoffKey.Arn>"},
-			"s3:PutObject":                 {runs},
+			"s3:PutObject":                 {runs, leases},
+			"s3:GetObject":                 {leases},
+			"s3:DeleteObject":              {leases},
 		})},
 		{"NotifyUserRole", with(with(logsAndTraces("<NotifyUserLogs.Arn>"), map[string][]string{
 			"secretsmanager:GetSecretValue": {secrets},

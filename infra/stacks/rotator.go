@@ -354,6 +354,9 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
 		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": SecretsManagerKeyAccessCheck}), "kms:Decrypt")
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
+	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.
+	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
+		s.ReportBucket.ArnForObjects(jsii.String(workflow.LeasesPrefix+"*"))))
 	suppressNag(scan.Role,
 		suppression{
 			rule: "AwsSolutions-IAM5",
@@ -367,6 +370,11 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 			rule:      "AwsSolutions-IAM5",
 			reason:    "ScanAndRotate writes and reads per-account result objects under runs/, named per run",
 			appliesTo: []string{runsObjects},
+		},
+		suppression{
+			rule:      "AwsSolutions-IAM5",
+			reason:    "ScanAndRotate holds one lease object per member account under leases/, named by account ID",
+			appliesTo: []string{leasesObjects},
 		},
 	)
 
@@ -402,6 +410,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 const (
 	runsObjects    = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/runs\/\*$/`
 	reportsObjects = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/reports\/\*$/`
+	leasesObjects  = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/leases\/\*$/`
 )
 
 var handoffSecretsSuppression = suppression{

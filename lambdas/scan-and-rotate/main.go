@@ -11,13 +11,16 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 func main() {
 	boot.Start([]string{config.ReportBucket}, func(env boot.Env) (func(context.Context, workflow.AccountRequest) (workflow.AccountOutcome, error), error) {
-		h := &rotate.Handler{Base: env.AWS, Settings: env.Settings, S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
+		s3Client := s3.NewFromConfig(env.AWS, awsclient.PathStyle)
+		h := &rotate.Handler{Base: env.AWS, Settings: env.Settings, S3: s3Client,
+			Leases:  &lease.Leases{S3: s3Client, Bucket: env.Settings.ReportBucket},
 			Secrets: secretsmanager.NewFromConfig(env.AWS), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(env.AWS)},
 			Log: env.Log, NewIAM: rotate.NewIAMClient}
 		return h.Handle, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -34,7 +35,9 @@ type Handler struct {
 	Secrets  handoff.SecretsAPI
 	// Bounces tells which owner addresses bounced (SES's suppression list).
 	Bounces Bounces
-	Log     *slog.Logger
+	// Leases are the accounts' leases (in the report bucket).
+	Leases *lease.Leases
+	Log    *slog.Logger
 	// NewIAM builds the member account's IAM client (iam.NewFromConfig unless a test wraps it).
 	NewIAM func(aws.Config) IAMAPI
 	// MaxNotifications and Settle are Rotator's (0: the defaults).
@@ -56,7 +59,7 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	member := awsclient.AssumeRole(h.Base, awsclient.RoleARN(h.Base.Region, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
-	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Bounces: h.Bounces, Policy: h.Settings.Policy,
+	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Bounces: h.Bounces, Leases: h.Leases, Policy: h.Settings.Policy,
 		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
 		MaxNotifications: h.MaxNotifications, Settle: h.Settle, Log: h.Log}
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
@@ -67,7 +68,10 @@ type Rotator struct {
 	Secrets handoff.SecretsAPI
 	Scanner *scan.Scanner
 	Bounces Bounces
-	Policy  policy.Config
+	// Leases keeps another execution from writing in the account while this one does (nil:
+	// no lease, for a dry run's tools).
+	Leases *lease.Leases
+	Policy policy.Config
 	// HandoffPrefix and HandoffKMSKeyID place and encrypt the hand-off secrets.
 	HandoffPrefix   string
 	HandoffKMSKeyID string
@@ -95,6 +99,17 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	cfg.Cleanup = run.Cleanup
 	if err := cfg.Validate(); err != nil {
 		return res, nil, fmt.Errorf("policy of account %s: %w", acct.AccountID, err)
+	}
+	if r.Leases != nil && !run.DryRun {
+		release, err := r.Leases.Acquire(ctx, acct.AccountID, run.RunID)
+		if err != nil {
+			return res, nil, err
+		}
+		defer func() {
+			if err := release(ctx); err != nil {
+				r.Log.WarnContext(ctx, "lease left to expire", "account", acct.AccountID, "error", err.Error())
+			}
+		}()
 	}
 	pending, problems, err := handoff.List(ctx, r.Secrets, r.HandoffPrefix, acct.AccountID)
 	if err != nil {

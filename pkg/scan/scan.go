@@ -223,30 +223,25 @@ func (s *Scanner) User(ctx context.Context, userName string) (policy.User, error
 	return policy.User{UserName: userName, Tags: tags, Keys: keys}, nil
 }
 
+// keys lists a user's keys with their last use.
 func (s *Scanner) keys(ctx context.Context, userName string) ([]policy.Key, error) {
-	var keys []policy.Key
-	pages := iam.NewListAccessKeysPaginator(s.IAM, &iam.ListAccessKeysInput{UserName: &userName})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list access keys of user %s: %w", userName, err)
+	keys, err := s.listKeys(ctx, userName)
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		used, err := s.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.AccessKeyID)})
+		var gone *types.NoSuchEntityException
+		switch {
+		case errors.As(err, &gone):
+			// The key changed while it was read (deleted, or not yet visible everywhere):
+			// the user is read again on the next run. Not wrapped: the user still exists.
+			return nil, fmt.Errorf("key %s of user %s changed while it was read: %v", k.AccessKeyID, userName, err)
+		case err != nil:
+			return nil, fmt.Errorf("get last use of key %s of user %s: %w", k.AccessKeyID, userName, err)
 		}
-		for _, m := range page.AccessKeyMetadata {
-			used, err := s.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: m.AccessKeyId})
-			var gone *types.NoSuchEntityException
-			switch {
-			case errors.As(err, &gone):
-				// The key changed while it was read (deleted, or not yet visible everywhere):
-				// the user is read again on the next run. Not wrapped: the user still exists.
-				return nil, fmt.Errorf("key %s of user %s changed while it was read: %v", aws.ToString(m.AccessKeyId), userName, err)
-			case err != nil:
-				return nil, fmt.Errorf("get last use of key %s of user %s: %w", aws.ToString(m.AccessKeyId), userName, err)
-			}
-			k := policy.Key{AccessKeyID: aws.ToString(m.AccessKeyId), Status: policy.KeyStatus(m.Status), CreateDate: aws.ToTime(m.CreateDate)}
-			if used.AccessKeyLastUsed != nil && used.AccessKeyLastUsed.LastUsedDate != nil {
-				k.LastUsedDate = used.AccessKeyLastUsed.LastUsedDate
-			}
-			keys = append(keys, k)
+		if used.AccessKeyLastUsed != nil && used.AccessKeyLastUsed.LastUsedDate != nil {
+			keys[i].LastUsedDate = used.AccessKeyLastUsed.LastUsedDate
 		}
 	}
 	return keys, nil

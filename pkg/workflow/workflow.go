@@ -279,5 +279,11 @@ func NotifyFailureKey(runID, accountID, userName string) string {
 	return NotifyFailuresPrefix(runID) + accountID + "/" + userName + ".json"
 }
 
+// LeasesPrefix holds one lease object per member account (pkg/lease).
+const LeasesPrefix = "leases/"
+
+// LeaseKey is an account's lease.
+func LeaseKey(accountID string) string { return LeasesPrefix + accountID + ".json" }
+
 // ReportKey is the run's consolidated report, as "json" or "csv".
 func ReportKey(runID, format string) string { return "reports/" + runID + "/report." + format }

@@ -1,0 +1,76 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+const account = "111122223333"
+
+// exercise runs the lease's life against an S3: taken, refused to another run, taken back
+// by a retry of its own run, released, taken over once expired, and an unreadable lease
+// replaced.
+func exercise(t *testing.T, api lease.S3API, now *time.Time) {
+	ctx := context.Background()
+	l := &lease.Leases{S3: api, Bucket: "reports", TTL: 20 * time.Minute, Clock: func() time.Time { return *now }}
+
+	release, err := l.Acquire(ctx, account, "run-a")
+	if err != nil {
+		t.Fatalf("a free account: %v", err)
+	}
+	var busy *lease.Busy
+	if _, err := l.Acquire(ctx, account, "run-b"); !errors.As(err, &busy) || busy.Holder != "run-a" {
+		t.Fatalf("another run while run-a holds it: %v, want Busy by run-a", err)
+	}
+	if _, err := l.Acquire(ctx, account, "run-a"); err != nil {
+		t.Fatalf("a retry of run-a: %v", err)
+	}
+	if err := release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(ctx, account, "run-b"); err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	*now = now.Add(21 * time.Minute) // run-b's Lambda died without releasing
+	if _, err := l.Acquire(ctx, account, "run-c"); err != nil {
+		t.Fatalf("after run-b's lease expired: %v", err)
+	}
+	if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String(workflow.LeaseKey(account)),
+		Body: strings.NewReader("not json")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(ctx, account, "run-d"); err != nil {
+		t.Fatalf("over an unreadable lease: %v", err)
+	}
+}
+
+func TestLeaseOnTheModel(t *testing.T) {
+	now := time.Date(2026, 11, 29, 13, 0, 0, 0, time.UTC)
+	w := awsmodel.New(func() time.Time { return now }, 1)
+	w.CreateBucket("reports")
+	exercise(t, w.S3(), &now)
+}
+
+// TestLeaseOnTheStandIn: the same life over the wire against moto, whose S3 honours
+// If-None-Match and If-Match as AWS does.
+func TestLeaseOnTheStandIn(t *testing.T) {
+	sb := sandboxtest.New(t, nil)
+	client := s3.NewFromConfig(sb.Config(), awsclient.PathStyle)
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("reports")}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	exercise(t, client, &now)
+}
