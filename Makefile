@@ -3,25 +3,68 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test unit vet lint bench faults fuzz sandbox-tools sandbox
+.PHONY: help test check unit lint fmt vet staticcheck tools seven-zip python-venv npm bench faults fuzz sandbox-tools sandbox
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: vet unit infra-test ## go vet and every test (what CI runs)
+test: tools lint unit infra-test ## lint and every test, installing what is missing (what CI runs)
+
+# The unit tests that need no stand-in (no moto, no Lambda processes): the domain packages,
+# the state machine definition and the local runner's own logic (both need Node 22 only to
+# validate the ASL), and the CDK app's contract. About 15 s on 2 cores.
+CHECK_PKGS := ./pkg/... ./statemachine ./sandbox/runner
+check: seven-zip runner-tools ## fast: gofmt, go vet and the unit tests that need no stand-in
+	@$(MAKE) --no-print-directory fmt
+	$(GO) vet ./...
+	$(GO) test -count=1 $(CHECK_PKGS)
+	cd infra && $(GO) test -count=1 ./contract
+
+unit: sandbox-tools runner-tools seven-zip ## all Go tests of the root module (the end-to-end ones included)
+	$(GO) test -count=1 ./...
+
+lint: fmt vet staticcheck ## gofmt, go vet and staticcheck, for both modules (root and infra/)
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change (run gofmt -w):"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
+	cd infra && $(GO) vet ./...
 
-unit: sandbox-tools runner-tools ## all Go tests of the root module (the end-to-end ones included)
-	$(GO) test -count=1 ./...
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd infra && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# --- the machine's tools: Go is assumed; the rest is installed with apt-get when make runs as
+# root on Debian/Ubuntu (CI), or named with the command that installs it.
+tools: seven-zip python-venv npm ## check or install the machine's tools: 7-Zip, python3-venv, npm
+
+# apt_install PACKAGE WHAT: install PACKAGE when root with apt-get, else fail with a one-line hint.
+define apt_install
+if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  echo "make: installing $(1) ($(2))"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); \
+else \
+  echo "make: $(2) is missing: install it with 'sudo apt-get install $(1)' (Debian/Ubuntu) and run make again" >&2; exit 1; \
+fi
+endef
+
+seven-zip: ## 7-Zip (7zz), which checks that the credentials zip is AES-256
+	@command -v 7zz >/dev/null || { $(call apt_install,7zip,7-Zip (7zz: pkg/notify and the end-to-end tests open the credentials zip with it)); }
+
+python-venv:
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || { $(call apt_install,python3-venv,python3 with venv (the stand-in's moto and cfn-lint run in .venv)); }
+
+npm:
+	@command -v npm >/dev/null || { $(call apt_install,npm,npm (installs Node 22 and the aws-cdk CLI into node_modules)); }
 
 # The local AWS stand-in runs moto from a project-local virtualenv. The stamp holds the
 # requirements it was installed from: pip runs only when .venv is missing or they changed.
 VENV := .venv
 SANDBOX_STAMP := $(VENV)/.sandbox-requirements
 
-sandbox-tools: $(SANDBOX_STAMP) ## create .venv with moto for the local AWS stand-in
+sandbox-tools: python-venv $(SANDBOX_STAMP) ## create .venv with moto for the local AWS stand-in
 
 $(SANDBOX_STAMP): sandbox/requirements.txt
 	@if cmp -s sandbox/requirements.txt $@ && [ -x $(VENV)/bin/python3 ]; then touch $@; exit 0; fi; \
@@ -32,11 +75,6 @@ $(SANDBOX_STAMP): sandbox/requirements.txt
 
 sandbox: sandbox-tools ## run the local AWS stand-in seeded with sandbox/scenarios/demo.json
 	$(GO) run ./cmd/keyrotator sandbox --scenario sandbox/scenarios/demo.json
-
-lint: ## gofmt and staticcheck
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
-	cd infra && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 bench: ## benchmarks of the policy engine and the credential-report parser (go test -bench table)
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./pkg/policy ./pkg/scan
@@ -69,10 +107,10 @@ $(INFRA_TOOLS_STAMP): infra/requirements.txt
 	$(INFRA_VENV)/bin/pip install -q -r infra/requirements.txt
 	touch $@
 
-infra-tools: $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install Node 22 + the aws-cdk CLI (npm ci at the root) and cfn-lint + checkov (.venv/infra-tools)
+infra-tools: npm python-venv $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install Node 22 + the aws-cdk CLI (npm ci at the root) and cfn-lint + checkov (.venv/infra-tools)
 
-infra-test: infra-tools ## vet and test the CDK app: resources, IAM, cdk-nag, cfn-lint, checkov
-	cd infra && $(GO) vet ./... && $(INFRA_ENV) $(GO) test -count=1 ./...
+infra-test: infra-tools ## test the CDK app: resources, IAM, cdk-nag, cfn-lint, checkov
+	cd infra && $(INFRA_ENV) $(GO) test -count=1 ./...
 
 lambdas: ## build the Lambda bootstraps for linux/arm64 into build/lambda/<name>/
 	@for f in $(LAMBDAS); do \
@@ -88,7 +126,7 @@ synth: $(NODE_STAMP) ## synthesize the CDK app offline into cdk.out (runs `make 
 
 # --- runner: the workflow run locally (sandbox/runner), make demo ---
 .PHONY: runner-tools build-local demo
-runner-tools: $(NODE_STAMP) ## install Node 22 and aws-local-stepfunctions (npm ci at the root)
+runner-tools: npm $(NODE_STAMP) ## install Node 22 and aws-local-stepfunctions (npm ci at the root)
 
 build-local: ## build the four Lambdas for this machine into build/local/<name>/bootstrap
 	@for f in $(LAMBDAS); do \
@@ -96,17 +134,40 @@ build-local: ## build the four Lambdas for this machine into build/local/<name>/
 
 # One command on a fresh machine: tools, the stand-in seeded with the demo scenario, one
 # daily run of the workflow (output in out/demo), its summary, and the stand-in stopped.
+# dry-run and rerun-account do the runbook's procedures (docs/operations.md) the same way.
 DEMO_OUT ?= out/demo
 
-demo: sandbox-tools runner-tools build-local ## run the whole workflow once on the demo organization (output in out/demo)
-	@set -euo pipefail; \
-	$(GO) build -o bin/keyrotator ./cmd/keyrotator; \
-	log=$$(mktemp); ready=$$(mktemp); \
-	bin/keyrotator sandbox --scenario sandbox/scenarios/demo.json >$$ready 2>$$log & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log $$ready' EXIT; \
-	for i in $$(seq 1 120); do grep -q '^ready ' $$ready && break; \
-		kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.5; done; \
-	url=$$(sed -n 's/^ready //p' $$ready); [ -n "$$url" ] || { echo "the stand-in did not start:"; cat $$log; exit 1; }; \
-	echo "stand-in at $$url:"; sed 1d $$ready; \
-	rm -rf $(DEMO_OUT); bin/keyrotator run --endpoint $$url --out $(DEMO_OUT) --bin build/local; \
+.PHONY: dry-run rerun-account
+demo: STANDIN_RUNS = rm -rf $(DEMO_OUT); bin/keyrotator run --endpoint $$url --out $(DEMO_OUT) --bin build/local; \
 	echo; echo "emails: $(DEMO_OUT)/mail, report: $(DEMO_OUT)/report.csv, logs: $(DEMO_OUT)/logs, history: $(DEMO_OUT)/execution.json"
+demo: sandbox-tools runner-tools build-local ## run the whole workflow once on the demo organization (output in out/demo)
+	$(with_demo_standin)
+
+dry-run: STANDIN_RUNS = rm -rf out/dry-run; bin/keyrotator run --endpoint $$url --out out/dry-run --bin build/local --input '{"dryRun":true}'; \
+	echo; echo "nothing was written and no owner emailed; what would be done: out/dry-run/report.csv"
+dry-run: sandbox-tools runner-tools build-local ## the runbook's dry run, {"dryRun":true}, on the demo organization (out/dry-run)
+	$(with_demo_standin)
+
+# The daily run, then the prod account alone, as an operator re-runs a failed account: the
+# same day, so the re-run writes nothing and emails no one.
+rerun-account: STANDIN_RUNS = rm -rf out/rerun; bin/keyrotator run --endpoint $$url --out out/rerun/daily --bin build/local; \
+	id=$$(awk -F'\t' '$$1 == "prod" {print $$2}' $$ready); input="{\"accounts\":[\"$$id\"]}"; echo; echo "re-run with $$input:"; \
+	bin/keyrotator run --endpoint $$url --out out/rerun/prod --bin build/local --input "$$input"; \
+	n=$$(ls out/rerun/prod/mail 2>/dev/null | wc -l); echo; echo "the re-run sent $$n emails (out/rerun/prod)"; [ "$$n" = 0 ]
+rerun-account: sandbox-tools runner-tools build-local ## the runbook's single-account re-run, {"accounts":["<prod>"]}, after a daily run (out/rerun)
+	$(with_demo_standin)
+
+# with_demo_standin starts the stand-in seeded with the demo scenario, runs $(STANDIN_RUNS)
+# with $$url its endpoint and $$ready its account map (NAME<TAB>ID lines), and stops it.
+define with_demo_standin
+@set -euo pipefail; \
+$(GO) build -o bin/keyrotator ./cmd/keyrotator; \
+log=$$(mktemp); ready=$$(mktemp); \
+bin/keyrotator sandbox --scenario sandbox/scenarios/demo.json >$$ready 2>$$log & pid=$$!; \
+trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log $$ready' EXIT; \
+for i in $$(seq 1 120); do grep -q '^ready ' $$ready && break; \
+	kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.5; done; \
+url=$$(sed -n 's/^ready //p' $$ready); [ -n "$$url" ] || { echo "the stand-in did not start:"; cat $$log; exit 1; }; \
+echo "stand-in at $$url:"; sed 1d $$ready; \
+$(STANDIN_RUNS)
+endef

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
 // Scenario is an organization to seed into the stand-in: the management account, the
@@ -91,12 +92,10 @@ const (
 
 // Limits that IAM or Organizations enforce, checked before anything is created.
 const (
-	maxKeysPerUser  = 2
-	maxTagsPerUser  = 50
-	maxAgeDays      = 36500
-	maxAccountName  = 50
-	maxTagKeyLength = 128
-	maxTagValLength = 256
+	maxKeysPerUser = 2
+	maxTagsPerUser = 50
+	maxAgeDays     = 36500
+	maxAccountName = 50
 )
 
 var (
@@ -104,8 +103,6 @@ var (
 	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	// accountNameRE is what Organizations allows in an account name (printable ASCII).
 	accountNameRE = regexp.MustCompile(`^[\x20-\x7E]+$`)
-	domainRE      = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
-	tagRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 // LoadScenario reads and validates the scenario file at path.
@@ -150,7 +147,7 @@ func (sc *Scenario) Validate() error {
 	checkEmail(bad, "senderEmail", sc.SenderEmail)
 	checkEmail(bad, "supportEmail", sc.SupportEmail)
 	for i, d := range sc.AllowedEmailDomains {
-		if !domainRE.MatchString(d) {
+		if !policy.ValidDomain(d) {
 			bad(fmt.Sprintf("allowedEmailDomains[%d]", i), "must be a domain name like example.com, got %q", d)
 		}
 	}
@@ -274,11 +271,11 @@ func checkTags(bad func(string, string, ...any), field string, tags map[string]s
 	}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]
-		if k == "" || len(k) > maxTagKeyLength || !tagRE.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
-			bad(fmt.Sprintf("%s[%q]", field, k), "tag key must be 1-%d letters, digits, spaces or _.:/=+-@ and not start with aws:", maxTagKeyLength)
+		if !policy.ValidTagKey(k) {
+			bad(fmt.Sprintf("%s[%q]", field, k), "tag key must be 1-%d letters, digits, spaces or _.:/=+-@ and not start with aws:", policy.MaxTagKeyLength)
 		}
-		if len(v) > maxTagValLength || !tagRE.MatchString(v) {
-			bad(fmt.Sprintf("%s[%q]", field, k), "tag value must be at most %d letters, digits, spaces or _.:/=+-@", maxTagValLength)
+		if !policy.ValidTagValue(v) {
+			bad(fmt.Sprintf("%s[%q]", field, k), "tag value must be at most %d letters, digits, spaces or _.:/=+-@", policy.MaxTagValueLength)
 		}
 	}
 }

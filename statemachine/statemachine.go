@@ -43,7 +43,7 @@ var Placeholders = []string{
 // RetryableError is the Lambdas' own name for throttling and 5xx (package workflow); the
 // Lambda.* service exceptions are Step Functions' recommended set; Lambda.Unknown (an
 // unhandled error, out of memory), Sandbox.Timedout (the function's timeout) and
-// Runtime.ExitError (the process exited mid-invocation) are the crashes DESIGN.md counts
+// Runtime.ExitError (the process exited mid-invocation) are the crashes docs/design.md counts
 // as normal events, after which a re-run is safe. InvalidInput and FatalError are never
 // retried: another attempt cannot help. A Task with TimeoutSeconds also retries
 // States.Timeout (StatesTimeout).

@@ -25,7 +25,7 @@ when the function succeeded, 1 when it failed (its error type and message are pr
 2 on bad flags.
 
 FUNCTION is one of list-accounts, scan-and-rotate, notify-user, cleanup-report; their events
-are the step payloads of pkg/workflow (README "How it works").
+are the step payloads of pkg/workflow (docs/design.md "How a run works").
 
 Examples:
   keyrotator invoke list-accounts --endpoint http://127.0.0.1:4566 \

@@ -12,7 +12,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// TestPlanGolden holds the plan CLI's output for the README's example to golden files: the
+// TestPlanGolden holds the plan CLI's output for docs/design.md's example to golden files: the
 // JSON shape is a contract that the Lambdas and the end-to-end tests build on.
 func TestPlanGolden(t *testing.T) {
 	for _, tt := range []struct{ args []string }{

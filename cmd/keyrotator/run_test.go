@@ -38,7 +38,7 @@ func TestRunFlags(t *testing.T) {
 }
 
 // TestRunCommandEndToEnd (end to end: stand-in, Node interpreter, the real Lambdas) runs the
-// command as the README shows, on a small organization: a daily run that writes the output
+// command as docs/local.md shows, on a small organization: a daily run that writes the output
 // layout and a summary, then a bad input that fails with InvalidInput and exit status 1.
 func TestRunCommandEndToEnd(t *testing.T) {
 	sb := sandboxtest.NewFile(t, "../../sandbox/e2e/testdata/no-member-role.json")

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
@@ -75,18 +76,20 @@ var ContextKeys = []string{
 	keyStackSetAdminAccountID, keyStackSetTargets, keyReportRetentionDays, keyCleanupOnce,
 }
 
-// Defaults of the optional context keys; the others are required.
+// Defaults of the optional context keys; the others are required. The policy's and the
+// Lambdas' defaults come from their packages (pkg/policy, pkg/config): cdk.json sets only
+// what is particular to a deployment, and the README's configuration table shows these.
 var defaults = map[string]any{
-	keyLimitDays:           90,
-	keyNoticePeriod:        10,
-	keyMaxUsers:            200,
+	keyLimitDays:           policy.DefaultLimitDays,
+	keyNoticePeriod:        policy.DefaultNoticePeriod,
+	keyMaxUsers:            policy.DefaultMaxUsers,
 	keyExcludeAccounts:     "",
-	keyEmailTagKeys:        "EmailID,Email",
-	keyExemptTagKey:        "Exempt",
+	keyEmailTagKeys:        strings.Join(policy.DefaultEmailTagKeys, ","),
+	keyExemptTagKey:        policy.DefaultExemptTagKey,
 	keySchedule:            "cron(0 13 * * ? *)",
 	keyMapConcurrency:      10,
 	keyNotifyConcurrency:   2,
-	keyMemberRoleName:      "provisioning-admin",
+	keyMemberRoleName:      config.DefaultMemberRoleName,
 	keyReportRetentionDays: 400,
 	keyCleanupOnce:         false,
 }
@@ -96,8 +99,6 @@ var (
 	orgIDRE       = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	targetRE      = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
 	roleNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	tagKeyRE      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	domainOrAnyRE = regexp.MustCompile(`^(\*|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$`)
 	scheduleRE    = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
 	maxConcurrent = 10000 // Distributed Map's MaxConcurrency limit
 )
@@ -113,18 +114,18 @@ func LoadConfig(get func(key string) any) (Config, error) {
 		SenderEmail:            r.email(keySenderEmail),
 		SupportEmail:           r.email(keySupportEmail),
 		OperatorEmail:          r.email(keyOperatorEmail),
-		ExcludeAccounts:        r.list(keyExcludeAccounts, accountIDRE, "a 12-digit account ID"),
-		EmailTagKeys:           r.list(keyEmailTagKeys, tagKeyRE, "an IAM tag key"),
-		ExemptTagKey:           r.match(keyExemptTagKey, tagKeyRE, "an IAM tag key"),
-		Schedule:               r.match(keySchedule, scheduleRE, "an EventBridge cron(...) or rate(...) expression"),
+		ExcludeAccounts:        r.list(keyExcludeAccounts, accountIDRE.MatchString, "a 12-digit account ID"),
+		EmailTagKeys:           r.list(keyEmailTagKeys, policy.ValidTagKey, "an IAM tag key"),
+		ExemptTagKey:           r.match(keyExemptTagKey, policy.ValidTagKey, "an IAM tag key"),
+		Schedule:               r.match(keySchedule, scheduleRE.MatchString, "an EventBridge cron(...) or rate(...) expression"),
 		MapConcurrency:         r.integer(keyMapConcurrency, 1, maxConcurrent),
 		NotifyConcurrency:      r.integer(keyNotifyConcurrency, 1, 40),
-		MemberRoleName:         r.match(keyMemberRoleName, roleNameRE, "an IAM role name"),
-		OrganizationID:         r.match(keyOrganizationID, orgIDRE, "an organization ID like o-a1b2c3d4e5"),
-		ManagementAccountID:    r.match(keyManagementAccountID, accountIDRE, "a 12-digit account ID"),
-		RotatorAccountID:       r.match(keyRotatorAccountID, accountIDRE, "a 12-digit account ID"),
-		StackSetAdminAccountID: r.optionalMatch(keyStackSetAdminAccountID, accountIDRE, "a 12-digit account ID"),
-		StackSetTargets:        r.list(keyStackSetTargets, targetRE, "a root ID (r-...) or OU ID (ou-...-...)"),
+		MemberRoleName:         r.match(keyMemberRoleName, roleNameRE.MatchString, "an IAM role name"),
+		OrganizationID:         r.match(keyOrganizationID, orgIDRE.MatchString, "an organization ID like o-a1b2c3d4e5"),
+		ManagementAccountID:    r.match(keyManagementAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
+		RotatorAccountID:       r.match(keyRotatorAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
+		StackSetAdminAccountID: r.optionalMatch(keyStackSetAdminAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
+		StackSetTargets:        r.list(keyStackSetTargets, targetRE.MatchString, "a root ID (r-...) or OU ID (ou-...-...)"),
 		ReportRetentionDays:    r.integer(keyReportRetentionDays, 1, 36500),
 		CleanupOnce:            r.boolean(keyCleanupOnce),
 	}
@@ -219,23 +220,23 @@ func (r *reader) boolean(key string) bool {
 	return b
 }
 
-func (r *reader) match(key string, re *regexp.Regexp, what string) string {
+func (r *reader) match(key string, valid func(string) bool, what string) string {
 	s, ok := r.text(key)
 	if !ok {
 		return ""
 	}
-	if !re.MatchString(s) {
+	if !valid(s) {
 		r.fail(key, "must be %s, got %q", what, s)
 		return ""
 	}
 	return s
 }
 
-func (r *reader) optionalMatch(key string, re *regexp.Regexp, what string) string {
+func (r *reader) optionalMatch(key string, valid func(string) bool, what string) string {
 	if r.get(key) == nil || r.get(key) == "" {
 		return ""
 	}
-	return r.match(key, re, what)
+	return r.match(key, valid, what)
 }
 
 // anyEmailDomain is the allowedEmailDomains value that allows any domain.
@@ -250,7 +251,8 @@ func (r *reader) emailDomains() (domains []string, any bool) {
 		r.fail(keyAllowedEmailDomains, "is required: %s", hint)
 		return nil, false
 	}
-	items := r.list(keyAllowedEmailDomains, domainOrAnyRE, "a lower-case domain name or *")
+	anyOrDomain := func(s string) bool { return s == anyEmailDomain || policy.ValidDomain(s) }
+	items := r.list(keyAllowedEmailDomains, anyOrDomain, "a domain name or *")
 	switch {
 	case !r.ok(keyAllowedEmailDomains):
 		return nil, false
@@ -280,7 +282,7 @@ func (r *reader) email(key string) string {
 }
 
 // list reads a comma-separated string (from -c) or a JSON array (from cdk.json).
-func (r *reader) list(key string, re *regexp.Regexp, what string) []string {
+func (r *reader) list(key string, valid func(string) bool, what string) []string {
 	var items []string
 	switch v := r.value(key).(type) {
 	case nil:
@@ -308,7 +310,7 @@ func (r *reader) list(key string, re *regexp.Regexp, what string) []string {
 	}
 	var out []string
 	for _, s := range items {
-		if !re.MatchString(s) {
+		if !valid(s) {
 			r.fail(key, "item %q must be %s", s, what)
 			return nil
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -160,28 +161,27 @@ type resourceNames struct {
 	reportBucket, handoffKeyARN, failureTopicARN, configurationSet, managementRole string
 }
 
-// environment gives the value of every variable of contract.FunctionEnv. An empty
+// environment gives the value of every variable of contract.FunctionEnv (an unset one is
+// empty), written by config.Settings.Environ, the inverse of what the Lambdas read. An empty
 // ALLOWED_EMAIL_DOMAINS means any domain to the Lambdas; the CDK app gets there only when
 // allowedEmailDomains is explicitly "*".
 func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
-	return map[contract.EnvVar]string{
-		config.LimitDays:           strconv.Itoa(cfg.LimitDays),
-		config.NoticePeriod:        strconv.Itoa(cfg.NoticePeriod),
-		config.MaxUsers:            strconv.Itoa(cfg.MaxUsers),
-		config.SenderEmail:         cfg.SenderEmail,
-		config.SupportEmail:        cfg.SupportEmail,
-		config.MemberRoleName:      cfg.MemberRoleName,
-		config.ManagementRoleARN:   r.managementRole,
-		config.ExcludeAccounts:     strings.Join(cfg.ExcludeAccounts, ","),
-		config.EmailTagKeys:        strings.Join(cfg.EmailTagKeys, ","),
-		config.ExemptTagKey:        cfg.ExemptTagKey,
-		config.AllowedEmailDomains: strings.Join(cfg.AllowedEmailDomains, ","),
-		config.ReportBucket:        r.reportBucket,
-		config.HandoffSecretPrefix: contract.HandoffSecretNamePrefix,
-		config.HandoffKMSKeyID:     r.handoffKeyARN,
-		config.SESConfigurationSet: r.configurationSet,
-		config.FailureTopicARN:     r.failureTopicARN,
-	}
+	return config.Settings{
+		Policy: policy.Config{
+			LimitDays: cfg.LimitDays, NoticePeriod: cfg.NoticePeriod, MaxUsers: cfg.MaxUsers,
+			AllowedEmailDomains: cfg.AllowedEmailDomains, EmailTagKeys: cfg.EmailTagKeys, ExemptTagKey: cfg.ExemptTagKey,
+		},
+		SenderEmail:         cfg.SenderEmail,
+		SupportEmail:        cfg.SupportEmail,
+		MemberRoleName:      cfg.MemberRoleName,
+		ManagementRoleARN:   r.managementRole,
+		ExcludeAccounts:     cfg.ExcludeAccounts,
+		ReportBucket:        r.reportBucket,
+		HandoffSecretPrefix: contract.HandoffSecretNamePrefix,
+		HandoffKMSKeyID:     r.handoffKeyARN,
+		SESConfigurationSet: r.configurationSet,
+		FailureTopicARN:     r.failureTopicARN,
+	}.Environ()
 }
 
 // roleARN is the ARN of a role in an account ("*": in any account) of this partition.

@@ -155,6 +155,41 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 	return s, nil
 }
 
+// Environ is the inverse of Load: the variables that Load reads back as s, by name. A field
+// left empty (or 0) is left out, so Load gives it its default. The CDK app and the local
+// runner write every Lambda's environment with it (each function gets the subset that
+// infra/contract.FunctionEnv names).
+func (s Settings) Environ() map[string]string {
+	env := map[string]string{}
+	set := func(name, value string) {
+		if value != "" {
+			env[name] = value
+		}
+	}
+	number := func(name string, n int) {
+		if n != 0 {
+			set(name, strconv.Itoa(n))
+		}
+	}
+	number(LimitDays, s.Policy.LimitDays)
+	number(NoticePeriod, s.Policy.NoticePeriod)
+	number(MaxUsers, s.Policy.MaxUsers)
+	set(SenderEmail, s.SenderEmail)
+	set(SupportEmail, s.SupportEmail)
+	set(MemberRoleName, s.MemberRoleName)
+	set(ManagementRoleARN, s.ManagementRoleARN)
+	set(ExcludeAccounts, strings.Join(s.ExcludeAccounts, ","))
+	set(EmailTagKeys, strings.Join(s.Policy.EmailTagKeys, ","))
+	set(ExemptTagKey, s.Policy.ExemptTagKey)
+	set(AllowedEmailDomains, strings.Join(s.Policy.AllowedEmailDomains, ","))
+	set(ReportBucket, s.ReportBucket)
+	set(HandoffSecretPrefix, s.HandoffSecretPrefix)
+	set(HandoffKMSKeyID, s.HandoffKMSKeyID)
+	set(SESConfigurationSet, s.SESConfigurationSet)
+	set(FailureTopicARN, s.FailureTopicARN)
+	return env
+}
+
 // policyVariables maps the policy's field names to the variables that set them.
 var policyVariables = map[string]string{
 	"limitDays": LimitDays, "noticePeriod": NoticePeriod, "maxUsers": MaxUsers,

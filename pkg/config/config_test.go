@@ -1,11 +1,15 @@
 package config
 
 import (
+	"cmp"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -80,5 +84,57 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 				t.Errorf("error lacks context: %v", err)
 			}
 		})
+	}
+}
+
+// TestEnvironIsTheInverseOfLoad holds the writers of the Lambdas' environment (the CDK app,
+// the local runner) to the reader: what Environ writes, Load reads back unchanged, and Load's
+// result written again gives the same variables.
+func TestEnvironIsTheInverseOfLoad(t *testing.T) {
+	full := Settings{
+		Policy: policy.Config{LimitDays: 60, NoticePeriod: 7, MaxUsers: 50,
+			AllowedEmailDomains: []string{"example.com", "example.org"}, EmailTagKeys: []string{"Owner", "Email"}, ExemptTagKey: "NoRotate"},
+		SenderEmail: "rotator@example.com", SupportEmail: "support@example.com", MemberRoleName: "key-rotator",
+		ManagementRoleARN:   "arn:aws:iam::999988887777:role/iam-access-key-rotator-management",
+		ExcludeAccounts:     []string{"111122223333", "444455556666"},
+		ReportBucket:        "reports-bucket",
+		HandoffSecretPrefix: "rotator/handoff/",
+		HandoffKMSKeyID:     "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		SESConfigurationSet: "iam-access-key-rotator-configset",
+		FailureTopicARN:     "arn:aws:sns:us-east-1:123456789012:iam-access-key-rotator-topic",
+	}
+	tests := []struct {
+		name string
+		in   Settings
+	}{
+		{"every field set", full},
+		{"defaults only", Settings{SenderEmail: "rotator@example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.in.Environ()
+			for name := range env {
+				if !slices.Contains(Variables, name) {
+					t.Errorf("Environ writes %s, which is not in Variables", name)
+				}
+			}
+			got, err := Load(func(name string) string { return env[name] })
+			if err != nil {
+				t.Fatalf("Load(Environ()): %v", err)
+			}
+			want := tt.in
+			want.Policy = want.Policy.WithDefaults()
+			want.MemberRoleName = cmp.Or(want.MemberRoleName, DefaultMemberRoleName)
+			want.HandoffSecretPrefix = cmp.Or(want.HandoffSecretPrefix, DefaultHandoffSecretPrefix)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Load(Environ()):\n got %+v\nwant %+v", got, want)
+			}
+			if again := got.Environ(); tt.name == "every field set" && !maps.Equal(again, env) {
+				t.Errorf("Environ(Load(Environ())) = %v, want %v", again, env)
+			}
+		})
+	}
+	if got := len(full.Environ()); got != len(Variables) {
+		t.Errorf("Environ of a Settings with every field set writes %d variables, Variables lists %d", got, len(Variables))
 	}
 }

@@ -3,7 +3,6 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 )
@@ -26,7 +25,7 @@ type Config struct {
 	ExemptTagKey string `json:"exemptTagKey,omitempty"`
 }
 
-// Defaults of DESIGN.md.
+// Defaults of the rotation policy (docs/policy.md); nothing else repeats them.
 const (
 	DefaultLimitDays    = 90
 	DefaultNoticePeriod = 10
@@ -78,38 +77,19 @@ func (c Config) Validate() error {
 		bad("maxUsers", "must be from 1 to %d (one account's emails must fit one Step Functions execution), got %d", MaxMaxUsers, c.MaxUsers)
 	}
 	for i, d := range c.AllowedEmailDomains {
-		if !validDomain(d) {
+		if !ValidDomain(d) {
 			bad(fmt.Sprintf("allowedEmailDomains[%d]", i), "%q is not a domain name", d)
 		}
 	}
 	for i, k := range c.EmailTagKeys {
-		if strings.TrimSpace(k) == "" {
-			bad(fmt.Sprintf("emailTagKeys[%d]", i), "must not be empty")
+		if !ValidTagKey(k) {
+			bad(fmt.Sprintf("emailTagKeys[%d]", i), "%q is not an IAM tag key", k)
 		}
 	}
-	if strings.TrimSpace(c.ExemptTagKey) == "" {
-		bad("exemptTagKey", "must not be empty")
+	if !ValidTagKey(c.ExemptTagKey) {
+		bad("exemptTagKey", "%q is not an IAM tag key", c.ExemptTagKey)
 	}
 	return errors.Join(errs...)
-}
-
-// validDomain accepts lower- or upper-case DNS names with at least two labels.
-func validDomain(d string) bool {
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 || len(d) > 253 {
-		return false
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, r := range l {
-			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // days derived from the config: rotate-at R, deactivate-at D, delete-at X, unused-at U.

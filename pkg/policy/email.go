@@ -21,7 +21,7 @@ func OwnerEmail(tags map[string]string, cfg Config) (email, problem string) {
 		}
 		at := strings.LastIndexByte(addr.Address, '@')
 		domain := addr.Address[at+1:]
-		if !validDomain(domain) {
+		if !ValidDomain(domain) {
 			return "", fmt.Sprintf("tag %s value %q has no valid domain", key, raw)
 		}
 		if len(cfg.AllowedEmailDomains) > 0 && !domainAllowed(domain, cfg.AllowedEmailDomains) {

@@ -1,5 +1,5 @@
 // Package policy decides what happens to IAM users' access keys on a given day: the rotation
-// rules of DESIGN.md as a pure function of (users, config, now) with a readable reason for
+// rules of docs/policy.md as a pure function of (users, config, now) with a readable reason for
 // every action. It makes no AWS call and reads no clock.
 package policy
 

@@ -345,3 +345,32 @@ func TestMaxUsersDefersLeastUrgent(t *testing.T) {
 		t.Errorf("deferred user keeps actions %v / notices %v or lacks a reason: %q", deferred.Actions, deferred.Notices, deferred.Reason)
 	}
 }
+
+func TestNameRules(t *testing.T) {
+	tests := []struct {
+		name  string
+		valid func(string) bool
+		in    string
+		want  bool
+	}{
+		{"tag key", ValidTagKey, "EmailID", true},
+		{"tag key with unicode and space", ValidTagKey, "Propriétaire du compte", true},
+		{"tag key blank", ValidTagKey, " ", false},
+		{"tag key reserved", ValidTagKey, "AWS:cloudformation", false},
+		{"tag key too long", ValidTagKey, strings.Repeat("k", MaxTagKeyLength+1), false},
+		{"tag key bad character", ValidTagKey, "owner#1", false},
+		{"tag value empty", ValidTagValue, "", true},
+		{"tag value too long", ValidTagValue, strings.Repeat("v", MaxTagValueLength+1), false},
+		{"domain", ValidDomain, "example.com", true},
+		{"domain in upper case", ValidDomain, "Example.COM", true},
+		{"domain of one label", ValidDomain, "localhost", false},
+		{"domain with a bad label", ValidDomain, "-a.example.com", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.valid(tt.in); got != tt.want {
+				t.Errorf("%q: %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}

@@ -104,7 +104,7 @@ func (s *simulation) hasActiveKeyDeliveredBefore(limit time.Time) bool {
 	})
 }
 
-// TestTimelines simulates DESIGN.md's worked timelines day by day for 120 days.
+// TestTimelines simulates the worked timelines of docs/policy.md day by day for 120 days.
 func TestTimelines(t *testing.T) {
 	tests := []struct {
 		name       string

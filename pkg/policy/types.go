@@ -88,6 +88,10 @@ const (
 	UnusedKeyDeleted NoticeKind = "UnusedKeyDeleted"
 )
 
+// NoticeKinds lists every notice kind: each has its email (pkg/notify) and its code in the
+// user's notices tag (pkg/history), and their tests range over this list.
+var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted}
+
 // KeyRemains reports whether the key a notice of this kind is about still exists once it is
 // sent: such notices are remembered, so that each is sent once and the actions they announce
 // wait for them. A notice about a deleted key is not (nothing can repeat it).

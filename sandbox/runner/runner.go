@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
@@ -441,7 +443,8 @@ func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, lo
 }
 
 // lambdaEnv is every function's environment: what Lambda sets, dummy credentials, the
-// stand-in's endpoint, and the rotator's configuration (README "Configuration").
+// stand-in's endpoint, and the rotator's configuration
+// (config.Settings.Environ, as the CDK app writes it).
 func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -451,26 +454,18 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
 		"TZ=UTC",
 	}
-	set := func(name, value string) {
-		if value != "" {
-			env = append(env, name+"="+value)
-		}
+	vars := config.Settings{
+		Policy:          policy.Config{LimitDays: s.LimitDays, NoticePeriod: s.NoticePeriod, MaxUsers: s.MaxUsers, AllowedEmailDomains: s.AllowedEmailDomains},
+		SenderEmail:     s.SenderEmail,
+		SupportEmail:    s.SupportEmail,
+		MemberRoleName:  s.MemberRole,
+		ExcludeAccounts: s.ExcludeAccounts,
+		ReportBucket:    res.Bucket,
+		FailureTopicARN: res.TopicARN,
+	}.Environ()
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, name+"="+vars[name])
 	}
-	number := func(name string, n int) {
-		if n != 0 {
-			set(name, strconv.Itoa(n))
-		}
-	}
-	number(config.LimitDays, s.LimitDays)
-	number(config.NoticePeriod, s.NoticePeriod)
-	number(config.MaxUsers, s.MaxUsers)
-	set(config.SenderEmail, s.SenderEmail)
-	set(config.SupportEmail, s.SupportEmail)
-	set(config.MemberRoleName, s.MemberRole)
-	set(config.ExcludeAccounts, strings.Join(s.ExcludeAccounts, ","))
-	set(config.AllowedEmailDomains, strings.Join(s.AllowedEmailDomains, ","))
-	set(config.ReportBucket, res.Bucket)
-	set(config.FailureTopicARN, res.TopicARN)
 	return env
 }
 
