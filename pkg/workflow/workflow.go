@@ -130,6 +130,8 @@ type AccountList struct {
 	AccountCount int    `json:"accountCount"`
 	Bucket       string `json:"bucket"`
 	Key          string `json:"key"`
+	// ResultsPrefix is where the account Map's ResultWriter writes (AccountResultsPrefix).
+	ResultsPrefix string `json:"resultsPrefix"`
 }
 
 // AccountRequest is ScanAndRotate's payload: one item of the Map with the run's settings.
