@@ -66,7 +66,7 @@ func TestQuietAccountCostIsFlat(t *testing.T) {
 		counter := &callCounter{calls: map[string]int{}}
 		r.scan.NewIAM = counter.client
 		res := r.run(`{"accounts":["` + r.accountID("quiet") + `"]}`)
-		if o := res.outcomes[0]; o.Status != workflow.AccountDone || o.Counts.Users != n || len(o.Notifications) != 0 ||
+		if o := res.outcomes[0]; o.Status != workflow.AccountDone || o.Counts.Users != n || o.NotificationCount != 0 ||
 			o.Counts.KeysCreated+o.Counts.KeysDeactivated+o.Counts.KeysDeleted != 0 {
 			t.Fatalf("%d quiet users: outcome %+v", n, o)
 		}

@@ -2,6 +2,7 @@ package lambdas_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -176,8 +177,8 @@ func TestSecondRunSameDayIsQuiet(t *testing.T) {
 	res := r.run(`{}`)
 	for _, o := range res.outcomes {
 		c := o.Counts
-		if c.KeysCreated+c.KeysDeactivated+c.KeysDeleted+c.Notices != 0 || len(o.Notifications) != 0 {
-			t.Errorf("second run in %s: counts %+v, %d notifications", o.Account.Name, c, len(o.Notifications))
+		if c.KeysCreated+c.KeysDeactivated+c.KeysDeleted+c.Notices != 0 || o.NotificationCount != 0 {
+			t.Errorf("second run in %s: counts %+v, %d notifications", o.Account.Name, c, o.NotificationCount)
 		}
 	}
 	for _, account := range []string{"prod", "dev"} {
@@ -298,11 +299,12 @@ func TestNotifyFailsOnceThenDelivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(out.Notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
-	if i < 0 || out.Notifications[i].NewKey == nil {
-		t.Fatalf("no new-key notification for judy: %+v", out.Notifications)
+	notifications := r.notifications(out)
+	i := slices.IndexFunc(notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
+	if i < 0 || notifications[i].NewKey == nil {
+		t.Fatalf("no new-key notification for judy: %+v", notifications)
 	}
-	n := out.Notifications[i]
+	n := notifications[i]
 
 	flaky := &flakySES{SESAPI: sesv2.NewFromConfig(r.sb.Config()), failures: 1}
 	d := *r.deliver
@@ -503,7 +505,7 @@ func TestNoticeOnlyUsersBeyondTheLimitWait(t *testing.T) {
 	first := r.run(prod)
 	o := first.outcomes[0]
 	var notified []string
-	for _, n := range o.Notifications {
+	for _, n := range first.notifications[0] {
 		notified = append(notified, n.UserName)
 	}
 	if !slices.Equal(notified, []string{"alice", "dave"}) || o.Counts.Deferred != 2 {
@@ -517,13 +519,48 @@ func TestNoticeOnlyUsersBeyondTheLimitWait(t *testing.T) {
 	r.scan.MaxNotifications = 0
 	second := r.run(prod)
 	var warned []string
-	for _, n := range second.outcomes[0].Notifications {
+	for _, n := range second.notifications[0] {
 		if len(n.Notices) == 1 && n.Notices[0].Kind == policy.DeactivationScheduled {
 			warned = append(warned, n.UserName)
 		}
 	}
 	if slices.Sort(warned); !slices.Equal(warned, []string{"bob", "hank"}) {
-		t.Errorf("the next run warned %v, want bob and hank (notifications %+v)", warned, second.outcomes[0].Notifications)
+		t.Errorf("the next run warned %v, want bob and hank (notifications %+v)", warned, second.notifications[0])
+	}
+}
+
+// TestOutcomeIsFixedSize: ScanAndRotate's output does not carry the account's notifications
+// (550 notices measured 275 KB, over the 256 KiB payload limit); they are in S3, at
+// runs/<run>/notifications/<account>.json, as the JSON array the NotifyOwners Map's
+// ItemReader reads, and the output says where and how many.
+func TestOutcomeIsFixedSize(t *testing.T) {
+	r := newRig(t, "org.json")
+	prod := r.accountID("prod")
+	res := r.run(`{"accounts":["` + prod + `"]}`)
+	out, err := json.Marshal(res.outcomes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), `"notifications":[`) || strings.Contains(string(out), "@") {
+		t.Errorf("ScanAndRotate's output carries the notifications: %s", out)
+	}
+	var fields struct {
+		NotificationsKey  string `json:"notificationsKey"`
+		NotificationCount int    `json:"notificationCount"`
+	}
+	if err := json.Unmarshal(out, &fields); err != nil {
+		t.Fatal(err)
+	}
+	want := "runs/" + res.listing.Run.RunID + "/notifications/" + prod + ".json"
+	if fields.NotificationsKey != want {
+		t.Fatalf("notificationsKey %q, want %q", fields.NotificationsKey, want)
+	}
+	var stored []workflow.Notification
+	if err := json.Unmarshal(r.object(want), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) == 0 || len(stored) != fields.NotificationCount || len(stored) != len(res.deliveries) {
+		t.Errorf("%d notifications stored, notificationCount %d, %d delivered", len(stored), fields.NotificationCount, len(res.deliveries))
 	}
 }
 

@@ -132,6 +132,8 @@ func (r *rig) record(v any) {
 type runResult struct {
 	listing    workflow.AccountList
 	outcomes   []workflow.AccountOutcome
+	// notifications are each outcome's, as NotifyOwners' ItemReader reads them from S3.
+	notifications [][]workflow.Notification
 	deliveries []notify.Delivery
 	report     workflow.Report
 }
@@ -155,7 +157,9 @@ func (r *rig) run(input string) runResult {
 		}
 		r.record(out)
 		res.outcomes = append(res.outcomes, out)
-		for _, n := range out.Notifications {
+		notifications := r.notifications(out)
+		res.notifications = append(res.notifications, notifications)
+		for _, n := range notifications {
 			d, err := r.deliver.Handle(ctx, n)
 			if err != nil {
 				r.t.Fatalf("NotifyUser %s/%s: %v", a.Name, n.UserName, err)
@@ -179,6 +183,23 @@ func (r *rig) accounts(l workflow.AccountList) []workflow.Account {
 		r.t.Fatalf("account list: %v", err)
 	}
 	return accounts
+}
+
+// notifications reads an outcome's notifications from S3, as the NotifyOwners Map's
+// ItemReader does; none when the outcome has none (nothing is written then).
+func (r *rig) notifications(o workflow.AccountOutcome) []workflow.Notification {
+	r.t.Helper()
+	if o.NotificationCount == 0 {
+		return nil
+	}
+	var ns []workflow.Notification
+	if err := json.Unmarshal(r.object(o.NotificationsKey), &ns); err != nil {
+		r.t.Fatalf("notifications of %s: %v", o.Account.AccountID, err)
+	}
+	if len(ns) != o.NotificationCount {
+		r.t.Fatalf("%s holds %d notifications, the outcome says %d", o.NotificationsKey, len(ns), o.NotificationCount)
+	}
+	return ns
 }
 
 func (r *rig) object(key string) []byte {

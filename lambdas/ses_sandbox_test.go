@@ -40,11 +40,12 @@ func TestNotifyToRejectedRecipientKeepsTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(out.Notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
-	if i < 0 || out.Notifications[i].NewKey == nil {
-		t.Fatalf("no new-key notification for judy: %+v", out.Notifications)
+	notifications := r.notifications(out)
+	i := slices.IndexFunc(notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
+	if i < 0 || notifications[i].NewKey == nil {
+		t.Fatalf("no new-key notification for judy: %+v", notifications)
 	}
-	n := out.Notifications[i]
+	n := notifications[i]
 
 	_, err = r.deliver.Handle(ctx, n)
 	var apiErr smithy.APIError

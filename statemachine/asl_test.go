@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
@@ -129,6 +128,8 @@ type aslState struct {
 	Resource       string
 	Next           string
 	End            bool
+	Default        string
+	Choices        []struct{ Next string }
 	TimeoutSeconds *int
 	Retry          []struct {
 		ErrorEquals []string
@@ -197,8 +198,10 @@ func (em eventModel) worst(t *testing.T, m *aslMachine, distributed map[string]b
 		for _, c := range s.Catch {
 			next = max(next, from(c.Next, depth+1))
 		}
-		if s.Next != "" {
-			next = max(next, from(s.Next, depth+1))
+		for _, target := range append([]string{s.Next, s.Default}, choiceTargets(s)...) {
+			if target != "" {
+				next = max(next, from(target, depth+1))
+			}
 		}
 		memo[name] = n + next
 		return memo[name]
@@ -206,33 +209,57 @@ func (em eventModel) worst(t *testing.T, m *aslMachine, distributed map[string]b
 	return from(m.StartAt, 0), child
 }
 
+func choiceTargets(s aslState) []string {
+	var out []string
+	for _, c := range s.Choices {
+		out = append(out, c.Next)
+	}
+	return out
+}
+
 // historyEvents parses a rendered definition and returns the worst-case events of the
-// parent execution (including ExecutionStarted/Succeeded) and of one child execution.
+// parent execution (including ExecutionStarted/Succeeded) and of the largest child execution.
 func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) {
 	var m aslMachine
 	if err := json.Unmarshal(def, &m); err != nil {
 		t.Fatal(err)
 	}
-	var raw struct {
-		States map[string]struct {
-			ItemProcessor struct {
-				ProcessorConfig struct{ Mode string }
+	type rawMachine struct {
+		States map[string]json.RawMessage
+	}
+	distributed := map[string]bool{}
+	var walk func(raw []byte)
+	walk = func(raw []byte) {
+		var machine rawMachine
+		if err := json.Unmarshal(raw, &machine); err != nil {
+			t.Fatal(err)
+		}
+		for name, state := range machine.States {
+			var s struct {
+				ItemProcessor *struct {
+					ProcessorConfig struct{ Mode string }
+				}
+			}
+			var inner struct {
+				ItemProcessor json.RawMessage
+			}
+			if err := json.Unmarshal(state, &s); err != nil || json.Unmarshal(state, &inner) != nil {
+				t.Fatal(err)
+			}
+			if s.ItemProcessor != nil {
+				distributed[name] = s.ItemProcessor.ProcessorConfig.Mode == "DISTRIBUTED"
+				walk(inner.ItemProcessor)
 			}
 		}
 	}
-	if err := json.Unmarshal(def, &raw); err != nil {
-		t.Fatal(err)
-	}
-	distributed := map[string]bool{}
-	for name, s := range raw.States {
-		distributed[name] = s.ItemProcessor.ProcessorConfig.Mode == "DISTRIBUTED"
-	}
+	walk(def)
 	events, child := em.worst(t, &m, distributed)
 	return 2 + events, child
 }
 
-// TestHistoryStaysUnderLimitAt10000Accounts: at 10,000 accounts and the default maxUsers
-// (200), neither the execution nor any of its child executions reaches 25,000 events.
+// TestHistoryStaysUnderLimitAt10000Accounts: at 10,000 accounts and any number of
+// notifications in an account, neither the execution nor any of its child executions
+// reaches 25,000 events.
 //
 // Parent: 2 (execution) + ListAccounts 5 + 3×4 retries = 17, ProcessAccounts 4 (a
 // Distributed Map: the accounts do not count here), CleanupReport 5 + 3×4 = 17; the worst
@@ -240,50 +267,55 @@ func historyEvents(t *testing.T, def []byte, em eventModel) (parent, child int) 
 // events, for 10 or 10,000 accounts alike. Inline, the same Map would cost 10,000 × (2 +
 // ScanAndRotate 14 + …) ≥ 160,000.
 //
-// Child (one account): 2 + ScanAndRotate 5 + 3×3 = 14, then either AccountFailed 2 (caught)
-// or NotifyOwners 4 + notifications × (2 + NotifyUser 5 + 3×6 + RecordNotificationFailure, an
-// S3 put, 6 + 4×1, + NotificationFailed, an SNS publish when the record failed, 6 + 4×1 = 45).
-// ScanAndRotate sends at most one notification per user, and writes for at most maxUsers
-// users (rule 8): 20 + 200 × 45 = 9,020 events with one notification per written user. A
-// child execution holds (25,000 − 20) / 45 = 555 notifications: maxUsers is at most
-// policy.MaxMaxUsers (500), and ScanAndRotate stops notifying users who would only get a
-// notice at rotate.DefaultMaxNotifications (550) per account — 20 + 550 × 45 = 24,770. The
-// two steps after a failed NotifyUser get one retry each for that reason.
+// Account (a child execution): 2 + ScanAndRotate 5 + 3×3 = 14 + HasNotifications 2, then
+// AccountDone 2, or NotifyOwners 4 (a Distributed Map too: the notifications do not count
+// here) and, when its Map Run fails, NotifyOwnersFailed 6 + 4×3 = 18: 40 events, whatever
+// the account's users and notifications.
+//
+// Notification (a child of the account's execution): 2 + NotifyUser 5 + 3×6 = 23 +
+// RecordNotificationFailure (an S3 put) 6 + 4×1 + NotificationFailed (an SNS publish) 6 + 4×1
+// = 45 events.
 func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 	def, err := statemachine.Render(values())
 	if err != nil {
 		t.Fatal(err)
 	}
 	const accounts = 10000
-	maxUsers := policy.Config{}.WithDefaults().MaxUsers
-	em := eventModel{items: map[string]int{"ProcessAccounts": accounts, "NotifyOwners": maxUsers}}
+	em := eventModel{items: map[string]int{"ProcessAccounts": accounts, "NotifyOwners": rotate.DefaultMaxNotifications}}
 	parent, child := historyEvents(t, def, em)
-	t.Logf("worst case at %d accounts, maxUsers %d: %d events in the execution, %d in a child execution", accounts, maxUsers, parent, child)
-	if parent >= historyLimit {
-		t.Errorf("the execution has up to %d history events at %d accounts, limit %d", parent, accounts, historyLimit)
-	}
-	if child >= historyLimit {
-		t.Errorf("a child execution has up to %d history events at maxUsers %d, limit %d", child, maxUsers, historyLimit)
+	t.Logf("worst case at %d accounts: %d events in the execution, %d in the largest child execution", accounts, parent, child)
+	if parent >= historyLimit || child >= historyLimit {
+		t.Errorf("up to %d history events in the execution and %d in a child, limit %d", parent, child, historyLimit)
 	}
 	if parent != 62 {
 		t.Errorf("the execution's worst case is %d events; the arithmetic in this test's comment says 62 — update both", parent)
 	}
-	if child != 20+45*maxUsers {
-		t.Errorf("a child execution's worst case is %d events; the comment says 20 + 45 × maxUsers = %d — update both", child, 20+45*maxUsers)
+	if child != 45 {
+		t.Errorf("the largest child execution's worst case is %d events; the comment says 45 — update both", child)
 	}
-
-	capped := eventModel{items: map[string]int{"ProcessAccounts": accounts, "NotifyOwners": rotate.DefaultMaxNotifications}}
-	if _, child := historyEvents(t, def, capped); child >= historyLimit || rotate.DefaultMaxNotifications < policy.MaxMaxUsers {
-		t.Errorf("at %d notifications (rotate.DefaultMaxNotifications) a child execution has %d events, limit %d", rotate.DefaultMaxNotifications, child, historyLimit)
-	}
-	// The model counts per-account events in the parent when the Map is inline: the check
-	// above would fail for an inline ProcessAccounts.
-	inline := strings.Replace(string(def), `"Mode": "DISTRIBUTED"`, `"Mode": "INLINE"`, 1)
-	if parent, _ := historyEvents(t, []byte(inline), em); parent < historyLimit {
-		t.Errorf("an inline account Map gives %d events at %d accounts: the model undercounts", parent, accounts)
-	}
-	if !strings.Contains(string(def), `"Mode": "DISTRIBUTED"`) {
-		t.Error("ProcessAccounts is no longer a Distributed Map")
+	// The model counts per-item events in the execution when a Map is inline: the checks
+	// above would fail for an inline ProcessAccounts or NotifyOwners.
+	for _, m := range []string{"ProcessAccounts", "NotifyOwners"} {
+		var doc map[string]any
+		if err := json.Unmarshal(def, &doc); err != nil {
+			t.Fatal(err)
+		}
+		state := doc["States"].(map[string]any)["ProcessAccounts"].(map[string]any)
+		if m == "NotifyOwners" {
+			state = state["ItemProcessor"].(map[string]any)["States"].(map[string]any)["NotifyOwners"].(map[string]any)
+		}
+		config := state["ItemProcessor"].(map[string]any)["ProcessorConfig"].(map[string]any)
+		if config["Mode"] != "DISTRIBUTED" {
+			t.Errorf("%s is no longer a Distributed Map", m)
+			continue
+		}
+		config["Mode"] = "INLINE"
+		inline, _ := json.Marshal(doc)
+		if parent, child := historyEvents(t, inline, em); max(parent, child) < historyLimit && m == "ProcessAccounts" {
+			t.Errorf("an inline %s gives %d events: the model undercounts", m, parent)
+		} else if m == "NotifyOwners" && child < 20+45*rotate.DefaultMaxNotifications {
+			t.Errorf("an inline %s gives %d events in an account's execution: the model undercounts", m, child)
+		}
 	}
 }
 
@@ -330,8 +362,8 @@ func TestEveryCaughtFailureReachesSNS(t *testing.T) {
 		}
 	}
 	walk(&top)
-	if catches != 6 {
-		t.Errorf("%d Catch clauses, want 6 (ListAccounts, ProcessAccounts, ScanAndRotate, NotifyUser, RecordNotificationFailure, CleanupReport)", catches)
+	if catches != 7 {
+		t.Errorf("%d Catch clauses, want 7 (ListAccounts, ProcessAccounts, ScanAndRotate, NotifyOwners, NotifyUser, RecordNotificationFailure, CleanupReport)", catches)
 	}
 }
 
@@ -345,6 +377,7 @@ var taskRetries = map[string]string{
 	"CleanupReport":             "lambda",
 	"RecordNotificationFailure": "service",
 	"NotificationFailed":        "service",
+	"NotifyOwnersFailed":        "service",
 	"PublishFailure":            "service",
 }
 

@@ -73,13 +73,30 @@ func TestRunCommandEndToEnd(t *testing.T) {
 	if len(mails) == 0 || len(mails) != len(sent) {
 		t.Errorf("%d .eml files, the stand-in sent %d emails", len(mails), len(sent))
 	}
+	// The execution's own events (each account is a child execution of the Distributed Map,
+	// with its own history, as on the service), and how each child ended.
 	var ex struct {
-		Status string            `json:"status"`
-		Events []json.RawMessage `json:"events"`
+		Status   string            `json:"status"`
+		Events   []json.RawMessage `json:"events"`
+		Children []struct {
+			Map    string `json:"map"`
+			Status string `json:"status"`
+		} `json:"children"`
+		Stats struct {
+			MostEvents int `json:"mostEvents"`
+		} `json:"stats"`
 	}
 	data, _ := os.ReadFile(filepath.Join(out, "execution.json"))
-	if err := json.Unmarshal(data, &ex); err != nil || ex.Status != "SUCCEEDED" || len(ex.Events) < 10 {
-		t.Errorf("execution.json: %v, status %q, %d events", err, ex.Status, len(ex.Events))
+	accounts := 0
+	if err := json.Unmarshal(data, &ex); err == nil {
+		for _, c := range ex.Children {
+			if c.Map == "ProcessAccounts" && c.Status == "SUCCEEDED" {
+				accounts++
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &ex); err != nil || ex.Status != "SUCCEEDED" || len(ex.Events) < 6 || accounts != 3 || ex.Stats.MostEvents == 0 {
+		t.Errorf("execution.json: %v, status %q, %d events, %d accounts' executions succeeded (want 3), stats %+v", err, ex.Status, len(ex.Events), accounts, ex.Stats)
 	}
 
 	stdout.Reset()

@@ -449,7 +449,11 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 	role.AddToPrincipalPolicy(allow([]string{"lambda:InvokeFunction"}, functionARNs...))
 	role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))
 	grantKeyUse(s.TopicKey, "PublishFailuresByStateMachine", role, nil, "kms:GenerateDataKey", "kms:Decrypt")
-	role.AddToPrincipalPolicy(allow([]string{"s3:GetObject"}, s.ReportBucket.ArnForObjects(jsii.String(RunsPrefix+"*"))))
+	// Under runs/: the ItemReaders read the account list and each account's notifications;
+	// RecordNotificationFailure writes notify-failures/, and the account Map's ResultWriter
+	// writes map-results/ (a multipart upload when its files are large).
+	role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"},
+		s.ReportBucket.ArnForObjects(jsii.String(RunsPrefix+"*"))))
 	// The Distributed Map runs each batch as a child execution of this state machine. Its
 	// ARN is built from the name: referring to the resource would make it depend on itself.
 	self := stack.FormatArn(&awscdk.ArnComponents{
@@ -500,7 +504,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		},
 		suppression{
 			rule:      "AwsSolutions-IAM5",
-			reason:    "The Distributed Map's ItemReader reads the account list object that ListAccounts writes under runs/, named per run",
+			reason:    "Under runs/, named per run: the Distributed Maps' ItemReaders read the account list and each account's notifications, RecordNotificationFailure and the account Map's ResultWriter write there",
 			appliesTo: []string{runsObjects},
 		},
 		suppression{

@@ -82,7 +82,8 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 	}
 	l.Log.InfoContext(ctx, "listed accounts", "runId", run.RunID, "active", len(active), "selected", len(accounts),
 		"dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now)
-	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key}, nil
+	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key,
+		ResultsPrefix: workflow.AccountResultsPrefix(run.RunID)}, nil
 }
 
 // listing is what ListAccounts returned: the ACTIVE accounts, sorted by ID, and how many

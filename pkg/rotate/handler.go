@@ -20,7 +20,8 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// S3API is the one S3 call ScanAndRotate makes: writing the account's full result.
+// S3API is the one S3 call ScanAndRotate makes: writing the account's full result and its
+// notifications.
 type S3API interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
@@ -79,10 +80,22 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 		ContentType: aws.String("application/json")}); err != nil {
 		return workflow.AccountOutcome{}, fmt.Errorf("write result of %s to s3://%s/%s: %w", req.Account.AccountID, h.Settings.ReportBucket, key, err)
 	}
-	if notifications == nil {
-		notifications = []workflow.Notification{}
+	out := workflow.AccountOutcome{Account: req.Account, Status: res.Status, Counts: res.Counts, ResultKey: key,
+		NotificationsKey: workflow.NotificationsKey(req.Run.RunID, req.Account.AccountID), NotificationCount: len(notifications)}
+	if len(notifications) > 0 {
+		// The notifications travel through S3, not the payload: the NotifyOwners Map reads
+		// them with its ItemReader.
+		body, err := json.Marshal(notifications)
+		if err != nil {
+			return workflow.AccountOutcome{}, fmt.Errorf("encode notifications of %s: %w", req.Account.AccountID, err)
+		}
+		if _, err := h.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &h.Settings.ReportBucket, Key: &out.NotificationsKey,
+			Body: bytes.NewReader(body), ContentType: aws.String("application/json")}); err != nil {
+			return workflow.AccountOutcome{}, fmt.Errorf("write notifications of %s to s3://%s/%s: %w", req.Account.AccountID,
+				h.Settings.ReportBucket, out.NotificationsKey, err)
+		}
 	}
 	h.Log.InfoContext(ctx, "account done", "account", req.Account.AccountID, "status", res.Status, "counts", res.Counts,
 		"notifications", len(notifications))
-	return workflow.AccountOutcome{Account: req.Account, Status: res.Status, Counts: res.Counts, ResultKey: key, Notifications: notifications}, nil
+	return out, nil
 }

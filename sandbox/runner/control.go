@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,10 +21,13 @@ import (
 
 // The service integrations the definition uses besides Lambda.
 const (
-	snsPublish   = "arn:aws:states:::sns:publish"
-	s3GetObject  = "arn:aws:states:::s3:getObject"
-	s3PutObject  = "arn:aws:states:::aws-sdk:s3:putObject"
-	statesFailed = "States.TaskFailed"
+	snsPublish  = "arn:aws:states:::sns:publish"
+	s3GetObject = "arn:aws:states:::s3:getObject"
+	s3PutObject = "arn:aws:states:::aws-sdk:s3:putObject"
+	// s3PutObjectWriter is a Distributed Map's ResultWriter resource; run.mjs writes its
+	// files through s3PutObject.
+	s3PutObjectWriter = "arn:aws:states:::s3:putObject"
+	statesFailed      = "States.TaskFailed"
 )
 
 // control is the HTTP endpoint run.mjs hands every Task state to: POST /task with
@@ -36,10 +38,6 @@ type control struct {
 	functions map[string]*function
 	s3        *s3.Client
 	sns       *sns.Client
-
-	mu         sync.Mutex
-	readerMap  string
-	readerSize int
 }
 
 type taskRequest struct {
@@ -86,13 +84,6 @@ func startControl(ctx context.Context, cfg aws.Config, functions map[string]*fun
 }
 
 func (c *control) close() { _ = c.server.Close() }
-
-// itemReader returns the Map whose items the ItemReader served, and how many.
-func (c *control) itemReader() (string, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.readerMap, c.readerSize
-}
 
 // task carries out one Task state: a Lambda invocation, an SNS publication, an S3 write
 // (the AWS SDK integration) or an ItemReader's S3 read.
@@ -152,8 +143,9 @@ func (c *control) putObject(ctx context.Context, input json.RawMessage) (json.Ra
 	return json.Marshal(map[string]string{"ETag": aws.ToString(out.ETag)})
 }
 
-// readItems is a Map's ItemReader (ReaderConfig InputType JSON): the object must hold a JSON
-// array, whose elements are the Map's items.
+// readItems is a Distributed Map's ItemReader (ReaderConfig InputType JSON), run by run.mjs:
+// the object must hold a JSON array, whose elements are the Map's items. They go to the
+// child executions, never into a payload of the Map's own execution.
 func (c *control) readItems(ctx context.Context, req taskRequest) (json.RawMessage, error) {
 	var p struct{ Bucket, Key string }
 	if err := json.Unmarshal(req.Input, &p); err != nil {
@@ -172,8 +164,5 @@ func (c *control) readItems(ctx context.Context, req taskRequest) (json.RawMessa
 	if err := json.Unmarshal(body, &items); err != nil {
 		return nil, fmt.Errorf("ItemReader: s3://%s/%s is not a JSON array: %w", p.Bucket, p.Key, err)
 	}
-	c.mu.Lock()
-	c.readerMap, c.readerSize = strings.TrimSuffix(req.State, itemReaderSuffix), len(items)
-	c.mu.Unlock()
 	return body, nil
 }

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,58 +26,74 @@ func render(t *testing.T) []byte {
 	return def
 }
 
-// TestLocalDefinitionChangesOnlyTheItemReader holds the runner to its one documented
-// transformation of the workflow.
-func TestLocalDefinitionChangesOnlyTheItemReader(t *testing.T) {
+// TestLocalizeChangesOnlyTheDistributedMaps holds the runner to its one documented
+// transformation of the workflow: each Distributed Map becomes a Task of resource
+// DistributedMapResource with the Map's own Task-like fields, and the Map as written is
+// handed to run.mjs; putting the Maps back gives the definition as written.
+func TestLocalizeChangesOnlyTheDistributedMaps(t *testing.T) {
 	def := render(t)
-	local, err := LocalDefinition(def)
+	local, err := Localize(def)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(local.Maps)); !slices.Equal(got, []string{"NotifyOwners", "ProcessAccounts"}) {
+		t.Fatalf("distributed maps %v, want NotifyOwners and ProcessAccounts", got)
 	}
 	var before, after map[string]any
 	if err := json.Unmarshal(def, &before); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(local, &after); err != nil {
+	if err := json.Unmarshal(local.Definition, &after); err != nil {
 		t.Fatal(err)
 	}
-	states := before["States"].(map[string]any)
-	localStates := after["States"].(map[string]any)
-	mapState := states["ProcessAccounts"].(map[string]any)
-	reader := localStates["ProcessAccounts ItemReader"].(map[string]any)
-	itemReader := mapState["ItemReader"].(map[string]any)
-	want := map[string]any{
-		"Type": "Task", "Comment": reader["Comment"], "Resource": itemReader["Resource"], "Parameters": itemReader["Parameters"],
-		"ResultPath": "$.itemReaderItems", "Catch": mapState["Catch"], "Next": "ProcessAccounts",
+	decode := func(raw json.RawMessage) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
-	if !reflect.DeepEqual(reader, want) {
-		t.Errorf("reader state %v,\nwant %v", reader, want)
+	accountMap := decode(local.Maps["ProcessAccounts"])
+	notifyMap := decode(local.Maps["NotifyOwners"])
+	for name, m := range map[string]map[string]any{"ProcessAccounts": after["States"].(map[string]any)["ProcessAccounts"].(map[string]any),
+		"NotifyOwners": accountMap["ItemProcessor"].(map[string]any)["States"].(map[string]any)["NotifyOwners"].(map[string]any)} {
+		want := map[string]any{"Type": "Task", "Resource": DistributedMapResource}
+		written := decode(local.Maps[name])
+		for _, f := range mapTaskFields {
+			if v, ok := written[f]; ok {
+				want[f] = v
+			}
+		}
+		if !reflect.DeepEqual(m, want) {
+			t.Errorf("%s in the local definition: %v,\nwant %v", name, m, want)
+		}
 	}
 	// Undo the transformation: the rest must be the definition as written.
-	localMap := localStates["ProcessAccounts"].(map[string]any)
-	if localMap["ItemsPath"] != "$.itemReaderItems" {
-		t.Errorf("ProcessAccounts ItemsPath %v", localMap["ItemsPath"])
-	}
-	delete(localMap, "ItemsPath")
-	localMap["ItemReader"] = itemReader
-	delete(localStates, "ProcessAccounts ItemReader")
-	localStates["ListAccounts"].(map[string]any)["Next"] = "ProcessAccounts"
+	accountMap["ItemProcessor"].(map[string]any)["States"].(map[string]any)["NotifyOwners"] = notifyMap
+	after["States"].(map[string]any)["ProcessAccounts"] = accountMap
 	if !reflect.DeepEqual(before, after) {
-		t.Error("the local definition differs from the original beyond the ItemReader")
+		t.Error("the local definition differs from the original beyond the Distributed Maps")
 	}
 }
 
-func TestLocalDefinitionRefusesWhatItCannotRun(t *testing.T) {
+func TestLocalizeRefusesWhatItCannotRun(t *testing.T) {
 	def := string(render(t))
 	tests := []struct{ name, from, to, want string }{
-		{"CSV items", `"InputType": "JSON"`, `"InputType": "CSV"`, "reads JSON arrays only"},
+		{"CSV items", `"InputType": "JSON"`, `"InputType": "CSV"`, "reads a JSON array"},
 		{"ItemsPath beside ItemReader", `"ItemReader": {`, `"ItemsPath": "$.x", "ItemReader": {`, "both ItemReader and ItemsPath"},
-		{"name clash", `"CleanupReport": {`, `"ProcessAccounts ItemReader": {"Type": "Pass", "End": true}, "CleanupReport": {`, "exists already"},
+		{"ResultWriter elsewhere", `"Resource": "arn:aws:states:::s3:putObject"`, `"Resource": "arn:aws:states:::s3:listObjectsV2"`, "ResultWriter writes with"},
+		{"name used twice", `"AccountDone": {`, `"CleanupReport": {`, "used twice"},
+		{"ItemReader on an inline Map", `"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+              "StartAt": "NotifyUser"`, `"Mode": "INLINE"}, "StartAt": "NotifyUser"`, "needs a Distributed Map"},
 		{"not JSON", `{`, `[`, "decode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LocalDefinition([]byte(strings.Replace(def, tt.from, tt.to, 1)))
+			changed := strings.Replace(def, tt.from, tt.to, 1)
+			if changed == def {
+				t.Fatalf("%q is not in the definition", tt.from)
+			}
+			_, err := Localize([]byte(changed))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}

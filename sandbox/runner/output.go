@@ -111,6 +111,8 @@ func (e *Execution) Summary(w io.Writer) {
 		fmt.Fprintf(w, ": %s: %s", e.Error, e.Cause)
 	}
 	fmt.Fprintf(w, "\nemails sent: %d\n", len(e.Emails))
+	fmt.Fprintf(w, "executions: %d (the execution and its Distributed Maps' children); most history events in one: %d of %d (%s); largest payload: %d of %d bytes (%s)\n",
+		e.Stats.Executions, e.Stats.MostEvents, HistoryLimit, e.Stats.MostEventsIn, e.Stats.LargestPayload, PayloadLimit, e.Stats.LargestPayloadAt)
 	if e.Report == nil {
 		fmt.Fprintln(w, "no report was written")
 		return

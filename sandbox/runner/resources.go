@@ -36,3 +36,10 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string) (Res
 
 	return res, nil
 }
+
+// EnsureResources creates (once) the rotator's resources on the stand-in at endpoint, as
+// Run does, and returns them.
+func EnsureResources(ctx context.Context, endpoint string) (Resources, error) {
+	_, _, res, err := standIn(ctx, endpoint)
+	return res, err
+}

@@ -99,6 +99,9 @@ type Options struct {
 	Name string
 	// Progress, when set, receives "accounts done/total" lines while the execution runs.
 	Progress io.Writer
+	// Definition, when set, replaces statemachine/rotation.asl.json: a template with the same
+	// placeholders (tests of the runner's own semantics use it).
+	Definition []byte
 }
 
 // Execution is one finished run.
@@ -112,8 +115,13 @@ type Execution struct {
 	Cause     string          `json:"cause,omitempty"`
 	StartDate time.Time       `json:"startDate"`
 	StopDate  time.Time       `json:"stopDate"`
-	// Events is the interpreter's event log, in order.
+	// Events is the interpreter's event log of the execution itself, in order.
 	Events []json.RawMessage `json:"events"`
+	// MapRuns and Children are its Distributed Maps' runs and child executions (theirs too).
+	MapRuns  []MapRun `json:"mapRuns,omitempty"`
+	Children []Child  `json:"children,omitempty"`
+	// Stats are the largest payload and the most history events of one execution.
+	Stats Stats `json:"stats"`
 
 	// Resources are what the run used on the stand-in.
 	Resources Resources `json:"-"`
@@ -197,11 +205,15 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 			f.stop()
 		}
 	}()
-	definition, err := statemachine.Render(values)
+	template := statemachine.Template
+	if opts.Definition != nil {
+		template = opts.Definition
+	}
+	definition, err := statemachine.RenderTemplate(template, values)
 	if err != nil {
 		return nil, err
 	}
-	local, err := LocalDefinition(definition)
+	local, err := Localize(definition)
 	if err != nil {
 		return nil, err
 	}
@@ -244,17 +256,19 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 }
 
 // interpret runs run.mjs with the job and collects the event log and the result.
-func (e *Execution) interpret(ctx context.Context, node, script string, definition []byte, ctl *control, opts Options) error {
+func (e *Execution) interpret(ctx context.Context, node, script string, local *Local, ctl *control, opts Options) error {
 	job := map[string]any{
-		"definition": json.RawMessage(definition),
+		"definition": local.Definition,
+		"maps":       local.Maps,
 		"input":      e.Input,
 		"controlUrl": ctl.url,
 		"context": map[string]any{"Execution": map[string]any{"Id": e.ARN, "Name": e.Name,
-			"RoleArn": "arn:aws:iam::" + strings.Split(e.ARN, ":")[4] + ":role/keyrotator-state-machine"}},
+			"RoleArn": "arn:aws:iam::" + strings.Split(e.ARN, ":")[4] + ":role/keyrotator-state-machine"},
+			"StateMachine": map[string]any{"Name": "keyrotator-rotation"}},
 	}
 	if opts.RetryInterval > 0 {
 		overrides := map[string]int64{}
-		for _, name := range retryingStates(definition) {
+		for _, name := range retryingStates(local) {
 			overrides[name] = opts.RetryInterval.Milliseconds()
 		}
 		job["retryIntervalOverrides"] = overrides
@@ -281,24 +295,35 @@ func (e *Execution) interpret(ctx context.Context, node, script string, definiti
 		Error  string          `json:"error"`
 		Cause  string          `json:"cause"`
 	}
-	progress := &progress{w: opts.Progress, ctl: ctl}
+	progress := &progress{w: opts.Progress}
 	scanner := bufio.NewScanner(stdout)
 	scanner.Buffer(make([]byte, 1<<20), 256<<20)
 	for scanner.Scan() {
 		var line struct {
 			Event  json.RawMessage `json:"event"`
+			MapRun *MapRun         `json:"mapRun"`
+			Child  *Child          `json:"child"`
 			Result json.RawMessage `json:"result"`
+			Stats  *Stats          `json:"stats"`
 		}
 		if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
 			return fmt.Errorf("interpreter output %q: %w", truncate(scanner.Text(), 200), err)
 		}
-		if line.Event != nil {
+		switch {
+		case line.Event != nil:
 			e.Events = append(e.Events, line.Event)
-			progress.event(line.Event)
-		}
-		if line.Result != nil {
+		case line.MapRun != nil:
+			e.MapRuns = append(e.MapRuns, *line.MapRun)
+			progress.mapRun(*line.MapRun)
+		case line.Child != nil:
+			e.Children = append(e.Children, *line.Child)
+			progress.child(*line.Child)
+		case line.Result != nil:
 			if err := json.Unmarshal(line.Result, &result); err != nil {
 				return fmt.Errorf("interpreter result: %w", err)
+			}
+			if line.Stats != nil {
+				e.Stats = *line.Stats
 			}
 		}
 	}
@@ -313,36 +338,65 @@ func (e *Execution) interpret(ctx context.Context, node, script string, definiti
 	return nil
 }
 
-// progress prints "accounts done/total" as the account Map's iterations end.
-type progress struct {
-	w    io.Writer
-	ctl  *control
-	done int
+// MapRun is one run of a Distributed Map: its state, how deep its execution is (0: the
+// execution itself, 1: one of its children) and how many items (child executions) it has.
+type MapRun struct {
+	Map   string `json:"map"`
+	Depth int    `json:"depth"`
+	Items int    `json:"items"`
 }
 
-func (p *progress) event(raw json.RawMessage) {
-	if p.w == nil {
-		return
+// Child is how one child execution of a Distributed Map ended.
+type Child struct {
+	ID     string `json:"id"`
+	Map    string `json:"map"`
+	Depth  int    `json:"depth"`
+	Index  int    `json:"index"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	Cause  string `json:"cause,omitempty"`
+	// Events are its history events, as the service counts them; LargestPayload is the
+	// largest input, output, task parameters or task result in it, in bytes.
+	Events         int `json:"events"`
+	LargestPayload int `json:"largestPayload"`
+}
+
+// Stats are the run's figures against Step Functions' limits, over the execution and all
+// its child executions.
+type Stats struct {
+	Executions int `json:"executions"`
+	// MostEvents is the most history events of one execution, in MostEventsIn.
+	MostEvents   int    `json:"mostEvents"`
+	MostEventsIn string `json:"mostEventsIn"`
+	// LargestPayload is the largest payload in bytes, at LargestPayloadAt.
+	LargestPayload   int    `json:"largestPayload"`
+	LargestPayloadAt string `json:"largestPayloadAt"`
+}
+
+// progress prints "accounts done/total" as the top Distributed Map's children end.
+type progress struct {
+	w     io.Writer
+	total int
+	done  int
+}
+
+func (p *progress) mapRun(m MapRun) {
+	if m.Depth == 0 {
+		p.total = m.Items
 	}
-	var ev struct {
-		Type        string `json:"type"`
-		ParentState struct {
-			Name string `json:"name"`
-		} `json:"parentState"`
-	}
-	if json.Unmarshal(raw, &ev) != nil || (ev.Type != "MapIterationSucceeded" && ev.Type != "MapIterationFailed") {
-		return
-	}
-	mapName, total := p.ctl.itemReader()
-	if ev.ParentState.Name != mapName {
+}
+
+func (p *progress) child(c Child) {
+	if p.w == nil || c.Depth != 1 {
 		return
 	}
 	p.done++
-	fmt.Fprintf(p.w, "accounts %d/%d done\n", p.done, total)
+	fmt.Fprintf(p.w, "accounts %d/%d done\n", p.done, p.total)
 }
 
-// retryingStates names every state (inner ones too) with a Retry field.
-func retryingStates(definition []byte) []string {
+// retryingStates names every state (inner ones too, and those of the Distributed Maps'
+// child executions) with a Retry field.
+func retryingStates(local *Local) []string {
 	var names []string
 	var walk func(machine map[string]any)
 	walk = func(machine map[string]any) {
@@ -365,11 +419,17 @@ func retryingStates(definition []byte) []string {
 			}
 		}
 	}
-	var def map[string]any
-	if json.Unmarshal(definition, &def) == nil {
-		walk(def)
+	for _, definition := range append([]json.RawMessage{local.Definition}, slices.Collect(maps.Values(local.Maps))...) {
+		var def map[string]any
+		if json.Unmarshal(definition, &def) == nil {
+			walk(def)
+		}
+		if processor, ok := def["ItemProcessor"].(map[string]any); ok {
+			walk(processor)
+		}
 	}
-	return names
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // standIn checks that the stand-in answers and creates (once) the rotator's resources on it.
