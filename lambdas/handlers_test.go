@@ -578,8 +578,8 @@ func TestOverlappingExecutionsNeverBothWrite(t *testing.T) {
 	}
 	res := r.run(`{"accounts":["` + prod + `"]}`)
 	o := res.outcomes[0]
-	if o.Status != workflow.AccountFailed || o.Counts.KeysCreated+o.Counts.KeysDeactivated+o.Counts.KeysDeleted != 0 || len(o.Notifications) != 0 {
-		t.Errorf("the overlapping run: status %s, counts %+v, %d notifications; want failed with no write", o.Status, o.Counts, len(o.Notifications))
+	if o.Status != workflow.AccountFailed || o.Counts.KeysCreated+o.Counts.KeysDeactivated+o.Counts.KeysDeleted != 0 || o.NotificationCount != 0 {
+		t.Errorf("the overlapping run: status %s, counts %+v, %d notifications; want failed with no write", o.Status, o.Counts, o.NotificationCount)
 	}
 	if got := keyState(r.users("prod"), nil); !slices.Equal(got, before) {
 		t.Errorf("the overlapping run changed prod: %q, was %q", got, before)
