@@ -130,12 +130,12 @@ func (r *rig) record(v any) {
 
 // runResult is what one pass through the workflow produced.
 type runResult struct {
-	listing    workflow.AccountList
-	outcomes   []workflow.AccountOutcome
+	listing  workflow.AccountList
+	outcomes []workflow.AccountOutcome
 	// notifications are each outcome's, as NotifyOwners' ItemReader reads them from S3.
 	notifications [][]workflow.Notification
-	deliveries []notify.Delivery
-	report     workflow.Report
+	deliveries    []notify.Delivery
+	report        workflow.Report
 }
 
 // run calls the handlers in the state machine's order for one execution input.
