@@ -76,8 +76,12 @@ $(SANDBOX_STAMP): sandbox/requirements.txt
 sandbox: sandbox-tools ## run the local AWS stand-in seeded with sandbox/scenarios/demo.json
 	$(GO) run ./cmd/keyrotator sandbox --scenario sandbox/scenarios/demo.json
 
-bench: ## benchmarks of the policy engine and the credential-report parser (go test -bench table)
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./pkg/policy ./pkg/scan
+# The scale comparison runs once (-count 1): one table of IAM calls and time per scan, the
+# rotator's credential-report scan beside the seed's per-user scan, with their ratios.
+bench: ## benchmarks of the policy engine and the credential-report parser, then the scan scale table (about 1 min)
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./pkg/policy
+	$(GO) test -run '^$$' -bench ParseCredentialReport -benchmem -count 3 ./pkg/scan
+	$(GO) test -run '^$$' -bench '^BenchmarkScale$$' -count 1 ./pkg/scan
 
 faults: ## the fault-injection campaign (package sim): 200 seeds x 120 days; ends "faults: S seeds, D days, F faults injected, V invariant violations"
 	$(GO) run ./cmd/faults -seeds 200 -days 120

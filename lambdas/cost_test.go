@@ -1,18 +1,19 @@
 package lambdas_test
 
 import (
-	"context"
+	"bytes"
 	"fmt"
-	"maps"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
@@ -33,54 +34,95 @@ func quietAccount(n int) *sandbox.Scenario {
 	return sc
 }
 
-// callCounter counts the IAM operations a client makes.
-type callCounter struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *callCounter) client(cfg aws.Config) rotate.IAMAPI {
-	return iam.NewFromConfig(cfg, func(o *iam.Options) {
-		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("countCalls",
-				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					c.mu.Lock()
-					c.calls[middleware.GetOperationName(ctx)]++
-					c.mu.Unlock()
-					return next.HandleInitialize(ctx, in)
-				}), middleware.Before)
-		})
-	})
-}
-
-// TestQuietAccountCostIsFlat: scanning an account where nothing is due costs the same
-// handful of IAM calls with 50 users as with 500 (the credential report path), and touches
-// nothing. The counts are logged for the record.
+// TestQuietAccountCostIsFlat: an account where nothing is due costs the same handful of IAM
+// and STS calls (its iamCalls: the AssumeRole and the credential report) with 50 users as
+// with 500, at most 4, and touches nothing.
 func TestQuietAccountCostIsFlat(t *testing.T) {
-	counts := map[int]map[string]int{}
+	calls := map[int]int{}
 	for _, n := range []int{50, 500} {
 		start := time.Now()
 		sb := sandboxtest.New(t, quietAccount(n))
 		seeded := time.Since(start)
 		r := rigFor(t, sb)
-		counter := &callCounter{calls: map[string]int{}}
-		r.scan.NewIAM = counter.client
 		res := r.run(`{"accounts":["` + r.accountID("quiet") + `"]}`)
-		if o := res.outcomes[0]; o.Status != workflow.AccountDone || o.Counts.Users != n || o.NotificationCount != 0 ||
+		o := res.outcomes[0]
+		if o.Status != workflow.AccountDone || o.Counts.Users != n || o.NotificationCount != 0 ||
 			o.Counts.KeysCreated+o.Counts.KeysDeactivated+o.Counts.KeysDeleted != 0 {
 			t.Fatalf("%d quiet users: outcome %+v", n, o)
 		}
-		counts[n] = counter.calls
-		t.Logf("%d users: IAM calls %v (stand-in started and seeded in %v)", n, counter.calls, seeded.Round(time.Millisecond))
+		calls[n] = o.Counts.IAMCalls
+		t.Logf("%d users: %d IAM/STS calls (stand-in started and seeded in %v)", n, o.Counts.IAMCalls, seeded.Round(time.Millisecond))
 	}
-	if !maps.Equal(counts[50], counts[500]) {
-		t.Errorf("IAM calls grow with the user count: 50 users %v, 500 users %v", counts[50], counts[500])
+	if calls[50] != calls[500] {
+		t.Errorf("IAM calls grow with the user count: %d with 50 users, %d with 500", calls[50], calls[500])
 	}
-	total := 0
-	for _, c := range counts[500] {
-		total += c
+	if calls[500] > 4 {
+		t.Errorf("%d IAM/STS calls for an account where nothing is due, want at most 4", calls[500])
 	}
-	if total > 6 {
-		t.Errorf("%d IAM calls for an account where nothing is due, want a handful: %v", total, counts[500])
+}
+
+// wireLog records the Action of every query-protocol request (IAM and STS) sent through it:
+// the calls as the stand-in received them, independent of the SDK's middleware.
+type wireLog struct {
+	next    aws.HTTPClient
+	mu      sync.Mutex
+	actions map[string]int
+}
+
+func (w *wireLog) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		w.mu.Lock()
+		w.actions[form.Get("Action")]++
+		w.mu.Unlock()
+	}
+	return w.next.Do(req)
+}
+
+func (w *wireLog) take() (map[string]int, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	got, total := w.actions, 0
+	for _, n := range got {
+		total += n
+	}
+	w.actions = map[string]int{}
+	return got, total
+}
+
+// TestIAMCallsAreTheCallsMade: each account's iamCalls, in ScanAndRotate's outcome and in
+// report.json and report.csv, is the number of IAM and STS requests its ScanAndRotate sent
+// to the stand-in (the AssumeRole of the member role, the scan, the reads and writes of
+// every user acted on), as recorded on the wire under the SDK.
+func TestIAMCallsAreTheCallsMade(t *testing.T) {
+	r := newRig(t, "org.json")
+	wire := &wireLog{next: awshttp.NewBuildableClient(), actions: map[string]int{}}
+	// Base only builds the member role's STS and IAM clients; S3, Secrets Manager and SES
+	// were built before and do not go through wire.
+	r.scan.Base = r.scan.Base.Copy()
+	r.scan.Base.HTTPClient = wire
+	for _, account := range []string{"prod", "dev"} {
+		res := r.run(`{"accounts":["` + r.accountID(account) + `"]}`)
+		sent, total := wire.take()
+		o := res.outcomes[0]
+		t.Logf("%s: %d users, %d keys created, %d IAM/STS calls: %v", account, o.Counts.Users, o.Counts.KeysCreated, total, sent)
+		if sent["AssumeRole"] != 1 || sent["CreateAccessKey"] != o.Counts.KeysCreated || sent["ListAccessKeys"] == 0 {
+			t.Errorf("%s: the requests sent %v do not show the run's assume, scan and writes", account, sent)
+		}
+		if o.Counts.IAMCalls != total {
+			t.Errorf("%s: outcome says iamCalls %d, %d requests were sent: %v", account, o.Counts.IAMCalls, total, sent)
+		}
+		if res.report.Totals.IAMCalls != total {
+			t.Errorf("%s: report totals say iamCalls %d, %d requests were sent", account, res.report.Totals.IAMCalls, total)
+		}
+		csv := string(r.object(res.report.CSVKey))
+		if want := fmt.Sprintf(",%s,%s,done,%d,", r.accountID(account), account, total); !strings.Contains(csv, want) {
+			t.Errorf("%s: report.csv has no iam_calls %d (%q):\n%s", account, total, want, csv)
+		}
 	}
 }

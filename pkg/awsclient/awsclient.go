@@ -1,20 +1,25 @@
 // Package awsclient builds the AWS SDK configuration every Lambda and the CLI share: adaptive
-// retries (IAM's rate limits are per account and undocumented), and role assumption into
-// another account with a session name that carries the run ID.
+// retries (IAM's rate limits are per account and undocumented), role assumption into
+// another account with a session name that carries the run ID, and the count of the calls
+// made in an account.
 package awsclient
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // MaxAttempts is how often the SDK tries one call before the error reaches the caller.
@@ -79,3 +84,52 @@ func Partition(region string) string {
 // PathStyle is an s3.Options function: with a custom endpoint (the local stand-in) S3 is
 // addressed by path, as bucket host names do not resolve there.
 func PathStyle(o *s3.Options) { o.UsePathStyle = o.BaseEndpoint != nil }
+
+// Calls counts the API calls made through the clients built from a configuration it counts
+// (Counted): one per operation a client was asked to perform, whatever its outcome, the
+// SDK's retries of it included in that one. Safe for concurrent use.
+type Calls struct {
+	mu   sync.Mutex
+	byOp map[string]int
+}
+
+// Counted returns a copy of cfg whose clients, and the clients of configurations derived
+// from it (AssumeRole), count their calls in c.
+func (c *Calls) Counted(cfg aws.Config) aws.Config {
+	cfg = cfg.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("CountCalls",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				c.add(awsmiddleware.GetServiceID(ctx) + " " + awsmiddleware.GetOperationName(ctx))
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+	return cfg
+}
+
+func (c *Calls) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byOp == nil {
+		c.byOp = map[string]int{}
+	}
+	c.byOp[op]++
+}
+
+// Total is the number of calls counted.
+func (c *Calls) Total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total := 0
+	for _, n := range c.byOp {
+		total += n
+	}
+	return total
+}
+
+// ByOperation is the calls counted by service and operation ("IAM ListAccessKeys").
+func (c *Calls) ByOperation() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.byOp)
+}

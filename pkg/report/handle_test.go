@@ -152,9 +152,9 @@ func TestNotifyFailuresReachTheReport(t *testing.T) {
 	}
 	var notified []string
 	for _, row := range rows {
-		if row[6] == NotifyFailedAction {
-			notified = append(notified, row[1]+"/"+row[4])
-			if row[9] != "false" || !strings.Contains(row[13], "FatalError: send to") {
+		if row[7] == NotifyFailedAction {
+			notified = append(notified, row[1]+"/"+row[5])
+			if row[10] != "false" || !strings.Contains(row[14], "FatalError: send to") {
 				t.Errorf("notification failure row %q: want done false and the error", row)
 			}
 		}

@@ -235,6 +235,7 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 	t.NoUsableEmail += c.NoUsableEmail
 	t.Failures += c.Failures
 	t.NotifyFailures += c.NotifyFailures
+	t.IAMCalls += c.IAMCalls
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
@@ -250,15 +251,18 @@ func needsHuman(doc Document) bool {
 
 // CSV renders the report as one row per action (or per user without one), one per failed
 // account, and one per owner whose notification failed past its retries (action
-// NotifyFailedAction, done false, the caught error), after that user's rows.
+// NotifyFailedAction, done false, the caught error), after that user's rows. The account's
+// columns (its status and iam_calls, the IAM and STS calls its ScanAndRotate made) repeat on
+// each of its rows.
 func CSV(doc Document) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "user", "user_status", "action",
+	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action",
 		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"})
 	dry := strconv.FormatBool(doc.Run.DryRun)
+	const accountColumns, userColumns = 5, 7
 	for _, a := range doc.Accounts {
-		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status)}
+		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
 		if a.Status == workflow.AccountFailed {
 			_ = w.Write(append(row, "", "", "", "", "", "", dry, "", "", a.Error))
 		}
@@ -268,25 +272,25 @@ func CSV(doc Document) []byte {
 		}
 		notifyRows := func(userRow []string, user string, emailProblem string) {
 			for _, f := range failures[user] {
-				_ = w.Write(append(userRow[:6:6], NotifyFailedAction, "", "", "false", dry,
+				_ = w.Write(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
 					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause))
 			}
 			delete(failures, user)
 		}
 		for _, u := range a.Users {
-			userRow := append(row[:4:4], u.UserName, string(u.Status))
+			userRow := append(row[:accountColumns:accountColumns], u.UserName, string(u.Status))
 			if len(u.Actions) == 0 {
 				_ = w.Write(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error))
 			}
 			for _, act := range u.Actions {
-				_ = w.Write(append(userRow[:6:6], string(act.Action.Action), act.AccessKeyID, act.NewAccessKeyID,
+				_ = w.Write(append(userRow[:userColumns:userColumns], string(act.Action.Action), act.AccessKeyID, act.NewAccessKeyID,
 					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error))
 			}
 			notifyRows(userRow, u.UserName, u.EmailProblem)
 		}
 		for _, f := range a.NotifyFailures { // users the account's result does not list
 			if _, left := failures[f.UserName]; left {
-				notifyRows(append(row[:4:4], f.UserName, ""), f.UserName, "")
+				notifyRows(append(row[:accountColumns:accountColumns], f.UserName, ""), f.UserName, "")
 			}
 		}
 	}
@@ -406,7 +410,7 @@ func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
 		value int
 	}{{"KeysCreated", t.KeysCreated}, {"KeysDeactivated", t.KeysDeactivated}, {"KeysDeleted", t.KeysDeleted},
 		{"NoticesSent", t.Notices}, {"AccountsFailed", out.FailedAccounts}, {"UserFailures", t.Failures},
-		{"NotifyFailures", t.NotifyFailures}}
+		{"NotifyFailures", t.NotifyFailures}, {"IAMCalls", t.IAMCalls}}
 	line := map[string]any{}
 	var defs []map[string]string
 	for _, v := range values {

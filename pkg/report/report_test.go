@@ -11,23 +11,23 @@ import (
 
 func TestCSV(t *testing.T) {
 	doc := Document{Run: workflow.Run{RunID: "run-1", DryRun: true}, Accounts: []workflow.AccountResult{
-		{Account: workflow.Account{AccountID: "111111111111", Name: "prod"}, Status: workflow.AccountDone, Users: []workflow.UserResult{
+		{Account: workflow.Account{AccountID: "111111111111", Name: "prod"}, Status: workflow.AccountDone, Counts: workflow.Counts{IAMCalls: 12}, Users: []workflow.UserResult{
 			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
 				{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: "AKIAOLD", Reason: "make room, \"quoted\""}},
 				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
 			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"}}},
-		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied"},
+		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied", Counts: workflow.Counts{IAMCalls: 1}},
 	}}
 	rows, err := csv.NewReader(strings.NewReader(string(CSV(doc)))).ReadAll()
 	if err != nil {
 		t.Fatalf("report.csv does not parse: %v", err)
 	}
 	want := [][]string{
-		{"run_id", "account_id", "account_name", "account_status", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"},
-		{"run-1", "111111111111", "prod", "done", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", ""},
-		{"run-1", "111111111111", "prod", "done", "alice", "rotate", "CreateKey", "", "AKIANEW", "true", "true", "due", "", ""},
-		{"run-1", "111111111111", "prod", "done", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", ""},
-		{"run-1", "222222222222", "dev", "failed", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied"},
+		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"},
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", ""},
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "", "AKIANEW", "true", "true", "due", "", ""},
+		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", ""},
+		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d:\n%q", len(rows), len(want), rows)

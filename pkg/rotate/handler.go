@@ -57,13 +57,16 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 		return workflow.AccountOutcome{}, &workflow.InvalidInput{Field: "account.accountId", Problem: fmt.Sprintf(
 			"%q with run %q: need a 12-digit account ID and a run ID", req.Account.AccountID, req.Run.RunID)}
 	}
-	member := awsclient.AssumeRole(h.Base, awsclient.RoleARN(h.Base.Region, req.Account.AccountID, h.Settings.MemberRoleName),
+	// Every IAM and STS call made in the account, the AssumeRole included, is counted.
+	calls := &awsclient.Calls{}
+	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Base.Region, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
 	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Bounces: h.Bounces, Leases: h.Leases, Policy: h.Settings.Policy,
 		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
 		MaxNotifications: h.MaxNotifications, Settle: h.Settle, Log: h.Log}
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)
+	res.Counts.IAMCalls = calls.Total()
 	if err != nil {
 		if workflow.IsRetryable(err) {
 			return workflow.AccountOutcome{}, err
@@ -96,6 +99,6 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 		}
 	}
 	h.Log.InfoContext(ctx, "account done", "account", req.Account.AccountID, "status", res.Status, "counts", res.Counts,
-		"notifications", len(notifications))
+		"notifications", len(notifications), "iamCallsByOperation", calls.ByOperation())
 	return out, nil
 }

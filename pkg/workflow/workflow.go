@@ -164,6 +164,12 @@ type Counts struct {
 	// retries. ScanAndRotate cannot know them; CleanupReport counts them from the records
 	// the state machine writes (NotifyFailureKey).
 	NotifyFailures int `json:"notifyFailures"`
+	// IAMCalls are the IAM and STS calls ScanAndRotate made in the account: the AssumeRole
+	// of the member role, the scan, and the reads and writes of the users acted on, counted
+	// by the SDK as they were made (awsclient.Calls; a call's SDK retries are part of it).
+	// Only the invocation that returned counts (a retried invocation's calls are not in it);
+	// NotifyUser's calls (an AssumeRole and the history tag per notification) are not either.
+	IAMCalls int `json:"iamCalls"`
 }
 
 // UserResult is what happened to one user: the plan's actions with the outcome of each.

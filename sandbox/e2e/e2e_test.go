@@ -856,8 +856,8 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 	}
 	var inCSV []string
 	for _, row := range rows[1:] {
-		if row[6] == "NotifyUser" && row[1] == prod && row[9] == "false" && strings.Contains(row[13], "MessageRejected") {
-			inCSV = append(inCSV, row[4])
+		if row[7] == "NotifyUser" && row[1] == prod && row[10] == "false" && strings.Contains(row[14], "MessageRejected") {
+			inCSV = append(inCSV, row[5])
 		}
 	}
 	if !slices.Equal(inCSV, []string{"alice", "carol"}) || ex.Report.Totals.NotifyFailures != 2 {

@@ -126,12 +126,12 @@ func (e *Execution) Summary(w io.Writer) {
 	}
 	fmt.Fprintf(w, "report (%s, as of %s):\n\n", mode, e.Report.Run.Now.Format("2006-01-02"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "account\tname\tstatus\tusers\tcreated\tdeactivated\tdeleted\tnotices\texempt\tno email\tdeferred\tfailures\tnot notified\t")
+	fmt.Fprintln(tw, "account\tname\tstatus\tusers\tcreated\tdeactivated\tdeleted\tnotices\texempt\tno email\tdeferred\tfailures\tnot notified\tiam calls\t")
 	accounts := slices.Clone(e.Report.Accounts)
 	slices.SortFunc(accounts, func(a, b workflow.AccountResult) int { return strings.Compare(a.Account.Name, b.Account.Name) })
 	row := func(id, name, status string, c workflow.Counts) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", id, name, status, c.Users, c.KeysCreated,
-			c.KeysDeactivated, c.KeysDeleted, c.Notices, c.Exempt, c.NoUsableEmail, c.Deferred, c.Failures, c.NotifyFailures)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", id, name, status, c.Users, c.KeysCreated,
+			c.KeysDeactivated, c.KeysDeleted, c.Notices, c.Exempt, c.NoUsableEmail, c.Deferred, c.Failures, c.NotifyFailures, c.IAMCalls)
 	}
 	for _, a := range accounts {
 		row(a.Account.AccountID, a.Account.Name, string(a.Status), a.Counts)
