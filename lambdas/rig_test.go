@@ -113,7 +113,7 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 		Log: log, NewIAM: rotate.NewIAMClient, Settle: time.Nanosecond}
 	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "")
 	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log,
-		History: notify.MemberHistory(cfg, settings.MemberRoleName)}
+		History: notify.MemberHistory(cfg, settings.Partition, settings.MemberRoleName)}
 	r.report = &report.Reporter{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), SNS: sns.NewFromConfig(cfg), Sender: sender,
 		Bucket: bucket, From: settings.SenderEmail, SupportEmail: settings.SupportEmail, TopicARN: settings.FailureTopicARN,
 		Log: log, Metrics: r.metrics}

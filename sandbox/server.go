@@ -26,6 +26,9 @@ var launcherScript []byte
 // Region is the region every client of the stand-in uses.
 const Region = "us-east-1"
 
+// Partition is the AWS partition of Region: what the stack's AWS::Partition would be.
+const Partition = "aws"
+
 // PythonEnv names the environment variable that overrides the Python interpreter (one
 // with moto[server] installed); by default .venv/bin/python3 of the repository is used.
 const PythonEnv = "KEYROTATOR_SANDBOX_PYTHON"

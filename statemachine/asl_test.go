@@ -25,6 +25,7 @@ func values() map[string]string {
 		statemachine.ReportBucketName:         "keyrotator-reports-111122223333",
 		statemachine.AccountConcurrency:       "10",
 		statemachine.NotifyConcurrency:        "2",
+		statemachine.Partition:                "aws",
 	}
 }
 
@@ -499,5 +500,19 @@ func TestNotifyFailureRecordMatchesTheReport(t *testing.T) {
 	}
 	if rec, _ := json.Marshal(workflow.NotifyFailureRecord{Error: "e", Cause: "c"}); string(rec) != `{"Error":"e","Cause":"c"}` {
 		t.Errorf("workflow.NotifyFailureRecord encodes as %s, not as Step Functions' caught error", rec)
+	}
+}
+
+// TestPartitionFillsEveryServiceARN: the service integrations' ARNs take the deployment's
+// partition (infra: AWS::Partition); none is hard-coded to the aws partition.
+func TestPartitionFillsEveryServiceARN(t *testing.T) {
+	v := values()
+	v[statemachine.Partition] = "aws-cn"
+	def, err := statemachine.Render(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(def), `"arn:aws-cn:states:::`); n == 0 || strings.Contains(string(def), `"arn:aws:states:::`) {
+		t.Errorf("rendered for aws-cn: %d arn:aws-cn:states::: resources, and arn:aws:states::: left: %v", n, strings.Contains(string(def), `"arn:aws:states:::`))
 	}
 }

@@ -29,13 +29,16 @@ const (
 	ReportBucketName         = "ReportBucketName"
 	AccountConcurrency       = "AccountConcurrency"
 	NotifyConcurrency        = "NotifyConcurrency"
+	// Partition is the deployment's AWS partition (infra: AWS::Partition; the local
+	// runner: aws), in the ARNs of the service integrations.
+	Partition = "Partition"
 )
 
 // Placeholders are every ${...} name the template may use: the substitutions infra/ and the
 // local runner must provide. A test holds the template to this list.
 var Placeholders = []string{
 	ListAccountsFunctionArn, ScanAndRotateFunctionArn, NotifyUserFunctionArn, CleanupReportFunctionArn,
-	FailureTopicArn, ReportBucketName, AccountConcurrency, NotifyConcurrency,
+	FailureTopicArn, ReportBucketName, AccountConcurrency, NotifyConcurrency, Partition,
 }
 
 // LambdaRetriedErrors are the errors every Lambda Task of the template retries, in one

@@ -48,9 +48,9 @@ var FunctionEnv = map[Function][]EnvVar{
 	ScanAndRotate: {
 		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
 		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
-		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID,
+		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition,
 	},
-	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition},
 	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 
@@ -76,6 +76,7 @@ const (
 	ReportBucketName         = statemachine.ReportBucketName
 	AccountConcurrency       = statemachine.AccountConcurrency
 	NotifyConcurrency        = statemachine.NotifyConcurrency
+	Partition                = statemachine.Partition
 )
 
 // DefinitionPlaceholders lists every placeholder the stack substitutes, sorted.

@@ -97,6 +97,7 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 		failureTopicARN:  *s.FailureTopic.TopicArn(),
 		configurationSet: *configSet.ConfigurationSetName(),
 		managementRole:   managementRoleARN(cfg),
+		partition:        *awscdk.Aws_PARTITION(),
 	})
 	for _, f := range contract.Functions {
 		vars := map[string]*string{}
@@ -158,7 +159,7 @@ func functionConstructID(f contract.Function) string {
 
 // resourceNames are the values of the stack's resources that go into Lambda environments.
 type resourceNames struct {
-	reportBucket, handoffKeyARN, failureTopicARN, configurationSet, managementRole string
+	reportBucket, handoffKeyARN, failureTopicARN, configurationSet, managementRole, partition string
 }
 
 // environment gives the value of every variable of contract.FunctionEnv (an unset one is
@@ -181,6 +182,7 @@ func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 		HandoffKMSKeyID:     r.handoffKeyARN,
 		SESConfigurationSet: r.configurationSet,
 		FailureTopicARN:     r.failureTopicARN,
+		Partition:           r.partition,
 	}.Environ()
 }
 
@@ -477,6 +479,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		contract.ReportBucketName:         s.ReportBucket.BucketName(),
 		contract.AccountConcurrency:       jsii.String(strconv.Itoa(cfg.MapConcurrency)),
 		contract.NotifyConcurrency:        jsii.String(strconv.Itoa(cfg.NotifyConcurrency)),
+		contract.Partition:                awscdk.Aws_PARTITION(),
 	}
 	for _, name := range contract.DefinitionPlaceholders {
 		if substitutions[name] == nil {

@@ -64,6 +64,9 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 	for _, r := range resources(tmpl, "AWS::Lambda::Function") {
 		for name, v := range props(r)["Environment"].(map[string]any)["Variables"].(map[string]any) {
 			env[name] = resolve(v)
+			if name == "PARTITION" && mustJSON(v) != `{"Ref":"AWS::Partition"}` {
+				t.Errorf("PARTITION = %s, want the deployment's AWS::Partition", mustJSON(v))
+			}
 		}
 	}
 	want := map[string]string{
@@ -80,6 +83,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"HANDOFF_KMS_KEY_ID":    "<HandoffKey.Arn>",
 		"SES_CONFIGURATION_SET": "<ConfigurationSet>",
 		"FAILURE_TOPIC_ARN":     "<FailureTopic>",
+		"PARTITION":             "aws",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("environment values:\n got %v\nwant %v", env, want)
@@ -131,9 +135,15 @@ func TestStateMachine(t *testing.T) {
 		"ReportBucketName":         "<ReportBucket>",
 		"AccountConcurrency":       "10",
 		"NotifyConcurrency":        "2",
+		"Partition":                "aws",
 	}
 	if !reflect.DeepEqual(subs, want) {
 		t.Errorf("DefinitionSubstitutions:\n got %v\nwant %v", subs, want)
+	}
+	// The partition is the deployment's: resolve shows it as "aws", the template must pass
+	// the pseudo parameter itself.
+	if got := mustJSON(p["DefinitionSubstitutions"].(map[string]any)["Partition"]); got != `{"Ref":"AWS::Partition"}` {
+		t.Errorf("DefinitionSubstitutions Partition = %s, want AWS::Partition", got)
 	}
 	if def := resolve(p["DefinitionString"]); !strings.Contains(def, "${ScanAndRotateFunctionArn}") {
 		t.Errorf("DefinitionString is not the fixture with its placeholders: %.200s", def)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,20 +64,10 @@ func AssumeRole(base aws.Config, roleARN, sessionName string, opts ...func(*stsc
 	return cfg
 }
 
-// RoleARN is the ARN of a role by name in an account of the region's partition.
-func RoleARN(region, accountID, roleName string) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/%s", Partition(region), accountID, roleName)
-}
-
-// Partition is the AWS partition a region belongs to.
-func Partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
+// RoleARN is the ARN of a role by name in an account of partition (the deployment's, from
+// AWS::Partition through config.Settings.Partition: a region's name does not tell it).
+func RoleARN(partition, accountID, roleName string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", partition, accountID, roleName)
 }
 
 // PathStyle is an s3.Options function: with a custom endpoint (the local stand-in) S3 is

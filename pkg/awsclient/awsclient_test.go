@@ -34,14 +34,14 @@ func TestSessionName(t *testing.T) {
 }
 
 func TestRoleARN(t *testing.T) {
-	tests := []struct{ region, want string }{
-		{"us-east-1", "arn:aws:iam::111122223333:role/provisioning-admin"},
-		{"cn-north-1", "arn:aws-cn:iam::111122223333:role/provisioning-admin"},
-		{"us-gov-west-1", "arn:aws-us-gov:iam::111122223333:role/provisioning-admin"},
+	tests := []struct{ partition, want string }{
+		{"aws", "arn:aws:iam::111122223333:role/provisioning-admin"},
+		{"aws-cn", "arn:aws-cn:iam::111122223333:role/provisioning-admin"},
+		{"aws-us-gov", "arn:aws-us-gov:iam::111122223333:role/provisioning-admin"},
 	}
 	for _, tt := range tests {
-		if got := RoleARN(tt.region, "111122223333", "provisioning-admin"); got != tt.want {
-			t.Errorf("RoleARN(%s) = %s, want %s", tt.region, got, tt.want)
+		if got := RoleARN(tt.partition, "111122223333", "provisioning-admin"); got != tt.want {
+			t.Errorf("RoleARN(%s) = %s, want %s", tt.partition, got, tt.want)
 		}
 	}
 }
@@ -71,7 +71,7 @@ func TestCallsCountsTheAssumedRolesCalls(t *testing.T) {
 			"ListUsers": `<ListUsersResponse><ListUsersResult><Users/><IsTruncated>false</IsTruncated></ListUsersResult></ListUsersResponse>`,
 		}}
 	calls := &Calls{}
-	member := AssumeRole(calls.Counted(base), RoleARN("us-east-1", "111122223333", "provisioning-admin"), SessionName("test"))
+	member := AssumeRole(calls.Counted(base), RoleARN("aws", "111122223333", "provisioning-admin"), SessionName("test"))
 	client := iam.NewFromConfig(member)
 	for range 2 {
 		if _, err := client.ListUsers(context.Background(), &iam.ListUsersInput{}); err != nil {

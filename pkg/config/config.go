@@ -33,12 +33,13 @@ const (
 	HandoffKMSKeyID     = "HANDOFF_KMS_KEY_ID"
 	SESConfigurationSet = "SES_CONFIGURATION_SET"
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
+	Partition           = "PARTITION"
 )
 
 // Variables lists every variable, in the order above.
 var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
 	ManagementRoleARN, ExcludeAccounts, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
-	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN}
+	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
 // member role may write no other tag (infra: its aws:TagKeys condition), so it can never
@@ -53,6 +54,7 @@ const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 const (
 	DefaultMemberRoleName      = "provisioning-admin"
 	DefaultHandoffSecretPrefix = "iam-access-key-rotator/handoff/"
+	DefaultPartition           = "aws"
 )
 
 // Settings is every Lambda's view of its configuration.
@@ -68,13 +70,17 @@ type Settings struct {
 	HandoffKMSKeyID     string // empty: Secrets Manager's AWS-managed key
 	SESConfigurationSet string
 	FailureTopicARN     string
+	// Partition is the deployment's AWS partition (aws, aws-cn, aws-us-gov, ...): the stack
+	// sets it from AWS::Partition, so the ARNs the Lambdas build need no guess from the region.
+	Partition string
 }
 
 var (
-	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	arnPattern      = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
-	bucketPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	prefixPattern   = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
+	roleNamePattern  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	arnPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
+	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	prefixPattern    = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
+	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 )
 
 // Load reads the settings through getenv (os.Getenv in a Lambda). The variables named in
@@ -133,6 +139,7 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		HandoffKMSKeyID:     get(HandoffKMSKeyID),
 		SESConfigurationSet: get(SESConfigurationSet),
 		FailureTopicARN:     matching(FailureTopicARN, arnPattern, "an SNS topic ARN"),
+		Partition:           matching(Partition, partitionPattern, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
 	}
 	for i, id := range s.ExcludeAccounts {
 		if !workflow.ValidAccountID(id) {
@@ -144,6 +151,9 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 	}
 	if s.HandoffSecretPrefix == "" {
 		s.HandoffSecretPrefix = DefaultHandoffSecretPrefix
+	}
+	if s.Partition == "" {
+		s.Partition = DefaultPartition
 	}
 	s.Policy = s.Policy.WithDefaults()
 	if err := s.Policy.Validate(); err != nil {
@@ -187,6 +197,7 @@ func (s Settings) Environ() map[string]string {
 	set(HandoffKMSKeyID, s.HandoffKMSKeyID)
 	set(SESConfigurationSet, s.SESConfigurationSet)
 	set(FailureTopicARN, s.FailureTopicARN)
+	set(Partition, s.Partition)
 	return env
 }
 

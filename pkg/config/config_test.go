@@ -24,7 +24,7 @@ func TestLoadDefaults(t *testing.T) {
 	if s.Policy.LimitDays != 90 || s.Policy.NoticePeriod != 10 || s.Policy.MaxUsers != 200 {
 		t.Errorf("policy defaults not applied: %+v", s.Policy)
 	}
-	if s.MemberRoleName != "provisioning-admin" || s.HandoffSecretPrefix != "iam-access-key-rotator/handoff/" {
+	if s.MemberRoleName != "provisioning-admin" || s.HandoffSecretPrefix != "iam-access-key-rotator/handoff/" || s.Partition != "aws" {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if !slices.Equal(s.Policy.EmailTagKeys, []string{"EmailID", "Email"}) || s.Policy.ExemptTagKey != "Exempt" {
@@ -68,6 +68,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"bad ARN", map[string]string{ManagementRoleARN: "role/management"}, nil, []string{ManagementRoleARN}},
 		{"bad bucket", map[string]string{ReportBucket: "Reports_Bucket"}, nil, []string{ReportBucket}},
 		{"bad prefix", map[string]string{HandoffSecretPrefix: "no-slash"}, nil, []string{HandoffSecretPrefix}},
+		{"bad partition", map[string]string{Partition: "cn-north-1"}, nil, []string{Partition}},
 		{"several at once", map[string]string{LimitDays: "x", SenderEmail: "@"}, nil, []string{SenderEmail, LimitDays}},
 	}
 	for _, tt := range tests {
@@ -102,6 +103,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 		HandoffKMSKeyID:     "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		SESConfigurationSet: "iam-access-key-rotator-configset",
 		FailureTopicARN:     "arn:aws:sns:us-east-1:123456789012:iam-access-key-rotator-topic",
+		Partition:           "aws-us-gov",
 	}
 	tests := []struct {
 		name string
@@ -126,6 +128,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 			want.Policy = want.Policy.WithDefaults()
 			want.MemberRoleName = cmp.Or(want.MemberRoleName, DefaultMemberRoleName)
 			want.HandoffSecretPrefix = cmp.Or(want.HandoffSecretPrefix, DefaultHandoffSecretPrefix)
+			want.Partition = cmp.Or(want.Partition, DefaultPartition)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Load(Environ()):\n got %+v\nwant %+v", got, want)
 			}

@@ -162,12 +162,12 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 }
 
 // MemberHistory returns a Deliverer.History that records notices through the member role of
-// each account, assumed from base with a session policy that leaves only what recording
+// each account of partition (config.Settings.Partition), assumed from base with a session policy that leaves only what recording
 // needs: reading a user's tags and writing the notices tag. The member role's key writes
 // stay out of NotifyUser's reach.
-func MemberHistory(base aws.Config, memberRoleName string) func(accountID string) history.TagAPI {
+func MemberHistory(base aws.Config, partition, memberRoleName string) func(accountID string) history.TagAPI {
 	return func(accountID string) history.TagAPI {
-		return iam.NewFromConfig(awsclient.AssumeRole(base, awsclient.RoleARN(base.Region, accountID, memberRoleName),
+		return iam.NewFromConfig(awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, memberRoleName),
 			awsclient.SessionName("notify", accountID), func(o *stscreds.AssumeRoleOptions) { o.Policy = aws.String(recordOnlyPolicy) }))
 	}
 }

@@ -59,7 +59,7 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	}
 	// Every IAM and STS call made in the account, the AssumeRole included, is counted.
 	calls := &awsclient.Calls{}
-	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Base.Region, req.Account.AccountID, h.Settings.MemberRoleName),
+	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Settings.Partition, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
 	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient}, Bounces: h.Bounces, Leases: h.Leases, Policy: h.Settings.Policy,

@@ -19,6 +19,7 @@ func render(t *testing.T) []byte {
 	}
 	values[statemachine.ReportBucketName] = "reports"
 	values[statemachine.AccountConcurrency], values[statemachine.NotifyConcurrency] = "3", "2"
+	values[statemachine.Partition] = "aws"
 	def, err := statemachine.Render(values)
 	if err != nil {
 		t.Fatal(err)

@@ -187,6 +187,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		statemachine.ReportBucketName:   res.Bucket,
 		statemachine.AccountConcurrency: strconv.Itoa(s.AccountConcurrency),
 		statemachine.NotifyConcurrency:  strconv.Itoa(s.NotifyConcurrency),
+		statemachine.Partition:          sandbox.Partition,
 	}
 	env := lambdaEnv(opts.Endpoint, s, res)
 	logs := map[string]*bytes.Buffer{}
@@ -522,6 +523,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		ExcludeAccounts: s.ExcludeAccounts,
 		ReportBucket:    res.Bucket,
 		FailureTopicARN: res.TopicARN,
+		Partition:       sandbox.Partition,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])
