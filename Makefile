@@ -91,6 +91,7 @@ fuzz: ## run the policy fuzzer for 60 s
 
 # --- infra: the CDK app (infra/ is its own Go module, out of the root's `go test ./...`) ---
 .PHONY: infra-tools infra-test lambdas synth
+# The functions of statemachine.Functions, in its order (TestMakefileBuildsEveryFunction).
 LAMBDAS := list-accounts scan-and-rotate notify-user cleanup-report
 # cfn-lint and checkov get a virtualenv of their own inside the project's .venv/: checkov
 # pins boto3 exactly (1.35.49), which must not fight the sandbox's moto pins in .venv.

@@ -15,18 +15,17 @@ import (
 
 // values are substitutions of the shape infra/ and the local runner give.
 func values() map[string]string {
-	fn := func(name string) string { return "arn:aws:lambda:us-east-1:111122223333:function:keyrotator-" + name }
-	return map[string]string{
-		statemachine.ListAccountsFunctionArn:  fn("list-accounts"),
-		statemachine.ScanAndRotateFunctionArn: fn("scan-and-rotate"),
-		statemachine.NotifyUserFunctionArn:    fn("notify-user"),
-		statemachine.CleanupReportFunctionArn: fn("cleanup-report"),
-		statemachine.FailureTopicArn:          "arn:aws:sns:us-east-1:111122223333:keyrotator-failures",
-		statemachine.ReportBucketName:         "keyrotator-reports-111122223333",
-		statemachine.AccountConcurrency:       "10",
-		statemachine.NotifyConcurrency:        "2",
-		statemachine.Partition:                "aws",
+	v := map[string]string{
+		statemachine.FailureTopicArn:    "arn:aws:sns:us-east-1:111122223333:keyrotator-failures",
+		statemachine.ReportBucketName:   "keyrotator-reports-111122223333",
+		statemachine.AccountConcurrency: "10",
+		statemachine.NotifyConcurrency:  "2",
+		statemachine.Partition:          "aws",
 	}
+	for _, f := range statemachine.Functions {
+		v[f.ArnPlaceholder] = "arn:aws:lambda:us-east-1:111122223333:function:keyrotator-" + f.Name
+	}
+	return v
 }
 
 func TestTemplateUsesOnlyTheListedPlaceholders(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package statemachine owns the rotation workflow's Amazon States Language template,
 // rotation.asl.json, and the one way to fill it in: the ${...} placeholders that infra/
-// (CDK DefinitionSubstitutions) and the local runner (sandbox/runner) substitute.
+// (CDK DefinitionSubstitutions) and the local runner (sandbox/runner) substitute, and the
+// list of the Lambda functions its Tasks invoke.
 package statemachine
 
 import (
@@ -33,6 +34,27 @@ const (
 	// runner: aws), in the ARNs of the service integrations.
 	Partition = "Partition"
 )
+
+// The Lambda functions, by folder under lambdas/ (deployed as iam-access-key-rotator-<name>).
+const (
+	ListAccounts  = "list-accounts"
+	ScanAndRotate = "scan-and-rotate"
+	NotifyUser    = "notify-user"
+	CleanupReport = "cleanup-report"
+)
+
+// Function is a Lambda function of the workflow: its folder under lambdas/ and the
+// placeholder of its ARN in the template.
+type Function struct{ Name, ArnPlaceholder string }
+
+// Functions lists every Lambda function, in workflow order: the one list that the Makefile
+// (LAMBDAS, held to it by a test), the local runner and infra/contract range over.
+var Functions = []Function{
+	{ListAccounts, ListAccountsFunctionArn},
+	{ScanAndRotate, ScanAndRotateFunctionArn},
+	{NotifyUser, NotifyUserFunctionArn},
+	{CleanupReport, CleanupReportFunctionArn},
+}
 
 // Placeholders are every ${...} name the template may use: the substitutions infra/ and the
 // local runner must provide. A test holds the template to this list.

@@ -22,16 +22,32 @@ const NamePrefix = "iam-access-key-rotator"
 // the Lambda asset directory (build/lambda/<name>/bootstrap).
 type Function string
 
-// The four Lambda functions, in workflow order.
+// The four Lambda functions: package statemachine of the root module names them.
 const (
-	ListAccounts  Function = "list-accounts"
-	ScanAndRotate Function = "scan-and-rotate"
-	NotifyUser    Function = "notify-user"
-	CleanupReport Function = "cleanup-report"
+	ListAccounts  Function = statemachine.ListAccounts
+	ScanAndRotate Function = statemachine.ScanAndRotate
+	NotifyUser    Function = statemachine.NotifyUser
+	CleanupReport Function = statemachine.CleanupReport
 )
 
-// Functions lists every Lambda function in workflow order.
-var Functions = []Function{ListAccounts, ScanAndRotate, NotifyUser, CleanupReport}
+// Functions lists every Lambda function in workflow order (statemachine.Functions).
+var Functions = func() []Function {
+	var fs []Function
+	for _, f := range statemachine.Functions {
+		fs = append(fs, Function(f.Name))
+	}
+	return fs
+}()
+
+// ArnPlaceholder is the placeholder of the function's ARN in the state machine's template.
+func (f Function) ArnPlaceholder() string {
+	for _, g := range statemachine.Functions {
+		if g.Name == string(f) {
+			return g.ArnPlaceholder
+		}
+	}
+	panic(fmt.Sprintf("contract: %q is not a function of statemachine.Functions", string(f)))
+}
 
 // FunctionName is the deployed Lambda function name, e.g. iam-access-key-rotator-list-accounts.
 func (f Function) FunctionName() string { return NamePrefix + "-" + string(f) }

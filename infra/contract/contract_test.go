@@ -74,6 +74,17 @@ func TestFunctionEnv(t *testing.T) {
 	}
 }
 
+func TestFunctionArnPlaceholders(t *testing.T) {
+	if len(Functions) != 4 {
+		t.Errorf("Functions = %v, want the four Lambdas", Functions)
+	}
+	for _, f := range Functions {
+		if p := f.ArnPlaceholder(); !slices.Contains(DefinitionPlaceholders, p) {
+			t.Errorf("%s: ARN placeholder %q is not substituted by the stack", f, p)
+		}
+	}
+}
+
 func TestFunctionName(t *testing.T) {
 	if got := ScanAndRotate.FunctionName(); got != "iam-access-key-rotator-scan-and-rotate" {
 		t.Errorf("FunctionName = %q", got)

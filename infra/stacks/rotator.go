@@ -471,15 +471,16 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 
 	logGroup := newLogGroup(stack, "StateMachineLogs", stateMachineLogGroupName, s.LogsKey)
 	substitutions := map[string]*string{
-		contract.ListAccountsFunctionArn:  s.Functions[contract.ListAccounts].Function.FunctionArn(),
-		contract.ScanAndRotateFunctionArn: s.Functions[contract.ScanAndRotate].Function.FunctionArn(),
-		contract.NotifyUserFunctionArn:    s.Functions[contract.NotifyUser].Function.FunctionArn(),
-		contract.CleanupReportFunctionArn: s.Functions[contract.CleanupReport].Function.FunctionArn(),
-		contract.FailureTopicArn:          s.FailureTopic.TopicArn(),
-		contract.ReportBucketName:         s.ReportBucket.BucketName(),
-		contract.AccountConcurrency:       jsii.String(strconv.Itoa(cfg.MapConcurrency)),
-		contract.NotifyConcurrency:        jsii.String(strconv.Itoa(cfg.NotifyConcurrency)),
-		contract.Partition:                awscdk.Aws_PARTITION(),
+		contract.FailureTopicArn:    s.FailureTopic.TopicArn(),
+		contract.ReportBucketName:   s.ReportBucket.BucketName(),
+		contract.AccountConcurrency: jsii.String(strconv.Itoa(cfg.MapConcurrency)),
+		contract.NotifyConcurrency:  jsii.String(strconv.Itoa(cfg.NotifyConcurrency)),
+		contract.Partition:          awscdk.Aws_PARTITION(),
+	}
+	var constructIDs []string
+	for _, f := range contract.Functions {
+		substitutions[f.ArnPlaceholder()] = s.Functions[f].Function.FunctionArn()
+		constructIDs = append(constructIDs, functionConstructID(f))
 	}
 	for _, name := range contract.DefinitionPlaceholders {
 		if substitutions[name] == nil {
@@ -503,7 +504,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		suppression{
 			rule:      "AwsSolutions-IAM5",
 			reason:    "Invoking a function's versions and aliases (<function ARN>:*) is what lambda:InvokeFunction needs when the definition names a qualified ARN",
-			appliesTo: []string{`/^Resource::<(ListAccounts|ScanAndRotate|NotifyUser|CleanupReport)Function[0-9A-F]{8}\.Arn>:\*$/`},
+			appliesTo: []string{`/^Resource::<(` + strings.Join(constructIDs, "|") + `)Function[0-9A-F]{8}\.Arn>:\*$/`},
 		},
 		suppression{
 			rule:      "AwsSolutions-IAM5",

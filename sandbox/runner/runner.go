@@ -41,22 +41,6 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
-// The four Lambdas, by folder under lambdas/.
-const (
-	ListAccounts  = "list-accounts"
-	ScanAndRotate = "scan-and-rotate"
-	NotifyUser    = "notify-user"
-	CleanupReport = "cleanup-report"
-)
-
-// Functions are the Lambdas' folder names, and the placeholder of each one's ARN.
-var Functions = []struct{ Name, Placeholder string }{
-	{ListAccounts, statemachine.ListAccountsFunctionArn},
-	{ScanAndRotate, statemachine.ScanAndRotateFunctionArn},
-	{NotifyUser, statemachine.NotifyUserFunctionArn},
-	{CleanupReport, statemachine.CleanupReportFunctionArn},
-}
-
 // Settings are the rotator's configuration for a run: what the CDK app's context would set.
 type Settings struct {
 	MemberRole          string
@@ -192,13 +176,13 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	env := lambdaEnv(opts.Endpoint, s, res)
 	logs := map[string]*bytes.Buffer{}
 	functions := map[string]*function{}
-	for _, f := range Functions {
+	for _, f := range statemachine.Functions {
 		logs[f.Name] = &bytes.Buffer{}
 		fn, err := localFunction(f.Name, accountID, binDir, env, maxInstances, logs[f.Name])
 		if err != nil {
 			return nil, err
 		}
-		values[f.Placeholder] = fn.arn
+		values[f.ArnPlaceholder] = fn.arn
 		functions[fn.arn] = fn
 	}
 	defer func() {
@@ -471,9 +455,9 @@ type InvokeOptions struct {
 // environment a workflow run gives it, and returns its response and its log lines. A
 // failed invocation is a *FunctionError (its errorType and errorMessage).
 func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, log []byte, err error) {
-	if !slices.ContainsFunc(Functions, func(f struct{ Name, Placeholder string }) bool { return f.Name == opts.Function }) {
+	if !slices.ContainsFunc(statemachine.Functions, func(f statemachine.Function) bool { return f.Name == opts.Function }) {
 		var names []string
-		for _, f := range Functions {
+		for _, f := range statemachine.Functions {
 			names = append(names, f.Name)
 		}
 		return nil, nil, fmt.Errorf("no Lambda %q: the functions are %s", opts.Function, strings.Join(names, ", "))
@@ -622,8 +606,8 @@ func Build(ctx context.Context, root, binDir string) error {
 		binDir = filepath.Join(root, "build", "local")
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(Functions))
-	for i, f := range Functions {
+	errs := make([]error, len(statemachine.Functions))
+	for i, f := range statemachine.Functions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
