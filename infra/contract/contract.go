@@ -1,5 +1,5 @@
 // Package contract names what the CDK app and the rest of the system must agree on:
-// the four Lambda functions, the environment variables they read, and the
+// the four Lambda functions, the environment variables they read, the run metrics, and the
 // ${...} placeholders the stack substitutes into statemachine/rotation.asl.json.
 //
 // It imports nothing from the CDK, so a test in any module can check the Lambdas
@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
@@ -70,12 +71,13 @@ var FunctionEnv = map[Function][]EnvVar{
 	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 
-// MetricNamespace holds the run metrics the Lambdas emit (as CloudWatch embedded metric
+// MetricNamespace holds the run metrics CleanupReport emits (as CloudWatch embedded metric
 // format log lines, which need no API permission) and the dashboard shows.
-const MetricNamespace = "IAMKeyRotator"
+const MetricNamespace = metrics.Namespace
 
-// RunMetrics are the dimension-less metrics of MetricNamespace, each a count per run.
-var RunMetrics = []string{"KeysCreated", "KeysDeactivated", "KeysDeleted", "NoticesSent", "AccountsFailed"}
+// RunMetrics are the dimension-less metrics of MetricNamespace, each a count per run: package
+// metrics of the root module names them, and pkg/report emits each.
+var RunMetrics = metrics.Runs
 
 // HandoffSecretNamePrefix starts the name of every hand-off secret that ScanAndRotate
 // creates for NotifyUser.

@@ -562,21 +562,31 @@ func newMonitoring(stack awscdk.Stack, sm awsstepfunctions.StateMachine, topic a
 			Statistic: jsii.String("Sum"), Period: awscdk.Duration_Days(jsii.Number(1)),
 		})
 	}
-	var runMetrics []awscloudwatch.IMetric
-	for _, name := range contract.RunMetrics {
-		runMetrics = append(runMetrics, metric(name))
+	// One graph per chart of the run metrics, in the order of contract.RunMetrics, then the
+	// failed executions: one row of 24 columns.
+	var charts []string
+	byChart := map[string][]awscloudwatch.IMetric{}
+	for _, m := range contract.RunMetrics {
+		if _, seen := byChart[m.Chart]; !seen {
+			charts = append(charts, m.Chart)
+		}
+		byChart[m.Chart] = append(byChart[m.Chart], metric(m.Name))
 	}
+	width := 24 / float64(len(charts)+1)
+	var row []awscloudwatch.IWidget
+	for _, chart := range charts {
+		left := byChart[chart]
+		row = append(row, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("Daily run: " + chart), Left: &left, Width: jsii.Number(width),
+		}))
+	}
+	row = append(row, awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
+		Title:   jsii.String("Executions failed (1 day)"),
+		Metrics: &[]awscloudwatch.IMetric{sm.MetricFailed(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Days(jsii.Number(1)), Statistic: jsii.String("Sum")})},
+		Width:   jsii.Number(width),
+	}))
 	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String(DashboardName),
-		Widgets: &[]*[]awscloudwatch.IWidget{{
-			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-				Title: jsii.String("Daily run"), Left: &runMetrics, Width: jsii.Number(16),
-			}),
-			awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
-				Title:   jsii.String("Executions failed (1 day)"),
-				Metrics: &[]awscloudwatch.IMetric{sm.MetricFailed(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Days(jsii.Number(1)), Statistic: jsii.String("Sum")})},
-				Width:   jsii.Number(8),
-			}),
-		}},
+		Widgets:       &[]*[]awscloudwatch.IWidget{&row},
 	})
 }

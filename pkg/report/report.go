@@ -25,6 +25,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -401,27 +402,20 @@ func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report,
 	return nil
 }
 
-// emitMetrics writes one embedded-metric-format line: CloudWatch turns it into metrics in
-// the IAMKeyRotator namespace without an API call.
+// emitMetrics writes one embedded-metric-format line: CloudWatch turns it into the run
+// metrics (metrics.Runs) without an API call.
 func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
-	t := doc.Totals
-	values := []struct {
-		name  string
-		value int
-	}{{"KeysCreated", t.KeysCreated}, {"KeysDeactivated", t.KeysDeactivated}, {"KeysDeleted", t.KeysDeleted},
-		{"NoticesSent", t.Notices}, {"AccountsFailed", out.FailedAccounts}, {"UserFailures", t.Failures},
-		{"NotifyFailures", t.NotifyFailures}, {"IAMCalls", t.IAMCalls}}
 	line := map[string]any{}
 	var defs []map[string]string
-	for _, v := range values {
-		line[v.name] = v.value
-		defs = append(defs, map[string]string{"Name": v.name, "Unit": "Count"})
+	for _, m := range metrics.Runs {
+		line[m.Name] = m.Value(out)
+		defs = append(defs, map[string]string{"Name": m.Name, "Unit": "Count"})
 	}
 	line["runId"] = doc.Run.RunID
 	line["dryRun"] = doc.Run.DryRun
 	line["_aws"] = map[string]any{
 		"Timestamp":         doc.Run.Now.UnixMilli(),
-		"CloudWatchMetrics": []any{map[string]any{"Namespace": "IAMKeyRotator", "Dimensions": [][]string{{}}, "Metrics": defs}},
+		"CloudWatchMetrics": []any{map[string]any{"Namespace": metrics.Namespace, "Dimensions": [][]string{{}}, "Metrics": defs}},
 	}
 	b, _ := json.Marshal(line)
 	fmt.Fprintln(r.Metrics, string(b))

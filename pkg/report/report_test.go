@@ -1,10 +1,15 @@
 package report
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -56,6 +61,43 @@ func TestNeedsHuman(t *testing.T) {
 	for _, tt := range tests {
 		if got := needsHuman(tt.doc); got != tt.want {
 			t.Errorf("%s: needsHuman = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestEmitsEveryRunMetric: the embedded-metric-format line declares exactly metrics.Runs
+// (what the dashboard charts, infra/contract) in their namespace, each with its value.
+func TestEmitsEveryRunMetric(t *testing.T) {
+	var buf bytes.Buffer
+	r := &Reporter{Metrics: &buf}
+	out := workflow.Report{RunID: "run-1", FailedAccounts: 1, Totals: workflow.Counts{KeysCreated: 2, KeysDeactivated: 3,
+		KeysDeleted: 4, Notices: 5, Failures: 6, NotifyFailures: 7, IAMCalls: 8}}
+	r.emitMetrics(Document{Run: workflow.Run{RunID: "run-1", Now: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)}, Totals: out.Totals}, out)
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("metrics line %q: %v", buf.String(), err)
+	}
+	var emf struct {
+		CloudWatchMetrics []struct {
+			Namespace string
+			Metrics   []struct{ Name, Unit string }
+		}
+	}
+	b, _ := json.Marshal(line["_aws"])
+	if err := json.Unmarshal(b, &emf); err != nil || len(emf.CloudWatchMetrics) != 1 {
+		t.Fatalf("_aws %s: want one CloudWatchMetrics directive (%v)", b, err)
+	}
+	d := emf.CloudWatchMetrics[0]
+	var declared []string
+	for _, m := range d.Metrics {
+		declared = append(declared, m.Name)
+	}
+	if d.Namespace != metrics.Namespace || !slices.Equal(declared, metrics.Names()) {
+		t.Errorf("declares %v in %s, want metrics.Runs %v in %s", declared, d.Namespace, metrics.Names(), metrics.Namespace)
+	}
+	for _, m := range metrics.Runs {
+		if got, want := line[m.Name], float64(m.Value(out)); got != want {
+			t.Errorf("%s = %v, want %v", m.Name, got, want)
 		}
 	}
 }
