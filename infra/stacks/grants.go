@@ -1,0 +1,165 @@
+package stacks
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// SecretsManagerKeyAccessCheck is the SecretVersionId that Secrets Manager puts in the
+// encryption context of the GenerateDataKey and Decrypt calls with which it checks that the
+// caller may use a secret's KMS key.
+const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
+
+// grantFunctions gives each function exactly the permissions it uses.
+func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.ConfigurationSet) {
+	stack := s.Stack
+	runs := s.ReportBucket.ArnForObjects(jsii.String(RunsPrefix + "*"))
+	reports := s.ReportBucket.ArnForObjects(jsii.String(ReportsPrefix + "*"))
+	handoffSecrets := stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String(contract.HandoffSecretNamePrefix + "*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+	// Every use of the hand-off key is Secrets Manager's, on behalf of a role, for a hand-off
+	// secret: Secrets Manager puts the secret's ARN in the encryption context.
+	viaSecretsManager := func(more map[string]any) map[string]any {
+		equals := map[string]any{"kms:ViaService": fmt.Sprintf("secretsmanager.%s.amazonaws.com", *stack.Region())}
+		maps.Copy(equals, more)
+		return map[string]any{
+			"StringEquals": equals,
+			"ArnLike":      map[string]any{"kms:EncryptionContext:SecretARN": handoffSecrets},
+		}
+	}
+	sendEmail := allowIf(
+		map[string]any{"StringEquals": map[string]any{"ses:FromAddress": cfg.SenderEmail}},
+		[]string{"ses:SendEmail", "ses:SendRawEmail"},
+		append(senderIdentityARNs(stack, cfg.SenderEmail), stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ses"), Resource: jsii.String("configuration-set"), ResourceName: configSet.ConfigurationSetName(),
+		}))...,
+	)
+
+	list := s.Functions[contract.ListAccounts]
+	list.Role.AddToPrincipalPolicy(allow([]string{"sts:AssumeRole"}, jsii.String(managementRoleARN(cfg))))
+	list.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
+	suppressNag(list.Role, suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "ListAccounts writes one object per run under runs/; the keys are not known in advance",
+		appliesTo: []string{runsObjects},
+	})
+
+	scan := s.Functions[contract.ScanAndRotate]
+	assumeMember := allowIf(
+		map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": cfg.OrganizationID}},
+		[]string{"sts:AssumeRole"},
+		jsii.String(roleARN("*", cfg.MemberRoleName)),
+	)
+	memberRoleSuppression := suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "The member role exists in every member account (the account is the wildcard); aws:ResourceOrgID keeps it inside the organization",
+		appliesTo: []string{fmt.Sprintf("Resource::arn:<AWS::Partition>:iam::*:role/%s", cfg.MemberRoleName)},
+	}
+	scan.Role.AddToPrincipalPolicy(assumeMember)
+	// A new key's delivery is confirmed only once its owner's address is not on SES's
+	// suppression list (acceptance is not delivery); the call has no resource-level permission.
+	scan.Role.AddToPrincipalPolicy(allow([]string{"ses:GetSuppressedDestination"}, jsii.String("*")))
+	scan.Role.AddToPrincipalPolicy(allowIf(
+		map[string]any{"StringEquals": map[string]any{"secretsmanager:KmsKeyArn": s.HandoffKey.KeyArn()}},
+		[]string{"secretsmanager:CreateSecret"}, handoffSecrets))
+	scan.Role.AddToPrincipalPolicy(allow(
+		[]string{"secretsmanager:TagResource", "secretsmanager:DeleteSecret"}, handoffSecrets))
+	// Pending hand-offs (keys created but not yet delivered) are found by listing the prefix.
+	scan.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:ListSecrets"}, jsii.String("*")))
+	// CreateSecret with a customer managed key makes Secrets Manager call GenerateDataKey and,
+	// to validate the caller's access to the key, Decrypt on the caller's behalf. Those
+	// validation calls carry SecretVersionId=RequestToValidateKeyAccess in the encryption
+	// context (Secrets Manager user guide, "Secrets Manager encryption context"); a real
+	// version's context holds its version ID, so ScanAndRotate still cannot read a secret.
+	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager(nil), "kms:GenerateDataKey")
+	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
+		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": SecretsManagerKeyAccessCheck}), "kms:Decrypt")
+	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
+	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.
+	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
+		s.ReportBucket.ArnForObjects(jsii.String(workflow.LeasesPrefix+"*"))))
+	suppressNag(scan.Role,
+		suppression{
+			rule: "AwsSolutions-IAM5",
+			reason: "secretsmanager:ListSecrets and ses:GetSuppressedDestination support no resource-level permissions: Resource must be *; " +
+				"they return names, tags and an address's bounce status, never a secret value",
+			appliesTo: []string{"Resource::*"},
+		},
+		memberRoleSuppression,
+		handoffSecretsSuppression,
+		suppression{
+			rule:      "AwsSolutions-IAM5",
+			reason:    "ScanAndRotate writes and reads per-account result objects under runs/, named per run",
+			appliesTo: []string{runsObjects},
+		},
+		suppression{
+			rule:      "AwsSolutions-IAM5",
+			reason:    "ScanAndRotate holds one lease object per member account under leases/, named by account ID",
+			appliesTo: []string{leasesObjects},
+		},
+	)
+
+	notify := s.Functions[contract.NotifyUser]
+	// NotifyUser reads a new key, marks its secret sent (ScanAndRotate deletes it once the
+	// delivery is confirmed), and records delivered notices on the owner's IAM user through
+	// the member role.
+	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, handoffSecrets))
+	notify.Role.AddToPrincipalPolicy(allowIf(map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{config.HandoffSentTag}}},
+		[]string{"secretsmanager:TagResource"}, handoffSecrets))
+	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
+	notify.Role.AddToPrincipalPolicy(sendEmail)
+	notify.Role.AddToPrincipalPolicy(assumeMember)
+	suppressNag(notify.Role, handoffSecretsSuppression, memberRoleSuppression)
+
+	report := s.Functions[contract.CleanupReport]
+	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
+	report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, runs, reports))
+	report.Role.AddToPrincipalPolicy(sendEmail)
+	report.Role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))
+	grantKeyUse(s.TopicKey, "PublishFailuresByCleanupReport", report.Role, nil, "kms:GenerateDataKey", "kms:Decrypt")
+	suppressNag(report.Role, suppression{
+		rule:   "AwsSolutions-IAM5",
+		reason: "CleanupReport reads the run's per-account results under runs/ and writes the report under reports/; object keys are named per run",
+		appliesTo: []string{
+			runsObjects,
+			reportsObjects,
+		},
+	})
+}
+
+// cdk-nag finding IDs of the report bucket's prefixes (the bucket's logical ID ends in a hash).
+const (
+	runsObjects    = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/runs\/\*$/`
+	reportsObjects = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/reports\/\*$/`
+	leasesObjects  = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/leases\/\*$/`
+)
+
+var handoffSecretsSuppression = suppression{
+	rule:      "AwsSolutions-IAM5",
+	reason:    "Hand-off secrets are created at run time, one per new key, under the iam-access-key-rotator/handoff/ prefix; their names are not known in advance",
+	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):secret:iam-access-key-rotator\/handoff\/\*$/`},
+}
+
+// senderIdentityARNs are the SES identities that may stand behind the sender address:
+// the address itself or its domain, whichever the operators verified.
+func senderIdentityARNs(stack awscdk.Stack, sender string) []*string {
+	domain := sender[strings.LastIndex(sender, "@")+1:]
+	var arns []*string
+	for _, identity := range []string{sender, domain} {
+		arns = append(arns, stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("ses"), Resource: jsii.String("identity"), ResourceName: jsii.String(identity),
+		}))
+	}
+	return arns
+}
