@@ -59,7 +59,7 @@ func keyState(users []sandboxtest.User, known map[string]bool) []string {
 // must have.
 func predictedState(t *testing.T, users []sandboxtest.User, cfg policy.Config, now time.Time) []string {
 	t.Helper()
-	plan, err := policy.PlanUsers(policyUsers(users, now), cfg, now)
+	plan, err := policy.PlanUsers(policyUsers(users, cfg, now), cfg, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -253,7 +253,7 @@ func (r *rig) iam(account string) *iam.Client {
 // policyUsers converts the stand-in's users to the policy's input.
 // policyUsers gives the policy the users as the rotator sees them on day now: keys and tags,
 // with the history its tags record.
-func policyUsers(users []sandboxtest.User, now time.Time) []policy.User {
+func policyUsers(users []sandboxtest.User, cfg policy.Config, now time.Time) []policy.User {
 	var out []policy.User
 	for _, u := range users {
 		pu := policy.User{UserName: u.Name, Tags: u.Tags}
@@ -261,7 +261,8 @@ func policyUsers(users []sandboxtest.User, now time.Time) []policy.User {
 			pu.Keys = append(pu.Keys, policy.Key{AccessKeyID: k.AccessKeyID, Status: policy.KeyStatus(k.Status),
 				CreateDate: k.CreateDate, LastUsedDate: k.LastUsedDate})
 		}
-		history.Apply(&pu, now)
+		email, _ := policy.OwnerEmail(pu.Tags, cfg.WithDefaults())
+		history.Apply(&pu, now, email)
 		out = append(out, pu)
 	}
 	return out

@@ -116,6 +116,7 @@ type sim struct {
 	trace         map[string][]string        // key → what happened to it, for the violation's detail
 	reported      map[string]bool            // invariant and subject already reported
 	marks         map[string]time.Time       // account/user → when the rotator last marked a key creation
+	keyOwner      map[string]*owner          // key the rotator created → its user's owner
 	secrets       []string                   // every secret access key and zip password, for the leak check
 	emitted       bytes.Buffer               // every payload and error the Lambdas returned
 
@@ -132,7 +133,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, res: Result{Faults: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, keyOwner: map[string]*owner{}, res: Result{Faults: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -265,6 +266,11 @@ func (s *sim) ownerActs(o *owner) {
 	case 4: // change the email tag
 		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
 	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
+		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
+		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
+		if _, marked := s.w.Tags(o.account, o.user)[history.PendingTag]; marked {
+			return
+		}
 		mark := "garbage"
 		if s.rng.IntN(2) == 0 {
 			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
@@ -377,7 +383,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 			if err != nil && !s.faults {
 				s.writes = append(s.writes, "NotifyUser failed: "+err.Error())
 			}
-			s.readMail(n)
+			s.readMail()
 			if !crashed && (err == nil || !workflow.IsRetryable(err)) {
 				if err == nil && s.faults && s.rng.Float64() < 0.02 {
 					s.res.Faults["sfn-retry-after-success"]++
@@ -439,10 +445,10 @@ var (
 )
 
 // readMail reads the messages SES accepted since the last look: what reached the owner (not
-// bounced) counts as received.
-func (s *sim) readMail(n workflow.Notification) {
+// bounced) counts as received. A message is its key's owner's whatever notification sent it
+// (an overlapping execution's NotifyUser may run inside another's).
+func (s *sim) readMail() {
 	msgs := s.w.Messages()
-	o := s.owners[n.Account.AccountID+"/"+n.UserName]
 	for _, m := range msgs[s.lastSubmit:] {
 		raw := string(m.Raw)
 		subject := ""
@@ -454,14 +460,14 @@ func (s *sim) readMail(n workflow.Notification) {
 				s.secrets = append(s.secrets, line[1])
 			}
 		}
-		if len(m.Bounced) > 0 || o == nil {
+		if len(m.Bounced) > 0 {
 			continue
 		}
-		if z := zipSubject.FindStringSubmatch(subject); z != nil {
-			s.received(o, z[1], "zip")
+		if z := zipSubject.FindStringSubmatch(subject); z != nil && s.keyOwner[z[1]] != nil {
+			s.received(s.keyOwner[z[1]], z[1], "zip")
 		}
-		if p := passwordSubject.FindStringSubmatch(subject); p != nil {
-			s.received(o, p[1], "password")
+		if p := passwordSubject.FindStringSubmatch(subject); p != nil && s.keyOwner[p[1]] != nil {
+			s.received(s.keyOwner[p[1]], p[1], "password")
 		}
 		if w := warnSubject.FindStringSubmatch(subject); w != nil {
 			s.warned(w[1])
@@ -604,6 +610,7 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 	switch o := out.(type) {
 	case *iam.CreateAccessKeyOutput:
 		s.note(aws.ToString(o.AccessKey.AccessKeyId), "rotator creates; user's calls: %s", strings.Join(s.trace[c.Account+"/"+aws.ToString(o.AccessKey.UserName)], "; "))
+		s.keyOwner[aws.ToString(o.AccessKey.AccessKeyId)] = s.owners[c.Account+"/"+aws.ToString(o.AccessKey.UserName)]
 		s.rotatorKeys[aws.ToString(o.AccessKey.AccessKeyId)] = ""
 		s.secrets = append(s.secrets, aws.ToString(o.AccessKey.SecretAccessKey))
 	case *iam.UpdateAccessKeyOutput:

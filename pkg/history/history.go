@@ -6,8 +6,11 @@ package history
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -52,11 +55,25 @@ var noticeCodes = map[policy.NoticeKind]string{
 
 const compactDay = "20060102"
 
-// Sent is one delivered notice and the UTC day it was delivered (zero when an entry of an
-// older format did not say: taken as earlier than any day that matters).
+// Sent is one delivered notice, the UTC day it was delivered (zero when an entry of an older
+// format did not say: taken as earlier than any day that matters) and a short digest of the
+// address it went to (empty when not said): a notice counts only for the address it reached.
 type Sent struct {
 	policy.NoticeRef
 	On time.Time
+	To string
+}
+
+var digestPattern = regexp.MustCompile(`^[0-9a-f]{4}$`)
+
+// AddressDigest is the short digest the notices tag keeps of an address (lower-cased): enough
+// to tell that the owner's address changed since, too short to recover it.
+func AddressDigest(address string) string {
+	if address == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(strings.ToLower(address)))
+	return hex.EncodeToString(sum[:2])
 }
 
 // ParseNotices reads the notices tag; an entry it does not understand is dropped (at worst a
@@ -65,20 +82,27 @@ func ParseNotices(tag string) []Sent {
 	var out []Sent
 	for _, entry := range strings.Fields(tag) {
 		parts := strings.Split(entry, ":")
-		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
+		if len(parts) < 2 || len(parts) > 4 || parts[0] == "" {
 			continue
 		}
 		var on time.Time
-		if len(parts) == 3 {
+		if len(parts) >= 3 {
 			t, err := time.Parse(compactDay, parts[2])
 			if err != nil {
 				continue
 			}
 			on = t
 		}
+		var to string
+		if len(parts) == 4 {
+			if !digestPattern.MatchString(parts[3]) {
+				continue
+			}
+			to = parts[3]
+		}
 		for kind, c := range noticeCodes {
 			if c == parts[1] {
-				out = append(out, Sent{NoticeRef: policy.NoticeRef{Kind: kind, AccessKeyID: parts[0]}, On: on})
+				out = append(out, Sent{NoticeRef: policy.NoticeRef{Kind: kind, AccessKeyID: parts[0]}, On: on, To: to})
 			}
 		}
 	}
@@ -98,6 +122,9 @@ func FormatNotices(sent []Sent) string {
 		entry := s.AccessKeyID + ":" + noticeCodes[s.Kind]
 		if !s.On.IsZero() {
 			entry += ":" + s.On.UTC().Format(compactDay)
+			if s.To != "" {
+				entry += ":" + s.To
+			}
 		}
 		entries = append(entries, entry)
 	}
@@ -139,13 +166,16 @@ func FormatDeactivated(keys map[string]Inactive) string {
 	return strings.Join(entries, " ")
 }
 
-// Apply gives u what its tags remember: the notices sent (and which of them today), and the
-// day each Inactive key was first known inactive. It reports the Inactive keys the tag does
-// not cover yet: they are taken as inactive since today, and the caller records that before
-// any write, so that none of them is deleted today.
-func Apply(u *policy.User, today time.Time) (newlyInactive []string) {
+// Apply gives u what its tags remember: the notices sent to the owner's address now (and
+// which of them today), and the day each Inactive key was first known inactive. It reports
+// the Inactive keys the tag does not cover yet: they are taken as inactive since today, and
+// the caller records that before any write, so that none of them is deleted today.
+func Apply(u *policy.User, today time.Time, address string) (newlyInactive []string) {
 	u.NoticesSent, u.NoticesSentToday = nil, nil
 	for _, s := range ParseNotices(u.Tags[NoticesTag]) {
+		if s.To != "" && s.To != AddressDigest(address) {
+			continue // it went to an address the owner no longer gives
+		}
 		u.NoticesSent = append(u.NoticesSent, s.NoticeRef)
 		if SameDay(s.On, today) {
 			u.NoticesSentToday = append(u.NoticesSentToday, s.NoticeRef)
@@ -178,9 +208,10 @@ type TagAPI interface {
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
-// RecordNotices adds notices delivered on day on to the user's notices tag. A notice already
-// recorded keeps its first day. A user exempt now (cfg's exempt tag) gets no write.
-func RecordNotices(ctx context.Context, api TagAPI, userName string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
+// RecordNotices adds notices delivered to address on day on to the user's notices tag. A
+// notice already recorded for the same address keeps its first day. A user exempt now (cfg's
+// exempt tag) gets no write.
+func RecordNotices(ctx context.Context, api TagAPI, userName, address string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -199,9 +230,10 @@ func RecordNotices(ctx context.Context, api TagAPI, userName string, refs []poli
 		return nil
 	}
 	current := tags[NoticesTag]
-	sent := ParseNotices(current)
+	to := AddressDigest(address)
+	sent := slices.DeleteFunc(ParseNotices(current), func(s Sent) bool { return s.To != to && slices.Contains(refs, s.NoticeRef) })
 	for _, r := range refs {
-		sent = append(sent, Sent{NoticeRef: r, On: on})
+		sent = append(sent, Sent{NoticeRef: r, On: on, To: to})
 	}
 	value := FormatNotices(sent)
 	if value == current {

@@ -14,13 +14,13 @@ var today = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
 func TestNoticesTagRoundTrip(t *testing.T) {
 	old, other := "AKIAOLD0000000000001", "AKIAOTHER00000000002"
 	sent := []Sent{
-		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today.AddDate(0, 0, -10)},
-		{policy.NoticeRef{Kind: policy.KeyDeactivated, AccessKeyID: old}, today},
-		{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: other}, time.Time{}},
-		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today}, // a duplicate keeps its first day
+		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today.AddDate(0, 0, -10), "0a1b"},
+		{policy.NoticeRef{Kind: policy.KeyDeactivated, AccessKeyID: old}, today, ""},
+		{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: other}, time.Time{}, ""},
+		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today, ""}, // a duplicate keeps its first day
 	}
 	tag := FormatNotices(sent)
-	if want := old + ":NK:20261115 " + old + ":KD:20261125 " + other + ":DS"; tag != want {
+	if want := old + ":NK:20261115:0a1b " + old + ":KD:20261125 " + other + ":DS"; tag != want {
 		t.Errorf("tag %q, want %q", tag, want)
 	}
 	want := slices.Clone(sent[:3])
@@ -28,11 +28,11 @@ func TestNoticesTagRoundTrip(t *testing.T) {
 	if got := ParseNotices(tag); !slices.Equal(got, want) {
 		t.Errorf("parsed %v, want %v", got, want)
 	}
-	// Two keys with three dated notices each stay within IAM's 256-character tag values.
+	// Two keys with three dated, addressed notices each stay within IAM's 256-character tag values.
 	var full []Sent
 	for _, id := range []string{"AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB"} {
 		for _, kind := range []policy.NoticeKind{policy.NewKeyIssued, policy.DeactivationScheduled, policy.KeyDeactivated} {
-			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today})
+			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today, AddressDigest("someone.with.a.long.address@example.com")})
 		}
 	}
 	if n := len(FormatNotices(full)); n > 256 {
@@ -70,7 +70,7 @@ func TestApply(t *testing.T) {
 	u := policy.User{UserName: "alice",
 		Tags: map[string]string{NoticesTag: "K1:DS:20261124 K1:KD:20261125", DeactivatedTag: "K2:2026-11-20:R"},
 		Keys: []policy.Key{{AccessKeyID: "K1", Status: policy.Inactive}, {AccessKeyID: "K2", Status: policy.Inactive}}}
-	newly := Apply(&u, today)
+	newly := Apply(&u, today, "")
 	if !slices.Equal(newly, []string{"K1"}) {
 		t.Errorf("newly inactive %v, want [K1]", newly)
 	}
@@ -82,5 +82,25 @@ func TestApply(t *testing.T) {
 	}
 	if len(u.NoticesSent) != 2 || !slices.Equal(u.NoticesSentToday, []policy.NoticeRef{{Kind: policy.KeyDeactivated, AccessKeyID: "K1"}}) {
 		t.Errorf("sent %v, today %v", u.NoticesSent, u.NoticesSentToday)
+	}
+}
+
+// TestNoticesCountForTheAddressTheyReached: after the owner's address changed, a notice that
+// went to the old address does not count (it is sent again to the new one), and recording
+// it for the new address replaces the old entry.
+func TestNoticesCountForTheAddressTheyReached(t *testing.T) {
+	old := "AKIAOLD0000000000001"
+	tag := FormatNotices([]Sent{{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: old}, today.AddDate(0, 0, -3), AddressDigest("Alice@Example.com")}})
+	u := policy.User{UserName: "alice", Tags: map[string]string{NoticesTag: tag}}
+	Apply(&u, today, "alice@example.com")
+	if len(u.NoticesSent) != 1 {
+		t.Errorf("the same address in another case: sent %v, want the warning", u.NoticesSent)
+	}
+	Apply(&u, today, "alice.new@example.com")
+	if len(u.NoticesSent) != 0 {
+		t.Errorf("after the address changed: sent %v, want none", u.NoticesSent)
+	}
+	if AddressDigest("a@example.com") == AddressDigest("b@example.com") || len(AddressDigest("a@example.com")) != 4 {
+		t.Errorf("digests %q and %q", AddressDigest("a@example.com"), AddressDigest("b@example.com"))
 	}
 }

@@ -281,7 +281,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			ur.u.Keys[i].Undelivered = true
 		}
 	}
-	if newly := history.Apply(&ur.u, e.run.Now); len(newly) > 0 {
+	if newly := history.Apply(&ur.u, e.run.Now, email); len(newly) > 0 {
 		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
 		for _, id := range newly {
 			ur.inactive[id] = history.Inactive{Since: e.run.Now}

@@ -167,7 +167,7 @@ func observed(before, after []sandboxtest.User) map[string][]keyState {
 // toPolicy gives the policy the users as ScanAndRotate sees them in run: keys and tags, the
 // history the tags record (history.Apply), and as undelivered each key whose hand-off secret
 // the run does not confirm (not sent, sent today, or a dry run, which confirms nothing).
-func toPolicy(users []sandboxtest.User, pending map[string]handoff.Pending, run workflow.Run) []policy.User {
+func toPolicy(users []sandboxtest.User, pending map[string]handoff.Pending, run workflow.Run, cfg policy.Config) []policy.User {
 	out := make([]policy.User, 0, len(users))
 	for _, u := range users {
 		pu := policy.User{UserName: u.Name, Tags: maps.Clone(u.Tags), Keys: []policy.Key{}}
@@ -177,7 +177,8 @@ func toPolicy(users []sandboxtest.User, pending map[string]handoff.Pending, run 
 			pu.Keys = append(pu.Keys, policy.Key{AccessKeyID: k.AccessKeyID, Status: policy.KeyStatus(k.Status),
 				CreateDate: k.CreateDate, LastUsedDate: k.LastUsedDate, Undelivered: stored && !confirmed})
 		}
-		history.Apply(&pu, run.Now)
+		email, _ := policy.OwnerEmail(pu.Tags, cfg.WithDefaults())
+		history.Apply(&pu, run.Now, email)
 		out = append(out, pu)
 	}
 	return out
@@ -188,7 +189,7 @@ func toPolicy(users []sandboxtest.User, pending map[string]handoff.Pending, run 
 // user with.
 func predict(t *testing.T, users []sandboxtest.User, pending map[string]handoff.Pending, cfg policy.Config, run workflow.Run) (policy.Plan, map[string][]keyState) {
 	t.Helper()
-	plan, err := policy.PlanUsers(toPolicy(users, pending, run), cfg, run.Now)
+	plan, err := policy.PlanUsers(toPolicy(users, pending, run, cfg), cfg, run.Now)
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
