@@ -231,7 +231,7 @@ func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A rotator trusts a report only while it is fresh (DESIGN: up to 4 hours old).
+	// A rotator trusts a report only while it is fresh (IAM regenerates it at most every 4 hours).
 	if age := time.Since(aws.ToTime(got.GeneratedTime)); age < -time.Minute || age > time.Minute {
 		t.Errorf("credential report GeneratedTime %s is %s old, want now", aws.ToTime(got.GeneratedTime), age)
 	}

@@ -25,7 +25,7 @@ type Scenario struct {
 	SenderEmail       string  `json:"senderEmail"`
 	SupportEmail      string  `json:"supportEmail"`
 	// AllowedEmailDomains, when set, are the only domains whose owner addresses the
-	// rotator may use (DESIGN rule 6); carried into the settings.
+	// rotator may use (docs/policy.md rule 6); carried into the settings.
 	AllowedEmailDomains []string  `json:"allowedEmailDomains,omitempty"`
 	ExcludeAccounts     []string  `json:"excludeAccounts,omitempty"`
 	Accounts            []Account `json:"accounts"`
