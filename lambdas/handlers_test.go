@@ -291,25 +291,12 @@ func (l *responseLoser) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestNotifyFailsOnceThenDelivers(t *testing.T) {
 	r := newRig(t, "org.json")
 	ctx := context.Background()
-	listing, err := r.list.Handle(ctx, workflow.ListAccountsRequest{Input: []byte(`{"accounts":["` + r.accountID("dev") + `"]}`), RunID: "run-notify", StartTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := r.scan.Handle(ctx, workflow.AccountRequest{Run: listing.Run, Account: r.accounts(listing)[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	notifications := r.notifications(out)
-	i := slices.IndexFunc(notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
-	if i < 0 || notifications[i].NewKey == nil {
-		t.Fatalf("no new-key notification for judy: %+v", notifications)
-	}
-	n := notifications[i]
+	n := r.judysNewKey("run-notify")
 
 	flaky := &flakySES{SESAPI: sesv2.NewFromConfig(r.sb.Config()), failures: 1}
 	d := *r.deliver
 	d.Sender = notify.NewSender(flaky, "")
-	_, err = d.Handle(ctx, n)
+	_, err := d.Handle(ctx, n)
 	if name := fmt.Sprintf("%T", workflow.ForLambda(err)); name != "*workflow.RetryableError" {
 		t.Fatalf("first attempt: error %v as %s, want a RetryableError", err, name)
 	}
@@ -329,6 +316,27 @@ func TestNotifyFailsOnceThenDelivers(t *testing.T) {
 	if err != nil || !again.AlreadyDelivered || len(deliveredKeys(t, r.emails())) != 1 {
 		t.Errorf("repeat delivery: %+v, %v", again, err)
 	}
+}
+
+// judysNewKey runs ListAccounts and ScanAndRotate on the dev account as run runID and returns
+// the notification of judy's new key (her 300-day key is rotated).
+func (r *rig) judysNewKey(runID string) workflow.Notification {
+	r.t.Helper()
+	ctx := context.Background()
+	listing, err := r.list.Handle(ctx, workflow.ListAccountsRequest{Input: []byte(`{"accounts":["` + r.accountID("dev") + `"]}`), RunID: runID, StartTime: time.Now()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	out, err := r.scan.Handle(ctx, workflow.AccountRequest{Run: listing.Run, Account: r.accounts(listing)[0]})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	notifications := r.notifications(out)
+	i := slices.IndexFunc(notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
+	if i < 0 || notifications[i].NewKey == nil {
+		r.t.Fatalf("no new-key notification for judy: %+v", notifications)
+	}
+	return notifications[i]
 }
 
 type flakySES struct {

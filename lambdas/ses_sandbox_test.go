@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -32,20 +30,7 @@ func TestNotifyToRejectedRecipientKeepsTheKey(t *testing.T) {
 	sc.SESSandbox = &sandbox.SESSandbox{} // only the sender is verified
 	r := rigFor(t, sandboxtest.New(t, sc))
 	ctx := context.Background()
-	listing, err := r.list.Handle(ctx, workflow.ListAccountsRequest{Input: []byte(`{"accounts":["` + r.accountID("dev") + `"]}`), RunID: "run-ses-sandbox", StartTime: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := r.scan.Handle(ctx, workflow.AccountRequest{Run: listing.Run, Account: r.accounts(listing)[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	notifications := r.notifications(out)
-	i := slices.IndexFunc(notifications, func(n workflow.Notification) bool { return n.UserName == "judy" })
-	if i < 0 || notifications[i].NewKey == nil {
-		t.Fatalf("no new-key notification for judy: %+v", notifications)
-	}
-	n := notifications[i]
+	n := r.judysNewKey("run-ses-sandbox")
 
 	_, err = r.deliver.Handle(ctx, n)
 	var apiErr smithy.APIError
