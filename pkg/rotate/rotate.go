@@ -75,9 +75,10 @@ type Rotator struct {
 	// HandoffPrefix and HandoffKMSKeyID place and encrypt the hand-off secrets.
 	HandoffPrefix   string
 	HandoffKMSKeyID string
-	// MaxNotifications bounds the notifications of one account's run (0: 550), so that they
-	// fit one child execution. Users with writes (at most maxUsers) and redeliveries always
-	// notify; users who would only get a notice wait for the next run beyond the bound.
+	// MaxNotifications bounds the notifications of one account's run (0: 550), so that one
+	// account's first run cannot flood its owners' inboxes and SES's quota at once. Users with
+	// writes (at most maxUsers) and redeliveries always notify; users who would only get a
+	// notice wait for the next run beyond the bound.
 	MaxNotifications int
 	// Settle is DefaultSettle unless set; Clock is time.Now unless set (the wall clock that
 	// dates pending marks, compared with IAM's CreateDate).
@@ -86,8 +87,9 @@ type Rotator struct {
 	Log    *slog.Logger
 }
 
-// DefaultMaxNotifications fits one account's notifications into a Distributed Map child
-// execution's 25,000 history events (43 events each at worst, statemachine's history test).
+// DefaultMaxNotifications is MaxNotifications' default. (It once kept an account's
+// notifications within one child execution's history; they now travel through S3, one child
+// execution each, docs/scale.md.)
 const DefaultMaxNotifications = 550
 
 // Process runs the policy in one account. An error means the account could not be scanned
