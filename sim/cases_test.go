@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"mime"
 	"net/mail"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -249,5 +251,29 @@ func TestCase9MalformedSecretDoesNotFailTheAccount(t *testing.T) {
 	h.day()
 	if len(h.received("judy")) != 1 {
 		t.Errorf("judy received %v: one malformed secret stopped the account", h.received("judy"))
+	}
+}
+
+// TestBoundedWorkPerInvocation (issue 11): an invocation whose Lambda is about to time out
+// reads and writes no more users; they are reported deferred and the next run takes them.
+func TestBoundedWorkPerInvocation(t *testing.T) {
+	h := newHarness(t)
+	h.user("kim", nil, 85)
+	h.user("lee", nil, 95, 5)
+	writes := 0
+	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+		if c.Service == "IAM" && c.Writes() && c.Operation != "GenerateCredentialReport" {
+			writes++
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(rotate.TimeReserve/2))
+	defer cancel()
+	res, notes := h.scanWith(ctx)
+	if writes != 0 || len(notes) != 0 || res.Counts.Deferred != 2 {
+		t.Errorf("out of time: %d writes, %d notifications, %d deferred (want 0, 0, 2)", writes, len(notes), res.Counts.Deferred)
+	}
+	h.day()
+	if len(h.received("kim")) != 1 {
+		t.Errorf("the next run did not take kim: received %v", h.received("kim"))
 	}
 }

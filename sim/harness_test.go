@@ -68,17 +68,24 @@ func (h *harness) user(name string, tags map[string]string, ages ...int) []strin
 // scan runs ScanAndRotate once and returns its notifications.
 func (h *harness) scan() []workflow.Notification {
 	h.t.Helper()
+	_, notes := h.scanWith(context.Background())
+	return notes
+}
+
+// scanWith runs ScanAndRotate once under ctx (its deadline is the Lambda's).
+func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workflow.Notification) {
+	h.t.Helper()
 	h.runs++
 	iamClient := h.w.IAM(testAccount)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}},
 		HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
-	_, notes, err := r.Process(context.Background(), workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
+	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)
 	}
 	h.now = h.now.Add(time.Second)
-	return notes
+	return res, notes
 }
 
 // notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).

@@ -138,10 +138,29 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	r.Log.InfoContext(ctx, "scanned account", "account", acct.AccountID, "users", found.Users,
 		"candidates", len(names), "source", found.Source, "pendingDeliveries", len(pending))
 	for i, name := range names {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < TimeReserve {
+			e.deferRest(ctx, names[i:])
+			break
+		}
 		e.usersLeft = len(names) - i - 1
 		e.user(ctx, name)
 	}
 	return res, e.notifications, nil
+}
+
+// TimeReserve is the time an invocation keeps for writing its result and notifications: users
+// not reached before the Lambda's deadline minus this wait for the next run.
+const TimeReserve = 2 * time.Minute
+
+// deferRest reports the users this invocation has no time left for: nothing is read or
+// written for them; the next run takes them, most urgent first as always.
+func (e *execution) deferRest(ctx context.Context, names []string) {
+	e.Log.WarnContext(ctx, "time budget reached", "account", e.acct.AccountID, "usersDeferred", len(names))
+	for _, name := range names {
+		e.res.Counts.Deferred++
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusDeferred,
+			Reason: fmt.Sprintf("deferred: this run's time budget was reached (%s kept for its results); the next run takes the user", TimeReserve)})
+	}
 }
 
 // execution is the state of one account's run.
