@@ -277,3 +277,16 @@ func TestBoundedWorkPerInvocation(t *testing.T) {
 		t.Errorf("the next run did not take kim: received %v", h.received("kim"))
 	}
 }
+
+// TestMaxUsersServesTheMostUrgentFirst (rule 8): with room for one user's writes, the user
+// whose key is oldest gets them, whatever the order of the credential report.
+func TestMaxUsersServesTheMostUrgentFirst(t *testing.T) {
+	h := newHarness(t)
+	h.maxUsers = 1
+	h.user("amy", nil, 85)
+	h.user("zed", nil, 300)
+	h.day()
+	if len(h.received("zed")) != 1 || len(h.received("amy")) != 0 {
+		t.Errorf("with maxUsers 1: zed (300 days) received %v, amy (85 days) %v; want zed served first", h.received("zed"), h.received("amy"))
+	}
+}

@@ -11,9 +11,11 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,7 +80,13 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 		return res, err
 	}
 	res.Users = len(users)
+	oldest := map[string]time.Time{} // each candidate's oldest key known, for the ranking
 	for _, u := range users {
+		for _, k := range u.Keys {
+			if o, ok := oldest[u.UserName]; !ok || k.CreateDate.Before(o) {
+				oldest[u.UserName] = k.CreateDate
+			}
+		}
 		switch {
 		case policy.MayAct(u.Keys, cfg, now):
 			res.Candidates = append(res.Candidates, u.UserName)
@@ -95,9 +103,19 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 			// Without their last use, keys count as idle since creation: never less due.
 			if policy.MayAct(keys, cfg, now) {
 				res.Candidates = append(res.Candidates, u.UserName)
+				for _, k := range keys {
+					if o, ok := oldest[u.UserName]; !ok || k.CreateDate.Before(o) {
+						oldest[u.UserName] = k.CreateDate
+					}
+				}
 			}
 		}
 	}
+	// Most urgent first (oldest key, then name): maxUsers (rule 8) gives the writes of a run
+	// to the users met first.
+	slices.SortStableFunc(res.Candidates, func(a, b string) int {
+		return cmp.Or(oldest[a].Compare(oldest[b]), cmp.Compare(a, b))
+	})
 	return res, nil
 }
 
