@@ -398,9 +398,15 @@ func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
 // and its secret: nobody holds it, and the owner's address is given up.
 func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, email, problem string) error {
 	e := ur.execution
-	// An undelivered key somebody deactivated is known to them: it stays, under the ordinary
-	// rules (no deletion on the day it was deactivated); only its secret goes.
-	active := slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.AccessKeyID && k.Status == policy.Active })
+	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.AccessKeyID })
+	if i >= 0 && ur.u.Keys[i].Status == policy.Inactive {
+		// Somebody deactivated it: not deleted on the day it was first known inactive (the
+		// next run deletes it); its secret stays with it until then.
+		since, known := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])[p.AccessKeyID]
+		if !known || history.SameDay(since.Since, e.run.Now) {
+			return nil
+		}
+	}
 	a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: p.AccessKeyID, Reason: problem + ": delete the undelivered key"}}
 	if !e.run.DryRun {
 		if email != "" {
@@ -408,22 +414,17 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 				return err
 			}
 		}
-		if active {
-			if err := ur.deleteKey(ctx, p.AccessKeyID); err != nil {
-				return fmt.Errorf("delete undeliverable key %s of %s: %w", p.AccessKeyID, ur.u.UserName, err)
-			}
+		if err := ur.deleteKey(ctx, p.AccessKeyID); err != nil {
+			return fmt.Errorf("delete undeliverable key %s of %s: %w", p.AccessKeyID, ur.u.UserName, err)
 		}
 		if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
 			return err
 		}
 		a.Done = true
 	}
-	delete(ur.pending, p.AccessKeyID)
-	if !active {
-		return nil
-	}
 	ur.ur.Actions = append(ur.ur.Actions, a)
 	countAction(&e.res.Counts, policy.DeleteKey)
+	delete(ur.pending, p.AccessKeyID)
 	ur.u.Keys = slices.DeleteFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.AccessKeyID })
 	return nil
 }
