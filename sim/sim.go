@@ -573,17 +573,9 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 			outcome = outcome[:80]
 		}
 	}
-	switch in := c.Input.(type) {
+	switch c.Input.(type) {
 	case *iam.TagUserInput, *iam.UntagUserInput, *iam.CreateAccessKeyInput:
-		user := ""
-		switch in := in.(type) {
-		case *iam.TagUserInput:
-			user = aws.ToString(in.UserName)
-		case *iam.UntagUserInput:
-			user = aws.ToString(in.UserName)
-		case *iam.CreateAccessKeyInput:
-			user = aws.ToString(in.UserName)
-		}
+		user, _ := writeTarget(c.Input)
 		s.note(c.Account+"/"+user, "%s -> %s", c.Operation, outcome)
 	}
 	if m := secretKeyID.FindStringSubmatch(secretName(c.Input)); m != nil {
@@ -629,23 +621,37 @@ func (s *sim) learnReplacements() {
 
 // callSubject names what a write acts on, for a violation's detail.
 func callSubject(in any) string {
+	user, keyID := writeTarget(in)
 	switch in := in.(type) {
 	case *iam.TagUserInput:
 		var kv []string
 		for _, t := range in.Tags {
 			kv = append(kv, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
 		}
-		return aws.ToString(in.UserName) + " " + strings.Join(kv, ",")
+		return user + " " + strings.Join(kv, ",")
 	case *iam.UntagUserInput:
-		return aws.ToString(in.UserName) + " " + strings.Join(in.TagKeys, ",")
-	case *iam.CreateAccessKeyInput:
-		return aws.ToString(in.UserName)
-	case *iam.UpdateAccessKeyInput:
-		return aws.ToString(in.UserName) + " " + aws.ToString(in.AccessKeyId)
-	case *iam.DeleteAccessKeyInput:
-		return aws.ToString(in.UserName) + " " + aws.ToString(in.AccessKeyId)
+		return user + " " + strings.Join(in.TagKeys, ",")
+	case *iam.CreateAccessKeyInput, *iam.UpdateAccessKeyInput, *iam.DeleteAccessKeyInput:
+		return strings.TrimSpace(user + " " + keyID)
 	}
 	return secretName(in)
+}
+
+// writeTarget is the user (and key) an IAM write of the rotator acts on.
+func writeTarget(in any) (user, keyID string) {
+	switch in := in.(type) {
+	case *iam.DeleteAccessKeyInput:
+		return aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
+	case *iam.UpdateAccessKeyInput:
+		return aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
+	case *iam.CreateAccessKeyInput:
+		return aws.ToString(in.UserName), ""
+	case *iam.TagUserInput:
+		return aws.ToString(in.UserName), ""
+	case *iam.UntagUserInput:
+		return aws.ToString(in.UserName), ""
+	}
+	return "", ""
 }
 
 // secretName is the name or ARN a Secrets Manager call acts on.
@@ -666,21 +672,9 @@ func secretName(in any) string {
 // checkWrite checks one IAM write of the rotator against the invariants, before it takes
 // effect.
 func (s *sim) checkWrite(c awsmodel.Call) {
-	var user, keyID string
-	switch in := c.Input.(type) {
-	case *iam.DeleteAccessKeyInput:
-		user, keyID = aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
-	case *iam.UpdateAccessKeyInput:
-		user, keyID = aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
-		if in.Status != types.StatusTypeInactive {
-			s.violate("the rotator only deactivates", "UpdateAccessKey to "+string(in.Status))
-		}
-	case *iam.CreateAccessKeyInput:
-		user = aws.ToString(in.UserName)
-	case *iam.TagUserInput:
-		user = aws.ToString(in.UserName)
-	case *iam.UntagUserInput:
-		user = aws.ToString(in.UserName)
+	user, keyID := writeTarget(c.Input)
+	if in, ok := c.Input.(*iam.UpdateAccessKeyInput); ok && in.Status != types.StatusTypeInactive {
+		s.violate("the rotator only deactivates", "UpdateAccessKey to "+string(in.Status))
 	}
 	o := s.owners[c.Account+"/"+user]
 	if o == nil {

@@ -325,14 +325,7 @@ func TestHistoryStaysUnderLimitAt10000Accounts(t *testing.T) {
 // (RecordNotificationFailure, whose own Catch reaches SNS); CleanupReport tells SNS once for
 // all such accounts and owners.
 func TestEveryCaughtFailureReachesSNS(t *testing.T) {
-	def, err := statemachine.Render(values())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var top aslMachine
-	if err := json.Unmarshal(def, &top); err != nil {
-		t.Fatal(err)
-	}
+	top := renderedMachine(t)
 	catches := 0
 	var walk func(m *aslMachine)
 	walk = func(m *aslMachine) {
@@ -386,14 +379,7 @@ var taskRetries = map[string]string{
 // when it has a TimeoutSeconds) in one retrier, and never InvalidInput, FatalError or
 // States.ALL; every service integration retries States.ALL; every Lambda Task catches States.ALL.
 func TestTaskRetriesMatchTheErrorsOfRealAWS(t *testing.T) {
-	def, err := statemachine.Render(values())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var top aslMachine
-	if err := json.Unmarshal(def, &top); err != nil {
-		t.Fatal(err)
-	}
+	top := renderedMachine(t)
 	seen := map[string]bool{}
 	var walk func(m *aslMachine)
 	walk = func(m *aslMachine) {
@@ -514,4 +500,18 @@ func TestPartitionFillsEveryServiceARN(t *testing.T) {
 	if n := strings.Count(string(def), `"arn:aws-cn:states:::`); n == 0 || strings.Contains(string(def), `"arn:aws:states:::`) {
 		t.Errorf("rendered for aws-cn: %d arn:aws-cn:states::: resources, and arn:aws:states::: left: %v", n, strings.Contains(string(def), `"arn:aws:states:::`))
 	}
+}
+
+// renderedMachine renders the definition with the test values and parses it.
+func renderedMachine(t *testing.T) aslMachine {
+	t.Helper()
+	def, err := statemachine.Render(values())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top aslMachine
+	if err := json.Unmarshal(def, &top); err != nil {
+		t.Fatal(err)
+	}
+	return top
 }
