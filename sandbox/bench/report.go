@@ -113,6 +113,11 @@ func (r *Result) SideBySide(w io.Writer) {
 	}
 	row("Lambda invocations", fmt.Sprintf("%d (%s)", f.Usage.LambdaRequests, strings.Join(inv, ", ")), "-")
 	row("Lambda GB-seconds", fmt.Sprintf("%.0f", f.Usage.LambdaGBs), "-")
+	var longest []string
+	for _, l := range r.Lambdas {
+		longest = append(longest, fmt.Sprintf("%s %s", l.Function, l.Longest.Round(100*time.Millisecond)))
+	}
+	row("longest invocation", strings.Join(longest, ", "), "-")
 	row("state transitions", fmt.Sprintf("%d in %d executions", r.Stats.Transitions, r.Stats.Executions), "-")
 	row("cost of the daily run at list prices", fmt.Sprintf("%s (%s per 1,000 accounts)", usd(f.Cost), usd(f.Cost*1000/float64(max(f.Accounts, 1)))), "-")
 }

@@ -62,6 +62,8 @@ type Invocations struct {
 	MemoryMB    int           `json:"memoryMB"`
 	Invocations int           `json:"invocations"`
 	Duration    time.Duration `json:"durationNs"`
+	// Longest is the longest invocation, against the function's timeout.
+	Longest time.Duration `json:"longestNs"`
 }
 
 // GBSeconds is the duration times the memory, Lambda's unit of compute.
@@ -107,6 +109,7 @@ func (f *function) bill(d time.Duration) {
 	defer f.mu.Unlock()
 	f.billed.Invocations++
 	f.billed.Duration += (d + time.Millisecond - 1).Truncate(time.Millisecond)
+	f.billed.Longest = max(f.billed.Longest, d)
 }
 
 // invocations returns what the function's invocations so far would be billed.
