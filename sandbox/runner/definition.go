@@ -42,7 +42,9 @@ type Local struct {
 // Localize returns definition as the local interpreter runs it. aws-local-stepfunctions runs
 // every Map inline, in one execution, and ignores ItemReader and ResultWriter: so each
 // Distributed Map becomes a Task state handed back to run.mjs, which starts one child
-// execution per item, as the service does. Everything else stays as written.
+// execution per item, as the service does. And it fails a Task without TimeoutSeconds after
+// 60 s, where the service waits: each such Task gets ServiceTaskTimeout. Everything else
+// stays as written.
 func Localize(definition []byte) (*Local, error) {
 	var def map[string]any
 	dec := json.NewDecoder(bytes.NewReader(definition))
@@ -106,6 +108,9 @@ func (l *Local) localize(machine map[string]any, names map[string]bool) error {
 				}
 			}
 		}
+		if state["Type"] == "Task" {
+			withServiceTimeout(state)
+		}
 		if state["Type"] != "Map" {
 			continue
 		}
@@ -140,9 +145,26 @@ func (l *Local) localize(machine map[string]any, names map[string]bool) error {
 				task[f] = v
 			}
 		}
-		states[name] = task
+		states[name] = withServiceTimeout(task)
 	}
 	return nil
+}
+
+// ServiceTaskTimeout is the TimeoutSeconds Step Functions gives a Task that sets none: in
+// effect none (a Lambda Task ends with its function's timeout). aws-local-stepfunctions takes
+// the ASL specification's 60 s instead, which failed a 1,000-account Map (a Task here) after a
+// minute with States.Timeout.
+const ServiceTaskTimeout = 99999999
+
+// withServiceTimeout gives a Task without TimeoutSeconds or TimeoutSecondsPath the
+// service's default.
+func withServiceTimeout(task map[string]any) map[string]any {
+	_, seconds := task["TimeoutSeconds"]
+	_, path := task["TimeoutSecondsPath"]
+	if !seconds && !path {
+		task["TimeoutSeconds"] = ServiceTaskTimeout
+	}
+	return task
 }
 
 func sortedKeys(m map[string]any) []string {
