@@ -128,7 +128,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	fmt.Fprintf(progress, "bench-scale: the per-user scan of the same %d member accounts, %d at a time…\n", len(members), opts.AccountConcurrency)
-	perUser, took, err := PerUserScan(ctx, sandbox.Config(srv.URL), members, sc.MemberRole, opts.AccountConcurrency)
+	perUser, took, err := PerUserScan(ctx, sandbox.Config(srv.URL), members, sc.MemberRole, opts.AccountConcurrency, progress)
 	if err != nil {
 		return nil, err
 	}

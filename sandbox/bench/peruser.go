@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,9 +20,10 @@ import (
 // ListAccessKeys, GetAccessKeyLastUsed for each key and ListUserTags, each paginated. It
 // returns the IAM and STS calls made in each account (by account name), counted by the
 // same SDK middleware as the rotator's iamCalls, and how long the scan took with
-// concurrency accounts at a time.
-func PerUserScan(ctx context.Context, base aws.Config, accounts []sandbox.AccountSettings, role string, concurrency int) (map[string]int, time.Duration, error) {
+// concurrency accounts at a time. Every 100th account done is told to progress.
+func PerUserScan(ctx context.Context, base aws.Config, accounts []sandbox.AccountSettings, role string, concurrency int, progress io.Writer) (map[string]int, time.Duration, error) {
 	start := time.Now()
+	var done atomic.Int64
 	calls := make([]int, len(accounts))
 	errs := make([]error, len(accounts))
 	next := make(chan int)
@@ -31,6 +34,9 @@ func PerUserScan(ctx context.Context, base aws.Config, accounts []sandbox.Accoun
 			defer wg.Done()
 			for i := range next {
 				calls[i], errs[i] = scanAccount(ctx, base, accounts[i], role)
+				if n := done.Add(1); n%100 == 0 {
+					fmt.Fprintf(progress, "per-user scan: %d/%d accounts\n", n, len(accounts))
+				}
 			}
 		}()
 	}
