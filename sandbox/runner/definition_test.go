@@ -30,7 +30,7 @@ func render(t *testing.T) []byte {
 // TestLocalizeChangesOnlyTheDistributedMapsAndTimeouts holds the runner to its documented
 // transformations of the workflow: each Distributed Map becomes a Task of resource
 // DistributedMapResource with the Map's own Task-like fields, and the Map as written is
-// handed to run.mjs; each Task gets the service's default timeout. Putting the Maps back and
+// handed to run.mjs; each Task gets TaskTimeout. Putting the Maps back and
 // taking the timeouts away gives the definition as written.
 func TestLocalizeChangesOnlyTheDistributedMapsAndTimeouts(t *testing.T) {
 	def := render(t)
@@ -59,7 +59,7 @@ func TestLocalizeChangesOnlyTheDistributedMapsAndTimeouts(t *testing.T) {
 	notifyMap := decode(local.Maps["NotifyOwners"])
 	for name, m := range map[string]map[string]any{"ProcessAccounts": after["States"].(map[string]any)["ProcessAccounts"].(map[string]any),
 		"NotifyOwners": accountMap["ItemProcessor"].(map[string]any)["States"].(map[string]any)["NotifyOwners"].(map[string]any)} {
-		want := map[string]any{"Type": "Task", "Resource": DistributedMapResource, "TimeoutSeconds": float64(ServiceTaskTimeout)}
+		want := map[string]any{"Type": "Task", "Resource": DistributedMapResource, "TimeoutSeconds": float64(TaskTimeout)}
 		written := decode(local.Maps[name])
 		for _, f := range mapTaskFields {
 			if v, ok := written[f]; ok {
@@ -123,13 +123,13 @@ func tasks(machine map[string]any) map[string]map[string]any {
 	return out
 }
 
-// TestLocalizeGivesTasksTheServiceTimeout: Step Functions lets a Task without TimeoutSeconds
-// run for 99999999 seconds (the Lambda's own timeout ends it first), but the interpreter
-// fails it after 60 (the ASL specification's default): a 1,000-account Map, a Task here, failed
-// with States.Timeout after a minute. Every Task, the Distributed Maps' stand-ins and the
-// Tasks of their children included, gets the service's default; one set in the definition
-// stays.
-func TestLocalizeGivesTasksTheServiceTimeout(t *testing.T) {
+// TestLocalizeGivesTasksNoTimeout: Step Functions lets a Task without TimeoutSeconds run for
+// 99999999 seconds (the Lambda's own timeout ends it first), but the interpreter fails it
+// after 60 (the ASL specification's default): a 1,000-account Map, a Task here, failed with
+// States.Timeout after a minute. Every Task, the Distributed Maps' stand-ins and the Tasks of
+// their children included, gets TaskTimeout; one set in the definition stays. (Every run of
+// the workflow, e.g. sandbox/e2e's, shows that the interpreter's timer takes TaskTimeout.)
+func TestLocalizeGivesTasksNoTimeout(t *testing.T) {
 	def := strings.Replace(string(render(t)), `"Type": "Task",`, `"Type": "Task", "TimeoutSeconds": 30,`, 1)
 	local, err := Localize([]byte(def))
 	if err != nil {
@@ -171,8 +171,8 @@ func TestLocalizeGivesTasksTheServiceTimeout(t *testing.T) {
 		if w, ok := tasks(written)[name]; ok && w["TimeoutSeconds"] != nil {
 			continue
 		}
-		if s["TimeoutSeconds"] != float64(ServiceTaskTimeout) {
-			t.Errorf("task %s: TimeoutSeconds %v, want the service's default %d (else the interpreter fails it after 60 s)", name, s["TimeoutSeconds"], ServiceTaskTimeout)
+		if s["TimeoutSeconds"] != float64(TaskTimeout) {
+			t.Errorf("task %s: TimeoutSeconds %v, want %d (else the interpreter fails it after 60 s)", name, s["TimeoutSeconds"], TaskTimeout)
 		}
 	}
 }
