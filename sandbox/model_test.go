@@ -2,11 +2,10 @@ package sandbox
 
 import (
 	"context"
-	"io"
 	"slices"
+	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
@@ -17,37 +16,28 @@ func TestUniqueAddressesKeepsFirstOfEach(t *testing.T) {
 	}
 }
 
-// TestSeederDropsTheKeyOfALostCreate: when a CreateAccessKey was retried after its response
-// was lost, the seeder deletes the key it never saw and keeps the ones it recorded.
-func TestSeederDropsTheKeyOfALostCreate(t *testing.T) {
+// TestBulkUsersCheckEveryEntryFirst: POST /keyrotator/users (the seeder's bulk path) creates
+// nothing when one entry is wrong, and names the entry.
+func TestBulkUsersCheckEveryEntryFirst(t *testing.T) {
 	ctx := context.Background()
 	srv, err := Start(ctx, Options{})
 	if err != nil {
 		t.Fatalf("local AWS stand-in: %v", err)
 	}
 	defer srv.Stop()
-	client := iam.NewFromConfig(srv.Config())
-	const user, account = "lost-create", "123456789012"
-	if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
-		t.Fatal(err)
+	body := map[string]any{"accountId": "123456789012", "users": []map[string]any{
+		{"name": "first", "keys": []map[string]any{{"status": "Active", "createDate": "2026-01-02T03:04:05Z"}}},
+		{"name": "second", "keys": []map[string]any{{"status": "On", "createDate": "2026-01-02T03:04:05Z"}}},
+	}}
+	err = callJSON(ctx, "POST", srv.URL+"/keyrotator/users", body, nil)
+	if err == nil || !strings.Contains(err.Error(), "users[1].keys[0].status") {
+		t.Fatalf("error %v, want one naming users[1].keys[0].status", err)
 	}
-	var ids []string
-	for range 2 {
-		k, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, aws.ToString(k.AccessKey.AccessKeyId))
-	}
-	s := &seeder{progress: io.Discard, out: &Seeded{Keys: []SeededKey{{AccountID: account, AccessKeyID: ids[0]}}}}
-	if err := s.dropUnknownKeys(ctx, client, account, user); err != nil {
-		t.Fatal(err)
-	}
-	left, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+	users, err := iam.NewFromConfig(srv.Config()).ListUsers(ctx, &iam.ListUsersInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(left.AccessKeyMetadata) != 1 || aws.ToString(left.AccessKeyMetadata[0].AccessKeyId) != ids[0] {
-		t.Errorf("keys left %v, want only the recorded %s", left.AccessKeyMetadata, ids[0])
+	if len(users.Users) != 0 {
+		t.Errorf("users %v created by a refused request", users.Users)
 	}
 }

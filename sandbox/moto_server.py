@@ -14,6 +14,14 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               A user created after its back-dated key is moved back
                               to the key's creation time (IAM cannot hold a key older
                               than its user).
+  POST /keyrotator/users      create users with their tags and back-dated keys in one
+                              account, directly in moto's IAM backend (seeding thousands
+                              of users through IAM's API, three calls a key, takes
+                              minutes); body: {"accountId": "...", "users": [{"name":
+                              "alice", "tags": {"EmailID": "..."}, "keys": [{"status":
+                              "Active"|"Inactive", "createDate": ..., "lastUsedDate":
+                              ... | null}]}]}; answers {"keys": [{"userName",
+                              "accessKeyId", "secretAccessKey"}]}, in the body's order
   POST /keyrotator/account-name  rename an account of the organization (moto names
                               the management account "master"); body:
                               {"accountId": "123456789012", "name": "management"}
@@ -105,24 +113,47 @@ def parse_time(value, field):
     return parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def iam_backend(account_id):
+    """moto's IAM backend of an account, by its 12-digit ID."""
+    from moto.iam.models import iam_backends
+
+    if not (isinstance(account_id, str) and len(account_id) == 12 and account_id.isdigit()):
+        raise BadRequest(400, "accountId: must be 12 digits")
+    return iam_backends[account_id]["aws"]
+
+
+def key_dates(body, field):
+    """The createDate and lastUsedDate (None: never used) of a key in a request body."""
+    if not isinstance(body.get("createDate"), str) or not body["createDate"]:
+        raise BadRequest(400, f"{field}createDate: required string")
+    create_date = parse_time(body["createDate"], f"{field}createDate")
+    last_used = body.get("lastUsedDate")
+    if last_used is not None:
+        last_used = parse_time(last_used, f"{field}lastUsedDate")
+        if last_used < create_date:
+            raise BadRequest(400, f"{field}lastUsedDate: before createDate")
+    return create_date, last_used
+
+
+def set_key_dates(user, key, create_date, last_used, service="s3", region="us-east-1"):
+    """Back-date a key (and its user, which IAM cannot make younger than its keys)."""
+    from moto.iam.models import AccessKeyLastUsed
+
+    key.create_date = create_date
+    key.last_used = None if last_used is None else AccessKeyLastUsed(
+        timestamp=last_used, service=service, region=region)
+    if user.create_date > create_date:
+        user.create_date = create_date
+
+
 def backdate(body):
     """Set create_date and last_used of one access key in moto's IAM backend."""
-    from moto.iam.models import AccessKeyLastUsed, iam_backends
-
-    for field in ("accountId", "userName", "accessKeyId", "createDate"):
+    for field in ("accountId", "userName", "accessKeyId"):
         if not isinstance(body.get(field), str) or not body[field]:
             raise BadRequest(400, f"{field}: required string")
     account_id = body["accountId"]
-    create_date = parse_time(body["createDate"], "createDate")
-    last_used = body.get("lastUsedDate")
-    if last_used is not None:
-        last_used = parse_time(last_used, "lastUsedDate")
-        if last_used < create_date:
-            raise BadRequest(400, "lastUsedDate: before createDate")
-
-    if not (len(account_id) == 12 and account_id.isdigit()):
-        raise BadRequest(400, "accountId: must be 12 digits")
-    backend = iam_backends[account_id]["aws"]
+    create_date, last_used = key_dates(body, "")
+    backend = iam_backend(account_id)
     user = backend.users.get(body["userName"])
     if user is None:
         raise BadRequest(404, f"user {body['userName']} in {account_id}: not found")
@@ -131,19 +162,41 @@ def backdate(body):
         raise BadRequest(404, f"access key {body['accessKeyId']} of {body['userName']} "
                               f"in {account_id}: not found")
 
-    key.create_date = create_date
-    if last_used is None:
-        key.last_used = None
-    else:
-        key.last_used = AccessKeyLastUsed(
-            timestamp=last_used,
-            service=body.get("lastUsedService") or "s3",
-            region=body.get("lastUsedRegion") or "us-east-1",
-        )
-    if user.create_date > create_date:
-        user.create_date = create_date
+    set_key_dates(user, key, create_date, last_used,
+                  body.get("lastUsedService") or "s3", body.get("lastUsedRegion") or "us-east-1")
     return {"accountId": account_id, "userName": user.name,
             "accessKeyId": key.access_key_id}
+
+
+def create_users(body):
+    """Create users with tags and back-dated keys in one account, in moto's IAM backend."""
+    backend = iam_backend(body.get("accountId"))
+    users = body.get("users")
+    if not isinstance(users, list):
+        raise BadRequest(400, "users: required list")
+    # Check every entry before creating anything.
+    for i, u in enumerate(users):
+        if not isinstance(u, dict) or not isinstance(u.get("name"), str) or not u["name"]:
+            raise BadRequest(400, f"users[{i}].name: required string")
+        if u["name"] in backend.users:
+            raise BadRequest(400, f"users[{i}].name: user {u['name']} exists")
+        u["tags"], u["keys"] = u.get("tags") or {}, u.get("keys") or []
+        if not isinstance(u["tags"], dict) or not isinstance(u["keys"], list):
+            raise BadRequest(400, f"users[{i}]: tags must be an object, keys a list")
+        for j, k in enumerate(u["keys"]):
+            if not isinstance(k, dict) or k.get("status") not in ("Active", "Inactive"):
+                raise BadRequest(400, f"users[{i}].keys[{j}].status: Active or Inactive")
+            key_dates(k, f"users[{i}].keys[{j}].")
+    created = []
+    for u in users:
+        tags = [{"Key": k, "Value": v} for k, v in sorted(u["tags"].items())]
+        user = backend.create_user("us-east-1", u["name"], tags=tags)
+        for k in u["keys"]:
+            key = backend.create_access_key(u["name"], status=k["status"])
+            set_key_dates(user, key, *key_dates(k, ""))
+            created.append({"userName": u["name"], "accessKeyId": key.access_key_id,
+                            "secretAccessKey": key.secret_access_key})
+    return {"keys": created}
 
 
 ACCOUNT_STATES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
@@ -467,6 +520,8 @@ class KeyRotatorApp:
             return 200, body
         if name == "backdate" and method == "POST":
             return 200, backdate(read_json(environ))
+        if name == "users" and method == "POST":
+            return 200, create_users(read_json(environ))
         if name == "account-name" and method == "POST":
             return 200, rename_account(read_json(environ))
         if name == "account-state" and method == "POST":
@@ -475,7 +530,7 @@ class KeyRotatorApp:
             return 200, REPORTS.enable(read_json(environ).get("hoursAgo"))
         if name == "ses-sandbox" and method == "POST":
             return 200, SES_SANDBOX.enable(read_json(environ))
-        if name in ("health", "settings", "backdate", "account-name", "account-state",
+        if name in ("health", "settings", "backdate", "users", "account-name", "account-state",
                     "credential-reports", "ses-sandbox"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -288,5 +289,44 @@ func TestMaxUsersServesTheMostUrgentFirst(t *testing.T) {
 	h.day()
 	if len(h.received("zed")) != 1 || len(h.received("amy")) != 0 {
 		t.Errorf("with maxUsers 1: zed (300 days) received %v, amy (85 days) %v; want zed served first", h.received("zed"), h.received("amy"))
+	}
+}
+
+// TestListingWithoutReportStopsAtTheTimeBudget (issue 11): when IAM cannot give the
+// credential report, the scanner lists users one by one; an invocation near its Lambda's
+// deadline reads no more of them, reports each user it listed but did not read as deferred
+// (not scanned, and why), and the next run scans them.
+func TestListingWithoutReportStopsAtTheTimeBudget(t *testing.T) {
+	h := newHarness(t)
+	h.user("kim", nil, 85)
+	h.user("lee", nil, 10)
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Operation == "GenerateCredentialReport" {
+			return awsmodel.ServerError // no report: the scanner lists every user
+		}
+		return awsmodel.None
+	}
+	reads := 0
+	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+		switch c.Operation {
+		case "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags":
+			reads++
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(rotate.TimeReserve/2))
+	defer cancel()
+	res, notes := h.scanWith(ctx)
+	if reads != 0 || len(notes) != 0 || res.Counts.Deferred != 2 || res.Counts.Users != 2 {
+		t.Errorf("out of time while listing: %d per-user reads, %d notifications, %d deferred of %d users (want 0, 0, 2 of 2)",
+			reads, len(notes), res.Counts.Deferred, res.Counts.Users)
+	}
+	for _, u := range res.Users {
+		if u.Status != policy.StatusDeferred || !strings.Contains(u.Reason, "not scanned") {
+			t.Errorf("user %s: %s %q, want deferred as not scanned", u.UserName, u.Status, u.Reason)
+		}
+	}
+	h.day()
+	if len(h.received("kim")) != 1 {
+		t.Errorf("the next run did not scan kim: received %v", h.received("kim"))
 	}
 }

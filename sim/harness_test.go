@@ -78,7 +78,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	h.t.Helper()
 	h.runs++
 	iamClient := h.w.IAM(testAccount)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond},
+	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
 		HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)

@@ -341,7 +341,7 @@ const attempts = 4
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond},
+	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Template is rotation.asl.json as written: JSON only once the placeholders are filled in
@@ -43,17 +44,24 @@ const (
 	CleanupReport = "cleanup-report"
 )
 
-// Function is a Lambda function of the workflow: its folder under lambdas/ and the
-// placeholder of its ARN in the template.
-type Function struct{ Name, ArnPlaceholder string }
+// Function is a Lambda function of the workflow: its folder under lambdas/, the
+// placeholder of its ARN in the template, and its memory and timeout (the stack deploys
+// them, the local runner runs and bills with them).
+type Function struct {
+	Name, ArnPlaceholder string
+	MemoryMB             int
+	Timeout              time.Duration
+}
 
 // Functions lists every Lambda function, in workflow order: the one list that the Makefile
 // (LAMBDAS, held to it by a test), the local runner and infra/contract range over.
+// ScanAndRotate may wait on IAM's rate limits in a large account for up to Lambda's 15
+// minutes.
 var Functions = []Function{
-	{ListAccounts, ListAccountsFunctionArn},
-	{ScanAndRotate, ScanAndRotateFunctionArn},
-	{NotifyUser, NotifyUserFunctionArn},
-	{CleanupReport, CleanupReportFunctionArn},
+	{ListAccounts, ListAccountsFunctionArn, 256, 5 * time.Minute},
+	{ScanAndRotate, ScanAndRotateFunctionArn, 512, 15 * time.Minute},
+	{NotifyUser, NotifyUserFunctionArn, 256, 2 * time.Minute},
+	{CleanupReport, CleanupReportFunctionArn, 512, 10 * time.Minute},
 }
 
 // Placeholders are every ${...} name the template may use: the substitutions infra/ and the

@@ -19,10 +19,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"invoke":  {"run one event through one Lambda against a running stand-in", runInvoke},
-	"plan":    {"print what the rotation policy decides for a set of users", runPlan},
-	"run":     {"run the rotation workflow once against a running stand-in", runRun},
-	"sandbox": {"run the local AWS stand-in seeded with a scenario", runSandbox},
+	"invoke":      {"run one event through one Lambda against a running stand-in", runInvoke},
+	"plan":        {"print what the rotation policy decides for a set of users", runPlan},
+	"bench-scale": {"measure the rotator at scale on the stand-in beside a per-user scan; writes BENCHMARKS.md", runBenchScale},
+	"run":         {"run the rotation workflow once against a running stand-in", runRun},
+	"sandbox":     {"run the local AWS stand-in seeded with a scenario", runSandbox},
 }
 
 func main() {
@@ -54,7 +55,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'keyrotator COMMAND -h' for a command's flags.")
 }

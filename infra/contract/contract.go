@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
@@ -41,10 +42,16 @@ var Functions = func() []Function {
 }()
 
 // ArnPlaceholder is the placeholder of the function's ARN in the state machine's template.
-func (f Function) ArnPlaceholder() string {
+func (f Function) ArnPlaceholder() string { return f.spec().ArnPlaceholder }
+
+// MemoryMB and Timeout are the function's size, as statemachine.Functions gives it.
+func (f Function) MemoryMB() int          { return f.spec().MemoryMB }
+func (f Function) Timeout() time.Duration { return f.spec().Timeout }
+
+func (f Function) spec() statemachine.Function {
 	for _, g := range statemachine.Functions {
 		if g.Name == string(f) {
-			return g.ArnPlaceholder
+			return g
 		}
 	}
 	panic(fmt.Sprintf("contract: %q is not a function of statemachine.Functions", string(f)))

@@ -45,15 +45,6 @@ type RotatorStack struct {
 	LogsKey      awskms.Key
 }
 
-// functionSizes gives each function its memory and timeout: scan-and-rotate may wait on
-// IAM's rate limits in a large account for up to Lambda's 15 minutes.
-var functionSizes = map[contract.Function]struct{ memoryMB, timeoutMinutes float64 }{
-	contract.ListAccounts:  {256, 5},
-	contract.ScanAndRotate: {512, 15},
-	contract.NotifyUser:    {256, 2},
-	contract.CleanupReport: {512, 10},
-}
-
 // NewRotatorStack builds the rotator. It fails when the state machine definition cannot
 // be read or uses a placeholder the stack does not substitute, or a function's bootstrap
 // is missing.
@@ -108,8 +99,8 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 		s.Functions[f] = NewRotatorFunction(stack, functionConstructID(f), FunctionProps{
 			Function:    f,
 			AssetDir:    props.LambdaAssetDir,
-			MemoryMB:    functionSizes[f].memoryMB,
-			Timeout:     awscdk.Duration_Minutes(jsii.Number(functionSizes[f].timeoutMinutes)),
+			MemoryMB:    float64(f.MemoryMB()),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(f.Timeout().Seconds())),
 			Environment: vars,
 			RoleName:    roleName,
 			LogsKey:     s.LogsKey,

@@ -240,7 +240,7 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
-// about or who were not told, and users deferred by maxUsers.
+// about or who were not told, and users deferred (by maxUsers, the time budget or settling keys).
 func needsHuman(doc Document) bool {
 	t := doc.Totals
 	failed := false
@@ -326,7 +326,7 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Keys created: %d, deactivated: %d, deleted: %d", t.KeysCreated, t.KeysDeactivated, t.KeysDeleted),
 		fmt.Sprintf("Notices to owners: %d", t.Notices),
 		fmt.Sprintf("Users without a usable email: %d (no key can be delivered to them; tag them with an email)", t.NoUsableEmail),
-		fmt.Sprintf("Users deferred by maxUsers: %d, user failures: %d", t.Deferred, t.Failures),
+		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see the attachment): %d, user failures: %d", t.Deferred, t.Failures),
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
 		"Full report: s3://" + bucket + "/" + out.JSONKey,
 	}

@@ -127,6 +127,9 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	for _, p := range problems {
 		e.fail(ctx, workflow.UserResult{UserName: "(hand-off secret)"}, p)
 	}
+	if len(found.NotScanned) > 0 || found.Unlisted {
+		e.notScanned(ctx, found)
+	}
 	names := found.Candidates // most urgent first
 	for _, id := range slices.Sorted(maps.Keys(pending)) {
 		p := pending[id]
@@ -138,7 +141,7 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	r.Log.InfoContext(ctx, "scanned account", "account", acct.AccountID, "users", found.Users,
 		"candidates", len(names), "source", found.Source, "pendingDeliveries", len(pending))
 	for i, name := range names {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < TimeReserve {
+		if scan.OutOfTime(ctx, TimeReserve) {
 			e.deferRest(ctx, names[i:])
 			break
 		}
@@ -149,17 +152,35 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 }
 
 // TimeReserve is the time an invocation keeps for writing its result and notifications: users
-// not reached before the Lambda's deadline minus this wait for the next run.
+// not reached before the Lambda's deadline minus this wait for the next run. The scanner's
+// listing (no credential report) keeps it too (scan.Scanner.Reserve).
 const TimeReserve = 2 * time.Minute
 
 // deferRest reports the users this invocation has no time left for: nothing is read or
 // written for them; the next run takes them, most urgent first as always.
 func (e *execution) deferRest(ctx context.Context, names []string) {
 	e.Log.WarnContext(ctx, "time budget reached", "account", e.acct.AccountID, "usersDeferred", len(names))
+	e.deferUsers(names, fmt.Sprintf("deferred: this run's time budget was reached (%s kept for its results); the next run takes the user", TimeReserve))
+}
+
+// notScanned reports the users the listing (no credential report) had no time to read: each
+// is deferred, and a row says when users beyond them were not even listed.
+func (e *execution) notScanned(ctx context.Context, found scan.Result) {
+	e.Log.WarnContext(ctx, "time budget reached while listing users without a credential report", "account", e.acct.AccountID,
+		"usersNotScanned", len(found.NotScanned), "moreUsersNotListed", found.Unlisted)
+	why := fmt.Sprintf("IAM gave no credential report, and this run's time budget was reached while listing users one by one (%s kept for its results)", TimeReserve)
+	e.deferUsers(found.NotScanned, "deferred, not scanned: "+why+"; the next run scans the user")
+	if found.Unlisted {
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: "(users not listed)", Status: policy.StatusDeferred,
+			Reason: fmt.Sprintf("not scanned: %s; users after the %d listed were not listed; the next run lists them", why, found.Users)})
+	}
+}
+
+// deferUsers reports users that this run neither read nor wrote, and why.
+func (e *execution) deferUsers(names []string, reason string) {
 	for _, name := range names {
 		e.res.Counts.Deferred++
-		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusDeferred,
-			Reason: fmt.Sprintf("deferred: this run's time budget was reached (%s kept for its results); the next run takes the user", TimeReserve)})
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusDeferred, Reason: reason})
 	}
 }
 

@@ -53,6 +53,16 @@ type Scanner struct {
 	// within a second, a large account's within a minute.
 	ReportPolls  int
 	PollInterval time.Duration
+	// Reserve is the time the invocation keeps for the users' writes and its results: when
+	// the report cannot be had, the listing reads no more users once the context's deadline
+	// is nearer than this (zero: it reads them all).
+	Reserve time.Duration
+}
+
+// OutOfTime reports whether ctx's deadline (the Lambda's) is nearer than reserve.
+func OutOfTime(ctx context.Context, reserve time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < reserve
 }
 
 // Result is what a scan found: the users that may need an action or notice today
@@ -64,6 +74,10 @@ type Result struct {
 	// KeysListed counts the users whose keys were listed because the report could hide an
 	// Inactive key of theirs that may be due.
 	KeysListed int
+	// NotScanned are the users the listing found but had no time left to read (Reserve),
+	// in IAM's order; Unlisted is set when it stopped before IAM's last page of users.
+	NotScanned []string
+	Unlisted   bool
 }
 
 // Candidates reads the credential report, or lists every user when IAM cannot give the
@@ -73,13 +87,13 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 	res := Result{Source: FromCredentialReport}
 	var unavailable *reportUnavailable
 	if errors.As(err, &unavailable) {
-		users, err = s.listAll(ctx)
+		users, err = s.listAll(ctx, &res)
 		res.Source = FromListing
 	}
 	if err != nil {
 		return res, err
 	}
-	res.Users = len(users)
+	res.Users = len(users) + len(res.NotScanned)
 	oldest := map[string]time.Time{} // each candidate's oldest key known, for the ranking
 	for _, u := range users {
 		for _, k := range u.Keys {
@@ -202,20 +216,32 @@ func (s *Scanner) generate(ctx context.Context) (types.ReportStateType, error) {
 }
 
 // listAll reads every user's keys one call at a time: the fallback when there is no report.
-func (s *Scanner) listAll(ctx context.Context) ([]ReportUser, error) {
+// It pages through the users and stops within the time budget: the users of the page it
+// was on that it did not read go to res.NotScanned, and res.Unlisted says whether more
+// pages were left.
+func (s *Scanner) listAll(ctx context.Context, res *Result) ([]ReportUser, error) {
 	var users []ReportUser
 	pages := iam.NewListUsersPaginator(s.IAM, &iam.ListUsersInput{})
-	for pages.HasMorePages() {
+	for first := true; pages.HasMorePages(); first = false {
+		if !first && OutOfTime(ctx, s.Reserve) {
+			res.Unlisted = true
+			break
+		}
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
 		}
 		for _, u := range page.Users {
-			keys, err := s.keys(ctx, aws.ToString(u.UserName))
+			name := aws.ToString(u.UserName)
+			if len(res.NotScanned) > 0 || OutOfTime(ctx, s.Reserve) {
+				res.NotScanned = append(res.NotScanned, name)
+				continue
+			}
+			keys, err := s.keys(ctx, name)
 			if err != nil {
 				return nil, err
 			}
-			users = append(users, ReportUser{UserName: aws.ToString(u.UserName), Keys: keys})
+			users = append(users, ReportUser{UserName: name, Keys: keys})
 		}
 	}
 	return users, nil

@@ -454,3 +454,42 @@ func BenchmarkParseCredentialReport(b *testing.B) {
 		})
 	}
 }
+
+// TestListingStopsAtTheTimeBudget: without a report, the listing reads users until the
+// context's deadline is nearer than Reserve; past it, it reads no user and lists no further
+// page, and says which users it listed without reading and whether pages were left.
+func TestListingStopsAtTheTimeBudget(t *testing.T) {
+	tests := []struct {
+		name           string
+		left           time.Duration // until the deadline (0: none)
+		wantNotScanned []string
+		wantUnlisted   bool
+		wantCalls      map[string]int
+	}{
+		{"no deadline", 0, nil, false, map[string]int{"ListUsers": 3, "ListAccessKeys": 5, "GetAccessKeyLastUsed": 5}},
+		{"time left", time.Hour, nil, false, map[string]int{"ListUsers": 3, "ListAccessKeys": 5, "GetAccessKeyLastUsed": 5}},
+		{"out of time", time.Second, []string{"u000", "u001"}, true, map[string]int{"ListUsers": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := account(5, nil)
+			f.generateErr = &smithy.GenericAPIError{Code: "ServiceFailure"}
+			ctx := context.Background()
+			if tt.left > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.left)
+				defer cancel()
+			}
+			s := &Scanner{IAM: f, Reserve: time.Minute}
+			res, err := s.Candidates(ctx, policy.Config{}.WithDefaults(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			delete(f.calls, "GenerateCredentialReport")
+			if res.Source != FromListing || !slices.Equal(res.NotScanned, tt.wantNotScanned) || res.Unlisted != tt.wantUnlisted || !maps.Equal(f.calls, tt.wantCalls) {
+				t.Errorf("from %s: not scanned %q, unlisted %t, calls %v; want from listing: %q, %t, %v",
+					res.Source, res.NotScanned, res.Unlisted, f.calls, tt.wantNotScanned, tt.wantUnlisted, tt.wantCalls)
+			}
+		})
+	}
+}

@@ -16,15 +16,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // This file is a minimal Lambda Runtime API (2018-06-01): enough for aws-lambda-go's
 // runtime client to fetch one event at a time and report its result or error. Each
 // function keeps warm processes, like Lambda's execution environments: an idle one takes
 // the next invocation, a new one starts while all are busy, up to maxInstances.
-
-// invocationTimeout is every function's timeout (the CDK gives them the same order).
-const invocationTimeout = 5 * time.Minute
 
 // FunctionError is a failed invocation as Lambda reports it: the error type the ASL's
 // Retry and Catch match, and the message that becomes the Cause.
@@ -35,9 +34,12 @@ type FunctionError struct {
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
-// function is one Lambda: its binary, environment and warm instances.
+// function is one Lambda: its binary, environment and warm instances, and what its
+// invocations would be billed.
 type function struct {
 	name         string
+	memoryMB     int
+	timeout      time.Duration
 	arn          string
 	binary       string
 	env          []string
@@ -50,6 +52,23 @@ type function struct {
 	instances int
 	started   int
 	slots     chan struct{}
+	billed    Invocations
+}
+
+// Invocations are a function's invocations and their summed duration, as Lambda bills them
+// (each rounded up to the millisecond), at the function's memory.
+type Invocations struct {
+	Function    string        `json:"function"`
+	MemoryMB    int           `json:"memoryMB"`
+	Invocations int           `json:"invocations"`
+	Duration    time.Duration `json:"durationNs"`
+	// Longest is the longest invocation, against the function's timeout.
+	Longest time.Duration `json:"longestNs"`
+}
+
+// GBSeconds is the duration times the memory, Lambda's unit of compute.
+func (i Invocations) GBSeconds() float64 {
+	return i.Duration.Seconds() * float64(i.MemoryMB) / 1024
 }
 
 type invocation struct {
@@ -78,9 +97,26 @@ type instance struct {
 	inflight map[string]*invocation
 }
 
-func newFunction(name, arn, binary string, env []string, maxInstances int, log io.Writer) *function {
-	return &function{name: name, arn: arn, binary: binary, env: env, maxInstances: maxInstances,
-		log: &lockedWriter{w: log}, slots: make(chan struct{}, maxInstances)}
+func newFunction(spec statemachine.Function, arn, binary string, env []string, maxInstances int, log io.Writer) *function {
+	return &function{name: spec.Name, memoryMB: spec.MemoryMB, timeout: spec.Timeout, arn: arn, binary: binary, env: env,
+		maxInstances: maxInstances, log: &lockedWriter{w: log}, slots: make(chan struct{}, maxInstances),
+		billed: Invocations{Function: spec.Name, MemoryMB: spec.MemoryMB}}
+}
+
+// bill counts one invocation that ran for d.
+func (f *function) bill(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.billed.Invocations++
+	f.billed.Duration += (d + time.Millisecond - 1).Truncate(time.Millisecond)
+	f.billed.Longest = max(f.billed.Longest, d)
+}
+
+// invocations returns what the function's invocations so far would be billed.
+func (f *function) invocations() Invocations {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.billed
 }
 
 var requestCounter atomic.Int64
@@ -98,7 +134,7 @@ func (f *function) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	inv := &invocation{id: fmt.Sprintf("%08x-0000-4000-8000-%012x", time.Now().Unix()&0xffffffff, requestCounter.Add(1)),
-		payload: payload, deadline: time.Now().Add(invocationTimeout), done: make(chan invocationResult, 1)}
+		payload: payload, deadline: time.Now().Add(f.timeout), done: make(chan invocationResult, 1)}
 	select {
 	case inst.next <- inv:
 	case <-inst.exited:
@@ -108,6 +144,8 @@ func (f *function) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		f.put(inst)
 		return nil, ctx.Err()
 	}
+	started := time.Now()
+	defer func() { f.bill(time.Since(started)) }()
 	timer := time.NewTimer(time.Until(inv.deadline))
 	defer timer.Stop()
 	select {
@@ -123,7 +161,7 @@ func (f *function) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case <-timer.C:
 		inst.stop()
 		f.drop(inst)
-		return nil, &FunctionError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("%s timed out after %s", f.name, invocationTimeout)}
+		return nil, &FunctionError{Type: "Sandbox.Timedout", Message: fmt.Sprintf("%s timed out after %s", f.name, f.timeout)}
 	case <-ctx.Done():
 		inst.stop()
 		f.drop(inst)

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // listAccounts builds the real ListAccounts Lambda for this machine.
@@ -31,7 +34,7 @@ func TestRuntimeAPIServesTheRealBootstrap(t *testing.T) {
 	var log bytes.Buffer
 	env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=y",
 		"AWS_ENDPOINT_URL=http://127.0.0.1:1", "REPORT_BUCKET=reports", "AWS_LAMBDA_LOG_FORMAT=JSON"}
-	f := newFunction("list-accounts", testARN, listAccounts(t), env, 2, &log)
+	f := newFunction(statemachine.Functions[0], testARN, listAccounts(t), env, 2, &log)
 	defer f.stop()
 	ctx := context.Background()
 	invoke := func() error {
@@ -66,6 +69,10 @@ func TestRuntimeAPIServesTheRealBootstrap(t *testing.T) {
 	if f.started > 2 {
 		t.Errorf("%d processes, maxInstances is 2", f.started)
 	}
+	// Each of the 7 invocations is billed, at least a millisecond, at the function's memory.
+	if got := f.invocations(); got.Invocations != 7 || got.Duration < 7*time.Millisecond || got.MemoryMB != statemachine.Functions[0].MemoryMB {
+		t.Errorf("billed %+v, want 7 invocations of at least 1 ms at %d MB", got, statemachine.Functions[0].MemoryMB)
+	}
 	f.stop()
 	if !strings.Contains(log.String(), "[list-accounts#1] {") || !strings.Contains(log.String(), `"invocation failed"`) {
 		t.Errorf("the function's log lacks its JSON lines:\n%s", log.String())
@@ -76,7 +83,7 @@ func TestRuntimeAPIServesTheRealBootstrap(t *testing.T) {
 // before asking for an event; the invocation fails with Runtime.ExitError and the log says why.
 func TestRuntimeAPIReportsAProcessThatExits(t *testing.T) {
 	var log bytes.Buffer
-	f := newFunction("list-accounts", testARN, listAccounts(t), []string{"AWS_REGION=us-east-1"}, 1, &log)
+	f := newFunction(statemachine.Functions[0], testARN, listAccounts(t), []string{"AWS_REGION=us-east-1"}, 1, &log)
 	defer f.stop()
 	_, err := f.invoke(context.Background(), []byte(`{}`))
 	var fe *FunctionError

@@ -113,6 +113,11 @@ func (e *Execution) Summary(w io.Writer) {
 	fmt.Fprintf(w, "\nemails sent: %d\n", len(e.Emails))
 	fmt.Fprintf(w, "executions: %d (the execution and its Distributed Maps' children); most history events in one: %d of %d (%s); largest payload: %d of %d bytes (%s)\n",
 		e.Stats.Executions, e.Stats.MostEvents, HistoryLimit, e.Stats.MostEventsIn, e.Stats.LargestPayload, PayloadLimit, e.Stats.LargestPayloadAt)
+	fmt.Fprintf(w, "state transitions: %d; Lambda invocations:", e.Stats.Transitions)
+	for _, l := range e.Lambdas {
+		fmt.Fprintf(w, " %s %d (%.1f GB-s)", l.Function, l.Invocations, l.GBSeconds())
+	}
+	fmt.Fprintln(w)
 	if e.Report == nil {
 		fmt.Fprintln(w, "no report was written")
 		return

@@ -13,7 +13,8 @@
 //       {"mapRun": {map, depth, items}}; one per child execution ended, {"child": {id, map,
 //       depth, index, status, error, cause, events, largestPayload}}; then {"result":
 //       {"status": "SUCCEEDED", "output": ...} or {"status": "FAILED", "error", "cause"},
-//       "stats": {executions, mostEvents, mostEventsIn, largestPayload, largestPayloadAt}}.
+//       "stats": {executions, mostEvents, mostEventsIn, largestPayload, largestPayloadAt,
+//       transitions}}.
 //
 // As the service, and unlike the interpreter alone, this runs each Distributed Map item as a
 // child execution of its own, and enforces per execution the 256 KiB payload limit
@@ -63,8 +64,10 @@ class LimitError extends Error {
 
 const bytes = (value) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value), 'utf8'));
 
-// Run-wide figures: the largest payload and the most history events of any execution.
-const stats = { executions: 0, mostEvents: 0, mostEventsIn: '', largestPayload: 0, largestPayloadAt: '' };
+// Run-wide figures: the largest payload and the most history events of any execution, and
+// the state transitions of all of them (Step Functions Standard bills each state entered
+// and each retry; a Distributed Map's Standard children are billed the same way).
+const stats = { executions: 0, mostEvents: 0, mostEventsIn: '', largestPayload: 0, largestPayloadAt: '', transitions: 0 };
 
 // Execution is one execution (the top one, or a Distributed Map's child): its history events
 // as the service counts them, and its payloads against the limits.
@@ -152,6 +155,7 @@ class Execution {
 
   observe(event) {
     this.events += this.serviceEvents(event);
+    if (event.type === 'StateEntered' || event.type === 'StateRetried') stats.transitions++;
     if (this.events > stats.mostEvents) {
       stats.mostEvents = this.events;
       stats.mostEventsIn = this.id;

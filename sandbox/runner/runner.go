@@ -106,6 +106,8 @@ type Execution struct {
 	Children []Child  `json:"children,omitempty"`
 	// Stats are the largest payload and the most history events of one execution.
 	Stats Stats `json:"stats"`
+	// Lambdas are each function's invocations and their billed duration, in workflow order.
+	Lambdas []Invocations `json:"lambdas"`
 
 	// Resources are what the run used on the stand-in.
 	Resources Resources `json:"-"`
@@ -178,7 +180,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	functions := map[string]*function{}
 	for _, f := range statemachine.Functions {
 		logs[f.Name] = &bytes.Buffer{}
-		fn, err := localFunction(f.Name, accountID, binDir, env, maxInstances, logs[f.Name])
+		fn, err := localFunction(f, accountID, binDir, env, maxInstances, logs[f.Name])
 		if err != nil {
 			return nil, err
 		}
@@ -219,8 +221,10 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		return nil, err
 	}
 	ex.StopDate = time.Now().UTC()
-	for _, f := range functions {
-		f.stop()
+	for _, f := range statemachine.Functions {
+		fn := functions[values[f.ArnPlaceholder]]
+		fn.stop()
+		ex.Lambdas = append(ex.Lambdas, fn.invocations())
 	}
 	ex.Logs = map[string][]byte{}
 	for fn, b := range logs {
@@ -356,6 +360,9 @@ type Stats struct {
 	// LargestPayload is the largest payload in bytes, at LargestPayloadAt.
 	LargestPayload   int    `json:"largestPayload"`
 	LargestPayloadAt string `json:"largestPayloadAt"`
+	// Transitions are the state transitions of all of them: each state entered and each
+	// retry, what Step Functions Standard bills.
+	Transitions int `json:"transitions"`
 }
 
 // progress prints "accounts done/total" as the top Distributed Map's children end.
@@ -430,14 +437,15 @@ func standIn(ctx context.Context, endpoint string) (aws.Config, string, Resource
 }
 
 // localFunction is one Lambda served by its bootstrap in binDir.
-func localFunction(name, accountID, binDir string, env []string, maxInstances int, log io.Writer) (*function, error) {
-	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, name)
-	binary := filepath.Join(binDir, name, "bootstrap")
+func localFunction(spec statemachine.Function, accountID, binDir string, env []string, maxInstances int, log io.Writer) (*function, error) {
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, spec.Name)
+	binary := filepath.Join(binDir, spec.Name, "bootstrap")
 	if _, err := os.Stat(binary); err != nil {
-		return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", name, err)
+		return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", spec.Name, err)
 	}
-	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+name)
-	return newFunction(name, arn, binary, fenv, maxInstances, log), nil
+	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+spec.Name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(spec.MemoryMB))
+	return newFunction(spec, arn, binary, fenv, maxInstances, log), nil
 }
 
 // InvokeOptions configure Invoke.
@@ -455,7 +463,8 @@ type InvokeOptions struct {
 // environment a workflow run gives it, and returns its response and its log lines. A
 // failed invocation is a *FunctionError (its errorType and errorMessage).
 func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, log []byte, err error) {
-	if !slices.ContainsFunc(statemachine.Functions, func(f statemachine.Function) bool { return f.Name == opts.Function }) {
+	i := slices.IndexFunc(statemachine.Functions, func(f statemachine.Function) bool { return f.Name == opts.Function })
+	if i < 0 {
 		var names []string
 		for _, f := range statemachine.Functions {
 			names = append(names, f.Name)
@@ -478,7 +487,7 @@ func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, lo
 		return nil, nil, err
 	}
 	var logs bytes.Buffer
-	fn, err := localFunction(opts.Function, accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res), 1, &logs)
+	fn, err := localFunction(statemachine.Functions[i], accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res), 1, &logs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -496,7 +505,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		"AWS_REGION=" + sandbox.Region, "AWS_DEFAULT_REGION=" + sandbox.Region,
 		"AWS_ACCESS_KEY_ID=AKIAKEYROTATORLOCAL", "AWS_SECRET_ACCESS_KEY=local-dummy-secret",
 		"AWS_ENDPOINT_URL=" + endpoint,
-		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"TZ=UTC",
 	}
 	vars := config.Settings{

@@ -1,0 +1,90 @@
+package bench
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
+)
+
+// TestBenchScaleSmall runs the whole benchmark at a small size (make bench-scale runs the
+// default one): every account is done, the quiet account costs the rotator at most 4 calls
+// while the per-user scan pays the call pattern's price for every user, every Lambda
+// invocation is counted, and BENCHMARKS.md says all of it. It asserts counts, never times.
+func TestBenchScaleSmall(t *testing.T) {
+	bin := t.TempDir()
+	if err := runner.Build(context.Background(), "", bin); err != nil {
+		t.Fatal(err)
+	}
+	size := Size{Accounts: 4, NoticeUsers: 6, QuietUsers: 60}
+	res, err := Run(context.Background(), Options{Size: size, AccountConcurrency: 3, NotifyConcurrency: 2, MaxInstances: 2,
+		BinDir: bin, Command: "go test ./sandbox/bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := res.Figures()
+	if res.Status != "SUCCEEDED" || f.Accounts != size.Accounts+3 || f.Done != f.Accounts {
+		t.Fatalf("execution %s (%s): %d of %d accounts done, want all %d", res.Status, res.Failure, f.Done, f.Accounts, size.Accounts+3)
+	}
+	// The per-user pattern: AssumeRole, one ListUsers page (up to 100 users), then per user
+	// ListAccessKeys and ListUserTags, and GetAccessKeyLastUsed for each of its keys (one).
+	if q := f.Quiet; q == nil || q.RotatorCalls > GoalQuietCalls || q.PerUserCalls != 2+3*size.QuietUsers {
+		t.Errorf("quiet account: %+v; want at most %d rotator calls and %d per-user calls", q, GoalQuietCalls, 2+3*size.QuietUsers)
+	}
+	if n := f.Notices; n == nil || n.Counts.Notices != size.NoticeUsers || n.Status != workflow.AccountDone {
+		t.Errorf("notice account: %+v; want done with %d notices", n, size.NoticeUsers)
+	}
+	// Each mixed account: a new key (two emails: the key, then its password) and a notice.
+	if f.KeysCreated != size.Accounts || res.Emails != 3*size.Accounts+size.NoticeUsers {
+		t.Errorf("%d keys created, %d emails; want %d and %d", f.KeysCreated, res.Emails, size.Accounts, 3*size.Accounts+size.NoticeUsers)
+	}
+	invocations := map[string]int{}
+	for _, l := range res.Lambdas {
+		invocations[l.Function] = l.Invocations
+		if l.MemoryMB == 0 || (l.Invocations > 0 && l.GBSeconds() <= 0) {
+			t.Errorf("%s: %+v, not billed", l.Function, l)
+		}
+	}
+	notifications := 2*size.Accounts + size.NoticeUsers
+	want := map[string]int{statemachine.ListAccounts: 1, statemachine.ScanAndRotate: f.Accounts, statemachine.NotifyUser: notifications, statemachine.CleanupReport: 1}
+	for fn, n := range want {
+		if invocations[fn] != n {
+			t.Errorf("%s invoked %d times, want %d (no retries at this size)", fn, invocations[fn], n)
+		}
+	}
+	// The execution, one child per account, one per notification.
+	if res.Stats.Executions != 1+f.Accounts+notifications || res.Stats.Transitions < res.Stats.Executions {
+		t.Errorf("%d executions with %d transitions, want %d executions and a transition at least each", res.Stats.Executions, res.Stats.Transitions, 1+f.Accounts+notifications)
+	}
+	if res.Requests["secretsmanager"] == 0 || res.Requests["iam"] == 0 || res.Requests["s3"] == 0 {
+		t.Errorf("requests by service %v: the counter missed the Lambdas", res.Requests)
+	}
+	var doc strings.Builder
+	res.Markdown(&doc)
+	for _, want := range []string{"go test ./sandbox/bench", "| IAM/STS calls, quiet account (60 users, nothing due) |",
+		"| every account `done` | 7 of 7 | met |", StateTransition.Source, EmailMessage.String(), "## Projection to 10,000 accounts", "## Whose figures"} {
+		if !strings.Contains(doc.String(), want) {
+			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, doc.String())
+		}
+	}
+}
+
+// TestBillPricesEachLine: each line is its quantity at its price.
+func TestBillPricesEachLine(t *testing.T) {
+	lines, total := Usage{Transitions: 4000, LambdaRequests: 2_000_000, LambdaGBs: 1000, SecretHours: 730, SecretsCalls: 20_000, Emails: 3000}.Bill()
+	want := []float64{0.10, 0.0133334, 0.40, 0.40, 0.10, 0.30}
+	sum := 0.0
+	for i, l := range lines {
+		if math.Abs(l.USD-want[i]) > 1e-9 {
+			t.Errorf("%s: $%g for %g, want $%g", l.Price.What, l.USD, l.Quantity, want[i])
+		}
+		sum += want[i]
+	}
+	if len(lines) != len(want) || math.Abs(total-sum) > 1e-9 {
+		t.Errorf("%d lines totalling $%g, want %d totalling $%g", len(lines), total, len(want), sum)
+	}
+}

@@ -1,0 +1,245 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
+)
+
+// Goals are issue 11's: what BENCHMARKS.md checks the figures against.
+const (
+	GoalQuietCalls     = 4    // IAM/STS calls of a quiet account, whatever its users
+	GoalRatio          = 500  // per-user / rotator calls at 1,000 users
+	GoalCostPer1000    = 0.50 // USD per 1,000 accounts per daily run
+	GoalWall           = 30 * time.Minute
+	ProjectionAccounts = 10_000
+)
+
+// Figures are the run's totals and the accounts that stand out.
+type Figures struct {
+	Accounts, Done                  int
+	RotatorCalls, PerUserCalls      int
+	RotatorMax, PerUserMax          Account // the accounts with the most calls of each
+	Quiet, Notices                  *Account
+	MixedRotator, MixedPerUser      float64 // mean calls of a mixed account
+	Mixed                           int
+	Usage                           Usage
+	Bill                            []Line
+	Cost                            float64
+	KeysCreated, Notified, Deferred int
+}
+
+// Figures computes the totals.
+func (r *Result) Figures() Figures {
+	var f Figures
+	for i, a := range r.Accounts {
+		f.Accounts++
+		if a.Status == workflow.AccountDone {
+			f.Done++
+		}
+		f.RotatorCalls += a.RotatorCalls
+		f.PerUserCalls += a.PerUserCalls
+		if a.RotatorCalls > f.RotatorMax.RotatorCalls {
+			f.RotatorMax = a
+		}
+		if a.PerUserCalls > f.PerUserMax.PerUserCalls {
+			f.PerUserMax = a
+		}
+		switch {
+		case a.Name == QuietAccount:
+			f.Quiet = &r.Accounts[i]
+		case a.Name == NoticeAccount:
+			f.Notices = &r.Accounts[i]
+		case strings.HasPrefix(a.Name, "mixed-"):
+			f.Mixed++
+			f.MixedRotator += float64(a.RotatorCalls)
+			f.MixedPerUser += float64(a.PerUserCalls)
+		}
+		f.KeysCreated += a.Counts.KeysCreated
+		f.Notified += a.Counts.Notices
+		f.Deferred += a.Counts.Deferred
+	}
+	if f.Mixed > 0 {
+		f.MixedRotator /= float64(f.Mixed)
+		f.MixedPerUser /= float64(f.Mixed)
+	}
+	f.Usage = Usage{Transitions: r.Stats.Transitions, SecretHours: float64(f.KeysCreated * SecretLifetimeHours),
+		SecretsCalls: r.Requests["secretsmanager"], Emails: r.Emails}
+	for _, l := range r.Lambdas {
+		f.Usage.LambdaRequests += l.Invocations
+		f.Usage.LambdaGBs += l.GBSeconds()
+	}
+	f.Bill, f.Cost = f.Usage.Bill()
+	return f
+}
+
+// ratio is a / b as "N×", or "-" when b is 0.
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f×", a/b)
+}
+
+// SideBySide writes the table of the rotator's figures beside the per-user scan's.
+func (r *Result) SideBySide(w io.Writer) {
+	f := r.Figures()
+	row := func(what, rotator, perUser string) { fmt.Fprintf(w, "| %s | %s | %s |\n", what, rotator, perUser) }
+	fmt.Fprintln(w, "| | rotator: one execution (`keyrotator run`) | per-user scan (the seed's call pattern) |")
+	fmt.Fprintln(w, "|---|---|---|")
+	row("wall time", fmt.Sprintf("%s (scan, writes, %d emails, report)", r.Run.Round(time.Second), r.Emails), fmt.Sprintf("%s (reads only)", r.PerUser.Round(time.Second)))
+	row(fmt.Sprintf("IAM/STS calls, all %d accounts", f.Accounts), fmt.Sprint(f.RotatorCalls), fmt.Sprintf("%d (%s the rotator's)", f.PerUserCalls, ratio(float64(f.PerUserCalls), float64(f.RotatorCalls))))
+	row("IAM/STS calls, most in one account", fmt.Sprintf("%d (%s)", f.RotatorMax.RotatorCalls, f.RotatorMax.Name), fmt.Sprintf("%d (%s)", f.PerUserMax.PerUserCalls, f.PerUserMax.Name))
+	if q := f.Quiet; q != nil {
+		row(fmt.Sprintf("IAM/STS calls, quiet account (%d users, nothing due)", q.Users), fmt.Sprint(q.RotatorCalls),
+			fmt.Sprintf("%d (%s)", q.PerUserCalls, ratio(float64(q.PerUserCalls), float64(q.RotatorCalls))))
+	}
+	if n := f.Notices; n != nil {
+		row(fmt.Sprintf("IAM/STS calls, notice account (%d users, each due a notice)", n.Users), fmt.Sprint(n.RotatorCalls),
+			fmt.Sprintf("%d (%s)", n.PerUserCalls, ratio(float64(n.PerUserCalls), float64(n.RotatorCalls))))
+	}
+	if f.Mixed > 0 {
+		row(fmt.Sprintf("IAM/STS calls, mixed account (mean of %d; 5 users: a new key, 2 notified)", f.Mixed), fmt.Sprintf("%.1f (reads and writes)", f.MixedRotator), fmt.Sprintf("%.1f (reads)", f.MixedPerUser))
+	}
+	row("largest payload", fmt.Sprintf("%d bytes of %d (%s)", r.Stats.LargestPayload, runner.PayloadLimit, r.Stats.LargestPayloadAt), "-")
+	row("most history events in one execution", fmt.Sprintf("%d of %d (%s)", r.Stats.MostEvents, runner.HistoryLimit, r.Stats.MostEventsIn), "-")
+	var inv []string
+	for _, l := range r.Lambdas {
+		inv = append(inv, fmt.Sprintf("%s %d", l.Function, l.Invocations))
+	}
+	row("Lambda invocations", fmt.Sprintf("%d (%s)", f.Usage.LambdaRequests, strings.Join(inv, ", ")), "-")
+	row("Lambda GB-seconds", fmt.Sprintf("%.0f", f.Usage.LambdaGBs), "-")
+	var longest []string
+	for _, l := range r.Lambdas {
+		longest = append(longest, fmt.Sprintf("%s %s", l.Function, l.Longest.Round(100*time.Millisecond)))
+	}
+	row("longest invocation", strings.Join(longest, ", "), "-")
+	row("state transitions", fmt.Sprintf("%d in %d executions", r.Stats.Transitions, r.Stats.Executions), "-")
+	row("cost of the daily run at list prices", fmt.Sprintf("%s (%s per 1,000 accounts)", usd(f.Cost), usd(f.Cost*1000/float64(max(f.Accounts, 1)))), "-")
+}
+
+// check is one line of the goals' table.
+func check(w io.Writer, goal, measured string, met bool) {
+	verdict := "met"
+	if !met {
+		verdict = "**not met**"
+	}
+	fmt.Fprintf(w, "| %s | %s | %s |\n", goal, measured, verdict)
+}
+
+// Markdown writes BENCHMARKS.md.
+func (r *Result) Markdown(w io.Writer) {
+	f := r.Figures()
+	o := r.Options
+	fmt.Fprintln(w, "# Benchmarks: the rotator at scale on the local stand-in")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Written by `make bench-scale` (`keyrotator bench-scale`); see [docs/scale.md](docs/scale.md) for what the")
+	fmt.Fprintln(w, "figures mean and how the run is made. Do not edit by hand: run it again.")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "- command: `%s`\n", o.Command)
+	fmt.Fprintf(w, "- date: %s\n", r.Date.Format(time.RFC3339))
+	fmt.Fprintf(w, "- machine: %s; load average (1, 5, 15 min) %s before, %s after (other work shared the machine)\n", r.Machine, r.LoadStart, r.LoadEnd)
+	fmt.Fprintf(w, "- organization: %d mixed accounts of 5 users, one account of %d users who each need only a notice, one quiet account of %d users (nothing due), and the management account (no users): %d accounts\n",
+		o.Size.Accounts, o.Size.NoticeUsers, o.Size.QuietUsers, f.Accounts)
+	fmt.Fprintf(w, "- account concurrency %d, notify concurrency %d, at most %d processes per Lambda function\n", o.AccountConcurrency, o.NotifyConcurrency, o.MaxInstances)
+	fmt.Fprintf(w, "- the whole benchmark: %s (seeding %s, the execution %s, the per-user scan %s); the execution %s\n",
+		r.Total.Round(time.Second), r.Seed.Round(time.Second), r.Run.Round(time.Second), r.PerUser.Round(time.Second), strings.ToLower(r.Status))
+	if r.Failure != "" {
+		fmt.Fprintf(w, "- failure: %s\n", r.Failure)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Side by side")
+	fmt.Fprintln(w)
+	r.SideBySide(w)
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "The run created %d keys, sent %d notices (%d emails) and deferred %d users. IAM/STS requests that\n", f.KeysCreated, f.Notified, r.Emails, f.Deferred)
+	fmt.Fprintf(w, "reached the stand-in from all the Lambdas (NotifyUser's AssumeRole and history tag included): %d IAM, %d STS;\n", r.Requests["iam"], r.Requests["sts"])
+	fmt.Fprintf(w, "Secrets Manager %d, SES %d, S3 %d.\n", r.Requests["secretsmanager"], r.Requests["ses"], r.Requests["s3"])
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Goals (issue 11)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| goal | measured | |")
+	fmt.Fprintln(w, "|---|---|---|")
+	check(w, "every account `done`", fmt.Sprintf("%d of %d", f.Done, f.Accounts), f.Done == f.Accounts && r.Status == "SUCCEEDED")
+	check(w, fmt.Sprintf("no payload over %d bytes", runner.PayloadLimit), fmt.Sprint(r.Stats.LargestPayload), r.Stats.LargestPayload <= runner.PayloadLimit)
+	check(w, fmt.Sprintf("no execution over %d events", runner.HistoryLimit), fmt.Sprint(r.Stats.MostEvents), r.Stats.MostEvents <= runner.HistoryLimit)
+	if n := f.Notices; n != nil {
+		check(w, "the notice account finishes", fmt.Sprintf("%s: %d notices, %d deferred (%s)", n.Status, n.Counts.Notices, n.Counts.Deferred, noticeDeferral(*n)), n.Status == workflow.AccountDone)
+	}
+	if q := f.Quiet; q != nil {
+		check(w, fmt.Sprintf("a quiet account costs at most %d IAM/STS calls", GoalQuietCalls), fmt.Sprintf("%d at %d users", q.RotatorCalls, q.Users), q.RotatorCalls <= GoalQuietCalls)
+		check(w, fmt.Sprintf("per-user / rotator calls at %d users ≥ %d×", q.Users, GoalRatio), ratio(float64(q.PerUserCalls), float64(q.RotatorCalls)),
+			q.RotatorCalls > 0 && q.PerUserCalls >= GoalRatio*q.RotatorCalls)
+	}
+	per1000 := f.Cost * 1000 / float64(max(f.Accounts, 1))
+	check(w, fmt.Sprintf("one daily run per 1,000 accounts < $%.2f", GoalCostPer1000), fmt.Sprintf("%s (see the cost below)", usd(per1000)), per1000 < GoalCostPer1000)
+	check(w, fmt.Sprintf("the benchmark within %s on this machine", GoalWall), r.Total.Round(time.Second).String(), r.Total < GoalWall)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Cost of the daily run")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "List prices, US East (N. Virginia), on demand, before free tiers, as published on %s (package\n", PricesAsOf)
+	fmt.Fprintf(w, "`sandbox/bench`, cost.go, is their one home). A hand-off secret is counted for %d hours: the next\n", SecretLifetimeHours)
+	fmt.Fprintln(w, "daily run confirms its delivery and deletes it. S3, CloudWatch, KMS and SNS are left out.")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| item | price | quantity | this run | per 1,000 accounts | %s accounts |\n", thousands(ProjectionAccounts))
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+	scale := float64(ProjectionAccounts) / float64(max(f.Accounts, 1))
+	to1000 := 1000 / float64(max(f.Accounts, 1))
+	for _, l := range f.Bill {
+		fmt.Fprintf(w, "| %s | [%s](%s) | %.1f | $%.4f | $%.4f | $%.2f |\n", l.Price.What, l.Price, l.Price.Source, l.Quantity, l.USD, l.USD*to1000, l.USD*scale)
+	}
+	fmt.Fprintf(w, "| **total** | | | **$%.4f** | **$%.4f** | **$%.2f** |\n", f.Cost, f.Cost*to1000, f.Cost*scale)
+	if f.KeysCreated > 0 {
+		secrets := SecretHour.Cost(f.Usage.SecretHours)
+		fmt.Fprintf(w, "\nThe hand-off secrets of the %d new keys are %.0f%% of it: %s a new key, for the day its secret waits\n",
+			f.KeysCreated, 100*secrets/f.Cost, usd(SecretHour.Cost(SecretLifetimeHours)))
+		fmt.Fprintf(w, "for the next run. Without them the run costs %s per 1,000 accounts. This organization replaces a key in\n", usd((f.Cost-secrets)*to1000))
+		fmt.Fprintln(w, "every mixed account on the same day, as on a first rollout; once keys are replaced as they come due")
+		fmt.Fprintln(w, "(every 80 days), a day's new keys are about 1/80 of the keys in use.")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "## Projection to %s accounts\n", thousands(ProjectionAccounts))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "The measured totals per account (%d accounts) times %s: an organization of the same mix, ten\n", f.Accounts, thousands(ProjectionAccounts))
+	fmt.Fprintln(w, "times over at the default size. Payloads and history events do not grow with the number of accounts")
+	fmt.Fprintln(w, "(docs/scale.md): each account and each notification is a child execution of its own.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| figure | measured | per account | projected |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	project := func(what string, v float64) {
+		fmt.Fprintf(w, "| %s | %.0f | %.2f | %.0f |\n", what, v, v/float64(max(f.Accounts, 1)), v*scale)
+	}
+	project("IAM/STS calls, rotator (iamCalls)", float64(f.RotatorCalls))
+	project("IAM/STS calls, per-user scan", float64(f.PerUserCalls))
+	project("state transitions", float64(r.Stats.Transitions))
+	project("Lambda invocations", float64(f.Usage.LambdaRequests))
+	project("Lambda GB-seconds", f.Usage.LambdaGBs)
+	project("emails", float64(r.Emails))
+	project("Secrets Manager API calls", float64(f.Usage.SecretsCalls))
+	fmt.Fprintf(w, "| cost of the daily run | %s | %s | %s |\n", usd(f.Cost), usd(f.Cost/float64(max(f.Accounts, 1))), usd(f.Cost*scale))
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Whose figures")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The stand-in (moto) is one Python process serving every account's IAM, STS, Secrets Manager, SES")
+	fmt.Fprintln(w, "and S3 on the same 2 cores as the Lambdas, the runner and the per-user scan: **wall times and")
+	fmt.Fprintln(w, "GB-seconds are the stand-in's** (each call waits on that one process; on AWS each is a network")
+	fmt.Fprintln(w, "round trip under the account's own rate limit, and accounts do not share one), so neither says how")
+	fmt.Fprintln(w, "long the run takes on AWS, and the cost's Lambda lines, which come from them, are an upper bound")
+	fmt.Fprintln(w, "of this machine's. **Calls, invocations, state transitions, history events, payloads, emails and")
+	fmt.Fprintln(w, "secrets are the rotator's**: they are what it asks of AWS and do not depend on the stand-in's speed.")
+}
+
+// noticeDeferral says why the account deferred users, as its report does.
+func noticeDeferral(a Account) string {
+	if len(a.Deferrals) == 0 {
+		return "none"
+	}
+	return strings.Join(a.Deferrals, "; ")
+}
+
+// usd writes an amount in dollars to four decimals.
+func usd(v float64) string { return fmt.Sprintf("$%.4f", v) }
