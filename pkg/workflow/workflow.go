@@ -308,5 +308,9 @@ const LeasesPrefix = "leases/"
 // LeaseKey is an account's lease.
 func LeaseKey(accountID string) string { return LeasesPrefix + accountID + ".json" }
 
+// SendSlotsPrefix holds the SES send slots that every sender reserves before it sends
+// (pkg/sendrate), one empty object per slot, expired by a lifecycle rule.
+const SendSlotsPrefix = "send-slots/"
+
 // ReportKey is the run's consolidated report, as "json" or "csv".
 func ReportKey(runID, format string) string { return "reports/" + runID + "/report." + format }
