@@ -296,7 +296,7 @@ func TestNotifyFailsOnceThenDelivers(t *testing.T) {
 
 	flaky := &flakySES{SESAPI: sesv2.NewFromConfig(r.sb.Config()), failures: 1}
 	d := *r.deliver
-	d.Sender = notify.NewSender(flaky, "")
+	d.Sender = notify.NewSender(flaky, "", nil)
 	_, err := d.Handle(ctx, n)
 	if name := fmt.Sprintf("%T", workflow.ForLambda(err)); name != "*workflow.RetryableError" {
 		t.Fatalf("first attempt: error %v as %s, want a RetryableError", err, name)
@@ -348,7 +348,7 @@ type flakySES struct {
 func (f *flakySES) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
 	if f.failures > 0 {
 		f.failures--
-		return nil, &smithy.GenericAPIError{Code: "Throttling", Message: "Maximum sending rate exceeded."}
+		return nil, &smithy.GenericAPIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error."}
 	}
 	return f.SESAPI.SendEmail(ctx, in, opts...)
 }
