@@ -55,8 +55,11 @@ type slot struct {
 
 // at is the slot's time: its fraction of the second.
 func (s slot) at() time.Time {
-	return s.second.Add(time.Duration(s.k) * time.Second / time.Duration(s.rate))
+	return s.second.Add(time.Duration(s.k) * s.interval())
 }
+
+// interval is the time between two slots.
+func (s slot) interval() time.Duration { return time.Second / time.Duration(s.rate) }
 
 func (s slot) key() string {
 	return fmt.Sprintf("%s%s/%d", workflow.SendSlotsPrefix, s.second.UTC().Format(time.RFC3339), s.k)
@@ -80,11 +83,12 @@ func from(now time.Time, rate int) slot {
 }
 
 // Take reserves the first free slot of rate per second (at least 1) that has not passed and
-// waits for its time: the caller sends when it returns. A slot whose second passed while
-// waiting goes unused and another is taken, so that a send never falls into a second other
-// than its slot's. When no slot is left before the context's deadline minus Reserve, Take
-// reserves nothing and returns a *workflow.RetryableError: the send is left for a retry, or
-// the next run.
+// waits for its time: the caller sends when it returns. A slot whose time passed by more
+// than half the interval between slots while its sender waited (a slow put, a paused
+// process) goes unused and another is taken: a send never falls into another second than
+// its slot's, and sends stay apart. When no slot is left before the context's deadline
+// minus Reserve, Take reserves nothing and returns a *workflow.RetryableError: the send is
+// left for a retry, or the next run.
 func (s *Slots) Take(ctx context.Context, rate int) error {
 	rate = max(rate, 1)
 	deadline, bounded := ctx.Deadline()
@@ -109,7 +113,7 @@ func (s *Slots) Take(ctx context.Context, rate int) error {
 		if err := s.sleep(ctx, sl.at().Sub(s.now())); err != nil {
 			return err
 		}
-		if s.now().Before(sl.second.Add(time.Second)) {
+		if s.now().Sub(sl.at()) <= sl.interval()/2 {
 			return nil
 		}
 		sl = s.first(rate)

@@ -78,7 +78,8 @@ func (s *sender) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...f
 
 // TestConcurrentSendersNeverExceedTheRate: senders that share nothing but the bucket (as
 // Lambdas of overlapping executions do) each take slots and send at once; each sends in the
-// second its reservation names, and in no second do more than rate of them send.
+// second its reservation names, not before the slot's time, and in no second do more than
+// rate of them send.
 func TestConcurrentSendersNeverExceedTheRate(t *testing.T) {
 	const rate, senders, sendsEach = 25, 8, 8
 	store := newSlotStore()
@@ -115,8 +116,9 @@ func TestConcurrentSendersNeverExceedTheRate(t *testing.T) {
 	busiest := 0
 	for _, s := range sends {
 		second, k := parseKey(t, s.slot)
-		if s.at.Before(second) || !s.at.Before(second.Add(time.Second)) || k >= rate {
-			t.Errorf("a send at %s on slot %s: outside its slot's second, or k not below the rate %d", s.at.UTC().Format(time.RFC3339Nano), s.slot, rate)
+		at := second.Add(time.Duration(k) * time.Second / rate)
+		if s.at.Before(at) || !s.at.Before(second.Add(time.Second)) || k >= rate {
+			t.Errorf("a send at %s on slot %s: before its slot's time, outside its second, or k not below the rate %d", s.at.UTC().Format(time.RFC3339Nano), s.slot, rate)
 		}
 		perSlot[s.slot]++
 		perSecond[s.at.Unix()]++
@@ -180,6 +182,10 @@ func TestTake(t *testing.T) {
 			want: []string{key(0, 0)}, sleeps: []time.Duration{0}},
 		{name: "a slot whose second passed while waiting goes unused", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{2 * time.Second},
 			want: []string{key(0, 1), key(2*time.Second, 1)}, sleeps: []time.Duration{150 * time.Millisecond, 0}},
+		{name: "a slot missed by more than half its interval goes unused", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{200 * time.Millisecond},
+			want: []string{key(0, 1), key(0, 2)}, sleeps: []time.Duration{150 * time.Millisecond, 50 * time.Millisecond}},
+		{name: "a slot missed by less is used", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{100 * time.Millisecond},
+			want: []string{key(0, 1)}, sleeps: []time.Duration{150 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

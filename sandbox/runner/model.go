@@ -8,8 +8,8 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
 
-// Email is a message SES accepted: its envelope, raw MIME text, and when (the stand-in
-// stamps each).
+// Email is a message SES accepted: its envelope, raw MIME text, and when SES received it
+// (the stand-in stamps each).
 type Email struct {
 	ID           string    `json:"id"`
 	Source       string    `json:"source"`

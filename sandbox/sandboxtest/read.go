@@ -108,7 +108,7 @@ type Email struct {
 	// HTML is the first text/html part, decoded.
 	HTML        string
 	Attachments []Attachment
-	// Sent is when SES accepted it (the stand-in stamps each message; zero for a simple one).
+	// Sent is when SES received it (the stand-in stamps each raw message it accepts).
 	Sent time.Time
 }
 
