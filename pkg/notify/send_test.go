@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
 
@@ -187,6 +193,45 @@ func TestSenderPacesEveryAttempt(t *testing.T) {
 			}
 			if err != nil && tt.wantErr != "MessageRejected" && !workflow.IsRetryable(err) {
 				t.Errorf("error %v is not retryable: the notification would not be sent again", err)
+			}
+		})
+	}
+}
+
+// TestSDKLeavesThrottledSendsToTheSender: against an SES endpoint that always throttles, each
+// of the Sender's attempts is one request (the SDK's retryer would otherwise make several,
+// outside the pacing), while a 5xx is still retried by the SDK.
+func TestSDKLeavesThrottledSendsToTheSender(t *testing.T) {
+	m, err := PasswordMail(testAddressing, testNewKeyID, NewPassword())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name         string
+		status       int
+		code         string
+		wantRequests int
+	}{
+		{"throttled: one request per attempt", http.StatusTooManyRequests, "TooManyRequestsException", SendAttempts},
+		{"5xx: the SDK retries", http.StatusInternalServerError, "InternalFailure", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var requests atomic.Int32
+			ses := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				requests.Add(1)
+				w.Header().Set("x-amzn-ErrorType", tt.code)
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(`{"message":"no"}`))
+			}))
+			defer ses.Close()
+			client := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(ses.URL),
+				Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+				Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
+					so.MaxAttempts, so.Backoff = 3, retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+				})})
+			_, err := NewSender(client, "", &turns{}).Send(t.Context(), m)
+			if err == nil || !strings.Contains(err.Error(), tt.code) || int(requests.Load()) != tt.wantRequests {
+				t.Errorf("%d requests, error %v; want %d requests and %s", requests.Load(), err, tt.wantRequests, tt.code)
 			}
 		})
 	}
