@@ -83,12 +83,12 @@ func from(now time.Time, rate int) slot {
 }
 
 // Take reserves the first free slot of rate per second (at least 1) that has not passed and
-// waits for its time: the caller sends when it returns. A slot whose time passed by more
-// than half the interval between slots while its sender waited (a slow put, a paused
-// process) goes unused and another is taken: a send never falls into another second than
-// its slot's, and sends stay apart. When no slot is left before the context's deadline
-// minus Reserve, Take reserves nothing and returns a *workflow.RetryableError: the send is
-// left for a retry, or the next run.
+// waits for its time: the caller sends when it returns. When its sender gets there late (a
+// slow put, a paused process) with less than half the interval between slots left in the
+// slot's second, the slot goes unused and another is taken: a send never leaves later than
+// that in its slot's second, so that it does not arrive in the next one. When no slot is
+// left before the context's deadline minus Reserve, Take reserves nothing and returns a
+// *workflow.RetryableError: the send is left for a retry, or the next run.
 func (s *Slots) Take(ctx context.Context, rate int) error {
 	rate = max(rate, 1)
 	deadline, bounded := ctx.Deadline()
@@ -113,7 +113,7 @@ func (s *Slots) Take(ctx context.Context, rate int) error {
 		if err := s.sleep(ctx, sl.at().Sub(s.now())); err != nil {
 			return err
 		}
-		if s.now().Sub(sl.at()) <= sl.interval()/2 {
+		if s.now().Before(sl.second.Add(time.Second - sl.interval()/2)) {
 			return nil
 		}
 		sl = s.first(rate)

@@ -146,6 +146,7 @@ type fakeTime struct {
 func (f *fakeTime) clock() time.Time { return f.now }
 
 func (f *fakeTime) sleep(_ context.Context, d time.Duration) error {
+	d = max(d, 0) // as a timer does
 	f.sleeps = append(f.sleeps, d)
 	if len(f.extra) > 0 {
 		d, f.extra = d+f.extra[0], f.extra[1:]
@@ -182,9 +183,9 @@ func TestTake(t *testing.T) {
 			want: []string{key(0, 0)}, sleeps: []time.Duration{0}},
 		{name: "a slot whose second passed while waiting goes unused", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{2 * time.Second},
 			want: []string{key(0, 1), key(2*time.Second, 1)}, sleeps: []time.Duration{150 * time.Millisecond, 0}},
-		{name: "a slot missed by more than half its interval goes unused", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{200 * time.Millisecond},
-			want: []string{key(0, 1), key(0, 2)}, sleeps: []time.Duration{150 * time.Millisecond, 50 * time.Millisecond}},
-		{name: "a slot missed by less is used", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{100 * time.Millisecond},
+		{name: "less than half an interval left in the second: the slot goes unused", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{650 * time.Millisecond},
+			want: []string{key(0, 1), key(time.Second, 0)}, sleeps: []time.Duration{150 * time.Millisecond, 100 * time.Millisecond}},
+		{name: "late, with time left in the second: the slot is used", now: 100 * time.Millisecond, rate: 4, extra: []time.Duration{600 * time.Millisecond},
 			want: []string{key(0, 1)}, sleeps: []time.Duration{150 * time.Millisecond}},
 	}
 	for _, tt := range tests {
@@ -205,6 +206,38 @@ func TestTake(t *testing.T) {
 				t.Errorf("reserved %v after waits %v, want %v after %v", got, ft.sleeps, tt.want, tt.sleeps)
 			}
 		})
+	}
+}
+
+// slowStore is a slot store whose every put takes lag of the fake clock.
+type slowStore struct {
+	*slotStore
+	ft   *fakeTime
+	lag  time.Duration
+	puts int
+}
+
+func (s *slowStore) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	s.ft.now = s.ft.now.Add(s.lag)
+	s.puts++
+	return s.slotStore.PutObject(ctx, in, opts...)
+}
+
+// TestSlowPutsStillGetSlots: at a high rate, a put that takes several slot intervals makes
+// the reserved slot a past one; it is used all the same while its second has time left, so
+// that slow puts cost no extra reservations (and never keep a sender from sending).
+func TestSlowPutsStillGetSlots(t *testing.T) {
+	ft := &fakeTime{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	store := &slowStore{slotStore: newSlotStore(), ft: ft, lag: 35 * time.Millisecond}
+	slots := &Slots{S3: store, Bucket: "reports", Clock: ft.clock, Sleep: ft.sleep}
+	const takes = 50
+	for range takes {
+		if err := slots.Take(context.Background(), 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if store.puts > takes+takes/10 {
+		t.Errorf("%d puts for %d slots at 100 per second with puts of %s", store.puts, takes, store.lag)
 	}
 }
 
