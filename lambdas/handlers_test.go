@@ -26,6 +26,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
 
@@ -295,7 +296,7 @@ func TestNotifyFailsOnceThenDelivers(t *testing.T) {
 
 	flaky := &flakySES{SESAPI: sesv2.NewFromConfig(r.sb.Config()), failures: 1}
 	d := *r.deliver
-	d.Sender = notify.NewSender(flaky, "")
+	d.Sender = notify.NewSender(flaky, "", nil)
 	_, err := d.Handle(ctx, n)
 	if name := fmt.Sprintf("%T", workflow.ForLambda(err)); name != "*workflow.RetryableError" {
 		t.Fatalf("first attempt: error %v as %s, want a RetryableError", err, name)
@@ -347,7 +348,7 @@ type flakySES struct {
 func (f *flakySES) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
 	if f.failures > 0 {
 		f.failures--
-		return nil, &smithy.GenericAPIError{Code: "Throttling", Message: "Maximum sending rate exceeded."}
+		return nil, &smithy.GenericAPIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error."}
 	}
 	return f.SESAPI.SendEmail(ctx, in, opts...)
 }
@@ -534,6 +535,58 @@ func TestNoticeOnlyUsersBeyondTheLimitWait(t *testing.T) {
 	}
 	if slices.Sort(warned); !slices.Equal(warned, []string{"bob", "hank"}) {
 		t.Errorf("the next run warned %v, want bob and hank (notifications %+v)", warned, second.notifications[0])
+	}
+}
+
+// TestRedeliveriesCountInTheNotificationLimit: keys that could not be delivered (SES was
+// down during the first run: nothing was sent) are sent again by the next run inside its
+// notification limit, like notices: beyond it a redelivery waits for the next run, its key
+// kept in its hand-off secret, and the user is reported deferred.
+func TestRedeliveriesCountInTheNotificationLimit(t *testing.T) {
+	sc, err := sandbox.LoadScenario(filepath.Join("testdata", "org.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second owner due for a new key in prod, beside alice.
+	sc.Accounts[0].Users = append(sc.Accounts[0].Users, sandbox.User{Name: "zoe", Tags: map[string]string{"EmailID": "zoe@example.com"},
+		Keys: []sandbox.Key{{Status: sandbox.StatusActive, AgeDays: 84, LastUsedDaysAgo: aws.Int(1)}}})
+	r := rigFor(t, sandboxtest.New(t, sc))
+	ctx := context.Background()
+	prod := `{"accounts":["` + r.accountID("prod") + `"]}`
+	listing, err := r.list.Handle(ctx, workflow.ListAccountsRequest{Input: json.RawMessage(prod), RunID: "run-ses-down", StartTime: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.scan.Handle(ctx, workflow.AccountRequest{Run: listing.Run, Account: r.accounts(listing)[0]}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := r.handoffSecrets()
+	if len(waiting) != 2 {
+		t.Fatalf("hand-off secrets %v after the first run, want alice's and zoe's new keys waiting", waiting)
+	}
+
+	r.scan.MaxNotifications = 1
+	second := r.run(prod)
+	if n := second.notifications[0]; len(n) != 1 {
+		t.Errorf("%d notifications queued with a limit of 1: %+v", len(n), n)
+	}
+	if o := second.outcomes[0]; o.Counts.Deferred < 3 {
+		t.Errorf("counts %+v: want the redelivery and the two warnings beyond the limit deferred", o.Counts)
+	}
+	if left := r.handoffSecrets(); len(left) != 2 {
+		t.Errorf("hand-off secrets %v, want both kept (one delivered today awaits confirmation, one waits)", left)
+	}
+
+	r.scan.MaxNotifications = 0
+	third := r.run(prod)
+	var redelivered []string
+	for _, n := range third.notifications[0] {
+		if n.NewKey != nil {
+			redelivered = append(redelivered, n.UserName)
+		}
+	}
+	if len(redelivered) != 1 {
+		t.Errorf("the next run redelivered keys to %v, want the one deferred", redelivered)
 	}
 }
 

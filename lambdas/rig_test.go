@@ -34,6 +34,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -106,12 +107,12 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	r := &rig{t: t, sb: sb, settings: settings, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(r.logs, nil))
 	r.list = &org.Lister{Org: organizations.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket,
-		Excluded: settings.ExcludeAccounts, Log: log, Clock: time.Now}
+		Excluded: settings.ExcludeAccounts, Log: log, Clock: time.Now, SendRate: sendrate.Rate(settings.SESMaxSendRate, sesv2.NewFromConfig(cfg))}
 	r.scan = &rotate.Handler{Base: cfg, Settings: settings, S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
 		Leases:  &lease.Leases{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket},
 		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)},
 		Log: log, NewIAM: rotate.NewIAMClient, Settle: time.Nanosecond}
-	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "")
+	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "", &sendrate.Slots{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket})
 	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log,
 		History: notify.MemberHistory(cfg, settings.Partition, settings.MemberRoleName)}
 	r.report = &report.Reporter{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), SNS: sns.NewFromConfig(cfg), Sender: sender,

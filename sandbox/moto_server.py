@@ -48,6 +48,12 @@ that a new key's email bounced), as AWS serves it:
   GET    /v2/email/suppression/addresses/{address}  the entry, or 404 NotFoundException
   DELETE /v2/email/suppression/addresses/{address}
 
+and SES v2 GetAccount (GET /v2/email/account), which moto lacks (the rotator reads its send
+quota): a new production account's quota (14 messages per second, 50,000 a day), or once
+the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1 when 0; 200 a day). Every
+message SES accepts is stamped with the time SES received it, "sent_at" in data.json
+(moto keeps no time), so that tests can count the sends of each second.
+
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
 Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
 moto still sends it), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
@@ -72,6 +78,7 @@ import re
 import signal
 import sys
 import threading
+import time
 
 if "MOTO_ACCOUNT_ID" in os.environ:
     # moto reads it on every request; it must be gone before moto answers anything.
@@ -89,6 +96,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 PREFIX = "/keyrotator/"
 SUPPRESSION = "/v2/email/suppression/addresses"
+SES_ACCOUNT = "/v2/email/account"
 MAX_BODY = 1 << 20
 
 
@@ -388,6 +396,7 @@ class SESSandbox:
         self.enabled = False
         self.max_send_rate = 0
         self.last_sends = {}  # account ID -> send times (monotonic) of the last second
+        self.accepted_times = []  # epoch seconds of the messages accepted, for SentLast24Hours
 
     def enable(self, body):
         rate = body.get("maxSendRate", 0)
@@ -398,8 +407,6 @@ class SESSandbox:
         return {"sesSandbox": True, "maxSendRate": rate}
 
     def check_rate(self, account_id):
-        import time
-
         if not self.max_send_rate:
             return True
         with self.lock:
@@ -411,12 +418,37 @@ class SESSandbox:
             self.last_sends[account_id] = recent + [now]
             return True
 
+    def accepted(self, now):
+        """Record that SES accepted a message received at now (epoch seconds); return that
+        time as RFC 3339 (UTC, microseconds)."""
+        with self.lock:
+            self.accepted_times = [t for t in self.accepted_times if now - t < 86400] + [now]
+        return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+    def account(self):
+        """SES v2 GetAccount's answer: the sandbox's quota once enabled, else production's."""
+        with self.lock:
+            sandboxed, rate = self.enabled, self.max_send_rate
+            now = time.time()
+            sent = sum(1 for t in self.accepted_times if now - t < 86400)
+        quota = {"Max24HourSend": 200.0, "MaxSendRate": float(rate or 1)} if sandboxed else \
+            {"Max24HourSend": 50000.0, "MaxSendRate": 14.0}
+        quota["SentLast24Hours"] = float(sent)
+        return {"ProductionAccessEnabled": not sandboxed, "SendingEnabled": True,
+                "EnforcementStatus": "HEALTHY", "DedicatedIpAutoWarmupEnabled": False,
+                "SendQuota": quota}
+
 
 SES_SANDBOX = SESSandbox()
 
+# REQUEST.arrived is when the request this thread serves reached the server: a message is
+# stamped with it, not with the time moto got round to it.
+REQUEST = threading.local()
+
 
 def patch_ses_sandbox():
-    """Make SES send as AWS does in the sandbox once SES_SANDBOX is enabled."""
+    """Make SES send as AWS does in the sandbox once SES_SANDBOX is enabled, and stamp every
+    accepted message with the time it was received."""
     from email import message_from_string
     from email.utils import getaddresses, parseaddr
 
@@ -430,6 +462,7 @@ def patch_ses_sandbox():
     original = SESBackend.send_raw_email
 
     def send_raw_email(self, source, destinations, raw_data):
+        received = getattr(REQUEST, "arrived", None) or time.time()
         if SES_SANDBOX.enabled:
             message = message_from_string(raw_data)
             headers = [message[h] for h in ("To", "Cc", "Bcc") if message[h]]
@@ -442,7 +475,9 @@ def patch_ses_sandbox():
                     f"in region {self.region_name.upper()}: {', '.join(unverified)}")
             if not SES_SANDBOX.check_rate(self.account_id):
                 raise TooManyRequests("Maximum sending rate exceeded.")
-        return original(self, source, destinations, raw_data)
+        message = original(self, source, destinations, raw_data)
+        message.sent_at = SES_SANDBOX.accepted(received)
+        return message
 
     SESBackend.send_raw_email = send_raw_email
 
@@ -457,9 +492,12 @@ class KeyRotatorApp:
         self.suppressed = {}  # address (lower case) -> SuppressedDestination
 
     def __call__(self, environ, start_response):
+        REQUEST.arrived = time.time()  # moto handles the request in this thread
         path = environ.get("PATH_INFO", "")
         headers = [("Content-Type", "application/json")]
-        if path.startswith(SUPPRESSION):
+        if path == SES_ACCOUNT and environ["REQUEST_METHOD"] == "GET":
+            status, payload = 200, SES_SANDBOX.account()
+        elif path.startswith(SUPPRESSION):
             try:
                 status, payload = self.suppression(environ["REQUEST_METHOD"],
                                                    path[len(SUPPRESSION):], environ)

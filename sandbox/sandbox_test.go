@@ -501,6 +501,7 @@ func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
 	}
 	raw := rawEmail("iam-key-rotator@example.com", "alice@example.com", "Your new access key", "Open the zip.", "key.zip", attachment)
 	client := sesv2.NewFromConfig(sb.Config())
+	before := time.Now()
 	sent, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
 		FromEmailAddress: aws.String("iam-key-rotator@example.com"),
 		Destination:      &sesv2types.Destination{ToAddresses: []string{"alice@example.com"}},
@@ -528,6 +529,9 @@ func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
 	}
 	if len(e.Attachments) != 1 || e.Attachments[0].Filename != "key.zip" || !bytes.Equal(e.Attachments[0].Data, attachment) {
 		t.Errorf("attachments = %d, want key.zip with the %d bytes sent", len(e.Attachments), len(attachment))
+	}
+	if e.Sent.Before(before.Add(-time.Second)) || e.Sent.After(time.Now()) {
+		t.Errorf("sent at %s, want the time SES accepted it (between %s and now)", e.Sent, before)
 	}
 
 	// The sender identity is what makes SendEmail work: another sender is refused.
@@ -578,6 +582,26 @@ func TestSESSandboxRejectsUnverifiedRecipients(t *testing.T) {
 	}
 	if len(emails) != 1 || !slices.Equal(emails[0].Destinations, []string{"alice@example.com"}) {
 		t.Errorf("sent %d emails, want only the one to alice", len(emails))
+	}
+	account, err := client.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := account.SendQuota; account.ProductionAccessEnabled || q == nil || q.MaxSendRate != 1 || q.Max24HourSend != 200 || q.SentLast24Hours != 1 {
+		t.Errorf("GetAccount in the sandbox: production access %v, quota %+v; want the sandbox's 1 per second, 200 a day, 1 sent", account.ProductionAccessEnabled, q)
+	}
+}
+
+// TestSESGetAccountReportsTheQuota: SES v2 GetAccount, which moto lacks, answers with a new
+// production account's send quota.
+func TestSESGetAccountReportsTheQuota(t *testing.T) {
+	account, err := sesv2.NewFromConfig(shared.Config()).GetAccount(context.Background(), &sesv2.GetAccountInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := account.SendQuota; !account.ProductionAccessEnabled || !account.SendingEnabled || q == nil || q.MaxSendRate != 14 || q.Max24HourSend != 50000 {
+		t.Errorf("GetAccount: production access %v, sending %v, quota %+v; want production's 14 per second, 50,000 a day",
+			account.ProductionAccessEnabled, account.SendingEnabled, q)
 	}
 }
 

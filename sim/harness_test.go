@@ -91,7 +91,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 
 // notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).
 func (h *harness) notify(notes []workflow.Notification) {
-	d := &notify.Deliverer{Secrets: h.w.Secrets(), Sender: notify.NewSender(h.w.SES(), ""), From: "rotator@" + domain,
+	d := &notify.Deliverer{Secrets: h.w.Secrets(), Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
 		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now },
 		Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	for _, n := range notes {

@@ -373,7 +373,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		if n.NewKey != nil {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
-		d := &notify.Deliverer{Secrets: s.w.Secrets(), Sender: notify.NewSender(s.w.SES(), ""), From: "rotator@" + domain,
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
 		for attempt := 1; attempt <= attempts; attempt++ {
 			var out notify.Delivery

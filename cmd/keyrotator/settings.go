@@ -34,6 +34,7 @@ func (l *listFlag) Set(v string) error {
 type standInFlags struct {
 	endpoint, bin                     *string
 	limitDays, noticePeriod, maxUsers *int
+	sesMaxSendRate                    *int
 	memberRole, sender, support       *string
 	exclude, domains                  listFlag
 }
@@ -45,9 +46,11 @@ func addStandInFlags(fs *flag.FlagSet) *standInFlags {
 		limitDays:    fs.Int("limit-days", 0, "LIMIT_DAYS: maximum key age (0: the default, 90)"),
 		noticePeriod: fs.Int("notice-period", 0, "NOTICE_PERIOD: days of notice before each step (0: the default, 10)"),
 		maxUsers:     fs.Int("max-users", 0, "MAX_USERS: users with writes per account per run (0: the default, 200)"),
-		memberRole:   fs.String("member-role", "", "MEMBER_ROLE_NAME (default: the stand-in's memberRole)"),
-		sender:       fs.String("sender", "", "SENDER_EMAIL (default: the stand-in's senderEmail)"),
-		support:      fs.String("support", "", "SUPPORT_EMAIL (default: the stand-in's supportEmail)"),
+		sesMaxSendRate: fs.Int("ses-max-send-rate", 0,
+			"SES_MAX_SEND_RATE: emails per second for the whole run (0: the stand-in's SES quota, 14, or its SES sandbox's)"),
+		memberRole: fs.String("member-role", "", "MEMBER_ROLE_NAME (default: the stand-in's memberRole)"),
+		sender:     fs.String("sender", "", "SENDER_EMAIL (default: the stand-in's senderEmail)"),
+		support:    fs.String("support", "", "SUPPORT_EMAIL (default: the stand-in's supportEmail)"),
 	}
 	fs.Var(&f.exclude, "exclude-accounts", "EXCLUDE_ACCOUNTS, comma-separated account IDs (default: the stand-in's excludeAccountIds)")
 	fs.Var(&f.domains, "allowed-domains", "ALLOWED_EMAIL_DOMAINS, comma-separated (default: the stand-in's allowedEmailDomains)")
@@ -59,8 +62,8 @@ func (f *standInFlags) problem() string {
 	switch {
 	case *f.endpoint == "":
 		return "--endpoint is required (the URL \"keyrotator sandbox\" prints)"
-	case *f.limitDays < 0 || *f.noticePeriod < 0 || *f.maxUsers < 0:
-		return "--limit-days, --notice-period and --max-users must not be negative"
+	case *f.limitDays < 0 || *f.noticePeriod < 0 || *f.maxUsers < 0 || *f.sesMaxSendRate < 0:
+		return "--limit-days, --notice-period, --max-users and --ses-max-send-rate must not be negative"
 	}
 	return ""
 }
@@ -90,7 +93,7 @@ func (f *standInFlags) prepare(ctx context.Context, progress io.Writer) (runner.
 	if f.domains.set {
 		s.AllowedEmailDomains = f.domains.values
 	}
-	s.LimitDays, s.NoticePeriod, s.MaxUsers = *f.limitDays, *f.noticePeriod, *f.maxUsers
+	s.LimitDays, s.NoticePeriod, s.MaxUsers, s.SESMaxSendRate = *f.limitDays, *f.noticePeriod, *f.maxUsers, *f.sesMaxSendRate
 	if *f.bin == "" {
 		started := time.Now()
 		fmt.Fprintln(progress, "building the Lambdas into build/local…")

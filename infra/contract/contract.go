@@ -68,13 +68,13 @@ type EnvVar = string
 // a function gets only what it reads (lambdas/*/main.go through pkg/config). Excluded
 // accounts are filtered by ListAccounts, which every execution starts with.
 var FunctionEnv = map[Function][]EnvVar{
-	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ReportBucket},
+	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ReportBucket, config.SESMaxSendRate},
 	ScanAndRotate: {
 		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
 		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
 		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition,
 	},
-	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition, config.ReportBucket},
 	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 

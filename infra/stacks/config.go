@@ -30,10 +30,13 @@ type Config struct {
 	Schedule            string   // schedule: EventBridge cron(...) or rate(...) expression
 	MapConcurrency      int      // mapConcurrency: accounts processed at once
 	NotifyConcurrency   int      // notifyConcurrency: notifications sent at once per account
-	MemberRoleName      string   // memberRoleName: the role assumed in every member account
-	OrganizationID      string   // organizationId: o-xxxxxxxxxx
-	ManagementAccountID string   // managementAccountId: the organization's management account
-	RotatorAccountID    string   // rotatorAccountId: the provisioning account running the rotator
+	// SESMaxSendRate (sesMaxSendRate) is the emails per second of a run, all accounts together;
+	// 0: SES's maximum send rate, read at the start of each run (ses:GetAccount).
+	SESMaxSendRate      int
+	MemberRoleName      string // memberRoleName: the role assumed in every member account
+	OrganizationID      string // organizationId: o-xxxxxxxxxx
+	ManagementAccountID string // managementAccountId: the organization's management account
+	RotatorAccountID    string // rotatorAccountId: the provisioning account running the rotator
 	// StackSetAdminAccountID (stackSetAdminAccountId) deploys the member-role StackSet:
 	// the management account (default) or a delegated administrator for StackSets.
 	StackSetAdminAccountID string
@@ -57,6 +60,7 @@ const (
 	keySchedule               = "schedule"
 	keyMapConcurrency         = "mapConcurrency"
 	keyNotifyConcurrency      = "notifyConcurrency"
+	keySESMaxSendRate         = "sesMaxSendRate"
 	keyMemberRoleName         = "memberRoleName"
 	keyOrganizationID         = "organizationId"
 	keyManagementAccountID    = "managementAccountId"
@@ -71,7 +75,7 @@ const (
 var ContextKeys = []string{
 	keyLimitDays, keyNoticePeriod, keyMaxUsers, keySenderEmail, keySupportEmail,
 	keyOperatorEmail, keyExcludeAccounts, keyEmailTagKeys, keyExemptTagKey,
-	keyAllowedEmailDomains, keySchedule, keyMapConcurrency, keyNotifyConcurrency,
+	keyAllowedEmailDomains, keySchedule, keyMapConcurrency, keyNotifyConcurrency, keySESMaxSendRate,
 	keyMemberRoleName, keyOrganizationID, keyManagementAccountID, keyRotatorAccountID,
 	keyStackSetAdminAccountID, keyStackSetTargets, keyReportRetentionDays, keyCleanupOnce,
 }
@@ -89,6 +93,7 @@ var defaults = map[string]any{
 	keySchedule:            "cron(0 13 * * ? *)",
 	keyMapConcurrency:      10,
 	keyNotifyConcurrency:   2,
+	keySESMaxSendRate:      0,
 	keyMemberRoleName:      config.DefaultMemberRoleName,
 	keyReportRetentionDays: 400,
 	keyCleanupOnce:         false,
@@ -101,6 +106,7 @@ var (
 	roleNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	scheduleRE    = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
 	maxConcurrent = 10000 // Distributed Map's MaxConcurrency limit
+	maxSendRate   = 10000 // emails per second: send slots per second (pkg/sendrate)
 )
 
 // LoadConfig reads and validates every context key through get, which returns nil for a
@@ -120,6 +126,7 @@ func LoadConfig(get func(key string) any) (Config, error) {
 		Schedule:               r.match(keySchedule, scheduleRE.MatchString, "an EventBridge cron(...) or rate(...) expression"),
 		MapConcurrency:         r.integer(keyMapConcurrency, 1, maxConcurrent),
 		NotifyConcurrency:      r.integer(keyNotifyConcurrency, 1, 40),
+		SESMaxSendRate:         r.integer(keySESMaxSendRate, 0, maxSendRate),
 		MemberRoleName:         r.match(keyMemberRoleName, roleNameRE.MatchString, "an IAM role name"),
 		OrganizationID:         r.match(keyOrganizationID, orgIDRE.MatchString, "an organization ID like o-a1b2c3d4e5"),
 		ManagementAccountID:    r.match(keyManagementAccountID, accountIDRE.MatchString, "a 12-digit account ID"),

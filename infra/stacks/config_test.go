@@ -113,6 +113,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"schedule not cron", map[string]any{"schedule": "0 13 * * *"}, "context schedule: must be an EventBridge cron(...) or rate(...) expression"},
 		{"map concurrency zero", map[string]any{"mapConcurrency": 0.0}, "context mapConcurrency: must be an integer from 1 to 10000"},
 		{"notify concurrency too high", map[string]any{"notifyConcurrency": 1000.0}, "context notifyConcurrency: must be an integer from 1 to 40"},
+		{"send rate negative", map[string]any{"sesMaxSendRate": "-1"}, "context sesMaxSendRate: must be an integer from 0 to 10000"},
 		{"member role name with slash", map[string]any{"memberRoleName": "a/b"}, "context memberRoleName: must be an IAM role name"},
 		{"organization ID malformed", map[string]any{"organizationId": "o-x"}, "context organizationId: must be an organization ID"},
 		{"organization missing", map[string]any{"organizationId": nil}, "context organizationId: is required"},

@@ -23,6 +23,13 @@ const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
 func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.ConfigurationSet) {
 	stack := s.Stack
 	runs := s.ReportBucket.ArnForObjects(jsii.String(RunsPrefix + "*"))
+	// Every email waits for a send slot (pkg/sendrate): a conditional put under send-slots/.
+	sendSlots := allow([]string{"s3:PutObject"}, s.ReportBucket.ArnForObjects(jsii.String(workflow.SendSlotsPrefix+"*")))
+	sendSlotsSuppression := suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "Every email first reserves a send slot, one empty object per slot under send-slots/, named by the UTC second and the slot's number",
+		appliesTo: []string{sendSlotsObjects},
+	}
 	reports := s.ReportBucket.ArnForObjects(jsii.String(ReportsPrefix + "*"))
 	handoffSecrets := stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
@@ -54,6 +61,15 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		reason:    "ListAccounts writes one object per run under runs/; the keys are not known in advance",
 		appliesTo: []string{runsObjects},
 	})
+	if cfg.SESMaxSendRate == 0 {
+		// The run's send rate is SES's maximum send rate, read at its start.
+		list.Role.AddToPrincipalPolicy(allow([]string{"ses:GetAccount"}, jsii.String("*")))
+		suppressNag(list.Role, suppression{
+			rule:      "AwsSolutions-IAM5",
+			reason:    "ses:GetAccount supports no resource-level permissions: Resource must be *; it returns the account's SES quotas and status",
+			appliesTo: []string{"Resource::*"},
+		})
+	}
 
 	scan := s.Functions[contract.ScanAndRotate]
 	assumeMember := allowIf(
@@ -119,13 +135,15 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		[]string{"secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
 	notify.Role.AddToPrincipalPolicy(sendEmail)
+	notify.Role.AddToPrincipalPolicy(sendSlots)
 	notify.Role.AddToPrincipalPolicy(assumeMember)
-	suppressNag(notify.Role, handoffSecretsSuppression, memberRoleSuppression)
+	suppressNag(notify.Role, handoffSecretsSuppression, memberRoleSuppression, sendSlotsSuppression)
 
 	report := s.Functions[contract.CleanupReport]
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, runs, reports))
 	report.Role.AddToPrincipalPolicy(sendEmail)
+	report.Role.AddToPrincipalPolicy(sendSlots)
 	report.Role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))
 	grantKeyUse(s.TopicKey, "PublishFailuresByCleanupReport", report.Role, nil, "kms:GenerateDataKey", "kms:Decrypt")
 	suppressNag(report.Role, suppression{
@@ -135,14 +153,15 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 			runsObjects,
 			reportsObjects,
 		},
-	})
+	}, sendSlotsSuppression)
 }
 
 // cdk-nag finding IDs of the report bucket's prefixes (the bucket's logical ID ends in a hash).
 const (
-	runsObjects    = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/runs\/\*$/`
-	reportsObjects = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/reports\/\*$/`
-	leasesObjects  = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/leases\/\*$/`
+	runsObjects      = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/runs\/\*$/`
+	reportsObjects   = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/reports\/\*$/`
+	leasesObjects    = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/leases\/\*$/`
+	sendSlotsObjects = `/^Resource::<ReportBucket[0-9A-F]{8}\.Arn>\/send-slots\/\*$/`
 )
 
 var handoffSecretsSuppression = suppression{

@@ -98,6 +98,7 @@ func TestRolePermissions(t *testing.T) {
 		runs     = "<ReportBucket.Arn>/runs/*"
 		reports  = "<ReportBucket.Arn>/reports/*"
 		leases   = "<ReportBucket.Arn>/leases/*"
+		slots    = "<ReportBucket.Arn>/send-slots/*"
 		secrets  = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/handoff/*"
 		configSt = "arn:aws:ses:<AWS::Region>:222222222222:configuration-set/<ConfigurationSet>"
 		address  = "arn:aws:ses:<AWS::Region>:222222222222:identity/iam-key-rotator@example.com"
@@ -123,6 +124,7 @@ func TestRolePermissions(t *testing.T) {
 		{"ListAccountsRole", with(logsAndTraces("<ListAccountsLogs.Arn>"), map[string][]string{
 			"sts:AssumeRole": {"arn:aws:iam::111111111111:role/iam-access-key-rotator-management"},
 			"s3:PutObject":   {runs},
+			"ses:GetAccount": {"*"},
 		})},
 		{"ScanAndRotateRole", with(logsAndTraces("<ScanAndRotateLogs.Arn>"), map[string][]string{
 			"sts:AssumeRole":               {"arn:aws:iam::*:role/provisioning-admin"},
@@ -143,11 +145,12 @@ func TestRolePermissions(t *testing.T) {
 			"secretsmanager:TagResource":    {secrets},
 			"kms:Decrypt":                   {"<HandoffKey.Arn>"},
 			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},
+			"s3:PutObject":                  {slots},
 		}), sendEmail)},
 		{"CleanupReportRole", with(with(logsAndTraces("<CleanupReportLogs.Arn>"), map[string][]string{
 			"s3:ListBucket":       {"<ReportBucket.Arn>"},
 			"s3:GetObject":        {reports, runs},
-			"s3:PutObject":        {reports, runs},
+			"s3:PutObject":        {reports, runs, slots},
 			"sns:Publish":         {"<FailureTopic>"},
 			"kms:GenerateDataKey": {"<TopicKey.Arn>"},
 			"kms:Decrypt":         {"<TopicKey.Arn>"},
@@ -272,5 +275,20 @@ func TestConditions(t *testing.T) {
 				t.Errorf("condition %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestConfiguredSendRate: with sesMaxSendRate set, ListAccounts gets it and no ses:GetAccount
+// (every grant is used); without, it reads SES's quota (TestRolePermissions).
+func TestConfiguredSendRate(t *testing.T) {
+	tmpl := build(t, map[string]any{"sesMaxSendRate": "5"}).templates[RotatorStackID]
+	if got := rolePermissions(t, tmpl, "ListAccountsRole"); got["ses:GetAccount"] != nil {
+		t.Errorf("ses:GetAccount granted with the rate configured: %v", got["ses:GetAccount"])
+	}
+	for id, r := range resources(tmpl, "AWS::Lambda::Function") {
+		vars := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if strings.HasPrefix(id, "ListAccountsFunction") && resolve(vars["SES_MAX_SEND_RATE"]) != "5" {
+			t.Errorf("%s: SES_MAX_SEND_RATE = %v, want 5", id, vars["SES_MAX_SEND_RATE"])
+		}
 	}
 }

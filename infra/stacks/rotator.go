@@ -20,6 +20,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // RotatorStackProps configures the RotatorStack.
@@ -166,6 +167,7 @@ func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 		SESConfigurationSet: r.configurationSet,
 		FailureTopicARN:     r.failureTopicARN,
 		Partition:           r.partition,
+		SESMaxSendRate:      cfg.SESMaxSendRate,
 	}.Environ()
 }
 
@@ -199,6 +201,13 @@ func newReportBuckets(stack awscdk.Stack, cfg Config, skips checkovSkips) awss3.
 		if logs != nil {
 			props.ServerAccessLogsBucket = logs
 			props.ServerAccessLogsPrefix = jsii.String("report-bucket/")
+			// The SES send slots (pkg/sendrate) matter for a second: gone the next day.
+			*props.LifecycleRules = append(*props.LifecycleRules, &awss3.LifecycleRule{
+				Id:                          jsii.String("expire-send-slots"),
+				Prefix:                      jsii.String(workflow.SendSlotsPrefix),
+				Expiration:                  awscdk.Duration_Days(jsii.Number(1)),
+				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+			})
 		}
 		b := awss3.NewBucket(stack, jsii.String(id), props)
 		return b

@@ -85,6 +85,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"SES_CONFIGURATION_SET": "<ConfigurationSet>",
 		"FAILURE_TOPIC_ARN":     "<FailureTopic>",
 		"PARTITION":             "aws",
+		"SES_MAX_SEND_RATE":     "",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("environment values:\n got %v\nwant %v", env, want)
@@ -234,11 +235,16 @@ func TestReportBucket(t *testing.T) {
 						t.Errorf("%s %s = %s, want %s", id, key, got, w)
 					}
 				}
-				rule := p["LifecycleConfiguration"].(map[string]any)["Rules"].([]any)[0].(map[string]any)
+				rules := p["LifecycleConfiguration"].(map[string]any)["Rules"].([]any)
+				rule := rules[0].(map[string]any)
 				if rule["ExpirationInDays"] != tt.days || rule["Status"] != "Enabled" {
 					t.Errorf("%s lifecycle %v, want expiry after %v days", id, rule, tt.days)
 				}
 				if strings.HasPrefix(id, "ReportBucket") {
+					want := `{"ExpirationInDays":1,"Id":"expire-send-slots","NoncurrentVersionExpiration":{"NoncurrentDays":1},"Prefix":"send-slots/","Status":"Enabled"}`
+					if len(rules) != 2 || mustJSON(rules[1]) != want {
+						t.Errorf("%s lifecycle rules %s, want the send slots expired the next day: %s", id, mustJSON(rules), want)
+					}
 					if resolve(p["LoggingConfiguration"].(map[string]any)["DestinationBucketName"]) != "<AccessLogsBucket>" {
 						t.Errorf("report bucket logs to %v", p["LoggingConfiguration"])
 					}

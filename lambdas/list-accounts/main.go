@@ -8,11 +8,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -23,7 +25,8 @@ func main() {
 			orgCfg = awsclient.AssumeRole(env.AWS, env.Settings.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 		}
 		l := &org.Lister{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
-			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, Log: env.Log, Clock: time.Now}
+			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, Log: env.Log, Clock: time.Now,
+			SendRate: sendrate.Rate(env.Settings.SESMaxSendRate, sesv2.NewFromConfig(env.AWS))}
 		return l.Handle, nil
 	})
 }

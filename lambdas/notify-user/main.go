@@ -4,19 +4,23 @@ package main
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 func main() {
-	boot.Start([]string{config.SenderEmail}, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
+	boot.Start([]string{config.SenderEmail, config.ReportBucket}, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
+		slots := &sendrate.Slots{S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle), Bucket: env.Settings.ReportBucket}
 		d := &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(env.AWS), From: env.Settings.SenderEmail, Log: env.Log,
-			Sender:  notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet),
+			Sender:  notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet, slots),
 			History: notify.MemberHistory(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName), Policy: env.Settings.Policy}
 		return d.Handle, nil
 	})

@@ -34,12 +34,13 @@ const (
 	SESConfigurationSet = "SES_CONFIGURATION_SET"
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
 	Partition           = "PARTITION"
+	SESMaxSendRate      = "SES_MAX_SEND_RATE"
 )
 
 // Variables lists every variable, in the order above.
 var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
 	ManagementRoleARN, ExcludeAccounts, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
-	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition}
+	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
 // member role may write no other tag (infra: its aws:TagKeys condition), so it can never
@@ -73,6 +74,9 @@ type Settings struct {
 	// Partition is the deployment's AWS partition (aws, aws-cn, aws-us-gov, ...): the stack
 	// sets it from AWS::Partition, so the ARNs the Lambdas build need no guess from the region.
 	Partition string
+	// SESMaxSendRate is the emails per second of a run, for every account together (0: SES's
+	// maximum send rate, read from SES at the start of each run).
+	SESMaxSendRate int
 }
 
 var (
@@ -140,6 +144,7 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		SESConfigurationSet: get(SESConfigurationSet),
 		FailureTopicARN:     matching(FailureTopicARN, arnPattern, "an SNS topic ARN"),
 		Partition:           matching(Partition, partitionPattern, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
+		SESMaxSendRate:      number(SESMaxSendRate),
 	}
 	for i, id := range s.ExcludeAccounts {
 		if !workflow.ValidAccountID(id) {
@@ -198,6 +203,7 @@ func (s Settings) Environ() map[string]string {
 	set(SESConfigurationSet, s.SESConfigurationSet)
 	set(FailureTopicARN, s.FailureTopicARN)
 	set(Partition, s.Partition)
+	number(SESMaxSendRate, s.SESMaxSendRate)
 	return env
 }
 

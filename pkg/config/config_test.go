@@ -104,6 +104,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 		SESConfigurationSet: "iam-access-key-rotator-configset",
 		FailureTopicARN:     "arn:aws:sns:us-east-1:123456789012:iam-access-key-rotator-topic",
 		Partition:           "aws-us-gov",
+		SESMaxSendRate:      14,
 	}
 	tests := []struct {
 		name string

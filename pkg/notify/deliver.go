@@ -49,10 +49,12 @@ type Delivery struct {
 
 // Handle sends the new key first (the zip, then its password) and marks its hand-off secret
 // sent, then one email per other notice, and finally records the delivered notices on the
-// owner's IAM user. On an error nothing more is sent and nothing unsent is recorded: a retry,
-// or the next run, sends what is missing (an email may then go out twice, never zero times).
+// owner's IAM user. Every email waits for its turn at the run's send rate. On an error
+// nothing more is sent and nothing unsent is recorded: a retry, or the next run, sends what
+// is missing (an email may then go out twice, never zero times).
 func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
 	out := Delivery{AccountID: n.Account.AccountID, UserName: n.UserName, MessageIDs: []string{}}
+	sender := d.Sender.At(n.SendRate)
 	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName}
 	now := time.Now
 	if d.Now != nil {
@@ -70,7 +72,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		case err != nil:
 			return out, err
 		default:
-			if err := d.send(ctx, &out, keyMsgs...); err != nil {
+			if err := send(ctx, sender, &out, keyMsgs...); err != nil {
 				return out, err
 			}
 			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID, n.Email); err != nil {
@@ -93,7 +95,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		if err != nil {
 			return out, err
 		}
-		if err := d.send(ctx, &out, m); err != nil {
+		if err := send(ctx, sender, &out, m); err != nil {
 			return out, d.record(ctx, n, delivered, now(), err)
 		}
 		if notice.Kind.KeyRemains() {
@@ -104,9 +106,9 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 	return out, d.record(ctx, n, delivered, now(), nil)
 }
 
-func (d *Deliverer) send(ctx context.Context, out *Delivery, msgs ...Message) error {
+func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) error {
 	for _, m := range msgs {
-		id, err := d.Sender.Send(ctx, m)
+		id, err := sender.Send(ctx, m)
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,8 @@ type Lister struct {
 	Log      *slog.Logger
 	// Clock gives the run's time when the request has no start time (tests set it).
 	Clock func() time.Time
+	// SendRate gives the run's SES send rate (sendrate.Rate: the configured one, or SES's).
+	SendRate func(context.Context) (int, error)
 }
 
 // Handle validates the input before anything else (an *workflow.InvalidInput on any problem),
@@ -58,6 +60,9 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 		run.Now = *in.AsOf
 	}
 	run.Now = run.Now.UTC()
+	if run.SendRate, err = l.SendRate(ctx); err != nil {
+		return workflow.AccountList{}, err
+	}
 
 	listing, err := l.activeAccounts(ctx)
 	if err != nil {
@@ -81,7 +86,7 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 		return workflow.AccountList{}, fmt.Errorf("write account list to s3://%s/%s: %w", l.Bucket, key, err)
 	}
 	l.Log.InfoContext(ctx, "listed accounts", "runId", run.RunID, "active", len(active), "selected", len(accounts),
-		"dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now)
+		"dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now, "sendRate", run.SendRate)
 	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key,
 		ResultsPrefix: workflow.AccountResultsPrefix(run.RunID)}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +87,8 @@ func TestHandle(t *testing.T) {
 				account("777777777777", "joining", orgtypes.AccountStatePendingActivation),
 			}}
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler)}
+			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler),
+				SendRate: func(context.Context) (int, error) { return 3, nil }}
 			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: start})
 			if tt.wantField != "" {
 				var invalid *workflow.InvalidInput
@@ -109,13 +111,26 @@ func TestHandle(t *testing.T) {
 			for _, a := range stored {
 				ids = append(ids, a.AccountID)
 			}
-			if !slices.Equal(ids, tt.wantIDs) || got.AccountCount != len(tt.wantIDs) || got.Key != "runs/run-1/accounts.json" || !got.Run.Now.Equal(tt.wantNow) {
+			if !slices.Equal(ids, tt.wantIDs) || got.AccountCount != len(tt.wantIDs) || got.Key != "runs/run-1/accounts.json" || !got.Run.Now.Equal(tt.wantNow) ||
+				got.Run.SendRate != 3 {
 				t.Errorf("got %+v with accounts %v, want %v at %v", got, ids, tt.wantIDs, tt.wantNow)
 			}
 			if org.calls != 7 {
 				t.Errorf("%d ListAccounts calls, want every page (7)", org.calls)
 			}
 		})
+	}
+}
+
+// TestHandleWithoutSendRate: a run whose send rate cannot be read (GetAccount refused) fails
+// before it lists or writes anything.
+func TestHandleWithoutSendRate(t *testing.T) {
+	org, store := &fakeOrg{}, &fakeS3{objects: map[string][]byte{}}
+	l := &Lister{Org: org, S3: store, Log: slog.New(slog.DiscardHandler),
+		SendRate: func(context.Context) (int, error) { return 0, errors.New("read the SES send quota: AccessDenied") }}
+	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "SES send quota") || org.calls != 0 || len(store.objects) != 0 {
+		t.Errorf("error %v after %d ListAccounts calls and %d objects written, want the quota's error before any", err, org.calls, len(store.objects))
 	}
 }
 
@@ -153,7 +168,8 @@ func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler)}
+			l := &Lister{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler),
+				SendRate: func(context.Context) (int, error) { return 1, nil }}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 			if err == nil || err.Error() != tt.wantErr {
 				t.Fatalf("error %v, want %q", err, tt.wantErr)

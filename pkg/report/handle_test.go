@@ -117,7 +117,7 @@ func TestNotifyFailuresReachTheReport(t *testing.T) {
 	prod, dev := workflow.Account{AccountID: "111111111111", Name: "prod"}, workflow.Account{AccountID: "222222222222", Name: "dev"}
 	topic, ses := &fakeSNS{}, &fakeSES{}
 	var metrics bytes.Buffer
-	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, ""), Bucket: "reports", From: "rotator@example.com",
+	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
 		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 		Log: slog.New(slog.DiscardHandler), Metrics: &metrics}
 	out, err := r.Handle(ctx, workflow.ReportRequest{Listing: listing})
@@ -225,7 +225,7 @@ func TestSupportEmailRefusedStillAlerts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, listing := failedNotifications(t)
 			topic := &fakeSNS{}
-			r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, ""), Bucket: "reports",
+			r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, "", nil), Bucket: "reports",
 				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
 			out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})

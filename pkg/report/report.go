@@ -305,7 +305,7 @@ func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.
 	if err != nil {
 		return err
 	}
-	_, err = r.Sender.Send(ctx, m)
+	_, err = r.Sender.At(doc.Run.SendRate).Send(ctx, m)
 	return err
 }
 

@@ -77,8 +77,8 @@ type Rotator struct {
 	HandoffKMSKeyID string
 	// MaxNotifications bounds the notifications of one account's run (0: 550), so that one
 	// account's first run cannot flood its owners' inboxes and SES's quota at once. Users with
-	// writes (at most maxUsers) and redeliveries always notify; users who would only get a
-	// notice wait for the next run beyond the bound.
+	// writes (at most maxUsers) always notify; users who would only get a notice or the
+	// redelivery of a key wait for the next run beyond the bound.
 	MaxNotifications int
 	// Settle is DefaultSettle unless set; Clock is time.Now unless set (the wall clock that
 	// dates pending marks, compared with IAM's CreateDate).
@@ -731,18 +731,20 @@ func refused(err error) bool {
 
 // queue adds the user's notification: the plan's notices, and the new key or a key still
 // waiting for delivery (sent again unless SES accepted it today). The address is the one the
-// user's tags give now, validated. Users with only notices wait for the next run beyond the
-// run's notification budget.
+// user's tags give now, validated. Beyond the run's notification budget, users without
+// writes (notices, redeliveries) wait for the next run: a redelivery counts like any other
+// notification, so that an SES outage cannot make the next run exceed the budget.
 func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workflow.NewKey) {
 	e := ur.execution
 	if e.run.DryRun || up.Email == "" {
 		return
 	}
 	notices := up.Notices
+	redelivery := false
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
-				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}
+				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists.
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
@@ -750,7 +752,6 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
 						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn)})
 				}
-				e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id)
 				break
 			}
 		}
@@ -758,16 +759,22 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	if newKey == nil && len(up.Notices) == 0 {
 		return
 	}
-	// Users with writes always notify: a notice-only user may use the budget only beyond what
+	// Users with writes always notify: a user without may use the budget only beyond what
 	// the users still to come may need for their writes.
 	reserved := min(e.cfg.MaxUsers-e.writers, e.usersLeft)
-	if newKey == nil && len(up.Actions) == 0 && e.noticeBudget <= reserved {
+	if len(up.Actions) == 0 && e.noticeBudget <= reserved {
 		ur.ur.Status, ur.ur.Notices = policy.StatusDeferred, nil
 		ur.ur.Reason = "notices deferred to the next run: this run's notification limit is reached"
+		if redelivery {
+			ur.ur.Reason = fmt.Sprintf("the redelivery of new key %s and its notices deferred to the next run: this run's notification limit is reached", newKey.AccessKeyID)
+		}
 		e.res.Counts.Deferred++
 		return
 	}
+	if redelivery {
+		e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", newKey.AccessKeyID)
+	}
 	e.noticeBudget--
 	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey})
+		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey, SendRate: e.run.SendRate})
 }

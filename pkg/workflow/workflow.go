@@ -106,6 +106,9 @@ type Run struct {
 	Cleanup bool      `json:"cleanup"`
 	// Accounts repeats the explicitly requested accounts (empty: all).
 	Accounts []string `json:"accounts,omitempty"`
+	// SendRate is the run's SES send rate, in messages per second, that every email of the
+	// run, in every account, shares (pkg/sendrate): SES_MAX_SEND_RATE, or SES's quota.
+	SendRate int `json:"sendRate"`
 }
 
 // Account is one member account to process.
@@ -244,6 +247,9 @@ type Notification struct {
 	Email    string          `json:"email"`
 	Notices  []policy.Notice `json:"notices"`
 	NewKey   *NewKey         `json:"newKey,omitempty"`
+	// SendRate is the run's (Run.SendRate); 0, in a notification of an earlier version, is
+	// sent at 1 per second, SES's lowest quota.
+	SendRate int `json:"sendRate"`
 }
 
 // NewKey points at a created key and the hand-off secret that holds its secret part.
@@ -307,6 +313,10 @@ const LeasesPrefix = "leases/"
 
 // LeaseKey is an account's lease.
 func LeaseKey(accountID string) string { return LeasesPrefix + accountID + ".json" }
+
+// SendSlotsPrefix holds the SES send slots that every sender reserves before it sends
+// (pkg/sendrate), one empty object per slot, expired by a lifecycle rule.
+const SendSlotsPrefix = "send-slots/"
 
 // ReportKey is the run's consolidated report, as "json" or "csv".
 func ReportKey(runID, format string) string { return "reports/" + runID + "/report." + format }

@@ -3,16 +3,32 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
 
-// Email is a message SES accepted: its envelope and raw MIME text.
+// Email is a message SES accepted: its envelope, raw MIME text, and when SES received it
+// (the stand-in stamps each).
 type Email struct {
-	ID           string   `json:"id"`
-	Source       string   `json:"source"`
-	Destinations []string `json:"destinations"`
-	Raw          string   `json:"raw_data"`
+	ID           string    `json:"id"`
+	Source       string    `json:"source"`
+	Destinations []string  `json:"destinations"`
+	Raw          string    `json:"raw_data"`
+	Sent         time.Time `json:"sent_at"`
+}
+
+// BusiestSecond is the most emails SES accepted in one UTC second, and that second.
+func BusiestSecond(emails []Email) (int, time.Time) {
+	perSecond := map[int64]int{}
+	most, at := 0, time.Time{}
+	for _, e := range emails {
+		s := e.Sent.Unix()
+		if perSecond[s]++; perSecond[s] > most {
+			most, at = perSecond[s], e.Sent.Truncate(time.Second)
+		}
+	}
+	return most, at
 }
 
 // model is the part of the stand-in's /moto-api/data.json the runner reads: the raw

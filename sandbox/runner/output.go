@@ -110,7 +110,12 @@ func (e *Execution) Summary(w io.Writer) {
 	if !e.Succeeded() {
 		fmt.Fprintf(w, ": %s: %s", e.Error, e.Cause)
 	}
-	fmt.Fprintf(w, "\nemails sent: %d\n", len(e.Emails))
+	most, _ := BusiestSecond(e.Emails)
+	fmt.Fprintf(w, "\nemails sent: %d, at most %d in one second", len(e.Emails), most)
+	if e.Report != nil {
+		fmt.Fprintf(w, " (the run's SES send rate: %d per second)", e.Report.Run.SendRate)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "executions: %d (the execution and its Distributed Maps' children); most history events in one: %d of %d (%s); largest payload: %d of %d bytes (%s)\n",
 		e.Stats.Executions, e.Stats.MostEvents, HistoryLimit, e.Stats.MostEventsIn, e.Stats.LargestPayload, PayloadLimit, e.Stats.LargestPayloadAt)
 	fmt.Fprintf(w, "state transitions: %d; Lambda invocations:", e.Stats.Transitions)

@@ -50,6 +50,8 @@ type Settings struct {
 	AllowedEmailDomains []string
 	// LimitDays, NoticePeriod and MaxUsers: 0 leaves the policy's default (90, 10, 200).
 	LimitDays, NoticePeriod, MaxUsers int
+	// SESMaxSendRate is the run's emails per second (0: the stand-in's SES quota, GetAccount).
+	SESMaxSendRate int
 	// AccountConcurrency and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2).
 	AccountConcurrency, NotifyConcurrency int
 }
@@ -517,6 +519,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		ReportBucket:    res.Bucket,
 		FailureTopicARN: res.TopicARN,
 		Partition:       sandbox.Partition,
+		SESMaxSendRate:  s.SESMaxSendRate,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])

@@ -108,6 +108,8 @@ type Email struct {
 	// HTML is the first text/html part, decoded.
 	HTML        string
 	Attachments []Attachment
+	// Sent is when SES received it (the stand-in stamps each raw message it accepts).
+	Sent time.Time
 }
 
 // Attachment is a MIME part with a file name (or a non-text part), decoded.
@@ -122,10 +124,11 @@ type Attachment struct {
 type modelData struct {
 	SES struct {
 		RawMessage []struct {
-			ID           string   `json:"id"`
-			Source       string   `json:"source"`
-			Destinations []string `json:"destinations"`
-			RawData      string   `json:"raw_data"`
+			ID           string    `json:"id"`
+			Source       string    `json:"source"`
+			Destinations []string  `json:"destinations"`
+			RawData      string    `json:"raw_data"`
+			SentAt       time.Time `json:"sent_at"`
 		} `json:"RawMessage"`
 		Message []struct {
 			ID           string              `json:"id"`
@@ -171,7 +174,7 @@ func (sb *Sandbox) SentEmails(ctx context.Context) ([]Email, error) {
 		if err != nil {
 			return nil, fmt.Errorf("SES message %s from %s: %w", m.ID, m.Source, err)
 		}
-		e.ID, e.Source, e.Destinations = m.ID, m.Source, sandbox.UniqueAddresses(m.Destinations)
+		e.ID, e.Source, e.Destinations, e.Sent = m.ID, m.Source, sandbox.UniqueAddresses(m.Destinations), m.SentAt
 		emails = append(emails, e)
 	}
 	for _, m := range d.SES.Message {
