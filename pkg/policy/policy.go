@@ -93,7 +93,7 @@ type decider struct {
 	now   time.Time
 	user  User
 	plan  *UserPlan
-	email bool // the owner has a usable address
+	email bool  // the owner has a usable address
 	keys  []Key // the user's keys, oldest first
 	left  []Key // those rule 2 does not delete (rotate only)
 
