@@ -306,7 +306,7 @@ var supportReportKind = &kind{
 	purpose: "support-report",
 	subject: line("IAM access key rotation report for {{.Day}}"),
 	what:    lines("The IAM access key rotator ran on {{.Day}}. Summary:"),
-	todo:    lines("Follow up on the accounts and users the attached {{.Attachment}} lists as failed, deferred or without a usable email."),
+	todo:    lines("Follow up on the accounts and users the attached {{.Attachment}} lists as failed, deferred, without a usable email or at risk (at_risk: an old key still in use is about to be deactivated)."),
 	facts:   []fact{{"Report", line("{{.Attachment}}")}},
 }
 
