@@ -10,7 +10,9 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                                "createDate": "2026-01-02T03:04:05Z",
                                "lastUsedDate": "2026-03-01T00:00:00Z" | null,
                                "lastUsedService": "s3", "lastUsedRegion": "us-east-1"}
-                              (service and region are optional, those are the defaults)
+                              (service and region are required with a lastUsedDate;
+                              GetAccessKeyLastUsed then returns them, and N/A for a key
+                              never used, as AWS does)
                               A user created after its back-dated key is moved back
                               to the key's creation time (IAM cannot hold a key older
                               than its user).
@@ -119,6 +121,9 @@ def backdate(body):
         last_used = parse_time(last_used, "lastUsedDate")
         if last_used < create_date:
             raise BadRequest(400, "lastUsedDate: before createDate")
+        for field in ("lastUsedService", "lastUsedRegion"):
+            if not isinstance(body.get(field), str) or not body[field]:
+                raise BadRequest(400, f"{field}: required string with lastUsedDate")
 
     if not (len(account_id) == 12 and account_id.isdigit()):
         raise BadRequest(400, "accountId: must be 12 digits")
@@ -136,10 +141,7 @@ def backdate(body):
         key.last_used = None
     else:
         key.last_used = AccessKeyLastUsed(
-            timestamp=last_used,
-            service=body.get("lastUsedService") or "s3",
-            region=body.get("lastUsedRegion") or "us-east-1",
-        )
+            timestamp=last_used, service=body["lastUsedService"], region=body["lastUsedRegion"])
     if user.create_date > create_date:
         user.create_date = create_date
     return {"accountId": account_id, "userName": user.name,

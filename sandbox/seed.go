@@ -348,13 +348,13 @@ func (s *seeder) key(ctx context.Context, client *iam.Client, account, id, user 
 		}
 	}
 	createDate := s.now.Add(-time.Duration(k.AgeDays) * day)
-	var lastUsed *time.Time
-	if k.LastUsedDaysAgo != nil {
-		t := s.now.Add(-time.Duration(*k.LastUsedDaysAgo) * day)
-		lastUsed = &t
-	}
-	if err := Backdate(ctx, s.url, id, user, keyID, createDate, lastUsed); err != nil {
+	used := k.lastUse(s.now)
+	if err := Backdate(ctx, s.url, id, user, keyID, createDate, used); err != nil {
 		return fmt.Errorf("back-date access key %s of %s in %s: %w", keyID, user, account, err)
+	}
+	var lastUsed *time.Time
+	if used != nil {
+		lastUsed = &used.Date
 	}
 	s.out.Keys = append(s.out.Keys, SeededKey{
 		Account: account, AccountID: id, User: user, AccessKeyID: keyID, Status: k.Status,
@@ -394,18 +394,26 @@ func CacheCredentialReports(ctx context.Context, url string, hoursAgo int) error
 	return nil
 }
 
-// Backdate sets the CreateDate and LastUsedDate (nil: never used) of an access key in
-// the stand-in at url, through its /keyrotator/backdate endpoint.
-func Backdate(ctx context.Context, url, accountID, user, accessKeyID string, created time.Time, lastUsed *time.Time) error {
+// LastUse is when, with which service and in which region a key was last used, as
+// GetAccessKeyLastUsed reports it.
+type LastUse struct {
+	Date            time.Time
+	Service, Region string
+}
+
+// Backdate sets the CreateDate and last use (nil: never used) of an access key in the
+// stand-in at url, through its /keyrotator/backdate endpoint.
+func Backdate(ctx context.Context, url, accountID, user, accessKeyID string, created time.Time, used *LastUse) error {
 	body := map[string]any{
 		"accountId": accountID, "userName": user, "accessKeyId": accessKeyID,
 		"createDate": created.UTC().Format(time.RFC3339), "lastUsedDate": nil,
 	}
-	if lastUsed != nil {
-		if lastUsed.Before(created) {
+	if used != nil {
+		if used.Date.Before(created) {
 			return errors.New("last used before created")
 		}
-		body["lastUsedDate"] = lastUsed.UTC().Format(time.RFC3339)
+		body["lastUsedDate"] = used.Date.UTC().Format(time.RFC3339)
+		body["lastUsedService"], body["lastUsedRegion"] = used.Service, used.Region
 	}
 	return callJSON(ctx, http.MethodPost, url+"/keyrotator/backdate", body, nil)
 }
