@@ -10,7 +10,9 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                                "createDate": "2026-01-02T03:04:05Z",
                                "lastUsedDate": "2026-03-01T00:00:00Z" | null,
                                "lastUsedService": "s3", "lastUsedRegion": "us-east-1"}
-                              (service and region are optional, those are the defaults)
+                              (service and region are required with a lastUsedDate;
+                              GetAccessKeyLastUsed then returns them, and N/A for a key
+                              never used, as AWS does)
                               A user created after its back-dated key is moved back
                               to the key's creation time (IAM cannot hold a key older
                               than its user).
@@ -20,7 +22,8 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               minutes); body: {"accountId": "...", "users": [{"name":
                               "alice", "tags": {"EmailID": "..."}, "keys": [{"status":
                               "Active"|"Inactive", "createDate": ..., "lastUsedDate":
-                              ... | null}]}]}; answers {"keys": [{"userName",
+                              ... | null, "lastUsedService": ..., "lastUsedRegion":
+                              ...}]}]}; answers {"keys": [{"userName",
                               "accessKeyId", "secretAccessKey"}]}, in the body's order
   POST /keyrotator/account-name  rename an account of the organization (moto names
                               the management account "master"); body:
@@ -131,19 +134,24 @@ def iam_backend(account_id):
 
 
 def key_dates(body, field):
-    """The createDate and lastUsedDate (None: never used) of a key in a request body."""
+    """The createDate and last use of a key in a request body: lastUsedDate (None: never
+    used), lastUsedService and lastUsedRegion (required with a lastUsedDate)."""
     if not isinstance(body.get("createDate"), str) or not body["createDate"]:
         raise BadRequest(400, f"{field}createDate: required string")
     create_date = parse_time(body["createDate"], f"{field}createDate")
     last_used = body.get("lastUsedDate")
-    if last_used is not None:
-        last_used = parse_time(last_used, f"{field}lastUsedDate")
-        if last_used < create_date:
-            raise BadRequest(400, f"{field}lastUsedDate: before createDate")
-    return create_date, last_used
+    if last_used is None:
+        return create_date, None, None, None
+    last_used = parse_time(last_used, f"{field}lastUsedDate")
+    if last_used < create_date:
+        raise BadRequest(400, f"{field}lastUsedDate: before createDate")
+    for name in ("lastUsedService", "lastUsedRegion"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise BadRequest(400, f"{field}{name}: required string with lastUsedDate")
+    return create_date, last_used, body["lastUsedService"], body["lastUsedRegion"]
 
 
-def set_key_dates(user, key, create_date, last_used, service="s3", region="us-east-1"):
+def set_key_dates(user, key, create_date, last_used, service, region):
     """Back-date a key (and its user, which IAM cannot make younger than its keys)."""
     from moto.iam.models import AccessKeyLastUsed
 
@@ -160,7 +168,6 @@ def backdate(body):
         if not isinstance(body.get(field), str) or not body[field]:
             raise BadRequest(400, f"{field}: required string")
     account_id = body["accountId"]
-    create_date, last_used = key_dates(body, "")
     backend = iam_backend(account_id)
     user = backend.users.get(body["userName"])
     if user is None:
@@ -170,8 +177,7 @@ def backdate(body):
         raise BadRequest(404, f"access key {body['accessKeyId']} of {body['userName']} "
                               f"in {account_id}: not found")
 
-    set_key_dates(user, key, create_date, last_used,
-                  body.get("lastUsedService") or "s3", body.get("lastUsedRegion") or "us-east-1")
+    set_key_dates(user, key, *key_dates(body, ""))
     return {"accountId": account_id, "userName": user.name,
             "accessKeyId": key.access_key_id}
 

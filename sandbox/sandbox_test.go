@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -105,6 +106,11 @@ func TestSeededKeysReadBackThroughTheSDK(t *testing.T) {
 					t.Errorf("%s/%s key %d: GetAccessKeyLastUsed %s is %d days ago, want %d",
 						account, u.Name, i, k.LastUsedDate, wholeDays(now, *k.LastUsedDate), *w.LastUsedDaysAgo)
 				}
+				// As AWS: the service and region of the last use, N/A for a key never used.
+				if service, region := wantWhere(w); k.LastUsedService != service || k.LastUsedRegion != region {
+					t.Errorf("%s/%s key %d: GetAccessKeyLastUsed ServiceName %q, Region %q; want %q %q",
+						account, u.Name, i, k.LastUsedService, k.LastUsedRegion, service, region)
+				}
 			}
 			delete(want, account+"/"+u.Name)
 		}
@@ -116,6 +122,15 @@ func TestSeededKeysReadBackThroughTheSDK(t *testing.T) {
 	if tags := mustUser(t, sb, "staging", "olivia").Tags; tags["EmailID"] != "olivia@example.com" || tags["Team"] != "data" {
 		t.Errorf("staging/olivia tags = %v", tags)
 	}
+}
+
+// wantWhere is the service and region GetAccessKeyLastUsed must give a scenario key:
+// N/A for one never used, else the scenario's or the defaults.
+func wantWhere(k sandbox.Key) (service, region string) {
+	if k.LastUsedDaysAgo == nil {
+		return "N/A", "N/A"
+	}
+	return cmp.Or(k.LastUsedService, sandbox.DefaultLastUsedService), cmp.Or(k.LastUsedRegion, sandbox.DefaultLastUsedRegion)
 }
 
 func mustUser(t *testing.T, sb *sandboxtest.Sandbox, account, name string) sandboxtest.User {
@@ -200,8 +215,8 @@ func TestCredentialReportReflectsBackdating(t *testing.T) {
 						if got := wholeDays(now, mustTime(t, used)); got != *k.LastUsedDaysAgo {
 							t.Errorf("%s/%s: %slast_used_date %s is %d days ago, want %d", account, u.Name, col, used, got, *k.LastUsedDaysAgo)
 						}
-						if where != "us-east-1 s3" {
-							t.Errorf("%s/%s: %slast_used_region, _service = %s, want the back-dating defaults us-east-1 s3", account, u.Name, col, where)
+						if service, region := wantWhere(k); where != region+" "+service {
+							t.Errorf("%s/%s: %slast_used_region, _service = %s, want %s %s", account, u.Name, col, where, region, service)
 						}
 					}
 				}
@@ -725,14 +740,15 @@ func TestBackdateRefusesUnknownKeysAndBadDates(t *testing.T) {
 		account  string
 		user     string
 		keyID    string
-		lastUsed *time.Time
+		lastUsed *sandbox.LastUse
 		wantErr  string
 	}{
 		{"unknown user", k.AccountID, "mallory", k.AccessKeyID, nil, "user mallory in " + k.AccountID + ": not found"},
 		{"key of another user", k.AccountID, "judy", k.AccessKeyID, nil, "access key " + k.AccessKeyID + " of judy"},
 		{"key in another account", "123456789012", "alice", k.AccessKeyID, nil, "user alice in 123456789012: not found"},
 		{"bad account id", "prod", "alice", k.AccessKeyID, nil, "accountId: must be 12 digits"},
-		{"used before created", k.AccountID, "alice", k.AccessKeyID, &earlier, "last used before created"},
+		{"used before created", k.AccountID, "alice", k.AccessKeyID, &sandbox.LastUse{Date: earlier, Service: "s3", Region: "us-east-1"}, "last used before created"},
+		{"used without a service", k.AccountID, "alice", k.AccessKeyID, &sandbox.LastUse{Date: k.CreateDate, Region: "us-east-1"}, "lastUsedService: required string with lastUsedDate"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

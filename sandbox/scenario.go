@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -82,6 +84,27 @@ type Key struct {
 	AgeDays int `json:"ageDays"`
 	// LastUsedDaysAgo is how many days ago the key was last used; nil: never used.
 	LastUsedDaysAgo *int `json:"lastUsedDaysAgo,omitempty"`
+	// LastUsedService and LastUsedRegion say with which service and in which region it was
+	// last used (GetAccessKeyLastUsed's ServiceName and Region), only with lastUsedDaysAgo;
+	// by default DefaultLastUsedService in DefaultLastUsedRegion.
+	LastUsedService string `json:"lastUsedService,omitempty"`
+	LastUsedRegion  string `json:"lastUsedRegion,omitempty"`
+}
+
+// Where a scenario key with a last use but no service or region was last used.
+const (
+	DefaultLastUsedService = "s3"
+	DefaultLastUsedRegion  = "us-east-1"
+)
+
+// lastUse is when (relative to now), with which service and in which region k was last
+// used; nil when never.
+func (k Key) lastUse(now time.Time) *LastUse {
+	if k.LastUsedDaysAgo == nil {
+		return nil
+	}
+	return &LastUse{Date: now.Add(-time.Duration(*k.LastUsedDaysAgo) * day),
+		Service: cmp.Or(k.LastUsedService, DefaultLastUsedService), Region: cmp.Or(k.LastUsedRegion, DefaultLastUsedRegion)}
 }
 
 // Key statuses as IAM spells them.
@@ -103,6 +126,10 @@ var (
 	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	// accountNameRE is what Organizations allows in an account name (printable ASCII).
 	accountNameRE = regexp.MustCompile(`^[\x20-\x7E]+$`)
+	// serviceRE and regionRE are an AWS service's endpoint prefix (s3, ec2, sts) and a
+	// region name (eu-west-1, us-gov-west-1).
+	serviceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 )
 
 // LoadScenario reads and validates the scenario file at path.
@@ -197,6 +224,14 @@ func (sc *Scenario) Validate() error {
 					if d := *key.LastUsedDaysAgo; d < 0 || d > key.AgeDays {
 						bad(kf+".lastUsedDaysAgo", "must be 0..ageDays (%d): a key is used after it is created, got %d", key.AgeDays, d)
 					}
+				}
+				switch {
+				case key.LastUsedDaysAgo == nil && (key.LastUsedService != "" || key.LastUsedRegion != ""):
+					bad(kf, "lastUsedService and lastUsedRegion need lastUsedDaysAgo: a key never used has neither")
+				case key.LastUsedService != "" && !serviceRE.MatchString(key.LastUsedService):
+					bad(kf+".lastUsedService", "must be an AWS service name like s3 or ec2, got %q", key.LastUsedService)
+				case key.LastUsedRegion != "" && !regionRE.MatchString(key.LastUsedRegion):
+					bad(kf+".lastUsedRegion", "must be an AWS region like eu-west-1, got %q", key.LastUsedRegion)
 				}
 			}
 		}

@@ -292,9 +292,11 @@ const usersPerRequest = 500
 // three calls a key, 1,000 accounts of 5 users took 3 minutes to seed).
 func (s *seeder) users(ctx context.Context, account, id string, users []User) error {
 	type key struct {
-		Status       string     `json:"status"`
-		CreateDate   time.Time  `json:"createDate"`
-		LastUsedDate *time.Time `json:"lastUsedDate"`
+		Status          string     `json:"status"`
+		CreateDate      time.Time  `json:"createDate"`
+		LastUsedDate    *time.Time `json:"lastUsedDate"`
+		LastUsedService string     `json:"lastUsedService,omitempty"`
+		LastUsedRegion  string     `json:"lastUsedRegion,omitempty"`
 	}
 	type user struct {
 		Name string            `json:"name"`
@@ -310,9 +312,8 @@ func (s *seeder) users(ctx context.Context, account, id string, users []User) er
 		req := user{Name: u.Name, Tags: u.Tags, Keys: []key{}}
 		for _, k := range u.Keys {
 			d := key{Status: k.Status, CreateDate: s.now.Add(-time.Duration(k.AgeDays) * day)}
-			if k.LastUsedDaysAgo != nil {
-				t := s.now.Add(-time.Duration(*k.LastUsedDaysAgo) * day)
-				d.LastUsedDate = &t
+			if used := k.lastUse(s.now); used != nil {
+				d.LastUsedDate, d.LastUsedService, d.LastUsedRegion = &used.Date, used.Service, used.Region
 			}
 			req.Keys = append(req.Keys, d)
 			dates = append(dates, d)
@@ -380,18 +381,26 @@ func CacheCredentialReports(ctx context.Context, url string, hoursAgo int) error
 	return nil
 }
 
-// Backdate sets the CreateDate and LastUsedDate (nil: never used) of an access key in
-// the stand-in at url, through its /keyrotator/backdate endpoint.
-func Backdate(ctx context.Context, url, accountID, user, accessKeyID string, created time.Time, lastUsed *time.Time) error {
+// LastUse is when, with which service and in which region a key was last used, as
+// GetAccessKeyLastUsed reports it.
+type LastUse struct {
+	Date            time.Time
+	Service, Region string
+}
+
+// Backdate sets the CreateDate and last use (nil: never used) of an access key in the
+// stand-in at url, through its /keyrotator/backdate endpoint.
+func Backdate(ctx context.Context, url, accountID, user, accessKeyID string, created time.Time, used *LastUse) error {
 	body := map[string]any{
 		"accountId": accountID, "userName": user, "accessKeyId": accessKeyID,
 		"createDate": created.UTC().Format(time.RFC3339), "lastUsedDate": nil,
 	}
-	if lastUsed != nil {
-		if lastUsed.Before(created) {
+	if used != nil {
+		if used.Date.Before(created) {
 			return errors.New("last used before created")
 		}
-		body["lastUsedDate"] = lastUsed.UTC().Format(time.RFC3339)
+		body["lastUsedDate"] = used.Date.UTC().Format(time.RFC3339)
+		body["lastUsedService"], body["lastUsedRegion"] = used.Service, used.Region
 	}
 	return callJSON(ctx, http.MethodPost, url+"/keyrotator/backdate", body, nil)
 }

@@ -19,8 +19,10 @@ import (
 const planHelp = `Usage: keyrotator plan --in FILE|- [--table]
 
 Reads a plan input document and prints, for each user, what the rotation policy decides
-today: the actions (CreateKey, DeactivateKey, DeleteKey) with their reasons and the notices
-the owner receives. Nothing is read from or written to AWS.
+today: the actions (CreateKey, DeactivateKey, DeleteKey) with their reasons, the notices
+the owner receives, and each key's evidence: where it was last used, whether its newer key
+is used yet, its deactivation day, and whether it is at risk (still used within 2 days and
+deactivated within 2). Nothing is read from or written to AWS.
 
 Input (JSON; every field but users is optional):
   {"now": "2026-11-25T13:00:00Z",
@@ -30,7 +32,8 @@ Input (JSON; every field but users is optional):
    "users": [{"userName": "alice", "tags": {"EmailID": "alice@example.com"},
               "keys": [{"accessKeyId": "AKIAEXAMPLE1", "status": "Active",
                         "createDate": "2026-08-27T13:00:00Z",
-                        "lastUsedDate": "2026-11-24T08:00:00Z"}],
+                        "lastUsedDate": "2026-11-24T08:00:00Z",
+                        "lastUsedService": "s3", "lastUsedRegion": "eu-west-1"}],
               "noticesSent": [{"kind": "DeactivationScheduled", "accessKeyId": "AKIAEXAMPLE1"}]}]}
 
 now defaults to the current time; dates are RFC 3339. Exit status: 0 on success, 2 on bad
@@ -52,6 +55,9 @@ type planInput struct {
 			Status       policy.KeyStatus `json:"status"`
 			CreateDate   string           `json:"createDate"`
 			LastUsedDate *string          `json:"lastUsedDate"`
+			// Where it was last used (empty when never used).
+			LastUsedService string `json:"lastUsedService"`
+			LastUsedRegion  string `json:"lastUsedRegion"`
 		} `json:"keys"`
 		NoticesSent []policy.NoticeRef `json:"noticesSent"`
 	} `json:"users"`
@@ -141,7 +147,8 @@ func parsePlanInput(raw []byte, clock time.Time) ([]policy.User, policy.Config, 
 			field := fmt.Sprintf("users[%d].keys[%d]", i, j)
 			created, err := input.Time(field+".createDate", k.CreateDate)
 			errs = append(errs, err)
-			users[i].Keys[j] = policy.Key{AccessKeyID: k.AccessKeyID, Status: k.Status, CreateDate: created}
+			users[i].Keys[j] = policy.Key{AccessKeyID: k.AccessKeyID, Status: k.Status, CreateDate: created,
+				LastUsedService: k.LastUsedService, LastUsedRegion: k.LastUsedRegion}
 			if k.LastUsedDate != nil {
 				used, err := input.Time(field+".lastUsedDate", *k.LastUsedDate)
 				errs = append(errs, err)
@@ -169,6 +176,9 @@ func writePlanTable(w io.Writer, plan policy.Plan) {
 		if len(rows) == 0 {
 			rows = append(rows, [4]string{"", "", "", u.Reason})
 		}
+		for _, k := range u.Keys {
+			rows = append(rows, [4]string{"key " + string(k.Status), k.AccessKeyID, k.DeactivateOn, evidence(k)})
+		}
 		if u.EmailProblem != "" {
 			rows = append(rows, [4]string{"", "", "", "no usable email: " + u.EmailProblem})
 		}
@@ -181,6 +191,19 @@ func writePlanTable(w io.Writer, plan policy.Plan) {
 		}
 	}
 	tw.Flush()
+}
+
+// evidence is a key's row of the table: where it was last used, whether its newer key is,
+// and whether it is at risk.
+func evidence(k policy.KeyUsage) string {
+	s := k.Usage.String()
+	if r := k.Replacement; r != nil {
+		s += fmt.Sprintf("; newer key %s %s", r.AccessKeyID, r)
+	}
+	if k.AtRisk {
+		s += fmt.Sprintf("; AT RISK: still used and deactivated within %d days", policy.AtRiskDays)
+	}
+	return s
 }
 
 func orDash(s string) string {

@@ -146,7 +146,7 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 		return nil, fmt.Errorf("hand-off secret %s holds key %s, the notification names %s", n.NewKey.SecretARN, key.AccessKeyID, n.NewKey.AccessKeyID)
 	}
 	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: n.NewKey.DeactivateOn,
-		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, n.NewKey.DeactivateOn)}
+		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, n.NewKey.DeactivateOn), Usage: n.NewKey.Replaced}
 	password := NewPassword()
 	zipped, err := CredentialsZip(a.AccountID, a.UserName, key.AccessKeyID, key.SecretAccessKey, password)
 	if err != nil {

@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
@@ -12,7 +14,7 @@ import (
 func TestEveryNoticeKindHasAnEmail(t *testing.T) {
 	for _, kind := range policy.NoticeKinds {
 		t.Run(string(kind), func(t *testing.T) {
-			n := policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: testActBy, Message: "policy says so"}
+			n := policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: testActBy, Message: "policy says so", Usage: &testUsage}
 			var err error
 			if kind == policy.NewKeyIssued {
 				_, err = NewKeyMail(testAddressing, "AKIANEWKEY0000000001", n, []byte("zip"))
@@ -26,5 +28,72 @@ func TestEveryNoticeKindHasAnEmail(t *testing.T) {
 	}
 	if len(noticeKinds) != len(policy.NoticeKinds)-1 {
 		t.Errorf("noticeKinds has %d emails for the %d kinds of policy.NoticeKinds but NewKeyIssued", len(noticeKinds), len(policy.NoticeKinds)-1)
+	}
+}
+
+// TestEveryNoticeSaysWhereTheKeyWasUsed: every owner email about an existing key says when,
+// with which service and in which region it was last used (or that it never was), and, when
+// a newer key replaces it, whether that key has been used yet.
+func TestEveryNoticeSaysWhereTheKeyWasUsed(t *testing.T) {
+	used := time.Date(2026, 11, 24, 8, 5, 0, 0, time.UTC)
+	tests := []struct {
+		name        string
+		usage       policy.Usage
+		replacement *policy.Usage
+		want        []string
+	}{
+		{"used, newer key not used yet",
+			policy.Usage{AccessKeyID: testAccessKeyID, LastUsedDate: &used, Service: "s3", Region: "eu-west-1"},
+			&policy.Usage{AccessKeyID: testNewKeyID},
+			[]string{"Access key " + testAccessKeyID + " was last used on 2026-11-24 at 08:05 UTC with s3 in eu-west-1.",
+				"Your newer key " + testNewKeyID + " has not been used yet."}},
+		{"never used, newer key in use",
+			policy.Usage{AccessKeyID: testAccessKeyID},
+			&policy.Usage{AccessKeyID: testNewKeyID, LastUsedDate: &used, Service: "sts", Region: "us-east-1"},
+			[]string{"Access key " + testAccessKeyID + " was never used.",
+				"Your newer key " + testNewKeyID + " was last used on 2026-11-24 at 08:05 UTC with sts in us-east-1."}},
+		{"no newer key", policy.Usage{AccessKeyID: testAccessKeyID}, nil,
+			[]string{"Access key " + testAccessKeyID + " was never used."}},
+	}
+	for _, tt := range tests {
+		for _, kind := range policy.NoticeKinds {
+			t.Run(tt.name+"/"+string(kind), func(t *testing.T) {
+				n := policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: testActBy, Message: "policy says so",
+					Usage: &tt.usage, Replacement: tt.replacement}
+				var m Message
+				var err error
+				if kind == policy.NewKeyIssued {
+					m, err = NewKeyMail(testAddressing, testNewKeyID, n, []byte("zip"))
+				} else {
+					m, err = NoticeMail(testAddressing, n)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				body := string(parse(t, m.Raw).part(t, "text/plain").body)
+				for _, want := range tt.want {
+					if !strings.Contains(strings.Join(strings.Fields(body), " "), want) {
+						t.Errorf("email does not say %q:\n%s", want, body)
+					}
+				}
+				if tt.replacement == nil && strings.Contains(body, "newer key") {
+					t.Errorf("email names a newer key that does not exist:\n%s", body)
+				}
+			})
+		}
+	}
+}
+
+// TestNoticeWithoutUsageIsRefused: a notice about an existing key never goes out without its
+// evidence. (A new key is delivered whatever is known of the key it replaces.)
+func TestNoticeWithoutUsageIsRefused(t *testing.T) {
+	for _, kind := range policy.NoticeKinds {
+		if kind == policy.NewKeyIssued {
+			continue
+		}
+		_, err := NoticeMail(testAddressing, policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: testActBy, Message: "policy says so"})
+		if err == nil || !strings.Contains(err.Error(), "last use") {
+			t.Errorf("%s without usage: error %v, want one about the key's last use", kind, err)
+		}
 	}
 }

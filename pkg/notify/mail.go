@@ -74,7 +74,9 @@ func (m Message) LogValue() slog.Value {
 
 // NewKeyMail composes email 1 of a rotation: the new key newKeyID in credentialsZip (see
 // CredentialsZip), and when the key it replaces, notice.AccessKeyID, is deactivated
-// (notice.ActBy). The zip's password goes separately, in PasswordMail.
+// (notice.ActBy) and where it was last used (notice.Usage, when known: a new key is
+// delivered whatever is known of the old one). The zip's password goes separately, in
+// PasswordMail.
 func NewKeyMail(a Addressing, newKeyID string, notice policy.Notice, credentialsZip []byte) (Message, error) {
 	if notice.Kind != policy.NewKeyIssued {
 		return Message{}, fmt.Errorf("compose new-key email for %s in %s: notice kind is %s, want %s",
@@ -83,8 +85,9 @@ func NewKeyMail(a Addressing, newKeyID string, notice policy.Notice, credentials
 	if len(credentialsZip) == 0 {
 		return Message{}, fmt.Errorf("compose new-key email for %s in %s: empty %s", newKeyID, a.AccountID, CredentialsZipName)
 	}
-	return a.draft(newKeyKind, newKeyID, view{NewKeyID: newKeyID, AccessKeyID: notice.AccessKeyID,
-		ActBy: notice.ActBy, Reason: notice.Message}).
+	v := usageView(notice)
+	v.NewKeyID, v.AccessKeyID, v.ActBy, v.Reason = newKeyID, notice.AccessKeyID, notice.ActBy, notice.Message
+	return a.draft(newKeyKind, newKeyID, v).
 		attach(CredentialsZipName, "application/zip", credentialsZip).
 		compose()
 }
@@ -107,15 +110,38 @@ func PasswordMail(a Addressing, newKeyID string, password secret.Secret) (Messag
 }
 
 // NoticeMail composes the email for a notice of any kind but NewKeyIssued (see NewKeyMail):
-// what happened or will happen to the key, when, and what the owner should do.
+// what happened or will happen to the key, when, where it was last used, whether its newer
+// key is used yet, and what the owner should do.
 func NoticeMail(a Addressing, notice policy.Notice) (Message, error) {
 	k, ok := noticeKinds[notice.Kind]
 	if !ok {
 		return Message{}, fmt.Errorf("compose notice email for %s in %s: no email for notice kind %q",
 			notice.AccessKeyID, a.AccountID, notice.Kind)
 	}
-	return a.draft(k, notice.AccessKeyID, view{AccessKeyID: notice.AccessKeyID, ActBy: notice.ActBy,
-		Reason: notice.Message}).compose()
+	if notice.Usage == nil || notice.Usage.AccessKeyID != notice.AccessKeyID {
+		return Message{}, fmt.Errorf("compose %s email for %s in %s: the notice lacks the key's last use",
+			k.purpose, notice.AccessKeyID, a.AccountID)
+	}
+	v := usageView(notice)
+	v.AccessKeyID, v.ActBy, v.Reason = notice.AccessKeyID, notice.ActBy, notice.Message
+	return a.draft(k, notice.AccessKeyID, v).compose()
+}
+
+// usageView holds the notice's evidence as the owner reads it: where the key was last used,
+// and whether its newer key has been used yet.
+func usageView(n policy.Notice) view {
+	var v view
+	if u := n.Usage; u != nil {
+		v.Usage = fmt.Sprintf("Access key %s was %s.", u.AccessKeyID, u)
+	}
+	switch r := n.Replacement; {
+	case r == nil:
+	case r.LastUsedDate == nil:
+		v.Replacement = fmt.Sprintf("Your newer key %s has not been used yet.", r.AccessKeyID)
+	default:
+		v.Replacement = fmt.Sprintf("Your newer key %s was %s.", r.AccessKeyID, r)
+	}
+	return v
 }
 
 // SupportReportName is the file name of the support report's CSV attachment.
@@ -159,6 +185,8 @@ type view struct {
 	NewKeyID     string
 	ActBy        string
 	Reason       string // the policy's explanation
+	Usage        string // where the key was last used (usageView)
+	Replacement  string // whether its newer key was used yet
 	FirstSubject string // the new-key email's subject, for the password email
 	Day          string
 	Attachment   string
@@ -183,6 +211,8 @@ var (
 	}
 	keyFact = fact{"Access key", line("{{.AccessKeyID}}")}
 	reason  = "{{with .Reason}}Details: {{.}}{{end}}"
+	// usage is the evidence lines of every owner email about an existing key.
+	usage = []string{"{{.Usage}}", "{{.Replacement}}"}
 )
 
 var newKeyKind = &kind{
@@ -196,7 +226,7 @@ var newKeyKind = &kind{
 			CredentialsCSVName+" (the format the AWS console downloads) and "+CredentialsFileName+
 			" (a profile to paste into ~/.aws/credentials). The password comes in a separate email.",
 		"On {{.ActBy}} the old key {{.AccessKeyID}} will be deactivated, and some days later deleted.",
-		reason,
+		usage[0], usage[1], reason,
 	),
 	todo: lines(
 		"Open "+CredentialsZipName+" with the password from the second email (7-Zip, WinZip or another tool that supports AES-256 zip files).",
@@ -231,7 +261,7 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		subject:    line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} will be deactivated on {{.ActBy}}"),
 		what: lines(
 			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} will be deactivated on {{.ActBy}}: it reaches the maximum key age.",
-			reason,
+			usage[0], usage[1], reason,
 		),
 		todo: lines("Switch every application and script that uses {{.AccessKeyID}} to your other access key before {{.ActBy}}."),
 		facts: append(append([]fact{}, accountFacts...), keyFact,
@@ -243,7 +273,7 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		subject:    line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deactivated"),
 		what: lines(
 			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} was deactivated. It will be deleted on {{.ActBy}}.",
-			reason,
+			usage[0], usage[1], reason,
 		),
 		todo: lines("If an application stopped working, it still used {{.AccessKeyID}}: switch it to your current access key, " +
 			"or ask your AWS administrators before {{.ActBy}} if it cannot be switched in time."),
@@ -255,7 +285,7 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deleted"),
 		what: lines(
 			"Inactive access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} was deleted: it had passed the maximum key age.",
-			reason,
+			usage[0], usage[1], reason,
 		),
 		todo:  lines("Nothing: the key was already inactive. Remove it from any configuration that still names it."),
 		facts: append(append([]fact{}, accountFacts...), keyFact),
@@ -265,7 +295,7 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		subject: line("Unused AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deleted"),
 		what: lines(
 			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} was deleted because it had not been used for too long.",
-			reason,
+			usage[0], usage[1], reason,
 		),
 		todo:  lines("If you still need programmatic access, ask your AWS administrators for a new access key."),
 		facts: append(append([]fact{}, accountFacts...), keyFact),
@@ -276,7 +306,7 @@ var supportReportKind = &kind{
 	purpose: "support-report",
 	subject: line("IAM access key rotation report for {{.Day}}"),
 	what:    lines("The IAM access key rotator ran on {{.Day}}. Summary:"),
-	todo:    lines("Follow up on the accounts and users the attached {{.Attachment}} lists as failed, deferred or without a usable email."),
+	todo:    lines("Follow up on the accounts and users the attached {{.Attachment}} lists as failed, deferred, without a usable email or at risk (at_risk: an old key still in use is about to be deactivated)."),
 	facts:   []fact{{"Report", line("{{.Attachment}}")}},
 }
 

@@ -33,8 +33,11 @@ const (
 	testActBy    = "2026-12-05"
 )
 
+// testUsage is the last use of testAccessKeyID that the notices carry.
+var testUsage = policy.Usage{AccessKeyID: testAccessKeyID}
+
 var newKeyNotice = policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: testAccessKeyID, ActBy: testActBy,
-	Message: "the key is 80 days old"}
+	Message: "the key is 80 days old", Usage: &testUsage}
 
 // parsed is an email read back with net/mail and mime/multipart.
 type parsed struct {
@@ -268,7 +271,7 @@ func TestNoticeMail(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.kind), func(t *testing.T) {
-			n := policy.Notice{Kind: tc.kind, AccessKeyID: testAccessKeyID, ActBy: tc.actBy, Message: "policy says so"}
+			n := policy.Notice{Kind: tc.kind, AccessKeyID: testAccessKeyID, ActBy: tc.actBy, Message: "policy says so", Usage: &testUsage}
 			m, err := NoticeMail(testAddressing, n)
 			if err != nil {
 				t.Fatalf("NoticeMail: %v", err)
@@ -338,7 +341,7 @@ func TestMailEscapesHTML(t *testing.T) {
 	a := testAddressing
 	a.UserName = "<script>alert(1)</script>"
 	a.AccountName = `A&B "prod"`
-	m, err := NoticeMail(a, policy.Notice{Kind: policy.KeyDeleted, AccessKeyID: testAccessKeyID, Message: "<b>old</b>"})
+	m, err := NoticeMail(a, policy.Notice{Kind: policy.KeyDeleted, AccessKeyID: testAccessKeyID, Message: "<b>old</b>", Usage: &testUsage})
 	if err != nil {
 		t.Fatalf("NoticeMail: %v", err)
 	}
@@ -371,7 +374,7 @@ func TestMailRejects(t *testing.T) {
 		return a
 	}
 	notice := func(kind policy.NoticeKind, actBy string) policy.Notice {
-		return policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: actBy}
+		return policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: actBy, Usage: &testUsage}
 	}
 	tests := []struct {
 		name    string

@@ -48,13 +48,20 @@ func MayAct(keys []Key, cfg Config, now time.Time) bool {
 // PlanUser decides one user's actions and notices. cfg must be defaulted and valid, and u must
 // pass validateUsers; PlanUsers does both.
 func PlanUser(u User, cfg Config, now time.Time) UserPlan {
-	p := UserPlan{UserName: u.UserName, Actions: []Action{}, Notices: []Notice{}}
+	p := UserPlan{UserName: u.UserName, Actions: []Action{}, Notices: []Notice{}, Keys: []KeyUsage{}}
 	keys := slices.Clone(u.Keys)
 	slices.SortFunc(keys, func(a, b Key) int {
 		return cmp.Or(a.CreateDate.Compare(b.CreateDate), cmp.Compare(a.AccessKeyID, b.AccessKeyID))
 	})
+	th := cfg.thresholds()
 	for _, k := range keys {
 		p.OldestKeyAgeDays = max(p.OldestKeyAgeDays, ageDays(k.CreateDate, now))
+		ku := KeyUsage{Usage: k.Usage(), Status: k.Status}
+		if s, ok := successor(k, keys, now, th); ok {
+			su := s.Usage()
+			ku.Replacement = &su
+		}
+		p.Keys = append(p.Keys, ku)
 	}
 	if Exempt(u.Tags, cfg) {
 		p.Status = StatusExempt
@@ -65,12 +72,13 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	if u.DeliveryProblem != "" && p.Email != "" {
 		p.Email, p.EmailProblem = "", u.DeliveryProblem
 	}
-	d := decider{cfg: cfg, th: cfg.thresholds(), now: now, user: u, plan: &p, email: p.Email != ""}
+	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys}
 	if cfg.Cleanup {
 		d.cleanup(keys)
 	} else {
 		d.rotate(keys)
 	}
+	d.deactivationDays()
 	p.Status = headline(p)
 	if p.Status == StatusOK {
 		p.Reason = d.nothingDueReason(keys)
@@ -85,7 +93,9 @@ type decider struct {
 	now   time.Time
 	user  User
 	plan  *UserPlan
-	email bool // the owner has a usable address
+	email bool  // the owner has a usable address
+	keys  []Key // the user's keys, oldest first
+	left  []Key // those rule 2 does not delete (rotate only)
 
 	deletes, deactivations []Action
 	// deactivatedToday holds the keys deactivated by this run or by an earlier run of the
@@ -117,6 +127,7 @@ func (d *decider) rotate(keys []Key) {
 		}
 		left = append(left, k)
 	}
+	d.left = left
 
 	// Rule 4's candidate is chosen first because rule 3 defers to it: the oldest Active key
 	// due for rotation without a replacement, if a key can be created for it now.
@@ -149,7 +160,7 @@ func (d *decider) rotate(keys []Key) {
 			d.delete(makeRoom, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old and its slot is needed for the replacement of %s: delete",
 				makeRoom.AccessKeyID, d.age(makeRoom), toRotate.AccessKeyID))
 		}
-		deactivateOn := latest(toRotate.CreateDate.Add(days(d.th.deactivateAt)), d.now.Add(days(d.th.notice)))
+		deactivateOn := latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.notice)))
 		creates = append(creates, Action{Action: CreateKey, Replaces: toRotate.AccessKeyID, DeactivateOn: dateOf(deactivateOn), Reason: fmt.Sprintf(
 			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
 			toRotate.AccessKeyID, d.age(toRotate), d.th.rotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
@@ -176,7 +187,7 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	other, hasOther := otherKey(k, keys)
 	switch {
 	case hasRepl:
-		due := latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
+		due := d.deactivationDue(k, repl)
 		if reached(d.now, due) && d.warnedOrGivenUp(k, due) {
 			d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old: deactivate",
 				k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl)), repl)
@@ -190,7 +201,7 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// Both keys are Active and neither replaces the other: the oldest goes on its date,
 		// which frees its slot for the other's replacement on the next run. The younger stays
 		// active so that the owner is never left without a working key.
-		if d.warnedOrGivenUp(k, k.CreateDate.Add(days(d.th.deactivateAt))) {
+		if d.warnedOrGivenUp(k, d.deactivationDue(k, Key{})) {
 			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be created while key %s is also active: deactivate",
 				k.AccessKeyID, d.age(k), d.th.deactivateAt, other.AccessKeyID), Key{})
 		}
@@ -199,6 +210,58 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// created on a later run (the other slot holds a key deactivated today): k stays active
 		// until the owner holds the replacement.
 	}
+}
+
+// deactivationDue is the day rule 3 deactivates Active key k: at deactivate-at, and not
+// before noticePeriod days after its replacement repl (zero Key: none).
+func (d *decider) deactivationDue(k, repl Key) time.Time {
+	due := k.CreateDate.Add(days(d.th.deactivateAt))
+	if repl.AccessKeyID != "" {
+		due = latest(due, repl.CreateDate.Add(days(d.th.notice)))
+	}
+	return due
+}
+
+// deactivationDays completes the plan's key evidence with the day each Active key is
+// deactivated, where the plan or the rules fix it, and whether it is at risk: still used
+// within AtRiskDays and due within AtRiskDays.
+func (d *decider) deactivationDays() {
+	for i, k := range d.keys {
+		on, ok := d.deactivateOn(k)
+		if !ok {
+			continue
+		}
+		ku := &d.plan.Keys[i]
+		ku.DeactivateOn = dateOf(on)
+		ku.AtRisk = k.LastUsedDate != nil && ageDays(*k.LastUsedDate, d.now) <= AtRiskDays && ageDays(d.now, on) <= AtRiskDays
+	}
+}
+
+// deactivateOn is the day Active key k is deactivated: today if the plan does it, the day a
+// planned new key gives it, else rule 3's date when it does not depend on a key still to be
+// created (a replacement, delivered or on its way; no usable email; the oldest of two
+// Active keys).
+func (d *decider) deactivateOn(k Key) (time.Time, bool) {
+	for _, a := range d.plan.Actions {
+		switch {
+		case a.AccessKeyID == k.AccessKeyID:
+			return d.now, a.Action == DeactivateKey
+		case a.Action == CreateKey && a.Replaces == k.AccessKeyID:
+			on, err := time.Parse(time.DateOnly, a.DeactivateOn)
+			return on, err == nil
+		}
+	}
+	if k.Status != Active || d.cfg.Cleanup || d.age(k) < d.th.rotateAt {
+		return time.Time{}, false
+	}
+	if s, ok := successor(k, d.left, d.now, d.th); ok {
+		return d.deactivationDue(k, s), true
+	}
+	other, hasOther := otherKey(k, d.left)
+	if !d.email || hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == d.left[0].AccessKeyID {
+		return d.deactivationDue(k, Key{}), true
+	}
+	return time.Time{}, false
 }
 
 // warnedOrGivenUp reports whether k may be deactivated now that its date (due) has come: the
@@ -272,11 +335,11 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		var msg string
 		switch other, hasOther := otherKey(k, keys); {
 		case hasRepl:
-			due = latest(k.CreateDate.Add(days(d.th.deactivateAt)), repl.CreateDate.Add(days(d.th.notice)))
+			due = d.deactivationDue(k, repl)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
 		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
-			due = k.CreateDate.Add(days(d.th.deactivateAt))
+			due = d.deactivationDue(k, Key{})
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
 		default:
@@ -341,7 +404,12 @@ func (d *decider) notify(kind NoticeKind, k Key, actBy time.Time, msg string) {
 	if !d.email || d.sent(kind, k.AccessKeyID) {
 		return
 	}
-	n := Notice{Kind: kind, AccessKeyID: k.AccessKeyID, Message: msg}
+	usage := k.Usage()
+	n := Notice{Kind: kind, AccessKeyID: k.AccessKeyID, Message: msg, Usage: &usage}
+	if s, ok := successor(k, d.keys, d.now, d.th); ok {
+		su := s.Usage()
+		n.Replacement = &su
+	}
 	if !actBy.IsZero() {
 		n.ActBy = dateOf(actBy)
 	}
@@ -382,11 +450,20 @@ func (d *decider) idleText(k Key, idle int) string {
 	return fmt.Sprintf("was last used %d days ago", idle)
 }
 
-// replacement returns k's replacement: a younger Active key of the same user whose age is
-// below rotate-at and that the owner holds (not a key whose delivery is unconfirmed).
+// replacement returns k's replacement: its successor, if the owner holds it (not a key
+// whose delivery is unconfirmed).
 func replacement(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
+	if o, ok := successor(k, keys, now, th); ok && !o.Undelivered {
+		return o, true
+	}
+	return Key{}, false
+}
+
+// successor returns the younger Active key of the same user whose age is below rotate-at:
+// the key that replaces k, delivered or on its way (IAM allows two keys, so at most one).
+func successor(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
 	for _, o := range keys {
-		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && !o.Undelivered && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.rotateAt {
+		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.rotateAt {
 			return o, true
 		}
 	}

@@ -18,6 +18,10 @@ type Key struct {
 	CreateDate  time.Time `json:"createDate"`
 	// LastUsedDate is nil when the key was never used.
 	LastUsedDate *time.Time `json:"lastUsedDate,omitempty"`
+	// LastUsedService and LastUsedRegion say with which service and in which region it was
+	// (empty when never used or not known): evidence shown to people, not read by any rule.
+	LastUsedService string `json:"lastUsedService,omitempty"`
+	LastUsedRegion  string `json:"lastUsedRegion,omitempty"`
 	// DeactivatedDate is the day the key was first known to be Inactive: the day the rotator
 	// deactivated it, or first saw it Inactive (IAM does not say). A key deactivated today is
 	// not deleted, nor used to make room, before tomorrow. Nil: unknown, taken as earlier.
@@ -29,6 +33,54 @@ type Key struct {
 	// confirmed. It is not a replacement: the key it replaces stays active, and no other key is
 	// created, until the delivery is confirmed or the owner's address is given up (User.DeliveryProblem).
 	Undelivered bool `json:"undelivered,omitempty"`
+}
+
+// Usage returns the key's last use.
+func (k Key) Usage() Usage {
+	return Usage{AccessKeyID: k.AccessKeyID, LastUsedDate: k.LastUsedDate, Service: k.LastUsedService, Region: k.LastUsedRegion}
+}
+
+// Usage is a key's last use as IAM recorded it (GetAccessKeyLastUsed, or the credential
+// report's last_used columns): when, with which service, in which region.
+type Usage struct {
+	AccessKeyID  string     `json:"accessKeyId"`
+	LastUsedDate *time.Time `json:"lastUsedDate,omitempty"` // nil: never used
+	Service      string     `json:"service,omitempty"`
+	Region       string     `json:"region,omitempty"`
+}
+
+// String says it for people: "last used on 2026-11-24 at 08:05 UTC with s3 in eu-west-1",
+// or "never used".
+func (u Usage) String() string {
+	if u.LastUsedDate == nil {
+		return "never used"
+	}
+	s := "last used on " + u.LastUsedDate.UTC().Format("2006-01-02 at 15:04 UTC")
+	if u.Service != "" {
+		s += " with " + u.Service
+	}
+	if u.Region != "" {
+		s += " in " + u.Region
+	}
+	return s
+}
+
+// AtRiskDays bounds "at risk": a key used within this many days that is due to be
+// deactivated within as many is likely still needed by something that will break.
+const AtRiskDays = 2
+
+// KeyUsage is one of a user's keys as the plan saw it: the evidence behind the decision.
+type KeyUsage struct {
+	Usage
+	Status KeyStatus `json:"status"`
+	// Replacement is the last use of the newer key that replaces this one (delivered or on
+	// its way), if there is one: whether the owner has switched yet.
+	Replacement *Usage `json:"replacement,omitempty"`
+	// DeactivateOn is the day (YYYY-MM-DD) the rules deactivate this Active key, when they
+	// set one: today for a key deactivated by the plan.
+	DeactivateOn string `json:"deactivateOn,omitempty"`
+	// AtRisk: used within AtRiskDays and due to be deactivated within AtRiskDays.
+	AtRisk bool `json:"atRisk,omitempty"`
 }
 
 // User is what the policy needs to know about one IAM user.
@@ -110,6 +162,10 @@ type Notice struct {
 	// ActBy is a calendar day (YYYY-MM-DD, UTC); empty when the notice asks for nothing.
 	ActBy   string `json:"actBy,omitempty"`
 	Message string `json:"message"`
+	// Usage is the last use of the key the notice is about, when the decision was made.
+	Usage *Usage `json:"usage,omitempty"`
+	// Replacement is the last use of the newer key that replaces it, if there is one.
+	Replacement *Usage `json:"replacement,omitempty"`
 }
 
 // Ref is the notice's de-duplication key.
@@ -143,6 +199,8 @@ type UserPlan struct {
 	Notices      []Notice `json:"notices"`
 	// OldestKeyAgeDays orders users by urgency for maxUsers (rule 8).
 	OldestKeyAgeDays int `json:"oldestKeyAgeDays"`
+	// Keys are the user's keys, oldest first, with the evidence of their use.
+	Keys []KeyUsage `json:"keys"`
 }
 
 // Plan is the decision for all users of one account (or one plan input).

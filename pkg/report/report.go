@@ -27,6 +27,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -247,25 +248,30 @@ func needsHuman(doc Document) bool {
 	for _, a := range doc.Accounts {
 		failed = failed || a.Status == workflow.AccountFailed
 	}
-	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0
+	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
+		len(atRisk(doc)) > 0
 }
 
-// CSV renders the report as one row per action (or per user without one), one per failed
-// account, and one per owner whose notification failed past its retries (action
-// NotifyFailedAction, done false, the caught error), after that user's rows. The account's
-// columns (its status and iam_calls, the IAM and STS calls its ScanAndRotate made) repeat on
-// each of its rows.
+// CSV renders the report as one row per action (or per key of a user without one, or per
+// user without keys), one per failed account, and one per owner whose notification failed
+// past its retries (action NotifyFailedAction, done false, the caught error), after that
+// user's rows. The account's columns (its status and iam_calls, the IAM and STS calls its
+// ScanAndRotate made) repeat on each of its rows. A row's access_key_id is the key acted on
+// (for CreateKey, the key it replaces), and the last columns are that key's evidence
+// (usageColumns).
 func CSV(doc Document) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action",
-		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"})
+		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error",
+		"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk"})
 	dry := strconv.FormatBool(doc.Run.DryRun)
 	const accountColumns, userColumns = 5, 7
+	noUsage := usageColumns(nil)
 	for _, a := range doc.Accounts {
 		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
 		if a.Status == workflow.AccountFailed {
-			_ = w.Write(append(row, "", "", "", "", "", "", dry, "", "", a.Error))
+			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, "", "", a.Error), noUsage...))
 		}
 		failures := map[string][]workflow.NotifyFailure{}
 		for _, f := range a.NotifyFailures {
@@ -273,19 +279,33 @@ func CSV(doc Document) []byte {
 		}
 		notifyRows := func(userRow []string, user string, emailProblem string) {
 			for _, f := range failures[user] {
-				_ = w.Write(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
-					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause))
+				_ = w.Write(append(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
+					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause), noUsage...))
 			}
 			delete(failures, user)
 		}
 		for _, u := range a.Users {
 			userRow := append(row[:accountColumns:accountColumns], u.UserName, string(u.Status))
-			if len(u.Actions) == 0 {
-				_ = w.Write(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error))
+			switch {
+			case len(u.Actions) == 0 && len(u.Keys) == 0:
+				_ = w.Write(append(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error), noUsage...))
+			case len(u.Actions) == 0:
+				for i := range u.Keys {
+					_ = w.Write(append(append(userRow[:userColumns:userColumns], "", u.Keys[i].AccessKeyID, "", "", dry, u.Reason, u.EmailProblem, u.Error),
+						usageColumns(&u.Keys[i])...))
+				}
 			}
 			for _, act := range u.Actions {
-				_ = w.Write(append(userRow[:userColumns:userColumns], string(act.Action.Action), act.AccessKeyID, act.NewAccessKeyID,
-					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error))
+				id := act.AccessKeyID
+				if act.Action.Action == policy.CreateKey {
+					id = act.Replaces
+				}
+				var usage *policy.KeyUsage
+				if i := slices.IndexFunc(u.Keys, func(k policy.KeyUsage) bool { return k.AccessKeyID == id }); i >= 0 {
+					usage = &u.Keys[i]
+				}
+				_ = w.Write(append(append(userRow[:userColumns:userColumns], string(act.Action.Action), id, act.NewAccessKeyID,
+					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error), usageColumns(usage)...))
 			}
 			notifyRows(userRow, u.UserName, u.EmailProblem)
 		}
@@ -297,6 +317,23 @@ func CSV(doc Document) []byte {
 	}
 	w.Flush()
 	return b.Bytes()
+}
+
+// usageColumns are a key's evidence in report.csv: last_used (RFC 3339), last_used_service,
+// last_used_region, replacement_used (whether its newer key was used; empty without one),
+// deactivate_on and at_risk; all empty for a key the result does not describe.
+func usageColumns(k *policy.KeyUsage) []string {
+	if k == nil {
+		return []string{"", "", "", "", "", ""}
+	}
+	var used, replacementUsed string
+	if k.LastUsedDate != nil {
+		used = k.LastUsedDate.UTC().Format(time.RFC3339)
+	}
+	if k.Replacement != nil {
+		replacementUsed = strconv.FormatBool(k.Replacement.LastUsedDate != nil)
+	}
+	return []string{used, k.Service, k.Region, replacementUsed, k.DeactivateOn, strconv.FormatBool(k.AtRisk)}
 }
 
 func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
@@ -328,6 +365,7 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Users without a usable email: %d (no key can be delivered to them; tag them with an email)", t.NoUsableEmail),
 		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see the attachment): %d, user failures: %d", t.Deferred, t.Failures),
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
+		fmt.Sprintf("Owners at risk (an old key used within %d days and deactivated within %d days): %d", policy.AtRiskDays, policy.AtRiskDays, len(atRisk(doc))),
 		"Full report: s3://" + bucket + "/" + out.JSONKey,
 	}
 	for _, line := range failedAccounts(doc, bucket, out.JSONKey) {
@@ -336,7 +374,32 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 	for _, line := range notNotified(doc, bucket, out.JSONKey) {
 		summary = append(summary, "Not notified: "+line)
 	}
+	for _, line := range bounded(atRisk(doc), bucket, out.JSONKey) {
+		summary = append(summary, "At risk: "+line)
+	}
 	return summary
+}
+
+// atRisk names every owner whose old key is at risk (policy.KeyUsage.AtRisk): still used,
+// and deactivated within days, with the evidence.
+func atRisk(doc Document) []string {
+	var lines []string
+	for _, a := range doc.Accounts {
+		for _, u := range a.Users {
+			for _, k := range u.Keys {
+				if !k.AtRisk {
+					continue
+				}
+				line := fmt.Sprintf("%s in %s (%s): key %s is deactivated on %s and was %s", u.UserName, a.Account.AccountID, a.Account.Name,
+					k.AccessKeyID, k.DeactivateOn, k.Usage)
+				if r := k.Replacement; r != nil {
+					line += fmt.Sprintf("; newer key %s %s", r.AccessKeyID, r)
+				}
+				lines = append(lines, line)
+			}
+		}
+	}
+	return lines
 }
 
 // failedAccounts names the failed accounts, at most alertLines of them.

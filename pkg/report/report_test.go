@@ -15,11 +15,19 @@ import (
 )
 
 func TestCSV(t *testing.T) {
+	used := time.Date(2026, 11, 24, 8, 5, 0, 0, time.UTC)
 	doc := Document{Run: workflow.Run{RunID: "run-1", DryRun: true}, Accounts: []workflow.AccountResult{
 		{Account: workflow.Account{AccountID: "111111111111", Name: "prod"}, Status: workflow.AccountDone, Counts: workflow.Counts{IAMCalls: 12}, Users: []workflow.UserResult{
 			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
 				{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: "AKIAOLD", Reason: "make room, \"quoted\""}},
-				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
+				{Action: policy.Action{Action: policy.CreateKey, Replaces: "AKIADUE", Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}},
+				Keys: []policy.KeyUsage{
+					{Usage: policy.Usage{AccessKeyID: "AKIADUE", LastUsedDate: &used, Service: "s3", Region: "eu-west-1"}, Status: policy.Active, DeactivateOn: "2026-12-05"},
+					{Usage: policy.Usage{AccessKeyID: "AKIAOLD"}, Status: policy.Inactive}}},
+			{UserName: "bob", Status: policy.StatusOK, Reason: "nothing due", Keys: []policy.KeyUsage{
+				{Usage: policy.Usage{AccessKeyID: "AKIABOB1", LastUsedDate: &used, Service: "ec2", Region: "us-east-1"}, Status: policy.Active,
+					Replacement: &policy.Usage{AccessKeyID: "AKIABOB2"}, DeactivateOn: "2026-11-25", AtRisk: true},
+				{Usage: policy.Usage{AccessKeyID: "AKIABOB2"}, Status: policy.Active}}},
 			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"}}},
 		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied", Counts: workflow.Counts{IAMCalls: 1}},
 	}}
@@ -27,12 +35,23 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report.csv does not parse: %v", err)
 	}
+	// A row's usage columns are its key's: the acted-on key (for CreateKey the key it
+	// replaces), or each key of a user without an action.
 	want := [][]string{
-		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"},
-		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", ""},
-		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "", "AKIANEW", "true", "true", "due", "", ""},
-		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", ""},
-		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied"},
+		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error",
+			"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk"},
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", "",
+			"", "", "", "", "", "false"},
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "AKIADUE", "AKIANEW", "true", "true", "due", "", "",
+			"2026-11-24T08:05:00Z", "s3", "eu-west-1", "", "2026-12-05", "false"},
+		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB1", "", "", "true", "nothing due", "", "",
+			"2026-11-24T08:05:00Z", "ec2", "us-east-1", "false", "2026-11-25", "true"},
+		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB2", "", "", "true", "nothing due", "", "",
+			"", "", "", "", "", "false"},
+		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", "",
+			"", "", "", "", "", ""},
+		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied",
+			"", "", "", "", "", ""},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d:\n%q", len(rows), len(want), rows)
@@ -41,6 +60,37 @@ func TestCSV(t *testing.T) {
 		if strings.Join(rows[i], "|") != strings.Join(want[i], "|") {
 			t.Errorf("row %d:\n got %q\nwant %q", i, rows[i], want[i])
 		}
+	}
+}
+
+// TestSupportSummaryListsAtRiskOwners: owners whose old key was used within the last 2 days
+// and is deactivated within the next 2 are named with the evidence, and bring the support
+// email.
+func TestSupportSummaryListsAtRiskOwners(t *testing.T) {
+	used := time.Date(2026, 11, 24, 8, 5, 0, 0, time.UTC)
+	doc := Document{Run: workflow.Run{RunID: "run-1"}, Accounts: []workflow.AccountResult{
+		{Account: workflow.Account{AccountID: "111111111111", Name: "prod"}, Status: workflow.AccountDone, Users: []workflow.UserResult{
+			{UserName: "bob", Status: policy.StatusOK, Keys: []policy.KeyUsage{
+				{Usage: policy.Usage{AccessKeyID: "AKIABOB1", LastUsedDate: &used, Service: "ec2", Region: "us-east-1"}, Status: policy.Active,
+					Replacement: &policy.Usage{AccessKeyID: "AKIABOB2"}, DeactivateOn: "2026-11-26", AtRisk: true},
+				{Usage: policy.Usage{AccessKeyID: "AKIABOB2"}, Status: policy.Active}}},
+			{UserName: "carol", Status: policy.StatusNotify, Keys: []policy.KeyUsage{
+				{Usage: policy.Usage{AccessKeyID: "AKIACAROL", LastUsedDate: &used}, Status: policy.Active, DeactivateOn: "2026-12-05"}}}}},
+	}}
+	if !needsHuman(doc) {
+		t.Error("an owner at risk does not bring the support email")
+	}
+	summary := strings.Join(supportSummary(doc, workflow.Report{JSONKey: "reports/run-1/report.json"}, "bucket"), "\n")
+	for _, want := range []string{
+		"Owners at risk (an old key used within 2 days and deactivated within 2 days): 1",
+		"At risk: bob in 111111111111 (prod): key AKIABOB1 is deactivated on 2026-11-26 and was last used on 2026-11-24 at 08:05 UTC with ec2 in us-east-1; newer key AKIABOB2 never used",
+	} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("support summary lacks %q:\n%s", want, summary)
+		}
+	}
+	if strings.Contains(summary, "carol") {
+		t.Errorf("support summary names carol, who is not at risk:\n%s", summary)
 	}
 }
 

@@ -481,7 +481,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 			e.writers++
 		}
 	}
-	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices = up.Status, up.Reason, up.EmailProblem, up.Notices
+	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
 	c := &e.res.Counts
 	switch {
 	case up.Status == policy.StatusDeferred:
@@ -525,7 +525,8 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || up.EmailProblem != "" || len(ur.ur.Actions) > 0:
+	case up.Status != policy.StatusOK || up.EmailProblem != "" || len(ur.ur.Actions) > 0 ||
+		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
 }
@@ -712,7 +713,18 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 		// The key is stored, so a later run keeps it (it has a secret) and clears the mark.
 		e.Log.WarnContext(ctx, "pending mark left in place", "account", e.acct.AccountID, "user", ur.u.UserName, "error", err.Error())
 	}
-	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn}, nil
+	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn,
+		Replaced: ur.usage(a.Replaces)}, nil
+}
+
+// usage returns the last use of the user's key id as read, nil when the key is gone.
+func (ur *userRun) usage(id string) *policy.Usage {
+	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id })
+	if i < 0 {
+		return nil
+	}
+	u := ur.u.Keys[i].Usage()
+	return &u
 }
 
 func (ur *userRun) clearMark(ctx context.Context) error {
@@ -744,13 +756,14 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
-				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}, true
+				replaced := ur.usage(p.Replaces)
+				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn, Replaced: replaced}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists.
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
-				if slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.Replaces }) && !slices.Contains(ur.u.NoticesSent, nk) {
+				if replaced != nil && !slices.Contains(ur.u.NoticesSent, nk) {
 					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
-						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn)})
+						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn), Usage: replaced})
 				}
 				break
 			}

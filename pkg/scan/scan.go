@@ -267,7 +267,7 @@ func (s *Scanner) User(ctx context.Context, userName string) (policy.User, error
 	return policy.User{UserName: userName, Tags: tags, Keys: keys}, nil
 }
 
-// keys lists a user's keys with their last use.
+// keys lists a user's keys with their last use: when, with which service, in which region.
 func (s *Scanner) keys(ctx context.Context, userName string) ([]policy.Key, error) {
 	keys, err := s.listKeys(ctx, userName)
 	if err != nil {
@@ -284,11 +284,21 @@ func (s *Scanner) keys(ctx context.Context, userName string) ([]policy.Key, erro
 		case err != nil:
 			return nil, fmt.Errorf("get last use of key %s of user %s: %w", k.AccessKeyID, userName, err)
 		}
-		if used.AccessKeyLastUsed != nil && used.AccessKeyLastUsed.LastUsedDate != nil {
-			keys[i].LastUsedDate = used.AccessKeyLastUsed.LastUsedDate
+		// Never used: no date, and "N/A" for the service and region.
+		if u := used.AccessKeyLastUsed; u != nil && u.LastUsedDate != nil {
+			keys[i].LastUsedDate = u.LastUsedDate
+			keys[i].LastUsedService, keys[i].LastUsedRegion = known(aws.ToString(u.ServiceName)), known(aws.ToString(u.Region))
 		}
 	}
 	return keys, nil
+}
+
+// known is an IAM value, or "" for N/A.
+func known(v string) string {
+	if v == "N/A" {
+		return ""
+	}
+	return v
 }
 
 func apiErrorCode(err error) string {

@@ -180,9 +180,10 @@ func (f *fakeIAM) ListUserTags(_ context.Context, in *iam.ListUserTagsInput, _ .
 
 func (f *fakeIAM) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
 	f.count("GetAccessKeyLastUsed")
-	out := &iam.GetAccessKeyLastUsedOutput{AccessKeyLastUsed: &types.AccessKeyLastUsed{}}
+	// As AWS answers: ServiceName and Region are "N/A" for a key never used.
+	out := &iam.GetAccessKeyLastUsedOutput{AccessKeyLastUsed: &types.AccessKeyLastUsed{ServiceName: aws.String("N/A"), Region: aws.String("N/A")}}
 	if t, ok := f.lastUsed[aws.ToString(in.AccessKeyId)]; ok {
-		out.AccessKeyLastUsed.LastUsedDate = &t
+		out.AccessKeyLastUsed = &types.AccessKeyLastUsed{LastUsedDate: &t, ServiceName: aws.String("s3"), Region: aws.String("eu-west-1")}
 	}
 	return out, nil
 }
@@ -430,7 +431,9 @@ func TestUserReadsEveryPage(t *testing.T) {
 	if len(u.Tags) != 6 || u.Tags["EmailID"] != "alice@example.com" || f.calls["ListUserTags"] != 3 {
 		t.Errorf("tags %v after %d calls, want 6 tags over 3 pages", u.Tags, f.calls["ListUserTags"])
 	}
-	if len(u.Keys) != 2 || u.Keys[0].Status != policy.Active || u.Keys[0].LastUsedDate == nil || u.Keys[1].LastUsedDate != nil {
+	// The last use comes with its service and region; "N/A" (never used) is no service.
+	if len(u.Keys) != 2 || u.Keys[0].Status != policy.Active || u.Keys[0].LastUsedDate == nil || u.Keys[1].LastUsedDate != nil ||
+		u.Keys[0].LastUsedService != "s3" || u.Keys[0].LastUsedRegion != "eu-west-1" || u.Keys[1].LastUsedService != "" || u.Keys[1].LastUsedRegion != "" {
 		t.Errorf("keys %+v", u.Keys)
 	}
 }

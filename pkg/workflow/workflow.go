@@ -183,6 +183,8 @@ type UserResult struct {
 	EmailProblem string            `json:"emailProblem,omitempty"`
 	Actions      []ActionResult    `json:"actions,omitempty"`
 	Notices      []policy.Notice   `json:"notices,omitempty"`
+	// Keys are the user's keys as read for the decision, with the evidence of their use.
+	Keys []policy.KeyUsage `json:"keys,omitempty"`
 	// Error is set when an action failed; the actions after it were not attempted.
 	Error string `json:"error,omitempty"`
 }
@@ -259,6 +261,8 @@ type NewKey struct {
 	// ReplacesAccessKeyID is the key it replaces, deactivated on DeactivateOn (YYYY-MM-DD).
 	ReplacesAccessKeyID string `json:"replacesAccessKeyId"`
 	DeactivateOn        string `json:"deactivateOn"`
+	// Replaced is the last use of the key it replaces, when that key still exists.
+	Replaced *policy.Usage `json:"replaced,omitempty"`
 }
 
 // ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list.

@@ -18,7 +18,7 @@ import (
 
 // Advance makes it d later for everything the stand-in holds, as if d had passed before the
 // next run: the Lambdas read the wall clock, so the state moves back instead. Every access
-// key's CreateDate and LastUsedDate, the times the rotator recorded (the pending mark on a
+// key's CreateDate and LastUsedDate (with its service and region), the times the rotator recorded (the pending mark on a
 // user, the sent mark on a hand-off secret) move back by d; the days it recorded (delivered
 // notices, the day a key was first known inactive, the deactivation day a hand-off secret
 // promises) move back by d's whole days, so a d under
@@ -43,10 +43,9 @@ func (sb *Sandbox) Advance(ctx context.Context, d time.Duration) error {
 		}
 		for _, u := range users {
 			for _, k := range u.Keys {
-				var used *time.Time
+				var used *sandbox.LastUse
 				if k.LastUsedDate != nil {
-					t := k.LastUsedDate.Add(-d)
-					used = &t
+					used = &sandbox.LastUse{Date: k.LastUsedDate.Add(-d), Service: k.LastUsedService, Region: k.LastUsedRegion}
 				}
 				if err := sandbox.Backdate(ctx, sb.URL, a.ID, u.Name, k.AccessKeyID, k.CreateDate.Add(-d), used); err != nil {
 					return fmt.Errorf("advance key %s of %s in %s: %w", k.AccessKeyID, u.Name, a.Name, err)

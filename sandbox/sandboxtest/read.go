@@ -36,6 +36,9 @@ type Key struct {
 	Status       string
 	CreateDate   time.Time
 	LastUsedDate *time.Time // nil: never used
+	// LastUsedService and LastUsedRegion are GetAccessKeyLastUsed's ServiceName and Region:
+	// "N/A" for a key never used.
+	LastUsedService, LastUsedRegion string
 }
 
 // Users lists the users of the account named account, with tags and keys, through the
@@ -83,9 +86,8 @@ func readUser(ctx context.Context, client *iam.Client, account, name string) (Us
 		if err != nil {
 			return user, fmt.Errorf("get last use of %s of %s in %s: %w", key.AccessKeyID, name, account, err)
 		}
-		if used.AccessKeyLastUsed != nil && used.AccessKeyLastUsed.LastUsedDate != nil {
-			t := *used.AccessKeyLastUsed.LastUsedDate
-			key.LastUsedDate = &t
+		if u := used.AccessKeyLastUsed; u != nil {
+			key.LastUsedDate, key.LastUsedService, key.LastUsedRegion = u.LastUsedDate, aws.ToString(u.ServiceName), aws.ToString(u.Region)
 		}
 		user.Keys = append(user.Keys, key)
 	}
