@@ -306,7 +306,7 @@ const memberRoleTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 const memberRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` +
 	`"iam:ListUsers","iam:ListUserTags","iam:ListAccessKeys","iam:GetAccessKeyLastUsed",` +
 	`"iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:TagUser","iam:UntagUser",` +
-	`"iam:GenerateCredentialReport","iam:GetCredentialReport"],"Resource":"*"}]}`
+	`"iam:GenerateCredentialReport","iam:GetCredentialReport","iam:GetAccountAuthorizationDetails"],"Resource":"*"}]}`
 
 func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) error {
 	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{

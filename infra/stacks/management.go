@@ -65,7 +65,7 @@ func newManagementAccountMemberRole(stack awscdk.Stack, cfg Config) {
 	})
 	suppressNag(role, suppression{
 		rule:   "AwsSolutions-IAM5",
-		reason: "The member role's account-wide IAM reads (credential report, ListUsers) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only)",
+		reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only)",
 		appliesTo: []string{"Resource::*",
 			"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/"},
 	})

@@ -38,7 +38,7 @@ func TestMemberRoleTemplate(t *testing.T) {
 	}
 	got := permissions(statements(policies[0].(map[string]any)["PolicyDocument"]))
 	want := map[string][]string{}
-	for _, a := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers"} {
+	for _, a := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers", "iam:GetAccountAuthorizationDetails"} {
 		want[a] = []string{"*"}
 	}
 	for _, a := range []string{"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser",
