@@ -172,6 +172,13 @@ func writePlanTable(w io.Writer, plan policy.Plan) {
 		if u.EmailProblem != "" {
 			rows = append(rows, [4]string{"", "", "", "no usable email: " + u.EmailProblem})
 		}
+		if th := u.Timeline; th != nil {
+			rows = append(rows, [4]string{"", "", "", fmt.Sprintf("own limit %d days (tag %s): new key at %d, deactivate at %d, delete at %d, unused keys deleted at %d",
+				th.DeactivateAt, policy.RotationDaysTag, th.RotateAt, th.DeactivateAt, th.DeleteAt, th.UnusedAt)})
+		}
+		if u.RotationDaysProblem != "" {
+			rows = append(rows, [4]string{"", "", "", u.RotationDaysProblem})
+		}
 		for i, r := range rows {
 			name, status := u.UserName, string(u.Status)
 			if i > 0 {

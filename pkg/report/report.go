@@ -252,20 +252,21 @@ func needsHuman(doc Document) bool {
 
 // CSV renders the report as one row per action (or per user without one), one per failed
 // account, and one per owner whose notification failed past its retries (action
-// NotifyFailedAction, done false, the caught error), after that user's rows. The account's
+// NotifyFailedAction, done false, the caught error), after that user's rows; a user's
+// rotation_days_problem says why its RotationDays tag was ignored or raised. The account's
 // columns (its status and iam_calls, the IAM and STS calls its ScanAndRotate made) repeat on
 // each of its rows.
 func CSV(doc Document) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action",
-		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"})
+		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error", "rotation_days_problem"})
 	dry := strconv.FormatBool(doc.Run.DryRun)
 	const accountColumns, userColumns = 5, 7
 	for _, a := range doc.Accounts {
 		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
 		if a.Status == workflow.AccountFailed {
-			_ = w.Write(append(row, "", "", "", "", "", "", dry, "", "", a.Error))
+			_ = w.Write(append(row, "", "", "", "", "", "", dry, "", "", a.Error, ""))
 		}
 		failures := map[string][]workflow.NotifyFailure{}
 		for _, f := range a.NotifyFailures {
@@ -274,18 +275,18 @@ func CSV(doc Document) []byte {
 		notifyRows := func(userRow []string, user string, emailProblem string) {
 			for _, f := range failures[user] {
 				_ = w.Write(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
-					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause))
+					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause, ""))
 			}
 			delete(failures, user)
 		}
 		for _, u := range a.Users {
 			userRow := append(row[:accountColumns:accountColumns], u.UserName, string(u.Status))
 			if len(u.Actions) == 0 {
-				_ = w.Write(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error))
+				_ = w.Write(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem))
 			}
 			for _, act := range u.Actions {
 				_ = w.Write(append(userRow[:userColumns:userColumns], string(act.Action.Action), act.AccessKeyID, act.NewAccessKeyID,
-					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error))
+					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem))
 			}
 			notifyRows(userRow, u.UserName, u.EmailProblem)
 		}

@@ -20,7 +20,8 @@ func TestCSV(t *testing.T) {
 			{UserName: "alice", Status: policy.StatusRotate, Actions: []workflow.ActionResult{
 				{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: "AKIAOLD", Reason: "make room, \"quoted\""}},
 				{Action: policy.Action{Action: policy.CreateKey, Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}}},
-			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"}}},
+			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"},
+			{UserName: "frank", Status: policy.StatusOK, Reason: "nothing due", RotationDaysProblem: "tag RotationDays=365 is longer"}}},
 		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied", Counts: workflow.Counts{IAMCalls: 1}},
 	}}
 	rows, err := csv.NewReader(strings.NewReader(string(CSV(doc)))).ReadAll()
@@ -28,11 +29,12 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("report.csv does not parse: %v", err)
 	}
 	want := [][]string{
-		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error"},
-		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", ""},
-		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "", "AKIANEW", "true", "true", "due", "", ""},
-		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", ""},
-		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied"},
+		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error", "rotation_days_problem"},
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", "", ""},
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "", "AKIANEW", "true", "true", "due", "", "", ""},
+		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", "", ""},
+		{"run-1", "111111111111", "prod", "done", "12", "frank", "ok", "", "", "", "", "true", "nothing due", "", "", "tag RotationDays=365 is longer"},
+		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied", ""},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d:\n%q", len(rows), len(want), rows)

@@ -178,8 +178,11 @@ type UserResult struct {
 	Status       policy.UserStatus `json:"status"`
 	Reason       string            `json:"reason,omitempty"`
 	EmailProblem string            `json:"emailProblem,omitempty"`
-	Actions      []ActionResult    `json:"actions,omitempty"`
-	Notices      []policy.Notice   `json:"notices,omitempty"`
+	// RotationDaysProblem says why the user's RotationDays tag was ignored or raised to the
+	// shortest limit (policy.UserPlan); the owner is not told.
+	RotationDaysProblem string          `json:"rotationDaysProblem,omitempty"`
+	Actions             []ActionResult  `json:"actions,omitempty"`
+	Notices             []policy.Notice `json:"notices,omitempty"`
 	// Error is set when an action failed; the actions after it were not attempted.
 	Error string `json:"error,omitempty"`
 }
