@@ -22,8 +22,7 @@ func main() {
 		if env.Settings.ManagementRoleARN != "" {
 			orgCfg = awsclient.AssumeRole(env.AWS, env.Settings.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 		}
-		// Load validated the tag: the error cannot occur.
-		tagKey, tagValue, _ := config.SplitAccountTag(env.Settings.ExcludeAccountTag)
+		tagKey, tagValue := env.Settings.ExcludeTag()
 		l := &org.Lister{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
 			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, ExcludedOUs: env.Settings.ExcludeOUs,
 			ExcludeTagKey: tagKey, ExcludeTagValue: tagValue, Log: env.Log, Clock: time.Now}

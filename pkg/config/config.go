@@ -99,6 +99,13 @@ type Settings struct {
 	Partition string
 }
 
+// ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for
+// NoExcludeAccountTag (Load validated it).
+func (s Settings) ExcludeTag() (key, value string) {
+	key, value, _ = SplitAccountTag(s.ExcludeAccountTag)
+	return key, value
+}
+
 var (
 	roleNamePattern  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	arnPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
