@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -298,14 +299,14 @@ func (sc *Scenario) hasMember(name string) bool {
 	return false
 }
 
-// Excluded reports whether the account named name is in excludeAccounts.
-func (sc *Scenario) Excluded(name string) bool {
-	for _, n := range sc.ExcludeAccounts {
-		if n == name {
-			return true
-		}
-	}
-	return false
+// Excluded reports whether the rotator leaves account a alone: it is in excludeAccounts, in
+// or below an OU of excludeOus, or tagged with the exclusion tag (excludeAccountTag, else
+// the rotator's default; the value in any case).
+func (sc *Scenario) Excluded(a Account) bool {
+	key, value, _ := config.SplitAccountTag(cmp.Or(sc.ExcludeAccountTag, config.DefaultExcludeAccountTag))
+	tagged := key != "" && strings.EqualFold(strings.TrimSpace(a.Tags[key]), value)
+	return tagged || slices.Contains(sc.ExcludeAccounts, a.Name) ||
+		slices.ContainsFunc(sc.ExcludeOUs, func(p string) bool { return a.OU == p || strings.HasPrefix(a.OU, p+"/") })
 }
 
 func checkEmail(bad func(string, string, ...any), field, value string) {

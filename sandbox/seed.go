@@ -195,9 +195,8 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 			}
 			fmt.Fprintf(progress, "account %s = %s is %s\n", a.Name, id, a.State)
 		}
-		excluded := sc.Excluded(a.Name)
-		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: excluded, OU: a.OU})
-		if excluded {
+		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: sc.Excluded(a), OU: a.OU})
+		if slices.Contains(sc.ExcludeAccounts, a.Name) {
 			out.Settings.ExcludeAccountIDs = append(out.Settings.ExcludeAccountIDs, id)
 		}
 		if err := s.account(ctx, AccountConfig(base, id, OrganizationAccessRole), a, id); err != nil {

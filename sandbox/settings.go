@@ -33,7 +33,8 @@ type AccountSettings struct {
 	Name       string `json:"name"`
 	ID         string `json:"id"`
 	Management bool   `json:"management,omitempty"`
-	Excluded   bool   `json:"excluded,omitempty"`
+	// Excluded: the rotator never assumes into it (by ID, OU or tag: Scenario.Excluded).
+	Excluded bool `json:"excluded,omitempty"`
 	// OU is the account's OU path below the root (Account.OU); empty: the root.
 	OU string `json:"ou,omitempty"`
 }

@@ -59,7 +59,8 @@ type Scanner struct {
 }
 
 // Result is what a scan found: the users that may need an action or notice today
-// (policy.MayAct), out of how many, and where that came from.
+// (policy.MayAct) or whose RotationDays tag read with the users' tags is ignored or raised
+// (to be reported), out of how many, and where that came from.
 type Result struct {
 	Candidates []string
 	Users      int
@@ -112,16 +113,18 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 				oldest[u.UserName] = k.CreateDate
 			}
 		}
-		userCfg := cfg
+		userCfg, problem := cfg, ""
 		if tagged(u) {
 			userTags, ok := tags[u.UserName]
 			if !ok {
 				continue // deleted since the report
 			}
-			userCfg, _ = cfg.ForUser(userTags)
+			userCfg, problem = cfg.ForUser(userTags)
 		}
 		switch {
-		case policy.MayAct(u.Keys, userCfg, now):
+		case policy.MayAct(u.Keys, userCfg, now) || problem != "":
+			// A user whose RotationDays tag is ignored or raised is read and reported, so that
+			// the owner hears of it (docs/policy.md).
 			res.Candidates = append(res.Candidates, u.UserName)
 		case len(u.Hidden) > 0 && policy.MayAct(u.worstCase(), userCfg, now):
 			res.KeysListed++

@@ -472,8 +472,9 @@ func BenchmarkParseCredentialReport(b *testing.B) {
 // TestCandidatesReadTagsWhereRotationDaysCouldMatter: when a user's keys are not due under
 // the organization's limit but would be under the shortest limit a RotationDays tag can give,
 // every user's tags are read with GetAccountAuthorizationDetails (the fake pages 2 users at
-// a time, IAM 1,000), and that user is a candidate when its tag makes a key due; an account
-// without such a user costs no such call (TestCandidatesFromReportCostsNoPerUserCall).
+// a time, IAM 1,000), and that user is a candidate when its tag makes a key due, or is
+// ignored (to be reported); an account without such a user costs no such call
+// (TestCandidatesFromReportCostsNoPerUserCall).
 func TestCandidatesReadTagsWhereRotationDaysCouldMatter(t *testing.T) {
 	f := account(100, map[string][]types.AccessKeyMetadata{
 		"short":     {meta("AKIASHORT", types.StatusTypeActive, 35)},
@@ -487,8 +488,8 @@ func TestCandidatesReadTagsWhereRotationDaysCouldMatter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(res.Candidates, []string{"old", "short"}) || res.TagPages != 52 {
-		t.Errorf("candidates %q after %d pages of tags, want [old short] after 52 (104 users, 2 a page)", res.Candidates, res.TagPages)
+	if !slices.Equal(res.Candidates, []string{"old", "malformed", "short"}) || res.TagPages != 52 {
+		t.Errorf("candidates %q after %d pages of tags, want [old malformed short] after 52 (104 users, 2 a page)", res.Candidates, res.TagPages)
 	}
 	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountAuthorizationDetails": 52}; !maps.Equal(f.calls, want) {
 		t.Errorf("IAM calls %v, want %v", f.calls, want)
