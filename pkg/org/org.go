@@ -292,16 +292,21 @@ func (l *Lister) excludedByTag(ctx context.Context, accounts []workflow.Account)
 	}
 	tagged := make([]bool, len(accounts))
 	errs := make([]error, len(accounts))
-	slots := make(chan struct{}, tagReads)
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i, a := range accounts {
+	for range min(tagReads, len(accounts)) {
 		wg.Add(1)
-		slots <- struct{}{}
 		go func() {
-			defer func() { <-slots; wg.Done() }()
-			tagged[i], errs[i] = l.hasExcludeTag(ctx, a.AccountID)
+			defer wg.Done()
+			for i := range next {
+				tagged[i], errs[i] = l.hasExcludeTag(ctx, accounts[i].AccountID)
+			}
 		}()
 	}
+	for i := range accounts {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -122,6 +122,36 @@ func account(id, name string, state orgtypes.AccountState) orgtypes.Account {
 	return orgtypes.Account{Id: aws.String(id), Name: aws.String(name), State: state}
 }
 
+// refused checks that Handle refused its input at field, for why (any reason when empty),
+// and wrote nothing.
+func refused(t *testing.T, err error, store *fakeS3, field, why string) {
+	t.Helper()
+	var invalid *workflow.InvalidInput
+	if !errors.As(err, &invalid) || invalid.Field != field || (why != "" && invalid.Problem != why) {
+		t.Fatalf("error %v, want InvalidInput for %s: %s", err, field, why)
+	}
+	if len(store.objects) != 0 {
+		t.Errorf("refused input wrote %v", store.objects)
+	}
+}
+
+// storedIDs returns the account IDs Handle wrote for run-1, once it succeeded.
+func storedIDs(t *testing.T, err error, store *fakeS3) []string {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []workflow.Account
+	if err := json.Unmarshal(store.objects["reports/runs/run-1/accounts.json"], &stored); err != nil {
+		t.Fatalf("account list in S3: %v", err)
+	}
+	var ids []string
+	for _, a := range stored {
+		ids = append(ids, a.AccountID)
+	}
+	return ids
+}
+
 func TestHandle(t *testing.T) {
 	start := time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -156,26 +186,10 @@ func TestHandle(t *testing.T) {
 			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler)}
 			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: start})
 			if tt.wantField != "" {
-				var invalid *workflow.InvalidInput
-				if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
-					t.Fatalf("error %v, want InvalidInput for %s", err, tt.wantField)
-				}
-				if len(store.objects) != 0 {
-					t.Errorf("invalid input wrote %v", store.objects)
-				}
+				refused(t, err, store, tt.wantField, "")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stored []workflow.Account
-			if err := json.Unmarshal(store.objects["reports/runs/run-1/accounts.json"], &stored); err != nil {
-				t.Fatalf("account list in S3: %v", err)
-			}
-			var ids []string
-			for _, a := range stored {
-				ids = append(ids, a.AccountID)
-			}
+			ids := storedIDs(t, err, store)
 			if !slices.Equal(ids, tt.wantIDs) || got.AccountCount != len(tt.wantIDs) || got.Key != "runs/run-1/accounts.json" || !got.Run.Now.Equal(tt.wantNow) {
 				t.Errorf("got %+v with accounts %v, want %v at %v", got, ids, tt.wantIDs, tt.wantNow)
 			}
@@ -294,26 +308,10 @@ func TestHandleExcludesByOUAndTag(t *testing.T) {
 				ExcludeTagKey: tt.tag[0], ExcludeTagValue: tt.tag[1], Log: slog.New(slog.DiscardHandler)}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: time.Now()})
 			if tt.wantField != "" {
-				var invalid *workflow.InvalidInput
-				if !errors.As(err, &invalid) || invalid.Field != tt.wantField || invalid.Problem != tt.wantWhy {
-					t.Fatalf("error %v, want InvalidInput for %s: %s", err, tt.wantField, tt.wantWhy)
-				}
-				if len(store.objects) != 0 {
-					t.Errorf("refused input wrote %v", store.objects)
-				}
+				refused(t, err, store, tt.wantField, tt.wantWhy)
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stored []workflow.Account
-			if err := json.Unmarshal(store.objects["reports/runs/run-1/accounts.json"], &stored); err != nil {
-				t.Fatalf("account list in S3: %v", err)
-			}
-			var ids []string
-			for _, a := range stored {
-				ids = append(ids, a.AccountID)
-			}
+			ids := storedIDs(t, err, store)
 			if !slices.Equal(ids, tt.wantIDs) {
 				t.Errorf("accounts %v, want %v", ids, tt.wantIDs)
 			}
