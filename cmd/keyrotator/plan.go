@@ -33,6 +33,8 @@ Input (JSON; every field but users is optional):
                         "lastUsedDate": "2026-11-24T08:00:00Z"}],
               "noticesSent": [{"kind": "DeactivationScheduled", "accessKeyId": "AKIAEXAMPLE1"}]}]}
 
+A user tag RotationDays (a limit shorter than limitDays) adds the user's own "timeline" and,
+when the tag is ignored or raised, its "rotationDaysProblem".
 now defaults to the current time; dates are RFC 3339. Exit status: 0 on success, 2 on bad
 input (the message names the field, and nothing is printed on stdout).
 

@@ -46,9 +46,11 @@ type RotatorStack struct {
 }
 
 // functionSizes gives each function its memory and timeout: scan-and-rotate may wait on
-// IAM's rate limits in a large account for up to Lambda's 15 minutes.
+// IAM's rate limits in a large account for up to Lambda's 15 minutes, list-accounts on
+// Organizations' for the exclusion tag (one ListTagsForResource call per account, 10,000
+// in the largest organizations).
 var functionSizes = map[contract.Function]struct{ memoryMB, timeoutMinutes float64 }{
-	contract.ListAccounts:  {256, 5},
+	contract.ListAccounts:  {256, 15},
 	contract.ScanAndRotate: {512, 15},
 	contract.NotifyUser:    {256, 2},
 	contract.CleanupReport: {512, 10},

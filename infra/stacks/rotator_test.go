@@ -20,7 +20,7 @@ func TestFunctions(t *testing.T) {
 		t.Fatalf("%d functions, want %d", len(byName), len(contract.Functions))
 	}
 	wantTimeout := map[contract.Function]float64{
-		contract.ListAccounts: 300, contract.ScanAndRotate: 900, contract.NotifyUser: 120, contract.CleanupReport: 600,
+		contract.ListAccounts: 900, contract.ScanAndRotate: 900, contract.NotifyUser: 120, contract.CleanupReport: 600,
 	}
 	for _, f := range contract.Functions {
 		t.Run(string(f), func(t *testing.T) {

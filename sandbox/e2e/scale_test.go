@@ -73,11 +73,11 @@ func TestE2EPayloadsAndHistoryAtScale(t *testing.T) {
 	if err := ex.Write(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
+	mustSucceed(t, ex)
 	var summary strings.Builder
 	ex.Summary(&summary)
 	t.Logf("seeded in %s, ran in %s: %s", seeded.Round(time.Second), ex.StopDate.Sub(ex.StartDate).Round(time.Second),
 		summary.String()[:strings.Index(summary.String(), "report (")])
-	mustSucceed(t, ex)
 	// The management account is a member of the organization too (it has no users here).
 	if ex.Report == nil || len(ex.Report.Accounts) != 2+quietAccounts {
 		t.Fatalf("report of %v accounts, want %d", ex.Report != nil && true, 2+quietAccounts)
