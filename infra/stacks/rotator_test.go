@@ -76,6 +76,8 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"MEMBER_ROLE_NAME":      "provisioning-admin",
 		"MANAGEMENT_ROLE_ARN":   "arn:aws:iam::111111111111:role/iam-access-key-rotator-management",
 		"EXCLUDE_ACCOUNTS":      "",
+		"EXCLUDE_OUS":           "",
+		"EXCLUDE_ACCOUNT_TAG":   "key-rotator:exclude=true",
 		"EMAIL_TAG_KEYS":        "EmailID,Email",
 		"EXEMPT_TAG_KEY":        "Exempt",
 		"ALLOWED_EMAIL_DOMAINS": "example.com",
