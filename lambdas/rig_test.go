@@ -98,6 +98,7 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	env := map[string]string{
 		config.SenderEmail: st.SenderEmail, config.SupportEmail: st.SupportEmail, config.MemberRoleName: st.MemberRole,
 		config.ExcludeAccounts: strings.Join(st.ExcludeAccountIDs, ","), config.AllowedEmailDomains: strings.Join(st.AllowedEmailDomains, ","),
+		config.ExcludeOUs: strings.Join(st.ExcludeOUIDs, ","), config.ExcludeAccountTag: st.ExcludeAccountTag,
 		config.ReportBucket: bucket, config.FailureTopicARN: aws.ToString(topic.TopicArn),
 	}
 	settings, err := config.Load(func(name string) string { return env[name] })
@@ -107,7 +108,8 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	r := &rig{t: t, sb: sb, settings: settings, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(r.logs, nil))
 	r.list = &org.Lister{Org: organizations.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket,
-		Excluded: settings.ExcludeAccounts, Log: log, Clock: time.Now, SendRate: sendrate.Rate(settings.SESMaxSendRate, sesv2.NewFromConfig(cfg))}
+		Excluded: settings.ExcludeAccounts, ExcludedOUs: settings.ExcludeOUs, Log: log, Clock: time.Now, SendRate: sendrate.Rate(settings.SESMaxSendRate, sesv2.NewFromConfig(cfg))}
+	r.list.ExcludeTagKey, r.list.ExcludeTagValue = settings.ExcludeTag()
 	r.scan = &rotate.Handler{Base: cfg, Settings: settings, S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
 		Leases:  &lease.Leases{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket},
 		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)},

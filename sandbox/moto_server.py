@@ -59,7 +59,8 @@ message SES accepts is stamped with the time SES received it, "sent_at" in data.
 
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
 Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
-moto still sends it), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+moto still sends it), Organizations' List calls paged as AWS pages them (at most 20 entries,
+MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
@@ -290,6 +291,32 @@ def answer_with_state_only():
         return answer
 
     FakeAccount.describe = describe
+
+
+ORGANIZATIONS_PAGE = 20
+
+
+def page_organizations_as_aws():
+    """Page Organizations' List calls as AWS does: 20 entries at most, also by default
+    (moto gives ListAccounts 100), and a MaxResults above 20 is a ValidationException."""
+    from moto.organizations.exceptions import OrganizationsClientError
+    from moto.organizations.models import OrganizationsBackend
+    from moto.organizations.utils import PAGINATION_MODEL
+
+    for name in ("list_accounts", "list_accounts_for_parent", "list_organizational_units_for_parent"):
+        PAGINATION_MODEL[name]["limit_default"] = ORGANIZATIONS_PAGE
+        original = getattr(OrganizationsBackend, name)
+
+        def bounded(self, *args, _original=original, **kwargs):
+            limit = kwargs.get("max_results")
+            if limit is not None and not 1 <= int(limit) <= ORGANIZATIONS_PAGE:
+                raise OrganizationsClientError(
+                    "ValidationException",
+                    f"1 validation error detected: Value '{limit}' at 'maxResults' failed to satisfy "
+                    f"constraint: Member must have value less than or equal to {ORGANIZATIONS_PAGE}")
+            return _original(self, *args, **kwargs)
+
+        setattr(OrganizationsBackend, name, bounded)
 
 
 REPORT_LIFETIME = datetime.timedelta(hours=4)
@@ -645,6 +672,7 @@ def main(argv=None):
 
     require_existing_roles()
     answer_with_state_only()
+    page_organizations_as_aws()
     patch_credential_report()
     patch_ses_sandbox()
     server = StandInServer(args.port)

@@ -438,6 +438,64 @@ func TestOrganizationListsTheScenarioAccounts(t *testing.T) {
 	}
 }
 
+// TestOrganizationOUsTagsAndPages: a scenario's accounts are placed in their OUs (nested ones
+// created as needed) and tagged, the settings carry the exclusions by ID, and Organizations'
+// List calls page as on AWS: at most 20 entries a page, MaxResults above 20 refused (moto:
+// 100 accounts a ListAccounts page).
+func TestOrganizationOUsTagsAndPages(t *testing.T) {
+	ctx := context.Background()
+	sc := &sandbox.Scenario{ManagementAccount: sandbox.Account{Name: "management"}, MemberRole: "provisioning-admin",
+		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
+		ExcludeOUs: []string{"Sandbox"}, ExcludeAccountTag: "lifecycle=migrating"}
+	for i := range 22 {
+		sc.Accounts = append(sc.Accounts, sandbox.Account{Name: fmt.Sprintf("member-%02d", i)})
+	}
+	sc.Accounts[0].OU, sc.Accounts[1].OU, sc.Accounts[2].OU = "Sandbox", "Sandbox/Dev/Deep", "Workloads"
+	sc.Accounts[3].Tags = map[string]string{"lifecycle": "migrating", "team": "data"}
+	sb := sandboxtest.New(t, sc)
+	client := organizations.NewFromConfig(sb.Config())
+
+	first, err := client.ListAccounts(ctx, &organizations.ListAccountsInput{})
+	if err != nil || len(first.Accounts) != 20 || first.NextToken == nil {
+		t.Fatalf("ListAccounts: %d accounts, next token %v (%v); want a page of 20 of 23", len(first.Accounts), first.NextToken != nil, err)
+	}
+	if _, err := client.ListAccounts(ctx, &organizations.ListAccountsInput{MaxResults: aws.Int32(21)}); err == nil ||
+		!strings.Contains(err.Error(), "ValidationException") {
+		t.Errorf("ListAccounts with MaxResults 21: %v, want a ValidationException", err)
+	}
+
+	settings := sb.Seeded.Settings
+	if len(settings.ExcludeOUIDs) != 1 || settings.ExcludeAccountTag != "lifecycle=migrating" {
+		t.Fatalf("settings exclude OUs %v, tag %q", settings.ExcludeOUIDs, settings.ExcludeAccountTag)
+	}
+	// Walk down from the excluded OU as the rotator does.
+	var inSandbox []string
+	for queue := settings.ExcludeOUIDs; len(queue) > 0; queue = queue[1:] {
+		accounts, err := client.ListAccountsForParent(ctx, &organizations.ListAccountsForParentInput{ParentId: &queue[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range accounts.Accounts {
+			inSandbox = append(inSandbox, aws.ToString(a.Name))
+		}
+		children, err := client.ListOrganizationalUnitsForParent(ctx, &organizations.ListOrganizationalUnitsForParentInput{ParentId: &queue[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ou := range children.OrganizationalUnits {
+			queue = append(queue, aws.ToString(ou.Id))
+		}
+	}
+	if !slices.Equal(inSandbox, []string{"member-00", "member-01"}) {
+		t.Errorf("accounts in Sandbox and below: %v, want member-00 and member-01", inSandbox)
+	}
+	tagged, _ := sb.AccountID("member-03")
+	tags, err := client.ListTagsForResource(ctx, &organizations.ListTagsForResourceInput{ResourceId: &tagged})
+	if err != nil || len(tags.Tags) != 2 {
+		t.Errorf("tags of member-03: %v (%v), want lifecycle and team", tags, err)
+	}
+}
+
 // TestOrganizationAnswersWithStateNotStatus: Organizations retired Account.Status on
 // 2026-09-09 and answers ListAccounts and DescribeAccount with State only; the stand-in does
 // the same (moto still sends Status), and a scenario account can be in any other State.

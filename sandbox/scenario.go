@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
@@ -28,9 +29,14 @@ type Scenario struct {
 	SupportEmail      string  `json:"supportEmail"`
 	// AllowedEmailDomains, when set, are the only domains whose owner addresses the
 	// rotator may use (docs/policy.md rule 6); carried into the settings.
-	AllowedEmailDomains []string  `json:"allowedEmailDomains,omitempty"`
-	ExcludeAccounts     []string  `json:"excludeAccounts,omitempty"`
-	Accounts            []Account `json:"accounts"`
+	AllowedEmailDomains []string `json:"allowedEmailDomains,omitempty"`
+	// ExcludeAccounts are account names, ExcludeOUs OU paths (as in Account.OU): the rotator
+	// never assumes into them (their IDs are carried into the settings). ExcludeAccountTag,
+	// key=value or "none", replaces the rotator's default, key-rotator:exclude=true.
+	ExcludeAccounts   []string  `json:"excludeAccounts,omitempty"`
+	ExcludeOUs        []string  `json:"excludeOus,omitempty"`
+	ExcludeAccountTag string    `json:"excludeAccountTag,omitempty"`
+	Accounts          []Account `json:"accounts"`
 	// CredentialReportHoursAgo, when set (0 to 4), makes IAM's credential report behave as
 	// on AWS: each account's report was generated that many hours before seeding, and
 	// GenerateCredentialReport keeps returning it, unchanged, until it is 4 hours old. Unset,
@@ -64,6 +70,11 @@ type Account struct {
 	// member account can be seeded SUSPENDED, PENDING_CLOSURE or CLOSED, which the rotator
 	// must skip; the management account is always ACTIVE.
 	State string `json:"state,omitempty"`
+	// OU places a member account in an organizational unit, by the path of OU names below
+	// the root ("Sandbox/Dev"); the OUs are created as needed. Empty: under the root.
+	OU string `json:"ou,omitempty"`
+	// Tags are the member account's tags in Organizations.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // AccountStates are the Organizations account states a scenario account may be in.
@@ -119,6 +130,8 @@ const (
 	maxTagsPerUser = 50
 	maxAgeDays     = 36500
 	maxAccountName = 50
+	maxOUName      = 128
+	maxAccountTags = 50
 )
 
 var (
@@ -197,6 +210,10 @@ func (sc *Scenario) Validate() error {
 		if a.State != "" && !slices.Contains(AccountStates, a.State) {
 			bad(field+".state", "must be one of %s, got %q", strings.Join(AccountStates, ", "), a.State)
 		}
+		if a.OU != "" && !validOUPath(a.OU) {
+			bad(field+".ou", "must be OU names (1-%d printable characters) separated by /, got %q", maxOUName, a.OU)
+		}
+		checkTags(bad, field+".tags", a.Tags, maxAccountTags)
 		users := map[string]int{}
 		for j, u := range a.Users {
 			uf := fmt.Sprintf("%s.users[%d]", field, j)
@@ -208,7 +225,7 @@ func (sc *Scenario) Validate() error {
 			} else {
 				users[strings.ToLower(u.Name)] = j
 			}
-			checkTags(bad, uf+".tags", u.Tags)
+			checkTags(bad, uf+".tags", u.Tags, maxTagsPerUser)
 			if len(u.Keys) > maxKeysPerUser {
 				bad(uf+".keys", "at most %d keys per user (IAM quota), got %d", maxKeysPerUser, len(u.Keys))
 			}
@@ -240,6 +257,9 @@ func (sc *Scenario) Validate() error {
 	if st := sc.ManagementAccount.State; st != "" && st != "ACTIVE" {
 		bad("managementAccount.state", "the management account is always ACTIVE, got %q", st)
 	}
+	if sc.ManagementAccount.OU != "" || len(sc.ManagementAccount.Tags) > 0 {
+		bad("managementAccount", "ou and tags are for member accounts")
+	}
 	for i, a := range sc.Accounts {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
 	}
@@ -267,7 +287,41 @@ func (sc *Scenario) Validate() error {
 		}
 		excluded[name] = true
 	}
+	for i, path := range sc.ExcludeOUs {
+		if !slices.ContainsFunc(sc.Accounts, func(a Account) bool { return a.OU == path || strings.HasPrefix(a.OU, path+"/") }) {
+			bad(fmt.Sprintf("excludeOus[%d]", i), "%q is not the OU path of an account in accounts, or above one", path)
+		}
+	}
+	if t := sc.ExcludeAccountTag; t != "" {
+		if _, _, err := config.SplitAccountTag(t); err != nil {
+			bad("excludeAccountTag", "%v", err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// validOUPath reports whether p is OU names separated by "/".
+func validOUPath(p string) bool {
+	for _, name := range strings.Split(p, "/") {
+		if name == "" || len(name) > maxOUName || !accountNameRE.MatchString(name) {
+			return false
+		}
+	}
+	return true
+}
+
+// OUPaths are the OU paths the scenario's accounts need, each after its parent.
+func (sc *Scenario) OUPaths() []string {
+	var paths []string
+	for _, a := range sc.Accounts {
+		parts := strings.Split(a.OU, "/")
+		for i := range parts {
+			if p := strings.Join(parts[:i+1], "/"); a.OU != "" && !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+	}
+	return paths
 }
 
 func (sc *Scenario) hasMember(name string) bool {
@@ -279,14 +333,14 @@ func (sc *Scenario) hasMember(name string) bool {
 	return false
 }
 
-// Excluded reports whether the account named name is in excludeAccounts.
-func (sc *Scenario) Excluded(name string) bool {
-	for _, n := range sc.ExcludeAccounts {
-		if n == name {
-			return true
-		}
-	}
-	return false
+// Excluded reports whether the rotator leaves account a alone: it is in excludeAccounts, in
+// or below an OU of excludeOus, or tagged with the exclusion tag (excludeAccountTag, else
+// the rotator's default; the value in any case).
+func (sc *Scenario) Excluded(a Account) bool {
+	key, value, _ := config.SplitAccountTag(cmp.Or(sc.ExcludeAccountTag, config.DefaultExcludeAccountTag))
+	tagged := key != "" && strings.EqualFold(strings.TrimSpace(a.Tags[key]), value)
+	return tagged || slices.Contains(sc.ExcludeAccounts, a.Name) ||
+		slices.ContainsFunc(sc.ExcludeOUs, func(p string) bool { return a.OU == p || strings.HasPrefix(a.OU, p+"/") })
 }
 
 func checkEmail(bad func(string, string, ...any), field, value string) {
@@ -300,9 +354,9 @@ func checkEmail(bad func(string, string, ...any), field, value string) {
 	}
 }
 
-func checkTags(bad func(string, string, ...any), field string, tags map[string]string) {
-	if len(tags) > maxTagsPerUser {
-		bad(field, "at most %d tags per user, got %d", maxTagsPerUser, len(tags))
+func checkTags(bad func(string, string, ...any), field string, tags map[string]string, most int) {
+	if len(tags) > most {
+		bad(field, "at most %d tags, got %d", most, len(tags))
 	}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -160,6 +162,8 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		SupportEmail:        sc.SupportEmail,
 		AllowedEmailDomains: append([]string{}, sc.AllowedEmailDomains...),
 		ExcludeAccountIDs:   []string{},
+		ExcludeOUIDs:        []string{},
+		ExcludeAccountTag:   sc.ExcludeAccountTag,
 		Accounts:            []AccountSettings{{Name: sc.ManagementAccount.Name, ID: mgmtID, Management: true}},
 		SeededAt:            now,
 	}}
@@ -168,9 +172,19 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	if err := s.account(ctx, base, sc.ManagementAccount, mgmtID); err != nil {
 		return nil, err
 	}
+	ous, err := createOUs(ctx, org, sc.OUPaths())
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range sc.ExcludeOUs {
+		out.Settings.ExcludeOUIDs = append(out.Settings.ExcludeOUIDs, ous[path])
+	}
 	for _, a := range sc.Accounts {
 		id, err := createAccount(ctx, org, a)
 		if err != nil {
+			return nil, err
+		}
+		if err := placeAccount(ctx, org, a, id, ous); err != nil {
 			return nil, err
 		}
 		if a.State != "" && a.State != "ACTIVE" {
@@ -180,9 +194,8 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 			}
 			fmt.Fprintf(progress, "account %s = %s is %s\n", a.Name, id, a.State)
 		}
-		excluded := sc.Excluded(a.Name)
-		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: excluded})
-		if excluded {
+		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: sc.Excluded(a), OU: a.OU})
+		if slices.Contains(sc.ExcludeAccounts, a.Name) {
 			out.Settings.ExcludeAccountIDs = append(out.Settings.ExcludeAccountIDs, id)
 		}
 		if err := s.account(ctx, AccountConfig(base, id, OrganizationAccessRole), a, id); err != nil {
@@ -256,6 +269,52 @@ func createAccount(ctx context.Context, org *organizations.Client, a Account) (s
 		return "", fmt.Errorf("create account %s: %s (%s)", a.Name, status.State, status.FailureReason)
 	}
 	return aws.ToString(status.AccountId), nil
+}
+
+// createOUs creates the OUs of these paths, each after its parent, below the root, and
+// returns their IDs by path.
+func createOUs(ctx context.Context, org *organizations.Client, paths []string) (map[string]string, error) {
+	ids := map[string]string{}
+	if len(paths) == 0 {
+		return ids, nil
+	}
+	roots, err := org.ListRoots(ctx, &organizations.ListRootsInput{})
+	if err != nil || len(roots.Roots) != 1 {
+		return nil, fmt.Errorf("list the organization's root: %d roots, %w", len(roots.Roots), err)
+	}
+	ids[""] = aws.ToString(roots.Roots[0].Id)
+	for _, path := range paths {
+		parent, name := "", path
+		if i := strings.LastIndexByte(path, '/'); i >= 0 {
+			parent, name = path[:i], path[i+1:]
+		}
+		ou, err := org.CreateOrganizationalUnit(ctx, &organizations.CreateOrganizationalUnitInput{ParentId: aws.String(ids[parent]), Name: aws.String(name)})
+		if err != nil {
+			return nil, fmt.Errorf("create OU %s: %w", path, err)
+		}
+		ids[path] = aws.ToString(ou.OrganizationalUnit.Id)
+	}
+	return ids, nil
+}
+
+// placeAccount moves a member account into its OU and tags it, as the scenario says.
+func placeAccount(ctx context.Context, org *organizations.Client, a Account, id string, ous map[string]string) error {
+	if a.OU != "" {
+		if _, err := org.MoveAccount(ctx, &organizations.MoveAccountInput{AccountId: &id,
+			SourceParentId: aws.String(ous[""]), DestinationParentId: aws.String(ous[a.OU])}); err != nil {
+			return fmt.Errorf("move account %s %s into OU %s: %w", a.Name, id, a.OU, err)
+		}
+	}
+	if len(a.Tags) > 0 {
+		var tags []orgtypes.Tag
+		for _, k := range slices.Sorted(maps.Keys(a.Tags)) {
+			tags = append(tags, orgtypes.Tag{Key: aws.String(k), Value: aws.String(a.Tags[k])})
+		}
+		if _, err := org.TagResource(ctx, &organizations.TagResourceInput{ResourceId: &id, Tags: tags}); err != nil {
+			return fmt.Errorf("tag account %s %s: %w", a.Name, id, err)
+		}
+	}
+	return nil
 }
 
 type seeder struct {
@@ -350,7 +409,7 @@ const memberRoleTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 const memberRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` +
 	`"iam:ListUsers","iam:ListUserTags","iam:ListAccessKeys","iam:GetAccessKeyLastUsed",` +
 	`"iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:TagUser","iam:UntagUser",` +
-	`"iam:GenerateCredentialReport","iam:GetCredentialReport"],"Resource":"*"}]}`
+	`"iam:GenerateCredentialReport","iam:GetCredentialReport","iam:GetAccountAuthorizationDetails"],"Resource":"*"}]}`
 
 func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) error {
 	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{

@@ -13,14 +13,17 @@ import (
 // Settings are the rotator settings a seeded scenario carries, as the stand-in serves
 // them at GET /keyrotator/settings.
 type Settings struct {
-	Region              string            `json:"region"`
-	ManagementAccountID string            `json:"managementAccountId"`
-	MemberRole          string            `json:"memberRole"`
-	SenderEmail         string            `json:"senderEmail"`
-	SupportEmail        string            `json:"supportEmail"`
-	AllowedEmailDomains []string          `json:"allowedEmailDomains"`
-	ExcludeAccountIDs   []string          `json:"excludeAccountIds"`
-	Accounts            []AccountSettings `json:"accounts"`
+	Region              string   `json:"region"`
+	ManagementAccountID string   `json:"managementAccountId"`
+	MemberRole          string   `json:"memberRole"`
+	SenderEmail         string   `json:"senderEmail"`
+	SupportEmail        string   `json:"supportEmail"`
+	AllowedEmailDomains []string `json:"allowedEmailDomains"`
+	ExcludeAccountIDs   []string `json:"excludeAccountIds"`
+	ExcludeOUIDs        []string `json:"excludeOuIds"`
+	// ExcludeAccountTag is the scenario's excludeAccountTag; empty: the rotator's default.
+	ExcludeAccountTag string            `json:"excludeAccountTag,omitempty"`
+	Accounts          []AccountSettings `json:"accounts"`
 	// SeededAt is the "now" the scenario's ages were counted from.
 	SeededAt time.Time `json:"seededAt"`
 }
@@ -30,7 +33,10 @@ type AccountSettings struct {
 	Name       string `json:"name"`
 	ID         string `json:"id"`
 	Management bool   `json:"management,omitempty"`
-	Excluded   bool   `json:"excluded,omitempty"`
+	// Excluded: the rotator never assumes into it (by ID, OU or tag: Scenario.Excluded).
+	Excluded bool `json:"excluded,omitempty"`
+	// OU is the account's OU path below the root (Account.OU); empty: the root.
+	OU string `json:"ou,omitempty"`
 }
 
 // AccountID returns the ID of the account named name.

@@ -173,6 +173,9 @@ func (s *sim) setup() {
 			if s.rng.Float64() < 0.05 {
 				tags["Exempt"] = "true"
 			}
+			if s.rng.Float64() < 0.15 {
+				tags[policy.RotationDaysTag] = rotationDays[s.rng.IntN(len(rotationDays))]
+			}
 			must(s.w.CreateUser(acct, name, tags))
 			o := &owner{account: acct, user: name, held: map[string]bool{}}
 			s.owners[acct+"/"+name] = o
@@ -231,10 +234,14 @@ func (s *sim) sortedOwners() []*owner {
 	return out
 }
 
+// rotationDays are the RotationDays tag values owners give: shorter limits, one below
+// three notice periods, one longer than the organization's, and malformed ones.
+var rotationDays = []string{"30", "45", "60", "7", "365", "abc", "-5"}
+
 // ownerActs makes one owner change their own keys or tags, as owners do.
 func (s *sim) ownerActs(o *owner) {
 	keys := s.w.Keys(o.account, o.user)
-	switch s.rng.IntN(7) {
+	switch s.rng.IntN(8) {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
@@ -276,6 +283,12 @@ func (s *sim) ownerActs(o *owner) {
 			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
 		}
 		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
+	case 7: // shorten their own limit, change it, or drop it
+		if s.rng.IntN(3) == 0 {
+			must(s.w.RemoveTag(o.account, o.user, policy.RotationDaysTag))
+		} else {
+			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
+		}
 	case 5: // become exempt, or stop being exempt
 		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
 			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
@@ -705,10 +718,10 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 		ambiguous := marked && k.LastUsed == nil && !k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
 		if ambiguous && o.held[keyID] {
 			s.res.Faults["owner-key-taken-for-orphan"]++
-		} else if k.Status == types.StatusTypeActive && !s.unused(k) && o.held[keyID] {
+		} else if k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID] {
 			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
 		}
-		if s.unused(k) {
+		if s.unused(k, tags) {
 			return // rule 2: a key unused for unused-at days goes, whoever holds it
 		}
 	}
@@ -732,14 +745,16 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	}
 }
 
-// unused reports whether k was not used for the policy's unused-at days (rule 2).
-func (s *sim) unused(k awsmodel.Key) bool {
+// unused reports whether k was not used for the unused-at days of the policy as its user's
+// tags (RotationDays) set it (rule 2).
+func (s *sim) unused(k awsmodel.Key, tags map[string]string) bool {
+	cfg, _ := s.policy.ForUser(tags)
 	last := k.Created
 	if k.LastUsed != nil && k.LastUsed.After(last) {
 		last = *k.LastUsed
 	}
 	day := func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
-	return day(s.now).Sub(day(last)) >= time.Duration(s.policy.LimitDays)*24*time.Hour
+	return day(s.now).Sub(day(last)) >= time.Duration(cfg.Timeline().UnusedAt)*24*time.Hour
 }
 
 // pastGrace reports whether noticePeriod days passed since due (the bounded wait).

@@ -56,9 +56,10 @@ type Function struct {
 // Functions lists every Lambda function, in workflow order: the one list that the Makefile
 // (LAMBDAS, held to it by a test), the local runner and infra/contract range over.
 // ScanAndRotate may wait on IAM's rate limits in a large account for up to Lambda's 15
-// minutes.
+// minutes, ListAccounts on Organizations' for the exclusion tag (one ListTagsForResource
+// call per account, 10,000 in the largest organizations).
 var Functions = []Function{
-	{ListAccounts, ListAccountsFunctionArn, 256, 5 * time.Minute},
+	{ListAccounts, ListAccountsFunctionArn, 256, 15 * time.Minute},
 	{ScanAndRotate, ScanAndRotateFunctionArn, 512, 15 * time.Minute},
 	{NotifyUser, NotifyUserFunctionArn, 256, 2 * time.Minute},
 	{CleanupReport, CleanupReportFunctionArn, 512, 10 * time.Minute},

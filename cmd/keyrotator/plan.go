@@ -36,6 +36,8 @@ Input (JSON; every field but users is optional):
                         "lastUsedService": "s3", "lastUsedRegion": "eu-west-1"}],
               "noticesSent": [{"kind": "DeactivationScheduled", "accessKeyId": "AKIAEXAMPLE1"}]}]}
 
+A user tag RotationDays (a limit shorter than limitDays) adds the user's own "timeline" and,
+when the tag is ignored or raised, its "rotationDaysProblem".
 now defaults to the current time; dates are RFC 3339. Exit status: 0 on success, 2 on bad
 input (the message names the field, and nothing is printed on stdout).
 
@@ -181,6 +183,13 @@ func writePlanTable(w io.Writer, plan policy.Plan) {
 		}
 		if u.EmailProblem != "" {
 			rows = append(rows, [4]string{"", "", "", "no usable email: " + u.EmailProblem})
+		}
+		if th := u.Timeline; th != nil {
+			rows = append(rows, [4]string{"", "", "", fmt.Sprintf("own limit %d days (tag %s): new key at %d, deactivate at %d, delete at %d, unused keys deleted at %d",
+				th.DeactivateAt, policy.RotationDaysTag, th.RotateAt, th.DeactivateAt, th.DeleteAt, th.UnusedAt)})
+		}
+		if u.RotationDaysProblem != "" {
+			rows = append(rows, [4]string{"", "", "", u.RotationDaysProblem})
 		}
 		for i, r := range rows {
 			name, status := u.UserName, string(u.Status)

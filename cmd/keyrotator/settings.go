@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 )
@@ -36,7 +38,8 @@ type standInFlags struct {
 	limitDays, noticePeriod, maxUsers *int
 	sesMaxSendRate                    *int
 	memberRole, sender, support       *string
-	exclude, domains                  listFlag
+	excludeTag                        *string
+	exclude, excludeOUs, domains      listFlag
 }
 
 func addStandInFlags(fs *flag.FlagSet) *standInFlags {
@@ -51,8 +54,11 @@ func addStandInFlags(fs *flag.FlagSet) *standInFlags {
 		memberRole: fs.String("member-role", "", "MEMBER_ROLE_NAME (default: the stand-in's memberRole)"),
 		sender:     fs.String("sender", "", "SENDER_EMAIL (default: the stand-in's senderEmail)"),
 		support:    fs.String("support", "", "SUPPORT_EMAIL (default: the stand-in's supportEmail)"),
+		excludeTag: fs.String("exclude-account-tag", "", "EXCLUDE_ACCOUNT_TAG, key=value or \""+config.NoExcludeAccountTag+
+			"\" (default: the stand-in's excludeAccountTag, else "+config.DefaultExcludeAccountTag+")"),
 	}
 	fs.Var(&f.exclude, "exclude-accounts", "EXCLUDE_ACCOUNTS, comma-separated account IDs (default: the stand-in's excludeAccountIds)")
+	fs.Var(&f.excludeOUs, "exclude-ous", "EXCLUDE_OUS, comma-separated OU IDs (default: the stand-in's excludeOuIds)")
 	fs.Var(&f.domains, "allowed-domains", "ALLOWED_EMAIL_DOMAINS, comma-separated (default: the stand-in's allowedEmailDomains)")
 	return f
 }
@@ -64,6 +70,13 @@ func (f *standInFlags) problem() string {
 		return "--endpoint is required (the URL \"keyrotator sandbox\" prints)"
 	case *f.limitDays < 0 || *f.noticePeriod < 0 || *f.maxUsers < 0 || *f.sesMaxSendRate < 0:
 		return "--limit-days, --notice-period, --max-users and --ses-max-send-rate must not be negative"
+	case slices.ContainsFunc(f.excludeOUs.values, func(id string) bool { return !config.OUPattern.MatchString(id) }):
+		return fmt.Sprintf("--exclude-ous %s: each must be an OU ID (ou-...-...)", f.excludeOUs.String())
+	}
+	if *f.excludeTag != "" {
+		if _, _, err := config.SplitAccountTag(*f.excludeTag); err != nil {
+			return "--exclude-account-tag: " + err.Error()
+		}
 	}
 	return ""
 }
@@ -90,6 +103,10 @@ func (f *standInFlags) prepare(ctx context.Context, progress io.Writer) (runner.
 	if f.exclude.set {
 		s.ExcludeAccounts = f.exclude.values
 	}
+	if f.excludeOUs.set {
+		s.ExcludeOUs = f.excludeOUs.values
+	}
+	override(&s.ExcludeAccountTag, *f.excludeTag)
 	if f.domains.set {
 		s.AllowedEmailDomains = f.domains.values
 	}

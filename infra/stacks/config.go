@@ -23,6 +23,8 @@ type Config struct {
 	SupportEmail        string   // supportEmail: receives the consolidated report
 	OperatorEmail       string   // operatorEmail: subscribed to the failure topic
 	ExcludeAccounts     []string // excludeAccounts: never assumed into
+	ExcludeOUs          []string // excludeOus: OUs whose accounts (in any OU below too) are never assumed into
+	ExcludeAccountTag   string   // excludeAccountTag: key=value account tag that excludes an account, or "none"
 	EmailTagKeys        []string // emailTagKeys: user tag keys holding the owner's email, in order
 	ExemptTagKey        string   // exemptTagKey: user tag key that exempts a user when "true"
 	AllowedEmailDomains []string // allowedEmailDomains: the domains owners' addresses may belong to
@@ -54,6 +56,8 @@ const (
 	keySupportEmail           = "supportEmail"
 	keyOperatorEmail          = "operatorEmail"
 	keyExcludeAccounts        = "excludeAccounts"
+	keyExcludeOUs             = "excludeOus"
+	keyExcludeAccountTag      = "excludeAccountTag"
 	keyEmailTagKeys           = "emailTagKeys"
 	keyExemptTagKey           = "exemptTagKey"
 	keyAllowedEmailDomains    = "allowedEmailDomains"
@@ -74,7 +78,7 @@ const (
 // ContextKeys lists every context key the app reads.
 var ContextKeys = []string{
 	keyLimitDays, keyNoticePeriod, keyMaxUsers, keySenderEmail, keySupportEmail,
-	keyOperatorEmail, keyExcludeAccounts, keyEmailTagKeys, keyExemptTagKey,
+	keyOperatorEmail, keyExcludeAccounts, keyExcludeOUs, keyExcludeAccountTag, keyEmailTagKeys, keyExemptTagKey,
 	keyAllowedEmailDomains, keySchedule, keyMapConcurrency, keyNotifyConcurrency, keySESMaxSendRate,
 	keyMemberRoleName, keyOrganizationID, keyManagementAccountID, keyRotatorAccountID,
 	keyStackSetAdminAccountID, keyStackSetTargets, keyReportRetentionDays, keyCleanupOnce,
@@ -88,6 +92,8 @@ var defaults = map[string]any{
 	keyNoticePeriod:        policy.DefaultNoticePeriod,
 	keyMaxUsers:            policy.DefaultMaxUsers,
 	keyExcludeAccounts:     "",
+	keyExcludeOUs:          "",
+	keyExcludeAccountTag:   config.DefaultExcludeAccountTag,
 	keyEmailTagKeys:        strings.Join(policy.DefaultEmailTagKeys, ","),
 	keyExemptTagKey:        policy.DefaultExemptTagKey,
 	keySchedule:            "cron(0 13 * * ? *)",
@@ -114,13 +120,16 @@ var (
 func LoadConfig(get func(key string) any) (Config, error) {
 	r := reader{get: get}
 	c := Config{
-		LimitDays:              r.integer(keyLimitDays, 2, 3650),
-		NoticePeriod:           r.integer(keyNoticePeriod, 1, 365),
-		MaxUsers:               r.integer(keyMaxUsers, 1, policy.MaxMaxUsers),
-		SenderEmail:            r.email(keySenderEmail),
-		SupportEmail:           r.email(keySupportEmail),
-		OperatorEmail:          r.email(keyOperatorEmail),
-		ExcludeAccounts:        r.list(keyExcludeAccounts, accountIDRE.MatchString, "a 12-digit account ID"),
+		LimitDays:       r.integer(keyLimitDays, 2, 3650),
+		NoticePeriod:    r.integer(keyNoticePeriod, 1, 365),
+		MaxUsers:        r.integer(keyMaxUsers, 1, policy.MaxMaxUsers),
+		SenderEmail:     r.email(keySenderEmail),
+		SupportEmail:    r.email(keySupportEmail),
+		OperatorEmail:   r.email(keyOperatorEmail),
+		ExcludeAccounts: r.list(keyExcludeAccounts, accountIDRE.MatchString, "a 12-digit account ID"),
+		ExcludeOUs:      r.list(keyExcludeOUs, config.OUPattern.MatchString, "an OU ID (ou-...-...)"),
+		ExcludeAccountTag: r.match(keyExcludeAccountTag, func(s string) bool { _, _, err := config.SplitAccountTag(s); return err == nil },
+			`an account tag key=value, or "`+config.NoExcludeAccountTag+`"`),
 		EmailTagKeys:           r.list(keyEmailTagKeys, policy.ValidTagKey, "an IAM tag key"),
 		ExemptTagKey:           r.match(keyExemptTagKey, policy.ValidTagKey, "an IAM tag key"),
 		Schedule:               r.match(keySchedule, scheduleRE.MatchString, "an EventBridge cron(...) or rate(...) expression"),

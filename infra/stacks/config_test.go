@@ -11,7 +11,7 @@ func TestLoadConfigFromCDKJSON(t *testing.T) {
 	want := Config{
 		LimitDays: 90, NoticePeriod: 10, MaxUsers: 200,
 		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
-		OperatorEmail: "cloud-operators@example.com", ExcludeAccounts: nil,
+		OperatorEmail: "cloud-operators@example.com", ExcludeAccounts: nil, ExcludeAccountTag: "key-rotator:exclude=true",
 		EmailTagKeys: []string{"EmailID", "Email"}, ExemptTagKey: "Exempt",
 		AllowedEmailDomains: []string{"example.com"}, Schedule: "cron(0 13 * * ? *)",
 		MapConcurrency: 10, NotifyConcurrency: 2, MemberRoleName: "provisioning-admin",
@@ -101,6 +101,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"operator missing", map[string]any{"operatorEmail": nil}, "context operatorEmail: is required"},
 		{"excluded account too short", map[string]any{"excludeAccounts": "12345"}, `context excludeAccounts: item "12345" must be a 12-digit account ID`},
 		{"excluded account list of numbers", map[string]any{"excludeAccounts": []any{123456789012.0}}, "context excludeAccounts: must list strings"},
+		{"excluded OU not an OU", map[string]any{"excludeOus": "r-exmp"}, `context excludeOus: item "r-exmp" must be an OU ID (ou-...-...)`},
+		{"exclusion tag without value", map[string]any{"excludeAccountTag": "key-rotator:exclude"}, `context excludeAccountTag: must be an account tag key=value, or "none", got "key-rotator:exclude"`},
 		{"no email tag key", map[string]any{"emailTagKeys": " , "}, "context emailTagKeys: must name at least one tag key"},
 		{"exempt tag key with a comma", map[string]any{"exemptTagKey": "a,b"}, "context exemptTagKey: must be an IAM tag key"},
 		// Anyone who may tag a user in a member account could point its email tag at

@@ -1,17 +1,43 @@
 package stacks
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
-// ManagementActions are all the management role may do: list-accounts calls ListAccounts
-// and nothing else in Organizations.
+// ManagementActions are the Organizations reads list-accounts always makes (pkg/org):
+// ListAccounts, which supports no resource-level permissions.
 var ManagementActions = []string{"organizations:ListAccounts"}
+
+// ManagementOUActions walk down from each excluded OU (excludeOus): granted only when
+// there is one.
+var ManagementOUActions = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
+
+// ManagementTagActions read each account's tags for excludeAccountTag, on the
+// organization's accounts only: granted unless the tag exclusion is "none".
+var ManagementTagActions = []string{"organizations:ListTagsForResource"}
+
+// managementStatements are the management role's grants for this configuration, exactly
+// the calls list-accounts makes with it.
+func managementStatements(cfg Config) []awsiam.PolicyStatement {
+	list := ManagementActions
+	if len(cfg.ExcludeOUs) > 0 {
+		list = append(slices.Clone(list), ManagementOUActions...)
+	}
+	statements := []awsiam.PolicyStatement{allow(list, jsii.String("*"))}
+	if cfg.ExcludeAccountTag != config.NoExcludeAccountTag {
+		accounts := fmt.Sprintf("arn:%s:organizations::%s:account/%s/*", *awscdk.Aws_PARTITION(), cfg.ManagementAccountID, cfg.OrganizationID)
+		statements = append(statements, allow(ManagementTagActions, jsii.String(accounts)))
+	}
+	return statements
+}
 
 // ManagementRoleStackProps configures the ManagementRoleStack.
 type ManagementRoleStackProps struct {
@@ -26,20 +52,25 @@ func NewManagementRoleStack(scope constructs.Construct, id string, props *Manage
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	listAccountsRole := roleARN(cfg.RotatorAccountID, ListAccountsRoleName)
 	conditions := orgCondition(cfg.OrganizationID)
+	statements := managementStatements(cfg)
 	role := awsiam.NewRole(stack, jsii.String("ManagementRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(ManagementRoleName),
 		Description: jsii.String("Assumed by the IAM access key rotator's list-accounts function to list the organization's accounts"),
 		AssumedBy:   awsiam.NewArnPrincipal(jsii.String(listAccountsRole)).WithConditions(&conditions),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"list-organization-accounts": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-				Statements: &[]awsiam.PolicyStatement{allow(ManagementActions, jsii.String("*"))},
+				Statements: &statements,
 			}),
 		},
 	})
 	suppressNag(role, suppression{
 		rule:      "AwsSolutions-IAM5",
-		reason:    "organizations:ListAccounts supports no resource-level permissions: Resource must be *",
+		reason:    "organizations:ListAccounts (and the OU walk of excludeOus) reads the whole organization: Resource is *",
 		appliesTo: []string{"Resource::*"},
+	}, suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "organizations:ListTagsForResource reads the tags of any account of this organization (excludeAccountTag), no other resource",
+		appliesTo: []string{"/^Resource::arn:(aws|<AWS::Partition>):organizations::[0-9]{12}:account\\/o-[a-z0-9]+\\/\\*$/"},
 	})
 	// A service-managed StackSet never deploys into the management account: its member
 	// role comes from here, so that its IAM users are rotated like every other account's.
@@ -65,7 +96,7 @@ func newManagementAccountMemberRole(stack awscdk.Stack, cfg Config) {
 	})
 	suppressNag(role, suppression{
 		rule:   "AwsSolutions-IAM5",
-		reason: "The member role's account-wide IAM reads (credential report, ListUsers) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only)",
+		reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only)",
 		appliesTo: []string{"Resource::*",
 			"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/"},
 	})

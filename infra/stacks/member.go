@@ -13,9 +13,10 @@ import (
 )
 
 // MemberAccountWideActions are the IAM actions of the member role that support no
-// resource-level permissions (Resource "*").
+// resource-level permissions (Resource "*"). GetAccountAuthorizationDetails reads every
+// user's tags in one call per 1,000 users, when a RotationDays tag could make a key due.
 var MemberAccountWideActions = []string{
-	"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers",
+	"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers", "iam:GetAccountAuthorizationDetails",
 }
 
 // MemberUserActions are the IAM actions of the member role, on the account's users only.

@@ -38,7 +38,7 @@ func TestMemberRoleTemplate(t *testing.T) {
 	}
 	got := permissions(statements(policies[0].(map[string]any)["PolicyDocument"]))
 	want := map[string][]string{}
-	for _, a := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers"} {
+	for _, a := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers", "iam:GetAccountAuthorizationDetails"} {
 		want[a] = []string{"*"}
 	}
 	for _, a := range []string{"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser",
@@ -122,27 +122,42 @@ func TestManagementRole(t *testing.T) {
 	if account := *b.stacks.ManagementRole.Account(); account != "111111111111" {
 		t.Errorf("management role stack in account %s, want managementAccountId", account)
 	}
-	var role map[string]any
-	for _, r := range resources(b.templates[ManagementRoleStackID], "AWS::IAM::Role") {
-		if props(r)["RoleName"] == ManagementRoleName {
-			role = props(r)
-		}
+	tagReads := []string{"arn:aws:organizations::111111111111:account/o-exampleorg1/*"}
+	tests := []struct {
+		name string
+		b    *built
+		want map[string][]string
+	}{
+		// ListAccounts, and each account's tags for the default excludeAccountTag (pkg/org);
+		// nothing calls DescribeOrganization.
+		{"defaults", b, map[string][]string{"organizations:ListAccounts": {"*"}, "organizations:ListTagsForResource": tagReads}},
+		// The OU walk only with excludeOus; no tag read when the tag exclusion is off.
+		{"excluded OUs, no tag", build(t, map[string]any{"excludeOus": "ou-exmp-abcdefgh", "excludeAccountTag": "none"}), map[string][]string{
+			"organizations:ListAccounts": {"*"}, "organizations:ListAccountsForParent": {"*"}, "organizations:ListOrganizationalUnitsForParent": {"*"}}},
 	}
-	if role == nil {
-		t.Fatalf("no role %s in the management stack", ManagementRoleName)
-	}
-	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-list-accounts-role"}}]`
-	if got := resolveJSON(statements(role["AssumeRolePolicyDocument"])); got != wantTrust {
-		t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
-	}
-	var stmts []map[string]any
-	for _, policy := range asList(role["Policies"]) {
-		stmts = append(stmts, statements(policy.(map[string]any)["PolicyDocument"])...)
-	}
-	// ListAccounts is the only Organizations call (pkg/org); nothing calls DescribeOrganization.
-	want := map[string][]string{"organizations:ListAccounts": {"*"}}
-	if got := permissions(stmts); !reflect.DeepEqual(got, want) || len(resources(b.templates[ManagementRoleStackID], "AWS::IAM::Policy")) != 0 {
-		t.Errorf("management role permissions %v, want exactly %v", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var role map[string]any
+			for _, r := range resources(tt.b.templates[ManagementRoleStackID], "AWS::IAM::Role") {
+				if props(r)["RoleName"] == ManagementRoleName {
+					role = props(r)
+				}
+			}
+			if role == nil {
+				t.Fatalf("no role %s in the management stack", ManagementRoleName)
+			}
+			wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-list-accounts-role"}}]`
+			if got := resolveJSON(statements(role["AssumeRolePolicyDocument"])); got != wantTrust {
+				t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
+			}
+			var stmts []map[string]any
+			for _, policy := range asList(role["Policies"]) {
+				stmts = append(stmts, statements(policy.(map[string]any)["PolicyDocument"])...)
+			}
+			if got := permissions(stmts); !reflect.DeepEqual(got, tt.want) || len(resources(tt.b.templates[ManagementRoleStackID], "AWS::IAM::Policy")) != 0 {
+				t.Errorf("management role permissions %v, want exactly %v", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -161,6 +161,8 @@ func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 		MemberRoleName:      cfg.MemberRoleName,
 		ManagementRoleARN:   r.managementRole,
 		ExcludeAccounts:     cfg.ExcludeAccounts,
+		ExcludeOUs:          cfg.ExcludeOUs,
+		ExcludeAccountTag:   cfg.ExcludeAccountTag,
 		ReportBucket:        r.reportBucket,
 		HandoffSecretPrefix: contract.HandoffSecretNamePrefix,
 		HandoffKMSKeyID:     r.handoffKeyARN,

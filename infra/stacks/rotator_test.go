@@ -20,7 +20,7 @@ func TestFunctions(t *testing.T) {
 		t.Fatalf("%d functions, want %d", len(byName), len(contract.Functions))
 	}
 	wantTimeout := map[contract.Function]float64{
-		contract.ListAccounts: 300, contract.ScanAndRotate: 900, contract.NotifyUser: 120, contract.CleanupReport: 600,
+		contract.ListAccounts: 900, contract.ScanAndRotate: 900, contract.NotifyUser: 120, contract.CleanupReport: 600,
 	}
 	for _, f := range contract.Functions {
 		t.Run(string(f), func(t *testing.T) {
@@ -76,6 +76,8 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"MEMBER_ROLE_NAME":      "provisioning-admin",
 		"MANAGEMENT_ROLE_ARN":   "arn:aws:iam::111111111111:role/iam-access-key-rotator-management",
 		"EXCLUDE_ACCOUNTS":      "",
+		"EXCLUDE_OUS":           "",
+		"EXCLUDE_ACCOUNT_TAG":   "key-rotator:exclude=true",
 		"EMAIL_TAG_KEYS":        "EmailID,Email",
 		"EXEMPT_TAG_KEY":        "Exempt",
 		"ALLOWED_EMAIL_DOMAINS": "example.com",

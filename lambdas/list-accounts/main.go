@@ -24,8 +24,10 @@ func main() {
 		if env.Settings.ManagementRoleARN != "" {
 			orgCfg = awsclient.AssumeRole(env.AWS, env.Settings.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 		}
+		tagKey, tagValue := env.Settings.ExcludeTag()
 		l := &org.Lister{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
-			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, Log: env.Log, Clock: time.Now,
+			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, ExcludedOUs: env.Settings.ExcludeOUs,
+			ExcludeTagKey: tagKey, ExcludeTagValue: tagValue, Log: env.Log, Clock: time.Now,
 			SendRate: sendrate.Rate(env.Settings.SESMaxSendRate, sesv2.NewFromConfig(env.AWS))}
 		return l.Handle, nil
 	})

@@ -25,6 +25,8 @@ const (
 	MemberRoleName      = "MEMBER_ROLE_NAME"
 	ManagementRoleARN   = "MANAGEMENT_ROLE_ARN"
 	ExcludeAccounts     = "EXCLUDE_ACCOUNTS"
+	ExcludeOUs          = "EXCLUDE_OUS"
+	ExcludeAccountTag   = "EXCLUDE_ACCOUNT_TAG"
 	EmailTagKeys        = "EMAIL_TAG_KEYS"
 	ExemptTagKey        = "EXEMPT_TAG_KEY"
 	AllowedEmailDomains = "ALLOWED_EMAIL_DOMAINS"
@@ -39,7 +41,7 @@ const (
 
 // Variables lists every variable, in the order above.
 var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
-	ManagementRoleARN, ExcludeAccounts, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
+	ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
 	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
@@ -56,16 +58,38 @@ const (
 	DefaultMemberRoleName      = "provisioning-admin"
 	DefaultHandoffSecretPrefix = "iam-access-key-rotator/handoff/"
 	DefaultPartition           = "aws"
+	// DefaultExcludeAccountTag excludes the accounts tagged key-rotator:exclude=true in
+	// Organizations; NoExcludeAccountTag switches the tag exclusion off (and its
+	// ListTagsForResource call per account).
+	DefaultExcludeAccountTag = "key-rotator:exclude=true"
+	NoExcludeAccountTag      = "none"
 )
+
+// SplitAccountTag splits an EXCLUDE_ACCOUNT_TAG value, key=value (split at the first "="),
+// into the tag key and value; NoExcludeAccountTag gives empty ones. The key and value follow
+// the tag rules Organizations shares with IAM.
+func SplitAccountTag(v string) (key, value string, err error) {
+	if v == NoExcludeAccountTag {
+		return "", "", nil
+	}
+	key, value, found := strings.Cut(v, "=")
+	if !found || !policy.ValidTagKey(key) || !policy.ValidTagValue(value) || strings.TrimSpace(value) == "" {
+		return "", "", fmt.Errorf("%q is not a tag key=value (or %q)", v, NoExcludeAccountTag)
+	}
+	return key, value, nil
+}
 
 // Settings is every Lambda's view of its configuration.
 type Settings struct {
-	Policy              policy.Config
-	SenderEmail         string
-	SupportEmail        string
-	MemberRoleName      string
-	ManagementRoleARN   string // empty: list accounts with the function's own credentials
-	ExcludeAccounts     []string
+	Policy            policy.Config
+	SenderEmail       string
+	SupportEmail      string
+	MemberRoleName    string
+	ManagementRoleARN string // empty: list accounts with the function's own credentials
+	ExcludeAccounts   []string
+	ExcludeOUs        []string
+	// ExcludeAccountTag is key=value, or NoExcludeAccountTag (SplitAccountTag).
+	ExcludeAccountTag   string
 	ReportBucket        string
 	HandoffSecretPrefix string
 	HandoffKMSKeyID     string // empty: Secrets Manager's AWS-managed key
@@ -79,12 +103,21 @@ type Settings struct {
 	SESMaxSendRate int
 }
 
+// ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for
+// NoExcludeAccountTag (Load validated it).
+func (s Settings) ExcludeTag() (key, value string) {
+	key, value, _ = SplitAccountTag(s.ExcludeAccountTag)
+	return key, value
+}
+
 var (
 	roleNamePattern  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	arnPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
 	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	prefixPattern    = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
 	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	// OUPattern is an organizational unit ID, as Organizations documents it.
+	OUPattern = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
 )
 
 // Load reads the settings through getenv (os.Getenv in a Lambda). The variables named in
@@ -138,6 +171,8 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		MemberRoleName:      matching(MemberRoleName, roleNamePattern, "an IAM role name"),
 		ManagementRoleARN:   matching(ManagementRoleARN, arnPattern, "an IAM role ARN"),
 		ExcludeAccounts:     list(get(ExcludeAccounts)),
+		ExcludeOUs:          list(get(ExcludeOUs)),
+		ExcludeAccountTag:   get(ExcludeAccountTag),
 		ReportBucket:        matching(ReportBucket, bucketPattern, "an S3 bucket name"),
 		HandoffSecretPrefix: matching(HandoffSecretPrefix, prefixPattern, "a secret name prefix ending in /"),
 		HandoffKMSKeyID:     get(HandoffKMSKeyID),
@@ -150,6 +185,17 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		if !workflow.ValidAccountID(id) {
 			bad(ExcludeAccounts, "entry %d, %q, is not a 12-digit account ID", i+1, id)
 		}
+	}
+	for i, id := range s.ExcludeOUs {
+		if !OUPattern.MatchString(id) {
+			bad(ExcludeOUs, "entry %d, %q, is not an OU ID (ou-...-...)", i+1, id)
+		}
+	}
+	if s.ExcludeAccountTag == "" {
+		s.ExcludeAccountTag = DefaultExcludeAccountTag
+	}
+	if _, _, err := SplitAccountTag(s.ExcludeAccountTag); err != nil {
+		bad(ExcludeAccountTag, "%v", err)
 	}
 	if s.MemberRoleName == "" {
 		s.MemberRoleName = DefaultMemberRoleName
@@ -194,6 +240,8 @@ func (s Settings) Environ() map[string]string {
 	set(MemberRoleName, s.MemberRoleName)
 	set(ManagementRoleARN, s.ManagementRoleARN)
 	set(ExcludeAccounts, strings.Join(s.ExcludeAccounts, ","))
+	set(ExcludeOUs, strings.Join(s.ExcludeOUs, ","))
+	set(ExcludeAccountTag, s.ExcludeAccountTag)
 	set(EmailTagKeys, strings.Join(s.Policy.EmailTagKeys, ","))
 	set(ExemptTagKey, s.Policy.ExemptTagKey)
 	set(AllowedEmailDomains, strings.Join(s.Policy.AllowedEmailDomains, ","))

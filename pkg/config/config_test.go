@@ -24,7 +24,8 @@ func TestLoadDefaults(t *testing.T) {
 	if s.Policy.LimitDays != 90 || s.Policy.NoticePeriod != 10 || s.Policy.MaxUsers != 200 {
 		t.Errorf("policy defaults not applied: %+v", s.Policy)
 	}
-	if s.MemberRoleName != "provisioning-admin" || s.HandoffSecretPrefix != "iam-access-key-rotator/handoff/" || s.Partition != "aws" {
+	if s.MemberRoleName != "provisioning-admin" || s.HandoffSecretPrefix != "iam-access-key-rotator/handoff/" || s.Partition != "aws" ||
+		s.ExcludeAccountTag != "key-rotator:exclude=true" {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if !slices.Equal(s.Policy.EmailTagKeys, []string{"EmailID", "Email"}) || s.Policy.ExemptTagKey != "Exempt" {
@@ -63,6 +64,10 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"limit not above notice", map[string]string{LimitDays: "10", NoticePeriod: "10"}, nil, []string{LimitDays}},
 		{"bad email", map[string]string{SupportEmail: "Support <s@example.com>"}, nil, []string{SupportEmail}},
 		{"bad account", map[string]string{ExcludeAccounts: "111122223333,sandbox"}, nil, []string{ExcludeAccounts}},
+		{"bad OU", map[string]string{ExcludeOUs: "ou-ab12-cd34ef56,r-ab12"}, nil, []string{ExcludeOUs}},
+		{"tag without value", map[string]string{ExcludeAccountTag: "key-rotator:exclude"}, nil, []string{ExcludeAccountTag}},
+		{"tag with empty value", map[string]string{ExcludeAccountTag: "key-rotator:exclude="}, nil, []string{ExcludeAccountTag}},
+		{"reserved tag key", map[string]string{ExcludeAccountTag: "aws:exclude=true"}, nil, []string{ExcludeAccountTag}},
 		{"bad domain", map[string]string{AllowedEmailDomains: "example"}, nil, []string{AllowedEmailDomains}},
 		{"bad role name", map[string]string{MemberRoleName: "role with spaces"}, nil, []string{MemberRoleName}},
 		{"bad ARN", map[string]string{ManagementRoleARN: "role/management"}, nil, []string{ManagementRoleARN}},
@@ -98,6 +103,8 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 		SenderEmail: "rotator@example.com", SupportEmail: "support@example.com", MemberRoleName: "key-rotator",
 		ManagementRoleARN:   "arn:aws:iam::999988887777:role/iam-access-key-rotator-management",
 		ExcludeAccounts:     []string{"111122223333", "444455556666"},
+		ExcludeOUs:          []string{"ou-ab12-cd34ef56", "ou-ab12-7890abcd"},
+		ExcludeAccountTag:   "lifecycle=migrating",
 		ReportBucket:        "reports-bucket",
 		HandoffSecretPrefix: "rotator/handoff/",
 		HandoffKMSKeyID:     "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -112,6 +119,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 	}{
 		{"every field set", full},
 		{"defaults only", Settings{SenderEmail: "rotator@example.com"}},
+		{"tag exclusion off", Settings{SenderEmail: "rotator@example.com", ExcludeAccountTag: NoExcludeAccountTag}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +138,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 			want.MemberRoleName = cmp.Or(want.MemberRoleName, DefaultMemberRoleName)
 			want.HandoffSecretPrefix = cmp.Or(want.HandoffSecretPrefix, DefaultHandoffSecretPrefix)
 			want.Partition = cmp.Or(want.Partition, DefaultPartition)
+			want.ExcludeAccountTag = cmp.Or(want.ExcludeAccountTag, DefaultExcludeAccountTag)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Load(Environ()):\n got %+v\nwant %+v", got, want)
 			}

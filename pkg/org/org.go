@@ -1,7 +1,8 @@
 // Package org lists the organization's accounts to process in one run (the ListAccounts
-// step): it validates the execution input, drops excluded accounts and those whose State is
-// not ACTIVE, and writes the list to S3 for the Distributed Map's ItemReader. A run that
-// would select no account at all is an error, so that the operators hear of it.
+// step): it validates the execution input, drops the accounts whose State is not ACTIVE and
+// the excluded ones (by ID, by OU with every OU below it, by account tag), and writes the
+// list to S3 for the Distributed Map's ItemReader. A run that would select no account at
+// all is an error, so that the operators hear of it.
 package org
 
 import (
@@ -14,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,13 +31,28 @@ type S3API interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
+// OrganizationsAPI is the part of Organizations ListAccounts reads (the management role's
+// grants, infra/stacks/management.go).
+type OrganizationsAPI interface {
+	organizations.ListAccountsAPIClient
+	organizations.ListAccountsForParentAPIClient
+	organizations.ListOrganizationalUnitsForParentAPIClient
+	organizations.ListTagsForResourceAPIClient
+}
+
 // Lister is the ListAccounts step.
 type Lister struct {
-	Org      organizations.ListAccountsAPIClient
-	S3       S3API
-	Bucket   string
-	Excluded []string
-	Log      *slog.Logger
+	Org    OrganizationsAPI
+	S3     S3API
+	Bucket string
+	// Excluded (EXCLUDE_ACCOUNTS) are account IDs, ExcludedOUs (EXCLUDE_OUS) OU IDs whose
+	// accounts, in them or in any OU below, are excluded; an account tagged ExcludeTagKey =
+	// ExcludeTagValue (EXCLUDE_ACCOUNT_TAG; the value in any case) is excluded too, unless
+	// ExcludeTagKey is empty.
+	Excluded                       []string
+	ExcludedOUs                    []string
+	ExcludeTagKey, ExcludeTagValue string
+	Log                            *slog.Logger
 	// Clock gives the run's time when the request has no start time (tests set it).
 	Clock func() time.Time
 	// SendRate gives the run's SES send rate (sendrate.Rate: the configured one, or SES's).
@@ -69,7 +86,10 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 		return workflow.AccountList{}, err
 	}
 	active := listing.active
-	accounts, err := l.selectAccounts(active, in.Accounts)
+	if listing.excluded, err = l.excludedByIDAndOU(ctx); err != nil {
+		return workflow.AccountList{}, err
+	}
+	accounts, err := l.selectAccounts(ctx, listing, in.Accounts)
 	if err != nil {
 		return workflow.AccountList{}, err
 	}
@@ -86,17 +106,39 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 		return workflow.AccountList{}, fmt.Errorf("write account list to s3://%s/%s: %w", l.Bucket, key, err)
 	}
 	l.Log.InfoContext(ctx, "listed accounts", "runId", run.RunID, "active", len(active), "selected", len(accounts),
-		"dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now, "sendRate", run.SendRate)
+		"excluded", listing.excludedBy(), "dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now, "sendRate", run.SendRate)
 	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key,
 		ResultsPrefix: workflow.AccountResultsPrefix(run.RunID)}, nil
 }
 
 // listing is what ListAccounts returned: the ACTIVE accounts, sorted by ID, and how many
-// accounts were left out in each other State.
+// accounts were left out in each other State; and why each excluded account is excluded.
 type listing struct {
 	listed   int
 	active   []workflow.Account
 	inactive map[orgtypes.AccountState]int
+	excluded map[string]exclusion
+}
+
+// exclusion is why an account is excluded: the setting and the reason a person can read.
+type exclusion struct{ setting, why string }
+
+// The settings that exclude accounts, in the order they are checked.
+const (
+	byID  = "EXCLUDE_ACCOUNTS"
+	byOU  = "EXCLUDE_OUS"
+	byTag = "EXCLUDE_ACCOUNT_TAG"
+)
+
+// excludedBy counts the excluded ACTIVE accounts by setting.
+func (l listing) excludedBy() map[string]int {
+	n := map[string]int{}
+	for _, a := range l.active {
+		if e, ok := l.excluded[a.AccountID]; ok {
+			n[e.setting]++
+		}
+	}
+	return n
 }
 
 // activeAccounts pages through the organization's accounts and keeps those whose State is
@@ -105,7 +147,7 @@ type listing struct {
 // skipped like SUSPENDED, PENDING_CLOSURE, CLOSED and PENDING_ACTIVATION.
 func (l *Lister) activeAccounts(ctx context.Context) (listing, error) {
 	res := listing{inactive: map[orgtypes.AccountState]int{}}
-	pages := organizations.NewListAccountsPaginator(l.Org, &organizations.ListAccountsInput{})
+	pages := organizations.NewListAccountsPaginator(l.Org, &organizations.ListAccountsInput{MaxResults: aws.Int32(pageSize)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -129,8 +171,15 @@ func (l *Lister) activeAccounts(ctx context.Context) (listing, error) {
 // an empty selection means a changed API answer or a configuration mistake.
 func (l listing) nothingSelected() error {
 	if len(l.active) > 0 {
-		return fmt.Errorf("no account to rotate: %d listed, %d ACTIVE, all %d excluded (EXCLUDE_ACCOUNTS)",
-			l.listed, len(l.active), len(l.active))
+		var by []string
+		counts := l.excludedBy()
+		for _, setting := range []string{byID, byOU, byTag} {
+			if counts[setting] > 0 {
+				by = append(by, fmt.Sprintf("%d by %s", counts[setting], setting))
+			}
+		}
+		return fmt.Errorf("no account to rotate: %d listed, %d ACTIVE, all excluded: %s",
+			l.listed, len(l.active), strings.Join(by, ", "))
 	}
 	var skipped []string
 	for _, state := range slices.Sorted(maps.Keys(l.inactive)) {
@@ -149,21 +198,143 @@ func (l listing) nothingSelected() error {
 
 // selectAccounts drops the excluded accounts, or, when accounts were requested, keeps just
 // those: a requested account that is excluded or not an active member is an input error.
-func (l *Lister) selectAccounts(active []workflow.Account, requested []string) ([]workflow.Account, error) {
+// The exclusion tag is read only for the accounts that would run.
+func (l *Lister) selectAccounts(ctx context.Context, ls listing, requested []string) ([]workflow.Account, error) {
 	if len(requested) == 0 {
-		return slices.DeleteFunc(active, func(a workflow.Account) bool { return slices.Contains(l.Excluded, a.AccountID) }), nil
+		out := slices.DeleteFunc(slices.Clone(ls.active), func(a workflow.Account) bool { _, ok := ls.excluded[a.AccountID]; return ok })
+		tagged, err := l.excludedByTag(ctx, out)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(ls.excluded, tagged)
+		return slices.DeleteFunc(out, func(a workflow.Account) bool { _, ok := tagged[a.AccountID]; return ok }), nil
+	}
+	refuse := func(i int, id string, e exclusion) error {
+		return &workflow.InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("account %s is excluded from rotation: %s (%s)", id, e.why, e.setting)}
 	}
 	var out []workflow.Account
 	for i, id := range requested {
-		field := fmt.Sprintf("accounts[%d]", i)
-		if slices.Contains(l.Excluded, id) {
-			return nil, &workflow.InvalidInput{Field: field, Problem: fmt.Sprintf("account %s is excluded from rotation (EXCLUDE_ACCOUNTS)", id)}
+		if e, ok := ls.excluded[id]; ok {
+			return nil, refuse(i, id, e)
 		}
-		at := slices.IndexFunc(active, func(a workflow.Account) bool { return a.AccountID == id })
+		at := slices.IndexFunc(ls.active, func(a workflow.Account) bool { return a.AccountID == id })
 		if at < 0 {
-			return nil, &workflow.InvalidInput{Field: field, Problem: fmt.Sprintf("account %s is not an active account of the organization", id)}
+			return nil, &workflow.InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("account %s is not an active account of the organization", id)}
 		}
-		out = append(out, active[at])
+		out = append(out, ls.active[at])
+	}
+	tagged, err := l.excludedByTag(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range requested {
+		if e, ok := tagged[id]; ok {
+			return nil, refuse(i, id, e)
+		}
 	}
 	return out, nil
+}
+
+// excludedByIDAndOU gives the accounts excluded by ID and, walking down from each excluded
+// OU, those in it or in any OU below it. The walk costs, per OU of the excluded subtrees,
+// one ListAccountsForParent and one ListOrganizationalUnitsForParent call per 20 entries
+// (Organizations' page size), whatever the organization's size; a ListParents call per
+// account would cost one call for every account of the organization.
+func (l *Lister) excludedByIDAndOU(ctx context.Context) (map[string]exclusion, error) {
+	out := map[string]exclusion{}
+	for _, id := range l.Excluded {
+		out[id] = exclusion{byID, "it is listed"}
+	}
+	for _, top := range l.ExcludedOUs {
+		for queue := []string{top}; len(queue) > 0; queue = queue[1:] {
+			ou := queue[0]
+			why := "it is in OU " + top
+			if ou != top {
+				why = fmt.Sprintf("it is in OU %s, below %s", ou, top)
+			}
+			accounts := organizations.NewListAccountsForParentPaginator(l.Org, &organizations.ListAccountsForParentInput{ParentId: &ou, MaxResults: aws.Int32(pageSize)})
+			for accounts.HasMorePages() {
+				page, err := accounts.NextPage(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("list the accounts of OU %s (%s): %w", ou, byOU, err)
+				}
+				for _, a := range page.Accounts {
+					if _, listed := out[aws.ToString(a.Id)]; !listed {
+						out[aws.ToString(a.Id)] = exclusion{byOU, why}
+					}
+				}
+			}
+			children := organizations.NewListOrganizationalUnitsForParentPaginator(l.Org, &organizations.ListOrganizationalUnitsForParentInput{ParentId: &ou, MaxResults: aws.Int32(pageSize)})
+			for children.HasMorePages() {
+				page, err := children.NextPage(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("list the OUs below OU %s (%s): %w", ou, byOU, err)
+				}
+				for _, child := range page.OrganizationalUnits {
+					queue = append(queue, aws.ToString(child.Id))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// pageSize is the most entries an Organizations List call returns (MaxResults).
+const pageSize = 20
+
+// tagReads bounds the concurrent ListTagsForResource calls: one per account that would run,
+// 10,000 at most, within Organizations' throttling (the SDK's adaptive retry slows down on
+// TooManyRequestsException).
+const tagReads = 8
+
+// excludedByTag reads the tags of these accounts and gives those carrying the exclusion tag.
+// Organizations has no call that returns several accounts' tags: it costs one
+// ListTagsForResource call per account (per 20 tags).
+func (l *Lister) excludedByTag(ctx context.Context, accounts []workflow.Account) (map[string]exclusion, error) {
+	out := map[string]exclusion{}
+	if l.ExcludeTagKey == "" {
+		return out, nil
+	}
+	tagged := make([]bool, len(accounts))
+	errs := make([]error, len(accounts))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(tagReads, len(accounts)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				tagged[i], errs[i] = l.hasExcludeTag(ctx, accounts[i].AccountID)
+			}
+		}()
+	}
+	for i := range accounts {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, a := range accounts {
+		if tagged[i] {
+			out[a.AccountID] = exclusion{byTag, fmt.Sprintf("it is tagged %s=%s", l.ExcludeTagKey, l.ExcludeTagValue)}
+		}
+	}
+	return out, nil
+}
+
+func (l *Lister) hasExcludeTag(ctx context.Context, accountID string) (bool, error) {
+	pages := organizations.NewListTagsForResourcePaginator(l.Org, &organizations.ListTagsForResourceInput{ResourceId: &accountID})
+	found := false
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("list the tags of account %s (%s): %w", accountID, byTag, err)
+		}
+		found = found || slices.ContainsFunc(page.Tags, func(t orgtypes.Tag) bool {
+			return aws.ToString(t.Key) == l.ExcludeTagKey && strings.EqualFold(strings.TrimSpace(aws.ToString(t.Value)), l.ExcludeTagValue)
+		})
+	}
+	return found, nil
 }

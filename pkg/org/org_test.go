@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,25 +21,89 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// fakeOrg serves accounts one per page.
+// fakeOrg serves accounts one per page, an OU tree (ous: parent → child OUs, in: OU →
+// accounts) and account tags, and counts calls per operation.
 type fakeOrg struct {
 	accounts []orgtypes.Account
-	calls    int
+	ous      map[string][]string
+	in       map[string][]string
+	tags     map[string]map[string]string
+	calls    map[string]int
 }
 
-var _ organizations.ListAccountsAPIClient = (*fakeOrg)(nil)
+var _ OrganizationsAPI = (*fakeOrg)(nil)
+
+// onePage returns the item at the token's index and the next token.
+func onePage[T any](items []T, token *string) ([]T, *string) {
+	i := 0
+	if token != nil {
+		i, _ = strconv.Atoi(*token)
+	}
+	if i >= len(items) {
+		return nil, nil
+	}
+	var next *string
+	if i+1 < len(items) {
+		next = aws.String(strconv.Itoa(i + 1))
+	}
+	return items[i : i+1], next
+}
+
+func (f *fakeOrg) count(op string) {
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[op]++
+}
 
 func (f *fakeOrg) ListAccounts(_ context.Context, in *organizations.ListAccountsInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
-	f.calls++
-	i := 0
-	if in.NextToken != nil {
-		i = int((*in.NextToken)[0] - '0')
+	f.count("ListAccounts")
+	accounts, next := onePage(f.accounts, in.NextToken)
+	return &organizations.ListAccountsOutput{Accounts: accounts, NextToken: next}, nil
+}
+
+func (f *fakeOrg) parent(id *string) error {
+	if _, ok := f.ous[aws.ToString(id)]; !ok {
+		return &orgtypes.ParentNotFoundException{Message: aws.String("We can't find a root or OU with the ParentId that you specified.")}
 	}
-	out := &organizations.ListAccountsOutput{Accounts: f.accounts[i : i+1]}
-	if i+1 < len(f.accounts) {
-		out.NextToken = aws.String(string(rune('0' + i + 1)))
+	return nil
+}
+
+func (f *fakeOrg) ListAccountsForParent(_ context.Context, in *organizations.ListAccountsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error) {
+	f.count("ListAccountsForParent")
+	if err := f.parent(in.ParentId); err != nil {
+		return nil, err
 	}
-	return out, nil
+	var all []orgtypes.Account
+	for _, id := range f.in[aws.ToString(in.ParentId)] {
+		all = append(all, account(id, "", orgtypes.AccountStateActive))
+	}
+	accounts, next := onePage(all, in.NextToken)
+	return &organizations.ListAccountsForParentOutput{Accounts: accounts, NextToken: next}, nil
+}
+
+func (f *fakeOrg) ListOrganizationalUnitsForParent(_ context.Context, in *organizations.ListOrganizationalUnitsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
+	f.count("ListOrganizationalUnitsForParent")
+	if err := f.parent(in.ParentId); err != nil {
+		return nil, err
+	}
+	var all []orgtypes.OrganizationalUnit
+	for _, id := range f.ous[aws.ToString(in.ParentId)] {
+		all = append(all, orgtypes.OrganizationalUnit{Id: aws.String(id)})
+	}
+	ous, next := onePage(all, in.NextToken)
+	return &organizations.ListOrganizationalUnitsForParentOutput{OrganizationalUnits: ous, NextToken: next}, nil
+}
+
+func (f *fakeOrg) ListTagsForResource(_ context.Context, in *organizations.ListTagsForResourceInput, _ ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error) {
+	f.count("ListTagsForResource")
+	var all []orgtypes.Tag
+	for k, v := range f.tags[aws.ToString(in.ResourceId)] {
+		all = append(all, orgtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	slices.SortFunc(all, func(a, b orgtypes.Tag) int { return strings.Compare(*a.Key, *b.Key) })
+	tags, next := onePage(all, in.NextToken)
+	return &organizations.ListTagsForResourceOutput{Tags: tags, NextToken: next}, nil
 }
 
 type fakeS3 struct{ objects map[string][]byte }
@@ -54,6 +120,36 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 // without the retired Status.
 func account(id, name string, state orgtypes.AccountState) orgtypes.Account {
 	return orgtypes.Account{Id: aws.String(id), Name: aws.String(name), State: state}
+}
+
+// refused checks that Handle refused its input at field, for why (any reason when empty),
+// and wrote nothing.
+func refused(t *testing.T, err error, store *fakeS3, field, why string) {
+	t.Helper()
+	var invalid *workflow.InvalidInput
+	if !errors.As(err, &invalid) || invalid.Field != field || (why != "" && invalid.Problem != why) {
+		t.Fatalf("error %v, want InvalidInput for %s: %s", err, field, why)
+	}
+	if len(store.objects) != 0 {
+		t.Errorf("refused input wrote %v", store.objects)
+	}
+}
+
+// storedIDs returns the account IDs Handle wrote for run-1, once it succeeded.
+func storedIDs(t *testing.T, err error, store *fakeS3) []string {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []workflow.Account
+	if err := json.Unmarshal(store.objects["reports/runs/run-1/accounts.json"], &stored); err != nil {
+		t.Fatalf("account list in S3: %v", err)
+	}
+	var ids []string
+	for _, a := range stored {
+		ids = append(ids, a.AccountID)
+	}
+	return ids
 }
 
 func TestHandle(t *testing.T) {
@@ -91,32 +187,16 @@ func TestHandle(t *testing.T) {
 				SendRate: func(context.Context) (int, error) { return 3, nil }}
 			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: start})
 			if tt.wantField != "" {
-				var invalid *workflow.InvalidInput
-				if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
-					t.Fatalf("error %v, want InvalidInput for %s", err, tt.wantField)
-				}
-				if len(store.objects) != 0 {
-					t.Errorf("invalid input wrote %v", store.objects)
-				}
+				refused(t, err, store, tt.wantField, "")
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stored []workflow.Account
-			if err := json.Unmarshal(store.objects["reports/runs/run-1/accounts.json"], &stored); err != nil {
-				t.Fatalf("account list in S3: %v", err)
-			}
-			var ids []string
-			for _, a := range stored {
-				ids = append(ids, a.AccountID)
-			}
+			ids := storedIDs(t, err, store)
 			if !slices.Equal(ids, tt.wantIDs) || got.AccountCount != len(tt.wantIDs) || got.Key != "runs/run-1/accounts.json" || !got.Run.Now.Equal(tt.wantNow) ||
 				got.Run.SendRate != 3 {
 				t.Errorf("got %+v with accounts %v, want %v at %v", got, ids, tt.wantIDs, tt.wantNow)
 			}
-			if org.calls != 7 {
-				t.Errorf("%d ListAccounts calls, want every page (7)", org.calls)
+			if org.calls["ListAccounts"] != 7 {
+				t.Errorf("%d ListAccounts calls, want every page (7)", org.calls["ListAccounts"])
 			}
 		})
 	}
@@ -129,18 +209,21 @@ func TestHandleWithoutSendRate(t *testing.T) {
 	l := &Lister{Org: org, S3: store, Log: slog.New(slog.DiscardHandler),
 		SendRate: func(context.Context) (int, error) { return 0, errors.New("read the SES send quota: AccessDenied") }}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
-	if err == nil || !strings.Contains(err.Error(), "SES send quota") || org.calls != 0 || len(store.objects) != 0 {
-		t.Errorf("error %v after %d ListAccounts calls and %d objects written, want the quota's error before any", err, org.calls, len(store.objects))
+	if err == nil || !strings.Contains(err.Error(), "SES send quota") || len(org.calls) != 0 || len(store.objects) != 0 {
+		t.Errorf("error %v after Organizations calls %v and %d objects written, want the quota's error before any", err, org.calls, len(store.objects))
 	}
 }
+
+// oneASecond is a Lister's SendRate: SES's send quota, 1 email a second.
+func oneASecond(context.Context) (int, error) { return 1, nil }
 
 func TestHandleValidatesBeforeCallingAWS(t *testing.T) {
 	org := &fakeOrg{}
 	l := &Lister{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Log: slog.New(slog.DiscardHandler)}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{"accounts":["12345"]}`), RunID: "r"})
 	var invalid *workflow.InvalidInput
-	if !errors.As(err, &invalid) || org.calls != 0 {
-		t.Errorf("error %v after %d AWS calls, want InvalidInput before any", err, org.calls)
+	if !errors.As(err, &invalid) || len(org.calls) != 0 {
+		t.Errorf("error %v after AWS calls %v, want InvalidInput before any", err, org.calls)
 	}
 }
 
@@ -163,13 +246,13 @@ func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
 		}, nil, "no account to rotate: 2 listed, 0 ACTIVE (not ACTIVE: 1 CLOSED, 1 SUSPENDED)"},
 		{"every active account excluded", []orgtypes.Account{
 			account("111111111111", "dev", orgtypes.AccountStateActive),
-		}, []string{"111111111111"}, "no account to rotate: 1 listed, 1 ACTIVE, all 1 excluded (EXCLUDE_ACCOUNTS)"},
+		}, []string{"111111111111"}, "no account to rotate: 1 listed, 1 ACTIVE, all excluded: 1 by EXCLUDE_ACCOUNTS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &fakeS3{objects: map[string][]byte{}}
 			l := &Lister{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler),
-				SendRate: func(context.Context) (int, error) { return 1, nil }}
+				SendRate: oneASecond}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 			if err == nil || err.Error() != tt.wantErr {
 				t.Fatalf("error %v, want %q", err, tt.wantErr)
@@ -182,5 +265,90 @@ func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
 				t.Errorf("an empty run wrote %v", store.objects)
 			}
 		})
+	}
+}
+
+// TestHandleExcludesByOUAndTag: accounts in an excluded OU or in any OU below it, and
+// accounts tagged with the exclusion tag, are dropped from the daily run and refused, with
+// the reason, when the input names them. The OU walk reads only the excluded subtrees; tags
+// are read only for the accounts that would otherwise run.
+func TestHandleExcludesByOUAndTag(t *testing.T) {
+	const (
+		sandbox, dev, deeper, prodOU = "ou-root-sandbox1", "ou-root-sandbdev", "ou-root-sandbdeep", "ou-root-produnit"
+	)
+	tests := []struct {
+		name      string
+		input     string
+		tag       [2]string // key, value; empty key: no tag exclusion
+		wantIDs   []string
+		wantField string
+		wantWhy   string
+		wantCalls map[string]int
+	}{
+		{"daily run", `{}`, [2]string{"key-rotator:exclude", "true"}, []string{"111111111111", "666666666666"}, "", "",
+			// 3 OUs walked, one page of accounts and one of child OUs each; the tags of the 3
+			// accounts left after the OU and ID exclusions, every page (the fake: 1 tag a page).
+			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3, "ListTagsForResource": 5}},
+		{"tag value in another case", `{}`, [2]string{"key-rotator:exclude", "TRUE"}, []string{"111111111111", "666666666666"}, "", "", nil},
+		{"no tag exclusion", `{}`, [2]string{}, []string{"111111111111", "555555555555", "666666666666"}, "", "",
+			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3}},
+		{"account in the excluded OU", `{"accounts":["222222222222"]}`, [2]string{"key-rotator:exclude", "true"}, nil, "accounts[0]",
+			"account 222222222222 is excluded from rotation: it is in OU ou-root-sandbox1 (EXCLUDE_OUS)", nil},
+		{"account two OUs below", `{"accounts":["111111111111","444444444444"]}`, [2]string{"key-rotator:exclude", "true"}, nil, "accounts[1]",
+			"account 444444444444 is excluded from rotation: it is in OU ou-root-sandbdeep, below ou-root-sandbox1 (EXCLUDE_OUS)", nil},
+		{"tagged account", `{"accounts":["555555555555"]}`, [2]string{"key-rotator:exclude", "true"}, nil, "accounts[0]",
+			"account 555555555555 is excluded from rotation: it is tagged key-rotator:exclude=true (EXCLUDE_ACCOUNT_TAG)", nil},
+		{"a requested account costs its tag pages only", `{"accounts":["666666666666"]}`, [2]string{"key-rotator:exclude", "true"}, []string{"666666666666"}, "", "",
+			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3, "ListTagsForResource": 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			org := &fakeOrg{
+				accounts: []orgtypes.Account{
+					account("111111111111", "prod", orgtypes.AccountStateActive),
+					account("222222222222", "sandbox", orgtypes.AccountStateActive),
+					account("333333333333", "dev-sandbox", orgtypes.AccountStateActive),
+					account("444444444444", "deep-sandbox", orgtypes.AccountStateActive),
+					account("555555555555", "migrating", orgtypes.AccountStateActive),
+					account("666666666666", "shared", orgtypes.AccountStateActive),
+					account("777777777777", "legacy", orgtypes.AccountStateActive),
+				},
+				ous: map[string][]string{"r-root": {sandbox, prodOU}, sandbox: {dev}, dev: {deeper}, deeper: nil, prodOU: nil},
+				in:  map[string][]string{"r-root": {"777777777777"}, sandbox: {"222222222222"}, dev: {"333333333333"}, deeper: {"444444444444"}, prodOU: {"111111111111", "555555555555", "666666666666"}},
+				tags: map[string]map[string]string{
+					"555555555555": {"team": "migration", "key-rotator:exclude": "true"},
+					"666666666666": {"key-rotator:exclude": "false", "team": "shared"},
+					"111111111111": {"key-rotator:exclude": "yes"},
+				},
+			}
+			store := &fakeS3{objects: map[string][]byte{}}
+			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"777777777777"}, ExcludedOUs: []string{sandbox},
+				ExcludeTagKey: tt.tag[0], ExcludeTagValue: tt.tag[1], Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
+			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: time.Now()})
+			if tt.wantField != "" {
+				refused(t, err, store, tt.wantField, tt.wantWhy)
+				return
+			}
+			ids := storedIDs(t, err, store)
+			if !slices.Equal(ids, tt.wantIDs) {
+				t.Errorf("accounts %v, want %v", ids, tt.wantIDs)
+			}
+			if tt.wantCalls != nil && !maps.Equal(org.calls, tt.wantCalls) {
+				t.Errorf("calls %v, want %v", org.calls, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// TestHandleFailsOnAnUnknownExcludedOU: an EXCLUDE_OUS entry that names no OU is a
+// configuration mistake that would rotate accounts meant to be left alone: the run fails
+// before anything is written.
+func TestHandleFailsOnAnUnknownExcludedOU(t *testing.T) {
+	org := &fakeOrg{accounts: []orgtypes.Account{account("111111111111", "prod", orgtypes.AccountStateActive)}, ous: map[string][]string{"r-root": nil}}
+	store := &fakeS3{objects: map[string][]byte{}}
+	l := &Lister{Org: org, S3: store, Bucket: "reports", ExcludedOUs: []string{"ou-root-doesnotexist"}, Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
+	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "list the accounts of OU ou-root-doesnotexist (EXCLUDE_OUS)") || len(store.objects) != 0 {
+		t.Errorf("error %v, wrote %v; want the OU named, nothing written", err, store.objects)
 	}
 }

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 )
@@ -92,15 +94,66 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// days derived from the config: rotate-at R, deactivate-at D, delete-at X, unused-at U.
-type thresholds struct{ notice, rotateAt, deactivateAt, deleteAt, unusedAt int }
+// Timeline is the days derived from a limit L and notice period N: rotate-at R = L−N,
+// deactivate-at D = L, delete-at X = L+N, unused-at U = L.
+type Timeline struct {
+	Notice       int `json:"noticePeriod"`
+	RotateAt     int `json:"rotateAt"`
+	DeactivateAt int `json:"deactivateAt"`
+	DeleteAt     int `json:"deleteAt"`
+	UnusedAt     int `json:"unusedAt"`
+}
 
-func (c Config) thresholds() thresholds {
-	return thresholds{
-		notice:       c.NoticePeriod,
-		rotateAt:     c.LimitDays - c.NoticePeriod,
-		deactivateAt: c.LimitDays,
-		deleteAt:     c.LimitDays + c.NoticePeriod,
-		unusedAt:     c.LimitDays,
+// Timeline derives the config's days from LimitDays and NoticePeriod.
+func (c Config) Timeline() Timeline {
+	return Timeline{
+		Notice:       c.NoticePeriod,
+		RotateAt:     c.LimitDays - c.NoticePeriod,
+		DeactivateAt: c.LimitDays,
+		DeleteAt:     c.LimitDays + c.NoticePeriod,
+		UnusedAt:     c.LimitDays,
 	}
+}
+
+// RotationDaysTag is the user tag that gives one user a shorter limit than the
+// organization's (docs/policy.md, "Per-user limit").
+const RotationDaysTag = "RotationDays"
+
+// shortestLimit is the shortest limit a RotationDays tag can give: three notice periods,
+// so that a replacement is still younger than rotate-at (2N) when the key it replaces is
+// deleted (N days after its deactivation, 2N after the replacement's creation), and the
+// owner never holds two keys due at once. Never longer than the organization's limit.
+func (c Config) shortestLimit() int { return min(3*c.NoticePeriod, c.LimitDays) }
+
+// Shortest is c with the shortest limit any RotationDays tag can give: a user whose keys
+// this config finds nothing due for has nothing due whatever their tags. cfg must be
+// defaulted.
+func (c Config) Shortest() Config {
+	c.LimitDays = c.shortestLimit()
+	return c
+}
+
+// ForUser returns the config that applies to a user with these tags: c with LimitDays
+// shortened by a RotationDays tag, and, when the tag is ignored or raised to the shortest
+// limit, why (for the report). A tag can never lengthen c's limit. c must be defaulted.
+func (c Config) ForUser(tags map[string]string) (Config, string) {
+	raw, ok := tags[RotationDaysTag]
+	if !ok {
+		return c, ""
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	switch {
+	case err != nil || n <= 0:
+		return c, fmt.Sprintf("tag %s value %q is not a whole number of days greater than 0: ignored, the limit of %d days applies",
+			RotationDaysTag, raw, c.LimitDays)
+	case n > c.LimitDays:
+		return c, fmt.Sprintf("tag %s=%d is longer than the organization's limit: ignored, the limit of %d days applies",
+			RotationDaysTag, n, c.LimitDays)
+	case n < c.shortestLimit():
+		c.LimitDays = c.shortestLimit()
+		return c, fmt.Sprintf("tag %s=%d is shorter than 3 notice periods of %d days: the shortest limit, %d days, applies",
+			RotationDaysTag, n, c.NoticePeriod, c.LimitDays)
+	}
+	c.LimitDays = n
+	return c, ""
 }

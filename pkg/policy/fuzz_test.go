@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -25,6 +26,9 @@ func FuzzPlanUser(f *testing.F) {
 		}
 		if flags&0b1000 != 0 {
 			u.Tags["Exempt"] = "TRUE"
+		}
+		if flags&0b100000 != 0 {
+			u.Tags[RotationDaysTag] = strconv.Itoa(int(sentBits) % 100)
 		}
 		specs := []struct {
 			age, idle uint16
@@ -93,21 +97,31 @@ func FuzzPlanUser(f *testing.F) {
 	})
 }
 
-// FuzzMayAct checks that a user MayAct calls quiet gets no action and no notice, whatever
-// their tags and notice history: the scanner may skip them safely.
+// FuzzMayAct checks that a user MayAct calls quiet under the config their tags give gets no
+// action and no notice, whatever their notice history, and that no RotationDays tag makes
+// due a user MayAct calls quiet under Config.Shortest: the scanner may skip them safely.
 func FuzzMayAct(f *testing.F) {
-	f.Add(uint16(79), uint16(89), uint16(10), uint16(0), uint8(0b111))
-	f.Add(uint16(80), uint16(0), uint16(0), uint16(0xffff), uint8(0b011))
-	f.Fuzz(func(t *testing.T, age1, idle1, age2, idle2 uint16, flags uint8) {
+	f.Add(uint16(79), uint16(89), uint16(10), uint16(0), uint8(0b111), int16(-1))
+	f.Add(uint16(80), uint16(0), uint16(0), uint16(0xffff), uint8(0b011), int16(-1))
+	f.Add(uint16(25), uint16(0), uint16(0), uint16(0), uint8(0b011), int16(30))
+	f.Add(uint16(21), uint16(31), uint16(0), uint16(0), uint8(0b001), int16(7))
+	f.Fuzz(func(t *testing.T, age1, idle1, age2, idle2 uint16, flags uint8, days int16) {
 		cfg := Config{Cleanup: flags&0b1000 != 0}.WithDefaults()
 		u := withEmail(key("K1", Active, int(age1), int(idle1)%5000))
 		if flags&0b100 != 0 {
 			u.Keys = append(u.Keys, key("K2", Inactive, int(age2), int(idle2)%5000))
 		}
+		if days >= 0 {
+			u.Tags[RotationDaysTag] = strconv.Itoa(int(days))
+		}
 		if flags&0b1 == 0 {
 			u.Tags = nil
 		}
-		if MayAct(u.Keys, cfg, now) {
+		userCfg, _ := cfg.ForUser(u.Tags)
+		if MayAct(u.Keys, userCfg, now) {
+			if !MayAct(u.Keys, cfg.Shortest(), now) {
+				t.Fatalf("MayAct under RotationDays=%d but not under the shortest limit", days)
+			}
 			return
 		}
 		p := PlanUser(u, cfg, now)

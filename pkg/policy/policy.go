@@ -39,9 +39,9 @@ func PlanUsers(users []User, cfg Config, now time.Time) (Plan, error) {
 // larger), or one unused for unused-at days. Scanners use it to skip the users with nothing
 // due without reading their tags. cfg must be defaulted.
 func MayAct(keys []Key, cfg Config, now time.Time) bool {
-	th := cfg.thresholds()
+	th := cfg.Timeline()
 	return slices.ContainsFunc(keys, func(k Key) bool {
-		return ageDays(k.CreateDate, now) >= th.rotateAt || idleDays(k, now) >= th.unusedAt
+		return ageDays(k.CreateDate, now) >= th.RotateAt || idleDays(k, now) >= th.UnusedAt
 	})
 }
 
@@ -53,21 +53,22 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	slices.SortFunc(keys, func(a, b Key) int {
 		return cmp.Or(a.CreateDate.Compare(b.CreateDate), cmp.Compare(a.AccessKeyID, b.AccessKeyID))
 	})
-	th := cfg.thresholds()
 	for _, k := range keys {
 		p.OldestKeyAgeDays = max(p.OldestKeyAgeDays, ageDays(k.CreateDate, now))
-		ku := KeyUsage{Usage: k.Usage(), Status: k.Status}
-		if s, ok := successor(k, keys, now, th); ok {
-			su := s.Usage()
-			ku.Replacement = &su
-		}
-		p.Keys = append(p.Keys, ku)
 	}
 	if Exempt(u.Tags, cfg) {
+		p.Keys = keyUsages(keys, now, cfg.Timeline())
 		p.Status = StatusExempt
 		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
 		return p
 	}
+	orgLimit := cfg.LimitDays
+	cfg, p.RotationDaysProblem = cfg.ForUser(u.Tags)
+	th := cfg.Timeline()
+	if cfg.LimitDays != orgLimit {
+		p.Timeline = &th
+	}
+	p.Keys = keyUsages(keys, now, th)
 	p.Email, p.EmailProblem = OwnerEmail(u.Tags, cfg)
 	if u.DeliveryProblem != "" && p.Email != "" {
 		p.Email, p.EmailProblem = "", u.DeliveryProblem
@@ -86,10 +87,25 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	return p
 }
 
+// keyUsages is the evidence of each key's use, oldest key first, with its successor's
+// under timeline th.
+func keyUsages(keys []Key, now time.Time, th Timeline) []KeyUsage {
+	usages := []KeyUsage{}
+	for _, k := range keys {
+		ku := KeyUsage{Usage: k.Usage(), Status: k.Status}
+		if s, ok := successor(k, keys, now, th); ok {
+			su := s.Usage()
+			ku.Replacement = &su
+		}
+		usages = append(usages, ku)
+	}
+	return usages
+}
+
 // decider holds one user's planning state.
 type decider struct {
 	cfg   Config
-	th    thresholds
+	th    Timeline
 	now   time.Time
 	user  User
 	plan  *UserPlan
@@ -120,9 +136,9 @@ func (d *decider) rotate(keys []Key) {
 	// Rule 2: unused keys go first, whatever their status (one deactivated today, tomorrow).
 	var left []Key
 	for _, k := range keys {
-		if idle := idleDays(k, d.now); idle >= d.th.unusedAt && !d.deactivatedToday[k.AccessKeyID] {
+		if idle := idleDays(k, d.now); idle >= d.th.UnusedAt && !d.deactivatedToday[k.AccessKeyID] {
 			d.delete(k, UnusedKeyDeleted, fmt.Sprintf("key %s %s (unused limit %d days): delete",
-				k.AccessKeyID, d.idleText(k, idle), d.th.unusedAt))
+				k.AccessKeyID, d.idleText(k, idle), d.th.UnusedAt))
 			continue
 		}
 		left = append(left, k)
@@ -137,18 +153,18 @@ func (d *decider) rotate(keys []Key) {
 	for _, k := range left {
 		repl, hasRepl := replacement(k, left, d.now, d.th)
 		switch {
-		case k.Status == Active && d.age(k) >= d.th.deactivateAt:
+		case k.Status == Active && d.age(k) >= d.th.DeactivateAt:
 			d.expiredActive(k, left, repl, hasRepl, toRotate, canCreate)
-		case k.Status == Inactive && k.AccessKeyID != makeRoom.AccessKeyID && d.age(k) >= d.th.deleteAt && !d.deactivatedToday[k.AccessKeyID]:
-			if k.DeactivatedByRotator && d.email && !d.warnedBefore(k, KeyDeactivated) && d.age(k) < d.th.deleteAt+d.th.notice {
+		case k.Status == Inactive && k.AccessKeyID != makeRoom.AccessKeyID && d.age(k) >= d.th.DeleteAt && !d.deactivatedToday[k.AccessKeyID]:
+			if k.DeactivatedByRotator && d.email && !d.warnedBefore(k, KeyDeactivated) && d.age(k) < d.th.DeleteAt+d.th.Notice {
 				continue // the owner was not yet told of the deactivation: the deletion waits for it
 			}
 			if !hasRepl {
 				d.delete(k, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old (delete at %d): delete",
-					k.AccessKeyID, d.age(k), d.th.deleteAt))
-			} else if d.age(repl) >= 2*d.th.notice {
+					k.AccessKeyID, d.age(k), d.th.DeleteAt))
+			} else if d.age(repl) >= 2*d.th.Notice {
 				d.delete(k, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old (delete at %d) and its replacement %s is %d days old (at least %d): delete",
-					k.AccessKeyID, d.age(k), d.th.deleteAt, repl.AccessKeyID, d.age(repl), 2*d.th.notice))
+					k.AccessKeyID, d.age(k), d.th.DeleteAt, repl.AccessKeyID, d.age(repl), 2*d.th.Notice))
 			}
 		}
 	}
@@ -160,10 +176,10 @@ func (d *decider) rotate(keys []Key) {
 			d.delete(makeRoom, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old and its slot is needed for the replacement of %s: delete",
 				makeRoom.AccessKeyID, d.age(makeRoom), toRotate.AccessKeyID))
 		}
-		deactivateOn := latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.notice)))
+		deactivateOn := latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.Notice)))
 		creates = append(creates, Action{Action: CreateKey, Replaces: toRotate.AccessKeyID, DeactivateOn: dateOf(deactivateOn), Reason: fmt.Sprintf(
 			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
-			toRotate.AccessKeyID, d.age(toRotate), d.th.rotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
+			toRotate.AccessKeyID, d.age(toRotate), d.th.RotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
 		d.notify(NewKeyIssued, toRotate, deactivateOn, NewKeyIssuedMessage(toRotate.AccessKeyID, dateOf(deactivateOn)))
 	}
 	d.scheduleNotices(left, toRotate)
@@ -194,7 +210,7 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		}
 	case !d.email:
 		d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
-			k.AccessKeyID, d.age(k), d.th.deactivateAt, d.plan.EmailProblem), Key{})
+			k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.plan.EmailProblem), Key{})
 	case canCreate && k.AccessKeyID == toRotate.AccessKeyID:
 		// Rotated below; deactivated noticePeriod days after its replacement exists.
 	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
@@ -203,7 +219,7 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// active so that the owner is never left without a working key.
 		if d.warnedOrGivenUp(k, d.deactivationDue(k, Key{})) {
 			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be created while key %s is also active: deactivate",
-				k.AccessKeyID, d.age(k), d.th.deactivateAt, other.AccessKeyID), Key{})
+				k.AccessKeyID, d.age(k), d.th.DeactivateAt, other.AccessKeyID), Key{})
 		}
 	default:
 		// A replacement is on its way (created, its delivery not yet confirmed) or can be
@@ -215,9 +231,9 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 // deactivationDue is the day rule 3 deactivates Active key k: at deactivate-at, and not
 // before noticePeriod days after its replacement repl (zero Key: none).
 func (d *decider) deactivationDue(k, repl Key) time.Time {
-	due := k.CreateDate.Add(days(d.th.deactivateAt))
+	due := k.CreateDate.Add(days(d.th.DeactivateAt))
 	if repl.AccessKeyID != "" {
-		due = latest(due, repl.CreateDate.Add(days(d.th.notice)))
+		due = latest(due, repl.CreateDate.Add(days(d.th.Notice)))
 	}
 	return due
 }
@@ -251,7 +267,7 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 			return on, err == nil
 		}
 	}
-	if k.Status != Active || d.cfg.Cleanup || d.age(k) < d.th.rotateAt {
+	if k.Status != Active || d.cfg.Cleanup || d.age(k) < d.th.RotateAt {
 		return time.Time{}, false
 	}
 	if s, ok := successor(k, d.left, d.now, d.th); ok {
@@ -268,7 +284,7 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 // owner received a warning giving the date on an earlier day, or the warning kept failing
 // for noticePeriod days past the date, so the address no longer counts (the wait is bounded).
 func (d *decider) warnedOrGivenUp(k Key, due time.Time) bool {
-	return d.warnedBefore(k, NewKeyIssued, DeactivationScheduled) || reached(d.now, due.Add(days(d.th.notice)))
+	return d.warnedBefore(k, NewKeyIssued, DeactivationScheduled) || reached(d.now, due.Add(days(d.th.Notice)))
 }
 
 // warnedBefore reports whether one of these notices about k was delivered before today.
@@ -296,7 +312,7 @@ func NewKeyIssuedMessage(replacedKeyID, deactivateOn string) string {
 func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCreate bool) {
 	found := false
 	for _, k := range keys {
-		if _, hasRepl := replacement(k, keys, d.now, d.th); k.Status == Active && d.age(k) >= d.th.rotateAt && !hasRepl {
+		if _, hasRepl := replacement(k, keys, d.now, d.th); k.Status == Active && d.age(k) >= d.th.RotateAt && !hasRepl {
 			toRotate, found = k, true
 			break
 		}
@@ -324,7 +340,7 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		return
 	}
 	for _, k := range keys {
-		if k.Status != Active || d.age(k) < d.th.rotateAt || d.deactivatedToday[k.AccessKeyID] || k.AccessKeyID == rotated.AccessKeyID {
+		if k.Status != Active || d.age(k) < d.th.RotateAt || d.deactivatedToday[k.AccessKeyID] || k.AccessKeyID == rotated.AccessKeyID {
 			continue
 		}
 		if d.sent(NewKeyIssued, k.AccessKeyID) {
@@ -354,12 +370,12 @@ func (d *decider) cleanup(keys []Key) {
 	d.rememberDeactivations(keys)
 	for _, k := range keys {
 		switch {
-		case k.Status == Inactive && d.age(k) >= d.th.deleteAt && !k.DeactivatedByRotator:
+		case k.Status == Inactive && d.age(k) >= d.th.DeleteAt && !k.DeactivatedByRotator:
 			// The legacy leftovers cleanup exists for: keys the rotator deactivated follow the
 			// daily rules (their owner was promised a date). A key first seen Inactive today
 			// may go: the operator confirmed the cleanup, and IAM does not say since when.
 			d.deletes = append(d.deletes, Action{Action: DeleteKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
-				"initial cleanup: inactive key %s is %d days old (delete at %d): delete", k.AccessKeyID, d.age(k), d.th.deleteAt)})
+				"initial cleanup: inactive key %s is %d days old (delete at %d): delete", k.AccessKeyID, d.age(k), d.th.DeleteAt)})
 		case k.Status == Active && d.age(k) >= d.cfg.LimitDays && !d.email:
 			d.deactivations = append(d.deactivations, Action{Action: DeactivateKey, AccessKeyID: k.AccessKeyID, Reason: fmt.Sprintf(
 				"initial cleanup: key %s is %d days old (limit %d) and its owner has no usable email (%s): deactivate",
@@ -373,7 +389,7 @@ func (d *decider) delete(k Key, kind NoticeKind, reason string) {
 	d.deletes = append(d.deletes, Action{Action: DeleteKey, AccessKeyID: k.AccessKeyID, Reason: reason})
 	var msg string
 	if kind == UnusedKeyDeleted {
-		msg = fmt.Sprintf("Access key %s was deleted because it was not used for %d days.", k.AccessKeyID, d.th.unusedAt)
+		msg = fmt.Sprintf("Access key %s was deleted because it was not used for %d days.", k.AccessKeyID, d.th.UnusedAt)
 	} else {
 		msg = fmt.Sprintf("Inactive access key %s was deleted.", k.AccessKeyID)
 	}
@@ -390,9 +406,9 @@ func (d *decider) deactivate(k Key, reason string, repl Key) {
 
 // deactivatedNotice tells the owner that k was deactivated and when it will be deleted.
 func (d *decider) deactivatedNotice(k, repl Key) {
-	deleteOn := latest(k.CreateDate.Add(days(d.th.deleteAt)), d.now.Add(day))
+	deleteOn := latest(k.CreateDate.Add(days(d.th.DeleteAt)), d.now.Add(day))
 	if repl.AccessKeyID != "" {
-		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.notice)))
+		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.Notice)))
 	}
 	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
 		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
@@ -429,7 +445,7 @@ func (d *decider) nothingDueReason(keys []Key) string {
 		return "initial cleanup: nothing to clean up"
 	}
 	return fmt.Sprintf("nothing due: oldest key is %d days old (new key at %d, deactivate at %d)",
-		d.plan.OldestKeyAgeDays, d.th.rotateAt, d.th.deactivateAt)
+		d.plan.OldestKeyAgeDays, d.th.RotateAt, d.th.DeactivateAt)
 }
 
 func (d *decider) age(k Key) int { return ageDays(k.CreateDate, d.now) }
@@ -452,7 +468,7 @@ func (d *decider) idleText(k Key, idle int) string {
 
 // replacement returns k's replacement: its successor, if the owner holds it (not a key
 // whose delivery is unconfirmed).
-func replacement(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
+func replacement(k Key, keys []Key, now time.Time, th Timeline) (Key, bool) {
 	if o, ok := successor(k, keys, now, th); ok && !o.Undelivered {
 		return o, true
 	}
@@ -461,9 +477,9 @@ func replacement(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
 
 // successor returns the younger Active key of the same user whose age is below rotate-at:
 // the key that replaces k, delivered or on its way (IAM allows two keys, so at most one).
-func successor(k Key, keys []Key, now time.Time, th thresholds) (Key, bool) {
+func successor(k Key, keys []Key, now time.Time, th Timeline) (Key, bool) {
 	for _, o := range keys {
-		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.rotateAt {
+		if o.AccessKeyID != k.AccessKeyID && o.Status == Active && o.CreateDate.After(k.CreateDate) && ageDays(o.CreateDate, now) < th.RotateAt {
 			return o, true
 		}
 	}

@@ -374,3 +374,62 @@ func TestNameRules(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationDaysTag: a RotationDays tag shortens its user's limit and every day derived
+// from it; a value that is malformed or longer than the limit is ignored and reported, one
+// shorter than 3 notice periods gets the shortest limit, also reported.
+func TestRotationDaysTag(t *testing.T) {
+	tests := []struct {
+		name         string
+		value        string
+		cfg          Config
+		wantTimeline *Timeline // nil: the organization's limit applies
+		wantProblem  string
+	}{
+		{"shorter", "40", Config{}, &Timeline{Notice: 10, RotateAt: 30, DeactivateAt: 40, DeleteAt: 50, UnusedAt: 40}, ""},
+		{"spaces around", " 45 ", Config{}, &Timeline{Notice: 10, RotateAt: 35, DeactivateAt: 45, DeleteAt: 55, UnusedAt: 45}, ""},
+		{"exactly 3 notice periods", "30", Config{}, &Timeline{Notice: 10, RotateAt: 20, DeactivateAt: 30, DeleteAt: 40, UnusedAt: 30}, ""},
+		{"below 3 notice periods", "7", Config{}, &Timeline{Notice: 10, RotateAt: 20, DeactivateAt: 30, DeleteAt: 40, UnusedAt: 30},
+			"tag RotationDays=7 is shorter than 3 notice periods of 10 days: the shortest limit, 30 days, applies"},
+		{"at most the notice period", "10", Config{}, &Timeline{Notice: 10, RotateAt: 20, DeactivateAt: 30, DeleteAt: 40, UnusedAt: 30},
+			"tag RotationDays=10 is shorter than 3 notice periods of 10 days: the shortest limit, 30 days, applies"},
+		{"below 3 notice periods of a short limit", "5", Config{LimitDays: 20, NoticePeriod: 10}, nil,
+			"tag RotationDays=5 is shorter than 3 notice periods of 10 days: the shortest limit, 20 days, applies"},
+		{"the limit itself", "90", Config{}, nil, ""},
+		{"longer", "365", Config{}, nil, "tag RotationDays=365 is longer than the organization's limit: ignored, the limit of 90 days applies"},
+		{"zero", "0", Config{}, nil, `tag RotationDays value "0" is not a whole number of days greater than 0: ignored, the limit of 90 days applies`},
+		{"negative", "-30", Config{}, nil, `tag RotationDays value "-30" is not a whole number of days greater than 0: ignored, the limit of 90 days applies`},
+		{"not a number", "30d", Config{}, nil, `tag RotationDays value "30d" is not a whole number of days greater than 0: ignored, the limit of 90 days applies`},
+		{"empty", "", Config{}, nil, `tag RotationDays value "" is not a whole number of days greater than 0: ignored, the limit of 90 days applies`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := rotationDays(withEmail(key("K", Active, 35, 0)), tt.value)
+			p := PlanUser(u, tt.cfg.WithDefaults(), now)
+			if fmt.Sprint(p.Timeline) != fmt.Sprint(tt.wantTimeline) || (p.Timeline != nil && *p.Timeline != *tt.wantTimeline) {
+				t.Errorf("timeline %+v, want %+v", p.Timeline, tt.wantTimeline)
+			}
+			if p.RotationDaysProblem != tt.wantProblem {
+				t.Errorf("problem %q, want %q", p.RotationDaysProblem, tt.wantProblem)
+			}
+			// A 35-day-old key is due for a new key exactly when the user's rotate-at is reached.
+			rotateAt := tt.cfg.WithDefaults().Timeline().RotateAt
+			if tt.wantTimeline != nil {
+				rotateAt = tt.wantTimeline.RotateAt
+			}
+			wantRotate := rotateAt <= 35
+			if got := p.Status == StatusRotate; got != wantRotate {
+				t.Errorf("status %s, want rotate: %v (%v)", p.Status, wantRotate, p.Actions)
+			}
+		})
+	}
+}
+
+// TestRotationDaysNeverActsOnExempt: an exempt user is not touched, whatever RotationDays says.
+func TestRotationDaysNeverActsOnExempt(t *testing.T) {
+	u := rotationDays(withEmail(key("K", Active, 200, 0)), "30")
+	u.Tags["Exempt"] = "true"
+	if p := PlanUser(u, Config{}.WithDefaults(), now); p.Status != StatusExempt || len(p.Actions) > 0 || p.Timeline != nil {
+		t.Errorf("exempt user with RotationDays planned %+v", p)
+	}
+}

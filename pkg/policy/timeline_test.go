@@ -136,6 +136,27 @@ func TestTimelines(t *testing.T) {
 				"day 50 CreateKey", "day 55 DeactivateKey", "day 60 DeleteKey",
 				"day 75 CreateKey", "day 80 DeactivateKey", "day 85 DeleteKey",
 				"day 100 CreateKey", "day 105 DeactivateKey", "day 110 DeleteKey"}},
+		{"RotationDays 40: new key at 30, deactivated at 40, deleted at 50, and again",
+			Config{}, rotationDays(withEmail(key("OWN", Active, 0, -1)), "40"),
+			[]string{"day 30 CreateKey", "day 40 DeactivateKey", "day 50 DeleteKey",
+				"day 60 CreateKey", "day 70 DeactivateKey", "day 80 DeleteKey",
+				"day 90 CreateKey", "day 100 DeactivateKey", "day 110 DeleteKey", "day 120 CreateKey"}},
+		{"RotationDays 7, below 3 notice periods: the shortest timeline, 20/30/40",
+			Config{}, rotationDays(withEmail(key("OWN", Active, 0, -1)), "7"),
+			[]string{"day 20 CreateKey", "day 30 DeactivateKey", "day 40 DeleteKey", "day 40 CreateKey",
+				"day 50 DeactivateKey", "day 60 DeleteKey", "day 60 CreateKey", "day 70 DeactivateKey",
+				"day 80 DeleteKey", "day 80 CreateKey", "day 90 DeactivateKey", "day 100 DeleteKey", "day 100 CreateKey",
+				"day 110 DeactivateKey", "day 120 DeleteKey", "day 120 CreateKey"}},
+		{"RotationDays 120, longer than the limit: ignored",
+			Config{}, rotationDays(withEmail(key("OWN", Active, 0, -1)), "120"),
+			[]string{"day 80 CreateKey", "day 90 DeactivateKey", "day 100 DeleteKey"}},
+		{"RotationDays 30 with a legacy key: replaced today, deactivated and deleted a notice period apart",
+			Config{}, rotationDays(withEmail(key("LEGACY", Active, 300, 0)), "30"),
+			[]string{"day 0 CreateKey", "day 10 DeactivateKey", "day 20 DeleteKey",
+				"day 20 CreateKey", "day 30 DeactivateKey", "day 40 DeleteKey", "day 40 CreateKey",
+				"day 50 DeactivateKey", "day 60 DeleteKey", "day 60 CreateKey", "day 70 DeactivateKey",
+				"day 80 DeleteKey", "day 80 CreateKey", "day 90 DeactivateKey", "day 100 DeleteKey", "day 100 CreateKey",
+				"day 110 DeactivateKey", "day 120 DeleteKey", "day 120 CreateKey"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,4 +188,10 @@ func TestMissedRunsStillNotify(t *testing.T) {
 			t.Errorf("no %s notice for the replaced key", kind)
 		}
 	}
+}
+
+// rotationDays gives u the RotationDays tag with this value.
+func rotationDays(u User, value string) User {
+	u.Tags[RotationDaysTag] = value
+	return u
 }

@@ -194,9 +194,14 @@ type UserPlan struct {
 	// Email is the owner's usable address; empty when there is none (see EmailProblem).
 	Email string `json:"email,omitempty"`
 	// EmailProblem says why the user has no usable email (rule 6); such users are reported.
-	EmailProblem string   `json:"emailProblem,omitempty"`
-	Actions      []Action `json:"actions"`
-	Notices      []Notice `json:"notices"`
+	EmailProblem string `json:"emailProblem,omitempty"`
+	// Timeline is the user's own days when a RotationDays tag shortens the limit.
+	Timeline *Timeline `json:"timeline,omitempty"`
+	// RotationDaysProblem says why a RotationDays tag was ignored or raised to the shortest
+	// limit; the report lists it, the owner is not told.
+	RotationDaysProblem string   `json:"rotationDaysProblem,omitempty"`
+	Actions             []Action `json:"actions"`
+	Notices             []Notice `json:"notices"`
 	// OldestKeyAgeDays orders users by urgency for maxUsers (rule 8).
 	OldestKeyAgeDays int `json:"oldestKeyAgeDays"`
 	// Keys are the user's keys, oldest first, with the evidence of their use.

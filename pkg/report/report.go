@@ -257,13 +257,14 @@ func needsHuman(doc Document) bool {
 // past its retries (action NotifyFailedAction, done false, the caught error), after that
 // user's rows. The account's columns (its status and iam_calls, the IAM and STS calls its
 // ScanAndRotate made) repeat on each of its rows. A row's access_key_id is the key acted on
-// (for CreateKey, the key it replaces), and the last columns are that key's evidence
+// (for CreateKey, the key it replaces); a user's rotation_days_problem says why its
+// RotationDays tag was ignored or raised; the last columns are the key's evidence
 // (usageColumns).
 func CSV(doc Document) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action",
-		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error",
+		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error", "rotation_days_problem",
 		"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk"})
 	dry := strconv.FormatBool(doc.Run.DryRun)
 	const accountColumns, userColumns = 5, 7
@@ -271,7 +272,7 @@ func CSV(doc Document) []byte {
 	for _, a := range doc.Accounts {
 		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
 		if a.Status == workflow.AccountFailed {
-			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, "", "", a.Error), noUsage...))
+			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, "", "", a.Error, ""), noUsage...))
 		}
 		failures := map[string][]workflow.NotifyFailure{}
 		for _, f := range a.NotifyFailures {
@@ -280,7 +281,7 @@ func CSV(doc Document) []byte {
 		notifyRows := func(userRow []string, user string, emailProblem string) {
 			for _, f := range failures[user] {
 				_ = w.Write(append(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
-					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause), noUsage...))
+					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause, ""), noUsage...))
 			}
 			delete(failures, user)
 		}
@@ -288,10 +289,10 @@ func CSV(doc Document) []byte {
 			userRow := append(row[:accountColumns:accountColumns], u.UserName, string(u.Status))
 			switch {
 			case len(u.Actions) == 0 && len(u.Keys) == 0:
-				_ = w.Write(append(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error), noUsage...))
+				_ = w.Write(append(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem), noUsage...))
 			case len(u.Actions) == 0:
 				for i := range u.Keys {
-					_ = w.Write(append(append(userRow[:userColumns:userColumns], "", u.Keys[i].AccessKeyID, "", "", dry, u.Reason, u.EmailProblem, u.Error),
+					_ = w.Write(append(append(userRow[:userColumns:userColumns], "", u.Keys[i].AccessKeyID, "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem),
 						usageColumns(&u.Keys[i])...))
 				}
 			}
@@ -305,7 +306,7 @@ func CSV(doc Document) []byte {
 					usage = &u.Keys[i]
 				}
 				_ = w.Write(append(append(userRow[:userColumns:userColumns], string(act.Action.Action), id, act.NewAccessKeyID,
-					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error), usageColumns(usage)...))
+					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem), usageColumns(usage)...))
 			}
 			notifyRows(userRow, u.UserName, u.EmailProblem)
 		}

@@ -28,7 +28,8 @@ func TestCSV(t *testing.T) {
 				{Usage: policy.Usage{AccessKeyID: "AKIABOB1", LastUsedDate: &used, Service: "ec2", Region: "us-east-1"}, Status: policy.Active,
 					Replacement: &policy.Usage{AccessKeyID: "AKIABOB2"}, DeactivateOn: "2026-11-25", AtRisk: true},
 				{Usage: policy.Usage{AccessKeyID: "AKIABOB2"}, Status: policy.Active}}},
-			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"}}},
+			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"},
+			{UserName: "frank", Status: policy.StatusOK, Reason: "nothing due", RotationDaysProblem: "tag RotationDays=365 is longer"}}},
 		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied", Counts: workflow.Counts{IAMCalls: 1}},
 	}}
 	rows, err := csv.NewReader(strings.NewReader(string(CSV(doc)))).ReadAll()
@@ -38,19 +39,21 @@ func TestCSV(t *testing.T) {
 	// A row's usage columns are its key's: the acted-on key (for CreateKey the key it
 	// replaces), or each key of a user without an action.
 	want := [][]string{
-		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error",
+		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error", "rotation_days_problem",
 			"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk"},
-		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", "",
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", "", "",
 			"", "", "", "", "", "false"},
-		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "AKIADUE", "AKIANEW", "true", "true", "due", "", "",
+		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "AKIADUE", "AKIANEW", "true", "true", "due", "", "", "",
 			"2026-11-24T08:05:00Z", "s3", "eu-west-1", "", "2026-12-05", "false"},
-		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB1", "", "", "true", "nothing due", "", "",
+		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB1", "", "", "true", "nothing due", "", "", "",
 			"2026-11-24T08:05:00Z", "ec2", "us-east-1", "false", "2026-11-25", "true"},
-		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB2", "", "", "true", "nothing due", "", "",
+		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB2", "", "", "true", "nothing due", "", "", "",
 			"", "", "", "", "", "false"},
-		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", "",
+		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", "", "",
 			"", "", "", "", "", ""},
-		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied",
+		{"run-1", "111111111111", "prod", "done", "12", "frank", "ok", "", "", "", "", "true", "nothing due", "", "", "tag RotationDays=365 is longer",
+			"", "", "", "", "", ""},
+		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied", "",
 			"", "", "", "", "", ""},
 	}
 	if len(rows) != len(want) {

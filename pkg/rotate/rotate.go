@@ -482,6 +482,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		}
 	}
 	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
+	ur.ur.RotationDaysProblem = up.RotationDaysProblem
 	c := &e.res.Counts
 	switch {
 	case up.Status == policy.StatusDeferred:
@@ -525,7 +526,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || up.EmailProblem != "" || len(ur.ur.Actions) > 0 ||
+	case up.Status != policy.StatusOK || up.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
 		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}

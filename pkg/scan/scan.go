@@ -7,7 +7,9 @@
 // no_information and not_supported values, and with last_rotated N/A for an Inactive key,
 // which then reads like an empty slot. It only picks candidates: a key the rotator or an
 // owner changed since it was generated is seen in the fresh read. A user old enough for a
-// hidden Inactive key to be due costs one ListAccessKeys call to find out.
+// hidden Inactive key to be due costs one ListAccessKeys call to find out. When some user's
+// key is due only if a RotationDays tag shortens that user's limit, every user's tags are
+// read at once, 1,000 users per GetAccountAuthorizationDetails call.
 package scan
 
 import (
@@ -33,6 +35,7 @@ type IAMAPI interface {
 	iam.ListUsersAPIClient
 	iam.ListAccessKeysAPIClient
 	iam.ListUserTagsAPIClient
+	iam.GetAccountAuthorizationDetailsAPIClient
 	GetAccessKeyLastUsed(context.Context, *iam.GetAccessKeyLastUsedInput, ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 }
 
@@ -66,7 +69,8 @@ func OutOfTime(ctx context.Context, reserve time.Duration) bool {
 }
 
 // Result is what a scan found: the users that may need an action or notice today
-// (policy.MayAct), out of how many, and where that came from.
+// (policy.MayAct) or whose RotationDays tag read with the users' tags is ignored or raised
+// (to be reported), out of how many, and where that came from.
 type Result struct {
 	Candidates []string
 	Users      int
@@ -78,7 +82,16 @@ type Result struct {
 	// in IAM's order; Unlisted is set when it stopped before IAM's last page of users.
 	NotScanned []string
 	Unlisted   bool
+	// TagPages counts the GetAccountAuthorizationDetails pages read for every user's tags,
+	// because a RotationDays tag could make a key due (policy.Config.Shortest) that the
+	// organization's limit does not: 0 when no user is in that band.
+	TagPages int
 }
+
+// tagPageSize is the most users GetAccountAuthorizationDetails returns in one page (IAM's
+// MaxItems limit): every user's tags at 1,000 users per call, where ListUserTags costs a
+// call per user.
+const tagPageSize = 1000
 
 // Candidates reads the credential report, or lists every user when IAM cannot give the
 // report, and keeps the users that may need an action or notice today.
@@ -95,16 +108,39 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 	}
 	res.Users = len(users) + len(res.NotScanned)
 	oldest := map[string]time.Time{} // each candidate's oldest key known, for the ranking
+	// Users that only a RotationDays tag could make due need their tags, read for the whole
+	// account at once.
+	shortest := cfg.Shortest()
+	tagged := func(u ReportUser) bool {
+		worst := u.worstCase()
+		return !policy.MayAct(worst, cfg, now) && policy.MayAct(worst, shortest, now)
+	}
+	var tags map[string]map[string]string
+	if slices.ContainsFunc(users, tagged) {
+		if tags, res.TagPages, err = s.allTags(ctx); err != nil {
+			return res, err
+		}
+	}
 	for _, u := range users {
 		for _, k := range u.Keys {
 			if o, ok := oldest[u.UserName]; !ok || k.CreateDate.Before(o) {
 				oldest[u.UserName] = k.CreateDate
 			}
 		}
+		userCfg, problem := cfg, ""
+		if tagged(u) {
+			userTags, ok := tags[u.UserName]
+			if !ok {
+				continue // deleted since the report
+			}
+			userCfg, problem = cfg.ForUser(userTags)
+		}
 		switch {
-		case policy.MayAct(u.Keys, cfg, now):
+		case policy.MayAct(u.Keys, userCfg, now) || problem != "":
+			// A user whose RotationDays tag is ignored or raised is read and reported, so that
+			// the owner hears of it (docs/policy.md).
 			res.Candidates = append(res.Candidates, u.UserName)
-		case len(u.Hidden) > 0 && policy.MayAct(u.worstCase(), cfg, now):
+		case len(u.Hidden) > 0 && policy.MayAct(u.worstCase(), userCfg, now):
 			res.KeysListed++
 			keys, err := s.listKeys(ctx, u.UserName)
 			var gone *types.NoSuchEntityException
@@ -115,7 +151,7 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 				return res, err
 			}
 			// Without their last use, keys count as idle since creation: never less due.
-			if policy.MayAct(keys, cfg, now) {
+			if policy.MayAct(keys, userCfg, now) {
 				res.Candidates = append(res.Candidates, u.UserName)
 				for _, k := range keys {
 					if o, ok := oldest[u.UserName]; !ok || k.CreateDate.Before(o) {
@@ -253,18 +289,49 @@ func (s *Scanner) User(ctx context.Context, userName string) (policy.User, error
 	if err != nil {
 		return policy.User{}, err
 	}
+	tags, err := s.tags(ctx, userName)
+	if err != nil {
+		return policy.User{}, err
+	}
+	return policy.User{UserName: userName, Tags: tags, Keys: keys}, nil
+}
+
+// allTags reads every user's tags, by user name, and how many pages that took.
+func (s *Scanner) allTags(ctx context.Context) (map[string]map[string]string, int, error) {
+	all := map[string]map[string]string{}
+	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.IAM, &iam.GetAccountAuthorizationDetailsInput{
+		Filter: []types.EntityType{types.EntityTypeUser}, MaxItems: aws.Int32(tagPageSize)})
+	n := 0
+	for ; pages.HasMorePages(); n++ {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, n, fmt.Errorf("read the users' tags (GetAccountAuthorizationDetails): %w", err)
+		}
+		for _, u := range page.UserDetailList {
+			tags := map[string]string{}
+			for _, t := range u.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			all[aws.ToString(u.UserName)] = tags
+		}
+	}
+	return all, n, nil
+}
+
+// tags reads every tag of a user.
+func (s *Scanner) tags(ctx context.Context, userName string) (map[string]string, error) {
 	tags := map[string]string{}
 	pages := iam.NewListUserTagsPaginator(s.IAM, &iam.ListUserTagsInput{UserName: &userName})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return policy.User{}, fmt.Errorf("list tags of user %s: %w", userName, err)
+			return nil, fmt.Errorf("list tags of user %s: %w", userName, err)
 		}
 		for _, t := range page.Tags {
 			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	return policy.User{UserName: userName, Tags: tags, Keys: keys}, nil
+	return tags, nil
 }
 
 // keys lists a user's keys with their last use: when, with which service, in which region.

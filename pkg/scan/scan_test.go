@@ -178,6 +178,19 @@ func (f *fakeIAM) ListUserTags(_ context.Context, in *iam.ListUserTagsInput, _ .
 	return &iam.ListUserTagsOutput{Tags: tags, Marker: next, IsTruncated: next != nil}, nil
 }
 
+func (f *fakeIAM) GetAccountAuthorizationDetails(_ context.Context, in *iam.GetAccountAuthorizationDetailsInput, _ ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+	f.count("GetAccountAuthorizationDetails")
+	if !slices.Equal(in.Filter, []types.EntityType{types.EntityTypeUser}) {
+		return nil, fmt.Errorf("filter %v, want users only", in.Filter)
+	}
+	var all []types.UserDetail
+	for _, name := range slices.Sorted(maps.Keys(f.users)) {
+		all = append(all, types.UserDetail{UserName: aws.String(name), Tags: f.tags[name]})
+	}
+	users, next := page(all, in.Marker)
+	return &iam.GetAccountAuthorizationDetailsOutput{UserDetailList: users, Marker: next, IsTruncated: next != nil}, nil
+}
+
 func (f *fakeIAM) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
 	f.count("GetAccessKeyLastUsed")
 	// As AWS answers: ServiceName and Region are "N/A" for a key never used.
@@ -399,8 +412,9 @@ func TestCandidatesSeeInactiveKeysTheReportHides(t *testing.T) {
 	if !slices.Equal(res.Candidates, []string{"inactive"}) || res.Users != 6 {
 		t.Errorf("candidates %q of %d users, want [inactive] of 6: its Inactive 110-day-old key is due for deletion", res.Candidates, res.Users)
 	}
-	// young: no call; inactive, used-hidden, one-key, fresh-off, gone: one each.
-	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "ListAccessKeys": 5}; !maps.Equal(f.calls, want) {
+	// young: no call; inactive, used-hidden, one-key, fresh-off, gone: one each. Some could
+	// be due by a RotationDays tag: every user's tags, 2 a page in the fake.
+	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "ListAccessKeys": 5, "GetAccountAuthorizationDetails": 3}; !maps.Equal(f.calls, want) {
 		t.Errorf("IAM calls %v, want %v", f.calls, want)
 	}
 }
@@ -494,5 +508,32 @@ func TestListingStopsAtTheTimeBudget(t *testing.T) {
 					res.Source, res.NotScanned, res.Unlisted, f.calls, tt.wantNotScanned, tt.wantUnlisted, tt.wantCalls)
 			}
 		})
+	}
+}
+
+// TestCandidatesReadTagsWhereRotationDaysCouldMatter: when a user's keys are not due under
+// the organization's limit but would be under the shortest limit a RotationDays tag can give,
+// every user's tags are read with GetAccountAuthorizationDetails (the fake pages 2 users at
+// a time, IAM 1,000), and that user is a candidate when its tag makes a key due, or is
+// ignored (to be reported); an account without such a user costs no such call
+// (TestCandidatesFromReportCostsNoPerUserCall).
+func TestCandidatesReadTagsWhereRotationDaysCouldMatter(t *testing.T) {
+	f := account(100, map[string][]types.AccessKeyMetadata{
+		"short":     {meta("AKIASHORT", types.StatusTypeActive, 35)},
+		"malformed": {meta("AKIAMAL", types.StatusTypeActive, 35)},
+		"untagged":  {meta("AKIAUNTAG", types.StatusTypeActive, 35)},
+		"old":       {meta("AKIAOLD", types.StatusTypeActive, 85)},
+	})
+	f.tags["short"] = []types.Tag{{Key: aws.String("EmailID"), Value: aws.String("s@example.com")}, {Key: aws.String(policy.RotationDaysTag), Value: aws.String("40")}}
+	f.tags["malformed"] = []types.Tag{{Key: aws.String(policy.RotationDaysTag), Value: aws.String("forty")}}
+	res, err := (&Scanner{IAM: f}).Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Candidates, []string{"old", "malformed", "short"}) || res.TagPages != 52 {
+		t.Errorf("candidates %q after %d pages of tags, want [old malformed short] after 52 (104 users, 2 a page)", res.Candidates, res.TagPages)
+	}
+	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountAuthorizationDetails": 52}; !maps.Equal(f.calls, want) {
+		t.Errorf("IAM calls %v, want %v", f.calls, want)
 	}
 }

@@ -181,8 +181,11 @@ type UserResult struct {
 	Status       policy.UserStatus `json:"status"`
 	Reason       string            `json:"reason,omitempty"`
 	EmailProblem string            `json:"emailProblem,omitempty"`
-	Actions      []ActionResult    `json:"actions,omitempty"`
-	Notices      []policy.Notice   `json:"notices,omitempty"`
+	// RotationDaysProblem says why the user's RotationDays tag was ignored or raised to the
+	// shortest limit (policy.UserPlan); the owner is not told.
+	RotationDaysProblem string          `json:"rotationDaysProblem,omitempty"`
+	Actions             []ActionResult  `json:"actions,omitempty"`
+	Notices             []policy.Notice `json:"notices,omitempty"`
 	// Keys are the user's keys as read for the decision, with the evidence of their use.
 	Keys []policy.KeyUsage `json:"keys,omitempty"`
 	// Error is set when an action failed; the actions after it were not attempted.

@@ -76,6 +76,7 @@ func TestE2EPayloadsAndHistoryAtScale(t *testing.T) {
 	if err := ex.Write(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
+	mustSucceed(t, ex)
 	var summary strings.Builder
 	ex.Summary(&summary)
 	head, _, _ := strings.Cut(summary.String(), "report (")

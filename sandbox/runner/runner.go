@@ -43,10 +43,13 @@ import (
 
 // Settings are the rotator's configuration for a run: what the CDK app's context would set.
 type Settings struct {
-	MemberRole          string
-	SenderEmail         string
-	SupportEmail        string
-	ExcludeAccounts     []string
+	MemberRole      string
+	SenderEmail     string
+	SupportEmail    string
+	ExcludeAccounts []string
+	ExcludeOUs      []string
+	// ExcludeAccountTag is key=value or "none"; empty: the Lambdas' default.
+	ExcludeAccountTag   string
 	AllowedEmailDomains []string
 	// LimitDays, NoticePeriod and MaxUsers: 0 leaves the policy's default (90, 10, 200).
 	LimitDays, NoticePeriod, MaxUsers int
@@ -60,7 +63,8 @@ type Settings struct {
 // rest keep the defaults.
 func SettingsFrom(s *sandbox.Settings) Settings {
 	return Settings{MemberRole: s.MemberRole, SenderEmail: s.SenderEmail, SupportEmail: s.SupportEmail,
-		ExcludeAccounts: s.ExcludeAccountIDs, AllowedEmailDomains: s.AllowedEmailDomains}
+		ExcludeAccounts: s.ExcludeAccountIDs, ExcludeOUs: s.ExcludeOUIDs, ExcludeAccountTag: s.ExcludeAccountTag,
+		AllowedEmailDomains: s.AllowedEmailDomains}
 }
 
 // Options configure Run.
@@ -511,15 +515,17 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		"TZ=UTC",
 	}
 	vars := config.Settings{
-		Policy:          policy.Config{LimitDays: s.LimitDays, NoticePeriod: s.NoticePeriod, MaxUsers: s.MaxUsers, AllowedEmailDomains: s.AllowedEmailDomains},
-		SenderEmail:     s.SenderEmail,
-		SupportEmail:    s.SupportEmail,
-		MemberRoleName:  s.MemberRole,
-		ExcludeAccounts: s.ExcludeAccounts,
-		ReportBucket:    res.Bucket,
-		FailureTopicARN: res.TopicARN,
-		Partition:       sandbox.Partition,
-		SESMaxSendRate:  s.SESMaxSendRate,
+		Policy:            policy.Config{LimitDays: s.LimitDays, NoticePeriod: s.NoticePeriod, MaxUsers: s.MaxUsers, AllowedEmailDomains: s.AllowedEmailDomains},
+		SenderEmail:       s.SenderEmail,
+		SupportEmail:      s.SupportEmail,
+		MemberRoleName:    s.MemberRole,
+		ExcludeAccounts:   s.ExcludeAccounts,
+		ExcludeOUs:        s.ExcludeOUs,
+		ExcludeAccountTag: s.ExcludeAccountTag,
+		ReportBucket:      res.Bucket,
+		FailureTopicARN:   res.TopicARN,
+		Partition:         sandbox.Partition,
+		SESMaxSendRate:    s.SESMaxSendRate,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])

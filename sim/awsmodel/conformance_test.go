@@ -139,6 +139,22 @@ var conformance = []struct {
 		return outcome(err, "untagged")
 	}},
 	{"list tags after untag", func(ctx context.Context, b *backend, s *state) string { return listTags(ctx, b) }},
+	{"every user's tags at once", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.iam.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{
+			Filter: []types.EntityType{types.EntityTypeUser}, MaxItems: aws.Int32(1000)})
+		return outcome(err, func() string {
+			var users []string
+			for _, u := range out.UserDetailList {
+				var tags []string
+				for _, t := range u.Tags {
+					tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+				}
+				slices.Sort(tags)
+				users = append(users, fmt.Sprintf("%s%v", aws.ToString(u.UserName), tags))
+			}
+			return fmt.Sprintf("%v truncated=%v", users, out.IsTruncated)
+		})
+	}},
 	{"tags up to 50", func(ctx context.Context, b *backend, s *state) string {
 		tags := make([]types.Tag, 0, 49)
 		for i := range 49 {

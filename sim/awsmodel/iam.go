@@ -450,6 +450,31 @@ func (c *IAM) ListUserTags(_ context.Context, in *iam.ListUserTagsInput, _ ...fu
 	})
 }
 
+// GetAccountAuthorizationDetails lists the account's users in name order with their tags
+// (Filter User; the model holds no policies or groups).
+func (c *IAM) GetAccountAuthorizationDetails(_ context.Context, in *iam.GetAccountAuthorizationDetailsInput, _ ...func(*iam.Options)) (*iam.GetAccountAuthorizationDetailsOutput, error) {
+	return do(c.w, c.call("GetAccountAuthorizationDetails", in), "", func() (*iam.GetAccountAuthorizationDetailsOutput, error) {
+		if !slices.Equal(in.Filter, []types.EntityType{types.EntityTypeUser}) {
+			return nil, invalidInput("the model serves Filter [User] only, got %v", in.Filter)
+		}
+		names, next, err := page(c.acc.names, in.Marker, in.MaxItems)
+		if err != nil {
+			return nil, err
+		}
+		out := &iam.GetAccountAuthorizationDetailsOutput{UserDetailList: make([]types.UserDetail, 0, len(names)), IsTruncated: next != nil, Marker: next}
+		for _, n := range names {
+			u := c.acc.users[n]
+			d := types.UserDetail{UserName: aws.String(u.name), UserId: aws.String(u.id), Arn: aws.String(c.acc.userARN(u.name)),
+				Path: aws.String("/"), CreateDate: aws.Time(u.created)}
+			for _, t := range u.tags {
+				d.Tags = append(d.Tags, types.Tag{Key: aws.String(*t.Key), Value: aws.String(*t.Value)})
+			}
+			out.UserDetailList = append(out.UserDetailList, d)
+		}
+		return out, nil
+	})
+}
+
 // GetAccessKeyLastUsed reports a key's last use: LastUsedDate nil and ServiceName and
 // Region "N/A" when it was never used.
 func (c *IAM) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
