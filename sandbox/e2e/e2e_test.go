@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io/fs"
 	"maps"
+	netmail "net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +31,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -49,9 +52,48 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	file, err := permissions.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	audit = permissions.NewAudit(file)
 	code := m.Run()
 	os.RemoveAll(dir)
+	// Only the whole suite reaches every permission: a filtered run is not checked for
+	// unused ones.
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" && !testing.Short() {
+		if findings := audit.Findings(unreachable); len(findings) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the Lambdas' calls in the e2e suite against the synthesized policies (%s; fix them in infra/stacks, then `make policies`):\n  %s\n",
+				permissions.FileName, strings.Join(findings, "\n  "))
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// audit checks every call the Lambdas make in the suite's runs against the policies the CDK
+// app synthesizes for their roles (sandbox/permissions).
+var audit *permissions.Audit
+
+// unreachable are the granted actions that no code of the rotator calls, each with why it
+// is granted all the same.
+var unreachable = permissions.Unreachable{
+	"logs:CreateLogStream":     "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
+	"logs:PutLogEvents":        "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
+	"xray:PutTraceSegments":    "active tracing: the Lambda service sends the function's traces with its role",
+	"xray:PutTelemetryRecords": "active tracing: the Lambda service sends the function's traces with its role",
+}
+
+// runAudited runs the workflow and checks the calls its Lambdas made (audit).
+func runAudited(t *testing.T, opts runner.Options) *runner.Execution {
+	t.Helper()
+	ex, err := runner.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("run %s: %v", opts.Input, err)
+	}
+	audit.Add(ex.Resources.Bindings, ex.Calls)
+	return ex
 }
 
 // org is a seeded stand-in and the rotator settings it serves.
@@ -68,15 +110,43 @@ type org struct {
 // own writes (Organizations answering with State only is the stand-in's default).
 const reportHoursAgo = 3
 
+// strict makes a scenario's stand-in as strict as AWS, unless the scenario says otherwise:
+// credential reports reportHoursAgo old, IAM authorization enforced (the Lambdas under their
+// synthesized policies), and SES in its sandbox, which delivers only to the verified
+// recipients (the scenario's owner and support addresses) at 1 message per second.
+func strict(sc *sandbox.Scenario) {
+	if sc.CredentialReportHoursAgo == nil {
+		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
+	}
+	sc.EnforceIAM = true
+	if sc.SESSandbox == nil {
+		sc.SESSandbox = &sandbox.SESSandbox{VerifiedRecipients: recipients(sc), MaxSendRate: 1}
+	}
+}
+
+// recipients are the addresses of the scenario's owners (the values of the default email
+// tags that are addresses) and the support address, sorted.
+func recipients(sc *sandbox.Scenario) []string {
+	set := map[string]bool{sc.SupportEmail: true}
+	for _, a := range append([]sandbox.Account{sc.ManagementAccount}, sc.Accounts...) {
+		for _, u := range a.Users {
+			for _, key := range policy.DefaultEmailTagKeys {
+				if addr, err := netmail.ParseAddress(u.Tags[key]); err == nil && addr.Address == u.Tags[key] {
+					set[addr.Address] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
 func start(t *testing.T, scenario string) *org {
 	t.Helper()
 	sc, err := sandbox.LoadScenario(scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.CredentialReportHoursAgo == nil {
-		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
-	}
+	strict(sc)
 	sb := sandboxtest.New(t, sc)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
@@ -91,11 +161,8 @@ func (o *org) run(t *testing.T, input string) (*runner.Execution, string) {
 	t.Helper()
 	o.runs++
 	dir := filepath.Join(o.out, fmt.Sprintf("run%d", o.runs))
-	ex, err := runner.Run(context.Background(), runner.Options{Endpoint: o.sb.URL, Input: json.RawMessage(input),
+	ex := runAudited(t, runner.Options{Endpoint: o.sb.URL, Input: json.RawMessage(input),
 		Settings: o.settings, BinDir: binDir, RetryInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("run %s: %v", input, err)
-	}
 	if err := ex.Write(dir); err != nil {
 		t.Fatal(err)
 	}

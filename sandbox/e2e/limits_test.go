@@ -42,7 +42,7 @@ func fanOut(writer string) []byte {
 func TestRunnerEnforcesTheServiceLimits(t *testing.T) {
 	o := start(t, demoScenario)
 	ctx := context.Background()
-	res, err := runner.EnsureResources(ctx, o.sb.URL)
+	res, err := runner.EnsureResources(ctx, o.sb.URL, o.settings)
 	if err != nil {
 		t.Fatal(err)
 	}
