@@ -40,7 +40,9 @@ that a new key's email bounced), as AWS serves it:
   GET    /v2/email/suppression/addresses/{address}  the entry, or 404 NotFoundException
   DELETE /v2/email/suppression/addresses/{address}
 
-Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
+Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, reset-auth,
+which switches IAM authorization on; see enforce_iam_as_aws for how it is made to decide
+as AWS does), with
 Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
 moto still sends it), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with

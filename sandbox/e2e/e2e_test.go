@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -21,8 +22,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -34,6 +38,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 const demoScenario = "../scenarios/demo.json"
@@ -83,6 +88,8 @@ var unreachable = permissions.Unreachable{
 	"logs:PutLogEvents":        "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
 	"xray:PutTraceSegments":    "active tracing: the Lambda service sends the function's traces with its role",
 	"xray:PutTelemetryRecords": "active tracing: the Lambda service sends the function's traces with its role",
+	// pkg/scan's unit tests cover the fallback.
+	"iam:ListUsers": "the member role's scan falls back to listing users only when IAM cannot produce a credential report; the stand-in always produces one",
 }
 
 // runAudited runs the workflow and checks the calls its Lambdas made (audit).
@@ -987,4 +994,90 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 		t.Errorf("carol's keys %v: want her old key deactivated the day after her warning", carol)
 	}
 	o.checkNoLeak(t, []string{o.out}, append(allMails, ms...), d)
+}
+
+// TestE2EStandInEnforcesIAM: the suite's stand-in allows a role of the rotator what its
+// synthesized policy grants and nothing else, as AWS does: ScanAndRotate's role enters a
+// member account through the member role, which may list the users but not create one, and
+// may write its own objects but not the reports; CleanupReport's role may not enter at all.
+func TestE2EStandInEnforcesIAM(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ses-down.json")
+	ctx := context.Background()
+	res, err := runner.EnsureResources(ctx, o.sb.URL, o.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := permissions.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleOf := func(name string) aws.Config {
+		role, err := file.Role(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
+	}
+	memberRole := awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), o.settings.MemberRole)
+	scan := roleOf(statemachine.ScanAndRotate)
+	prod := iam.NewFromConfig(awsclient.AssumeRole(scan, memberRole, "enforcement-test"))
+	denied := func(what string, err error) {
+		t.Helper()
+		var apiErr smithy.APIError
+		if !errors.As(err, &apiErr) || !strings.Contains(apiErr.ErrorCode(), "AccessDenied") {
+			t.Errorf("%s: error %v, want AccessDenied", what, err)
+		}
+	}
+	if _, err := prod.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Errorf("the member role lists users: %v", err)
+	}
+	_, err = prod.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("intruder")})
+	denied("the member role creates a user", err)
+	s3c := s3.NewFromConfig(scan, awsclient.PathStyle)
+	for key, allowed := range map[string]bool{"runs/enforcement-test": true, "reports/enforcement-test": false} {
+		_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(res.Bucket), Key: aws.String(key), Body: strings.NewReader("{}")})
+		if allowed && err != nil {
+			t.Errorf("ScanAndRotate's role writes %s: %v", key, err)
+		} else if !allowed {
+			denied("ScanAndRotate's role writes "+key, err)
+		}
+	}
+	_, err = iam.NewFromConfig(awsclient.AssumeRole(roleOf(statemachine.CleanupReport), memberRole, "enforcement-test")).ListUsers(ctx, &iam.ListUsersInput{})
+	denied("CleanupReport's role enters a member account", err)
+}
+
+// TestE2EAccountLeasedByAnotherExecution: an account whose lease an overlapping execution
+// holds is read, found busy and left alone: no key written, no owner email, and the report
+// names the execution that holds it.
+func TestE2EAccountLeasedByAnotherExecution(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ses-down.json")
+	ctx := context.Background()
+	res, err := runner.EnsureResources(ctx, o.sb.URL, o.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := o.id(t, "prod")
+	lease := fmt.Sprintf(`{"runId":"overlapping-run","expires":%q}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if _, err := o.sb.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(res.Bucket), Key: aws.String(workflow.LeaseKey(prod)),
+		Body: strings.NewReader(lease)}); err != nil {
+		t.Fatal(err)
+	}
+	before := o.state(t, "prod")
+	ex, _ := o.run(t, `{}`)
+	mustSucceed(t, ex)
+	if after := o.state(t, "prod"); !reflect.DeepEqual(before, after) {
+		t.Errorf("the leased account changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+	for _, a := range ex.Report.Accounts {
+		if a.Account.AccountID == prod && (a.Status != workflow.AccountFailed || !strings.Contains(a.Error, "overlapping-run")) {
+			t.Errorf("leased account %s: %s %q, want failed naming overlapping-run", prod, a.Status, a.Error)
+		}
+	}
+	for _, m := range ex.Emails {
+		if !slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
+			t.Errorf("email to %v while the account was leased", m.Destinations)
+		}
+	}
 }

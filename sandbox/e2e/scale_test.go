@@ -75,8 +75,8 @@ func TestE2EPayloadsAndHistoryAtScale(t *testing.T) {
 	}
 	var summary strings.Builder
 	ex.Summary(&summary)
-	t.Logf("seeded in %s, ran in %s: %s", seeded.Round(time.Second), ex.StopDate.Sub(ex.StartDate).Round(time.Second),
-		summary.String()[:strings.Index(summary.String(), "report (")])
+	figures, _, _ := strings.Cut(summary.String(), "report (")
+	t.Logf("seeded in %s, ran in %s: %s", seeded.Round(time.Second), ex.StopDate.Sub(ex.StartDate).Round(time.Second), figures)
 	mustSucceed(t, ex)
 	// The management account is a member of the organization too (it has no users here).
 	if ex.Report == nil || len(ex.Report.Accounts) != 2+quietAccounts {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
 // SecretsManagerKeyAccessCheck is the SecretVersionId in the encryption context of the KMS
@@ -63,7 +64,7 @@ var operations = map[string]operation{
 		}
 		return append(out,
 			viaSecretsManager("kms:GenerateDataKey", key, arn, c.Region, nil),
-			viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{SecretsManagerKeyAccessCheck}))
+			viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{config.HandoffKeyAccessCheck}))
 	},
 	"Secrets Manager TagResource": func(c calllog.Call, w where) []Request {
 		return []Request{{Action: "secretsmanager:TagResource", Resource: secretARN(c, w),
@@ -80,15 +81,21 @@ var operations = map[string]operation{
 		}
 		return out
 	},
+	// The rotator sends raw MIME only; SES v2 authorizes a SendEmail of raw content as
+	// ses:SendRawEmail as well as ses:SendEmail (its AccessDenied errors name
+	// ses:SendRawEmail for the SendEmail operation).
 	"SESv2 SendEmail": func(c calllog.Call, w where) []Request {
 		from := c.Params["FromEmailAddress"]
 		ctx := map[string][]string{"ses:FromAddress": {from}}
-		sesARN := func(resource string) string {
-			return fmt.Sprintf("arn:%s:ses:%s:%s:%s", w.partition, c.Region, w.account, resource)
-		}
-		out := []Request{{Action: "ses:SendEmail", Resource: sesARN("identity/" + from), Context: ctx}}
+		resources := []string{fmt.Sprintf("arn:%s:ses:%s:%s:identity/%s", w.partition, c.Region, w.account, from)}
 		if set := c.Params["ConfigurationSetName"]; set != "" {
-			out = append(out, Request{Action: "ses:SendEmail", Resource: sesARN("configuration-set/" + set), Context: ctx})
+			resources = append(resources, fmt.Sprintf("arn:%s:ses:%s:%s:configuration-set/%s", w.partition, c.Region, w.account, set))
+		}
+		var out []Request
+		for _, action := range []string{"ses:SendEmail", "ses:SendRawEmail"} {
+			for _, r := range resources {
+				out = append(out, Request{Action: action, Resource: r, Context: ctx})
+			}
 		}
 		return out
 	},

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -74,9 +74,11 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 		return res, fmt.Errorf("create failure topic: %w", err)
 	}
 	res.TopicARN = aws.ToString(topic.TopicArn)
-	var exists *sesv2types.AlreadyExistsException
+	// moto answers ConfigurationSetAlreadyExistsException (SES v1's name), AWS AlreadyExistsException.
+	var apiErr smithy.APIError
 	if _, err := sesv2.NewFromConfig(cfg).CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{
-		ConfigurationSetName: aws.String(res.ConfigurationSet)}); err != nil && !errors.As(err, &exists) {
+		ConfigurationSetName: aws.String(res.ConfigurationSet)}); err != nil &&
+		!(errors.As(err, &apiErr) && strings.HasSuffix(apiErr.ErrorCode(), "AlreadyExistsException")) {
 		return res, fmt.Errorf("create SES configuration set %s: %w", res.ConfigurationSet, err)
 	}
 
