@@ -176,6 +176,16 @@ func (o *org) run(t *testing.T, input string) (*runner.Execution, string) {
 	return ex, dir
 }
 
+// resources creates the rotator's resources on o's stand-in, as a run does.
+func (o *org) resources(t *testing.T) runner.Resources {
+	t.Helper()
+	res, err := runner.EnsureResources(context.Background(), o.sb.URL, o.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func mustSucceed(t *testing.T, ex *runner.Execution) {
 	t.Helper()
 	if !ex.Succeeded() {
@@ -1004,10 +1014,7 @@ func TestE2EStandInEnforcesIAM(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/ses-down.json")
 	ctx := context.Background()
-	res, err := runner.EnsureResources(ctx, o.sb.URL, o.settings)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := o.resources(t)
 	file, err := permissions.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -1054,10 +1061,7 @@ func TestE2EAccountLeasedByAnotherExecution(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/ses-down.json")
 	ctx := context.Background()
-	res, err := runner.EnsureResources(ctx, o.sb.URL, o.settings)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := o.resources(t)
 	prod := o.id(t, "prod")
 	lease := fmt.Sprintf(`{"runId":"overlapping-run","expires":%q}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	if _, err := o.sb.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(res.Bucket), Key: aws.String(workflow.LeaseKey(prod)),
