@@ -118,10 +118,11 @@ func AccountConfig(base aws.Config, accountID, role string) aws.Config {
 }
 
 // Seed validates sc and then creates it in the (empty) stand-in at url: the
-// organization, one member account per scenario account, the member role in every
-// account, the users with their tags and keys back-dated relative to opts.Now, and the
-// verified SES sender; finally it stores the settings (GET /keyrotator/settings).
-// An invalid scenario creates nothing.
+// organization, one member account per scenario account, the member role in every account
+// and the management role, as synthesized (package permissions), the users with their tags
+// and keys back-dated relative to opts.Now, and the verified SES sender; finally it stores
+// the settings (GET /keyrotator/settings) and, with sc.EnforceIAM, switches IAM
+// authorization on. An invalid scenario creates nothing.
 func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*Seeded, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid scenario, nothing seeded:\n%w", err)

@@ -110,7 +110,7 @@ func accountOf(arn string) string {
 func condition(op string, want Strings, got []string) (bool, error) {
 	if op == "Null" {
 		if len(want) != 1 || (want[0] != "true" && want[0] != "false") {
-			return false, fmt.Errorf("Null wants true or false, got %v", want)
+			return false, fmt.Errorf("condition Null wants true or false, got %v", want)
 		}
 		return (len(got) == 0) == (want[0] == "true"), nil
 	}

@@ -82,12 +82,11 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 		return res, fmt.Errorf("create SES configuration set %s: %w", res.ConfigurationSet, err)
 	}
 
-	sender := s.SenderEmail
-	res.Bindings = standIn.Bindings()
+	// The run's member role and sender, which may differ from the seeded ones.
+	run := *standIn
+	run.MemberRole, run.SenderEmail = s.MemberRole, s.SenderEmail
+	res.Bindings = run.Bindings()
 	maps.Copy(res.Bindings, permissions.Bindings{
-		permissions.MemberRoleName:   s.MemberRole,
-		permissions.SenderEmail:      sender,
-		permissions.SenderDomain:     sender[strings.LastIndex(sender, "@")+1:],
 		permissions.ReportBucket:     res.Bucket,
 		permissions.HandoffKeyARN:    res.HandoffKeyARN,
 		permissions.TopicKeyARN:      res.TopicKeyARN,

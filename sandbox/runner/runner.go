@@ -445,8 +445,8 @@ func standIn(ctx context.Context, endpoint string, s Settings) (aws.Config, stri
 }
 
 // localFunction is one Lambda served by its bootstrap in binDir, with the credentials of
-// its role (as Lambda gives a function its execution role's), recording its AWS calls in
-// callLog.
+// its role (as Lambda gives a function its execution role's; valid for an hour), recording
+// its AWS calls in callLog unless it is empty.
 func localFunction(ctx context.Context, cfg aws.Config, name, accountID, binDir string, env []string, callLog string, maxInstances int, log io.Writer) (*function, error) {
 	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, name)
 	binary := filepath.Join(binDir, name, "bootstrap")
@@ -471,8 +471,10 @@ func localFunction(ctx context.Context, cfg aws.Config, name, accountID, binDir 
 	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+name,
 		"AWS_ACCESS_KEY_ID="+aws.ToString(creds.Credentials.AccessKeyId),
 		"AWS_SECRET_ACCESS_KEY="+aws.ToString(creds.Credentials.SecretAccessKey),
-		"AWS_SESSION_TOKEN="+aws.ToString(creds.Credentials.SessionToken),
-		calllog.Env+"="+callLog)
+		"AWS_SESSION_TOKEN="+aws.ToString(creds.Credentials.SessionToken))
+	if callLog != "" {
+		fenv = append(fenv, calllog.Env+"="+callLog)
+	}
 	return newFunction(name, arn, binary, fenv, maxInstances, log), nil
 }
 
@@ -535,14 +537,8 @@ func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, lo
 	if err != nil {
 		return nil, nil, err
 	}
-	callLogs, err := os.MkdirTemp("", "keyrotator-calls-")
-	if err != nil {
-		return nil, nil, fmt.Errorf("directory of the Lambda's call log: %w", err)
-	}
-	defer os.RemoveAll(callLogs)
 	var logs bytes.Buffer
-	fn, err := localFunction(ctx, cfg, opts.Function, accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res),
-		filepath.Join(callLogs, opts.Function+".jsonl"), 1, &logs)
+	fn, err := localFunction(ctx, cfg, opts.Function, accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res), "", 1, &logs)
 	if err != nil {
 		return nil, nil, err
 	}
