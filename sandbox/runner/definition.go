@@ -42,7 +42,8 @@ type Local struct {
 // Localize returns definition as the local interpreter runs it. aws-local-stepfunctions runs
 // every Map inline, in one execution, and ignores ItemReader and ResultWriter: so each
 // Distributed Map becomes a Task state handed back to run.mjs, which starts one child
-// execution per item, as the service does. Everything else stays as written.
+// execution per item, as the service does. A Task without a timeout gets
+// UntimedTaskSeconds, not the interpreter's 60 s. Everything else stays as written.
 func Localize(definition []byte) (*Local, error) {
 	var def map[string]any
 	dec := json.NewDecoder(bytes.NewReader(definition))
@@ -106,6 +107,7 @@ func (l *Local) localize(machine map[string]any, names map[string]bool) error {
 				}
 			}
 		}
+		untimed(state)
 		if state["Type"] != "Map" {
 			continue
 		}
@@ -140,9 +142,24 @@ func (l *Local) localize(machine map[string]any, names map[string]bool) error {
 				task[f] = v
 			}
 		}
+		untimed(task)
 		states[name] = task
 	}
 	return nil
+}
+
+// UntimedTaskSeconds is the TimeoutSeconds the local definition gives a Task that sets none:
+// aws-local-stepfunctions would time it out after 60 s, Step Functions does not (a Lambda
+// Task ends at the function's own timeout, which the runner enforces, and a Distributed
+// Map when its children do). It is the longest timer Node keeps (2^31-1 ms).
+const UntimedTaskSeconds = 2147483
+
+func untimed(state map[string]any) {
+	_, timeout := state["TimeoutSeconds"]
+	_, path := state["TimeoutSecondsPath"]
+	if state["Type"] == "Task" && !timeout && !path {
+		state["TimeoutSeconds"] = UntimedTaskSeconds
+	}
 }
 
 func sortedKeys(m map[string]any) []string {

@@ -27,10 +27,11 @@ func render(t *testing.T) []byte {
 	return def
 }
 
-// TestLocalizeChangesOnlyTheDistributedMaps holds the runner to its one documented
-// transformation of the workflow: each Distributed Map becomes a Task of resource
+// TestLocalizeChangesOnlyTheDistributedMaps holds the runner to its documented
+// transformations of the workflow: each Distributed Map becomes a Task of resource
 // DistributedMapResource with the Map's own Task-like fields, and the Map as written is
-// handed to run.mjs; putting the Maps back gives the definition as written.
+// handed to run.mjs; a Task without a timeout gets UntimedTaskSeconds; putting the Maps back
+// and taking those timeouts out gives the definition as written.
 func TestLocalizeChangesOnlyTheDistributedMaps(t *testing.T) {
 	def := render(t)
 	local, err := Localize(def)
@@ -58,7 +59,7 @@ func TestLocalizeChangesOnlyTheDistributedMaps(t *testing.T) {
 	notifyMap := decode(local.Maps["NotifyOwners"])
 	for name, m := range map[string]map[string]any{"ProcessAccounts": after["States"].(map[string]any)["ProcessAccounts"].(map[string]any),
 		"NotifyOwners": accountMap["ItemProcessor"].(map[string]any)["States"].(map[string]any)["NotifyOwners"].(map[string]any)} {
-		want := map[string]any{"Type": "Task", "Resource": DistributedMapResource}
+		want := map[string]any{"Type": "Task", "Resource": DistributedMapResource, "TimeoutSeconds": float64(UntimedTaskSeconds)}
 		written := decode(local.Maps[name])
 		for _, f := range mapTaskFields {
 			if v, ok := written[f]; ok {
@@ -69,9 +70,10 @@ func TestLocalizeChangesOnlyTheDistributedMaps(t *testing.T) {
 			t.Errorf("%s in the local definition: %v,\nwant %v", name, m, want)
 		}
 	}
-	// Undo the transformation: the rest must be the definition as written.
+	// Undo the transformations: the rest must be the definition as written.
 	accountMap["ItemProcessor"].(map[string]any)["States"].(map[string]any)["NotifyOwners"] = notifyMap
 	after["States"].(map[string]any)["ProcessAccounts"] = accountMap
+	dropUntimed(after)
 	if !reflect.DeepEqual(before, after) {
 		t.Error("the local definition differs from the original beyond the Distributed Maps")
 	}
@@ -99,5 +101,22 @@ func TestLocalizeRefusesWhatItCannotRun(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// dropUntimed takes the timeouts Localize adds out of a decoded definition.
+func dropUntimed(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if x["Type"] == "Task" && x["TimeoutSeconds"] == float64(UntimedTaskSeconds) {
+			delete(x, "TimeoutSeconds")
+		}
+		for _, inner := range x {
+			dropUntimed(inner)
+		}
+	case []any:
+		for _, inner := range x {
+			dropUntimed(inner)
+		}
 	}
 }
