@@ -98,7 +98,7 @@ fuzz: ## run the policy fuzzer for 60 s
 	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzPlanUser -fuzztime 60s
 
 # --- infra: the CDK app (infra/ is its own Go module, out of the root's `go test ./...`) ---
-.PHONY: infra-tools infra-test lambdas synth
+.PHONY: infra-tools infra-test lambdas synth policies
 # The functions of statemachine.Functions, in its order (TestMakefileBuildsEveryFunction).
 LAMBDAS := list-accounts scan-and-rotate notify-user cleanup-report
 # cfn-lint and checkov get a virtualenv of their own inside the project's .venv/: checkov
@@ -124,6 +124,11 @@ infra-tools: npm python-venv $(NODE_STAMP) $(INFRA_TOOLS_STAMP) ## install Node 
 
 infra-test: infra-tools ## test the CDK app: resources, IAM, cdk-nag, cfn-lint, checkov
 	cd infra && $(INFRA_ENV) $(GO) test -count=1 ./...
+
+# The local stand-in runs the Lambdas under the policies the app synthesizes: after a change
+# to a grant, rewrite sandbox/permissions/policies.json (TestPoliciesFile fails while it is stale).
+policies: infra-tools ## rewrite sandbox/permissions/policies.json from the synthesized templates
+	cd infra && $(INFRA_ENV) $(GO) test -count=1 ./stacks -run '^TestPoliciesFile$$' -update
 
 lambdas: ## build the Lambda bootstraps for linux/arm64 into build/lambda/<name>/
 	@for f in $(LAMBDAS); do \

@@ -57,7 +57,9 @@ the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1 when 0; 200 a day)
 message SES accepts is stamped with the time SES received it, "sent_at" in data.json
 (moto keeps no time), so that tests can count the sends of each second.
 
-Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, ...), with
+Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, reset-auth,
+which switches IAM authorization on; see enforce_iam_as_aws for how it is made to decide
+as AWS does), with
 Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
 moto still sends it), Organizations' List calls paged as AWS pages them (at most 20 entries,
 MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
@@ -277,6 +279,60 @@ def require_existing_roles():
         return original(self, *args, **kwargs)
 
     STSBackend.assume_role = assume_role
+
+
+OPERATOR_ACCESS_KEY = "AKIAKEYROTATORSANDBOX"
+
+
+def enforce_iam_as_aws():
+    """moto's IAM authorization (off until POST /moto-api/reset-auth with a count), made to
+    decide as AWS does where the rotator depends on it:
+
+    - the stand-in's operator (sandbox.Config's access key: the seeder, the local runner,
+      the tests) is the management account's root: never checked, and not a principal of the
+      rotator;
+    - a trust policy that names a role lets that role's sessions assume it, and one that
+      names an account (its root) lets any principal of the account (moto: exact ARNs only);
+    - moto does not know the resource of most calls (it asks about "*"): then a statement
+      that allows the action is taken to allow it, and sandbox/permissions' audit checks the
+      resource and the conditions from the calls the Lambdas record.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMPolicyStatement
+
+    original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authorize(self, iam_request_cls, resource="*"):
+        credential = self.headers.get("Authorization", "").partition("Credential=")[2]
+        if credential.partition("/")[0] == OPERATOR_ACCESS_KEY:
+            return None
+        return original_authorize(self, iam_request_cls, resource)
+
+    original_matches = IAMPolicyStatement._check_element_matches
+
+    def check_element_matches(self, element, value):
+        if element == "Resource" and value == "*":
+            return True
+        return original_matches(self, element, value)
+
+    def check_principal(self, principal):
+        expected = self._statement.get("Principal")
+        if not expected:
+            return True
+        names = expected.get("AWS", []) if isinstance(expected, dict) else expected
+        names = [names] if isinstance(names, str) else names
+        # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION is a session of arn:aws:iam::ACCOUNT:role/ROLE
+        match = re.match(r"^arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/", principal)
+        account = principal.split(":")[4] if principal.count(":") >= 5 else ""
+        candidates = {principal, f"arn:{match.group(1)}:iam::{account}:role/{match.group(3)}"} if match else {principal}
+        for name in names:
+            if name == "*" or name in candidates or name == account or name == f"arn:aws:iam::{account}:root":
+                return True
+        return False
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+    IAMPolicyStatement._check_element_matches = check_element_matches
+    IAMPolicyStatement._check_principal = check_principal
 
 
 def answer_with_state_only():
@@ -673,6 +729,7 @@ def main(argv=None):
     require_existing_roles()
     answer_with_state_only()
     page_organizations_as_aws()
+    enforce_iam_as_aws()
     patch_credential_report()
     patch_ses_sandbox()
     server = StandInServer(args.port)

@@ -44,6 +44,11 @@ type Scenario struct {
 	CredentialReportHoursAgo *int `json:"credentialReportHoursAgo,omitempty"`
 	// SESSandbox, when set, makes SES behave as in an account without production access.
 	SESSandbox *SESSandbox `json:"sesSandbox,omitempty"`
+	// EnforceIAM switches moto's IAM authorization on once the scenario is seeded: every call
+	// not signed by the stand-in's operator (sandbox.Config) is then allowed only by the
+	// caller's policies, the rotator's roles' being the ones the CDK app synthesizes
+	// (sandbox/permissions). Off, moto allows every call (kinder than AWS).
+	EnforceIAM bool `json:"enforceIAM,omitempty"`
 }
 
 // SESSandbox is SES's sandbox mode: mail goes only to verified identities (the sender

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"io"
 	"maps"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 )
 
 // OrganizationAccessRole is the role Organizations creates in every account it creates,
@@ -116,10 +118,11 @@ func AccountConfig(base aws.Config, accountID, role string) aws.Config {
 }
 
 // Seed validates sc and then creates it in the (empty) stand-in at url: the
-// organization, one member account per scenario account, the member role in every
-// account, the users with their tags and keys back-dated relative to opts.Now, and the
-// verified SES sender; finally it stores the settings (GET /keyrotator/settings).
-// An invalid scenario creates nothing.
+// organization, one member account per scenario account, the member role in every account
+// and the management role, as synthesized (package permissions), the users with their tags
+// and keys back-dated relative to opts.Now, and the verified SES sender; finally it stores
+// the settings (GET /keyrotator/settings) and, with sc.EnforceIAM, switches IAM
+// authorization on. An invalid scenario creates nothing.
 func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*Seeded, error) {
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid scenario, nothing seeded:\n%w", err)
@@ -156,6 +159,7 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 
 	out := &Seeded{Settings: Settings{
 		Region:              Region,
+		OrganizationID:      aws.ToString(desc.Organization.Id),
 		ManagementAccountID: mgmtID,
 		MemberRole:          sc.MemberRole,
 		SenderEmail:         sc.SenderEmail,
@@ -179,6 +183,11 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	for _, path := range sc.ExcludeOUs {
 		out.Settings.ExcludeOUIDs = append(out.Settings.ExcludeOUIDs, ous[path])
 	}
+	// The management stack's role, which ListAccounts assumes (the local rotator runs in
+	// the management account).
+	if err := PutRole(ctx, iam.NewFromConfig(base), permissions.ManagementRole, out.Settings.Bindings()); err != nil {
+		return nil, err
+	}
 	for _, a := range sc.Accounts {
 		id, err := createAccount(ctx, org, a)
 		if err != nil {
@@ -198,7 +207,14 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		if slices.Contains(sc.ExcludeAccounts, a.Name) {
 			out.Settings.ExcludeAccountIDs = append(out.Settings.ExcludeAccountIDs, id)
 		}
-		if err := s.account(ctx, AccountConfig(base, id, OrganizationAccessRole), a, id); err != nil {
+		admin := AccountConfig(base, id, OrganizationAccessRole)
+		if _, err := iam.NewFromConfig(admin).PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+			RoleName: aws.String(OrganizationAccessRole), PolicyName: aws.String("AdministratorAccess"),
+			PolicyDocument: aws.String(administratorPolicy),
+		}); err != nil {
+			return nil, fmt.Errorf("give %s in %s %s its administrator policy: %w", OrganizationAccessRole, a.Name, id, err)
+		}
+		if err := s.account(ctx, admin, a, id); err != nil {
 			return nil, err
 		}
 	}
@@ -233,6 +249,12 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 
 	if err := putSettings(ctx, url, &out.Settings); err != nil {
 		return nil, fmt.Errorf("store settings: %w", err)
+	}
+	if sc.EnforceIAM {
+		if err := EnforceIAM(ctx, url); err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(progress, "IAM authorization enforced")
 	}
 	return out, nil
 }
@@ -401,30 +423,72 @@ func (s *seeder) users(ctx context.Context, account, id string, users []User) er
 	return nil
 }
 
-// memberRoleTrust lets the management account assume the role, within the organization.
-const memberRoleTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
-	`"Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`
+// administratorPolicy is the AdministratorAccess that Organizations gives the
+// OrganizationAccountAccessRole of an account it creates (moto gives it none): the
+// seeder's and the tests' own way into member accounts, never the rotator's.
+const administratorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 
-// memberRolePolicy is what the rotator needs in a member account, and no more.
-const memberRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` +
-	`"iam:ListUsers","iam:ListUserTags","iam:ListAccessKeys","iam:GetAccessKeyLastUsed",` +
-	`"iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:TagUser","iam:UntagUser",` +
-	`"iam:GenerateCredentialReport","iam:GetCredentialReport","iam:GetAccountAuthorizationDetails"],"Resource":"*"}]}`
-
+// memberRole creates the rotator's member role in account id as the StackSet deploys it.
 func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) error {
-	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{
-		RoleName:                 aws.String(s.role),
-		AssumeRolePolicyDocument: aws.String(fmt.Sprintf(memberRoleTrust, s.mgmtID)),
-		Description:              aws.String("lets the IAM access key rotator manage access keys"),
-	}); err != nil {
-		return fmt.Errorf("create role %s in %s: %w", s.role, id, err)
+	return PutRole(ctx, client, permissions.MemberRole, s.out.Settings.Bindings().With(permissions.AccountID, id))
+}
+
+// PutRole creates the role of policies.json named name (or, when it exists, sets its trust)
+// with its synthesized policy as its one inline policy, the placeholders filled from b.
+func PutRole(ctx context.Context, client *iam.Client, name string, b permissions.Bindings) error {
+	file, err := permissions.Load()
+	if err != nil {
+		return err
+	}
+	synthesized, err := file.Role(name)
+	if err != nil {
+		return err
+	}
+	role, err := synthesized.Resolve(b)
+	if err != nil {
+		return err
+	}
+	var exists *iamtypes.EntityAlreadyExistsException
+	_, err = client.CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName:                 aws.String(role.RoleName),
+		AssumeRolePolicyDocument: aws.String(role.Trust.JSON()),
+		Description:              aws.String("the " + name + " role of the IAM access key rotator, as synthesized"),
+	})
+	switch {
+	case errors.As(err, &exists):
+		if _, err := client.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
+			RoleName: aws.String(role.RoleName), PolicyDocument: aws.String(role.Trust.JSON()),
+		}); err != nil {
+			return fmt.Errorf("set the trust of role %s in %s: %w", role.RoleName, role.Account, err)
+		}
+	case err != nil:
+		return fmt.Errorf("create role %s in %s: %w", role.RoleName, role.Account, err)
 	}
 	if _, err := client.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName:       aws.String(s.role),
-		PolicyName:     aws.String("access-key-rotation"),
-		PolicyDocument: aws.String(memberRolePolicy),
+		RoleName:       aws.String(role.RoleName),
+		PolicyName:     aws.String("synthesized"),
+		PolicyDocument: aws.String(role.Policy.JSON()),
 	}); err != nil {
-		return fmt.Errorf("put policy of role %s in %s: %w", s.role, id, err)
+		return fmt.Errorf("put the policy of role %s in %s: %w", role.RoleName, role.Account, err)
+	}
+	return nil
+}
+
+// EnforceIAM switches moto's IAM authorization on in the stand-in at url (moto's
+// POST /moto-api/reset-auth with an initial count of 0): from then on a call is allowed
+// only by its caller's policies, except the stand-in operator's (sandbox.Config).
+func EnforceIAM(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/moto-api/reset-auth", strings.NewReader("0"))
+	if err != nil {
+		return fmt.Errorf("enforce IAM: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("enforce IAM: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("enforce IAM: POST /moto-api/reset-auth: %s", resp.Status)
 	}
 	return nil
 }

@@ -7,13 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 )
 
 // Settings are the rotator settings a seeded scenario carries, as the stand-in serves
 // them at GET /keyrotator/settings.
 type Settings struct {
 	Region              string   `json:"region"`
+	OrganizationID      string   `json:"organizationId"`
 	ManagementAccountID string   `json:"managementAccountId"`
 	MemberRole          string   `json:"memberRole"`
 	SenderEmail         string   `json:"senderEmail"`
@@ -37,6 +41,22 @@ type AccountSettings struct {
 	Excluded bool `json:"excluded,omitempty"`
 	// OU is the account's OU path below the root (Account.OU); empty: the root.
 	OU string `json:"ou,omitempty"`
+}
+
+// Bindings are the values of the placeholders of the synthesized policies
+// (sandbox/permissions) that the seeded organization decides; the local runner adds those of
+// the rotator's resources. The rotator runs in the management account.
+func (s *Settings) Bindings() permissions.Bindings {
+	return permissions.Bindings{
+		permissions.Partition:           Partition,
+		permissions.Region:              s.Region,
+		permissions.RotatorAccountID:    s.ManagementAccountID,
+		permissions.ManagementAccountID: s.ManagementAccountID,
+		permissions.OrganizationID:      s.OrganizationID,
+		permissions.MemberRoleName:      s.MemberRole,
+		permissions.SenderEmail:         s.SenderEmail,
+		permissions.SenderDomain:        s.SenderEmail[strings.LastIndex(s.SenderEmail, "@")+1:],
+	}
 }
 
 // AccountID returns the ID of the account named name.

@@ -14,11 +14,6 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// SecretsManagerKeyAccessCheck is the SecretVersionId that Secrets Manager puts in the
-// encryption context of the GenerateDataKey and Decrypt calls with which it checks that the
-// caller may use a secret's KMS key.
-const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
-
 // grantFunctions gives each function exactly the permissions it uses.
 func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.ConfigurationSet) {
 	stack := s.Stack
@@ -100,7 +95,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	// version's context holds its version ID, so ScanAndRotate still cannot read a secret.
 	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager(nil), "kms:GenerateDataKey")
 	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
-		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": SecretsManagerKeyAccessCheck}), "kms:Decrypt")
+		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": config.HandoffKeyAccessCheck}), "kms:Decrypt")
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},

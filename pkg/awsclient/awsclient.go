@@ -1,7 +1,8 @@
 // Package awsclient builds the AWS SDK configuration every Lambda and the CLI share: adaptive
 // retries (IAM's rate limits are per account and undocumented), role assumption into
-// another account with a session name that carries the run ID, and the count of the calls
-// made in an account.
+// another account with a session name that carries the run ID, the count of the calls
+// made in an account, and, for the local stand-in's permission audit, a record of each call
+// (RecordCalls).
 package awsclient
 
 import (

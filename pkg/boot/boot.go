@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -38,6 +39,9 @@ func Start[In, Out any](required []string, build func(Env) (func(context.Context
 	cfg, err := awsclient.Load(context.Background())
 	if err != nil {
 		fail("invalid AWS configuration", err)
+	}
+	if path := os.Getenv(calllog.Env); path != "" { // only the local runner sets it
+		cfg = awsclient.RecordCalls(cfg, path)
 	}
 	handle, err := build(Env{Settings: settings, AWS: cfg, Log: log})
 	if err != nil {

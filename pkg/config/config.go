@@ -53,6 +53,13 @@ const RotatorTagKeyPrefix = "key-rotator:"
 // only tag its role may write (infra), and what ScanAndRotate confirms the delivery from.
 const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 
+// HandoffKeyAccessCheck is the SecretVersionId that Secrets Manager puts in the encryption
+// context of the GenerateDataKey and Decrypt calls with which, on CreateSecret, it checks
+// that the caller may use the secret's KMS key (Secrets Manager user guide, "Secrets Manager
+// encryption context"): ScanAndRotate may decrypt under this context only (infra), never a
+// real version.
+const HandoffKeyAccessCheck = "RequestToValidateKeyAccess"
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"maps"
+	netmail "net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +22,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -29,8 +35,10 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 const demoScenario = "../scenarios/demo.json"
@@ -49,9 +57,50 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	file, err := permissions.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	audit = permissions.NewAudit(file)
 	code := m.Run()
 	os.RemoveAll(dir)
+	// Only the whole suite reaches every permission: a filtered run is not checked for
+	// unused ones.
+	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" && !testing.Short() {
+		if findings := audit.Findings(unreachable); len(findings) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the Lambdas' calls in the e2e suite against the synthesized policies (%s; fix them in infra/stacks, then `make policies`):\n  %s\n",
+				permissions.FileName, strings.Join(findings, "\n  "))
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// audit checks every call the Lambdas make in the suite's runs against the policies the CDK
+// app synthesizes for their roles (sandbox/permissions).
+var audit *permissions.Audit
+
+// unreachable are the granted actions that no code of the rotator calls, each with why it
+// is granted all the same.
+var unreachable = permissions.Unreachable{
+	"logs:CreateLogStream":     "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
+	"logs:PutLogEvents":        "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
+	"xray:PutTraceSegments":    "active tracing: the Lambda service sends the function's traces with its role",
+	"xray:PutTelemetryRecords": "active tracing: the Lambda service sends the function's traces with its role",
+	// pkg/scan's unit tests cover the fallback.
+	"iam:ListUsers": "the member role's scan falls back to listing users only when IAM cannot produce a credential report; the stand-in always produces one",
+}
+
+// runAudited runs the workflow and checks the calls its Lambdas made (audit).
+func runAudited(t *testing.T, opts runner.Options) *runner.Execution {
+	t.Helper()
+	ex, err := runner.Run(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("run %s: %v", opts.Input, err)
+	}
+	audit.Add(ex.Resources.Bindings, ex.Calls)
+	return ex
 }
 
 // org is a seeded stand-in and the rotator settings it serves.
@@ -68,15 +117,52 @@ type org struct {
 // own writes (Organizations answering with State only is the stand-in's default).
 const reportHoursAgo = 3
 
+// strict makes a scenario's stand-in as strict as AWS, unless the scenario says otherwise:
+// credential reports reportHoursAgo old, IAM authorization enforced (the Lambdas under their
+// synthesized policies), and SES in its sandbox, which delivers only to the verified
+// recipients (the scenario's owner and support addresses).
+//
+// The sandbox's rate (1 message per second) is not on: NotifyUser does not pace its sends
+// yet, and at that rate a throttled password email fails the invocation after its zip was
+// sent, and the retry mails a second zip with another password (TestE2EDemoOrganization
+// then finds a zip its mailed password does not open), besides doubling the demo test's
+// time. Set sesSendRate to 1 once sends are paced to SES's rate.
+func strict(sc *sandbox.Scenario) {
+	if sc.CredentialReportHoursAgo == nil {
+		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
+	}
+	sc.EnforceIAM = true
+	if sc.SESSandbox == nil {
+		sc.SESSandbox = &sandbox.SESSandbox{VerifiedRecipients: recipients(sc), MaxSendRate: sesSendRate}
+	}
+}
+
+// sesSendRate is the SES sandbox's rate in the suite (0: no limit); see strict.
+const sesSendRate = 0
+
+// recipients are the addresses of the scenario's owners (the values of the default email
+// tags that are addresses) and the support address, sorted.
+func recipients(sc *sandbox.Scenario) []string {
+	set := map[string]bool{sc.SupportEmail: true}
+	for _, a := range append([]sandbox.Account{sc.ManagementAccount}, sc.Accounts...) {
+		for _, u := range a.Users {
+			for _, key := range policy.DefaultEmailTagKeys {
+				if addr, err := netmail.ParseAddress(u.Tags[key]); err == nil && addr.Address == u.Tags[key] {
+					set[addr.Address] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
 func start(t *testing.T, scenario string) *org {
 	t.Helper()
 	sc, err := sandbox.LoadScenario(scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.CredentialReportHoursAgo == nil {
-		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
-	}
+	strict(sc)
 	sb := sandboxtest.New(t, sc)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
@@ -91,15 +177,22 @@ func (o *org) run(t *testing.T, input string) (*runner.Execution, string) {
 	t.Helper()
 	o.runs++
 	dir := filepath.Join(o.out, fmt.Sprintf("run%d", o.runs))
-	ex, err := runner.Run(context.Background(), runner.Options{Endpoint: o.sb.URL, Input: json.RawMessage(input),
+	ex := runAudited(t, runner.Options{Endpoint: o.sb.URL, Input: json.RawMessage(input),
 		Settings: o.settings, BinDir: binDir, RetryInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("run %s: %v", input, err)
-	}
 	if err := ex.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	return ex, dir
+}
+
+// resources creates the rotator's resources on o's stand-in, as a run does.
+func (o *org) resources(t *testing.T) runner.Resources {
+	t.Helper()
+	res, err := runner.EnsureResources(context.Background(), o.sb.URL, o.settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func mustSucceed(t *testing.T, ex *runner.Execution) {
@@ -920,4 +1013,84 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 		t.Errorf("carol's keys %v: want her old key deactivated the day after her warning", carol)
 	}
 	o.checkNoLeak(t, []string{o.out}, append(allMails, ms...), d)
+}
+
+// TestE2EStandInEnforcesIAM: the suite's stand-in allows a role of the rotator what its
+// synthesized policy grants and nothing else, as AWS does: ScanAndRotate's role enters a
+// member account through the member role, which may list the users but not create one, and
+// may write its own objects but not the reports; CleanupReport's role may not enter at all.
+func TestE2EStandInEnforcesIAM(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ses-down.json")
+	ctx := context.Background()
+	res := o.resources(t)
+	file, err := permissions.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roleOf := func(name string) aws.Config {
+		role, err := file.Role(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
+	}
+	memberRole := awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), o.settings.MemberRole)
+	scan := roleOf(statemachine.ScanAndRotate)
+	prod := iam.NewFromConfig(awsclient.AssumeRole(scan, memberRole, "enforcement-test"))
+	denied := func(what string, err error) {
+		t.Helper()
+		var apiErr smithy.APIError
+		if !errors.As(err, &apiErr) || !strings.Contains(apiErr.ErrorCode(), "AccessDenied") {
+			t.Errorf("%s: error %v, want AccessDenied", what, err)
+		}
+	}
+	if _, err := prod.ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
+		t.Errorf("the member role lists users: %v", err)
+	}
+	_, err = prod.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("intruder")})
+	denied("the member role creates a user", err)
+	s3c := s3.NewFromConfig(scan, awsclient.PathStyle)
+	for key, allowed := range map[string]bool{"runs/enforcement-test": true, "reports/enforcement-test": false} {
+		_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(res.Bucket), Key: aws.String(key), Body: strings.NewReader("{}")})
+		if allowed && err != nil {
+			t.Errorf("ScanAndRotate's role writes %s: %v", key, err)
+		} else if !allowed {
+			denied("ScanAndRotate's role writes "+key, err)
+		}
+	}
+	_, err = iam.NewFromConfig(awsclient.AssumeRole(roleOf(statemachine.CleanupReport), memberRole, "enforcement-test")).ListUsers(ctx, &iam.ListUsersInput{})
+	denied("CleanupReport's role enters a member account", err)
+}
+
+// TestE2EAccountLeasedByAnotherExecution: an account whose lease an overlapping execution
+// holds is read, found busy and left alone: no key written, no owner email, and the report
+// names the execution that holds it.
+func TestE2EAccountLeasedByAnotherExecution(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ses-down.json")
+	ctx := context.Background()
+	res := o.resources(t)
+	prod := o.id(t, "prod")
+	lease := fmt.Sprintf(`{"runId":"overlapping-run","expires":%q}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if _, err := o.sb.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(res.Bucket), Key: aws.String(workflow.LeaseKey(prod)),
+		Body: strings.NewReader(lease)}); err != nil {
+		t.Fatal(err)
+	}
+	before := o.state(t, "prod")
+	ex, _ := o.run(t, `{}`)
+	mustSucceed(t, ex)
+	if after := o.state(t, "prod"); !reflect.DeepEqual(before, after) {
+		t.Errorf("the leased account changed:\nbefore %+v\nafter  %+v", before, after)
+	}
+	for _, a := range ex.Report.Accounts {
+		if a.Account.AccountID == prod && (a.Status != workflow.AccountFailed || !strings.Contains(a.Error, "overlapping-run")) {
+			t.Errorf("leased account %s: %s %q, want failed naming overlapping-run", prod, a.Status, a.Error)
+		}
+	}
+	for _, m := range ex.Emails {
+		if !slices.Equal(m.Destinations, []string{o.settings.SupportEmail}) {
+			t.Errorf("email to %v while the account was leased", m.Destinations)
+		}
+	}
 }

@@ -42,10 +42,7 @@ func fanOut(writer string) []byte {
 func TestRunnerEnforcesTheServiceLimits(t *testing.T) {
 	o := start(t, demoScenario)
 	ctx := context.Background()
-	res, err := runner.EnsureResources(ctx, o.sb.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := o.resources(t)
 	client := s3.NewFromConfig(sandbox.Config(o.sb.URL), awsclient.PathStyle)
 	put := func(key string, items []map[string]any) {
 		body, _ := json.Marshal(items)

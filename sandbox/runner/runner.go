@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -34,10 +35,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
@@ -126,6 +130,9 @@ type Execution struct {
 	ReportCSV  []byte           `json:"-"`
 	// Logs holds each Lambda's log lines, by function name.
 	Logs map[string][]byte `json:"-"`
+	// Calls are the AWS calls the Lambdas made, in each function's order; Resources.Bindings
+	// fill in the synthesized policies they ran under (permissions.Audit checks them).
+	Calls []permissions.FunctionCall `json:"-"`
 }
 
 // Succeeded reports whether the execution ended in success.
@@ -169,10 +176,15 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		name = newExecutionName()
 	}
 
-	awsCfg, accountID, res, err := standIn(ctx, opts.Endpoint)
+	awsCfg, accountID, res, err := standIn(ctx, opts.Endpoint, s)
 	if err != nil {
 		return nil, err
 	}
+	callLogs, err := os.MkdirTemp("", "keyrotator-calls-")
+	if err != nil {
+		return nil, fmt.Errorf("directory of the Lambdas' call logs: %w", err)
+	}
+	defer os.RemoveAll(callLogs)
 
 	values := map[string]string{
 		statemachine.FailureTopicArn:    res.TopicARN,
@@ -186,7 +198,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	functions := map[string]*function{}
 	for _, f := range statemachine.Functions {
 		logs[f.Name] = &bytes.Buffer{}
-		fn, err := localFunction(f, accountID, binDir, env, maxInstances, logs[f.Name])
+		fn, err := localFunction(ctx, awsCfg, f, accountID, binDir, env, filepath.Join(callLogs, f.Name+".jsonl"), maxInstances, logs[f.Name])
 		if err != nil {
 			return nil, err
 		}
@@ -235,6 +247,9 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	ex.Logs = map[string][]byte{}
 	for fn, b := range logs {
 		ex.Logs[fn] = b.Bytes()
+	}
+	if ex.Calls, err = readCalls(callLogs); err != nil {
+		return nil, err
 	}
 
 	after, err := readModel(ctx, opts.Endpoint)
@@ -431,27 +446,73 @@ func retryingStates(local *Local) []string {
 }
 
 // standIn checks that the stand-in answers and creates (once) the rotator's resources on it.
-func standIn(ctx context.Context, endpoint string) (aws.Config, string, Resources, error) {
+func standIn(ctx context.Context, endpoint string, s Settings) (aws.Config, string, Resources, error) {
 	cfg := sandbox.Config(endpoint)
 	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return cfg, "", Resources{}, fmt.Errorf("reach the stand-in at %s: %w", endpoint, err)
 	}
 	accountID := aws.ToString(who.Account)
-	res, err := ensureResources(ctx, cfg, accountID)
+	res, err := ensureResources(ctx, cfg, accountID, s)
 	return cfg, accountID, res, err
 }
 
-// localFunction is one Lambda served by its bootstrap in binDir.
-func localFunction(spec statemachine.Function, accountID, binDir string, env []string, maxInstances int, log io.Writer) (*function, error) {
-	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, spec.Name)
-	binary := filepath.Join(binDir, spec.Name, "bootstrap")
+// localFunction is one Lambda served by its bootstrap in binDir, with the credentials of
+// its role (as Lambda gives a function its execution role's; valid for an hour), recording
+// its AWS calls in callLog unless it is empty.
+func localFunction(ctx context.Context, cfg aws.Config, spec statemachine.Function, accountID, binDir string, env []string, callLog string, maxInstances int, log io.Writer) (*function, error) {
+	name := spec.Name
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, name)
+	binary := filepath.Join(binDir, name, "bootstrap")
 	if _, err := os.Stat(binary); err != nil {
 		return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", spec.Name, err)
 	}
-	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+spec.Name,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(spec.MemoryMB))
+	file, err := permissions.Load()
+	if err != nil {
+		return nil, err
+	}
+	role, err := file.Role(name)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn:         aws.String(awsclient.RoleARN(sandbox.Partition, accountID, role.RoleName)),
+		RoleSessionName: aws.String("keyrotator-" + name), DurationSeconds: aws.Int32(3600),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the %s Lambda's role: %w", name, err)
+	}
+	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(spec.MemoryMB),
+		"AWS_ACCESS_KEY_ID="+aws.ToString(creds.Credentials.AccessKeyId),
+		"AWS_SECRET_ACCESS_KEY="+aws.ToString(creds.Credentials.SecretAccessKey),
+		"AWS_SESSION_TOKEN="+aws.ToString(creds.Credentials.SessionToken))
+	if callLog != "" {
+		fenv = append(fenv, calllog.Env+"="+callLog)
+	}
 	return newFunction(spec, arn, binary, fenv, maxInstances, log), nil
+}
+
+// readCalls reads the call logs (<function>.jsonl) the Lambdas wrote in dir.
+func readCalls(dir string) ([]permissions.FunctionCall, error) {
+	var calls []permissions.FunctionCall
+	for _, f := range statemachine.Functions {
+		data, err := os.ReadFile(filepath.Join(dir, f.Name+".jsonl"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the %s Lambda's call log: %w", f.Name, err)
+		}
+		for line := range bytes.Lines(data) {
+			c := permissions.FunctionCall{Function: f.Name}
+			if err := json.Unmarshal(line, &c.Call); err != nil {
+				return nil, fmt.Errorf("the %s Lambda's call log: %w", f.Name, err)
+			}
+			calls = append(calls, c)
+		}
+	}
+	return calls, nil
 }
 
 // InvokeOptions configure Invoke.
@@ -488,12 +549,12 @@ func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, lo
 	if binDir == "" {
 		binDir = filepath.Join(root, "build", "local")
 	}
-	_, accountID, res, err := standIn(ctx, opts.Endpoint)
+	cfg, accountID, res, err := standIn(ctx, opts.Endpoint, opts.Settings)
 	if err != nil {
 		return nil, nil, err
 	}
 	var logs bytes.Buffer
-	fn, err := localFunction(statemachine.Functions[i], accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res), 1, &logs)
+	fn, err := localFunction(ctx, cfg, statemachine.Functions[i], accountID, binDir, lambdaEnv(opts.Endpoint, opts.Settings, res), "", 1, &logs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -502,30 +563,32 @@ func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, lo
 	return out, logs.Bytes(), err
 }
 
-// lambdaEnv is every function's environment: what Lambda sets, dummy credentials, the
+// lambdaEnv is every function's environment but its credentials: what Lambda sets, the
 // stand-in's endpoint, and the rotator's configuration
 // (config.Settings.Environ, as the CDK app writes it).
 func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"AWS_REGION=" + sandbox.Region, "AWS_DEFAULT_REGION=" + sandbox.Region,
-		"AWS_ACCESS_KEY_ID=AKIAKEYROTATORLOCAL", "AWS_SECRET_ACCESS_KEY=local-dummy-secret",
 		"AWS_ENDPOINT_URL=" + endpoint,
 		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"TZ=UTC",
 	}
 	vars := config.Settings{
-		Policy:            policy.Config{LimitDays: s.LimitDays, NoticePeriod: s.NoticePeriod, MaxUsers: s.MaxUsers, AllowedEmailDomains: s.AllowedEmailDomains},
-		SenderEmail:       s.SenderEmail,
-		SupportEmail:      s.SupportEmail,
-		MemberRoleName:    s.MemberRole,
-		ExcludeAccounts:   s.ExcludeAccounts,
-		ExcludeOUs:        s.ExcludeOUs,
-		ExcludeAccountTag: s.ExcludeAccountTag,
-		ReportBucket:      res.Bucket,
-		FailureTopicARN:   res.TopicARN,
-		Partition:         sandbox.Partition,
-		SESMaxSendRate:    s.SESMaxSendRate,
+		Policy:              policy.Config{LimitDays: s.LimitDays, NoticePeriod: s.NoticePeriod, MaxUsers: s.MaxUsers, AllowedEmailDomains: s.AllowedEmailDomains},
+		SenderEmail:         s.SenderEmail,
+		SupportEmail:        s.SupportEmail,
+		MemberRoleName:      s.MemberRole,
+		ExcludeAccounts:     s.ExcludeAccounts,
+		ExcludeOUs:          s.ExcludeOUs,
+		ExcludeAccountTag:   s.ExcludeAccountTag,
+		ReportBucket:        res.Bucket,
+		FailureTopicARN:     res.TopicARN,
+		Partition:           sandbox.Partition,
+		SESMaxSendRate:      s.SESMaxSendRate,
+		ManagementRoleARN:   res.ManagementRoleARN,
+		HandoffKMSKeyID:     res.HandoffKeyARN,
+		SESConfigurationSet: res.ConfigurationSet,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])

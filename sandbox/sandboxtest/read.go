@@ -42,7 +42,7 @@ type Key struct {
 }
 
 // Users lists the users of the account named account, with tags and keys, through the
-// member role; sorted by name.
+// administrator (AccountConfig); sorted by name.
 func (sb *Sandbox) Users(ctx context.Context, account string) ([]User, error) {
 	client, err := sb.IAM(account)
 	if err != nil {

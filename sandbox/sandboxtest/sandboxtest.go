@@ -138,14 +138,19 @@ func (sb *Sandbox) AccountID(name string) (string, error) {
 	return id, nil
 }
 
-// AccountConfig is a configuration acting in the account named name through its member
-// role (STS AssumeRole), as the rotator does.
+// AccountConfig is a configuration acting in the account named name as its administrator:
+// the stand-in's operator in the management account, OrganizationAccountAccessRole (STS
+// AssumeRole) in a member account. Never through the rotator's roles, so that what a test
+// reads or changes is not taken for the rotator's use of them.
 func (sb *Sandbox) AccountConfig(name string) (aws.Config, error) {
 	id, err := sb.AccountID(name)
 	if err != nil {
 		return aws.Config{}, err
 	}
-	return sandbox.AccountConfig(sb.Config(), id, sb.Seeded.Settings.MemberRole), nil
+	if id == sb.Seeded.Settings.ManagementAccountID {
+		return sb.Config(), nil
+	}
+	return sandbox.AccountConfig(sb.Config(), id, sandbox.OrganizationAccessRole), nil
 }
 
 // Settings reads the rotator settings the stand-in serves.
@@ -153,7 +158,7 @@ func (sb *Sandbox) Settings(ctx context.Context) (*sandbox.Settings, error) {
 	return sandbox.GetSettings(ctx, sb.URL)
 }
 
-// IAM returns an IAM client acting in the account named account (member role).
+// IAM returns an IAM client acting in the account named account (AccountConfig).
 func (sb *Sandbox) IAM(account string) (*iam.Client, error) {
 	cfg, err := sb.AccountConfig(account)
 	if err != nil {

@@ -1,0 +1,214 @@
+package permissions
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
+)
+
+// FunctionCall is a call one of the Lambdas made.
+type FunctionCall struct {
+	Function string `json:"function"`
+	calllog.Call
+}
+
+// Audit matches the calls of the local Lambdas against the synthesized policies, run after
+// run, and keeps what it found: calls a policy does not allow, and the actions each role was
+// seen using.
+type Audit struct {
+	file *File
+
+	mu       sync.Mutex
+	used     map[string]map[string]bool // role → action
+	denied   map[string]int             // finding → how many calls
+	keys     map[string]string          // secret ARN → the KMS key it was created with
+	sessions map[string]string          // assumed-role session ARN → its session policy
+}
+
+// NewAudit starts an audit of the policies of f.
+func NewAudit(f *File) *Audit {
+	a := &Audit{file: f, used: map[string]map[string]bool{}, denied: map[string]int{},
+		keys: map[string]string{}, sessions: map[string]string{}}
+	for _, r := range f.Roles {
+		a.used[r.Name] = map[string]bool{}
+	}
+	return a
+}
+
+// Add checks the calls of one run on a stand-in whose placeholders b fills: the functions'
+// roles are in b's RotatorAccountId, the member role in every account.
+func (a *Audit) Add(b Bindings, calls []FunctionCall) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	roles := map[string]Role{} // by account and role name, resolved
+	resolved := func(name, account string) (Role, error) {
+		r, err := a.file.Role(name)
+		if err != nil {
+			return Role{}, err
+		}
+		return r.Resolve(b.With(AccountID, account))
+	}
+	for _, r := range a.file.Roles {
+		account, err := b.Fill(r.Account)
+		if err != nil { // the member role: resolved per account below
+			continue
+		}
+		if role, err := resolved(r.Name, account); err == nil {
+			roles[account+"/"+role.RoleName] = role
+		}
+	}
+	member := func(account string) (Role, error) { return resolved(MemberRole, account) }
+	for _, c := range calls {
+		a.check(b, roles, member, c)
+	}
+}
+
+// assumedRole splits arn:P:sts::ACCOUNT:assumed-role/NAME/SESSION.
+func assumedRole(arn string) (account, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
+		return "", "", false
+	}
+	name, _, _ = strings.Cut(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
+	return parts[4], name, true
+}
+
+func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Role, error), c FunctionCall) {
+	finding := func(format string, args ...any) {
+		a.denied[fmt.Sprintf("%s: %s %s: ", c.Function, c.Service, c.Operation)+fmt.Sprintf(format, args...)]++
+	}
+	// The caller: the function's own role, or a role it assumed.
+	var role Role
+	account := b[RotatorAccountID]
+	if c.Principal == "" {
+		for _, r := range roles {
+			if r.Name == c.Function {
+				role = r
+			}
+		}
+	} else {
+		var name string
+		var ok bool
+		if account, name, ok = assumedRole(c.Principal); !ok {
+			finding("principal %s is not an assumed role", c.Principal)
+			return
+		}
+		role = roles[account+"/"+name]
+		if m, err := member(account); err == nil && m.RoleName == name {
+			role = m
+		}
+	}
+	if role.Name == "" {
+		finding("no role in %s for principal %q", FileName, c.Principal)
+		return
+	}
+	op, ok := operations[c.Service+" "+c.Operation]
+	if !ok {
+		finding("no authorization model for this operation: add it to permissions.operations")
+		return
+	}
+	w := where{account: account, partition: b[Partition], organization: b[OrganizationID], keyOf: func(arn string) string {
+		if arn == b[FailureTopicARN] {
+			return b[TopicKeyARN]
+		}
+		return a.keys[arn]
+	}}
+	session := a.sessions[c.Principal]
+	for _, r := range op(c.Call, w) {
+		allowed, err := role.Policy.Allows(r)
+		switch {
+		case err != nil:
+			finding("%s: %v", role.Name, err)
+		case !allowed:
+			finding("the %s role does not allow %s", role.Name, r)
+		default:
+			a.used[role.Name][r.Action] = true
+		}
+		if session != "" {
+			var doc Document
+			if err := unmarshalPolicy(session, &doc); err != nil {
+				finding("session policy of %s: %v", c.Principal, err)
+			} else if ok, err := doc.Allows(r); err != nil || !ok {
+				finding("the session policy of %s does not allow %s (%v)", c.Principal, r, err)
+			}
+		}
+	}
+	switch c.Service + " " + c.Operation {
+	case "Secrets Manager CreateSecret":
+		if c.Error == "" && c.Params["KmsKeyId"] != "" {
+			a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]
+		}
+	case "STS AssumeRole":
+		if c.Error == "" {
+			a.checkTrust(b, role, roles, member, c, finding)
+		}
+	}
+}
+
+// checkTrust checks that the assumed role trusts the caller, and keeps the session policy.
+func (a *Audit) checkTrust(b Bindings, caller Role, roles map[string]Role, member func(string) (Role, error), c FunctionCall, finding func(string, ...any)) {
+	target := c.Params["RoleArn"]
+	account := accountOf(target)
+	name := target[strings.LastIndex(target, "/")+1:]
+	role, ok := roles[account+"/"+name]
+	if m, err := member(account); err == nil && m.RoleName == name {
+		role, ok = m, true
+	}
+	if !ok {
+		finding("assumed %s, which is none of the roles of %s", target, FileName)
+		return
+	}
+	callerAccount, err := b.Fill(caller.Account)
+	if err != nil {
+		callerAccount = accountOf(c.Principal)
+	}
+	principal := fmt.Sprintf("arn:%s:iam::%s:role/%s", b[Partition], callerAccount, caller.RoleName)
+	r := Request{Action: "sts:AssumeRole", Resource: target, Principal: principal,
+		Context: map[string][]string{"aws:PrincipalOrgID": {b[OrganizationID]}}}
+	if ok, err := role.Trust.Allows(r); err != nil || !ok {
+		finding("the trust policy of the %s role does not let %s assume it (%v)", role.Name, principal, err)
+	}
+	if p := c.Params["Policy"]; p != "" {
+		a.sessions[fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", b[Partition], account, name, c.Params["RoleSessionName"])] = p
+	}
+}
+
+// Unreachable names actions a role is granted that the e2e suite cannot make the code call,
+// each with the reason; they are not reported unused.
+type Unreachable map[string]string
+
+// Findings are the audit's result: each call a policy did not allow (with how many calls),
+// and each granted action no call used, except the unreachable ones; an unreachable action
+// that was used is a finding too (the list must not outlive its reason).
+func (a *Audit) Findings(unreachable Unreachable) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, f := range slices.Sorted(maps.Keys(a.denied)) {
+		out = append(out, fmt.Sprintf("not allowed (%d calls): %s", a.denied[f], f))
+	}
+	for _, r := range a.file.Roles {
+		for _, action := range r.Policy.Actions() {
+			_, excused := unreachable[action]
+			switch used := a.used[r.Name][action]; {
+			case !used && !excused:
+				out = append(out, fmt.Sprintf("unused: the %s role grants %s, which no call of the Lambdas used", r.Name, action))
+			case used && excused:
+				out = append(out, fmt.Sprintf("reachable: the %s role used %s, which is listed as unreachable (%s)", r.Name, action, unreachable[action]))
+			}
+		}
+	}
+	return out
+}
+
+func unmarshalPolicy(s string, doc *Document) error {
+	if err := json.Unmarshal([]byte(s), doc); err != nil {
+		return fmt.Errorf("policy document: %w", err)
+	}
+	return nil
+}

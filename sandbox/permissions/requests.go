@@ -1,0 +1,171 @@
+package permissions
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+)
+
+// SecretsManagerKeyAccessCheck is the SecretVersionId in the encryption context of the KMS
+// calls with which Secrets Manager checks, on CreateSecret, that the caller may use the
+// secret's key (Secrets Manager user guide, "Secrets Manager encryption context").
+const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
+
+// where is what a call's requests depend on besides the call: the caller's account, the
+// stand-in's partition and organization, and the KMS key of an encrypted resource.
+type where struct {
+	account, partition, organization string
+	keyOf                            func(resourceARN string) string
+}
+
+// operation turns a call into the authorizations IAM makes for it: its own, and those the
+// service makes on the caller's behalf (KMS use by Secrets Manager and SNS).
+type operation func(c calllog.Call, w where) []Request
+
+// operations are the calls the Lambdas make, by SDK service ID and operation name. A call
+// of any other operation is reported, so that the model grows with the code.
+var operations = map[string]operation{
+	"IAM ListUsers":                on("iam:ListUsers"),
+	"IAM GenerateCredentialReport": on("iam:GenerateCredentialReport"),
+	"IAM GetCredentialReport":      on("iam:GetCredentialReport"),
+	"IAM ListAccessKeys":           onUser("iam:ListAccessKeys"),
+	"IAM GetAccessKeyLastUsed":     onUser("iam:GetAccessKeyLastUsed"),
+	"IAM ListUserTags":             onUser("iam:ListUserTags"),
+	"IAM CreateAccessKey":          onUser("iam:CreateAccessKey"),
+	"IAM UpdateAccessKey":          onUser("iam:UpdateAccessKey"),
+	"IAM DeleteAccessKey":          onUser("iam:DeleteAccessKey"),
+	"IAM TagUser":                  onUser("iam:TagUser"),
+	"IAM UntagUser":                onUser("iam:UntagUser"),
+	"STS AssumeRole": func(c calllog.Call, w where) []Request {
+		return []Request{{Action: "sts:AssumeRole", Resource: c.Params["RoleArn"],
+			Context: map[string][]string{"aws:ResourceOrgID": {w.organization}}}}
+	},
+	"Organizations ListAccounts":                     on("organizations:ListAccounts"),
+	"Organizations ListAccountsForParent":            on("organizations:ListAccountsForParent"),
+	"Organizations ListOrganizationalUnitsForParent": on("organizations:ListOrganizationalUnitsForParent"),
+	"Organizations ListTagsForResource": func(c calllog.Call, w where) []Request {
+		// The management role's account is the organization's management account.
+		return []Request{{Action: "organizations:ListTagsForResource",
+			Resource: fmt.Sprintf("arn:%s:organizations::%s:account/%s/%s", w.partition, w.account, w.organization, c.Params["ResourceId"])}}
+	},
+	"IAM GetAccountAuthorizationDetails": on("iam:GetAccountAuthorizationDetails"),
+	"SESv2 GetAccount":                   on("ses:GetAccount"),
+	"S3 PutObject":                       onObject("s3:PutObject"),
+	"S3 GetObject":                       onObject("s3:GetObject"),
+	"S3 HeadObject":                      onObject("s3:GetObject"),
+	"S3 DeleteObject":                    onObject("s3:DeleteObject"),
+	"S3 ListObjectsV2": func(c calllog.Call, w where) []Request {
+		return []Request{{Action: "s3:ListBucket", Resource: fmt.Sprintf("arn:%s:s3:::%s", w.partition, c.Params["Bucket"])}}
+	},
+	"Secrets Manager ListSecrets": on("secretsmanager:ListSecrets"),
+	"Secrets Manager CreateSecret": func(c calllog.Call, w where) []Request {
+		arn, key := c.Params["ARN"], c.Params["KmsKeyId"]
+		out := []Request{{Action: "secretsmanager:CreateSecret", Resource: arn,
+			Context: map[string][]string{"secretsmanager:KmsKeyArn": {key}, "aws:TagKeys": c.TagKeys}}}
+		if len(c.TagKeys) > 0 { // tags given at creation need TagResource too
+			out = append(out, Request{Action: "secretsmanager:TagResource", Resource: arn,
+				Context: map[string][]string{"aws:TagKeys": c.TagKeys}})
+		}
+		if key == "" {
+			return out
+		}
+		return append(out,
+			viaSecretsManager("kms:GenerateDataKey", key, arn, c.Region, nil),
+			viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{config.HandoffKeyAccessCheck}))
+	},
+	"Secrets Manager TagResource": func(c calllog.Call, w where) []Request {
+		return []Request{{Action: "secretsmanager:TagResource", Resource: secretARN(c, w),
+			Context: map[string][]string{"aws:TagKeys": c.TagKeys}}}
+	},
+	"Secrets Manager DescribeSecret": onSecret("secretsmanager:DescribeSecret"),
+	"Secrets Manager DeleteSecret":   onSecret("secretsmanager:DeleteSecret"),
+	"Secrets Manager GetSecretValue": func(c calllog.Call, w where) []Request {
+		arn := secretARN(c, w)
+		out := onSecret("secretsmanager:GetSecretValue")(c, w)
+		if key := w.keyOf(arn); key != "" {
+			// A real version's encryption context holds its version ID, never the access check's.
+			out = append(out, viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{"a-secret-version"}))
+		}
+		return out
+	},
+	// The rotator sends raw MIME only; SES v2 authorizes a SendEmail of raw content as
+	// ses:SendRawEmail as well as ses:SendEmail (its AccessDenied errors name
+	// ses:SendRawEmail for the SendEmail operation).
+	"SESv2 SendEmail": func(c calllog.Call, w where) []Request {
+		from := c.Params["FromEmailAddress"]
+		ctx := map[string][]string{"ses:FromAddress": {from}}
+		resources := []string{fmt.Sprintf("arn:%s:ses:%s:%s:identity/%s", w.partition, c.Region, w.account, from)}
+		if set := c.Params["ConfigurationSetName"]; set != "" {
+			resources = append(resources, fmt.Sprintf("arn:%s:ses:%s:%s:configuration-set/%s", w.partition, c.Region, w.account, set))
+		}
+		var out []Request
+		for _, action := range []string{"ses:SendEmail", "ses:SendRawEmail"} {
+			for _, r := range resources {
+				out = append(out, Request{Action: action, Resource: r, Context: ctx})
+			}
+		}
+		return out
+	},
+	"SESv2 GetSuppressedDestination": on("ses:GetSuppressedDestination"),
+	"SNS Publish": func(c calllog.Call, w where) []Request {
+		topic := c.Params["TopicArn"]
+		out := []Request{{Action: "sns:Publish", Resource: topic}}
+		if key := w.keyOf(topic); key != "" { // an encrypted topic uses its key on the publisher's behalf
+			out = append(out, Request{Action: "kms:GenerateDataKey", Resource: key}, Request{Action: "kms:Decrypt", Resource: key})
+		}
+		return out
+	},
+}
+
+// on is an action without resource-level permissions (Resource "*").
+func on(action string) operation {
+	return func(calllog.Call, where) []Request { return []Request{{Action: action, Resource: "*"}} }
+}
+
+// onUser is an action on the IAM user the call names (GetAccessKeyLastUsed: in its answer),
+// with the keys of the tags it writes.
+func onUser(action string) operation {
+	return func(c calllog.Call, w where) []Request {
+		r := Request{Action: action, Resource: fmt.Sprintf("arn:%s:iam::%s:user/%s", w.partition, w.account, c.Params["UserName"])}
+		if action == "iam:TagUser" || action == "iam:UntagUser" {
+			r.Context = map[string][]string{"aws:TagKeys": c.TagKeys}
+		}
+		return []Request{r}
+	}
+}
+
+func onObject(action string) operation {
+	return func(c calllog.Call, w where) []Request {
+		return []Request{{Action: action, Resource: fmt.Sprintf("arn:%s:s3:::%s/%s", w.partition, c.Params["Bucket"], c.Params["Key"])}}
+	}
+}
+
+func onSecret(action string) operation {
+	return func(c calllog.Call, w where) []Request {
+		return []Request{{Action: action, Resource: secretARN(c, w)}}
+	}
+}
+
+// secretARN is the ARN of the secret a call names (by ARN, or by name: then with the
+// random suffix Secrets Manager adds as a wildcard).
+func secretARN(c calllog.Call, w where) string {
+	id := c.Params["SecretId"]
+	if strings.HasPrefix(id, "arn:") {
+		return id
+	}
+	return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", w.partition, c.Region, w.account, id)
+}
+
+// viaSecretsManager is Secrets Manager's use of a secret's KMS key on the caller's behalf.
+func viaSecretsManager(action, key, secret, region string, versionID []string) Request {
+	ctx := map[string][]string{
+		"kms:ViaService":                  {"secretsmanager." + region + ".amazonaws.com"},
+		"kms:EncryptionContext:SecretARN": {secret},
+	}
+	if versionID != nil {
+		ctx["kms:EncryptionContext:SecretVersionId"] = versionID
+	}
+	return Request{Action: action, Resource: key, Context: ctx}
+}
