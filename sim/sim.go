@@ -678,6 +678,8 @@ func secretName(in any) string {
 		return aws.ToString(in.SecretId)
 	case *secretsmanager.GetSecretValueInput:
 		return aws.ToString(in.SecretId)
+	case *secretsmanager.RestoreSecretInput:
+		return aws.ToString(in.SecretId)
 	}
 	return ""
 }
@@ -778,12 +780,12 @@ func (s *sim) givenUp(o *owner) bool {
 }
 
 // checkKeysAccounted: every Active key the rotator created is held by its owner, waiting in
-// its hand-off secret, or covered by a pending mark (an orphan the next run deletes): never
-// left active unknown.
+// its hand-off secret (scheduled for deletion or not: a run lists it, and can restore it), or
+// covered by a pending mark (an orphan the next run deletes): never left active unknown.
 func (s *sim) checkKeysAccounted() {
 	stored := map[string]bool{}
 	for _, sec := range s.w.SecretsList() {
-		if m := secretKeyID.FindStringSubmatch(sec.Name); m != nil && sec.DeletedDate == nil {
+		if m := secretKeyID.FindStringSubmatch(sec.Name); m != nil {
 			stored[m[1]] = true
 		}
 	}

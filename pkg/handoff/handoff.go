@@ -1,8 +1,10 @@
 // Package handoff moves a new access key from ScanAndRotate to NotifyUser through Secrets
 // Manager (KMS-encrypted; only NotifyUser can decrypt), so that the secret part never travels
-// in a Step Functions payload. A secret that still exists is a key whose delivery is not
-// confirmed: NotifyUser marks it sent, and a later ScanAndRotate confirms the delivery (the
-// address did not bounce) and deletes it.
+// in a Step Functions payload. A secret that still exists, scheduled for deletion or not, is a
+// key whose delivery is not confirmed: NotifyUser marks it sent and schedules its deletion
+// (Secrets Manager bills no secret scheduled for deletion), and a later ScanAndRotate confirms
+// the delivery (the address did not bounce) and deletes it for good, or restores it for the
+// key to be sent again.
 package handoff
 
 import (
@@ -25,6 +27,7 @@ import (
 // SecretsAPI is the part of Secrets Manager the scanning side uses.
 type SecretsAPI interface {
 	Deleter
+	RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
 	secretsmanager.ListSecretsAPIClient
 }
@@ -81,7 +84,15 @@ type Pending struct {
 	// yet), and SentTo the address they went to.
 	Created, Sent time.Time
 	SentTo        string
+	// Scheduled is set when the secret is scheduled for deletion (NotifyUser schedules it once
+	// sent): its value cannot be read until it is restored.
+	Scheduled bool
 }
+
+// RecoveryWindowDays is the recovery window NotifyUser schedules a sent secret's deletion
+// with, Secrets Manager's minimum: the later run that confirms the delivery deletes it for
+// good, or restores it to send the key again, within those days.
+const RecoveryWindowDays = 7
 
 var secretNameUnsafe = regexp.MustCompile(`[^\w/+=.@-]`)
 
@@ -118,13 +129,13 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 }
 
 // List lists the hand-off secrets of an account whose delivery is not confirmed, by access
-// key ID. A secret without the tags that say whose key it holds is not fatal: it is set
+// key ID, those scheduled for deletion included (sent, awaiting confirmation). A secret without the tags that say whose key it holds is not fatal: it is set
 // aside, one problem each, for the report (the key it holds, if any, is an orphan's).
 func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[string]Pending, []error, error) {
 	pending := map[string]Pending{}
 	var problems []error
 	namePrefix := prefix + accountID + "/"
-	pages := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{
+	pages := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true),
 		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{namePrefix}}},
 	})
 	for pages.HasMorePages() {
@@ -133,7 +144,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			return nil, nil, fmt.Errorf("list hand-off secrets of %s: %w", accountID, err)
 		}
 		for _, s := range page.SecretList {
-			if !strings.HasPrefix(aws.ToString(s.Name), namePrefix) || s.DeletedDate != nil {
+			if !strings.HasPrefix(aws.ToString(s.Name), namePrefix) {
 				continue
 			}
 			tags := map[string]string{}
@@ -142,7 +153,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			}
 			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[tagUser],
 				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn],
-				Created: aws.ToTime(s.CreatedDate)}
+				Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil}
 			if sent, ok := tags[sentTag]; ok {
 				fields := strings.Fields(sent)
 				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])
@@ -180,7 +191,7 @@ func MarkSent(ctx context.Context, sm Tagger, arn string, t time.Time, runID, ad
 }
 
 // SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
-// then sends it no second time.
+// then sends it no second time. A secret scheduled for deletion can still be described.
 func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
 	if err != nil {
@@ -195,8 +206,38 @@ func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
 	return false, nil
 }
 
-// Delete removes a hand-off secret at once (no recovery window: it holds a key). A secret
-// already gone (ListSecrets may list a deleted secret for minutes) is deleted.
+// Schedule schedules the deletion of a sent secret after the minimum recovery window: from
+// then on Secrets Manager bills it no more and nobody can read it, but a later run can still
+// list it (ListSecrets with IncludePlannedDeletion), delete it for good, or restore it. A
+// secret already scheduled (a retry) or gone is left as it is.
+func Schedule(ctx context.Context, sm Deleter, arn string) error {
+	_, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), RecoveryWindowInDays: aws.Int64(RecoveryWindowDays)})
+	var scheduled *smtypes.InvalidRequestException
+	var gone *smtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &scheduled) && !errors.As(err, &gone) {
+		return fmt.Errorf("schedule the deletion of hand-off secret %s: %w", arn, err)
+	}
+	return nil
+}
+
+// Restore cancels the scheduled deletion of a secret whose key must be sent again, so that
+// NotifyUser can read it. It reports false when the secret is gone (deleted for good by an
+// earlier run that confirmed its delivery, which ListSecrets may not show yet).
+func Restore(ctx context.Context, sm SecretsAPI, arn string) (bool, error) {
+	_, err := sm.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(arn)})
+	var gone *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &gone):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("restore hand-off secret %s: %w", arn, err)
+	}
+	return true, nil
+}
+
+// Delete removes a hand-off secret at once (no recovery window: it holds a key), also one
+// scheduled for deletion. A secret already gone (ListSecrets may list a deleted secret for
+// minutes) is deleted.
 func Delete(ctx context.Context, sm Deleter, arn string) error {
 	_, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)})
 	var gone *smtypes.ResourceNotFoundException
@@ -206,7 +247,8 @@ func Delete(ctx context.Context, sm Deleter, arn string) error {
 	return nil
 }
 
-// Deleter is the one call both sides make: delete a delivered or orphaned secret.
+// Deleter is the one call both sides make: ScanAndRotate deletes a delivered or orphaned
+// secret, NotifyUser schedules the deletion of a sent one.
 type Deleter interface {
 	DeleteSecret(context.Context, *secretsmanager.DeleteSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
 }
@@ -214,6 +256,7 @@ type Deleter interface {
 // Reader is the part of Secrets Manager NotifyUser uses.
 type Reader interface {
 	Tagger
+	Deleter
 	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }

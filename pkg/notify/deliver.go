@@ -47,8 +47,8 @@ type Delivery struct {
 	AlreadyDelivered bool `json:"alreadyDelivered,omitempty"`
 }
 
-// Handle sends the new key first (the zip, then its password) and marks its hand-off secret
-// sent, then one email per other notice, and finally records the delivered notices on the
+// Handle sends the new key first (the zip, then its password), marks its hand-off secret
+// sent and schedules its deletion, then one email per other notice, and finally records the delivered notices on the
 // owner's IAM user. Every email waits for its turn at the run's send rate. On an error
 // nothing more is sent and nothing unsent is recorded: a retry, or the next run, sends what
 // is missing (an email may then go out twice, never zero times).
@@ -69,6 +69,12 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			out.AlreadyDelivered = true
 			d.Log.WarnContext(ctx, "new key sent before: not sent again", "account", a.AccountID,
 				"user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)
+			// The attempt that sent it may have stopped before scheduling the deletion.
+			if errors.Is(err, errSentBefore) {
+				if err := handoff.Schedule(ctx, d.Secrets, n.NewKey.SecretARN); err != nil {
+					return out, err
+				}
+			}
 		case err != nil:
 			return out, err
 		default:
@@ -76,6 +82,11 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 				return out, err
 			}
 			if err := handoff.MarkSent(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID, n.Email); err != nil {
+				return out, err
+			}
+			// Sent: the secret is billed no more from here on; the next day's run confirms the
+			// delivery (deletes it for good) or restores it to send the key again.
+			if err := handoff.Schedule(ctx, d.Secrets, n.NewKey.SecretARN); err != nil {
 				return out, err
 			}
 			d.Log.InfoContext(ctx, "new key sent", "account", a.AccountID, "user", n.UserName, "accessKeyId", n.NewKey.AccessKeyID)

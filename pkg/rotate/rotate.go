@@ -318,6 +318,9 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			}
 		}
 	}
+	if err := ur.restoreForRedelivery(ctx); err != nil {
+		return err
+	}
 	for i, k := range ur.u.Keys {
 		if _, ok := ur.pending[k.AccessKeyID]; ok {
 			ur.u.Keys[i].Undelivered = true
@@ -379,8 +382,10 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 }
 
 // confirm closes a delivery SES accepted on an earlier day: unless the owner's address
-// bounced since, the key counts as delivered and its secret is deleted. A bounced delivery
-// stays pending: its key is sent again, and gives up after the bounded wait.
+// bounced since, the key counts as delivered and its secret is deleted for good (NotifyUser
+// scheduled its deletion when it sent it: it is deleted now, not at the end of the recovery
+// window). A bounced delivery stays pending: its secret is restored (restoreForRedelivery),
+// its key sent again, and it gives up after the bounded wait.
 func (ur *userRun) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
 	e := ur.execution
 	if e.Bounces != nil {
@@ -398,6 +403,36 @@ func (ur *userRun) confirm(ctx context.Context, p handoff.Pending) (bool, error)
 	}
 	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", p.AccessKeyID)
 	return true, nil
+}
+
+// restoreForRedelivery cancels the scheduled deletion of the secrets whose keys are to be sent
+// again: NotifyUser schedules a secret's deletion once SES accepted its emails, and a delivery
+// that a later day finds bounced (confirm) must be readable for the redelivery. A secret
+// sent today is left scheduled (it is not sent again today), and so is every secret in a dry
+// run. A secret gone since the listing was deleted for good: it waits for nothing.
+func (ur *userRun) restoreForRedelivery(ctx context.Context) error {
+	e := ur.execution
+	if e.run.DryRun {
+		return nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		p := ur.pending[id]
+		if !p.Scheduled || history.SameDay(p.Sent, e.run.Now) {
+			continue
+		}
+		restored, err := handoff.Restore(ctx, e.Secrets, p.SecretARN)
+		switch {
+		case err != nil:
+			return err
+		case !restored:
+			delete(ur.pending, id)
+			continue
+		}
+		p.Scheduled = false
+		ur.pending[id] = p
+		e.Log.InfoContext(ctx, "hand-off secret restored for redelivery", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id)
+	}
+	return nil
 }
 
 // deliveryGivenUp says why the owner's address no longer counts, once a key's delivery kept

@@ -42,8 +42,8 @@ type secret struct {
 	versionID, token                 string
 	tags                             []smtypes.Tag
 	created                          time.Time
-	deletedDate                      *time.Time // scheduled for deletion (recovery window)
-	deleteOn                         time.Time
+	deletedDate                      *time.Time // when its deletion was scheduled (recovery window)
+	deleteOn                         time.Time  // the end of the recovery window
 	purgedAt                         *time.Time // deleted for good
 }
 
@@ -53,7 +53,8 @@ type Secret struct {
 	Value       string
 	Tags        map[string]string
 	Created     time.Time
-	DeletedDate *time.Time // scheduled for deletion
+	DeletedDate *time.Time // when its deletion was scheduled (nil: not scheduled)
+	DeleteOn    time.Time  // when a scheduled deletion takes effect
 }
 
 // SecretsList returns the secrets that exist (scheduled deletions included), oldest first.
@@ -68,7 +69,7 @@ func (w *World) SecretsList() []Secret {
 		for _, t := range s.tags {
 			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
-		list = append(list, Secret{ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate})
+		list = append(list, Secret{ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate, DeleteOn: s.deleteOn})
 	}
 	return list
 }
@@ -241,7 +242,30 @@ func (c *Secrets) DescribeSecret(_ context.Context, in *secretsmanager.DescribeS
 			return nil, err
 		}
 		return &secretsmanager.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
-			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), DeletedDate: s.deletedDate, Tags: cloneTags(s.tags)}, nil
+			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), DeletedDate: s.deletedDateShown(), Tags: cloneTags(s.tags)}, nil
+	})
+}
+
+// deletedDateShown is the DeletedDate Secrets Manager shows of a secret scheduled for
+// deletion: the date it is deleted (the end of the recovery window; "some time after the
+// deleted date, Secrets Manager deletes the secret"), nil when it is not scheduled.
+func (s *secret) deletedDateShown() *time.Time {
+	if s.deletedDate == nil {
+		return nil
+	}
+	return aws.Time(s.deleteOn)
+}
+
+// RestoreSecret cancels a secret's scheduled deletion: its value can be read again. A secret
+// not scheduled for deletion is left as it is.
+func (c *Secrets) RestoreSecret(_ context.Context, in *secretsmanager.RestoreSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error) {
+	return do(c.w, c.call("RestoreSecret", in), aws.ToString(in.SecretId), func() (*secretsmanager.RestoreSecretOutput, error) {
+		s, err := c.w.findSecret(in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		s.deletedDate, s.deleteOn = nil, time.Time{}
+		return &secretsmanager.RestoreSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name)}, nil
 	})
 }
 
@@ -355,7 +379,7 @@ func (c *Secrets) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsI
 			e := smtypes.SecretListEntry{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
 				KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), Tags: cloneTags(s.tags)}
 			if s.deletedDate != nil && !s.deletedDate.After(asOf) {
-				e.DeletedDate = aws.Time(*s.deletedDate)
+				e.DeletedDate = s.deletedDateShown()
 			}
 			out.SecretList = append(out.SecretList, e)
 		}

@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// The hand-off secret's billed life (issue 11's cost): Secrets Manager charges nothing for a
+// secret scheduled for deletion, so NotifyUser schedules it as soon as SES accepted the key's
+// emails; the next day's run still confirms the delivery, or restores the secret to send the
+// key again.
+
+// handoffSecrets returns the secrets of user, scheduled ones included.
+func (h *harness) handoffSecrets(user string) []awsmodel.Secret {
+	var out []awsmodel.Secret
+	for _, s := range h.w.SecretsList() {
+		if s.Tags["key-rotator:user"] == user {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestHandoffSecretIsNotBilledAfterDelivery: once the new key's emails were accepted, its
+// secret is scheduled for deletion (no longer billed) within the minutes of the run, and the
+// next day's confirmation deletes it for good; the key then counts as delivered.
+func TestHandoffSecretIsNotBilledAfterDelivery(t *testing.T) {
+	h := newHarness(t)
+	h.user("erin", nil, 85)
+	created := h.now
+	h.notify(h.scan())
+	got := h.received("erin")
+	if len(got) != 1 {
+		t.Fatalf("erin received %v, want the new key", got)
+	}
+	secrets := h.handoffSecrets("erin")
+	if len(secrets) != 1 {
+		t.Fatalf("erin's hand-off secrets: %v, want one", secrets)
+	}
+	s := secrets[0]
+	if s.DeletedDate == nil {
+		t.Fatalf("the hand-off secret of %s is still billable after its delivery (not scheduled for deletion)", got[0])
+	}
+	if billed := s.DeletedDate.Sub(s.Created); billed > 10*time.Minute || s.Created.Before(created) {
+		t.Errorf("the secret was billable for %s, want minutes", billed)
+	}
+	h.dayStart = h.dayStart.AddDate(0, 0, 1)
+	h.now = h.dayStart
+	h.notify(h.scan())
+	if left := h.handoffSecrets("erin"); len(left) != 0 {
+		t.Errorf("after the next day's confirmation erin still has hand-off secrets %v", left)
+	}
+	if h.keys("erin")[got[0]] != types.StatusTypeActive {
+		t.Errorf("the delivered key %s is not active (keys %v)", got[0], h.keys("erin"))
+	}
+}
+
+// TestBouncedDeliveryIsRestoredAndSentAgain: a delivery that bounced is not confirmed; its
+// secret, scheduled for deletion when it was sent, is restored so that the key is sent
+// again, and is scheduled again once sent; the old key stays active meanwhile.
+func TestBouncedDeliveryIsRestoredAndSentAgain(t *testing.T) {
+	h := newHarness(t)
+	old := h.user("frank", nil, 85)[0]
+	h.w.SetBounce("frank@"+domain, true)
+	h.day()
+	sends := len(h.w.Messages())
+	if secrets := h.handoffSecrets("frank"); len(secrets) != 1 || secrets[0].DeletedDate == nil || sends == 0 {
+		t.Fatalf("after the first send: secrets %v, %d messages; want one secret scheduled for deletion", secrets, sends)
+	}
+	h.day() // the bounce is found: restored and sent again
+	secrets := h.handoffSecrets("frank")
+	if len(secrets) != 1 {
+		t.Fatalf("frank's secrets after the bounce: %v, want the one of the undelivered key", secrets)
+	}
+	var resent bool
+	for _, m := range h.w.Messages()[sends:] {
+		resent = resent || strings.Contains(string(m.Raw), secrets[0].Tags["key-rotator:access-key-id"])
+	}
+	if !resent {
+		t.Errorf("the undelivered key %s was not sent again", secrets[0].Tags["key-rotator:access-key-id"])
+	}
+	if secrets[0].DeletedDate == nil {
+		t.Errorf("the secret sent again is billable: not scheduled for deletion again")
+	}
+	if h.keys("frank")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s was deactivated while its replacement bounced (keys %v)", old, h.keys("frank"))
+	}
+}
+
+// TestRetriedNotifyUserSchedulesTheSecret: an attempt that sent the key but stopped before
+// scheduling its secret's deletion leaves it to the retry, which sends nothing again.
+func TestRetriedNotifyUserSchedulesTheSecret(t *testing.T) {
+	h := newHarness(t)
+	h.user("gina", nil, 85)
+	notes := h.scan()
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if in, ok := c.Input.(*secretsmanager.DeleteSecretInput); ok && in.RecoveryWindowInDays != nil {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	h.notify(notes)
+	h.w.Inject = nil
+	if secrets := h.handoffSecrets("gina"); len(secrets) != 1 || secrets[0].DeletedDate != nil {
+		t.Fatalf("after the failed scheduling: %v, want one secret not scheduled", secrets)
+	}
+	sends := len(h.w.Messages())
+	h.notify(notes) // Step Functions' retry
+	if len(h.w.Messages()) != sends {
+		t.Errorf("the retry sent %d more messages, want none", len(h.w.Messages())-sends)
+	}
+	if secrets := h.handoffSecrets("gina"); len(secrets) != 1 || secrets[0].DeletedDate == nil {
+		t.Errorf("after the retry: %v, want the secret scheduled for deletion", secrets)
+	}
+}
