@@ -84,8 +84,10 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	scan.Role.AddToPrincipalPolicy(allowIf(
 		map[string]any{"StringEquals": map[string]any{"secretsmanager:KmsKeyArn": s.HandoffKey.KeyArn()}},
 		[]string{"secretsmanager:CreateSecret"}, handoffSecrets))
+	// DeleteSecret deletes a delivered or orphaned secret for good; RestoreSecret cancels the
+	// scheduled deletion of a sent secret whose delivery bounced, for the key to be sent again.
 	scan.Role.AddToPrincipalPolicy(allow(
-		[]string{"secretsmanager:TagResource", "secretsmanager:DeleteSecret"}, handoffSecrets))
+		[]string{"secretsmanager:TagResource", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret"}, handoffSecrets))
 	// Pending hand-offs (keys created but not yet delivered) are found by listing the prefix.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:ListSecrets"}, jsii.String("*")))
 	// CreateSecret with a customer managed key makes Secrets Manager call GenerateDataKey and,
@@ -122,10 +124,12 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	)
 
 	notify := s.Functions[contract.NotifyUser]
-	// NotifyUser reads a new key, marks its secret sent (ScanAndRotate deletes it once the
+	// NotifyUser reads a new key, marks its secret sent and schedules its deletion (a secret
+	// scheduled for deletion is not billed; ScanAndRotate deletes it for good once the
 	// delivery is confirmed), and records delivered notices on the owner's IAM user through
 	// the member role.
-	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}, handoffSecrets))
+	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+		"secretsmanager:DeleteSecret"}, handoffSecrets))
 	notify.Role.AddToPrincipalPolicy(allowIf(map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{config.HandoffSentTag}}},
 		[]string{"secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")

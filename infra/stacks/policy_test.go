@@ -131,6 +131,7 @@ func TestRolePermissions(t *testing.T) {
 			"secretsmanager:CreateSecret":  {secrets},
 			"secretsmanager:TagResource":   {secrets},
 			"secretsmanager:DeleteSecret":  {secrets},
+			"secretsmanager:RestoreSecret": {secrets},
 			"secretsmanager:ListSecrets":   {"*"},
 			"ses:GetSuppressedDestination": {"*"},
 			"kms:GenerateDataKey":          {"<HandoffKey.Arn>"},
@@ -142,6 +143,7 @@ func TestRolePermissions(t *testing.T) {
 		{"NotifyUserRole", with(with(logsAndTraces("<NotifyUserLogs.Arn>"), map[string][]string{
 			"secretsmanager:GetSecretValue": {secrets},
 			"secretsmanager:DescribeSecret": {secrets},
+			"secretsmanager:DeleteSecret":   {secrets},
 			"secretsmanager:TagResource":    {secrets},
 			"kms:Decrypt":                   {"<HandoffKey.Arn>"},
 			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},

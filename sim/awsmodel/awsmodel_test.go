@@ -574,6 +574,60 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
+// TestScheduledDeletion: a secret scheduled for deletion is unreadable and listed only with
+// IncludePlannedDeletion, its DeletedDate the end of the window; RestoreSecret makes it
+// readable again; at the end of the window it is gone for good, as AWS documents.
+func TestScheduledDeletion(t *testing.T) {
+	w, clock := newWorld(t)
+	sm := w.Secrets()
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("h/1/alice/AKIA1"), SecretString: aws.String("v")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.ARN
+	schedule := func() {
+		t.Helper()
+		if _, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: id, RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+			t.Fatal(err)
+		}
+		clock.advance(w.ListSecretsDelay)
+	}
+	listed := func(planned bool) (names []string, deleted []*time.Time) {
+		t.Helper()
+		page, err := sm.ListSecrets(ctx, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(planned)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.SecretList {
+			names, deleted = append(names, aws.ToString(e.Name)), append(deleted, e.DeletedDate)
+		}
+		return names, deleted
+	}
+	schedule()
+	scheduledAt := clock.now().Add(-w.ListSecretsDelay)
+	if names, _ := listed(false); len(names) != 0 {
+		t.Errorf("listed without IncludePlannedDeletion: %v", names)
+	}
+	if names, deleted := listed(true); len(names) != 1 || deleted[0] == nil || !deleted[0].Equal(scheduledAt.AddDate(0, 0, 7)) {
+		t.Errorf("listed with IncludePlannedDeletion: %v, deleted %v; want it, deleted date the end of the window", names, deleted)
+	}
+	if _, err := sm.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: id}); err != nil || aws.ToString(v.SecretString) != "v" {
+		t.Errorf("get after restore: %v, %v", v, err)
+	}
+	schedule()
+	clock.advance(7*24*time.Hour - w.ListSecretsDelay)
+	if _, err := sm.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: id}); code(err) != "ResourceNotFoundException" {
+		t.Errorf("restore after the recovery window: %v", err)
+	}
+	clock.advance(w.ListSecretsDelay)
+	if names, _ := listed(true); len(names) != 0 {
+		t.Errorf("listed after the recovery window: %v", names)
+	}
+}
+
 func TestCreateSecretRetriedBySDK(t *testing.T) {
 	w, _ := newWorld(t)
 	w.Inject = func(Call) Fault { return Retried }

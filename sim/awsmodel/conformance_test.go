@@ -30,6 +30,8 @@ type backend struct {
 		handoff.SecretsAPI
 		handoff.Reader
 	}
+	// now is the backend's clock.
+	now func() time.Time
 	ses notify.SESAPI
 	// createUser and verifySES are the owner's side (no rotator call does them).
 	createUser func(name string) error
@@ -55,6 +57,9 @@ const standInAccount = "123456789012"
 //   - a raw message with Destination: moto sends to Destination and to the headers'
 //     recipients, SES to Destination only (the sequence sends without Destination);
 //   - IAM tag keys: case-insensitive in AWS for users, case-sensitive in moto;
+//   - DeleteSecret with ForceDeleteWithoutRecovery of a secret already gone: AWS documents no
+//     ResourceNotFoundException, moto answers none, the model does (the sequence does not
+//     force-delete a secret twice);
 //   - IAM TagUser: moto checks no user tag at all (no 50-tag quota, no value length or
 //     character set); the steps that need AWS's checks carry its documented outcome.
 var conformance = []struct {
@@ -208,6 +213,54 @@ var conformance = []struct {
 		b.settle()
 		return listSecrets(ctx, b, "conf/123456789012/")
 	}},
+	// The hand-off secret's life after its delivery: scheduled for deletion (unbilled,
+	// unreadable, listed only on request), then deleted for good or restored.
+	{"schedule a deletion", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: &s.secrets[1], RecoveryWindowInDays: aws.Int64(7)})
+		return outcome(err, func() string { return "deleted in " + days(aws.ToTime(out.DeletionDate).Sub(b.now())) })
+	}},
+	{"get a scheduled secret", func(ctx context.Context, b *backend, s *state) string { return getSecret(ctx, b, s.secrets[1]) }},
+	{"schedule it again", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: &s.secrets[1], RecoveryWindowInDays: aws.Int64(7)})
+		return outcome(err, "scheduled")
+	}},
+	{"describe a scheduled secret", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &s.secrets[1]})
+		return outcome(err, func() string {
+			return fmt.Sprintf("tags=%d deleted date in %s", len(out.Tags), days(aws.ToTime(out.DeletedDate).Sub(b.now())))
+		})
+	}},
+	{"list without planned deletions", func(ctx context.Context, b *backend, s *state) string {
+		b.settle()
+		return listSecrets(ctx, b, "conf/123456789012/")
+	}},
+	{"list with planned deletions", func(ctx context.Context, b *backend, s *state) string {
+		return listSecretsIncluding(ctx, b, "conf/123456789012/", true)
+	}},
+	{"restore", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.secrets.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: &s.secrets[1]})
+		return outcome(err, func() string { return fmt.Sprintf("restored arn=%v", aws.ToString(out.ARN) == s.secrets[1]) })
+	}},
+	{"get a restored secret", func(ctx context.Context, b *backend, s *state) string { return getSecret(ctx, b, s.secrets[1]) }},
+	{"describe a restored secret", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &s.secrets[1]})
+		return outcome(err, func() string { return fmt.Sprintf("deleted=%v", out.DeletedDate != nil) })
+	}},
+	{"delete a scheduled secret for good", func(ctx context.Context, b *backend, s *state) string {
+		if _, err := b.secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: &s.secrets[1], RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+			return outcome(err, "")
+		}
+		_, err := b.secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: &s.secrets[1], ForceDeleteWithoutRecovery: aws.Bool(true)})
+		return outcome(err, "deleted")
+	}},
+	{"restore a secret deleted for good", func(ctx context.Context, b *backend, s *state) string {
+		_, err := b.secrets.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: &s.secrets[1]})
+		return outcome(err, "restored")
+	}},
+	{"list after the deletion for good", func(ctx context.Context, b *backend, s *state) string {
+		b.settle()
+		return listSecretsIncluding(ctx, b, "conf/123456789012/", true)
+	}},
 	{"send from an unverified address", func(ctx context.Context, b *backend, s *state) string {
 		return sendEmail(ctx, b, "nobody@unverified.example", "alice@example.com")
 	}},
@@ -292,7 +345,13 @@ func createSecret(ctx context.Context, b *backend, s *state, name string) string
 }
 
 func listSecrets(ctx context.Context, b *backend, prefix string) string {
-	out, err := b.secrets.ListSecrets(ctx, &secretsmanager.ListSecretsInput{
+	return listSecretsIncluding(ctx, b, prefix, false)
+}
+
+// listSecretsIncluding lists the secrets under prefix, those scheduled for deletion too when
+// planned is set.
+func listSecretsIncluding(ctx context.Context, b *backend, prefix string, planned bool) string {
+	out, err := b.secrets.ListSecrets(ctx, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(planned),
 		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{prefix}}}})
 	return outcome(err, func() string {
 		var names []string
@@ -303,6 +362,9 @@ func listSecrets(ctx context.Context, b *backend, prefix string) string {
 		return fmt.Sprint(names)
 	})
 }
+
+// days writes a duration to the nearest whole day: the stand-in's clock and the model's differ.
+func days(d time.Duration) string { return fmt.Sprintf("%.0f days", d.Hours()/24) }
 
 func getSecret(ctx context.Context, b *backend, id string) string {
 	out, err := b.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
@@ -335,6 +397,7 @@ func TestConformanceWithStandIn(t *testing.T) {
 			return err
 		},
 		settle: func() {},
+		now:    time.Now,
 	}
 	clock := &simClock{t: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC)}
 	w := New(clock.now, 1)
@@ -343,6 +406,7 @@ func TestConformanceWithStandIn(t *testing.T) {
 		createUser: func(name string) error { return w.CreateUser(standInAccount, name, nil) },
 		verifySES:  func(identity string) error { w.VerifySES(identity); return nil },
 		settle:     func() { clock.advance(max(w.ConsistencyDelay, w.ListSecretsDelay)) },
+		now:        clock.now,
 	}
 
 	ctx := context.Background()
