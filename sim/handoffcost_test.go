@@ -119,3 +119,25 @@ func TestRetriedNotifyUserSchedulesTheSecret(t *testing.T) {
 		t.Errorf("after the retry: %v, want the secret scheduled for deletion", secrets)
 	}
 }
+
+// TestUnconfirmedSecretOutlivesItsRecoveryWindow: a user the runs cannot bring to a decision
+// (here an unreadable pending mark fails the user every day) keeps its sent secret: the run
+// restores it rather than let Secrets Manager delete it at the end of its recovery window,
+// which would make an unconfirmed key count as delivered.
+func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
+	h := newHarness(t)
+	h.user("hugo", nil, 85)
+	h.w.SetBounce("hugo@"+domain, true)
+	h.day()
+	must(h.w.SetTag(testAccount, "hugo", "key-rotator:pending", "not a time"))
+	for range 10 {
+		h.day()
+	}
+	secrets := h.handoffSecrets("hugo")
+	if len(secrets) != 1 {
+		t.Fatalf("hugo's hand-off secrets after 10 days of failed runs: %v, want the unconfirmed one kept", secrets)
+	}
+	if secrets[0].DeletedDate != nil {
+		t.Errorf("the unconfirmed secret is still scheduled for deletion on %s", secrets[0].DeleteOn.Format(time.DateOnly))
+	}
+}

@@ -220,15 +220,20 @@ func Schedule(ctx context.Context, sm Deleter, arn string) error {
 	return nil
 }
 
-// Restore cancels the scheduled deletion of a secret whose key must be sent again, so that
-// NotifyUser can read it. It reports false when the secret is gone (deleted for good by an
-// earlier run that confirmed its delivery, which ListSecrets may not show yet).
+// Restore cancels the scheduled deletion of a secret whose delivery is not confirmed, so that
+// NotifyUser can read it and Secrets Manager does not delete it at the end of its recovery
+// window. It reports false when the secret is gone (deleted for good since ListSecrets, which
+// lags, listed it). A secret no longer scheduled (restored by a retried attempt: the listing
+// lags) is restored.
 func Restore(ctx context.Context, sm SecretsAPI, arn string) (bool, error) {
 	_, err := sm.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(arn)})
 	var gone *smtypes.ResourceNotFoundException
+	var notScheduled *smtypes.InvalidRequestException
 	switch {
 	case errors.As(err, &gone):
 		return false, nil
+	case errors.As(err, &notScheduled):
+		return true, nil
 	case err != nil:
 		return false, fmt.Errorf("restore hand-off secret %s: %w", arn, err)
 	}

@@ -122,11 +122,12 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 		return res, nil, fmt.Errorf("scan account %s: %w", acct.AccountID, err)
 	}
 	res.Counts.Users = found.Users
-	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{},
+	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{}, confirmed: map[string]bool{},
 		noticeBudget: cmp.Or(r.MaxNotifications, DefaultMaxNotifications)}
 	for _, p := range problems {
 		e.fail(ctx, workflow.UserResult{UserName: "(hand-off secret)"}, p)
 	}
+	e.settleScheduled(ctx, pending)
 	if len(found.NotScanned) > 0 || found.Unlisted {
 		e.notScanned(ctx, found)
 	}
@@ -149,6 +150,46 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 		e.user(ctx, name)
 	}
 	return res, e.notifications, nil
+}
+
+// settleScheduled decides, before any user is read, on the secrets NotifyUser scheduled for
+// deletion on an earlier day once SES accepted their emails: a delivery that did not bounce
+// is confirmed (the secret deleted for good, the key delivered), any other secret restored,
+// so that its key can be sent again and, above all, so that it does not reach the end of its
+// recovery window, where Secrets Manager would delete it and its unconfirmed key would count
+// as delivered. Done for the whole account at once, it does not depend on a user's run
+// getting that far (an exempt user, a failing one, a deferred one, a crash). A secret this
+// fails on stays scheduled for the next run, within its window.
+func (e *execution) settleScheduled(ctx context.Context, pending map[string]handoff.Pending) {
+	if e.run.DryRun {
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(pending)) {
+		p := pending[id]
+		if !p.Scheduled || history.SameDay(p.Sent, e.run.Now) {
+			continue
+		}
+		confirmed, err := false, error(nil)
+		if !p.Sent.IsZero() {
+			confirmed, err = e.confirm(ctx, p)
+		}
+		if err == nil && !confirmed {
+			var restored bool
+			restored, err = handoff.Restore(ctx, e.Secrets, p.SecretARN)
+			confirmed = !restored // gone: deleted for good since the listing
+		}
+		switch {
+		case err != nil:
+			e.fail(ctx, workflow.UserResult{UserName: "(hand-off secret)"}, fmt.Errorf("new key %s of %s: %w", id, p.UserName, err))
+		case confirmed:
+			// Still listed for the user's run: its orphan sweep must know the key was stored.
+			e.confirmed[id] = true
+		default:
+			p.Scheduled = false
+			pending[id] = p
+			e.Log.InfoContext(ctx, "hand-off secret restored until its delivery is confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
+		}
+	}
 }
 
 // TimeReserve is the time an invocation keeps for writing its result and notifications: users
@@ -191,6 +232,7 @@ type execution struct {
 	run           workflow.Run
 	acct          workflow.Account
 	pending       map[string][]handoff.Pending // by user name
+	confirmed     map[string]bool              // keys whose delivery this run confirmed before reading users
 	res           *workflow.AccountResult
 	notifications []workflow.Notification
 	writers       int // users given writes so far (rule 8)
@@ -291,13 +333,15 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 		p := ur.pending[id]
 		switch {
+		case e.confirmed[id]:
+			delete(ur.pending, id)
 		case !keyIDs[id]:
 			if err := e.dropStale(ctx, p); err != nil {
 				return err
 			}
 			delete(ur.pending, id)
 		case !p.Sent.IsZero() && !history.SameDay(p.Sent, e.run.Now) && !e.run.DryRun:
-			confirmed, err := ur.confirm(ctx, p)
+			confirmed, err := e.confirm(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -317,9 +361,6 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 		}
-	}
-	if err := ur.restoreForRedelivery(ctx); err != nil {
-		return err
 	}
 	for i, k := range ur.u.Keys {
 		if _, ok := ur.pending[k.AccessKeyID]; ok {
@@ -382,57 +423,25 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 }
 
 // confirm closes a delivery SES accepted on an earlier day: unless the owner's address
-// bounced since, the key counts as delivered and its secret is deleted for good (NotifyUser
-// scheduled its deletion when it sent it: it is deleted now, not at the end of the recovery
-// window). A bounced delivery stays pending: its secret is restored (restoreForRedelivery),
-// its key sent again, and it gives up after the bounded wait.
-func (ur *userRun) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
-	e := ur.execution
+// bounced since, the key counts as delivered and its secret is deleted for good (also when
+// NotifyUser scheduled its deletion: it goes now, not at the end of the recovery window). A
+// bounced delivery stays pending: its key is sent again, and gives up after the bounded wait.
+func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
 	if e.Bounces != nil {
 		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
 		if err != nil {
-			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", ur.u.UserName, err)
+			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", p.UserName, err)
 		}
 		if bounced {
-			e.Log.WarnContext(ctx, "new key's email bounced", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", p.AccessKeyID)
+			e.Log.WarnContext(ctx, "new key's email bounced", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID)
 			return false, nil
 		}
 	}
 	if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
 		return false, err
 	}
-	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", p.AccessKeyID)
+	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID)
 	return true, nil
-}
-
-// restoreForRedelivery cancels the scheduled deletion of the secrets whose keys are to be sent
-// again: NotifyUser schedules a secret's deletion once SES accepted its emails, and a delivery
-// that a later day finds bounced (confirm) must be readable for the redelivery. A secret
-// sent today is left scheduled (it is not sent again today), and so is every secret in a dry
-// run. A secret gone since the listing was deleted for good: it waits for nothing.
-func (ur *userRun) restoreForRedelivery(ctx context.Context) error {
-	e := ur.execution
-	if e.run.DryRun {
-		return nil
-	}
-	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
-		p := ur.pending[id]
-		if !p.Scheduled || history.SameDay(p.Sent, e.run.Now) {
-			continue
-		}
-		restored, err := handoff.Restore(ctx, e.Secrets, p.SecretARN)
-		switch {
-		case err != nil:
-			return err
-		case !restored:
-			delete(ur.pending, id)
-			continue
-		}
-		p.Scheduled = false
-		ur.pending[id] = p
-		e.Log.InfoContext(ctx, "hand-off secret restored for redelivery", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id)
-	}
-	return nil
 }
 
 // deliveryGivenUp says why the owner's address no longer counts, once a key's delivery kept
