@@ -12,6 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -68,6 +74,10 @@ type Result struct {
 	Requests map[string]int
 	Emails   int
 	Accounts []Account
+	// Keys is how many access keys the organization was seeded with; Handoff, the hand-off
+	// secrets as the execution left them.
+	Keys    int
+	Handoff []HandoffSecret
 }
 
 // Run seeds the organization on a new stand-in, runs one execution of the workflow on it,
@@ -120,6 +130,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	fmt.Fprintf(progress, "bench-scale: the execution %s in %s\n", strings.ToLower(ex.Status), res.Run.Round(time.Second))
+	res.Keys = len(seeded.Keys)
+	if res.Handoff, err = handoffSecrets(ctx, sandbox.Config(srv.URL)); err != nil {
+		return nil, err
+	}
 
 	var members []sandbox.AccountSettings
 	for _, a := range seeded.Settings.Accounts {
@@ -213,4 +227,27 @@ func loadavg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// handoffSecrets lists the hand-off secrets on the stand-in, those scheduled for deletion
+// included. DeletedDate is the end of the recovery window, as AWS documents it: the deletion
+// was scheduled the window's days before.
+func handoffSecrets(ctx context.Context, cfg aws.Config) ([]HandoffSecret, error) {
+	pages := secretsmanager.NewListSecretsPaginator(secretsmanager.NewFromConfig(cfg), &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true),
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{config.DefaultHandoffSecretPrefix}}}})
+	var out []HandoffSecret
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the hand-off secrets: %w", err)
+		}
+		for _, e := range page.SecretList {
+			s := HandoffSecret{Created: aws.ToTime(e.CreatedDate)}
+			if e.DeletedDate != nil {
+				s.Scheduled = aws.Time(e.DeletedDate.AddDate(0, 0, -handoff.RecoveryWindowDays))
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }

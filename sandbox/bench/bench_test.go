@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
@@ -63,9 +64,14 @@ func TestBenchScaleSmall(t *testing.T) {
 	if res.Requests["secretsmanager"] == 0 || res.Requests["iam"] == 0 || res.Requests["s3"] == 0 {
 		t.Errorf("requests by service %v: the counter missed the Lambdas", res.Requests)
 	}
+	// Each new key's secret is scheduled for deletion once sent: billed its first hour only.
+	if res.scheduled() != f.KeysCreated || f.Usage.SecretHours != float64(f.KeysCreated) {
+		t.Errorf("%d of %d hand-off secrets scheduled for deletion, %g secret-hours billed; want all, one hour each",
+			res.scheduled(), f.KeysCreated, f.Usage.SecretHours)
+	}
 	var doc strings.Builder
 	res.Markdown(&doc)
-	for _, want := range []string{"go test ./sandbox/bench", "| IAM/STS calls, quiet account (60 users, nothing due) |",
+	for _, want := range []string{"go test ./sandbox/bench", "| IAM/STS calls, quiet account (60 users, nothing due) |", "### An ordinary day",
 		"| every account `done` | 7 of 7 | met |", StateTransition.Source, EmailMessage.String(), "## Projection to 10,000 accounts", "## Whose figures"} {
 		if !strings.Contains(doc.String(), want) {
 			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, doc.String())
@@ -86,5 +92,48 @@ func TestBillPricesEachLine(t *testing.T) {
 	}
 	if len(lines) != len(want) || math.Abs(total-sum) > 1e-9 {
 		t.Errorf("%d lines totalling $%g, want %d totalling $%g", len(lines), total, len(want), sum)
+	}
+}
+
+// TestHandoffSecretBilledHours: from creation to the scheduled deletion, whole hours rounded
+// up; a secret left live waits for the next daily run.
+func TestHandoffSecretBilledHours(t *testing.T) {
+	created := time.Date(2026, 11, 30, 13, 0, 0, 0, time.UTC)
+	after := func(d time.Duration) *time.Time { t := created.Add(d); return &t }
+	tests := []struct {
+		name      string
+		scheduled *time.Time
+		want      float64
+	}{
+		{"scheduled seconds later", after(90 * time.Second), 1},
+		{"scheduled after exactly an hour", after(time.Hour), 1},
+		{"scheduled after 61 minutes", after(61 * time.Minute), 2},
+		{"left live", nil, NextRunHours},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (HandoffSecret{Created: created, Scheduled: tt.scheduled}).BilledHours(); got != tt.want {
+				t.Errorf("billed %g hours, want %g", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnitsAddUpToTheRun: the unit costs times the run's accounts, new keys and notice
+// emails give back the run's cost, and a new key costs more than a notice.
+func TestUnitsAddUpToTheRun(t *testing.T) {
+	r := &Result{Stats: runner.Stats{Executions: 31, Transitions: 200}, Requests: map[string]int{"secretsmanager": 70}, Emails: 40,
+		Lambdas: []runner.Invocations{{Function: statemachine.NotifyUser, MemoryMB: 256, Invocations: 25, Duration: 25 * time.Second},
+			{Function: statemachine.ScanAndRotate, MemoryMB: 512, Invocations: 5, Duration: 10 * time.Second}},
+		Handoff:  []HandoffSecret{{Created: time.Now()}},
+		Accounts: []Account{{Name: "a", Counts: workflow.Counts{KeysCreated: 10}}, {Name: "b"}, {Name: "c"}, {Name: "d"}, {Name: "e"}}}
+	f := r.Figures()
+	u := r.Units(f)
+	notices := float64(r.Emails - 2*f.KeysCreated)
+	if got := u.PerAccount*float64(f.Accounts) + u.PerNewKey*float64(f.KeysCreated) + u.PerNotice*notices; math.Abs(got-f.Cost) > 1e-12 {
+		t.Errorf("units add up to $%g, the run cost $%g", got, f.Cost)
+	}
+	if u.PerNewKey <= u.PerNotice || u.PerNotice <= 0 || u.PerAccount <= 0 {
+		t.Errorf("unit costs %+v", u)
 	}
 }

@@ -2,7 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 )
 
 // Price is one list price: what it is, in US dollars per Per units of Unit.
@@ -31,7 +33,8 @@ var (
 	StateTransition = Price{"Step Functions Standard", 0.025, 1000, "state transitions", "https://aws.amazon.com/step-functions/pricing/"}
 	LambdaGBSecond  = Price{"Lambda duration, Arm (first tier)", 0.0000133334, 1, "GB-second", "https://aws.amazon.com/lambda/pricing/"}
 	LambdaRequest   = Price{"Lambda requests", 0.20, 1_000_000, "requests", "https://aws.amazon.com/lambda/pricing/"}
-	// A secret is billed $0.40 a month, prorated by the hour (730 hours a month).
+	// A secret is billed $0.40 a month, prorated by the hour (730 hours a month); a secret
+	// scheduled for deletion is not billed.
 	SecretHour   = Price{"Secrets Manager storage", 0.40, 730, "secret-hours (a secret-month)", "https://aws.amazon.com/secrets-manager/pricing/"}
 	SecretsCall  = Price{"Secrets Manager API calls", 0.05, 10_000, "calls", "https://aws.amazon.com/secrets-manager/pricing/"}
 	EmailMessage = Price{"SES outbound email", 0.10, 1000, "messages", "https://aws.amazon.com/ses/pricing/"}
@@ -40,9 +43,27 @@ var (
 // Cost is the price of quantity units.
 func (p Price) Cost(quantity float64) float64 { return quantity / p.Per * p.USD }
 
-// SecretLifetimeHours is how long a hand-off secret lives: the next daily run finds its
-// delivery confirmed and deletes it.
-const SecretLifetimeHours = 24
+// NextRunHours is how long a hand-off secret the run left live (its key not sent: NotifyUser
+// failed, or its delivery was deferred) stays billed: until the next daily run.
+const NextRunHours = 24
+
+// HandoffSecret is one hand-off secret as the run left it: created, and, once NotifyUser sent
+// its key, scheduled for deletion.
+type HandoffSecret struct {
+	Created   time.Time
+	Scheduled *time.Time // when its deletion was scheduled; nil: still live
+}
+
+// BilledHours is how long Secrets Manager bills the secret: from its creation to its
+// scheduled deletion (a secret scheduled for deletion costs nothing), whole hours rounded up
+// (the secret-month is prorated by the hour), at least one; a secret still live at the end of
+// the run is billed until the next daily run confirms it.
+func (s HandoffSecret) BilledHours() float64 {
+	if s.Scheduled == nil {
+		return NextRunHours
+	}
+	return max(1, math.Ceil(s.Scheduled.Sub(s.Created).Hours()))
+}
 
 // Usage is what one daily run uses of what is billed.
 type Usage struct {

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // Goals are issue 11's: what BENCHMARKS.md checks the figures against.
@@ -67,8 +69,12 @@ func (r *Result) Figures() Figures {
 		f.MixedRotator /= float64(f.Mixed)
 		f.MixedPerUser /= float64(f.Mixed)
 	}
-	f.Usage = Usage{Transitions: r.Stats.Transitions, SecretHours: float64(f.KeysCreated * SecretLifetimeHours),
-		SecretsCalls: r.Requests["secretsmanager"], Emails: r.Emails}
+	f.Usage = Usage{Transitions: r.Stats.Transitions, SecretsCalls: r.Requests["secretsmanager"], Emails: r.Emails}
+	for _, s := range r.Handoff {
+		f.Usage.SecretHours += s.BilledHours()
+	}
+	// A new key whose secret the listing missed is counted as left live.
+	f.Usage.SecretHours += float64(max(0, f.KeysCreated-len(r.Handoff)) * NextRunHours)
 	for _, l := range r.Lambdas {
 		f.Usage.LambdaRequests += l.Invocations
 		f.Usage.LambdaGBs += l.GBSeconds()
@@ -182,8 +188,10 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "## Cost of the daily run")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "List prices, US East (N. Virginia), on demand, before free tiers, as published on %s (package\n", PricesAsOf)
-	fmt.Fprintf(w, "`sandbox/bench`, cost.go, is their one home). A hand-off secret is counted for %d hours: the next\n", SecretLifetimeHours)
-	fmt.Fprintln(w, "daily run confirms its delivery and deletes it. S3, CloudWatch, KMS and SNS are left out.")
+	fmt.Fprintln(w, "`sandbox/bench`, cost.go, is their one home). A hand-off secret is counted as measured: from its")
+	fmt.Fprintln(w, "creation to its scheduled deletion (NotifyUser schedules it once SES accepted the key's emails, and")
+	fmt.Fprintln(w, "Secrets Manager bills no secret scheduled for deletion), in whole hours rounded up; one the run left")
+	fmt.Fprintf(w, "live is counted until the next daily run (%d hours). S3, CloudWatch, KMS and SNS are left out.\n", NextRunHours)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "| item | price | quantity | this run | per 1,000 accounts | %s accounts |\n", thousands(ProjectionAccounts))
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
@@ -195,12 +203,11 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "| **total** | | | **$%.4f** | **$%.4f** | **$%.2f** |\n", f.Cost, f.Cost*to1000, f.Cost*scale)
 	if f.KeysCreated > 0 {
 		secrets := SecretHour.Cost(f.Usage.SecretHours)
-		fmt.Fprintf(w, "\nThe hand-off secrets of the %d new keys are %.0f%% of it: %s a new key, for the day its secret waits\n",
-			f.KeysCreated, 100*secrets/f.Cost, usd(SecretHour.Cost(SecretLifetimeHours)))
-		fmt.Fprintf(w, "for the next run. Without them the run costs %s per 1,000 accounts. This organization replaces a key in\n", usd((f.Cost-secrets)*to1000))
-		fmt.Fprintln(w, "every mixed account on the same day, as on a first rollout; once keys are replaced as they come due")
-		fmt.Fprintln(w, "(every 80 days), a day's new keys are about 1/80 of the keys in use.")
+		fmt.Fprintf(w, "\nThe hand-off secrets of the %d new keys were billed %.0f secret-hours, %.1f a key (%d scheduled for\n",
+			f.KeysCreated, f.Usage.SecretHours, f.Usage.SecretHours/float64(f.KeysCreated), r.scheduled())
+		fmt.Fprintf(w, "deletion by the end of the run): %.1f%% of the run's cost.\n", 100*secrets/f.Cost)
 	}
+	r.ordinaryDay(w, f)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "## Projection to %s accounts\n", thousands(ProjectionAccounts))
 	fmt.Fprintln(w)
@@ -243,3 +250,79 @@ func noticeDeferral(a Account) string {
 
 // usd writes an amount in dollars to four decimals.
 func usd(v float64) string { return fmt.Sprintf("$%.4f", v) }
+
+// scheduled counts the hand-off secrets the run left scheduled for deletion.
+func (r *Result) scheduled() int {
+	n := 0
+	for _, s := range r.Handoff {
+		if s.Scheduled != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// UnitCosts are the run's cost split by what causes it, each at its measured quantities.
+type UnitCosts struct {
+	// PerNewKey: its secret's billed hours, its Secrets Manager calls (all but one ListSecrets
+	// per account), its two emails and its notification; PerNotice: one email and its
+	// notification; PerAccount: the rest, spread over the accounts scanned.
+	PerNewKey, PerNotice, PerAccount float64
+}
+
+// Units splits the run's cost. A notification costs its NotifyUser invocations (requests and
+// GB-seconds, NotifyUser's mean) and one child execution's state transitions (the mean of all
+// executions).
+func (r *Result) Units(f Figures) UnitCosts {
+	accounts, keys := float64(max(f.Accounts, 1)), float64(f.KeysCreated)
+	perExecution := StateTransition.Cost(float64(r.Stats.Transitions) / float64(max(r.Stats.Executions, 1)))
+	notification := perExecution
+	for _, l := range r.Lambdas {
+		if l.Function == statemachine.NotifyUser && l.Invocations > 0 {
+			notification += (LambdaRequest.Cost(float64(l.Invocations)) + LambdaGBSecond.Cost(l.GBSeconds())) / float64(l.Invocations)
+		}
+	}
+	email := EmailMessage.Cost(1)
+	u := UnitCosts{PerNotice: email + notification}
+	if keys > 0 {
+		keyCalls := max(0, float64(f.Usage.SecretsCalls)-accounts) / keys
+		u.PerNewKey = SecretHour.Cost(f.Usage.SecretHours)/keys + SecretsCall.Cost(keyCalls) + 2*email + notification
+	}
+	notices := float64(max(0, r.Emails-2*f.KeysCreated))
+	u.PerAccount = (f.Cost - keys*u.PerNewKey - notices*u.PerNotice) / accounts
+	return u
+}
+
+// NoticesPerRotation are the notice emails a replaced key brings besides its new-key email:
+// the old key's deactivation and its deletion (docs/policy.md, rules 3 and 4).
+const NoticesPerRotation = 2
+
+// ordinaryDay writes the cost of a day without a rollout: every account scanned, and the
+// new keys and notices of a steady state, where each of the organization's keys is replaced
+// once per rotation period.
+func (r *Result) ordinaryDay(w io.Writer, f Figures) {
+	u := r.Units(f)
+	period := policy.Config{}.WithDefaults().Timeline().RotateAt
+	keys := float64(r.Keys) / float64(period)
+	notices := NoticesPerRotation * keys
+	cost := u.PerAccount*float64(f.Accounts) + u.PerNewKey*keys + u.PerNotice*notices
+	to1000 := 1000 / float64(max(f.Accounts, 1))
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### An ordinary day")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "This organization replaces a key in every mixed account on the same day, as on a first rollout. An")
+	fmt.Fprintln(w, "ordinary day is computed from this run's unit costs and the steady state's rates. The unit costs split")
+	fmt.Fprintln(w, "the measured bill: a new key costs its secret's measured hours, its Secrets Manager calls (all but one")
+	fmt.Fprintln(w, "ListSecrets per account), its two emails and its notification (NotifyUser's mean invocation and one")
+	fmt.Fprintln(w, "child execution's mean state transitions); a notice email costs an email and a notification; an")
+	fmt.Fprintln(w, "account scanned costs the rest of the bill, divided by the accounts. In the steady state each of the")
+	fmt.Fprintf(w, "organization's %d keys is replaced once per rotation period (%d days by default), with %d notices\n", r.Keys, period, NoticesPerRotation)
+	fmt.Fprintln(w, "besides the new-key email (its old key's deactivation and deletion); every account is scanned daily.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| item | unit cost | per day, this organization | cost per day |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	fmt.Fprintf(w, "| account scanned | $%.6f | %d | %s |\n", u.PerAccount, f.Accounts, usd(u.PerAccount*float64(f.Accounts)))
+	fmt.Fprintf(w, "| new key | $%.6f | %.1f (%d keys / %d days) | %s |\n", u.PerNewKey, keys, r.Keys, period, usd(u.PerNewKey*keys))
+	fmt.Fprintf(w, "| notice email | $%.6f | %.1f | %s |\n", u.PerNotice, notices, usd(u.PerNotice*notices))
+	fmt.Fprintf(w, "| **ordinary day** | | | **%s** (**%s per 1,000 accounts**) |\n", usd(cost), usd(cost*to1000))
+}
