@@ -117,17 +117,18 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	if err != nil {
 		return res, nil, err
 	}
+	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{}, confirmed: map[string]bool{},
+		noticeBudget: cmp.Or(r.MaxNotifications, DefaultMaxNotifications)}
+	// Before the member account is read: a run that cannot read it still settles its secrets.
+	e.settleScheduled(ctx, pending)
 	found, err := r.Scanner.Candidates(ctx, cfg, run.Now)
 	if err != nil {
 		return res, nil, fmt.Errorf("scan account %s: %w", acct.AccountID, err)
 	}
 	res.Counts.Users = found.Users
-	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{}, confirmed: map[string]bool{},
-		noticeBudget: cmp.Or(r.MaxNotifications, DefaultMaxNotifications)}
 	for _, p := range problems {
 		e.fail(ctx, workflow.UserResult{UserName: "(hand-off secret)"}, p)
 	}
-	e.settleScheduled(ctx, pending)
 	if len(found.NotScanned) > 0 || found.Unlisted {
 		e.notScanned(ctx, found)
 	}
