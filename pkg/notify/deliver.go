@@ -158,7 +158,10 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	}
 	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: n.NewKey.DeactivateOn,
 		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, n.NewKey.DeactivateOn), Usage: n.NewKey.Replaced}
-	password := NewPassword()
+	password := key.ZipPassword
+	if password.IsZero() { // a secret stored by a version that made the password here
+		password = handoff.NewZipPassword()
+	}
 	zipped, err := CredentialsZip(a.AccountID, a.UserName, key.AccessKeyID, key.SecretAccessKey, password)
 	if err != nil {
 		return nil, err

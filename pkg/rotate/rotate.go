@@ -747,7 +747,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	id := aws.ToString(out.AccessKey.AccessKeyId)
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
-		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey))},
+		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey)), ZipPassword: handoff.NewZipPassword()},
 		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn})
 	if err != nil {
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {
