@@ -140,9 +140,10 @@ func TestDailyRun(t *testing.T) {
 			t.Errorf("delivered key %s does not exist in IAM", k.accessKeyID)
 		}
 	}
-	// Each sent key's secret stays until the next day's run confirms the delivery (no bounce).
-	if pending := r.handoffSecrets(); len(pending) != len(keys) {
-		t.Errorf("hand-off secrets after delivery: %v, want one per sent key", pending)
+	// Each sent key's secret stays until the next day's run confirms the delivery (no bounce),
+	// scheduled for deletion (no longer billed) since its key was sent.
+	if pending, billed := r.handoffSecretsBilled(); len(pending) != len(keys) || len(billed) != 0 {
+		t.Errorf("hand-off secrets after delivery: %v, still billed %v; want one per sent key, none billed", pending, billed)
 	}
 
 	// The report: JSON and CSV in S3, the support email (a user has no usable email).
@@ -473,20 +474,30 @@ func keyExistsAnywhere(r *rig, id string) bool {
 	return false
 }
 
-// handoffSecrets lists the hand-off secrets still stored.
+// handoffSecrets lists the hand-off secrets still stored, those NotifyUser scheduled for
+// deletion once it sent their keys included: every delivery not yet confirmed.
 func (r *rig) handoffSecrets() []string {
+	names, _ := r.handoffSecretsBilled()
+	return names
+}
+
+// handoffSecretsBilled lists the hand-off secrets still stored, and those of them still
+// billed (not scheduled for deletion).
+func (r *rig) handoffSecretsBilled() (stored, billed []string) {
 	r.t.Helper()
-	out, err := secretsmanager.NewFromConfig(r.sb.Config()).ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{})
+	out, err := secretsmanager.NewFromConfig(r.sb.Config()).ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var names []string
 	for _, s := range out.SecretList {
-		if strings.HasPrefix(aws.ToString(s.Name), r.settings.HandoffSecretPrefix) {
-			names = append(names, aws.ToString(s.Name))
+		if name := aws.ToString(s.Name); strings.HasPrefix(name, r.settings.HandoffSecretPrefix) {
+			stored = append(stored, name)
+			if s.DeletedDate == nil {
+				billed = append(billed, name)
+			}
 		}
 	}
-	return names
+	return stored, billed
 }
 
 // assertNoSecretLeak searches every log line, handler output, S3 object and SNS message for
