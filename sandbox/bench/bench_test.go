@@ -71,6 +71,10 @@ func TestBenchScaleSmall(t *testing.T) {
 	}
 	var doc strings.Builder
 	res.Markdown(&doc)
+	if _, after, ok := strings.Cut(doc.String(), "## Cost of the daily run"); ok {
+		cost, _, _ := strings.Cut(after, "## Projection")
+		t.Logf("the cost at this size:\n%s", cost)
+	}
 	for _, want := range []string{"go test ./sandbox/bench", "| IAM/STS calls, quiet account (60 users, nothing due) |", "### An ordinary day",
 		"| every account `done` | 7 of 7 | met |", StateTransition.Source, EmailMessage.String(), "## Projection to 10,000 accounts", "## Whose figures"} {
 		if !strings.Contains(doc.String(), want) {
