@@ -124,16 +124,16 @@ func movedStamp(value string, d time.Duration) (string, bool) {
 // RFC 3339 time) by d, the old key's deactivation day (a YYYY-MM-DD value) by d's whole days.
 func (sb *Sandbox) advanceSecrets(ctx context.Context, d time.Duration, days int) error {
 	sm := secretsmanager.NewFromConfig(sb.Config())
-	pages := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{})
+	// Those scheduled for deletion too: NotifyUser schedules a secret once it sent its key, and
+	// its sent mark must move like any other (moto tags such a secret; the end of its recovery
+	// window stays, and moto deletes nothing at that end).
+	pages := secretsmanager.NewListSecretsPaginator(sm, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return fmt.Errorf("advance the secrets: list: %w", err)
 		}
 		for _, s := range page.SecretList {
-			if s.DeletedDate != nil {
-				continue
-			}
 			var tags []smtypes.Tag
 			for _, t := range s.Tags {
 				value := aws.ToString(t.Value)
