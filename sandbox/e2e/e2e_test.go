@@ -377,12 +377,13 @@ func (o *org) checkAllAsPlanned(t *testing.T, ex *runner.Execution, before, afte
 	}
 }
 
-// handoffSecrets lists the hand-off secrets in the rotator's (management) account: a
-// delivered key's secret is deleted.
+// handoffSecrets lists the hand-off secrets in the rotator's (management) account, scheduled
+// for deletion or not: a delivered key's secret is deleted for good.
 func (o *org) handoffSecrets(t *testing.T) []string {
 	t.Helper()
 	var names []string
-	pages := secretsmanager.NewListSecretsPaginator(secretsmanager.NewFromConfig(o.sb.Config()), &secretsmanager.ListSecretsInput{})
+	// Those scheduled for deletion included: NotifyUser schedules a secret once it sent its key.
+	pages := secretsmanager.NewListSecretsPaginator(secretsmanager.NewFromConfig(o.sb.Config()), &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(context.Background())
 		if err != nil {
