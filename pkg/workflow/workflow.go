@@ -253,6 +253,9 @@ type NewKey struct {
 	// ReplacesAccessKeyID is the key it replaces, deactivated on DeactivateOn (YYYY-MM-DD).
 	ReplacesAccessKeyID string `json:"replacesAccessKeyId"`
 	DeactivateOn        string `json:"deactivateOn"`
+	// DeliverTo, when set, is the secret in the member account that receives the key
+	// (pkg/appsecret) instead of the owner's mailbox; the owner gets a notice without it.
+	DeliverTo string `json:"deliverTo,omitempty"`
 }
 
 // ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list.
