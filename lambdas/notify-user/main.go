@@ -16,8 +16,9 @@ import (
 func main() {
 	boot.Start([]string{config.SenderEmail}, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
 		d := &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(env.AWS), From: env.Settings.SenderEmail, Log: env.Log,
-			Sender:  notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet),
-			History: notify.MemberHistory(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName), Policy: env.Settings.Policy}
+			Sender:     notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet),
+			History:    notify.MemberHistory(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName),
+			AppSecrets: notify.MemberSecrets(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName), Policy: env.Settings.Policy}
 		return d.Handle, nil
 	})
 }

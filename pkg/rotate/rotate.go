@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
@@ -66,8 +67,12 @@ type Bounces interface {
 type Rotator struct {
 	IAM     IAMAPI
 	Secrets handoff.SecretsAPI
-	Scanner *scan.Scanner
-	Bounces Bounces
+	// AppSecrets is the member account's Secrets Manager: the secrets that machine users'
+	// keys are delivered to (pkg/appsecret), checked before a key is made for them and
+	// read to confirm a delivery.
+	AppSecrets appsecret.API
+	Scanner    *scan.Scanner
+	Bounces    Bounces
 	// Leases keeps another execution from writing in the account while this one does (nil:
 	// no lease, for a dry run's tools).
 	Leases *lease.Leases
@@ -199,6 +204,8 @@ type userRun struct {
 	pending map[string]handoff.Pending // the user's unconfirmed deliveries, by key ID
 	// inactive is the deactivated tag's content as it must be written (nil: unchanged).
 	inactive map[string]history.Inactive
+	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
+	deliverTo string
 }
 
 // user reads one user fresh, plans it, and carries the plan out at once, so that every write
@@ -275,7 +282,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
-		case !p.Sent.IsZero() && !history.SameDay(p.Sent, e.run.Now) && !e.run.DryRun:
+		case ur.confirmable(p) && !e.run.DryRun:
 			confirmed, err := ur.confirm(ctx, p)
 			if err != nil {
 				return err
@@ -286,8 +293,13 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
-	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, email) {
-		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag to resume rotation", given, history.UndeliverableTag)
+	dest, err := ur.destination(ctx, email)
+	if err != nil {
+		return err
+	}
+	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, dest) {
+		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
+			given, history.UndeliverableTag, appsecret.DeliveryTag)
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
@@ -309,6 +321,43 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// confirmable reports whether a delivery may be confirmed by this run: a later day's run than
+// the one that sent it (SES accepting a message is not its delivery, and a same-day re-run
+// writes nothing); for a key delivered to a secret, also before its owner's notice went out
+// (a key written to its secret is delivered), but not on the day it was made.
+func (ur *userRun) confirmable(p handoff.Pending) bool {
+	if p.DeliverTo != "" {
+		return !history.SameDay(p.Created, ur.run.Now) && !history.SameDay(p.Sent, ur.run.Now)
+	}
+	return !p.Sent.IsZero() && !history.SameDay(p.Sent, ur.run.Now)
+}
+
+// destination is where a new key of the user would go: the owner's address, or
+// "secretsmanager:<name>" when the KeyDelivery tag names a secret (pkg/appsecret). Before any
+// key is made the secret is checked to opt in; a tag that cannot be read, or a secret that
+// refuses, is the user's DeliveryProblem: no key is made (rule 6) and the report says why.
+func (ur *userRun) destination(ctx context.Context, email string) (string, error) {
+	name, err := appsecret.Target(ur.u.Tags)
+	switch {
+	case err != nil:
+		ur.u.DeliveryProblem = err.Error()
+		return "", nil
+	case name == "":
+		return email, nil
+	}
+	ur.deliverTo = name
+	if len(ur.pending) == 0 {
+		var refused *appsecret.Refused
+		switch err := appsecret.Check(ctx, ur.AppSecrets, name, ur.u.UserName); {
+		case errors.As(err, &refused):
+			ur.u.DeliveryProblem = err.Error() + ": no new key is made for the user"
+		case err != nil:
+			return "", err
+		}
+	}
+	return appsecret.Scheme + name, nil
 }
 
 // clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
@@ -362,7 +411,13 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 // stays pending: its key is sent again, and gives up after the bounded wait.
 func (ur *userRun) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
 	e := ur.execution
-	if e.Bounces != nil {
+	if p.DeliverTo != "" {
+		// A key written to its secret is delivered, whatever became of the owner's notice.
+		written, err := appsecret.Written(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
+		if err != nil || !written {
+			return false, err
+		}
+	} else if e.Bounces != nil {
 		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
 		if err != nil {
 			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", ur.u.UserName, err)
@@ -409,6 +464,9 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	}
 	a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: p.AccessKeyID, Reason: problem + ": delete the undelivered key"}}
 	if !e.run.DryRun {
+		if p.DeliverTo != "" {
+			email = appsecret.Scheme + p.DeliverTo
+		}
 		if email != "" {
 			if err := ur.setTags(ctx, map[string]string{history.UndeliverableTag: email}); err != nil {
 				return err
@@ -680,7 +738,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
 		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey))},
-		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn})
+		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo})
 	if err != nil {
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {
 			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by a later run: %v", err, id, delErr)
@@ -691,7 +749,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 		// The key is stored, so a later run keeps it (it has a secret) and clears the mark.
 		e.Log.WarnContext(ctx, "pending mark left in place", "account", e.acct.AccountID, "user", ur.u.UserName, "error", err.Error())
 	}
-	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn}, nil
+	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo}, nil
 }
 
 func (ur *userRun) clearMark(ctx context.Context) error {
@@ -721,7 +779,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
-				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn}
+				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn, DeliverTo: p.DeliverTo}
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists.
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
