@@ -562,7 +562,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || up.EmailProblem != "" || len(ur.ur.Actions) > 0:
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || len(ur.ur.Actions) > 0:
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
 }
@@ -766,6 +766,20 @@ func refused(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultClient && !workflow.IsRetryable(err)
 }
 
+// refusal says why the secret a waiting key goes to refuses it now (its opt-in was taken
+// away since the key was made): the key is not sent to NotifyUser, which would refuse it on
+// every run; it waits, within the bounded wait, and the report says why.
+func (ur *userRun) refusal(ctx context.Context, p handoff.Pending) string {
+	if p.DeliverTo == "" {
+		return ""
+	}
+	var refused *appsecret.Refused
+	if err := appsecret.Check(ctx, ur.AppSecrets, p.DeliverTo, ur.u.UserName); errors.As(err, &refused) {
+		return fmt.Sprintf("%v: new key %s waits for it", err, p.AccessKeyID)
+	}
+	return "" // another error: NotifyUser checks again
+}
+
 // queue adds the user's notification: the plan's notices, and the new key or a key still
 // waiting for delivery (sent again unless SES accepted it today). The address is the one the
 // user's tags give now, validated. Users with only notices wait for the next run beyond the
@@ -779,6 +793,10 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
+				if refusal := ur.refusal(ctx, p); refusal != "" {
+					ur.ur.EmailProblem = refusal
+					continue
+				}
 				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn, DeliverTo: p.DeliverTo}
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists.

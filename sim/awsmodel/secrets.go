@@ -71,13 +71,26 @@ func (w *World) SecretsList() []Secret {
 		if s.purgedAt != nil {
 			continue
 		}
-		tags := make(map[string]string, len(s.tags))
-		for _, t := range s.tags {
-			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		list = append(list, Secret{Account: s.account, ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate})
+		list = append(list, s.public())
 	}
 	return list
+}
+
+// SecretIn returns the live secret of account named name.
+func (w *World) SecretIn(account, name string) (Secret, bool) {
+	sec, err := w.findSecret(account, &name)
+	if err != nil {
+		return Secret{}, false
+	}
+	return sec.public(), true
+}
+
+func (s *secret) public() Secret {
+	tags := make(map[string]string, len(s.tags))
+	for _, t := range s.tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return Secret{Account: s.account, ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate}
 }
 
 // purgeSecrets deletes for good the secrets whose recovery window has passed, and forgets
@@ -479,4 +492,18 @@ func (w *World) CreateAppSecret(account, name, value string, tags map[string]str
 	}
 	_, err := w.createSecret(account, in, w.randomUUID())
 	return err
+}
+
+// SetAppSecretTag is an application team tagging its secret in account (value "": removing
+// the tag); the owners' side, like CreateAppSecret.
+func (w *World) SetAppSecretTag(account, name, key, value string) error {
+	s, err := w.findSecret(account, &name)
+	if err != nil {
+		return err
+	}
+	s.tags = slices.DeleteFunc(s.tags, func(t smtypes.Tag) bool { return aws.ToString(t.Key) == key })
+	if value != "" {
+		s.tags = append(s.tags, smtypes.Tag{Key: aws.String(key), Value: aws.String(value)})
+	}
+	return nil
 }
