@@ -306,7 +306,9 @@ const memberRoleTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 const memberRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[` +
 	`"iam:ListUsers","iam:ListUserTags","iam:ListAccessKeys","iam:GetAccessKeyLastUsed",` +
 	`"iam:CreateAccessKey","iam:UpdateAccessKey","iam:DeleteAccessKey","iam:TagUser","iam:UntagUser",` +
-	`"iam:GenerateCredentialReport","iam:GetCredentialReport"],"Resource":"*"}]}`
+	`"iam:GenerateCredentialReport","iam:GetCredentialReport"],"Resource":"*"},` +
+	`{"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:PutSecretValue"],"Resource":"*",` +
+	`"Condition":{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}}]}`
 
 func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) error {
 	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{

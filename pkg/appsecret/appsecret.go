@@ -30,7 +30,7 @@ const (
 	Scheme = "secretsmanager:"
 	// OptInTag is the resource tag the secret must carry, with the user's name as value; the
 	// member role may write only secrets that carry this tag key.
-	OptInTag = config.RotatorTagKeyPrefix + "user"
+	OptInTag = config.AppSecretOptInTag
 )
 
 // secretName is what Secrets Manager allows in a secret's name (no ARN: the secret is in the

@@ -50,6 +50,11 @@ const RotatorTagKeyPrefix = "key-rotator:"
 // only tag its role may write (infra), and what ScanAndRotate confirms the delivery from.
 const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 
+// AppSecretOptInTag is the resource tag a member account's secret must carry, naming the IAM
+// user, to receive that user's new keys (pkg/appsecret); the member role may write only
+// secrets that carry this tag key (infra).
+const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"
