@@ -62,6 +62,18 @@ type Account struct {
 	// member account can be seeded SUSPENDED, PENDING_CLOSURE or CLOSED, which the rotator
 	// must skip; the management account is always ACTIVE.
 	State string `json:"state,omitempty"`
+	// Secrets are applications' Secrets Manager secrets in the account, created after its
+	// users and keys: the secrets machine users' keys are delivered to (their KeyDelivery tag).
+	Secrets []Secret `json:"secrets,omitempty"`
+}
+
+// Secret is an application's secret. It holds what the application reads: the first Active
+// key of the user HoldsKeyOf, as {"AccessKeyId": ..., "SecretAccessKey": ...} (empty: {}).
+// A secret that opts in to receiving a user's keys carries the tag key-rotator:user = <user>.
+type Secret struct {
+	Name       string            `json:"name"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	HoldsKeyOf string            `json:"holdsKeyOf,omitempty"`
 }
 
 // AccountStates are the Organizations account states a scenario account may be in.
@@ -96,6 +108,7 @@ const (
 	maxTagsPerUser = 50
 	maxAgeDays     = 36500
 	maxAccountName = 50
+	maxSecretTags  = 50
 )
 
 var (
@@ -103,6 +116,8 @@ var (
 	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	// accountNameRE is what Organizations allows in an account name (printable ASCII).
 	accountNameRE = regexp.MustCompile(`^[\x20-\x7E]+$`)
+	// secretNameRE is what Secrets Manager allows in a secret name.
+	secretNameRE = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
 )
 
 // LoadScenario reads and validates the scenario file at path.
@@ -201,12 +216,41 @@ func (sc *Scenario) Validate() error {
 			}
 		}
 	}
+	checkSecrets := func(field string, a Account) {
+		names := map[string]bool{}
+		for j, sec := range a.Secrets {
+			sf := fmt.Sprintf("%s.secrets[%d]", field, j)
+			switch {
+			case !secretNameRE.MatchString(sec.Name):
+				bad(sf+".name", "must be a secret name (1-512 of letters, digits, /_+=.@-), got %q", sec.Name)
+			case names[sec.Name]:
+				bad(sf+".name", "%q is already the name of a secret of this account", sec.Name)
+			}
+			names[sec.Name] = true
+			if len(sec.Tags) > maxSecretTags {
+				bad(sf+".tags", "at most %d tags per secret, got %d", maxSecretTags, len(sec.Tags))
+			}
+			for _, k := range slices.Sorted(maps.Keys(sec.Tags)) {
+				if !policy.ValidTagKey(k) || !policy.ValidTagValue(sec.Tags[k]) {
+					bad(fmt.Sprintf("%s.tags[%q]", sf, k), "tag key and value must be letters, digits, spaces or _.:/=+-@ (key 1-%d, value at most %d), key not starting with aws:",
+						policy.MaxTagKeyLength, policy.MaxTagValueLength)
+				}
+			}
+			if h := sec.HoldsKeyOf; h != "" && !slices.ContainsFunc(a.Users, func(u User) bool {
+				return u.Name == h && slices.ContainsFunc(u.Keys, func(k Key) bool { return k.Status == StatusActive })
+			}) {
+				bad(sf+".holdsKeyOf", "%q is not a user of this account with an Active key", h)
+			}
+		}
+	}
 	checkAccount("managementAccount", sc.ManagementAccount)
+	checkSecrets("managementAccount", sc.ManagementAccount)
 	if st := sc.ManagementAccount.State; st != "" && st != "ACTIVE" {
 		bad("managementAccount.state", "the management account is always ACTIVE, got %q", st)
 	}
 	for i, a := range sc.Accounts {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
+		checkSecrets(fmt.Sprintf("accounts[%d]", i), a)
 	}
 
 	if sb := sc.SESSandbox; sb != nil {

@@ -258,8 +258,9 @@ func (s *settling) Error() string { return s.reason }
 func (ur *userRun) prepare(ctx context.Context) error {
 	e := ur.execution
 	keyIDs := map[string]bool{}
+	created := map[string]time.Time{}
 	for _, k := range ur.u.Keys {
-		keyIDs[k.AccessKeyID] = true
+		keyIDs[k.AccessKeyID], created[k.AccessKeyID] = true, k.CreateDate
 	}
 	for _, p := range e.pending[ur.u.UserName] {
 		ur.pending[p.AccessKeyID] = p
@@ -282,7 +283,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
-		case ur.confirmable(p) && !e.run.DryRun:
+		case ur.confirmable(p, created[id]) && !e.run.DryRun:
 			confirmed, err := ur.confirm(ctx, p)
 			if err != nil {
 				return err
@@ -326,10 +327,10 @@ func (ur *userRun) prepare(ctx context.Context) error {
 // confirmable reports whether a delivery may be confirmed by this run: a later day's run than
 // the one that sent it (SES accepting a message is not its delivery, and a same-day re-run
 // writes nothing); for a key delivered to a secret, also before its owner's notice went out
-// (a key written to its secret is delivered), but not on the day it was made.
-func (ur *userRun) confirmable(p handoff.Pending) bool {
+// (a key written to its secret is delivered), but not on the day the key was created.
+func (ur *userRun) confirmable(p handoff.Pending, keyCreated time.Time) bool {
 	if p.DeliverTo != "" {
-		return !history.SameDay(p.Created, ur.run.Now) && !history.SameDay(p.Sent, ur.run.Now)
+		return !history.SameDay(keyCreated, ur.run.Now) && !history.SameDay(p.Sent, ur.run.Now)
 	}
 	return !p.Sent.IsZero() && !history.SameDay(p.Sent, ur.run.Now)
 }
