@@ -28,17 +28,12 @@ func (h *harness) machineUser(name string, optIn map[string]string, ages ...int)
 // appReads is what the application reads from its secret: the key ID of the current value.
 func (h *harness) appReads(name string) string {
 	h.t.Helper()
-	for _, s := range h.w.SecretsList() {
-		if s.Account == testAccount && s.Name == "app/"+name {
-			var v struct{ AccessKeyId, SecretAccessKey string }
-			if err := json.Unmarshal([]byte(s.Value), &v); err != nil || v.AccessKeyId == "" || v.SecretAccessKey == "" {
-				h.t.Fatalf("secret app/%s holds %d characters that are not the key JSON", name, len(s.Value))
-			}
-			return v.AccessKeyId
-		}
+	s, ok := h.w.SecretIn(testAccount, "app/"+name)
+	var v appKey
+	if err := json.Unmarshal([]byte(s.Value), &v); !ok || err != nil || v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		h.t.Fatalf("secret app/%s (found: %v) does not hold the key JSON", name, ok)
 	}
-	h.t.Fatalf("no secret app/%s", name)
-	return ""
+	return v.AccessKeyID
 }
 
 // subjects lists the subjects of the emails that reached user.

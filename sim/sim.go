@@ -231,12 +231,15 @@ func (s *sim) machineUser(o *owner) {
 }
 
 func appValue(keyID, secretKey string) string {
-	b, _ := json.Marshal(appKey{keyID, secretKey})
+	b, _ := json.Marshal(appKey{AccessKeyID: keyID, SecretAccessKey: secretKey})
 	return string(b)
 }
 
 // appKey is what an application reads from its secret.
-type appKey struct{ AccessKeyId, SecretAccessKey string } //nolint:revive // the JSON names AWS uses
+type appKey struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+}
 
 // appReads is the key o's application reads from its secret, and the secret's tags.
 func (s *sim) appReads(o *owner) (appKey, map[string]string) {
@@ -275,7 +278,7 @@ func (s *sim) morning() {
 		app, _ := s.appReads(o)
 		for _, k := range s.w.Keys(o.account, o.user) {
 			// A machine user's application uses the key its secret holds; other owners, theirs.
-			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyId
+			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID
 			if uses && k.Status == types.StatusTypeActive && s.rng.Float64() < 0.9 {
 				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
 			}
@@ -595,16 +598,16 @@ func (s *sim) holds(o *owner, keyID, how string) {
 func (s *sim) written(account string, in *secretsmanager.PutSecretValueInput) {
 	var k appKey
 	_ = json.Unmarshal([]byte(aws.ToString(in.SecretString)), &k)
-	o := s.keyOwner[k.AccessKeyId]
+	o := s.keyOwner[k.AccessKeyID]
 	switch {
 	case o == nil || o.account != account || o.app != aws.ToString(in.SecretId):
-		s.violate("a key goes only to its user's secret", fmt.Sprintf("%s in %s: key %s is not its user's", aws.ToString(in.SecretId), account, k.AccessKeyId))
+		s.violate("a key goes only to its user's secret", fmt.Sprintf("%s in %s: key %s is not its user's", aws.ToString(in.SecretId), account, k.AccessKeyID))
 	case !s.deliverable(o):
-		s.violate("a key goes only to a secret that opts in", fmt.Sprintf("%s: key %s of %s written to a secret without %s=%s", o.app, k.AccessKeyId, o.user, appsecret.OptInTag, o.user))
-	case k.SecretAccessKey != s.secretOf[k.AccessKeyId]:
-		s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: the value written for %s does not match the key IAM made", o.app, k.AccessKeyId))
-	case !o.held[k.AccessKeyId]:
-		s.holds(o, k.AccessKeyId, "written to "+o.app)
+		s.violate("a key goes only to a secret that opts in", fmt.Sprintf("%s: key %s of %s written to a secret without %s=%s", o.app, k.AccessKeyID, o.user, appsecret.OptInTag, o.user))
+	case k.SecretAccessKey != s.secretOf[k.AccessKeyID]:
+		s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: the value written for %s does not match the key IAM made", o.app, k.AccessKeyID))
+	case !o.held[k.AccessKeyID]:
+		s.holds(o, k.AccessKeyID, "written to "+o.app)
 	}
 }
 
@@ -838,9 +841,9 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			return // rule 2: a key unused for unused-at days goes, whoever holds it
 		}
 	}
-	if app, _ := s.appReads(o); keyID == app.AccessKeyId && s.rotatorKeys[keyID] != "" && k.Status == types.StatusTypeActive && !s.appServed(o) {
+	if app, _ := s.appReads(o); keyID == app.AccessKeyID && s.rotatorKeys[keyID] != "" && k.Status == types.StatusTypeActive && !s.appServed(o) {
 		o.lapsed = keyID
-	} else if keyID == app.AccessKeyId && s.rotatorKeys[keyID] != "" && k.Status == types.StatusTypeActive {
+	} else if keyID == app.AccessKeyID && s.rotatorKeys[keyID] != "" && k.Status == types.StatusTypeActive {
 		s.violate("a machine user's application keeps an active key", fmt.Sprintf("%s %s of %s: the key its application reads from %s; its story:\n    %s",
 			c.Operation, keyID, user, o.app, strings.Join(s.trace[keyID], "\n    ")))
 	}
@@ -925,16 +928,16 @@ func (s *sim) checkAppSecrets() {
 		}
 		app, _ := s.appReads(o)
 		switch {
-		case s.rotatorKeys[app.AccessKeyId] == "" && s.keyOwner[app.AccessKeyId] == nil, app.AccessKeyId == o.lapsed:
+		case s.rotatorKeys[app.AccessKeyID] == "" && s.keyOwner[app.AccessKeyID] == nil, app.AccessKeyID == o.lapsed:
 			// the original value (the application team's, under the ordinary rules), or a key
 			// lost while the secret refused new keys
-		case !s.active(o, app.AccessKeyId):
+		case !s.active(o, app.AccessKeyID):
 			s.violate("a machine user's application keeps an active key", fmt.Sprintf("%s: its application reads %s from %s, which is not an active key (keys %v); its story:\n    %s",
-				o.user, app.AccessKeyId, o.app, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[app.AccessKeyId], "\n    ")))
-		case app.SecretAccessKey != s.secretOf[app.AccessKeyId]:
-			s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: %s holds key %s with another secret access key", o.user, o.app, app.AccessKeyId))
-		case !o.held[app.AccessKeyId]:
-			s.holds(o, app.AccessKeyId, "found in "+o.app) // written by a call whose response was lost
+				o.user, app.AccessKeyID, o.app, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[app.AccessKeyID], "\n    ")))
+		case app.SecretAccessKey != s.secretOf[app.AccessKeyID]:
+			s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: %s holds key %s with another secret access key", o.user, o.app, app.AccessKeyID))
+		case !o.held[app.AccessKeyID]:
+			s.holds(o, app.AccessKeyID, "found in "+o.app) // written by a call whose response was lost
 		}
 	}
 }
