@@ -123,6 +123,7 @@ type sim struct {
 	trace         map[string][]string        // key → what happened to it, for the violation's detail
 	reported      map[string]bool            // invariant and subject already reported
 	marks         map[string]time.Time       // account/user → when the rotator last marked a key creation
+	reactivatedOn map[string]int             // key → last day its owner made it Active again
 	keyOwner      map[string]*owner          // key the rotator created → its user's owner
 	secrets       []string                   // every secret access key and zip password, for the leak check
 	secretOf      map[string]string          // access key → its secret access key, as IAM returned it
@@ -141,7 +142,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -328,6 +329,7 @@ func (s *sim) ownerActs(o *owner) {
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
 			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeActive))
+			s.reactivatedOn[k.AccessKeyID] = s.day
 			s.note(k.AccessKeyID, "owner activates")
 		}
 	case 2: // delete a key
@@ -823,7 +825,12 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	}
 	k := keys[i]
 	if c.Operation == "DeleteAccessKey" {
-		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive {
+		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive && s.reactivatedOn[keyID] == s.day {
+			// Its owner reactivated and deactivated it again since the rotator last read it:
+			// IAM does not say when a key was deactivated, so the rotator's record of an
+			// earlier day stands (counted, allowed; docs/policy.md says so).
+			s.res.Faults["owner-reactivated-and-deactivated-between-reads"]++
+		} else if ok && day == s.day && k.Status == types.StatusTypeInactive {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}

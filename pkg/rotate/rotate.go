@@ -623,12 +623,7 @@ func (ur *userRun) writeHistory(ctx context.Context) error {
 func (ur *userRun) prune() map[string]string {
 	exists := map[string]bool{}
 	for _, k := range ur.u.Keys {
-		exists[k.AccessKeyID] = true
-	}
-	for _, a := range ur.ur.Actions {
-		if a.Done && a.Action.Action == policy.DeleteKey {
-			delete(exists, a.AccessKeyID)
-		}
+		exists[k.AccessKeyID] = ur.exists(k.AccessKeyID)
 	}
 	active := map[string]bool{}
 	for _, k := range ur.u.Keys {
@@ -645,6 +640,14 @@ func (ur *userRun) prune() map[string]string {
 	// again, that day is the one that counts.
 	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] || active[id] })
 	return map[string]string{history.NoticesTag: history.FormatNotices(sent), history.DeactivatedTag: history.FormatDeactivated(inactive)}
+}
+
+// exists reports whether the user's key id exists after this run's writes.
+func (ur *userRun) exists(id string) bool {
+	return slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id }) &&
+		!slices.ContainsFunc(ur.ur.Actions, func(a workflow.ActionResult) bool {
+			return a.Done && a.Action.Action == policy.DeleteKey && a.AccessKeyID == id
+		})
 }
 
 // setTags writes the given history tags where they differ from what was read (an empty
@@ -800,9 +803,9 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 				}
 				newKey = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn, DeliverTo: p.DeliverTo}
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
-				// delivered, while that old key exists.
+				// delivered, while that old key exists (this run may have deleted it).
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
-				if slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.Replaces }) && !slices.Contains(ur.u.NoticesSent, nk) {
+				if ur.exists(p.Replaces) && !slices.Contains(ur.u.NoticesSent, nk) {
 					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
 						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn)})
 				}
