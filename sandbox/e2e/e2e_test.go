@@ -616,6 +616,9 @@ func (o *org) checkNoLeak(t *testing.T, dirs []string, ms []mail, got map[string
 		t.Fatal("nothing to search")
 	}
 	for _, n := range needles {
+		if n.value == "" {
+			continue // a key delivered to a secret has no zip password
+		}
 		for where, data := range haystacks {
 			if bytes.Contains(data, []byte(n.value)) && strings.TrimSuffix(where, " (decoded text)") != n.allowedFile {
 				t.Errorf("%s found in %s", n.what, where)

@@ -81,6 +81,7 @@ var operations = map[string]operation{
 	},
 	"Secrets Manager DescribeSecret": onSecret("secretsmanager:DescribeSecret"),
 	"Secrets Manager DeleteSecret":   onSecret("secretsmanager:DeleteSecret"),
+	"Secrets Manager PutSecretValue": onSecret("secretsmanager:PutSecretValue"),
 	"Secrets Manager GetSecretValue": func(c calllog.Call, w where) []Request {
 		arn := secretARN(c, w)
 		out := onSecret("secretsmanager:GetSecretValue")(c, w)
