@@ -24,16 +24,17 @@ type Audit struct {
 	file *File
 
 	mu       sync.Mutex
-	used     map[string]map[string]bool // role → action
-	denied   map[string]int             // finding → how many calls
-	keys     map[string]string          // secret ARN → the KMS key it was created with
-	sessions map[string]string          // assumed-role session ARN → its session policy
+	used     map[string]map[string]bool   // role → action
+	denied   map[string]int               // finding → how many calls
+	keys     map[string]string            // secret ARN → the KMS key it was created with
+	tags     map[string]map[string]string // secret ARN → its rotator tags, as last read
+	sessions map[string]string            // assumed-role session ARN → its session policy
 }
 
 // NewAudit starts an audit of the policies of f.
 func NewAudit(f *File) *Audit {
 	a := &Audit{file: f, used: map[string]map[string]bool{}, denied: map[string]int{},
-		keys: map[string]string{}, sessions: map[string]string{}}
+		keys: map[string]string{}, tags: map[string]map[string]string{}, sessions: map[string]string{}}
 	for _, r := range f.Roles {
 		a.used[r.Name] = map[string]bool{}
 	}
@@ -117,6 +118,11 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 			return b[TopicKeyARN]
 		}
 		return a.keys[arn]
+	}, tagsOf: func(arn string) map[string]string {
+		if arn == c.Params["ARN"] && c.ResourceTags != nil {
+			return c.ResourceTags // the call's own output shows them
+		}
+		return a.tags[arn]
 	}}
 	session := a.sessions[c.Principal]
 	for _, r := range op(c.Call, w) {
@@ -139,6 +145,10 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 		}
 	}
 	switch c.Service + " " + c.Operation {
+	case "Secrets Manager DescribeSecret":
+		if c.Error == "" {
+			a.tags[c.Params["ARN"]] = c.ResourceTags
+		}
 	case "Secrets Manager CreateSecret":
 		if c.Error == "" && c.Params["KmsKeyId"] != "" {
 			a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]

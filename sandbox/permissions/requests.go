@@ -18,6 +18,8 @@ const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
 type where struct {
 	account, partition, organization string
 	keyOf                            func(resourceARN string) string
+	// tagsOf gives the rotator's own tags of a resource, as a call's output last showed them.
+	tagsOf func(resourceARN string) map[string]string
 }
 
 // operation turns a call into the authorizations IAM makes for it: its own, and those the
@@ -145,7 +147,14 @@ func onObject(action string) operation {
 
 func onSecret(action string) operation {
 	return func(c calllog.Call, w where) []Request {
-		return []Request{{Action: action, Resource: secretARN(c, w)}}
+		r := Request{Action: action, Resource: secretARN(c, w)}
+		for k, v := range w.tagsOf(c.Params["ARN"]) {
+			if r.Context == nil {
+				r.Context = map[string][]string{}
+			}
+			r.Context["secretsmanager:ResourceTag/"+k] = []string{v}
+		}
+		return []Request{r}
 	}
 }
 
