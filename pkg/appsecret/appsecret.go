@@ -2,8 +2,10 @@
 // Secrets Manager secret, in the user's member account, instead of an email. The user's
 // KeyDelivery tag names the secret; the secret opts in with the resource tag
 // key-rotator:user naming that user, and a secret that does not is refused before any key is
-// made. A write is idempotent (its ClientRequestToken, and so its version ID, is derived
-// from the key ID) and the key counts as delivered once DescribeSecret lists that version.
+// made (on AWS the member role is denied access to a secret without that tag key: that
+// AccessDenied is read as the refusal it is). A write is idempotent (its ClientRequestToken,
+// and so its version ID, is derived from the key ID) and the key counts as delivered once
+// DescribeSecret lists that version.
 package appsecret
 
 import (
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
@@ -64,9 +67,24 @@ func (r *Refused) Error() string {
 	return fmt.Sprintf("secret %s refuses the keys of %s: %s", r.Secret, r.User, r.Why)
 }
 
+// deniedRefusal is the refusal of a call the member role is denied: on AWS its grant on
+// secrets is conditioned on the tag key OptInTag, so AWS answers AccessDenied for a secret
+// without it, and for one that does not exist (IAM cannot see the tag of a missing secret).
+func deniedRefusal(err error, name, user string) *Refused {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || !strings.HasPrefix(apiErr.ErrorCode(), "AccessDenied") {
+		return nil
+	}
+	return &Refused{Secret: name, User: user, Why: fmt.Sprintf("it lacks the tag %s=%s, or does not exist: the member role is denied access to it (%s)",
+		OptInTag, user, apiErr.ErrorCode())}
+}
+
 // Check makes sure the secret exists and opts in to receiving user's keys.
 func Check(ctx context.Context, sm API, name, user string) error {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	if refused := deniedRefusal(err, name, user); refused != nil {
+		return refused
+	}
 	var missing *smtypes.ResourceNotFoundException
 	switch {
 	case errors.As(err, &missing):
@@ -107,6 +125,9 @@ func Write(ctx context.Context, sm API, name, user, keyID string, secretAccessKe
 	}
 	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name),
 		ClientRequestToken: aws.String(Token(keyID)), SecretString: aws.String(string(body))}); err != nil {
+		if refused := deniedRefusal(err, name, user); refused != nil { // the tag was removed since Check
+			return refused
+		}
 		return fmt.Errorf("write key %s of %s to secret %s: %w", keyID, user, name, err)
 	}
 	return nil

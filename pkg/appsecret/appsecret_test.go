@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
@@ -20,7 +21,13 @@ type fakeSM struct {
 	tags        map[string]string
 	deleted     bool
 	versions    map[string][]string
+	putErr      error
 	puts        []*secretsmanager.PutSecretValueInput
+}
+
+// denied is the error AWS answers a call the caller's policies do not allow.
+func denied(action string) error {
+	return &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User is not authorized to perform: " + action}
 }
 
 var _ API = (*fakeSM)(nil)
@@ -41,6 +48,9 @@ func (f *fakeSM) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSe
 
 func (f *fakeSM) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
 	f.puts = append(f.puts, in)
+	if f.putErr != nil {
+		return nil, f.putErr
+	}
 	return &secretsmanager.PutSecretValueOutput{VersionId: in.ClientRequestToken}, nil
 }
 
@@ -80,6 +90,9 @@ func TestCheckRefusesSecretsThatDoNotOptIn(t *testing.T) {
 		{"another user", &fakeSM{tags: map[string]string{OptInTag: "cd"}}, `names "cd"`},
 		{"missing", &fakeSM{describeErr: &smtypes.ResourceNotFoundException{Message: aws.String("no")}}, "does not exist"},
 		{"scheduled for deletion", &fakeSM{deleted: true, tags: map[string]string{OptInTag: "ci"}}, "scheduled for deletion"},
+		// On AWS the member role may describe only secrets with the tag key: a secret
+		// without it (or that does not exist) answers AccessDenied.
+		{"denied by the member role's tag condition", &fakeSM{describeErr: denied("secretsmanager:DescribeSecret")}, "lacks the tag key-rotator:user=ci, or does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Check(context.Background(), tc.sm, "app/key", "ci")
@@ -115,6 +128,12 @@ func TestWriteIsIdempotentAndChecksFirst(t *testing.T) {
 	}
 	if want := `{"AccessKeyId":"` + keyID + `","SecretAccessKey":"` + secretKey + `"}`; *sm.puts[0].SecretString != want {
 		t.Errorf("value = %s, want %s", *sm.puts[0].SecretString, want)
+	}
+	// The tag removed between DescribeSecret and PutSecretValue: AWS denies the write.
+	withdrawn := &fakeSM{tags: map[string]string{OptInTag: "ci"}, putErr: denied("secretsmanager:PutSecretValue")}
+	var refused *Refused
+	if err := Write(context.Background(), withdrawn, "app/key", "ci", keyID, secret.New(secretKey)); !errors.As(err, &refused) || !strings.Contains(err.Error(), "lacks the tag key-rotator:user=ci") {
+		t.Errorf("Write denied by the tag condition = %v, want a refusal", err)
 	}
 	refusing := &fakeSM{tags: map[string]string{OptInTag: "someone-else"}}
 	if err := Write(context.Background(), refusing, "app/key", "ci", keyID, secret.New(secretKey)); err == nil || len(refusing.puts) > 0 {
