@@ -1066,6 +1066,45 @@ func TestE2EStandInEnforcesIAM(t *testing.T) {
 	denied("CleanupReport's role enters a member account", err)
 }
 
+// TestE2EStandInEnforcesSecretTagCondition: as on AWS, the member role's grant on secrets,
+// conditioned on the tag key key-rotator:user, lets it describe and write a secret carrying
+// that key (whatever user it names) and denies it a secret without it, or one that does not
+// exist; moto alone evaluates no resource-tag condition and would allow all of them.
+func TestE2EStandInEnforcesSecretTagCondition(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/secret-delivery.json")
+	ctx := context.Background()
+	o.resources(t) // the rotator's roles
+	file, err := permissions.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := file.Role(statemachine.ScanAndRotate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
+	sm := secretsmanager.NewFromConfig(awsclient.AssumeRole(scan, awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), o.settings.MemberRole), "enforcement-test"))
+	for _, tc := range []struct {
+		secret  string
+		allowed bool
+	}{
+		{"ci/deployer", true},  // key-rotator:user=deployer
+		{"ci/reporter", false}, // team=data only
+		{"ci/no-such-secret", false},
+	} {
+		_, describeErr := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tc.secret)})
+		_, putErr := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tc.secret), SecretString: aws.String("{}")})
+		for op, err := range map[string]error{"DescribeSecret": describeErr, "PutSecretValue": putErr} {
+			var apiErr smithy.APIError
+			denied := errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")
+			if denied == tc.allowed || tc.allowed && err != nil {
+				t.Errorf("the member role's %s of %s: error %v, want allowed %v", op, tc.secret, err, tc.allowed)
+			}
+		}
+	}
+}
+
 // TestE2EAccountLeasedByAnotherExecution: an account whose lease an overlapping execution
 // holds is read, found busy and left alone: no key written, no owner email, and the report
 // names the execution that holds it.

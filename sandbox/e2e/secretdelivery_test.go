@@ -83,7 +83,7 @@ func TestE2EDeliveryToSecret(t *testing.T) {
 	if got := o.appReads(t, "prod", "ci/reporter"); got != refusedBefore || len(userNamed(t, state, "reporter").Keys) != 1 {
 		t.Errorf("reporter: the application reads %s, keys %d; want its secret and keys unchanged", got.AccessKeyID, len(userNamed(t, state, "reporter").Keys))
 	}
-	if !strings.Contains(string(ex.ReportCSV), "secret ci/reporter refuses the keys of reporter: it lacks the tag key-rotator:user=reporter") {
+	if !strings.Contains(string(ex.ReportCSV), "secret ci/reporter refuses the keys of reporter: it lacks the tag key-rotator:user=reporter, or does not exist: the member role is denied access to it") {
 		t.Error("report.csv does not say why reporter's secret was refused")
 	}
 	allMails := ms
