@@ -26,6 +26,7 @@ type Audit struct {
 	mu       sync.Mutex
 	used     map[string]map[string]bool   // role → action
 	denied   map[string]int               // finding → how many calls
+	refused  map[string]int               // role and action the stand-in denied, as the policies do → how many calls
 	keys     map[string]string            // secret ARN → the KMS key it was created with
 	tags     map[string]map[string]string // secret ARN → its rotator tags, as last read
 	sessions map[string]string            // assumed-role session ARN → its session policy
@@ -33,7 +34,7 @@ type Audit struct {
 
 // NewAudit starts an audit of the policies of f.
 func NewAudit(f *File) *Audit {
-	a := &Audit{file: f, used: map[string]map[string]bool{}, denied: map[string]int{},
+	a := &Audit{file: f, used: map[string]map[string]bool{}, denied: map[string]int{}, refused: map[string]int{},
 		keys: map[string]string{}, tags: map[string]map[string]string{}, sessions: map[string]string{}}
 	for _, r := range f.Roles {
 		a.used[r.Name] = map[string]bool{}
@@ -125,6 +126,10 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 		return a.tags[arn]
 	}}
 	session := a.sessions[c.Principal]
+	if strings.HasPrefix(c.Error, "AccessDenied") {
+		a.checkRefusal(role, session, op(c.Call, w), finding)
+		return
+	}
 	for _, r := range op(c.Call, w) {
 		allowed, err := role.Policy.Allows(r)
 		switch {
@@ -160,6 +165,30 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 	}
 }
 
+// checkRefusal checks a call the stand-in denied: the policies must deny it too (the first
+// request they do not allow is kept as the refusal), else the stand-in and the policies
+// disagree.
+func (a *Audit) checkRefusal(role Role, session string, requests []Request, finding func(string, ...any)) {
+	for _, r := range requests {
+		allowed, err := role.Policy.Allows(r)
+		if err == nil && allowed && session != "" {
+			var doc Document
+			if err = unmarshalPolicy(session, &doc); err == nil {
+				allowed, err = doc.Allows(r)
+			}
+		}
+		if err != nil {
+			finding("%s: %v", role.Name, err)
+			return
+		}
+		if !allowed {
+			a.refused[role.Name+" "+r.Action]++
+			return
+		}
+	}
+	finding("the stand-in denied it, which the %s role allows", role.Name)
+}
+
 // checkTrust checks that the assumed role trusts the caller, and keeps the session policy.
 func (a *Audit) checkTrust(b Bindings, caller Role, roles map[string]Role, member func(string) (Role, error), c FunctionCall, finding func(string, ...any)) {
 	target := c.Params["RoleArn"]
@@ -192,15 +221,34 @@ func (a *Audit) checkTrust(b Bindings, caller Role, roles map[string]Role, membe
 // each with the reason; they are not reported unused.
 type Unreachable map[string]string
 
+// Refusals names the actions the code is denied by design and reads the denial of, each
+// with the reason: a call the stand-in denied, as the policies do, is a finding unless its
+// action is listed here.
+type Refusals map[string]string
+
 // Findings are the audit's result: each call a policy did not allow (with how many calls),
 // and each granted action no call used, except the unreachable ones; an unreachable action
-// that was used is a finding too (the list must not outlive its reason).
-func (a *Audit) Findings(unreachable Unreachable) []string {
+// that was used is a finding too (the list must not outlive its reason). A call that AWS
+// would deny and the stand-in did deny is a finding unless its action is one of refusals,
+// and each of refusals must have been seen denied.
+func (a *Audit) Findings(unreachable Unreachable, refusals Refusals) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []string
 	for _, f := range slices.Sorted(maps.Keys(a.denied)) {
 		out = append(out, fmt.Sprintf("not allowed (%d calls): %s", a.denied[f], f))
+	}
+	seen := map[string]bool{}
+	for _, f := range slices.Sorted(maps.Keys(a.refused)) {
+		role, action, _ := strings.Cut(f, " ")
+		if seen[action] = true; refusals[action] == "" {
+			out = append(out, fmt.Sprintf("refused (%d calls): the %s role was denied %s, which no code expects: fix the call, or list it in the refusals with why", a.refused[f], role, action))
+		}
+	}
+	for _, action := range slices.Sorted(maps.Keys(refusals)) {
+		if !seen[action] {
+			out = append(out, fmt.Sprintf("never refused: %s is listed as refused by design (%s), and no call was denied it", action, refusals[action]))
+		}
 	}
 	for _, r := range a.file.Roles {
 		for _, action := range r.Policy.Actions() {

@@ -60,6 +60,8 @@ func TestAudit(t *testing.T) {
 		name string
 		edit func(*File, []FunctionCall) []FunctionCall
 		want string // a finding; empty: no call is denied
+		// refusals are the actions denied by design (Findings' second argument).
+		refusals Refusals
 	}{
 		{name: "the rotation as synthesized", edit: func(_ *File, c []FunctionCall) []FunctionCall { return c }},
 		{name: "a needed action removed", edit: func(f *File, c []FunctionCall) []FunctionCall {
@@ -98,6 +100,18 @@ func TestAudit(t *testing.T) {
 			})
 			return c
 		}, want: "the trust policy of the member role does not let arn:aws:iam::123456789012:role/iam-access-key-rotator-role assume it"},
+		{name: "a secret without the opt-in tag key, denied by design", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			return append(c, reporterSecretDenied())
+		}, refusals: Refusals{"secretsmanager:DescribeSecret": "opt-in"}},
+		{name: "a denial no code expects", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			return append(c, reporterSecretDenied())
+		}, want: "refused (1 calls): the member role was denied secretsmanager:DescribeSecret, which no code expects"},
+		{name: "a refusal by design that never happens", edit: func(_ *File, c []FunctionCall) []FunctionCall { return c },
+			refusals: Refusals{"secretsmanager:DescribeSecret": "opt-in"}, want: "never refused: secretsmanager:DescribeSecret"},
+		{name: "the stand-in denies what the policy allows", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[1].Error = "AccessDenied"
+			return c
+		}, want: "scan-and-rotate: IAM CreateAccessKey: the stand-in denied it, which the member role allows"},
 		{name: "an operation the audit cannot model", edit: func(_ *File, c []FunctionCall) []FunctionCall {
 			return append(c, FunctionCall{Function: "cleanup-report", Call: calllog.Call{Service: "IAM", Operation: "CreateUser"}})
 		}, want: "cleanup-report: IAM CreateUser: no authorization model for this operation"},
@@ -111,8 +125,10 @@ func TestAudit(t *testing.T) {
 			calls := tt.edit(file, rotation())
 			audit := NewAudit(file)
 			audit.Add(bindings, calls)
-			findings := audit.Findings(nil)
-			denied := slices.ContainsFunc(findings, func(f string) bool { return strings.HasPrefix(f, "not allowed") })
+			findings := audit.Findings(nil, tt.refusals)
+			denied := slices.ContainsFunc(findings, func(f string) bool {
+				return strings.HasPrefix(f, "not allowed") || strings.HasPrefix(f, "refused") || strings.HasPrefix(f, "never refused")
+			})
 			switch {
 			case tt.want == "" && denied:
 				t.Errorf("findings %q, want no call denied", findings)
@@ -121,6 +137,13 @@ func TestAudit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reporterSecretDenied is ScanAndRotate's DescribeSecret of a secret without the tag key
+// key-rotator:user, which the member role is denied.
+func reporterSecretDenied() FunctionCall {
+	return FunctionCall{Function: "scan-and-rotate", Call: calllog.Call{Principal: scanSession, Service: "Secrets Manager",
+		Operation: "DescribeSecret", Region: "us-east-1", Params: map[string]string{"SecretId": "ci/reporter"}, Error: "AccessDeniedException"}}
 }
 
 func editRole(f *File, name string, edit func(*Role)) {
