@@ -92,6 +92,10 @@ type Secret struct {
 	Name       string            `json:"name"`
 	Tags       map[string]string `json:"tags,omitempty"`
 	HoldsKeyOf string            `json:"holdsKeyOf,omitempty"`
+	// CustomerManagedKey encrypts the secret with a KMS key of its own, created in the
+	// account (false: Secrets Manager's AWS managed key), so that a write to it uses that key
+	// on the writer's behalf.
+	CustomerManagedKey bool `json:"customerManagedKey,omitempty"`
 }
 
 // AccountStates are the Organizations account states a scenario account may be in.

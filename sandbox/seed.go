@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -365,7 +366,7 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 		}
 	}
 	for _, sec := range a.Secrets {
-		if err := s.secret(ctx, secretsmanager.NewFromConfig(cfg), a.Name, id, sec); err != nil {
+		if err := s.secret(ctx, cfg, a.Name, id, sec); err != nil {
 			return err
 		}
 	}
@@ -373,8 +374,8 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 }
 
 // secret creates an application's secret, holding the first Active key seeded for the user
-// it names.
-func (s *seeder) secret(ctx context.Context, client *secretsmanager.Client, account, id string, sec Secret) error {
+// it names, under a KMS key of its own if it asks for one.
+func (s *seeder) secret(ctx context.Context, cfg aws.Config, account, id string, sec Secret) error {
 	value := "{}"
 	if i := slices.IndexFunc(s.out.Keys, func(k SeededKey) bool {
 		return k.AccountID == id && k.User == sec.HoldsKeyOf && k.Status == StatusActive
@@ -390,7 +391,14 @@ func (s *seeder) secret(ctx context.Context, client *secretsmanager.Client, acco
 	for _, k := range slices.Sorted(maps.Keys(sec.Tags)) {
 		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(sec.Tags[k])})
 	}
-	if _, err := client.CreateSecret(ctx, in); err != nil {
+	if sec.CustomerManagedKey {
+		key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("application secret " + sec.Name)})
+		if err != nil {
+			return fmt.Errorf("create the KMS key of secret %s in %s (%s): %w", sec.Name, account, id, err)
+		}
+		in.KmsKeyId = key.KeyMetadata.Arn
+	}
+	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, in); err != nil {
 		return fmt.Errorf("create secret %s in %s (%s): %w", sec.Name, account, id, err)
 	}
 	return nil

@@ -27,7 +27,7 @@ type Audit struct {
 	used     map[string]map[string]bool   // role → action
 	denied   map[string]int               // finding → how many calls
 	refused  map[string]int               // role and action the stand-in denied, as the policies do → how many calls
-	keys     map[string]string            // secret ARN → the KMS key it was created with
+	keys     map[string]string            // secret ARN → the KMS key it was created with, or described with
 	tags     map[string]map[string]string // secret ARN → its rotator tags, as last read
 	sessions map[string]string            // assumed-role session ARN → its session policy
 }
@@ -153,6 +153,9 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 	case "Secrets Manager DescribeSecret":
 		if c.Error == "" {
 			a.tags[c.Params["ARN"]] = c.ResourceTags
+			if c.Params["KmsKeyId"] != "" { // an application's secret under its own key
+				a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]
+			}
 		}
 	case "Secrets Manager CreateSecret":
 		if c.Error == "" && c.Params["KmsKeyId"] != "" {

@@ -180,3 +180,43 @@ func TestConditionOperators(t *testing.T) {
 		}
 	}
 }
+
+// A key written to an application's secret under a customer managed key: Secrets Manager
+// uses that key on the member role's behalf, which its grant limited to Secrets Manager
+// (kms:ViaService) allows for a key of the member account only.
+func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
+	const appSecret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:ci/deployer-AbCdEf"
+	for _, tt := range []struct {
+		name, key string
+		want      string // a finding; empty: the KMS grants are used and allow the calls
+	}{
+		{"a key of the member account", "arn:aws:kms:us-east-1:111122223333:key/app", ""},
+		{"a key of another account", "arn:aws:kms:us-east-1:999999999999:key/app",
+			"the member role does not allow kms:GenerateDataKey on arn:aws:kms:us-east-1:999999999999:key/app"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			write := func(op string, params map[string]string, tags map[string]string) FunctionCall {
+				return FunctionCall{Function: "scan-and-rotate", Call: calllog.Call{Principal: scanSession, Service: "Secrets Manager",
+					Operation: op, Region: "us-east-1", Params: params, ResourceTags: tags}}
+			}
+			audit := NewAudit(file)
+			audit.Add(bindings, append(rotation(),
+				write("DescribeSecret", map[string]string{"SecretId": "ci/deployer", "ARN": appSecret, "KmsKeyId": tt.key}, map[string]string{"key-rotator:user": "deployer"}),
+				write("PutSecretValue", map[string]string{"SecretId": "ci/deployer", "ARN": appSecret}, nil)))
+			findings := audit.Findings(nil, nil)
+			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+				unused := slices.Contains(findings, "unused: the member role grants "+action+", which no call of the Lambdas used")
+				if tt.want == "" && unused {
+					t.Errorf("%s: the write to a secret under a key of the member account does not use it: %q", action, findings)
+				}
+			}
+			if tt.want != "" && !slices.ContainsFunc(findings, func(f string) bool { return strings.Contains(f, tt.want) }) {
+				t.Errorf("findings %q, want one with %q", findings, tt.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package permissions
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -83,7 +84,18 @@ var operations = map[string]operation{
 	},
 	"Secrets Manager DescribeSecret": onSecret("secretsmanager:DescribeSecret"),
 	"Secrets Manager DeleteSecret":   onSecret("secretsmanager:DeleteSecret"),
-	"Secrets Manager PutSecretValue": onSecret("secretsmanager:PutSecretValue"),
+	"Secrets Manager PutSecretValue": func(c calllog.Call, w where) []Request {
+		out := onSecret("secretsmanager:PutSecretValue")(c, w)
+		arn := cmp.Or(c.Params["ARN"], secretARN(c, w))
+		if key := w.keyOf(arn); key != "" {
+			// A new value of a secret under a customer managed key: Secrets Manager generates
+			// its data key, and checks that the caller may use the key, on the caller's behalf.
+			out = append(out,
+				viaSecretsManager("kms:GenerateDataKey", key, arn, c.Region, nil),
+				viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{SecretsManagerKeyAccessCheck}))
+		}
+		return out
+	},
 	"Secrets Manager GetSecretValue": func(c calllog.Call, w where) []Request {
 		arn := secretARN(c, w)
 		out := onSecret("secretsmanager:GetSecretValue")(c, w)
