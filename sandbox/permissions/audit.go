@@ -126,8 +126,7 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 		return a.tags[arn]
 	}}
 	session := a.sessions[c.Principal]
-	if strings.HasPrefix(c.Error, "AccessDenied") {
-		a.checkRefusal(role, session, op(c.Call, w), finding)
+	if strings.HasPrefix(c.Error, "AccessDenied") && a.refusal(role, session, op(c.Call, w), finding) {
 		return
 	}
 	for _, r := range op(c.Call, w) {
@@ -168,10 +167,12 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 	}
 }
 
-// checkRefusal checks a call the stand-in denied: the policies must deny it too (the first
-// request they do not allow is kept as the refusal), else the stand-in and the policies
-// disagree.
-func (a *Audit) checkRefusal(role Role, session string, requests []Request, finding func(string, ...any)) {
+// refusal checks a call the stand-in denied, and reports whether the caller's policies deny
+// it too: then the first request they do not allow is kept as the refusal. A denied call they
+// allow is a finding (the stand-in and the policies disagree), except an AssumeRole: the
+// role assumed may refuse it (an account without the member role), which is checked on the
+// calls that succeed.
+func (a *Audit) refusal(role Role, session string, requests []Request, finding func(string, ...any)) bool {
 	for _, r := range requests {
 		allowed, err := role.Policy.Allows(r)
 		if err == nil && allowed && session != "" {
@@ -180,16 +181,19 @@ func (a *Audit) checkRefusal(role Role, session string, requests []Request, find
 				allowed, err = doc.Allows(r)
 			}
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			finding("%s: %v", role.Name, err)
-			return
-		}
-		if !allowed {
+			return true
+		case !allowed:
 			a.refused[role.Name+" "+r.Action]++
-			return
+			return true
 		}
 	}
-	finding("the stand-in denied it, which the %s role allows", role.Name)
+	if !slices.ContainsFunc(requests, func(r Request) bool { return r.Action == "sts:AssumeRole" }) {
+		finding("the stand-in denied it, which the %s role allows", role.Name)
+	}
+	return false
 }
 
 // checkTrust checks that the assumed role trusts the caller, and keeps the session policy.

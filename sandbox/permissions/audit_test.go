@@ -112,6 +112,10 @@ func TestAudit(t *testing.T) {
 			c[1].Error = "AccessDenied"
 			return c
 		}, want: "scan-and-rotate: IAM CreateAccessKey: the stand-in denied it, which the member role allows"},
+		{name: "an account without the member role", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[0].Error = "AccessDenied" // the role assumed refuses: not the caller's policy
+			return c
+		}},
 		{name: "an operation the audit cannot model", edit: func(_ *File, c []FunctionCall) []FunctionCall {
 			return append(c, FunctionCall{Function: "cleanup-report", Call: calllog.Call{Service: "IAM", Operation: "CreateUser"}})
 		}, want: "cleanup-report: IAM CreateUser: no authorization model for this operation"},
