@@ -340,12 +340,44 @@ func (r *rig) judysNewKey(runID string) workflow.Notification {
 	return notifications[i]
 }
 
+// TestPasswordMailFailsThenRetrySendsTheSamePassword: SES accepts the zip and throttles its
+// password email; the retry mails the key again, and every zip the owner received opens with
+// the password they received (the password is kept with the key, not made anew per attempt).
+func TestPasswordMailFailsThenRetrySendsTheSamePassword(t *testing.T) {
+	r := newRig(t, "org.json")
+	ctx := context.Background()
+	n := r.judysNewKey("run-password")
+
+	flaky := &flakySES{SESAPI: sesv2.NewFromConfig(r.sb.Config()), passes: 1, failures: 1}
+	d := *r.deliver
+	d.Sender = notify.NewSender(flaky, "", nil)
+	if _, err := d.Handle(ctx, n); err == nil {
+		t.Fatal("first attempt: the password email failed, want an error")
+	}
+	if _, err := d.Handle(ctx, n); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	keys := deliveredKeys(t, r.emails()) // opens every zip with the password mailed for its key
+	if len(keys) != 2 || keys[0].accessKeyID != n.NewKey.AccessKeyID || keys[1].accessKeyID != n.NewKey.AccessKeyID {
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = k.accessKeyID
+		}
+		t.Errorf("delivered keys %v, want judy's %s twice (the zip of the failed attempt, then the retry's)", ids, n.NewKey.AccessKeyID)
+	}
+}
+
+// flakySES lets passes sends through, then fails the next failures sends.
 type flakySES struct {
 	notify.SESAPI
-	failures int
+	passes, failures int
 }
 
 func (f *flakySES) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+	if f.passes > 0 {
+		f.passes--
+		return f.SESAPI.SendEmail(ctx, in, opts...)
+	}
 	if f.failures > 0 {
 		f.failures--
 		return nil, &smithy.GenericAPIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error."}

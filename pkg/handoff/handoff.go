@@ -29,28 +29,34 @@ type SecretsAPI interface {
 	secretsmanager.ListSecretsAPIClient
 }
 
-// Value is the JSON a hand-off secret holds: the new key, whole. Only NotifyUser reads
-// it (the KMS key allows nobody else to decrypt).
+// Value is the JSON a hand-off secret holds: the new key, whole, and the password its zip is
+// sealed with. Only NotifyUser reads it (the KMS key allows nobody else to decrypt). The
+// password is made once, with the key, so that every attempt to mail the key (a retry after a
+// throttled password email, a redelivery) seals the zip with the password the owner may
+// already have received.
 type Value struct {
 	AccessKeyID     string        `json:"accessKeyId"`
 	SecretAccessKey secret.Secret `json:"-"`
+	// ZipPassword is zero in a secret stored before the password was kept with its key.
+	ZipPassword secret.Secret `json:"-"`
 }
 
-// MarshalJSON writes the secret part too: this is the one place it is serialised, for
+// valueJSON is a Value as Secrets Manager stores it, secrets revealed.
+type valueJSON struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	ZipPassword     string `json:"zipPassword,omitempty"`
+}
+
+// MarshalJSON writes the secret parts too: this is the one place they are serialised, for
 // Secrets Manager.
 func (v Value) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		AccessKeyID     string `json:"accessKeyId"`
-		SecretAccessKey string `json:"secretAccessKey"`
-	}{v.AccessKeyID, v.SecretAccessKey.Reveal()})
+	return json.Marshal(valueJSON{v.AccessKeyID, v.SecretAccessKey.Reveal(), v.ZipPassword.Reveal()})
 }
 
 // UnmarshalJSON reads a hand-off secret's value.
 func (v *Value) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		AccessKeyID     string `json:"accessKeyId"`
-		SecretAccessKey string `json:"secretAccessKey"`
-	}
+	var raw valueJSON
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return fmt.Errorf("hand-off secret value is not the expected JSON object")
 	}
@@ -58,6 +64,9 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("hand-off secret value lacks accessKeyId or secretAccessKey")
 	}
 	*v = Value{AccessKeyID: raw.AccessKeyID, SecretAccessKey: secret.New(raw.SecretAccessKey)}
+	if raw.ZipPassword != "" {
+		v.ZipPassword = secret.New(raw.ZipPassword)
+	}
 	return nil
 }
 

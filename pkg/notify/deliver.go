@@ -162,7 +162,10 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 		m, err := SecretKeyMail(a, key.AccessKeyID, to, notice)
 		return []Message{m}, err
 	}
-	password := NewPassword()
+	password := key.ZipPassword
+	if password.IsZero() { // a secret stored by a version that made the password here
+		password = handoff.NewZipPassword()
+	}
 	zipped, err := CredentialsZip(a.AccountID, a.UserName, key.AccessKeyID, key.SecretAccessKey, password)
 	if err != nil {
 		return nil, err

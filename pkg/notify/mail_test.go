@@ -16,6 +16,7 @@ import (
 
 	"github.com/yeka/zip"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
@@ -447,7 +448,7 @@ func TestMailRejects(t *testing.T) {
 }
 
 func TestMessageHidesRaw(t *testing.T) {
-	password := NewPassword()
+	password := handoff.NewZipPassword()
 	m, err := PasswordMail(testAddressing, testNewKeyID, password)
 	if err != nil {
 		t.Fatalf("PasswordMail: %v", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/smithy-go"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -40,7 +41,7 @@ func (f *fakeSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...fu
 }
 
 func TestSenderSends(t *testing.T) {
-	m, err := PasswordMail(testAddressing, testNewKeyID, NewPassword())
+	m, err := PasswordMail(testAddressing, testNewKeyID, handoff.NewZipPassword())
 	if err != nil {
 		t.Fatalf("PasswordMail: %v", err)
 	}
@@ -156,7 +157,7 @@ func (p *turns) Take(_ context.Context, rate int) error {
 // throttled send is sent again in a turn of its own, up to SendAttempts, never dropped
 // silently; a send without a turn is not made.
 func TestSenderPacesEveryAttempt(t *testing.T) {
-	m, err := PasswordMail(testAddressing, testNewKeyID, NewPassword())
+	m, err := PasswordMail(testAddressing, testNewKeyID, handoff.NewZipPassword())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestSenderPacesEveryAttempt(t *testing.T) {
 // of the Sender's attempts is one request (the SDK's retryer would otherwise make several,
 // outside the pacing), while a 5xx is still retried by the SDK.
 func TestSDKLeavesThrottledSendsToTheSender(t *testing.T) {
-	m, err := PasswordMail(testAddressing, testNewKeyID, NewPassword())
+	m, err := PasswordMail(testAddressing, testNewKeyID, handoff.NewZipPassword())
 	if err != nil {
 		t.Fatal(err)
 	}

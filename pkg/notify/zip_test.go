@@ -12,6 +12,7 @@ import (
 
 	"github.com/yeka/zip"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
 
@@ -30,7 +31,7 @@ var (
 
 func testZip(t *testing.T) (zipped []byte, password secret.Secret) {
 	t.Helper()
-	password = NewPassword()
+	password = handoff.NewZipPassword()
 	zipped, err := CredentialsZip(testAccountID, testUserName, testAccessKeyID, secret.New(testSecretKey), password)
 	if err != nil {
 		t.Fatalf("CredentialsZip: %v", err)
@@ -180,7 +181,10 @@ func readZipFile(f *zip.File) (string, error) {
 }
 
 func TestCredentialsZipRejects(t *testing.T) {
-	good := NewPassword()
+	if handoff.ZipPasswordLength < MinPasswordLength {
+		t.Fatalf("the hand-off's passwords have %d characters, CredentialsZip wants at least %d", handoff.ZipPasswordLength, MinPasswordLength)
+	}
+	good := handoff.NewZipPassword()
 	tests := []struct {
 		name                             string
 		accountID, userName, accessKeyID string

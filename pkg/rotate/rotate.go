@@ -742,6 +742,16 @@ func countAction(c *workflow.Counts, a policy.ActionName) {
 	}
 }
 
+// zipPassword is the password of the zip that mails the user's new key, made with the key so
+// that a retried NotifyUser mails the same one; a key delivered to a secret is mailed in no
+// zip, and has none.
+func (ur *userRun) zipPassword() secret.Secret {
+	if ur.deliverTo != "" {
+		return secret.Secret{}
+	}
+	return handoff.NewZipPassword()
+}
+
 // createKey marks the intent, creates the key, stores it for delivery and clears the mark.
 // CreateAccessKey is sent once, without the SDK's retries: a re-sent request whose first
 // response was lost would make a second key this call never sees. When the outcome is
@@ -764,7 +774,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	id := aws.ToString(out.AccessKey.AccessKeyId)
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
-		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey))},
+		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey)), ZipPassword: ur.zipPassword()},
 		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo})
 	if err != nil {
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {

@@ -126,13 +126,8 @@ const reportHoursAgo = 3
 // strict makes a scenario's stand-in as strict as AWS, unless the scenario says otherwise:
 // credential reports reportHoursAgo old, IAM authorization enforced (the Lambdas under their
 // synthesized policies), and SES in its sandbox, which delivers only to the verified
-// recipients (the scenario's owner and support addresses).
-//
-// The sandbox's rate (1 message per second) is not on: NotifyUser does not pace its sends
-// yet, and at that rate a throttled password email fails the invocation after its zip was
-// sent, and the retry mails a second zip with another password (TestE2EDemoOrganization
-// then finds a zip its mailed password does not open), besides doubling the demo test's
-// time. Set sesSendRate to 1 once sends are paced to SES's rate.
+// recipients (the scenario's owner and support addresses), at most sesSendRate messages a
+// second (and GetAccount reports that quota, which the run's send slots then keep).
 func strict(sc *sandbox.Scenario) {
 	if sc.CredentialReportHoursAgo == nil {
 		sc.CredentialReportHoursAgo = aws.Int(reportHoursAgo)
@@ -143,8 +138,8 @@ func strict(sc *sandbox.Scenario) {
 	}
 }
 
-// sesSendRate is the SES sandbox's rate in the suite (0: no limit); see strict.
-const sesSendRate = 0
+// sesSendRate is the SES sandbox's rate in the suite: AWS's, 1 message per second.
+const sesSendRate = 1
 
 // recipients are the addresses of the scenario's owners (the values of the default email
 // tags that are addresses) and the support address, sorted.

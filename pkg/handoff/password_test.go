@@ -1,4 +1,4 @@
-package notify
+package handoff
 
 import (
 	"math"
@@ -11,9 +11,9 @@ func TestNewPassword(t *testing.T) {
 	seen := make(map[string]bool, n)
 	counts := make(map[rune]int)
 	for range n {
-		pw := NewPassword().Reveal()
-		if len(pw) != PasswordLength {
-			t.Fatalf("password length %d, want %d", len(pw), PasswordLength)
+		pw := NewZipPassword().Reveal()
+		if len(pw) != ZipPasswordLength {
+			t.Fatalf("password length %d, want %d", len(pw), ZipPasswordLength)
 		}
 		for _, c := range pw {
 			if !strings.ContainsRune(passwordAlphabet, c) {
@@ -30,7 +30,7 @@ func TestNewPassword(t *testing.T) {
 	// Chi-square over the symbol counts: a uniform draw stays far below the bound (p < 1e-6
 	// for 55 degrees of freedom is about 120), while a modulo bias (the first 256 % 56 = 32
 	// symbols 25% more likely) gives several hundred.
-	expected := float64(n*PasswordLength) / float64(len(passwordAlphabet))
+	expected := float64(n*ZipPasswordLength) / float64(len(passwordAlphabet))
 	var chi2 float64
 	for _, c := range passwordAlphabet {
 		d := float64(counts[c]) - expected
@@ -42,9 +42,6 @@ func TestNewPassword(t *testing.T) {
 }
 
 func TestPasswordAlphabet(t *testing.T) {
-	if PasswordLength < MinPasswordLength {
-		t.Fatalf("PasswordLength %d < MinPasswordLength %d", PasswordLength, MinPasswordLength)
-	}
 	for _, c := range "0Oo1lI" {
 		if strings.ContainsRune(passwordAlphabet, c) {
 			t.Errorf("alphabet has the ambiguous %q", c)
