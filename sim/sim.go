@@ -879,6 +879,11 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if c.Operation == "UpdateAccessKey" {
 		due, attempted := s.warnDue[keyID]
 		day, warned := s.warnedOn[keyID]
+		if now := s.deactivationDue(k, keys, tags); attempted && now < due {
+			// The owner shortened the key's timeline (RotationDays) since the promise: rule 3's
+			// bounded wait counts from the key's date under the timeline it has now.
+			due = now
+		}
 		if attempted && (!warned || day >= s.day) && !s.pastGrace(due) {
 			s.violate("a promised warning is delivered before the action",
 				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day; its story:\n    %s",
@@ -897,6 +902,22 @@ func (s *sim) unused(k awsmodel.Key, tags map[string]string) bool {
 	}
 	day := func(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 	return day(s.now).Sub(day(last)) >= time.Duration(cfg.Timeline().UnusedAt)*24*time.Hour
+}
+
+// deactivationDue is the day rule 3 deactivates Active key k under the timeline of its
+// user's tags: at deactivate-at, and not before noticePeriod days after the youngest other
+// Active key, its replacement (pkg/policy deactivationDue).
+func (s *sim) deactivationDue(k awsmodel.Key, keys []awsmodel.Key, tags map[string]string) string {
+	cfg, _ := s.policy.ForUser(tags)
+	due := k.Created.AddDate(0, 0, cfg.Timeline().DeactivateAt)
+	for _, other := range keys {
+		if other.AccessKeyID != k.AccessKeyID && other.Status == types.StatusTypeActive && other.Created.After(k.Created) {
+			if after := other.Created.AddDate(0, 0, cfg.NoticePeriod); after.After(due) {
+				due = after
+			}
+		}
+	}
+	return due.Format(time.DateOnly)
 }
 
 // pastGrace reports whether noticePeriod days passed since due (the bounded wait).
