@@ -30,6 +30,8 @@ type harness struct {
 	logs     bytes.Buffer
 	runs     int
 	maxUsers int // the policy's maxUsers (0: its default)
+	// maxNotifications is the rotator's MaxNotifications (0: its default).
+	maxNotifications int
 }
 
 const testAccount = "111122223333"
@@ -80,7 +82,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	iamClient := h.w.IAM(testAccount)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
-		HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)
