@@ -45,6 +45,31 @@ func MayAct(keys []Key, cfg Config, now time.Time) bool {
 	})
 }
 
+// WriteDue reports whether a user with these keys, as a credential report shows them (no
+// IDs, tags or history; hidden: a slot that may hold an Inactive key the report does not
+// date), has a write due today whatever their tags and history — or else can get no notice
+// at all (exempt, or without a usable email): the executor may defer such a user unread once
+// maxUsers users have writes (rule 8), holding back no notice. Two shapes qualify:
+//   - an Active key unused for unused-at days: rule 2 deletes it whatever the other key, the
+//     notices sent or the owner's email (a RotationDays tag only shortens unused-at);
+//   - one key, Active, at least rotate-at days old, and no hidden slot: rule 4 replaces it for
+//     an owner with a usable email; without one, rule 3 deactivates it at deactivate-at, and
+//     nothing is sent before.
+//
+// Anything else may come down to notices alone (a deactivation waiting for its warning, an
+// Inactive key first seen today, two Active keys), and in cleanup mode (rule 7) every write
+// depends on the email or on who deactivated the key: false. cfg must be defaulted.
+func WriteDue(keys []Key, hidden bool, cfg Config, now time.Time) bool {
+	if cfg.Cleanup {
+		return false
+	}
+	th := cfg.Timeline()
+	if slices.ContainsFunc(keys, func(k Key) bool { return k.Status == Active && idleDays(k, now) >= th.UnusedAt }) {
+		return true
+	}
+	return len(keys) == 1 && !hidden && keys[0].Status == Active && ageDays(keys[0].CreateDate, now) >= th.RotateAt
+}
+
 // PlanUser decides one user's actions and notices. cfg must be defaulted and valid, and u must
 // pass validateUsers; PlanUsers does both.
 func PlanUser(u User, cfg Config, now time.Time) UserPlan {
