@@ -62,7 +62,9 @@ which switches IAM authorization on; see enforce_iam_as_aws for how it is made t
 as AWS does), with
 Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
 moto still sends it), Organizations' List calls paged as AWS pages them (at most 20 entries,
-MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults),
+IAM's GetAccountAuthorizationDetails paged as AWS pages it (page_authorization_details_as_aws;
+moto: every entity at once), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
@@ -373,6 +375,42 @@ def page_organizations_as_aws():
             return _original(self, *args, **kwargs)
 
         setattr(OrganizationsBackend, name, bounded)
+
+
+AUTHORIZATION_DETAILS_PAGE = 100
+AUTHORIZATION_DETAILS_MAX_ITEMS = 1000
+
+
+def page_authorization_details_as_aws():
+    """Page IAM's GetAccountAuthorizationDetails as AWS does: MaxItems entries a page (100
+    by default, 1 to 1,000), Marker to go on (moto answers with every entity at once, which
+    would hide what reading every user's tags costs in a large account)."""
+    from moto.core.responses import ActionResult
+    from moto.iam.exceptions import ValidationError
+    from moto.iam.responses import IamResponse
+
+    lists = (("users", "UserDetailList"), ("groups", "GroupDetailList"),
+             ("roles", "RoleDetailList"), ("managed_policies", "Policies"))
+
+    def get_account_authorization_details(self):
+        limit = int(self._get_param("MaxItems") or AUTHORIZATION_DETAILS_PAGE)
+        if not 1 <= limit <= AUTHORIZATION_DETAILS_MAX_ITEMS:
+            raise ValidationError(
+                f"1 validation error detected: Value '{limit}' at 'maxItems' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {AUTHORIZATION_DETAILS_MAX_ITEMS}")
+        marker = self._get_param("Marker")
+        start = int(marker) if marker and marker.isdigit() else 0
+        details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+        entries = [(field, e) for name, field in lists for e in details[name]]
+        result = {field: [] for _, field in lists}
+        for field, entry in entries[start:start + limit]:
+            result[field].append(entry)
+        result["IsTruncated"] = start + limit < len(entries)
+        if result["IsTruncated"]:
+            result["Marker"] = str(start + limit)
+        return ActionResult(result)
+
+    IamResponse.get_account_authorization_details = get_account_authorization_details
 
 
 REPORT_LIFETIME = datetime.timedelta(hours=4)
@@ -729,6 +767,7 @@ def main(argv=None):
     require_existing_roles()
     answer_with_state_only()
     page_organizations_as_aws()
+    page_authorization_details_as_aws()
     enforce_iam_as_aws()
     patch_credential_report()
     patch_ses_sandbox()

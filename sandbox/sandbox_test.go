@@ -919,3 +919,51 @@ func TestSESSuppressionListAnswersAsAWS(t *testing.T) {
 		t.Error("a reason other than BOUNCE or COMPLAINT was accepted")
 	}
 }
+
+// TestAuthorizationDetailsPagedAsAWS: GetAccountAuthorizationDetails pages as AWS does, 100
+// entities by default, MaxItems up to 1,000, a Marker to go on; moto answers with every
+// entity at once, which would hide what reading every user's tags costs in a large account.
+func TestAuthorizationDetailsPagedAsAWS(t *testing.T) {
+	ctx := context.Background()
+	sc := &sandbox.Scenario{ManagementAccount: sandbox.Account{Name: "management"}, MemberRole: "provisioning-admin",
+		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
+		Accounts: []sandbox.Account{{Name: "many"}}}
+	for i := range 250 {
+		sc.Accounts[0].Users = append(sc.Accounts[0].Users, sandbox.User{Name: fmt.Sprintf("user-%03d", i),
+			Tags: map[string]string{"RotationDays": fmt.Sprint(30 + i%50)}})
+	}
+	sb := sandboxtest.New(t, sc)
+	client, err := sb.IAM("many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []iamtypes.EntityType{iamtypes.EntityTypeUser}
+	first, err := client.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{Filter: users})
+	if err != nil || len(first.UserDetailList) != 100 || !first.IsTruncated || first.Marker == nil {
+		t.Fatalf("default page: %d users, truncated %v (%v); want 100 of 250 and a marker", len(first.UserDetailList), first.IsTruncated, err)
+	}
+	if _, err := client.GetAccountAuthorizationDetails(ctx, &iam.GetAccountAuthorizationDetailsInput{Filter: users, MaxItems: aws.Int32(1001)}); err == nil ||
+		!strings.Contains(err.Error(), "ValidationError") {
+		t.Errorf("MaxItems 1001: %v, want a ValidationError", err)
+	}
+	for _, tt := range []struct{ maxItems, pages int32 }{{1000, 1}, {120, 3}} {
+		pages := iam.NewGetAccountAuthorizationDetailsPaginator(client, &iam.GetAccountAuthorizationDetailsInput{Filter: users, MaxItems: aws.Int32(tt.maxItems)})
+		seen := map[string]string{}
+		n := int32(0)
+		for ; pages.HasMorePages(); n++ {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range page.UserDetailList {
+				for _, tag := range u.Tags {
+					seen[aws.ToString(u.UserName)] = aws.ToString(tag.Value)
+				}
+			}
+		}
+		if n != tt.pages || len(seen) != 250 || seen["user-249"] != "79" {
+			t.Errorf("MaxItems %d: %d pages, %d users with their tag (user-249: %q); want %d pages, 250, \"79\"",
+				tt.maxItems, n, len(seen), seen["user-249"], tt.pages)
+		}
+	}
+}
