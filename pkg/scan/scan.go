@@ -6,7 +6,9 @@
 // often and answers COMPLETE with the cached one), without key IDs, with N/A,
 // no_information and not_supported values, and with last_rotated N/A for an Inactive key,
 // which then reads like an empty slot. It only picks candidates: a key the rotator or an
-// owner changed since it was generated is seen in the fresh read. A user old enough for a
+// owner changed since it was generated is seen in the fresh read. It also marks those whose
+// row alone shows a write due (Result.WriteDue), which the rotator defers unread once
+// maxUsers users have writes: the report never causes a write. A user old enough for a
 // hidden Inactive key to be due costs one ListAccessKeys call to find out. When some user's
 // key is due only if a RotationDays tag shortens that user's limit, every user's tags are
 // read at once, 1,000 users per GetAccountAuthorizationDetails call.
