@@ -34,6 +34,8 @@ type harness struct {
 	// appSecrets is the member account's Secrets Manager as the rotator sees it (nil: the
 	// model's, with no IAM between).
 	appSecrets appsecret.API
+	// maxNotifications is the rotator's MaxNotifications (0: its default).
+	maxNotifications int
 }
 
 // memberSecrets is the member account's Secrets Manager as the rotator's calls reach it.
@@ -92,7 +94,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	iamClient := h.w.IAM(testAccount)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), AppSecrets: h.memberSecrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
-		HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)

@@ -151,10 +151,39 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 			break
 		}
 		e.usersLeft = len(names) - i - 1
+		if why := e.unread(name, found.WriteDue[name]); why != "" {
+			e.deferUsers([]string{name}, why)
+			continue
+		}
 		e.user(ctx, name)
 	}
 	return res, e.notifications, nil
 }
+
+// unread says why a candidate is deferred without being read, or "" to read it. Once
+// maxUsers users have writes (rule 8), reading a user whose keys alone show a write due
+// (scan.Result.WriteDue) could only defer it; a user who may need only notices is read
+// unless the notification limit is reached too. A user with a key awaiting delivery is
+// always read: its delivery is confirmed, given up or sent again.
+func (e *execution) unread(name string, writeDue bool) string {
+	switch {
+	case e.writers < e.cfg.MaxUsers || len(e.pending[name]) > 0:
+		return ""
+	case writeDue:
+		return fmt.Sprintf("deferred: %s; not read (its keys show a write due), it waits for the next run", e.maxUsersReached())
+	case e.noticeBudget <= 0:
+		return noticeLimitReached
+	}
+	return ""
+}
+
+// maxUsersReached says why a user with writes due is deferred (rule 8).
+func (e *execution) maxUsersReached() string {
+	return fmt.Sprintf("%d users of this account already have writes in this run and maxUsers is %d", e.writers, e.cfg.MaxUsers)
+}
+
+// noticeLimitReached is why a user with notices but no writes is deferred.
+const noticeLimitReached = "notices deferred to the next run: this run's notification limit is reached"
 
 // TimeReserve is the time an invocation keeps for writing its result and notifications: users
 // not reached before the Lambda's deadline minus this wait for the next run. The scanner's
@@ -535,7 +564,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	}
 	if len(up.Actions) > 0 {
 		if e.writers >= e.cfg.MaxUsers {
-			policy.Defer(&up, fmt.Sprintf("%d users of this account already have writes in this run and maxUsers is %d", e.writers, e.cfg.MaxUsers))
+			policy.Defer(&up, e.maxUsersReached())
 		} else {
 			e.writers++
 		}
@@ -869,7 +898,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	reserved := min(e.cfg.MaxUsers-e.writers, e.usersLeft)
 	if len(up.Actions) == 0 && e.noticeBudget <= reserved {
 		ur.ur.Status, ur.ur.Notices = policy.StatusDeferred, nil
-		ur.ur.Reason = "notices deferred to the next run: this run's notification limit is reached"
+		ur.ur.Reason = noticeLimitReached
 		if redelivery {
 			ur.ur.Reason = fmt.Sprintf("the redelivery of new key %s and its notices deferred to the next run: this run's notification limit is reached", newKey.AccessKeyID)
 		}
