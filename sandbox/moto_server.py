@@ -79,6 +79,7 @@ it set, STS AssumeRole could not switch accounts.
 
 import argparse
 import datetime
+import fnmatch
 import json
 import logging
 import os
@@ -297,18 +298,46 @@ def enforce_iam_as_aws():
       names an account (its root) lets any principal of the account (moto: exact ARNs only);
     - moto does not know the resource of most calls (it asks about "*"): then a statement
       that allows the action is taken to allow it, and sandbox/permissions' audit checks the
-      resource and the conditions from the calls the Lambdas record.
+      resource and the conditions from the calls the Lambdas record;
+    - moto evaluates no condition on resource tags: a statement with a
+      secretsmanager:ResourceTag/<key> condition (Null, StringEquals, StringLike) applies
+      to a Secrets Manager call only when the tags of the secret it names meet it, as on AWS
+      (a secret that does not exist has no tags); otherwise it neither allows nor denies. So
+      the member role, whose grant on secrets needs the tag key key-rotator:user, is denied
+      DescribeSecret and PutSecretValue on a secret without it.
     """
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.iam.access_control import IAMPolicyStatement
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 
     original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+    # The tags of the secret the request being authorized names (None: not a Secrets
+    # Manager request); requests are served on threads of their own.
+    request = threading.local()
 
     def authorize(self, iam_request_cls, resource="*"):
         credential = self.headers.get("Authorization", "").partition("Credential=")[2]
         if credential.partition("/")[0] == OPERATOR_ACCESS_KEY:
             return None
-        return original_authorize(self, iam_request_cls, resource)
+        request.secret_tags = secret_tags(self)
+        try:
+            return original_authorize(self, iam_request_cls, resource)
+        except AccessDeniedError as denied:
+            if request.secret_tags is None:
+                raise
+            # Secrets Manager speaks JSON: AWS answers {"__type": "AccessDeniedException"}
+            # (moto: IAM's XML, which the SDK cannot read).
+            raise JsonRESTError("AccessDeniedException", denied.message) from None
+        finally:
+            request.secret_tags = None
+
+    original_permitted = IAMPolicyStatement.is_action_permitted
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+        tags = getattr(request, "secret_tags", None)
+        if tags is not None and not resource_tag_conditions_met(self._statement.get("Condition") or {}, tags):
+            return PermissionResult.NEUTRAL
+        return original_permitted(self, action, resource, principal, incoming_condition_values)
 
     original_matches = IAMPolicyStatement._check_element_matches
 
@@ -333,8 +362,54 @@ def enforce_iam_as_aws():
         return False
 
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+    IAMPolicyStatement.is_action_permitted = is_action_permitted
     IAMPolicyStatement._check_element_matches = check_element_matches
     IAMPolicyStatement._check_principal = check_principal
+
+
+SECRET_TAG_CONDITION_KEY = "secretsmanager:resourcetag/"
+
+
+def secret_tags(response):
+    """The tags of the secret a Secrets Manager request names, by key ({} when it names none
+    that exists), or None for a request to another service."""
+    if not response.headers.get("X-Amz-Target", "").startswith("secretsmanager."):
+        return None
+    from moto.secretsmanager.models import secretsmanager_backends
+    try:
+        secret_id = json.loads(response.body or "{}").get("SecretId")
+    except (ValueError, AttributeError):
+        return {}
+    if not secret_id:
+        return {}
+    secret = secretsmanager_backends[response.current_account][response.region].secrets.get(secret_id)
+    if secret is None:
+        return {}
+    return {t["Key"]: t["Value"] for t in (secret.tags or [])}
+
+
+def resource_tag_conditions_met(conditions, tags):
+    """Whether a statement's secretsmanager:ResourceTag/<key> conditions hold for a secret
+    with tags (the other conditions are moto's to evaluate). An operator the stand-in does not
+    evaluate on a resource tag fails the condition: the stand-in allows no more than AWS."""
+    for operator, entries in conditions.items():
+        for key, expected in entries.items():
+            if not key.lower().startswith(SECRET_TAG_CONDITION_KEY):
+                continue
+            expected = [expected] if isinstance(expected, str) else list(expected)
+            value = tags.get(key[len(SECRET_TAG_CONDITION_KEY):])
+            if operator == "Null":
+                met = (value is None) == (str(expected[0]).lower() == "true")
+            elif operator == "StringEquals":
+                met = value is not None and value in expected
+            elif operator == "StringLike":
+                met = value is not None and any(fnmatch.fnmatchcase(value, e) for e in expected)
+            else:
+                print(f"moto_server: condition {operator} on {key} is not evaluated: not met", file=sys.stderr)
+                met = False
+            if not met:
+                return False
+    return True
 
 
 def answer_with_state_only():

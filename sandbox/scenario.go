@@ -80,6 +80,22 @@ type Account struct {
 	OU string `json:"ou,omitempty"`
 	// Tags are the member account's tags in Organizations.
 	Tags map[string]string `json:"tags,omitempty"`
+	// Secrets are applications' Secrets Manager secrets in the account, created after its
+	// users and keys: the secrets machine users' keys are delivered to (their KeyDelivery tag).
+	Secrets []Secret `json:"secrets,omitempty"`
+}
+
+// Secret is an application's secret. It holds what the application reads: the first Active
+// key of the user HoldsKeyOf, as {"AccessKeyId": ..., "SecretAccessKey": ...} (empty: {}).
+// A secret that opts in to receiving a user's keys carries the tag key-rotator:user = <user>.
+type Secret struct {
+	Name       string            `json:"name"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	HoldsKeyOf string            `json:"holdsKeyOf,omitempty"`
+	// CustomerManagedKey encrypts the secret with a KMS key of its own, created in the
+	// account (false: Secrets Manager's AWS managed key), so that a write to it uses that key
+	// on the writer's behalf.
+	CustomerManagedKey bool `json:"customerManagedKey,omitempty"`
 }
 
 // AccountStates are the Organizations account states a scenario account may be in.
@@ -137,6 +153,7 @@ const (
 	maxAccountName = 50
 	maxOUName      = 128
 	maxAccountTags = 50
+	maxSecretTags  = 50
 )
 
 var (
@@ -148,6 +165,8 @@ var (
 	// region name (eu-west-1, us-gov-west-1).
 	serviceRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	// secretNameRE is what Secrets Manager allows in a secret name.
+	secretNameRE = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
 )
 
 // LoadScenario reads and validates the scenario file at path.
@@ -258,7 +277,35 @@ func (sc *Scenario) Validate() error {
 			}
 		}
 	}
+	checkSecrets := func(field string, a Account) {
+		names := map[string]bool{}
+		for j, sec := range a.Secrets {
+			sf := fmt.Sprintf("%s.secrets[%d]", field, j)
+			switch {
+			case !secretNameRE.MatchString(sec.Name):
+				bad(sf+".name", "must be a secret name (1-512 of letters, digits, /_+=.@-), got %q", sec.Name)
+			case names[sec.Name]:
+				bad(sf+".name", "%q is already the name of a secret of this account", sec.Name)
+			}
+			names[sec.Name] = true
+			if len(sec.Tags) > maxSecretTags {
+				bad(sf+".tags", "at most %d tags per secret, got %d", maxSecretTags, len(sec.Tags))
+			}
+			for _, k := range slices.Sorted(maps.Keys(sec.Tags)) {
+				if !policy.ValidTagKey(k) || !policy.ValidTagValue(sec.Tags[k]) {
+					bad(fmt.Sprintf("%s.tags[%q]", sf, k), "tag key and value must be letters, digits, spaces or _.:/=+-@ (key 1-%d, value at most %d), key not starting with aws:",
+						policy.MaxTagKeyLength, policy.MaxTagValueLength)
+				}
+			}
+			if h := sec.HoldsKeyOf; h != "" && !slices.ContainsFunc(a.Users, func(u User) bool {
+				return u.Name == h && slices.ContainsFunc(u.Keys, func(k Key) bool { return k.Status == StatusActive })
+			}) {
+				bad(sf+".holdsKeyOf", "%q is not a user of this account with an Active key", h)
+			}
+		}
+	}
 	checkAccount("managementAccount", sc.ManagementAccount)
+	checkSecrets("managementAccount", sc.ManagementAccount)
 	if st := sc.ManagementAccount.State; st != "" && st != "ACTIVE" {
 		bad("managementAccount.state", "the management account is always ACTIVE, got %q", st)
 	}
@@ -267,6 +314,7 @@ func (sc *Scenario) Validate() error {
 	}
 	for i, a := range sc.Accounts {
 		checkAccount(fmt.Sprintf("accounts[%d]", i), a)
+		checkSecrets(fmt.Sprintf("accounts[%d]", i), a)
 	}
 
 	if sb := sc.SESSandbox; sb != nil {

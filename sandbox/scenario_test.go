@@ -28,7 +28,8 @@ const validScenario = `{
   "accounts": [
     {"name": "prod", "users": [
       {"name": "alice", "tags": {"EmailID": "alice@example.com"},
-       "keys": [{"status": "Active", "ageDays": 85, "lastUsedDaysAgo": 1}]}]},
+       "keys": [{"status": "Active", "ageDays": 85, "lastUsedDaysAgo": 1}]}],
+     "secrets": [{"name": "app/alice", "tags": {"key-rotator:user": "alice"}, "holdsKeyOf": "alice"}]},
     {"name": "old"},
     {"name": "dev", "users": [
       {"name": "bob", "keys": [{"status": "Active", "ageDays": 1}, {"status": "Inactive", "ageDays": 2}]}]}
@@ -95,6 +96,14 @@ var badScenarios = []struct {
 		`accounts[1].tags["aws:exclude"]: tag key must be`},
 	{"OU of the management account", `{"name": "management"}`, `{"name": "management", "ou": "Sandbox"}`,
 		`managementAccount: ou and tags are for member accounts`},
+	{"bad secret name", `"name": "app/alice"`, `"name": "app alice"`,
+		`accounts[0].secrets[0].name: must be a secret name`},
+	{"secret holding an unknown user's key", `"holdsKeyOf": "alice"`, `"holdsKeyOf": "bob"`,
+		`accounts[0].secrets[0].holdsKeyOf: "bob" is not a user of this account with an Active key`},
+	{"two secrets of one name", `{"name": "app/alice", "tags"`, `{"name": "app/alice"}, {"name": "app/alice", "tags"`,
+		`accounts[0].secrets[1].name: "app/alice" is already the name of a secret of this account`},
+	{"bad secret tag", `{"key-rotator:user": "alice"}`, `{"aws:user": "alice"}`,
+		`accounts[0].secrets[0].tags["aws:user"]: tag key and value must be`},
 	{"unknown field", `"ageDays": 85`, `"ageDays": 85, "age": 3`,
 		`age: unknown field`},
 	{"wrong type", `"ageDays": 85`, `"ageDays": "85"`,

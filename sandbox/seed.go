@@ -17,8 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -361,6 +364,42 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 		if err := s.users(ctx, a.Name, id, chunk); err != nil {
 			return err
 		}
+	}
+	for _, sec := range a.Secrets {
+		if err := s.secret(ctx, cfg, a.Name, id, sec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// secret creates an application's secret, holding the first Active key seeded for the user
+// it names, under a KMS key of its own if it asks for one.
+func (s *seeder) secret(ctx context.Context, cfg aws.Config, account, id string, sec Secret) error {
+	value := "{}"
+	if i := slices.IndexFunc(s.out.Keys, func(k SeededKey) bool {
+		return k.AccountID == id && k.User == sec.HoldsKeyOf && k.Status == StatusActive
+	}); i >= 0 {
+		k := s.out.Keys[i]
+		body, err := json.Marshal(map[string]string{"AccessKeyId": k.AccessKeyID, "SecretAccessKey": k.Secret.Reveal()})
+		if err != nil {
+			return fmt.Errorf("encode secret %s in %s: %w", sec.Name, account, err)
+		}
+		value = string(body)
+	}
+	in := &secretsmanager.CreateSecretInput{Name: aws.String(sec.Name), SecretString: aws.String(value)}
+	for _, k := range slices.Sorted(maps.Keys(sec.Tags)) {
+		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(sec.Tags[k])})
+	}
+	if sec.CustomerManagedKey {
+		key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("application secret " + sec.Name)})
+		if err != nil {
+			return fmt.Errorf("create the KMS key of secret %s in %s (%s): %w", sec.Name, account, id, err)
+		}
+		in.KmsKeyId = key.KeyMetadata.Arn
+	}
+	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, in); err != nil {
+		return fmt.Errorf("create secret %s in %s (%s): %w", sec.Name, account, id, err)
 	}
 	return nil
 }

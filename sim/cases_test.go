@@ -3,6 +3,8 @@ package sim
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
 	"mime"
 	"net/mail"
 	"regexp"
@@ -328,5 +330,132 @@ func TestListingWithoutReportStopsAtTheTimeBudget(t *testing.T) {
 	h.day()
 	if len(h.received("kim")) != 1 {
 		t.Errorf("the next run did not scan kim: received %v", h.received("kim"))
+	}
+}
+
+// readsOf counts the per-user reads (ListAccessKeys, GetAccessKeyLastUsed, ListUserTags) from
+// now on, and the users whose tags were read: the last of the three reads of a user in full.
+func (h *harness) readsOf() (calls *int, users map[string]bool) {
+	calls, users = new(int), map[string]bool{}
+	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+		switch c.Operation {
+		case "ListAccessKeys", "GetAccessKeyLastUsed":
+			*calls++
+		case "ListUserTags":
+			*calls++
+			users[aws.ToString(c.Input.(*iam.ListUserTagsInput).UserName)] = true
+		}
+	}
+	return calls, users
+}
+
+// TestMaxUsersBoundsTheReads (issue 11, rule 8): on a first rollout, 50 users each due for a
+// new key and maxUsers 5: once 5 users have writes, the rest are deferred without being read
+// (their credential report row shows the write), so the per-user reads are about maxUsers
+// plus the users who need only a notice, not 50. Those are still read and notified, unless
+// the notification limit is reached too; every deferred user is reported with its reason, and
+// the next run serves the next most urgent.
+func TestMaxUsersBoundsTheReads(t *testing.T) {
+	for _, tc := range []struct {
+		name                                          string
+		maxNotifications                              int
+		wantRead, wantCalls, wantNotes, wantNoticeCut int
+	}{
+		// A user read costs ListAccessKeys, ListUserTags and GetAccessKeyLastUsed per key.
+		{"notification room left", 0, 5 + 3, 5*3 + 3*4, 5 + 3, 0},
+		{"notification limit reached too", 6, 5 + 1, 5*3 + 1*4, 6, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.maxUsers, h.maxNotifications = 5, tc.maxNotifications
+			for i := range 50 {
+				h.user(fmt.Sprintf("due%02d", i), nil, 85+i) // one key: a new key is due
+			}
+			for i := range 3 {
+				// A newer key of their own: only the old key's deactivation date is due, a
+				// notice; their oldest key is as old as the least urgent writer's.
+				h.user(fmt.Sprintf("note%d", i), nil, 85, 10)
+			}
+			calls, read := h.readsOf()
+			res, notes := h.scanWith(context.Background())
+			if len(read) != tc.wantRead || *calls != tc.wantCalls {
+				t.Errorf("read %d users in %d calls (want %d in %d, not the 53 candidates): %v", len(read), *calls, tc.wantRead, tc.wantCalls, slices.Sorted(maps.Keys(read)))
+			}
+			if len(notes) != tc.wantNotes || res.Counts.KeysCreated != 5 {
+				t.Errorf("%d notifications, %d keys created (want %d, 5)", len(notes), res.Counts.KeysCreated, tc.wantNotes)
+			}
+			maxUsersCut, noticeCut := 0, 0
+			for _, u := range res.Users {
+				switch {
+				case u.Status != policy.StatusDeferred:
+				case strings.Contains(u.Reason, "already have writes in this run and maxUsers is 5"):
+					maxUsersCut++
+					if !strings.HasPrefix(u.UserName, "due") {
+						t.Errorf("%s deferred for maxUsers: %q", u.UserName, u.Reason)
+					}
+				case u.Reason == "notices deferred to the next run: this run's notification limit is reached":
+					noticeCut++
+				default:
+					t.Errorf("%s deferred: %q", u.UserName, u.Reason)
+				}
+			}
+			if maxUsersCut != 45 || noticeCut != tc.wantNoticeCut || res.Counts.Deferred != 45+tc.wantNoticeCut {
+				t.Errorf("reported %d deferred for maxUsers, %d for the notification limit, counted %d (want 45, %d, %d)",
+					maxUsersCut, noticeCut, res.Counts.Deferred, tc.wantNoticeCut, 45+tc.wantNoticeCut)
+			}
+			h.notify(notes)
+			for i := range 50 {
+				if got, want := len(h.received(fmt.Sprintf("due%02d", i))), b2i(i >= 45); got != want {
+					t.Errorf("due%02d received %d new keys, want %d (the 5 oldest first)", i, got, want)
+				}
+			}
+			h.dayStart = h.dayStart.AddDate(0, 0, 1)
+			h.now = h.dayStart
+			h.day()
+			for i := 40; i < 45; i++ {
+				if len(h.received(fmt.Sprintf("due%02d", i))) != 1 {
+					t.Errorf("the next run did not serve due%02d", i)
+				}
+			}
+		})
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestPendingDeliveryIsReadBeyondMaxUsers (rule 8, issue 11): a user whose new key waits in
+// its hand-off secret is read even once maxUsers users have writes, though a stale credential
+// report (a same-day re-run) still shows its old key alone, due: its key is redelivered.
+func TestPendingDeliveryIsReadBeyondMaxUsers(t *testing.T) {
+	h := newHarness(t)
+	h.maxUsers = 2
+	h.user("old0", nil, 300)
+	h.user("old1", nil, 299)
+	h.user("amy", nil, 85)
+	// The first run cannot read the two oldest users: amy gets the writes, a new key, but its
+	// email is not sent.
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if in, ok := c.Input.(*iam.ListUserTagsInput); ok && strings.HasPrefix(aws.ToString(in.UserName), "old") {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	if res, _ := h.scanWith(context.Background()); res.Counts.KeysCreated != 1 || res.Counts.Failures != 2 {
+		t.Fatalf("first run: %d keys created, %d failures (want 1, 2)", res.Counts.KeysCreated, res.Counts.Failures)
+	}
+	h.w.Inject = nil
+	h.now = h.now.Add(30 * time.Minute) // the same report: amy's row shows the old key alone
+	res, notes := h.scanWith(context.Background())
+	if res.Counts.KeysCreated != 2 || len(notes) != 3 {
+		t.Errorf("re-run: %d keys created, %d notifications (want 2 for old0 and old1, 3 with amy's redelivery)", res.Counts.KeysCreated, len(notes))
+	}
+	h.notify(notes)
+	if len(h.received("amy")) != 1 {
+		t.Errorf("amy's pending key was not redelivered: received %v", h.received("amy"))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -30,6 +31,19 @@ type harness struct {
 	logs     bytes.Buffer
 	runs     int
 	maxUsers int // the policy's maxUsers (0: its default)
+	// appSecrets is the member account's Secrets Manager as the rotator sees it (nil: the
+	// model's, with no IAM between).
+	appSecrets appsecret.API
+	// maxNotifications is the rotator's MaxNotifications (0: its default).
+	maxNotifications int
+}
+
+// memberSecrets is the member account's Secrets Manager as the rotator's calls reach it.
+func (h *harness) memberSecrets() appsecret.API {
+	if h.appSecrets != nil {
+		return h.appSecrets
+	}
+	return h.w.SecretsIn(testAccount)
 }
 
 const testAccount = "111122223333"
@@ -78,9 +92,9 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	h.t.Helper()
 	h.runs++
 	iamClient := h.w.IAM(testAccount)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
+	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), AppSecrets: h.memberSecrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
-		HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)
@@ -91,7 +105,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 
 // notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).
 func (h *harness) notify(notes []workflow.Notification) {
-	d := &notify.Deliverer{Secrets: h.w.Secrets(), Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
+	d := &notify.Deliverer{Secrets: h.w.Secrets(), AppSecrets: func(string) appsecret.API { return h.memberSecrets() }, Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
 		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now },
 		Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	for _, n := range notes {

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
@@ -93,6 +94,12 @@ const (
 type owner struct {
 	account, user string
 	held          map[string]bool // keys the owner holds: their own, or delivered to them
+	// app is the secret a machine user's keys are delivered to (its KeyDelivery tag), whose
+	// application uses the key it reads there; "" for the other users.
+	app string
+	// lapsed is a key the rotator wrote to app and deactivated or deleted while the secret
+	// refused new keys (rule 6, allowed): the application lost it then, not since.
+	lapsed string
 }
 
 type sim struct {
@@ -116,8 +123,10 @@ type sim struct {
 	trace         map[string][]string        // key → what happened to it, for the violation's detail
 	reported      map[string]bool            // invariant and subject already reported
 	marks         map[string]time.Time       // account/user → when the rotator last marked a key creation
+	reactivatedOn map[string]int             // key → last day its owner made it Active again
 	keyOwner      map[string]*owner          // key the rotator created → its user's owner
 	secrets       []string                   // every secret access key and zip password, for the leak check
+	secretOf      map[string]string          // access key → its secret access key, as IAM returned it
 	emitted       bytes.Buffer               // every payload and error the Lambdas returned
 
 	faults      bool // faults are injected (off for the checking re-runs)
@@ -133,7 +142,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, keyOwner: map[string]*owner{}, res: Result{Faults: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -155,7 +164,8 @@ func Run(cfg Config) Result {
 }
 
 // setup makes the organization: users with one or two keys of any age, most with an email,
-// some exempt, some without a usable address.
+// some exempt, some without a usable address, some machine users whose keys go to their
+// application's secret (most of those secrets opt in, some do not).
 func (s *sim) setup() {
 	for a := range s.cfg.Accounts {
 		acct := fmt.Sprintf("1000000000%02d", a)
@@ -192,12 +202,76 @@ func (s *sim) setup() {
 				}
 				o.held[id] = true
 				s.secrets = append(s.secrets, secretKey)
+				s.secretOf[id] = secretKey
 				if status == types.StatusTypeInactive {
 					s.deactivatedOn[id] = -1
 				}
 			}
+			if s.rng.Float64() < 0.15 {
+				s.machineUser(o)
+			}
 		}
 	}
+}
+
+// machineUser makes o a machine user: its KeyDelivery tag names the secret app/<user>, which
+// holds one of its Active keys and opts in (mostly: some name nobody, or another user).
+func (s *sim) machineUser(o *owner) {
+	i := slices.IndexFunc(s.w.Keys(o.account, o.user), func(k awsmodel.Key) bool { return k.Status == types.StatusTypeActive })
+	if i < 0 {
+		return
+	}
+	k := s.w.Keys(o.account, o.user)[i]
+	optIn := map[string]string{appsecret.OptInTag: o.user}
+	switch r := s.rng.Float64(); {
+	case r < 0.1:
+		optIn = nil
+	case r < 0.2:
+		optIn[appsecret.OptInTag] = "someone-else"
+	}
+	o.app = "app/" + o.user
+	must(s.w.SetTag(o.account, o.user, appsecret.DeliveryTag, appsecret.Scheme+o.app))
+	must(s.w.CreateAppSecret(o.account, o.app, appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID]), optIn))
+}
+
+func appValue(keyID, secretKey string) string {
+	b, _ := json.Marshal(appKey{AccessKeyID: keyID, SecretAccessKey: secretKey})
+	return string(b)
+}
+
+// appKey is what an application reads from its secret.
+type appKey struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+}
+
+// appReads is the key o's application reads from its secret, and the secret's tags.
+func (s *sim) appReads(o *owner) (appKey, map[string]string) {
+	sec, ok := s.w.SecretIn(o.account, o.app)
+	if o.app == "" || !ok {
+		return appKey{}, nil
+	}
+	var k appKey
+	_ = json.Unmarshal([]byte(sec.Value), &k)
+	return k, sec.Tags
+}
+
+// deliverable reports whether a new key of o can be delivered: o's owner has a usable
+// address and, for a machine user, its secret opts in (one that refuses is, for the rotator,
+// like no address: rule 6).
+func (s *sim) deliverable(o *owner) bool {
+	if s.address(o) == "" {
+		return false
+	}
+	_, tags := s.appReads(o)
+	return o.app == "" || tags[appsecret.OptInTag] == o.user
+}
+
+// appServed reports whether the rotator must keep o's application running on the key it
+// wrote to its secret: a machine user whose key can be delivered, not exempt, not given up.
+// (An original key, not written by the rotator, follows the ordinary rules.)
+func (s *sim) appServed(o *owner) bool {
+	return o.app != "" && s.deliverable(o) && !s.givenUp(o) && !policy.Exempt(s.w.Tags(o.account, o.user), s.policy)
 }
 
 // morning: the applications use the keys their owners hold, and some owners act on their
@@ -205,8 +279,11 @@ func (s *sim) setup() {
 func (s *sim) morning() {
 	s.sesOutage = s.rng.Float64() < 0.03
 	for _, o := range s.sortedOwners() {
+		app, _ := s.appReads(o)
 		for _, k := range s.w.Keys(o.account, o.user) {
-			if o.held[k.AccessKeyID] && k.Status == types.StatusTypeActive && s.rng.Float64() < 0.9 {
+			// A machine user's application uses the key its secret holds; other owners, theirs.
+			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID
+			if uses && k.Status == types.StatusTypeActive && s.rng.Float64() < 0.9 {
 				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
 			}
 		}
@@ -241,7 +318,11 @@ var rotationDays = []string{"30", "45", "60", "7", "365", "abc", "-5"}
 // ownerActs makes one owner change their own keys or tags, as owners do.
 func (s *sim) ownerActs(o *owner) {
 	keys := s.w.Keys(o.account, o.user)
-	switch s.rng.IntN(8) {
+	act := s.rng.IntN(8)
+	if o.app != "" {
+		act = 4 + s.rng.IntN(5) // a machine user's keys are its application's: its owner changes tags only
+	}
+	switch act {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
@@ -255,6 +336,7 @@ func (s *sim) ownerActs(o *owner) {
 		if len(keys) > 0 {
 			k := keys[s.rng.IntN(len(keys))]
 			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeActive))
+			s.reactivatedOn[k.AccessKeyID] = s.day
 			s.note(k.AccessKeyID, "owner activates")
 		}
 	case 2: // delete a key
@@ -269,6 +351,7 @@ func (s *sim) ownerActs(o *owner) {
 			must(err)
 			o.held[id] = true
 			s.secrets = append(s.secrets, secretKey)
+			s.secretOf[id] = secretKey
 		}
 	case 4: // change the email tag
 		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
@@ -288,6 +371,12 @@ func (s *sim) ownerActs(o *owner) {
 			must(s.w.RemoveTag(o.account, o.user, policy.RotationDaysTag))
 		} else {
 			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
+		}
+	case 8: // the application team takes its secret's opt-in away, or gives it back
+		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
+			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
+		} else {
+			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, o.user))
 		}
 	case 5: // become exempt, or stop being exempt
 		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
@@ -328,6 +417,7 @@ func (s *sim) daily() {
 			s.violate("same-day re-run writes nothing", fmt.Sprintf("day-%d: a third run made writes or sends: %s", s.day, strings.Join(s.writes, "; ")))
 		}
 	}
+	s.checkAppSecrets()
 	s.checkKeysAccounted()
 }
 
@@ -354,7 +444,7 @@ const attempts = 4
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
+	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.SecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
@@ -386,7 +476,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		if n.NewKey != nil {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
-		d := &notify.Deliverer{Secrets: s.w.Secrets(), Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.SecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
 		for attempt := 1; attempt <= attempts; attempt++ {
 			var out notify.Delivery
@@ -450,11 +540,12 @@ func (s *sim) emit(v any, notes []workflow.Notification, err error) {
 }
 
 var (
-	secretKeyID     = regexp.MustCompile(`handoff/\d+/[^/]+/(AKIA[A-Z0-9]{16})`)
-	zipSubject      = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
-	passwordSubject = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
-	warnSubject     = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ will be deactivated`)
-	passwordLine    = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
+	secretKeyID      = regexp.MustCompile(`handoff/\d+/[^/]+/(AKIA[A-Z0-9]{16})`)
+	zipSubject       = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
+	passwordSubject  = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
+	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in secret `)
+	warnSubject      = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ will be deactivated`)
+	passwordLine     = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
 )
 
 // readMail reads the messages SES accepted since the last look: what reached the owner (not
@@ -485,6 +576,9 @@ func (s *sim) readMail() {
 		if w := warnSubject.FindStringSubmatch(subject); w != nil {
 			s.warned(w[1])
 		}
+		if k := secretKeySubject.FindStringSubmatch(subject); k != nil && s.rotatorKeys[k[1]] != "" {
+			s.warned(s.rotatorKeys[k[1]]) // the notice of a key delivered to a secret gives the old key's date
+		}
 	}
 	s.lastSubmit = len(msgs)
 }
@@ -497,15 +591,39 @@ func (s *sim) received(o *owner, keyID, part string) {
 	if !s.got[keyID]["zip"] || !s.got[keyID]["password"] || o.held[keyID] {
 		return
 	}
+	s.holds(o, keyID, "received by the owner")
+	s.warned(s.rotatorKeys[keyID])
+}
+
+// holds records that o now holds the new key keyID (how says by which way), checking that no
+// other new key for the same old key was delivered and is still active.
+func (s *sim) holds(o *owner, keyID, how string) {
 	old := s.rotatorKeys[keyID]
 	for other, replaced := range s.rotatorKeys {
 		if other != keyID && replaced == old && o.held[other] && s.active(o, other) {
-			s.violate("at most one new key per old key", fmt.Sprintf("%s received new key %s for %s while %s, delivered for it earlier, is still active", o.user, keyID, old, other))
+			s.violate("at most one new key per old key", fmt.Sprintf("%s got new key %s for %s while %s, delivered for it earlier, is still active", o.user, keyID, old, other))
 		}
 	}
 	o.held[keyID] = true
-	s.note(keyID, "received by the owner (replaces %s)", old)
-	s.warned(old)
+	s.note(keyID, "%s (replaces %s)", how, old)
+}
+
+// written checks a key the rotator wrote to a machine user's secret: the user's own key, with
+// the secret access key IAM returned for it; the application holds it from now on.
+func (s *sim) written(account string, in *secretsmanager.PutSecretValueInput) {
+	var k appKey
+	_ = json.Unmarshal([]byte(aws.ToString(in.SecretString)), &k)
+	o := s.keyOwner[k.AccessKeyID]
+	switch {
+	case o == nil || o.account != account || o.app != aws.ToString(in.SecretId):
+		s.violate("a key goes only to its user's secret", fmt.Sprintf("%s in %s: key %s is not its user's", aws.ToString(in.SecretId), account, k.AccessKeyID))
+	case !s.deliverable(o):
+		s.violate("a key goes only to a secret that opts in", fmt.Sprintf("%s: key %s of %s written to a secret without %s=%s", o.app, k.AccessKeyID, o.user, appsecret.OptInTag, o.user))
+	case k.SecretAccessKey != s.secretOf[k.AccessKeyID]:
+		s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: the value written for %s does not match the key IAM made", o.app, k.AccessKeyID))
+	case !o.held[k.AccessKeyID]:
+		s.holds(o, k.AccessKeyID, "written to "+o.app)
+	}
 }
 
 func (s *sim) warned(keyID string) {
@@ -536,6 +654,14 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	}
 	if c.Operation == "ListAccessKeys" && s.faults && s.rng.Float64() < 0.002 {
 		s.ownerActsDuringScan(c)
+	}
+	if in, ok := c.Input.(*secretsmanager.DescribeSecretInput); ok && s.faults && s.rng.Float64() < 0.03 {
+		// The application team withdraws its secret's opt-in while the rotator is about to
+		// write a key to it.
+		if o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]; o != nil && o.app == aws.ToString(in.SecretId) {
+			s.res.Faults["opt-in-withdrawn"]++
+			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
+		}
 	}
 	if c.Service == "IAM" && s.faults && !s.overlapping && s.rng.Float64() < 0.0005 {
 		// An operator's console re-run of this account starts while this run writes there.
@@ -618,6 +744,9 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.keyOwner[aws.ToString(o.AccessKey.AccessKeyId)] = s.owners[c.Account+"/"+aws.ToString(o.AccessKey.UserName)]
 		s.rotatorKeys[aws.ToString(o.AccessKey.AccessKeyId)] = ""
 		s.secrets = append(s.secrets, aws.ToString(o.AccessKey.SecretAccessKey))
+		s.secretOf[aws.ToString(o.AccessKey.AccessKeyId)] = aws.ToString(o.AccessKey.SecretAccessKey)
+	case *secretsmanager.PutSecretValueOutput:
+		s.written(c.Account, c.Input.(*secretsmanager.PutSecretValueInput))
 	case *iam.UpdateAccessKeyOutput:
 		s.deactivatedOn[aws.ToString(c.Input.(*iam.UpdateAccessKeyInput).AccessKeyId)] = s.day
 	}
@@ -680,6 +809,8 @@ func secretName(in any) string {
 		return aws.ToString(in.SecretId)
 	case *secretsmanager.RestoreSecretInput:
 		return aws.ToString(in.SecretId)
+	case *secretsmanager.PutSecretValueInput:
+		return aws.ToString(in.SecretId)
 	}
 	return ""
 }
@@ -709,7 +840,12 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	}
 	k := keys[i]
 	if c.Operation == "DeleteAccessKey" {
-		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive {
+		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive && s.reactivatedOn[keyID] == s.day {
+			// Its owner reactivated and deactivated it again since the rotator last read it:
+			// IAM does not say when a key was deactivated, so the rotator's record of an
+			// earlier day stands (counted, allowed; docs/policy.md says so).
+			s.res.Faults["owner-reactivated-and-deactivated-between-reads"]++
+		} else if ok && day == s.day && k.Status == types.StatusTypeInactive {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
@@ -727,7 +863,13 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			return // rule 2: a key unused for unused-at days goes, whoever holds it
 		}
 	}
-	if k.Status != types.StatusTypeActive || s.address(o) == "" || s.givenUp(o) {
+	if app, _ := s.appReads(o); keyID == app.AccessKeyID && s.rotatorKeys[keyID] != "" && k.Status == types.StatusTypeActive && !s.appServed(o) {
+		o.lapsed = keyID
+	} else if keyID == app.AccessKeyID && s.rotatorKeys[keyID] != "" && k.Status == types.StatusTypeActive {
+		s.violate("a machine user's application keeps an active key", fmt.Sprintf("%s %s of %s: the key its application reads from %s; its story:\n    %s",
+			c.Operation, keyID, user, o.app, strings.Join(s.trace[keyID], "\n    ")))
+	}
+	if k.Status != types.StatusTypeActive || !s.deliverable(o) || s.givenUp(o) {
 		return
 	}
 	if o.held[keyID] && !slices.ContainsFunc(keys, func(other awsmodel.Key) bool {
@@ -739,6 +881,11 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if c.Operation == "UpdateAccessKey" {
 		due, attempted := s.warnDue[keyID]
 		day, warned := s.warnedOn[keyID]
+		if now := s.deactivationDue(k, keys, tags); attempted && now < due {
+			// The owner shortened the key's timeline (RotationDays) since the promise: rule 3's
+			// bounded wait counts from the key's date under the timeline it has now.
+			due = now
+		}
 		if attempted && (!warned || day >= s.day) && !s.pastGrace(due) {
 			s.violate("a promised warning is delivered before the action",
 				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day; its story:\n    %s",
@@ -759,6 +906,22 @@ func (s *sim) unused(k awsmodel.Key, tags map[string]string) bool {
 	return day(s.now).Sub(day(last)) >= time.Duration(cfg.Timeline().UnusedAt)*24*time.Hour
 }
 
+// deactivationDue is the day rule 3 deactivates Active key k under the timeline of its
+// user's tags: at deactivate-at, and not before noticePeriod days after the youngest other
+// Active key, its replacement (pkg/policy deactivationDue).
+func (s *sim) deactivationDue(k awsmodel.Key, keys []awsmodel.Key, tags map[string]string) string {
+	cfg, _ := s.policy.ForUser(tags)
+	due := k.Created.AddDate(0, 0, cfg.Timeline().DeactivateAt)
+	for _, other := range keys {
+		if other.AccessKeyID != k.AccessKeyID && other.Status == types.StatusTypeActive && other.Created.After(k.Created) {
+			if after := other.Created.AddDate(0, 0, cfg.NoticePeriod); after.After(due) {
+				due = after
+			}
+		}
+	}
+	return due.Format(time.DateOnly)
+}
+
 // pastGrace reports whether noticePeriod days passed since due (the bounded wait).
 func (s *sim) pastGrace(due string) bool {
 	t, err := time.Parse(time.DateOnly, due)
@@ -768,7 +931,7 @@ func (s *sim) pastGrace(due string) bool {
 // givenUp reports whether the rotator may give up the owner's address: its mail bounces, or
 // a new key's delivery failed noticePeriod days past the old key's date.
 func (s *sim) givenUp(o *owner) bool {
-	if given := s.w.Tags(o.account, o.user)[history.UndeliverableTag]; given != "" && strings.EqualFold(given, s.address(o)) {
+	if given := s.w.Tags(o.account, o.user)[history.UndeliverableTag]; given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
 		return true
 	}
 	for _, sec := range s.w.SecretsList() {
@@ -796,6 +959,30 @@ func (s *sim) checkKeysAccounted() {
 				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",
 					o.user, k.AccessKeyID, strings.Join(append(s.trace[k.AccessKeyID], s.trace[o.account+"/"+o.user]...), "\n    ")))
 			}
+		}
+	}
+}
+
+// checkAppSecrets: a machine user whose secret opts in always holds an Active key whose
+// secret value matches what its application reads from the secret, once the rotator wrote
+// one there (until then the application reads the original).
+func (s *sim) checkAppSecrets() {
+	for _, o := range s.sortedOwners() {
+		if !s.appServed(o) {
+			continue
+		}
+		app, _ := s.appReads(o)
+		switch {
+		case s.rotatorKeys[app.AccessKeyID] == "" && s.keyOwner[app.AccessKeyID] == nil, app.AccessKeyID == o.lapsed:
+			// the original value (the application team's, under the ordinary rules), or a key
+			// lost while the secret refused new keys
+		case !s.active(o, app.AccessKeyID):
+			s.violate("a machine user's application keeps an active key", fmt.Sprintf("%s: its application reads %s from %s, which is not an active key (keys %v); its story:\n    %s",
+				o.user, app.AccessKeyID, o.app, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[app.AccessKeyID], "\n    ")))
+		case app.SecretAccessKey != s.secretOf[app.AccessKeyID]:
+			s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: %s holds key %s with another secret access key", o.user, o.app, app.AccessKeyID))
+		case !o.held[app.AccessKeyID]:
+			s.holds(o, app.AccessKeyID, "found in "+o.app) // written by a call whose response was lost
 		}
 	}
 }

@@ -95,9 +95,12 @@ func newManagementAccountMemberRole(stack awscdk.Stack, cfg Config) {
 		}},
 	})
 	suppressNag(role, suppression{
-		rule:   "AwsSolutions-IAM5",
-		reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only)",
+		rule: "AwsSolutions-IAM5",
+		reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only); " +
+			"its secret writes apply to the account's secrets that opt in with the tag key-rotator:user (a condition), whose names the users' tags give, and its KMS use to this account's keys through Secrets Manager only (kms:ViaService)",
 		appliesTo: []string{"Resource::*",
-			"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/"},
+			"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/",
+			"/^Resource::arn:(aws|<AWS::Partition>):secretsmanager:\\*:(<AWS::AccountId>|[0-9]{12}):secret:\\*$/",
+			"/^Resource::arn:(aws|<AWS::Partition>):kms:\\*:(<AWS::AccountId>|[0-9]{12}):key\\/\\*$/"},
 	})
 }

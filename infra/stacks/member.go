@@ -29,6 +29,16 @@ var MemberUserActions = []string{
 // rotator's own tag keys only (RotatorTagKeys).
 var MemberTagActions = []string{"iam:TagUser", "iam:UntagUser"}
 
+// MemberSecretActions are the member role's Secrets Manager actions, for delivering machine
+// users' keys (pkg/appsecret): only on the account's secrets that carry the opt-in tag key
+// (config.AppSecretOptInTag); the code checks that its value names the user.
+var MemberSecretActions = []string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}
+
+// MemberSecretKMSActions are what writing a secret encrypted with a customer managed key
+// needs of the key (Secrets Manager calls KMS on the caller's behalf); allowed only through
+// Secrets Manager (kms:ViaService), where the role can write and describe, never read.
+var MemberSecretKMSActions = []string{"kms:GenerateDataKey", "kms:Decrypt"}
+
 // RotatorTagKeys is the aws:TagKeys pattern of the tags the member role may write: the
 // rotator's own, never an owner's email or exempt tag.
 const RotatorTagKeys = config.RotatorTagKeyPrefix + "*"
@@ -43,8 +53,8 @@ type memberRole struct {
 }
 
 // newMemberRole is the role that the rotator's scan-and-rotate and notify-user roles assume in an account,
-// allowed only the IAM calls the rotator makes and trusted only by that role, inside the
-// organization. Account-specific parts are Fn::Sub expressions, valid in any template.
+// allowed only the IAM calls the rotator makes (and the writes of machine users' keys to the
+// secrets that opt in) and trusted only by that role, inside the organization. Account-specific parts are Fn::Sub expressions, valid in any template.
 func newMemberRole(cfg Config) memberRole {
 	rotatorRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, RotatorRoleName)
 	notifyRole := fmt.Sprintf("arn:${AWS::Partition}:iam::%s:role/%s", cfg.RotatorAccountID, NotifyRoleName)
@@ -71,6 +81,20 @@ func newMemberRole(cfg Config) memberRole {
 				"Effect":   "Allow",
 				"Action":   MemberUserActions,
 				"Resource": users,
+			},
+			map[string]any{
+				"Sid":       "OptedInSecretsOnly",
+				"Effect":    "Allow",
+				"Action":    MemberSecretActions,
+				"Resource":  map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*"},
+				"Condition": map[string]any{"Null": map[string]any{"secretsmanager:ResourceTag/" + config.AppSecretOptInTag: "false"}},
+			},
+			map[string]any{
+				"Sid":       "SecretKeysThroughSecretsManagerOnly",
+				"Effect":    "Allow",
+				"Action":    MemberSecretKMSActions,
+				"Resource":  map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
+				"Condition": map[string]any{"StringLike": map[string]any{"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
 			},
 			map[string]any{
 				"Sid":      "RotatorTagsOnly",

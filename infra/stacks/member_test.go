@@ -45,17 +45,31 @@ func TestMemberRoleTemplate(t *testing.T) {
 		"iam:UntagUser", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"} {
 		want[a] = []string{"arn:aws:iam::<AWS::AccountId>:user/*"}
 	}
+	for _, a := range []string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"} {
+		want[a] = []string{"arn:aws:secretsmanager:*:<AWS::AccountId>:secret:*"}
+	}
+	for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+		want[a] = []string{"arn:aws:kms:*:<AWS::AccountId>:key/*"}
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("member role permissions\n got %v\nwant exactly %v", got, want)
 	}
 	// The rotator writes only its own tags (key-rotator:notices, :pending, :deactivated):
-	// the role may not change an owner's email or exempt tag, or any other.
+	// the role may not change an owner's email or exempt tag, or any other. It writes only
+	// the secrets that opt in (tagged key-rotator:user), and uses KMS only through Secrets
+	// Manager.
 	for _, s := range statements(policies[0].(map[string]any)["PolicyDocument"]) {
 		tags := map[string]bool{}
 		for _, a := range strs(s["Action"]) {
 			tags[a] = a == "iam:TagUser" || a == "iam:UntagUser"
 		}
 		wantCond := "null"
+		switch actions := strs(s["Action"]); {
+		case reflect.DeepEqual(actions, []string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}):
+			wantCond = `{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}`
+		case reflect.DeepEqual(actions, []string{"kms:GenerateDataKey", "kms:Decrypt"}):
+			wantCond = `{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}`
+		}
 		if tags["iam:TagUser"] || tags["iam:UntagUser"] {
 			if !tags["iam:TagUser"] || !tags["iam:UntagUser"] || len(tags) != 2 {
 				t.Errorf("tag actions share a statement with others: %v", strs(s["Action"]))

@@ -20,8 +20,9 @@ func main() {
 	boot.Start([]string{config.SenderEmail, config.ReportBucket}, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
 		slots := &sendrate.Slots{S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle), Bucket: env.Settings.ReportBucket}
 		d := &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(env.AWS), From: env.Settings.SenderEmail, Log: env.Log,
-			Sender:  notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet, slots),
-			History: notify.MemberHistory(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName), Policy: env.Settings.Policy}
+			Sender:     notify.NewSender(sesv2.NewFromConfig(env.AWS), env.Settings.SESConfigurationSet, slots),
+			History:    notify.MemberHistory(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName),
+			AppSecrets: notify.MemberSecrets(env.AWS, env.Settings.Partition, env.Settings.MemberRoleName), Policy: env.Settings.Policy}
 		return d.Handle, nil
 	})
 }

@@ -131,6 +131,7 @@ func fields(v any, call *calllog.Call, input bool) {
 		}
 	}
 	if !input {
+		resourceTags(rv.FieldByName("Tags"), call)
 		return
 	}
 	if keys := rv.FieldByName("TagKeys"); keys.IsValid() && keys.Kind() == reflect.Slice && keys.Type().Elem().Kind() == reflect.String {
@@ -147,6 +148,26 @@ func fields(v any, call *calllog.Call, input bool) {
 			if key := tag.FieldByName("Key"); key.IsValid() && key.Kind() == reflect.Pointer && !key.IsNil() {
 				call.TagKeys = append(call.TagKeys, key.Elem().String())
 			}
+		}
+	}
+}
+
+// resourceTags copies into call the rotator's own tags in an output's Tags (a slice of
+// structs with Key and Value).
+func resourceTags(tags reflect.Value, call *calllog.Call) {
+	if !tags.IsValid() || tags.Kind() != reflect.Slice || tags.Type().Elem().Kind() != reflect.Struct {
+		return
+	}
+	for i := range tags.Len() {
+		key, value := tags.Index(i).FieldByName("Key"), tags.Index(i).FieldByName("Value")
+		if !key.IsValid() || !value.IsValid() || key.Kind() != reflect.Pointer || value.Kind() != reflect.Pointer || key.IsNil() || value.IsNil() {
+			continue
+		}
+		if k := key.Elem().String(); strings.HasPrefix(k, calllog.RotatorTagKeyPrefix) {
+			if call.ResourceTags == nil {
+				call.ResourceTags = map[string]string{}
+			}
+			call.ResourceTags[k] = value.Elem().String()
 		}
 	}
 }

@@ -60,6 +60,11 @@ const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 // real version.
 const HandoffKeyAccessCheck = "RequestToValidateKeyAccess"
 
+// AppSecretOptInTag is the resource tag a member account's secret must carry, naming the IAM
+// user, to receive that user's new keys (pkg/appsecret); the member role may write only
+// secrets that carry this tag key (infra).
+const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"

@@ -79,6 +79,9 @@ const (
 	tagAccessKeyID  = "key-rotator:access-key-id"
 	tagReplaces     = "key-rotator:replaces"
 	tagDeactivateOn = "key-rotator:deactivate-on"
+	// tagDeliverTo names the member account's secret that receives the key (pkg/appsecret);
+	// absent, the key goes to the owner by email.
+	tagDeliverTo = "key-rotator:deliver-to"
 	// sentTag is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
 	// acceptance is not delivery, so the secret stays until a later run confirms that the
 	// address did not bounce.
@@ -89,6 +92,9 @@ const (
 type Pending struct {
 	SecretARN, SecretName                         string
 	UserName, AccessKeyID, Replaces, DeactivateOn string
+	// DeliverTo is the secret of the user's member account that receives the key; empty:
+	// the owner's mailbox.
+	DeliverTo string
 	// Created is when the secret was stored; Sent, when SES accepted its emails (zero: not
 	// yet), and SentTo the address they went to.
 	Created, Sent time.Time
@@ -127,6 +133,9 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 			{Key: aws.String(tagDeactivateOn), Value: aws.String(p.DeactivateOn)},
 		},
 	}
+	if p.DeliverTo != "" {
+		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(tagDeliverTo), Value: aws.String(p.DeliverTo)})
+	}
 	if kmsKeyID != "" {
 		in.KmsKeyId = aws.String(kmsKeyID)
 	}
@@ -162,7 +171,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			}
 			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[tagUser],
 				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn],
-				Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil}
+				DeliverTo: tags[tagDeliverTo], Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil}
 			if sent, ok := tags[sentTag]; ok {
 				fields := strings.Fields(sent)
 				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])

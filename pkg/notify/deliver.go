@@ -11,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
@@ -30,6 +32,9 @@ type Deliverer struct {
 	From    string
 	// History returns the member account's IAM, where delivered notices are recorded.
 	History func(accountID string) history.TagAPI
+	// AppSecrets returns the member account's Secrets Manager, where the keys of users who
+	// ask for delivery to a secret go (pkg/appsecret).
+	AppSecrets func(accountID string) appsecret.API
 	// Now is the clock the records are dated by (time.Now when nil).
 	Now func() time.Time
 	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
@@ -140,7 +145,8 @@ func (d *Deliverer) record(ctx context.Context, n workflow.Notification, deliver
 var errSentBefore = errors.New("the new key was sent by an earlier attempt of this run")
 
 // newKeyMails reads the new key from its hand-off secret and composes the zip and password
-// emails.
+// emails; for a key that goes to a secret of the member account, it writes the key there
+// (again, on a retry: the write is idempotent) and composes the owner's notice of it.
 func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification) ([]Message, error) {
 	sent, err := handoff.SentIn(ctx, d.Secrets, n.NewKey.SecretARN, n.RunID)
 	switch {
@@ -158,6 +164,15 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	}
 	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: n.NewKey.DeactivateOn,
 		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, n.NewKey.DeactivateOn), Usage: n.NewKey.Replaced}
+	if to := n.NewKey.DeliverTo; to != "" {
+		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
+			return nil, fmt.Errorf("in account %s: %w", a.AccountID, err)
+		}
+		d.Log.InfoContext(ctx, "new key written to its secret", "account", a.AccountID, "user", n.UserName,
+			"accessKeyId", key.AccessKeyID, "secret", to)
+		m, err := SecretKeyMail(a, key.AccessKeyID, to, notice)
+		return []Message{m}, err
+	}
 	password := key.ZipPassword
 	if password.IsZero() { // a secret stored by a version that made the password here
 		password = handoff.NewZipPassword()
@@ -183,12 +198,33 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 // stay out of NotifyUser's reach.
 func MemberHistory(base aws.Config, partition, memberRoleName string) func(accountID string) history.TagAPI {
 	return func(accountID string) history.TagAPI {
-		return iam.NewFromConfig(awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, memberRoleName),
-			awsclient.SessionName("notify", accountID), func(o *stscreds.AssumeRoleOptions) { o.Policy = aws.String(recordOnlyPolicy) }))
+		return iam.NewFromConfig(memberSession(base, partition, memberRoleName, accountID, recordOnlyPolicy))
 	}
+}
+
+// MemberSecrets returns a Deliverer.AppSecrets that writes keys to the secrets of each
+// account through its member role, under a session policy that leaves only that: describing
+// and writing secrets that carry the opt-in tag key, and their KMS keys through Secrets
+// Manager.
+func MemberSecrets(base aws.Config, partition, memberRoleName string) func(accountID string) appsecret.API {
+	return func(accountID string) appsecret.API {
+		return secretsmanager.NewFromConfig(memberSession(base, partition, memberRoleName, accountID, secretWriteOnlyPolicy))
+	}
+}
+
+// memberSession is the member role of accountID, assumed from base under a session policy.
+func memberSession(base aws.Config, partition, memberRoleName, accountID, sessionPolicy string) aws.Config {
+	return awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, memberRoleName),
+		awsclient.SessionName("notify", accountID), func(o *stscreds.AssumeRoleOptions) { o.Policy = aws.String(sessionPolicy) })
 }
 
 // recordOnlyPolicy is NotifyUser's session policy in member accounts.
 var recordOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
 	`{"Effect":"Allow","Action":"iam:ListUserTags","Resource":"*"},` +
 	`{"Effect":"Allow","Action":"iam:TagUser","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["` + history.NoticesTag + `"]}}}]}`
+
+// secretWriteOnlyPolicy is NotifyUser's session policy for writing keys to member secrets.
+var secretWriteOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
+	`{"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:PutSecretValue"],"Resource":"*",` +
+	`"Condition":{"Null":{"secretsmanager:ResourceTag/` + appsecret.OptInTag + `":"false"}}},` +
+	`{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*","Condition":{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}}]}`

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 )
@@ -43,6 +44,46 @@ func TestRecordOnlyPolicy(t *testing.T) {
 	}
 	if slices.Sort(actions); !slices.Equal(actions, []string{"iam:ListUserTags", "iam:TagUser"}) {
 		t.Errorf("session policy allows %v, want iam:ListUserTags and iam:TagUser", actions)
+	}
+}
+
+// TestSecretWriteOnlyPolicy: NotifyUser's session for writing keys to member secrets may
+// describe and write only secrets carrying the opt-in tag key, and use KMS only through
+// Secrets Manager.
+func TestSecretWriteOnlyPolicy(t *testing.T) {
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Action    []string
+			Resource  string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(secretWriteOnlyPolicy), &doc); err != nil {
+		t.Fatalf("the session policy is not JSON: %v", err)
+	}
+	var actions []string
+	for _, s := range doc.Statement {
+		if s.Effect != "Allow" {
+			t.Errorf("statement %+v: want Allow only", s)
+		}
+		for _, a := range s.Action {
+			actions = append(actions, a)
+			switch service, _, _ := strings.Cut(a, ":"); service {
+			case "secretsmanager":
+				if s.Condition["Null"]["secretsmanager:ResourceTag/"+appsecret.OptInTag] != "false" {
+					t.Errorf("%s is not limited to secrets tagged %s: %v", a, appsecret.OptInTag, s.Condition)
+				}
+			case "kms":
+				if s.Condition["StringLike"]["kms:ViaService"] != "secretsmanager.*.amazonaws.com" {
+					t.Errorf("%s is not limited to Secrets Manager: %v", a, s.Condition)
+				}
+			}
+		}
+	}
+	want := []string{"kms:Decrypt", "kms:GenerateDataKey", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}
+	if slices.Sort(actions); !slices.Equal(actions, want) {
+		t.Errorf("session policy allows %v, want %v", actions, want)
 	}
 }
 

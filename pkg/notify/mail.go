@@ -13,6 +13,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
@@ -90,6 +91,18 @@ func NewKeyMail(a Addressing, newKeyID string, notice policy.Notice, credentials
 	return a.draft(newKeyKind, newKeyID, v).
 		attach(CredentialsZipName, "application/zip", credentialsZip).
 		compose()
+}
+
+// SecretKeyMail composes the one email of a rotation whose new key newKeyID went into the
+// secret secretName of the member account (pkg/appsecret), not to the owner: which secret
+// holds it, and when the key it replaces, notice.AccessKeyID, is deactivated. No key in it.
+func SecretKeyMail(a Addressing, newKeyID, secretName string, notice policy.Notice) (Message, error) {
+	if notice.Kind != policy.NewKeyIssued || secretName == "" {
+		return Message{}, fmt.Errorf("compose secret-key email for %s in %s: notice kind %s and secret %q, want %s and a secret",
+			newKeyID, a.AccountID, notice.Kind, secretName, policy.NewKeyIssued)
+	}
+	return a.draft(secretKeyKind, newKeyID, view{NewKeyID: newKeyID, AccessKeyID: notice.AccessKeyID, ActBy: notice.ActBy,
+		Secret: secretName, Reason: notice.Message}).compose()
 }
 
 // PasswordMail composes email 2 of a rotation: the password of the zip that NewKeyMail(a,
@@ -183,6 +196,7 @@ type view struct {
 	UserName     string
 	AccessKeyID  string // the key the email is about (the replaced key for new-key)
 	NewKeyID     string
+	Secret       string // the member account's secret a new key went to
 	ActBy        string
 	Reason       string // the policy's explanation
 	Usage        string // where the key was last used (usageView)
@@ -234,6 +248,28 @@ var newKeyKind = &kind{
 		"Delete both emails and the extracted files once the new key is in place.",
 	),
 	facts: append(append([]fact{}, accountFacts...),
+		fact{"New access key", line("{{.NewKeyID}}")},
+		fact{"Old access key", line("{{.AccessKeyID}}")},
+		fact{"Old key deactivated on", line("{{.ActBy}}")},
+	),
+}
+
+var secretKeyKind = &kind{
+	purpose:    "secret-key",
+	needsActBy: true,
+	subject:    line("New access key {{.NewKeyID}} of IAM user {{.UserName}} in account {{.Account}} is in secret {{.Secret}}"),
+	what: lines(
+		"A new access key {{.NewKeyID}} was created for IAM user {{.UserName}} in AWS account {{.Account}} and written to the Secrets Manager secret {{.Secret}} in that account, "+
+			"as its tag "+appsecret.DeliveryTag+" asks. It replaces access key {{.AccessKeyID}}, which is due for rotation.",
+		"On {{.ActBy}} the old key {{.AccessKeyID}} will be deactivated, and some days later deleted.",
+		reason,
+	),
+	todo: lines(
+		"Make sure every application that uses {{.AccessKeyID}} reads its key from {{.Secret}} again (restart it, or let it refresh its cached value) before {{.ActBy}}.",
+		"Applications that read {{.Secret}} on every use need nothing: they already use {{.NewKeyID}}.",
+	),
+	facts: append(append([]fact{}, accountFacts...),
+		fact{"Secret", line("{{.Secret}}")},
 		fact{"New access key", line("{{.NewKeyID}}")},
 		fact{"Old access key", line("{{.AccessKeyID}}")},
 		fact{"Old key deactivated on", line("{{.ActBy}}")},
@@ -435,7 +471,7 @@ func (d draft) validate() error {
 			return fmt.Errorf("empty access key ID")
 		}
 	}
-	if d.kind == newKeyKind && d.view.AccessKeyID == "" {
+	if (d.kind == newKeyKind || d.kind == secretKeyKind) && d.view.AccessKeyID == "" {
 		return fmt.Errorf("empty ID of the replaced key")
 	}
 	if _, err := time.Parse(time.DateOnly, d.view.ActBy); d.kind.needsActBy && err != nil {

@@ -130,3 +130,93 @@ func FuzzMayAct(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWriteDue checks that a user WriteDue finds a write due for, from their keys as the
+// credential report shows them, gets an action or no notice at all, whatever their tags
+// (email or none, exempt, any RotationDays, a given-up address), notice history, deactivation
+// history and the key a slot that reads empty may hide: deferring them unread (rule 8) holds
+// back no notice.
+func FuzzWriteDue(f *testing.F) {
+	f.Add(uint16(85), uint16(0), uint16(10), uint16(0), uint16(0b1), uint16(0), int16(-1))
+	f.Add(uint16(95), uint16(95), uint16(0), uint16(0), uint16(0b10101), uint16(0xffff), int16(30))
+	f.Add(uint16(300), uint16(1), uint16(100), uint16(100), uint16(0b10001), uint16(0b101), int16(7))
+	f.Add(uint16(85), uint16(0), uint16(120), uint16(120), uint16(0x210), uint16(0x2000), int16(-1))
+	// Not write-due, each caught if WriteDue were looser: two Active keys, the younger a
+	// replacement (a notice only); a used Inactive key in the slot that reads empty, which the
+	// rotator deactivated today (its notice sent again); an unused Inactive key, first known
+	// inactive today by the rotator's hand, beside a new Active key.
+	f.Add(uint16(85), uint16(0), uint16(10), uint16(0), uint16(0b111), uint16(0), int16(-1))
+	f.Add(uint16(85), uint16(0), uint16(100), uint16(1), uint16(0b10001), uint16(0x2000), int16(-1))
+	f.Add(uint16(120), uint16(120), uint16(10), uint16(0), uint16(0x87), uint16(0x2000), int16(-1))
+	f.Fuzz(func(t *testing.T, age1, idle1, age2, idle2, shape, history uint16, days int16) {
+		cfg := Config{Cleanup: shape&0x8000 != 0}.WithDefaults()
+		k1 := key("K1", Active, int(age1)%1000, int(idle1)%1000)
+		if shape&0x80 != 0 {
+			k1.Status = Inactive
+		}
+		if shape&0x100 != 0 {
+			k1.LastUsedDate = nil
+		}
+		k2 := key("K2", Inactive, int(age2)%1000, int(idle2)%1000)
+		if shape&0x200 != 0 {
+			k2.LastUsedDate = nil
+		}
+		// What the report shows (scan gives a slot that reads empty as an Inactive key with the
+		// slot's last use), and the keys as read fresh.
+		report, fresh := []Key{k1}, []Key{k1}
+		userCreated := now.AddDate(-3, 0, 0)
+		switch {
+		case shape&0b100 != 0:
+			if shape&0b10 != 0 {
+				k2.Status = Active
+			}
+			report, fresh = append(report, k2), append(fresh, k2)
+		case shape&0b10000 != 0: // an Inactive key the report does not date
+			report = append(report, Key{Status: Inactive, CreateDate: userCreated, LastUsedDate: k2.LastUsedDate})
+			fresh = append(fresh, k2)
+		default: // an empty slot
+			report = append(report, Key{Status: Inactive, CreateDate: userCreated})
+		}
+		if !WriteDue(report, cfg, now) {
+			return
+		}
+		if cfg.Cleanup {
+			t.Fatalf("WriteDue in cleanup mode: %v", report)
+		}
+		u := User{UserName: "fuzz", Tags: map[string]string{}, Keys: fresh}
+		email := shape&0b1 != 0
+		if email {
+			u.Tags["EmailID"] = "owner@example.com"
+		}
+		if shape&0b100000 != 0 {
+			u.Tags["Exempt"] = "true"
+		}
+		if shape&0b1000000 != 0 {
+			u.DeliveryProblem = "given up"
+		}
+		if days >= 0 {
+			u.Tags[RotationDaysTag] = strconv.Itoa(int(days))
+		}
+		for i, k := range u.Keys {
+			for j, kind := range []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted} {
+				if bit := uint16(1) << (i*6 + j); history&bit != 0 {
+					u.NoticesSent = append(u.NoticesSent, NoticeRef{kind, k.AccessKeyID})
+					if history&0x4000 != 0 {
+						u.NoticesSentToday = append(u.NoticesSentToday, NoticeRef{kind, k.AccessKeyID})
+					}
+				}
+			}
+			if k.Status == Inactive {
+				// First known inactive today, or earlier. The rotator deactivates a never-used
+				// key only in cleanup mode, for an owner without a usable email: otherwise rule 2
+				// deletes it before it is due for deactivation.
+				u.Keys[i] = deactivatedAgo(k, int(history>>(i*6+5)&1)*int(age2%50))
+				u.Keys[i].DeactivatedByRotator = history&0x2000 != 0 && (k.LastUsedDate != nil || !email || u.DeliveryProblem != "")
+			}
+		}
+		p := PlanUser(u, cfg, now)
+		if len(p.Actions) == 0 && len(p.Notices) > 0 {
+			t.Fatalf("WriteDue(%v) but the plan of %+v has only notices: %v (%s)", report, u, p.Notices, p.Reason)
+		}
+	})
+}

@@ -45,6 +45,43 @@ func MayAct(keys []Key, cfg Config, now time.Time) bool {
 	})
 }
 
+// WriteDue reports whether a user with these keys, as a credential report shows them (no
+// IDs, tags or history; a slot the report shows empty given as an Inactive key with the
+// slot's last use: it may hold one), has a write due today whatever their tags and history,
+// or else can get no notice at all (exempt, or without a usable email): once maxUsers users
+// have writes, the executor may defer such a user unread (rule 8) and hold back no notice.
+// Two shapes qualify:
+//   - an Active key unused for unused-at days: rule 2 deletes it whatever the other key, the
+//     notices sent or the owner's email (a RotationDays tag only shortens unused-at);
+//   - one Active key at least rotate-at days old, beside nothing but an Inactive key never
+//     used: rule 4 replaces it for an owner with a usable email (deleting that key to make
+//     room, or, if it was first known inactive today, doing nothing and sending nothing:
+//     outside cleanup the rotator deactivates no never-used key, rule 2 deletes it first);
+//     without an email, rule 3 deactivates it at deactivate-at and nothing is sent.
+//
+// Anything else may come down to notices alone (a deactivation waiting for its warning, two
+// Active keys, an Inactive key whose KeyDeactivated notice is still owed), and in cleanup mode
+// (rule 7) every write depends on the email or on who deactivated the key: false. cfg must be
+// defaulted.
+func WriteDue(keys []Key, cfg Config, now time.Time) bool {
+	if cfg.Cleanup {
+		return false
+	}
+	th := cfg.Timeline()
+	due, others := 0, 0
+	for _, k := range keys {
+		switch {
+		case k.Status == Active && idleDays(k, now) >= th.UnusedAt:
+			return true
+		case k.Status == Active && ageDays(k.CreateDate, now) >= th.RotateAt:
+			due++
+		case k.Status == Active || k.LastUsedDate != nil:
+			others++
+		}
+	}
+	return due == 1 && others == 0
+}
+
 // PlanUser decides one user's actions and notices. cfg must be defaulted and valid, and u must
 // pass validateUsers; PlanUsers does both.
 func PlanUser(u User, cfg Config, now time.Time) UserPlan {

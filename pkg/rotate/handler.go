@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -62,7 +63,7 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Settings.Partition, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
-	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, Scanner: &scan.Scanner{IAM: iamClient, Reserve: TimeReserve}, Bounces: h.Bounces, Leases: h.Leases, Policy: h.Settings.Policy,
+	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, AppSecrets: secretsmanager.NewFromConfig(member), Scanner: &scan.Scanner{IAM: iamClient, Reserve: TimeReserve}, Bounces: h.Bounces, Leases: h.Leases, Policy: h.Settings.Policy,
 		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
 		MaxNotifications: h.MaxNotifications, Settle: h.Settle, Log: h.Log}
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
@@ -66,8 +67,12 @@ type Bounces interface {
 type Rotator struct {
 	IAM     IAMAPI
 	Secrets handoff.SecretsAPI
-	Scanner *scan.Scanner
-	Bounces Bounces
+	// AppSecrets is the member account's Secrets Manager: the secrets that machine users'
+	// keys are delivered to (pkg/appsecret), checked before a key is made for them and
+	// read to confirm a delivery.
+	AppSecrets appsecret.API
+	Scanner    *scan.Scanner
+	Bounces    Bounces
 	// Leases keeps another execution from writing in the account while this one does (nil:
 	// no lease, for a dry run's tools).
 	Leases *lease.Leases
@@ -148,6 +153,10 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 			break
 		}
 		e.usersLeft = len(names) - i - 1
+		if why := e.unread(name, found.WriteDue[name]); why != "" {
+			e.deferUsers([]string{name}, why)
+			continue
+		}
 		e.user(ctx, name)
 	}
 	return res, e.notifications, nil
@@ -192,6 +201,31 @@ func (e *execution) settleScheduled(ctx context.Context, pending map[string]hand
 		}
 	}
 }
+
+// unread says why a candidate is deferred without being read, or "" to read it. Once
+// maxUsers users have writes (rule 8), reading a user whose keys alone show a write due
+// (scan.Result.WriteDue) could only defer it; a user who may need only notices is read
+// unless the notification limit is reached too. A user with a key awaiting delivery is
+// always read: its delivery is confirmed, given up or sent again.
+func (e *execution) unread(name string, writeDue bool) string {
+	switch {
+	case e.writers < e.cfg.MaxUsers || len(e.pending[name]) > 0:
+		return ""
+	case writeDue:
+		return fmt.Sprintf("deferred: %s; not read (its keys show a write due), it waits for the next run", e.maxUsersReached())
+	case e.noticeBudget <= 0:
+		return noticeLimitReached
+	}
+	return ""
+}
+
+// maxUsersReached says why a user with writes due is deferred (rule 8).
+func (e *execution) maxUsersReached() string {
+	return fmt.Sprintf("%d users of this account already have writes in this run and maxUsers is %d", e.writers, e.cfg.MaxUsers)
+}
+
+// noticeLimitReached is why a user with notices but no writes is deferred.
+const noticeLimitReached = "notices deferred to the next run: this run's notification limit is reached"
 
 // TimeReserve is the time an invocation keeps for writing its result and notifications: users
 // not reached before the Lambda's deadline minus this wait for the next run. The scanner's
@@ -263,6 +297,8 @@ type userRun struct {
 	pending map[string]handoff.Pending // the user's unconfirmed deliveries, by key ID
 	// inactive is the deactivated tag's content as it must be written (nil: unchanged).
 	inactive map[string]history.Inactive
+	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
+	deliverTo string
 }
 
 // user reads one user fresh, plans it, and carries the plan out at once, so that every write
@@ -315,8 +351,9 @@ func (s *settling) Error() string { return s.reason }
 func (ur *userRun) prepare(ctx context.Context) error {
 	e := ur.execution
 	keyIDs := map[string]bool{}
+	created := map[string]time.Time{}
 	for _, k := range ur.u.Keys {
-		keyIDs[k.AccessKeyID] = true
+		keyIDs[k.AccessKeyID], created[k.AccessKeyID] = true, k.CreateDate
 	}
 	for _, p := range e.pending[ur.u.UserName] {
 		ur.pending[p.AccessKeyID] = p
@@ -341,7 +378,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
-		case !p.Sent.IsZero() && !history.SameDay(p.Sent, e.run.Now) && !e.run.DryRun:
+		case ur.confirmable(p, created[id]) && !e.run.DryRun:
 			confirmed, err := e.confirm(ctx, p)
 			if err != nil {
 				return err
@@ -352,8 +389,13 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
-	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, email) {
-		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag to resume rotation", given, history.UndeliverableTag)
+	dest, err := ur.destination(ctx, email)
+	if err != nil {
+		return err
+	}
+	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, dest) {
+		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
+			given, history.UndeliverableTag, appsecret.DeliveryTag)
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
@@ -375,6 +417,43 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// confirmable reports whether a delivery may be confirmed by this run: a later day's run than
+// the one that sent it (SES accepting a message is not its delivery, and a same-day re-run
+// writes nothing); for a key delivered to a secret, also before its owner's notice went out
+// (a key written to its secret is delivered), but not on the day the key was created.
+func (ur *userRun) confirmable(p handoff.Pending, keyCreated time.Time) bool {
+	if p.DeliverTo != "" {
+		return !history.SameDay(keyCreated, ur.run.Now) && !history.SameDay(p.Sent, ur.run.Now)
+	}
+	return !p.Sent.IsZero() && !history.SameDay(p.Sent, ur.run.Now)
+}
+
+// destination is where a new key of the user would go: the owner's address, or
+// "secretsmanager:<name>" when the KeyDelivery tag names a secret (pkg/appsecret). Before any
+// key is made the secret is checked to opt in; a tag that cannot be read, or a secret that
+// refuses, is the user's DeliveryProblem: no key is made (rule 6) and the report says why.
+func (ur *userRun) destination(ctx context.Context, email string) (string, error) {
+	name, err := appsecret.Target(ur.u.Tags)
+	switch {
+	case err != nil:
+		ur.u.DeliveryProblem = err.Error()
+		return "", nil
+	case name == "":
+		return email, nil
+	}
+	ur.deliverTo = name
+	if len(ur.pending) == 0 {
+		var refused *appsecret.Refused
+		switch err := appsecret.Check(ctx, ur.AppSecrets, name, ur.u.UserName); {
+		case errors.As(err, &refused):
+			ur.u.DeliveryProblem = err.Error() + ": no new key is made for the user"
+		case err != nil:
+			return "", err
+		}
+	}
+	return appsecret.Scheme + name, nil
 }
 
 // clearOrphans deletes the keys an interrupted CreateAccessKey left behind: created since the
@@ -428,7 +507,13 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 // NotifyUser scheduled its deletion: it goes now, not at the end of the recovery window). A
 // bounced delivery stays pending: its key is sent again, and gives up after the bounded wait.
 func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
-	if e.Bounces != nil {
+	if p.DeliverTo != "" {
+		// A key written to its secret is delivered, whatever became of the owner's notice.
+		written, err := appsecret.Written(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
+		if err != nil || !written {
+			return false, err
+		}
+	} else if e.Bounces != nil {
 		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
 		if err != nil {
 			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", p.UserName, err)
@@ -475,6 +560,9 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	}
 	a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: p.AccessKeyID, Reason: problem + ": delete the undelivered key"}}
 	if !e.run.DryRun {
+		if p.DeliverTo != "" {
+			email = appsecret.Scheme + p.DeliverTo
+		}
 		if email != "" {
 			if err := ur.setTags(ctx, map[string]string{history.UndeliverableTag: email}); err != nil {
 				return err
@@ -521,7 +609,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	}
 	if len(up.Actions) > 0 {
 		if e.writers >= e.cfg.MaxUsers {
-			policy.Defer(&up, fmt.Sprintf("%d users of this account already have writes in this run and maxUsers is %d", e.writers, e.cfg.MaxUsers))
+			policy.Defer(&up, e.maxUsersReached())
 		} else {
 			e.writers++
 		}
@@ -571,7 +659,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || up.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
 		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
@@ -632,12 +720,7 @@ func (ur *userRun) writeHistory(ctx context.Context) error {
 func (ur *userRun) prune() map[string]string {
 	exists := map[string]bool{}
 	for _, k := range ur.u.Keys {
-		exists[k.AccessKeyID] = true
-	}
-	for _, a := range ur.ur.Actions {
-		if a.Done && a.Action.Action == policy.DeleteKey {
-			delete(exists, a.AccessKeyID)
-		}
+		exists[k.AccessKeyID] = ur.exists(k.AccessKeyID)
 	}
 	active := map[string]bool{}
 	for _, k := range ur.u.Keys {
@@ -654,6 +737,14 @@ func (ur *userRun) prune() map[string]string {
 	// again, that day is the one that counts.
 	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] || active[id] })
 	return map[string]string{history.NoticesTag: history.FormatNotices(sent), history.DeactivatedTag: history.FormatDeactivated(inactive)}
+}
+
+// exists reports whether the user's key id exists after this run's writes.
+func (ur *userRun) exists(id string) bool {
+	return slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id }) &&
+		!slices.ContainsFunc(ur.ur.Actions, func(a workflow.ActionResult) bool {
+			return a.Done && a.Action.Action == policy.DeleteKey && a.AccessKeyID == id
+		})
 }
 
 // setTags writes the given history tags where they differ from what was read (an empty
@@ -725,6 +816,16 @@ func countAction(c *workflow.Counts, a policy.ActionName) {
 	}
 }
 
+// zipPassword is the password of the zip that mails the user's new key, made with the key so
+// that a retried NotifyUser mails the same one; a key delivered to a secret is mailed in no
+// zip, and has none.
+func (ur *userRun) zipPassword() secret.Secret {
+	if ur.deliverTo != "" {
+		return secret.Secret{}
+	}
+	return handoff.NewZipPassword()
+}
+
 // createKey marks the intent, creates the key, stores it for delivery and clears the mark.
 // CreateAccessKey is sent once, without the SDK's retries: a re-sent request whose first
 // response was lost would make a second key this call never sees. When the outcome is
@@ -747,8 +848,8 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	id := aws.ToString(out.AccessKey.AccessKeyId)
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
-		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey)), ZipPassword: handoff.NewZipPassword()},
-		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn})
+		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey)), ZipPassword: ur.zipPassword()},
+		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo})
 	if err != nil {
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {
 			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by a later run: %v", err, id, delErr)
@@ -760,7 +861,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 		e.Log.WarnContext(ctx, "pending mark left in place", "account", e.acct.AccountID, "user", ur.u.UserName, "error", err.Error())
 	}
 	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn,
-		Replaced: ur.usage(a.Replaces)}, nil
+		Replaced: ur.usage(a.Replaces), DeliverTo: ur.deliverTo}, nil
 }
 
 // usage returns the last use of the user's key id as read, nil when the key is gone.
@@ -787,6 +888,20 @@ func refused(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultClient && !workflow.IsRetryable(err)
 }
 
+// refusal says why the secret a waiting key goes to refuses it now (its opt-in was taken
+// away since the key was made): the key is not sent to NotifyUser, which would refuse it on
+// every run; it waits, within the bounded wait, and the report says why.
+func (ur *userRun) refusal(ctx context.Context, p handoff.Pending) string {
+	if p.DeliverTo == "" {
+		return ""
+	}
+	var refused *appsecret.Refused
+	if err := appsecret.Check(ctx, ur.AppSecrets, p.DeliverTo, ur.u.UserName); errors.As(err, &refused) {
+		return fmt.Sprintf("%v: new key %s waits for it", err, p.AccessKeyID)
+	}
+	return "" // another error: NotifyUser checks again
+}
+
 // queue adds the user's notification: the plan's notices, and the new key or a key still
 // waiting for delivery (sent again unless SES accepted it today). The address is the one the
 // user's tags give now, validated. Beyond the run's notification budget, users without
@@ -802,10 +917,15 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
+				if refusal := ur.refusal(ctx, p); refusal != "" {
+					ur.ur.EmailProblem = refusal
+					continue
+				}
 				replaced := ur.usage(p.Replaces)
-				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn, Replaced: replaced}, true
+				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn,
+					Replaced: replaced, DeliverTo: p.DeliverTo}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
-				// delivered, while that old key exists.
+				// delivered, while that old key exists (this run may have deleted it).
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
 				if replaced != nil && !slices.Contains(ur.u.NoticesSent, nk) {
 					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
@@ -823,7 +943,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	reserved := min(e.cfg.MaxUsers-e.writers, e.usersLeft)
 	if len(up.Actions) == 0 && e.noticeBudget <= reserved {
 		ur.ur.Status, ur.ur.Notices = policy.StatusDeferred, nil
-		ur.ur.Reason = "notices deferred to the next run: this run's notification limit is reached"
+		ur.ur.Reason = noticeLimitReached
 		if redelivery {
 			ur.ur.Reason = fmt.Sprintf("the redelivery of new key %s and its notices deferred to the next run: this run's notification limit is reached", newKey.AccessKeyID)
 		}

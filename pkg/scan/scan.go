@@ -6,7 +6,9 @@
 // often and answers COMPLETE with the cached one), without key IDs, with N/A,
 // no_information and not_supported values, and with last_rotated N/A for an Inactive key,
 // which then reads like an empty slot. It only picks candidates: a key the rotator or an
-// owner changed since it was generated is seen in the fresh read. A user old enough for a
+// owner changed since it was generated is seen in the fresh read. It also marks those whose
+// row alone shows a write due (Result.WriteDue), which the rotator defers unread once
+// maxUsers users have writes: the report never causes a write. A user old enough for a
 // hidden Inactive key to be due costs one ListAccessKeys call to find out. When some user's
 // key is due only if a RotationDays tag shortens that user's limit, every user's tags are
 // read at once, 1,000 users per GetAccountAuthorizationDetails call.
@@ -82,6 +84,10 @@ type Result struct {
 	// in IAM's order; Unlisted is set when it stopped before IAM's last page of users.
 	NotScanned []string
 	Unlisted   bool
+	// WriteDue are the candidates whose keys, as the report (or the listing) shows them, have
+	// a write due whatever their tags and history (policy.WriteDue): once maxUsers users have
+	// writes, the rotator defers them without reading them (rule 8).
+	WriteDue map[string]bool
 	// TagPages counts the GetAccountAuthorizationDetails pages read for every user's tags,
 	// because a RotationDays tag could make a key due (policy.Config.Shortest) that the
 	// organization's limit does not: 0 when no user is in that band.
@@ -97,7 +103,7 @@ const tagPageSize = 1000
 // report, and keeps the users that may need an action or notice today.
 func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Time) (Result, error) {
 	users, err := s.credentialReport(ctx)
-	res := Result{Source: FromCredentialReport}
+	res := Result{Source: FromCredentialReport, WriteDue: map[string]bool{}}
 	var unavailable *reportUnavailable
 	if errors.As(err, &unavailable) {
 		users, err = s.listAll(ctx, &res)
@@ -140,6 +146,9 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 			// A user whose RotationDays tag is ignored or raised is read and reported, so that
 			// the owner hears of it (docs/policy.md).
 			res.Candidates = append(res.Candidates, u.UserName)
+			if policy.WriteDue(u.worstCase(), cfg, now) {
+				res.WriteDue[u.UserName] = true
+			}
 		case len(u.Hidden) > 0 && policy.MayAct(u.worstCase(), userCfg, now):
 			res.KeysListed++
 			keys, err := s.listKeys(ctx, u.UserName)

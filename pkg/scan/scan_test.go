@@ -537,3 +537,35 @@ func TestCandidatesReadTagsWhereRotationDaysCouldMatter(t *testing.T) {
 		t.Errorf("IAM calls %v, want %v", f.calls, want)
 	}
 }
+
+// TestCandidatesSayWhoHasAWriteDue: the candidates whose report row alone shows a write due
+// whatever their tags and history (policy.WriteDue) are marked, for the rotator to defer
+// unread once maxUsers users have writes: an unused Active key, or one Active key past
+// rotate-at beside an empty slot or a never-used Inactive key (AWS dates neither). A key of
+// their own beside it, or a used Inactive key in the slot, may leave only a notice due.
+func TestCandidatesSayWhoHasAWriteDue(t *testing.T) {
+	f := account(0, map[string][]types.AccessKeyMetadata{
+		"alone":     {meta("AKIAA", types.StatusTypeActive, 85)},
+		"unused":    {meta("AKIAU1", types.StatusTypeActive, 95), meta("AKIAU2", types.StatusTypeActive, 5)},
+		"never-off": {meta("AKIAN1", types.StatusTypeActive, 85), meta("AKIAN2", types.StatusTypeInactive, 100)},
+		"replaced":  {meta("AKIAR1", types.StatusTypeActive, 85), meta("AKIAR2", types.StatusTypeActive, 10)},
+		"used-off":  {meta("AKIAO1", types.StatusTypeActive, 85), meta("AKIAO2", types.StatusTypeInactive, 100)},
+		"two-old":   {meta("AKIAT1", types.StatusTypeActive, 95), meta("AKIAT2", types.StatusTypeActive, 85)},
+	})
+	f.report = awsReport(f, map[string]int{"alone": 85, "unused": 95, "never-off": 100, "replaced": 85, "used-off": 100, "two-old": 95},
+		map[string]int{"AKIAA": 0, "AKIAU1": 95, "AKIAU2": 0, "AKIAN1": 0, "AKIAR1": 0, "AKIAR2": 0, "AKIAO1": 0, "AKIAO2": 40, "AKIAT1": 0, "AKIAT2": 0})
+	for _, cleanup := range []bool{false, true} {
+		cfg := policy.Config{Cleanup: cleanup}.WithDefaults()
+		res, err := (&Scanner{IAM: f}).Candidates(context.Background(), cfg, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"alone": true, "unused": true, "never-off": true}
+		if cleanup {
+			want = map[string]bool{} // rule 7's writes hang on the email and the history
+		}
+		if len(res.Candidates) != 6 || !maps.Equal(res.WriteDue, want) {
+			t.Errorf("cleanup %v: write due for %v of candidates %q, want %v of 6", cleanup, res.WriteDue, res.Candidates, want)
+		}
+	}
+}

@@ -266,6 +266,9 @@ type NewKey struct {
 	DeactivateOn        string `json:"deactivateOn"`
 	// Replaced is the last use of the key it replaces, when that key still exists.
 	Replaced *policy.Usage `json:"replaced,omitempty"`
+	// DeliverTo, when set, is the secret in the member account that receives the key
+	// (pkg/appsecret) instead of the owner's mailbox; the owner gets a notice without it.
+	DeliverTo string `json:"deliverTo,omitempty"`
 }
 
 // ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list.

@@ -24,16 +24,18 @@ type Audit struct {
 	file *File
 
 	mu       sync.Mutex
-	used     map[string]map[string]bool // role → action
-	denied   map[string]int             // finding → how many calls
-	keys     map[string]string          // secret ARN → the KMS key it was created with
-	sessions map[string]string          // assumed-role session ARN → its session policy
+	used     map[string]map[string]bool   // role → action
+	denied   map[string]int               // finding → how many calls
+	refused  map[string]int               // role and action the stand-in denied, as the policies do → how many calls
+	keys     map[string]string            // secret ARN → the KMS key it was created with, or described with
+	tags     map[string]map[string]string // secret ARN → its rotator tags, as last read
+	sessions map[string]string            // assumed-role session ARN → its session policy
 }
 
 // NewAudit starts an audit of the policies of f.
 func NewAudit(f *File) *Audit {
-	a := &Audit{file: f, used: map[string]map[string]bool{}, denied: map[string]int{},
-		keys: map[string]string{}, sessions: map[string]string{}}
+	a := &Audit{file: f, used: map[string]map[string]bool{}, denied: map[string]int{}, refused: map[string]int{},
+		keys: map[string]string{}, tags: map[string]map[string]string{}, sessions: map[string]string{}}
 	for _, r := range f.Roles {
 		a.used[r.Name] = map[string]bool{}
 	}
@@ -117,8 +119,16 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 			return b[TopicKeyARN]
 		}
 		return a.keys[arn]
+	}, tagsOf: func(arn string) map[string]string {
+		if arn == c.Params["ARN"] && c.ResourceTags != nil {
+			return c.ResourceTags // the call's own output shows them
+		}
+		return a.tags[arn]
 	}}
 	session := a.sessions[c.Principal]
+	if strings.HasPrefix(c.Error, "AccessDenied") && a.refusal(role, session, op(c.Call, w), finding) {
+		return
+	}
 	for _, r := range op(c.Call, w) {
 		allowed, err := role.Policy.Allows(r)
 		switch {
@@ -139,6 +149,13 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 		}
 	}
 	switch c.Service + " " + c.Operation {
+	case "Secrets Manager DescribeSecret":
+		if c.Error == "" {
+			a.tags[c.Params["ARN"]] = c.ResourceTags
+			if c.Params["KmsKeyId"] != "" { // an application's secret under its own key
+				a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]
+			}
+		}
 	case "Secrets Manager CreateSecret":
 		if c.Error == "" && c.Params["KmsKeyId"] != "" {
 			a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]
@@ -148,6 +165,35 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 			a.checkTrust(b, role, roles, member, c, finding)
 		}
 	}
+}
+
+// refusal checks a call the stand-in denied, and reports whether the caller's policies deny
+// it too: then the first request they do not allow is kept as the refusal. A denied call they
+// allow is a finding (the stand-in and the policies disagree), except an AssumeRole: the
+// role assumed may refuse it (an account without the member role), which is checked on the
+// calls that succeed.
+func (a *Audit) refusal(role Role, session string, requests []Request, finding func(string, ...any)) bool {
+	for _, r := range requests {
+		allowed, err := role.Policy.Allows(r)
+		if err == nil && allowed && session != "" {
+			var doc Document
+			if err = unmarshalPolicy(session, &doc); err == nil {
+				allowed, err = doc.Allows(r)
+			}
+		}
+		switch {
+		case err != nil:
+			finding("%s: %v", role.Name, err)
+			return true
+		case !allowed:
+			a.refused[role.Name+" "+r.Action]++
+			return true
+		}
+	}
+	if !slices.ContainsFunc(requests, func(r Request) bool { return r.Action == "sts:AssumeRole" }) {
+		finding("the stand-in denied it, which the %s role allows", role.Name)
+	}
+	return false
 }
 
 // checkTrust checks that the assumed role trusts the caller, and keeps the session policy.
@@ -182,15 +228,34 @@ func (a *Audit) checkTrust(b Bindings, caller Role, roles map[string]Role, membe
 // each with the reason; they are not reported unused.
 type Unreachable map[string]string
 
+// Refusals names the actions the code is denied by design and reads the denial of, each
+// with the reason: a call the stand-in denied, as the policies do, is a finding unless its
+// action is listed here.
+type Refusals map[string]string
+
 // Findings are the audit's result: each call a policy did not allow (with how many calls),
 // and each granted action no call used, except the unreachable ones; an unreachable action
-// that was used is a finding too (the list must not outlive its reason).
-func (a *Audit) Findings(unreachable Unreachable) []string {
+// that was used is a finding too (the list must not outlive its reason). A call that AWS
+// would deny and the stand-in did deny is a finding unless its action is one of refusals,
+// and each of refusals must have been seen denied.
+func (a *Audit) Findings(unreachable Unreachable, refusals Refusals) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []string
 	for _, f := range slices.Sorted(maps.Keys(a.denied)) {
 		out = append(out, fmt.Sprintf("not allowed (%d calls): %s", a.denied[f], f))
+	}
+	seen := map[string]bool{}
+	for _, f := range slices.Sorted(maps.Keys(a.refused)) {
+		role, action, _ := strings.Cut(f, " ")
+		if seen[action] = true; refusals[action] == "" {
+			out = append(out, fmt.Sprintf("refused (%d calls): the %s role was denied %s, which no code expects: fix the call, or list it in the refusals with why", a.refused[f], role, action))
+		}
+	}
+	for _, action := range slices.Sorted(maps.Keys(refusals)) {
+		if !seen[action] {
+			out = append(out, fmt.Sprintf("never refused: %s is listed as refused by design (%s), and no call was denied it", action, refusals[action]))
+		}
 	}
 	for _, r := range a.file.Roles {
 		for _, action := range r.Policy.Actions() {

@@ -60,6 +60,8 @@ func TestAudit(t *testing.T) {
 		name string
 		edit func(*File, []FunctionCall) []FunctionCall
 		want string // a finding; empty: no call is denied
+		// refusals are the actions denied by design (Findings' second argument).
+		refusals Refusals
 	}{
 		{name: "the rotation as synthesized", edit: func(_ *File, c []FunctionCall) []FunctionCall { return c }},
 		{name: "a needed action removed", edit: func(f *File, c []FunctionCall) []FunctionCall {
@@ -98,6 +100,22 @@ func TestAudit(t *testing.T) {
 			})
 			return c
 		}, want: "the trust policy of the member role does not let arn:aws:iam::123456789012:role/iam-access-key-rotator-role assume it"},
+		{name: "a secret without the opt-in tag key, denied by design", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			return append(c, reporterSecretDenied())
+		}, refusals: Refusals{"secretsmanager:DescribeSecret": "opt-in"}},
+		{name: "a denial no code expects", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			return append(c, reporterSecretDenied())
+		}, want: "refused (1 calls): the member role was denied secretsmanager:DescribeSecret, which no code expects"},
+		{name: "a refusal by design that never happens", edit: func(_ *File, c []FunctionCall) []FunctionCall { return c },
+			refusals: Refusals{"secretsmanager:DescribeSecret": "opt-in"}, want: "never refused: secretsmanager:DescribeSecret"},
+		{name: "the stand-in denies what the policy allows", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[1].Error = "AccessDenied"
+			return c
+		}, want: "scan-and-rotate: IAM CreateAccessKey: the stand-in denied it, which the member role allows"},
+		{name: "an account without the member role", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[0].Error = "AccessDenied" // the role assumed refuses: not the caller's policy
+			return c
+		}},
 		{name: "an operation the audit cannot model", edit: func(_ *File, c []FunctionCall) []FunctionCall {
 			return append(c, FunctionCall{Function: "cleanup-report", Call: calllog.Call{Service: "IAM", Operation: "CreateUser"}})
 		}, want: "cleanup-report: IAM CreateUser: no authorization model for this operation"},
@@ -111,8 +129,10 @@ func TestAudit(t *testing.T) {
 			calls := tt.edit(file, rotation())
 			audit := NewAudit(file)
 			audit.Add(bindings, calls)
-			findings := audit.Findings(nil)
-			denied := slices.ContainsFunc(findings, func(f string) bool { return strings.HasPrefix(f, "not allowed") })
+			findings := audit.Findings(nil, tt.refusals)
+			denied := slices.ContainsFunc(findings, func(f string) bool {
+				return strings.HasPrefix(f, "not allowed") || strings.HasPrefix(f, "refused") || strings.HasPrefix(f, "never refused")
+			})
 			switch {
 			case tt.want == "" && denied:
 				t.Errorf("findings %q, want no call denied", findings)
@@ -121,6 +141,13 @@ func TestAudit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reporterSecretDenied is ScanAndRotate's DescribeSecret of a secret without the tag key
+// key-rotator:user, which the member role is denied.
+func reporterSecretDenied() FunctionCall {
+	return FunctionCall{Function: "scan-and-rotate", Call: calllog.Call{Principal: scanSession, Service: "Secrets Manager",
+		Operation: "DescribeSecret", Region: "us-east-1", Params: map[string]string{"SecretId": "ci/reporter"}, Error: "AccessDeniedException"}}
 }
 
 func editRole(f *File, name string, edit func(*Role)) {
@@ -155,5 +182,45 @@ func TestConditionOperators(t *testing.T) {
 		if (err != nil) != tt.invalid || ok != tt.ok {
 			t.Errorf("%s %v on %v: %v, %v; want %v (error: %v)", tt.op, tt.want, tt.got, ok, err, tt.ok, tt.invalid)
 		}
+	}
+}
+
+// A key written to an application's secret under a customer managed key: Secrets Manager
+// uses that key on the member role's behalf, which its grant limited to Secrets Manager
+// (kms:ViaService) allows for a key of the member account only.
+func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
+	const appSecret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:ci/deployer-AbCdEf"
+	for _, tt := range []struct {
+		name, key string
+		want      string // a finding; empty: the KMS grants are used and allow the calls
+	}{
+		{"a key of the member account", "arn:aws:kms:us-east-1:111122223333:key/app", ""},
+		{"a key of another account", "arn:aws:kms:us-east-1:999999999999:key/app",
+			"the member role does not allow kms:GenerateDataKey on arn:aws:kms:us-east-1:999999999999:key/app"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			file, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			write := func(op string, params map[string]string, tags map[string]string) FunctionCall {
+				return FunctionCall{Function: "scan-and-rotate", Call: calllog.Call{Principal: scanSession, Service: "Secrets Manager",
+					Operation: op, Region: "us-east-1", Params: params, ResourceTags: tags}}
+			}
+			audit := NewAudit(file)
+			audit.Add(bindings, append(rotation(),
+				write("DescribeSecret", map[string]string{"SecretId": "ci/deployer", "ARN": appSecret, "KmsKeyId": tt.key}, map[string]string{"key-rotator:user": "deployer"}),
+				write("PutSecretValue", map[string]string{"SecretId": "ci/deployer", "ARN": appSecret}, nil)))
+			findings := audit.Findings(nil, nil)
+			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+				unused := slices.Contains(findings, "unused: the member role grants "+action+", which no call of the Lambdas used")
+				if tt.want == "" && unused {
+					t.Errorf("%s: the write to a secret under a key of the member account does not use it: %q", action, findings)
+				}
+			}
+			if tt.want != "" && !slices.ContainsFunc(findings, func(f string) bool { return strings.Contains(f, tt.want) }) {
+				t.Errorf("findings %q, want one with %q", findings, tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package permissions
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -18,6 +19,8 @@ const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
 type where struct {
 	account, partition, organization string
 	keyOf                            func(resourceARN string) string
+	// tagsOf gives the rotator's own tags of a resource, as a call's output last showed them.
+	tagsOf func(resourceARN string) map[string]string
 }
 
 // operation turns a call into the authorizations IAM makes for it: its own, and those the
@@ -82,6 +85,18 @@ var operations = map[string]operation{
 	"Secrets Manager DescribeSecret": onSecret("secretsmanager:DescribeSecret"),
 	"Secrets Manager DeleteSecret":   onSecret("secretsmanager:DeleteSecret"),
 	"Secrets Manager RestoreSecret":  onSecret("secretsmanager:RestoreSecret"),
+	"Secrets Manager PutSecretValue": func(c calllog.Call, w where) []Request {
+		out := onSecret("secretsmanager:PutSecretValue")(c, w)
+		arn := cmp.Or(c.Params["ARN"], secretARN(c, w))
+		if key := w.keyOf(arn); key != "" {
+			// A new value of a secret under a customer managed key: Secrets Manager generates
+			// its data key, and checks that the caller may use the key, on the caller's behalf.
+			out = append(out,
+				viaSecretsManager("kms:GenerateDataKey", key, arn, c.Region, nil),
+				viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{SecretsManagerKeyAccessCheck}))
+		}
+		return out
+	},
 	"Secrets Manager GetSecretValue": func(c calllog.Call, w where) []Request {
 		arn := secretARN(c, w)
 		out := onSecret("secretsmanager:GetSecretValue")(c, w)
@@ -145,7 +160,14 @@ func onObject(action string) operation {
 
 func onSecret(action string) operation {
 	return func(c calllog.Call, w where) []Request {
-		return []Request{{Action: action, Resource: secretARN(c, w)}}
+		r := Request{Action: action, Resource: secretARN(c, w)}
+		for k, v := range w.tagsOf(c.Params["ARN"]) {
+			if r.Context == nil {
+				r.Context = map[string][]string{}
+			}
+			r.Context["secretsmanager:ResourceTag/"+k] = []string{v}
+		}
+		return []Request{r}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -29,6 +30,7 @@ type backend struct {
 	secrets interface {
 		handoff.SecretsAPI
 		handoff.Reader
+		appsecret.API
 	}
 	// now is the backend's clock.
 	now func() time.Time
@@ -213,6 +215,35 @@ var conformance = []struct {
 		b.settle()
 		return listSecrets(ctx, b, "conf/123456789012/")
 	}},
+	{"put a new version", func(ctx context.Context, b *backend, s *state) string {
+		return putSecret(ctx, b, s.secrets[1], appsecret.Token("AKIA0000000000000001"), `{"v":1}`)
+	}},
+	{"put it again", func(ctx context.Context, b *backend, s *state) string {
+		return putSecret(ctx, b, s.secrets[1], appsecret.Token("AKIA0000000000000001"), `{"v":1}`)
+	}},
+	{"put another value under its token", func(ctx context.Context, b *backend, s *state) string {
+		return putSecret(ctx, b, s.secrets[1], appsecret.Token("AKIA0000000000000001"), `{"v":2}`)
+	}},
+	{"put a second version", func(ctx context.Context, b *backend, s *state) string {
+		return putSecret(ctx, b, s.secrets[1], appsecret.Token("AKIA0000000000000002"), `{"v":3}`)
+	}},
+	{"describe the versions", func(ctx context.Context, b *backend, s *state) string {
+		out, err := b.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &s.secrets[1]})
+		return outcome(err, func() string {
+			var v []string
+			for id, stages := range out.VersionIdsToStages {
+				if strings.HasPrefix(id, "key-rotator-") {
+					v = append(v, fmt.Sprintf("%s=%v", id, stages))
+				}
+			}
+			slices.Sort(v)
+			return fmt.Sprint(v)
+		})
+	}},
+	{"get the current version", func(ctx context.Context, b *backend, s *state) string { return getSecret(ctx, b, s.secrets[1]) }},
+	{"put to a missing secret", func(ctx context.Context, b *backend, s *state) string {
+		return putSecret(ctx, b, "conf/no-such-secret", appsecret.Token("AKIA0000000000000001"), `{"v":1}`)
+	}},
 	// The hand-off secret's life after its delivery: scheduled for deletion (unbilled,
 	// unreadable, listed only on request), then deleted for good or restored.
 	{"schedule a deletion", func(ctx context.Context, b *backend, s *state) string {
@@ -370,6 +401,13 @@ func getSecret(ctx context.Context, b *backend, id string) string {
 	out, err := b.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &id})
 	return outcome(err, func() string {
 		return fmt.Sprintf("value=%s stages=%v", aws.ToString(out.SecretString), out.VersionStages)
+	})
+}
+
+func putSecret(ctx context.Context, b *backend, id, token, value string) string {
+	out, err := b.secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &id, ClientRequestToken: &token, SecretString: &value})
+	return outcome(err, func() string {
+		return fmt.Sprintf("put version=%v stages=%v", aws.ToString(out.VersionId) == token, out.VersionStages)
 	})
 }
 

@@ -34,7 +34,7 @@ func (c Call) Writes() bool { return writeOps[c.Operation] }
 var writeOps = map[string]bool{
 	"CreateAccessKey": true, "UpdateAccessKey": true, "DeleteAccessKey": true,
 	"TagUser": true, "UntagUser": true, "GenerateCredentialReport": true,
-	"CreateSecret": true, "DeleteSecret": true, "RestoreSecret": true, "TagResource": true, "UntagResource": true,
+	"CreateSecret": true, "PutSecretValue": true, "DeleteSecret": true, "RestoreSecret": true, "TagResource": true, "UntagResource": true,
 	"SendEmail": true, "PutObject": true, "DeleteObject": true,
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,19 +37,25 @@ type secretStore struct {
 }
 
 type secret struct {
+	account                          string
 	arn, name, description, kmsKeyID string
 	value                            *string
 	binary                           []byte
-	versionID, token                 string
-	tags                             []smtypes.Tag
-	created                          time.Time
-	deletedDate                      *time.Time // when its deletion was scheduled (recovery window)
-	deleteOn                         time.Time  // the end of the recovery window
-	purgedAt                         *time.Time // deleted for good
+	versionID, token                 string // the AWSCURRENT version's
+	// versions are the values by version ID, and stages the staging labels of the versions
+	// that have one (a version without a label is deprecated: DescribeSecret omits it).
+	versions    map[string]*string
+	stages      map[string][]string
+	tags        []smtypes.Tag
+	created     time.Time
+	deletedDate *time.Time // when its deletion was scheduled (recovery window)
+	deleteOn    time.Time  // the end of the recovery window
+	purgedAt    *time.Time // deleted for good
 }
 
 // Secret is a secret as Secrets Manager holds it.
 type Secret struct {
+	Account     string
 	ARN, Name   string
 	Value       string
 	Tags        map[string]string
@@ -65,13 +72,26 @@ func (w *World) SecretsList() []Secret {
 		if s.purgedAt != nil {
 			continue
 		}
-		tags := make(map[string]string, len(s.tags))
-		for _, t := range s.tags {
-			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		list = append(list, Secret{ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate, DeleteOn: s.deleteOn})
+		list = append(list, s.public())
 	}
 	return list
+}
+
+// SecretIn returns the live secret of account named name.
+func (w *World) SecretIn(account, name string) (Secret, bool) {
+	sec, err := w.findSecret(account, &name)
+	if err != nil {
+		return Secret{}, false
+	}
+	return sec.public(), true
+}
+
+func (s *secret) public() Secret {
+	tags := make(map[string]string, len(s.tags))
+	for _, t := range s.tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return Secret{Account: s.account, ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate, DeleteOn: s.deleteOn}
 }
 
 // purgeSecrets deletes for good the secrets whose recovery window has passed, and forgets
@@ -93,15 +113,16 @@ func (w *World) purgeSecrets() {
 	})
 }
 
-// find returns the live secret (scheduled deletions included) named by ARN or name.
-func (w *World) findSecret(id *string) (*secret, error) {
+// findSecret returns the live secret of account (scheduled deletions included) named by ARN
+// or name.
+func (w *World) findSecret(account string, id *string) (*secret, error) {
 	w.purgeSecrets()
 	ref := aws.ToString(id)
-	if s := w.secrets.byARN[ref]; s != nil && s.purgedAt == nil {
+	if s := w.secrets.byARN[ref]; s != nil && s.purgedAt == nil && s.account == account {
 		return s, nil
 	}
 	for _, s := range w.secrets.all {
-		if s.name == ref && s.purgedAt == nil {
+		if s.name == ref && s.purgedAt == nil && s.account == account {
 			return s, nil
 		}
 	}
@@ -116,14 +137,21 @@ func invalidParameter(msg string) error {
 	return fail(400, &smtypes.InvalidParameterException{Message: aws.String(msg)})
 }
 
-// Secrets is a Secrets Manager client of the rotator's account.
-type Secrets struct{ w *World }
+// Secrets is a Secrets Manager client of one account.
+type Secrets struct {
+	w       *World
+	account string
+}
 
-// Secrets returns a Secrets Manager client of the SecretsAccount.
-func (w *World) Secrets() *Secrets { return &Secrets{w: w} }
+// Secrets returns a Secrets Manager client of the SecretsAccount (the hand-off secrets).
+func (w *World) Secrets() *Secrets { return w.SecretsIn(w.SecretsAccount) }
+
+// SecretsIn returns a Secrets Manager client of account: a member account's, where
+// applications keep the secrets that machine users' keys are delivered to.
+func (w *World) SecretsIn(account string) *Secrets { return &Secrets{w: w, account: account} }
 
 func (c *Secrets) call(op string, in any) Call {
-	return Call{Service: serviceSecrets, Operation: op, Account: c.w.SecretsAccount, Input: in}
+	return Call{Service: serviceSecrets, Operation: op, Account: c.account, Input: in}
 }
 
 // CreateSecret stores a new secret: ResourceExists when a secret of that name exists,
@@ -136,35 +164,41 @@ func (c *Secrets) CreateSecret(_ context.Context, in *secretsmanager.CreateSecre
 		token = c.w.randomUUID()
 	}
 	return do(c.w, c.call("CreateSecret", in), aws.ToString(in.Name), func() (*secretsmanager.CreateSecretOutput, error) {
-		name := aws.ToString(in.Name)
-		if len(name) > maxSecretNameLen || !secretNameChars.MatchString(name) {
-			return nil, invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
-		}
-		if len(in.Tags) > maxSecretTags {
-			return nil, invalidParameter(fmt.Sprintf("Number of tags exceeds the maximum of %d", maxSecretTags))
-		}
-		if existing, err := c.w.findSecret(in.Name); err == nil {
-			switch {
-			case existing.deletedDate != nil:
-				return nil, invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.")
-			case existing.token == token && aws.ToString(existing.value) == aws.ToString(in.SecretString):
-				return &secretsmanager.CreateSecretOutput{ARN: aws.String(existing.arn), Name: aws.String(existing.name), VersionId: aws.String(existing.versionID)}, nil
-			}
-			return nil, fail(400, &smtypes.ResourceExistsException{Message: aws.String("The operation failed because the secret " + name + " already exists.")})
-		}
-		s := &secret{
-			arn:  fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", c.w.Region, c.w.SecretsAccount, name, c.w.randomString(alnum, 6)),
-			name: name, description: aws.ToString(in.Description), kmsKeyID: aws.ToString(in.KmsKeyId),
-			versionID: token, token: token, created: c.w.now(), tags: cloneTags(in.Tags),
-			binary: slices.Clone(in.SecretBinary),
-		}
-		if in.SecretString != nil {
-			s.value = aws.String(*in.SecretString)
-		}
-		c.w.secrets.all = append(c.w.secrets.all, s)
-		c.w.secrets.byARN[s.arn] = s
-		return &secretsmanager.CreateSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(s.versionID)}, nil
+		return c.w.createSecret(c.account, in, token)
 	})
+}
+
+// createSecret is CreateSecret's effect in account.
+func (w *World) createSecret(account string, in *secretsmanager.CreateSecretInput, token string) (*secretsmanager.CreateSecretOutput, error) {
+	name := aws.ToString(in.Name)
+	if len(name) > maxSecretNameLen || !secretNameChars.MatchString(name) {
+		return nil, invalidParameter("Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+	}
+	if len(in.Tags) > maxSecretTags {
+		return nil, invalidParameter(fmt.Sprintf("Number of tags exceeds the maximum of %d", maxSecretTags))
+	}
+	if existing, err := w.findSecret(account, in.Name); err == nil {
+		switch {
+		case existing.deletedDate != nil:
+			return nil, invalidRequest("You can't create this secret because a secret with this name is already scheduled for deletion.")
+		case existing.token == token && aws.ToString(existing.value) == aws.ToString(in.SecretString):
+			return &secretsmanager.CreateSecretOutput{ARN: aws.String(existing.arn), Name: aws.String(existing.name), VersionId: aws.String(existing.versionID)}, nil
+		}
+		return nil, fail(400, &smtypes.ResourceExistsException{Message: aws.String("The operation failed because the secret " + name + " already exists.")})
+	}
+	s := &secret{account: account,
+		arn:  fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", w.Region, account, name, w.randomString(alnum, 6)),
+		name: name, description: aws.ToString(in.Description), kmsKeyID: aws.ToString(in.KmsKeyId),
+		versionID: token, token: token, created: w.now(), tags: cloneTags(in.Tags),
+		binary: slices.Clone(in.SecretBinary), versions: map[string]*string{}, stages: map[string][]string{},
+	}
+	if in.SecretString != nil {
+		s.value = aws.String(*in.SecretString)
+		s.versions[token], s.stages[token] = s.value, []string{"AWSCURRENT"}
+	}
+	w.secrets.all = append(w.secrets.all, s)
+	w.secrets.byARN[s.arn] = s
+	return &secretsmanager.CreateSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(s.versionID)}, nil
 }
 
 func (w *World) randomUUID() string {
@@ -185,7 +219,7 @@ func cloneTags(tags []smtypes.Tag) []smtypes.Tag {
 // deletion).
 func (c *Secrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	return do(c.w, c.call("GetSecretValue", in), aws.ToString(in.SecretId), func() (*secretsmanager.GetSecretValueOutput, error) {
-		s, err := c.w.findSecret(in.SecretId)
+		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +249,7 @@ func (c *Secrets) DeleteSecret(_ context.Context, in *secretsmanager.DeleteSecre
 		case days < minRecoveryDays || days > defaultRecoveryDays:
 			return nil, invalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
 		}
-		s, err := c.w.findSecret(in.SecretId)
+		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
@@ -237,12 +271,19 @@ func (c *Secrets) DeleteSecret(_ context.Context, in *secretsmanager.DeleteSecre
 // DescribeSecret returns a secret's metadata and tags.
 func (c *Secrets) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	return do(c.w, c.call("DescribeSecret", in), aws.ToString(in.SecretId), func() (*secretsmanager.DescribeSecretOutput, error) {
-		s, err := c.w.findSecret(in.SecretId)
+		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
-		return &secretsmanager.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
-			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), DeletedDate: s.deletedDateShown(), Tags: cloneTags(s.tags)}, nil
+		out := &secretsmanager.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
+			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), DeletedDate: s.deletedDateShown(), Tags: cloneTags(s.tags)}
+		if len(s.stages) > 0 {
+			out.VersionIdsToStages = map[string][]string{}
+			for id, stages := range s.stages {
+				out.VersionIdsToStages[id] = slices.Clone(stages)
+			}
+		}
+		return out, nil
 	})
 }
 
@@ -260,12 +301,57 @@ func (s *secret) deletedDateShown() *time.Time {
 // not scheduled for deletion is left as it is.
 func (c *Secrets) RestoreSecret(_ context.Context, in *secretsmanager.RestoreSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error) {
 	return do(c.w, c.call("RestoreSecret", in), aws.ToString(in.SecretId), func() (*secretsmanager.RestoreSecretOutput, error) {
-		s, err := c.w.findSecret(in.SecretId)
+		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
 		s.deletedDate, s.deleteOn = nil, time.Time{}
 		return &secretsmanager.RestoreSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name)}, nil
+	})
+}
+
+// PutSecretValue adds a version holding SecretString and makes it AWSCURRENT (the one
+// before becomes AWSPREVIOUS, the one before that loses its label). A version ID that exists
+// with the same value changes nothing (a retry); with another value it is ResourceExists.
+// InvalidRequest for a secret scheduled for deletion. The token is 32 to 64 characters.
+func (c *Secrets) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	token := aws.ToString(in.ClientRequestToken)
+	if token == "" {
+		token = c.w.randomUUID()
+	}
+	return do(c.w, c.call("PutSecretValue", in), aws.ToString(in.SecretId), func() (*secretsmanager.PutSecretValueOutput, error) {
+		if len(token) < 32 || len(token) > 64 {
+			return nil, invalidParameter("ClientRequestToken must be 32-64 characters long.")
+		}
+		s, err := c.w.findSecret(c.account, in.SecretId)
+		if err != nil {
+			return nil, err
+		}
+		if s.deletedDate != nil {
+			return nil, invalidRequest("You can't perform this operation on the secret because it was marked for deletion.")
+		}
+		out := &secretsmanager.PutSecretValueOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(token)}
+		if existing, ok := s.versions[token]; ok {
+			if aws.ToString(existing) != aws.ToString(in.SecretString) {
+				return nil, fail(400, &smtypes.ResourceExistsException{Message: aws.String("You can't use ClientRequestToken " + token +
+					" because that value is already in use for a version of secret " + s.arn + ".")})
+			}
+			out.VersionStages = slices.Clone(s.stages[token])
+			return out, nil
+		}
+		for id, stages := range s.stages {
+			switch {
+			case slices.Contains(stages, "AWSCURRENT"):
+				s.stages[id] = []string{"AWSPREVIOUS"}
+			case slices.Contains(stages, "AWSPREVIOUS"):
+				delete(s.stages, id)
+			}
+		}
+		s.value = aws.String(aws.ToString(in.SecretString))
+		s.versionID, s.token = token, token
+		s.versions[token], s.stages[token] = s.value, []string{"AWSCURRENT"}
+		out.VersionStages = []string{"AWSCURRENT"}
+		return out, nil
 	})
 }
 
@@ -279,7 +365,7 @@ func optional(s string) *string {
 // TagResource adds or replaces tags of a secret (keys case-sensitive).
 func (c *Secrets) TagResource(_ context.Context, in *secretsmanager.TagResourceInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error) {
 	return do(c.w, c.call("TagResource", in), aws.ToString(in.SecretId), func() (*secretsmanager.TagResourceOutput, error) {
-		s, err := c.w.findSecret(in.SecretId)
+		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +388,7 @@ func (c *Secrets) TagResource(_ context.Context, in *secretsmanager.TagResourceI
 // UntagResource removes tags of a secret.
 func (c *Secrets) UntagResource(_ context.Context, in *secretsmanager.UntagResourceInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.UntagResourceOutput, error) {
 	return do(c.w, c.call("UntagResource", in), aws.ToString(in.SecretId), func() (*secretsmanager.UntagResourceOutput, error) {
-		s, err := c.w.findSecret(in.SecretId)
+		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +424,7 @@ func (c *Secrets) ListSecrets(_ context.Context, in *secretsmanager.ListSecretsI
 		asOf := c.w.now().Add(-c.w.ListSecretsDelay)
 		var listed []*secret
 		for _, s := range c.w.secrets.all {
-			if s.created.After(asOf) || (s.purgedAt != nil && s.purgedAt.Before(asOf)) {
+			if s.account != c.account || s.created.After(asOf) || (s.purgedAt != nil && s.purgedAt.Before(asOf)) {
 				continue
 			}
 			scheduled := s.deletedDate != nil && !s.deletedDate.After(asOf)
@@ -419,4 +505,29 @@ func matches(s *secret, key smtypes.FilterNameStringType, value string) bool {
 		hit = slices.ContainsFunc(s.tags, func(t smtypes.Tag) bool { return strings.HasPrefix(aws.ToString(t.Value), value) })
 	}
 	return hit != negate
+}
+
+// CreateAppSecret is an application team creating a secret in account, with a first value
+// and tags (the owners' side: no fault, not observed).
+func (w *World) CreateAppSecret(account, name, value string, tags map[string]string) error {
+	in := &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	_, err := w.createSecret(account, in, w.randomUUID())
+	return err
+}
+
+// SetAppSecretTag is an application team tagging its secret in account (value "": removing
+// the tag); the owners' side, like CreateAppSecret.
+func (w *World) SetAppSecretTag(account, name, key, value string) error {
+	s, err := w.findSecret(account, &name)
+	if err != nil {
+		return err
+	}
+	s.tags = slices.DeleteFunc(s.tags, func(t smtypes.Tag) bool { return aws.ToString(t.Key) == key })
+	if value != "" {
+		s.tags = append(s.tags, smtypes.Tag{Key: aws.String(key), Value: aws.String(value)})
+	}
+	return nil
 }

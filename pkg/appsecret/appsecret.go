@@ -1,0 +1,149 @@
+// Package appsecret delivers a machine user's new access key into its application's own
+// Secrets Manager secret, in the user's member account, instead of an email. The user's
+// KeyDelivery tag names the secret; the secret opts in with the resource tag
+// key-rotator:user naming that user, and a secret that does not is refused before any key is
+// made (on AWS the member role is denied access to a secret without that tag key: that
+// AccessDenied is read as the refusal it is). A write is idempotent (its ClientRequestToken,
+// and so its version ID, is derived from the key ID) and the key counts as delivered once
+// DescribeSecret lists that version.
+package appsecret
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+)
+
+const (
+	// DeliveryTag is the IAM user tag that asks for delivery to a secret:
+	// "secretsmanager:<secret name>".
+	DeliveryTag = "KeyDelivery"
+	// Scheme starts DeliveryTag's value.
+	Scheme = "secretsmanager:"
+	// OptInTag is the resource tag the secret must carry, with the user's name as value; the
+	// member role may write only secrets that carry this tag key.
+	OptInTag = config.AppSecretOptInTag
+)
+
+// secretName is what Secrets Manager allows in a secret's name (no ARN: the secret is in the
+// user's own account).
+var secretName = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
+
+// Target returns the name of the secret the user's tags deliver new keys to, or "" when
+// they go by email. A tag that cannot be read is an error: nothing is delivered by guess.
+func Target(tags map[string]string) (string, error) {
+	value, ok := tags[DeliveryTag]
+	if !ok {
+		return "", nil
+	}
+	name, found := strings.CutPrefix(strings.TrimSpace(value), Scheme)
+	if !found || !secretName.MatchString(name) {
+		return "", fmt.Errorf("tag %s %q is not %s<secret name>: no key is delivered to it", DeliveryTag, value, Scheme)
+	}
+	return name, nil
+}
+
+// API is the part of the member account's Secrets Manager that delivery uses.
+type API interface {
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+}
+
+// Refused says why a secret may not receive a user's keys.
+type Refused struct{ Secret, User, Why string }
+
+func (r *Refused) Error() string {
+	return fmt.Sprintf("secret %s refuses the keys of %s: %s", r.Secret, r.User, r.Why)
+}
+
+// deniedRefusal is the refusal of a call the member role is denied: on AWS its grant on
+// secrets is conditioned on the tag key OptInTag, so AWS answers AccessDenied for a secret
+// without it, and for one that does not exist (IAM cannot see the tag of a missing secret).
+func deniedRefusal(err error, name, user string) *Refused {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || !strings.HasPrefix(apiErr.ErrorCode(), "AccessDenied") {
+		return nil
+	}
+	return &Refused{Secret: name, User: user, Why: fmt.Sprintf("it lacks the tag %s=%s, or does not exist: the member role is denied access to it (%s)",
+		OptInTag, user, apiErr.ErrorCode())}
+}
+
+// Check makes sure the secret exists and opts in to receiving user's keys.
+func Check(ctx context.Context, sm API, name, user string) error {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	if refused := deniedRefusal(err, name, user); refused != nil {
+		return refused
+	}
+	var missing *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return &Refused{Secret: name, User: user, Why: "it does not exist in the user's account"}
+	case err != nil:
+		return fmt.Errorf("describe secret %s for %s: %w", name, user, err)
+	case out.DeletedDate != nil:
+		return &Refused{Secret: name, User: user, Why: "it is scheduled for deletion"}
+	}
+	for _, t := range out.Tags {
+		if aws.ToString(t.Key) == OptInTag {
+			if v := aws.ToString(t.Value); v != user {
+				return &Refused{Secret: name, User: user, Why: fmt.Sprintf("its tag %s names %q", OptInTag, v)}
+			}
+			return nil
+		}
+	}
+	return &Refused{Secret: name, User: user, Why: fmt.Sprintf("it lacks the tag %s=%s", OptInTag, user)}
+}
+
+// Token is the ClientRequestToken, and so the version ID, of the write of keyID: a retried
+// write of the same key creates no second version, and the version says which key it holds.
+func Token(keyID string) string { return "key-rotator-access-key-" + keyID }
+
+// Write puts the new key into the secret, as {"AccessKeyId": ..., "SecretAccessKey": ...},
+// once the secret's opt-in is checked again (its tags may have changed since the key was
+// made). Writing the same key again changes nothing.
+func Write(ctx context.Context, sm API, name, user, keyID string, secretAccessKey secret.Secret) error {
+	if err := Check(ctx, sm, name, user); err != nil {
+		return err
+	}
+	body, err := json.Marshal(struct {
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string `json:"SecretAccessKey"`
+	}{keyID, secretAccessKey.Reveal()})
+	if err != nil {
+		return fmt.Errorf("encode key %s for secret %s: %w", keyID, name, err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name),
+		ClientRequestToken: aws.String(Token(keyID)), SecretString: aws.String(string(body))}); err != nil {
+		if refused := deniedRefusal(err, name, user); refused != nil { // the tag was removed since Check
+			return refused
+		}
+		return fmt.Errorf("write key %s of %s to secret %s: %w", keyID, user, name, err)
+	}
+	return nil
+}
+
+// Written reports whether the secret holds the version that Write made for keyID: the write
+// took effect, so the key is delivered. A secret that no longer exists holds nothing.
+func Written(ctx context.Context, sm API, name, keyID string) (bool, error) {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	var missing *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
+	}
+	_, ok := out.VersionIdsToStages[Token(keyID)]
+	return ok, nil
+}

@@ -1,0 +1,168 @@
+package appsecret
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+)
+
+// fakeSM is one secret: describe answers from its fields, put records the writes.
+type fakeSM struct {
+	describeErr error
+	tags        map[string]string
+	deleted     bool
+	versions    map[string][]string
+	putErr      error
+	puts        []*secretsmanager.PutSecretValueInput
+}
+
+// denied is the error AWS answers a call the caller's policies do not allow.
+func denied(action string) error {
+	return &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User is not authorized to perform: " + action}
+}
+
+var _ API = (*fakeSM)(nil)
+
+func (f *fakeSM) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
+	out := &secretsmanager.DescribeSecretOutput{Name: in.SecretId, VersionIdsToStages: f.versions}
+	for k, v := range f.tags {
+		out.Tags = append(out.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if f.deleted {
+		out.DeletedDate = aws.Time(time.Now())
+	}
+	return out, nil
+}
+
+func (f *fakeSM) PutSecretValue(_ context.Context, in *secretsmanager.PutSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	f.puts = append(f.puts, in)
+	if f.putErr != nil {
+		return nil, f.putErr
+	}
+	return &secretsmanager.PutSecretValueOutput{VersionId: in.ClientRequestToken}, nil
+}
+
+func TestTarget(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, want, err string
+		absent                 bool
+	}{
+		{name: "no tag: email", absent: true},
+		{name: "a secret name", value: "secretsmanager:ci/deployer", want: "ci/deployer"},
+		{name: "spaces around", value: " secretsmanager:app-key ", want: "app-key"},
+		{name: "another scheme", value: "ssm:/app/key", err: "is not secretsmanager:<secret name>"},
+		{name: "an ARN", value: "secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:x", err: "is not secretsmanager:"},
+		{name: "empty name", value: "secretsmanager:", err: "is not secretsmanager:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tags := map[string]string{"EmailID": "a@example.com"}
+			if !tc.absent {
+				tags[DeliveryTag] = tc.value
+			}
+			got, err := Target(tags)
+			if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Target(%q) = %q, %v; want %q, error containing %q", tc.value, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+func TestCheckRefusesSecretsThatDoNotOptIn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sm   *fakeSM
+		why  string // "" : accepted
+	}{
+		{"tagged for the user", &fakeSM{tags: map[string]string{OptInTag: "ci"}}, ""},
+		{"no tag", &fakeSM{tags: map[string]string{"team": "x"}}, "lacks the tag key-rotator:user=ci"},
+		{"another user", &fakeSM{tags: map[string]string{OptInTag: "cd"}}, `names "cd"`},
+		{"missing", &fakeSM{describeErr: &smtypes.ResourceNotFoundException{Message: aws.String("no")}}, "does not exist"},
+		{"scheduled for deletion", &fakeSM{deleted: true, tags: map[string]string{OptInTag: "ci"}}, "scheduled for deletion"},
+		// On AWS the member role may describe only secrets with the tag key: a secret
+		// without it (or that does not exist) answers AccessDenied.
+		{"denied by the member role's tag condition", &fakeSM{describeErr: denied("secretsmanager:DescribeSecret")}, "lacks the tag key-rotator:user=ci, or does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Check(context.Background(), tc.sm, "app/key", "ci")
+			var refused *Refused
+			switch {
+			case tc.why == "" && err != nil:
+				t.Errorf("Check = %v, want accepted", err)
+			case tc.why != "" && (!errors.As(err, &refused) || !strings.Contains(err.Error(), tc.why)):
+				t.Errorf("Check = %v, want a refusal saying %q", err, tc.why)
+			}
+		})
+	}
+	throttled := &fakeSM{describeErr: errors.New("throttled")}
+	var refused *Refused
+	if err := Check(context.Background(), throttled, "app/key", "ci"); err == nil || errors.As(err, &refused) {
+		t.Errorf("a failed DescribeSecret = %v, want an error that is not a refusal", err)
+	}
+}
+
+func TestWriteIsIdempotentAndChecksFirst(t *testing.T) {
+	const keyID, secretKey = "AKIANEWKEY0000000001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	sm := &fakeSM{tags: map[string]string{OptInTag: "ci"}}
+	for range 2 {
+		if err := Write(context.Background(), sm, "app/key", "ci", keyID, secret.New(secretKey)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sm.puts) != 2 || *sm.puts[0].ClientRequestToken != *sm.puts[1].ClientRequestToken || *sm.puts[0].SecretString != *sm.puts[1].SecretString {
+		t.Fatalf("two writes of one key must send the same token and value: %d puts", len(sm.puts))
+	}
+	if n := len(*sm.puts[0].ClientRequestToken); n < 32 || n > 64 {
+		t.Errorf("ClientRequestToken has %d characters, Secrets Manager wants 32 to 64", n)
+	}
+	if want := `{"AccessKeyId":"` + keyID + `","SecretAccessKey":"` + secretKey + `"}`; *sm.puts[0].SecretString != want {
+		t.Errorf("value = %s, want %s", *sm.puts[0].SecretString, want)
+	}
+	// The tag removed between DescribeSecret and PutSecretValue: AWS denies the write.
+	withdrawn := &fakeSM{tags: map[string]string{OptInTag: "ci"}, putErr: denied("secretsmanager:PutSecretValue")}
+	var refused *Refused
+	if err := Write(context.Background(), withdrawn, "app/key", "ci", keyID, secret.New(secretKey)); !errors.As(err, &refused) || !strings.Contains(err.Error(), "lacks the tag key-rotator:user=ci") {
+		t.Errorf("Write denied by the tag condition = %v, want a refusal", err)
+	}
+	refusing := &fakeSM{tags: map[string]string{OptInTag: "someone-else"}}
+	if err := Write(context.Background(), refusing, "app/key", "ci", keyID, secret.New(secretKey)); err == nil || len(refusing.puts) > 0 {
+		t.Errorf("Write to a secret of another user = %v with %d puts, want a refusal and none", err, len(refusing.puts))
+	} else if strings.Contains(err.Error(), secretKey) {
+		t.Error("the refusal shows the secret access key")
+	}
+}
+
+func TestWritten(t *testing.T) {
+	const keyID = "AKIANEWKEY0000000001"
+	for _, tc := range []struct {
+		name string
+		sm   *fakeSM
+		want bool
+	}{
+		{"its version is current", &fakeSM{versions: map[string][]string{Token(keyID): {"AWSCURRENT"}}}, true},
+		{"its version was superseded", &fakeSM{versions: map[string][]string{Token(keyID): {"AWSPREVIOUS"}, "v2": {"AWSCURRENT"}}}, true},
+		{"another version only", &fakeSM{versions: map[string][]string{"v1": {"AWSCURRENT"}}}, false},
+		{"the secret is gone", &fakeSM{describeErr: &smtypes.ResourceNotFoundException{Message: aws.String("no")}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Written(context.Background(), tc.sm, "app/key", keyID)
+			if err != nil || got != tc.want {
+				t.Errorf("Written = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := Written(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", keyID); err == nil {
+		t.Error("a failed DescribeSecret must be an error, not a verdict")
+	}
+}
