@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
@@ -457,5 +458,51 @@ func TestPendingDeliveryIsReadBeyondMaxUsers(t *testing.T) {
 	h.notify(notes)
 	if len(h.received("amy")) != 1 {
 		t.Errorf("amy's pending key was not redelivered: received %v", h.received("amy"))
+	}
+}
+
+// A key pending delivery whose old key rule 2 deletes in the run that redelivers it: the
+// new-key email no longer warns about the old key, and NotifyUser must not record a
+// NewKeyIssued notice for a key that is gone, or the same day's next run prunes it (a write,
+// breaking the quiet same-day re-run; make faults, seed 68).
+func TestRedeliveryAfterTheOldKeyIsDeletedLeavesNothingToPrune(t *testing.T) {
+	h := newHarness(t)
+	h.user("dev", nil)
+	// Made 89 days ago and never used: rotated today (80 days), deleted by rule 2 (unused
+	// at 90 days) tomorrow.
+	old, _, err := h.w.AddKey(testAccount, "dev", h.now.AddDate(0, 0, -89), types.StatusTypeActive)
+	must(err)
+	h.now = h.now.Add(time.Minute)
+	sesDown := true
+	var writes []string
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Service == "IAM" && c.Writes() && c.Operation != "GenerateCredentialReport" {
+			writes = append(writes, c.Operation)
+		}
+		if c.Operation == "SendEmail" && sesDown {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	h.day() // rotation: a new key, whose delivery fails
+	if len(h.keys("dev")) != 2 {
+		t.Fatalf("day 0 must create a new key: keys %v", h.keys("dev"))
+	}
+	sesDown = false
+	h.notify(h.scan()) // day 1: the old key is deleted, the new one redelivered
+	if _, ok := h.keys("dev")[old]; ok {
+		t.Fatalf("day 1 must delete the unused old key %s: keys %v", old, h.keys("dev"))
+	}
+	if len(h.received("dev")) != 1 {
+		t.Fatalf("the new key must be delivered on day 1, got %v", h.received("dev"))
+	}
+	if notices := h.w.Tags(testAccount, "dev")[history.NoticesTag]; strings.Contains(notices, old) {
+		t.Errorf("the notices tag remembers the deleted key %s: %q", old, notices)
+	}
+	h.now = h.now.Add(30 * time.Minute)
+	writes = nil
+	h.notify(h.scan()) // the same day's re-run
+	if len(writes) != 0 {
+		t.Errorf("a same-day re-run wrote to IAM: %v", writes)
 	}
 }

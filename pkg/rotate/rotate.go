@@ -927,7 +927,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists (this run may have deleted it).
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
-				if replaced != nil && !slices.Contains(ur.u.NoticesSent, nk) {
+				if ur.exists(p.Replaces) && !slices.Contains(ur.u.NoticesSent, nk) {
 					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
 						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn), Usage: replaced})
 				}
