@@ -966,8 +966,17 @@ func (s *sim) checkKeysAccounted() {
 // checkAppSecrets: a machine user whose secret opts in always holds an Active key whose
 // secret value matches what its application reads from the secret, once the rotator wrote
 // one there (until then the application reads the original).
+//
+// First, whatever the secret's tags say now: a key of the user's that the rotator made and
+// its application reads from the secret, with its secret part, is held (delivered), also
+// when the PutSecretValue that wrote it lost its response and the opt-in was withdrawn
+// since; the rotator then rightly finds it there and deletes its hand-off secret.
 func (s *sim) checkAppSecrets() {
 	for _, o := range s.sortedOwners() {
+		if app, _ := s.appReads(o); o.app != "" && s.keyOwner[app.AccessKeyID] == o && !o.held[app.AccessKeyID] &&
+			app.SecretAccessKey != "" && app.SecretAccessKey == s.secretOf[app.AccessKeyID] {
+			s.holds(o, app.AccessKeyID, "found in "+o.app) // written by a call whose response was lost
+		}
 		if !s.appServed(o) {
 			continue
 		}
@@ -981,8 +990,6 @@ func (s *sim) checkAppSecrets() {
 				o.user, app.AccessKeyID, o.app, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[app.AccessKeyID], "\n    ")))
 		case app.SecretAccessKey != s.secretOf[app.AccessKeyID]:
 			s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: %s holds key %s with another secret access key", o.user, o.app, app.AccessKeyID))
-		case !o.held[app.AccessKeyID]:
-			s.holds(o, app.AccessKeyID, "found in "+o.app) // written by a call whose response was lost
 		}
 	}
 }

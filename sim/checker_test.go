@@ -1,0 +1,63 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// checkerWith makes a simulation's checker over one machine user whose application secret
+// app/ci holds appKeyID (secret part appSecret) and no longer opts in, and a new key the
+// rotator made for it, whose hand-off secret is gone and whose user has no pending mark.
+func checkerWith(t *testing.T, value func(oldID, oldSecret, newID, newSecret string) (string, string)) (*sim, string) {
+	t.Helper()
+	now := time.Date(2026, 1, 3, 13, 0, 0, 0, time.UTC)
+	s := &sim{owners: map[string]*owner{}, rotatorKeys: map[string]string{}, trace: map[string][]string{}, reported: map[string]bool{},
+		keyOwner: map[string]*owner{}, secretOf: map[string]string{}, now: now}
+	s.w = awsmodel.New(func() time.Time { return now }, 1)
+	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+	const acct = "100000000003"
+	must(s.w.CreateUser(acct, "ci", map[string]string{"EmailID": "ci@" + domain, appsecret.DeliveryTag: appsecret.Scheme + "app/ci"}))
+	oldID, oldSecret, err := s.w.AddKey(acct, "ci", now.AddDate(0, 0, -85), types.StatusTypeActive)
+	must(err)
+	newID, newSecret, err := s.w.AddKey(acct, "ci", now.AddDate(0, 0, -1), types.StatusTypeActive)
+	must(err)
+	o := &owner{account: acct, user: "ci", app: "app/ci", held: map[string]bool{oldID: true}}
+	s.owners[acct+"/ci"] = o
+	s.rotatorKeys[newID], s.keyOwner[newID], s.secretOf[newID], s.secretOf[oldID] = oldID, o, newSecret, oldSecret
+	id, secret := value(oldID, oldSecret, newID, newSecret)
+	// The application team took the opt-in away (nil tags) after the rotator wrote there.
+	must(s.w.CreateAppSecret(acct, "app/ci", appValue(id, secret), nil))
+	return s, newID
+}
+
+// make faults, seeds 109 and 64: a PutSecretValue took effect but its response was lost, the
+// opt-in was withdrawn before the retry, and a later run found the key in the secret and
+// deleted its hand-off secret. The key is delivered: the application reads it from its
+// secret, whatever the secret's tags say now.
+func TestKeyFoundInItsApplicationSecretIsDelivered(t *testing.T) {
+	s, newID := checkerWith(t, func(_, _, newID, newSecret string) (string, string) { return newID, newSecret })
+	s.checkAppSecrets()
+	s.checkKeysAccounted()
+	if len(s.res.Violations) != 0 {
+		t.Errorf("a key its application reads from its secret counted as lost: %v", s.res.Violations)
+	}
+	if !s.owners["100000000003/ci"].held[newID] {
+		t.Error("the key in the application's secret is not held")
+	}
+}
+
+// The control: the same new key, but the secret still holds the old key: it is lost.
+func TestKeyNeitherInItsSecretNorStoredIsLost(t *testing.T) {
+	s, _ := checkerWith(t, func(oldID, oldSecret, _, _ string) (string, string) { return oldID, oldSecret })
+	s.checkAppSecrets()
+	s.checkKeysAccounted()
+	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "a created key is never lost" {
+		t.Errorf("violations %v, want the new key lost", s.res.Violations)
+	}
+}
