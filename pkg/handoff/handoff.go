@@ -147,8 +147,9 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 }
 
 // List lists the hand-off secrets of an account whose delivery is not confirmed, by access
-// key ID, those scheduled for deletion included (sent, awaiting confirmation). A secret without the tags that say whose key it holds is not fatal: it is set
-// aside, one problem each, for the report (the key it holds, if any, is an orphan's).
+// key ID, those scheduled for deletion included (sent, awaiting confirmation). A secret
+// without the tags that say whose key it holds is not fatal: it is set aside, one problem
+// each, for the report (the key it holds, if any, is an orphan's).
 func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[string]Pending, []error, error) {
 	pending := map[string]Pending{}
 	var problems []error

@@ -53,10 +53,10 @@ type Delivery struct {
 }
 
 // Handle sends the new key first (the zip, then its password), marks its hand-off secret
-// sent and schedules its deletion, then one email per other notice, and finally records the delivered notices on the
-// owner's IAM user. Every email waits for its turn at the run's send rate. On an error
-// nothing more is sent and nothing unsent is recorded: a retry, or the next run, sends what
-// is missing (an email may then go out twice, never zero times).
+// sent and schedules its deletion, then one email per other notice, and finally records the
+// delivered notices on the owner's IAM user. Every email waits for its turn at the run's
+// send rate. On an error nothing more is sent and nothing unsent is recorded: a retry, or the
+// next run, sends what is missing (an email may then go out twice, never zero times).
 func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
 	out := Delivery{AccountID: n.Account.AccountID, UserName: n.UserName, MessageIDs: []string{}}
 	sender := d.Sender.At(n.SendRate)
