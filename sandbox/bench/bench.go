@@ -74,10 +74,10 @@ type Result struct {
 	Requests map[string]int
 	Emails   int
 	Accounts []Account
-	// Keys is how many access keys the organization was seeded with; Handoff, the hand-off
-	// secrets as the execution left them.
-	Keys    int
-	Handoff []HandoffSecret
+	// RotatedUsers are the organization's users the rotator keeps rotating (RotatedUsers);
+	// Handoff, the hand-off secrets as the execution left them.
+	RotatedUsers int
+	Handoff      []HandoffSecret
 }
 
 // Run seeds the organization on a new stand-in, runs one execution of the workflow on it,
@@ -130,7 +130,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	fmt.Fprintf(progress, "bench-scale: the execution %s in %s\n", strings.ToLower(ex.Status), res.Run.Round(time.Second))
-	res.Keys = len(seeded.Keys)
+	res.RotatedUsers = RotatedUsers(sc)
 	if res.Handoff, err = handoffSecrets(ctx, sandbox.Config(srv.URL)); err != nil {
 		return nil, err
 	}
