@@ -94,8 +94,12 @@ bench-scale: sandbox-tools runner-tools build-local ## the scale benchmark on th
 faults: ## the fault-injection campaign (package sim): 200 seeds x 120 days; ends "faults: S seeds, D days, F faults injected, V invariant violations"
 	$(GO) run ./cmd/faults -seeds 200 -days 120
 
-fuzz: ## run the policy fuzzer for 60 s
-	$(GO) test ./pkg/policy -run '^$$' -fuzz FuzzPlanUser -fuzztime 60s
+FUZZ_TIME ?= 60s
+fuzz: ## run each policy fuzzer (FuzzPlanUser, FuzzMayAct, FuzzWriteDue) for FUZZ_TIME (60 s)
+	@for f in $$($(GO) test ./pkg/policy -list '^Fuzz' | grep '^Fuzz'); do \
+		echo "== $$f ($(FUZZ_TIME))"; \
+		$(GO) test ./pkg/policy -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_TIME) || exit 1; \
+	done
 
 # --- infra: the CDK app (infra/ is its own Go module, out of the root's `go test ./...`) ---
 .PHONY: infra-tools infra-test lambdas synth policies

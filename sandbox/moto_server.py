@@ -33,9 +33,10 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               (ACTIVE, SUSPENDED, PENDING_CLOSURE or CLOSED)
   POST /keyrotator/credential-reports  from now on, keep credential reports as IAM does:
                               every account's report is taken now, dated hoursAgo
-                              (0-4) hours back, and GenerateCredentialReport answers
+                              (0-168) hours back, and GenerateCredentialReport answers
                               COMPLETE and GetCredentialReport returns it unchanged until
-                              it is 4 hours old; body: {"hoursAgo": 3}
+                              it is 4 hours old, then STARTED and a new one (as after
+                              yesterday's daily run: 24); body: {"hoursAgo": 3}
   POST /keyrotator/ses-sandbox  from now on, SES sends as in its sandbox: only to verified
                               identities (others: MessageRejected), at most maxSendRate
                               messages per second per account (0 or absent: no limit;
@@ -489,6 +490,7 @@ def page_authorization_details_as_aws():
 
 
 REPORT_LIFETIME = datetime.timedelta(hours=4)
+MAX_REPORT_AGE_HOURS = 168  # a week: past 4 hours, any age reads the same (regenerated)
 
 
 class ReportCache:
@@ -506,8 +508,8 @@ class ReportCache:
         from moto.iam.models import iam_backends
 
         if not isinstance(hours_ago, (int, float)) or isinstance(hours_ago, bool) \
-                or not 0 <= hours_ago <= 4:
-            raise BadRequest(400, "hoursAgo: must be a number of hours from 0 to 4")
+                or not 0 <= hours_ago <= MAX_REPORT_AGE_HOURS:
+            raise BadRequest(400, "hoursAgo: must be a number of hours from 0 to %d" % MAX_REPORT_AGE_HOURS)
         generated = utcnow() - datetime.timedelta(hours=hours_ago)
         with self.lock:
             self.enabled = True

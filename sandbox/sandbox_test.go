@@ -306,6 +306,33 @@ func TestCredentialReportIsCachedLikeAWS(t *testing.T) {
 	}
 }
 
+// TestCredentialReportOfYesterdayIsRegenerated: on a daily run the last report is a day
+// old, so IAM answers GenerateCredentialReport with STARTED and makes a new one, which then
+// shows what changed since.
+func TestCredentialReportOfYesterdayIsRegenerated(t *testing.T) {
+	ctx := context.Background()
+	sc := loadScenario(t)
+	hours := 24
+	sc.CredentialReportHoursAgo = &hours
+	sb := sandboxtest.New(t, sc)
+	client, err := sb.IAM("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nokeys")}); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := client.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	if err != nil || gen.State != iamtypes.ReportStateTypeStarted {
+		t.Fatalf("GenerateCredentialReport a day after the last: %v, %v; want STARTED (a new report)", gen, err)
+	}
+	for _, line := range credentialReportAt(t, client, 0) {
+		if strings.HasPrefix(line, "nokeys,") && strings.Contains(line, ",false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,") {
+			t.Errorf("the new report misses the key created after the last one: %s", line)
+		}
+	}
+}
+
 // credentialReportAt reads the account's report, which must have been generated age ago.
 func credentialReportAt(t *testing.T, client *iam.Client, age time.Duration) []string {
 	t.Helper()

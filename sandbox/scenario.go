@@ -19,6 +19,10 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
+// MaxCredentialReportHoursAgo is the oldest CredentialReportHoursAgo: a week (past 4 hours,
+// every age reads the same: IAM makes a new report).
+const MaxCredentialReportHoursAgo = 168
+
 // Scenario is an organization to seed into the stand-in: the management account, the
 // member accounts with their IAM users, tags and back-dated keys, and the rotator
 // settings that go with it.
@@ -37,10 +41,11 @@ type Scenario struct {
 	ExcludeOUs        []string  `json:"excludeOus,omitempty"`
 	ExcludeAccountTag string    `json:"excludeAccountTag,omitempty"`
 	Accounts          []Account `json:"accounts"`
-	// CredentialReportHoursAgo, when set (0 to 4), makes IAM's credential report behave as
+	// CredentialReportHoursAgo, when set (0 to 168), makes IAM's credential report behave as
 	// on AWS: each account's report was generated that many hours before seeding, and
-	// GenerateCredentialReport keeps returning it, unchanged, until it is 4 hours old. Unset,
-	// every GenerateCredentialReport makes a fresh report (kinder than AWS).
+	// GenerateCredentialReport keeps returning it, unchanged, until it is 4 hours old; then
+	// it answers STARTED and makes a new one (24: the report of yesterday's daily run).
+	// Unset, every GenerateCredentialReport makes a fresh report (kinder than AWS).
 	CredentialReportHoursAgo *int `json:"credentialReportHoursAgo,omitempty"`
 	// SESSandbox, when set, makes SES behave as in an account without production access.
 	SESSandbox *SESSandbox `json:"sesSandbox,omitempty"`
@@ -325,8 +330,8 @@ func (sc *Scenario) Validate() error {
 			bad("sesSandbox.maxSendRate", "must be 0 (no limit) or more messages per second, got %d", sb.MaxSendRate)
 		}
 	}
-	if h := sc.CredentialReportHoursAgo; h != nil && (*h < 0 || *h > 4) {
-		bad("credentialReportHoursAgo", "must be 0 to 4 (IAM regenerates the report at most every 4 hours), got %d", *h)
+	if h := sc.CredentialReportHoursAgo; h != nil && (*h < 0 || *h > MaxCredentialReportHoursAgo) {
+		bad("credentialReportHoursAgo", "must be 0 to %d hours (0 to 4: IAM still serves it; more: IAM makes a new one), got %d", MaxCredentialReportHoursAgo, *h)
 	}
 
 	excluded := map[string]bool{}

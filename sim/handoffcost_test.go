@@ -141,3 +141,32 @@ func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
 		t.Errorf("the unconfirmed secret is still scheduled for deletion on %s", secrets[0].DeleteOn.Format(time.DateOnly))
 	}
 }
+
+// TestBouncedSendOutlastsTwoWeeksWithoutRuns: a send that bounced is found by the first run
+// that reaches the account, even after two weeks without one (the schedule disabled, the
+// member role broken): the secret's recovery window outlasts the gap, so the key is sent
+// again instead of counting as delivered because Secrets Manager deleted its secret.
+func TestBouncedSendOutlastsTwoWeeksWithoutRuns(t *testing.T) {
+	h := newHarness(t)
+	old := h.user("ivan", nil, 85)[0]
+	h.w.SetBounce("ivan@"+domain, true)
+	h.day()
+	sent := h.handoffSecrets("ivan")
+	if len(sent) != 1 || sent[0].DeletedDate == nil {
+		t.Fatalf("after the send: %v, want one secret scheduled for deletion", sent)
+	}
+	h.dayStart = h.dayStart.AddDate(0, 0, 14) // no run reaches the account for two weeks
+	h.now = h.dayStart
+	sends := len(h.w.Messages())
+	h.day()
+	secrets := h.handoffSecrets("ivan")
+	if len(secrets) != 1 || secrets[0].Name != sent[0].Name {
+		t.Fatalf("ivan's hand-off secrets after two weeks without runs: %v, want the bounced one restored", secrets)
+	}
+	if len(h.w.Messages()) == sends {
+		t.Errorf("the bounced key was not sent again")
+	}
+	if h.keys("ivan")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s is no longer active while its replacement bounced (keys %v)", old, h.keys("ivan"))
+	}
+}

@@ -105,9 +105,11 @@ type Pending struct {
 }
 
 // RecoveryWindowDays is the recovery window NotifyUser schedules a sent secret's deletion
-// with, Secrets Manager's minimum: the later run that confirms the delivery deletes it for
-// good, or restores it to send the key again, within those days.
-const RecoveryWindowDays = 7
+// with, Secrets Manager's maximum: the later run that confirms the delivery deletes it for
+// good, or restores it to send the key again, within those days. A scheduled secret is not
+// billed, so the longest window costs nothing and lets a bounced send be found even after
+// weeks without a run reaching the account.
+const RecoveryWindowDays = 30
 
 var secretNameUnsafe = regexp.MustCompile(`[^\w/+=.@-]`)
 

@@ -197,8 +197,8 @@ func scanOnce(tb testing.TB, w *awsmodel.World, clock *time.Time, scanFn func(co
 }
 
 // TestScaleScansAgree: on 500 users, 2% due, both scans find the same users due, and each
-// makes the calls its pattern says: the rotator 3 for the report (generate, generate again
-// once it is ready, get) plus, per due user, ListAccessKeys, GetAccessKeyLastUsed per key
+// makes the calls its pattern says: the rotator 3 for the report (generate, a poll that
+// finds it in progress, get) plus, per due user, ListAccessKeys, GetAccessKeyLastUsed per key
 // and ListUserTags, and one GetAccountAuthorizationDetails page (1,000 users) for every
 // user's tags (some users' keys are old enough for a RotationDays tag to make them due); the
 // seed one ListUsers per 100 users plus the same three reads for every user.

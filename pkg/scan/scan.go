@@ -200,6 +200,9 @@ type reportUnavailable struct{ reason string }
 
 func (e *reportUnavailable) Error() string { return "credential report unavailable: " + e.reason }
 
+// credentialReport asks IAM for the report once and reads it, polling GetCredentialReport
+// while IAM generates it (ReportInProgress): a poll costs one call, where asking again would
+// cost two (GenerateCredentialReport, then GetCredentialReport).
 func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 	polls, interval := s.ReportPolls, s.PollInterval
 	if polls <= 0 {
@@ -208,16 +211,23 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
+	generating := false // a generation was asked for and not yet seen finished
 	for attempt := 1; ; attempt++ {
-		state, err := s.generate(ctx)
-		if err != nil {
-			return nil, err
+		justAsked := !generating
+		if justAsked {
+			state, err := s.generate(ctx)
+			if err != nil {
+				return nil, err
+			}
+			generating = state != types.ReportStateTypeComplete
 		}
-		if state == types.ReportStateTypeComplete {
+		if !justAsked || !generating { // a generation just started is waited for first
 			out, err := s.IAM.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
 			switch code := apiErrorCode(err); {
 			case code == "ReportInProgress":
-				state = types.ReportStateTypeInprogress // being regenerated: wait for it
+				generating = true // being regenerated: wait for it
+			case (code == "ReportNotPresent" || code == "ReportExpired") && generating:
+				generating = false // the generation asked for is gone: ask again
 			case code == "ReportNotPresent" || code == "ReportExpired":
 				return nil, &reportUnavailable{reason: err.Error()}
 			case err != nil:
@@ -227,7 +237,7 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 			}
 		}
 		if attempt >= polls {
-			return nil, &reportUnavailable{reason: fmt.Sprintf("still %s after %d polls", state, attempt)}
+			return nil, &reportUnavailable{reason: fmt.Sprintf("still in progress after %d polls", attempt)}
 		}
 		select {
 		case <-ctx.Done():

@@ -257,32 +257,40 @@ func TestCandidatesFromReportCostsNoPerUserCall(t *testing.T) {
 }
 
 func TestCandidatesPollsThenFallsBackToListing(t *testing.T) {
+	inProgress := &smithy.GenericAPIError{Code: "ReportInProgress"}
 	tests := []struct {
 		name        string
 		states      []types.ReportStateType
 		generateErr error
+		getErrs     []error
 		wantSource  Source
 		wantGen     int
+		wantGet     int
 	}{
-		{"report after two polls", []types.ReportStateType{types.ReportStateTypeStarted, types.ReportStateTypeInprogress}, nil, FromCredentialReport, 3},
-		{"report never completes", []types.ReportStateType{"STARTED", "STARTED", "STARTED", "STARTED"}, nil, FromListing, 3},
-		{"report refused and none to be had", nil, &smithy.GenericAPIError{Code: "LimitExceeded"}, FromListing, 1},
+		// While IAM generates the report, GetCredentialReport answers ReportInProgress: the
+		// scanner polls it, and asks for a generation only once.
+		{"report after two polls", []types.ReportStateType{types.ReportStateTypeStarted}, nil, []error{inProgress, nil}, FromCredentialReport, 1, 2},
+		{"report ready at the first poll", []types.ReportStateType{types.ReportStateTypeStarted}, nil, nil, FromCredentialReport, 1, 1},
+		{"report never completes", []types.ReportStateType{types.ReportStateTypeStarted}, nil, []error{inProgress, inProgress, inProgress, inProgress}, FromListing, 1, 2},
+		// A report gone after its generation started is asked for again.
+		{"report not present after STARTED", []types.ReportStateType{types.ReportStateTypeStarted, types.ReportStateTypeComplete}, nil,
+			[]error{&smithy.GenericAPIError{Code: "ReportNotPresent"}, nil}, FromCredentialReport, 2, 2},
+		{"report refused and none to be had", nil, &smithy.GenericAPIError{Code: "LimitExceeded"}, []error{&smithy.GenericAPIError{Code: "ReportNotPresent"}}, FromListing, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := account(5, map[string][]types.AccessKeyMetadata{"old": {meta("AKIAOLD", types.StatusTypeActive, 85), meta("AKIAOLD2", types.StatusTypeInactive, 1)}})
-			f.states, f.generateErr = tt.states, tt.generateErr
-			if tt.generateErr != nil {
-				f.getErrs = []error{&smithy.GenericAPIError{Code: "ReportNotPresent"}}
-			}
+			f.states, f.generateErr, f.getErrs = tt.states, tt.generateErr, tt.getErrs
 			s := &Scanner{IAM: f, ReportPolls: 3, PollInterval: time.Millisecond}
 			res, err := s.Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
 			if err != nil {
 				t.Fatal(err)
 			}
 			names, source := res.Candidates, res.Source
-			if source != tt.wantSource || !slices.Equal(names, []string{"old"}) || f.calls["GenerateCredentialReport"] != tt.wantGen {
-				t.Errorf("candidates %q from %s after %d generate calls, want [old] from %s after %d", names, source, f.calls["GenerateCredentialReport"], tt.wantSource, tt.wantGen)
+			if source != tt.wantSource || !slices.Equal(names, []string{"old"}) ||
+				f.calls["GenerateCredentialReport"] != tt.wantGen || f.calls["GetCredentialReport"] != tt.wantGet {
+				t.Errorf("candidates %q from %s after %d generate and %d get calls, want [old] from %s after %d and %d", names, source,
+					f.calls["GenerateCredentialReport"], f.calls["GetCredentialReport"], tt.wantSource, tt.wantGen, tt.wantGet)
 			}
 			if tt.wantSource == FromListing && (f.calls["ListUsers"] != 3 || f.calls["ListAccessKeys"] != 6 || f.calls["GetAccessKeyLastUsed"] != 7) {
 				t.Errorf("listing calls %v: want every page of users (3) and keys (6), and each key's last use (7)", f.calls)
@@ -310,8 +318,8 @@ func TestCandidatesWhenGenerateCredentialReportRefuses(t *testing.T) {
 		{"limit exceeded, the last report is there", apiErr("LimitExceeded"), nil, FromCredentialReport, 1, 1, ""},
 		{"limit exceeded, no report", apiErr("LimitExceeded"), []error{apiErr("ReportNotPresent")}, FromListing, 1, 1, ""},
 		{"limit exceeded, the report expired", apiErr("LimitExceeded"), []error{apiErr("ReportExpired")}, FromListing, 1, 1, ""},
-		{"report still in progress when read", nil, []error{apiErr("ReportInProgress")}, FromCredentialReport, 2, 2, ""},
-		{"generate answers ReportInProgress", apiErr("ReportInProgress"), nil, FromCredentialReport, 3, 1, ""},
+		{"report still in progress when read", nil, []error{apiErr("ReportInProgress")}, FromCredentialReport, 1, 2, ""},
+		{"generate answers ReportInProgress", apiErr("ReportInProgress"), nil, FromCredentialReport, 1, 1, ""},
 		{"throttled", apiErr("Throttling"), nil, "", 1, 0, "generate credential report: "},
 	}
 	for _, tt := range tests {

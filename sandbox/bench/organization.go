@@ -48,10 +48,11 @@ func mixedUsers(account int) []sandbox.User {
 	}
 }
 
-// Organization is the scenario of a given size. Credential reports behave as on AWS
-// (generated an hour before seeding, regenerated at most every 4 hours).
+// Organization is the scenario of a given size. Credential reports behave as on AWS on a
+// daily run: each account's last report is yesterday's (24 hours old), so IAM makes a new
+// one when the run asks, and serves it for 4 hours.
 func Organization(size Size) *sandbox.Scenario {
-	reportAge := 1
+	reportAge := 24
 	sc := &sandbox.Scenario{ManagementAccount: sandbox.Account{Name: "management"}, MemberRole: "provisioning-admin",
 		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
 		AllowedEmailDomains: []string{"example.com"}, CredentialReportHoursAgo: &reportAge}

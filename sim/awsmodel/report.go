@@ -13,12 +13,15 @@ import (
 )
 
 // credentialReport is an account's last credential report. AWS generates one at most every
-// ReportInterval; the model generates it at once but, like AWS, answers the request that
-// started it with STARTED, and serves it only after a later request answered COMPLETE.
+// ReportInterval and takes a while to: the model generates it at once but answers the
+// request that started it with STARTED, and the first GetCredentialReport after that with
+// ReportInProgress (a generation takes one poll); a GenerateCredentialReport before then
+// answers COMPLETE, as moto does, and the report is served from then on.
 type credentialReport struct {
 	generated time.Time // zero: never generated
 	content   []byte
 	ready     bool
+	polled    bool // a GetCredentialReport found the generation in progress
 }
 
 // reportHeader is the credential report's header, as the IAM User Guide documents it.
@@ -53,16 +56,18 @@ func (c *IAM) GenerateCredentialReport(_ context.Context, in *iam.GenerateCreden
 }
 
 // GetCredentialReport returns the report: ReportNotPresent before any generation,
-// ReportInProgress while it is being generated.
+// ReportInProgress while it is being generated (at the first poll).
 func (c *IAM) GetCredentialReport(_ context.Context, in *iam.GetCredentialReportInput, _ ...func(*iam.Options)) (*iam.GetCredentialReportOutput, error) {
 	return do(c.w, c.call("GetCredentialReport", in), "", func() (*iam.GetCredentialReportOutput, error) {
 		r := c.acc.report
 		switch {
 		case r.generated.IsZero():
 			return nil, fail(410, &types.CredentialReportNotPresentException{Message: aws.String("Credential report not present.")})
-		case !r.ready:
+		case !r.ready && !r.polled:
+			c.acc.report.polled = true
 			return nil, fail(404, &types.CredentialReportNotReadyException{Message: aws.String("Credential report is being generated.")})
 		}
+		c.acc.report.ready = true
 		return &iam.GetCredentialReportOutput{Content: slices.Clone(r.content), GeneratedTime: aws.Time(r.generated),
 			ReportFormat: types.ReportFormatTypeTextCsv}, nil
 	})
