@@ -211,7 +211,7 @@ func (r *Result) Markdown(w io.Writer) {
 		secrets := SecretHour.Cost(f.Usage.SecretHours)
 		fmt.Fprintf(w, "\nThe hand-off secrets of the %d new keys were billed %.0f secret-hours, %.1f a key (%d scheduled for\n",
 			f.KeysCreated, f.Usage.SecretHours, f.Usage.SecretHours/float64(f.KeysCreated), r.scheduled())
-		fmt.Fprintf(w, "deletion by the end of the run): %.1f%% of the run's cost. Its new keys alone cost this day at least\n", 100*secrets/f.Cost)
+		fmt.Fprintf(w, "deletion by the end of the run): %.1f%% of the run's cost. This day's new keys alone cost at least\n", 100*secrets/f.Cost)
 		fmt.Fprintf(w, "%s (%s per 1,000 accounts): %d emails each and their secrets' measured hours. That floor is the\n",
 			usd(f.NewKeyFloor()), usd(f.per1000(f.NewKeyFloor())), NewKeyEmails)
 		fmt.Fprintln(w, "design's: DESIGN.md hands each new key to NotifyUser in a Secrets Manager secret, which is billed its")
