@@ -96,14 +96,16 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 
 type fakeSES struct {
 	sent int
+	raws [][]byte // the raw messages sent
 	err  error
 }
 
-func (f *fakeSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+func (f *fakeSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
 	f.sent++
+	f.raws = append(f.raws, in.Content.Raw.Data)
 	return &sesv2.SendEmailOutput{MessageId: aws.String("e-1")}, nil
 }
 

@@ -339,7 +339,8 @@ func usageColumns(k *policy.KeyUsage) []string {
 
 func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
 	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
-		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table})
+		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table,
+		Location: "s3://" + r.Bucket + "/" + out.CSVKey})
 	if err != nil {
 		return err
 	}
@@ -364,7 +365,7 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Keys created: %d, deactivated: %d, deleted: %d", t.KeysCreated, t.KeysDeactivated, t.KeysDeleted),
 		fmt.Sprintf("Notices to owners: %d", t.Notices),
 		fmt.Sprintf("Users without a usable email: %d (no key can be delivered to them; tag them with an email)", t.NoUsableEmail),
-		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see the attachment): %d, user failures: %d", t.Deferred, t.Failures),
+		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see report.csv): %d, user failures: %d", t.Deferred, t.Failures),
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
 		fmt.Sprintf("Owners at risk (an old key used within %d days and deactivated within %d days): %d", policy.AtRiskDays, policy.AtRiskDays, len(atRisk(doc))),
 		"Full report: s3://" + bucket + "/" + out.JSONKey,
