@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -42,9 +43,14 @@ type S3API interface {
 // notification failed past its retries.
 const NotifyFailedAction = "NotifyUser"
 
-// alertLines bounds the accounts and owners an SNS alert or the support email names: an SNS
-// message holds at most 256 KB, and the report lists them all.
-const alertLines = 50
+// alertLines bounds the accounts and owners an SNS alert or the support email names, and
+// alertLineBytes each line, where an account's error or a notification's cause (Step Functions
+// keeps up to 32,768 characters of it) is cut: an SNS message holds at most 256 KB, the
+// support email at most notify.SupportMessageLimit, and the report has them all, whole.
+const (
+	alertLines     = 50
+	alertLineBytes = 1000
+)
 
 // SNSAPI publishes the failure alert.
 type SNSAPI interface {
@@ -426,11 +432,28 @@ func notNotified(doc Document, bucket, key string) []string {
 	return bounded(lines, bucket, key)
 }
 
+// bounded keeps the first alertLines lines, each cut at alertLineBytes, and says how many
+// more the report has.
 func bounded(lines []string, bucket, key string) []string {
-	if len(lines) <= alertLines {
-		return lines
+	var out []string
+	for _, line := range lines[:min(len(lines), alertLines)] {
+		out = append(out, clip(line, alertLineBytes))
 	}
-	return append(lines[:alertLines:alertLines], fmt.Sprintf("… and %d more in s3://%s/%s", len(lines)-alertLines, bucket, key))
+	if len(lines) > alertLines {
+		out = append(out, fmt.Sprintf("… and %d more in s3://%s/%s", len(lines)-alertLines, bucket, key))
+	}
+	return out
+}
+
+// clip cuts s to at most n bytes, on a character boundary, and marks the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // alert tells the operators which accounts failed, which owners were not notified, and why
