@@ -211,7 +211,7 @@ func (s *Scanner) credentialReport(ctx context.Context) ([]ReportUser, error) {
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
-	generating := false // a generation was asked for and not yet seen finished
+	generating := false // IAM is making a report: poll GetCredentialReport, do not ask again
 	for attempt := 1; ; attempt++ {
 		justAsked := !generating
 		if justAsked {
