@@ -52,6 +52,9 @@ that a new key's email bounced), as AWS serves it:
   GET    /v2/email/suppression/addresses/{address}  the entry, or 404 NotFoundException
   DELETE /v2/email/suppression/addresses/{address}
 
+and SES v2 SendEmail refusing a message over 40 MB (MessageRejected), as SES does and moto
+does not (limit_sesv2_message_size),
+
 and SES v2 GetAccount (GET /v2/email/account), which moto lacks (the rotator reads its send
 quota): a new production account's quota (14 messages per second, 50,000 a day), or once
 the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1 when 0; 200 a day). Every
@@ -650,6 +653,35 @@ SES_SANDBOX = SESSandbox()
 REQUEST = threading.local()
 
 
+# SES v2 SendEmail takes a message of at most 40 MB, whole, "after base64 encoding" (SES v1:
+# 10 MB), a quota that cannot be raised: "Service quotas in Amazon SES", Message quotas,
+# https://docs.aws.amazon.com/ses/latest/dg/quotas.html. Counted here as 40,000,000 bytes of
+# the raw MIME message (its attachments base64-encoded in it), the stricter reading of "MB".
+SESV2_MAX_MESSAGE_BYTES = 40_000_000
+
+
+def limit_sesv2_message_size():
+    """Make SES v2 SendEmail refuse a message over SESV2_MAX_MESSAGE_BYTES, as SES does (moto
+    takes any size). The error is an assumption: neither the quotas page nor the SES v2 API
+    reference names one for an over-size message; SendEmail documents MessageRejected (HTTP
+    400, "the message can't be sent because it contains invalid content") for a message it
+    refuses, and SES's "email sending errors" page says a refused send answers MessageRejected
+    or a common error, so MessageRejected it is."""
+    from moto.ses.exceptions import MessageRejectedError
+    from moto.sesv2.models import SESV2Backend
+
+    original = SESV2Backend.send_raw_email
+
+    def send_raw_email(self, source, destinations, raw_data):
+        size = len(raw_data.encode("utf-8"))
+        if size > SESV2_MAX_MESSAGE_BYTES:
+            raise MessageRejectedError(
+                f"Message is {size} bytes long: SES v2 sends at most {SESV2_MAX_MESSAGE_BYTES} bytes")
+        return original(self, source, destinations, raw_data)
+
+    SESV2Backend.send_raw_email = send_raw_email
+
+
 def patch_ses_sandbox():
     """Make SES send as AWS does in the sandbox once SES_SANDBOX is enabled, and stamp every
     accepted message with the time it was received."""
@@ -848,6 +880,7 @@ def main(argv=None):
     enforce_iam_as_aws()
     patch_credential_report()
     patch_ses_sandbox()
+    limit_sesv2_message_size()
     server = StandInServer(args.port)
     try:
         server.start()

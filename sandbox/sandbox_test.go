@@ -645,6 +645,35 @@ func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
 	}
 }
 
+// TestSESRefusesAMessageOver40MB: SES v2 SendEmail takes at most 40 MB a message (after base64
+// encoding); the stand-in refuses a larger one with MessageRejected, as SES does, and sends
+// nothing. 41 MiB is over both readings of "40 MB".
+func TestSESRefusesAMessageOver40MB(t *testing.T) {
+	ctx := context.Background()
+	raw := rawEmail("iam-key-rotator@example.com", "alice@example.com", "IAM access key rotation report", "The report is attached.",
+		"report.csv", make([]byte, 31_800_000))
+	if len(raw) <= 41<<20 {
+		t.Fatalf("the message is %d bytes, want one over 41 MiB", len(raw))
+	}
+	client := sesv2.NewFromConfig(shared.Config(), func(o *sesv2.Options) { o.RetryMaxAttempts = 1 })
+	_, err := client.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String("iam-key-rotator@example.com"),
+		Destination:      &sesv2types.Destination{ToAddresses: []string{"alice@example.com"}},
+		Content:          &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(raw)}},
+	})
+	var apiErr interface{ ErrorCode() string }
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "MessageRejected" || !strings.Contains(err.Error(), "40000000 bytes") {
+		t.Fatalf("SendEmail of %d bytes: err = %v, want MessageRejected naming the limit", len(raw), err)
+	}
+	emails, err := shared.SentEmails(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(emails, func(e sandboxtest.Email) bool { return len(e.Raw) > 40_000_000 }) {
+		t.Error("the refused message is among the sent emails")
+	}
+}
+
 // TestSESSandboxRejectsUnverifiedRecipients: with sesSandbox, SES sends only to verified
 // identities and answers MessageRejected for any other recipient, as AWS does in an
 // account without production access, and at most maxSendRate messages per second.

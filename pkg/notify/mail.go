@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
@@ -32,7 +33,12 @@ type Addressing struct {
 type SupportReport struct {
 	Day     string   // the run's calendar day, YYYY-MM-DD
 	Summary []string // headline lines, e.g. "Accounts processed: 12"
-	CSV     []byte   // the full report, attached as SupportReportName(Day)
+	// CSV is the full report, attached as SupportReportName(Day), compressed, or not at all
+	// (SupportReportMail).
+	CSV []byte
+	// Location is where the full report is kept, e.g. "s3://bucket/reports/<run>/report.csv":
+	// the email names it, and says that it is there when CSV is too large to attach.
+	Location string
 }
 
 // Message is one composed email. Raw holds the whole MIME message; for a password email it
@@ -160,7 +166,20 @@ func usageView(n policy.Notice) view {
 // SupportReportName is the file name of the support report's CSV attachment.
 func SupportReportName(day string) string { return "key-rotation-report-" + day + ".csv" }
 
-// SupportReportMail composes the support team's email: r.Summary in the body, r.CSV attached.
+// SupportMessageLimit bounds the support email, whole (headers, both bodies and the
+// base64-encoded attachment), in bytes. SES v2 SendEmail, which the rotator uses, takes a
+// message of up to 40 MB after base64 encoding, a quota that cannot be raised (SES v1 and its
+// SendRawEmail: 10 MB): "Service quotas in Amazon SES", Message quotas,
+// https://docs.aws.amazon.com/ses/latest/dg/quotas.html. But SES accepting a message is not
+// its delivery: the support team's mail server must take it too, and many refuse more than
+// 10 to 25 MB. 10 MB, SES v1's own limit, is what nearly every receiver accepts; it is
+// counted as 10,000,000 bytes, the stricter reading of "MB".
+const SupportMessageLimit = 10_000_000
+
+// SupportReportMail composes the support team's email: r.Summary in the body, and r.CSV
+// attached as SupportReportName(r.Day) while the whole message stays within
+// SupportMessageLimit; above it gzipped, as SupportReportName(r.Day)+".gz", if that fits;
+// above that not at all. The body says which, and where the full report is (r.Location).
 func SupportReportMail(from string, to []string, r SupportReport) (Message, error) {
 	if _, err := time.Parse(time.DateOnly, r.Day); err != nil {
 		return Message{}, fmt.Errorf("compose support-report email: day %q is not YYYY-MM-DD", r.Day)
@@ -168,9 +187,80 @@ func SupportReportMail(from string, to []string, r SupportReport) (Message, erro
 	if len(r.CSV) == 0 {
 		return Message{}, fmt.Errorf("compose support-report email for %s: empty CSV", r.Day)
 	}
-	d := draft{kind: supportReportKind, from: from, to: to, list: r.Summary,
-		view: view{Day: r.Day, Attachment: SupportReportName(r.Day)}}
-	return d.attach(SupportReportName(r.Day), "text/csv", r.CSV).compose()
+	if r.Location == "" {
+		return Message{}, fmt.Errorf("compose support-report email for %s: no location of the full report", r.Day)
+	}
+	d := draft{kind: supportReportKind, from: from, to: to, list: r.Summary, view: view{Day: r.Day, Location: r.Location}}
+	fits := func(m Message, err error) bool { return err != nil || len(m.Raw) <= SupportMessageLimit }
+	name := SupportReportName(r.Day)
+	// A CSV whose base64 alone is over the limit is not worth composing.
+	if base64Len(len(r.CSV)) < SupportMessageLimit {
+		plain := d
+		plain.view.Attachment = name
+		if m, err := plain.attach(name, "text/csv", r.CSV).compose(); fits(m, err) {
+			return m, err
+		}
+	}
+	gz, gzLen, err := gzipped(name, r.CSV, SupportMessageLimit/4*3)
+	if err != nil {
+		return Message{}, fmt.Errorf("compose support-report email for %s: compress %s: %w", r.Day, name, err)
+	}
+	if gz != nil {
+		compressed := d
+		compressed.view.Attachment = name + ".gz"
+		compressed.view.AttachmentNote = fmt.Sprintf("The report (%s of CSV) is too large to attach as it is (this email carries at most %s), "+
+			"so it is attached compressed with gzip as %s (%s).", megabytes(len(r.CSV)), megabytes(SupportMessageLimit), name+".gz", megabytes(gzLen))
+		if m, err := compressed.attach(name+".gz", "application/gzip", gz).compose(); fits(m, err) {
+			return m, err
+		}
+	}
+	d.view.AttachmentNote = fmt.Sprintf("The report is not attached: it is too large even compressed (%s of CSV, %s with gzip, "+
+		"about %s once encoded for email; this email carries at most %s). The full report is at %s.",
+		megabytes(len(r.CSV)), megabytes(gzLen), megabytes(base64Len(gzLen)), megabytes(SupportMessageLimit), r.Location)
+	m, err := d.compose()
+	if err == nil && len(m.Raw) > SupportMessageLimit {
+		return Message{}, fmt.Errorf("compose %v: %d bytes without the report, more than the limit of %d", m, len(m.Raw), SupportMessageLimit)
+	}
+	return m, err
+}
+
+// base64Len is the length of n bytes in base64, without line breaks.
+func base64Len(n int) int { return (n + 2) / 3 * 4 }
+
+func megabytes(n int) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// gzipped compresses data, named name in the gzip header, and returns its compressed size and
+// the compressed bytes if they are at most limit bytes (beyond, they are counted, not kept).
+func gzipped(name string, data []byte, limit int) ([]byte, int, error) {
+	out := &capped{limit: limit}
+	w := gzip.NewWriter(out)
+	w.Name = name
+	if _, err := w.Write(data); err != nil {
+		return nil, 0, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, 0, err
+	}
+	if out.n > limit {
+		return nil, out.n, nil
+	}
+	return out.buf.Bytes(), out.n, nil
+}
+
+// capped keeps what is written to it up to limit bytes and counts the rest.
+type capped struct {
+	buf      bytes.Buffer
+	n, limit int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.n += len(p)
+	if c.n <= c.limit {
+		c.buf.Write(p)
+	} else if c.buf.Len() > 0 {
+		c.buf = bytes.Buffer{}
+	}
+	return len(p), nil
 }
 
 // kind is one sort of email: its subject, what it says happened, what the owner should do,
@@ -203,7 +293,10 @@ type view struct {
 	Replacement  string // whether its newer key was used yet
 	FirstSubject string // the new-key email's subject, for the password email
 	Day          string
-	Attachment   string
+	Attachment   string // the support report's attachment; empty when it is too large to attach
+	// AttachmentNote says why the support report's attachment is compressed or missing.
+	AttachmentNote string
+	Location       string // where the full support report is
 }
 
 func line(text string) *texttemplate.Template {
@@ -341,9 +434,13 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 var supportReportKind = &kind{
 	purpose: "support-report",
 	subject: line("IAM access key rotation report for {{.Day}}"),
-	what:    lines("The IAM access key rotator ran on {{.Day}}. Summary:"),
-	todo:    lines("Follow up on the accounts and users the attached {{.Attachment}} lists as failed, deferred, without a usable email or at risk (at_risk: an old key still in use is about to be deactivated)."),
-	facts:   []fact{{"Report", line("{{.Attachment}}")}},
+	what:    lines("The IAM access key rotator ran on {{.Day}}.", "{{.AttachmentNote}}", "Summary:"),
+	todo: lines("Follow up on the accounts and users {{with .Attachment}}the attached {{.}}{{else}}the report{{end}} lists as failed, deferred, " +
+		"without a usable email or at risk (at_risk: an old key still in use is about to be deactivated)."),
+	facts: []fact{
+		{"Attachment", line("{{with .Attachment}}{{.}}{{else}}none: the report is too large to attach{{end}}")},
+		{"Report (CSV)", line("{{.Location}}")},
+	},
 }
 
 //go:embed templates/body.txt.tmpl templates/body.html.tmpl

@@ -2,11 +2,13 @@ package notify
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -302,9 +304,10 @@ func TestNoticeMail(t *testing.T) {
 
 func TestSupportReportMail(t *testing.T) {
 	report := SupportReport{
-		Day:     "2026-11-25",
-		Summary: []string{"Accounts processed: 12", "Keys rotated: 3", "Users without a usable email: 1 <bob>"},
-		CSV:     []byte("account,user,status\n111122223333,alice,rotate\n"),
+		Day:      "2026-11-25",
+		Summary:  []string{"Accounts processed: 12", "Keys rotated: 3", "Users without a usable email: 1 <bob>"},
+		CSV:      []byte("account,user,status\n111122223333,alice,rotate\n"),
+		Location: "s3://reports/reports/run-1/report.csv",
 	}
 	to := []string{"support@example.com", "platform@example.com"}
 	m, err := SupportReportMail("key-rotator@example.com", to, report)
@@ -320,8 +323,8 @@ func TestSupportReportMail(t *testing.T) {
 		t.Errorf("subject %q does not name the day", p.subject)
 	}
 	want := map[string][]string{
-		"text/plain": append([]string{SupportReportName(report.Day)}, report.Summary...),
-		"text/html":  {SupportReportName(report.Day), "Accounts processed: 12", "Users without a usable email: 1 &lt;bob&gt;"},
+		"text/plain": append([]string{SupportReportName(report.Day), report.Location}, report.Summary...),
+		"text/html":  {SupportReportName(report.Day), report.Location, "Accounts processed: 12", "Users without a usable email: 1 &lt;bob&gt;"},
 	}
 	for mediaType, lines := range want {
 		body := string(p.part(t, mediaType).body)
@@ -335,6 +338,79 @@ func TestSupportReportMail(t *testing.T) {
 	if len(atts) != 1 || atts[0].filename != "key-rotation-report-2026-11-25.csv" || atts[0].mediaType != "text/csv" ||
 		!bytes.Equal(atts[0].body, report.CSV) {
 		t.Errorf("attachments %+v, want the CSV as key-rotation-report-2026-11-25.csv text/csv", atts)
+	}
+}
+
+// TestSupportReportMailStaysWithinTheLimit: the CSV is attached as it is while the whole
+// message stays within SupportMessageLimit, gzipped while that fits, and not at all beyond;
+// the body says which, and where the full report is.
+func TestSupportReportMailStaysWithinTheLimit(t *testing.T) {
+	const location = "s3://reports/reports/run-1/report.csv"
+	row := "run-1,111122223333,prod,done,20,alice,rotate,CreateKey,AKIAOLD,AKIANEW,true,false,key AKIAOLD is 85 days old,,,,,,,,,false\n"
+	rows := func(n int) []byte { return bytes.Repeat([]byte(row), n/len(row)+1)[:n] }
+	rnd := rand.New(rand.NewChaCha8([32]byte{11}))
+	random := make([]byte, 12_000_000) // gzip keeps about 3/4 of it, base64 makes that 12 MB
+	for i := range random {
+		random[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rnd.IntN(64)]
+	}
+	const name = "key-rotation-report-2026-11-25.csv"
+	tests := []struct {
+		name       string
+		csv        []byte
+		attachment string // "": none
+		say        []string
+	}{
+		{"small", rows(5000), name, nil},
+		// Its base64 alone fits, the whole message with the line breaks does not.
+		{"just over as it is", rows(SupportMessageLimit * 3 / 4 * 99 / 100), name + ".gz",
+			[]string{"too large to attach as it is (this email carries at most 10.0 MB), so it is attached compressed with gzip as " + name + ".gz"}},
+		{"far over as it is", rows(30_000_000), name + ".gz", []string{"The report (30.0 MB of CSV) is too large to attach as it is"}},
+		{"over even compressed", random, "",
+			[]string{"The report is not attached: it is too large even compressed (12.0 MB of CSV, ", "this email carries at most 10.0 MB). The full report is at " + location + "."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := SupportReportMail("key-rotator@example.com", []string{"support@example.com"},
+				SupportReport{Day: "2026-11-25", Summary: []string{"Accounts processed: 12"}, CSV: tc.csv, Location: location})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Raw) > SupportMessageLimit {
+				t.Errorf("message of %d bytes, over the limit of %d", len(m.Raw), SupportMessageLimit)
+			}
+			p := parse(t, m.Raw)
+			for _, mediaType := range []string{"text/plain", "text/html"} {
+				body := strings.Join(strings.Fields(string(p.part(t, mediaType).body)), " ")
+				for _, want := range append(tc.say, "Accounts processed: 12", location) {
+					if !strings.Contains(body, want) {
+						t.Errorf("%s body does not say %q:\n%s", mediaType, want, body)
+					}
+				}
+			}
+			atts := p.attachments()
+			switch {
+			case tc.attachment == "":
+				if len(atts) != 0 {
+					t.Errorf("%d attachments, want none", len(atts))
+				}
+			case len(atts) != 1 || atts[0].filename != tc.attachment:
+				t.Errorf("attachments %d (%v), want %s", len(atts), atts, tc.attachment)
+			case tc.attachment == name:
+				if atts[0].mediaType != "text/csv" || !bytes.Equal(atts[0].body, tc.csv) {
+					t.Errorf("%s is %s of %d bytes, want the CSV's %d bytes as text/csv", name, atts[0].mediaType, len(atts[0].body), len(tc.csv))
+				}
+			default:
+				z, err := gzip.NewReader(bytes.NewReader(atts[0].body))
+				if err != nil {
+					t.Fatalf("%s: %v", tc.attachment, err)
+				}
+				csv, err := io.ReadAll(z)
+				if err != nil || !bytes.Equal(csv, tc.csv) || atts[0].mediaType != "application/gzip" || z.Name != name {
+					t.Errorf("%s (%s, named %q inside) decompresses to %d bytes (%v), want the CSV's %d as application/gzip named %s",
+						tc.attachment, atts[0].mediaType, z.Name, len(csv), err, len(tc.csv), name)
+				}
+			}
+		})
 	}
 }
 
@@ -425,14 +501,17 @@ func TestMailRejects(t *testing.T) {
 			return PasswordMail(with(func(a *Addressing) { a.To = "alice" }), testNewKeyID, password)
 		}, "compose password email to alice for " + testNewKeyID + " in " + testAccountID + ": recipient"},
 		{"report with bad day", func() (Message, error) {
-			return SupportReportMail("key-rotator@example.com", []string{"support@example.com"}, SupportReport{Day: "today", CSV: []byte("a\n")})
+			return SupportReportMail("key-rotator@example.com", []string{"support@example.com"}, SupportReport{Day: "today", CSV: []byte("a\n"), Location: "s3://b/k"})
 		}, `day "today" is not YYYY-MM-DD`},
 		{"report without recipients", func() (Message, error) {
-			return SupportReportMail("key-rotator@example.com", nil, SupportReport{Day: "2026-11-25", CSV: []byte("a\n")})
+			return SupportReportMail("key-rotator@example.com", nil, SupportReport{Day: "2026-11-25", CSV: []byte("a\n"), Location: "s3://b/k"})
 		}, "no recipient"},
 		{"report without CSV", func() (Message, error) {
 			return SupportReportMail("key-rotator@example.com", []string{"support@example.com"}, SupportReport{Day: "2026-11-25"})
 		}, "empty CSV"},
+		{"report without its location", func() (Message, error) {
+			return SupportReportMail("key-rotator@example.com", []string{"support@example.com"}, SupportReport{Day: "2026-11-25", CSV: []byte("a\n")})
+		}, "no location of the full report"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

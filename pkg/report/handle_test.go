@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -96,14 +97,16 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 
 type fakeSES struct {
 	sent int
+	raws [][]byte // the raw messages sent
 	err  error
 }
 
-func (f *fakeSES) SendEmail(context.Context, *sesv2.SendEmailInput, ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
+func (f *fakeSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*sesv2.Options)) (*sesv2.SendEmailOutput, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
 	f.sent++
+	f.raws = append(f.raws, in.Content.Raw.Data)
 	return &sesv2.SendEmailOutput{MessageId: aws.String("e-1")}, nil
 }
 
@@ -250,22 +253,40 @@ func TestSupportEmailRefusedStillAlerts(t *testing.T) {
 }
 
 // TestAlertListsAreBounded: an SNS message holds at most 256 KB; with thousands of failed
-// accounts or notifications the alert names the first few and points to the report.
+// accounts or notifications the alert and the support email's summary name the first few and
+// point to the report, and cut an error or a cause that is long (Step Functions keeps up to
+// 32,768 characters of a cause).
 func TestAlertListsAreBounded(t *testing.T) {
-	doc := Document{Run: workflow.Run{RunID: "run-1"}}
-	for i := range 5000 {
-		doc.Accounts = append(doc.Accounts, workflow.AccountResult{Account: workflow.Account{AccountID: "111111111111", Name: "prod"},
-			Status: workflow.AccountFailed, Error: strings.Repeat("x", 100),
-			NotifyFailures: []workflow.NotifyFailure{{UserName: "user" + string(rune('a'+i%26)), Error: "FatalError", Cause: strings.Repeat("y", 100)}}})
-	}
-	topic := &fakeSNS{}
-	r := &Reporter{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
-	if err := r.alert(context.Background(), doc, workflow.Report{Accounts: 5000, FailedAccounts: 5000,
-		Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	msg := aws.ToString(topic.messages[0].Message)
-	if len(msg) > 32*1024 || !strings.Contains(msg, "more in s3://reports/reports/run-1/report.json") {
-		t.Errorf("alert of %d bytes; want a bounded list that points to the report", len(msg))
+	for _, tt := range []struct {
+		name      string
+		errorSize int
+		maxBytes  int
+	}{
+		{"short errors", 100, 32 * 1024},
+		{"long errors", 32768, 128 * 1024},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := Document{Run: workflow.Run{RunID: "run-1"}}
+			accountError, cause := strings.Repeat("x", tt.errorSize), strings.Repeat("é", tt.errorSize/2)
+			for i := range 5000 {
+				doc.Accounts = append(doc.Accounts, workflow.AccountResult{Account: workflow.Account{AccountID: "111111111111", Name: "prod"},
+					Status: workflow.AccountFailed, Error: accountError,
+					NotifyFailures: []workflow.NotifyFailure{{UserName: "user" + string(rune('a'+i%26)), Error: "FatalError", Cause: cause}}})
+			}
+			topic := &fakeSNS{}
+			r := &Reporter{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
+			out := workflow.Report{Accounts: 5000, FailedAccounts: 5000, Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}
+			if err := r.alert(context.Background(), doc, out, nil); err != nil {
+				t.Fatal(err)
+			}
+			msg := aws.ToString(topic.messages[0].Message)
+			if len(msg) > tt.maxBytes || !strings.Contains(msg, "more in s3://reports/reports/run-1/report.json") || !utf8.ValidString(msg) {
+				t.Errorf("alert of %d bytes (valid UTF-8 %v); want a bounded list that points to the report", len(msg), utf8.ValidString(msg))
+			}
+			summary := strings.Join(supportSummary(doc, out, r.Bucket), "\n")
+			if len(summary) > tt.maxBytes || !utf8.ValidString(summary) {
+				t.Errorf("support summary of %d bytes (valid UTF-8 %v), want at most %d", len(summary), utf8.ValidString(summary), tt.maxBytes)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -42,9 +43,14 @@ type S3API interface {
 // notification failed past its retries.
 const NotifyFailedAction = "NotifyUser"
 
-// alertLines bounds the accounts and owners an SNS alert or the support email names: an SNS
-// message holds at most 256 KB, and the report lists them all.
-const alertLines = 50
+// alertLines bounds the accounts and owners an SNS alert or the support email names, and
+// alertLineBytes each line, where an account's error or a notification's cause (Step Functions
+// keeps up to 32,768 characters of it) is cut: an SNS message holds at most 256 KB, the
+// support email at most notify.SupportMessageLimit, and the report has them all, whole.
+const (
+	alertLines     = 50
+	alertLineBytes = 1000
+)
 
 // SNSAPI publishes the failure alert.
 type SNSAPI interface {
@@ -339,7 +345,8 @@ func usageColumns(k *policy.KeyUsage) []string {
 
 func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
 	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
-		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table})
+		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table,
+		Location: "s3://" + r.Bucket + "/" + out.CSVKey})
 	if err != nil {
 		return err
 	}
@@ -364,7 +371,7 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Keys created: %d, deactivated: %d, deleted: %d", t.KeysCreated, t.KeysDeactivated, t.KeysDeleted),
 		fmt.Sprintf("Notices to owners: %d", t.Notices),
 		fmt.Sprintf("Users without a usable email: %d (no key can be delivered to them; tag them with an email)", t.NoUsableEmail),
-		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see the attachment): %d, user failures: %d", t.Deferred, t.Failures),
+		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see report.csv): %d, user failures: %d", t.Deferred, t.Failures),
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
 		fmt.Sprintf("Owners at risk (an old key used within %d days and deactivated within %d days): %d", policy.AtRiskDays, policy.AtRiskDays, len(atRisk(doc))),
 		"Full report: s3://" + bucket + "/" + out.JSONKey,
@@ -425,11 +432,28 @@ func notNotified(doc Document, bucket, key string) []string {
 	return bounded(lines, bucket, key)
 }
 
+// bounded keeps the first alertLines lines, each cut at alertLineBytes, and says how many
+// more the report has.
 func bounded(lines []string, bucket, key string) []string {
-	if len(lines) <= alertLines {
-		return lines
+	var out []string
+	for _, line := range lines[:min(len(lines), alertLines)] {
+		out = append(out, clip(line, alertLineBytes))
 	}
-	return append(lines[:alertLines:alertLines], fmt.Sprintf("… and %d more in s3://%s/%s", len(lines)-alertLines, bucket, key))
+	if len(lines) > alertLines {
+		out = append(out, fmt.Sprintf("… and %d more in s3://%s/%s", len(lines)-alertLines, bucket, key))
+	}
+	return out
+}
+
+// clip cuts s to at most n bytes, on a character boundary, and marks the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // alert tells the operators which accounts failed, which owners were not notified, and why
