@@ -48,6 +48,11 @@ func mixedUsers(account int) []sandbox.User {
 	}
 }
 
+// QuietKeyDays bounds the quiet users' key ages: 1 to 60 days, nothing due at the
+// organization's limit, most old enough for a RotationDays tag to matter (so the scan reads
+// every user's tags).
+const QuietKeyDays = 60
+
 // Organization is the scenario of a given size. Credential reports behave as on AWS on a
 // daily run: each account's last report is yesterday's (24 hours old), so IAM makes a new
 // one when the run asks, and serves it for 4 hours.
@@ -70,7 +75,7 @@ func Organization(size Size) *sandbox.Scenario {
 	for i := range size.QuietUsers {
 		quiet.Users = append(quiet.Users, sandbox.User{Name: fmt.Sprintf("svc-%04d", i),
 			Tags: map[string]string{"EmailID": fmt.Sprintf("svc-%04d@example.com", i)},
-			Keys: []sandbox.Key{{Status: "Active", AgeDays: 1 + i%60, LastUsedDaysAgo: &used}}})
+			Keys: []sandbox.Key{{Status: "Active", AgeDays: 1 + i%QuietKeyDays, LastUsedDaysAgo: &used}}})
 	}
 	return withUsers(sc, notices, quiet)
 }
