@@ -159,6 +159,10 @@ func recipients(sc *sandbox.Scenario) []string {
 
 func start(t *testing.T, scenario string) *org {
 	t.Helper()
+	if wait := waitForADay(time.Now(), testDayRoom); wait > 0 {
+		t.Logf("waiting %s for UTC midnight to pass: the test's runs must share a UTC day", wait.Round(time.Second))
+		time.Sleep(wait)
+	}
 	sc, err := sandbox.LoadScenario(scenario)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +174,21 @@ func start(t *testing.T, scenario string) *org {
 		t.Fatal(err)
 	}
 	return &org{sb: sb, settings: runner.SettingsFrom(s), out: t.TempDir()}
+}
+
+// testDayRoom is the time a test's runs take, at most: they read the wall clock, and its
+// same-day re-runs would meet a new UTC day, and act, if midnight fell between them. (A later
+// day is made by moving the stand-in's state back: sandboxtest.Advance.)
+const testDayRoom = 10 * time.Minute
+
+// waitForADay is how long a test starting at now waits so that room fits before UTC midnight:
+// zero, or until just past midnight.
+func waitForADay(now time.Time, room time.Duration) time.Duration {
+	midnight := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	if left := midnight.Sub(now); left < room {
+		return left + time.Second
+	}
+	return 0
 }
 
 // run executes the workflow once with input and writes its output directory, as
