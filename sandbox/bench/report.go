@@ -214,9 +214,9 @@ func (r *Result) Markdown(w io.Writer) {
 		fmt.Fprintf(w, "deletion by the end of the run): %.1f%% of the run's cost. This day's new keys alone cost at least\n", 100*secrets/f.Cost)
 		fmt.Fprintf(w, "%s (%s per 1,000 accounts): %d emails each and their secrets' measured hours. That floor is the\n",
 			usd(f.NewKeyFloor()), usd(f.per1000(f.NewKeyFloor())), NewKeyEmails)
-		fmt.Fprintln(w, "design's: DESIGN.md hands each new key to NotifyUser in a Secrets Manager secret, which is billed its")
-		fmt.Fprintln(w, "first hour whole however soon its deletion is scheduled, and sends it as a zip and its password in two")
-		fmt.Fprintln(w, "emails.")
+		fmt.Fprintln(w, "design's: DESIGN.md hands each new key to NotifyUser in a Secrets Manager secret, counted here as a")
+		fmt.Fprintln(w, "whole first hour however soon its deletion is scheduled (the pricing page says only that a secret")
+		fmt.Fprintln(w, "stored less than a month is prorated by the hour), and sends it as a zip and its password in two emails.")
 	}
 	ordinary.write(w, f.Usage.SecretHours/float64(max(f.KeysCreated, 1)))
 	fmt.Fprintln(w)
