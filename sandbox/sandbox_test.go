@@ -278,14 +278,8 @@ func credentialReport(t *testing.T, client *iam.Client) map[string]map[string]st
 // report unchanged, whatever changed since.
 func TestCredentialReportIsCachedLikeAWS(t *testing.T) {
 	ctx := context.Background()
-	sc := loadScenario(t)
 	hours := 3
-	sc.CredentialReportHoursAgo = &hours
-	sb := sandboxtest.New(t, sc)
-	client, err := sb.IAM("prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := prodWithReportOf(t, hours)
 	before := credentialReportAt(t, client, time.Duration(hours)*time.Hour)
 	// A change after the report was generated: a new key.
 	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nokeys")}); err != nil {
@@ -311,14 +305,8 @@ func TestCredentialReportIsCachedLikeAWS(t *testing.T) {
 // shows what changed since.
 func TestCredentialReportOfYesterdayIsRegenerated(t *testing.T) {
 	ctx := context.Background()
-	sc := loadScenario(t)
 	hours := 24
-	sc.CredentialReportHoursAgo = &hours
-	sb := sandboxtest.New(t, sc)
-	client, err := sb.IAM("prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := prodWithReportOf(t, hours)
 	if _, err := client.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("nokeys")}); err != nil {
 		t.Fatal(err)
 	}
@@ -331,6 +319,19 @@ func TestCredentialReportOfYesterdayIsRegenerated(t *testing.T) {
 			t.Errorf("the new report misses the key created after the last one: %s", line)
 		}
 	}
+}
+
+// prodWithReportOf starts the stand-in with the test scenario, its credential reports
+// generated hours before seeding, and returns an IAM client of its prod account.
+func prodWithReportOf(t *testing.T, hours int) *iam.Client {
+	t.Helper()
+	sc := loadScenario(t)
+	sc.CredentialReportHoursAgo = &hours
+	client, err := sandboxtest.New(t, sc).IAM("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
 
 // credentialReportAt reads the account's report, which must have been generated age ago.
