@@ -36,7 +36,13 @@ const (
 	Partition = "Partition"
 )
 
-// The Lambda functions, by folder under lambdas/ (deployed as iam-access-key-rotator-<name>).
+// Name is the deployed state machine's name, and the start of the name of every named
+// resource of the rotator (infra/contract.NamePrefix): the local runner names its
+// functions and executions as the stack does.
+const Name = "iam-access-key-rotator"
+
+// The Lambda functions, by folder under lambdas/ (deployed as iam-access-key-rotator-<name>:
+// Function.DeployedName).
 const (
 	ListAccounts  = "list-accounts"
 	ScanAndRotate = "scan-and-rotate"
@@ -52,6 +58,9 @@ type Function struct {
 	MemoryMB             int
 	Timeout              time.Duration
 }
+
+// DeployedName is the function's name on AWS, e.g. iam-access-key-rotator-list-accounts.
+func (f Function) DeployedName() string { return Name + "-" + f.Name }
 
 // Functions lists every Lambda function, in workflow order: the one list that the Makefile
 // (LAMBDAS, held to it by a test), the local runner and infra/contract range over.

@@ -17,8 +17,8 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
-// NamePrefix starts the name of every named resource of the rotator.
-const NamePrefix = "iam-access-key-rotator"
+// NamePrefix starts the name of every named resource of the rotator (statemachine.Name).
+const NamePrefix = statemachine.Name
 
 // Function is a Lambda function of the rotator: its folder under lambdas/ and under
 // the Lambda asset directory (build/lambda/<name>/bootstrap).
@@ -58,7 +58,7 @@ func (f Function) spec() statemachine.Function {
 }
 
 // FunctionName is the deployed Lambda function name, e.g. iam-access-key-rotator-list-accounts.
-func (f Function) FunctionName() string { return NamePrefix + "-" + string(f) }
+func (f Function) FunctionName() string { return f.spec().DeployedName() }
 
 // EnvVar is the name of an environment variable that a Lambda reads; package config of
 // the root module names them all (config.Variables).

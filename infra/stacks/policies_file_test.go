@@ -50,10 +50,11 @@ func TestPoliciesFile(t *testing.T) {
 func synthesizedPolicies(t testing.TB, b *built, cfg Config) ([]byte, error) {
 	file := iampolicies.File{Comment: "Generated from the synthesized templates by `make policies` (infra/stacks TestPoliciesFile): do not edit."}
 	rotator := b.templates[RotatorStackID]
-	for _, f := range contract.Functions {
-		id, role, err := logicalResource(rotator, functionConstructID(f)+"Role", "AWS::IAM::Role")
+	// A role of the rotator stack: its trust, and the statements of the policies attached to it.
+	stackRole := func(logicalID, name, fallbackRoleName string) error {
+		id, role, err := logicalResource(rotator, logicalID, "AWS::IAM::Role")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var statements []any
 		for _, r := range resources(rotator, "AWS::IAM::Policy") {
@@ -61,16 +62,25 @@ func synthesizedPolicies(t testing.TB, b *built, cfg Config) ([]byte, error) {
 				statements = append(statements, asList(props(r)["PolicyDocument"].(map[string]any)["Statement"])...)
 			}
 		}
-		name, _ := props(role)["RoleName"].(string)
-		if name == "" { // generated on deployment: any name does locally
-			name = contract.NamePrefix + "-" + string(f) + "-role"
+		roleName, _ := props(role)["RoleName"].(string)
+		if roleName == "" { // generated on deployment: any name does locally
+			roleName = fallbackRoleName
 		}
 		policy := map[string]any{"Version": "2012-10-17", "Statement": statements}
-		r, err := placeholderRole(rotator, cfg, string(f), name, "${"+iampolicies.RotatorAccountID+"}", props(role)["AssumeRolePolicyDocument"], policy)
+		r, err := placeholderRole(rotator, cfg, name, roleName, "${"+iampolicies.RotatorAccountID+"}", props(role)["AssumeRolePolicyDocument"], policy)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		file.Roles = append(file.Roles, r)
+		return nil
+	}
+	for _, f := range contract.Functions {
+		if err := stackRole(functionConstructID(f)+"Role", string(f), contract.NamePrefix+"-"+string(f)+"-role"); err != nil {
+			return nil, err
+		}
+	}
+	if err := stackRole("StateMachineRole", iampolicies.StateMachineRole, contract.NamePrefix+"-state-machine-role"); err != nil {
+		return nil, err
 	}
 	inlineRole := func(template map[string]any, logicalID, name, account string) error {
 		_, role, err := logicalResource(template, logicalID, "AWS::IAM::Role")
@@ -242,6 +252,12 @@ func (p placeholders) value(v any) (string, error) {
 		}
 		if s, ok := references[key]; ok {
 			return s, nil
+		}
+		for _, f := range contract.Functions {
+			if key == functionConstructID(f)+"Function.Arn" {
+				return fmt.Sprintf("arn:${%s}:lambda:${%s}:${%s}:function:%s", iampolicies.Partition, iampolicies.Region,
+					iampolicies.AccountID, f.FunctionName()), nil
+			}
 		}
 		return "", fmt.Errorf("%s: no placeholder for it (add one to references and to iampolicies.Placeholders)", mustJSON(x))
 	}

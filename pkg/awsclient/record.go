@@ -90,13 +90,20 @@ func (r *recorder) install(stack *middleware.Stack) error {
 }
 
 func (r *recorder) write(call *calllog.Call) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return AppendCall(r.path, *call)
+}
+
+// AppendCall appends call as a JSON line to the call log at path: what RecordCalls does for
+// each SDK call, for the calls the local runner makes on the state machine's behalf without
+// the SDK (a Lambda invocation, a child execution's start).
+func AppendCall(path string, call calllog.Call) error {
 	line, err := json.Marshal(call)
 	if err != nil {
 		return fmt.Errorf("record call %s %s: %w", call.Service, call.Operation, err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("record call: %w", err)
 	}

@@ -41,4 +41,6 @@ var Fields = []string{
 	"FromEmailAddress", "ConfigurationSetName", "EmailAddress", // SES
 	"TopicArn",               // SNS
 	"ResourceId", "ParentId", // Organizations
+	"FunctionName",    // Lambda (the state machine's invocations, recorded by the local runner)
+	"StateMachineArn", // Step Functions (a Distributed Map's child executions, likewise)
 }

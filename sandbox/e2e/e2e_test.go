@@ -69,7 +69,7 @@ func TestMain(m *testing.M) {
 	// unused ones.
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" && !testing.Short() {
 		if findings := audit.Findings(unreachable, refusals); len(findings) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: the Lambdas' calls in the e2e suite against the synthesized policies (%s; fix them in infra/stacks, then `make policies`):\n  %s\n",
+			fmt.Fprintf(os.Stderr, "FAIL: the calls of the Lambdas and the state machine in the e2e suite against the synthesized policies (%s; fix them in infra/stacks, then `make policies`):\n  %s\n",
 				permissions.FileName, strings.Join(findings, "\n  "))
 			code = 1
 		}
@@ -86,11 +86,33 @@ var audit *permissions.Audit
 var unreachable = permissions.Unreachable{
 	"logs:CreateLogStream":     "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
 	"logs:PutLogEvents":        "the Lambda service writes a function's logs with its role; the stand-in has no Lambda service",
-	"xray:PutTraceSegments":    "active tracing: the Lambda service sends the function's traces with its role",
-	"xray:PutTelemetryRecords": "active tracing: the Lambda service sends the function's traces with its role",
+	"xray:PutTraceSegments":    "active tracing: the Lambda service and Step Functions send the function's or the state machine's traces with its role",
+	"xray:PutTelemetryRecords": "active tracing: the Lambda service and Step Functions send the function's or the state machine's traces with its role",
 	// pkg/scan's unit tests cover the fallback.
 	"iam:ListUsers": "the member role's scan falls back to listing users only when IAM cannot produce a credential report; the stand-in always produces one",
+	// The state machine's role: what Step Functions itself does with it, which the local
+	// runner does not (the role's grants follow the Step Functions developer guide).
+	"logs:CreateLogDelivery":        stateMachineLogs,
+	"logs:DeleteLogDelivery":        stateMachineLogs,
+	"logs:DescribeLogGroups":        stateMachineLogs,
+	"logs:DescribeResourcePolicies": stateMachineLogs,
+	"logs:GetLogDelivery":           stateMachineLogs,
+	"logs:ListLogDeliveries":        stateMachineLogs,
+	"logs:PutResourcePolicy":        stateMachineLogs,
+	"logs:UpdateLogDelivery":        stateMachineLogs,
+	"xray:GetSamplingRules":         "active tracing: Step Functions samples the state machine's traces with its role",
+	"xray:GetSamplingTargets":       "active tracing: Step Functions samples the state machine's traces with its role",
+	"s3:AbortMultipartUpload":       resultWriterUploads,
+	"s3:ListMultipartUploadParts":   resultWriterUploads,
+	"states:DescribeExecution":      mapRunChildren,
+	"states:StopExecution":          mapRunChildren,
 }
+
+const (
+	stateMachineLogs    = "Step Functions delivers the state machine's logs to CloudWatch Logs with its role; the local runner keeps them itself"
+	resultWriterUploads = "a Distributed Map's ResultWriter writes a large result file as a multipart upload; the local runner writes each file with one PutObject"
+	mapRunChildren      = "a Map Run follows and stops the child executions it started; the local runner runs its children in process"
+)
 
 // refusals are the calls the rotator is denied by design, as on AWS, and reads the denial of.
 var refusals = permissions.Refusals{

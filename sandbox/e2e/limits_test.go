@@ -66,8 +66,8 @@ func TestRunnerEnforcesTheServiceLimits(t *testing.T) {
 	}
 	spin := make([]int, 6300)
 	big = append(big, map[string]any{"spin": spin}, map[string]any{"spin": []int{1}})
-	put("limits/small.json", small)
-	put("limits/big.json", big)
+	put("runs/limits/small.json", small)
+	put("runs/limits/big.json", big)
 	run := func(def []byte, key string) *runner.Execution {
 		t.Helper()
 		ex, err := runner.Run(ctx, runner.Options{Endpoint: o.sb.URL, Input: json.RawMessage(`{"key":"` + key + `"}`),
@@ -79,7 +79,7 @@ func TestRunnerEnforcesTheServiceLimits(t *testing.T) {
 	}
 
 	t.Run("collected outputs over 256 KiB fail the execution, uncaught", func(t *testing.T) {
-		ex := run(fanOut(""), "limits/small.json")
+		ex := run(fanOut(""), "runs/limits/small.json")
 		if ex.Status != "FAILED" || ex.Error != "States.DataLimitExceeded" || !strings.Contains(ex.Cause, "the result of Map Fan") {
 			t.Errorf("%s %s: %s, want FAILED with States.DataLimitExceeded for the Map's result", ex.Status, ex.Error, ex.Cause)
 		}
@@ -88,7 +88,7 @@ func TestRunnerEnforcesTheServiceLimits(t *testing.T) {
 		}
 	})
 	t.Run("a ResultWriter keeps them in S3", func(t *testing.T) {
-		ex := run(fanOut(`"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "${ReportBucketName}", "Prefix": "limits/results"}},`), "limits/small.json")
+		ex := run(fanOut(`"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "${ReportBucketName}", "Prefix": "runs/limits/results"}},`), "runs/limits/small.json")
 		if !ex.Succeeded() {
 			t.Fatalf("%s %s: %s", ex.Status, ex.Error, ex.Cause)
 		}
@@ -115,12 +115,12 @@ func TestRunnerEnforcesTheServiceLimits(t *testing.T) {
 		if err := json.Unmarshal(object(manifest.ResultFiles["SUCCEEDED"][0].Key), &results); err != nil || len(results) != 300 {
 			t.Fatalf("%d results (%v), want 300", len(results), err)
 		}
-		if !strings.HasPrefix(out.Fan.ResultWriterDetails.Key, "limits/results/") || ex.Stats.LargestPayload > 2000 {
+		if !strings.HasPrefix(out.Fan.ResultWriterDetails.Key, "runs/limits/results/") || ex.Stats.LargestPayload > 2000 {
 			t.Errorf("manifest at %s, largest payload %d bytes (%s)", out.Fan.ResultWriterDetails.Key, ex.Stats.LargestPayload, ex.Stats.LargestPayloadAt)
 		}
 	})
 	t.Run("a child over 25,000 events fails, the others go on", func(t *testing.T) {
-		ex := run(fanOut(`"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "${ReportBucketName}", "Prefix": "limits/history"}},`), "limits/big.json")
+		ex := run(fanOut(`"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "${ReportBucketName}", "Prefix": "runs/limits/history"}},`), "runs/limits/big.json")
 		if !ex.Succeeded() || len(ex.Children) != 2 {
 			t.Fatalf("%s %s: %s (%d children)", ex.Status, ex.Error, ex.Cause, len(ex.Children))
 		}

@@ -262,7 +262,7 @@ func (a *Audit) Findings(unreachable Unreachable, refusals Refusals) []string {
 			_, excused := unreachable[action]
 			switch used := a.used[r.Name][action]; {
 			case !used && !excused:
-				out = append(out, fmt.Sprintf("unused: the %s role grants %s, which no call of the Lambdas used", r.Name, action))
+				out = append(out, fmt.Sprintf("unused: the %s role grants %s, which no call of the Lambdas or the state machine used", r.Name, action))
 			case used && excused:
 				out = append(out, fmt.Sprintf("reachable: the %s role used %s, which is listed as unreachable (%s)", r.Name, action, unreachable[action]))
 			}

@@ -31,7 +31,8 @@ const (
 
 // rotation is a new key's way through the rotator: ScanAndRotate enters the member account,
 // creates the key and its hand-off secret, NotifyUser reads the secret, mails it and records
-// the notice through a session policy.
+// the notice through a session policy; the state machine (the last calls) reads the account
+// list, starts a child execution, invokes ScanAndRotate, writes the Map's results and alerts.
 func rotation() []FunctionCall {
 	call := func(fn, principal, service, op string, params map[string]string, tags ...string) FunctionCall {
 		return FunctionCall{Function: fn, Call: calllog.Call{Principal: principal, Service: service, Operation: op,
@@ -49,6 +50,11 @@ func rotation() []FunctionCall {
 		call("notify-user", "", "STS", "AssumeRole", map[string]string{"RoleArn": memberRole, "RoleSessionName": "key-rotator-notify",
 			"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:TagUser","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:notices"]}}}]}`}),
 		call("notify-user", notifySession, "IAM", "TagUser", map[string]string{"UserName": "alice"}, "key-rotator:notices"),
+		call(StateMachineRole, "", "S3", "GetObject", map[string]string{"Bucket": "reports", "Key": "runs/run-1/accounts.json"}),
+		call(StateMachineRole, "", "SFN", "StartExecution", map[string]string{"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:iam-access-key-rotator"}),
+		call(StateMachineRole, "", "Lambda", "Invoke", map[string]string{"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:iam-access-key-rotator-scan-and-rotate"}),
+		call(StateMachineRole, "", "S3", "PutObject", map[string]string{"Bucket": "reports", "Key": "runs/run-1/map-results/manifest.json"}),
+		call(StateMachineRole, "", "SNS", "Publish", map[string]string{"TopicArn": "arn:aws:sns:us-east-1:123456789012:failures"}),
 	}
 }
 
@@ -76,7 +82,7 @@ func TestAudit(t *testing.T) {
 		{name: "an action granted that no call uses", edit: func(f *File, c []FunctionCall) []FunctionCall {
 			editRole(f, MemberRole, func(r *Role) { r.Policy.Statement[1].Action = append(r.Policy.Statement[1].Action, "iam:CreateUser") })
 			return c
-		}, want: "unused: the member role grants iam:CreateUser, which no call of the Lambdas used"},
+		}, want: "unused: the member role grants iam:CreateUser, which no call of the Lambdas or the state machine used"},
 		{name: "an owner's tag written", edit: func(_ *File, c []FunctionCall) []FunctionCall {
 			c[2].TagKeys = []string{"EmailID"}
 			return c
@@ -116,6 +122,20 @@ func TestAudit(t *testing.T) {
 			c[0].Error = "AccessDenied" // the role assumed refuses: not the caller's policy
 			return c
 		}},
+		{name: "the state machine reading outside runs/", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[8].Params["Key"] = "limits/accounts.json"
+			return c
+		}, want: "state-machine: S3 GetObject: the state-machine role does not allow s3:GetObject on arn:aws:s3:::reports/limits/accounts.json"},
+		{name: "the state machine invoking a function not of the stack", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[10].Params["FunctionName"] = "arn:aws:lambda:us-east-1:123456789012:function:keyrotator-scan-and-rotate"
+			return c
+		}, want: "the state-machine role does not allow lambda:InvokeFunction on arn:aws:lambda:us-east-1:123456789012:function:keyrotator-scan-and-rotate"},
+		{name: "an alert without the topic's key", edit: func(f *File, c []FunctionCall) []FunctionCall {
+			editRole(f, StateMachineRole, func(r *Role) {
+				r.Policy.Statement = slices.DeleteFunc(r.Policy.Statement, func(st Statement) bool { return slices.Contains(st.Action, "kms:GenerateDataKey") })
+			})
+			return c
+		}, want: "the state-machine role does not allow kms:GenerateDataKey on arn:aws:kms:us-east-1:123456789012:key/topic"},
 		{name: "an operation the audit cannot model", edit: func(_ *File, c []FunctionCall) []FunctionCall {
 			return append(c, FunctionCall{Function: "cleanup-report", Call: calllog.Call{Service: "IAM", Operation: "CreateUser"}})
 		}, want: "cleanup-report: IAM CreateUser: no authorization model for this operation"},
@@ -213,7 +233,7 @@ func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
 				write("PutSecretValue", map[string]string{"SecretId": "ci/deployer", "ARN": appSecret}, nil)))
 			findings := audit.Findings(nil, nil)
 			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
-				unused := slices.Contains(findings, "unused: the member role grants "+action+", which no call of the Lambdas used")
+				unused := slices.Contains(findings, "unused: the member role grants "+action+", which no call of the Lambdas or the state machine used")
 				if tt.want == "" && unused {
 					t.Errorf("%s: the write to a secret under a key of the member account does not use it: %q", action, findings)
 				}

@@ -46,15 +46,16 @@ var Placeholders = []string{Partition, Region, AccountID, RotatorAccountID, Mana
 
 // Names of the roles that are not a function's.
 const (
-	ManagementRole = "management" // lists the organization's accounts, in the management account
-	MemberRole     = "member"     // in every member account (StackSet) and the management account
+	ManagementRole   = "management"    // lists the organization's accounts, in the management account
+	MemberRole       = "member"        // in every member account (StackSet) and the management account
+	StateMachineRole = "state-machine" // the state machine's: invokes the functions, reads and writes runs/, alerts
 )
 
 // File is policies.json.
 type File struct {
 	Comment string `json:"comment"`
-	// Roles are the four functions' execution roles (Name is the function), the management
-	// role and the member role.
+	// Roles are the four functions' execution roles (Name is the function), the state
+	// machine's role, the management role and the member role.
 	Roles []Role `json:"roles"`
 }
 

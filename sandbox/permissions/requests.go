@@ -27,8 +27,9 @@ type where struct {
 // service makes on the caller's behalf (KMS use by Secrets Manager and SNS).
 type operation func(c calllog.Call, w where) []Request
 
-// operations are the calls the Lambdas make, by SDK service ID and operation name. A call
-// of any other operation is reported, so that the model grows with the code.
+// operations are the calls the Lambdas and the state machine make, by SDK service ID and
+// operation name. A call of any other operation is reported, so that the model grows with
+// the code.
 var operations = map[string]operation{
 	"IAM ListUsers":                on("iam:ListUsers"),
 	"IAM GenerateCredentialReport": on("iam:GenerateCredentialReport"),
@@ -125,6 +126,15 @@ var operations = map[string]operation{
 		return out
 	},
 	"SESv2 GetSuppressedDestination": on("ses:GetSuppressedDestination"),
+	// Step Functions invokes a Task's function, and starts a Distributed Map's child
+	// executions, with the state machine's role ("IAM policies for using Distributed Map
+	// states", Step Functions developer guide); the local runner records both.
+	"Lambda Invoke": func(c calllog.Call, _ where) []Request {
+		return []Request{{Action: "lambda:InvokeFunction", Resource: c.Params["FunctionName"]}}
+	},
+	"SFN StartExecution": func(c calllog.Call, _ where) []Request {
+		return []Request{{Action: "states:StartExecution", Resource: c.Params["StateMachineArn"]}}
+	},
 	"SNS Publish": func(c calllog.Call, w where) []Request {
 		topic := c.Params["TopicArn"]
 		out := []Request{{Action: "sns:Publish", Resource: topic}}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
 )
 
 // The service integrations the definition uses besides Lambda.
@@ -38,6 +39,11 @@ type control struct {
 	functions map[string]*function
 	s3        *s3.Client
 	sns       *sns.Client
+	// callLog records the calls Step Functions makes with the state machine's role that are
+	// not SDK calls here: Lambda invocations and child executions (the SDK's record themselves).
+	callLog         string
+	region          string
+	stateMachineARN string
 }
 
 type taskRequest struct {
@@ -51,13 +57,16 @@ type taskFailure struct {
 	Cause string `json:"cause"`
 }
 
-func startControl(ctx context.Context, cfg aws.Config, functions map[string]*function) (*control, error) {
+// startControl serves the Task states with cfg, the state machine role's configuration,
+// recording the calls it makes with it in callLog.
+func startControl(ctx context.Context, cfg aws.Config, functions map[string]*function, callLog, stateMachineARN string) (*control, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("local runner: listen: %w", err)
 	}
 	c := &control{url: "http://" + l.Addr().String(), functions: functions,
-		s3: s3.NewFromConfig(cfg, awsclient.PathStyle), sns: sns.NewFromConfig(cfg)}
+		s3: s3.NewFromConfig(cfg, awsclient.PathStyle), sns: sns.NewFromConfig(cfg),
+		callLog: callLog, region: cfg.Region, stateMachineARN: stateMachineARN}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /task", func(w http.ResponseWriter, r *http.Request) {
 		var req taskRequest
@@ -85,10 +94,21 @@ func startControl(ctx context.Context, cfg aws.Config, functions map[string]*fun
 
 func (c *control) close() { _ = c.server.Close() }
 
+// startedChild records that a Distributed Map started a child execution of the state
+// machine, which Step Functions does with the state machine's role (states:StartExecution).
+func (c *control) startedChild() error {
+	return awsclient.AppendCall(c.callLog, calllog.Call{Service: "SFN", Operation: "StartExecution", Region: c.region,
+		Params: map[string]string{"StateMachineArn": c.stateMachineARN}})
+}
+
 // task carries out one Task state: a Lambda invocation, an SNS publication, an S3 write
 // (the AWS SDK integration) or an ItemReader's S3 read.
 func (c *control) task(ctx context.Context, req taskRequest) (json.RawMessage, error) {
 	if f, ok := c.functions[req.Resource]; ok {
+		if err := awsclient.AppendCall(c.callLog, calllog.Call{Service: "Lambda", Operation: "Invoke", Region: c.region,
+			Params: map[string]string{"FunctionName": f.arn}}); err != nil {
+			return nil, err
+		}
 		return f.invoke(ctx, req.Input)
 	}
 	switch req.Resource {

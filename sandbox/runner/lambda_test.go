@@ -25,7 +25,7 @@ func listAccounts(t *testing.T) string {
 	return bin
 }
 
-const testARN = "arn:aws:lambda:us-east-1:111122223333:function:keyrotator-list-accounts"
+const testARN = "arn:aws:lambda:us-east-1:111122223333:function:iam-access-key-rotator-list-accounts"
 
 // TestRuntimeAPIServesTheRealBootstrap drives aws-lambda-go's runtime client in the real
 // binary: its error type reaches the caller (what the ASL's Retry and Catch match), warm

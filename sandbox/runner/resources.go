@@ -37,7 +37,7 @@ type Resources struct {
 }
 
 // ensureResources creates the rotator's resources, or finds them from an earlier run on
-// the same stand-in, and puts the functions' roles (policies.json, filled in from the
+// the same stand-in, and puts the state machine's and the functions' roles (policies.json, filled in from the
 // stand-in's settings with the run's member role and sender) in the account.
 func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Settings) (Resources, error) {
 	standIn, err := sandbox.GetSettings(ctx, aws.ToString(cfg.BaseEndpoint))
@@ -93,8 +93,8 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 		permissions.FailureTopicARN:  res.TopicARN,
 		permissions.ConfigurationSet: res.ConfigurationSet,
 	})
-	for _, f := range statemachine.Functions {
-		if err := sandbox.PutRole(ctx, iam.NewFromConfig(cfg), f.Name, res.Bindings.With(permissions.AccountID, accountID)); err != nil {
+	for _, name := range stackRoles() {
+		if err := sandbox.PutRole(ctx, iam.NewFromConfig(cfg), name, res.Bindings.With(permissions.AccountID, accountID)); err != nil {
 			return res, err
 		}
 	}
@@ -121,4 +121,14 @@ func ensureKey(ctx context.Context, client *kms.Client, alias string) (string, e
 func EnsureResources(ctx context.Context, endpoint string, s Settings) (Resources, error) {
 	_, _, res, err := standIn(ctx, endpoint, s)
 	return res, err
+}
+
+// stackRoles names the roles of policies.json that the runner runs under in the rotator's
+// account: the state machine's, then each function's (named as the function).
+func stackRoles() []string {
+	roles := []string{permissions.StateMachineRole}
+	for _, f := range statemachine.Functions {
+		roles = append(roles, f.Name)
+	}
+	return roles
 }

@@ -294,7 +294,7 @@ async function distributedMap(parent, name, input) {
   const mapRunId = uuid();
   const executionArn = parent.context.Execution.Id;
   const [, , , region, account] = executionArn.split(':');
-  const mapRunArn = `arn:aws:states:${region}:${account}:mapRun:${parent.context.StateMachine?.Name ?? 'keyrotator-rotation'}/${name}:${mapRunId}`;
+  const mapRunArn = `arn:aws:states:${region}:${account}:mapRun:${parent.context.StateMachine.Name}/${name}:${mapRunId}`;
   await write({ mapRun: { map: name, depth: parent.depth, items: items.length } });
 
   const processor = JSON.parse(JSON.stringify(spec.ItemProcessor));
@@ -310,8 +310,8 @@ async function distributedMap(parent, name, input) {
       const childInput = selector ? template(selector, input, itemContext) : items[index];
       const id = `${parent.id}/${name}/${index}`;
       const child = new Execution(id, processor, parent.job, parent.depth + 1);
-      const childArn = `arn:aws:states:${region}:${account}:execution:${parent.context.StateMachine?.Name ?? 'keyrotator-rotation'}/${name}:${mapRunId}-${index}`;
-      child.context = { Execution: { Id: childArn, Name: `${mapRunId}-${index}`, Input: childInput, StartTime: new Date().toISOString(), RoleArn: context.Execution.RoleArn } };
+      const childArn = `arn:aws:states:${region}:${account}:execution:${parent.context.StateMachine.Name}/${name}:${mapRunId}-${index}`;
+      child.context = { Execution: { Id: childArn, Name: `${mapRunId}-${index}`, Input: childInput, StartTime: new Date().toISOString(), RoleArn: context.Execution.RoleArn }, StateMachine: parent.context.StateMachine };
       const startDate = Date.now();
       const result = await child.run(childInput, child.context);
       results[index] = { ...result, input: childInput, arn: childArn, name: child.context.Execution.Name, startDate, stopDate: Date.now() };

@@ -33,7 +33,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
@@ -130,8 +132,9 @@ type Execution struct {
 	ReportCSV  []byte           `json:"-"`
 	// Logs holds each Lambda's log lines, by function name.
 	Logs map[string][]byte `json:"-"`
-	// Calls are the AWS calls the Lambdas made, in each function's order; Resources.Bindings
-	// fill in the synthesized policies they ran under (permissions.Audit checks them).
+	// Calls are the AWS calls the state machine and the Lambdas made, in each one's order;
+	// Resources.Bindings fill in the synthesized policies they ran under (permissions.Audit
+	// checks them).
 	Calls []permissions.FunctionCall `json:"-"`
 }
 
@@ -227,15 +230,24 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := startControl(ctx, awsCfg, functions)
+	// Step Functions calls the services with the state machine's role: so does the runner.
+	smLog := filepath.Join(callLogs, permissions.StateMachineRole+".jsonl")
+	smCreds, smRoleARN, err := assumeRole(ctx, awsCfg, accountID, permissions.StateMachineRole, "states")
+	if err != nil {
+		return nil, err
+	}
+	smCfg := awsCfg.Copy()
+	smCfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(smCreds.AccessKeyId), aws.ToString(smCreds.SecretAccessKey), aws.ToString(smCreds.SessionToken))
+	stateMachineARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", sandbox.Region, accountID, statemachine.Name)
+	ctl, err := startControl(ctx, awsclient.RecordCalls(smCfg, smLog), functions, smLog, stateMachineARN)
 	if err != nil {
 		return nil, err
 	}
 	defer ctl.close()
 
 	ex := &Execution{Name: name, Input: input, Resources: res, StartDate: time.Now().UTC(),
-		ARN: fmt.Sprintf("arn:aws:states:%s:%s:execution:keyrotator-rotation:%s", sandbox.Region, accountID, name)}
-	if err := ex.interpret(ctx, node, script, local, ctl, opts); err != nil {
+		ARN: fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", sandbox.Region, accountID, statemachine.Name, name)}
+	if err := ex.interpret(ctx, node, script, local, ctl, smRoleARN, opts); err != nil {
 		return nil, err
 	}
 	ex.StopDate = time.Now().UTC()
@@ -266,15 +278,14 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 }
 
 // interpret runs run.mjs with the job and collects the event log and the result.
-func (e *Execution) interpret(ctx context.Context, node, script string, local *Local, ctl *control, opts Options) error {
+func (e *Execution) interpret(ctx context.Context, node, script string, local *Local, ctl *control, roleARN string, opts Options) error {
 	job := map[string]any{
 		"definition": local.Definition,
 		"maps":       local.Maps,
 		"input":      e.Input,
 		"controlUrl": ctl.url,
-		"context": map[string]any{"Execution": map[string]any{"Id": e.ARN, "Name": e.Name,
-			"RoleArn": "arn:aws:iam::" + strings.Split(e.ARN, ":")[4] + ":role/keyrotator-state-machine"},
-			"StateMachine": map[string]any{"Name": "keyrotator-rotation"}},
+		"context": map[string]any{"Execution": map[string]any{"Id": e.ARN, "Name": e.Name, "RoleArn": roleARN},
+			"StateMachine": map[string]any{"Name": statemachine.Name}},
 	}
 	if opts.RetryInterval > 0 {
 		overrides := map[string]int64{}
@@ -326,6 +337,9 @@ func (e *Execution) interpret(ctx context.Context, node, script string, local *L
 			e.MapRuns = append(e.MapRuns, *line.MapRun)
 			progress.mapRun(*line.MapRun)
 		case line.Child != nil:
+			if err := ctl.startedChild(); err != nil {
+				return err
+			}
 			e.Children = append(e.Children, *line.Child)
 			progress.child(*line.Child)
 		case line.Result != nil:
@@ -462,52 +476,63 @@ func standIn(ctx context.Context, endpoint string, s Settings) (aws.Config, stri
 // its AWS calls in callLog unless it is empty.
 func localFunction(ctx context.Context, cfg aws.Config, spec statemachine.Function, accountID, binDir string, env []string, callLog string, maxInstances int, log io.Writer) (*function, error) {
 	name := spec.Name
-	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:keyrotator-%s", sandbox.Region, accountID, name)
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", sandbox.Region, accountID, spec.DeployedName())
 	binary := filepath.Join(binDir, name, "bootstrap")
 	if _, err := os.Stat(binary); err != nil {
 		return nil, fmt.Errorf("the %s Lambda: %w (build the binaries first: runner.Build, or make build-local)", spec.Name, err)
 	}
-	file, err := permissions.Load()
+	creds, _, err := assumeRole(ctx, cfg, accountID, name, "keyrotator-"+name)
 	if err != nil {
 		return nil, err
 	}
-	role, err := file.Role(name)
-	if err != nil {
-		return nil, err
-	}
-	creds, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn:         aws.String(awsclient.RoleARN(sandbox.Partition, accountID, role.RoleName)),
-		RoleSessionName: aws.String("keyrotator-" + name), DurationSeconds: aws.Int32(3600),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("the %s Lambda's role: %w", name, err)
-	}
-	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=keyrotator-"+name,
+	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME="+spec.DeployedName(),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(spec.MemoryMB),
-		"AWS_ACCESS_KEY_ID="+aws.ToString(creds.Credentials.AccessKeyId),
-		"AWS_SECRET_ACCESS_KEY="+aws.ToString(creds.Credentials.SecretAccessKey),
-		"AWS_SESSION_TOKEN="+aws.ToString(creds.Credentials.SessionToken))
+		"AWS_ACCESS_KEY_ID="+aws.ToString(creds.AccessKeyId),
+		"AWS_SECRET_ACCESS_KEY="+aws.ToString(creds.SecretAccessKey),
+		"AWS_SESSION_TOKEN="+aws.ToString(creds.SessionToken))
 	if callLog != "" {
 		fenv = append(fenv, calllog.Env+"="+callLog)
 	}
 	return newFunction(spec, arn, binary, fenv, maxInstances, log), nil
 }
 
-// readCalls reads the call logs (<function>.jsonl) the Lambdas wrote in dir.
+// assumeRole gives the credentials of the role of policies.json named name (a function's,
+// or the state machine's) in accountID, valid for an hour, and the role's ARN.
+func assumeRole(ctx context.Context, cfg aws.Config, accountID, name, session string) (*ststypes.Credentials, string, error) {
+	file, err := permissions.Load()
+	if err != nil {
+		return nil, "", err
+	}
+	role, err := file.Role(name)
+	if err != nil {
+		return nil, "", err
+	}
+	arn := awsclient.RoleARN(sandbox.Partition, accountID, role.RoleName)
+	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String(arn), RoleSessionName: aws.String(session), DurationSeconds: aws.Int32(3600),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("the %s role: %w", name, err)
+	}
+	return out.Credentials, arn, nil
+}
+
+// readCalls reads the call logs the Lambdas (<function>.jsonl) and the state machine
+// (state-machine.jsonl) wrote in dir.
 func readCalls(dir string) ([]permissions.FunctionCall, error) {
 	var calls []permissions.FunctionCall
-	for _, f := range statemachine.Functions {
-		data, err := os.ReadFile(filepath.Join(dir, f.Name+".jsonl"))
+	for _, name := range stackRoles() {
+		data, err := os.ReadFile(filepath.Join(dir, name+".jsonl"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("the %s Lambda's call log: %w", f.Name, err)
+			return nil, fmt.Errorf("the call log of %s: %w", name, err)
 		}
 		for line := range bytes.Lines(data) {
-			c := permissions.FunctionCall{Function: f.Name}
+			c := permissions.FunctionCall{Function: name}
 			if err := json.Unmarshal(line, &c.Call); err != nil {
-				return nil, fmt.Errorf("the %s Lambda's call log: %w", f.Name, err)
+				return nil, fmt.Errorf("the call log of %s: %w", name, err)
 			}
 			calls = append(calls, c)
 		}
