@@ -44,12 +44,19 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
 		ResourceName: jsii.String(StateMachineName), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 	})
-	executions := stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("states"), Resource: jsii.String("execution"),
-		ResourceName: jsii.String(StateMachineName + "/*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	})
+	execution := func(name string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("states"), Resource: jsii.String("execution"),
+			ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})
+	}
 	role.AddToPrincipalPolicy(allow([]string{"states:StartExecution"}, self))
-	role.AddToPrincipalPolicy(allow([]string{"states:DescribeExecution", "states:StopExecution"}, executions))
+	// The Map Runs follow and stop the child executions (execution:<name>/<map label>:<id>);
+	// the Step Functions developer guide ("IAM policies for using Distributed Map states")
+	// grants these actions on execution:<name>:* as well, which the CDK's own DistributedMap
+	// grants since aws-cdk#34760.
+	role.AddToPrincipalPolicy(allow([]string{"states:DescribeExecution", "states:StopExecution"},
+		execution(StateMachineName+"/*"), execution(StateMachineName+":*")))
 
 	logGroup := newLogGroup(stack, "StateMachineLogs", stateMachineLogGroupName, s.LogsKey)
 	substitutions := map[string]*string{
@@ -95,8 +102,8 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		},
 		suppression{
 			rule:      "AwsSolutions-IAM5",
-			reason:    "Distributed Map child executions of this state machine have generated names: execution:<name>/* is the narrowest ARN",
-			appliesTo: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):execution:iam-access-key-rotator\/\*$/`},
+			reason:    "Distributed Map child executions of this state machine, and its executions, have generated names: execution:<name>/* and execution:<name>:* are the narrowest ARNs",
+			appliesTo: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):execution:iam-access-key-rotator(\/|:)\*$/`},
 		},
 		suppression{
 			rule:      "AwsSolutions-IAM5",
