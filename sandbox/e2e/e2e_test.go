@@ -111,7 +111,7 @@ var unreachable = permissions.Unreachable{
 const (
 	stateMachineLogs    = "Step Functions delivers the state machine's logs to CloudWatch Logs with its role; the local runner keeps them itself"
 	resultWriterUploads = "a Distributed Map's ResultWriter writes a large result file as a multipart upload; the local runner writes each file with one PutObject"
-	mapRunChildren      = "a Map Run follows and stops the child executions it started; the local runner runs its children in process"
+	mapRunChildren      = "a Map Run follows and stops the child executions it started (the developer guide grants both on the state machine's executions too); the local runner runs its children in process"
 )
 
 // refusals are the calls the rotator is denied by design, as on AWS, and reads the denial of.
