@@ -10,10 +10,11 @@ import (
 	"sync"
 )
 
-// requestCounter sits between the workflow's Lambdas and the stand-in and counts the
-// requests it forwards by AWS service (the SigV4 credential scope's service: iam, sts,
-// secretsmanager, ses, s3, ...), leaving out those signed with the key of the runner's and
-// the seeder's own clients: what the rotator asked of AWS, whatever the SDK counts.
+// requestCounter sits between the workflow (its Lambdas, and the runner's Task states, which
+// call with the state machine's role) and the stand-in and counts the requests it forwards
+// by AWS service (the SigV4 credential scope's service: iam, sts, secretsmanager, ses, s3,
+// ...), leaving out those signed with the key of the runner's and the seeder's own clients:
+// what the rotator asked of AWS, whatever the SDK counts.
 type requestCounter struct {
 	url    string
 	server *http.Server
