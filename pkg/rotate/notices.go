@@ -1,0 +1,68 @@
+package rotate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// queue adds the user's notification: the plan's notices, and the new key or a key still
+// waiting for delivery (sent again unless SES accepted it today). The address is the one the
+// user's tags give now, validated. Beyond the run's notification budget, users without
+// writes (notices, redeliveries) wait for the next run: a redelivery counts like any other
+// notification, so that an SES outage cannot make the next run exceed the budget.
+func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workflow.NewKey) {
+	e := ur.execution
+	if e.run.DryRun || up.Email == "" {
+		return
+	}
+	notices := up.Notices
+	redelivery := false
+	if newKey == nil {
+		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
+				if refusal := ur.refusal(ctx, p); refusal != "" {
+					ur.ur.EmailProblem = refusal
+					continue
+				}
+				replaced := ur.usage(p.Replaces)
+				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn,
+					Replaced: replaced, DeliverTo: p.DeliverTo}, true
+				// The new-key email is the old key's NewKeyIssued notice, remembered once
+				// delivered, while that old key exists (this run may have deleted it).
+				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
+				if ur.exists(p.Replaces) && !slices.Contains(ur.u.NoticesSent, nk) {
+					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
+						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn), Usage: replaced})
+				}
+				break
+			}
+		}
+	}
+	if newKey == nil && len(up.Notices) == 0 {
+		return
+	}
+	// Users with writes always notify: a user without may use the budget only beyond what
+	// the users still to come may need for their writes.
+	reserved := min(e.cfg.MaxUsers-e.writers, e.usersLeft)
+	if len(up.Actions) == 0 && e.noticeBudget <= reserved {
+		ur.ur.Status, ur.ur.Notices = policy.StatusDeferred, nil
+		ur.ur.Reason = noticeLimitReached
+		if redelivery {
+			ur.ur.Reason = fmt.Sprintf("the redelivery of new key %s and its notices deferred to the next run: this run's notification limit is reached", newKey.AccessKeyID)
+		}
+		e.res.Counts.Deferred++
+		return
+	}
+	if redelivery {
+		e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", newKey.AccessKeyID)
+	}
+	e.noticeBudget--
+	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
+		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey, SendRate: e.run.SendRate})
+}

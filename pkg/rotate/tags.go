@@ -1,0 +1,104 @@
+package rotate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// recordInactive adds the keys the plan deactivates to the deactivated tag, as deactivated by
+// the rotator today: it is written before the deactivation, so that no failure can leave a
+// key deactivated today without the record that keeps it from being deleted today.
+func (ur *userRun) recordInactive(up policy.UserPlan) {
+	for _, a := range up.Actions {
+		if a.Action != policy.DeactivateKey {
+			continue
+		}
+		if ur.inactive == nil {
+			ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		}
+		ur.inactive[a.AccessKeyID] = history.Inactive{Since: ur.run.Now, ByRotator: true}
+	}
+}
+
+// writeHistory writes the deactivated tag if it changed.
+func (ur *userRun) writeHistory(ctx context.Context) error {
+	if ur.inactive == nil {
+		return nil
+	}
+	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(ur.inactive)})
+}
+
+// prune drops, after the writes, what the history remembers of keys that no longer exist,
+// and the inactive-since day of keys active again.
+func (ur *userRun) prune() map[string]string {
+	exists := map[string]bool{}
+	for _, k := range ur.u.Keys {
+		exists[k.AccessKeyID] = ur.exists(k.AccessKeyID)
+	}
+	active := map[string]bool{}
+	for _, k := range ur.u.Keys {
+		active[k.AccessKeyID] = k.Status == policy.Active
+	}
+	for _, a := range ur.ur.Actions {
+		if a.Done && a.Action.Action == policy.DeactivateKey {
+			active[a.AccessKeyID] = false
+		}
+	}
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags[history.NoticesTag]), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
+	inactive := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+	// A key active again (its owner reactivated it) loses its record: if it is deactivated
+	// again, that day is the one that counts.
+	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] || active[id] })
+	return map[string]string{history.NoticesTag: history.FormatNotices(sent), history.DeactivatedTag: history.FormatDeactivated(inactive)}
+}
+
+// exists reports whether the user's key id exists after this run's writes.
+func (ur *userRun) exists(id string) bool {
+	return slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id }) &&
+		!slices.ContainsFunc(ur.ur.Actions, func(a workflow.ActionResult) bool {
+			return a.Done && a.Action.Action == policy.DeleteKey && a.AccessKeyID == id
+		})
+}
+
+// setTags writes the given history tags where they differ from what was read (an empty
+// value removes the tag) and remembers what it wrote.
+func (ur *userRun) setTags(ctx context.Context, values map[string]string) error {
+	var set []types.Tag
+	var unset []string
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		switch value, current := values[key], ur.u.Tags[key]; {
+		case value == current:
+		case value == "":
+			unset = append(unset, key)
+		default:
+			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(value)})
+		}
+	}
+	if len(set) > 0 {
+		if _, err := ur.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: set}); err != nil {
+			return fmt.Errorf("record the key history of %s: %w", ur.u.UserName, err)
+		}
+	}
+	if len(unset) > 0 {
+		if _, err := ur.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &ur.u.UserName, TagKeys: unset}); err != nil {
+			return fmt.Errorf("clear the key history of %s: %w", ur.u.UserName, err)
+		}
+	}
+	for key, value := range values {
+		ur.u.Tags[key] = value
+		if value == "" {
+			delete(ur.u.Tags, key)
+		}
+	}
+	return nil
+}

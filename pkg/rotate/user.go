@@ -1,0 +1,258 @@
+package rotate
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+)
+
+// userRun is one user's read, plan and writes.
+type userRun struct {
+	*execution
+	u       policy.User
+	ur      workflow.UserResult
+	pending map[string]handoff.Pending // the user's unconfirmed deliveries, by key ID
+	// inactive is the deactivated tag's content as it must be written (nil: unchanged).
+	inactive map[string]history.Inactive
+	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
+	deliverTo string
+}
+
+// user reads one user fresh, plans it, and carries the plan out at once, so that every write
+// rests on state read moments before, not before other users' writes.
+func (e *execution) user(ctx context.Context, name string) {
+	u, err := e.Scanner.User(ctx, name)
+	var gone *types.NoSuchEntityException
+	switch {
+	case errors.As(err, &gone):
+		e.Log.InfoContext(ctx, "user deleted since the scan", "account", e.acct.AccountID, "user", name)
+		for _, p := range e.pending[name] {
+			if err := e.dropStale(ctx, p); err != nil {
+				e.fail(ctx, workflow.UserResult{UserName: name}, err)
+			}
+		}
+		return
+	case err != nil:
+		e.fail(ctx, workflow.UserResult{UserName: name}, err)
+		return
+	}
+	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{}}
+	if policy.Exempt(u.Tags, e.cfg) {
+		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
+		e.res.Counts.Exempt++
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
+			Reason: fmt.Sprintf("tag %s=%s: exempt from rotation", e.cfg.ExemptTagKey, u.Tags[e.cfg.ExemptTagKey])})
+		return
+	}
+	var wait *settling
+	switch err := ur.prepare(ctx); {
+	case errors.As(err, &wait):
+		e.res.Counts.Deferred++
+		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusDeferred, Reason: wait.reason})
+		return
+	case err != nil:
+		e.fail(ctx, ur.ur, err)
+		return
+	}
+	ur.planAndApply(ctx)
+}
+
+// settling is why a user whose last key creation is too recent to read reliably waits for
+// the next run: not a failure.
+type settling struct{ reason string }
+
+// prepare brings the user to a state the policy can decide on: the orphans of an interrupted
+// creation deleted, confirmed deliveries closed, stale secrets dropped, and the history read.
+func (ur *userRun) prepare(ctx context.Context) error {
+	e := ur.execution
+	keyIDs := map[string]bool{}
+	created := map[string]time.Time{}
+	for _, k := range ur.u.Keys {
+		keyIDs[k.AccessKeyID], created[k.AccessKeyID] = true, k.CreateDate
+	}
+	for _, p := range e.pending[ur.u.UserName] {
+		ur.pending[p.AccessKeyID] = p
+	}
+	settle := cmp.Or(e.Settle, DefaultSettle)
+	for _, k := range ur.u.Keys {
+		if _, stored := ur.pending[k.AccessKeyID]; !stored && e.now().Sub(k.CreateDate) < settle {
+			return &settling{fmt.Sprintf("key %s was created at %s, less than %s ago: its hand-off secret may not be listed yet, so the user waits for the next run",
+				k.AccessKeyID, k.CreateDate.Format(time.RFC3339), settle)}
+		}
+	}
+	if err := ur.clearOrphans(ctx); err != nil {
+		return err
+	}
+	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		p := ur.pending[id]
+		switch {
+		case e.confirmed[id]:
+			delete(ur.pending, id)
+		case !keyIDs[id]:
+			if err := e.dropStale(ctx, p); err != nil {
+				return err
+			}
+			delete(ur.pending, id)
+		case ur.confirmable(p, created[id]) && !e.run.DryRun:
+			confirmed, err := e.confirm(ctx, p)
+			if err != nil {
+				return err
+			}
+			if confirmed {
+				delete(ur.pending, id)
+			}
+		}
+	}
+	email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
+	dest, err := ur.destination(ctx, email)
+	if err != nil {
+		return err
+	}
+	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, dest) {
+		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
+			given, history.UndeliverableTag, appsecret.DeliveryTag)
+	}
+	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
+			ur.u.DeliveryProblem = problem
+			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
+				return err
+			}
+		}
+	}
+	for i, k := range ur.u.Keys {
+		if _, ok := ur.pending[k.AccessKeyID]; ok {
+			ur.u.Keys[i].Undelivered = true
+		}
+	}
+	if newly := history.Apply(&ur.u, e.run.Now, email); len(newly) > 0 {
+		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		for _, id := range newly {
+			ur.inactive[id] = history.Inactive{Since: e.run.Now}
+		}
+	}
+	return nil
+}
+
+// planAndApply plans the prepared user and carries the plan out: the history first, then
+// deletes, deactivations and the new key, stopping at the first failure; then it queues the
+// notification. In a dry run nothing is written and the counts say what would happen.
+func (ur *userRun) planAndApply(ctx context.Context) {
+	e := ur.execution
+	plan, err := policy.PlanUsers([]policy.User{ur.u}, e.cfg, e.run.Now)
+	if err != nil {
+		e.fail(ctx, ur.ur, fmt.Errorf("plan: %w", err))
+		return
+	}
+	up := plan.Users[0]
+	if up, err = ur.unlessBounced(ctx, up); err != nil {
+		e.fail(ctx, ur.ur, err)
+		return
+	}
+	if len(up.Actions) > 0 {
+		if e.writers >= e.cfg.MaxUsers {
+			policy.Defer(&up, e.maxUsersReached())
+		} else {
+			e.writers++
+		}
+	}
+	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
+	ur.ur.RotationDaysProblem = up.RotationDaysProblem
+	c := &e.res.Counts
+	switch {
+	case up.Status == policy.StatusDeferred:
+		c.Deferred++
+	case up.EmailProblem != "":
+		c.NoUsableEmail++
+	}
+	var newKey *workflow.NewKey
+	if !e.run.DryRun {
+		ur.recordInactive(up)
+		err = ur.writeHistory(ctx)
+	}
+	for _, a := range up.Actions {
+		if err != nil {
+			break
+		}
+		ar := workflow.ActionResult{Action: a}
+		if !e.run.DryRun {
+			if newKey, err = ur.write(ctx, up, a); err != nil {
+				err = fmt.Errorf("%s %s for %s: %w", a.Action, a.AccessKeyID, ur.u.UserName, err)
+				ur.ur.Actions = append(ur.ur.Actions, ar)
+				break
+			}
+			ar.Done = true
+		}
+		if newKey != nil {
+			ar.NewAccessKeyID = newKey.AccessKeyID
+		}
+		ur.ur.Actions = append(ur.ur.Actions, ar)
+		countAction(c, a.Action)
+		e.Log.InfoContext(ctx, "key action", "account", e.acct.AccountID, "user", ur.u.UserName, "action", a.Action, "accessKeyId", a.AccessKeyID,
+			"newAccessKeyId", ar.NewAccessKeyID, "dryRun", e.run.DryRun, "reason", a.Reason)
+	}
+	if err == nil && !e.run.DryRun {
+		err = ur.setTags(ctx, ur.prune())
+	}
+	if err == nil {
+		ur.queue(ctx, up, newKey)
+		c.Notices += len(ur.ur.Notices)
+	}
+	switch {
+	case err != nil:
+		e.fail(ctx, ur.ur, err)
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
+		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
+		e.res.Users = append(e.res.Users, ur.ur)
+	}
+}
+
+// unlessBounced re-plans a user whose plan acts on the strength of notices delivered to an
+// address that bounced since (SES accepting a message is not its delivery): without those
+// notices, the action waits for a warning that arrives, or for the bounded wait to end.
+func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (policy.UserPlan, error) {
+	e := ur.execution
+	destructive := slices.ContainsFunc(up.Actions, func(a policy.Action) bool {
+		return a.Action == policy.DeactivateKey || a.Action == policy.DeleteKey
+	})
+	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil {
+		return up, nil
+	}
+	bounced, err := e.Bounces.Suppressed(ctx, up.Email)
+	if err != nil || !bounced {
+		return up, err
+	}
+	u := ur.u
+	u.NoticesSent, u.NoticesSentToday = nil, nil
+	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
+	if err != nil {
+		return up, fmt.Errorf("plan: %w", err)
+	}
+	// What was sent is not sent again to the bouncing address (nor on every re-run).
+	replanned := plan.Users[0]
+	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
+	return replanned, nil
+}
+
+// usage returns the last use of the user's key id as read, nil when the key is gone.
+func (ur *userRun) usage(id string) *policy.Usage {
+	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id })
+	if i < 0 {
+		return nil
+	}
+	u := ur.u.Keys[i].Usage()
+	return &u
+}

@@ -1,0 +1,160 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// daily is one day's runs: most days the scheduled execution (sometimes overlapped by a
+// console re-run of one account), some days none; then, without faults, a re-run that
+// finishes what failed, and a second that must write and send nothing.
+func (s *sim) daily() {
+	if s.rng.Float64() >= 0.05 {
+		s.faults = true
+		s.execution(fmt.Sprintf("run-%d", s.day), s.rng.Float64() < 0.1)
+		s.faults = false
+	}
+	if s.rng.Float64() < 0.25 {
+		s.now = s.now.Add(30 * time.Minute)
+		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
+		s.now = s.now.Add(10 * time.Minute)
+		s.writes = nil
+		s.execution(fmt.Sprintf("check-%d", s.day), false)
+		if len(s.writes) > 0 {
+			s.violate("same-day re-run writes nothing", fmt.Sprintf("day-%d: a third run made writes or sends: %s", s.day, strings.Join(s.writes, "; ")))
+		}
+	}
+	s.checkAppSecrets()
+	s.checkKeysAccounted()
+}
+
+// execution runs one Step Functions execution over every account: ScanAndRotate, then
+// NotifyUser for each notification, each retried as the ASL retries them. With overlap, a
+// second execution scans one account between the first one's scan and its notifications.
+func (s *sim) execution(runID string, overlap bool) {
+	run := workflow.Run{RunID: runID, Now: s.now}
+	for a := range s.cfg.Accounts {
+		acct := workflow.Account{AccountID: fmt.Sprintf("1000000000%02d", a), Name: fmt.Sprintf("account-%d", a)}
+		notes := s.scanAndRotate(run, acct)
+		if overlap && a == 0 {
+			other := workflow.Run{RunID: runID + "-console", Now: s.now}
+			s.notifyAll(s.scanAndRotate(other, acct))
+		}
+		s.notifyAll(notes)
+		s.now = s.now.Add(time.Second)
+	}
+}
+
+// attempts is how often a Lambda is tried: a retryable error or a crash is retried, as the
+// ASL's Retry does.
+const attempts = 4
+
+func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
+	iamClient := s.w.IAM(acct.AccountID)
+	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.SecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
+		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
+		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
+		Clock:  func() time.Time { return s.now }, Log: s.log}
+	var notes []workflow.Notification
+	for attempt := 1; attempt <= attempts; attempt++ {
+		var res workflow.AccountResult
+		var err error
+		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
+		s.emit(res, notes, err)
+		if crashed || err != nil && workflow.IsRetryable(err) {
+			notes = nil
+			continue
+		}
+		// Its response lost, a Lambda that succeeded is run again by Step Functions.
+		if s.faults && s.rng.Float64() < 0.03 {
+			s.res.Faults["sfn-retry-after-success"]++
+			continue
+		}
+		break
+	}
+	return notes
+}
+
+func (s *sim) notifyAll(notes []workflow.Notification) {
+	for _, n := range notes {
+		for _, notice := range n.Notices {
+			s.writes = append(s.writes, fmt.Sprintf("notice %s %s to %s", notice.Kind, notice.AccessKeyID, n.UserName))
+		}
+		if n.NewKey != nil {
+			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
+		}
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.SecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
+			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
+		for attempt := 1; attempt <= attempts; attempt++ {
+			var out notify.Delivery
+			var err error
+			crashed := s.lambda(func() { out, err = d.Handle(context.Background(), n) })
+			s.emit(out, nil, err)
+			if err != nil && !s.faults {
+				s.writes = append(s.writes, "NotifyUser failed: "+err.Error())
+			}
+			s.readMail()
+			if !crashed && (err == nil || !workflow.IsRetryable(err)) {
+				if err == nil && s.faults && s.rng.Float64() < 0.02 {
+					s.res.Faults["sfn-retry-after-success"]++
+					continue
+				}
+				break
+			}
+		}
+	}
+}
+
+// lambda runs one invocation, reporting whether it crashed (a Crash panic from the model).
+func (s *sim) lambda(f func()) (crashed bool) {
+	outer := s.inRotator
+	s.inRotator = true
+	defer func() {
+		s.inRotator = outer
+		if p := recover(); p != nil {
+			if _, ok := p.(awsmodel.Crash); !ok {
+				panic(p)
+			}
+			crashed = true
+		}
+	}()
+	f()
+	return false
+}
+
+func (s *sim) emit(v any, notes []workflow.Notification, err error) {
+	b, _ := json.Marshal(v)
+	s.emitted.Write(b)
+	b, _ = json.Marshal(notes)
+	s.emitted.Write(b)
+	if err != nil {
+		s.emitted.WriteString(err.Error())
+	}
+	for _, n := range notes {
+		for _, notice := range n.Notices {
+			if notice.Kind == policy.DeactivationScheduled {
+				if _, ok := s.warnDue[notice.AccessKeyID]; !ok {
+					s.warnDue[notice.AccessKeyID] = notice.ActBy
+				}
+			}
+		}
+		if n.NewKey != nil {
+			if _, ok := s.warnDue[n.NewKey.ReplacesAccessKeyID]; !ok {
+				s.warnDue[n.NewKey.ReplacesAccessKeyID] = n.NewKey.DeactivateOn
+			}
+		}
+	}
+}

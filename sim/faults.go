@@ -1,0 +1,63 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// inject decides the fault of one call of the rotator, and checks, before a write takes
+// effect, that it may be made.
+func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
+	s.now = s.now.Add(50 * time.Millisecond)
+	if !s.inRotator {
+		return awsmodel.None
+	}
+	if c.Writes() && c.Operation != "GenerateCredentialReport" && !(c.Service == "S3") {
+		s.writes = append(s.writes, fmt.Sprintf("%s %s %s", c.Operation, c.Account, callSubject(c.Input)))
+	}
+	if c.Service == "IAM" && c.Writes() {
+		s.checkWrite(c)
+	}
+	if c.Operation == "ListAccessKeys" && s.faults && s.rng.Float64() < 0.002 {
+		s.ownerActsDuringScan(c)
+	}
+	if in, ok := c.Input.(*secretsmanager.DescribeSecretInput); ok && s.faults && s.rng.Float64() < 0.03 {
+		// The application team withdraws its secret's opt-in while the rotator is about to
+		// write a key to it.
+		if o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]; o != nil && o.app == aws.ToString(in.SecretId) {
+			s.res.Faults["opt-in-withdrawn"]++
+			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
+		}
+	}
+	if c.Service == "IAM" && s.faults && !s.overlapping && s.rng.Float64() < 0.0005 {
+		// An operator's console re-run of this account starts while this run writes there.
+		s.res.Faults["overlapping-execution"]++
+		s.overlapping = true
+		s.notifyAll(s.scanAndRotate(workflow.Run{RunID: fmt.Sprintf("console-%d", s.day), Now: s.now}, workflow.Account{AccountID: c.Account, Name: "overlap"}))
+		s.overlapping = false
+	}
+	if !s.faults {
+		return awsmodel.None
+	}
+	if c.Operation == "SendEmail" && s.sesOutage {
+		s.res.Faults["ses-outage"]++
+		return awsmodel.ServerError
+	}
+	if s.rng.Float64() >= s.cfg.FaultRate {
+		return awsmodel.None
+	}
+	f := []awsmodel.Fault{awsmodel.Throttle, awsmodel.ServerError, awsmodel.CrashBefore}[s.rng.IntN(3)]
+	if c.Writes() && s.rng.Float64() < 0.5 {
+		f = []awsmodel.Fault{awsmodel.LostResponse, awsmodel.Retried}[s.rng.IntN(2)]
+	}
+	s.res.Faults[f.String()]++
+	return f
+}

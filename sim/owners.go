@@ -1,0 +1,128 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// morning: the applications use the keys their owners hold, and some owners act on their
+// keys and tags, before the daily run.
+func (s *sim) morning() {
+	s.sesOutage = s.rng.Float64() < 0.03
+	for _, o := range s.sortedOwners() {
+		app, _ := s.appReads(o)
+		for _, k := range s.w.Keys(o.account, o.user) {
+			// A machine user's application uses the key its secret holds; other owners, theirs.
+			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID
+			if uses && k.Status == types.StatusTypeActive && s.rng.Float64() < 0.9 {
+				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
+			}
+		}
+		if s.rng.Float64() < 0.01 {
+			s.ownerActs(o)
+		}
+		if addr := s.address(o); addr != "" && s.rng.Float64() < 0.002 {
+			s.w.SetBounce(addr, true) // the mailbox is gone for a while
+		} else if addr != "" && s.rng.Float64() < 0.05 {
+			s.w.SetBounce(addr, false) // the mailbox is back; SES still suppresses it
+		}
+	}
+}
+
+// rotationDays are the RotationDays tag values owners give: shorter limits, one below
+// three notice periods, one longer than the organization's, and malformed ones.
+var rotationDays = []string{"30", "45", "60", "7", "365", "abc", "-5"}
+
+// ownerActs makes one owner change their own keys or tags, as owners do.
+func (s *sim) ownerActs(o *owner) {
+	keys := s.w.Keys(o.account, o.user)
+	act := s.rng.IntN(8)
+	if o.app != "" {
+		act = 4 + s.rng.IntN(5) // a machine user's keys are its application's: its owner changes tags only
+	}
+	switch act {
+	case 0: // deactivate a key
+		if len(keys) > 0 {
+			k := keys[s.rng.IntN(len(keys))]
+			if k.Status == types.StatusTypeActive {
+				must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeInactive))
+				s.deactivatedOn[k.AccessKeyID] = s.day
+				s.note(k.AccessKeyID, "owner deactivates")
+			}
+		}
+	case 1: // reactivate a key
+		if len(keys) > 0 {
+			k := keys[s.rng.IntN(len(keys))]
+			must(s.w.SetKeyStatus(o.account, k.AccessKeyID, types.StatusTypeActive))
+			s.reactivatedOn[k.AccessKeyID] = s.day
+			s.note(k.AccessKeyID, "owner activates")
+		}
+	case 2: // delete a key
+		if len(keys) > 0 {
+			k := keys[s.rng.IntN(len(keys))]
+			must(s.w.DeleteKey(o.account, k.AccessKeyID))
+			s.note(k.AccessKeyID, "owner deletes")
+		}
+	case 3: // create a key of their own
+		if len(keys) < 2 {
+			id, secretKey, err := s.w.AddKey(o.account, o.user, s.now, types.StatusTypeActive)
+			must(err)
+			o.held[id] = true
+			s.secrets = append(s.secrets, secretKey)
+			s.secretOf[id] = secretKey
+		}
+	case 4: // change the email tag
+		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
+		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
+		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
+		if _, marked := s.w.Tags(o.account, o.user)[history.PendingTag]; marked {
+			return
+		}
+		mark := "garbage"
+		if s.rng.IntN(2) == 0 {
+			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
+		}
+		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
+	case 7: // shorten their own limit, change it, or drop it
+		if s.rng.IntN(3) == 0 {
+			must(s.w.RemoveTag(o.account, o.user, policy.RotationDaysTag))
+		} else {
+			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
+		}
+	case 8: // the application team takes its secret's opt-in away, or gives it back
+		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
+			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
+		} else {
+			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, o.user))
+		}
+	case 5: // become exempt, or stop being exempt
+		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
+			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
+		} else {
+			must(s.w.SetTag(o.account, o.user, "Exempt", "TRUE"))
+		}
+	}
+}
+
+// ownerActsDuringScan: while the rotator reads one user, the owner of another user of the
+// account changes their keys (a long scan meets concurrent changes).
+func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
+	reading := aws.ToString(c.Input.(*iam.ListAccessKeysInput).UserName)
+	for _, o := range s.sortedOwners() {
+		if o.account == c.Account && o.user != reading && s.rng.Float64() < 0.05 {
+			s.res.Faults["owner-acts-during-scan"]++
+			s.ownerActs(o)
+			return
+		}
+	}
+}
