@@ -16,18 +16,27 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // daily is one day's runs: most days the scheduled execution (sometimes overlapped by a
 // console re-run of one account), some days none; then, without faults, a re-run that
 // finishes what failed, and a second that must write and send nothing.
 func (s *sim) daily() {
-	if s.rng.Float64() >= 0.05 {
+	f := s.cfg.Faults
+	if s.fault(f.MissedDay) {
+		s.res.Faults["missed-day"]++
+	} else {
 		s.faults = true
-		s.execution(fmt.Sprintf("run-%d", s.day), s.rng.Float64() < 0.1)
+		overlap := s.fault(f.Overlap)
+		if overlap {
+			s.res.Faults["overlapping-execution"]++
+		}
+		s.execution(fmt.Sprintf("run-%d", s.day), overlap)
 		s.faults = false
 	}
-	if s.rng.Float64() < 0.25 {
+	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
+	if s.chance(0.25) {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
 		s.now = s.now.Add(10 * time.Minute)
@@ -58,9 +67,12 @@ func (s *sim) execution(runID string, overlap bool) {
 	}
 }
 
-// attempts is how often a Lambda is tried: a retryable error or a crash is retried, as the
-// ASL's Retry does.
-const attempts = 4
+// scanAttempts and notifyAttempts are how often ScanAndRotate and NotifyUser are tried: a
+// retryable error or a crash is retried as the ASL's Retry does.
+var (
+	scanAttempts   = statemachine.Attempts("ScanAndRotate")
+	notifyAttempts = statemachine.Attempts("NotifyUser")
+)
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
@@ -69,7 +81,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification
-	for attempt := 1; attempt <= attempts; attempt++ {
+	for attempt := 1; attempt <= scanAttempts; attempt++ {
 		var res workflow.AccountResult
 		var err error
 		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
@@ -79,7 +91,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 			continue
 		}
 		// Its response lost, a Lambda that succeeded is run again by Step Functions.
-		if s.faults && s.rng.Float64() < 0.03 {
+		if s.faults && s.fault(s.cfg.Faults.ScanRetried) {
 			s.res.Faults["sfn-retry-after-success"]++
 			continue
 		}
@@ -98,7 +110,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		}
 		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.SecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
-		for attempt := 1; attempt <= attempts; attempt++ {
+		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery
 			var err error
 			crashed := s.lambda(func() { out, err = d.Handle(context.Background(), n) })
@@ -108,7 +120,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 			}
 			s.readMail()
 			if !crashed && (err == nil || !workflow.IsRetryable(err)) {
-				if err == nil && s.faults && s.rng.Float64() < 0.02 {
+				if err == nil && s.faults && s.fault(s.cfg.Faults.NotifyRetried) {
 					s.res.Faults["sfn-retry-after-success"]++
 					continue
 				}
