@@ -50,14 +50,29 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
-		// A key the owner holds and may use; not an orphan (the rotator's, never delivered),
-		// nor one the owner made, unused, within rotate.OrphanWindow of a creation of the
-		// rotator whose outcome was unknown (IAM cannot tell them apart: counted, allowed).
+		// A key the owner holds and may use is not deleted (rule 2 aside, below). The orphan
+		// rule deletes Active keys, never used, created within rotate.OrphanWindow of the
+		// rotator's last pending mark: one of those that the rotator made and delivered is a
+		// key somebody received (invariant 12), whatever befell its mark or its secret.
 		mark, marked := s.marks[c.Account+"/"+user]
-		ambiguous := marked && k.LastUsed == nil && !k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
-		if ambiguous && o.held[keyID] {
-			s.res.Faults["owner-key-taken-for-orphan"]++
-		} else if k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID] {
+		orphanLike := marked && k.Status == types.StatusTypeActive && k.LastUsed == nil &&
+			!k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
+		_, rotators := s.rotatorKeys[keyID]
+		switch {
+		case orphanLike && o.held[keyID] && rotators:
+			s.violate("the only keys the orphan rule deletes are keys nobody ever received",
+				fmt.Sprintf("%s's key %s, delivered, never used, created at %s under the mark of %s; its story:\n    %s",
+					user, keyID, k.Created.Format(time.RFC3339), mark.Format(time.RFC3339), strings.Join(s.trace[keyID], "\n    ")))
+		case orphanLike && o.held[keyID]:
+			// The one allowance, for a key the OWNER created (not the rotator): made within
+			// rotate.OrphanWindow after a CreateAccessKey of the rotator whose outcome was
+			// unknown, and not used by the next run. IAM keeps no creator for a key, and the
+			// user had one free slot, which either creation may have taken: the owner's key and
+			// the rotator's orphan look the same in every field IAM returns, so the rotator
+			// cannot keep the one without leaving the other active and unknown (the security
+			// invariant "a created key is never lost"). Counted; docs/policy.md says so.
+			s.res.Faults["owner-key-made-within-an-unknown-creation-window"]++
+		case k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID]:
 			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
 		}
 		if s.unused(k, tags) {

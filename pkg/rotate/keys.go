@@ -41,7 +41,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 	if !marked {
 		return nil
 	}
-	since, err := time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
+	since, err := markTime(mark)
 	if err != nil {
 		return fmt.Errorf("tag %s %q is not an RFC 3339 time: no key is deleted on its account; remove the tag once the user's keys are checked", history.PendingTag, mark)
 	}
@@ -74,6 +74,11 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 	ur.u.Keys = kept
 	delete(ur.u.Tags, history.PendingTag)
 	return nil
+}
+
+// markTime is the time a pending mark was set ("RFC3339 runId").
+func markTime(mark string) (time.Time, error) {
+	return time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
 }
 
 // write makes one planned IAM write; a CreateKey returns the new key.

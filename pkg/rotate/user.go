@@ -107,7 +107,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			}
 			delete(ur.pending, id)
 		case ur.confirmable(p, created[id]) && !e.run.DryRun:
-			confirmed, err := e.confirm(ctx, p)
+			confirmed, err := e.confirm(ctx, p, ur.u.Tags)
 			if err != nil {
 				return err
 			}
