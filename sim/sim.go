@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -96,6 +97,8 @@ type sim struct {
 	log    *slog.Logger
 	owners map[string]*owner // by account/user
 	res    Result
+	// seal is the rotator's tag key (history.Seal), which only its Lambdas read.
+	seal *history.Seal
 
 	// What the simulation tracks of the rotator's keys and notices.
 	rotatorKeys   map[string]string          // new key → the key it replaces
@@ -134,6 +137,9 @@ func Run(cfg Config) Result {
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+	seal, err := history.NewSeal(fmt.Appendf(nil, "the rotator's tag key of seed %032d", cfg.Seed))
+	must(err)
+	s.seal = seal
 	s.setup()
 	for s.day = 0; s.day < cfg.Days; s.day++ {
 		s.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, s.day)

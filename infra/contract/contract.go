@@ -72,9 +72,9 @@ var FunctionEnv = map[Function][]EnvVar{
 	ScanAndRotate: {
 		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
 		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
-		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition,
+		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition, config.TagKeySecretARN,
 	},
-	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition, config.ReportBucket},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition, config.ReportBucket, config.TagKeySecretARN},
 	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 

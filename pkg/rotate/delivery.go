@@ -148,6 +148,7 @@ func (e *execution) unmark(ctx context.Context, p handoff.Pending, tags map[stri
 		if tags, err = e.userTags(ctx, p.UserName); err != nil {
 			return &markUnchecked{fmt.Errorf("read the pending mark of %s before deleting the hand-off secret of key %s: %w", p.UserName, p.AccessKeyID, err)}
 		}
+		e.Seal.OpenTags(e.acct.AccountID, p.UserName, tags) // a mark it does not verify deletes nothing
 	}
 	mark, marked := tags[history.PendingTag]
 	if !marked {
@@ -155,6 +156,10 @@ func (e *execution) unmark(ctx context.Context, p handoff.Pending, tags map[stri
 	}
 	if since, err := markTime(mark); err == nil && since.After(p.Created.Add(orphanSlack)) {
 		return nil
+	}
+	if policy.Exempt(tags, e.cfg) {
+		// No write to an exempt user: the secret stays until a run may clear the mark.
+		return &markUnchecked{fmt.Errorf("the pending mark of %s, exempt now, covers key %s: its hand-off secret stays", p.UserName, p.AccessKeyID)}
 	}
 	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &p.UserName, TagKeys: []string{history.PendingTag}}); err != nil {
 		return &markUnchecked{fmt.Errorf("clear the pending mark of %s before deleting the hand-off secret of key %s: %w", p.UserName, p.AccessKeyID, err)}

@@ -135,7 +135,7 @@ func (ur *userRun) zipPassword() secret.Secret {
 // stored is deleted at once.
 func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	e := ur.execution
-	mark := e.now().UTC().Format(time.RFC3339) + " " + e.run.RunID
+	mark := e.Seal.Sign(e.acct.AccountID, ur.u.UserName, history.PendingTag, e.now().UTC().Format(time.RFC3339)+" "+e.run.RunID)
 	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
 		return nil, fmt.Errorf("mark the new key's intent: %w", err)
 	}
