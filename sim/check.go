@@ -147,7 +147,9 @@ func (s *sim) pastGrace(due string) bool {
 // givenUp reports whether the rotator may give up the owner's address: its mail bounces, or
 // a new key's delivery failed noticePeriod days past the old key's date.
 func (s *sim) givenUp(o *owner) bool {
-	if given := s.w.Tags(o.account, o.user)[history.UndeliverableTag]; given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
+	// Only the rotator's own record counts: a forged one gives nothing up.
+	given, _ := s.seal.Open(o.account, o.user, history.UndeliverableTag, s.w.Tags(o.account, o.user)[history.UndeliverableTag])
+	if given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
 		return true
 	}
 	for _, sec := range s.w.SecretsList() {

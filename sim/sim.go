@@ -51,12 +51,17 @@ type World struct {
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
 	KeyUse, OwnerActs        float64
 	MailboxGone, MailboxBack float64
+	// TagForged: per user and day, someone allowed iam:TagUser (not the rotator) writes a
+	// key-rotator:* tag on the user: notices claimed delivered, a deactivation day long past,
+	// a pending mark over the user's keys, the owner's address given up; unsigned, or signed
+	// under another key (forgeTag). Such a tag may postpone an action, never hasten one.
+	TagForged float64
 }
 
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05}
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003}
 }
 
 // Faults is the schedule of faults, each a named chance.
