@@ -86,6 +86,10 @@ const MetricNamespace = metrics.Namespace
 // metrics of the root module names them, and pkg/report emits each.
 var RunMetrics = metrics.Runs
 
+// TagKeySecretName names the secret holding the key that signs the rotator's tags on IAM
+// users (config.TagKeySecretName): only ScanAndRotate and NotifyUser may read it.
+const TagKeySecretName = config.TagKeySecretName
+
 // HandoffSecretNamePrefix starts the name of every hand-off secret that ScanAndRotate
 // creates for NotifyUser.
 const HandoffSecretNamePrefix = NamePrefix + "/handoff/"

@@ -88,6 +88,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"FAILURE_TOPIC_ARN":     "<FailureTopic>",
 		"PARTITION":             "aws",
 		"SES_MAX_SEND_RATE":     "",
+		"TAG_KEY_SECRET_ARN":    "<TagKey>",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("environment values:\n got %v\nwant %v", env, want)

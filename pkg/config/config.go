@@ -66,6 +66,11 @@ const HandoffKeyAccessCheck = "RequestToValidateKeyAccess"
 // secrets that carry this tag key (infra).
 const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
 
+// TagKeySecretName names the secret of the rotator account that holds the key signing the
+// rotator's tags on IAM users (TagKeySecretARN, history.Seal): the stack creates it with a
+// random value, the local stand-in likewise.
+const TagKeySecretName = "iam-access-key-rotator/tag-key"
+
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"
