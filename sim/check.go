@@ -162,7 +162,8 @@ func (s *sim) givenUp(o *owner) bool {
 
 // checkKeysAccounted: every Active key the rotator created is held by its owner, waiting in
 // its hand-off secret (scheduled for deletion or not: a run lists it, and can restore it), or
-// covered by a pending mark (an orphan the next run deletes): never left active unknown.
+// covered by a pending mark the rotator signed (an orphan the next run deletes): never left
+// active unknown.
 func (s *sim) checkKeysAccounted() {
 	stored := map[string]bool{}
 	for _, sec := range s.w.SecretsList() {
@@ -171,7 +172,8 @@ func (s *sim) checkKeysAccounted() {
 		}
 	}
 	for _, o := range s.sortedOwners() {
-		_, marked := s.w.Tags(o.account, o.user)[history.PendingTag]
+		// Only the rotator's own mark counts: one someone else wrote makes the rotator delete nothing.
+		_, marked := s.seal.Open(o.account, o.user, history.PendingTag, s.w.Tags(o.account, o.user)[history.PendingTag])
 		for _, k := range s.w.Keys(o.account, o.user) {
 			if _, made := s.rotatorKeys[k.AccessKeyID]; made && k.Status == types.StatusTypeActive && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
 				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",
