@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -30,6 +31,9 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	tags := s.w.Tags(o.account, o.user)
 	if policy.Exempt(tags, s.policy) {
 		s.violate("exempt users get zero writes", fmt.Sprintf("%s %s of exempt user %s", c.Operation, keyID, user))
+	}
+	if in, ok := c.Input.(*iam.TagUserInput); ok {
+		s.checkSigned(o, in)
 	}
 	if keyID == "" {
 		return
@@ -106,6 +110,29 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("a promised warning is delivered before the action",
 				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day; its story:\n    %s",
 					user, keyID, s.day, due, strings.Join(s.trace[keyID], "\n    ")))
+		}
+	}
+}
+
+// checkSigned: every rotator tag the rotator writes is signed, and carries nothing it read
+// from a tag someone else wrote (a forged rotator tag is taken as absent: it can postpone an
+// action, never hasten one).
+func (s *sim) checkSigned(o *owner, in *iam.TagUserInput) {
+	for _, t := range in.Tags {
+		key := aws.ToString(t.Key)
+		if !strings.HasPrefix(key, "key-rotator:") {
+			continue
+		}
+		value, signed := s.seal.Open(o.account, o.user, key, aws.ToString(t.Value))
+		if !signed {
+			s.violate("the rotator signs its tags", fmt.Sprintf("%s's tag %s=%q", o.user, key, aws.ToString(t.Value)))
+			continue
+		}
+		for _, entry := range strings.Fields(value) {
+			if s.forged[o.account+"/"+o.user][entry] {
+				s.violate("a forged rotator tag is taken as absent", fmt.Sprintf("%s's %s written with %q, which someone else forged; its story:\n    %s",
+					o.user, key, entry, strings.Join(s.trace[o.account+"/"+o.user], "\n    ")))
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -197,6 +198,18 @@ func (s *sim) forgeTag(o *owner) {
 		return
 	}
 	s.happened(forgedTags[kind])
+	// What the rotator's own record did not say (and cannot say later: an entry names the day
+	// it was made) must never reach a record it signs.
+	current, _ := s.seal.Open(o.account, o.user, key, tags[key])
+	plain, _, _ := strings.Cut(value, " @")
+	for _, entry := range strings.Fields(plain) {
+		if (key == history.NoticesTag || key == history.DeactivatedTag) && !slices.Contains(strings.Fields(current), entry) {
+			if s.forged[o.account+"/"+o.user] == nil {
+				s.forged[o.account+"/"+o.user] = map[string]bool{}
+			}
+			s.forged[o.account+"/"+o.user][entry] = true
+		}
+	}
 	must(s.w.SetTag(o.account, o.user, key, value))
 	s.note(o.account+"/"+o.user, "someone forges %s=%s", key, value)
 }
