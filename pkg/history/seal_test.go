@@ -1,9 +1,14 @@
 package history
 
 import (
+	"context"
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
@@ -90,5 +95,42 @@ const otherPrefix = "key-rotator:"
 func TestNewSealRefusesAShortKey(t *testing.T) {
 	if _, err := NewSeal([]byte("short")); err == nil {
 		t.Error("a 5-byte key was accepted")
+	}
+}
+
+// tagStore is a user's tags as IAM keeps them, for RecordNotices.
+type tagStore struct{ tags map[string]string }
+
+func (f *tagStore) ListUserTags(_ context.Context, _ *iam.ListUserTagsInput, _ ...func(*iam.Options)) (*iam.ListUserTagsOutput, error) {
+	out := &iam.ListUserTagsOutput{}
+	for k, v := range f.tags {
+		out.Tags = append(out.Tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+func (f *tagStore) TagUser(_ context.Context, in *iam.TagUserInput, _ ...func(*iam.Options)) (*iam.TagUserOutput, error) {
+	for _, t := range in.Tags {
+		f.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return &iam.TagUserOutput{}, nil
+}
+
+var _ TagAPI = (*tagStore)(nil)
+
+func TestRecordNoticesSignsAndDropsWhatItDidNotSign(t *testing.T) {
+	s := testSeal(t, "the rotator's tag key, 32 bytes or more")
+	forged := "AKIAAAAAAAAAAAAAAAAA:DS:20261101:" + AddressDigest("alice@example.com")
+	store := &tagStore{tags: map[string]string{"EmailID": "alice@example.com", NoticesTag: forged}}
+	ref := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: "AKIABBBBBBBBBBBBBBBB"}
+	if err := RecordNotices(context.Background(), store, s, account, user, "alice@example.com", []policy.NoticeRef{ref}, today, policy.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := s.Open(account, user, NoticesTag, store.tags[NoticesTag])
+	if want := FormatNotices([]Sent{{ref, today, AddressDigest("alice@example.com")}}); !ok || got != want {
+		t.Errorf("notices tag %q (verified %v), want %q signed", store.tags[NoticesTag], ok, want)
+	}
+	if err := RecordNotices(context.Background(), store, nil, account, user, "alice@example.com", []policy.NoticeRef{ref}, today, policy.Config{}); err == nil {
+		t.Error("notices recorded without a tag key")
 	}
 }
