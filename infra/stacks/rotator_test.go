@@ -452,3 +452,28 @@ func TestFixedRoleNames(t *testing.T) {
 		t.Errorf("fixed role names %v, want %v", names, want)
 	}
 }
+
+// TestTagKeyIsReadOnlyByScanAndRotateAndNotifyUser: the key that signs the rotator's tags on
+// IAM users is random, kept, and readable by the two functions that write those tags only.
+func TestTagKeyIsReadOnlyByScanAndRotateAndNotifyUser(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	id, p := only(t, tmpl, "AWS::SecretsManager::Secret")
+	gen, _ := p["GenerateSecretString"].(map[string]any)
+	if p["Name"] != contract.TagKeySecretName || gen["PasswordLength"] != 64.0 || gen["ExcludePunctuation"] != true {
+		t.Errorf("tag key secret %s: %v", id, mustJSON(p))
+	}
+	if r := resources(tmpl, "AWS::SecretsManager::Secret")[id]; r["DeletionPolicy"] != "Retain" {
+		t.Errorf("tag key secret %s is not retained: a new key leaves every signed tag unverified", id)
+	}
+	_, policy := only(t, tmpl, "AWS::SecretsManager::ResourcePolicy")
+	statements := policy["ResourcePolicy"].(map[string]any)["Statement"].([]any)
+	if len(statements) != 1 {
+		t.Fatalf("resource policy %s, want one statement", mustJSON(policy))
+	}
+	s := statements[0].(map[string]any)
+	readers := s["Condition"].(map[string]any)["StringNotEquals"].(map[string]any)["aws:PrincipalArn"]
+	want := "arn:aws:iam::222222222222:role/" + RotatorRoleName + ",arn:aws:iam::222222222222:role/" + NotifyRoleName
+	if s["Effect"] != "Deny" || s["Action"] != "secretsmanager:GetSecretValue" || resolve(readers) != want {
+		t.Errorf("resource policy statement %s: want GetSecretValue denied to all but %s", mustJSON(s), want)
+	}
+}
