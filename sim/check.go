@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -31,6 +32,9 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if policy.Exempt(tags, s.policy) {
 		s.violate("exempt users get zero writes", fmt.Sprintf("%s %s of exempt user %s", c.Operation, keyID, user))
 	}
+	if in, ok := c.Input.(*iam.TagUserInput); ok {
+		s.checkSigned(o, in)
+	}
 	if keyID == "" {
 		return
 	}
@@ -50,14 +54,29 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
-		// A key the owner holds and may use; not an orphan (the rotator's, never delivered),
-		// nor one the owner made, unused, within rotate.OrphanWindow of a creation of the
-		// rotator whose outcome was unknown (IAM cannot tell them apart: counted, allowed).
+		// A key the owner holds and may use is not deleted (rule 2 aside, below). The orphan
+		// rule deletes Active keys, never used, created within rotate.OrphanWindow of the
+		// rotator's last pending mark: one of those that the rotator made and delivered is a
+		// key somebody received (invariant 12), whatever befell its mark or its secret.
 		mark, marked := s.marks[c.Account+"/"+user]
-		ambiguous := marked && k.LastUsed == nil && !k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
-		if ambiguous && o.held[keyID] {
-			s.res.Faults["owner-key-taken-for-orphan"]++
-		} else if k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID] {
+		orphanLike := marked && k.Status == types.StatusTypeActive && k.LastUsed == nil &&
+			!k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
+		_, rotators := s.rotatorKeys[keyID]
+		switch {
+		case orphanLike && o.held[keyID] && rotators:
+			s.violate("the only keys the orphan rule deletes are keys nobody ever received",
+				fmt.Sprintf("%s's key %s, delivered, never used, created at %s under the mark of %s; its story:\n    %s",
+					user, keyID, k.Created.Format(time.RFC3339), mark.Format(time.RFC3339), strings.Join(s.trace[keyID], "\n    ")))
+		case orphanLike && o.held[keyID]:
+			// The one allowance, for a key the OWNER created (not the rotator): made within
+			// rotate.OrphanWindow after a CreateAccessKey of the rotator whose outcome was
+			// unknown, and not used by the next run. IAM keeps no creator for a key, and the
+			// user had one free slot, which either creation may have taken: the owner's key and
+			// the rotator's orphan look the same in every field IAM returns, so the rotator
+			// cannot keep the one without leaving the other active and unknown (the security
+			// invariant "a created key is never lost"). Counted; docs/policy.md says so.
+			s.res.Faults["owner-key-made-within-an-unknown-creation-window"]++
+		case k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID]:
 			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
 		}
 		if s.unused(k, tags) {
@@ -91,6 +110,29 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("a promised warning is delivered before the action",
 				fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day; its story:\n    %s",
 					user, keyID, s.day, due, strings.Join(s.trace[keyID], "\n    ")))
+		}
+	}
+}
+
+// checkSigned: every rotator tag the rotator writes is signed, and carries nothing it read
+// from a tag someone else wrote (a forged rotator tag is taken as absent: it can postpone an
+// action, never hasten one).
+func (s *sim) checkSigned(o *owner, in *iam.TagUserInput) {
+	for _, t := range in.Tags {
+		key := aws.ToString(t.Key)
+		if !strings.HasPrefix(key, "key-rotator:") {
+			continue
+		}
+		value, signed := s.seal.Open(o.account, o.user, key, aws.ToString(t.Value))
+		if !signed {
+			s.violate("the rotator signs its tags", fmt.Sprintf("%s's tag %s=%q", o.user, key, aws.ToString(t.Value)))
+			continue
+		}
+		for _, entry := range strings.Fields(value) {
+			if s.forged[o.account+"/"+o.user][entry] {
+				s.violate("a forged rotator tag is taken as absent", fmt.Sprintf("%s's %s written with %q, which someone else forged; its story:\n    %s",
+					o.user, key, entry, strings.Join(s.trace[o.account+"/"+o.user], "\n    ")))
+			}
 		}
 	}
 }
@@ -132,7 +174,9 @@ func (s *sim) pastGrace(due string) bool {
 // givenUp reports whether the rotator may give up the owner's address: its mail bounces, or
 // a new key's delivery failed noticePeriod days past the old key's date.
 func (s *sim) givenUp(o *owner) bool {
-	if given := s.w.Tags(o.account, o.user)[history.UndeliverableTag]; given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
+	// Only the rotator's own record counts: a forged one gives nothing up.
+	given, _ := s.seal.Open(o.account, o.user, history.UndeliverableTag, s.w.Tags(o.account, o.user)[history.UndeliverableTag])
+	if given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
 		return true
 	}
 	for _, sec := range s.w.SecretsList() {
@@ -145,7 +189,8 @@ func (s *sim) givenUp(o *owner) bool {
 
 // checkKeysAccounted: every Active key the rotator created is held by its owner, waiting in
 // its hand-off secret (scheduled for deletion or not: a run lists it, and can restore it), or
-// covered by a pending mark (an orphan the next run deletes): never left active unknown.
+// covered by a pending mark the rotator signed (an orphan the next run deletes): never left
+// active unknown.
 func (s *sim) checkKeysAccounted() {
 	stored := map[string]bool{}
 	for _, sec := range s.w.SecretsList() {
@@ -154,7 +199,8 @@ func (s *sim) checkKeysAccounted() {
 		}
 	}
 	for _, o := range s.sortedOwners() {
-		_, marked := s.w.Tags(o.account, o.user)[history.PendingTag]
+		// Only the rotator's own mark counts: one someone else wrote makes the rotator delete nothing.
+		_, marked := s.seal.Open(o.account, o.user, history.PendingTag, s.w.Tags(o.account, o.user)[history.PendingTag])
 		for _, k := range s.w.Keys(o.account, o.user) {
 			if _, made := s.rotatorKeys[k.AccessKeyID]; made && k.Status == types.StatusTypeActive && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
 				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",

@@ -77,7 +77,7 @@ var (
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.SecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
-		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
+		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/", Seal: s.seal,
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification
@@ -109,7 +109,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
 		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.SecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
-			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
+			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Seal: s.seal, Log: s.log}
 		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery
 			var err error

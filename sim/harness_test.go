@@ -36,6 +36,23 @@ type harness struct {
 	appSecrets appsecret.API
 	// maxNotifications is the rotator's MaxNotifications (0: its default).
 	maxNotifications int
+	// seal signs the rotator's tags (its tag key, which only the rotator's Lambdas read).
+	seal *history.Seal
+}
+
+// harnessTagKey is the rotator's tag key in the harness.
+const harnessTagKey = "harness-tag-key-of-the-rotator-0123456789"
+
+// signedTag sets a rotator tag on a user as the rotator would write it, signed.
+func (h *harness) signedTag(user, key, value string) {
+	must(h.w.SetTag(testAccount, user, key, h.seal.Sign(testAccount, user, key, value)))
+}
+
+// rotatorTag is the value a rotator tag of the user carries, "" when absent or not signed by
+// the rotator.
+func (h *harness) rotatorTag(user, key string) string {
+	value, _ := h.seal.Open(testAccount, user, key, h.w.Tags(testAccount, user)[key])
+	return value
 }
 
 // memberSecrets is the member account's Secrets Manager as the rotator's calls reach it.
@@ -53,7 +70,9 @@ func newHarness(t *testing.T) *harness {
 	// Tomorrow at 13:00 UTC: later than the wall clock, which the rotator before issue 9's
 	// fixes used to date its pending marks.
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(37 * time.Hour)
-	h := &harness{t: t, now: start, dayStart: start, acct: workflow.Account{AccountID: testAccount, Name: "prod"}}
+	seal, err := history.NewSeal([]byte(harnessTagKey))
+	must(err)
+	h := &harness{t: t, now: start, dayStart: start, acct: workflow.Account{AccountID: testAccount, Name: "prod"}, seal: seal}
 	h.w = awsmodel.New(func() time.Time { return h.now }, 1)
 	h.w.VerifySES(domain)
 	h.w.ListSecretsDelay = 0
@@ -94,7 +113,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	iamClient := h.w.IAM(testAccount)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), AppSecrets: h.memberSecrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
-		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Seal: h.seal, Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)
@@ -106,7 +125,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 // notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).
 func (h *harness) notify(notes []workflow.Notification) {
 	d := &notify.Deliverer{Secrets: h.w.Secrets(), AppSecrets: func(string) appsecret.API { return h.memberSecrets() }, Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
-		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now },
+		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now }, Seal: h.seal,
 		Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	for _, n := range notes {
 		_, _ = d.Handle(context.Background(), n)

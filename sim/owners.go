@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,6 +32,9 @@ func (s *sim) morning() {
 		}
 		if s.chance(w.OwnerActs) {
 			s.ownerActs(o)
+		}
+		if s.chance(w.TagForged) {
+			s.forgeTag(o)
 		}
 		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
 			s.happened("mailbox-gone")
@@ -131,4 +135,81 @@ func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
 		s.res.Faults["owner-acts-during-scan"]++
 		s.ownerActs(others[s.frng.IntN(len(others))])
 	}
+}
+
+// forgedTags name what forgeTag writes, by its draw.
+var forgedTags = []string{"forged-notices", "forged-deactivated", "forged-pending", "forged-undeliverable"}
+
+// forgeTag: someone allowed iam:TagUser in the member account, who cannot read the rotator's
+// tag key, writes one of the rotator's tags on o's user, in the rotator's format, with the
+// values that would hasten an action if the rotator believed them: every notice delivered
+// days ago to the owner's address now (the digest is computable), every Inactive key
+// deactivated long ago and not by the rotator, a pending mark over the user's youngest key,
+// the owner's address given up. Unsigned, or signed under a guessed key. A live mark of the
+// rotator is left alone (overwriting it hides an orphan, docs/policy.md says so).
+func (s *sim) forgeTag(o *owner) {
+	tags, keys := s.w.Tags(o.account, o.user), s.w.Keys(o.account, o.user)
+	kind := s.rng.IntN(len(forgedTags))
+	var key, value string
+	switch kind {
+	case 0:
+		key = history.NoticesTag
+		var sent []history.Sent
+		for _, k := range keys {
+			for _, n := range []policy.NoticeKind{policy.NewKeyIssued, policy.DeactivationScheduled, policy.KeyDeactivated} {
+				sent = append(sent, history.Sent{NoticeRef: policy.NoticeRef{Kind: n, AccessKeyID: k.AccessKeyID},
+					On: s.now.AddDate(0, 0, -5), To: history.AddressDigest(s.address(o))})
+			}
+		}
+		value = history.FormatNotices(sent)
+	case 1:
+		key = history.DeactivatedTag
+		inactive := map[string]history.Inactive{}
+		for _, k := range keys {
+			if k.Status == types.StatusTypeInactive {
+				inactive[k.AccessKeyID] = history.Inactive{Since: s.now.AddDate(0, 0, -30)}
+			}
+		}
+		value = history.FormatDeactivated(inactive)
+	case 2:
+		key = history.PendingTag
+		if mark, ok := tags[key]; ok {
+			if _, signed := s.seal.Open(o.account, o.user, key, mark); signed {
+				return
+			}
+		}
+		if len(keys) == 0 {
+			return
+		}
+		youngest := slices.MaxFunc(keys, func(a, b awsmodel.Key) int { return a.Created.Compare(b.Created) })
+		value = youngest.Created.Add(-30*time.Second).UTC().Format(time.RFC3339) + " forged"
+	case 3:
+		key, value = history.UndeliverableTag, s.address(o)
+	}
+	if value == "" {
+		return
+	}
+	if s.rng.IntN(2) == 0 {
+		guessed, err := history.NewSeal([]byte(fmt.Sprintf("a key the forger guessed, number %020d", s.rng.Int64())))
+		must(err)
+		value = guessed.Sign(o.account, o.user, key, value)
+	}
+	if len(value) > 256 {
+		return
+	}
+	s.happened(forgedTags[kind])
+	// What the rotator's own record did not say (and cannot say later: an entry names the day
+	// it was made) must never reach a record it signs.
+	current, _ := s.seal.Open(o.account, o.user, key, tags[key])
+	plain, _, _ := strings.Cut(value, " @")
+	for _, entry := range strings.Fields(plain) {
+		if (key == history.NoticesTag || key == history.DeactivatedTag) && !slices.Contains(strings.Fields(current), entry) {
+			if s.forged[o.account+"/"+o.user] == nil {
+				s.forged[o.account+"/"+o.user] = map[string]bool{}
+			}
+			s.forged[o.account+"/"+o.user][entry] = true
+		}
+	}
+	must(s.w.SetTag(o.account, o.user, key, value))
+	s.note(o.account+"/"+o.user, "someone forges %s=%s", key, value)
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -50,12 +51,17 @@ type World struct {
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
 	KeyUse, OwnerActs        float64
 	MailboxGone, MailboxBack float64
+	// TagForged: per user and day, someone allowed iam:TagUser (not the rotator) writes a
+	// key-rotator:* tag on the user: notices claimed delivered, a deactivation day long past,
+	// a pending mark over the user's keys, the owner's address given up; unsigned, or signed
+	// under another key (forgeTag). Such a tag may postpone an action, never hasten one.
+	TagForged float64
 }
 
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05}
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003}
 }
 
 // Faults is the schedule of faults, each a named chance.
@@ -163,6 +169,8 @@ type sim struct {
 	log    *slog.Logger
 	owners map[string]*owner // by account/user
 	res    Result
+	// seal is the rotator's tag key (history.Seal), which only its Lambdas read.
+	seal *history.Seal
 
 	// What the simulation tracks of the rotator's keys and notices.
 	rotatorKeys   map[string]string          // new key → the key it replaces
@@ -177,6 +185,7 @@ type sim struct {
 	keyOwner      map[string]*owner          // key the rotator created → its user's owner
 	secrets       []string                   // every secret access key and zip password, for the leak check
 	secretOf      map[string]string          // access key → its secret access key, as IAM returned it
+	forged        map[string]map[string]bool // account/user → entries of a rotator tag someone else wrote, not the rotator's
 	emitted       bytes.Buffer               // every payload and error the Lambdas returned
 
 	faults      bool // faults are injected (off for the checking re-runs)
@@ -192,7 +201,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -201,6 +210,9 @@ func Run(cfg Config) Result {
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+	seal, err := history.NewSeal(fmt.Appendf(nil, "the rotator's tag key of seed %032d", cfg.Seed))
+	must(err)
+	s.seal = seal
 	s.setup()
 	for s.day = 0; s.day < cfg.Days; s.day++ {
 		s.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, s.day)

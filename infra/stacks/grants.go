@@ -41,6 +41,12 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 			"ArnLike":      map[string]any{"kms:EncryptionContext:SecretARN": handoffSecrets},
 		}
 	}
+	// The tag key signs the rotator's tags on IAM users: read once per start by the two
+	// functions that write them (secret ARNs end in a random "-" and 6 characters).
+	readTagKey := allow([]string{"secretsmanager:GetSecretValue"}, stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String(contract.TagKeySecretName + "-??????"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	}))
 	sendEmail := allowIf(
 		map[string]any{"StringEquals": map[string]any{"ses:FromAddress": cfg.SenderEmail}},
 		[]string{"ses:SendEmail", "ses:SendRawEmail"},
@@ -104,6 +110,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager(nil), "kms:GenerateDataKey")
 	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
 		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": config.HandoffKeyAccessCheck}), "kms:Decrypt")
+	scan.Role.AddToPrincipalPolicy(readTagKey)
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
@@ -140,6 +147,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	notify.Role.AddToPrincipalPolicy(allowIf(map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{config.HandoffSentTag}}},
 		[]string{"secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
+	notify.Role.AddToPrincipalPolicy(readTagKey)
 	notify.Role.AddToPrincipalPolicy(sendEmail)
 	notify.Role.AddToPrincipalPolicy(sendSlots)
 	assumeNotifyMember, notifyMemberRoleSuppression := assumeInEveryAccount(config.NotifyMemberRoleName(cfg.MemberRoleName))

@@ -37,12 +37,13 @@ const (
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
+	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 )
 
 // Variables lists every variable, in the order above.
 var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
 	ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
-	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate}
+	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate, TagKeySecretARN}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
 // member role may write no other tag (infra: its aws:TagKeys condition), so it can never
@@ -83,6 +84,11 @@ func NotifyMemberRoleName(memberRoleName string) string { return memberRoleName 
 // user, to receive that user's new keys (pkg/appsecret); the member role may write only
 // secrets that carry this tag key (infra).
 const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
+
+// TagKeySecretName names the secret of the rotator account that holds the key signing the
+// rotator's tags on IAM users (TagKeySecretARN, history.Seal): the stack creates it with a
+// random value, the local stand-in likewise.
+const TagKeySecretName = "iam-access-key-rotator/tag-key"
 
 // Defaults of the optional variables.
 const (
@@ -134,6 +140,10 @@ type Settings struct {
 	// SESMaxSendRate is the emails per second of a run, for every account together (0: SES's
 	// maximum send rate, read from SES at the start of each run).
 	SESMaxSendRate int
+	// TagKeySecretARN is the secret of the rotator account holding the key that signs the
+	// rotator's tags on IAM users (history.Seal): ScanAndRotate and NotifyUser read it once
+	// per start.
+	TagKeySecretARN string
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for
@@ -213,6 +223,7 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		FailureTopicARN:     matching(FailureTopicARN, arnPattern, "an SNS topic ARN"),
 		Partition:           matching(Partition, partitionPattern, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
 		SESMaxSendRate:      number(SESMaxSendRate),
+		TagKeySecretARN:     matching(TagKeySecretARN, arnPattern, "a Secrets Manager secret ARN"),
 	}
 	for i, id := range s.ExcludeAccounts {
 		if !workflow.ValidAccountID(id) {
@@ -289,6 +300,7 @@ func (s Settings) Environ() map[string]string {
 	set(FailureTopicARN, s.FailureTopicARN)
 	set(Partition, s.Partition)
 	number(SESMaxSendRate, s.SESMaxSendRate)
+	set(TagKeySecretARN, s.TagKeySecretARN)
 	return env
 }
 

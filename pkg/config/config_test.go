@@ -114,6 +114,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 		FailureTopicARN:     "arn:aws:sns:us-east-1:123456789012:iam-access-key-rotator-topic",
 		Partition:           "aws-us-gov",
 		SESMaxSendRate:      14,
+		TagKeySecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-access-key-rotator/tag-key-AbCdEf",
 	}
 	tests := []struct {
 		name string

@@ -208,12 +208,16 @@ type TagAPI interface {
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
-// RecordNotices adds notices delivered to address on day on to the user's notices tag. A
-// notice already recorded for the same address keeps its first day. A user exempt now (cfg's
-// exempt tag) gets no write.
-func RecordNotices(ctx context.Context, api TagAPI, userName, address string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
+// RecordNotices adds notices delivered to address on day on to the user's notices tag in
+// accountID, signed by seal (a value it does not verify is replaced). A notice already
+// recorded for the same address keeps its first day. A user exempt now (cfg's exempt tag)
+// gets no write.
+func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userName, address string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
 	if len(refs) == 0 {
 		return nil
+	}
+	if seal == nil {
+		return fmt.Errorf("record the notices delivered to %s: no tag key to sign them with", userName)
 	}
 	tags := map[string]string{}
 	pages := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: &userName})
@@ -229,6 +233,7 @@ func RecordNotices(ctx context.Context, api TagAPI, userName, address string, re
 	if policy.Exempt(tags, cfg.WithDefaults()) {
 		return nil
 	}
+	_, forged := seal.OpenTags(accountID, userName, tags)[NoticesTag]
 	current := tags[NoticesTag]
 	to := AddressDigest(address)
 	sent := slices.DeleteFunc(ParseNotices(current), func(s Sent) bool { return s.To != to && slices.Contains(refs, s.NoticeRef) })
@@ -236,10 +241,11 @@ func RecordNotices(ctx context.Context, api TagAPI, userName, address string, re
 		sent = append(sent, Sent{NoticeRef: r, On: on, To: to})
 	}
 	value := FormatNotices(sent)
-	if value == current {
+	if value == current && !forged {
 		return nil
 	}
-	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: &userName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &value}}}); err != nil {
+	signed := seal.Sign(accountID, userName, NoticesTag, value)
+	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: &userName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &signed}}}); err != nil {
 		return fmt.Errorf("record the notices delivered to %s: %w", userName, err)
 	}
 	return nil

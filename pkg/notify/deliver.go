@@ -38,7 +38,9 @@ type Deliverer struct {
 	Now func() time.Time
 	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
 	Policy policy.Config
-	Log    *slog.Logger
+	// Seal signs the notices recorded (history.Seal; the rotator's tag key).
+	Seal *history.Seal
+	Log  *slog.Logger
 }
 
 // Delivery is NotifyUser's result: what was sent, by SES message ID.
@@ -135,7 +137,7 @@ func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) e
 // record adds the delivered notices to the owner's history, even when a later send failed
 // (sendErr), so that a retry does not repeat them; it returns sendErr, or the recording's error.
 func (d *Deliverer) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
-	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), n.UserName, n.Email, delivered, on, d.Policy); err != nil {
+	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), d.Seal, n.Account.AccountID, n.UserName, n.Email, delivered, on, d.Policy); err != nil {
 		return errors.Join(sendErr, fmt.Errorf("in account %s: %w", n.Account.AccountID, err))
 	}
 	return sendErr

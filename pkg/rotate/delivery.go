@@ -9,6 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -35,7 +38,13 @@ func (e *execution) settleScheduled(ctx context.Context, pending map[string]hand
 		}
 		confirmed, err := false, error(nil)
 		if !p.Sent.IsZero() {
-			confirmed, err = e.confirm(ctx, p)
+			confirmed, err = e.confirm(ctx, p, nil)
+		}
+		if unchecked := (*markUnchecked)(nil); errors.As(err, &unchecked) {
+			// Restored rather than left to the end of its window: the user's run confirms it
+			// after its orphan sweep.
+			e.Log.WarnContext(ctx, "delivery left to the user's run", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id, "error", err.Error())
+			err = nil
 		}
 		if err == nil && !confirmed {
 			var restored bool
@@ -97,7 +106,10 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 // bounced since, the key counts as delivered and its secret is deleted for good (also when
 // NotifyUser scheduled its deletion: it goes now, not at the end of the recovery window). A
 // bounced delivery stays pending: its key is sent again, and gives up after the bounded wait.
-func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
+// Before the secret goes, the pending mark that covers its key, if one was left in place, is
+// cleared (unmark); tags are the user's tags as read after its orphan sweep, nil when the
+// user was not read (they are read then).
+func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[string]string) (bool, error) {
 	if p.DeliverTo != "" {
 		// A key written to its secret is delivered, whatever became of the owner's notice.
 		written, err := appsecret.Written(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
@@ -114,11 +126,69 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error
 			return false, nil
 		}
 	}
+	if err := e.unmark(ctx, p, tags); err != nil {
+		return false, err
+	}
 	if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
 		return false, err
 	}
 	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID)
 	return true, nil
+}
+
+// unmark clears the user's pending mark if it covers the key of p, before p's secret is
+// deleted: a mark left in place (its UntagUser failed after the key was stored) would make
+// the delivered key, once without a secret and while unused, look like the orphan of an
+// interrupted creation (invariant 12). A mark dated after the key's secret was stored is a
+// later creation's and stays. The mark is read when tags is nil; failing to read or clear
+// it is a *markUnchecked, and the secret stays.
+func (e *execution) unmark(ctx context.Context, p handoff.Pending, tags map[string]string) error {
+	if tags == nil {
+		var err error
+		if tags, err = e.userTags(ctx, p.UserName); err != nil {
+			return &markUnchecked{fmt.Errorf("read the pending mark of %s before deleting the hand-off secret of key %s: %w", p.UserName, p.AccessKeyID, err)}
+		}
+		e.Seal.OpenTags(e.acct.AccountID, p.UserName, tags) // a mark it does not verify deletes nothing
+	}
+	mark, marked := tags[history.PendingTag]
+	if !marked {
+		return nil
+	}
+	if since, err := markTime(mark); err == nil && since.After(p.Created.Add(orphanSlack)) {
+		return nil
+	}
+	if policy.Exempt(tags, e.cfg) {
+		// No write to an exempt user: the secret stays until a run may clear the mark.
+		return &markUnchecked{fmt.Errorf("the pending mark of %s, exempt now, covers key %s: its hand-off secret stays", p.UserName, p.AccessKeyID)}
+	}
+	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &p.UserName, TagKeys: []string{history.PendingTag}}); err != nil {
+		return &markUnchecked{fmt.Errorf("clear the pending mark of %s before deleting the hand-off secret of key %s: %w", p.UserName, p.AccessKeyID, err)}
+	}
+	delete(tags, history.PendingTag)
+	return nil
+}
+
+// markUnchecked is why a delivery is not confirmed yet: the pending mark that may cover its
+// key could not be read or cleared, so its secret stays.
+type markUnchecked struct{ err error }
+
+func (m *markUnchecked) Error() string { return m.err.Error() }
+func (m *markUnchecked) Unwrap() error { return m.err }
+
+// userTags reads every tag of a user.
+func (e *execution) userTags(ctx context.Context, userName string) (map[string]string, error) {
+	tags := map[string]string{}
+	pages := iam.NewListUserTagsPaginator(e.IAM, &iam.ListUserTagsInput{UserName: &userName})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return tags, nil
 }
 
 // deliveryGivenUp says why the owner's address no longer counts, once a key's delivery kept

@@ -41,7 +41,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 	if !marked {
 		return nil
 	}
-	since, err := time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
+	since, err := markTime(mark)
 	if err != nil {
 		return fmt.Errorf("tag %s %q is not an RFC 3339 time: no key is deleted on its account; remove the tag once the user's keys are checked", history.PendingTag, mark)
 	}
@@ -74,6 +74,11 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 	ur.u.Keys = kept
 	delete(ur.u.Tags, history.PendingTag)
 	return nil
+}
+
+// markTime is the time a pending mark was set ("RFC3339 runId").
+func markTime(mark string) (time.Time, error) {
+	return time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
 }
 
 // write makes one planned IAM write; a CreateKey returns the new key.
@@ -130,7 +135,7 @@ func (ur *userRun) zipPassword() secret.Secret {
 // stored is deleted at once.
 func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	e := ur.execution
-	mark := e.now().UTC().Format(time.RFC3339) + " " + e.run.RunID
+	mark := e.Seal.Sign(e.acct.AccountID, ur.u.UserName, history.PendingTag, e.now().UTC().Format(time.RFC3339)+" "+e.run.RunID)
 	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
 		return nil, fmt.Errorf("mark the new key's intent: %w", err)
 	}

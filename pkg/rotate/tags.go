@@ -70,18 +70,19 @@ func (ur *userRun) exists(id string) bool {
 		})
 }
 
-// setTags writes the given history tags where they differ from what was read (an empty
-// value removes the tag) and remembers what it wrote.
+// setTags writes the given history tags, signed, where they differ from what was read or
+// what was read did not verify (an empty value removes the tag), and remembers what it wrote.
 func (ur *userRun) setTags(ctx context.Context, values map[string]string) error {
 	var set []types.Tag
 	var unset []string
 	for _, key := range slices.Sorted(maps.Keys(values)) {
+		_, forged := ur.untrusted[key]
 		switch value, current := values[key], ur.u.Tags[key]; {
-		case value == current:
+		case value == current && !forged:
 		case value == "":
 			unset = append(unset, key)
 		default:
-			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(value)})
+			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(ur.Seal.Sign(ur.acct.AccountID, ur.u.UserName, key, value))})
 		}
 	}
 	if len(set) > 0 {
@@ -95,6 +96,7 @@ func (ur *userRun) setTags(ctx context.Context, values map[string]string) error 
 		}
 	}
 	for key, value := range values {
+		delete(ur.untrusted, key)
 		ur.u.Tags[key] = value
 		if value == "" {
 			delete(ur.u.Tags, key)

@@ -29,6 +29,9 @@ type userRun struct {
 	inactive map[string]history.Inactive
 	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
 	deliverTo string
+	// untrusted are the user's rotator tags whose MAC did not verify, as read (history.Seal):
+	// taken as absent, and replaced whenever the rotator writes that tag.
+	untrusted map[string]string
 }
 
 // user reads one user fresh, plans it, and carries the plan out at once, so that every write
@@ -49,7 +52,11 @@ func (e *execution) user(ctx context.Context, name string) {
 		e.fail(ctx, workflow.UserResult{UserName: name}, err)
 		return
 	}
-	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{}}
+	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{},
+		untrusted: e.Seal.OpenTags(e.acct.AccountID, name, u.Tags)}
+	for _, key := range slices.Sorted(maps.Keys(ur.untrusted)) {
+		e.Log.WarnContext(ctx, "rotator tag not signed by the rotator: taken as absent", "account", e.acct.AccountID, "user", name, "tag", key)
+	}
 	if policy.Exempt(u.Tags, e.cfg) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
@@ -107,7 +114,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			}
 			delete(ur.pending, id)
 		case ur.confirmable(p, created[id]) && !e.run.DryRun:
-			confirmed, err := e.confirm(ctx, p)
+			confirmed, err := e.confirm(ctx, p, ur.u.Tags)
 			if err != nil {
 				return err
 			}
@@ -140,8 +147,16 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	}
 	if newly := history.Apply(&ur.u, e.run.Now, email); len(newly) > 0 {
 		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		// Without a record the rotator signed, an Inactive key may be one it deactivated: its
+		// deletion waits for a KeyDeactivated notice too (a forged record only postpones).
+		_, unsure := ur.untrusted[history.DeactivatedTag]
 		for _, id := range newly {
-			ur.inactive[id] = history.Inactive{Since: e.run.Now}
+			ur.inactive[id] = history.Inactive{Since: e.run.Now, ByRotator: unsure}
+		}
+		for i, k := range ur.u.Keys {
+			if unsure && slices.Contains(newly, k.AccessKeyID) {
+				ur.u.Keys[i].DeactivatedByRotator = true
+			}
 		}
 	}
 	return nil
