@@ -132,7 +132,7 @@ func (s *sim) pastGrace(due string) bool {
 // givenUp reports whether the rotator may give up the owner's address: its mail bounces, or
 // a new key's delivery failed noticePeriod days past the old key's date.
 func (s *sim) givenUp(o *owner) bool {
-	if given := s.w.Tags(o.account, o.user)[history.UndeliverableTag]; given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
+	if given := s.tags(o).Get(history.UndeliverableTag); given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
 		return true
 	}
 	for _, sec := range s.w.SecretsList() {
@@ -154,7 +154,7 @@ func (s *sim) checkKeysAccounted() {
 		}
 	}
 	for _, o := range s.sortedOwners() {
-		_, marked := s.w.Tags(o.account, o.user)[history.PendingTag]
+		_, _, marked := s.tags(o).Lookup(history.PendingTag)
 		for _, k := range s.w.Keys(o.account, o.user) {
 			if _, made := s.rotatorKeys[k.AccessKeyID]; made && k.Status == types.StatusTypeActive && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
 				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",

@@ -93,7 +93,7 @@ func (s *sim) ownerActs(o *owner) {
 	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
 		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
 		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
-		if _, marked := s.w.Tags(o.account, o.user)[history.PendingTag]; marked {
+		if _, _, marked := s.tags(o).Lookup(history.PendingTag); marked {
 			return
 		}
 		mark := "garbage"

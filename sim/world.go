@@ -125,6 +125,9 @@ func (s *sim) appServed(o *owner) bool {
 	return o.app != "" && s.deliverable(o) && !s.givenUp(o) && !policy.Exempt(s.w.Tags(o.account, o.user), s.policy)
 }
 
+// tags are the owner's user's tags now, looked up as IAM compares their keys.
+func (s *sim) tags(o *owner) policy.Tags { return s.w.Tags(o.account, o.user) }
+
 // address is the owner's usable address now, or "".
 func (s *sim) address(o *owner) string {
 	email, _ := policy.OwnerEmail(s.w.Tags(o.account, o.user), s.policy)

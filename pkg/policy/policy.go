@@ -96,7 +96,7 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	if Exempt(u.Tags, cfg) {
 		p.Keys = keyUsages(keys, now, cfg.Timeline())
 		p.Status = StatusExempt
-		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
+		p.Reason = ExemptReason(u.Tags, cfg)
 		return p
 	}
 	orgLimit := cfg.LimitDays
@@ -594,6 +594,9 @@ func validateUsers(users []User) error {
 			bad(f+".userName", "%q appears more than once", u.UserName)
 		}
 		names[u.UserName] = true
+		if dup := u.Tags.duplicateKey(); dup != "" {
+			bad(f+".tags", "%s are one tag key to IAM, which compares the tag keys of users case-insensitively", dup)
+		}
 		if len(u.Keys) > 2 {
 			bad(f+".keys", "IAM allows at most 2 access keys per user, got %d", len(u.Keys))
 		}

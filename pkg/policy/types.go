@@ -85,9 +85,9 @@ type KeyUsage struct {
 
 // User is what the policy needs to know about one IAM user.
 type User struct {
-	UserName string            `json:"userName"`
-	Tags     map[string]string `json:"tags,omitempty"`
-	Keys     []Key             `json:"keys"`
+	UserName string `json:"userName"`
+	Tags     Tags   `json:"tags,omitempty"`
+	Keys     []Key  `json:"keys"`
 	// NoticesSent lists the notices this user was already sent (rule 5: once per key and kind).
 	NoticesSent []NoticeRef `json:"noticesSent,omitempty"`
 	// NoticesSentToday are those of NoticesSent delivered today: a warning counts before an

@@ -37,7 +37,7 @@ const (
 // for a later run.
 func (ur *userRun) clearOrphans(ctx context.Context) error {
 	e := ur.execution
-	mark, marked := ur.u.Tags[history.PendingTag]
+	_, mark, marked := ur.u.Tags.Lookup(history.PendingTag)
 	if !marked {
 		return nil
 	}
@@ -72,7 +72,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 		return fmt.Errorf("clear the pending mark of %s: %w", ur.u.UserName, err)
 	}
 	ur.u.Keys = kept
-	delete(ur.u.Tags, history.PendingTag)
+	ur.u.Tags.Delete(history.PendingTag)
 	return nil
 }
 

@@ -24,7 +24,7 @@ func (ur *userRun) recordInactive(up policy.UserPlan) {
 			continue
 		}
 		if ur.inactive == nil {
-			ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+			ur.inactive = history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 		}
 		ur.inactive[a.AccessKeyID] = history.Inactive{Since: ur.run.Now, ByRotator: true}
 	}
@@ -54,8 +54,8 @@ func (ur *userRun) prune() map[string]string {
 			active[a.AccessKeyID] = false
 		}
 	}
-	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags[history.NoticesTag]), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
-	inactive := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
+	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 	// A key active again (its owner reactivated it) loses its record: if it is deactivated
 	// again, that day is the one that counts.
 	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] || active[id] })
@@ -71,12 +71,17 @@ func (ur *userRun) exists(id string) bool {
 }
 
 // setTags writes the given history tags where they differ from what was read (an empty
-// value removes the tag) and remembers what it wrote.
+// value removes the tag) and remembers what it wrote. A tag is written and removed under the
+// rotator's own spelling of its key (the member role may write no other): IAM compares user
+// tag keys case-insensitively, so TagUser replaces, and UntagUser removes, the tag however
+// the user carries it.
 func (ur *userRun) setTags(ctx context.Context, values map[string]string) error {
 	var set []types.Tag
 	var unset []string
 	for _, key := range slices.Sorted(maps.Keys(values)) {
-		switch value, current := values[key], ur.u.Tags[key]; {
+		// A tag the user carries in another case with the same value is left as it is: the
+		// rotator reads it alike, and rewriting it would be a write on every run.
+		switch value, current := values[key], ur.u.Tags.Get(key); {
 		case value == current:
 		case value == "":
 			unset = append(unset, key)
@@ -95,9 +100,10 @@ func (ur *userRun) setTags(ctx context.Context, values map[string]string) error 
 		}
 	}
 	for key, value := range values {
-		ur.u.Tags[key] = value
 		if value == "" {
-			delete(ur.u.Tags, key)
+			ur.u.Tags.Delete(key)
+		} else {
+			ur.u.Tags.Set(key, value)
 		}
 	}
 	return nil

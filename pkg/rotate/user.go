@@ -54,7 +54,7 @@ func (e *execution) user(ctx context.Context, name string) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
 		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
-			Reason: fmt.Sprintf("tag %s=%s: exempt from rotation", e.cfg.ExemptTagKey, u.Tags[e.cfg.ExemptTagKey])})
+			Reason: policy.ExemptReason(u.Tags, e.cfg)})
 		return
 	}
 	var wait *settling
@@ -121,7 +121,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, dest) {
+	if given := ur.u.Tags.Get(history.UndeliverableTag); given != "" && strings.EqualFold(given, dest) {
 		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
 			given, history.UndeliverableTag, appsecret.DeliveryTag)
 	}
@@ -139,7 +139,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	if newly := history.Apply(&ur.u, e.run.Now, email); len(newly) > 0 {
-		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		ur.inactive = history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 		for _, id := range newly {
 			ur.inactive[id] = history.Inactive{Since: e.run.Now}
 		}
