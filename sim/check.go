@@ -27,7 +27,7 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if o == nil {
 		return
 	}
-	tags := s.w.Tags(o.account, o.user)
+	tags := s.tags(o)
 	if policy.Exempt(tags, s.policy) {
 		s.violate("exempt users get zero writes", fmt.Sprintf("%s %s of exempt user %s", c.Operation, keyID, user))
 	}

@@ -89,7 +89,7 @@ func (s *sim) ownerActs(o *owner) {
 			s.secretOf[id] = secretKey
 		}
 	case 4: // change the email tag
-		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+		must(s.w.SetTag(o.account, o.user, s.spell("EmailID"), fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
 	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
 		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
 		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
@@ -103,9 +103,9 @@ func (s *sim) ownerActs(o *owner) {
 		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
 	case 7: // shorten their own limit, change it, or drop it
 		if s.rng.IntN(3) == 0 {
-			must(s.w.RemoveTag(o.account, o.user, policy.RotationDaysTag))
+			must(s.w.RemoveTag(o.account, o.user, s.spell(policy.RotationDaysTag)))
 		} else {
-			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
+			must(s.w.SetTag(o.account, o.user, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))]))
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
@@ -114,10 +114,10 @@ func (s *sim) ownerActs(o *owner) {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, o.user))
 		}
 	case 5: // become exempt, or stop being exempt
-		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
-			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
+		if policy.Exempt(s.tags(o), s.policy) {
+			must(s.w.RemoveTag(o.account, o.user, s.spell("Exempt")))
 		} else {
-			must(s.w.SetTag(o.account, o.user, "Exempt", "TRUE"))
+			must(s.w.SetTag(o.account, o.user, s.spell("Exempt"), "TRUE"))
 		}
 	}
 }

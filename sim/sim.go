@@ -50,12 +50,17 @@ type World struct {
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
 	KeyUse, OwnerActs        float64
 	MailboxGone, MailboxBack float64
+	// Per tag an owner or administrator sets or removes (email, Exempt, RotationDays,
+	// KeyDelivery): its key spelled in another case (IAM compares user tag keys
+	// case-insensitively, "case is preserved").
+	TagKeyCase float64
 }
 
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05}
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05,
+		TagKeyCase: 0.2}
 }
 
 // Faults is the schedule of faults, each a named chance.
