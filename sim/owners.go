@@ -2,7 +2,9 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,6 +33,16 @@ func (s *sim) morning() {
 		}
 		if s.chance(w.OwnerActs) {
 			s.ownerActs(o)
+		}
+		if tags := s.w.Tags(o.account, o.user); len(tags) >= policy.MaxTagsPerUser-2 && s.chance(w.TidyTags) {
+			s.happened("owner-removes-tags")
+			removed := 0
+			for _, k := range slices.Sorted(maps.Keys(tags)) {
+				if strings.HasPrefix(k, "CostCenter") && removed < 2 {
+					must(s.w.RemoveTag(o.account, o.user, k))
+					removed++
+				}
+			}
 		}
 		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
 			s.happened("mailbox-gone")
@@ -89,7 +101,7 @@ func (s *sim) ownerActs(o *owner) {
 			s.secretOf[id] = secretKey
 		}
 	case 4: // change the email tag
-		must(s.w.SetTag(o.account, o.user, s.spell("EmailID"), fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+		s.setTag(o, s.spell("EmailID"), fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain))
 	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
 		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
 		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
@@ -100,12 +112,12 @@ func (s *sim) ownerActs(o *owner) {
 		if s.rng.IntN(2) == 0 {
 			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
 		}
-		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
+		s.setTag(o, history.PendingTag, mark)
 	case 7: // shorten their own limit, change it, or drop it
 		if s.rng.IntN(3) == 0 {
 			must(s.w.RemoveTag(o.account, o.user, s.spell(policy.RotationDaysTag)))
 		} else {
-			must(s.w.SetTag(o.account, o.user, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))]))
+			s.setTag(o, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))])
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
@@ -117,7 +129,7 @@ func (s *sim) ownerActs(o *owner) {
 		if policy.Exempt(s.tags(o), s.policy) {
 			must(s.w.RemoveTag(o.account, o.user, s.spell("Exempt")))
 		} else {
-			must(s.w.SetTag(o.account, o.user, s.spell("Exempt"), "TRUE"))
+			s.setTag(o, s.spell("Exempt"), "TRUE")
 		}
 	}
 }
@@ -131,4 +143,15 @@ func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
 		s.res.Faults["owner-acts-during-scan"]++
 		s.ownerActs(others[s.frng.IntN(len(others))])
 	}
+}
+
+// setTag sets a tag of o's user as its owner (or anyone allowed iam:TagUser) does: at IAM's
+// 50-tag quota a new tag is refused (LimitExceeded), and the owner goes without it.
+func (s *sim) setTag(o *owner, key, value string) {
+	tags := s.w.Tags(o.account, o.user)
+	if _, _, carried := policy.Tags(tags).Lookup(key); !carried && len(tags) >= policy.MaxTagsPerUser {
+		s.happened("tag-refused-at-the-limit")
+		return
+	}
+	must(s.w.SetTag(o.account, o.user, key, value))
 }

@@ -63,6 +63,12 @@ func (s *sim) setup() {
 			if s.chance(w.MachineUser) {
 				s.machineUser(o)
 			}
+			if s.chance(w.ManyTags) {
+				s.happened("user-with-many-tags")
+				for i, n := 0, 45+s.rng.IntN(6)-len(s.w.Tags(acct, name)); i < n; i++ {
+					must(s.w.SetTag(acct, name, fmt.Sprintf("CostCenter%02d", i), "4711"))
+				}
+			}
 		}
 	}
 }

@@ -119,6 +119,24 @@ func (l *Leases) takeOver(ctx context.Context, accountID, runID string, now time
 	return err
 }
 
+// Once reports whether this is the first call with name for the account: it writes an empty
+// object under the account's lease key with a conditional put (If-None-Match), so that of
+// every run, retry and re-run that asks, exactly one is told true. The bucket's lifecycle
+// rule expires the objects. ScanAndRotate uses it for what cannot be recorded in IAM (a
+// reminder to a user whose tags are full: pkg/rotate).
+func (l *Leases) Once(ctx context.Context, accountID, name string) (bool, error) {
+	key := workflow.LeaseKey(accountID) + "/once/" + name
+	_, err := l.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &l.Bucket, Key: &key, Body: bytes.NewReader(nil), IfNoneMatch: aws.String("*")})
+	var apiErr smithy.APIError
+	switch {
+	case preconditionFailed(err), errors.As(err, &apiErr) && apiErr.ErrorCode() == "ConditionalRequestConflict":
+		return false, nil // done before, or being done by a racing run
+	case err != nil:
+		return false, fmt.Errorf("record %s in account %s: %w", name, accountID, err)
+	}
+	return true, nil
+}
+
 func preconditionFailed(err error) bool {
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "PreconditionFailed"

@@ -342,6 +342,16 @@ func NewKeyIssuedMessage(replacedKeyID, deactivateOn string) string {
 		replacedKeyID, deactivateOn, replacedKeyID)
 }
 
+// TagsFullMessage tells the owner why nothing is done to keyID: the user carries tags of
+// which IAM allows MaxTagsPerUser, and the rotator needs short more free to record its work
+// (what: the tags it must write).
+func TagsFullMessage(userName, keyID string, tags, short int, what string) string {
+	return fmt.Sprintf("IAM user %s carries %d tags, and IAM allows at most %d. The key rotator must first record its work in tags of its own (%s) "+
+		"and needs %d more free: remove at least %d tags that do not start with key-rotator: from the user. "+
+		"Until then the rotator does nothing to the user's keys: %s is not rotated, and stays active past its maximum age.",
+		userName, tags, MaxTagsPerUser, what, short, short, keyID)
+}
+
 // rotationCandidate returns the key rule 4 rotates (the oldest Active key with age ≥ R and no
 // replacement), the Inactive key to delete to make room for the new one, and whether a key
 // can be created now: the owner has a usable email and the user has a free slot or an

@@ -132,7 +132,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	e := ur.execution
 	mark := e.now().UTC().Format(time.RFC3339) + " " + e.run.RunID
 	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
-		return nil, fmt.Errorf("mark the new key's intent: %w", err)
+		return nil, fmt.Errorf("mark the new key's intent: %w", noRoom(err, ur.u.UserName, history.PendingTag))
 	}
 	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &ur.u.UserName}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {

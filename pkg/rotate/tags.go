@@ -91,7 +91,7 @@ func (ur *userRun) setTags(ctx context.Context, values map[string]string) error 
 	}
 	if len(set) > 0 {
 		if _, err := ur.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: set}); err != nil {
-			return fmt.Errorf("record the key history of %s: %w", ur.u.UserName, err)
+			return fmt.Errorf("record the key history of %s: %w", ur.u.UserName, noRoom(err, ur.u.UserName, tagKeys(set)...))
 		}
 	}
 	if len(unset) > 0 {
@@ -107,4 +107,12 @@ func (ur *userRun) setTags(ctx context.Context, values map[string]string) error 
 		}
 	}
 	return nil
+}
+
+func tagKeys(tags []types.Tag) []string {
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		keys = append(keys, aws.ToString(t.Key))
+	}
+	return keys
 }

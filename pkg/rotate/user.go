@@ -178,6 +178,10 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	case up.EmailProblem != "":
 		c.NoUsableEmail++
 	}
+	if short, adds := ur.tagsShort(up); short > 0 && !e.run.DryRun && up.Status != policy.StatusDeferred {
+		ur.tagsFull(ctx, up, short, adds)
+		return
+	}
 	var newKey *workflow.NewKey
 	if !e.run.DryRun {
 		ur.recordInactive(up)
