@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -222,4 +224,15 @@ func keyIDs(keys []awsmodel.Key) []string {
 		out = append(out, k.AccessKeyID+"/"+string(k.Status))
 	}
 	return out
+}
+
+// checkTagRoom: the rotator writes a tag of its own only where the user's tags leave room for
+// it (IAM allows 50): a user without is told and left alone, never failed by IAM's quota day
+// after day. (Owners here add tags only before the run: none races the rotator's read.)
+func (s *sim) checkTagRoom(c awsmodel.Call, err error) {
+	var apiErr smithy.APIError
+	if _, tagging := c.Input.(*iam.TagUserInput); tagging && errors.As(err, &apiErr) && apiErr.ErrorCode() == "LimitExceeded" {
+		user, _ := writeTarget(c.Input)
+		s.violate("the rotator writes its tags only where there is room", fmt.Sprintf("TagUser of %s in %s refused: %v", user, c.Account, err))
+	}
 }
