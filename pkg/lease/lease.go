@@ -2,6 +2,7 @@
 // time: ScanAndRotate holds an account's lease, an S3 object written with a conditional put
 // (If-None-Match, or If-Match on an expired holder's ETag), while it writes there. A retry
 // of the same execution takes its own lease back; a lease left by a Lambda that died expires.
+// Beside each lease, Once keeps records written once per account and name.
 package lease
 
 import (
