@@ -231,7 +231,7 @@ func TestLostCreateResponse(t *testing.T) {
 	}
 	first := r.run(`{"accounts":["` + r.accountID("prod") + `"]}`)
 	alice := userNamed(r.users("prod"), "alice")
-	if lossy.lost == 0 || len(alice.Keys) != 2 || alice.Tags[history.PendingTag] == "" {
+	if lossy.lost == 0 || len(alice.Keys) != 2 || policy.Tags(alice.Tags).Get(history.PendingTag) == "" {
 		t.Fatalf("after the lost response: %d lost, alice has %d keys and tags %v; want the orphan and the mark", lossy.lost, len(alice.Keys), alice.Tags)
 	}
 	if first.outcomes[0].Counts.Failures == 0 {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -28,7 +30,7 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if o == nil {
 		return
 	}
-	tags := s.w.Tags(o.account, o.user)
+	tags := s.tags(o)
 	if policy.Exempt(tags, s.policy) {
 		s.violate("exempt users get zero writes", fmt.Sprintf("%s %s of exempt user %s", c.Operation, keyID, user))
 	}
@@ -175,7 +177,7 @@ func (s *sim) pastGrace(due string) bool {
 // a new key's delivery failed noticePeriod days past the old key's date.
 func (s *sim) givenUp(o *owner) bool {
 	// Only the rotator's own record counts: a forged one gives nothing up.
-	given, _ := s.seal.Open(o.account, o.user, history.UndeliverableTag, s.w.Tags(o.account, o.user)[history.UndeliverableTag])
+	given, _ := s.seal.Open(o.account, o.user, history.UndeliverableTag, s.tags(o).Get(history.UndeliverableTag))
 	if given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
 		return true
 	}
@@ -200,7 +202,7 @@ func (s *sim) checkKeysAccounted() {
 	}
 	for _, o := range s.sortedOwners() {
 		// Only the rotator's own mark counts: one someone else wrote makes the rotator delete nothing.
-		_, marked := s.seal.Open(o.account, o.user, history.PendingTag, s.w.Tags(o.account, o.user)[history.PendingTag])
+		_, marked := s.seal.Open(o.account, o.user, history.PendingTag, s.tags(o).Get(history.PendingTag))
 		for _, k := range s.w.Keys(o.account, o.user) {
 			if _, made := s.rotatorKeys[k.AccessKeyID]; made && k.Status == types.StatusTypeActive && !o.held[k.AccessKeyID] && !stored[k.AccessKeyID] && !marked {
 				s.violate("a created key is never lost", fmt.Sprintf("%s's key %s is neither delivered, nor stored, nor marked; its story:\n    %s",
@@ -268,4 +270,15 @@ func keyIDs(keys []awsmodel.Key) []string {
 		out = append(out, k.AccessKeyID+"/"+string(k.Status))
 	}
 	return out
+}
+
+// checkTagRoom: the rotator writes a tag of its own only where the user's tags leave room for
+// it (IAM allows 50): a user without is told and left alone, never failed by IAM's quota day
+// after day. (Owners here add tags only before the run: none races the rotator's read.)
+func (s *sim) checkTagRoom(c awsmodel.Call, err error) {
+	var apiErr smithy.APIError
+	if _, tagging := c.Input.(*iam.TagUserInput); tagging && errors.As(err, &apiErr) && apiErr.ErrorCode() == "LimitExceeded" {
+		user, _ := writeTarget(c.Input)
+		s.violate("the rotator writes its tags only where there is room", fmt.Sprintf("TagUser of %s in %s refused: %v", user, c.Account, err))
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -51,7 +52,7 @@ func (h *harness) signedTag(user, key, value string) {
 // rotatorTag is the value a rotator tag of the user carries, "" when absent or not signed by
 // the rotator.
 func (h *harness) rotatorTag(user, key string) string {
-	value, _ := h.seal.Open(testAccount, user, key, h.w.Tags(testAccount, user)[key])
+	value, _ := h.seal.Open(testAccount, user, key, policy.Tags(h.w.Tags(testAccount, user)).Get(key))
 	return value
 }
 
@@ -75,6 +76,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, now: start, dayStart: start, acct: workflow.Account{AccountID: testAccount, Name: "prod"}, seal: seal}
 	h.w = awsmodel.New(func() time.Time { return h.now }, 1)
 	h.w.VerifySES(domain)
+	h.w.CreateBucket(reportBucket)
 	h.w.ListSecretsDelay = 0
 	return h
 }
@@ -113,7 +115,8 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	iamClient := h.w.IAM(testAccount)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), AppSecrets: h.memberSecrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
-		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Seal: h.seal, Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Seal: h.seal, Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil)),
+		Leases: &lease.Leases{S3: h.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return h.now }}}
 	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)

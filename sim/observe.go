@@ -145,6 +145,7 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.learnReplacements()
 	}
 	if err != nil {
+		s.checkTagRoom(c, err)
 		return
 	}
 	switch in := c.Input.(type) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,16 @@ func (s *sim) morning() {
 		}
 		if s.chance(w.TagForged) {
 			s.forgeTag(o)
+		}
+		if tags := s.w.Tags(o.account, o.user); len(tags) >= policy.MaxTagsPerUser-2 && s.chance(w.TidyTags) {
+			s.happened("owner-removes-tags")
+			removed := 0
+			for _, k := range slices.Sorted(maps.Keys(tags)) {
+				if strings.HasPrefix(k, "CostCenter") && removed < 2 {
+					must(s.w.RemoveTag(o.account, o.user, k))
+					removed++
+				}
+			}
 		}
 		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
 			s.happened("mailbox-gone")
@@ -93,23 +104,23 @@ func (s *sim) ownerActs(o *owner) {
 			s.secretOf[id] = secretKey
 		}
 	case 4: // change the email tag
-		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+		s.setTag(o, s.spell("EmailID"), fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain))
 	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
 		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
 		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
-		if _, marked := s.w.Tags(o.account, o.user)[history.PendingTag]; marked {
+		if _, _, marked := s.tags(o).Lookup(history.PendingTag); marked {
 			return
 		}
 		mark := "garbage"
 		if s.rng.IntN(2) == 0 {
 			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
 		}
-		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
+		s.setTag(o, history.PendingTag, mark)
 	case 7: // shorten their own limit, change it, or drop it
 		if s.rng.IntN(3) == 0 {
-			must(s.w.RemoveTag(o.account, o.user, policy.RotationDaysTag))
+			must(s.w.RemoveTag(o.account, o.user, s.spell(policy.RotationDaysTag)))
 		} else {
-			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
+			s.setTag(o, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))])
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
@@ -118,10 +129,10 @@ func (s *sim) ownerActs(o *owner) {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, o.user))
 		}
 	case 5: // become exempt, or stop being exempt
-		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
-			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
+		if policy.Exempt(s.tags(o), s.policy) {
+			must(s.w.RemoveTag(o.account, o.user, s.spell("Exempt")))
 		} else {
-			must(s.w.SetTag(o.account, o.user, "Exempt", "TRUE"))
+			s.setTag(o, s.spell("Exempt"), "TRUE")
 		}
 	}
 }
@@ -173,7 +184,7 @@ func (s *sim) forgeTag(o *owner) {
 		value = history.FormatDeactivated(inactive)
 	case 2:
 		key = history.PendingTag
-		if mark, ok := tags[key]; ok {
+		if _, mark, ok := policy.Tags(tags).Lookup(key); ok {
 			if _, signed := s.seal.Open(o.account, o.user, key, mark); signed {
 				return
 			}
@@ -200,7 +211,7 @@ func (s *sim) forgeTag(o *owner) {
 	s.happened(forgedTags[kind])
 	// What the rotator's own record did not say (and cannot say later: an entry names the day
 	// it was made) must never reach a record it signs.
-	current, _ := s.seal.Open(o.account, o.user, key, tags[key])
+	current, _ := s.seal.Open(o.account, o.user, key, policy.Tags(tags).Get(key))
 	plain, _, _ := strings.Cut(value, " @")
 	for _, entry := range strings.Fields(plain) {
 		if (key == history.NoticesTag || key == history.DeactivatedTag) && !slices.Contains(strings.Fields(current), entry) {
@@ -210,6 +221,17 @@ func (s *sim) forgeTag(o *owner) {
 			s.forged[o.account+"/"+o.user][entry] = true
 		}
 	}
-	must(s.w.SetTag(o.account, o.user, key, value))
+	s.setTag(o, key, value)
 	s.note(o.account+"/"+o.user, "someone forges %s=%s", key, value)
+}
+
+// setTag sets a tag of o's user as its owner (or anyone allowed iam:TagUser) does: at IAM's
+// 50-tag quota a new tag is refused (LimitExceeded), and the owner goes without it.
+func (s *sim) setTag(o *owner, key, value string) {
+	tags := s.w.Tags(o.account, o.user)
+	if _, _, carried := policy.Tags(tags).Lookup(key); !carried && len(tags) >= policy.MaxTagsPerUser {
+		s.happened("tag-refused-at-the-limit")
+		return
+	}
+	must(s.w.SetTag(o.account, o.user, key, value))
 }

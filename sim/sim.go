@@ -56,12 +56,20 @@ type World struct {
 	// a pending mark over the user's keys, the owner's address given up; unsigned, or signed
 	// under another key (forgeTag). Such a tag may postpone an action, never hasten one.
 	TagForged float64
+	// Per tag an owner or administrator sets or removes (email, Exempt, RotationDays,
+	// KeyDelivery): its key spelled in another case (IAM compares user tag keys
+	// case-insensitively, "case is preserved").
+	TagKeyCase float64
+	// Setup, per user: 45 to 50 tags in all, of its own (IAM allows 50: an owner who then
+	// adds one is refused). Daily, per owner of a user with 48 or more: removing two of them.
+	ManyTags, TidyTags float64
 }
 
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003}
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003,
+		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05}
 }
 
 // Faults is the schedule of faults, each a named chance.

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -25,17 +27,17 @@ func (s *sim) setup() {
 			w := s.cfg.World
 			switch r := s.rng.Float64(); {
 			case r < w.Email:
-				tags["EmailID"] = name + "." + acct + "@" + domain
+				tags[s.spell("EmailID")] = name + "." + acct + "@" + domain
 			case r < w.Email+w.BadEmail:
-				tags["EmailID"] = "not an address"
+				tags[s.spell("EmailID")] = "not an address"
 			case r < w.Email+w.BadEmail+w.ForeignEmail:
-				tags["EmailID"] = name + "@elsewhere.org"
+				tags[s.spell("EmailID")] = name + "@elsewhere.org"
 			}
 			if s.chance(w.Exempt) {
-				tags["Exempt"] = "true"
+				tags[s.spell("Exempt")] = "true"
 			}
 			if s.chance(w.RotationDays) {
-				tags[policy.RotationDaysTag] = rotationDays[s.rng.IntN(len(rotationDays))]
+				tags[s.spell(policy.RotationDaysTag)] = rotationDays[s.rng.IntN(len(rotationDays))]
 			}
 			must(s.w.CreateUser(acct, name, tags))
 			o := &owner{account: acct, user: name, held: map[string]bool{}}
@@ -61,6 +63,12 @@ func (s *sim) setup() {
 			if s.chance(w.MachineUser) {
 				s.machineUser(o)
 			}
+			if s.chance(w.ManyTags) {
+				s.happened("user-with-many-tags")
+				for i, n := 0, 45+s.rng.IntN(6)-len(s.w.Tags(acct, name)); i < n; i++ {
+					must(s.w.SetTag(acct, name, fmt.Sprintf("CostCenter%02d", i), "4711"))
+				}
+			}
 		}
 	}
 }
@@ -81,7 +89,7 @@ func (s *sim) machineUser(o *owner) {
 		optIn[appsecret.OptInTag] = "someone-else"
 	}
 	o.app = "app/" + o.user
-	must(s.w.SetTag(o.account, o.user, appsecret.DeliveryTag, appsecret.Scheme+o.app))
+	must(s.w.SetTag(o.account, o.user, s.spell(appsecret.DeliveryTag), appsecret.Scheme+o.app))
 	must(s.w.CreateAppSecret(o.account, o.app, appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID]), optIn))
 }
 
@@ -122,11 +130,44 @@ func (s *sim) deliverable(o *owner) bool {
 // wrote to its secret: a machine user whose key can be delivered, not exempt, not given up.
 // (An original key, not written by the rotator, follows the ordinary rules.)
 func (s *sim) appServed(o *owner) bool {
-	return o.app != "" && s.deliverable(o) && !s.givenUp(o) && !policy.Exempt(s.w.Tags(o.account, o.user), s.policy)
+	return o.app != "" && s.deliverable(o) && !s.givenUp(o) && !policy.Exempt(s.tags(o), s.policy)
+}
+
+// spell is how an owner or administrator spells a tag key: as documented, or (World.TagKeyCase)
+// in another case, which IAM takes for the same key.
+func (s *sim) spell(key string) string {
+	if !s.chance(s.cfg.World.TagKeyCase) {
+		return key
+	}
+	s.happened("tag-key-in-another-case")
+	switch s.rng.IntN(3) {
+	case 0:
+		return strings.ToLower(key)
+	case 1:
+		return strings.ToUpper(key)
+	}
+	return strings.ToLower(key[:1]) + strings.ToUpper(key[1:])
+}
+
+// tags are the owner's user's tags now, each tag the rotator reads under its documented key
+// however the user spells it: the checker's own reading of IAM's case-insensitive keys
+// (strings.EqualFold), not the rotator's (policy.Tags), so that a rotator reading them
+// otherwise is caught.
+func (s *sim) tags(o *owner) policy.Tags {
+	known := append([]string{s.policy.ExemptTagKey, policy.RotationDaysTag, appsecret.DeliveryTag,
+		history.NoticesTag, history.PendingTag, history.DeactivatedTag, history.UndeliverableTag}, s.policy.EmailTagKeys...)
+	out := policy.Tags{}
+	for k, v := range s.w.Tags(o.account, o.user) {
+		if i := slices.IndexFunc(known, func(d string) bool { return strings.EqualFold(d, k) }); i >= 0 {
+			k = known[i]
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // address is the owner's usable address now, or "".
 func (s *sim) address(o *owner) string {
-	email, _ := policy.OwnerEmail(s.w.Tags(o.account, o.user), s.policy)
+	email, _ := policy.OwnerEmail(s.tags(o), s.policy)
 	return email
 }

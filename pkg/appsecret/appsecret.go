@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
 
@@ -41,15 +42,16 @@ const (
 var secretName = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
 
 // Target returns the name of the secret the user's tags deliver new keys to, or "" when
-// they go by email. A tag that cannot be read is an error: nothing is delivered by guess.
-func Target(tags map[string]string) (string, error) {
-	value, ok := tags[DeliveryTag]
+// they go by email; the tag's key counts in any case, as IAM compares user tag keys. A tag
+// that cannot be read is an error: nothing is delivered by guess.
+func Target(tags policy.Tags) (string, error) {
+	key, value, ok := tags.Lookup(DeliveryTag)
 	if !ok {
 		return "", nil
 	}
 	name, found := strings.CutPrefix(strings.TrimSpace(value), Scheme)
 	if !found || !secretName.MatchString(name) {
-		return "", fmt.Errorf("tag %s %q is not %s<secret name>: no key is delivered to it", DeliveryTag, value, Scheme)
+		return "", fmt.Errorf("tag %s %q is not %s<secret name>: no key is delivered to it", key, value, Scheme)
 	}
 	return name, nil
 }

@@ -166,3 +166,12 @@ func TestWritten(t *testing.T) {
 		t.Error("a failed DescribeSecret must be an error, not a verdict")
 	}
 }
+
+// IAM compares user tag keys case-insensitively: keydelivery= asks for delivery as KeyDelivery= does.
+func TestKeyDeliveryTagInAnyCaseNamesTheSecret(t *testing.T) {
+	for _, key := range []string{"keydelivery", "KEYDELIVERY", "keyDelivery"} {
+		if got, err := Target(map[string]string{key: "secretsmanager:app/ci"}); got != "app/ci" || err != nil {
+			t.Errorf("tag %s: target %q, %v; want app/ci", key, got, err)
+		}
+	}
+}

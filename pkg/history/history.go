@@ -51,6 +51,7 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.KeyDeactivated:        "KD",
 	policy.KeyDeleted:            "KX",
 	policy.UnusedKeyDeleted:      "UX",
+	policy.TagsFull:              "TF",
 }
 
 const compactDay = "20060102"
@@ -172,7 +173,7 @@ func FormatDeactivated(keys map[string]Inactive) string {
 // the caller records that before any write, so that none of them is deleted today.
 func Apply(u *policy.User, today time.Time, address string) (newlyInactive []string) {
 	u.NoticesSent, u.NoticesSentToday = nil, nil
-	for _, s := range ParseNotices(u.Tags[NoticesTag]) {
+	for _, s := range ParseNotices(u.Tags.Get(NoticesTag)) {
 		if s.To != "" && s.To != AddressDigest(address) {
 			continue // it went to an address the owner no longer gives
 		}
@@ -181,7 +182,7 @@ func Apply(u *policy.User, today time.Time, address string) (newlyInactive []str
 			u.NoticesSentToday = append(u.NoticesSentToday, s.NoticeRef)
 		}
 	}
-	recorded := ParseDeactivated(u.Tags[DeactivatedTag])
+	recorded := ParseDeactivated(u.Tags.Get(DeactivatedTag))
 	for i, k := range u.Keys {
 		if k.Status != policy.Inactive {
 			continue
@@ -219,7 +220,7 @@ func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userN
 	if seal == nil {
 		return fmt.Errorf("record the notices delivered to %s: no tag key to sign them with", userName)
 	}
-	tags := map[string]string{}
+	tags := policy.Tags{}
 	pages := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: &userName})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -234,7 +235,7 @@ func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userN
 		return nil
 	}
 	_, forged := seal.OpenTags(accountID, userName, tags)[NoticesTag]
-	current := tags[NoticesTag]
+	current := tags.Get(NoticesTag)
 	to := AddressDigest(address)
 	sent := slices.DeleteFunc(ParseNotices(current), func(s Sent) bool { return s.To != to && slices.Contains(refs, s.NoticeRef) })
 	for _, r := range refs {

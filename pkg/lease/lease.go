@@ -2,6 +2,7 @@
 // time: ScanAndRotate holds an account's lease, an S3 object written with a conditional put
 // (If-None-Match, or If-Match on an expired holder's ETag), while it writes there. A retry
 // of the same execution takes its own lease back; a lease left by a Lambda that died expires.
+// Beside each lease, Once keeps records written once per account and name.
 package lease
 
 import (
@@ -117,6 +118,24 @@ func (l *Leases) takeOver(ctx context.Context, accountID, runID string, now time
 		return &Busy{AccountID: accountID, Holder: "(another execution, just now)", Until: now.Add(DefaultTTL)}
 	}
 	return err
+}
+
+// Once reports whether this is the first call with name for the account: it writes an empty
+// object under the account's lease key with a conditional put (If-None-Match), so that of
+// every run, retry and re-run that asks, exactly one is told true. The bucket's lifecycle
+// rule expires the objects. ScanAndRotate uses it for what cannot be recorded in IAM (a
+// reminder to a user whose tags are full: pkg/rotate).
+func (l *Leases) Once(ctx context.Context, accountID, name string) (bool, error) {
+	key := workflow.LeaseKey(accountID) + "/once/" + name
+	_, err := l.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &l.Bucket, Key: &key, Body: bytes.NewReader(nil), IfNoneMatch: aws.String("*")})
+	var apiErr smithy.APIError
+	switch {
+	case preconditionFailed(err), errors.As(err, &apiErr) && apiErr.ErrorCode() == "ConditionalRequestConflict":
+		return false, nil // done before, or being done by a racing run
+	case err != nil:
+		return false, fmt.Errorf("record %s in account %s: %w", name, accountID, err)
+	}
+	return true, nil
 }
 
 func preconditionFailed(err error) bool {

@@ -74,3 +74,37 @@ func TestLeaseOnTheStandIn(t *testing.T) {
 	now := time.Now()
 	exercise(t, client, &now)
 }
+
+// TestOnceTellsOneCallerOnly: of every run asking for the same name, one is told true, while
+// the account's lease is held or not; another name, or another account, is another record.
+func TestOnceTellsOneCallerOnly(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 29, 13, 0, 0, 0, time.UTC)
+	w := awsmodel.New(func() time.Time { return now }, 1)
+	w.CreateBucket("reports")
+	l := &lease.Leases{S3: w.S3(), Bucket: "reports", Clock: func() time.Time { return now }}
+	release, err := l.Acquire(ctx, account, "run-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false, false} {
+		if first, err := l.Once(ctx, account, "TagsFull/alice/2026-11-29"); first != want || err != nil {
+			t.Errorf("call %d: %v, %v; want %v", i+1, first, err, want)
+		}
+	}
+	if err := release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := l.Once(ctx, account, "TagsFull/alice/2026-11-29"); first {
+		t.Error("after the lease's release, the record is told true again")
+	}
+	if first, _ := l.Once(ctx, account, "TagsFull/alice/2026-11-30"); !first {
+		t.Error("the next day's record is not new")
+	}
+	if first, _ := l.Once(ctx, "444455556666", "TagsFull/alice/2026-11-29"); !first {
+		t.Error("another account's record is not new")
+	}
+	if _, err := l.Acquire(ctx, account, "run-b"); err != nil {
+		t.Errorf("the records keep the account's lease from being taken: %v", err)
+	}
+}

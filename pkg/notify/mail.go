@@ -429,6 +429,17 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		todo:  lines("If you still need programmatic access, ask your AWS administrators for a new access key."),
 		facts: append(append([]fact{}, accountFacts...), keyFact),
 	},
+	policy.TagsFull: {
+		purpose: "tags-full",
+		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} cannot be rotated: the user has too many tags"),
+		what: lines(
+			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} is due for rotation, but the key rotator cannot act on it.",
+			usage[0], usage[1], reason,
+		),
+		todo: lines("Remove tags from IAM user {{.UserName}} as said above (never those that start with key-rotator:). " +
+			"The next daily run then rotates the key; until then this reminder comes once a day."),
+		facts: append(append([]fact{}, accountFacts...), keyFact),
+	},
 }
 
 var supportReportKind = &kind{

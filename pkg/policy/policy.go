@@ -96,7 +96,7 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	if Exempt(u.Tags, cfg) {
 		p.Keys = keyUsages(keys, now, cfg.Timeline())
 		p.Status = StatusExempt
-		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
+		p.Reason = ExemptReason(u.Tags, cfg)
 		return p
 	}
 	orgLimit := cfg.LimitDays
@@ -340,6 +340,16 @@ func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
 func NewKeyIssuedMessage(replacedKeyID, deactivateOn string) string {
 	return fmt.Sprintf("A new access key replaces %s. Switch your applications to the new key before %s, when %s will be deactivated.",
 		replacedKeyID, deactivateOn, replacedKeyID)
+}
+
+// TagsFullMessage tells the owner why nothing is done to keyID: the user carries tags of
+// which IAM allows MaxTagsPerUser, and the rotator needs short more free to record its work
+// (what: the tags it must write).
+func TagsFullMessage(userName, keyID string, tags, short int, what string) string {
+	return fmt.Sprintf("IAM user %s carries %d tags, and IAM allows at most %d. The key rotator must first record its work in tags of its own (%s) "+
+		"and needs %d more free: remove at least %d tags that do not start with key-rotator: from the user. "+
+		"Until then the rotator does nothing to the user's keys: %s is not rotated, and stays active past its maximum age.",
+		userName, tags, MaxTagsPerUser, what, short, short, keyID)
 }
 
 // rotationCandidate returns the key rule 4 rotates (the oldest Active key with age ≥ R and no
@@ -594,6 +604,9 @@ func validateUsers(users []User) error {
 			bad(f+".userName", "%q appears more than once", u.UserName)
 		}
 		names[u.UserName] = true
+		if dup := u.Tags.duplicateKey(); dup != "" {
+			bad(f+".tags", "%s are one tag key to IAM, which compares the tag keys of users case-insensitively", dup)
+		}
 		if len(u.Keys) > 2 {
 			bad(f+".keys", "IAM allows at most 2 access keys per user, got %d", len(u.Keys))
 		}

@@ -85,9 +85,9 @@ type KeyUsage struct {
 
 // User is what the policy needs to know about one IAM user.
 type User struct {
-	UserName string            `json:"userName"`
-	Tags     map[string]string `json:"tags,omitempty"`
-	Keys     []Key             `json:"keys"`
+	UserName string `json:"userName"`
+	Tags     Tags   `json:"tags,omitempty"`
+	Keys     []Key  `json:"keys"`
 	// NoticesSent lists the notices this user was already sent (rule 5: once per key and kind).
 	NoticesSent []NoticeRef `json:"noticesSent,omitempty"`
 	// NoticesSentToday are those of NoticesSent delivered today: a warning counts before an
@@ -138,16 +138,23 @@ const (
 	KeyDeleted NoticeKind = "KeyDeleted"
 	// UnusedKeyDeleted: the key was deleted today because it was not used for the limit.
 	UnusedKeyDeleted NoticeKind = "UnusedKeyDeleted"
+	// TagsFull: the user's tags leave no room for the ones the rotator must write before it
+	// acts on the key, so nothing is done until the owner removes some (TagsFullMessage). It
+	// cannot be recorded in the user's tags: at most one a day is sent (pkg/rotate).
+	TagsFull NoticeKind = "TagsFull"
 )
 
 // NoticeKinds lists every notice kind: each has its email (pkg/notify) and its code in the
 // user's notices tag (pkg/history), and their tests range over this list.
-var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted}
+var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, TagsFull}
 
 // KeyRemains reports whether the key a notice of this kind is about still exists once it is
 // sent: such notices are remembered, so that each is sent once and the actions they announce
-// wait for them. A notice about a deleted key is not (nothing can repeat it).
-func (k NoticeKind) KeyRemains() bool { return k != KeyDeleted && k != UnusedKeyDeleted }
+// wait for them. A notice about a deleted key is not (nothing can repeat it), nor TagsFull
+// (the user has no room for the record; it announces no action).
+func (k NoticeKind) KeyRemains() bool {
+	return k != KeyDeleted && k != UnusedKeyDeleted && k != TagsFull
+}
 
 // NoticeRef identifies a notice for de-duplication: one per key and kind.
 type NoticeRef struct {

@@ -214,7 +214,7 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	if i >= 0 && ur.u.Keys[i].Status == policy.Inactive {
 		// Somebody deactivated it: not deleted on the day it was first known inactive (the
 		// next run deletes it); its secret stays with it until then.
-		since, known := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])[p.AccessKeyID]
+		since, known := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))[p.AccessKeyID]
 		if !known || history.SameDay(since.Since, e.run.Now) {
 			return nil
 		}

@@ -37,7 +37,7 @@ const (
 // for a later run.
 func (ur *userRun) clearOrphans(ctx context.Context) error {
 	e := ur.execution
-	mark, marked := ur.u.Tags[history.PendingTag]
+	_, mark, marked := ur.u.Tags.Lookup(history.PendingTag)
 	if !marked {
 		return nil
 	}
@@ -72,7 +72,7 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 		return fmt.Errorf("clear the pending mark of %s: %w", ur.u.UserName, err)
 	}
 	ur.u.Keys = kept
-	delete(ur.u.Tags, history.PendingTag)
+	ur.u.Tags.Delete(history.PendingTag)
 	return nil
 }
 
@@ -137,7 +137,7 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	e := ur.execution
 	mark := e.Seal.Sign(e.acct.AccountID, ur.u.UserName, history.PendingTag, e.now().UTC().Format(time.RFC3339)+" "+e.run.RunID)
 	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
-		return nil, fmt.Errorf("mark the new key's intent: %w", err)
+		return nil, fmt.Errorf("mark the new key's intent: %w", noRoom(err, ur.u.UserName, history.PendingTag))
 	}
 	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &ur.u.UserName}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {

@@ -61,7 +61,7 @@ func (e *execution) user(ctx context.Context, name string) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
 		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
-			Reason: fmt.Sprintf("tag %s=%s: exempt from rotation", e.cfg.ExemptTagKey, u.Tags[e.cfg.ExemptTagKey])})
+			Reason: policy.ExemptReason(u.Tags, e.cfg)})
 		return
 	}
 	var wait *settling
@@ -128,7 +128,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, dest) {
+	if given := ur.u.Tags.Get(history.UndeliverableTag); given != "" && strings.EqualFold(given, dest) {
 		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
 			given, history.UndeliverableTag, appsecret.DeliveryTag)
 	}
@@ -146,7 +146,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	if newly := history.Apply(&ur.u, e.run.Now, email); len(newly) > 0 {
-		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+		ur.inactive = history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 		// Without a record the rotator signed, an Inactive key may be one it deactivated: its
 		// deletion waits for a KeyDeactivated notice too (a forged record only postpones).
 		_, unsure := ur.untrusted[history.DeactivatedTag]
@@ -192,6 +192,10 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		c.Deferred++
 	case up.EmailProblem != "":
 		c.NoUsableEmail++
+	}
+	if short, adds := ur.tagsShort(up); short > 0 && !e.run.DryRun && up.Status != policy.StatusDeferred {
+		ur.tagsFull(ctx, up, short, adds)
+		return
 	}
 	var newKey *workflow.NewKey
 	if !e.run.DryRun {

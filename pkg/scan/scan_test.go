@@ -450,7 +450,7 @@ func TestUserReadsEveryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(u.Tags) != 6 || u.Tags["EmailID"] != "alice@example.com" || f.calls["ListUserTags"] != 3 {
+	if len(u.Tags) != 6 || u.Tags.Get("EmailID") != "alice@example.com" || f.calls["ListUserTags"] != 3 {
 		t.Errorf("tags %v after %d calls, want 6 tags over 3 pages", u.Tags, f.calls["ListUserTags"])
 	}
 	// The last use comes with its service and region; "N/A" (never used) is no service.
