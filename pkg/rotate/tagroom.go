@@ -30,9 +30,12 @@ var rotatorTags = []string{history.DeactivatedTag, history.NoticesTag, history.P
 // the key it replaces is deleted), or, while it creates a key, those it carries and the
 // pending mark.
 func (ur *userRun) tagsShort(up policy.UserPlan) (short int, adds []string) {
+	// The rotator's tags that did not verify were taken out of u.Tags (history.Seal), but
+	// the user still carries them: they take slots, and writing one replaces it.
 	carried := map[string]bool{}
 	for _, k := range rotatorTags {
-		if _, _, ok := ur.u.Tags.Lookup(k); ok {
+		_, untrusted := ur.untrusted[k]
+		if _, _, ok := ur.u.Tags.Lookup(k); ok || untrusted {
 			carried[k] = true
 		}
 	}
@@ -77,7 +80,7 @@ func (ur *userRun) tagsShort(up policy.UserPlan) (short int, adds []string) {
 			adds = append(adds, k)
 		}
 	}
-	if short = len(ur.u.Tags) - len(carried) + peak - policy.MaxTagsPerUser; short <= 0 || len(adds) == 0 {
+	if short = len(ur.u.Tags) + len(ur.untrusted) - len(carried) + peak - policy.MaxTagsPerUser; short <= 0 || len(adds) == 0 {
 		return 0, nil // replacing a tag the user carries takes no room
 	}
 	return short, adds

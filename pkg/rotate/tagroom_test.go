@@ -55,3 +55,27 @@ func TestRoomForTheRotatorsTags(t *testing.T) {
 		})
 	}
 }
+
+// TestUnverifiedRotatorTagsTakeRoomToo: a rotator tag whose MAC did not verify is out of the
+// user's tags as the rotator reads them, but IAM still counts it (the campaign found a TagUser
+// refused at the limit): it takes a slot, and writing it replaces it.
+func TestUnverifiedRotatorTagsTakeRoomToo(t *testing.T) {
+	deactivate := policy.UserPlan{Actions: []policy.Action{{Action: policy.DeactivateKey, AccessKeyID: "AKIA1"}}}
+	for _, tc := range []struct {
+		name      string
+		untrusted map[string]string
+		short     int
+	}{
+		{"a forged mark takes the last slot", map[string]string{history.PendingTag: "forged"}, 1},
+		{"a forged deactivated tag is replaced", map[string]string{history.DeactivatedTag: "forged"}, 0},
+	} {
+		tags := policy.Tags{}
+		for i := range 49 {
+			tags[fmt.Sprintf("Own%02d", i)] = "x"
+		}
+		ur := &userRun{u: policy.User{UserName: "alice", Tags: tags}, untrusted: tc.untrusted}
+		if short, _ := ur.tagsShort(deactivate); short != tc.short {
+			t.Errorf("%s: short %d, want %d", tc.name, short, tc.short)
+		}
+	}
+}
