@@ -26,7 +26,6 @@ func TestWarningOfALegacyKeyNamesADayNotPast(t *testing.T) {
 	}
 }
 
-
 // TestUnusedKeyIsNotDeletedBeforeTheDayItsOwnerWasTold: a key the rotator deactivated, whose
 // owner was told "it will be deleted on D", is not deleted earlier because it then reaches
 // the unused limit (rule 2): the owner was promised D.
