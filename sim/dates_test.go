@@ -1,0 +1,66 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// TestRedeliveredKeyNamesTheDayTheOldKeyIsDeactivated: a legacy key is replaced on day 0
+// (its date: day 10), and the new key's email fails until day 12. The redelivery must not
+// name day 10, already past: the old key is deactivated on the first run after the owner got
+// the new key, day 13, and that is the day the email names (invariant 8).
+func TestRedeliveredKeyNamesTheDayTheOldKeyIsDeactivated(t *testing.T) {
+	h := newHarness(t)
+	old := h.user("dev", nil, 300)[0]
+	start := h.dayStart
+	sesDown := true
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Operation == "SendEmail" && sesDown {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	for d := 0; d <= 20; d++ {
+		sesDown = d < 12
+		h.day()
+		if d == 12 {
+			told := toldDates(h.w.Delivered("dev@" + domain))
+			if want := start.AddDate(0, 0, 13).Format(time.DateOnly); told[old] != want {
+				t.Fatalf("day 12: the redelivered key's email names %q for %s, want %s", told[old], old, want)
+			}
+		}
+		if inactive := h.keys("dev")[old] == types.StatusTypeInactive; inactive != (d >= 13) {
+			t.Fatalf("day %d: old key %s is %s (told day 13)", d, old, h.keys("dev")[old])
+		}
+	}
+}
+
+// TestNewKeySentAfterMidnightNamesNoDayPast: NotifyUser retried past midnight sends a new-key
+// email made the day before; a legacy key's date (made for the day after the run) must then
+// be the day after the sending, the first run that can act on it.
+func TestNewKeySentAfterMidnightNamesNoDayPast(t *testing.T) {
+	h := newHarness(t)
+	old := h.user("dev", nil, 300)[0]
+	sesDown := true
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Operation == "SendEmail" && sesDown {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	for range 10 {
+		h.day() // the email fails until the old key's day (day 10)
+	}
+	sesDown = false
+	notes := h.scan() // day 10's run: the redelivery names day 11
+	h.now = h.dayStart.AddDate(0, 0, 1).Add(-h.dayStart.Sub(h.dayStart.Truncate(24*time.Hour)) + time.Minute)
+	h.notify(notes) // sent at 00:01 on day 11
+	want := h.dayStart.AddDate(0, 0, 2).Format(time.DateOnly)
+	if told := toldDates(h.w.Delivered("dev@" + domain)); told[old] != want {
+		t.Fatalf("sent on %s, the email names %q for %s, want %s", h.now.Format(time.DateOnly), told[old], old, want)
+	}
+}
