@@ -40,6 +40,7 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 		return // a retried call on a key already gone
 	}
 	k := keys[i]
+	s.checkToldDay(c, o, k)
 	if c.Operation == "DeleteAccessKey" {
 		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive && s.reactivatedOn[keyID] == s.day {
 			// Its owner reactivated and deactivated it again since the rotator last read it:

@@ -35,7 +35,8 @@ func (s *sim) daily() {
 		s.faults = false
 	}
 	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
-	if s.chance(0.25) {
+	clean := s.chance(0.25)
+	if clean {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
 		s.now = s.now.Add(10 * time.Minute)
@@ -47,6 +48,7 @@ func (s *sim) daily() {
 	}
 	s.checkAppSecrets()
 	s.checkKeysAccounted()
+	s.checkToldDays(clean)
 }
 
 // execution runs one Step Functions execution over every account: ScanAndRotate, then
@@ -144,6 +146,11 @@ func (s *sim) lambda(f func()) (crashed bool) {
 }
 
 func (s *sim) emit(v any, notes []workflow.Notification, err error) {
+	if res, ok := v.(workflow.AccountResult); ok {
+		for _, u := range res.Users {
+			s.lastPlan[res.Account.AccountID+"/"+u.UserName] = u
+		}
+	}
 	b, _ := json.Marshal(v)
 	s.emitted.Write(b)
 	b, _ = json.Marshal(notes)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -149,6 +150,8 @@ type owner struct {
 	// lapsed is a key the rotator wrote to app and deactivated or deleted while the secret
 	// refused new keys (rule 6, allowed): the application lost it then, not since.
 	lapsed string
+	// actedOn is the last day the owner changed their keys or tags (-1: never).
+	actedOn int
 }
 
 type sim struct {
@@ -165,19 +168,21 @@ type sim struct {
 	res    Result
 
 	// What the simulation tracks of the rotator's keys and notices.
-	rotatorKeys   map[string]string          // new key → the key it replaces
-	warnedOn      map[string]int             // key → first day a warning giving its date was delivered
-	warnDue       map[string]string          // key → the date its first attempted warning gave
-	deactivatedOn map[string]int             // key → day it went inactive (anyone)
-	got           map[string]map[string]bool // new key → which halves of its delivery ("zip", "password") reached the owner
-	trace         map[string][]string        // key → what happened to it, for the violation's detail
-	reported      map[string]bool            // invariant and subject already reported
-	marks         map[string]time.Time       // account/user → when the rotator last marked a key creation
-	reactivatedOn map[string]int             // key → last day its owner made it Active again
-	keyOwner      map[string]*owner          // key the rotator created → its user's owner
-	secrets       []string                   // every secret access key and zip password, for the leak check
-	secretOf      map[string]string          // access key → its secret access key, as IAM returned it
-	emitted       bytes.Buffer               // every payload and error the Lambdas returned
+	rotatorKeys   map[string]string              // new key → the key it replaces
+	warnedOn      map[string]int                 // key → first day a warning giving its date was delivered
+	warnDue       map[string]string              // key → the date its first attempted warning gave
+	deactivatedOn map[string]int                 // key → day it went inactive (anyone)
+	got           map[string]map[string]bool     // new key → which halves of its delivery ("zip", "password") reached the owner
+	trace         map[string][]string            // key → what happened to it, for the violation's detail
+	reported      map[string]bool                // invariant and subject already reported
+	marks         map[string]time.Time           // account/user → when the rotator last marked a key creation
+	reactivatedOn map[string]int                 // key → last day its owner made it Active again
+	keyOwner      map[string]*owner              // key the rotator created → its user's owner
+	secrets       []string                       // every secret access key and zip password, for the leak check
+	secretOf      map[string]string              // access key → its secret access key, as IAM returned it
+	emitted       bytes.Buffer                   // every payload and error the Lambdas returned
+	told          toldDays                       // the days owners were told (invariant 8)
+	lastPlan      map[string]workflow.UserResult // account/user → the rotator's last result for the user
 
 	faults      bool // faults are injected (off for the checking re-runs)
 	inRotator   bool // the calls come from the rotator's Lambdas
@@ -192,7 +197,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, told: newToldDays(), lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
