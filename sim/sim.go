@@ -72,12 +72,16 @@ type Faults struct {
 	// acting while the rotator lists another user's keys; an application team withdrawing its
 	// secret's opt-in just as the rotator describes it.
 	ConsoleRerun, ScanRetried, NotifyRetried, OwnerActsDuringScan, OptInWithdrawn float64
+	// Per conditional S3 write (the account's lease): S3 answers 409
+	// ConditionalRequestConflict, another operation on the key racing it.
+	S3Conflict float64
 }
 
 // DefaultFaults is the campaign's schedule of faults.
 func DefaultFaults() Faults {
 	return Faults{Call: 0.03, MissedDay: 0.05, Overlap: 0.1, SESOutage: 0.03,
-		ConsoleRerun: 0.0005, ScanRetried: 0.03, NotifyRetried: 0.02, OwnerActsDuringScan: 0.002, OptInWithdrawn: 0.03}
+		ConsoleRerun: 0.0005, ScanRetried: 0.03, NotifyRetried: 0.02, OwnerActsDuringScan: 0.002, OptInWithdrawn: 0.03,
+		S3Conflict: 0.1}
 }
 
 func (c Config) withDefaults() Config {
