@@ -14,7 +14,9 @@ import (
 
 // Invariant 8: every date an owner is told is the day the rotator will act. The checker reads
 // each day an email that reached the owner names (sim/told.go) and holds the rotator to it:
-//   - the day is today or later;
+//   - the day is after today (invariant 8 says "today or later"; the rules act on
+//     nothing the day its warning is delivered, so a day told that is today is already a
+//     day the rotator will not keep);
 //   - the key is not deactivated (deleted) before the last day its owner was told; a deletion
 //     may come earlier only when the key's slot is needed for a new key, as the KeyDeactivated
 //     email says: a key is then created for the user on the same or the next day;
@@ -47,8 +49,11 @@ func (s *sim) heard(raw []byte, subject string) {
 	today := s.now.Format(time.DateOnly)
 	for what, days := range map[string]map[string]string{"deactivated": t.deactivation, "deleted": t.deletion} {
 		for key, day := range days {
-			if day < today {
-				s.violate("a date an owner is told is today or later", fmt.Sprintf("%s: told on %s that it will be %s on %s (%q); its story:\n    %s",
+			// Strictly later: a warning counts from the day after its delivery (rule 3), and
+			// no key is deleted on the day it was deactivated, so nothing an email announces
+			// can happen on the day it is read.
+			if day <= today {
+				s.violate("a date an owner is told is after today", fmt.Sprintf("%s: told on %s that it will be %s on %s (%q); its story:\n    %s",
 					key, today, what, day, subject, strings.Join(s.trace[key], "\n    ")))
 			}
 			s.note(key, "owner told it will be %s on %s", what, day)
