@@ -51,12 +51,16 @@ type World struct {
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
 	KeyUse, OwnerActs        float64
 	MailboxGone, MailboxBack float64
+	// Per account: its credential report writes booleans as the IAM user guide documents
+	// them (TRUE/FALSE) rather than as the reports seen (true/false).
+	DocumentedReportCase float64
 }
 
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05}
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05,
+		DocumentedReportCase: 0.5}
 }
 
 // Faults is the schedule of faults, each a named chance.

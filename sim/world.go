@@ -62,6 +62,12 @@ func (s *sim) setup() {
 				s.machineUser(o)
 			}
 		}
+		// The account's credential report in the IAM user guide's casing (TRUE/FALSE) or in
+		// the one seen in reports (true/false).
+		if s.chance(s.cfg.World.DocumentedReportCase) {
+			s.happened("report-in-documented-case")
+			s.w.DocumentedReportCase(acct, true)
+		}
 	}
 }
 
