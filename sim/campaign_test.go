@@ -16,6 +16,11 @@ func TestCampaign(t *testing.T) {
 			t.Errorf("no %s fault was injected: the campaign does not exercise it", kind)
 		}
 	}
+	for _, kind := range []string{"report-in-documented-case"} {
+		if c.World[kind] == 0 {
+			t.Errorf("the world never did %s: the campaign does not exercise it", kind)
+		}
+	}
 	for i, v := range c.Violations {
 		if i == 5 {
 			t.Errorf("... and %d more", len(c.Violations)-5)
