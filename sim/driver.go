@@ -84,6 +84,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 		var err error
 		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
 		s.emit(res, notes, err)
+		s.checkAccountRun(acct, err)
 		if crashed || err != nil && workflow.IsRetryable(err) {
 			notes = nil
 			continue
@@ -171,5 +172,18 @@ func (s *sim) emit(v any, notes []workflow.Notification, err error) {
 				s.warnDue[n.NewKey.ReplacesAccessKeyID] = n.NewKey.DeactivateOn
 			}
 		}
+	}
+}
+
+// checkAccountRun: an account fails a run only on faults. A run without injected faults
+// completes every account (a report in either casing is read, no lease is held by another
+// run), and no run fails on S3's 409 ConditionalRequestConflict, which AWS asks to retry.
+func (s *sim) checkAccountRun(acct workflow.Account, err error) {
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "ConditionalRequestConflict"):
+		s.violate("a conditional write's 409 is retried, not fatal", fmt.Sprintf("%s: %v", acct.AccountID, err))
+	case !s.faults && !s.overlapping:
+		s.violate("a fault-free run completes every account", fmt.Sprintf("%s: %v", acct.AccountID, err))
 	}
 }
