@@ -81,9 +81,15 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 		// newer email gives it a new day).
 		delete(s.told.deactivation, k.AccessKeyID)
 	case "DeleteAccessKey":
-		if day, ok := s.told.deletion[k.AccessKeyID]; ok && today < day {
-			s.told.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot; its story:\n    %s",
-				o.user, k.AccessKeyID, today, day, strings.Join(s.trace[k.AccessKeyID], "\n    "))}
+		// Allowed (counted): the owner changed their keys since the email, typically deleting
+		// or deactivating the replacement whose age the day counted on; rule 3 then deletes
+		// an expired Inactive key without a replacement at X. The rotator does not store the
+		// day it told, so it cannot hold to it once the keys it was computed from are gone.
+		if day, ok := s.told.deletion[k.AccessKeyID]; ok && today < day && o.actedOn >= s.told.heardOn[k.AccessKeyID] {
+			s.res.Faults["deleted-before-its-day-after-owner-changed-keys"]++
+		} else if ok && today < day {
+			s.told.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot (keys %v; the rotator's last result: %s); its story:\n    %s",
+				o.user, k.AccessKeyID, today, day, keyIDs(s.w.Keys(o.account, o.user)), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    "))}
 		}
 	}
 }

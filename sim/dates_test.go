@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -62,5 +64,30 @@ func TestNewKeySentAfterMidnightNamesNoDayPast(t *testing.T) {
 	want := h.dayStart.AddDate(0, 0, 2).Format(time.DateOnly)
 	if told := toldDates(h.w.Delivered("dev@" + domain)); told[old] != want {
 		t.Fatalf("sent on %s, the email names %q for %s, want %s", h.now.Format(time.DateOnly), told[old], old, want)
+	}
+}
+
+// TestToldInReadsEveryDatedEmail: the checker of invariant 8 reads the day from each owner
+// email that names one, as composed by pkg/notify (an account name beside the ID included).
+func TestToldInReadsEveryDatedEmail(t *testing.T) {
+	a := notify.Addressing{From: "rotator@" + domain, To: "dev@" + domain, AccountID: "100000000001", AccountName: "account-1", UserName: "dev"}
+	const old = "AKIAOLDOLDOLDOLDOLD1"
+	usage := &policy.Usage{AccessKeyID: old}
+	for _, tt := range []struct {
+		kind      policy.NoticeKind
+		wantDeact string
+		wantDel   string
+	}{
+		{policy.DeactivationScheduled, "2026-03-04", ""},
+		{policy.KeyDeactivated, "", "2026-03-04"},
+	} {
+		m, err := notify.NoticeMail(a, policy.Notice{Kind: tt.kind, AccessKeyID: old, ActBy: "2026-03-04", Message: "details", Usage: usage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := toldIn(m.Raw)
+		if got.deactivation[old] != tt.wantDeact || got.deletion[old] != tt.wantDel {
+			t.Errorf("%s: read deactivation %q, deletion %q; want %q, %q", tt.kind, got.deactivation[old], got.deletion[old], tt.wantDeact, tt.wantDel)
+		}
 	}
 }

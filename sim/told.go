@@ -17,9 +17,9 @@ import (
 var (
 	toldDeactivation = []*regexp.Regexp{
 		regexp.MustCompile(`On (\d{4}-\d{2}-\d{2}) the old key (AKIA[A-Z0-9]+) will be deactivated`),
-		regexp.MustCompile(`Access key (AKIA[A-Z0-9]+) of IAM user \S+ in AWS account \S+ will be deactivated on (\d{4}-\d{2}-\d{2})`),
+		regexp.MustCompile(`Access key (AKIA[A-Z0-9]+) of IAM user \S+ in AWS account .+? will be deactivated on (\d{4}-\d{2}-\d{2})`),
 	}
-	toldDeletion = regexp.MustCompile(`Access key (AKIA[A-Z0-9]+) of IAM user \S+ in AWS account \S+ was deactivated\. It will be deleted on (\d{4}-\d{2}-\d{2})`)
+	toldDeletion = regexp.MustCompile(`Access key (AKIA[A-Z0-9]+) of IAM user \S+ in AWS account .+? was deactivated\. It will be deleted on (\d{4}-\d{2}-\d{2})`)
 	dayFirst     = regexp.MustCompile(`^\d`)
 )
 
