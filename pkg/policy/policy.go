@@ -466,10 +466,11 @@ func (d *decider) deactivate(k Key, reason string, repl Key) {
 
 // deactivatedNotice tells the owner that k was deactivated and when it will be deleted.
 func (d *decider) deactivatedNotice(k, repl Key) {
-	deleteOn := latest(k.CreateDate.Add(days(d.th.DeleteAt)), d.now.Add(day))
+	deleteOn := k.CreateDate.Add(days(d.th.DeleteAt))
 	if repl.AccessKeyID != "" {
 		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.Notice)))
 	}
+	deleteOn = ActOn(deleteOn, d.now) // not on the day it was deactivated, nor before the notice counts
 	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
 		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
 		k.AccessKeyID, dateOf(deleteOn)))
