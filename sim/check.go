@@ -31,6 +31,9 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if policy.Exempt(tags, s.policy) {
 		s.violate("exempt users get zero writes", fmt.Sprintf("%s %s of exempt user %s", c.Operation, keyID, user))
 	}
+	if c.Operation == "CreateAccessKey" {
+		s.told.createdOn[c.Account+"/"+user] = s.day // a deletion before its day may have made room
+	}
 	if keyID == "" {
 		return
 	}

@@ -3,7 +3,6 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +18,8 @@ import (
 //     day the rotator will not keep);
 //   - the key is not deactivated (deleted) before the last day its owner was told; a deletion
 //     may come earlier only when the key's slot is needed for a new key, as the KeyDeactivated
-//     email says: a key is then created for the user on the same or the next day;
+//     email says: the rotator then creates one (calls CreateAccessKey) for the user on the
+//     same or the next day (the creation may fail and be undone: the slot was still needed);
 //   - the key is not silently later: a key whose deactivation day has come and that is still
 //     Active after a day's fault-free re-run is a violation (checkToldDays), unless its owner
 //     changed their keys or tags since the email (the rules' day moved with what they did) or
@@ -31,6 +31,7 @@ type toldDays struct {
 	deactivation, deletion map[string]string // key → the last day an email that reached its owner named
 	heardOn                map[string]int    // key → the simulation day of that email
 	earlyDelete            map[string]earlyDelete
+	createdOn              map[string]int // account/user → the last day the rotator called CreateAccessKey for it
 }
 
 // earlyDelete is a deletion before the day told, allowed if the user gets a new key.
@@ -40,7 +41,7 @@ type earlyDelete struct {
 }
 
 func newToldDays() toldDays {
-	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, earlyDelete: map[string]earlyDelete{}}
+	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}}
 }
 
 // heard records the days an email that reached the owner names: each today or later.
@@ -99,10 +100,10 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 // was told, unless its owner moved its rule 3 date since.
 func (s *sim) checkToldDays(clean bool) {
 	for user, e := range s.told.earlyDelete {
-		if s.createdFor(user, e.day) {
+		if day, ok := s.told.createdOn[user]; ok && day >= e.day {
 			delete(s.told.earlyDelete, user)
 		} else if s.day > e.day {
-			s.violate("a key is deleted on the day its owner was told, not before", e.detail)
+			s.violate("a key is deleted on the day its owner was told, not before", e.detail+"\n    the rotator's result since: "+s.lastResult(s.owners[user]))
 			delete(s.told.earlyDelete, user)
 		}
 	}
@@ -133,16 +134,6 @@ func (s *sim) checkToldDays(clean bool) {
 				o.user, k.AccessKeyID, today, day, keyIDs(keys), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    ")))
 		}
 	}
-}
-
-// createdFor reports whether the rotator created a key for account/user on day or later.
-func (s *sim) createdFor(user string, day int) bool {
-	o := s.owners[user]
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, day)
-	return o != nil && slices.ContainsFunc(s.w.Keys(o.account, o.user), func(k awsmodel.Key) bool {
-		_, made := s.rotatorKeys[k.AccessKeyID]
-		return made && !k.Created.Before(start)
-	})
 }
 
 // lastResult says what the rotator last decided for o's user, for a violation's detail.
