@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -89,5 +91,49 @@ func TestToldInReadsEveryDatedEmail(t *testing.T) {
 		if got.deactivation[old] != tt.wantDeact || got.deletion[old] != tt.wantDel {
 			t.Errorf("%s: read deactivation %q, deletion %q; want %q, %q", tt.kind, got.deactivation[old], got.deletion[old], tt.wantDeact, tt.wantDel)
 		}
+	}
+}
+
+// TestCheckerHoldsTheRotatorToTheDayTold: the campaign's checker of invariant 8 reports an
+// email naming today, and a deactivation before the day an email named; not the rotator
+// keeping the day.
+func TestCheckerHoldsTheRotatorToTheDayTold(t *testing.T) {
+	now := time.Date(2026, 1, 3, 13, 0, 0, 0, time.UTC)
+	s := &sim{owners: map[string]*owner{}, trace: map[string][]string{}, reported: map[string]bool{}, told: newToldDays(),
+		lastPlan: map[string]workflow.UserResult{}, now: now, res: Result{Faults: map[string]int{}}}
+	s.w = awsmodel.New(func() time.Time { return now }, 1)
+	const acct = "100000000003"
+	must(s.w.CreateUser(acct, "dev", map[string]string{"EmailID": "dev@" + domain}))
+	id, _, err := s.w.AddKey(acct, "dev", now.AddDate(0, 0, -95), types.StatusTypeActive)
+	must(err)
+	o := &owner{account: acct, user: "dev", held: map[string]bool{id: true}, actedOn: -1}
+	a := notify.Addressing{From: "rotator@" + domain, To: "dev@" + domain, AccountID: acct, UserName: "dev"}
+	tell := func(day string) {
+		m, err := notify.NoticeMail(a, policy.Notice{Kind: policy.DeactivationScheduled, AccessKeyID: id, ActBy: day, Message: "m", Usage: &policy.Usage{AccessKeyID: id}})
+		must(err)
+		s.heard(m.Raw, m.Subject)
+	}
+	deactivate := func() {
+		keys := s.w.Keys(acct, "dev")
+		s.checkToldDay(awsmodel.Call{Service: "IAM", Operation: "UpdateAccessKey", Account: acct}, o, keys[0])
+	}
+	tell("2026-01-04")
+	deactivate() // on the 3rd, told the 4th
+	tell("2026-01-03")
+	var got []string
+	for _, v := range s.res.Violations {
+		got = append(got, v.Invariant)
+	}
+	want := []string{"a key is deactivated on the day its owner was told, not before", "a date an owner is told is after today"}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations %q, want %q", got, want)
+	}
+	s.res.Violations, s.reported = nil, map[string]bool{}
+	s.now = now.AddDate(0, 0, 1)
+	tell("2026-01-05")
+	s.now = now.AddDate(0, 0, 2)
+	deactivate() // on the day told
+	if len(s.res.Violations) != 0 {
+		t.Errorf("the day kept, reported: %v", s.res.Violations)
 	}
 }
