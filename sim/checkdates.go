@@ -34,7 +34,8 @@ type toldDays struct {
 	createdOn              map[string]int // account/user → the last day the rotator called CreateAccessKey for it
 }
 
-// earlyDelete is a deletion before the day told, allowed if the user gets a new key.
+// earlyDelete is a deletion before the day told, allowed if the rotator then tries to create
+// a key for the user (its slot was needed).
 type earlyDelete struct {
 	day    int
 	detail string
@@ -44,7 +45,7 @@ func newToldDays() toldDays {
 	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}}
 }
 
-// heard records the days an email that reached the owner names: each today or later.
+// heard records the days an email that reached the owner names: each after today.
 func (s *sim) heard(raw []byte, subject string) {
 	t := toldIn(raw)
 	today := s.now.Format(time.DateOnly)
@@ -95,9 +96,10 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 	}
 }
 
-// checkToldDays ends a day: an early deletion whose slot no new key took (by the next day)
-// is a violation, and after a fault-free re-run no key is left Active past the day its owner
-// was told, unless its owner moved its rule 3 date since.
+// checkToldDays ends a day: an early deletion after which the rotator tried to create no key
+// for the user (by the next day) is a violation, and after a fault-free re-run no key is
+// left Active past the day its owner was told, unless its owner changed their keys or tags
+// since, or the user failed that run.
 func (s *sim) checkToldDays(clean bool) {
 	for user, e := range s.told.earlyDelete {
 		if day, ok := s.told.createdOn[user]; ok && day >= e.day {
