@@ -37,6 +37,9 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 	if in, ok := c.Input.(*iam.TagUserInput); ok {
 		s.checkSigned(o, in)
 	}
+	if c.Operation == "CreateAccessKey" {
+		s.told.createdOn[c.Account+"/"+user] = s.day // a deletion before its day may have made room
+	}
 	if keyID == "" {
 		return
 	}
@@ -46,6 +49,7 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 		return // a retried call on a key already gone
 	}
 	k := keys[i]
+	s.checkToldDay(c, o, k)
 	if c.Operation == "DeleteAccessKey" {
 		if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive && s.reactivatedOn[keyID] == s.day {
 			// Its owner reactivated and deactivated it again since the rotator last read it:

@@ -36,7 +36,8 @@ func (s *sim) daily() {
 		s.faults = false
 	}
 	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
-	if s.chance(0.25) {
+	clean := s.chance(0.25)
+	if clean {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
 		s.now = s.now.Add(10 * time.Minute)
@@ -48,6 +49,7 @@ func (s *sim) daily() {
 	}
 	s.checkAppSecrets()
 	s.checkKeysAccounted()
+	s.checkToldDays(clean)
 }
 
 // execution runs one Step Functions execution over every account: ScanAndRotate, then
@@ -78,7 +80,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 	iamClient := s.w.IAM(acct.AccountID)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.SecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/", Seal: s.seal,
-		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
+		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }, Sleep: func(d time.Duration) { s.now = s.now.Add(d) }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification
 	for attempt := 1; attempt <= scanAttempts; attempt++ {
@@ -86,6 +88,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 		var err error
 		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
 		s.emit(res, notes, err)
+		s.checkAccountRun(acct, err)
 		if crashed || err != nil && workflow.IsRetryable(err) {
 			notes = nil
 			continue
@@ -148,6 +151,11 @@ func (s *sim) lambda(f func()) (crashed bool) {
 }
 
 func (s *sim) emit(v any, notes []workflow.Notification, err error) {
+	if res, ok := v.(workflow.AccountResult); ok {
+		for _, u := range res.Users {
+			s.lastPlan[res.Account.AccountID+"/"+u.UserName] = u
+		}
+	}
 	b, _ := json.Marshal(v)
 	s.emitted.Write(b)
 	b, _ = json.Marshal(notes)
@@ -168,5 +176,18 @@ func (s *sim) emit(v any, notes []workflow.Notification, err error) {
 				s.warnDue[n.NewKey.ReplacesAccessKeyID] = n.NewKey.DeactivateOn
 			}
 		}
+	}
+}
+
+// checkAccountRun: an account fails a run only on faults. A run without injected faults
+// completes every account (a report in either casing is read, no lease is held by another
+// run), and no run fails on S3's 409 ConditionalRequestConflict, which AWS asks to retry.
+func (s *sim) checkAccountRun(acct workflow.Account, err error) {
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "ConditionalRequestConflict"):
+		s.violate("a conditional write's 409 is retried, not fatal", fmt.Sprintf("%s: %v", acct.AccountID, err))
+	case !s.faults && !s.overlapping:
+		s.violate("a fault-free run completes every account", fmt.Sprintf("%s: %v", acct.AccountID, err))
 	}
 }

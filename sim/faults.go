@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
@@ -51,6 +52,11 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	if c.Operation == "SendEmail" && s.sesOutage {
 		s.res.Faults["ses-outage"]++
 		return awsmodel.ServerError
+	}
+	if in, ok := c.Input.(*s3.PutObjectInput); ok && (in.IfNoneMatch != nil || in.IfMatch != nil) && s.fault(f.S3Conflict) {
+		// Another operation on the key races the conditional write: S3 answers 409.
+		s.res.Faults[awsmodel.Conflict.String()]++
+		return awsmodel.Conflict
 	}
 	if !s.fault(f.Call) {
 		return awsmodel.None

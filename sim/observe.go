@@ -48,6 +48,7 @@ func (s *sim) readMail() {
 		if len(m.Bounced) > 0 {
 			continue
 		}
+		s.heard(m.Raw, subject)
 		if z := zipSubject.FindStringSubmatch(subject); z != nil && s.keyOwner[z[1]] != nil {
 			s.received(s.keyOwner[z[1]], z[1], "zip")
 		}

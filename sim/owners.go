@@ -72,6 +72,7 @@ func (s *sim) ownerActs(o *owner) {
 		act = 4 + s.rng.IntN(5) // a machine user's keys are its application's: its owner changes tags only
 	}
 	s.happened(ownerActions[act])
+	o.actedOn = s.day
 	switch act {
 	case 0: // deactivate a key
 		if len(keys) > 0 {

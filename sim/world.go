@@ -40,7 +40,7 @@ func (s *sim) setup() {
 				tags[s.spell(policy.RotationDaysTag)] = rotationDays[s.rng.IntN(len(rotationDays))]
 			}
 			must(s.w.CreateUser(acct, name, tags))
-			o := &owner{account: acct, user: name, held: map[string]bool{}}
+			o := &owner{account: acct, user: name, held: map[string]bool{}, actedOn: -1}
 			s.owners[acct+"/"+name] = o
 			for range 1 + s.rng.IntN(2) {
 				status := types.StatusTypeActive
@@ -69,6 +69,12 @@ func (s *sim) setup() {
 					must(s.w.SetTag(acct, name, fmt.Sprintf("CostCenter%02d", i), "4711"))
 				}
 			}
+		}
+		// The account's credential report in the IAM user guide's casing (TRUE/FALSE) or in
+		// the one seen in reports (true/false).
+		if s.chance(s.cfg.World.DocumentedReportCase) {
+			s.happened("report-in-documented-case")
+			s.w.DocumentedReportCase(acct, true)
 		}
 	}
 }

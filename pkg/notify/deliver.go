@@ -68,7 +68,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 	}
 	var delivered []policy.NoticeRef
 	if n.NewKey != nil {
-		keyMsgs, err := d.newKeyMails(ctx, a, n)
+		keyMsgs, err := d.newKeyMails(ctx, a, n, now())
 		var missing *smtypes.ResourceNotFoundException
 		switch {
 		case errors.As(err, &missing), errors.Is(err, errSentBefore):
@@ -148,7 +148,11 @@ var errSentBefore = errors.New("the new key was sent by an earlier attempt of th
 // newKeyMails reads the new key from its hand-off secret and composes the zip and password
 // emails; for a key that goes to a secret of the member account, it writes the key there
 // (again, on a retry: the write is idempotent) and composes the owner's notice of it.
-func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification) ([]Message, error) {
+//
+// The old key's day it names is the notification's, and not before the day after now: the
+// old key is deactivated only once the owner got the new key on an earlier day, so a
+// notification sent later than it was made (a retry past midnight) names no day already past.
+func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification, now time.Time) ([]Message, error) {
 	sent, err := handoff.SentIn(ctx, d.Secrets, n.NewKey.SecretARN, n.RunID)
 	switch {
 	case err != nil:
@@ -163,8 +167,9 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	if key.AccessKeyID != n.NewKey.AccessKeyID {
 		return nil, fmt.Errorf("hand-off secret %s holds key %s, the notification names %s", n.NewKey.SecretARN, key.AccessKeyID, n.NewKey.AccessKeyID)
 	}
-	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: n.NewKey.DeactivateOn,
-		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, n.NewKey.DeactivateOn), Usage: n.NewKey.Replaced}
+	on := policy.AnnouncedDay(n.NewKey.DeactivateOn, now)
+	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: on,
+		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, on), Usage: n.NewKey.Replaced}
 	if to := n.NewKey.DeliverTo; to != "" {
 		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
 			return nil, fmt.Errorf("in account %s: %w", a.AccountID, err)

@@ -173,7 +173,7 @@ func (d *decider) rotate(keys []Key) {
 	// Rule 2: unused keys go first, whatever their status (one deactivated today, tomorrow).
 	var left []Key
 	for _, k := range keys {
-		if idle := idleDays(k, d.now); idle >= d.th.UnusedAt && !d.deactivatedToday[k.AccessKeyID] {
+		if idle := idleDays(k, d.now); idle >= d.th.UnusedAt && !d.deactivatedToday[k.AccessKeyID] && !d.deletionAnnounced(k) {
 			d.delete(k, UnusedKeyDeleted, fmt.Sprintf("key %s %s (unused limit %d days): delete",
 				k.AccessKeyID, d.idleText(k, idle), d.th.UnusedAt))
 			continue
@@ -213,7 +213,7 @@ func (d *decider) rotate(keys []Key) {
 			d.delete(makeRoom, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old and its slot is needed for the replacement of %s: delete",
 				makeRoom.AccessKeyID, d.age(makeRoom), toRotate.AccessKeyID))
 		}
-		deactivateOn := latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.Notice)))
+		deactivateOn := ActOn(latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.Notice))), d.now)
 		creates = append(creates, Action{Action: CreateKey, Replaces: toRotate.AccessKeyID, DeactivateOn: dateOf(deactivateOn), Reason: fmt.Sprintf(
 			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
 			toRotate.AccessKeyID, d.age(toRotate), d.th.RotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
@@ -230,6 +230,12 @@ func (d *decider) rotate(keys []Key) {
 	}
 
 	d.plan.Actions = append(append(append(d.plan.Actions, d.deletes...), d.deactivations...), creates...)
+}
+
+// deletionAnnounced reports whether the owner was told the day Inactive key k is deleted (a
+// KeyDeactivated notice): rule 3 deletes it on that day, rule 2 not earlier (invariant 8).
+func (d *decider) deletionAnnounced(k Key) bool {
+	return k.Status == Inactive && k.DeactivatedByRotator && slices.Contains(d.user.NoticesSent, NoticeRef{Kind: KeyDeactivated, AccessKeyID: k.AccessKeyID})
 }
 
 // expiredActive applies rule 3 to an Active key at least deactivate-at days old. A key is
@@ -378,6 +384,23 @@ func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCrea
 	}
 }
 
+// ActOn is the day the rotator takes an action due on due that a warning delivered at now
+// announces: due, and not before the next day, since a warning counts only from the day
+// after its delivery (rule 3). A warning names this day, never one already past, and the
+// action waits for it (invariant 8).
+func ActOn(due, now time.Time) time.Time { return latest(midnight(due), midnight(now).Add(day)) }
+
+// AnnouncedDay is ActOn for a day as a warning gives it (YYYY-MM-DD): the day to tell an
+// owner at now of an action planned on an earlier day for due. A due that cannot be parsed
+// is returned unchanged.
+func AnnouncedDay(due string, now time.Time) string {
+	t, err := time.Parse(time.DateOnly, due)
+	if err != nil {
+		return due
+	}
+	return dateOf(ActOn(t, now))
+}
+
 // scheduleNotices tells the owner, once, the day an Active key due for rotation will be
 // deactivated, when no new key is issued for it in this run: either it already has a
 // replacement (made by the owner, or by an earlier run whose notice was lost), or both keys
@@ -398,11 +421,11 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		var msg string
 		switch other, hasOther := otherKey(k, keys); {
 		case hasRepl:
-			due = d.deactivationDue(k, repl)
+			due = ActOn(d.deactivationDue(k, repl), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
 		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
-			due = d.deactivationDue(k, Key{})
+			due = ActOn(d.deactivationDue(k, Key{}), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
 		default:
@@ -453,10 +476,11 @@ func (d *decider) deactivate(k Key, reason string, repl Key) {
 
 // deactivatedNotice tells the owner that k was deactivated and when it will be deleted.
 func (d *decider) deactivatedNotice(k, repl Key) {
-	deleteOn := latest(k.CreateDate.Add(days(d.th.DeleteAt)), d.now.Add(day))
+	deleteOn := k.CreateDate.Add(days(d.th.DeleteAt))
 	if repl.AccessKeyID != "" {
 		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.Notice)))
 	}
+	deleteOn = ActOn(deleteOn, d.now) // not on the day it was deactivated, nor before the notice counts
 	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
 		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
 		k.AccessKeyID, dateOf(deleteOn)))

@@ -31,14 +31,18 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 					continue
 				}
 				replaced := ur.usage(p.Replaces)
-				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn,
+				// The old key goes on its day, and not before the first run after the owner
+				// got the new key: a redelivery days later names that day, never one already
+				// past (invariant 8). The bounded wait still counts from p.DeactivateOn.
+				on := policy.AnnouncedDay(p.DeactivateOn, e.run.Now)
+				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: on,
 					Replaced: replaced, DeliverTo: p.DeliverTo}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists (this run may have deleted it).
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
 				if ur.exists(p.Replaces) && !slices.Contains(ur.u.NoticesSent, nk) {
-					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
-						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn), Usage: replaced})
+					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: on,
+						Message: policy.NewKeyIssuedMessage(p.Replaces, on), Usage: replaced})
 				}
 				break
 			}

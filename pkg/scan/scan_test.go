@@ -577,3 +577,25 @@ func TestCandidatesSayWhoHasAWriteDue(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialReportBooleansInAnyCase: the IAM user guide documents access_key_N_active as
+// TRUE or FALSE, while the reports seen carry true and false; a report in either casing
+// (or N/A and no_information in another) is read alike, not failed for the whole account.
+func TestCredentialReportBooleansInAnyCase(t *testing.T) {
+	lower := header + reportRow("alice", "true,"+day(85)+","+day(1), "false,N/A,no_information")
+	upper := header + reportRow("alice", "TRUE,"+day(85)+","+day(1), "FALSE,n/a,NO_INFORMATION")
+	want, err := ParseCredentialReport([]byte(lower))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseCredentialReport([]byte(upper))
+	if err != nil {
+		t.Fatalf("the documented casing: %v", err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("TRUE/FALSE read as %v, true/false as %v", got, want)
+	}
+	if _, err := ParseCredentialReport([]byte(header + reportRow("bob", "yes,"+day(85)+",N/A", ""))); err == nil {
+		t.Error("a value that is no boolean in any case must fail the report")
+	}
+}
