@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -107,8 +108,9 @@ func (m memberRoleOnAWS) PutSecretValue(ctx context.Context, in *secretsmanager.
 	return m.Secrets.PutSecretValue(ctx, in, opts...)
 }
 
-// A refused secret: the user gets no new key, the result says why, and its owner gets no
-// notice (rule 6), also when the refusal is AWS denying the member role (AccessDenied).
+// A refused secret: the user gets no new key, the result says why, and its owner, whose
+// email is usable, is told why (DeliveryFailed, DESIGN.md invariant 9), also when the
+// refusal is AWS denying the member role (AccessDenied).
 func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -118,7 +120,7 @@ func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 	}{
 		{"no tag", nil, false, "it lacks the tag key-rotator:user=ci"},
 		{"another user's secret", map[string]string{appsecret.OptInTag: "deployer"}, false, `its tag key-rotator:user names "deployer"`},
-		{"no tag, denied by the member role", nil, true, "it lacks the tag key-rotator:user=ci, or does not exist: the member role is denied access to it (AccessDeniedException)"},
+		{"no tag, denied by the member role", nil, true, "it lacks the tag key-rotator:user=ci, or does not exist, or its resource policy denies the rotator's member role: the member role is denied access to it (AccessDeniedException)"},
 		{"another user's secret, seen by the member role", map[string]string{appsecret.OptInTag: "deployer"}, true, `its tag key-rotator:user names "deployer"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,8 +144,9 @@ func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 			if len(res.Users) != 1 || !strings.Contains(res.Users[0].EmailProblem, "secret app/ci refuses the keys of ci: "+tc.reason) {
 				t.Errorf("the result must report the refusal: %+v", res.Users)
 			}
-			if len(notes) != 0 || len(h.subjects("ci")) != 0 {
-				t.Errorf("notifications %d, owner's emails %q: want none for a refused secret (rule 6)", len(notes), h.subjects("ci"))
+			if len(notes) != 1 || len(notes[0].Notices) != 1 || notes[0].Notices[0].Kind != policy.DeliveryFailed ||
+				!strings.Contains(notes[0].Notices[0].Message, tc.reason) || h.toldOfFailure("ci") != 1 {
+				t.Errorf("notifications %+v, owner's emails %q: want one notice of the failed delivery, with its reason", notes, h.subjects("ci"))
 			}
 		})
 	}

@@ -51,6 +51,7 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.KeyDeactivated:        "KD",
 	policy.KeyDeleted:            "KX",
 	policy.UnusedKeyDeleted:      "UX",
+	policy.DeliveryFailed:        "DF",
 }
 
 const compactDay = "20060102"
