@@ -32,6 +32,7 @@ func (s *sim) morning() {
 		if s.chance(w.OwnerActs) {
 			s.ownerActs(o)
 		}
+		s.application(o)
 		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
 			s.happened("mailbox-gone")
 			s.w.SetBounce(addr, true) // the mailbox is gone for a while
@@ -108,6 +109,9 @@ func (s *sim) ownerActs(o *owner) {
 			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
+		if _, exists := s.w.SecretIn(o.account, o.app); !exists {
+			return // deleted by its application (World.AppDeletesSecret)
+		}
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
 		} else {

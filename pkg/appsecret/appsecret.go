@@ -167,18 +167,43 @@ func Write(ctx context.Context, sm API, name, user, keyID string, secretAccessKe
 // see (AWS denies DescribeSecret once the opt-in tag key is gone) holds nothing the rotator
 // can count on: not written, which is no failure (the bounded wait still applies).
 func Written(ctx context.Context, sm API, name, keyID string) (bool, error) {
+	state, err := Find(ctx, sm, name, keyID)
+	return state == Holds, err
+}
+
+// State is what DescribeSecret tells of the version Write made for a key.
+type State int
+
+// The states of a key's version in its secret.
+const (
+	// Absent: the secret does not hold it (or does not exist, or is scheduled for deletion).
+	Absent State = iota
+	// Holds: the secret holds it (current or not).
+	Holds
+	// Hidden: the member role is denied DescribeSecret (on AWS, a secret without the opt-in
+	// tag key): the rotator cannot tell.
+	Hidden
+)
+
+// Find tells whether the secret holds the version Write made for keyID (Written), or the
+// member role cannot see it.
+func Find(ctx context.Context, sm API, name, keyID string) (State, error) {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var missing *smtypes.ResourceNotFoundException
 	switch {
-	case errors.As(err, &missing), deniedRefusal(err, name, "") != nil:
-		return false, nil
+	case errors.As(err, &missing):
+		return Absent, nil
+	case deniedRefusal(err, name, "") != nil:
+		return Hidden, nil
 	case err != nil:
-		return false, fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
+		return Absent, fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
 	case out.DeletedDate != nil:
-		return false, nil
+		return Absent, nil
 	}
-	_, ok := out.VersionIdsToStages[Token(keyID)]
-	return ok, nil
+	if _, ok := out.VersionIdsToStages[Token(keyID)]; ok {
+		return Holds, nil
+	}
+	return Absent, nil
 }
 
 // Current says why the secret's current value (its AWSCURRENT version) is not the version

@@ -80,6 +80,9 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			writeErr = err
 			d.Log.WarnContext(ctx, "new key refused by its secret", "account", a.AccountID, "user", n.UserName,
 				"accessKeyId", n.NewKey.AccessKeyID, "reason", err.Error())
+			if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+				return out, errors.Join(writeErr, err)
+			}
 			if fn := n.NewKey.FailureNotice; fn != nil {
 				notice := *fn
 				notice.Message = err.Error() + ". " + notice.Message

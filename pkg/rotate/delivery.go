@@ -101,8 +101,10 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
 	if p.DeliverTo != "" {
 		// A key written to its secret is delivered, whatever became of the owner's notice.
-		written, err := appsecret.Written(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
-		if err != nil || !written {
+		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
+		// key if NotifyUser marked it sent: it does so only after the write succeeded.
+		state, err := appsecret.Find(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
+		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() {
 			return false, err
 		}
 	} else if e.Bounces != nil {
