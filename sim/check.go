@@ -96,8 +96,13 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 // unused keys aside) against DESIGN.md's invariants 9 and 10:
 //   - 9: an owner with a usable email (not given up) is told on an earlier day (a warning
 //     giving the date: NewKeyIssued, DeactivationScheduled or DeliveryFailed, whatever the
-//     delivery channel), or the bounded wait is over (noticePeriod days past k's date: the
-//     warning kept failing, the address no longer counts);
+//     delivery channel), or the bounded wait is over (noticePeriod days past k's date).
+//     Allowance, for the lead to review: the bounded wait counts from the key's date also
+//     when no warning was ever sent (the owner was exempt, had no usable email, the user
+//     failed every run, or the key was a legacy one, when that date passed: rule 3 then
+//     deactivates it at once, policy warnedOrGivenUp). A check that the wait began with a
+//     warning sent (a mail to SES, bounced or not) flags exactly those; whether a key must
+//     then be warned first is issue 19 item 8's (every date told is the day the rotator acts);
 //   - 10: a key whose successor the rotator wrote to its application's secret goes only while
 //     that secret's current value is the successor; when it is not (the application wrote
 //     it over, deleted it), only at the bounded wait's end once the owner was told
@@ -123,12 +128,12 @@ func (s *sim) checkToldBefore(c awsmodel.Call, o *owner, k awsmodel.Key, keys []
 		}
 	}
 	if s.address(o) == "" || s.addressGivenUp(o) || told || s.pastGrace(due) {
-		return
+		return // the bounded wait (see above)
 	}
 	if c.Operation == "UpdateAccessKey" || o.app != "" && app.AccessKeyID == k.AccessKeyID {
 		s.violate("an owner with a usable email is told before any deactivation",
-			fmt.Sprintf("%s %s of %s (due %s; its application reads it: %v) without a warning delivered on an earlier day; its story:\n    %s",
-				c.Operation, k.AccessKeyID, o.user, due, o.app != "" && app.AccessKeyID == k.AccessKeyID, story()))
+			fmt.Sprintf("%s %s of %s (due %s; its application reads it: %v; keys %v; tags %v) without a warning delivered on an earlier day; its story:\n    %s",
+				c.Operation, k.AccessKeyID, o.user, due, o.app != "" && app.AccessKeyID == k.AccessKeyID, keyIDs(keys), tags, story()))
 	}
 }
 
