@@ -2,17 +2,13 @@ package sim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"mime"
 	"net/mail"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -77,37 +73,6 @@ func TestKeyGoesToTheSecretAndTheOldKeyIsDeactivatedOnItsDay(t *testing.T) {
 	}
 }
 
-// memberRoleOnAWS is the member account's Secrets Manager as the member role reaches it on
-// AWS: its grant is conditioned on the tag key key-rotator:user, so a call on a secret
-// without it (or on no secret) is denied.
-type memberRoleOnAWS struct {
-	*awsmodel.Secrets
-	w *awsmodel.World
-}
-
-func (m memberRoleOnAWS) denied(name *string) error {
-	if s, ok := m.w.SecretIn(testAccount, aws.ToString(name)); ok {
-		if _, tagged := s.Tags[appsecret.OptInTag]; tagged {
-			return nil
-		}
-	}
-	return &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform this operation on " + aws.ToString(name)}
-}
-
-func (m memberRoleOnAWS) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	if err := m.denied(in.SecretId); err != nil {
-		return nil, err
-	}
-	return m.Secrets.DescribeSecret(ctx, in, opts...)
-}
-
-func (m memberRoleOnAWS) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	if err := m.denied(in.SecretId); err != nil {
-		return nil, err
-	}
-	return m.Secrets.PutSecretValue(ctx, in, opts...)
-}
-
 // A refused secret: the user gets no new key, the result says why, and its owner, whose
 // email is usable, is told why (DeliveryFailed, DESIGN.md invariant 9), also when the
 // refusal is AWS denying the member role (AccessDenied).
@@ -126,7 +91,7 @@ func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tc.onAWS {
-				h.appSecrets = memberRoleOnAWS{h.w.SecretsIn(testAccount), h.w}
+				h.appSecrets = h.w.MemberSecretsIn(testAccount) // its grant needs the tag key: AccessDenied
 			}
 			old := h.machineUser("ci", tc.optIn, 85)[0]
 			creates := 0

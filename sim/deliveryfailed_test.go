@@ -135,7 +135,7 @@ func TestDeniedWriteTellsTheOwnerOnceWithTheReason(t *testing.T) {
 // every run: the owner is told, and the bounded wait ends it (the new key deleted).
 func TestWithdrawnOptInEndsInTheBoundedWait(t *testing.T) {
 	h := newHarness(t)
-	h.appSecrets = memberRoleOnAWS{h.w.SecretsIn(testAccount), h.w}
+	h.appSecrets = h.w.MemberSecretsIn(testAccount) // AccessDenied once the opt-in tag key is gone
 	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
 	notes := h.scan()
 	newKey := ""
@@ -199,5 +199,27 @@ func TestRevertedSecretKeepsTheOldKeyActive(t *testing.T) {
 				t.Errorf("day 20: the old key is still active, the bounded wait (its date plus %d days) is over", 10)
 			}
 		})
+	}
+}
+
+// A key written to its secret whose opt-in is withdrawn before the next day's run: the member
+// role may no longer describe the secret, but NotifyUser marked the key sent, which it does
+// only after the write: the key counts as delivered, and is not deleted as undeliverable
+// while its application reads it.
+func TestWrittenKeyCountsAsDeliveredAfterTheOptInIsWithdrawn(t *testing.T) {
+	h := newHarness(t)
+	h.appSecrets = h.w.MemberSecretsIn(testAccount)
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.day()
+	got := h.appReads("ci")
+	if got == old {
+		t.Fatal("the key was not written to the secret")
+	}
+	must(h.w.SetAppSecretTag(testAccount, "app/ci", appsecret.OptInTag, ""))
+	for day := 1; day <= 25; day++ {
+		h.day()
+		if h.keys("ci")[got] != types.StatusTypeActive {
+			t.Fatalf("day %d: the key the application reads, %s, is %q", day, got, h.keys("ci")[got])
+		}
 	}
 }
