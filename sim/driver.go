@@ -16,6 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // daily is one day's runs: most days the scheduled execution (sometimes overlapped by a
@@ -66,9 +67,12 @@ func (s *sim) execution(runID string, overlap bool) {
 	}
 }
 
-// attempts is how often a Lambda is tried: a retryable error or a crash is retried, as the
-// ASL's Retry does.
-const attempts = 4
+// scanAttempts and notifyAttempts are how often ScanAndRotate and NotifyUser are tried: a
+// retryable error or a crash is retried as the ASL's Retry does.
+var (
+	scanAttempts   = statemachine.Attempts("ScanAndRotate")
+	notifyAttempts = statemachine.Attempts("NotifyUser")
+)
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
@@ -77,7 +81,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification
-	for attempt := 1; attempt <= attempts; attempt++ {
+	for attempt := 1; attempt <= scanAttempts; attempt++ {
 		var res workflow.AccountResult
 		var err error
 		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
@@ -106,7 +110,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		}
 		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.MemberSecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
-		for attempt := 1; attempt <= attempts; attempt++ {
+		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery
 			var err error
 			crashed := s.lambda(func() { out, err = d.Handle(context.Background(), n) })

@@ -146,7 +146,7 @@ func TestRolePermissions(t *testing.T) {
 			"secretsmanager:DeleteSecret":   {secrets},
 			"secretsmanager:TagResource":    {secrets},
 			"kms:Decrypt":                   {"<HandoffKey.Arn>"},
-			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},
+			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin-notify"},
 			"s3:PutObject":                  {slots},
 		}), sendEmail)},
 		{"CleanupReportRole", with(with(logsAndTraces("<CleanupReportLogs.Arn>"), map[string][]string{

@@ -60,6 +60,25 @@ const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 // real version.
 const HandoffKeyAccessCheck = "RequestToValidateKeyAccess"
 
+// NoticesTag is the user tag in which NotifyUser records the notices delivered (pkg/history):
+// the one tag its member-account role may write (infra).
+const NoticesTag = RotatorTagKeyPrefix + "notices"
+
+// NotifyRoleSuffix ends the name of the role NotifyUser assumes in each member account: the
+// member role's name followed by it (NotifyMemberRoleName). It is a role of its own, allowed
+// only what NotifyUser does there (record notices, write machine users' keys to the secrets
+// that opt in), and the member role trusts only ScanAndRotate: code running as NotifyUser
+// cannot create, deactivate or delete a key.
+const NotifyRoleSuffix = "-notify"
+
+// MaxMemberRoleNameLength is the longest member role name whose notify role name
+// (NotifyMemberRoleName) is still an IAM role name (at most 64 characters).
+const MaxMemberRoleNameLength = 64 - len(NotifyRoleSuffix)
+
+// NotifyMemberRoleName is the name of NotifyUser's role in every member account, for the
+// member role named memberRoleName.
+func NotifyMemberRoleName(memberRoleName string) string { return memberRoleName + NotifyRoleSuffix }
+
 // AppSecretOptInTag is the resource tag a member account's secret must carry, naming the IAM
 // user, to receive that user's new keys (pkg/appsecret); the member role may write only
 // secrets that carry this tag key (infra).
@@ -93,9 +112,11 @@ func SplitAccountTag(v string) (key, value string, err error) {
 
 // Settings is every Lambda's view of its configuration.
 type Settings struct {
-	Policy            policy.Config
-	SenderEmail       string
-	SupportEmail      string
+	Policy       policy.Config
+	SenderEmail  string
+	SupportEmail string
+	// MemberRoleName is the role ScanAndRotate assumes in every member account; NotifyUser
+	// assumes the one named after it (NotifyMemberRoleName).
 	MemberRoleName    string
 	ManagementRoleARN string // empty: list accounts with the function's own credentials
 	ExcludeAccounts   []string
@@ -208,6 +229,10 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 	}
 	if _, _, err := SplitAccountTag(s.ExcludeAccountTag); err != nil {
 		bad(ExcludeAccountTag, "%v", err)
+	}
+	if len(s.MemberRoleName) > MaxMemberRoleNameLength {
+		bad(MemberRoleName, "%q is longer than %d characters: NotifyUser's role is named after it (%s)",
+			s.MemberRoleName, MaxMemberRoleNameLength, NotifyMemberRoleName(s.MemberRoleName))
 	}
 	if s.MemberRoleName == "" {
 		s.MemberRoleName = DefaultMemberRoleName

@@ -28,7 +28,7 @@ import (
 const (
 	// NoticesTag lists the notices delivered for the user's current keys, as
 	// "KEYID:CODE:YYYYMMDD" entries separated by spaces (rule 5: once per key and kind).
-	NoticesTag = config.RotatorTagKeyPrefix + "notices"
+	NoticesTag = config.NoticesTag
 	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
 	// until the new key is stored for delivery: a later run deletes any key created since
 	// then that has no hand-off secret and was never used.

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
-
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -217,39 +216,29 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	return []Message{first, second}, nil
 }
 
-// MemberHistory returns a Deliverer.History that records notices through the member role of
-// each account of partition (config.Settings.Partition), assumed from base with a session policy that leaves only what recording
-// needs: reading a user's tags and writing the notices tag. The member role's key writes
-// stay out of NotifyUser's reach.
+// MemberHistory returns a Deliverer.History that records notices through NotifyUser's role in
+// each account of partition (config.Settings.Partition), named after the member role
+// (config.NotifyMemberRoleName), assumed from base. That role allows reading a user's tags and
+// writing the notices tag, nothing else: AWS keeps the member role's key writes out of
+// NotifyUser's reach, as the member role trusts only ScanAndRotate.
 func MemberHistory(base aws.Config, partition, memberRoleName string) func(accountID string) history.TagAPI {
 	return func(accountID string) history.TagAPI {
-		return iam.NewFromConfig(memberSession(base, partition, memberRoleName, accountID, recordOnlyPolicy))
+		return iam.NewFromConfig(notifySession(base, partition, memberRoleName, accountID))
 	}
 }
 
 // MemberSecrets returns a Deliverer.AppSecrets that writes keys to the secrets of each
-// account through its member role, under a session policy that leaves only that: describing
-// and writing secrets that carry the opt-in tag key, and their KMS keys through Secrets
-// Manager.
+// account through NotifyUser's role there (as MemberHistory), which allows only that:
+// describing and writing secrets that carry the opt-in tag key, and their KMS keys through
+// Secrets Manager.
 func MemberSecrets(base aws.Config, partition, memberRoleName string) func(accountID string) appsecret.API {
 	return func(accountID string) appsecret.API {
-		return secretsmanager.NewFromConfig(memberSession(base, partition, memberRoleName, accountID, secretWriteOnlyPolicy))
+		return secretsmanager.NewFromConfig(notifySession(base, partition, memberRoleName, accountID))
 	}
 }
 
-// memberSession is the member role of accountID, assumed from base under a session policy.
-func memberSession(base aws.Config, partition, memberRoleName, accountID, sessionPolicy string) aws.Config {
-	return awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, memberRoleName),
-		awsclient.SessionName("notify", accountID), func(o *stscreds.AssumeRoleOptions) { o.Policy = aws.String(sessionPolicy) })
+// notifySession is NotifyUser's role in accountID, assumed from base.
+func notifySession(base aws.Config, partition, memberRoleName, accountID string) aws.Config {
+	return awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, config.NotifyMemberRoleName(memberRoleName)),
+		awsclient.SessionName("notify", accountID))
 }
-
-// recordOnlyPolicy is NotifyUser's session policy in member accounts.
-var recordOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
-	`{"Effect":"Allow","Action":"iam:ListUserTags","Resource":"*"},` +
-	`{"Effect":"Allow","Action":"iam:TagUser","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["` + history.NoticesTag + `"]}}}]}`
-
-// secretWriteOnlyPolicy is NotifyUser's session policy for writing keys to member secrets.
-var secretWriteOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
-	`{"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:PutSecretValue"],"Resource":"*",` +
-	`"Condition":{"Null":{"secretsmanager:ResourceTag/` + appsecret.OptInTag + `":"false"}}},` +
-	`{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*","Condition":{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}}]}`
