@@ -94,9 +94,9 @@ func writeRefusal(err error, name, user string) *Refused {
 	var why string
 	switch {
 	case code == "EncryptionFailure" || strings.HasPrefix(code, "KMS") || strings.HasPrefix(code, "AccessDenied") && strings.Contains(msg, "KMS"):
-		why = "its KMS key refuses the write: the key policy must let the rotator's member role use it through Secrets Manager (kms:GenerateDataKey, kms:Decrypt), and the key must be enabled"
+		why = "its KMS key refuses the write: the key policy must let the rotator's NotifyUser role in the account use it through Secrets Manager (kms:GenerateDataKey, kms:Decrypt), and the key must be enabled"
 	case strings.HasPrefix(code, "AccessDenied"):
-		why = fmt.Sprintf("the member role is denied writing it: its resource policy denies secretsmanager:PutSecretValue to the rotator's member role (or its tag %s was removed)", OptInTag)
+		why = fmt.Sprintf("the rotator's NotifyUser role is denied writing it: its resource policy denies that role secretsmanager:PutSecretValue (or its tag %s was removed)", OptInTag)
 	case code == "InvalidRequestException":
 		why = "it cannot be written now (scheduled for deletion, or managed by another service)"
 	case code == "ResourceNotFoundException":

@@ -431,7 +431,7 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 			usage[0], usage[1],
 		),
 		todo: lines("Fix what the details say before {{.ActBy}}: the secret's tag "+appsecret.OptInTag+" (the user's name), the secret's resource policy or KMS key policy "+
-			"(the rotator's member role must be allowed to describe and write the secret, and to use its KMS key through Secrets Manager), "+
+			"(the rotator's roles in the account must be allowed to describe it, and NotifyUser's to write it and to use its KMS key through Secrets Manager), "+
 			"or the user's tag "+appsecret.DeliveryTag+" (secretsmanager:<secret name>, a secret of the same account and region); "+
 			"a secret that someone wrote over holds the new key again once its version "+appsecret.Token("")+"<new key ID> is made AWSCURRENT again "+
 			"(aws secretsmanager update-secret-version-stage).",

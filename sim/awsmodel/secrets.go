@@ -163,11 +163,12 @@ type Secrets struct {
 	member bool
 }
 
-// MemberSecretsIn returns account's Secrets Manager as the rotator's member role reaches it
-// on AWS: the role's grant on secrets is conditioned on the tag key config.AppSecretOptInTag
-// ("Null": false), so DescribeSecret and PutSecretValue on a secret without that tag key, or
-// on one that does not exist (IAM sees no tag), answer AccessDeniedException; so does a
-// PutSecretValue that the secret's KMS key or resource policy denies (DenyMemberWrites).
+// MemberSecretsIn returns account's Secrets Manager as the rotator's roles in a member
+// account reach it on AWS (ScanAndRotate's member role, NotifyUser's own): their grants on
+// secrets are conditioned on the tag key config.AppSecretOptInTag ("Null": false), so
+// DescribeSecret and PutSecretValue on a secret without that tag key, or on one that does
+// not exist (IAM sees no tag), answer AccessDeniedException; so does a PutSecretValue that
+// the secret's KMS key or resource policy denies (DenyMemberWrites).
 func (w *World) MemberSecretsIn(account string) *Secrets {
 	return &Secrets{w: w, account: account, member: true}
 }
