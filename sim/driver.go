@@ -78,7 +78,7 @@ var (
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.SecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
+	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.MemberSecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/", Seal: s.seal,
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }, Sleep: func(d time.Duration) { s.now = s.now.Add(d) }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
@@ -111,7 +111,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		if n.NewKey != nil {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
-		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.SecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.MemberSecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Seal: s.seal, Log: s.log}
 		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery

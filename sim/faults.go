@@ -34,7 +34,8 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	if in, ok := c.Input.(*secretsmanager.DescribeSecretInput); ok && s.faults && s.fault(f.OptInWithdrawn) {
 		// The application team withdraws its secret's opt-in while the rotator is about to
 		// write a key to it.
-		if o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]; o != nil && o.app == aws.ToString(in.SecretId) {
+		o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]
+		if _, exists := s.w.SecretIn(c.Account, aws.ToString(in.SecretId)); o != nil && o.app == aws.ToString(in.SecretId) && exists {
 			s.res.Faults["opt-in-withdrawn"]++
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
 		}

@@ -106,6 +106,9 @@ func (s *sim) written(account string, in *secretsmanager.PutSecretValueInput) {
 	case !o.held[k.AccessKeyID]:
 		s.holds(o, k.AccessKeyID, "written to "+o.app)
 	}
+	if o != nil {
+		s.writtenTo[k.AccessKeyID] = true
+	}
 }
 
 func (s *sim) warned(keyID string) {

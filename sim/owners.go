@@ -47,6 +47,7 @@ func (s *sim) morning() {
 				}
 			}
 		}
+		s.application(o)
 		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
 			s.happened("mailbox-gone")
 			s.w.SetBounce(addr, true) // the mailbox is gone for a while
@@ -124,6 +125,9 @@ func (s *sim) ownerActs(o *owner) {
 			s.setTag(o, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))])
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
+		if _, exists := s.w.SecretIn(o.account, o.app); !exists {
+			return // deleted by its application (World.AppDeletesSecret)
+		}
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
 		} else {

@@ -67,13 +67,23 @@ type World struct {
 	// Per account: its credential report writes booleans as the IAM user guide documents
 	// them (TRUE/FALSE) rather than as the reports seen (true/false).
 	DocumentedReportCase float64
+	// Per machine user: at setup, its secret's KMS key or resource policy denies the
+	// rotator's member role PutSecretValue (persistent AccessDenied; half each); daily, the
+	// application team fixes that (SecretWriteFixed), its IaC writes the secret again with
+	// the value it holds (AppRewritesSecret: the key the secret holds, as a new version) or
+	// with the key it was created with (AppRevertsSecret: the rotator's key overwritten), it
+	// schedules the secret's deletion (AppDeletesSecret) or restores it (AppRestoresSecret).
+	SecretWriteDenied, SecretWriteFixed float64
+	AppRewritesSecret, AppRevertsSecret float64
+	AppDeletesSecret, AppRestoresSecret float64
 }
 
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
 		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003,
-		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5}
+		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
+		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1}
 }
 
 // Faults is the schedule of faults, each a named chance.
@@ -168,11 +178,11 @@ type owner struct {
 	// app is the secret a machine user's keys are delivered to (its KeyDelivery tag), whose
 	// application uses the key it reads there; "" for the other users.
 	app string
-	// lapsed is a key the rotator wrote to app and deactivated or deleted while the secret
-	// refused new keys (rule 6, allowed): the application lost it then, not since.
-	lapsed string
 	// actedOn is the last day the owner changed their keys or tags (-1: never).
 	actedOn int
+	// iac is the value the application's IaC wrote into app when it made it: what it writes
+	// back when it reverts the secret.
+	iac string
 }
 
 type sim struct {
@@ -207,6 +217,7 @@ type sim struct {
 	emitted       bytes.Buffer                   // every payload and error the Lambdas returned
 	told          toldDays                       // the days owners were told (invariant 8)
 	lastPlan      map[string]workflow.UserResult // account/user → the rotator's last result for the user
+	writtenTo     map[string]bool                // new key → the rotator wrote it to its user's application secret
 
 	faults      bool // faults are injected (off for the checking re-runs)
 	inRotator   bool // the calls come from the rotator's Lambdas
@@ -221,7 +232,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, told: newToldDays(), lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, told: newToldDays(), lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)

@@ -95,8 +95,48 @@ func (s *sim) machineUser(o *owner) {
 		optIn[appsecret.OptInTag] = "someone-else"
 	}
 	o.app = "app/" + o.user
+	o.iac = appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID])
 	must(s.w.SetTag(o.account, o.user, s.spell(appsecret.DeliveryTag), appsecret.Scheme+o.app))
-	must(s.w.CreateAppSecret(o.account, o.app, appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID]), optIn))
+	must(s.w.CreateAppSecret(o.account, o.app, o.iac, optIn))
+	if s.chance(s.cfg.World.SecretWriteDenied) {
+		by := []string{awsmodel.DenyByKMSKey, awsmodel.DenyByResourcePolicy}[s.rng.IntN(2)]
+		s.happened("secret-write-denied-by-" + by)
+		must(s.w.DenyMemberWrites(o.account, o.app, by))
+	}
+}
+
+// application: a machine user's application team acts on its secret, before the daily run.
+func (s *sim) application(o *owner) {
+	w := s.cfg.World
+	if o.app == "" {
+		return
+	}
+	sec, ok := s.w.SecretIn(o.account, o.app)
+	if !ok { // deleted for good at the end of its recovery window: its IaC makes it again
+		if s.chance(w.AppRestoresSecret) && s.w.CreateAppSecret(o.account, o.app, o.iac, map[string]string{appsecret.OptInTag: o.user}) == nil {
+			s.happened("app-recreates-secret")
+		}
+		return
+	}
+	switch {
+	case sec.MemberWriteDenied != "" && s.chance(w.SecretWriteFixed):
+		s.happened("secret-write-allowed")
+		must(s.w.DenyMemberWrites(o.account, o.app, ""))
+	case sec.DeletedDate != nil:
+		if s.chance(w.AppRestoresSecret) {
+			s.happened("app-restores-secret")
+			must(s.w.RestoreAppSecret(o.account, o.app))
+		}
+	case s.chance(w.AppRewritesSecret):
+		s.happened("app-rewrites-secret")
+		must(s.w.WriteAppSecret(o.account, o.app, sec.Value))
+	case s.chance(w.AppRevertsSecret):
+		s.happened("app-reverts-secret")
+		must(s.w.WriteAppSecret(o.account, o.app, o.iac))
+	case s.chance(w.AppDeletesSecret):
+		s.happened("app-deletes-secret")
+		must(s.w.DeleteAppSecret(o.account, o.app, 7+s.rng.IntN(24)))
+	}
 }
 
 func appValue(keyID, secretKey string) string {
@@ -122,14 +162,17 @@ func (s *sim) appReads(o *owner) (appKey, map[string]string) {
 }
 
 // deliverable reports whether a new key of o can be delivered: o's owner has a usable
-// address and, for a machine user, its secret opts in (one that refuses is, for the rotator,
-// like no address: rule 6).
+// address and, for a machine user, its secret opts in and is not scheduled for deletion (one
+// that refuses takes no new key: its owner is told, docs/policy.md rule 6).
 func (s *sim) deliverable(o *owner) bool {
 	if s.address(o) == "" {
 		return false
 	}
-	_, tags := s.appReads(o)
-	return o.app == "" || tags[appsecret.OptInTag] == o.user
+	if o.app == "" {
+		return true
+	}
+	sec, ok := s.w.SecretIn(o.account, o.app)
+	return ok && sec.DeletedDate == nil && sec.Tags[appsecret.OptInTag] == o.user // a secret scheduled for deletion takes no key
 }
 
 // appServed reports whether the rotator must keep o's application running on the key it

@@ -52,6 +52,7 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.KeyDeleted:            "KX",
 	policy.UnusedKeyDeleted:      "UX",
 	policy.TagsFull:              "TF",
+	policy.DeliveryFailed:        "DF",
 }
 
 const compactDay = "20060102"

@@ -55,7 +55,9 @@ type Delivery struct {
 
 // Handle sends the new key first (the zip, then its password), marks its hand-off secret
 // sent and schedules its deletion, then one email per other notice, and finally records the
-// delivered notices on the owner's IAM user. Every email waits for its turn at the run's
+// delivered notices on the owner's IAM user. A new key that the application's secret refuses
+// (pkg/appsecret Refused) is not delivered: the owner is sent its FailureNotice with the
+// reason instead, the other notices go out, and the refusal is returned. Every email waits for its turn at the run's
 // send rate. On an error nothing more is sent and nothing unsent is recorded: a retry, or the
 // next run, sends what is missing (an email may then go out twice, never zero times).
 func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
@@ -67,10 +69,33 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		now = d.Now
 	}
 	var delivered []policy.NoticeRef
+	var writeErr error // the application's secret refused the new key
 	if n.NewKey != nil {
 		keyMsgs, err := d.newKeyMails(ctx, a, n, now())
 		var missing *smtypes.ResourceNotFoundException
+		var refused *appsecret.Refused
 		switch {
+		case errors.As(err, &refused):
+			// Nothing was delivered: the key stays pending, is sent again by the next run and
+			// is given up at the end of the bounded wait. The owner hears why now, once.
+			writeErr = err
+			d.Log.WarnContext(ctx, "new key refused by its secret", "account", a.AccountID, "user", n.UserName,
+				"accessKeyId", n.NewKey.AccessKeyID, "reason", err.Error())
+			if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+				return out, errors.Join(writeErr, err)
+			}
+			if fn := n.NewKey.FailureNotice; fn != nil {
+				notice := *fn
+				notice.Message = err.Error() + ". " + notice.Message
+				m, err := NoticeMail(a, notice)
+				if err != nil {
+					return out, errors.Join(writeErr, err)
+				}
+				if err := send(ctx, sender, &out, m); err != nil {
+					return out, errors.Join(writeErr, err)
+				}
+				delivered = append(delivered, notice.Ref())
+			}
 		case errors.As(err, &missing), errors.Is(err, errSentBefore):
 			out.AlreadyDelivered = true
 			d.Log.WarnContext(ctx, "new key sent before: not sent again", "account", a.AccountID,
@@ -100,7 +125,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		// The new-key email is the NewKeyIssued notice the plan asked for, if it did (a
 		// redelivery for a key that no longer exists asks for none); recorded also when an
 		// earlier attempt sent it but failed to record it.
-		if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
+		if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); writeErr == nil && slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
 			delivered = append(delivered, nk)
 		}
 	}
@@ -113,14 +138,14 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			return out, err
 		}
 		if err := send(ctx, sender, &out, m); err != nil {
-			return out, d.record(ctx, n, delivered, now(), err)
+			return out, d.record(ctx, n, delivered, now(), errors.Join(writeErr, err))
 		}
 		if notice.Kind.KeyRemains() {
 			delivered = append(delivered, notice.Ref())
 		}
 		d.Log.InfoContext(ctx, "notice sent", "account", a.AccountID, "user", n.UserName, "kind", notice.Kind, "accessKeyId", notice.AccessKeyID)
 	}
-	return out, d.record(ctx, n, delivered, now(), nil)
+	return out, d.record(ctx, n, delivered, now(), writeErr)
 }
 
 func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) error {

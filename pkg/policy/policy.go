@@ -149,6 +149,9 @@ type decider struct {
 	email bool  // the owner has a usable address
 	keys  []Key // the user's keys, oldest first
 	left  []Key // those rule 2 does not delete (rotate only)
+	// blocked is the key rule 4 would rotate if its new key could be delivered to the
+	// application's secret (User.SecretProblem); zero Key: none.
+	blocked Key
 
 	deletes, deactivations []Action
 	// deactivatedToday holds the keys deactivated by this run or by an earlier run of the
@@ -185,6 +188,7 @@ func (d *decider) rotate(keys []Key) {
 	// Rule 4's candidate is chosen first because rule 3 defers to it: the oldest Active key
 	// due for rotation without a replacement, if a key can be created for it now.
 	toRotate, makeRoom, canCreate := d.rotationCandidate(left)
+	d.blocked = d.blockedBySecret(left)
 
 	// Rule 3: expired keys.
 	for _, k := range left {
@@ -219,6 +223,11 @@ func (d *decider) rotate(keys []Key) {
 			toRotate.AccessKeyID, d.age(toRotate), d.th.RotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
 		d.notify(NewKeyIssued, toRotate, deactivateOn, NewKeyIssuedMessage(toRotate.AccessKeyID, dateOf(deactivateOn)))
 	}
+	if b := d.blocked; b.AccessKeyID != "" && !d.deactivatedToday[b.AccessKeyID] {
+		on := latest(d.deactivationDue(b, Key{}), d.now.Add(day))
+		d.notify(DeliveryFailed, b, on, fmt.Sprintf("No new key can be delivered to replace access key %s: %s. %s will be deactivated on %s unless that is fixed before; once it is, the next run delivers a new key and gives its date.",
+			b.AccessKeyID, d.user.SecretProblem, b.AccessKeyID, dateOf(on)))
+	}
 	d.scheduleNotices(left, toRotate)
 	// A KeyDeactivated notice that could not be delivered when the key was deactivated is
 	// sent again (its deletion waits for it).
@@ -245,6 +254,8 @@ func (d *decider) deletionAnnounced(k Key) bool {
 func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRotate Key, canCreate bool) {
 	other, hasOther := otherKey(k, keys)
 	switch {
+	case hasRepl && k.StoreBehind != "":
+		d.storeBehind(k, repl)
 	case hasRepl:
 		due := d.deactivationDue(k, repl)
 		if reached(d.now, due) && d.warnedOrGivenUp(k, due) {
@@ -254,6 +265,15 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	case !d.email:
 		d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
 			k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.plan.EmailProblem), Key{})
+	case k.AccessKeyID == d.blocked.AccessKeyID:
+		// No replacement can be delivered to the application's secret: the owner, whose
+		// email is usable, is told why (DeliveryFailed) before the key goes, or the bounded
+		// wait ends.
+		due := d.deactivationDue(k, Key{})
+		if d.warnedBefore(k, DeliveryFailed) || reached(d.now, due.Add(days(d.th.Notice))) {
+			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
+				k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.user.SecretProblem), Key{})
+		}
 	case canCreate && k.AccessKeyID == toRotate.AccessKeyID:
 		// Rotated below; deactivated noticePeriod days after its replacement exists.
 	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
@@ -269,6 +289,43 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// created on a later run (the other slot holds a key deactivated today): k stays active
 		// until the owner holds the replacement.
 	}
+}
+
+// storeBehind applies rule 3 to an expired key whose replacement went to the application's
+// secret when that secret's current value is not the replacement (Key.StoreBehind): the
+// application may still read k. The owner is told why and on which day k goes
+// (DeliveryFailed); k goes on that day, noticePeriod days past its own date, once the notice
+// was delivered on an earlier day, or noticePeriod days later still (the bounded wait).
+func (d *decider) storeBehind(k, repl Key) {
+	due := d.deactivationDue(k, repl)
+	bound := due.Add(days(d.th.Notice))
+	if reached(d.now, bound) && d.warnedBefore(k, DeliveryFailed) || reached(d.now, bound.Add(days(d.th.Notice))) {
+		d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old; the application's secret does not hold %s (%s) and the wait for it is over: deactivate",
+			k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl), repl.AccessKeyID, k.StoreBehind), repl)
+		return
+	}
+	on := latest(bound, d.now.Add(day))
+	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret no longer holds your new key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
+		repl.AccessKeyID, k.StoreBehind, k.AccessKeyID, dateOf(on)))
+}
+
+// blockedBySecret returns the key rule 4 would rotate now (the oldest Active key with age ≥
+// R and no replacement, with a free slot or an Inactive other key) when its new key cannot
+// be delivered to the application's secret (User.SecretProblem) while the owner's email is
+// usable; zero Key otherwise.
+func (d *decider) blockedBySecret(keys []Key) Key {
+	if d.user.SecretProblem == "" || !d.email || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
+		return Key{}
+	}
+	for _, k := range keys {
+		if _, hasRepl := replacement(k, keys, d.now, d.th); k.Status == Active && d.age(k) >= d.th.RotateAt && !hasRepl {
+			if other, hasOther := otherKey(k, keys); hasOther && (other.Status == Active || d.deactivatedToday[other.AccessKeyID]) {
+				return Key{} // no key could be created today anyway (rotationCandidate): the ordinary rules apply
+			}
+			return k
+		}
+	}
+	return Key{}
 }
 
 // deactivationDue is the day rule 3 deactivates Active key k: at deactivate-at, and not
@@ -313,8 +370,13 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	if k.Status != Active || d.cfg.Cleanup || d.age(k) < d.th.RotateAt {
 		return time.Time{}, false
 	}
-	if s, ok := successor(k, d.left, d.now, d.th); ok {
+	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
+		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
+	} else if ok {
 		return d.deactivationDue(k, s), true
+	}
+	if k.AccessKeyID == d.blocked.AccessKeyID {
+		return latest(d.deactivationDue(k, Key{}), d.now.Add(day)), true
 	}
 	other, hasOther := otherKey(k, d.left)
 	if !d.email || hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == d.left[0].AccessKeyID {
@@ -370,7 +432,7 @@ func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCrea
 			break
 		}
 	}
-	if !found || !d.email || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
+	if !found || !d.email || d.user.SecretProblem != "" || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
 		return Key{}, Key{}, false // an undelivered key is the replacement on its way
 	}
 	other, hasOther := otherKey(toRotate, keys)
@@ -661,7 +723,7 @@ func validateUsers(users []User) error {
 
 func knownNoticeKind(k NoticeKind) bool {
 	switch k {
-	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted:
+	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, DeliveryFailed:
 		return true
 	}
 	return false

@@ -79,12 +79,13 @@ func (ur *userRun) confirmable(p handoff.Pending, keyCreated time.Time) bool {
 // destination is where a new key of the user would go: the owner's address, or
 // "secretsmanager:<name>" when the KeyDelivery tag names a secret (pkg/appsecret). Before any
 // key is made the secret is checked to opt in; a tag that cannot be read, or a secret that
-// refuses, is the user's DeliveryProblem: no key is made (rule 6) and the report says why.
+// refuses, is the user's SecretProblem: no key is made, the report says why, and the owner,
+// whose email stays usable, is told before the key due for rotation is deactivated.
 func (ur *userRun) destination(ctx context.Context, email string) (string, error) {
 	name, err := appsecret.Target(ur.u.Tags)
 	switch {
 	case err != nil:
-		ur.u.DeliveryProblem = err.Error()
+		ur.u.SecretProblem = err.Error()
 		return "", nil
 	case name == "":
 		return email, nil
@@ -94,7 +95,7 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 		var refused *appsecret.Refused
 		switch err := appsecret.Check(ctx, ur.AppSecrets, name, ur.u.UserName); {
 		case errors.As(err, &refused):
-			ur.u.DeliveryProblem = err.Error() + ": no new key is made for the user"
+			ur.u.SecretProblem = err.Error() + ": no new key is made for the user"
 		case err != nil:
 			return "", err
 		}
@@ -112,8 +113,10 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[string]string) (bool, error) {
 	if p.DeliverTo != "" {
 		// A key written to its secret is delivered, whatever became of the owner's notice.
-		written, err := appsecret.Written(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
-		if err != nil || !written {
+		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
+		// key if NotifyUser marked it sent: it does so only after the write succeeded.
+		state, err := appsecret.Find(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
+		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() {
 			return false, err
 		}
 	} else if e.Bounces != nil {
@@ -251,6 +254,29 @@ func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {
 		return nil
 	}
 	return handoff.Delete(ctx, e.Secrets, p.SecretARN)
+}
+
+// failureNotice is the owner's DeliveryFailed notice about replaces, whose new key newKeyID
+// goes to the secret ur.deliverTo names, and would be given up at the end of the bounded wait
+// counted from deactivateOn; reason, when known, opens its message. Nil when the owner was
+// told already, or replaces no longer exists.
+func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, reason string) *policy.Notice {
+	ref := policy.NoticeRef{Kind: policy.DeliveryFailed, AccessKeyID: replaces}
+	usage := ur.usage(replaces)
+	if usage == nil || !ur.exists(replaces) || slices.Contains(ur.u.NoticesSent, ref) {
+		return nil
+	}
+	due, err := time.Parse(time.DateOnly, deactivateOn)
+	if err != nil {
+		due = ur.run.Now
+	}
+	giveUp := due.AddDate(0, 0, ur.cfg.NoticePeriod).Format(time.DateOnly)
+	msg := fmt.Sprintf("Your application keeps using %s meanwhile; the rotator tries again on every run, and if new key %s is not in secret %s by %s, "+
+		"%s is deleted and %s deactivated on that day.", replaces, newKeyID, secretName, giveUp, newKeyID, replaces)
+	if reason != "" {
+		msg = reason + ". " + msg
+	}
+	return &policy.Notice{Kind: policy.DeliveryFailed, AccessKeyID: replaces, ActBy: giveUp, Message: msg, Usage: usage}
 }
 
 // refusal says why the secret a waiting key goes to refuses it now (its opt-in was taken

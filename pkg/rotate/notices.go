@@ -25,9 +25,13 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	redelivery := false
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
-			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
+			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) {
 				if refusal := ur.refusal(ctx, p); refusal != "" {
 					ur.ur.EmailProblem = refusal
+					// Not sent to NotifyUser, which would be refused: the owner is told why here.
+					if n := ur.failureNotice(id, p.Replaces, p.DeactivateOn, p.DeliverTo, refusal); n != nil {
+						notices = append(slices.Clone(notices), *n)
+					}
 					continue
 				}
 				replaced := ur.usage(p.Replaces)
@@ -48,8 +52,11 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 			}
 		}
 	}
-	if newKey == nil && len(up.Notices) == 0 {
+	if newKey == nil && len(notices) == 0 {
 		return
+	}
+	if newKey != nil && newKey.DeliverTo != "" {
+		newKey.FailureNotice = ur.failureNotice(newKey.AccessKeyID, newKey.ReplacesAccessKeyID, newKey.DeactivateOn, newKey.DeliverTo, "")
 	}
 	// Users with writes always notify: a user without may use the budget only beyond what
 	// the users still to come may need for their writes.

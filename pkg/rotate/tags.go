@@ -39,7 +39,8 @@ func (ur *userRun) writeHistory(ctx context.Context) error {
 }
 
 // prune drops, after the writes, what the history remembers of keys that no longer exist,
-// and the inactive-since day of keys active again.
+// the failed deliveries of keys whose replacement was created or delivered since, and the
+// inactive-since day of keys active again.
 func (ur *userRun) prune() map[string]string {
 	exists := map[string]bool{}
 	for _, k := range ur.u.Keys {
@@ -54,7 +55,14 @@ func (ur *userRun) prune() map[string]string {
 			active[a.AccessKeyID] = false
 		}
 	}
-	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
+	for _, a := range ur.ur.Actions {
+		if a.Done && a.Action.Action == policy.CreateKey {
+			ur.replaced[a.Replaces] = true
+		}
+	}
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool {
+		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef)
+	})
 	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 	// A key active again (its owner reactivated it) loses its record: if it is deactivated
 	// again, that day is the one that counts.
