@@ -1,0 +1,61 @@
+package sim
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+)
+
+// Found by the 20-seed campaign once issue 19's branches were merged (tags, trust, dates,
+// appsecret): cases where two of them met.
+
+// failureDay is the day the owner's last DeliveryFailed email gives, "" when none.
+func (h *harness) failureDay(user string) string {
+	day := ""
+	for _, s := range h.subjects(user) {
+		if m := regexp.MustCompile(`will be deactivated on (\d{4}-\d{2}-\d{2}): ` + deliveryFailedSubject).FindStringSubmatch(s); m != nil {
+			day = m[1]
+		}
+	}
+	return day
+}
+
+// A DeliveryFailed email about an application's secret that no longer holds the new key
+// names the day the old key goes; once the application restores its secret (the new key
+// current again), the old key still goes on that day, not on the earlier one of the new-key
+// email (invariant 8: the day told is the day the rotator acts).
+func TestRestoredSecretKeepsTheDayTheFailureNoticeGave(t *testing.T) {
+	h := newHarness(t)
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	for day := 0; day <= 30; day++ {
+		switch day {
+		case 1: // the application deletes its secret
+			_, err := h.w.SecretsIn(testAccount).DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String("app/ci"), RecoveryWindowInDays: aws.Int64(30)})
+			must(err)
+		case 14: // and restores it: the new key is current again
+			_, err := h.w.SecretsIn(testAccount).RestoreSecret(context.Background(), &secretsmanager.RestoreSecretInput{SecretId: aws.String("app/ci")})
+			must(err)
+		}
+		today := h.now.Format("2006-01-02")
+		told := h.failureDay("ci")
+		h.day()
+		if told == "" {
+			continue
+		}
+		switch status := h.keys("ci")[old]; {
+		case status == types.StatusTypeInactive && today < told:
+			t.Fatalf("day %d (%s): the old key %s was deactivated, its owner was told %s (emails %q)", day, today, old, told, h.subjects("ci"))
+		case status == types.StatusTypeActive && today >= told:
+			t.Fatalf("day %d (%s): the old key %s is still active, its owner was told %s (emails %q)", day, today, old, told, h.subjects("ci"))
+		case status == types.StatusTypeInactive:
+			return
+		}
+	}
+	t.Fatalf("the old key %s was never deactivated (emails %q)", old, h.subjects("ci"))
+}
