@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
 // Found by the 20-seed campaign once issue 19's branches were merged (tags, trust, dates,
@@ -58,4 +59,38 @@ func TestRestoredSecretKeepsTheDayTheFailureNoticeGave(t *testing.T) {
 		}
 	}
 	t.Fatalf("the old key %s was never deactivated (emails %q)", old, h.subjects("ci"))
+}
+
+// NotifyUser writes the new key to its application's secret, then fails before it marks the
+// key sent (an email refused by SES); before Step Functions retries it, the application team
+// withdraws the secret's opt-in, so the retry finds the secret refusing (AccessDenied) and
+// marks the key refused. The key is in the secret and the application reads it: it counts as
+// delivered, and is not deleted as undeliverable at the end of the bounded wait.
+func TestKeyWrittenBeforeARefusedRetryIsNotDeletedAsUndeliverable(t *testing.T) {
+	h := newHarness(t)
+	h.appSecrets = h.w.MemberSecretsIn(testAccount)
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	notes := h.scan()
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Operation == "SendEmail" {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	h.notify(notes)
+	h.w.Inject = nil
+	got := h.appReads("ci")
+	if got == old {
+		t.Fatal("the first attempt did not write the key to the secret")
+	}
+	must(h.w.SetAppSecretTag(testAccount, "app/ci", appsecret.OptInTag, ""))
+	h.notify(notes) // the retry: refused
+	h.dayStart = h.dayStart.AddDate(0, 0, 1)
+	h.now = h.dayStart
+	for day := 1; day <= 25; day++ {
+		h.day()
+		if h.keys("ci")[got] != types.StatusTypeActive {
+			t.Fatalf("day %d: the key the application reads, %s, is %q (keys %v, emails %q)", day, got, h.keys("ci")[got], h.keys("ci"), h.subjects("ci"))
+		}
+	}
 }
