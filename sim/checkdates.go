@@ -136,6 +136,15 @@ func (s *sim) checkToldDays(clean bool) {
 				// did, and a new email names it where the rules promise one.
 				continue
 			}
+			if o.noticesForgedOn >= s.told.heardOn[k.AccessKeyID] {
+				// Allowed (counted), for the lead to review: someone forged the user's
+				// notices tag since the email. The rotator takes a tag it did not sign as
+				// absent (invariant 11: a forged tag may postpone an action, never hasten
+				// one), so it no longer knows the warning was delivered, and waits for a new
+				// one that reaches the owner, or for the bounded wait.
+				s.res.Faults["later-than-told-after-forged-notices"]++
+				continue
+			}
 			if r := s.lastPlan[o.account+"/"+o.user]; r.Error != "" {
 				// The user failed the fault-free run (a rotator tag someone spoiled stops the
 				// user, invariant 3): the report names the user and the reason, so it is not

@@ -232,6 +232,9 @@ func (s *sim) forgeTag(o *owner) {
 	}
 	s.setTag(o, key, value)
 	s.note(o.account+"/"+o.user, "someone forges %s=%s", key, value)
+	if key == history.NoticesTag {
+		o.noticesForgedOn = s.day
+	}
 }
 
 // setTag sets a tag of o's user as its owner (or anyone allowed iam:TagUser) does: at IAM's
