@@ -179,7 +179,7 @@ func Apply(u *policy.User, today time.Time, address string) (newlyInactive []str
 		if s.To != "" && s.To != AddressDigest(address) {
 			continue // it went to an address the owner no longer gives
 		}
-		if Superseded(sent, s) {
+		if Superseded(sent, s, today) {
 			continue
 		}
 		u.NoticesSent = append(u.NoticesSent, s.NoticeRef)
@@ -204,11 +204,12 @@ func Apply(u *policy.User, today time.Time, address string) (newlyInactive []str
 }
 
 // Superseded reports whether s, a DeliveryFailed notice, was followed by the key's
-// NewKeyIssued notice delivered on a later day: the new key reached its destination since,
-// and that notice gave the day the key goes, which replaces the one s gave.
-func Superseded(sent []Sent, s Sent) bool {
+// NewKeyIssued notice delivered on a later day, before today: the new key reached its
+// destination since, and that notice gave the day the key goes, which replaces the one s
+// gave. Not before the day after that notice: a same-day re-run changes no record.
+func Superseded(sent []Sent, s Sent, today time.Time) bool {
 	return s.Kind == policy.DeliveryFailed && slices.ContainsFunc(sent, func(o Sent) bool {
-		return o.Kind == policy.NewKeyIssued && o.AccessKeyID == s.AccessKeyID && o.On.After(s.On)
+		return o.Kind == policy.NewKeyIssued && o.AccessKeyID == s.AccessKeyID && o.On.After(s.On) && !SameDay(o.On, today)
 	})
 }
 

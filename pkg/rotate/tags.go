@@ -63,7 +63,7 @@ func (ur *userRun) prune() map[string]string {
 	}
 	all := history.ParseNotices(ur.u.Tags.Get(history.NoticesTag))
 	sent := slices.DeleteFunc(slices.Clone(all), func(s history.Sent) bool {
-		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef) || history.Superseded(all, s)
+		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef) || history.Superseded(all, s, ur.run.Now)
 	})
 	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 	// A key active again (its owner reactivated it) loses its record: if it is deactivated
