@@ -272,8 +272,12 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// No replacement can be delivered to the application's secret: the owner, whose
 		// email is usable, is told why (DeliveryFailed) before the key goes, or the bounded
 		// wait ends.
-		// (failureHeld keeps it until the day the notice gave, the same bound.)
-		if reached(d.now, d.failureDay(k)) {
+		// (failureHeld keeps it until the day the notice gave, the same bound.) The notice
+		// must have reached the owner on an earlier day, also for a key whose date is long
+		// past (a legacy key, or the IAM listing of a run's retry that does not show the key
+		// the run just made): such a key would otherwise go at once, untold (invariant 9);
+		// its notice names tomorrow. A mail that bounces gives the address up (rule 6).
+		if reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed) {
 			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
 				k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.user.SecretProblem), Key{})
 		}
