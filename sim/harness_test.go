@@ -89,7 +89,14 @@ func (h *harness) user(name string, tags map[string]string, ages ...int) []strin
 	for k, v := range tags {
 		all[k] = v
 	}
-	must(h.w.CreateUser(testAccount, name, all))
+	return h.taggedUser(name, all, ages...)
+}
+
+// taggedUser makes a user with exactly these tags (no email tag added) and keys of the given
+// ages in days, used an hour ago.
+func (h *harness) taggedUser(name string, tags map[string]string, ages ...int) []string {
+	h.t.Helper()
+	must(h.w.CreateUser(testAccount, name, tags))
 	var ids []string
 	for _, age := range ages {
 		id, _, err := h.w.AddKey(testAccount, name, h.now.AddDate(0, 0, -age), types.StatusTypeActive)

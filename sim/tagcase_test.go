@@ -3,7 +3,6 @@ package sim
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -14,22 +13,6 @@ import (
 
 // Tag keys in any case (issue 19, item 2): IAM compares the tag keys of users
 // case-insensitively ("not case sensitive, but case is preserved"), and so must the rotator.
-
-// taggedUser makes a user with exactly these tags (no email tag added) and keys of the given
-// ages in days, used an hour ago.
-func (h *harness) taggedUser(name string, tags map[string]string, ages ...int) []string {
-	h.t.Helper()
-	must(h.w.CreateUser(testAccount, name, tags))
-	var ids []string
-	for _, age := range ages {
-		id, _, err := h.w.AddKey(testAccount, name, h.now.AddDate(0, 0, -age), types.StatusTypeActive)
-		must(err)
-		must(h.w.UseKey(testAccount, id, h.now.Add(-time.Hour), "s3", "us-east-1"))
-		ids = append(ids, id)
-	}
-	h.now = h.now.Add(time.Minute)
-	return ids
-}
 
 func TestExemptTagInAnyCaseGetsZeroWrites(t *testing.T) {
 	for _, tag := range []map[string]string{{"exempt": "TRUE"}, {"EXEMPT": "true"}} {

@@ -126,17 +126,7 @@ func newMemberRole(cfg Config) memberRole {
 				"Resource":  accountSecrets,
 				"Condition": optedIn,
 			},
-			map[string]any{
-				"Sid":      "RotatorTagsOnly",
-				"Effect":   "Allow",
-				"Action":   MemberTagActions,
-				"Resource": accountUsers,
-				// ForAllValues alone would also pass a request without tag keys.
-				"Condition": map[string]any{
-					"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RotatorTagKeys},
-					"Null":                    map[string]any{"aws:TagKeys": "false"},
-				},
-			},
+			tagKeysOnly("RotatorTagsOnly", MemberTagActions, "ForAllValues:StringLike", RotatorTagKeys),
 		),
 	}
 }
@@ -160,17 +150,7 @@ func newNotifyMemberRole(cfg Config) memberRole {
 				"Action":   NotifyUserActions,
 				"Resource": accountUsers,
 			},
-			map[string]any{
-				"Sid":      "NoticesTagOnly",
-				"Effect":   "Allow",
-				"Action":   NotifyTagActions,
-				"Resource": accountUsers,
-				// ForAllValues alone would also pass a request without tag keys.
-				"Condition": map[string]any{
-					"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": NotifyTagKeys},
-					"Null":                      map[string]any{"aws:TagKeys": "false"},
-				},
-			},
+			tagKeysOnly("NoticesTagOnly", NotifyTagActions, "ForAllValues:StringEquals", NotifyTagKeys),
 			map[string]any{
 				"Sid":       "OptedInSecretsOnly",
 				"Effect":    "Allow",
@@ -270,4 +250,19 @@ func NewMemberRoleStackSet(scope constructs.Construct, id string, props *MemberR
 		TemplateBody: jsii.String(string(body)),
 	})
 	return stack, nil
+}
+
+// tagKeysOnly allows actions on the account's users for requests whose tag keys all match
+// keys under operator; ForAllValues alone would also pass a request without tag keys.
+func tagKeysOnly(sid string, actions any, operator string, keys any) map[string]any {
+	return map[string]any{
+		"Sid":      sid,
+		"Effect":   "Allow",
+		"Action":   actions,
+		"Resource": accountUsers,
+		"Condition": map[string]any{
+			operator: map[string]any{"aws:TagKeys": keys},
+			"Null":   map[string]any{"aws:TagKeys": "false"},
+		},
+	}
 }
