@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -27,6 +28,10 @@ func (s *sim) morning() {
 		for _, k := range s.w.Keys(o.account, o.user) {
 			// A machine user's application uses the key its secret holds; other owners, theirs.
 			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID
+			if _, made := s.rotatorKeys[k.AccessKeyID]; uses && made && s.slowConsumer(o) && s.now.Sub(k.Created) < time.Duration(w.SlowConsumerDays)*24*time.Hour {
+				s.happened("slow-consumer-leaves-new-key-unused")
+				uses = false
+			}
 			if uses && k.Status == types.StatusTypeActive && s.chance(w.KeyUse) {
 				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
 			}
@@ -246,4 +251,12 @@ func (s *sim) setTag(o *owner, key, value string) {
 		return
 	}
 	must(s.w.SetTag(o.account, o.user, key, value))
+}
+
+// slowConsumer reports whether o's applications are slow to pick a new key up
+// (World.SlowConsumer), from the seed and the user alone.
+func (s *sim) slowConsumer(o *owner) bool {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%s/%s", s.cfg.Seed, o.account, o.user)
+	return float64(h.Sum64()%1_000_000)/1_000_000 < s.cfg.World.SlowConsumer
 }

@@ -51,6 +51,12 @@ type World struct {
 	// Daily, per owner: the applications use a key the owner holds; the owner acts on their
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
 	KeyUse, OwnerActs        float64
+	// Per owner: a consumer slow to pick a new key up: the applications of such an owner use
+	// a key the rotator made only from SlowConsumerDays after its creation (past the old
+	// key's deactivation, so the old key is deactivated while in use and the new one waits
+	// unused). Drawn from the seed and the user's name, not from the workload's stream.
+	SlowConsumer     float64
+	SlowConsumerDays int
 	MailboxGone, MailboxBack float64
 	// TagForged: per user and day, someone allowed iam:TagUser (not the rotator) writes a
 	// key-rotator:* tag on the user: notices claimed delivered, a deactivation day long past,
@@ -81,7 +87,7 @@ type World struct {
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003,
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003, SlowConsumer: 0.05, SlowConsumerDays: 21,
 		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
 		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1}
 }
