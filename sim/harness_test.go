@@ -49,13 +49,6 @@ func (h *harness) signedTag(user, key, value string) {
 	must(h.w.SetTag(testAccount, user, key, h.seal.Sign(testAccount, user, key, value)))
 }
 
-// rotatorTag is the value a rotator tag of the user carries, "" when absent or not signed by
-// the rotator.
-func (h *harness) rotatorTag(user, key string) string {
-	value, _ := h.seal.Open(testAccount, user, key, policy.Tags(h.w.Tags(testAccount, user)).Get(key))
-	return value
-}
-
 // memberSecrets is the member account's Secrets Manager as the rotator's calls reach it.
 func (h *harness) memberSecrets() appsecret.API {
 	if h.appSecrets != nil {

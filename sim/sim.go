@@ -50,13 +50,13 @@ type World struct {
 	InactiveKey, UsedKey          float64
 	// Daily, per owner: the applications use a key the owner holds; the owner acts on their
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
-	KeyUse, OwnerActs        float64
+	KeyUse, OwnerActs float64
 	// Per owner: a consumer slow to pick a new key up: the applications of such an owner use
 	// a key the rotator made only from SlowConsumerDays after its creation (past the old
 	// key's deactivation, so the old key is deactivated while in use and the new one waits
 	// unused). Drawn from the seed and the user's name, not from the workload's stream.
-	SlowConsumer     float64
-	SlowConsumerDays int
+	SlowConsumer             float64
+	SlowConsumerDays         int
 	MailboxGone, MailboxBack float64
 	// TagForged: per user and day, someone allowed iam:TagUser (not the rotator) writes a
 	// key-rotator:* tag on the user: notices claimed delivered, a deactivation day long past,

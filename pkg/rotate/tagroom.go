@@ -160,6 +160,6 @@ func noRoom(err error, userName string, keys ...string) error {
 	if !errors.As(err, &limit) {
 		return err
 	}
-	return fmt.Errorf("%w: IAM user %s has no room for the rotator's %s (IAM allows %d tags a user): remove a tag that does not start with key-rotator:",
+	return fmt.Errorf("%w: IAM user %s has no room for the rotator's %s (IAM allows %d tags a user): remove a tag whose key does not start with key-rotator: and run again",
 		err, userName, strings.Join(keys, ", "), policy.MaxTagsPerUser)
 }
