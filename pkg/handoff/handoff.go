@@ -251,33 +251,29 @@ func MarkWritten(ctx context.Context, sm Tagger, arn string, t time.Time, runID 
 // WrittenBefore reports whether the secret carries MarkWritten's record: MarkRefused must not
 // replace it.
 func WrittenBefore(ctx context.Context, sm Reader, arn string) (bool, error) {
+	fields, err := sentRecord(ctx, sm, arn)
+	return len(fields) == 3 && fields[2] == writtenMark, err
+}
+
+// sentRecord is the fields of the secret's sent tag (when, the run, the mark), nil without one.
+func sentRecord(ctx context.Context, sm Reader, arn string) ([]string, error) {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
 	if err != nil {
-		return false, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
+		return nil, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
 	}
 	for _, t := range out.Tags {
 		if aws.ToString(t.Key) == sentTag {
-			fields := strings.Fields(aws.ToString(t.Value))
-			return len(fields) == 3 && fields[2] == writtenMark, nil
+			return strings.Fields(aws.ToString(t.Value)), nil
 		}
 	}
-	return false, nil
+	return nil, nil
 }
 
 // SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
 // then sends it no second time. A secret scheduled for deletion can still be described.
 func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
-	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return false, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
-	}
-	for _, t := range out.Tags {
-		if aws.ToString(t.Key) == sentTag {
-			fields := strings.Fields(aws.ToString(t.Value))
-			return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark && fields[2] != writtenMark, nil
-		}
-	}
-	return false, nil
+	fields, err := sentRecord(ctx, sm, arn)
+	return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark && fields[2] != writtenMark, err
 }
 
 // Schedule schedules the deletion of a sent secret after the minimum recovery window: from
