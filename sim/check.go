@@ -13,6 +13,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -123,7 +125,7 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 func (s *sim) checkSigned(o *owner, in *iam.TagUserInput) {
 	for _, t := range in.Tags {
 		key := aws.ToString(t.Key)
-		if !strings.HasPrefix(key, "key-rotator:") {
+		if !strings.HasPrefix(key, config.RotatorTagKeyPrefix) {
 			continue
 		}
 		value, signed := s.seal.Open(o.account, o.user, key, aws.ToString(t.Value))
@@ -250,7 +252,7 @@ func (s *sim) givenUp(o *owner) bool {
 		return true
 	}
 	for _, sec := range s.w.SecretsList() {
-		if sec.Tags["key-rotator:user"] == o.user && strings.Contains(sec.Name, "/"+o.account+"/") && s.pastGrace(sec.Tags["key-rotator:deactivate-on"]) {
+		if sec.Tags[handoff.UserTag] == o.user && strings.Contains(sec.Name, "/"+o.account+"/") && s.pastGrace(sec.Tags[handoff.DeactivateOnTag]) {
 			return true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
@@ -79,7 +80,7 @@ var (
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.MemberSecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
-		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/", Seal: s.seal,
+		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: config.DefaultHandoffSecretPrefix, Seal: s.seal,
 		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }, Sleep: func(d time.Duration) { s.now = s.now.Add(d) }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification

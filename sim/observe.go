@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -179,8 +180,8 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 
 func (s *sim) learnReplacements() {
 	for _, sec := range s.w.SecretsList() {
-		if id := sec.Tags["key-rotator:access-key-id"]; id != "" && s.rotatorKeys[id] == "" {
-			s.rotatorKeys[id] = sec.Tags["key-rotator:replaces"]
+		if id := sec.Tags[handoff.AccessKeyIDTag]; id != "" && s.rotatorKeys[id] == "" {
+			s.rotatorKeys[id] = sec.Tags[handoff.ReplacesTag]
 		}
 	}
 }

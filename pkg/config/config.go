@@ -98,7 +98,7 @@ const (
 	// DefaultExcludeAccountTag excludes the accounts tagged key-rotator:exclude=true in
 	// Organizations; NoExcludeAccountTag switches the tag exclusion off (and its
 	// ListTagsForResource call per account).
-	DefaultExcludeAccountTag = "key-rotator:exclude=true"
+	DefaultExcludeAccountTag = RotatorTagKeyPrefix + "exclude=true"
 	NoExcludeAccountTag      = "none"
 )
 

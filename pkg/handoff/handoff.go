@@ -73,15 +73,17 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// The hand-off secret's tags: what a later run needs to redeliver the key.
+// The hand-off secret's tags: what a later run needs to redeliver the key. UserTag is the
+// user whose key the secret holds; its key happens to be spelled as an application secret's
+// opt-in (appsecret.OptInTag), a different fact on a different secret.
 const (
-	tagUser         = "key-rotator:user"
-	tagAccessKeyID  = "key-rotator:access-key-id"
-	tagReplaces     = "key-rotator:replaces"
-	tagDeactivateOn = "key-rotator:deactivate-on"
+	UserTag         = config.RotatorTagKeyPrefix + "user"
+	AccessKeyIDTag  = config.RotatorTagKeyPrefix + "access-key-id"
+	ReplacesTag     = config.RotatorTagKeyPrefix + "replaces"
+	DeactivateOnTag = config.RotatorTagKeyPrefix + "deactivate-on"
 	// tagDeliverTo names the member account's secret that receives the key (pkg/appsecret);
 	// absent, the key goes to the owner by email.
-	tagDeliverTo = "key-rotator:deliver-to"
+	tagDeliverTo = config.RotatorTagKeyPrefix + "deliver-to"
 	// sentTag is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
 	// acceptance is not delivery, so the secret stays until a later run confirms that the
 	// address did not bounce. For a key the application's secret refused, nothing was sent:
@@ -144,10 +146,10 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 		SecretString: aws.String(string(body)),
 		Description:  aws.String("New access key waiting for delivery to its owner by the IAM access key rotator"),
 		Tags: []smtypes.Tag{
-			{Key: aws.String(tagUser), Value: aws.String(p.UserName)},
-			{Key: aws.String(tagAccessKeyID), Value: aws.String(p.AccessKeyID)},
-			{Key: aws.String(tagReplaces), Value: aws.String(p.Replaces)},
-			{Key: aws.String(tagDeactivateOn), Value: aws.String(p.DeactivateOn)},
+			{Key: aws.String(UserTag), Value: aws.String(p.UserName)},
+			{Key: aws.String(AccessKeyIDTag), Value: aws.String(p.AccessKeyID)},
+			{Key: aws.String(ReplacesTag), Value: aws.String(p.Replaces)},
+			{Key: aws.String(DeactivateOnTag), Value: aws.String(p.DeactivateOn)},
 		},
 	}
 	if p.DeliverTo != "" {
@@ -187,8 +189,8 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			for _, t := range s.Tags {
 				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
-			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[tagUser],
-				AccessKeyID: tags[tagAccessKeyID], Replaces: tags[tagReplaces], DeactivateOn: tags[tagDeactivateOn],
+			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[UserTag],
+				AccessKeyID: tags[AccessKeyIDTag], Replaces: tags[ReplacesTag], DeactivateOn: tags[DeactivateOnTag],
 				DeliverTo: tags[tagDeliverTo], Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil}
 			if sent, ok := tags[sentTag]; ok {
 				fields := strings.Fields(sent)
@@ -208,7 +210,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			}
 			if p.AccessKeyID == "" || p.UserName == "" || !strings.HasSuffix(p.SecretName, "/"+p.AccessKeyID) {
 				problems = append(problems, fmt.Errorf("hand-off secret %s lacks its %s or %s tag, or they do not match its name: set aside",
-					p.SecretName, tagAccessKeyID, tagUser))
+					p.SecretName, AccessKeyIDTag, UserTag))
 				continue
 			}
 			pending[p.AccessKeyID] = p
