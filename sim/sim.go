@@ -71,6 +71,8 @@ type Result struct {
 const (
 	domain       = "example.com"
 	reportBucket = "reports"
+	// configurationSet is the SES configuration set NotifyUser sends through (the stack's).
+	configurationSet = "iam-access-key-rotator-configset"
 )
 
 // owner is what the simulation knows of one IAM user's owner.

@@ -145,7 +145,8 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
 		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey)), ZipPassword: ur.zipPassword()},
-		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo})
+		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo,
+			UnwatchedRun: ur.unwatchedRun()})
 	if err != nil {
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {
 			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by a later run: %v", err, id, delErr)
@@ -158,6 +159,15 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	}
 	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn,
 		Replaced: ur.usage(a.Replaces), DeliverTo: ur.deliverTo}, nil
+}
+
+// unwatchedRun is the run's ID when it sends the new key by email while bounces are not
+// suppressed (its send can never be confirmed), else "".
+func (ur *userRun) unwatchedRun() string {
+	if ur.deliverTo != "" || ur.bounceProblem() == "" {
+		return ""
+	}
+	return ur.run.RunID
 }
 
 func (ur *userRun) clearMark(ctx context.Context) error {

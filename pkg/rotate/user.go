@@ -29,6 +29,9 @@ type userRun struct {
 	inactive map[string]history.Inactive
 	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
 	deliverTo string
+	// unconfirmed says why deliveries of the user's keys by email could not be confirmed
+	// (bounces not suppressed), for the report.
+	unconfirmed []string
 }
 
 // user reads one user fresh, plans it, and carries the plan out at once, so that every write
@@ -115,6 +118,11 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				delete(ur.pending, id)
 			}
 		}
+		if _, waiting := ur.pending[id]; waiting && ur.confirmable(p, created[id]) {
+			if why := e.unconfirmable(p); why != "" {
+				ur.unconfirmed = append(ur.unconfirmed, why)
+			}
+		}
 	}
 	email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
 	dest, err := ur.destination(ctx, email)
@@ -171,6 +179,9 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	}
 	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
 	ur.ur.RotationDaysProblem = up.RotationDaysProblem
+	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
+		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
+	}
 	c := &e.res.Counts
 	switch {
 	case up.Status == policy.StatusDeferred:
@@ -214,7 +225,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 || len(ur.unconfirmed) > 0 ||
 		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
@@ -228,12 +239,16 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	destructive := slices.ContainsFunc(up.Actions, func(a policy.Action) bool {
 		return a.Action == policy.DeactivateKey || a.Action == policy.DeleteKey
 	})
-	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil {
+	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil && e.bounceProblem() == "" {
 		return up, nil
 	}
-	bounced, err := e.Bounces.Suppressed(ctx, up.Email)
-	if err != nil || !bounced {
-		return up, err
+	// A run that cannot see bounces (Run.BouncesSuppressed) cannot tell a delivered notice
+	// from one that bounced: none counts, and the action waits for the bounded wait.
+	if problem := e.bounceProblem(); problem == "" {
+		bounced, err := e.Bounces.Suppressed(ctx, up.Email)
+		if err != nil || !bounced {
+			return up, err
+		}
 	}
 	u := ur.u
 	u.NoticesSent, u.NoticesSentToday = nil, nil
