@@ -3,30 +3,33 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test check unit lint fmt vet staticcheck tools seven-zip python-venv npm bench bench-scale faults fuzz sandbox-tools sandbox
+.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck tools seven-zip python-venv npm bench bench-scale faults fuzz sandbox-tools sandbox
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: tools lint unit infra-test ## lint and every test, installing what is missing (what CI runs)
+test: tools lint go-tests infra-test ## lint and every test, installing what is missing (what CI runs)
 
 # The unit tests that need no stand-in (no moto, no Lambda processes): the domain packages,
 # the state machine definition and the local runner's own logic (both need Node 22 only to
 # validate the ASL), and the CDK app's contract. About 15 s on 2 cores.
 CHECK_PKGS := ./pkg/... ./statemachine ./sandbox/runner
 check: seven-zip runner-tools ## fast: gofmt, go vet and the unit tests that need no stand-in
-	@$(MAKE) --no-print-directory fmt
+	@$(MAKE) --no-print-directory fmt-check
 	$(GO) vet ./...
 	$(GO) test -count=1 $(CHECK_PKGS)
 	cd infra && $(GO) test -count=1 ./contract
 
-unit: sandbox-tools runner-tools seven-zip ## all Go tests of the root module (the end-to-end ones included)
+go-tests: sandbox-tools runner-tools seven-zip ## every Go test of the root module: unit, the 20-seed fault campaign, end-to-end on the stand-in
 	$(GO) test -count=1 ./...
 
-lint: fmt vet staticcheck ## gofmt, go vet and staticcheck, for both modules (root and infra/)
+lint: fmt-check vet staticcheck ## gofmt check, go vet and staticcheck, for both modules (root and infra/)
 
-fmt:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change (run gofmt -w):"; echo "$$out"; exit 1; fi
+fmt: ## format every Go file of both modules (gofmt -w)
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check: ## fail, naming the files, when gofmt would change a Go file
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change (run make fmt):"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...

@@ -11,7 +11,8 @@ import (
 // Campaign is the outcome of many seeds.
 type Campaign struct {
 	Seeds, Days int
-	Faults      map[string]int
+	Faults      map[string]int // injected, by kind
+	World       map[string]int // what the world did, by kind
 	Violations  []Violation
 }
 
@@ -35,11 +36,14 @@ func RunCampaign(cfg Config, first int64, seeds, workers int) Campaign {
 	}
 	close(next)
 	wg.Wait()
-	out := Campaign{Seeds: seeds, Faults: map[string]int{}}
+	out := Campaign{Seeds: seeds, Faults: map[string]int{}, World: map[string]int{}}
 	for _, r := range results {
 		out.Days += r.Days
 		for k, n := range r.Faults {
 			out.Faults[k] += n
+		}
+		for k, n := range r.World {
+			out.World[k] += n
 		}
 		out.Violations = append(out.Violations, r.Violations...)
 	}
@@ -61,10 +65,15 @@ func (c Campaign) Summary() string {
 }
 
 // ByKind lists the faults injected, by kind.
-func (c Campaign) ByKind() string {
+func (c Campaign) ByKind() string { return byKind(c.Faults) }
+
+// WorldByKind lists what the world did, by kind.
+func (c Campaign) WorldByKind() string { return byKind(c.World) }
+
+func byKind(counts map[string]int) string {
 	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(c.Faults)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, c.Faults[k]))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -213,7 +213,7 @@ func (s *sim) violate(invariant, detail string) {
 		return
 	}
 	s.reported[subject] = true
-	s.res.Violations = append(s.res.Violations, Violation{Seed: s.cfg.Seed, Day: s.day, Invariant: invariant, Detail: detail, Recent: s.w.Recent()})
+	s.res.Violations = append(s.res.Violations, Violation{Seed: s.cfg.Seed, FaultSeed: s.cfg.FaultSeed, Day: s.day, Invariant: invariant, Detail: detail, Recent: s.w.Recent()})
 }
 
 func keyIDs(keys []awsmodel.Key) []string {

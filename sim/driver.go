@@ -23,12 +23,20 @@ import (
 // console re-run of one account), some days none; then, without faults, a re-run that
 // finishes what failed, and a second that must write and send nothing.
 func (s *sim) daily() {
-	if s.rng.Float64() >= 0.05 {
+	f := s.cfg.Faults
+	if s.fault(f.MissedDay) {
+		s.res.Faults["missed-day"]++
+	} else {
 		s.faults = true
-		s.execution(fmt.Sprintf("run-%d", s.day), s.rng.Float64() < 0.1)
+		overlap := s.fault(f.Overlap)
+		if overlap {
+			s.res.Faults["overlapping-execution"]++
+		}
+		s.execution(fmt.Sprintf("run-%d", s.day), overlap)
 		s.faults = false
 	}
-	if s.rng.Float64() < 0.25 {
+	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
+	if s.chance(0.25) {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
 		s.now = s.now.Add(10 * time.Minute)
@@ -87,7 +95,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 			continue
 		}
 		// Its response lost, a Lambda that succeeded is run again by Step Functions.
-		if s.faults && s.rng.Float64() < 0.03 {
+		if s.faults && s.fault(s.cfg.Faults.ScanRetried) {
 			s.res.Faults["sfn-retry-after-success"]++
 			continue
 		}
@@ -116,7 +124,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 			}
 			s.readMail()
 			if !crashed && (err == nil || !workflow.IsRetryable(err)) {
-				if err == nil && s.faults && s.rng.Float64() < 0.02 {
+				if err == nil && s.faults && s.fault(s.cfg.Faults.NotifyRetried) {
 					s.res.Faults["sfn-retry-after-success"]++
 					continue
 				}

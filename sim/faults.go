@@ -26,10 +26,11 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	if c.Service == "IAM" && c.Writes() {
 		s.checkWrite(c)
 	}
-	if c.Operation == "ListAccessKeys" && s.faults && s.rng.Float64() < 0.002 {
+	f := s.cfg.Faults
+	if c.Operation == "ListAccessKeys" && s.faults && s.fault(f.OwnerActsDuringScan) {
 		s.ownerActsDuringScan(c)
 	}
-	if in, ok := c.Input.(*secretsmanager.DescribeSecretInput); ok && s.faults && s.rng.Float64() < 0.03 {
+	if in, ok := c.Input.(*secretsmanager.DescribeSecretInput); ok && s.faults && s.fault(f.OptInWithdrawn) {
 		// The application team withdraws its secret's opt-in while the rotator is about to
 		// write a key to it.
 		if o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]; o != nil && o.app == aws.ToString(in.SecretId) {
@@ -37,7 +38,7 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
 		}
 	}
-	if c.Service == "IAM" && s.faults && !s.overlapping && s.rng.Float64() < 0.0005 {
+	if c.Service == "IAM" && s.faults && !s.overlapping && s.fault(f.ConsoleRerun) {
 		// An operator's console re-run of this account starts while this run writes there.
 		s.res.Faults["overlapping-execution"]++
 		s.overlapping = true
@@ -51,13 +52,13 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 		s.res.Faults["ses-outage"]++
 		return awsmodel.ServerError
 	}
-	if s.rng.Float64() >= s.cfg.FaultRate {
+	if !s.fault(f.Call) {
 		return awsmodel.None
 	}
-	f := []awsmodel.Fault{awsmodel.Throttle, awsmodel.ServerError, awsmodel.CrashBefore}[s.rng.IntN(3)]
-	if c.Writes() && s.rng.Float64() < 0.5 {
-		f = []awsmodel.Fault{awsmodel.LostResponse, awsmodel.Retried}[s.rng.IntN(2)]
+	fault := []awsmodel.Fault{awsmodel.Throttle, awsmodel.ServerError, awsmodel.CrashBefore}[s.frng.IntN(3)]
+	if c.Writes() && s.fault(0.5) {
+		fault = []awsmodel.Fault{awsmodel.LostResponse, awsmodel.Retried}[s.frng.IntN(2)]
 	}
-	s.res.Faults[f.String()]++
-	return f
+	s.res.Faults[fault.String()]++
+	return fault
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,22 +18,24 @@ import (
 // morning: the applications use the keys their owners hold, and some owners act on their
 // keys and tags, before the daily run.
 func (s *sim) morning() {
-	s.sesOutage = s.rng.Float64() < 0.03
+	w := s.cfg.World
+	s.sesOutage = s.fault(s.cfg.Faults.SESOutage)
 	for _, o := range s.sortedOwners() {
 		app, _ := s.appReads(o)
 		for _, k := range s.w.Keys(o.account, o.user) {
 			// A machine user's application uses the key its secret holds; other owners, theirs.
 			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID
-			if uses && k.Status == types.StatusTypeActive && s.rng.Float64() < 0.9 {
+			if uses && k.Status == types.StatusTypeActive && s.chance(w.KeyUse) {
 				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
 			}
 		}
-		if s.rng.Float64() < 0.01 {
+		if s.chance(w.OwnerActs) {
 			s.ownerActs(o)
 		}
-		if addr := s.address(o); addr != "" && s.rng.Float64() < 0.002 {
+		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
+			s.happened("mailbox-gone")
 			s.w.SetBounce(addr, true) // the mailbox is gone for a while
-		} else if addr != "" && s.rng.Float64() < 0.05 {
+		} else if addr != "" && s.chance(w.MailboxBack) {
 			s.w.SetBounce(addr, false) // the mailbox is back; SES still suppresses it
 		}
 	}
@@ -42,6 +45,10 @@ func (s *sim) morning() {
 // three notice periods, one longer than the organization's, and malformed ones.
 var rotationDays = []string{"30", "45", "60", "7", "365", "abc", "-5"}
 
+// ownerActions name what ownerActs does, by its draw.
+var ownerActions = []string{"owner-deactivates-key", "owner-reactivates-key", "owner-deletes-key", "owner-creates-key",
+	"owner-changes-email", "owner-toggles-exempt", "pending-mark-forged", "owner-changes-rotation-days", "opt-in-toggled"}
+
 // ownerActs makes one owner change their own keys or tags, as owners do.
 func (s *sim) ownerActs(o *owner) {
 	keys := s.w.Keys(o.account, o.user)
@@ -49,6 +56,7 @@ func (s *sim) ownerActs(o *owner) {
 	if o.app != "" {
 		act = 4 + s.rng.IntN(5) // a machine user's keys are its application's: its owner changes tags only
 	}
+	s.happened(ownerActions[act])
 	switch act {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
@@ -118,11 +126,9 @@ func (s *sim) ownerActs(o *owner) {
 // account changes their keys (a long scan meets concurrent changes).
 func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
 	reading := aws.ToString(c.Input.(*iam.ListAccessKeysInput).UserName)
-	for _, o := range s.sortedOwners() {
-		if o.account == c.Account && o.user != reading && s.rng.Float64() < 0.05 {
-			s.res.Faults["owner-acts-during-scan"]++
-			s.ownerActs(o)
-			return
-		}
+	others := slices.DeleteFunc(s.sortedOwners(), func(o *owner) bool { return o.account != c.Account || o.user == reading })
+	if len(others) > 0 {
+		s.res.Faults["owner-acts-during-scan"]++
+		s.ownerActs(others[s.frng.IntN(len(others))])
 	}
 }

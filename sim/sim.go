@@ -21,14 +21,62 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
-// Config is one simulated organization and its schedule of faults.
+// Config is one simulated organization, what its people and applications do, and its
+// schedule of faults.
 type Config struct {
-	Seed int64
+	// Seed draws the workload (the organization and what its people do: World); FaultSeed
+	// draws the faults (Faults), Seed when 0. Each replays alone: the same Seed with
+	// another FaultSeed is the same organization under other faults.
+	Seed, FaultSeed int64
 	// Days simulated (default 120); Accounts and Users per account (default 4 × 60: an
 	// organization of 240 IAM users).
 	Days, Accounts, Users int
-	// FaultRate is the chance that a call of the rotator meets a fault (default 0.03).
-	FaultRate float64
+	// World and Faults are DefaultWorld() and DefaultFaults() when zero.
+	World  World
+	Faults Faults
+}
+
+// World is what the organization's owners, administrators and applications do, each a named
+// chance. The campaign's values are DefaultWorld's.
+type World struct {
+	// Setup, per user: an email tag in the allowed domain, a malformed one, one outside it
+	// (the rest have none); exempt; a RotationDays tag; a machine user whose keys go to its
+	// application's secret. Per key: Inactive; used since its creation.
+	Email, BadEmail, ForeignEmail float64
+	Exempt, RotationDays          float64
+	MachineUser                   float64
+	InactiveKey, UsedKey          float64
+	// Daily, per owner: the applications use a key the owner holds; the owner acts on their
+	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
+	KeyUse, OwnerActs        float64
+	MailboxGone, MailboxBack float64
+}
+
+// DefaultWorld is the campaign's world.
+func DefaultWorld() World {
+	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05}
+}
+
+// Faults is the schedule of faults, each a named chance.
+type Faults struct {
+	// Call: that a call of the rotator meets a fault (throttling, 5xx, a crash; for writes
+	// also a lost response or a retried call).
+	Call float64
+	// Per day: no scheduled run (a missed day); the scheduled run overlapped by a console
+	// re-run of one account; SES refusing every send.
+	MissedDay, Overlap, SESOutage float64
+	// Per call or invocation: a console re-run starting inside an IAM call; Step Functions
+	// running ScanAndRotate or NotifyUser again after a success (its response lost); an owner
+	// acting while the rotator lists another user's keys; an application team withdrawing its
+	// secret's opt-in just as the rotator describes it.
+	ConsoleRerun, ScanRetried, NotifyRetried, OwnerActsDuringScan, OptInWithdrawn float64
+}
+
+// DefaultFaults is the campaign's schedule of faults.
+func DefaultFaults() Faults {
+	return Faults{Call: 0.03, MissedDay: 0.05, Overlap: 0.1, SESOutage: 0.03,
+		ConsoleRerun: 0.0005, ScanRetried: 0.03, NotifyRetried: 0.02, OwnerActsDuringScan: 0.002, OptInWithdrawn: 0.03}
 }
 
 func (c Config) withDefaults() Config {
@@ -41,15 +89,28 @@ func (c Config) withDefaults() Config {
 	if c.Users == 0 {
 		c.Users = 60
 	}
-	if c.FaultRate == 0 {
-		c.FaultRate = 0.03
+	if c.FaultSeed == 0 {
+		c.FaultSeed = c.Seed
+	}
+	if c.World == (World{}) {
+		c.World = DefaultWorld()
+	}
+	if c.Faults == (Faults{}) {
+		c.Faults = DefaultFaults()
 	}
 	return c
+}
+
+// Resolved is the configuration with its defaults, as printed with a campaign's results.
+func (c Config) Resolved() string {
+	c = c.withDefaults()
+	return fmt.Sprintf("%d days, %d accounts x %d users\nworld: %+v\nfaults: %+v", c.Days, c.Accounts, c.Users, c.World, c.Faults)
 }
 
 // Violation is one broken invariant, with what it takes to replay it.
 type Violation struct {
 	Seed      int64
+	FaultSeed int64
 	Day       int
 	Invariant string
 	Detail    string
@@ -57,14 +118,19 @@ type Violation struct {
 }
 
 func (v Violation) String() string {
-	return fmt.Sprintf("seed %d, day %d: %s: %s\nreplay: go run ./cmd/faults -seeds 1 -seed %d\nlast calls:\n  %s",
-		v.Seed, v.Day, v.Invariant, v.Detail, v.Seed, strings.Join(v.Recent, "\n  "))
+	replay := fmt.Sprintf("-seeds 1 -seed %d", v.Seed)
+	if v.FaultSeed != v.Seed {
+		replay += fmt.Sprintf(" -fault-seed %d", v.FaultSeed)
+	}
+	return fmt.Sprintf("seed %d, day %d: %s: %s\nreplay: go run ./cmd/faults %s\nlast calls:\n  %s",
+		v.Seed, v.Day, v.Invariant, v.Detail, replay, strings.Join(v.Recent, "\n  "))
 }
 
 // Result is what one seed's simulation saw.
 type Result struct {
 	Days       int
 	Faults     map[string]int // injected, by kind
+	World      map[string]int // what the world did, by kind (World's behaviours)
 	Violations []Violation
 }
 
@@ -89,7 +155,8 @@ type owner struct {
 
 type sim struct {
 	cfg    Config
-	rng    *rand.Rand
+	rng    *rand.Rand // the workload: World's draws
+	frng   *rand.Rand // the faults: Faults' draws
 	w      *awsmodel.World
 	now    time.Time
 	day    int
@@ -125,9 +192,9 @@ type sim struct {
 // Run simulates one seed.
 func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
-	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), owners: map[string]*owner{},
+	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -165,6 +232,13 @@ func (s *sim) sortedOwners() []*owner {
 func (s *sim) note(keyID, format string, args ...any) {
 	s.trace[keyID] = append(s.trace[keyID], fmt.Sprintf("day %d %s ", s.day, s.now.Format("15:04:05"))+fmt.Sprintf(format, args...))
 }
+
+// happened counts one behaviour of the world, by kind.
+func (s *sim) happened(kind string) { s.res.World[kind]++ }
+
+// chance draws a workload event of probability p; fault draws a fault of probability p.
+func (s *sim) chance(p float64) bool { return s.rng.Float64() < p }
+func (s *sim) fault(p float64) bool  { return s.frng.Float64() < p }
 
 func must(err error) {
 	if err != nil {

@@ -27,18 +27,19 @@ func (s *sim) setup() {
 		for u := range s.cfg.Users {
 			name := fmt.Sprintf("user%03d", u)
 			tags := map[string]string{}
+			w := s.cfg.World
 			switch r := s.rng.Float64(); {
-			case r < 0.80:
+			case r < w.Email:
 				tags["EmailID"] = name + "." + acct + "@" + domain
-			case r < 0.85:
+			case r < w.Email+w.BadEmail:
 				tags["EmailID"] = "not an address"
-			case r < 0.90:
+			case r < w.Email+w.BadEmail+w.ForeignEmail:
 				tags["EmailID"] = name + "@elsewhere.org"
 			}
-			if s.rng.Float64() < 0.05 {
+			if s.chance(w.Exempt) {
 				tags["Exempt"] = "true"
 			}
-			if s.rng.Float64() < 0.15 {
+			if s.chance(w.RotationDays) {
 				tags[policy.RotationDaysTag] = rotationDays[s.rng.IntN(len(rotationDays))]
 			}
 			must(s.w.CreateUser(acct, name, tags))
@@ -46,13 +47,13 @@ func (s *sim) setup() {
 			s.owners[acct+"/"+name] = o
 			for range 1 + s.rng.IntN(2) {
 				status := types.StatusTypeActive
-				if s.rng.Float64() < 0.2 {
+				if s.chance(w.InactiveKey) {
 					status = types.StatusTypeInactive
 				}
 				created := s.now.AddDate(0, 0, -s.rng.IntN(200))
 				id, secretKey, err := s.w.AddKey(acct, name, created, status)
 				must(err)
-				if s.rng.Float64() < 0.9 {
+				if s.chance(w.UsedKey) {
 					must(s.w.UseKey(acct, id, created.Add(time.Duration(s.rng.Float64()*float64(s.now.Sub(created)))), "s3", "us-east-1"))
 				}
 				o.held[id] = true
@@ -62,7 +63,7 @@ func (s *sim) setup() {
 					s.deactivatedOn[id] = -1
 				}
 			}
-			if s.rng.Float64() < 0.15 {
+			if s.chance(w.MachineUser) {
 				s.machineUser(o)
 			}
 		}

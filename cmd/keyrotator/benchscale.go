@@ -33,7 +33,7 @@ Measures the rotator at scale on the local stand-in and writes BENCHMARKS.md:
      GetAccessKeyLastUsed per key and ListUserTags; a separate implementation on the same
      SDK), counting its IAM and STS calls per account;
   4. prints the two side by side and writes the figures, the cost of the daily run at list
-     prices, checks against issue 11's goals and a projection to 10,000 accounts to --out.
+     prices, checks against the scale goals and a projection to 10,000 accounts to --out.
 
 The default size takes about 15-30 minutes on 2 cores; use smaller sizes to try it out.
 Progress goes to stderr. Exit status: 0 when the execution succeeded with every account

@@ -45,7 +45,7 @@ func TestDecode(t *testing.T) {
 // TestDecodeIsExactAboutKeysAndNull: encoding/json matches keys case-insensitively (the last
 // of "dryRun" and "DRYRUN" wins), takes null as "leave the zero value" and lets a repeated
 // key override the first; each would let a document mean something other than it says
-// (issue 9, case 11), so Decode refuses them all, naming the field.
+// (some once ran for real), so Decode refuses them all, naming the field.
 func TestDecodeIsExactAboutKeysAndNull(t *testing.T) {
 	type key struct {
 		ID string `json:"id"`

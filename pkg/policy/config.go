@@ -33,9 +33,10 @@ const (
 	DefaultNoticePeriod = 10
 	DefaultMaxUsers     = 200
 	DefaultExemptTagKey = "Exempt"
-	// MaxMaxUsers bounds maxUsers: each written user gets a notification, and one account's
-	// notifications run in one child execution of at most 25,000 history events (about 580
-	// notifications, statemachine's history test).
+	// MaxMaxUsers bounds maxUsers below an account's notification limit (550,
+	// rotate.DefaultMaxNotifications): every user with writes gets a notification, and the
+	// limit keeps room for each of them. (It once kept an account's notifications within one
+	// child execution's history; they now run one child execution each, docs/scale.md.)
 	MaxMaxUsers = 500
 )
 

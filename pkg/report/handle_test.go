@@ -110,7 +110,7 @@ func (f *fakeSES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...fu
 	return &sesv2.SendEmailOutput{MessageId: aws.String("e-1")}, nil
 }
 
-// TestNotifyFailuresReachTheReport is issue 9, case 10: a notification that failed past its
+// TestNotifyFailuresReachTheReport: a notification that failed past its
 // retries (recorded by the state machine under runs/<run>/notify-failures/<account>/<user>.json)
 // is counted per account and in the totals, listed in report.json and report.csv, and brings
 // the support email and an SNS alert, even when every account succeeded.

@@ -476,6 +476,10 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// AlertSubjectPrefix begins the subject of the run's SNS alert; the parts that apply follow
+// it ("N accounts failed", ...). docs/operations.md's failure table lists it.
+const AlertSubjectPrefix = "Key rotation: "
+
 // alert tells the operators which accounts failed, which owners were not notified, and why
 // the support email was not sent (emailErr), if it was not.
 func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
@@ -508,7 +512,7 @@ func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report,
 	fmt.Fprintf(&msg, "\nReport: s3://%s/%s\n", r.Bucket, out.JSONKey)
 	text := msg.String()
 	if _, err := r.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &r.TopicARN, Message: &text,
-		Subject: aws.String("Key rotation: " + strings.Join(subject, ", "))}); err != nil {
+		Subject: aws.String(AlertSubjectPrefix + strings.Join(subject, ", "))}); err != nil {
 		return fmt.Errorf("publish failure alert to %s: %w", r.TopicARN, err)
 	}
 	return nil

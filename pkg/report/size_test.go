@@ -24,7 +24,7 @@ import (
 // supportMessageLimit is the bound the support email must stay under (notify.SupportMessageLimit).
 const supportMessageLimit = notify.SupportMessageLimit
 
-// TestSupportEmailOfALargeOrganizationAttachesTheCSVCompressed is issue 11: at 10,000
+// TestSupportEmailOfALargeOrganizationAttachesTheCSVCompressed: at 10,000
 // accounts report.csv is about 13 MB, 18 MB in the email once base64-encoded, over what the
 // support email may carry; the email stays under the limit and carries the CSV gzipped,
 // which decompresses to exactly the report.csv written to S3.

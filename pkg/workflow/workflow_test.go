@@ -62,7 +62,7 @@ func TestParseExecutionInput(t *testing.T) {
 	}
 }
 
-// TestExecutionInputMeansWhatItSays is issue 9, case 11: inputs that encoding/json would
+// TestExecutionInputMeansWhatItSays: inputs that encoding/json would
 // read as something other than they say, and a cleanup nobody confirmed. Each is an
 // InvalidInput naming the field; ListAccounts returns it before any read or write.
 func TestExecutionInputMeansWhatItSays(t *testing.T) {

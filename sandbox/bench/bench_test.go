@@ -170,7 +170,7 @@ func rolloutRun(n int) *Result {
 }
 
 // TestGoalIsJudgedOnTheOrdinaryDay: the ordinary day has a new key per rotated user per
-// rotation period and NoticesPerRotation notices a key, at the run's unit costs; issue 11's
+// rotation period and NoticesPerRotation notices a key, at the run's unit costs; the
 // cost goal is met or not on its cost per 1,000 accounts, whatever the rollout-like day cost,
 // which the goal's row shows beside it with its new keys' floor.
 func TestGoalIsJudgedOnTheOrdinaryDay(t *testing.T) {

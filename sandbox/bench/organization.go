@@ -20,7 +20,7 @@ type Size struct {
 	QuietUsers  int
 }
 
-// DefaultSize is issue 11's organization.
+// DefaultSize is the organization the scale goals are measured on.
 var DefaultSize = Size{Accounts: 1000, NoticeUsers: 600, QuietUsers: 1000}
 
 // The names of the two large accounts; the others are mixed-NNNN.

@@ -11,7 +11,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
-// Goals are issue 11's: what BENCHMARKS.md checks the figures against.
+// Goals are the scale goals: what BENCHMARKS.md checks the figures against.
 const (
 	GoalQuietCalls     = 4    // IAM/STS calls of a quiet account, whatever its users
 	GoalRatio          = 500  // per-user / rotator calls at 1,000 users
@@ -166,7 +166,7 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "writes; NotifyUser's AssumeRole and history tag included): %d IAM, %d STS;\n", r.Requests["iam"], r.Requests["sts"])
 	fmt.Fprintf(w, "Secrets Manager %d, SES %d, S3 %d.\n", r.Requests["secretsmanager"], r.Requests["ses"], r.Requests["s3"])
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "## Goals (issue 11)")
+	fmt.Fprintln(w, "## Goals")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| goal | measured | |")
 	fmt.Fprintln(w, "|---|---|---|")
@@ -191,7 +191,7 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "## Cost of the daily run")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "The run measured here is a rollout-like day: every mixed account replaces a key on the same day, as on")
-	fmt.Fprintln(w, "a first rollout. Issue 11's cost goal is judged on an ordinary day, computed below from this run's")
+	fmt.Fprintln(w, "a first rollout. The cost goal is judged on an ordinary day, computed below from this run's")
 	fmt.Fprintln(w, "unit costs.")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "List prices, US East (N. Virginia), on demand, before free tiers, as published on %s (package\n", PricesAsOf)
@@ -309,7 +309,7 @@ func (r *Result) Units(f Figures) UnitCosts {
 // OrdinaryDay is the daily run an organization pays every day in the steady state, once its
 // rollout is over: every account scanned, and the new keys and notices of its rotated users
 // at the steady state's rates (steady.go), each at the unit cost the run measured (Units).
-// Issue 11's cost goal is judged on it.
+// The cost goal is judged on it.
 type OrdinaryDay struct {
 	Units        UnitCosts
 	Accounts     int // scanned every day
@@ -347,7 +347,7 @@ func (d OrdinaryDay) write(w io.Writer, secretHoursPerKey float64) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### An ordinary day")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Issue 11's cost goal is judged on this day: the daily run the organization pays every day in the")
+	fmt.Fprintln(w, "The cost goal is judged on this day: the daily run the organization pays every day in the")
 	fmt.Fprintln(w, "steady state, once its rollout is over, computed from this run's unit costs and the steady state's")
 	fmt.Fprintln(w, "rates. The unit costs split the measured bill: a new key costs its secret's measured hours, its")
 	fmt.Fprintln(w, "Secrets Manager calls (all but one ListSecrets per account), its emails and its notification")

@@ -705,7 +705,7 @@ func TestE2EDemoOrganization(t *testing.T) {
 
 	t.Run("bad input fails with InvalidInput, changes nothing, tells SNS", func(t *testing.T) {
 		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`,
-			// Issue 9, case 11: each of these once ran for real, or over the whole organization.
+			// Inputs that once ran for real, or over the whole organization: each is refused now.
 			`{"dryRun":null}`, `{"accounts":null}`, `{"dryRun":true,"DRYRUN":false}`, `{"cleanup":true}`} {
 			before, sns := o.state(t), len(o.snsMessages(t))
 			ex, _ := o.run(t, input)
@@ -971,7 +971,7 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 }
 
 // TestE2ESESDownThenRedelivery: while SES refuses the sender, the run goes on, every failed
-// notification is in report.csv, the support email and one SNS alert (issue 9, case 10), and
+// notification is in report.csv, the support email and one SNS alert, and
 // a new key waits in its hand-off secret; once SES is back, the next run (the same day)
 // delivers that key without creating another, and the warning that failed, while the action
 // it announces waits for the next day. The day after, the delivery is confirmed (its secret

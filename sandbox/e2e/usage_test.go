@@ -16,7 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
 
-// TestE2EUsageEvidence (issue 12, item 1): every owner email about an existing key says when,
+// TestE2EUsageEvidence: every owner email about an existing key says when,
 // with which service and in which region IAM last saw it used, or that it never was; the
 // reminders after a new key say whether it is used yet; report.csv carries the evidence per
 // key, and the support email names the owner whose old key, still in use, goes within two
