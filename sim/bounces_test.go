@@ -4,9 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
 // Issue 19, item 7: the rotator learns of a bounce only from SES's account-level suppression
@@ -31,7 +34,7 @@ func TestBounceNotSuppressedKeyEmailIsNeverConfirmed(t *testing.T) {
 		t.Errorf("the old key %s was deactivated although the new key's email bounced (keys %v)", old, h.keys("frank"))
 	}
 	if secrets := h.handoffSecrets("frank"); len(secrets) != 1 {
-		t.Errorf("frank's hand-off secrets: %v; want the bounced key's, unconfirmed", secrets)
+		t.Errorf("frank's hand-off secrets: %v; want the bounced key's, unconfirmed", secretNames(secrets))
 	}
 }
 
@@ -61,7 +64,7 @@ func TestKeySentWhileBouncesAreNotSuppressedIsSentAgainOnceTheyAre(t *testing.T)
 		h.now = h.dayStart
 	}
 	if secrets := h.handoffSecrets("gail"); len(secrets) != 1 {
-		t.Fatalf("gail's hand-off secrets while BOUNCE is not suppressed: %v; want the unconfirmed one", secrets)
+		t.Fatalf("gail's hand-off secrets while BOUNCE is not suppressed: %v; want the unconfirmed one", secretNames(secrets))
 	}
 	if more := len(h.w.Messages()) - sends; more != 0 {
 		t.Errorf("%d messages sent again while BOUNCE is not suppressed; want none", more)
@@ -72,10 +75,70 @@ func TestKeySentWhileBouncesAreNotSuppressedIsSentAgainOnceTheyAre(t *testing.T)
 		t.Fatalf("once BOUNCE is suppressed the key was not sent again")
 	}
 	if secrets := h.handoffSecrets("gail"); len(secrets) != 1 {
-		t.Fatalf("the send of the day BOUNCE is suppressed again was confirmed the same day: %v", secrets)
+		t.Fatalf("the send of the day BOUNCE is suppressed again was confirmed the same day: %v", secretNames(secrets))
 	}
 	h.day()
 	if secrets := h.handoffSecrets("gail"); len(secrets) != 0 {
-		t.Errorf("the send made while BOUNCE is suppressed is not confirmed on the next day: %v", secrets)
+		t.Errorf("the send made while BOUNCE is suppressed is not confirmed on the next day: %v", secretNames(secrets))
 	}
+}
+
+// TestKeySentWhileBouncesAreNotSuppressedIsNotGivenUp: the bounded wait ends only after a send
+// whose bounce the rotator could have seen. A key sent while BOUNCE is not suppressed may well
+// have arrived and be in use: past the old key's date plus the notice period it is neither
+// deleted as undeliverable nor its owner's address given up; once bounces are suppressed again
+// it is sent again and confirmed.
+func TestKeySentWhileBouncesAreNotSuppressedIsNotGivenUp(t *testing.T) {
+	h := newHarness(t)
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.user("hana", nil, 85)
+	h.day()
+	got := h.received("hana")
+	if len(got) != 1 {
+		t.Fatalf("hana received %v, want the new key", got)
+	}
+	for range 25 { // past the bounded wait (day 20)
+		h.day()
+	}
+	if h.keys("hana")[got[0]] != types.StatusTypeActive {
+		t.Fatalf("the key hana received while bounces were not suppressed is gone (keys %v)", h.keys("hana"))
+	}
+	if tag := h.w.Tags(testAccount, "hana")["key-rotator:undeliverable"]; tag != "" {
+		t.Errorf("hana's address was given up (%s) although no bounce could have been seen", tag)
+	}
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	h.day()
+	h.day()
+	if secrets := h.handoffSecrets("hana"); len(secrets) != 0 || h.keys("hana")[got[0]] != types.StatusTypeActive {
+		t.Errorf("once bounces are suppressed: secrets %v, keys %v; want the key sent again, confirmed and kept", secretNames(secrets), h.keys("hana"))
+	}
+}
+
+// TestUsedNewKeyIsDeliveredWhateverTheSuppressionList: a new key that was used reached its
+// owner: its delivery is confirmed by a later run even while bounces are not suppressed (and
+// even when the address is on the suppression list since: mail SES sent while BOUNCE did not
+// govern it may have arrived), so it is never deleted as undeliverable.
+func TestUsedNewKeyIsDeliveredWhateverTheSuppressionList(t *testing.T) {
+	h := newHarness(t)
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.user("ivan", nil, 85)
+	h.day()
+	got := h.received("ivan")
+	if len(got) != 1 {
+		t.Fatalf("ivan received %v, want the new key", got)
+	}
+	must(h.w.UseKey(testAccount, got[0], h.now.Add(-time.Hour), "s3", "us-east-1"))
+	h.day()
+	if secrets := h.handoffSecrets("ivan"); len(secrets) != 0 {
+		t.Errorf("the used key's delivery is not confirmed: secrets %v", secretNames(secrets))
+	}
+}
+
+// secretNames names hand-off secrets without their values, for test messages.
+func secretNames(secrets []awsmodel.Secret) []string {
+	var names []string
+	for _, sec := range secrets {
+		names = append(names, sec.Name)
+	}
+	return names
 }

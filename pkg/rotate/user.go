@@ -83,8 +83,9 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	e := ur.execution
 	keyIDs := map[string]bool{}
 	created := map[string]time.Time{}
+	used := map[string]bool{}
 	for _, k := range ur.u.Keys {
-		keyIDs[k.AccessKeyID], created[k.AccessKeyID] = true, k.CreateDate
+		keyIDs[k.AccessKeyID], created[k.AccessKeyID], used[k.AccessKeyID] = true, k.CreateDate, k.LastUsedDate != nil
 	}
 	for _, p := range e.pending[ur.u.UserName] {
 		ur.pending[p.AccessKeyID] = p
@@ -109,6 +110,15 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
+		case used[id] && p.DeliverTo == "" && !e.run.DryRun:
+			// A new key that was used reached its owner, whatever SES's suppression list
+			// shows or could show (a send while bounces were not suppressed, say).
+			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+				return err
+			}
+			e.Log.InfoContext(ctx, "delivery confirmed by the key's use", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
+			delete(ur.pending, id)
+			continue
 		case ur.confirmable(p, created[id]) && !e.run.DryRun:
 			confirmed, err := e.confirm(ctx, p)
 			if err != nil {
@@ -134,6 +144,11 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			given, history.UndeliverableTag, appsecret.DeliveryTag)
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		if p := ur.pending[id]; e.unconfirmable(p) != "" || history.SameDay(p.Sent, e.run.Now) {
+			// The wait ends only after a send whose bounce the rotator could see, on a later
+			// day: a key sent while bounces were not suppressed may well have arrived.
+			continue
+		}
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
 			ur.u.DeliveryProblem = problem
 			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {

@@ -39,7 +39,7 @@ const NotChecked = "SES's suppression settings were not checked for this run: no
 // how to fix it, for the report. An error is returned only when the settings could not be read.
 func Check(ctx context.Context, ses API, configSet string) (string, error) {
 	consequence := "until it does, no new key sent by email is confirmed as delivered: the key waits (it is no replacement, " +
-		"the old key's deactivation waits with it, up to the bounded wait) and is sent again once bounces are suppressed"
+		"and the old key's deactivation waits with it) and is sent again once bounces are suppressed"
 	if configSet != "" {
 		out, err := ses.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String(configSet)})
 		var notFound *sestypes.NotFoundException
