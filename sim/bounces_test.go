@@ -142,3 +142,22 @@ func secretNames(secrets []awsmodel.Secret) []string {
 	}
 	return names
 }
+
+// TestWarningDoesNotCountWhileBouncesAreNotSuppressed: a run that cannot see bounces cannot
+// tell a warning that arrived from one that bounced: none counts before a deactivation, which
+// waits for the bounded wait (noticePeriod days past its date) as for a bounced address.
+func TestWarningDoesNotCountWhileBouncesAreNotSuppressed(t *testing.T) {
+	h := newHarness(t)
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	ids := h.user("jack", nil, 89, 5) // an old key, and a replacement jack made himself: its date is day 5
+	h.w.SetBounce("jack@"+domain, true)
+	for range 8 {
+		h.day()
+	}
+	if len(h.w.Delivered("jack@"+domain)) != 0 || len(h.w.Bounced("jack@"+domain)) == 0 {
+		t.Fatalf("jack's warnings: %d delivered, %d bounced; want bounced only", len(h.w.Delivered("jack@"+domain)), len(h.w.Bounced("jack@"+domain)))
+	}
+	if h.keys("jack")[ids[0]] != types.StatusTypeActive {
+		t.Errorf("jack's old key was deactivated on the strength of a warning that bounced unseen (keys %v)", h.keys("jack"))
+	}
+}
