@@ -161,3 +161,24 @@ func TestWarningDoesNotCountWhileBouncesAreNotSuppressed(t *testing.T) {
 		t.Errorf("jack's old key was deactivated on the strength of a warning that bounced unseen (keys %v)", h.keys("jack"))
 	}
 }
+
+// TestResendAfterBouncesAreSuppressedAgainWaitsForItsConfirmation: past the bounded wait, the
+// first run that sees bounces sends a key again that was sent while they were not; a re-run
+// of the same day does not give it up before that send could be confirmed (it writes nothing).
+func TestResendAfterBouncesAreSuppressedAgainWaitsForItsConfirmation(t *testing.T) {
+	h := newHarness(t)
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.user("kate", nil, 85)
+	for range 25 { // past the bounded wait (day 20)
+		h.day()
+	}
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	h.notify(h.scan()) // sends the key again
+	before := len(h.handoffSecrets("kate"))
+	h.now = h.now.Add(time.Hour)
+	h.notify(h.scan()) // a re-run of the same day
+	if tag := h.w.Tags(testAccount, "kate")["key-rotator:undeliverable"]; tag != "" || len(h.handoffSecrets("kate")) != before || before != 1 {
+		t.Errorf("the same day's re-run gave kate's address up (%q) or dropped the key sent again (%d secrets, %d before)",
+			tag, len(h.handoffSecrets("kate")), before)
+	}
+}
