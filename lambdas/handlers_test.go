@@ -231,7 +231,7 @@ func TestLostCreateResponse(t *testing.T) {
 	}
 	first := r.run(`{"accounts":["` + r.accountID("prod") + `"]}`)
 	alice := userNamed(r.users("prod"), "alice")
-	if lossy.lost == 0 || len(alice.Keys) != 2 || alice.Tags[history.PendingTag] == "" {
+	if lossy.lost == 0 || len(alice.Keys) != 2 || policy.Tags(alice.Tags).Get(history.PendingTag) == "" {
 		t.Fatalf("after the lost response: %d lost, alice has %d keys and tags %v; want the orphan and the mark", lossy.lost, len(alice.Keys), alice.Tags)
 	}
 	if first.outcomes[0].Counts.Failures == 0 {
@@ -299,7 +299,7 @@ func TestNotifyFailsOnceThenDelivers(t *testing.T) {
 	d := *r.deliver
 	d.Sender = notify.NewSender(flaky, "", nil)
 	_, err := d.Handle(ctx, n)
-	if name := fmt.Sprintf("%T", workflow.ForLambda(err)); name != "*workflow.RetryableError" {
+	if name := workflow.ErrorName(err); name != workflow.ErrRetryable {
 		t.Fatalf("first attempt: error %v as %s, want a RetryableError", err, name)
 	}
 	if len(r.handoffSecrets()) != 1 {
@@ -381,7 +381,7 @@ func (f *flakySES) SendEmail(ctx context.Context, in *sesv2.SendEmailInput, opts
 	}
 	if f.failures > 0 {
 		f.failures--
-		return nil, &smithy.GenericAPIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error."}
+		return nil, &smithy.GenericAPIError{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error.", Fault: smithy.FaultServer} // an HTTP 500 on AWS
 	}
 	return f.SESAPI.SendEmail(ctx, in, opts...)
 }

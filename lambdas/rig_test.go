@@ -36,6 +36,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
 
@@ -105,6 +106,16 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The rotator's tag key, as the stack creates it (the sandbox's Advance signs what it moves
+	// with it too).
+	tagKey, err := sandbox.EnsureTagKey(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := history.LoadSeal(ctx, secretsmanager.NewFromConfig(cfg), tagKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &rig{t: t, sb: sb, settings: settings, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(r.logs, nil))
 	r.list = &org.Lister{Org: organizations.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket,
@@ -112,10 +123,10 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	r.list.ExcludeTagKey, r.list.ExcludeTagValue = settings.ExcludeTag()
 	r.scan = &rotate.Handler{Base: cfg, Settings: settings, S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
 		Leases:  &lease.Leases{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket},
-		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)},
+		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)}, Seal: seal,
 		Log: log, NewIAM: rotate.NewIAMClient, Settle: time.Nanosecond}
 	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "", &sendrate.Slots{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket})
-	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log,
+	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log, Seal: seal,
 		History: notify.MemberHistory(cfg, settings.Partition, settings.MemberRoleName)}
 	r.report = &report.Reporter{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), SNS: sns.NewFromConfig(cfg), Sender: sender,
 		Bucket: bucket, From: settings.SenderEmail, SupportEmail: settings.SupportEmail, TopicARN: settings.FailureTopicARN,

@@ -3,7 +3,6 @@ package lambdas_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -37,7 +36,7 @@ func TestNotifyToRejectedRecipientKeepsTheKey(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "MessageRejected" {
 		t.Fatalf("delivery to an unverified recipient: error %v, want MessageRejected", err)
 	}
-	if name := fmt.Sprintf("%T", workflow.ForLambda(err)); name != "*workflow.FatalError" {
+	if name := workflow.ErrorName(err); name != workflow.ErrFatal {
 		t.Errorf("MessageRejected reaches the ASL as %s, want *workflow.FatalError (no retry cures it; the Catch tells SNS)", name)
 	}
 	if len(r.handoffSecrets()) != 1 || !keyExistsAnywhere(r, n.NewKey.AccessKeyID) || !keyExistsAnywhere(r, n.NewKey.ReplacesAccessKeyID) {

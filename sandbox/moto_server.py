@@ -78,7 +78,8 @@ Organizations accounts described by State only (AWS retired Account.Status on 20
 moto still sends it), Organizations' List calls paged as AWS pages them (at most 20 entries,
 MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults),
 IAM's GetAccountAuthorizationDetails paged as AWS pages it (page_authorization_details_as_aws;
-moto: every entity at once), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+moto: every entity at once), IAM user tag keys compared case-insensitively and at most 50
+tags a user (iam_user_tags_as_aws; moto: keys compared exactly, no quota), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
@@ -425,6 +426,43 @@ def resource_tag_conditions_met(conditions, tags):
             if not met:
                 return False
     return True
+
+
+IAM_TAGS_PER_USER = 50
+
+
+def iam_user_tags_as_aws():
+    """Keep IAM users' tags as AWS does: their keys "are not case sensitive, but case is
+    preserved" (IAM User Guide, rules for tagging), so TagUser with a key that differs only in
+    case replaces that tag and UntagUser removes a tag in whichever case it is given (moto
+    compares keys exactly and would keep Exempt and exempt side by side); and a user holds at
+    most 50 tags (TagUser beyond: LimitExceeded; moto has no quota)."""
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+
+    def tag_user(self, name, tags):
+        user = self.get_user(name)
+        merged = dict(self.tagger.get_tag_dict_for_resource(user.arn))
+        for tag in tags:
+            same = [k for k in merged if k.lower() == tag["Key"].lower()]
+            value = tag.get("Value") or ""
+            if same:  # replaced where it stands, under the key as given
+                merged = {(tag["Key"] if k == same[0] else k): (value if k == same[0] else v) for k, v in merged.items()}
+            else:
+                merged[tag["Key"]] = value
+        if len(merged) > IAM_TAGS_PER_USER:
+            raise LimitExceededException(f"Cannot exceed quota for TagsPerUser: {IAM_TAGS_PER_USER}")
+        self.tagger.delete_all_tags_for_resource(user.arn)
+        self.tagger.tag_resource(user.arn, [{"Key": k, "Value": v} for k, v in merged.items()])
+
+    def untag_user(self, name, tag_keys):
+        user = self.get_user(name)
+        lowered = {k.lower() for k in tag_keys}
+        carried = self.tagger.get_tag_dict_for_resource(user.arn)
+        self.tagger.untag_resource_using_names(user.arn, [k for k in carried if k.lower() in lowered])
+
+    IAMBackend.tag_user = tag_user
+    IAMBackend.untag_user = untag_user
 
 
 def answer_with_state_only():
@@ -929,6 +967,7 @@ def main(argv=None):
     page_organizations_as_aws()
     page_authorization_details_as_aws()
     enforce_iam_as_aws()
+    iam_user_tags_as_aws()
     patch_credential_report()
     patch_ses_sandbox()
     limit_sesv2_message_size()

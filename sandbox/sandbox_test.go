@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -917,8 +918,9 @@ func TestStartFailuresSayWhatToDo(t *testing.T) {
 	})
 }
 
-// TestNoMemberRoleLeavesTheRoleOut: an account marked noMemberRole has no rotator role, so
-// AssumeRole into it is denied, while the seeder's own role still works and its users exist.
+// TestNoMemberRoleLeavesTheRoleOut: an account marked noMemberRole has no rotator role
+// (neither the member role nor NotifyUser's), so AssumeRole into it is denied, while the
+// seeder's own role still works and its users exist.
 func TestNoMemberRoleLeavesTheRoleOut(t *testing.T) {
 	ctx := context.Background()
 	sc := loadScenario(t)
@@ -929,13 +931,15 @@ func TestNoMemberRoleLeavesTheRoleOut(t *testing.T) {
 	client := sts.NewFromConfig(sb.Config())
 	for _, name := range []string{"prod", "staging"} {
 		id, _ := sb.AccountID(name)
-		arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", id, sc.MemberRole)
-		_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("rotator-test")})
-		switch {
-		case name == "staging" && (err == nil || !strings.Contains(err.Error(), "AccessDenied")):
-			t.Errorf("AssumeRole %s in the noMemberRole account: err = %v, want AccessDenied", arn, err)
-		case name == "prod" && err != nil:
-			t.Errorf("AssumeRole %s: %v", arn, err)
+		for _, role := range []string{sc.MemberRole, config.NotifyMemberRoleName(sc.MemberRole)} {
+			arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", id, role)
+			_, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("rotator-test")})
+			switch {
+			case name == "staging" && (err == nil || !strings.Contains(err.Error(), "AccessDenied")):
+				t.Errorf("AssumeRole %s in the noMemberRole account: err = %v, want AccessDenied", arn, err)
+			case name == "prod" && err != nil:
+				t.Errorf("AssumeRole %s: %v", arn, err)
+			}
 		}
 	}
 	id, _ := sb.AccountID("staging")

@@ -73,8 +73,9 @@ type Account struct {
 	// <name>@example.com. Unused for the management account, which exists already.
 	Email string `json:"email,omitempty"`
 	Users []User `json:"users,omitempty"`
-	// NoMemberRole leaves the rotator's memberRole out of this account, as in an account
-	// where the role was never deployed: the rotator cannot assume into it.
+	// NoMemberRole leaves the rotator's memberRole (and NotifyUser's role beside it) out of
+	// this account, as in an account where the roles were never deployed: the rotator cannot
+	// assume into it.
 	NoMemberRole bool `json:"noMemberRole,omitempty"`
 	// State is the account's Organizations State (AccountStates); empty means ACTIVE. A
 	// member account can be seeded SUSPENDED, PENDING_CLOSURE or CLOSED, which the rotator
@@ -210,8 +211,9 @@ func (sc *Scenario) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) { errs = append(errs, input.Errorf(field, format, args...)) }
 
-	if !iamNameRE.MatchString(sc.MemberRole) {
-		bad("memberRole", "must be an IAM role name (1-64 of letters, digits, +=,.@_-), got %q", sc.MemberRole)
+	if !iamNameRE.MatchString(sc.MemberRole) || len(sc.MemberRole) > config.MaxMemberRoleNameLength {
+		bad("memberRole", "must be an IAM role name (1-%d of letters, digits, +=,.@_-: NotifyUser's role adds %s), got %q",
+			config.MaxMemberRoleNameLength, config.NotifyRoleSuffix, sc.MemberRole)
 	}
 	checkEmail(bad, "senderEmail", sc.SenderEmail)
 	checkEmail(bad, "supportEmail", sc.SupportEmail)

@@ -356,7 +356,7 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 	fmt.Fprintf(s.progress, "seeding account %s = %s (%d users)…\n", a.Name, id, len(a.Users))
 	client := iam.NewFromConfig(cfg)
 	if a.NoMemberRole {
-		fmt.Fprintf(s.progress, "  no %s role in %s (noMemberRole)\n", s.role, a.Name)
+		fmt.Fprintf(s.progress, "  no %s roles in %s (noMemberRole)\n", s.role, a.Name)
 	} else if err := s.memberRole(ctx, client, id); err != nil {
 		return err
 	}
@@ -467,9 +467,15 @@ func (s *seeder) users(ctx context.Context, account, id string, users []User) er
 // seeder's and the tests' own way into member accounts, never the rotator's.
 const administratorPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 
-// memberRole creates the rotator's member role in account id as the StackSet deploys it.
+// memberRole creates the rotator's member roles in account id as the StackSet deploys them:
+// ScanAndRotate's and NotifyUser's.
 func (s *seeder) memberRole(ctx context.Context, client *iam.Client, id string) error {
-	return PutRole(ctx, client, permissions.MemberRole, s.out.Settings.Bindings().With(permissions.AccountID, id))
+	for _, name := range []string{permissions.MemberRole, permissions.NotifyMemberRole} {
+		if err := PutRole(ctx, client, name, s.out.Settings.Bindings().With(permissions.AccountID, id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PutRole creates the role of policies.json named name (or, when it exists, sets its trust)

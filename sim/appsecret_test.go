@@ -2,19 +2,16 @@ package sim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"mime"
 	"net/mail"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -76,39 +73,9 @@ func TestKeyGoesToTheSecretAndTheOldKeyIsDeactivatedOnItsDay(t *testing.T) {
 	}
 }
 
-// memberRoleOnAWS is the member account's Secrets Manager as the member role reaches it on
-// AWS: its grant is conditioned on the tag key key-rotator:user, so a call on a secret
-// without it (or on no secret) is denied.
-type memberRoleOnAWS struct {
-	*awsmodel.Secrets
-	w *awsmodel.World
-}
-
-func (m memberRoleOnAWS) denied(name *string) error {
-	if s, ok := m.w.SecretIn(testAccount, aws.ToString(name)); ok {
-		if _, tagged := s.Tags[appsecret.OptInTag]; tagged {
-			return nil
-		}
-	}
-	return &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform this operation on " + aws.ToString(name)}
-}
-
-func (m memberRoleOnAWS) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
-	if err := m.denied(in.SecretId); err != nil {
-		return nil, err
-	}
-	return m.Secrets.DescribeSecret(ctx, in, opts...)
-}
-
-func (m memberRoleOnAWS) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	if err := m.denied(in.SecretId); err != nil {
-		return nil, err
-	}
-	return m.Secrets.PutSecretValue(ctx, in, opts...)
-}
-
-// A refused secret: the user gets no new key, the result says why, and its owner gets no
-// notice (rule 6), also when the refusal is AWS denying the member role (AccessDenied).
+// A refused secret: the user gets no new key, the result says why, and its owner, whose
+// email is usable, is told why (DeliveryFailed, DESIGN.md invariant 9), also when the
+// refusal is AWS denying the member role (AccessDenied).
 func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -118,13 +85,13 @@ func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 	}{
 		{"no tag", nil, false, "it lacks the tag key-rotator:user=ci"},
 		{"another user's secret", map[string]string{appsecret.OptInTag: "deployer"}, false, `its tag key-rotator:user names "deployer"`},
-		{"no tag, denied by the member role", nil, true, "it lacks the tag key-rotator:user=ci, or does not exist: the member role is denied access to it (AccessDeniedException)"},
+		{"no tag, denied by the member role", nil, true, "it lacks the tag key-rotator:user=ci, or does not exist, or its resource policy denies the rotator's member role: the member role is denied access to it (AccessDeniedException)"},
 		{"another user's secret, seen by the member role", map[string]string{appsecret.OptInTag: "deployer"}, true, `its tag key-rotator:user names "deployer"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tc.onAWS {
-				h.appSecrets = memberRoleOnAWS{h.w.SecretsIn(testAccount), h.w}
+				h.appSecrets = h.w.MemberSecretsIn(testAccount) // its grant needs the tag key: AccessDenied
 			}
 			old := h.machineUser("ci", tc.optIn, 85)[0]
 			creates := 0
@@ -142,8 +109,9 @@ func TestSecretWithoutOptInIsRefusedBeforeAnyKeyIsMade(t *testing.T) {
 			if len(res.Users) != 1 || !strings.Contains(res.Users[0].EmailProblem, "secret app/ci refuses the keys of ci: "+tc.reason) {
 				t.Errorf("the result must report the refusal: %+v", res.Users)
 			}
-			if len(notes) != 0 || len(h.subjects("ci")) != 0 {
-				t.Errorf("notifications %d, owner's emails %q: want none for a refused secret (rule 6)", len(notes), h.subjects("ci"))
+			if len(notes) != 1 || len(notes[0].Notices) != 1 || notes[0].Notices[0].Kind != policy.DeliveryFailed ||
+				!strings.Contains(notes[0].Notices[0].Message, tc.reason) || h.toldOfFailure("ci") != 1 {
+				t.Errorf("notifications %+v, owner's emails %q: want one notice of the failed delivery, with its reason", notes, h.subjects("ci"))
 			}
 		})
 	}

@@ -11,9 +11,14 @@ func TestCampaign(t *testing.T) {
 	c := RunCampaign(Config{}, 1, 20, runtime.GOMAXPROCS(0))
 	t.Logf("faults by kind: %s", c.ByKind())
 	t.Log(c.Summary())
-	for _, kind := range []string{"throttle", "5xx", "lost-response", "retried", "crash", "ses-outage", "sfn-retry-after-success", "owner-acts-during-scan"} {
+	for _, kind := range []string{"throttle", "5xx", "lost-response", "retried", "crash", "ses-outage", "sfn-retry-after-success", "owner-acts-during-scan", "s3-conditional-conflict"} {
 		if c.Faults[kind] == 0 {
 			t.Errorf("no %s fault was injected: the campaign does not exercise it", kind)
+		}
+	}
+	for _, kind := range []string{"report-in-documented-case"} {
+		if c.World[kind] == 0 {
+			t.Errorf("the world never did %s: the campaign does not exercise it", kind)
 		}
 	}
 	for i, v := range c.Violations {

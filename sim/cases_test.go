@@ -208,7 +208,7 @@ func TestCase7NoWriteOnStaleReads(t *testing.T) {
 	must(h.w.CreateUser(testAccount, "gina", map[string]string{"EmailID": "gina@" + domain}))
 	inactive, _, err := h.w.AddKey(testAccount, "gina", h.now.AddDate(0, 0, -120), types.StatusTypeInactive)
 	must(err)
-	must(h.w.SetTag(testAccount, "gina", "key-rotator:deactivated", inactive+":2026-01-01"))
+	h.signedTag("gina", history.DeactivatedTag, inactive+":2026-01-01")
 	h.user("hank", nil, 85)
 	deletedActive := false
 	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {

@@ -18,7 +18,7 @@ func checkerWith(t *testing.T, value func(oldID, oldSecret, newID, newSecret str
 	t.Helper()
 	now := time.Date(2026, 1, 3, 13, 0, 0, 0, time.UTC)
 	s := &sim{owners: map[string]*owner{}, rotatorKeys: map[string]string{}, trace: map[string][]string{}, reported: map[string]bool{},
-		keyOwner: map[string]*owner{}, secretOf: map[string]string{}, now: now}
+		keyOwner: map[string]*owner{}, secretOf: map[string]string{}, writtenTo: map[string]bool{}, now: now}
 	s.w = awsmodel.New(func() time.Time { return now }, 1)
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
 	const acct = "100000000003"

@@ -17,6 +17,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // daily is one day's runs: most days the scheduled execution (sometimes overlapped by a
@@ -36,7 +37,8 @@ func (s *sim) daily() {
 		s.faults = false
 	}
 	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
-	if s.chance(0.25) {
+	clean := s.chance(0.25)
+	if clean {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
 		s.now = s.now.Add(10 * time.Minute)
@@ -48,6 +50,7 @@ func (s *sim) daily() {
 	}
 	s.checkAppSecrets()
 	s.checkKeysAccounted()
+	s.checkToldDays(clean)
 }
 
 // execution runs one Step Functions execution over every account: ScanAndRotate, then
@@ -74,22 +77,26 @@ func (s *sim) execution(runID string, overlap bool) {
 	}
 }
 
-// attempts is how often a Lambda is tried: a retryable error or a crash is retried, as the
-// ASL's Retry does.
-const attempts = 4
+// scanAttempts and notifyAttempts are how often ScanAndRotate and NotifyUser are tried: a
+// retryable error or a crash is retried as the ASL's Retry does.
+var (
+	scanAttempts   = statemachine.Attempts("ScanAndRotate")
+	notifyAttempts = statemachine.Attempts("NotifyUser")
+)
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	iamClient := s.w.IAM(acct.AccountID)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.SecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
-		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/",
-		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }},
+	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.MemberSecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
+		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: "iam-access-key-rotator/handoff/", Seal: s.seal,
+		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }, Sleep: func(d time.Duration) { s.now = s.now.Add(d) }},
 		Clock:  func() time.Time { return s.now }, Log: s.log}
 	var notes []workflow.Notification
-	for attempt := 1; attempt <= attempts; attempt++ {
+	for attempt := 1; attempt <= scanAttempts; attempt++ {
 		var res workflow.AccountResult
 		var err error
 		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
 		s.emit(res, notes, err)
+		s.checkAccountRun(acct, err)
 		if crashed || err != nil && workflow.IsRetryable(err) {
 			notes = nil
 			continue
@@ -112,9 +119,9 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		if n.NewKey != nil {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
-		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.SecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), configurationSet, nil), From: "rotator@" + domain,
-			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Log: s.log}
-		for attempt := 1; attempt <= attempts; attempt++ {
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.MemberSecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), configurationSet, nil), From: "rotator@" + domain,
+			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Seal: s.seal, Log: s.log}
+		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery
 			var err error
 			crashed := s.lambda(func() { out, err = d.Handle(context.Background(), n) })
@@ -152,6 +159,11 @@ func (s *sim) lambda(f func()) (crashed bool) {
 }
 
 func (s *sim) emit(v any, notes []workflow.Notification, err error) {
+	if res, ok := v.(workflow.AccountResult); ok {
+		for _, u := range res.Users {
+			s.lastPlan[res.Account.AccountID+"/"+u.UserName] = u
+		}
+	}
 	b, _ := json.Marshal(v)
 	s.emitted.Write(b)
 	b, _ = json.Marshal(notes)
@@ -172,5 +184,18 @@ func (s *sim) emit(v any, notes []workflow.Notification, err error) {
 				s.warnDue[n.NewKey.ReplacesAccessKeyID] = n.NewKey.DeactivateOn
 			}
 		}
+	}
+}
+
+// checkAccountRun: an account fails a run only on faults. A run without injected faults
+// completes every account (a report in either casing is read, no lease is held by another
+// run), and no run fails on S3's 409 ConditionalRequestConflict, which AWS asks to retry.
+func (s *sim) checkAccountRun(acct workflow.Account, err error) {
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "ConditionalRequestConflict"):
+		s.violate("a conditional write's 409 is retried, not fatal", fmt.Sprintf("%s: %v", acct.AccountID, err))
+	case !s.faults && !s.overlapping:
+		s.violate("a fault-free run completes every account", fmt.Sprintf("%s: %v", acct.AccountID, err))
 	}
 }

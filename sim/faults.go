@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
@@ -33,7 +34,8 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	if in, ok := c.Input.(*secretsmanager.DescribeSecretInput); ok && s.faults && s.fault(f.OptInWithdrawn) {
 		// The application team withdraws its secret's opt-in while the rotator is about to
 		// write a key to it.
-		if o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]; o != nil && o.app == aws.ToString(in.SecretId) {
+		o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.SecretId), "app/")]
+		if _, exists := s.w.SecretIn(c.Account, aws.ToString(in.SecretId)); o != nil && o.app == aws.ToString(in.SecretId) && exists {
 			s.res.Faults["opt-in-withdrawn"]++
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
 		}
@@ -51,6 +53,11 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	if c.Operation == "SendEmail" && s.sesOutage {
 		s.res.Faults["ses-outage"]++
 		return awsmodel.ServerError
+	}
+	if in, ok := c.Input.(*s3.PutObjectInput); ok && (in.IfNoneMatch != nil || in.IfMatch != nil) && s.fault(f.S3Conflict) {
+		// Another operation on the key races the conditional write: S3 answers 409.
+		s.res.Faults[awsmodel.Conflict.String()]++
+		return awsmodel.Conflict
 	}
 	if !s.fault(f.Call) {
 		return awsmodel.None

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -129,7 +130,7 @@ func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
 	h.user("hugo", nil, 85)
 	h.w.SetBounce("hugo@"+domain, true)
 	h.day()
-	must(h.w.SetTag(testAccount, "hugo", "key-rotator:pending", "not a time"))
+	h.signedTag("hugo", history.PendingTag, "not a time")
 	for range 10 {
 		h.day()
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -37,6 +38,23 @@ type harness struct {
 	appSecrets appsecret.API
 	// maxNotifications is the rotator's MaxNotifications (0: its default).
 	maxNotifications int
+	// seal signs the rotator's tags (its tag key, which only the rotator's Lambdas read).
+	seal *history.Seal
+}
+
+// harnessTagKey is the rotator's tag key in the harness.
+const harnessTagKey = "harness-tag-key-of-the-rotator-0123456789"
+
+// signedTag sets a rotator tag on a user as the rotator would write it, signed.
+func (h *harness) signedTag(user, key, value string) {
+	must(h.w.SetTag(testAccount, user, key, h.seal.Sign(testAccount, user, key, value)))
+}
+
+// rotatorTag is the value a rotator tag of the user carries, "" when absent or not signed by
+// the rotator.
+func (h *harness) rotatorTag(user, key string) string {
+	value, _ := h.seal.Open(testAccount, user, key, policy.Tags(h.w.Tags(testAccount, user)).Get(key))
+	return value
 }
 
 // memberSecrets is the member account's Secrets Manager as the rotator's calls reach it.
@@ -54,9 +72,12 @@ func newHarness(t *testing.T) *harness {
 	// Tomorrow at 13:00 UTC: later than the wall clock, which the rotator before issue 9's
 	// fixes used to date its pending marks.
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(37 * time.Hour)
-	h := &harness{t: t, now: start, dayStart: start, acct: workflow.Account{AccountID: testAccount, Name: "prod"}}
+	seal, err := history.NewSeal([]byte(harnessTagKey))
+	must(err)
+	h := &harness{t: t, now: start, dayStart: start, acct: workflow.Account{AccountID: testAccount, Name: "prod"}, seal: seal}
 	h.w = awsmodel.New(func() time.Time { return h.now }, 1)
 	h.w.VerifySES(domain)
+	h.w.CreateBucket(reportBucket)
 	h.w.ListSecretsDelay = 0
 	return h
 }
@@ -69,7 +90,14 @@ func (h *harness) user(name string, tags map[string]string, ages ...int) []strin
 	for k, v := range tags {
 		all[k] = v
 	}
-	must(h.w.CreateUser(testAccount, name, all))
+	return h.taggedUser(name, all, ages...)
+}
+
+// taggedUser makes a user with exactly these tags (no email tag added) and keys of the given
+// ages in days, used an hour ago.
+func (h *harness) taggedUser(name string, tags map[string]string, ages ...int) []string {
+	h.t.Helper()
+	must(h.w.CreateUser(testAccount, name, tags))
 	var ids []string
 	for _, age := range ages {
 		id, _, err := h.w.AddKey(testAccount, name, h.now.AddDate(0, 0, -age), types.StatusTypeActive)
@@ -95,7 +123,8 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 	iamClient := h.w.IAM(testAccount)
 	r := &rotate.Rotator{IAM: iamClient, Secrets: h.w.Secrets(), AppSecrets: h.memberSecrets(), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
-		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
+		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Seal: h.seal, Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil)),
+		Leases: &lease.Leases{S3: h.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return h.now }}}
 	run := workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}
 	// As ListAccounts checks SES's suppression settings once per execution (NotifyUser sends
 	// through no configuration set here: the account's settings govern).
@@ -115,7 +144,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 // notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).
 func (h *harness) notify(notes []workflow.Notification) {
 	d := &notify.Deliverer{Secrets: h.w.Secrets(), AppSecrets: func(string) appsecret.API { return h.memberSecrets() }, Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
-		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now },
+		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now }, Seal: h.seal,
 		Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	for _, n := range notes {
 		_, _ = d.Handle(context.Background(), n)

@@ -48,6 +48,7 @@ func (s *sim) readMail() {
 		if len(m.Bounced) > 0 {
 			continue
 		}
+		s.heard(m.Raw, subject)
 		if z := zipSubject.FindStringSubmatch(subject); z != nil && s.keyOwner[z[1]] != nil {
 			s.received(s.keyOwner[z[1]], z[1], "zip")
 		}
@@ -105,6 +106,9 @@ func (s *sim) written(account string, in *secretsmanager.PutSecretValueInput) {
 	case !o.held[k.AccessKeyID]:
 		s.holds(o, k.AccessKeyID, "written to "+o.app)
 	}
+	if o != nil {
+		s.writtenTo[k.AccessKeyID] = true
+	}
 }
 
 func (s *sim) warned(keyID string) {
@@ -145,6 +149,7 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.learnReplacements()
 	}
 	if err != nil {
+		s.checkTagRoom(c, err)
 		return
 	}
 	switch in := c.Input.(type) {

@@ -2,7 +2,9 @@ package sim
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +36,20 @@ func (s *sim) morning() {
 		if s.chance(w.OwnerActs) {
 			s.ownerActs(o)
 		}
+		if s.chance(w.TagForged) {
+			s.forgeTag(o)
+		}
+		if tags := s.w.Tags(o.account, o.user); len(tags) >= policy.MaxTagsPerUser-2 && s.chance(w.TidyTags) {
+			s.happened("owner-removes-tags")
+			removed := 0
+			for _, k := range slices.Sorted(maps.Keys(tags)) {
+				if strings.HasPrefix(k, "CostCenter") && removed < 2 {
+					must(s.w.RemoveTag(o.account, o.user, k))
+					removed++
+				}
+			}
+		}
+		s.application(o)
 		if addr := s.address(o); addr != "" && s.chance(w.MailboxGone) {
 			s.happened("mailbox-gone")
 			s.w.SetBounce(addr, true) // the mailbox is gone for a while
@@ -85,6 +101,7 @@ func (s *sim) ownerActs(o *owner) {
 		act = 4 + s.rng.IntN(5) // a machine user's keys are its application's: its owner changes tags only
 	}
 	s.happened(ownerActions[act])
+	o.actedOn = s.day
 	switch act {
 	case 0: // deactivate a key
 		if len(keys) > 0 {
@@ -117,35 +134,38 @@ func (s *sim) ownerActs(o *owner) {
 			s.secretOf[id] = secretKey
 		}
 	case 4: // change the email tag
-		must(s.w.SetTag(o.account, o.user, "EmailID", fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain)))
+		s.setTag(o, s.spell("EmailID"), fmt.Sprintf("%s.%d@%s", o.user, s.rng.IntN(1000), domain))
 	case 6: // anyone allowed iam:TagUser sets the rotator's pending mark: unreadable, or a time
 		// (where there is none: overwriting a live mark can hide an orphan, a key nobody
 		// holds that rule 2 deletes once unused for U days; docs/policy.md says so)
-		if _, marked := s.w.Tags(o.account, o.user)[history.PendingTag]; marked {
+		if _, _, marked := s.tags(o).Lookup(history.PendingTag); marked {
 			return
 		}
 		mark := "garbage"
 		if s.rng.IntN(2) == 0 {
 			mark = s.now.Add(-time.Duration(s.rng.IntN(48)) * time.Hour).Format(time.RFC3339)
 		}
-		must(s.w.SetTag(o.account, o.user, history.PendingTag, mark))
+		s.setTag(o, history.PendingTag, mark)
 	case 7: // shorten their own limit, change it, or drop it
 		if s.rng.IntN(3) == 0 {
-			must(s.w.RemoveTag(o.account, o.user, policy.RotationDaysTag))
+			must(s.w.RemoveTag(o.account, o.user, s.spell(policy.RotationDaysTag)))
 		} else {
-			must(s.w.SetTag(o.account, o.user, policy.RotationDaysTag, rotationDays[s.rng.IntN(len(rotationDays))]))
+			s.setTag(o, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))])
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
+		if _, exists := s.w.SecretIn(o.account, o.app); !exists {
+			return // deleted by its application (World.AppDeletesSecret)
+		}
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
 		} else {
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, o.user))
 		}
 	case 5: // become exempt, or stop being exempt
-		if policy.Exempt(s.w.Tags(o.account, o.user), s.policy) {
-			must(s.w.RemoveTag(o.account, o.user, "Exempt"))
+		if policy.Exempt(s.tags(o), s.policy) {
+			must(s.w.RemoveTag(o.account, o.user, s.spell("Exempt")))
 		} else {
-			must(s.w.SetTag(o.account, o.user, "Exempt", "TRUE"))
+			s.setTag(o, s.spell("Exempt"), "TRUE")
 		}
 	}
 }
@@ -159,4 +179,92 @@ func (s *sim) ownerActsDuringScan(c awsmodel.Call) {
 		s.res.Faults["owner-acts-during-scan"]++
 		s.ownerActs(others[s.frng.IntN(len(others))])
 	}
+}
+
+// forgedTags name what forgeTag writes, by its draw.
+var forgedTags = []string{"forged-notices", "forged-deactivated", "forged-pending", "forged-undeliverable"}
+
+// forgeTag: someone allowed iam:TagUser in the member account, who cannot read the rotator's
+// tag key, writes one of the rotator's tags on o's user, in the rotator's format, with the
+// values that would hasten an action if the rotator believed them: every notice delivered
+// days ago to the owner's address now (the digest is computable), every Inactive key
+// deactivated long ago and not by the rotator, a pending mark over the user's youngest key,
+// the owner's address given up. Unsigned, or signed under a guessed key. A live mark of the
+// rotator is left alone (overwriting it hides an orphan, docs/policy.md says so).
+func (s *sim) forgeTag(o *owner) {
+	tags, keys := s.w.Tags(o.account, o.user), s.w.Keys(o.account, o.user)
+	kind := s.rng.IntN(len(forgedTags))
+	var key, value string
+	switch kind {
+	case 0:
+		key = history.NoticesTag
+		var sent []history.Sent
+		for _, k := range keys {
+			for _, n := range []policy.NoticeKind{policy.NewKeyIssued, policy.DeactivationScheduled, policy.KeyDeactivated} {
+				sent = append(sent, history.Sent{NoticeRef: policy.NoticeRef{Kind: n, AccessKeyID: k.AccessKeyID},
+					On: s.now.AddDate(0, 0, -5), To: history.AddressDigest(s.address(o))})
+			}
+		}
+		value = history.FormatNotices(sent)
+	case 1:
+		key = history.DeactivatedTag
+		inactive := map[string]history.Inactive{}
+		for _, k := range keys {
+			if k.Status == types.StatusTypeInactive {
+				inactive[k.AccessKeyID] = history.Inactive{Since: s.now.AddDate(0, 0, -30)}
+			}
+		}
+		value = history.FormatDeactivated(inactive)
+	case 2:
+		key = history.PendingTag
+		if _, mark, ok := policy.Tags(tags).Lookup(key); ok {
+			if _, signed := s.seal.Open(o.account, o.user, key, mark); signed {
+				return
+			}
+		}
+		if len(keys) == 0 {
+			return
+		}
+		youngest := slices.MaxFunc(keys, func(a, b awsmodel.Key) int { return a.Created.Compare(b.Created) })
+		value = youngest.Created.Add(-30*time.Second).UTC().Format(time.RFC3339) + " forged"
+	case 3:
+		key, value = history.UndeliverableTag, s.address(o)
+	}
+	if value == "" {
+		return
+	}
+	if s.rng.IntN(2) == 0 {
+		guessed, err := history.NewSeal([]byte(fmt.Sprintf("a key the forger guessed, number %020d", s.rng.Int64())))
+		must(err)
+		value = guessed.Sign(o.account, o.user, key, value)
+	}
+	if len(value) > 256 {
+		return
+	}
+	s.happened(forgedTags[kind])
+	// What the rotator's own record did not say (and cannot say later: an entry names the day
+	// it was made) must never reach a record it signs.
+	current, _ := s.seal.Open(o.account, o.user, key, policy.Tags(tags).Get(key))
+	plain, _, _ := strings.Cut(value, " @")
+	for _, entry := range strings.Fields(plain) {
+		if (key == history.NoticesTag || key == history.DeactivatedTag) && !slices.Contains(strings.Fields(current), entry) {
+			if s.forged[o.account+"/"+o.user] == nil {
+				s.forged[o.account+"/"+o.user] = map[string]bool{}
+			}
+			s.forged[o.account+"/"+o.user][entry] = true
+		}
+	}
+	s.setTag(o, key, value)
+	s.note(o.account+"/"+o.user, "someone forges %s=%s", key, value)
+}
+
+// setTag sets a tag of o's user as its owner (or anyone allowed iam:TagUser) does: at IAM's
+// 50-tag quota a new tag is refused (LimitExceeded), and the owner goes without it.
+func (s *sim) setTag(o *owner, key, value string) {
+	tags := s.w.Tags(o.account, o.user)
+	if _, _, carried := policy.Tags(tags).Lookup(key); !carried && len(tags) >= policy.MaxTagsPerUser {
+		s.happened("tag-refused-at-the-limit")
+		return
+	}
+	must(s.w.SetTag(o.account, o.user, key, value))
 }

@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -50,6 +52,30 @@ type World struct {
 	// own keys or tags (OwnerActs); their mailbox goes away (mail bounces) or comes back.
 	KeyUse, OwnerActs        float64
 	MailboxGone, MailboxBack float64
+	// TagForged: per user and day, someone allowed iam:TagUser (not the rotator) writes a
+	// key-rotator:* tag on the user: notices claimed delivered, a deactivation day long past,
+	// a pending mark over the user's keys, the owner's address given up; unsigned, or signed
+	// under another key (forgeTag). Such a tag may postpone an action, never hasten one.
+	TagForged float64
+	// Per tag an owner or administrator sets or removes (email, Exempt, RotationDays,
+	// KeyDelivery): its key spelled in another case (IAM compares user tag keys
+	// case-insensitively, "case is preserved").
+	TagKeyCase float64
+	// Setup, per user: 45 to 50 tags in all, of its own (IAM allows 50: an owner who then
+	// adds one is refused). Daily, per owner of a user with 48 or more: removing two of them.
+	ManyTags, TidyTags float64
+	// Per account: its credential report writes booleans as the IAM user guide documents
+	// them (TRUE/FALSE) rather than as the reports seen (true/false).
+	DocumentedReportCase float64
+	// Per machine user: at setup, its secret's KMS key or resource policy denies the
+	// rotator's member role PutSecretValue (persistent AccessDenied; half each); daily, the
+	// application team fixes that (SecretWriteFixed), its IaC writes the secret again with
+	// the value it holds (AppRewritesSecret: the key the secret holds, as a new version) or
+	// with the key it was created with (AppRevertsSecret: the rotator's key overwritten), it
+	// schedules the secret's deletion (AppDeletesSecret) or restores it (AppRestoresSecret).
+	SecretWriteDenied, SecretWriteFixed float64
+	AppRewritesSecret, AppRevertsSecret float64
+	AppDeletesSecret, AppRestoresSecret float64
 	// Daily, for the rotator's SES account: an operator leaves BOUNCE out of the suppression
 	// reasons that govern the rotator's mail (the configuration set overriding the account's
 	// without it, or the set's override removed while the account's lacks it), so that a
@@ -60,7 +86,9 @@ type World struct {
 // DefaultWorld is the campaign's world.
 func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
-		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05,
+		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003,
+		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
+		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
 		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1}
 }
 
@@ -77,12 +105,16 @@ type Faults struct {
 	// acting while the rotator lists another user's keys; an application team withdrawing its
 	// secret's opt-in just as the rotator describes it.
 	ConsoleRerun, ScanRetried, NotifyRetried, OwnerActsDuringScan, OptInWithdrawn float64
+	// Per conditional S3 write (the account's lease): S3 answers 409
+	// ConditionalRequestConflict, another operation on the key racing it.
+	S3Conflict float64
 }
 
 // DefaultFaults is the campaign's schedule of faults.
 func DefaultFaults() Faults {
 	return Faults{Call: 0.03, MissedDay: 0.05, Overlap: 0.1, SESOutage: 0.03,
-		ConsoleRerun: 0.0005, ScanRetried: 0.03, NotifyRetried: 0.02, OwnerActsDuringScan: 0.002, OptInWithdrawn: 0.03}
+		ConsoleRerun: 0.0005, ScanRetried: 0.03, NotifyRetried: 0.02, OwnerActsDuringScan: 0.002, OptInWithdrawn: 0.03,
+		S3Conflict: 0.1}
 }
 
 func (c Config) withDefaults() Config {
@@ -154,9 +186,11 @@ type owner struct {
 	// app is the secret a machine user's keys are delivered to (its KeyDelivery tag), whose
 	// application uses the key it reads there; "" for the other users.
 	app string
-	// lapsed is a key the rotator wrote to app and deactivated or deleted while the secret
-	// refused new keys (rule 6, allowed): the application lost it then, not since.
-	lapsed string
+	// actedOn is the last day the owner changed their keys or tags (-1: never).
+	actedOn int
+	// iac is the value the application's IaC wrote into app when it made it: what it writes
+	// back when it reverts the secret.
+	iac string
 }
 
 type sim struct {
@@ -171,21 +205,27 @@ type sim struct {
 	log    *slog.Logger
 	owners map[string]*owner // by account/user
 	res    Result
+	// seal is the rotator's tag key (history.Seal), which only its Lambdas read.
+	seal *history.Seal
 
 	// What the simulation tracks of the rotator's keys and notices.
-	rotatorKeys   map[string]string          // new key → the key it replaces
-	warnedOn      map[string]int             // key → first day a warning giving its date was delivered
-	warnDue       map[string]string          // key → the date its first attempted warning gave
-	deactivatedOn map[string]int             // key → day it went inactive (anyone)
-	got           map[string]map[string]bool // new key → which halves of its delivery ("zip", "password") reached the owner
-	trace         map[string][]string        // key → what happened to it, for the violation's detail
-	reported      map[string]bool            // invariant and subject already reported
-	marks         map[string]time.Time       // account/user → when the rotator last marked a key creation
-	reactivatedOn map[string]int             // key → last day its owner made it Active again
-	keyOwner      map[string]*owner          // key the rotator created → its user's owner
-	secrets       []string                   // every secret access key and zip password, for the leak check
-	secretOf      map[string]string          // access key → its secret access key, as IAM returned it
-	emitted       bytes.Buffer               // every payload and error the Lambdas returned
+	rotatorKeys   map[string]string              // new key → the key it replaces
+	warnedOn      map[string]int                 // key → first day a warning giving its date was delivered
+	warnDue       map[string]string              // key → the date its first attempted warning gave
+	deactivatedOn map[string]int                 // key → day it went inactive (anyone)
+	got           map[string]map[string]bool     // new key → which halves of its delivery ("zip", "password") reached the owner
+	trace         map[string][]string            // key → what happened to it, for the violation's detail
+	reported      map[string]bool                // invariant and subject already reported
+	marks         map[string]time.Time           // account/user → when the rotator last marked a key creation
+	reactivatedOn map[string]int                 // key → last day its owner made it Active again
+	keyOwner      map[string]*owner              // key the rotator created → its user's owner
+	secrets       []string                       // every secret access key and zip password, for the leak check
+	secretOf      map[string]string              // access key → its secret access key, as IAM returned it
+	forged        map[string]map[string]bool     // account/user → entries of a rotator tag someone else wrote, not the rotator's
+	emitted       bytes.Buffer                   // every payload and error the Lambdas returned
+	told          toldDays                       // the days owners were told (invariant 8)
+	lastPlan      map[string]workflow.UserResult // account/user → the rotator's last result for the user
+	writtenTo     map[string]bool                // new key → the rotator wrote it to its user's application secret
 
 	faults      bool // faults are injected (off for the checking re-runs)
 	inRotator   bool // the calls come from the rotator's Lambdas
@@ -201,7 +241,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, told: newToldDays(), lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -210,6 +250,9 @@ func Run(cfg Config) Result {
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+	seal, err := history.NewSeal(fmt.Appendf(nil, "the rotator's tag key of seed %032d", cfg.Seed))
+	must(err)
+	s.seal = seal
 	s.setup()
 	for s.day = 0; s.day < cfg.Days; s.day++ {
 		s.now = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, s.day)

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -30,20 +32,20 @@ func (s *sim) setup() {
 			w := s.cfg.World
 			switch r := s.rng.Float64(); {
 			case r < w.Email:
-				tags["EmailID"] = name + "." + acct + "@" + domain
+				tags[s.spell("EmailID")] = name + "." + acct + "@" + domain
 			case r < w.Email+w.BadEmail:
-				tags["EmailID"] = "not an address"
+				tags[s.spell("EmailID")] = "not an address"
 			case r < w.Email+w.BadEmail+w.ForeignEmail:
-				tags["EmailID"] = name + "@elsewhere.org"
+				tags[s.spell("EmailID")] = name + "@elsewhere.org"
 			}
 			if s.chance(w.Exempt) {
-				tags["Exempt"] = "true"
+				tags[s.spell("Exempt")] = "true"
 			}
 			if s.chance(w.RotationDays) {
-				tags[policy.RotationDaysTag] = rotationDays[s.rng.IntN(len(rotationDays))]
+				tags[s.spell(policy.RotationDaysTag)] = rotationDays[s.rng.IntN(len(rotationDays))]
 			}
 			must(s.w.CreateUser(acct, name, tags))
-			o := &owner{account: acct, user: name, held: map[string]bool{}}
+			o := &owner{account: acct, user: name, held: map[string]bool{}, actedOn: -1}
 			s.owners[acct+"/"+name] = o
 			for range 1 + s.rng.IntN(2) {
 				status := types.StatusTypeActive
@@ -66,6 +68,18 @@ func (s *sim) setup() {
 			if s.chance(w.MachineUser) {
 				s.machineUser(o)
 			}
+			if s.chance(w.ManyTags) {
+				s.happened("user-with-many-tags")
+				for i, n := 0, 45+s.rng.IntN(6)-len(s.w.Tags(acct, name)); i < n; i++ {
+					must(s.w.SetTag(acct, name, fmt.Sprintf("CostCenter%02d", i), "4711"))
+				}
+			}
+		}
+		// The account's credential report in the IAM user guide's casing (TRUE/FALSE) or in
+		// the one seen in reports (true/false).
+		if s.chance(s.cfg.World.DocumentedReportCase) {
+			s.happened("report-in-documented-case")
+			s.w.DocumentedReportCase(acct, true)
 		}
 	}
 }
@@ -86,8 +100,48 @@ func (s *sim) machineUser(o *owner) {
 		optIn[appsecret.OptInTag] = "someone-else"
 	}
 	o.app = "app/" + o.user
-	must(s.w.SetTag(o.account, o.user, appsecret.DeliveryTag, appsecret.Scheme+o.app))
-	must(s.w.CreateAppSecret(o.account, o.app, appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID]), optIn))
+	o.iac = appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID])
+	must(s.w.SetTag(o.account, o.user, s.spell(appsecret.DeliveryTag), appsecret.Scheme+o.app))
+	must(s.w.CreateAppSecret(o.account, o.app, o.iac, optIn))
+	if s.chance(s.cfg.World.SecretWriteDenied) {
+		by := []string{awsmodel.DenyByKMSKey, awsmodel.DenyByResourcePolicy}[s.rng.IntN(2)]
+		s.happened("secret-write-denied-by-" + by)
+		must(s.w.DenyMemberWrites(o.account, o.app, by))
+	}
+}
+
+// application: a machine user's application team acts on its secret, before the daily run.
+func (s *sim) application(o *owner) {
+	w := s.cfg.World
+	if o.app == "" {
+		return
+	}
+	sec, ok := s.w.SecretIn(o.account, o.app)
+	if !ok { // deleted for good at the end of its recovery window: its IaC makes it again
+		if s.chance(w.AppRestoresSecret) && s.w.CreateAppSecret(o.account, o.app, o.iac, map[string]string{appsecret.OptInTag: o.user}) == nil {
+			s.happened("app-recreates-secret")
+		}
+		return
+	}
+	switch {
+	case sec.MemberWriteDenied != "" && s.chance(w.SecretWriteFixed):
+		s.happened("secret-write-allowed")
+		must(s.w.DenyMemberWrites(o.account, o.app, ""))
+	case sec.DeletedDate != nil:
+		if s.chance(w.AppRestoresSecret) {
+			s.happened("app-restores-secret")
+			must(s.w.RestoreAppSecret(o.account, o.app))
+		}
+	case s.chance(w.AppRewritesSecret):
+		s.happened("app-rewrites-secret")
+		must(s.w.WriteAppSecret(o.account, o.app, sec.Value))
+	case s.chance(w.AppRevertsSecret):
+		s.happened("app-reverts-secret")
+		must(s.w.WriteAppSecret(o.account, o.app, o.iac))
+	case s.chance(w.AppDeletesSecret):
+		s.happened("app-deletes-secret")
+		must(s.w.DeleteAppSecret(o.account, o.app, 7+s.rng.IntN(24)))
+	}
 }
 
 func appValue(keyID, secretKey string) string {
@@ -113,25 +167,61 @@ func (s *sim) appReads(o *owner) (appKey, map[string]string) {
 }
 
 // deliverable reports whether a new key of o can be delivered: o's owner has a usable
-// address and, for a machine user, its secret opts in (one that refuses is, for the rotator,
-// like no address: rule 6).
+// address and, for a machine user, its secret opts in and is not scheduled for deletion (one
+// that refuses takes no new key: its owner is told, docs/policy.md rule 6).
 func (s *sim) deliverable(o *owner) bool {
 	if s.address(o) == "" {
 		return false
 	}
-	_, tags := s.appReads(o)
-	return o.app == "" || tags[appsecret.OptInTag] == o.user
+	if o.app == "" {
+		return true
+	}
+	sec, ok := s.w.SecretIn(o.account, o.app)
+	return ok && sec.DeletedDate == nil && sec.Tags[appsecret.OptInTag] == o.user // a secret scheduled for deletion takes no key
 }
 
 // appServed reports whether the rotator must keep o's application running on the key it
 // wrote to its secret: a machine user whose key can be delivered, not exempt, not given up.
 // (An original key, not written by the rotator, follows the ordinary rules.)
 func (s *sim) appServed(o *owner) bool {
-	return o.app != "" && s.deliverable(o) && !s.givenUp(o) && !policy.Exempt(s.w.Tags(o.account, o.user), s.policy)
+	return o.app != "" && s.deliverable(o) && !s.givenUp(o) && !policy.Exempt(s.tags(o), s.policy)
+}
+
+// spell is how an owner or administrator spells a tag key: as documented, or (World.TagKeyCase)
+// in another case, which IAM takes for the same key.
+func (s *sim) spell(key string) string {
+	if !s.chance(s.cfg.World.TagKeyCase) {
+		return key
+	}
+	s.happened("tag-key-in-another-case")
+	switch s.rng.IntN(3) {
+	case 0:
+		return strings.ToLower(key)
+	case 1:
+		return strings.ToUpper(key)
+	}
+	return strings.ToLower(key[:1]) + strings.ToUpper(key[1:])
+}
+
+// tags are the owner's user's tags now, each tag the rotator reads under its documented key
+// however the user spells it: the checker's own reading of IAM's case-insensitive keys
+// (strings.EqualFold), not the rotator's (policy.Tags), so that a rotator reading them
+// otherwise is caught.
+func (s *sim) tags(o *owner) policy.Tags {
+	known := append([]string{s.policy.ExemptTagKey, policy.RotationDaysTag, appsecret.DeliveryTag,
+		history.NoticesTag, history.PendingTag, history.DeactivatedTag, history.UndeliverableTag}, s.policy.EmailTagKeys...)
+	out := policy.Tags{}
+	for k, v := range s.w.Tags(o.account, o.user) {
+		if i := slices.IndexFunc(known, func(d string) bool { return strings.EqualFold(d, k) }); i >= 0 {
+			k = known[i]
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // address is the owner's usable address now, or "".
 func (s *sim) address(o *owner) string {
-	email, _ := policy.OwnerEmail(s.w.Tags(o.account, o.user), s.policy)
+	email, _ := policy.OwnerEmail(s.tags(o), s.policy)
 	return email
 }

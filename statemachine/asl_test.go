@@ -505,13 +505,84 @@ func TestPartitionFillsEveryServiceARN(t *testing.T) {
 // renderedMachine renders the definition with the test values and parses it.
 func renderedMachine(t *testing.T) aslMachine {
 	t.Helper()
+	var top aslMachine
+	if err := json.Unmarshal(mustRender(t), &top); err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+// TestASLErrorNamesAreDeclared: every error name the template's Retry and Catch match is one
+// the code declares (workflow.ErrInvalidInput, ErrRetryable, ErrFatal), one of
+// LambdaRetriedErrors, or a States.* name of the ASL itself: a name spelled differently in the
+// template would match nothing, silently.
+func TestASLErrorNamesAreDeclared(t *testing.T) {
+	declared := append([]string{workflow.ErrInvalidInput, workflow.ErrRetryable, workflow.ErrFatal, statemachine.StatesTimeout, "States.ALL"},
+		statemachine.LambdaRetriedErrors...)
+	var def any
+	if err := json.Unmarshal(mustRender(t), &def); err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for key, child := range v {
+				if key != "ErrorEquals" {
+					walk(child)
+					continue
+				}
+				for _, name := range child.([]any) {
+					matched++
+					if !slices.Contains(declared, name.(string)) {
+						t.Errorf("the template matches the error %q, which nothing declares", name)
+					}
+				}
+			}
+		case []any:
+			for _, child := range v {
+				walk(child)
+			}
+		}
+	}
+	walk(def)
+	if matched == 0 {
+		t.Fatal("found no ErrorEquals: the walk no longer reads the template")
+	}
+}
+
+// TestAttemptsAreTheRetriersMaxAttemptsPlusOne: the simulation retries each Lambda as often
+// as the template does.
+func TestAttemptsAreTheRetriersMaxAttemptsPlusOne(t *testing.T) {
+	top := renderedMachine(t)
+	var check func(m *aslMachine)
+	checked := 0
+	check = func(m *aslMachine) {
+		for name, s := range m.States {
+			if s.ItemProcessor != nil {
+				check(s.ItemProcessor)
+			}
+			if taskRetries[name] != "lambda" {
+				continue
+			}
+			checked++
+			if got, want := statemachine.Attempts(name), 1+*s.Retry[0].MaxAttempts; got != want {
+				t.Errorf("Attempts(%s) = %d, want %d", name, got, want)
+			}
+		}
+	}
+	check(&top)
+	if checked != 4 {
+		t.Errorf("checked %d Lambda Tasks, want 4", checked)
+	}
+}
+
+func mustRender(t *testing.T) []byte {
+	t.Helper()
 	def, err := statemachine.Render(values())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var top aslMachine
-	if err := json.Unmarshal(def, &top); err != nil {
-		t.Fatal(err)
-	}
-	return top
+	return def
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // Template is rotation.asl.json as written: JSON only once the placeholders are filled in
@@ -91,10 +93,57 @@ var Placeholders = []string{
 // retried: another attempt cannot help. A Task with TimeoutSeconds also retries
 // States.Timeout (StatesTimeout).
 var LambdaRetriedErrors = []string{
-	"RetryableError",
+	workflow.ErrRetryable,
 	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
 	"Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
 	"Lambda.Unknown", "Sandbox.Timedout", "Runtime.ExitError",
+}
+
+// Attempts is how many times the Task state named state runs on the errors it retries: once,
+// and once more per MaxAttempts of its first retrier (its only one, for a Lambda Task). It
+// panics on a name that is no Task of Template with a retrier: the template is fixed at build.
+func Attempts(state string) int {
+	values := map[string]string{}
+	for _, name := range Placeholders {
+		values[name] = "1"
+	}
+	def, err := RenderTemplate(Template, values)
+	if err != nil {
+		panic(err)
+	}
+	type machine struct {
+		States map[string]struct {
+			Retry         []struct{ MaxAttempts *int }
+			ItemProcessor *json.RawMessage
+		}
+	}
+	var find func(raw []byte) int
+	find = func(raw []byte) int {
+		var m machine
+		if err := json.Unmarshal(raw, &m); err != nil {
+			panic(err)
+		}
+		for name, s := range m.States {
+			if name == state && len(s.Retry) > 0 {
+				retries := 3 // the ASL's default MaxAttempts
+				if n := s.Retry[0].MaxAttempts; n != nil {
+					retries = *n
+				}
+				return 1 + retries
+			}
+			if s.ItemProcessor != nil {
+				if n := find(*s.ItemProcessor); n > 0 {
+					return n
+				}
+			}
+		}
+		return 0
+	}
+	n := find(def)
+	if n == 0 {
+		panic("statemachine: no Task state " + state + " with a Retry in the template")
+	}
+	return n
 }
 
 // StatesTimeout is the error of a Task that ran past its TimeoutSeconds.

@@ -72,9 +72,9 @@ var FunctionEnv = map[Function][]EnvVar{
 	ScanAndRotate: {
 		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
 		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
-		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition,
+		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition, config.TagKeySecretARN,
 	},
-	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition, config.ReportBucket},
+	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition, config.ReportBucket, config.TagKeySecretARN},
 	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
 }
 
@@ -85,6 +85,10 @@ const MetricNamespace = metrics.Namespace
 // RunMetrics are the dimension-less metrics of MetricNamespace, each a count per run: package
 // metrics of the root module names them, and pkg/report emits each.
 var RunMetrics = metrics.Runs
+
+// TagKeySecretName names the secret holding the key that signs the rotator's tags on IAM
+// users (config.TagKeySecretName): only ScanAndRotate and NotifyUser may read it.
+const TagKeySecretName = config.TagKeySecretName
 
 // HandoffSecretNamePrefix starts the name of every hand-off secret that ScanAndRotate
 // creates for NotifyUser.

@@ -35,7 +35,7 @@ type Config struct {
 	// SESMaxSendRate (sesMaxSendRate) is the emails per second of a run, all accounts together;
 	// 0: SES's maximum send rate, read at the start of each run (ses:GetAccount).
 	SESMaxSendRate      int
-	MemberRoleName      string // memberRoleName: the role assumed in every member account
+	MemberRoleName      string // memberRoleName: the role scan-and-rotate assumes in every member account (notify-user: memberRoleName-notify)
 	OrganizationID      string // organizationId: o-xxxxxxxxxx
 	ManagementAccountID string // managementAccountId: the organization's management account
 	RotatorAccountID    string // rotatorAccountId: the provisioning account running the rotator
@@ -115,6 +115,15 @@ var (
 	maxSendRate   = 10000 // emails per second: send slots per second (pkg/sendrate)
 )
 
+// validMemberRoleName: memberRoleName is an IAM role name, and so is notify-user's role's
+// name in member accounts, made from it (config.NotifyMemberRoleName).
+func validMemberRoleName(s string) bool {
+	return roleNameRE.MatchString(s) && roleNameRE.MatchString(config.NotifyMemberRoleName(s))
+}
+
+var memberRoleNameRule = fmt.Sprintf("an IAM role name of at most %d characters (notify-user's role in member accounts is named after it, with %s)",
+	config.MaxMemberRoleNameLength, config.NotifyRoleSuffix)
+
 // LoadConfig reads and validates every context key through get, which returns nil for a
 // key that is not set. It reports every invalid key at once, each error naming its key.
 func LoadConfig(get func(key string) any) (Config, error) {
@@ -136,7 +145,7 @@ func LoadConfig(get func(key string) any) (Config, error) {
 		MapConcurrency:         r.integer(keyMapConcurrency, 1, maxConcurrent),
 		NotifyConcurrency:      r.integer(keyNotifyConcurrency, 1, 40),
 		SESMaxSendRate:         r.integer(keySESMaxSendRate, 0, maxSendRate),
-		MemberRoleName:         r.match(keyMemberRoleName, roleNameRE.MatchString, "an IAM role name"),
+		MemberRoleName:         r.match(keyMemberRoleName, validMemberRoleName, memberRoleNameRule),
 		OrganizationID:         r.match(keyOrganizationID, orgIDRE.MatchString, "an organization ID like o-a1b2c3d4e5"),
 		ManagementAccountID:    r.match(keyManagementAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
 		RotatorAccountID:       r.match(keyRotatorAccountID, accountIDRE.MatchString, "a 12-digit account ID"),

@@ -117,6 +117,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"notify concurrency too high", map[string]any{"notifyConcurrency": 1000.0}, "context notifyConcurrency: must be an integer from 1 to 40"},
 		{"send rate negative", map[string]any{"sesMaxSendRate": "-1"}, "context sesMaxSendRate: must be an integer from 0 to 10000"},
 		{"member role name with slash", map[string]any{"memberRoleName": "a/b"}, "context memberRoleName: must be an IAM role name"},
+		{"member role name too long for notify-user's role", map[string]any{"memberRoleName": strings.Repeat("r", 58)}, "context memberRoleName: must be an IAM role name of at most 57 characters"},
 		{"organization ID malformed", map[string]any{"organizationId": "o-x"}, "context organizationId: must be an organization ID"},
 		{"organization missing", map[string]any{"organizationId": nil}, "context organizationId: is required"},
 		{"management account malformed", map[string]any{"managementAccountId": "1111"}, "context managementAccountId: must be a 12-digit account ID"},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/jsii-runtime-go"
 
@@ -40,6 +41,12 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 			"ArnLike":      map[string]any{"kms:EncryptionContext:SecretARN": handoffSecrets},
 		}
 	}
+	// The tag key signs the rotator's tags on IAM users: read once per start by the two
+	// functions that write them (secret ARNs end in a random "-" and 6 characters).
+	readTagKey := allow([]string{"secretsmanager:GetSecretValue"}, stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
+		ResourceName: jsii.String(contract.TagKeySecretName + "-??????"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	}))
 	sendEmail := allowIf(
 		map[string]any{"StringEquals": map[string]any{"ses:FromAddress": cfg.SenderEmail}},
 		[]string{"ses:SendEmail", "ses:SendRawEmail"},
@@ -69,17 +76,22 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		appliesTo: []string{"Resource::*"},
 	})
 
-	scan := s.Functions[contract.ScanAndRotate]
-	assumeMember := allowIf(
-		map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": cfg.OrganizationID}},
-		[]string{"sts:AssumeRole"},
-		jsii.String(roleARN("*", cfg.MemberRoleName)),
-	)
-	memberRoleSuppression := suppression{
-		rule:      "AwsSolutions-IAM5",
-		reason:    "The member role exists in every member account (the account is the wildcard); aws:ResourceOrgID keeps it inside the organization",
-		appliesTo: []string{fmt.Sprintf("Resource::arn:<AWS::Partition>:iam::*:role/%s", cfg.MemberRoleName)},
+	// Each function that enters member accounts assumes its own role there (member.go): a
+	// role in every account of the organization, by name.
+	assumeInEveryAccount := func(roleName string) (awsiam.PolicyStatement, suppression) {
+		return allowIf(
+				map[string]any{"StringEquals": map[string]any{"aws:ResourceOrgID": cfg.OrganizationID}},
+				[]string{"sts:AssumeRole"},
+				jsii.String(roleARN("*", roleName)),
+			), suppression{
+				rule:      "AwsSolutions-IAM5",
+				reason:    "The role " + roleName + " exists in every member account (the account is the wildcard); aws:ResourceOrgID keeps it inside the organization",
+				appliesTo: []string{fmt.Sprintf("Resource::arn:<AWS::Partition>:iam::*:role/%s", roleName)},
+			}
 	}
+
+	scan := s.Functions[contract.ScanAndRotate]
+	assumeMember, memberRoleSuppression := assumeInEveryAccount(cfg.MemberRoleName)
 	scan.Role.AddToPrincipalPolicy(assumeMember)
 	// A new key's delivery is confirmed only once its owner's address is not on SES's
 	// suppression list (acceptance is not delivery); the call has no resource-level permission.
@@ -101,6 +113,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager(nil), "kms:GenerateDataKey")
 	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
 		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": config.HandoffKeyAccessCheck}), "kms:Decrypt")
+	scan.Role.AddToPrincipalPolicy(readTagKey)
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
@@ -129,17 +142,20 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	notify := s.Functions[contract.NotifyUser]
 	// NotifyUser reads a new key, marks its secret sent and schedules its deletion (a secret
 	// scheduled for deletion is not billed; ScanAndRotate deletes it for good once the
-	// delivery is confirmed), and records delivered notices on the owner's IAM user through
-	// the member role.
+	// delivery is confirmed), and records delivered notices on the owner's IAM user and
+	// writes machine users' keys to their secrets through its own role in the member account
+	// (never the member role, which can create and delete keys).
 	notify.Role.AddToPrincipalPolicy(allow([]string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
 		"secretsmanager:DeleteSecret"}, handoffSecrets))
 	notify.Role.AddToPrincipalPolicy(allowIf(map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{config.HandoffSentTag}}},
 		[]string{"secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
+	notify.Role.AddToPrincipalPolicy(readTagKey)
 	notify.Role.AddToPrincipalPolicy(sendEmail)
 	notify.Role.AddToPrincipalPolicy(sendSlots)
-	notify.Role.AddToPrincipalPolicy(assumeMember)
-	suppressNag(notify.Role, handoffSecretsSuppression, memberRoleSuppression, sendSlotsSuppression)
+	assumeNotifyMember, notifyMemberRoleSuppression := assumeInEveryAccount(config.NotifyMemberRoleName(cfg.MemberRoleName))
+	notify.Role.AddToPrincipalPolicy(assumeNotifyMember)
+	suppressNag(notify.Role, handoffSecretsSuppression, notifyMemberRoleSuppression, sendSlotsSuppression)
 
 	report := s.Functions[contract.CleanupReport]
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))

@@ -73,7 +73,7 @@ func NewManagementRoleStack(scope constructs.Construct, id string, props *Manage
 		appliesTo: []string{"/^Resource::arn:(aws|<AWS::Partition>):organizations::[0-9]{12}:account\\/o-[a-z0-9]+\\/\\*$/"},
 	})
 	// A service-managed StackSet never deploys into the management account: its member
-	// role comes from here, so that its IAM users are rotated like every other account's.
+	// roles come from here, so that its IAM users are rotated like every other account's.
 	// An excluded management account is never assumed into and gets no role.
 	if !slices.Contains(cfg.ExcludeAccounts, cfg.ManagementAccountID) {
 		newManagementAccountMemberRole(stack, cfg)
@@ -81,26 +81,30 @@ func NewManagementRoleStack(scope constructs.Construct, id string, props *Manage
 	return stack
 }
 
-// newManagementAccountMemberRole creates the member role (newMemberRole) in the management
-// account's stack.
+// newManagementAccountMemberRole creates the member roles (memberRoles: ScanAndRotate's and
+// NotifyUser's) in the management account's stack.
 func newManagementAccountMemberRole(stack awscdk.Stack, cfg Config) {
-	m := newMemberRole(cfg)
-	role := awsiam.NewCfnRole(stack, jsii.String("MemberRole"), &awsiam.CfnRoleProps{
-		RoleName:                 jsii.String(m.Name),
-		Description:              jsii.String(m.Description),
-		AssumeRolePolicyDocument: m.Trust,
-		Policies: &[]any{&awsiam.CfnRole_PolicyProperty{
-			PolicyName:     jsii.String(m.PolicyName),
-			PolicyDocument: m.Policy,
-		}},
-	})
-	suppressNag(role, suppression{
-		rule: "AwsSolutions-IAM5",
-		reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; its key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only); " +
-			"its secret writes apply to the account's secrets that opt in with the tag key-rotator:user (a condition), whose names the users' tags give, and its KMS use to this account's keys through Secrets Manager only (kms:ViaService)",
-		appliesTo: []string{"Resource::*",
-			"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/",
-			"/^Resource::arn:(aws|<AWS::Partition>):secretsmanager:\\*:(<AWS::AccountId>|[0-9]{12}):secret:\\*$/",
-			"/^Resource::arn:(aws|<AWS::Partition>):kms:\\*:(<AWS::AccountId>|[0-9]{12}):key\\/\\*$/"},
-	})
+	for _, m := range memberRoles(cfg) {
+		role := awsiam.NewCfnRole(stack, jsii.String(m.LogicalID), &awsiam.CfnRoleProps{
+			RoleName:                 jsii.String(m.Name),
+			Description:              jsii.String(m.Description),
+			AssumeRolePolicyDocument: m.Trust,
+			Policies: &[]any{&awsiam.CfnRole_PolicyProperty{
+				PolicyName:     jsii.String(m.PolicyName),
+				PolicyDocument: m.Policy,
+			}},
+		})
+		suppressNag(role, memberRolesNagSuppression)
+	}
+}
+
+// memberRolesNagSuppression explains the wildcards of the member roles' policies.
+var memberRolesNagSuppression = suppression{
+	rule: "AwsSolutions-IAM5",
+	reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; the member roles' key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only, and for notify-user's role the notices tag only); " +
+		"their secret actions apply to the account's secrets that opt in with the tag key key-rotator:user (a condition), whose names the users' tags give, and notify-user's role's KMS use to this account's keys through Secrets Manager only (kms:ViaService)",
+	appliesTo: []string{"Resource::*",
+		"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/",
+		"/^Resource::arn:(aws|<AWS::Partition>):secretsmanager:\\*:(<AWS::AccountId>|[0-9]{12}):secret:\\*$/",
+		"/^Resource::arn:(aws|<AWS::Partition>):kms:\\*:(<AWS::AccountId>|[0-9]{12}):key\\/\\*$/"},
 }

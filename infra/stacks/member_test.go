@@ -3,6 +3,8 @@ package stacks
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -19,66 +21,118 @@ func memberTemplate(t *testing.T, cfg Config) map[string]any {
 	return template
 }
 
+// memberTemplateRole is the role of the StackSet's template with logical ID id.
+func memberTemplateRole(t *testing.T, template map[string]any, id string) map[string]any {
+	t.Helper()
+	r, ok := resources(template, "AWS::IAM::Role")[id]
+	if !ok {
+		t.Fatalf("no role %s in the member template", id)
+	}
+	return props(r)
+}
+
+// TestMemberRoleTemplate: each role of the member accounts is trusted by one function's role
+// only, and allowed exactly what that function does there: ScanAndRotate reads and rotates
+// keys, writes the rotator's tags and describes the secrets that opt in; NotifyUser reads
+// tags, writes the notices tag and writes keys to the secrets that opt in, KMS through Secrets
+// Manager only.
 func TestMemberRoleTemplate(t *testing.T) {
 	template := memberTemplate(t, testConfig(t, map[string]any{"memberRoleName": "rotator-access"}))
-	_, role := only(t, template, "AWS::IAM::Role")
-	if role["RoleName"] != "rotator-access" {
-		t.Errorf("RoleName %v, want memberRoleName", role["RoleName"])
+	if got := len(resources(template, "AWS::IAM::Role")); got != 2 {
+		t.Errorf("%d roles in the member template, want 2 (scan-and-rotate's and notify-user's)", got)
 	}
-
-	trust := statements(role["AssumeRolePolicyDocument"])
-	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::222222222222:role/iam-access-key-rotator-role","arn:aws:iam::222222222222:role/iam-access-key-rotator-notify-role"]}}]`
-	if got := resolveJSON(trust); got != wantTrust {
-		t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
+	users := []string{"arn:aws:iam::<AWS::AccountId>:user/*"}
+	secrets := []string{"arn:aws:secretsmanager:*:<AWS::AccountId>:secret:*"}
+	trust := func(role string) string {
+		return `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/` + role + `"}}]`
 	}
-
-	policies := asList(role["Policies"])
-	if len(policies) != 1 {
-		t.Fatalf("%d inline policies, want 1", len(policies))
+	tests := []struct {
+		id, name, trust string
+		want            map[string][]string
+		// conditions of the statements, by their sorted actions ("" for none)
+		conditions map[string]string
+	}{
+		{"MemberRole", "rotator-access", trust("iam-access-key-rotator-role"), map[string][]string{
+			"iam:GenerateCredentialReport": {"*"}, "iam:GetCredentialReport": {"*"}, "iam:ListUsers": {"*"}, "iam:GetAccountAuthorizationDetails": {"*"},
+			"iam:ListAccessKeys": users, "iam:GetAccessKeyLastUsed": users, "iam:ListUserTags": users, "iam:TagUser": users,
+			"iam:UntagUser": users, "iam:CreateAccessKey": users, "iam:UpdateAccessKey": users, "iam:DeleteAccessKey": users,
+			"secretsmanager:DescribeSecret": secrets,
+		}, map[string]string{
+			// The rotator writes only its own tags (key-rotator:notices, :pending,
+			// :deactivated): the role may not change an owner's email or exempt tag, or any
+			// other. It only describes the secrets that opt in (tagged key-rotator:user).
+			"iam:TagUser iam:UntagUser":     `{"ForAllValues:StringLike":{"aws:TagKeys":"` + RotatorTagKeys + `"},"Null":{"aws:TagKeys":"false"}}`,
+			"secretsmanager:DescribeSecret": `{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}`,
+		}},
+		{"NotifyMemberRole", "rotator-access-notify", trust("iam-access-key-rotator-notify-role"), map[string][]string{
+			"iam:ListUserTags": users, "iam:TagUser": users,
+			"secretsmanager:DescribeSecret": secrets, "secretsmanager:PutSecretValue": secrets,
+			"kms:GenerateDataKey": {"arn:aws:kms:*:<AWS::AccountId>:key/*"}, "kms:Decrypt": {"arn:aws:kms:*:<AWS::AccountId>:key/*"},
+		}, map[string]string{
+			// NotifyUser writes the notices tag only; the secrets that opt in only; KMS
+			// through Secrets Manager only.
+			"iam:TagUser": `{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:notices"]},"Null":{"aws:TagKeys":"false"}}`,
+			"secretsmanager:DescribeSecret secretsmanager:PutSecretValue": `{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}`,
+			"kms:Decrypt kms:GenerateDataKey":                             `{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}`,
+		}},
 	}
-	got := permissions(statements(policies[0].(map[string]any)["PolicyDocument"]))
-	want := map[string][]string{}
-	for _, a := range []string{"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListUsers", "iam:GetAccountAuthorizationDetails"} {
-		want[a] = []string{"*"}
-	}
-	for _, a := range []string{"iam:ListAccessKeys", "iam:GetAccessKeyLastUsed", "iam:ListUserTags", "iam:TagUser",
-		"iam:UntagUser", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey"} {
-		want[a] = []string{"arn:aws:iam::<AWS::AccountId>:user/*"}
-	}
-	for _, a := range []string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"} {
-		want[a] = []string{"arn:aws:secretsmanager:*:<AWS::AccountId>:secret:*"}
-	}
-	for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
-		want[a] = []string{"arn:aws:kms:*:<AWS::AccountId>:key/*"}
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("member role permissions\n got %v\nwant exactly %v", got, want)
-	}
-	// The rotator writes only its own tags (key-rotator:notices, :pending, :deactivated):
-	// the role may not change an owner's email or exempt tag, or any other. It writes only
-	// the secrets that opt in (tagged key-rotator:user), and uses KMS only through Secrets
-	// Manager.
-	for _, s := range statements(policies[0].(map[string]any)["PolicyDocument"]) {
-		tags := map[string]bool{}
-		for _, a := range strs(s["Action"]) {
-			tags[a] = a == "iam:TagUser" || a == "iam:UntagUser"
-		}
-		wantCond := "null"
-		switch actions := strs(s["Action"]); {
-		case reflect.DeepEqual(actions, []string{"secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}):
-			wantCond = `{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}`
-		case reflect.DeepEqual(actions, []string{"kms:GenerateDataKey", "kms:Decrypt"}):
-			wantCond = `{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}`
-		}
-		if tags["iam:TagUser"] || tags["iam:UntagUser"] {
-			if !tags["iam:TagUser"] || !tags["iam:UntagUser"] || len(tags) != 2 {
-				t.Errorf("tag actions share a statement with others: %v", strs(s["Action"]))
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			role := memberTemplateRole(t, template, tt.id)
+			if role["RoleName"] != tt.name {
+				t.Errorf("RoleName %v, want %s", role["RoleName"], tt.name)
 			}
-			wantCond = `{"ForAllValues:StringLike":{"aws:TagKeys":"` + RotatorTagKeys + `"},"Null":{"aws:TagKeys":"false"}}`
+			if got := resolveJSON(statements(role["AssumeRolePolicyDocument"])); got != tt.trust {
+				t.Errorf("trust policy\n got %s\nwant %s", got, tt.trust)
+			}
+			policies := asList(role["Policies"])
+			if len(policies) != 1 {
+				t.Fatalf("%d inline policies, want 1", len(policies))
+			}
+			stmts := statements(policies[0].(map[string]any)["PolicyDocument"])
+			if got := permissions(stmts); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("permissions\n got %v\nwant exactly %v", got, tt.want)
+			}
+			for _, s := range stmts {
+				actions := strs(s["Action"])
+				slices.Sort(actions)
+				want, ok := tt.conditions[strings.Join(actions, " ")]
+				if !ok {
+					want = "null"
+				}
+				if got := resolveJSON(s["Condition"]); got != want {
+					t.Errorf("statement %v: condition %s, want %s", actions, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestNotifyUserCannotAssumeTheScanRole: the member role, which creates, deactivates and
+// deletes keys, trusts ScanAndRotate's role only, in the StackSet's template and in the
+// management account; NotifyUser's role may assume only its own role in member accounts.
+// (It used to trust NotifyUser too, which narrowed itself by session policies only.)
+func TestNotifyUserCannotAssumeTheScanRole(t *testing.T) {
+	b := defaultApp(t)
+	notifyRole := "arn:aws:iam::222222222222:role/" + NotifyRoleName
+	principals := func(role map[string]any) string { return resolveJSON(statements(role["AssumeRolePolicyDocument"])) }
+	var managementAccount map[string]any
+	for _, r := range resources(b.templates[ManagementRoleStackID], "AWS::IAM::Role") {
+		if props(r)["RoleName"] == "provisioning-admin" {
+			managementAccount = props(r)
 		}
-		if got := resolveJSON(s["Condition"]); got != wantCond {
-			t.Errorf("statement %v: condition %s, want %s", strs(s["Action"]), got, wantCond)
+	}
+	for where, role := range map[string]map[string]any{
+		"the StackSet's template": memberTemplateRole(t, memberTemplate(t, testConfig(t, nil)), "MemberRole"),
+		"the management stack":    managementAccount,
+	} {
+		if trust := principals(role); strings.Contains(trust, notifyRole) || !strings.Contains(trust, ":role/"+RotatorRoleName+`"`) {
+			t.Errorf("the member role of %s trusts %s, want scan-and-rotate's role only", where, trust)
 		}
+	}
+	assume := rolePermissions(t, b.templates[RotatorStackID], "NotifyUserRole")["sts:AssumeRole"]
+	if want := []string{"arn:aws:iam::*:role/provisioning-admin-notify"}; !reflect.DeepEqual(assume, want) {
+		t.Errorf("notify-user's role may assume %v, want only its own role in member accounts %v", assume, want)
 	}
 }
 
@@ -195,32 +249,37 @@ func TestDeploymentOrder(t *testing.T) {
 // role as the StackSet's, so that the management account's IAM users are rotated too;
 // unless the management account is excluded, when the rotator never assumes into it.
 func TestManagementAccountMemberRole(t *testing.T) {
-	memberRole := func(t *testing.T, template map[string]any) map[string]any {
+	memberRole := func(t *testing.T, template map[string]any, name string) map[string]any {
 		t.Helper()
 		for _, r := range resources(template, "AWS::IAM::Role") {
-			if p := props(r); p["RoleName"] == "provisioning-admin" {
+			if p := props(r); p["RoleName"] == name {
 				return p
 			}
 		}
 		return nil
 	}
+	roles := map[string]string{"MemberRole": "provisioning-admin", "NotifyMemberRole": "provisioning-admin-notify"}
 	t.Run("deployed", func(t *testing.T) {
 		b := defaultApp(t)
-		got := memberRole(t, b.templates[ManagementRoleStackID])
-		if got == nil {
-			t.Fatal("the management stack has no member role provisioning-admin: every run fails to assume into the management account")
-		}
-		_, want := only(t, memberTemplate(t, testConfig(t, nil)), "AWS::IAM::Role")
-		for _, key := range []string{"AssumeRolePolicyDocument", "Policies", "Description"} {
-			if g, w := resolveJSON(got[key]), resolveJSON(want[key]); g != w {
-				t.Errorf("%s in the management stack:\n got %s\nwant the StackSet's %s", key, g, w)
+		for id, name := range roles {
+			got := memberRole(t, b.templates[ManagementRoleStackID], name)
+			if got == nil {
+				t.Fatalf("the management stack has no member role %s: every run fails to enter the management account", name)
+			}
+			want := memberTemplateRole(t, memberTemplate(t, testConfig(t, nil)), id)
+			for _, key := range []string{"AssumeRolePolicyDocument", "Policies", "Description"} {
+				if g, w := resolveJSON(got[key]), resolveJSON(want[key]); g != w {
+					t.Errorf("%s of %s in the management stack:\n got %s\nwant the StackSet's %s", key, name, g, w)
+				}
 			}
 		}
 	})
 	t.Run("excluded", func(t *testing.T) {
 		b := build(t, map[string]any{"excludeAccounts": "111111111111"})
-		if got := memberRole(t, b.templates[ManagementRoleStackID]); got != nil {
-			t.Errorf("the management account is excluded, yet its stack has the member role %v", got)
+		for _, name := range roles {
+			if got := memberRole(t, b.templates[ManagementRoleStackID], name); got != nil {
+				t.Errorf("the management account is excluded, yet its stack has the member role %s: %v", name, got)
+			}
 		}
 	})
 }

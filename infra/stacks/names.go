@@ -5,9 +5,9 @@ import "github.com/keyrotator/iam-access-key-rotator/infra/contract"
 // Names of the rotator's resources. The role names are fixed because other accounts'
 // trust policies name them.
 const (
-	RotatorRoleName      = contract.NamePrefix + "-role"               // scan-and-rotate; trusted by member accounts
+	RotatorRoleName      = contract.NamePrefix + "-role"               // scan-and-rotate; trusted by the member role (memberRoleName)
 	ListAccountsRoleName = contract.NamePrefix + "-list-accounts-role" // trusted by the management account
-	NotifyRoleName       = contract.NamePrefix + "-notify-role"        // notify-user; trusted by member accounts (it records delivered notices)
+	NotifyRoleName       = contract.NamePrefix + "-notify-role"        // notify-user; trusted by its own role in member accounts (memberRoleName-notify)
 	ManagementRoleName   = contract.NamePrefix + "-management"         // in the management account
 	StateMachineName     = contract.NamePrefix
 	FailureTopicName     = contract.NamePrefix + "-topic"

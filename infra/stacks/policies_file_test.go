@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	iampolicies "github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 )
 
@@ -107,8 +108,10 @@ func synthesizedPolicies(t testing.TB, b *built, cfg Config) ([]byte, error) {
 	if err := json.Unmarshal([]byte(stackSet["TemplateBody"].(string)), &member); err != nil {
 		return nil, fmt.Errorf("member role template: %w", err)
 	}
-	if err := inlineRole(member, "MemberRole", iampolicies.MemberRole, "${"+iampolicies.AccountID+"}"); err != nil {
-		return nil, err
+	for _, r := range []struct{ logicalID, name string }{{"MemberRole", iampolicies.MemberRole}, {"NotifyMemberRole", iampolicies.NotifyMemberRole}} {
+		if err := inlineRole(member, r.logicalID, r.name, "${"+iampolicies.AccountID+"}"); err != nil {
+			return nil, err
+		}
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -277,10 +280,14 @@ func (p placeholders) literals(s string) string {
 	).Replace(roleNameLiteral(s, p.cfg.MemberRoleName))
 }
 
-// roleNameLiteral makes the member role's name, on its own, its placeholder.
+// roleNameLiteral makes the member role's name, on its own, its placeholder, and NotifyUser's
+// role's name the name made from the placeholder.
 func roleNameLiteral(s, memberRole string) string {
-	if s == memberRole {
+	switch s {
+	case memberRole:
 		return "${" + iampolicies.MemberRoleName + "}"
+	case config.NotifyMemberRoleName(memberRole):
+		return config.NotifyMemberRoleName("${" + iampolicies.MemberRoleName + "}")
 	}
 	return s
 }

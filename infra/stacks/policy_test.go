@@ -100,6 +100,7 @@ func TestRolePermissions(t *testing.T) {
 		leases   = "<ReportBucket.Arn>/leases/*"
 		slots    = "<ReportBucket.Arn>/send-slots/*"
 		secrets  = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/handoff/*"
+		tagKey   = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/tag-key-??????"
 		configSt = "arn:aws:ses:<AWS::Region>:222222222222:configuration-set/<ConfigurationSet>"
 		address  = "arn:aws:ses:<AWS::Region>:222222222222:identity/iam-key-rotator@example.com"
 		domain   = "arn:aws:ses:<AWS::Region>:222222222222:identity/example.com"
@@ -128,26 +129,27 @@ func TestRolePermissions(t *testing.T) {
 			"ses:GetConfigurationSet": {configSt},
 		})},
 		{"ScanAndRotateRole", with(logsAndTraces("<ScanAndRotateLogs.Arn>"), map[string][]string{
-			"sts:AssumeRole":               {"arn:aws:iam::*:role/provisioning-admin"},
-			"secretsmanager:CreateSecret":  {secrets},
-			"secretsmanager:TagResource":   {secrets},
-			"secretsmanager:DeleteSecret":  {secrets},
-			"secretsmanager:RestoreSecret": {secrets},
-			"secretsmanager:ListSecrets":   {"*"},
-			"ses:GetSuppressedDestination": {"*"},
-			"kms:GenerateDataKey":          {"<HandoffKey.Arn>"},
-			"kms:Decrypt":                  {"<HandoffKey.Arn>"},
-			"s3:PutObject":                 {runs, leases},
-			"s3:GetObject":                 {leases},
-			"s3:DeleteObject":              {leases},
+			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},
+			"secretsmanager:CreateSecret":   {secrets},
+			"secretsmanager:TagResource":    {secrets},
+			"secretsmanager:DeleteSecret":   {secrets},
+			"secretsmanager:RestoreSecret":  {secrets},
+			"secretsmanager:ListSecrets":    {"*"},
+			"secretsmanager:GetSecretValue": {tagKey},
+			"ses:GetSuppressedDestination":  {"*"},
+			"kms:GenerateDataKey":           {"<HandoffKey.Arn>"},
+			"kms:Decrypt":                   {"<HandoffKey.Arn>"},
+			"s3:PutObject":                  {runs, leases},
+			"s3:GetObject":                  {leases},
+			"s3:DeleteObject":               {leases},
 		})},
 		{"NotifyUserRole", with(with(logsAndTraces("<NotifyUserLogs.Arn>"), map[string][]string{
-			"secretsmanager:GetSecretValue": {secrets},
+			"secretsmanager:GetSecretValue": {secrets, tagKey},
 			"secretsmanager:DescribeSecret": {secrets},
 			"secretsmanager:DeleteSecret":   {secrets},
 			"secretsmanager:TagResource":    {secrets},
 			"kms:Decrypt":                   {"<HandoffKey.Arn>"},
-			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},
+			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin-notify"},
 			"s3:PutObject":                  {slots},
 		}), sendEmail)},
 		{"CleanupReportRole", with(with(logsAndTraces("<CleanupReportLogs.Arn>"), map[string][]string{

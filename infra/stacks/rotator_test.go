@@ -88,6 +88,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"FAILURE_TOPIC_ARN":     "<FailureTopic>",
 		"PARTITION":             "aws",
 		"SES_MAX_SEND_RATE":     "",
+		"TAG_KEY_SECRET_ARN":    "<TagKey>",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("environment values:\n got %v\nwant %v", env, want)
@@ -456,5 +457,30 @@ func TestFixedRoleNames(t *testing.T) {
 	want := map[string]string{"ScanAndRotateRole": RotatorRoleName, "ListAccountsRole": ListAccountsRoleName, "NotifyUserRole": NotifyRoleName}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("fixed role names %v, want %v", names, want)
+	}
+}
+
+// TestTagKeyIsReadOnlyByScanAndRotateAndNotifyUser: the key that signs the rotator's tags on
+// IAM users is random, kept, and readable by the two functions that write those tags only.
+func TestTagKeyIsReadOnlyByScanAndRotateAndNotifyUser(t *testing.T) {
+	tmpl := defaultApp(t).templates[RotatorStackID]
+	id, p := only(t, tmpl, "AWS::SecretsManager::Secret")
+	gen, _ := p["GenerateSecretString"].(map[string]any)
+	if p["Name"] != contract.TagKeySecretName || gen["PasswordLength"] != 64.0 || gen["ExcludePunctuation"] != true {
+		t.Errorf("tag key secret %s: %v", id, mustJSON(p))
+	}
+	if r := resources(tmpl, "AWS::SecretsManager::Secret")[id]; r["DeletionPolicy"] != "Retain" {
+		t.Errorf("tag key secret %s is not retained: a new key leaves every signed tag unverified", id)
+	}
+	_, policy := only(t, tmpl, "AWS::SecretsManager::ResourcePolicy")
+	statements := policy["ResourcePolicy"].(map[string]any)["Statement"].([]any)
+	if len(statements) != 1 {
+		t.Fatalf("resource policy %s, want one statement", mustJSON(policy))
+	}
+	s := statements[0].(map[string]any)
+	readers := s["Condition"].(map[string]any)["StringNotEquals"].(map[string]any)["aws:PrincipalArn"]
+	want := "arn:aws:iam::222222222222:role/" + RotatorRoleName + ",arn:aws:iam::222222222222:role/" + NotifyRoleName
+	if s["Effect"] != "Deny" || s["Action"] != "secretsmanager:GetSecretValue" || resolve(readers) != want {
+		t.Errorf("resource policy statement %s: want GetSecretValue denied to all but %s", mustJSON(s), want)
 	}
 }

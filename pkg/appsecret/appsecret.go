@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 )
 
@@ -41,15 +43,16 @@ const (
 var secretName = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
 
 // Target returns the name of the secret the user's tags deliver new keys to, or "" when
-// they go by email. A tag that cannot be read is an error: nothing is delivered by guess.
-func Target(tags map[string]string) (string, error) {
-	value, ok := tags[DeliveryTag]
+// they go by email; the tag's key counts in any case, as IAM compares user tag keys. A tag
+// that cannot be read is an error: nothing is delivered by guess.
+func Target(tags policy.Tags) (string, error) {
+	key, value, ok := tags.Lookup(DeliveryTag)
 	if !ok {
 		return "", nil
 	}
 	name, found := strings.CutPrefix(strings.TrimSpace(value), Scheme)
 	if !found || !secretName.MatchString(name) {
-		return "", fmt.Errorf("tag %s %q is not %s<secret name>: no key is delivered to it", DeliveryTag, value, Scheme)
+		return "", fmt.Errorf("tag %s %q is not %s<secret name>: no key is delivered to it", key, value, Scheme)
 	}
 	return name, nil
 }
@@ -67,16 +70,43 @@ func (r *Refused) Error() string {
 	return fmt.Sprintf("secret %s refuses the keys of %s: %s", r.Secret, r.User, r.Why)
 }
 
-// deniedRefusal is the refusal of a call the member role is denied: on AWS its grant on
-// secrets is conditioned on the tag key OptInTag, so AWS answers AccessDenied for a secret
-// without it, and for one that does not exist (IAM cannot see the tag of a missing secret).
+// deniedRefusal is the refusal of a DescribeSecret the member role is denied: on AWS its
+// grant on secrets is conditioned on the tag key OptInTag, so AWS answers AccessDenied for a
+// secret without it, for one that does not exist (IAM cannot see the tag of a missing
+// secret), and for one whose resource policy denies the role; it cannot tell which.
 func deniedRefusal(err error, name, user string) *Refused {
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || !strings.HasPrefix(apiErr.ErrorCode(), "AccessDenied") {
 		return nil
 	}
-	return &Refused{Secret: name, User: user, Why: fmt.Sprintf("it lacks the tag %s=%s, or does not exist: the member role is denied access to it (%s)",
+	return &Refused{Secret: name, User: user, Why: fmt.Sprintf("it lacks the tag %s=%s, or does not exist, or its resource policy denies the rotator's member role: the member role is denied access to it (%s)",
 		OptInTag, user, apiErr.ErrorCode())}
+}
+
+// writeRefusal is the refusal of a PutSecretValue made once Check found the secret opting
+// in: AWS denies it because of the secret's KMS key (its key policy, or a key disabled or
+// pending deletion), or its resource policy (or the tag was removed in between); nil for an
+// error that may pass on a retry.
+func writeRefusal(err error, name, user string) *Refused {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return nil
+	}
+	code, msg := apiErr.ErrorCode(), apiErr.ErrorMessage()
+	var why string
+	switch {
+	case code == "EncryptionFailure" || strings.HasPrefix(code, "KMS") || strings.HasPrefix(code, "AccessDenied") && strings.Contains(msg, "KMS"):
+		why = "its KMS key refuses the write: the key policy must let the rotator's NotifyUser role in the account use it through Secrets Manager (kms:GenerateDataKey, kms:Decrypt), and the key must be enabled"
+	case strings.HasPrefix(code, "AccessDenied"):
+		why = fmt.Sprintf("the rotator's NotifyUser role is denied writing it: its resource policy denies that role secretsmanager:PutSecretValue (or its tag %s was removed)", OptInTag)
+	case code == "InvalidRequestException":
+		why = "it cannot be written now (scheduled for deletion, or managed by another service)"
+	case code == "ResourceNotFoundException":
+		why = "it does not exist in the user's account"
+	default:
+		return nil
+	}
+	return &Refused{Secret: name, User: user, Why: fmt.Sprintf("%s (%s: %s)", why, code, msg)}
 }
 
 // Check makes sure the secret exists and opts in to receiving user's keys.
@@ -125,7 +155,7 @@ func Write(ctx context.Context, sm API, name, user, keyID string, secretAccessKe
 	}
 	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name),
 		ClientRequestToken: aws.String(Token(keyID)), SecretString: aws.String(string(body))}); err != nil {
-		if refused := deniedRefusal(err, name, user); refused != nil { // the tag was removed since Check
+		if refused := writeRefusal(err, name, user); refused != nil {
 			return refused
 		}
 		return fmt.Errorf("write key %s of %s to secret %s: %w", keyID, user, name, err)
@@ -134,16 +164,75 @@ func Write(ctx context.Context, sm API, name, user, keyID string, secretAccessKe
 }
 
 // Written reports whether the secret holds the version that Write made for keyID: the write
-// took effect, so the key is delivered. A secret that no longer exists holds nothing.
+// took effect, so the key is delivered. A secret that no longer exists, that is scheduled for
+// deletion (its application can no longer read it) or that the member role may no longer
+// see (AWS denies DescribeSecret once the opt-in tag key is gone) holds nothing the rotator
+// can count on: not written, which is no failure (the bounded wait still applies).
 func Written(ctx context.Context, sm API, name, keyID string) (bool, error) {
+	state, err := Find(ctx, sm, name, keyID)
+	return state == Holds, err
+}
+
+// State is what DescribeSecret tells of the version Write made for a key.
+type State int
+
+// The states of a key's version in its secret.
+const (
+	// Absent: the secret does not hold it (or does not exist, or is scheduled for deletion).
+	Absent State = iota
+	// Holds: the secret holds it (current or not).
+	Holds
+	// Hidden: the member role is denied DescribeSecret (on AWS, a secret without the opt-in
+	// tag key): the rotator cannot tell.
+	Hidden
+)
+
+// Find tells whether the secret holds the version Write made for keyID (Written), or the
+// member role cannot see it.
+func Find(ctx context.Context, sm API, name, keyID string) (State, error) {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var missing *smtypes.ResourceNotFoundException
 	switch {
 	case errors.As(err, &missing):
-		return false, nil
+		return Absent, nil
+	case deniedRefusal(err, name, "") != nil:
+		return Hidden, nil
 	case err != nil:
-		return false, fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
+		return Absent, fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
+	case out.DeletedDate != nil:
+		return Absent, nil
 	}
-	_, ok := out.VersionIdsToStages[Token(keyID)]
-	return ok, nil
+	if _, ok := out.VersionIdsToStages[Token(keyID)]; ok {
+		return Holds, nil
+	}
+	return Absent, nil
+}
+
+// Current says why the secret's current value (its AWSCURRENT version) is not the version
+// Write made for keyID, "" when it is: the application reads keyID. It needs only
+// DescribeSecret (the member role cannot read values): VersionIdsToStages names the current
+// version, and the rotator's version ID is Token(keyID). An error is a failed call, not a
+// verdict.
+func Current(ctx context.Context, sm API, name, user, keyID string) (string, error) {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	var missing *smtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		return fmt.Sprintf("secret %s does not exist in the user's account", name), nil
+	case deniedRefusal(err, name, user) != nil:
+		return deniedRefusal(err, name, user).Error(), nil
+	case err != nil:
+		return "", fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
+	case out.DeletedDate != nil:
+		return fmt.Sprintf("secret %s is scheduled for deletion", name), nil
+	}
+	for id, stages := range out.VersionIdsToStages {
+		if slices.Contains(stages, "AWSCURRENT") {
+			if id == Token(keyID) {
+				return "", nil
+			}
+			return fmt.Sprintf("secret %s's current value is version %s, not %s, the rotator's version with key %s: someone wrote the secret since", name, id, Token(keyID), keyID), nil
+		}
+	}
+	return fmt.Sprintf("secret %s has no current value", name), nil
 }

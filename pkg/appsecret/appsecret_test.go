@@ -129,10 +129,11 @@ func TestWriteIsIdempotentAndChecksFirst(t *testing.T) {
 	if want := `{"AccessKeyId":"` + keyID + `","SecretAccessKey":"` + secretKey + `"}`; *sm.puts[0].SecretString != want {
 		t.Errorf("value = %s, want %s", *sm.puts[0].SecretString, want)
 	}
-	// The tag removed between DescribeSecret and PutSecretValue: AWS denies the write.
+	// The tag removed between DescribeSecret and PutSecretValue: AWS denies the write (as it
+	// would for a resource policy that denies it: the refusal names both).
 	withdrawn := &fakeSM{tags: map[string]string{OptInTag: "ci"}, putErr: denied("secretsmanager:PutSecretValue")}
 	var refused *Refused
-	if err := Write(context.Background(), withdrawn, "app/key", "ci", keyID, secret.New(secretKey)); !errors.As(err, &refused) || !strings.Contains(err.Error(), "lacks the tag key-rotator:user=ci") {
+	if err := Write(context.Background(), withdrawn, "app/key", "ci", keyID, secret.New(secretKey)); !errors.As(err, &refused) || !strings.Contains(err.Error(), "its tag key-rotator:user was removed") {
 		t.Errorf("Write denied by the tag condition = %v, want a refusal", err)
 	}
 	refusing := &fakeSM{tags: map[string]string{OptInTag: "someone-else"}}
@@ -163,6 +164,90 @@ func TestWritten(t *testing.T) {
 		})
 	}
 	if _, err := Written(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", keyID); err == nil {
+		t.Error("a failed DescribeSecret must be an error, not a verdict")
+	}
+}
+
+// IAM compares user tag keys case-insensitively: keydelivery= asks for delivery as KeyDelivery= does.
+func TestKeyDeliveryTagInAnyCaseNamesTheSecret(t *testing.T) {
+	for _, key := range []string{"keydelivery", "KEYDELIVERY", "keyDelivery"} {
+		if got, err := Target(map[string]string{key: "secretsmanager:app/ci"}); got != "app/ci" || err != nil {
+			t.Errorf("tag %s: target %q, %v; want app/ci", key, got, err)
+		}
+	}
+}
+
+// What the member role cannot see (AWS denies DescribeSecret once the opt-in tag key is
+// gone) holds no delivery it can confirm, and neither does a secret scheduled for deletion
+// (its application can no longer read it): both are "not written", not a failure, so that
+// the bounded wait still applies (issue 19, items 4 and 5).
+func TestWrittenIsFalseForADeniedOrDeletedSecret(t *testing.T) {
+	const keyID = "AKIANEWKEY0000000001"
+	for _, tc := range []struct {
+		name string
+		sm   *fakeSM
+	}{
+		{"opt-in withdrawn, denied by the member role", &fakeSM{describeErr: denied("secretsmanager:DescribeSecret")}},
+		{"scheduled for deletion", &fakeSM{deleted: true, tags: map[string]string{OptInTag: "ci"}, versions: map[string][]string{Token(keyID): {"AWSCURRENT"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, err := Written(context.Background(), tc.sm, "app/key", keyID); err != nil || got {
+				t.Errorf("Written = %v, %v; want false and no error", got, err)
+			}
+		})
+	}
+}
+
+// A write denied once the secret's opt-in was checked is denied by the secret's KMS key or
+// its resource policy, not by a missing tag: the refusal says which, so that the owner can
+// fix it (issue 19, item 3b).
+func TestDeniedWriteSaysWhetherTheKMSKeyOrThePolicyDenies(t *testing.T) {
+	const keyID, secretKey = "AKIANEWKEY0000000001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	for _, tc := range []struct {
+		name    string
+		putErr  error
+		why     string
+		notSaid string
+	}{
+		{"KMS key policy", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Access to KMS is not allowed"}, "KMS key", "lacks the tag"},
+		{"KMS key disabled", &smithy.GenericAPIError{Code: "EncryptionFailure", Message: "Secrets Manager can't encrypt the protected secret text using the provided KMS key."}, "KMS key", "lacks the tag"},
+		{"resource policy", denied("secretsmanager:PutSecretValue on resource: app/key with an explicit deny in a resource-based policy"), "resource policy", "does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sm := &fakeSM{tags: map[string]string{OptInTag: "ci"}, putErr: tc.putErr}
+			err := Write(context.Background(), sm, "app/key", "ci", keyID, secret.New(secretKey))
+			var refused *Refused
+			if !errors.As(err, &refused) || !strings.Contains(err.Error(), tc.why) || strings.Contains(err.Error(), tc.notSaid) {
+				t.Errorf("Write = %v; want a refusal naming the %s, not saying %q", err, tc.why, tc.notSaid)
+			}
+		})
+	}
+}
+
+// Before a key whose successor went to the secret is deactivated, the secret's current value
+// (AWSCURRENT) must be the successor's version: an application that wrote its secret again
+// (IaC reverting it), or deleted it, still reads another key (issue 19, item 5).
+func TestCurrentValueMustBeTheSuccessor(t *testing.T) {
+	const keyID = "AKIANEWKEY0000000001"
+	for _, tc := range []struct {
+		name string
+		sm   *fakeSM
+		why  string // "": holds it
+	}{
+		{"the successor is current", &fakeSM{tags: map[string]string{OptInTag: "ci"}, versions: map[string][]string{Token(keyID): {"AWSCURRENT"}}}, ""},
+		{"written over since", &fakeSM{tags: map[string]string{OptInTag: "ci"}, versions: map[string][]string{Token(keyID): {"AWSPREVIOUS"}, "terraform-1": {"AWSCURRENT"}}}, "current value is version terraform-1"},
+		{"scheduled for deletion", &fakeSM{deleted: true, tags: map[string]string{OptInTag: "ci"}, versions: map[string][]string{Token(keyID): {"AWSCURRENT"}}}, "scheduled for deletion"},
+		{"opt-in withdrawn", &fakeSM{describeErr: denied("secretsmanager:DescribeSecret")}, "denied"},
+		{"gone", &fakeSM{describeErr: &smtypes.ResourceNotFoundException{Message: aws.String("no")}}, "does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			why, err := Current(context.Background(), tc.sm, "app/key", "ci", keyID)
+			if err != nil || (why == "") != (tc.why == "") || !strings.Contains(why, tc.why) {
+				t.Errorf("Current = %q, %v; want %q", why, err, tc.why)
+			}
+		})
+	}
+	if _, err := Current(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", "ci", keyID); err == nil {
 		t.Error("a failed DescribeSecret must be an error, not a verdict")
 	}
 }

@@ -37,12 +37,13 @@ const (
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
+	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 )
 
 // Variables lists every variable, in the order above.
 var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
 	ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
-	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate}
+	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate, TagKeySecretARN}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
 // member role may write no other tag (infra: its aws:TagKeys condition), so it can never
@@ -60,10 +61,34 @@ const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 // real version.
 const HandoffKeyAccessCheck = "RequestToValidateKeyAccess"
 
+// NoticesTag is the user tag in which NotifyUser records the notices delivered (pkg/history):
+// the one tag its member-account role may write (infra).
+const NoticesTag = RotatorTagKeyPrefix + "notices"
+
+// NotifyRoleSuffix ends the name of the role NotifyUser assumes in each member account: the
+// member role's name followed by it (NotifyMemberRoleName). It is a role of its own, allowed
+// only what NotifyUser does there (record notices, write machine users' keys to the secrets
+// that opt in), and the member role trusts only ScanAndRotate: code running as NotifyUser
+// cannot create, deactivate or delete a key.
+const NotifyRoleSuffix = "-notify"
+
+// MaxMemberRoleNameLength is the longest member role name whose notify role name
+// (NotifyMemberRoleName) is still an IAM role name (at most 64 characters).
+const MaxMemberRoleNameLength = 64 - len(NotifyRoleSuffix)
+
+// NotifyMemberRoleName is the name of NotifyUser's role in every member account, for the
+// member role named memberRoleName.
+func NotifyMemberRoleName(memberRoleName string) string { return memberRoleName + NotifyRoleSuffix }
+
 // AppSecretOptInTag is the resource tag a member account's secret must carry, naming the IAM
 // user, to receive that user's new keys (pkg/appsecret); the member role may write only
 // secrets that carry this tag key (infra).
 const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
+
+// TagKeySecretName names the secret of the rotator account that holds the key signing the
+// rotator's tags on IAM users (TagKeySecretARN, history.Seal): the stack creates it with a
+// random value, the local stand-in likewise.
+const TagKeySecretName = "iam-access-key-rotator/tag-key"
 
 // Defaults of the optional variables.
 const (
@@ -93,9 +118,11 @@ func SplitAccountTag(v string) (key, value string, err error) {
 
 // Settings is every Lambda's view of its configuration.
 type Settings struct {
-	Policy            policy.Config
-	SenderEmail       string
-	SupportEmail      string
+	Policy       policy.Config
+	SenderEmail  string
+	SupportEmail string
+	// MemberRoleName is the role ScanAndRotate assumes in every member account; NotifyUser
+	// assumes the one named after it (NotifyMemberRoleName).
 	MemberRoleName    string
 	ManagementRoleARN string // empty: list accounts with the function's own credentials
 	ExcludeAccounts   []string
@@ -113,6 +140,10 @@ type Settings struct {
 	// SESMaxSendRate is the emails per second of a run, for every account together (0: SES's
 	// maximum send rate, read from SES at the start of each run).
 	SESMaxSendRate int
+	// TagKeySecretARN is the secret of the rotator account holding the key that signs the
+	// rotator's tags on IAM users (history.Seal): ScanAndRotate and NotifyUser read it once
+	// per start.
+	TagKeySecretARN string
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for
@@ -192,6 +223,7 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		FailureTopicARN:     matching(FailureTopicARN, arnPattern, "an SNS topic ARN"),
 		Partition:           matching(Partition, partitionPattern, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
 		SESMaxSendRate:      number(SESMaxSendRate),
+		TagKeySecretARN:     matching(TagKeySecretARN, arnPattern, "a Secrets Manager secret ARN"),
 	}
 	for i, id := range s.ExcludeAccounts {
 		if !workflow.ValidAccountID(id) {
@@ -208,6 +240,10 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 	}
 	if _, _, err := SplitAccountTag(s.ExcludeAccountTag); err != nil {
 		bad(ExcludeAccountTag, "%v", err)
+	}
+	if len(s.MemberRoleName) > MaxMemberRoleNameLength {
+		bad(MemberRoleName, "%q is longer than %d characters: NotifyUser's role is named after it (%s)",
+			s.MemberRoleName, MaxMemberRoleNameLength, NotifyMemberRoleName(s.MemberRoleName))
 	}
 	if s.MemberRoleName == "" {
 		s.MemberRoleName = DefaultMemberRoleName
@@ -264,6 +300,7 @@ func (s Settings) Environ() map[string]string {
 	set(FailureTopicARN, s.FailureTopicARN)
 	set(Partition, s.Partition)
 	number(SESMaxSendRate, s.SESMaxSendRate)
+	set(TagKeySecretARN, s.TagKeySecretARN)
 	return env
 }
 

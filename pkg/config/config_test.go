@@ -70,6 +70,8 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"reserved tag key", map[string]string{ExcludeAccountTag: "aws:exclude=true"}, nil, []string{ExcludeAccountTag}},
 		{"bad domain", map[string]string{AllowedEmailDomains: "example"}, nil, []string{AllowedEmailDomains}},
 		{"bad role name", map[string]string{MemberRoleName: "role with spaces"}, nil, []string{MemberRoleName}},
+		// NotifyUser's role, named after it with -notify, must be an IAM role name too.
+		{"role name too long for its notify role", map[string]string{MemberRoleName: strings.Repeat("r", 58)}, nil, []string{MemberRoleName}},
 		{"bad ARN", map[string]string{ManagementRoleARN: "role/management"}, nil, []string{ManagementRoleARN}},
 		{"bad bucket", map[string]string{ReportBucket: "Reports_Bucket"}, nil, []string{ReportBucket}},
 		{"bad prefix", map[string]string{HandoffSecretPrefix: "no-slash"}, nil, []string{HandoffSecretPrefix}},
@@ -112,6 +114,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 		FailureTopicARN:     "arn:aws:sns:us-east-1:123456789012:iam-access-key-rotator-topic",
 		Partition:           "aws-us-gov",
 		SESMaxSendRate:      14,
+		TagKeySecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-access-key-rotator/tag-key-AbCdEf",
 	}
 	tests := []struct {
 		name string

@@ -85,13 +85,16 @@ const (
 	tagDeliverTo = "key-rotator:deliver-to"
 	// sentTag is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
 	// acceptance is not delivery, so the secret stays until a later run confirms that the
-	// address did not bounce.
+	// address did not bounce. For a key the application's secret refused, nothing was sent:
+	// "RFC3339 runId refused" (MarkRefused; an address always holds an "@").
 	sentTag = config.HandoffSentTag
 	// tagUnwatchedRun names the last run that gave the key to NotifyUser while SES's
 	// suppression settings did not suppress bounces (pkg/suppression): a send by that run
 	// (the sent tag's run) can never be confirmed from the suppression list, since a bounce
 	// would have left no trace there.
 	tagUnwatchedRun = "key-rotator:unwatched-run"
+	// refusedMark stands for the address in sentTag's value of a refused key.
+	refusedMark = "refused"
 )
 
 // Pending is a created key whose hand-off secret still waits for its delivery to be confirmed.
@@ -108,6 +111,9 @@ type Pending struct {
 	// SentRun is the run whose NotifyUser sent it; UnwatchedRun the last run that queued it
 	// while bounces were not suppressed (MarkUnwatched).
 	SentRun, UnwatchedRun string
+	// Refused is when NotifyUser last found the application's secret refusing the key
+	// (pkg/appsecret; zero: never): a same-day re-run does not send it again.
+	Refused time.Time
 	// Scheduled is set when the secret is scheduled for deletion (NotifyUser schedules it once
 	// sent): its value cannot be read until it is restored.
 	Scheduled bool
@@ -194,7 +200,11 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 					problems = append(problems, fmt.Errorf("hand-off secret %s: tag %s %q is not an RFC 3339 time", p.SecretName, sentTag, sent))
 					continue
 				}
-				p.Sent, p.SentRun, p.SentTo = t, fields[1], fields[2]
+				if fields[2] == refusedMark {
+					p.Refused = t
+				} else {
+					p.Sent, p.SentRun, p.SentTo = t, fields[1], fields[2]
+				}
 			}
 			if p.AccessKeyID == "" || p.UserName == "" || !strings.HasSuffix(p.SecretName, "/"+p.AccessKeyID) {
 				problems = append(problems, fmt.Errorf("hand-off secret %s lacks its %s or %s tag, or they do not match its name: set aside",
@@ -237,6 +247,13 @@ func MarkSent(ctx context.Context, sm Tagger, arn string, t time.Time, runID, ad
 	return nil
 }
 
+// MarkRefused tags the secret with the time t and run of NotifyUser's attempt that the
+// application's secret refused (nothing was sent): a same-day re-run of ScanAndRotate does
+// not send the key again (the next day's run does). A later MarkSent replaces it.
+func MarkRefused(ctx context.Context, sm Tagger, arn string, t time.Time, runID string) error {
+	return MarkSent(ctx, sm, arn, t, runID, refusedMark)
+}
+
 // SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
 // then sends it no second time. A secret scheduled for deletion can still be described.
 func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
@@ -247,7 +264,7 @@ func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
 	for _, t := range out.Tags {
 		if aws.ToString(t.Key) == sentTag {
 			fields := strings.Fields(aws.ToString(t.Value))
-			return len(fields) == 3 && fields[1] == runID, nil
+			return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark, nil
 		}
 	}
 	return false, nil

@@ -28,7 +28,7 @@ import (
 const (
 	// NoticesTag lists the notices delivered for the user's current keys, as
 	// "KEYID:CODE:YYYYMMDD" entries separated by spaces (rule 5: once per key and kind).
-	NoticesTag = config.RotatorTagKeyPrefix + "notices"
+	NoticesTag = config.NoticesTag
 	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
 	// until the new key is stored for delivery: a later run deletes any key created since
 	// then that has no hand-off secret and was never used.
@@ -51,6 +51,8 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.KeyDeactivated:        "KD",
 	policy.KeyDeleted:            "KX",
 	policy.UnusedKeyDeleted:      "UX",
+	policy.TagsFull:              "TF",
+	policy.DeliveryFailed:        "DF",
 }
 
 const compactDay = "20060102"
@@ -172,7 +174,7 @@ func FormatDeactivated(keys map[string]Inactive) string {
 // the caller records that before any write, so that none of them is deleted today.
 func Apply(u *policy.User, today time.Time, address string) (newlyInactive []string) {
 	u.NoticesSent, u.NoticesSentToday = nil, nil
-	for _, s := range ParseNotices(u.Tags[NoticesTag]) {
+	for _, s := range ParseNotices(u.Tags.Get(NoticesTag)) {
 		if s.To != "" && s.To != AddressDigest(address) {
 			continue // it went to an address the owner no longer gives
 		}
@@ -181,7 +183,7 @@ func Apply(u *policy.User, today time.Time, address string) (newlyInactive []str
 			u.NoticesSentToday = append(u.NoticesSentToday, s.NoticeRef)
 		}
 	}
-	recorded := ParseDeactivated(u.Tags[DeactivatedTag])
+	recorded := ParseDeactivated(u.Tags.Get(DeactivatedTag))
 	for i, k := range u.Keys {
 		if k.Status != policy.Inactive {
 			continue
@@ -208,14 +210,18 @@ type TagAPI interface {
 	TagUser(context.Context, *iam.TagUserInput, ...func(*iam.Options)) (*iam.TagUserOutput, error)
 }
 
-// RecordNotices adds notices delivered to address on day on to the user's notices tag. A
-// notice already recorded for the same address keeps its first day. A user exempt now (cfg's
-// exempt tag) gets no write.
-func RecordNotices(ctx context.Context, api TagAPI, userName, address string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
+// RecordNotices adds notices delivered to address on day on to the user's notices tag in
+// accountID, signed by seal (a value it does not verify is replaced). A notice already
+// recorded for the same address keeps its first day. A user exempt now (cfg's exempt tag)
+// gets no write.
+func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userName, address string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	tags := map[string]string{}
+	if seal == nil {
+		return fmt.Errorf("record the notices delivered to %s: no tag key to sign them with", userName)
+	}
+	tags := policy.Tags{}
 	pages := iam.NewListUserTagsPaginator(api, &iam.ListUserTagsInput{UserName: &userName})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -229,17 +235,19 @@ func RecordNotices(ctx context.Context, api TagAPI, userName, address string, re
 	if policy.Exempt(tags, cfg.WithDefaults()) {
 		return nil
 	}
-	current := tags[NoticesTag]
+	_, forged := seal.OpenTags(accountID, userName, tags)[NoticesTag]
+	current := tags.Get(NoticesTag)
 	to := AddressDigest(address)
 	sent := slices.DeleteFunc(ParseNotices(current), func(s Sent) bool { return s.To != to && slices.Contains(refs, s.NoticeRef) })
 	for _, r := range refs {
 		sent = append(sent, Sent{NoticeRef: r, On: on, To: to})
 	}
 	value := FormatNotices(sent)
-	if value == current {
+	if value == current && !forged {
 		return nil
 	}
-	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: &userName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &value}}}); err != nil {
+	signed := seal.Sign(accountID, userName, NoticesTag, value)
+	if _, err := api.TagUser(ctx, &iam.TagUserInput{UserName: &userName, Tags: []types.Tag{{Key: aws.String(NoticesTag), Value: &signed}}}); err != nil {
 		return fmt.Errorf("record the notices delivered to %s: %w", userName, err)
 	}
 	return nil

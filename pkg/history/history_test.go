@@ -104,3 +104,20 @@ func TestNoticesCountForTheAddressTheyReached(t *testing.T) {
 		t.Errorf("digests %q and %q", AddressDigest("a@example.com"), AddressDigest("b@example.com"))
 	}
 }
+
+// The rotator's own tags count in any case, as IAM compares user tag keys: a record written
+// as key-rotator:notices and read back as KEY-ROTATOR:NOTICES is the same record.
+func TestHistoryTagsAreReadInAnyCase(t *testing.T) {
+	old, inactive := "AKIAOLD0000000000001", "AKIAINACTIVE00000002"
+	u := policy.User{UserName: "alice", Tags: map[string]string{
+		"KEY-ROTATOR:NOTICES":     old + ":DS:20261120",
+		"Key-Rotator:Deactivated": inactive + ":2026-11-01:R",
+	}, Keys: []policy.Key{{AccessKeyID: old, Status: policy.Active}, {AccessKeyID: inactive, Status: policy.Inactive}}}
+	newly := Apply(&u, today, "alice@example.com")
+	if want := []policy.NoticeRef{{Kind: policy.DeactivationScheduled, AccessKeyID: old}}; !slices.Equal(u.NoticesSent, want) {
+		t.Errorf("notices sent %v, want %v", u.NoticesSent, want)
+	}
+	if d := u.Keys[1].DeactivatedDate; len(newly) != 0 || d == nil || !d.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) || !u.Keys[1].DeactivatedByRotator {
+		t.Errorf("newly inactive %v, deactivated %v by rotator %v: want the recorded 2026-11-01", newly, d, u.Keys[1].DeactivatedByRotator)
+	}
+}

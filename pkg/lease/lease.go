@@ -2,6 +2,7 @@
 // time: ScanAndRotate holds an account's lease, an S3 object written with a conditional put
 // (If-None-Match, or If-Match on an expired holder's ETag), while it writes there. A retry
 // of the same execution takes its own lease back; a lease left by a Lambda that died expires.
+// Beside each lease, Once keeps records written once per account and name.
 package lease
 
 import (
@@ -37,7 +38,18 @@ type Leases struct {
 	Bucket string
 	TTL    time.Duration    // DefaultTTL when zero
 	Clock  func() time.Time // time.Now when nil
+	// Sleep waits between the attempts of a conditional write S3 answered with 409
+	// ConditionalRequestConflict (time.Sleep when nil).
+	Sleep func(time.Duration)
 }
+
+// conflictAttempts bounds the attempts of a lease's conditional writes that S3 answers with
+// 409 ConditionalRequestConflict, each after a longer pause (conflictPause times the
+// attempt): past them, another execution is writing the lease, and the account is Busy.
+const (
+	conflictAttempts = 4
+	conflictPause    = 100 * time.Millisecond
+)
 
 // Busy is the error when another execution holds the account.
 type Busy struct {
@@ -77,9 +89,25 @@ func (l *Leases) Acquire(ctx context.Context, accountID, runID string) (func(con
 		_, err := l.S3.PutObject(ctx, in)
 		return err
 	}
-	err = put(func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") })
-	if preconditionFailed(err) {
-		err = l.takeOver(ctx, accountID, runID, now(), put)
+	// S3 answers a conditional write that races another operation on the key with 409
+	// ConditionalRequestConflict and asks for a retry (for If-Match, with the ETag read
+	// again): the whole attempt, read included, is made again.
+	for attempt := 1; ; attempt++ {
+		err = put(func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") })
+		if preconditionFailed(err) {
+			err = l.takeOver(ctx, accountID, runID, now(), put)
+		}
+		if !conflict(err) {
+			break
+		}
+		if attempt == conflictAttempts {
+			return nil, &Busy{AccountID: accountID, Holder: "(another execution, writing the lease just now)", Until: now().Add(DefaultTTL)}
+		}
+		sleep := time.Sleep
+		if l.Sleep != nil {
+			sleep = l.Sleep
+		}
+		sleep(time.Duration(attempt) * conflictPause)
 	}
 	if err != nil {
 		return nil, err
@@ -117,6 +145,30 @@ func (l *Leases) takeOver(ctx context.Context, accountID, runID string, now time
 		return &Busy{AccountID: accountID, Holder: "(another execution, just now)", Until: now.Add(DefaultTTL)}
 	}
 	return err
+}
+
+// Once reports whether this is the first call with name for the account: it writes an empty
+// object under the account's lease key with a conditional put (If-None-Match), so that of
+// every run, retry and re-run that asks, exactly one is told true. The bucket's lifecycle
+// rule expires the objects. ScanAndRotate uses it for what cannot be recorded in IAM (a
+// reminder to a user whose tags are full: pkg/rotate).
+func (l *Leases) Once(ctx context.Context, accountID, name string) (bool, error) {
+	key := workflow.LeaseKey(accountID) + "/once/" + name
+	_, err := l.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &l.Bucket, Key: &key, Body: bytes.NewReader(nil), IfNoneMatch: aws.String("*")})
+	switch {
+	case preconditionFailed(err), conflict(err):
+		return false, nil // done before, or being done by a racing run
+	case err != nil:
+		return false, fmt.Errorf("record %s in account %s: %w", name, accountID, err)
+	}
+	return true, nil
+}
+
+// conflict reports S3's 409 ConditionalRequestConflict: a conditional write raced another
+// operation on the key; S3 asks for a retry.
+func conflict(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ConditionalRequestConflict"
 }
 
 func preconditionFailed(err error) bool {

@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
-
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -39,7 +38,9 @@ type Deliverer struct {
 	Now func() time.Time
 	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
 	Policy policy.Config
-	Log    *slog.Logger
+	// Seal signs the notices recorded (history.Seal; the rotator's tag key).
+	Seal *history.Seal
+	Log  *slog.Logger
 }
 
 // Delivery is NotifyUser's result: what was sent, by SES message ID.
@@ -54,7 +55,9 @@ type Delivery struct {
 
 // Handle sends the new key first (the zip, then its password), marks its hand-off secret
 // sent and schedules its deletion, then one email per other notice, and finally records the
-// delivered notices on the owner's IAM user. Every email waits for its turn at the run's
+// delivered notices on the owner's IAM user. A new key that the application's secret refuses
+// (pkg/appsecret Refused) is not delivered: the owner is sent its FailureNotice with the
+// reason instead, the other notices go out, and the refusal is returned. Every email waits for its turn at the run's
 // send rate. On an error nothing more is sent and nothing unsent is recorded: a retry, or the
 // next run, sends what is missing (an email may then go out twice, never zero times).
 func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
@@ -66,10 +69,33 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		now = d.Now
 	}
 	var delivered []policy.NoticeRef
+	var writeErr error // the application's secret refused the new key
 	if n.NewKey != nil {
-		keyMsgs, err := d.newKeyMails(ctx, a, n)
+		keyMsgs, err := d.newKeyMails(ctx, a, n, now())
 		var missing *smtypes.ResourceNotFoundException
+		var refused *appsecret.Refused
 		switch {
+		case errors.As(err, &refused):
+			// Nothing was delivered: the key stays pending, is sent again by the next run and
+			// is given up at the end of the bounded wait. The owner hears why now, once.
+			writeErr = err
+			d.Log.WarnContext(ctx, "new key refused by its secret", "account", a.AccountID, "user", n.UserName,
+				"accessKeyId", n.NewKey.AccessKeyID, "reason", err.Error())
+			if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+				return out, errors.Join(writeErr, err)
+			}
+			if fn := n.NewKey.FailureNotice; fn != nil {
+				notice := *fn
+				notice.Message = err.Error() + ". " + notice.Message
+				m, err := NoticeMail(a, notice)
+				if err != nil {
+					return out, errors.Join(writeErr, err)
+				}
+				if err := send(ctx, sender, &out, m); err != nil {
+					return out, errors.Join(writeErr, err)
+				}
+				delivered = append(delivered, notice.Ref())
+			}
 		case errors.As(err, &missing), errors.Is(err, errSentBefore):
 			out.AlreadyDelivered = true
 			d.Log.WarnContext(ctx, "new key sent before: not sent again", "account", a.AccountID,
@@ -99,7 +125,7 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 		// The new-key email is the NewKeyIssued notice the plan asked for, if it did (a
 		// redelivery for a key that no longer exists asks for none); recorded also when an
 		// earlier attempt sent it but failed to record it.
-		if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
+		if nk := (policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID}); writeErr == nil && slices.ContainsFunc(n.Notices, func(x policy.Notice) bool { return x.Ref() == nk }) {
 			delivered = append(delivered, nk)
 		}
 	}
@@ -112,14 +138,14 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			return out, err
 		}
 		if err := send(ctx, sender, &out, m); err != nil {
-			return out, d.record(ctx, n, delivered, now(), err)
+			return out, d.record(ctx, n, delivered, now(), errors.Join(writeErr, err))
 		}
 		if notice.Kind.KeyRemains() {
 			delivered = append(delivered, notice.Ref())
 		}
 		d.Log.InfoContext(ctx, "notice sent", "account", a.AccountID, "user", n.UserName, "kind", notice.Kind, "accessKeyId", notice.AccessKeyID)
 	}
-	return out, d.record(ctx, n, delivered, now(), nil)
+	return out, d.record(ctx, n, delivered, now(), writeErr)
 }
 
 func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) error {
@@ -136,7 +162,7 @@ func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) e
 // record adds the delivered notices to the owner's history, even when a later send failed
 // (sendErr), so that a retry does not repeat them; it returns sendErr, or the recording's error.
 func (d *Deliverer) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
-	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), n.UserName, n.Email, delivered, on, d.Policy); err != nil {
+	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), d.Seal, n.Account.AccountID, n.UserName, n.Email, delivered, on, d.Policy); err != nil {
 		return errors.Join(sendErr, fmt.Errorf("in account %s: %w", n.Account.AccountID, err))
 	}
 	return sendErr
@@ -147,7 +173,11 @@ var errSentBefore = errors.New("the new key was sent by an earlier attempt of th
 // newKeyMails reads the new key from its hand-off secret and composes the zip and password
 // emails; for a key that goes to a secret of the member account, it writes the key there
 // (again, on a retry: the write is idempotent) and composes the owner's notice of it.
-func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification) ([]Message, error) {
+//
+// The old key's day it names is the notification's, and not before the day after now: the
+// old key is deactivated only once the owner got the new key on an earlier day, so a
+// notification sent later than it was made (a retry past midnight) names no day already past.
+func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification, now time.Time) ([]Message, error) {
 	sent, err := handoff.SentIn(ctx, d.Secrets, n.NewKey.SecretARN, n.RunID)
 	switch {
 	case err != nil:
@@ -162,8 +192,9 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	if key.AccessKeyID != n.NewKey.AccessKeyID {
 		return nil, fmt.Errorf("hand-off secret %s holds key %s, the notification names %s", n.NewKey.SecretARN, key.AccessKeyID, n.NewKey.AccessKeyID)
 	}
-	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: n.NewKey.DeactivateOn,
-		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, n.NewKey.DeactivateOn), Usage: n.NewKey.Replaced}
+	on := policy.AnnouncedDay(n.NewKey.DeactivateOn, now)
+	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: on,
+		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, on), Usage: n.NewKey.Replaced}
 	if to := n.NewKey.DeliverTo; to != "" {
 		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
 			return nil, fmt.Errorf("in account %s: %w", a.AccountID, err)
@@ -192,39 +223,29 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	return []Message{first, second}, nil
 }
 
-// MemberHistory returns a Deliverer.History that records notices through the member role of
-// each account of partition (config.Settings.Partition), assumed from base with a session policy that leaves only what recording
-// needs: reading a user's tags and writing the notices tag. The member role's key writes
-// stay out of NotifyUser's reach.
+// MemberHistory returns a Deliverer.History that records notices through NotifyUser's role in
+// each account of partition (config.Settings.Partition), named after the member role
+// (config.NotifyMemberRoleName), assumed from base. That role allows reading a user's tags and
+// writing the notices tag, nothing else: AWS keeps the member role's key writes out of
+// NotifyUser's reach, as the member role trusts only ScanAndRotate.
 func MemberHistory(base aws.Config, partition, memberRoleName string) func(accountID string) history.TagAPI {
 	return func(accountID string) history.TagAPI {
-		return iam.NewFromConfig(memberSession(base, partition, memberRoleName, accountID, recordOnlyPolicy))
+		return iam.NewFromConfig(notifySession(base, partition, memberRoleName, accountID))
 	}
 }
 
 // MemberSecrets returns a Deliverer.AppSecrets that writes keys to the secrets of each
-// account through its member role, under a session policy that leaves only that: describing
-// and writing secrets that carry the opt-in tag key, and their KMS keys through Secrets
-// Manager.
+// account through NotifyUser's role there (as MemberHistory), which allows only that:
+// describing and writing secrets that carry the opt-in tag key, and their KMS keys through
+// Secrets Manager.
 func MemberSecrets(base aws.Config, partition, memberRoleName string) func(accountID string) appsecret.API {
 	return func(accountID string) appsecret.API {
-		return secretsmanager.NewFromConfig(memberSession(base, partition, memberRoleName, accountID, secretWriteOnlyPolicy))
+		return secretsmanager.NewFromConfig(notifySession(base, partition, memberRoleName, accountID))
 	}
 }
 
-// memberSession is the member role of accountID, assumed from base under a session policy.
-func memberSession(base aws.Config, partition, memberRoleName, accountID, sessionPolicy string) aws.Config {
-	return awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, memberRoleName),
-		awsclient.SessionName("notify", accountID), func(o *stscreds.AssumeRoleOptions) { o.Policy = aws.String(sessionPolicy) })
+// notifySession is NotifyUser's role in accountID, assumed from base.
+func notifySession(base aws.Config, partition, memberRoleName, accountID string) aws.Config {
+	return awsclient.AssumeRole(base, awsclient.RoleARN(partition, accountID, config.NotifyMemberRoleName(memberRoleName)),
+		awsclient.SessionName("notify", accountID))
 }
-
-// recordOnlyPolicy is NotifyUser's session policy in member accounts.
-var recordOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
-	`{"Effect":"Allow","Action":"iam:ListUserTags","Resource":"*"},` +
-	`{"Effect":"Allow","Action":"iam:TagUser","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["` + history.NoticesTag + `"]}}}]}`
-
-// secretWriteOnlyPolicy is NotifyUser's session policy for writing keys to member secrets.
-var secretWriteOnlyPolicy = `{"Version":"2012-10-17","Statement":[` +
-	`{"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:PutSecretValue"],"Resource":"*",` +
-	`"Condition":{"Null":{"secretsmanager:ResourceTag/` + appsecret.OptInTag + `":"false"}}},` +
-	`{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*","Condition":{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}}]}`

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,86 +12,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 )
 
-// TestRecordOnlyPolicy: in a member account NotifyUser may read tags and write the notices
-// tag, nothing else, whatever the member role allows.
-func TestRecordOnlyPolicy(t *testing.T) {
-	var doc struct {
-		Statement []struct {
-			Effect    string
-			Action    string
-			Condition map[string]map[string][]string
-		}
-	}
-	if err := json.Unmarshal([]byte(recordOnlyPolicy), &doc); err != nil {
-		t.Fatalf("the session policy is not JSON: %v", err)
-	}
-	var actions []string
-	for _, s := range doc.Statement {
-		if s.Effect != "Allow" {
-			t.Errorf("statement %+v: want Allow only", s)
-		}
-		actions = append(actions, s.Action)
-		if s.Action == "iam:TagUser" && !slices.Equal(s.Condition["ForAllValues:StringEquals"]["aws:TagKeys"], []string{history.NoticesTag}) {
-			t.Errorf("iam:TagUser is not limited to %s: %v", history.NoticesTag, s.Condition)
-		}
-	}
-	if slices.Sort(actions); !slices.Equal(actions, []string{"iam:ListUserTags", "iam:TagUser"}) {
-		t.Errorf("session policy allows %v, want iam:ListUserTags and iam:TagUser", actions)
-	}
-}
-
-// TestSecretWriteOnlyPolicy: NotifyUser's session for writing keys to member secrets may
-// describe and write only secrets carrying the opt-in tag key, and use KMS only through
-// Secrets Manager.
-func TestSecretWriteOnlyPolicy(t *testing.T) {
-	var doc struct {
-		Statement []struct {
-			Effect    string
-			Action    []string
-			Resource  string
-			Condition map[string]map[string]string
-		}
-	}
-	if err := json.Unmarshal([]byte(secretWriteOnlyPolicy), &doc); err != nil {
-		t.Fatalf("the session policy is not JSON: %v", err)
-	}
-	var actions []string
-	for _, s := range doc.Statement {
-		if s.Effect != "Allow" {
-			t.Errorf("statement %+v: want Allow only", s)
-		}
-		for _, a := range s.Action {
-			actions = append(actions, a)
-			switch service, _, _ := strings.Cut(a, ":"); service {
-			case "secretsmanager":
-				if s.Condition["Null"]["secretsmanager:ResourceTag/"+appsecret.OptInTag] != "false" {
-					t.Errorf("%s is not limited to secrets tagged %s: %v", a, appsecret.OptInTag, s.Condition)
-				}
-			case "kms":
-				if s.Condition["StringLike"]["kms:ViaService"] != "secretsmanager.*.amazonaws.com" {
-					t.Errorf("%s is not limited to Secrets Manager: %v", a, s.Condition)
-				}
-			}
-		}
-	}
-	want := []string{"kms:Decrypt", "kms:GenerateDataKey", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"}
-	if slices.Sort(actions); !slices.Equal(actions, want) {
-		t.Errorf("session policy allows %v, want %v", actions, want)
-	}
-}
-
-// assumeRoleARN answers STS AssumeRole and IAM ListUserTags, and records the RoleArn assumed.
+// assumeRoleARN answers STS AssumeRole, IAM ListUserTags and Secrets Manager, and records the RoleArn assumed.
 type assumeRoleARN struct{ roleARNs []string }
 
 func (c *assumeRoleARN) Do(req *http.Request) (*http.Response, error) {
 	body, _ := io.ReadAll(req.Body)
 	form, _ := url.ParseQuery(string(body))
+	if strings.HasPrefix(req.Header.Get("X-Amz-Target"), "secretsmanager.") {
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+			Body: io.NopCloser(strings.NewReader(`{}`)), Request: req}, nil
+	}
 	answer := `<ListUserTagsResponse><ListUserTagsResult><Tags/><IsTruncated>false</IsTruncated></ListUserTagsResult></ListUserTagsResponse>`
 	if form.Get("Action") == "AssumeRole" {
 		c.roleARNs = append(c.roleARNs, form.Get("RoleArn"))
@@ -104,13 +38,13 @@ func (c *assumeRoleARN) Do(req *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(strings.NewReader(answer)), Request: req}, nil
 }
 
-// TestMemberHistoryAssumesTheRoleOfTheDeploymentsPartition: the member role's ARN takes its
+// TestMemberHistoryAssumesTheRoleOfTheDeploymentsPartition: NotifyUser's role's ARN takes its
 // partition from the PARTITION setting (the stack's AWS::Partition), not from the region.
 func TestMemberHistoryAssumesTheRoleOfTheDeploymentsPartition(t *testing.T) {
 	tests := []struct{ partition, region, want string }{
-		{"aws-cn", "cn-north-1", "arn:aws-cn:iam::111122223333:role/provisioning-admin"},
-		{"aws-us-gov", "us-gov-west-1", "arn:aws-us-gov:iam::111122223333:role/provisioning-admin"},
-		{"", "us-east-1", "arn:aws:iam::111122223333:role/provisioning-admin"},
+		{"aws-cn", "cn-north-1", "arn:aws-cn:iam::111122223333:role/provisioning-admin-notify"},
+		{"aws-us-gov", "us-gov-west-1", "arn:aws-us-gov:iam::111122223333:role/provisioning-admin-notify"},
+		{"", "us-east-1", "arn:aws:iam::111122223333:role/provisioning-admin-notify"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.partition, func(t *testing.T) {
@@ -128,5 +62,25 @@ func TestMemberHistoryAssumesTheRoleOfTheDeploymentsPartition(t *testing.T) {
 				t.Errorf("assumed %v, want %s", stub.roleARNs, tt.want)
 			}
 		})
+	}
+}
+
+// TestNotifyUserAssumesItsOwnRoleInMemberAccounts: NotifyUser records notices and writes
+// machine users' keys through its own role in the member account, the member role's name
+// with -notify, never the member role (which can create and delete keys, and trusts only
+// ScanAndRotate).
+func TestNotifyUserAssumesItsOwnRoleInMemberAccounts(t *testing.T) {
+	stub := &assumeRoleARN{}
+	base := aws.Config{Region: "us-east-1", HTTPClient: stub, Credentials: credentials.NewStaticCredentialsProvider("AKIDBASE", "secret", "")}
+	ctx := context.Background()
+	if _, err := MemberHistory(base, "aws", "provisioning-admin")("111122223333").ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MemberSecrets(base, "aws", "provisioning-admin")("111122223333").DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("ci/deployer")}); err != nil {
+		t.Fatal(err)
+	}
+	want := "arn:aws:iam::111122223333:role/provisioning-admin-notify"
+	if !slices.Equal(stub.roleARNs, []string{want, want}) {
+		t.Errorf("NotifyUser assumed %v, want its own role %s for the notices and for the secret", stub.roleARNs, want)
 	}
 }

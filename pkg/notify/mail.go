@@ -419,6 +419,26 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		todo:  lines("Nothing: the key was already inactive. Remove it from any configuration that still names it."),
 		facts: append(append([]fact{}, accountFacts...), keyFact),
 	},
+	policy.DeliveryFailed: {
+		purpose:    "delivery-failed",
+		needsActBy: true,
+		subject:    line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} will be deactivated on {{.ActBy}}: its replacement cannot be delivered"),
+		what: lines(
+			"The new access key that replaces {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} cannot be delivered to, or is no longer held by, "+
+				"the Secrets Manager secret that the user's tag "+appsecret.DeliveryTag+" names.",
+			reason,
+			"Unless that is fixed, access key {{.AccessKeyID}} will be deactivated on {{.ActBy}}.",
+			usage[0], usage[1],
+		),
+		todo: lines("Fix what the details say before {{.ActBy}}: the secret's tag "+appsecret.OptInTag+" (the user's name), the secret's resource policy or KMS key policy "+
+			"(the rotator's roles in the account must be allowed to describe it, and NotifyUser's to write it and to use its KMS key through Secrets Manager), "+
+			"or the user's tag "+appsecret.DeliveryTag+" (secretsmanager:<secret name>, a secret of the same account and region); "+
+			"a secret that someone wrote over holds the new key again once its version "+appsecret.Token("")+"<new key ID> is made AWSCURRENT again "+
+			"(aws secretsmanager update-secret-version-stage).",
+			"The rotator tries again on every run; nothing else is needed once it is fixed."),
+		facts: append(append([]fact{}, accountFacts...), keyFact,
+			fact{"Deactivated on", line("{{.ActBy}}")}),
+	},
 	policy.UnusedKeyDeleted: {
 		purpose: "unused-key-deleted",
 		subject: line("Unused AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was deleted"),
@@ -427,6 +447,17 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 			usage[0], usage[1], reason,
 		),
 		todo:  lines("If you still need programmatic access, ask your AWS administrators for a new access key."),
+		facts: append(append([]fact{}, accountFacts...), keyFact),
+	},
+	policy.TagsFull: {
+		purpose: "tags-full",
+		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} cannot be rotated: the user has too many tags"),
+		what: lines(
+			"Access key {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} is due for rotation, but the key rotator cannot act on it.",
+			usage[0], usage[1], reason,
+		),
+		todo: lines("Remove tags from IAM user {{.UserName}} as said above (never those that start with key-rotator:). " +
+			"The next daily run then rotates the key; until then this reminder comes once a day."),
 		facts: append(append([]fact{}, accountFacts...), keyFact),
 	},
 }

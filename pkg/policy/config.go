@@ -137,8 +137,8 @@ func (c Config) Shortest() Config {
 // ForUser returns the config that applies to a user with these tags: c with LimitDays
 // shortened by a RotationDays tag, and, when the tag is ignored or raised to the shortest
 // limit, why (for the report). A tag can never lengthen c's limit. c must be defaulted.
-func (c Config) ForUser(tags map[string]string) (Config, string) {
-	raw, ok := tags[RotationDaysTag]
+func (c Config) ForUser(tags Tags) (Config, string) {
+	_, raw, ok := tags.Lookup(RotationDaysTag)
 	if !ok {
 		return c, ""
 	}

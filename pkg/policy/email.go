@@ -9,9 +9,9 @@ import (
 // OwnerEmail returns the user's usable address from the first email tag present, or the
 // reason why there is none (rule 6). A present but malformed tag is not skipped in favour of
 // a later one: the first tag is the owner's declared address and a typo there must surface.
-func OwnerEmail(tags map[string]string, cfg Config) (email, problem string) {
-	for _, key := range cfg.EmailTagKeys {
-		raw, ok := tags[key]
+func OwnerEmail(tags Tags, cfg Config) (email, problem string) {
+	for _, name := range cfg.EmailTagKeys {
+		key, raw, ok := tags.Lookup(name)
 		if !ok || strings.TrimSpace(raw) == "" {
 			continue
 		}
@@ -44,8 +44,14 @@ func domainAllowed(domain string, allowed []string) bool {
 	return false
 }
 
-// Exempt reports whether the user carries the exempt tag set to "true" in any case (rule 1).
-// cfg must be defaulted.
-func Exempt(tags map[string]string, cfg Config) bool {
-	return strings.EqualFold(strings.TrimSpace(tags[cfg.ExemptTagKey]), "true")
+// Exempt reports whether the user carries the exempt tag (its key in any case, as IAM
+// compares keys) set to "true" in any case (rule 1). cfg must be defaulted.
+func Exempt(tags Tags, cfg Config) bool {
+	return strings.EqualFold(strings.TrimSpace(tags.Get(cfg.ExemptTagKey)), "true")
+}
+
+// ExemptReason says why an exempt user is left alone, with the tag as the user carries it.
+func ExemptReason(tags Tags, cfg Config) string {
+	key, value, _ := tags.Lookup(cfg.ExemptTagKey)
+	return fmt.Sprintf("tag %s=%s: exempt from rotation", key, value)
 }

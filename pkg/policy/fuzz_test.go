@@ -15,6 +15,7 @@ func FuzzPlanUser(f *testing.F) {
 	f.Add(uint8(2), uint16(300), uint16(5), uint16(85), uint16(1), uint8(0b0111), uint8(90), uint8(10), uint8(0b11))
 	f.Add(uint8(2), uint16(120), uint16(100), uint16(100), uint16(0), uint8(0b0101), uint8(30), uint8(5), uint8(0b1))
 	f.Add(uint8(2), uint16(95), uint16(0xffff), uint16(30), uint16(31), uint8(0b11001), uint8(90), uint8(10), uint8(0))
+	f.Add(uint8(2), uint16(91), uint16(0), uint16(11), uint16(0), uint8(0b0111), uint8(90), uint8(10), uint8(0)) // issue 19's legacy pair
 	f.Fuzz(func(t *testing.T, nKeys uint8, age1, idle1, age2, idle2 uint16, flags, limit, notice, sentBits uint8) {
 		cfg := Config{LimitDays: int(limit), NoticePeriod: int(notice), Cleanup: flags&0b10000 != 0}.WithDefaults()
 		if cfg.Validate() != nil {
@@ -92,6 +93,16 @@ func FuzzPlanUser(f *testing.F) {
 		for _, n := range p.Notices {
 			if slices.Contains(u.NoticesSent, n.Ref()) {
 				t.Fatalf("notice %s for %s sent twice", n.Kind, n.AccessKeyID)
+			}
+			// Invariant 8: a notice names the day the rotator acts, after today (a warning
+			// counts from the day after its delivery), never a day already past.
+			if n.ActBy != "" && n.ActBy <= dateOf(now) {
+				t.Fatalf("notice %s for %s names %s on %s", n.Kind, n.AccessKeyID, n.ActBy, dateOf(now))
+			}
+		}
+		for _, a := range p.Actions {
+			if a.Action == CreateKey && a.DeactivateOn <= dateOf(now) {
+				t.Fatalf("new key's email names %s on %s", a.DeactivateOn, dateOf(now))
 			}
 		}
 	})

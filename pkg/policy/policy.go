@@ -96,7 +96,7 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	if Exempt(u.Tags, cfg) {
 		p.Keys = keyUsages(keys, now, cfg.Timeline())
 		p.Status = StatusExempt
-		p.Reason = fmt.Sprintf("tag %s=%s: exempt from rotation", cfg.ExemptTagKey, u.Tags[cfg.ExemptTagKey])
+		p.Reason = ExemptReason(u.Tags, cfg)
 		return p
 	}
 	orgLimit := cfg.LimitDays
@@ -149,6 +149,9 @@ type decider struct {
 	email bool  // the owner has a usable address
 	keys  []Key // the user's keys, oldest first
 	left  []Key // those rule 2 does not delete (rotate only)
+	// blocked is the key rule 4 would rotate if its new key could be delivered to the
+	// application's secret (User.SecretProblem); zero Key: none.
+	blocked Key
 
 	deletes, deactivations []Action
 	// deactivatedToday holds the keys deactivated by this run or by an earlier run of the
@@ -173,7 +176,7 @@ func (d *decider) rotate(keys []Key) {
 	// Rule 2: unused keys go first, whatever their status (one deactivated today, tomorrow).
 	var left []Key
 	for _, k := range keys {
-		if idle := idleDays(k, d.now); idle >= d.th.UnusedAt && !d.deactivatedToday[k.AccessKeyID] {
+		if idle := idleDays(k, d.now); idle >= d.th.UnusedAt && !d.deactivatedToday[k.AccessKeyID] && !d.deletionAnnounced(k) {
 			d.delete(k, UnusedKeyDeleted, fmt.Sprintf("key %s %s (unused limit %d days): delete",
 				k.AccessKeyID, d.idleText(k, idle), d.th.UnusedAt))
 			continue
@@ -185,6 +188,7 @@ func (d *decider) rotate(keys []Key) {
 	// Rule 4's candidate is chosen first because rule 3 defers to it: the oldest Active key
 	// due for rotation without a replacement, if a key can be created for it now.
 	toRotate, makeRoom, canCreate := d.rotationCandidate(left)
+	d.blocked = d.blockedBySecret(left)
 
 	// Rule 3: expired keys.
 	for _, k := range left {
@@ -213,11 +217,16 @@ func (d *decider) rotate(keys []Key) {
 			d.delete(makeRoom, KeyDeleted, fmt.Sprintf("inactive key %s is %d days old and its slot is needed for the replacement of %s: delete",
 				makeRoom.AccessKeyID, d.age(makeRoom), toRotate.AccessKeyID))
 		}
-		deactivateOn := latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.Notice)))
+		deactivateOn := ActOn(latest(d.deactivationDue(toRotate, Key{}), d.now.Add(days(d.th.Notice))), d.now)
 		creates = append(creates, Action{Action: CreateKey, Replaces: toRotate.AccessKeyID, DeactivateOn: dateOf(deactivateOn), Reason: fmt.Sprintf(
 			"key %s is %d days old (new key at %d) and has no replacement: create a new key; %s will be deactivated on %s",
 			toRotate.AccessKeyID, d.age(toRotate), d.th.RotateAt, toRotate.AccessKeyID, dateOf(deactivateOn))})
 		d.notify(NewKeyIssued, toRotate, deactivateOn, NewKeyIssuedMessage(toRotate.AccessKeyID, dateOf(deactivateOn)))
+	}
+	if b := d.blocked; b.AccessKeyID != "" && !d.deactivatedToday[b.AccessKeyID] {
+		on := latest(d.deactivationDue(b, Key{}), d.now.Add(day))
+		d.notify(DeliveryFailed, b, on, fmt.Sprintf("No new key can be delivered to replace access key %s: %s. %s will be deactivated on %s unless that is fixed before; once it is, the next run delivers a new key and gives its date.",
+			b.AccessKeyID, d.user.SecretProblem, b.AccessKeyID, dateOf(on)))
 	}
 	d.scheduleNotices(left, toRotate)
 	// A KeyDeactivated notice that could not be delivered when the key was deactivated is
@@ -232,6 +241,12 @@ func (d *decider) rotate(keys []Key) {
 	d.plan.Actions = append(append(append(d.plan.Actions, d.deletes...), d.deactivations...), creates...)
 }
 
+// deletionAnnounced reports whether the owner was told the day Inactive key k is deleted (a
+// KeyDeactivated notice): rule 3 deletes it on that day, rule 2 not earlier (invariant 8).
+func (d *decider) deletionAnnounced(k Key) bool {
+	return k.Status == Inactive && k.DeactivatedByRotator && slices.Contains(d.user.NoticesSent, NoticeRef{Kind: KeyDeactivated, AccessKeyID: k.AccessKeyID})
+}
+
 // expiredActive applies rule 3 to an Active key at least deactivate-at days old. A key is
 // deactivated only once its owner was warned on an earlier day (a NewKeyIssued or
 // DeactivationScheduled notice delivered), unless the owner cannot be reached: no usable
@@ -239,6 +254,8 @@ func (d *decider) rotate(keys []Key) {
 func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRotate Key, canCreate bool) {
 	other, hasOther := otherKey(k, keys)
 	switch {
+	case hasRepl && k.StoreBehind != "":
+		d.storeBehind(k, repl)
 	case hasRepl:
 		due := d.deactivationDue(k, repl)
 		if reached(d.now, due) && d.warnedOrGivenUp(k, due) {
@@ -248,6 +265,15 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	case !d.email:
 		d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
 			k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.plan.EmailProblem), Key{})
+	case k.AccessKeyID == d.blocked.AccessKeyID:
+		// No replacement can be delivered to the application's secret: the owner, whose
+		// email is usable, is told why (DeliveryFailed) before the key goes, or the bounded
+		// wait ends.
+		due := d.deactivationDue(k, Key{})
+		if d.warnedBefore(k, DeliveryFailed) || reached(d.now, due.Add(days(d.th.Notice))) {
+			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
+				k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.user.SecretProblem), Key{})
+		}
 	case canCreate && k.AccessKeyID == toRotate.AccessKeyID:
 		// Rotated below; deactivated noticePeriod days after its replacement exists.
 	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
@@ -263,6 +289,43 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// created on a later run (the other slot holds a key deactivated today): k stays active
 		// until the owner holds the replacement.
 	}
+}
+
+// storeBehind applies rule 3 to an expired key whose replacement went to the application's
+// secret when that secret's current value is not the replacement (Key.StoreBehind): the
+// application may still read k. The owner is told why and on which day k goes
+// (DeliveryFailed); k goes on that day, noticePeriod days past its own date, once the notice
+// was delivered on an earlier day, or noticePeriod days later still (the bounded wait).
+func (d *decider) storeBehind(k, repl Key) {
+	due := d.deactivationDue(k, repl)
+	bound := due.Add(days(d.th.Notice))
+	if reached(d.now, bound) && d.warnedBefore(k, DeliveryFailed) || reached(d.now, bound.Add(days(d.th.Notice))) {
+		d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old; the application's secret does not hold %s (%s) and the wait for it is over: deactivate",
+			k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl), repl.AccessKeyID, k.StoreBehind), repl)
+		return
+	}
+	on := latest(bound, d.now.Add(day))
+	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret no longer holds your new key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
+		repl.AccessKeyID, k.StoreBehind, k.AccessKeyID, dateOf(on)))
+}
+
+// blockedBySecret returns the key rule 4 would rotate now (the oldest Active key with age ≥
+// R and no replacement, with a free slot or an Inactive other key) when its new key cannot
+// be delivered to the application's secret (User.SecretProblem) while the owner's email is
+// usable; zero Key otherwise.
+func (d *decider) blockedBySecret(keys []Key) Key {
+	if d.user.SecretProblem == "" || !d.email || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
+		return Key{}
+	}
+	for _, k := range keys {
+		if _, hasRepl := replacement(k, keys, d.now, d.th); k.Status == Active && d.age(k) >= d.th.RotateAt && !hasRepl {
+			if other, hasOther := otherKey(k, keys); hasOther && (other.Status == Active || d.deactivatedToday[other.AccessKeyID]) {
+				return Key{} // no key could be created today anyway (rotationCandidate): the ordinary rules apply
+			}
+			return k
+		}
+	}
+	return Key{}
 }
 
 // deactivationDue is the day rule 3 deactivates Active key k: at deactivate-at, and not
@@ -307,8 +370,13 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	if k.Status != Active || d.cfg.Cleanup || d.age(k) < d.th.RotateAt {
 		return time.Time{}, false
 	}
-	if s, ok := successor(k, d.left, d.now, d.th); ok {
+	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
+		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
+	} else if ok {
 		return d.deactivationDue(k, s), true
+	}
+	if k.AccessKeyID == d.blocked.AccessKeyID {
+		return latest(d.deactivationDue(k, Key{}), d.now.Add(day)), true
 	}
 	other, hasOther := otherKey(k, d.left)
 	if !d.email || hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == d.left[0].AccessKeyID {
@@ -342,6 +410,16 @@ func NewKeyIssuedMessage(replacedKeyID, deactivateOn string) string {
 		replacedKeyID, deactivateOn, replacedKeyID)
 }
 
+// TagsFullMessage tells the owner why nothing is done to keyID: the user carries tags of
+// which IAM allows MaxTagsPerUser, and the rotator needs short more free to record its work
+// (what: the tags it must write).
+func TagsFullMessage(userName, keyID string, tags, short int, what string) string {
+	return fmt.Sprintf("IAM user %s carries %d tags, and IAM allows at most %d. The key rotator must first record its work in tags of its own (%s) "+
+		"and needs %d more free: remove at least %d tags that do not start with key-rotator: from the user. "+
+		"Until then the rotator does nothing to the user's keys: %s is not rotated, and stays active past its maximum age.",
+		userName, tags, MaxTagsPerUser, what, short, short, keyID)
+}
+
 // rotationCandidate returns the key rule 4 rotates (the oldest Active key with age ≥ R and no
 // replacement), the Inactive key to delete to make room for the new one, and whether a key
 // can be created now: the owner has a usable email and the user has a free slot or an
@@ -354,7 +432,7 @@ func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCrea
 			break
 		}
 	}
-	if !found || !d.email || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
+	if !found || !d.email || d.user.SecretProblem != "" || slices.ContainsFunc(keys, func(k Key) bool { return k.Undelivered }) {
 		return Key{}, Key{}, false // an undelivered key is the replacement on its way
 	}
 	other, hasOther := otherKey(toRotate, keys)
@@ -366,6 +444,23 @@ func (d *decider) rotationCandidate(keys []Key) (toRotate, makeRoom Key, canCrea
 	default:
 		return Key{}, Key{}, false
 	}
+}
+
+// ActOn is the day the rotator takes an action due on due that a warning delivered at now
+// announces: due, and not before the next day, since a warning counts only from the day
+// after its delivery (rule 3). A warning names this day, never one already past, and the
+// action waits for it (invariant 8).
+func ActOn(due, now time.Time) time.Time { return latest(midnight(due), midnight(now).Add(day)) }
+
+// AnnouncedDay is ActOn for a day as a warning gives it (YYYY-MM-DD): the day to tell an
+// owner at now of an action planned on an earlier day for due. A due that cannot be parsed
+// is returned unchanged.
+func AnnouncedDay(due string, now time.Time) string {
+	t, err := time.Parse(time.DateOnly, due)
+	if err != nil {
+		return due
+	}
+	return dateOf(ActOn(t, now))
 }
 
 // scheduleNotices tells the owner, once, the day an Active key due for rotation will be
@@ -388,11 +483,11 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		var msg string
 		switch other, hasOther := otherKey(k, keys); {
 		case hasRepl:
-			due = d.deactivationDue(k, repl)
+			due = ActOn(d.deactivationDue(k, repl), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
 		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
-			due = d.deactivationDue(k, Key{})
+			due = ActOn(d.deactivationDue(k, Key{}), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
 		default:
@@ -443,10 +538,11 @@ func (d *decider) deactivate(k Key, reason string, repl Key) {
 
 // deactivatedNotice tells the owner that k was deactivated and when it will be deleted.
 func (d *decider) deactivatedNotice(k, repl Key) {
-	deleteOn := latest(k.CreateDate.Add(days(d.th.DeleteAt)), d.now.Add(day))
+	deleteOn := k.CreateDate.Add(days(d.th.DeleteAt))
 	if repl.AccessKeyID != "" {
 		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.Notice)))
 	}
+	deleteOn = ActOn(deleteOn, d.now) // not on the day it was deactivated, nor before the notice counts
 	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
 		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
 		k.AccessKeyID, dateOf(deleteOn)))
@@ -594,6 +690,9 @@ func validateUsers(users []User) error {
 			bad(f+".userName", "%q appears more than once", u.UserName)
 		}
 		names[u.UserName] = true
+		if dup := u.Tags.duplicateKey(); dup != "" {
+			bad(f+".tags", "%s are one tag key to IAM, which compares the tag keys of users case-insensitively", dup)
+		}
 		if len(u.Keys) > 2 {
 			bad(f+".keys", "IAM allows at most 2 access keys per user, got %d", len(u.Keys))
 		}
@@ -624,7 +723,7 @@ func validateUsers(users []User) error {
 
 func knownNoticeKind(k NoticeKind) bool {
 	switch k {
-	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted:
+	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, DeliveryFailed:
 		return true
 	}
 	return false

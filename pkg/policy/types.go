@@ -29,6 +29,12 @@ type Key struct {
 	// DeactivatedByRotator says the rotator deactivated the key and promised the owner a
 	// KeyDeactivated notice: the key is not deleted before that notice was delivered.
 	DeactivatedByRotator bool `json:"deactivatedByRotator,omitempty"`
+	// StoreBehind, set on an Active key whose successor was delivered to the application's
+	// secret, says why that secret's current value is not the successor (an application that
+	// wrote its secret again, or deleted it): the key is not deactivated while the
+	// application may still read it; its owner is told (DeliveryFailed) and the bounded wait
+	// decides.
+	StoreBehind string `json:"storeBehind,omitempty"`
 	// Undelivered marks a key the rotator created whose delivery to the owner is not yet
 	// confirmed. It is not a replacement: the key it replaces stays active, and no other key is
 	// created, until the delivery is confirmed or the owner's address is given up (User.DeliveryProblem).
@@ -85,9 +91,9 @@ type KeyUsage struct {
 
 // User is what the policy needs to know about one IAM user.
 type User struct {
-	UserName string            `json:"userName"`
-	Tags     map[string]string `json:"tags,omitempty"`
-	Keys     []Key             `json:"keys"`
+	UserName string `json:"userName"`
+	Tags     Tags   `json:"tags,omitempty"`
+	Keys     []Key  `json:"keys"`
 	// NoticesSent lists the notices this user was already sent (rule 5: once per key and kind).
 	NoticesSent []NoticeRef `json:"noticesSent,omitempty"`
 	// NoticesSentToday are those of NoticesSent delivered today: a warning counts before an
@@ -97,6 +103,11 @@ type User struct {
 	// kept failing past the old key's deactivation date. The owner then has no usable email
 	// (rule 6).
 	DeliveryProblem string `json:"deliveryProblem,omitempty"`
+	// SecretProblem, when set, says why the user's keys cannot be delivered to the
+	// application's secret its KeyDelivery tag names (refused, denied, given up): no new key
+	// is made, but the owner's email stays usable: the owner is told (DeliveryFailed) before
+	// the key due for rotation is deactivated.
+	SecretProblem string `json:"secretProblem,omitempty"`
 }
 
 // ActionName names a write the rotator makes in IAM.
@@ -138,16 +149,27 @@ const (
 	KeyDeleted NoticeKind = "KeyDeleted"
 	// UnusedKeyDeleted: the key was deleted today because it was not used for the limit.
 	UnusedKeyDeleted NoticeKind = "UnusedKeyDeleted"
+	// TagsFull: the user's tags leave no room for the ones the rotator must write before it
+	// acts on the key, so nothing is done until the owner removes some (TagsFullMessage). It
+	// cannot be recorded in the user's tags: at most one a day is sent (pkg/rotate).
+	TagsFull NoticeKind = "TagsFull"
+	// DeliveryFailed: the replacement of the key cannot be delivered to the application's
+	// secret, or the secret no longer holds it (Message says why); the key is deactivated on
+	// ActBy unless that is fixed. AccessKeyID is the key the application uses now.
+	DeliveryFailed NoticeKind = "DeliveryFailed"
 )
 
 // NoticeKinds lists every notice kind: each has its email (pkg/notify) and its code in the
 // user's notices tag (pkg/history), and their tests range over this list.
-var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted}
+var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, TagsFull, DeliveryFailed}
 
 // KeyRemains reports whether the key a notice of this kind is about still exists once it is
 // sent: such notices are remembered, so that each is sent once and the actions they announce
-// wait for them. A notice about a deleted key is not (nothing can repeat it).
-func (k NoticeKind) KeyRemains() bool { return k != KeyDeleted && k != UnusedKeyDeleted }
+// wait for them. A notice about a deleted key is not (nothing can repeat it), nor TagsFull
+// (the user has no room for the record; it announces no action).
+func (k NoticeKind) KeyRemains() bool {
+	return k != KeyDeleted && k != UnusedKeyDeleted && k != TagsFull
+}
 
 // NoticeRef identifies a notice for de-duplication: one per key and kind.
 type NoticeRef struct {

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -36,7 +39,13 @@ func (e *execution) settleScheduled(ctx context.Context, pending map[string]hand
 		}
 		confirmed, err := false, error(nil)
 		if !p.Sent.IsZero() {
-			confirmed, err = e.confirm(ctx, p)
+			confirmed, err = e.confirm(ctx, p, nil)
+		}
+		if unchecked := (*markUnchecked)(nil); errors.As(err, &unchecked) {
+			// Restored rather than left to the end of its window: the user's run confirms it
+			// after its orphan sweep.
+			e.Log.WarnContext(ctx, "delivery left to the user's run", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id, "error", err.Error())
+			err = nil
 		}
 		if err == nil && !confirmed {
 			var restored bool
@@ -71,12 +80,13 @@ func (ur *userRun) confirmable(p handoff.Pending, keyCreated time.Time) bool {
 // destination is where a new key of the user would go: the owner's address, or
 // "secretsmanager:<name>" when the KeyDelivery tag names a secret (pkg/appsecret). Before any
 // key is made the secret is checked to opt in; a tag that cannot be read, or a secret that
-// refuses, is the user's DeliveryProblem: no key is made (rule 6) and the report says why.
+// refuses, is the user's SecretProblem: no key is made, the report says why, and the owner,
+// whose email stays usable, is told before the key due for rotation is deactivated.
 func (ur *userRun) destination(ctx context.Context, email string) (string, error) {
 	name, err := appsecret.Target(ur.u.Tags)
 	switch {
 	case err != nil:
-		ur.u.DeliveryProblem = err.Error()
+		ur.u.SecretProblem = err.Error()
 		return "", nil
 	case name == "":
 		return email, nil
@@ -86,7 +96,7 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 		var refused *appsecret.Refused
 		switch err := appsecret.Check(ctx, ur.AppSecrets, name, ur.u.UserName); {
 		case errors.As(err, &refused):
-			ur.u.DeliveryProblem = err.Error() + ": no new key is made for the user"
+			ur.u.SecretProblem = err.Error() + ": no new key is made for the user"
 		case err != nil:
 			return "", err
 		}
@@ -98,11 +108,16 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 // bounced since, the key counts as delivered and its secret is deleted for good (also when
 // NotifyUser scheduled its deletion: it goes now, not at the end of the recovery window). A
 // bounced delivery stays pending: its key is sent again, and gives up after the bounded wait.
-func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error) {
+// Before the secret goes, the pending mark that covers its key, if one was left in place, is
+// cleared (unmark); tags are the user's tags as read after its orphan sweep, nil when the
+// user was not read (they are read then).
+func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[string]string) (bool, error) {
 	if p.DeliverTo != "" {
 		// A key written to its secret is delivered, whatever became of the owner's notice.
-		written, err := appsecret.Written(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
-		if err != nil || !written {
+		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
+		// key if NotifyUser marked it sent: it does so only after the write succeeded.
+		state, err := appsecret.Find(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
+		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() {
 			return false, err
 		}
 	} else if why := e.unconfirmable(p); why != "" {
@@ -118,6 +133,9 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending) (bool, error
 			e.Log.WarnContext(ctx, "new key's email bounced", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID)
 			return false, nil
 		}
+	}
+	if err := e.unmark(ctx, p, tags); err != nil {
+		return false, err
 	}
 	if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
 		return false, err
@@ -152,6 +170,61 @@ func (e *execution) unconfirmable(p handoff.Pending) string {
 	return ""
 }
 
+// unmark clears the user's pending mark if it covers the key of p, before p's secret is
+// deleted: a mark left in place (its UntagUser failed after the key was stored) would make
+// the delivered key, once without a secret and while unused, look like the orphan of an
+// interrupted creation (invariant 12). A mark dated after the key's secret was stored is a
+// later creation's and stays. The mark is read when tags is nil; failing to read or clear
+// it is a *markUnchecked, and the secret stays.
+func (e *execution) unmark(ctx context.Context, p handoff.Pending, tags map[string]string) error {
+	if tags == nil {
+		var err error
+		if tags, err = e.userTags(ctx, p.UserName); err != nil {
+			return &markUnchecked{fmt.Errorf("read the pending mark of %s before deleting the hand-off secret of key %s: %w", p.UserName, p.AccessKeyID, err)}
+		}
+		e.Seal.OpenTags(e.acct.AccountID, p.UserName, tags) // a mark it does not verify deletes nothing
+	}
+	mark, marked := tags[history.PendingTag]
+	if !marked {
+		return nil
+	}
+	if since, err := markTime(mark); err == nil && since.After(p.Created.Add(orphanSlack)) {
+		return nil
+	}
+	if policy.Exempt(tags, e.cfg) {
+		// No write to an exempt user: the secret stays until a run may clear the mark.
+		return &markUnchecked{fmt.Errorf("the pending mark of %s, exempt now, covers key %s: its hand-off secret stays", p.UserName, p.AccessKeyID)}
+	}
+	if _, err := e.IAM.UntagUser(ctx, &iam.UntagUserInput{UserName: &p.UserName, TagKeys: []string{history.PendingTag}}); err != nil {
+		return &markUnchecked{fmt.Errorf("clear the pending mark of %s before deleting the hand-off secret of key %s: %w", p.UserName, p.AccessKeyID, err)}
+	}
+	delete(tags, history.PendingTag)
+	return nil
+}
+
+// markUnchecked is why a delivery is not confirmed yet: the pending mark that may cover its
+// key could not be read or cleared, so its secret stays.
+type markUnchecked struct{ err error }
+
+func (m *markUnchecked) Error() string { return m.err.Error() }
+func (m *markUnchecked) Unwrap() error { return m.err }
+
+// userTags reads every tag of a user.
+func (e *execution) userTags(ctx context.Context, userName string) (map[string]string, error) {
+	tags := map[string]string{}
+	pages := iam.NewListUserTagsPaginator(e.IAM, &iam.ListUserTagsInput{UserName: &userName})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return tags, nil
+}
+
 // deliveryGivenUp says why the owner's address no longer counts, once a key's delivery kept
 // failing for noticePeriod days past the old key's deactivation date (the bounded wait).
 func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
@@ -175,7 +248,7 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	if i >= 0 && ur.u.Keys[i].Status == policy.Inactive {
 		// Somebody deactivated it: not deleted on the day it was first known inactive (the
 		// next run deletes it); its secret stays with it until then.
-		since, known := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])[p.AccessKeyID]
+		since, known := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))[p.AccessKeyID]
 		if !known || history.SameDay(since.Since, e.run.Now) {
 			return nil
 		}
@@ -212,6 +285,29 @@ func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {
 		return nil
 	}
 	return handoff.Delete(ctx, e.Secrets, p.SecretARN)
+}
+
+// failureNotice is the owner's DeliveryFailed notice about replaces, whose new key newKeyID
+// goes to the secret ur.deliverTo names, and would be given up at the end of the bounded wait
+// counted from deactivateOn; reason, when known, opens its message. Nil when the owner was
+// told already, or replaces no longer exists.
+func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, reason string) *policy.Notice {
+	ref := policy.NoticeRef{Kind: policy.DeliveryFailed, AccessKeyID: replaces}
+	usage := ur.usage(replaces)
+	if usage == nil || !ur.exists(replaces) || slices.Contains(ur.u.NoticesSent, ref) {
+		return nil
+	}
+	due, err := time.Parse(time.DateOnly, deactivateOn)
+	if err != nil {
+		due = ur.run.Now
+	}
+	giveUp := due.AddDate(0, 0, ur.cfg.NoticePeriod).Format(time.DateOnly)
+	msg := fmt.Sprintf("Your application keeps using %s meanwhile; the rotator tries again on every run, and if new key %s is not in secret %s by %s, "+
+		"%s is deleted and %s deactivated on that day.", replaces, newKeyID, secretName, giveUp, newKeyID, replaces)
+	if reason != "" {
+		msg = reason + ". " + msg
+	}
+	return &policy.Notice{Kind: policy.DeliveryFailed, AccessKeyID: replaces, ActBy: giveUp, Message: msg, Usage: usage}
 }
 
 // refusal says why the secret a waiting key goes to refuses it now (its opt-in was taken

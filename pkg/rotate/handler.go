@@ -16,6 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -39,7 +40,9 @@ type Handler struct {
 	Bounces Bounces
 	// Leases are the accounts' leases (in the report bucket).
 	Leases *lease.Leases
-	Log    *slog.Logger
+	// Seal signs and verifies the rotator's tags on IAM users (history.LoadSeal).
+	Seal *history.Seal
+	Log  *slog.Logger
 	// NewIAM builds the member account's IAM client (iam.NewFromConfig unless a test wraps it).
 	NewIAM func(aws.Config) IAMAPI
 	// MaxNotifications and Settle are Rotator's (0: the defaults).
@@ -63,7 +66,7 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Settings.Partition, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	iamClient := h.NewIAM(member)
-	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, AppSecrets: secretsmanager.NewFromConfig(member), Scanner: &scan.Scanner{IAM: iamClient, Reserve: TimeReserve}, Bounces: h.Bounces, Leases: h.Leases, Policy: h.Settings.Policy,
+	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, AppSecrets: secretsmanager.NewFromConfig(member), Scanner: &scan.Scanner{IAM: iamClient, Reserve: TimeReserve}, Bounces: h.Bounces, Leases: h.Leases, Seal: h.Seal, Policy: h.Settings.Policy,
 		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
 		MaxNotifications: h.MaxNotifications, Settle: h.Settle, Log: h.Log}
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)

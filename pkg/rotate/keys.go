@@ -37,11 +37,11 @@ const (
 // for a later run.
 func (ur *userRun) clearOrphans(ctx context.Context) error {
 	e := ur.execution
-	mark, marked := ur.u.Tags[history.PendingTag]
+	_, mark, marked := ur.u.Tags.Lookup(history.PendingTag)
 	if !marked {
 		return nil
 	}
-	since, err := time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
+	since, err := markTime(mark)
 	if err != nil {
 		return fmt.Errorf("tag %s %q is not an RFC 3339 time: no key is deleted on its account; remove the tag once the user's keys are checked", history.PendingTag, mark)
 	}
@@ -72,8 +72,13 @@ func (ur *userRun) clearOrphans(ctx context.Context) error {
 		return fmt.Errorf("clear the pending mark of %s: %w", ur.u.UserName, err)
 	}
 	ur.u.Keys = kept
-	delete(ur.u.Tags, history.PendingTag)
+	ur.u.Tags.Delete(history.PendingTag)
 	return nil
+}
+
+// markTime is the time a pending mark was set ("RFC3339 runId").
+func markTime(mark string) (time.Time, error) {
+	return time.Parse(time.RFC3339, strings.Fields(mark + " ")[0])
 }
 
 // write makes one planned IAM write; a CreateKey returns the new key.
@@ -130,9 +135,9 @@ func (ur *userRun) zipPassword() secret.Secret {
 // stored is deleted at once.
 func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	e := ur.execution
-	mark := e.now().UTC().Format(time.RFC3339) + " " + e.run.RunID
+	mark := e.Seal.Sign(e.acct.AccountID, ur.u.UserName, history.PendingTag, e.now().UTC().Format(time.RFC3339)+" "+e.run.RunID)
 	if _, err := e.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: []types.Tag{{Key: aws.String(history.PendingTag), Value: &mark}}}); err != nil {
-		return nil, fmt.Errorf("mark the new key's intent: %w", err)
+		return nil, fmt.Errorf("mark the new key's intent: %w", noRoom(err, ur.u.UserName, history.PendingTag))
 	}
 	out, err := e.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &ur.u.UserName}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {

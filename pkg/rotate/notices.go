@@ -26,9 +26,13 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	redelivery := false
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
-			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) {
+			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) {
 				if refusal := ur.refusal(ctx, p); refusal != "" {
 					ur.ur.EmailProblem = refusal
+					// Not sent to NotifyUser, which would be refused: the owner is told why here.
+					if n := ur.failureNotice(id, p.Replaces, p.DeactivateOn, p.DeliverTo, refusal); n != nil {
+						notices = append(slices.Clone(notices), *n)
+					}
 					continue
 				}
 				if p.DeliverTo == "" && !p.Sent.IsZero() && e.bounceProblem() != "" {
@@ -37,21 +41,28 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 					continue
 				}
 				replaced := ur.usage(p.Replaces)
-				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: p.DeactivateOn,
+				// The old key goes on its day, and not before the first run after the owner
+				// got the new key: a redelivery days later names that day, never one already
+				// past (invariant 8). The bounded wait still counts from p.DeactivateOn.
+				on := policy.AnnouncedDay(p.DeactivateOn, e.run.Now)
+				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: on,
 					Replaced: replaced, DeliverTo: p.DeliverTo}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
 				// delivered, while that old key exists (this run may have deleted it).
 				nk := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces}
 				if ur.exists(p.Replaces) && !slices.Contains(ur.u.NoticesSent, nk) {
-					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: p.DeactivateOn,
-						Message: policy.NewKeyIssuedMessage(p.Replaces, p.DeactivateOn), Usage: replaced})
+					notices = append(slices.Clone(notices), policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: p.Replaces, ActBy: on,
+						Message: policy.NewKeyIssuedMessage(p.Replaces, on), Usage: replaced})
 				}
 				break
 			}
 		}
 	}
-	if newKey == nil && len(up.Notices) == 0 {
+	if newKey == nil && len(notices) == 0 {
 		return
+	}
+	if newKey != nil && newKey.DeliverTo != "" {
+		newKey.FailureNotice = ur.failureNotice(newKey.AccessKeyID, newKey.ReplacesAccessKeyID, newKey.DeactivateOn, newKey.DeliverTo, "")
 	}
 	// Users with writes always notify: a user without may use the budget only beyond what
 	// the users still to come may need for their writes.

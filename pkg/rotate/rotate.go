@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
@@ -60,6 +61,9 @@ type Rotator struct {
 	// no lease, for a dry run's tools).
 	Leases *lease.Leases
 	Policy policy.Config
+	// Seal signs the rotator's tags on IAM users and verifies them when read
+	// (history.Seal): a tag it does not verify is taken as absent, which only postpones.
+	Seal *history.Seal
 	// HandoffPrefix and HandoffKMSKeyID place and encrypt the hand-off secrets.
 	HandoffPrefix   string
 	HandoffKMSKeyID string
@@ -89,6 +93,9 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	cfg.Cleanup = run.Cleanup
 	if err := cfg.Validate(); err != nil {
 		return res, nil, fmt.Errorf("policy of account %s: %w", acct.AccountID, err)
+	}
+	if r.Seal == nil {
+		return res, nil, fmt.Errorf("account %s: no tag key: the rotator cannot verify or sign its tags on IAM users", acct.AccountID)
 	}
 	if r.Leases != nil && !run.DryRun {
 		release, err := r.Leases.Acquire(ctx, acct.AccountID, run.RunID)

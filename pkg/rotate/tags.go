@@ -24,7 +24,7 @@ func (ur *userRun) recordInactive(up policy.UserPlan) {
 			continue
 		}
 		if ur.inactive == nil {
-			ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+			ur.inactive = history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 		}
 		ur.inactive[a.AccessKeyID] = history.Inactive{Since: ur.run.Now, ByRotator: true}
 	}
@@ -39,7 +39,8 @@ func (ur *userRun) writeHistory(ctx context.Context) error {
 }
 
 // prune drops, after the writes, what the history remembers of keys that no longer exist,
-// and the inactive-since day of keys active again.
+// the failed deliveries of keys whose replacement was created or delivered since, and the
+// inactive-since day of keys active again.
 func (ur *userRun) prune() map[string]string {
 	exists := map[string]bool{}
 	for _, k := range ur.u.Keys {
@@ -54,8 +55,15 @@ func (ur *userRun) prune() map[string]string {
 			active[a.AccessKeyID] = false
 		}
 	}
-	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags[history.NoticesTag]), func(s history.Sent) bool { return !exists[s.AccessKeyID] })
-	inactive := history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+	for _, a := range ur.ur.Actions {
+		if a.Done && a.Action.Action == policy.CreateKey {
+			ur.replaced[a.Replaces] = true
+		}
+	}
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool {
+		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef)
+	})
+	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 	// A key active again (its owner reactivated it) loses its record: if it is deactivated
 	// again, that day is the one that counts.
 	maps.DeleteFunc(inactive, func(id string, _ history.Inactive) bool { return !exists[id] || active[id] })
@@ -70,23 +78,29 @@ func (ur *userRun) exists(id string) bool {
 		})
 }
 
-// setTags writes the given history tags where they differ from what was read (an empty
-// value removes the tag) and remembers what it wrote.
+// setTags writes the given history tags, signed, where they differ from what was read or
+// what was read did not verify (an empty value removes the tag), and remembers what it wrote.
+// A tag is written and removed under the rotator's own spelling of its key (the member role
+// may write no other): IAM compares user tag keys case-insensitively, so TagUser replaces,
+// and UntagUser removes, the tag however the user carries it.
 func (ur *userRun) setTags(ctx context.Context, values map[string]string) error {
 	var set []types.Tag
 	var unset []string
 	for _, key := range slices.Sorted(maps.Keys(values)) {
-		switch value, current := values[key], ur.u.Tags[key]; {
-		case value == current:
+		// A tag the user carries in another case with the same value is left as it is: the
+		// rotator reads it alike, and rewriting it would be a write on every run.
+		_, forged := ur.untrusted[key]
+		switch value, current := values[key], ur.u.Tags.Get(key); {
+		case value == current && !forged:
 		case value == "":
 			unset = append(unset, key)
 		default:
-			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(value)})
+			set = append(set, types.Tag{Key: aws.String(key), Value: aws.String(ur.Seal.Sign(ur.acct.AccountID, ur.u.UserName, key, value))})
 		}
 	}
 	if len(set) > 0 {
 		if _, err := ur.IAM.TagUser(ctx, &iam.TagUserInput{UserName: &ur.u.UserName, Tags: set}); err != nil {
-			return fmt.Errorf("record the key history of %s: %w", ur.u.UserName, err)
+			return fmt.Errorf("record the key history of %s: %w", ur.u.UserName, noRoom(err, ur.u.UserName, tagKeys(set)...))
 		}
 	}
 	if len(unset) > 0 {
@@ -95,10 +109,20 @@ func (ur *userRun) setTags(ctx context.Context, values map[string]string) error 
 		}
 	}
 	for key, value := range values {
-		ur.u.Tags[key] = value
+		delete(ur.untrusted, key)
 		if value == "" {
-			delete(ur.u.Tags, key)
+			ur.u.Tags.Delete(key)
+		} else {
+			ur.u.Tags.Set(key, value)
 		}
 	}
 	return nil
+}
+
+func tagKeys(tags []types.Tag) []string {
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		keys = append(keys, aws.ToString(t.Key))
+	}
+	return keys
 }

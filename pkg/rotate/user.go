@@ -32,6 +32,29 @@ type userRun struct {
 	// unconfirmed says why deliveries of the user's keys by email could not be confirmed
 	// (bounces not suppressed), for the report.
 	unconfirmed []string
+	// untrusted are the user's rotator tags whose MAC did not verify, as read (history.Seal):
+	// taken as absent, and replaced whenever the rotator writes that tag.
+	untrusted map[string]string
+	// replaced holds the keys whose replacement this run created or found delivered: what
+	// the history says of their failed deliveries is over.
+	replaced map[string]bool
+}
+
+// givenUp records why delivery (to the application's secret, or else to the owner's address)
+// is given up: an address is no longer usable (rule 6); a secret takes no new key, but the
+// owner's address still is (policy.User.SecretProblem).
+func (ur *userRun) givenUp(toSecret bool, problem string) {
+	if toSecret {
+		ur.u.SecretProblem = problem
+		return
+	}
+	ur.u.DeliveryProblem = problem
+}
+
+// replacedNotice reports whether n is a DeliveryFailed notice about a key whose replacement
+// this run created or found delivered.
+func (ur *userRun) replacedNotice(n policy.NoticeRef) bool {
+	return n.Kind == policy.DeliveryFailed && ur.replaced[n.AccessKeyID]
 }
 
 // user reads one user fresh, plans it, and carries the plan out at once, so that every write
@@ -52,12 +75,16 @@ func (e *execution) user(ctx context.Context, name string) {
 		e.fail(ctx, workflow.UserResult{UserName: name}, err)
 		return
 	}
-	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{}}
+	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{}, replaced: map[string]bool{},
+		untrusted: e.Seal.OpenTags(e.acct.AccountID, name, u.Tags)}
+	for _, key := range slices.Sorted(maps.Keys(ur.untrusted)) {
+		e.Log.WarnContext(ctx, "rotator tag not signed by the rotator: taken as absent", "account", e.acct.AccountID, "user", name, "tag", key)
+	}
 	if policy.Exempt(u.Tags, e.cfg) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
 		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
-			Reason: fmt.Sprintf("tag %s=%s: exempt from rotation", e.cfg.ExemptTagKey, u.Tags[e.cfg.ExemptTagKey])})
+			Reason: policy.ExemptReason(u.Tags, e.cfg)})
 		return
 	}
 	var wait *settling
@@ -104,6 +131,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		p := ur.pending[id]
 		switch {
 		case e.confirmed[id]:
+			ur.replaced[p.Replaces] = true
 			delete(ur.pending, id)
 		case !keyIDs[id]:
 			if err := e.dropStale(ctx, p); err != nil {
@@ -112,19 +140,25 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			delete(ur.pending, id)
 		case used[id] && p.DeliverTo == "" && !e.run.DryRun:
 			// A new key that was used reached its owner, whatever SES's suppression list
-			// shows or could show (a send while bounces were not suppressed, say).
+			// shows or could show (a send while bounces were not suppressed, say). As in
+			// confirm, a pending mark left over its key goes before its secret does.
+			if err := e.unmark(ctx, p, ur.u.Tags); err != nil {
+				return err
+			}
 			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
 				return err
 			}
 			e.Log.InfoContext(ctx, "delivery confirmed by the key's use", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
+			ur.replaced[p.Replaces] = true
 			delete(ur.pending, id)
 			continue
 		case ur.confirmable(p, created[id]) && !e.run.DryRun:
-			confirmed, err := e.confirm(ctx, p)
+			confirmed, err := e.confirm(ctx, p, ur.u.Tags)
 			if err != nil {
 				return err
 			}
 			if confirmed {
+				ur.replaced[p.Replaces] = true
 				delete(ur.pending, id)
 			}
 		}
@@ -139,9 +173,9 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if given := ur.u.Tags[history.UndeliverableTag]; given != "" && strings.EqualFold(given, dest) {
-		ur.u.DeliveryProblem = fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
-			given, history.UndeliverableTag, appsecret.DeliveryTag)
+	if given := ur.u.Tags.Get(history.UndeliverableTag); given != "" && strings.EqualFold(given, dest) {
+		ur.givenUp(strings.HasPrefix(dest, appsecret.Scheme), fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
+			given, history.UndeliverableTag, appsecret.DeliveryTag))
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 		if p := ur.pending[id]; e.unconfirmable(p) != "" || history.SameDay(p.Sent, e.run.Now) {
@@ -150,7 +184,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			continue
 		}
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
-			ur.u.DeliveryProblem = problem
+			ur.givenUp(ur.pending[id].DeliverTo != "", problem)
 			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
 				return err
 			}
@@ -161,10 +195,23 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			ur.u.Keys[i].Undelivered = true
 		}
 	}
-	if newly := history.Apply(&ur.u, e.run.Now, email); len(newly) > 0 {
-		ur.inactive = history.ParseDeactivated(ur.u.Tags[history.DeactivatedTag])
+	newly := history.Apply(&ur.u, e.run.Now, email)
+	// A DeliveryFailed notice told of a replacement that is now delivered: a later failure
+	// (the application writing its secret over) is told anew.
+	ur.u.NoticesSent = slices.DeleteFunc(ur.u.NoticesSent, ur.replacedNotice)
+	ur.u.NoticesSentToday = slices.DeleteFunc(ur.u.NoticesSentToday, ur.replacedNotice)
+	if len(newly) > 0 {
+		ur.inactive = history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
+		// Without a record the rotator signed, an Inactive key may be one it deactivated: its
+		// deletion waits for a KeyDeactivated notice too (a forged record only postpones).
+		_, unsure := ur.untrusted[history.DeactivatedTag]
 		for _, id := range newly {
-			ur.inactive[id] = history.Inactive{Since: e.run.Now}
+			ur.inactive[id] = history.Inactive{Since: e.run.Now, ByRotator: unsure}
+		}
+		for i, k := range ur.u.Keys {
+			if unsure && slices.Contains(newly, k.AccessKeyID) {
+				ur.u.Keys[i].DeactivatedByRotator = true
+			}
 		}
 	}
 	return nil
@@ -181,6 +228,10 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		return
 	}
 	up := plan.Users[0]
+	if up, err = ur.unlessStoreBehind(ctx, up); err != nil {
+		e.fail(ctx, ur.ur, err)
+		return
+	}
 	if up, err = ur.unlessBounced(ctx, up); err != nil {
 		e.fail(ctx, ur.ur, err)
 		return
@@ -197,12 +248,19 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
 		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
 	}
+	if ur.ur.EmailProblem == "" {
+		ur.ur.EmailProblem = ur.u.SecretProblem // the key's delivery, not the owner's address
+	}
 	c := &e.res.Counts
 	switch {
 	case up.Status == policy.StatusDeferred:
 		c.Deferred++
 	case up.EmailProblem != "":
 		c.NoUsableEmail++
+	}
+	if short, adds := ur.tagsShort(up); short > 0 && !e.run.DryRun && up.Status != policy.StatusDeferred {
+		ur.tagsFull(ctx, up, short, adds)
+		return
 	}
 	var newKey *workflow.NewKey
 	if !e.run.DryRun {
@@ -275,6 +333,54 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	replanned := plan.Users[0]
 	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
 	return replanned, nil
+}
+
+// unlessStoreBehind re-plans a user whose plan deactivates a key whose successor went to the
+// application's secret, when that secret's current value is not the successor (someone wrote
+// the secret over, or deleted it; pkg/appsecret Current): the application may still read the
+// old key, which then waits (policy.Key.StoreBehind), and its owner is told.
+func (ur *userRun) unlessStoreBehind(ctx context.Context, up policy.UserPlan) (policy.UserPlan, error) {
+	if ur.deliverTo == "" {
+		return up, nil
+	}
+	behind := false
+	for _, a := range up.Actions {
+		i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == a.AccessKeyID })
+		if a.Action != policy.DeactivateKey || i < 0 || ur.u.Keys[i].Status != policy.Active {
+			continue
+		}
+		succ := ur.successor(ur.u.Keys[i])
+		if succ == "" {
+			continue
+		}
+		why, err := appsecret.Current(ctx, ur.AppSecrets, ur.deliverTo, ur.u.UserName, succ)
+		if err != nil {
+			return up, err
+		}
+		if why != "" {
+			ur.u.Keys[i].StoreBehind, behind = why, true
+		}
+	}
+	if !behind {
+		return up, nil
+	}
+	plan, err := policy.PlanUsers([]policy.User{ur.u}, ur.cfg, ur.run.Now)
+	if err != nil {
+		return up, fmt.Errorf("plan: %w", err)
+	}
+	return plan.Users[0], nil
+}
+
+// successor is the newest Active key of the user created after k, delivered: the key the
+// application should read once k is deactivated; "" when there is none.
+func (ur *userRun) successor(k policy.Key) string {
+	id, created := "", k.CreateDate
+	for _, o := range ur.u.Keys {
+		if o.Status == policy.Active && !o.Undelivered && o.CreateDate.After(created) {
+			id, created = o.AccessKeyID, o.CreateDate
+		}
+	}
+	return id
 }
 
 // usage returns the last use of the user's key id as read, nil when the key is gone.

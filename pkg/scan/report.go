@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -125,7 +126,9 @@ func parseKeySlot(row []string, col map[string]int, activeCol, rotatedCol, usedC
 		return policy.Key{}, false, err
 	}
 	k := policy.Key{Status: policy.Inactive}
-	switch v := row[col[activeCol]]; v {
+	// The IAM user guide documents TRUE and FALSE, the reports seen carry true and false:
+	// either is read, any casing.
+	switch v := row[col[activeCol]]; strings.ToLower(v) {
 	case "true":
 		k.Status = policy.Active
 	case "false":
@@ -147,8 +150,8 @@ func parseKeySlot(row []string, col map[string]int, activeCol, rotatedCol, usedC
 
 // reportTime parses a report timestamp; N/A (and the like) is nil.
 func reportTime(column, v string) (*time.Time, error) {
-	switch v {
-	case "N/A", "no_information", "not_supported":
+	switch strings.ToLower(v) { // in any casing, as the booleans
+	case "n/a", "no_information", "not_supported":
 		return nil, nil
 	}
 	t, err := time.Parse(time.RFC3339, v)

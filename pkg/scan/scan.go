@@ -121,7 +121,7 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 		worst := u.worstCase()
 		return !policy.MayAct(worst, cfg, now) && policy.MayAct(worst, shortest, now)
 	}
-	var tags map[string]map[string]string
+	var tags map[string]policy.Tags
 	if slices.ContainsFunc(users, tagged) {
 		if tags, res.TagPages, err = s.allTags(ctx); err != nil {
 			return res, err
@@ -316,8 +316,8 @@ func (s *Scanner) User(ctx context.Context, userName string) (policy.User, error
 }
 
 // allTags reads every user's tags, by user name, and how many pages that took.
-func (s *Scanner) allTags(ctx context.Context) (map[string]map[string]string, int, error) {
-	all := map[string]map[string]string{}
+func (s *Scanner) allTags(ctx context.Context) (map[string]policy.Tags, int, error) {
+	all := map[string]policy.Tags{}
 	pages := iam.NewGetAccountAuthorizationDetailsPaginator(s.IAM, &iam.GetAccountAuthorizationDetailsInput{
 		Filter: []types.EntityType{types.EntityTypeUser}, MaxItems: aws.Int32(tagPageSize)})
 	n := 0
@@ -327,7 +327,7 @@ func (s *Scanner) allTags(ctx context.Context) (map[string]map[string]string, in
 			return nil, n, fmt.Errorf("read the users' tags (GetAccountAuthorizationDetails): %w", err)
 		}
 		for _, u := range page.UserDetailList {
-			tags := map[string]string{}
+			tags := policy.Tags{}
 			for _, t := range u.Tags {
 				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 			}
@@ -337,9 +337,9 @@ func (s *Scanner) allTags(ctx context.Context) (map[string]map[string]string, in
 	return all, n, nil
 }
 
-// tags reads every tag of a user.
-func (s *Scanner) tags(ctx context.Context, userName string) (map[string]string, error) {
-	tags := map[string]string{}
+// tags reads every tag of a user (policy.Tags: read as IAM compares their keys).
+func (s *Scanner) tags(ctx context.Context, userName string) (policy.Tags, error) {
+	tags := policy.Tags{}
 	pages := iam.NewListUserTagsPaginator(s.IAM, &iam.ListUserTagsInput{UserName: &userName})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)

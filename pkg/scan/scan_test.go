@@ -450,7 +450,7 @@ func TestUserReadsEveryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(u.Tags) != 6 || u.Tags["EmailID"] != "alice@example.com" || f.calls["ListUserTags"] != 3 {
+	if len(u.Tags) != 6 || u.Tags.Get("EmailID") != "alice@example.com" || f.calls["ListUserTags"] != 3 {
 		t.Errorf("tags %v after %d calls, want 6 tags over 3 pages", u.Tags, f.calls["ListUserTags"])
 	}
 	// The last use comes with its service and region; "N/A" (never used) is no service.
@@ -575,5 +575,27 @@ func TestCandidatesSayWhoHasAWriteDue(t *testing.T) {
 		if len(res.Candidates) != 6 || !maps.Equal(res.WriteDue, want) {
 			t.Errorf("cleanup %v: write due for %v of candidates %q, want %v of 6", cleanup, res.WriteDue, res.Candidates, want)
 		}
+	}
+}
+
+// TestCredentialReportBooleansInAnyCase: the IAM user guide documents access_key_N_active as
+// TRUE or FALSE, while the reports seen carry true and false; a report in either casing
+// (or N/A and no_information in another) is read alike, not failed for the whole account.
+func TestCredentialReportBooleansInAnyCase(t *testing.T) {
+	lower := header + reportRow("alice", "true,"+day(85)+","+day(1), "false,N/A,no_information")
+	upper := header + reportRow("alice", "TRUE,"+day(85)+","+day(1), "FALSE,n/a,NO_INFORMATION")
+	want, err := ParseCredentialReport([]byte(lower))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseCredentialReport([]byte(upper))
+	if err != nil {
+		t.Fatalf("the documented casing: %v", err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("TRUE/FALSE read as %v, true/false as %v", got, want)
+	}
+	if _, err := ParseCredentialReport([]byte(header + reportRow("bob", "yes,"+day(85)+",N/A", ""))); err == nil {
+		t.Error("a value that is no boolean in any case must fail the report")
 	}
 }

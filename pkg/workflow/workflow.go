@@ -275,6 +275,10 @@ type NewKey struct {
 	// DeliverTo, when set, is the secret in the member account that receives the key
 	// (pkg/appsecret) instead of the owner's mailbox; the owner gets a notice without it.
 	DeliverTo string `json:"deliverTo,omitempty"`
+	// FailureNotice, for a key that goes to a secret, is the owner's DeliveryFailed notice
+	// about the key it replaces, sent when the secret refuses the write (NotifyUser puts the
+	// refusal before its Message); nil once the owner was told.
+	FailureNotice *policy.Notice `json:"failureNotice,omitempty"`
 }
 
 // ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list.

@@ -1,16 +1,20 @@
 package workflow
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"context"
-
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 func TestParseExecutionInput(t *testing.T) {
@@ -55,7 +59,7 @@ func TestParseExecutionInput(t *testing.T) {
 			if !errors.As(err, &invalid) || invalid.Field != tt.wantField {
 				t.Fatalf("error %v (%T), want *InvalidInput for field %s", err, err, tt.wantField)
 			}
-			if name := reflect.TypeOf(ForLambda(err)).Elem().Name(); name != "InvalidInput" {
+			if name := lambdaErrorType(ForLambda(err)); name != ErrInvalidInput {
 				t.Errorf("Lambda error type %s, want InvalidInput", name)
 			}
 		})
@@ -91,7 +95,7 @@ func TestExecutionInputMeansWhatItSays(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantText) {
 				t.Errorf("error %q, want one containing %q", err, tt.wantText)
 			}
-			if name := reflect.TypeOf(ForLambda(err)).Elem().Name(); name != "InvalidInput" {
+			if name := lambdaErrorType(ForLambda(err)); name != ErrInvalidInput {
 				t.Errorf("Lambda error type %s, want InvalidInput", name)
 			}
 		})
@@ -115,7 +119,7 @@ func TestForLambdaNamesErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := ForLambda(tt.err)
-			if name := reflect.TypeOf(got).Elem().Name(); name != tt.wantType {
+			if name := lambdaErrorType(got); name != tt.wantType {
 				t.Errorf("type %s, want %s", name, tt.wantType)
 			}
 			if !strings.Contains(got.Error(), strings.SplitN(tt.err.Error(), ":", 2)[0]) {
@@ -125,5 +129,44 @@ func TestForLambdaNamesErrors(t *testing.T) {
 	}
 	if ForLambda(nil) != nil {
 		t.Error("ForLambda(nil) must be nil")
+	}
+}
+
+// lambdaErrorType is the errorType aws-lambda-go reports for err: the Type of a
+// messages.InvokeResponse_Error, else the Go type's name.
+func lambdaErrorType(err error) string {
+	if ire, ok := err.(messages.InvokeResponse_Error); ok {
+		return ire.Type
+	}
+	return reflect.TypeOf(err).Elem().Name()
+}
+
+// TestRetryableIsTheSDKsClassificationWithItsExceptions: what the SDK's standard retryer
+// retries is retryable, and so are the documented additions; what it refuses is not.
+func TestRetryableIsTheSDKsClassificationWithItsExceptions(t *testing.T) {
+	status := func(code int, apiErr error) error {
+		return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: code}}, Err: apiErr}}
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"SDK: a throttling code", &smithy.GenericAPIError{Code: "TooManyRequestsException"}, true},
+		{"SDK: a 503", status(503, &smithy.GenericAPIError{Code: "ServiceUnavailable"}), true},
+		{"SDK: a request timeout code", &smithy.GenericAPIError{Code: "RequestTimeout"}, true},
+		{"SDK: a connection reset", fmt.Errorf("send: %w", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}), true},
+		{"SDK: access denied", status(403, &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}), false},
+		{"SDK: IAM's LimitExceeded (a quota, not a rate)", status(409, &smithy.GenericAPIError{Code: "LimitExceeded", Fault: smithy.FaultClient}), false},
+		{"SDK: a canceled request", &smithy.CanceledError{Err: context.Canceled}, false},
+		{"addition: the rotator's own RetryableError", fmt.Errorf("lease: %w", &RetryableError{Err: errors.New("held by this execution's retry")}), true},
+		{"addition: a server fault without its status", &smithy.GenericAPIError{Code: "InternalFailure", Fault: smithy.FaultServer}, true},
+		{"addition: the invocation's deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), true},
+	}
+	for _, tt := range tests {
+		if got := IsRetryable(tt.err); got != tt.want {
+			t.Errorf("%s: IsRetryable = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

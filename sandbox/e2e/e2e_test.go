@@ -1064,7 +1064,8 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 // TestE2EStandInEnforcesIAM: the suite's stand-in allows a role of the rotator what its
 // synthesized policy grants and nothing else, as AWS does: ScanAndRotate's role enters a
 // member account through the member role, which may list the users but not create one, and
-// may write its own objects but not the reports; CleanupReport's role may not enter at all.
+// may write its own objects but not the reports; NotifyUser's role enters only through its
+// own role, which may not create a key; CleanupReport's role may not enter at all.
 func TestE2EStandInEnforcesIAM(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/ses-down.json")
@@ -1107,12 +1108,24 @@ func TestE2EStandInEnforcesIAM(t *testing.T) {
 	}
 	_, err = iam.NewFromConfig(awsclient.AssumeRole(roleOf(statemachine.CleanupReport), memberRole, "enforcement-test")).ListUsers(ctx, &iam.ListUsersInput{})
 	denied("CleanupReport's role enters a member account", err)
+	notify := roleOf(statemachine.NotifyUser)
+	_, err = iam.NewFromConfig(awsclient.AssumeRole(notify, memberRole, "enforcement-test")).ListUsers(ctx, &iam.ListUsersInput{})
+	denied("NotifyUser's role enters the member role", err)
+	notifyMember := iam.NewFromConfig(awsclient.AssumeRole(notify,
+		awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), config.NotifyMemberRoleName(o.settings.MemberRole)), "enforcement-test"))
+	if _, err := notifyMember.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String("alice")}); err != nil {
+		t.Errorf("NotifyUser's role in the member account reads a user's tags: %v", err)
+	}
+	_, err = notifyMember.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+	denied("NotifyUser's role in the member account creates a key", err)
 }
 
-// TestE2EStandInEnforcesSecretTagCondition: as on AWS, the member role's grant on secrets,
-// conditioned on the tag key key-rotator:user, lets it describe and write a secret carrying
-// that key (whatever user it names) and denies it a secret without it, or one that does not
-// exist; moto alone evaluates no resource-tag condition and would allow all of them.
+// TestE2EStandInEnforcesSecretTagCondition: as on AWS, the grant on secrets of NotifyUser's
+// role in the member account, conditioned on the tag key key-rotator:user, lets it describe
+// and write a secret carrying that key (whatever user it names) and denies it a secret
+// without it, or one that does not exist; moto alone evaluates no resource-tag condition and
+// would allow all of them. The member role (ScanAndRotate's) may describe such a secret, and
+// write none.
 func TestE2EStandInEnforcesSecretTagCondition(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/secret-delivery.json")
@@ -1122,12 +1135,17 @@ func TestE2EStandInEnforcesSecretTagCondition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	role, err := file.Role(statemachine.ScanAndRotate)
-	if err != nil {
-		t.Fatal(err)
+	// in is the function's role in the prod account: its own role, or the member role.
+	in := func(function, roleName string) *secretsmanager.Client {
+		role, err := file.Role(function)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn := awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
+		return secretsmanager.NewFromConfig(awsclient.AssumeRole(fn, awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), roleName), "enforcement-test"))
 	}
-	scan := awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
-	sm := secretsmanager.NewFromConfig(awsclient.AssumeRole(scan, awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), o.settings.MemberRole), "enforcement-test"))
+	notify := in(statemachine.NotifyUser, config.NotifyMemberRoleName(o.settings.MemberRole))
+	scan := in(statemachine.ScanAndRotate, o.settings.MemberRole)
 	for _, tc := range []struct {
 		secret  string
 		allowed bool
@@ -1136,13 +1154,24 @@ func TestE2EStandInEnforcesSecretTagCondition(t *testing.T) {
 		{"ci/reporter", false}, // team=data only
 		{"ci/no-such-secret", false},
 	} {
-		_, describeErr := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tc.secret)})
-		_, putErr := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tc.secret), SecretString: aws.String("{}")})
-		for op, err := range map[string]error{"DescribeSecret": describeErr, "PutSecretValue": putErr} {
+		_, describeErr := notify.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tc.secret)})
+		_, putErr := notify.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tc.secret), SecretString: aws.String("{}")})
+		_, scanDescribeErr := scan.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(tc.secret)})
+		_, scanPutErr := scan.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(tc.secret), SecretString: aws.String("{}")})
+		for _, c := range []struct {
+			what    string
+			err     error
+			allowed bool
+		}{
+			{"NotifyUser's role's DescribeSecret", describeErr, tc.allowed},
+			{"NotifyUser's role's PutSecretValue", putErr, tc.allowed},
+			{"the member role's DescribeSecret", scanDescribeErr, tc.allowed},
+			{"the member role's PutSecretValue", scanPutErr, false},
+		} {
 			var apiErr smithy.APIError
-			denied := errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")
-			if denied == tc.allowed || tc.allowed && err != nil {
-				t.Errorf("the member role's %s of %s: error %v, want allowed %v", op, tc.secret, err, tc.allowed)
+			denied := errors.As(c.err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")
+			if denied == c.allowed || c.allowed && c.err != nil {
+				t.Errorf("%s of %s: error %v, want allowed %v", c.what, tc.secret, c.err, c.allowed)
 			}
 		}
 	}

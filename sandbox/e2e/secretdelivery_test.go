@@ -52,7 +52,8 @@ func keyStatus(t *testing.T, users []sandboxtest.User, user, keyID string) strin
 // TestE2EDeliveryToSecret: a machine user tagged KeyDelivery gets its new key written to its
 // application's secret, which opts in; the application reads the old key before the run and
 // the new one after; its owner gets a notice without the key; the old key is deactivated on
-// its day. A secret that does not opt in is refused: nothing is created, and the report says why.
+// its day. A secret that does not opt in is refused: nothing is created, the report says why,
+// and its owner is told.
 func TestE2EDeliveryToSecret(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/secret-delivery.json")
@@ -70,6 +71,12 @@ func TestE2EDeliveryToSecret(t *testing.T) {
 		t.Error("the old key must stay active until its date")
 	}
 	ms := slices.DeleteFunc(mails(t, ex, dir), func(m mail) bool { return m.Destinations[0] == o.settings.SupportEmail })
+	// The refused secret's owner is told why, and when the key its application uses goes.
+	toReporter := slices.DeleteFunc(slices.Clone(ms), func(m mail) bool { return m.Destinations[0] != "data-team@example.com" })
+	if len(toReporter) != 1 || !strings.Contains(toReporter[0].Subject, "its replacement cannot be delivered") {
+		t.Errorf("reporter's owner got %d emails, want one telling that its secret refuses the new key", len(toReporter))
+	}
+	ms = slices.DeleteFunc(ms, func(m mail) bool { return m.Destinations[0] == "data-team@example.com" })
 	if len(ms) != 1 || ms[0].Destinations[0] != "ci-team@example.com" || !strings.Contains(ms[0].Subject, "is in secret ci/deployer") ||
 		len(ms[0].Attachments) != 0 || !strings.Contains(ms[0].Text, before.AccessKeyID) {
 		t.Fatalf("emails %d, want one notice to ci-team@example.com naming ci/deployer and the old key, without attachment", len(ms))
@@ -79,11 +86,12 @@ func TestE2EDeliveryToSecret(t *testing.T) {
 		t.Errorf("the notice does not give the old key's date %s", deactivateOn)
 	}
 
-	// The refused secret: no key created, nothing written, the report says why.
+	// The refused secret: no key created, nothing written, the report says why (and its
+	// owner was told above).
 	if got := o.appReads(t, "prod", "ci/reporter"); got != refusedBefore || len(userNamed(t, state, "reporter").Keys) != 1 {
 		t.Errorf("reporter: the application reads %s, keys %d; want its secret and keys unchanged", got.AccessKeyID, len(userNamed(t, state, "reporter").Keys))
 	}
-	if !strings.Contains(string(ex.ReportCSV), "secret ci/reporter refuses the keys of reporter: it lacks the tag key-rotator:user=reporter, or does not exist: the member role is denied access to it") {
+	if !strings.Contains(string(ex.ReportCSV), "secret ci/reporter refuses the keys of reporter: it lacks the tag key-rotator:user=reporter, or does not exist, or its resource policy denies the rotator's member role: the member role is denied access to it") {
 		t.Error("report.csv does not say why reporter's secret was refused")
 	}
 	allMails := ms

@@ -43,28 +43,36 @@ func NewAudit(f *File) *Audit {
 }
 
 // Add checks the calls of one run on a stand-in whose placeholders b fills: the functions'
-// roles are in b's RotatorAccountId, the member role in every account.
+// roles are in b's RotatorAccountId, the member roles in every account.
 func (a *Audit) Add(b Bindings, calls []FunctionCall) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	roles := map[string]Role{} // by account and role name, resolved
-	resolved := func(name, account string) (Role, error) {
-		r, err := a.file.Role(name)
-		if err != nil {
-			return Role{}, err
-		}
-		return r.Resolve(b.With(AccountID, account))
-	}
+	var inEveryAccount []Role  // the member roles, resolved per account below
 	for _, r := range a.file.Roles {
 		account, err := b.Fill(r.Account)
-		if err != nil { // the member role: resolved per account below
+		if err != nil {
+			inEveryAccount = append(inEveryAccount, r)
 			continue
 		}
-		if role, err := resolved(r.Name, account); err == nil {
+		if role, err := r.Resolve(b.With(AccountID, account)); err == nil {
 			roles[account+"/"+role.RoleName] = role
 		}
 	}
-	member := func(account string) (Role, error) { return resolved(MemberRole, account) }
+	// member finds a role that is in every account, by account and name, resolved once.
+	members := map[string]Role{}
+	member := func(account, roleName string) (Role, bool) {
+		if role, ok := members[account+"/"+roleName]; ok {
+			return role, true
+		}
+		for _, r := range inEveryAccount {
+			if role, err := r.Resolve(b.With(AccountID, account)); err == nil && role.RoleName == roleName {
+				members[account+"/"+roleName] = role
+				return role, true
+			}
+		}
+		return Role{}, false
+	}
 	for _, c := range calls {
 		a.check(b, roles, member, c)
 	}
@@ -80,7 +88,7 @@ func assumedRole(arn string) (account, name string, ok bool) {
 	return parts[4], name, true
 }
 
-func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Role, error), c FunctionCall) {
+func (a *Audit) check(b Bindings, roles map[string]Role, member func(account, roleName string) (Role, bool), c FunctionCall) {
 	finding := func(format string, args ...any) {
 		a.denied[fmt.Sprintf("%s: %s %s: ", c.Function, c.Service, c.Operation)+fmt.Sprintf(format, args...)]++
 	}
@@ -101,7 +109,7 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(string) (Ro
 			return
 		}
 		role = roles[account+"/"+name]
-		if m, err := member(account); err == nil && m.RoleName == name {
+		if m, ok := member(account, name); ok {
 			role = m
 		}
 	}
@@ -197,12 +205,12 @@ func (a *Audit) refusal(role Role, session string, requests []Request, finding f
 }
 
 // checkTrust checks that the assumed role trusts the caller, and keeps the session policy.
-func (a *Audit) checkTrust(b Bindings, caller Role, roles map[string]Role, member func(string) (Role, error), c FunctionCall, finding func(string, ...any)) {
+func (a *Audit) checkTrust(b Bindings, caller Role, roles map[string]Role, member func(account, roleName string) (Role, bool), c FunctionCall, finding func(string, ...any)) {
 	target := c.Params["RoleArn"]
 	account := accountOf(target)
 	name := target[strings.LastIndex(target, "/")+1:]
 	role, ok := roles[account+"/"+name]
-	if m, err := member(account); err == nil && m.RoleName == name {
+	if m, found := member(account, name); found {
 		role, ok = m, true
 	}
 	if !ok {

@@ -23,15 +23,16 @@ var bindings = Bindings{
 	ConfigurationSet: "configset",
 }
 
-// scanSession and notifySession are the member role's sessions of ScanAndRotate and NotifyUser.
+// scanSession is ScanAndRotate's session of the member role, notifySession NotifyUser's of its
+// own role in the member account.
 const (
 	scanSession   = "arn:aws:sts::111122223333:assumed-role/provisioning-admin/key-rotator-run"
-	notifySession = "arn:aws:sts::111122223333:assumed-role/provisioning-admin/key-rotator-notify"
+	notifySession = "arn:aws:sts::111122223333:assumed-role/provisioning-admin-notify/key-rotator-notify"
 )
 
 // rotation is a new key's way through the rotator: ScanAndRotate enters the member account,
 // creates the key and its hand-off secret, NotifyUser reads the secret, mails it and records
-// the notice through a session policy; the state machine (the last calls) reads the account
+// the notice through its own role in the member account; the state machine (the last calls) reads the account
 // list, starts a child execution, invokes ScanAndRotate, writes the Map's results and alerts.
 func rotation() []FunctionCall {
 	call := func(fn, principal, service, op string, params map[string]string, tags ...string) FunctionCall {
@@ -47,8 +48,7 @@ func rotation() []FunctionCall {
 			"KmsKeyId": handoff, "ARN": secret}),
 		call("notify-user", "", "Secrets Manager", "GetSecretValue", map[string]string{"SecretId": secret}),
 		call("notify-user", "", "SESv2", "SendEmail", map[string]string{"FromEmailAddress": "rotator@example.com", "ConfigurationSetName": "configset"}),
-		call("notify-user", "", "STS", "AssumeRole", map[string]string{"RoleArn": memberRole, "RoleSessionName": "key-rotator-notify",
-			"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:TagUser","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:notices"]}}}]}`}),
+		call("notify-user", "", "STS", "AssumeRole", map[string]string{"RoleArn": memberRole + "-notify", "RoleSessionName": "key-rotator-notify"}),
 		call("notify-user", notifySession, "IAM", "TagUser", map[string]string{"UserName": "alice"}, "key-rotator:notices"),
 		call(StateMachineRole, "", "S3", "GetObject", map[string]string{"Bucket": "reports", "Key": "runs/run-1/accounts.json"}),
 		call(StateMachineRole, "", "SFN", "StartExecution", map[string]string{"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:iam-access-key-rotator"}),
@@ -91,8 +91,16 @@ func TestAudit(t *testing.T) {
 			c[3].Params["KmsKeyId"] = "arn:aws:kms:us-east-1:123456789012:key/other"
 			return c
 		}, want: "the scan-and-rotate role does not allow secretsmanager:CreateSecret"},
-		{name: "beyond NotifyUser's session policy", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+		{name: "beyond NotifyUser's role", edit: func(_ *File, c []FunctionCall) []FunctionCall {
 			c[7].TagKeys = []string{"key-rotator:pending"}
+			return c
+		}, want: "notify-user: IAM TagUser: the notify-member role does not allow iam:TagUser on arn:aws:iam::111122223333:user/alice with map[aws:TagKeys:[key-rotator:pending]]"},
+		{name: "NotifyUser entering the member role", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[6].Params["RoleArn"] = "arn:aws:iam::111122223333:role/provisioning-admin"
+			return c
+		}, want: "the trust policy of the member role does not let arn:aws:iam::123456789012:role/iam-access-key-rotator-notify-role assume it"},
+		{name: "beyond a session policy", edit: func(_ *File, c []FunctionCall) []FunctionCall {
+			c[6].Params["Policy"] = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUserTags","Resource":"*"}]}`
 			return c
 		}, want: "the session policy of " + notifySession + " does not allow iam:TagUser"},
 		{name: "a function not allowed to enter member accounts", edit: func(_ *File, c []FunctionCall) []FunctionCall {
@@ -206,8 +214,8 @@ func TestConditionOperators(t *testing.T) {
 }
 
 // A key written to an application's secret under a customer managed key: Secrets Manager
-// uses that key on the member role's behalf, which its grant limited to Secrets Manager
-// (kms:ViaService) allows for a key of the member account only.
+// uses that key on behalf of NotifyUser's role in the member account, which its grant limited
+// to Secrets Manager (kms:ViaService) allows for a key of the member account only.
 func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
 	const appSecret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:ci/deployer-AbCdEf"
 	for _, tt := range []struct {
@@ -216,7 +224,7 @@ func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
 	}{
 		{"a key of the member account", "arn:aws:kms:us-east-1:111122223333:key/app", ""},
 		{"a key of another account", "arn:aws:kms:us-east-1:999999999999:key/app",
-			"the member role does not allow kms:GenerateDataKey on arn:aws:kms:us-east-1:999999999999:key/app"},
+			"the notify-member role does not allow kms:GenerateDataKey on arn:aws:kms:us-east-1:999999999999:key/app"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			file, err := Load()
@@ -224,7 +232,7 @@ func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
 				t.Fatal(err)
 			}
 			write := func(op string, params map[string]string, tags map[string]string) FunctionCall {
-				return FunctionCall{Function: "scan-and-rotate", Call: calllog.Call{Principal: scanSession, Service: "Secrets Manager",
+				return FunctionCall{Function: "notify-user", Call: calllog.Call{Principal: notifySession, Service: "Secrets Manager",
 					Operation: op, Region: "us-east-1", Params: params, ResourceTags: tags}}
 			}
 			audit := NewAudit(file)
@@ -233,7 +241,7 @@ func TestAuditModelsKMSThroughSecretsManager(t *testing.T) {
 				write("PutSecretValue", map[string]string{"SecretId": "ci/deployer", "ARN": appSecret}, nil)))
 			findings := audit.Findings(nil, nil)
 			for _, action := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
-				unused := slices.Contains(findings, "unused: the member role grants "+action+", which no call of the Lambdas or the state machine used")
+				unused := slices.Contains(findings, "unused: the notify-member role grants "+action+", which no call of the Lambdas or the state machine used")
 				if tt.want == "" && unused {
 					t.Errorf("%s: the write to a secret under a key of the member account does not use it: %q", action, findings)
 				}

@@ -47,7 +47,8 @@ var Placeholders = []string{Partition, Region, AccountID, RotatorAccountID, Mana
 // Names of the roles that are not a function's.
 const (
 	ManagementRole   = "management"    // lists the organization's accounts, in the management account
-	MemberRole       = "member"        // in every member account (StackSet) and the management account
+	MemberRole       = "member"        // ScanAndRotate's, in every member account (StackSet) and the management account
+	NotifyMemberRole = "notify-member" // NotifyUser's, beside the member role in every account
 	StateMachineRole = "state-machine" // the state machine's: invokes the functions, reads and writes runs/, alerts
 )
 
@@ -55,7 +56,7 @@ const (
 type File struct {
 	Comment string `json:"comment"`
 	// Roles are the four functions' execution roles (Name is the function), the state
-	// machine's role, the management role and the member role.
+	// machine's role, the management role and the two roles of every member account.
 	Roles []Role `json:"roles"`
 }
 
@@ -64,7 +65,7 @@ type Role struct {
 	Name     string `json:"name"`
 	RoleName string `json:"roleName"`
 	// Account is where the role is: ${RotatorAccountId}, ${ManagementAccountId}, or
-	// ${AccountId} for the member role, which is in every account.
+	// ${AccountId} for the member roles, which are in every account.
 	Account string   `json:"account"`
 	Trust   Document `json:"trust"`
 	Policy  Document `json:"policy"`
@@ -114,7 +115,7 @@ func Load() (*File, error) {
 	return &f, nil
 }
 
-// Role returns the role named name (a function, ManagementRole or MemberRole).
+// Role returns the role named name (a function, ManagementRole, MemberRole or NotifyMemberRole).
 func (f *File) Role(name string) (Role, error) {
 	for _, r := range f.Roles {
 		if r.Name == name {

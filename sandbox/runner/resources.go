@@ -26,10 +26,12 @@ import (
 // the CDK app would create them: the report bucket, the failure topic, the hand-off and topic
 // keys, the SES configuration set, and the functions' roles under their synthesized policies.
 type Resources struct {
-	Bucket           string
-	TopicARN         string
-	HandoffKeyARN    string
-	TopicKeyARN      string
+	Bucket        string
+	TopicARN      string
+	HandoffKeyARN string
+	TopicKeyARN   string
+	// TagKeySecretARN is the secret whose value signs the rotator's tags on IAM users.
+	TagKeySecretARN  string
 	ConfigurationSet string
 	// ManagementRoleARN is the role ListAccounts assumes (the seeder creates it).
 	ManagementRoleARN string
@@ -68,6 +70,9 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 		if *k.arn, err = ensureKey(ctx, kms.NewFromConfig(cfg), k.alias); err != nil {
 			return res, err
 		}
+	}
+	if res.TagKeySecretARN, err = sandbox.EnsureTagKey(ctx, cfg); err != nil {
+		return res, err
 	}
 	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("keyrotator-failures"),
 		Attributes: map[string]string{"KmsMasterKeyId": res.TopicKeyARN}})

@@ -614,6 +614,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		ManagementRoleARN:   res.ManagementRoleARN,
 		HandoffKMSKeyID:     res.HandoffKeyARN,
 		SESConfigurationSet: res.ConfigurationSet,
+		TagKeySecretARN:     res.TagKeySecretARN,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])

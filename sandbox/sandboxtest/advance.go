@@ -2,6 +2,7 @@ package sandboxtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
@@ -26,12 +28,17 @@ import (
 // are taken again, as old as the scenario's credentialReportHoursAgo says.
 //
 // What moto keeps out of reach stays: a secret's CreatedDate, SES's send history. A rotator
-// tag it cannot read in the rotator's format is left as it is.
+// tag it cannot read in the rotator's format, or whose signature it cannot verify with the
+// rotator's tag key, is left as it is.
 func (sb *Sandbox) Advance(ctx context.Context, d time.Duration) error {
 	if sb.Seeded == nil {
 		return fmt.Errorf("advance the clock: the stand-in was started without a scenario")
 	}
 	days := int(d / (24 * time.Hour))
+	seal, err := sb.tagSeal(ctx)
+	if err != nil {
+		return err
+	}
 	for _, a := range sb.Seeded.Settings.Accounts {
 		client, err := sb.IAM(a.Name)
 		if err != nil {
@@ -53,8 +60,15 @@ func (sb *Sandbox) Advance(ctx context.Context, d time.Duration) error {
 			}
 			var tags []iamtypes.Tag
 			for key, value := range u.Tags {
-				if moved, ok := movedHistory(key, value, d, days); ok && moved != value {
-					tags = append(tags, iamtypes.Tag{Key: aws.String(key), Value: aws.String(moved)})
+				if seal == nil {
+					break // no run signed a tag yet
+				}
+				opened, signed := seal.Open(a.ID, u.Name, key, value)
+				if !signed {
+					continue
+				}
+				if moved, ok := movedHistory(key, opened, d, days); ok && moved != opened {
+					tags = append(tags, iamtypes.Tag{Key: aws.String(key), Value: aws.String(seal.Sign(a.ID, u.Name, key, moved))})
 				}
 			}
 			if len(tags) == 0 {
@@ -72,6 +86,17 @@ func (sb *Sandbox) Advance(ctx context.Context, d time.Duration) error {
 		return sandbox.CacheCredentialReports(ctx, sb.URL, *sb.reportHoursAgo)
 	}
 	return nil
+}
+
+// tagSeal is the rotator's tag key on the stand-in (history.Seal), nil while no run has
+// created it: the rotator's history tags are signed, and a moved value is signed again.
+func (sb *Sandbox) tagSeal(ctx context.Context) (*history.Seal, error) {
+	seal, err := history.LoadSeal(ctx, secretsmanager.NewFromConfig(sb.Config()), config.TagKeySecretName)
+	var missing *smtypes.ResourceNotFoundException
+	if errors.As(err, &missing) {
+		return nil, nil
+	}
+	return seal, err
 }
 
 // movedHistory is a rotator user tag's value d (days whole days) earlier; ok is false for a

@@ -860,3 +860,64 @@ func BenchmarkCalls(b *testing.B) {
 		}
 	}
 }
+
+// The rotator's member role on AWS: its grant on secrets needs the opt-in tag key, so a
+// secret without it, or none, answers AccessDenied; a secret's KMS key or resource policy may
+// deny its writes too. Other callers (the application team) are not concerned.
+func TestMemberRoleOnAppSecrets(t *testing.T) {
+	w, _ := newWorld(t)
+	const acct = "111122223333"
+	if err := w.CreateAppSecret(acct, "app/ci", `{"AccessKeyId":"AKIA1"}`, map[string]string{"key-rotator:user": "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CreateAppSecret(acct, "app/untagged", `{"AccessKeyId":"AKIA2"}`, nil); err != nil {
+		t.Fatal(err)
+	}
+	member := w.MemberSecretsIn(acct)
+	code := func(err error) string {
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) {
+			return apiErr.ErrorCode()
+		}
+		return fmt.Sprint(err)
+	}
+	put := func(name string) error {
+		_, err := member.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name),
+			ClientRequestToken: aws.String("key-rotator-access-key-AKIA3000000000000001"), SecretString: aws.String("v")})
+		return err
+	}
+	for _, name := range []string{"app/untagged", "app/missing"} {
+		if _, err := member.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}); code(err) != "AccessDeniedException" {
+			t.Errorf("DescribeSecret %s as the member role: %v, want AccessDeniedException", name, err)
+		}
+		if err := put(name); code(err) != "AccessDeniedException" {
+			t.Errorf("PutSecretValue %s as the member role: %v, want AccessDeniedException", name, err)
+		}
+	}
+	if _, err := w.SecretsIn(acct).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("app/untagged")}); err != nil {
+		t.Errorf("the application team's DescribeSecret: %v", err)
+	}
+	if err := w.DenyMemberWrites(acct, "app/ci", DenyByKMSKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := member.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("app/ci")}); err != nil {
+		t.Errorf("DescribeSecret of an opted-in secret: %v", err)
+	}
+	if err := put("app/ci"); code(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "KMS") {
+		t.Errorf("PutSecretValue denied by the KMS key: %v, want AccessDeniedException naming KMS", err)
+	}
+	if err := w.DenyMemberWrites(acct, "app/ci", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("app/ci"); err != nil {
+		t.Errorf("PutSecretValue once allowed: %v", err)
+	}
+	// The application's IaC writes the secret over: AWSCURRENT is its own version.
+	if err := w.WriteAppSecret(acct, "app/ci", `{"AccessKeyId":"AKIA1"}`); err != nil {
+		t.Fatal(err)
+	}
+	out, err := member.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("app/ci")})
+	if err != nil || slices.Contains(out.VersionIdsToStages["key-rotator-access-key-AKIA3000000000000001"], "AWSCURRENT") {
+		t.Errorf("after the application's write the rotator's version is still current: %v, %v", out.VersionIdsToStages, err)
+	}
+}

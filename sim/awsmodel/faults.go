@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -69,10 +70,21 @@ const (
 	// CrashBefore: no effect; the client panics with Crash{Call}: the Lambda died before
 	// the call reached AWS.
 	CrashBefore
+	// Conflict: for a conditional S3 write (PutObject with If-None-Match or If-Match), no
+	// effect and 409 ConditionalRequestConflict: a conflicting operation on the key raced
+	// it (the S3 API reference: "On a 409 failure you should retry the upload"; the SDK
+	// does not). Any other call runs as with None.
+	Conflict
 )
 
 var faultNames = [...]string{None: "ok", Throttle: "throttle", ServerError: "5xx",
-	LostResponse: "lost-response", Retried: "retried", CrashBefore: "crash"}
+	LostResponse: "lost-response", Retried: "retried", CrashBefore: "crash", Conflict: "s3-conditional-conflict"}
+
+// conditionalWrite reports whether c is an S3 write with a precondition.
+func conditionalWrite(c Call) bool {
+	in, ok := c.Input.(*s3.PutObjectInput)
+	return ok && (in.IfNoneMatch != nil || in.IfMatch != nil)
+}
 
 func (f Fault) String() string {
 	if f < 0 || int(f) >= len(faultNames) {
@@ -175,12 +187,17 @@ func do[O any](w *World, c Call, subject string, effect func() (*O, error)) (*O,
 	if f == Retried && c.NoSDKRetry {
 		f = LostResponse
 	}
+	if f == Conflict && !conditionalWrite(c) {
+		f = None
+	}
 	switch f {
 	case CrashBefore:
 		w.record(c, subject, f, nil)
 		panic(Crash{Call: c})
 	case Throttle, ServerError:
 		err = w.faultError(c, f)
+	case Conflict:
+		err = generic(http.StatusConflict, "ConditionalRequestConflict", "A conflicting conditional operation is currently in progress against this resource. Please try again.")
 	case LostResponse:
 		_, _ = effect() // the outcome never reaches the caller
 		err = w.faultError(c, f)

@@ -43,6 +43,8 @@ type account struct {
 	names   []string // sorted, for listing
 	keys    map[string]*key
 	report  credentialReport
+	// documentedCase: the credential report writes TRUE/FALSE (DocumentedReportCase).
+	documentedCase bool
 }
 
 type user struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -85,7 +86,7 @@ func (w *World) renderReport(a *account) []byte {
 		"not_supported", notApplicable, "not_supported", "not_supported", "false"}
 	root = append(root, emptySlot...)
 	root = append(root, emptySlot...)
-	_ = cw.Write(append(root, noCerts...))
+	_ = cw.Write(w.reportCase(a, append(root, noCerts...)))
 	for _, name := range a.names {
 		u := a.users[name]
 		row := []string{u.name, a.userARN(u.name), reportTime(u.created), "false", notApplicable, notApplicable, notApplicable, "false"}
@@ -98,10 +99,30 @@ func (w *World) renderReport(a *account) []byte {
 			}
 			row = append(row, keySlot(keys[slot])...)
 		}
-		_ = cw.Write(append(row, noCerts...))
+		_ = cw.Write(w.reportCase(a, append(row, noCerts...)))
 	}
 	cw.Flush()
 	return buf.Bytes()
+}
+
+// DocumentedReportCase makes account's credential report write its booleans as the IAM
+// user guide documents them, TRUE and FALSE (documented), or as the reports seen carry them,
+// true and false (the default).
+func (w *World) DocumentedReportCase(account string, documented bool) {
+	w.account(account).documentedCase = documented
+}
+
+// reportCase writes a row's booleans in the account's casing.
+func (w *World) reportCase(a *account, row []string) []string {
+	if !a.documentedCase {
+		return row
+	}
+	for i, name := range reportHeader {
+		if (strings.HasSuffix(name, "_active") || strings.HasSuffix(name, "_enabled")) && (row[i] == "true" || row[i] == "false") {
+			row[i] = strings.ToUpper(row[i])
+		}
+	}
+	return row
 }
 
 var (

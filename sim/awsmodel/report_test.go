@@ -211,3 +211,35 @@ func TestScannerReadsTheModel(t *testing.T) {
 		t.Errorf("user %+v", u)
 	}
 }
+
+// TestCredentialReportInTheDocumentedCase: an account set to write its report as the IAM
+// user guide documents it has TRUE and FALSE in every boolean column (the reports seen carry
+// true and false, the model's default), and the scanner reads it alike.
+func TestCredentialReportInTheDocumentedCase(t *testing.T) {
+	w, clock := newWorld(t)
+	w.DocumentedReportCase(acct, true)
+	now := w.now()
+	if err := w.CreateUser(acct, "old", map[string]string{"EmailID": "old@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.AddKey(acct, "old", now.AddDate(0, 0, -85), types.StatusTypeActive); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(w.ConsistencyDelay)
+	rows, err := csv.NewReader(bytes.NewReader(w.renderReport(w.accounts[acct]))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows[1:] {
+		for i, name := range rows[0] {
+			if (strings.HasSuffix(name, "_active") || strings.HasSuffix(name, "_enabled")) && (row[i] == "true" || row[i] == "false") {
+				t.Errorf("%s of %s is %q, want it in capitals", name, row[0], row[i])
+			}
+		}
+	}
+	s := &scan.Scanner{IAM: w.IAM(acct), PollInterval: time.Nanosecond}
+	found, err := s.Candidates(ctx, policy.Config{}.WithDefaults(), w.now())
+	if err != nil || found.Source != scan.FromCredentialReport || !slices.Equal(found.Candidates, []string{"old"}) {
+		t.Errorf("candidates %+v (%v), want old from the credential report", found, err)
+	}
+}

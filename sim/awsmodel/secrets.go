@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
 // Secrets Manager's documented limits and defaults.
@@ -51,7 +53,19 @@ type secret struct {
 	deletedDate *time.Time // when its deletion was scheduled (recovery window)
 	deleteOn    time.Time  // the end of the recovery window
 	purgedAt    *time.Time // deleted for good
+	// memberWriteDenied is what denies the rotator's member role PutSecretValue on the
+	// secret: DenyByKMSKey or DenyByResourcePolicy ("": nothing).
+	memberWriteDenied string
 }
+
+// What may deny the rotator's member role a write to an application's secret
+// (DenyMemberWrites): the secret's customer managed KMS key (its key policy does not let the
+// role use it through Secrets Manager, or the key is disabled) or the secret's resource
+// policy.
+const (
+	DenyByKMSKey         = "kms-key"
+	DenyByResourcePolicy = "resource-policy"
+)
 
 // Secret is a secret as Secrets Manager holds it.
 type Secret struct {
@@ -62,6 +76,9 @@ type Secret struct {
 	Created     time.Time
 	DeletedDate *time.Time // when its deletion was scheduled (nil: not scheduled)
 	DeleteOn    time.Time  // when a scheduled deletion takes effect
+	// MemberWriteDenied says what denies the rotator's member role its writes
+	// (DenyMemberWrites), "" when nothing does.
+	MemberWriteDenied string
 }
 
 // SecretsList returns the secrets that exist (scheduled deletions included), oldest first.
@@ -91,7 +108,8 @@ func (s *secret) public() Secret {
 	for _, t := range s.tags {
 		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	return Secret{Account: s.account, ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate, DeleteOn: s.deleteOn}
+	return Secret{Account: s.account, ARN: s.arn, Name: s.name, Value: aws.ToString(s.value), Tags: tags, Created: s.created, DeletedDate: s.deletedDate, DeleteOn: s.deleteOn,
+		MemberWriteDenied: s.memberWriteDenied}
 }
 
 // purgeSecrets deletes for good the secrets whose recovery window has passed, and forgets
@@ -141,6 +159,42 @@ func invalidParameter(msg string) error {
 type Secrets struct {
 	w       *World
 	account string
+	// member: the caller is the rotator's member role (MemberSecretsIn).
+	member bool
+}
+
+// MemberSecretsIn returns account's Secrets Manager as the rotator's roles in a member
+// account reach it on AWS (ScanAndRotate's member role, NotifyUser's own): their grants on
+// secrets are conditioned on the tag key config.AppSecretOptInTag ("Null": false), so
+// DescribeSecret and PutSecretValue on a secret without that tag key, or on one that does
+// not exist (IAM sees no tag), answer AccessDeniedException; so does a PutSecretValue that
+// the secret's KMS key or resource policy denies (DenyMemberWrites).
+func (w *World) MemberSecretsIn(account string) *Secrets {
+	return &Secrets{w: w, account: account, member: true}
+}
+
+// memberDenied is AWS's answer to the member role's op on the secret id when the role's
+// policy, or for a write the secret's KMS key or resource policy, denies it (nil otherwise,
+// and for any other caller).
+func (c *Secrets) memberDenied(op string, id *string) error {
+	if !c.member {
+		return nil
+	}
+	s, err := c.w.findSecret(c.account, id)
+	denied := func(msg string) error { return generic(400, "AccessDeniedException", msg) }
+	switch {
+	case err != nil || !slices.ContainsFunc(s.tags, func(t smtypes.Tag) bool { return aws.ToString(t.Key) == config.AppSecretOptInTag }):
+		return denied(fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/member is not authorized to perform: secretsmanager:%s on resource: %s because no identity-based policy allows the secretsmanager:%s action",
+			c.account, op, aws.ToString(id), op))
+	case op != "PutSecretValue":
+		return nil
+	case s.memberWriteDenied == DenyByKMSKey:
+		return denied("Access to KMS is not allowed")
+	case s.memberWriteDenied == DenyByResourcePolicy:
+		return denied(fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/member is not authorized to perform: secretsmanager:PutSecretValue on resource: %s with an explicit deny in a resource-based policy",
+			c.account, aws.ToString(id)))
+	}
+	return nil
 }
 
 // Secrets returns a Secrets Manager client of the SecretsAccount (the hand-off secrets).
@@ -271,6 +325,9 @@ func (c *Secrets) DeleteSecret(_ context.Context, in *secretsmanager.DeleteSecre
 // DescribeSecret returns a secret's metadata and tags.
 func (c *Secrets) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	return do(c.w, c.call("DescribeSecret", in), aws.ToString(in.SecretId), func() (*secretsmanager.DescribeSecretOutput, error) {
+		if err := c.memberDenied("DescribeSecret", in.SecretId); err != nil {
+			return nil, err
+		}
 		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
@@ -323,36 +380,44 @@ func (c *Secrets) PutSecretValue(_ context.Context, in *secretsmanager.PutSecret
 		if len(token) < 32 || len(token) > 64 {
 			return nil, invalidParameter("ClientRequestToken must be 32-64 characters long.")
 		}
+		if err := c.memberDenied("PutSecretValue", in.SecretId); err != nil {
+			return nil, err
+		}
 		s, err := c.w.findSecret(c.account, in.SecretId)
 		if err != nil {
 			return nil, err
 		}
-		if s.deletedDate != nil {
-			return nil, invalidRequest("You can't perform this operation on the secret because it was marked for deletion.")
-		}
-		out := &secretsmanager.PutSecretValueOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(token)}
-		if existing, ok := s.versions[token]; ok {
-			if aws.ToString(existing) != aws.ToString(in.SecretString) {
-				return nil, fail(400, &smtypes.ResourceExistsException{Message: aws.String("You can't use ClientRequestToken " + token +
-					" because that value is already in use for a version of secret " + s.arn + ".")})
-			}
-			out.VersionStages = slices.Clone(s.stages[token])
-			return out, nil
-		}
-		for id, stages := range s.stages {
-			switch {
-			case slices.Contains(stages, "AWSCURRENT"):
-				s.stages[id] = []string{"AWSPREVIOUS"}
-			case slices.Contains(stages, "AWSPREVIOUS"):
-				delete(s.stages, id)
-			}
-		}
-		s.value = aws.String(aws.ToString(in.SecretString))
-		s.versionID, s.token = token, token
-		s.versions[token], s.stages[token] = s.value, []string{"AWSCURRENT"}
-		out.VersionStages = []string{"AWSCURRENT"}
-		return out, nil
+		return s.put(token, aws.ToString(in.SecretString))
 	})
+}
+
+// put adds the version token holding value and makes it AWSCURRENT (PutSecretValue).
+func (s *secret) put(token, value string) (*secretsmanager.PutSecretValueOutput, error) {
+	if s.deletedDate != nil {
+		return nil, invalidRequest("You can't perform this operation on the secret because it was marked for deletion.")
+	}
+	out := &secretsmanager.PutSecretValueOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), VersionId: aws.String(token)}
+	if existing, ok := s.versions[token]; ok {
+		if aws.ToString(existing) != value {
+			return nil, fail(400, &smtypes.ResourceExistsException{Message: aws.String("You can't use ClientRequestToken " + token +
+				" because that value is already in use for a version of secret " + s.arn + ".")})
+		}
+		out.VersionStages = slices.Clone(s.stages[token])
+		return out, nil
+	}
+	for id, stages := range s.stages {
+		switch {
+		case slices.Contains(stages, "AWSCURRENT"):
+			s.stages[id] = []string{"AWSPREVIOUS"}
+		case slices.Contains(stages, "AWSPREVIOUS"):
+			delete(s.stages, id)
+		}
+	}
+	s.value = aws.String(value)
+	s.versionID, s.token = token, token
+	s.versions[token], s.stages[token] = s.value, []string{"AWSCURRENT"}
+	out.VersionStages = []string{"AWSCURRENT"}
+	return out, nil
 }
 
 func optional(s string) *string {
@@ -529,5 +594,51 @@ func (w *World) SetAppSecretTag(account, name, key, value string) error {
 	if value != "" {
 		s.tags = append(s.tags, smtypes.Tag{Key: aws.String(key), Value: aws.String(value)})
 	}
+	return nil
+}
+
+// WriteAppSecret is an application team (its IaC) writing a new value into its secret in
+// account, as a new AWSCURRENT version with a version ID of its own; the owners' side, like
+// CreateAppSecret. A secret scheduled for deletion is InvalidRequest.
+func (w *World) WriteAppSecret(account, name, value string) error {
+	s, err := w.findSecret(account, &name)
+	if err != nil {
+		return err
+	}
+	_, err = s.put(w.randomUUID(), value)
+	return err
+}
+
+// DeleteAppSecret is an application team scheduling its secret's deletion (recovery window
+// of days); RestoreAppSecret cancels it. The owners' side, like CreateAppSecret.
+func (w *World) DeleteAppSecret(account, name string, days int) error {
+	s, err := w.findSecret(account, &name)
+	if err != nil {
+		return err
+	}
+	if s.deletedDate == nil {
+		s.deletedDate, s.deleteOn = aws.Time(w.now()), w.now().AddDate(0, 0, days)
+	}
+	return nil
+}
+
+// RestoreAppSecret cancels the scheduled deletion of an application's secret.
+func (w *World) RestoreAppSecret(account, name string) error {
+	s, err := w.findSecret(account, &name)
+	if err != nil {
+		return err
+	}
+	s.deletedDate, s.deleteOn = nil, time.Time{}
+	return nil
+}
+
+// DenyMemberWrites makes the secret's KMS key or resource policy deny (by, DenyByKMSKey or
+// DenyByResourcePolicy) the rotator's member role's PutSecretValue, or allow it again ("").
+func (w *World) DenyMemberWrites(account, name, by string) error {
+	s, err := w.findSecret(account, &name)
+	if err != nil {
+		return err
+	}
+	s.memberWriteDenied = by
 	return nil
 }

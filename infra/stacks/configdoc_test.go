@@ -11,17 +11,17 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
-// configurationTable returns the rows of the README's one configuration table (context key,
+// configurationTable returns the rows of the one configuration table (docs/configuration.md) (context key,
 // Lambda variable, default, meaning), the cells trimmed, the header left out.
 func configurationTable(t *testing.T) [][]string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, section, ok := strings.Cut(string(b), "\n## Configuration\n")
 	if !ok {
-		t.Fatal(`README.md has no "## Configuration" section`)
+		t.Fatal(`docs/configuration.md has no "## Configuration" section`)
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	var rows [][]string
@@ -36,14 +36,14 @@ func configurationTable(t *testing.T) [][]string {
 		rows = append(rows, cells)
 	}
 	if len(rows) < 2 || !slices.Equal(rows[0][:3], []string{"context key", "Lambda variable", "default"}) {
-		t.Fatalf("README's configuration table: want the columns context key, Lambda variable, default, meaning; got %v", rows)
+		t.Fatalf("docs/configuration.md's table: want the columns context key, Lambda variable, default, meaning; got %v", rows)
 	}
 	return rows[1:]
 }
 
-// TestReadmeDocumentsEveryContextKey holds the README's configuration table to ContextKeys
+// TestConfigurationDocListsEveryContextKey holds the configuration table (docs/configuration.md) to ContextKeys
 // and their defaults: a key added to the app and not documented fails here.
-func TestReadmeDocumentsEveryContextKey(t *testing.T) {
+func TestConfigurationDocListsEveryContextKey(t *testing.T) {
 	documented := map[string]string{} // context key -> default cell
 	for _, row := range configurationTable(t) {
 		key := strings.Trim(row[0], "`")
@@ -51,14 +51,14 @@ func TestReadmeDocumentsEveryContextKey(t *testing.T) {
 			continue
 		}
 		if _, twice := documented[key]; twice {
-			t.Errorf("README documents %s twice", key)
+			t.Errorf("docs/configuration.md documents %s twice", key)
 		}
 		documented[key] = row[2]
 	}
 	for _, key := range ContextKeys {
 		cell, ok := documented[key]
 		if !ok {
-			t.Errorf("context key %s is read by the app (ContextKeys) but not in the README's configuration table", key)
+			t.Errorf("context key %s is read by the app (ContextKeys) but not in the configuration table (docs/configuration.md)", key)
 			continue
 		}
 		want := "required"
@@ -71,22 +71,22 @@ func TestReadmeDocumentsEveryContextKey(t *testing.T) {
 			want = fmt.Sprintf("`%v`", def)
 		}
 		if cell != want {
-			t.Errorf("README gives %s the default %s, the app %s", key, cell, want)
+			t.Errorf("docs/configuration.md gives %s the default %s, the app %s", key, cell, want)
 		}
 	}
 	for key := range documented {
 		if !slices.Contains(ContextKeys, key) {
-			t.Errorf("README documents context key %s, which the app does not read", key)
+			t.Errorf("docs/configuration.md documents context key %s, which the app does not read", key)
 		}
 	}
 }
 
 var variableCell = regexp.MustCompile("^`([A-Z][A-Z0-9_]*)`$")
 
-// TestReadmeDocumentsEveryVariable fails when a variable is read by the Lambdas
-// (config.Variables) and not documented in the README's configuration table, or
+// TestConfigurationDocListsEveryVariable fails when a variable is read by the Lambdas
+// (config.Variables) and not documented in the configuration table (docs/configuration.md), or
 // documented and not read.
-func TestReadmeDocumentsEveryVariable(t *testing.T) {
+func TestConfigurationDocListsEveryVariable(t *testing.T) {
 	var documented []string
 	for _, row := range configurationTable(t) {
 		if row[1] == "" {
@@ -94,22 +94,22 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 		}
 		m := variableCell.FindStringSubmatch(row[1])
 		if m == nil {
-			t.Errorf("README configuration row %v: the variable cell must be one `NAME`", row)
+			t.Errorf("docs/configuration.md row %v: the variable cell must be one `NAME`", row)
 			continue
 		}
 		if slices.Contains(documented, m[1]) {
-			t.Errorf("README documents %s twice", m[1])
+			t.Errorf("docs/configuration.md documents %s twice", m[1])
 		}
 		documented = append(documented, m[1])
 	}
 	for _, v := range config.Variables {
 		if !slices.Contains(documented, v) {
-			t.Errorf("%s is read by the Lambdas (config.Variables) but not in the README's configuration table", v)
+			t.Errorf("%s is read by the Lambdas (config.Variables) but not in the configuration table (docs/configuration.md)", v)
 		}
 	}
 	for _, v := range documented {
 		if !slices.Contains(config.Variables, v) {
-			t.Errorf("README documents %s, which no Lambda reads (config.Variables)", v)
+			t.Errorf("docs/configuration.md documents %s, which no Lambda reads (config.Variables)", v)
 		}
 	}
 }

@@ -1,0 +1,62 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+)
+
+// dated renders a plan's notices as "Kind KEY ActBy".
+func dated(p UserPlan) []string {
+	out := []string{}
+	for _, n := range p.Notices {
+		out = append(out, string(n.Kind)+" "+n.AccessKeyID+" "+n.ActBy)
+	}
+	return out
+}
+
+// A user whose keys cannot be delivered to its application's secret (SecretProblem) gets no
+// new key, and its owner, whose email stays usable, is told why (DeliveryFailed) with the
+// day the key goes; the key goes on that day only once that notice was delivered on an
+// earlier day, or N days past it (DESIGN.md invariant 9). A key whose successor went to the
+// secret, when the secret no longer holds it (StoreBehind), goes N days past its date once
+// the owner was told, 2N at most (invariant 10).
+func TestDeliveryToASecretThatFailsTellsTheOwnerFirst(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	refused := func(u User) User { u.SecretProblem = "secret app/ci refuses the keys of ci"; return u }
+	told := func(u User, id string) User {
+		u.NoticesSent = append(u.NoticesSent, NoticeRef{DeliveryFailed, id})
+		return u
+	}
+	behind := func(k Key) Key { k.StoreBehind = "secret app/ci's current value is version v2"; return k }
+	for _, tc := range []struct {
+		name             string
+		user             User
+		actions, notices []string
+	}{
+		{"refused at rotation: told, no key", refused(withEmail(key("K1", Active, 80, 0))), []string{},
+			[]string{"DeliveryFailed K1 2026-12-05"}},
+		{"refused on the key's date, never told: told, not deactivated", refused(withEmail(key("K1", Active, 92, 0))), []string{},
+			[]string{"DeliveryFailed K1 2026-11-26"}},
+		{"refused on the key's date, told before: deactivated", told(refused(withEmail(key("K1", Active, 90, 0))), "K1"),
+			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
+		{"refused, never told, N days past the date: the bounded wait", refused(withEmail(key("K1", Active, 100, 0))),
+			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
+		{"no email: rule 6 as before", refused(noEmail(key("K1", Active, 90, 0))), []string{"DeactivateKey K1"}, []string{}},
+		{"secret behind on the date: told, kept", warned(withEmail(behind(key("K1", Active, 90, 0)), key("K2", Active, 10, 0)), "K1"), []string{},
+			[]string{"DeliveryFailed K1 2026-12-05"}},
+		{"secret behind, told, N days past the date: deactivated", told(warned(withEmail(behind(key("K1", Active, 100, 0)), key("K2", Active, 20, 0)), "K1"), "K1"),
+			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
+		{"secret behind, never told, N days past the date: told, kept", warned(withEmail(behind(key("K1", Active, 100, 0)), key("K2", Active, 20, 0)), "K1"), []string{},
+			[]string{"DeliveryFailed K1 2026-11-26"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := PlanUser(tc.user, cfg, now)
+			if got := actions(p); !slices.Equal(got, tc.actions) {
+				t.Errorf("actions %v, want %v", got, tc.actions)
+			}
+			if got := dated(p); !slices.Equal(got, tc.notices) {
+				t.Errorf("notices %v, want %v", got, tc.notices)
+			}
+		})
+	}
+}

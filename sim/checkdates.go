@@ -1,0 +1,145 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// Invariant 8: every date an owner is told is the day the rotator will act. The checker reads
+// each day an email that reached the owner names (sim/told.go) and holds the rotator to it:
+//   - the day is after today (invariant 8 says "today or later"; the rules act on
+//     nothing the day its warning is delivered, so a day told that is today is already a
+//     day the rotator will not keep);
+//   - the key is not deactivated (deleted) before the last day its owner was told; a deletion
+//     may come earlier only when the key's slot is needed for a new key, as the KeyDeactivated
+//     email says: the rotator then creates one (calls CreateAccessKey) for the user on the
+//     same or the next day (the creation may fail and be undone: the slot was still needed);
+//   - the key is not silently later: a key whose deactivation day has come and that is still
+//     Active after a day's fault-free re-run is a violation (checkToldDays), unless its owner
+//     changed their keys or tags since the email (the rules' day moved with what they did) or
+//     the user failed that run (reported, with the reason). Later than told is otherwise
+//     allowed only with a newer email giving the new day (it replaces the day told), or when
+//     faults kept the rotator from the user that day (no fault-free run: the first run that
+//     can, acts; the simulation checks lateness only after a fault-free run).
+type toldDays struct {
+	deactivation, deletion map[string]string // key → the last day an email that reached its owner named
+	heardOn                map[string]int    // key → the simulation day of that email
+	earlyDelete            map[string]earlyDelete
+	createdOn              map[string]int // account/user → the last day the rotator called CreateAccessKey for it
+}
+
+// earlyDelete is a deletion before the day told, allowed if the rotator then tries to create
+// a key for the user (its slot was needed).
+type earlyDelete struct {
+	day    int
+	detail string
+}
+
+func newToldDays() toldDays {
+	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}}
+}
+
+// heard records the days an email that reached the owner names: each after today.
+func (s *sim) heard(raw []byte, subject string) {
+	t := toldIn(raw)
+	today := s.now.Format(time.DateOnly)
+	for what, days := range map[string]map[string]string{"deactivated": t.deactivation, "deleted": t.deletion} {
+		for key, day := range days {
+			// Strictly later: a warning counts from the day after its delivery (rule 3), and
+			// no key is deleted on the day it was deactivated, so nothing an email announces
+			// can happen on the day it is read.
+			if day <= today {
+				s.violate("a date an owner is told is after today", fmt.Sprintf("%s: told on %s that it will be %s on %s (%q); its story:\n    %s",
+					key, today, what, day, subject, strings.Join(s.trace[key], "\n    ")))
+			}
+			s.note(key, "owner told it will be %s on %s", what, day)
+			s.told.heardOn[key] = s.day
+			if what == "deactivated" {
+				s.told.deactivation[key] = day
+			} else {
+				s.told.deletion[key] = day
+			}
+		}
+	}
+}
+
+// checkToldDay checks a deactivation or deletion of the rotator against the day its owner was
+// last told.
+func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
+	today := s.now.Format(time.DateOnly)
+	switch c.Operation {
+	case "UpdateAccessKey":
+		if day, ok := s.told.deactivation[k.AccessKeyID]; ok && k.Status == types.StatusTypeActive && today < day {
+			s.violate("a key is deactivated on the day its owner was told, not before", fmt.Sprintf("%s's key %s deactivated on %s, its owner was told %s; its story:\n    %s",
+				o.user, k.AccessKeyID, today, day, strings.Join(s.trace[k.AccessKeyID], "\n    ")))
+		}
+		// Acted on: a key its owner makes Active again is theirs to keep (until rule 3 or a
+		// newer email gives it a new day).
+		delete(s.told.deactivation, k.AccessKeyID)
+	case "DeleteAccessKey":
+		// Allowed (counted): the owner changed their keys since the email, typically deleting
+		// or deactivating the replacement whose age the day counted on; rule 3 then deletes
+		// an expired Inactive key without a replacement at X. The rotator does not store the
+		// day it told, so it cannot hold to it once the keys it was computed from are gone.
+		if day, ok := s.told.deletion[k.AccessKeyID]; ok && today < day && o.actedOn >= s.told.heardOn[k.AccessKeyID] {
+			s.res.Faults["deleted-before-its-day-after-owner-changed-keys"]++
+		} else if ok && today < day {
+			s.told.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot (keys %v; the rotator's last result: %s); its story:\n    %s",
+				o.user, k.AccessKeyID, today, day, keyIDs(s.w.Keys(o.account, o.user)), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    "))}
+		}
+	}
+}
+
+// checkToldDays ends a day: an early deletion after which the rotator tried to create no key
+// for the user (by the next day) is a violation, and after a fault-free re-run no key is
+// left Active past the day its owner was told, unless its owner changed their keys or tags
+// since, or the user failed that run.
+func (s *sim) checkToldDays(clean bool) {
+	for user, e := range s.told.earlyDelete {
+		if day, ok := s.told.createdOn[user]; ok && day >= e.day {
+			delete(s.told.earlyDelete, user)
+		} else if s.day > e.day {
+			s.violate("a key is deleted on the day its owner was told, not before", e.detail+"\n    the rotator's result since: "+s.lastResult(s.owners[user]))
+			delete(s.told.earlyDelete, user)
+		}
+	}
+	if !clean {
+		return
+	}
+	today := s.now.Format(time.DateOnly)
+	for _, o := range s.sortedOwners() {
+		keys := s.w.Keys(o.account, o.user)
+		for _, k := range keys {
+			day, ok := s.told.deactivation[k.AccessKeyID]
+			if !ok || k.Status != types.StatusTypeActive || day > today || !s.deliverable(o) || s.givenUp(o) {
+				continue
+			}
+			if o.actedOn >= s.told.heardOn[k.AccessKeyID] {
+				// The owner changed their keys or tags since the email (a key deactivated,
+				// deleted or made, exempt, another limit): the rules' day moved with what they
+				// did, and a new email names it where the rules promise one.
+				continue
+			}
+			if r := s.lastPlan[o.account+"/"+o.user]; r.Error != "" {
+				// The user failed the fault-free run (a rotator tag someone spoiled stops the
+				// user, invariant 3): the report names the user and the reason, so it is not
+				// silent, and the key waits for a run that can act.
+				continue
+			}
+			s.violate("a key is deactivated on the day its owner was told, not silently later", fmt.Sprintf("%s's key %s still active on %s after a fault-free run, its owner was told %s (keys %v; the rotator's last result: %s); its story:\n    %s",
+				o.user, k.AccessKeyID, today, day, keyIDs(keys), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    ")))
+		}
+	}
+}
+
+// lastResult says what the rotator last decided for o's user, for a violation's detail.
+func (s *sim) lastResult(o *owner) string {
+	b, _ := json.Marshal(s.lastPlan[o.account+"/"+o.user])
+	return string(b)
+}
