@@ -332,6 +332,15 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	// What was sent is not sent again to the bouncing address (nor on every re-run).
 	replanned := plan.Users[0]
 	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
+	if e.bounceProblem() != "" {
+		// The owner may well have the day first told: no other deactivation day is announced
+		// for a key already announced (a run that sees bounces may keep that day); the action
+		// waits. What the replan does (a deactivation's KeyDeactivated) is still said.
+		replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool {
+			return n.Kind == policy.DeactivationScheduled &&
+				slices.ContainsFunc(ur.u.NoticesSent, func(r policy.NoticeRef) bool { return r.AccessKeyID == n.AccessKeyID })
+		})
+	}
 	return replanned, nil
 }
 
