@@ -163,8 +163,6 @@ const (
 )
 
 var (
-	// iamNameRE is the character set and length IAM allows for user and role names.
-	iamNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	// accountNameRE is what Organizations allows in an account name (printable ASCII).
 	accountNameRE = regexp.MustCompile(`^[\x20-\x7E]+$`)
 	// serviceRE and regionRE are an AWS service's endpoint prefix (s3, ec2, sts) and a
@@ -211,7 +209,7 @@ func (sc *Scenario) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) { errs = append(errs, input.Errorf(field, format, args...)) }
 
-	if !iamNameRE.MatchString(sc.MemberRole) || len(sc.MemberRole) > config.MaxMemberRoleNameLength {
+	if !config.ValidIAMName(sc.MemberRole) || len(sc.MemberRole) > config.MaxMemberRoleNameLength {
 		bad("memberRole", "must be an IAM role name (1-%d of letters, digits, +=,.@_-: NotifyUser's role adds %s), got %q",
 			config.MaxMemberRoleNameLength, config.NotifyRoleSuffix, sc.MemberRole)
 	}
@@ -248,7 +246,7 @@ func (sc *Scenario) Validate() error {
 		users := map[string]int{}
 		for j, u := range a.Users {
 			uf := fmt.Sprintf("%s.users[%d]", field, j)
-			if !iamNameRE.MatchString(u.Name) {
+			if !config.ValidIAMName(u.Name) {
 				bad(uf+".name", "must be an IAM user name (1-64 of letters, digits, +=,.@_-), got %q", u.Name)
 			} else if prev, dup := users[strings.ToLower(u.Name)]; dup {
 				// IAM user names are unique regardless of case.

@@ -75,7 +75,17 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 	today := s.now.Format(time.DateOnly)
 	switch c.Operation {
 	case "UpdateAccessKey":
-		if day, ok := s.told.deactivation[k.AccessKeyID]; ok && k.Status == types.StatusTypeActive && today < day {
+		if day, ok := s.told.deactivation[k.AccessKeyID]; ok && k.Status == types.StatusTypeActive && today < day && o.shortenedOn >= s.told.heardOn[k.AccessKeyID] {
+			// Allowed (counted), for the lead to review: the owner shortened their own limit
+			// (RotationDays) since the email, and rule 3 deactivates the key on the earlier
+			// day the shorter limit gives. The rotator does not store the day it told (the
+			// notices tag keeps the day a notice was sent, and has no room for more within
+			// IAM's 256 characters), nor the limit it was computed with, so it cannot tell
+			// a limit shortened since the warning from one set before it; holding warned keys
+			// to the longer limit would keep, past their day, the keys of owners whose short
+			// limit the warning already used. docs/policy.md lists it among the limits.
+			s.res.Faults["deactivated-before-its-day-after-owner-shortened-limit"]++
+		} else if ok && k.Status == types.StatusTypeActive && today < day {
 			s.violate("a key is deactivated on the day its owner was told, not before", fmt.Sprintf("%s's key %s deactivated on %s, its owner was told %s; its story:\n    %s",
 				o.user, k.AccessKeyID, today, day, strings.Join(s.trace[k.AccessKeyID], "\n    ")))
 		}
@@ -126,6 +136,15 @@ func (s *sim) checkToldDays(clean bool) {
 				// did, and a new email names it where the rules promise one.
 				continue
 			}
+			if o.noticesForgedOn >= s.told.heardOn[k.AccessKeyID] {
+				// Allowed (counted), for the lead to review: someone forged the user's
+				// notices tag since the email. The rotator takes a tag it did not sign as
+				// absent (invariant 11: a forged tag may postpone an action, never hasten
+				// one), so it no longer knows the warning was delivered, and waits for a new
+				// one that reaches the owner, or for the bounded wait.
+				s.res.Faults["later-than-told-after-forged-notices"]++
+				continue
+			}
 			if s.bouncesOff {
 				// Allowance (issue 19, item 7), for the lead: the day's runs cannot see bounces
 				// (SES does not suppress BOUNCE for the rotator's mail, World.BouncesUnsuppressed),
@@ -134,6 +153,7 @@ func (s *sim) checkToldDays(clean bool) {
 				// direction, for a run that can see bounces or for the bounded wait. It is not
 				// silent: every such run's report and SNS alert say that bounces are not
 				// suppressed, which setting and how to fix it.
+				s.res.Faults["later-than-told-while-bounces-unsuppressed"]++
 				continue
 			}
 			if r := s.lastPlan[o.account+"/"+o.user]; r.Error != "" {

@@ -106,7 +106,7 @@ func TestCheckerHoldsTheRotatorToTheDayTold(t *testing.T) {
 	must(s.w.CreateUser(acct, "dev", map[string]string{"EmailID": "dev@" + domain}))
 	id, _, err := s.w.AddKey(acct, "dev", now.AddDate(0, 0, -95), types.StatusTypeActive)
 	must(err)
-	o := &owner{account: acct, user: "dev", held: map[string]bool{id: true}, actedOn: -1}
+	o := &owner{account: acct, user: "dev", held: map[string]bool{id: true}, actedOn: -1, shortenedOn: -1, noticesForgedOn: -1}
 	a := notify.Addressing{From: "rotator@" + domain, To: "dev@" + domain, AccountID: acct, UserName: "dev"}
 	tell := func(day string) {
 		m, err := notify.NoticeMail(a, policy.Notice{Kind: policy.DeactivationScheduled, AccessKeyID: id, ActBy: day, Message: "m", Usage: &policy.Usage{AccessKeyID: id}})

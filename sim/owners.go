@@ -147,10 +147,14 @@ func (s *sim) ownerActs(o *owner) {
 		}
 		s.setTag(o, history.PendingTag, mark)
 	case 7: // shorten their own limit, change it, or drop it
+		before, _ := s.policy.ForUser(s.tags(o))
 		if s.rng.IntN(3) == 0 {
 			must(s.w.RemoveTag(o.account, o.user, s.spell(policy.RotationDaysTag)))
 		} else {
 			s.setTag(o, s.spell(policy.RotationDaysTag), rotationDays[s.rng.IntN(len(rotationDays))])
+		}
+		if after, _ := s.policy.ForUser(s.tags(o)); after.Timeline().DeactivateAt < before.Timeline().DeactivateAt {
+			o.shortenedOn = s.day
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
 		if _, exists := s.w.SecretIn(o.account, o.app); !exists {
@@ -256,6 +260,9 @@ func (s *sim) forgeTag(o *owner) {
 	}
 	s.setTag(o, key, value)
 	s.note(o.account+"/"+o.user, "someone forges %s=%s", key, value)
+	if key == history.NoticesTag {
+		o.noticesForgedOn = s.day
+	}
 }
 
 // setTag sets a tag of o's user as its owner (or anyone allowed iam:TagUser) does: at IAM's

@@ -188,6 +188,12 @@ type owner struct {
 	app string
 	// actedOn is the last day the owner changed their keys or tags (-1: never).
 	actedOn int
+	// shortenedOn is the last day the owner shortened their own limit (a RotationDays tag
+	// giving fewer days than before; -1: never).
+	shortenedOn int
+	// noticesForgedOn is the last day someone else wrote the user's notices tag (forgeTag;
+	// -1: never).
+	noticesForgedOn int
 	// iac is the value the application's IaC wrote into app when it made it: what it writes
 	// back when it reverts the secret.
 	iac string

@@ -45,7 +45,7 @@ func (s *sim) setup() {
 				tags[s.spell(policy.RotationDaysTag)] = rotationDays[s.rng.IntN(len(rotationDays))]
 			}
 			must(s.w.CreateUser(acct, name, tags))
-			o := &owner{account: acct, user: name, held: map[string]bool{}, actedOn: -1}
+			o := &owner{account: acct, user: name, held: map[string]bool{}, actedOn: -1, shortenedOn: -1, noticesForgedOn: -1}
 			s.owners[acct+"/"+name] = o
 			for range 1 + s.rng.IntN(2) {
 				status := types.StatusTypeActive

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // Config is the validated configuration of the rotator, read from CDK context
@@ -106,10 +107,8 @@ var defaults = map[string]any{
 }
 
 var (
-	accountIDRE   = regexp.MustCompile(`^[0-9]{12}$`)
 	orgIDRE       = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
 	targetRE      = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
-	roleNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	scheduleRE    = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
 	maxConcurrent = 10000 // Distributed Map's MaxConcurrency limit
 	maxSendRate   = 10000 // emails per second: send slots per second (pkg/sendrate)
@@ -118,7 +117,7 @@ var (
 // validMemberRoleName: memberRoleName is an IAM role name, and so is notify-user's role's
 // name in member accounts, made from it (config.NotifyMemberRoleName).
 func validMemberRoleName(s string) bool {
-	return roleNameRE.MatchString(s) && roleNameRE.MatchString(config.NotifyMemberRoleName(s))
+	return config.ValidIAMName(s) && config.ValidIAMName(config.NotifyMemberRoleName(s))
 }
 
 var memberRoleNameRule = fmt.Sprintf("an IAM role name of at most %d characters (notify-user's role in member accounts is named after it, with %s)",
@@ -135,7 +134,7 @@ func LoadConfig(get func(key string) any) (Config, error) {
 		SenderEmail:     r.email(keySenderEmail),
 		SupportEmail:    r.email(keySupportEmail),
 		OperatorEmail:   r.email(keyOperatorEmail),
-		ExcludeAccounts: r.list(keyExcludeAccounts, accountIDRE.MatchString, "a 12-digit account ID"),
+		ExcludeAccounts: r.list(keyExcludeAccounts, workflow.ValidAccountID, "a 12-digit account ID"),
 		ExcludeOUs:      r.list(keyExcludeOUs, config.OUPattern.MatchString, "an OU ID (ou-...-...)"),
 		ExcludeAccountTag: r.match(keyExcludeAccountTag, func(s string) bool { _, _, err := config.SplitAccountTag(s); return err == nil },
 			`an account tag key=value, or "`+config.NoExcludeAccountTag+`"`),
@@ -147,9 +146,9 @@ func LoadConfig(get func(key string) any) (Config, error) {
 		SESMaxSendRate:         r.integer(keySESMaxSendRate, 0, maxSendRate),
 		MemberRoleName:         r.match(keyMemberRoleName, validMemberRoleName, memberRoleNameRule),
 		OrganizationID:         r.match(keyOrganizationID, orgIDRE.MatchString, "an organization ID like o-a1b2c3d4e5"),
-		ManagementAccountID:    r.match(keyManagementAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
-		RotatorAccountID:       r.match(keyRotatorAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
-		StackSetAdminAccountID: r.optionalMatch(keyStackSetAdminAccountID, accountIDRE.MatchString, "a 12-digit account ID"),
+		ManagementAccountID:    r.match(keyManagementAccountID, workflow.ValidAccountID, "a 12-digit account ID"),
+		RotatorAccountID:       r.match(keyRotatorAccountID, workflow.ValidAccountID, "a 12-digit account ID"),
+		StackSetAdminAccountID: r.optionalMatch(keyStackSetAdminAccountID, workflow.ValidAccountID, "a 12-digit account ID"),
 		StackSetTargets:        r.list(keyStackSetTargets, targetRE.MatchString, "a root ID (r-...) or OU ID (ou-...-...)"),
 		ReportRetentionDays:    r.integer(keyReportRetentionDays, 1, 36500),
 		CleanupOnce:            r.boolean(keyCleanupOnce),

@@ -112,7 +112,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	// version's context holds its version ID, so ScanAndRotate still cannot read a secret.
 	grantKeyUse(s.HandoffKey, "EncryptHandoffByScanAndRotate", scan.Role, viaSecretsManager(nil), "kms:GenerateDataKey")
 	grantKeyUse(s.HandoffKey, "ValidateHandoffKeyAccessByScanAndRotate", scan.Role,
-		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": config.HandoffKeyAccessCheck}), "kms:Decrypt")
+		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": config.SecretsKeyAccessCheck}), "kms:Decrypt")
 	scan.Role.AddToPrincipalPolicy(readTagKey)
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
 	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.

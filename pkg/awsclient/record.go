@@ -18,6 +18,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
 // RecordCalls returns a copy of cfg whose clients, and those of configurations derived from
@@ -170,7 +171,7 @@ func resourceTags(tags reflect.Value, call *calllog.Call) {
 		if !key.IsValid() || !value.IsValid() || key.Kind() != reflect.Pointer || value.Kind() != reflect.Pointer || key.IsNil() || value.IsNil() {
 			continue
 		}
-		if k := key.Elem().String(); strings.HasPrefix(k, calllog.RotatorTagKeyPrefix) {
+		if k := key.Elem().String(); strings.HasPrefix(k, config.RotatorTagKeyPrefix) {
 			if call.ResourceTags == nil {
 				call.ResourceTags = map[string]string{}
 			}

@@ -22,15 +22,13 @@ type Call struct {
 	Params map[string]string `json:"params,omitempty"`
 	// TagKeys are the keys of the tags the call writes or removes.
 	TagKeys []string `json:"tagKeys,omitempty"`
-	// ResourceTags are the tags of the rotator's own keys (RotatorTagKeyPrefix) that an
+	// ResourceTags are the tags of the rotator's own keys (config.RotatorTagKeyPrefix) that an
 	// output shows on its resource (DescribeSecret): the resource tags IAM conditions see.
 	ResourceTags map[string]string `json:"resourceTags,omitempty"`
 	// Error is the error code the call ended with, if any.
 	Error string `json:"error,omitempty"`
 }
 
-// RotatorTagKeyPrefix starts the keys of the rotator's own tags (config.RotatorTagKeyPrefix).
-const RotatorTagKeyPrefix = "key-rotator:"
 
 // Fields are the only fields of inputs and outputs a Call holds: names, ARNs and IDs that
 // decide authorization. None of them ever carries a secret.

@@ -54,12 +54,12 @@ const RotatorTagKeyPrefix = "key-rotator:"
 // only tag its role may write (infra), and what ScanAndRotate confirms the delivery from.
 const HandoffSentTag = RotatorTagKeyPrefix + "sent"
 
-// HandoffKeyAccessCheck is the SecretVersionId that Secrets Manager puts in the encryption
+// SecretsKeyAccessCheck is the SecretVersionId that Secrets Manager puts in the encryption
 // context of the GenerateDataKey and Decrypt calls with which, on CreateSecret, it checks
 // that the caller may use the secret's KMS key (Secrets Manager user guide, "Secrets Manager
 // encryption context"): ScanAndRotate may decrypt under this context only (infra), never a
 // real version.
-const HandoffKeyAccessCheck = "RequestToValidateKeyAccess"
+const SecretsKeyAccessCheck = "RequestToValidateKeyAccess"
 
 // NoticesTag is the user tag in which NotifyUser records the notices delivered (pkg/history):
 // the one tag its member-account role may write (infra).
@@ -154,7 +154,6 @@ func (s Settings) ExcludeTag() (key, value string) {
 }
 
 var (
-	roleNamePattern  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	arnPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
 	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	prefixPattern    = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
@@ -211,7 +210,7 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		},
 		SenderEmail:         email(SenderEmail),
 		SupportEmail:        email(SupportEmail),
-		MemberRoleName:      matching(MemberRoleName, roleNamePattern, "an IAM role name"),
+		MemberRoleName:      matching(MemberRoleName, iamNamePattern, "an IAM role name"),
 		ManagementRoleARN:   matching(ManagementRoleARN, arnPattern, "an IAM role ARN"),
 		ExcludeAccounts:     list(get(ExcludeAccounts)),
 		ExcludeOUs:          list(get(ExcludeOUs)),
@@ -340,3 +339,9 @@ func list(v string) []string {
 	}
 	return out
 }
+
+// iamNamePattern is the character set and length IAM allows in user and role names.
+var iamNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+
+// ValidIAMName reports whether name is a valid IAM user or role name.
+func ValidIAMName(name string) bool { return iamNamePattern.MatchString(name) }

@@ -86,7 +86,9 @@ const (
 	// sentTag is set by NotifyUser once SES accepted both emails ("RFC3339 runId address"):
 	// acceptance is not delivery, so the secret stays until a later run confirms that the
 	// address did not bounce. For a key the application's secret refused, nothing was sent:
-	// "RFC3339 runId refused" (MarkRefused; an address always holds an "@").
+	// "RFC3339 runId refused" (MarkRefused; an address always holds an "@"). For a key
+	// written to the application's secret before its owner's email went out: "RFC3339 runId
+	// written" (MarkWritten).
 	sentTag = config.HandoffSentTag
 	// tagUnwatchedRun names the last run that gave the key to NotifyUser while SES's
 	// suppression settings did not suppress bounces (pkg/suppression): a send by that run
@@ -95,6 +97,9 @@ const (
 	tagUnwatchedRun = "key-rotator:unwatched-run"
 	// refusedMark stands for the address in sentTag's value of a refused key.
 	refusedMark = "refused"
+	// writtenMark stands for the address in sentTag's value of a key NotifyUser wrote to the
+	// application's secret, before its owner's email went out (MarkWritten).
+	writtenMark = "written"
 )
 
 // Pending is a created key whose hand-off secret still waits for its delivery to be confirmed.
@@ -114,6 +119,10 @@ type Pending struct {
 	// Refused is when NotifyUser last found the application's secret refusing the key
 	// (pkg/appsecret; zero: never): a same-day re-run does not send it again.
 	Refused time.Time
+	// Written is when NotifyUser wrote the key to the application's secret, its owner's email
+	// not yet sent (zero: not known): the key is delivered, also if the member role may not
+	// describe the secret since. A later MarkSent replaces it; MarkRefused does not.
+	Written time.Time
 	// Scheduled is set when the secret is scheduled for deletion (NotifyUser schedules it once
 	// sent): its value cannot be read until it is restored.
 	Scheduled bool
@@ -200,9 +209,12 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 					problems = append(problems, fmt.Errorf("hand-off secret %s: tag %s %q is not an RFC 3339 time", p.SecretName, sentTag, sent))
 					continue
 				}
-				if fields[2] == refusedMark {
+				switch fields[2] {
+				case refusedMark:
 					p.Refused = t
-				} else {
+				case writtenMark:
+					p.Written = t
+				default:
 					p.Sent, p.SentRun, p.SentTo = t, fields[1], fields[2]
 				}
 			}
@@ -254,6 +266,30 @@ func MarkRefused(ctx context.Context, sm Tagger, arn string, t time.Time, runID 
 	return MarkSent(ctx, sm, arn, t, runID, refusedMark)
 }
 
+// MarkWritten tags the secret with the time t and run of NotifyUser's attempt that wrote its
+// key to the application's secret, at once: an attempt that fails after the write, and whose
+// retry finds the secret refusing (its opt-in withdrawn in between: the rotator may then not
+// even describe it), leaves the record that the key was delivered.
+func MarkWritten(ctx context.Context, sm Tagger, arn string, t time.Time, runID string) error {
+	return MarkSent(ctx, sm, arn, t, runID, writtenMark)
+}
+
+// WrittenBefore reports whether the secret carries MarkWritten's record: MarkRefused must not
+// replace it.
+func WrittenBefore(ctx context.Context, sm Reader, arn string) (bool, error) {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return false, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
+	}
+	for _, t := range out.Tags {
+		if aws.ToString(t.Key) == sentTag {
+			fields := strings.Fields(aws.ToString(t.Value))
+			return len(fields) == 3 && fields[2] == writtenMark, nil
+		}
+	}
+	return false, nil
+}
+
 // SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
 // then sends it no second time. A secret scheduled for deletion can still be described.
 func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
@@ -264,7 +300,7 @@ func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
 	for _, t := range out.Tags {
 		if aws.ToString(t.Key) == sentTag {
 			fields := strings.Fields(aws.ToString(t.Value))
-			return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark, nil
+			return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark && fields[2] != writtenMark, nil
 		}
 	}
 	return false, nil

@@ -174,9 +174,13 @@ func FormatDeactivated(keys map[string]Inactive) string {
 // the caller records that before any write, so that none of them is deleted today.
 func Apply(u *policy.User, today time.Time, address string) (newlyInactive []string) {
 	u.NoticesSent, u.NoticesSentToday = nil, nil
-	for _, s := range ParseNotices(u.Tags.Get(NoticesTag)) {
+	sent := ParseNotices(u.Tags.Get(NoticesTag))
+	for _, s := range sent {
 		if s.To != "" && s.To != AddressDigest(address) {
 			continue // it went to an address the owner no longer gives
+		}
+		if Superseded(sent, s, today) {
+			continue
 		}
 		u.NoticesSent = append(u.NoticesSent, s.NoticeRef)
 		if SameDay(s.On, today) {
@@ -197,6 +201,16 @@ func Apply(u *policy.User, today time.Time, address string) (newlyInactive []str
 		u.Keys[i].DeactivatedDate, u.Keys[i].DeactivatedByRotator = &since, in.ByRotator
 	}
 	return newlyInactive
+}
+
+// Superseded reports whether s, a DeliveryFailed notice, was followed by the key's
+// NewKeyIssued notice delivered on a later day, before today: the new key reached its
+// destination since, and that notice gave the day the key goes, which replaces the one s
+// gave. Not before the day after that notice: a same-day re-run changes no record.
+func Superseded(sent []Sent, s Sent, today time.Time) bool {
+	return s.Kind == policy.DeliveryFailed && slices.ContainsFunc(sent, func(o Sent) bool {
+		return o.Kind == policy.NewKeyIssued && o.AccessKeyID == s.AccessKeyID && o.On.After(s.On) && !SameDay(o.On, today)
+	})
 }
 
 // SameDay reports whether a and b fall on the same UTC calendar day.

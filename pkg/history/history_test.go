@@ -121,3 +121,28 @@ func TestHistoryTagsAreReadInAnyCase(t *testing.T) {
 		t.Errorf("newly inactive %v, deactivated %v by rotator %v: want the recorded 2026-11-01", newly, d, u.Keys[1].DeactivatedByRotator)
 	}
 }
+
+// A DeliveryFailed notice is superseded by the key's NewKeyIssued notice delivered on a later
+// day, from the day after that notice on: a same-day re-run changes no record.
+func TestDeliveryFailedIsSupersededFromTheDayAfterTheNewKeyNotice(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
+	df := Sent{NoticeRef: policy.NoticeRef{Kind: policy.DeliveryFailed, AccessKeyID: "K1"}, On: day(1)}
+	nk := Sent{NoticeRef: policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: "K1"}, On: day(7)}
+	other := Sent{NoticeRef: policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: "K2"}, On: day(7)}
+	for _, tc := range []struct {
+		name  string
+		sent  []Sent
+		today time.Time
+		want  bool
+	}{
+		{"no new-key notice", []Sent{df}, day(8), false},
+		{"another key's new-key notice", []Sent{df, other}, day(8), false},
+		{"the new-key notice, today", []Sent{df, nk}, day(7), false},
+		{"the new-key notice, on an earlier day", []Sent{df, nk}, day(8), true},
+		{"the new-key notice before the failure", []Sent{{NoticeRef: df.NoticeRef, On: day(9)}, nk}, day(10), false},
+	} {
+		if got := Superseded(tc.sent, tc.sent[0], tc.today); got != tc.want {
+			t.Errorf("%s: Superseded = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

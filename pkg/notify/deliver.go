@@ -81,12 +81,20 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			writeErr = err
 			d.Log.WarnContext(ctx, "new key refused by its secret", "account", a.AccountID, "user", n.UserName,
 				"accessKeyId", n.NewKey.AccessKeyID, "reason", err.Error())
-			if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+			// An earlier attempt that wrote the key left its record: the key is in the secret
+			// (the refusal came since), and the record stays for the run that confirms it.
+			written, err := handoff.WrittenBefore(ctx, d.Secrets, n.NewKey.SecretARN)
+			if err != nil {
 				return out, errors.Join(writeErr, err)
+			}
+			if !written {
+				if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
+					return out, errors.Join(writeErr, err)
+				}
 			}
 			if fn := n.NewKey.FailureNotice; fn != nil {
 				notice := *fn
-				notice.Message = err.Error() + ". " + notice.Message
+				notice.Message = writeErr.Error() + ". " + notice.Message
 				m, err := NoticeMail(a, notice)
 				if err != nil {
 					return out, errors.Join(writeErr, err)
@@ -198,6 +206,9 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	if to := n.NewKey.DeliverTo; to != "" {
 		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
 			return nil, fmt.Errorf("in account %s: %w", a.AccountID, err)
+		}
+		if err := handoff.MarkWritten(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
+			return nil, err
 		}
 		d.Log.InfoContext(ctx, "new key written to its secret", "account", a.AccountID, "user", n.UserName,
 			"accessKeyId", key.AccessKeyID, "secret", to)

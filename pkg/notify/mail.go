@@ -17,6 +17,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // Addressing says who sends and who receives an owner's email, and which IAM user in which
@@ -591,7 +592,7 @@ func (d draft) validate() error {
 	}
 	if d.kind != supportReportKind {
 		switch {
-		case !accountIDPattern.MatchString(d.accountID):
+		case !workflow.ValidAccountID(d.accountID):
 			return fmt.Errorf("account ID %q is not 12 digits", d.accountID)
 		case d.view.UserName == "":
 			return fmt.Errorf("empty user name")

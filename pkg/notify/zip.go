@@ -11,6 +11,7 @@ import (
 	"github.com/yeka/zip"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // Names of the zip attachment and of the files inside it.
@@ -23,14 +24,12 @@ const (
 // MinPasswordLength is the shortest zip password CredentialsZip accepts.
 const MinPasswordLength = 20
 
-var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
-
 // CredentialsZip returns a zip, encrypted with AES-256 under password, holding the key pair
 // twice: credentials.csv in the format the AWS console downloads, and credentials, a profile
 // for the AWS CLI credentials file named after the account and user (see ProfileName).
 func CredentialsZip(accountID, userName, accessKeyID string, secretKey, password secret.Secret) ([]byte, error) {
 	switch {
-	case !accountIDPattern.MatchString(accountID):
+	case !workflow.ValidAccountID(accountID):
 		return nil, fmt.Errorf("credentials zip for %s in %q: account ID is not 12 digits", accessKeyID, accountID)
 	case userName == "":
 		return nil, fmt.Errorf("credentials zip for %s in %s: empty user name", accessKeyID, accountID)

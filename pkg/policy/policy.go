@@ -224,7 +224,7 @@ func (d *decider) rotate(keys []Key) {
 		d.notify(NewKeyIssued, toRotate, deactivateOn, NewKeyIssuedMessage(toRotate.AccessKeyID, dateOf(deactivateOn)))
 	}
 	if b := d.blocked; b.AccessKeyID != "" && !d.deactivatedToday[b.AccessKeyID] {
-		on := latest(d.deactivationDue(b, Key{}), d.now.Add(day))
+		on := latest(d.failureDay(b), d.now.Add(day))
 		d.notify(DeliveryFailed, b, on, fmt.Sprintf("No new key can be delivered to replace access key %s: %s. %s will be deactivated on %s unless that is fixed before; once it is, the next run delivers a new key and gives its date.",
 			b.AccessKeyID, d.user.SecretProblem, b.AccessKeyID, dateOf(on)))
 	}
@@ -254,6 +254,9 @@ func (d *decider) deletionAnnounced(k Key) bool {
 func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRotate Key, canCreate bool) {
 	other, hasOther := otherKey(k, keys)
 	switch {
+	case d.failureHeld(k):
+		// Its owner was told the day it goes (DeliveryFailed): not before, whatever was fixed
+		// since (invariant 8).
 	case hasRepl && k.StoreBehind != "":
 		d.storeBehind(k, repl)
 	case hasRepl:
@@ -269,8 +272,12 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		// No replacement can be delivered to the application's secret: the owner, whose
 		// email is usable, is told why (DeliveryFailed) before the key goes, or the bounded
 		// wait ends.
-		due := d.deactivationDue(k, Key{})
-		if d.warnedBefore(k, DeliveryFailed) || reached(d.now, due.Add(days(d.th.Notice))) {
+		// (failureHeld keeps it until the day the notice gave, the same bound.) The notice
+		// must have reached the owner on an earlier day, also for a key whose date is long
+		// past (a legacy key, or the IAM listing of a run's retry that does not show the key
+		// the run just made): such a key would otherwise go at once, untold (invariant 9);
+		// its notice names tomorrow. A mail that bounces gives the address up (rule 6).
+		if reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed) {
 			d.deactivate(k, fmt.Sprintf("key %s is %d days old (limit %d) and no replacement can be delivered (%s): deactivate",
 				k.AccessKeyID, d.age(k), d.th.DeactivateAt, d.user.SecretProblem), Key{})
 		}
@@ -375,14 +382,38 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	} else if ok {
 		return d.deactivationDue(k, s), true
 	}
-	if k.AccessKeyID == d.blocked.AccessKeyID {
-		return latest(d.deactivationDue(k, Key{}), d.now.Add(day)), true
+	if k.AccessKeyID == d.blocked.AccessKeyID || d.failureTold(k) {
+		return latest(d.failureDay(k), d.now.Add(day)), true
 	}
 	other, hasOther := otherKey(k, d.left)
 	if !d.email || hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == d.left[0].AccessKeyID {
 		return d.deactivationDue(k, Key{}), true
 	}
 	return time.Time{}, false
+}
+
+// failureDay is the day a DeliveryFailed notice about Active key k gives (from the day after
+// the notice on): the end of the bounded wait, noticePeriod days past k's date as its
+// successor (delivered or on its way; zero Key: none) sets it. Every DeliveryFailed notice
+// names it, whatever failed: no key can be delivered to the application's secret, the new
+// key's write was refused, or the secret no longer holds it.
+func (d *decider) failureDay(k Key) time.Time {
+	s, _ := successor(k, d.keys, d.now, d.th)
+	return d.deactivationDue(k, s).Add(days(d.th.Notice))
+}
+
+// failureTold reports whether the owner was sent a DeliveryFailed notice about k.
+func (d *decider) failureTold(k Key) bool {
+	return slices.Contains(d.user.NoticesSent, NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID})
+}
+
+// failureHeld reports whether k stays active today because its owner was told, in a
+// DeliveryFailed notice, that it is deactivated on failureDay unless the failure is fixed:
+// the notice states the day, so k goes on it (the notice counting from the day after its
+// delivery), also when the failure was fixed since and k's own date is earlier (invariant 8).
+// A fix that creates a new key tells a new day (NewKeyIssued), and the notice is forgotten.
+func (d *decider) failureHeld(k Key) bool {
+	return d.failureTold(k) && !(reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed))
 }
 
 // warnedOrGivenUp reports whether k may be deactivated now that its date (due) has come: the

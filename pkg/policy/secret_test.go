@@ -16,8 +16,9 @@ func dated(p UserPlan) []string {
 
 // A user whose keys cannot be delivered to its application's secret (SecretProblem) gets no
 // new key, and its owner, whose email stays usable, is told why (DeliveryFailed) with the
-// day the key goes; the key goes on that day only once that notice was delivered on an
-// earlier day, or N days past it (DESIGN.md invariant 9). A key whose successor went to the
+// day the key goes, N days past its date: the key goes on that day once that notice was
+// delivered on an earlier day, also when the failure was fixed since (invariant 8), or on it
+// without the notice (the bounded wait, DESIGN.md invariant 9). A key whose successor went to the
 // secret, when the secret no longer holds it (StoreBehind), goes N days past its date once
 // the owner was told, 2N at most (invariant 10).
 func TestDeliveryToASecretThatFailsTellsTheOwnerFirst(t *testing.T) {
@@ -34,12 +35,18 @@ func TestDeliveryToASecretThatFailsTellsTheOwnerFirst(t *testing.T) {
 		actions, notices []string
 	}{
 		{"refused at rotation: told, no key", refused(withEmail(key("K1", Active, 80, 0))), []string{},
-			[]string{"DeliveryFailed K1 2026-12-05"}},
+			[]string{"DeliveryFailed K1 2026-12-15"}},
 		{"refused on the key's date, never told: told, not deactivated", refused(withEmail(key("K1", Active, 92, 0))), []string{},
-			[]string{"DeliveryFailed K1 2026-11-26"}},
-		{"refused on the key's date, told before: deactivated", told(refused(withEmail(key("K1", Active, 90, 0))), "K1"),
-			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
-		{"refused, never told, N days past the date: the bounded wait", refused(withEmail(key("K1", Active, 100, 0))),
+			[]string{"DeliveryFailed K1 2026-12-03"}},
+		{"refused on the key's date, told before: kept until the day told, N days past it", told(refused(withEmail(key("K1", Active, 90, 0))), "K1"),
+			[]string{}, []string{}},
+		{"refused, told before, N days past the date: deactivated", told(refused(withEmail(key("K1", Active, 100, 0))), "K1"),
+			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
+		{"told of a failure, fixed since (a successor delivered, the secret current): kept until the day told", told(warned(withEmail(key("K1", Active, 95, 0), key("K2", Active, 20, 0)), "K1"), "K1"),
+			[]string{}, []string{}},
+		{"refused, never told, N days past the date (a legacy key): told first, kept", refused(withEmail(key("K1", Active, 100, 0))),
+			[]string{}, []string{"DeliveryFailed K1 2026-11-26"}},
+		{"refused, told, N days past the date: deactivated", told(refused(withEmail(key("K1", Active, 100, 0))), "K1"),
 			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
 		{"no email: rule 6 as before", refused(noEmail(key("K1", Active, 90, 0))), []string{"DeactivateKey K1"}, []string{}},
 		{"secret behind on the date: told, kept", warned(withEmail(behind(key("K1", Active, 90, 0)), key("K2", Active, 10, 0)), "K1"), []string{},

@@ -115,9 +115,10 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 	if p.DeliverTo != "" {
 		// A key written to its secret is delivered, whatever became of the owner's notice.
 		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
-		// key if NotifyUser marked it sent: it does so only after the write succeeded.
+		// key if NotifyUser marked it written or sent: it does so only after the write
+		// succeeded.
 		state, err := appsecret.Find(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
-		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() {
+		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
 			return false, err
 		}
 	} else if why := e.unconfirmable(p); why != "" {

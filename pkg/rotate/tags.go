@@ -39,7 +39,8 @@ func (ur *userRun) writeHistory(ctx context.Context) error {
 }
 
 // prune drops, after the writes, what the history remembers of keys that no longer exist,
-// the failed deliveries of keys whose replacement was created or delivered since, and the
+// the failed deliveries of keys whose replacement was created since or whose new-key notice
+// was delivered after them (history.Superseded), and the
 // inactive-since day of keys active again.
 func (ur *userRun) prune() map[string]string {
 	exists := map[string]bool{}
@@ -60,8 +61,9 @@ func (ur *userRun) prune() map[string]string {
 			ur.replaced[a.Replaces] = true
 		}
 	}
-	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool {
-		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef)
+	all := history.ParseNotices(ur.u.Tags.Get(history.NoticesTag))
+	sent := slices.DeleteFunc(slices.Clone(all), func(s history.Sent) bool {
+		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef) || history.Superseded(all, s, ur.run.Now)
 	})
 	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 	// A key active again (its owner reactivated it) loses its record: if it is deactivated

@@ -35,8 +35,10 @@ type userRun struct {
 	// untrusted are the user's rotator tags whose MAC did not verify, as read (history.Seal):
 	// taken as absent, and replaced whenever the rotator writes that tag.
 	untrusted map[string]string
-	// replaced holds the keys whose replacement this run created or found delivered: what
-	// the history says of their failed deliveries is over.
+	// replaced holds the keys whose replacement this run created: what the history says of
+	// their failed deliveries is over (the new key's notice gives the day they go). A
+	// delivery confirmed is not enough: the DeliveryFailed notice gave the day, which holds
+	// unless a NewKeyIssued notice delivered since gave another (history.Superseded).
 	replaced map[string]bool
 }
 
@@ -131,7 +133,6 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		p := ur.pending[id]
 		switch {
 		case e.confirmed[id]:
-			ur.replaced[p.Replaces] = true
 			delete(ur.pending, id)
 		case !keyIDs[id]:
 			if err := e.dropStale(ctx, p); err != nil {
@@ -158,7 +159,6 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			if confirmed {
-				ur.replaced[p.Replaces] = true
 				delete(ur.pending, id)
 			}
 		}
@@ -196,8 +196,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	newly := history.Apply(&ur.u, e.run.Now, email)
-	// A DeliveryFailed notice told of a replacement that is now delivered: a later failure
-	// (the application writing its secret over) is told anew.
+	// A DeliveryFailed notice about a key whose replacement this run created is over.
 	ur.u.NoticesSent = slices.DeleteFunc(ur.u.NoticesSent, ur.replacedNotice)
 	ur.u.NoticesSentToday = slices.DeleteFunc(ur.u.NoticesSentToday, ur.replacedNotice)
 	if len(newly) > 0 {

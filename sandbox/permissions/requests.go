@@ -9,11 +9,6 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 )
 
-// SecretsManagerKeyAccessCheck is the SecretVersionId in the encryption context of the KMS
-// calls with which Secrets Manager checks, on CreateSecret, that the caller may use the
-// secret's key (Secrets Manager user guide, "Secrets Manager encryption context").
-const SecretsManagerKeyAccessCheck = "RequestToValidateKeyAccess"
-
 // where is what a call's requests depend on besides the call: the caller's account, the
 // stand-in's partition and organization, and the KMS key of an encrypted resource.
 type where struct {
@@ -77,7 +72,7 @@ var operations = map[string]operation{
 		}
 		return append(out,
 			viaSecretsManager("kms:GenerateDataKey", key, arn, c.Region, nil),
-			viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{config.HandoffKeyAccessCheck}))
+			viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{config.SecretsKeyAccessCheck}))
 	},
 	"Secrets Manager TagResource": func(c calllog.Call, w where) []Request {
 		return []Request{{Action: "secretsmanager:TagResource", Resource: secretARN(c, w),
@@ -94,7 +89,7 @@ var operations = map[string]operation{
 			// its data key, and checks that the caller may use the key, on the caller's behalf.
 			out = append(out,
 				viaSecretsManager("kms:GenerateDataKey", key, arn, c.Region, nil),
-				viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{SecretsManagerKeyAccessCheck}))
+				viaSecretsManager("kms:Decrypt", key, arn, c.Region, []string{config.SecretsKeyAccessCheck}))
 		}
 		return out
 	},
