@@ -139,10 +139,11 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
-		case used[id] && p.DeliverTo == "" && !e.run.DryRun:
+		case used[id] && p.DeliverTo == "" && !e.run.DryRun && !p.Scheduled && !history.SameDay(p.Sent, e.run.Now):
 			// A new key that was used reached its owner, whatever SES's suppression list
 			// shows or could show (a send while bounces were not suppressed, say). As in
-			// confirm, a pending mark left over its key goes before its secret does.
+			// confirm, a pending mark left over its key goes before its secret does, and not
+			// on the day it was sent (a same-day re-run writes nothing).
 			if err := e.unmark(ctx, p, ur.u.Tags); err != nil {
 				return err
 			}
