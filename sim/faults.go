@@ -2,14 +2,17 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -59,6 +62,14 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 		s.res.Faults[awsmodel.Conflict.String()]++
 		return awsmodel.Conflict
 	}
+	if in, ok := c.Input.(*iam.UntagUserInput); ok && slices.Contains(in.TagKeys, history.PendingTag) && s.fault(f.MarkUntagFails) {
+		s.res.Faults["mark-untag-fails"]++
+		return awsmodel.ServerError
+	}
+	if in, ok := c.Input.(*iam.ListAccessKeysInput); ok && s.marked(c.Account, aws.ToString(in.UserName)) && s.fault(f.MarkedUserReadFails) {
+		s.res.Faults["marked-user-read-fails"]++
+		return awsmodel.Throttle
+	}
 	if !s.fault(f.Call) {
 		return awsmodel.None
 	}
@@ -68,4 +79,10 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 	}
 	s.res.Faults[fault.String()]++
 	return fault
+}
+
+// marked reports whether the user carries a pending mark.
+func (s *sim) marked(account, user string) bool {
+	o := s.owners[account+"/"+user]
+	return o != nil && s.tags(o).Get(history.PendingTag) != ""
 }

@@ -108,13 +108,19 @@ type Faults struct {
 	// Per conditional S3 write (the account's lease): S3 answers 409
 	// ConditionalRequestConflict, another operation on the key racing it.
 	S3Conflict float64
+	// A pending mark that lingers on a key the rotator stored and delivered (the path of
+	// issue 19's first item): per UntagUser of the mark, IAM fails it past the SDK's retries
+	// (MarkUntagFails); per ListAccessKeys of a user carrying the mark, the read is throttled
+	// past the retries (MarkedUserReadFails), so that a day's run confirms the delivery but
+	// never reaches the user's own orphan sweep.
+	MarkUntagFails, MarkedUserReadFails float64
 }
 
 // DefaultFaults is the campaign's schedule of faults.
 func DefaultFaults() Faults {
 	return Faults{Call: 0.03, MissedDay: 0.05, Overlap: 0.1, SESOutage: 0.03,
 		ConsoleRerun: 0.0005, ScanRetried: 0.03, NotifyRetried: 0.02, OwnerActsDuringScan: 0.002, OptInWithdrawn: 0.03,
-		S3Conflict: 0.1}
+		S3Conflict: 0.1, MarkUntagFails: 0.2, MarkedUserReadFails: 0.3}
 }
 
 func (c Config) withDefaults() Config {

@@ -29,7 +29,6 @@ type Call struct {
 	Error string `json:"error,omitempty"`
 }
 
-
 // Fields are the only fields of inputs and outputs a Call holds: names, ARNs and IDs that
 // decide authorization. None of them ever carries a secret.
 var Fields = []string{
