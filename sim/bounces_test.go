@@ -182,3 +182,41 @@ func TestResendAfterBouncesAreSuppressedAgainWaitsForItsConfirmation(t *testing.
 			tag, len(h.handoffSecrets("kate")), before)
 	}
 }
+
+// TestUnusedKeyAwaitingConfirmationIsDeletedWithItsHandoffSecret: a new key whose send cannot
+// be confirmed (BOUNCE not suppressed) and that is never used is deleted as unused (rule 2);
+// the run that deletes it deletes its hand-off secret too, so that a same-day re-run writes
+// nothing (campaign seed 7, day 107: the third run deleted the secret of a key the day's run
+// had deleted).
+func TestUnusedKeyAwaitingConfirmationIsDeletedWithItsHandoffSecret(t *testing.T) {
+	h := newHarness(t)
+	h.w.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.user("olga", nil, 85)[0]
+	h.day()
+	var fresh string
+	for id := range h.keys("olga") {
+		if id != old {
+			fresh = id
+		}
+	}
+	if fresh == "" || len(h.handoffSecrets("olga")) != 1 {
+		t.Fatalf("day 0 must create a new key and keep its hand-off secret: keys %v, secrets %v", h.keys("olga"), secretNames(h.handoffSecrets("olga")))
+	}
+	for range 120 {
+		must(h.w.UseKey(testAccount, old, h.now.Add(-time.Hour), "s3", "us-east-1"))
+		h.notify(h.scan())
+		if _, ok := h.keys("olga")[fresh]; !ok {
+			break
+		}
+		h.dayStart = h.dayStart.AddDate(0, 0, 1)
+		h.now = h.dayStart
+	}
+	if _, ok := h.keys("olga")[fresh]; ok {
+		t.Fatalf("the unused new key %s was never deleted: keys %v", fresh, h.keys("olga"))
+	}
+	for _, name := range secretNames(h.handoffSecrets("olga")) {
+		if strings.Contains(name, fresh) {
+			t.Errorf("the run that deleted the unused key %s left its hand-off secret %s for a later run (a same-day re-run would write)", fresh, name)
+		}
+	}
+}

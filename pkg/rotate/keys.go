@@ -85,7 +85,19 @@ func markTime(mark string) (time.Time, error) {
 func (ur *userRun) write(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	switch a.Action {
 	case policy.DeleteKey:
-		return nil, ur.deleteKey(ctx, a.AccessKeyID)
+		if err := ur.deleteKey(ctx, a.AccessKeyID); err != nil {
+			return nil, err
+		}
+		// A key still waiting for its delivery's confirmation (one sent while bounces were
+		// not suppressed, deleted as unused) takes its hand-off secret with it in this run:
+		// left for the next run to drop, it would be a same-day re-run's write.
+		if p, ok := ur.pending[a.AccessKeyID]; ok {
+			if err := handoff.Delete(ctx, ur.Secrets, p.SecretARN); err != nil {
+				return nil, fmt.Errorf("delete the hand-off secret of deleted key %s: %w", a.AccessKeyID, err)
+			}
+			delete(ur.pending, a.AccessKeyID)
+		}
+		return nil, nil
 	case policy.DeactivateKey:
 		_, err := ur.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: aws.String(a.AccessKeyID), Status: types.StatusTypeInactive})
 		return nil, err
