@@ -139,9 +139,12 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
-		case used[id] && p.DeliverTo == "" && !e.run.DryRun && !p.Scheduled && !history.SameDay(p.Sent, e.run.Now):
+		case used[id] && !e.run.DryRun && !p.Scheduled && !history.SameDay(p.Sent, e.run.Now) && (p.DeliverTo == "" || !history.SameDay(p.Created, e.run.Now)):
 			// A new key that was used reached its owner, whatever SES's suppression list
-			// shows or could show (a send while bounces were not suppressed, say). As in
+			// shows or could show (a send while bounces were not suppressed, say), or its
+			// application, whatever its secret holds since (rewritten, deleted): it is never
+			// deleted as undelivered. The old key still waits while the secret does not hold
+			// it (unlessStoreBehind). As in
 			// confirm, a pending mark left over its key goes before its secret does, and not
 			// on the day it was sent (a same-day re-run writes nothing).
 			if err := e.unmark(ctx, p, ur.u.Tags); err != nil {
