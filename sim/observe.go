@@ -47,7 +47,6 @@ func (s *sim) readMail() {
 			}
 		}
 		if len(m.Bounced) > 0 {
-			s.bounced(m.Raw)
 			continue
 		}
 		s.heard(m.Raw, subject)

@@ -1,13 +1,11 @@
 package rotate
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -25,7 +23,6 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	}
 	notices := up.Notices
 	redelivery := false
-	bound := "" // the date the bounded wait counts from: the new key's first, on a redelivery
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) && !history.SameDay(p.Written, e.run.Now) {
@@ -37,17 +34,11 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 					}
 					continue
 				}
-				if p.DeliverTo == "" && !p.Sent.IsZero() && e.bounceProblem() != "" {
-					// Sent before, and a new send could not be confirmed either: the key waits
-					// for a run that sees bounces, which sends it again.
-					continue
-				}
 				replaced := ur.usage(p.Replaces)
 				// The old key goes on its day, and not before the first run after the owner
 				// got the new key: a redelivery days later names that day, never one already
 				// past (invariant 8). The bounded wait still counts from p.DeactivateOn.
 				on := policy.AnnouncedDay(p.DeactivateOn, e.run.Now)
-				bound = p.DeactivateOn
 				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: on,
 					Replaced: replaced, DeliverTo: p.DeliverTo}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
@@ -65,10 +56,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 		return
 	}
 	if newKey != nil && newKey.DeliverTo != "" {
-		// The day it gives is the end of the bounded wait, which counts from the new key's
-		// first date, not from the day a redelivery announces (a later one, once that first
-		// date is past): the old key would not wait for it.
-		newKey.FailureNotice = ur.failureNotice(newKey.AccessKeyID, newKey.ReplacesAccessKeyID, cmp.Or(bound, newKey.DeactivateOn), newKey.DeliverTo, "")
+		newKey.FailureNotice = ur.failureNotice(newKey.AccessKeyID, newKey.ReplacesAccessKeyID, newKey.DeactivateOn, newKey.DeliverTo, "")
 	}
 	// Users with writes always notify: a user without may use the budget only beyond what
 	// the users still to come may need for their writes.
@@ -81,17 +69,6 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 		}
 		e.res.Counts.Deferred++
 		return
-	}
-	if redelivery && newKey.DeliverTo == "" && e.bounceProblem() != "" {
-		// This run's send of the key can never be confirmed: say so on its secret first. A
-		// new key's secret says so from its creation (createKey).
-		if err := handoff.MarkUnwatched(ctx, e.Secrets, newKey.SecretARN, e.run.RunID); err != nil {
-			e.Log.WarnContext(ctx, "redelivery left to a later run", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", newKey.AccessKeyID, "error", err.Error())
-			if newKey, redelivery = nil, false; len(up.Notices) == 0 {
-				return
-			}
-			notices = up.Notices
-		}
 	}
 	if redelivery {
 		e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", newKey.AccessKeyID)
