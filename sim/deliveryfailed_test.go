@@ -223,3 +223,32 @@ func TestWrittenKeyCountsAsDeliveredAfterTheOptInIsWithdrawn(t *testing.T) {
 		}
 	}
 }
+
+// TestFailureNoticeToANewAddressGivesTheDayFirstTold: the owner told of a refused write
+// that the old key goes on day X, who then changes their email tag, is told again at the new
+// address: the same day X (the bounded wait counts from the new key's first date), not one
+// moved later by the redelivery, which the key would not wait for (campaign seed 15, day 20:
+// "a key is deactivated on the day its owner was told, not before").
+func TestFailureNoticeToANewAddressGivesTheDayFirstTold(t *testing.T) {
+	h := newHarness(t)
+	h.appSecrets = deniedWrites{h.w.SecretsIn(testAccount), &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Access to KMS is not allowed"}}
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.day()
+	first, ok := toldDates(h.w.Messages())[old]
+	if !ok {
+		t.Fatalf("the owner was not told of the refused write on day 0 (emails %q)", h.subjects("ci"))
+	}
+	for range 11 { // past the old key's date: the bounded wait is on
+		h.day()
+	}
+	must(h.w.SetTag(testAccount, "ci", "EmailID", "ci.new@"+domain))
+	for range 3 {
+		h.day()
+	}
+	if len(h.w.Delivered("ci.new@"+domain)) == 0 {
+		t.Fatalf("the owner was not told at the new address")
+	}
+	if again := toldDates(h.w.Messages())[old]; again != first {
+		t.Errorf("the owner, first told %s goes on %s, was told %s at the new address", old, first, again)
+	}
+}

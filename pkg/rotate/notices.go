@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -23,6 +24,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	}
 	notices := up.Notices
 	redelivery := false
+	bound := "" // the date the bounded wait counts from: the new key's first, on a redelivery
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
 			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) && !history.SameDay(p.Written, e.run.Now) {
@@ -39,6 +41,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 				// got the new key: a redelivery days later names that day, never one already
 				// past (invariant 8). The bounded wait still counts from p.DeactivateOn.
 				on := policy.AnnouncedDay(p.DeactivateOn, e.run.Now)
+				bound = p.DeactivateOn
 				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: on,
 					Replaced: replaced, DeliverTo: p.DeliverTo}, true
 				// The new-key email is the old key's NewKeyIssued notice, remembered once
@@ -56,7 +59,10 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 		return
 	}
 	if newKey != nil && newKey.DeliverTo != "" {
-		newKey.FailureNotice = ur.failureNotice(newKey.AccessKeyID, newKey.ReplacesAccessKeyID, newKey.DeactivateOn, newKey.DeliverTo, "")
+		// The day it gives is the end of the bounded wait, which counts from the new key's
+		// first date, not from the day a redelivery announces (a later one, once that first
+		// date is past): the old key would not wait for it.
+		newKey.FailureNotice = ur.failureNotice(newKey.AccessKeyID, newKey.ReplacesAccessKeyID, cmp.Or(bound, newKey.DeactivateOn), newKey.DeliverTo, "")
 	}
 	// Users with writes always notify: a user without may use the budget only beyond what
 	// the users still to come may need for their writes.
