@@ -62,10 +62,19 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
-		// A key the owner holds and may use is not deleted (rule 2 aside, below). The orphan
-		// rule deletes Active keys, never used, created within rotate.OrphanWindow of the
-		// rotator's last pending mark: one of those that the rotator made and delivered is a
-		// key somebody received (invariant 12), whatever befell its mark or its secret.
+		if s.unused(k, tags) {
+			// Rule 2: a key unused for unused-at days goes, whoever holds it. Checked first:
+			// s.marks keeps the rotator's last mark after it was cleared, so a key created
+			// under it and never used looks like its orphan for as long as it exists; rule 2's
+			// deletion of such a key, delivered and never used in U days (an application that
+			// wrote its old value back), is not the orphan rule's. The orphan rule cannot
+			// delete a key unused for U days that rule 2 would not delete in the same run.
+			return
+		}
+		// A key the owner holds and may use is not deleted. The orphan rule deletes Active
+		// keys, never used, created within rotate.OrphanWindow of the rotator's last pending
+		// mark: one of those that the rotator made and delivered is a key somebody received
+		// (invariant 12), whatever befell its mark or its secret.
 		mark, marked := s.marks[c.Account+"/"+user]
 		orphanLike := marked && k.Status == types.StatusTypeActive && k.LastUsed == nil &&
 			!k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
@@ -84,11 +93,8 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			// cannot keep the one without leaving the other active and unknown (the security
 			// invariant "a created key is never lost"). Counted; docs/policy.md says so.
 			s.res.Faults["owner-key-made-within-an-unknown-creation-window"]++
-		case k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID]:
+		case k.Status == types.StatusTypeActive && o.held[keyID]:
 			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
-		}
-		if s.unused(k, tags) {
-			return // rule 2: a key unused for unused-at days goes, whoever holds it
 		}
 	}
 	if k.Status == types.StatusTypeActive {
