@@ -137,3 +137,41 @@ func TestCheckerHoldsTheRotatorToTheDayTold(t *testing.T) {
 		t.Errorf("the day kept, reported: %v", s.res.Violations)
 	}
 }
+
+// TestDeactivatedKeyIsDeletedOnTheDayItsOwnerWasTold: when the rotator deactivates a key
+// whose other key comes due for its own replacement first, rule 4 deletes the Inactive key
+// on that day to make room. The KeyDeactivated email must name that day, not the later day
+// rule 3 alone would give: a run cut between the deletion and the creation (a crash, a lost
+// response, a missed day) otherwise leaves the key deleted days before the day told, with no
+// new key in its slot (campaign seeds 35, 66, 149, 171).
+func TestDeactivatedKeyIsDeletedOnTheDayItsOwnerWasTold(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ages []int
+	}{
+		{"its replacement comes due three days after the deactivation", []int{85, 72}},
+		{"two old active keys: the other is replaced the day after", []int{89, 80}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			old := h.user("dev", nil, tt.ages...)[0]
+			start := h.dayStart
+			deletedOn := ""
+			for d := 0; d <= 20 && deletedOn == ""; d++ {
+				h.day()
+				if _, exists := h.keys("dev")[old]; !exists {
+					deletedOn = start.AddDate(0, 0, d).Format(time.DateOnly)
+				}
+			}
+			told := ""
+			for _, m := range h.w.Delivered("dev@" + domain) {
+				if day, ok := toldIn(m.Raw).deletion[old]; ok {
+					told = day
+				}
+			}
+			if told == "" || deletedOn != told {
+				t.Fatalf("%s deleted on %q, its owner was told %q", old, deletedOn, told)
+			}
+		})
+	}
+}
