@@ -127,7 +127,7 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 
 // notify runs NotifyUser for each notification, ignoring failures (the ASL reports them).
 func (h *harness) notify(notes []workflow.Notification) {
-	d := &notify.Deliverer{Secrets: h.w.Secrets(), AppSecrets: func(string) appsecret.API { return h.memberSecrets() }, Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
+	d := &notify.Handler{Secrets: h.w.Secrets(), AppSecrets: func(string) appsecret.API { return h.memberSecrets() }, Sender: notify.NewSender(h.w.SES(), "", nil), From: "rotator@" + domain,
 		History: func(string) history.TagAPI { return h.w.IAM(testAccount) }, Now: func() time.Time { return h.now }, Seal: h.seal,
 		Log: slog.New(slog.NewJSONHandler(&h.logs, nil))}
 	for _, n := range notes {
