@@ -1,13 +1,9 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
-	"mime"
-	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -22,65 +18,33 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
 // The regression tests of issue 9's numbered cases: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
 
-func (h *harness) keys(user string) map[string]types.StatusType {
-	out := map[string]types.StatusType{}
-	for _, k := range h.w.Keys(testAccount, user) {
-		out[k.AccessKeyID] = k.Status
-	}
-	return out
-}
-
-// received lists the new keys whose zip and password both reached user.
-func (h *harness) received(user string) []string {
-	halves := map[string]int{}
-	for _, m := range h.w.Delivered(user + "@" + domain) {
-		parsed, err := mail.ReadMessage(bytes.NewReader(m.Raw))
-		if err != nil {
-			continue
-		}
-		subject, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
-		for _, re := range []*regexp.Regexp{zipSubject, passwordSubject} {
-			if m := re.FindStringSubmatch(subject); m != nil {
-				halves[m[1]]++
-			}
-		}
-	}
-	var out []string
-	for id, n := range halves {
-		if n >= 2 {
-			out = append(out, id)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // Case 1: after the owner deactivated the first replacement, a second one is created for the
 // same old key, and it is delivered (it carries the old key and its date).
 func TestCase1SecondReplacementOfTheSameOldKeyIsDelivered(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("alice", nil, 85)[0]
-	h.day() // K1 created and delivered
-	first := h.received("alice")
+	h := scenario.New(t)
+	old := h.User("alice", nil, 85)[0]
+	h.Day() // K1 created and delivered
+	first := h.Received("alice")
 	if len(first) != 1 {
 		t.Fatalf("alice received %v after the first rotation, want one key", first)
 	}
-	h.day() // the delivery is confirmed
-	must(h.w.SetKeyStatus(testAccount, first[0], types.StatusTypeInactive))
+	h.Day() // the delivery is confirmed
+	must(h.W.SetKeyStatus(scenario.Account, first[0], types.StatusTypeInactive))
 	for range 3 {
-		h.day()
+		h.Day()
 	}
-	got := h.received("alice")
+	got := h.Received("alice")
 	if len(got) != 2 {
-		t.Fatalf("alice received %v, want a second key replacing %s (keys now %v)", got, old, h.keys("alice"))
+		t.Fatalf("alice received %v, want a second key replacing %s (keys now %v)", got, old, h.Keys("alice"))
 	}
-	if h.keys("alice")[old] != types.StatusTypeActive {
+	if h.Keys("alice")[old] != types.StatusTypeActive {
 		t.Errorf("the old key %s was deactivated before the second replacement reached alice", old)
 	}
 }
@@ -88,91 +52,91 @@ func TestCase1SecondReplacementOfTheSameOldKeyIsDelivered(t *testing.T) {
 // Case 2: a failed UntagUser of the pending mark after the key was stored does not make the
 // delivered key an orphan.
 func TestCase2DeliveredKeyIsNotDeletedAsAnOrphan(t *testing.T) {
-	h := newHarness(t)
-	h.user("bob", nil, 85)
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h := scenario.New(t)
+	h.User("bob", nil, 85)
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if in, ok := c.Input.(*iam.UntagUserInput); ok && slices.Contains(in.TagKeys, "key-rotator:pending") {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
 	}
-	h.day()
-	h.w.Inject = nil
-	got := h.received("bob")
+	h.Day()
+	h.W.Inject = nil
+	got := h.Received("bob")
 	if len(got) != 1 {
 		t.Fatalf("bob received %v, want the new key", got)
 	}
 	for range 3 {
-		h.day()
+		h.Day()
 	}
-	if _, ok := h.keys("bob")[got[0]]; !ok {
-		t.Errorf("bob's delivered key %s was deleted (keys %v)", got[0], h.keys("bob"))
+	if _, ok := h.Keys("bob")[got[0]]; !ok {
+		t.Errorf("bob's delivered key %s was deleted (keys %v)", got[0], h.Keys("bob"))
 	}
 }
 
 // Case 3: while SES rejects every send, the new key is not a replacement: the old key stays
 // active past T_r+N, until the bounded wait ends.
 func TestCase3UndeliveredKeyIsNoReplacement(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("carol", nil, 85)[0]
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h := scenario.New(t)
+	old := h.User("carol", nil, 85)[0]
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if c.Operation == "SendEmail" {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
 	}
 	for range 15 {
-		h.day()
+		h.Day()
 	}
-	if len(h.received("carol")) != 0 {
+	if len(h.Received("carol")) != 0 {
 		t.Fatal("carol received a key while SES rejected every send")
 	}
-	if h.keys("carol")[old] != types.StatusTypeActive {
-		t.Errorf("carol's old key %s was deactivated 15 days after a replacement she never received (keys %v)", old, h.keys("carol"))
+	if h.Keys("carol")[old] != types.StatusTypeActive {
+		t.Errorf("carol's old key %s was deactivated 15 days after a replacement she never received (keys %v)", old, h.Keys("carol"))
 	}
 }
 
 // Case 4: an exempt user gets no write, whatever rotator tags it carries.
 func TestCase4ExemptUserWithAPendingMarkKeepsItsKeys(t *testing.T) {
-	h := newHarness(t)
-	ids := h.user("dave", map[string]string{"Exempt": "true", "key-rotator:pending": "not a time"}, 200, 5)
+	h := scenario.New(t)
+	ids := h.User("dave", map[string]string{"Exempt": "true", "key-rotator:pending": "not a time"}, 200, 5)
 	writes := 0
-	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+	h.W.Observe = func(c awsmodel.Call, _ any, _ error) {
 		if c.Service == "IAM" && c.Writes() && strings.HasPrefix(callSubject(c.Input), "dave") {
 			writes++
 		}
 	}
-	h.day()
-	if writes != 0 || len(h.keys("dave")) != len(ids) {
-		t.Errorf("exempt dave: %d writes, keys %v (had %v)", writes, h.keys("dave"), ids)
+	h.Day()
+	if writes != 0 || len(h.Keys("dave")) != len(ids) {
+		t.Errorf("exempt dave: %d writes, keys %v (had %v)", writes, h.Keys("dave"), ids)
 	}
 }
 
 // Case 5: a DeactivationScheduled notice that SES failed to send is not counted as sent: the
 // key is deactivated only after the warning reached its owner, on an earlier day.
 func TestCase5WarningIsDeliveredBeforeTheDeactivation(t *testing.T) {
-	h := newHarness(t)
-	ids := h.user("erin", nil, 89, 5) // an old key, and a replacement erin made herself
+	h := scenario.New(t)
+	ids := h.User("erin", nil, 89, 5) // an old key, and a replacement erin made herself
 	warned := time.Time{}
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if c.Operation == "SendEmail" && h.runs <= 2 {
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Operation == "SendEmail" && h.Runs <= 2 {
 			return awsmodel.ServerError // SES is down for the first two days
 		}
 		return awsmodel.None
 	}
 	for range 20 {
-		h.day()
-		if warned.IsZero() && len(h.w.Delivered("erin@"+domain)) > 0 {
-			warned = h.now
+		h.Day()
+		if warned.IsZero() && len(h.W.Delivered("erin@"+domain)) > 0 {
+			warned = h.Now
 		}
-		if h.keys("erin")[ids[0]] == types.StatusTypeInactive {
+		if h.Keys("erin")[ids[0]] == types.StatusTypeInactive {
 			break
 		}
 	}
 	if warned.IsZero() {
 		t.Fatal("erin was never warned")
 	}
-	if h.keys("erin")[ids[0]] == types.StatusTypeInactive && !warned.Before(h.now) {
+	if h.Keys("erin")[ids[0]] == types.StatusTypeInactive && !warned.Before(h.Now) {
 		t.Errorf("erin's key was deactivated the day the warning reached her")
 	}
 }
@@ -180,23 +144,23 @@ func TestCase5WarningIsDeliveredBeforeTheDeactivation(t *testing.T) {
 // Case 6: when recording the deactivation day fails, a re-run the same day does not delete
 // the key deactivated that day.
 func TestCase6NoSameDayDeleteAfterAFailedHistoryWrite(t *testing.T) {
-	h := newHarness(t)
-	must(h.w.CreateUser(testAccount, "frank", nil)) // no email: deactivated at 90
-	id, _, err := h.w.AddKey(testAccount, "frank", h.now.AddDate(0, 0, -105), types.StatusTypeActive)
+	h := scenario.New(t)
+	must(h.W.CreateUser(scenario.Account, "frank", nil)) // no email: deactivated at 90
+	id, _, err := h.W.AddKey(scenario.Account, "frank", h.Now.AddDate(0, 0, -105), types.StatusTypeActive)
 	must(err)
-	must(h.w.UseKey(testAccount, id, h.now.Add(-time.Hour), "s3", "us-east-1"))
-	h.now = h.now.Add(time.Minute)
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	must(h.W.UseKey(scenario.Account, id, h.Now.Add(-time.Hour), "s3", "us-east-1"))
+	h.Now = h.Now.Add(time.Minute)
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if in, ok := c.Input.(*iam.TagUserInput); ok && len(in.Tags) > 0 && aws.ToString(in.Tags[0].Key) == "key-rotator:deactivated" {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
 	}
-	h.notify(h.scan())
-	h.w.Inject = nil
-	h.now = h.now.Add(30 * time.Minute)
-	h.notify(h.scan()) // the same day
-	if _, ok := h.keys("frank")[id]; !ok {
+	h.Notify(h.Scan())
+	h.W.Inject = nil
+	h.Now = h.Now.Add(30 * time.Minute)
+	h.Notify(h.Scan()) // the same day
+	if _, ok := h.Keys("frank")[id]; !ok {
 		t.Errorf("frank's key %s was deleted on the day it was deactivated", id)
 	}
 }
@@ -204,23 +168,23 @@ func TestCase6NoSameDayDeleteAfterAFailedHistoryWrite(t *testing.T) {
 // Case 7: a key the owner reactivates while the rotator reads other users is not deleted
 // while active.
 func TestCase7NoWriteOnStaleReads(t *testing.T) {
-	h := newHarness(t)
-	must(h.w.CreateUser(testAccount, "gina", map[string]string{"EmailID": "gina@" + domain}))
-	inactive, _, err := h.w.AddKey(testAccount, "gina", h.now.AddDate(0, 0, -120), types.StatusTypeInactive)
+	h := scenario.New(t)
+	must(h.W.CreateUser(scenario.Account, "gina", map[string]string{"EmailID": "gina@" + domain}))
+	inactive, _, err := h.W.AddKey(scenario.Account, "gina", h.Now.AddDate(0, 0, -120), types.StatusTypeInactive)
 	must(err)
-	h.signedTag("gina", history.DeactivatedTag, inactive+":2026-01-01")
-	h.user("hank", nil, 85)
+	h.SignedTag("gina", history.DeactivatedTag, inactive+":2026-01-01")
+	h.User("hank", nil, 85)
 	deletedActive := false
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if in, ok := c.Input.(*iam.ListAccessKeysInput); ok && aws.ToString(in.UserName) == "hank" {
-			_ = h.w.SetKeyStatus(testAccount, inactive, types.StatusTypeActive) // gina needs it again
+			_ = h.W.SetKeyStatus(scenario.Account, inactive, types.StatusTypeActive) // gina needs it again
 		}
 		if in, ok := c.Input.(*iam.DeleteAccessKeyInput); ok && aws.ToString(in.AccessKeyId) == inactive {
-			deletedActive = h.keys("gina")[inactive] == types.StatusTypeActive
+			deletedActive = h.Keys("gina")[inactive] == types.StatusTypeActive
 		}
 		return awsmodel.None
 	}
-	h.day()
+	h.Day()
 	if deletedActive {
 		t.Errorf("gina's key %s was deleted while active", inactive)
 	}
@@ -229,69 +193,69 @@ func TestCase7NoWriteOnStaleReads(t *testing.T) {
 // Case 8: a retry seconds after a key was created, when IAM does not list the key yet, keeps
 // its hand-off secret.
 func TestCase8NewKeyNotListedYetKeepsItsSecret(t *testing.T) {
-	h := newHarness(t)
-	h.user("ivy", nil, 85)
-	h.scan() // the key is created and stored; the notification's response is lost
-	h.now = h.now.Add(2 * time.Second)
-	h.notify(h.scan()) // Step Functions retries at once: IAM does not list the key yet
+	h := scenario.New(t)
+	h.User("ivy", nil, 85)
+	h.Scan() // the key is created and stored; the notification's response is lost
+	h.Now = h.Now.Add(2 * time.Second)
+	h.Notify(h.Scan()) // Step Functions retries at once: IAM does not list the key yet
 	secrets := 0
-	for _, s := range h.w.SecretsList() {
+	for _, s := range h.W.SecretsList() {
 		if s.DeletedDate == nil {
 			secrets++
 		}
 	}
-	if secrets == 0 && len(h.received("ivy")) == 0 {
-		t.Errorf("ivy's new key lost its secret before it was delivered (keys %v)", h.keys("ivy"))
+	if secrets == 0 && len(h.Received("ivy")) == 0 {
+		t.Errorf("ivy's new key lost its secret before it was delivered (keys %v)", h.Keys("ivy"))
 	}
 }
 
 // Case 9: a malformed hand-off secret is set aside; the account's other users are processed.
 func TestCase9MalformedSecretDoesNotFailTheAccount(t *testing.T) {
-	h := newHarness(t)
-	h.user("judy", nil, 85)
-	_, err := h.w.Secrets().CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("handoff/" + testAccount + "/someone/garbage"), SecretString: aws.String("{}")})
+	h := scenario.New(t)
+	h.User("judy", nil, 85)
+	_, err := h.W.Secrets().CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("handoff/" + scenario.Account + "/someone/garbage"), SecretString: aws.String("{}")})
 	must(err)
-	h.day()
-	if len(h.received("judy")) != 1 {
-		t.Errorf("judy received %v: one malformed secret stopped the account", h.received("judy"))
+	h.Day()
+	if len(h.Received("judy")) != 1 {
+		t.Errorf("judy received %v: one malformed secret stopped the account", h.Received("judy"))
 	}
 }
 
 // TestBoundedWorkPerInvocation (issue 11): an invocation whose Lambda is about to time out
 // reads and writes no more users; they are reported deferred and the next run takes them.
 func TestBoundedWorkPerInvocation(t *testing.T) {
-	h := newHarness(t)
-	h.user("kim", nil, 85)
-	h.user("lee", nil, 95, 5)
+	h := scenario.New(t)
+	h.User("kim", nil, 85)
+	h.User("lee", nil, 95, 5)
 	writes := 0
-	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+	h.W.Observe = func(c awsmodel.Call, _ any, _ error) {
 		if c.Service == "IAM" && c.Writes() && c.Operation != "GenerateCredentialReport" {
 			writes++
 		}
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(rotate.TimeReserve/2))
 	defer cancel()
-	res, notes := h.scanWith(ctx)
+	res, notes := h.ScanWith(ctx)
 	if writes != 0 || len(notes) != 0 || res.Counts.Deferred != 2 {
 		t.Errorf("out of time: %d writes, %d notifications, %d deferred (want 0, 0, 2)", writes, len(notes), res.Counts.Deferred)
 	}
-	h.day()
-	if len(h.received("kim")) != 1 {
-		t.Errorf("the next run did not take kim: received %v", h.received("kim"))
+	h.Day()
+	if len(h.Received("kim")) != 1 {
+		t.Errorf("the next run did not take kim: received %v", h.Received("kim"))
 	}
 }
 
 // TestMaxUsersServesTheMostUrgentFirst (rule 8): with room for one user's writes, the user
 // whose key is oldest gets them, whatever the order of the credential report.
 func TestMaxUsersServesTheMostUrgentFirst(t *testing.T) {
-	h := newHarness(t)
-	h.maxUsers = 1
-	h.user("amy", nil, 85)
-	h.user("zed", nil, 300)
-	h.day()
-	if len(h.received("zed")) != 1 || len(h.received("amy")) != 0 {
-		t.Errorf("with maxUsers 1: zed (300 days) received %v, amy (85 days) %v; want zed served first", h.received("zed"), h.received("amy"))
+	h := scenario.New(t)
+	h.MaxUsers = 1
+	h.User("amy", nil, 85)
+	h.User("zed", nil, 300)
+	h.Day()
+	if len(h.Received("zed")) != 1 || len(h.Received("amy")) != 0 {
+		t.Errorf("with maxUsers 1: zed (300 days) received %v, amy (85 days) %v; want zed served first", h.Received("zed"), h.Received("amy"))
 	}
 }
 
@@ -300,17 +264,17 @@ func TestMaxUsersServesTheMostUrgentFirst(t *testing.T) {
 // deadline reads no more of them, reports each user it listed but did not read as deferred
 // (not scanned, and why), and the next run scans them.
 func TestListingWithoutReportStopsAtTheTimeBudget(t *testing.T) {
-	h := newHarness(t)
-	h.user("kim", nil, 85)
-	h.user("lee", nil, 10)
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h := scenario.New(t)
+	h.User("kim", nil, 85)
+	h.User("lee", nil, 10)
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if c.Operation == "GenerateCredentialReport" {
 			return awsmodel.ServerError // no report: the scanner lists every user
 		}
 		return awsmodel.None
 	}
 	reads := 0
-	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+	h.W.Observe = func(c awsmodel.Call, _ any, _ error) {
 		switch c.Operation {
 		case "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags":
 			reads++
@@ -318,7 +282,7 @@ func TestListingWithoutReportStopsAtTheTimeBudget(t *testing.T) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(rotate.TimeReserve/2))
 	defer cancel()
-	res, notes := h.scanWith(ctx)
+	res, notes := h.ScanWith(ctx)
 	if reads != 0 || len(notes) != 0 || res.Counts.Deferred != 2 || res.Counts.Users != 2 {
 		t.Errorf("out of time while listing: %d per-user reads, %d notifications, %d deferred of %d users (want 0, 0, 2 of 2)",
 			reads, len(notes), res.Counts.Deferred, res.Counts.Users)
@@ -328,26 +292,10 @@ func TestListingWithoutReportStopsAtTheTimeBudget(t *testing.T) {
 			t.Errorf("user %s: %s %q, want deferred as not scanned", u.UserName, u.Status, u.Reason)
 		}
 	}
-	h.day()
-	if len(h.received("kim")) != 1 {
-		t.Errorf("the next run did not scan kim: received %v", h.received("kim"))
+	h.Day()
+	if len(h.Received("kim")) != 1 {
+		t.Errorf("the next run did not scan kim: received %v", h.Received("kim"))
 	}
-}
-
-// readsOf counts the per-user reads (ListAccessKeys, GetAccessKeyLastUsed, ListUserTags) from
-// now on, and the users whose tags were read: the last of the three reads of a user in full.
-func (h *harness) readsOf() (calls *int, users map[string]bool) {
-	calls, users = new(int), map[string]bool{}
-	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
-		switch c.Operation {
-		case "ListAccessKeys", "GetAccessKeyLastUsed":
-			*calls++
-		case "ListUserTags":
-			*calls++
-			users[aws.ToString(c.Input.(*iam.ListUserTagsInput).UserName)] = true
-		}
-	}
-	return calls, users
 }
 
 // TestMaxUsersBoundsTheReads (issue 11, rule 8): on a first rollout, 50 users each due for a
@@ -367,18 +315,18 @@ func TestMaxUsersBoundsTheReads(t *testing.T) {
 		{"notification limit reached too", 6, 5 + 1, 5*3 + 1*4, 6, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.maxUsers, h.maxNotifications = 5, tc.maxNotifications
+			h := scenario.New(t)
+			h.MaxUsers, h.MaxNotifications = 5, tc.maxNotifications
 			for i := range 50 {
-				h.user(fmt.Sprintf("due%02d", i), nil, 85+i) // one key: a new key is due
+				h.User(fmt.Sprintf("due%02d", i), nil, 85+i) // one key: a new key is due
 			}
 			for i := range 3 {
 				// A newer key of their own: only the old key's deactivation date is due, a
 				// notice; their oldest key is as old as the least urgent writer's.
-				h.user(fmt.Sprintf("note%d", i), nil, 85, 10)
+				h.User(fmt.Sprintf("note%d", i), nil, 85, 10)
 			}
-			calls, read := h.readsOf()
-			res, notes := h.scanWith(context.Background())
+			calls, read := h.ReadsOf()
+			res, notes := h.ScanWith(context.Background())
 			if len(read) != tc.wantRead || *calls != tc.wantCalls {
 				t.Errorf("read %d users in %d calls (want %d in %d, not the 53 candidates): %v", len(read), *calls, tc.wantRead, tc.wantCalls, slices.Sorted(maps.Keys(read)))
 			}
@@ -404,17 +352,17 @@ func TestMaxUsersBoundsTheReads(t *testing.T) {
 				t.Errorf("reported %d deferred for maxUsers, %d for the notification limit, counted %d (want 45, %d, %d)",
 					maxUsersCut, noticeCut, res.Counts.Deferred, tc.wantNoticeCut, 45+tc.wantNoticeCut)
 			}
-			h.notify(notes)
+			h.Notify(notes)
 			for i := range 50 {
-				if got, want := len(h.received(fmt.Sprintf("due%02d", i))), b2i(i >= 45); got != want {
+				if got, want := len(h.Received(fmt.Sprintf("due%02d", i))), b2i(i >= 45); got != want {
 					t.Errorf("due%02d received %d new keys, want %d (the 5 oldest first)", i, got, want)
 				}
 			}
-			h.dayStart = h.dayStart.AddDate(0, 0, 1)
-			h.now = h.dayStart
-			h.day()
+			h.DayStart = h.DayStart.AddDate(0, 0, 1)
+			h.Now = h.DayStart
+			h.Day()
 			for i := 40; i < 45; i++ {
-				if len(h.received(fmt.Sprintf("due%02d", i))) != 1 {
+				if len(h.Received(fmt.Sprintf("due%02d", i))) != 1 {
 					t.Errorf("the next run did not serve due%02d", i)
 				}
 			}
@@ -433,31 +381,31 @@ func b2i(b bool) int {
 // its hand-off secret is read even once maxUsers users have writes, though a stale credential
 // report (a same-day re-run) still shows its old key alone, due: its key is redelivered.
 func TestPendingDeliveryIsReadBeyondMaxUsers(t *testing.T) {
-	h := newHarness(t)
-	h.maxUsers = 2
-	h.user("old0", nil, 300)
-	h.user("old1", nil, 299)
-	h.user("amy", nil, 85)
+	h := scenario.New(t)
+	h.MaxUsers = 2
+	h.User("old0", nil, 300)
+	h.User("old1", nil, 299)
+	h.User("amy", nil, 85)
 	// The first run cannot read the two oldest users: amy gets the writes, a new key, but its
 	// email is not sent.
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if in, ok := c.Input.(*iam.ListUserTagsInput); ok && strings.HasPrefix(aws.ToString(in.UserName), "old") {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
 	}
-	if res, _ := h.scanWith(context.Background()); res.Counts.KeysCreated != 1 || res.Counts.Failures != 2 {
+	if res, _ := h.ScanWith(context.Background()); res.Counts.KeysCreated != 1 || res.Counts.Failures != 2 {
 		t.Fatalf("first run: %d keys created, %d failures (want 1, 2)", res.Counts.KeysCreated, res.Counts.Failures)
 	}
-	h.w.Inject = nil
-	h.now = h.now.Add(30 * time.Minute) // the same report: amy's row shows the old key alone
-	res, notes := h.scanWith(context.Background())
+	h.W.Inject = nil
+	h.Now = h.Now.Add(30 * time.Minute) // the same report: amy's row shows the old key alone
+	res, notes := h.ScanWith(context.Background())
 	if res.Counts.KeysCreated != 2 || len(notes) != 3 {
 		t.Errorf("re-run: %d keys created, %d notifications (want 2 for old0 and old1, 3 with amy's redelivery)", res.Counts.KeysCreated, len(notes))
 	}
-	h.notify(notes)
-	if len(h.received("amy")) != 1 {
-		t.Errorf("amy's pending key was not redelivered: received %v", h.received("amy"))
+	h.Notify(notes)
+	if len(h.Received("amy")) != 1 {
+		t.Errorf("amy's pending key was not redelivered: received %v", h.Received("amy"))
 	}
 }
 
@@ -466,16 +414,16 @@ func TestPendingDeliveryIsReadBeyondMaxUsers(t *testing.T) {
 // NewKeyIssued notice for a key that is gone, or the same day's next run prunes it (a write,
 // breaking the quiet same-day re-run; make faults, seed 68).
 func TestRedeliveryAfterTheOldKeyIsDeletedLeavesNothingToPrune(t *testing.T) {
-	h := newHarness(t)
-	h.user("dev", nil)
+	h := scenario.New(t)
+	h.User("dev", nil)
 	// Made 89 days ago and never used: rotated today (80 days), deleted by rule 2 (unused
 	// at 90 days) tomorrow.
-	old, _, err := h.w.AddKey(testAccount, "dev", h.now.AddDate(0, 0, -89), types.StatusTypeActive)
+	old, _, err := h.W.AddKey(scenario.Account, "dev", h.Now.AddDate(0, 0, -89), types.StatusTypeActive)
 	must(err)
-	h.now = h.now.Add(time.Minute)
+	h.Now = h.Now.Add(time.Minute)
 	sesDown := true
 	var writes []string
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if c.Service == "IAM" && c.Writes() && c.Operation != "GenerateCredentialReport" {
 			writes = append(writes, c.Operation)
 		}
@@ -484,24 +432,24 @@ func TestRedeliveryAfterTheOldKeyIsDeletedLeavesNothingToPrune(t *testing.T) {
 		}
 		return awsmodel.None
 	}
-	h.day() // rotation: a new key, whose delivery fails
-	if len(h.keys("dev")) != 2 {
-		t.Fatalf("day 0 must create a new key: keys %v", h.keys("dev"))
+	h.Day() // rotation: a new key, whose delivery fails
+	if len(h.Keys("dev")) != 2 {
+		t.Fatalf("day 0 must create a new key: keys %v", h.Keys("dev"))
 	}
 	sesDown = false
-	h.notify(h.scan()) // day 1: the old key is deleted, the new one redelivered
-	if _, ok := h.keys("dev")[old]; ok {
-		t.Fatalf("day 1 must delete the unused old key %s: keys %v", old, h.keys("dev"))
+	h.Notify(h.Scan()) // day 1: the old key is deleted, the new one redelivered
+	if _, ok := h.Keys("dev")[old]; ok {
+		t.Fatalf("day 1 must delete the unused old key %s: keys %v", old, h.Keys("dev"))
 	}
-	if len(h.received("dev")) != 1 {
-		t.Fatalf("the new key must be delivered on day 1, got %v", h.received("dev"))
+	if len(h.Received("dev")) != 1 {
+		t.Fatalf("the new key must be delivered on day 1, got %v", h.Received("dev"))
 	}
-	if notices := h.w.Tags(testAccount, "dev")[history.NoticesTag]; strings.Contains(notices, old) {
+	if notices := h.W.Tags(scenario.Account, "dev")[history.NoticesTag]; strings.Contains(notices, old) {
 		t.Errorf("the notices tag remembers the deleted key %s: %q", old, notices)
 	}
-	h.now = h.now.Add(30 * time.Minute)
+	h.Now = h.Now.Add(30 * time.Minute)
 	writes = nil
-	h.notify(h.scan()) // the same day's re-run
+	h.Notify(h.Scan()) // the same day's re-run
 	if len(writes) != 0 {
 		t.Errorf("a same-day re-run wrote to IAM: %v", writes)
 	}

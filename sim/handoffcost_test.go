@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
 // The hand-off secret's billed life (issue 11's cost): Secrets Manager charges nothing for a
@@ -17,30 +18,19 @@ import (
 // emails; the next day's run still confirms the delivery, or restores the secret to send the
 // key again.
 
-// handoffSecrets returns the secrets of user, scheduled ones included.
-func (h *harness) handoffSecrets(user string) []awsmodel.Secret {
-	var out []awsmodel.Secret
-	for _, s := range h.w.SecretsList() {
-		if s.Tags["key-rotator:user"] == user {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // TestHandoffSecretIsNotBilledAfterDelivery: once the new key's emails were accepted, its
 // secret is scheduled for deletion (no longer billed) within the minutes of the run, and the
 // next day's confirmation deletes it for good; the key then counts as delivered.
 func TestHandoffSecretIsNotBilledAfterDelivery(t *testing.T) {
-	h := newHarness(t)
-	h.user("erin", nil, 85)
-	created := h.now
-	h.notify(h.scan())
-	got := h.received("erin")
+	h := scenario.New(t)
+	h.User("erin", nil, 85)
+	created := h.Now
+	h.Notify(h.Scan())
+	got := h.Received("erin")
 	if len(got) != 1 {
 		t.Fatalf("erin received %v, want the new key", got)
 	}
-	secrets := h.handoffSecrets("erin")
+	secrets := h.HandoffSecrets("erin")
 	if len(secrets) != 1 {
 		t.Fatalf("erin's hand-off secrets: %v, want one", secrets)
 	}
@@ -51,14 +41,14 @@ func TestHandoffSecretIsNotBilledAfterDelivery(t *testing.T) {
 	if billed := s.DeletedDate.Sub(s.Created); billed > 10*time.Minute || s.Created.Before(created) {
 		t.Errorf("the secret was billable for %s, want minutes", billed)
 	}
-	h.dayStart = h.dayStart.AddDate(0, 0, 1)
-	h.now = h.dayStart
-	h.notify(h.scan())
-	if left := h.handoffSecrets("erin"); len(left) != 0 {
+	h.DayStart = h.DayStart.AddDate(0, 0, 1)
+	h.Now = h.DayStart
+	h.Notify(h.Scan())
+	if left := h.HandoffSecrets("erin"); len(left) != 0 {
 		t.Errorf("after the next day's confirmation erin still has hand-off secrets %v", left)
 	}
-	if h.keys("erin")[got[0]] != types.StatusTypeActive {
-		t.Errorf("the delivered key %s is not active (keys %v)", got[0], h.keys("erin"))
+	if h.Keys("erin")[got[0]] != types.StatusTypeActive {
+		t.Errorf("the delivered key %s is not active (keys %v)", got[0], h.Keys("erin"))
 	}
 }
 
@@ -66,21 +56,21 @@ func TestHandoffSecretIsNotBilledAfterDelivery(t *testing.T) {
 // secret, scheduled for deletion when it was sent, is restored so that the key is sent
 // again, and is scheduled again once sent; the old key stays active meanwhile.
 func TestBouncedDeliveryIsRestoredAndSentAgain(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("frank", nil, 85)[0]
-	h.w.SetBounce("frank@"+domain, true)
-	h.day()
-	sends := len(h.w.Messages())
-	if secrets := h.handoffSecrets("frank"); len(secrets) != 1 || secrets[0].DeletedDate == nil || sends == 0 {
+	h := scenario.New(t)
+	old := h.User("frank", nil, 85)[0]
+	h.W.SetBounce("frank@"+domain, true)
+	h.Day()
+	sends := len(h.W.Messages())
+	if secrets := h.HandoffSecrets("frank"); len(secrets) != 1 || secrets[0].DeletedDate == nil || sends == 0 {
 		t.Fatalf("after the first send: secrets %v, %d messages; want one secret scheduled for deletion", secrets, sends)
 	}
-	h.day() // the bounce is found: restored and sent again
-	secrets := h.handoffSecrets("frank")
+	h.Day() // the bounce is found: restored and sent again
+	secrets := h.HandoffSecrets("frank")
 	if len(secrets) != 1 {
 		t.Fatalf("frank's secrets after the bounce: %v, want the one of the undelivered key", secrets)
 	}
 	var resent bool
-	for _, m := range h.w.Messages()[sends:] {
+	for _, m := range h.W.Messages()[sends:] {
 		resent = resent || strings.Contains(string(m.Raw), secrets[0].Tags["key-rotator:access-key-id"])
 	}
 	if !resent {
@@ -89,34 +79,34 @@ func TestBouncedDeliveryIsRestoredAndSentAgain(t *testing.T) {
 	if secrets[0].DeletedDate == nil {
 		t.Errorf("the secret sent again is billable: not scheduled for deletion again")
 	}
-	if h.keys("frank")[old] != types.StatusTypeActive {
-		t.Errorf("the old key %s was deactivated while its replacement bounced (keys %v)", old, h.keys("frank"))
+	if h.Keys("frank")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s was deactivated while its replacement bounced (keys %v)", old, h.Keys("frank"))
 	}
 }
 
 // TestRetriedNotifyUserSchedulesTheSecret: an attempt that sent the key but stopped before
 // scheduling its secret's deletion leaves it to the retry, which sends nothing again.
 func TestRetriedNotifyUserSchedulesTheSecret(t *testing.T) {
-	h := newHarness(t)
-	h.user("gina", nil, 85)
-	notes := h.scan()
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h := scenario.New(t)
+	h.User("gina", nil, 85)
+	notes := h.Scan()
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if in, ok := c.Input.(*secretsmanager.DeleteSecretInput); ok && in.RecoveryWindowInDays != nil {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
 	}
-	h.notify(notes)
-	h.w.Inject = nil
-	if secrets := h.handoffSecrets("gina"); len(secrets) != 1 || secrets[0].DeletedDate != nil {
+	h.Notify(notes)
+	h.W.Inject = nil
+	if secrets := h.HandoffSecrets("gina"); len(secrets) != 1 || secrets[0].DeletedDate != nil {
 		t.Fatalf("after the failed scheduling: %v, want one secret not scheduled", secrets)
 	}
-	sends := len(h.w.Messages())
-	h.notify(notes) // Step Functions' retry
-	if len(h.w.Messages()) != sends {
-		t.Errorf("the retry sent %d more messages, want none", len(h.w.Messages())-sends)
+	sends := len(h.W.Messages())
+	h.Notify(notes) // Step Functions' retry
+	if len(h.W.Messages()) != sends {
+		t.Errorf("the retry sent %d more messages, want none", len(h.W.Messages())-sends)
 	}
-	if secrets := h.handoffSecrets("gina"); len(secrets) != 1 || secrets[0].DeletedDate == nil {
+	if secrets := h.HandoffSecrets("gina"); len(secrets) != 1 || secrets[0].DeletedDate == nil {
 		t.Errorf("after the retry: %v, want the secret scheduled for deletion", secrets)
 	}
 }
@@ -126,15 +116,15 @@ func TestRetriedNotifyUserSchedulesTheSecret(t *testing.T) {
 // restores it rather than let Secrets Manager delete it at the end of its recovery window,
 // which would make an unconfirmed key count as delivered.
 func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
-	h := newHarness(t)
-	h.user("hugo", nil, 85)
-	h.w.SetBounce("hugo@"+domain, true)
-	h.day()
-	h.signedTag("hugo", history.PendingTag, "not a time")
+	h := scenario.New(t)
+	h.User("hugo", nil, 85)
+	h.W.SetBounce("hugo@"+domain, true)
+	h.Day()
+	h.SignedTag("hugo", history.PendingTag, "not a time")
 	for range 10 {
-		h.day()
+		h.Day()
 	}
-	secrets := h.handoffSecrets("hugo")
+	secrets := h.HandoffSecrets("hugo")
 	if len(secrets) != 1 {
 		t.Fatalf("hugo's hand-off secrets after 10 days of failed runs: %v, want the unconfirmed one kept", secrets)
 	}
@@ -148,26 +138,26 @@ func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
 // member role broken): the secret's recovery window outlasts the gap, so the key is sent
 // again instead of counting as delivered because Secrets Manager deleted its secret.
 func TestBouncedSendOutlastsTwoWeeksWithoutRuns(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("ivan", nil, 85)[0]
-	h.w.SetBounce("ivan@"+domain, true)
-	h.day()
-	sent := h.handoffSecrets("ivan")
+	h := scenario.New(t)
+	old := h.User("ivan", nil, 85)[0]
+	h.W.SetBounce("ivan@"+domain, true)
+	h.Day()
+	sent := h.HandoffSecrets("ivan")
 	if len(sent) != 1 || sent[0].DeletedDate == nil {
 		t.Fatalf("after the send: %v, want one secret scheduled for deletion", sent)
 	}
-	h.dayStart = h.dayStart.AddDate(0, 0, 14) // no run reaches the account for two weeks
-	h.now = h.dayStart
-	sends := len(h.w.Messages())
-	h.day()
-	secrets := h.handoffSecrets("ivan")
+	h.DayStart = h.DayStart.AddDate(0, 0, 14) // no run reaches the account for two weeks
+	h.Now = h.DayStart
+	sends := len(h.W.Messages())
+	h.Day()
+	secrets := h.HandoffSecrets("ivan")
 	if len(secrets) != 1 || secrets[0].Name != sent[0].Name {
 		t.Fatalf("ivan's hand-off secrets after two weeks without runs: %v, want the bounced one restored", secrets)
 	}
-	if len(h.w.Messages()) == sends {
+	if len(h.W.Messages()) == sends {
 		t.Errorf("the bounced key was not sent again")
 	}
-	if h.keys("ivan")[old] != types.StatusTypeActive {
-		t.Errorf("the old key %s is no longer active while its replacement bounced (keys %v)", old, h.keys("ivan"))
+	if h.Keys("ivan")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s is no longer active while its replacement bounced (keys %v)", old, h.Keys("ivan"))
 	}
 }

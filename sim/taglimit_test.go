@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
 // A user at IAM's 50-tag quota (issue 19, item 6): the rotator cannot write the tags its
@@ -24,16 +25,16 @@ func ownTags(n int) map[string]string {
 }
 
 func TestUserAtTheTagLimitIsToldAndNothingIsWritten(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("gus", ownTags(49), 85)[0] // 50 tags with EmailID
+	h := scenario.New(t)
+	old := h.User("gus", ownTags(49), 85)[0] // 50 tags with EmailID
 	var writes []string
-	h.w.Observe = func(c awsmodel.Call, _ any, _ error) {
+	h.W.Observe = func(c awsmodel.Call, _ any, _ error) {
 		if c.Service == "IAM" && c.Writes() && strings.HasPrefix(callSubject(c.Input), "gus") {
 			writes = append(writes, c.Operation)
 		}
 	}
-	res, notes := h.scanWith(t.Context())
-	h.notify(notes)
+	res, notes := h.ScanWith(t.Context())
+	h.Notify(notes)
 	var result string
 	for _, u := range res.Users {
 		if u.UserName == "gus" {
@@ -43,19 +44,19 @@ func TestUserAtTheTagLimitIsToldAndNothingIsWritten(t *testing.T) {
 	if len(writes) != 0 || !strings.Contains(result, "remove") || !strings.Contains(result, "50 tags") {
 		t.Errorf("gus at 50 tags: writes %v, result %q; want no write and a result that says to remove a tag", writes, result)
 	}
-	told := h.subjects("gus")
+	told := h.Subjects("gus")
 	if len(told) != 1 || !strings.Contains(told[0], "too many tags") || !strings.Contains(told[0], old) {
 		t.Fatalf("the owner was told %q, want one email about the tags", told)
 	}
-	h.notify(h.scan()) // the same day's re-run
-	if len(h.subjects("gus")) != 1 || len(writes) != 0 {
-		t.Errorf("a same-day re-run sent %q and wrote %v", h.subjects("gus")[1:], writes)
+	h.Notify(h.Scan()) // the same day's re-run
+	if len(h.Subjects("gus")) != 1 || len(writes) != 0 {
+		t.Errorf("a same-day re-run sent %q and wrote %v", h.Subjects("gus")[1:], writes)
 	}
-	h.dayStart, h.now = h.dayStart.AddDate(0, 0, 1), h.dayStart.AddDate(0, 0, 1)
-	must(h.w.RemoveTag(testAccount, "gus", "CostCenter00"))
-	must(h.w.RemoveTag(testAccount, "gus", "CostCenter01"))
-	h.day()
-	if got := h.received("gus"); len(got) != 1 || h.keys("gus")[old] != types.StatusTypeActive {
-		t.Errorf("after two tags were removed gus received %v, keys %v: want the new key", got, h.keys("gus"))
+	h.DayStart, h.Now = h.DayStart.AddDate(0, 0, 1), h.DayStart.AddDate(0, 0, 1)
+	must(h.W.RemoveTag(scenario.Account, "gus", "CostCenter00"))
+	must(h.W.RemoveTag(scenario.Account, "gus", "CostCenter01"))
+	h.Day()
+	if got := h.Received("gus"); len(got) != 1 || h.Keys("gus")[old] != types.StatusTypeActive {
+		t.Errorf("after two tags were removed gus received %v, keys %v: want the new key", got, h.Keys("gus"))
 	}
 }
