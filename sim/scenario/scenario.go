@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -332,4 +333,17 @@ func (h *Harness) ReadsOf() (calls *int, users map[string]bool) {
 		}
 	}
 	return calls, users
+}
+
+// DeniedWrites is a member account's Secrets Manager whose secrets' KMS key (or resource
+// policy) denies the member role's PutSecretValue, persistently: every PutSecretValue fails
+// with Err, the other calls go to API. Set it as a Harness's AppSecrets.
+type DeniedWrites struct {
+	appsecret.API
+	Err error
+}
+
+// PutSecretValue fails with d.Err.
+func (d DeniedWrites) PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	return nil, d.Err
 }

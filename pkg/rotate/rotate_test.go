@@ -1,4 +1,4 @@
-package sim
+package rotate_test
 
 import (
 	"context"
@@ -11,203 +11,20 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
+// Scenario tests of one account's run (rotate.go): the work bounded per invocation and the
+// order users are served in, run on the AWS model by sim/scenario.
+
 // The regression tests of issue 9's numbered cases: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
-
-// Case 1: after the owner deactivated the first replacement, a second one is created for the
-// same old key, and it is delivered (it carries the old key and its date).
-func TestCase1SecondReplacementOfTheSameOldKeyIsDelivered(t *testing.T) {
-	h := scenario.New(t)
-	old := h.User("alice", nil, 85)[0]
-	h.Day() // K1 created and delivered
-	first := h.Received("alice")
-	if len(first) != 1 {
-		t.Fatalf("alice received %v after the first rotation, want one key", first)
-	}
-	h.Day() // the delivery is confirmed
-	must(h.W.SetKeyStatus(scenario.Account, first[0], types.StatusTypeInactive))
-	for range 3 {
-		h.Day()
-	}
-	got := h.Received("alice")
-	if len(got) != 2 {
-		t.Fatalf("alice received %v, want a second key replacing %s (keys now %v)", got, old, h.Keys("alice"))
-	}
-	if h.Keys("alice")[old] != types.StatusTypeActive {
-		t.Errorf("the old key %s was deactivated before the second replacement reached alice", old)
-	}
-}
-
-// Case 2: a failed UntagUser of the pending mark after the key was stored does not make the
-// delivered key an orphan.
-func TestCase2DeliveredKeyIsNotDeletedAsAnOrphan(t *testing.T) {
-	h := scenario.New(t)
-	h.User("bob", nil, 85)
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if in, ok := c.Input.(*iam.UntagUserInput); ok && slices.Contains(in.TagKeys, "key-rotator:pending") {
-			return awsmodel.ServerError
-		}
-		return awsmodel.None
-	}
-	h.Day()
-	h.W.Inject = nil
-	got := h.Received("bob")
-	if len(got) != 1 {
-		t.Fatalf("bob received %v, want the new key", got)
-	}
-	for range 3 {
-		h.Day()
-	}
-	if _, ok := h.Keys("bob")[got[0]]; !ok {
-		t.Errorf("bob's delivered key %s was deleted (keys %v)", got[0], h.Keys("bob"))
-	}
-}
-
-// Case 3: while SES rejects every send, the new key is not a replacement: the old key stays
-// active past T_r+N, until the bounded wait ends.
-func TestCase3UndeliveredKeyIsNoReplacement(t *testing.T) {
-	h := scenario.New(t)
-	old := h.User("carol", nil, 85)[0]
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if c.Operation == "SendEmail" {
-			return awsmodel.ServerError
-		}
-		return awsmodel.None
-	}
-	for range 15 {
-		h.Day()
-	}
-	if len(h.Received("carol")) != 0 {
-		t.Fatal("carol received a key while SES rejected every send")
-	}
-	if h.Keys("carol")[old] != types.StatusTypeActive {
-		t.Errorf("carol's old key %s was deactivated 15 days after a replacement she never received (keys %v)", old, h.Keys("carol"))
-	}
-}
-
-// Case 4: an exempt user gets no write, whatever rotator tags it carries.
-func TestCase4ExemptUserWithAPendingMarkKeepsItsKeys(t *testing.T) {
-	h := scenario.New(t)
-	ids := h.User("dave", map[string]string{"Exempt": "true", "key-rotator:pending": "not a time"}, 200, 5)
-	writes := 0
-	h.W.Observe = func(c awsmodel.Call, _ any, _ error) {
-		if c.Service == "IAM" && c.Writes() && strings.HasPrefix(callSubject(c.Input), "dave") {
-			writes++
-		}
-	}
-	h.Day()
-	if writes != 0 || len(h.Keys("dave")) != len(ids) {
-		t.Errorf("exempt dave: %d writes, keys %v (had %v)", writes, h.Keys("dave"), ids)
-	}
-}
-
-// Case 5: a DeactivationScheduled notice that SES failed to send is not counted as sent: the
-// key is deactivated only after the warning reached its owner, on an earlier day.
-func TestCase5WarningIsDeliveredBeforeTheDeactivation(t *testing.T) {
-	h := scenario.New(t)
-	ids := h.User("erin", nil, 89, 5) // an old key, and a replacement erin made herself
-	warned := time.Time{}
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if c.Operation == "SendEmail" && h.Runs <= 2 {
-			return awsmodel.ServerError // SES is down for the first two days
-		}
-		return awsmodel.None
-	}
-	for range 20 {
-		h.Day()
-		if warned.IsZero() && len(h.W.Delivered("erin@"+domain)) > 0 {
-			warned = h.Now
-		}
-		if h.Keys("erin")[ids[0]] == types.StatusTypeInactive {
-			break
-		}
-	}
-	if warned.IsZero() {
-		t.Fatal("erin was never warned")
-	}
-	if h.Keys("erin")[ids[0]] == types.StatusTypeInactive && !warned.Before(h.Now) {
-		t.Errorf("erin's key was deactivated the day the warning reached her")
-	}
-}
-
-// Case 6: when recording the deactivation day fails, a re-run the same day does not delete
-// the key deactivated that day.
-func TestCase6NoSameDayDeleteAfterAFailedHistoryWrite(t *testing.T) {
-	h := scenario.New(t)
-	must(h.W.CreateUser(scenario.Account, "frank", nil)) // no email: deactivated at 90
-	id, _, err := h.W.AddKey(scenario.Account, "frank", h.Now.AddDate(0, 0, -105), types.StatusTypeActive)
-	must(err)
-	must(h.W.UseKey(scenario.Account, id, h.Now.Add(-time.Hour), "s3", "us-east-1"))
-	h.Now = h.Now.Add(time.Minute)
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if in, ok := c.Input.(*iam.TagUserInput); ok && len(in.Tags) > 0 && aws.ToString(in.Tags[0].Key) == "key-rotator:deactivated" {
-			return awsmodel.ServerError
-		}
-		return awsmodel.None
-	}
-	h.Notify(h.Scan())
-	h.W.Inject = nil
-	h.Now = h.Now.Add(30 * time.Minute)
-	h.Notify(h.Scan()) // the same day
-	if _, ok := h.Keys("frank")[id]; !ok {
-		t.Errorf("frank's key %s was deleted on the day it was deactivated", id)
-	}
-}
-
-// Case 7: a key the owner reactivates while the rotator reads other users is not deleted
-// while active.
-func TestCase7NoWriteOnStaleReads(t *testing.T) {
-	h := scenario.New(t)
-	must(h.W.CreateUser(scenario.Account, "gina", map[string]string{"EmailID": "gina@" + domain}))
-	inactive, _, err := h.W.AddKey(scenario.Account, "gina", h.Now.AddDate(0, 0, -120), types.StatusTypeInactive)
-	must(err)
-	h.SignedTag("gina", history.DeactivatedTag, inactive+":2026-01-01")
-	h.User("hank", nil, 85)
-	deletedActive := false
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if in, ok := c.Input.(*iam.ListAccessKeysInput); ok && aws.ToString(in.UserName) == "hank" {
-			_ = h.W.SetKeyStatus(scenario.Account, inactive, types.StatusTypeActive) // gina needs it again
-		}
-		if in, ok := c.Input.(*iam.DeleteAccessKeyInput); ok && aws.ToString(in.AccessKeyId) == inactive {
-			deletedActive = h.Keys("gina")[inactive] == types.StatusTypeActive
-		}
-		return awsmodel.None
-	}
-	h.Day()
-	if deletedActive {
-		t.Errorf("gina's key %s was deleted while active", inactive)
-	}
-}
-
-// Case 8: a retry seconds after a key was created, when IAM does not list the key yet, keeps
-// its hand-off secret.
-func TestCase8NewKeyNotListedYetKeepsItsSecret(t *testing.T) {
-	h := scenario.New(t)
-	h.User("ivy", nil, 85)
-	h.Scan() // the key is created and stored; the notification's response is lost
-	h.Now = h.Now.Add(2 * time.Second)
-	h.Notify(h.Scan()) // Step Functions retries at once: IAM does not list the key yet
-	secrets := 0
-	for _, s := range h.W.SecretsList() {
-		if s.DeletedDate == nil {
-			secrets++
-		}
-	}
-	if secrets == 0 && len(h.Received("ivy")) == 0 {
-		t.Errorf("ivy's new key lost its secret before it was delivered (keys %v)", h.Keys("ivy"))
-	}
-}
 
 // Case 9: a malformed hand-off secret is set aside; the account's other users are processed.
 func TestCase9MalformedSecretDoesNotFailTheAccount(t *testing.T) {
@@ -215,7 +32,7 @@ func TestCase9MalformedSecretDoesNotFailTheAccount(t *testing.T) {
 	h.User("judy", nil, 85)
 	_, err := h.W.Secrets().CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("handoff/" + scenario.Account + "/someone/garbage"), SecretString: aws.String("{}")})
-	must(err)
+	scenario.Must(err)
 	h.Day()
 	if len(h.Received("judy")) != 1 {
 		t.Errorf("judy received %v: one malformed secret stopped the account", h.Received("judy"))
@@ -406,51 +223,5 @@ func TestPendingDeliveryIsReadBeyondMaxUsers(t *testing.T) {
 	h.Notify(notes)
 	if len(h.Received("amy")) != 1 {
 		t.Errorf("amy's pending key was not redelivered: received %v", h.Received("amy"))
-	}
-}
-
-// A key pending delivery whose old key rule 2 deletes in the run that redelivers it: the
-// new-key email no longer warns about the old key, and NotifyUser must not record a
-// NewKeyIssued notice for a key that is gone, or the same day's next run prunes it (a write,
-// breaking the quiet same-day re-run; make faults, seed 68).
-func TestRedeliveryAfterTheOldKeyIsDeletedLeavesNothingToPrune(t *testing.T) {
-	h := scenario.New(t)
-	h.User("dev", nil)
-	// Made 89 days ago and never used: rotated today (80 days), deleted by rule 2 (unused
-	// at 90 days) tomorrow.
-	old, _, err := h.W.AddKey(scenario.Account, "dev", h.Now.AddDate(0, 0, -89), types.StatusTypeActive)
-	must(err)
-	h.Now = h.Now.Add(time.Minute)
-	sesDown := true
-	var writes []string
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if c.Service == "IAM" && c.Writes() && c.Operation != "GenerateCredentialReport" {
-			writes = append(writes, c.Operation)
-		}
-		if c.Operation == "SendEmail" && sesDown {
-			return awsmodel.ServerError
-		}
-		return awsmodel.None
-	}
-	h.Day() // rotation: a new key, whose delivery fails
-	if len(h.Keys("dev")) != 2 {
-		t.Fatalf("day 0 must create a new key: keys %v", h.Keys("dev"))
-	}
-	sesDown = false
-	h.Notify(h.Scan()) // day 1: the old key is deleted, the new one redelivered
-	if _, ok := h.Keys("dev")[old]; ok {
-		t.Fatalf("day 1 must delete the unused old key %s: keys %v", old, h.Keys("dev"))
-	}
-	if len(h.Received("dev")) != 1 {
-		t.Fatalf("the new key must be delivered on day 1, got %v", h.Received("dev"))
-	}
-	if notices := h.W.Tags(scenario.Account, "dev")[history.NoticesTag]; strings.Contains(notices, old) {
-		t.Errorf("the notices tag remembers the deleted key %s: %q", old, notices)
-	}
-	h.Now = h.Now.Add(30 * time.Minute)
-	writes = nil
-	h.Notify(h.Scan()) // the same day's re-run
-	if len(writes) != 0 {
-		t.Errorf("a same-day re-run wrote to IAM: %v", writes)
 	}
 }

@@ -1,4 +1,4 @@
-package sim
+package rotate_test
 
 import (
 	"strings"
@@ -12,6 +12,78 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
+
+// Scenario tests of a new key's delivery through its hand-off secret and its confirmation
+// (delivery.go), run on the AWS model by sim/scenario.
+
+// The regression tests of issue 9's numbered cases: each ends with an owner without a
+// working key they received, or a key destroyed without its notice, on the rotator as it
+// was before the fix.
+
+// Case 8: a retry seconds after a key was created, when IAM does not list the key yet, keeps
+// its hand-off secret.
+func TestCase8NewKeyNotListedYetKeepsItsSecret(t *testing.T) {
+	h := scenario.New(t)
+	h.User("ivy", nil, 85)
+	h.Scan() // the key is created and stored; the notification's response is lost
+	h.Now = h.Now.Add(2 * time.Second)
+	h.Notify(h.Scan()) // Step Functions retries at once: IAM does not list the key yet
+	secrets := 0
+	for _, s := range h.W.SecretsList() {
+		if s.DeletedDate == nil {
+			secrets++
+		}
+	}
+	if secrets == 0 && len(h.Received("ivy")) == 0 {
+		t.Errorf("ivy's new key lost its secret before it was delivered (keys %v)", h.Keys("ivy"))
+	}
+}
+
+// A key pending delivery whose old key rule 2 deletes in the run that redelivers it: the
+// new-key email no longer warns about the old key, and NotifyUser must not record a
+// NewKeyIssued notice for a key that is gone, or the same day's next run prunes it (a write,
+// breaking the quiet same-day re-run; make faults, seed 68).
+func TestRedeliveryAfterTheOldKeyIsDeletedLeavesNothingToPrune(t *testing.T) {
+	h := scenario.New(t)
+	h.User("dev", nil)
+	// Made 89 days ago and never used: rotated today (80 days), deleted by rule 2 (unused
+	// at 90 days) tomorrow.
+	old, _, err := h.W.AddKey(scenario.Account, "dev", h.Now.AddDate(0, 0, -89), types.StatusTypeActive)
+	scenario.Must(err)
+	h.Now = h.Now.Add(time.Minute)
+	sesDown := true
+	var writes []string
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		if c.Service == "IAM" && c.Writes() && c.Operation != "GenerateCredentialReport" {
+			writes = append(writes, c.Operation)
+		}
+		if c.Operation == "SendEmail" && sesDown {
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	h.Day() // rotation: a new key, whose delivery fails
+	if len(h.Keys("dev")) != 2 {
+		t.Fatalf("day 0 must create a new key: keys %v", h.Keys("dev"))
+	}
+	sesDown = false
+	h.Notify(h.Scan()) // day 1: the old key is deleted, the new one redelivered
+	if _, ok := h.Keys("dev")[old]; ok {
+		t.Fatalf("day 1 must delete the unused old key %s: keys %v", old, h.Keys("dev"))
+	}
+	if len(h.Received("dev")) != 1 {
+		t.Fatalf("the new key must be delivered on day 1, got %v", h.Received("dev"))
+	}
+	if notices := h.W.Tags(scenario.Account, "dev")[history.NoticesTag]; strings.Contains(notices, old) {
+		t.Errorf("the notices tag remembers the deleted key %s: %q", old, notices)
+	}
+	h.Now = h.Now.Add(30 * time.Minute)
+	writes = nil
+	h.Notify(h.Scan()) // the same day's re-run
+	if len(writes) != 0 {
+		t.Errorf("a same-day re-run wrote to IAM: %v", writes)
+	}
+}
 
 // The hand-off secret's billed life (issue 11's cost): Secrets Manager charges nothing for a
 // secret scheduled for deletion, so NotifyUser schedules it as soon as SES accepted the key's
@@ -58,7 +130,7 @@ func TestHandoffSecretIsNotBilledAfterDelivery(t *testing.T) {
 func TestBouncedDeliveryIsRestoredAndSentAgain(t *testing.T) {
 	h := scenario.New(t)
 	old := h.User("frank", nil, 85)[0]
-	h.W.SetBounce("frank@"+domain, true)
+	h.W.SetBounce("frank@"+scenario.Domain, true)
 	h.Day()
 	sends := len(h.W.Messages())
 	if secrets := h.HandoffSecrets("frank"); len(secrets) != 1 || secrets[0].DeletedDate == nil || sends == 0 {
@@ -118,7 +190,7 @@ func TestRetriedNotifyUserSchedulesTheSecret(t *testing.T) {
 func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
 	h := scenario.New(t)
 	h.User("hugo", nil, 85)
-	h.W.SetBounce("hugo@"+domain, true)
+	h.W.SetBounce("hugo@"+scenario.Domain, true)
 	h.Day()
 	h.SignedTag("hugo", history.PendingTag, "not a time")
 	for range 10 {
@@ -140,7 +212,7 @@ func TestUnconfirmedSecretOutlivesItsRecoveryWindow(t *testing.T) {
 func TestBouncedSendOutlastsTwoWeeksWithoutRuns(t *testing.T) {
 	h := scenario.New(t)
 	old := h.User("ivan", nil, 85)[0]
-	h.W.SetBounce("ivan@"+domain, true)
+	h.W.SetBounce("ivan@"+scenario.Domain, true)
 	h.Day()
 	sent := h.HandoffSecrets("ivan")
 	if len(sent) != 1 || sent[0].DeletedDate == nil {
