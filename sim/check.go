@@ -24,7 +24,7 @@ import (
 // checkWrite checks one IAM write of the rotator against the invariants, before it takes
 // effect.
 func (s *sim) checkWrite(c awsmodel.Call) {
-	user, keyID := writeTarget(c.Input)
+	user, keyID := c.Target()
 	if in, ok := c.Input.(*iam.UpdateAccessKeyInput); ok && in.Status != types.StatusTypeInactive {
 		s.violate("the rotator only deactivates", "UpdateAccessKey to "+string(in.Status))
 	}
@@ -355,7 +355,7 @@ func keyIDs(keys []awsmodel.Key) []string {
 func (s *sim) checkTagRoom(c awsmodel.Call, err error) {
 	var apiErr smithy.APIError
 	if _, tagging := c.Input.(*iam.TagUserInput); tagging && errors.As(err, &apiErr) && apiErr.ErrorCode() == "LimitExceeded" {
-		user, _ := writeTarget(c.Input)
+		user, _ := c.Target()
 		s.violate("the rotator writes its tags only where there is room", fmt.Sprintf("TagUser of %s in %s refused: %v", user, c.Account, err))
 	}
 }

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -13,46 +12,8 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
-
-// Issue 19, item 1: the UntagUser that clears the pending mark fails after the new key was
-// stored; the next day's run confirms the delivery (and deletes the hand-off secret) before
-// the user's own read, which is throttled; on the day after, the mark still covers the
-// delivered key, now without a secret and not used yet. The orphan rule must not take it.
-func TestDeliveredKeyIsNotDeletedAsAnOrphanOnceItsSecretIsGone(t *testing.T) {
-	h := newHarness(t)
-	h.user("bob", nil, 85)
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if in, ok := c.Input.(*iam.UntagUserInput); ok && slices.Contains(in.TagKeys, history.PendingTag) {
-			return awsmodel.ServerError
-		}
-		return awsmodel.None
-	}
-	h.day() // day 0: the key is created, stored and mailed; the mark stays
-	got := h.received("bob")
-	if len(got) != 1 {
-		t.Fatalf("bob received %v, want the new key", got)
-	}
-	newKey := got[0]
-	if _, marked := h.w.Tags(testAccount, "bob")[history.PendingTag]; !marked {
-		t.Fatal("the pending mark was cleared on day 0: the story needs it left in place")
-	}
-	// The owner does not use the new key yet.
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
-		if in, ok := c.Input.(*iam.ListAccessKeysInput); ok && aws.ToString(in.UserName) == "bob" {
-			return awsmodel.Throttle
-		}
-		return awsmodel.None
-	}
-	h.day() // day 1: the delivery is settled before bob's read, which is throttled
-	h.w.Inject = nil
-	for range 2 {
-		h.day()
-	}
-	if status, ok := h.keys("bob")[newKey]; !ok || status != types.StatusTypeActive {
-		t.Errorf("bob's delivered key %s was taken as an orphan (keys now %v)", newKey, h.keys("bob"))
-	}
-}
 
 // checkerOverADeliveredKey makes a simulation's checker over one owner, ann, who holds an old
 // key in use and the rotator's new key: created ageDays ago, at the time of the rotator's last
@@ -66,7 +27,7 @@ func checkerOverADeliveredKey(t *testing.T, ageDays int) (*sim, string) {
 		lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}, now: now, day: 92}
 	s.w = awsmodel.New(func() time.Time { return s.now }, 1)
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
-	seal, err := history.NewSeal([]byte(harnessTagKey))
+	seal, err := history.NewSeal([]byte(scenario.TagKey))
 	must(err)
 	s.seal = seal
 	const acct = "100000000003"
