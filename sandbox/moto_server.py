@@ -69,7 +69,9 @@ moto still sends it), Organizations' List calls paged as AWS pages them (at most
 MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults),
 IAM's GetAccountAuthorizationDetails paged as AWS pages it (page_authorization_details_as_aws;
 moto: every entity at once), IAM user tag keys compared case-insensitively and at most 50
-tags a user (iam_user_tags_as_aws; moto: keys compared exactly, no quota), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+tags a user (iam_user_tags_as_aws; moto: keys compared exactly, no quota), SES identities
+whose verification succeeded verified for sending (ses_identities_as_aws; moto says they are
+not), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
@@ -415,6 +417,17 @@ def resource_tag_conditions_met(conditions, tags):
             if not met:
                 return False
     return True
+
+
+def ses_identities_as_aws():
+    """Make SES v2 GetEmailIdentity say an identity whose verification succeeded is verified
+    for sending, as AWS does (moto: VerificationStatus SUCCESS with VerifiedForSendingStatus
+    false, which would read as a sender SES refuses)."""
+    from moto.ses.models import EmailIdentity
+
+    EmailIdentity.verified_for_sending_status = property(
+        lambda self: self.verification_status == "SUCCESS",
+        lambda self, value: None)  # moto's __init__ assigns False
 
 
 IAM_TAGS_PER_USER = 50
@@ -917,6 +930,7 @@ def main(argv=None):
     page_authorization_details_as_aws()
     enforce_iam_as_aws()
     iam_user_tags_as_aws()
+    ses_identities_as_aws()
     patch_credential_report()
     patch_ses_sandbox()
     limit_sesv2_message_size()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"io"
 	"maps"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 )
@@ -152,6 +154,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		return nil, fmt.Errorf("describe organization: %w", err)
 	}
 	mgmtID := aws.ToString(desc.Organization.MasterAccountId)
+	// The member role's StackSet is service-managed: an organization that deployed it gave
+	// StackSets trusted access (keyrotator preflight checks it).
+	if _, err := org.EnableAWSServiceAccess(ctx, &organizations.EnableAWSServiceAccessInput{
+		ServicePrincipal: aws.String(preflight.StackSetsPrincipal),
+	}); err != nil {
+		return nil, fmt.Errorf("give StackSets trusted access: %w", err)
+	}
 	// moto calls the management account "master"; make ListAccounts say the scenario's name.
 	if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/account-name",
 		map[string]string{"accountId": mgmtID, "name": sc.ManagementAccount.Name}, nil); err != nil {
