@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,12 +14,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 const preflightHelp = `Usage: keyrotator preflight [--endpoint URL | --profile P --management-profile M] [flags]
@@ -27,13 +31,17 @@ Checks, read-only, what the rotator's first real deployment depends on and the l
 cannot show: SES out of its sandbox, sending, the sender verified and a daily quota for the
 organization's worst day; the organization with all features and StackSets' trusted access
 (and the delegated administrator, when another account than the management account
-administers the member role's StackSet). Run it before the first deploy and at any time after.
+administers the member role's StackSet); after the deploy, the member role's StackSet with a
+succeeded instance in every ACTIVE account the rotator processes (failed ones named with their
+reason, such as a role of the member role's name that was there before). Run it before the
+first deploy and at any time after.
 
 Each check prints pass, fail or cannot-tell, what it found and the exact fix. Exit status: 0
 when no check failed, 1 when one did, 2 on bad flags. --json prints the same for CI.
 
 SES is read with --profile (or the default credentials), in the rotator's account and region;
-Organizations with --management-profile, in the management account. --endpoint reads both
+Organizations with --management-profile, in the management account; the StackSet there too,
+or with --profile when --stackset-admin-account names a delegated administrator. --endpoint reads both
 from a running local stand-in ("keyrotator sandbox"). Defaults come from cdk.json's context,
 as cdk deploy reads it (--cdk-json).
 
@@ -47,6 +55,8 @@ Flags:
 // cdkContext is what preflight reads from cdk.json's context: the settings cdk deploy uses.
 type cdkContext struct {
 	SenderEmail            string `json:"senderEmail"`
+	MemberRoleName         string `json:"memberRoleName"`
+	ExcludeAccounts        string `json:"excludeAccounts"`
 	ManagementAccountID    string `json:"managementAccountId"`
 	StackSetAdminAccountID string `json:"stackSetAdminAccountId"`
 }
@@ -79,6 +89,9 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cdkJSON := fs.String("cdk-json", "cdk.json", "the deployment's cdk.json, whose context gives the defaults below")
 	sender := fs.String("sender", "", "the sender address (default: cdk.json's senderEmail, or the stand-in's)")
 	stackSetAdmin := fs.String("stackset-admin-account", "", "the account administering the member role's StackSet (default: cdk.json's stackSetAdminAccountId)")
+	memberRole := fs.String("member-role", "", "memberRoleName (default: cdk.json's, else "+config.DefaultMemberRoleName+"; on the stand-in its memberRole)")
+	var excluded listFlag
+	fs.Var(&excluded, "exclude-accounts", "comma-separated account IDs the rotator never processes (default: cdk.json's excludeAccounts)")
 	users := fs.Int("users", 0, "IAM users with access keys in the accounts the rotator processes, for the SES quota check (0: cannot tell)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +121,12 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *sender == "" {
 		*sender = deployment.SenderEmail
 	}
+	if *memberRole == "" {
+		*memberRole = deployment.MemberRoleName
+	}
+	if !excluded.set && deployment.ExcludeAccounts != "" {
+		_ = excluded.Set(deployment.ExcludeAccounts)
+	}
 	if *stackSetAdmin == "" && deployment.StackSetAdminAccountID != deployment.ManagementAccountID {
 		*stackSetAdmin = deployment.StackSetAdminAccountID
 	}
@@ -119,16 +138,28 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "keyrotator preflight: %v\n", err)
 		return 1
 	}
-	if *endpoint != "" && *sender == "" {
+	if *endpoint != "" {
 		s, err := sandbox.GetSettings(ctx, *endpoint)
 		if err != nil {
 			fmt.Fprintf(stderr, "keyrotator preflight: read the stand-in's settings (is \"keyrotator sandbox\" running there?): %v\n", err)
 			return 1
 		}
-		*sender = s.SenderEmail
+		*sender, *memberRole = cmp.Or(*sender, s.SenderEmail), cmp.Or(*memberRole, s.MemberRole)
+		if !excluded.set {
+			excluded.values = s.ExcludeAccountIDs
+		}
 	}
-	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users),
-		preflight.Organization(organizations.NewFromConfig(managementCfg), *stackSetAdmin)...)
+	*memberRole = cmp.Or(*memberRole, config.DefaultMemberRoleName)
+	// The StackSet lives in the management account, or in the delegated administrator's:
+	// the rotator's account, as README's set-up has it.
+	stackSetCfg := managementCfg
+	if *stackSetAdmin != "" {
+		stackSetCfg = rotatorCfg
+	}
+	org := organizations.NewFromConfig(managementCfg)
+	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users), preflight.Organization(org, *stackSetAdmin)...)
+	checks = append(checks, preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), org, statemachine.MemberStackSetName,
+		*memberRole, excluded.values, *stackSetAdmin != ""))
 	results := preflight.Run(ctx, checks)
 	write := preflight.WriteText
 	if *asJSON {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
 
@@ -98,8 +99,8 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	}
 
 	code, got := run("--users", "1000")
-	if len(got) != 6 {
-		t.Fatalf("%d checks, want 6: %v", len(got), got)
+	if len(got) != 7 {
+		t.Fatalf("%d checks, want 7: %v", len(got), got)
 	}
 	expect("seeded", code, got)
 	code, got = run()
@@ -114,18 +115,39 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	code, got = run("--users", "1000")
 	expect("trusted access disabled", code, got, "StackSets trusted access")
 
+	prod, _ := sb.AccountID("prod")
+	post(t, sb.URL+"/keyrotator/stack-instance-failed", map[string]string{"accountId": prod, "statusReason": sandbox.RoleTakenReason(sb.Seeded.Settings.MemberRole)})
+	code, got = run("--users", "1000")
+	expect("role name taken in prod", code, got, "StackSets trusted access", "member role StackSet")
+	if r := got["member role StackSet"]; !strings.Contains(r.Detail, prod) || !strings.Contains(r.Fix, "delete or rename it") {
+		t.Errorf("the failed instance is not named, or the taken role's fix not given: %+v", r)
+	}
+
 	if _, err := sesv2.NewFromConfig(cfg).DeleteEmailIdentity(ctx, &sesv2.DeleteEmailIdentityInput{EmailIdentity: aws.String(sender)}); err != nil {
 		t.Fatal(err)
 	}
 	code, got = run("--users", "1000")
-	expect("sender deleted", code, got, "StackSets trusted access", "SES sender verified")
+	expect("sender deleted", code, got, "StackSets trusted access", "member role StackSet", "SES sender verified")
 
-	resp, err := http.Post(sb.URL+"/keyrotator/ses-sandbox", "application/json", strings.NewReader(`{"maxSendRate":1}`))
+	post(t, sb.URL+"/keyrotator/ses-sandbox", map[string]int{"maxSendRate": 1})
+	code, got = run("--users", "1000")
+	// In the sandbox SES sends 200 a day: 1,000 users' worst day does not fit either.
+	expect("SES sandbox", code, got, "StackSets trusted access", "member role StackSet", "SES sender verified", "SES production access", "SES daily quota")
+}
+
+// post sends body as JSON to one of the stand-in's own endpoints.
+func post(t *testing.T, url string, body any) {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, "application/json", bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	code, got = run("--users", "1000")
-	// In the sandbox SES sends 200 a day: 1,000 users' worst day does not fit either.
-	expect("SES sandbox", code, got, "StackSets trusted access", "SES sender verified", "SES production access", "SES daily quota")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s", url, resp.Status)
+	}
 }

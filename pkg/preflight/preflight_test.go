@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -165,5 +168,83 @@ func TestTextAndJSONSayTheSame(t *testing.T) {
 	}
 	if Failed(results[:1]) || Failed([]Result{results[2]}) || !Failed(results) {
 		t.Error("Failed: only a failed check fails the run")
+	}
+}
+
+type fakeStackSet struct {
+	instances []cfntypes.StackInstanceSummary
+	notFound  bool
+	callAs    cfntypes.CallAs
+}
+
+func (f *fakeStackSet) ListStackInstances(_ context.Context, in *cloudformation.ListStackInstancesInput, _ ...func(*cloudformation.Options)) (*cloudformation.ListStackInstancesOutput, error) {
+	f.callAs = in.CallAs
+	if f.notFound {
+		return nil, &cfntypes.StackSetNotFoundException{Message: aws.String("not found")}
+	}
+	return &cloudformation.ListStackInstancesOutput{Summaries: f.instances}, nil
+}
+
+type fakeAccounts struct {
+	fakeOrg
+	accounts map[string]orgtypes.AccountState
+}
+
+func (f *fakeAccounts) DescribeOrganization(context.Context, *organizations.DescribeOrganizationInput, ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+	return &organizations.DescribeOrganizationOutput{Organization: &orgtypes.Organization{MasterAccountId: aws.String("111111111111")}}, nil
+}
+
+func (f *fakeAccounts) ListAccounts(context.Context, *organizations.ListAccountsInput, ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
+	out := &organizations.ListAccountsOutput{}
+	for _, id := range slices.Sorted(maps.Keys(f.accounts)) {
+		out.Accounts = append(out.Accounts, orgtypes.Account{Id: aws.String(id), State: f.accounts[id]})
+	}
+	return out, nil
+}
+
+func instance(account string, status cfntypes.StackInstanceStatus, detailed cfntypes.StackInstanceDetailedStatus, reason string) cfntypes.StackInstanceSummary {
+	return cfntypes.StackInstanceSummary{Account: aws.String(account), Status: status, StatusReason: aws.String(reason),
+		StackInstanceStatus: &cfntypes.StackInstanceComprehensiveStatus{DetailedStatus: detailed}}
+}
+
+// TestMemberRolesNamesTheAccountsTheRotatorCannotEnter: the management account (never a
+// service-managed StackSet's target), suspended and excluded accounts need no instance;
+// every other ACTIVE account without a succeeded one is named with its reason.
+func TestMemberRolesNamesTheAccountsTheRotatorCannotEnter(t *testing.T) {
+	org := &fakeAccounts{accounts: map[string]orgtypes.AccountState{"111111111111": orgtypes.AccountStateActive, "222222222222": orgtypes.AccountStateActive,
+		"333333333333": orgtypes.AccountStateActive, "444444444444": orgtypes.AccountStateActive, "555555555555": orgtypes.AccountStateSuspended,
+		"666666666666": orgtypes.AccountStateActive}}
+	ok := instance("222222222222", cfntypes.StackInstanceStatusCurrent, cfntypes.StackInstanceDetailedStatusSucceeded, "")
+	taken := instance("333333333333", cfntypes.StackInstanceStatusOutdated, cfntypes.StackInstanceDetailedStatusFailed,
+		"ResourceLogicalId:MemberRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:provisioning-admin already exists.")
+	tests := []struct {
+		name      string
+		stackSet  fakeStackSet
+		excluded  []string
+		delegated bool
+		want      Verdict
+		says      []string
+	}{
+		{"all there", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok}}, []string{"333333333333", "444444444444", "666666666666"}, false, Pass,
+			[]string{"all 1 ACTIVE member accounts"}},
+		{"role taken, one missing", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok, taken}}, []string{"666666666666"}, true, Fail,
+			[]string{"333333333333 (OUTDATED: ResourceLogicalId:MemberRole", "1 ACTIVE accounts without an instance: 444444444444", "delete or rename it"}},
+		{"not deployed yet", fakeStackSet{notFound: true}, nil, false, CannotTell, []string{"does not exist yet", "npx cdk deploy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := MemberRoles(&tt.stackSet, org, "iam-access-key-rotator-member-role", "provisioning-admin", tt.excluded, tt.delegated)(context.Background())
+			if r.Verdict != tt.want {
+				t.Fatalf("verdict %s (%s), want %s", r.Verdict, r.Detail, tt.want)
+			}
+			for _, want := range tt.says {
+				if !strings.Contains(r.Detail+" fix: "+r.Fix, want) {
+					t.Errorf("does not say %q: %s fix: %s", want, r.Detail, r.Fix)
+				}
+			}
+			if wantCallAs := map[bool]cfntypes.CallAs{false: cfntypes.CallAsSelf, true: cfntypes.CallAsDelegatedAdmin}[tt.delegated]; tt.stackSet.callAs != wantCallAs {
+				t.Errorf("CallAs %s, want %s", tt.stackSet.callAs, wantCallAs)
+			}
+		})
 	}
 }
