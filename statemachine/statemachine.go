@@ -43,6 +43,9 @@ const (
 // functions and executions as the stack does.
 const Name = "iam-access-key-rotator"
 
+// MemberStackSetName is the name of the StackSet that deploys the member roles.
+const MemberStackSetName = Name + "-member-role"
+
 // The Lambda functions, by folder under lambdas/ (deployed as iam-access-key-rotator-<name>:
 // Function.DeployedName).
 const (

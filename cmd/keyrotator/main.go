@@ -1,5 +1,6 @@
-// Command keyrotator is the operator's CLI: it plans what the rotation policy would do, runs
-// the local stand-in, and runs the whole workflow once against it. It only parses flags and
+// Command keyrotator is the operator's CLI: it checks that SES and the organization are ready
+// (preflight), plans what the rotation policy would do, runs the local stand-in, and runs the
+// whole workflow once against it. It only parses flags and
 // calls pkg/, sandbox/ and sandbox/runner.
 package main
 
@@ -22,6 +23,7 @@ var commands = map[string]command{
 	"invoke":      {"run one event through one Lambda against a running stand-in", runInvoke},
 	"plan":        {"print what the rotation policy decides for a set of users", runPlan},
 	"bench-scale": {"measure the rotator at scale on the stand-in beside a per-user scan; writes BENCHMARKS.md", runBenchScale},
+	"preflight":   {"check, read-only, that SES and the organization are ready for the rotator", runPreflight},
 	"run":         {"run the rotation workflow once against a running stand-in", runRun},
 	"sandbox":     {"run the local AWS stand-in seeded with a scenario", runSandbox},
 }
