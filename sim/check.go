@@ -158,7 +158,7 @@ func (s *sim) checkSigned(o *owner, in *iam.TagUserInput) {
 //     failed every run, or the key was a legacy one, when that date passed: rule 3 then
 //     deactivates it at once, policy warnedOrGivenUp). A check that the wait began with a
 //     warning sent (a mail to SES, bounced or not) flags exactly those; whether a key must
-//     then be warned first is issue 19 item 8's (every date told is the day the rotator acts);
+//     then be warned first is invariant 8's (every date told is the day the rotator acts);
 //   - 10: a key whose successor the rotator wrote to its application's secret goes only while
 //     that secret's current value is the successor; when it is not (the application wrote
 //     it over, deleted it), only at the bounded wait's end once the owner was told

@@ -109,9 +109,8 @@ type Faults struct {
 	// Per conditional S3 write (the account's lease): S3 answers 409
 	// ConditionalRequestConflict, another operation on the key racing it.
 	S3Conflict float64
-	// A pending mark that lingers on a key the rotator stored and delivered (the path of
-	// issue 19's first item): per UntagUser of the mark, IAM fails it past the SDK's retries
-	// (MarkUntagFails); per ListAccessKeys of a user carrying the mark, the read is throttled
+	// A pending mark that lingers on a key the rotator stored and delivered: per UntagUser
+	// of the mark, IAM fails it past the SDK's retries (MarkUntagFails); per ListAccessKeys of a user carrying the mark, the read is throttled
 	// past the retries (MarkedUserReadFails), so that a day's run confirms the delivery but
 	// never reaches the user's own orphan sweep.
 	MarkUntagFails, MarkedUserReadFails float64

@@ -19,7 +19,7 @@ import (
 // Scenario tests of the delivery of machine users' keys to their application's secret
 // (delivery.go, pkg/appsecret), run on the AWS model by sim/scenario.
 
-// The delivery of machine users' keys to their application's secret (issue 12, item 2).
+// The delivery of machine users' keys to their application's secret (docs/machine-users.md).
 
 func TestKeyGoesToTheSecretAndTheOldKeyIsDeactivatedOnItsDay(t *testing.T) {
 	h := scenario.New(t)
@@ -133,7 +133,7 @@ func TestSecretDeliveryUnderFaults(t *testing.T) {
 	}
 }
 
-// Delivery to an application's secret that fails or is refused (issue 19, items 3 to 5): an
+// Delivery to an application's secret that fails or is refused (docs/policy.md, invariants): an
 // owner with a usable email is told, with the reason, before any key of theirs is
 // deactivated (DESIGN.md invariant 9), and a key whose successor went to a secret is
 // deactivated only while the secret's current value is that successor (invariant 10).
@@ -298,8 +298,8 @@ func TestWrittenKeyCountsAsDeliveredAfterTheOptInIsWithdrawn(t *testing.T) {
 	}
 }
 
-// Found by the 20-seed campaign once issue 19's branches were merged (tags, trust, dates,
-// appsecret): cases where two of them met.
+// Found by the 20-seed campaign once the fixes for tag case, forged tags, dates told and
+// application secrets were merged: cases where two of them met.
 
 // A DeliveryFailed email about an application's secret that no longer holds the new key
 // names the day the old key goes; once the application restores its secret (the new key

@@ -16,7 +16,7 @@ import (
 // Scenario tests of a new key's delivery through its hand-off secret and its confirmation
 // (delivery.go), run on the AWS model by sim/scenario.
 
-// The regression tests of issue 9's numbered cases: each ends with an owner without a
+// The regression tests of the numbered cases (Case N) of a key-safety review of the rotator: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
 
@@ -85,7 +85,7 @@ func TestRedeliveryAfterTheOldKeyIsDeletedLeavesNothingToPrune(t *testing.T) {
 	}
 }
 
-// The hand-off secret's billed life (issue 11's cost): Secrets Manager charges nothing for a
+// The hand-off secret's billed life (its part of a run's cost, BENCHMARKS.md): Secrets Manager charges nothing for a
 // secret scheduled for deletion, so NotifyUser schedules it as soon as SES accepted the key's
 // emails; the next day's run still confirms the delivery, or restores the secret to send the
 // key again.

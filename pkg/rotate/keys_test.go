@@ -17,7 +17,7 @@ import (
 // Scenario tests of key creation and the orphan rule (keys.go), run on the AWS model by
 // sim/scenario.
 
-// The regression tests of issue 9's numbered cases: each ends with an owner without a
+// The regression tests of the numbered cases (Case N) of a key-safety review of the rotator: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
 
@@ -108,7 +108,7 @@ func TestCase4ExemptUserWithAPendingMarkKeepsItsKeys(t *testing.T) {
 	}
 }
 
-// Issue 19, item 1: the UntagUser that clears the pending mark fails after the new key was
+// A delivered key under a lingering pending mark: the UntagUser that clears the pending mark fails after the new key was
 // stored; the next day's run confirms the delivery (and deletes the hand-off secret) before
 // the user's own read, which is throttled; on the day after, the mark still covers the
 // delivered key, now without a secret and not used yet. The orphan rule must not take it.

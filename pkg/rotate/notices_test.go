@@ -13,7 +13,7 @@ import (
 // Scenario tests of the notices and the days they name (notices.go), run on the AWS model by
 // sim/scenario.
 
-// The regression tests of issue 9's numbered cases: each ends with an owner without a
+// The regression tests of the numbered cases (Case N) of a key-safety review of the rotator: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
 

@@ -22,7 +22,7 @@ import (
 // Scenario tests of one account's run (rotate.go): the work bounded per invocation and the
 // order users are served in, run on the AWS model by sim/scenario.
 
-// The regression tests of issue 9's numbered cases: each ends with an owner without a
+// The regression tests of the numbered cases (Case N) of a key-safety review of the rotator: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
 
@@ -39,7 +39,7 @@ func TestCase9MalformedSecretDoesNotFailTheAccount(t *testing.T) {
 	}
 }
 
-// TestBoundedWorkPerInvocation (issue 11): an invocation whose Lambda is about to time out
+// TestBoundedWorkPerInvocation (docs/scale.md, bounded work): an invocation whose Lambda is about to time out
 // reads and writes no more users; they are reported deferred and the next run takes them.
 func TestBoundedWorkPerInvocation(t *testing.T) {
 	h := scenario.New(t)
@@ -76,7 +76,7 @@ func TestMaxUsersServesTheMostUrgentFirst(t *testing.T) {
 	}
 }
 
-// TestListingWithoutReportStopsAtTheTimeBudget (issue 11): when IAM cannot give the
+// TestListingWithoutReportStopsAtTheTimeBudget (docs/scale.md, bounded work): when IAM cannot give the
 // credential report, the scanner lists users one by one; an invocation near its Lambda's
 // deadline reads no more of them, reports each user it listed but did not read as deferred
 // (not scanned, and why), and the next run scans them.
@@ -115,7 +115,7 @@ func TestListingWithoutReportStopsAtTheTimeBudget(t *testing.T) {
 	}
 }
 
-// TestMaxUsersBoundsTheReads (issue 11, rule 8): on a first rollout, 50 users each due for a
+// TestMaxUsersBoundsTheReads (rule 8): on a first rollout, 50 users each due for a
 // new key and maxUsers 5: once 5 users have writes, the rest are deferred without being read
 // (their credential report row shows the write), so the per-user reads are about maxUsers
 // plus the users who need only a notice, not 50. Those are still read and notified, unless
@@ -194,7 +194,7 @@ func b2i(b bool) int {
 	return 0
 }
 
-// TestPendingDeliveryIsReadBeyondMaxUsers (rule 8, issue 11): a user whose new key waits in
+// TestPendingDeliveryIsReadBeyondMaxUsers (rule 8): a user whose new key waits in
 // its hand-off secret is read even once maxUsers users have writes, though a stale credential
 // report (a same-day re-run) still shows its old key alone, due: its key is redelivered.
 func TestPendingDeliveryIsReadBeyondMaxUsers(t *testing.T) {

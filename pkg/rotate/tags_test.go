@@ -20,7 +20,7 @@ import (
 // Scenario tests of the rotator's tags on IAM users (tags.go, tagroom.go) and of tags read
 // the way IAM compares them, run on the AWS model by sim/scenario.
 
-// The regression tests of issue 9's numbered cases: each ends with an owner without a
+// The regression tests of the numbered cases (Case N) of a key-safety review of the rotator: each ends with an owner without a
 // working key they received, or a key destroyed without its notice, on the rotator as it
 // was before the fix.
 
@@ -48,7 +48,7 @@ func TestCase6NoSameDayDeleteAfterAFailedHistoryWrite(t *testing.T) {
 	}
 }
 
-// Issue 19, item 9: anyone allowed iam:TagUser can write the rotator's tags. Each forged
+// Forged rotator tags: anyone allowed iam:TagUser can write the rotator's tags. Each forged
 // value below, in the rotator's own format, would hasten an action if the rotator believed
 // it (invariant 11: a forged rotator tag can postpone an action, never hasten one).
 func TestForgedRotatorTagNeverHastensAnAction(t *testing.T) {
@@ -119,7 +119,7 @@ func userOf(h *scenario.Harness, id string) string {
 	return ""
 }
 
-// Tag keys in any case (issue 19, item 2): IAM compares the tag keys of users
+// Tag keys in any case: IAM compares the tag keys of users
 // case-insensitively ("not case sensitive, but case is preserved"), and so must the rotator.
 
 func TestExemptTagInAnyCaseGetsZeroWrites(t *testing.T) {
@@ -183,7 +183,7 @@ func TestRotatorTagInAnotherCaseIsItsRecord(t *testing.T) {
 	}
 }
 
-// A user at IAM's 50-tag quota (issue 19, item 6): the rotator cannot write the tags its
+// A user at IAM's 50-tag quota: the rotator cannot write the tags its
 // bookkeeping needs, so it writes nothing, says in the user's result what a person must do,
 // and tells the owner, once a day; once a tag is removed, the next run rotates.
 
