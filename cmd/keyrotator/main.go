@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,4 +73,24 @@ func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseFlags parses a subcommand's flags. When it returns false the command ends with exit:
+// 0 after -h (the help was printed), 2 after a bad flag (the flag package said why).
+func parseFlags(fs *flag.FlagSet, args []string) (exit int, ok bool) {
+	switch err := fs.Parse(args); {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	}
+	return 2, false
+}
+
+// usageError reports bad input to a subcommand: "keyrotator NAME: ..." on stderr, exit 2.
+func usageError(name string, stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "keyrotator "+name+": "+format+"\n", a...)
+		return 2
+	}
 }

@@ -94,16 +94,10 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&excluded, "exclude-accounts", "comma-separated account IDs the rotator never processes (default: cdk.json's excludeAccounts)")
 	users := fs.Int("users", 0, "IAM users with access keys in the accounts the rotator processes, for the SES quota check (0: cannot tell)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if exit, ok := parseFlags(fs, args); !ok {
+		return exit
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "keyrotator preflight: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := usageError("preflight", stderr)
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
