@@ -11,12 +11,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -33,8 +38,9 @@ organization's worst day; the organization with all features and StackSets' trus
 (and the delegated administrator, when another account than the management account
 administers the member role's StackSet); after the deploy, the member role's StackSet with a
 succeeded instance in every ACTIVE account the rotator processes (failed ones named with their
-reason, such as a role of the member role's name that was there before). Run it before the
-first deploy and at any time after.
+reason, such as a role of the member role's name that was there before), the daily schedule
+enabled, and no run of the last 7 days failed. Run it before the first deploy and at any time
+after.
 
 Each check prints pass, fail or cannot-tell, what it found and the exact fix. Exit status: 0
 when no check failed, 1 when one did, 2 on bad flags. --json prints the same for CI.
@@ -153,7 +159,15 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	org := organizations.NewFromConfig(managementCfg)
 	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users), preflight.Organization(org, *stackSetAdmin)...)
 	checks = append(checks, preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), org, statemachine.MemberStackSetName,
-		*memberRole, excluded.values, *stackSetAdmin != ""))
+		*memberRole, excluded.values, *stackSetAdmin != ""), preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
+	if arn, err := stateMachineARN(ctx, rotatorCfg); err != nil {
+		checks = append(checks, func(context.Context) preflight.Result {
+			return preflight.Result{Check: "recent runs", Verdict: preflight.CannotTell, Detail: err.Error(),
+				Fix: "give preflight credentials of the rotator's account (sts:GetCallerIdentity)"}
+		})
+	} else {
+		checks = append(checks, preflight.RecentRuns(sfn.NewFromConfig(rotatorCfg), arn, time.Now()))
+	}
 	results := preflight.Run(ctx, checks)
 	write := preflight.WriteText
 	if *asJSON {
@@ -194,4 +208,18 @@ func preflightConfigs(ctx context.Context, endpoint, profile, managementProfile,
 	}
 	management, err = load(managementProfile)
 	return rotator, management, err
+}
+
+// stateMachineARN is the deployed state machine's ARN in the account and region cfg acts in.
+func stateMachineARN(ctx context.Context, cfg aws.Config) (string, error) {
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("which account the credentials act in (STS GetCallerIdentity): %w", err)
+	}
+	caller, err := arn.Parse(aws.ToString(who.Arn))
+	if err != nil {
+		return "", fmt.Errorf("the caller's ARN %q: %w", aws.ToString(who.Arn), err)
+	}
+	return arn.ARN{Partition: caller.Partition, Service: "states", Region: cfg.Region, AccountID: aws.ToString(who.Account),
+		Resource: "stateMachine:" + statemachine.Name}.String(), nil
 }

@@ -15,7 +15,7 @@ const (
 	StateMachineName     = contract.NamePrefix
 	FailureTopicName     = contract.NamePrefix + "-topic"
 	ConfigurationSetName = contract.NamePrefix + "-configset"
-	ScheduleRuleName     = "iam-access_key_rotator-rule" // the name the operators already know
+	ScheduleRuleName     = statemachine.ScheduleRuleName
 	MemberStackSetName   = statemachine.MemberStackSetName
 	DashboardName        = contract.NamePrefix
 	FailedAlarmName      = contract.NamePrefix + "-executions-failed"

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -16,6 +17,8 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
 // fakeSES answers GetAccount with account (or accountErr) and GetEmailIdentity from
@@ -244,6 +247,38 @@ func TestMemberRolesNamesTheAccountsTheRotatorCannotEnter(t *testing.T) {
 			}
 			if wantCallAs := map[bool]cfntypes.CallAs{false: cfntypes.CallAsSelf, true: cfntypes.CallAsDelegatedAdmin}[tt.delegated]; tt.stackSet.callAs != wantCallAs {
 				t.Errorf("CallAs %s, want %s", tt.stackSet.callAs, wantCallAs)
+			}
+		})
+	}
+}
+
+type fakeExecutions struct{ executions []sfntypes.ExecutionListItem }
+
+func (f fakeExecutions) ListExecutions(context.Context, *sfn.ListExecutionsInput, ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error) {
+	return &sfn.ListExecutionsOutput{Executions: f.executions}, nil
+}
+
+// TestRecentRunsReadsTheLastWeek: a failure older than 7 days is history, not a finding.
+func TestRecentRunsReadsTheLastWeek(t *testing.T) {
+	now := time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)
+	run := func(name string, daysAgo int, status sfntypes.ExecutionStatus) sfntypes.ExecutionListItem {
+		return sfntypes.ExecutionListItem{Name: aws.String(name), Status: status, StartDate: aws.Time(now.AddDate(0, 0, -daysAgo))}
+	}
+	ok := run("today", 0, sfntypes.ExecutionStatusSucceeded)
+	for _, tt := range []struct {
+		name string
+		runs []sfntypes.ExecutionListItem
+		want Verdict
+		says string
+	}{
+		{"succeeded", []sfntypes.ExecutionListItem{ok, run("old", 9, sfntypes.ExecutionStatusFailed)}, Pass, "1 runs of the last 7 days succeeded"},
+		{"timed out this week", []sfntypes.ExecutionListItem{ok, run("tuesday", 4, sfntypes.ExecutionStatusTimedOut)}, Fail, "tuesday TIMED_OUT on 2026-12-02"},
+		{"none yet", nil, Pass, "no run in the last 7 days yet"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := RecentRuns(fakeExecutions{tt.runs}, "arn:aws:states:us-east-1:111122223333:stateMachine:x", now)(context.Background())
+			if r.Verdict != tt.want || !strings.Contains(r.Detail, tt.says) {
+				t.Errorf("%s: %s, want %s saying %q", r.Verdict, r.Detail, tt.want, tt.says)
 			}
 		})
 	}
