@@ -59,6 +59,9 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	list := s.Functions[contract.ListAccounts]
 	list.Role.AddToPrincipalPolicy(allow([]string{"sts:AssumeRole"}, jsii.String(managementRoleARN(cfg))))
 	list.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
+	// A cleanup run looks for the canary's record (pkg/org canaryPassed), by listing its key.
+	list.Role.AddToPrincipalPolicy(allowIf(map[string]any{"StringEquals": map[string]any{"s3:prefix": workflow.CanaryKey}},
+		[]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	suppressNag(list.Role, suppression{
 		rule:      "AwsSolutions-IAM5",
 		reason:    "ListAccounts writes one object per run under runs/; the keys are not known in advance",
@@ -158,6 +161,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	report := s.Functions[contract.CleanupReport]
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, runs, reports))
+	report.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, s.ReportBucket.ArnForObjects(jsii.String(workflow.CanaryKey))))
 	report.Role.AddToPrincipalPolicy(sendEmail)
 	report.Role.AddToPrincipalPolicy(sendSlots)
 	report.Role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))

@@ -26,9 +26,11 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// S3API is the one S3 call ListAccounts makes.
+// S3API is what ListAccounts does in the report bucket: it writes the run's account list,
+// and a cleanup run looks for the canary's record (workflow.CanaryKey).
 type S3API interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // OrganizationsAPI is the part of Organizations ListAccounts reads (the management role's
@@ -77,6 +79,11 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 		run.Now = *in.AsOf
 	}
 	run.Now = run.Now.UTC()
+	if run.Cleanup && !run.DryRun {
+		if err := l.canaryPassed(ctx); err != nil {
+			return workflow.AccountList{}, err
+		}
+	}
 	if run.SendRate, err = l.SendRate(ctx); err != nil {
 		return workflow.AccountList{}, err
 	}
@@ -109,6 +116,23 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 		"excluded", listing.excludedBy(), "dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now, "sendRate", run.SendRate)
 	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key,
 		ResultsPrefix: workflow.AccountResultsPrefix(run.RunID)}, nil
+}
+
+// canaryPassed returns an *workflow.InvalidInput unless a canary run went right (its record,
+// workflow.CanaryKey, is in the bucket): the one-time cleanup, which deactivates and deletes
+// keys across the organization without notice, waits for one real run of a few accounts.
+// ListObjectsV2 rather than GetObject: without s3:ListBucket S3 answers a missing key with
+// AccessDenied, which would read as "no canary" whatever the reason.
+func (l *Handler) canaryPassed(ctx context.Context) error {
+	out, err := l.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &l.Bucket, Prefix: aws.String(workflow.CanaryKey), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return fmt.Errorf("look for the canary's record s3://%s/%s: %w", l.Bucket, workflow.CanaryKey, err)
+	}
+	if len(out.Contents) == 0 {
+		return &workflow.InvalidInput{Field: "cleanup", Problem: `waits for a canary: first run a few known accounts, {"accounts":["111122223333"]}, ` +
+			"and see it succeed with every owner notified (docs/operations.md, First day on AWS); no run has yet"}
+	}
+	return nil
 }
 
 // listing is what ListAccounts returned: the ACTIVE accounts, sorted by ID, and how many

@@ -290,3 +290,49 @@ func TestAlertListsAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestCanaryRecordedOnlyForARunThatWentRight: a run that wrote, over the accounts its input
+// named, every account done and every owner notified, records the canary a cleanup run waits
+// for; a dry run, a run of the whole organization, a cleanup run, or one whose notifications
+// failed does not.
+func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		run          workflow.Run
+		notifyFailed bool
+		want         bool
+	}{
+		{"a few accounts, all notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, false, true},
+		{"a few accounts, an owner not notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, true, false},
+		{"dry run", workflow.Run{Accounts: []string{"111111111111"}, DryRun: true}, false, false},
+		{"the whole organization", workflow.Run{}, false, false},
+		{"cleanup", workflow.Run{Accounts: []string{"111111111111"}, Cleanup: true}, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, listing := failedNotifications(t)
+			tt.run.RunID, tt.run.Now = listing.Run.RunID, listing.Run.Now
+			listing.Run = tt.run
+			if !tt.notifyFailed {
+				for key := range store.objects {
+					if strings.HasPrefix(key, "runs/") && strings.Contains(key, "/notify-failures/") {
+						delete(store.objects, key)
+					}
+				}
+			}
+			r := &Handler{S3: store, SNS: &fakeSNS{}, Sender: notify.NewSender(&fakeSES{}, "", nil), Bucket: "reports",
+				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+			if _, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing}); err != nil {
+				t.Fatal(err)
+			}
+			raw, recorded := store.objects[workflow.CanaryKey]
+			if recorded != tt.want {
+				t.Fatalf("canary recorded %v, want %v", recorded, tt.want)
+			}
+			var c workflow.Canary
+			if recorded && (json.Unmarshal(raw, &c) != nil || c.RunID != "run-1" || !slices.Equal(c.Accounts, tt.run.Accounts)) {
+				t.Errorf("canary record %s", raw)
+			}
+		})
+	}
+}

@@ -114,6 +114,15 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 	if err := r.put(ctx, out.CSVKey, "text/csv", table); err != nil {
 		return out, err
 	}
+	if canary(doc, out) {
+		c, err := json.Marshal(workflow.Canary{RunID: run.RunID, Now: run.Now, Accounts: run.Accounts})
+		if err != nil {
+			return out, fmt.Errorf("encode the canary record: %w", err)
+		}
+		if err := r.put(ctx, workflow.CanaryKey, "application/json", c); err != nil {
+			return out, err
+		}
+	}
 	// A support email that SES refuses (the outage that failed the notifications, say) does
 	// not fail the run: the report is written and the alert says so. A retryable send
 	// error is returned, for the state machine to retry.
@@ -138,6 +147,13 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 	r.Log.InfoContext(ctx, "report written", "runId", run.RunID, "accounts", out.Accounts, "failedAccounts", out.FailedAccounts,
 		"totals", out.Totals, "supportEmailed", out.SupportEmailed)
 	return out, nil
+}
+
+// canary says whether the run is a canary that went right (workflow.CanaryKey): it wrote,
+// over the accounts its input named, and no account failed and every owner was notified.
+func canary(doc Document, out workflow.Report) bool {
+	return !doc.Run.DryRun && !doc.Run.Cleanup && len(doc.Run.Accounts) > 0 && out.Accounts > 0 &&
+		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0
 }
 
 // resultReads bounds the concurrent S3 reads of account results: 10,000 accounts are read
