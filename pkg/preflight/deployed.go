@@ -62,7 +62,7 @@ func RecentRuns(api ExecutionsAPI, stateMachineARN string, now time.Time) Check 
 			case errors.As(err, &notFound):
 				return cannotTell(name, fmt.Errorf("the state machine %s does not exist yet", stateMachineARN), notDeployed)
 			case err != nil:
-				return cannotTell(name, fmt.Errorf("Step Functions ListExecutions: %w", err), "allow states:ListExecutions to the credentials preflight runs with")
+				return cannotTell(name, fmt.Errorf("list the state machine's executions (states:ListExecutions): %w", err), "allow states:ListExecutions to the credentials preflight runs with")
 			}
 			for _, e := range page.Executions { // newest first
 				if aws.ToTime(e.StartDate).Before(since) {

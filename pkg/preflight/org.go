@@ -34,7 +34,7 @@ func Organization(api OrganizationsAPI, stackSetAdmin string) []Check {
 			out, err := api.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
 			switch {
 			case err != nil:
-				return cannotTell(name, fmt.Errorf("Organizations DescribeOrganization: %w", err), readFix)
+				return cannotTell(name, fmt.Errorf("describe the organization (organizations:DescribeOrganization): %w", err), readFix)
 			case out.Organization == nil || out.Organization.FeatureSet != orgtypes.OrganizationFeatureSetAll:
 				feature := orgtypes.OrganizationFeatureSet("unknown")
 				if out.Organization != nil {
@@ -52,7 +52,7 @@ func Organization(api OrganizationsAPI, stackSetAdmin string) []Check {
 			for p.HasMorePages() {
 				page, err := p.NextPage(ctx)
 				if err != nil {
-					return cannotTell(name, fmt.Errorf("Organizations ListAWSServiceAccessForOrganization: %w", err), readFix)
+					return cannotTell(name, fmt.Errorf("list the services with trusted access (organizations:ListAWSServiceAccessForOrganization): %w", err), readFix)
 				}
 				for _, s := range page.EnabledServicePrincipals {
 					enabled = append(enabled, aws.ToString(s.ServicePrincipal))
@@ -75,7 +75,7 @@ func Organization(api OrganizationsAPI, stackSetAdmin string) []Check {
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				return cannotTell(name, fmt.Errorf("Organizations ListDelegatedAdministrators: %w", err), readFix)
+				return cannotTell(name, fmt.Errorf("list the delegated administrators (organizations:ListDelegatedAdministrators): %w", err), readFix)
 			}
 			for _, a := range page.DelegatedAdministrators {
 				admins = append(admins, aws.ToString(a.Id))

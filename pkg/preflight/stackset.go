@@ -111,14 +111,14 @@ func head(items []string) []string {
 func activeAccounts(ctx context.Context, org AccountsAPI) ([]string, string, error) {
 	desc, err := org.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
 	if err != nil {
-		return nil, "", fmt.Errorf("Organizations DescribeOrganization: %w", err)
+		return nil, "", fmt.Errorf("describe the organization (organizations:DescribeOrganization): %w", err)
 	}
 	var ids []string
 	p := organizations.NewListAccountsPaginator(org, &organizations.ListAccountsInput{})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, "", fmt.Errorf("Organizations ListAccounts: %w", err)
+			return nil, "", fmt.Errorf("list the accounts (organizations:ListAccounts): %w", err)
 		}
 		for _, a := range page.Accounts {
 			if a.State == orgtypes.AccountStateActive {
