@@ -379,7 +379,7 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	}
 	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
 		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
-	} else if ok {
+	} else if ok && !d.failureHeld(k) {
 		return d.deactivationDue(k, s), true
 	}
 	if k.AccessKeyID == d.blocked.AccessKeyID || d.failureTold(k) {
@@ -512,13 +512,21 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		repl, hasRepl := replacement(k, keys, d.now, d.th)
 		var due time.Time
 		var msg string
+		// A DeliveryFailed notice the owner was sent gave the day k goes, which holds
+		// (failureHeld): the announcement names it, not the rules' earlier date.
+		held := func(due time.Time) time.Time {
+			if d.failureTold(k) {
+				return latest(due, d.failureDay(k))
+			}
+			return due
+		}
 		switch other, hasOther := otherKey(k, keys); {
 		case hasRepl:
-			due = ActOn(d.deactivationDue(k, repl), d.now)
+			due = ActOn(held(d.deactivationDue(k, repl)), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
 		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
-			due = ActOn(d.deactivationDue(k, Key{}), d.now)
+			due = ActOn(held(d.deactivationDue(k, Key{})), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
 		default:

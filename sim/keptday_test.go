@@ -1,0 +1,71 @@
+package sim
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+)
+
+// A key is deactivated on the day its owner was told, not silently later (DESIGN.md
+// invariant 8), for machine users whose application reads its key from a secret (issue 19,
+// campaign seed 151 of `make faults` on main 5e6f548).
+
+// keepsTheDayTold runs days of user until its key goes, before each run calling before (nil:
+// nothing) with the day and the date the owner's last delivered email gives for key ("" when
+// none), and fails when key is deactivated before that date, or is still Active after a run on
+// or after it (sim/checkdates.go's rule).
+func (h *harness) keepsTheDayTold(user, key string, days int, before func(day int, told string)) {
+	h.t.Helper()
+	for day := 0; day <= days; day++ {
+		today := h.now.Format("2006-01-02")
+		told := toldDates(h.w.Delivered(user + "@" + domain))[key]
+		if before != nil {
+			before(day, told)
+		}
+		h.day()
+		told = toldDates(h.w.Delivered(user + "@" + domain))[key]
+		switch status := h.keys(user)[key]; {
+		case told == "":
+		case status == types.StatusTypeInactive && today < told:
+			h.t.Fatalf("day %d (%s): %s was deactivated, its owner was told %s (emails %q)", day, today, key, told, h.subjects(user))
+		case status == types.StatusTypeActive && today >= told:
+			h.t.Fatalf("day %d (%s): %s is still active after the day run, its owner was last told %s (emails %q, bounced %d)",
+				day, today, key, told, h.subjects(user), len(h.w.Bounced(user+"@"+domain)))
+		case status == types.StatusTypeInactive:
+			return
+		}
+	}
+	h.t.Fatalf("%s was never deactivated (emails %q)", key, h.subjects(user))
+}
+
+// The new key's write is refused (the secret's KMS key), so the owner is told (DeliveryFailed)
+// that the old key goes on the bounded wait's day unless that is fixed; it is fixed, the new
+// key delivered, and the rotator then announces the old key's deactivation: on the day the
+// failure notice gave, which it keeps, not on the rules' earlier date (seed 151: the
+// announcement named the earlier date, which the failure notice's day then overrode).
+func TestAnnouncementAfterAFixedDeliveryNamesTheDayTheFailureNoticeGave(t *testing.T) {
+	h := newHarness(t)
+	h.appSecrets = deniedWrites{h.w.SecretsIn(testAccount), &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Access to KMS is not allowed"}}
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.keepsTheDayTold("ci", old, 35, func(day int, _ string) {
+		switch day {
+		case 8:
+			h.appSecrets = nil // the application team fixes the key policy
+			h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+				if c.Operation == "SendEmail" {
+					return awsmodel.ServerError // SES fails the new key's email, after its write
+				}
+				return awsmodel.None
+			}
+		case 9:
+			h.w.Inject = nil
+		}
+	})
+	if n := h.toldOfFailure("ci"); n != 1 {
+		t.Errorf("the owner was told of the failure %d times (%q), want once", n, h.subjects("ci"))
+	}
+}
