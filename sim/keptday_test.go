@@ -12,7 +12,7 @@ import (
 
 // A key is deactivated on the day its owner was told, not silently later (DESIGN.md
 // invariant 8), for machine users whose application reads its key from a secret (issue 19,
-// campaign seed 151 of `make faults` on main 5e6f548).
+// campaign seeds 37, 63, 108, 123 and 151 of `make faults` on main 5e6f548).
 
 // keepsTheDayTold runs days of user until its key goes, before each run calling before (nil:
 // nothing) with the day and the date the owner's last delivered email gives for key ("" when
@@ -40,6 +40,22 @@ func (h *harness) keepsTheDayTold(user, key string, days int, before func(day in
 		}
 	}
 	h.t.Fatalf("%s was never deactivated (emails %q)", key, h.subjects(user))
+}
+
+// The owner made the second key themselves, and the application's secret still holds the
+// first (its IaC's value): the rotator keeps the first active until N days past its date
+// (the secret's current value is not its successor), so its warning must name that day and
+// why, not the rules' date, which it will not keep. On main the warning named the rules'
+// date, and the notice that moved it came on that day itself: an owner whose mailbox is gone
+// by then was left believing a day the rotator did not keep (seeds 37, 63, 108, 123).
+func TestOwnerOfAMachineUserIsWarnedOfTheDayTheSecretLetsTheKeyGo(t *testing.T) {
+	h := newHarness(t)
+	ids := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 80, 5)
+	h.keepsTheDayTold("ci", ids[0], 35, func(_ int, told string) {
+		if told == h.now.Format("2006-01-02") {
+			h.w.SetBounce("ci@"+domain, true) // the owner's mailbox is gone on the day told
+		}
+	})
 }
 
 // The new key's write is refused (the secret's KMS key), so the owner is told (DeliveryFailed)
