@@ -2,6 +2,7 @@ package sim
 
 import (
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
@@ -83,5 +84,52 @@ func TestAnnouncementAfterAFixedDeliveryNamesTheDayTheFailureNoticeGave(t *testi
 	})
 	if n := h.toldOfFailure("ci"); n != 1 {
 		t.Errorf("the owner was told of the failure %d times (%q), want once", n, h.subjects("ci"))
+	}
+}
+
+// The application's IaC writes the secret again with the key it holds, the rotator's new key,
+// as a new version of its own (World.AppRewritesSecret): the application reads the new key,
+// as the keys' use shows (the new key used since, the old one not), so the old key goes on
+// the day its owner was told. On main the rotator took any other current version for a
+// secret written over and kept the old key N more days, with a notice sent on the day told
+// itself, which bounced: the owner's mailbox had gone since the new key's email (seeds 190,
+// day 59, and 15 of the 20-seed campaign).
+func TestSecretWrittenAgainWithTheNewKeyKeepsTheOldKeysDay(t *testing.T) {
+	h := newHarness(t)
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.keepsTheDayTold("ci", old, 35, func(day int, _ string) {
+		must(h.w.UseKey(testAccount, h.appReads("ci"), h.now.Add(-time.Hour), "s3", "us-east-1")) // the application, every day
+		switch day {
+		case 5:
+			h.w.SetBounce("ci@"+domain, true) // the owner's mailbox is gone
+		case 8:
+			s, _ := h.w.SecretIn(testAccount, "app/ci")
+			must(h.w.WriteAppSecret(testAccount, "app/ci", s.Value)) // the same key, a new version
+		}
+	})
+}
+
+// The application reverts its secret to the old key on the eve of its day: the new key was
+// used that morning, before the revert, and the old key not yet; the day after, the
+// application uses the old key again. The old key stays active past its day (the owner is
+// told why, and the day it goes): the keys' use counts only from the day after the change
+// (IAM records a use some time after it, here after the revert).
+func TestSecretRevertedTheDayBeforeKeepsTheOldKeyActive(t *testing.T) {
+	h := newHarness(t)
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	for day := 0; day <= 12; day++ {
+		reads := h.appReads("ci")
+		if day == 9 {
+			must(h.w.WriteAppSecret(testAccount, "app/ci", `{"AccessKeyId":"`+old+`","SecretAccessKey":"original"}`))
+		}
+		// IAM records the use of the key the application read before the revert after it
+		must(h.w.UseKey(testAccount, reads, h.now, "s3", "us-east-1"))
+		h.day()
+		if h.keys("ci")[old] != types.StatusTypeActive {
+			t.Fatalf("day %d: the old key %s, which the application reads again, was deactivated (emails %q)", day, old, h.subjects("ci"))
+		}
+	}
+	if h.toldOfFailure("ci") != 1 {
+		t.Errorf("the owner was told %d times (%q), want once", h.toldOfFailure("ci"), h.subjects("ci"))
 	}
 }

@@ -331,9 +331,17 @@ func (ur *userRun) unlessStoreBehind(ctx context.Context, up policy.UserPlan) (p
 		if succ == "" {
 			continue
 		}
-		why, err := appsecret.Current(ctx, ur.AppSecrets, ur.deliverTo, ur.u.UserName, succ)
+		why, changed, err := appsecret.Current(ctx, ur.AppSecrets, ur.deliverTo, ur.u.UserName, succ)
 		if err != nil {
 			return up, err
+		}
+		j := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == succ })
+		if why != "" && policy.ReadsSuccessor(ur.u.Keys[i], ur.u.Keys[j], changed) {
+			// Written again since, with the successor: the keys' use shows the application
+			// reads it.
+			ur.Log.InfoContext(ctx, "secret written since, and its application uses the new key", "account", ur.acct.AccountID, "user", ur.u.UserName,
+				"accessKeyId", ur.u.Keys[i].AccessKeyID, "newAccessKeyId", succ, "secret", ur.deliverTo)
+			continue
 		}
 		if why != "" {
 			ur.u.Keys[i].StoreBehind, behind = why, true
