@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
 // A key is deactivated on the day its owner was told, not silently later (DESIGN.md
@@ -19,28 +20,28 @@ import (
 // nothing) with the day and the date the owner's last delivered email gives for key ("" when
 // none), and fails when key is deactivated before that date, or is still Active after a run on
 // or after it (sim/checkdates.go's rule).
-func (h *harness) keepsTheDayTold(user, key string, days int, before func(day int, told string)) {
-	h.t.Helper()
+func keepsTheDayTold(h *scenario.Harness, user, key string, days int, before func(day int, told string)) {
+	h.T.Helper()
 	for day := 0; day <= days; day++ {
-		today := h.now.Format("2006-01-02")
-		told := toldDates(h.w.Delivered(user + "@" + domain))[key]
+		today := h.Now.Format("2006-01-02")
+		told := toldDates(h.W.Delivered(user + "@" + domain))[key]
 		if before != nil {
 			before(day, told)
 		}
-		h.day()
-		told = toldDates(h.w.Delivered(user + "@" + domain))[key]
-		switch status := h.keys(user)[key]; {
+		h.Day()
+		told = toldDates(h.W.Delivered(user + "@" + domain))[key]
+		switch status := h.Keys(user)[key]; {
 		case told == "":
 		case status == types.StatusTypeInactive && today < told:
-			h.t.Fatalf("day %d (%s): %s was deactivated, its owner was told %s (emails %q)", day, today, key, told, h.subjects(user))
+			h.T.Fatalf("day %d (%s): %s was deactivated, its owner was told %s (emails %q)", day, today, key, told, h.Subjects(user))
 		case status == types.StatusTypeActive && today >= told:
-			h.t.Fatalf("day %d (%s): %s is still active after the day run, its owner was last told %s (emails %q, bounced %d)",
-				day, today, key, told, h.subjects(user), len(h.w.Bounced(user+"@"+domain)))
+			h.T.Fatalf("day %d (%s): %s is still active after the day run, its owner was last told %s (emails %q, bounced %d)",
+				day, today, key, told, h.Subjects(user), len(h.W.Bounced(user+"@"+domain)))
 		case status == types.StatusTypeInactive:
 			return
 		}
 	}
-	h.t.Fatalf("%s was never deactivated (emails %q)", key, h.subjects(user))
+	h.T.Fatalf("%s was never deactivated (emails %q)", key, h.Subjects(user))
 }
 
 // The owner made the second key themselves, and the application's secret still holds the
@@ -50,11 +51,11 @@ func (h *harness) keepsTheDayTold(user, key string, days int, before func(day in
 // date, and the notice that moved it came on that day itself: an owner whose mailbox is gone
 // by then was left believing a day the rotator did not keep (seeds 37, 63, 108, 123).
 func TestOwnerOfAMachineUserIsWarnedOfTheDayTheSecretLetsTheKeyGo(t *testing.T) {
-	h := newHarness(t)
-	ids := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 80, 5)
-	h.keepsTheDayTold("ci", ids[0], 35, func(_ int, told string) {
-		if told == h.now.Format("2006-01-02") {
-			h.w.SetBounce("ci@"+domain, true) // the owner's mailbox is gone on the day told
+	h := scenario.New(t)
+	ids := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 80, 5)
+	keepsTheDayTold(h, "ci", ids[0], 35, func(_ int, told string) {
+		if told == h.Now.Format("2006-01-02") {
+			h.W.SetBounce("ci@"+domain, true) // the owner's mailbox is gone on the day told
 		}
 	})
 }
@@ -65,25 +66,25 @@ func TestOwnerOfAMachineUserIsWarnedOfTheDayTheSecretLetsTheKeyGo(t *testing.T) 
 // failure notice gave, which it keeps, not on the rules' earlier date (seed 151: the
 // announcement named the earlier date, which the failure notice's day then overrode).
 func TestAnnouncementAfterAFixedDeliveryNamesTheDayTheFailureNoticeGave(t *testing.T) {
-	h := newHarness(t)
-	h.appSecrets = deniedWrites{h.w.SecretsIn(testAccount), &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Access to KMS is not allowed"}}
-	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
-	h.keepsTheDayTold("ci", old, 35, func(day int, _ string) {
+	h := scenario.New(t)
+	h.AppSecrets = scenario.DeniedWrites{API: h.W.SecretsIn(scenario.Account), Err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Access to KMS is not allowed"}}
+	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	keepsTheDayTold(h, "ci", old, 35, func(day int, _ string) {
 		switch day {
 		case 8:
-			h.appSecrets = nil // the application team fixes the key policy
-			h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+			h.AppSecrets = nil // the application team fixes the key policy
+			h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 				if c.Operation == "SendEmail" {
 					return awsmodel.ServerError // SES fails the new key's email, after its write
 				}
 				return awsmodel.None
 			}
 		case 9:
-			h.w.Inject = nil
+			h.W.Inject = nil
 		}
 	})
-	if n := h.toldOfFailure("ci"); n != 1 {
-		t.Errorf("the owner was told of the failure %d times (%q), want once", n, h.subjects("ci"))
+	if n := h.ToldOfFailure("ci"); n != 1 {
+		t.Errorf("the owner was told of the failure %d times (%q), want once", n, h.Subjects("ci"))
 	}
 }
 
@@ -95,16 +96,16 @@ func TestAnnouncementAfterAFixedDeliveryNamesTheDayTheFailureNoticeGave(t *testi
 // itself, which bounced: the owner's mailbox had gone since the new key's email (seeds 190,
 // day 59, and 15 of the 20-seed campaign).
 func TestSecretWrittenAgainWithTheNewKeyKeepsTheOldKeysDay(t *testing.T) {
-	h := newHarness(t)
-	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
-	h.keepsTheDayTold("ci", old, 35, func(day int, _ string) {
-		must(h.w.UseKey(testAccount, h.appReads("ci"), h.now.Add(-time.Hour), "s3", "us-east-1")) // the application, every day
+	h := scenario.New(t)
+	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	keepsTheDayTold(h, "ci", old, 35, func(day int, _ string) {
+		must(h.W.UseKey(scenario.Account, h.AppReads("ci"), h.Now.Add(-time.Hour), "s3", "us-east-1")) // the application, every day
 		switch day {
 		case 5:
-			h.w.SetBounce("ci@"+domain, true) // the owner's mailbox is gone
+			h.W.SetBounce("ci@"+domain, true) // the owner's mailbox is gone
 		case 8:
-			s, _ := h.w.SecretIn(testAccount, "app/ci")
-			must(h.w.WriteAppSecret(testAccount, "app/ci", s.Value)) // the same key, a new version
+			s, _ := h.W.SecretIn(scenario.Account, "app/ci")
+			must(h.W.WriteAppSecret(scenario.Account, "app/ci", s.Value)) // the same key, a new version
 		}
 	})
 }
@@ -115,21 +116,21 @@ func TestSecretWrittenAgainWithTheNewKeyKeepsTheOldKeysDay(t *testing.T) {
 // told why, and the day it goes): the keys' use counts only from the day after the change
 // (IAM records a use some time after it, here after the revert).
 func TestSecretRevertedTheDayBeforeKeepsTheOldKeyActive(t *testing.T) {
-	h := newHarness(t)
-	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h := scenario.New(t)
+	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
 	for day := 0; day <= 12; day++ {
-		reads := h.appReads("ci")
+		reads := h.AppReads("ci")
 		if day == 9 {
-			must(h.w.WriteAppSecret(testAccount, "app/ci", `{"AccessKeyId":"`+old+`","SecretAccessKey":"original"}`))
+			must(h.W.WriteAppSecret(scenario.Account, "app/ci", `{"AccessKeyId":"`+old+`","SecretAccessKey":"original"}`))
 		}
 		// IAM records the use of the key the application read before the revert after it
-		must(h.w.UseKey(testAccount, reads, h.now, "s3", "us-east-1"))
-		h.day()
-		if h.keys("ci")[old] != types.StatusTypeActive {
-			t.Fatalf("day %d: the old key %s, which the application reads again, was deactivated (emails %q)", day, old, h.subjects("ci"))
+		must(h.W.UseKey(scenario.Account, reads, h.Now, "s3", "us-east-1"))
+		h.Day()
+		if h.Keys("ci")[old] != types.StatusTypeActive {
+			t.Fatalf("day %d: the old key %s, which the application reads again, was deactivated (emails %q)", day, old, h.Subjects("ci"))
 		}
 	}
-	if h.toldOfFailure("ci") != 1 {
-		t.Errorf("the owner was told %d times (%q), want once", h.toldOfFailure("ci"), h.subjects("ci"))
+	if h.ToldOfFailure("ci") != 1 {
+		t.Errorf("the owner was told %d times (%q), want once", h.ToldOfFailure("ci"), h.Subjects("ci"))
 	}
 }

@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -181,9 +182,12 @@ const (
 
 var handoffSecretsSuppression = suppression{
 	rule:      "AwsSolutions-IAM5",
-	reason:    "Hand-off secrets are created at run time, one per new key, under the iam-access-key-rotator/handoff/ prefix; their names are not known in advance",
-	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):secret:iam-access-key-rotator\/handoff\/\*$/`},
+	reason:    "Hand-off secrets are created at run time, one per new key, under the " + contract.HandoffSecretNamePrefix + " prefix; their names are not known in advance",
+	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):secret:` + nagPattern(contract.HandoffSecretNamePrefix) + `\*$/`},
 }
+
+// nagPattern is s matched literally inside a cdk-nag appliesTo pattern (a /regex/ literal).
+func nagPattern(s string) string { return strings.ReplaceAll(regexp.QuoteMeta(s), "/", `\/`) }
 
 // senderIdentityARNs are the SES identities that may stand behind the sender address:
 // the address itself or its domain, whichever the operators verified.

@@ -183,7 +183,7 @@ func TestHandle(t *testing.T) {
 				account("777777777777", "joining", orgtypes.AccountStatePendingActivation),
 			}}
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler),
+			l := &Handler{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler),
 				SendRate: func(context.Context) (int, error) { return 3, nil }}
 			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: start})
 			if tt.wantField != "" {
@@ -206,7 +206,7 @@ func TestHandle(t *testing.T) {
 // before it lists or writes anything.
 func TestHandleWithoutSendRate(t *testing.T) {
 	org, store := &fakeOrg{}, &fakeS3{objects: map[string][]byte{}}
-	l := &Lister{Org: org, S3: store, Log: slog.New(slog.DiscardHandler),
+	l := &Handler{Org: org, S3: store, Log: slog.New(slog.DiscardHandler),
 		SendRate: func(context.Context) (int, error) { return 0, errors.New("read the SES send quota: AccessDenied") }}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "SES send quota") || len(org.calls) != 0 || len(store.objects) != 0 {
@@ -214,12 +214,12 @@ func TestHandleWithoutSendRate(t *testing.T) {
 	}
 }
 
-// oneASecond is a Lister's SendRate: SES's send quota, 1 email a second.
+// oneASecond is a Handler's SendRate: SES's send quota, 1 email a second.
 func oneASecond(context.Context) (int, error) { return 1, nil }
 
 func TestHandleValidatesBeforeCallingAWS(t *testing.T) {
 	org := &fakeOrg{}
-	l := &Lister{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Log: slog.New(slog.DiscardHandler)}
+	l := &Handler{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Log: slog.New(slog.DiscardHandler)}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{"accounts":["12345"]}`), RunID: "r"})
 	var invalid *workflow.InvalidInput
 	if !errors.As(err, &invalid) || len(org.calls) != 0 {
@@ -251,7 +251,7 @@ func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler),
+			l := &Handler{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler),
 				SendRate: oneASecond}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 			if err == nil || err.Error() != tt.wantErr {
@@ -322,7 +322,7 @@ func TestHandleExcludesByOUAndTag(t *testing.T) {
 				},
 			}
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"777777777777"}, ExcludedOUs: []string{sandbox},
+			l := &Handler{Org: org, S3: store, Bucket: "reports", Excluded: []string{"777777777777"}, ExcludedOUs: []string{sandbox},
 				ExcludeTagKey: tt.tag[0], ExcludeTagValue: tt.tag[1], Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: time.Now()})
 			if tt.wantField != "" {
@@ -346,7 +346,7 @@ func TestHandleExcludesByOUAndTag(t *testing.T) {
 func TestHandleFailsOnAnUnknownExcludedOU(t *testing.T) {
 	org := &fakeOrg{accounts: []orgtypes.Account{account("111111111111", "prod", orgtypes.AccountStateActive)}, ous: map[string][]string{"r-root": nil}}
 	store := &fakeS3{objects: map[string][]byte{}}
-	l := &Lister{Org: org, S3: store, Bucket: "reports", ExcludedOUs: []string{"ou-root-doesnotexist"}, Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
+	l := &Handler{Org: org, S3: store, Bucket: "reports", ExcludedOUs: []string{"ou-root-doesnotexist"}, Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "list the accounts of OU ou-root-doesnotexist (EXCLUDE_OUS)") || len(store.objects) != 0 {
 		t.Errorf("error %v, wrote %v; want the OU named, nothing written", err, store.objects)

@@ -594,10 +594,27 @@ func (d *decider) deactivatedNotice(k, repl Key) {
 	if repl.AccessKeyID != "" {
 		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.Notice)))
 	}
+	if on, ok := d.slotNeeded(k); ok {
+		deleteOn = earliest(deleteOn, on)
+	}
 	deleteOn = ActOn(deleteOn, d.now) // not on the day it was deactivated, nor before the notice counts
 	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
 		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
 		k.AccessKeyID, dateOf(deleteOn)))
+}
+
+// slotNeeded is the day rule 4 deletes k, deactivated, to make room for a new key: the day
+// the user's other key, Active, comes due for rotation, when a key can then be created for
+// it as far as today's read tells (the owner has a usable email, no secret refuses the
+// delivery, no key is awaiting delivery). The KeyDeactivated notice names that day when it
+// comes before rule 3's, so that the key is deleted on the day its owner was told, not days
+// earlier (invariant 8).
+func (d *decider) slotNeeded(k Key) (time.Time, bool) {
+	other, ok := otherKey(k, d.left)
+	if !ok || other.Status != Active || !d.email || d.user.SecretProblem != "" || slices.ContainsFunc(d.left, func(k Key) bool { return k.Undelivered }) {
+		return time.Time{}, false
+	}
+	return other.CreateDate.Add(days(d.th.RotateAt)), true
 }
 
 // notify adds a notice unless the owner cannot be reached or already got it (rule 5).
@@ -810,3 +827,10 @@ func latest(a, b time.Time) time.Time {
 
 // dateOf formats the calendar day (UTC) of an instant: the daily run of that day acts.
 func dateOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

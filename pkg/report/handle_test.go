@@ -120,7 +120,7 @@ func TestNotifyFailuresReachTheReport(t *testing.T) {
 	prod, dev := workflow.Account{AccountID: "111111111111", Name: "prod"}, workflow.Account{AccountID: "222222222222", Name: "dev"}
 	topic, ses := &fakeSNS{}, &fakeSES{}
 	var metrics bytes.Buffer
-	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
+	r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
 		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 		Log: slog.New(slog.DiscardHandler), Metrics: &metrics}
 	out, err := r.Handle(ctx, workflow.ReportRequest{Listing: listing})
@@ -228,7 +228,7 @@ func TestSupportEmailRefusedStillAlerts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, listing := failedNotifications(t)
 			topic := &fakeSNS{}
-			r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, "", nil), Bucket: "reports",
+			r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, "", nil), Bucket: "reports",
 				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
 			out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})
@@ -274,7 +274,7 @@ func TestAlertListsAreBounded(t *testing.T) {
 					NotifyFailures: []workflow.NotifyFailure{{UserName: "user" + string(rune('a'+i%26)), Error: "FatalError", Cause: cause}}})
 			}
 			topic := &fakeSNS{}
-			r := &Reporter{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
+			r := &Handler{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
 			out := workflow.Report{Accounts: 5000, FailedAccounts: 5000, Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}
 			if err := r.alert(context.Background(), doc, out, nil); err != nil {
 				t.Fatal(err)

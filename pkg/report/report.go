@@ -57,8 +57,8 @@ type SNSAPI interface {
 	Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
-// Reporter is the CleanupReport step.
-type Reporter struct {
+// Handler is the CleanupReport step.
+type Handler struct {
 	S3           S3API
 	SNS          SNSAPI
 	Sender       *notify.Sender
@@ -79,7 +79,7 @@ type Document struct {
 }
 
 // Handle builds and distributes the run's report.
-func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
+func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
 	run := req.Listing.Run
 	var accounts []workflow.Account
 	if err := r.getJSON(ctx, req.Listing.Key, &accounts); err != nil {
@@ -146,7 +146,7 @@ const resultReads = 16
 
 // results reads every account's result, in the list's order. An account without one failed
 // in ScanAndRotate past its retries (see the execution's history).
-func (r *Reporter) results(ctx context.Context, run workflow.Run, accounts []workflow.Account) ([]workflow.AccountResult, error) {
+func (r *Handler) results(ctx context.Context, run workflow.Run, accounts []workflow.Account) ([]workflow.AccountResult, error) {
 	out := make([]workflow.AccountResult, len(accounts))
 	errs := make([]error, len(accounts))
 	slots := make(chan struct{}, resultReads)
@@ -174,7 +174,7 @@ func (r *Reporter) results(ctx context.Context, run workflow.Run, accounts []wor
 // notifyFailures reads the records the state machine wrote for notifications that failed past
 // their retries (workflow.NotifyFailureKey) into their accounts' results, sorted by user, and
 // counts them.
-func (r *Reporter) notifyFailures(ctx context.Context, run workflow.Run, accounts []workflow.AccountResult) error {
+func (r *Handler) notifyFailures(ctx context.Context, run workflow.Run, accounts []workflow.AccountResult) error {
 	prefix := workflow.NotifyFailuresPrefix(run.RunID)
 	index := map[string]int{}
 	for i, a := range accounts {
@@ -343,7 +343,7 @@ func usageColumns(k *policy.KeyUsage) []string {
 	return []string{used, k.Service, k.Region, replacementUsed, k.DeactivateOn, strconv.FormatBool(k.AtRisk)}
 }
 
-func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
+func (r *Handler) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
 	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
 		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table,
 		Location: "s3://" + r.Bucket + "/" + out.CSVKey})
@@ -462,7 +462,7 @@ const AlertSubjectPrefix = "Key rotation: "
 
 // alert tells the operators which accounts failed, which owners were not notified, and why
 // the support email was not sent (emailErr), if it was not.
-func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
+func (r *Handler) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
 	var msg strings.Builder
 	var subject []string
 	fmt.Fprintf(&msg, "IAM access key rotation run %s: %d of %d accounts failed, %d owners not notified.\n",
@@ -496,7 +496,7 @@ func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report,
 
 // emitMetrics writes one embedded-metric-format line: CloudWatch turns it into the run
 // metrics (metrics.Runs) without an API call.
-func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
+func (r *Handler) emitMetrics(doc Document, out workflow.Report) {
 	line := map[string]any{}
 	var defs []map[string]string
 	for _, m := range metrics.Runs {
@@ -513,7 +513,7 @@ func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
 	fmt.Fprintln(r.Metrics, string(b))
 }
 
-func (r *Reporter) getJSON(ctx context.Context, key string, v any) error {
+func (r *Handler) getJSON(ctx context.Context, key string, v any) error {
 	out, err := r.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.Bucket, Key: &key})
 	if err != nil {
 		return fmt.Errorf("read s3://%s/%s: %w", r.Bucket, key, err)
@@ -525,7 +525,7 @@ func (r *Reporter) getJSON(ctx context.Context, key string, v any) error {
 	return nil
 }
 
-func (r *Reporter) put(ctx context.Context, key, contentType string, body []byte) error {
+func (r *Handler) put(ctx context.Context, key, contentType string, body []byte) error {
 	if _, err := r.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.Bucket, Key: &key, Body: bytes.NewReader(body),
 		ContentType: &contentType}); err != nil {
 		return fmt.Errorf("write s3://%s/%s: %w", r.Bucket, key, err)
