@@ -241,13 +241,13 @@ func TestCurrentValueMustBeTheSuccessor(t *testing.T) {
 		{"gone", &fakeSM{describeErr: &smtypes.ResourceNotFoundException{Message: aws.String("no")}}, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			why, err := Current(context.Background(), tc.sm, "app/key", "ci", keyID)
+			why, _, err := Current(context.Background(), tc.sm, "app/key", "ci", keyID)
 			if err != nil || (why == "") != (tc.why == "") || !strings.Contains(why, tc.why) {
 				t.Errorf("Current = %q, %v; want %q", why, err, tc.why)
 			}
 		})
 	}
-	if _, err := Current(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", "ci", keyID); err == nil {
+	if _, _, err := Current(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", "ci", keyID); err == nil {
 		t.Error("a failed DescribeSecret must be an error, not a verdict")
 	}
 }

@@ -298,21 +298,30 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	}
 }
 
-// storeBehind applies rule 3 to an expired key whose replacement went to the application's
-// secret when that secret's current value is not the replacement (Key.StoreBehind): the
-// application may still read k. The owner is told why and on which day k goes
-// (DeliveryFailed); k goes on that day, noticePeriod days past its own date, once the notice
-// was delivered on an earlier day, or noticePeriod days later still (the bounded wait).
+// storeBehind applies rule 3 to an expired key whose replacement should be in the
+// application's secret when that secret's current value is not the replacement
+// (Key.StoreBehind): the application may still read k. The owner is told why and on which
+// day k goes (storeBehindNotice); k goes on that day, noticePeriod days past its own date,
+// once the notice was delivered on an earlier day, or noticePeriod days later still (the
+// bounded wait).
 func (d *decider) storeBehind(k, repl Key) {
-	due := d.deactivationDue(k, repl)
-	bound := due.Add(days(d.th.Notice))
+	bound := d.deactivationDue(k, repl).Add(days(d.th.Notice))
 	if reached(d.now, bound) && d.warnedBefore(k, DeliveryFailed) || reached(d.now, bound.Add(days(d.th.Notice))) {
 		d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old; the application's secret does not hold %s (%s) and the wait for it is over: deactivate",
 			k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl), repl.AccessKeyID, k.StoreBehind), repl)
 		return
 	}
-	on := latest(bound, d.now.Add(day))
-	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret no longer holds your new key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
+	d.storeBehindNotice(k, repl)
+}
+
+// storeBehindNotice tells the owner of Active key k, whose replacement repl the application's
+// secret does not hold (Key.StoreBehind), why k stays active past its date and the day it
+// goes: noticePeriod days past that date (DeliveryFailed, whose day holds once told). It is
+// the key's first warning when the secret is found behind before k's date is announced
+// (scheduleNotices): the rules' date, which k would not be deactivated on, is never named.
+func (d *decider) storeBehindNotice(k, repl Key) {
+	on := latest(d.deactivationDue(k, repl).Add(days(d.th.Notice)), d.now.Add(day))
+	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret does not hold your newer key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
 		repl.AccessKeyID, k.StoreBehind, k.AccessKeyID, dateOf(on)))
 }
 
@@ -379,7 +388,7 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	}
 	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
 		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
-	} else if ok {
+	} else if ok && !d.failureHeld(k) {
 		return d.deactivationDue(k, s), true
 	}
 	if k.AccessKeyID == d.blocked.AccessKeyID || d.failureTold(k) {
@@ -510,15 +519,27 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 			continue // the new-key email already gave the date
 		}
 		repl, hasRepl := replacement(k, keys, d.now, d.th)
+		if hasRepl && k.StoreBehind != "" {
+			d.storeBehindNotice(k, repl) // k waits for the secret: its date is not the rules'
+			continue
+		}
 		var due time.Time
 		var msg string
+		// A DeliveryFailed notice the owner was sent gave the day k goes, which holds
+		// (failureHeld): the announcement names it, not the rules' earlier date.
+		held := func(due time.Time) time.Time {
+			if d.failureTold(k) {
+				return latest(due, d.failureDay(k))
+			}
+			return due
+		}
 		switch other, hasOther := otherKey(k, keys); {
 		case hasRepl:
-			due = ActOn(d.deactivationDue(k, repl), d.now)
+			due = ActOn(held(d.deactivationDue(k, repl)), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
 		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
-			due = ActOn(d.deactivationDue(k, Key{}), d.now)
+			due = ActOn(held(d.deactivationDue(k, Key{})), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
 		default:
