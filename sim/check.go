@@ -85,7 +85,8 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			// invariant "a created key is never lost"). Counted; docs/policy.md says so.
 			s.res.Faults["owner-key-made-within-an-unknown-creation-window"]++
 		case k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID]:
-			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
+			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v); its story:\n    %s", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed,
+				strings.Join(s.trace[keyID], "\n    ")))
 		}
 		if s.unused(k, tags) {
 			return // rule 2: a key unused for unused-at days goes, whoever holds it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -250,5 +251,43 @@ func TestFailureNoticeToANewAddressGivesTheDayFirstTold(t *testing.T) {
 	}
 	if again := toldDates(h.w.Messages())[old]; again != first {
 		t.Errorf("the owner, first told %s goes on %s, was told %s at the new address", old, first, again)
+	}
+}
+
+// lostWrite is a member account's Secrets Manager whose PutSecretValue takes effect and
+// then fails (its response lost after the SDK's retries, say): NotifyUser records nothing.
+type lostWrite struct{ appsecret.API }
+
+func (l lostWrite) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if _, err := l.API.PutSecretValue(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return nil, &smithy.GenericAPIError{Code: "InternalServiceError", Message: "response lost"}
+}
+
+// TestUsedKeyInASecretThatWithdrewItsOptInIsNotDeletedAsUndeliverable: NotifyUser wrote the
+// new key to the application's secret but recorded nothing (the write's response was lost),
+// and the application team then withdrew the secret's opt-in, so the member role is denied
+// DescribeSecret and the rotator cannot see the key there. The application reads and uses
+// the key: it was delivered, and the end of the bounded wait does not delete it (campaign
+// seeds 113 day 20 and 140 day 84: "no active key in use is deleted"; 140 also "an owner
+// with a usable email is told before any deactivation").
+func TestUsedKeyInASecretThatWithdrewItsOptInIsNotDeletedAsUndeliverable(t *testing.T) {
+	h := newHarness(t)
+	h.appSecrets = lostWrite{h.w.MemberSecretsIn(testAccount)}
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.day()
+	fresh := h.appReads("ci")
+	if fresh == old {
+		t.Fatalf("day 0 must write a new key to app/ci")
+	}
+	h.appSecrets = h.w.MemberSecretsIn(testAccount)                          // AccessDenied once the opt-in tag key is gone
+	must(h.w.SetAppSecretTag(testAccount, "app/ci", appsecret.OptInTag, "")) // withdrawn
+	for day := 1; day <= 30; day++ {
+		must(h.w.UseKey(testAccount, fresh, h.now.Add(-time.Hour), "s3", "us-east-1"))
+		h.day()
+		if _, ok := h.keys("ci")[fresh]; !ok {
+			t.Fatalf("day %d: the new key %s, in the application's secret and used, was deleted as undeliverable (keys %v)", day, fresh, h.keys("ci"))
+		}
 	}
 }
