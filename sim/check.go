@@ -283,6 +283,33 @@ func (s *sim) checkKeysAccounted() {
 	}
 }
 
+// checkBoundedWait: the wait for a new key's delivery is bounded (DESIGN.md invariant 1): a
+// fault-free run that reaches a user whose new key is still undelivered N days (the notice
+// period) past its old key's date deletes it and gives the address up (rule 6). So after a
+// day's fault-free re-run no live hand-off secret of a non-exempt user is older than that
+// end, with a day's slack (a new key its owner deactivated is deleted by the next run, never
+// on the day it was first seen Inactive). A user who fails every run instead (issue 19, item
+// 4: a withdrawn opt-in answering DescribeSecret with AccessDenied) would hold its old key
+// past the limit and its undelivered key forever.
+func (s *sim) checkBoundedWait(clean bool) {
+	if !clean {
+		return
+	}
+	for _, sec := range s.w.SecretsList() {
+		m := secretKeyID.FindStringSubmatch(sec.Name)
+		if m == nil || sec.DeletedDate != nil {
+			continue
+		}
+		o := s.keyOwner[m[1]]
+		due, err := time.Parse(time.DateOnly, sec.Tags[handoff.DeactivateOnTag])
+		if o == nil || err != nil || policy.Exempt(s.tags(o), s.policy) || s.now.Before(due.AddDate(0, 0, s.policy.NoticePeriod+1)) {
+			continue
+		}
+		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the rotator's last result: %s); its story:\n    %s",
+			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), s.policy.NoticePeriod, due.Format(time.DateOnly), s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
+	}
+}
+
 // checkAppSecrets: a machine user whose secret opts in always holds an Active key whose
 // secret value matches what its application reads from the secret, once the rotator wrote
 // one there (until then the application reads the original).

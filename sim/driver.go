@@ -51,6 +51,7 @@ func (s *sim) daily() {
 	s.checkAppSecrets()
 	s.checkKeysAccounted()
 	s.checkToldDays(clean)
+	s.checkBoundedWait(clean)
 }
 
 // execution runs one Step Functions execution over every account: ScanAndRotate, then
