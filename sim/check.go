@@ -305,8 +305,8 @@ func (s *sim) checkBoundedWait(clean bool) {
 		if o == nil || err != nil || policy.Exempt(s.tags(o), s.policy) || s.now.Before(due.AddDate(0, 0, s.policy.NoticePeriod+1)) {
 			continue
 		}
-		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the rotator's last result: %s); its story:\n    %s",
-			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), s.policy.NoticePeriod, due.Format(time.DateOnly), s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
+		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the wait: %d days; the rotator's last result: %s); its story:\n    %s",
+			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), int(s.now.Sub(due).Hours()/24), due.Format(time.DateOnly), s.policy.NoticePeriod, s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
 	}
 }
 
