@@ -64,11 +64,12 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 		}
 		if s.unused(k, tags) {
 			// Rule 2: a key unused for unused-at days goes, whoever holds it. Checked first:
-			// s.marks keeps the rotator's last mark after it was cleared, so a key created
-			// under it and never used looks like its orphan for as long as it exists; rule 2's
-			// deletion of such a key, delivered and never used in U days (an application that
-			// wrote its old value back), is not the orphan rule's. The orphan rule cannot
-			// delete a key unused for U days that rule 2 would not delete in the same run.
+			// s.marks keeps the rotator's last mark while its UntagUser failed (and forgets it
+			// once one succeeds), so a key created under a lingering mark and never used looks
+			// like its orphan; rule 2's deletion of such a key, delivered and never used in U
+			// days (an application that wrote its old value back), is not the orphan rule's.
+			// The orphan rule cannot delete a key unused for U days that rule 2 would not
+			// delete in the same run.
 			return
 		}
 		// A key the owner holds and may use is not deleted. The orphan rule deletes Active
@@ -94,7 +95,8 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			// invariant "a created key is never lost"). Counted; docs/policy.md says so.
 			s.res.Faults["owner-key-made-within-an-unknown-creation-window"]++
 		case k.Status == types.StatusTypeActive && o.held[keyID]:
-			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
+			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v); its story:\n    %s", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed,
+				strings.Join(s.trace[keyID], "\n    ")))
 		}
 	}
 	if k.Status == types.StatusTypeActive {
@@ -285,6 +287,33 @@ func (s *sim) checkKeysAccounted() {
 					o.user, k.AccessKeyID, strings.Join(append(s.trace[k.AccessKeyID], s.trace[o.account+"/"+o.user]...), "\n    ")))
 			}
 		}
+	}
+}
+
+// checkBoundedWait: the wait for a new key's delivery is bounded (DESIGN.md invariant 1): a
+// fault-free run that reaches a user whose new key is still undelivered N days (the notice
+// period) past its old key's date deletes it and gives the address up (rule 6). So after a
+// day's fault-free re-run no live hand-off secret of a non-exempt user is older than that
+// end, with a day's slack (a new key its owner deactivated is deleted by the next run, never
+// on the day it was first seen Inactive). A user who fails every run instead (issue 19, item
+// 4: a withdrawn opt-in answering DescribeSecret with AccessDenied) would hold its old key
+// past the limit and its undelivered key forever.
+func (s *sim) checkBoundedWait(clean bool) {
+	if !clean {
+		return
+	}
+	for _, sec := range s.w.SecretsList() {
+		m := secretKeyID.FindStringSubmatch(sec.Name)
+		if m == nil || sec.DeletedDate != nil {
+			continue
+		}
+		o := s.keyOwner[m[1]]
+		due, err := time.Parse(time.DateOnly, sec.Tags[handoff.DeactivateOnTag])
+		if o == nil || err != nil || policy.Exempt(s.tags(o), s.policy) || s.now.Before(due.AddDate(0, 0, s.policy.NoticePeriod+1)) {
+			continue
+		}
+		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the wait: %d days; the rotator's last result: %s); its story:\n    %s",
+			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), int(s.now.Sub(due).Hours()/24), due.Format(time.DateOnly), s.policy.NoticePeriod, s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
 	}
 }
 

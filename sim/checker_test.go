@@ -1,13 +1,20 @@
 package sim
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -59,5 +66,40 @@ func TestKeyNeitherInItsSecretNorStoredIsLost(t *testing.T) {
 	s.checkKeysAccounted()
 	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "a created key is never lost" {
 		t.Errorf("violations %v, want the new key lost", s.res.Violations)
+	}
+}
+
+// The bounded wait (DESIGN.md invariant 1): a new key still waiting in its hand-off secret
+// after a fault-free re-run more than the notice period and a day past its old key's date
+// is a violation (issue 19 item 4 undone: the user failed every run); within the wait, after
+// a day with faults, or for an exempt user (no writes at all), it is not.
+func TestUndeliveredKeyPastTheBoundedWaitIsAViolation(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		daysPastDue  int
+		clean        bool
+		exempt, want bool
+	}{
+		{"past the wait", 12, true, false, true},
+		{"on the wait's last day", 10, true, false, false},
+		{"past the wait, a day with faults", 12, false, false, false},
+		{"past the wait, exempt", 12, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, newID := checkerWith(t, func(oldID, oldSecret, _, _ string) (string, string) { return oldID, oldSecret })
+			s.lastPlan = map[string]workflow.UserResult{}
+			if tc.exempt {
+				must(s.w.SetTag("100000000003", "ci", "Exempt", "true"))
+			}
+			due := s.now.AddDate(0, 0, -tc.daysPastDue).Format(time.DateOnly)
+			_, err := s.w.Secrets().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+				Name: aws.String(config.DefaultHandoffSecretPrefix + "100000000003/ci/" + newID), SecretString: aws.String("{}"),
+				Tags: []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)}}})
+			must(err)
+			s.checkBoundedWait(tc.clean)
+			if got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"; got != tc.want || len(s.res.Violations) > 1 {
+				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.want)
+			}
+		})
 	}
 }

@@ -48,6 +48,7 @@ func (s *sim) daily() {
 	s.checkAppSecrets()
 	s.checkKeysAccounted()
 	s.checkToldDays(clean)
+	s.checkBoundedWait(clean)
 }
 
 // execution runs one Step Functions execution over every account: ScanAndRotate, then

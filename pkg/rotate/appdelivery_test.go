@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -365,6 +366,65 @@ func TestKeyWrittenBeforeARefusedRetryIsNotDeletedAsUndeliverable(t *testing.T) 
 		h.Day()
 		if h.Keys("ci")[got] != types.StatusTypeActive {
 			t.Fatalf("day %d: the key the application reads, %s, is %q (keys %v, emails %q)", day, got, h.Keys("ci")[got], h.Keys("ci"), h.Subjects("ci"))
+		}
+	}
+}
+
+// A new key written to the application's secret and used reached its application, whatever
+// the secret holds since (the application deleted its secret): the end of the bounded wait
+// does not delete it as undelivered (campaign seed 1, day 21: "no active key in use is
+// deleted").
+func TestUsedKeyWrittenToTheAppSecretIsNotDeletedAsUndeliverable(t *testing.T) {
+	h := scenario.New(t)
+	old := h.MachineUser("uma", map[string]string{appsecret.OptInTag: "uma"}, 85)[0]
+	h.Day()
+	fresh := h.AppReads("uma")
+	if fresh == old {
+		t.Fatalf("day 0 must write a new key to app/uma")
+	}
+	scenario.Must(h.W.UseKey(scenario.Account, fresh, h.Now.Add(-time.Hour), "s3", "us-east-1"))
+	scenario.Must(h.W.DeleteAppSecret(scenario.Account, "app/uma", 7))
+	for range 30 {
+		h.Day()
+	}
+	if _, ok := h.Keys("uma")[fresh]; !ok {
+		t.Errorf("the new key %s, used by the application, was deleted as undeliverable (keys %v)", fresh, h.Keys("uma"))
+	}
+}
+
+// lostWrite is a member account's Secrets Manager whose PutSecretValue takes effect and
+// then fails (its response lost after the SDK's retries, say): NotifyUser records nothing.
+type lostWrite struct{ appsecret.API }
+
+func (l lostWrite) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	if _, err := l.API.PutSecretValue(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return nil, &smithy.GenericAPIError{Code: "InternalServiceError", Message: "response lost"}
+}
+
+// NotifyUser wrote the new key to the application's secret but recorded nothing (the
+// write's response was lost), and the application team then withdrew the secret's opt-in,
+// so the member role is denied DescribeSecret and the rotator cannot see the key there. The
+// application reads and uses the key: it was delivered, and the end of the bounded wait
+// does not delete it (campaign seeds 113 day 20 and 140 day 84: "no active key in use is
+// deleted"; 140 also "an owner with a usable email is told before any deactivation").
+func TestUsedKeyInASecretThatWithdrewItsOptInIsNotDeletedAsUndeliverable(t *testing.T) {
+	h := scenario.New(t)
+	h.AppSecrets = lostWrite{h.W.MemberSecretsIn(scenario.Account)}
+	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.Day()
+	fresh := h.AppReads("ci")
+	if fresh == old {
+		t.Fatalf("day 0 must write a new key to app/ci")
+	}
+	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account)                                   // AccessDenied once the opt-in tag key is gone
+	scenario.Must(h.W.SetAppSecretTag(scenario.Account, "app/ci", appsecret.OptInTag, "")) // withdrawn
+	for day := 1; day <= 30; day++ {
+		scenario.Must(h.W.UseKey(scenario.Account, fresh, h.Now.Add(-time.Hour), "s3", "us-east-1"))
+		h.Day()
+		if _, ok := h.Keys("ci")[fresh]; !ok {
+			t.Fatalf("day %d: the new key %s, in the application's secret and used, was deleted as undeliverable (keys %v)", day, fresh, h.Keys("ci"))
 		}
 	}
 }

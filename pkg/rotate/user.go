@@ -109,8 +109,9 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	e := ur.execution
 	keyIDs := map[string]bool{}
 	created := map[string]time.Time{}
+	used := map[string]bool{}
 	for _, k := range ur.u.Keys {
-		keyIDs[k.AccessKeyID], created[k.AccessKeyID] = true, k.CreateDate
+		keyIDs[k.AccessKeyID], created[k.AccessKeyID], used[k.AccessKeyID] = true, k.CreateDate, k.LastUsedDate != nil
 	}
 	for _, p := range e.pending[ur.u.UserName] {
 		ur.pending[p.AccessKeyID] = p
@@ -134,6 +135,23 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			if err := e.dropStale(ctx, p); err != nil {
 				return err
 			}
+			delete(ur.pending, id)
+		case used[id] && p.DeliverTo != "" && ur.confirmable(p, created[id]) && !e.run.DryRun && !p.Scheduled:
+			// A new key that went to the application's secret and was used reached its
+			// application, whatever the rotator can see of the secret since (its opt-in
+			// withdrawn, so DescribeSecret is denied; the secret rewritten or deleted) and
+			// whatever NotifyUser recorded (a write whose response or record was lost): only
+			// that secret ever held it. It is delivered, never deleted as undeliverable at the
+			// end of the bounded wait; the old key still waits while the secret's current
+			// value is not the new key (unlessStoreBehind). As in confirm, a pending mark left
+			// over the key goes before its hand-off secret does.
+			if err := e.unmark(ctx, p, ur.u.Tags); err != nil {
+				return err
+			}
+			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+				return err
+			}
+			e.Log.InfoContext(ctx, "delivery confirmed by the key's use", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
 			delete(ur.pending, id)
 		case ur.confirmable(p, created[id]) && !e.run.DryRun:
 			confirmed, err := e.confirm(ctx, p, ur.u.Tags)
