@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
@@ -36,7 +38,8 @@ Checks, read-only, what the rotator's first real deployment depends on and the l
 cannot show: SES out of its sandbox, sending, the sender verified and a daily quota for the
 organization's worst day; the organization with all features and StackSets' trusted access
 (and the delegated administrator, when another account than the management account
-administers the member role's StackSet); after the deploy, the member role's StackSet with a
+administers the member role's StackSet), and what the exclusions exclude (an excluded ID that
+is no ACTIVE account, an OU that does not exist, fail); after the deploy, the member role's StackSet with a
 succeeded instance in every ACTIVE account the rotator processes (failed ones named with their
 reason, such as a role of the member role's name that was there before), the daily schedule
 enabled, and no run of the last 7 days failed. Run it before the first deploy and at any time
@@ -63,6 +66,8 @@ type cdkContext struct {
 	SenderEmail            string `json:"senderEmail"`
 	MemberRoleName         string `json:"memberRoleName"`
 	ExcludeAccounts        string `json:"excludeAccounts"`
+	ExcludeOUs             string `json:"excludeOus"`
+	ExcludeAccountTag      string `json:"excludeAccountTag"`
 	ManagementAccountID    string `json:"managementAccountId"`
 	StackSetAdminAccountID string `json:"stackSetAdminAccountId"`
 }
@@ -96,8 +101,11 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	sender := fs.String("sender", "", "the sender address (default: cdk.json's senderEmail, or the stand-in's)")
 	stackSetAdmin := fs.String("stackset-admin-account", "", "the account administering the member role's StackSet (default: cdk.json's stackSetAdminAccountId)")
 	memberRole := fs.String("member-role", "", "memberRoleName (default: cdk.json's, else "+config.DefaultMemberRoleName+"; on the stand-in its memberRole)")
-	var excluded listFlag
+	var excluded, excludedOUs listFlag
 	fs.Var(&excluded, "exclude-accounts", "comma-separated account IDs the rotator never processes (default: cdk.json's excludeAccounts)")
+	fs.Var(&excludedOUs, "exclude-ous", "comma-separated OU IDs whose accounts the rotator never processes (default: cdk.json's excludeOus)")
+	excludeTag := fs.String("exclude-account-tag", "", "the exclusion tag, key=value or \""+config.NoExcludeAccountTag+
+		"\" (default: cdk.json's excludeAccountTag, else "+config.DefaultExcludeAccountTag+")")
 	users := fs.Int("users", 0, "IAM users with access keys in the accounts the rotator processes, for the SES quota check (0: cannot tell)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if exit, ok := parseFlags(fs, args); !ok {
@@ -127,6 +135,10 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if !excluded.set && deployment.ExcludeAccounts != "" {
 		_ = excluded.Set(deployment.ExcludeAccounts)
 	}
+	if !excludedOUs.set && deployment.ExcludeOUs != "" {
+		_ = excludedOUs.Set(deployment.ExcludeOUs)
+	}
+	*excludeTag = cmp.Or(*excludeTag, deployment.ExcludeAccountTag)
 	if *stackSetAdmin == "" && deployment.StackSetAdminAccountID != deployment.ManagementAccountID {
 		*stackSetAdmin = deployment.StackSetAdminAccountID
 	}
@@ -145,21 +157,33 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 		*sender, *memberRole = cmp.Or(*sender, s.SenderEmail), cmp.Or(*memberRole, s.MemberRole)
+		*excludeTag = cmp.Or(*excludeTag, s.ExcludeAccountTag)
 		if !excluded.set {
 			excluded.values = s.ExcludeAccountIDs
 		}
+		if !excludedOUs.set {
+			excludedOUs.values = s.ExcludeOUIDs
+		}
 	}
 	*memberRole = cmp.Or(*memberRole, config.DefaultMemberRoleName)
+	tagKey, tagValue, err := config.SplitAccountTag(cmp.Or(*excludeTag, config.DefaultExcludeAccountTag))
+	if err != nil {
+		return usageErr("--exclude-account-tag: %v", err)
+	}
 	// The StackSet lives in the management account, or in the delegated administrator's:
 	// the rotator's account, as README's set-up has it.
 	stackSetCfg := managementCfg
 	if *stackSetAdmin != "" {
 		stackSetCfg = rotatorCfg
 	}
-	org := organizations.NewFromConfig(managementCfg)
-	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users), preflight.Organization(org, *stackSetAdmin)...)
-	checks = append(checks, preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), org, statemachine.MemberStackSetName,
-		*memberRole, excluded.values, *stackSetAdmin != ""), preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
+	orgAPI := organizations.NewFromConfig(managementCfg)
+	lister := &org.Handler{Org: orgAPI, Excluded: excluded.values, ExcludedOUs: excludedOUs.values, ExcludeTagKey: tagKey,
+		ExcludeTagValue: tagValue, Log: slog.New(slog.DiscardHandler)}
+	selection := preflight.NewSelection(lister.Preview)
+	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users), preflight.Organization(orgAPI, *stackSetAdmin)...)
+	checks = append(checks, selection.Exclusions(),
+		preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), orgAPI, selection, statemachine.MemberStackSetName, *memberRole, *stackSetAdmin != ""),
+		preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
 	if arn, err := stateMachineARN(ctx, rotatorCfg); err != nil {
 		checks = append(checks, func(context.Context) preflight.Result {
 			return preflight.Result{Check: "recent runs", Verdict: preflight.CannotTell, Detail: err.Error(),

@@ -106,8 +106,8 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	// Before the deploy: no schedule, no state machine.
 	untold["daily schedule"], untold["recent runs"] = true, true
 	code, got := run("--users", "1000")
-	if len(got) != 9 {
-		t.Fatalf("%d checks, want 9: %v", len(got), got)
+	if len(got) != 10 {
+		t.Fatalf("%d checks, want 10: %v", len(got), got)
 	}
 	expect("seeded", code, got)
 	untold["SES daily quota"] = true
@@ -116,6 +116,16 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	delete(untold, "SES daily quota")
 	code, got = run("--users", "20000")
 	expect("20000 users", code, got, "SES daily quota")
+	code, got = run("--users", "1000", "--exclude-accounts", "99999999999")
+	expect("an excluded account ID with a digit missing", code, got, "exclusions")
+	code, got = run("--users", "1000", "--exclude-ous", "ou-abcd-12345678")
+	// The member role check reads the same selection, which it cannot tell without the OU.
+	untold["member role StackSet"] = true
+	expect("an excluded OU that does not exist", code, got, "exclusions")
+	delete(untold, "member role StackSet")
+	if r := got["exclusions"]; !strings.Contains(r.Detail, "ou-abcd-12345678") {
+		t.Errorf("the OU is not named: %+v", r)
+	}
 
 	// Deployed: the schedule's rule and the state machine, with one run under way.
 	events, states := eventbridge.NewFromConfig(cfg), sfn.NewFromConfig(cfg)

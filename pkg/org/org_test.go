@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,5 +369,39 @@ func TestHandleFailsOnAnUnknownExcludedOU(t *testing.T) {
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "list the accounts of OU ou-root-doesnotexist (EXCLUDE_OUS)") || len(store.objects) != 0 {
 		t.Errorf("error %v, wrote %v; want the OU named, nothing written", err, store.objects)
+	}
+}
+
+// TestPreviewSaysWhatEachSettingExcludes: the preview applies every exclusion as a daily run
+// does, writes nothing, and names an excluded ID that is no ACTIVE account (a typo).
+func TestPreviewSaysWhatEachSettingExcludes(t *testing.T) {
+	const sandbox, prodOU = "ou-root-sandbox1", "ou-root-produnit"
+	org := &fakeOrg{
+		accounts: []orgtypes.Account{
+			account("111111111111", "prod", orgtypes.AccountStateActive),
+			account("222222222222", "sandbox", orgtypes.AccountStateActive),
+			account("555555555555", "migrating", orgtypes.AccountStateActive),
+			account("777777777777", "legacy", orgtypes.AccountStateActive),
+			account("888888888888", "closed", orgtypes.AccountStateClosed),
+		},
+		ous:  map[string][]string{"r-root": {sandbox, prodOU}, sandbox: nil, prodOU: nil},
+		in:   map[string][]string{"r-root": {"777777777777"}, sandbox: {"222222222222"}, prodOU: {"111111111111", "555555555555"}},
+		tags: map[string]map[string]string{"555555555555": {"key-rotator:exclude": "true"}},
+	}
+	store := &fakeS3{objects: map[string][]byte{}}
+	l := &Handler{Org: org, S3: store, Bucket: "reports", Excluded: []string{"777777777777", "777777777778"}, ExcludedOUs: []string{sandbox},
+		ExcludeTagKey: "key-rotator:exclude", ExcludeTagValue: "true", Log: slog.New(slog.DiscardHandler)}
+	p, err := l.Preview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Preview{Active: []string{"111111111111", "222222222222", "555555555555", "777777777777"}, Selected: []string{"111111111111"},
+		Excluded:  map[string][]string{byID: {"777777777777"}, byOU: {"222222222222"}, byTag: {"555555555555"}},
+		NotActive: []string{"777777777778"}}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("preview %+v,\nwant %+v", p, want)
+	}
+	if len(store.objects) != 0 {
+		t.Errorf("the preview wrote %v", store.objects)
 	}
 }

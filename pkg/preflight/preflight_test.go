@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +19,7 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 )
 
 // fakeSES answers GetAccount with account (or accountErr) and GetEmailIdentity from
@@ -188,21 +189,15 @@ func (f *fakeStackSet) ListStackInstances(_ context.Context, in *cloudformation.
 	return &cloudformation.ListStackInstancesOutput{Summaries: f.instances}, nil
 }
 
-type fakeAccounts struct {
-	fakeOrg
-	accounts map[string]orgtypes.AccountState
-}
+type fakeManagement struct{}
 
-func (f *fakeAccounts) DescribeOrganization(context.Context, *organizations.DescribeOrganizationInput, ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
+func (fakeManagement) DescribeOrganization(context.Context, *organizations.DescribeOrganizationInput, ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
 	return &organizations.DescribeOrganizationOutput{Organization: &orgtypes.Organization{MasterAccountId: aws.String("111111111111")}}, nil
 }
 
-func (f *fakeAccounts) ListAccounts(context.Context, *organizations.ListAccountsInput, ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
-	out := &organizations.ListAccountsOutput{}
-	for _, id := range slices.Sorted(maps.Keys(f.accounts)) {
-		out.Accounts = append(out.Accounts, orgtypes.Account{Id: aws.String(id), State: f.accounts[id]})
-	}
-	return out, nil
+// selection is a Selection that reads p (or fails with err).
+func selection(p org.Preview, err error) *Selection {
+	return NewSelection(func(context.Context) (org.Preview, error) { return p, err })
 }
 
 func instance(account string, status cfntypes.StackInstanceStatus, detailed cfntypes.StackInstanceDetailedStatus, reason string) cfntypes.StackInstanceSummary {
@@ -211,32 +206,30 @@ func instance(account string, status cfntypes.StackInstanceStatus, detailed cfnt
 }
 
 // TestMemberRolesNamesTheAccountsTheRotatorCannotEnter: the management account (never a
-// service-managed StackSet's target), suspended and excluded accounts need no instance;
-// every other ACTIVE account without a succeeded one is named with its reason.
+// service-managed StackSet's target) needs no instance, nor do the accounts a run does not
+// process; every other one without a succeeded instance is named with its reason.
 func TestMemberRolesNamesTheAccountsTheRotatorCannotEnter(t *testing.T) {
-	org := &fakeAccounts{accounts: map[string]orgtypes.AccountState{"111111111111": orgtypes.AccountStateActive, "222222222222": orgtypes.AccountStateActive,
-		"333333333333": orgtypes.AccountStateActive, "444444444444": orgtypes.AccountStateActive, "555555555555": orgtypes.AccountStateSuspended,
-		"666666666666": orgtypes.AccountStateActive}}
+	processed := org.Preview{Selected: []string{"111111111111", "222222222222", "333333333333", "444444444444"}}
 	ok := instance("222222222222", cfntypes.StackInstanceStatusCurrent, cfntypes.StackInstanceDetailedStatusSucceeded, "")
 	taken := instance("333333333333", cfntypes.StackInstanceStatusOutdated, cfntypes.StackInstanceDetailedStatusFailed,
 		"ResourceLogicalId:MemberRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:provisioning-admin already exists.")
 	tests := []struct {
 		name      string
 		stackSet  fakeStackSet
-		excluded  []string
+		selection org.Preview
 		delegated bool
 		want      Verdict
 		says      []string
 	}{
-		{"all there", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok}}, []string{"333333333333", "444444444444", "666666666666"}, false, Pass,
-			[]string{"all 1 ACTIVE member accounts"}},
-		{"role taken, one missing", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok, taken}}, []string{"666666666666"}, true, Fail,
-			[]string{"333333333333 (OUTDATED: ResourceLogicalId:MemberRole", "1 ACTIVE accounts without an instance: 444444444444", "delete or rename it"}},
-		{"not deployed yet", fakeStackSet{notFound: true}, nil, false, CannotTell, []string{"does not exist yet", "npx cdk deploy"}},
+		{"all there", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok}}, org.Preview{Selected: []string{"111111111111", "222222222222"}}, false, Pass,
+			[]string{"all 1 member accounts a run processes"}},
+		{"role taken, one missing", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok, taken}}, processed, true, Fail,
+			[]string{"333333333333 (OUTDATED: ResourceLogicalId:MemberRole", "1 accounts without an instance: 444444444444", "delete or rename it"}},
+		{"not deployed yet", fakeStackSet{notFound: true}, processed, false, CannotTell, []string{"does not exist yet", "npx cdk deploy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := MemberRoles(&tt.stackSet, org, "iam-access-key-rotator-member-role", "provisioning-admin", tt.excluded, tt.delegated)(context.Background())
+			r := MemberRoles(&tt.stackSet, fakeManagement{}, selection(tt.selection, nil), "iam-access-key-rotator-member-role", "provisioning-admin", tt.delegated)(context.Background())
 			if r.Verdict != tt.want {
 				t.Fatalf("verdict %s (%s), want %s", r.Verdict, r.Detail, tt.want)
 			}
@@ -247,6 +240,34 @@ func TestMemberRolesNamesTheAccountsTheRotatorCannotEnter(t *testing.T) {
 			}
 			if wantCallAs := map[bool]cfntypes.CallAs{false: cfntypes.CallAsSelf, true: cfntypes.CallAsDelegatedAdmin}[tt.delegated]; tt.stackSet.callAs != wantCallAs {
 				t.Errorf("CallAs %s, want %s", tt.stackSet.callAs, wantCallAs)
+			}
+		})
+	}
+}
+
+// TestExclusionsFailsOnSettingsThatCannotBeMeant: a typo in excludeAccounts, an OU that does
+// not exist, or exclusions leaving nothing to rotate fail; otherwise the check says what each
+// setting excludes.
+func TestExclusionsFailsOnSettingsThatCannotBeMeant(t *testing.T) {
+	active := []string{"111111111111", "222222222222", "333333333333"}
+	for _, tt := range []struct {
+		name string
+		p    org.Preview
+		err  error
+		want Verdict
+		says string
+	}{
+		{"as meant", org.Preview{Active: active, Selected: active[:1], Excluded: map[string][]string{"EXCLUDE_ACCOUNTS": {"222222222222"}, "EXCLUDE_ACCOUNT_TAG": {"333333333333"}}},
+			nil, Pass, "a run processes 1 of the 3 ACTIVE accounts; excluded: 1 by excludeAccounts (222222222222); 1 by excludeAccountTag (333333333333)"},
+		{"a typo", org.Preview{Active: active, Selected: active, NotActive: []string{"22222222222"}}, nil, Fail, "lists 22222222222, no ACTIVE account"},
+		{"nothing left", org.Preview{Active: active, Excluded: map[string][]string{"EXCLUDE_OUS": active}}, nil, Fail, "every one of the 3 ACTIVE accounts is excluded"},
+		{"no such OU", org.Preview{}, fmt.Errorf("list the accounts of OU ou-x (EXCLUDE_OUS): %w", &orgtypes.ParentNotFoundException{Message: aws.String("no parent")}), Fail, "ou-x"},
+		{"denied", org.Preview{}, errors.New("AccessDenied"), CannotTell, "AccessDenied"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := selection(tt.p, tt.err).Exclusions()(context.Background())
+			if r.Verdict != tt.want || !strings.Contains(r.Detail, tt.says) {
+				t.Errorf("%s: %s, want %s saying %q", r.Verdict, r.Detail, tt.want, tt.says)
 			}
 		})
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 )
 
 // StackSetsAPI is what the member role's check reads in the account administering its
@@ -20,19 +19,18 @@ type StackSetsAPI interface {
 	ListStackInstances(context.Context, *cloudformation.ListStackInstancesInput, ...func(*cloudformation.Options)) (*cloudformation.ListStackInstancesOutput, error)
 }
 
-// AccountsAPI lists the organization's accounts, in the management account.
-type AccountsAPI interface {
-	organizations.ListAccountsAPIClient
+// ManagementAPI tells the organization's management account.
+type ManagementAPI interface {
 	DescribeOrganization(context.Context, *organizations.DescribeOrganizationInput, ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
 }
 
-// MemberRoles is where the member role's StackSet stands: the check passes when every ACTIVE
-// account of the organization but the management account and the excluded ones has a stack
-// instance that succeeded, and names the accounts without one, or whose instance failed (a
-// role named memberRole that the StackSet did not create is the usual cause), each with the
-// instance's reason. delegated: the StackSet is administered from a delegated administrator
-// account (CallAs DELEGATED_ADMIN).
-func MemberRoles(cfn StackSetsAPI, org AccountsAPI, stackSet, memberRole string, excluded []string, delegated bool) Check {
+// MemberRoles is where the member role's StackSet stands: the check passes when every
+// account a run processes (sel) but the management account, where the management stack makes
+// the roles, has a stack instance that succeeded, and names the accounts without one, or whose
+// instance failed (a role named memberRole that the StackSet did not create is the usual
+// cause), each with the instance's reason. delegated: the StackSet is administered from a
+// delegated administrator account (CallAs DELEGATED_ADMIN).
+func MemberRoles(cfn StackSetsAPI, orgAPI ManagementAPI, sel *Selection, stackSet, memberRole string, delegated bool) Check {
 	return func(ctx context.Context) Result {
 		const name = "member role StackSet"
 		callAs := cfntypes.CallAsSelf
@@ -56,14 +54,20 @@ func MemberRoles(cfn StackSetsAPI, org AccountsAPI, stackSet, memberRole string,
 				instances[aws.ToString(in.Account)] = in
 			}
 		}
-		active, management, err := activeAccounts(ctx, org)
+		readFix := "run preflight with --management-profile (organizations:List*, organizations:DescribeOrganization)"
+		selection, err := sel.get(ctx)
 		if err != nil {
-			return cannotTell(name, err, "run preflight with --management-profile (organizations:ListAccounts, organizations:DescribeOrganization)")
+			return cannotTell(name, err, readFix)
 		}
+		desc, err := orgAPI.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+		if err != nil {
+			return cannotTell(name, fmt.Errorf("describe the organization (organizations:DescribeOrganization): %w", err), readFix)
+		}
+		management := aws.ToString(desc.Organization.MasterAccountId)
 		var missing, failed []string
 		roleTaken, processed := false, 0
-		for _, id := range active {
-			if id == management || slices.Contains(excluded, id) {
+		for _, id := range selection.Selected {
+			if id == management {
 				continue
 			}
 			processed++
@@ -78,7 +82,7 @@ func MemberRoles(cfn StackSetsAPI, org AccountsAPI, stackSet, memberRole string,
 			}
 		}
 		if len(missing) == 0 && len(failed) == 0 {
-			return pass(name, fmt.Sprintf("all %d ACTIVE member accounts not in excludeAccounts have the member role from StackSet %s", processed, stackSet))
+			return pass(name, fmt.Sprintf("all %d member accounts a run processes have the member role from StackSet %s", processed, stackSet))
 		}
 		var problems, fixes []string
 		if len(failed) > 0 {
@@ -89,9 +93,8 @@ func MemberRoles(cfn StackSetsAPI, org AccountsAPI, stackSet, memberRole string,
 			fixes = append(fixes, fmt.Sprintf("where a role named %s already exists, delete or rename it in that account, or choose another memberRoleName", memberRole))
 		}
 		if len(missing) > 0 {
-			problems = append(problems, fmt.Sprintf("%d ACTIVE accounts without an instance: %s", len(missing), strings.Join(head(missing), ", ")))
-			fixes = append(fixes, "add their OUs to stackSetTargets (cdk.json) and deploy, or list them in excludeAccounts "+
-				"(this check knows the accounts excludeAccounts and --exclude-accounts name, not those excluded by OU or tag)")
+			problems = append(problems, fmt.Sprintf("%d accounts without an instance: %s", len(missing), strings.Join(head(missing), ", ")))
+			fixes = append(fixes, "add their OUs to stackSetTargets (cdk.json) and deploy, or exclude them (excludeAccounts, excludeOus, the exclusion tag)")
 		}
 		return fail(name, "the rotator cannot assume its role in "+strings.Join(problems, "; and in ")+": their runs fail every day", strings.Join(fixes, "; "))
 	}
@@ -104,27 +107,4 @@ func head(items []string) []string {
 		return items
 	}
 	return append(slices.Clone(items[:most]), fmt.Sprintf("and %d more", len(items)-most))
-}
-
-// activeAccounts returns the IDs of the organization's ACTIVE accounts and the management
-// account's.
-func activeAccounts(ctx context.Context, org AccountsAPI) ([]string, string, error) {
-	desc, err := org.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
-	if err != nil {
-		return nil, "", fmt.Errorf("describe the organization (organizations:DescribeOrganization): %w", err)
-	}
-	var ids []string
-	p := organizations.NewListAccountsPaginator(org, &organizations.ListAccountsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, "", fmt.Errorf("list the accounts (organizations:ListAccounts): %w", err)
-		}
-		for _, a := range page.Accounts {
-			if a.State == orgtypes.AccountStateActive {
-				ids = append(ids, aws.ToString(a.Id))
-			}
-		}
-	}
-	return ids, aws.ToString(desc.Organization.MasterAccountId), nil
 }
