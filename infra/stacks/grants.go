@@ -187,8 +187,15 @@ const (
 var handoffSecretsSuppression = suppression{
 	rule:      "AwsSolutions-IAM5",
 	reason:    "Hand-off secrets are created at run time, one per new key, under the " + contract.HandoffSecretNamePrefix + " prefix; their names are not known in advance",
-	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):secret:` + nagPattern(contract.HandoffSecretNamePrefix) + `\*$/`},
+	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:` + nagAccountID + `:secret:` + nagPattern(contract.HandoffSecretNamePrefix) + `\*$/`},
 }
+
+// nagAccountID and nagPartition match, inside a cdk-nag appliesTo pattern, an ARN's account
+// (this stack's, or another account's ID) and partition.
+const (
+	nagAccountID = `(<AWS::AccountId>|[0-9]{12})`
+	nagPartition = `(aws|<AWS::Partition>)`
+)
 
 // nagPattern is s matched literally inside a cdk-nag appliesTo pattern (a /regex/ literal).
 func nagPattern(s string) string { return strings.ReplaceAll(regexp.QuoteMeta(s), "/", `\/`) }

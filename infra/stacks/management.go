@@ -70,7 +70,7 @@ func NewManagementRoleStack(scope constructs.Construct, id string, props *Manage
 	}, suppression{
 		rule:      "AwsSolutions-IAM5",
 		reason:    "organizations:ListTagsForResource reads the tags of any account of this organization (excludeAccountTag), no other resource",
-		appliesTo: []string{"/^Resource::arn:(aws|<AWS::Partition>):organizations::[0-9]{12}:account\\/o-[a-z0-9]+\\/\\*$/"},
+		appliesTo: []string{"/^Resource::arn:" + nagPartition + ":organizations::[0-9]{12}:account\\/o-[a-z0-9]+\\/\\*$/"},
 	})
 	// A service-managed StackSet never deploys into the management account: its member
 	// roles come from here, so that its IAM users are rotated like every other account's.
@@ -104,7 +104,7 @@ var memberRolesNagSuppression = suppression{
 	reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; the member roles' key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only, and for notify-user's role the notices tag only); " +
 		"their secret actions apply to the account's secrets that opt in with the tag key key-rotator:user (a condition), whose names the users' tags give, and notify-user's role's KMS use to this account's keys through Secrets Manager only (kms:ViaService)",
 	appliesTo: []string{"Resource::*",
-		"/^Resource::arn:(aws|<AWS::Partition>):iam::(<AWS::AccountId>|[0-9]{12}):user\\/\\*$/",
-		"/^Resource::arn:(aws|<AWS::Partition>):secretsmanager:\\*:(<AWS::AccountId>|[0-9]{12}):secret:\\*$/",
-		"/^Resource::arn:(aws|<AWS::Partition>):kms:\\*:(<AWS::AccountId>|[0-9]{12}):key\\/\\*$/"},
+		"/^Resource::arn:" + nagPartition + ":iam::" + nagAccountID + ":user\\/\\*$/",
+		"/^Resource::arn:" + nagPartition + ":secretsmanager:\\*:" + nagAccountID + ":secret:\\*$/",
+		"/^Resource::arn:" + nagPartition + ":kms:\\*:" + nagAccountID + ":key\\/\\*$/"},
 }

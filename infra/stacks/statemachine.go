@@ -103,7 +103,7 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		suppression{
 			rule:      "AwsSolutions-IAM5",
 			reason:    "Distributed Map child executions of this state machine, and its executions, have generated names: execution:<name>/* and execution:<name>:* are the narrowest ARNs",
-			appliesTo: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):execution:iam-access-key-rotator(\/|:)\*$/`},
+			appliesTo: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:` + nagAccountID + `:execution:` + nagPattern(StateMachineName) + `(\/|:)\*$/`},
 		},
 		suppression{
 			rule:      "AwsSolutions-IAM5",

@@ -30,6 +30,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -311,7 +312,7 @@ func (h *Harness) AppReads(name string) string {
 func (h *Harness) HandoffSecrets(user string) []awsmodel.Secret {
 	var out []awsmodel.Secret
 	for _, s := range h.W.SecretsList() {
-		if s.Tags["key-rotator:user"] == user {
+		if s.Tags[handoff.UserTag] == user {
 			out = append(out, s)
 		}
 	}
