@@ -64,19 +64,14 @@ func (f Function) FunctionName() string { return f.spec().DeployedName() }
 // the root module names them all (config.Variables).
 type EnvVar = string
 
-// FunctionEnv is the one place that decides which variables each function receives:
-// a function gets only what it reads (lambdas/*/main.go through pkg/config). Excluded
-// accounts are filtered by ListAccounts, which every execution starts with.
-var FunctionEnv = map[Function][]EnvVar{
-	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ExcludeOUs, config.ExcludeAccountTag, config.ReportBucket, config.SESMaxSendRate},
-	ScanAndRotate: {
-		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
-		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,
-		config.ReportBucket, config.HandoffSecretPrefix, config.HandoffKMSKeyID, config.Partition, config.TagKeySecretARN,
-	},
-	NotifyUser:    {config.SenderEmail, config.SESConfigurationSet, config.MemberRoleName, config.ExemptTagKey, config.Partition, config.ReportBucket, config.TagKeySecretARN},
-	CleanupReport: {config.SenderEmail, config.SupportEmail, config.SESConfigurationSet, config.ReportBucket, config.FailureTopicARN},
-}
+// FunctionEnv is the variables each function receives: config.Functions decides them.
+var FunctionEnv = func() map[Function][]EnvVar {
+	env := map[Function][]EnvVar{}
+	for name, vars := range config.Functions {
+		env[Function(name)] = vars.Reads
+	}
+	return env
+}()
 
 // MetricNamespace holds the run metrics CleanupReport emits (as CloudWatch embedded metric
 // format log lines, which need no API permission) and the dashboard shows.

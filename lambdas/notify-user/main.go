@@ -5,13 +5,13 @@ import (
 	"context"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/boot"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 func main() {
-	boot.Start([]string{config.SenderEmail, config.ReportBucket, config.TagKeySecretARN}, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
+	boot.Start(statemachine.NotifyUser, func(env boot.Env) (func(context.Context, workflow.Notification) (notify.Delivery, error), error) {
 		h, err := notify.NewHandler(context.Background(), env.AWS, env.Settings, env.Log)
 		if err != nil {
 			return nil, err

@@ -24,15 +24,16 @@ type Env struct {
 	Log      *slog.Logger
 }
 
-// Start validates the environment (the variables in required must be set), builds the
-// handler and serves it; it exits with a logged error when the configuration is invalid.
-func Start[In, Out any](required []string, build func(Env) (func(context.Context, In) (Out, error), error)) {
+// Start validates the environment of function (statemachine's name; the variables
+// config.Functions requires of it must be set), builds the handler and serves it; it exits
+// with a logged error when the configuration is invalid.
+func Start[In, Out any](function string, build func(Env) (func(context.Context, In) (Out, error), error)) {
 	log := lambdacontext.NewLogger()
 	fail := func(msg string, err error) {
 		log.Error(msg, "error", err.Error())
 		os.Exit(1)
 	}
-	settings, err := config.Load(os.Getenv, required...)
+	settings, err := config.Load(os.Getenv, config.Functions[function].Requires...)
 	if err != nil {
 		fail("invalid configuration", err)
 	}

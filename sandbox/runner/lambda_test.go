@@ -6,11 +6,13 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
@@ -92,5 +94,21 @@ func TestRuntimeAPIReportsAProcessThatExits(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "REPORT_BUCKET") {
 		t.Errorf("the log does not name the missing variable:\n%s", log.String())
+	}
+}
+
+// TestEachFunctionGetsOnlyItsOwnVariables: the runner gives a function the configuration
+// variables config.Functions names for it, as the stack does, and the rest of the
+// environment unchanged.
+func TestEachFunctionGetsOnlyItsOwnVariables(t *testing.T) {
+	env := []string{"PATH=/bin", "AWS_REGION=us-east-1", config.SenderEmail + "=rotator@example.com", config.ReportBucket + "=reports",
+		config.ManagementRoleARN + "=arn:aws:iam::111111111111:role/management"}
+	got := functionEnv(env, statemachine.ScanAndRotate)
+	if want := []string{"PATH=/bin", "AWS_REGION=us-east-1", config.ReportBucket + "=reports"}; !slices.Equal(got, want) {
+		t.Errorf("scan-and-rotate's environment %v, want %v", got, want)
+	}
+	if got := functionEnv(env, statemachine.ListAccounts); !slices.Contains(got, config.ManagementRoleARN+"=arn:aws:iam::111111111111:role/management") ||
+		slices.Contains(got, config.SenderEmail+"=rotator@example.com") {
+		t.Errorf("list-accounts' environment %v", got)
 	}
 }

@@ -485,7 +485,7 @@ func localFunction(ctx context.Context, cfg aws.Config, spec statemachine.Functi
 	if err != nil {
 		return nil, err
 	}
-	fenv := append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME="+spec.DeployedName(),
+	fenv := append(functionEnv(env, spec.Name), "AWS_LAMBDA_FUNCTION_NAME="+spec.DeployedName(),
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(spec.MemoryMB),
 		"AWS_ACCESS_KEY_ID="+aws.ToString(creds.AccessKeyId),
 		"AWS_SECRET_ACCESS_KEY="+aws.ToString(creds.SecretAccessKey),
@@ -494,6 +494,16 @@ func localFunction(ctx context.Context, cfg aws.Config, spec statemachine.Functi
 		fenv = append(fenv, calllog.Env+"="+callLog)
 	}
 	return newFunction(spec, arn, binary, fenv, maxInstances, log), nil
+}
+
+// functionEnv keeps, of the configuration variables in env, those the function reads
+// (config.Functions), as the stack gives each function only its own.
+func functionEnv(env []string, function string) []string {
+	reads := config.Functions[function].Reads
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(config.Variables, name) && !slices.Contains(reads, name)
+	})
 }
 
 // assumeRole gives the credentials of the role of policies.json named name (a function's,
@@ -589,8 +599,8 @@ func Invoke(ctx context.Context, opts InvokeOptions) (output json.RawMessage, lo
 }
 
 // lambdaEnv is every function's environment but its credentials: what Lambda sets, the
-// stand-in's endpoint, and the rotator's configuration
-// (config.Settings.Environ, as the CDK app writes it).
+// stand-in's endpoint, and the rotator's configuration (config.Settings.Environ, as the CDK
+// app writes it), of which each function gets only its own (functionEnv).
 func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
