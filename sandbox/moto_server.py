@@ -52,12 +52,22 @@ that a new key's email bounced), as AWS serves it:
   GET    /v2/email/suppression/addresses/{address}  the entry, or 404 NotFoundException
   DELETE /v2/email/suppression/addresses/{address}
 
+and SES v2 GetConfigurationSet answered as AWS answers it (patch_sesv2_configuration_set:
+moto's SendingOptions cannot be read, and it sends an empty object for every option a set
+was created without),
+
 and SES v2 SendEmail refusing a message over 40 MB (MessageRejected), as SES does and moto
 does not (limit_sesv2_message_size),
 
 and SES v2 GetAccount (GET /v2/email/account), which moto lacks (the rotator reads its send
-quota): a new production account's quota (14 messages per second, 50,000 a day), or once
-the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1 when 0; 200 a day). Every
+quota and its suppression settings): a new production account's quota (14 messages per
+second, 50,000 a day), or once the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1
+when 0; 200 a day), and SuppressionAttributes, BOUNCE and COMPLAINT as for every account that
+started using SES after 2019-11-25 until PutAccountSuppressionAttributes
+(PUT /v2/email/account/suppression, {"SuppressedReasons": [...]}) changes them. The stand-in
+sees no bounce: an address is on the suppression list only once a test puts it there, whatever
+the settings (moto's configuration sets keep their SuppressionOptions, which GetConfigurationSet
+returns; the rotator checks those, or the account's, before it relies on the list). Every
 message SES accepts is stamped with the time SES received it, "sent_at" in data.json
 (moto keeps no time), so that tests can count the sends of each second.
 
@@ -111,6 +121,7 @@ from werkzeug.serving import make_server  # noqa: E402
 PREFIX = "/keyrotator/"
 SUPPRESSION = "/v2/email/suppression/addresses"
 SES_ACCOUNT = "/v2/email/account"
+SES_ACCOUNT_SUPPRESSION = "/v2/email/account/suppression"
 MAX_BODY = 1 << 20
 
 
@@ -642,6 +653,7 @@ class SESSandbox:
         self.max_send_rate = 0
         self.last_sends = {}  # account ID -> send times (monotonic) of the last second
         self.accepted_times = []  # epoch seconds of the messages accepted, for SentLast24Hours
+        self.suppressed_reasons = ["BOUNCE", "COMPLAINT"]  # PutAccountSuppressionAttributes
 
     def enable(self, body):
         rate = body.get("maxSendRate", 0)
@@ -676,12 +688,22 @@ class SESSandbox:
             sandboxed, rate = self.enabled, self.max_send_rate
             now = time.time()
             sent = sum(1 for t in self.accepted_times if now - t < 86400)
+            reasons = list(self.suppressed_reasons)
         quota = {"Max24HourSend": 200.0, "MaxSendRate": float(rate or 1)} if sandboxed else \
             {"Max24HourSend": 50000.0, "MaxSendRate": 14.0}
         quota["SentLast24Hours"] = float(sent)
         return {"ProductionAccessEnabled": not sandboxed, "SendingEnabled": True,
                 "EnforcementStatus": "HEALTHY", "DedicatedIpAutoWarmupEnabled": False,
-                "SendQuota": quota}
+                "SendQuota": quota, "SuppressionAttributes": {"SuppressedReasons": reasons}}
+
+    def put_suppression_attributes(self, body):
+        """SES v2 PutAccountSuppressionAttributes: the reasons, BOUNCE and/or COMPLAINT."""
+        reasons = body.get("SuppressedReasons", [])
+        if not isinstance(reasons, list) or any(r not in ("BOUNCE", "COMPLAINT") for r in reasons):
+            raise BadRequest(400, "SuppressedReasons: a list of BOUNCE and COMPLAINT")
+        with self.lock:
+            self.suppressed_reasons = list(dict.fromkeys(reasons))
+        return {}
 
 
 SES_SANDBOX = SESSandbox()
@@ -718,6 +740,29 @@ def limit_sesv2_message_size():
         return original(self, source, destinations, raw_data)
 
     SESV2Backend.send_raw_email = send_raw_email
+
+
+def patch_sesv2_configuration_set():
+    """Make SES v2 GetConfigurationSet answer as AWS does. moto keeps CreateConfigurationSet's
+    SendingOptions object where SendingEnabled's boolean belongs ({"SendingEnabled": {...}},
+    which the Go SDK cannot read at all), and answers every option it was not given as an
+    empty object: an empty SuppressionOptions would read as a set that overrides the account's
+    suppression settings with no reason, where a set created without them does not override."""
+    from moto.ses.models import ConfigurationSet
+
+    def to_dict_v2(self):
+        sending = self.enabled if isinstance(self.enabled, dict) else {"SendingEnabled": bool(self.enabled)}
+        out = {"ConfigurationSetName": self.configuration_set_name,
+               "SendingOptions": {"SendingEnabled": bool(sending.get("SendingEnabled", True))},
+               "Tags": self.tags}
+        for field, value in (("TrackingOptions", self.tracking_options), ("DeliveryOptions", self.delivery_options),
+                             ("ReputationOptions", self.reputation_options),
+                             ("SuppressionOptions", self.suppression_options), ("VdmOptions", self.vdm_options)):
+            if value:
+                out[field] = value
+        return out
+
+    ConfigurationSet.to_dict_v2 = to_dict_v2
 
 
 def patch_ses_sandbox():
@@ -771,6 +816,12 @@ class KeyRotatorApp:
         headers = [("Content-Type", "application/json")]
         if path == SES_ACCOUNT and environ["REQUEST_METHOD"] == "GET":
             status, payload = 200, SES_SANDBOX.account()
+        elif path == SES_ACCOUNT_SUPPRESSION and environ["REQUEST_METHOD"] == "PUT":
+            try:
+                status, payload = 200, SES_SANDBOX.put_suppression_attributes(read_json(environ))
+            except BadRequest as err:
+                status, payload = err.status, {"message": str(err)}
+                headers.append(("x-amzn-ErrorType", "BadRequestException"))
         elif path.startswith(SUPPRESSION):
             try:
                 status, payload = self.suppression(environ["REQUEST_METHOD"],
@@ -920,6 +971,7 @@ def main(argv=None):
     patch_credential_report()
     patch_ses_sandbox()
     limit_sesv2_message_size()
+    patch_sesv2_configuration_set()
     server = StandInServer(args.port)
     try:
         server.start()

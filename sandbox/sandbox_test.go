@@ -31,6 +31,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -982,6 +983,49 @@ func TestSESSuppressionListAnswersAsAWS(t *testing.T) {
 		EmailAddress: aws.String(address), Reason: "MAYBE"}); err == nil {
 		t.Error("a reason other than BOUNCE or COMPLAINT was accepted")
 	}
+}
+
+// TestSESSuppressionSettingsAnswerAsAWS: the stand-in answers GetAccount with the account's
+// suppression attributes (BOUNCE and COMPLAINT, as for an account that started using SES
+// after 2019-11-25; moto's GetAccount is the launcher's and had none), changed by
+// PutAccountSuppressionAttributes, and GetConfigurationSet with the set's SuppressionOptions:
+// what pkg/suppression reads before a run relies on the suppression list.
+func TestSESSuppressionSettingsAnswerAsAWS(t *testing.T) {
+	ctx := context.Background()
+	client := sesv2.NewFromConfig(shared.Config())
+	check := func(configSet string, want string) {
+		t.Helper()
+		problem, err := suppression.Check(ctx, client, configSet)
+		if err != nil || !strings.Contains(problem, want) || (want == "") != (problem == "") {
+			t.Errorf("Check(%q) = %q, %v; want %q", configSet, problem, err, want)
+		}
+	}
+	both := []sesv2types.SuppressionListReason{sesv2types.SuppressionListReasonBounce, sesv2types.SuppressionListReasonComplaint}
+	out, err := client.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil || out.SuppressionAttributes == nil || !slices.Equal(out.SuppressionAttributes.SuppressedReasons, both) {
+		t.Fatalf("GetAccount: %+v, %v; want SuppressionAttributes BOUNCE and COMPLAINT", out, err)
+	}
+	check("", "")
+	t.Cleanup(func() {
+		if _, err := client.PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{SuppressedReasons: both}); err != nil {
+			t.Errorf("restore the account's suppression attributes: %v", err)
+		}
+	})
+	if _, err := client.PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{
+		SuppressedReasons: []sesv2types.SuppressionListReason{sesv2types.SuppressionListReasonComplaint}}); err != nil {
+		t.Fatal(err)
+	}
+	check("", "reasons [COMPLAINT], without BOUNCE")
+	for name, reasons := range map[string][]sesv2types.SuppressionListReason{
+		"suppression-test-bounces": both, "suppression-test-complaints": {sesv2types.SuppressionListReasonComplaint}} {
+		if _, err := client.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String(name),
+			SuppressionOptions: &sesv2types.SuppressionOptions{SuppressedReasons: reasons}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("suppression-test-bounces", "")
+	check("suppression-test-complaints", "overrides the account's suppression settings with reasons [COMPLAINT]")
+	check("suppression-test-missing", "does not exist")
 }
 
 // TestAuthorizationDetailsPagedAsAWS: GetAccountAuthorizationDetails pages as AWS does, 100

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -158,5 +159,27 @@ func TestSecretDeliveryUnderFaults(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "original") {
 		t.Error("a secret value reached the logs")
+	}
+}
+
+// TestUsedKeyWrittenToTheAppSecretIsNotDeletedAsUndeliverable: a new key written to the
+// application's secret and used reached its application, whatever the secret holds since
+// (the application deleted its secret): the end of the bounded wait does not
+// delete it as undelivered (campaign seed 1, day 21: "no active key in use is deleted").
+func TestUsedKeyWrittenToTheAppSecretIsNotDeletedAsUndeliverable(t *testing.T) {
+	h := newHarness(t)
+	old := h.machineUser("uma", map[string]string{appsecret.OptInTag: "uma"}, 85)[0]
+	h.day()
+	fresh := h.appReads("uma")
+	if fresh == old {
+		t.Fatalf("day 0 must write a new key to app/uma")
+	}
+	must(h.w.UseKey(testAccount, fresh, h.now.Add(-time.Hour), "s3", "us-east-1"))
+	must(h.w.DeleteAppSecret(testAccount, "app/uma", 7))
+	for range 30 {
+		h.day()
+	}
+	if _, ok := h.keys("uma")[fresh]; !ok {
+		t.Errorf("the new key %s, used by the application, was deleted as undeliverable (keys %v)", fresh, h.keys("uma"))
 	}
 }

@@ -30,6 +30,7 @@ import (
 type toldDays struct {
 	deactivation, deletion map[string]string // key → the last day an email that reached its owner named
 	heardOn                map[string]int    // key → the simulation day of that email
+	laterBounced           map[string]int    // key → the last simulation day an email naming a later deactivation day than told bounced
 	earlyDelete            map[string]earlyDelete
 	createdOn              map[string]int // account/user → the last day the rotator called CreateAccessKey for it
 }
@@ -42,7 +43,7 @@ type earlyDelete struct {
 }
 
 func newToldDays() toldDays {
-	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}}
+	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, laterBounced: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}}
 }
 
 // heard records the days an email that reached the owner names: each after today.
@@ -65,6 +66,16 @@ func (s *sim) heard(raw []byte, subject string) {
 			} else {
 				s.told.deletion[key] = day
 			}
+		}
+	}
+}
+
+// bounced records the deactivation days an email that did not reach the owner names, when
+// later than the day last told.
+func (s *sim) bounced(raw []byte) {
+	for key, day := range toldIn(raw).deactivation {
+		if told, ok := s.told.deactivation[key]; ok && day > told {
+			s.told.laterBounced[key] = s.day
 		}
 	}
 }
@@ -143,6 +154,27 @@ func (s *sim) checkToldDays(clean bool) {
 				// one), so it no longer knows the warning was delivered, and waits for a new
 				// one that reaches the owner, or for the bounded wait.
 				s.res.Faults["later-than-told-after-forged-notices"]++
+				continue
+			}
+			if b, ok := s.told.laterBounced[k.AccessKeyID]; ok && b >= s.told.heardOn[k.AccessKeyID] {
+				// Allowed (counted), for the lead to review: since the email, the rotator named a
+				// later day in one that bounced (a DeliveryFailed notice: the application's
+				// secret no longer holds the new key, so deactivating the old one on the day told
+				// could stop the application). The rotator told what it could; the key waits, in
+				// the safe direction, for the day that notice gave (the bounded wait), and the
+				// report lists the user with the key at risk.
+				s.res.Faults["later-than-told-after-a-bounced-notice"]++
+				continue
+			}
+			if s.bouncesOff {
+				// Allowance (issue 19, item 7), for the lead: the day's runs cannot see bounces
+				// (SES does not suppress BOUNCE for the rotator's mail, World.BouncesUnsuppressed),
+				// so they cannot tell a warning that arrived from one that bounced, and count
+				// none (invariant 4 before invariant 8): the deactivation waits, in the safe
+				// direction, for a run that can see bounces or for the bounded wait. It is not
+				// silent: every such run's report and SNS alert say that bounces are not
+				// suppressed, which setting and how to fix it.
+				s.res.Faults["later-than-told-while-bounces-unsuppressed"]++
 				continue
 			}
 			if r := s.lastPlan[o.account+"/"+o.user]; r.Error != "" {

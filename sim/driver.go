@@ -15,6 +15,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
@@ -58,11 +59,18 @@ func (s *sim) daily() {
 // second execution scans one account between the first one's scan and its notifications.
 func (s *sim) execution(runID string, overlap bool) {
 	run := workflow.Run{RunID: runID, Now: s.now}
+	// ListAccounts checks SES's suppression settings once per execution.
+	problem, err := suppression.Check(context.Background(), s.w.SES(), configurationSet)
+	if err != nil {
+		problem = "SES's suppression settings could not be read: " + err.Error()
+	}
+	run.BouncesSuppressed, run.BounceProblem = problem == "", problem
 	for a := range s.cfg.Accounts {
 		acct := workflow.Account{AccountID: fmt.Sprintf("1000000000%02d", a), Name: fmt.Sprintf("account-%d", a)}
 		notes := s.scanAndRotate(run, acct)
 		if overlap && a == 0 {
-			other := workflow.Run{RunID: runID + "-console", Now: s.now}
+			other := run
+			other.RunID = runID + "-console"
 			s.notifyAll(s.scanAndRotate(other, acct))
 		}
 		s.notifyAll(notes)
@@ -112,7 +120,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		if n.NewKey != nil {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
-		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.MemberSecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), "", nil), From: "rotator@" + domain,
+		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.MemberSecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), configurationSet, nil), From: "rotator@" + domain,
 			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Seal: s.seal, Log: s.log}
 		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery

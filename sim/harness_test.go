@@ -16,6 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -117,7 +118,15 @@ func (h *harness) scanWith(ctx context.Context) (workflow.AccountResult, []workf
 		Bounces: rotate.SESBounces{SES: h.w.SES()}, Policy: policy.Config{AllowedEmailDomains: []string{domain}, MaxUsers: h.maxUsers},
 		MaxNotifications: h.maxNotifications, HandoffPrefix: "handoff/", Seal: h.seal, Clock: func() time.Time { return h.now }, Log: slog.New(slog.NewJSONHandler(&h.logs, nil)),
 		Leases: &lease.Leases{S3: h.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return h.now }}}
-	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}, h.acct)
+	run := workflow.Run{RunID: "run-" + h.now.Format("20060102-150405"), Now: h.now}
+	// As ListAccounts checks SES's suppression settings once per execution (NotifyUser sends
+	// through no configuration set here: the account's settings govern).
+	problem, err := suppression.Check(ctx, h.w.SES(), "")
+	if err != nil {
+		h.t.Fatalf("ListAccounts' check of SES's suppression settings: %v", err)
+	}
+	run.BouncesSuppressed, run.BounceProblem = problem == "", problem
+	res, notes, err := r.Process(ctx, run, h.acct)
 	if err != nil {
 		h.t.Fatalf("ScanAndRotate: %v", err)
 	}

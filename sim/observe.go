@@ -47,6 +47,7 @@ func (s *sim) readMail() {
 			}
 		}
 		if len(m.Bounced) > 0 {
+			s.bounced(m.Raw)
 			continue
 		}
 		s.heard(m.Raw, subject)

@@ -68,7 +68,7 @@ type EnvVar = string
 // a function gets only what it reads (lambdas/*/main.go through pkg/config). Excluded
 // accounts are filtered by ListAccounts, which every execution starts with.
 var FunctionEnv = map[Function][]EnvVar{
-	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ExcludeOUs, config.ExcludeAccountTag, config.ReportBucket, config.SESMaxSendRate},
+	ListAccounts: {config.ManagementRoleARN, config.ExcludeAccounts, config.ExcludeOUs, config.ExcludeAccountTag, config.ReportBucket, config.SESMaxSendRate, config.SESConfigurationSet},
 	ScanAndRotate: {
 		config.LimitDays, config.NoticePeriod, config.MaxUsers, config.MemberRoleName,
 		config.EmailTagKeys, config.ExemptTagKey, config.AllowedEmailDomains,

@@ -15,6 +15,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -25,10 +26,16 @@ func main() {
 			orgCfg = awsclient.AssumeRole(env.AWS, env.Settings.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 		}
 		tagKey, tagValue := env.Settings.ExcludeTag()
+		ses := sesv2.NewFromConfig(env.AWS)
 		l := &org.Lister{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(env.AWS, awsclient.PathStyle),
 			Bucket: env.Settings.ReportBucket, Excluded: env.Settings.ExcludeAccounts, ExcludedOUs: env.Settings.ExcludeOUs,
 			ExcludeTagKey: tagKey, ExcludeTagValue: tagValue, Log: env.Log, Clock: time.Now,
-			SendRate: sendrate.Rate(env.Settings.SESMaxSendRate, sesv2.NewFromConfig(env.AWS))}
+			SendRate: sendrate.Rate(env.Settings.SESMaxSendRate, ses),
+			// NotifyUser sends through this configuration set: its suppression options, or the
+			// account's, decide whether a bounce reaches the suppression list.
+			Bounces: func(ctx context.Context) (string, error) {
+				return suppression.Check(ctx, ses, env.Settings.SESConfigurationSet)
+			}}
 		return l.Handle, nil
 	})
 }

@@ -27,6 +27,7 @@ import (
 // SecretsAPI is the part of Secrets Manager the scanning side uses.
 type SecretsAPI interface {
 	Deleter
+	Tagger
 	RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
 	secretsmanager.ListSecretsAPIClient
@@ -91,6 +92,11 @@ const (
 	// written to the application's secret before its owner's email went out: "RFC3339 runId
 	// written" (MarkWritten).
 	sentTag = config.HandoffSentTag
+	// tagUnwatchedRun names the last run that gave the key to NotifyUser while SES's
+	// suppression settings did not suppress bounces (pkg/suppression): a send by that run
+	// (the sent tag's run) can never be confirmed from the suppression list, since a bounce
+	// would have left no trace there.
+	tagUnwatchedRun = config.RotatorTagKeyPrefix + "unwatched-run"
 	// refusedMark stands for the address in sentTag's value of a refused key.
 	refusedMark = "refused"
 	// writtenMark stands for the address in sentTag's value of a key NotifyUser wrote to the
@@ -109,6 +115,9 @@ type Pending struct {
 	// yet), and SentTo the address they went to.
 	Created, Sent time.Time
 	SentTo        string
+	// SentRun is the run whose NotifyUser sent it; UnwatchedRun the last run that queued it
+	// while bounces were not suppressed (MarkUnwatched).
+	SentRun, UnwatchedRun string
 	// Refused is when NotifyUser last found the application's secret refusing the key
 	// (pkg/appsecret; zero: never): a same-day re-run does not send it again.
 	Refused time.Time
@@ -155,6 +164,9 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 	if p.DeliverTo != "" {
 		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(tagDeliverTo), Value: aws.String(p.DeliverTo)})
 	}
+	if p.UnwatchedRun != "" {
+		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(tagUnwatchedRun), Value: aws.String(p.UnwatchedRun)})
+	}
 	if kmsKeyID != "" {
 		in.KmsKeyId = aws.String(kmsKeyID)
 	}
@@ -191,7 +203,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			}
 			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[UserTag],
 				AccessKeyID: tags[AccessKeyIDTag], Replaces: tags[ReplacesTag], DeactivateOn: tags[DeactivateOnTag],
-				DeliverTo: tags[tagDeliverTo], Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil}
+				DeliverTo: tags[tagDeliverTo], Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil, UnwatchedRun: tags[tagUnwatchedRun]}
 			if sent, ok := tags[sentTag]; ok {
 				fields := strings.Fields(sent)
 				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])
@@ -205,7 +217,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 				case writtenMark:
 					p.Written = t
 				default:
-					p.Sent, p.SentTo = t, fields[2]
+					p.Sent, p.SentRun, p.SentTo = t, fields[1], fields[2]
 				}
 			}
 			if p.AccessKeyID == "" || p.UserName == "" || !strings.HasSuffix(p.SecretName, "/"+p.AccessKeyID) {
@@ -217,6 +229,20 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 		}
 	}
 	return pending, problems, nil
+}
+
+// SentUnwatched reports whether the key's last send was made by a run in which SES did not
+// suppress bounces: silence from the suppression list proves nothing of it.
+func (p Pending) SentUnwatched() bool { return p.SentRun != "" && p.SentRun == p.UnwatchedRun }
+
+// MarkUnwatched records on the secret that run runID gives its key to NotifyUser while
+// bounces are not suppressed, before it does: that run's send is never confirmed.
+func MarkUnwatched(ctx context.Context, sm Tagger, arn, runID string) error {
+	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn),
+		Tags: []smtypes.Tag{{Key: aws.String(tagUnwatchedRun), Value: aws.String(runID)}}}); err != nil {
+		return fmt.Errorf("mark hand-off secret %s sent while bounces are not suppressed: %w", arn, err)
+	}
+	return nil
 }
 
 // Tagger is the call NotifyUser makes to mark a secret sent.

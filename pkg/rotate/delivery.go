@@ -16,6 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -120,6 +121,10 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
 			return false, err
 		}
+	} else if why := e.unconfirmable(p); why != "" {
+		// Silence from the suppression list proves nothing: the key waits.
+		e.Log.WarnContext(ctx, "new key's email not confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID, "reason", why)
+		return false, nil
 	} else if e.Bounces != nil {
 		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
 		if err != nil {
@@ -138,6 +143,32 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 	}
 	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID)
 	return true, nil
+}
+
+// bounceProblem says why this run cannot learn of bounces from SES's suppression list
+// (Run.BouncesSuppressed, checked once per run by ListAccounts), "" when it can.
+func (e *execution) bounceProblem() string {
+	if e.run.BouncesSuppressed {
+		return ""
+	}
+	return cmp.Or(e.run.BounceProblem, suppression.NotChecked)
+}
+
+// unconfirmable says why a key sent by email cannot be confirmed from the suppression list
+// by this run, "" when it can: bounces are not suppressed now, or were not when the key was
+// last sent (that send's bounce left no trace; the key is sent again once they are).
+func (e *execution) unconfirmable(p handoff.Pending) string {
+	if p.DeliverTo != "" {
+		return ""
+	}
+	if problem := e.bounceProblem(); problem != "" {
+		return fmt.Sprintf("the delivery of new key %s by email is not confirmed: %s", p.AccessKeyID, problem)
+	}
+	if p.SentUnwatched() {
+		return fmt.Sprintf("new key %s was sent by run %s, when SES did not suppress bounces: that send cannot be confirmed, the key is sent again",
+			p.AccessKeyID, p.SentRun)
+	}
+	return ""
 }
 
 // unmark clears the user's pending mark if it covers the key of p, before p's secret is

@@ -29,6 +29,9 @@ type userRun struct {
 	inactive map[string]history.Inactive
 	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
 	deliverTo string
+	// unconfirmed says why deliveries of the user's keys by email could not be confirmed
+	// (bounces not suppressed), for the report.
+	unconfirmed []string
 	// untrusted are the user's rotator tags whose MAC did not verify, as read (history.Seal):
 	// taken as absent, and replaced whenever the rotator writes that tag.
 	untrusted map[string]string
@@ -109,8 +112,9 @@ func (ur *userRun) prepare(ctx context.Context) error {
 	e := ur.execution
 	keyIDs := map[string]bool{}
 	created := map[string]time.Time{}
+	used := map[string]bool{}
 	for _, k := range ur.u.Keys {
-		keyIDs[k.AccessKeyID], created[k.AccessKeyID] = true, k.CreateDate
+		keyIDs[k.AccessKeyID], created[k.AccessKeyID], used[k.AccessKeyID] = true, k.CreateDate, k.LastUsedDate != nil
 	}
 	for _, p := range e.pending[ur.u.UserName] {
 		ur.pending[p.AccessKeyID] = p
@@ -135,6 +139,24 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
+		case used[id] && !e.run.DryRun && !p.Scheduled && !history.SameDay(p.Sent, e.run.Now) && (p.DeliverTo == "" || !history.SameDay(p.Created, e.run.Now)):
+			// A new key that was used reached its owner, whatever SES's suppression list
+			// shows or could show (a send while bounces were not suppressed, say), or its
+			// application, whatever its secret holds since (rewritten, deleted): it is never
+			// deleted as undelivered. The old key still waits while the secret does not hold
+			// it (unlessStoreBehind). As in
+			// confirm, a pending mark left over its key goes before its secret does, and not
+			// on the day it was sent (a same-day re-run writes nothing).
+			if err := e.unmark(ctx, p, ur.u.Tags); err != nil {
+				return err
+			}
+			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+				return err
+			}
+			e.Log.InfoContext(ctx, "delivery confirmed by the key's use", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", id)
+			ur.replaced[p.Replaces] = true
+			delete(ur.pending, id)
+			continue
 		case ur.confirmable(p, created[id]) && !e.run.DryRun:
 			confirmed, err := e.confirm(ctx, p, ur.u.Tags)
 			if err != nil {
@@ -142,6 +164,11 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			}
 			if confirmed {
 				delete(ur.pending, id)
+			}
+		}
+		if _, waiting := ur.pending[id]; waiting && ur.confirmable(p, created[id]) {
+			if why := e.unconfirmable(p); why != "" {
+				ur.unconfirmed = append(ur.unconfirmed, why)
 			}
 		}
 	}
@@ -155,6 +182,11 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			given, history.UndeliverableTag, appsecret.DeliveryTag))
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		if p := ur.pending[id]; e.unconfirmable(p) != "" || history.SameDay(p.Sent, e.run.Now) {
+			// The wait ends only after a send whose bounce the rotator could see, on a later
+			// day: a key sent while bounces were not suppressed may well have arrived.
+			continue
+		}
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
 			ur.givenUp(ur.pending[id].DeliverTo != "", problem)
 			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
@@ -216,6 +248,9 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	}
 	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
 	ur.ur.RotationDaysProblem = up.RotationDaysProblem
+	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
+		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
+	}
 	if ur.ur.EmailProblem == "" {
 		ur.ur.EmailProblem = ur.u.SecretProblem // the key's delivery, not the owner's address
 	}
@@ -266,7 +301,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 || len(ur.unconfirmed) > 0 ||
 		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
@@ -280,12 +315,16 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	destructive := slices.ContainsFunc(up.Actions, func(a policy.Action) bool {
 		return a.Action == policy.DeactivateKey || a.Action == policy.DeleteKey
 	})
-	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil {
+	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil && e.bounceProblem() == "" {
 		return up, nil
 	}
-	bounced, err := e.Bounces.Suppressed(ctx, up.Email)
-	if err != nil || !bounced {
-		return up, err
+	// A run that cannot see bounces (Run.BouncesSuppressed) cannot tell a delivered notice
+	// from one that bounced: none counts, and the action waits for the bounded wait.
+	if problem := e.bounceProblem(); problem == "" {
+		bounced, err := e.Bounces.Suppressed(ctx, up.Email)
+		if err != nil || !bounced {
+			return up, err
+		}
 	}
 	u := ur.u
 	u.NoticesSent, u.NoticesSentToday = nil, nil
@@ -296,6 +335,15 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	// What was sent is not sent again to the bouncing address (nor on every re-run).
 	replanned := plan.Users[0]
 	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
+	if e.bounceProblem() != "" {
+		// The owner may well have the day first told: no other deactivation day is announced
+		// for a key already announced (a run that sees bounces may keep that day); the action
+		// waits. What the replan does (a deactivation's KeyDeactivated) is still said.
+		replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool {
+			return n.Kind == policy.DeactivationScheduled &&
+				slices.ContainsFunc(ur.u.NoticesSent, func(r policy.NoticeRef) bool { return r.AccessKeyID == n.AccessKeyID })
+		})
+	}
 	return replanned, nil
 }
 
