@@ -320,11 +320,26 @@ def enforce_iam_as_aws():
       to a Secrets Manager call only when the tags of the secret it names meet it, as on AWS
       (a secret that does not exist has no tags); otherwise it neither allows nor denies. So
       the member role, whose grant on secrets needs the tag key key-rotator:user, is denied
-      DescribeSecret and PutSecretValue on a secret without it.
+      DescribeSecret and PutSecretValue on a secret without it;
+    - a request without a body (a REST API's GET, HEAD or DELETE, such as SES v2's
+      GetConfigurationSet) has its signature checked over the empty payload it was signed
+      with, as AWS checks it. moto rebuilds the payload from the request's parameters, which
+      for a bodiless request without a query string are its headers: every such call with a
+      role's credentials got 403 SignatureDoesNotMatch.
     """
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.core.exceptions import AccessDeniedError, JsonRESTError
-    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
+
+    original_aws_request = IAMRequestBase._create_aws_request
+
+    def create_aws_request(self):
+        aws_request = original_aws_request(self)
+        if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+            aws_request.data = b""
+        return aws_request
+
+    IAMRequestBase._create_aws_request = create_aws_request
 
     original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
     # The tags of the secret the request being authorized names (None: not a Secrets
@@ -339,10 +354,10 @@ def enforce_iam_as_aws():
         try:
             return original_authorize(self, iam_request_cls, resource)
         except AccessDeniedError as denied:
-            if request.secret_tags is None:
+            if request.secret_tags is None and not self.path.startswith("/v2/email/"):
                 raise
-            # Secrets Manager speaks JSON: AWS answers {"__type": "AccessDeniedException"}
-            # (moto: IAM's XML, which the SDK cannot read).
+            # Secrets Manager and SES v2 speak JSON: AWS answers {"__type":
+            # "AccessDeniedException"} (moto: IAM's XML, which the SDK cannot read).
             raise JsonRESTError("AccessDeniedException", denied.message) from None
         finally:
             request.secret_tags = None

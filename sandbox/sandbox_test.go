@@ -1028,6 +1028,46 @@ func TestSESSuppressionSettingsAnswerAsAWS(t *testing.T) {
 	check("suppression-test-missing", "does not exist")
 }
 
+// TestBodilessCallOfARoleIsAuthorizedAsAWS: a role's call without a body (SES v2's REST GET
+// and DELETE: GetConfigurationSet, which ListAccounts reads before a run relies on the
+// suppression list) has its signature checked over the empty payload it was signed with,
+// then its policy: allowed for a role granted it, AccessDeniedException (JSON, as SES v2
+// answers) for one that is not. moto
+// rebuilt the payload from the request's headers and answered 403 SignatureDoesNotMatch to
+// every such call (TestE2EBouncedDeliveryIsSentAgain: the run could not read the settings).
+func TestBodilessCallOfARoleIsAuthorizedAsAWS(t *testing.T) {
+	ctx := context.Background()
+	sb := sandboxtest.New(t, &sandbox.Scenario{ManagementAccount: sandbox.Account{Name: "management"}, MemberRole: "provisioning-admin",
+		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
+		Accounts: []sandbox.Account{{Name: "prod"}}, EnforceIAM: true})
+	admin, err := sb.AccountConfig("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ses := sesv2.NewFromConfig(admin)
+	if _, err := ses.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ses.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")}); err != nil {
+		t.Errorf("GetConfigurationSet as the account's administrator: %v, want it read", err)
+	}
+	id, _ := sb.AccountID("prod")
+	if _, err := iam.NewFromConfig(admin).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("bodiless-test-nothing"),
+		AssumeRolePolicyDocument: aws.String(fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",`+
+			`"Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, id))}); err != nil {
+		t.Fatal(err)
+	}
+	nothing := sesv2.NewFromConfig(sandbox.AccountConfig(sb.Config(), id, "bodiless-test-nothing"))
+	_, err = nothing.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")})
+	var apiErr interface{ ErrorCode() string }
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "AccessDeniedException" {
+		t.Errorf("GetConfigurationSet by a role granted nothing: %v, want AccessDeniedException", err)
+	}
+	if _, err := ses.DeleteConfigurationSet(ctx, &sesv2.DeleteConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")}); err != nil {
+		t.Errorf("DeleteConfigurationSet as the account's administrator: %v, want it deleted", err)
+	}
+}
+
 // TestAuthorizationDetailsPagedAsAWS: GetAccountAuthorizationDetails pages as AWS does, 100
 // entities by default, MaxItems up to 1,000, a Marker to go on; moto answers with every
 // entity at once, which would hide what reading every user's tags costs in a large account.
