@@ -94,3 +94,44 @@ func TestKeyWrittenBeforeARefusedRetryIsNotDeletedAsUndeliverable(t *testing.T) 
 		}
 	}
 }
+
+// TestKeyWhoseWriteRecordFailedIsNotDeletedWhenTheSecretHidesIt: NotifyUser writes the new
+// key to its application's secret, then its record of the write (the hand-off secret's
+// TagResource) fails past the SDK's retries; before Step Functions retries it, the
+// application team withdraws the secret's opt-in, so the retry finds the secret refusing and
+// the rotator may no longer look. The key may be in the secret (it is: the application reads
+// it): it is not deleted as undeliverable at the end of the bounded wait (campaign seed 1,
+// day 21, on the bounces branch: "the only keys the orphan rule deletes are keys nobody ever
+// received").
+func TestKeyWhoseWriteRecordFailedIsNotDeletedWhenTheSecretHidesIt(t *testing.T) {
+	h := newHarness(t)
+	h.appSecrets = h.w.MemberSecretsIn(testAccount)
+	old := h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	notes := h.scan()
+	written := false
+	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		switch {
+		case c.Operation == "PutSecretValue":
+			written = true
+		case written && c.Operation == "TagResource":
+			return awsmodel.ServerError
+		}
+		return awsmodel.None
+	}
+	h.notify(notes)
+	h.w.Inject = nil
+	got := h.appReads("ci")
+	if got == old {
+		t.Fatal("the first attempt did not write the key to the secret")
+	}
+	must(h.w.SetAppSecretTag(testAccount, "app/ci", appsecret.OptInTag, ""))
+	h.notify(notes) // the retry: refused
+	h.dayStart = h.dayStart.AddDate(0, 0, 1)
+	h.now = h.dayStart
+	for day := 1; day <= 25; day++ {
+		h.day()
+		if h.keys("ci")[got] != types.StatusTypeActive {
+			t.Fatalf("day %d: the key the application reads, %s, is %q (keys %v, emails %q)", day, got, h.keys("ci")[got], h.keys("ci"), h.subjects("ci"))
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,7 +91,8 @@ const (
 	// address did not bounce. For a key the application's secret refused, nothing was sent:
 	// "RFC3339 runId refused" (MarkRefused; an address always holds an "@"). For a key
 	// written to the application's secret before its owner's email went out: "RFC3339 runId
-	// written" (MarkWritten).
+	// written" (MarkWritten); for one about to be written there: "RFC3339 runId writing"
+	// (MarkWriting).
 	sentTag = config.HandoffSentTag
 	// tagUnwatchedRun names the last run that gave the key to NotifyUser while SES's
 	// suppression settings did not suppress bounces (pkg/suppression): a send by that run
@@ -102,6 +104,9 @@ const (
 	// writtenMark stands for the address in sentTag's value of a key NotifyUser wrote to the
 	// application's secret, before its owner's email went out (MarkWritten).
 	writtenMark = "written"
+	// writingMark stands for the address in sentTag's value of a key NotifyUser began to
+	// write to the application's secret, the outcome not recorded (MarkWriting).
+	writingMark = "writing"
 )
 
 // Pending is a created key whose hand-off secret still waits for its delivery to be confirmed.
@@ -125,6 +130,11 @@ type Pending struct {
 	// not yet sent (zero: not known): the key is delivered, also if the member role may not
 	// describe the secret since. A later MarkSent replaces it; MarkRefused does not.
 	Written time.Time
+	// Writing is when NotifyUser began to write the key to the application's secret, with no
+	// record of the outcome since (zero: not known): the write may have taken effect, so the
+	// key may be in the secret, also if the member role may not describe the secret since.
+	// MarkWritten, MarkSent or MarkRefused (of an attempt that wrote nothing) replaces it.
+	Writing time.Time
 	// Scheduled is set when the secret is scheduled for deletion (NotifyUser schedules it once
 	// sent): its value cannot be read until it is restored.
 	Scheduled bool
@@ -216,6 +226,8 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 					p.Refused = t
 				case writtenMark:
 					p.Written = t
+				case writingMark:
+					p.Writing = t
 				default:
 					p.Sent, p.SentRun, p.SentTo = t, fields[1], fields[2]
 				}
@@ -276,11 +288,36 @@ func MarkWritten(ctx context.Context, sm Tagger, arn string, t time.Time, runID 
 	return MarkSent(ctx, sm, arn, t, runID, writtenMark)
 }
 
-// WrittenBefore reports whether the secret carries MarkWritten's record: MarkRefused must not
-// replace it.
-func WrittenBefore(ctx context.Context, sm Reader, arn string) (bool, error) {
+// MarkWriting tags the secret with the time t and run of NotifyUser's attempt that is about
+// to write its key to the application's secret: an attempt that stops after the write took
+// effect and before MarkWritten (its TagResource failing past the SDK's retries, a crash),
+// and whose retry finds the secret refusing (its opt-in withdrawn in between: the rotator may
+// then not even describe it), leaves the record that the key may be there.
+func MarkWriting(ctx context.Context, sm Tagger, arn string, t time.Time, runID string) error {
+	return MarkSent(ctx, sm, arn, t, runID, writingMark)
+}
+
+// Sent is a hand-off secret's sent record as read (ReadSent): NotifyUser's last mark.
+type Sent struct{ fields []string }
+
+// ReadSent reads the secret's sent record. A secret scheduled for deletion can still be
+// described.
+func ReadSent(ctx context.Context, sm Reader, arn string) (Sent, error) {
 	fields, err := sentRecord(ctx, sm, arn)
-	return len(fields) == 3 && fields[2] == writtenMark, err
+	return Sent{fields: fields}, err
+}
+
+// In reports whether run runID already sent the key: a retried NotifyUser then sends it no
+// second time.
+func (s Sent) In(runID string) bool {
+	return len(s.fields) == 3 && s.fields[1] == runID && !slices.Contains([]string{refusedMark, writtenMark, writingMark}, s.fields[2])
+}
+
+// WriteBegun reports whether an earlier attempt wrote the key to the application's secret,
+// or began to (MarkWritten's or MarkWriting's record): the key may be there whatever the
+// secret answers now, and MarkRefused must not replace the record.
+func (s Sent) WriteBegun() bool {
+	return len(s.fields) == 3 && (s.fields[2] == writtenMark || s.fields[2] == writingMark)
 }
 
 // sentRecord is the fields of the secret's sent tag (when, the run, the mark), nil without one.
@@ -300,8 +337,8 @@ func sentRecord(ctx context.Context, sm Reader, arn string) ([]string, error) {
 // SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
 // then sends it no second time. A secret scheduled for deletion can still be described.
 func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
-	fields, err := sentRecord(ctx, sm, arn)
-	return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark && fields[2] != writtenMark, err
+	sent, err := ReadSent(ctx, sm, arn)
+	return sent.In(runID), err
 }
 
 // Schedule schedules the deletion of a sent secret after the minimum recovery window: from

@@ -81,17 +81,8 @@ func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delive
 			writeErr = err
 			d.Log.WarnContext(ctx, "new key refused by its secret", "account", a.AccountID, "user", n.UserName,
 				"accessKeyId", n.NewKey.AccessKeyID, "reason", err.Error())
-			// An earlier attempt that wrote the key left its record: the key is in the secret
-			// (the refusal came since), and the record stays for the run that confirms it.
-			written, err := handoff.WrittenBefore(ctx, d.Secrets, n.NewKey.SecretARN)
-			if err != nil {
-				return out, errors.Join(writeErr, err)
-			}
-			if !written {
-				if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
-					return out, errors.Join(writeErr, err)
-				}
-			}
+			// newKeyMails recorded the refusal, or kept an earlier attempt's record that it
+			// wrote, or began to write, the key (the key may be in the secret).
 			if fn := n.NewKey.FailureNotice; fn != nil {
 				notice := *fn
 				notice.Message = writeErr.Error() + ". " + notice.Message
@@ -186,11 +177,11 @@ var errSentBefore = errors.New("the new key was sent by an earlier attempt of th
 // old key is deactivated only once the owner got the new key on an earlier day, so a
 // notification sent later than it was made (a retry past midnight) names no day already past.
 func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification, now time.Time) ([]Message, error) {
-	sent, err := handoff.SentIn(ctx, d.Secrets, n.NewKey.SecretARN, n.RunID)
+	sent, err := handoff.ReadSent(ctx, d.Secrets, n.NewKey.SecretARN)
 	switch {
 	case err != nil:
 		return nil, err
-	case sent:
+	case sent.In(n.RunID):
 		return nil, errSentBefore
 	}
 	key, err := handoff.Read(ctx, d.Secrets, n.NewKey.SecretARN)
@@ -204,8 +195,27 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: on,
 		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, on), Usage: n.NewKey.Replaced}
 	if to := n.NewKey.DeliverTo; to != "" {
+		// The record of the write goes first: an attempt that stops after the write took
+		// effect (its MarkWritten failing, a crash), and whose retry finds the secret refusing,
+		// must not leave the key for one nobody received. An earlier attempt's record stays.
+		begun := sent.WriteBegun()
+		if !begun {
+			if err := handoff.MarkWriting(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
+				return nil, err
+			}
+		}
 		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
-			return nil, fmt.Errorf("in account %s: %w", a.AccountID, err)
+			err = fmt.Errorf("in account %s: %w", a.AccountID, err)
+			var refused *appsecret.Refused
+			if errors.As(err, &refused) && !begun {
+				// Nothing was written, by this attempt or an earlier one: the refusal is the
+				// record (a same-day re-run does not send the key again).
+				if markErr := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); markErr != nil {
+					// Not the refusal itself: the retry tries again, its record kept.
+					return nil, fmt.Errorf("%s; %w", err.Error(), markErr)
+				}
+			}
+			return nil, err
 		}
 		if err := handoff.MarkWritten(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
 			return nil, err

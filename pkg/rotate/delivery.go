@@ -241,6 +241,20 @@ func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
 		p.AccessKeyID, limit.Format(time.DateOnly), ur.cfg.NoticePeriod, cmp.Or(p.Replaces, "the old key"))
 }
 
+// writtenUnseen reports whether the key of p may be in its application's secret, which the
+// member role may no longer describe (its opt-in withdrawn since): NotifyUser began to write
+// it there and recorded no outcome (Pending.Writing: the write may have taken effect). Such a
+// key is not given up as undelivered at the end of the bounded wait, since the application
+// may read it; nor is it confirmed, since it may not be there: it waits, stored, until the
+// secret can be described again.
+func (ur *userRun) writtenUnseen(ctx context.Context, p handoff.Pending) (bool, error) {
+	if p.DeliverTo == "" || p.Writing.IsZero() {
+		return false, nil
+	}
+	state, err := appsecret.Find(ctx, ur.AppSecrets, p.DeliverTo, p.AccessKeyID)
+	return state == appsecret.Hidden, err
+}
+
 // dropUndeliverable deletes a new key that could not be delivered within the bounded wait,
 // and its secret: nobody holds it, and the owner's address is given up.
 func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, email, problem string) error {

@@ -28,7 +28,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	bound := "" // the date the bounded wait counts from: the new key's first, on a redelivery
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
-			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) && !history.SameDay(p.Written, e.run.Now) {
+			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) && !history.SameDay(p.Written, e.run.Now) && !history.SameDay(p.Writing, e.run.Now) {
 				if refusal := ur.refusal(ctx, p); refusal != "" {
 					ur.ur.EmailProblem = refusal
 					// Not sent to NotifyUser, which would be refused: the owner is told why here.

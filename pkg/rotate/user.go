@@ -188,6 +188,15 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			continue
 		}
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
+			unseen, err := ur.writtenUnseen(ctx, ur.pending[id])
+			if err != nil {
+				return err
+			}
+			if unseen {
+				ur.unconfirmed = append(ur.unconfirmed, fmt.Sprintf("new key %s may be in secret %s, which the rotator may no longer describe "+
+					"(its tag key %s removed?): it is not deleted as undelivered while its application may read it", id, ur.pending[id].DeliverTo, appsecret.OptInTag))
+				continue
+			}
 			ur.givenUp(ur.pending[id].DeliverTo != "", problem)
 			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
 				return err
