@@ -159,6 +159,12 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		if slices.ContainsFunc(in.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == history.PendingTag }) {
 			s.marks[c.Account+"/"+aws.ToString(in.UserName)] = s.now
 		}
+	case *iam.UntagUserInput:
+		if slices.Contains(in.TagKeys, history.PendingTag) {
+			// The mark is gone: a key it covered is no orphan from here on, and a deletion of
+			// it is another rule's (rule 2's, say, of a key never used), checked as such.
+			delete(s.marks, c.Account+"/"+aws.ToString(in.UserName))
+		}
 	case *iam.DeleteAccessKeyInput:
 		s.note(aws.ToString(in.AccessKeyId), "rotator deletes")
 	case *iam.UpdateAccessKeyInput:
