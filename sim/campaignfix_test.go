@@ -4,10 +4,12 @@ import (
 	"context"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
@@ -133,5 +135,43 @@ func TestKeyWhoseWriteRecordFailedIsNotDeletedWhenTheSecretHidesIt(t *testing.T)
 		if h.keys("ci")[got] != types.StatusTypeActive {
 			t.Fatalf("day %d: the key the application reads, %s, is %q (keys %v, emails %q)", day, got, h.keys("ci")[got], h.keys("ci"), h.subjects("ci"))
 		}
+	}
+}
+
+// countedWrites is the member account's Secrets Manager whose PutSecretValue fails with err,
+// counting the calls.
+type countedWrites struct {
+	appsecret.API
+	err error
+	n   *int
+}
+
+func (c countedWrites) PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	*c.n++
+	return nil, c.err
+}
+
+// TestWriteRefusedAfterAnInterruptedOneIsNotRetriedTheSameDay: NotifyUser's first attempt
+// stops after recording that it begins to write the new key (the write fails, 5xx past the
+// SDK's retries: the key may be in the secret); the next day the secret's KMS key refuses the
+// write. The secret can be described and does not hold the key: the refusal is recorded, so a
+// same-day re-run writes nothing (campaign seeds 6, 8 and 15 once the 'writing' record came
+// in: "same-day re-run writes nothing", the record of an earlier day kept in place of it).
+func TestWriteRefusedAfterAnInterruptedOneIsNotRetriedTheSameDay(t *testing.T) {
+	h := newHarness(t)
+	h.machineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)
+	notes := h.scan()
+	h.appSecrets = countedWrites{API: h.w.SecretsIn(testAccount), err: &smithy.GenericAPIError{Code: "InternalServiceError", Message: "try again"}, n: new(int)}
+	h.notify(notes)
+	h.dayStart = h.dayStart.AddDate(0, 0, 1)
+	h.now = h.dayStart
+	refused := countedWrites{API: h.w.SecretsIn(testAccount), err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "Access to KMS is not allowed"}, n: new(int)}
+	h.appSecrets = refused
+	h.notify(h.scan())
+	first := *refused.n
+	h.now = h.now.Add(30 * time.Minute)
+	h.notify(h.scan()) // a re-run of the same day
+	if first == 0 || *refused.n != first {
+		t.Errorf("PutSecretValue calls: %d by the day's first run, %d in all; want the first run's write only", first, *refused.n)
 	}
 }

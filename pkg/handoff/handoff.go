@@ -313,11 +313,12 @@ func (s Sent) In(runID string) bool {
 	return len(s.fields) == 3 && s.fields[1] == runID && !slices.Contains([]string{refusedMark, writtenMark, writingMark}, s.fields[2])
 }
 
-// WriteBegun reports whether an earlier attempt wrote the key to the application's secret,
-// or began to (MarkWritten's or MarkWriting's record): the key may be there whatever the
-// secret answers now, and MarkRefused must not replace the record.
+// WriteBegun reports, of a key that goes to the application's secret, whether an earlier
+// attempt wrote it there or began to: MarkWritten's or MarkWriting's record, or MarkSent's,
+// which NotifyUser sets for such a key only after writing it. The key may be there whatever
+// the secret answers now.
 func (s Sent) WriteBegun() bool {
-	return len(s.fields) == 3 && (s.fields[2] == writtenMark || s.fields[2] == writingMark)
+	return len(s.fields) == 3 && s.fields[2] != refusedMark
 }
 
 // sentRecord is the fields of the secret's sent tag (when, the run, the mark), nil without one.

@@ -167,6 +167,26 @@ func (d *Deliverer) record(ctx context.Context, n workflow.Notification, deliver
 	return sendErr
 }
 
+// recordRefusal records on the hand-off secret that the application's secret (to) refused the
+// new key of n, so that a same-day re-run does not send it again. When an earlier attempt
+// wrote the key there, or began to (begun), the key may be there: if the member role may not
+// describe the secret (its opt-in withdrawn), that record stays, since nothing else can tell;
+// if it may, the secret tells: a key it holds is recorded written, else refused.
+func (d *Deliverer) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
+	if begun {
+		state, err := appsecret.Find(ctx, d.AppSecrets(n.Account.AccountID), to, n.NewKey.AccessKeyID)
+		switch {
+		case err != nil:
+			return err
+		case state == appsecret.Hidden:
+			return nil
+		case state == appsecret.Holds:
+			return handoff.MarkWritten(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID)
+		}
+	}
+	return handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID)
+}
+
 var errSentBefore = errors.New("the new key was sent by an earlier attempt of this run")
 
 // newKeyMails reads the new key from its hand-off secret and composes the zip and password
@@ -207,11 +227,9 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
 			err = fmt.Errorf("in account %s: %w", a.AccountID, err)
 			var refused *appsecret.Refused
-			if errors.As(err, &refused) && !begun {
-				// Nothing was written, by this attempt or an earlier one: the refusal is the
-				// record (a same-day re-run does not send the key again).
-				if markErr := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); markErr != nil {
-					// Not the refusal itself: the retry tries again, its record kept.
+			if errors.As(err, &refused) {
+				if markErr := d.recordRefusal(ctx, n, to, begun, now); markErr != nil {
+					// Not the refusal itself: the retry tries again.
 					return nil, fmt.Errorf("%s; %w", err.Error(), markErr)
 				}
 			}
