@@ -33,6 +33,7 @@ type toldDays struct {
 	laterBounced           map[string]int    // key → the last simulation day an email naming a later deactivation day than told bounced
 	earlyDelete            map[string]earlyDelete
 	createdOn              map[string]int // account/user → the last day the rotator called CreateAccessKey for it
+	ranOn                  int            // the last day an execution ran (none on a missed day)
 }
 
 // earlyDelete is a deletion before the day told, allowed if the rotator then tries to create
@@ -118,14 +119,16 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 }
 
 // checkToldDays ends a day: an early deletion after which the rotator tried to create no key
-// for the user (by the next day) is a violation, and after a fault-free re-run no key is
+// for the user (by the next day it ran) is a violation, and after a fault-free re-run no key is
 // left Active past the day its owner was told, unless its owner changed their keys or tags
 // since, or the user failed that run.
 func (s *sim) checkToldDays(clean bool) {
 	for user, e := range s.told.earlyDelete {
 		if day, ok := s.told.createdOn[user]; ok && day >= e.day {
 			delete(s.told.earlyDelete, user)
-		} else if s.day > e.day {
+		} else if s.day > e.day && s.told.ranOn > e.day {
+			// Judged by the next day the rotator ran: on a missed day (no execution) it
+			// could not create the key whose slot the deletion made.
 			s.violate("a key is deleted on the day its owner was told, not before", e.detail+"\n    the rotator's result since: "+s.lastResult(s.owners[user]))
 			delete(s.told.earlyDelete, user)
 		}

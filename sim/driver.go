@@ -36,12 +36,14 @@ func (s *sim) daily() {
 		}
 		s.execution(fmt.Sprintf("run-%d", s.day), overlap)
 		s.faults = false
+		s.told.ranOn = s.day
 	}
 	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
 	clean := s.chance(0.25)
 	if clean {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
+		s.told.ranOn = s.day
 		s.now = s.now.Add(10 * time.Minute)
 		s.writes = nil
 		s.execution(fmt.Sprintf("check-%d", s.day), false)
