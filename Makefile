@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck tools seven-zip python-venv npm bench bench-scale faults fuzz sandbox-tools sandbox
+.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck tools seven-zip python-venv npm bench bench-scale faults fuzz sandbox-tools sandbox aws-contract
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,7 @@ fmt-check: ## fail, naming the files, when gofmt would change a Go file
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags awscontract ./sim/awsmodel
 	cd infra && $(GO) vet ./...
 
 staticcheck:
@@ -93,6 +94,14 @@ bench: ## benchmarks of the policy engine and the credential-report parser, then
 BENCH_SCALE_FLAGS ?=
 bench-scale: sandbox-tools runner-tools build-local ## the scale benchmark on the stand-in, rotator beside per-user scan: writes BENCHMARKS.md (15-30 min on 2 cores)
 	$(GO) run ./cmd/keyrotator bench-scale --bin build/local $(BENCH_SCALE_FLAGS)
+
+# The conformance sequence against a real AWS account: opt-in, never in CI. It refuses to run
+# without the account named twice and two SES addresses verified there (sim/awsmodel,
+# awscontract_config_test.go), and with credentials of another account.
+aws-contract: ## opt-in, never in CI: the model's conformance sequence in a real AWS account (ACCOUNT= CONFIRM= SENDER= RECIPIENT=)
+	KEYROTATOR_CONTRACT_ACCOUNT="$(ACCOUNT)" KEYROTATOR_CONTRACT_CONFIRM="$(CONFIRM)" \
+	KEYROTATOR_CONTRACT_SENDER="$(SENDER)" KEYROTATOR_CONTRACT_RECIPIENT="$(RECIPIENT)" \
+	$(GO) test -count=1 -tags awscontract -run '^TestConformanceWithAWS$$' -v ./sim/awsmodel
 
 faults: ## the fault-injection campaign (package sim): 200 seeds x 120 days; ends "faults: S seeds, D days, F faults injected, V invariant violations"
 	$(GO) run ./cmd/faults -seeds 200 -days 120

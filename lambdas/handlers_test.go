@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -676,7 +677,7 @@ func TestOverlappingExecutionsNeverBothWrite(t *testing.T) {
 	ctx := context.Background()
 	prod := r.accountID("prod")
 	before := keyState(r.users("prod"), nil)
-	release, err := r.scan.Leases.Acquire(ctx, prod, "daily-run-still-writing")
+	release, err := (&lease.Leases{S3: r.scan.Clients.S3, Bucket: r.settings.ReportBucket}).Acquire(ctx, prod, "daily-run-still-writing")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,22 +19,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
@@ -43,7 +38,7 @@ import (
 const bucket = "iam-access-key-rotator-reports"
 
 // rig is a stand-in seeded with a scenario plus the rotator's resources and the four
-// handlers, wired as in lambdas/*/main.go. Everything the handlers emit is captured.
+// handlers, built by the constructors lambdas/*/main.go calls. Everything the handlers emit is captured.
 type rig struct {
 	t        *testing.T
 	sb       *sandboxtest.Sandbox
@@ -52,10 +47,10 @@ type rig struct {
 	metrics  *syncBuffer
 	outputs  [][]byte // every handler result, as JSON
 
-	list    *org.Lister
+	list    *org.Handler
 	scan    *rotate.Handler
-	deliver *notify.Deliverer
-	report  *report.Reporter
+	deliver *notify.Handler
+	report  *report.Handler
 }
 
 type syncBuffer struct {
@@ -96,41 +91,36 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		config.SenderEmail: st.SenderEmail, config.SupportEmail: st.SupportEmail, config.MemberRoleName: st.MemberRole,
-		config.ExcludeAccounts: strings.Join(st.ExcludeAccountIDs, ","), config.AllowedEmailDomains: strings.Join(st.AllowedEmailDomains, ","),
-		config.ExcludeOUs: strings.Join(st.ExcludeOUIDs, ","), config.ExcludeAccountTag: st.ExcludeAccountTag,
-		config.ReportBucket: bucket, config.FailureTopicARN: aws.ToString(topic.TopicArn),
-	}
-	settings, err := config.Load(func(name string) string { return env[name] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The rotator's tag key, as the stack creates it (the sandbox's Advance signs what it moves
 	// with it too).
 	tagKey, err := sandbox.EnsureTagKey(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seal, err := history.LoadSeal(ctx, secretsmanager.NewFromConfig(cfg), tagKey)
+	env := map[string]string{
+		config.SenderEmail: st.SenderEmail, config.SupportEmail: st.SupportEmail, config.MemberRoleName: st.MemberRole,
+		config.ExcludeAccounts: strings.Join(st.ExcludeAccountIDs, ","), config.AllowedEmailDomains: strings.Join(st.AllowedEmailDomains, ","),
+		config.ExcludeOUs: strings.Join(st.ExcludeOUIDs, ","), config.ExcludeAccountTag: st.ExcludeAccountTag,
+		config.ReportBucket: bucket, config.FailureTopicARN: aws.ToString(topic.TopicArn), config.TagKeySecretARN: tagKey,
+	}
+	settings, err := config.Load(func(name string) string { return env[name] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, sb: sb, settings: settings, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(r.logs, nil))
-	r.list = &org.Lister{Org: organizations.NewFromConfig(cfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket,
-		Excluded: settings.ExcludeAccounts, ExcludedOUs: settings.ExcludeOUs, Log: log, Clock: time.Now, SendRate: sendrate.Rate(settings.SESMaxSendRate, sesv2.NewFromConfig(cfg))}
-	r.list.ExcludeTagKey, r.list.ExcludeTagValue = settings.ExcludeTag()
-	r.scan = &rotate.Handler{Base: cfg, Settings: settings, S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
-		Leases:  &lease.Leases{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket},
-		Secrets: secretsmanager.NewFromConfig(cfg), Bounces: rotate.SESBounces{SES: sesv2.NewFromConfig(cfg)}, Seal: seal,
-		Log: log, NewIAM: rotate.NewIAMClient, Settle: time.Nanosecond}
-	sender := notify.NewSender(sesv2.NewFromConfig(cfg), "", &sendrate.Slots{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: bucket})
-	r.deliver = &notify.Deliverer{Secrets: secretsmanager.NewFromConfig(cfg), Sender: sender, From: settings.SenderEmail, Log: log, Seal: seal,
-		History: notify.MemberHistory(cfg, settings.Partition, settings.MemberRoleName)}
-	r.report = &report.Reporter{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), SNS: sns.NewFromConfig(cfg), Sender: sender,
-		Bucket: bucket, From: settings.SenderEmail, SupportEmail: settings.SupportEmail, TopicARN: settings.FailureTopicARN,
-		Log: log, Metrics: r.metrics}
+	// The steps as lambdas/*/main.go builds them; the rig only captures the metrics and lets
+	// a key creation settle at once.
+	r.list = org.NewHandler(cfg, settings, log)
+	if r.scan, err = rotate.NewHandler(ctx, cfg, settings, log); err != nil {
+		t.Fatal(err)
+	}
+	r.scan.Settle = time.Nanosecond
+	if r.deliver, err = notify.NewHandler(ctx, cfg, settings, log); err != nil {
+		t.Fatal(err)
+	}
+	r.report = report.NewHandler(cfg, settings, log)
+	r.report.Metrics = r.metrics
 	return r
 }
 

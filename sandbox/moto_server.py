@@ -41,6 +41,9 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               identities (others: MessageRejected), at most maxSendRate
                               messages per second per account (0 or absent: no limit;
                               over it: TooManyRequestsException); body: {"maxSendRate": 1}
+  POST /keyrotator/stack-instance-failed  the StackSet instances of an account read as failed
+                              (Status OUTDATED, DetailedStatus FAILED) with the reason;
+                              body: {"accountId": "...", "statusReason": "..."}
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -79,7 +82,11 @@ moto still sends it), Organizations' List calls paged as AWS pages them (at most
 MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults),
 IAM's GetAccountAuthorizationDetails paged as AWS pages it (page_authorization_details_as_aws;
 moto: every entity at once), IAM user tag keys compared case-insensitively and at most 50
-tags a user (iam_user_tags_as_aws; moto: keys compared exactly, no quota), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
+tags a user (iam_user_tags_as_aws; moto: keys compared exactly, no quota), SES identities
+whose verification succeeded verified for sending (ses_identities_as_aws; moto says they are
+not), service-managed StackSets deployed to the accounts of every OU below their targets and
+never to the management account (stack_sets_as_aws; moto: one level of OUs, and the management
+account too), with STS AssumeRole refused (AccessDenied) for a role that does not exist — moto would hand
 out credentials for any ARN, so a wrong role name would go unnoticed — and with
 fixes to IAM's credential report (patch_credential_report) so that it reads as AWS's
 does: GeneratedTime is the time of the request (moto: always 2015-02-02, which would look
@@ -441,6 +448,70 @@ def resource_tag_conditions_met(conditions, tags):
             if not met:
                 return False
     return True
+
+
+def ses_identities_as_aws():
+    """Make SES v2 GetEmailIdentity say an identity whose verification succeeded is verified
+    for sending, as AWS does (moto: VerificationStatus SUCCESS with VerifiedForSendingStatus
+    false, which would read as a sender SES refuses)."""
+    from moto.ses.models import EmailIdentity
+
+    EmailIdentity.verified_for_sending_status = property(
+        lambda self: self.verification_status == "SUCCESS",
+        lambda self, value: None)  # moto's __init__ assigns False
+
+
+# Account ID -> StatusReason of a member-role StackSet instance whose deployment failed there
+# (POST /keyrotator/stack-instance-failed).
+STACK_INSTANCE_FAILURES = {}
+
+
+def stack_sets_as_aws():
+    """Make service-managed StackSets deploy where AWS deploys them: to every account of the
+    target OUs and of every OU below them, never to the management account (moto: the OUs
+    one level below only, and the management account too). An instance whose deployment
+    failed in an account (stack_instance_failed) is listed as AWS lists it: Status
+    OUTDATED, DetailedStatus FAILED and the reason."""
+    from moto.cloudformation import models as cfn
+
+    create = cfn.StackInstances.create_instances
+
+    def create_instances(self, accounts, regions, parameters, deployment_targets, permission_model):
+        if permission_model != "SERVICE_MANAGED":
+            return create(self, accounts, regions, parameters, deployment_targets, permission_model)
+        org = self.org_backend
+        below = set(deployment_targets.get("OrganizationalUnitIds", []))
+        grown = True
+        while grown:
+            more = {ou.id for ou in org.ou if ou.parent_id in below} - below
+            below |= more
+            grown = bool(more)
+        management = org.org.master_account_id
+        targets = [a.id for a in org.accounts if a.parent_id in below and a.id != management]
+        return create(self, targets, regions, parameters, {}, permission_model)
+
+    cfn.StackInstances.create_instances = create_instances
+
+    to_dict = cfn.StackInstance.to_dict
+
+    def summary(self):
+        out = to_dict(self)
+        reason = STACK_INSTANCE_FAILURES.get(self.account_id)
+        if reason is not None:
+            out.update(Status="OUTDATED", StatusReason=reason, StackInstanceStatus={"DetailedStatus": "FAILED"})
+        return out
+
+    cfn.StackInstance.to_dict = summary
+
+
+def stack_instance_failed(body):
+    """Make the StackSet instances of an account read as failed, with a reason."""
+    for field in ("accountId", "statusReason"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            raise BadRequest(400, f"{field}: required string")
+    find_account(body["accountId"])
+    STACK_INSTANCE_FAILURES[body["accountId"]] = body["statusReason"]
+    return body
 
 
 IAM_TAGS_PER_USER = 50
@@ -908,8 +979,10 @@ class KeyRotatorApp:
             return 200, REPORTS.enable(read_json(environ).get("hoursAgo"))
         if name == "ses-sandbox" and method == "POST":
             return 200, SES_SANDBOX.enable(read_json(environ))
+        if name == "stack-instance-failed" and method == "POST":
+            return 200, stack_instance_failed(read_json(environ))
         if name in ("health", "settings", "backdate", "users", "account-name", "account-state",
-                    "credential-reports", "ses-sandbox"):
+                    "credential-reports", "ses-sandbox", "stack-instance-failed"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 
@@ -983,6 +1056,8 @@ def main(argv=None):
     page_authorization_details_as_aws()
     enforce_iam_as_aws()
     iam_user_tags_as_aws()
+    ses_identities_as_aws()
+    stack_sets_as_aws()
     patch_credential_report()
     patch_ses_sandbox()
     limit_sesv2_message_size()

@@ -74,7 +74,8 @@ type Account struct {
 	Email string `json:"email,omitempty"`
 	Users []User `json:"users,omitempty"`
 	// NoMemberRole leaves the rotator's memberRole (and NotifyUser's role beside it) out of
-	// this account, as in an account where the roles were never deployed: the rotator cannot
+	// this account, as in an account where a role of that name existed before the member
+	// role's StackSet: its instance there failed (RoleTakenReason), and the rotator cannot
 	// assume into it.
 	NoMemberRole bool `json:"noMemberRole,omitempty"`
 	// State is the account's Organizations State (AccountStates); empty means ACTIVE. A

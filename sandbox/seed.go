@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"io"
 	"maps"
 	"net/http"
@@ -13,6 +12,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -25,8 +28,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // OrganizationAccessRole is the role Organizations creates in every account it creates,
@@ -152,6 +157,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		return nil, fmt.Errorf("describe organization: %w", err)
 	}
 	mgmtID := aws.ToString(desc.Organization.MasterAccountId)
+	// The member role's StackSet is service-managed: an organization that deployed it gave
+	// StackSets trusted access (keyrotator preflight checks it).
+	if _, err := org.EnableAWSServiceAccess(ctx, &organizations.EnableAWSServiceAccessInput{
+		ServicePrincipal: aws.String(preflight.StackSetsPrincipal),
+	}); err != nil {
+		return nil, fmt.Errorf("give StackSets trusted access: %w", err)
+	}
 	// moto calls the management account "master"; make ListAccounts say the scenario's name.
 	if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/account-name",
 		map[string]string{"accountId": mgmtID, "name": sc.ManagementAccount.Name}, nil); err != nil {
@@ -220,6 +232,10 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		if err := s.account(ctx, admin, a, id); err != nil {
 			return nil, err
 		}
+	}
+
+	if err := s.stackSet(ctx, base, sc, ous[""]); err != nil {
+		return nil, err
 	}
 
 	if _, err := sesv2.NewFromConfig(base).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{
@@ -300,9 +316,6 @@ func createAccount(ctx context.Context, org *organizations.Client, a Account) (s
 // returns their IDs by path.
 func createOUs(ctx context.Context, org *organizations.Client, paths []string) (map[string]string, error) {
 	ids := map[string]string{}
-	if len(paths) == 0 {
-		return ids, nil
-	}
 	roots, err := org.ListRoots(ctx, &organizations.ListRootsInput{})
 	if err != nil || len(roots.Roots) != 1 {
 		return nil, fmt.Errorf("list the organization's root: %d roots, %w", len(roots.Roots), err)
@@ -458,6 +471,48 @@ func (s *seeder) users(ctx context.Context, account, id string, users []User) er
 			Account: account, AccountID: id, User: k.UserName, AccessKeyID: k.AccessKeyID, Status: dates[i].Status,
 			CreateDate: dates[i].CreateDate, LastUsedDate: dates[i].LastUsedDate, Secret: secret.New(k.SecretAccessKey),
 		})
+	}
+	return nil
+}
+
+// stackSetMarker is the template of the stand-in's member-role StackSet: the seeder creates
+// the roles themselves (memberRole), so that its instances only say where the StackSet
+// deployed, as keyrotator preflight reads them.
+const stackSetMarker = `{"Resources":{"Marker":{"Type":"AWS::SSM::Parameter","Properties":{"Name":"/iam-access-key-rotator/member-role-stackset","Type":"String","Value":"deployed"}}}}`
+
+// RoleTakenReason is how a StackSet instance's StatusReason reads when the member role's name
+// was taken in the account before the StackSet came.
+func RoleTakenReason(role string) string {
+	return fmt.Sprintf("ResourceLogicalId:MemberRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:%s already exists.", role)
+}
+
+// stackSet creates the member role's service-managed StackSet with an instance in every
+// member account below root, as the management stack's deployment leaves it; in an account
+// without the member role (noMemberRole) the instance failed: the role's name was taken.
+func (s *seeder) stackSet(ctx context.Context, base aws.Config, sc *Scenario, root string) error {
+	cfn := cloudformation.NewFromConfig(base)
+	if _, err := cfn.CreateStackSet(ctx, &cloudformation.CreateStackSetInput{
+		StackSetName: aws.String(statemachine.MemberStackSetName), TemplateBody: aws.String(stackSetMarker),
+		PermissionModel: cfntypes.PermissionModelsServiceManaged,
+		AutoDeployment:  &cfntypes.AutoDeployment{Enabled: aws.Bool(true), RetainStacksOnAccountRemoval: aws.Bool(false)},
+	}); err != nil {
+		return fmt.Errorf("create StackSet %s: %w", statemachine.MemberStackSetName, err)
+	}
+	if _, err := cfn.CreateStackInstances(ctx, &cloudformation.CreateStackInstancesInput{
+		StackSetName: aws.String(statemachine.MemberStackSetName), Regions: []string{Region},
+		DeploymentTargets: &cfntypes.DeploymentTargets{OrganizationalUnitIds: []string{root}},
+	}); err != nil {
+		return fmt.Errorf("create the instances of StackSet %s: %w", statemachine.MemberStackSetName, err)
+	}
+	for i, a := range sc.Accounts {
+		if !a.NoMemberRole {
+			continue
+		}
+		id := s.out.Settings.Accounts[i+1].ID // after the management account, in scenario order
+		if err := callJSON(ctx, http.MethodPost, s.url+"/keyrotator/stack-instance-failed",
+			map[string]string{"accountId": id, "statusReason": RoleTakenReason(sc.MemberRole)}, nil); err != nil {
+			return fmt.Errorf("fail the StackSet instance of %s %s: %w", a.Name, id, err)
+		}
 	}
 	return nil
 }

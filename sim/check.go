@@ -24,7 +24,7 @@ import (
 // checkWrite checks one IAM write of the rotator against the invariants, before it takes
 // effect.
 func (s *sim) checkWrite(c awsmodel.Call) {
-	user, keyID := writeTarget(c.Input)
+	user, keyID := c.Target()
 	if in, ok := c.Input.(*iam.UpdateAccessKeyInput); ok && in.Status != types.StatusTypeInactive {
 		s.violate("the rotator only deactivates", "UpdateAccessKey to "+string(in.Status))
 	}
@@ -62,10 +62,19 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",
 				user, keyID, strings.Join(s.trace[keyID], "\n    ")))
 		}
-		// A key the owner holds and may use is not deleted (rule 2 aside, below). The orphan
-		// rule deletes Active keys, never used, created within rotate.OrphanWindow of the
-		// rotator's last pending mark: one of those that the rotator made and delivered is a
-		// key somebody received (invariant 12), whatever befell its mark or its secret.
+		if s.unused(k, tags) {
+			// Rule 2: a key unused for unused-at days goes, whoever holds it. Checked first:
+			// s.marks keeps the rotator's last mark after it was cleared, so a key created
+			// under it and never used looks like its orphan for as long as it exists; rule 2's
+			// deletion of such a key, delivered and never used in U days (an application that
+			// wrote its old value back), is not the orphan rule's. The orphan rule cannot
+			// delete a key unused for U days that rule 2 would not delete in the same run.
+			return
+		}
+		// A key the owner holds and may use is not deleted. The orphan rule deletes Active
+		// keys, never used, created within rotate.OrphanWindow of the rotator's last pending
+		// mark: one of those that the rotator made and delivered is a key somebody received
+		// (invariant 12), whatever befell its mark or its secret.
 		mark, marked := s.marks[c.Account+"/"+user]
 		orphanLike := marked && k.Status == types.StatusTypeActive && k.LastUsed == nil &&
 			!k.Created.Before(mark.Add(-time.Minute)) && !k.Created.After(mark.Add(rotate.OrphanWindow))
@@ -84,11 +93,8 @@ func (s *sim) checkWrite(c awsmodel.Call) {
 			// cannot keep the one without leaving the other active and unknown (the security
 			// invariant "a created key is never lost"). Counted; docs/policy.md says so.
 			s.res.Faults["owner-key-made-within-an-unknown-creation-window"]++
-		case k.Status == types.StatusTypeActive && !s.unused(k, tags) && o.held[keyID]:
+		case k.Status == types.StatusTypeActive && o.held[keyID]:
 			s.violate("no active key in use is deleted", fmt.Sprintf("%s's active key %s (created %s, last used %v)", user, keyID, k.Created.Format(time.DateOnly), k.LastUsed))
-		}
-		if s.unused(k, tags) {
-			return // rule 2: a key unused for unused-at days goes, whoever holds it
 		}
 	}
 	if k.Status == types.StatusTypeActive {
@@ -152,7 +158,7 @@ func (s *sim) checkSigned(o *owner, in *iam.TagUserInput) {
 //     failed every run, or the key was a legacy one, when that date passed: rule 3 then
 //     deactivates it at once, policy warnedOrGivenUp). A check that the wait began with a
 //     warning sent (a mail to SES, bounced or not) flags exactly those; whether a key must
-//     then be warned first is issue 19 item 8's (every date told is the day the rotator acts);
+//     then be warned first is invariant 8's (every date told is the day the rotator acts);
 //   - 10: a key whose successor the rotator wrote to its application's secret goes only while
 //     that secret's current value is the successor; when it is not (the application wrote
 //     it over, deleted it), only at the bounded wait's end once the owner was told
@@ -349,7 +355,7 @@ func keyIDs(keys []awsmodel.Key) []string {
 func (s *sim) checkTagRoom(c awsmodel.Call, err error) {
 	var apiErr smithy.APIError
 	if _, tagging := c.Input.(*iam.TagUserInput); tagging && errors.As(err, &apiErr) && apiErr.ErrorCode() == "LimitExceeded" {
-		user, _ := writeTarget(c.Input)
+		user, _ := c.Target()
 		s.violate("the rotator writes its tags only where there is room", fmt.Sprintf("TagUser of %s in %s refused: %v", user, c.Account, err))
 	}
 }

@@ -171,9 +171,9 @@ func (s *sim) checkToldDays(clean bool) {
 				continue
 			}
 			if s.bouncesOff {
-				// Allowance (issue 19, item 7), for the lead: the day's runs cannot see bounces
-				// (SES does not suppress BOUNCE for the rotator's mail, World.BouncesUnsuppressed),
-				// so they cannot tell a warning that arrived from one that bounced, and count
+				// Allowance, for the lead: the day's runs cannot see bounces (SES does not
+				// suppress BOUNCE for the rotator's mail, World.BouncesUnsuppressed), so they
+				// cannot tell a warning that arrived from one that bounced, and count
 				// none (invariant 4 before invariant 8: acting on the day told would rest on a
 				// warning that may never have arrived): the deactivation waits, in the safe
 				// direction, for a run that can see bounces or for the bounded wait. It is not

@@ -11,6 +11,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
 // TestRedeliveredKeyNamesTheDayTheOldKeyIsDeactivated: a legacy key is replaced on day 0
@@ -18,11 +19,11 @@ import (
 // name day 10, already past: the old key is deactivated on the first run after the owner got
 // the new key, day 13, and that is the day the email names (invariant 8).
 func TestRedeliveredKeyNamesTheDayTheOldKeyIsDeactivated(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("dev", nil, 300)[0]
-	start := h.dayStart
+	h := scenario.New(t)
+	old := h.User("dev", nil, 300)[0]
+	start := h.DayStart
 	sesDown := true
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if c.Operation == "SendEmail" && sesDown {
 			return awsmodel.ServerError
 		}
@@ -30,15 +31,15 @@ func TestRedeliveredKeyNamesTheDayTheOldKeyIsDeactivated(t *testing.T) {
 	}
 	for d := 0; d <= 20; d++ {
 		sesDown = d < 12
-		h.day()
+		h.Day()
 		if d == 12 {
-			told := toldDates(h.w.Delivered("dev@" + domain))
+			told := toldDates(h.W.Delivered("dev@" + domain))
 			if want := start.AddDate(0, 0, 13).Format(time.DateOnly); told[old] != want {
 				t.Fatalf("day 12: the redelivered key's email names %q for %s, want %s", told[old], old, want)
 			}
 		}
-		if inactive := h.keys("dev")[old] == types.StatusTypeInactive; inactive != (d >= 13) {
-			t.Fatalf("day %d: old key %s is %s (told day 13)", d, old, h.keys("dev")[old])
+		if inactive := h.Keys("dev")[old] == types.StatusTypeInactive; inactive != (d >= 13) {
+			t.Fatalf("day %d: old key %s is %s (told day 13)", d, old, h.Keys("dev")[old])
 		}
 	}
 }
@@ -47,25 +48,25 @@ func TestRedeliveredKeyNamesTheDayTheOldKeyIsDeactivated(t *testing.T) {
 // email made the day before; a legacy key's date (made for the day after the run) must then
 // be the day after the sending, the first run that can act on it.
 func TestNewKeySentAfterMidnightNamesNoDayPast(t *testing.T) {
-	h := newHarness(t)
-	old := h.user("dev", nil, 300)[0]
+	h := scenario.New(t)
+	old := h.User("dev", nil, 300)[0]
 	sesDown := true
-	h.w.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
 		if c.Operation == "SendEmail" && sesDown {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
 	}
 	for range 10 {
-		h.day() // the email fails until the old key's day (day 10)
+		h.Day() // the email fails until the old key's day (day 10)
 	}
 	sesDown = false
-	notes := h.scan() // day 10's run: the redelivery names day 11
-	h.now = h.dayStart.AddDate(0, 0, 1).Add(-h.dayStart.Sub(h.dayStart.Truncate(24*time.Hour)) + time.Minute)
-	h.notify(notes) // sent at 00:01 on day 11
-	want := h.dayStart.AddDate(0, 0, 2).Format(time.DateOnly)
-	if told := toldDates(h.w.Delivered("dev@" + domain)); told[old] != want {
-		t.Fatalf("sent on %s, the email names %q for %s, want %s", h.now.Format(time.DateOnly), told[old], old, want)
+	notes := h.Scan() // day 10's run: the redelivery names day 11
+	h.Now = h.DayStart.AddDate(0, 0, 1).Add(-h.DayStart.Sub(h.DayStart.Truncate(24*time.Hour)) + time.Minute)
+	h.Notify(notes) // sent at 00:01 on day 11
+	want := h.DayStart.AddDate(0, 0, 2).Format(time.DateOnly)
+	if told := toldDates(h.W.Delivered("dev@" + domain)); told[old] != want {
+		t.Fatalf("sent on %s, the email names %q for %s, want %s", h.Now.Format(time.DateOnly), told[old], old, want)
 	}
 }
 
@@ -135,5 +136,43 @@ func TestCheckerHoldsTheRotatorToTheDayTold(t *testing.T) {
 	deactivate() // on the day told
 	if len(s.res.Violations) != 0 {
 		t.Errorf("the day kept, reported: %v", s.res.Violations)
+	}
+}
+
+// TestDeactivatedKeyIsDeletedOnTheDayItsOwnerWasTold: when the rotator deactivates a key
+// whose other key comes due for its own replacement first, rule 4 deletes the Inactive key
+// on that day to make room. The KeyDeactivated email must name that day, not the later day
+// rule 3 alone would give: a run cut between the deletion and the creation (a crash, a lost
+// response, a missed day) otherwise leaves the key deleted days before the day told, with no
+// new key in its slot (campaign seeds 35, 66, 149, 171).
+func TestDeactivatedKeyIsDeletedOnTheDayItsOwnerWasTold(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ages []int
+	}{
+		{"its replacement comes due three days after the deactivation", []int{85, 72}},
+		{"two old active keys: the other is replaced the day after", []int{89, 80}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := scenario.New(t)
+			old := h.User("dev", nil, tt.ages...)[0]
+			start := h.DayStart
+			deletedOn := ""
+			for d := 0; d <= 20 && deletedOn == ""; d++ {
+				h.Day()
+				if _, exists := h.Keys("dev")[old]; !exists {
+					deletedOn = start.AddDate(0, 0, d).Format(time.DateOnly)
+				}
+			}
+			told := ""
+			for _, m := range h.W.Delivered("dev@" + domain) {
+				if day, ok := toldIn(m.Raw).deletion[old]; ok {
+					told = day
+				}
+			}
+			if told == "" || deletedOn != told {
+				t.Fatalf("%s deleted on %q, its owner was told %q", old, deletedOn, told)
+			}
+		})
 	}
 }

@@ -8,13 +8,10 @@ import (
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
@@ -62,7 +59,7 @@ func (s *sim) daily() {
 func (s *sim) execution(runID string, overlap bool) {
 	run := workflow.Run{RunID: runID, Now: s.now}
 	// ListAccounts checks SES's suppression settings once per execution.
-	problem, err := suppression.Check(context.Background(), s.w.SES(), configurationSet)
+	problem, err := suppression.Check(context.Background(), s.w.SES(), s.settings.SESConfigurationSet)
 	if err != nil {
 		problem = "SES's suppression settings could not be read: " + err.Error()
 	}
@@ -88,11 +85,12 @@ var (
 )
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
-	iamClient := s.w.IAM(acct.AccountID)
-	r := &rotate.Rotator{IAM: iamClient, Secrets: s.w.Secrets(), AppSecrets: s.w.MemberSecretsIn(acct.AccountID), Scanner: &scan.Scanner{IAM: iamClient, PollInterval: time.Nanosecond, Reserve: rotate.TimeReserve},
-		Bounces: rotate.SESBounces{SES: s.w.SES()}, Policy: s.policy, HandoffPrefix: config.DefaultHandoffSecretPrefix, Seal: s.seal,
-		Leases: &lease.Leases{S3: s.w.S3(), Bucket: reportBucket, Clock: func() time.Time { return s.now }, Sleep: func(d time.Duration) { s.now = s.now.Add(d) }},
-		Clock:  func() time.Time { return s.now }, Log: s.log}
+	r := rotate.New(s.settings, rotate.Clients{IAM: s.w.IAM(acct.AccountID), AppSecrets: s.w.MemberSecretsIn(acct.AccountID),
+		Secrets: s.w.Secrets(), SES: s.w.SES(), S3: s.w.S3()}, s.seal, s.log)
+	// The simulation's clock, and no real waits.
+	r.Clock, r.Leases.Clock = s.clock, s.clock
+	r.Leases.Sleep = func(d time.Duration) { s.now = s.now.Add(d) }
+	r.Scanner.PollInterval = time.Nanosecond
 	var notes []workflow.Notification
 	for attempt := 1; attempt <= scanAttempts; attempt++ {
 		var res workflow.AccountResult
@@ -122,8 +120,10 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		if n.NewKey != nil {
 			s.writes = append(s.writes, fmt.Sprintf("new key %s to %s", n.NewKey.AccessKeyID, n.UserName))
 		}
-		d := &notify.Deliverer{Secrets: s.w.Secrets(), AppSecrets: func(account string) appsecret.API { return s.w.MemberSecretsIn(account) }, Sender: notify.NewSender(s.w.SES(), configurationSet, nil), From: "rotator@" + domain,
-			History: func(accountID string) history.TagAPI { return s.w.IAM(accountID) }, Now: func() time.Time { return s.now }, Seal: s.seal, Log: s.log}
+		d := notify.New(s.settings, notify.Clients{Secrets: s.w.Secrets(), SES: s.w.SES(),
+			History:    func(accountID string) history.TagAPI { return s.w.IAM(accountID) },
+			AppSecrets: func(accountID string) appsecret.API { return s.w.MemberSecretsIn(accountID) }}, s.seal, s.log)
+		d.Now = s.clock
 		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery
 			var err error

@@ -25,7 +25,7 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 		return awsmodel.None
 	}
 	if c.Writes() && c.Operation != "GenerateCredentialReport" && !(c.Service == "S3") {
-		s.writes = append(s.writes, fmt.Sprintf("%s %s %s", c.Operation, c.Account, callSubject(c.Input)))
+		s.writes = append(s.writes, fmt.Sprintf("%s %s %s", c.Operation, c.Account, c.Subject()))
 	}
 	if c.Service == "IAM" && c.Writes() {
 		s.checkWrite(c)

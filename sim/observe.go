@@ -139,10 +139,10 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 	}
 	switch c.Input.(type) {
 	case *iam.TagUserInput, *iam.UntagUserInput, *iam.CreateAccessKeyInput:
-		user, _ := writeTarget(c.Input)
+		user, _ := c.Target()
 		s.note(c.Account+"/"+user, "%s -> %s", c.Operation, outcome)
 	}
-	if m := secretKeyID.FindStringSubmatch(secretName(c.Input)); m != nil {
+	if m := secretKeyID.FindStringSubmatch(c.SecretName()); m != nil {
 		s.note(m[1], "%s -> %s", c.Operation, outcome)
 	}
 	if c.Operation == "CreateSecret" {
@@ -158,12 +158,6 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 	case *iam.TagUserInput:
 		if slices.ContainsFunc(in.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == history.PendingTag }) {
 			s.marks[c.Account+"/"+aws.ToString(in.UserName)] = s.now
-		}
-	case *iam.UntagUserInput:
-		if slices.Contains(in.TagKeys, history.PendingTag) {
-			// The mark is gone: a key it covered is no orphan from here on, and a deletion of
-			// it is another rule's (rule 2's, say, of a key never used), checked as such.
-			delete(s.marks, c.Account+"/"+aws.ToString(in.UserName))
 		}
 	case *iam.DeleteAccessKeyInput:
 		s.note(aws.ToString(in.AccessKeyId), "rotator deletes")
@@ -191,58 +185,4 @@ func (s *sim) learnReplacements() {
 			s.rotatorKeys[id] = sec.Tags[handoff.ReplacesTag]
 		}
 	}
-}
-
-// callSubject names what a write acts on, for a violation's detail.
-func callSubject(in any) string {
-	user, keyID := writeTarget(in)
-	switch in := in.(type) {
-	case *iam.TagUserInput:
-		var kv []string
-		for _, t := range in.Tags {
-			kv = append(kv, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
-		}
-		return user + " " + strings.Join(kv, ",")
-	case *iam.UntagUserInput:
-		return user + " " + strings.Join(in.TagKeys, ",")
-	case *iam.CreateAccessKeyInput, *iam.UpdateAccessKeyInput, *iam.DeleteAccessKeyInput:
-		return strings.TrimSpace(user + " " + keyID)
-	}
-	return secretName(in)
-}
-
-// writeTarget is the user (and key) an IAM write of the rotator acts on.
-func writeTarget(in any) (user, keyID string) {
-	switch in := in.(type) {
-	case *iam.DeleteAccessKeyInput:
-		return aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
-	case *iam.UpdateAccessKeyInput:
-		return aws.ToString(in.UserName), aws.ToString(in.AccessKeyId)
-	case *iam.CreateAccessKeyInput:
-		return aws.ToString(in.UserName), ""
-	case *iam.TagUserInput:
-		return aws.ToString(in.UserName), ""
-	case *iam.UntagUserInput:
-		return aws.ToString(in.UserName), ""
-	}
-	return "", ""
-}
-
-// secretName is the name or ARN a Secrets Manager call acts on.
-func secretName(in any) string {
-	switch in := in.(type) {
-	case *secretsmanager.CreateSecretInput:
-		return aws.ToString(in.Name)
-	case *secretsmanager.DeleteSecretInput:
-		return aws.ToString(in.SecretId)
-	case *secretsmanager.TagResourceInput:
-		return aws.ToString(in.SecretId)
-	case *secretsmanager.GetSecretValueInput:
-		return aws.ToString(in.SecretId)
-	case *secretsmanager.RestoreSecretInput:
-		return aws.ToString(in.SecretId)
-	case *secretsmanager.PutSecretValueInput:
-		return aws.ToString(in.SecretId)
-	}
-	return ""
 }

@@ -1,5 +1,5 @@
 // Package sim is the rotator's deterministic fault-injection simulation: it drives the real
-// ScanAndRotate (rotate.Rotator) and NotifyUser (notify.Deliverer) code, day after day,
+// ScanAndRotate (rotate.Rotator) and NotifyUser (notify.Handler) code, day after day,
 // against an in-memory AWS (sim/awsmodel) while a seeded random schedule injects throttling,
 // 5xx, lost responses, crashes, Step Functions retries of Lambdas that succeeded, overlapping
 // executions, missed days, SES outages and bounces, and owners acting on their own keys and
@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -114,9 +115,8 @@ type Faults struct {
 	// Per conditional S3 write (the account's lease): S3 answers 409
 	// ConditionalRequestConflict, another operation on the key racing it.
 	S3Conflict float64
-	// A pending mark that lingers on a key the rotator stored and delivered (the path of
-	// issue 19's first item): per UntagUser of the mark, IAM fails it past the SDK's retries
-	// (MarkUntagFails); per ListAccessKeys of a user carrying the mark, the read is throttled
+	// A pending mark that lingers on a key the rotator stored and delivered: per UntagUser
+	// of the mark, IAM fails it past the SDK's retries (MarkUntagFails); per ListAccessKeys of a user carrying the mark, the read is throttled
 	// past the retries (MarkedUserReadFails), so that a day's run confirms the delivery but
 	// never reaches the user's own orphan sweep.
 	MarkUntagFails, MarkedUserReadFails float64
@@ -212,17 +212,19 @@ type owner struct {
 }
 
 type sim struct {
-	cfg    Config
-	rng    *rand.Rand // the workload: World's draws
-	frng   *rand.Rand // the faults: Faults' draws
-	w      *awsmodel.World
-	now    time.Time
-	day    int
-	policy policy.Config
-	logs   bytes.Buffer
-	log    *slog.Logger
-	owners map[string]*owner // by account/user
-	res    Result
+	cfg  Config
+	rng  *rand.Rand // the workload: World's draws
+	frng *rand.Rand // the faults: Faults' draws
+	w    *awsmodel.World
+	now  time.Time
+	day  int
+	// settings are the Lambdas' (simSettings); policy is settings.Policy.
+	settings config.Settings
+	policy   policy.Config
+	logs     bytes.Buffer
+	log      *slog.Logger
+	owners   map[string]*owner // by account/user
+	res      Result
 	// seal is the rotator's tag key (history.Seal), which only its Lambdas read.
 	seal *history.Seal
 
@@ -267,7 +269,8 @@ func Run(cfg Config) Result {
 	s.w.Inject = s.inject
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
-	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+	s.settings = simSettings()
+	s.policy = s.settings.Policy
 	seal, err := history.NewSeal(fmt.Appendf(nil, "the rotator's tag key of seed %032d", cfg.Seed))
 	must(err)
 	s.seal = seal
@@ -295,6 +298,19 @@ func (s *sim) sortedOwners() []*owner {
 	}
 	return out
 }
+
+// simSettings are the Lambdas' settings in the simulation: their environment, read as the
+// Lambdas read it.
+func simSettings() config.Settings {
+	env := map[string]string{config.AllowedEmailDomains: domain, config.SenderEmail: "rotator@" + domain, config.ReportBucket: reportBucket,
+		config.SESConfigurationSet: configurationSet}
+	s, err := config.Load(func(name string) string { return env[name] })
+	must(err)
+	return s
+}
+
+// clock is the simulation's time.
+func (s *sim) clock() time.Time { return s.now }
 
 // note adds an event to a key's trace.
 func (s *sim) note(keyID, format string, args ...any) {

@@ -13,6 +13,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/bench"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
 // TestSteadyStateRatesOfTheOrdinaryDay checks the rates make bench-scale prices an ordinary
@@ -27,7 +28,7 @@ import (
 // only (scheduled for deletion within minutes of its creation). A user who is exempt or has
 // no usable email gets no key and no email.
 func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
-	h := newHarness(t)
+	h := scenario.New(t)
 	cfg := policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
 	period := bench.RotationPeriodDays()
 	users := []struct {
@@ -48,13 +49,13 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 	rotated := map[string]bool{}
 	seeded := map[string]bool{} // key IDs
 	for _, u := range users {
-		ids := h.user(u.name, u.tags, u.ages...)
+		ids := h.User(u.name, u.tags, u.ages...)
 		keys := make([]sandbox.Key, len(ids))
 		for i, id := range ids {
 			seeded[id], keys[i] = true, sandbox.Key{Status: "Active", AgeDays: u.ages[i]}
 		}
 		if u.inactive {
-			must(h.w.SetKeyStatus(testAccount, ids[0], types.StatusTypeInactive))
+			must(h.W.SetKeyStatus(scenario.Account, ids[0], types.StatusTypeInactive))
 			keys[0].Status = "Inactive"
 		}
 		tags := map[string]string{"EmailID": u.name + "@" + domain}
@@ -63,7 +64,7 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 		}
 		rotated[u.name] = bench.Rotated(tags, keys, cfg)
 	}
-	start := h.dayStart
+	start := h.DayStart
 	dayOf := func(t time.Time) int { return int(t.Sub(start) / (24 * time.Hour)) }
 
 	type newKey struct {
@@ -76,18 +77,18 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 	secrets := map[string]map[string]bench.HandoffSecret{} // new key: its hand-off secrets by ARN, as last seen
 	for range 6 * period {
 		for _, u := range users {
-			keys := h.w.Keys(testAccount, u.name)
+			keys := h.W.Keys(scenario.Account, u.name)
 			for i, k := range keys {
 				if k.Status == types.StatusTypeActive && (!u.prompt || i == len(keys)-1) {
-					must(h.w.UseKey(testAccount, k.AccessKeyID, h.now, "s3", "us-east-1"))
+					must(h.W.UseKey(scenario.Account, k.AccessKeyID, h.Now, "s3", "us-east-1"))
 				}
 			}
 		}
-		day := dayOf(h.now)
-		h.day()
+		day := dayOf(h.Now)
+		h.Day()
 		for _, u := range users {
 			holdsSeeded := false
-			for _, k := range h.w.Keys(testAccount, u.name) {
+			for _, k := range h.W.Keys(scenario.Account, u.name) {
 				holdsSeeded = holdsSeeded || seeded[k.AccessKeyID]
 				if !seeded[k.AccessKeyID] && !known[k.AccessKeyID] {
 					known[k.AccessKeyID] = true
@@ -98,7 +99,7 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 				warmUp[u.name] = day
 			}
 		}
-		for _, s := range h.w.SecretsList() {
+		for _, s := range h.W.SecretsList() {
 			id := s.Tags["key-rotator:access-key-id"]
 			if secrets[id] == nil {
 				secrets[id] = map[string]bench.HandoffSecret{}
@@ -109,7 +110,7 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 
 	keyEmails := map[string]int{} // new key: the emails that carried it
 	notices := map[string][]int{} // user: the days of the notice emails it received
-	for _, m := range h.w.Messages() {
+	for _, m := range h.W.Messages() {
 		parsed, err := mail.ReadMessage(bytes.NewReader(m.Raw))
 		if err != nil {
 			t.Fatal(err)

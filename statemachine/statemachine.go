@@ -43,6 +43,13 @@ const (
 // functions and executions as the stack does.
 const Name = "iam-access-key-rotator"
 
+// MemberStackSetName is the name of the StackSet that deploys the member roles.
+const MemberStackSetName = Name + "-member-role"
+
+// ScheduleRuleName is the name of the EventBridge rule that starts the daily run: the name
+// the operators already know.
+const ScheduleRuleName = "iam-access_key_rotator-rule"
+
 // The Lambda functions, by folder under lambdas/ (deployed as iam-access-key-rotator-<name>:
 // Function.DeployedName).
 const (

@@ -38,10 +38,7 @@ Flags:
 
 func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("invoke", invokeHelp, stderr)
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "keyrotator invoke: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := usageError("invoke", stderr)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,11 +49,8 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	event := fs.String("event", "", "the event, as JSON")
 	eventFile := fs.String("event-file", "", "read the event from FILE, or - for standard input")
 	standIn := addStandInFlags(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if exit, ok := parseFlags(fs, args[1:]); !ok {
+		return exit
 	}
 	switch {
 	case fs.NArg() > 0:

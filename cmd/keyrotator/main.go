@@ -1,9 +1,11 @@
-// Command keyrotator is the operator's CLI: it plans what the rotation policy would do, runs
-// the local stand-in, and runs the whole workflow once against it. It only parses flags and
+// Command keyrotator is the operator's CLI: it checks that SES and the organization are ready
+// (preflight), plans what the rotation policy would do, runs the local stand-in, and runs the
+// whole workflow once against it. It only parses flags and
 // calls pkg/, sandbox/ and sandbox/runner.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ var commands = map[string]command{
 	"invoke":      {"run one event through one Lambda against a running stand-in", runInvoke},
 	"plan":        {"print what the rotation policy decides for a set of users", runPlan},
 	"bench-scale": {"measure the rotator at scale on the stand-in beside a per-user scan; writes BENCHMARKS.md", runBenchScale},
+	"preflight":   {"check, read-only, that SES and the organization are ready for the rotator", runPreflight},
 	"run":         {"run the rotation workflow once against a running stand-in", runRun},
 	"sandbox":     {"run the local AWS stand-in seeded with a scenario", runSandbox},
 }
@@ -70,4 +73,24 @@ func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseFlags parses a subcommand's flags. When it returns false the command ends with exit:
+// 0 after -h (the help was printed), 2 after a bad flag (the flag package said why).
+func parseFlags(fs *flag.FlagSet, args []string) (exit int, ok bool) {
+	switch err := fs.Parse(args); {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	}
+	return 2, false
+}
+
+// usageError reports bad input to a subcommand: "keyrotator NAME: ..." on stderr, exit 2.
+func usageError(name string, stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "keyrotator "+name+": "+format+"\n", a...)
+		return 2
+	}
 }

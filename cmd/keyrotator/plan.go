@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -69,11 +68,8 @@ func runPlan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("plan", planHelp, stderr)
 	in := fs.String("in", "", "plan input file, or - for standard input (required)")
 	table := fs.Bool("table", false, "print an aligned table instead of JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if exit, ok := parseFlags(fs, args); !ok {
+		return exit
 	}
 	if *in == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "keyrotator plan: --in FILE (or - for stdin) is required and takes no other arguments")

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,16 +45,10 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	accountConcurrency := fs.Int("account-concurrency", 4, "MaxConcurrency of the account Map")
 	notifyConcurrency := fs.Int("notify-concurrency", 2, "MaxConcurrency of the notification Map")
 	fastRetries := fs.Bool("fast-retries", false, "shorten every Retry interval to 100 ms (retryIntervalOverrides); default: as written")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if exit, ok := parseFlags(fs, args); !ok {
+		return exit
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "keyrotator run: "+format+"\n", a...)
-		return 2
-	}
+	usageErr := usageError("run", stderr)
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))

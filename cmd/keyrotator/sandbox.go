@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,11 +34,8 @@ func runSandbox(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	scenarioPath := fs.String("scenario", "", "scenario JSON file to seed (required), e.g. sandbox/scenarios/demo.json")
 	port := fs.Int("port", 0, "TCP port on 127.0.0.1 (0: any free port)")
 	python := fs.String("python", "", "Python with moto[server] (default $"+sandbox.PythonEnv+", else .venv/bin/python3 of the repository)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if exit, ok := parseFlags(fs, args); !ok {
+		return exit
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "keyrotator sandbox: unexpected argument %q\n", fs.Arg(0))

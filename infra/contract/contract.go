@@ -92,7 +92,7 @@ const TagKeySecretName = config.TagKeySecretName
 
 // HandoffSecretNamePrefix starts the name of every hand-off secret that ScanAndRotate
 // creates for NotifyUser.
-const HandoffSecretNamePrefix = NamePrefix + "/handoff/"
+const HandoffSecretNamePrefix = config.DefaultHandoffSecretPrefix
 
 // The ${...} placeholders of statemachine/rotation.asl.json that the stack substitutes:
 // package statemachine of the root module names them, for the local runner too.

@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -58,6 +59,9 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	list := s.Functions[contract.ListAccounts]
 	list.Role.AddToPrincipalPolicy(allow([]string{"sts:AssumeRole"}, jsii.String(managementRoleARN(cfg))))
 	list.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
+	// A cleanup run looks for the canary's record (pkg/org canaryPassed), by listing its key.
+	list.Role.AddToPrincipalPolicy(allowIf(map[string]any{"StringEquals": map[string]any{"s3:prefix": workflow.CanaryKey}},
+		[]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	suppressNag(list.Role, suppression{
 		rule:      "AwsSolutions-IAM5",
 		reason:    "ListAccounts writes one object per run under runs/; the keys are not known in advance",
@@ -160,6 +164,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	report := s.Functions[contract.CleanupReport]
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, runs, reports))
+	report.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, s.ReportBucket.ArnForObjects(jsii.String(workflow.CanaryKey))))
 	report.Role.AddToPrincipalPolicy(sendEmail)
 	report.Role.AddToPrincipalPolicy(sendSlots)
 	report.Role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))
@@ -184,9 +189,12 @@ const (
 
 var handoffSecretsSuppression = suppression{
 	rule:      "AwsSolutions-IAM5",
-	reason:    "Hand-off secrets are created at run time, one per new key, under the iam-access-key-rotator/handoff/ prefix; their names are not known in advance",
-	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):secret:iam-access-key-rotator\/handoff\/\*$/`},
+	reason:    "Hand-off secrets are created at run time, one per new key, under the " + contract.HandoffSecretNamePrefix + " prefix; their names are not known in advance",
+	appliesTo: []string{`/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:(<AWS::AccountId>|[0-9]{12}):secret:` + nagPattern(contract.HandoffSecretNamePrefix) + `\*$/`},
 }
+
+// nagPattern is s matched literally inside a cdk-nag appliesTo pattern (a /regex/ literal).
+func nagPattern(s string) string { return strings.ReplaceAll(regexp.QuoteMeta(s), "/", `\/`) }
 
 // senderIdentityARNs are the SES identities that may stand behind the sender address:
 // the address itself or its domain, whichever the operators verified.

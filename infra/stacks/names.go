@@ -1,6 +1,9 @@
 package stacks
 
-import "github.com/keyrotator/iam-access-key-rotator/infra/contract"
+import (
+	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
+)
 
 // Names of the rotator's resources. The role names are fixed because other accounts'
 // trust policies name them.
@@ -12,8 +15,8 @@ const (
 	StateMachineName     = contract.NamePrefix
 	FailureTopicName     = contract.NamePrefix + "-topic"
 	ConfigurationSetName = contract.NamePrefix + "-configset"
-	ScheduleRuleName     = "iam-access_key_rotator-rule" // the name the operators already know
-	MemberStackSetName   = contract.NamePrefix + "-member-role"
+	ScheduleRuleName     = statemachine.ScheduleRuleName
+	MemberStackSetName   = statemachine.MemberStackSetName
 	DashboardName        = contract.NamePrefix
 	FailedAlarmName      = contract.NamePrefix + "-executions-failed"
 	HandoffKeyAlias      = "alias/" + contract.NamePrefix + "-handoff"

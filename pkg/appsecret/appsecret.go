@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -211,28 +212,31 @@ func Find(ctx context.Context, sm API, name, keyID string) (State, error) {
 // Current says why the secret's current value (its AWSCURRENT version) is not the version
 // Write made for keyID, "" when it is: the application reads keyID. It needs only
 // DescribeSecret (the member role cannot read values): VersionIdsToStages names the current
-// version, and the rotator's version ID is Token(keyID). An error is a failed call, not a
-// verdict.
-func Current(ctx context.Context, sm API, name, user, keyID string) (string, error) {
+// version, and the rotator's version ID is Token(keyID). When another version is current,
+// changed is when the secret last changed (its LastChangedDate; zero when not given): that
+// version may hold keyID all the same (the application wrote the same key again), which only
+// the keys' use can tell (policy.ReadsSuccessor). An error is a failed call, not a verdict.
+func Current(ctx context.Context, sm API, name, user, keyID string) (why string, changed time.Time, err error) {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var missing *smtypes.ResourceNotFoundException
 	switch {
 	case errors.As(err, &missing):
-		return fmt.Sprintf("secret %s does not exist in the user's account", name), nil
+		return fmt.Sprintf("secret %s does not exist in the user's account", name), time.Time{}, nil
 	case deniedRefusal(err, name, user) != nil:
-		return deniedRefusal(err, name, user).Error(), nil
+		return deniedRefusal(err, name, user).Error(), time.Time{}, nil
 	case err != nil:
-		return "", fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
+		return "", time.Time{}, fmt.Errorf("describe secret %s for key %s: %w", name, keyID, err)
 	case out.DeletedDate != nil:
-		return fmt.Sprintf("secret %s is scheduled for deletion", name), nil
+		return fmt.Sprintf("secret %s is scheduled for deletion", name), time.Time{}, nil
 	}
 	for id, stages := range out.VersionIdsToStages {
 		if slices.Contains(stages, "AWSCURRENT") {
 			if id == Token(keyID) {
-				return "", nil
+				return "", time.Time{}, nil
 			}
-			return fmt.Sprintf("secret %s's current value is version %s, not %s, the rotator's version with key %s: someone wrote the secret since", name, id, Token(keyID), keyID), nil
+			return fmt.Sprintf("secret %s's current value is version %s, not %s, the rotator's version with key %s: the secret was written since, or never held that key", name, id, Token(keyID), keyID),
+				aws.ToTime(out.LastChangedDate), nil
 		}
 	}
-	return fmt.Sprintf("secret %s has no current value", name), nil
+	return fmt.Sprintf("secret %s has no current value", name), time.Time{}, nil
 }

@@ -180,7 +180,7 @@ func TestKeyDeliveryTagInAnyCaseNamesTheSecret(t *testing.T) {
 // What the member role cannot see (AWS denies DescribeSecret once the opt-in tag key is
 // gone) holds no delivery it can confirm, and neither does a secret scheduled for deletion
 // (its application can no longer read it): both are "not written", not a failure, so that
-// the bounded wait still applies (issue 19, items 4 and 5).
+// the bounded wait still applies.
 func TestWrittenIsFalseForADeniedOrDeletedSecret(t *testing.T) {
 	const keyID = "AKIANEWKEY0000000001"
 	for _, tc := range []struct {
@@ -200,7 +200,7 @@ func TestWrittenIsFalseForADeniedOrDeletedSecret(t *testing.T) {
 
 // A write denied once the secret's opt-in was checked is denied by the secret's KMS key or
 // its resource policy, not by a missing tag: the refusal says which, so that the owner can
-// fix it (issue 19, item 3b).
+// fix it.
 func TestDeniedWriteSaysWhetherTheKMSKeyOrThePolicyDenies(t *testing.T) {
 	const keyID, secretKey = "AKIANEWKEY0000000001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	for _, tc := range []struct {
@@ -226,7 +226,7 @@ func TestDeniedWriteSaysWhetherTheKMSKeyOrThePolicyDenies(t *testing.T) {
 
 // Before a key whose successor went to the secret is deactivated, the secret's current value
 // (AWSCURRENT) must be the successor's version: an application that wrote its secret again
-// (IaC reverting it), or deleted it, still reads another key (issue 19, item 5).
+// (IaC reverting it), or deleted it, still reads another key.
 func TestCurrentValueMustBeTheSuccessor(t *testing.T) {
 	const keyID = "AKIANEWKEY0000000001"
 	for _, tc := range []struct {
@@ -241,13 +241,13 @@ func TestCurrentValueMustBeTheSuccessor(t *testing.T) {
 		{"gone", &fakeSM{describeErr: &smtypes.ResourceNotFoundException{Message: aws.String("no")}}, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			why, err := Current(context.Background(), tc.sm, "app/key", "ci", keyID)
+			why, _, err := Current(context.Background(), tc.sm, "app/key", "ci", keyID)
 			if err != nil || (why == "") != (tc.why == "") || !strings.Contains(why, tc.why) {
 				t.Errorf("Current = %q, %v; want %q", why, err, tc.why)
 			}
 		})
 	}
-	if _, err := Current(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", "ci", keyID); err == nil {
+	if _, _, err := Current(context.Background(), &fakeSM{describeErr: errors.New("5xx")}, "app/key", "ci", keyID); err == nil {
 		t.Error("a failed DescribeSecret must be an error, not a verdict")
 	}
 }

@@ -33,7 +33,7 @@ type Call struct {
 // decide authorization. None of them ever carries a secret.
 var Fields = []string{
 	"UserName", "AccessKeyId", "RoleArn", "RoleSessionName", "Policy", // IAM, STS
-	"Bucket", "Key", // S3
+	"Bucket", "Key", "Prefix", // S3 (a listing's Prefix is its s3:prefix condition key)
 	"SecretId", "Name", "KmsKeyId", "ARN", // Secrets Manager
 	"FromEmailAddress", "ConfigurationSetName", "EmailAddress", // SES
 	"TopicArn",               // SNS

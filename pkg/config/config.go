@@ -13,6 +13,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // The environment variables, in the order the README documents them.
@@ -88,12 +89,12 @@ const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
 // TagKeySecretName names the secret of the rotator account that holds the key signing the
 // rotator's tags on IAM users (TagKeySecretARN, history.Seal): the stack creates it with a
 // random value, the local stand-in likewise.
-const TagKeySecretName = "iam-access-key-rotator/tag-key"
+const TagKeySecretName = statemachine.Name + "/tag-key"
 
 // Defaults of the optional variables.
 const (
 	DefaultMemberRoleName      = "provisioning-admin"
-	DefaultHandoffSecretPrefix = "iam-access-key-rotator/handoff/"
+	DefaultHandoffSecretPrefix = statemachine.Name + "/handoff/"
 	DefaultPartition           = "aws"
 	// DefaultExcludeAccountTag excludes the accounts tagged key-rotator:exclude=true in
 	// Organizations; NoExcludeAccountTag switches the tag exclusion off (and its

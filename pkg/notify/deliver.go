@@ -22,10 +22,10 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// Deliverer is the NotifyUser step: it sends one owner the emails of one notification and
+// Handler is the NotifyUser step: it sends one owner the emails of one notification and
 // records in the owner's IAM user what was sent, so that the notices an action must wait
 // for count only once they went out.
-type Deliverer struct {
+type Handler struct {
 	Secrets handoff.Reader
 	Sender  *Sender
 	From    string
@@ -60,7 +60,7 @@ type Delivery struct {
 // reason instead, the other notices go out, and the refusal is returned. Every email waits for its turn at the run's
 // send rate. On an error nothing more is sent and nothing unsent is recorded: a retry, or the
 // next run, sends what is missing (an email may then go out twice, never zero times).
-func (d *Deliverer) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
+func (d *Handler) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
 	out := Delivery{AccountID: n.Account.AccountID, UserName: n.UserName, MessageIDs: []string{}}
 	sender := d.Sender.At(n.SendRate)
 	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName}
@@ -160,7 +160,7 @@ func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) e
 
 // record adds the delivered notices to the owner's history, even when a later send failed
 // (sendErr), so that a retry does not repeat them; it returns sendErr, or the recording's error.
-func (d *Deliverer) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
+func (d *Handler) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
 	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), d.Seal, n.Account.AccountID, n.UserName, n.Email, delivered, on, d.Policy); err != nil {
 		return errors.Join(sendErr, fmt.Errorf("in account %s: %w", n.Account.AccountID, err))
 	}
@@ -172,7 +172,7 @@ func (d *Deliverer) record(ctx context.Context, n workflow.Notification, deliver
 // wrote the key there, or began to (begun), the key may be there: if the member role may not
 // describe the secret (its opt-in withdrawn), that record stays, since nothing else can tell;
 // if it may, the secret tells: a key it holds is recorded written, else refused.
-func (d *Deliverer) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
+func (d *Handler) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
 	if begun {
 		state, err := appsecret.Find(ctx, d.AppSecrets(n.Account.AccountID), to, n.NewKey.AccessKeyID)
 		switch {
@@ -196,7 +196,7 @@ var errSentBefore = errors.New("the new key was sent by an earlier attempt of th
 // The old key's day it names is the notification's, and not before the day after now: the
 // old key is deactivated only once the owner got the new key on an earlier day, so a
 // notification sent later than it was made (a retry past midnight) names no day already past.
-func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification, now time.Time) ([]Message, error) {
+func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification, now time.Time) ([]Message, error) {
 	sent, err := handoff.ReadSent(ctx, d.Secrets, n.NewKey.SecretARN)
 	switch {
 	case err != nil:
@@ -262,7 +262,7 @@ func (d *Deliverer) newKeyMails(ctx context.Context, a Addressing, n workflow.No
 	return []Message{first, second}, nil
 }
 
-// MemberHistory returns a Deliverer.History that records notices through NotifyUser's role in
+// MemberHistory returns a Handler.History that records notices through NotifyUser's role in
 // each account of partition (config.Settings.Partition), named after the member role
 // (config.NotifyMemberRoleName), assumed from base. That role allows reading a user's tags and
 // writing the notices tag, nothing else: AWS keeps the member role's key writes out of
@@ -273,7 +273,7 @@ func MemberHistory(base aws.Config, partition, memberRoleName string) func(accou
 	}
 }
 
-// MemberSecrets returns a Deliverer.AppSecrets that writes keys to the secrets of each
+// MemberSecrets returns a Handler.AppSecrets that writes keys to the secrets of each
 // account through NotifyUser's role there (as MemberHistory), which allows only that:
 // describing and writing secrets that carry the opt-in tag key, and their KMS keys through
 // Secrets Manager.

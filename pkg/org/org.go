@@ -27,9 +27,11 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
-// S3API is the one S3 call ListAccounts makes.
+// S3API is what ListAccounts does in the report bucket: it writes the run's account list,
+// and a cleanup run looks for the canary's record (workflow.CanaryKey).
 type S3API interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // OrganizationsAPI is the part of Organizations ListAccounts reads (the management role's
@@ -41,8 +43,8 @@ type OrganizationsAPI interface {
 	organizations.ListTagsForResourceAPIClient
 }
 
-// Lister is the ListAccounts step.
-type Lister struct {
+// Handler is the ListAccounts step.
+type Handler struct {
 	Org    OrganizationsAPI
 	S3     S3API
 	Bucket string
@@ -66,7 +68,7 @@ type Lister struct {
 
 // Handle validates the input before anything else (an *workflow.InvalidInput on any problem),
 // then lists, filters and stores the accounts.
-func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (workflow.AccountList, error) {
+func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) (workflow.AccountList, error) {
 	in, err := workflow.ParseExecutionInput(req.Input)
 	if err != nil {
 		return workflow.AccountList{}, err
@@ -82,6 +84,11 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 		run.Now = *in.AsOf
 	}
 	run.Now = run.Now.UTC()
+	if run.Cleanup && !run.DryRun {
+		if err := l.canaryPassed(ctx); err != nil {
+			return workflow.AccountList{}, err
+		}
+	}
 	if run.SendRate, err = l.SendRate(ctx); err != nil {
 		return workflow.AccountList{}, err
 	}
@@ -119,11 +126,28 @@ func (l *Lister) Handle(ctx context.Context, req workflow.ListAccountsRequest) (
 		ResultsPrefix: workflow.AccountResultsPrefix(run.RunID)}, nil
 }
 
+// canaryPassed returns an *workflow.InvalidInput unless a canary run went right (its record,
+// workflow.CanaryKey, is in the bucket): the one-time cleanup, which deactivates and deletes
+// keys across the organization without notice, waits for one real run of a few accounts.
+// ListObjectsV2 rather than GetObject: without s3:ListBucket S3 answers a missing key with
+// AccessDenied, which would read as "no canary" whatever the reason.
+func (l *Handler) canaryPassed(ctx context.Context) error {
+	out, err := l.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &l.Bucket, Prefix: aws.String(workflow.CanaryKey), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return fmt.Errorf("look for the canary's record s3://%s/%s: %w", l.Bucket, workflow.CanaryKey, err)
+	}
+	if len(out.Contents) == 0 {
+		return &workflow.InvalidInput{Field: "cleanup", Problem: `waits for a canary: first run a few known accounts, {"accounts":["111122223333"]}, ` +
+			"and see it succeed with every owner notified (docs/operations.md, First day on AWS); no run has yet"}
+	}
+	return nil
+}
+
 // checkBounces records in the run whether it may rely on SES's suppression list to learn
 // of bounces, once for every account. Settings that cannot be read are no reason to stop the
 // run: it goes on without confirming deliveries by email, and the report says why; only a
 // retryable error (throttling) is returned, for the state machine to retry.
-func (l *Lister) checkBounces(ctx context.Context, run *workflow.Run) error {
+func (l *Handler) checkBounces(ctx context.Context, run *workflow.Run) error {
 	if l.Bounces == nil {
 		run.BounceProblem = suppression.NotChecked
 		return nil
@@ -178,7 +202,7 @@ func (l listing) excludedBy() map[string]int {
 // ACTIVE. Organizations retired Account.Status on 2026-09-09 and no longer returns it: an
 // account without State (an answer in the retired shape) is not known to be active and is
 // skipped like SUSPENDED, PENDING_CLOSURE, CLOSED and PENDING_ACTIVATION.
-func (l *Lister) activeAccounts(ctx context.Context) (listing, error) {
+func (l *Handler) activeAccounts(ctx context.Context) (listing, error) {
 	res := listing{inactive: map[orgtypes.AccountState]int{}}
 	pages := organizations.NewListAccountsPaginator(l.Org, &organizations.ListAccountsInput{MaxResults: aws.Int32(pageSize)})
 	for pages.HasMorePages() {
@@ -232,7 +256,7 @@ func (l listing) nothingSelected() error {
 // selectAccounts drops the excluded accounts, or, when accounts were requested, keeps just
 // those: a requested account that is excluded or not an active member is an input error.
 // The exclusion tag is read only for the accounts that would run.
-func (l *Lister) selectAccounts(ctx context.Context, ls listing, requested []string) ([]workflow.Account, error) {
+func (l *Handler) selectAccounts(ctx context.Context, ls listing, requested []string) ([]workflow.Account, error) {
 	if len(requested) == 0 {
 		out := slices.DeleteFunc(slices.Clone(ls.active), func(a workflow.Account) bool { _, ok := ls.excluded[a.AccountID]; return ok })
 		tagged, err := l.excludedByTag(ctx, out)
@@ -273,7 +297,7 @@ func (l *Lister) selectAccounts(ctx context.Context, ls listing, requested []str
 // one ListAccountsForParent and one ListOrganizationalUnitsForParent call per 20 entries
 // (Organizations' page size), whatever the organization's size; a ListParents call per
 // account would cost one call for every account of the organization.
-func (l *Lister) excludedByIDAndOU(ctx context.Context) (map[string]exclusion, error) {
+func (l *Handler) excludedByIDAndOU(ctx context.Context) (map[string]exclusion, error) {
 	out := map[string]exclusion{}
 	for _, id := range l.Excluded {
 		out[id] = exclusion{byID, "it is listed"}
@@ -323,7 +347,7 @@ const tagReads = 8
 // excludedByTag reads the tags of these accounts and gives those carrying the exclusion tag.
 // Organizations has no call that returns several accounts' tags: it costs one
 // ListTagsForResource call per account (per 20 tags).
-func (l *Lister) excludedByTag(ctx context.Context, accounts []workflow.Account) (map[string]exclusion, error) {
+func (l *Handler) excludedByTag(ctx context.Context, accounts []workflow.Account) (map[string]exclusion, error) {
 	out := map[string]exclusion{}
 	if l.ExcludeTagKey == "" {
 		return out, nil
@@ -357,7 +381,7 @@ func (l *Lister) excludedByTag(ctx context.Context, accounts []workflow.Account)
 	return out, nil
 }
 
-func (l *Lister) hasExcludeTag(ctx context.Context, accountID string) (bool, error) {
+func (l *Handler) hasExcludeTag(ctx context.Context, accountID string) (bool, error) {
 	pages := organizations.NewListTagsForResourcePaginator(l.Org, &organizations.ListTagsForResourceInput{ResourceId: &accountID})
 	found := false
 	for pages.HasMorePages() {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -117,6 +118,16 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 	return &s3.PutObjectOutput{}, err
 }
 
+func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out := &s3.ListObjectsV2Output{}
+	for _, key := range slices.Sorted(maps.Keys(f.objects)) {
+		if name, ok := strings.CutPrefix(key, *in.Bucket+"/"); ok && strings.HasPrefix(name, aws.ToString(in.Prefix)) {
+			out.Contents = append(out.Contents, s3types.Object{Key: aws.String(name)})
+		}
+	}
+	return out, nil
+}
+
 // account is an account as Organizations lists it since 2026-09-09: with State and
 // without the retired Status.
 func account(id, name string, state orgtypes.AccountState) orgtypes.Account {
@@ -161,16 +172,20 @@ func TestHandle(t *testing.T) {
 		wantIDs   []string
 		wantField string
 		wantNow   time.Time
+		canary    bool // a canary run went right before (workflow.CanaryKey)
 	}{
-		{"all but excluded and not active", `{}`, []string{"111111111111", "333333333333"}, "", start},
-		{"one account", `{"accounts":["333333333333"]}`, []string{"333333333333"}, "", start},
-		{"dry run as of", `{"dryRun":true,"asOf":"2027-02-01T13:00:00Z"}`, []string{"111111111111", "333333333333"}, "", time.Date(2027, 2, 1, 13, 0, 0, 0, time.UTC)},
-		{"excluded account requested", `{"accounts":["222222222222"]}`, nil, "accounts[0]", start},
-		{"suspended account requested", `{"accounts":["111111111111","444444444444"]}`, nil, "accounts[1]", start},
-		{"closing account requested", `{"accounts":["555555555555"]}`, nil, "accounts[0]", start},
-		{"closed account requested", `{"accounts":["666666666666"]}`, nil, "accounts[0]", start},
-		{"unknown account requested", `{"accounts":["999999999999"]}`, nil, "accounts[0]", start},
-		{"typo", `{"acounts":["111111111111"]}`, nil, "acounts", start},
+		{"all but excluded and not active", `{}`, []string{"111111111111", "333333333333"}, "", start, false},
+		{"one account", `{"accounts":["333333333333"]}`, []string{"333333333333"}, "", start, false},
+		{"dry run as of", `{"dryRun":true,"asOf":"2027-02-01T13:00:00Z"}`, []string{"111111111111", "333333333333"}, "", time.Date(2027, 2, 1, 13, 0, 0, 0, time.UTC), false},
+		{"excluded account requested", `{"accounts":["222222222222"]}`, nil, "accounts[0]", start, false},
+		{"suspended account requested", `{"accounts":["111111111111","444444444444"]}`, nil, "accounts[1]", start, false},
+		{"closing account requested", `{"accounts":["555555555555"]}`, nil, "accounts[0]", start, false},
+		{"closed account requested", `{"accounts":["666666666666"]}`, nil, "accounts[0]", start, false},
+		{"unknown account requested", `{"accounts":["999999999999"]}`, nil, "accounts[0]", start, false},
+		{"typo", `{"acounts":["111111111111"]}`, nil, "acounts", start, false},
+		{"cleanup before any canary", `{"cleanup":true,"confirmCleanup":"` + workflow.CleanupConfirmation + `"}`, nil, "cleanup", start, false},
+		{"cleanup after a canary", `{"cleanup":true,"confirmCleanup":"` + workflow.CleanupConfirmation + `"}`, []string{"111111111111", "333333333333"}, "", start, true},
+		{"cleanup previewed before any canary", `{"cleanup":true,"dryRun":true}`, []string{"111111111111", "333333333333"}, "", start, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,7 +199,10 @@ func TestHandle(t *testing.T) {
 				account("777777777777", "joining", orgtypes.AccountStatePendingActivation),
 			}}
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler),
+			if tt.canary {
+				store.objects["reports/"+workflow.CanaryKey] = []byte(`{"runId":"canary-1"}`)
+			}
+			l := &Handler{Org: org, S3: store, Bucket: "reports", Excluded: []string{"222222222222"}, Log: slog.New(slog.DiscardHandler),
 				SendRate: func(context.Context) (int, error) { return 3, nil }}
 			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: start})
 			if tt.wantField != "" {
@@ -207,7 +225,7 @@ func TestHandle(t *testing.T) {
 // before it lists or writes anything.
 func TestHandleWithoutSendRate(t *testing.T) {
 	org, store := &fakeOrg{}, &fakeS3{objects: map[string][]byte{}}
-	l := &Lister{Org: org, S3: store, Log: slog.New(slog.DiscardHandler),
+	l := &Handler{Org: org, S3: store, Log: slog.New(slog.DiscardHandler),
 		SendRate: func(context.Context) (int, error) { return 0, errors.New("read the SES send quota: AccessDenied") }}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "SES send quota") || len(org.calls) != 0 || len(store.objects) != 0 {
@@ -238,7 +256,7 @@ func TestRunSaysWhetherBouncesAreSuppressed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			org := &fakeOrg{accounts: []orgtypes.Account{account("333333333333", "prod", orgtypes.AccountStateActive)}}
-			l := &Lister{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Bucket: "reports", Log: slog.New(slog.DiscardHandler),
+			l := &Handler{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Bucket: "reports", Log: slog.New(slog.DiscardHandler),
 				SendRate: oneASecond, Bounces: tt.bounces}
 			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
 			if tt.err {
@@ -255,12 +273,12 @@ func TestRunSaysWhetherBouncesAreSuppressed(t *testing.T) {
 	}
 }
 
-// oneASecond is a Lister's SendRate: SES's send quota, 1 email a second.
+// oneASecond is a Handler's SendRate: SES's send quota, 1 email a second.
 func oneASecond(context.Context) (int, error) { return 1, nil }
 
 func TestHandleValidatesBeforeCallingAWS(t *testing.T) {
 	org := &fakeOrg{}
-	l := &Lister{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Log: slog.New(slog.DiscardHandler)}
+	l := &Handler{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Log: slog.New(slog.DiscardHandler)}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{"accounts":["12345"]}`), RunID: "r"})
 	var invalid *workflow.InvalidInput
 	if !errors.As(err, &invalid) || len(org.calls) != 0 {
@@ -292,7 +310,7 @@ func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler),
+			l := &Handler{Org: &fakeOrg{accounts: tt.accounts}, S3: store, Bucket: "reports", Excluded: tt.excluded, Log: slog.New(slog.DiscardHandler),
 				SendRate: oneASecond}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 			if err == nil || err.Error() != tt.wantErr {
@@ -363,7 +381,7 @@ func TestHandleExcludesByOUAndTag(t *testing.T) {
 				},
 			}
 			store := &fakeS3{objects: map[string][]byte{}}
-			l := &Lister{Org: org, S3: store, Bucket: "reports", Excluded: []string{"777777777777"}, ExcludedOUs: []string{sandbox},
+			l := &Handler{Org: org, S3: store, Bucket: "reports", Excluded: []string{"777777777777"}, ExcludedOUs: []string{sandbox},
 				ExcludeTagKey: tt.tag[0], ExcludeTagValue: tt.tag[1], Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
 			_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(tt.input), RunID: "run-1", StartTime: time.Now()})
 			if tt.wantField != "" {
@@ -387,7 +405,7 @@ func TestHandleExcludesByOUAndTag(t *testing.T) {
 func TestHandleFailsOnAnUnknownExcludedOU(t *testing.T) {
 	org := &fakeOrg{accounts: []orgtypes.Account{account("111111111111", "prod", orgtypes.AccountStateActive)}, ous: map[string][]string{"r-root": nil}}
 	store := &fakeS3{objects: map[string][]byte{}}
-	l := &Lister{Org: org, S3: store, Bucket: "reports", ExcludedOUs: []string{"ou-root-doesnotexist"}, Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
+	l := &Handler{Org: org, S3: store, Bucket: "reports", ExcludedOUs: []string{"ou-root-doesnotexist"}, Log: slog.New(slog.DiscardHandler), SendRate: oneASecond}
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "run-1", StartTime: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "list the accounts of OU ou-root-doesnotexist (EXCLUDE_OUS)") || len(store.objects) != 0 {
 		t.Errorf("error %v, wrote %v; want the OU named, nothing written", err, store.objects)

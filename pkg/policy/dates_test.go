@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestWarningOfALegacyKeyNamesADayNotPast is issue 19's example: on a first run over legacy
+// TestWarningOfALegacyKeyNamesADayNotPast is the example of a review: on a first run over legacy
 // keys, the owner of a 91-day key with an 11-day-old replacement must not be told a day
 // already past. The key is deactivated on the first run after the warning was delivered
 // (tomorrow), so that is the day the warning names, and the day the key goes.

@@ -15,7 +15,7 @@ func FuzzPlanUser(f *testing.F) {
 	f.Add(uint8(2), uint16(300), uint16(5), uint16(85), uint16(1), uint8(0b0111), uint8(90), uint8(10), uint8(0b11))
 	f.Add(uint8(2), uint16(120), uint16(100), uint16(100), uint16(0), uint8(0b0101), uint8(30), uint8(5), uint8(0b1))
 	f.Add(uint8(2), uint16(95), uint16(0xffff), uint16(30), uint16(31), uint8(0b11001), uint8(90), uint8(10), uint8(0))
-	f.Add(uint8(2), uint16(91), uint16(0), uint16(11), uint16(0), uint8(0b0111), uint8(90), uint8(10), uint8(0)) // issue 19's legacy pair
+	f.Add(uint8(2), uint16(91), uint16(0), uint16(11), uint16(0), uint8(0b0111), uint8(90), uint8(10), uint8(0)) // a legacy pair: a date told would be past
 	f.Fuzz(func(t *testing.T, nKeys uint8, age1, idle1, age2, idle2 uint16, flags, limit, notice, sentBits uint8) {
 		cfg := Config{LimitDays: int(limit), NoticePeriod: int(notice), Cleanup: flags&0b10000 != 0}.WithDefaults()
 		if cfg.Validate() != nil {

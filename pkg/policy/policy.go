@@ -298,21 +298,30 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	}
 }
 
-// storeBehind applies rule 3 to an expired key whose replacement went to the application's
-// secret when that secret's current value is not the replacement (Key.StoreBehind): the
-// application may still read k. The owner is told why and on which day k goes
-// (DeliveryFailed); k goes on that day, noticePeriod days past its own date, once the notice
-// was delivered on an earlier day, or noticePeriod days later still (the bounded wait).
+// storeBehind applies rule 3 to an expired key whose replacement should be in the
+// application's secret when that secret's current value is not the replacement
+// (Key.StoreBehind): the application may still read k. The owner is told why and on which
+// day k goes (storeBehindNotice); k goes on that day, noticePeriod days past its own date,
+// once the notice was delivered on an earlier day, or noticePeriod days later still (the
+// bounded wait).
 func (d *decider) storeBehind(k, repl Key) {
-	due := d.deactivationDue(k, repl)
-	bound := due.Add(days(d.th.Notice))
+	bound := d.deactivationDue(k, repl).Add(days(d.th.Notice))
 	if reached(d.now, bound) && d.warnedBefore(k, DeliveryFailed) || reached(d.now, bound.Add(days(d.th.Notice))) {
 		d.deactivate(k, fmt.Sprintf("key %s is %d days old and its replacement %s is %d days old; the application's secret does not hold %s (%s) and the wait for it is over: deactivate",
 			k.AccessKeyID, d.age(k), repl.AccessKeyID, d.age(repl), repl.AccessKeyID, k.StoreBehind), repl)
 		return
 	}
-	on := latest(bound, d.now.Add(day))
-	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret no longer holds your new key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
+	d.storeBehindNotice(k, repl)
+}
+
+// storeBehindNotice tells the owner of Active key k, whose replacement repl the application's
+// secret does not hold (Key.StoreBehind), why k stays active past its date and the day it
+// goes: noticePeriod days past that date (DeliveryFailed, whose day holds once told). It is
+// the key's first warning when the secret is found behind before k's date is announced
+// (scheduleNotices): the rules' date, which k would not be deactivated on, is never named.
+func (d *decider) storeBehindNotice(k, repl Key) {
+	on := latest(d.deactivationDue(k, repl).Add(days(d.th.Notice)), d.now.Add(day))
+	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret does not hold your newer key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
 		repl.AccessKeyID, k.StoreBehind, k.AccessKeyID, dateOf(on)))
 }
 
@@ -379,7 +388,7 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	}
 	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
 		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
-	} else if ok {
+	} else if ok && !d.failureHeld(k) {
 		return d.deactivationDue(k, s), true
 	}
 	if k.AccessKeyID == d.blocked.AccessKeyID || d.failureTold(k) {
@@ -510,15 +519,27 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 			continue // the new-key email already gave the date
 		}
 		repl, hasRepl := replacement(k, keys, d.now, d.th)
+		if hasRepl && k.StoreBehind != "" {
+			d.storeBehindNotice(k, repl) // k waits for the secret: its date is not the rules'
+			continue
+		}
 		var due time.Time
 		var msg string
+		// A DeliveryFailed notice the owner was sent gave the day k goes, which holds
+		// (failureHeld): the announcement names it, not the rules' earlier date.
+		held := func(due time.Time) time.Time {
+			if d.failureTold(k) {
+				return latest(due, d.failureDay(k))
+			}
+			return due
+		}
 		switch other, hasOther := otherKey(k, keys); {
 		case hasRepl:
-			due = ActOn(d.deactivationDue(k, repl), d.now)
+			due = ActOn(held(d.deactivationDue(k, repl)), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. Use your newer key %s instead.",
 				k.AccessKeyID, dateOf(due), repl.AccessKeyID)
 		case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
-			due = ActOn(d.deactivationDue(k, Key{}), d.now)
+			due = ActOn(held(d.deactivationDue(k, Key{})), d.now)
 			msg = fmt.Sprintf("Access key %s will be deactivated on %s. No new key can be issued while both of your keys are active: move your applications to %s, or delete one key, before that day.",
 				k.AccessKeyID, dateOf(due), other.AccessKeyID)
 		default:
@@ -573,10 +594,27 @@ func (d *decider) deactivatedNotice(k, repl Key) {
 	if repl.AccessKeyID != "" {
 		deleteOn = latest(deleteOn, repl.CreateDate.Add(days(2*d.th.Notice)))
 	}
+	if on, ok := d.slotNeeded(k); ok {
+		deleteOn = earliest(deleteOn, on)
+	}
 	deleteOn = ActOn(deleteOn, d.now) // not on the day it was deactivated, nor before the notice counts
 	d.notify(KeyDeactivated, k, deleteOn, fmt.Sprintf(
 		"Access key %s was deactivated. It will be deleted on %s, or earlier if its slot is needed for a new key; move anything still using it to your other key.",
 		k.AccessKeyID, dateOf(deleteOn)))
+}
+
+// slotNeeded is the day rule 4 deletes k, deactivated, to make room for a new key: the day
+// the user's other key, Active, comes due for rotation, when a key can then be created for
+// it as far as today's read tells (the owner has a usable email, no secret refuses the
+// delivery, no key is awaiting delivery). The KeyDeactivated notice names that day when it
+// comes before rule 3's, so that the key is deleted on the day its owner was told, not days
+// earlier (invariant 8).
+func (d *decider) slotNeeded(k Key) (time.Time, bool) {
+	other, ok := otherKey(k, d.left)
+	if !ok || other.Status != Active || !d.email || d.user.SecretProblem != "" || slices.ContainsFunc(d.left, func(k Key) bool { return k.Undelivered }) {
+		return time.Time{}, false
+	}
+	return other.CreateDate.Add(days(d.th.RotateAt)), true
 }
 
 // notify adds a notice unless the owner cannot be reached or already got it (rule 5).
@@ -789,3 +827,10 @@ func latest(a, b time.Time) time.Time {
 
 // dateOf formats the calendar day (UTC) of an instant: the daily run of that day acts.
 func dateOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -139,8 +139,9 @@ func TestPlanUserRules(t *testing.T) {
 			Config{}, StatusOK, []string{}, []string{}},
 		{"310 days with 10-day replacement: deactivate", warned(withEmail(key("K1", Active, 310, 0), key("K2", Active, 10, 0)), "K1"),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-12-05"}},
+		// K2, due for rotation, needs K1's slot tomorrow: that is the day K1's deletion is told.
 		{"replacement must be younger than R", warned(withEmail(key("K1", Active, 95, 0), key("K2", Active, 80, 0)), "K1"),
-			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-30"}},
+			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
 		{"two active keys past the limit: only the oldest goes", withEmail(key("K1", Active, 120, 0), key("K2", Active, 100, 0)),
 			Config{}, StatusDeactivate, []string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
 		{"no email, 89 days: nothing", noEmail(key("K1", Active, 89, 0)),

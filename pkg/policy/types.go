@@ -29,16 +29,32 @@ type Key struct {
 	// DeactivatedByRotator says the rotator deactivated the key and promised the owner a
 	// KeyDeactivated notice: the key is not deleted before that notice was delivered.
 	DeactivatedByRotator bool `json:"deactivatedByRotator,omitempty"`
-	// StoreBehind, set on an Active key whose successor was delivered to the application's
-	// secret, says why that secret's current value is not the successor (an application that
-	// wrote its secret again, or deleted it): the key is not deactivated while the
-	// application may still read it; its owner is told (DeliveryFailed) and the bounded wait
-	// decides.
+	// StoreBehind, set on an Active key of a user whose keys go to the application's secret,
+	// says why that secret's current value is not the key's successor (an application that
+	// wrote its secret over, or deleted it; a successor the owner made and never put there)
+	// and the keys' use does not show the application reading the successor (ReadsSuccessor):
+	// the key is not deactivated while the application may still read it; its owner is told
+	// (DeliveryFailed, also in place of the key's first warning) and the bounded wait decides.
 	StoreBehind string `json:"storeBehind,omitempty"`
 	// Undelivered marks a key the rotator created whose delivery to the owner is not yet
 	// confirmed. It is not a replacement: the key it replaces stays active, and no other key is
 	// created, until the delivery is confirmed or the owner's address is given up (User.DeliveryProblem).
 	Undelivered bool `json:"undelivered,omitempty"`
+}
+
+// ReadsSuccessor reports whether the keys' use shows an application reading succ, not old,
+// from its secret since the secret last changed (changed), when the version current since is
+// not the one the rotator wrote succ in: succ was used on a later UTC day than changed, and
+// old not on changed's day or after. The rotator cannot read the secret's value; IAM's last
+// use is what shows which key the application holds, so a secret written again with the same
+// key (a new version of the application's own) still counts as holding succ, while one that
+// went back to old (old used since, succ not on a later day) does not. False when either
+// date is unknown.
+func ReadsSuccessor(old, succ Key, changed time.Time) bool {
+	if changed.IsZero() || succ.LastUsedDate == nil || !midnight(*succ.LastUsedDate).After(midnight(changed)) {
+		return false
+	}
+	return old.LastUsedDate == nil || midnight(*old.LastUsedDate).Before(midnight(changed))
 }
 
 // Usage returns the key's last use.

@@ -142,3 +142,26 @@ func TestEveryNoticeCarriesUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestReadsSuccessorNeedsTheNewKeyUsedOnALaterDayAndTheOldOneNotSince(t *testing.T) {
+	changed := time.Date(2026, 2, 21, 0, 5, 0, 0, time.UTC)
+	at := func(d, h int) *time.Time { t := time.Date(2026, 2, d, h, 0, 0, 0, time.UTC); return &t }
+	for _, tc := range []struct {
+		name          string
+		old, succ     *time.Time
+		changed       time.Time
+		readsNewKeyOK bool
+	}{
+		{"new key used the day after, old key before", at(12, 1), at(22, 1), changed, true},
+		{"old key never used", nil, at(22, 1), changed, true},
+		{"new key used the same day, after the change", at(12, 1), at(21, 9), changed, false},
+		{"old key used since the change", at(21, 9), at(22, 1), changed, false},
+		{"new key never used", at(12, 1), nil, changed, false},
+		{"change unknown", at(12, 1), at(22, 1), time.Time{}, false},
+	} {
+		old, succ := Key{AccessKeyID: "AKIAOLD", LastUsedDate: tc.old}, Key{AccessKeyID: "AKIANEW", LastUsedDate: tc.succ}
+		if got := ReadsSuccessor(old, succ, tc.changed); got != tc.readsNewKeyOK {
+			t.Errorf("%s: ReadsSuccessor = %v, want %v", tc.name, got, tc.readsNewKeyOK)
+		}
+	}
+}

@@ -120,7 +120,7 @@ func TestNotifyFailuresReachTheReport(t *testing.T) {
 	prod, dev := workflow.Account{AccountID: "111111111111", Name: "prod"}, workflow.Account{AccountID: "222222222222", Name: "dev"}
 	topic, ses := &fakeSNS{}, &fakeSES{}
 	var metrics bytes.Buffer
-	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
+	r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
 		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 		Log: slog.New(slog.DiscardHandler), Metrics: &metrics}
 	out, err := r.Handle(ctx, workflow.ReportRequest{Listing: listing})
@@ -228,7 +228,7 @@ func TestSupportEmailRefusedStillAlerts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, listing := failedNotifications(t)
 			topic := &fakeSNS{}
-			r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, "", nil), Bucket: "reports",
+			r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{err: tt.err}, "", nil), Bucket: "reports",
 				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
 			out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})
@@ -274,7 +274,7 @@ func TestAlertListsAreBounded(t *testing.T) {
 					NotifyFailures: []workflow.NotifyFailure{{UserName: "user" + string(rune('a'+i%26)), Error: "FatalError", Cause: cause}}})
 			}
 			topic := &fakeSNS{}
-			r := &Reporter{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
+			r := &Handler{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
 			out := workflow.Report{Accounts: 5000, FailedAccounts: 5000, Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}
 			if err := r.alert(context.Background(), doc, out, nil); err != nil {
 				t.Fatal(err)
@@ -305,7 +305,7 @@ func TestRunThatCannotSeeBouncesAlerts(t *testing.T) {
 	store.putJSON(t, workflow.ResultKey(run.RunID, prod.AccountID), workflow.AccountResult{Run: run, Account: prod, Status: workflow.AccountDone,
 		Counts: workflow.Counts{Users: 1}, Users: []workflow.UserResult{}})
 	topic, ses := &fakeSNS{}, &fakeSES{}
-	r := &Reporter{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
+	r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
 		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 		Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
 	out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})
@@ -330,5 +330,51 @@ func TestRunThatCannotSeeBouncesAlerts(t *testing.T) {
 	run.BouncesSuppressed, run.BounceProblem = true, ""
 	if needsHuman(Document{Run: run}) {
 		t.Errorf("a run that sees bounces and has nothing else to say needs a human")
+	}
+}
+
+// TestCanaryRecordedOnlyForARunThatWentRight: a run that wrote, over the accounts its input
+// named, every account done and every owner notified, records the canary a cleanup run waits
+// for; a dry run, a run of the whole organization, a cleanup run, or one whose notifications
+// failed does not.
+func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		run          workflow.Run
+		notifyFailed bool
+		want         bool
+	}{
+		{"a few accounts, all notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, false, true},
+		{"a few accounts, an owner not notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, true, false},
+		{"dry run", workflow.Run{Accounts: []string{"111111111111"}, DryRun: true}, false, false},
+		{"the whole organization", workflow.Run{}, false, false},
+		{"cleanup", workflow.Run{Accounts: []string{"111111111111"}, Cleanup: true}, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, listing := failedNotifications(t)
+			tt.run.RunID, tt.run.Now = listing.Run.RunID, listing.Run.Now
+			listing.Run = tt.run
+			if !tt.notifyFailed {
+				for key := range store.objects {
+					if strings.HasPrefix(key, "runs/") && strings.Contains(key, "/notify-failures/") {
+						delete(store.objects, key)
+					}
+				}
+			}
+			r := &Handler{S3: store, SNS: &fakeSNS{}, Sender: notify.NewSender(&fakeSES{}, "", nil), Bucket: "reports",
+				From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+			if _, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing}); err != nil {
+				t.Fatal(err)
+			}
+			raw, recorded := store.objects[workflow.CanaryKey]
+			if recorded != tt.want {
+				t.Fatalf("canary recorded %v, want %v", recorded, tt.want)
+			}
+			var c workflow.Canary
+			if recorded && (json.Unmarshal(raw, &c) != nil || c.RunID != "run-1" || !slices.Equal(c.Accounts, tt.run.Accounts)) {
+				t.Errorf("canary record %s", raw)
+			}
+		})
 	}
 }

@@ -57,8 +57,8 @@ type SNSAPI interface {
 	Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
-// Reporter is the CleanupReport step.
-type Reporter struct {
+// Handler is the CleanupReport step.
+type Handler struct {
 	S3           S3API
 	SNS          SNSAPI
 	Sender       *notify.Sender
@@ -79,7 +79,7 @@ type Document struct {
 }
 
 // Handle builds and distributes the run's report.
-func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
+func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
 	run := req.Listing.Run
 	var accounts []workflow.Account
 	if err := r.getJSON(ctx, req.Listing.Key, &accounts); err != nil {
@@ -114,6 +114,15 @@ func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (work
 	if err := r.put(ctx, out.CSVKey, "text/csv", table); err != nil {
 		return out, err
 	}
+	if canary(doc, out) {
+		c, err := json.Marshal(workflow.Canary{RunID: run.RunID, Now: run.Now, Accounts: run.Accounts})
+		if err != nil {
+			return out, fmt.Errorf("encode the canary record: %w", err)
+		}
+		if err := r.put(ctx, workflow.CanaryKey, "application/json", c); err != nil {
+			return out, err
+		}
+	}
 	// A support email that SES refuses (the outage that failed the notifications, say) does
 	// not fail the run: the report is written and the alert says so. A retryable send
 	// error is returned, for the state machine to retry.
@@ -140,13 +149,20 @@ func (r *Reporter) Handle(ctx context.Context, req workflow.ReportRequest) (work
 	return out, nil
 }
 
+// canary says whether the run is a canary that went right (workflow.CanaryKey): it wrote,
+// over the accounts its input named, and no account failed and every owner was notified.
+func canary(doc Document, out workflow.Report) bool {
+	return !doc.Run.DryRun && !doc.Run.Cleanup && len(doc.Run.Accounts) > 0 && out.Accounts > 0 &&
+		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0
+}
+
 // resultReads bounds the concurrent S3 reads of account results: 10,000 accounts are read
 // in seconds rather than minutes, without a burst S3 would throttle.
 const resultReads = 16
 
 // results reads every account's result, in the list's order. An account without one failed
 // in ScanAndRotate past its retries (see the execution's history).
-func (r *Reporter) results(ctx context.Context, run workflow.Run, accounts []workflow.Account) ([]workflow.AccountResult, error) {
+func (r *Handler) results(ctx context.Context, run workflow.Run, accounts []workflow.Account) ([]workflow.AccountResult, error) {
 	out := make([]workflow.AccountResult, len(accounts))
 	errs := make([]error, len(accounts))
 	slots := make(chan struct{}, resultReads)
@@ -174,7 +190,7 @@ func (r *Reporter) results(ctx context.Context, run workflow.Run, accounts []wor
 // notifyFailures reads the records the state machine wrote for notifications that failed past
 // their retries (workflow.NotifyFailureKey) into their accounts' results, sorted by user, and
 // counts them.
-func (r *Reporter) notifyFailures(ctx context.Context, run workflow.Run, accounts []workflow.AccountResult) error {
+func (r *Handler) notifyFailures(ctx context.Context, run workflow.Run, accounts []workflow.AccountResult) error {
 	prefix := workflow.NotifyFailuresPrefix(run.RunID)
 	index := map[string]int{}
 	for i, a := range accounts {
@@ -358,7 +374,7 @@ func usageColumns(k *policy.KeyUsage) []string {
 	return []string{used, k.Service, k.Region, replacementUsed, k.DeactivateOn, strconv.FormatBool(k.AtRisk)}
 }
 
-func (r *Reporter) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
+func (r *Handler) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
 	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
 		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table,
 		Location: "s3://" + r.Bucket + "/" + out.CSVKey})
@@ -482,7 +498,7 @@ const AlertSubjectPrefix = "Key rotation: "
 
 // alert tells the operators which accounts failed, which owners were not notified, and why
 // the support email was not sent (emailErr), if it was not.
-func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
+func (r *Handler) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
 	var msg strings.Builder
 	var subject []string
 	fmt.Fprintf(&msg, "IAM access key rotation run %s: %d of %d accounts failed, %d owners not notified.\n",
@@ -520,7 +536,7 @@ func (r *Reporter) alert(ctx context.Context, doc Document, out workflow.Report,
 
 // emitMetrics writes one embedded-metric-format line: CloudWatch turns it into the run
 // metrics (metrics.Runs) without an API call.
-func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
+func (r *Handler) emitMetrics(doc Document, out workflow.Report) {
 	line := map[string]any{}
 	var defs []map[string]string
 	for _, m := range metrics.Runs {
@@ -537,7 +553,7 @@ func (r *Reporter) emitMetrics(doc Document, out workflow.Report) {
 	fmt.Fprintln(r.Metrics, string(b))
 }
 
-func (r *Reporter) getJSON(ctx context.Context, key string, v any) error {
+func (r *Handler) getJSON(ctx context.Context, key string, v any) error {
 	out, err := r.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.Bucket, Key: &key})
 	if err != nil {
 		return fmt.Errorf("read s3://%s/%s: %w", r.Bucket, key, err)
@@ -549,7 +565,7 @@ func (r *Reporter) getJSON(ctx context.Context, key string, v any) error {
 	return nil
 }
 
-func (r *Reporter) put(ctx context.Context, key, contentType string, body []byte) error {
+func (r *Handler) put(ctx context.Context, key, contentType string, body []byte) error {
 	if _, err := r.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.Bucket, Key: &key, Body: bytes.NewReader(body),
 		ContentType: &contentType}); err != nil {
 		return fmt.Errorf("write s3://%s/%s: %w", r.Bucket, key, err)

@@ -122,7 +122,7 @@ func TestNeedsHuman(t *testing.T) {
 // (what the dashboard charts, infra/contract) in their namespace, each with its value.
 func TestEmitsEveryRunMetric(t *testing.T) {
 	var buf bytes.Buffer
-	r := &Reporter{Metrics: &buf}
+	r := &Handler{Metrics: &buf}
 	out := workflow.Report{RunID: "run-1", FailedAccounts: 1, Totals: workflow.Counts{KeysCreated: 2, KeysDeactivated: 3,
 		KeysDeleted: 4, Notices: 5, Failures: 6, NotifyFailures: 7, IAMCalls: 8}}
 	r.emitMetrics(Document{Run: workflow.Run{RunID: "run-1", Now: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)}, Totals: out.Totals}, out)

@@ -96,7 +96,7 @@ func TestSupportEmailOfAnUncompressibleReportPointsToS3(t *testing.T) {
 
 func handleLarge(t *testing.T, store *fakeS3, listing workflow.AccountList, ses *fakeSES) workflow.Report {
 	t.Helper()
-	r := &Reporter{S3: store, SNS: &fakeSNS{}, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
+	r := &Handler{S3: store, SNS: &fakeSNS{}, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
 		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
 		Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
 	out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})

@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
@@ -34,12 +36,11 @@ type Handler struct {
 	// Settings.MemberRoleName from it.
 	Base     aws.Config
 	Settings config.Settings
-	S3       S3API
-	Secrets  handoff.SecretsAPI
-	// Bounces tells which owner addresses bounced (SES's suppression list).
-	Bounces Bounces
-	// Leases are the accounts' leases (in the report bucket).
-	Leases *lease.Leases
+	// S3 receives the account's result and notifications.
+	S3 S3API
+	// Clients are the rotator account's (IAM and AppSecrets empty): Handle adds each member
+	// account's and builds its Rotator with New.
+	Clients Clients
 	// Seal signs and verifies the rotator's tags on IAM users (history.LoadSeal).
 	Seal *history.Seal
 	Log  *slog.Logger
@@ -48,6 +49,42 @@ type Handler struct {
 	// MaxNotifications and Settle are Rotator's (0: the defaults).
 	MaxNotifications int
 	Settle           time.Duration
+}
+
+// Clients are the AWS APIs one account's run calls: the member account's IAM and Secrets
+// Manager (AppSecrets: the secrets machine users' keys go to), and the rotator account's
+// Secrets Manager (the hand-off secrets), SES (its suppression list: Bounces) and S3 (the
+// account's lease, in ReportBucket).
+type Clients struct {
+	IAM        IAMAPI
+	AppSecrets appsecret.API
+	Secrets    handoff.SecretsAPI
+	SES        SuppressionAPI
+	S3         lease.S3API
+}
+
+// New is one account's run on the given clients, configured by s, with seal as the
+// rotator's tag key. Every caller builds the Rotator here (Handler for the Lambda and its
+// test rig, the simulation on its model of AWS), so a field of Rotator is wired once.
+func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Rotator {
+	return &Rotator{IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets,
+		Scanner: &scan.Scanner{IAM: c.IAM, Reserve: TimeReserve}, Bounces: SESBounces{SES: c.SES},
+		Leases: &lease.Leases{S3: c.S3, Bucket: s.ReportBucket}, Policy: s.Policy, Seal: seal,
+		HandoffPrefix: s.HandoffSecretPrefix, HandoffKMSKeyID: s.HandoffKMSKeyID, Log: log}
+}
+
+// NewHandler is the ScanAndRotate step as its Lambda runs it, from the function's AWS
+// configuration and settings: it reads the rotator's tag key (TagKeySecretARN) once.
+// lambdas/scan-and-rotate and the Lambda test rig both build it here.
+func NewHandler(ctx context.Context, cfg aws.Config, s config.Settings, log *slog.Logger) (*Handler, error) {
+	secrets := secretsmanager.NewFromConfig(cfg)
+	seal, err := history.LoadSeal(ctx, secrets, s.TagKeySecretARN)
+	if err != nil {
+		return nil, err
+	}
+	store := s3.NewFromConfig(cfg, awsclient.PathStyle)
+	return &Handler{Base: cfg, Settings: s, S3: store, Seal: seal, Log: log, NewIAM: NewIAMClient,
+		Clients: Clients{Secrets: secrets, SES: sesv2.NewFromConfig(cfg), S3: store}}, nil
 }
 
 // NewIAMClient is the production NewIAM.
@@ -65,10 +102,10 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	calls := &awsclient.Calls{}
 	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Settings.Partition, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
-	iamClient := h.NewIAM(member)
-	r := &Rotator{IAM: iamClient, Secrets: h.Secrets, AppSecrets: secretsmanager.NewFromConfig(member), Scanner: &scan.Scanner{IAM: iamClient, Reserve: TimeReserve}, Bounces: h.Bounces, Leases: h.Leases, Seal: h.Seal, Policy: h.Settings.Policy,
-		HandoffPrefix: h.Settings.HandoffSecretPrefix, HandoffKMSKeyID: h.Settings.HandoffKMSKeyID,
-		MaxNotifications: h.MaxNotifications, Settle: h.Settle, Log: h.Log}
+	c := h.Clients
+	c.IAM, c.AppSecrets = h.NewIAM(member), secretsmanager.NewFromConfig(member)
+	r := New(h.Settings, c, h.Seal, h.Log)
+	r.MaxNotifications, r.Settle = h.MaxNotifications, h.Settle
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)
 	res.Counts.IAMCalls = calls.Total()
 	if err != nil {

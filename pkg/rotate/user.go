@@ -356,27 +356,49 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	return replanned, nil
 }
 
-// unlessStoreBehind re-plans a user whose plan deactivates a key whose successor went to the
-// application's secret, when that secret's current value is not the successor (someone wrote
-// the secret over, or deleted it; pkg/appsecret Current): the application may still read the
-// old key, which then waits (policy.Key.StoreBehind), and its owner is told.
+// unlessStoreBehind re-plans a user whose plan deactivates a key whose successor should be in
+// the application's secret, or announces that key's deactivation day (DeactivationScheduled),
+// when that secret's current value is not the successor (someone wrote the secret over, or
+// deleted it, or the owner made the successor and never put it there; pkg/appsecret
+// Current): the application may still read the old key, which then waits
+// (policy.Key.StoreBehind), and its owner is told why and the day it goes, also in place of
+// the announcement, whose day the key would not keep (DESIGN.md invariant 8).
 func (ur *userRun) unlessStoreBehind(ctx context.Context, up policy.UserPlan) (policy.UserPlan, error) {
 	if ur.deliverTo == "" {
 		return up, nil
 	}
-	behind := false
+	var checked []string
+	for _, n := range up.Notices {
+		if n.Kind == policy.DeactivationScheduled {
+			checked = append(checked, n.AccessKeyID)
+		}
+	}
 	for _, a := range up.Actions {
-		i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == a.AccessKeyID })
-		if a.Action != policy.DeactivateKey || i < 0 || ur.u.Keys[i].Status != policy.Active {
+		if a.Action == policy.DeactivateKey {
+			checked = append(checked, a.AccessKeyID)
+		}
+	}
+	behind := false
+	for _, id := range checked {
+		i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id })
+		if i < 0 || ur.u.Keys[i].Status != policy.Active || ur.u.Keys[i].StoreBehind != "" {
 			continue
 		}
 		succ := ur.successor(ur.u.Keys[i])
 		if succ == "" {
 			continue
 		}
-		why, err := appsecret.Current(ctx, ur.AppSecrets, ur.deliverTo, ur.u.UserName, succ)
+		why, changed, err := appsecret.Current(ctx, ur.AppSecrets, ur.deliverTo, ur.u.UserName, succ)
 		if err != nil {
 			return up, err
+		}
+		j := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == succ })
+		if why != "" && policy.ReadsSuccessor(ur.u.Keys[i], ur.u.Keys[j], changed) {
+			// Written again since, with the successor: the keys' use shows the application
+			// reads it.
+			ur.Log.InfoContext(ctx, "secret written since, and its application uses the new key", "account", ur.acct.AccountID, "user", ur.u.UserName,
+				"accessKeyId", ur.u.Keys[i].AccessKeyID, "newAccessKeyId", succ, "secret", ur.deliverTo)
+			continue
 		}
 		if why != "" {
 			ur.u.Keys[i].StoreBehind, behind = why, true

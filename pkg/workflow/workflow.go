@@ -338,5 +338,18 @@ func LeaseKey(accountID string) string { return LeasesPrefix + accountID + ".jso
 // (pkg/sendrate), one empty object per slot, expired by a lifecycle rule.
 const SendSlotsPrefix = "send-slots/"
 
+// CanaryKey records the last canary run: a run that wrote, over explicitly requested
+// accounts (a few, known ones), each done and every owner notified. CleanupReport writes it;
+// a cleanup run that writes waits for it (ListAccounts), so the one-time cleanup of the whole
+// organization never comes before one real run went right.
+const CanaryKey = "canary.json"
+
+// Canary is CanaryKey's content.
+type Canary struct {
+	RunID    string    `json:"runId"`
+	Now      time.Time `json:"now"`
+	Accounts []string  `json:"accounts"`
+}
+
 // ReportKey is the run's consolidated report, as "json" or "csv".
 func ReportKey(runID, format string) string { return "reports/" + runID + "/report." + format }

@@ -706,7 +706,9 @@ func TestE2EDemoOrganization(t *testing.T) {
 	t.Run("bad input fails with InvalidInput, changes nothing, tells SNS", func(t *testing.T) {
 		for _, input := range []string{`{"accounts":["12345"]}`, `{"acounts":[]}`, `{"accounts":["` + excluded[0] + `"]}`,
 			// Inputs that once ran for real, or over the whole organization: each is refused now.
-			`{"dryRun":null}`, `{"accounts":null}`, `{"dryRun":true,"DRYRUN":false}`, `{"cleanup":true}`} {
+			`{"dryRun":null}`, `{"accounts":null}`, `{"dryRun":true,"DRYRUN":false}`, `{"cleanup":true}`,
+			// The one-time cleanup, confirmed, before any canary run went right.
+			`{"cleanup":true,"confirmCleanup":"` + workflow.CleanupConfirmation + `"}`} {
 			before, sns := o.state(t), len(o.snsMessages(t))
 			ex, _ := o.run(t, input)
 			if ex.Status != "FAILED" || ex.Error != "InvalidInput" {
@@ -905,11 +907,15 @@ func userNamed(t *testing.T, users []sandboxtest.User, name string) sandboxtest.
 	return users[i]
 }
 
-// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization, confirmed,
-// applies rule 7 only, emails no owner, and sends the support team the consolidated report.
+// TestE2ECleanupMode: the one-time initial cleanup on a fresh organization, confirmed, after
+// a canary run of one account, applies rule 7 only, emails no owner, and sends the support
+// team the consolidated report.
 func TestE2ECleanupMode(t *testing.T) {
 	t.Parallel()
 	o := start(t, demoScenario)
+	// The canary the cleanup waits for: one account's daily run, every owner notified.
+	canary, _ := o.run(t, `{"accounts":["`+o.id(t, "dev")+`"]}`)
+	mustSucceed(t, canary)
 	before, pending := o.state(t), o.pending(t)
 	ex, dir := o.run(t, `{"cleanup":true,"confirmCleanup":"`+workflow.CleanupConfirmation+`"}`)
 	mustSucceed(t, ex)

@@ -136,7 +136,13 @@ func findMail(t *testing.T, ms []mail, to, subject string) mail {
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("%d emails to %s with %q in the subject, want 1", len(found), to, subject)
+		// Each one's ID, time and subject: a copy sent again (a retried NotifyUser, an SDK
+		// retry of SendEmail whose first answer was lost) shows as the same subject twice.
+		var seen strings.Builder
+		for _, m := range found {
+			fmt.Fprintf(&seen, "\n  %s %s %q", m.ID, m.Sent.Format(time.RFC3339Nano), m.Subject)
+		}
+		t.Fatalf("%d emails to %s with %q in the subject, want 1:%s", len(found), to, subject, seen.String())
 	}
 	return found[0]
 }

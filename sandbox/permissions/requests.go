@@ -56,7 +56,8 @@ var operations = map[string]operation{
 	"S3 HeadObject":                      onObject("s3:GetObject"),
 	"S3 DeleteObject":                    onObject("s3:DeleteObject"),
 	"S3 ListObjectsV2": func(c calllog.Call, w where) []Request {
-		return []Request{{Action: "s3:ListBucket", Resource: fmt.Sprintf("arn:%s:s3:::%s", w.partition, c.Params["Bucket"])}}
+		return []Request{{Action: "s3:ListBucket", Resource: fmt.Sprintf("arn:%s:s3:::%s", w.partition, c.Params["Bucket"]),
+			Context: map[string][]string{"s3:prefix": {c.Params["Prefix"]}}}}
 	},
 	"Secrets Manager ListSecrets": on("secretsmanager:ListSecrets"),
 	"Secrets Manager CreateSecret": func(c calllog.Call, w where) []Request {

@@ -46,10 +46,13 @@ type secret struct {
 	versionID, token                 string // the AWSCURRENT version's
 	// versions are the values by version ID, and stages the staging labels of the versions
 	// that have one (a version without a label is deprecated: DescribeSecret omits it).
-	versions    map[string]*string
-	stages      map[string][]string
-	tags        []smtypes.Tag
-	created     time.Time
+	versions map[string]*string
+	stages   map[string][]string
+	tags     []smtypes.Tag
+	created  time.Time
+	// lastChanged is DescribeSecret's LastChangedDate: "the last date and time that this
+	// secret was modified in any way" (a value, tags, a scheduled deletion, a policy).
+	lastChanged time.Time
 	deletedDate *time.Time // when its deletion was scheduled (recovery window)
 	deleteOn    time.Time  // the end of the recovery window
 	purgedAt    *time.Time // deleted for good
@@ -243,7 +246,7 @@ func (w *World) createSecret(account string, in *secretsmanager.CreateSecretInpu
 	s := &secret{account: account,
 		arn:  fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", w.Region, account, name, w.randomString(alnum, 6)),
 		name: name, description: aws.ToString(in.Description), kmsKeyID: aws.ToString(in.KmsKeyId),
-		versionID: token, token: token, created: w.now(), tags: cloneTags(in.Tags),
+		versionID: token, token: token, created: w.now(), lastChanged: w.now(), tags: cloneTags(in.Tags),
 		binary: slices.Clone(in.SecretBinary), versions: map[string]*string{}, stages: map[string][]string{},
 	}
 	if in.SecretString != nil {
@@ -315,7 +318,7 @@ func (c *Secrets) DeleteSecret(_ context.Context, in *secretsmanager.DeleteSecre
 		case s.deletedDate != nil:
 			return nil, invalidRequest("You can't perform this operation on the secret because it was already scheduled for deletion.")
 		default:
-			s.deletedDate = aws.Time(now)
+			s.deletedDate, s.lastChanged = aws.Time(now), now
 			s.deleteOn = now.Add(time.Duration(days) * 24 * time.Hour)
 		}
 		return &secretsmanager.DeleteSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), DeletionDate: aws.Time(s.deleteOn)}, nil
@@ -333,7 +336,7 @@ func (c *Secrets) DescribeSecret(_ context.Context, in *secretsmanager.DescribeS
 			return nil, err
 		}
 		out := &secretsmanager.DescribeSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name), Description: optional(s.description),
-			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), DeletedDate: s.deletedDateShown(), Tags: cloneTags(s.tags)}
+			KmsKeyId: optional(s.kmsKeyID), CreatedDate: aws.Time(s.created), LastChangedDate: aws.Time(s.lastChanged), DeletedDate: s.deletedDateShown(), Tags: cloneTags(s.tags)}
 		if len(s.stages) > 0 {
 			out.VersionIdsToStages = map[string][]string{}
 			for id, stages := range s.stages {
@@ -362,7 +365,7 @@ func (c *Secrets) RestoreSecret(_ context.Context, in *secretsmanager.RestoreSec
 		if err != nil {
 			return nil, err
 		}
-		s.deletedDate, s.deleteOn = nil, time.Time{}
+		s.deletedDate, s.deleteOn, s.lastChanged = nil, time.Time{}, c.w.now()
 		return &secretsmanager.RestoreSecretOutput{ARN: aws.String(s.arn), Name: aws.String(s.name)}, nil
 	})
 }
@@ -387,12 +390,12 @@ func (c *Secrets) PutSecretValue(_ context.Context, in *secretsmanager.PutSecret
 		if err != nil {
 			return nil, err
 		}
-		return s.put(token, aws.ToString(in.SecretString))
+		return s.put(token, aws.ToString(in.SecretString), c.w.now())
 	})
 }
 
-// put adds the version token holding value and makes it AWSCURRENT (PutSecretValue).
-func (s *secret) put(token, value string) (*secretsmanager.PutSecretValueOutput, error) {
+// put adds the version token holding value and makes it AWSCURRENT (PutSecretValue) at now.
+func (s *secret) put(token, value string, now time.Time) (*secretsmanager.PutSecretValueOutput, error) {
 	if s.deletedDate != nil {
 		return nil, invalidRequest("You can't perform this operation on the secret because it was marked for deletion.")
 	}
@@ -413,7 +416,7 @@ func (s *secret) put(token, value string) (*secretsmanager.PutSecretValueOutput,
 			delete(s.stages, id)
 		}
 	}
-	s.value = aws.String(value)
+	s.value, s.lastChanged = aws.String(value), now
 	s.versionID, s.token = token, token
 	s.versions[token], s.stages[token] = s.value, []string{"AWSCURRENT"}
 	out.VersionStages = []string{"AWSCURRENT"}
@@ -445,7 +448,7 @@ func (c *Secrets) TagResource(_ context.Context, in *secretsmanager.TagResourceI
 		if len(tags) > maxSecretTags {
 			return nil, invalidParameter(fmt.Sprintf("Number of tags exceeds the maximum of %d", maxSecretTags))
 		}
-		s.tags = tags
+		s.tags, s.lastChanged = tags, c.w.now()
 		return &secretsmanager.TagResourceOutput{}, nil
 	})
 }
@@ -458,6 +461,7 @@ func (c *Secrets) UntagResource(_ context.Context, in *secretsmanager.UntagResou
 			return nil, err
 		}
 		s.tags = slices.DeleteFunc(s.tags, func(t smtypes.Tag) bool { return slices.Contains(in.TagKeys, *t.Key) })
+		s.lastChanged = c.w.now()
 		return &secretsmanager.UntagResourceOutput{}, nil
 	})
 }
@@ -590,7 +594,7 @@ func (w *World) SetAppSecretTag(account, name, key, value string) error {
 	if err != nil {
 		return err
 	}
-	s.tags = slices.DeleteFunc(s.tags, func(t smtypes.Tag) bool { return aws.ToString(t.Key) == key })
+	s.tags, s.lastChanged = slices.DeleteFunc(s.tags, func(t smtypes.Tag) bool { return aws.ToString(t.Key) == key }), w.now()
 	if value != "" {
 		s.tags = append(s.tags, smtypes.Tag{Key: aws.String(key), Value: aws.String(value)})
 	}
@@ -605,7 +609,7 @@ func (w *World) WriteAppSecret(account, name, value string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.put(w.randomUUID(), value)
+	_, err = s.put(w.randomUUID(), value, w.now())
 	return err
 }
 
@@ -617,7 +621,7 @@ func (w *World) DeleteAppSecret(account, name string, days int) error {
 		return err
 	}
 	if s.deletedDate == nil {
-		s.deletedDate, s.deleteOn = aws.Time(w.now()), w.now().AddDate(0, 0, days)
+		s.deletedDate, s.deleteOn, s.lastChanged = aws.Time(w.now()), w.now().AddDate(0, 0, days), w.now()
 	}
 	return nil
 }
@@ -628,7 +632,7 @@ func (w *World) RestoreAppSecret(account, name string) error {
 	if err != nil {
 		return err
 	}
-	s.deletedDate, s.deleteOn = nil, time.Time{}
+	s.deletedDate, s.deleteOn, s.lastChanged = nil, time.Time{}, w.now()
 	return nil
 }
 
@@ -639,6 +643,6 @@ func (w *World) DenyMemberWrites(account, name, by string) error {
 	if err != nil {
 		return err
 	}
-	s.memberWriteDenied = by
+	s.memberWriteDenied, s.lastChanged = by, w.now()
 	return nil
 }

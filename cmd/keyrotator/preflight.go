@@ -1,0 +1,225 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
+)
+
+const preflightHelp = `Usage: keyrotator preflight [--endpoint URL | --profile P --management-profile M] [flags]
+
+Checks, read-only, what the rotator's first real deployment depends on and the local stand-in
+cannot show: SES out of its sandbox, sending, the sender verified and a daily quota for the
+organization's worst day; the organization with all features and StackSets' trusted access
+(and the delegated administrator, when another account than the management account
+administers the member role's StackSet); after the deploy, the member role's StackSet with a
+succeeded instance in every ACTIVE account the rotator processes (failed ones named with their
+reason, such as a role of the member role's name that was there before), the daily schedule
+enabled, and no run of the last 7 days failed. Run it before the first deploy and at any time
+after.
+
+Each check prints pass, fail or cannot-tell, what it found and the exact fix. Exit status: 0
+when no check failed, 1 when one did, 2 on bad flags. --json prints the same for CI.
+
+SES is read with --profile (or the default credentials), in the rotator's account and region;
+Organizations with --management-profile, in the management account; the StackSet there too,
+or with --profile when --stackset-admin-account names a delegated administrator. --endpoint reads both
+from a running local stand-in ("keyrotator sandbox"). Defaults come from cdk.json's context,
+as cdk deploy reads it (--cdk-json).
+
+Examples:
+  keyrotator preflight --profile rotator --management-profile management --users 4000
+  keyrotator preflight --endpoint http://127.0.0.1:4566 --json
+
+Flags:
+`
+
+// cdkContext is what preflight reads from cdk.json's context: the settings cdk deploy uses.
+type cdkContext struct {
+	SenderEmail            string `json:"senderEmail"`
+	MemberRoleName         string `json:"memberRoleName"`
+	ExcludeAccounts        string `json:"excludeAccounts"`
+	ManagementAccountID    string `json:"managementAccountId"`
+	StackSetAdminAccountID string `json:"stackSetAdminAccountId"`
+}
+
+// readCDKContext reads path's context; a missing file is no context unless the path was
+// given.
+func readCDKContext(path string, given bool) (cdkContext, error) {
+	var file struct {
+		Context cdkContext `json:"context"`
+	}
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !given {
+		return file.Context, nil
+	}
+	if err != nil {
+		return file.Context, err
+	}
+	if err := json.Unmarshal(raw, &file); err != nil {
+		return file.Context, fmt.Errorf("%s: %w", path, err)
+	}
+	return file.Context, nil
+}
+
+func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("preflight", preflightHelp, stderr)
+	endpoint := fs.String("endpoint", "", "check a running local stand-in instead of AWS, e.g. http://127.0.0.1:4566")
+	profile := fs.String("profile", "", "AWS profile of the rotator's account (default: the default credentials)")
+	managementProfile := fs.String("management-profile", "", "AWS profile of the organization's management account (default: --profile)")
+	region := fs.String("region", "", "the rotator's region (default: the profile's)")
+	cdkJSON := fs.String("cdk-json", "cdk.json", "the deployment's cdk.json, whose context gives the defaults below")
+	sender := fs.String("sender", "", "the sender address (default: cdk.json's senderEmail, or the stand-in's)")
+	stackSetAdmin := fs.String("stackset-admin-account", "", "the account administering the member role's StackSet (default: cdk.json's stackSetAdminAccountId)")
+	memberRole := fs.String("member-role", "", "memberRoleName (default: cdk.json's, else "+config.DefaultMemberRoleName+"; on the stand-in its memberRole)")
+	var excluded listFlag
+	fs.Var(&excluded, "exclude-accounts", "comma-separated account IDs the rotator never processes (default: cdk.json's excludeAccounts)")
+	users := fs.Int("users", 0, "IAM users with access keys in the accounts the rotator processes, for the SES quota check (0: cannot tell)")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	if exit, ok := parseFlags(fs, args); !ok {
+		return exit
+	}
+	usageErr := usageError("preflight", stderr)
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case *users < 0:
+		return usageErr("--users must not be negative")
+	case *endpoint != "" && (*profile != "" || *managementProfile != ""):
+		return usageErr("--endpoint checks the stand-in: it takes no --profile or --management-profile")
+	}
+	cdkJSONSet := false
+	fs.Visit(func(f *flag.Flag) { cdkJSONSet = cdkJSONSet || f.Name == "cdk-json" })
+	deployment, err := readCDKContext(*cdkJSON, cdkJSONSet)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if *sender == "" {
+		*sender = deployment.SenderEmail
+	}
+	if *memberRole == "" {
+		*memberRole = deployment.MemberRoleName
+	}
+	if !excluded.set && deployment.ExcludeAccounts != "" {
+		_ = excluded.Set(deployment.ExcludeAccounts)
+	}
+	if *stackSetAdmin == "" && deployment.StackSetAdminAccountID != deployment.ManagementAccountID {
+		*stackSetAdmin = deployment.StackSetAdminAccountID
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rotatorCfg, managementCfg, err := preflightConfigs(ctx, *endpoint, *profile, *managementProfile, *region)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrotator preflight: %v\n", err)
+		return 1
+	}
+	if *endpoint != "" {
+		s, err := sandbox.GetSettings(ctx, *endpoint)
+		if err != nil {
+			fmt.Fprintf(stderr, "keyrotator preflight: read the stand-in's settings (is \"keyrotator sandbox\" running there?): %v\n", err)
+			return 1
+		}
+		*sender, *memberRole = cmp.Or(*sender, s.SenderEmail), cmp.Or(*memberRole, s.MemberRole)
+		if !excluded.set {
+			excluded.values = s.ExcludeAccountIDs
+		}
+	}
+	*memberRole = cmp.Or(*memberRole, config.DefaultMemberRoleName)
+	// The StackSet lives in the management account, or in the delegated administrator's:
+	// the rotator's account, as README's set-up has it.
+	stackSetCfg := managementCfg
+	if *stackSetAdmin != "" {
+		stackSetCfg = rotatorCfg
+	}
+	org := organizations.NewFromConfig(managementCfg)
+	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users), preflight.Organization(org, *stackSetAdmin)...)
+	checks = append(checks, preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), org, statemachine.MemberStackSetName,
+		*memberRole, excluded.values, *stackSetAdmin != ""), preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
+	if arn, err := stateMachineARN(ctx, rotatorCfg); err != nil {
+		checks = append(checks, func(context.Context) preflight.Result {
+			return preflight.Result{Check: "recent runs", Verdict: preflight.CannotTell, Detail: err.Error(),
+				Fix: "give preflight credentials of the rotator's account (sts:GetCallerIdentity)"}
+		})
+	} else {
+		checks = append(checks, preflight.RecentRuns(sfn.NewFromConfig(rotatorCfg), arn, time.Now()))
+	}
+	results := preflight.Run(ctx, checks)
+	write := preflight.WriteText
+	if *asJSON {
+		write = preflight.WriteJSON
+	}
+	if err := write(stdout, results); err != nil {
+		fmt.Fprintf(stderr, "keyrotator preflight: %v\n", err)
+		return 1
+	}
+	if preflight.Failed(results) {
+		return 1
+	}
+	return 0
+}
+
+// preflightConfigs returns the configurations of the rotator's account and of the
+// management account: the stand-in's (its default account is both), or the profiles'.
+func preflightConfigs(ctx context.Context, endpoint, profile, managementProfile, region string) (rotator, management aws.Config, err error) {
+	if endpoint != "" {
+		cfg := sandbox.Config(endpoint)
+		return cfg, cfg, nil
+	}
+	load := func(p string) (aws.Config, error) {
+		var opts []func(*awsconfig.LoadOptions) error
+		if p != "" {
+			opts = append(opts, awsconfig.WithSharedConfigProfile(p))
+		}
+		if region != "" {
+			opts = append(opts, awsconfig.WithRegion(region))
+		}
+		return awsclient.Load(ctx, opts...)
+	}
+	if rotator, err = load(profile); err != nil {
+		return rotator, management, err
+	}
+	if managementProfile == "" {
+		return rotator, rotator, nil
+	}
+	management, err = load(managementProfile)
+	return rotator, management, err
+}
+
+// stateMachineARN is the deployed state machine's ARN in the account and region cfg acts in.
+func stateMachineARN(ctx context.Context, cfg aws.Config) (string, error) {
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("which account the credentials act in (STS GetCallerIdentity): %w", err)
+	}
+	caller, err := arn.Parse(aws.ToString(who.Arn))
+	if err != nil {
+		return "", fmt.Errorf("the caller's ARN %q: %w", aws.ToString(who.Arn), err)
+	}
+	return arn.ARN{Partition: caller.Partition, Service: "states", Region: cfg.Region, AccountID: aws.ToString(who.Account),
+		Resource: "stateMachine:" + statemachine.Name}.String(), nil
+}
