@@ -335,8 +335,9 @@ func TestRunThatCannotSeeBouncesAlerts(t *testing.T) {
 
 // TestCanaryRecordedOnlyForARunThatWentRight: a run that wrote, over the accounts its input
 // named, every account done and every owner notified, records the canary a cleanup run waits
-// for; a dry run, a run of the whole organization, a cleanup run, or one whose notifications
-// failed does not.
+// for; a dry run, a run of the whole organization, a cleanup run, one whose notifications
+// failed, or one that could not see bounces (it cannot tell that an owner's email arrived,
+// and alerts) does not.
 func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -346,6 +347,8 @@ func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
 	}{
 		{"a few accounts, all notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, false, true},
 		{"a few accounts, an owner not notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, true, false},
+		{"a few accounts, bounces not suppressed", workflow.Run{Accounts: []string{"111111111111", "222222222222"},
+			BounceProblem: "the SES account's suppression settings have reasons [COMPLAINT], without BOUNCE"}, false, false},
 		{"dry run", workflow.Run{Accounts: []string{"111111111111"}, DryRun: true}, false, false},
 		{"the whole organization", workflow.Run{}, false, false},
 		{"cleanup", workflow.Run{Accounts: []string{"111111111111"}, Cleanup: true}, false, false},

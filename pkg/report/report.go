@@ -150,10 +150,11 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 }
 
 // canary says whether the run is a canary that went right (workflow.CanaryKey): it wrote,
-// over the accounts its input named, and no account failed and every owner was notified.
+// over the accounts its input named, and no account failed and every owner was notified, in a
+// run that could see bounces (one that could not cannot tell that an owner's email arrived).
 func canary(doc Document, out workflow.Report) bool {
 	return !doc.Run.DryRun && !doc.Run.Cleanup && len(doc.Run.Accounts) > 0 && out.Accounts > 0 &&
-		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0
+		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0 && bounceProblem(doc.Run) == ""
 }
 
 // resultReads bounds the concurrent S3 reads of account results: 10,000 accounts are read
