@@ -304,8 +304,9 @@ func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {
 
 // failureNotice is the owner's DeliveryFailed notice about replaces, whose new key newKeyID
 // goes to the secret ur.deliverTo names, and would be given up at the end of the bounded wait
-// counted from deactivateOn; reason, when known, opens its message. Nil when the owner was
-// told already, or replaces no longer exists.
+// counted from deactivateOn, and not before tomorrow (a wait that ran out on a day already
+// past, the key kept since, ends on the next run); reason, when known, opens its message.
+// Nil when the owner was told already, or replaces no longer exists.
 func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, reason string) *policy.Notice {
 	ref := policy.NoticeRef{Kind: policy.DeliveryFailed, AccessKeyID: replaces}
 	usage := ur.usage(replaces)
@@ -316,7 +317,7 @@ func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, r
 	if err != nil {
 		due = ur.run.Now
 	}
-	giveUp := due.AddDate(0, 0, ur.cfg.NoticePeriod).Format(time.DateOnly)
+	giveUp := policy.ActOn(due.AddDate(0, 0, ur.cfg.NoticePeriod), ur.run.Now).Format(time.DateOnly)
 	msg := fmt.Sprintf("Your application keeps using %s meanwhile; the rotator tries again on every run, and if new key %s is not in secret %s by %s, "+
 		"%s is deleted and %s deactivated on that day.", replaces, newKeyID, secretName, giveUp, newKeyID, replaces)
 	if reason != "" {
