@@ -55,12 +55,22 @@ that a new key's email bounced), as AWS serves it:
   GET    /v2/email/suppression/addresses/{address}  the entry, or 404 NotFoundException
   DELETE /v2/email/suppression/addresses/{address}
 
+and SES v2 GetConfigurationSet answered as AWS answers it (patch_sesv2_configuration_set:
+moto's SendingOptions cannot be read, and it sends an empty object for every option a set
+was created without),
+
 and SES v2 SendEmail refusing a message over 40 MB (MessageRejected), as SES does and moto
 does not (limit_sesv2_message_size),
 
 and SES v2 GetAccount (GET /v2/email/account), which moto lacks (the rotator reads its send
-quota): a new production account's quota (14 messages per second, 50,000 a day), or once
-the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1 when 0; 200 a day). Every
+quota and its suppression settings): a new production account's quota (14 messages per
+second, 50,000 a day), or once the SES sandbox is on, the sandbox's (maxSendRate, or AWS's 1
+when 0; 200 a day), and SuppressionAttributes, BOUNCE and COMPLAINT as for every account that
+started using SES after 2019-11-25 until PutAccountSuppressionAttributes
+(PUT /v2/email/account/suppression, {"SuppressedReasons": [...]}) changes them. The stand-in
+sees no bounce: an address is on the suppression list only once a test puts it there, whatever
+the settings (moto's configuration sets keep their SuppressionOptions, which GetConfigurationSet
+returns; the rotator checks those, or the account's, before it relies on the list). Every
 message SES accepts is stamped with the time SES received it, "sent_at" in data.json
 (moto keeps no time), so that tests can count the sends of each second.
 
@@ -118,6 +128,7 @@ from werkzeug.serving import make_server  # noqa: E402
 PREFIX = "/keyrotator/"
 SUPPRESSION = "/v2/email/suppression/addresses"
 SES_ACCOUNT = "/v2/email/account"
+SES_ACCOUNT_SUPPRESSION = "/v2/email/account/suppression"
 MAX_BODY = 1 << 20
 
 
@@ -316,11 +327,26 @@ def enforce_iam_as_aws():
       to a Secrets Manager call only when the tags of the secret it names meet it, as on AWS
       (a secret that does not exist has no tags); otherwise it neither allows nor denies. So
       the member role, whose grant on secrets needs the tag key key-rotator:user, is denied
-      DescribeSecret and PutSecretValue on a secret without it.
+      DescribeSecret and PutSecretValue on a secret without it;
+    - a request without a body (a REST API's GET, HEAD or DELETE, such as SES v2's
+      GetConfigurationSet) has its signature checked over the empty payload it was signed
+      with, as AWS checks it. moto rebuilds the payload from the request's parameters, which
+      for a bodiless request without a query string are its headers: every such call with a
+      role's credentials got 403 SignatureDoesNotMatch.
     """
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.core.exceptions import AccessDeniedError, JsonRESTError
-    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
+
+    original_aws_request = IAMRequestBase._create_aws_request
+
+    def create_aws_request(self):
+        aws_request = original_aws_request(self)
+        if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+            aws_request.data = b""
+        return aws_request
+
+    IAMRequestBase._create_aws_request = create_aws_request
 
     original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
     # The tags of the secret the request being authorized names (None: not a Secrets
@@ -335,10 +361,10 @@ def enforce_iam_as_aws():
         try:
             return original_authorize(self, iam_request_cls, resource)
         except AccessDeniedError as denied:
-            if request.secret_tags is None:
+            if request.secret_tags is None and not self.path.startswith("/v2/email/"):
                 raise
-            # Secrets Manager speaks JSON: AWS answers {"__type": "AccessDeniedException"}
-            # (moto: IAM's XML, which the SDK cannot read).
+            # Secrets Manager and SES v2 speak JSON: AWS answers {"__type":
+            # "AccessDeniedException"} (moto: IAM's XML, which the SDK cannot read).
             raise JsonRESTError("AccessDeniedException", denied.message) from None
         finally:
             request.secret_tags = None
@@ -713,6 +739,7 @@ class SESSandbox:
         self.max_send_rate = 0
         self.last_sends = {}  # account ID -> send times (monotonic) of the last second
         self.accepted_times = []  # epoch seconds of the messages accepted, for SentLast24Hours
+        self.suppressed_reasons = ["BOUNCE", "COMPLAINT"]  # PutAccountSuppressionAttributes
 
     def enable(self, body):
         rate = body.get("maxSendRate", 0)
@@ -747,12 +774,22 @@ class SESSandbox:
             sandboxed, rate = self.enabled, self.max_send_rate
             now = time.time()
             sent = sum(1 for t in self.accepted_times if now - t < 86400)
+            reasons = list(self.suppressed_reasons)
         quota = {"Max24HourSend": 200.0, "MaxSendRate": float(rate or 1)} if sandboxed else \
             {"Max24HourSend": 50000.0, "MaxSendRate": 14.0}
         quota["SentLast24Hours"] = float(sent)
         return {"ProductionAccessEnabled": not sandboxed, "SendingEnabled": True,
                 "EnforcementStatus": "HEALTHY", "DedicatedIpAutoWarmupEnabled": False,
-                "SendQuota": quota}
+                "SendQuota": quota, "SuppressionAttributes": {"SuppressedReasons": reasons}}
+
+    def put_suppression_attributes(self, body):
+        """SES v2 PutAccountSuppressionAttributes: the reasons, BOUNCE and/or COMPLAINT."""
+        reasons = body.get("SuppressedReasons", [])
+        if not isinstance(reasons, list) or any(r not in ("BOUNCE", "COMPLAINT") for r in reasons):
+            raise BadRequest(400, "SuppressedReasons: a list of BOUNCE and COMPLAINT")
+        with self.lock:
+            self.suppressed_reasons = list(dict.fromkeys(reasons))
+        return {}
 
 
 SES_SANDBOX = SESSandbox()
@@ -789,6 +826,29 @@ def limit_sesv2_message_size():
         return original(self, source, destinations, raw_data)
 
     SESV2Backend.send_raw_email = send_raw_email
+
+
+def patch_sesv2_configuration_set():
+    """Make SES v2 GetConfigurationSet answer as AWS does. moto keeps CreateConfigurationSet's
+    SendingOptions object where SendingEnabled's boolean belongs ({"SendingEnabled": {...}},
+    which the Go SDK cannot read at all), and answers every option it was not given as an
+    empty object: an empty SuppressionOptions would read as a set that overrides the account's
+    suppression settings with no reason, where a set created without them does not override."""
+    from moto.ses.models import ConfigurationSet
+
+    def to_dict_v2(self):
+        sending = self.enabled if isinstance(self.enabled, dict) else {"SendingEnabled": bool(self.enabled)}
+        out = {"ConfigurationSetName": self.configuration_set_name,
+               "SendingOptions": {"SendingEnabled": bool(sending.get("SendingEnabled", True))},
+               "Tags": self.tags}
+        for field, value in (("TrackingOptions", self.tracking_options), ("DeliveryOptions", self.delivery_options),
+                             ("ReputationOptions", self.reputation_options),
+                             ("SuppressionOptions", self.suppression_options), ("VdmOptions", self.vdm_options)):
+            if value:
+                out[field] = value
+        return out
+
+    ConfigurationSet.to_dict_v2 = to_dict_v2
 
 
 def patch_ses_sandbox():
@@ -842,6 +902,12 @@ class KeyRotatorApp:
         headers = [("Content-Type", "application/json")]
         if path == SES_ACCOUNT and environ["REQUEST_METHOD"] == "GET":
             status, payload = 200, SES_SANDBOX.account()
+        elif path == SES_ACCOUNT_SUPPRESSION and environ["REQUEST_METHOD"] == "PUT":
+            try:
+                status, payload = 200, SES_SANDBOX.put_suppression_attributes(read_json(environ))
+            except BadRequest as err:
+                status, payload = err.status, {"message": str(err)}
+                headers.append(("x-amzn-ErrorType", "BadRequestException"))
         elif path.startswith(SUPPRESSION):
             try:
                 status, payload = self.suppression(environ["REQUEST_METHOD"],
@@ -995,6 +1061,7 @@ def main(argv=None):
     patch_credential_report()
     patch_ses_sandbox()
     limit_sesv2_message_size()
+    patch_sesv2_configuration_set()
     server = StandInServer(args.port)
     try:
         server.start()

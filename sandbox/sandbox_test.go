@@ -31,6 +31,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
@@ -987,6 +988,89 @@ func TestSESSuppressionListAnswersAsAWS(t *testing.T) {
 	if _, err := client.PutSuppressedDestination(ctx, &sesv2.PutSuppressedDestinationInput{
 		EmailAddress: aws.String(address), Reason: "MAYBE"}); err == nil {
 		t.Error("a reason other than BOUNCE or COMPLAINT was accepted")
+	}
+}
+
+// TestSESSuppressionSettingsAnswerAsAWS: the stand-in answers GetAccount with the account's
+// suppression attributes (BOUNCE and COMPLAINT, as for an account that started using SES
+// after 2019-11-25; moto's GetAccount is the launcher's and had none), changed by
+// PutAccountSuppressionAttributes, and GetConfigurationSet with the set's SuppressionOptions:
+// what pkg/suppression reads before a run relies on the suppression list.
+func TestSESSuppressionSettingsAnswerAsAWS(t *testing.T) {
+	ctx := context.Background()
+	client := sesv2.NewFromConfig(shared.Config())
+	check := func(configSet string, want string) {
+		t.Helper()
+		problem, err := suppression.Check(ctx, client, configSet)
+		if err != nil || !strings.Contains(problem, want) || (want == "") != (problem == "") {
+			t.Errorf("Check(%q) = %q, %v; want %q", configSet, problem, err, want)
+		}
+	}
+	both := []sesv2types.SuppressionListReason{sesv2types.SuppressionListReasonBounce, sesv2types.SuppressionListReasonComplaint}
+	out, err := client.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil || out.SuppressionAttributes == nil || !slices.Equal(out.SuppressionAttributes.SuppressedReasons, both) {
+		t.Fatalf("GetAccount: %+v, %v; want SuppressionAttributes BOUNCE and COMPLAINT", out, err)
+	}
+	check("", "")
+	t.Cleanup(func() {
+		if _, err := client.PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{SuppressedReasons: both}); err != nil {
+			t.Errorf("restore the account's suppression attributes: %v", err)
+		}
+	})
+	if _, err := client.PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{
+		SuppressedReasons: []sesv2types.SuppressionListReason{sesv2types.SuppressionListReasonComplaint}}); err != nil {
+		t.Fatal(err)
+	}
+	check("", "reasons [COMPLAINT], without BOUNCE")
+	for name, reasons := range map[string][]sesv2types.SuppressionListReason{
+		"suppression-test-bounces": both, "suppression-test-complaints": {sesv2types.SuppressionListReasonComplaint}} {
+		if _, err := client.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String(name),
+			SuppressionOptions: &sesv2types.SuppressionOptions{SuppressedReasons: reasons}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("suppression-test-bounces", "")
+	check("suppression-test-complaints", "overrides the account's suppression settings with reasons [COMPLAINT]")
+	check("suppression-test-missing", "does not exist")
+}
+
+// TestBodilessCallOfARoleIsAuthorizedAsAWS: a role's call without a body (SES v2's REST GET
+// and DELETE: GetConfigurationSet, which ListAccounts reads before a run relies on the
+// suppression list) has its signature checked over the empty payload it was signed with,
+// then its policy: allowed for a role granted it, AccessDeniedException (JSON, as SES v2
+// answers) for one that is not. moto
+// rebuilt the payload from the request's headers and answered 403 SignatureDoesNotMatch to
+// every such call (TestE2EBouncedDeliveryIsSentAgain: the run could not read the settings).
+func TestBodilessCallOfARoleIsAuthorizedAsAWS(t *testing.T) {
+	ctx := context.Background()
+	sb := sandboxtest.New(t, &sandbox.Scenario{ManagementAccount: sandbox.Account{Name: "management"}, MemberRole: "provisioning-admin",
+		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
+		Accounts: []sandbox.Account{{Name: "prod"}}, EnforceIAM: true})
+	admin, err := sb.AccountConfig("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ses := sesv2.NewFromConfig(admin)
+	if _, err := ses.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ses.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")}); err != nil {
+		t.Errorf("GetConfigurationSet as the account's administrator: %v, want it read", err)
+	}
+	id, _ := sb.AccountID("prod")
+	if _, err := iam.NewFromConfig(admin).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("bodiless-test-nothing"),
+		AssumeRolePolicyDocument: aws.String(fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",`+
+			`"Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"}]}`, id))}); err != nil {
+		t.Fatal(err)
+	}
+	nothing := sesv2.NewFromConfig(sandbox.AccountConfig(sb.Config(), id, "bodiless-test-nothing"))
+	_, err = nothing.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")})
+	var apiErr interface{ ErrorCode() string }
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "AccessDeniedException" {
+		t.Errorf("GetConfigurationSet by a role granted nothing: %v, want AccessDeniedException", err)
+	}
+	if _, err := ses.DeleteConfigurationSet(ctx, &sesv2.DeleteConfigurationSetInput{ConfigurationSetName: aws.String("bodiless-test")}); err != nil {
+		t.Errorf("DeleteConfigurationSet as the account's administrator: %v, want it deleted", err)
 	}
 }
 

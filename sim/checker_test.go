@@ -103,3 +103,24 @@ func TestUndeliveredKeyPastTheBoundedWaitIsAViolation(t *testing.T) {
 		})
 	}
 }
+
+// An early deletion (before the day told, to make a slot) is judged by the next day the
+// rotator runs: a missed day (no execution) is no run that failed to create the key (campaign
+// seed 16, day 50, after e7cf73c: the deletion's response was lost on day 49, day 50 was
+// missed, day 51 made the key). A day it ran without creating one is a violation.
+func TestEarlyDeletionIsJudgedByTheNextDayTheRotatorRuns(t *testing.T) {
+	now := time.Date(2026, 2, 20, 13, 0, 0, 0, time.UTC)
+	s := &sim{told: newToldDays(), reported: map[string]bool{}, owners: map[string]*owner{"100000000000/user037": {account: "100000000000", user: "user037"}}}
+	s.w = awsmodel.New(func() time.Time { return now }, 1)
+	s.told.earlyDelete["100000000000/user037"] = earlyDelete{day: 49, detail: "user037's key deleted early"}
+	s.told.ranOn, s.day = 49, 50 // day 50 missed
+	s.checkToldDays(false)
+	if len(s.res.Violations) != 0 {
+		t.Fatalf("violations after a missed day: %v, want none yet", s.res.Violations)
+	}
+	s.told.ranOn, s.day = 51, 51 // day 51 ran, and created no key
+	s.checkToldDays(false)
+	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "a key is deleted on the day its owner was told, not before" {
+		t.Errorf("violations %v, want the early deletion once the rotator ran and made no key", s.res.Violations)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
@@ -32,12 +33,14 @@ func (s *sim) daily() {
 		}
 		s.execution(fmt.Sprintf("run-%d", s.day), overlap)
 		s.faults = false
+		s.told.ranOn = s.day
 	}
 	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
 	clean := s.chance(0.25)
 	if clean {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
+		s.told.ranOn = s.day
 		s.now = s.now.Add(10 * time.Minute)
 		s.writes = nil
 		s.execution(fmt.Sprintf("check-%d", s.day), false)
@@ -56,11 +59,18 @@ func (s *sim) daily() {
 // second execution scans one account between the first one's scan and its notifications.
 func (s *sim) execution(runID string, overlap bool) {
 	run := workflow.Run{RunID: runID, Now: s.now}
+	// ListAccounts checks SES's suppression settings once per execution.
+	problem, err := suppression.Check(context.Background(), s.w.SES(), s.settings.SESConfigurationSet)
+	if err != nil {
+		problem = "SES's suppression settings could not be read: " + err.Error()
+	}
+	run.BouncesSuppressed, run.BounceProblem = problem == "", problem
 	for a := range s.cfg.Accounts {
 		acct := workflow.Account{AccountID: fmt.Sprintf("1000000000%02d", a), Name: fmt.Sprintf("account-%d", a)}
 		notes := s.scanAndRotate(run, acct)
 		if overlap && a == 0 {
-			other := workflow.Run{RunID: runID + "-console", Now: s.now}
+			other := run
+			other.RunID = runID + "-console"
 			s.notifyAll(s.scanAndRotate(other, acct))
 		}
 		s.notifyAll(notes)

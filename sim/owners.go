@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -23,6 +24,7 @@ import (
 func (s *sim) morning() {
 	w := s.cfg.World
 	s.sesOutage = s.fault(s.cfg.Faults.SESOutage)
+	s.suppressionSettings()
 	for _, o := range s.sortedOwners() {
 		app, _ := s.appReads(o)
 		for _, k := range s.w.Keys(o.account, o.user) {
@@ -59,6 +61,32 @@ func (s *sim) morning() {
 		} else if addr != "" && s.chance(w.MailboxBack) {
 			s.w.SetBounce(addr, false) // the mailbox is back; SES still suppresses it
 		}
+	}
+}
+
+// suppressionSettings is the operator changing the SES settings that decide whether a bounce
+// of the rotator's mail reaches the account-level suppression list (World.BouncesUnsuppressed,
+// BouncesSuppressedAgain).
+func (s *sim) suppressionSettings() {
+	w := s.cfg.World
+	bounces := []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint}
+	complaints := []sestypes.SuppressionListReason{sestypes.SuppressionListReasonComplaint}
+	switch {
+	case !s.bouncesOff && s.chance(w.BouncesUnsuppressed):
+		s.bouncesOff = true
+		if s.chance(0.5) {
+			s.happened("bounces-unsuppressed-by-configuration-set")
+			s.w.SetConfigurationSet(configurationSet, &sestypes.SuppressionOptions{SuppressedReasons: complaints})
+		} else {
+			s.happened("bounces-unsuppressed-by-account")
+			s.w.SetConfigurationSet(configurationSet, nil) // no override: the account's reasons govern
+			s.w.SetSuppressionReasons(complaints...)
+		}
+	case s.bouncesOff && s.chance(w.BouncesSuppressedAgain):
+		s.bouncesOff = false
+		s.happened("bounces-suppressed-again")
+		s.w.SetConfigurationSet(configurationSet, &sestypes.SuppressionOptions{SuppressedReasons: bounces})
+		s.w.SetSuppressionReasons(bounces...)
 	}
 }
 

@@ -83,6 +83,11 @@ type World struct {
 	SecretWriteDenied, SecretWriteFixed float64
 	AppRewritesSecret, AppRevertsSecret float64
 	AppDeletesSecret, AppRestoresSecret float64
+	// Daily, for the rotator's SES account: an operator leaves BOUNCE out of the suppression
+	// reasons that govern the rotator's mail (the configuration set overriding the account's
+	// without it, or the set's override removed while the account's lacks it), so that a
+	// bounce no longer reaches the suppression list; or puts it back.
+	BouncesUnsuppressed, BouncesSuppressedAgain float64
 }
 
 // DefaultWorld is the campaign's world.
@@ -90,7 +95,8 @@ func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
 		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003, SlowConsumer: 0.05, SlowConsumerDays: 21,
 		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
-		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1}
+		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
+		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1}
 }
 
 // Faults is the schedule of faults, each a named chance.
@@ -181,6 +187,8 @@ type Result struct {
 const (
 	domain       = "example.com"
 	reportBucket = "reports"
+	// configurationSet is the SES configuration set NotifyUser sends through (the stack's).
+	configurationSet = "iam-access-key-rotator-configset"
 )
 
 // owner is what the simulation knows of one IAM user's owner.
@@ -242,6 +250,7 @@ type sim struct {
 	faults      bool // faults are injected (off for the checking re-runs)
 	inRotator   bool // the calls come from the rotator's Lambdas
 	sesOutage   bool
+	bouncesOff  bool     // SES does not suppress bounces of the rotator's mail (World.BouncesUnsuppressed)
 	overlapping bool     // an execution runs inside another's call
 	writes      []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
 	lastSubmit  int      // index of the first SES message not yet read
@@ -293,7 +302,8 @@ func (s *sim) sortedOwners() []*owner {
 // simSettings are the Lambdas' settings in the simulation: their environment, read as the
 // Lambdas read it.
 func simSettings() config.Settings {
-	env := map[string]string{config.AllowedEmailDomains: domain, config.SenderEmail: "rotator@" + domain, config.ReportBucket: reportBucket}
+	env := map[string]string{config.AllowedEmailDomains: domain, config.SenderEmail: "rotator@" + domain, config.ReportBucket: reportBucket,
+		config.SESConfigurationSet: configurationSet}
 	s, err := config.Load(func(name string) string { return env[name] })
 	must(err)
 	return s

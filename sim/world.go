@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -19,6 +20,10 @@ import (
 // some exempt, some without a usable address, some machine users whose keys go to their
 // application's secret (most of those secrets opt in, some do not).
 func (s *sim) setup() {
+	// The stack's configuration set: NotifyUser sends through it, and it suppresses bounces
+	// and complaints whatever the account's settings.
+	s.w.SetConfigurationSet(configurationSet, &sestypes.SuppressionOptions{
+		SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint}})
 	for a := range s.cfg.Accounts {
 		acct := fmt.Sprintf("1000000000%02d", a)
 		for u := range s.cfg.Users {

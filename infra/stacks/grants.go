@@ -67,15 +67,18 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		reason:    "ListAccounts writes one object per run under runs/; the keys are not known in advance",
 		appliesTo: []string{runsObjects},
 	})
-	if cfg.SESMaxSendRate == 0 {
-		// The run's send rate is SES's maximum send rate, read at its start.
-		list.Role.AddToPrincipalPolicy(allow([]string{"ses:GetAccount"}, jsii.String("*")))
-		suppressNag(list.Role, suppression{
-			rule:      "AwsSolutions-IAM5",
-			reason:    "ses:GetAccount supports no resource-level permissions: Resource must be *; it returns the account's SES quotas and status",
-			appliesTo: []string{"Resource::*"},
-		})
-	}
+	// Each run reads the SES account (its send quota, unless sesMaxSendRate is set, and its
+	// suppression settings) and the configuration set's suppression options: a run relies on
+	// the suppression list to confirm deliveries only if a bounce of its mail lands there.
+	list.Role.AddToPrincipalPolicy(allow([]string{"ses:GetAccount"}, jsii.String("*")))
+	list.Role.AddToPrincipalPolicy(allow([]string{"ses:GetConfigurationSet"}, stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("ses"), Resource: jsii.String("configuration-set"), ResourceName: configSet.ConfigurationSetName(),
+	})))
+	suppressNag(list.Role, suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "ses:GetAccount supports no resource-level permissions: Resource must be *; it returns the account's SES quotas, status and suppression settings",
+		appliesTo: []string{"Resource::*"},
+	})
 
 	// Each function that enters member accounts assumes its own role there (member.go): a
 	// role in every account of the organization, by name.

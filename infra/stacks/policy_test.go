@@ -123,9 +123,10 @@ func TestRolePermissions(t *testing.T) {
 		want map[string][]string
 	}{
 		{"ListAccountsRole", with(logsAndTraces("<ListAccountsLogs.Arn>"), map[string][]string{
-			"sts:AssumeRole": {"arn:aws:iam::111111111111:role/iam-access-key-rotator-management"},
-			"s3:PutObject":   {runs},
-			"ses:GetAccount": {"*"},
+			"sts:AssumeRole":          {"arn:aws:iam::111111111111:role/iam-access-key-rotator-management"},
+			"s3:PutObject":            {runs},
+			"ses:GetAccount":          {"*"},
+			"ses:GetConfigurationSet": {configSt},
 		})},
 		{"ScanAndRotateRole", with(logsAndTraces("<ScanAndRotateLogs.Arn>"), map[string][]string{
 			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},
@@ -282,12 +283,12 @@ func TestConditions(t *testing.T) {
 	}
 }
 
-// TestConfiguredSendRate: with sesMaxSendRate set, ListAccounts gets it and no ses:GetAccount
-// (every grant is used); without, it reads SES's quota (TestRolePermissions).
+// TestConfiguredSendRate: with sesMaxSendRate set, ListAccounts gets it; it still reads
+// GetAccount, for the account's suppression settings (pkg/suppression), once per run.
 func TestConfiguredSendRate(t *testing.T) {
 	tmpl := build(t, map[string]any{"sesMaxSendRate": "5"}).templates[RotatorStackID]
-	if got := rolePermissions(t, tmpl, "ListAccountsRole"); got["ses:GetAccount"] != nil {
-		t.Errorf("ses:GetAccount granted with the rate configured: %v", got["ses:GetAccount"])
+	if got := rolePermissions(t, tmpl, "ListAccountsRole"); !reflect.DeepEqual(got["ses:GetAccount"], []string{"*"}) {
+		t.Errorf("ses:GetAccount with the rate configured: %v, want * (the suppression settings)", got["ses:GetAccount"])
 	}
 	for id, r := range resources(tmpl, "AWS::Lambda::Function") {
 		vars := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)

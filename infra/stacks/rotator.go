@@ -77,6 +77,10 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 		ReputationMetrics:    jsii.Bool(true),
 		SendingEnabled:       jsii.Bool(true),
 		TlsPolicy:            awsses.ConfigurationSetTlsPolicy_REQUIRE, // key mails never travel in clear
+		// A delivery is confirmed from the account-level suppression list (pkg/suppression):
+		// the set's reasons override the account's, so a bounce of the rotator's mail lands
+		// there whatever the account is set to.
+		SuppressionReasons: awsses.SuppressionReasons_BOUNCES_AND_COMPLAINTS,
 	})
 
 	env := environment(cfg, resourceNames{

@@ -200,10 +200,17 @@ func TestFailureTopic(t *testing.T) {
 	}
 }
 
+// TestConfigurationSet: NotifyUser's mail goes through a configuration set that requires TLS
+// and suppresses bounces and complaints whatever the account's settings (its
+// SuppressionOptions override the account's): the rotator confirms a delivery from the
+// account-level suppression list, where a bounce lands only for a reason that governs it.
 func TestConfigurationSet(t *testing.T) {
 	_, p := only(t, defaultApp(t).templates[RotatorStackID], "AWS::SES::ConfigurationSet")
 	if p["Name"] != ConfigurationSetName || mustJSON(p["DeliveryOptions"]) != `{"TlsPolicy":"REQUIRE"}` {
 		t.Errorf("configuration set %v", p)
+	}
+	if got := mustJSON(p["SuppressionOptions"]); got != `{"SuppressedReasons":["BOUNCE","COMPLAINT"]}` {
+		t.Errorf("configuration set's SuppressionOptions %s, want BOUNCE and COMPLAINT", got)
 	}
 }
 

@@ -13,7 +13,7 @@ type FunctionVariables struct{ Reads, Requires []string }
 // filtered by ListAccounts, which every execution starts with.
 var Functions = map[string]FunctionVariables{
 	statemachine.ListAccounts: {
-		Reads:    []string{ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, ReportBucket, SESMaxSendRate},
+		Reads:    []string{ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, ReportBucket, SESMaxSendRate, SESConfigurationSet},
 		Requires: []string{ReportBucket},
 	},
 	statemachine.ScanAndRotate: {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 // SecretsAPI is the part of Secrets Manager the scanning side uses.
 type SecretsAPI interface {
 	Deleter
+	Tagger
 	RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
 	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
 	secretsmanager.ListSecretsAPIClient
@@ -89,13 +91,22 @@ const (
 	// address did not bounce. For a key the application's secret refused, nothing was sent:
 	// "RFC3339 runId refused" (MarkRefused; an address always holds an "@"). For a key
 	// written to the application's secret before its owner's email went out: "RFC3339 runId
-	// written" (MarkWritten).
+	// written" (MarkWritten); for one about to be written there: "RFC3339 runId writing"
+	// (MarkWriting).
 	sentTag = config.HandoffSentTag
+	// tagUnwatchedRun names the last run that gave the key to NotifyUser while SES's
+	// suppression settings did not suppress bounces (pkg/suppression): a send by that run
+	// (the sent tag's run) can never be confirmed from the suppression list, since a bounce
+	// would have left no trace there.
+	tagUnwatchedRun = config.RotatorTagKeyPrefix + "unwatched-run"
 	// refusedMark stands for the address in sentTag's value of a refused key.
 	refusedMark = "refused"
 	// writtenMark stands for the address in sentTag's value of a key NotifyUser wrote to the
 	// application's secret, before its owner's email went out (MarkWritten).
 	writtenMark = "written"
+	// writingMark stands for the address in sentTag's value of a key NotifyUser began to
+	// write to the application's secret, the outcome not recorded (MarkWriting).
+	writingMark = "writing"
 )
 
 // Pending is a created key whose hand-off secret still waits for its delivery to be confirmed.
@@ -109,6 +120,9 @@ type Pending struct {
 	// yet), and SentTo the address they went to.
 	Created, Sent time.Time
 	SentTo        string
+	// SentRun is the run whose NotifyUser sent it; UnwatchedRun the last run that queued it
+	// while bounces were not suppressed (MarkUnwatched).
+	SentRun, UnwatchedRun string
 	// Refused is when NotifyUser last found the application's secret refusing the key
 	// (pkg/appsecret; zero: never): a same-day re-run does not send it again.
 	Refused time.Time
@@ -116,6 +130,11 @@ type Pending struct {
 	// not yet sent (zero: not known): the key is delivered, also if the member role may not
 	// describe the secret since. A later MarkSent replaces it; MarkRefused does not.
 	Written time.Time
+	// Writing is when NotifyUser began to write the key to the application's secret, with no
+	// record of the outcome since (zero: not known): the write may have taken effect, so the
+	// key may be in the secret, also if the member role may not describe the secret since.
+	// MarkWritten, MarkSent or MarkRefused (of an attempt that wrote nothing) replaces it.
+	Writing time.Time
 	// Scheduled is set when the secret is scheduled for deletion (NotifyUser schedules it once
 	// sent): its value cannot be read until it is restored.
 	Scheduled bool
@@ -155,6 +174,9 @@ func Store(ctx context.Context, sm SecretsAPI, name, kmsKeyID string, value Valu
 	if p.DeliverTo != "" {
 		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(tagDeliverTo), Value: aws.String(p.DeliverTo)})
 	}
+	if p.UnwatchedRun != "" {
+		in.Tags = append(in.Tags, smtypes.Tag{Key: aws.String(tagUnwatchedRun), Value: aws.String(p.UnwatchedRun)})
+	}
 	if kmsKeyID != "" {
 		in.KmsKeyId = aws.String(kmsKeyID)
 	}
@@ -191,7 +213,7 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 			}
 			p := Pending{SecretARN: aws.ToString(s.ARN), SecretName: aws.ToString(s.Name), UserName: tags[UserTag],
 				AccessKeyID: tags[AccessKeyIDTag], Replaces: tags[ReplacesTag], DeactivateOn: tags[DeactivateOnTag],
-				DeliverTo: tags[tagDeliverTo], Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil}
+				DeliverTo: tags[tagDeliverTo], Created: aws.ToTime(s.CreatedDate), Scheduled: s.DeletedDate != nil, UnwatchedRun: tags[tagUnwatchedRun]}
 			if sent, ok := tags[sentTag]; ok {
 				fields := strings.Fields(sent)
 				t, err := time.Parse(time.RFC3339, strings.Fields(sent + " ")[0])
@@ -204,8 +226,10 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 					p.Refused = t
 				case writtenMark:
 					p.Written = t
+				case writingMark:
+					p.Writing = t
 				default:
-					p.Sent, p.SentTo = t, fields[2]
+					p.Sent, p.SentRun, p.SentTo = t, fields[1], fields[2]
 				}
 			}
 			if p.AccessKeyID == "" || p.UserName == "" || !strings.HasSuffix(p.SecretName, "/"+p.AccessKeyID) {
@@ -217,6 +241,20 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 		}
 	}
 	return pending, problems, nil
+}
+
+// SentUnwatched reports whether the key's last send was made by a run in which SES did not
+// suppress bounces: silence from the suppression list proves nothing of it.
+func (p Pending) SentUnwatched() bool { return p.SentRun != "" && p.SentRun == p.UnwatchedRun }
+
+// MarkUnwatched records on the secret that run runID gives its key to NotifyUser while
+// bounces are not suppressed, before it does: that run's send is never confirmed.
+func MarkUnwatched(ctx context.Context, sm Tagger, arn, runID string) error {
+	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn),
+		Tags: []smtypes.Tag{{Key: aws.String(tagUnwatchedRun), Value: aws.String(runID)}}}); err != nil {
+		return fmt.Errorf("mark hand-off secret %s sent while bounces are not suppressed: %w", arn, err)
+	}
+	return nil
 }
 
 // Tagger is the call NotifyUser makes to mark a secret sent.
@@ -250,11 +288,37 @@ func MarkWritten(ctx context.Context, sm Tagger, arn string, t time.Time, runID 
 	return MarkSent(ctx, sm, arn, t, runID, writtenMark)
 }
 
-// WrittenBefore reports whether the secret carries MarkWritten's record: MarkRefused must not
-// replace it.
-func WrittenBefore(ctx context.Context, sm Reader, arn string) (bool, error) {
+// MarkWriting tags the secret with the time t and run of NotifyUser's attempt that is about
+// to write its key to the application's secret: an attempt that stops after the write took
+// effect and before MarkWritten (its TagResource failing past the SDK's retries, a crash),
+// and whose retry finds the secret refusing (its opt-in withdrawn in between: the rotator may
+// then not even describe it), leaves the record that the key may be there.
+func MarkWriting(ctx context.Context, sm Tagger, arn string, t time.Time, runID string) error {
+	return MarkSent(ctx, sm, arn, t, runID, writingMark)
+}
+
+// Sent is a hand-off secret's sent record as read (ReadSent): NotifyUser's last mark.
+type Sent struct{ fields []string }
+
+// ReadSent reads the secret's sent record. A secret scheduled for deletion can still be
+// described.
+func ReadSent(ctx context.Context, sm Reader, arn string) (Sent, error) {
 	fields, err := sentRecord(ctx, sm, arn)
-	return len(fields) == 3 && fields[2] == writtenMark, err
+	return Sent{fields: fields}, err
+}
+
+// In reports whether run runID already sent the key: a retried NotifyUser then sends it no
+// second time.
+func (s Sent) In(runID string) bool {
+	return len(s.fields) == 3 && s.fields[1] == runID && !slices.Contains([]string{refusedMark, writtenMark, writingMark}, s.fields[2])
+}
+
+// WriteBegun reports, of a key that goes to the application's secret, whether an earlier
+// attempt wrote it there or began to: MarkWritten's or MarkWriting's record, or MarkSent's,
+// which NotifyUser sets for such a key only after writing it. The key may be there whatever
+// the secret answers now.
+func (s Sent) WriteBegun() bool {
+	return len(s.fields) == 3 && s.fields[2] != refusedMark
 }
 
 // sentRecord is the fields of the secret's sent tag (when, the run, the mark), nil without one.
@@ -274,8 +338,8 @@ func sentRecord(ctx context.Context, sm Reader, arn string) ([]string, error) {
 // SentIn reports whether run runID already sent the key of the secret: a retried NotifyUser
 // then sends it no second time. A secret scheduled for deletion can still be described.
 func SentIn(ctx context.Context, sm Reader, arn, runID string) (bool, error) {
-	fields, err := sentRecord(ctx, sm, arn)
-	return len(fields) == 3 && fields[1] == runID && fields[2] != refusedMark && fields[2] != writtenMark, err
+	sent, err := ReadSent(ctx, sm, arn)
+	return sent.In(runID), err
 }
 
 // Schedule schedules the deletion of a sent secret after the minimum recovery window: from

@@ -81,17 +81,8 @@ func (d *Handler) Handle(ctx context.Context, n workflow.Notification) (Delivery
 			writeErr = err
 			d.Log.WarnContext(ctx, "new key refused by its secret", "account", a.AccountID, "user", n.UserName,
 				"accessKeyId", n.NewKey.AccessKeyID, "reason", err.Error())
-			// An earlier attempt that wrote the key left its record: the key is in the secret
-			// (the refusal came since), and the record stays for the run that confirms it.
-			written, err := handoff.WrittenBefore(ctx, d.Secrets, n.NewKey.SecretARN)
-			if err != nil {
-				return out, errors.Join(writeErr, err)
-			}
-			if !written {
-				if err := handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now(), n.RunID); err != nil {
-					return out, errors.Join(writeErr, err)
-				}
-			}
+			// newKeyMails recorded the refusal, or kept an earlier attempt's record that it
+			// wrote, or began to write, the key (the key may be in the secret).
 			if fn := n.NewKey.FailureNotice; fn != nil {
 				notice := *fn
 				notice.Message = writeErr.Error() + ". " + notice.Message
@@ -176,6 +167,26 @@ func (d *Handler) record(ctx context.Context, n workflow.Notification, delivered
 	return sendErr
 }
 
+// recordRefusal records on the hand-off secret that the application's secret (to) refused the
+// new key of n, so that a same-day re-run does not send it again. When an earlier attempt
+// wrote the key there, or began to (begun), the key may be there: if the member role may not
+// describe the secret (its opt-in withdrawn), that record stays, since nothing else can tell;
+// if it may, the secret tells: a key it holds is recorded written, else refused.
+func (d *Handler) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
+	if begun {
+		state, err := appsecret.Find(ctx, d.AppSecrets(n.Account.AccountID), to, n.NewKey.AccessKeyID)
+		switch {
+		case err != nil:
+			return err
+		case state == appsecret.Hidden:
+			return nil
+		case state == appsecret.Holds:
+			return handoff.MarkWritten(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID)
+		}
+	}
+	return handoff.MarkRefused(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID)
+}
+
 var errSentBefore = errors.New("the new key was sent by an earlier attempt of this run")
 
 // newKeyMails reads the new key from its hand-off secret and composes the zip and password
@@ -186,11 +197,11 @@ var errSentBefore = errors.New("the new key was sent by an earlier attempt of th
 // old key is deactivated only once the owner got the new key on an earlier day, so a
 // notification sent later than it was made (a retry past midnight) names no day already past.
 func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Notification, now time.Time) ([]Message, error) {
-	sent, err := handoff.SentIn(ctx, d.Secrets, n.NewKey.SecretARN, n.RunID)
+	sent, err := handoff.ReadSent(ctx, d.Secrets, n.NewKey.SecretARN)
 	switch {
 	case err != nil:
 		return nil, err
-	case sent:
+	case sent.In(n.RunID):
 		return nil, errSentBefore
 	}
 	key, err := handoff.Read(ctx, d.Secrets, n.NewKey.SecretARN)
@@ -204,8 +215,25 @@ func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Noti
 	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: on,
 		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, on), Usage: n.NewKey.Replaced}
 	if to := n.NewKey.DeliverTo; to != "" {
+		// The record of the write goes first: an attempt that stops after the write took
+		// effect (its MarkWritten failing, a crash), and whose retry finds the secret refusing,
+		// must not leave the key for one nobody received. An earlier attempt's record stays.
+		begun := sent.WriteBegun()
+		if !begun {
+			if err := handoff.MarkWriting(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
+				return nil, err
+			}
+		}
 		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
-			return nil, fmt.Errorf("in account %s: %w", a.AccountID, err)
+			err = fmt.Errorf("in account %s: %w", a.AccountID, err)
+			var refused *appsecret.Refused
+			if errors.As(err, &refused) {
+				if markErr := d.recordRefusal(ctx, n, to, begun, now); markErr != nil {
+					// Not the refusal itself: the retry tries again.
+					return nil, fmt.Errorf("%s; %w", err.Error(), markErr)
+				}
+			}
+			return nil, err
 		}
 		if err := handoff.MarkWritten(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package org
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 )
 
 // NewHandler is the ListAccounts step as its Lambda runs it, from the function's AWS
@@ -24,8 +26,14 @@ func NewHandler(cfg aws.Config, s config.Settings, log *slog.Logger) *Handler {
 		orgCfg = awsclient.AssumeRole(cfg, s.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 	}
 	tagKey, tagValue := s.ExcludeTag()
+	ses := sesv2.NewFromConfig(cfg)
 	return &Handler{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
 		Bucket: s.ReportBucket, Excluded: s.ExcludeAccounts, ExcludedOUs: s.ExcludeOUs,
 		ExcludeTagKey: tagKey, ExcludeTagValue: tagValue, Log: log, Clock: time.Now,
-		SendRate: sendrate.Rate(s.SESMaxSendRate, sesv2.NewFromConfig(cfg))}
+		SendRate: sendrate.Rate(s.SESMaxSendRate, ses),
+		// NotifyUser sends through this configuration set: its suppression options, or the
+		// account's, decide whether a bounce reaches the suppression list.
+		Bounces: func(ctx context.Context) (string, error) {
+			return suppression.Check(ctx, ses, s.SESConfigurationSet)
+		}}
 }

@@ -23,6 +23,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -59,6 +60,10 @@ type Handler struct {
 	Clock func() time.Time
 	// SendRate gives the run's SES send rate (sendrate.Rate: the configured one, or SES's).
 	SendRate func(context.Context) (int, error)
+	// Bounces checks SES's suppression settings (suppression.Check on the configuration set
+	// the run's mail goes through): "" when bounces are suppressed, else the problem. nil: not
+	// checked, and the run confirms no delivery by email.
+	Bounces func(context.Context) (string, error)
 }
 
 // Handle validates the input before anything else (an *workflow.InvalidInput on any problem),
@@ -85,6 +90,9 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 		}
 	}
 	if run.SendRate, err = l.SendRate(ctx); err != nil {
+		return workflow.AccountList{}, err
+	}
+	if err := l.checkBounces(ctx, &run); err != nil {
 		return workflow.AccountList{}, err
 	}
 
@@ -131,6 +139,31 @@ func (l *Handler) canaryPassed(ctx context.Context) error {
 	if len(out.Contents) == 0 {
 		return &workflow.InvalidInput{Field: "cleanup", Problem: `waits for a canary: first run a few known accounts, {"accounts":["111122223333"]}, ` +
 			"and see it succeed with every owner notified (docs/operations.md, First day on AWS); no run has yet"}
+	}
+	return nil
+}
+
+// checkBounces records in the run whether it may rely on SES's suppression list to learn
+// of bounces, once for every account. Settings that cannot be read are no reason to stop the
+// run: it goes on without confirming deliveries by email, and the report says why; only a
+// retryable error (throttling) is returned, for the state machine to retry.
+func (l *Handler) checkBounces(ctx context.Context, run *workflow.Run) error {
+	if l.Bounces == nil {
+		run.BounceProblem = suppression.NotChecked
+		return nil
+	}
+	problem, err := l.Bounces(ctx)
+	switch {
+	case err != nil && workflow.IsRetryable(err):
+		return err
+	case err != nil:
+		problem = fmt.Sprintf("SES's suppression settings could not be read (%v): no new key sent by email is confirmed as delivered "+
+			"in this run, since a bounce might not reach the account-level suppression list; grant the ListAccounts role "+
+			"ses:GetAccount and ses:GetConfigurationSet on the rotator's configuration set (the stack does)", err)
+	}
+	run.BouncesSuppressed, run.BounceProblem = problem == "", problem
+	if problem != "" {
+		l.Log.WarnContext(ctx, "bounces are not suppressed: no delivery by email is confirmed in this run", "runId", run.RunID, "problem", problem)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -230,6 +231,46 @@ func TestHandleWithoutSendRate(t *testing.T) {
 	_, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
 	if err == nil || !strings.Contains(err.Error(), "SES send quota") || len(org.calls) != 0 || len(store.objects) != 0 {
 		t.Errorf("error %v after Organizations calls %v and %d objects written, want the quota's error before any", err, org.calls, len(store.objects))
+	}
+}
+
+// TestRunSaysWhetherBouncesAreSuppressed: ListAccounts checks SES's suppression settings once
+// and the run carries the outcome to every account: suppressed; a problem (not suppressed,
+// unchecked, or unreadable settings, which do not stop the run); a throttled check is
+// returned, for the state machine to retry.
+func TestRunSaysWhetherBouncesAreSuppressed(t *testing.T) {
+	throttled := &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "slow down"}
+	tests := []struct {
+		name       string
+		bounces    func(context.Context) (string, error)
+		suppressed bool
+		problem    string // a substring of Run.BounceProblem
+		err        bool
+	}{
+		{name: "suppressed", bounces: func(context.Context) (string, error) { return "", nil }, suppressed: true},
+		{name: "not suppressed", bounces: func(context.Context) (string, error) { return "without BOUNCE", nil }, problem: "without BOUNCE"},
+		{name: "not checked", problem: "were not checked"},
+		{name: "unreadable", bounces: func(context.Context) (string, error) { return "", errors.New("AccessDenied") },
+			problem: "could not be read (AccessDenied)"},
+		{name: "throttled", bounces: func(context.Context) (string, error) { return "", throttled }, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			org := &fakeOrg{accounts: []orgtypes.Account{account("333333333333", "prod", orgtypes.AccountStateActive)}}
+			l := &Handler{Org: org, S3: &fakeS3{objects: map[string][]byte{}}, Bucket: "reports", Log: slog.New(slog.DiscardHandler),
+				SendRate: oneASecond, Bounces: tt.bounces}
+			got, err := l.Handle(context.Background(), workflow.ListAccountsRequest{Input: json.RawMessage(`{}`), RunID: "r", StartTime: time.Now()})
+			if tt.err {
+				if !workflow.IsRetryable(err) {
+					t.Errorf("err %v, want the throttling, retryable", err)
+				}
+				return
+			}
+			if err != nil || got.Run.BouncesSuppressed != tt.suppressed || !strings.Contains(got.Run.BounceProblem, tt.problem) ||
+				tt.suppressed != (got.Run.BounceProblem == "") {
+				t.Errorf("run %+v, %v; want suppressed %v, problem %q", got.Run, err, tt.suppressed, tt.problem)
+			}
+		})
 	}
 }
 

@@ -283,6 +283,11 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		}
 	case canCreate && k.AccessKeyID == toRotate.AccessKeyID:
 		// Rotated below; deactivated noticePeriod days after its replacement exists.
+	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID && k.StoreBehind != "":
+		// The application's secret does not hold k's successor, which reached rotate-at
+		// itself while k waited (a short RotationDays, warnings that could not count): k
+		// waits for the secret all the same, as for its replacement (invariant 10).
+		d.storeBehind(k, other)
 	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
 		// Both keys are Active and neither replaces the other: the oldest goes on its date,
 		// which frees its slot for the other's replacement on the next run. The younger stays

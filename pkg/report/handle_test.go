@@ -291,10 +291,53 @@ func TestAlertListsAreBounded(t *testing.T) {
 	}
 }
 
+// TestRunThatCannotSeeBouncesAlerts: a run whose ListAccounts found that SES does not put
+// bounced addresses on the suppression list confirms no delivery by email; even with every
+// account done, the support email and the SNS alert say so, naming the setting and the fix.
+func TestRunThatCannotSeeBouncesAlerts(t *testing.T) {
+	problem := "the SES account's suppression settings (GetAccount SuppressionAttributes) have reasons [COMPLAINT], without BOUNCE; " +
+		"fix: aws sesv2 put-account-suppression-attributes --suppressed-reasons BOUNCE COMPLAINT"
+	run := workflow.Run{RunID: "run-1", Now: time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC), BounceProblem: problem}
+	prod := workflow.Account{AccountID: "111111111111", Name: "prod"}
+	store := &fakeS3{objects: map[string][]byte{}}
+	listing := workflow.AccountList{Run: run, AccountCount: 1, Bucket: "reports", Key: workflow.AccountsKey(run.RunID)}
+	store.putJSON(t, listing.Key, []workflow.Account{prod})
+	store.putJSON(t, workflow.ResultKey(run.RunID, prod.AccountID), workflow.AccountResult{Run: run, Account: prod, Status: workflow.AccountDone,
+		Counts: workflow.Counts{Users: 1}, Users: []workflow.UserResult{}})
+	topic, ses := &fakeSNS{}, &fakeSES{}
+	r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(ses, "", nil), Bucket: "reports", From: "rotator@example.com",
+		SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+		Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+	out, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.SupportEmailed || ses.sent != 1 || !strings.Contains(string(ses.raws[0]), "without BOUNCE") {
+		t.Errorf("support email sent %d (SupportEmailed %v); want one saying BOUNCE is not suppressed", ses.sent, out.SupportEmailed)
+	}
+	if len(topic.messages) != 1 {
+		t.Fatalf("%d SNS alerts, want 1", len(topic.messages))
+	}
+	msg, subject := aws.ToString(topic.messages[0].Message), aws.ToString(topic.messages[0].Subject)
+	for _, part := range []string{"Bounces NOT suppressed", "without BOUNCE", "put-account-suppression-attributes --suppressed-reasons BOUNCE COMPLAINT"} {
+		if !strings.Contains(msg, part) {
+			t.Errorf("the SNS alert does not say %q:\n%s", part, msg)
+		}
+	}
+	if !strings.Contains(subject, "bounces not suppressed") {
+		t.Errorf("SNS subject %q does not say it", subject)
+	}
+	run.BouncesSuppressed, run.BounceProblem = true, ""
+	if needsHuman(Document{Run: run}) {
+		t.Errorf("a run that sees bounces and has nothing else to say needs a human")
+	}
+}
+
 // TestCanaryRecordedOnlyForARunThatWentRight: a run that wrote, over the accounts its input
 // named, every account done and every owner notified, records the canary a cleanup run waits
-// for; a dry run, a run of the whole organization, a cleanup run, or one whose notifications
-// failed does not.
+// for; a dry run, a run of the whole organization, a cleanup run, one whose notifications
+// failed, or one that could not see bounces (it cannot tell that an owner's email arrived,
+// and alerts) does not.
 func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -304,6 +347,8 @@ func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
 	}{
 		{"a few accounts, all notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, false, true},
 		{"a few accounts, an owner not notified", workflow.Run{Accounts: []string{"111111111111", "222222222222"}}, true, false},
+		{"a few accounts, bounces not suppressed", workflow.Run{Accounts: []string{"111111111111", "222222222222"},
+			BounceProblem: "the SES account's suppression settings have reasons [COMPLAINT], without BOUNCE"}, false, false},
 		{"dry run", workflow.Run{Accounts: []string{"111111111111"}, DryRun: true}, false, false},
 		{"the whole organization", workflow.Run{}, false, false},
 		{"cleanup", workflow.Run{Accounts: []string{"111111111111"}, Cleanup: true}, false, false},

@@ -138,7 +138,7 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 			r.Log.ErrorContext(ctx, "support email not sent", "runId", run.RunID, "error", err)
 		}
 	}
-	if out.FailedAccounts > 0 || out.Totals.NotifyFailures > 0 || emailErr != nil {
+	if out.FailedAccounts > 0 || out.Totals.NotifyFailures > 0 || emailErr != nil || bounceProblem(doc.Run) != "" {
 		if err := r.alert(ctx, doc, out, emailErr); err != nil {
 			return out, err
 		}
@@ -150,10 +150,11 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 }
 
 // canary says whether the run is a canary that went right (workflow.CanaryKey): it wrote,
-// over the accounts its input named, and no account failed and every owner was notified.
+// over the accounts its input named, and no account failed and every owner was notified, in a
+// run that could see bounces (one that could not cannot tell that an owner's email arrived).
 func canary(doc Document, out workflow.Report) bool {
 	return !doc.Run.DryRun && !doc.Run.Cleanup && len(doc.Run.Accounts) > 0 && out.Accounts > 0 &&
-		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0
+		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0 && bounceProblem(doc.Run) == ""
 }
 
 // resultReads bounds the concurrent S3 reads of account results: 10,000 accounts are read
@@ -271,7 +272,22 @@ func needsHuman(doc Document) bool {
 		failed = failed || a.Status == workflow.AccountFailed
 	}
 	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
-		len(atRisk(doc)) > 0
+		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != ""
+}
+
+// bounceProblem says why the run could not learn of bounces from SES's suppression list, as
+// ListAccounts found (Run.BounceProblem), "" when it could (or for a run that carries no
+// check at all, which only tests build).
+func bounceProblem(run workflow.Run) string {
+	if run.BouncesSuppressed {
+		return ""
+	}
+	return run.BounceProblem
+}
+
+// bounceLine is the report's line about a run that could not see bounces.
+func bounceLine(run workflow.Run) string {
+	return "Bounces NOT suppressed, deliveries by email not confirmed: " + bounceProblem(run)
 }
 
 // CSV renders the report as one row per action (or per key of a user without one, or per
@@ -383,6 +399,11 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 	}
 	summary := []string{
 		"Run: " + doc.Run.RunID + " (" + mode + ")",
+	}
+	if bounceProblem(doc.Run) != "" {
+		summary = append(summary, bounceLine(doc.Run))
+	}
+	summary = append(summary,
 		fmt.Sprintf("Accounts processed: %d, failed: %d", out.Accounts, out.FailedAccounts),
 		fmt.Sprintf("Keys created: %d, deactivated: %d, deleted: %d", t.KeysCreated, t.KeysDeactivated, t.KeysDeleted),
 		fmt.Sprintf("Notices to owners: %d", t.Notices),
@@ -390,8 +411,8 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see report.csv): %d, user failures: %d", t.Deferred, t.Failures),
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
 		fmt.Sprintf("Owners at risk (an old key used within %d days and deactivated within %d days): %d", policy.AtRiskDays, policy.AtRiskDays, len(atRisk(doc))),
-		"Full report: s3://" + bucket + "/" + out.JSONKey,
-	}
+		"Full report: s3://"+bucket+"/"+out.JSONKey,
+	)
 	for _, line := range failedAccounts(doc, bucket, out.JSONKey) {
 		summary = append(summary, "Account "+line)
 	}
@@ -496,6 +517,10 @@ func (r *Handler) alert(ctx context.Context, doc Document, out workflow.Report, 
 		for _, line := range notNotified(doc, r.Bucket, out.JSONKey) {
 			msg.WriteString("- " + line + "\n")
 		}
+	}
+	if bounceProblem(doc.Run) != "" {
+		subject = append(subject, "bounces not suppressed")
+		msg.WriteString("\n" + bounceLine(doc.Run) + "\n")
 	}
 	if emailErr != nil {
 		subject = append(subject, "support email not sent")

@@ -16,6 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -120,6 +121,10 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
 			return false, err
 		}
+	} else if why := e.unconfirmable(p); why != "" {
+		// Silence from the suppression list proves nothing: the key waits.
+		e.Log.WarnContext(ctx, "new key's email not confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID, "reason", why)
+		return false, nil
 	} else if e.Bounces != nil {
 		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
 		if err != nil {
@@ -138,6 +143,32 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 	}
 	e.Log.InfoContext(ctx, "delivery confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID)
 	return true, nil
+}
+
+// bounceProblem says why this run cannot learn of bounces from SES's suppression list
+// (Run.BouncesSuppressed, checked once per run by ListAccounts), "" when it can.
+func (e *execution) bounceProblem() string {
+	if e.run.BouncesSuppressed {
+		return ""
+	}
+	return cmp.Or(e.run.BounceProblem, suppression.NotChecked)
+}
+
+// unconfirmable says why a key sent by email cannot be confirmed from the suppression list
+// by this run, "" when it can: bounces are not suppressed now, or were not when the key was
+// last sent (that send's bounce left no trace; the key is sent again once they are).
+func (e *execution) unconfirmable(p handoff.Pending) string {
+	if p.DeliverTo != "" {
+		return ""
+	}
+	if problem := e.bounceProblem(); problem != "" {
+		return fmt.Sprintf("the delivery of new key %s by email is not confirmed: %s", p.AccessKeyID, problem)
+	}
+	if p.SentUnwatched() {
+		return fmt.Sprintf("new key %s was sent by run %s, when SES did not suppress bounces: that send cannot be confirmed, the key is sent again",
+			p.AccessKeyID, p.SentRun)
+	}
+	return ""
 }
 
 // unmark clears the user's pending mark if it covers the key of p, before p's secret is
@@ -210,6 +241,20 @@ func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
 		p.AccessKeyID, limit.Format(time.DateOnly), ur.cfg.NoticePeriod, cmp.Or(p.Replaces, "the old key"))
 }
 
+// writtenUnseen reports whether the key of p may be in its application's secret, which the
+// member role may no longer describe (its opt-in withdrawn since): NotifyUser began to write
+// it there and recorded no outcome (Pending.Writing: the write may have taken effect). Such a
+// key is not given up as undelivered at the end of the bounded wait, since the application
+// may read it; nor is it confirmed, since it may not be there: it waits, stored, until the
+// secret can be described again.
+func (ur *userRun) writtenUnseen(ctx context.Context, p handoff.Pending) (bool, error) {
+	if p.DeliverTo == "" || p.Writing.IsZero() {
+		return false, nil
+	}
+	state, err := appsecret.Find(ctx, ur.AppSecrets, p.DeliverTo, p.AccessKeyID)
+	return state == appsecret.Hidden, err
+}
+
 // dropUndeliverable deletes a new key that could not be delivered within the bounded wait,
 // and its secret: nobody holds it, and the owner's address is given up.
 func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, email, problem string) error {
@@ -259,8 +304,9 @@ func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {
 
 // failureNotice is the owner's DeliveryFailed notice about replaces, whose new key newKeyID
 // goes to the secret ur.deliverTo names, and would be given up at the end of the bounded wait
-// counted from deactivateOn; reason, when known, opens its message. Nil when the owner was
-// told already, or replaces no longer exists.
+// counted from deactivateOn, and not before tomorrow (a wait that ran out on a day already
+// past, the key kept since, ends on the next run); reason, when known, opens its message.
+// Nil when the owner was told already, or replaces no longer exists.
 func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, reason string) *policy.Notice {
 	ref := policy.NoticeRef{Kind: policy.DeliveryFailed, AccessKeyID: replaces}
 	usage := ur.usage(replaces)
@@ -271,7 +317,7 @@ func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, r
 	if err != nil {
 		due = ur.run.Now
 	}
-	giveUp := due.AddDate(0, 0, ur.cfg.NoticePeriod).Format(time.DateOnly)
+	giveUp := policy.ActOn(due.AddDate(0, 0, ur.cfg.NoticePeriod), ur.run.Now).Format(time.DateOnly)
 	msg := fmt.Sprintf("Your application keeps using %s meanwhile; the rotator tries again on every run, and if new key %s is not in secret %s by %s, "+
 		"%s is deleted and %s deactivated on that day.", replaces, newKeyID, secretName, giveUp, newKeyID, replaces)
 	if reason != "" {

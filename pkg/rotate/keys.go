@@ -85,7 +85,19 @@ func markTime(mark string) (time.Time, error) {
 func (ur *userRun) write(ctx context.Context, up policy.UserPlan, a policy.Action) (*workflow.NewKey, error) {
 	switch a.Action {
 	case policy.DeleteKey:
-		return nil, ur.deleteKey(ctx, a.AccessKeyID)
+		if err := ur.deleteKey(ctx, a.AccessKeyID); err != nil {
+			return nil, err
+		}
+		// A key still waiting for its delivery's confirmation (one sent while bounces were
+		// not suppressed, deleted as unused) takes its hand-off secret with it in this run:
+		// left for the next run to drop, it would be a same-day re-run's write.
+		if p, ok := ur.pending[a.AccessKeyID]; ok {
+			if err := handoff.Delete(ctx, ur.Secrets, p.SecretARN); err != nil {
+				return nil, fmt.Errorf("delete the hand-off secret of deleted key %s: %w", a.AccessKeyID, err)
+			}
+			delete(ur.pending, a.AccessKeyID)
+		}
+		return nil, nil
 	case policy.DeactivateKey:
 		_, err := ur.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: aws.String(a.AccessKeyID), Status: types.StatusTypeInactive})
 		return nil, err
@@ -150,7 +162,8 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	name := handoff.Name(e.HandoffPrefix, e.acct.AccountID, ur.u.UserName, id)
 	arn, err := handoff.Store(ctx, e.Secrets, name, e.HandoffKMSKeyID,
 		handoff.Value{AccessKeyID: id, SecretAccessKey: secret.New(aws.ToString(out.AccessKey.SecretAccessKey)), ZipPassword: ur.zipPassword()},
-		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo})
+		handoff.Pending{UserName: ur.u.UserName, AccessKeyID: id, Replaces: a.Replaces, DeactivateOn: a.DeactivateOn, DeliverTo: ur.deliverTo,
+			UnwatchedRun: ur.unwatchedRun()})
 	if err != nil {
 		if delErr := ur.deleteKey(ctx, id); delErr != nil {
 			return nil, fmt.Errorf("%w; the undeliverable key %s stays marked for deletion by a later run: %v", err, id, delErr)
@@ -163,6 +176,15 @@ func (ur *userRun) createKey(ctx context.Context, up policy.UserPlan, a policy.A
 	}
 	return &workflow.NewKey{AccessKeyID: id, SecretARN: arn, ReplacesAccessKeyID: a.Replaces, DeactivateOn: a.DeactivateOn,
 		Replaced: ur.usage(a.Replaces), DeliverTo: ur.deliverTo}, nil
+}
+
+// unwatchedRun is the run's ID when it sends the new key by email while bounces are not
+// suppressed (its send can never be confirmed), else "".
+func (ur *userRun) unwatchedRun() string {
+	if ur.deliverTo != "" || ur.bounceProblem() == "" {
+		return ""
+	}
+	return ur.run.RunID
 }
 
 func (ur *userRun) clearMark(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -27,13 +28,18 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	bound := "" // the date the bounded wait counts from: the new key's first, on a redelivery
 	if newKey == nil {
 		for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
-			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) && !history.SameDay(p.Written, e.run.Now) {
+			if p := ur.pending[id]; !history.SameDay(p.Sent, e.run.Now) && !history.SameDay(p.Refused, e.run.Now) && !history.SameDay(p.Written, e.run.Now) && !history.SameDay(p.Writing, e.run.Now) {
 				if refusal := ur.refusal(ctx, p); refusal != "" {
 					ur.ur.EmailProblem = refusal
 					// Not sent to NotifyUser, which would be refused: the owner is told why here.
 					if n := ur.failureNotice(id, p.Replaces, p.DeactivateOn, p.DeliverTo, refusal); n != nil {
 						notices = append(slices.Clone(notices), *n)
 					}
+					continue
+				}
+				if p.DeliverTo == "" && !p.Sent.IsZero() && e.bounceProblem() != "" {
+					// Sent before, and a new send could not be confirmed either: the key waits
+					// for a run that sees bounces, which sends it again.
 					continue
 				}
 				replaced := ur.usage(p.Replaces)
@@ -75,6 +81,17 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 		}
 		e.res.Counts.Deferred++
 		return
+	}
+	if redelivery && newKey.DeliverTo == "" && e.bounceProblem() != "" {
+		// This run's send of the key can never be confirmed: say so on its secret first. A
+		// new key's secret says so from its creation (createKey).
+		if err := handoff.MarkUnwatched(ctx, e.Secrets, newKey.SecretARN, e.run.RunID); err != nil {
+			e.Log.WarnContext(ctx, "redelivery left to a later run", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", newKey.AccessKeyID, "error", err.Error())
+			if newKey, redelivery = nil, false; len(up.Notices) == 0 {
+				return
+			}
+			notices = up.Notices
+		}
 	}
 	if redelivery {
 		e.Log.InfoContext(ctx, "redelivering pending key", "account", e.acct.AccountID, "user", ur.u.UserName, "accessKeyId", newKey.AccessKeyID)

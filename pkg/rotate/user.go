@@ -29,6 +29,9 @@ type userRun struct {
 	inactive map[string]history.Inactive
 	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
 	deliverTo string
+	// unconfirmed says why deliveries of the user's keys by email could not be confirmed
+	// (bounces not suppressed), for the report.
+	unconfirmed []string
 	// untrusted are the user's rotator tags whose MAC did not verify, as read (history.Seal):
 	// taken as absent, and replaced whenever the rotator writes that tag.
 	untrusted map[string]string
@@ -136,15 +139,18 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			delete(ur.pending, id)
-		case used[id] && p.DeliverTo != "" && ur.confirmable(p, created[id]) && !e.run.DryRun && !p.Scheduled:
-			// A new key that went to the application's secret and was used reached its
+		case used[id] && !e.run.DryRun && !p.Scheduled && !history.SameDay(p.Sent, e.run.Now) && (p.DeliverTo == "" || !history.SameDay(p.Created, e.run.Now)):
+			// A new key that was used reached its owner, whatever SES's suppression list
+			// shows or could show (a send while bounces were not suppressed, say), or its
 			// application, whatever the rotator can see of the secret since (its opt-in
 			// withdrawn, so DescribeSecret is denied; the secret rewritten or deleted) and
-			// whatever NotifyUser recorded (a write whose response or record was lost): only
-			// that secret ever held it. It is delivered, never deleted as undeliverable at the
-			// end of the bounded wait; the old key still waits while the secret's current
-			// value is not the new key (unlessStoreBehind). As in confirm, a pending mark left
-			// over the key goes before its hand-off secret does.
+			// whatever NotifyUser recorded (a write whose response or record was lost): it is
+			// delivered, never deleted as undeliverable at the end of the bounded wait. The old
+			// key still waits while the secret's current value is not the new key
+			// (unlessStoreBehind), and a DeliveryFailed day once told holds (the notice is not
+			// dropped as replaced). As in confirm, a pending mark left over the key goes before
+			// its hand-off secret does, and not on the day it was sent (a same-day re-run writes
+			// nothing).
 			if err := e.unmark(ctx, p, ur.u.Tags); err != nil {
 				return err
 			}
@@ -162,6 +168,11 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				delete(ur.pending, id)
 			}
 		}
+		if _, waiting := ur.pending[id]; waiting && ur.confirmable(p, created[id]) {
+			if why := e.unconfirmable(p); why != "" {
+				ur.unconfirmed = append(ur.unconfirmed, why)
+			}
+		}
 	}
 	email, _ := policy.OwnerEmail(ur.u.Tags, e.cfg)
 	dest, err := ur.destination(ctx, email)
@@ -173,7 +184,21 @@ func (ur *userRun) prepare(ctx context.Context) error {
 			given, history.UndeliverableTag, appsecret.DeliveryTag))
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
+		if p := ur.pending[id]; e.unconfirmable(p) != "" || history.SameDay(p.Sent, e.run.Now) {
+			// The wait ends only after a send whose bounce the rotator could see, on a later
+			// day: a key sent while bounces were not suppressed may well have arrived.
+			continue
+		}
 		if problem := ur.deliveryGivenUp(ur.pending[id]); problem != "" {
+			unseen, err := ur.writtenUnseen(ctx, ur.pending[id])
+			if err != nil {
+				return err
+			}
+			if unseen {
+				ur.unconfirmed = append(ur.unconfirmed, fmt.Sprintf("new key %s may be in secret %s, which the rotator may no longer describe "+
+					"(its tag key %s removed?): it is not deleted as undelivered while its application may read it", id, ur.pending[id].DeliverTo, appsecret.OptInTag))
+				continue
+			}
 			ur.givenUp(ur.pending[id].DeliverTo != "", problem)
 			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
 				return err
@@ -234,6 +259,9 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	}
 	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
 	ur.ur.RotationDaysProblem = up.RotationDaysProblem
+	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
+		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
+	}
 	if ur.ur.EmailProblem == "" {
 		ur.ur.EmailProblem = ur.u.SecretProblem // the key's delivery, not the owner's address
 	}
@@ -284,7 +312,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 ||
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 || len(ur.unconfirmed) > 0 ||
 		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
@@ -298,12 +326,16 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	destructive := slices.ContainsFunc(up.Actions, func(a policy.Action) bool {
 		return a.Action == policy.DeactivateKey || a.Action == policy.DeleteKey
 	})
-	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil {
+	if !destructive || up.Email == "" || len(ur.u.NoticesSent) == 0 || e.Bounces == nil && e.bounceProblem() == "" {
 		return up, nil
 	}
-	bounced, err := e.Bounces.Suppressed(ctx, up.Email)
-	if err != nil || !bounced {
-		return up, err
+	// A run that cannot see bounces (Run.BouncesSuppressed) cannot tell a delivered notice
+	// from one that bounced: none counts, and the action waits for the bounded wait.
+	if problem := e.bounceProblem(); problem == "" {
+		bounced, err := e.Bounces.Suppressed(ctx, up.Email)
+		if err != nil || !bounced {
+			return up, err
+		}
 	}
 	u := ur.u
 	u.NoticesSent, u.NoticesSentToday = nil, nil
@@ -314,6 +346,15 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	// What was sent is not sent again to the bouncing address (nor on every re-run).
 	replanned := plan.Users[0]
 	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
+	if e.bounceProblem() != "" {
+		// The owner may well have the day first told: no other deactivation day is announced
+		// for a key already announced (a run that sees bounces may keep that day); the action
+		// waits. What the replan does (a deactivation's KeyDeactivated) is still said.
+		replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool {
+			return n.Kind == policy.DeactivationScheduled &&
+				slices.ContainsFunc(ur.u.NoticesSent, func(r policy.NoticeRef) bool { return r.AccessKeyID == n.AccessKeyID })
+		})
+	}
 	return replanned, nil
 }
 

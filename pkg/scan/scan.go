@@ -115,11 +115,14 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 	res.Users = len(users) + len(res.NotScanned)
 	oldest := map[string]time.Time{} // each candidate's oldest key known, for the ranking
 	// Users that only a RotationDays tag could make due need their tags, read for the whole
-	// account at once.
+	// account at once: their keys as the report shows them are not due under the
+	// organization's limit, and the worst case (a hidden slot included) is under the shortest
+	// limit. A hidden slot due under the organization's limit is no reason to judge the keys
+	// by it: that slot is most often empty (an old user with one key), and the keys listed
+	// are then judged by the user's own limit.
 	shortest := cfg.Shortest()
 	tagged := func(u ReportUser) bool {
-		worst := u.worstCase()
-		return !policy.MayAct(worst, cfg, now) && policy.MayAct(worst, shortest, now)
+		return !policy.MayAct(u.Keys, cfg, now) && policy.MayAct(u.worstCase(), shortest, now)
 	}
 	var tags map[string]policy.Tags
 	if slices.ContainsFunc(users, tagged) {

@@ -420,9 +420,10 @@ func TestCandidatesSeeInactiveKeysTheReportHides(t *testing.T) {
 	if !slices.Equal(res.Candidates, []string{"inactive"}) || res.Users != 6 {
 		t.Errorf("candidates %q of %d users, want [inactive] of 6: its Inactive 110-day-old key is due for deletion", res.Candidates, res.Users)
 	}
-	// young: no call; inactive, used-hidden, one-key, fresh-off, gone: one each. Some could
-	// be due by a RotationDays tag: every user's tags, 2 a page in the fake.
-	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "ListAccessKeys": 5, "GetAccountAuthorizationDetails": 3}; !maps.Equal(f.calls, want) {
+	// young: no call; inactive, used-hidden, one-key, fresh-off: one each. Some could be due
+	// by a RotationDays tag: every user's tags, 2 a page in the fake, which show that gone is
+	// gone (no call).
+	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "ListAccessKeys": 4, "GetAccountAuthorizationDetails": 3}; !maps.Equal(f.calls, want) {
 		t.Errorf("IAM calls %v, want %v", f.calls, want)
 	}
 }
@@ -543,6 +544,29 @@ func TestCandidatesReadTagsWhereRotationDaysCouldMatter(t *testing.T) {
 	}
 	if want := map[string]int{"GenerateCredentialReport": 1, "GetCredentialReport": 1, "GetAccountAuthorizationDetails": 52}; !maps.Equal(f.calls, want) {
 		t.Errorf("IAM calls %v, want %v", f.calls, want)
+	}
+}
+
+// TestCandidatesReadTheTagsOfAnOldUserWithOneKey: a user older than unused-at days with one
+// key shows, in the report, an empty slot that may hide an Inactive key never used since the
+// user was made (due for deletion under any limit); that is no reason to judge its Active key
+// by the organization's limit. Its RotationDays tag is read, and a key due under it makes
+// the user a candidate (campaign seed 16 day 114 after merging main into bounces2: a machine
+// user's key kept 23 days past the day its owner was told, unread from the day the user's
+// age passed unused-at).
+func TestCandidatesReadTheTagsOfAnOldUserWithOneKey(t *testing.T) {
+	f := account(0, map[string][]types.AccessKeyMetadata{
+		"ci":    {meta("AKIACI", types.StatusTypeActive, 43)},
+		"plain": {meta("AKIAPLAIN", types.StatusTypeActive, 43)},
+	})
+	f.report = awsReport(f, map[string]int{"ci": 300, "plain": 300}, map[string]int{"AKIACI": 0, "AKIAPLAIN": 0})
+	f.tags["ci"] = []types.Tag{{Key: aws.String(policy.RotationDaysTag), Value: aws.String("45")}}
+	res, err := (&Scanner{IAM: f}).Candidates(context.Background(), policy.Config{}.WithDefaults(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Candidates, []string{"ci"}) {
+		t.Errorf("candidates %q, want [ci]: its 43-day-old key is due for a new key under RotationDays 45", res.Candidates)
 	}
 }
 

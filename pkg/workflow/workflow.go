@@ -109,6 +109,12 @@ type Run struct {
 	// SendRate is the run's SES send rate, in messages per second, that every email of the
 	// run, in every account, shares (pkg/sendrate): SES_MAX_SEND_RATE, or SES's quota.
 	SendRate int `json:"sendRate"`
+	// BouncesSuppressed is set when ListAccounts found that SES adds the addresses the run's
+	// mail bounces from to the account-level suppression list (pkg/suppression): only then
+	// may the run take an address's absence from that list for a delivery. False (unchecked,
+	// or BOUNCE not suppressed) confirms no new key sent by email; BounceProblem says why.
+	BouncesSuppressed bool   `json:"bouncesSuppressed"`
+	BounceProblem     string `json:"bounceProblem,omitempty"`
 }
 
 // Account is one member account to process.

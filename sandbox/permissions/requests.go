@@ -122,6 +122,10 @@ var operations = map[string]operation{
 		return out
 	},
 	"SESv2 GetSuppressedDestination": on("ses:GetSuppressedDestination"),
+	"SESv2 GetConfigurationSet": func(c calllog.Call, w where) []Request {
+		return []Request{{Action: "ses:GetConfigurationSet",
+			Resource: fmt.Sprintf("arn:%s:ses:%s:%s:configuration-set/%s", w.partition, c.Region, w.account, c.Params["ConfigurationSetName"])}}
+	},
 	// Step Functions invokes a Task's function, and starts a Distributed Map's child
 	// executions, with the state machine's role ("IAM policies for using Distributed Map
 	// states", Step Functions developer guide); the local runner records both.

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sesv2types "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
@@ -81,8 +82,12 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 	res.TopicARN = aws.ToString(topic.TopicArn)
 	// moto answers ConfigurationSetAlreadyExistsException (SES v1's name), AWS AlreadyExistsException.
 	var apiErr smithy.APIError
+	// As the stack's, it suppresses bounces and complaints, overriding the account's settings:
+	// ListAccounts checks it before a run may confirm deliveries from the suppression list.
 	if _, err := sesv2.NewFromConfig(cfg).CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{
-		ConfigurationSetName: aws.String(res.ConfigurationSet)}); err != nil &&
+		ConfigurationSetName: aws.String(res.ConfigurationSet),
+		SuppressionOptions: &sesv2types.SuppressionOptions{SuppressedReasons: []sesv2types.SuppressionListReason{
+			sesv2types.SuppressionListReasonBounce, sesv2types.SuppressionListReasonComplaint}}}); err != nil &&
 		!(errors.As(err, &apiErr) && strings.HasSuffix(apiErr.ErrorCode(), "AlreadyExistsException")) {
 		return res, fmt.Errorf("create SES configuration set %s: %w", res.ConfigurationSet, err)
 	}

@@ -713,6 +713,70 @@ func TestSES(t *testing.T) {
 	}
 }
 
+// TestSESSuppressionReasonsGovernTheList: an address lands on the account-level suppression
+// list only for the reasons that govern the message, the configuration set's when it
+// overrides the account's (SuppressionOptions), else the account's
+// (PutAccountSuppressionAttributes); GetAccount and GetConfigurationSet report them.
+func TestSESSuppressionReasonsGovernTheList(t *testing.T) {
+	w, clock := newWorld(t)
+	c := w.SES()
+	w.VerifySES("corp.example")
+	send := func(to, configSet string) error {
+		in := &sesv2.SendEmailInput{Content: &sestypes.EmailContent{Raw: &sestypes.RawMessage{Data: rawMail("Rotator <rotator@corp.example>", to)}}}
+		if configSet != "" {
+			in.ConfigurationSetName = aws.String(configSet)
+		}
+		_, err := c.SendEmail(ctx, in)
+		return err
+	}
+	listed := func(addr string) bool {
+		clock.advance(w.BounceDelay)
+		_, err := c.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String(addr)})
+		return err == nil
+	}
+	acct, err := c.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil || !slices.Equal(acct.SuppressionAttributes.SuppressedReasons,
+		[]sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint}) {
+		t.Fatalf("a new account suppresses bounces and complaints: %+v, %v", acct, err)
+	}
+	if _, err := c.PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{
+		SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonComplaint}}); err != nil {
+		t.Fatal(err)
+	}
+	w.SetBounce("a@example.com", true)
+	if err := send("a@example.com", ""); err != nil || listed("a@example.com") || len(w.Bounced("a@example.com")) != 1 {
+		t.Errorf("the account without BOUNCE: %v, listed %v, %d bounced; want bounced, not listed", err, listed("a@example.com"), len(w.Bounced("a@example.com")))
+	}
+	if err := send("a@example.com", "nope"); code(err) != "NotFoundException" {
+		t.Errorf("a configuration set that does not exist: %v", err)
+	}
+	w.SetConfigurationSet("plain", nil)
+	w.SetConfigurationSet("rotator", &sestypes.SuppressionOptions{SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce}})
+	if err := send("a@example.com", "plain"); err != nil || listed("a@example.com") {
+		t.Errorf("a configuration set that does not override follows the account: %v, listed %v", err, listed("a@example.com"))
+	}
+	if err := send("a@example.com", "rotator"); err != nil || !listed("a@example.com") {
+		t.Errorf("a configuration set that suppresses BOUNCE lists the address: %v, listed %v", err, listed("a@example.com"))
+	}
+	w.SetBounce("a@example.com", false)
+	if err := send("a@example.com", "plain"); err != nil || len(w.Delivered("a@example.com")) != 1 {
+		t.Errorf("an address listed for BOUNCE gets mail that BOUNCE does not govern: %v, %d delivered", err, len(w.Delivered("a@example.com")))
+	}
+	if err := send("a@example.com", "rotator"); err != nil || len(w.Delivered("a@example.com")) != 1 {
+		t.Errorf("an address listed for BOUNCE gets nothing that BOUNCE governs: %v, %d delivered", err, len(w.Delivered("a@example.com")))
+	}
+	set, err := c.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("rotator")})
+	if err != nil || set.SuppressionOptions == nil || !slices.Equal(set.SuppressionOptions.SuppressedReasons, []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce}) {
+		t.Errorf("GetConfigurationSet: %+v, %v", set, err)
+	}
+	if set, err := c.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("plain")}); err != nil || set.SuppressionOptions != nil {
+		t.Errorf("GetConfigurationSet of a set that does not override: %+v, %v", set, err)
+	}
+	if _, err := c.GetConfigurationSet(ctx, &sesv2.GetConfigurationSetInput{ConfigurationSetName: aws.String("nope")}); code(err) != "NotFoundException" {
+		t.Errorf("GetConfigurationSet of a set that does not exist: %v", err)
+	}
+}
+
 func TestS3ConditionalWrites(t *testing.T) {
 	w, _ := newWorld(t)
 	c := w.S3()

@@ -68,7 +68,9 @@ const standInAccount = "123456789012"
 //   - eventual consistency: moto lists a new key and a new secret at once, the model after
 //     ConsistencyDelay and ListSecretsDelay (settle advances the model's clock past both);
 //   - SES: moto has no sandbox for recipients, no bounces and no suppression list
-//     (GetSuppressedDestination is not implemented); the model's are tested in TestSES;
+//     (GetSuppressedDestination is not implemented); the model's are tested in TestSES, and
+//     the suppression reasons that decide whether a bounce reaches the list (the account's,
+//     or a configuration set's that overrides them) in TestSESSuppressionReasonsGovernTheList;
 //   - a raw message with Destination: moto sends to Destination and to the headers'
 //     recipients, SES to Destination only (the sequence sends without Destination);
 //   - DeleteSecret with ForceDeleteWithoutRecovery of a secret already gone: AWS documents no

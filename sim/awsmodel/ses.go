@@ -23,10 +23,19 @@ type sesState struct {
 	bouncing   map[string]bool
 	suppressed map[string]suppression
 	messages   []Message
+	// accountReasons are the reasons SES adds an address to the account-level suppression
+	// list for (PutAccountSuppressionAttributes): BOUNCE and COMPLAINT by default, as for
+	// every account that started using SES after 2019-11-25.
+	accountReasons []sestypes.SuppressionListReason
+	// configSets are the configuration sets by name; a set's suppression options, when it
+	// has them, override the account's reasons for the mail sent through it.
+	configSets map[string]*sestypes.SuppressionOptions
 }
 
 func newSESState() sesState {
-	return sesState{verified: map[string]bool{}, bouncing: map[string]bool{}, suppressed: map[string]suppression{}}
+	return sesState{verified: map[string]bool{}, bouncing: map[string]bool{}, suppressed: map[string]suppression{},
+		accountReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint},
+		configSets:     map[string]*sestypes.SuppressionOptions{}}
 }
 
 type suppression struct {
@@ -55,9 +64,44 @@ func (w *World) SetSandbox(on bool) { w.ses.sandbox = on }
 func (w *World) VerifySES(identity string) { w.ses.verified[strings.ToLower(identity)] = true }
 
 // SetBounce makes mail to addr bounce (true) or be delivered (false). A bounce puts the
-// address on the account's suppression list BounceDelay after the send; later mail to a
-// suppressed address is accepted and dropped.
+// address on the account's suppression list BounceDelay after the send, when the reasons
+// that govern the message include BOUNCE (SetSuppressionReasons); later mail to an address
+// suppressed for a reason that governs it is accepted and dropped.
 func (w *World) SetBounce(addr string, bounce bool) { w.ses.bouncing[strings.ToLower(addr)] = bounce }
+
+// SetSuppressionReasons sets the reasons SES adds an address to the account-level
+// suppression list for (an operator's PutAccountSuppressionAttributes).
+func (w *World) SetSuppressionReasons(reasons ...sestypes.SuppressionListReason) {
+	w.ses.accountReasons = slices.Clone(reasons)
+}
+
+// SetConfigurationSet creates or replaces the configuration set name; with options (nil:
+// none) its suppression options override the account's for the mail sent through it.
+func (w *World) SetConfigurationSet(name string, options *sestypes.SuppressionOptions) {
+	w.ses.configSets[name] = cloneOptions(options)
+}
+
+func cloneOptions(o *sestypes.SuppressionOptions) *sestypes.SuppressionOptions {
+	if o == nil {
+		return nil
+	}
+	return &sestypes.SuppressionOptions{SuppressedReasons: slices.Clone(o.SuppressedReasons), SuppressionScope: o.SuppressionScope}
+}
+
+// reasons are the suppression reasons that govern a message sent through configSet (""
+// none): the configuration set's when it overrides the account's (SuppressionOptions),
+// else the account's. A configuration set whose scope is TENANT uses a tenant's list: none
+// of its mail reaches the account-level list.
+func (s *sesState) reasons(configSet string) []sestypes.SuppressionListReason {
+	o := s.configSets[configSet]
+	switch {
+	case configSet == "" || o == nil:
+		return s.accountReasons
+	case o.SuppressionScope == sestypes.SuppressionListScopeTenant:
+		return nil
+	}
+	return o.SuppressedReasons
+}
 
 // Unsuppress removes addr from the account's suppression list (an operator's
 // DeleteSuppressedDestination).
@@ -162,16 +206,23 @@ func (c *SES) SendEmail(_ context.Context, in *sesv2.SendEmailInput, _ ...func(*
 				}
 			}
 		}
+		configSet := aws.ToString(in.ConfigurationSetName)
+		if _, ok := ses.configSets[configSet]; configSet != "" && !ok {
+			return nil, fail(404, &sestypes.NotFoundException{Message: aws.String("Configuration set <" + configSet + "> does not exist.")})
+		}
+		// Only the reasons that govern the message suppress a listed address, and only they
+		// put an address on the list ("Using the Amazon SES account-level suppression list").
+		reasons := ses.reasons(configSet)
 		now := c.w.now()
 		m := Message{MessageID: c.w.messageID(), From: sender.Address, To: to, Raw: slices.Clone(raw), Sent: now}
 		for _, r := range to {
-			if _, ok := ses.suppressedAt(r, now); ok {
+			if _, ok := ses.suppressedAt(r, now); ok && slices.Contains(reasons, sestypes.SuppressionListReasonBounce) {
 				m.Bounced = append(m.Bounced, r)
 				continue
 			}
 			if ses.bouncing[strings.ToLower(r)] {
 				m.Bounced = append(m.Bounced, r)
-				if _, listed := ses.suppressed[strings.ToLower(r)]; !listed {
+				if _, listed := ses.suppressed[strings.ToLower(r)]; !listed && slices.Contains(reasons, sestypes.SuppressionListReasonBounce) {
 					ses.suppressed[strings.ToLower(r)] = suppression{since: now.Add(c.w.BounceDelay), messageID: m.MessageID}
 				}
 			}
@@ -238,5 +289,39 @@ func (c *SES) GetSuppressedDestination(_ context.Context, in *sesv2.GetSuppresse
 			EmailAddress: aws.String(strings.ToLower(addr)), Reason: sestypes.SuppressionListReasonBounce,
 			LastUpdateTime: aws.Time(e.since), Attributes: &sestypes.SuppressedDestinationAttributes{MessageId: aws.String(e.messageID)},
 		}}, nil
+	})
+}
+
+// GetAccount returns the account's SES settings: its suppression attributes and its send
+// quota (the sandbox's 1 message a second and 200 a day, or production's 14 and 50,000).
+func (c *SES) GetAccount(_ context.Context, in *sesv2.GetAccountInput, _ ...func(*sesv2.Options)) (*sesv2.GetAccountOutput, error) {
+	return do(c.w, c.call("GetAccount", in), "", func() (*sesv2.GetAccountOutput, error) {
+		quota := &sestypes.SendQuota{Max24HourSend: 50000, MaxSendRate: 14}
+		if c.w.ses.sandbox {
+			quota = &sestypes.SendQuota{Max24HourSend: 200, MaxSendRate: 1}
+		}
+		return &sesv2.GetAccountOutput{ProductionAccessEnabled: !c.w.ses.sandbox, SendingEnabled: true, SendQuota: quota,
+			SuppressionAttributes: &sestypes.SuppressionAttributes{SuppressedReasons: slices.Clone(c.w.ses.accountReasons)}}, nil
+	})
+}
+
+// PutAccountSuppressionAttributes sets the reasons for the account-level suppression list.
+func (c *SES) PutAccountSuppressionAttributes(_ context.Context, in *sesv2.PutAccountSuppressionAttributesInput, _ ...func(*sesv2.Options)) (*sesv2.PutAccountSuppressionAttributesOutput, error) {
+	return do(c.w, c.call("PutAccountSuppressionAttributes", in), "", func() (*sesv2.PutAccountSuppressionAttributesOutput, error) {
+		c.w.ses.accountReasons = slices.Clone(in.SuppressedReasons)
+		return &sesv2.PutAccountSuppressionAttributesOutput{}, nil
+	})
+}
+
+// GetConfigurationSet returns a configuration set's suppression options (nil when it does
+// not override the account's), or NotFoundException.
+func (c *SES) GetConfigurationSet(_ context.Context, in *sesv2.GetConfigurationSetInput, _ ...func(*sesv2.Options)) (*sesv2.GetConfigurationSetOutput, error) {
+	name := aws.ToString(in.ConfigurationSetName)
+	return do(c.w, c.call("GetConfigurationSet", in), name, func() (*sesv2.GetConfigurationSetOutput, error) {
+		o, ok := c.w.ses.configSets[name]
+		if !ok {
+			return nil, fail(404, &sestypes.NotFoundException{Message: aws.String("Configuration set <" + name + "> does not exist.")})
+		}
+		return &sesv2.GetConfigurationSetOutput{ConfigurationSetName: aws.String(name), SuppressionOptions: cloneOptions(o)}, nil
 	})
 }

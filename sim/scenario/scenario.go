@@ -34,6 +34,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
@@ -177,7 +178,15 @@ func (h *Harness) ScanWith(ctx context.Context) (workflow.AccountResult, []workf
 	r.Clock, r.Leases.Clock = h.clock, h.clock
 	r.Scanner.PollInterval = time.Nanosecond
 	r.MaxNotifications = h.MaxNotifications
-	res, notes, err := r.Process(ctx, workflow.Run{RunID: "run-" + h.Now.Format("20060102-150405"), Now: h.Now}, h.Acct)
+	run := workflow.Run{RunID: "run-" + h.Now.Format("20060102-150405"), Now: h.Now}
+	// As ListAccounts checks SES's suppression settings once per execution (NotifyUser sends
+	// through the settings' configuration set, none here: the account's settings govern).
+	problem, err := suppression.Check(ctx, h.W.SES(), h.Settings().SESConfigurationSet)
+	if err != nil {
+		h.T.Fatalf("ListAccounts' check of SES's suppression settings: %v", err)
+	}
+	run.BouncesSuppressed, run.BounceProblem = problem == "", problem
+	res, notes, err := r.Process(ctx, run, h.Acct)
 	if err != nil {
 		h.T.Fatalf("ScanAndRotate: %v", err)
 	}

@@ -1,0 +1,223 @@
+package rotate_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
+)
+
+// Scenario tests of bounces: the rotator learns of a bounce only from SES's account-level
+// suppression list, and SES puts an address there only for the reasons that govern the mail
+// (the configuration set's suppression options, else the account's). With BOUNCE not among
+// them a bounce leaves no trace, so silence is no delivery.
+
+// TestBounceNotSuppressedKeyEmailIsNeverConfirmed: with an SES account whose suppression
+// settings leave BOUNCE out, a new key's email that bounced is never confirmed as delivered:
+// its secret stays, and the old key is not deactivated on the strength of it.
+func TestBounceNotSuppressedKeyEmailIsNeverConfirmed(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.User("frank", nil, 85)[0]
+	h.W.SetBounce("frank@"+scenario.Domain, true)
+	// The new key is made on day 0; the old key's date is day 10; the bounded wait ends on
+	// day 20.
+	for range 12 {
+		h.Day()
+	}
+	if h.Keys("frank")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s was deactivated although the new key's email bounced (keys %v)", old, h.Keys("frank"))
+	}
+	if secrets := h.HandoffSecrets("frank"); len(secrets) != 1 {
+		t.Errorf("frank's hand-off secrets: %v; want the bounced key's, unconfirmed", secretNames(secrets))
+	}
+}
+
+// TestKeySentWhileBouncesAreNotSuppressedIsSentAgainOnceTheyAre: a key email that arrived is
+// not confirmed either while BOUNCE is not suppressed (nothing could have shown its bounce),
+// nor sent again each day; the report says why. Once the setting suppresses BOUNCE, the key
+// is sent again, and that send is the one confirmed on the next day.
+func TestKeySentWhileBouncesAreNotSuppressedIsSentAgainOnceTheyAre(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.User("gail", nil, 85)
+	h.Day()
+	sends := len(h.W.Messages())
+	for range 3 {
+		res, notes := h.ScanWith(context.Background())
+		h.Notify(notes)
+		why := ""
+		for _, u := range res.Users {
+			if u.UserName == "gail" {
+				why = u.Reason + " " + u.EmailProblem
+			}
+		}
+		if !strings.Contains(why, "BOUNCE") {
+			t.Errorf("day %d: gail's row does not say that BOUNCE is not suppressed: %q", h.Runs, why)
+		}
+		h.DayStart = h.DayStart.AddDate(0, 0, 1)
+		h.Now = h.DayStart
+	}
+	if secrets := h.HandoffSecrets("gail"); len(secrets) != 1 {
+		t.Fatalf("gail's hand-off secrets while BOUNCE is not suppressed: %v; want the unconfirmed one", secretNames(secrets))
+	}
+	if more := len(h.W.Messages()) - sends; more != 0 {
+		t.Errorf("%d messages sent again while BOUNCE is not suppressed; want none", more)
+	}
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	h.Day()
+	if len(h.W.Messages()) == sends {
+		t.Fatalf("once BOUNCE is suppressed the key was not sent again")
+	}
+	if secrets := h.HandoffSecrets("gail"); len(secrets) != 1 {
+		t.Fatalf("the send of the day BOUNCE is suppressed again was confirmed the same day: %v", secretNames(secrets))
+	}
+	h.Day()
+	if secrets := h.HandoffSecrets("gail"); len(secrets) != 0 {
+		t.Errorf("the send made while BOUNCE is suppressed is not confirmed on the next day: %v", secretNames(secrets))
+	}
+}
+
+// TestKeySentWhileBouncesAreNotSuppressedIsNotGivenUp: the bounded wait ends only after a send
+// whose bounce the rotator could have seen. A key sent while BOUNCE is not suppressed may well
+// have arrived and be in use: past the old key's date plus the notice period it is neither
+// deleted as undeliverable nor its owner's address given up; once bounces are suppressed again
+// it is sent again and confirmed.
+func TestKeySentWhileBouncesAreNotSuppressedIsNotGivenUp(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.User("hana", nil, 85)
+	h.Day()
+	got := h.Received("hana")
+	if len(got) != 1 {
+		t.Fatalf("hana received %v, want the new key", got)
+	}
+	for range 25 { // past the bounded wait (day 20)
+		h.Day()
+	}
+	if h.Keys("hana")[got[0]] != types.StatusTypeActive {
+		t.Fatalf("the key hana received while bounces were not suppressed is gone (keys %v)", h.Keys("hana"))
+	}
+	if tag := h.W.Tags(scenario.Account, "hana")["key-rotator:undeliverable"]; tag != "" {
+		t.Errorf("hana's address was given up (%s) although no bounce could have been seen", tag)
+	}
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	h.Day()
+	h.Day()
+	if secrets := h.HandoffSecrets("hana"); len(secrets) != 0 || h.Keys("hana")[got[0]] != types.StatusTypeActive {
+		t.Errorf("once bounces are suppressed: secrets %v, keys %v; want the key sent again, confirmed and kept", secretNames(secrets), h.Keys("hana"))
+	}
+}
+
+// TestUsedNewKeyIsDeliveredWhateverTheSuppressionList: a new key that was used reached its
+// owner: its delivery is confirmed by a later run even while bounces are not suppressed (and
+// even when the address is on the suppression list since: mail SES sent while BOUNCE did not
+// govern it may have arrived), so it is never deleted as undeliverable.
+func TestUsedNewKeyIsDeliveredWhateverTheSuppressionList(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.User("ivan", nil, 85)
+	h.Day()
+	got := h.Received("ivan")
+	if len(got) != 1 {
+		t.Fatalf("ivan received %v, want the new key", got)
+	}
+	scenario.Must(h.W.UseKey(scenario.Account, got[0], h.Now.Add(-time.Hour), "s3", "us-east-1"))
+	h.Day()
+	if secrets := h.HandoffSecrets("ivan"); len(secrets) != 0 {
+		t.Errorf("the used key's delivery is not confirmed: secrets %v", secretNames(secrets))
+	}
+}
+
+// secretNames names hand-off secrets without their values, for test messages.
+func secretNames(secrets []awsmodel.Secret) []string {
+	var names []string
+	for _, sec := range secrets {
+		names = append(names, sec.Name)
+	}
+	return names
+}
+
+// TestWarningDoesNotCountWhileBouncesAreNotSuppressed: a run that cannot see bounces cannot
+// tell a warning that arrived from one that bounced: none counts before a deactivation, which
+// waits for the bounded wait (noticePeriod days past its date) as for a bounced address.
+func TestWarningDoesNotCountWhileBouncesAreNotSuppressed(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	ids := h.User("jack", nil, 89, 5) // an old key, and a replacement jack made himself: its date is day 5
+	h.W.SetBounce("jack@"+scenario.Domain, true)
+	for range 8 {
+		h.Day()
+	}
+	if len(h.W.Delivered("jack@"+scenario.Domain)) != 0 || len(h.W.Bounced("jack@"+scenario.Domain)) == 0 {
+		t.Fatalf("jack's warnings: %d delivered, %d bounced; want bounced only", len(h.W.Delivered("jack@"+scenario.Domain)), len(h.W.Bounced("jack@"+scenario.Domain)))
+	}
+	if h.Keys("jack")[ids[0]] != types.StatusTypeActive {
+		t.Errorf("jack's old key was deactivated on the strength of a warning that bounced unseen (keys %v)", h.Keys("jack"))
+	}
+}
+
+// TestResendAfterBouncesAreSuppressedAgainWaitsForItsConfirmation: past the bounded wait, the
+// first run that sees bounces sends a key again that was sent while they were not; a re-run
+// of the same day does not give it up before that send could be confirmed (it writes nothing).
+func TestResendAfterBouncesAreSuppressedAgainWaitsForItsConfirmation(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	h.User("kate", nil, 85)
+	for range 25 { // past the bounded wait (day 20)
+		h.Day()
+	}
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	h.Notify(h.Scan()) // sends the key again
+	before := len(h.HandoffSecrets("kate"))
+	h.Now = h.Now.Add(time.Hour)
+	h.Notify(h.Scan()) // a re-run of the same day
+	if tag := h.W.Tags(scenario.Account, "kate")["key-rotator:undeliverable"]; tag != "" || len(h.HandoffSecrets("kate")) != before || before != 1 {
+		t.Errorf("the same day's re-run gave kate's address up (%q) or dropped the key sent again (%d secrets, %d before)",
+			tag, len(h.HandoffSecrets("kate")), before)
+	}
+}
+
+// TestUnusedKeyAwaitingConfirmationIsDeletedWithItsHandoffSecret: a new key whose send cannot
+// be confirmed (BOUNCE not suppressed) and that is never used is deleted as unused (rule 2);
+// the run that deletes it deletes its hand-off secret too, so that a same-day re-run writes
+// nothing (campaign seed 7, day 107: the third run deleted the secret of a key the day's run
+// had deleted).
+func TestUnusedKeyAwaitingConfirmationIsDeletedWithItsHandoffSecret(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.User("olga", nil, 85)[0]
+	h.Day()
+	var fresh string
+	for id := range h.Keys("olga") {
+		if id != old {
+			fresh = id
+		}
+	}
+	if fresh == "" || len(h.HandoffSecrets("olga")) != 1 {
+		t.Fatalf("day 0 must create a new key and keep its hand-off secret: keys %v, secrets %v", h.Keys("olga"), secretNames(h.HandoffSecrets("olga")))
+	}
+	for range 120 {
+		scenario.Must(h.W.UseKey(scenario.Account, old, h.Now.Add(-time.Hour), "s3", "us-east-1"))
+		h.Notify(h.Scan())
+		if _, ok := h.Keys("olga")[fresh]; !ok {
+			break
+		}
+		h.DayStart = h.DayStart.AddDate(0, 0, 1)
+		h.Now = h.DayStart
+	}
+	if _, ok := h.Keys("olga")[fresh]; ok {
+		t.Fatalf("the unused new key %s was never deleted: keys %v", fresh, h.Keys("olga"))
+	}
+	for _, name := range secretNames(h.HandoffSecrets("olga")) {
+		if strings.Contains(name, fresh) {
+			t.Errorf("the run that deleted the unused key %s left its hand-off secret %s for a later run (a same-day re-run would write)", fresh, name)
+		}
+	}
+}
