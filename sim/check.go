@@ -312,6 +312,14 @@ func (s *sim) checkBoundedWait(clean bool) {
 		if o == nil || err != nil || policy.Exempt(s.tags(o), s.policy) || s.now.Before(due.AddDate(0, 0, s.policy.NoticePeriod+1)) {
 			continue
 		}
+		if o.app == "" && (s.bouncesOff || s.day <= s.bouncesOffLast+2) {
+			// A key sent by email while the runs cannot see bounces waits for a run that can
+			// (a wait that ran out then would give the key up on no evidence): that run sends
+			// it again, and the next confirms it. Not silent: every run that cannot see
+			// bounces says so in its report and an SNS alert. Counted.
+			s.res.Faults["delivery-waits-while-bounces-unsuppressed"]++
+			continue
+		}
 		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the wait: %d days; the rotator's last result: %s); its story:\n    %s",
 			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), int(s.now.Sub(due).Hours()/24), due.Format(time.DateOnly), s.policy.NoticePeriod, s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
 	}

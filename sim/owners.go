@@ -83,6 +83,7 @@ func (s *sim) suppressionSettings() {
 			s.w.SetSuppressionReasons(complaints...)
 		}
 	case s.bouncesOff && s.chance(w.BouncesSuppressedAgain):
+		s.bouncesOffLast = s.day
 		s.bouncesOff = false
 		s.happened("bounces-suppressed-again")
 		s.w.SetConfigurationSet(configurationSet, &sestypes.SuppressionOptions{SuppressedReasons: bounces})
