@@ -253,13 +253,12 @@ func (d *decider) deletionAnnounced(k Key) bool {
 // email, or the warning kept failing for noticePeriod days past its date.
 func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRotate Key, canCreate bool) {
 	other, hasOther := otherKey(k, keys)
-	succ, isBehind := behind(k, keys)
 	switch {
 	case d.failureHeld(k):
 		// Its owner was told the day it goes (DeliveryFailed): not before, whatever was fixed
 		// since (invariant 8).
-	case isBehind:
-		d.storeBehind(k, succ)
+	case hasRepl && k.StoreBehind != "":
+		d.storeBehind(k, repl)
 	case hasRepl:
 		due := d.deactivationDue(k, repl)
 		if reached(d.now, due) && d.warnedOrGivenUp(k, due) {
@@ -284,6 +283,11 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 		}
 	case canCreate && k.AccessKeyID == toRotate.AccessKeyID:
 		// Rotated below; deactivated noticePeriod days after its replacement exists.
+	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID && k.StoreBehind != "":
+		// The application's secret does not hold k's successor, which reached rotate-at
+		// itself while k waited (a short RotationDays, warnings that could not count): k
+		// waits for the secret all the same, as for its replacement (invariant 10).
+		d.storeBehind(k, other)
 	case hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID:
 		// Both keys are Active and neither replaces the other: the oldest goes on its date,
 		// which frees its slot for the other's replacement on the next run. The younger stays
@@ -387,10 +391,9 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	if k.Status != Active || d.cfg.Cleanup || d.age(k) < d.th.RotateAt {
 		return time.Time{}, false
 	}
-	if s, ok := behind(k, d.left); ok {
+	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
 		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
-	}
-	if s, ok := successor(k, d.left, d.now, d.th); ok && !d.failureHeld(k) {
+	} else if ok && !d.failureHeld(k) {
 		return d.deactivationDue(k, s), true
 	}
 	if k.AccessKeyID == d.blocked.AccessKeyID || d.failureTold(k) {
@@ -520,11 +523,11 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 		if d.sent(NewKeyIssued, k.AccessKeyID) {
 			continue // the new-key email already gave the date
 		}
-		if s, ok := behind(k, keys); ok {
-			d.storeBehindNotice(k, s) // k waits for the secret: its date is not the rules'
+		repl, hasRepl := replacement(k, keys, d.now, d.th)
+		if hasRepl && k.StoreBehind != "" {
+			d.storeBehindNotice(k, repl) // k waits for the secret: its date is not the rules'
 			continue
 		}
-		repl, hasRepl := replacement(k, keys, d.now, d.th)
 		var due time.Time
 		var msg string
 		// A DeliveryFailed notice the owner was sent gave the day k goes, which holds
@@ -688,24 +691,6 @@ func successor(k Key, keys []Key, now time.Time, th Timeline) (Key, bool) {
 		}
 	}
 	return Key{}, false
-}
-
-// behind returns the key the application's secret should hold in place of Active key k when
-// the rotator found that it does not (Key.StoreBehind): the newest Active, delivered key
-// created after k (pkg/rotate's successor), whatever its age. One that reached rotate-at is
-// no longer k's replacement for rule 4 (successor), but k still waits for the secret, whose
-// application may read k: under the shortest limit the successor reaches rotate-at (20 days)
-// before the secret's bounded wait ends (2N past k's date, 30 days after the successor).
-func behind(k Key, keys []Key) (Key, bool) {
-	var s Key
-	found := false
-	for _, o := range keys {
-		if k.StoreBehind != "" && o.AccessKeyID != k.AccessKeyID && o.Status == Active && !o.Undelivered && o.CreateDate.After(k.CreateDate) &&
-			(!found || o.CreateDate.After(s.CreateDate)) {
-			s, found = o, true
-		}
-	}
-	return s, found
 }
 
 // otherKey returns the user's other key (IAM allows two).

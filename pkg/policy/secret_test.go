@@ -55,6 +55,18 @@ func TestDeliveryToASecretThatFailsTellsTheOwnerFirst(t *testing.T) {
 			[]string{"DeactivateKey K1"}, []string{"KeyDeactivated K1 2026-11-26"}},
 		{"secret behind, never told, N days past the date: told, kept", warned(withEmail(behind(key("K1", Active, 100, 0)), key("K2", Active, 20, 0)), "K1"), []string{},
 			[]string{"DeliveryFailed K1 2026-11-26"}},
+		// The wait outlasts the successor's own rotate-at day (a short RotationDays, warnings
+		// that could not be seen not to bounce): K2 no longer counts as K1's replacement, and
+		// K1 still waits for the secret (campaign seed 14 day 62 after merging main into
+		// bounces2: deactivated at the bounded wait, N days, 'a key delivered to a store is
+		// deactivated only while the store's current value is its successor').
+		{"secret behind, never told, the successor past rotate-at: told, kept", warned(withEmail(behind(key("K1", Active, 105, 0)), key("K2", Active, 85, 0)), "K1"), []string{},
+			[]string{"DeliveryFailed K1 2026-11-26"}},
+		// Without an email rule 6 decides, the secret behind or not (campaign seed 11 day 0:
+		// two legacy keys past the limit, the older one kept by the secret then deactivated by
+		// a same-day re-run once the younger was).
+		{"no email, the secret behind, both past the limit: rule 6 as before", noEmail(behind(key("K1", Active, 100, 0)), key("K2", Active, 95, 0)),
+			[]string{"DeactivateKey K1", "DeactivateKey K2"}, []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := PlanUser(tc.user, cfg, now)
