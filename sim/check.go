@@ -320,9 +320,33 @@ func (s *sim) checkBoundedWait(clean bool) {
 			s.res.Faults["delivery-waits-while-bounces-unsuppressed"]++
 			continue
 		}
+		if s.firstFoundInactiveToday(o, m[1]) {
+			// The day of slack above, counted from the day the rotator could first see the key
+			// Inactive rather than from the wait's end: someone deactivated it while no run of
+			// the rotator completed in the account (runs failing under faults), and today's
+			// fault-free re-run is the first to find it so. IAM does not say since when a key is
+			// Inactive, and no key is deleted on the day it was deactivated (DESIGN.md invariant
+			// 2, checked in checkWrite): the rotator gave the address up today and deletes the
+			// key with its hand-off secret on the next run. Counted, allowed (seeds 37 and 85 of
+			// make faults on a696beb); a key recorded Inactive on an earlier day is a violation.
+			s.res.Faults["undelivered-key-first-found-inactive-past-the-wait"]++
+			continue
+		}
 		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the wait: %d days; the rotator's last result: %s); its story:\n    %s",
 			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), int(s.now.Sub(due).Hours()/24), due.Format(time.DateOnly), s.policy.NoticePeriod, s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
 	}
+}
+
+// firstFoundInactiveToday reports whether o's key id is Inactive and the rotator's own record
+// of it (the deactivated tag, as the rotator signed it) dates from today: the day the rotator
+// first found it Inactive.
+func (s *sim) firstFoundInactiveToday(o *owner, id string) bool {
+	if s.active(o, id) || !slices.ContainsFunc(s.w.Keys(o.account, o.user), func(k awsmodel.Key) bool { return k.AccessKeyID == id }) {
+		return false
+	}
+	value, signed := s.seal.Open(o.account, o.user, history.DeactivatedTag, s.tags(o).Get(history.DeactivatedTag))
+	since, ok := history.ParseDeactivated(value)[id]
+	return signed && ok && history.SameDay(since.Since, s.now)
 }
 
 // checkAppSecrets: a machine user whose secret opts in always holds an Active key whose

@@ -247,15 +247,15 @@ type sim struct {
 	lastPlan      map[string]workflow.UserResult // account/user → the rotator's last result for the user
 	writtenTo     map[string]bool                // new key → the rotator wrote it to its user's application secret
 
-	faults      bool // faults are injected (off for the checking re-runs)
-	inRotator   bool // the calls come from the rotator's Lambdas
-	sesOutage   bool
-	bouncesOff  bool     // SES does not suppress bounces of the rotator's mail (World.BouncesUnsuppressed)
+	faults     bool // faults are injected (off for the checking re-runs)
+	inRotator  bool // the calls come from the rotator's Lambdas
+	sesOutage  bool
+	bouncesOff bool // SES does not suppress bounces of the rotator's mail (World.BouncesUnsuppressed)
 	// bouncesOffLast is the last day bounces were not suppressed (long before day 0: never).
 	bouncesOffLast int
-	overlapping bool     // an execution runs inside another's call
-	writes      []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
-	lastSubmit  int      // index of the first SES message not yet read
+	overlapping    bool     // an execution runs inside another's call
+	writes         []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
+	lastSubmit     int      // index of the first SES message not yet read
 }
 
 // Run simulates one seed.

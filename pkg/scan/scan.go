@@ -160,7 +160,11 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 			case errors.As(err, &gone):
 				continue // deleted since the report
 			case err != nil:
-				return res, err
+				// One user's keys that cannot be listed (throttled or 5xx past the SDK's
+				// retries) fail not the account's run but, if its own read fails too, that
+				// user alone: it may be due, so it is read like any candidate.
+				res.Candidates = append(res.Candidates, u.UserName)
+				continue
 			}
 			// Without their last use, keys count as idle since creation: never less due.
 			if policy.MayAct(keys, userCfg, now) {
