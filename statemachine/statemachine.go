@@ -46,6 +46,10 @@ const Name = "iam-access-key-rotator"
 // MemberStackSetName is the name of the StackSet that deploys the member roles.
 const MemberStackSetName = Name + "-member-role"
 
+// ConfigurationSetName is the name of the stack's SES configuration set, which every email
+// goes through: it suppresses BOUNCE and COMPLAINT (pkg/suppression).
+const ConfigurationSetName = Name + "-configset"
+
 // ScheduleRuleName is the name of the EventBridge rule that starts the daily run: the name
 // the operators already know.
 const ScheduleRuleName = "iam-access_key_rotator-rule"

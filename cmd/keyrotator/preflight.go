@@ -35,8 +35,9 @@ import (
 const preflightHelp = `Usage: keyrotator preflight [--endpoint URL | --profile P --management-profile M] [flags]
 
 Checks, read-only, what the rotator's first real deployment depends on and the local stand-in
-cannot show: SES out of its sandbox, sending, the sender verified and a daily quota for the
-organization's worst day; the organization with all features and StackSets' trusted access
+cannot show: SES out of its sandbox, sending, the sender verified, bounces suppressed (the
+rotator's only sign that an email did not arrive) and a daily quota for the organization's
+worst day; the organization with all features and StackSets' trusted access
 (and the delegated administrator, when another account than the management account
 administers the member role's StackSet), and what the exclusions exclude (an excluded ID that
 is no ACTIVE account, an OU that does not exist, fail); after the deploy, the member role's StackSet with a
@@ -180,7 +181,9 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	lister := &org.Handler{Org: orgAPI, Excluded: excluded.values, ExcludedOUs: excludedOUs.values, ExcludeTagKey: tagKey,
 		ExcludeTagValue: tagValue, Log: slog.New(slog.DiscardHandler)}
 	selection := preflight.NewSelection(lister.Preview)
-	checks := append(preflight.SES(sesv2.NewFromConfig(rotatorCfg), *sender, *users), preflight.Organization(orgAPI, *stackSetAdmin)...)
+	ses := sesv2.NewFromConfig(rotatorCfg)
+	checks := append(preflight.SES(ses, *sender, *users), preflight.Bounces(ses, statemachine.ConfigurationSetName))
+	checks = append(checks, preflight.Organization(orgAPI, *stackSetAdmin)...)
 	checks = append(checks, selection.Exclusions(),
 		preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), orgAPI, selection, statemachine.MemberStackSetName, *memberRole, *stackSetAdmin != ""),
 		preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))

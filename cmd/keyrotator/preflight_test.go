@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
@@ -106,8 +107,8 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	// Before the deploy: no schedule, no state machine.
 	untold["daily schedule"], untold["recent runs"] = true, true
 	code, got := run("--users", "1000")
-	if len(got) != 10 {
-		t.Fatalf("%d checks, want 10: %v", len(got), got)
+	if len(got) != 11 {
+		t.Fatalf("%d checks, want 11: %v", len(got), got)
 	}
 	expect("seeded", code, got)
 	untold["SES daily quota"] = true
@@ -116,6 +117,19 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	delete(untold, "SES daily quota")
 	code, got = run("--users", "20000")
 	expect("20000 users", code, got, "SES daily quota")
+	if _, err := sesv2.NewFromConfig(cfg).PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{
+		SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonComplaint}}); err != nil {
+		t.Fatal(err)
+	}
+	code, got = run("--users", "1000")
+	expect("the account suppresses complaints only", code, got, "SES bounce suppression")
+	if r := got["SES bounce suppression"]; !strings.Contains(r.Fix, "put-account-suppression-attributes") {
+		t.Errorf("no fix named: %+v", r)
+	}
+	if _, err := sesv2.NewFromConfig(cfg).PutAccountSuppressionAttributes(ctx, &sesv2.PutAccountSuppressionAttributesInput{
+		SuppressedReasons: []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint}}); err != nil {
+		t.Fatal(err)
+	}
 	code, got = run("--users", "1000", "--exclude-accounts", "99999999999")
 	expect("an excluded account ID with a digit missing", code, got, "exclusions")
 	code, got = run("--users", "1000", "--exclude-ous", "ou-abcd-12345678")

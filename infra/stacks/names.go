@@ -14,7 +14,7 @@ const (
 	ManagementRoleName   = contract.NamePrefix + "-management"         // in the management account
 	StateMachineName     = contract.NamePrefix
 	FailureTopicName     = contract.NamePrefix + "-topic"
-	ConfigurationSetName = contract.NamePrefix + "-configset"
+	ConfigurationSetName = statemachine.ConfigurationSetName
 	ScheduleRuleName     = statemachine.ScheduleRuleName
 	MemberStackSetName   = statemachine.MemberStackSetName
 	DashboardName        = contract.NamePrefix

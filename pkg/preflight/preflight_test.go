@@ -304,3 +304,43 @@ func TestRecentRunsReadsTheLastWeek(t *testing.T) {
 		})
 	}
 }
+
+type fakeSuppression struct {
+	set     *sestypes.SuppressionOptions // nil: the set does not exist
+	account []sestypes.SuppressionListReason
+}
+
+func (f fakeSuppression) GetAccount(context.Context, *sesv2.GetAccountInput, ...func(*sesv2.Options)) (*sesv2.GetAccountOutput, error) {
+	return &sesv2.GetAccountOutput{SuppressionAttributes: &sestypes.SuppressionAttributes{SuppressedReasons: f.account}}, nil
+}
+
+func (f fakeSuppression) GetConfigurationSet(context.Context, *sesv2.GetConfigurationSetInput, ...func(*sesv2.Options)) (*sesv2.GetConfigurationSetOutput, error) {
+	if f.set == nil {
+		return nil, &sestypes.NotFoundException{Message: aws.String("no such set")}
+	}
+	return &sesv2.GetConfigurationSetOutput{SuppressionOptions: f.set}, nil
+}
+
+// TestBouncesReadTheSetOrBeforeTheDeployTheAccount: the stack's configuration set decides
+// once it exists; before the deploy, the account's settings.
+func TestBouncesReadTheSetOrBeforeTheDeployTheAccount(t *testing.T) {
+	both := []sestypes.SuppressionListReason{sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint}
+	complaints := []sestypes.SuppressionListReason{sestypes.SuppressionListReasonComplaint}
+	for _, tt := range []struct {
+		name string
+		api  fakeSuppression
+		want Verdict
+	}{
+		{"the set suppresses bounces", fakeSuppression{set: &sestypes.SuppressionOptions{SuppressedReasons: both}, account: complaints}, Pass},
+		{"the set overrides without bounces", fakeSuppression{set: &sestypes.SuppressionOptions{SuppressedReasons: complaints}, account: both}, Fail},
+		{"before the deploy, the account suppresses bounces", fakeSuppression{account: both}, Pass},
+		{"before the deploy, the account does not", fakeSuppression{account: complaints}, Fail},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Bounces(tt.api, "iam-access-key-rotator-configset")(context.Background())
+			if r.Verdict != tt.want || (r.Verdict == Fail && r.Fix == "") {
+				t.Errorf("%s: %s (fix %q), want %s", r.Verdict, r.Detail, r.Fix, tt.want)
+			}
+		})
+	}
+}
