@@ -242,9 +242,11 @@ func (d *decider) rotate(keys []Key) {
 }
 
 // deletionAnnounced reports whether the owner was told the day Inactive key k is deleted (a
-// KeyDeactivated notice): rule 3 deletes it on that day, rule 2 not earlier (invariant 8).
+// KeyDeactivated notice, delivered or possibly so: User.NoticesUnconfirmed): rule 3 deletes
+// it on that day, rule 2 not earlier (invariant 8).
 func (d *decider) deletionAnnounced(k Key) bool {
-	return k.Status == Inactive && k.DeactivatedByRotator && slices.Contains(d.user.NoticesSent, NoticeRef{Kind: KeyDeactivated, AccessKeyID: k.AccessKeyID})
+	ref := NoticeRef{Kind: KeyDeactivated, AccessKeyID: k.AccessKeyID}
+	return k.Status == Inactive && k.DeactivatedByRotator && (slices.Contains(d.user.NoticesSent, ref) || slices.Contains(d.user.NoticesUnconfirmed, ref))
 }
 
 // expiredActive applies rule 3 to an Active key at least deactivate-at days old. A key is
@@ -330,6 +332,24 @@ func (d *decider) storeBehindNotice(k, repl Key) {
 		repl.AccessKeyID, k.StoreBehind, k.AccessKeyID, dateOf(on)))
 }
 
+// waitsForSecret returns the key the application's secret should hold in place of Active
+// key k when it does not (Key.StoreBehind) and k waits for it (storeBehind, for an owner with
+// a usable email): k's replacement, or, for the older of two Active keys, the younger one,
+// whose successor it was until it reached rotate-at itself. The day such a key goes is
+// storeBehind's, and only its notice names it.
+func (d *decider) waitsForSecret(k Key, keys []Key) (Key, bool) {
+	if k.Status != Active || k.StoreBehind == "" || !d.email {
+		return Key{}, false
+	}
+	if repl, ok := replacement(k, keys, d.now, d.th); ok {
+		return repl, true
+	}
+	if other, ok := otherKey(k, keys); ok && other.Status == Active && !other.Undelivered && k.AccessKeyID == keys[0].AccessKeyID {
+		return other, true
+	}
+	return Key{}, false
+}
+
 // blockedBySecret returns the key rule 4 would rotate now (the oldest Active key with age ≥
 // R and no replacement, with a free slot or an Inactive other key) when its new key cannot
 // be delivered to the application's secret (User.SecretProblem) while the owner's email is
@@ -393,6 +413,8 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	}
 	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
 		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
+	} else if w, waits := d.waitsForSecret(k, d.left); waits && !d.failureTold(k) {
+		return latest(d.deactivationDue(k, w).Add(days(d.th.Notice)), d.now.Add(day)), true
 	} else if ok && !d.failureHeld(k) {
 		return d.deactivationDue(k, s), true
 	}
@@ -524,8 +546,8 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 			continue // the new-key email already gave the date
 		}
 		repl, hasRepl := replacement(k, keys, d.now, d.th)
-		if hasRepl && k.StoreBehind != "" {
-			d.storeBehindNotice(k, repl) // k waits for the secret: its date is not the rules'
+		if w, waits := d.waitsForSecret(k, keys); waits {
+			d.storeBehindNotice(k, w) // k waits for the secret: its date is not the rules'
 			continue
 		}
 		var due time.Time

@@ -115,6 +115,12 @@ type User struct {
 	// NoticesSentToday are those of NoticesSent delivered today: a warning counts before an
 	// action only from the next day on, so that a same-day re-run writes nothing.
 	NoticesSentToday []NoticeRef `json:"noticesSentToday,omitempty"`
+	// NoticesUnconfirmed are notices the user was sent that this run does not count as
+	// delivered (it cannot see bounces, or the owner's address bounced since): none warns
+	// before an action, but the owner may have read them, so a deletion day one of them gave
+	// (KeyDeactivated) still holds: rule 2 does not delete the key before it (invariant 8).
+	// Not counting a notice may postpone an action, never hasten one.
+	NoticesUnconfirmed []NoticeRef `json:"noticesUnconfirmed,omitempty"`
 	// DeliveryProblem, when set, says why the owner's address is given up: delivery to it
 	// kept failing past the old key's deactivation date. The owner then has no usable email
 	// (rule 6).

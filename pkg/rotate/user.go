@@ -338,7 +338,8 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 		}
 	}
 	u := ur.u
-	u.NoticesSent, u.NoticesSentToday = nil, nil
+	// Not counted as delivered, they may still have been read: a day they gave holds.
+	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, ur.u.NoticesSent
 	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
 	if err != nil {
 		return up, fmt.Errorf("plan: %w", err)

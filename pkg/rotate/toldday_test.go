@@ -1,0 +1,52 @@
+package rotate_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
+)
+
+// TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed: a KeyDeactivated notice that
+// reached the owner gave the day an Inactive key is deleted. A later run that cannot see
+// bounces counts no notice as delivered, which may postpone an action, never hasten one: the
+// key, unused for unused-at days by then, is not deleted by rule 2 before the day told
+// (campaign seed 9, day 82: an Inactive key under an unsigned deactivated record, told
+// "deleted on 2026-03-27" on 03-22, deleted as unused on 03-23 once bounces were unsuppressed).
+func TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed(t *testing.T) {
+	h := scenario.New(t)
+	// An old user (the credential report dates an Inactive key by its user) with an Inactive
+	// key 95 days old, last used 89 days ago, under a deactivated record the rotator did not
+	// sign: it may be one the rotator deactivated, so its owner is told the day it goes.
+	start := h.Now
+	h.Now = start.AddDate(0, 0, -200)
+	scenario.Must(h.W.CreateUser(scenario.Account, "ivy", map[string]string{"EmailID": "ivy@" + scenario.Domain}))
+	h.Now = start
+	id, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -95), types.StatusTypeInactive)
+	scenario.Must(err)
+	scenario.Must(h.W.UseKey(scenario.Account, id, start.AddDate(0, 0, -89), "s3", "us-east-1"))
+	// A second one, 99 days old, is deleted on day 1, the day its notice gives: a destructive
+	// plan, which a run that cannot see bounces plans again without the notices.
+	other, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -99), types.StatusTypeInactive)
+	scenario.Must(err)
+	since := start.AddDate(0, 0, -30).Format(time.DateOnly)
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+since+" "+other+":"+since))
+	h.Now = h.Now.Add(time.Minute)
+	h.Day()
+	told := h.W.Delivered("ivy@" + scenario.Domain)
+	if len(told) != 2 {
+		t.Fatalf("ivy was sent %d messages on day 0; want the KeyDeactivated notices of her two keys", len(told))
+	}
+	deleteOn := start.AddDate(0, 0, 5).Format(time.DateOnly) // created 95 days ago, deleted at 100
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	for day := 1; h.DayStart.Format(time.DateOnly) < deleteOn; day++ {
+		h.Day()
+		if _, ok := h.Keys("ivy")[id]; !ok {
+			t.Fatalf("day %d: ivy's key %s was deleted before %s, the day its owner was told", day, id, deleteOn)
+		}
+	}
+}
