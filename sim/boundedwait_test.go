@@ -59,3 +59,52 @@ func TestUndeliveredKeyFirstFoundInactiveTodayWaitsADayPastTheBoundedWait(t *tes
 		})
 	}
 }
+
+// The 20-seed campaign on integrate dd6b17f, seed 1 day 24: NotifyUser's PutSecretValue of a
+// new key answered 5xx past the SDK's retries, and the application team withdrew the secret's
+// opt-in before the retry. The key may be in the secret the member role may no longer
+// describe: it waits past the bounded wait (deleting it may take the key the application
+// reads), until rule 2 deletes it unused; counted. A key whose write was recorded refused, or
+// whose secret can be described, or idle for U days, waiting past the bounded wait is still a
+// violation.
+func TestKeyWhoseWriteMayBeInASecretTheRotatorCannotDescribeWaitsForRuleTwo(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		record        string // the hand-off secret's sent mark
+		optIn         bool   // the application's secret carries its opt-in tag
+		daysLater     int    // days past the campaign's today (the key made the day before)
+		wantViolation bool
+	}{
+		{"writing, hidden", "writing", false, 0, false},
+		{"writing, hidden, idle for U days", "writing", false, 90, true},
+		{"refused, hidden", "refused", false, 0, true},
+		{"writing, the secret can be described", "writing", true, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, newID := checkerWith(t, func(oldID, oldSecret, _, _ string) (string, string) { return oldID, oldSecret })
+			s.lastPlan, s.res.Faults = map[string]workflow.UserResult{}, map[string]int{}
+			seal, err := history.NewSeal([]byte("the rotator's tag key of the checker's test"))
+			must(err)
+			s.seal = seal
+			const acct = "100000000003"
+			if tc.optIn {
+				must(s.w.SetAppSecretTag(acct, "app/ci", config.AppSecretOptInTag, "ci"))
+			}
+			s.now = s.now.AddDate(0, 0, tc.daysLater)
+			due := s.now.AddDate(0, 0, -11).Format(time.DateOnly)
+			_, err = s.w.Secrets().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+				Name: aws.String(config.DefaultHandoffSecretPrefix + acct + "/ci/" + newID), SecretString: aws.String("{}"),
+				Tags: []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)},
+					{Key: aws.String(config.HandoffSentTag), Value: aws.String(s.now.AddDate(0, 0, -10).Format(time.RFC3339) + " run-1 " + tc.record)}}})
+			must(err)
+			s.checkBoundedWait(true)
+			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"
+			if got != tc.wantViolation || len(s.res.Violations) > 1 {
+				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.wantViolation)
+			}
+			if counted := s.res.Faults["delivery-waits-for-a-write-to-a-secret-the-rotator-cannot-describe"] == 1; counted == tc.wantViolation {
+				t.Errorf("counted %v, want %v", counted, !tc.wantViolation)
+			}
+		})
+	}
+}

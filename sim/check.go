@@ -320,6 +320,23 @@ func (s *sim) checkBoundedWait(clean bool) {
 			s.res.Faults["delivery-waits-while-bounces-unsuppressed"]++
 			continue
 		}
+		if s.writeMayBeHidden(o, sec, m[1]) {
+			// NotifyUser began to write the key to the application's secret and recorded no
+			// outcome (the hand-off secret's sent tag 'writing': a PutSecretValue answered 5xx
+			// past the SDK's retries, or a crash after the record), and the member role may no
+			// longer describe that secret (its opt-in tag key removed since: AWS answers
+			// AccessDenied). The key may be what the application reads, and nothing the rotator
+			// may call tells whether it is: deleting it at the wait's end may take the key the
+			// application uses (irreversibly, untold), and deleting its hand-off secret while
+			// keeping it would leave a created key that nobody may hold. It waits, stored and
+			// reported, until the secret can be described again (held: confirmed; not: given
+			// up) or rule 2 deletes it unused with its hand-off secret (U days): that bound is
+			// checked, a key idle U days and still waiting is a violation. Counted, allowed
+			// (seed 1 day 24 of the 20-seed campaign on integrate dd6b17f: a PutSecretValue
+			// answered 5xx, the opt-in withdrawn before NotifyUser's retry).
+			s.res.Faults["delivery-waits-for-a-write-to-a-secret-the-rotator-cannot-describe"]++
+			continue
+		}
 		if s.firstFoundInactiveToday(o, m[1]) {
 			// The day of slack above, counted from the day the rotator could first see the key
 			// Inactive rather than from the wait's end: someone deactivated it while no run of
@@ -335,6 +352,28 @@ func (s *sim) checkBoundedWait(clean bool) {
 		s.violate("the wait for a new key's delivery is bounded", fmt.Sprintf("%s's new key %s still waits in %s on %s after a fault-free run, %d days past its old key's date %s (the wait: %d days; the rotator's last result: %s); its story:\n    %s",
 			o.user, m[1], sec.Name, s.now.Format(time.DateOnly), int(s.now.Sub(due).Hours()/24), due.Format(time.DateOnly), s.policy.NoticePeriod, s.lastResult(o), strings.Join(s.trace[m[1]], "\n    ")))
 	}
+}
+
+// writeMayBeHidden reports whether o's undelivered key id, waiting in hand-off secret sec,
+// may be in its application's secret where the rotator cannot look: NotifyUser's record of
+// the write is 'writing' (begun, no outcome), the member role may not describe the secret
+// (it is gone, or lacks the opt-in tag key: awsmodel.MemberSecretsIn), and the key, never
+// used, is not yet idle for rule 2's U days (under the user's own limit).
+func (s *sim) writeMayBeHidden(o *owner, sec awsmodel.Secret, id string) bool {
+	if o.app == "" || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
+		return false
+	}
+	if app, ok := s.w.SecretIn(o.account, o.app); ok {
+		if _, optIn := app.Tags[config.AppSecretOptInTag]; optIn {
+			return false
+		}
+	}
+	i := slices.IndexFunc(s.w.Keys(o.account, o.user), func(k awsmodel.Key) bool { return k.AccessKeyID == id })
+	if i < 0 {
+		return false
+	}
+	k := s.w.Keys(o.account, o.user)[i]
+	return k.LastUsed == nil && !s.unused(k, s.tags(o))
 }
 
 // firstFoundInactiveToday reports whether o's key id is Inactive and the rotator's own record

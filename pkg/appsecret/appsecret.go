@@ -147,6 +147,12 @@ func Write(ctx context.Context, sm API, name, user, keyID string, secretAccessKe
 	if err := Check(ctx, sm, name, user); err != nil {
 		return err
 	}
+	return Put(ctx, sm, name, user, keyID, secretAccessKey)
+}
+
+// Put writes the new key into the secret as Write does, without checking its opt-in first:
+// for a caller that checks it (Check) and records that it begins the write in between.
+func Put(ctx context.Context, sm API, name, user, keyID string, secretAccessKey secret.Secret) error {
 	body, err := json.Marshal(struct {
 		AccessKeyID     string `json:"AccessKeyId"`
 		SecretAccessKey string `json:"SecretAccessKey"`

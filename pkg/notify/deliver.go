@@ -215,16 +215,24 @@ func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Noti
 	notice := policy.Notice{Kind: policy.NewKeyIssued, AccessKeyID: n.NewKey.ReplacesAccessKeyID, ActBy: on,
 		Message: policy.NewKeyIssuedMessage(n.NewKey.ReplacesAccessKeyID, on), Usage: n.NewKey.Replaced}
 	if to := n.NewKey.DeliverTo; to != "" {
-		// The record of the write goes first: an attempt that stops after the write took
-		// effect (its MarkWritten failing, a crash), and whose retry finds the secret refusing,
-		// must not leave the key for one nobody received. An earlier attempt's record stays.
+		// The record of the write goes just before it, once the secret's opt-in is checked: an
+		// attempt that stops after the write took effect (its MarkWritten failing, a crash),
+		// and whose retry finds the secret refusing, must not leave the key for one nobody
+		// received; an attempt that stops before it sent the write (the check failing or
+		// refusing) leaves no record that the key may be there. An earlier attempt's record
+		// stays.
 		begun := sent.WriteBegun()
-		if !begun {
+		sm := d.AppSecrets(a.AccountID)
+		err := appsecret.Check(ctx, sm, to, n.UserName)
+		if err == nil && !begun {
 			if err := handoff.MarkWriting(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
 				return nil, err
 			}
 		}
-		if err := appsecret.Write(ctx, d.AppSecrets(a.AccountID), to, n.UserName, key.AccessKeyID, key.SecretAccessKey); err != nil {
+		if err == nil {
+			err = appsecret.Put(ctx, sm, to, n.UserName, key.AccessKeyID, key.SecretAccessKey)
+		}
+		if err != nil {
 			err = fmt.Errorf("in account %s: %w", a.AccountID, err)
 			var refused *appsecret.Refused
 			if errors.As(err, &refused) {

@@ -95,3 +95,45 @@ func TestWriteRefusedAfterAnInterruptedOneIsNotRetriedTheSameDay(t *testing.T) {
 		t.Errorf("PutSecretValue calls: %d by the day's first run, %d in all; want the first run's write only", first, *refused.n)
 	}
 }
+
+// TestKeyNeverWrittenToItsSecretIsGivenUpAtTheBoundedWait: NotifyUser's first attempt stops
+// at its check of the application's secret (DescribeSecret 5xx past the SDK's retries), before
+// any PutSecretValue; before the retry, the application team withdraws the secret's opt-in,
+// so the retry finds it refusing and the rotator may no longer look. No write of the key was
+// ever sent, so nothing can hold it: at the end of the bounded wait it is deleted as
+// undeliverable with its hand-off secret, not kept as if the application might read it
+// (campaign seed 12 day 24 on integrate dd6b17f, user041: "the wait for a new key's delivery
+// is bounded", the attempt's 'writing' record made before its check).
+func TestKeyNeverWrittenToItsSecretIsGivenUpAtTheBoundedWait(t *testing.T) {
+	h := scenario.New(t)
+	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account)
+	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	notes := h.Scan()
+	puts := 0
+	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
+		switch c.Operation {
+		case "PutSecretValue":
+			puts++
+		case "DescribeSecret":
+			if c.Account == scenario.Account {
+				return awsmodel.ServerError
+			}
+		}
+		return awsmodel.None
+	}
+	h.Notify(notes)
+	h.W.Inject = nil
+	scenario.Must(h.W.SetAppSecretTag(scenario.Account, "app/ci", appsecret.OptInTag, ""))
+	h.Notify(notes) // the retry: refused
+	if puts != 0 || h.AppReads("ci") != old {
+		t.Fatalf("the first attempt wrote the key (%d PutSecretValue calls; the application reads %s)", puts, h.AppReads("ci"))
+	}
+	h.DayStart = h.DayStart.AddDate(0, 0, 1)
+	h.Now = h.DayStart
+	for day := 1; day <= 22; day++ {
+		h.Day()
+	}
+	if left := h.HandoffSecrets("ci"); len(left) > 0 {
+		t.Errorf("day 22: hand-off secret %s still waits past the bounded wait (keys %v, emails %q)", left[0].Name, h.Keys("ci"), h.Subjects("ci"))
+	}
+}
