@@ -41,6 +41,19 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               identities (others: MessageRejected), at most maxSendRate
                               messages per second per account (0 or absent: no limit;
                               over it: TooManyRequestsException); body: {"maxSendRate": 1}
+  GET  /keyrotator/ses-messages?from=N&limit=L&maxBytes=B
+                              the raw messages SES accepted (every account and region),
+                              in the order it accepted them, from the Nth (0-based) on:
+                              at most L of them (1-1000, default 100) and, past the
+                              first, no more than B bytes of raw MIME (default 8 MiB, at
+                              most 32 MiB); answers {"total": ..., "next": ..., "messages":
+                              [{"id", "source", "destinations", "raw_data", "sent_at"}]},
+                              next the index after the last one given (= total when
+                              none is left), so that a reader takes them in bounded
+                              pieces however many the stand-in holds (data.json answers
+                              with the whole state at once, which stops fitting one
+                              answer near 3,000 accounts); limit=0 answers the total
+                              alone
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -756,6 +769,50 @@ def patch_ses_sandbox():
     SESBackend.send_raw_email = send_raw_email
 
 
+SES_PAGE_LIMIT = (100, 1000)  # messages a page: default, most
+SES_PAGE_BYTES = (8 << 20, 32 << 20)  # raw MIME bytes a page past its first message: default, most
+
+
+def query_int(query, name, default, low, high):
+    """The whole number query[name] (default when absent), refused outside low..high."""
+    values = query.get(name)
+    if not values:
+        return default
+    try:
+        value = int(values[0])
+    except ValueError:
+        raise BadRequest(400, f"{name}: must be a whole number") from None
+    if not low <= value <= high:
+        raise BadRequest(400, f"{name}: must be {low} to {high}")
+    return value
+
+
+def ses_messages(environ):
+    """A page of the raw messages SES accepted, in order (GET /keyrotator/ses-messages).
+
+    moto lists them in RawMessage.instances_tracked, appended as each is made (what
+    data.json lists under ses.RawMessage); a message is stamped sent_at just after, so one
+    read while it is being sent may have none yet."""
+    from urllib.parse import parse_qs
+
+    from moto.ses.models import RawMessage
+
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    messages = RawMessage.instances_tracked
+    total = len(messages)
+    start = query_int(query, "from", 0, 0, total)
+    limit = query_int(query, "limit", SES_PAGE_LIMIT[0], 0, SES_PAGE_LIMIT[1])
+    max_bytes = query_int(query, "maxBytes", SES_PAGE_BYTES[0], 1, SES_PAGE_BYTES[1])
+    page, size = [], 0
+    for m in messages[start:start + limit]:
+        size += len(m.raw_data)
+        if page and size > max_bytes:
+            break
+        page.append({"id": m.id, "source": m.source, "destinations": list(m.destinations),
+                     "raw_data": m.raw_data, "sent_at": getattr(m, "sent_at", None)})
+    return {"total": total, "next": start + len(page), "messages": page}
+
+
 class KeyRotatorApp:
     """WSGI middleware: serves /keyrotator/ itself and hands everything else to moto."""
 
@@ -825,6 +882,8 @@ class KeyRotatorApp:
                 if self.settings is None:
                     raise BadRequest(404, "settings: no scenario seeded yet")
                 return 200, self.settings
+        if name == "ses-messages" and method == "GET":
+            return 200, ses_messages(environ)
         if name == "settings" and method == "PUT":
             body = read_json(environ)
             with self.lock:
@@ -843,7 +902,7 @@ class KeyRotatorApp:
         if name == "ses-sandbox" and method == "POST":
             return 200, SES_SANDBOX.enable(read_json(environ))
         if name in ("health", "settings", "backdate", "users", "account-name", "account-state",
-                    "credential-reports", "ses-sandbox"):
+                    "credential-reports", "ses-sandbox", "ses-messages"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 
