@@ -100,6 +100,7 @@ it set, STS AssumeRole could not switch accounts.
 """
 
 import argparse
+import collections
 import datetime
 import fnmatch
 import json
@@ -711,7 +712,9 @@ class SESSandbox:
         self.enabled = False
         self.max_send_rate = 0
         self.last_sends = {}  # account ID -> send times (monotonic) of the last second
-        self.accepted_times = []  # epoch seconds of the messages accepted, for SentLast24Hours
+        # Epoch seconds of the messages accepted in the last 24 hours, oldest first, for
+        # SentLast24Hours (dropped from the left as they age: constant time a message).
+        self.accepted_times = collections.deque()
 
     def enable(self, body):
         rate = body.get("maxSendRate", 0)
@@ -737,7 +740,9 @@ class SESSandbox:
         """Record that SES accepted a message received at now (epoch seconds); return that
         time as RFC 3339 (UTC, microseconds)."""
         with self.lock:
-            self.accepted_times = [t for t in self.accepted_times if now - t < 86400] + [now]
+            while self.accepted_times and now - self.accepted_times[0] >= 86400:
+                self.accepted_times.popleft()
+            self.accepted_times.append(now)
         return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
     def account(self):
