@@ -44,6 +44,19 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   POST /keyrotator/stack-instance-failed  the StackSet instances of an account read as failed
                               (Status OUTDATED, DetailedStatus FAILED) with the reason;
                               body: {"accountId": "...", "statusReason": "..."}
+  GET  /keyrotator/ses-messages?from=N&limit=L&maxBytes=B
+                              the raw messages SES accepted (every account and region),
+                              in the order it accepted them, from the Nth (0-based) on:
+                              at most L of them (1-1000, default 100) and, past the
+                              first, no more than B bytes of raw MIME (default 8 MiB, at
+                              most 32 MiB); answers {"total": ..., "next": ..., "messages":
+                              [{"id", "source", "destinations", "raw_data", "sent_at"}]},
+                              next the index after the last one given (= total when
+                              none is left), so that a reader takes them in bounded
+                              pieces however many the stand-in holds (data.json answers
+                              with the whole state at once, which stops fitting one
+                              answer near 3,000 accounts); limit=0 answers the total
+                              alone
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -94,12 +107,17 @@ stale to any freshness check), and the access_key_N_last_used_region/_service co
 hold the key's last-use region and service, or N/A (moto: always "not_supported");
 password_last_changed is N/A for a user without a password (moto: its creation time),
 and access_key_N_last_rotated is N/A for an inactive key (moto: its creation time).
+moto's two lookups that took time in proportion to the number of accounts on every request
+(a service backend of an account, and the account of an access key) are made constant
+(find_accounts_in_constant_time): at 3,000 accounts they made a run's time grow with the
+square of the organization.
 On start it prints one line, "listening http://127.0.0.1:PORT", to stdout; it stops
 cleanly on SIGINT or SIGTERM. MOTO_ACCOUNT_ID is removed from the environment: with
 it set, STS AssumeRole could not switch accounts.
 """
 
 import argparse
+import collections
 import datetime
 import fnmatch
 import json
@@ -308,6 +326,59 @@ def require_existing_roles():
 
 
 OPERATOR_ACCESS_KEY = "AKIAKEYROTATORSANDBOX"
+
+
+def find_accounts_in_constant_time():
+    """Two lookups of moto's take time in proportion to the number of accounts, on every
+    request, so that a run's time grew with the square of the organization (at 3,000
+    accounts a request's account took 56 ms to find for the last one created); the stand-in
+    makes both constant, and what a request acts in is unchanged:
+
+    - every access to a service's backend of an account (BackendDict[account_id]) searches a
+      list of every account ID (list(self.keys())) before it creates a missing one: an
+      account that is there is now found in the dict itself;
+    - the account a request acts in is found from its access key by scanning every account's
+      IAM backend (iam.models.get_account_id_from: each account, each partition). A key
+      belongs to one account for its life (its ID is made with it), so the account found is
+      remembered, and checked on each use to still hold the key (a deleted key is looked up
+      again, as moto would). The operator's key is in no account: moto's answer for it, the
+      default account, is given at once."""
+    import moto.iam.models as iam_models
+    from moto.core.base_backend import BackendDict
+
+    original_create = BackendDict._create_account_specific_backend
+
+    def create_account_specific_backend(self, account_id):
+        # BackendDict.reset empties the dict with its _instances: an account in it is
+        # registered already.
+        if dict.__contains__(self, account_id):
+            return
+        original_create(self, account_id)
+
+    BackendDict._create_account_specific_backend = create_account_specific_backend
+
+    found = {}  # access key ID -> (account ID, partition)
+
+    def get_account_id_from(access_key):
+        if access_key == OPERATOR_ACCESS_KEY:
+            return iam_models.DEFAULT_ACCOUNT_ID
+        where = found.get(access_key)
+        if where is not None:
+            account_id, partition = where
+            if access_key in iam_models.iam_backends[account_id][partition].access_keys:
+                return account_id
+            found.pop(access_key, None)
+        # A key not seen yet: moto's scan, without creating the backend of every partition
+        # of every account on the way (the first scan at 3,000 accounts took 0.8 s): a key
+        # can only be in a backend that exists.
+        for account_id, account in list(iam_models.iam_backends.items()):
+            for partition, backend in list(dict.items(account)):
+                if access_key in backend.access_keys:
+                    found[access_key] = (account_id, partition)
+                    return account_id
+        return iam_models.DEFAULT_ACCOUNT_ID
+
+    iam_models.get_account_id_from = get_account_id_from
 
 
 def enforce_iam_as_aws():
@@ -738,7 +809,9 @@ class SESSandbox:
         self.enabled = False
         self.max_send_rate = 0
         self.last_sends = {}  # account ID -> send times (monotonic) of the last second
-        self.accepted_times = []  # epoch seconds of the messages accepted, for SentLast24Hours
+        # Epoch seconds of the messages accepted in the last 24 hours, oldest first, for
+        # SentLast24Hours (dropped from the left as they age: constant time a message).
+        self.accepted_times = collections.deque()
         self.suppressed_reasons = ["BOUNCE", "COMPLAINT"]  # PutAccountSuppressionAttributes
 
     def enable(self, body):
@@ -765,7 +838,9 @@ class SESSandbox:
         """Record that SES accepted a message received at now (epoch seconds); return that
         time as RFC 3339 (UTC, microseconds)."""
         with self.lock:
-            self.accepted_times = [t for t in self.accepted_times if now - t < 86400] + [now]
+            while self.accepted_times and now - self.accepted_times[0] >= 86400:
+                self.accepted_times.popleft()
+            self.accepted_times.append(now)
         return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
     def account(self):
@@ -887,6 +962,50 @@ def patch_ses_sandbox():
     SESBackend.send_raw_email = send_raw_email
 
 
+SES_PAGE_LIMIT = (100, 1000)  # messages a page: default, most
+SES_PAGE_BYTES = (8 << 20, 32 << 20)  # raw MIME bytes a page past its first message: default, most
+
+
+def query_int(query, name, default, low, high):
+    """The whole number query[name] (default when absent), refused outside low..high."""
+    values = query.get(name)
+    if not values:
+        return default
+    try:
+        value = int(values[0])
+    except ValueError:
+        raise BadRequest(400, f"{name}: must be a whole number") from None
+    if not low <= value <= high:
+        raise BadRequest(400, f"{name}: must be {low} to {high}")
+    return value
+
+
+def ses_messages(environ):
+    """A page of the raw messages SES accepted, in order (GET /keyrotator/ses-messages).
+
+    moto lists them in RawMessage.instances_tracked, appended as each is made (what
+    data.json lists under ses.RawMessage); a message is stamped sent_at just after, so one
+    read while it is being sent may have none yet."""
+    from urllib.parse import parse_qs
+
+    from moto.ses.models import RawMessage
+
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    messages = RawMessage.instances_tracked
+    total = len(messages)
+    start = query_int(query, "from", 0, 0, total)
+    limit = query_int(query, "limit", SES_PAGE_LIMIT[0], 0, SES_PAGE_LIMIT[1])
+    max_bytes = query_int(query, "maxBytes", SES_PAGE_BYTES[0], 1, SES_PAGE_BYTES[1])
+    page, size = [], 0
+    for m in messages[start:start + limit]:
+        size += len(m.raw_data)
+        if page and size > max_bytes:
+            break
+        page.append({"id": m.id, "source": m.source, "destinations": list(m.destinations),
+                     "raw_data": m.raw_data, "sent_at": getattr(m, "sent_at", None)})
+    return {"total": total, "next": start + len(page), "messages": page}
+
+
 class KeyRotatorApp:
     """WSGI middleware: serves /keyrotator/ itself and hands everything else to moto."""
 
@@ -962,6 +1081,8 @@ class KeyRotatorApp:
                 if self.settings is None:
                     raise BadRequest(404, "settings: no scenario seeded yet")
                 return 200, self.settings
+        if name == "ses-messages" and method == "GET":
+            return 200, ses_messages(environ)
         if name == "settings" and method == "PUT":
             body = read_json(environ)
             with self.lock:
@@ -982,7 +1103,7 @@ class KeyRotatorApp:
         if name == "stack-instance-failed" and method == "POST":
             return 200, stack_instance_failed(read_json(environ))
         if name in ("health", "settings", "backdate", "users", "account-name", "account-state",
-                    "credential-reports", "ses-sandbox", "stack-instance-failed"):
+                    "credential-reports", "ses-sandbox", "stack-instance-failed", "ses-messages"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 
@@ -1050,6 +1171,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
+    find_accounts_in_constant_time()
     require_existing_roles()
     answer_with_state_only()
     page_organizations_as_aws()

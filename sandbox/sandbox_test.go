@@ -743,6 +743,66 @@ func TestSESGetAccountReportsTheQuota(t *testing.T) {
 	}
 }
 
+// TestSESMessagesArePagedInOrder: GET /keyrotator/ses-messages gives the messages SES
+// accepted in order, in pages bounded by a count and by bytes (one message over the bytes
+// still comes alone), so that a reader takes any number of them in small answers.
+func TestSESMessagesArePagedInOrder(t *testing.T) {
+	ctx := context.Background()
+	sb := sandboxtest.New(t, loadScenario(t))
+	client := sesv2.NewFromConfig(sb.Config())
+	var ids []string
+	send := func(subject string, size int) {
+		raw := rawEmail("iam-key-rotator@example.com", "alice@example.com", subject, "text", "a.bin", make([]byte, size))
+		out, err := client.SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: aws.String("iam-key-rotator@example.com"),
+			Destination: &sesv2types.Destination{ToAddresses: []string{"alice@example.com"}},
+			Content:     &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(raw)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.MessageId))
+	}
+	for i := range 5 {
+		send(fmt.Sprintf("small %d", i), 100)
+	}
+	// Base64 makes each over sandbox.SESPageBytes*3/4: two of them never share a page.
+	send("large 1", sandbox.SESPageBytes*3/4)
+	send("large 2", sandbox.SESPageBytes*3/4)
+
+	type message struct {
+		ID   string    `json:"id"`
+		Sent time.Time `json:"sent_at"`
+	}
+	count, err := sandbox.SESMessages[message](ctx, sb.URL, 0, 0)
+	if err != nil || count.Total != len(ids) || len(count.Messages) != 0 {
+		t.Fatalf("limit 0: %+v, %v; want the total, %d, alone", count, err, len(ids))
+	}
+	var got []string
+	var sizes []int
+	for from := 0; from < len(ids); {
+		p, err := sandbox.SESMessages[message](ctx, sb.URL, from, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Messages {
+			got = append(got, m.ID)
+			if m.Sent.IsZero() {
+				t.Errorf("message %s: no sent_at", m.ID)
+			}
+		}
+		sizes = append(sizes, len(p.Messages))
+		from = p.Next
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("paged %v, want the messages in the order sent %v", got, ids)
+	}
+	if !slices.Equal(sizes, []int{3, 2, 1, 1}) {
+		t.Errorf("pages of %v messages, want 3, 2 (limit 3), then each large one alone (%d bytes a page)", sizes, sandbox.SESPageBytes)
+	}
+	if _, err := sandbox.SESMessages[message](ctx, sb.URL, len(ids)+1, 3); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("from past the total: err = %v, want 400", err)
+	}
+}
+
 func rawEmail(from, to, subject, text, filename string, attachment []byte) string {
 	const boundary = "keyrotator-boundary-42"
 	var b strings.Builder

@@ -102,9 +102,12 @@ func callJSON(ctx context.Context, method, url string, in, out any) error {
 		return fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: read answer: %w", method, url, err)
+	}
+	if len(data) > MaxAnswerBytes {
+		return fmt.Errorf("%s %s: the answer is over %d MiB: read it in pieces", method, url, MaxAnswerBytes>>20)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {

@@ -78,6 +78,9 @@ type Result struct {
 	// Handoff, the hand-off secrets as the execution left them.
 	RotatedUsers int
 	Handoff      []HandoffSecret
+
+	// otherSizes are the rows of the table by size that the run keeps (KeepSizes).
+	otherSizes []string
 }
 
 // Run seeds the organization on a new stand-in, runs one execution of the workflow on it,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestBenchScaleSmall(t *testing.T) {
 	for _, want := range []string{"go test ./sandbox/bench", "| IAM/STS calls, quiet account (60 users, nothing due) |", "### An ordinary day",
 		"| one daily run per 1,000 accounts < $0.50 | " + usd(res.OrdinaryDay(f).Per1000()) + " on an ordinary day; this run, a rollout-like day: ",
 		"`TestSteadyStateRatesOfTheOrdinaryDay`", "| cost of an ordinary day (computed) |",
-		"| every account `done` | 7 of 7 | met |", StateTransition.Source, EmailMessage.String(), "## Projection to 10,000 accounts", "## Whose figures"} {
+		"| every account `done` | 7 of 7 | met |", sizesHeading + "\n", sizesHeader + "\n", "\n| 7 (4, 6, 60) | ", StateTransition.Source, EmailMessage.String(), "## Projection to 10,000 accounts", "## Whose figures"} {
 		if !strings.Contains(doc.String(), want) {
 			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, doc.String())
 		}
@@ -242,5 +243,58 @@ func TestRotatedUsers(t *testing.T) {
 		}}
 	if got := RotatedUsers(sc); got != 3 {
 		t.Errorf("%d rotated users, want 3 (admin, app, old)", got)
+	}
+}
+
+// TestTableBySizeKeepsTheOtherSizes: a run rewrites BENCHMARKS.md with its own row in the
+// table by size and keeps the rows of the other sizes from the file it replaces, by number of
+// accounts; a run at a size already there replaces that size's row; a table with other
+// columns is not kept.
+func TestTableBySizeKeepsTheOtherSizes(t *testing.T) {
+	run := func(n int, date string) *Result {
+		r := rolloutRun(n)
+		r.Options.Size = Size{Accounts: n}
+		r.Status = "SUCCEEDED"
+		r.Date, _ = time.Parse(time.DateOnly, date)
+		return r
+	}
+	doc := func(r *Result, previous string) string {
+		t.Helper()
+		if _, err := r.KeepSizes([]byte(previous)); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		r.Markdown(&b)
+		return b.String()
+	}
+	rows := func(doc string) []string {
+		_, table, _ := strings.Cut(doc, sizesHeader+"\n")
+		table, _, _ = strings.Cut(table, "\n\n")
+		var dates []string
+		for _, line := range strings.Split(table, "\n")[1:] {
+			cells := strings.Split(line, " | ")
+			dates = append(dates, strings.TrimPrefix(cells[0], "| ")+" "+cells[1])
+		}
+		return dates
+	}
+	first := doc(run(1000, "2026-11-30"), "")
+	if got := rows(first); !slices.Equal(got, []string{"1,000 (1,000, 0, 0) 2026-11-30"}) {
+		t.Fatalf("the first run's table: %q", got)
+	}
+	second := doc(run(3000, "2026-12-07"), first)
+	third := doc(run(50, "2026-12-08"), second)
+	if got, want := rows(third), []string{"50 (50, 0, 0) 2026-12-08", "1,000 (1,000, 0, 0) 2026-11-30", "3,000 (3,000, 0, 0) 2026-12-07"}; !slices.Equal(got, want) {
+		t.Errorf("after runs at 1,000, 3,000 and 50 accounts: %q, want %q", got, want)
+	}
+	again := doc(run(3000, "2026-12-09"), third)
+	if got, want := rows(again), []string{"50 (50, 0, 0) 2026-12-08", "1,000 (1,000, 0, 0) 2026-11-30", "3,000 (3,000, 0, 0) 2026-12-09"}; !slices.Equal(got, want) {
+		t.Errorf("after another run at 3,000: %q, want %q", got, want)
+	}
+	if !strings.Contains(again, "The sections after this table are the run of 2026-12-09 at 3,000 accounts.") {
+		t.Error("the table does not say which run the sections after it are")
+	}
+	old := strings.Replace(again, "| accounts (mixed, notice users, quiet users) |", "| accounts |", 1)
+	if n, err := run(1000, "2026-12-10").KeepSizes([]byte(old)); n != 0 || err == nil {
+		t.Errorf("a table with other columns: kept %d rows, err %v; want none and an error", n, err)
 	}
 }

@@ -18,7 +18,18 @@ const (
 	GoalCostPer1000    = 0.50 // USD per 1,000 accounts per daily run
 	GoalWall           = 30 * time.Minute
 	ProjectionAccounts = 10_000
+	// GoalWallLarger is the goal for an organization larger than the default: issue 24 asks
+	// for 3,000 accounts within the machine's 2 cores and under an hour.
+	GoalWallLarger = time.Hour
 )
+
+// wallGoal is the whole benchmark's goal at the run's size.
+func (o Options) wallGoal() time.Duration {
+	if o.Size.Accounts > DefaultSize.Accounts {
+		return GoalWallLarger
+	}
+	return GoalWall
+}
 
 // Figures are the run's totals and the accounts that stand out.
 type Figures struct {
@@ -157,6 +168,8 @@ func (r *Result) Markdown(w io.Writer) {
 		fmt.Fprintf(w, "- failure: %s\n", r.Failure)
 	}
 	fmt.Fprintln(w)
+	r.writeSizes(w, f)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Side by side")
 	fmt.Fprintln(w)
 	r.SideBySide(w)
@@ -186,7 +199,7 @@ func (r *Result) Markdown(w io.Writer) {
 		fmt.Sprintf("%s on an ordinary day; this run, a rollout-like day: %s, %s of it its %d new keys' floor under the design (see the cost below)",
 			usd(ordinary.Per1000()), usd(f.per1000(f.Cost)), usd(f.per1000(f.NewKeyFloor())), f.KeysCreated),
 		ordinary.Per1000() < GoalCostPer1000)
-	check(w, fmt.Sprintf("the benchmark within %s on this machine", GoalWall), r.Total.Round(time.Second).String(), r.Total < GoalWall)
+	check(w, fmt.Sprintf("the benchmark within %s on this machine", o.wallGoal()), r.Total.Round(time.Second).String(), r.Total < o.wallGoal())
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Cost of the daily run")
 	fmt.Fprintln(w)
@@ -223,9 +236,9 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "## Projection to %s accounts\n", thousands(ProjectionAccounts))
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "The measured totals per account (%d accounts) times %s: an organization of the same mix, ten\n", f.Accounts, thousands(ProjectionAccounts))
-	fmt.Fprintln(w, "times over at the default size. Payloads and history events do not grow with the number of accounts")
-	fmt.Fprintln(w, "(docs/scale.md): each account and each notification is a child execution of its own.")
+	fmt.Fprintf(w, "The measured totals per account (%d accounts) times %s: an organization of the same mix, %.1f\n", f.Accounts, thousands(ProjectionAccounts), scale)
+	fmt.Fprintln(w, "times over. Payloads and history events do not grow with the number of accounts (docs/scale.md):")
+	fmt.Fprintln(w, "each account and each notification is a child execution of its own; the table by size shows it measured.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| figure | measured | per account | projected |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|")

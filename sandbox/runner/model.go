@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,31 +32,58 @@ func BusiestSecond(emails []Email) (int, time.Time) {
 	return most, at
 }
 
-// model is the part of the stand-in's /moto-api/data.json the runner reads: the raw
-// messages SES accepted, in order.
-type model struct {
-	SES struct {
-		RawMessage []Email `json:"RawMessage"`
-	} `json:"ses"`
+// mailMark is where SES's messages stood on the stand-in before the run: how many it had
+// accepted (every account's), and the ID of the last one.
+type mailMark struct {
+	n      int
+	lastID string
 }
 
-func readModel(ctx context.Context, endpoint string) (*model, error) {
-	var m model
-	if err := sandbox.ReadModel(ctx, endpoint, &m); err != nil {
-		return nil, err
+// markMail reads the mark: two small answers, however much mail the stand-in holds.
+func markMail(ctx context.Context, endpoint string) (mailMark, error) {
+	p, err := sandbox.SESMessages[Email](ctx, endpoint, 0, 0)
+	if err != nil {
+		return mailMark{}, fmt.Errorf("count the stand-in's SES messages: %w", err)
 	}
-	return &m, nil
+	m := mailMark{n: p.Total}
+	if m.n > 0 {
+		last, err := sandbox.SESMessages[Email](ctx, endpoint, m.n-1, 1)
+		if err != nil {
+			return mailMark{}, fmt.Errorf("read the stand-in's last SES message: %w", err)
+		}
+		m.lastID = last.Messages[0].ID
+	}
+	return m, nil
 }
 
-// emailsSince returns the messages accepted after before was read: moto appends them.
-func (m *model) emailsSince(before *model) ([]Email, error) {
-	n := len(before.SES.RawMessage)
-	if len(m.SES.RawMessage) < n || (n > 0 && m.SES.RawMessage[n-1].ID != before.SES.RawMessage[n-1].ID) {
-		return nil, fmt.Errorf("the stand-in's SES messages changed order during the run: cannot tell this run's emails")
+// emailsSince returns the messages SES accepted after the mark (the stand-in appends them),
+// read a page at a time (sandbox.SESPageMessages messages, sandbox.SESPageBytes bytes at
+// most): the run's own mail, whatever the stand-in held before it.
+func emailsSince(ctx context.Context, endpoint string, mark mailMark) ([]Email, error) {
+	changed := errors.New("the stand-in's SES messages changed order during the run: cannot tell this run's emails")
+	from := mark.n
+	if mark.n > 0 {
+		from = mark.n - 1 // the last one before the run, to see that it is still there
 	}
-	out := append([]Email{}, m.SES.RawMessage[n:]...)
-	for i := range out {
-		out[i].Destinations = sandbox.UniqueAddresses(out[i].Destinations)
+	var out []Email
+	for first := true; ; first = false {
+		p, err := sandbox.SESMessages[Email](ctx, endpoint, from, sandbox.SESPageMessages)
+		if err != nil {
+			return nil, fmt.Errorf("read back the run's emails: %w", err)
+		}
+		page := p.Messages
+		if first && mark.n > 0 {
+			if len(page) == 0 || page[0].ID != mark.lastID {
+				return nil, changed
+			}
+			page = page[1:]
+		}
+		for _, e := range page {
+			e.Destinations = sandbox.UniqueAddresses(e.Destinations)
+			out = append(out, e)
+		}
+		if from = p.Next; from >= p.Total {
+			return out, nil
+		}
 	}
-	return out, nil
 }

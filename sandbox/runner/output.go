@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -59,7 +60,7 @@ func (e *Execution) readReport(ctx context.Context, cfg aws.Config) error {
 }
 
 // Write stores the execution in dir: execution.json (status, output, event log),
-// mail/NNN-<to>.eml (each email, in order; mode 0600: the password emails), report.json and report.csv (when written) and
+// mail/NNN-<to>.eml (each email, in order, NNN of at least 3 digits; mode 0600: the password emails), report.json and report.csv (when written) and
 // logs/<function>.log.
 func (e *Execution) Write(dir string) error {
 	// The emails hold the zip passwords: only their owner may read them.
@@ -74,12 +75,17 @@ func (e *Execution) Write(dir string) error {
 		return fmt.Errorf("encode execution.json: %w", err)
 	}
 	files["execution.json"] = append(body, '\n')
+	// NNN has as many digits as the last number, so that the names sort in order.
+	width := max(3, len(strconv.Itoa(len(e.Emails))))
 	for i, m := range e.Emails {
 		to := "unknown"
 		if len(m.Destinations) > 0 {
 			to = fileSafe.ReplaceAllString(m.Destinations[0], "_")
 		}
-		files[filepath.Join("mail", fmt.Sprintf("%03d-%s.eml", i+1, to))] = []byte(m.Raw)
+		name := filepath.Join(dir, "mail", fmt.Sprintf("%0*d-%s.eml", width, i+1, to))
+		if err := os.WriteFile(name, []byte(m.Raw), 0o600); err != nil {
+			return fmt.Errorf("write the run's output: %w", err)
+		}
 	}
 	if e.ReportJSON != nil {
 		files["report.json"] = e.ReportJSON
@@ -91,11 +97,7 @@ func (e *Execution) Write(dir string) error {
 		files[filepath.Join("logs", fn+".log")] = log
 	}
 	for name, data := range files {
-		mode := os.FileMode(0o644)
-		if filepath.Dir(name) == "mail" {
-			mode = 0o600
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, mode); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return fmt.Errorf("write the run's output: %w", err)
 		}
 	}

@@ -226,7 +226,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		return nil, err
 	}
 
-	before, err := readModel(ctx, opts.Endpoint)
+	mail, err := markMail(ctx, opts.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -264,11 +264,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		return nil, err
 	}
 
-	after, err := readModel(ctx, opts.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	if ex.Emails, err = after.emailsSince(before); err != nil {
+	if ex.Emails, err = emailsSince(ctx, opts.Endpoint, mail); err != nil {
 		return nil, err
 	}
 	if err := ex.readReport(ctx, awsCfg); err != nil {
