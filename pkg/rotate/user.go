@@ -250,6 +250,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		e.fail(ctx, ur.ur, err)
 		return
 	}
+	up.Notices = ur.unlessUnwatched(up.Notices)
 	if len(up.Actions) > 0 {
 		if e.writers >= e.cfg.MaxUsers {
 			policy.Defer(&up, e.maxUsersReached())
@@ -339,7 +340,7 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	}
 	u := ur.u
 	// Not counted as delivered, they may still have been read: a day they gave holds.
-	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, ur.u.NoticesSent
+	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, append(slices.Clone(ur.u.NoticesUnconfirmed), ur.u.NoticesSent...)
 	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
 	if err != nil {
 		return up, fmt.Errorf("plan: %w", err)
@@ -357,6 +358,28 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 		})
 	}
 	return replanned, nil
+}
+
+// unlessUnwatched drops, in a run that cannot see bounces, the notices the owner was already
+// sent unconfirmed (policy.User.NoticesUnconfirmed: by a run that could not see bounces
+// either), which it could not confirm any better, and a DeactivationScheduled notice about a
+// key whose day such a notice already gave: the owner may well have that day, and the action
+// waits for a run that sees bounces, which warns again (rule 5 counts only notices it could
+// confirm).
+func (ur *userRun) unlessUnwatched(notices []policy.Notice) []policy.Notice {
+	if ur.execution.bounceProblem() == "" || len(ur.u.NoticesUnconfirmed) == 0 {
+		return notices
+	}
+	told := func(n policy.Notice) bool {
+		return slices.Contains(ur.u.NoticesUnconfirmed, n.Ref()) || n.Kind == policy.DeactivationScheduled &&
+			slices.ContainsFunc(ur.u.NoticesUnconfirmed, func(r policy.NoticeRef) bool {
+				return r.AccessKeyID == n.AccessKeyID && (r.Kind == policy.NewKeyIssued || r.Kind == policy.DeactivationScheduled)
+			})
+	}
+	if !slices.ContainsFunc(notices, told) {
+		return notices
+	}
+	return slices.DeleteFunc(slices.Clone(notices), told)
 }
 
 // unlessStoreBehind re-plans a user whose plan deactivates a key whose successor should be in
