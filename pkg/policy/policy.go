@@ -438,9 +438,12 @@ func (d *decider) failureDay(k Key) time.Time {
 	return d.deactivationDue(k, s).Add(days(d.th.Notice))
 }
 
-// failureTold reports whether the owner was sent a DeliveryFailed notice about k.
+// failureTold reports whether the owner was sent a DeliveryFailed notice about k, delivered
+// or possibly so (User.NoticesUnconfirmed): the day it gave holds either way; only a delivered
+// one lets k go on it (failureHeld).
 func (d *decider) failureTold(k Key) bool {
-	return slices.Contains(d.user.NoticesSent, NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID})
+	ref := NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID}
+	return slices.Contains(d.user.NoticesSent, ref) || slices.Contains(d.user.NoticesUnconfirmed, ref)
 }
 
 // failureHeld reports whether k stays active today because its owner was told, in a

@@ -1,6 +1,8 @@
 package rotate_test
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -41,5 +43,32 @@ func TestWarningSentWhileBouncesAreNotSuppressedIsNotCountedLater(t *testing.T) 
 	}
 	if again := len(h.W.Bounced("ivan@"+scenario.Domain)) - bounced; again == 0 {
 		t.Errorf("ivan was not warned again once bounces were suppressed")
+	}
+}
+
+// TestNewKeyEmailSentWhileBouncesAreNotSuppressedCountsOnceTheKeyIsUsed: the new-key email is
+// the old key's NewKeyIssued notice, and the only mail that carried the new key: once that key
+// is used, the email reached its owner, although it was sent while bounces were not
+// suppressed. The old key goes on the day it told, with no second warning (which, should the
+// mailbox be gone meanwhile, would bounce and hold the key past that day). Campaign seed 13
+// day 43 (user057), with the first fix of this branch.
+func TestNewKeyEmailSentWhileBouncesAreNotSuppressedCountsOnceTheKeyIsUsed(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.User("jane", nil, 85)[0]
+	h.Day() // the new key is made and emailed; the old key's day is day 10
+	got := h.Received("jane")
+	if len(got) != 1 {
+		t.Fatalf("jane received %v, want the new key", got)
+	}
+	scenario.Must(h.W.UseKey(scenario.Account, got[0], h.Now.Add(-time.Hour), "s3", "us-east-1"))
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	h.W.SetBounce("jane@"+scenario.Domain, true) // the mailbox is gone from here on
+	for day := 1; day <= 10; day++ {
+		h.Day()
+	}
+	if h.Keys("jane")[old] == types.StatusTypeActive {
+		t.Errorf("day 10: the old key %s is still active, its day told in the new-key email that reached jane (the new key was used); %d messages bounced since",
+			old, len(h.W.Bounced("jane@"+scenario.Domain)))
 	}
 }

@@ -211,6 +211,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	newly := history.Apply(&ur.u, e.run.Now, email)
+	ur.confirmedByUse(email)
 	// A DeliveryFailed notice about a key whose replacement this run created is over.
 	ur.u.NoticesSent = slices.DeleteFunc(ur.u.NoticesSent, ur.replacedNotice)
 	ur.u.NoticesSentToday = slices.DeleteFunc(ur.u.NoticesSentToday, ur.replacedNotice)
@@ -229,6 +230,32 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// confirmedByUse counts as delivered a NewKeyIssued notice sent unconfirmed (by a run that
+// could not see bounces) when the new key it came with by email has been used since: that key
+// was in no other mail, so the email reached its owner. A key that goes to an application's
+// secret proves nothing of the owner's mailbox.
+func (ur *userRun) confirmedByUse(email string) {
+	if ur.deliverTo != "" || len(ur.u.NoticesUnconfirmed) == 0 {
+		return
+	}
+	for _, s := range history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)) {
+		if !s.Unconfirmed || s.Kind != policy.NewKeyIssued || s.To != history.AddressDigest(email) || !slices.Contains(ur.u.NoticesUnconfirmed, s.NoticeRef) {
+			continue
+		}
+		sentBy := s.On.Truncate(24*time.Hour).AddDate(0, 0, 1)
+		if !slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool {
+			return k.AccessKeyID != s.AccessKeyID && !k.Undelivered && k.CreateDate.Before(sentBy) && k.LastUsedDate != nil && !k.LastUsedDate.Before(k.CreateDate)
+		}) {
+			continue
+		}
+		ur.u.NoticesUnconfirmed = slices.DeleteFunc(ur.u.NoticesUnconfirmed, func(r policy.NoticeRef) bool { return r == s.NoticeRef })
+		ur.u.NoticesSent = append(ur.u.NoticesSent, s.NoticeRef)
+		if history.SameDay(s.On, ur.run.Now) {
+			ur.u.NoticesSentToday = append(ur.u.NoticesSentToday, s.NoticeRef)
+		}
+	}
 }
 
 // planAndApply plans the prepared user and carries the plan out: the history first, then
