@@ -451,8 +451,14 @@ func (d *decider) failureTold(k Key) bool {
 // the notice states the day, so k goes on it (the notice counting from the day after its
 // delivery), also when the failure was fixed since and k's own date is earlier (invariant 8).
 // A fix that creates a new key tells a new day (NewKeyIssued), and the notice is forgotten.
+//
+// One sent unconfirmed (User.NoticesUnconfirmed) holds k until its day only: past it, k
+// goes by the other rules, which ask for warnings of their own.
 func (d *decider) failureHeld(k Key) bool {
-	return d.failureTold(k) && !(reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed))
+	if !slices.Contains(d.user.NoticesSent, NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID}) {
+		return d.failureTold(k) && !reached(d.now, d.failureDay(k))
+	}
+	return !(reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed))
 }
 
 // warnedOrGivenUp reports whether k may be deactivated now that its date (due) has come: the
