@@ -27,7 +27,9 @@ import (
 // tags the member role may write.
 const (
 	// NoticesTag lists the notices delivered for the user's current keys, as
-	// "KEYID:CODE:YYYYMMDD" entries separated by spaces (rule 5: once per key and kind).
+	// "KEYID:CODE:YYYYMMDD" entries separated by spaces (rule 5: once per key and kind). A
+	// code in lower case marks a notice sent by a run that could not see bounces
+	// (Sent.Unconfirmed): it costs no character of the tag's 256.
 	NoticesTag = config.NoticesTag
 	// PendingTag marks an intended CreateAccessKey (its value is the intent's time, RFC 3339)
 	// until the new key is stored for delivery: a later run deletes any key created since
@@ -60,10 +62,17 @@ const compactDay = "20060102"
 // Sent is one delivered notice, the UTC day it was delivered (zero when an entry of an older
 // format did not say: taken as earlier than any day that matters) and a short digest of the
 // address it went to (empty when not said): a notice counts only for the address it reached.
+//
+// Unconfirmed marks a notice sent by a run that could not see bounces
+// (workflow.Notification.Unconfirmed): SES lists an address only for bounces of mail sent
+// while it suppresses BOUNCE, so no later run can tell whether it arrived. It warns before no
+// action (Apply gives it as policy.User.NoticesUnconfirmed); the same notice sent later by a
+// run that sees bounces replaces it.
 type Sent struct {
 	policy.NoticeRef
-	On time.Time
-	To string
+	On          time.Time
+	To          string
+	Unconfirmed bool
 }
 
 var digestPattern = regexp.MustCompile(`^[0-9a-f]{4}$`)
@@ -103,8 +112,8 @@ func ParseNotices(tag string) []Sent {
 			to = parts[3]
 		}
 		for kind, c := range noticeCodes {
-			if c == parts[1] {
-				out = append(out, Sent{NoticeRef: policy.NoticeRef{Kind: kind, AccessKeyID: parts[0]}, On: on, To: to})
+			if c == parts[1] || strings.ToLower(c) == parts[1] {
+				out = append(out, Sent{NoticeRef: policy.NoticeRef{Kind: kind, AccessKeyID: parts[0]}, On: on, To: to, Unconfirmed: c != parts[1]})
 			}
 		}
 	}
@@ -121,7 +130,11 @@ func FormatNotices(sent []Sent) string {
 			continue
 		}
 		seen[s.NoticeRef] = true
-		entry := s.AccessKeyID + ":" + noticeCodes[s.Kind]
+		code := noticeCodes[s.Kind]
+		if s.Unconfirmed {
+			code = strings.ToLower(code)
+		}
+		entry := s.AccessKeyID + ":" + code
 		if !s.On.IsZero() {
 			entry += ":" + s.On.UTC().Format(compactDay)
 			if s.To != "" {
@@ -173,13 +186,18 @@ func FormatDeactivated(keys map[string]Inactive) string {
 // the Inactive keys the tag does not cover yet: they are taken as inactive since today, and
 // the caller records that before any write, so that none of them is deleted today.
 func Apply(u *policy.User, today time.Time, address string) (newlyInactive []string) {
-	u.NoticesSent, u.NoticesSentToday = nil, nil
+	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, nil
 	sent := ParseNotices(u.Tags.Get(NoticesTag))
 	for _, s := range sent {
 		if s.To != "" && s.To != AddressDigest(address) {
 			continue // it went to an address the owner no longer gives
 		}
 		if Superseded(sent, s, today) {
+			continue
+		}
+		if s.Unconfirmed {
+			// Perhaps never delivered: it warns before no action, but a day it gave holds.
+			u.NoticesUnconfirmed = append(u.NoticesUnconfirmed, s.NoticeRef)
 			continue
 		}
 		u.NoticesSent = append(u.NoticesSent, s.NoticeRef)
@@ -225,10 +243,11 @@ type TagAPI interface {
 }
 
 // RecordNotices adds notices delivered to address on day on to the user's notices tag in
-// accountID, signed by seal (a value it does not verify is replaced). A notice already
-// recorded for the same address keeps its first day. A user exempt now (cfg's exempt tag)
-// gets no write.
-func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userName, address string, refs []policy.NoticeRef, on time.Time, cfg policy.Config) error {
+// accountID, signed by seal (a value it does not verify is replaced); unconfirmed: sent by a
+// run that could not see bounces (Sent.Unconfirmed). A notice already recorded for the same
+// address keeps its first day, unless that record is unconfirmed and this one is not. A user
+// exempt now (cfg's exempt tag) gets no write.
+func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userName, address string, refs []policy.NoticeRef, on time.Time, unconfirmed bool, cfg policy.Config) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -252,9 +271,11 @@ func RecordNotices(ctx context.Context, api TagAPI, seal *Seal, accountID, userN
 	_, forged := seal.OpenTags(accountID, userName, tags)[NoticesTag]
 	current := tags.Get(NoticesTag)
 	to := AddressDigest(address)
-	sent := slices.DeleteFunc(ParseNotices(current), func(s Sent) bool { return s.To != to && slices.Contains(refs, s.NoticeRef) })
+	sent := slices.DeleteFunc(ParseNotices(current), func(s Sent) bool {
+		return (s.To != to || s.Unconfirmed && !unconfirmed) && slices.Contains(refs, s.NoticeRef)
+	})
 	for _, r := range refs {
-		sent = append(sent, Sent{NoticeRef: r, On: on, To: to})
+		sent = append(sent, Sent{NoticeRef: r, On: on, To: to, Unconfirmed: unconfirmed})
 	}
 	value := FormatNotices(sent)
 	if value == current && !forged {

@@ -14,10 +14,10 @@ var today = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
 func TestNoticesTagRoundTrip(t *testing.T) {
 	old, other := "AKIAOLD0000000000001", "AKIAOTHER00000000002"
 	sent := []Sent{
-		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today.AddDate(0, 0, -10), "0a1b"},
-		{policy.NoticeRef{Kind: policy.KeyDeactivated, AccessKeyID: old}, today, ""},
-		{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: other}, time.Time{}, ""},
-		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today, ""}, // a duplicate keeps its first day
+		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today.AddDate(0, 0, -10), "0a1b", false},
+		{policy.NoticeRef{Kind: policy.KeyDeactivated, AccessKeyID: old}, today, "", false},
+		{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: other}, time.Time{}, "", false},
+		{policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: old}, today, "", false}, // a duplicate keeps its first day
 	}
 	tag := FormatNotices(sent)
 	if want := old + ":NK:20261115:0a1b " + old + ":KD:20261125 " + other + ":DS"; tag != want {
@@ -32,7 +32,7 @@ func TestNoticesTagRoundTrip(t *testing.T) {
 	var full []Sent
 	for _, id := range []string{"AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB"} {
 		for _, kind := range []policy.NoticeKind{policy.NewKeyIssued, policy.DeactivationScheduled, policy.KeyDeactivated} {
-			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today, AddressDigest("someone.with.a.long.address@example.com")})
+			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today, AddressDigest("someone.with.a.long.address@example.com"), false})
 		}
 	}
 	if n := len(FormatNotices(full)); n > 256 {
@@ -90,7 +90,7 @@ func TestApply(t *testing.T) {
 // it for the new address replaces the old entry.
 func TestNoticesCountForTheAddressTheyReached(t *testing.T) {
 	old := "AKIAOLD0000000000001"
-	tag := FormatNotices([]Sent{{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: old}, today.AddDate(0, 0, -3), AddressDigest("Alice@Example.com")}})
+	tag := FormatNotices([]Sent{{policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: old}, today.AddDate(0, 0, -3), AddressDigest("Alice@Example.com"), false}})
 	u := policy.User{UserName: "alice", Tags: map[string]string{NoticesTag: tag}}
 	Apply(&u, today, "alice@example.com")
 	if len(u.NoticesSent) != 1 {

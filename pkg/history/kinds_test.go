@@ -22,7 +22,7 @@ func TestEveryNoticeKindHasAUniqueCode(t *testing.T) {
 			t.Errorf("notice kinds %s and %s share the code %q", other, kind, code)
 		}
 		kindOf[code] = kind
-		sent := []Sent{{policy.NoticeRef{Kind: kind, AccessKeyID: "AKIAEXAMPLE000000001"}, today.Truncate(24 * time.Hour), AddressDigest("alice@example.com")}}
+		sent := []Sent{{policy.NoticeRef{Kind: kind, AccessKeyID: "AKIAEXAMPLE000000001"}, today.Truncate(24 * time.Hour), AddressDigest("alice@example.com"), false}}
 		if got := ParseNotices(FormatNotices(sent)); len(got) != 1 || got[0] != sent[0] {
 			t.Errorf("notice kind %s: %v reads back as %v", kind, sent, got)
 		}

@@ -3,8 +3,10 @@ package history
 import (
 	"context"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -62,7 +64,7 @@ func TestSignedNoticesOfTwoKeysFitAnIAMTagValue(t *testing.T) {
 	var full []Sent
 	for _, id := range []string{"AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB"} {
 		for _, kind := range []policy.NoticeKind{policy.NewKeyIssued, policy.DeactivationScheduled, policy.KeyDeactivated} {
-			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today, AddressDigest("someone@example.com")})
+			full = append(full, Sent{policy.NoticeRef{Kind: kind, AccessKeyID: id}, today, AddressDigest("someone@example.com"), false})
 		}
 	}
 	if signed := s.Sign(account, user, NoticesTag, FormatNotices(full)); !policy.ValidTagValue(signed) {
@@ -123,14 +125,61 @@ func TestRecordNoticesSignsAndDropsWhatItDidNotSign(t *testing.T) {
 	forged := "AKIAAAAAAAAAAAAAAAAA:DS:20261101:" + AddressDigest("alice@example.com")
 	store := &tagStore{tags: map[string]string{"EmailID": "alice@example.com", NoticesTag: forged}}
 	ref := policy.NoticeRef{Kind: policy.NewKeyIssued, AccessKeyID: "AKIABBBBBBBBBBBBBBBB"}
-	if err := RecordNotices(context.Background(), store, s, account, user, "alice@example.com", []policy.NoticeRef{ref}, today, policy.Config{}); err != nil {
+	if err := RecordNotices(context.Background(), store, s, account, user, "alice@example.com", []policy.NoticeRef{ref}, today, false, policy.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	got, ok := s.Open(account, user, NoticesTag, store.tags[NoticesTag])
-	if want := FormatNotices([]Sent{{ref, today, AddressDigest("alice@example.com")}}); !ok || got != want {
+	if want := FormatNotices([]Sent{{ref, today, AddressDigest("alice@example.com"), false}}); !ok || got != want {
 		t.Errorf("notices tag %q (verified %v), want %q signed", store.tags[NoticesTag], ok, want)
 	}
-	if err := RecordNotices(context.Background(), store, nil, account, user, "alice@example.com", []policy.NoticeRef{ref}, today, policy.Config{}); err == nil {
+	if err := RecordNotices(context.Background(), store, nil, account, user, "alice@example.com", []policy.NoticeRef{ref}, today, false, policy.Config{}); err == nil {
 		t.Error("notices recorded without a tag key")
+	}
+}
+
+// TestUnconfirmedNoticeWarnsOfNothingUntilSentWhereBouncesAreSeen: a notice recorded by a run
+// that could not see bounces is given as unconfirmed (no warning, its day still holds); the
+// same notice sent later by a run that sees bounces replaces it, dated that day; a later
+// unconfirmed send does not replace a confirmed record. Lower-case codes cost no room.
+func TestUnconfirmedNoticeWarnsOfNothingUntilSentWhereBouncesAreSeen(t *testing.T) {
+	s := testSeal(t, "the rotator's tag key, 32 bytes or more")
+	const addr = "alice@example.com"
+	store := &tagStore{tags: map[string]string{"EmailID": addr}}
+	ref := policy.NoticeRef{Kind: policy.DeactivationScheduled, AccessKeyID: "AKIABBBBBBBBBBBBBBBB"}
+	read := func(on time.Time) policy.User {
+		value, ok := s.Open(account, user, NoticesTag, store.tags[NoticesTag])
+		if !ok {
+			t.Fatalf("notices tag %q does not verify", store.tags[NoticesTag])
+		}
+		u := policy.User{UserName: user, Tags: policy.Tags{NoticesTag: value}}
+		Apply(&u, on, addr)
+		return u
+	}
+	day1, day3 := today.AddDate(0, 0, -5), today.AddDate(0, 0, -3)
+	for _, rec := range []struct {
+		on          time.Time
+		unconfirmed bool
+	}{{day1, true}, {day3, false}, {today, true}} {
+		if err := RecordNotices(context.Background(), store, s, account, user, addr, []policy.NoticeRef{ref}, rec.on, rec.unconfirmed, policy.Config{}); err != nil {
+			t.Fatal(err)
+		}
+		u := read(today.AddDate(0, 0, 1))
+		switch rec.on {
+		case day1:
+			if len(u.NoticesSent) != 0 || !slices.Equal(u.NoticesUnconfirmed, []policy.NoticeRef{ref}) {
+				t.Errorf("sent unconfirmed: NoticesSent %v, NoticesUnconfirmed %v; want it unconfirmed only", u.NoticesSent, u.NoticesUnconfirmed)
+			}
+		default:
+			if !slices.Equal(u.NoticesSent, []policy.NoticeRef{ref}) || len(u.NoticesUnconfirmed) != 0 {
+				t.Errorf("after a confirmed send (record of %s): NoticesSent %v, NoticesUnconfirmed %v", rec.on.Format(time.DateOnly), u.NoticesSent, u.NoticesUnconfirmed)
+			}
+			if got := ParseNotices(store.tags[NoticesTag]); len(got) != 1 || !SameDay(got[0].On, day3) {
+				t.Errorf("the confirmed record is %v; want it dated %s", got, day3.Format(time.DateOnly))
+			}
+		}
+	}
+	confirmed := FormatNotices([]Sent{{ref, today, AddressDigest(addr), false}})
+	if unconfirmed := FormatNotices([]Sent{{ref, today, AddressDigest(addr), true}}); len(unconfirmed) != len(confirmed) {
+		t.Errorf("an unconfirmed entry %q is longer than a confirmed one %q", unconfirmed, confirmed)
 	}
 }

@@ -161,7 +161,7 @@ func send(ctx context.Context, sender *Sender, out *Delivery, msgs ...Message) e
 // record adds the delivered notices to the owner's history, even when a later send failed
 // (sendErr), so that a retry does not repeat them; it returns sendErr, or the recording's error.
 func (d *Handler) record(ctx context.Context, n workflow.Notification, delivered []policy.NoticeRef, on time.Time, sendErr error) error {
-	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), d.Seal, n.Account.AccountID, n.UserName, n.Email, delivered, on, d.Policy); err != nil {
+	if err := history.RecordNotices(ctx, d.History(n.Account.AccountID), d.Seal, n.Account.AccountID, n.UserName, n.Email, delivered, on, n.Unconfirmed, d.Policy); err != nil {
 		return errors.Join(sendErr, fmt.Errorf("in account %s: %w", n.Account.AccountID, err))
 	}
 	return sendErr

@@ -438,9 +438,12 @@ func (d *decider) failureDay(k Key) time.Time {
 	return d.deactivationDue(k, s).Add(days(d.th.Notice))
 }
 
-// failureTold reports whether the owner was sent a DeliveryFailed notice about k.
+// failureTold reports whether the owner was sent a DeliveryFailed notice about k, delivered
+// or possibly so (User.NoticesUnconfirmed): the day it gave holds either way; only a delivered
+// one lets k go on it (failureHeld).
 func (d *decider) failureTold(k Key) bool {
-	return slices.Contains(d.user.NoticesSent, NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID})
+	ref := NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID}
+	return slices.Contains(d.user.NoticesSent, ref) || slices.Contains(d.user.NoticesUnconfirmed, ref)
 }
 
 // failureHeld reports whether k stays active today because its owner was told, in a
@@ -448,8 +451,14 @@ func (d *decider) failureTold(k Key) bool {
 // the notice states the day, so k goes on it (the notice counting from the day after its
 // delivery), also when the failure was fixed since and k's own date is earlier (invariant 8).
 // A fix that creates a new key tells a new day (NewKeyIssued), and the notice is forgotten.
+//
+// One sent unconfirmed (User.NoticesUnconfirmed) holds k until its day only: past it, k
+// goes by the other rules, which ask for warnings of their own.
 func (d *decider) failureHeld(k Key) bool {
-	return d.failureTold(k) && !(reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed))
+	if !slices.Contains(d.user.NoticesSent, NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID}) {
+		return d.failureTold(k) && !reached(d.now, d.failureDay(k))
+	}
+	return !(reached(d.now, d.failureDay(k)) && d.warnedBefore(k, DeliveryFailed))
 }
 
 // warnedOrGivenUp reports whether k may be deactivated now that its date (due) has come: the

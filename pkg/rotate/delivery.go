@@ -310,7 +310,10 @@ func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {
 func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, reason string) *policy.Notice {
 	ref := policy.NoticeRef{Kind: policy.DeliveryFailed, AccessKeyID: replaces}
 	usage := ur.usage(replaces)
-	if usage == nil || !ur.exists(replaces) || slices.Contains(ur.u.NoticesSent, ref) {
+	// Sent unconfirmed (by a run that could not see bounces), it is sent again only by a run
+	// that can (unlessUnwatched).
+	if usage == nil || !ur.exists(replaces) || slices.Contains(ur.u.NoticesSent, ref) ||
+		ur.bounceProblem() != "" && slices.Contains(ur.u.NoticesUnconfirmed, ref) {
 		return nil
 	}
 	due, err := time.Parse(time.DateOnly, deactivateOn)

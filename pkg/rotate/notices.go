@@ -98,5 +98,6 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	}
 	e.noticeBudget--
 	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey, SendRate: e.run.SendRate})
+		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey, SendRate: e.run.SendRate,
+		Unconfirmed: e.bounceProblem() != ""})
 }

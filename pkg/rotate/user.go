@@ -211,6 +211,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	newly := history.Apply(&ur.u, e.run.Now, email)
+	ur.confirmedByUse(email)
 	// A DeliveryFailed notice about a key whose replacement this run created is over.
 	ur.u.NoticesSent = slices.DeleteFunc(ur.u.NoticesSent, ur.replacedNotice)
 	ur.u.NoticesSentToday = slices.DeleteFunc(ur.u.NoticesSentToday, ur.replacedNotice)
@@ -229,6 +230,32 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// confirmedByUse counts as delivered a NewKeyIssued notice sent unconfirmed (by a run that
+// could not see bounces) when the new key it came with by email has been used since: that key
+// was in no other mail, so the email reached its owner. A key that goes to an application's
+// secret proves nothing of the owner's mailbox.
+func (ur *userRun) confirmedByUse(email string) {
+	if ur.deliverTo != "" || len(ur.u.NoticesUnconfirmed) == 0 {
+		return
+	}
+	for _, s := range history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)) {
+		if !s.Unconfirmed || s.Kind != policy.NewKeyIssued || s.To != history.AddressDigest(email) || !slices.Contains(ur.u.NoticesUnconfirmed, s.NoticeRef) {
+			continue
+		}
+		sentBy := s.On.Truncate(24*time.Hour).AddDate(0, 0, 1)
+		if !slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool {
+			return k.AccessKeyID != s.AccessKeyID && !k.Undelivered && k.CreateDate.Before(sentBy) && k.LastUsedDate != nil && !k.LastUsedDate.Before(k.CreateDate)
+		}) {
+			continue
+		}
+		ur.u.NoticesUnconfirmed = slices.DeleteFunc(ur.u.NoticesUnconfirmed, func(r policy.NoticeRef) bool { return r == s.NoticeRef })
+		ur.u.NoticesSent = append(ur.u.NoticesSent, s.NoticeRef)
+		if history.SameDay(s.On, ur.run.Now) {
+			ur.u.NoticesSentToday = append(ur.u.NoticesSentToday, s.NoticeRef)
+		}
+	}
 }
 
 // planAndApply plans the prepared user and carries the plan out: the history first, then
@@ -250,6 +277,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		e.fail(ctx, ur.ur, err)
 		return
 	}
+	up.Notices = ur.unlessUnwatched(up.Notices)
 	if len(up.Actions) > 0 {
 		if e.writers >= e.cfg.MaxUsers {
 			policy.Defer(&up, e.maxUsersReached())
@@ -339,7 +367,7 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	}
 	u := ur.u
 	// Not counted as delivered, they may still have been read: a day they gave holds.
-	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, ur.u.NoticesSent
+	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, append(slices.Clone(ur.u.NoticesUnconfirmed), ur.u.NoticesSent...)
 	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
 	if err != nil {
 		return up, fmt.Errorf("plan: %w", err)
@@ -357,6 +385,28 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 		})
 	}
 	return replanned, nil
+}
+
+// unlessUnwatched drops, in a run that cannot see bounces, the notices the owner was already
+// sent unconfirmed (policy.User.NoticesUnconfirmed: by a run that could not see bounces
+// either), which it could not confirm any better, and a DeactivationScheduled notice about a
+// key whose day such a notice already gave: the owner may well have that day, and the action
+// waits for a run that sees bounces, which warns again (rule 5 counts only notices it could
+// confirm).
+func (ur *userRun) unlessUnwatched(notices []policy.Notice) []policy.Notice {
+	if ur.execution.bounceProblem() == "" || len(ur.u.NoticesUnconfirmed) == 0 {
+		return notices
+	}
+	told := func(n policy.Notice) bool {
+		return slices.Contains(ur.u.NoticesUnconfirmed, n.Ref()) || n.Kind == policy.DeactivationScheduled &&
+			slices.ContainsFunc(ur.u.NoticesUnconfirmed, func(r policy.NoticeRef) bool {
+				return r.AccessKeyID == n.AccessKeyID && (r.Kind == policy.NewKeyIssued || r.Kind == policy.DeactivationScheduled)
+			})
+	}
+	if !slices.ContainsFunc(notices, told) {
+		return notices
+	}
+	return slices.DeleteFunc(slices.Clone(notices), told)
 }
 
 // unlessStoreBehind re-plans a user whose plan deactivates a key whose successor should be in

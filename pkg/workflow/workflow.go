@@ -258,6 +258,10 @@ type Notification struct {
 	Email    string          `json:"email"`
 	Notices  []policy.Notice `json:"notices"`
 	NewKey   *NewKey         `json:"newKey,omitempty"`
+	// Unconfirmed is set when the run that made the notification could not see bounces
+	// (Run.BouncesSuppressed false): the notices it sends are recorded as unconfirmed, and no
+	// run counts them as a warning delivered (pkg/history).
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 	// SendRate is the run's (Run.SendRate); 0, in a notification of an earlier version, is
 	// sent at 1 per second, SES's lowest quota.
 	SendRate int `json:"sendRate"`
