@@ -125,6 +125,7 @@ func TestRolePermissions(t *testing.T) {
 		{"ListAccountsRole", with(logsAndTraces("<ListAccountsLogs.Arn>"), map[string][]string{
 			"sts:AssumeRole":          {"arn:aws:iam::111111111111:role/iam-access-key-rotator-management"},
 			"s3:PutObject":            {runs},
+			"s3:ListBucket":           {"<ReportBucket.Arn>"},
 			"ses:GetAccount":          {"*"},
 			"ses:GetConfigurationSet": {configSt},
 		})},
@@ -155,7 +156,7 @@ func TestRolePermissions(t *testing.T) {
 		{"CleanupReportRole", with(with(logsAndTraces("<CleanupReportLogs.Arn>"), map[string][]string{
 			"s3:ListBucket":       {"<ReportBucket.Arn>"},
 			"s3:GetObject":        {reports, runs},
-			"s3:PutObject":        {reports, runs, slots},
+			"s3:PutObject":        {"<ReportBucket.Arn>/canary.json", reports, runs, slots},
 			"sns:Publish":         {"<FailureTopic>"},
 			"kms:GenerateDataKey": {"<TopicKey.Arn>"},
 			"kms:Decrypt":         {"<TopicKey.Arn>"},
@@ -272,6 +273,7 @@ func TestConditions(t *testing.T) {
 		{"NotifyUserRole", "secretsmanager:TagResource", `{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:sent"]}}`},
 		{"NotifyUserRole", "ses:SendEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
 		{"CleanupReportRole", "ses:SendRawEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
+		{"ListAccountsRole", "s3:ListBucket", `{"StringEquals":{"s3:prefix":"canary.json"}}`},
 	}
 	tmpl := defaultApp(t).templates[RotatorStackID]
 	for _, tt := range tests {
