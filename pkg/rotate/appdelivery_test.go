@@ -342,32 +342,12 @@ func TestRestoredSecretKeepsTheDayTheFailureNoticeGave(t *testing.T) {
 // marks the key refused. The key is in the secret and the application reads it: it counts as
 // delivered, and is not deleted as undeliverable at the end of the bounded wait.
 func TestKeyWrittenBeforeARefusedRetryIsNotDeletedAsUndeliverable(t *testing.T) {
-	h := scenario.New(t)
-	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account)
-	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
-	notes := h.Scan()
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	keyWrittenThenOptInWithdrawnStaysActive(t, func(c awsmodel.Call) awsmodel.Fault {
 		if c.Operation == "SendEmail" {
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
-	}
-	h.Notify(notes)
-	h.W.Inject = nil
-	got := h.AppReads("ci")
-	if got == old {
-		t.Fatal("the first attempt did not write the key to the secret")
-	}
-	scenario.Must(h.W.SetAppSecretTag(scenario.Account, "app/ci", appsecret.OptInTag, ""))
-	h.Notify(notes) // the retry: refused
-	h.DayStart = h.DayStart.AddDate(0, 0, 1)
-	h.Now = h.DayStart
-	for day := 1; day <= 25; day++ {
-		h.Day()
-		if h.Keys("ci")[got] != types.StatusTypeActive {
-			t.Fatalf("day %d: the key the application reads, %s, is %q (keys %v, emails %q)", day, got, h.Keys("ci")[got], h.Keys("ci"), h.Subjects("ci"))
-		}
-	}
+	})
 }
 
 // A new key written to the application's secret and used reached its application, whatever

@@ -26,12 +26,8 @@ import (
 // day 21, on the bounces branch: "the only keys the orphan rule deletes are keys nobody ever
 // received").
 func TestKeyWhoseWriteRecordFailedIsNotDeletedWhenTheSecretHidesIt(t *testing.T) {
-	h := scenario.New(t)
-	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account)
-	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
-	notes := h.Scan()
 	written := false
-	h.W.Inject = func(c awsmodel.Call) awsmodel.Fault {
+	keyWrittenThenOptInWithdrawnStaysActive(t, func(c awsmodel.Call) awsmodel.Fault {
 		switch {
 		case c.Operation == "PutSecretValue":
 			written = true
@@ -39,7 +35,20 @@ func TestKeyWhoseWriteRecordFailedIsNotDeletedWhenTheSecretHidesIt(t *testing.T)
 			return awsmodel.ServerError
 		}
 		return awsmodel.None
-	}
+	})
+}
+
+// keyWrittenThenOptInWithdrawnStaysActive: NotifyUser's first attempt writes a machine
+// user's new key to its application's secret and then fails as inject makes it; the secret's
+// opt-in is withdrawn before the retry, which the secret refuses. For 25 days after, the key
+// the application reads stays Active.
+func keyWrittenThenOptInWithdrawnStaysActive(t *testing.T, inject func(awsmodel.Call) awsmodel.Fault) {
+	t.Helper()
+	h := scenario.New(t)
+	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account)
+	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	notes := h.Scan()
+	h.W.Inject = inject
 	h.Notify(notes)
 	h.W.Inject = nil
 	got := h.AppReads("ci")
