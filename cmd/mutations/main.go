@@ -1,0 +1,256 @@
+// Command mutations measures docs/policy.md's mutation table: for each patch in
+// sim/mutations it copies the working tree (the files git tracks, as they are on disk), undoes
+// one fix by applying the patch, runs the fault campaign (cmd/faults) on the copy and compares
+// its violations with the campaign of the unpatched copy. A fix is caught when undoing it adds
+// violations of the invariant it keeps (the patch's "Keeps:" line). It prints one markdown row
+// per patch and exits 1 when a patch no longer applies or a fix is not caught.
+//
+//	go run ./cmd/mutations                 # every patch, 20 seeds (the campaign of make test)
+//	go run ./cmd/mutations -only item-2    # the patches whose name contains item-2
+//
+// A patch is a unified diff (git diff) after a header of "Key: value" lines:
+//
+//	Fix: item 2: tag keys read as IAM compares them
+//	Undone: policy.Tags.Lookup matches exactly
+//	Keeps: exempt users get zero writes
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// mutation is one patch that undoes one fix.
+type mutation struct {
+	name, path        string
+	fix, undone, keep string
+}
+
+// outcome is cmd/faults' -json line.
+type outcome struct {
+	Faults      int            `json:"faults"`
+	Violations  int            `json:"violations"`
+	ByInvariant map[string]int `json:"byInvariant"`
+}
+
+func main() {
+	seeds := flag.Int("seeds", 20, "seeds per campaign (20 is make test's campaign)")
+	only := flag.String("only", "", "run only the patches whose file name contains this")
+	dir := flag.String("dir", "sim/mutations", "the directory of patches")
+	flag.Parse()
+	mutations, err := load(*dir, *only)
+	if err != nil {
+		fail(err)
+	}
+	if len(mutations) == 0 {
+		fail(fmt.Errorf("no patch in %s matches %q", *dir, *only))
+	}
+	files, err := tracked()
+	if err != nil {
+		fail(err)
+	}
+	progress("baseline: the campaign of the unpatched tree (%d seeds)", *seeds)
+	base, err := campaign(files, nil, *seeds)
+	if err != nil {
+		fail(fmt.Errorf("baseline: %w", err))
+	}
+	progress("baseline: %d violations, %d faults", base.Violations, base.Faults)
+	fmt.Printf("baseline: %d violations with %d seeds\n\n", base.Violations, *seeds)
+	fmt.Println("| patch | fix | how it was undone | violations (baseline subtracted) | caught |")
+	fmt.Println("|---|---|---|---|---|")
+	missed := 0
+	for i, m := range mutations {
+		progress("[%d/%d] %s", i+1, len(mutations), m.name)
+		start := time.Now()
+		got, err := campaign(files, &m, *seeds)
+		if err != nil {
+			missed++
+			fmt.Printf("| %s | %s | %s | %v | **no** |\n", m.name, m.fix, m.undone, err)
+			continue
+		}
+		added := got.ByInvariant[m.keep] - base.ByInvariant[m.keep]
+		caught := "yes"
+		if added <= 0 {
+			caught = "**no**"
+			missed++
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s |\n", m.name, m.fix, m.undone, difference(got, base), caught)
+		progress("[%d/%d] %s: %d more violations of %q (%s)", i+1, len(mutations), m.name, added, m.keep, time.Since(start).Round(time.Second))
+	}
+	if missed > 0 {
+		fmt.Fprintf(os.Stderr, "mutations: %d of %d fixes undone were not caught\n", missed, len(mutations))
+		os.Exit(1)
+	}
+}
+
+// load reads the patches' headers; every patch must say what it undoes and what it keeps.
+func load(dir, only string) ([]mutation, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.patch"))
+	if err != nil {
+		return nil, err
+	}
+	var out []mutation
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".patch")
+		if !strings.Contains(name, only) {
+			continue
+		}
+		m, err := header(p)
+		if err != nil {
+			return nil, err
+		}
+		m.name, m.path = name, p
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func header(path string) (mutation, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return mutation{}, err
+	}
+	defer f.Close()
+	var m mutation
+	fields := map[string]*string{"Fix": &m.fix, "Undone": &m.undone, "Keeps": &m.keep}
+	lines := bufio.NewScanner(f)
+	for lines.Scan() && !strings.HasPrefix(lines.Text(), "diff ") {
+		key, value, ok := strings.Cut(lines.Text(), ": ")
+		if field, known := fields[key]; ok && known {
+			*field = strings.TrimSpace(value)
+		}
+	}
+	if m.fix == "" || m.undone == "" || m.keep == "" {
+		return mutation{}, fmt.Errorf("%s: the header needs Fix:, Undone: and Keeps: lines before the diff", path)
+	}
+	return m, lines.Err()
+}
+
+// tracked lists the files git tracks, so the copy holds the working tree's sources and
+// nothing built or installed.
+func tracked() ([]string, error) {
+	out, err := exec.Command("git", "ls-files", "-z").Output()
+	if err != nil {
+		return nil, fmt.Errorf("git ls-files: %w (run from the repository's root)", err)
+	}
+	return strings.Split(strings.TrimRight(string(out), "\x00"), "\x00"), nil
+}
+
+// campaign copies the tree, applies the patch (nil: none) and runs cmd/faults on the copy.
+func campaign(files []string, m *mutation, seeds int) (outcome, error) {
+	tree, err := os.MkdirTemp("", "mutation-")
+	if err != nil {
+		return outcome{}, err
+	}
+	defer os.RemoveAll(tree)
+	if err := copyFiles(files, tree); err != nil {
+		return outcome{}, err
+	}
+	if m != nil {
+		patch, err := filepath.Abs(m.path)
+		if err != nil {
+			return outcome{}, err
+		}
+		apply := exec.Command("git", "apply", patch)
+		apply.Dir = tree
+		if out, err := apply.CombinedOutput(); err != nil {
+			return outcome{}, fmt.Errorf("the patch no longer applies: %s", strings.TrimSpace(string(out)))
+		}
+	}
+	run := exec.Command("go", "run", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds))
+	run.Dir = tree
+	var stderr bytes.Buffer
+	run.Stderr = &stderr
+	out, err := run.Output()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
+		return outcome{}, fmt.Errorf("cmd/faults: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var o outcome
+	if err := json.Unmarshal(lastLine(out), &o); err != nil {
+		return outcome{}, fmt.Errorf("cmd/faults printed no outcome (%v): %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return o, nil
+}
+
+func copyFiles(files []string, to string) error {
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		if err := copyFile(f, filepath.Join(to, f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // deleted in the working tree, not yet in git
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func lastLine(out []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	return lines[len(lines)-1]
+}
+
+// difference lists the violations the patch added, by invariant, most first.
+func difference(got, base outcome) string {
+	added := map[string]int{}
+	for inv, n := range got.ByInvariant {
+		if d := n - base.ByInvariant[inv]; d != 0 {
+			added[inv] = d
+		}
+	}
+	invariants := slices.SortedFunc(maps.Keys(added), func(a, b string) int {
+		if added[a] != added[b] {
+			return added[b] - added[a]
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, inv := range invariants {
+		parts = append(parts, fmt.Sprintf("%q %d", inv, added[inv]))
+	}
+	return fmt.Sprintf("%d (%s)", got.Violations-base.Violations, strings.Join(parts, ", "))
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "mutations: "+format+"\n", args...)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "mutations:", err)
+	os.Exit(2)
+}
