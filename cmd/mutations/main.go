@@ -3,7 +3,8 @@
 // one fix by applying the patch, runs the fault campaign (cmd/faults) on the copy and compares
 // its violations with the campaign of the unpatched copy. A fix is caught when undoing it adds
 // violations of the invariant it keeps (the patch's "Keeps:" line). It prints one markdown row
-// per patch and exits 1 when a patch no longer applies or a fix is not caught.
+// per patch, with the tests its "Tests:" line names that fail on it too (each is run on the
+// patched copy: one that passes is struck through), and exits 1 when a patch no longer applies or a fix is not caught.
 //
 //	go run ./cmd/mutations                 # every patch, 20 seeds (the campaign of make test)
 //	go run ./cmd/mutations -only item-2    # the patches whose name contains item-2
@@ -13,6 +14,7 @@
 //	Fix: item 2: tag keys read as IAM compares them
 //	Undone: policy.Tags.Lookup matches exactly
 //	Keeps: exempt users get zero writes
+//	Tests: `pkg/policy` `TestTagKeysAreReadAsIAMComparesThem`; `sim` `TestExemptTagInAnyCaseGetsZeroWrites`
 package main
 
 import (
@@ -34,8 +36,8 @@ import (
 
 // mutation is one patch that undoes one fix.
 type mutation struct {
-	name, path        string
-	fix, undone, keep string
+	name, path               string
+	fix, undone, keep, tests string
 }
 
 // outcome is cmd/faults' -json line.
@@ -62,22 +64,22 @@ func main() {
 		fail(err)
 	}
 	progress("baseline: the campaign of the unpatched tree (%d seeds)", *seeds)
-	base, err := campaign(files, nil, *seeds)
+	base, _, err := campaign(files, nil, *seeds)
 	if err != nil {
 		fail(fmt.Errorf("baseline: %w", err))
 	}
 	progress("baseline: %d violations, %d faults", base.Violations, base.Faults)
 	fmt.Printf("baseline: %d violations with %d seeds\n\n", base.Violations, *seeds)
-	fmt.Println("| patch | fix | how it was undone | violations (baseline subtracted) | caught |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("| patch | fix | how it was undone | violations with %d seeds (baseline subtracted), by invariant | caught | also caught by |\n", *seeds)
+	fmt.Println("|---|---|---|---|---|---|")
 	missed := 0
 	for i, m := range mutations {
 		progress("[%d/%d] %s", i+1, len(mutations), m.name)
 		start := time.Now()
-		got, err := campaign(files, &m, *seeds)
+		got, failing, err := campaign(files, &m, *seeds)
 		if err != nil {
 			missed++
-			fmt.Printf("| %s | %s | %s | %v | **no** |\n", m.name, m.fix, m.undone, err)
+			fmt.Printf("| %s | %s | %s | %v | **no** | %s |\n", m.name, m.fix, m.undone, err, m.tests)
 			continue
 		}
 		added := got.ByInvariant[m.keep] - base.ByInvariant[m.keep]
@@ -86,7 +88,7 @@ func main() {
 			caught = "**no**"
 			missed++
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", m.name, m.fix, m.undone, difference(got, base), caught)
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", m.name, m.fix, m.undone, difference(got, base), caught, failing)
 		progress("[%d/%d] %s: %d more violations of %q (%s)", i+1, len(mutations), m.name, added, m.keep, time.Since(start).Round(time.Second))
 	}
 	if missed > 0 {
@@ -124,7 +126,7 @@ func header(path string) (mutation, error) {
 	}
 	defer f.Close()
 	var m mutation
-	fields := map[string]*string{"Fix": &m.fix, "Undone": &m.undone, "Keeps": &m.keep}
+	fields := map[string]*string{"Fix": &m.fix, "Undone": &m.undone, "Keeps": &m.keep, "Tests": &m.tests}
 	lines := bufio.NewScanner(f)
 	for lines.Scan() && !strings.HasPrefix(lines.Text(), "diff ") {
 		key, value, ok := strings.Cut(lines.Text(), ": ")
@@ -148,41 +150,87 @@ func tracked() ([]string, error) {
 	return strings.Split(strings.TrimRight(string(out), "\x00"), "\x00"), nil
 }
 
-// campaign copies the tree, applies the patch (nil: none) and runs cmd/faults on the copy.
-func campaign(files []string, m *mutation, seeds int) (outcome, error) {
+// campaign copies the tree, applies the patch (nil: none) and runs cmd/faults on the copy,
+// then the patch's tests: failing lists them, struck through those that passed.
+func campaign(files []string, m *mutation, seeds int) (o outcome, failing string, err error) {
 	tree, err := os.MkdirTemp("", "mutation-")
 	if err != nil {
-		return outcome{}, err
+		return o, "", err
 	}
 	defer os.RemoveAll(tree)
 	if err := copyFiles(files, tree); err != nil {
-		return outcome{}, err
+		return o, "", err
 	}
 	if m != nil {
 		patch, err := filepath.Abs(m.path)
 		if err != nil {
-			return outcome{}, err
+			return o, "", err
 		}
-		apply := exec.Command("git", "apply", patch)
-		apply.Dir = tree
-		if out, err := apply.CombinedOutput(); err != nil {
-			return outcome{}, fmt.Errorf("the patch no longer applies: %s", strings.TrimSpace(string(out)))
+		if out, err := command(tree, "git", "apply", patch).CombinedOutput(); err != nil {
+			return o, "", fmt.Errorf("the patch no longer applies: %s", strings.TrimSpace(string(out)))
 		}
 	}
-	run := exec.Command("go", "run", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds))
-	run.Dir = tree
+	// -trimpath: the copies, each in a directory of its own, share the build cache.
+	out, err := runs(command(tree, "go", "run", "-trimpath", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds)))
+	if err != nil {
+		return o, "", fmt.Errorf("cmd/faults: %w", err)
+	}
+	if err := json.Unmarshal(lastLine(out), &o); err != nil {
+		return o, "", fmt.Errorf("cmd/faults printed no outcome: %w", err)
+	}
+	if m == nil {
+		return o, "", nil
+	}
+	failing, err = testsOn(tree, m.tests)
+	return o, failing, err
+}
+
+// testsOn runs the tests a "Tests:" line names (`pkg` `TestA`, `TestB`; `pkg2` `TestC`) on
+// the patched tree and lists them, those that passed struck through. A test that did not run
+// (misnamed, or in another package) is an error.
+func testsOn(tree, line string) (string, error) {
+	var listed []string
+	for group := range strings.SplitSeq(line, ";") {
+		words := strings.Fields(strings.NewReplacer("`", "", ",", " ").Replace(group))
+		if len(words) < 2 {
+			continue
+		}
+		pkg, names := words[0], words[1:]
+		out, err := runs(command(tree, "go", "test", "-trimpath", "-count=1", "-v", "./"+pkg, "-run", "^("+strings.Join(names, "|")+")$"))
+		if err != nil && !bytes.Contains(out, []byte("--- FAIL")) {
+			return "", fmt.Errorf("go test ./%s: %w", pkg, err)
+		}
+		for _, name := range names {
+			switch {
+			case bytes.Contains(out, []byte("--- FAIL: "+name+" ")):
+				listed = append(listed, fmt.Sprintf("`%s` `%s`", pkg, name))
+			case bytes.Contains(out, []byte("--- PASS: "+name+" ")):
+				listed = append(listed, fmt.Sprintf("~~`%s` `%s`~~ (passes)", pkg, name))
+			default:
+				return "", fmt.Errorf("test %s did not run in ./%s", name, pkg)
+			}
+		}
+	}
+	return strings.Join(listed, ", "), nil
+}
+
+func command(dir, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Dir = dir
+	return c
+}
+
+// runs runs c and returns its output; exit status 1 (violations found, tests failed) is not
+// an error.
+func runs(c *exec.Cmd) ([]byte, error) {
 	var stderr bytes.Buffer
-	run.Stderr = &stderr
-	out, err := run.Output()
+	c.Stderr = &stderr
+	out, err := c.Output()
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-		return outcome{}, fmt.Errorf("cmd/faults: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return out, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	var o outcome
-	if err := json.Unmarshal(lastLine(out), &o); err != nil {
-		return outcome{}, fmt.Errorf("cmd/faults printed no outcome (%v): %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return o, nil
+	return out, nil
 }
 
 func copyFiles(files []string, to string) error {
