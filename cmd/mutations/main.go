@@ -1,5 +1,6 @@
-// Command mutations measures docs/policy.md's mutation table: for each patch in
-// sim/mutations it copies the working tree (the files git tracks, as they are on disk), undoes
+// Command mutations measures docs/policy.md's mutation table: it takes a snapshot of the
+// working tree (the files git tracks, as they are on disk when it starts); for each patch in
+// sim/mutations it copies the snapshot, undoes
 // one fix by applying the patch, runs the fault campaign (cmd/faults) on the copy and compares
 // its violations with the campaign of the unpatched copy. A fix is caught when undoing it adds
 // violations of the invariant it keeps (the patch's "Keeps:" line). It prints one markdown row
@@ -52,31 +53,51 @@ func main() {
 	only := flag.String("only", "", "run only the patches whose file name contains this")
 	dir := flag.String("dir", "sim/mutations", "the directory of patches")
 	flag.Parse()
-	mutations, err := load(*dir, *only)
+	missed, err := measure(*dir, *only, *seeds)
+	switch {
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "mutations:", err)
+		os.Exit(2)
+	case missed > 0:
+		fmt.Fprintf(os.Stderr, "mutations: %d fixes undone were not caught\n", missed)
+		os.Exit(1)
+	}
+}
+
+// measure prints the table and returns how many fixes undone were not caught.
+func measure(dir, only string, seeds int) (missed int, err error) {
+	mutations, err := load(dir, only)
 	if err != nil {
-		fail(err)
+		return 0, err
 	}
 	if len(mutations) == 0 {
-		fail(fmt.Errorf("no patch in %s matches %q", *dir, *only))
+		return 0, fmt.Errorf("no patch in %s matches %q", dir, only)
 	}
 	files, err := tracked()
 	if err != nil {
-		fail(err)
+		return 0, err
 	}
-	progress("baseline: the campaign of the unpatched tree (%d seeds)", *seeds)
-	base, _, err := campaign(files, nil, *seeds)
+	snapshot, err := os.MkdirTemp("", "mutations-snapshot-")
 	if err != nil {
-		fail(fmt.Errorf("baseline: %w", err))
+		return 0, err
+	}
+	defer os.RemoveAll(snapshot)
+	if err := copyFiles(files, ".", snapshot); err != nil {
+		return 0, err
+	}
+	progress("baseline: the campaign of the unpatched tree (%d seeds)", seeds)
+	base, _, err := campaign(snapshot, files, nil, seeds)
+	if err != nil {
+		return 0, fmt.Errorf("baseline: %w", err)
 	}
 	progress("baseline: %d violations, %d faults", base.Violations, base.Faults)
-	fmt.Printf("baseline: %d violations with %d seeds\n\n", base.Violations, *seeds)
-	fmt.Printf("| patch | fix | how it was undone | violations with %d seeds (baseline subtracted), by invariant | caught | also caught by |\n", *seeds)
+	fmt.Printf("baseline: %d violations with %d seeds\n\n", base.Violations, seeds)
+	fmt.Printf("| patch | fix | how it was undone | violations with %d seeds (baseline subtracted), by invariant | caught | also caught by |\n", seeds)
 	fmt.Println("|---|---|---|---|---|---|")
-	missed := 0
 	for i, m := range mutations {
 		progress("[%d/%d] %s", i+1, len(mutations), m.name)
 		start := time.Now()
-		got, failing, err := campaign(files, &m, *seeds)
+		got, failing, err := campaign(snapshot, files, &m, seeds)
 		if err != nil {
 			missed++
 			fmt.Printf("| %s | %s | %s | %v | **no** | %s |\n", m.name, m.fix, m.undone, err, m.tests)
@@ -91,10 +112,7 @@ func main() {
 		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", m.name, m.fix, m.undone, difference(got, base), caught, failing)
 		progress("[%d/%d] %s: %d more violations of %q (%s)", i+1, len(mutations), m.name, added, m.keep, time.Since(start).Round(time.Second))
 	}
-	if missed > 0 {
-		fmt.Fprintf(os.Stderr, "mutations: %d of %d fixes undone were not caught\n", missed, len(mutations))
-		os.Exit(1)
-	}
+	return missed, nil
 }
 
 // load reads the patches' headers; every patch must say what it undoes and what it keeps.
@@ -150,15 +168,15 @@ func tracked() ([]string, error) {
 	return strings.Split(strings.TrimRight(string(out), "\x00"), "\x00"), nil
 }
 
-// campaign copies the tree, applies the patch (nil: none) and runs cmd/faults on the copy,
-// then the patch's tests: failing lists them, struck through those that passed.
-func campaign(files []string, m *mutation, seeds int) (o outcome, failing string, err error) {
+// campaign copies the snapshot's files, applies the patch (nil: none) and runs cmd/faults on
+// the copy, then the patch's tests: failing lists them, struck through those that passed.
+func campaign(snapshot string, files []string, m *mutation, seeds int) (o outcome, failing string, err error) {
 	tree, err := os.MkdirTemp("", "mutation-")
 	if err != nil {
 		return o, "", err
 	}
 	defer os.RemoveAll(tree)
-	if err := copyFiles(files, tree); err != nil {
+	if err := copyFiles(files, snapshot, tree); err != nil {
 		return o, "", err
 	}
 	if m != nil {
@@ -233,12 +251,12 @@ func runs(c *exec.Cmd) ([]byte, error) {
 	return out, nil
 }
 
-func copyFiles(files []string, to string) error {
+func copyFiles(files []string, from, to string) error {
 	for _, f := range files {
 		if f == "" {
 			continue
 		}
-		if err := copyFile(f, filepath.Join(to, f)); err != nil {
+		if err := copyFile(filepath.Join(from, f), filepath.Join(to, f)); err != nil {
 			return err
 		}
 	}
@@ -296,9 +314,4 @@ func difference(got, base outcome) string {
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "mutations: "+format+"\n", args...)
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "mutations:", err)
-	os.Exit(2)
 }
