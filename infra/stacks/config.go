@@ -98,7 +98,7 @@ var defaults = map[string]any{
 	keyEmailTagKeys:        strings.Join(policy.DefaultEmailTagKeys, ","),
 	keyExemptTagKey:        policy.DefaultExemptTagKey,
 	keySchedule:            "cron(0 13 * * ? *)",
-	keyMapConcurrency:      10,
+	keyMapConcurrency:      config.DefaultMapConcurrency,
 	keyNotifyConcurrency:   2,
 	keySESMaxSendRate:      0,
 	keyMemberRoleName:      config.DefaultMemberRoleName,

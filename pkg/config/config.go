@@ -96,6 +96,9 @@ const (
 	DefaultMemberRoleName      = "provisioning-admin"
 	DefaultHandoffSecretPrefix = statemachine.Name + "/handoff/"
 	DefaultPartition           = "aws"
+	// DefaultMapConcurrency is the accounts a run processes at once (the context's
+	// mapConcurrency: the Map's MaxConcurrency).
+	DefaultMapConcurrency = 10
 	// DefaultExcludeAccountTag excludes the accounts tagged key-rotator:exclude=true in
 	// Organizations; NoExcludeAccountTag switches the tag exclusion off (and its
 	// ListTagsForResource call per account).
