@@ -21,6 +21,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,9 +30,11 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -53,7 +56,10 @@ func main() {
 	only := flag.String("only", "", "run only the patches whose file name contains this")
 	dir := flag.String("dir", "sim/mutations", "the directory of patches")
 	flag.Parse()
-	missed, err := measure(*dir, *only, *seeds)
+	// Interrupted, it stops the campaign or tests under way, with everything they started.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	missed, err := measure(ctx, *dir, *only, *seeds)
 	switch {
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "mutations:", err)
@@ -65,7 +71,7 @@ func main() {
 }
 
 // measure prints the table and returns how many fixes undone were not caught.
-func measure(dir, only string, seeds int) (missed int, err error) {
+func measure(ctx context.Context, dir, only string, seeds int) (missed int, err error) {
 	mutations, err := load(dir, only)
 	if err != nil {
 		return 0, err
@@ -86,7 +92,7 @@ func measure(dir, only string, seeds int) (missed int, err error) {
 		return 0, err
 	}
 	progress("baseline: the campaign of the unpatched tree (%d seeds)", seeds)
-	base, _, err := campaign(snapshot, files, nil, seeds)
+	base, _, err := campaign(ctx, snapshot, files, nil, seeds)
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %w", err)
 	}
@@ -97,7 +103,7 @@ func measure(dir, only string, seeds int) (missed int, err error) {
 	for i, m := range mutations {
 		progress("[%d/%d] %s", i+1, len(mutations), m.name)
 		start := time.Now()
-		got, failing, err := campaign(snapshot, files, &m, seeds)
+		got, failing, err := campaign(ctx, snapshot, files, &m, seeds)
 		if err != nil {
 			missed++
 			fmt.Printf("| %s | %s | %s | %v | **no** | %s |\n", m.name, m.fix, m.undone, err, m.tests)
@@ -170,7 +176,7 @@ func tracked() ([]string, error) {
 
 // campaign copies the snapshot's files, applies the patch (nil: none) and runs cmd/faults on
 // the copy, then the patch's tests: failing lists them, struck through those that passed.
-func campaign(snapshot string, files []string, m *mutation, seeds int) (o outcome, failing string, err error) {
+func campaign(ctx context.Context, snapshot string, files []string, m *mutation, seeds int) (o outcome, failing string, err error) {
 	tree, err := os.MkdirTemp("", "mutation-")
 	if err != nil {
 		return o, "", err
@@ -184,12 +190,12 @@ func campaign(snapshot string, files []string, m *mutation, seeds int) (o outcom
 		if err != nil {
 			return o, "", err
 		}
-		if out, err := command(tree, "git", "apply", patch).CombinedOutput(); err != nil {
+		if out, err := command(ctx, tree, "git", "apply", patch).CombinedOutput(); err != nil {
 			return o, "", fmt.Errorf("the patch no longer applies: %s", strings.TrimSpace(string(out)))
 		}
 	}
 	// -trimpath: the copies, each in a directory of its own, share the build cache.
-	out, err := runs(command(tree, "go", "run", "-trimpath", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds)))
+	out, err := runs(command(ctx, tree, "go", "run", "-trimpath", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds)))
 	if err != nil {
 		return o, "", fmt.Errorf("cmd/faults: %w", err)
 	}
@@ -199,14 +205,14 @@ func campaign(snapshot string, files []string, m *mutation, seeds int) (o outcom
 	if m == nil {
 		return o, "", nil
 	}
-	failing, err = testsOn(tree, m.tests)
+	failing, err = testsOn(ctx, tree, m.tests)
 	return o, failing, err
 }
 
 // testsOn runs the tests a "Tests:" line names (`pkg` `TestA`, `TestB`; `pkg2` `TestC`) on
 // the patched tree and lists them, those that passed struck through. A test that did not run
 // (misnamed, or in another package) is an error.
-func testsOn(tree, line string) (string, error) {
+func testsOn(ctx context.Context, tree, line string) (string, error) {
 	var listed []string
 	for group := range strings.SplitSeq(line, ";") {
 		words := strings.Fields(strings.NewReplacer("`", "", ",", " ").Replace(group))
@@ -214,7 +220,7 @@ func testsOn(tree, line string) (string, error) {
 			continue
 		}
 		pkg, names := words[0], words[1:]
-		out, err := runs(command(tree, "go", "test", "-trimpath", "-count=1", "-v", "./"+pkg, "-run", "^("+strings.Join(names, "|")+")$"))
+		out, err := runs(command(ctx, tree, "go", "test", "-trimpath", "-count=1", "-v", "./"+pkg, "-run", "^("+strings.Join(names, "|")+")$"))
 		if err != nil && !bytes.Contains(out, []byte("--- FAIL")) {
 			return "", fmt.Errorf("go test ./%s: %w", pkg, err)
 		}
@@ -232,9 +238,13 @@ func testsOn(tree, line string) (string, error) {
 	return strings.Join(listed, ", "), nil
 }
 
-func command(dir, name string, args ...string) *exec.Cmd {
-	c := exec.Command(name, args...)
+// command runs in dir, in a process group of its own: go run and go test start the binaries
+// they build as children, which a cancelled ctx stops with them.
+func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, name, args...)
 	c.Dir = dir
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
 	return c
 }
 
