@@ -154,7 +154,9 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 // run that could see bounces (one that could not cannot tell that an owner's email arrived).
 func canary(doc Document, out workflow.Report) bool {
 	return !doc.Run.DryRun && !doc.Run.Cleanup && len(doc.Run.Accounts) > 0 && out.Accounts > 0 &&
-		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0 && bounceProblem(doc.Run) == ""
+		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0 && bounceProblem(doc.Run) == "" &&
+		// a canary of accounts excluded by their tag (each reported excluded) rotated nothing
+		slices.ContainsFunc(doc.Accounts, func(a workflow.AccountResult) bool { return a.Status == workflow.AccountDone })
 }
 
 // resultReads bounds the concurrent S3 reads of account results: 10,000 accounts are read
@@ -309,8 +311,8 @@ func CSV(doc Document) []byte {
 	noUsage := usageColumns(nil)
 	for _, a := range doc.Accounts {
 		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
-		if a.Status == workflow.AccountFailed {
-			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, "", "", a.Error, ""), noUsage...))
+		if a.Status == workflow.AccountFailed || a.Status == workflow.AccountExcluded {
+			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, a.Reason, "", a.Error, ""), noUsage...))
 		}
 		failures := map[string][]workflow.NotifyFailure{}
 		for _, f := range a.NotifyFailures {
