@@ -51,9 +51,9 @@ type Handler struct {
 	S3     S3API
 	Bucket string
 	// Excluded (EXCLUDE_ACCOUNTS) are account IDs, ExcludedOUs (EXCLUDE_OUS) OU IDs whose
-	// accounts, in them or in any OU below, are excluded; an account tagged ExcludeTagKey =
+	// accounts, in them or in any OU below, are excluded. An account tagged ExcludeTagKey =
 	// ExcludeTagValue (EXCLUDE_ACCOUNT_TAG; the value in any case) is excluded too, unless
-	// ExcludeTagKey is empty.
+	// ExcludeTagKey is empty: by Preview here, by its own ScanAndRotate in a run (TagReader).
 	Excluded                       []string
 	ExcludedOUs                    []string
 	ExcludeTagKey, ExcludeTagValue string

@@ -266,14 +266,18 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
-// about or who were not told, and users deferred (by maxUsers, the time budget or settling keys).
+// about or who were not told, users deferred (by maxUsers, the time budget or settling keys),
+// and runs whose every account was excluded by its tag.
 func needsHuman(doc Document) bool {
 	t := doc.Totals
 	failed := false
 	for _, a := range doc.Accounts {
 		failed = failed || a.Status == workflow.AccountFailed
 	}
-	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
+	// Every account excluded by its tag (read by each account's ScanAndRotate): the run
+	// rotated nothing, which a run that selects no account at all fails for.
+	allExcluded := len(doc.Accounts) > 0 && !slices.ContainsFunc(doc.Accounts, func(a workflow.AccountResult) bool { return a.Status != workflow.AccountExcluded })
+	return doc.Run.Cleanup || failed || allExcluded || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
 		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != ""
 }
 

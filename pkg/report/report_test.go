@@ -113,6 +113,10 @@ func TestNeedsHuman(t *testing.T) {
 		{"user failure", Document{Totals: workflow.Counts{Failures: 1}}, true},
 		{"owner not notified", Document{Totals: workflow.Counts{NotifyFailures: 1}}, true},
 		{"failed account", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountFailed}}}, true},
+		// ListAccounts reads no tag: a run whose every account turned out tagged for
+		// exclusion rotated nothing, as a run that selected none (which fails) would not.
+		{"every account excluded by its tag", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountExcluded}, {Status: workflow.AccountExcluded}}}, true},
+		{"some accounts excluded by their tag", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountExcluded}, {Status: workflow.AccountDone}}}, false},
 	}
 	for _, tt := range tests {
 		if got := needsHuman(tt.doc); got != tt.want {
