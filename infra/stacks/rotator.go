@@ -90,6 +90,7 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 		failureTopicARN:  *s.FailureTopic.TopicArn(),
 		configurationSet: *configSet.ConfigurationSetName(),
 		managementRole:   managementRoleARN(cfg),
+		tagReaderRole:    tagReaderRoleARN(cfg),
 		partition:        *awscdk.Aws_PARTITION(),
 	})
 	for _, f := range contract.Functions {
@@ -152,7 +153,7 @@ func functionConstructID(f contract.Function) string {
 
 // resourceNames are the values of the stack's resources that go into Lambda environments.
 type resourceNames struct {
-	reportBucket, handoffKeyARN, tagKeySecretARN, failureTopicARN, configurationSet, managementRole, partition string
+	reportBucket, handoffKeyARN, tagKeySecretARN, failureTopicARN, configurationSet, managementRole, tagReaderRole, partition string
 }
 
 // environment gives the value of every variable of contract.FunctionEnv (an unset one is
@@ -160,6 +161,9 @@ type resourceNames struct {
 // ALLOWED_EMAIL_DOMAINS means any domain to the Lambdas; the CDK app gets there only when
 // allowedEmailDomains is explicitly "*".
 func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
+	if !tagExclusion(cfg) {
+		r.tagReaderRole = ""
+	}
 	return config.Settings{
 		Policy: policy.Config{
 			LimitDays: cfg.LimitDays, NoticePeriod: cfg.NoticePeriod, MaxUsers: cfg.MaxUsers,
@@ -180,6 +184,7 @@ func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 		Partition:           r.partition,
 		SESMaxSendRate:      cfg.SESMaxSendRate,
 		TagKeySecretARN:     r.tagKeySecretARN,
+		TagReaderRoleARN:    r.tagReaderRole,
 	}.Environ()
 }
 

@@ -89,6 +89,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"PARTITION":             "aws",
 		"SES_MAX_SEND_RATE":     "",
 		"TAG_KEY_SECRET_ARN":    "<TagKey>",
+		"TAG_READER_ROLE_ARN":   "arn:aws:iam::111111111111:role/iam-access-key-rotator-tag-reader",
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("environment values:\n got %v\nwant %v", env, want)

@@ -39,12 +39,13 @@ const (
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
+	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
 )
 
 // Variables lists every variable, in the order above.
 var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
 	ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
-	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate, TagKeySecretARN}
+	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate, TagKeySecretARN, TagReaderRoleARN}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
 // member role may write no other tag (infra: its aws:TagKeys condition), so it can never
@@ -100,8 +101,8 @@ const (
 	// mapConcurrency: the Map's MaxConcurrency).
 	DefaultMapConcurrency = 10
 	// DefaultExcludeAccountTag excludes the accounts tagged key-rotator:exclude=true in
-	// Organizations; NoExcludeAccountTag switches the tag exclusion off (and its
-	// ListTagsForResource call per account).
+	// Organizations (each account's ScanAndRotate reads its tag); NoExcludeAccountTag
+	// switches the tag exclusion off (and that ListTagsForResource call per account).
 	DefaultExcludeAccountTag = RotatorTagKeyPrefix + "exclude=true"
 	NoExcludeAccountTag      = "none"
 )
@@ -148,6 +149,10 @@ type Settings struct {
 	// rotator's tags on IAM users (history.Seal): ScanAndRotate and NotifyUser read it once
 	// per start.
 	TagKeySecretARN string
+	// TagReaderRoleARN is the management account's role through which ScanAndRotate reads
+	// its account's exclusion tag (organizations:ListTagsForResource only); empty: with the
+	// function's own credentials.
+	TagReaderRoleARN string
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for
@@ -227,6 +232,7 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 		Partition:           matching(Partition, partitionPattern, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
 		SESMaxSendRate:      number(SESMaxSendRate),
 		TagKeySecretARN:     matching(TagKeySecretARN, arnPattern, "a Secrets Manager secret ARN"),
+		TagReaderRoleARN:    matching(TagReaderRoleARN, arnPattern, "an IAM role ARN"),
 	}
 	for i, id := range s.ExcludeAccounts {
 		if !workflow.ValidAccountID(id) {
@@ -304,6 +310,7 @@ func (s Settings) Environ() map[string]string {
 	set(Partition, s.Partition)
 	number(SESMaxSendRate, s.SESMaxSendRate)
 	set(TagKeySecretARN, s.TagKeySecretARN)
+	set(TagReaderRoleARN, s.TagReaderRoleARN)
 	return env
 }
 

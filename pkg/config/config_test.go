@@ -115,6 +115,7 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 		Partition:           "aws-us-gov",
 		SESMaxSendRate:      14,
 		TagKeySecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-access-key-rotator/tag-key-AbCdEf",
+		TagReaderRoleARN:    "arn:aws:iam::111122223333:role/iam-access-key-rotator-tag-reader",
 	}
 	tests := []struct {
 		name string
