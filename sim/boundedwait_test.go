@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -103,6 +104,66 @@ func TestKeyWhoseWriteMayBeInASecretTheRotatorCannotDescribeWaitsForRuleTwo(t *t
 				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.wantViolation)
 			}
 			if counted := s.res.Faults["delivery-waits-for-a-write-to-a-secret-the-rotator-cannot-describe"] == 1; counted == tc.wantViolation {
+				t.Errorf("counted %v, want %v", counted, !tc.wantViolation)
+			}
+		})
+	}
+}
+
+// Campaign seed 134 on main db9fd29, day 21: a key sent while SES did not suppress bounces
+// may have reached its owner (user053 received it on day 1), and its resend that bounced
+// (day 14) says nothing of that send. Past the bounded wait the rotator gives the address up
+// and keeps the key, stored, until it is used or rule 2 deletes it unused; counted. Kept while
+// the address is not given up, or without a send that could not be watched, or used, or idle
+// for U days, it is still a violation.
+func TestKeySentWhileBouncesWereUnsuppressedWaitsOnlyWhileItsAddressIsGivenUp(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		unwatched     bool // the hand-off secret names a run that could not see bounces
+		givenUp       bool // the rotator's signed undeliverable tag names the owner's address
+		used          bool
+		daysLater     int // days past the campaign's today (the key made the day before)
+		wantViolation bool
+	}{
+		{"sent unwatched, address given up", true, true, false, 0, false},
+		{"sent unwatched, address not given up", true, false, false, 0, true},
+		{"every send watched, address given up", false, true, false, 0, true},
+		{"sent unwatched, address given up, key used", true, true, true, 0, true},
+		{"sent unwatched, address given up, idle for U days", true, true, false, 90, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, newID := checkerWith(t, func(oldID, oldSecret, _, _ string) (string, string) { return oldID, oldSecret })
+			s.lastPlan, s.res.Faults = map[string]workflow.UserResult{}, map[string]int{}
+			s.day, s.bouncesOffLast = 50, -100 // bounces are suppressed, and were for long
+			seal, err := history.NewSeal([]byte("the rotator's tag key of the checker's test"))
+			must(err)
+			s.seal = seal
+			const acct = "100000000003"
+			o := s.owners[acct+"/ci"]
+			o.app = "" // the key goes by email
+			must(s.w.RemoveTag(acct, "ci", appsecret.DeliveryTag))
+			if tc.givenUp {
+				must(s.w.SetTag(acct, "ci", history.UndeliverableTag, seal.Sign(acct, "ci", history.UndeliverableTag, "ci@"+domain)))
+			}
+			s.now = s.now.AddDate(0, 0, tc.daysLater)
+			if tc.used {
+				must(s.w.UseKey(acct, newID, s.now.Add(-time.Hour), "s3", "us-east-1"))
+			}
+			due := s.now.AddDate(0, 0, -11).Format(time.DateOnly)
+			tags := []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)},
+				{Key: aws.String(config.HandoffSentTag), Value: aws.String(s.now.AddDate(0, 0, -1).Format(time.RFC3339) + " run-49 ci@" + domain)}}
+			if tc.unwatched {
+				tags = append(tags, smtypes.Tag{Key: aws.String(handoff.UnwatchedRunTag), Value: aws.String("run-1")})
+			}
+			_, err = s.w.Secrets().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+				Name: aws.String(config.DefaultHandoffSecretPrefix + acct + "/ci/" + newID), SecretString: aws.String("{}"), Tags: tags})
+			must(err)
+			s.checkBoundedWait(true)
+			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"
+			if got != tc.wantViolation || len(s.res.Violations) > 1 {
+				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.wantViolation)
+			}
+			if counted := s.res.Faults["undelivered-key-kept-past-the-wait-after-an-unwatched-send"] == 1; counted == tc.wantViolation {
 				t.Errorf("counted %v, want %v", counted, !tc.wantViolation)
 			}
 		})

@@ -292,7 +292,8 @@ func (s *sim) checkKeysAccounted() {
 
 // checkBoundedWait: the wait for a new key's delivery is bounded (DESIGN.md invariant 1): a
 // fault-free run that reaches a user whose new key is still undelivered N days (the notice
-// period) past its old key's date deletes it and gives the address up (rule 6). So after a
+// period) past its old key's date deletes it (unless a send of it may have reached its owner
+// unseen: keptAfterAnUnwatchedSend) and gives the address up (rule 6). So after a
 // day's fault-free re-run no live hand-off secret of a non-exempt user is older than that
 // end, with a day's slack (a new key its owner deactivated is deleted by the next run, never
 // on the day it was first seen Inactive). A user who fails every run instead (issue 19, item
@@ -337,6 +338,24 @@ func (s *sim) checkBoundedWait(clean bool) {
 			s.res.Faults["delivery-waits-for-a-write-to-a-secret-the-rotator-cannot-describe"]++
 			continue
 		}
+		if s.keptAfterAnUnwatchedSend(o, sec, m[1]) {
+			// A run that could not see bounces (SES not suppressing BOUNCE for the rotator's
+			// mail) gave the key to NotifyUser, and a later send that bounced says nothing of
+			// that one: the key may have reached its owner, who may use it any day (a slow
+			// consumer). At the wait's end the rotator gives the address up (rule 6: the old key
+			// goes, the limit is not extended) but keeps the key: deleting it may take a key its
+			// owner holds ("no active key in use is deleted"; campaign seed 134 day 21 on main
+			// db9fd29), and deleting only its hand-off secret would leave a created key nobody
+			// may be holding active and untracked (the 20-seed campaign with that variant: 8
+			// violations, the 5 shown "a created key is never lost", seeds 2, 5, 7, 8 and 15).
+			// So it waits, stored, until used
+			// (confirmed), sent to a new address, or deleted by rule 2 with its secret, U days
+			// after its creation: that bound is checked, a key idle U days and still waiting is
+			// a violation, and so is one kept while the address it bounced at is not given up.
+			// Counted, allowed.
+			s.res.Faults["undelivered-key-kept-past-the-wait-after-an-unwatched-send"]++
+			continue
+		}
 		if s.firstFoundInactiveToday(o, m[1]) {
 			// The day of slack above, counted from the day the rotator could first see the key
 			// Inactive rather than from the wait's end: someone deactivated it while no run of
@@ -374,6 +393,28 @@ func (s *sim) writeMayBeHidden(o *owner, sec awsmodel.Secret, id string) bool {
 	}
 	k := s.w.Keys(o.account, o.user)[i]
 	return k.LastUsed == nil && !s.unused(k, s.tags(o))
+}
+
+// keptAfterAnUnwatchedSend reports whether o's undelivered key id, waiting in hand-off secret
+// sec past the bounded wait, is one the rotator keeps because a send of it may have reached
+// its owner unseen: sent by email, its secret tagged by a run that could not see bounces
+// (handoff.UnwatchedRunTag), the owner's address given up by the rotator (its signed
+// undeliverable tag) or none usable, and the key Active, never used, and not yet idle for
+// rule 2's U days (under the user's own limit).
+func (s *sim) keptAfterAnUnwatchedSend(o *owner, sec awsmodel.Secret, id string) bool {
+	if o.app != "" || sec.Tags[handoff.UnwatchedRunTag] == "" {
+		return false
+	}
+	given, _ := s.seal.Open(o.account, o.user, history.UndeliverableTag, s.tags(o).Get(history.UndeliverableTag))
+	if addr := s.address(o); addr != "" && !strings.EqualFold(given, addr) {
+		return false
+	}
+	i := slices.IndexFunc(s.w.Keys(o.account, o.user), func(k awsmodel.Key) bool { return k.AccessKeyID == id })
+	if i < 0 {
+		return false
+	}
+	k := s.w.Keys(o.account, o.user)[i]
+	return k.Status == types.StatusTypeActive && k.LastUsed == nil && !s.unused(k, s.tags(o))
 }
 
 // firstFoundInactiveToday reports whether o's key id is Inactive and the rotator's own record

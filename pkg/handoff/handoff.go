@@ -83,6 +83,9 @@ const (
 	AccessKeyIDTag  = config.RotatorTagKeyPrefix + "access-key-id"
 	ReplacesTag     = config.RotatorTagKeyPrefix + "replaces"
 	DeactivateOnTag = config.RotatorTagKeyPrefix + "deactivate-on"
+	// UnwatchedRunTag names the last run that gave the key to NotifyUser while SES did not
+	// suppress bounces (tagUnwatchedRun below): a key so tagged may have reached its owner.
+	UnwatchedRunTag = config.RotatorTagKeyPrefix + "unwatched-run"
 	// tagDeliverTo names the member account's secret that receives the key (pkg/appsecret);
 	// absent, the key goes to the owner by email.
 	tagDeliverTo = config.RotatorTagKeyPrefix + "deliver-to"
@@ -98,7 +101,7 @@ const (
 	// suppression settings did not suppress bounces (pkg/suppression): a send by that run
 	// (the sent tag's run) can never be confirmed from the suppression list, since a bounce
 	// would have left no trace there.
-	tagUnwatchedRun = config.RotatorTagKeyPrefix + "unwatched-run"
+	tagUnwatchedRun = UnwatchedRunTag
 	// refusedMark stands for the address in sentTag's value of a refused key.
 	refusedMark = "refused"
 	// writtenMark stands for the address in sentTag's value of a key NotifyUser wrote to the
@@ -246,6 +249,13 @@ func List(ctx context.Context, sm SecretsAPI, prefix, accountID string) (map[str
 // SentUnwatched reports whether the key's last send was made by a run in which SES did not
 // suppress bounces: silence from the suppression list proves nothing of it.
 func (p Pending) SentUnwatched() bool { return p.SentRun != "" && p.SentRun == p.UnwatchedRun }
+
+// MaySendHaveArrived reports whether an email send of the key may have reached its owner
+// unseen: some run gave it to NotifyUser while SES did not suppress bounces (the secret's
+// unwatched-run tag, which stays after later sends). A bounce of such a send left no trace on
+// the suppression list, and a later send that bounced says nothing of it. Conservative: a run
+// so tagged whose NotifyUser then sent nothing counts too.
+func (p Pending) MaySendHaveArrived() bool { return p.DeliverTo == "" && p.UnwatchedRun != "" }
 
 // MarkUnwatched records on the secret that run runID gives its key to NotifyUser while
 // bounces are not suppressed, before it does: that run's send is never confirmed.

@@ -2,6 +2,7 @@ package rotate_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,4 +221,79 @@ func TestUnusedKeyAwaitingConfirmationIsDeletedWithItsHandoffSecret(t *testing.T
 			t.Errorf("the run that deleted the unused key %s left its hand-off secret %s for a later run (a same-day re-run would write)", fresh, name)
 		}
 	}
+}
+
+// TestKeySentWhileBouncesWereNotSuppressedIsKeptWhenItsResendBounces: a key sent while BOUNCE
+// was not suppressed may have reached its owner, and a later send that bounced says nothing of
+// that one (its bounce, if any, left no trace). At the end of the bounded wait the address is
+// given up and the old key goes (rule 6), but the new key is not deleted as undeliverable: its
+// owner may hold it. It stays with its hand-off secret (a created key is never lost) until it
+// is used, which confirms it (campaign seed 134, day 21: user053 received the key on day 1,
+// their mailbox went on day 4, the resend of day 14 bounced, and the key, not used yet, was
+// deleted on day 21).
+func TestKeySentWhileBouncesWereNotSuppressedIsKeptWhenItsResendBounces(t *testing.T) {
+	h, old, got := keyReceivedUnwatchedThenBounced(t, "lena")
+	if h.Keys("lena")[got] != types.StatusTypeActive {
+		t.Fatalf("the key lena received while bounces were not suppressed was deleted as undeliverable (keys %v)", h.Keys("lena"))
+	}
+	if tag := h.W.Tags(scenario.Account, "lena")["key-rotator:undeliverable"]; tag == "" {
+		t.Errorf("lena's address, bouncing since, was not given up at the end of the bounded wait")
+	}
+	if h.Keys("lena")[old] == types.StatusTypeActive {
+		t.Errorf("lena's old key %s is still active past the bounded wait (keys %v)", old, h.Keys("lena"))
+	}
+	if secrets := h.HandoffSecrets("lena"); len(secrets) != 1 {
+		t.Errorf("lena's kept key is no longer stored for redelivery: hand-off secrets %v", secretNames(secrets))
+	}
+	scenario.Must(h.W.UseKey(scenario.Account, got, h.Now.Add(-time.Hour), "s3", "us-east-1"))
+	h.Day()
+	if secrets := h.HandoffSecrets("lena"); len(secrets) != 0 || h.Keys("lena")[got] != types.StatusTypeActive {
+		t.Errorf("once used, lena's kept key is not confirmed: secrets %v, keys %v", secretNames(secrets), h.Keys("lena"))
+	}
+}
+
+// TestKeptKeyIsSentToTheNewAddressItsOwnerGives: a key kept past the bounded wait (its owner
+// may hold it) goes to the new address its owner gives, which is not given up before that
+// send could bounce; delivered there, it is confirmed.
+func TestKeptKeyIsSentToTheNewAddressItsOwnerGives(t *testing.T) {
+	h, _, got := keyReceivedUnwatchedThenBounced(t, "mona")
+	scenario.Must(h.W.SetTag(scenario.Account, "mona", "EmailID", "mona.new@"+scenario.Domain))
+	h.Day()
+	if tag := h.W.Tags(scenario.Account, "mona")["key-rotator:undeliverable"]; strings.Contains(strings.ToLower(tag), "mona.new@") {
+		t.Fatalf("mona's new address was given up before any send to it: %s", tag)
+	}
+	if received := h.Received("mona.new"); !slices.Contains(received, got) {
+		t.Fatalf("the kept key %s was not sent to mona's new address (received there: %v)", got, received)
+	}
+	h.Day()
+	if secrets := h.HandoffSecrets("mona"); len(secrets) != 0 || h.Keys("mona")[got] != types.StatusTypeActive {
+		t.Errorf("the kept key delivered to mona's new address is not confirmed: secrets %v, keys %v", secretNames(secrets), h.Keys("mona"))
+	}
+}
+
+// keyReceivedUnwatchedThenBounced: user's new key, made on day 0 while SES does not suppress
+// bounces, reaches them; their mailbox goes on day 2; BOUNCE is suppressed again from day 3,
+// the key is sent again and bounces; the days run to day 27, past the bounded wait (day 20).
+// It returns the harness, the old key and the key received.
+func keyReceivedUnwatchedThenBounced(t *testing.T, user string) (*scenario.Harness, string, string) {
+	t.Helper()
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.User(user, nil, 85)[0] // the new key is made on day 0, the old key's date is day 10
+	h.Day()
+	got := h.Received(user)
+	if len(got) != 1 {
+		t.Fatalf("%s received %v, want the new key", user, got)
+	}
+	h.Day()
+	h.W.SetBounce(user+"@"+scenario.Domain, true) // the mailbox is gone
+	h.Day()
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
+	for range 25 {
+		h.Day()
+	}
+	if len(h.W.Bounced(user+"@"+scenario.Domain)) == 0 {
+		t.Fatalf("the key sent again once BOUNCE is suppressed did not bounce")
+	}
+	return h, old, got[0]
 }

@@ -293,6 +293,28 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	return nil
 }
 
+// keepMayBeHeld ends the bounded wait of a new key sent by email that may have reached its
+// owner although every send the rotator could watch bounced (handoff.Pending
+// MaySendHaveArrived): the owner's address is given up (rule 6), as for any key whose
+// delivery kept failing (DESIGN.md invariant 1 asks the address to go), but the key is not
+// deleted as undeliverable, since its owner may hold it and use it. Nor is its hand-off
+// secret deleted: a created key is never lost (DESIGN.md, security invariants), and the key
+// stays pending redelivery, undelivered, so never a replacement. It waits, sent no more to the
+// address given up, until it is used (confirmed: prepare), or sent to a new address the owner
+// gives and confirmed there, or deleted unused by rule 2 with its secret, U days after its
+// creation. The old key meanwhile goes by rule 6.
+func (ur *userRun) keepMayBeHeld(ctx context.Context, p handoff.Pending, email string) error {
+	e := ur.execution
+	if e.run.DryRun || email == "" {
+		return nil
+	}
+	if ur.u.Tags.Get(history.UndeliverableTag) != email {
+		e.Log.WarnContext(ctx, "address given up, new key kept: a send while bounces were not suppressed may have reached its owner",
+			"account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID, "unwatchedRun", p.UnwatchedRun)
+	}
+	return ur.setTags(ctx, map[string]string{history.UndeliverableTag: email})
+}
+
 // dropStale deletes the secret of a key that no longer exists, once the secret is old enough
 // for IAM to have listed its key (a key created seconds ago may not be listed yet).
 func (e *execution) dropStale(ctx context.Context, p handoff.Pending) error {

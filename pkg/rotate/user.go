@@ -202,6 +202,20 @@ func (ur *userRun) prepare(ctx context.Context) error {
 					"(its tag key %s removed?): it is not deleted as undelivered while its application may read it", id, ur.pending[id].DeliverTo, appsecret.OptInTag))
 				continue
 			}
+			if p := ur.pending[id]; p.MaySendHaveArrived() && slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id && k.Status == policy.Active }) {
+				if email != "" && !p.Sent.IsZero() && !strings.EqualFold(p.SentTo, email) {
+					// The owner gave a new address since the key's last send: the key is sent
+					// there (queue), and that address is given up only once that send bounced.
+					continue
+				}
+				problem += fmt.Sprintf("; new key %s stays, waiting with its hand-off secret: run %s gave it to NotifyUser while SES did not suppress bounces, so its owner may hold it; "+
+					"it is confirmed once used or sent to a new address that does not bounce, and deleted by rule 2 if it stays unused", id, p.UnwatchedRun)
+				ur.givenUp(false, problem)
+				if err := ur.keepMayBeHeld(ctx, p, email); err != nil {
+					return err
+				}
+				continue
+			}
 			ur.givenUp(ur.pending[id].DeliverTo != "", problem)
 			if err := ur.dropUndeliverable(ctx, ur.pending[id], email, problem); err != nil {
 				return err
