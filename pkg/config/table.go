@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -232,34 +233,11 @@ var Table = []Setting{
 
 // set gives the setting's field the value its form parsed.
 func (s Setting) set(d *Deployment, v any) {
-	switch p := s.field(d).(type) {
-	case *int:
-		*p = v.(int)
-	case *string:
-		*p = v.(string)
-	case *[]string:
-		*p = v.([]string)
-	case *bool:
-		*p = v.(bool)
-	default:
-		panic(fmt.Sprintf("config: setting %s%s: field of type %T", s.Key, s.Variable, p))
-	}
+	reflect.ValueOf(s.field(d)).Elem().Set(reflect.ValueOf(v))
 }
 
 // value is the setting's value in d.
-func (s Setting) value(d *Deployment) any {
-	switch p := s.field(d).(type) {
-	case *int:
-		return *p
-	case *string:
-		return *p
-	case *[]string:
-		return *p
-	case *bool:
-		return *p
-	}
-	panic(fmt.Sprintf("config: setting %s: field of type %T", s.name(), s.field(d)))
-}
+func (s Setting) value(d *Deployment) any { return reflect.ValueOf(s.field(d)).Elem().Interface() }
 
 // mustParse parses a value the table itself writes (a default).
 func (s Setting) mustParse(text string) any {
@@ -311,23 +289,18 @@ func Lookup(name string) (Setting, bool) {
 }
 
 // Variables lists every variable the Lambdas read, in the order of Table.
-var Variables = func() []string {
-	var names []string
-	for _, s := range Table {
-		if s.Variable != "" {
-			names = append(names, s.Variable)
-		}
-	}
-	return names
-}()
+var Variables = names(func(s Setting) string { return s.Variable })
 
 // ContextKeys lists every context key the CDK app reads, in the order of Table.
-var ContextKeys = func() []string {
-	var keys []string
+var ContextKeys = names(func(s Setting) string { return s.Key })
+
+// names lists the non-empty names of Table's settings, in its order.
+func names(name func(Setting) string) []string {
+	var out []string
 	for _, s := range Table {
-		if s.Key != "" {
-			keys = append(keys, s.Key)
+		if n := name(s); n != "" {
+			out = append(out, n)
 		}
 	}
-	return keys
-}()
+	return out
+}
