@@ -76,6 +76,9 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"bad bucket", map[string]string{ReportBucket: "Reports_Bucket"}, nil, []string{ReportBucket}},
 		{"bad prefix", map[string]string{HandoffSecretPrefix: "no-slash"}, nil, []string{HandoffSecretPrefix}},
 		{"bad partition", map[string]string{Partition: "cn-north-1"}, nil, []string{Partition}},
+		// The ranges are the CDK app's (Table): a variable set by hand cannot pass what cdk synth refuses.
+		{"notice above the range", map[string]string{NoticePeriod: "366", LimitDays: "3650"}, nil, []string{NoticePeriod}},
+		{"send rate above the range", map[string]string{SESMaxSendRate: "10001"}, nil, []string{SESMaxSendRate}},
 		{"several at once", map[string]string{LimitDays: "x", SenderEmail: "@"}, nil, []string{SenderEmail, LimitDays}},
 	}
 	for _, tt := range tests {
@@ -152,5 +155,34 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 	}
 	if got := len(full.Environ()); got != len(Variables) {
 		t.Errorf("Environ of a Settings with every field set writes %d variables, Variables lists %d", got, len(Variables))
+	}
+}
+
+// TestTheLambdasReadWhatTheAppRead: the Lambdas' settings the CDK app reads from context,
+// written to the environment (Environ), are what the Lambdas read (Load).
+func TestTheLambdasReadWhatTheAppRead(t *testing.T) {
+	ctx := map[string]any{"rotatorAccountId": "222222222222", "managementAccountId": "111111111111", "organizationId": "o-exampleorg1",
+		"stackSetTargets": []any{"r-exmp"}, "senderEmail": "rotator@example.com", "supportEmail": "support@example.com",
+		"operatorEmail": "ops@example.com", "allowedEmailDomains": "example.com, example.org", "noticePeriod": 7.0,
+		"excludeAccounts": []any{"333333333333"}, "excludeAccountTag": "none", "sesMaxSendRate": "14", "memberRoleName": "rot"}
+	for name, overrides := range map[string]map[string]any{"set": nil, "any email domain": {"allowedEmailDomains": "*"}} {
+		t.Run(name, func(t *testing.T) {
+			c := maps.Clone(ctx)
+			maps.Copy(c, overrides)
+			d, err := LoadDeployment(func(key string) any { return c[key] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := d.Environ()
+			got, err := Load(func(name string) string { return env[name] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := d.Settings
+			want.HandoffSecretPrefix, want.Partition = DefaultHandoffSecretPrefix, DefaultPartition // the stack sets these
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Load(Environ()):\n got %+v\nwant %+v", got, want)
+			}
+		})
 	}
 }
