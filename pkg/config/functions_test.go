@@ -43,7 +43,7 @@ func TestFunctionsDecideEveryFunctionsVariables(t *testing.T) {
 
 // TestTableIsWellFormed: each setting has a context key or a variable (each given once), a
 // required key has no default, a variable has readers and only they require it, and each
-// default is a valid value of its setting's field.
+// default and example is a valid value of its setting's field.
 func TestTableIsWellFormed(t *testing.T) {
 	seen := map[string]bool{}
 	for _, s := range Table {
@@ -68,9 +68,13 @@ func TestTableIsWellFormed(t *testing.T) {
 				t.Errorf("%s: required by %s, which does not read it", name, f)
 			}
 		}
+		var d Deployment
 		if s.Default != "" {
-			var d Deployment
 			s.set(&d, s.mustParse(s.Default)) // panics on a bad default or a field of another type
 		}
+		if s.Example == "" || s.Example == s.Default {
+			t.Errorf("%s: no example other than its default", name)
+		}
+		s.set(&d, s.mustParse(s.Example))
 	}
 }
