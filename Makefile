@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck tools seven-zip python-venv npm bench bench-scale faults fuzz sandbox-tools sandbox aws-contract
+.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck tools seven-zip python-venv npm bench bench-scale faults mutations fuzz sandbox-tools sandbox aws-contract
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ aws-contract: ## opt-in, never in CI: the model's conformance sequence in a real
 
 faults: ## the fault-injection campaign (package sim): 200 seeds x 120 days; ends "faults: S seeds, D days, F faults injected, V invariant violations"
 	$(GO) run ./cmd/faults -seeds 200 -days 120
+
+mutations: ## docs/policy.md's mutation table: undoes each fix in sim/mutations alone and runs the 20-seed campaign on it (about 1 min per patch alone; ONLY=name for some)
+	$(GO) run ./cmd/mutations $(if $(ONLY),-only $(ONLY))
 
 FUZZ_TIME ?= 60s
 fuzz: ## run each policy fuzzer (FuzzPlanUser, FuzzMayAct, FuzzWriteDue) for FUZZ_TIME (60 s)

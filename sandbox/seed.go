@@ -198,10 +198,12 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	for _, path := range sc.ExcludeOUs {
 		out.Settings.ExcludeOUIDs = append(out.Settings.ExcludeOUIDs, ous[path])
 	}
-	// The management stack's role, which ListAccounts assumes (the local rotator runs in
-	// the management account).
-	if err := PutRole(ctx, iam.NewFromConfig(base), permissions.ManagementRole, out.Settings.Bindings()); err != nil {
-		return nil, err
+	// The management stack's roles, which ListAccounts and ScanAndRotate (for each
+	// account's exclusion tag) assume (the local rotator runs in the management account).
+	for _, role := range []string{permissions.ManagementRole, permissions.TagReaderRole} {
+		if err := PutRole(ctx, iam.NewFromConfig(base), role, out.Settings.Bindings()); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range sc.Accounts {
 		id, err := createAccount(ctx, org, a)

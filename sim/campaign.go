@@ -64,6 +64,15 @@ func (c Campaign) Summary() string {
 	return fmt.Sprintf("faults: %d seeds, %d days, %d faults injected, %d invariant violations", c.Seeds, c.Days, c.Total(), len(c.Violations))
 }
 
+// ByInvariant counts the violations by the invariant they broke.
+func (c Campaign) ByInvariant() map[string]int {
+	counts := map[string]int{}
+	for _, v := range c.Violations {
+		counts[v.Invariant]++
+	}
+	return counts
+}
+
 // ByKind lists the faults injected, by kind.
 func (c Campaign) ByKind() string { return byKind(c.Faults) }
 

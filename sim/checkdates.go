@@ -3,11 +3,13 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 )
 
@@ -32,8 +34,9 @@ type toldDays struct {
 	heardOn                map[string]int    // key → the simulation day of that email
 	laterBounced           map[string]int    // key → the last simulation day an email naming a later deactivation day than told bounced
 	earlyDelete            map[string]earlyDelete
-	createdOn              map[string]int // account/user → the last day the rotator called CreateAccessKey for it
-	ranOn                  int            // the last day an execution ran (none on a missed day)
+	createdOn              map[string]int    // account/user → the last day the rotator called CreateAccessKey for it
+	reported               map[string]string // key → the first later day the rotator's report gave it, past the day told (reportedLater)
+	ranOn                  int               // the last day an execution ran (none on a missed day)
 }
 
 // earlyDelete is a deletion before the day told, allowed if the rotator then tries to create
@@ -44,7 +47,7 @@ type earlyDelete struct {
 }
 
 func newToldDays() toldDays {
-	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, laterBounced: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}}
+	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, laterBounced: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}, reported: map[string]string{}}
 }
 
 // heard records the days an email that reached the owner names: each after today.
@@ -64,6 +67,7 @@ func (s *sim) heard(raw []byte, subject string) {
 			s.told.heardOn[key] = s.day
 			if what == "deactivated" {
 				s.told.deactivation[key] = day
+				delete(s.told.reported, key) // a new day told: the rotator is held to it
 			} else {
 				s.told.deletion[key] = day
 			}
@@ -104,6 +108,7 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 		// Acted on: a key its owner makes Active again is theirs to keep (until rule 3 or a
 		// newer email gives it a new day).
 		delete(s.told.deactivation, k.AccessKeyID)
+		delete(s.told.reported, k.AccessKeyID)
 	case "DeleteAccessKey":
 		// Allowed (counted): the owner changed their keys since the email, typically deleting
 		// or deactivating the replacement whose age the day counted on; rule 3 then deletes
@@ -183,6 +188,22 @@ func (s *sim) checkToldDays(clean bool) {
 				s.res.Faults["later-than-told-while-bounces-unsuppressed"]++
 				continue
 			}
+			if on := s.reportedLater(o, k.AccessKeyID, today); on != "" && s.w.Suppressed(s.address(o)) {
+				// Allowance, for the lead: the owner's address is on SES's suppression list,
+				// which governs the rotator's mail again (the case above is over), so nothing the
+				// rotator sends reaches the owner, and it cannot count the warning the owner
+				// received: that one was sent while the runs could not see bounces (it may as
+				// well have bounced), and the one sent again since, by a run that can, was
+				// dropped (campaign seeds 35 and 133 on db9fd29). Acting on the day told would
+				// rest on a warning it cannot know arrived (invariant 4 before invariant 8), so
+				// the key waits for the bounded wait, and no email can tell the owner the new
+				// day. It is not silent: the rotator's result for the user, in the report, gives
+				// the key the day it goes (deactivateOn) and says why, and the key is held to
+				// that day: the first day reported is kept, and a key still Active past it
+				// after a fault-free run is a violation.
+				s.res.Faults["later-than-told-while-the-address-is-suppressed"]++
+				continue
+			}
 			if r := s.lastPlan[o.account+"/"+o.user]; r.Error != "" {
 				// The user failed the fault-free run (a rotator tag someone spoiled stops the
 				// user, invariant 3): the report names the user and the reason, so it is not
@@ -193,6 +214,26 @@ func (s *sim) checkToldDays(clean bool) {
 				o.user, k.AccessKeyID, today, day, keyIDs(keys), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    ")))
 		}
 	}
+}
+
+// reportedLater returns the day the rotator's last result for o's user gives Active key id
+// (deactivateOn), when that result says why the key stays active and the day is after today:
+// the first such day reported for the key, which it is held to; "" otherwise.
+func (s *sim) reportedLater(o *owner, id, today string) string {
+	r := s.lastPlan[o.account+"/"+o.user]
+	i := slices.IndexFunc(r.Keys, func(k policy.KeyUsage) bool { return k.AccessKeyID == id })
+	if i < 0 || !strings.Contains(r.Reason, id) || r.Keys[i].DeactivateOn <= today {
+		return ""
+	}
+	first, ok := s.told.reported[id]
+	if !ok {
+		s.told.reported[id] = r.Keys[i].DeactivateOn
+		first = r.Keys[i].DeactivateOn
+	}
+	if first <= today {
+		return ""
+	}
+	return first
 }
 
 // lastResult says what the rotator last decided for o's user, for a violation's detail.

@@ -13,6 +13,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
@@ -122,5 +123,65 @@ func TestEarlyDeletionIsJudgedByTheNextDayTheRotatorRuns(t *testing.T) {
 	s.checkToldDays(false)
 	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "a key is deleted on the day its owner was told, not before" {
 		t.Errorf("violations %v, want the early deletion once the rotator ran and made no key", s.res.Violations)
+	}
+}
+
+// A key still Active past the day its owner was told, after a fault-free run, while the
+// owner's address is on SES's suppression list (nothing the rotator sends reaches it) is
+// allowed, counted, only while the rotator's result gives the key a later day and says why,
+// and it is held to the first such day (campaign seeds 35 and 133 on db9fd29); without the
+// report, or with the address off the list, or past that day, it is a violation.
+func TestKeyKeptPastItsDayIsHeldToTheDayReportedWhileTheAddressIsSuppressed(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		suppressed, reported bool
+		daysOn               int // days after the first check
+		want                 bool
+	}{
+		{"reported, address suppressed", true, true, 0, false},
+		{"reported, address suppressed, on the day reported", true, true, 6, true},
+		{"not reported", true, false, 0, true},
+		{"reported, address not suppressed", false, true, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 4, 1, 13, 40, 0, 0, time.UTC)
+			const acct, addr = "100000000003", "lena@" + domain
+			seal, err := history.NewSeal([]byte("the rotator's tag key of this test"))
+			must(err)
+			s := &sim{told: newToldDays(), reported: map[string]bool{}, owners: map[string]*owner{}, lastPlan: map[string]workflow.UserResult{},
+				res: Result{Faults: map[string]int{}}, seal: seal, now: now, day: 90}
+			s.w = awsmodel.New(func() time.Time { return s.now }, 1)
+			s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
+			must(s.w.CreateUser(acct, "lena", map[string]string{"EmailID": addr}))
+			id, _, err := s.w.AddKey(acct, "lena", now.AddDate(0, 0, -94), types.StatusTypeActive)
+			must(err)
+			_, _, err = s.w.AddKey(acct, "lena", now.AddDate(0, 0, -20), types.StatusTypeActive)
+			must(err)
+			s.owners[acct+"/lena"] = &owner{account: acct, user: "lena", actedOn: -1, noticesForgedOn: -1}
+			s.told.deactivation[id], s.told.heardOn[id] = "2026-03-28", 76
+			if tc.suppressed {
+				s.w.Suppress(addr)
+			}
+			r := workflow.UserResult{UserName: "lena", Keys: []policy.KeyUsage{{Usage: policy.Usage{AccessKeyID: id}, Status: policy.Active, DeactivateOn: "2026-04-07"}}}
+			if tc.reported {
+				r.Reason = "key " + id + " stays active past 2026-03-28, the day its owner was told, as no warning counts (…); it is deactivated on 2026-04-07"
+			}
+			s.lastPlan[acct+"/lena"] = r
+			s.checkToldDays(true)
+			if tc.daysOn > 0 {
+				s.now, s.day = s.now.AddDate(0, 0, tc.daysOn), s.day+tc.daysOn
+				r.Keys[0].DeactivateOn = "2026-04-09" // a later day reported does not move the first
+				s.lastPlan[acct+"/lena"] = r
+				s.res.Violations = nil
+				s.checkToldDays(true)
+			}
+			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "a key is deactivated on the day its owner was told, not silently later"
+			if got != tc.want || len(s.res.Violations) > 1 {
+				t.Errorf("violations %v, want the silently-later one: %v", s.res.Violations, tc.want)
+			}
+			if counted := s.res.Faults["later-than-told-while-the-address-is-suppressed"] > 0; counted != (tc.suppressed && tc.reported) {
+				t.Errorf("counted allowance: %v, want %v", counted, tc.suppressed && tc.reported)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/estimate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/bench"
@@ -22,15 +23,15 @@ import (
 // every Active key every day (the application keeps the old key until it stops working, and
 // takes up the new one), but for one who uses only the newest. Once a user holds none of its
 // seeded keys (the warm-up: the rollout), each rotation period of a rotated user
-// (bench.Rotated) brings one new key, bench.RotationPeriodDays after the one before; the
-// bench.NewKeyEmails emails that carry it (the zip, its password); bench.NoticesPerRotation
+// (bench.Rotated) brings one new key, estimate.RotationPeriodDays after the one before; the
+// estimate.NewKeyEmails emails that carry it (the zip, its password); estimate.NoticesPerRotation
 // notice emails besides, and no other email; and its hand-off secret billed its first hour
 // only (scheduled for deletion within minutes of its creation). A user who is exempt or has
 // no usable email gets no key and no email.
 func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 	h := scenario.New(t)
 	cfg := policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
-	period := bench.RotationPeriodDays()
+	period := estimate.RotationPeriodDays()
 	users := []struct {
 		name     string
 		tags     map[string]string
@@ -148,8 +149,8 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 			if to-from != period {
 				t.Errorf("%s: new keys on days %d and %d, %d days apart; want one every %d days", u.name, from, to, to-from, period)
 			}
-			if keyEmails[key] != bench.NewKeyEmails {
-				t.Errorf("%s: the new key of day %d came in %d emails, want %d (its zip and password)", u.name, from, keyEmails[key], bench.NewKeyEmails)
+			if keyEmails[key] != estimate.NewKeyEmails {
+				t.Errorf("%s: the new key of day %d came in %d emails, want %d (its zip and password)", u.name, from, keyEmails[key], estimate.NewKeyEmails)
 			}
 			n := 0
 			for _, d := range notices[u.name] {
@@ -157,9 +158,9 @@ func TestSteadyStateRatesOfTheOrdinaryDay(t *testing.T) {
 					n++
 				}
 			}
-			if n != bench.NoticesPerRotation {
+			if n != estimate.NoticesPerRotation {
 				t.Errorf("%s: %d notice emails from day %d to day %d (notices on days %v), want %d a rotation period",
-					u.name, n, from, to, notices[u.name], bench.NoticesPerRotation)
+					u.name, n, from, to, notices[u.name], estimate.NoticesPerRotation)
 			}
 			if len(secrets[key]) != 1 {
 				t.Errorf("%s: the new key of day %d had %d hand-off secrets, want one", u.name, from, len(secrets[key]))

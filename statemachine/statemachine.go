@@ -78,8 +78,8 @@ func (f Function) DeployedName() string { return Name + "-" + f.Name }
 // Functions lists every Lambda function, in workflow order: the one list that the Makefile
 // (LAMBDAS, held to it by a test), the local runner and infra/contract range over.
 // ScanAndRotate may wait on IAM's rate limits in a large account for up to Lambda's 15
-// minutes, ListAccounts on Organizations' for the exclusion tag (one ListTagsForResource
-// call per account, 10,000 in the largest organizations).
+// minutes, ListAccounts on Organizations' for its listing (one ListAccounts page per 20
+// accounts, 500 in the largest organizations; docs/scale.md).
 var Functions = []Function{
 	{ListAccounts, ListAccountsFunctionArn, 256, 15 * time.Minute},
 	{ScanAndRotate, ScanAndRotateFunctionArn, 512, 15 * time.Minute},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,7 @@ func runBenchScale(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	notifyConcurrency := fs.Int("notify-concurrency", 2, "MaxConcurrency of each account's notification Map (the stack's default)")
 	maxInstances := fs.Int("max-instances", 4, "warm processes per Lambda function at most")
 	out := fs.String("out", "BENCHMARKS.md", "the file the figures are written to")
+	estimateOut := fs.String("estimate-out", "pkg/estimate/measured.json", "the file the unit costs and time per account are written to, which preflight's estimate embeds (\"\": none)")
 	runOut := fs.String("run-out", "out/bench-scale", "directory for the execution's output (execution.json, report, logs, mail; \"\": none)")
 	bin := fs.String("bin", "", "directory with <function>/bootstrap; set it to skip the build (default: build into build/local)")
 	python := fs.String("python", "", "Python with moto[server] (default $"+sandbox.PythonEnv+", else .venv/bin/python3)")
@@ -120,6 +122,16 @@ func runBenchScale(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	f := res.Figures()
 	if res.Status != "SUCCEEDED" || f.Done != f.Accounts {
 		return fail(fmt.Errorf("the execution %s with %d of %d accounts done: see %s", strings.ToLower(res.Status), f.Done, f.Accounts, *out))
+	}
+	// Only a run that did all its work prices the next estimate.
+	if *estimateOut != "" {
+		measured, err := json.MarshalIndent(res.Measured(), "", "  ")
+		if err == nil {
+			err = os.WriteFile(*estimateOut, append(measured, '\n'), 0o644)
+		}
+		if err != nil {
+			return fail(err)
+		}
 	}
 	return 0
 }

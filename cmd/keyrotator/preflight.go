@@ -26,6 +26,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/estimate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -64,13 +65,14 @@ Flags:
 
 // cdkContext is what preflight reads from cdk.json's context: the settings cdk deploy uses.
 type cdkContext struct {
-	SenderEmail            string `json:"senderEmail"`
-	MemberRoleName         string `json:"memberRoleName"`
-	ExcludeAccounts        string `json:"excludeAccounts"`
-	ExcludeOUs             string `json:"excludeOus"`
-	ExcludeAccountTag      string `json:"excludeAccountTag"`
-	ManagementAccountID    string `json:"managementAccountId"`
-	StackSetAdminAccountID string `json:"stackSetAdminAccountId"`
+	SenderEmail            string      `json:"senderEmail"`
+	MemberRoleName         string      `json:"memberRoleName"`
+	ExcludeAccounts        string      `json:"excludeAccounts"`
+	ExcludeOUs             string      `json:"excludeOus"`
+	ExcludeAccountTag      string      `json:"excludeAccountTag"`
+	ManagementAccountID    string      `json:"managementAccountId"`
+	StackSetAdminAccountID string      `json:"stackSetAdminAccountId"`
+	MapConcurrency         json.Number `json:"mapConcurrency"`
 }
 
 // readCDKContext reads path's context; a missing file is no context unless the path was
@@ -107,7 +109,8 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&excludedOUs, "exclude-ous", "comma-separated OU IDs whose accounts the rotator never processes (default: cdk.json's excludeOus)")
 	excludeTag := fs.String("exclude-account-tag", "", "the exclusion tag, key=value or \""+config.NoExcludeAccountTag+
 		"\" (default: cdk.json's excludeAccountTag, else "+config.DefaultExcludeAccountTag+")")
-	users := fs.Int("users", 0, "IAM users with access keys in the accounts the rotator processes, for the SES quota check (0: cannot tell)")
+	users := fs.Int("users", 0, "IAM users with access keys in the accounts the rotator processes, for the SES quota check and the cost estimate (0: cannot tell)")
+	mapConcurrency := fs.Int("map-concurrency", 0, fmt.Sprintf("accounts a run processes at once, for the duration estimate (default: cdk.json's mapConcurrency, else %d)", config.DefaultMapConcurrency))
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if exit, ok := parseFlags(fs, args); !ok {
 		return exit
@@ -118,6 +121,8 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	case *users < 0:
 		return usageErr("--users must not be negative")
+	case *mapConcurrency < 0:
+		return usageErr("--map-concurrency must not be negative")
 	case *endpoint != "" && (*profile != "" || *managementProfile != ""):
 		return usageErr("--endpoint checks the stand-in: it takes no --profile or --management-profile")
 	}
@@ -132,6 +137,19 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *memberRole == "" {
 		*memberRole = deployment.MemberRoleName
+	}
+	if *mapConcurrency == 0 && deployment.MapConcurrency != "" {
+		n, err := deployment.MapConcurrency.Int64()
+		if err != nil || n < 1 {
+			return usageErr("%s: mapConcurrency %q is not a whole number of at least 1", *cdkJSON, deployment.MapConcurrency)
+		}
+		*mapConcurrency = int(n)
+	}
+	*mapConcurrency = cmp.Or(*mapConcurrency, config.DefaultMapConcurrency)
+	measured, err := estimate.Last()
+	if err != nil {
+		fmt.Fprintf(stderr, "keyrotator preflight: %v\n", err)
+		return 1
 	}
 	if !excluded.set && deployment.ExcludeAccounts != "" {
 		_ = excluded.Set(deployment.ExcludeAccounts)
@@ -184,7 +202,7 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ses := sesv2.NewFromConfig(rotatorCfg)
 	checks := append(preflight.SES(ses, *sender, *users), preflight.Bounces(ses, statemachine.ConfigurationSetName))
 	checks = append(checks, preflight.Organization(orgAPI, *stackSetAdmin)...)
-	checks = append(checks, selection.Exclusions(),
+	checks = append(checks, selection.Exclusions(), selection.DailyRun(measured, *users, *mapConcurrency),
 		preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), orgAPI, selection, statemachine.MemberStackSetName, *memberRole, *stackSetAdmin != ""),
 		preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
 	if arn, err := stateMachineARN(ctx, rotatorCfg); err != nil {

@@ -31,6 +31,8 @@ func TestPreflightFlags(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, 0, "Usage: keyrotator preflight"},
 		{"negative users", []string{"--users", "-1"}, 2, "--users must not be negative"},
+		{"negative map concurrency", []string{"--map-concurrency", "-1"}, 2, "--map-concurrency must not be negative"},
+		{"cdk.json's mapConcurrency 0", []string{"--cdk-json", "testdata/bad-map-concurrency.json"}, 2, `mapConcurrency "0" is not a whole number of at least 1`},
 		{"stand-in with a profile", []string{"--endpoint", "http://127.0.0.1:1", "--profile", "p"}, 2, "takes no --profile"},
 		{"stray argument", []string{"now"}, 2, `unexpected argument "now"`},
 		{"cdk.json not JSON", []string{"--cdk-json", "testdata/not-json.txt"}, 2, "testdata/not-json.txt"},
@@ -107,10 +109,13 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	// Before the deploy: no schedule, no state machine.
 	untold["daily schedule"], untold["recent runs"] = true, true
 	code, got := run("--users", "1000")
-	if len(got) != 11 {
-		t.Fatalf("%d checks, want 11: %v", len(got), got)
+	if len(got) != 12 {
+		t.Fatalf("%d checks, want 12: %v", len(got), got)
 	}
 	expect("seeded", code, got)
+	if r := got["daily run: cost and duration"]; !strings.Contains(r.Detail, "1000 users: an ordinary day $") {
+		t.Errorf("the estimate does not price the 1000 users given: %+v", r)
+	}
 	untold["SES daily quota"] = true
 	code, got = run()
 	expect("without --users", code, got)
@@ -133,10 +138,12 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	code, got = run("--users", "1000", "--exclude-accounts", "99999999999")
 	expect("an excluded account ID with a digit missing", code, got, "exclusions")
 	code, got = run("--users", "1000", "--exclude-ous", "ou-abcd-12345678")
-	// The member role check reads the same selection, which it cannot tell without the OU.
-	untold["member role StackSet"] = true
+	// The member role check and the estimate read the same selection, which they cannot
+	// tell without the OU.
+	untold["member role StackSet"], untold["daily run: cost and duration"] = true, true
 	expect("an excluded OU that does not exist", code, got, "exclusions")
 	delete(untold, "member role StackSet")
+	delete(untold, "daily run: cost and duration")
 	if r := got["exclusions"]; !strings.Contains(r.Detail, "ou-abcd-12345678") {
 		t.Errorf("the OU is not named: %+v", r)
 	}

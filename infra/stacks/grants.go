@@ -97,6 +97,11 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	scan := s.Functions[contract.ScanAndRotate]
 	assumeMember, memberRoleSuppression := assumeInEveryAccount(cfg.MemberRoleName)
 	scan.Role.AddToPrincipalPolicy(assumeMember)
+	// Before anything else in an account, its exclusion tag, through the management
+	// account's tag-reader role (management.go).
+	if tagExclusion(cfg) {
+		scan.Role.AddToPrincipalPolicy(allow([]string{"sts:AssumeRole"}, jsii.String(tagReaderRoleARN(cfg))))
+	}
 	// A new key's delivery is confirmed only once its owner's address is not on SES's
 	// suppression list (acceptance is not delivery); the call has no resource-level permission.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"ses:GetSuppressedDestination"}, jsii.String("*")))

@@ -20,9 +20,10 @@ var ManagementActions = []string{"organizations:ListAccounts"}
 // there is one.
 var ManagementOUActions = []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}
 
-// ManagementTagActions read each account's tags for excludeAccountTag, on the
-// organization's accounts only: granted unless the tag exclusion is "none".
-var ManagementTagActions = []string{"organizations:ListTagsForResource"}
+// TagReaderActions read one account's tags for excludeAccountTag, on the organization's
+// accounts only: the tag-reader role's only grant, which each account's ScanAndRotate uses
+// before anything else in that account (pkg/org TagReader).
+var TagReaderActions = []string{"organizations:ListTagsForResource"}
 
 // managementStatements are the management role's grants for this configuration, exactly
 // the calls list-accounts makes with it.
@@ -31,12 +32,39 @@ func managementStatements(cfg Config) []awsiam.PolicyStatement {
 	if len(cfg.ExcludeOUs) > 0 {
 		list = append(slices.Clone(list), ManagementOUActions...)
 	}
-	statements := []awsiam.PolicyStatement{allow(list, jsii.String("*"))}
-	if cfg.ExcludeAccountTag != config.NoExcludeAccountTag {
-		accounts := fmt.Sprintf("arn:%s:organizations::%s:account/%s/*", *awscdk.Aws_PARTITION(), cfg.ManagementAccountID, cfg.OrganizationID)
-		statements = append(statements, allow(ManagementTagActions, jsii.String(accounts)))
-	}
-	return statements
+	return []awsiam.PolicyStatement{allow(list, jsii.String("*"))}
+}
+
+// tagExclusion reports whether accounts are excluded by tag (excludeAccountTag is not "none").
+func tagExclusion(cfg Config) bool { return cfg.ExcludeAccountTag != config.NoExcludeAccountTag }
+
+// tagReaderRoleARN is the role ScanAndRotate assumes in the management account to read its
+// account's exclusion tag.
+func tagReaderRoleARN(cfg Config) string { return roleARN(cfg.ManagementAccountID, TagReaderRoleName) }
+
+// newTagReaderRole creates the role through which each account's ScanAndRotate reads that
+// account's exclusion tag: only the scan-and-rotate function's role, inside the
+// organization, may assume it, and it may only list the tags of the organization's accounts.
+// A role of its own rather than a grant on the management role, so that ScanAndRotate (which
+// 10,000 child executions run) cannot list the organization or walk its OUs.
+func newTagReaderRole(stack awscdk.Stack, cfg Config) {
+	conditions := orgCondition(cfg.OrganizationID)
+	accounts := fmt.Sprintf("arn:%s:organizations::%s:account/%s/*", *awscdk.Aws_PARTITION(), cfg.ManagementAccountID, cfg.OrganizationID)
+	role := awsiam.NewRole(stack, jsii.String("TagReaderRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(TagReaderRoleName),
+		Description: jsii.String("Assumed by the IAM access key rotator's scan-and-rotate function to read its account's exclusion tag"),
+		AssumedBy:   awsiam.NewArnPrincipal(jsii.String(roleARN(cfg.RotatorAccountID, RotatorRoleName))).WithConditions(&conditions),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"read-account-tags": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+				Statements: &[]awsiam.PolicyStatement{allow(TagReaderActions, jsii.String(accounts))},
+			}),
+		},
+	})
+	suppressNag(role, suppression{
+		rule:      "AwsSolutions-IAM5",
+		reason:    "organizations:ListTagsForResource reads the tags of any account of this organization (excludeAccountTag), no other resource",
+		appliesTo: []string{"/^Resource::arn:" + nagPartition + ":organizations::[0-9]{12}:account\\/o-[a-z0-9]+\\/\\*$/"},
+	})
 }
 
 // ManagementRoleStackProps configures the ManagementRoleStack.
@@ -46,7 +74,8 @@ type ManagementRoleStackProps struct {
 }
 
 // NewManagementRoleStack creates, in the organization's management account, the role
-// that the list-accounts function assumes to list the organization's accounts.
+// that the list-accounts function assumes to list the organization's accounts, and the one
+// through which scan-and-rotate reads its account's exclusion tag.
 func NewManagementRoleStack(scope constructs.Construct, id string, props *ManagementRoleStackProps) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
@@ -67,11 +96,10 @@ func NewManagementRoleStack(scope constructs.Construct, id string, props *Manage
 		rule:      "AwsSolutions-IAM5",
 		reason:    "organizations:ListAccounts (and the OU walk of excludeOus) reads the whole organization: Resource is *",
 		appliesTo: []string{"Resource::*"},
-	}, suppression{
-		rule:      "AwsSolutions-IAM5",
-		reason:    "organizations:ListTagsForResource reads the tags of any account of this organization (excludeAccountTag), no other resource",
-		appliesTo: []string{"/^Resource::arn:" + nagPartition + ":organizations::[0-9]{12}:account\\/o-[a-z0-9]+\\/\\*$/"},
 	})
+	if tagExclusion(cfg) {
+		newTagReaderRole(stack, cfg)
+	}
 	// A service-managed StackSet never deploys into the management account: its member
 	// roles come from here, so that its IAM users are rotated like every other account's.
 	// An excluded management account is never assumed into and gets no role.

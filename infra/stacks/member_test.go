@@ -190,16 +190,15 @@ func TestManagementRole(t *testing.T) {
 	if account := *b.stacks.ManagementRole.Account(); account != "111111111111" {
 		t.Errorf("management role stack in account %s, want managementAccountId", account)
 	}
-	tagReads := []string{"arn:aws:organizations::111111111111:account/o-exampleorg1/*"}
 	tests := []struct {
 		name string
 		b    *built
 		want map[string][]string
 	}{
-		// ListAccounts, and each account's tags for the default excludeAccountTag (pkg/org);
-		// nothing calls DescribeOrganization.
-		{"defaults", b, map[string][]string{"organizations:ListAccounts": {"*"}, "organizations:ListTagsForResource": tagReads}},
-		// The OU walk only with excludeOus; no tag read when the tag exclusion is off.
+		// ListAccounts only (pkg/org): each account's tags are read by its ScanAndRotate,
+		// through the tag-reader role; nothing calls DescribeOrganization.
+		{"defaults", b, map[string][]string{"organizations:ListAccounts": {"*"}}},
+		// The OU walk only with excludeOus.
 		{"excluded OUs, no tag", build(t, map[string]any{"excludeOus": "ou-exmp-abcdefgh", "excludeAccountTag": "none"}), map[string][]string{
 			"organizations:ListAccounts": {"*"}, "organizations:ListAccountsForParent": {"*"}, "organizations:ListOrganizationalUnitsForParent": {"*"}}},
 	}
@@ -226,6 +225,40 @@ func TestManagementRole(t *testing.T) {
 				t.Errorf("management role permissions %v, want exactly %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTagReaderRole: ScanAndRotate reads its account's exclusion tag through a role of the
+// management account that only ScanAndRotate's role may assume, inside the organization,
+// and that may only read the tags of the organization's accounts; no role without the tag
+// exclusion.
+func TestTagReaderRole(t *testing.T) {
+	find := func(b *built) map[string]any {
+		for _, r := range resources(b.templates[ManagementRoleStackID], "AWS::IAM::Role") {
+			if props(r)["RoleName"] == TagReaderRoleName {
+				return props(r)
+			}
+		}
+		return nil
+	}
+	role := find(defaultApp(t))
+	if role == nil {
+		t.Fatalf("no role %s in the management stack", TagReaderRoleName)
+	}
+	wantTrust := `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/iam-access-key-rotator-role"}}]`
+	if got := resolveJSON(statements(role["AssumeRolePolicyDocument"])); got != wantTrust {
+		t.Errorf("trust policy\n got %s\nwant %s", got, wantTrust)
+	}
+	var stmts []map[string]any
+	for _, policy := range asList(role["Policies"]) {
+		stmts = append(stmts, statements(policy.(map[string]any)["PolicyDocument"])...)
+	}
+	want := map[string][]string{"organizations:ListTagsForResource": {"arn:aws:organizations::111111111111:account/o-exampleorg1/*"}}
+	if got := permissions(stmts); !reflect.DeepEqual(got, want) {
+		t.Errorf("tag-reader role permissions %v, want exactly %v", got, want)
+	}
+	if role := find(build(t, map[string]any{"excludeAccountTag": "none"})); role != nil {
+		t.Errorf("excludeAccountTag none: a tag-reader role %v", role)
 	}
 }
 

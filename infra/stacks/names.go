@@ -12,6 +12,7 @@ const (
 	ListAccountsRoleName = contract.NamePrefix + "-list-accounts-role" // trusted by the management account
 	NotifyRoleName       = contract.NamePrefix + "-notify-role"        // notify-user; trusted by its own role in member accounts (memberRoleName-notify)
 	ManagementRoleName   = contract.NamePrefix + "-management"         // in the management account
+	TagReaderRoleName    = contract.NamePrefix + "-tag-reader"         // in the management account; trusted by scan-and-rotate
 	StateMachineName     = contract.NamePrefix
 	FailureTopicName     = contract.NamePrefix + "-topic"
 	ConfigurationSetName = statemachine.ConfigurationSetName

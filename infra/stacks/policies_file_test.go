@@ -103,6 +103,9 @@ func synthesizedPolicies(t testing.TB, b *built, cfg Config) ([]byte, error) {
 	if err := inlineRole(b.templates[ManagementRoleStackID], "ManagementRole", iampolicies.ManagementRole, "${"+iampolicies.ManagementAccountID+"}"); err != nil {
 		return nil, err
 	}
+	if err := inlineRole(b.templates[ManagementRoleStackID], "TagReaderRole", iampolicies.TagReaderRole, "${"+iampolicies.ManagementAccountID+"}"); err != nil {
+		return nil, err
+	}
 	_, stackSet := only(t, b.templates[MemberRoleStackSetID], "AWS::CloudFormation::StackSet")
 	var member map[string]any
 	if err := json.Unmarshal([]byte(stackSet["TemplateBody"].(string)), &member); err != nil {

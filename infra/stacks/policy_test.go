@@ -130,7 +130,7 @@ func TestRolePermissions(t *testing.T) {
 			"ses:GetConfigurationSet": {configSt},
 		})},
 		{"ScanAndRotateRole", with(logsAndTraces("<ScanAndRotateLogs.Arn>"), map[string][]string{
-			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin"},
+			"sts:AssumeRole":                {"arn:aws:iam::*:role/provisioning-admin", "arn:aws:iam::111111111111:role/iam-access-key-rotator-tag-reader"},
 			"secretsmanager:CreateSecret":   {secrets},
 			"secretsmanager:TagResource":    {secrets},
 			"secretsmanager:DeleteSecret":   {secrets},

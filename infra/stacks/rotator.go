@@ -88,6 +88,7 @@ func NewRotatorStack(scope constructs.Construct, id string, props *RotatorStackP
 		failureTopicARN:  *s.FailureTopic.TopicArn(),
 		configurationSet: *configSet.ConfigurationSetName(),
 		managementRole:   managementRoleARN(cfg),
+		tagReaderRole:    tagReaderRoleARN(cfg),
 		partition:        *awscdk.Aws_PARTITION(),
 	})
 	for _, f := range contract.Functions {
@@ -150,7 +151,7 @@ func functionConstructID(f contract.Function) string {
 
 // resourceNames are the values of the stack's resources that go into Lambda environments.
 type resourceNames struct {
-	reportBucket, handoffKeyARN, tagKeySecretARN, failureTopicARN, configurationSet, managementRole, partition string
+	reportBucket, handoffKeyARN, tagKeySecretARN, failureTopicARN, configurationSet, managementRole, tagReaderRole, partition string
 }
 
 // environment gives the value of every variable of contract.FunctionEnv (an unset one is
@@ -168,6 +169,9 @@ func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
 	s.FailureTopicARN = r.failureTopicARN
 	s.Partition = r.partition
 	s.TagKeySecretARN = r.tagKeySecretARN
+	if tagExclusion(cfg) {
+		s.TagReaderRoleARN = r.tagReaderRole
+	}
 	return s.Environ()
 }
 

@@ -82,6 +82,7 @@ func TestFunctionEnvironmentValues(t *testing.T) {
 		"FAILURE_TOPIC_ARN":     "<FailureTopic>",
 		"PARTITION":             "aws",
 		"TAG_KEY_SECRET_ARN":    "<TagKey>",
+		"TAG_READER_ROLE_ARN":   "arn:aws:iam::111111111111:role/iam-access-key-rotator-tag-reader",
 	}
 	fromContext := testConfig(t, nil).Environ()
 	for _, s := range config.Table {

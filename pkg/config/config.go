@@ -40,6 +40,7 @@ const (
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
+	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
 )
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
@@ -92,9 +93,12 @@ const (
 	DefaultMemberRoleName      = "provisioning-admin"
 	DefaultHandoffSecretPrefix = statemachine.Name + "/handoff/"
 	DefaultPartition           = "aws"
+	// DefaultMapConcurrency is the accounts a run processes at once (the context's
+	// mapConcurrency: the Map's MaxConcurrency).
+	DefaultMapConcurrency = 10
 	// DefaultExcludeAccountTag excludes the accounts tagged key-rotator:exclude=true in
-	// Organizations; NoExcludeAccountTag switches the tag exclusion off (and its
-	// ListTagsForResource call per account).
+	// Organizations (each account's ScanAndRotate reads its tag); NoExcludeAccountTag
+	// switches the tag exclusion off (and that ListTagsForResource call per account).
 	DefaultExcludeAccountTag = RotatorTagKeyPrefix + "exclude=true"
 	NoExcludeAccountTag      = "none"
 )
@@ -141,6 +145,10 @@ type Settings struct {
 	// rotator's tags on IAM users (history.Seal): ScanAndRotate and NotifyUser read it once
 	// per start.
 	TagKeySecretARN string
+	// TagReaderRoleARN is the management account's role through which ScanAndRotate reads
+	// its account's exclusion tag (organizations:ListTagsForResource only); empty: with the
+	// function's own credentials.
+	TagReaderRoleARN string
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for

@@ -9,8 +9,9 @@ type FunctionVariables struct{ Reads, Requires []string }
 // Functions is Table by function name (statemachine): which variables each function
 // receives and requires. The CDK app sets each function's environment from it
 // (infra/contract.FunctionEnv), the local runner gives each function only these, as Lambda
-// does, and each function's start (pkg/boot) checks its required ones. Excluded accounts are
-// filtered by ListAccounts, which every execution starts with.
+// does, and each function's start (pkg/boot) checks its required ones. Accounts excluded by
+// ID or OU are filtered by ListAccounts, which every execution starts with; the exclusion tag
+// is read by each account's ScanAndRotate, before anything is assumed in the account.
 var Functions = func() map[string]FunctionVariables {
 	functions := map[string]FunctionVariables{}
 	for _, s := range Table {

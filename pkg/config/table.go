@@ -161,8 +161,9 @@ var Table = []Setting{
 		Meaning: "OUs whose accounts, and those of every OU below them, are never assumed into",
 		field:   func(d *Deployment) any { return &d.ExcludeOUs }},
 	{Key: "excludeAccountTag", Example: "lifecycle=migrating", Variable: ExcludeAccountTag, Default: DefaultExcludeAccountTag, Form: accountTag,
-		Readers: []string{listAccounts},
-		Meaning: "an account tagged with this key=value in Organizations (the value in any case) is never assumed into; `" + NoExcludeAccountTag +
+		Readers: []string{scanAndRotate},
+		Meaning: "an account tagged with this key=value in Organizations (the value in any case) is never assumed into: its own ScanAndRotate reads the tag first " +
+			"(through `" + TagReaderRoleARN + "`) and reports it `excluded`, or `failed` when the tag cannot be read; `" + NoExcludeAccountTag +
 			"` switches it off (and its one Organizations call per account)",
 		field: func(d *Deployment) any { return &d.ExcludeAccountTag }},
 	{Key: "emailTagKeys", Example: "Owner,Email", Variable: EmailTagKeys, Default: strings.Join(policy.DefaultEmailTagKeys, ","),
@@ -177,7 +178,7 @@ var Table = []Setting{
 	{Key: "schedule", Example: "rate(1 day)", Default: "cron(0 13 * * ? *)", Form: Matching(schedulePattern.MatchString, "an EventBridge cron(...) or rate(...) expression"),
 		Meaning: "EventBridge schedule of the daily run (UTC)",
 		field:   func(d *Deployment) any { return &d.Schedule }},
-	{Key: "mapConcurrency", Example: "3", Default: "10", Form: Integer(1, maxConcurrent),
+	{Key: "mapConcurrency", Example: "3", Default: strconv.Itoa(DefaultMapConcurrency), Form: Integer(1, maxConcurrent),
 		Meaning: "accounts processed at once",
 		field:   func(d *Deployment) any { return &d.MapConcurrency }},
 	{Key: "notifyConcurrency", Example: "4", Default: "2", Form: Integer(1, 40),
@@ -226,6 +227,12 @@ var Table = []Setting{
 		Meaning: "the key (a random secret of the rotator account, readable only by ScanAndRotate and NotifyUser) that signs the rotator's `" +
 			RotatorTagKeyPrefix + "*` tags on IAM users; a tag it does not verify is taken as absent ([policy](policy.md#what-the-rotator-trusts-from-tags))",
 		field: func(d *Deployment) any { return &d.TagKeySecretARN }},
+	{Variable: TagReaderRoleARN, Example: "arn:aws:iam::111122223333:role/iam-access-key-rotator-tag-reader", DefaultDoc: "the stack's role",
+		Form:    arn("an IAM role ARN"),
+		Readers: []string{scanAndRotate},
+		Meaning: "the management account's role through which ScanAndRotate reads its account's exclusion tag: it may only list the tags of the " +
+			"organization's accounts, and only ScanAndRotate's role may assume it; unset with `excludeAccountTag` `" + NoExcludeAccountTag + "`",
+		field: func(d *Deployment) any { return &d.TagReaderRoleARN }},
 	{Variable: Partition, Example: "aws-us-gov", Default: DefaultPartition, DefaultDoc: "the stack's (`AWS::Partition`)",
 		Form:    Matching(partitionPattern.MatchString, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
 		Readers: []string{scanAndRotate, notifyUser},

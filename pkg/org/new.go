@@ -19,17 +19,17 @@ import (
 // NewHandler is the ListAccounts step as its Lambda runs it, from the function's AWS
 // configuration and settings: Organizations through the management role when
 // ManagementRoleARN is set (the function's own credentials otherwise), S3 and SES with the
-// function's own. lambdas/list-accounts and the Lambda test rig both build it here.
+// function's own. It reads no account's tags (each ScanAndRotate reads its own), so it
+// takes no exclusion tag. lambdas/list-accounts and the Lambda test rig both build it here.
 func NewHandler(cfg aws.Config, s config.Settings, log *slog.Logger) *Handler {
 	orgCfg := cfg
 	if s.ManagementRoleARN != "" {
 		orgCfg = awsclient.AssumeRole(cfg, s.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 	}
-	tagKey, tagValue := s.ExcludeTag()
 	ses := sesv2.NewFromConfig(cfg)
 	return &Handler{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
 		Bucket: s.ReportBucket, Excluded: s.ExcludeAccounts, ExcludedOUs: s.ExcludeOUs,
-		ExcludeTagKey: tagKey, ExcludeTagValue: tagValue, Log: log, Clock: time.Now,
+		Log: log, Clock: time.Now,
 		SendRate: sendrate.Rate(s.SESMaxSendRate, ses),
 		// NotifyUser sends through this configuration set: its suppression options, or the
 		// account's, decide whether a bounce reaches the suppression list.

@@ -1,8 +1,10 @@
 // Package org lists the organization's accounts to process in one run (the ListAccounts
 // step): it validates the execution input, drops the accounts whose State is not ACTIVE and
-// the excluded ones (by ID, by OU with every OU below it, by account tag), and writes the
-// list to S3 for the Distributed Map's ItemReader. A run that would select no account at
-// all is an error, so that the operators hear of it.
+// the excluded ones (by ID, by OU with every OU below it), and writes the list to S3 for the
+// Distributed Map's ItemReader. A run that would select no account at all is an error, so
+// that the operators hear of it. The exclusion by account tag is each account's own:
+// ScanAndRotate reads it with TagReader before anything else in that account, so that this
+// step's calls grow with the organization by one page per 20 accounts only.
 package org
 
 import (
@@ -35,7 +37,7 @@ type S3API interface {
 }
 
 // OrganizationsAPI is the part of Organizations ListAccounts reads (the management role's
-// grants, infra/stacks/management.go).
+// grants, infra/stacks/management.go), and Preview (ListTagsForResource).
 type OrganizationsAPI interface {
 	organizations.ListAccountsAPIClient
 	organizations.ListAccountsForParentAPIClient
@@ -49,9 +51,9 @@ type Handler struct {
 	S3     S3API
 	Bucket string
 	// Excluded (EXCLUDE_ACCOUNTS) are account IDs, ExcludedOUs (EXCLUDE_OUS) OU IDs whose
-	// accounts, in them or in any OU below, are excluded; an account tagged ExcludeTagKey =
+	// accounts, in them or in any OU below, are excluded. An account tagged ExcludeTagKey =
 	// ExcludeTagValue (EXCLUDE_ACCOUNT_TAG; the value in any case) is excluded too, unless
-	// ExcludeTagKey is empty.
+	// ExcludeTagKey is empty: by Preview here, by its own ScanAndRotate in a run (TagReader).
 	Excluded                       []string
 	ExcludedOUs                    []string
 	ExcludeTagKey, ExcludeTagValue string
@@ -104,7 +106,7 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 	if listing.excluded, err = l.excludedByIDAndOU(ctx); err != nil {
 		return workflow.AccountList{}, err
 	}
-	accounts, err := l.selectAccounts(ctx, listing, in.Accounts)
+	accounts, err := selectAccounts(listing, in.Accounts)
 	if err != nil {
 		return workflow.AccountList{}, err
 	}
@@ -253,41 +255,25 @@ func (l listing) nothingSelected() error {
 	return errors.New(msg)
 }
 
-// selectAccounts drops the excluded accounts, or, when accounts were requested, keeps just
-// those: a requested account that is excluded or not an active member is an input error.
-// The exclusion tag is read only for the accounts that would run.
-func (l *Handler) selectAccounts(ctx context.Context, ls listing, requested []string) ([]workflow.Account, error) {
+// selectAccounts drops the accounts excluded by ID and OU, or, when accounts were requested,
+// keeps just those: a requested account that is excluded or not an active member is an
+// input error. The exclusion tag is not read here: each account's ScanAndRotate reads its
+// own (TagReader) before anything is assumed in it, so that this step's calls do not grow
+// with the organization (docs/scale.md).
+func selectAccounts(ls listing, requested []string) ([]workflow.Account, error) {
 	if len(requested) == 0 {
-		out := slices.DeleteFunc(slices.Clone(ls.active), func(a workflow.Account) bool { _, ok := ls.excluded[a.AccountID]; return ok })
-		tagged, err := l.excludedByTag(ctx, out)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(ls.excluded, tagged)
-		return slices.DeleteFunc(out, func(a workflow.Account) bool { _, ok := tagged[a.AccountID]; return ok }), nil
-	}
-	refuse := func(i int, id string, e exclusion) error {
-		return &workflow.InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("account %s is excluded from rotation: %s (%s)", id, e.why, e.setting)}
+		return slices.DeleteFunc(slices.Clone(ls.active), func(a workflow.Account) bool { _, ok := ls.excluded[a.AccountID]; return ok }), nil
 	}
 	var out []workflow.Account
 	for i, id := range requested {
 		if e, ok := ls.excluded[id]; ok {
-			return nil, refuse(i, id, e)
+			return nil, &workflow.InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("account %s is excluded from rotation: %s (%s)", id, e.why, e.setting)}
 		}
 		at := slices.IndexFunc(ls.active, func(a workflow.Account) bool { return a.AccountID == id })
 		if at < 0 {
 			return nil, &workflow.InvalidInput{Field: fmt.Sprintf("accounts[%d]", i), Problem: fmt.Sprintf("account %s is not an active account of the organization", id)}
 		}
 		out = append(out, ls.active[at])
-	}
-	tagged, err := l.excludedByTag(ctx, out)
-	if err != nil {
-		return nil, err
-	}
-	for i, id := range requested {
-		if e, ok := tagged[id]; ok {
-			return nil, refuse(i, id, e)
-		}
 	}
 	return out, nil
 }
@@ -339,20 +325,20 @@ func (l *Handler) excludedByIDAndOU(ctx context.Context) (map[string]exclusion, 
 // pageSize is the most entries an Organizations List call returns (MaxResults).
 const pageSize = 20
 
-// tagReads bounds the concurrent ListTagsForResource calls: one per account that would run,
-// 10,000 at most, within Organizations' throttling (the SDK's adaptive retry slows down on
-// TooManyRequestsException).
+// tagReads bounds the concurrent ListTagsForResource calls of a Preview (keyrotator
+// preflight, with the operator's credentials): one per account that would run, within
+// Organizations' throttling (the SDK's adaptive retry slows down on TooManyRequestsException).
 const tagReads = 8
 
-// excludedByTag reads the tags of these accounts and gives those carrying the exclusion tag.
-// Organizations has no call that returns several accounts' tags: it costs one
-// ListTagsForResource call per account (per 20 tags).
+// excludedByTag reads the tags of these accounts and gives those carrying the exclusion tag
+// (Preview only: a run reads each account's tag in that account's ScanAndRotate).
 func (l *Handler) excludedByTag(ctx context.Context, accounts []workflow.Account) (map[string]exclusion, error) {
 	out := map[string]exclusion{}
-	if l.ExcludeTagKey == "" {
+	r := TagReader{Org: l.Org, Key: l.ExcludeTagKey, Value: l.ExcludeTagValue}
+	if r.Key == "" {
 		return out, nil
 	}
-	tagged := make([]bool, len(accounts))
+	why := make([]string, len(accounts))
 	errs := make([]error, len(accounts))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -361,7 +347,7 @@ func (l *Handler) excludedByTag(ctx context.Context, accounts []workflow.Account
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				tagged[i], errs[i] = l.hasExcludeTag(ctx, accounts[i].AccountID)
+				why[i], errs[i] = r.Excluded(ctx, accounts[i].AccountID)
 			}
 		}()
 	}
@@ -374,24 +360,43 @@ func (l *Handler) excludedByTag(ctx context.Context, accounts []workflow.Account
 		return nil, err
 	}
 	for i, a := range accounts {
-		if tagged[i] {
-			out[a.AccountID] = exclusion{byTag, fmt.Sprintf("it is tagged %s=%s", l.ExcludeTagKey, l.ExcludeTagValue)}
+		if why[i] != "" {
+			out[a.AccountID] = exclusion{byTag, why[i]}
 		}
 	}
 	return out, nil
 }
 
-func (l *Handler) hasExcludeTag(ctx context.Context, accountID string) (bool, error) {
-	pages := organizations.NewListTagsForResourcePaginator(l.Org, &organizations.ListTagsForResourceInput{ResourceId: &accountID})
+// TagReader reads one account's exclusion tag (EXCLUDE_ACCOUNT_TAG) in Organizations.
+// ScanAndRotate reads it, through the management account's tag-reader role, before it
+// assumes anything in the account; Preview reads every account's.
+type TagReader struct {
+	Org organizations.ListTagsForResourceAPIClient
+	// Key and Value are the exclusion tag (the value in any case); an empty Key excludes
+	// no account and reads nothing.
+	Key, Value string
+}
+
+// Excluded says why the account is excluded by its tag, or "" when it is not. Organizations
+// has no call that returns several accounts' tags: it costs one ListTagsForResource call per
+// 20 tags. An error means the tag is not known: the caller must leave the account alone.
+func (r TagReader) Excluded(ctx context.Context, accountID string) (string, error) {
+	if r.Key == "" {
+		return "", nil
+	}
+	pages := organizations.NewListTagsForResourcePaginator(r.Org, &organizations.ListTagsForResourceInput{ResourceId: &accountID})
 	found := false
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return false, fmt.Errorf("list the tags of account %s (%s): %w", accountID, byTag, err)
+			return "", fmt.Errorf("list the tags of account %s (%s): %w", accountID, byTag, err)
 		}
 		found = found || slices.ContainsFunc(page.Tags, func(t orgtypes.Tag) bool {
-			return aws.ToString(t.Key) == l.ExcludeTagKey && strings.EqualFold(strings.TrimSpace(aws.ToString(t.Value)), l.ExcludeTagValue)
+			return aws.ToString(t.Key) == r.Key && strings.EqualFold(strings.TrimSpace(aws.ToString(t.Value)), r.Value)
 		})
 	}
-	return found, nil
+	if !found {
+		return "", nil
+	}
+	return fmt.Sprintf("it is tagged %s=%s", r.Key, r.Value), nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ type fakeOrg struct {
 	ous      map[string][]string
 	in       map[string][]string
 	tags     map[string]map[string]string
+	tagErr   error // every ListTagsForResource fails with it
+	mu       sync.Mutex
 	calls    map[string]int
 }
 
@@ -53,6 +56,8 @@ func onePage[T any](items []T, token *string) ([]T, *string) {
 }
 
 func (f *fakeOrg) count(op string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.calls == nil {
 		f.calls = map[string]int{}
 	}
@@ -100,6 +105,9 @@ func (f *fakeOrg) ListOrganizationalUnitsForParent(_ context.Context, in *organi
 
 func (f *fakeOrg) ListTagsForResource(_ context.Context, in *organizations.ListTagsForResourceInput, _ ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error) {
 	f.count("ListTagsForResource")
+	if f.tagErr != nil {
+		return nil, f.tagErr
+	}
 	var all []orgtypes.Tag
 	for k, v := range f.tags[aws.ToString(in.ResourceId)] {
 		all = append(all, orgtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
@@ -328,10 +336,11 @@ func TestHandleFailsWhenNoAccountIsSelected(t *testing.T) {
 	}
 }
 
-// TestHandleExcludesByOUAndTag: accounts in an excluded OU or in any OU below it, and
-// accounts tagged with the exclusion tag, are dropped from the daily run and refused, with
-// the reason, when the input names them. The OU walk reads only the excluded subtrees; tags
-// are read only for the accounts that would otherwise run.
+// TestHandleExcludesByOUAndTag: accounts in an excluded OU or in any OU below it are dropped
+// from the daily run and refused, with the reason, when the input names them. The OU walk
+// reads only the excluded subtrees. ListAccounts reads no account's tags, whatever the
+// exclusion tag: each account's ScanAndRotate reads its own (TagReader), so a tagged
+// account is listed, requested or not, and left alone by its child.
 func TestHandleExcludesByOUAndTag(t *testing.T) {
 	const (
 		sandbox, dev, deeper, prodOU = "ou-root-sandbox1", "ou-root-sandbdev", "ou-root-sandbdeep", "ou-root-produnit"
@@ -345,21 +354,17 @@ func TestHandleExcludesByOUAndTag(t *testing.T) {
 		wantWhy   string
 		wantCalls map[string]int
 	}{
-		{"daily run", `{}`, [2]string{"key-rotator:exclude", "true"}, []string{"111111111111", "666666666666"}, "", "",
-			// 3 OUs walked, one page of accounts and one of child OUs each; the tags of the 3
-			// accounts left after the OU and ID exclusions, every page (the fake: 1 tag a page).
-			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3, "ListTagsForResource": 5}},
-		{"tag value in another case", `{}`, [2]string{"key-rotator:exclude", "TRUE"}, []string{"111111111111", "666666666666"}, "", "", nil},
+		{"daily run", `{}`, [2]string{"key-rotator:exclude", "true"}, []string{"111111111111", "555555555555", "666666666666"}, "", "",
+			// 3 OUs walked, one page of accounts and one of child OUs each; no tag read.
+			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3}},
 		{"no tag exclusion", `{}`, [2]string{}, []string{"111111111111", "555555555555", "666666666666"}, "", "",
 			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3}},
 		{"account in the excluded OU", `{"accounts":["222222222222"]}`, [2]string{"key-rotator:exclude", "true"}, nil, "accounts[0]",
 			"account 222222222222 is excluded from rotation: it is in OU ou-root-sandbox1 (EXCLUDE_OUS)", nil},
 		{"account two OUs below", `{"accounts":["111111111111","444444444444"]}`, [2]string{"key-rotator:exclude", "true"}, nil, "accounts[1]",
 			"account 444444444444 is excluded from rotation: it is in OU ou-root-sandbdeep, below ou-root-sandbox1 (EXCLUDE_OUS)", nil},
-		{"tagged account", `{"accounts":["555555555555"]}`, [2]string{"key-rotator:exclude", "true"}, nil, "accounts[0]",
-			"account 555555555555 is excluded from rotation: it is tagged key-rotator:exclude=true (EXCLUDE_ACCOUNT_TAG)", nil},
-		{"a requested account costs its tag pages only", `{"accounts":["666666666666"]}`, [2]string{"key-rotator:exclude", "true"}, []string{"666666666666"}, "", "",
-			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3, "ListTagsForResource": 2}},
+		{"tagged account requested: its child leaves it alone", `{"accounts":["555555555555"]}`, [2]string{"key-rotator:exclude", "true"}, []string{"555555555555"}, "", "",
+			map[string]int{"ListAccounts": 7, "ListAccountsForParent": 3, "ListOrganizationalUnitsForParent": 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,5 +449,34 @@ func TestPreviewSaysWhatEachSettingExcludes(t *testing.T) {
 	}
 	if len(store.objects) != 0 {
 		t.Errorf("the preview wrote %v", store.objects)
+	}
+}
+
+// TestTagReaderSaysWhyAnAccountIsExcluded: the exclusion tag's value in any case excludes;
+// another value, another key or no tags do not; every page is read; a failed read is an
+// error (the caller leaves the account alone), and no tag exclusion reads nothing.
+func TestTagReaderSaysWhyAnAccountIsExcluded(t *testing.T) {
+	org := &fakeOrg{tags: map[string]map[string]string{
+		"555555555555": {"team": "migration", "key-rotator:exclude": "TRUE "},
+		"666666666666": {"key-rotator:exclude": "false", "team": "shared"},
+		"111111111111": {"Key-Rotator:Exclude": "true"},
+	}}
+	r := TagReader{Org: org, Key: "key-rotator:exclude", Value: "true"}
+	for id, want := range map[string]string{"555555555555": "it is tagged key-rotator:exclude=true", "666666666666": "", "111111111111": "", "222222222222": ""} {
+		if got, err := r.Excluded(context.Background(), id); got != want || err != nil {
+			t.Errorf("%s: %q, %v; want %q", id, got, err, want)
+		}
+	}
+	if org.calls["ListTagsForResource"] != 2+2+1+1 { // the fake: one tag a page, one empty page without tags
+		t.Errorf("%d ListTagsForResource calls, want every page", org.calls["ListTagsForResource"])
+	}
+	denied := &fakeOrg{tagErr: errors.New("AccessDenied")}
+	if got, err := (TagReader{Org: denied, Key: "key-rotator:exclude", Value: "true"}).Excluded(context.Background(), "555555555555"); got != "" ||
+		err == nil || !strings.Contains(err.Error(), "list the tags of account 555555555555 (EXCLUDE_ACCOUNT_TAG): AccessDenied") {
+		t.Errorf("a refused read: %q, %v; want the error naming the account", got, err)
+	}
+	none := &fakeOrg{}
+	if got, err := (TagReader{Org: none}).Excluded(context.Background(), "555555555555"); got != "" || err != nil || len(none.calls) != 0 {
+		t.Errorf("no tag exclusion: %q, %v after %v calls; want nothing read", got, err, none.calls)
 	}
 }

@@ -2,7 +2,10 @@ package org
 
 import (
 	"context"
+	"maps"
 	"slices"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // Preview is what a run over the whole organization would select, read as ListAccounts
@@ -19,7 +22,8 @@ type Preview struct {
 }
 
 // Preview lists the accounts and applies every exclusion as a run over the whole
-// organization would, the exclusion tag read for each account that would otherwise run.
+// organization would, the exclusion tag read for each account that would otherwise run (a
+// run reads it in each account's ScanAndRotate instead: TagReader).
 func (l *Handler) Preview(ctx context.Context) (Preview, error) {
 	ls, err := l.activeAccounts(ctx)
 	if err != nil {
@@ -28,10 +32,16 @@ func (l *Handler) Preview(ctx context.Context) (Preview, error) {
 	if ls.excluded, err = l.excludedByIDAndOU(ctx); err != nil {
 		return Preview{}, err
 	}
-	selected, err := l.selectAccounts(ctx, ls, nil)
+	selected, err := selectAccounts(ls, nil)
 	if err != nil {
 		return Preview{}, err
 	}
+	tagged, err := l.excludedByTag(ctx, selected)
+	if err != nil {
+		return Preview{}, err
+	}
+	maps.Copy(ls.excluded, tagged)
+	selected = slices.DeleteFunc(selected, func(a workflow.Account) bool { _, ok := tagged[a.AccountID]; return ok })
 	p := Preview{Excluded: map[string][]string{}}
 	for _, a := range ls.active {
 		p.Active = append(p.Active, a.AccountID)

@@ -110,7 +110,14 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	if u.DeliveryProblem != "" && p.Email != "" {
 		p.Email, p.EmailProblem = "", u.DeliveryProblem
 	}
-	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys}
+	var notAgain []NoticeRef
+	if u.Unheard != "" {
+		// Sent, so not planned again; not counted as delivered, but the owner may have read them.
+		notAgain = u.NoticesSent
+		u.NoticesUnconfirmed = append(slices.Clone(u.NoticesUnconfirmed), u.NoticesSent...)
+		u.NoticesSent, u.NoticesSentToday = nil, nil
+	}
+	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain}
 	if cfg.Cleanup {
 		d.cleanup(keys)
 	} else {
@@ -118,7 +125,7 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	}
 	d.deactivationDays()
 	p.Status = headline(p)
-	if p.Status == StatusOK {
+	if p.Status == StatusOK && p.Reason == "" {
 		p.Reason = d.nothingDueReason(keys)
 	}
 	return p
@@ -158,6 +165,9 @@ type decider struct {
 	// same (UTC) day: they are not deleted before the next day, so that a re-run on the same
 	// day changes nothing.
 	deactivatedToday map[string]bool
+	// notAgain are the notices sent to an address that no longer hears them (User.Unheard):
+	// not planned again.
+	notAgain []NoticeRef
 }
 
 // rememberDeactivations marks the keys an earlier run deactivated today.
@@ -416,16 +426,45 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 	} else if w, waits := d.waitsForSecret(k, d.left); waits && !d.failureTold(k) {
 		return latest(d.deactivationDue(k, w).Add(days(d.th.Notice)), d.now.Add(day)), true
 	} else if ok && !d.failureHeld(k) {
-		return d.deactivationDue(k, s), true
+		return d.warnedDay(k, d.deactivationDue(k, s)), true
 	}
 	if k.AccessKeyID == d.blocked.AccessKeyID || d.failureTold(k) {
 		return latest(d.failureDay(k), d.now.Add(day)), true
 	}
 	other, hasOther := otherKey(k, d.left)
-	if !d.email || hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == d.left[0].AccessKeyID {
+	if !d.email {
 		return d.deactivationDue(k, Key{}), true
 	}
+	if hasOther && other.Status == Active && !other.Undelivered && k.AccessKeyID == d.left[0].AccessKeyID {
+		return d.warnedDay(k, d.deactivationDue(k, Key{})), true
+	}
 	return time.Time{}, false
+}
+
+// warnedDay is the day rule 3 deactivates Active key k, due on due, as far as its warning
+// goes (warnedOrGivenUp): due, unless that day has come and no warning counts yet. Then k
+// waits: until tomorrow for a warning delivered or planned today (it counts from the next
+// day), else until the bounded wait ends, noticePeriod days past due. A key kept past the
+// day its owner may have been told, in a run where nothing sent to the owner counts
+// (User.Unheard), is named in the plan's reason with that day (invariant 8: not silently
+// later).
+func (d *decider) warnedDay(k Key, due time.Time) time.Time {
+	if !d.email || !reached(d.now, due) || d.warnedOrGivenUp(k, due) {
+		return due
+	}
+	warning := func(r NoticeRef) bool {
+		return r.AccessKeyID == k.AccessKeyID && (r.Kind == NewKeyIssued || r.Kind == DeactivationScheduled)
+	}
+	if d.user.Unheard == "" && (slices.ContainsFunc(d.user.NoticesSentToday, warning) || slices.ContainsFunc(d.plan.Notices, func(n Notice) bool { return warning(n.Ref()) })) {
+		return ActOn(due, d.now)
+	}
+	end := midnight(due).Add(days(d.th.Notice))
+	if d.user.Unheard != "" && slices.ContainsFunc(d.user.NoticesUnconfirmed, warning) {
+		d.plan.Reason = strings.TrimPrefix(d.plan.Reason+"; "+fmt.Sprintf(
+			"key %s stays active past %s, the day its owner was told, as no warning counts (%s); it is deactivated on %s, when the wait for a warning ends",
+			k.AccessKeyID, dateOf(due), d.user.Unheard, dateOf(end)), "; ")
+	}
+	return end
 }
 
 // failureDay is the day a DeliveryFailed notice about Active key k gives (from the day after
@@ -671,7 +710,8 @@ func (d *decider) notify(kind NoticeKind, k Key, actBy time.Time, msg string) {
 }
 
 func (d *decider) sent(kind NoticeKind, accessKeyID string) bool {
-	return slices.Contains(d.user.NoticesSent, NoticeRef{Kind: kind, AccessKeyID: accessKeyID}) ||
+	ref := NoticeRef{Kind: kind, AccessKeyID: accessKeyID}
+	return slices.Contains(d.user.NoticesSent, ref) || slices.Contains(d.notAgain, ref) ||
 		slices.ContainsFunc(d.plan.Notices, func(n Notice) bool { return n.Kind == kind && n.AccessKeyID == accessKeyID })
 }
 

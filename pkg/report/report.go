@@ -154,7 +154,9 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 // run that could see bounces (one that could not cannot tell that an owner's email arrived).
 func canary(doc Document, out workflow.Report) bool {
 	return !doc.Run.DryRun && !doc.Run.Cleanup && len(doc.Run.Accounts) > 0 && out.Accounts > 0 &&
-		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0 && bounceProblem(doc.Run) == ""
+		out.FailedAccounts == 0 && out.Totals.NotifyFailures == 0 && bounceProblem(doc.Run) == "" &&
+		// a canary of accounts excluded by their tag (each reported excluded) rotated nothing
+		slices.ContainsFunc(doc.Accounts, func(a workflow.AccountResult) bool { return a.Status == workflow.AccountDone })
 }
 
 // resultReads bounds the concurrent S3 reads of account results: 10,000 accounts are read
@@ -264,14 +266,18 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
-// about or who were not told, and users deferred (by maxUsers, the time budget or settling keys).
+// about or who were not told, users deferred (by maxUsers, the time budget or settling keys),
+// and runs whose every account was excluded by its tag.
 func needsHuman(doc Document) bool {
 	t := doc.Totals
 	failed := false
 	for _, a := range doc.Accounts {
 		failed = failed || a.Status == workflow.AccountFailed
 	}
-	return doc.Run.Cleanup || failed || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
+	// Every account excluded by its tag (read by each account's ScanAndRotate): the run
+	// rotated nothing, which a run that selects no account at all fails for.
+	allExcluded := len(doc.Accounts) > 0 && !slices.ContainsFunc(doc.Accounts, func(a workflow.AccountResult) bool { return a.Status != workflow.AccountExcluded })
+	return doc.Run.Cleanup || failed || allExcluded || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
 		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != ""
 }
 
@@ -309,8 +315,8 @@ func CSV(doc Document) []byte {
 	noUsage := usageColumns(nil)
 	for _, a := range doc.Accounts {
 		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
-		if a.Status == workflow.AccountFailed {
-			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, "", "", a.Error, ""), noUsage...))
+		if a.Status == workflow.AccountFailed || a.Status == workflow.AccountExcluded {
+			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, a.Reason, "", a.Error, ""), noUsage...))
 		}
 		failures := map[string][]workflow.NotifyFailure{}
 		for _, f := range a.NotifyFailures {

@@ -31,6 +31,7 @@ func TestCSV(t *testing.T) {
 			{UserName: "erin", Status: policy.StatusOK, Reason: "nothing due", EmailProblem: "no EmailID or Email tag"},
 			{UserName: "frank", Status: policy.StatusOK, Reason: "nothing due", RotationDaysProblem: "tag RotationDays=365 is longer"}}},
 		{Account: workflow.Account{AccountID: "222222222222", Name: "dev"}, Status: workflow.AccountFailed, Error: "assume role: AccessDenied", Counts: workflow.Counts{IAMCalls: 1}},
+		{Account: workflow.Account{AccountID: "333333333333", Name: "migrating"}, Status: workflow.AccountExcluded, Reason: "it is tagged key-rotator:exclude=true (EXCLUDE_ACCOUNT_TAG)"},
 	}}
 	rows, err := csv.NewReader(strings.NewReader(string(CSV(doc)))).ReadAll()
 	if err != nil {
@@ -54,6 +55,8 @@ func TestCSV(t *testing.T) {
 		{"run-1", "111111111111", "prod", "done", "12", "frank", "ok", "", "", "", "", "true", "nothing due", "", "", "tag RotationDays=365 is longer",
 			"", "", "", "", "", ""},
 		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied", "",
+			"", "", "", "", "", ""},
+		{"run-1", "333333333333", "migrating", "excluded", "0", "", "", "", "", "", "", "true", "it is tagged key-rotator:exclude=true (EXCLUDE_ACCOUNT_TAG)", "", "", "",
 			"", "", "", "", "", ""},
 	}
 	if len(rows) != len(want) {
@@ -110,6 +113,10 @@ func TestNeedsHuman(t *testing.T) {
 		{"user failure", Document{Totals: workflow.Counts{Failures: 1}}, true},
 		{"owner not notified", Document{Totals: workflow.Counts{NotifyFailures: 1}}, true},
 		{"failed account", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountFailed}}}, true},
+		// ListAccounts reads no tag: a run whose every account turned out tagged for
+		// exclusion rotated nothing, as a run that selected none (which fails) would not.
+		{"every account excluded by its tag", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountExcluded}, {Status: workflow.AccountExcluded}}}, true},
+		{"some accounts excluded by their tag", Document{Accounts: []workflow.AccountResult{{Status: workflow.AccountExcluded}, {Status: workflow.AccountDone}}}, false},
 	}
 	for _, tt := range tests {
 		if got := needsHuman(tt.doc); got != tt.want {
@@ -151,6 +158,29 @@ func TestEmitsEveryRunMetric(t *testing.T) {
 	for _, m := range metrics.Runs {
 		if got, want := line[m.Name], float64(m.Value(out)); got != want {
 			t.Errorf("%s = %v, want %v", m.Name, got, want)
+		}
+	}
+}
+
+// TestCanaryOfExcludedAccountsIsNoCanary: a run of a few accounts that were all excluded by
+// their tag (each ScanAndRotate reports it excluded) rotated nothing: it does not open the
+// one-time cleanup.
+func TestCanaryOfExcludedAccountsIsNoCanary(t *testing.T) {
+	run := workflow.Run{RunID: "run-1", Accounts: []string{"333333333333"}, BouncesSuppressed: true}
+	excluded := workflow.AccountResult{Account: workflow.Account{AccountID: "333333333333"}, Status: workflow.AccountExcluded}
+	done := excluded
+	done.Status = workflow.AccountDone
+	for _, tt := range []struct {
+		name     string
+		accounts []workflow.AccountResult
+		want     bool
+	}{
+		{"excluded only", []workflow.AccountResult{excluded}, false},
+		{"one done", []workflow.AccountResult{excluded, done}, true},
+	} {
+		doc := Document{Run: run, Accounts: tt.accounts}
+		if got := canary(doc, workflow.Report{Accounts: len(tt.accounts)}); got != tt.want {
+			t.Errorf("%s: canary %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -20,6 +21,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -49,6 +51,10 @@ type Handler struct {
 	// MaxNotifications and Settle are Rotator's (0: the defaults).
 	MaxNotifications int
 	Settle           time.Duration
+	// ExcludedByTag says why the account is excluded by its Organizations tag
+	// (EXCLUDE_ACCOUNT_TAG), "" when it is not: org.TagReader through the management
+	// account's tag-reader role. nil: no tag exclusion.
+	ExcludedByTag func(ctx context.Context, accountID string) (string, error)
 }
 
 // Clients are the AWS APIs one account's run calls: the member account's IAM and Secrets
@@ -74,7 +80,8 @@ func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Ro
 }
 
 // NewHandler is the ScanAndRotate step as its Lambda runs it, from the function's AWS
-// configuration and settings: it reads the rotator's tag key (TagKeySecretARN) once.
+// configuration and settings: it reads the rotator's tag key (TagKeySecretARN) once, and
+// reads each account's exclusion tag through the tag-reader role (TagReaderRoleARN).
 // lambdas/scan-and-rotate and the Lambda test rig both build it here.
 func NewHandler(ctx context.Context, cfg aws.Config, s config.Settings, log *slog.Logger) (*Handler, error) {
 	secrets := secretsmanager.NewFromConfig(cfg)
@@ -83,8 +90,16 @@ func NewHandler(ctx context.Context, cfg aws.Config, s config.Settings, log *slo
 		return nil, err
 	}
 	store := s3.NewFromConfig(cfg, awsclient.PathStyle)
-	return &Handler{Base: cfg, Settings: s, S3: store, Seal: seal, Log: log, NewIAM: NewIAMClient,
-		Clients: Clients{Secrets: secrets, SES: sesv2.NewFromConfig(cfg), S3: store}}, nil
+	h := &Handler{Base: cfg, Settings: s, S3: store, Seal: seal, Log: log, NewIAM: NewIAMClient,
+		Clients: Clients{Secrets: secrets, SES: sesv2.NewFromConfig(cfg), S3: store}}
+	if key, value := s.ExcludeTag(); key != "" {
+		orgCfg := cfg
+		if s.TagReaderRoleARN != "" {
+			orgCfg = awsclient.AssumeRole(cfg, s.TagReaderRoleARN, awsclient.SessionName("tag-reader"))
+		}
+		h.ExcludedByTag = org.TagReader{Org: organizations.NewFromConfig(orgCfg), Key: key, Value: value}.Excluded
+	}
+	return h, nil
 }
 
 // NewIAMClient is the production NewIAM.
@@ -97,6 +112,12 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	if !workflow.ValidAccountID(req.Account.AccountID) || req.Run.RunID == "" {
 		return workflow.AccountOutcome{}, &workflow.InvalidInput{Field: "account.accountId", Problem: fmt.Sprintf(
 			"%q with run %q: need a 12-digit account ID and a run ID", req.Account.AccountID, req.Run.RunID)}
+	}
+	if res, err := h.leftAlone(ctx, req); err != nil || res != nil {
+		if err != nil {
+			return workflow.AccountOutcome{}, err
+		}
+		return h.write(ctx, req, *res, nil, nil)
 	}
 	// Every IAM and STS call made in the account, the AssumeRole included, is counted.
 	calls := &awsclient.Calls{}
@@ -115,6 +136,39 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 		res.Status, res.Error = workflow.AccountFailed, err.Error()
 		h.Log.ErrorContext(ctx, "account failed", "account", req.Account.AccountID, "error", err.Error())
 	}
+	return h.write(ctx, req, res, notifications, calls)
+}
+
+// leftAlone reads the account's exclusion tag before anything is assumed in it: the result
+// of an account that is excluded (AccountExcluded), or whose tag cannot be read
+// (AccountFailed: an account that might be excluded gets no write); nil to process it. A
+// retryable read error (throttling) is returned, for the state machine to retry; past its
+// retries the account fails, untouched, all the same.
+func (h *Handler) leftAlone(ctx context.Context, req workflow.AccountRequest) (*workflow.AccountResult, error) {
+	if h.ExcludedByTag == nil {
+		return nil, nil
+	}
+	why, err := h.ExcludedByTag(ctx, req.Account.AccountID)
+	res := workflow.AccountResult{Run: req.Run, Account: req.Account, Users: []workflow.UserResult{}}
+	switch {
+	case err != nil && workflow.IsRetryable(err):
+		return nil, err
+	case err != nil:
+		res.Status, res.Error = workflow.AccountFailed, "left alone: its exclusion tag could not be read: "+err.Error()
+		h.Log.ErrorContext(ctx, "account failed", "account", req.Account.AccountID, "error", res.Error)
+	case why != "":
+		res.Status, res.Reason = workflow.AccountExcluded, why+" (EXCLUDE_ACCOUNT_TAG)"
+		h.Log.InfoContext(ctx, "account excluded", "account", req.Account.AccountID, "reason", res.Reason)
+	default:
+		return nil, nil
+	}
+	return &res, nil
+}
+
+// write stores the account's result and notifications in the report bucket and returns
+// the outcome the state machine carries on (calls: nil when nothing was called in the account).
+func (h *Handler) write(ctx context.Context, req workflow.AccountRequest, res workflow.AccountResult, notifications []workflow.Notification,
+	calls *awsclient.Calls) (workflow.AccountOutcome, error) {
 	key := workflow.ResultKey(req.Run.RunID, req.Account.AccountID)
 	body, err := json.Marshal(res)
 	if err != nil {
@@ -139,7 +193,9 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 				h.Settings.ReportBucket, out.NotificationsKey, err)
 		}
 	}
-	h.Log.InfoContext(ctx, "account done", "account", req.Account.AccountID, "status", res.Status, "counts", res.Counts,
-		"notifications", len(notifications), "iamCallsByOperation", calls.ByOperation())
+	if calls != nil {
+		h.Log.InfoContext(ctx, "account done", "account", req.Account.AccountID, "status", res.Status, "counts", res.Counts,
+			"notifications", len(notifications), "iamCallsByOperation", calls.ByOperation())
+	}
 	return out, nil
 }

@@ -35,6 +35,9 @@ type userRun struct {
 	// untrusted are the user's rotator tags whose MAC did not verify, as read (history.Seal):
 	// taken as absent, and replaced whenever the rotator writes that tag.
 	untrusted map[string]string
+	// unheard: the plan waits for warnings because nothing sent to the owner counts
+	// (policy.User.Unheard): the user is listed in the report, with the day and the reason.
+	unheard bool
 	// replaced holds the keys whose replacement this run created: what the history says of
 	// their failed deliveries is over (the new key's notice gives the day they go). A
 	// delivery confirmed is not enough: the DeliveryFailed notice gave the day, which holds
@@ -340,7 +343,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	switch {
 	case err != nil:
 		e.fail(ctx, ur.ur, err)
-	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 || len(ur.unconfirmed) > 0 ||
+	case up.Status != policy.StatusOK || ur.ur.EmailProblem != "" || up.RotationDaysProblem != "" || len(ur.ur.Actions) > 0 || len(ur.unconfirmed) > 0 || ur.unheard ||
 		slices.ContainsFunc(up.Keys, func(k policy.KeyUsage) bool { return k.AtRisk }):
 		e.res.Users = append(e.res.Users, ur.ur)
 	}
@@ -359,22 +362,24 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 	}
 	// A run that cannot see bounces (Run.BouncesSuppressed) cannot tell a delivered notice
 	// from one that bounced: none counts, and the action waits for the bounded wait.
-	if problem := e.bounceProblem(); problem == "" {
+	unheard := e.bounceProblem()
+	if unheard == "" {
 		bounced, err := e.Bounces.Suppressed(ctx, up.Email)
 		if err != nil || !bounced {
 			return up, err
 		}
+		unheard = fmt.Sprintf("the owner's address %s is on SES's suppression list (mail to it bounced) and nothing the rotator sends reaches it", up.Email)
 	}
 	u := ur.u
-	// Not counted as delivered, they may still have been read: a day they gave holds.
-	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, append(slices.Clone(ur.u.NoticesUnconfirmed), ur.u.NoticesSent...)
+	// Not counted as delivered, they may still have been read: a day they gave holds. What
+	// was sent is not sent again to the bouncing address (nor on every re-run), and the
+	// report gives the day the action waits for, and why (policy.User.Unheard).
+	u.Unheard, ur.unheard = unheard, true
 	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
 	if err != nil {
 		return up, fmt.Errorf("plan: %w", err)
 	}
-	// What was sent is not sent again to the bouncing address (nor on every re-run).
 	replanned := plan.Users[0]
-	replanned.Notices = slices.DeleteFunc(replanned.Notices, func(n policy.Notice) bool { return slices.Contains(ur.u.NoticesSent, n.Ref()) })
 	if e.bounceProblem() != "" {
 		// The owner may well have the day first told: no other deactivation day is announced
 		// for a key already announced (a run that sees bounces may keep that day); the action

@@ -156,6 +156,10 @@ type AccountStatus string
 const (
 	AccountDone   AccountStatus = "done"
 	AccountFailed AccountStatus = "failed"
+	// AccountExcluded: the account carries the exclusion tag (EXCLUDE_ACCOUNT_TAG), which
+	// its ScanAndRotate reads before anything else there; nothing was assumed, read or
+	// written in it (AccountResult.Reason says why).
+	AccountExcluded AccountStatus = "excluded"
 )
 
 // Counts tallies what happened (or, in a dry run, would happen) in an account.
@@ -213,8 +217,10 @@ type AccountResult struct {
 	Account Account       `json:"account"`
 	Status  AccountStatus `json:"status"`
 	Error   string        `json:"error,omitempty"`
-	Counts  Counts        `json:"counts"`
-	Users   []UserResult  `json:"users"`
+	// Reason says why an excluded account (AccountExcluded) was left alone.
+	Reason string       `json:"reason,omitempty"`
+	Counts Counts       `json:"counts"`
+	Users  []UserResult `json:"users"`
 	// NotifyFailures, added by CleanupReport, are the account's notifications that failed
 	// past their retries, by user name.
 	NotifyFailures []NotifyFailure `json:"notifyFailures,omitempty"`

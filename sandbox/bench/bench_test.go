@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/estimate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
@@ -147,7 +148,7 @@ func TestUnitsAddUpToTheRun(t *testing.T) {
 	r := tinyRun()
 	f := r.Figures()
 	u := r.Units(f)
-	notices := float64(r.Emails - NewKeyEmails*f.KeysCreated)
+	notices := float64(r.Emails - estimate.NewKeyEmails*f.KeysCreated)
 	if got := u.PerAccount*float64(f.Accounts) + u.PerNewKey*float64(f.KeysCreated) + u.PerNotice*notices; math.Abs(got-f.Cost) > 1e-12 {
 		t.Errorf("units add up to $%g, the run cost $%g", got, f.Cost)
 	}
@@ -171,7 +172,7 @@ func rolloutRun(n int) *Result {
 }
 
 // TestGoalIsJudgedOnTheOrdinaryDay: the ordinary day has a new key per rotated user per
-// rotation period and NoticesPerRotation notices a key, at the run's unit costs; the
+// rotation period and estimate.NoticesPerRotation notices a key, at the run's unit costs; the
 // cost goal is met or not on its cost per 1,000 accounts, whatever the rollout-like day cost,
 // which the goal's row shows beside it with its new keys' floor.
 func TestGoalIsJudgedOnTheOrdinaryDay(t *testing.T) {
@@ -188,10 +189,10 @@ func TestGoalIsJudgedOnTheOrdinaryDay(t *testing.T) {
 			r.RotatedUsers = tt.rotated
 			f := r.Figures()
 			d, u := r.OrdinaryDay(f), r.Units(f)
-			keys := float64(tt.rotated) / float64(RotationPeriodDays())
-			if d.NewKeys != keys || d.Notices != NoticesPerRotation*keys ||
-				math.Abs(d.Cost-(1000*u.PerAccount+keys*u.PerNewKey+NoticesPerRotation*keys*u.PerNotice)) > 1e-12 {
-				t.Errorf("ordinary day %+v; want %g new keys and %g notices a day at the unit costs %+v", d, keys, NoticesPerRotation*keys, u)
+			keys := float64(tt.rotated) / float64(estimate.RotationPeriodDays())
+			if d.NewKeys != keys || d.Notices != estimate.NoticesPerRotation*keys ||
+				math.Abs(d.Cost-(1000*u.PerAccount+keys*u.PerNewKey+estimate.NoticesPerRotation*keys*u.PerNotice)) > 1e-12 {
+				t.Errorf("ordinary day %+v; want %g new keys and %g notices a day at the unit costs %+v", d, keys, estimate.NoticesPerRotation*keys, u)
 			}
 			if rollout := f.per1000(f.Cost); rollout < GoalCostPer1000 || (d.Per1000() < GoalCostPer1000) != tt.met {
 				t.Fatalf("the rollout-like day costs %s per 1,000 accounts, the ordinary day %s: not the case to test", usd(rollout), usd(d.Per1000()))
@@ -296,5 +297,17 @@ func TestTableBySizeKeepsTheOtherSizes(t *testing.T) {
 	old := strings.Replace(again, "| accounts (mixed, notice users, quiet users) |", "| accounts |", 1)
 	if n, err := run(1000, "2026-12-10").KeepSizes([]byte(old)); n != 0 || err == nil {
 		t.Errorf("a table with other columns: kept %d rows, err %v; want none and an error", n, err)
+	}
+}
+
+// TestMeasuredIsWhatTheRunMeasured: the figures preflight's estimate embeds are the run's
+// unit costs, accounts, execution time and concurrency.
+func TestMeasuredIsWhatTheRunMeasured(t *testing.T) {
+	r := tinyRun()
+	r.Date, r.Run, r.Options.AccountConcurrency = time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC), 90*time.Second, 4
+	m := r.Measured()
+	want := estimate.Measured{Date: "2026-12-07", Accounts: 5, Units: r.Units(r.Figures()), ExecutionSeconds: 90, AccountConcurrency: 4}
+	if m != want {
+		t.Errorf("measured %+v, want %+v", m, want)
 	}
 }

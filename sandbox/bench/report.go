@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/estimate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
@@ -227,7 +228,7 @@ func (r *Result) Markdown(w io.Writer) {
 			f.KeysCreated, f.Usage.SecretHours, f.Usage.SecretHours/float64(f.KeysCreated), r.scheduled())
 		fmt.Fprintf(w, "deletion by the end of the run): %.1f%% of the run's cost. This day's new keys alone cost at least\n", 100*secrets/f.Cost)
 		fmt.Fprintf(w, "%s (%s per 1,000 accounts): %d emails each and their secrets' measured hours. That floor is the\n",
-			usd(f.NewKeyFloor()), usd(f.per1000(f.NewKeyFloor())), NewKeyEmails)
+			usd(f.NewKeyFloor()), usd(f.per1000(f.NewKeyFloor())), estimate.NewKeyEmails)
 		fmt.Fprintln(w, "design's: DESIGN.md hands each new key to NotifyUser in a Secrets Manager secret, counted here as a")
 		fmt.Fprintln(w, "whole first hour however soon its deletion is scheduled (the pricing page says only that a secret")
 		fmt.Fprintln(w, "stored less than a month is prorated by the hour), and sends it as a zip and its password in two emails.")
@@ -288,18 +289,10 @@ func (r *Result) scheduled() int {
 	return n
 }
 
-// UnitCosts are the run's cost split by what causes it, each at its measured quantities.
-type UnitCosts struct {
-	// PerNewKey: its secret's billed hours, its Secrets Manager calls (all but one ListSecrets
-	// per account), its NewKeyEmails emails and its notification; PerNotice: one email and its
-	// notification; PerAccount: the rest, spread over the accounts scanned.
-	PerNewKey, PerNotice, PerAccount float64
-}
-
 // Units splits the run's cost. A notification costs its NotifyUser invocations (requests and
 // GB-seconds, NotifyUser's mean) and one child execution's state transitions (the mean of all
 // executions).
-func (r *Result) Units(f Figures) UnitCosts {
+func (r *Result) Units(f Figures) estimate.Units {
 	accounts, keys := float64(max(f.Accounts, 1)), float64(f.KeysCreated)
 	perExecution := StateTransition.Cost(float64(r.Stats.Transitions) / float64(max(r.Stats.Executions, 1)))
 	notification := perExecution
@@ -309,12 +302,12 @@ func (r *Result) Units(f Figures) UnitCosts {
 		}
 	}
 	email := EmailMessage.Cost(1)
-	u := UnitCosts{PerNotice: email + notification}
+	u := estimate.Units{PerNotice: email + notification}
 	if keys > 0 {
 		keyCalls := max(0, float64(f.Usage.SecretsCalls)-accounts) / keys
-		u.PerNewKey = SecretHour.Cost(f.Usage.SecretHours)/keys + SecretsCall.Cost(keyCalls) + NewKeyEmails*email + notification
+		u.PerNewKey = SecretHour.Cost(f.Usage.SecretHours)/keys + SecretsCall.Cost(keyCalls) + estimate.NewKeyEmails*email + notification
 	}
-	notices := float64(max(0, r.Emails-NewKeyEmails*f.KeysCreated))
+	notices := float64(max(0, r.Emails-estimate.NewKeyEmails*f.KeysCreated))
 	u.PerAccount = (f.Cost - keys*u.PerNewKey - notices*u.PerNotice) / accounts
 	return u
 }
@@ -324,21 +317,21 @@ func (r *Result) Units(f Figures) UnitCosts {
 // at the steady state's rates (steady.go), each at the unit cost the run measured (Units).
 // The cost goal is judged on it.
 type OrdinaryDay struct {
-	Units        UnitCosts
+	Units        estimate.Units
 	Accounts     int // scanned every day
 	RotatedUsers int // each gets a new key every PeriodDays
 	PeriodDays   int
-	// NewKeys and Notices are a day's: RotatedUsers / PeriodDays, and NoticesPerRotation a key.
+	// NewKeys and Notices are a day's: RotatedUsers / PeriodDays, and estimate.NoticesPerRotation a key.
 	NewKeys, Notices float64
 	Cost             float64
 }
 
 // OrdinaryDay prices the steady state of the run's organization at the run's unit costs.
 func (r *Result) OrdinaryDay(f Figures) OrdinaryDay {
-	d := OrdinaryDay{Units: r.Units(f), Accounts: f.Accounts, RotatedUsers: r.RotatedUsers, PeriodDays: RotationPeriodDays()}
+	d := OrdinaryDay{Units: r.Units(f), Accounts: f.Accounts, RotatedUsers: r.RotatedUsers, PeriodDays: estimate.RotationPeriodDays()}
 	d.NewKeys = float64(d.RotatedUsers) / float64(d.PeriodDays)
-	d.Notices = NoticesPerRotation * d.NewKeys
-	d.Cost = d.Units.PerAccount*float64(d.Accounts) + d.Units.PerNewKey*d.NewKeys + d.Units.PerNotice*d.Notices
+	d.Notices = estimate.NoticesPerRotation * d.NewKeys
+	d.Cost = d.Units.OrdinaryDay(d.Accounts, d.RotatedUsers)
 	return d
 }
 
@@ -349,9 +342,9 @@ func (d OrdinaryDay) Per1000() float64 { return d.Cost * 1000 / float64(max(d.Ac
 func (f Figures) per1000(v float64) float64 { return v * 1000 / float64(max(f.Accounts, 1)) }
 
 // NewKeyFloor is the least the run's new keys cost under the design, whatever the rest of
-// the rotator: NewKeyEmails emails each and their hand-off secrets' measured hours.
+// the rotator: estimate.NewKeyEmails emails each and their hand-off secrets' measured hours.
 func (f Figures) NewKeyFloor() float64 {
-	return EmailMessage.Cost(float64(NewKeyEmails*f.KeysCreated)) + SecretHour.Cost(f.Usage.SecretHours)
+	return EmailMessage.Cost(float64(estimate.NewKeyEmails*f.KeysCreated)) + SecretHour.Cost(f.Usage.SecretHours)
 }
 
 // write writes the ordinary day's section of BENCHMARKS.md.
@@ -367,8 +360,8 @@ func (d OrdinaryDay) write(w io.Writer, secretHoursPerKey float64) {
 	fmt.Fprintln(w, "(NotifyUser's mean invocation and one child execution's mean state transitions); a notice email")
 	fmt.Fprintln(w, "costs an email and a notification; an account scanned costs the rest of the bill, divided by the")
 	fmt.Fprintf(w, "accounts. In the steady state each rotated user (an Active key, a usable email, not exempt: %d of\n", d.RotatedUsers)
-	fmt.Fprintf(w, "this organization's users) gets a new key once per rotation period (%d days by default), sent in %d\n", d.PeriodDays, NewKeyEmails)
-	fmt.Fprintf(w, "emails (the zip and its password), with %d notices besides (its old key's deactivation and deletion),\n", NoticesPerRotation)
+	fmt.Fprintf(w, "this organization's users) gets a new key once per rotation period (%d days by default), sent in %d\n", d.PeriodDays, estimate.NewKeyEmails)
+	fmt.Fprintf(w, "emails (the zip and its password), with %d notices besides (its old key's deactivation and deletion),\n", estimate.NoticesPerRotation)
 	fmt.Fprintf(w, "and its hand-off secret is billed its first hour only (this run: %.1f secret-hours a key); every\n", secretHoursPerKey)
 	fmt.Fprintln(w, "account is scanned daily. `sim`'s `TestSteadyStateRatesOfTheOrdinaryDay` checks these rates against")
 	fmt.Fprintln(w, "the rotator over six rotation periods.")
@@ -377,6 +370,14 @@ func (d OrdinaryDay) write(w io.Writer, secretHoursPerKey float64) {
 	fmt.Fprintln(w, "|---|---:|---:|---:|")
 	fmt.Fprintf(w, "| account scanned | $%.6f | %d | %s |\n", u.PerAccount, d.Accounts, usd(u.PerAccount*float64(d.Accounts)))
 	fmt.Fprintf(w, "| new key | $%.6f | %.1f (%d rotated users / %d days) | %s |\n", u.PerNewKey, d.NewKeys, d.RotatedUsers, d.PeriodDays, usd(u.PerNewKey*d.NewKeys))
-	fmt.Fprintf(w, "| notice email | $%.6f | %.1f (%d a new key) | %s |\n", u.PerNotice, d.Notices, NoticesPerRotation, usd(u.PerNotice*d.Notices))
+	fmt.Fprintf(w, "| notice email | $%.6f | %.1f (%d a new key) | %s |\n", u.PerNotice, d.Notices, estimate.NoticesPerRotation, usd(u.PerNotice*d.Notices))
 	fmt.Fprintf(w, "| **ordinary day** | | | **%s** (**%s per 1,000 accounts**) |\n", usd(d.Cost), usd(d.Per1000()))
+}
+
+// Measured is what `keyrotator preflight` estimates a daily run from (pkg/estimate's
+// measured.json): this run's unit costs and its execution's time per account.
+func (r *Result) Measured() estimate.Measured {
+	f := r.Figures()
+	return estimate.Measured{Date: r.Date.UTC().Format(time.DateOnly), Accounts: f.Accounts, Units: r.Units(f),
+		ExecutionSeconds: r.Run.Seconds(), AccountConcurrency: r.Options.AccountConcurrency}
 }

@@ -7,22 +7,8 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
 
-// The steady state: what an organization pays on an ordinary day, once the rollout is over
-// and each rotated user gets a new key once per rotation period. sim's
-// TestSteadyStateRatesOfTheOrdinaryDay runs the rotator for several periods and checks
-// these rates against what it did.
-
-// NewKeyEmails are the emails that carry a new key: the zip, then its password in an email of
-// its own (design.md).
-const NewKeyEmails = 2
-
-// NoticesPerRotation are the notice emails a replaced key brings besides its new-key emails:
-// the old key's deactivation and its deletion (docs/policy.md, rules 3 and 4).
-const NoticesPerRotation = 2
-
-// RotationPeriodDays is how often a rotated user gets a new key at the default limit: a key is
-// replaced on its rotate-at day, and its replacement on its own, that many days later.
-func RotationPeriodDays() int { return policy.Config{}.WithDefaults().Timeline().RotateAt }
+// The steady state's rates (estimate.NewKeyEmails, NoticesPerRotation, RotationPeriodDays)
+// apply to the users Rotated counts.
 
 // Rotated reports whether the rotator keeps replacing the keys of a user with these tags and
 // keys: one is Active, the user is not exempt and has a usable email (rule 6: no new key

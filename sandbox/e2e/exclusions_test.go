@@ -17,8 +17,11 @@ import (
 
 // TestE2EExclusionsByOUAndTag: accounts in an excluded OU or any OU below it, and accounts
 // tagged key-rotator:exclude=true (the default EXCLUDE_ACCOUNT_TAG; the value in any case),
-// are never assumed into: an input naming one is refused with the account and the reason,
-// and the daily run processes the others only.
+// are never assumed into. An input naming an account of an excluded OU is refused with the
+// account and the reason; the exclusion tag is read by each account's own ScanAndRotate
+// (through the management account's tag-reader role, not by ListAccounts), so an input naming
+// a tagged account runs, and reports it excluded with the reason; the daily run processes
+// the others only.
 func TestE2EExclusionsByOUAndTag(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/exclusions.json")
@@ -27,21 +30,38 @@ func TestE2EExclusionsByOUAndTag(t *testing.T) {
 		"sandbox-dev": "below " + o.settings.ExcludeOUs[0] + " (EXCLUDE_OUS)",
 		"migrating":   "it is tagged key-rotator:exclude=true (EXCLUDE_ACCOUNT_TAG)",
 	}
+	const tagged = "migrating"
 
-	t.Run("an input naming an excluded account is refused, naming it and why", func(t *testing.T) {
+	t.Run("an input naming an excluded account is refused, or the account reported excluded, naming it and why", func(t *testing.T) {
 		for _, name := range slices.Sorted(maps.Keys(excluded)) {
 			id := o.id(t, name)
 			before := o.state(t)
-			ex, _ := o.run(t, `{"accounts":["`+o.id(t, "prod")+`","`+id+`"]}`)
-			if ex.Status != "FAILED" || ex.Error != "InvalidInput" || !strings.Contains(ex.Cause, "accounts[1]") ||
+			input := `{"accounts":["` + o.id(t, "prod") + `","` + id + `"]}`
+			if name == tagged { // alone: prod would rotate, before the daily run below
+				input = `{"accounts":["` + id + `"]}`
+			}
+			ex, _ := o.run(t, input)
+			if name == tagged {
+				mustSucceed(t, ex)
+				var status workflow.AccountStatus
+				var reason string
+				for _, a := range ex.Report.Accounts {
+					if a.Account.AccountID == id {
+						status, reason = a.Status, a.Reason
+					}
+				}
+				if status != workflow.AccountExcluded || reason != excluded[name] {
+					t.Errorf("input naming %s: reported %q (%q), want %s (%q)", name, status, reason, workflow.AccountExcluded, excluded[name])
+				}
+			} else if ex.Status != "FAILED" || ex.Error != "InvalidInput" || !strings.Contains(ex.Cause, "accounts[1]") ||
 				!strings.Contains(ex.Cause, "account "+id+" is excluded from rotation") || !strings.Contains(ex.Cause, excluded[name]) {
 				t.Errorf("input naming %s: %s %s %s, want FAILED InvalidInput naming accounts[1], the account and %q", name, ex.Status, ex.Error, ex.Cause, excluded[name])
 			}
 			if !reflect.DeepEqual(before, o.state(t)) {
 				t.Errorf("input naming %s changed IAM", name)
 			}
-			if sessions := o.rotatorSessions(t, ex.Name); len(sessions) != 0 {
-				t.Errorf("input naming %s: the rotator assumed into %v", name, sessions)
+			if sessions := o.rotatorSessions(t, ex.Name); sessions[id] != 0 {
+				t.Errorf("input naming %s: the rotator assumed into it (%v)", name, sessions)
 			}
 		}
 	})
@@ -53,10 +73,10 @@ func TestE2EExclusionsByOUAndTag(t *testing.T) {
 		after := o.state(t)
 		var reported []string
 		for _, a := range ex.Report.Accounts {
-			reported = append(reported, a.Account.Name)
+			reported = append(reported, a.Account.Name+" "+string(a.Status))
 		}
 		slices.Sort(reported)
-		if want := []string{"management", "prod", "shared"}; !slices.Equal(reported, want) {
+		if want := []string{"management done", "migrating excluded", "prod done", "shared done"}; !slices.Equal(reported, want) {
 			t.Errorf("accounts in the report %v, want %v", reported, want)
 		}
 		sessions := o.rotatorSessions(t, ex.Name)

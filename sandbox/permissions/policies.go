@@ -47,6 +47,7 @@ var Placeholders = []string{Partition, Region, AccountID, RotatorAccountID, Mana
 // Names of the roles that are not a function's.
 const (
 	ManagementRole   = "management"    // lists the organization's accounts, in the management account
+	TagReaderRole    = "tag-reader"    // reads one account's tags for ScanAndRotate, in the management account
 	MemberRole       = "member"        // ScanAndRotate's, in every member account (StackSet) and the management account
 	NotifyMemberRole = "notify-member" // NotifyUser's, beside the member role in every account
 	StateMachineRole = "state-machine" // the state machine's: invokes the functions, reads and writes runs/, alerts
@@ -56,7 +57,8 @@ const (
 type File struct {
 	Comment string `json:"comment"`
 	// Roles are the four functions' execution roles (Name is the function), the state
-	// machine's role, the management role and the two roles of every member account.
+	// machine's role, the management and tag-reader roles and the two roles of every member
+	// account.
 	Roles []Role `json:"roles"`
 }
 
@@ -115,7 +117,8 @@ func Load() (*File, error) {
 	return &f, nil
 }
 
-// Role returns the role named name (a function, ManagementRole, MemberRole or NotifyMemberRole).
+// Role returns the role named name (a function, ManagementRole, TagReaderRole, MemberRole or
+// NotifyMemberRole).
 func (f *File) Role(name string) (Role, error) {
 	for _, r := range f.Roles {
 		if r.Name == name {

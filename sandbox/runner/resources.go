@@ -33,8 +33,9 @@ type Resources struct {
 	// TagKeySecretARN is the secret whose value signs the rotator's tags on IAM users.
 	TagKeySecretARN  string
 	ConfigurationSet string
-	// ManagementRoleARN is the role ListAccounts assumes (the seeder creates it).
-	ManagementRoleARN string
+	// ManagementRoleARN is the role ListAccounts assumes, TagReaderRoleARN the one
+	// ScanAndRotate reads its account's exclusion tag through (the seeder creates both).
+	ManagementRoleARN, TagReaderRoleARN string
 	// Bindings fill the placeholders of the synthesized policies on this stand-in.
 	Bindings permissions.Bindings
 }
@@ -55,8 +56,13 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 	if err != nil {
 		return Resources{}, err
 	}
+	tagReader, err := file.Role(permissions.TagReaderRole)
+	if err != nil {
+		return Resources{}, err
+	}
 	res := Resources{Bucket: "keyrotator-reports-" + accountID, ConfigurationSet: "keyrotator-configset",
-		ManagementRoleARN: awsclient.RoleARN(sandbox.Partition, standIn.ManagementAccountID, management.RoleName)}
+		ManagementRoleARN: awsclient.RoleARN(sandbox.Partition, standIn.ManagementAccountID, management.RoleName),
+		TagReaderRoleARN:  awsclient.RoleARN(sandbox.Partition, standIn.ManagementAccountID, tagReader.RoleName)}
 	s3c := s3.NewFromConfig(cfg, awsclient.PathStyle)
 	if _, err := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &res.Bucket}); err != nil {
 		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &res.Bucket}); err != nil {

@@ -621,6 +621,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		HandoffKMSKeyID:     res.HandoffKeyARN,
 		SESConfigurationSet: res.ConfigurationSet,
 		TagKeySecretARN:     res.TagKeySecretARN,
+		TagReaderRoleARN:    res.TagReaderRoleARN,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])

@@ -107,6 +107,19 @@ func (s *sesState) reasons(configSet string) []sestypes.SuppressionListReason {
 // DeleteSuppressedDestination).
 func (w *World) Unsuppress(addr string) { delete(w.ses.suppressed, strings.ToLower(addr)) }
 
+// Suppress puts addr on the account's suppression list for BOUNCE now (an operator's
+// PutSuppressedDestination).
+func (w *World) Suppress(addr string) {
+	w.ses.suppressed[strings.ToLower(addr)] = suppression{since: w.now()}
+}
+
+// Suppressed reports whether addr is on the account-level suppression list now (mail sent
+// through a configuration set whose reasons include the listing's is accepted and dropped).
+func (w *World) Suppressed(addr string) bool {
+	_, ok := w.ses.suppressedAt(addr, w.now())
+	return ok
+}
+
 // Messages returns every message SES accepted, in order.
 func (w *World) Messages() []Message { return slices.Clone(w.ses.messages) }
 

@@ -56,6 +56,9 @@ type World struct {
 	SecretsAccount string
 	// Region appears in ARNs and in last-use records.
 	Region string
+	// OrgThrottle, when set, throttles the Organizations calls and plays the SDK's retries of
+	// them on a time line of their own (OrgStats); nil: no throttling.
+	OrgThrottle *OrgThrottle
 
 	clock    func() time.Time
 	rand     *rand.Rand
@@ -64,6 +67,7 @@ type World struct {
 	secrets  secretStore
 	ses      sesState
 	s3       map[string]*bucket
+	org      orgState
 	recent   [recentSize]entry
 	calls    int
 }
