@@ -4,17 +4,22 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
 func TestLoadConfigFromCDKJSON(t *testing.T) {
 	cfg := testConfig(t, nil)
 	want := Config{
-		LimitDays: 90, NoticePeriod: 10, MaxUsers: 200,
-		SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
-		OperatorEmail: "cloud-operators@example.com", ExcludeAccounts: nil, ExcludeAccountTag: "key-rotator:exclude=true",
-		EmailTagKeys: []string{"EmailID", "Email"}, ExemptTagKey: "Exempt",
-		AllowedEmailDomains: []string{"example.com"}, Schedule: "cron(0 13 * * ? *)",
-		MapConcurrency: 10, NotifyConcurrency: 2, MemberRoleName: "provisioning-admin",
+		Settings: config.Settings{
+			Policy: policy.Config{LimitDays: 90, NoticePeriod: 10, MaxUsers: 200,
+				EmailTagKeys: []string{"EmailID", "Email"}, ExemptTagKey: "Exempt", AllowedEmailDomains: []string{"example.com"}},
+			SenderEmail: "iam-key-rotator@example.com", SupportEmail: "cloud-support@example.com",
+			ExcludeAccounts: nil, ExcludeAccountTag: "key-rotator:exclude=true", MemberRoleName: "provisioning-admin",
+		},
+		OperatorEmail: "cloud-operators@example.com", Schedule: "cron(0 13 * * ? *)",
+		MapConcurrency: 10, NotifyConcurrency: 2,
 		OrganizationID: "o-exampleorg1", ManagementAccountID: "111111111111",
 		RotatorAccountID: "222222222222", StackSetAdminAccountID: "111111111111",
 		StackSetTargets: []string{"r-exmp"}, ReportRetentionDays: 400, CleanupOnce: false,
@@ -25,19 +30,17 @@ func TestLoadConfigFromCDKJSON(t *testing.T) {
 }
 
 func TestLoadConfigDefaultsOptionalKeys(t *testing.T) {
-	var optional []string
-	for key := range defaults {
-		optional = append(optional, key)
-	}
-	overrides := map[string]any{keyStackSetAdminAccountID: nil}
-	for _, key := range optional {
-		overrides[key] = nil
+	overrides := map[string]any{}
+	for _, s := range config.Table {
+		if s.Key != "" && !s.Required {
+			overrides[s.Key] = nil
+		}
 	}
 	cfg := testConfig(t, overrides)
-	if cfg.LimitDays != 90 || cfg.NoticePeriod != 10 || cfg.MaxUsers != 200 ||
+	if cfg.Policy.LimitDays != 90 || cfg.Policy.NoticePeriod != 10 || cfg.Policy.MaxUsers != 200 ||
 		cfg.Schedule != "cron(0 13 * * ? *)" || cfg.MapConcurrency != 10 || cfg.NotifyConcurrency != 2 ||
 		cfg.MemberRoleName != "provisioning-admin" || cfg.ReportRetentionDays != 400 || cfg.CleanupOnce ||
-		!reflect.DeepEqual(cfg.EmailTagKeys, []string{"EmailID", "Email"}) || cfg.ExemptTagKey != "Exempt" ||
+		!reflect.DeepEqual(cfg.Policy.EmailTagKeys, []string{"EmailID", "Email"}) || cfg.Policy.ExemptTagKey != "Exempt" ||
 		cfg.ExcludeAccounts != nil || cfg.StackSetAdminAccountID != cfg.ManagementAccountID {
 		t.Errorf("defaults: got %+v", cfg)
 	}
@@ -50,7 +53,7 @@ func TestLoadConfigAcceptsCLIAndJSONForms(t *testing.T) {
 		check     func(Config) bool
 	}{
 		{"numbers as -c strings", map[string]any{"limitDays": "120", "noticePeriod": "7"},
-			func(c Config) bool { return c.LimitDays == 120 && c.NoticePeriod == 7 }},
+			func(c Config) bool { return c.Policy.LimitDays == 120 && c.Policy.NoticePeriod == 7 }},
 		{"list as JSON array", map[string]any{"excludeAccounts": []any{"333333333333", "444444444444"}},
 			func(c Config) bool {
 				return reflect.DeepEqual(c.ExcludeAccounts, []string{"333333333333", "444444444444"})
@@ -67,12 +70,12 @@ func TestLoadConfigAcceptsCLIAndJSONForms(t *testing.T) {
 		{"delegated StackSet admin", map[string]any{"stackSetAdminAccountId": "222222222222"},
 			func(c Config) bool { return c.StackSetAdminAccountID == "222222222222" }},
 		{"any email domain, said explicitly", map[string]any{"allowedEmailDomains": "*"},
-			func(c Config) bool { return c.AllowAnyEmailDomain && c.AllowedEmailDomains == nil }},
+			func(c Config) bool { return c.Policy.AllowedEmailDomains == nil }},
 		{"any email domain as a JSON list", map[string]any{"allowedEmailDomains": []any{"*"}},
-			func(c Config) bool { return c.AllowAnyEmailDomain && c.AllowedEmailDomains == nil }},
+			func(c Config) bool { return c.Policy.AllowedEmailDomains == nil }},
 		{"two domains", map[string]any{"allowedEmailDomains": "example.com,example.org"},
 			func(c Config) bool {
-				return !c.AllowAnyEmailDomain && reflect.DeepEqual(c.AllowedEmailDomains, []string{"example.com", "example.org"})
+				return reflect.DeepEqual(c.Policy.AllowedEmailDomains, []string{"example.com", "example.org"})
 			}},
 	}
 	for _, tt := range tests {
@@ -90,7 +93,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		overrides map[string]any
 		want      string // the error, which must name the key
 	}{
-		{"limit not above notice", map[string]any{"limitDays": 10.0, "noticePeriod": 10.0}, "context limitDays: must be an integer > noticePeriod (10), got 10"},
+		{"limit not above notice", map[string]any{"limitDays": 10.0, "noticePeriod": 10.0}, "context limitDays: must be greater than noticePeriod (10), got 10"},
 		{"limit not a number", map[string]any{"limitDays": "ninety"}, `context limitDays: must be an integer from 2 to 3650, got "ninety"`},
 		{"limit a fraction", map[string]any{"limitDays": 90.5}, `context limitDays: must be an integer`},
 		{"notice zero", map[string]any{"noticePeriod": 0.0}, "context noticePeriod: must be an integer from 1"},
@@ -156,13 +159,13 @@ func TestLoadConfigReportsEveryBadKey(t *testing.T) {
 	}
 }
 
-// TestCDKJSONRepeatsNoDefault keeps each default in one place (the defaults map, from the
+// TestCDKJSONRepeatsNoDefault keeps each default in one place (config.Table, from the
 // policy's and pkg/config's constants): cdk.json sets only what is particular to a deployment.
 func TestCDKJSONRepeatsNoDefault(t *testing.T) {
 	ctx := repoContext(t, nil)
-	for _, key := range ContextKeys {
-		if _, isDefault := defaults[key]; isDefault && ctx[key] != nil {
-			t.Errorf("cdk.json sets %s, which has a default (%v): remove it there, or it can drift from the code", key, defaults[key])
+	for _, s := range config.Table {
+		if s.Key != "" && (s.Default != "" || s.DefaultKey != "") && ctx[s.Key] != nil {
+			t.Errorf("cdk.json sets %s, which has a default (%q%s): remove it there, or it can drift from the code", s.Key, s.Default, s.DefaultKey)
 		}
 	}
 }

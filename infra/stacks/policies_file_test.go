@@ -25,7 +25,7 @@ var policiesFile = filepath.Join("..", "..", "sandbox", "permissions", iampolici
 // management roles under theirs: the file it reads must be what the app synthesizes now.
 func TestPoliciesFile(t *testing.T) {
 	// Every grant a setting adds is in the file: the e2e suite runs with OU exclusions too.
-	withOUs := map[string]any{keyExcludeOUs: "ou-abcd-11111111"}
+	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111"}
 	got, err := synthesizedPolicies(t, build(t, withOUs), testConfig(t, withOUs))
 	if err != nil {
 		t.Fatal(err)

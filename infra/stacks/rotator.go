@@ -19,8 +19,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -157,35 +155,24 @@ type resourceNames struct {
 }
 
 // environment gives the value of every variable of contract.FunctionEnv (an unset one is
-// empty), written by config.Settings.Environ, the inverse of what the Lambdas read. An empty
-// ALLOWED_EMAIL_DOMAINS means any domain to the Lambdas; the CDK app gets there only when
-// allowedEmailDomains is explicitly "*".
+// empty): the Lambdas' settings read from context, and those the stack sets from its
+// resources, written by config.Settings.Environ, the inverse of what the Lambdas read. An
+// empty ALLOWED_EMAIL_DOMAINS means any domain to the Lambdas; the CDK app gets there only
+// when allowedEmailDomains is explicitly "*".
 func environment(cfg Config, r resourceNames) map[contract.EnvVar]string {
-	if !tagExclusion(cfg) {
-		r.tagReaderRole = ""
+	s := cfg.Settings
+	s.ManagementRoleARN = r.managementRole
+	s.ReportBucket = r.reportBucket
+	s.HandoffSecretPrefix = contract.HandoffSecretNamePrefix
+	s.HandoffKMSKeyID = r.handoffKeyARN
+	s.SESConfigurationSet = r.configurationSet
+	s.FailureTopicARN = r.failureTopicARN
+	s.Partition = r.partition
+	s.TagKeySecretARN = r.tagKeySecretARN
+	if tagExclusion(cfg) {
+		s.TagReaderRoleARN = r.tagReaderRole
 	}
-	return config.Settings{
-		Policy: policy.Config{
-			LimitDays: cfg.LimitDays, NoticePeriod: cfg.NoticePeriod, MaxUsers: cfg.MaxUsers,
-			AllowedEmailDomains: cfg.AllowedEmailDomains, EmailTagKeys: cfg.EmailTagKeys, ExemptTagKey: cfg.ExemptTagKey,
-		},
-		SenderEmail:         cfg.SenderEmail,
-		SupportEmail:        cfg.SupportEmail,
-		MemberRoleName:      cfg.MemberRoleName,
-		ManagementRoleARN:   r.managementRole,
-		ExcludeAccounts:     cfg.ExcludeAccounts,
-		ExcludeOUs:          cfg.ExcludeOUs,
-		ExcludeAccountTag:   cfg.ExcludeAccountTag,
-		ReportBucket:        r.reportBucket,
-		HandoffSecretPrefix: contract.HandoffSecretNamePrefix,
-		HandoffKMSKeyID:     r.handoffKeyARN,
-		SESConfigurationSet: r.configurationSet,
-		FailureTopicARN:     r.failureTopicARN,
-		Partition:           r.partition,
-		SESMaxSendRate:      cfg.SESMaxSendRate,
-		TagKeySecretARN:     r.tagKeySecretARN,
-		TagReaderRoleARN:    r.tagReaderRole,
-	}.Environ()
+	return s.Environ()
 }
 
 // roleARN is the ARN of a role in an account ("*": in any account) of this partition.

@@ -1,22 +1,23 @@
-// Package config reads the Lambdas' settings from their environment once, at start, and
-// validates every variable with an error that names it. infra/ sets the same variables.
+// Package config is the rotator's configuration: every setting once, in Table (its context
+// key, its environment variable, its default, its form, the functions that read it). The
+// Lambdas read their settings from their environment with it once, at start (Load), the CDK
+// app reads its context with it (LoadDeployment), and every variable is validated with an
+// error that names it.
 package config
 
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
-// The environment variables, in the order the README documents them.
+// The environment variables' names, for the code that sets one (tests, the simulation, the
+// local runner); Table describes each.
 const (
 	LimitDays           = "LIMIT_DAYS"
 	NoticePeriod        = "NOTICE_PERIOD"
@@ -41,11 +42,6 @@ const (
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
 )
-
-// Variables lists every variable, in the order above.
-var Variables = []string{LimitDays, NoticePeriod, MaxUsers, SenderEmail, SupportEmail, MemberRoleName,
-	ManagementRoleARN, ExcludeAccounts, ExcludeOUs, ExcludeAccountTag, EmailTagKeys, ExemptTagKey, AllowedEmailDomains, ReportBucket,
-	HandoffSecretPrefix, HandoffKMSKeyID, SESConfigurationSet, FailureTopicARN, Partition, SESMaxSendRate, TagKeySecretARN, TagReaderRoleARN}
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
 // member role may write no other tag (infra: its aws:TagKeys condition), so it can never
@@ -162,17 +158,9 @@ func (s Settings) ExcludeTag() (key, value string) {
 	return key, value
 }
 
-var (
-	arnPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
-	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	prefixPattern    = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
-	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
-	// OUPattern is an organizational unit ID, as Organizations documents it.
-	OUPattern = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
-)
-
-// Load reads the settings through getenv (os.Getenv in a Lambda). The variables named in
-// required must be set; every set variable is validated, and all problems are reported at once.
+// Load reads the settings through getenv (os.Getenv in a Lambda), each variable of Table by
+// its form, an unset one taking its default. The variables named in required must be set;
+// every set variable is validated, and all problems are reported at once.
 func Load(getenv func(string) string, required ...string) (Settings, error) {
 	var errs []error
 	bad := func(name, format string, args ...any) { errs = append(errs, input.Errorf(name, format, args...)) }
@@ -181,174 +169,79 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 			bad(name, "is required")
 		}
 	}
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	number := func(name string) int {
-		v := get(name)
-		if v == "" {
-			return 0 // the policy's default
+	var d Deployment
+	for _, s := range Table {
+		if s.Variable == "" {
+			continue
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			bad(name, "must be a whole number greater than 0, got %q", v)
+		if s.Default != "" {
+			s.set(&d, s.mustParse(s.Default))
 		}
-		return n
-	}
-	email := func(name string) string {
-		v := get(name)
-		if a, err := mail.ParseAddress(v); v != "" && (err != nil || a.Address != v) {
-			bad(name, "%q is not a plain email address", v)
+		text := strings.TrimSpace(getenv(s.Variable))
+		if text == "" {
+			continue
 		}
-		return v
-	}
-	matching := func(name string, pattern *regexp.Regexp, what string) string {
-		v := get(name)
-		if v != "" && !pattern.MatchString(v) {
-			bad(name, "%q is not %s", v, what)
+		v, err := s.Form.Parse(text)
+		if err != nil {
+			bad(s.Variable, "%v", err)
+			continue
 		}
-		return v
+		s.set(&d, v)
 	}
-
-	s := Settings{
-		Policy: policy.Config{
-			LimitDays:           number(LimitDays),
-			NoticePeriod:        number(NoticePeriod),
-			MaxUsers:            number(MaxUsers),
-			AllowedEmailDomains: list(get(AllowedEmailDomains)),
-			EmailTagKeys:        list(get(EmailTagKeys)),
-			ExemptTagKey:        get(ExemptTagKey),
-		},
-		SenderEmail:         email(SenderEmail),
-		SupportEmail:        email(SupportEmail),
-		MemberRoleName:      matching(MemberRoleName, iamNamePattern, "an IAM role name"),
-		ManagementRoleARN:   matching(ManagementRoleARN, arnPattern, "an IAM role ARN"),
-		ExcludeAccounts:     list(get(ExcludeAccounts)),
-		ExcludeOUs:          list(get(ExcludeOUs)),
-		ExcludeAccountTag:   get(ExcludeAccountTag),
-		ReportBucket:        matching(ReportBucket, bucketPattern, "an S3 bucket name"),
-		HandoffSecretPrefix: matching(HandoffSecretPrefix, prefixPattern, "a secret name prefix ending in /"),
-		HandoffKMSKeyID:     get(HandoffKMSKeyID),
-		SESConfigurationSet: get(SESConfigurationSet),
-		FailureTopicARN:     matching(FailureTopicARN, arnPattern, "an SNS topic ARN"),
-		Partition:           matching(Partition, partitionPattern, "an AWS partition (aws, aws-cn, aws-us-gov, ...)"),
-		SESMaxSendRate:      number(SESMaxSendRate),
-		TagKeySecretARN:     matching(TagKeySecretARN, arnPattern, "a Secrets Manager secret ARN"),
-		TagReaderRoleARN:    matching(TagReaderRoleARN, arnPattern, "an IAM role ARN"),
-	}
-	for i, id := range s.ExcludeAccounts {
-		if !workflow.ValidAccountID(id) {
-			bad(ExcludeAccounts, "entry %d, %q, is not a 12-digit account ID", i+1, id)
-		}
-	}
-	for i, id := range s.ExcludeOUs {
-		if !OUPattern.MatchString(id) {
-			bad(ExcludeOUs, "entry %d, %q, is not an OU ID (ou-...-...)", i+1, id)
-		}
-	}
-	if s.ExcludeAccountTag == "" {
-		s.ExcludeAccountTag = DefaultExcludeAccountTag
-	}
-	if _, _, err := SplitAccountTag(s.ExcludeAccountTag); err != nil {
-		bad(ExcludeAccountTag, "%v", err)
-	}
-	if len(s.MemberRoleName) > MaxMemberRoleNameLength {
-		bad(MemberRoleName, "%q is longer than %d characters: NotifyUser's role is named after it (%s)",
-			s.MemberRoleName, MaxMemberRoleNameLength, NotifyMemberRoleName(s.MemberRoleName))
-	}
-	if s.MemberRoleName == "" {
-		s.MemberRoleName = DefaultMemberRoleName
-	}
-	if s.HandoffSecretPrefix == "" {
-		s.HandoffSecretPrefix = DefaultHandoffSecretPrefix
-	}
-	if s.Partition == "" {
-		s.Partition = DefaultPartition
-	}
-	s.Policy = s.Policy.WithDefaults()
-	if err := s.Policy.Validate(); err != nil {
+	if err := d.Policy.Validate(); err != nil {
 		errs = append(errs, renamePolicyFields(err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Settings{}, fmt.Errorf("invalid Lambda environment: %w", err)
 	}
-	return s, nil
+	return d.Settings, nil
 }
 
 // Environ is the inverse of Load: the variables that Load reads back as s, by name. A field
 // left empty (or 0) is left out, so Load gives it its default. The CDK app and the local
 // runner write every Lambda's environment with it (each function gets the subset that
-// infra/contract.FunctionEnv names).
+// Functions names).
 func (s Settings) Environ() map[string]string {
 	env := map[string]string{}
-	set := func(name, value string) {
-		if value != "" {
-			env[name] = value
+	d := Deployment{Settings: s}
+	for _, setting := range Table {
+		if setting.Variable == "" {
+			continue
+		}
+		if v := setting.text(&d); v != "" {
+			env[setting.Variable] = v
 		}
 	}
-	number := func(name string, n int) {
-		if n != 0 {
-			set(name, strconv.Itoa(n))
-		}
-	}
-	number(LimitDays, s.Policy.LimitDays)
-	number(NoticePeriod, s.Policy.NoticePeriod)
-	number(MaxUsers, s.Policy.MaxUsers)
-	set(SenderEmail, s.SenderEmail)
-	set(SupportEmail, s.SupportEmail)
-	set(MemberRoleName, s.MemberRoleName)
-	set(ManagementRoleARN, s.ManagementRoleARN)
-	set(ExcludeAccounts, strings.Join(s.ExcludeAccounts, ","))
-	set(ExcludeOUs, strings.Join(s.ExcludeOUs, ","))
-	set(ExcludeAccountTag, s.ExcludeAccountTag)
-	set(EmailTagKeys, strings.Join(s.Policy.EmailTagKeys, ","))
-	set(ExemptTagKey, s.Policy.ExemptTagKey)
-	set(AllowedEmailDomains, strings.Join(s.Policy.AllowedEmailDomains, ","))
-	set(ReportBucket, s.ReportBucket)
-	set(HandoffSecretPrefix, s.HandoffSecretPrefix)
-	set(HandoffKMSKeyID, s.HandoffKMSKeyID)
-	set(SESConfigurationSet, s.SESConfigurationSet)
-	set(FailureTopicARN, s.FailureTopicARN)
-	set(Partition, s.Partition)
-	number(SESMaxSendRate, s.SESMaxSendRate)
-	set(TagKeySecretARN, s.TagKeySecretARN)
-	set(TagReaderRoleARN, s.TagReaderRoleARN)
 	return env
 }
 
-// policyVariables maps the policy's field names to the variables that set them.
-var policyVariables = map[string]string{
-	"limitDays": LimitDays, "noticePeriod": NoticePeriod, "maxUsers": MaxUsers,
-	"allowedEmailDomains": AllowedEmailDomains, "emailTagKeys": EmailTagKeys, "exemptTagKey": ExemptTagKey,
-}
-
-// renamePolicyFields reports the policy's field errors under the variables' names.
-func renamePolicyFields(err error) error {
+// policyFieldErrors gives each of the policy's field errors (policy.Config.Validate) to the
+// setting of that field: the policy's fields are named as the settings' context keys.
+func policyFieldErrors(err error, each func(s Setting, problem string)) []error {
 	errs := []error{err}
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = joined.Unwrap()
 	}
-	var out []error
+	var other []error
 	for _, e := range errs {
 		var fe *input.FieldError
 		if errors.As(e, &fe) {
 			field, _, _ := strings.Cut(fe.Field, "[")
-			if name, ok := policyVariables[field]; ok {
-				e = input.Errorf(name, "%s", fe.Problem)
+			if s, ok := Lookup(field); ok {
+				each(s, fe.Problem)
+				continue
 			}
 		}
-		out = append(out, e)
+		other = append(other, e)
 	}
-	return errors.Join(out...)
+	return other
 }
 
-// list splits a comma-separated variable, dropping blanks.
-func list(v string) []string {
-	var out []string
-	for _, item := range strings.Split(v, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
+// renamePolicyFields reports the policy's field errors under the variables' names.
+func renamePolicyFields(err error) error {
+	var out []error
+	other := policyFieldErrors(err, func(s Setting, problem string) { out = append(out, input.Errorf(s.Variable, "%s", problem)) })
+	return errors.Join(append(out, other...)...)
 }
 
 // iamNamePattern is the character set and length IAM allows in user and role names.

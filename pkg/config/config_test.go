@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -76,6 +75,9 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		{"bad bucket", map[string]string{ReportBucket: "Reports_Bucket"}, nil, []string{ReportBucket}},
 		{"bad prefix", map[string]string{HandoffSecretPrefix: "no-slash"}, nil, []string{HandoffSecretPrefix}},
 		{"bad partition", map[string]string{Partition: "cn-north-1"}, nil, []string{Partition}},
+		// The ranges are the CDK app's (Table): a variable set by hand cannot pass what cdk synth refuses.
+		{"notice above the range", map[string]string{NoticePeriod: "366", LimitDays: "3650"}, nil, []string{NoticePeriod}},
+		{"send rate above the range", map[string]string{SESMaxSendRate: "10001"}, nil, []string{SESMaxSendRate}},
 		{"several at once", map[string]string{LimitDays: "x", SenderEmail: "@"}, nil, []string{SenderEmail, LimitDays}},
 	}
 	for _, tt := range tests {
@@ -99,24 +101,7 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 // the local runner) to the reader: what Environ writes, Load reads back unchanged, and Load's
 // result written again gives the same variables.
 func TestEnvironIsTheInverseOfLoad(t *testing.T) {
-	full := Settings{
-		Policy: policy.Config{LimitDays: 60, NoticePeriod: 7, MaxUsers: 50,
-			AllowedEmailDomains: []string{"example.com", "example.org"}, EmailTagKeys: []string{"Owner", "Email"}, ExemptTagKey: "NoRotate"},
-		SenderEmail: "rotator@example.com", SupportEmail: "support@example.com", MemberRoleName: "key-rotator",
-		ManagementRoleARN:   "arn:aws:iam::999988887777:role/iam-access-key-rotator-management",
-		ExcludeAccounts:     []string{"111122223333", "444455556666"},
-		ExcludeOUs:          []string{"ou-ab12-cd34ef56", "ou-ab12-7890abcd"},
-		ExcludeAccountTag:   "lifecycle=migrating",
-		ReportBucket:        "reports-bucket",
-		HandoffSecretPrefix: "rotator/handoff/",
-		HandoffKMSKeyID:     "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-		SESConfigurationSet: "iam-access-key-rotator-configset",
-		FailureTopicARN:     "arn:aws:sns:us-east-1:123456789012:iam-access-key-rotator-topic",
-		Partition:           "aws-us-gov",
-		SESMaxSendRate:      14,
-		TagKeySecretARN:     "arn:aws:secretsmanager:us-east-1:123456789012:secret:iam-access-key-rotator/tag-key-AbCdEf",
-		TagReaderRoleARN:    "arn:aws:iam::111122223333:role/iam-access-key-rotator-tag-reader",
-	}
+	full := examples(t).Settings
 	tests := []struct {
 		name string
 		in   Settings
@@ -153,5 +138,54 @@ func TestEnvironIsTheInverseOfLoad(t *testing.T) {
 	}
 	if got := len(full.Environ()); got != len(Variables) {
 		t.Errorf("Environ of a Settings with every field set writes %d variables, Variables lists %d", got, len(Variables))
+	}
+}
+
+// examples is a Deployment with every setting set to its Example, read from context.
+func examples(t *testing.T) Deployment {
+	t.Helper()
+	var d Deployment
+	for _, s := range Table {
+		s.set(&d, s.mustParse(s.Example))
+	}
+	return d
+}
+
+// TestTheLambdasReadWhatTheAppRead: the app reads every context key's Example as the
+// setting's form parses it, and the Lambdas' settings it read, written to the environment
+// (Environ), are what the Lambdas read (Load); "*" allows any email domain to both.
+func TestTheLambdasReadWhatTheAppRead(t *testing.T) {
+	ctx := map[string]any{}
+	for _, s := range Table {
+		if s.Key != "" {
+			ctx[s.Key] = s.Example
+		}
+	}
+	for name, overrides := range map[string]map[string]any{"every key set": nil, "any email domain": {"allowedEmailDomains": "*"}} {
+		t.Run(name, func(t *testing.T) {
+			c := maps.Clone(ctx)
+			maps.Copy(c, overrides)
+			d, err := LoadDeployment(func(key string) any { return c[key] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "every key set" {
+				for _, s := range Table {
+					if want := examples(t); s.Key != "" && !reflect.DeepEqual(s.value(&d), s.value(&want)) {
+						t.Errorf("context %s=%q read as %v, want %v", s.Key, s.Example, s.value(&d), s.value(&want))
+					}
+				}
+			}
+			env := d.Environ()
+			got, err := Load(func(name string) string { return env[name] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := d.Settings
+			want.HandoffSecretPrefix, want.Partition = DefaultHandoffSecretPrefix, DefaultPartition // the stack sets these
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Load(Environ()):\n got %+v\nwant %+v", got, want)
+			}
+		})
 	}
 }

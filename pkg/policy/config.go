@@ -38,6 +38,8 @@ const (
 	// limit keeps room for each of them. (It once kept an account's notifications within one
 	// child execution's history; they now run one child execution each, docs/scale.md.)
 	MaxMaxUsers = 500
+	// MaxLimitDays bounds limitDays at ten years.
+	MaxLimitDays = 3650
 )
 
 // DefaultEmailTagKeys are looked up in this order.
@@ -73,8 +75,8 @@ func (c Config) Validate() error {
 	if c.LimitDays <= c.NoticePeriod {
 		bad("limitDays", "must be greater than noticePeriod (%d), got %d", c.NoticePeriod, c.LimitDays)
 	}
-	if c.LimitDays > 3650 {
-		bad("limitDays", "must be at most 3650 days, got %d", c.LimitDays)
+	if c.LimitDays > MaxLimitDays {
+		bad("limitDays", "must be at most %d days, got %d", MaxLimitDays, c.LimitDays)
 	}
 	if c.MaxUsers <= 0 || c.MaxUsers > MaxMaxUsers {
 		bad("maxUsers", "must be from 1 to %d (one account's emails must fit one Step Functions execution), got %d", MaxMaxUsers, c.MaxUsers)
