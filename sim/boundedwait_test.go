@@ -53,7 +53,7 @@ func TestUndeliveredKeyFirstFoundInactiveTodayWaitsADayPastTheBoundedWait(t *tes
 				Name: aws.String(config.DefaultHandoffSecretPrefix + acct + "/ci/" + newID), SecretString: aws.String("{}"),
 				Tags: []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)}}})
 			must(err)
-			s.checkBoundedWait(true)
+			s.check.delivery.boundedWait(true)
 			if got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"; got != tc.want || len(s.res.Violations) > 1 {
 				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.want)
 			}
@@ -98,7 +98,7 @@ func TestKeyWhoseWriteMayBeInASecretTheRotatorCannotDescribeWaitsForRuleTwo(t *t
 				Tags: []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)},
 					{Key: aws.String(config.HandoffSentTag), Value: aws.String(s.now.AddDate(0, 0, -10).Format(time.RFC3339) + " run-1 " + tc.record)}}})
 			must(err)
-			s.checkBoundedWait(true)
+			s.check.delivery.boundedWait(true)
 			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"
 			if got != tc.wantViolation || len(s.res.Violations) > 1 {
 				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.wantViolation)
@@ -158,7 +158,7 @@ func TestKeySentWhileBouncesWereUnsuppressedWaitsOnlyWhileItsAddressIsGivenUp(t 
 			_, err = s.w.Secrets().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
 				Name: aws.String(config.DefaultHandoffSecretPrefix + acct + "/ci/" + newID), SecretString: aws.String("{}"), Tags: tags})
 			must(err)
-			s.checkBoundedWait(true)
+			s.check.delivery.boundedWait(true)
 			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"
 			if got != tc.wantViolation || len(s.res.Violations) > 1 {
 				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.wantViolation)

@@ -28,6 +28,7 @@ func checkerWith(t *testing.T, value func(oldID, oldSecret, newID, newSecret str
 	s := &sim{owners: map[string]*owner{}, rotatorKeys: map[string]string{}, trace: map[string][]string{}, reported: map[string]bool{},
 		keyOwner: map[string]*owner{}, secretOf: map[string]string{}, writtenTo: map[string]bool{}, now: now}
 	s.w = awsmodel.New(func() time.Time { return now }, 1)
+	s.check = newCheckers(s)
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
 	const acct = "100000000003"
 	must(s.w.CreateUser(acct, "ci", map[string]string{"EmailID": "ci@" + domain, appsecret.DeliveryTag: appsecret.Scheme + "app/ci"}))
@@ -50,8 +51,8 @@ func checkerWith(t *testing.T, value func(oldID, oldSecret, newID, newSecret str
 // secret, whatever the secret's tags say now.
 func TestKeyFoundInItsApplicationSecretIsDelivered(t *testing.T) {
 	s, newID := checkerWith(t, func(_, _, newID, newSecret string) (string, string) { return newID, newSecret })
-	s.checkAppSecrets()
-	s.checkKeysAccounted()
+	s.check.delivery.appSecrets()
+	s.check.delivery.accounted()
 	if len(s.res.Violations) != 0 {
 		t.Errorf("a key its application reads from its secret counted as lost: %v", s.res.Violations)
 	}
@@ -63,8 +64,8 @@ func TestKeyFoundInItsApplicationSecretIsDelivered(t *testing.T) {
 // The control: the same new key, but the secret still holds the old key: it is lost.
 func TestKeyNeitherInItsSecretNorStoredIsLost(t *testing.T) {
 	s, _ := checkerWith(t, func(oldID, oldSecret, _, _ string) (string, string) { return oldID, oldSecret })
-	s.checkAppSecrets()
-	s.checkKeysAccounted()
+	s.check.delivery.appSecrets()
+	s.check.delivery.accounted()
 	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "a created key is never lost" {
 		t.Errorf("violations %v, want the new key lost", s.res.Violations)
 	}
@@ -97,7 +98,7 @@ func TestUndeliveredKeyPastTheBoundedWaitIsAViolation(t *testing.T) {
 				Name: aws.String(config.DefaultHandoffSecretPrefix + "100000000003/ci/" + newID), SecretString: aws.String("{}"),
 				Tags: []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)}}})
 			must(err)
-			s.checkBoundedWait(tc.clean)
+			s.check.delivery.boundedWait(tc.clean)
 			if got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"; got != tc.want || len(s.res.Violations) > 1 {
 				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.want)
 			}
@@ -111,16 +112,17 @@ func TestUndeliveredKeyPastTheBoundedWaitIsAViolation(t *testing.T) {
 // missed, day 51 made the key). A day it ran without creating one is a violation.
 func TestEarlyDeletionIsJudgedByTheNextDayTheRotatorRuns(t *testing.T) {
 	now := time.Date(2026, 2, 20, 13, 0, 0, 0, time.UTC)
-	s := &sim{told: newToldDays(), reported: map[string]bool{}, owners: map[string]*owner{"100000000000/user037": {account: "100000000000", user: "user037"}}}
+	s := &sim{reported: map[string]bool{}, owners: map[string]*owner{"100000000000/user037": {account: "100000000000", user: "user037"}}}
 	s.w = awsmodel.New(func() time.Time { return now }, 1)
-	s.told.earlyDelete["100000000000/user037"] = earlyDelete{day: 49, detail: "user037's key deleted early"}
-	s.told.ranOn, s.day = 49, 50 // day 50 missed
-	s.checkToldDays(false)
+	s.check = newCheckers(s)
+	s.check.told.days.earlyDelete["100000000000/user037"] = earlyDelete{day: 49, detail: "user037's key deleted early"}
+	s.check.told.days.ranOn, s.day = 49, 50 // day 50 missed
+	s.check.told.afterDay(false)
 	if len(s.res.Violations) != 0 {
 		t.Fatalf("violations after a missed day: %v, want none yet", s.res.Violations)
 	}
-	s.told.ranOn, s.day = 51, 51 // day 51 ran, and created no key
-	s.checkToldDays(false)
+	s.check.told.days.ranOn, s.day = 51, 51 // day 51 ran, and created no key
+	s.check.told.afterDay(false)
 	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "a key is deleted on the day its owner was told, not before" {
 		t.Errorf("violations %v, want the early deletion once the rotator ran and made no key", s.res.Violations)
 	}
@@ -148,9 +150,10 @@ func TestKeyKeptPastItsDayIsHeldToTheDayReportedWhileTheAddressIsSuppressed(t *t
 			const acct, addr = "100000000003", "lena@" + domain
 			seal, err := history.NewSeal([]byte("the rotator's tag key of this test"))
 			must(err)
-			s := &sim{told: newToldDays(), reported: map[string]bool{}, owners: map[string]*owner{}, lastPlan: map[string]workflow.UserResult{},
+			s := &sim{reported: map[string]bool{}, owners: map[string]*owner{}, lastPlan: map[string]workflow.UserResult{},
 				res: Result{Faults: map[string]int{}}, seal: seal, now: now, day: 90}
 			s.w = awsmodel.New(func() time.Time { return s.now }, 1)
+			s.check = newCheckers(s)
 			s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
 			must(s.w.CreateUser(acct, "lena", map[string]string{"EmailID": addr}))
 			id, _, err := s.w.AddKey(acct, "lena", now.AddDate(0, 0, -94), types.StatusTypeActive)
@@ -158,7 +161,7 @@ func TestKeyKeptPastItsDayIsHeldToTheDayReportedWhileTheAddressIsSuppressed(t *t
 			_, _, err = s.w.AddKey(acct, "lena", now.AddDate(0, 0, -20), types.StatusTypeActive)
 			must(err)
 			s.owners[acct+"/lena"] = &owner{account: acct, user: "lena", actedOn: -1, noticesForgedOn: -1}
-			s.told.deactivation[id], s.told.heardOn[id] = "2026-03-28", 76
+			s.check.told.days.deactivation[id], s.check.told.days.heardOn[id] = "2026-03-28", 76
 			if tc.suppressed {
 				s.w.Suppress(addr)
 			}
@@ -167,13 +170,13 @@ func TestKeyKeptPastItsDayIsHeldToTheDayReportedWhileTheAddressIsSuppressed(t *t
 				r.Reason = "key " + id + " stays active past 2026-03-28, the day its owner was told, as no warning counts (…); it is deactivated on 2026-04-07"
 			}
 			s.lastPlan[acct+"/lena"] = r
-			s.checkToldDays(true)
+			s.check.told.afterDay(true)
 			if tc.daysOn > 0 {
 				s.now, s.day = s.now.AddDate(0, 0, tc.daysOn), s.day+tc.daysOn
 				r.Keys[0].DeactivateOn = "2026-04-09" // a later day reported does not move the first
 				s.lastPlan[acct+"/lena"] = r
 				s.res.Violations = nil
-				s.checkToldDays(true)
+				s.check.told.afterDay(true)
 			}
 			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "a key is deactivated on the day its owner was told, not silently later"
 			if got != tc.want || len(s.res.Violations) > 1 {

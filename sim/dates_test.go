@@ -100,9 +100,10 @@ func TestToldInReadsEveryDatedEmail(t *testing.T) {
 // keeping the day.
 func TestCheckerHoldsTheRotatorToTheDayTold(t *testing.T) {
 	now := time.Date(2026, 1, 3, 13, 0, 0, 0, time.UTC)
-	s := &sim{owners: map[string]*owner{}, trace: map[string][]string{}, reported: map[string]bool{}, told: newToldDays(),
+	s := &sim{owners: map[string]*owner{}, trace: map[string][]string{}, reported: map[string]bool{},
 		lastPlan: map[string]workflow.UserResult{}, now: now, res: Result{Faults: map[string]int{}}}
 	s.w = awsmodel.New(func() time.Time { return now }, 1)
+	s.check = newCheckers(s)
 	const acct = "100000000003"
 	must(s.w.CreateUser(acct, "dev", map[string]string{"EmailID": "dev@" + domain}))
 	id, _, err := s.w.AddKey(acct, "dev", now.AddDate(0, 0, -95), types.StatusTypeActive)
@@ -112,11 +113,11 @@ func TestCheckerHoldsTheRotatorToTheDayTold(t *testing.T) {
 	tell := func(day string) {
 		m, err := notify.NoticeMail(a, policy.Notice{Kind: policy.DeactivationScheduled, AccessKeyID: id, ActBy: day, Message: "m", Usage: &policy.Usage{AccessKeyID: id}})
 		must(err)
-		s.heard(m.Raw, m.Subject)
+		s.check.told.heard(m.Raw, m.Subject)
 	}
 	deactivate := func() {
 		keys := s.w.Keys(acct, "dev")
-		s.checkToldDay(awsmodel.Call{Service: "IAM", Operation: "UpdateAccessKey", Account: acct}, o, keys[0])
+		s.check.told.notBefore(awsmodel.Call{Service: "IAM", Operation: "UpdateAccessKey", Account: acct}, o, keys[0])
 	}
 	tell("2026-01-04")
 	deactivate() // on the 3rd, told the 4th

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
@@ -33,25 +32,20 @@ func (s *sim) daily() {
 		}
 		s.execution(fmt.Sprintf("run-%d", s.day), overlap)
 		s.faults = false
-		s.told.ranOn = s.day
+		s.check.told.days.ranOn = s.day
 	}
 	// The checking re-runs are the driver's, not the world's nor a fault: the workload draws them.
 	clean := s.chance(0.25)
 	if clean {
 		s.now = s.now.Add(30 * time.Minute)
 		s.execution(fmt.Sprintf("rerun-%d", s.day), false)
-		s.told.ranOn = s.day
+		s.check.told.days.ranOn = s.day
 		s.now = s.now.Add(10 * time.Minute)
 		s.writes = nil
 		s.execution(fmt.Sprintf("check-%d", s.day), false)
-		if len(s.writes) > 0 {
-			s.violate("same-day re-run writes nothing", fmt.Sprintf("day-%d: a third run made writes or sends: %s", s.day, strings.Join(s.writes, "; ")))
-		}
+		s.check.runs.rerunWroteNothing()
 	}
-	s.checkAppSecrets()
-	s.checkKeysAccounted()
-	s.checkToldDays(clean)
-	s.checkBoundedWait(clean)
+	s.check.afterDay(clean)
 }
 
 // execution runs one Step Functions execution over every account: ScanAndRotate, then
@@ -98,7 +92,7 @@ func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.
 		var err error
 		crashed := s.lambda(func() { res, notes, err = r.Process(context.Background(), run, acct) })
 		s.emit(res, notes, err)
-		s.checkAccountRun(acct, err)
+		s.check.runs.account(acct, err)
 		if crashed || err != nil && workflow.IsRetryable(err) {
 			notes = nil
 			continue
@@ -188,18 +182,5 @@ func (s *sim) emit(v any, notes []workflow.Notification, err error) {
 				s.warnDue[n.NewKey.ReplacesAccessKeyID] = n.NewKey.DeactivateOn
 			}
 		}
-	}
-}
-
-// checkAccountRun: an account fails a run only on faults. A run without injected faults
-// completes every account (a report in either casing is read, no lease is held by another
-// run), and no run fails on S3's 409 ConditionalRequestConflict, which AWS asks to retry.
-func (s *sim) checkAccountRun(acct workflow.Account, err error) {
-	switch {
-	case err == nil:
-	case strings.Contains(err.Error(), "ConditionalRequestConflict"):
-		s.violate("a conditional write's 409 is retried, not fatal", fmt.Sprintf("%s: %v", acct.AccountID, err))
-	case !s.faults && !s.overlapping:
-		s.violate("a fault-free run completes every account", fmt.Sprintf("%s: %v", acct.AccountID, err))
 	}
 }

@@ -28,7 +28,7 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 		s.writes = append(s.writes, fmt.Sprintf("%s %s %s", c.Operation, c.Account, c.Subject()))
 	}
 	if c.Service == "IAM" && c.Writes() {
-		s.checkWrite(c)
+		s.check.write(c)
 	}
 	f := s.cfg.Faults
 	if c.Operation == "ListAccessKeys" && s.faults && s.fault(f.OwnerActsDuringScan) {

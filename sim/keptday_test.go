@@ -19,7 +19,7 @@ import (
 // keepsTheDayTold runs days of user until its key goes, before each run calling before (nil:
 // nothing) with the day and the date the owner's last delivered email gives for key ("" when
 // none), and fails when key is deactivated before that date, or is still Active after a run on
-// or after it (sim/checkdates.go's rule).
+// or after it (sim/checktold.go's rule).
 func keepsTheDayTold(h *scenario.Harness, user, key string, days int, before func(day int, told string)) {
 	h.T.Helper()
 	for day := 0; day <= days; day++ {

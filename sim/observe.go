@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"mime"
 	"net/mail"
 	"regexp"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
@@ -47,10 +45,10 @@ func (s *sim) readMail() {
 			}
 		}
 		if len(m.Bounced) > 0 {
-			s.bounced(m.Raw)
+			s.check.told.bounced(m.Raw)
 			continue
 		}
-		s.heard(m.Raw, subject)
+		s.check.told.heard(m.Raw, subject)
 		if z := zipSubject.FindStringSubmatch(subject); z != nil && s.keyOwner[z[1]] != nil {
 			s.received(s.keyOwner[z[1]], z[1], "zip")
 		}
@@ -79,33 +77,21 @@ func (s *sim) received(o *owner, keyID, part string) {
 	s.warned(s.rotatorKeys[keyID])
 }
 
-// holds records that o now holds the new key keyID (how says by which way), checking that no
-// other new key for the same old key was delivered and is still active.
+// holds records that o now holds the new key keyID (how says by which way).
 func (s *sim) holds(o *owner, keyID, how string) {
 	old := s.rotatorKeys[keyID]
-	for other, replaced := range s.rotatorKeys {
-		if other != keyID && replaced == old && o.held[other] && s.active(o, other) {
-			s.violate("at most one new key per old key", fmt.Sprintf("%s got new key %s for %s while %s, delivered for it earlier, is still active", o.user, keyID, old, other))
-		}
-	}
+	s.check.delivery.onePerOldKey(o, keyID)
 	o.held[keyID] = true
 	s.note(keyID, "%s (replaces %s)", how, old)
 }
 
-// written checks a key the rotator wrote to a machine user's secret: the user's own key, with
-// the secret access key IAM returned for it; the application holds it from now on.
+// written records a key the rotator wrote to a machine user's secret, which its application
+// holds from now on, once the write is checked.
 func (s *sim) written(account string, in *secretsmanager.PutSecretValueInput) {
 	var k appKey
 	_ = json.Unmarshal([]byte(aws.ToString(in.SecretString)), &k)
 	o := s.keyOwner[k.AccessKeyID]
-	switch {
-	case o == nil || o.account != account || o.app != aws.ToString(in.SecretId):
-		s.violate("a key goes only to its user's secret", fmt.Sprintf("%s in %s: key %s is not its user's", aws.ToString(in.SecretId), account, k.AccessKeyID))
-	case !s.deliverable(o):
-		s.violate("a key goes only to a secret that opts in", fmt.Sprintf("%s: key %s of %s written to a secret without %s=%s", o.app, k.AccessKeyID, o.user, appsecret.OptInTag, o.user))
-	case k.SecretAccessKey != s.secretOf[k.AccessKeyID]:
-		s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: the value written for %s does not match the key IAM made", o.app, k.AccessKeyID))
-	case !o.held[k.AccessKeyID]:
+	if s.check.delivery.toItsSecret(account, aws.ToString(in.SecretId), o, k) && !o.held[k.AccessKeyID] {
 		s.holds(o, k.AccessKeyID, "written to "+o.app)
 	}
 	if o != nil {
@@ -151,7 +137,7 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.learnReplacements()
 	}
 	if err != nil {
-		s.checkTagRoom(c, err)
+		s.check.tags.room(c, err)
 		return
 	}
 	switch in := c.Input.(type) {

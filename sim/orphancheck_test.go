@@ -23,9 +23,10 @@ func checkerOverADeliveredKey(t *testing.T, ageDays int) (*sim, string) {
 	now := time.Date(2026, 4, 3, 13, 0, 30, 0, time.UTC)
 	s := &sim{owners: map[string]*owner{}, rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
 		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{},
-		keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, told: newToldDays(),
+		keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{},
 		lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}, now: now, day: 92}
 	s.w = awsmodel.New(func() time.Time { return s.now }, 1)
+	s.check = newCheckers(s)
 	s.policy = policy.Config{AllowedEmailDomains: []string{domain}}.WithDefaults()
 	seal, err := history.NewSeal([]byte(scenario.TagKey))
 	must(err)
@@ -51,7 +52,7 @@ func checkerOverADeliveredKey(t *testing.T, ageDays int) (*sim, string) {
 // rule 2, which deletes a key idle for U days whoever holds it, not the orphan rule.
 func TestRuleTwoDeletingAReceivedKeyUnusedForUDaysIsNotAnOrphanDeletion(t *testing.T) {
 	s, id := checkerOverADeliveredKey(t, 90)
-	s.checkWrite(awsmodel.Call{Service: "iam", Operation: "DeleteAccessKey", Account: "100000000003",
+	s.check.write(awsmodel.Call{Service: "iam", Operation: "DeleteAccessKey", Account: "100000000003",
 		Input: &iam.DeleteAccessKeyInput{UserName: aws.String("ann"), AccessKeyId: aws.String(id)}})
 	if len(s.res.Violations) != 0 {
 		t.Errorf("rule 2's deletion of a key unused for 90 days reported: %v", s.res.Violations)
@@ -62,7 +63,7 @@ func TestRuleTwoDeletingAReceivedKeyUnusedForUDaysIsNotAnOrphanDeletion(t *testi
 // creation's mark covers it: that is the orphan rule taking a key somebody received.
 func TestOrphanRuleDeletingAReceivedKeyIsAViolation(t *testing.T) {
 	s, id := checkerOverADeliveredKey(t, 5)
-	s.checkWrite(awsmodel.Call{Service: "iam", Operation: "DeleteAccessKey", Account: "100000000003",
+	s.check.write(awsmodel.Call{Service: "iam", Operation: "DeleteAccessKey", Account: "100000000003",
 		Input: &iam.DeleteAccessKeyInput{UserName: aws.String("ann"), AccessKeyId: aws.String(id)}})
 	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "the only keys the orphan rule deletes are keys nobody ever received" {
 		t.Errorf("violations %v, want the orphan rule's deletion of a received key", s.res.Violations)

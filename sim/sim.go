@@ -225,6 +225,7 @@ type sim struct {
 	log      *slog.Logger
 	owners   map[string]*owner // by account/user
 	res      Result
+	check    checkers // the invariants, by family
 	// seal is the rotator's tag key (history.Seal), which only its Lambdas read.
 	seal *history.Seal
 
@@ -243,7 +244,6 @@ type sim struct {
 	secretOf      map[string]string              // access key → its secret access key, as IAM returned it
 	forged        map[string]map[string]bool     // account/user → entries of a rotator tag someone else wrote, not the rotator's
 	emitted       bytes.Buffer                   // every payload and error the Lambdas returned
-	told          toldDays                       // the days owners were told (invariant 8)
 	lastPlan      map[string]workflow.UserResult // account/user → the rotator's last result for the user
 	writtenTo     map[string]bool                // new key → the rotator wrote it to its user's application secret
 
@@ -263,7 +263,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, told: newToldDays(), bouncesOffLast: -100, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, bouncesOffLast: -100, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -271,6 +271,7 @@ func Run(cfg Config) Result {
 	s.w.Inject = s.inject
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
+	s.check = newCheckers(s)
 	s.settings = simSettings()
 	s.policy = s.settings.Policy
 	seal, err := history.NewSeal(fmt.Appendf(nil, "the rotator's tag key of seed %032d", cfg.Seed))
@@ -284,7 +285,7 @@ func Run(cfg Config) Result {
 		s.daily()
 		s.res.Days++
 	}
-	s.checkLeaks()
+	s.check.leaks.all()
 	return s.res
 }
 

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,7 +22,7 @@ import (
 //     email says: the rotator then creates one (calls CreateAccessKey) for the user on the
 //     same or the next day (the creation may fail and be undone: the slot was still needed);
 //   - the key is not silently later: a key whose deactivation day has come and that is still
-//     Active after a day's fault-free re-run is a violation (checkToldDays), unless its owner
+//     Active after a day's fault-free re-run is a violation (toldChecks.afterDay), unless its owner
 //     changed their keys or tags since the email (the rules' day moved with what they did) or
 //     the user failed that run (reported, with the reason). Later than told is otherwise
 //     allowed only with a newer email giving the new day (it replaces the day told), or when
@@ -46,12 +45,21 @@ type earlyDelete struct {
 	detail string
 }
 
+// toldChecks keep the invariants of what owners are told: every day told is after today and
+// the day the rotator acts, neither before nor silently later; a warning reaches the owner
+// before the action it promises; an owner with a usable email is told before any
+// deactivation; a key delivered to a store goes only while the store holds its successor.
+type toldChecks struct {
+	*sim
+	days toldDays
+}
+
 func newToldDays() toldDays {
 	return toldDays{deactivation: map[string]string{}, deletion: map[string]string{}, heardOn: map[string]int{}, laterBounced: map[string]int{}, earlyDelete: map[string]earlyDelete{}, createdOn: map[string]int{}, reported: map[string]string{}}
 }
 
 // heard records the days an email that reached the owner names: each after today.
-func (s *sim) heard(raw []byte, subject string) {
+func (s *toldChecks) heard(raw []byte, subject string) {
 	t := toldIn(raw)
 	today := s.now.Format(time.DateOnly)
 	for what, days := range map[string]map[string]string{"deactivated": t.deactivation, "deleted": t.deletion} {
@@ -64,12 +72,12 @@ func (s *sim) heard(raw []byte, subject string) {
 					key, today, what, day, subject, strings.Join(s.trace[key], "\n    ")))
 			}
 			s.note(key, "owner told it will be %s on %s", what, day)
-			s.told.heardOn[key] = s.day
+			s.days.heardOn[key] = s.day
 			if what == "deactivated" {
-				s.told.deactivation[key] = day
-				delete(s.told.reported, key) // a new day told: the rotator is held to it
+				s.days.deactivation[key] = day
+				delete(s.days.reported, key) // a new day told: the rotator is held to it
 			} else {
-				s.told.deletion[key] = day
+				s.days.deletion[key] = day
 			}
 		}
 	}
@@ -77,21 +85,21 @@ func (s *sim) heard(raw []byte, subject string) {
 
 // bounced records the deactivation days an email that did not reach the owner names, when
 // later than the day last told.
-func (s *sim) bounced(raw []byte) {
+func (s *toldChecks) bounced(raw []byte) {
 	for key, day := range toldIn(raw).deactivation {
-		if told, ok := s.told.deactivation[key]; ok && day > told {
-			s.told.laterBounced[key] = s.day
+		if told, ok := s.days.deactivation[key]; ok && day > told {
+			s.days.laterBounced[key] = s.day
 		}
 	}
 }
 
-// checkToldDay checks a deactivation or deletion of the rotator against the day its owner was
+// notBefore checks a deactivation or deletion of the rotator against the day its owner was
 // last told.
-func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
+func (s *toldChecks) notBefore(c awsmodel.Call, o *owner, k awsmodel.Key) {
 	today := s.now.Format(time.DateOnly)
 	switch c.Operation {
 	case "UpdateAccessKey":
-		if day, ok := s.told.deactivation[k.AccessKeyID]; ok && k.Status == types.StatusTypeActive && today < day && o.shortenedOn >= s.told.heardOn[k.AccessKeyID] {
+		if day, ok := s.days.deactivation[k.AccessKeyID]; ok && k.Status == types.StatusTypeActive && today < day && o.shortenedOn >= s.days.heardOn[k.AccessKeyID] {
 			// Allowed (counted), for the lead to review: the owner shortened their own limit
 			// (RotationDays) since the email, and rule 3 deactivates the key on the earlier
 			// day the shorter limit gives. The rotator does not store the day it told (the
@@ -107,35 +115,35 @@ func (s *sim) checkToldDay(c awsmodel.Call, o *owner, k awsmodel.Key) {
 		}
 		// Acted on: a key its owner makes Active again is theirs to keep (until rule 3 or a
 		// newer email gives it a new day).
-		delete(s.told.deactivation, k.AccessKeyID)
-		delete(s.told.reported, k.AccessKeyID)
+		delete(s.days.deactivation, k.AccessKeyID)
+		delete(s.days.reported, k.AccessKeyID)
 	case "DeleteAccessKey":
 		// Allowed (counted): the owner changed their keys since the email, typically deleting
 		// or deactivating the replacement whose age the day counted on; rule 3 then deletes
 		// an expired Inactive key without a replacement at X. The rotator does not store the
 		// day it told, so it cannot hold to it once the keys it was computed from are gone.
-		if day, ok := s.told.deletion[k.AccessKeyID]; ok && today < day && o.actedOn >= s.told.heardOn[k.AccessKeyID] {
+		if day, ok := s.days.deletion[k.AccessKeyID]; ok && today < day && o.actedOn >= s.days.heardOn[k.AccessKeyID] {
 			s.res.Faults["deleted-before-its-day-after-owner-changed-keys"]++
 		} else if ok && today < day {
-			s.told.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot (keys %v; the rotator's last result: %s); its story:\n    %s",
+			s.days.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot (keys %v; the rotator's last result: %s); its story:\n    %s",
 				o.user, k.AccessKeyID, today, day, keyIDs(s.w.Keys(o.account, o.user)), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    "))}
 		}
 	}
 }
 
-// checkToldDays ends a day: an early deletion after which the rotator tried to create no key
+// afterDay ends a day: an early deletion after which the rotator tried to create no key
 // for the user (by the next day it ran) is a violation, and after a fault-free re-run no key is
 // left Active past the day its owner was told, unless its owner changed their keys or tags
 // since, or the user failed that run.
-func (s *sim) checkToldDays(clean bool) {
-	for user, e := range s.told.earlyDelete {
-		if day, ok := s.told.createdOn[user]; ok && day >= e.day {
-			delete(s.told.earlyDelete, user)
-		} else if s.day > e.day && s.told.ranOn > e.day {
+func (s *toldChecks) afterDay(clean bool) {
+	for user, e := range s.days.earlyDelete {
+		if day, ok := s.days.createdOn[user]; ok && day >= e.day {
+			delete(s.days.earlyDelete, user)
+		} else if s.day > e.day && s.days.ranOn > e.day {
 			// Judged by the next day the rotator ran: on a missed day (no execution) it
 			// could not create the key whose slot the deletion made.
 			s.violate("a key is deleted on the day its owner was told, not before", e.detail+"\n    the rotator's result since: "+s.lastResult(s.owners[user]))
-			delete(s.told.earlyDelete, user)
+			delete(s.days.earlyDelete, user)
 		}
 	}
 	if !clean {
@@ -145,17 +153,17 @@ func (s *sim) checkToldDays(clean bool) {
 	for _, o := range s.sortedOwners() {
 		keys := s.w.Keys(o.account, o.user)
 		for _, k := range keys {
-			day, ok := s.told.deactivation[k.AccessKeyID]
+			day, ok := s.days.deactivation[k.AccessKeyID]
 			if !ok || k.Status != types.StatusTypeActive || day > today || !s.deliverable(o) || s.givenUp(o) {
 				continue
 			}
-			if o.actedOn >= s.told.heardOn[k.AccessKeyID] {
+			if o.actedOn >= s.days.heardOn[k.AccessKeyID] {
 				// The owner changed their keys or tags since the email (a key deactivated,
 				// deleted or made, exempt, another limit): the rules' day moved with what they
 				// did, and a new email names it where the rules promise one.
 				continue
 			}
-			if o.noticesForgedOn >= s.told.heardOn[k.AccessKeyID] {
+			if o.noticesForgedOn >= s.days.heardOn[k.AccessKeyID] {
 				// Allowed (counted), for the lead to review: someone forged the user's
 				// notices tag since the email. The rotator takes a tag it did not sign as
 				// absent (invariant 11: a forged tag may postpone an action, never hasten
@@ -164,7 +172,7 @@ func (s *sim) checkToldDays(clean bool) {
 				s.res.Faults["later-than-told-after-forged-notices"]++
 				continue
 			}
-			if b, ok := s.told.laterBounced[k.AccessKeyID]; ok && b >= s.told.heardOn[k.AccessKeyID] {
+			if b, ok := s.days.laterBounced[k.AccessKeyID]; ok && b >= s.days.heardOn[k.AccessKeyID] {
 				// Allowed (counted), for the lead to review: since the email, the rotator named a
 				// later day in one that bounced (a DeliveryFailed notice: the application's
 				// secret no longer holds the new key, so deactivating the old one on the day told
@@ -219,15 +227,15 @@ func (s *sim) checkToldDays(clean bool) {
 // reportedLater returns the day the rotator's last result for o's user gives Active key id
 // (deactivateOn), when that result says why the key stays active and the day is after today:
 // the first such day reported for the key, which it is held to; "" otherwise.
-func (s *sim) reportedLater(o *owner, id, today string) string {
+func (s *toldChecks) reportedLater(o *owner, id, today string) string {
 	r := s.lastPlan[o.account+"/"+o.user]
 	i := slices.IndexFunc(r.Keys, func(k policy.KeyUsage) bool { return k.AccessKeyID == id })
 	if i < 0 || !strings.Contains(r.Reason, id) || r.Keys[i].DeactivateOn <= today {
 		return ""
 	}
-	first, ok := s.told.reported[id]
+	first, ok := s.days.reported[id]
 	if !ok {
-		s.told.reported[id] = r.Keys[i].DeactivateOn
+		s.days.reported[id] = r.Keys[i].DeactivateOn
 		first = r.Keys[i].DeactivateOn
 	}
 	if first <= today {
@@ -236,8 +244,69 @@ func (s *sim) reportedLater(o *owner, id, today string) string {
 	return first
 }
 
-// lastResult says what the rotator last decided for o's user, for a violation's detail.
-func (s *sim) lastResult(o *owner) string {
-	b, _ := json.Marshal(s.lastPlan[o.account+"/"+o.user])
-	return string(b)
+// before checks the rotator's deactivation or deletion of Active key k of o (rule 2's
+// unused keys aside) against DESIGN.md's invariants 9 and 10:
+//   - 9: an owner with a usable email (not given up) is told on an earlier day (a warning
+//     giving the date: NewKeyIssued, DeactivationScheduled or DeliveryFailed, whatever the
+//     delivery channel), or the bounded wait is over (noticePeriod days past k's date).
+//     Allowance, for the lead to review: the bounded wait counts from the key's date also
+//     when no warning was ever sent (the owner was exempt, had no usable email, the user
+//     failed every run, or the key was a legacy one, when that date passed: rule 3 then
+//     deactivates it at once, policy warnedOrGivenUp). A check that the wait began with a
+//     warning sent (a mail to SES, bounced or not) flags exactly those; whether a key must
+//     then be warned first is invariant 8's (every date told is the day the rotator acts);
+//   - 10: a key whose successor the rotator wrote to its application's secret goes only while
+//     that secret's current value is the successor; when it is not (the application wrote
+//     it over, deleted it), only at the bounded wait's end once the owner was told
+//     (noticePeriod days past k's date), or noticePeriod days later still.
+//
+// A machine user's application that reads k loses it: that too needs the owner told first
+// (or the bounded wait over), whether or not the secret opts in now.
+func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []awsmodel.Key, tags map[string]string) {
+	due := s.deactivationDue(k, keys, tags)
+	day, told := s.warnedOn[k.AccessKeyID]
+	told = told && day < s.day
+	story := func() string { return strings.Join(s.trace[k.AccessKeyID], "\n    ") }
+	app, _ := s.appReads(o)
+	if sec, ok := s.w.SecretIn(o.account, o.app); o.app != "" && c.Operation == "UpdateAccessKey" {
+		for succ, replaced := range s.rotatorKeys {
+			current := ok && sec.DeletedDate == nil && app.AccessKeyID == succ
+			if replaced != k.AccessKeyID || !s.writtenTo[succ] || current || s.pastGrace(due) && told || s.pastGraceBy(due, 2) {
+				continue
+			}
+			s.violate("a key delivered to a store is deactivated only while the store's current value is its successor",
+				fmt.Sprintf("%s's key %s deactivated on day %d: %s (scheduled for deletion: %v) holds %s, not its successor %s; the owner told on an earlier day: %v; its story:\n    %s",
+					o.user, k.AccessKeyID, s.day, o.app, ok && sec.DeletedDate != nil, app.AccessKeyID, succ, told, story()))
+		}
+	}
+	if s.address(o) == "" || s.addressGivenUp(o) || told || s.pastGrace(due) {
+		return // the bounded wait (see above)
+	}
+	if c.Operation == "UpdateAccessKey" || o.app != "" && app.AccessKeyID == k.AccessKeyID {
+		s.violate("an owner with a usable email is told before any deactivation",
+			fmt.Sprintf("%s %s of %s (due %s; its application reads it: %v; keys %v; tags %v) without a warning delivered on an earlier day; its story:\n    %s",
+				c.Operation, k.AccessKeyID, o.user, due, o.app != "" && app.AccessKeyID == k.AccessKeyID, keyIDs(keys), tags, story()))
+	}
 }
+
+// promised: a deactivation the rotator attempted to warn of waits for that warning delivered
+// on an earlier day, or for the bounded wait.
+func (s *toldChecks) promised(o *owner, k awsmodel.Key, keys []awsmodel.Key, tags map[string]string) {
+	user, keyID := o.user, k.AccessKeyID
+	due, attempted := s.warnDue[keyID]
+	day, warned := s.warnedOn[keyID]
+	if now := s.deactivationDue(k, keys, tags); attempted && now < due {
+		// The owner shortened the key's timeline (RotationDays) since the promise: rule 3's
+		// bounded wait counts from the key's date under the timeline it has now.
+		due = now
+	}
+	if attempted && (!warned || day >= s.day) && !s.pastGrace(due) {
+		s.violate("a promised warning is delivered before the action",
+			fmt.Sprintf("%s's key %s deactivated on day %d without the warning (due %s) delivered on an earlier day; its story:\n    %s",
+				user, keyID, s.day, due, strings.Join(s.trace[keyID], "\n    ")))
+	}
+}
+
+// created records a CreateAccessKey of the rotator for o: a deletion before its day may have
+// made room for it.
+func (s *toldChecks) created(o *owner) { s.days.createdOn[o.account+"/"+o.user] = s.day }
