@@ -139,11 +139,13 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		*memberRole = deployment.MemberRoleName
 	}
 	if *mapConcurrency == 0 && deployment.MapConcurrency != "" {
-		n, err := deployment.MapConcurrency.Int64()
-		if err != nil || n < 1 {
-			return usageErr("%s: mapConcurrency %q is not a whole number of at least 1", *cdkJSON, deployment.MapConcurrency)
+		// Read as the CDK app reads it (the configuration table's form).
+		setting, _ := config.Lookup("mapConcurrency")
+		n, err := setting.Form.Parse(string(deployment.MapConcurrency))
+		if err != nil {
+			return usageErr("%s: mapConcurrency: %v", *cdkJSON, err)
 		}
-		*mapConcurrency = int(n)
+		*mapConcurrency = n.(int)
 	}
 	*mapConcurrency = cmp.Or(*mapConcurrency, config.DefaultMapConcurrency)
 	measured, err := estimate.Last()

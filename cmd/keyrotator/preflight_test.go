@@ -32,7 +32,7 @@ func TestPreflightFlags(t *testing.T) {
 		{"help", []string{"-h"}, 0, "Usage: keyrotator preflight"},
 		{"negative users", []string{"--users", "-1"}, 2, "--users must not be negative"},
 		{"negative map concurrency", []string{"--map-concurrency", "-1"}, 2, "--map-concurrency must not be negative"},
-		{"cdk.json's mapConcurrency 0", []string{"--cdk-json", "testdata/bad-map-concurrency.json"}, 2, `mapConcurrency "0" is not a whole number of at least 1`},
+		{"cdk.json's mapConcurrency 0", []string{"--cdk-json", "testdata/bad-map-concurrency.json"}, 2, `mapConcurrency: must be an integer from 1 to 10000, got "0"`},
 		{"stand-in with a profile", []string{"--endpoint", "http://127.0.0.1:1", "--profile", "p"}, 2, "takes no --profile"},
 		{"stray argument", []string{"now"}, 2, `unexpected argument "now"`},
 		{"cdk.json not JSON", []string{"--cdk-json", "testdata/not-json.txt"}, 2, "testdata/not-json.txt"},
