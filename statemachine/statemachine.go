@@ -50,6 +50,16 @@ const MemberStackSetName = Name + "-member-role"
 // goes through: it suppresses BOUNCE and COMPLAINT (pkg/suppression).
 const ConfigurationSetName = Name + "-configset"
 
+// ScanRoleName and NotifyRoleName name the roles of ScanAndRotate and NotifyUser in the
+// rotator's account, which other accounts' trust policies and the hand-off key's policy name;
+// HandoffKeyAlias names the KMS key that encrypts the hand-off secrets (keyrotator preflight
+// reads its policy).
+const (
+	ScanRoleName    = Name + "-role"
+	NotifyRoleName  = Name + "-notify-role"
+	HandoffKeyAlias = "alias/" + Name + "-handoff"
+)
+
 // ScheduleRuleName is the name of the EventBridge rule that starts the daily run: the name
 // the operators already know.
 const ScheduleRuleName = "iam-access_key_rotator-rule"

@@ -19,6 +19,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -207,13 +208,18 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	checks = append(checks, selection.Exclusions(), selection.DailyRun(measured, *users, *mapConcurrency),
 		preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), orgAPI, selection, statemachine.MemberStackSetName, *memberRole, *stackSetAdmin != ""),
 		preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
-	if arn, err := stateMachineARN(ctx, rotatorCfg); err != nil {
-		checks = append(checks, func(context.Context) preflight.Result {
-			return preflight.Result{Check: "recent runs", Verdict: preflight.CannotTell, Detail: err.Error(),
-				Fix: "give preflight credentials of the rotator's account (sts:GetCallerIdentity)"}
-		})
+	if caller, err := rotatorAccount(ctx, rotatorCfg); err != nil {
+		for _, name := range []string{"hand-off key policy", "recent runs"} {
+			checks = append(checks, func(context.Context) preflight.Result {
+				return preflight.Result{Check: name, Verdict: preflight.CannotTell, Detail: err.Error(),
+					Fix: "give preflight credentials of the rotator's account (sts:GetCallerIdentity)"}
+			})
+		}
 	} else {
-		checks = append(checks, preflight.RecentRuns(sfn.NewFromConfig(rotatorCfg), arn, time.Now()))
+		stateMachine := arn.ARN{Partition: caller.Partition, Service: "states", Region: rotatorCfg.Region, AccountID: caller.AccountID,
+			Resource: "stateMachine:" + statemachine.Name}.String()
+		checks = append(checks, preflight.HandoffKey(kms.NewFromConfig(rotatorCfg), caller.AccountID, caller.Partition),
+			preflight.RecentRuns(sfn.NewFromConfig(rotatorCfg), stateMachine, time.Now()))
 	}
 	results := preflight.Run(ctx, checks)
 	write := preflight.WriteText
@@ -257,16 +263,16 @@ func preflightConfigs(ctx context.Context, endpoint, profile, managementProfile,
 	return rotator, management, err
 }
 
-// stateMachineARN is the deployed state machine's ARN in the account and region cfg acts in.
-func stateMachineARN(ctx context.Context, cfg aws.Config) (string, error) {
+// rotatorAccount is the ARN of the caller cfg acts as: its account and partition are the
+// rotator's.
+func rotatorAccount(ctx context.Context, cfg aws.Config) (arn.ARN, error) {
 	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", fmt.Errorf("which account the credentials act in (STS GetCallerIdentity): %w", err)
+		return arn.ARN{}, fmt.Errorf("which account the credentials act in (STS GetCallerIdentity): %w", err)
 	}
 	caller, err := arn.Parse(aws.ToString(who.Arn))
 	if err != nil {
-		return "", fmt.Errorf("the caller's ARN %q: %w", aws.ToString(who.Arn), err)
+		return arn.ARN{}, fmt.Errorf("the caller's ARN %q: %w", aws.ToString(who.Arn), err)
 	}
-	return arn.ARN{Partition: caller.Partition, Service: "states", Region: cfg.Region, AccountID: aws.ToString(who.Account),
-		Resource: "stateMachine:" + statemachine.Name}.String(), nil
+	return caller, nil
 }

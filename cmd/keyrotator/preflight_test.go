@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,10 +12,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -107,10 +110,10 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	}
 
 	// Before the deploy: no schedule, no state machine.
-	untold["daily schedule"], untold["recent runs"] = true, true
+	untold["daily schedule"], untold["recent runs"], untold["hand-off key policy"] = true, true, true
 	code, got := run("--users", "1000")
-	if len(got) != 12 {
-		t.Fatalf("%d checks, want 12: %v", len(got), got)
+	if len(got) != 13 {
+		t.Fatalf("%d checks, want 13: %v", len(got), got)
 	}
 	expect("seeded", code, got)
 	if r := got["daily run: cost and duration"]; !strings.Contains(r.Detail, "1000 users: an ordinary day $") {
@@ -163,9 +166,47 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	if _, err := states.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Name: aws.String("daily-1")}); err != nil {
 		t.Fatal(err)
 	}
+	// The hand-off key, with the policy the stack gives it (infra/stacks newKey, grantKeyUse).
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	account := aws.ToString(who.Account)
+	keyPolicy := func(extra ...string) string {
+		statement := func(sid, principal, action string) string {
+			return fmt.Sprintf(`{"Sid":%q,"Effect":"Allow","Principal":{"AWS":%q},"Action":%q,"Resource":"*"}`, sid, principal, action)
+		}
+		role := func(name string) string { return "arn:aws:iam::" + account + ":role/" + name }
+		return `{"Version":"2012-10-17","Statement":[` + strings.Join(append([]string{
+			statement("KeyAdministrationByTheAccount", "arn:aws:iam::"+account+":root", "kms:PutKeyPolicy"),
+			statement("EncryptHandoffByScanAndRotate", role(statemachine.ScanRoleName), "kms:GenerateDataKey"),
+			statement("DecryptHandoffByNotifyUser", role(statemachine.NotifyRoleName), "kms:Decrypt")}, extra...), ",") + `]}`
+	}
+	keys := kms.NewFromConfig(cfg)
+	key, err := keys.CreateKey(ctx, &kms.CreateKeyInput{Policy: aws.String(keyPolicy())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(statemachine.HandoffKeyAlias), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
 	untold = map[string]bool{}
 	code, got = run("--users", "1000")
 	expect("deployed", code, got)
+
+	putKeyPolicy := func(policy string) {
+		t.Helper()
+		if _, err := keys.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: key.KeyMetadata.KeyId, PolicyName: aws.String("default"), Policy: aws.String(policy)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putKeyPolicy(keyPolicy(`{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"kms:*","Resource":"*"}`))
+	code, got = run("--users", "1000")
+	expect("the account may use the hand-off key", code, got, "hand-off key policy")
+	if r := got["hand-off key policy"]; !strings.Contains(r.Detail, `"Enable IAM User Permissions"`) || !strings.Contains(r.Fix, "cdk deploy") {
+		t.Errorf("the statement is not named, or no fix given: %+v", r)
+	}
+	putKeyPolicy(keyPolicy())
 
 	if _, err := events.DisableRule(ctx, &eventbridge.DisableRuleInput{Name: aws.String(statemachine.ScheduleRuleName)}); err != nil {
 		t.Fatal(err)

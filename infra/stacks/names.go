@@ -8,9 +8,9 @@ import (
 // Names of the rotator's resources. The role names are fixed because other accounts'
 // trust policies name them.
 const (
-	RotatorRoleName      = contract.NamePrefix + "-role"               // scan-and-rotate; trusted by the member role (memberRoleName)
+	RotatorRoleName      = statemachine.ScanRoleName                   // scan-and-rotate; trusted by the member role (memberRoleName)
 	ListAccountsRoleName = contract.NamePrefix + "-list-accounts-role" // trusted by the management account
-	NotifyRoleName       = contract.NamePrefix + "-notify-role"        // notify-user; trusted by its own role in member accounts (memberRoleName-notify)
+	NotifyRoleName       = statemachine.NotifyRoleName                 // notify-user; trusted by its own role in member accounts (memberRoleName-notify)
 	ManagementRoleName   = contract.NamePrefix + "-management"         // in the management account
 	TagReaderRoleName    = contract.NamePrefix + "-tag-reader"         // in the management account; trusted by scan-and-rotate
 	StateMachineName     = contract.NamePrefix
@@ -20,7 +20,7 @@ const (
 	MemberStackSetName   = statemachine.MemberStackSetName
 	DashboardName        = contract.NamePrefix
 	FailedAlarmName      = contract.NamePrefix + "-executions-failed"
-	HandoffKeyAlias      = "alias/" + contract.NamePrefix + "-handoff"
+	HandoffKeyAlias      = statemachine.HandoffKeyAlias
 	LogsKeyAlias         = "alias/" + contract.NamePrefix + "-logs"
 	TopicKeyAlias        = "alias/" + contract.NamePrefix + "-topic"
 	RunsPrefix           = "runs/"    // ListAccounts and ScanAndRotate objects
