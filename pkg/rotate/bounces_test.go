@@ -2,6 +2,7 @@ package rotate_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,50 @@ func TestUnusedKeyAwaitingConfirmationIsDeletedWithItsHandoffSecret(t *testing.T
 		if strings.Contains(name, fresh) {
 			t.Errorf("the run that deleted the unused key %s left its hand-off secret %s for a later run (a same-day re-run would write)", fresh, name)
 		}
+	}
+}
+
+// TestAddressFoundBouncedAfterItsWarningIsToldNoOtherDay: a key whose warning reached its
+// owner, then the owner's mailbox went; a run that cannot act on the key (the user's tags are
+// full) sends the owner a reminder, which bounces. The next run finds the address on the
+// suppression list: the warning no longer counts and the key waits for the bounded wait, but
+// no other day is announced to an address SES drops mail to (a DeactivationScheduled naming
+// tomorrow, which the key would not keep either): a same-day re-run writes and sends nothing
+// (campaign seed 63, day 12: the third run of the day sent and recorded that notice).
+func TestAddressFoundBouncedAfterItsWarningIsToldNoOtherDay(t *testing.T) {
+	h := scenario.New(t)
+	old := h.User("lena", nil, 85)[0]
+	addr := "lena@" + scenario.Domain
+	for range 10 { // the new key on day 0, confirmed on day 1; the old key's date is day 10
+		h.Day()
+	}
+	if h.Keys("lena")[old] != types.StatusTypeActive || len(h.Keys("lena")) != 2 {
+		t.Fatalf("before day 10: keys %v; want the old key active beside its replacement", h.Keys("lena"))
+	}
+	// IAM's 50 tags with the email and the notices tags: no room for the deactivated tag.
+	for i := range 48 {
+		scenario.Must(h.W.SetTag(scenario.Account, "lena", fmt.Sprintf("CostCenter%02d", i), "4711"))
+	}
+	h.W.SetBounce(addr, true)
+	res, notes := h.ScanWith(context.Background())
+	h.Notify(notes)
+	if !strings.Contains(scenario.Failed(res, "lena"), "tags") || len(h.W.Bounced(addr)) != 1 {
+		t.Fatalf("day 10's run: lena failed with %q, %d mails bounced; want the tags-full failure and its reminder bounced",
+			scenario.Failed(res, "lena"), len(h.W.Bounced(addr)))
+	}
+	h.Now = h.Now.Add(30 * time.Minute)
+	var writes []string
+	h.W.Observe = func(c awsmodel.Call, _ any, err error) {
+		// The lease and the credential report are the run's own, not writes to the account.
+		if c.Writes() && c.Service != "S3" && c.Operation != "GenerateCredentialReport" && err == nil {
+			writes = append(writes, c.Operation+" "+c.Subject())
+		}
+	}
+	h.Notify(h.Scan()) // a re-run of the same day
+	if len(writes) > 0 {
+		t.Errorf("the same day's re-run, which found lena's address bounced, wrote or sent: %s", strings.Join(writes, "; "))
+	}
+	if h.Keys("lena")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s was deactivated on the strength of a warning to an address that bounced since", old)
 	}
 }
