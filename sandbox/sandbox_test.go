@@ -1018,7 +1018,8 @@ func TestNoMemberRoleLeavesTheRoleOut(t *testing.T) {
 
 // TestSESSuppressionListAnswersAsAWS: the stand-in serves SES v2's account-level suppression
 // list (moto has none): an address is NotFound until a bounce puts it there, then found with
-// its reason, and NotFound again once removed — what rotate.SESBounces reads.
+// its reason and the time it was put there, and NotFound again once removed — what
+// rotate.SESBounces reads.
 func TestSESSuppressionListAnswersAsAWS(t *testing.T) {
 	ctx := context.Background()
 	client := sesv2.NewFromConfig(shared.Config())
@@ -1037,6 +1038,11 @@ func TestSESSuppressionListAnswersAsAWS(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(true)
+	// The entry says since when (LastUpdateTime, required in AWS's answer): notices sent on
+	// a day before the day before it still count (rotate's unlessBounced).
+	if listed, since, err := bounces.SuppressedSince(ctx, address); err != nil || !listed || time.Since(since).Abs() > time.Minute {
+		t.Fatalf("SuppressedSince(%s) = %v, %v, %v; want listed since now", address, listed, since, err)
+	}
 	out, err := client.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: aws.String("bounced.owner@EXAMPLE.com")})
 	if err != nil || out.SuppressedDestination.Reason != sesv2types.SuppressionListReasonBounce {
 		t.Fatalf("the entry, looked up in another case: %+v, %v", out, err)

@@ -112,10 +112,8 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	}
 	var notAgain []NoticeRef
 	if u.Unheard != "" {
-		// Sent, so not planned again; not counted as delivered, but the owner may have read them.
-		notAgain = u.NoticesSent
-		u.NoticesUnconfirmed = append(slices.Clone(u.NoticesUnconfirmed), u.NoticesSent...)
-		u.NoticesSent, u.NoticesSentToday = nil, nil
+		// Sent, so not planned again: those counted and those not (the owner may have read them).
+		notAgain = append(slices.Clone(u.NoticesSent), u.NoticesUnconfirmed...)
 	}
 	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain}
 	if cfg.Cleanup {

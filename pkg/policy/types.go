@@ -121,11 +121,11 @@ type User struct {
 	// (KeyDeactivated) still holds: rule 2 does not delete the key before it (invariant 8).
 	// Not counting a notice may postpone an action, never hasten one.
 	NoticesUnconfirmed []NoticeRef `json:"noticesUnconfirmed,omitempty"`
-	// Unheard, when set, says why no notice the owner was sent counts as delivered in this
-	// run (the owner's address is on SES's suppression list, or the run cannot see bounces):
-	// every notice of NoticesSent is taken as unconfirmed (none warns before an action; a day
-	// one gave holds), and none is planned again (nothing more reaches the address, nor is
-	// sent on every re-run). A deactivation that waits for a warning then waits for the
+	// Unheard, when set, says why the notices of NoticesUnconfirmed, sent to the owner, do not
+	// count as delivered in this run (the owner's address is on SES's suppression list since,
+	// or the run cannot see bounces; the caller leaves in NoticesSent those that arrived
+	// before): none of them warns before an action (a day one gave holds), and no notice sent
+	// is planned again (nothing more reaches the address, nor is sent on every re-run). A deactivation that waits for a warning then waits for the
 	// bounded wait: the plan's key evidence gives that day (KeyUsage.DeactivateOn), never
 	// one already past, and its reason says why the key stays active past the day its owner
 	// may have been told.

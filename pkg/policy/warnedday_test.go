@@ -30,7 +30,7 @@ func TestKeyWaitingForItsWarningGivesTheDayItGoesNotADayPast(t *testing.T) {
 func TestKeyWhoseWarningsNoLongerCountGivesTheEndOfTheBoundedWait(t *testing.T) {
 	cfg := Config{}.WithDefaults()
 	u := withEmail(key("K1", Active, 95, 0), key("K2", Active, 20, 0))
-	u.NoticesSent = []NoticeRef{{Kind: DeactivationScheduled, AccessKeyID: "K1"}}
+	u.NoticesUnconfirmed = []NoticeRef{{Kind: DeactivationScheduled, AccessKeyID: "K1"}}
 	u.Unheard = "the owner's address is on SES's suppression list"
 	p := PlanUser(u, cfg, now)
 	if len(p.Notices) != 0 || len(p.Actions) != 0 {
@@ -42,7 +42,7 @@ func TestKeyWhoseWarningsNoLongerCountGivesTheEndOfTheBoundedWait(t *testing.T) 
 	if !strings.Contains(p.Reason, "K1") || !strings.Contains(p.Reason, "2026-11-30") || !strings.Contains(p.Reason, u.Unheard) {
 		t.Errorf("reason %q does not say why K1 stays active and until when", p.Reason)
 	}
-	u.Unheard = ""
+	u.Unheard, u.NoticesSent, u.NoticesUnconfirmed = "", u.NoticesUnconfirmed, nil
 	if p := PlanUser(u, cfg, now); len(p.Actions) != 1 || p.Actions[0].Action != DeactivateKey {
 		t.Errorf("with the warning counted, actions %v; want K1 deactivated", actions(p))
 	}

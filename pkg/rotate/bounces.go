@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
@@ -20,16 +21,27 @@ type SESBounces struct{ SES SuppressionAPI }
 
 // Suppressed reports whether address is on the suppression list.
 func (b SESBounces) Suppressed(ctx context.Context, address string) (bool, error) {
+	listed, _, err := b.SuppressedSince(ctx, address)
+	return listed, err
+}
+
+// SuppressedSince reports whether address is on the suppression list, and since when: the
+// entry's LastUpdateTime, when SES put it there (zero when SES gives none).
+func (b SESBounces) SuppressedSince(ctx context.Context, address string) (bool, time.Time, error) {
 	if address == "" {
-		return false, nil
+		return false, time.Time{}, nil
 	}
-	_, err := b.SES.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &address})
+	out, err := b.SES.GetSuppressedDestination(ctx, &sesv2.GetSuppressedDestinationInput{EmailAddress: &address})
 	var notFound *sestypes.NotFoundException
 	switch {
 	case errors.As(err, &notFound):
-		return false, nil
+		return false, time.Time{}, nil
 	case err != nil:
-		return false, fmt.Errorf("read the SES suppression list: %w", err)
+		return false, time.Time{}, fmt.Errorf("read the SES suppression list: %w", err)
 	}
-	return true, nil
+	var since time.Time
+	if out.SuppressedDestination != nil && out.SuppressedDestination.LastUpdateTime != nil {
+		since = *out.SuppressedDestination.LastUpdateTime
+	}
+	return true, since, nil
 }

@@ -2,14 +2,17 @@ package rotate_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
@@ -296,4 +299,85 @@ func keyReceivedUnwatchedThenBounced(t *testing.T, user string) (*scenario.Harne
 		t.Fatalf("the key sent again once BOUNCE is suppressed did not bounce")
 	}
 	return h, old, got[0]
+}
+
+// TestRerunThatFirstSeesTheBounceOfTheDaysReminderWritesNothing: a key whose warning reached
+// its owner, then the owner's mailbox went; the day's run cannot act on the key (the user's
+// tags are full) and sends the owner a reminder, which bounces. A re-run of the same day is the
+// first to find the address on the suppression list: the bounce is of the reminder, not of the
+// warning sent days before, which still counts; the re-run decides as the run before it and
+// writes and sends nothing (campaign seed 63, day 12: the third run of the day took the warning
+// back, announced the deactivation anew and recorded that notice).
+func TestRerunThatFirstSeesTheBounceOfTheDaysReminderWritesNothing(t *testing.T) {
+	h := scenario.New(t)
+	old := h.User("lena", nil, 85)[0]
+	addr := "lena@" + scenario.Domain
+	for range 10 { // the new key on day 0, confirmed on day 1; the old key's date is day 10
+		h.Day()
+	}
+	if h.Keys("lena")[old] != types.StatusTypeActive || len(h.Keys("lena")) != 2 {
+		t.Fatalf("before day 10: keys %v; want the old key active beside its replacement", h.Keys("lena"))
+	}
+	// IAM's 50 tags with the email and the notices tags: no room for the deactivated tag.
+	for i := range 48 {
+		scenario.Must(h.W.SetTag(scenario.Account, "lena", fmt.Sprintf("CostCenter%02d", i), "4711"))
+	}
+	h.W.SetBounce(addr, true)
+	res, notes := h.ScanWith(context.Background())
+	h.Notify(notes)
+	if !strings.Contains(scenario.Failed(res, "lena"), "tags") || len(h.W.Bounced(addr)) != 1 {
+		t.Fatalf("day 10's run: lena failed with %q, %d mails bounced; want the tags-full failure and its reminder bounced",
+			scenario.Failed(res, "lena"), len(h.W.Bounced(addr)))
+	}
+	h.Now = h.Now.Add(30 * time.Minute)
+	var writes []string
+	h.W.Observe = func(c awsmodel.Call, _ any, err error) {
+		// The lease and the credential report are the run's own, not writes to the account.
+		if c.Writes() && c.Service != "S3" && c.Operation != "GenerateCredentialReport" && err == nil {
+			writes = append(writes, c.Operation+" "+c.Subject())
+		}
+	}
+	h.Notify(h.Scan()) // a re-run of the same day
+	if len(writes) > 0 {
+		t.Errorf("the same day's re-run, which found lena's address bounced, wrote or sent: %s", strings.Join(writes, "; "))
+	}
+	if h.Keys("lena")[old] != types.StatusTypeActive {
+		t.Errorf("the old key %s was deactivated although the user's tags leave no room to record it", old)
+	}
+}
+
+// TestWarningDeliveredDaysBeforeABounceStillCounts: SES's suppression list is the account's,
+// and an address lands on it for whichever email bounced first. A warning that reached its
+// owner days before (the address stayed off the list on the days after its send, which is how
+// the rotator takes any email as delivered) still counts once a later email bounced: the key
+// goes on the day told, and no other day is announced to the address SES now drops mail to.
+func TestWarningDeliveredDaysBeforeABounceStillCounts(t *testing.T) {
+	h := scenario.New(t)
+	old := h.User("mira", nil, 85)[0]
+	addr := "mira@" + scenario.Domain
+	for range 9 { // the new key on day 0, confirmed on day 1; the old key's date is day 10
+		h.Day()
+	}
+	// Day 9, before the run: the mailbox is gone, and another email of the account bounces.
+	h.W.SetBounce(addr, true)
+	raw := "From: rotator@" + scenario.Domain + "\r\nTo: " + addr + "\r\nSubject: monthly report\r\n\r\nHello.\r\n"
+	if _, err := h.W.SES().SendEmail(context.Background(), &sesv2.SendEmailInput{Destination: &sestypes.Destination{ToAddresses: []string{addr}},
+		Content: &sestypes.EmailContent{Raw: &sestypes.RawMessage{Data: []byte(raw)}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Now = h.Now.Add(time.Hour)
+	if listed, err := (rotate.SESBounces{SES: h.W.SES()}).Suppressed(context.Background(), addr); err != nil || !listed {
+		t.Fatalf("mira's address is not on the suppression list after a bounce: %v, %v", listed, err)
+	}
+	h.Day() // day 9
+	sends := len(h.W.Messages())
+	h.Day() // day 10
+	if h.Keys("mira")[old] != types.StatusTypeInactive {
+		t.Errorf("day 10: the old key %s is %s; want it deactivated on the day the warning delivered on day 0 gave", old, h.Keys("mira")[old])
+	}
+	for _, m := range h.W.Messages()[sends:] {
+		if strings.Contains(string(m.Raw), "will be deactivated on") {
+			t.Errorf("day 10: another deactivation day announced to an address on the suppression list:\n%s", m.Raw)
+		}
+	}
 }

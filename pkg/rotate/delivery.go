@@ -126,7 +126,7 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 		e.Log.WarnContext(ctx, "new key's email not confirmed", "account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID, "reason", why)
 		return false, nil
 	} else if e.Bounces != nil {
-		bounced, err := e.Bounces.Suppressed(ctx, p.SentTo)
+		bounced, _, err := e.Bounces.SuppressedSince(ctx, p.SentTo)
 		if err != nil {
 			return false, fmt.Errorf("check whether mail to the owner of %s bounced: %w", p.UserName, err)
 		}

@@ -44,7 +44,9 @@ type IAMAPI interface {
 // Bounces tells whether mail to an address bounced or drew a complaint (SES's suppression
 // list): SES accepting a message is not its delivery.
 type Bounces interface {
-	Suppressed(ctx context.Context, address string) (bool, error)
+	// SuppressedSince reports whether address is on the list, and since when (zero: SES
+	// did not say).
+	SuppressedSince(ctx context.Context, address string) (bool, time.Time, error)
 }
 
 // Rotator processes one account.

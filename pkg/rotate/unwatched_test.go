@@ -72,3 +72,25 @@ func TestNewKeyEmailSentWhileBouncesAreNotSuppressedCountsOnceTheKeyIsUsed(t *te
 			old, len(h.W.Bounced("jane@"+scenario.Domain)))
 	}
 }
+
+// TestNewKeyEmailProvenByUseCountsInARunThatCannotSeeBounces: a run that cannot see bounces
+// (SES does not suppress BOUNCE for the rotator's mail) counts no warning it cannot confirm,
+// but the new-key email of a key used since reached its owner whatever SES shows or could
+// show: the old key goes on the day that email told, also in such a run.
+func TestNewKeyEmailProvenByUseCountsInARunThatCannotSeeBounces(t *testing.T) {
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.User("nina", nil, 85)[0]
+	h.Day() // the new key is made and emailed; the old key's day is day 10
+	got := h.Received("nina")
+	if len(got) != 1 {
+		t.Fatalf("nina received %v, want the new key", got)
+	}
+	for day := 1; day <= 10; day++ {
+		scenario.Must(h.W.UseKey(scenario.Account, got[0], h.Now.Add(-time.Hour), "s3", "us-east-1"))
+		h.Day()
+	}
+	if h.Keys("nina")[old] == types.StatusTypeActive {
+		t.Errorf("day 10: the old key %s is still active, its day told in the new-key email that reached nina (the new key was used)", old)
+	}
+}

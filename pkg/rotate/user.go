@@ -43,6 +43,9 @@ type userRun struct {
 	// delivery confirmed is not enough: the DeliveryFailed notice gave the day, which holds
 	// unless a NewKeyIssued notice delivered since gave another (history.Superseded).
 	replaced map[string]bool
+	// provenByUse are the notices whose email reached the owner, the key it came with used
+	// since (confirmedByUse): delivered, whatever SES's suppression list shows.
+	provenByUse []policy.NoticeRef
 }
 
 // givenUp records why delivery (to the application's secret, or else to the owner's address)
@@ -269,6 +272,7 @@ func (ur *userRun) confirmedByUse(email string) {
 		}
 		ur.u.NoticesUnconfirmed = slices.DeleteFunc(ur.u.NoticesUnconfirmed, func(r policy.NoticeRef) bool { return r == s.NoticeRef })
 		ur.u.NoticesSent = append(ur.u.NoticesSent, s.NoticeRef)
+		ur.provenByUse = append(ur.provenByUse, s.NoticeRef)
 		if history.SameDay(s.On, ur.run.Now) {
 			ur.u.NoticesSentToday = append(ur.u.NoticesSentToday, s.NoticeRef)
 		}
@@ -375,19 +379,36 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 		return up, nil
 	}
 	// A run that cannot see bounces (Run.BouncesSuppressed) cannot tell a delivered notice
-	// from one that bounced: none counts, and the action waits for the bounded wait.
+	// from one that bounced: none counts (but those proven delivered), and the action waits
+	// for the bounded wait.
+	var listed time.Time // when the address was put on the suppression list (zero: unknown)
 	unheard := e.bounceProblem()
 	if unheard == "" {
-		bounced, err := e.Bounces.Suppressed(ctx, up.Email)
+		bounced, since, err := e.Bounces.SuppressedSince(ctx, up.Email)
 		if err != nil || !bounced {
 			return up, err
 		}
+		listed = since
 		unheard = fmt.Sprintf("the owner's address %s is on SES's suppression list (mail to it bounced) and nothing the rotator sends reaches it", up.Email)
 	}
 	u := ur.u
 	// Not counted as delivered, they may still have been read: a day they gave holds. What
 	// was sent is not sent again to the bouncing address (nor on every re-run), and the
 	// report gives the day the action waits for, and why (policy.User.Unheard).
+	u.NoticesSent, u.NoticesSentToday, u.NoticesUnconfirmed = nil, nil, slices.Clone(ur.u.NoticesUnconfirmed)
+	for _, ref := range ur.u.NoticesSent {
+		if !ur.arrived(ref, listed) {
+			u.NoticesUnconfirmed = append(u.NoticesUnconfirmed, ref)
+			continue
+		}
+		u.NoticesSent = append(u.NoticesSent, ref)
+		if slices.Contains(ur.u.NoticesSentToday, ref) {
+			u.NoticesSentToday = append(u.NoticesSentToday, ref)
+		}
+	}
+	if len(u.NoticesSent) == len(ur.u.NoticesSent) {
+		return up, nil // every notice the plan rests on reached the owner before the bounce
+	}
 	u.Unheard, ur.unheard = unheard, true
 	plan, err := policy.PlanUsers([]policy.User{u}, e.cfg, e.run.Now)
 	if err != nil {
@@ -404,6 +425,34 @@ func (ur *userRun) unlessBounced(ctx context.Context, up policy.UserPlan) (polic
 		})
 	}
 	return replanned, nil
+}
+
+// arrived reports whether the notice ref, delivered as far as the rotator saw when it counted
+// it, reached the owner although the address is on SES's suppression list since listed (zero:
+// unknown, or a run that cannot see bounces): its email was proven to arrive (confirmedByUse),
+// or it was sent on a day before the day before the address was listed. The rotator takes an
+// email as delivered once the address is off the list on a later day than the send (the
+// delivery of a key is confirmed so): had this one bounced, SES would have listed the address
+// then, not a whole day later. The bounce is of a later email, which takes back no warning
+// delivered before it; and every run of a day counts such a warning alike, also a re-run that
+// is the first to see the bounce of an earlier run's email of the day (campaign seed 63, day
+// 12: a TagsFull reminder of a user whose deactivation waited for room in its tags bounced, and
+// the day's third run announced the deactivation anew).
+func (ur *userRun) arrived(ref policy.NoticeRef, listed time.Time) bool {
+	if slices.Contains(ur.provenByUse, ref) {
+		return true
+	}
+	if listed.IsZero() {
+		return false
+	}
+	email, _ := policy.OwnerEmail(ur.u.Tags, ur.cfg)
+	for _, s := range history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)) {
+		if s.NoticeRef == ref && !s.Unconfirmed && s.To == history.AddressDigest(email) && !s.On.IsZero() &&
+			s.On.UTC().Truncate(24*time.Hour).AddDate(0, 0, 2).Compare(listed.UTC().Truncate(24*time.Hour)) <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // unlessUnwatched drops, in a run that cannot see bounces, the notices the owner was already
