@@ -17,6 +17,7 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
@@ -513,5 +514,62 @@ func compareWithModel(t *testing.T, reference string, ref, model *backend) {
 		if fromModel != fromRef {
 			t.Errorf("%s:\n %s: %s\n    model: %s", step.name, reference, fromRef, fromModel)
 		}
+	}
+}
+
+// kmsDeniedWriteOnModel is the same write on the model: a secret whose KMS key denies the
+// member role's writes (DenyMemberWrites, DenyByKMSKey).
+func kmsDeniedWriteOnModel(n names) string {
+	w := New(time.Now, 1)
+	name := n.secrets + "/cmk"
+	ctx := context.Background()
+	if _, err := w.SecretsIn(standInAccount).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
+		Tags: []smtypes.Tag{{Key: aws.String(config.AppSecretOptInTag), Value: aws.String(n.user)}}}); err != nil {
+		return "model: " + err.Error()
+	}
+	if err := w.DenyMemberWrites(standInAccount, name, DenyByKMSKey); err != nil {
+		return "model: " + err.Error()
+	}
+	_, err := w.MemberSecretsIn(standInAccount).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(`{"v":1}`)})
+	return outcome(err, "written")
+}
+
+// removeContractResources deletes what the sequence created: the user's access keys, the
+// user, and every secret under the run's prefix, without a recovery window.
+func removeContractResources(t *testing.T, iamClient *iam.Client, secrets *secretsmanager.Client, n names) {
+	ctx := context.Background()
+	keys, err := iamClient.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &n.user})
+	if err == nil {
+		for _, k := range keys.AccessKeyMetadata {
+			if _, err := iamClient.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &n.user, AccessKeyId: k.AccessKeyId}); err != nil {
+				t.Errorf("clean up: delete key %s of %s: %v", aws.ToString(k.AccessKeyId), n.user, err)
+			}
+		}
+		if _, err := iamClient.DeleteUser(ctx, &iam.DeleteUserInput{UserName: &n.user}); err != nil {
+			t.Errorf("clean up: delete user %s: %v", n.user, err)
+		}
+	}
+	pages := secretsmanager.NewListSecretsPaginator(secrets, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true),
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{n.secrets + "/"}}}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Errorf("clean up: list secrets under %s/: %v", n.secrets, err)
+			return
+		}
+		for _, s := range page.SecretList {
+			if _, err := secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: s.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+				t.Errorf("clean up: delete secret %s: %v", aws.ToString(s.Name), err)
+			}
+		}
+	}
+}
+
+// TestKMSDeniedWriteOnTheModel: the model's half of make aws-contract's step "a secret whose
+// customer managed key denies the write" answers as AWS documents a KMS key that denies the
+// caller (AccessDeniedException, "Access to KMS is not allowed").
+func TestKMSDeniedWriteOnTheModel(t *testing.T) {
+	if got := kmsDeniedWriteOnModel(standInNames); got != "error AccessDeniedException" {
+		t.Errorf("PutSecretValue that the secret's KMS key denies: %s, want error AccessDeniedException", got)
 	}
 }
