@@ -41,7 +41,7 @@ const (
 
 // secretName is what Secrets Manager allows in a secret's name (no ARN: the secret is in the
 // user's own account).
-var secretName = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
+var secretName = regexp.MustCompile(`^[` + config.SecretNameChars + `]{1,512}$`)
 
 // Target returns the name of the secret the user's tags deliver new keys to, or "" when
 // they go by email; the tag's key counts in any case, as IAM compares user tag keys. A tag
