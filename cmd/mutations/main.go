@@ -1,14 +1,15 @@
-// Command mutations measures docs/policy.md's mutation table: it takes a snapshot of the
+// Command mutations measures docs/policy.md's mutation table. It takes a snapshot of the
 // working tree (the files git tracks, as they are on disk when it starts); for each patch in
-// sim/mutations it copies the snapshot, undoes
-// one fix by applying the patch, runs the fault campaign (cmd/faults) on the copy and compares
-// its violations with the campaign of the unpatched copy. A fix is caught when undoing it adds
-// violations of the invariant it keeps (the patch's "Keeps:" line). It prints one markdown row
-// per patch, with the tests its "Tests:" line names that fail on it too (each is run on the
-// patched copy: one that passes is struck through), and exits 1 when a patch no longer applies or a fix is not caught.
+// sim/mutations it copies the snapshot, undoes one fix by applying the patch, runs the fault
+// campaign (cmd/faults) on the copy and compares its violations with the campaign of the
+// unpatched copy. A fix is caught when undoing it adds violations of an invariant it keeps
+// (the patch's "Keeps:" line, invariants separated by ";"). It prints one markdown row per
+// patch, with the tests its "Tests:" line names, each run on the patched copy (one that
+// passes is struck through), and exits 1 when a patch no longer applies, names a test that
+// does not run, or undoes a fix the campaign does not catch.
 //
 //	go run ./cmd/mutations                 # every patch, 20 seeds (the campaign of make test)
-//	go run ./cmd/mutations -only item-2    # the patches whose name contains item-2
+//	go run ./cmd/mutations -only item-2,item-3    # the patches whose name contains item-2 or item-3
 //
 // A patch is a unified diff (git diff) after a header of "Key: value" lines:
 //
@@ -53,7 +54,7 @@ type outcome struct {
 
 func main() {
 	seeds := flag.Int("seeds", 20, "seeds per campaign (20 is make test's campaign)")
-	only := flag.String("only", "", "run only the patches whose file name contains this")
+	only := flag.String("only", "", "run only the patches whose file name contains one of these (comma-separated)")
 	dir := flag.String("dir", "sim/mutations", "the directory of patches")
 	flag.Parse()
 	// Interrupted, it stops the campaign or tests under way, with everything they started.
@@ -121,7 +122,11 @@ func measure(ctx context.Context, dir, only string, seeds int) (missed, mend int
 			fmt.Printf("| %s | %s | %s | %v | **no** | %s |\n", m.name, m.fix, m.undone, err, m.tests)
 			continue
 		}
-		added := got.ByInvariant[m.keep] - base.ByInvariant[m.keep]
+		added := 0
+		for inv := range strings.SplitSeq(m.keep, ";") {
+			inv = strings.TrimSpace(inv)
+			added += got.ByInvariant[inv] - base.ByInvariant[inv]
+		}
 		caught := "yes"
 		if added <= 0 {
 			caught = "**no**"
@@ -142,7 +147,7 @@ func load(dir, only string) ([]mutation, error) {
 	var out []mutation
 	for _, p := range paths {
 		name := strings.TrimSuffix(filepath.Base(p), ".patch")
-		if !strings.Contains(name, only) {
+		if !slices.ContainsFunc(strings.Split(only, ","), func(part string) bool { return strings.Contains(name, part) }) {
 			continue
 		}
 		m, err := header(p)
