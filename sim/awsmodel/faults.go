@@ -144,12 +144,12 @@ var (
 	}{
 		serviceIAM: {400, "Throttling"}, serviceSecrets: {400, "ThrottlingException"},
 		serviceSES: {429, "TooManyRequestsException"}, serviceS3: {503, "SlowDown"},
-		serviceOrganizations: {400, "TooManyRequestsException"},
+		serviceOrganizations: {400, "TooManyRequestsException"}, serviceSSM: {400, "ThrottlingException"},
 	}
 	serverCodes = map[string]string{
 		serviceIAM: "ServiceFailure", serviceSecrets: "InternalServiceError",
 		serviceSES: "InternalServiceErrorException", serviceS3: "InternalError",
-		serviceOrganizations: "ServiceException",
+		serviceOrganizations: "ServiceException", serviceSSM: "InternalServerError",
 	}
 )
 
