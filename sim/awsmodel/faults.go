@@ -36,7 +36,7 @@ var writeOps = map[string]bool{
 	"CreateAccessKey": true, "UpdateAccessKey": true, "DeleteAccessKey": true,
 	"TagUser": true, "UntagUser": true, "GenerateCredentialReport": true,
 	"CreateSecret": true, "PutSecretValue": true, "DeleteSecret": true, "RestoreSecret": true, "TagResource": true, "UntagResource": true,
-	"SendEmail": true, "PutObject": true, "DeleteObject": true,
+	"SendEmail": true, "PutObject": true, "DeleteObject": true, "PutParameter": true,
 }
 
 func (c Call) String() string {

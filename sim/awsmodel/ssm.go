@@ -62,6 +62,8 @@ type Parameter struct {
 	Tags        map[string]string
 	// Versions is how many versions SSM keeps.
 	Versions int
+	// MemberWriteDenied says what denies NotifyUser's role its writes (DenyMemberParamWrites).
+	MemberWriteDenied string
 }
 
 // SSM is an SSM client of one account, as the rotator's member roles (member) or anyone else
@@ -298,5 +300,5 @@ func (w *World) AppParameter(account, name string) (Parameter, bool) {
 	}
 	v := p.current()
 	return Parameter{Name: name, Type: string(p.typ), Value: v.value, Version: v.version, Description: v.description, KeyID: v.keyID,
-		Tags: maps.Clone(p.tags), Versions: len(p.versions)}, true
+		Tags: maps.Clone(p.tags), Versions: len(p.versions), MemberWriteDenied: p.memberWriteDenied}, true
 }
