@@ -139,16 +139,10 @@ func (p *parameter) Check(ctx context.Context, user string) error {
 
 // Put overwrites the parameter with the key, as a SecureString under the parameter's own KMS
 // key and tier, described as ParamDescription(keyID, current version + 1). A write that
-// landed on another version (another writer in between) is an error to retry, not a
-// delivery: its description names a version it is not.
+// landed on another version (another writer in between) holds the key under a description
+// that names another version: it is written once more at once, and if that too is raced,
+// it is an error to retry, not a delivery.
 func (p *parameter) Put(ctx context.Context, user, keyID string, secretAccessKey secret.Secret) error {
-	meta, err := p.describe(ctx)
-	switch {
-	case err != nil:
-		return err
-	case meta == nil:
-		return p.refused(user, "it does not exist in the user's account")
-	}
 	body, err := json.Marshal(struct {
 		AccessKeyID     string `json:"AccessKeyId"`
 		SecretAccessKey string `json:"SecretAccessKey"`
@@ -156,21 +150,32 @@ func (p *parameter) Put(ctx context.Context, user, keyID string, secretAccessKey
 	if err != nil {
 		return fmt.Errorf("encode key %s for parameter %s: %w", keyID, p.name, err)
 	}
-	next := meta.Version + 1
-	out, err := p.ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(string(body)),
-		Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), KeyId: meta.KeyId, Tier: meta.Tier,
-		Description: aws.String(ParamDescription(keyID, next))})
-	if err != nil {
-		if refused := p.writeRefusal(err, user); refused != nil {
-			return refused
+	var raced error
+	for range 2 {
+		meta, err := p.describe(ctx)
+		switch {
+		case err != nil:
+			return err
+		case meta == nil:
+			return p.refused(user, "it does not exist in the user's account")
 		}
-		return fmt.Errorf("write key %s of %s to parameter %s: %w", keyID, user, p.name, err)
-	}
-	if out.Version != next {
-		return fmt.Errorf("write key %s of %s to parameter %s: written as version %d, not %d (another write in between): written again on a retry",
+		next := meta.Version + 1
+		out, err := p.ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(string(body)),
+			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), KeyId: meta.KeyId, Tier: meta.Tier,
+			Description: aws.String(ParamDescription(keyID, next))})
+		if err != nil {
+			if refused := p.writeRefusal(err, user); refused != nil {
+				return refused
+			}
+			return fmt.Errorf("write key %s of %s to parameter %s: %w", keyID, user, p.name, err)
+		}
+		if out.Version == next {
+			return nil
+		}
+		raced = fmt.Errorf("write key %s of %s to parameter %s: written as version %d, not %d (another write in between): written again on a retry",
 			keyID, user, p.name, out.Version, next)
 	}
-	return nil
+	return raced
 }
 
 // writeRefusal is the refusal of a PutParameter made once Check found the parameter opting
