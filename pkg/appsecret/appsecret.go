@@ -56,9 +56,12 @@ func Target(tags policy.Tags) (string, error) {
 	if name, found := strings.CutPrefix(value, ParamScheme); found && validParamName(name) {
 		return value, nil
 	}
+	if prefix, found := strings.CutPrefix(value, PairScheme); found && validPairPrefix(prefix) {
+		return value, nil
+	}
 	name, found := strings.CutPrefix(value, Scheme)
 	if !found || !secretName.MatchString(name) {
-		return "", fmt.Errorf("tag %s %q is not %s<secret name> or %s<parameter name>: no key is delivered to it", key, value, Scheme, ParamScheme)
+		return "", fmt.Errorf("tag %s %q is not %s<secret name>, %s<parameter name> or %s<prefix>: no key is delivered to it", key, value, Scheme, ParamScheme, PairScheme)
 	}
 	return name, nil
 }

@@ -39,11 +39,14 @@ type Clients struct {
 	Params  ParamAPI
 }
 
-// Open is the destination to (handoff.Pending.DeliverTo, Target): a secret's bare name, or
-// ParamScheme and a parameter's name.
+// Open is the destination to (handoff.Pending.DeliverTo, Target): a secret's bare name,
+// ParamScheme and a parameter's name, or PairScheme and a pair's prefix.
 func (c Clients) Open(to string) Destination {
 	if name, ok := strings.CutPrefix(to, ParamScheme); ok {
 		return &parameter{ps: c.Params, name: name}
+	}
+	if prefix, ok := strings.CutPrefix(to, PairScheme); ok {
+		return openPair(c.Params, prefix)
 	}
 	return &secretDest{sm: c.Secrets, name: to}
 }

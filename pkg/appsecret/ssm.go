@@ -64,6 +64,19 @@ func ParamDescription(keyID string, version int64) string {
 type parameter struct {
 	ps   ParamAPI
 	name string
+	// value is what the parameter takes of a key (nil: the key as JSON, keyJSON).
+	value func(keyID string, secretAccessKey secret.Secret) string
+	// plain: a String parameter is accepted and written as one (the key ID of a pair).
+	plain bool
+}
+
+// keyJSON is the key as {"AccessKeyId": ..., "SecretAccessKey": ...}, as a secret holds it.
+func keyJSON(keyID string, secretAccessKey secret.Secret) string {
+	body, _ := json.Marshal(struct {
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string `json:"SecretAccessKey"`
+	}{keyID, secretAccessKey.Reveal()}) // strings only: cannot fail
+	return string(body)
 }
 
 func (p *parameter) Tag() string    { return ParamScheme + p.name }
@@ -131,6 +144,7 @@ func (p *parameter) Check(ctx context.Context, user string) error {
 		return err
 	case meta == nil:
 		return p.refused(user, "it does not exist in the user's account")
+	case meta.Type == ssmtypes.ParameterTypeString && p.plain:
 	case meta.Type != ssmtypes.ParameterTypeSecureString:
 		return p.refused(user, fmt.Sprintf("it is a %s parameter, not a SecureString: the rotator writes keys only encrypted", meta.Type))
 	}
@@ -143,13 +157,11 @@ func (p *parameter) Check(ctx context.Context, user string) error {
 // that names another version: it is written once more at once, and if that too is raced,
 // it is an error to retry, not a delivery.
 func (p *parameter) Put(ctx context.Context, user, keyID string, secretAccessKey secret.Secret) error {
-	body, err := json.Marshal(struct {
-		AccessKeyID     string `json:"AccessKeyId"`
-		SecretAccessKey string `json:"SecretAccessKey"`
-	}{keyID, secretAccessKey.Reveal()})
-	if err != nil {
-		return fmt.Errorf("encode key %s for parameter %s: %w", keyID, p.name, err)
+	encode := p.value
+	if encode == nil {
+		encode = keyJSON
 	}
+	value := encode(keyID, secretAccessKey)
 	var raced error
 	for range 2 {
 		meta, err := p.describe(ctx)
@@ -160,9 +172,13 @@ func (p *parameter) Put(ctx context.Context, user, keyID string, secretAccessKey
 			return p.refused(user, "it does not exist in the user's account")
 		}
 		next := meta.Version + 1
-		out, err := p.ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(string(body)),
+		in := &ssm.PutParameterInput{Name: aws.String(p.name), Value: aws.String(value),
 			Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true), KeyId: meta.KeyId, Tier: meta.Tier,
-			Description: aws.String(ParamDescription(keyID, next))})
+			Description: aws.String(ParamDescription(keyID, next))}
+		if p.plain && meta.Type == ssmtypes.ParameterTypeString {
+			in.Type, in.KeyId = ssmtypes.ParameterTypeString, nil // a key ID is no secret
+		}
+		out, err := p.ps.PutParameter(ctx, in)
 		if err != nil {
 			if refused := p.writeRefusal(err, user); refused != nil {
 				return refused

@@ -198,3 +198,48 @@ func TestParameterDeliveryUnderFaults(t *testing.T) {
 		t.Error("a parameter value reached the logs")
 	}
 }
+
+// KeyDelivery = ssm-pair:<prefix>: the key ID and the secret access key each in its own
+// parameter, checked, written and confirmed as the one parameter is, the old key going on
+// its day once both hold the successor.
+func TestKeyGoesToTheParameterPairAndTheOldKeyIsDeactivatedOnItsDay(t *testing.T) {
+	h := scenario.New(t)
+	old := h.PairUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.Day()
+	got, secretKey := h.PairReads("ci")
+	if got == old || h.Keys("ci")[got] != types.StatusTypeActive || secretKey == "original" || secretKey == "" {
+		t.Fatalf("after the run the application reads %s (secret changed: %v), want the new active key (keys %v)", got, secretKey != "original", h.Keys("ci"))
+	}
+	if p, _ := h.W.AppParameter(scenario.Account, "/app/ci/aws_access_key_id"); p.Type != "String" || p.Version != 2 {
+		t.Errorf("the key ID's parameter after the write: %+v, want a String's version 2", p)
+	}
+	if subjects := h.Subjects("ci"); len(subjects) != 1 || !strings.Contains(subjects[0], "is in SSM parameters /app/ci/aws_access_key_id and /app/ci/aws_secret_access_key") {
+		t.Errorf("the owner got %q, want one notice naming the two parameters", subjects)
+	}
+	for day := 1; day < 10; day++ {
+		h.Day()
+		if h.Keys("ci")[old] != types.StatusTypeActive {
+			t.Fatalf("the old key %s was deactivated on day %d, before its date", old, day)
+		}
+	}
+	h.Day()
+	if id, _ := h.PairReads("ci"); h.Keys("ci")[old] != types.StatusTypeInactive || id != got {
+		t.Errorf("on its day the old key must be inactive and the application's key active: keys %v, application reads %s", h.Keys("ci"), id)
+	}
+	if strings.Contains(h.Logs.String(), secretKey) {
+		t.Error("the secret access key reached the logs")
+	}
+}
+
+// One parameter of the pair that does not opt in refuses the pair: no key is made, the owner
+// is told.
+func TestParameterPairWithoutOptInOnOneIsRefused(t *testing.T) {
+	h := scenario.New(t)
+	h.PairUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)
+	scenario.Must(h.W.SetAppParameterTag(scenario.Account, "/app/ci/aws_secret_access_key", appsecret.OptInTag, ""))
+	res, notes := h.ScanWith(t.Context())
+	h.Notify(notes)
+	if len(h.Keys("ci")) != 1 || len(res.Users) != 1 || !strings.Contains(res.Users[0].EmailProblem, "parameter /app/ci/aws_secret_access_key refuses the keys of ci") || h.ToldOfFailure("ci") != 1 {
+		t.Errorf("keys %v, result %+v, owner told %d times: want no key, the refusal reported and told", h.Keys("ci"), res.Users, h.ToldOfFailure("ci"))
+	}
+}

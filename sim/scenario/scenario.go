@@ -195,6 +195,30 @@ func (h *Harness) ParamReads(name string) string {
 	return v.AccessKeyID
 }
 
+// PairUser makes a user whose KeyDelivery tag names the SSM parameter pair /app/<name>
+// (ssm-pair:), and its two parameters: /app/<name>/aws_access_key_id, a String, and
+// /app/<name>/aws_secret_access_key, a SecureString, holding the user's first key, each
+// tagged with optIn (nil: none); it returns the keys.
+func (h *Harness) PairUser(name string, optIn map[string]string, ages ...int) []string {
+	h.T.Helper()
+	ids := h.User(name, map[string]string{appsecret.DeliveryTag: appsecret.PairScheme + "/app/" + name}, ages...)
+	Must(h.W.CreateAppParameter(Account, "/app/"+name+"/"+appsecret.PairKeyIDName, "String", ids[0], optIn))
+	Must(h.W.CreateAppParameter(Account, "/app/"+name+"/"+appsecret.PairSecretName, "SecureString", "original", optIn))
+	return ids
+}
+
+// PairReads returns the key ID and the secret access key the application reads from its
+// parameter pair /app/<name>.
+func (h *Harness) PairReads(name string) (keyID, secretAccessKey string) {
+	h.T.Helper()
+	id, ok1 := h.W.AppParameter(Account, "/app/"+name+"/"+appsecret.PairKeyIDName)
+	key, ok2 := h.W.AppParameter(Account, "/app/"+name+"/"+appsecret.PairSecretName)
+	if !ok1 || !ok2 {
+		h.T.Fatalf("the parameter pair /app/%s does not exist", name)
+	}
+	return id.Value, key.Value
+}
+
 // clock is the harness's time.
 func (h *Harness) clock() time.Time { return h.Now }
 
