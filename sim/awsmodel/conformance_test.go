@@ -35,7 +35,7 @@ type backend struct {
 		handoff.Reader
 		appsecret.API
 	}
-	// params is SSM (nil: the SSM steps are skipped on both sides, as on AWS for now).
+	// params is SSM (nil: the SSM steps are skipped).
 	params appsecret.ParamAPI
 	// now is the backend's clock.
 	now func() time.Time
