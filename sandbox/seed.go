@@ -514,10 +514,34 @@ func (s *seeder) users(ctx context.Context, account, id string, users []User) er
 	return nil
 }
 
-// stackSetMarker is the template of the stand-in's member-role StackSet: the seeder creates
-// the roles themselves (memberRole), so that its instances only say where the StackSet
-// deployed, as keyrotator preflight reads them.
-const stackSetMarker = `{"Resources":{"Marker":{"Type":"AWS::SSM::Parameter","Properties":{"Name":"/iam-access-key-rotator/member-role-stackset","Type":"String","Value":"deployed"}}}}`
+// memberRolesTemplate is the template of the stand-in's member-role StackSet: the member
+// roles' names and trust as synthesized (policies.json), which keyrotator preflight reads.
+// The seeder creates the roles themselves, with their permissions (memberRole), and only
+// where the scenario has them: moto would deploy the template's roles in every account, so
+// they stand under a condition that never holds, and the instances only say where the
+// StackSet deployed.
+func (s *seeder) memberRolesTemplate() (string, error) {
+	file, err := permissions.Load()
+	if err != nil {
+		return "", err
+	}
+	resources := map[string]any{}
+	for logicalID, name := range map[string]string{"MemberRole": permissions.MemberRole, "NotifyMemberRole": permissions.NotifyMemberRole} {
+		synthesized, err := file.Role(name)
+		if err != nil {
+			return "", err
+		}
+		role, err := synthesized.Resolve(s.out.Settings.Bindings().With(permissions.AccountID, s.mgmtID))
+		if err != nil {
+			return "", err
+		}
+		resources[logicalID] = map[string]any{"Type": "AWS::IAM::Role", "Condition": "DeployedByTheSeeder",
+			"Properties": map[string]any{"RoleName": role.RoleName, "AssumeRolePolicyDocument": role.Trust}}
+	}
+	template, err := json.Marshal(map[string]any{"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources,
+		"Conditions": map[string]any{"DeployedByTheSeeder": map[string]any{"Fn::Equals": []string{"stand-in", "AWS"}}}})
+	return string(template), err
+}
 
 // RoleTakenReason is how a StackSet instance's StatusReason reads when the member role's name
 // was taken in the account before the StackSet came.
@@ -529,9 +553,13 @@ func RoleTakenReason(role string) string {
 // member account below root, as the management stack's deployment leaves it; in an account
 // without the member role (noMemberRole) the instance failed: the role's name was taken.
 func (s *seeder) stackSet(ctx context.Context, base aws.Config, sc *Scenario, root string) error {
+	template, err := s.memberRolesTemplate()
+	if err != nil {
+		return err
+	}
 	cfn := cloudformation.NewFromConfig(base)
 	if _, err := cfn.CreateStackSet(ctx, &cloudformation.CreateStackSetInput{
-		StackSetName: aws.String(statemachine.MemberStackSetName), TemplateBody: aws.String(stackSetMarker),
+		StackSetName: aws.String(statemachine.MemberStackSetName), TemplateBody: aws.String(template),
 		PermissionModel: cfntypes.PermissionModelsServiceManaged,
 		AutoDeployment:  &cfntypes.AutoDeployment{Enabled: aws.Bool(true), RetainStacksOnAccountRemoval: aws.Bool(false)},
 	}); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // Config is one simulated organization, what its people and applications do, and its
@@ -193,7 +194,7 @@ const (
 	domain       = "example.com"
 	reportBucket = "reports"
 	// configurationSet is the SES configuration set NotifyUser sends through (the stack's).
-	configurationSet = "iam-access-key-rotator-configset"
+	configurationSet = statemachine.ConfigurationSetName
 )
 
 // owner is what the simulation knows of one IAM user's owner.

@@ -205,11 +205,12 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ses := sesv2.NewFromConfig(rotatorCfg)
 	checks := append(preflight.SES(ses, *sender, *users), preflight.Bounces(ses, statemachine.ConfigurationSetName))
 	checks = append(checks, preflight.Organization(orgAPI, *stackSetAdmin)...)
+	stackSets := cloudformation.NewFromConfig(stackSetCfg)
 	checks = append(checks, selection.Exclusions(), selection.DailyRun(measured, *users, *mapConcurrency),
-		preflight.MemberRoles(cloudformation.NewFromConfig(stackSetCfg), orgAPI, selection, statemachine.MemberStackSetName, *memberRole, *stackSetAdmin != ""),
+		preflight.MemberRoles(stackSets, orgAPI, selection, statemachine.MemberStackSetName, *memberRole, *stackSetAdmin != ""),
 		preflight.Schedule(eventbridge.NewFromConfig(rotatorCfg), statemachine.ScheduleRuleName))
 	if caller, err := rotatorAccount(ctx, rotatorCfg); err != nil {
-		for _, name := range []string{"hand-off key policy", "recent runs"} {
+		for _, name := range []string{"member role trust", "hand-off key policy", "recent runs"} {
 			checks = append(checks, func(context.Context) preflight.Result {
 				return preflight.Result{Check: name, Verdict: preflight.CannotTell, Detail: err.Error(),
 					Fix: "give preflight credentials of the rotator's account (sts:GetCallerIdentity)"}
@@ -218,7 +219,8 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		stateMachine := arn.ARN{Partition: caller.Partition, Service: "states", Region: rotatorCfg.Region, AccountID: caller.AccountID,
 			Resource: "stateMachine:" + statemachine.Name}.String()
-		checks = append(checks, preflight.HandoffKey(kms.NewFromConfig(rotatorCfg), caller.AccountID, caller.Partition),
+		checks = append(checks, preflight.MemberTrust(stackSets, statemachine.MemberStackSetName, *memberRole, caller.AccountID, caller.Partition, *stackSetAdmin != ""),
+			preflight.HandoffKey(kms.NewFromConfig(rotatorCfg), caller.AccountID, caller.Partition),
 			preflight.RecentRuns(sfn.NewFromConfig(rotatorCfg), stateMachine, time.Now()))
 	}
 	results := preflight.Run(ctx, checks)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -112,8 +113,8 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	// Before the deploy: no schedule, no state machine.
 	untold["daily schedule"], untold["recent runs"], untold["hand-off key policy"] = true, true, true
 	code, got := run("--users", "1000")
-	if len(got) != 13 {
-		t.Fatalf("%d checks, want 13: %v", len(got), got)
+	if len(got) != 14 {
+		t.Fatalf("%d checks, want 14: %v", len(got), got)
 	}
 	expect("seeded", code, got)
 	if r := got["daily run: cost and duration"]; !strings.Contains(r.Detail, "1000 users: an ordinary day $") {
@@ -207,6 +208,39 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 		t.Errorf("the statement is not named, or no fix given: %+v", r)
 	}
 	putKeyPolicy(keyPolicy())
+
+	// The member role's StackSet, changed to trust another account too.
+	stackSets := cloudformation.NewFromConfig(cfg)
+	described, err := stackSets.DescribeStackSet(ctx, &cloudformation.DescribeStackSetInput{StackSetName: aws.String(statemachine.MemberStackSetName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synthesized := aws.ToString(described.StackSet.TemplateBody)
+	updateStackSet := func(template string) {
+		t.Helper()
+		if _, err := stackSets.UpdateStackSet(ctx, &cloudformation.UpdateStackSetInput{StackSetName: aws.String(statemachine.MemberStackSetName),
+			TemplateBody: aws.String(template)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var template map[string]any
+	if err := json.Unmarshal([]byte(synthesized), &template); err != nil {
+		t.Fatal(err)
+	}
+	trust := template["Resources"].(map[string]any)["MemberRole"].(map[string]any)["Properties"].(map[string]any)["AssumeRolePolicyDocument"].(map[string]any)
+	trust["Statement"] = append(trust["Statement"].([]any), map[string]any{"Sid": "BreakGlass", "Effect": "Allow", "Action": "sts:AssumeRole",
+		"Principal": map[string]any{"AWS": "arn:aws:iam::999999999999:root"}})
+	changed, err := json.Marshal(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateStackSet(string(changed))
+	code, got = run("--users", "1000")
+	expect("the member role trusts another account", code, got, "member role trust")
+	if r := got["member role trust"]; !strings.Contains(r.Detail, "arn:aws:iam::999999999999:root") {
+		t.Errorf("the principal is not named: %+v", r)
+	}
+	updateStackSet(synthesized)
 
 	if _, err := events.DisableRule(ctx, &eventbridge.DisableRuleInput{Name: aws.String(statemachine.ScheduleRuleName)}); err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ const (
 
 // secretName is what Secrets Manager allows in a secret's name (no ARN: the secret is in the
 // user's own account).
-var secretName = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
+var secretName = regexp.MustCompile(`^[` + config.SecretNameChars + `]{1,512}$`)
 
 // Target returns where the user's tags deliver new keys to, or "" when they go by email: the
 // name of a secret, or ssm:<name> for an SSM parameter (Clients.Open); the tag's key counts in any case, as IAM compares user tag keys. A tag

@@ -83,6 +83,10 @@ func NotifyMemberRoleName(memberRoleName string) string { return memberRoleName 
 // secrets that carry this tag key (infra).
 const AppSecretOptInTag = RotatorTagKeyPrefix + "user"
 
+// SecretNameChars are the characters Secrets Manager allows in a secret's name, as a regular
+// expression's character class.
+const SecretNameChars = `\w/+=.@-`
+
 // TagKeySecretName names the secret of the rotator account that holds the key signing the
 // rotator's tags on IAM users (TagKeySecretARN, history.Seal): the stack creates it with a
 // random value, the local stand-in likewise.

@@ -58,13 +58,11 @@ func LoadDeployment(get func(key string) any) (Deployment, error) {
 	// The policy's rules between its settings (limitDays > noticePeriod), once each is valid.
 	if r.ok("limitDays") && r.ok("noticePeriod") {
 		if err := d.Policy.Validate(); err != nil {
-			for _, e := range policyFieldErrors(err, func(s Setting, problem string) {
+			r.errs = append(r.errs, policyFieldErrors(err, func(s Setting, problem string) {
 				if r.ok(s.Key) {
 					r.fail(s.Key, "%s", problem)
 				}
-			}) {
-				r.errs = append(r.errs, e)
-			}
+			})...)
 		}
 	}
 	return d, errors.Join(r.errs...)

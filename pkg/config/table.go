@@ -76,7 +76,7 @@ const (
 var (
 	arnPattern       = regexp.MustCompile(`^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:.+$`)
 	bucketPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	prefixPattern    = regexp.MustCompile(`^[\w/+=.@-]{1,400}/$`)
+	prefixPattern    = regexp.MustCompile(`^[` + SecretNameChars + `]{1,400}/$`)
 	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 	// OUPattern is an organizational unit ID, as Organizations documents it.
 	OUPattern       = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)

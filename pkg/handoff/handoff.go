@@ -150,7 +150,7 @@ type Pending struct {
 // weeks without a run reaching the account.
 const RecoveryWindowDays = 30
 
-var secretNameUnsafe = regexp.MustCompile(`[^\w/+=.@-]`)
+var secretNameUnsafe = regexp.MustCompile(`[^` + config.SecretNameChars + `]`)
 
 // Name names the secret of one new key: <prefix><account>/<user>/<key ID>.
 func Name(prefix, accountID, userName, accessKeyID string) string {

@@ -53,15 +53,8 @@ func TestWarningSentWhileBouncesAreNotSuppressedIsNotCountedLater(t *testing.T) 
 // mailbox be gone meanwhile, would bounce and hold the key past that day). Campaign seed 13
 // day 43 (user057), with the first fix of this branch.
 func TestNewKeyEmailSentWhileBouncesAreNotSuppressedCountsOnceTheKeyIsUsed(t *testing.T) {
-	h := scenario.New(t)
-	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
-	old := h.User("jane", nil, 85)[0]
-	h.Day() // the new key is made and emailed; the old key's day is day 10
-	got := h.Received("jane")
-	if len(got) != 1 {
-		t.Fatalf("jane received %v, want the new key", got)
-	}
-	scenario.Must(h.W.UseKey(scenario.Account, got[0], h.Now.Add(-time.Hour), "s3", "us-east-1"))
+	h, old, got := newKeyEmailedUnwatched(t, "jane")
+	scenario.Must(h.W.UseKey(scenario.Account, got, h.Now.Add(-time.Hour), "s3", "us-east-1"))
 	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonBounce, sestypes.SuppressionListReasonComplaint)
 	h.W.SetBounce("jane@"+scenario.Domain, true) // the mailbox is gone from here on
 	for day := 1; day <= 10; day++ {
@@ -78,19 +71,28 @@ func TestNewKeyEmailSentWhileBouncesAreNotSuppressedCountsOnceTheKeyIsUsed(t *te
 // but the new-key email of a key used since reached its owner whatever SES shows or could
 // show: the old key goes on the day that email told, also in such a run.
 func TestNewKeyEmailProvenByUseCountsInARunThatCannotSeeBounces(t *testing.T) {
-	h := scenario.New(t)
-	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
-	old := h.User("nina", nil, 85)[0]
-	h.Day() // the new key is made and emailed; the old key's day is day 10
-	got := h.Received("nina")
-	if len(got) != 1 {
-		t.Fatalf("nina received %v, want the new key", got)
-	}
+	h, old, got := newKeyEmailedUnwatched(t, "nina")
 	for day := 1; day <= 10; day++ {
-		scenario.Must(h.W.UseKey(scenario.Account, got[0], h.Now.Add(-time.Hour), "s3", "us-east-1"))
+		scenario.Must(h.W.UseKey(scenario.Account, got, h.Now.Add(-time.Hour), "s3", "us-east-1"))
 		h.Day()
 	}
 	if h.Keys("nina")[old] == types.StatusTypeActive {
 		t.Errorf("day 10: the old key %s is still active, its day told in the new-key email that reached nina (the new key was used)", old)
 	}
+}
+
+// newKeyEmailedUnwatched runs day 0 for a user with an 85-day-old key while SES does not
+// suppress BOUNCE (COMPLAINT only): the new key is made and emailed, the old key's day is day
+// 10. It returns the harness, the old key and the new key the owner received.
+func newKeyEmailedUnwatched(t *testing.T, user string) (*scenario.Harness, string, string) {
+	t.Helper()
+	h := scenario.New(t)
+	h.W.SetSuppressionReasons(sestypes.SuppressionListReasonComplaint)
+	old := h.User(user, nil, 85)[0]
+	h.Day()
+	got := h.Received(user)
+	if len(got) != 1 {
+		t.Fatalf("%s received %v, want the new key", user, got)
+	}
+	return h, old, got[0]
 }

@@ -622,37 +622,6 @@ func kmsDeniedWriteOnModel(n names) string {
 	return outcome(err, "written")
 }
 
-// removeContractResources deletes what the sequence created: the user's access keys, the
-// user, and every secret under the run's prefix, without a recovery window.
-func removeContractResources(t *testing.T, iamClient *iam.Client, secrets *secretsmanager.Client, n names) {
-	ctx := context.Background()
-	keys, err := iamClient.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: &n.user})
-	if err == nil {
-		for _, k := range keys.AccessKeyMetadata {
-			if _, err := iamClient.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: &n.user, AccessKeyId: k.AccessKeyId}); err != nil {
-				t.Errorf("clean up: delete key %s of %s: %v", aws.ToString(k.AccessKeyId), n.user, err)
-			}
-		}
-		if _, err := iamClient.DeleteUser(ctx, &iam.DeleteUserInput{UserName: &n.user}); err != nil {
-			t.Errorf("clean up: delete user %s: %v", n.user, err)
-		}
-	}
-	pages := secretsmanager.NewListSecretsPaginator(secrets, &secretsmanager.ListSecretsInput{IncludePlannedDeletion: aws.Bool(true),
-		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{n.secrets + "/"}}}})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			t.Errorf("clean up: list secrets under %s/: %v", n.secrets, err)
-			return
-		}
-		for _, s := range page.SecretList {
-			if _, err := secrets.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: s.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
-				t.Errorf("clean up: delete secret %s: %v", aws.ToString(s.Name), err)
-			}
-		}
-	}
-}
-
 // TestKMSDeniedWriteOnTheModel: the model's half of make aws-contract's step "a secret whose
 // customer managed key denies the write" answers as AWS documents a KMS key that denies the
 // caller (AccessDeniedException, "Access to KMS is not allowed").
