@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -43,10 +44,11 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 					continue
 				}
 				replaced := ur.usage(p.Replaces)
-				// The old key goes on its day, and not before the first run after the owner
-				// got the new key: a redelivery days later names that day, never one already
-				// past (invariant 8). The bounded wait still counts from p.DeactivateOn.
-				on := policy.AnnouncedDay(p.DeactivateOn, e.run.Now)
+				// The old key goes on its day, under the limit the owner has now, and not before
+				// the first run after the owner got the new key: a redelivery days later names
+				// that day, never one already past nor one the rules no longer keep (invariant
+				// 8). The bounded wait still counts from p.DeactivateOn.
+				on := policy.AnnouncedDay(ur.replacedKeysDay(up, p), e.run.Now)
 				bound = p.DeactivateOn
 				newKey, redelivery = &workflow.NewKey{AccessKeyID: id, SecretARN: p.SecretARN, ReplacesAccessKeyID: p.Replaces, DeactivateOn: on,
 					Replaced: replaced, DeliverTo: p.DeliverTo}, true
@@ -100,4 +102,23 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
 		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey, SendRate: e.run.SendRate,
 		Unconfirmed: e.bounceProblem() != ""})
+}
+
+// replacedKeysDay is the day a redelivery of p's key gives for the key it replaces
+// (YYYY-MM-DD): the day stored when the key was made, or, when the owner lengthened their limit
+// since (RotationDays), the later day the rules now give: that key's date under the limit the
+// user has now.
+func (ur *userRun) replacedKeysDay(up policy.UserPlan, p handoff.Pending) string {
+	th := ur.cfg.Timeline()
+	if up.Timeline != nil {
+		th = *up.Timeline
+	}
+	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.Replaces })
+	if i < 0 {
+		return p.DeactivateOn
+	}
+	if now := ur.u.Keys[i].CreateDate.AddDate(0, 0, th.DeactivateAt).UTC().Format(time.DateOnly); now > p.DeactivateOn {
+		return now
+	}
+	return p.DeactivateOn
 }
