@@ -398,7 +398,10 @@ def enforce_iam_as_aws():
       to a Secrets Manager call only when the tags of the secret it names meet it, as on AWS
       (a secret that does not exist has no tags); otherwise it neither allows nor denies. So
       the member role, whose grant on secrets needs the tag key key-rotator:user, is denied
-      DescribeSecret and PutSecretValue on a secret without it;
+      DescribeSecret and PutSecretValue on a secret without it. Likewise ssm:resourceTag/<key>
+      on the SSM parameter that ListTagsForResource or PutParameter names, and ssm:Overwrite
+      (StringEquals) on PutParameter's Overwrite, so that NotifyUser's role may only
+      overwrite a parameter that opts in (moto evaluates StringEquals on sts:ExternalId only);
     - a request without a body (a REST API's GET, HEAD or DELETE, such as SES v2's
       GetConfigurationSet) has its signature checked over the empty payload it was signed
       with, as AWS checks it. moto rebuilds the payload from the request's parameters, which
@@ -429,22 +432,28 @@ def enforce_iam_as_aws():
         if credential.partition("/")[0] == OPERATOR_ACCESS_KEY:
             return None
         request.secret_tags = secret_tags(self)
+        request.param = parameter_request(self)
         try:
             return original_authorize(self, iam_request_cls, resource)
         except AccessDeniedError as denied:
-            if request.secret_tags is None and not self.path.startswith("/v2/email/"):
+            if request.secret_tags is None and request.param is None and not self.path.startswith("/v2/email/"):
                 raise
-            # Secrets Manager and SES v2 speak JSON: AWS answers {"__type":
+            # Secrets Manager, SSM and SES v2 speak JSON: AWS answers {"__type":
             # "AccessDeniedException"} (moto: IAM's XML, which the SDK cannot read).
             raise JsonRESTError("AccessDeniedException", denied.message) from None
         finally:
             request.secret_tags = None
+            request.param = None
 
     original_permitted = IAMPolicyStatement.is_action_permitted
 
     def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
         tags = getattr(request, "secret_tags", None)
         if tags is not None and not resource_tag_conditions_met(self._statement.get("Condition") or {}, tags):
+            return PermissionResult.NEUTRAL
+        param = getattr(request, "param", None)
+        if param is not None and not resource_tag_conditions_met(self._statement.get("Condition") or {}, param[0],
+                                                                 SSM_TAG_CONDITION_KEY, param[1]):
             return PermissionResult.NEUTRAL
         return original_permitted(self, action, resource, principal, incoming_condition_values)
 
@@ -497,16 +506,53 @@ def secret_tags(response):
     return {t["Key"]: t["Value"] for t in (secret.tags or [])}
 
 
-def resource_tag_conditions_met(conditions, tags):
-    """Whether a statement's secretsmanager:ResourceTag/<key> conditions hold for a secret
-    with tags (the other conditions are moto's to evaluate). An operator the stand-in does not
-    evaluate on a resource tag fails the condition: the stand-in allows no more than AWS."""
+SSM_TAG_CONDITION_KEY = "ssm:resourcetag/"
+
+
+def parameter_request(response):
+    """For an SSM ListTagsForResource or PutParameter naming a parameter: the tags of that
+    parameter ({} when it does not exist) and the request's condition values (ssm:Overwrite
+    of a PutParameter); None for any other request."""
+    target = response.headers.get("X-Amz-Target", "")
+    if target not in ("AmazonSSM.ListTagsForResource", "AmazonSSM.PutParameter"):
+        return None
+    from moto.ssm.models import ssm_backends
+    try:
+        body = json.loads(response.body or "{}")
+    except (ValueError, AttributeError):
+        return {}, {}
+    context = {}
+    if target == "AmazonSSM.PutParameter":
+        name = body.get("Name")
+        context["ssm:overwrite"] = "true" if body.get("Overwrite") else "false"
+    elif body.get("ResourceType") == "Parameter":
+        name = body.get("ResourceId")
+    else:
+        return None
+    backend = ssm_backends[response.current_account][response.region]
+    if not name or backend.get_parameter(name) is None:
+        return {}, context
+    return dict(backend._resource_tags.get("Parameter", {}).get(name, {})), context
+
+
+def resource_tag_conditions_met(conditions, tags, prefix=SECRET_TAG_CONDITION_KEY, context=None):
+    """Whether a statement's <prefix><key> resource-tag conditions (secretsmanager:ResourceTag/
+    for a secret, ssm:resourceTag/ for a parameter) hold for a resource with tags, and its
+    conditions on the keys of context hold for the request (the other conditions are moto's
+    to evaluate). An operator the stand-in does not evaluate on a resource tag fails the
+    condition: the stand-in allows no more than AWS."""
+    context = context or {}
     for operator, entries in conditions.items():
         for key, expected in entries.items():
-            if not key.lower().startswith(SECRET_TAG_CONDITION_KEY):
+            if key.lower() in context:
+                expected = [expected] if isinstance(expected, str) else list(expected)
+                if operator != "StringEquals" or context[key.lower()] not in expected:
+                    return False
+                continue
+            if not key.lower().startswith(prefix):
                 continue
             expected = [expected] if isinstance(expected, str) else list(expected)
-            value = tags.get(key[len(SECRET_TAG_CONDITION_KEY):])
+            value = tags.get(key[len(prefix):])
             if operator == "Null":
                 met = (value is None) == (str(expected[0]).lower() == "true")
             elif operator == "StringEquals":

@@ -90,6 +90,22 @@ type Account struct {
 	// Secrets are applications' Secrets Manager secrets in the account, created after its
 	// users and keys: the secrets machine users' keys are delivered to (their KeyDelivery tag).
 	Secrets []Secret `json:"secrets,omitempty"`
+	// Parameters are applications' SSM parameters in the account, created after its secrets:
+	// the parameters machine users' keys are delivered to (KeyDelivery = ssm:<name>).
+	Parameters []Parameter `json:"parameters,omitempty"`
+}
+
+// Parameter is an application's SSM parameter, a SecureString (Type empty) or String: it
+// holds what the application reads, as Secret does. One that opts in to receiving a user's
+// keys carries the tag key-rotator:user = <user>.
+type Parameter struct {
+	Name       string            `json:"name"`
+	Type       string            `json:"type,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	HoldsKeyOf string            `json:"holdsKeyOf,omitempty"`
+	// CustomerManagedKey encrypts the parameter with a KMS key of its own, created in the
+	// account (false: SSM's AWS managed key aws/ssm).
+	CustomerManagedKey bool `json:"customerManagedKey,omitempty"`
 }
 
 // Secret is an application's secret. It holds what the application reads: the first Active

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
@@ -385,22 +388,56 @@ func (s *seeder) account(ctx context.Context, cfg aws.Config, a Account, id stri
 			return err
 		}
 	}
+	for _, p := range a.Parameters {
+		if err := s.parameter(ctx, cfg, a.Name, id, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// heldKey is the first Active key seeded for user in the account id, as an application
+// reads it ({} when none).
+func (s *seeder) heldKey(id, user string) (string, error) {
+	i := slices.IndexFunc(s.out.Keys, func(k SeededKey) bool { return k.AccountID == id && k.User == user && k.Status == StatusActive })
+	if i < 0 {
+		return "{}", nil
+	}
+	k := s.out.Keys[i]
+	body, err := json.Marshal(map[string]string{"AccessKeyId": k.AccessKeyID, "SecretAccessKey": k.Secret.Reveal()})
+	return string(body), err
+}
+
+// parameter creates an application's SSM parameter, holding the first Active key seeded for
+// the user it names, under a KMS key of its own if it asks for one.
+func (s *seeder) parameter(ctx context.Context, cfg aws.Config, account, id string, p Parameter) error {
+	value, err := s.heldKey(id, p.HoldsKeyOf)
+	if err != nil {
+		return fmt.Errorf("encode parameter %s in %s: %w", p.Name, account, err)
+	}
+	in := &ssm.PutParameterInput{Name: aws.String(p.Name), Value: aws.String(value), Type: ssmtypes.ParameterType(cmp.Or(p.Type, "SecureString"))}
+	for _, k := range slices.Sorted(maps.Keys(p.Tags)) {
+		in.Tags = append(in.Tags, ssmtypes.Tag{Key: aws.String(k), Value: aws.String(p.Tags[k])})
+	}
+	if p.CustomerManagedKey {
+		key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("application parameter " + p.Name)})
+		if err != nil {
+			return fmt.Errorf("create the KMS key of parameter %s in %s (%s): %w", p.Name, account, id, err)
+		}
+		in.KeyId = key.KeyMetadata.Arn
+	}
+	if _, err := ssm.NewFromConfig(cfg).PutParameter(ctx, in); err != nil {
+		return fmt.Errorf("create parameter %s in %s (%s): %w", p.Name, account, id, err)
+	}
 	return nil
 }
 
 // secret creates an application's secret, holding the first Active key seeded for the user
 // it names, under a KMS key of its own if it asks for one.
 func (s *seeder) secret(ctx context.Context, cfg aws.Config, account, id string, sec Secret) error {
-	value := "{}"
-	if i := slices.IndexFunc(s.out.Keys, func(k SeededKey) bool {
-		return k.AccountID == id && k.User == sec.HoldsKeyOf && k.Status == StatusActive
-	}); i >= 0 {
-		k := s.out.Keys[i]
-		body, err := json.Marshal(map[string]string{"AccessKeyId": k.AccessKeyID, "SecretAccessKey": k.Secret.Reveal()})
-		if err != nil {
-			return fmt.Errorf("encode secret %s in %s: %w", sec.Name, account, err)
-		}
-		value = string(body)
+	value, err := s.heldKey(id, sec.HoldsKeyOf)
+	if err != nil {
+		return fmt.Errorf("encode secret %s in %s: %w", sec.Name, account, err)
 	}
 	in := &secretsmanager.CreateSecretInput{Name: aws.String(sec.Name), SecretString: aws.String(value)}
 	for _, k := range slices.Sorted(maps.Keys(sec.Tags)) {

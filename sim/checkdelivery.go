@@ -133,8 +133,8 @@ func (s deliveryChecks) boundedWait(clean bool) {
 // (it is gone, or lacks the opt-in tag key: awsmodel.MemberSecretsIn), and the key, never
 // used, is not yet idle for rule 2's U days (under the user's own limit).
 func (s deliveryChecks) writeMayBeHidden(o *owner, sec awsmodel.Secret, id string) bool {
-	if o.app == "" || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
-		return false
+	if o.app == "" || paramOf(o) != "" || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
+		return false // the member roles may describe every parameter: nothing is hidden
 	}
 	if app, ok := s.w.SecretIn(o.account, o.app); ok {
 		if _, optIn := app.Tags[config.AppSecretOptInTag]; optIn {

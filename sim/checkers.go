@@ -151,7 +151,7 @@ func (s *sim) pastGrace(due string) bool {
 func (s *sim) givenUp(o *owner) bool {
 	// Only the rotator's own record counts: a forged one gives nothing up.
 	given, _ := s.seal.Open(o.account, o.user, history.UndeliverableTag, s.tags(o).Get(history.UndeliverableTag))
-	if given != "" && (strings.EqualFold(given, s.address(o)) || given == appsecret.Scheme+o.app) {
+	if given != "" && (strings.EqualFold(given, s.address(o)) || o.app != "" && given == appsecret.TagValue(o.app)) {
 		return true
 	}
 	for _, sec := range s.w.SecretsList() {

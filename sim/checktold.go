@@ -268,15 +268,15 @@ func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []aw
 	told = told && day < s.day
 	story := func() string { return strings.Join(s.trace[k.AccessKeyID], "\n    ") }
 	app, _ := s.appReads(o)
-	if sec, ok := s.w.SecretIn(o.account, o.app); o.app != "" && c.Operation == "UpdateAccessKey" {
+	if sec, ok := s.store(o); o.app != "" && c.Operation == "UpdateAccessKey" {
 		for succ, replaced := range s.rotatorKeys {
-			current := ok && sec.DeletedDate == nil && app.AccessKeyID == succ
+			current := ok && !sec.Scheduled && app.AccessKeyID == succ
 			if replaced != k.AccessKeyID || !s.writtenTo[succ] || current || s.pastGrace(due) && told || s.pastGraceBy(due, 2) {
 				continue
 			}
 			s.violate("a key delivered to a store is deactivated only while the store's current value is its successor",
 				fmt.Sprintf("%s's key %s deactivated on day %d: %s (scheduled for deletion: %v) holds %s, not its successor %s; the owner told on an earlier day: %v; its story:\n    %s",
-					o.user, k.AccessKeyID, s.day, o.app, ok && sec.DeletedDate != nil, app.AccessKeyID, succ, told, story()))
+					o.user, k.AccessKeyID, s.day, o.app, ok && sec.Scheduled, app.AccessKeyID, succ, told, story()))
 		}
 	}
 	if s.address(o) == "" || s.addressGivenUp(o) || told || s.pastGrace(due) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -41,6 +42,14 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 		if _, exists := s.w.SecretIn(c.Account, aws.ToString(in.SecretId)); o != nil && o.app == aws.ToString(in.SecretId) && exists {
 			s.res.Faults["opt-in-withdrawn"]++
 			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
+		}
+	}
+	if in, ok := c.Input.(*ssm.ListTagsForResourceInput); ok && s.faults && s.fault(f.OptInWithdrawn) {
+		// Likewise for an SSM parameter, whose opt-in the rotator reads with its tags.
+		o := s.owners[c.Account+"/"+strings.TrimPrefix(aws.ToString(in.ResourceId), "/app/")]
+		if _, exists := s.w.AppParameter(c.Account, aws.ToString(in.ResourceId)); o != nil && paramOf(o) == aws.ToString(in.ResourceId) && exists {
+			s.res.Faults["opt-in-withdrawn"]++
+			s.setOptIn(o, "")
 		}
 	}
 	if c.Service == "IAM" && s.faults && !s.overlapping && s.fault(f.ConsoleRerun) {

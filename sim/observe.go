@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
@@ -23,7 +25,7 @@ var (
 	secretKeyID      = regexp.MustCompile(`handoff/\d+/[^/]+/(AKIA[A-Z0-9]{16})`)
 	zipSubject       = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
 	passwordSubject  = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
-	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in secret `)
+	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in (?:secret|SSM parameters?) `)
 	warnSubject      = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ will be deactivated`)
 	passwordLine     = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
 )
@@ -87,11 +89,11 @@ func (s *sim) holds(o *owner, keyID, how string) {
 
 // written records a key the rotator wrote to a machine user's secret, which its application
 // holds from now on, once the write is checked.
-func (s *sim) written(account string, in *secretsmanager.PutSecretValueInput) {
+func (s *sim) written(account, store, value string) {
 	var k appKey
-	_ = json.Unmarshal([]byte(aws.ToString(in.SecretString)), &k)
+	_ = json.Unmarshal([]byte(value), &k)
 	o := s.keyOwner[k.AccessKeyID]
-	if s.check.delivery.toItsSecret(account, aws.ToString(in.SecretId), o, k) && !o.held[k.AccessKeyID] {
+	if s.check.delivery.toItsSecret(account, store, o, k) && !o.held[k.AccessKeyID] {
 		s.holds(o, k.AccessKeyID, "written to "+o.app)
 	}
 	if o != nil {
@@ -164,7 +166,11 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.secrets = append(s.secrets, aws.ToString(o.AccessKey.SecretAccessKey))
 		s.secretOf[aws.ToString(o.AccessKey.AccessKeyId)] = aws.ToString(o.AccessKey.SecretAccessKey)
 	case *secretsmanager.PutSecretValueOutput:
-		s.written(c.Account, c.Input.(*secretsmanager.PutSecretValueInput))
+		in := c.Input.(*secretsmanager.PutSecretValueInput)
+		s.written(c.Account, aws.ToString(in.SecretId), aws.ToString(in.SecretString))
+	case *ssm.PutParameterOutput:
+		in := c.Input.(*ssm.PutParameterInput)
+		s.written(c.Account, appsecret.ParamScheme+aws.ToString(in.Name), aws.ToString(in.Value))
 	case *iam.UpdateAccessKeyOutput:
 		s.deactivatedOn[aws.ToString(c.Input.(*iam.UpdateAccessKeyInput).AccessKeyId)] = s.day
 	}

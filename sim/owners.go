@@ -163,13 +163,13 @@ func (s *sim) ownerActs(o *owner) {
 			o.shortenedOn = s.day
 		}
 	case 8: // the application team takes its secret's opt-in away, or gives it back
-		if _, exists := s.w.SecretIn(o.account, o.app); !exists {
+		if _, exists := s.store(o); !exists {
 			return // deleted by its application (World.AppDeletesSecret)
 		}
 		if _, tags := s.appReads(o); tags[appsecret.OptInTag] == o.user {
-			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, ""))
+			s.setOptIn(o, "")
 		} else {
-			must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, o.user))
+			s.setOptIn(o, o.user)
 		}
 	case 5: // become exempt, or stop being exempt
 		if policy.Exempt(s.tags(o), s.policy) {

@@ -82,6 +82,11 @@ type World struct {
 	// with the key it was created with (AppRevertsSecret: the rotator's key overwritten), it
 	// schedules the secret's deletion (AppDeletesSecret) or restores it (AppRestoresSecret).
 	SecretWriteDenied, SecretWriteFixed float64
+	// ParamStore: per machine user, its store is an SSM SecureString parameter
+	// (KeyDelivery = ssm:/app/<user>) rather than a secret; the same opt-in, KMS denial (its
+	// KMS key only), rewrites, reverts and deletions (at once: SSM keeps no recovery window)
+	// apply to it. 0 draws nothing (the worlds of before).
+	ParamStore                          float64
 	AppRewritesSecret, AppRevertsSecret float64
 	AppDeletesSecret, AppRestoresSecret float64
 	// Daily, for the rotator's SES account: an operator leaves BOUNCE out of the suppression
@@ -96,7 +101,7 @@ func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
 		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003, SlowConsumer: 0.05, SlowConsumerDays: 21,
 		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
-		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
+		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, ParamStore: 0.3, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
 		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1}
 }
 
@@ -111,7 +116,7 @@ type Faults struct {
 	// Per call or invocation: a console re-run starting inside an IAM call; Step Functions
 	// running ScanAndRotate or NotifyUser again after a success (its response lost); an owner
 	// acting while the rotator lists another user's keys; an application team withdrawing its
-	// secret's opt-in just as the rotator describes it.
+	// secret's opt-in just as the rotator describes it (or its parameter's, as it lists its tags).
 	ConsoleRerun, ScanRetried, NotifyRetried, OwnerActsDuringScan, OptInWithdrawn float64
 	// Per conditional S3 write (the account's lease): S3 answers 409
 	// ConditionalRequestConflict, another operation on the key racing it.
@@ -197,7 +202,8 @@ type owner struct {
 	account, user string
 	held          map[string]bool // keys the owner holds: their own, or delivered to them
 	// app is the secret a machine user's keys are delivered to (its KeyDelivery tag), whose
-	// application uses the key it reads there; "" for the other users.
+	// application uses the key it reads there, as handoff.Pending.DeliverTo names it: a
+	// secret's name, or ssm:<name> for an SSM parameter; "" for the other users.
 	app string
 	// actedOn is the last day the owner changed their keys or tags (-1: never).
 	actedOn int

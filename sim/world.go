@@ -101,6 +101,17 @@ func (s *sim) machineUser(o *owner) {
 	}
 	o.app = "app/" + o.user
 	o.iac = appValue(k.AccessKeyID, s.secretOf[k.AccessKeyID])
+	if w := s.cfg.World; w.ParamStore > 0 && s.chance(w.ParamStore) {
+		s.happened("machine-user-delivered-to-ssm")
+		o.app = appsecret.ParamScheme + "/app/" + o.user
+		must(s.w.SetTag(o.account, o.user, s.spell(appsecret.DeliveryTag), appsecret.TagValue(o.app)))
+		must(s.w.CreateAppParameter(o.account, paramOf(o), "SecureString", o.iac, optIn))
+		if s.chance(w.SecretWriteDenied) {
+			s.happened("parameter-write-denied-by-" + awsmodel.DenyByKMSKey)
+			must(s.w.DenyMemberParamWrites(o.account, paramOf(o), awsmodel.DenyByKMSKey))
+		}
+		return
+	}
 	must(s.w.SetTag(o.account, o.user, s.spell(appsecret.DeliveryTag), appsecret.Scheme+o.app))
 	must(s.w.CreateAppSecret(o.account, o.app, o.iac, optIn))
 	if s.chance(s.cfg.World.SecretWriteDenied) {
@@ -110,10 +121,80 @@ func (s *sim) machineUser(o *owner) {
 	}
 }
 
+// paramOf is the name of o's SSM parameter, "" when o's keys go elsewhere.
+func paramOf(o *owner) string {
+	name, _ := strings.CutPrefix(o.app, appsecret.ParamScheme)
+	if name == o.app {
+		return ""
+	}
+	return name
+}
+
+// appStore is a machine user's secret or SSM parameter as the world holds it.
+type appStore struct {
+	Value string
+	Tags  map[string]string
+	// Scheduled: a secret scheduled for deletion (a parameter is deleted at once).
+	Scheduled   bool
+	WriteDenied string
+}
+
+// store is o's secret or parameter, and whether it exists.
+func (s *sim) store(o *owner) (appStore, bool) {
+	if o.app == "" {
+		return appStore{}, false
+	}
+	if name := paramOf(o); name != "" {
+		p, ok := s.w.AppParameter(o.account, name)
+		return appStore{Value: p.Value, Tags: p.Tags, WriteDenied: p.MemberWriteDenied}, ok
+	}
+	sec, ok := s.w.SecretIn(o.account, o.app)
+	return appStore{Value: sec.Value, Tags: sec.Tags, Scheduled: sec.DeletedDate != nil, WriteDenied: sec.MemberWriteDenied}, ok
+}
+
+// setOptIn sets (or with "" removes) the opt-in tag of o's store: the application team's side.
+func (s *sim) setOptIn(o *owner, value string) {
+	if name := paramOf(o); name != "" {
+		must(s.w.SetAppParameterTag(o.account, name, appsecret.OptInTag, value))
+		return
+	}
+	must(s.w.SetAppSecretTag(o.account, o.app, appsecret.OptInTag, value))
+}
+
+// paramApplication: application's acts on an SSM parameter (see application).
+func (s *sim) paramApplication(o *owner) {
+	w, name := s.cfg.World, paramOf(o)
+	p, ok := s.w.AppParameter(o.account, name)
+	if !ok { // deleted by its application: its IaC makes it again
+		if s.chance(w.AppRestoresSecret) && s.w.CreateAppParameter(o.account, name, "SecureString", o.iac, map[string]string{appsecret.OptInTag: o.user}) == nil {
+			s.happened("app-recreates-parameter")
+		}
+		return
+	}
+	switch {
+	case p.MemberWriteDenied != "" && s.chance(w.SecretWriteFixed):
+		s.happened("parameter-write-allowed")
+		must(s.w.DenyMemberParamWrites(o.account, name, ""))
+	case s.chance(w.AppRewritesSecret):
+		s.happened("app-rewrites-parameter")
+		must(s.w.WriteAppParameter(o.account, name, p.Value))
+	case s.chance(w.AppRevertsSecret):
+		s.happened("app-reverts-parameter")
+		must(s.w.WriteAppParameter(o.account, name, o.iac))
+	case s.chance(w.AppDeletesSecret):
+		s.happened("app-deletes-parameter")
+		s.w.DeleteAppParameter(o.account, name)
+	}
+}
+
 // application: a machine user's application team acts on its secret, before the daily run.
 func (s *sim) application(o *owner) {
 	w := s.cfg.World
 	if o.app == "" {
+		return
+	}
+	if paramOf(o) != "" {
+		s.paramApplication(o)
 		return
 	}
 	sec, ok := s.w.SecretIn(o.account, o.app)
@@ -157,8 +238,8 @@ type appKey struct {
 
 // appReads is the key o's application reads from its secret, and the secret's tags.
 func (s *sim) appReads(o *owner) (appKey, map[string]string) {
-	sec, ok := s.w.SecretIn(o.account, o.app)
-	if o.app == "" || !ok {
+	sec, ok := s.store(o)
+	if !ok {
 		return appKey{}, nil
 	}
 	var k appKey
@@ -176,8 +257,8 @@ func (s *sim) deliverable(o *owner) bool {
 	if o.app == "" {
 		return true
 	}
-	sec, ok := s.w.SecretIn(o.account, o.app)
-	return ok && sec.DeletedDate == nil && sec.Tags[appsecret.OptInTag] == o.user // a secret scheduled for deletion takes no key
+	sec, ok := s.store(o)
+	return ok && !sec.Scheduled && sec.Tags[appsecret.OptInTag] == o.user // a secret scheduled for deletion takes no key
 }
 
 // appServed reports whether the rotator must keep o's application running on the key it

@@ -130,9 +130,11 @@ func newManagementAccountMemberRole(stack awscdk.Stack, cfg Config) {
 var memberRolesNagSuppression = suppression{
 	rule: "AwsSolutions-IAM5",
 	reason: "The member role's account-wide IAM reads (credential report, ListUsers, GetAccountAuthorizationDetails) support no resource-level permissions; the member roles' key and tag actions apply to this account's users, whose names are not known in advance (tags: the rotator's own keys only, and for notify-user's role the notices tag only); " +
-		"their secret actions apply to the account's secrets that opt in with the tag key key-rotator:user (a condition), whose names the users' tags give, and notify-user's role's KMS use to this account's keys through Secrets Manager only (kms:ViaService)",
+		"their secret actions apply to the account's secrets that opt in with the tag key key-rotator:user (a condition), whose names the users' tags give, and notify-user's role's KMS use to this account's keys through Secrets Manager only (kms:ViaService); " +
+		"their SSM actions likewise apply to the account's parameters that opt in with that tag key (ssm:resourceTag), notify-user's role's writes only over existing ones (ssm:Overwrite) and its KMS use through SSM only, never Decrypt; ssm:DescribeParameters supports no resource-level permissions (metadata, never a value)",
 	appliesTo: []string{"Resource::*",
 		"/^Resource::arn:" + nagPartition + ":iam::" + nagAccountID + ":user\\/\\*$/",
 		"/^Resource::arn:" + nagPartition + ":secretsmanager:\\*:" + nagAccountID + ":secret:\\*$/",
+		"/^Resource::arn:" + nagPartition + ":ssm:\\*:" + nagAccountID + ":parameter\\/\\*$/",
 		"/^Resource::arn:" + nagPartition + ":kms:\\*:" + nagAccountID + ":key\\/\\*$/"},
 }

@@ -36,6 +36,26 @@ var MemberTagActions = []string{"iam:TagUser", "iam:UntagUser"}
 // NotifyUser's, through its own role (NotifySecretActions).
 var MemberSecretActions = []string{"secretsmanager:DescribeSecret"}
 
+// ParamDescribeActions are the SSM actions of both member roles that support no
+// resource-level permissions (Resource "*"): DescribeParameters lists the metadata of the
+// account's parameters (name, type, version, description, KMS key), never a value; delivery
+// to an SSM parameter (pkg/appsecret ssm.go) finds the parameter's current version with it.
+var ParamDescribeActions = []string{"ssm:DescribeParameters"}
+
+// MemberParamActions are the member role's SSM actions on the parameters that carry the opt-in
+// tag key: ScanAndRotate checks that a parameter opts in before it makes a key.
+var MemberParamActions = []string{"ssm:ListTagsForResource"}
+
+// NotifyParamWriteActions are what NotifyUser's role may write to the parameters that carry the
+// opt-in tag key, and only over an existing parameter (ssm:Overwrite): the new key.
+var NotifyParamWriteActions = []string{"ssm:PutParameter"}
+
+// NotifyParamKMSActions are what overwriting a SecureString encrypted with a customer managed
+// key needs of the key (SSM calls KMS on the caller's behalf: Encrypt for a standard
+// parameter, GenerateDataKey for an advanced one); through SSM only, never Decrypt, so the
+// role cannot read a parameter's value.
+var NotifyParamKMSActions = []string{"kms:Encrypt", "kms:GenerateDataKey"}
+
 // RotatorTagKeys is the aws:TagKeys pattern of the tags the member role may write: the
 // rotator's own, never an owner's email or exempt tag.
 const RotatorTagKeys = config.RotatorTagKeyPrefix + "*"
@@ -94,7 +114,18 @@ var (
 	accountUsers   = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"}
 	accountSecrets = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:*"}
 	optedIn        = map[string]any{"Null": map[string]any{"secretsmanager:ResourceTag/" + config.AppSecretOptInTag: "false"}}
+	accountParams  = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/*"}
+	optedInParams  = map[string]any{"Null": map[string]any{"ssm:resourceTag/" + config.AppSecretOptInTag: "false"}}
 )
+
+// paramStatements are the SSM statements of a member role: DescribeParameters on "*", and
+// actions on the parameters that opt in.
+func paramStatements(actions []string) []map[string]any {
+	return []map[string]any{
+		{"Sid": "DescribeParametersWithoutResourceLevelPermissions", "Effect": "Allow", "Action": ParamDescribeActions, "Resource": "*"},
+		{"Sid": "OptedInParametersOnly", "Effect": "Allow", "Action": actions, "Resource": accountParams, "Condition": optedInParams},
+	}
+}
 
 // newMemberRole is the role that the rotator's scan-and-rotate role assumes in an account,
 // allowed only the IAM calls it makes (and describing the secrets that opt in to machine
@@ -127,6 +158,7 @@ func newMemberRole(cfg Config) memberRole {
 				"Condition": optedIn,
 			},
 			tagKeysOnly("RotatorTagsOnly", MemberTagActions, "ForAllValues:StringLike", RotatorTagKeys),
+			paramStatements(MemberParamActions)[0], paramStatements(MemberParamActions)[1],
 		),
 	}
 }
@@ -164,6 +196,21 @@ func newNotifyMemberRole(cfg Config) memberRole {
 				"Action":    NotifySecretKMSActions,
 				"Resource":  map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
 				"Condition": map[string]any{"StringLike": map[string]any{"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+			},
+			paramStatements(MemberParamActions)[0], paramStatements(MemberParamActions)[1],
+			map[string]any{
+				"Sid":       "OverwriteOptedInParametersOnly",
+				"Effect":    "Allow",
+				"Action":    NotifyParamWriteActions,
+				"Resource":  accountParams,
+				"Condition": map[string]any{"Null": optedInParams["Null"], "StringEquals": map[string]any{"ssm:Overwrite": "true"}},
+			},
+			map[string]any{
+				"Sid":       "ParameterKeysThroughSSMOnly",
+				"Effect":    "Allow",
+				"Action":    NotifyParamKMSActions,
+				"Resource":  map[string]any{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"},
+				"Condition": map[string]any{"StringLike": map[string]any{"kms:ViaService": "ssm.*.amazonaws.com"}},
 			},
 		),
 	}

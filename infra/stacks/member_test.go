@@ -43,6 +43,8 @@ func TestMemberRoleTemplate(t *testing.T) {
 	}
 	users := []string{"arn:aws:iam::<AWS::AccountId>:user/*"}
 	secrets := []string{"arn:aws:secretsmanager:*:<AWS::AccountId>:secret:*"}
+	params := []string{"arn:aws:ssm:*:<AWS::AccountId>:parameter/*"}
+	optedInParams := `{"Null":{"ssm:resourceTag/key-rotator:user":"false"}}`
 	trust := func(role string) string {
 		return `[{"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-exampleorg1"}},"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/` + role + `"}}]`
 	}
@@ -57,23 +59,35 @@ func TestMemberRoleTemplate(t *testing.T) {
 			"iam:ListAccessKeys": users, "iam:GetAccessKeyLastUsed": users, "iam:ListUserTags": users, "iam:TagUser": users,
 			"iam:UntagUser": users, "iam:CreateAccessKey": users, "iam:UpdateAccessKey": users, "iam:DeleteAccessKey": users,
 			"secretsmanager:DescribeSecret": secrets,
+			"ssm:DescribeParameters":        {"*"}, "ssm:ListTagsForResource": params,
 		}, map[string]string{
 			// The rotator writes only its own tags (key-rotator:notices, :pending,
 			// :deactivated): the role may not change an owner's email or exempt tag, or any
 			// other. It only describes the secrets that opt in (tagged key-rotator:user).
 			"iam:TagUser iam:UntagUser":     `{"ForAllValues:StringLike":{"aws:TagKeys":"` + RotatorTagKeys + `"},"Null":{"aws:TagKeys":"false"}}`,
 			"secretsmanager:DescribeSecret": `{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}`,
+			// The SSM parameters that opt in likewise (ssm:resourceTag); DescribeParameters
+			// has no resource-level permission: metadata of every parameter, no value.
+			"ssm:ListTagsForResource": optedInParams,
 		}},
 		{"NotifyMemberRole", "rotator-access-notify", trust("iam-access-key-rotator-notify-role"), map[string][]string{
 			"iam:ListUserTags": users, "iam:TagUser": users,
 			"secretsmanager:DescribeSecret": secrets, "secretsmanager:PutSecretValue": secrets,
-			"kms:GenerateDataKey": {"arn:aws:kms:*:<AWS::AccountId>:key/*"}, "kms:Decrypt": {"arn:aws:kms:*:<AWS::AccountId>:key/*"},
+			"kms:GenerateDataKey": {"arn:aws:kms:*:<AWS::AccountId>:key/*", "arn:aws:kms:*:<AWS::AccountId>:key/*"},
+			"kms:Decrypt":         {"arn:aws:kms:*:<AWS::AccountId>:key/*"}, "kms:Encrypt": {"arn:aws:kms:*:<AWS::AccountId>:key/*"},
+			"ssm:DescribeParameters": {"*"}, "ssm:ListTagsForResource": params, "ssm:PutParameter": params,
 		}, map[string]string{
 			// NotifyUser writes the notices tag only; the secrets that opt in only; KMS
 			// through Secrets Manager only.
 			"iam:TagUser": `{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:notices"]},"Null":{"aws:TagKeys":"false"}}`,
 			"secretsmanager:DescribeSecret secretsmanager:PutSecretValue": `{"Null":{"secretsmanager:ResourceTag/key-rotator:user":"false"}}`,
 			"kms:Decrypt kms:GenerateDataKey":                             `{"StringLike":{"kms:ViaService":"secretsmanager.*.amazonaws.com"}}`,
+			// The parameters that opt in, overwritten only (never created: a parameter the
+			// rotator made would carry no owner's opt-in), their KMS keys through SSM only,
+			// and never to decrypt: the role cannot read a parameter's value.
+			"ssm:ListTagsForResource":         optedInParams,
+			"ssm:PutParameter":                `{"Null":{"ssm:resourceTag/key-rotator:user":"false"},"StringEquals":{"ssm:Overwrite":"true"}}`,
+			"kms:Encrypt kms:GenerateDataKey": `{"StringLike":{"kms:ViaService":"ssm.*.amazonaws.com"}}`,
 		}},
 	}
 	for _, tt := range tests {

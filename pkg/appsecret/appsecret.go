@@ -9,6 +9,7 @@
 package appsecret
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,17 +44,24 @@ const (
 // user's own account).
 var secretName = regexp.MustCompile(`^[` + config.SecretNameChars + `]{1,512}$`)
 
-// Target returns the name of the secret the user's tags deliver new keys to, or "" when
-// they go by email; the tag's key counts in any case, as IAM compares user tag keys. A tag
+// Target returns where the user's tags deliver new keys to, or "" when they go by email: the
+// name of a secret, or ssm:<name> for an SSM parameter (Clients.Open); the tag's key counts in any case, as IAM compares user tag keys. A tag
 // that cannot be read is an error: nothing is delivered by guess.
 func Target(tags policy.Tags) (string, error) {
 	key, value, ok := tags.Lookup(DeliveryTag)
 	if !ok {
 		return "", nil
 	}
-	name, found := strings.CutPrefix(strings.TrimSpace(value), Scheme)
+	value = strings.TrimSpace(value)
+	if name, found := strings.CutPrefix(value, ParamScheme); found && validParamName(name) {
+		return value, nil
+	}
+	if prefix, found := strings.CutPrefix(value, PairScheme); found && validPairPrefix(prefix) {
+		return value, nil
+	}
+	name, found := strings.CutPrefix(value, Scheme)
 	if !found || !secretName.MatchString(name) {
-		return "", fmt.Errorf("tag %s %q is not %s<secret name>: no key is delivered to it", key, value, Scheme)
+		return "", fmt.Errorf("tag %s %q is not %s<secret name>, %s<parameter name> or %s<prefix>: no key is delivered to it", key, value, Scheme, ParamScheme, PairScheme)
 	}
 	return name, nil
 }
@@ -64,11 +72,15 @@ type API interface {
 	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 }
 
-// Refused says why a secret may not receive a user's keys.
-type Refused struct{ Secret, User, Why string }
+// Refused says why a secret (or an SSM parameter: What) may not receive a user's keys.
+type Refused struct {
+	Secret, User, Why string
+	// What the destination is: "secret" when empty, "parameter".
+	What string
+}
 
 func (r *Refused) Error() string {
-	return fmt.Sprintf("secret %s refuses the keys of %s: %s", r.Secret, r.User, r.Why)
+	return fmt.Sprintf("%s %s refuses the keys of %s: %s", cmp.Or(r.What, "secret"), r.Secret, r.User, r.Why)
 }
 
 // deniedRefusal is the refusal of a DescribeSecret the member role is denied: on AWS its

@@ -62,7 +62,8 @@ func TestTarget(t *testing.T) {
 		{name: "no tag: email", absent: true},
 		{name: "a secret name", value: "secretsmanager:ci/deployer", want: "ci/deployer"},
 		{name: "spaces around", value: " secretsmanager:app-key ", want: "app-key"},
-		{name: "another scheme", value: "ssm:/app/key", err: "is not secretsmanager:<secret name>"},
+		{name: "an SSM parameter", value: "ssm:/app/key", want: "ssm:/app/key"},
+		{name: "another scheme", value: "github:o/r", err: "is not secretsmanager:<secret name>"},
 		{name: "an ARN", value: "secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:x", err: "is not secretsmanager:"},
 		{name: "empty name", value: "secretsmanager:", err: "is not secretsmanager:"},
 	} {

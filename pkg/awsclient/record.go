@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -136,10 +137,13 @@ func fields(v any, call *calllog.Call, input bool) {
 			call.Params[name] = f.Elem().String()
 		case f.Kind() == reflect.String && f.String() != "":
 			call.Params[name] = f.String()
+		case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Bool && !f.IsNil():
+			call.Params[name] = strconv.FormatBool(f.Elem().Bool())
 		}
 	}
 	if !input {
 		resourceTags(rv.FieldByName("Tags"), call)
+		resourceTags(rv.FieldByName("TagList"), call) // SSM ListTagsForResource
 		return
 	}
 	if keys := rv.FieldByName("TagKeys"); keys.IsValid() && keys.Kind() == reflect.Slice && keys.Type().Elem().Kind() == reflect.String {

@@ -38,6 +38,7 @@ var Fields = []string{
 	"FromEmailAddress", "ConfigurationSetName", "EmailAddress", // SES
 	"TopicArn",               // SNS
 	"ResourceId", "ParentId", // Organizations
-	"FunctionName",    // Lambda (the state machine's invocations, recorded by the local runner)
-	"StateMachineArn", // Step Functions (a Distributed Map's child executions, likewise)
+	"FunctionName",       // Lambda (the state machine's invocations, recorded by the local runner)
+	"StateMachineArn",    // Step Functions (a Distributed Map's child executions, likewise)
+	"Overwrite", "KeyId", // SSM PutParameter (its ssm:Overwrite condition key, "true" or "false"; its KMS key)
 }

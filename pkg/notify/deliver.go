@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
@@ -34,6 +35,9 @@ type Handler struct {
 	// AppSecrets returns the member account's Secrets Manager, where the keys of users who
 	// ask for delivery to a secret go (pkg/appsecret).
 	AppSecrets func(accountID string) appsecret.API
+	// AppParams returns the member account's SSM, where the keys of users who ask for
+	// delivery to a SecureString parameter go (nil: no such delivery).
+	AppParams func(accountID string) appsecret.ParamAPI
 	// Now is the clock the records are dated by (time.Now when nil).
 	Now func() time.Time
 	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
@@ -174,7 +178,7 @@ func (d *Handler) record(ctx context.Context, n workflow.Notification, delivered
 // if it may, the secret tells: a key it holds is recorded written, else refused.
 func (d *Handler) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
 	if begun {
-		state, err := appsecret.Find(ctx, d.AppSecrets(n.Account.AccountID), to, n.NewKey.AccessKeyID)
+		state, err := d.dest(n.Account.AccountID, to).Find(ctx, n.NewKey.AccessKeyID)
 		switch {
 		case err != nil:
 			return err
@@ -222,15 +226,15 @@ func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Noti
 		// refusing) leaves no record that the key may be there. An earlier attempt's record
 		// stays.
 		begun := sent.WriteBegun()
-		sm := d.AppSecrets(a.AccountID)
-		err := appsecret.Check(ctx, sm, to, n.UserName)
+		dest := d.dest(a.AccountID, to)
+		err := dest.Check(ctx, n.UserName)
 		if err == nil && !begun {
 			if err := handoff.MarkWriting(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID); err != nil {
 				return nil, err
 			}
 		}
 		if err == nil {
-			err = appsecret.Put(ctx, sm, to, n.UserName, key.AccessKeyID, key.SecretAccessKey)
+			err = dest.Put(ctx, n.UserName, key.AccessKeyID, key.SecretAccessKey)
 		}
 		if err != nil {
 			err = fmt.Errorf("in account %s: %w", a.AccountID, err)
@@ -247,8 +251,8 @@ func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Noti
 			return nil, err
 		}
 		d.Log.InfoContext(ctx, "new key written to its secret", "account", a.AccountID, "user", n.UserName,
-			"accessKeyId", key.AccessKeyID, "secret", to)
-		m, err := SecretKeyMail(a, key.AccessKeyID, to, notice)
+			"accessKeyId", key.AccessKeyID, "destination", dest.Tag())
+		m, err := SecretKeyMail(a, key.AccessKeyID, dest.String(), notice)
 		return []Message{m}, err
 	}
 	password := key.ZipPassword
@@ -270,6 +274,15 @@ func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Noti
 	return []Message{first, second}, nil
 }
 
+// dest is the secret or SSM parameter to (workflow.NewKey.DeliverTo) in accountID.
+func (d *Handler) dest(accountID, to string) appsecret.Destination {
+	c := appsecret.Clients{Secrets: d.AppSecrets(accountID)}
+	if d.AppParams != nil {
+		c.Params = d.AppParams(accountID)
+	}
+	return c.Open(to)
+}
+
 // MemberHistory returns a Handler.History that records notices through NotifyUser's role in
 // each account of partition (config.Settings.Partition), named after the member role
 // (config.NotifyMemberRoleName), assumed from base. That role allows reading a user's tags and
@@ -288,6 +301,16 @@ func MemberHistory(base aws.Config, partition, memberRoleName string) func(accou
 func MemberSecrets(base aws.Config, partition, memberRoleName string) func(accountID string) appsecret.API {
 	return func(accountID string) appsecret.API {
 		return secretsmanager.NewFromConfig(notifySession(base, partition, memberRoleName, accountID))
+	}
+}
+
+// MemberParams returns a Handler.AppParams that writes keys to the SecureString parameters of
+// each account through NotifyUser's role there (as MemberSecrets), which allows only that:
+// describing parameters, reading the tags of and overwriting those that carry the opt-in tag
+// key, and their KMS keys through SSM.
+func MemberParams(base aws.Config, partition, memberRoleName string) func(accountID string) appsecret.ParamAPI {
+	return func(accountID string) appsecret.ParamAPI {
+		return ssm.NewFromConfig(notifySession(base, partition, memberRoleName, accountID))
 	}
 }
 

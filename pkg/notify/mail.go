@@ -101,7 +101,8 @@ func NewKeyMail(a Addressing, newKeyID string, notice policy.Notice, credentials
 }
 
 // SecretKeyMail composes the one email of a rotation whose new key newKeyID went into the
-// secret secretName of the member account (pkg/appsecret), not to the owner: which secret
+// secret or parameter secretName (appsecret.Destination's String: "secret <name>", "SSM
+// parameter <name>") of the member account (pkg/appsecret), not to the owner: which secret
 // holds it, and when the key it replaces, notice.AccessKeyID, is deactivated. No key in it.
 func SecretKeyMail(a Addressing, newKeyID, secretName string, notice policy.Notice) (Message, error) {
 	if notice.Kind != policy.NewKeyIssued || secretName == "" {
@@ -351,9 +352,9 @@ var newKeyKind = &kind{
 var secretKeyKind = &kind{
 	purpose:    "secret-key",
 	needsActBy: true,
-	subject:    line("New access key {{.NewKeyID}} of IAM user {{.UserName}} in account {{.Account}} is in secret {{.Secret}}"),
+	subject:    line("New access key {{.NewKeyID}} of IAM user {{.UserName}} in account {{.Account}} is in {{.Secret}}"),
 	what: lines(
-		"A new access key {{.NewKeyID}} was created for IAM user {{.UserName}} in AWS account {{.Account}} and written to the Secrets Manager secret {{.Secret}} in that account, "+
+		"A new access key {{.NewKeyID}} was created for IAM user {{.UserName}} in AWS account {{.Account}} and written to {{.Secret}} in that account, "+
 			"as its tag "+appsecret.DeliveryTag+" asks. It replaces access key {{.AccessKeyID}}, which is due for rotation.",
 		"On {{.ActBy}} the old key {{.AccessKeyID}} will be deactivated, and some days later deleted.",
 		reason,
@@ -426,7 +427,7 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		subject:    line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} will be deactivated on {{.ActBy}}: its replacement cannot be delivered"),
 		what: lines(
 			"The new access key that replaces {{.AccessKeyID}} of IAM user {{.UserName}} in AWS account {{.Account}} cannot be delivered to, or is no longer held by, "+
-				"the Secrets Manager secret that the user's tag "+appsecret.DeliveryTag+" names.",
+				"the secret (or SSM parameter) that the user's tag "+appsecret.DeliveryTag+" names.",
 			reason,
 			"Unless that is fixed, access key {{.AccessKeyID}} will be deactivated on {{.ActBy}}.",
 			usage[0], usage[1],
@@ -435,7 +436,10 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 			"(the rotator's roles in the account must be allowed to describe it, and NotifyUser's to write it and to use its KMS key through Secrets Manager), "+
 			"or the user's tag "+appsecret.DeliveryTag+" (secretsmanager:<secret name>, a secret of the same account and region); "+
 			"a secret that someone wrote over holds the new key again once its version "+appsecret.Token("")+"<new key ID> is made AWSCURRENT again "+
-			"(aws secretsmanager update-secret-version-stage).",
+			"(aws secretsmanager update-secret-version-stage). "+
+			"For an SSM parameter ("+appsecret.ParamScheme+"<parameter name>, a SecureString of the same account and region): its tag "+appsecret.OptInTag+
+			", and its KMS key's policy (NotifyUser's role must be allowed to use it through SSM); "+
+			"a parameter written over is not the rotator's write any more: the old key then waits until the application is seen using the new key (write it back, aws ssm get-parameter-history shows it).",
 			"The rotator tries again on every run; nothing else is needed once it is fixed."),
 		facts: append(append([]fact{}, accountFacts...), keyFact,
 			fact{"Deactivated on", line("{{.ActBy}}")}),

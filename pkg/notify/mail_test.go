@@ -562,25 +562,27 @@ func TestMessageHidesRaw(t *testing.T) {
 // TestSecretKeyMail: the owner of a key delivered to a secret is told which secret holds it
 // and when the old key goes, with no attachment and no secret part.
 func TestSecretKeyMail(t *testing.T) {
-	m, err := SecretKeyMail(testAddressing, testNewKeyID, "app/payments", newKeyNotice)
-	if err != nil {
-		t.Fatalf("SecretKeyMail: %v", err)
-	}
-	p := parse(t, m.Raw)
-	checkAddressing(t, p, testAddressing)
-	if !strings.Contains(p.subject, "app/payments") || !strings.Contains(p.subject, testNewKeyID) {
-		t.Errorf("subject %q does not name the secret and the new key", p.subject)
-	}
-	for _, mediaType := range []string{"text/plain", "text/html"} {
-		body := string(p.part(t, mediaType).body)
-		for _, want := range []string{testNewKeyID, testAccessKeyID, testActBy, "app/payments", "deactivated", "before " + testActBy} {
-			if !strings.Contains(body, want) {
-				t.Errorf("%s body does not say %q", mediaType, want)
+	for _, dest := range []string{"secret app/payments", "SSM parameter /app/payments"} {
+		m, err := SecretKeyMail(testAddressing, testNewKeyID, dest, newKeyNotice)
+		if err != nil {
+			t.Fatalf("SecretKeyMail: %v", err)
+		}
+		p := parse(t, m.Raw)
+		checkAddressing(t, p, testAddressing)
+		if !strings.Contains(p.subject, "is in "+dest) || !strings.Contains(p.subject, testNewKeyID) {
+			t.Errorf("subject %q does not name the %s and the new key", p.subject, dest)
+		}
+		for _, mediaType := range []string{"text/plain", "text/html"} {
+			body := string(p.part(t, mediaType).body)
+			for _, want := range []string{testNewKeyID, testAccessKeyID, testActBy, dest, "deactivated", "before " + testActBy} {
+				if !strings.Contains(body, want) {
+					t.Errorf("%s body does not say %q", mediaType, want)
+				}
 			}
 		}
-	}
-	if atts := p.attachments(); len(atts) != 0 {
-		t.Errorf("%d attachments, want none", len(atts))
+		if atts := p.attachments(); len(atts) != 0 {
+			t.Errorf("%d attachments, want none", len(atts))
+		}
 	}
 	if _, err := SecretKeyMail(testAddressing, testNewKeyID, "", newKeyNotice); err == nil {
 		t.Error("SecretKeyMail without a secret name must fail")

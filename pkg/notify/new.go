@@ -19,13 +19,14 @@ import (
 
 // Clients are the AWS APIs NotifyUser calls: in the rotator account, Secrets Manager (the
 // hand-off secrets) and SES, its sends paced by Pacer (nil: unpaced); in each member
-// account, IAM (History) and Secrets Manager (AppSecrets) through NotifyUser's role there.
+// account, IAM (History), Secrets Manager (AppSecrets) and SSM (AppParams) through NotifyUser's role there.
 type Clients struct {
 	Secrets    handoff.Reader
 	SES        SESAPI
 	Pacer      Pacer
 	History    func(accountID string) history.TagAPI
 	AppSecrets func(accountID string) appsecret.API
+	AppParams  func(accountID string) appsecret.ParamAPI
 }
 
 // New is the NotifyUser step on the given clients, configured by s, signing its records with
@@ -33,7 +34,7 @@ type Clients struct {
 // simulation on its model of AWS), so a field of Handler is wired once.
 func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Handler {
 	return &Handler{Secrets: c.Secrets, Sender: NewSender(c.SES, s.SESConfigurationSet, c.Pacer), From: s.SenderEmail,
-		History: c.History, AppSecrets: c.AppSecrets, Policy: s.Policy, Seal: seal, Log: log}
+		History: c.History, AppSecrets: c.AppSecrets, AppParams: c.AppParams, Policy: s.Policy, Seal: seal, Log: log}
 }
 
 // NewHandler is the NotifyUser step as its Lambda runs it, from the function's AWS
@@ -47,5 +48,6 @@ func NewHandler(ctx context.Context, cfg aws.Config, s config.Settings, log *slo
 	return New(s, Clients{Secrets: secrets, SES: sesv2.NewFromConfig(cfg),
 		Pacer:      &sendrate.Slots{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: s.ReportBucket},
 		History:    MemberHistory(cfg, s.Partition, s.MemberRoleName),
-		AppSecrets: MemberSecrets(cfg, s.Partition, s.MemberRoleName)}, seal, log), nil
+		AppSecrets: MemberSecrets(cfg, s.Partition, s.MemberRoleName),
+		AppParams:  MemberParams(cfg, s.Partition, s.MemberRoleName)}, seal, log), nil
 }

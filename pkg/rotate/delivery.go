@@ -94,14 +94,20 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 	ur.deliverTo = name
 	if len(ur.pending) == 0 {
 		var refused *appsecret.Refused
-		switch err := appsecret.Check(ctx, ur.AppSecrets, name, ur.u.UserName); {
+		switch err := ur.dest(name).Check(ctx, ur.u.UserName); {
 		case errors.As(err, &refused):
 			ur.u.SecretProblem = err.Error() + ": no new key is made for the user"
 		case err != nil:
 			return "", err
 		}
 	}
-	return appsecret.Scheme + name, nil
+	return appsecret.TagValue(name), nil
+}
+
+// dest is the destination to in the account (handoff.Pending.DeliverTo): a secret, or an SSM
+// parameter.
+func (e *execution) dest(to string) appsecret.Destination {
+	return appsecret.Clients{Secrets: e.AppSecrets, Params: e.AppParams}.Open(to)
 }
 
 // confirm closes a delivery SES accepted on an earlier day: unless the owner's address
@@ -117,7 +123,7 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
 		// key if NotifyUser marked it written or sent: it does so only after the write
 		// succeeded.
-		state, err := appsecret.Find(ctx, e.AppSecrets, p.DeliverTo, p.AccessKeyID)
+		state, err := e.dest(p.DeliverTo).Find(ctx, p.AccessKeyID)
 		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
 			return false, err
 		}
@@ -251,7 +257,7 @@ func (ur *userRun) writtenUnseen(ctx context.Context, p handoff.Pending) (bool, 
 	if p.DeliverTo == "" || p.Writing.IsZero() {
 		return false, nil
 	}
-	state, err := appsecret.Find(ctx, ur.AppSecrets, p.DeliverTo, p.AccessKeyID)
+	state, err := ur.dest(p.DeliverTo).Find(ctx, p.AccessKeyID)
 	return state == appsecret.Hidden, err
 }
 
@@ -271,7 +277,7 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: p.AccessKeyID, Reason: problem + ": delete the undelivered key"}}
 	if !e.run.DryRun {
 		if p.DeliverTo != "" {
-			email = appsecret.Scheme + p.DeliverTo
+			email = appsecret.TagValue(p.DeliverTo)
 		}
 		if email != "" {
 			if err := ur.setTags(ctx, map[string]string{history.UndeliverableTag: email}); err != nil {
@@ -343,8 +349,8 @@ func (ur *userRun) failureNotice(newKeyID, replaces, deactivateOn, secretName, r
 		due = ur.run.Now
 	}
 	giveUp := policy.ActOn(due.AddDate(0, 0, ur.cfg.NoticePeriod), ur.run.Now).Format(time.DateOnly)
-	msg := fmt.Sprintf("Your application keeps using %s meanwhile; the rotator tries again on every run, and if new key %s is not in secret %s by %s, "+
-		"%s is deleted and %s deactivated on that day.", replaces, newKeyID, secretName, giveUp, newKeyID, replaces)
+	msg := fmt.Sprintf("Your application keeps using %s meanwhile; the rotator tries again on every run, and if new key %s is not in %s by %s, "+
+		"%s is deleted and %s deactivated on that day.", replaces, newKeyID, appsecret.Describe(secretName), giveUp, newKeyID, replaces)
 	if reason != "" {
 		msg = reason + ". " + msg
 	}
@@ -359,7 +365,7 @@ func (ur *userRun) refusal(ctx context.Context, p handoff.Pending) string {
 		return ""
 	}
 	var refused *appsecret.Refused
-	if err := appsecret.Check(ctx, ur.AppSecrets, p.DeliverTo, ur.u.UserName); errors.As(err, &refused) {
+	if err := ur.dest(p.DeliverTo).Check(ctx, ur.u.UserName); errors.As(err, &refused) {
 		return fmt.Sprintf("%v: new key %s waits for it", err, p.AccessKeyID)
 	}
 	return "" // another error: NotifyUser checks again

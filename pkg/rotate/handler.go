@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
@@ -64,6 +65,7 @@ type Handler struct {
 type Clients struct {
 	IAM        IAMAPI
 	AppSecrets appsecret.API
+	AppParams  appsecret.ParamAPI
 	Secrets    handoff.SecretsAPI
 	SES        SuppressionAPI
 	S3         lease.S3API
@@ -73,7 +75,7 @@ type Clients struct {
 // rotator's tag key. Every caller builds the Rotator here (Handler for the Lambda and its
 // test rig, the simulation on its model of AWS), so a field of Rotator is wired once.
 func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Rotator {
-	return &Rotator{IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets,
+	return &Rotator{IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets, AppParams: c.AppParams,
 		Scanner: &scan.Scanner{IAM: c.IAM, Reserve: TimeReserve}, Bounces: SESBounces{SES: c.SES},
 		Leases: &lease.Leases{S3: c.S3, Bucket: s.ReportBucket}, Policy: s.Policy, Seal: seal,
 		HandoffPrefix: s.HandoffSecretPrefix, HandoffKMSKeyID: s.HandoffKMSKeyID, Log: log}
@@ -124,7 +126,7 @@ func (h *Handler) Handle(ctx context.Context, req workflow.AccountRequest) (work
 	member := awsclient.AssumeRole(calls.Counted(h.Base), awsclient.RoleARN(h.Settings.Partition, req.Account.AccountID, h.Settings.MemberRoleName),
 		awsclient.SessionName("scan", req.Run.RunID))
 	c := h.Clients
-	c.IAM, c.AppSecrets = h.NewIAM(member), secretsmanager.NewFromConfig(member)
+	c.IAM, c.AppSecrets, c.AppParams = h.NewIAM(member), secretsmanager.NewFromConfig(member), ssm.NewFromConfig(member)
 	r := New(h.Settings, c, h.Seal, h.Log)
 	r.MaxNotifications, r.Settle = h.MaxNotifications, h.Settle
 	res, notifications, err := r.Process(ctx, req.Run, req.Account)

@@ -57,8 +57,11 @@ type Rotator struct {
 	// keys are delivered to (pkg/appsecret), checked before a key is made for them and
 	// read to confirm a delivery.
 	AppSecrets appsecret.API
-	Scanner    *scan.Scanner
-	Bounces    Bounces
+	// AppParams is the member account's SSM: the SecureString parameters that machine users'
+	// keys are delivered to, as AppSecrets.
+	AppParams appsecret.ParamAPI
+	Scanner   *scan.Scanner
+	Bounces   Bounces
 	// Leases keeps another execution from writing in the account while this one does (nil:
 	// no lease, for a dry run's tools).
 	Leases *lease.Leases

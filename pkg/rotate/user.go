@@ -27,7 +27,8 @@ type userRun struct {
 	pending map[string]handoff.Pending // the user's unconfirmed deliveries, by key ID
 	// inactive is the deactivated tag's content as it must be written (nil: unchanged).
 	inactive map[string]history.Inactive
-	// deliverTo is the secret a new key of the user goes to (pkg/appsecret); "": by email.
+	// deliverTo is the secret or parameter a new key of the user goes to (pkg/appsecret
+	// Clients.Open); "": by email.
 	deliverTo string
 	// unconfirmed says why deliveries of the user's keys by email could not be confirmed
 	// (bounces not suppressed), for the report.
@@ -186,7 +187,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		return err
 	}
 	if given := ur.u.Tags.Get(history.UndeliverableTag); given != "" && strings.EqualFold(given, dest) {
-		ur.givenUp(strings.HasPrefix(dest, appsecret.Scheme), fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
+		ur.givenUp(ur.deliverTo != "", fmt.Sprintf("delivery to %s was given up (tag %s): set a new address in the email tag, or a new %s, to resume rotation",
 			given, history.UndeliverableTag, appsecret.DeliveryTag))
 	}
 	for _, id := range slices.Sorted(maps.Keys(ur.pending)) {
@@ -201,8 +202,8 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			if unseen {
-				ur.unconfirmed = append(ur.unconfirmed, fmt.Sprintf("new key %s may be in secret %s, which the rotator may no longer describe "+
-					"(its tag key %s removed?): it is not deleted as undelivered while its application may read it", id, ur.pending[id].DeliverTo, appsecret.OptInTag))
+				ur.unconfirmed = append(ur.unconfirmed, fmt.Sprintf("new key %s may be in %s, which the rotator may no longer describe "+
+					"(its tag key %s removed?): it is not deleted as undelivered while its application may read it", id, appsecret.Describe(ur.pending[id].DeliverTo), appsecret.OptInTag))
 				continue
 			}
 			if p := ur.pending[id]; p.MaySendHaveArrived() && slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id && k.Status == policy.Active }) {
@@ -509,7 +510,7 @@ func (ur *userRun) unlessStoreBehind(ctx context.Context, up policy.UserPlan) (p
 		if succ == "" {
 			continue
 		}
-		why, changed, err := appsecret.Current(ctx, ur.AppSecrets, ur.deliverTo, ur.u.UserName, succ)
+		why, changed, err := ur.dest(ur.deliverTo).Current(ctx, ur.u.UserName, succ)
 		if err != nil {
 			return up, err
 		}
@@ -518,7 +519,7 @@ func (ur *userRun) unlessStoreBehind(ctx context.Context, up policy.UserPlan) (p
 			// Written again since, with the successor: the keys' use shows the application
 			// reads it.
 			ur.Log.InfoContext(ctx, "secret written since, and its application uses the new key", "account", ur.acct.AccountID, "user", ur.u.UserName,
-				"accessKeyId", ur.u.Keys[i].AccessKeyID, "newAccessKeyId", succ, "secret", ur.deliverTo)
+				"accessKeyId", ur.u.Keys[i].AccessKeyID, "newAccessKeyId", succ, "destination", appsecret.TagValue(ur.deliverTo))
 			continue
 		}
 		if why != "" {

@@ -118,6 +118,8 @@ const (
 var refusals = permissions.Refusals{
 	"secretsmanager:DescribeSecret": "the member role may describe only secrets with the tag key key-rotator:user: " +
 		"pkg/appsecret reads the AccessDenied for any other secret as its refusal (TestE2EDeliveryToSecret's ci/reporter)",
+	"ssm:ListTagsForResource": "the member roles may list the tags only of SSM parameters with the tag key key-rotator:user: " +
+		"pkg/appsecret reads the AccessDenied for any other parameter as its refusal (TestE2EDeliveryToParameter's /ci/reporter)",
 }
 
 // runAudited runs the workflow and checks the calls its Lambdas made (audit).

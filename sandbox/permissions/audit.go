@@ -164,6 +164,10 @@ func (a *Audit) check(b Bindings, roles map[string]Role, member func(account, ro
 				a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]
 			}
 		}
+	case "SSM ListTagsForResource":
+		if c.Error == "" {
+			a.tags[parameterARN(c.Call, w)] = c.ResourceTags
+		}
 	case "Secrets Manager CreateSecret":
 		if c.Error == "" && c.Params["KmsKeyId"] != "" {
 			a.keys[c.Params["ARN"]] = c.Params["KmsKeyId"]

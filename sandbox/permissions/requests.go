@@ -135,6 +135,21 @@ var operations = map[string]operation{
 	"SFN StartExecution": func(c calllog.Call, _ where) []Request {
 		return []Request{{Action: "states:StartExecution", Resource: c.Params["StateMachineArn"]}}
 	},
+	// An SSM parameter that a machine user's keys are delivered to (pkg/appsecret ssm.go).
+	"SSM DescribeParameters":  on("ssm:DescribeParameters"),
+	"SSM ListTagsForResource": onParameter("ssm:ListTagsForResource"),
+	"SSM PutParameter": func(c calllog.Call, w where) []Request {
+		out := onParameter("ssm:PutParameter")(c, w)
+		out[0].Context["ssm:Overwrite"] = []string{cmp.Or(c.Params["Overwrite"], "false")}
+		if key := c.Params["KeyId"]; strings.HasPrefix(key, "arn:") {
+			// A SecureString under a customer managed key: SSM encrypts the value with it on
+			// the caller's behalf (a standard parameter; an advanced one uses
+			// kms:GenerateDataKey). The AWS managed key aws/ssm needs no grant of the caller.
+			out = append(out, Request{Action: "kms:Encrypt", Resource: key,
+				Context: map[string][]string{"kms:ViaService": {"ssm." + c.Region + ".amazonaws.com"}}})
+		}
+		return out
+	},
 	"SNS Publish": func(c calllog.Call, w where) []Request {
 		topic := c.Params["TopicArn"]
 		out := []Request{{Action: "sns:Publish", Resource: topic}}
@@ -179,6 +194,31 @@ func onSecret(action string) operation {
 		}
 		return []Request{r}
 	}
+}
+
+// onParameter is an action on the SSM parameter a call names (Name, or a
+// ListTagsForResource's ResourceId), with its tags as the condition keys ssm:resourceTag/<key>:
+// the ones a ListTagsForResource's own output shows, or the ones last read.
+func onParameter(action string) operation {
+	return func(c calllog.Call, w where) []Request {
+		arn := parameterARN(c, w)
+		tags := w.tagsOf(arn)
+		if c.Operation == "ListTagsForResource" && c.ResourceTags != nil {
+			tags = c.ResourceTags
+		}
+		r := Request{Action: action, Resource: arn, Context: map[string][]string{}}
+		for k, v := range tags {
+			r.Context["ssm:resourceTag/"+k] = []string{v}
+		}
+		return []Request{r}
+	}
+}
+
+// parameterARN is the ARN of the SSM parameter a call names (a name with or without its
+// leading "/": the ARN has one "/" after "parameter").
+func parameterARN(c calllog.Call, w where) string {
+	name := cmp.Or(c.Params["Name"], c.Params["ResourceId"])
+	return fmt.Sprintf("arn:%s:ssm:%s:%s:parameter/%s", w.partition, c.Region, w.account, strings.TrimPrefix(name, "/"))
 }
 
 // secretARN is the ARN of the secret a call names (by ARN, or by name: then with the

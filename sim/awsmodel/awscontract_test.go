@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
@@ -47,9 +49,13 @@ func TestConformanceWithAWS(t *testing.T) {
 		t.Fatalf("the credentials act in account %s, not %s: nothing was created", aws.ToString(who.Account), account)
 	}
 	iamClient, secrets, ses := iam.NewFromConfig(cfg), secretsmanager.NewFromConfig(cfg), sesv2.NewFromConfig(cfg)
-	t.Cleanup(func() { removeContractResources(t, iamClient, secrets, n) })
+	params := ssm.NewFromConfig(cfg)
+	t.Cleanup(func() {
+		removeContractResources(t, iamClient, secrets, n)
+		removeContractParameters(t, params, n)
+	})
 	real := &backend{
-		iam: iamClient, secrets: secrets, ses: ses,
+		iam: iamClient, secrets: secrets, ses: ses, params: params,
 		createUser: func(name string) error {
 			_, err := iamClient.CreateUser(ctx, &iam.CreateUserInput{UserName: &name})
 			return err
@@ -106,6 +112,17 @@ func kmsDeniedWriteOnAWS(ctx context.Context, t *testing.T, keys *kms.Client, se
 	}
 	_, err = secrets.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(`{"v":1}`)})
 	return outcome(err, "written")
+}
+
+// removeContractParameters deletes the SSM parameters the conformance sequence made.
+func removeContractParameters(t *testing.T, params *ssm.Client, n names) {
+	name := "/" + n.secrets + "/app-key"
+	for _, p := range []string{name, name + "-missing"} {
+		var missing *ssmtypes.ParameterNotFound
+		if _, err := params.DeleteParameter(context.Background(), &ssm.DeleteParameterInput{Name: aws.String(p)}); err != nil && !errors.As(err, &missing) {
+			t.Errorf("clean up: delete parameter %s: %v", p, err)
+		}
+	}
 }
 
 // removeContractResources deletes what the sequence created: the user's access keys, the

@@ -15,6 +15,8 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -33,6 +35,8 @@ type backend struct {
 		handoff.Reader
 		appsecret.API
 	}
+	// params is SSM (nil: the SSM steps are skipped).
+	params appsecret.ParamAPI
 	// now is the backend's clock.
 	now func() time.Time
 	ses notify.SESAPI
@@ -327,6 +331,78 @@ var conformance = []struct {
 		b.settle()
 		return listSecretsIncluding(ctx, b, b.n.secrets+"/123456789012/", true)
 	}},
+	// SSM parameters, as an owner creates one for KeyDelivery = ssm:<name> and the rotator
+	// overwrites it (pkg/appsecret ssm.go): tags only on creation, a new version per
+	// overwrite, the description kept when an overwrite gives none.
+	{"create a SecureString parameter with tags", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			out, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paramName(b)), Type: ssmtypes.ParameterTypeSecureString, Value: aws.String("placeholder"),
+				Tags: []ssmtypes.Tag{{Key: aws.String(config.AppSecretOptInTag), Value: aws.String(b.n.user)}}})
+			return outcome(err, func() string { return fmt.Sprintf("version %d", out.Version) })
+		})
+	}},
+	{"create it again without overwrite", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			_, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paramName(b)), Type: ssmtypes.ParameterTypeSecureString, Value: aws.String("again")})
+			return outcome(err, "written")
+		})
+	}},
+	{"overwrite with tags", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			_, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paramName(b)), Value: aws.String("x"), Overwrite: aws.Bool(true),
+				Tags: []ssmtypes.Tag{{Key: aws.String("a"), Value: aws.String("b")}}})
+			return outcome(err, "written")
+		})
+	}},
+	{"overwrite with a description", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			out, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paramName(b)), Type: ssmtypes.ParameterTypeSecureString, Value: aws.String("key one"),
+				Overwrite: aws.Bool(true), Description: aws.String("the rotator's")})
+			return outcome(err, func() string { return fmt.Sprintf("version %d", out.Version) })
+		})
+	}},
+	{"overwrite without a description", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			out, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(paramName(b)), Value: aws.String("the app's"), Overwrite: aws.Bool(true)})
+			return outcome(err, func() string { return fmt.Sprintf("version %d", out.Version) })
+		})
+	}},
+	{"describe the parameter by name", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			var found []string
+			pages := ssm.NewDescribeParametersPaginator(ps, &ssm.DescribeParametersInput{ParameterFilters: []ssmtypes.ParameterStringFilter{
+				{Key: aws.String("Name"), Option: aws.String("Equals"), Values: []string{paramName(b)}}}})
+			for pages.HasMorePages() {
+				page, err := pages.NextPage(ctx)
+				if err != nil {
+					return outcome(err, "")
+				}
+				for _, m := range page.Parameters {
+					found = append(found, fmt.Sprintf("%s version %d description %q key given %v", m.Type, m.Version, aws.ToString(m.Description), m.KeyId != nil))
+				}
+			}
+			return strings.Join(found, "; ")
+		})
+	}},
+	{"list the parameter's tags", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			out, err := ps.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String(paramName(b))})
+			return outcome(err, func() string {
+				var tags []string
+				for _, t := range out.TagList {
+					tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+				}
+				slices.Sort(tags)
+				return strings.Join(tags, ",")
+			})
+		})
+	}},
+	{"list the tags of a missing parameter", func(ctx context.Context, b *backend, s *state) string {
+		return ssmStep(b, func(ps appsecret.ParamAPI) string {
+			_, err := ps.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String(paramName(b) + "-missing")})
+			return outcome(err, "tags")
+		})
+	}},
 	{"send from an unverified address", func(ctx context.Context, b *backend, s *state) string {
 		return sendEmail(ctx, b, b.n.unverified, b.n.recipient)
 	}},
@@ -337,6 +413,17 @@ var conformance = []struct {
 		return sendEmail(ctx, b, b.n.sender, b.n.recipient)
 	}},
 }
+
+// ssmStep runs an SSM step on b, "skipped" when b has no SSM.
+func ssmStep(b *backend, step func(appsecret.ParamAPI) string) string {
+	if b.params == nil {
+		return "skipped"
+	}
+	return step(b.params)
+}
+
+// paramName is the conformance sequence's SSM parameter.
+func paramName(b *backend) string { return "/" + b.n.secrets + "/app-key" }
 
 // documented holds AWS's documented outcome of the steps where moto answers otherwise
 // (moto's TagUser checks nothing): the model must give it, the stand-in's is only logged.
@@ -459,6 +546,7 @@ func TestConformanceWithStandIn(t *testing.T) {
 	standIn := &backend{
 		iam:     iamClient,
 		secrets: secretsmanager.NewFromConfig(cfg),
+		params:  ssm.NewFromConfig(cfg),
 		ses:     sesClient,
 		createUser: func(name string) error {
 			_, err := iamClient.CreateUser(context.Background(), &iam.CreateUserInput{UserName: &name})
@@ -481,7 +569,7 @@ func modelBackend(n names) *backend {
 	clock := &simClock{t: time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC)}
 	w := New(clock.now, 1)
 	return &backend{
-		iam: w.IAM(standInAccount), secrets: w.Secrets(), ses: w.SES(),
+		iam: w.IAM(standInAccount), secrets: w.Secrets(), ses: w.SES(), params: w.ParamsIn(standInAccount),
 		createUser: func(name string) error { return w.CreateUser(standInAccount, name, nil) },
 		verifySES:  func(identity string) error { w.VerifySES(identity); return nil },
 		settle:     func() { clock.advance(max(w.ConsistencyDelay, w.ListSecretsDelay)) },

@@ -36,7 +36,7 @@ var writeOps = map[string]bool{
 	"CreateAccessKey": true, "UpdateAccessKey": true, "DeleteAccessKey": true,
 	"TagUser": true, "UntagUser": true, "GenerateCredentialReport": true,
 	"CreateSecret": true, "PutSecretValue": true, "DeleteSecret": true, "RestoreSecret": true, "TagResource": true, "UntagResource": true,
-	"SendEmail": true, "PutObject": true, "DeleteObject": true,
+	"SendEmail": true, "PutObject": true, "DeleteObject": true, "PutParameter": true,
 }
 
 func (c Call) String() string {
@@ -144,12 +144,12 @@ var (
 	}{
 		serviceIAM: {400, "Throttling"}, serviceSecrets: {400, "ThrottlingException"},
 		serviceSES: {429, "TooManyRequestsException"}, serviceS3: {503, "SlowDown"},
-		serviceOrganizations: {400, "TooManyRequestsException"},
+		serviceOrganizations: {400, "TooManyRequestsException"}, serviceSSM: {400, "ThrottlingException"},
 	}
 	serverCodes = map[string]string{
 		serviceIAM: "ServiceFailure", serviceSecrets: "InternalServiceError",
 		serviceSES: "InternalServiceErrorException", serviceS3: "InternalError",
-		serviceOrganizations: "ServiceException",
+		serviceOrganizations: "ServiceException", serviceSSM: "InternalServerError",
 	}
 )
 

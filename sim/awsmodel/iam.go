@@ -45,6 +45,8 @@ type account struct {
 	report  credentialReport
 	// documentedCase: the credential report writes TRUE/FALSE (DocumentedReportCase).
 	documentedCase bool
+	// params are the account's SSM parameters, by name (ssm.go).
+	params map[string]*parameter
 }
 
 type user struct {

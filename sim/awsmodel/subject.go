@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // Subject names what a write acts on (its user, key or tags, or its secret), for a
@@ -44,7 +45,8 @@ func (c Call) Target() (user, keyID string) {
 	return "", ""
 }
 
-// SecretName is the name or ARN a Secrets Manager call acts on.
+// SecretName is the name or ARN a Secrets Manager call acts on (or the SSM parameter a
+// PutParameter writes).
 func (c Call) SecretName() string {
 	switch in := c.Input.(type) {
 	case *secretsmanager.CreateSecretInput:
@@ -59,6 +61,8 @@ func (c Call) SecretName() string {
 		return aws.ToString(in.SecretId)
 	case *secretsmanager.PutSecretValueInput:
 		return aws.ToString(in.SecretId)
+	case *ssm.PutParameterInput:
+		return aws.ToString(in.Name)
 	}
 	return ""
 }

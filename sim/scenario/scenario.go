@@ -69,6 +69,9 @@ type Harness struct {
 	// AppSecrets is the member account's Secrets Manager as the rotator sees it (nil: the
 	// model's, with no IAM between).
 	AppSecrets appsecret.API
+	// AppParams is the member account's SSM as the rotator sees it (nil: the model's, as the
+	// rotator's member roles reach it on AWS: MemberParamsIn).
+	AppParams appsecret.ParamAPI
 	// MaxNotifications is the rotator's MaxNotifications (0: its default).
 	MaxNotifications int
 	// Seal signs the rotator's tags (its tag key, which only the rotator's Lambdas read).
@@ -123,6 +126,15 @@ func (h *Harness) MemberSecrets() appsecret.API {
 	return h.W.SecretsIn(Account)
 }
 
+// MemberParams is the member account's SSM as the rotator's calls reach it: by default
+// through the member roles' tag-conditioned grants, as on AWS.
+func (h *Harness) MemberParams() appsecret.ParamAPI {
+	if h.AppParams != nil {
+		return h.AppParams
+	}
+	return h.W.MemberParamsIn(Account)
+}
+
 // User makes a user with an email tag (and any other tags) and keys of the given ages in
 // days, all used an hour ago; it returns the keys' IDs.
 func (h *Harness) User(name string, tags map[string]string, ages ...int) []string {
@@ -159,6 +171,54 @@ func (h *Harness) MachineUser(name string, optIn map[string]string, ages ...int)
 	return ids
 }
 
+// ParamUser makes a user whose KeyDelivery tag names the SSM parameter /app/<name>, and that
+// parameter, a SecureString holding the user's first key and tagged with optIn (nil: none);
+// it returns the keys.
+func (h *Harness) ParamUser(name string, optIn map[string]string, ages ...int) []string {
+	h.T.Helper()
+	ids := h.User(name, map[string]string{appsecret.DeliveryTag: appsecret.ParamScheme + "/app/" + name}, ages...)
+	Must(h.W.CreateAppParameter(Account, "/app/"+name, "SecureString", `{"AccessKeyId":"`+ids[0]+`","SecretAccessKey":"original"}`, optIn))
+	return ids
+}
+
+// ParamReads returns the access key ID the application reads from its parameter /app/<name>.
+func (h *Harness) ParamReads(name string) string {
+	h.T.Helper()
+	p, ok := h.W.AppParameter(Account, "/app/"+name)
+	var v struct {
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string `json:"SecretAccessKey"`
+	}
+	if err := json.Unmarshal([]byte(p.Value), &v); !ok || err != nil || v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		h.T.Fatalf("parameter /app/%s (found: %v) does not hold the key JSON", name, ok)
+	}
+	return v.AccessKeyID
+}
+
+// PairUser makes a user whose KeyDelivery tag names the SSM parameter pair /app/<name>
+// (ssm-pair:), and its two parameters: /app/<name>/aws_access_key_id, a String, and
+// /app/<name>/aws_secret_access_key, a SecureString, holding the user's first key, each
+// tagged with optIn (nil: none); it returns the keys.
+func (h *Harness) PairUser(name string, optIn map[string]string, ages ...int) []string {
+	h.T.Helper()
+	ids := h.User(name, map[string]string{appsecret.DeliveryTag: appsecret.PairScheme + "/app/" + name}, ages...)
+	Must(h.W.CreateAppParameter(Account, "/app/"+name+"/"+appsecret.PairKeyIDName, "String", ids[0], optIn))
+	Must(h.W.CreateAppParameter(Account, "/app/"+name+"/"+appsecret.PairSecretName, "SecureString", "original", optIn))
+	return ids
+}
+
+// PairReads returns the key ID and the secret access key the application reads from its
+// parameter pair /app/<name>.
+func (h *Harness) PairReads(name string) (keyID, secretAccessKey string) {
+	h.T.Helper()
+	id, ok1 := h.W.AppParameter(Account, "/app/"+name+"/"+appsecret.PairKeyIDName)
+	key, ok2 := h.W.AppParameter(Account, "/app/"+name+"/"+appsecret.PairSecretName)
+	if !ok1 || !ok2 {
+		h.T.Fatalf("the parameter pair /app/%s does not exist", name)
+	}
+	return id.Value, key.Value
+}
+
 // clock is the harness's time.
 func (h *Harness) clock() time.Time { return h.Now }
 
@@ -173,7 +233,7 @@ func (h *Harness) Scan() []workflow.Notification {
 func (h *Harness) ScanWith(ctx context.Context) (workflow.AccountResult, []workflow.Notification) {
 	h.T.Helper()
 	h.Runs++
-	r := rotate.New(h.Settings(), rotate.Clients{IAM: h.W.IAM(Account), AppSecrets: h.MemberSecrets(),
+	r := rotate.New(h.Settings(), rotate.Clients{IAM: h.W.IAM(Account), AppSecrets: h.MemberSecrets(), AppParams: h.MemberParams(),
 		Secrets: h.W.Secrets(), SES: h.W.SES(), S3: h.W.S3()}, h.Seal, slog.New(slog.NewJSONHandler(&h.Logs, nil)))
 	r.Clock, r.Leases.Clock = h.clock, h.clock
 	r.Scanner.PollInterval = time.Nanosecond
@@ -198,7 +258,8 @@ func (h *Harness) ScanWith(ctx context.Context) (workflow.AccountResult, []workf
 func (h *Harness) Notify(notes []workflow.Notification) {
 	d := notify.New(h.Settings(), notify.Clients{Secrets: h.W.Secrets(), SES: h.W.SES(),
 		History:    func(string) history.TagAPI { return h.W.IAM(Account) },
-		AppSecrets: func(string) appsecret.API { return h.MemberSecrets() }}, h.Seal, slog.New(slog.NewJSONHandler(&h.Logs, nil)))
+		AppSecrets: func(string) appsecret.API { return h.MemberSecrets() },
+		AppParams:  func(string) appsecret.ParamAPI { return h.MemberParams() }}, h.Seal, slog.New(slog.NewJSONHandler(&h.Logs, nil)))
 	d.Now = h.clock
 	for _, n := range notes {
 		_, _ = d.Handle(context.Background(), n)

@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
+)
+
+// TestE2EStandInEnforcesParameterTagCondition: as on AWS, the grants on SSM parameters of
+// the rotator's roles in the member account, conditioned on the tag key key-rotator:user
+// (ssm:resourceTag), let them list the tags of a parameter carrying that key and deny them
+// one without it or one that does not exist; NotifyUser's role may overwrite such a
+// parameter, and only overwrite (ssm:Overwrite); the member role (ScanAndRotate's) writes
+// none. Both may describe parameters (no resource-level permission). moto alone evaluates
+// none of these conditions and would allow all of them.
+func TestE2EStandInEnforcesParameterTagCondition(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ssm-delivery.json")
+	ctx := context.Background()
+	o.resources(t) // the rotator's roles
+	file, err := permissions.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(function, roleName string) *ssm.Client {
+		role, err := file.Role(function)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn := awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
+		return ssm.NewFromConfig(awsclient.AssumeRole(fn, awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), roleName), "enforcement-test"))
+	}
+	notify := in(statemachine.NotifyUser, config.NotifyMemberRoleName(o.settings.MemberRole))
+	scan := in(statemachine.ScanAndRotate, o.settings.MemberRole)
+	isDenied := func(err error) bool {
+		var apiErr smithy.APIError
+		return errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")
+	}
+	put := func(c *ssm.Client, name string, overwrite bool) error {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(name), Value: aws.String("{}"), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(overwrite)})
+		return err
+	}
+	for _, tc := range []struct {
+		param   string
+		allowed bool
+	}{
+		{"/ci/deployer", true},  // key-rotator:user=deployer
+		{"/ci/reporter", false}, // team=data only
+		{"/ci/no-such-parameter", false},
+	} {
+		tags := func(c *ssm.Client) error {
+			_, err := c.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String(tc.param)})
+			return err
+		}
+		for _, c := range []struct {
+			what    string
+			err     error
+			allowed bool
+		}{
+			{"NotifyUser's role's ListTagsForResource", tags(notify), tc.allowed},
+			{"the member role's ListTagsForResource", tags(scan), tc.allowed},
+			{"NotifyUser's role's PutParameter without Overwrite", put(notify, tc.param, false), false},
+			{"NotifyUser's role's PutParameter", put(notify, tc.param, true), tc.allowed},
+			{"the member role's PutParameter", put(scan, tc.param, true), false},
+		} {
+			if isDenied(c.err) == c.allowed || c.allowed && c.err != nil {
+				t.Errorf("%s of %s: error %v, want allowed %v", c.what, tc.param, c.err, c.allowed)
+			}
+		}
+	}
+	for what, c := range map[string]*ssm.Client{"NotifyUser's role": notify, "the member role": scan} {
+		if _, err := c.DescribeParameters(ctx, &ssm.DescribeParametersInput{}); err != nil {
+			t.Errorf("%s's DescribeParameters: %v, want allowed", what, err)
+		}
+	}
+}
+
+// paramReads is the application's read of its SSM parameter in the account named account,
+// with the account's own credentials (GetParameter, WithDecryption).
+func (o *org) paramReads(t *testing.T, account, name string) appKey {
+	t.Helper()
+	cfg, err := o.sb.AccountConfig(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ssm.NewFromConfig(cfg).GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		t.Fatalf("the application cannot read %s: %v", name, err)
+	}
+	var k appKey
+	if err := json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &k); err != nil || k.AccessKeyID == "" || len(k.SecretAccessKey) < 40 {
+		t.Fatalf("parameter %s does not hold {\"AccessKeyId\", \"SecretAccessKey\"}", name)
+	}
+	return k
+}
+
+// TestE2EDeliveryToParameter: a machine user tagged KeyDelivery = ssm:<name> gets its new key
+// written to its application's SecureString parameter, which opts in; the application reads
+// the old key before the run and the new one after, until and past the old key's
+// deactivation on its day; its owner gets a notice without the key. A parameter that does not
+// opt in is refused: nothing is created, the report says why, and its owner is told. Every
+// call is audited against the synthesized policies (the member roles' ssm:resourceTag and
+// ssm:Overwrite conditions, enforced by the stand-in).
+func TestE2EDeliveryToParameter(t *testing.T) {
+	t.Parallel()
+	o := start(t, "testdata/ssm-delivery.json")
+	before := o.paramReads(t, "prod", "/ci/deployer")
+	refusedBefore := o.paramReads(t, "prod", "/ci/reporter")
+
+	ex, dir := o.run(t, `{}`)
+	mustSucceed(t, ex)
+	after := o.paramReads(t, "prod", "/ci/deployer")
+	state := o.state(t, "prod")["prod"]
+	if after.AccessKeyID == before.AccessKeyID || keyStatus(t, state, "deployer", after.AccessKeyID) != "Active" {
+		t.Fatalf("after the run the application reads %s (before: %s), want a new active key of deployer", after.AccessKeyID, before.AccessKeyID)
+	}
+	ms := slices.DeleteFunc(mails(t, ex, dir), func(m mail) bool { return m.Destinations[0] == o.settings.SupportEmail })
+	toReporter := slices.DeleteFunc(slices.Clone(ms), func(m mail) bool { return m.Destinations[0] != "data-team@example.com" })
+	if len(toReporter) != 1 || !strings.Contains(toReporter[0].Subject, "its replacement cannot be delivered") {
+		t.Errorf("reporter's owner got %d emails, want one telling that its parameter refuses the new key", len(toReporter))
+	}
+	ms = slices.DeleteFunc(ms, func(m mail) bool { return m.Destinations[0] == "data-team@example.com" })
+	if len(ms) != 1 || ms[0].Destinations[0] != "ci-team@example.com" || !strings.Contains(ms[0].Subject, "is in SSM parameter /ci/deployer") ||
+		len(ms[0].Attachments) != 0 || !strings.Contains(ms[0].Text, before.AccessKeyID) {
+		t.Fatalf("emails %d, want one notice to ci-team@example.com naming /ci/deployer and the old key, without attachment", len(ms))
+	}
+	if got := o.paramReads(t, "prod", "/ci/reporter"); got != refusedBefore || len(userNamed(t, state, "reporter").Keys) != 1 {
+		t.Errorf("reporter: the application reads %s, keys %d; want its parameter and keys unchanged", got.AccessKeyID, len(userNamed(t, state, "reporter").Keys))
+	}
+	if !strings.Contains(string(ex.ReportCSV), "parameter /ci/reporter refuses the keys of reporter: it lacks the tag key-rotator:user=reporter, or does not exist: the member role is denied its tags") {
+		t.Error("report.csv does not say why reporter's parameter was refused")
+	}
+	allMails := ms
+	deactivateOn := ex.Report.Run.Now.AddDate(0, 0, 10).Format(time.DateOnly)
+	for day := 1; day <= 10; day++ {
+		o.advance(t, 24*time.Hour)
+		ex, dir := o.run(t, `{}`)
+		mustSucceed(t, ex)
+		allMails = append(allMails, mails(t, ex, dir)...)
+		state := o.state(t, "prod")["prod"]
+		want := "Active"
+		if day == 10 {
+			want = "Inactive"
+		}
+		if got := keyStatus(t, state, "deployer", before.AccessKeyID); got != want {
+			t.Fatalf("day %d: the old key is %s, want %s (it is deactivated on %s)", day, got, want, deactivateOn)
+		}
+		if got := o.paramReads(t, "prod", "/ci/deployer"); got != after || keyStatus(t, state, "deployer", after.AccessKeyID) != "Active" {
+			t.Fatalf("day %d: the application reads %s, want the new key %s, active", day, got.AccessKeyID, after.AccessKeyID)
+		}
+		if day == 1 && len(o.handoffSecrets(t)) != 0 {
+			t.Errorf("day 1: hand-off secrets left after the write was confirmed: %v", o.handoffSecrets(t))
+		}
+	}
+	o.checkNoLeak(t, []string{o.out}, allMails, map[string]delivery{after.AccessKeyID: {secret: after.SecretAccessKey}})
+}
