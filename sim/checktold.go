@@ -254,7 +254,9 @@ func (s *toldChecks) reportedLater(o *owner, id, today string) string {
 //     failed every run, or the key was a legacy one, when that date passed: rule 3 then
 //     deactivates it at once, policy warnedOrGivenUp). A check that the wait began with a
 //     warning sent (a mail to SES, bounced or not) flags exactly those; whether a key must
-//     then be warned first is invariant 8's (every date told is the day the rotator acts);
+//     then be warned first is invariant 8's (every date told is the day the rotator acts).
+//     The allowance holds only for a key the rotator made a successor for or beside another
+//     Active key (waitBounded): a key no successor could be made for goes only once told;
 //   - 10: a key whose successor the rotator wrote to its application's secret goes only while
 //     that secret's current value is the successor; when it is not (the application wrote
 //     it over, deleted it), only at the bounded wait's end once the owner was told
@@ -279,7 +281,7 @@ func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []aw
 					o.user, k.AccessKeyID, s.day, o.app, ok && sec.Scheduled, app.AccessKeyID, succ, told, story()))
 		}
 	}
-	if s.address(o) == "" || s.addressGivenUp(o) || told || s.pastGrace(due) {
+	if s.address(o) == "" || s.addressGivenUp(o) || told || s.pastGrace(due) && s.waitBounded(k, keys) {
 		return // the bounded wait (see above)
 	}
 	if c.Operation == "UpdateAccessKey" || o.app != "" && app.AccessKeyID == k.AccessKeyID {
@@ -287,6 +289,22 @@ func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []aw
 			fmt.Sprintf("%s %s of %s (due %s; its application reads it: %v; keys %v; tags %v) without a warning delivered on an earlier day; its story:\n    %s",
 				c.Operation, k.AccessKeyID, o.user, due, o.app != "" && app.AccessKeyID == k.AccessKeyID, keyIDs(keys), tags, story()))
 	}
+}
+
+// waitBounded reports whether the bounded wait may let Active key k of a reachable owner go
+// untold: only while the rotator made k a successor (its delivery or its warning kept
+// failing) or another of the user's keys is Active (the owner keeps a working key). A key with
+// neither is one no replacement could be made for although the owner's email is usable (the
+// application's store refuses it): its owner must hear why, DeliveryFailed, before it goes.
+func (s *toldChecks) waitBounded(k awsmodel.Key, keys []awsmodel.Key) bool {
+	for _, replaced := range s.rotatorKeys {
+		if replaced == k.AccessKeyID {
+			return true
+		}
+	}
+	return slices.ContainsFunc(keys, func(o awsmodel.Key) bool {
+		return o.AccessKeyID != k.AccessKeyID && o.Status == types.StatusTypeActive
+	})
 }
 
 // promised: a deactivation the rotator attempted to warn of waits for that warning delivered

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -67,5 +68,42 @@ func TestOrphanRuleDeletingAReceivedKeyIsAViolation(t *testing.T) {
 		Input: &iam.DeleteAccessKeyInput{UserName: aws.String("ann"), AccessKeyId: aws.String(id)}})
 	if len(s.res.Violations) != 1 || s.res.Violations[0].Invariant != "the only keys the orphan rule deletes are keys nobody ever received" {
 		t.Errorf("violations %v, want the orphan rule's deletion of a received key", s.res.Violations)
+	}
+}
+
+// Issue 19 item 3 (its mutation was not caught by the 20-seed campaign): the bounded wait lets
+// a key of an owner with a usable email go untold only while the owner keeps a working key or
+// the rotator made the key a successor whose delivery or warning kept failing. A key no
+// successor could be made for (the application's secret refuses it) goes only once its owner
+// was told why (DeliveryFailed), however long past its date.
+func TestKeyWithNoSuccessorGoesUntoldOnlyWithAnotherKeyActive(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		successorKept bool // the rotator's successor still exists (Active)
+		successorMade bool // the rotator made one (deleted since, undeliverable)
+		want          bool // a violation
+	}{
+		{name: "no successor, no other active key", want: true},
+		{name: "its successor deleted as undeliverable", successorMade: true},
+		{name: "its successor active", successorKept: true, successorMade: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, id := checkerOverADeliveredKey(t, 60) // its bounded wait over
+			old := s.rotatorKeys[id]
+			if !tc.successorKept {
+				must(s.w.DeleteKey("100000000003", id))
+			}
+			if !tc.successorMade {
+				delete(s.rotatorKeys, id)
+			}
+			s.check.write(awsmodel.Call{Service: "iam", Operation: "UpdateAccessKey", Account: "100000000003",
+				Input: &iam.UpdateAccessKeyInput{UserName: aws.String("ann"), AccessKeyId: aws.String(old), Status: types.StatusTypeInactive}})
+			got := slices.ContainsFunc(s.res.Violations, func(v Violation) bool {
+				return v.Invariant == "an owner with a usable email is told before any deactivation"
+			})
+			if got != tc.want {
+				t.Errorf("untold deactivation of the 200-day key reported: %v, want %v (violations %v)", got, tc.want, s.res.Violations)
+			}
+		})
 	}
 }

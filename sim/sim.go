@@ -105,6 +105,32 @@ func DefaultWorld() World {
 		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1}
 }
 
+// RareWorld is DefaultWorld with its rare behaviours five times as common: owners acting on
+// their keys and tags, mailboxes gone, forged rotator tags, users near IAM's tag limit,
+// applications rewriting, reverting or deleting their store, bounces unsuppressed. Some fixes
+// guard coincidences of two rare events (a bounce while bounces are unsuppressed, a forged tag
+// on a user at the tag limit) that the default world shows a few times in 200 seeds: make
+// test's campaign runs 20 seeds of each world, so that undoing any fix is seen there.
+func RareWorld() World {
+	w := DefaultWorld()
+	for _, p := range []*float64{&w.OwnerActs, &w.MailboxGone, &w.TagForged, &w.ManyTags,
+		&w.AppRewritesSecret, &w.AppRevertsSecret, &w.AppDeletesSecret, &w.BouncesUnsuppressed} {
+		*p *= 5
+	}
+	return w
+}
+
+// RareFaults is DefaultFaults with its rare faults five times as common: a console re-run
+// inside a call, an owner acting during the scan, a missed day.
+func RareFaults() Faults {
+	f := DefaultFaults()
+	for _, p := range []*float64{&f.ConsoleRerun, &f.OwnerActsDuringScan} {
+		*p *= 5
+	}
+	f.MissedDay *= 2
+	return f
+}
+
 // Faults is the schedule of faults, each a named chance.
 type Faults struct {
 	// Call: that a call of the rotator meets a fault (throttling, 5xx, a crash; for writes

@@ -26,6 +26,7 @@ func main() {
 	days := flag.Int("days", 120, "days simulated per seed")
 	show := flag.Int("show", 5, "how many violations to print in full")
 	faultSeed := flag.Int64("fault-seed", 0, "draw the faults from this seed instead of each seed's own (with -seeds 1: replay a violation)")
+	rare := flag.Bool("rare", false, "simulate the rare world (sim.RareWorld, sim.RareFaults): its rare behaviours and faults five times as common")
 	asJSON := flag.Bool("json", false, "print only one JSON object: seeds, days, faults injected, violations and violations by invariant")
 	flag.Parse()
 	if *seeds < 1 || *days < 1 {
@@ -34,6 +35,9 @@ func main() {
 	}
 	start := time.Now()
 	cfg := sim.Config{Days: *days, FaultSeed: *faultSeed}
+	if *rare {
+		cfg.World, cfg.Faults = sim.RareWorld(), sim.RareFaults()
+	}
 	if !*asJSON {
 		fmt.Printf("seeds %d to %d, %s\n", *first, *first+int64(*seeds)-1, cfg.Resolved())
 	}
