@@ -279,10 +279,8 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 		if p.DeliverTo != "" {
 			email = appsecret.TagValue(p.DeliverTo)
 		}
-		if email != "" {
-			if err := ur.setTags(ctx, map[string]string{history.UndeliverableTag: email}); err != nil {
-				return err
-			}
+		if err := ur.giveUp(ctx, email); err != nil {
+			return err
 		}
 		if err := ur.deleteKey(ctx, p.AccessKeyID); err != nil {
 			return fmt.Errorf("delete undeliverable key %s of %s: %w", p.AccessKeyID, ur.u.UserName, err)
@@ -317,6 +315,24 @@ func (ur *userRun) keepMayBeHeld(ctx context.Context, p handoff.Pending, email s
 	if ur.u.Tags.Get(history.UndeliverableTag) != email {
 		e.Log.WarnContext(ctx, "address given up, new key kept: a send while bounces were not suppressed may have reached its owner",
 			"account", e.acct.AccountID, "user", p.UserName, "accessKeyId", p.AccessKeyID, "unwatchedRun", p.UnwatchedRun)
+	}
+	return ur.giveUp(ctx, email)
+}
+
+// giveUp records that the owner's address (or the application's store: its tag value) no
+// longer counts (key-rotator:undeliverable), where the user's tags leave room for it. Where
+// they do not, the end of the bounded wait goes on unrecorded, as IAM would refuse the tag:
+// the address still counts, so the plan that follows needs the rotator's tags for anything it
+// does to the old key, and the user's tags full fail the user with what a person must do and
+// remind its owner (tagsFull).
+func (ur *userRun) giveUp(ctx context.Context, email string) error {
+	if email == "" {
+		return nil
+	}
+	if !ur.roomFor(history.UndeliverableTag) {
+		ur.execution.Log.WarnContext(ctx, "address given up unrecorded: the user's tags leave no room for the rotator's",
+			"account", ur.execution.acct.AccountID, "user", ur.u.UserName, "tag", history.UndeliverableTag)
+		return nil
 	}
 	return ur.setTags(ctx, map[string]string{history.UndeliverableTag: email})
 }

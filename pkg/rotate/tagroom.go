@@ -86,6 +86,16 @@ func (ur *userRun) tagsShort(up policy.UserPlan) (short int, adds []string) {
 	return short, adds
 }
 
+// roomFor reports whether the user's tags leave room for the rotator's tag key: the user
+// carries it already (writing it replaces it) or holds fewer than IAM's quota.
+func (ur *userRun) roomFor(key string) bool {
+	_, untrusted := ur.untrusted[key]
+	if _, _, ok := ur.u.Tags.Lookup(key); ok || untrusted {
+		return true
+	}
+	return len(ur.u.Tags)+len(ur.untrusted) < policy.MaxTagsPerUser
+}
+
 // TagsFull is a user's failure when its tags leave no room for the rotator's: what a person
 // must do about it.
 type TagsFull struct {
