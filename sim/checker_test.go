@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -186,5 +187,24 @@ func TestKeyKeptPastItsDayIsHeldToTheDayReportedWhileTheAddressIsSuppressed(t *t
 				t.Errorf("counted allowance: %v, want %v", counted, tc.suppressed && tc.reported)
 			}
 		})
+	}
+}
+
+// make faults -rare, seed 10: the rotator's first successor of a key, written to the
+// application's secret, was deleted (the secret deleted and restored around it), and a second
+// successor written there since. The key is deactivated while the secret holds the second:
+// the successor deleted before is no successor any more.
+func TestDeactivationWhileTheStoreHoldsTheLatestSuccessorIsNoViolation(t *testing.T) {
+	s, newID := checkerWith(t, func(_, _, newID, newSecret string) (string, string) { return newID, newSecret })
+	oldID := s.rotatorKeys[newID]
+	const deleted = "AKIAFIRSTSUCCESSOR01"
+	s.rotatorKeys[deleted], s.writtenTo[deleted], s.writtenTo[newID] = oldID, true, true
+	s.check.told.before(awsmodel.Call{Service: "iam", Operation: "UpdateAccessKey", Account: "100000000003",
+		Input: &iam.UpdateAccessKeyInput{UserName: aws.String("ci"), AccessKeyId: aws.String(oldID), Status: types.StatusTypeInactive}},
+		s.owners["100000000003/ci"], s.w.Keys("100000000003", "ci")[0], s.w.Keys("100000000003", "ci"), s.tags(s.owners["100000000003/ci"]))
+	for _, v := range s.res.Violations {
+		if v.Invariant == "a key delivered to a store is deactivated only while the store's current value is its successor" {
+			t.Errorf("the deleted first successor counted: %v", v)
+		}
 	}
 }

@@ -273,12 +273,14 @@ func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []aw
 	if sec, ok := s.store(o); o.app != "" && c.Operation == "UpdateAccessKey" {
 		for succ, replaced := range s.rotatorKeys {
 			current := ok && !sec.Scheduled && app.AccessKeyID == succ
-			if replaced != k.AccessKeyID || !s.writtenTo[succ] || current || s.pastGrace(due) && told || s.pastGraceBy(due, 2) {
+			gone := !slices.ContainsFunc(keys, func(o awsmodel.Key) bool { return o.AccessKeyID == succ }) // a successor deleted since is none
+			if replaced != k.AccessKeyID || !s.writtenTo[succ] || current || gone || s.pastGrace(due) && told || s.pastGraceBy(due, 2) {
 				continue
 			}
 			s.violate("a key delivered to a store is deactivated only while the store's current value is its successor",
-				fmt.Sprintf("%s's key %s deactivated on day %d: %s (scheduled for deletion: %v) holds %s, not its successor %s; the owner told on an earlier day: %v; its story:\n    %s",
-					o.user, k.AccessKeyID, s.day, o.app, ok && sec.Scheduled, app.AccessKeyID, succ, told, story()))
+				fmt.Sprintf("%s's key %s deactivated on day %d: %s (scheduled for deletion: %v) holds %s, not its successor %s; the owner told on an earlier day: %v; its story:\n    %s\n  its successor's:\n    %s\n  the key the store holds:\n    %s",
+					o.user, k.AccessKeyID, s.day, o.app, ok && sec.Scheduled, app.AccessKeyID, succ, told, story(),
+					strings.Join(s.trace[succ], "\n    "), strings.Join(s.trace[app.AccessKeyID], "\n    ")))
 		}
 	}
 	if s.address(o) == "" || s.addressGivenUp(o) || told || s.pastGrace(due) && s.waitBounded(k, keys) {
