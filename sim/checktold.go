@@ -125,8 +125,9 @@ func (s *toldChecks) notBefore(c awsmodel.Call, o *owner, k awsmodel.Key) {
 		if day, ok := s.days.deletion[k.AccessKeyID]; ok && today < day && o.actedOn >= s.days.heardOn[k.AccessKeyID] {
 			s.res.Faults["deleted-before-its-day-after-owner-changed-keys"]++
 		} else if ok && today < day {
-			s.days.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot (keys %v; the rotator's last result: %s); its story:\n    %s",
-				o.user, k.AccessKeyID, today, day, keyIDs(s.w.Keys(o.account, o.user)), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    "))}
+			s.days.earlyDelete[o.account+"/"+o.user] = earlyDelete{day: s.day, detail: fmt.Sprintf("%s's key %s deleted on %s, its owner was told %s, and no new key needed its slot (keys %v; the rotator's last result: %s); its story:\n    %s\n  the user's calls:\n    %s",
+				o.user, k.AccessKeyID, today, day, keyIDs(s.w.Keys(o.account, o.user)), s.lastResult(o), strings.Join(s.trace[k.AccessKeyID], "\n    "),
+				strings.Join(s.trace[o.account+"/"+o.user], "\n    "))}
 		}
 	}
 }

@@ -250,11 +250,13 @@ func (d *decider) rotate(keys []Key) {
 }
 
 // deletionAnnounced reports whether the owner was told the day Inactive key k is deleted (a
-// KeyDeactivated notice, delivered or possibly so: User.NoticesUnconfirmed): rule 3 deletes
-// it on that day, rule 2 not earlier (invariant 8).
+// KeyDeactivated notice, delivered or possibly so: User.NoticesUnconfirmed, or a record of
+// notices someone overwrote: User.NoticesUnsure): rule 3 deletes it on that day, rule 2 not
+// earlier (invariant 8).
 func (d *decider) deletionAnnounced(k Key) bool {
 	ref := NoticeRef{Kind: KeyDeactivated, AccessKeyID: k.AccessKeyID}
-	return k.Status == Inactive && k.DeactivatedByRotator && (slices.Contains(d.user.NoticesSent, ref) || slices.Contains(d.user.NoticesUnconfirmed, ref))
+	return k.Status == Inactive && k.DeactivatedByRotator &&
+		(d.user.NoticesUnsure || slices.Contains(d.user.NoticesSent, ref) || slices.Contains(d.user.NoticesUnconfirmed, ref))
 }
 
 // expiredActive applies rule 3 to an Active key at least deactivate-at days old. A key is

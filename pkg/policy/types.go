@@ -121,6 +121,12 @@ type User struct {
 	// (KeyDeactivated) still holds: rule 2 does not delete the key before it (invariant 8).
 	// Not counting a notice may postpone an action, never hasten one.
 	NoticesUnconfirmed []NoticeRef `json:"noticesUnconfirmed,omitempty"`
+	// NoticesUnsure says the record of the notices sent was overwritten by someone else (the
+	// notices tag did not verify, and is taken as absent): any notice may have been sent, so a
+	// deletion day a KeyDeactivated notice gave may hold too, and rule 2 deletes no key the
+	// rotator deactivated until a notice on record gives its day again. A forged record only
+	// postpones.
+	NoticesUnsure bool `json:"noticesUnsure,omitempty"`
 	// Unheard, when set, says why the notices of NoticesUnconfirmed, sent to the owner, do not
 	// count as delivered in this run (the owner's address is on SES's suppression list since,
 	// or the run cannot see bounces; the caller leaves in NoticesSent those that arrived

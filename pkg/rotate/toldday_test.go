@@ -50,3 +50,32 @@ func TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed(t *testing.T) {
 		}
 	}
 }
+
+// make faults -rare, seed 12: after the owner was told the day a key the rotator deactivated
+// is deleted, someone allowed iam:TagUser overwrote the rotator's notices tag. The forged
+// value does not verify and is taken as absent, which dropped the record of that notice, and
+// rule 2 deleted the unused key days before the day told: a forged tag hastened an action.
+func TestForgedNoticesTagDoesNotHastenAToldDeletion(t *testing.T) {
+	h := scenario.New(t)
+	start := h.Now
+	h.Now = start.AddDate(0, 0, -200)
+	scenario.Must(h.W.CreateUser(scenario.Account, "ivy", map[string]string{"EmailID": "ivy@" + scenario.Domain}))
+	h.Now = start
+	id, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -95), types.StatusTypeInactive)
+	scenario.Must(err)
+	scenario.Must(h.W.UseKey(scenario.Account, id, start.AddDate(0, 0, -89), "s3", "us-east-1"))
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+start.AddDate(0, 0, -3).Format(time.DateOnly)))
+	h.Now = h.Now.Add(time.Minute)
+	h.Day()
+	if told := h.W.Delivered("ivy@" + scenario.Domain); len(told) != 1 {
+		t.Fatalf("ivy was sent %d messages on day 0; want the KeyDeactivated notice", len(told))
+	}
+	deleteOn := start.AddDate(0, 0, 5).Format(time.DateOnly) // created 95 days ago, deleted at 100
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.NoticesTag, id+":KD:"+start.Format("20060102")+":0000 forged"))
+	for day := 1; h.DayStart.Format(time.DateOnly) < deleteOn; day++ {
+		h.Day()
+		if _, ok := h.Keys("ivy")[id]; !ok {
+			t.Fatalf("day %d: ivy's key %s was deleted before %s, the day its owner was told", day, id, deleteOn)
+		}
+	}
+}

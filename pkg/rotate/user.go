@@ -89,6 +89,7 @@ func (e *execution) user(ctx context.Context, name string) {
 	for _, key := range slices.Sorted(maps.Keys(ur.untrusted)) {
 		e.Log.WarnContext(ctx, "rotator tag not signed by the rotator: taken as absent", "account", e.acct.AccountID, "user", name, "tag", key)
 	}
+	_, ur.u.NoticesUnsure = ur.untrusted[history.NoticesTag]
 	if policy.Exempt(u.Tags, e.cfg) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
