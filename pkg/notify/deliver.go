@@ -67,7 +67,7 @@ type Delivery struct {
 func (d *Handler) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
 	out := Delivery{AccountID: n.Account.AccountID, UserName: n.UserName, MessageIDs: []string{}}
 	sender := d.Sender.At(n.SendRate)
-	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName}
+	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName, Advice: n.Advice}
 	now := time.Now
 	if d.Now != nil {
 		now = d.Now
