@@ -25,7 +25,7 @@ import (
 func TestMachineUsersAreAdvisedAndCountedByUse(t *testing.T) {
 	h := scenario.New(t)
 	h.ParamUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85) // due: read in full
-	h.User("steady", nil, 10)                                           // s3 in us-east-1, not due
+	h.User("steady", nil, 10)                                          // s3 in us-east-1, not due
 	people := h.User("people", nil, 20, 5)
 	scenario.Must(h.W.UseKey(scenario.Account, people[1], h.Now.Add(-time.Hour), "ec2", "eu-west-1"))
 	scenario.Must(h.W.CreateUser(scenario.Account, "idle", map[string]string{"EmailID": "idle@" + scenario.Domain}))
