@@ -98,12 +98,13 @@ func Classify(e Evidence) Use {
 	return Person
 }
 
-// Advice is what replaces a long-lived key for one use: what to do, for the owner, and AWS's
-// documentation of how.
+// Advice is what replaces a long-lived key for one use, as report.json and report.csv carry
+// it: the use, the replacement in a few words, and AWS's documentation of how. Explain says it
+// at length, for the owner's email.
 type Advice struct {
-	Use   Use      `json:"use"`
-	Text  string   `json:"text"`
-	Links []string `json:"links"`
+	Use     Use      `json:"use"`
+	Replace string   `json:"replace"`
+	Links   []string `json:"links"`
 }
 
 // AWS's documentation, each page found in AWS's own guides.
@@ -122,43 +123,58 @@ const (
 	identityCenterDoc = "https://docs.aws.amazon.com/sdkref/latest/guide/access-sso.html"
 )
 
-// roleText is the advice for a workload: a role on AWS, IAM Roles Anywhere off it.
+// roleText explains the advice for a workload: a role on AWS, IAM Roles Anywhere off it.
 const roleText = "On Amazon EC2, Amazon ECS or AWS Lambda, give the workload's IAM role (instance profile, task role, execution role) " +
 	"this user's permissions: it gets short-lived credentials by itself. Outside AWS (on premises), IAM Roles Anywhere gives it short-lived " +
-	"credentials for an X.509 certificate. Then delete the access keys: nothing is left to rotate."
+	"credentials for an X.509 certificate. Then delete the user's access keys: nothing is left to rotate."
 
-var advice = map[Use]Advice{
-	GitHubActions: {Text: "The keys of this user go to GitHub Actions secrets. Let the workflows assume an IAM role through GitHub's " +
-		"OpenID Connect (OIDC) provider instead: each run gets short-lived credentials, and no access key is stored in GitHub to rotate or leak.",
-		Links: []string{oidcRoleDoc}},
-	AWSWorkload: {Text: "The keys of this user go to a secret or SSM parameter that an application reads, with AWS credentials of its own. " + roleText,
-		Links: []string{alternativesDoc, rolesAnywhereDoc}},
-	Workload: {Text: "The keys of this user were last used with one service in one region: that looks like one workload. " + roleText,
-		Links: []string{alternativesDoc, rolesAnywhereDoc}},
-	Person: {Text: "This user looks like a person's (a console password, or keys used with several services or regions). " +
-		"People sign in through IAM Identity Center and get short-lived credentials for the AWS CLI and SDKs (aws configure sso), " +
-		"with no access key to rotate.",
-		Links: []string{identityCenterDoc}},
+// uses holds each use's advice and its explanation (Unknown has none).
+var uses = map[Use]struct {
+	replace, explain string
+	links            []string
+}{
+	GitHubActions: {"an IAM role assumed through GitHub's OIDC provider",
+		"The keys of this user go to GitHub Actions secrets. Let the workflows assume an IAM role through GitHub's " +
+			"OpenID Connect (OIDC) provider instead: each run gets short-lived credentials, and no access key is stored in GitHub to rotate or leak.",
+		[]string{oidcRoleDoc}},
+	AWSWorkload: {"an IAM role (EC2, ECS, Lambda), or IAM Roles Anywhere off AWS",
+		"The keys of this user go to a secret or SSM parameter that an application reads, with AWS credentials of its own. " + roleText,
+		[]string{alternativesDoc, rolesAnywhereDoc}},
+	Workload: {"an IAM role (EC2, ECS, Lambda), or IAM Roles Anywhere off AWS",
+		"The keys of this user were last used with one service in one region: that looks like one workload. " + roleText,
+		[]string{alternativesDoc, rolesAnywhereDoc}},
+	Person: {"IAM Identity Center",
+		"This user looks like a person's (a console password, or keys used with several services or regions). " +
+			"People sign in through IAM Identity Center and get short-lived credentials for the AWS CLI and SDKs (aws configure sso), " +
+			"with no access key to rotate.",
+		[]string{identityCenterDoc}},
 }
 
 // For returns the advice for use, nil when there is none (Unknown).
 func For(use Use) *Advice {
-	a, ok := advice[use]
+	u, ok := uses[use]
 	if !ok {
 		return nil
 	}
-	a.Use, a.Links = use, slices.Clone(a.Links)
-	return &a
+	return &Advice{Use: use, Replace: u.replace, Links: slices.Clone(u.links)}
 }
 
 // Of is the advice for the evidence: For(Classify(e)).
 func Of(e Evidence) *Advice { return For(Classify(e)) }
 
-// String is the advice on one line, as report.csv's advice column carries it: the text, then
-// its links; "" for none.
+// Explain says the advice at length, for the owner: why the use, and what to do; "" for none.
+func (a *Advice) Explain() string {
+	if a == nil {
+		return ""
+	}
+	return uses[a.Use].explain
+}
+
+// String is the advice on one line, as report.csv's advice column carries it: the use, the
+// replacement and its links, e.g. "person: IAM Identity Center https://…"; "" for none.
 func (a *Advice) String() string {
 	if a == nil {
 		return ""
 	}
-	return a.Text + " See " + strings.Join(a.Links, " and ") + "."
+	return string(a.Use) + ": " + a.Replace + " " + strings.Join(a.Links, " ")
 }

@@ -65,13 +65,16 @@ func TestEveryUseHasAdvice(t *testing.T) {
 	for _, use := range advice.Uses {
 		a := advice.For(use)
 		if use == advice.Unknown {
-			if a != nil || a.String() != "" {
+			if a != nil || a.String() != "" || a.Explain() != "" {
 				t.Errorf("For(%s) = %v, want none", use, a)
 			}
 			continue
 		}
-		if a == nil || a.Use != use || a.Text == "" || len(a.Links) != len(wantDoc[use]) {
-			t.Fatalf("For(%s) = %+v, want its text and %d links", use, a, len(wantDoc[use]))
+		if a == nil || a.Use != use || a.Replace == "" || a.Explain() == "" || len(a.Links) != len(wantDoc[use]) {
+			t.Fatalf("For(%s) = %+v, want its replacement, its explanation and %d links", use, a, len(wantDoc[use]))
+		}
+		if !strings.HasPrefix(a.String(), string(use)+": "+a.Replace+" ") {
+			t.Errorf("For(%s).String() = %q, want the use and the replacement first", use, a.String())
 		}
 		for i, link := range a.Links {
 			if !strings.HasPrefix(link, "https://docs.aws.amazon.com/") || !strings.Contains(link, wantDoc[use][i]) {

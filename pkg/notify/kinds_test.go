@@ -146,8 +146,12 @@ func TestEveryOwnerEmailCarriesTheAdvice(t *testing.T) {
 				if !says {
 					continue
 				}
-				if !strings.Contains(body, a.Advice.Text) {
-					t.Errorf("%s: %s email, %s, lacks the advice %q:\n%s", use, name, mediaType, a.Advice.Text, body)
+				said := heading + " " + a.Advice.Explain()
+				if mediaType == "text/html" {
+					said = heading + "</strong> " + a.Advice.Explain()
+				}
+				if !strings.Contains(body, said) {
+					t.Errorf("%s: %s email, %s, lacks the advice %q:\n%s", use, name, mediaType, a.Advice.Explain(), body)
 				}
 				for _, link := range a.Advice.Links {
 					if mediaType == "text/html" {

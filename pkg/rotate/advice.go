@@ -26,14 +26,14 @@ func judge(delivery string, console bool, keys []policy.Key, usage []policy.Usag
 
 // judgeRead classifies a user read in full: its fresh keys and KeyDelivery tag, and its
 // credential report row's console password (none without a row). Nothing is asked of AWS.
-func (e *execution) judgeRead(u policy.User) *advice.Advice {
+func (e *execution) judgeRead(u policy.User) advice.Use {
 	usage := make([]policy.Usage, len(u.Keys))
 	for i, k := range u.Keys {
 		usage[i] = k.Usage()
 	}
 	j := judge(u.Tags.Get(appsecret.DeliveryTag), e.rows[u.UserName].Console, u.Keys, usage)
 	e.judgedRead[u.UserName] = j
-	return advice.For(j.use)
+	return j.use
 }
 
 // advise gives each user of the result the advice for its use, and counts the account's users

@@ -48,7 +48,7 @@ func TestMachineUsersAreAdvisedAndCountedByUse(t *testing.T) {
 	h.Notify(notes)
 
 	want := advice.For(advice.AWSWorkload)
-	if len(notes) != 1 || notes[0].UserName != "ci" || notes[0].Advice == nil || notes[0].Advice.Use != advice.AWSWorkload {
+	if len(notes) != 1 || notes[0].UserName != "ci" || notes[0].Use != advice.AWSWorkload {
 		t.Fatalf("notifications %+v, want ci's, advising %s", notes, advice.AWSWorkload)
 	}
 	if len(res.Users) != 1 || res.Users[0].Advice == nil || res.Users[0].Advice.String() != want.String() {

@@ -281,9 +281,9 @@ type Notification struct {
 	// SendRate is the run's (Run.SendRate); 0, in a notification of an earlier version, is
 	// sent at 1 per second, SES's lowest quota.
 	SendRate int `json:"sendRate"`
-	// Advice, the user's (UserResult.Advice), goes into every email of the notification to
-	// the owner but the password's.
-	Advice *advice.Advice `json:"advice,omitempty"`
+	// Use is what the user's keys are used for (advice.Classify; the use of UserResult.Advice):
+	// its advice goes into every email of the notification but the password's. Empty: none.
+	Use advice.Use `json:"use,omitempty"`
 }
 
 // NewKey points at a created key and the hand-off secret that holds its secret part.

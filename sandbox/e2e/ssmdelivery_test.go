@@ -150,7 +150,7 @@ func TestE2EDeliveryToParameter(t *testing.T) {
 	// report.csv's advice column and report.json say that an IAM role replaces it, and the
 	// report counts both users with keys as such.
 	role := advice.For(advice.AWSWorkload)
-	if text := oneLine(ms[0].Text); !strings.Contains(text, "Leave long-lived keys behind: "+role.Text) || !strings.Contains(text, role.Links[0]) ||
+	if text := oneLine(ms[0].Text); !strings.Contains(text, "Leave long-lived keys behind: "+role.Explain()) || !strings.Contains(text, role.Links[0]) ||
 		!strings.Contains(ms[0].HTML, `<a href="`+role.Links[0]+`">`) {
 		t.Errorf("deployer's notice does not advise a role with %s:\n%s", role.Links[0], ms[0].Text)
 	}
