@@ -14,6 +14,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
@@ -67,7 +68,7 @@ type Delivery struct {
 func (d *Handler) Handle(ctx context.Context, n workflow.Notification) (Delivery, error) {
 	out := Delivery{AccountID: n.Account.AccountID, UserName: n.UserName, MessageIDs: []string{}}
 	sender := d.Sender.At(n.SendRate)
-	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName}
+	a := Addressing{From: d.From, To: n.Email, AccountID: n.Account.AccountID, AccountName: n.Account.Name, UserName: n.UserName, Advice: advice.For(n.Use)}
 	now := time.Now
 	if d.Now != nil {
 		now = d.Now

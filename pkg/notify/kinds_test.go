@@ -1,10 +1,13 @@
 package notify
 
 import (
+	"html"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
 
@@ -94,6 +97,71 @@ func TestNoticeWithoutUsageIsRefused(t *testing.T) {
 		_, err := NoticeMail(testAddressing, policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: testActBy, Message: "policy says so"})
 		if err == nil || !strings.Contains(err.Error(), "last use") {
 			t.Errorf("%s without usage: error %v, want one about the key's last use", kind, err)
+		}
+	}
+}
+
+// TestEveryOwnerEmailCarriesTheAdvice: every email about a key (the new key's, the secret's
+// notice, each notice kind's) says, in text and HTML, what could replace the user's long-lived
+// keys and links AWS's documentation of it, when the notification carries advice; none does
+// without, and the password email never does.
+func TestEveryOwnerEmailCarriesTheAdvice(t *testing.T) {
+	const heading = "Leave long-lived keys behind:"
+	compose := func(a Addressing) map[string]Message {
+		out := map[string]Message{}
+		for _, kind := range policy.NoticeKinds {
+			n := policy.Notice{Kind: kind, AccessKeyID: testAccessKeyID, ActBy: testActBy, Message: "policy says so", Usage: &testUsage}
+			var m Message
+			var err error
+			if kind == policy.NewKeyIssued {
+				m, err = NewKeyMail(a, testNewKeyID, n, []byte("zip"))
+			} else {
+				m, err = NoticeMail(a, n)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[string(kind)] = m
+		}
+		var err error
+		if out["secret-key"], err = SecretKeyMail(a, testNewKeyID, "SSM parameter /ci/deployer", newKeyNotice); err != nil {
+			t.Fatal(err)
+		}
+		if out["password"], err = PasswordMail(a, testNewKeyID, handoff.NewZipPassword()); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, use := range advice.Uses {
+		a := testAddressing
+		a.Advice = advice.For(use)
+		for name, m := range compose(a) {
+			p := parse(t, m.Raw)
+			for _, mediaType := range []string{"text/plain", "text/html"} {
+				body := strings.Join(strings.Fields(html.UnescapeString(string(p.part(t, mediaType).body))), " ")
+				says := strings.Contains(body, heading)
+				if want := a.Advice != nil && name != "password"; says != want {
+					t.Errorf("%s: %s email, %s: advice %v, want %v", use, name, mediaType, says, want)
+				}
+				if !says {
+					continue
+				}
+				said := heading + " " + a.Advice.Explain()
+				if mediaType == "text/html" {
+					said = heading + "</strong> " + a.Advice.Explain()
+				}
+				if !strings.Contains(body, said) {
+					t.Errorf("%s: %s email, %s, lacks the advice %q:\n%s", use, name, mediaType, a.Advice.Explain(), body)
+				}
+				for _, link := range a.Advice.Links {
+					if mediaType == "text/html" {
+						link = `<a href="` + link + `">`
+					}
+					if !strings.Contains(body, link) {
+						t.Errorf("%s: %s email, %s, lacks %s", use, name, mediaType, link)
+					}
+				}
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
@@ -28,6 +29,9 @@ type Addressing struct {
 	AccountID   string
 	AccountName string // optional; shown next to the ID
 	UserName    string
+	// Advice says what could replace the user's long-lived keys (pkg/advice; nil: nothing to
+	// say): every email about a key carries it, the password's does not.
+	Advice *advice.Advice
 }
 
 // SupportReport is what the support team's email summarizes and attaches.
@@ -495,6 +499,7 @@ type body struct {
 	Password secret.Secret
 	Todo     []string
 	Facts    []renderedFact
+	Advice   *advice.Advice
 }
 
 type renderedFact struct{ Label, Value string }
@@ -510,6 +515,7 @@ type draft struct {
 	list        []string
 	password    secret.Secret
 	attachments []attachment
+	advice      *advice.Advice
 }
 
 type attachment struct {
@@ -527,7 +533,11 @@ func (a Addressing) account() string {
 // draft starts an owner's email of kind k about accessKeyID, filling the view's account and user.
 func (a Addressing) draft(k *kind, accessKeyID string, v view) draft {
 	v.Account, v.UserName = a.account(), a.UserName
-	return draft{kind: k, view: v, from: a.From, to: []string{a.To}, accountID: a.AccountID, accessKeyID: accessKeyID}
+	d := draft{kind: k, view: v, from: a.From, to: []string{a.To}, accountID: a.AccountID, accessKeyID: accessKeyID}
+	if k != passwordKind {
+		d.advice = a.Advice
+	}
+	return d
 }
 
 func (d draft) attach(name, contentType string, data []byte) draft {
@@ -544,7 +554,7 @@ func (d draft) compose() (Message, error) {
 		return fail("%w", err)
 	}
 
-	b := body{List: d.list, Password: d.password}
+	b := body{List: d.list, Password: d.password, Advice: d.advice}
 	var err error
 	if b.Subject, err = render(d.kind.subject, d.view); err != nil {
 		return fail("%w", err)

@@ -26,6 +26,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -263,6 +264,12 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 	t.Failures += c.Failures
 	t.NotifyFailures += c.NotifyFailures
 	t.IAMCalls += c.IAMCalls
+	for use, n := range c.UsersWithKeys {
+		if t.UsersWithKeys == nil {
+			t.UsersWithKeys = map[advice.Use]int{}
+		}
+		t.UsersWithKeys[use] += n
+	}
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
@@ -302,42 +309,44 @@ func bounceLine(run workflow.Run) string {
 // user's rows. The account's columns (its status and iam_calls, the IAM and STS calls its
 // ScanAndRotate made) repeat on each of its rows. A row's access_key_id is the key acted on
 // (for CreateKey, the key it replaces); a user's rotation_days_problem says why its
-// RotationDays tag was ignored or raised; the last columns are the key's evidence
-// (usageColumns).
+// RotationDays tag was ignored or raised; then come the key's evidence (usageColumns), and
+// last the user's advice (pkg/advice: what could replace its long-lived keys, with AWS's
+// documentation; empty when the evidence shows no use), on each of the user's rows.
 func CSV(doc Document) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
 	_ = w.Write([]string{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action",
 		"access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error", "rotation_days_problem",
-		"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk"})
+		"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk", "advice"})
 	dry := strconv.FormatBool(doc.Run.DryRun)
 	const accountColumns, userColumns = 5, 7
 	noUsage := usageColumns(nil)
 	for _, a := range doc.Accounts {
 		row := []string{doc.Run.RunID, a.Account.AccountID, a.Account.Name, string(a.Status), strconv.Itoa(a.Counts.IAMCalls)}
 		if a.Status == workflow.AccountFailed || a.Status == workflow.AccountExcluded {
-			_ = w.Write(append(append(row, "", "", "", "", "", "", dry, a.Reason, "", a.Error, ""), noUsage...))
+			_ = w.Write(append(append(append(row, "", "", "", "", "", "", dry, a.Reason, "", a.Error, ""), noUsage...), ""))
 		}
 		failures := map[string][]workflow.NotifyFailure{}
 		for _, f := range a.NotifyFailures {
 			failures[f.UserName] = append(failures[f.UserName], f)
 		}
-		notifyRows := func(userRow []string, user string, emailProblem string) {
+		notifyRows := func(userRow []string, user string, emailProblem, advice string) {
 			for _, f := range failures[user] {
-				_ = w.Write(append(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
-					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause, ""), noUsage...))
+				_ = w.Write(append(append(append(userRow[:userColumns:userColumns], NotifyFailedAction, "", "", "false", dry,
+					"the owner's notification failed after its retries", emailProblem, f.Error+": "+f.Cause, ""), noUsage...), advice))
 			}
 			delete(failures, user)
 		}
 		for _, u := range a.Users {
 			userRow := append(row[:accountColumns:accountColumns], u.UserName, string(u.Status))
+			advice := u.Advice.String()
 			switch {
 			case len(u.Actions) == 0 && len(u.Keys) == 0:
-				_ = w.Write(append(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem), noUsage...))
+				_ = w.Write(append(append(append(userRow, "", "", "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem), noUsage...), advice))
 			case len(u.Actions) == 0:
 				for i := range u.Keys {
-					_ = w.Write(append(append(userRow[:userColumns:userColumns], "", u.Keys[i].AccessKeyID, "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem),
-						usageColumns(&u.Keys[i])...))
+					_ = w.Write(append(append(append(userRow[:userColumns:userColumns], "", u.Keys[i].AccessKeyID, "", "", dry, u.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem),
+						usageColumns(&u.Keys[i])...), advice))
 				}
 			}
 			for _, act := range u.Actions {
@@ -349,14 +358,14 @@ func CSV(doc Document) []byte {
 				if i := slices.IndexFunc(u.Keys, func(k policy.KeyUsage) bool { return k.AccessKeyID == id }); i >= 0 {
 					usage = &u.Keys[i]
 				}
-				_ = w.Write(append(append(userRow[:userColumns:userColumns], string(act.Action.Action), id, act.NewAccessKeyID,
-					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem), usageColumns(usage)...))
+				_ = w.Write(append(append(append(userRow[:userColumns:userColumns], string(act.Action.Action), id, act.NewAccessKeyID,
+					strconv.FormatBool(act.Done), dry, act.Reason, u.EmailProblem, u.Error, u.RotationDaysProblem), usageColumns(usage)...), advice))
 			}
-			notifyRows(userRow, u.UserName, u.EmailProblem)
+			notifyRows(userRow, u.UserName, u.EmailProblem, advice)
 		}
 		for _, f := range a.NotifyFailures { // users the account's result does not list
 			if _, left := failures[f.UserName]; left {
-				notifyRows(append(row[:accountColumns:accountColumns], f.UserName, ""), f.UserName, "")
+				notifyRows(append(row[:accountColumns:accountColumns], f.UserName, ""), f.UserName, "", "")
 			}
 		}
 	}
@@ -417,6 +426,7 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Users deferred (maxUsers, time budget, settling keys; see report.csv): %d, user failures: %d", t.Deferred, t.Failures),
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
 		fmt.Sprintf("Owners at risk (an old key used within %d days and deactivated within %d days): %d", policy.AtRiskDays, policy.AtRiskDays, len(atRisk(doc))),
+		usersWithKeys(t),
 		"Full report: s3://"+bucket+"/"+out.JSONKey,
 	)
 	for _, line := range failedAccounts(doc, bucket, out.JSONKey) {
@@ -429,6 +439,20 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		summary = append(summary, "At risk: "+line)
 	}
 	return summary
+}
+
+// usersWithKeys is the support summary's count of the organization's IAM users with an active
+// access key, by use (pkg/advice), every use named, in advice.Uses' order: the number a team
+// that leaves long-lived keys behind watches fall. Failed accounts are not in it.
+func usersWithKeys(t workflow.Counts) string {
+	total := 0
+	var parts []string
+	for _, use := range advice.Uses {
+		total += t.UsersWithKeys[use]
+		parts = append(parts, fmt.Sprintf("%s %d", use, t.UsersWithKeys[use]))
+	}
+	return fmt.Sprintf("IAM users with active access keys: %d, by use: %s (report.csv's advice column says what replaces their keys)",
+		total, strings.Join(parts, ", "))
 }
 
 // atRisk names every owner whose old key is at risk (policy.KeyUsage.AtRisk): still used,

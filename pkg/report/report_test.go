@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -23,8 +24,9 @@ func TestCSV(t *testing.T) {
 				{Action: policy.Action{Action: policy.CreateKey, Replaces: "AKIADUE", Reason: "due"}, NewAccessKeyID: "AKIANEW", Done: true}},
 				Keys: []policy.KeyUsage{
 					{Usage: policy.Usage{AccessKeyID: "AKIADUE", LastUsedDate: &used, Service: "s3", Region: "eu-west-1"}, Status: policy.Active, DeactivateOn: "2026-12-05"},
-					{Usage: policy.Usage{AccessKeyID: "AKIAOLD"}, Status: policy.Inactive}}},
-			{UserName: "bob", Status: policy.StatusOK, Reason: "nothing due", Keys: []policy.KeyUsage{
+					{Usage: policy.Usage{AccessKeyID: "AKIAOLD"}, Status: policy.Inactive}},
+				Advice: advice.For(advice.Workload)},
+			{UserName: "bob", Status: policy.StatusOK, Reason: "nothing due", Advice: advice.For(advice.Person), Keys: []policy.KeyUsage{
 				{Usage: policy.Usage{AccessKeyID: "AKIABOB1", LastUsedDate: &used, Service: "ec2", Region: "us-east-1"}, Status: policy.Active,
 					Replacement: &policy.Usage{AccessKeyID: "AKIABOB2"}, DeactivateOn: "2026-11-25", AtRisk: true},
 				{Usage: policy.Usage{AccessKeyID: "AKIABOB2"}, Status: policy.Active}}},
@@ -38,26 +40,28 @@ func TestCSV(t *testing.T) {
 		t.Fatalf("report.csv does not parse: %v", err)
 	}
 	// A row's usage columns are its key's: the acted-on key (for CreateKey the key it
-	// replaces), or each key of a user without an action.
+	// replaces), or each key of a user without an action; the user's advice is on each of its
+	// rows.
+	workload, person := advice.For(advice.Workload).String(), advice.For(advice.Person).String()
 	want := [][]string{
 		{"run_id", "account_id", "account_name", "account_status", "iam_calls", "user", "user_status", "action", "access_key_id", "new_access_key_id", "done", "dry_run", "reason", "email_problem", "error", "rotation_days_problem",
-			"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk"},
+			"last_used", "last_used_service", "last_used_region", "replacement_used", "deactivate_on", "at_risk", "advice"},
 		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "DeleteKey", "AKIAOLD", "", "false", "true", `make room, "quoted"`, "", "", "",
-			"", "", "", "", "", "false"},
+			"", "", "", "", "", "false", workload},
 		{"run-1", "111111111111", "prod", "done", "12", "alice", "rotate", "CreateKey", "AKIADUE", "AKIANEW", "true", "true", "due", "", "", "",
-			"2026-11-24T08:05:00Z", "s3", "eu-west-1", "", "2026-12-05", "false"},
+			"2026-11-24T08:05:00Z", "s3", "eu-west-1", "", "2026-12-05", "false", workload},
 		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB1", "", "", "true", "nothing due", "", "", "",
-			"2026-11-24T08:05:00Z", "ec2", "us-east-1", "false", "2026-11-25", "true"},
+			"2026-11-24T08:05:00Z", "ec2", "us-east-1", "false", "2026-11-25", "true", person},
 		{"run-1", "111111111111", "prod", "done", "12", "bob", "ok", "", "AKIABOB2", "", "", "true", "nothing due", "", "", "",
-			"", "", "", "", "", "false"},
+			"", "", "", "", "", "false", person},
 		{"run-1", "111111111111", "prod", "done", "12", "erin", "ok", "", "", "", "", "true", "nothing due", "no EmailID or Email tag", "", "",
-			"", "", "", "", "", ""},
+			"", "", "", "", "", "", ""},
 		{"run-1", "111111111111", "prod", "done", "12", "frank", "ok", "", "", "", "", "true", "nothing due", "", "", "tag RotationDays=365 is longer",
-			"", "", "", "", "", ""},
+			"", "", "", "", "", "", ""},
 		{"run-1", "222222222222", "dev", "failed", "1", "", "", "", "", "", "", "true", "", "", "assume role: AccessDenied", "",
-			"", "", "", "", "", ""},
+			"", "", "", "", "", "", ""},
 		{"run-1", "333333333333", "migrating", "excluded", "0", "", "", "", "", "", "", "true", "it is tagged key-rotator:exclude=true (EXCLUDE_ACCOUNT_TAG)", "", "", "",
-			"", "", "", "", "", ""},
+			"", "", "", "", "", "", ""},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d:\n%q", len(rows), len(want), rows)
@@ -97,6 +101,32 @@ func TestSupportSummaryListsAtRiskOwners(t *testing.T) {
 	}
 	if strings.Contains(summary, "carol") {
 		t.Errorf("support summary names carol, who is not at risk:\n%s", summary)
+	}
+}
+
+// TestSupportSummaryCountsUsersWithKeysByUse: the support summary counts the organization's
+// users with an active key, every use named (0 included), summed over the accounts; report.json
+// carries the same totals.
+func TestSupportSummaryCountsUsersWithKeysByUse(t *testing.T) {
+	doc := Document{Run: workflow.Run{RunID: "run-1"}, Accounts: []workflow.AccountResult{
+		{Status: workflow.AccountDone, Counts: workflow.Counts{UsersWithKeys: map[advice.Use]int{advice.AWSWorkload: 2, advice.Person: 1, advice.Unknown: 0}}},
+		{Status: workflow.AccountDone, Counts: workflow.Counts{UsersWithKeys: map[advice.Use]int{advice.AWSWorkload: 1, advice.Workload: 4}}},
+		{Status: workflow.AccountFailed},
+	}}
+	for _, a := range doc.Accounts {
+		addCounts(&doc.Totals, a.Counts)
+	}
+	summary := strings.Join(supportSummary(doc, workflow.Report{JSONKey: "reports/run-1/report.json"}, "bucket"), "\n")
+	if want := "IAM users with active access keys: 8, by use: github-actions 0, aws-workload 3, workload 4, person 1, unknown 0"; !strings.Contains(summary, want) {
+		t.Errorf("support summary lacks %q:\n%s", want, summary)
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Document
+	if err := json.Unmarshal(body, &back); err != nil || back.Totals.UsersWithKeys[advice.AWSWorkload] != 3 || back.Totals.UsersWithKeys[advice.Workload] != 4 {
+		t.Errorf("report.json totals %s (%v), want the users with keys by use", body, err)
 	}
 }
 

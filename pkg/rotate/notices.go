@@ -101,7 +101,7 @@ func (ur *userRun) queue(ctx context.Context, up policy.UserPlan, newKey *workfl
 	e.noticeBudget--
 	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
 		UserName: ur.u.UserName, Email: up.Email, Notices: notices, NewKey: newKey, SendRate: e.run.SendRate,
-		Unconfirmed: e.bounceProblem() != ""})
+		Unconfirmed: e.bounceProblem() != "", Use: ur.use})
 }
 
 // replacedKeysDay is the day a redelivery of p's key gives for the key it replaces

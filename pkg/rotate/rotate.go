@@ -117,7 +117,7 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	if err != nil {
 		return res, nil, err
 	}
-	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{}, confirmed: map[string]bool{},
+	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{}, confirmed: map[string]bool{}, judgedRead: map[string]judged{},
 		noticeBudget: cmp.Or(r.MaxNotifications, DefaultMaxNotifications)}
 	// Before the member account is read: a run that cannot read it still settles its secrets.
 	e.settleScheduled(ctx, pending)
@@ -126,6 +126,7 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 		return res, nil, fmt.Errorf("scan account %s: %w", acct.AccountID, err)
 	}
 	res.Counts.Users = found.Users
+	e.rows = rowsByName(found.Rows)
 	for _, p := range problems {
 		e.fail(ctx, workflow.UserResult{UserName: "(hand-off secret)"}, p)
 	}
@@ -154,6 +155,7 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 		}
 		e.user(ctx, name)
 	}
+	e.advise()
 	return res, e.notifications, nil
 }
 
@@ -228,6 +230,10 @@ type execution struct {
 	writers       int // users given writes so far (rule 8)
 	noticeBudget  int // notifications this run may still queue
 	usersLeft     int // users still to process after the current one
+	// rows are the scan's rows by user name, and judgedRead the use of the keys of each user
+	// read in full (advice.go).
+	rows       map[string]scan.ReportUser
+	judgedRead map[string]judged
 }
 
 func (e *execution) now() time.Time {

@@ -159,7 +159,7 @@ func (ur *userRun) remind(ctx context.Context, to string, n policy.Notice) bool 
 	}
 	e.noticeBudget--
 	e.notifications = append(e.notifications, workflow.Notification{RunID: e.run.RunID, Account: e.acct,
-		UserName: ur.u.UserName, Email: to, Notices: []policy.Notice{n}, SendRate: e.run.SendRate})
+		UserName: ur.u.UserName, Email: to, Notices: []policy.Notice{n}, SendRate: e.run.SendRate, Use: ur.use})
 	return true
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
@@ -47,6 +48,9 @@ type userRun struct {
 	// provenByUse are the notices whose email reached the owner, the key it came with used
 	// since (confirmedByUse): delivered, whatever SES's suppression list shows.
 	provenByUse []policy.NoticeRef
+	// use is what the user's keys are used for, as read (pkg/advice): its advice goes with
+	// every notification to the owner.
+	use advice.Use
 }
 
 // givenUp records why delivery (to the application's secret, or else to the owner's address)
@@ -85,7 +89,7 @@ func (e *execution) user(ctx context.Context, name string) {
 		return
 	}
 	ur := &userRun{execution: e, u: u, ur: workflow.UserResult{UserName: name}, pending: map[string]handoff.Pending{}, replaced: map[string]bool{},
-		untrusted: e.Seal.OpenTags(e.acct.AccountID, name, u.Tags)}
+		untrusted: e.Seal.OpenTags(e.acct.AccountID, name, u.Tags), use: e.judgeRead(u)}
 	for _, key := range slices.Sorted(maps.Keys(ur.untrusted)) {
 		e.Log.WarnContext(ctx, "rotator tag not signed by the rotator: taken as absent", "account", e.acct.AccountID, "user", name, "tag", key)
 	}

@@ -24,6 +24,24 @@ type ReportUser struct {
 	// Hidden are the slots that may hold an Inactive key the report does not date: AWS
 	// writes last_rotated N/A for an Inactive key, exactly as for an empty slot.
 	Hidden []HiddenSlot
+	// Console: the user has a console password (password_enabled): evidence of a person,
+	// read by pkg/advice only.
+	Console bool
+}
+
+// Usage returns the last use of every key the row shows, hidden slots included: the
+// evidence pkg/advice reads.
+func (u ReportUser) Usage() []policy.Usage {
+	var out []policy.Usage
+	for _, k := range u.Keys {
+		out = append(out, k.Usage())
+	}
+	for _, h := range u.Hidden {
+		if h.LastUsedDate != nil {
+			out = append(out, policy.Usage{LastUsedDate: h.LastUsedDate, Service: h.Service, Region: h.Region})
+		}
+	}
+	return out
 }
 
 // HiddenSlot is a key slot that reads active=false and last_rotated=N/A: empty, or an
@@ -32,6 +50,8 @@ type HiddenSlot struct {
 	// LastUsedDate is the slot's last use when the report has one (then the slot surely
 	// holds a key); nil for N/A or no_information.
 	LastUsedDate *time.Time
+	// Service and Region are its last use's, "" when not known.
+	Service, Region string
 }
 
 // worstCase returns the user's keys with each hidden slot filled by the oldest key it could
@@ -39,7 +59,8 @@ type HiddenSlot struct {
 func (u ReportUser) worstCase() []policy.Key {
 	keys := slices.Clone(u.Keys)
 	for _, h := range u.Hidden {
-		keys = append(keys, policy.Key{Status: policy.Inactive, CreateDate: u.Created, LastUsedDate: h.LastUsedDate})
+		keys = append(keys, policy.Key{Status: policy.Inactive, CreateDate: u.Created, LastUsedDate: h.LastUsedDate,
+			LastUsedService: h.Service, LastUsedRegion: h.Region})
 	}
 	return keys
 }
@@ -50,11 +71,17 @@ const userCreated = "user_creation_time"
 // rootRow is the report's row for the account's root user, which has no IAM user to act on.
 const rootRow = "<root_account>"
 
-// The columns the scanner reads, per key slot.
-var keyColumns = [2]struct{ active, rotated, used string }{
-	{"access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date"},
-	{"access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date"},
+// The columns the scanner reads, per key slot: the first three drive decisions and must be
+// there; the last use's service and region are evidence for people (pkg/advice), read when
+// there, "" when not.
+var keyColumns = [2]struct{ active, rotated, used, service, region string }{
+	{"access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date", "access_key_1_last_used_service", "access_key_1_last_used_region"},
+	{"access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date", "access_key_2_last_used_service", "access_key_2_last_used_region"},
 }
+
+// passwordEnabled is the report's column that says whether the user has a console password
+// (true, false; not_supported for the root row): evidence only, read when there.
+const passwordEnabled = "password_enabled"
 
 // ParseCredentialReport reads IAM's credential report CSV strictly: a missing column, a row
 // of the wrong width, an unknown boolean or a malformed date is an error naming its line and
@@ -100,16 +127,20 @@ func ParseCredentialReport(content []byte) ([]ReportUser, error) {
 			return nil, fmt.Errorf("credential report line %d (user %s): %w", line, u.UserName, err)
 		}
 		u.Created = *created
+		u.Console = strings.EqualFold(evidence(row, col, passwordEnabled), "true")
 		for _, kc := range keyColumns {
 			key, present, err := parseKeySlot(row, col, kc.active, kc.rotated, kc.used)
 			if err != nil {
 				return nil, fmt.Errorf("credential report line %d (user %s): %w", line, u.UserName, err)
 			}
+			if key.LastUsedDate != nil {
+				key.LastUsedService, key.LastUsedRegion = evidence(row, col, kc.service), evidence(row, col, kc.region)
+			}
 			switch {
 			case present:
 				u.Keys = append(u.Keys, key)
 			case key.Status == policy.Inactive:
-				u.Hidden = append(u.Hidden, HiddenSlot{LastUsedDate: key.LastUsedDate})
+				u.Hidden = append(u.Hidden, HiddenSlot{LastUsedDate: key.LastUsedDate, Service: key.LastUsedService, Region: key.LastUsedRegion})
 			}
 		}
 		users = append(users, u)
@@ -146,6 +177,21 @@ func parseKeySlot(row []string, col map[string]int, activeCol, rotatedCol, usedC
 	}
 	k.CreateDate = *rotated
 	return k, true, nil
+}
+
+// evidence is a column read as evidence for people, never for a decision: its value, "" when
+// the report lacks the column or says N/A (or no_information, not_supported).
+func evidence(row []string, col map[string]int, name string) string {
+	i, ok := col[name]
+	if !ok {
+		return ""
+	}
+	switch v := row[i]; strings.ToLower(v) {
+	case "n/a", "no_information", "not_supported":
+		return ""
+	default:
+		return v
+	}
 }
 
 // reportTime parses a report timestamp; N/A (and the like) is nil.

@@ -92,6 +92,10 @@ type Result struct {
 	// because a RotationDays tag could make a key due (policy.Config.Shortest) that the
 	// organization's limit does not: 0 when no user is in that band.
 	TagPages int
+	// Rows are every user scanned as the report (or the listing) showed them, candidates or
+	// not: the evidence of their keys' use that pkg/advice reads for the users the run does
+	// not read in full.
+	Rows []ReportUser
 }
 
 // tagPageSize is the most users GetAccountAuthorizationDetails returns in one page (IAM's
@@ -113,6 +117,7 @@ func (s *Scanner) Candidates(ctx context.Context, cfg policy.Config, now time.Ti
 		return res, err
 	}
 	res.Users = len(users) + len(res.NotScanned)
+	res.Rows = users
 	oldest := map[string]time.Time{} // each candidate's oldest key known, for the ranking
 	// Users that only a RotationDays tag could make due need their tags, read for the whole
 	// account at once: their keys as the report shows them are not due under the

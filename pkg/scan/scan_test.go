@@ -623,3 +623,37 @@ func TestCredentialReportBooleansInAnyCase(t *testing.T) {
 		t.Error("a value that is no boolean in any case must fail the report")
 	}
 }
+
+// TestCredentialReportEvidenceForAdvice: the report's password_enabled and each used key's
+// last_used_service and _region are read as evidence (pkg/advice), hidden slots' too; N/A
+// and a report without those columns read as unknown, never as an error.
+func TestCredentialReportEvidenceForAdvice(t *testing.T) {
+	person := strings.Replace(reportRow("alice", "true,"+day(85)+","+day(1), "false,N/A,"+day(9)), ",false,N/A,N/A,N/A,false,", ",true,"+day(2)+",N/A,N/A,false,", 1)
+	users, err := ParseCredentialReport([]byte(header + person + reportRow("bob", "true,"+day(85)+",N/A", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := users[0], users[1]
+	if !alice.Console || bob.Console {
+		t.Errorf("console passwords: alice %v, bob %v; want true, false", alice.Console, bob.Console)
+	}
+	if got := fmt.Sprint(alice.Usage()); got != fmt.Sprint([]policy.Usage{
+		{LastUsedDate: alice.Keys[0].LastUsedDate, Service: "iam", Region: "us-east-1"},
+		{LastUsedDate: alice.Hidden[0].LastUsedDate, Service: "iam", Region: "us-east-1"}}) {
+		t.Errorf("alice's usage %s, want both slots used with iam in us-east-1", got)
+	}
+	if got := bob.Usage(); len(got) != 1 || got[0].Service != "" || got[0].LastUsedDate != nil {
+		t.Errorf("bob's usage %v, want one key never used, with no service", got)
+	}
+
+	// Without the evidence columns (the decisions' columns only), nothing is known of it.
+	short := "user,user_creation_time,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date\n" +
+		"carol,2025-01-01T00:00:00+00:00,true," + day(85) + "," + day(1) + ",false,N/A,N/A\n"
+	users, err = ParseCredentialReport([]byte(short))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := users[0].Usage(); users[0].Console || len(u) != 1 || u[0].LastUsedDate == nil || u[0].Service != "" || u[0].Region != "" {
+		t.Errorf("carol without the evidence columns: console %v, usage %v; want a use with no service or region", users[0].Console, u)
+	}
+}

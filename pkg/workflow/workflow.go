@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 )
@@ -183,6 +184,12 @@ type Counts struct {
 	// Only the invocation that returned counts (a retried invocation's calls are not in it);
 	// NotifyUser's calls (an AssumeRole and the history tag per notification) are not either.
 	IAMCalls int `json:"iamCalls"`
+	// UsersWithKeys counts the account's IAM users with an active access key, by what the
+	// evidence shows the keys are used for (advice.Classify; every use of advice.Uses is
+	// there, 0 included): a user read in full by the run is judged by its fresh read and its
+	// KeyDelivery tag, any other by its credential report row (its tags unread). Users the
+	// run did not scan at all (the listing's time budget) are not counted.
+	UsersWithKeys map[advice.Use]int `json:"usersWithKeys,omitempty"`
 }
 
 // UserResult is what happened to one user: the plan's actions with the outcome of each.
@@ -200,6 +207,9 @@ type UserResult struct {
 	Keys []policy.KeyUsage `json:"keys,omitempty"`
 	// Error is set when an action failed; the actions after it were not attempted.
 	Error string `json:"error,omitempty"`
+	// Advice says what could replace the user's long-lived keys (pkg/advice), nil when the
+	// evidence shows no use.
+	Advice *advice.Advice `json:"advice,omitempty"`
 }
 
 // ActionResult is a planned action and whether it was carried out.
@@ -271,6 +281,9 @@ type Notification struct {
 	// SendRate is the run's (Run.SendRate); 0, in a notification of an earlier version, is
 	// sent at 1 per second, SES's lowest quota.
 	SendRate int `json:"sendRate"`
+	// Use is what the user's keys are used for (advice.Classify; the use of UserResult.Advice):
+	// its advice goes into every email of the notification but the password's. Empty: none.
+	Use advice.Use `json:"use,omitempty"`
 }
 
 // NewKey points at a created key and the hand-off secret that holds its secret part.

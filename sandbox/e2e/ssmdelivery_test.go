@@ -14,6 +14,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -144,6 +145,21 @@ func TestE2EDeliveryToParameter(t *testing.T) {
 	}
 	if !strings.Contains(string(ex.ReportCSV), "parameter /ci/reporter refuses the keys of reporter: it lacks the tag key-rotator:user=reporter, or does not exist: the member role is denied its tags") {
 		t.Error("report.csv does not say why reporter's parameter was refused")
+	}
+	// A key delivered to a parameter is a workload's: the owner's notice (text and HTML),
+	// report.csv's advice column and report.json say that an IAM role replaces it, and the
+	// report counts both users with keys as such.
+	role := advice.For(advice.AWSWorkload)
+	if text := oneLine(ms[0].Text); !strings.Contains(text, "Leave long-lived keys behind: "+role.Explain()) || !strings.Contains(text, role.Links[0]) ||
+		!strings.Contains(ms[0].HTML, `<a href="`+role.Links[0]+`">`) {
+		t.Errorf("deployer's notice does not advise a role with %s:\n%s", role.Links[0], ms[0].Text)
+	}
+	if got := csvColumn(t, ex, "deployer", "advice"); len(got) == 0 || slices.ContainsFunc(got, func(a string) bool { return a != role.String() }) {
+		t.Errorf("report.csv's advice for deployer: %q, want %q on each of its rows", got, role.String())
+	}
+	if got := ex.Report.Totals.UsersWithKeys; got[advice.AWSWorkload] != 2 || userResult(t, ex, "deployer").Advice.String() != role.String() {
+		t.Errorf("report.json: users with keys by use %v, deployer's advice %v; want 2 %s users, deployer advised a role", got,
+			userResult(t, ex, "deployer").Advice, advice.AWSWorkload)
 	}
 	allMails := ms
 	deactivateOn := ex.Report.Run.Now.AddDate(0, 0, 10).Format(time.DateOnly)

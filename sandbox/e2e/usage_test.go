@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
@@ -166,6 +167,40 @@ func csvRows(t *testing.T, ex *runner.Execution) map[string][]string {
 		out[r[col["user"]]+" "+r[col["action"]]+" "+r[col["access_key_id"]]] = r[col["last_used"] : col["at_risk"]+1]
 	}
 	return out
+}
+
+// csvColumn returns report.csv's column on each of user's rows.
+func csvColumn(t *testing.T, ex *runner.Execution, user, column string) []string {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(ex.ReportCSV)).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("report.csv: %v", err)
+	}
+	userCol, col := slices.Index(rows[0], "user"), slices.Index(rows[0], column)
+	if col < 0 {
+		t.Fatalf("report.csv has no column %s: %q", column, rows[0])
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		if r[userCol] == user {
+			out = append(out, r[col])
+		}
+	}
+	return out
+}
+
+// userResult is user's result in report.json (the first account that lists it).
+func userResult(t *testing.T, ex *runner.Execution, user string) workflow.UserResult {
+	t.Helper()
+	for _, a := range ex.Report.Accounts {
+		for _, u := range a.Users {
+			if u.UserName == user {
+				return u
+			}
+		}
+	}
+	t.Fatalf("report.json lists no user %s", user)
+	return workflow.UserResult{}
 }
 
 func keyNamed(t *testing.T, users []sandboxtest.User, user, id string) sandboxtest.Key {
