@@ -1,14 +1,15 @@
 // Command mutations measures docs/policy.md's mutation table. It takes a snapshot of the
 // working tree (the files git tracks, as they are on disk when it starts); for each patch in
 // sim/mutations it copies the snapshot, undoes one fix by applying the patch, runs the fault
-// campaign (cmd/faults) on the copy and compares its violations with the campaign of the
+// campaign of make test (cmd/faults: its seeds in the default world, then in the rare one) on
+// the copy and compares its violations with the campaign of the
 // unpatched copy. A fix is caught when undoing it adds violations of an invariant it keeps
 // (the patch's "Keeps:" line, invariants separated by ";"). It prints one markdown row per
 // patch, with the tests its "Tests:" line names, each run on the patched copy (one that
 // passes is struck through), and exits 1 when a patch no longer applies, names a test that
 // does not run, or undoes a fix the campaign does not catch.
 //
-//	go run ./cmd/mutations                 # every patch, 20 seeds (the campaign of make test)
+//	go run ./cmd/mutations                 # every patch, 20 seeds of each world (the campaign of make test)
 //	go run ./cmd/mutations -only item-2,item-3    # the patches whose name contains item-2 or item-3
 //
 // A patch is a unified diff (git diff) after a header of "Key: value" lines:
@@ -39,6 +40,13 @@ import (
 	"time"
 )
 
+// worldFlags are cmd/faults' flags for each world of make test's campaign; campaignWorlds
+// those -worlds chose (both by default: the campaign of make test).
+var (
+	worldFlags     = map[string][]string{"default": nil, "rare": {"-rare"}}
+	campaignWorlds [][]string
+)
+
 // mutation is one patch that undoes one fix.
 type mutation struct {
 	name, path               string
@@ -53,10 +61,19 @@ type outcome struct {
 }
 
 func main() {
-	seeds := flag.Int("seeds", 20, "seeds per campaign (20 is make test's campaign)")
+	seeds := flag.Int("seeds", 20, "seeds per world (20 of each is make test's campaign)")
 	only := flag.String("only", "", "run only the patches whose file name contains one of these (comma-separated)")
 	dir := flag.String("dir", "sim/mutations", "the directory of patches")
+	worlds := flag.String("worlds", "default,rare", "the campaign's worlds (cmd/faults without and with -rare), comma-separated")
 	flag.Parse()
+	for w := range strings.SplitSeq(*worlds, ",") {
+		flag, ok := worldFlags[w]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "mutations: -worlds: unknown world %q (default, rare)\n", w)
+			os.Exit(2)
+		}
+		campaignWorlds = append(campaignWorlds, flag)
+	}
 	// Interrupted, it stops the campaign or tests under way, with everything they started.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -98,14 +115,14 @@ func measure(ctx context.Context, dir, only string, seeds int) (missed, mend int
 	if err := copyFiles(files, ".", snapshot); err != nil {
 		return 0, 0, err
 	}
-	progress("baseline: the campaign of the unpatched tree (%d seeds)", seeds)
+	progress("baseline: the campaign of the unpatched tree (%d seeds of each world)", seeds)
 	base, _, err := campaign(ctx, snapshot, files, nil, seeds)
 	if err != nil {
 		return 0, 0, fmt.Errorf("baseline: %w", err)
 	}
 	progress("baseline: %d violations, %d faults", base.Violations, base.Faults)
-	fmt.Printf("baseline: %d violations with %d seeds\n\n", base.Violations, seeds)
-	fmt.Printf("| patch | fix | how it was undone | violations with %d seeds (baseline subtracted), by invariant | caught | also caught by |\n", seeds)
+	fmt.Printf("baseline: %d violations with %d seeds of each world\n\n", base.Violations, seeds)
+	fmt.Printf("| patch | fix | how it was undone | violations with %d seeds of each world (baseline subtracted), by invariant | caught | also caught by |\n", seeds)
 	fmt.Println("|---|---|---|---|---|---|")
 	for i, m := range mutations {
 		progress("[%d/%d] %s", i+1, len(mutations), m.name)
@@ -211,13 +228,23 @@ func campaign(ctx context.Context, snapshot string, files []string, m *mutation,
 			return o, "", fmt.Errorf("the patch no longer applies: %s", strings.TrimSpace(string(out)))
 		}
 	}
-	// -trimpath: the copies, each in a directory of its own, share the build cache.
-	out, err := runs(command(ctx, tree, "go", "run", "-trimpath", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds)))
-	if err != nil {
-		return o, "", fmt.Errorf("cmd/faults: %w", err)
-	}
-	if err := json.Unmarshal(lastLine(out), &o); err != nil {
-		return o, "", fmt.Errorf("cmd/faults printed no outcome: %w", err)
+	o.ByInvariant = map[string]int{}
+	for _, world := range campaignWorlds {
+		// -trimpath: the copies, each in a directory of its own, share the build cache.
+		args := append([]string{"run", "-trimpath", "./cmd/faults", "-json", "-seeds", fmt.Sprint(seeds)}, world...)
+		out, err := runs(command(ctx, tree, "go", args...))
+		if err != nil {
+			return o, "", fmt.Errorf("cmd/faults %s: %w", strings.Join(world, " "), err)
+		}
+		var one outcome
+		if err := json.Unmarshal(lastLine(out), &one); err != nil {
+			return o, "", fmt.Errorf("cmd/faults %s printed no outcome: %w", strings.Join(world, " "), err)
+		}
+		o.Faults += one.Faults
+		o.Violations += one.Violations
+		for inv, n := range one.ByInvariant {
+			o.ByInvariant[inv] += n
+		}
 	}
 	if m == nil {
 		return o, "", nil
