@@ -7,17 +7,53 @@ import (
 	"slices"
 )
 
-// MaxAnswerBytes is the most of one answer of the stand-in's own endpoints (and data.json)
-// that a client here reads: a larger answer is an error, not a truncated document.
+// MaxAnswerBytes is the most of one answer of the stand-in's own endpoints that a client
+// here reads: a larger answer is an error, not a truncated document.
 const MaxAnswerBytes = 64 << 20
 
-// ReadModel decodes the stand-in's /moto-api/data.json into v: moto lists every instance of
-// its models there, per service and class, with their public attributes (SES messages, SNS
-// publications, STS sessions, …). v declares the part the caller reads. It is the whole
-// state in one answer, every account's IAM included: fit for a test's small organization,
-// not for a run at scale (SES messages are read in pieces with SESMessages).
-func ReadModel(ctx context.Context, url string, v any) error {
-	return callJSON(ctx, http.MethodGet, url+"/moto-api/data.json", nil, v)
+// ModelPage is one piece of the instances of one of moto's models, in the order moto made
+// them: Instances are those from the index asked for to Next (exclusive), of Total so far.
+type ModelPage[T any] struct {
+	Total     int `json:"total"`
+	Next      int `json:"next"`
+	Instances []T `json:"instances"`
+}
+
+// ModelInstances reads every instance of moto's model service.name (what
+// /moto-api/data.json lists under it: ses.Message, sts.AssumedRole, sns.Topic, …, with the
+// same public attributes), each decoded into T, a page at a time (SESPageMessages instances
+// and SESPageBytes bytes of JSON at most, past a page's first): its answers stay bounded
+// however much the stand-in holds. data.json is the whole state, every account's IAM and
+// every SES message included, in one answer, which stops fitting one (MaxAnswerBytes) near
+// 3,000 accounts; nothing here reads it.
+func ModelInstances[T any](ctx context.Context, url, service, name string) ([]T, error) {
+	var out []T
+	for from := 0; ; {
+		p, err := ModelInstancesPage[T](ctx, url, service, name, from, SESPageMessages)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Instances...)
+		if from = p.Next; from >= p.Total {
+			return out, nil
+		}
+	}
+}
+
+// ModelInstancesPage reads the page of model service.name's instances that starts at index
+// from (0-based), at most limit of them (1 to 1000) and, past the first, SESPageBytes of
+// JSON.
+func ModelInstancesPage[T any](ctx context.Context, url, service, name string, from, limit int) (*ModelPage[T], error) {
+	var p ModelPage[T]
+	q := fmt.Sprintf("%s/keyrotator/model?service=%s&name=%s&from=%d&limit=%d&maxBytes=%d",
+		url, service, name, from, limit, SESPageBytes)
+	if err := callJSON(ctx, http.MethodGet, q, nil, &p); err != nil {
+		return nil, err
+	}
+	if p.Next != from+len(p.Instances) || p.Next > p.Total || (limit > 0 && from < p.Total && len(p.Instances) == 0) {
+		return nil, fmt.Errorf("GET %s: a page of %d instances from %d ends at %d of %d", q, len(p.Instances), from, p.Next, p.Total)
+	}
+	return &p, nil
 }
 
 // SESPage is one piece of the raw messages SES accepted (every account and region), in the
@@ -29,8 +65,9 @@ type SESPage[T any] struct {
 	Messages []T `json:"messages"`
 }
 
-// SESPageMessages and SESPageBytes bound a page of SESMessages: at most that many messages,
-// and past the first no more than that many bytes of raw MIME, whatever the stand-in holds.
+// SESPageMessages and SESPageBytes bound a page of SESMessages (and of ModelInstances): at
+// most that many messages, and past the first no more than that many bytes of raw MIME (of
+// JSON), whatever the stand-in holds.
 const (
 	SESPageMessages = 100
 	SESPageBytes    = 8 << 20

@@ -57,6 +57,13 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               with the whole state at once, which stops fitting one
                               answer near 3,000 accounts); limit=0 answers the total
                               alone
+  GET  /keyrotator/model?service=S&name=M&from=N&limit=L&maxBytes=B
+                              the instances of one of moto's models (what data.json lists
+                              under S.M, e.g. ses.Message, sts.AssumedRole, sns.Topic),
+                              each with the same attributes, in the order made, paged as
+                              ses-messages is (B counts each instance's JSON); answers
+                              {"total": ..., "next": ..., "instances": [...]}; 404 for a
+                              model moto does not have
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -1037,19 +1044,62 @@ def ses_messages(environ):
     from moto.ses.models import RawMessage
 
     query = parse_qs(environ.get("QUERY_STRING", ""))
-    messages = RawMessage.instances_tracked
-    total = len(messages)
+    total, start, page = paged(query, RawMessage.instances_tracked, lambda m: (
+        {"id": m.id, "source": m.source, "destinations": list(m.destinations),
+         "raw_data": m.raw_data, "sent_at": getattr(m, "sent_at", None)}, len(m.raw_data)))
+    return {"total": total, "next": start + len(page), "messages": page}
+
+
+def paged(query, items, entry):
+    """One page of items from the query's from, at most limit of them and, past the first,
+    no more than maxBytes (entry gives each one's JSON value and its size): (total, from,
+    page). The list is read once, by its length first, so that items appended meanwhile
+    wait for the next page."""
+    total = len(items)
     start = query_int(query, "from", 0, 0, total)
     limit = query_int(query, "limit", SES_PAGE_LIMIT[0], 0, SES_PAGE_LIMIT[1])
     max_bytes = query_int(query, "maxBytes", SES_PAGE_BYTES[0], 1, SES_PAGE_BYTES[1])
     page, size = [], 0
-    for m in messages[start:start + limit]:
-        size += len(m.raw_data)
+    for item in items[start:min(start + limit, total)]:
+        value, n = entry(item)
+        size += n
         if page and size > max_bytes:
             break
-        page.append({"id": m.id, "source": m.source, "destinations": list(m.destinations),
-                     "raw_data": m.raw_data, "sent_at": getattr(m, "sent_at", None)})
-    return {"total": total, "next": start + len(page), "messages": page}
+        page.append(value)
+    return total, start, page
+
+
+def model_instances(environ):
+    """A page of the instances of one of moto's models (GET /keyrotator/model): what
+    data.json lists under service.name, with the same attributes (every public one that
+    JSON takes), without the rest of the state."""
+    from urllib.parse import parse_qs
+
+    from moto.core.model_instances import model_data
+
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    service = (query.get("service") or [""])[0]
+    name = (query.get("name") or [""])[0]
+    model = model_data.get(service, {}).get(name)
+    if model is None:
+        raise BadRequest(404, f"model {service}.{name}: moto has no such model")
+
+    def entry(instance):
+        # As moto_api's model_data (data.json) does, attribute by attribute.
+        value = {}
+        for attr in dir(instance):
+            if attr.startswith("_"):
+                continue
+            try:
+                v = getattr(instance, attr)
+                json.dumps(v)
+            except (TypeError, AttributeError, ValueError):
+                continue
+            value[attr] = v
+        return value, len(json.dumps(value))
+
+    total, start, page = paged(query, model.instances_tracked, entry)
+    return {"total": total, "next": start + len(page), "instances": page}
 
 
 class KeyRotatorApp:
@@ -1129,6 +1179,8 @@ class KeyRotatorApp:
                 return 200, self.settings
         if name == "ses-messages" and method == "GET":
             return 200, ses_messages(environ)
+        if name == "model" and method == "GET":
+            return 200, model_instances(environ)
         if name == "settings" and method == "PUT":
             body = read_json(environ)
             with self.lock:
@@ -1149,7 +1201,8 @@ class KeyRotatorApp:
         if name == "stack-instance-failed" and method == "POST":
             return 200, stack_instance_failed(read_json(environ))
         if name in ("health", "settings", "backdate", "users", "account-name", "account-state",
-                    "credential-reports", "ses-sandbox", "stack-instance-failed", "ses-messages"):
+                    "credential-reports", "ses-sandbox", "stack-instance-failed", "ses-messages",
+                    "model"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 

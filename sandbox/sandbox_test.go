@@ -600,7 +600,7 @@ func TestSettingsEndpointServesTheScenarioSettings(t *testing.T) {
 }
 
 // TestSESRawMessageWithAttachmentReadsBackWhole sends what NotifyUser will send — a raw
-// MIME message with a binary attachment — and reads it back through data.json.
+// MIME message with a binary attachment — and reads it back (sandboxtest's SentEmails).
 func TestSESRawMessageWithAttachmentReadsBackWhole(t *testing.T) {
 	sb := shared
 	ctx := context.Background()
@@ -1185,5 +1185,147 @@ func TestAuthorizationDetailsPagedAsAWS(t *testing.T) {
 			t.Errorf("MaxItems %d: %d pages, %d users with their tag (user-249: %q); want %d pages, 250, \"79\"",
 				tt.maxItems, n, len(seen), seen["user-249"], tt.pages)
 		}
+	}
+}
+
+// TestReadBackOfAStandInHoldingMoreThanOneAnswer: sandboxtest reads the emails, SNS messages
+// and assumed roles back in bounded pieces, however much the stand-in holds: here more mail
+// than one answer can carry (sandbox.MaxAnswerBytes), as at 3,000 accounts, where the whole
+// state in one answer (/moto-api/data.json) failed (issue 24).
+func TestReadBackOfAStandInHoldingMoreThanOneAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the stand-in takes over 64 MiB of mail first")
+	}
+	ctx := context.Background()
+	sb := sandboxtest.New(t, loadScenario(t))
+	ses := sesv2.NewFromConfig(sb.Config())
+	const sender, to = "iam-key-rotator@example.com", "alice@example.com"
+	// Three messages of about 24 MiB (18 MiB of attachment in base64): each under SES's 40 MB,
+	// together over one answer.
+	var ids []string
+	total := 0
+	for i := range 3 {
+		raw := rawEmail(sender, to, fmt.Sprintf("archive %d", i), "The archive is attached.", "archive.bin", make([]byte, 18<<20))
+		total += len(raw)
+		out, err := ses.SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: aws.String(sender),
+			Destination: &sesv2types.Destination{ToAddresses: []string{to}},
+			Content:     &sesv2types.EmailContent{Raw: &sesv2types.RawMessage{Data: []byte(raw)}}})
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		ids = append(ids, aws.ToString(out.MessageId))
+	}
+	if total <= sandbox.MaxAnswerBytes {
+		t.Fatalf("%d bytes of mail: not more than one answer (%d)", total, sandbox.MaxAnswerBytes)
+	}
+	simple, err := ses.SendEmail(ctx, &sesv2.SendEmailInput{FromEmailAddress: aws.String(sender),
+		Destination: &sesv2types.Destination{ToAddresses: []string{to}},
+		Content: &sesv2types.EmailContent{Simple: &sesv2types.Message{Subject: &sesv2types.Content{Data: aws.String("plain")},
+			Body: &sesv2types.Body{Text: &sesv2types.Content{Data: aws.String("a simple message")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, aws.ToString(simple.MessageId))
+	prod, err := sb.AccountID("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "arn:aws:iam::" + prod + ":role/" + sb.Seeded.Settings.MemberRole
+	if _, err := sts.NewFromConfig(sb.Config()).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role),
+		RoleSessionName: aws.String("after-the-mail")}); err != nil {
+		t.Fatal(err)
+	}
+	client := sns.NewFromConfig(sb.Config())
+	topic, err := client.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("rotation-failures")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, err := client.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String("after the mail")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	emails, err := sb.SentEmails(ctx)
+	if err != nil {
+		t.Errorf("SentEmails: %v", err)
+	}
+	var got []string
+	for _, e := range emails {
+		got = append(got, e.ID)
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("SentEmails: %v, want the raw messages then the simple one %v", got, ids)
+	}
+	if len(emails) == len(ids) && (len(emails[2].Attachments) != 1 || len(emails[2].Attachments[0].Data) != 18<<20 || emails[3].Text != "a simple message") {
+		t.Errorf("SentEmails: the last raw message or the simple one not read back whole")
+	}
+	roles, err := sb.AssumedRoles(ctx)
+	if err != nil {
+		t.Errorf("AssumedRoles: %v", err)
+	}
+	if !slices.ContainsFunc(roles, func(r sandboxtest.AssumedRole) bool { return r.SessionName == "after-the-mail" && r.RoleARN == role }) {
+		t.Errorf("AssumedRoles: no session after-the-mail of %s among %d", role, len(roles))
+	}
+	msgs, err := sb.SNSMessages(ctx)
+	if err != nil {
+		t.Fatalf("SNSMessages: %v", err)
+	}
+	if len(msgs) != 1 || msgs[0].MessageID != aws.ToString(published.MessageId) || msgs[0].Message != "after the mail" {
+		t.Errorf("SNSMessages: %+v, want the one published", msgs)
+	}
+}
+
+// TestModelInstancesArePagedInOrder: GET /keyrotator/model gives the instances of one of
+// moto's models (here STS's assumed roles) in the order made, a page at a time, with the
+// attributes data.json gives them; a model moto lacks is a 404.
+func TestModelInstancesArePagedInOrder(t *testing.T) {
+	ctx := context.Background()
+	sb := sandboxtest.New(t, loadScenario(t))
+	prod, err := sb.AccountID("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "arn:aws:iam::" + prod + ":role/" + sb.Seeded.Settings.MemberRole
+	client := sts.NewFromConfig(sb.Config())
+	for i := range 5 {
+		if _, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role),
+			RoleSessionName: aws.String(fmt.Sprintf("paged-%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type assumed struct {
+		SessionName string `json:"session_name"`
+		RoleARN     string `json:"role_arn"`
+	}
+	all, err := sandbox.ModelInstances[assumed](ctx, sb.URL, "sts", "AssumedRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paged []assumed
+	for from := 0; from < len(all); {
+		p, err := sandbox.ModelInstancesPage[assumed](ctx, sb.URL, "sts", "AssumedRole", from, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Instances) > 2 || p.Total != len(all) {
+			t.Fatalf("page from %d: %d instances of %d, want at most 2 of %d", from, len(p.Instances), p.Total, len(all))
+		}
+		paged = append(paged, p.Instances...)
+		from = p.Next
+	}
+	if !slices.Equal(paged, all) {
+		t.Errorf("pages of 2: %v, want %v", paged, all)
+	}
+	var last []string
+	for _, r := range all[max(0, len(all)-5):] {
+		if r.RoleARN == role {
+			last = append(last, r.SessionName)
+		}
+	}
+	if want := []string{"paged-0", "paged-1", "paged-2", "paged-3", "paged-4"}; !slices.Equal(last, want) {
+		t.Errorf("the last 5 assumed roles: %v, want %v of %s in order", last, want, role)
+	}
+	if _, err := sandbox.ModelInstances[assumed](ctx, sb.URL, "sts", "NoSuchModel"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("a model moto lacks: err = %v, want a 404", err)
 	}
 }

@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
@@ -57,8 +59,11 @@ type Account struct {
 
 // Result is one benchmark run.
 type Result struct {
-	Options   Options
-	Date      time.Time
+	Options Options
+	Date    time.Time
+	// Commit is the repository's commit the run was made at ("": not in a git work tree),
+	// marked when tracked files differed from it.
+	Commit    string
 	Machine   string
 	LoadStart string // /proc/loadavg before seeding
 	LoadEnd   string // and after the per-user scan
@@ -90,7 +95,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	res := &Result{Options: opts, Date: time.Now().UTC(), Machine: machine(), LoadStart: loadavg()}
+	res := &Result{Options: opts, Date: time.Now().UTC(), Commit: commit(ctx), Machine: machine(), LoadStart: loadavg()}
 	start := time.Now()
 	sc := Organization(opts.Size)
 	fmt.Fprintf(progress, "bench-scale: starting the stand-in; seeding %d mixed accounts, %d users needing a notice, %d quiet users…\n",
@@ -217,6 +222,20 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores (%s), %s/%s, %s", runtime.NumCPU(), model, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// commit is the working directory's git commit, abbreviated, with "+changes" when tracked
+// files differ from it; "" outside a git work tree (or without git).
+func commit(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=7", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	if changed, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(changed)) > 0 {
+		c += "+changes"
+	}
+	return c
 }
 
 // loadavg is the 1, 5 and 15-minute load averages, or "" where /proc has none.

@@ -311,3 +311,22 @@ func TestMeasuredIsWhatTheRunMeasured(t *testing.T) {
 		t.Errorf("measured %+v, want %+v", m, want)
 	}
 }
+
+// TestRunSaysItsCommit: the run's row of the table by size and its header name the commit
+// it was made at, beside the date.
+func TestRunSaysItsCommit(t *testing.T) {
+	r := rolloutRun(3000)
+	r.Options.Size = Size{Accounts: 3000}
+	r.Status = "SUCCEEDED"
+	r.Date, r.Commit = time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC), "3d2fb1e"
+	var b strings.Builder
+	r.Markdown(&b)
+	if !strings.Contains(b.String(), "| 3,000 (3,000, 0, 0) | 2026-12-07 at 3d2fb1e | ") || !strings.Contains(b.String(), "\n- commit: 3d2fb1e\n") {
+		t.Errorf("the row and header do not name the commit:\n%s", b.String()[:min(b.Len(), 3000)])
+	}
+	if c := commit(t.Context()); c == "" {
+		t.Log("not in a git work tree: the run names no commit")
+	} else if len(strings.TrimSuffix(c, "+changes")) != 7 {
+		t.Errorf("commit() = %q, want an abbreviated commit", c)
+	}
+}

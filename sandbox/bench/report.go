@@ -159,6 +159,9 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "- command: `%s`\n", o.Command)
 	fmt.Fprintf(w, "- date: %s\n", r.Date.Format(time.RFC3339))
+	if r.Commit != "" {
+		fmt.Fprintf(w, "- commit: %s\n", r.Commit)
+	}
 	fmt.Fprintf(w, "- machine: %s; load average (1, 5, 15 min) %s before, %s after (other work shared the machine)\n", r.Machine, r.LoadStart, r.LoadEnd)
 	fmt.Fprintf(w, "- organization: %d mixed accounts of 5 users, one account of %d users who each need only a notice, one quiet account of %d users (nothing due, keys of 1 to %d days), and the management account (no users): %d accounts; every account's credential report is yesterday's, so IAM makes a new one (the stand-in has it ready at the first poll)\n",
 		o.Size.Accounts, o.Size.NoticeUsers, o.Size.QuietUsers, min(o.Size.QuietUsers, QuietKeyDays), f.Accounts)

@@ -31,7 +31,11 @@ func (r *Result) sizeKey(f Figures) string {
 // sizeRow is the run's row of the table by size.
 func (r *Result) sizeRow(f Figures) string {
 	per := func(v float64) string { return fmt.Sprintf("%.2f", v/float64(max(f.Accounts, 1))) }
-	cells := []string{r.sizeKey(f), r.Date.Format(time.DateOnly), fmt.Sprintf("%d of %d", f.Done, f.Accounts),
+	run := r.Date.Format(time.DateOnly)
+	if r.Commit != "" {
+		run += " at " + r.Commit
+	}
+	cells := []string{r.sizeKey(f), run, fmt.Sprintf("%d of %d", f.Done, f.Accounts),
 		fmt.Sprintf("%s (%s)", r.Run.Round(time.Second), strings.ToLower(r.Status)), r.Total.Round(time.Second).String(),
 		fmt.Sprint(r.Stats.LargestPayload), fmt.Sprint(r.Stats.MostEvents),
 		per(float64(f.RotatorCalls)), per(float64(f.PerUserCalls)), per(float64(r.Stats.Transitions)), fmt.Sprint(r.Emails),

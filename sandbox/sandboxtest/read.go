@@ -121,65 +121,52 @@ type Attachment struct {
 	Data        []byte
 }
 
-// modelData is the part of /moto-api/data.json read here: moto lists every instance of
-// its models, per service and class, with their public attributes.
-type modelData struct {
-	SES struct {
-		RawMessage []struct {
-			ID           string    `json:"id"`
-			Source       string    `json:"source"`
-			Destinations []string  `json:"destinations"`
-			RawData      string    `json:"raw_data"`
-			SentAt       time.Time `json:"sent_at"`
-		} `json:"RawMessage"`
-		Message []struct {
-			ID           string              `json:"id"`
-			Source       string              `json:"source"`
-			Subject      string              `json:"subject"`
-			Body         string              `json:"body"`
-			Destinations map[string][]string `json:"destinations"`
-		} `json:"Message"`
-	} `json:"ses"`
-	STS struct {
-		AssumedRole []struct {
-			AccountID   string `json:"account_id"`
-			RoleARN     string `json:"role_arn"`
-			SessionName string `json:"session_name"`
-		} `json:"AssumedRole"`
-	} `json:"sts"`
-	SNS struct {
-		Topic []struct {
-			ARN               string            `json:"arn"`
-			SentNotifications []json.RawMessage `json:"sent_notifications"`
-		} `json:"Topic"`
-	} `json:"sns"`
+// rawMessage and simpleMessage are the attributes of SES's messages read here, as moto
+// keeps them (its models ses.RawMessage and ses.Message).
+type rawMessage struct {
+	ID           string    `json:"id"`
+	Source       string    `json:"source"`
+	Destinations []string  `json:"destinations"`
+	RawData      string    `json:"raw_data"`
+	SentAt       time.Time `json:"sent_at"`
 }
 
-func (sb *Sandbox) modelData(ctx context.Context) (*modelData, error) {
-	var d modelData
-	if err := sandbox.ReadModel(ctx, sb.URL, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+type simpleMessage struct {
+	ID           string              `json:"id"`
+	Source       string              `json:"source"`
+	Subject      string              `json:"subject"`
+	Body         string              `json:"body"`
+	Destinations map[string][]string `json:"destinations"`
 }
 
 // SentEmails returns every email SES accepted in any account, raw ones parsed. Raw
-// messages come first, then simple ones, each in the order sent.
+// messages come first, then simple ones, each in the order sent. Both are read from the
+// stand-in a page at a time (sandbox.SESMessages, sandbox.ModelInstances), however much
+// mail it holds.
 func (sb *Sandbox) SentEmails(ctx context.Context) ([]Email, error) {
-	d, err := sb.modelData(ctx)
+	var emails []Email
+	for from := 0; ; {
+		p, err := sandbox.SESMessages[rawMessage](ctx, sb.URL, from, sandbox.SESPageMessages)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range p.Messages {
+			e, err := ParseEmail(m.RawData)
+			if err != nil {
+				return nil, fmt.Errorf("SES message %s from %s: %w", m.ID, m.Source, err)
+			}
+			e.ID, e.Source, e.Destinations, e.Sent = m.ID, m.Source, sandbox.UniqueAddresses(m.Destinations), m.SentAt
+			emails = append(emails, e)
+		}
+		if from = p.Next; from >= p.Total {
+			break
+		}
+	}
+	simple, err := sandbox.ModelInstances[simpleMessage](ctx, sb.URL, "ses", "Message")
 	if err != nil {
 		return nil, err
 	}
-	var emails []Email
-	for _, m := range d.SES.RawMessage {
-		e, err := ParseEmail(m.RawData)
-		if err != nil {
-			return nil, fmt.Errorf("SES message %s from %s: %w", m.ID, m.Source, err)
-		}
-		e.ID, e.Source, e.Destinations, e.Sent = m.ID, m.Source, sandbox.UniqueAddresses(m.Destinations), m.SentAt
-		emails = append(emails, e)
-	}
-	for _, m := range d.SES.Message {
+	for _, m := range simple {
 		var to []string
 		for _, kind := range []string{"ToAddresses", "CcAddresses", "BccAddresses"} {
 			to = append(to, m.Destinations[kind]...)
@@ -294,12 +281,16 @@ type SNSMessage struct {
 
 // SNSMessages returns every message published to any topic, per topic in the order sent.
 func (sb *Sandbox) SNSMessages(ctx context.Context) ([]SNSMessage, error) {
-	d, err := sb.modelData(ctx)
+	type topic struct {
+		ARN               string            `json:"arn"`
+		SentNotifications []json.RawMessage `json:"sent_notifications"`
+	}
+	topics, err := sandbox.ModelInstances[topic](ctx, sb.URL, "sns", "Topic")
 	if err != nil {
 		return nil, err
 	}
 	var out []SNSMessage
-	for _, t := range d.SNS.Topic {
+	for _, t := range topics {
 		for _, raw := range t.SentNotifications {
 			// moto keeps (message_id, message, subject, message_attributes, group_id).
 			var fields []json.RawMessage
@@ -329,13 +320,18 @@ type AssumedRole struct {
 // seeder's and this package's own (session name sandbox.SessionName): for example to
 // prove that nothing assumed a role in an excluded account.
 func (sb *Sandbox) AssumedRoles(ctx context.Context) ([]AssumedRole, error) {
-	d, err := sb.modelData(ctx)
+	type assumed struct {
+		AccountID   string `json:"account_id"`
+		RoleARN     string `json:"role_arn"`
+		SessionName string `json:"session_name"`
+	}
+	roles, err := sandbox.ModelInstances[assumed](ctx, sb.URL, "sts", "AssumedRole")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]AssumedRole, 0, len(d.STS.AssumedRole))
-	for _, r := range d.STS.AssumedRole {
-		out = append(out, AssumedRole{AccountID: r.AccountID, RoleARN: r.RoleARN, SessionName: r.SessionName})
+	out := make([]AssumedRole, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, AssumedRole(r))
 	}
 	return out, nil
 }
