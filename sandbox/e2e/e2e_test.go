@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,6 +66,9 @@ func TestMain(m *testing.M) {
 	audit = permissions.NewAudit(file)
 	code := m.Run()
 	os.RemoveAll(dir)
+	if testing.Verbose() {
+		fmt.Printf("checkAlerts: %d SNS messages held to the Chatbot custom-notification schema\n", alertsChecked.Load())
+	}
 	// Only the whole suite reaches every permission: a filtered run is not checked for
 	// unused ones.
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" && !testing.Short() {
@@ -193,6 +197,7 @@ func start(t *testing.T, scenario string) *org {
 	}
 	strict(sc)
 	sb := sandboxtest.New(t, sc)
+	checkAlerts(t, sb)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -478,6 +483,28 @@ func (o *org) rotatorSessions(t *testing.T, run string) map[string]int {
 		}
 	}
 	return out
+}
+
+// alertsChecked counts the SNS messages of the suite that checkAlerts checked.
+var alertsChecked atomic.Int64
+
+// checkAlerts checks, when the test ends, every message published on sb's topics: each must
+// be a custom notification Chatbot renders and still read as text by email
+// (sandboxtest.CheckAlert). Every test's stand-in is checked so, whatever it asserts itself.
+func checkAlerts(t *testing.T, sb *sandboxtest.Sandbox) {
+	t.Cleanup(func() { // before the stand-in stops: cleanups run last-registered first
+		msgs, err := sb.SNSMessages(context.Background())
+		if err != nil {
+			t.Errorf("read the SNS messages: %v", err)
+			return
+		}
+		for _, m := range msgs {
+			alertsChecked.Add(1)
+			if err := sandboxtest.CheckAlert(m); err != nil {
+				t.Errorf("SNS message %q (%s) is not an alert Chatbot renders and email reads:\n%v\nmessage: %.2000s", m.Subject, m.MessageID, err, m.Message)
+			}
+		}
+	})
 }
 
 func (o *org) snsMessages(t *testing.T) []sandboxtest.SNSMessage {
