@@ -48,7 +48,7 @@ func perProtocol(t *testing.T, m map[string]any) string {
 
 func content(n map[string]any) map[string]any  { return n["content"].(map[string]any) }
 func metadata(n map[string]any) map[string]any { return n["metadata"].(map[string]any) }
-func extra(n map[string]any) map[string]any  { return metadata(n)["additionalContext"].(map[string]any) }
+func extra(n map[string]any) map[string]any    { return metadata(n)["additionalContext"].(map[string]any) }
 
 // TestCheckAlertHoldsMessagesToTheChatbotSchema: the plain-text messages the rotator
 // published before fail; a per-protocol message with email text and a custom notification
