@@ -34,6 +34,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
@@ -753,8 +754,8 @@ func TestE2EDemoOrganization(t *testing.T) {
 				t.Errorf("input %s: the rotator assumed into %v", input, sessions)
 			}
 			msgs := o.snsMessages(t)
-			if len(msgs) != sns+1 || !strings.Contains(msgs[len(msgs)-1].Message, "InvalidInput") ||
-				!strings.Contains(msgs[len(msgs)-1].Message, ex.Name) {
+			if len(msgs) != sns+1 || !strings.Contains(msgs[len(msgs)-1].For("email"), "InvalidInput") ||
+				!strings.Contains(msgs[len(msgs)-1].For("email"), ex.Name) {
 				t.Errorf("input %s: SNS messages %d → %d, want one naming InvalidInput and the execution", input, sns, len(msgs))
 			}
 		}
@@ -969,10 +970,12 @@ func TestE2ECleanupMode(t *testing.T) {
 }
 
 // TestE2EAccountWithoutMemberRole: an account the rotator cannot assume into is reported
-// failed and SNS is told, while the other accounts are processed.
+// failed and SNS is told, while the other accounts are processed; with summaryToTopic the
+// run's summary follows the alert on the topic.
 func TestE2EAccountWithoutMemberRole(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/no-member-role.json")
+	o.settings.SummaryToTopic = true
 	orphan := o.id(t, "orphan")
 	before, pending := o.state(t, "management", "prod"), o.pending(t)
 	ex, dir := o.run(t, `{}`)
@@ -993,8 +996,9 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 		t.Errorf("failed accounts %v, want the orphan %s", failed, orphan)
 	}
 	msgs := o.snsMessages(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, orphan) || !strings.Contains(msgs[0].Message, ex.Name) {
-		t.Errorf("SNS messages %+v, want one naming account %s and the run", msgs, orphan)
+	if len(msgs) != 2 || !strings.Contains(msgs[0].For("email"), orphan) || !strings.Contains(msgs[0].For("email"), ex.Name) ||
+		!strings.HasPrefix(msgs[1].Subject, report.SummarySubjectPrefix) || !strings.Contains(msgs[1].For("email"), "Accounts processed: 3, failed: 1") {
+		t.Errorf("SNS messages %+v, want an alert naming account %s and the run, then the run's summary", msgs, orphan)
 	}
 	ms := mails(t, ex, dir)
 	d := deliveries(t, ms)
@@ -1039,8 +1043,8 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 		t.Errorf("report.csv lists failed notifications for %v, totals %d; want alice and carol", inCSV, ex.Report.Totals.NotifyFailures)
 	}
 	msgs := o.snsMessages(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, ex.Name) || !strings.Contains(msgs[0].Message, "2 owners not notified") ||
-		!strings.Contains(msgs[0].Message, "alice in "+prod) || !strings.Contains(msgs[0].Message, "carol in "+prod) {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].For("email"), ex.Name) || !strings.Contains(msgs[0].For("email"), "2 owners not notified") ||
+		!strings.Contains(msgs[0].For("email"), "alice in "+prod) || !strings.Contains(msgs[0].For("email"), "carol in "+prod) {
 		t.Errorf("SNS messages %+v, want one alert of the run naming alice and carol", msgs)
 	}
 	pending := o.handoffSecrets(t)
