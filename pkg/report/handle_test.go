@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -89,7 +90,10 @@ func (f *fakeS3) putJSON(t *testing.T, key string, v any) {
 	f.objects[key] = b
 }
 
-type fakeSNS struct{ messages []sns.PublishInput }
+type fakeSNS struct {
+	messages []sns.PublishInput
+	err      error // every Publish fails so
+}
 
 // emailText is what an email subscriber reads of a published message: with SNS's
 // per-protocol structure, its default.
@@ -99,6 +103,9 @@ func emailText(t *testing.T, in sns.PublishInput) string {
 }
 
 func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	f.messages = append(f.messages, *in)
 	return &sns.PublishOutput{MessageId: aws.String("m-1")}, nil
 }
@@ -459,5 +466,28 @@ func TestRunMessagesReadInChatAndByEmail(t *testing.T) {
 				t.Errorf("published %q, want %q", subjects, tt.subjects)
 			}
 		})
+	}
+}
+
+// TestSummaryRefusedDoesNotFailTheRun: a summary SNS refuses is logged; the run's report
+// stands and the step does not fail (a retry would send the support email again), while a
+// refused alert still fails it, for the state machine to retry.
+func TestSummaryRefusedDoesNotFailTheRun(t *testing.T) {
+	for _, failures := range []bool{false, true} {
+		store, listing := failedNotifications(t)
+		if !failures {
+			for k := range store.objects {
+				if strings.Contains(k, "/notify-failures/") {
+					delete(store.objects, k)
+				}
+			}
+		}
+		r := &Handler{S3: store, SNS: &fakeSNS{err: errors.New("throttled")}, Sender: notify.NewSender(&fakeSES{}, "", nil), Bucket: "reports",
+			From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+			SummaryToTopic: true, Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+		_, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing, Execution: testExecution})
+		if failures != (err != nil) {
+			t.Errorf("with failures %v: error %v", failures, err)
+		}
 	}
 }

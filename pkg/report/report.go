@@ -146,9 +146,11 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 			return out, err
 		}
 	}
+	// The summary is for reading, not for acting on: one that SNS refuses is logged, and does
+	// not fail the run (a retry of the step would send the support email again).
 	if r.SummaryToTopic {
 		if err := r.publish(ctx, summaryMessage(doc, out, r.Bucket, req.Execution)); err != nil {
-			return out, err
+			r.Log.ErrorContext(ctx, "run summary not published", "runId", run.RunID, "error", err)
 		}
 	}
 	r.emitMetrics(doc, out)
