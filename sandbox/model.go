@@ -20,6 +20,13 @@ func ReadModel(ctx context.Context, url string, v any) error {
 	return callJSON(ctx, http.MethodGet, url+"/moto-api/data.json", nil, v)
 }
 
+// SNSMessages reads every message published to a topic (GET /keyrotator/sns-messages) into
+// v: {"Topic": [{"arn", "sent_notifications": [[message_id, message, subject,
+// message_attributes, group_id, message_structure], ...]}]}.
+func SNSMessages(ctx context.Context, url string, v any) error {
+	return callJSON(ctx, http.MethodGet, url+"/keyrotator/sns-messages", nil, v)
+}
+
 // SESPage is one piece of the raw messages SES accepted (every account and region), in the
 // order it accepted them: Messages are those from the index asked for to Next (exclusive),
 // of Total so far.

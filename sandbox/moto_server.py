@@ -57,6 +57,10 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
                               with the whole state at once, which stops fitting one
                               answer near 3,000 accounts); limit=0 answers the total
                               alone
+  GET  /keyrotator/sns-messages  every message published to a topic: {"Topic": [{"arn",
+                              "sent_notifications": [[message_id, message, subject,
+                              message_attributes, group_id, message_structure], ...]}]}, as
+                              data.json lists them, without the rest of the state
   PUT  /keyrotator/settings   store the rotator settings of the seeded scenario
   GET  /keyrotator/settings   read them back (404 until a scenario was seeded)
   GET  /keyrotator/health     200 once the server answers
@@ -1075,6 +1079,16 @@ def query_int(query, name, default, low, high):
     return value
 
 
+def sns_messages():
+    """Every message published to a topic, per topic in the order published (GET
+    /keyrotator/sns-messages): what data.json lists under sns.Topic, without the rest of the
+    stand-in's state, which a test that filled SES with mail cannot read in one answer."""
+    from moto.sns.models import Topic
+
+    return {"Topic": [{"arn": t.arn, "sent_notifications": [list(n) for n in t.sent_notifications]}
+                      for t in Topic.instances_tracked]}
+
+
 def ses_messages(environ):
     """A page of the raw messages SES accepted, in order (GET /keyrotator/ses-messages).
 
@@ -1178,6 +1192,8 @@ class KeyRotatorApp:
                 return 200, self.settings
         if name == "ses-messages" and method == "GET":
             return 200, ses_messages(environ)
+        if name == "sns-messages" and method == "GET":
+            return 200, sns_messages()
         if name == "settings" and method == "PUT":
             body = read_json(environ)
             with self.lock:
@@ -1198,7 +1214,7 @@ class KeyRotatorApp:
         if name == "stack-instance-failed" and method == "POST":
             return 200, stack_instance_failed(read_json(environ))
         if name in ("health", "settings", "backdate", "users", "account-name", "account-state",
-                    "credential-reports", "ses-sandbox", "stack-instance-failed", "ses-messages"):
+                    "credential-reports", "ses-sandbox", "stack-instance-failed", "ses-messages", "sns-messages"):
             raise BadRequest(405, f"{method} {PREFIX}{name}: method not allowed")
         raise BadRequest(404, f"{PREFIX}{name}: no such endpoint")
 

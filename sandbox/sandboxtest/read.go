@@ -147,12 +147,6 @@ type modelData struct {
 			SessionName string `json:"session_name"`
 		} `json:"AssumedRole"`
 	} `json:"sts"`
-	SNS struct {
-		Topic []struct {
-			ARN               string            `json:"arn"`
-			SentNotifications []json.RawMessage `json:"sent_notifications"`
-		} `json:"Topic"`
-	} `json:"sns"`
 }
 
 func (sb *Sandbox) modelData(ctx context.Context) (*modelData, error) {
@@ -314,13 +308,20 @@ func (m SNSMessage) For(protocol string) string {
 }
 
 // SNSMessages returns every message published to any topic, per topic in the order sent.
+// They are read from the stand-in's /keyrotator/sns-messages, not data.json, which a test
+// that filled SES with mail cannot read in one answer.
 func (sb *Sandbox) SNSMessages(ctx context.Context) ([]SNSMessage, error) {
-	d, err := sb.modelData(ctx)
-	if err != nil {
+	var d struct {
+		Topic []struct {
+			ARN               string            `json:"arn"`
+			SentNotifications []json.RawMessage `json:"sent_notifications"`
+		} `json:"Topic"`
+	}
+	if err := sandbox.SNSMessages(ctx, sb.URL, &d); err != nil {
 		return nil, err
 	}
 	var out []SNSMessage
-	for _, t := range d.SNS.Topic {
+	for _, t := range d.Topic {
 		for _, raw := range t.SentNotifications {
 			// moto keeps (message_id, message, subject, message_attributes, group_id), and
 			// the stand-in adds message_structure (moto_server.py, sns_message_structure_as_aws).
