@@ -432,7 +432,7 @@ func TestAccountWithoutMemberRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, r.accountID("dev")) {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].For("email"), r.accountID("dev")) {
 		t.Errorf("SNS messages %+v, want one naming the dev account", msgs)
 	}
 }

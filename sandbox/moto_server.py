@@ -79,6 +79,11 @@ and SES v2 GetConfigurationSet answered as AWS answers it (patch_sesv2_configura
 moto's SendingOptions cannot be read, and it sends an empty object for every option a set
 was created without),
 
+and SNS Publish refusing a per-protocol message (MessageStructure json) without a "default"
+string, as SNS does whether or not the topic has subscribers (moto: only while delivering to
+one), with the MessageStructure kept in data.json beside each sent notification
+(sns_message_structure_as_aws),
+
 and SES v2 SendEmail refusing a message over 40 MB (MessageRejected), as SES does and moto
 does not (limit_sesv2_message_size),
 
@@ -636,6 +641,50 @@ def stack_instance_failed(body):
     find_account(body["accountId"])
     STACK_INSTANCE_FAILURES[body["accountId"]] = body["statusReason"]
     return body
+
+
+def sns_message_structure_as_aws():
+    """Refuse a per-protocol SNS message as AWS does, and keep its MessageStructure.
+
+    Publish with MessageStructure json requires a Message that is "a syntactically valid JSON
+    object" with "at least a top-level JSON key of "default" with a value that is a string"
+    (SNS API Reference, Publish); SNS answers InvalidParameter otherwise, whoever subscribes.
+    moto parses the structure only while delivering to a subscription, so a topic without
+    one (the stand-in's failure topic) took anything. And moto's record of a topic's sent
+    notifications (data.json: message_id, message, subject, message_attributes, group_id)
+    gains a sixth field, the MessageStructure ("json" or null): without it a reader cannot
+    tell a per-protocol message from a plain one that happens to be JSON."""
+    from moto.moto_api._internal import mock_random
+    from moto.sns.exceptions import InvalidParameterValue
+    from moto.sns.models import SNSBackend, Topic
+
+    backend_publish = SNSBackend.publish
+
+    def publish(self, message, arn=None, *args, message_structure=None, **kwargs):
+        if message_structure == "json":
+            try:
+                structure = json.loads(message)
+            except ValueError:
+                raise InvalidParameterValue("Invalid parameter: Message Structure - JSON message body failed to parse")
+            if not isinstance(structure, dict) or not isinstance(structure.get("default"), str):
+                raise InvalidParameterValue("Invalid parameter: Message Structure - No default entry in JSON message body")
+        return backend_publish(self, message, arn, *args, message_structure=message_structure, **kwargs)
+
+    SNSBackend.publish = publish
+
+    def topic_publish(self, message, subject=None, message_attributes=None, group_id=None,
+                      deduplication_id=None, message_structure=None):
+        # moto's Topic.publish, with message_structure kept in the record
+        message_id = str(mock_random.uuid4())
+        subscriptions, _ = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn)
+        for subscription in subscriptions:
+            subscription.publish(message, message_id, subject=subject, message_attributes=message_attributes,
+                                 group_id=group_id, deduplication_id=deduplication_id,
+                                 message_structure=message_structure)
+        self.sent_notifications.append((message_id, message, subject, message_attributes, group_id, message_structure))
+        return message_id
+
+    Topic.publish = topic_publish
 
 
 IAM_TAGS_PER_USER = 50
@@ -1277,6 +1326,7 @@ def main(argv=None):
     page_authorization_details_as_aws()
     enforce_iam_as_aws()
     iam_user_tags_as_aws()
+    sns_message_structure_as_aws()
     ses_identities_as_aws()
     stack_sets_as_aws()
     patch_credential_report()

@@ -13,8 +13,8 @@ import (
 
 // TestFailureTableListsEverySNSSubject holds docs/operations.md's table "What each message on
 // the failure topic means" to what can reach the topic: the subject of every SNS publish in
-// the ASL, the run alert of CleanupReport (report.AlertSubjectPrefix) and the CloudWatch
-// alarm's.
+// the ASL, the run alert and the run summary of CleanupReport (report.AlertSubjectPrefix,
+// report.SummarySubjectPrefix) and the CloudWatch alarm's.
 func TestFailureTableListsEverySNSSubject(t *testing.T) {
 	doc, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
@@ -68,7 +68,7 @@ func TestFailureTableListsEverySNSSubject(t *testing.T) {
 	if len(published) == 0 {
 		t.Fatal("found no SNS publish in the ASL: the walk no longer reads it")
 	}
-	prefixes := append(published, report.AlertSubjectPrefix, `ALARM: "`+statemachine.Name+`-executions-failed"`)
+	prefixes := append(published, report.AlertSubjectPrefix, report.SummarySubjectPrefix, `ALARM: "`+statemachine.Name+`-executions-failed"`)
 	for _, want := range prefixes {
 		found := false
 		for _, row := range listed {

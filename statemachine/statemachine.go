@@ -36,7 +36,28 @@ const (
 	// Partition is the deployment's AWS partition (infra: AWS::Partition; the local
 	// runner: aws), in the ARNs of the service integrations.
 	Partition = "Partition"
+	// AccountId is the account the state machine runs in (infra: AWS::AccountId), which the
+	// failure topic's alerts name.
+	AccountId = "AccountId"
+	// ExecutionConsoleURL is the console page of an execution less the execution's ARN
+	// (ExecutionConsoleURLPrefix), which the alerts end with $$.Execution.Id: their link to
+	// the execution, child executions included.
+	ExecutionConsoleURL = "ExecutionConsoleURL"
 )
+
+// ConsoleHosts is the AWS Management Console's host in each partition.
+var ConsoleHosts = map[string]string{
+	"aws":        "console.aws.amazon.com",
+	"aws-cn":     "console.amazonaws.cn",
+	"aws-us-gov": "console.amazonaws-us-gov.com",
+}
+
+// ExecutionConsoleURLPrefix is the value of the ExecutionConsoleURL placeholder: the Step
+// Functions console's page of an execution, less the execution's ARN, for the console host
+// of the partition (ConsoleHosts) and region. infra/ passes CloudFormation tokens for both.
+func ExecutionConsoleURLPrefix(host, region string) string {
+	return "https://" + host + "/states/home?region=" + region + "#/v2/executions/details/"
+}
 
 // Name is the deployed state machine's name, and the start of the name of every named
 // resource of the rotator (infra/contract.NamePrefix): the local runner names its
@@ -101,7 +122,7 @@ var Functions = []Function{
 // local runner must provide. A test holds the template to this list.
 var Placeholders = []string{
 	ListAccountsFunctionArn, ScanAndRotateFunctionArn, NotifyUserFunctionArn, CleanupReportFunctionArn,
-	FailureTopicArn, ReportBucketName, AccountConcurrency, NotifyConcurrency, Partition,
+	FailureTopicArn, ReportBucketName, AccountConcurrency, NotifyConcurrency, Partition, AccountId, ExecutionConsoleURL,
 }
 
 // LambdaRetriedErrors are the errors every Lambda Task of the template retries, in one

@@ -101,6 +101,8 @@ const (
 	AccountConcurrency       = statemachine.AccountConcurrency
 	NotifyConcurrency        = statemachine.NotifyConcurrency
 	Partition                = statemachine.Partition
+	AccountId                = statemachine.AccountId
+	ExecutionConsoleURL      = statemachine.ExecutionConsoleURL
 )
 
 // DefinitionPlaceholders lists every placeholder the stack substitutes, sorted.

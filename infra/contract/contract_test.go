@@ -41,8 +41,8 @@ func TestDefinitionPlaceholdersSortedAndDistinct(t *testing.T) {
 	if !sort.StringsAreSorted(DefinitionPlaceholders) || len(slices.Compact(slices.Clone(DefinitionPlaceholders))) != len(DefinitionPlaceholders) {
 		t.Errorf("DefinitionPlaceholders %v: want sorted and distinct", DefinitionPlaceholders)
 	}
-	if len(DefinitionPlaceholders) != 9 {
-		t.Errorf("DefinitionPlaceholders has %d names, want the 9 of the contract", len(DefinitionPlaceholders))
+	if len(DefinitionPlaceholders) != 11 {
+		t.Errorf("DefinitionPlaceholders has %d names, want the 11 of the contract", len(DefinitionPlaceholders))
 	}
 }
 

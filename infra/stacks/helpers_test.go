@@ -150,6 +150,9 @@ func resolve(v any) string {
 			}
 			return "<" + logicalHash.ReplaceAllString(ref, "") + ">"
 		}
+		if f, ok := x["Fn::FindInMap"].([]any); ok && len(f) == 3 {
+			return "<" + resolve(f[0]) + "[" + resolve(f[1]) + "]." + resolve(f[2]) + ">"
+		}
 		if g, ok := x["Fn::GetAtt"].([]any); ok {
 			return "<" + logicalHash.ReplaceAllString(g[0].(string), "") + "." + g[1].(string) + ">"
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 func TestFunctions(t *testing.T) {
@@ -144,9 +145,21 @@ func TestStateMachine(t *testing.T) {
 		"AccountConcurrency":       "10",
 		"NotifyConcurrency":        "2",
 		"Partition":                "aws",
+		"AccountId":                "<AWS::AccountId>",
+		"ExecutionConsoleURL":      statemachine.ExecutionConsoleURLPrefix("<ConsoleHosts[aws].host>", "<AWS::Region>"),
 	}
 	if !reflect.DeepEqual(subs, want) {
 		t.Errorf("DefinitionSubstitutions:\n got %v\nwant %v", subs, want)
+	}
+	// The console's host is the partition's (statemachine.ConsoleHosts), from the mapping.
+	hosts := map[string]string{}
+	mappings, _ := tmpl["Mappings"].(map[string]any)
+	consoleHosts, _ := mappings["ConsoleHosts"].(map[string]any)
+	for partition, m := range consoleHosts {
+		hosts[partition], _ = m.(map[string]any)["host"].(string)
+	}
+	if !reflect.DeepEqual(hosts, statemachine.ConsoleHosts) {
+		t.Errorf("mapping ConsoleHosts = %v, want statemachine.ConsoleHosts %v", hosts, statemachine.ConsoleHosts)
 	}
 	// The partition is the deployment's: resolve shows it as "aws", the template must pass
 	// the pseudo parameter itself.

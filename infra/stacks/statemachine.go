@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/infra/contract"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // newStateMachine creates the workflow from the ASL definition, its role and its logs.
@@ -65,6 +66,9 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		contract.AccountConcurrency: jsii.String(strconv.Itoa(cfg.MapConcurrency)),
 		contract.NotifyConcurrency:  jsii.String(strconv.Itoa(cfg.NotifyConcurrency)),
 		contract.Partition:          awscdk.Aws_PARTITION(),
+		contract.AccountId:          awscdk.Aws_ACCOUNT_ID(),
+		contract.ExecutionConsoleURL: jsii.String(statemachine.ExecutionConsoleURLPrefix(
+			*consoleHosts(stack).FindInMap(awscdk.Aws_PARTITION(), jsii.String("host"), nil), *awscdk.Aws_REGION())),
 	}
 	var constructIDs []string
 	for _, f := range contract.Functions {
@@ -112,6 +116,16 @@ func (s *RotatorStack) newStateMachine(cfg Config, definition string) (awsstepfu
 		},
 	)
 	return sm, nil
+}
+
+// consoleHosts maps each partition to its console's host (statemachine.ConsoleHosts), for
+// the alerts' links to an execution.
+func consoleHosts(stack awscdk.Stack) awscdk.CfnMapping {
+	mapping := map[string]*map[string]any{}
+	for partition, host := range statemachine.ConsoleHosts {
+		mapping[partition] = &map[string]any{"host": host}
+	}
+	return awscdk.NewCfnMapping(stack, jsii.String("ConsoleHosts"), &awscdk.CfnMappingProps{Mapping: &mapping})
 }
 
 // newSchedule starts the state machine daily; with cleanupOnce, in cleanup mode.

@@ -39,6 +39,7 @@ const (
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
+	SummaryToTopic      = "SUMMARY_TO_TOPIC"
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
 )
@@ -145,6 +146,8 @@ type Settings struct {
 	// SESMaxSendRate is the emails per second of a run, for every account together (0: SES's
 	// maximum send rate, read from SES at the start of each run).
 	SESMaxSendRate int
+	// SummaryToTopic: CleanupReport publishes every run's summary on the failure topic too.
+	SummaryToTopic bool
 	// TagKeySecretARN is the secret of the rotator account holding the key that signs the
 	// rotator's tags on IAM users (history.Seal): ScanAndRotate and NotifyUser read it once
 	// per start.

@@ -189,6 +189,11 @@ var Table = []Setting{
 		Meaning: "emails per second of a run, all accounts and overlapping runs together: each email first reserves a send slot in the report bucket " +
 			"([design](design.md#one-send-rate-for-the-whole-run)); `0`: SES's maximum send rate, read at the start of each run (`ses:GetAccount`)",
 		field: func(d *Deployment) any { return &d.SESMaxSendRate }},
+	{Key: "summaryToTopic", Example: "true", Variable: SummaryToTopic, Default: "false", Form: Boolean,
+		Readers: []string{cleanupReport},
+		Meaning: "CleanupReport publishes every run's summary (the support email's figures) on the failure topic too, for a chat channel subscribed to it " +
+			"([operations](operations.md#alerts-in-slack-or-microsoft-teams)); failures are published either way",
+		field: func(d *Deployment) any { return &d.SummaryToTopic }},
 	{Key: "reportRetentionDays", Example: "30", Default: "400", Form: Integer(1, 36500),
 		Meaning: "days before report-bucket objects expire",
 		field:   func(d *Deployment) any { return &d.ReportRetentionDays }},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
 
 // fakeS3 is a bucket in memory; ListObjectsV2 answers pageSize keys at a time.
@@ -88,9 +90,22 @@ func (f *fakeS3) putJSON(t *testing.T, key string, v any) {
 	f.objects[key] = b
 }
 
-type fakeSNS struct{ messages []sns.PublishInput }
+type fakeSNS struct {
+	messages []sns.PublishInput
+	err      error // every Publish fails so
+}
+
+// emailText is what an email subscriber reads of a published message: with SNS's
+// per-protocol structure, its default.
+func emailText(t *testing.T, in sns.PublishInput) string {
+	t.Helper()
+	return sandboxtest.SNSMessage{Message: aws.ToString(in.Message), MessageStructure: aws.ToString(in.MessageStructure)}.For("email")
+}
 
 func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
 	f.messages = append(f.messages, *in)
 	return &sns.PublishOutput{MessageId: aws.String("m-1")}, nil
 }
@@ -176,7 +191,7 @@ func TestNotifyFailuresReachTheReport(t *testing.T) {
 	if len(topic.messages) != 1 {
 		t.Fatalf("%d SNS alerts, want 1", len(topic.messages))
 	}
-	msg := aws.ToString(topic.messages[0].Message)
+	msg := emailText(t, topic.messages[0])
 	for _, part := range []string{"3 owners not notified", "alice in 111111111111 (prod)", "bob in 222222222222 (dev)"} {
 		if !strings.Contains(msg, part) {
 			t.Errorf("the SNS alert does not say %q:\n%s", part, msg)
@@ -244,8 +259,8 @@ func TestSupportEmailRefusedStillAlerts(t *testing.T) {
 			if out.SupportEmailed || store.objects[out.CSVKey] == nil {
 				t.Errorf("SupportEmailed %v, report.csv written %v", out.SupportEmailed, store.objects[out.CSVKey] != nil)
 			}
-			if len(topic.messages) != 1 || !strings.Contains(aws.ToString(topic.messages[0].Message), "The support email was not sent: ") ||
-				!strings.Contains(aws.ToString(topic.messages[0].Message), "MessageRejected") {
+			if len(topic.messages) != 1 || !strings.Contains(emailText(t, topic.messages[0]), "The support email was not sent: ") ||
+				!strings.Contains(emailText(t, topic.messages[0]), "MessageRejected") {
 				t.Errorf("SNS alerts %d, want one saying the support email was not sent and why", len(topic.messages))
 			}
 		})
@@ -276,10 +291,17 @@ func TestAlertListsAreBounded(t *testing.T) {
 			topic := &fakeSNS{}
 			r := &Handler{SNS: topic, Bucket: "reports", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures"}
 			out := workflow.Report{Accounts: 5000, FailedAccounts: 5000, Totals: workflow.Counts{NotifyFailures: 5000}, JSONKey: "reports/run-1/report.json"}
-			if err := r.alert(context.Background(), doc, out, nil); err != nil {
+			if err := r.alert(context.Background(), doc, out, testExecution, nil); err != nil {
 				t.Fatal(err)
 			}
-			msg := aws.ToString(topic.messages[0].Message)
+			if whole := len(aws.ToString(topic.messages[0].Message)); whole > snsMessageLimit {
+				t.Errorf("the published message, email text and chat notification, is %d bytes: over SNS's %d", whole, snsMessageLimit)
+			}
+			if err := sandboxtest.CheckAlert(sandboxtest.SNSMessage{Message: aws.ToString(topic.messages[0].Message),
+				MessageStructure: aws.ToString(topic.messages[0].MessageStructure)}); err != nil {
+				t.Error(err)
+			}
+			msg := emailText(t, topic.messages[0])
 			if len(msg) > tt.maxBytes || !strings.Contains(msg, "more in s3://reports/reports/run-1/report.json") || !utf8.ValidString(msg) {
 				t.Errorf("alert of %d bytes (valid UTF-8 %v); want a bounded list that points to the report", len(msg), utf8.ValidString(msg))
 			}
@@ -318,7 +340,7 @@ func TestRunThatCannotSeeBouncesAlerts(t *testing.T) {
 	if len(topic.messages) != 1 {
 		t.Fatalf("%d SNS alerts, want 1", len(topic.messages))
 	}
-	msg, subject := aws.ToString(topic.messages[0].Message), aws.ToString(topic.messages[0].Subject)
+	msg, subject := emailText(t, topic.messages[0]), aws.ToString(topic.messages[0].Subject)
 	for _, part := range []string{"Bounces NOT suppressed", "without BOUNCE", "put-account-suppression-attributes --suppressed-reasons BOUNCE COMPLAINT"} {
 		if !strings.Contains(msg, part) {
 			t.Errorf("the SNS alert does not say %q:\n%s", part, msg)
@@ -379,5 +401,93 @@ func TestCanaryRecordedOnlyForARunThatWentRight(t *testing.T) {
 				t.Errorf("canary record %s", raw)
 			}
 		})
+	}
+}
+
+// snsMessageLimit is SNS's largest message: 256 KiB, the per-protocol structure whole.
+const snsMessageLimit = 256 * 1024
+
+// testExecution is an execution as the state machine names it to CleanupReport.
+var testExecution = workflow.Execution{ARN: "arn:aws:states:us-east-1:999999999999:execution:iam-access-key-rotator:run-1",
+	Account: "999999999999",
+	ConsoleURL: "https://console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" +
+		"arn:aws:states:us-east-1:999999999999:execution:iam-access-key-rotator:run-1"}
+
+// TestRunMessagesReadInChatAndByEmail: the run's alert and, with SummaryToTopic, its summary
+// are each one publish that Chatbot renders (a custom notification under https, with the
+// account and the execution's link) and email reads as text (default); without
+// SummaryToTopic a run that went right publishes nothing.
+func TestRunMessagesReadInChatAndByEmail(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		failures bool
+		summary  bool
+		subjects []string
+	}{
+		{"alert", true, false, []string{"Key rotation: 3 owners not notified"}},
+		{"alert and summary", true, true, []string{"Key rotation: 3 owners not notified", "Key rotation summary: 2026-11-25, daily run"}},
+		{"summary of a run that went right", false, true, []string{"Key rotation summary: 2026-11-25, daily run"}},
+		{"a run that went right", false, false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, listing := failedNotifications(t)
+			if !tt.failures {
+				for k := range store.objects {
+					if strings.Contains(k, "/notify-failures/") {
+						delete(store.objects, k)
+					}
+				}
+			}
+			topic := &fakeSNS{}
+			r := &Handler{S3: store, SNS: topic, Sender: notify.NewSender(&fakeSES{}, "", nil), Bucket: "reports", From: "rotator@example.com",
+				SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures", SummaryToTopic: tt.summary,
+				Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+			if _, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing, Execution: testExecution}); err != nil {
+				t.Fatal(err)
+			}
+			var subjects []string
+			for _, in := range topic.messages {
+				subjects = append(subjects, aws.ToString(in.Subject))
+				m := sandboxtest.SNSMessage{Message: aws.ToString(in.Message), MessageStructure: aws.ToString(in.MessageStructure)}
+				if err := sandboxtest.CheckAlert(m); err != nil {
+					t.Errorf("%q: %v", aws.ToString(in.Subject), err)
+				}
+				text, chat := m.For("email"), m.For("https")
+				for _, part := range []string{"run-1", testExecution.ConsoleURL, "Full report: s3://reports/reports/run-1/report.json"} {
+					if strings.HasPrefix(aws.ToString(in.Subject), AlertSubjectPrefix) && strings.HasPrefix(part, "Full") {
+						part = "Report: s3://reports/reports/run-1/report.json"
+					}
+					if !strings.Contains(text, part) || !strings.Contains(chat, part) {
+						t.Errorf("%q: the email or the chat does not say %q:\n%s\n%s", aws.ToString(in.Subject), part, text, chat)
+					}
+				}
+			}
+			if !slices.Equal(subjects, tt.subjects) {
+				t.Errorf("published %q, want %q", subjects, tt.subjects)
+			}
+		})
+	}
+}
+
+// TestSummaryRefusedDoesNotFailTheRun: a summary SNS refuses is logged; the run's report
+// stands and the step does not fail (a retry would send the support email again), while a
+// refused alert still fails it, for the state machine to retry.
+func TestSummaryRefusedDoesNotFailTheRun(t *testing.T) {
+	for _, failures := range []bool{false, true} {
+		store, listing := failedNotifications(t)
+		if !failures {
+			for k := range store.objects {
+				if strings.Contains(k, "/notify-failures/") {
+					delete(store.objects, k)
+				}
+			}
+		}
+		r := &Handler{S3: store, SNS: &fakeSNS{err: errors.New("throttled")}, Sender: notify.NewSender(&fakeSES{}, "", nil), Bucket: "reports",
+			From: "rotator@example.com", SupportEmail: "support@example.com", TopicARN: "arn:aws:sns:us-east-1:999999999999:failures",
+			SummaryToTopic: true, Log: slog.New(slog.DiscardHandler), Metrics: io.Discard}
+		_, err := r.Handle(context.Background(), workflow.ReportRequest{Listing: listing, Execution: testExecution})
+		if failures != (err != nil) {
+			t.Errorf("with failures %v: error %v", failures, err)
+		}
 	}
 }

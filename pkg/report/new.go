@@ -23,5 +23,5 @@ func NewHandler(cfg aws.Config, s config.Settings, log *slog.Logger) *Handler {
 	return &Handler{S3: store, SNS: sns.NewFromConfig(cfg),
 		Sender: notify.NewSender(sesv2.NewFromConfig(cfg), s.SESConfigurationSet, &sendrate.Slots{S3: store, Bucket: s.ReportBucket}),
 		Bucket: s.ReportBucket, From: s.SenderEmail, SupportEmail: s.SupportEmail, TopicARN: s.FailureTopicARN,
-		Log: log, Metrics: os.Stdout}
+		SummaryToTopic: s.SummaryToTopic, Log: log, Metrics: os.Stdout}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/alert"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -67,7 +68,9 @@ type Handler struct {
 	From         string
 	SupportEmail string
 	TopicARN     string
-	Log          *slog.Logger
+	// SummaryToTopic: every run's summary goes to the topic too (config summaryToTopic).
+	SummaryToTopic bool
+	Log            *slog.Logger
 	// Metrics receives the embedded-metric-format line (the Lambda's stdout).
 	Metrics io.Writer
 }
@@ -140,8 +143,15 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 		}
 	}
 	if out.FailedAccounts > 0 || out.Totals.NotifyFailures > 0 || emailErr != nil || bounceProblem(doc.Run) != "" {
-		if err := r.alert(ctx, doc, out, emailErr); err != nil {
+		if err := r.alert(ctx, doc, out, req.Execution, emailErr); err != nil {
 			return out, err
+		}
+	}
+	// The summary is for reading, not for acting on: one that SNS refuses is logged, and does
+	// not fail the run (a retry of the step would send the support email again).
+	if r.SummaryToTopic {
+		if err := r.publish(ctx, summaryMessage(doc, out, r.Bucket, req.Execution)); err != nil {
+			r.Log.ErrorContext(ctx, "run summary not published", "runId", run.RunID, "error", err)
 		}
 	}
 	r.emitMetrics(doc, out)
@@ -404,16 +414,36 @@ func (r *Handler) emailSupport(ctx context.Context, doc Document, out workflow.R
 // supportSummary is the support email's list: the run's figures, then the failed accounts
 // and the owners not notified (the first alertLines of each; report.csv has them all).
 func supportSummary(doc Document, out workflow.Report, bucket string) []string {
-	t := doc.Totals
-	mode := "daily run"
-	switch {
-	case doc.Run.Cleanup:
-		mode = "initial cleanup"
-	case doc.Run.DryRun:
-		mode = "dry run (nothing was changed)"
+	summary := figures(doc, out, bucket)
+	for _, line := range failedAccounts(doc, bucket, out.JSONKey) {
+		summary = append(summary, "Account "+line)
 	}
+	for _, line := range notNotified(doc, bucket, out.JSONKey) {
+		summary = append(summary, "Not notified: "+line)
+	}
+	for _, line := range bounded(atRisk(doc), bucket, out.JSONKey) {
+		summary = append(summary, "At risk: "+line)
+	}
+	return summary
+}
+
+// mode names the kind of run.
+func mode(run workflow.Run) string {
+	switch {
+	case run.Cleanup:
+		return "initial cleanup"
+	case run.DryRun:
+		return "dry run (nothing was changed)"
+	}
+	return "daily run"
+}
+
+// figures are the run's figures, the start of the support email's summary and the whole of
+// the chat's.
+func figures(doc Document, out workflow.Report, bucket string) []string {
+	t := doc.Totals
 	summary := []string{
-		"Run: " + doc.Run.RunID + " (" + mode + ")",
+		"Run: " + doc.Run.RunID + " (" + mode(doc.Run) + ")",
 	}
 	if bounceProblem(doc.Run) != "" {
 		summary = append(summary, bounceLine(doc.Run))
@@ -429,15 +459,6 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 		usersWithKeys(t),
 		"Full report: s3://"+bucket+"/"+out.JSONKey,
 	)
-	for _, line := range failedAccounts(doc, bucket, out.JSONKey) {
-		summary = append(summary, "Account "+line)
-	}
-	for _, line := range notNotified(doc, bucket, out.JSONKey) {
-		summary = append(summary, "Not notified: "+line)
-	}
-	for _, line := range bounded(atRisk(doc), bucket, out.JSONKey) {
-		summary = append(summary, "At risk: "+line)
-	}
 	return summary
 }
 
@@ -527,40 +548,98 @@ func clip(s string, n int) string {
 // it ("N accounts failed", ...). docs/operations.md's failure table lists it.
 const AlertSubjectPrefix = "Key rotation: "
 
+// SummarySubjectPrefix begins the subject of the run's summary on the topic
+// (summaryToTopic); the day and the kind of run follow it.
+const SummarySubjectPrefix = "Key rotation summary: "
+
+// chatLines bounds the accounts and owners a chat message names, and chatLineBytes each
+// line: a chat message is read at a glance; the email has alertLines, the report all.
+const (
+	chatLines     = 5
+	chatLineBytes = 300
+)
+
 // alert tells the operators which accounts failed, which owners were not notified, and why
 // the support email was not sent (emailErr), if it was not.
-func (r *Handler) alert(ctx context.Context, doc Document, out workflow.Report, emailErr error) error {
-	var msg strings.Builder
+func (r *Handler) alert(ctx context.Context, doc Document, out workflow.Report, ex workflow.Execution, emailErr error) error {
+	var msg, chat strings.Builder
 	var subject []string
-	fmt.Fprintf(&msg, "IAM access key rotation run %s: %d of %d accounts failed, %d owners not notified.\n",
+	headline := fmt.Sprintf("IAM access key rotation run %s: %d of %d accounts failed, %d owners not notified.",
 		doc.Run.RunID, out.FailedAccounts, out.Accounts, out.Totals.NotifyFailures)
+	msg.WriteString(headline + "\n")
+	chat.WriteString(headline + "\n")
+	failed, missed := failedAccounts(doc, r.Bucket, out.JSONKey), notNotified(doc, r.Bucket, out.JSONKey)
 	if out.FailedAccounts > 0 {
 		subject = append(subject, fmt.Sprintf("%d accounts failed", out.FailedAccounts))
 		msg.WriteString("\nFailed accounts:\n")
-		for _, line := range failedAccounts(doc, r.Bucket, out.JSONKey) {
+		for _, line := range failed {
 			msg.WriteString("- " + line + "\n")
 		}
+		chat.WriteString("Failed accounts:\n" + chatList(failed, out.FailedAccounts))
 	}
 	if out.Totals.NotifyFailures > 0 {
 		subject = append(subject, fmt.Sprintf("%d owners not notified", out.Totals.NotifyFailures))
 		msg.WriteString("\nOwners not notified after the retries (a new key stays in its hand-off secret for the next run):\n")
-		for _, line := range notNotified(doc, r.Bucket, out.JSONKey) {
+		for _, line := range missed {
 			msg.WriteString("- " + line + "\n")
 		}
+		chat.WriteString("Owners not notified (a new key waits in its hand-off secret for the next run):\n" + chatList(missed, out.Totals.NotifyFailures))
 	}
 	if bounceProblem(doc.Run) != "" {
 		subject = append(subject, "bounces not suppressed")
 		msg.WriteString("\n" + bounceLine(doc.Run) + "\n")
+		chat.WriteString(clip(bounceLine(doc.Run), 2*chatLineBytes) + "\n")
 	}
 	if emailErr != nil {
 		subject = append(subject, "support email not sent")
 		fmt.Fprintf(&msg, "\nThe support email was not sent: %v\n", emailErr)
+		chat.WriteString(clip(fmt.Sprintf("The support email was not sent: %v", emailErr), chatLineBytes) + "\n")
 	}
 	fmt.Fprintf(&msg, "\nReport: s3://%s/%s\n", r.Bucket, out.JSONKey)
-	text := msg.String()
-	if _, err := r.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &r.TopicARN, Message: &text,
-		Subject: aws.String(AlertSubjectPrefix + strings.Join(subject, ", "))}); err != nil {
-		return fmt.Errorf("publish failure alert to %s: %w", r.TopicARN, err)
+	if ex.ConsoleURL != "" {
+		fmt.Fprintf(&msg, "Execution: %s\n", ex.ConsoleURL)
+	}
+	fmt.Fprintf(&chat, "Report: s3://%s/%s", r.Bucket, out.JSONKey)
+	title := AlertSubjectPrefix + strings.Join(subject, ", ")
+	return r.publish(ctx, alert.Message{Subject: title, Text: msg.String(),
+		Chat: alert.Chat(title, chat.String(), "RunAlert", doc.Run.RunID, ex, map[string]string{
+			"failedAccounts": strconv.Itoa(out.FailedAccounts), "notifyFailures": strconv.Itoa(out.Totals.NotifyFailures)})})
+}
+
+// chatList is a chat message's list: the first chatLines of lines (of total), each cut at
+// chatLineBytes.
+func chatList(lines []string, total int) string {
+	var b strings.Builder
+	for _, line := range lines[:min(len(lines), chatLines)] {
+		b.WriteString("• " + clip(line, chatLineBytes) + "\n")
+	}
+	if total > chatLines {
+		fmt.Fprintf(&b, "… and %d more in the report\n", total-chatLines)
+	}
+	return b.String()
+}
+
+// summaryMessage is the run's summary for the topic: the support email's summary by email,
+// its figures in chat.
+func summaryMessage(doc Document, out workflow.Report, bucket string, ex workflow.Execution) alert.Message {
+	title := SummarySubjectPrefix + doc.Run.Now.UTC().Format(time.DateOnly) + ", " + mode(doc.Run)
+	text := strings.Join(supportSummary(doc, out, bucket), "\n") + "\n"
+	if ex.ConsoleURL != "" {
+		text += "Execution: " + ex.ConsoleURL + "\n"
+	}
+	return alert.Message{Subject: title, Text: text,
+		Chat: alert.Chat(title, strings.Join(figures(doc, out, bucket), "\n"), "RunSummary", doc.Run.RunID, ex, map[string]string{
+			"failedAccounts": strconv.Itoa(out.FailedAccounts), "notifyFailures": strconv.Itoa(out.Totals.NotifyFailures)})}
+}
+
+// publish sends m to the failure topic.
+func (r *Handler) publish(ctx context.Context, m alert.Message) error {
+	in, err := m.Input(r.TopicARN)
+	if err != nil {
+		return err
+	}
+	if _, err := r.SNS.Publish(ctx, in); err != nil {
+		return fmt.Errorf("publish %q to %s: %w", m.Subject, r.TopicARN, err)
 	}
 	return nil
 }

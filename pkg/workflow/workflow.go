@@ -304,9 +304,19 @@ type NewKey struct {
 	FailureNotice *policy.Notice `json:"failureNotice,omitempty"`
 }
 
-// ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list.
+// ReportRequest is CleanupReport's payload: the run and where ListAccounts put the list,
+// and the execution, which the run's alerts name and link to.
 type ReportRequest struct {
-	Listing AccountList `json:"listing"`
+	Listing   AccountList `json:"listing"`
+	Execution Execution   `json:"execution"`
+}
+
+// Execution is the state machine's execution as its alerts name it ($$.Execution.Id): its
+// ARN, the account it runs in, and its page in the console.
+type Execution struct {
+	ARN        string `json:"arn"`
+	Account    string `json:"account"`
+	ConsoleURL string `json:"consoleUrl"`
 }
 
 // Report is CleanupReport's result: a summary small enough for the payload.

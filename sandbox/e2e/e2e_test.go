@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
@@ -65,6 +67,9 @@ func TestMain(m *testing.M) {
 	audit = permissions.NewAudit(file)
 	code := m.Run()
 	os.RemoveAll(dir)
+	if testing.Verbose() {
+		fmt.Printf("checkAlerts: %d SNS messages held to the Chatbot custom-notification schema\n", alertsChecked.Load())
+	}
 	// Only the whole suite reaches every permission: a filtered run is not checked for
 	// unused ones.
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" && !testing.Short() {
@@ -193,6 +198,7 @@ func start(t *testing.T, scenario string) *org {
 	}
 	strict(sc)
 	sb := sandboxtest.New(t, sc)
+	checkAlerts(t, sb)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -480,6 +486,28 @@ func (o *org) rotatorSessions(t *testing.T, run string) map[string]int {
 	return out
 }
 
+// alertsChecked counts the SNS messages of the suite that checkAlerts checked.
+var alertsChecked atomic.Int64
+
+// checkAlerts checks, when the test ends, every message published on sb's topics: each must
+// be a custom notification Chatbot renders and still read as text by email
+// (sandboxtest.CheckAlert). Every test's stand-in is checked so, whatever it asserts itself.
+func checkAlerts(t *testing.T, sb *sandboxtest.Sandbox) {
+	t.Cleanup(func() { // before the stand-in stops: cleanups run last-registered first
+		msgs, err := sb.SNSMessages(context.Background())
+		if err != nil {
+			t.Errorf("read the SNS messages: %v", err)
+			return
+		}
+		for _, m := range msgs {
+			alertsChecked.Add(1)
+			if err := sandboxtest.CheckAlert(m); err != nil {
+				t.Errorf("SNS message %q (%s) is not an alert Chatbot renders and email reads:\n%v\nmessage: %.2000s", m.Subject, m.MessageID, err, m.Message)
+			}
+		}
+	})
+}
+
 func (o *org) snsMessages(t *testing.T) []sandboxtest.SNSMessage {
 	t.Helper()
 	msgs, err := o.sb.SNSMessages(context.Background())
@@ -726,8 +754,8 @@ func TestE2EDemoOrganization(t *testing.T) {
 				t.Errorf("input %s: the rotator assumed into %v", input, sessions)
 			}
 			msgs := o.snsMessages(t)
-			if len(msgs) != sns+1 || !strings.Contains(msgs[len(msgs)-1].Message, "InvalidInput") ||
-				!strings.Contains(msgs[len(msgs)-1].Message, ex.Name) {
+			if len(msgs) != sns+1 || !strings.Contains(msgs[len(msgs)-1].For("email"), "InvalidInput") ||
+				!strings.Contains(msgs[len(msgs)-1].For("email"), ex.Name) {
 				t.Errorf("input %s: SNS messages %d → %d, want one naming InvalidInput and the execution", input, sns, len(msgs))
 			}
 		}
@@ -942,10 +970,12 @@ func TestE2ECleanupMode(t *testing.T) {
 }
 
 // TestE2EAccountWithoutMemberRole: an account the rotator cannot assume into is reported
-// failed and SNS is told, while the other accounts are processed.
+// failed and SNS is told, while the other accounts are processed; with summaryToTopic the
+// run's summary follows the alert on the topic.
 func TestE2EAccountWithoutMemberRole(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/no-member-role.json")
+	o.settings.SummaryToTopic = true
 	orphan := o.id(t, "orphan")
 	before, pending := o.state(t, "management", "prod"), o.pending(t)
 	ex, dir := o.run(t, `{}`)
@@ -966,8 +996,9 @@ func TestE2EAccountWithoutMemberRole(t *testing.T) {
 		t.Errorf("failed accounts %v, want the orphan %s", failed, orphan)
 	}
 	msgs := o.snsMessages(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, orphan) || !strings.Contains(msgs[0].Message, ex.Name) {
-		t.Errorf("SNS messages %+v, want one naming account %s and the run", msgs, orphan)
+	if len(msgs) != 2 || !strings.Contains(msgs[0].For("email"), orphan) || !strings.Contains(msgs[0].For("email"), ex.Name) ||
+		!strings.HasPrefix(msgs[1].Subject, report.SummarySubjectPrefix) || !strings.Contains(msgs[1].For("email"), "Accounts processed: 3, failed: 1") {
+		t.Errorf("SNS messages %+v, want an alert naming account %s and the run, then the run's summary", msgs, orphan)
 	}
 	ms := mails(t, ex, dir)
 	d := deliveries(t, ms)
@@ -1012,8 +1043,8 @@ func TestE2ESESDownThenRedelivery(t *testing.T) {
 		t.Errorf("report.csv lists failed notifications for %v, totals %d; want alice and carol", inCSV, ex.Report.Totals.NotifyFailures)
 	}
 	msgs := o.snsMessages(t)
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Message, ex.Name) || !strings.Contains(msgs[0].Message, "2 owners not notified") ||
-		!strings.Contains(msgs[0].Message, "alice in "+prod) || !strings.Contains(msgs[0].Message, "carol in "+prod) {
+	if len(msgs) != 1 || !strings.Contains(msgs[0].For("email"), ex.Name) || !strings.Contains(msgs[0].For("email"), "2 owners not notified") ||
+		!strings.Contains(msgs[0].For("email"), "alice in "+prod) || !strings.Contains(msgs[0].For("email"), "carol in "+prod) {
 		t.Errorf("SNS messages %+v, want one alert of the run naming alice and carol", msgs)
 	}
 	pending := o.handoffSecrets(t)

@@ -41,6 +41,7 @@ func TestE2ERunWritesEveryFileWhenTheStandInHoldsMoreMailThanOneAnswer(t *testin
 	}
 	const notices = sandbox.SESPageMessages + 20
 	sb := sandboxtest.New(t, scaleOrganization(notices, 2))
+	checkAlerts(t, sb)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ func TestE2EPayloadsAndHistoryAtScale(t *testing.T) {
 	}
 	start := time.Now()
 	sb := sandboxtest.New(t, scaleOrganization(noticeUsers, quietAccounts))
+	checkAlerts(t, sb)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func TestE2EOneSendRateForTheRun(t *testing.T) {
 		sc.Accounts = append(sc.Accounts, acct)
 	}
 	sb := sandboxtest.New(t, sc)
+	checkAlerts(t, sb)
 	s, err := sb.Settings(context.Background())
 	if err != nil {
 		t.Fatal(err)

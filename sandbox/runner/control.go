@@ -125,14 +125,16 @@ func (c *control) task(ctx context.Context, req taskRequest) (json.RawMessage, e
 // publish is the sns:publish integration: its result is the service's, MessageId included.
 func (c *control) publish(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
 	var p struct {
-		TopicArn string
-		Subject  *string
-		Message  string
+		TopicArn         string
+		Subject          *string
+		Message          string
+		MessageStructure *string
 	}
 	if err := json.Unmarshal(input, &p); err != nil {
 		return nil, fmt.Errorf("sns:publish parameters: %w", err)
 	}
-	out, err := c.sns.Publish(ctx, &sns.PublishInput{TopicArn: &p.TopicArn, Subject: p.Subject, Message: &p.Message})
+	out, err := c.sns.Publish(ctx, &sns.PublishInput{TopicArn: &p.TopicArn, Subject: p.Subject, Message: &p.Message,
+		MessageStructure: p.MessageStructure})
 	if err != nil {
 		return nil, fmt.Errorf("sns:publish to %s: %w", p.TopicArn, err)
 	}

@@ -20,7 +20,12 @@
 // child execution of its own, and enforces per execution the 256 KiB payload limit
 // (States.DataLimitExceeded, which no Catch of States.ALL catches: the execution fails) and
 // the 25,000-event history limit, counted as the service counts history events.
-import { StateMachine } from 'aws-local-stepfunctions';
+import { register } from 'node:module';
+
+// intrinsics.mjs patches the interpreter's intrinsic functions as it loads: it must be
+// registered before the interpreter is imported.
+register('./intrinsics.mjs', import.meta.url);
+const { StateMachine } = await import('aws-local-stepfunctions');
 
 const PAYLOAD_LIMIT = 256 * 1024;
 const HISTORY_LIMIT = 25000;

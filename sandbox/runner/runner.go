@@ -61,6 +61,8 @@ type Settings struct {
 	LimitDays, NoticePeriod, MaxUsers int
 	// SESMaxSendRate is the run's emails per second (0: the stand-in's SES quota, GetAccount).
 	SESMaxSendRate int
+	// SummaryToTopic: CleanupReport publishes the run's summary on the topic too.
+	SummaryToTopic bool
 	// AccountConcurrency and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2).
 	AccountConcurrency, NotifyConcurrency int
 }
@@ -195,6 +197,9 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		statemachine.AccountConcurrency: strconv.Itoa(s.AccountConcurrency),
 		statemachine.NotifyConcurrency:  strconv.Itoa(s.NotifyConcurrency),
 		statemachine.Partition:          sandbox.Partition,
+		statemachine.AccountId:          accountID,
+		statemachine.ExecutionConsoleURL: statemachine.ExecutionConsoleURLPrefix(statemachine.ConsoleHosts[sandbox.Partition],
+			sandbox.Region),
 	}
 	env := lambdaEnv(opts.Endpoint, s, res)
 	logs := map[string]*bytes.Buffer{}
@@ -617,6 +622,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		FailureTopicARN:     res.TopicARN,
 		Partition:           sandbox.Partition,
 		SESMaxSendRate:      s.SESMaxSendRate,
+		SummaryToTopic:      s.SummaryToTopic,
 		ManagementRoleARN:   res.ManagementRoleARN,
 		HandoffKMSKeyID:     res.HandoffKeyARN,
 		SESConfigurationSet: res.ConfigurationSet,

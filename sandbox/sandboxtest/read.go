@@ -277,6 +277,27 @@ type SNSMessage struct {
 	MessageID string
 	Message   string
 	Subject   string
+	// MessageStructure is the publish's: "json" for a per-protocol message (Message is then
+	// a JSON object of one message per protocol), else empty.
+	MessageStructure string
+}
+
+// For returns what a subscriber of the protocol (email, https, ...) receives: the message,
+// or with MessageStructure json the protocol's own message, else its "default" (SNS's rule);
+// "" when the message does not parse.
+func (m SNSMessage) For(protocol string) string {
+	if m.MessageStructure != "json" {
+		return m.Message
+	}
+	var perProtocol map[string]any
+	if json.Unmarshal([]byte(m.Message), &perProtocol) != nil {
+		return ""
+	}
+	if s, ok := perProtocol[protocol].(string); ok {
+		return s
+	}
+	s, _ := perProtocol["default"].(string)
+	return s
 }
 
 // SNSMessages returns every message published to any topic, per topic in the order sent.
@@ -292,7 +313,8 @@ func (sb *Sandbox) SNSMessages(ctx context.Context) ([]SNSMessage, error) {
 	var out []SNSMessage
 	for _, t := range topics {
 		for _, raw := range t.SentNotifications {
-			// moto keeps (message_id, message, subject, message_attributes, group_id).
+			// moto keeps (message_id, message, subject, message_attributes, group_id), and
+			// the stand-in adds message_structure (moto_server.py, sns_message_structure_as_aws).
 			var fields []json.RawMessage
 			if err := json.Unmarshal(raw, &fields); err != nil || len(fields) < 3 {
 				return nil, fmt.Errorf("SNS notification of %s: unexpected shape %s", t.ARN, raw)
@@ -302,6 +324,11 @@ func (sb *Sandbox) SNSMessages(ctx context.Context) ([]SNSMessage, error) {
 			if err := errors.Join(json.Unmarshal(fields[0], &m.MessageID), json.Unmarshal(fields[1], &m.Message),
 				json.Unmarshal(fields[2], &m.Subject)); err != nil {
 				return nil, fmt.Errorf("SNS notification of %s: %w", t.ARN, err)
+			}
+			if len(fields) > 5 && string(fields[5]) != "null" {
+				if err := json.Unmarshal(fields[5], &m.MessageStructure); err != nil {
+					return nil, fmt.Errorf("SNS notification of %s: %w", t.ARN, err)
+				}
 			}
 			out = append(out, m)
 		}
