@@ -45,8 +45,9 @@ import (
 // ID of one key and the secret access key of another, until the rotator writes again.
 const GitHubScheme = "github:"
 
-// NamesTag is the user tag that names the two secrets: "<key ID secret>,<secret access key
-// secret>".
+// NamesTag is the user tag that names the two secrets: "<key ID secret> <secret access key
+// secret>" (IAM allows no comma in a tag value: a space, ":" or "/" separates them; a comma
+// is taken too).
 const NamesTag = "KeyDeliveryNames"
 
 // GitHubOptInVariable is the Actions variable of a repository or environment that opts in to
@@ -58,7 +59,7 @@ var GitHubNames = [2]string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 var (
 	// gitHubTarget is <owner>/<repo> and an optional /environments/<name>.
-	gitHubTarget = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})(?:/environments/([^/#,]{1,255}))?$`)
+	gitHubTarget = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})(?:/environments/([^/@,]{1,255}))?$`)
 	// gitHubSecretName is what GitHub allows in a secret's name (no GITHUB_ prefix, not
 	// starting with a digit).
 	gitHubSecretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
@@ -73,13 +74,22 @@ func parseGitHub(value, names string) (to string, ok bool) {
 	if names = strings.TrimSpace(names); names == "" {
 		return GitHubScheme + value, true
 	}
-	id, sec, found := strings.Cut(names, ",")
-	id, sec = strings.ToUpper(strings.TrimSpace(id)), strings.ToUpper(strings.TrimSpace(sec))
-	if !found || id == sec || !validGitHubSecretName(id) || !validGitHubSecretName(sec) {
+	// IAM allows no comma in a tag value: a space, ":" or "/" separates the names as well.
+	both := strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' || r == ':' || r == '/' })
+	if len(both) != 2 {
 		return "", false
 	}
-	return GitHubScheme + value + "#" + id + "," + sec, true
+	id, sec := strings.ToUpper(both[0]), strings.ToUpper(both[1])
+	if id == sec || !validGitHubSecretName(id) || !validGitHubSecretName(sec) {
+		return "", false
+	}
+	return GitHubScheme + value + namesMark + id + ":" + sec, true
 }
+
+// namesMark follows the repository in a Target value that names the secrets: what a tag of
+// the hand-off secret (Secrets Manager) and of the user (IAM) may hold, and no repository or
+// environment name does.
+const namesMark = "@"
 
 func validGitHubSecretName(name string) bool {
 	return gitHubSecretName.MatchString(name) && !strings.HasPrefix(name, "GITHUB_")
@@ -91,7 +101,7 @@ func gitHubTargetOf(tags policy.Tags, key, value string) (string, error) {
 	_, names, _ := tags.Lookup(NamesTag)
 	to, ok := parseGitHub(strings.TrimPrefix(value, GitHubScheme), names)
 	if !ok {
-		return "", fmt.Errorf("tag %s %q is not %s<owner>/<repo> or %s<owner>/<repo>/environments/<name>, or tag %s %q is not <key ID secret>,<secret access key secret>: no key is delivered to it",
+		return "", fmt.Errorf("tag %s %q is not %s<owner>/<repo> or %s<owner>/<repo>/environments/<name>, or tag %s %q is not <key ID secret> <secret access key secret>: no key is delivered to it",
 			key, value, GitHubScheme, GitHubScheme, NamesTag, names)
 	}
 	return to, nil
@@ -340,8 +350,8 @@ func (r *retrying) retryAfter(resp *http.Response, attempt int) (time.Duration, 
 // accountID's users, through g.
 func openGitHub(g *GitHub, accountID, to string) *gitHubDest {
 	d := &gitHubDest{gh: g, accountID: accountID, names: GitHubNames}
-	rest, names, _ := strings.Cut(strings.TrimPrefix(to, GitHubScheme), "#")
-	if id, sec, ok := strings.Cut(names, ","); ok {
+	rest, names, _ := strings.Cut(strings.TrimPrefix(to, GitHubScheme), namesMark)
+	if id, sec, ok := strings.Cut(names, ":"); ok {
 		d.names = [2]string{id, sec}
 	}
 	if m := gitHubTarget.FindStringSubmatch(rest); m != nil {

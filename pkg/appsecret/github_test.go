@@ -67,7 +67,7 @@ func TestGitHubDeliveryWritesSealedSecretsAWorkflowCanOpen(t *testing.T) {
 	}{
 		{"github:example-org/ci", "", GitHubNames},
 		{"github:example-org/ci/environments/prod", "prod", GitHubNames},
-		{"github:example-org/ci#DEPLOY_ID,DEPLOY_SECRET", "", [2]string{"DEPLOY_ID", "DEPLOY_SECRET"}},
+		{"github:example-org/ci@DEPLOY_ID:DEPLOY_SECRET", "", [2]string{"DEPLOY_ID", "DEPLOY_SECRET"}},
 	} {
 		t.Run(tc.to, func(t *testing.T) {
 			s, g := localGitHub(t)
@@ -107,7 +107,7 @@ func TestGitHubDeliveryWritesSealedSecretsAWorkflowCanOpen(t *testing.T) {
 			if why, _, err := d.Current(ctx, "deployer", ghKeyID); why != "" || err != nil {
 				t.Errorf("Current: %q %v, want \"\"", why, err)
 			}
-			if !d.AwaitsFirstUse() || d.Tag() != strings.Split(tc.to, "#")[0] {
+			if !d.AwaitsFirstUse() || d.Tag() != strings.Split(tc.to, "@")[0] {
 				t.Errorf("AwaitsFirstUse %v, Tag %q", d.AwaitsFirstUse(), d.Tag())
 			}
 			s.DeleteSecret("example-org", "ci", tc.env, tc.names[0])
