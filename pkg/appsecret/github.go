@@ -494,8 +494,13 @@ func (d *gitHubDest) Put(ctx context.Context, user, keyID string, secretAccessKe
 		if gone := d.gone(err, user); gone != nil {
 			return gone
 		}
-		if status(err) == http.StatusNotFound {
+		switch s := status(err); {
+		case s == http.StatusNotFound:
 			return d.refused(user, "it does not exist, or the App cannot see it")
+		case s >= 500, s == http.StatusTooManyRequests, s == http.StatusForbidden:
+			// Retried within the call already (retrying): a failed delivery the owner hears
+			// of now, and the next run tries again (the key waits, within the bounded wait).
+			return d.refused(user, fmt.Sprintf("GitHub answered HTTP %d to the write, also when tried again (an outage, a rate limit, or the App lacks the Secrets write permission)", s))
 		}
 		return fmt.Errorf("write key %s of %s to %s: %w", keyID, user, d, err)
 	}

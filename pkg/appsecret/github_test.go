@@ -126,7 +126,8 @@ func TestGitHubDeliveryWritesSealedSecretsAWorkflowCanOpen(t *testing.T) {
 // TestGitHubDestinationRefusals: an owner outside allowedGitHubOwners (no request made), no
 // App configured, an App not installed, and an installation revoked after a first check are
 // each a refusal (no key is made for them); a 5xx or a secondary rate limit is retried, and
-// one that lasts is an error, not a refusal.
+// one that lasts is a failed delivery (a refusal of the write: the owner is told, the next
+// run tries again).
 func TestGitHubDestinationRefusals(t *testing.T) {
 	ctx := context.Background()
 	s, app := localGitHubApp(t)
@@ -160,16 +161,18 @@ func TestGitHubDestinationRefusals(t *testing.T) {
 	if err := d.Put(ctx, "deployer", ghKeyID, secret.New(ghSecret)); err != nil {
 		t.Errorf("a secondary rate limit once: %v, want retried", err)
 	}
+	// A lasting outage, and a wait longer than the call's: the write failed, which the owner
+	// hears of (a refusal); the next run tries again.
 	s.Fail(ghlocal.Fault{Match: "PUT ", Status: http.StatusServiceUnavailable})
 	err := d.Put(ctx, "deployer", ghKeyID, secret.New(ghSecret))
-	if err == nil || errors.As(err, &refused) {
-		t.Errorf("a lasting 503: %v, want an error that is no refusal", err)
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "GitHub answered HTTP 503 to the write, also when tried again") {
+		t.Errorf("a lasting 503: %v, want a failed delivery saying so", err)
 	}
 	s.ClearFaults()
 	// GitHub asks for an hour: not waited, and the client keeps from calling until then.
 	s.Fail(ghlocal.Fault{Match: "PUT ", Status: http.StatusTooManyRequests, RetryAfter: 3600})
-	if err := d.Put(ctx, "deployer", ghKeyID, secret.New(ghSecret)); err == nil || errors.As(err, &refused) {
-		t.Errorf("a secondary rate limit for an hour: %v, want an error that is no refusal", err)
+	if err := d.Put(ctx, "deployer", ghKeyID, secret.New(ghSecret)); !errors.As(err, &refused) || !strings.Contains(err.Error(), "HTTP 429") {
+		t.Errorf("a secondary rate limit for an hour: %v, want a failed delivery saying so", err)
 	}
 	s.ClearFaults()
 	if err != nil && strings.Contains(err.Error(), ghSecret) {

@@ -181,9 +181,11 @@ func (d *Handler) record(ctx context.Context, n workflow.Notification, delivered
 // if it may, the secret tells: a key it holds is recorded written, else refused.
 func (d *Handler) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
 	if begun {
-		// The key's creation is not known here: a destination that needs it to tell (GitHub)
-		// answers Hidden, and the record that the write began stays.
-		state, err := d.dest(n.Account.AccountID, to).Find(ctx, n.NewKey.AccessKeyID, time.Time{})
+		created, err := handoff.Created(ctx, d.Secrets, n.NewKey.SecretARN)
+		if err != nil {
+			return err
+		}
+		state, err := d.dest(n.Account.AccountID, to).Find(ctx, n.NewKey.AccessKeyID, created)
 		switch {
 		case err != nil:
 			return err

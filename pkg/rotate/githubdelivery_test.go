@@ -180,8 +180,9 @@ func TestGitHubDestinationRefusedBeforeAnyKeyIsMade(t *testing.T) {
 }
 
 // TestGitHubOutageIsRetriedAndTheKeyDeliveredOnceItEnds: GitHub answering 503 (and then a
-// secondary rate limit) to every write for a day: the key made waits, no second key is made,
-// and the next day's run delivers it; the old key stays active meanwhile.
+// secondary rate limit) to every write for a day: the write is retried, then reported as a
+// failed delivery (the owner told once, with the reason); the key made waits, no second key
+// is made, and the next day's run delivers it; the old key stays active meanwhile.
 func TestGitHubOutageIsRetriedAndTheKeyDeliveredOnceItEnds(t *testing.T) {
 	h := scenario.New(t)
 	s := withGitHub(t, h)
@@ -191,11 +192,17 @@ func TestGitHubOutageIsRetriedAndTheKeyDeliveredOnceItEnds(t *testing.T) {
 	if _, _, ok := s.Open("example-org", "ci", "", "AWS_SECRET_ACCESS_KEY"); ok || len(h.Keys("ci")) != 2 {
 		t.Fatalf("during the outage: secret written %v, keys %v; want nothing written and one new key waiting", ok, h.Keys("ci"))
 	}
+	if h.ToldOfFailure("ci") != 1 || !strings.Contains(h.Logs.String(), "GitHub answered HTTP 503 to the write, also when tried again") {
+		t.Errorf("the owner was told %d times, want once that GitHub failed the write", h.ToldOfFailure("ci"))
+	}
 	s.ClearFaults()
 	s.Fail(ghlocal.Fault{Match: "PUT ", Status: http.StatusTooManyRequests, RetryAfter: 1, Times: 1})
 	h.Day()
 	got := workflowReads(t, s, "")
 	if got == old || len(h.Keys("ci")) != 2 || h.Keys("ci")[got] != types.StatusTypeActive || h.Keys("ci")[old] != types.StatusTypeActive {
 		t.Errorf("after the outage the workflow reads %s, keys %v: want the one new key delivered, the old one active", got, h.Keys("ci"))
+	}
+	if h.ToldOfFailure("ci") != 1 {
+		t.Errorf("the owner was told %d times of the failure, want once", h.ToldOfFailure("ci"))
 	}
 }
