@@ -54,13 +54,16 @@ func (o *org) useKey(t *testing.T, user string, k appKey) {
 // past that day, its owner told on the day minus N/2. A repository without the opt-in
 // variable, an owner outside allowedGitHubOwners and an uninstalled App are refused before
 // any key is made, each owner told and the report saying why; 502s and a secondary rate limit
-// are retried within the call. No secret in any output, email, report or GitHub's log.
+// are retried within the call, and a day of 503s is a failed delivery the owner is told of,
+// the key delivered the next day. No secret in any output, email, report or GitHub's log.
 func TestE2EDeliveryToGitHub(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/github-delivery.json")
 	gh := o.sb.GitHub()
 	gh.Fail(ghlocal.Fault{Match: "PUT /repos/example-org/flaky/", Status: http.StatusBadGateway, Times: 2})
 	gh.Fail(ghlocal.Fault{Match: "GET /repos/example-org/flaky/actions/secrets/public-key", Status: http.StatusTooManyRequests, RetryAfter: 1, Times: 1})
+	// example-org/down fails every write on the first day: a failed delivery, the owner told.
+	gh.Fail(ghlocal.Fault{Match: "PUT /repos/example-org/down/", Status: http.StatusServiceUnavailable})
 	before := o.state(t, "prod")["prod"]
 
 	ex, dir := o.run(t, `{}`)
@@ -95,6 +98,7 @@ func TestE2EDeliveryToGitHub(t *testing.T) {
 		"env-team@example.com":   "is in GitHub secrets AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of environment prod of example-org/deploy",
 		"flaky-team@example.com": "is in GitHub secrets DEPLOY_KEY_ID and DEPLOY_SECRET of example-org/flaky",
 		"data-team@example.com":  "its replacement cannot be delivered",
+		"down-team@example.com":  "its replacement cannot be delivered",
 		"out-team@example.com":   "its replacement cannot be delivered",
 		"rev-team@example.com":   "its replacement cannot be delivered",
 	} {
@@ -115,8 +119,13 @@ func TestE2EDeliveryToGitHub(t *testing.T) {
 			t.Errorf("report.csv does not say %q", reason)
 		}
 	}
+	if keys := userNamed(t, state, "down").Keys; len(keys) != 2 || !strings.Contains(string(ex.ReportCSV), "GitHub answered HTTP 503 to the write, also when tried again") {
+		t.Errorf("down: %d keys, want its new key waiting after GitHub failed the write, and the report saying so", len(keys))
+	}
+	gh.ClearFaults()
 	for _, r := range gh.Log() {
 		if r.Method == http.MethodPut && !strings.HasPrefix(r.Path, "/repos/example-org/deploy/") && !strings.HasPrefix(r.Path, "/repos/example-org/flaky/") &&
+			!strings.HasPrefix(r.Path, "/repos/example-org/down/") &&
 			!strings.HasPrefix(r.Path, "/repositories/") {
 			t.Errorf("a write to a refused destination: %s %s", r.Method, r.Path)
 		}
@@ -131,8 +140,15 @@ func TestE2EDeliveryToGitHub(t *testing.T) {
 		dayMails := mails(t, ex, dir)
 		allMails = append(allMails, dayMails...)
 		state := o.state(t, "prod")["prod"]
-		if day == 1 && len(o.handoffSecrets(t)) != 0 {
-			t.Errorf("day 1: hand-off secrets left after the writes were confirmed: %v", o.handoffSecrets(t))
+		if day == 1 {
+			down := o.workflowReads(t, "example-org/down", "", [2]string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
+			if keyStatus(t, state, "down", down.AccessKeyID) != "Active" || down.AccessKeyID == old("down") {
+				t.Errorf("day 1: down's workflow reads %s, want its new key, delivered once GitHub answers again", down.AccessKeyID)
+			}
+			delivered[down.AccessKeyID] = delivery{secret: down.SecretAccessKey}
+		}
+		if day == 2 && len(o.handoffSecrets(t)) != 0 {
+			t.Errorf("day 2: hand-off secrets left after the writes were confirmed: %v", o.handoffSecrets(t))
 		}
 		want := map[string]string{"deployer": "Active", "flaky": "Active", "envdeployer": "Active"}
 		if day == 10 {
