@@ -1,6 +1,7 @@
 package appsecret
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -135,8 +136,8 @@ type GitHub struct {
 	Transport http.RoundTripper
 	// MaxWait bounds a wait GitHub asks for (Retry-After) before a retry, and Attempts the
 	// tries of a request answered 5xx or with a secondary rate limit (0: 10 s and 3). A longer
-	// wait is not waited: the error goes back, and the next attempt of the step, or the next
-	// run, tries again.
+	// wait is not waited: a write that still fails is a failed delivery (a *Refused the owner
+	// is told of), and the next run tries again.
 	MaxWait  time.Duration
 	Attempts int
 
@@ -199,14 +200,7 @@ func (g *GitHub) transport() http.RoundTripper {
 	if t == nil {
 		t = http.DefaultTransport
 	}
-	return &retrying{next: t, maxWait: cmpOr(g.MaxWait, 10*time.Second), attempts: max(g.Attempts, 3)}
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
+	return &retrying{next: t, maxWait: cmp.Or(g.MaxWait, 10*time.Second), attempts: cmp.Or(g.Attempts, 3)}
 }
 
 // newClient is a go-github client on transport t and the App's API URL.
