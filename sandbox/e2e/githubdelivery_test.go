@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -164,5 +167,17 @@ func TestE2EDeliveryToGitHub(t *testing.T) {
 			t.Errorf("day %d: env-team told that the new key is not used: %v (%d emails), want %v", day, told, len(toEnv), day == 5)
 		}
 	}
+	// The App's private key is a secret too: a line from the middle of its PEM.
+	app, err := secretsmanager.NewFromConfig(o.sb.Config()).GetSecretValue(context.Background(),
+		&secretsmanager.GetSecretValueInput{SecretId: aws.String(sandbox.GitHubAppSecretName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appSecret struct{ PrivateKey string }
+	if err := json.Unmarshal([]byte(aws.ToString(app.SecretString)), &appSecret); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(appSecret.PrivateKey, "\n")
+	delivered["the GitHub App's private key"] = delivery{secret: lines[len(lines)/2]}
 	o.checkNoLeak(t, []string{o.out}, allMails, delivered)
 }
