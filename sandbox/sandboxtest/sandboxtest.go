@@ -174,4 +174,9 @@ func (sb *Sandbox) S3() *s3.Client {
 }
 
 // GitHub is the local GitHub beside the stand-in (sandbox/ghlocal).
-func (sb *Sandbox) GitHub() *ghlocal.Server { return sb.server.GitHub }
+func (sb *Sandbox) GitHub() *ghlocal.Server {
+	if sb.server == nil {
+		return nil
+	}
+	return sb.server.GitHub
+}
