@@ -240,7 +240,9 @@ func reply(w http.ResponseWriter, status int, v any) {
 	}
 }
 
-func notFoundGH(w http.ResponseWriter) { reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"}) }
+func notFoundGH(w http.ResponseWriter) {
+	reply(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+}
 
 func bearerOf(r *http.Request) string {
 	h := r.Header.Get("Authorization")
