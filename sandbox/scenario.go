@@ -54,6 +54,9 @@ type Scenario struct {
 	// caller's policies, the rotator's roles' being the ones the CDK app synthesizes
 	// (sandbox/permissions). Off, moto allows every call (kinder than AWS).
 	EnforceIAM bool `json:"enforceIAM,omitempty"`
+	// GitHub, when set, is seeded into the local GitHub beside the stand-in, with the
+	// rotator's App and its secret (Settings.GitHubAppSecretARN).
+	GitHub *GitHub `json:"github,omitempty"`
 }
 
 // SESSandbox is SES's sandbox mode: mail goes only to verified identities (the sender

@@ -33,6 +33,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/ghlocal"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
@@ -49,6 +50,10 @@ type SeedOptions struct {
 	Now time.Time
 	// Progress, when set, receives one line per step (never a secret).
 	Progress io.Writer
+	// GitHub is the local GitHub beside the stand-in, at GitHubURL, where a scenario's
+	// github section is seeded (Server.GitHub).
+	GitHub    *ghlocal.Server
+	GitHubURL string
 }
 
 // Seeded is what Seed created.
@@ -271,6 +276,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		fmt.Fprintf(progress, "credential reports cached, generated %d hours ago\n", *h)
 	}
 
+	if sc.GitHub != nil {
+		arn, err := s.seedGitHub(ctx, base, sc.GitHub, opts.GitHub, opts.GitHubURL)
+		if err != nil {
+			return nil, err
+		}
+		out.Settings.GitHubAppSecretARN, out.Settings.AllowedGitHubOwners = arn, append([]string{}, sc.GitHub.AllowedOwners...)
+	}
 	if err := putSettings(ctx, url, &out.Settings); err != nil {
 		return nil, fmt.Errorf("store settings: %w", err)
 	}

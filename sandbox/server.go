@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/ghlocal"
 )
 
 //go:embed moto_server.py
@@ -56,6 +59,11 @@ type Options struct {
 type Server struct {
 	// URL is the stand-in's base endpoint, e.g. http://127.0.0.1:4566.
 	URL string
+	// GitHub is the local GitHub beside it (sandbox/ghlocal), at GitHubURL: the GitHub
+	// Actions secrets that machine users' keys may be delivered to.
+	GitHub    *ghlocal.Server
+	GitHubURL string
+	github    *http.Server
 
 	cmd     *exec.Cmd
 	dir     string
@@ -143,7 +151,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		_ = s.Stop()
 		return nil, fmt.Errorf("stand-in at %s: %w\nlauncher stderr:\n%s", s.URL, err, s.stderr.String())
 	}
+	if err := s.startGitHub(); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
 	return s, nil
+}
+
+// startGitHub runs the local GitHub on a free port of 127.0.0.1, in this process.
+func (s *Server) startGitHub() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the local GitHub: %w", err)
+	}
+	s.GitHub = ghlocal.New()
+	s.GitHubURL = "http://" + l.Addr().String()
+	s.github = &http.Server{Handler: s.GitHub, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.github.Serve(l) }()
+	return nil
 }
 
 func (s *Server) health(ctx context.Context) error {
@@ -169,6 +194,9 @@ func (s *Server) health(ctx context.Context) error {
 func (s *Server) Stop() error {
 	s.once.Do(func() {
 		defer s.cleanup()
+		if s.github != nil {
+			_ = s.github.Close()
+		}
 		select {
 		case <-s.exited:
 			return

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +29,10 @@ type Settings struct {
 	// ExcludeAccountTag is the scenario's excludeAccountTag; empty: the rotator's default.
 	ExcludeAccountTag string            `json:"excludeAccountTag,omitempty"`
 	Accounts          []AccountSettings `json:"accounts"`
+	// GitHubAppSecretARN and AllowedGitHubOwners are the rotator's GitHub delivery, when the
+	// scenario has a github section.
+	GitHubAppSecretARN  string   `json:"githubAppSecretArn,omitempty"`
+	AllowedGitHubOwners []string `json:"allowedGitHubOwners,omitempty"`
 	// SeededAt is the "now" the scenario's ages were counted from.
 	SeededAt time.Time `json:"seededAt"`
 }
@@ -56,6 +61,9 @@ func (s *Settings) Bindings() permissions.Bindings {
 		permissions.MemberRoleName:      s.MemberRole,
 		permissions.SenderEmail:         s.SenderEmail,
 		permissions.SenderDomain:        s.SenderEmail[strings.LastIndex(s.SenderEmail, "@")+1:],
+		// Without a github section, the grant names a secret that does not exist.
+		permissions.GitHubAppSecretARN: cmp.Or(s.GitHubAppSecretARN,
+			"arn:"+Partition+":secretsmanager:"+s.Region+":"+s.ManagementAccountID+":secret:no-github-app-configured"),
 	}
 }
 

@@ -74,7 +74,7 @@ func runSandbox(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "stand-in listening at %s after %s\n", srv.URL, time.Since(started).Round(time.Millisecond))
 
 	seedStart := time.Now()
-	seeded, err := sandbox.Seed(ctx, srv.URL, sc, sandbox.SeedOptions{Progress: stderr})
+	seeded, err := sandbox.Seed(ctx, srv.URL, sc, sandbox.SeedOptions{Progress: stderr, GitHub: srv.GitHub, GitHubURL: srv.GitHubURL})
 	if err != nil {
 		fmt.Fprintf(stderr, "keyrotator sandbox: seed %s: %v\n", *scenarioPath, err)
 		return 1

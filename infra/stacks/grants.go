@@ -160,6 +160,15 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		[]string{"secretsmanager:TagResource"}, handoffSecrets))
 	grantKeyUse(s.HandoffKey, "DecryptHandoffByNotifyUser", notify.Role, viaSecretsManager(nil), "kms:Decrypt")
 	notify.Role.AddToPrincipalPolicy(readTagKey)
+	// The GitHub App that writes machine users' keys to GitHub Actions secrets (its ID and
+	// private key, config githubAppSecretArn): read by ScanAndRotate, which checks a
+	// repository's opt-in before making a key, and NotifyUser, which writes it; that secret
+	// alone. The calls go to GitHub's API over the Lambdas' ordinary egress (no VPC).
+	if cfg.GitHubAppSecretARN != "" {
+		readApp := allow([]string{"secretsmanager:GetSecretValue"}, jsii.String(cfg.GitHubAppSecretARN))
+		scan.Role.AddToPrincipalPolicy(readApp)
+		notify.Role.AddToPrincipalPolicy(readApp)
+	}
 	notify.Role.AddToPrincipalPolicy(sendEmail)
 	notify.Role.AddToPrincipalPolicy(sendSlots)
 	assumeNotifyMember, notifyMemberRoleSuppression := assumeInEveryAccount(config.NotifyMemberRoleName(cfg.MemberRoleName))

@@ -24,8 +24,10 @@ var policiesFile = filepath.Join("..", "..", "sandbox", "permissions", iampolici
 // The local stand-in runs each Lambda under the policy synthesized here, and the member and
 // management roles under theirs: the file it reads must be what the app synthesizes now.
 func TestPoliciesFile(t *testing.T) {
-	// Every grant a setting adds is in the file: the e2e suite runs with OU exclusions too.
-	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111"}
+	// Every grant a setting adds is in the file: the e2e suite runs with OU exclusions and
+	// GitHub delivery too.
+	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111",
+		"githubAppSecretArn": "arn:aws:secretsmanager:us-east-1:222222222222:secret:iam-access-key-rotator/github-app-AbCdEf", "allowedGitHubOwners": "example-org"}
 	got, err := synthesizedPolicies(t, build(t, withOUs), testConfig(t, withOUs))
 	if err != nil {
 		t.Fatal(err)
@@ -273,14 +275,18 @@ func (p placeholders) value(v any) (string, error) {
 // literals replaces the configuration's values in s by their placeholders.
 func (p placeholders) literals(s string) string {
 	domain := p.cfg.SenderEmail[strings.LastIndex(p.cfg.SenderEmail, "@")+1:]
-	return strings.NewReplacer(
+	pairs := []string{}
+	if p.cfg.GitHubAppSecretARN != "" { // first: it holds the rotator's account ID
+		pairs = append(pairs, p.cfg.GitHubAppSecretARN, "${"+iampolicies.GitHubAppSecretARN+"}")
+	}
+	return strings.NewReplacer(append(pairs,
 		p.cfg.RotatorAccountID, "${"+iampolicies.RotatorAccountID+"}",
 		p.cfg.ManagementAccountID, "${"+iampolicies.ManagementAccountID+"}",
 		p.cfg.OrganizationID, "${"+iampolicies.OrganizationID+"}",
 		p.cfg.SenderEmail, "${"+iampolicies.SenderEmail+"}",
 		":identity/"+domain, ":identity/${"+iampolicies.SenderDomain+"}",
 		":role/"+p.cfg.MemberRoleName, ":role/${"+iampolicies.MemberRoleName+"}",
-	).Replace(roleNameLiteral(s, p.cfg.MemberRoleName))
+	)...).Replace(roleNameLiteral(s, p.cfg.MemberRoleName))
 }
 
 // roleNameLiteral makes the member role's name, on its own, its placeholder, and NotifyUser's

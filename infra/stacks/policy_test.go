@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -297,5 +298,25 @@ func TestConfiguredSendRate(t *testing.T) {
 		if strings.HasPrefix(id, "ListAccountsFunction") && resolve(vars["SES_MAX_SEND_RATE"]) != "5" {
 			t.Errorf("%s: SES_MAX_SEND_RATE = %v, want 5", id, vars["SES_MAX_SEND_RATE"])
 		}
+	}
+}
+
+// TestGitHubAppSecretIsReadByScanAndNotifyOnly: with GitHub delivery configured, ScanAndRotate
+// (the opt-in check before a key is made) and NotifyUser (the write) may read the App's
+// secret, that secret alone, and no other role may; cdk-nag stays clean.
+func TestGitHubAppSecretIsReadByScanAndNotifyOnly(t *testing.T) {
+	const app = "arn:aws:secretsmanager:us-east-1:222222222222:secret:key-rotator/github-app-AbCdEf"
+	b := build(t, map[string]any{"githubAppSecretArn": app, "allowedGitHubOwners": "example-org"})
+	tmpl := b.templates[RotatorStackID]
+	for _, role := range []string{"ListAccountsRole", "ScanAndRotateRole", "NotifyUserRole", "CleanupReportRole", "StateMachineRole"} {
+		got := rolePermissions(t, tmpl, role)["secretsmanager:GetSecretValue"]
+		want := role == "ScanAndRotateRole" || role == "NotifyUserRole"
+		if slices.Contains(got, app) != want {
+			t.Errorf("%s: GetSecretValue on %v, want the App's secret %v", role, got, want)
+		}
+	}
+	errs, warnings := nagFindings(b.stacks.Rotator.Stack)
+	for _, e := range append(errs, warnings...) {
+		t.Errorf("cdk-nag: %s", e)
 	}
 }

@@ -45,7 +45,8 @@ const (
 var secretName = regexp.MustCompile(`^[` + config.SecretNameChars + `]{1,512}$`)
 
 // Target returns where the user's tags deliver new keys to, or "" when they go by email: the
-// name of a secret, or ssm:<name> for an SSM parameter (Clients.Open); the tag's key counts in any case, as IAM compares user tag keys. A tag
+// name of a secret, or ssm:<name> for an SSM parameter, or github:<owner>/<repo>... for GitHub
+// Actions secrets (Clients.Open); the tag's key counts in any case, as IAM compares user tag keys. A tag
 // that cannot be read is an error: nothing is delivered by guess.
 func Target(tags policy.Tags) (string, error) {
 	key, value, ok := tags.Lookup(DeliveryTag)
@@ -59,9 +60,12 @@ func Target(tags policy.Tags) (string, error) {
 	if prefix, found := strings.CutPrefix(value, PairScheme); found && validPairPrefix(prefix) {
 		return value, nil
 	}
+	if strings.HasPrefix(value, GitHubScheme) {
+		return gitHubTargetOf(tags, key, value)
+	}
 	name, found := strings.CutPrefix(value, Scheme)
 	if !found || !secretName.MatchString(name) {
-		return "", fmt.Errorf("tag %s %q is not %s<secret name>, %s<parameter name> or %s<prefix>: no key is delivered to it", key, value, Scheme, ParamScheme, PairScheme)
+		return "", fmt.Errorf("tag %s %q is not %s<secret name>, %s<parameter name>, %s<prefix> or %s<owner>/<repo>: no key is delivered to it", key, value, Scheme, ParamScheme, PairScheme, GitHubScheme)
 	}
 	return name, nil
 }

@@ -58,12 +58,19 @@ func TestTarget(t *testing.T) {
 	for _, tc := range []struct {
 		name, value, want, err string
 		absent                 bool
+		names                  string // the KeyDeliveryNames tag
 	}{
 		{name: "no tag: email", absent: true},
 		{name: "a secret name", value: "secretsmanager:ci/deployer", want: "ci/deployer"},
 		{name: "spaces around", value: " secretsmanager:app-key ", want: "app-key"},
 		{name: "an SSM parameter", value: "ssm:/app/key", want: "ssm:/app/key"},
-		{name: "another scheme", value: "github:o/r", err: "is not secretsmanager:<secret name>"},
+		{name: "another scheme", value: "gitlab:o/r", err: "is not secretsmanager:<secret name>"},
+		{name: "a GitHub repository", value: "github:example-org/ci", want: "github:example-org/ci"},
+		{name: "a GitHub environment", value: "github:example-org/ci/environments/prod", want: "github:example-org/ci/environments/prod"},
+		{name: "GitHub names", value: "github:example-org/ci", names: "deploy_key_id deploy_secret", want: "github:example-org/ci@DEPLOY_KEY_ID:DEPLOY_SECRET"},
+		{name: "GitHub names reserved", value: "github:example-org/ci", names: "GITHUB_ID SECRET", err: "is not <key ID secret> <secret access key secret>"},
+		{name: "GitHub one name", value: "github:example-org/ci", names: "ID", err: "is not <key ID secret> <secret access key secret>"},
+		{name: "GitHub without a repository", value: "github:example-org", err: "is not github:<owner>/<repo>"},
 		{name: "an ARN", value: "secretsmanager:arn:aws:secretsmanager:us-east-1:111122223333:secret:x", err: "is not secretsmanager:"},
 		{name: "empty name", value: "secretsmanager:", err: "is not secretsmanager:"},
 	} {
@@ -71,6 +78,9 @@ func TestTarget(t *testing.T) {
 			tags := map[string]string{"EmailID": "a@example.com"}
 			if !tc.absent {
 				tags[DeliveryTag] = tc.value
+			}
+			if tc.names != "" {
+				tags[NamesTag] = tc.names
 			}
 			got, err := Target(tags)
 			if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {

@@ -79,8 +79,9 @@ func keyJSON(keyID string, secretAccessKey secret.Secret) string {
 	return string(body)
 }
 
-func (p *parameter) Tag() string    { return ParamScheme + p.name }
-func (p *parameter) String() string { return "SSM parameter " + p.name }
+func (p *parameter) Tag() string          { return ParamScheme + p.name }
+func (p *parameter) AwaitsFirstUse() bool { return false }
+func (p *parameter) String() string       { return "SSM parameter " + p.name }
 
 func (p *parameter) refused(user, why string) *Refused {
 	return &Refused{What: "parameter", Secret: p.name, User: user, Why: why}
@@ -226,7 +227,7 @@ func (p *parameter) writeRefusal(err error, user string) *Refused {
 // write (its description names keyID and that version). An older version is not looked up
 // (GetParameterHistory returns values): a key written over is not confirmed delivered.
 // DescribeParameters is allowed on every parameter, so Find never answers Hidden.
-func (p *parameter) Find(ctx context.Context, keyID string) (State, error) {
+func (p *parameter) Find(ctx context.Context, keyID string, _ time.Time) (State, error) {
 	meta, err := p.describe(ctx)
 	if err != nil || meta == nil {
 		return Absent, err

@@ -164,7 +164,7 @@ func TestParameterPutWritesSecureStringOverTheCurrentVersionAndIsRecognised(t *t
 	f.keyID, f.tier, f.emptyPages = "arn:aws:kms:eu-west-1:111122223333:key/cmk", "Advanced", 2
 	d := Clients{Params: f}.Open("ssm:/ci/deployer")
 	ctx := context.Background()
-	if st, _ := d.Find(ctx, keyID); st != Absent {
+	if st, _ := d.Find(ctx, keyID, time.Time{}); st != Absent {
 		t.Fatalf("before the write Find = %v, want Absent", st)
 	}
 	if err := d.Put(ctx, "ci", keyID, secret.New(secretKey)); err != nil {
@@ -184,7 +184,7 @@ func TestParameterPutWritesSecureStringOverTheCurrentVersionAndIsRecognised(t *t
 	if strings.Contains(aws.ToString(in.Description), secretKey) {
 		t.Error("the description holds the secret key")
 	}
-	if st, err := d.Find(ctx, keyID); st != Holds || err != nil {
+	if st, err := d.Find(ctx, keyID, time.Time{}); st != Holds || err != nil {
 		t.Errorf("after the write Find = %v, %v; want Holds", st, err)
 	}
 	if why, _, err := d.Current(ctx, "ci", keyID); why != "" || err != nil {
@@ -193,7 +193,7 @@ func TestParameterPutWritesSecureStringOverTheCurrentVersionAndIsRecognised(t *t
 	// The application writes the parameter over without a description: SSM keeps the
 	// rotator's description on the new version, which must not count as the rotator's.
 	f.overwrite(`{"AccessKeyId":"AKIAOTHER","SecretAccessKey":"x"}`, nil)
-	if st, _ := d.Find(ctx, keyID); st != Absent {
+	if st, _ := d.Find(ctx, keyID, time.Time{}); st != Absent {
 		t.Errorf("written over: Find = %v, want Absent", st)
 	}
 	why, changed, err := d.Current(ctx, "ci", keyID)
@@ -213,7 +213,7 @@ func TestParameterPutRacedByAnotherWriterIsNotTakenForTheRotators(t *testing.T) 
 	if err := d.Put(ctx, "ci", keyID, secret.New("s")); err != nil {
 		t.Fatalf("Put raced once = %v, want the key written again and recognised", err)
 	}
-	if st, _ := d.Find(ctx, keyID); st != Holds || len(f.puts) != 2 {
+	if st, _ := d.Find(ctx, keyID, time.Time{}); st != Holds || len(f.puts) != 2 {
 		t.Errorf("raced once: Find = %v after %d writes, want Holds after 2", st, len(f.puts))
 	}
 	// Raced on every attempt: an error to retry later (not a refusal), and the version that
@@ -226,7 +226,7 @@ func TestParameterPutRacedByAnotherWriterIsNotTakenForTheRotators(t *testing.T) 
 	if err == nil || errors.As(err, &refused) {
 		t.Errorf("Put raced on every attempt = %v, want an error to retry (not a refusal)", err)
 	}
-	if st, _ := d.Find(ctx, keyID); st != Absent {
+	if st, _ := d.Find(ctx, keyID, time.Time{}); st != Absent {
 		t.Errorf("raced: Find = %v, want Absent (a retry writes again)", st)
 	}
 }

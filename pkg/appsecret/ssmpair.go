@@ -48,7 +48,8 @@ func openPair(ps ParamAPI, prefix string) *pair {
 	}
 }
 
-func (p *pair) Tag() string { return PairScheme + p.prefix }
+func (p *pair) Tag() string          { return PairScheme + p.prefix }
+func (p *pair) AwaitsFirstUse() bool { return false }
 func (p *pair) String() string {
 	return fmt.Sprintf("SSM parameters %s and %s", p.keyID.name, p.secret.name)
 }
@@ -75,9 +76,9 @@ func (p *pair) Put(ctx context.Context, user, keyID string, secretAccessKey secr
 }
 
 // Find: Holds only when both parameters hold the rotator's write of keyID.
-func (p *pair) Find(ctx context.Context, keyID string) (State, error) {
+func (p *pair) Find(ctx context.Context, keyID string, created time.Time) (State, error) {
 	for _, q := range p.both() {
-		if st, err := q.Find(ctx, keyID); err != nil || st != Holds {
+		if st, err := q.Find(ctx, keyID, created); err != nil || st != Holds {
 			return Absent, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -84,7 +85,7 @@ func TestParameterPairTakesTheKeyInTwoParameters(t *testing.T) {
 	if put := key.puts[0]; put.Type != ssmtypes.ParameterTypeSecureString {
 		t.Errorf("the secret access key written as %s, want a SecureString", put.Type)
 	}
-	if st, err := d.Find(ctx, keyID); st != Holds || err != nil {
+	if st, err := d.Find(ctx, keyID, time.Time{}); st != Holds || err != nil {
 		t.Errorf("Find = %v, %v; want Holds", st, err)
 	}
 	if why, _, err := d.Current(ctx, "ci", keyID); why != "" || err != nil {
@@ -92,7 +93,7 @@ func TestParameterPairTakesTheKeyInTwoParameters(t *testing.T) {
 	}
 	// Either one written over: the pair no longer holds the key.
 	key.overwrite("other", nil)
-	if st, _ := d.Find(ctx, keyID); st != Absent {
+	if st, _ := d.Find(ctx, keyID, time.Time{}); st != Absent {
 		t.Errorf("secret written over: Find = %v, want Absent", st)
 	}
 	if why, _, _ := d.Current(ctx, "ci", keyID); !strings.Contains(why, "aws_secret_access_key") {

@@ -42,6 +42,8 @@ const (
 	SummaryToTopic      = "SUMMARY_TO_TOPIC"
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
+	GitHubAppSecretARN  = "GITHUB_APP_SECRET_ARN"
+	AllowedGitHubOwners = "ALLOWED_GITHUB_OWNERS"
 )
 
 // RotatorTagKeyPrefix starts the key of every tag the rotator writes on an IAM user. The
@@ -156,6 +158,13 @@ type Settings struct {
 	// its account's exclusion tag (organizations:ListTagsForResource only); empty: with the
 	// function's own credentials.
 	TagReaderRoleARN string
+	// GitHubAppSecretARN is the secret of the rotator account holding the GitHub App (its ID
+	// and private key) through which keys are delivered to GitHub Actions secrets
+	// (pkg/appsecret); empty: no GitHub delivery.
+	GitHubAppSecretARN string
+	// AllowedGitHubOwners are the GitHub organizations and users whose repositories may
+	// receive keys (required with GitHubAppSecretARN).
+	AllowedGitHubOwners []string
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for
@@ -197,6 +206,11 @@ func Load(getenv func(string) string, required ...string) (Settings, error) {
 	}
 	if err := d.Policy.Validate(); err != nil {
 		errs = append(errs, renamePolicyFields(err))
+	}
+	for _, s := range Table {
+		if with, ok := Lookup(s.RequiredWith); s.RequiredWith != "" && ok && s.Variable != "" && s.text(&d) == "" && with.text(&d) != "" {
+			bad(s.Variable, "is required with %s", with.Variable)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Settings{}, fmt.Errorf("invalid Lambda environment: %w", err)

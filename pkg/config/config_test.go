@@ -78,6 +78,9 @@ func TestLoadNamesEveryBadVariable(t *testing.T) {
 		// The ranges are the CDK app's (Table): a variable set by hand cannot pass what cdk synth refuses.
 		{"notice above the range", map[string]string{NoticePeriod: "366", LimitDays: "3650"}, nil, []string{NoticePeriod}},
 		{"send rate above the range", map[string]string{SESMaxSendRate: "10001"}, nil, []string{SESMaxSendRate}},
+		// GitHub delivery needs the owners it may deliver to, as email delivery its domains.
+		{"GitHub App without owners", map[string]string{GitHubAppSecretARN: "arn:aws:secretsmanager:us-east-1:222222222222:secret:github-app-AbCdEf"}, nil, []string{AllowedGitHubOwners}},
+		{"bad GitHub owner", map[string]string{AllowedGitHubOwners: "example-org,not/an/owner"}, nil, []string{AllowedGitHubOwners}},
 		{"several at once", map[string]string{LimitDays: "x", SenderEmail: "@"}, nil, []string{SenderEmail, LimitDays}},
 	}
 	for _, tt := range tests {

@@ -55,6 +55,11 @@ func LoadDeployment(get func(key string) any) (Deployment, error) {
 		from, _ := Lookup(s.DefaultKey)
 		s.set(&d, from.value(&d))
 	}
+	for _, s := range Table {
+		if with, ok := Lookup(s.RequiredWith); s.RequiredWith != "" && ok && r.ok(s.Key) && s.text(&d) == "" && with.text(&d) != "" {
+			r.fail(s.Key, "is required with %s", with.Key)
+		}
+	}
 	// The policy's rules between its settings (limitDays > noticePeriod), once each is valid.
 	if r.ok("limitDays") && r.ok("noticePeriod") {
 		if err := d.Policy.Validate(); err != nil {

@@ -29,6 +29,8 @@ type Setting struct {
 	DefaultKey string
 	// Required: the CDK app fails without the key.
 	Required bool
+	// RequiredWith: the setting is required when this other key is set.
+	RequiredWith string
 	// Example is a valid value other than the default, for the tests.
 	Example string
 	// DefaultDoc is the default column of the docs when the stack sets the variable.
@@ -79,10 +81,12 @@ var (
 	prefixPattern    = regexp.MustCompile(`^[` + SecretNameChars + `]{1,400}/$`)
 	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 	// OUPattern is an organizational unit ID, as Organizations documents it.
-	OUPattern       = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
-	orgIDPattern    = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
-	targetPattern   = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
-	schedulePattern = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
+	OUPattern    = regexp.MustCompile(`^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`)
+	orgIDPattern = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	// gitHubOwnerPattern is a GitHub user or organization login.
+	gitHubOwnerPattern = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	targetPattern      = regexp.MustCompile(`^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$`)
+	schedulePattern    = regexp.MustCompile(`^(cron\(\S+( \S+){5}\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$`)
 )
 
 const (
@@ -136,6 +140,19 @@ var Table = []Setting{
 		Readers: []string{scanAndRotate},
 		Meaning: "domains owners' addresses must belong to; `\"*\"` allows any and must be said explicitly, or anyone who can tag a user could receive its next key",
 		field:   func(d *Deployment) any { return &d.Policy.AllowedEmailDomains }},
+	{Key: "githubAppSecretArn", Example: "arn:aws:secretsmanager:us-east-1:222222222222:secret:key-rotator/github-app-AbCdEf", Variable: GitHubAppSecretARN,
+		Form:    arn("a Secrets Manager secret ARN"),
+		Readers: []string{scanAndRotate, notifyUser},
+		Meaning: "a secret of the rotator account holding the GitHub App that delivers machine users' keys to GitHub Actions secrets " +
+			"(`{\"appId\": ..., \"privateKey\": \"-----BEGIN RSA PRIVATE KEY-----...\"}`, and `apiUrl` for GitHub Enterprise Server); " +
+			"only ScanAndRotate and NotifyUser may read it; unset: no GitHub delivery ([machine users](machine-users.md))",
+		field: func(d *Deployment) any { return &d.GitHubAppSecretARN }},
+	{Key: "allowedGitHubOwners", Example: "example-org,example-user", Variable: AllowedGitHubOwners, RequiredWith: "githubAppSecretArn",
+		Form:    List(gitHubOwnerPattern.MatchString, "a GitHub organization or user login", ""),
+		Readers: []string{scanAndRotate, notifyUser},
+		Meaning: "GitHub organizations and users whose repositories may receive keys (`KeyDelivery = github:<owner>/<repo>`); required with `githubAppSecretArn`, " +
+			"or anyone who can tag a user could send its next key to a repository of their own",
+		field: func(d *Deployment) any { return &d.AllowedGitHubOwners }},
 	{Key: "limitDays", Example: "60", Variable: LimitDays, Default: strconv.Itoa(policy.DefaultLimitDays), Form: Integer(2, policy.MaxLimitDays),
 		Readers: []string{scanAndRotate},
 		Meaning: "maximum key age L: new key at L−N, deactivation at L, deletion at L+N, unused keys deleted at L",

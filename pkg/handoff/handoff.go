@@ -331,6 +331,17 @@ func (s Sent) WriteBegun() bool {
 	return len(s.fields) == 3 && s.fields[2] != refusedMark
 }
 
+// Created is when the hand-off secret was stored: just after its key was made
+// (Pending.Created), what a destination that keeps no version tells its write by
+// (appsecret.Destination.Find).
+func Created(ctx context.Context, sm Reader, arn string) (time.Time, error) {
+	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("describe hand-off secret %s: %w", arn, err)
+	}
+	return aws.ToTime(out.CreatedDate), nil
+}
+
 // sentRecord is the fields of the secret's sent tag (when, the run, the mark), nil without one.
 func sentRecord(ctx context.Context, sm Reader, arn string) ([]string, error) {
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})

@@ -39,6 +39,9 @@ type Handler struct {
 	// AppParams returns the member account's SSM, where the keys of users who ask for
 	// delivery to a SecureString parameter go (nil: no such delivery).
 	AppParams func(accountID string) appsecret.ParamAPI
+	// GitHub is the rotator's GitHub App, through which keys reach GitHub Actions secrets
+	// (nil: no GitHub delivery).
+	GitHub *appsecret.GitHub
 	// Now is the clock the records are dated by (time.Now when nil).
 	Now func() time.Time
 	// Policy names the exempt tag: a user exempt by the time of the delivery gets no record.
@@ -179,7 +182,11 @@ func (d *Handler) record(ctx context.Context, n workflow.Notification, delivered
 // if it may, the secret tells: a key it holds is recorded written, else refused.
 func (d *Handler) recordRefusal(ctx context.Context, n workflow.Notification, to string, begun bool, now time.Time) error {
 	if begun {
-		state, err := d.dest(n.Account.AccountID, to).Find(ctx, n.NewKey.AccessKeyID)
+		created, err := handoff.Created(ctx, d.Secrets, n.NewKey.SecretARN)
+		if err != nil {
+			return err
+		}
+		state, err := d.dest(n.Account.AccountID, to).Find(ctx, n.NewKey.AccessKeyID, created)
 		switch {
 		case err != nil:
 			return err
@@ -277,7 +284,7 @@ func (d *Handler) newKeyMails(ctx context.Context, a Addressing, n workflow.Noti
 
 // dest is the secret or SSM parameter to (workflow.NewKey.DeliverTo) in accountID.
 func (d *Handler) dest(accountID, to string) appsecret.Destination {
-	c := appsecret.Clients{Secrets: d.AppSecrets(accountID)}
+	c := appsecret.Clients{Secrets: d.AppSecrets(accountID), GitHub: d.GitHub, AccountID: accountID}
 	if d.AppParams != nil {
 		c.Params = d.AppParams(accountID)
 	}

@@ -27,6 +27,7 @@ type Clients struct {
 	History    func(accountID string) history.TagAPI
 	AppSecrets func(accountID string) appsecret.API
 	AppParams  func(accountID string) appsecret.ParamAPI
+	GitHub     *appsecret.GitHub
 }
 
 // New is the NotifyUser step on the given clients, configured by s, signing its records with
@@ -34,7 +35,7 @@ type Clients struct {
 // simulation on its model of AWS), so a field of Handler is wired once.
 func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Handler {
 	return &Handler{Secrets: c.Secrets, Sender: NewSender(c.SES, s.SESConfigurationSet, c.Pacer), From: s.SenderEmail,
-		History: c.History, AppSecrets: c.AppSecrets, AppParams: c.AppParams, Policy: s.Policy, Seal: seal, Log: log}
+		History: c.History, AppSecrets: c.AppSecrets, AppParams: c.AppParams, GitHub: c.GitHub, Policy: s.Policy, Seal: seal, Log: log}
 }
 
 // NewHandler is the NotifyUser step as its Lambda runs it, from the function's AWS
@@ -49,5 +50,6 @@ func NewHandler(ctx context.Context, cfg aws.Config, s config.Settings, log *slo
 		Pacer:      &sendrate.Slots{S3: s3.NewFromConfig(cfg, awsclient.PathStyle), Bucket: s.ReportBucket},
 		History:    MemberHistory(cfg, s.Partition, s.MemberRoleName),
 		AppSecrets: MemberSecrets(cfg, s.Partition, s.MemberRoleName),
-		AppParams:  MemberParams(cfg, s.Partition, s.MemberRoleName)}, seal, log), nil
+		AppParams:  MemberParams(cfg, s.Partition, s.MemberRoleName),
+		GitHub:     &appsecret.GitHub{SecretARN: s.GitHubAppSecretARN, Secrets: secrets, Allowed: s.AllowedGitHubOwners}}, seal, log), nil
 }

@@ -116,6 +116,9 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		notAgain = append(slices.Clone(u.NoticesSent), u.NoticesUnconfirmed...)
 	}
 	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain}
+	if u.AwaitsFirstUse && !cfg.Cleanup {
+		d.awaitFirstUse(keys)
+	}
 	if cfg.Cleanup {
 		d.cleanup(keys)
 	} else {
@@ -315,6 +318,23 @@ func (d *decider) expiredActive(k Key, keys []Key, repl Key, hasRepl bool, toRot
 	}
 }
 
+// awaitFirstUse applies rule 3's wait for a destination nobody can read back
+// (User.AwaitsFirstUse, a GitHub secret): an Active key whose replacement was never used by
+// the key's date minus noticePeriod/2 waits for that use as for a secret behind
+// (Key.StoreBehind): its owner is told the day it goes, noticePeriod days past its date
+// (storeBehindNotice), and it goes then once told, or noticePeriod days later still. A use
+// seen after the owner was told does not bring that day forward (failureHeld, invariant 8).
+func (d *decider) awaitFirstUse(keys []Key) {
+	for i, k := range keys {
+		repl, ok := replacement(k, keys, d.now, d.th)
+		if k.Status != Active || k.StoreBehind != "" || !ok || repl.LastUsedDate != nil ||
+			!reached(d.now, d.deactivationDue(k, repl).Add(-days(d.th.Notice)/2)) {
+			continue
+		}
+		keys[i].StoreBehind = fmt.Sprintf("new key %s has not been used since it was delivered, and nobody can read a GitHub secret back: only its use shows that the workflow holds it", repl.AccessKeyID)
+	}
+}
+
 // storeBehind applies rule 3 to an expired key whose replacement should be in the
 // application's secret when that secret's current value is not the replacement
 // (Key.StoreBehind): the application may still read k. The owner is told why and on which
@@ -338,8 +358,12 @@ func (d *decider) storeBehind(k, repl Key) {
 // (scheduleNotices): the rules' date, which k would not be deactivated on, is never named.
 func (d *decider) storeBehindNotice(k, repl Key) {
 	on := latest(d.deactivationDue(k, repl).Add(days(d.th.Notice)), d.now.Add(day))
-	d.notify(DeliveryFailed, k, on, fmt.Sprintf("The application's secret does not hold your newer key %s: %s. Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
-		repl.AccessKeyID, k.StoreBehind, k.AccessKeyID, dateOf(on)))
+	opening := fmt.Sprintf("The application's secret does not hold your newer key %s: %s.", repl.AccessKeyID, k.StoreBehind)
+	if d.user.AwaitsFirstUse && repl.LastUsedDate == nil {
+		opening = fmt.Sprintf("Your newer key %s was delivered but is not used yet: %s.", repl.AccessKeyID, k.StoreBehind)
+	}
+	d.notify(DeliveryFailed, k, on, fmt.Sprintf("%s Access key %s, which the application may still use, stays active until %s and is deactivated on that day.",
+		opening, k.AccessKeyID, dateOf(on)))
 }
 
 // waitsForSecret returns the key the application's secret should hold in place of Active
@@ -591,6 +615,9 @@ func (d *decider) scheduleNotices(keys []Key, rotated Key) {
 			continue
 		}
 		if d.sent(NewKeyIssued, k.AccessKeyID) {
+			if w, waits := d.waitsForSecret(k, keys); waits && d.user.AwaitsFirstUse && d.age(k) < d.th.DeactivateAt {
+				d.storeBehindNotice(k, w) // its new key's first use is awaited (awaitFirstUse): told before its date
+			}
 			continue // the new-key email already gave the date
 		}
 		repl, hasRepl := replacement(k, keys, d.now, d.th)

@@ -145,6 +145,13 @@ type User struct {
 	// is made, but the owner's email stays usable: the owner is told (DeliveryFailed) before
 	// the key due for rotation is deactivated.
 	SecretProblem string `json:"secretProblem,omitempty"`
+	// AwaitsFirstUse says the user's keys go where nobody can read them back (a GitHub
+	// Actions secret: pkg/appsecret's Destination.AwaitsFirstUse): the rotator cannot tell
+	// which key the workflow holds, so an Active key is deactivated only once its replacement
+	// was used (IAM's last use). A replacement not used by the old key's date minus
+	// noticePeriod/2 holds the old key as a secret behind does (Key.StoreBehind): the owner is
+	// told by email (DeliveryFailed) the day it goes, noticePeriod days past its date.
+	AwaitsFirstUse bool `json:"awaitsFirstUse,omitempty"`
 }
 
 // ActionName names a write the rotator makes in IAM.

@@ -92,6 +92,9 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 		return email, nil
 	}
 	ur.deliverTo = name
+	// Nobody can read some destinations back (GitHub): their old keys wait for the new
+	// keys' first use (rule 3).
+	ur.u.AwaitsFirstUse = ur.dest(name).AwaitsFirstUse()
 	if len(ur.pending) == 0 {
 		var refused *appsecret.Refused
 		switch err := ur.dest(name).Check(ctx, ur.u.UserName); {
@@ -107,7 +110,7 @@ func (ur *userRun) destination(ctx context.Context, email string) (string, error
 // dest is the destination to in the account (handoff.Pending.DeliverTo): a secret, or an SSM
 // parameter.
 func (e *execution) dest(to string) appsecret.Destination {
-	return appsecret.Clients{Secrets: e.AppSecrets, Params: e.AppParams}.Open(to)
+	return appsecret.Clients{Secrets: e.AppSecrets, Params: e.AppParams, GitHub: e.GitHub, AccountID: e.acct.AccountID}.Open(to)
 }
 
 // confirm closes a delivery SES accepted on an earlier day: unless the owner's address
@@ -123,7 +126,7 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
 		// key if NotifyUser marked it written or sent: it does so only after the write
 		// succeeded.
-		state, err := e.dest(p.DeliverTo).Find(ctx, p.AccessKeyID)
+		state, err := e.dest(p.DeliverTo).Find(ctx, p.AccessKeyID, p.Created)
 		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
 			return false, err
 		}
@@ -257,7 +260,7 @@ func (ur *userRun) writtenUnseen(ctx context.Context, p handoff.Pending) (bool, 
 	if p.DeliverTo == "" || p.Writing.IsZero() {
 		return false, nil
 	}
-	state, err := ur.dest(p.DeliverTo).Find(ctx, p.AccessKeyID)
+	state, err := ur.dest(p.DeliverTo).Find(ctx, p.AccessKeyID, p.Created)
 	return state == appsecret.Hidden, err
 }
 

@@ -66,16 +66,19 @@ type Clients struct {
 	IAM        IAMAPI
 	AppSecrets appsecret.API
 	AppParams  appsecret.ParamAPI
-	Secrets    handoff.SecretsAPI
-	SES        SuppressionAPI
-	S3         lease.S3API
+	// GitHub is the rotator's GitHub App (nil: no GitHub delivery), built once per process:
+	// it keeps the App's secret and its installations' tokens.
+	GitHub  *appsecret.GitHub
+	Secrets handoff.SecretsAPI
+	SES     SuppressionAPI
+	S3      lease.S3API
 }
 
 // New is one account's run on the given clients, configured by s, with seal as the
 // rotator's tag key. Every caller builds the Rotator here (Handler for the Lambda and its
 // test rig, the simulation on its model of AWS), so a field of Rotator is wired once.
 func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Rotator {
-	return &Rotator{IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets, AppParams: c.AppParams,
+	return &Rotator{IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets, AppParams: c.AppParams, GitHub: c.GitHub,
 		Scanner: &scan.Scanner{IAM: c.IAM, Reserve: TimeReserve}, Bounces: SESBounces{SES: c.SES},
 		Leases: &lease.Leases{S3: c.S3, Bucket: s.ReportBucket}, Policy: s.Policy, Seal: seal,
 		HandoffPrefix: s.HandoffSecretPrefix, HandoffKMSKeyID: s.HandoffKMSKeyID, Log: log}
@@ -93,7 +96,8 @@ func NewHandler(ctx context.Context, cfg aws.Config, s config.Settings, log *slo
 	}
 	store := s3.NewFromConfig(cfg, awsclient.PathStyle)
 	h := &Handler{Base: cfg, Settings: s, S3: store, Seal: seal, Log: log, NewIAM: NewIAMClient,
-		Clients: Clients{Secrets: secrets, SES: sesv2.NewFromConfig(cfg), S3: store}}
+		Clients: Clients{Secrets: secrets, SES: sesv2.NewFromConfig(cfg), S3: store,
+			GitHub: &appsecret.GitHub{SecretARN: s.GitHubAppSecretARN, Secrets: secrets, Allowed: s.AllowedGitHubOwners}}}
 	if key, value := s.ExcludeTag(); key != "" {
 		orgCfg := cfg
 		if s.TagReaderRoleARN != "" {

@@ -60,8 +60,11 @@ type Rotator struct {
 	// AppParams is the member account's SSM: the SecureString parameters that machine users'
 	// keys are delivered to, as AppSecrets.
 	AppParams appsecret.ParamAPI
-	Scanner   *scan.Scanner
-	Bounces   Bounces
+	// GitHub is the rotator's GitHub App, for the users whose keys go to GitHub Actions
+	// secrets (nil: none may).
+	GitHub  *appsecret.GitHub
+	Scanner *scan.Scanner
+	Bounces Bounces
 	// Leases keeps another execution from writing in the account while this one does (nil:
 	// no lease, for a dry run's tools).
 	Leases *lease.Leases

@@ -20,7 +20,7 @@ var bindings = Bindings{
 	OrganizationID: "o-example", MemberRoleName: "provisioning-admin", SenderEmail: "rotator@example.com",
 	SenderDomain: "example.com", ReportBucket: "reports", HandoffKeyARN: handoff,
 	TopicKeyARN: "arn:aws:kms:us-east-1:123456789012:key/topic", FailureTopicARN: "arn:aws:sns:us-east-1:123456789012:failures",
-	ConfigurationSet: "configset",
+	ConfigurationSet: "configset", GitHubAppSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:github-app-AbCdEf",
 }
 
 // scanSession is ScanAndRotate's session of the member role, notifySession NotifyUser's of its

@@ -38,11 +38,12 @@ const (
 	TopicKeyARN         = "TopicKeyArn"
 	FailureTopicARN     = "FailureTopicArn"
 	ConfigurationSet    = "ConfigurationSetName"
+	GitHubAppSecretARN  = "GitHubAppSecretArn"
 )
 
 // Placeholders lists every placeholder.
 var Placeholders = []string{Partition, Region, AccountID, RotatorAccountID, ManagementAccountID, OrganizationID,
-	MemberRoleName, SenderEmail, SenderDomain, ReportBucket, HandoffKeyARN, TopicKeyARN, FailureTopicARN, ConfigurationSet}
+	MemberRoleName, SenderEmail, SenderDomain, ReportBucket, HandoffKeyARN, TopicKeyARN, FailureTopicARN, ConfigurationSet, GitHubAppSecretARN}
 
 // Names of the roles that are not a function's.
 const (

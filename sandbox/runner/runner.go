@@ -65,6 +65,9 @@ type Settings struct {
 	SummaryToTopic bool
 	// AccountConcurrency and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2).
 	AccountConcurrency, NotifyConcurrency int
+	// GitHubAppSecretARN and AllowedGitHubOwners: GitHub delivery (the seeded local GitHub).
+	GitHubAppSecretARN  string
+	AllowedGitHubOwners []string
 }
 
 // SettingsFrom takes the settings a seeded stand-in serves (GET /keyrotator/settings); the
@@ -72,7 +75,7 @@ type Settings struct {
 func SettingsFrom(s *sandbox.Settings) Settings {
 	return Settings{MemberRole: s.MemberRole, SenderEmail: s.SenderEmail, SupportEmail: s.SupportEmail,
 		ExcludeAccounts: s.ExcludeAccountIDs, ExcludeOUs: s.ExcludeOUIDs, ExcludeAccountTag: s.ExcludeAccountTag,
-		AllowedEmailDomains: s.AllowedEmailDomains}
+		AllowedEmailDomains: s.AllowedEmailDomains, GitHubAppSecretARN: s.GitHubAppSecretARN, AllowedGitHubOwners: s.AllowedGitHubOwners}
 }
 
 // Options configure Run.
@@ -628,6 +631,8 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		SESConfigurationSet: res.ConfigurationSet,
 		TagKeySecretARN:     res.TagKeySecretARN,
 		TagReaderRoleARN:    res.TagReaderRoleARN,
+		GitHubAppSecretARN:  s.GitHubAppSecretARN,
+		AllowedGitHubOwners: s.AllowedGitHubOwners,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])

@@ -27,7 +27,9 @@ import (
 // a day keeps them (the run after it is taken as the same UTC day). The credential reports
 // are taken again, as old as the scenario's credentialReportHoursAgo says.
 //
-// What moto keeps out of reach stays: a secret's CreatedDate, SES's send history. A rotator
+// What moto keeps out of reach stays: a secret's CreatedDate, SES's send history; and so do
+// the local GitHub's dates (a GitHub secret's updated_at is compared with a hand-off
+// secret's CreatedDate). A rotator
 // tag it cannot read in the rotator's format, or whose signature it cannot verify with the
 // rotator's tag key, is left as it is.
 func (sb *Sandbox) Advance(ctx context.Context, d time.Duration) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/ghlocal"
 )
 
 // Sandbox is a running stand-in and what was seeded into it.
@@ -51,7 +52,7 @@ func Start(ctx context.Context, sc *sandbox.Scenario) (*Sandbox, error) {
 		return sb, nil
 	}
 	sb.reportHoursAgo = sc.CredentialReportHoursAgo
-	sb.Seeded, err = sandbox.Seed(ctx, srv.URL, sc, sandbox.SeedOptions{})
+	sb.Seeded, err = sandbox.Seed(ctx, srv.URL, sc, sandbox.SeedOptions{GitHub: srv.GitHub, GitHubURL: srv.GitHubURL})
 	if err != nil {
 		stopErr := srv.Stop()
 		return nil, fmt.Errorf("seed the stand-in at %s: %w (stop: %v)\nlauncher stderr:\n%s", srv.URL, err, stopErr, srv.Stderr())
@@ -170,4 +171,12 @@ func (sb *Sandbox) IAM(account string) (*iam.Client, error) {
 // S3 returns an S3 client of the management account, path-style as the stand-in needs.
 func (sb *Sandbox) S3() *s3.Client {
 	return s3.NewFromConfig(sb.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+// GitHub is the local GitHub beside the stand-in (sandbox/ghlocal).
+func (sb *Sandbox) GitHub() *ghlocal.Server {
+	if sb.server == nil {
+		return nil
+	}
+	return sb.server.GitHub
 }

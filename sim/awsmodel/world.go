@@ -70,6 +70,7 @@ type World struct {
 	org      orgState
 	recent   [recentSize]entry
 	calls    int
+	github   *GitHub
 }
 
 // New returns an empty World whose time is clock and whose generated IDs come from seed.

@@ -72,6 +72,9 @@ type Harness struct {
 	// AppParams is the member account's SSM as the rotator sees it (nil: the model's, as the
 	// rotator's member roles reach it on AWS: MemberParamsIn).
 	AppParams appsecret.ParamAPI
+	// GitHub is the rotator's GitHub App (nil: none), for users whose keys go to GitHub
+	// Actions secrets (a local GitHub: sandbox/ghlocal).
+	GitHub *appsecret.GitHub
 	// MaxNotifications is the rotator's MaxNotifications (0: its default).
 	MaxNotifications int
 	// Seal signs the rotator's tags (its tag key, which only the rotator's Lambdas read).
@@ -233,7 +236,7 @@ func (h *Harness) Scan() []workflow.Notification {
 func (h *Harness) ScanWith(ctx context.Context) (workflow.AccountResult, []workflow.Notification) {
 	h.T.Helper()
 	h.Runs++
-	r := rotate.New(h.Settings(), rotate.Clients{IAM: h.W.IAM(Account), AppSecrets: h.MemberSecrets(), AppParams: h.MemberParams(),
+	r := rotate.New(h.Settings(), rotate.Clients{IAM: h.W.IAM(Account), AppSecrets: h.MemberSecrets(), AppParams: h.MemberParams(), GitHub: h.GitHub,
 		Secrets: h.W.Secrets(), SES: h.W.SES(), S3: h.W.S3()}, h.Seal, slog.New(slog.NewJSONHandler(&h.Logs, nil)))
 	r.Clock, r.Leases.Clock = h.clock, h.clock
 	r.Scanner.PollInterval = time.Nanosecond
@@ -259,7 +262,7 @@ func (h *Harness) Notify(notes []workflow.Notification) {
 	d := notify.New(h.Settings(), notify.Clients{Secrets: h.W.Secrets(), SES: h.W.SES(),
 		History:    func(string) history.TagAPI { return h.W.IAM(Account) },
 		AppSecrets: func(string) appsecret.API { return h.MemberSecrets() },
-		AppParams:  func(string) appsecret.ParamAPI { return h.MemberParams() }}, h.Seal, slog.New(slog.NewJSONHandler(&h.Logs, nil)))
+		AppParams:  func(string) appsecret.ParamAPI { return h.MemberParams() }, GitHub: h.GitHub}, h.Seal, slog.New(slog.NewJSONHandler(&h.Logs, nil)))
 	d.Now = h.clock
 	for _, n := range notes {
 		_, _ = d.Handle(context.Background(), n)
