@@ -41,10 +41,9 @@ const (
 // Uses lists every use; the support report counts users by it, and the tests range over it.
 var Uses = []Use{GitHubActions, AWSWorkload, Workload, Person, Unknown}
 
-// The KeyDelivery schemes Classify reads. The secret and SSM ones are pkg/appsecret's
-// (Scheme, ParamScheme, PairScheme: a test holds them together; appsecret cannot be imported
-// here, as it imports pkg/workflow, which imports this package); GitHub's is issue 22's
-// github:<owner>/<repo>[/environments/<name>].
+// The KeyDelivery schemes Classify reads: pkg/appsecret's (GitHubScheme; Scheme,
+// ParamScheme, PairScheme), which its tests hold together; appsecret cannot be imported here,
+// as it imports pkg/workflow, which imports this package.
 var (
 	ciSchemes    = []string{"github:"}
 	storeSchemes = []string{"secretsmanager:", "ssm:", "ssm-pair:"}

@@ -24,8 +24,8 @@ func TestClassify(t *testing.T) {
 		e    advice.Evidence
 		want advice.Use
 	}{
-		{"delivered to a repository secret", advice.Evidence{Delivery: "github:octo-org/deploy"}, advice.GitHubActions},
-		{"delivered to an environment secret", advice.Evidence{Delivery: "github:octo-org/deploy/environments/prod"}, advice.GitHubActions},
+		{"delivered to a repository secret", advice.Evidence{Delivery: appsecret.GitHubScheme + "octo-org/deploy"}, advice.GitHubActions},
+		{"delivered to an environment secret", advice.Evidence{Delivery: appsecret.GitHubScheme + "octo-org/deploy/environments/prod"}, advice.GitHubActions},
 		{"GitHub wins over a console password and several uses", advice.Evidence{Delivery: "github:o/r", Console: true,
 			Keys: []policy.Usage{used("s3", "eu-west-1"), used("ec2", "us-east-1")}}, advice.GitHubActions},
 		{"delivered to a secret", advice.Evidence{Delivery: appsecret.Scheme + "app/key"}, advice.AWSWorkload},
