@@ -210,19 +210,7 @@ func TestDeniedWriteTellsTheOwnerOnceWithTheReason(t *testing.T) {
 // every run: the owner is told, and the bounded wait ends it (the new key deleted).
 func TestWithdrawnOptInEndsInTheBoundedWait(t *testing.T) {
 	h := scenario.New(t)
-	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account) // AccessDenied once the opt-in tag key is gone
-	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
-	notes := h.Scan()
-	newKey := ""
-	for id := range h.Keys("ci") {
-		if id != old {
-			newKey = id
-		}
-	}
-	scenario.Must(h.W.SetAppSecretTag(scenario.Account, "app/ci", appsecret.OptInTag, "")) // before NotifyUser writes
-	h.Notify(notes)
-	h.DayStart = h.DayStart.AddDate(0, 0, 1)
-	h.Now = h.DayStart
+	old, newKey := optInWithdrawnBeforeTheWrite(h)
 	for day := 1; day <= 21; day++ {
 		res := h.DayWith()
 		if err := scenario.Failed(res, "ci"); err != "" {
@@ -235,6 +223,26 @@ func TestWithdrawnOptInEndsInTheBoundedWait(t *testing.T) {
 	if _, ok := h.Keys("ci")[newKey]; ok || newKey == "" || h.ToldOfFailure("ci") != 1 {
 		t.Errorf("after the bounded wait: keys %v (new key %s), %d notices of the failure: want the new key deleted and the owner told once", h.Keys("ci"), newKey, h.ToldOfFailure("ci"))
 	}
+}
+
+// optInWithdrawnBeforeTheWrite makes machine user ci, whose application secret app/ci opts in,
+// with a key 85 days old, runs a day in which the rotator makes its new key and the
+// application team withdraws the opt-in just before NotifyUser writes it, and starts the
+// next day. It returns the old key and the new one.
+func optInWithdrawnBeforeTheWrite(h *scenario.Harness) (old, newKey string) {
+	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account) // AccessDenied once the opt-in tag key is gone
+	old = h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	notes := h.Scan()
+	for id := range h.Keys("ci") {
+		if id != old {
+			newKey = id
+		}
+	}
+	scenario.Must(h.W.SetAppSecretTag(scenario.Account, "app/ci", appsecret.OptInTag, ""))
+	h.Notify(notes)
+	h.DayStart = h.DayStart.AddDate(0, 0, 1)
+	h.Now = h.DayStart
+	return old, newKey
 }
 
 // The application reverts its secret (IaC writes the old key back), or deletes it, after the

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
@@ -17,22 +16,10 @@ import (
 // key goes all the same (nobody holds it), and no tag IAM would refuse is written.
 func TestUndeliveredKeyIsDroppedAtTheTagLimit(t *testing.T) {
 	h := scenario.New(t)
-	h.AppSecrets = h.W.MemberSecretsIn(scenario.Account) // AccessDenied once the opt-in tag key is gone
-	old := h.MachineUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
-	notes := h.Scan()
-	newKey := ""
-	for id := range h.Keys("ci") {
-		if id != old {
-			newKey = id
-		}
-	}
-	scenario.Must(h.W.SetAppSecretTag(scenario.Account, "app/ci", appsecret.OptInTag, "")) // before NotifyUser writes
-	h.Notify(notes)
+	_, newKey := optInWithdrawnBeforeTheWrite(h)
 	for i := 0; len(h.W.Tags(scenario.Account, "ci")) < policy.MaxTagsPerUser; i++ {
 		scenario.Must(h.W.SetTag(scenario.Account, "ci", fmt.Sprintf("Own%02d", i), "x"))
 	}
-	h.DayStart = h.DayStart.AddDate(0, 0, 1)
-	h.Now = h.DayStart
 	for day := 1; day <= 21; day++ {
 		res := h.DayWith()
 		if err := scenario.Failed(res, "ci"); strings.Contains(err, "LimitExceeded") {

@@ -11,6 +11,21 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
+// ivyWithAnInactiveKey makes an old user, ivy (the credential report dates an Inactive key by
+// its user), with an Inactive key 95 days old, last used 89 days ago, and returns the key.
+// Under a deactivated record the rotator did not sign, it may be one the rotator
+// deactivated, so its owner is told the day it goes.
+func ivyWithAnInactiveKey(h *scenario.Harness) string {
+	start := h.Now
+	h.Now = start.AddDate(0, 0, -200)
+	scenario.Must(h.W.CreateUser(scenario.Account, "ivy", map[string]string{"EmailID": "ivy@" + scenario.Domain}))
+	h.Now = start
+	id, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -95), types.StatusTypeInactive)
+	scenario.Must(err)
+	scenario.Must(h.W.UseKey(scenario.Account, id, start.AddDate(0, 0, -89), "s3", "us-east-1"))
+	return id
+}
+
 // TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed: a KeyDeactivated notice that
 // reached the owner gave the day an Inactive key is deleted. A later run that cannot see
 // bounces counts no notice as delivered, which may postpone an action, never hasten one: the
@@ -19,16 +34,8 @@ import (
 // "deleted on 2026-03-27" on 03-22, deleted as unused on 03-23 once bounces were unsuppressed).
 func TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed(t *testing.T) {
 	h := scenario.New(t)
-	// An old user (the credential report dates an Inactive key by its user) with an Inactive
-	// key 95 days old, last used 89 days ago, under a deactivated record the rotator did not
-	// sign: it may be one the rotator deactivated, so its owner is told the day it goes.
 	start := h.Now
-	h.Now = start.AddDate(0, 0, -200)
-	scenario.Must(h.W.CreateUser(scenario.Account, "ivy", map[string]string{"EmailID": "ivy@" + scenario.Domain}))
-	h.Now = start
-	id, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -95), types.StatusTypeInactive)
-	scenario.Must(err)
-	scenario.Must(h.W.UseKey(scenario.Account, id, start.AddDate(0, 0, -89), "s3", "us-east-1"))
+	id := ivyWithAnInactiveKey(h)
 	// A second one, 99 days old, is deleted on day 1, the day its notice gives: a destructive
 	// plan, which a run that cannot see bounces plans again without the notices.
 	other, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -99), types.StatusTypeInactive)
@@ -58,12 +65,7 @@ func TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed(t *testing.T) {
 func TestForgedNoticesTagDoesNotHastenAToldDeletion(t *testing.T) {
 	h := scenario.New(t)
 	start := h.Now
-	h.Now = start.AddDate(0, 0, -200)
-	scenario.Must(h.W.CreateUser(scenario.Account, "ivy", map[string]string{"EmailID": "ivy@" + scenario.Domain}))
-	h.Now = start
-	id, _, err := h.W.AddKey(scenario.Account, "ivy", start.AddDate(0, 0, -95), types.StatusTypeInactive)
-	scenario.Must(err)
-	scenario.Must(h.W.UseKey(scenario.Account, id, start.AddDate(0, 0, -89), "s3", "us-east-1"))
+	id := ivyWithAnInactiveKey(h)
 	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+start.AddDate(0, 0, -3).Format(time.DateOnly)))
 	h.Now = h.Now.Add(time.Minute)
 	h.Day()
