@@ -55,6 +55,7 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.UnusedKeyDeleted:      "UX",
 	policy.TagsFull:              "TF",
 	policy.DeliveryFailed:        "DF",
+	policy.HoldPlaced:            "HP",
 }
 
 const compactDay = "20060102"

@@ -115,14 +115,24 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		// Sent, so not planned again: those counted and those not (the owner may have read them).
 		notAgain = append(slices.Clone(u.NoticesSent), u.NoticesUnconfirmed...)
 	}
-	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain}
+	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain,
+		held: !cfg.Cleanup && u.Hold.Holds(now)}
 	if cfg.Cleanup {
 		d.cleanup(keys)
 	} else {
 		d.rotate(keys)
 	}
-	d.deactivationDays()
+	if !d.held {
+		d.deactivationDays() // a held key has no day before the hold ends; HoldPlacedNotice tells it
+	}
 	p.Status = headline(p)
+	if d.held {
+		p.Reason = fmt.Sprintf("held by an operator until %s (%s): no key is deactivated or deleted before %s, but for unused keys (rule 2)",
+			dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Ends()))
+		if p.Status == StatusOK {
+			p.Status = StatusHeld
+		}
+	}
 	if p.Status == StatusOK && p.Reason == "" {
 		p.Reason = d.nothingDueReason(keys)
 	}
@@ -166,6 +176,8 @@ type decider struct {
 	// notAgain are the notices sent to an address that no longer hears them (User.Unheard):
 	// not planned again.
 	notAgain []NoticeRef
+	// held: an operator's hold holds today (User.Hold): rule 2 alone acts.
+	held bool
 }
 
 // rememberDeactivations marks the keys an earlier run deactivated today.
@@ -192,6 +204,12 @@ func (d *decider) rotate(keys []Key) {
 		left = append(left, k)
 	}
 	d.left = left
+	if d.held {
+		// An operator's hold: nothing but rule 2 deactivates or deletes, and no day is
+		// announced, which the hold might not keep (invariant 8).
+		d.plan.Actions = append(d.plan.Actions, d.deletes...)
+		return
+	}
 
 	// Rule 4's candidate is chosen first because rule 3 defers to it: the oldest Active key
 	// due for rotation without a replacement, if a key can be created for it now.
@@ -514,6 +532,43 @@ func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
 		}
 	}
 	return false
+}
+
+// HoldPlacedNotice is the HoldPlaced notice to the owner of u, whose key keyID an operator's
+// hold (u.Hold) keeps active from now: until when, why, and what the rules do the day the hold
+// ends, as far as u's keys and history tell now: the day it gives (ActBy) only when the rules
+// then deactivate keyID that day. cfg must be defaulted.
+func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
+	ends := u.Hold.Ends()
+	after := u
+	after.Hold, after.NoticesSentToday = nil, nil // every notice sent by now counts by then
+	after.Keys = slices.Clone(u.Keys)
+	for i := range after.Keys {
+		if after.Keys[i].AccessKeyID == keyID {
+			after.Keys[i].Status = Active
+		}
+	}
+	then := ends.Add(now.Sub(midnight(now)))
+	p := PlanUser(after, cfg, then)
+	n := Notice{Kind: HoldPlaced, AccessKeyID: keyID}
+	for _, k := range u.Keys {
+		if k.AccessKeyID == keyID {
+			usage := k.Usage()
+			n.Usage = &usage
+		}
+	}
+	userCfg, _ := cfg.ForUser(u.Tags)
+	msg := fmt.Sprintf("Access key %s is active, held by your AWS administrators until %s (%s): the key rotator deactivates and deletes none of your keys before %s, "+
+		"but for a key unused for %d days, which is deleted as always.", keyID, dateOf(u.Hold.Until), u.Hold.Reason, dateOf(ends), userCfg.Timeline().UnusedAt)
+	if slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Action == DeactivateKey && a.AccessKeyID == keyID }) {
+		n.ActBy = dateOf(ends)
+		msg += fmt.Sprintf(" On %s the rotation rules apply again: %s will be deactivated on %s. Move everything that still uses it to your newer key before that day.",
+			dateOf(ends), keyID, dateOf(ends))
+	} else {
+		msg += fmt.Sprintf(" From %s the rotation rules apply again, and you are told before any of your keys is deactivated or deleted.", dateOf(ends))
+	}
+	n.Message = msg
+	return n
 }
 
 // NewKeyIssuedMessage tells the owner that a new key replaces replacedKeyID, deactivated on
