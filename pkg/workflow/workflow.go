@@ -482,6 +482,11 @@ func NotifyFailureKey(runID, accountID, userName string) string {
 	return NotifyFailuresPrefix(runID) + accountID + "/" + userName + ".json"
 }
 
+// HoldsKey is the operators' holds (pkg/hold): ListAccounts writes the holds an execution's
+// input places or releases, ScanAndRotate reads those of its account, CleanupReport lists
+// the active ones.
+const HoldsKey = "holds.json"
+
 // LeasesPrefix holds one lease object per member account (pkg/lease).
 const LeasesPrefix = "leases/"
 
