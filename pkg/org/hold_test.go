@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
