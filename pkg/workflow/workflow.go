@@ -344,6 +344,8 @@ type UserResult struct {
 	Keys []policy.KeyUsage `json:"keys,omitempty"`
 	// Error is set when an action failed; the actions after it were not attempted.
 	Error string `json:"error,omitempty"`
+	// Hold describes the operator's hold on the user's keys (pkg/hold), when one holds.
+	Hold string `json:"hold,omitempty"`
 }
 
 // ActionResult is a planned action and whether it was carried out.

@@ -1,0 +1,129 @@
+package rotate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+)
+
+// readHolds reads the operators' holds of the account (pkg/hold) once per run: a run that
+// cannot read them acts on no user, since it might act against a hold.
+func (e *execution) readHolds(ctx context.Context) error {
+	e.holds = map[string]hold.Hold{}
+	if e.Holds == nil {
+		return nil
+	}
+	book, _, err := e.Holds.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("account %s: %w", e.acct.AccountID, err)
+	}
+	e.holds = book.Account(e.acct.AccountID, e.run.Now)
+	return nil
+}
+
+// placedNow lists the users whose hold this run placed, by name: each is read, whatever its
+// keys, to reactivate its key and tell its owner.
+func (e *execution) placedNow() []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(e.holds)) {
+		if e.holds[name].PlacedBy == e.run.RunID {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// applyHold gives the user its hold, if one holds today, and, in the run that placed it, makes
+// its key active again when asked (reactivate) before anything else is read from the user's
+// history: the key the hold names, else the one the rotator deactivated most recently (the
+// deactivated tag, signed: a forged record is not read). A key deleted meanwhile cannot come
+// back; the report says so.
+func (ur *userRun) applyHold(ctx context.Context) error {
+	h, held := ur.holds[ur.u.UserName]
+	if !held {
+		return nil
+	}
+	ur.u.Hold = h.Policy()
+	if h.PlacedBy != ur.run.RunID {
+		return nil
+	}
+	ur.placed = &h
+	id := h.AccessKeyID
+	if id == "" {
+		id = ur.lastDeactivated()
+	}
+	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id })
+	switch {
+	case id == "":
+		ur.holdNote = "no key the rotator deactivated is on record"
+		if !h.Reactivate {
+			ur.holdNote = ""
+		}
+		if j := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.Status == policy.Active }); j >= 0 {
+			ur.heldKey = ur.u.Keys[j].AccessKeyID // the owner is told of the key that is active
+		}
+		return nil
+	case i < 0:
+		ur.holdNote = fmt.Sprintf("key %s does not exist (deleted): it cannot be made active again", id)
+		return nil
+	}
+	ur.heldKey = id
+	if !h.Reactivate || ur.run.DryRun {
+		return nil
+	}
+	if ur.u.Keys[i].Status == policy.Inactive {
+		if _, err := ur.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: &id, Status: types.StatusTypeActive}); err != nil {
+			return fmt.Errorf("reactivate %s for %s (hold %s): %w", id, ur.u.UserName, h.Reason, err)
+		}
+		ur.Log.InfoContext(ctx, "key reactivated under a hold", "account", ur.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id,
+			"until", h.Until, "reason", h.Reason, "placedBy", h.PlacedBy)
+		ur.holdNote = fmt.Sprintf("key %s made active again", id)
+	}
+	ur.u.Keys[i].Status = policy.Active
+	// The key's deactivation is over: its record and its KeyDeactivated notice are forgotten,
+	// so that a deactivation after the hold is recorded on its own day and told anew with
+	// the day the key is then deleted (also on a retry, once the key is active).
+	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
+	delete(inactive, id)
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool {
+		return s.AccessKeyID == id && s.Kind == policy.KeyDeactivated
+	})
+	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(inactive), history.NoticesTag: history.FormatNotices(sent)})
+}
+
+// lastDeactivated is the key the rotator deactivated most recently, as its signed
+// deactivated tag records, among the user's keys; "" when none.
+func (ur *userRun) lastDeactivated() string {
+	id, latest := "", history.Inactive{}
+	for k, in := range history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag)) {
+		exists := slices.ContainsFunc(ur.u.Keys, func(key policy.Key) bool { return key.AccessKeyID == k })
+		if in.ByRotator && exists && (id == "" || in.Since.After(latest.Since) || in.Since.Equal(latest.Since) && k > id) {
+			id, latest = k, in
+		}
+	}
+	return id
+}
+
+// holdPlacedNotice is the owner's HoldPlaced notice of the hold this run placed, once (a
+// retry of the run sends none: Leases.Once), or nil.
+func (ur *userRun) holdPlacedNotice(ctx context.Context, up policy.UserPlan) *policy.Notice {
+	if ur.placed == nil || ur.heldKey == "" || up.Email == "" || ur.run.DryRun {
+		return nil
+	}
+	if ur.Leases != nil {
+		first, err := ur.Leases.Once(ctx, ur.acct.AccountID, string(policy.HoldPlaced)+"/"+ur.u.UserName+"/"+ur.run.RunID)
+		if err != nil || !first {
+			return nil
+		}
+	}
+	n := policy.HoldPlacedNotice(ur.u, ur.cfg, ur.run.Now, ur.heldKey)
+	return &n
+}
