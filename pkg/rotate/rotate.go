@@ -236,9 +236,9 @@ type execution struct {
 	confirmed     map[string]bool              // keys whose delivery this run confirmed before reading users
 	res           *workflow.AccountResult
 	notifications []workflow.Notification
-	writers       int // users given writes so far (rule 8)
-	noticeBudget  int // notifications this run may still queue
-	usersLeft     int // users still to process after the current one
+	writers       int                  // users given writes so far (rule 8)
+	noticeBudget  int                  // notifications this run may still queue
+	usersLeft     int                  // users still to process after the current one
 	holds         map[string]hold.Hold // the account's holds that hold today, by user name
 }
 
