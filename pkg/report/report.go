@@ -26,6 +26,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -76,7 +77,14 @@ type Document struct {
 	Run      workflow.Run             `json:"run"`
 	Totals   workflow.Counts          `json:"totals"`
 	Accounts []workflow.AccountResult `json:"accounts"`
+	// Holds are the operators' holds that hold on the run's day (pkg/hold), every account's;
+	// HoldsProblem says why they could not be read.
+	Holds        []hold.Hold `json:"holds,omitempty"`
+	HoldsProblem string      `json:"holdsProblem,omitempty"`
 }
+
+// HoldAction is the action column of a report.csv row for an active hold.
+const HoldAction = "Hold"
 
 // Handle builds and distributes the run's report.
 func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
@@ -95,6 +103,14 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 	}
 	for _, res := range doc.Accounts {
 		addCounts(&doc.Totals, res.Counts)
+	}
+	switch book, _, err := (hold.Store{S3: r.S3, Bucket: r.Bucket}).Read(ctx); {
+	case err != nil && workflow.IsRetryable(err):
+		return workflow.Report{}, err
+	case err != nil:
+		doc.HoldsProblem = err.Error()
+	default:
+		doc.Holds = book.Active(run.Now)
 	}
 	out := workflow.Report{RunID: run.RunID, Totals: doc.Totals, Accounts: len(doc.Accounts),
 		JSONKey: workflow.ReportKey(run.RunID, "json"), CSVKey: workflow.ReportKey(run.RunID, "csv")}
@@ -278,7 +294,7 @@ func needsHuman(doc Document) bool {
 	// rotated nothing, which a run that selects no account at all fails for.
 	allExcluded := len(doc.Accounts) > 0 && !slices.ContainsFunc(doc.Accounts, func(a workflow.AccountResult) bool { return a.Status != workflow.AccountExcluded })
 	return doc.Run.Cleanup || failed || allExcluded || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
-		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != ""
+		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != "" || len(doc.Holds) > 0 || doc.HoldsProblem != ""
 }
 
 // bounceProblem says why the run could not learn of bounces from SES's suppression list, as
@@ -360,6 +376,10 @@ func CSV(doc Document) []byte {
 			}
 		}
 	}
+	for _, h := range doc.Holds {
+		_ = w.Write(append([]string{doc.Run.RunID, h.Account, "", "", "", h.User, string(policy.StatusHeld), HoldAction, h.AccessKeyID, "", "true", dry,
+			holdLine(h), "", "", ""}, noUsage...))
+	}
 	w.Flush()
 	return b.Bytes()
 }
@@ -428,7 +448,30 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 	for _, line := range bounded(atRisk(doc), bucket, out.JSONKey) {
 		summary = append(summary, "At risk: "+line)
 	}
+	if doc.HoldsProblem != "" {
+		summary = append(summary, "Holds could not be read: "+clip(doc.HoldsProblem, alertLineBytes))
+	}
+	if len(doc.Holds) > 0 {
+		summary = append(summary, fmt.Sprintf("Active holds: %d (no key of these users is deactivated or deleted before the day after the hold, but unused keys)", len(doc.Holds)))
+	}
+	var holds []string
+	for _, h := range doc.Holds {
+		holds = append(holds, holdLine(h))
+	}
+	for _, line := range bounded(holds, bucket, out.JSONKey) {
+		summary = append(summary, "Hold: "+line)
+	}
 	return summary
+}
+
+// holdLine says a hold for people: whose, until when, why, placed by which execution when.
+func holdLine(h hold.Hold) string {
+	key := ""
+	if h.AccessKeyID != "" {
+		key = ", key " + h.AccessKeyID
+	}
+	return clip(fmt.Sprintf("%s/%s until %s (%s)%s, placed by execution %s on %s", h.Account, h.User, h.Until, h.Reason, key, h.PlacedBy,
+		h.PlacedAt.UTC().Format(time.DateOnly)), alertLineBytes)
 }
 
 // atRisk names every owner whose old key is at risk (policy.KeyUsage.AtRisk): still used,
