@@ -28,13 +28,17 @@ import (
 
 // Hold is one operator's hold as recorded: who placed it (the execution; its starter is the
 // principal of CloudTrail's StartExecution event for that execution), when, why, until when,
-// and whether and by whom it was released.
+// and whether and by whom it was released. A release ends the hold with the day of the run
+// that releases it (Until becomes that day): the rules apply again the next day, and the
+// owner, told by that run, is never told a day the rotator does not keep.
 type Hold struct {
 	Account     string `json:"account"`
 	User        string `json:"user"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	// Until is the hold's last day (YYYY-MM-DD): the rules apply again the day after.
-	Until      string `json:"until"`
+	Until string `json:"until"`
+	// Asked is the last day the placing input asked for, when a release ended it earlier.
+	Asked      string `json:"asked,omitempty"`
 	Reason     string `json:"reason"`
 	Reactivate bool   `json:"reactivate,omitempty"`
 	// PlacedBy is the execution (run ID) whose input placed the hold, PlacedAt its start.
@@ -51,8 +55,12 @@ func (h Hold) Policy() *policy.Hold {
 	return &policy.Hold{Until: until, Reason: h.Reason}
 }
 
-// Holds reports whether the hold holds on now's day: placed, not released, Until not past.
-func (h Hold) Holds(now time.Time) bool { return h.ReleasedAt == nil && h.Policy().Holds(now) }
+// Holds reports whether the hold holds on now's day: Until not past (a release moved it to
+// the day of its run).
+func (h Hold) Holds(now time.Time) bool { return h.Policy().Holds(now) }
+
+// Changed reports whether the run runID placed or released the hold: its owner is told.
+func (h Hold) Changed(runID string) bool { return h.PlacedBy == runID || h.ReleasedBy == runID }
 
 // Book is every hold recorded: the content of workflow.HoldsKey.
 type Book struct {
@@ -81,7 +89,8 @@ func (b Book) Active(now time.Time) []Hold {
 	return out
 }
 
-// Account is the account's holds that hold on now's day, by user name.
+// Account is the account's holds that hold on now's day, by user name (of a user held twice,
+// the one placed last).
 func (b Book) Account(account string, now time.Time) map[string]Hold {
 	out := map[string]Hold{}
 	for _, h := range b.Active(now) {
@@ -100,11 +109,15 @@ const Kept = 90 * 24 * time.Hour
 // ends the user's earlier one (which is kept as released); records ended more than Kept ago
 // are dropped. It is idempotent for a retry of the same run.
 func (b *Book) Apply(run workflow.Run, holds []workflow.HoldRequest, releases []workflow.ReleaseRequest) {
+	today := run.Now.UTC().Format(time.DateOnly)
 	end := func(account, user string) {
 		for i := range b.Holds {
-			if h := &b.Holds[i]; h.Account == account && h.User == user && h.ReleasedAt == nil && h.PlacedBy != run.RunID {
+			if h := &b.Holds[i]; h.Account == account && h.User == user && h.Until >= today && h.ReleasedAt == nil && h.PlacedBy != run.RunID {
 				at := run.Now
 				h.ReleasedBy, h.ReleasedAt = run.RunID, &at
+				if h.Until > today {
+					h.Asked, h.Until = h.Until, today
+				}
 			}
 		}
 	}
@@ -119,13 +132,7 @@ func (b *Book) Apply(run workflow.Run, holds []workflow.HoldRequest, releases []
 		b.Holds = append(b.Holds, Hold{Account: req.Account, User: req.User, AccessKeyID: req.AccessKeyID, Until: req.Until, Reason: req.Reason,
 			Reactivate: req.Reactivate, PlacedBy: run.RunID, PlacedAt: run.Now})
 	}
-	b.Holds = slices.DeleteFunc(b.Holds, func(h Hold) bool {
-		ended := h.Policy().Ends()
-		if h.ReleasedAt != nil && h.ReleasedAt.Before(ended) {
-			ended = *h.ReleasedAt
-		}
-		return run.Now.Sub(ended) > Kept
-	})
+	b.Holds = slices.DeleteFunc(b.Holds, func(h Hold) bool { return run.Now.Sub(h.Policy().Ends()) > Kept })
 }
 
 // S3API is the part of S3 the book needs.

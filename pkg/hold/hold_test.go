@@ -29,11 +29,14 @@ func TestHoldHoldsThroughItsLastDayAndNoLonger(t *testing.T) {
 		t.Errorf("another user is held")
 	}
 	b.Apply(workflow.Run{RunID: "r2", Now: day("2026-12-09")}, nil, []workflow.ReleaseRequest{{Account: "111122223333", User: "ci-bot"}})
-	if _, got := b.For("111122223333", "ci-bot", day("2026-12-09")); got {
-		t.Errorf("held after its release")
+	if h, got := b.For("111122223333", "ci-bot", day("2026-12-09")); !got || !h.Changed("r2") {
+		t.Errorf("not held through the day of its release by r2 (the owner is told that day): %+v", h)
 	}
-	if h := b.Holds[0]; h.ReleasedBy != "r2" || h.PlacedBy != "r1" {
-		t.Errorf("record %+v, want placed by r1 and released by r2", h)
+	if _, got := b.For("111122223333", "ci-bot", day("2026-12-10")); got {
+		t.Errorf("held the day after its release")
+	}
+	if h := b.Holds[0]; h.ReleasedBy != "r2" || h.PlacedBy != "r1" || h.Until != "2026-12-09" || h.Asked != "2026-12-20" {
+		t.Errorf("record %+v, want placed by r1 and released by r2, until the release's day, asked 2026-12-20", h)
 	}
 	b.Apply(workflow.Run{RunID: "r3", Now: day("2027-06-01")}, nil, nil)
 	if len(b.Holds) != 0 {

@@ -76,3 +76,31 @@ func TestHoldDoesNotKeepAnUnusedKey(t *testing.T) {
 		t.Errorf("unused key %s kept under the hold: %v", ids[0], h.Keys("ci-bot"))
 	}
 }
+
+// TestReleaseEndsTheHoldTheNextDayWithTheOwnerTold: a release ends the hold with the day of
+// the run that releases it: that run tells the owner the day after it, on which the key is
+// deactivated, never before.
+func TestReleaseEndsTheHoldTheNextDayWithTheOwnerTold(t *testing.T) {
+	h := scenario.New(t)
+	old := h.User("ci-bot", nil, 79)[0]
+	for i := 0; i < 20 && h.Keys("ci-bot")[old] != types.StatusTypeInactive; i++ {
+		h.Day()
+	}
+	h.Hold([]workflow.HoldRequest{{Account: scenario.Account, User: "ci-bot", Until: h.Now.AddDate(0, 0, 10).Format(time.DateOnly), Reason: "INC-4711", Reactivate: true}})
+	h.Day()
+	h.Day()
+	tomorrow := h.Now.AddDate(0, 0, 1).Format(time.DateOnly)
+	h.Hold(nil, workflow.ReleaseRequest{Account: scenario.Account, User: "ci-bot"})
+	h.Day()
+	if got := h.Keys("ci-bot")[old]; got != types.StatusTypeActive {
+		t.Fatalf("on the day of the release: %s is %s, want Active (its owner is told the next day)", old, got)
+	}
+	body := h.W.Delivered("ci-bot@" + scenario.Domain)
+	if text := string(body[len(body)-1].Raw); !strings.Contains(text, "released early") || !strings.Contains(text, "deactivated on "+tomorrow) {
+		t.Errorf("the release's email does not say it was released and that %s goes on %s", old, tomorrow)
+	}
+	h.Day()
+	if got := h.Keys("ci-bot")[old]; got != types.StatusTypeInactive {
+		t.Errorf("the day after the release: %s is %s, want Inactive", old, got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -29,12 +30,12 @@ func (e *execution) readHolds(ctx context.Context) error {
 	return nil
 }
 
-// placedNow lists the users whose hold this run placed, by name: each is read, whatever its
-// keys, to reactivate its key and tell its owner.
+// placedNow lists the users whose hold this run placed or released, by name: each is read,
+// whatever its keys, to reactivate its key and tell its owner.
 func (e *execution) placedNow() []string {
 	var out []string
 	for _, name := range slices.Sorted(maps.Keys(e.holds)) {
-		if e.holds[name].PlacedBy == e.run.RunID {
+		if e.holds[name].Changed(e.run.RunID) {
 			out = append(out, name)
 		}
 	}
@@ -52,24 +53,26 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 		return nil
 	}
 	ur.u.Hold = h.Policy()
-	if h.PlacedBy != ur.run.RunID {
+	if !h.Changed(ur.run.RunID) {
 		return nil
 	}
 	ur.placed = &h
+	ur.heldKey = ur.oldestActive() // the owner is told of the key that is active, unless one is reactivated
+	if h.ReleasedBy == ur.run.RunID {
+		ur.u.Hold.Reason += fmt.Sprintf("; released early by execution %s", h.ReleasedBy)
+		ur.holdNote = "released by this run"
+		return nil
+	}
 	id := h.AccessKeyID
-	if id == "" {
+	if id == "" && h.Reactivate {
 		id = ur.lastDeactivated()
 	}
 	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id })
 	switch {
+	case id == "" && h.Reactivate:
+		ur.holdNote = "no key the rotator deactivated is on record: nothing made active again"
+		return nil
 	case id == "":
-		ur.holdNote = "no key the rotator deactivated is on record"
-		if !h.Reactivate {
-			ur.holdNote = ""
-		}
-		if j := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.Status == policy.Active }); j >= 0 {
-			ur.heldKey = ur.u.Keys[j].AccessKeyID // the owner is told of the key that is active
-		}
 		return nil
 	case i < 0:
 		ur.holdNote = fmt.Sprintf("key %s does not exist (deleted): it cannot be made active again", id)
@@ -97,6 +100,17 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 		return s.AccessKeyID == id && s.Kind == policy.KeyDeactivated
 	})
 	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(inactive), history.NoticesTag: history.FormatNotices(sent)})
+}
+
+// oldestActive is the user's oldest Active key, "" when none.
+func (ur *userRun) oldestActive() string {
+	id, created := "", time.Time{}
+	for _, k := range ur.u.Keys {
+		if k.Status == policy.Active && (id == "" || k.CreateDate.Before(created)) {
+			id, created = k.AccessKeyID, k.CreateDate
+		}
+	}
+	return id
 }
 
 // lastDeactivated is the key the rotator deactivated most recently, as its signed
