@@ -56,6 +56,7 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.TagsFull:              "TF",
 	policy.DeliveryFailed:        "DF",
 	policy.HoldPlaced:            "HP",
+	policy.HoldReleased:          "HR",
 }
 
 const compactDay = "20060102"

@@ -52,12 +52,17 @@ type Hold struct {
 // Policy is the hold as the rules see it.
 func (h Hold) Policy() *policy.Hold {
 	until, _ := time.Parse(time.DateOnly, h.Until)
-	return &policy.Hold{Until: until, Reason: h.Reason}
+	asked, _ := time.Parse(time.DateOnly, h.Asked)
+	return &policy.Hold{Until: until, Reason: h.Reason, Asked: asked}
 }
 
-// Holds reports whether the hold holds on now's day: Until not past (a release moved it to
-// the day of its run).
-func (h Hold) Holds(now time.Time) bool { return h.Policy().Holds(now) }
+// Holds reports whether the hold may hold on now's day: its last day, or the one its
+// placing asked for before a release (which holds until the release's notice reached the
+// owner, policy.Hold.Holds), is not past.
+func (h Hold) Holds(now time.Time) bool {
+	last := max(h.Until, h.Asked)
+	return now.UTC().Format(time.DateOnly) <= last
+}
 
 // Changed reports whether the run runID placed or released the hold: its owner is told.
 func (h Hold) Changed(runID string) bool { return h.PlacedBy == runID || h.ReleasedBy == runID }

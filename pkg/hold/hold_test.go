@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
@@ -32,8 +33,18 @@ func TestHoldHoldsThroughItsLastDayAndNoLonger(t *testing.T) {
 	if h, got := b.For("111122223333", "ci-bot", day("2026-12-09")); !got || !h.Changed("r2") {
 		t.Errorf("not held through the day of its release by r2 (the owner is told that day): %+v", h)
 	}
-	if _, got := b.For("111122223333", "ci-bot", day("2026-12-10")); got {
-		t.Errorf("held the day after its release")
+	// The day after the release, the day first told holds until the release's email reached
+	// the owner on an earlier day.
+	h, found := b.For("111122223333", "ci-bot", day("2026-12-10"))
+	if !found || !h.Policy().Holds(policy.User{}, day("2026-12-10")) {
+		t.Errorf("not held the day after its release, its email not delivered: %+v", h)
+	}
+	told := policy.User{NoticesSent: []policy.NoticeRef{{Kind: policy.HoldReleased, AccessKeyID: "AKIAOLD"}}}
+	if h.Policy().Holds(told, day("2026-12-10")) {
+		t.Errorf("held the day after its release, its email delivered")
+	}
+	if _, found := b.For("111122223333", "ci-bot", day("2026-12-21")); found {
+		t.Errorf("in force after the day first asked")
 	}
 	if h := b.Holds[0]; h.ReleasedBy != "r2" || h.PlacedBy != "r1" || h.Until != "2026-12-09" || h.Asked != "2026-12-20" {
 		t.Errorf("record %+v, want placed by r1 and released by r2, until the release's day, asked 2026-12-20", h)

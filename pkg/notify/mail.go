@@ -467,6 +467,18 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		facts: append(append([]fact{}, accountFacts...), keyFact,
 			fact{"Deactivated on", line("{{with .ActBy}}{{.}}{{else}}not before the hold ends; you are told before{{end}}")}),
 	},
+	policy.HoldReleased: {
+		purpose: "hold-released",
+		subject: line("The hold on AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was ended early"),
+		what: lines(
+			"Your AWS administrators ended the hold on the access keys of IAM user {{.UserName}} in AWS account {{.Account}} before its day.",
+			reason,
+			usage[0], usage[1],
+		),
+		todo: lines("Move whatever still needs {{.AccessKeyID}} to your current access key{{with .ActBy}} before {{.}}{{end}}."),
+		facts: append(append([]fact{}, accountFacts...), keyFact,
+			fact{"Deactivated on", line("{{with .ActBy}}{{.}}{{else}}you are told before{{end}}")}),
+	},
 	policy.TagsFull: {
 		purpose: "tags-full",
 		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} cannot be rotated: the user has too many tags"),

@@ -105,3 +105,29 @@ func TestHoldPlacedNoticeTellsTheDayTheRulesAct(t *testing.T) {
 	}
 	_ = time.Time{}
 }
+
+// TestReleasedHoldKeepsTheDayToldUntilTheReleaseReachedTheOwner: a hold released early (its
+// last day moved to the release's day) holds through the day first asked, which its owner was
+// told, until the release's HoldReleased notice reached the owner on an earlier day.
+func TestReleasedHoldKeepsTheDayToldUntilTheReleaseReachedTheOwner(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	u := warned(withEmail(key("K1", Active, 95, 0), key("K2", Active, 15, 0)), "K1")
+	u.Hold = &Hold{Until: midnight(now).Add(-day), Asked: midnight(now).Add(days(4)), Reason: "INC-4711"}
+	if got := actions(PlanUser(u, cfg, now)); len(got) != 0 {
+		t.Errorf("release not yet told: actions %v, want none", got)
+	}
+	today := u
+	today.NoticesSent = append(slices.Clone(u.NoticesSent), NoticeRef{HoldReleased, "K1"})
+	today.NoticesSentToday = []NoticeRef{{HoldReleased, "K1"}}
+	if got := actions(PlanUser(today, cfg, now)); len(got) != 0 {
+		t.Errorf("release told today: actions %v, want none (it counts from tomorrow)", got)
+	}
+	today.NoticesSentToday = nil
+	if got, want := actions(PlanUser(today, cfg, now)), []string{"DeactivateKey K1"}; !slices.Equal(got, want) {
+		t.Errorf("release told before today: actions %v, want %v", got, want)
+	}
+	u.Hold.Asked = midnight(now).Add(-day)
+	if got, want := actions(PlanUser(u, cfg, now)), []string{"DeactivateKey K1"}; !slices.Equal(got, want) {
+		t.Errorf("past the day first asked: actions %v, want %v", got, want)
+	}
+}

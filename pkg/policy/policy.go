@@ -116,7 +116,7 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		notAgain = append(slices.Clone(u.NoticesSent), u.NoticesUnconfirmed...)
 	}
 	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain,
-		held: !cfg.Cleanup && u.Hold.Holds(now)}
+		held: !cfg.Cleanup && u.Hold.Holds(u, now)}
 	if cfg.Cleanup {
 		d.cleanup(keys)
 	} else {
@@ -129,6 +129,10 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	if d.held {
 		p.Reason = fmt.Sprintf("held by an operator until %s (%s): no key is deactivated or deleted before %s, but for unused keys (rule 2)",
 			dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Ends()))
+		if u.Hold.Until.Before(midnight(now)) {
+			p.Reason = fmt.Sprintf("held by an operator until %s, released early (%s): held through %s, the day its owner was told, until the release's email reached them",
+				dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Asked))
+		}
 		if p.Status == StatusOK {
 			p.Status = StatusHeld
 		}
@@ -541,7 +545,7 @@ func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
 func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
 	ends := u.Hold.Ends()
 	after := u
-	after.Hold, after.NoticesSentToday = nil, nil // every notice sent by now counts by then
+	after.Hold, after.NoticesSentToday = nil, nil // every notice sent by now counts by then (this one too)
 	after.Keys = slices.Clone(u.Keys)
 	for i := range after.Keys {
 		if after.Keys[i].AccessKeyID == keyID {
@@ -551,6 +555,9 @@ func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
 	then := ends.Add(now.Sub(midnight(now)))
 	p := PlanUser(after, cfg, then)
 	n := Notice{Kind: HoldPlaced, AccessKeyID: keyID}
+	if !u.Hold.Asked.IsZero() {
+		n.Kind = HoldReleased
+	}
 	for _, k := range u.Keys {
 		if k.AccessKeyID == keyID {
 			usage := k.Usage()
@@ -921,7 +928,7 @@ func validateUsers(users []User) error {
 
 func knownNoticeKind(k NoticeKind) bool {
 	switch k {
-	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, DeliveryFailed:
+	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, DeliveryFailed, HoldReleased:
 		return true
 	}
 	return false

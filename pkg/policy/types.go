@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // KeyStatus is an access key's IAM status.
 type KeyStatus string
@@ -146,16 +149,30 @@ type User struct {
 	Hold *Hold `json:"hold,omitempty"`
 }
 
-// Hold is an operator's hold on one user's keys: the last day it holds (UTC) and why.
+// Hold is an operator's hold on one user's keys: the last day it holds (UTC) and why. Asked,
+// set when a release ended it early (Until is then the release's day), is the last day the
+// placing asked for, which its owner was told: the hold keeps holding through it until the
+// release's notice (HoldReleased) reached the owner on an earlier day.
 type Hold struct {
 	Until  time.Time `json:"until"`
 	Reason string    `json:"reason"`
+	Asked  time.Time `json:"asked,omitzero"`
 }
 
-// Holds reports whether the hold holds on now's UTC day: from its placing through Until, never
-// past it. A nil hold holds nothing.
-func (h *Hold) Holds(now time.Time) bool {
-	return h != nil && !midnight(now).After(midnight(h.Until))
+// Holds reports whether the hold holds on now's UTC day for u: from its placing through
+// Until, and, released early, through Asked unless u's owner received the release's notice
+// before today; never past Until or Asked. A nil hold holds nothing.
+func (h *Hold) Holds(u User, now time.Time) bool {
+	switch {
+	case h == nil:
+		return false
+	case !midnight(now).After(midnight(h.Until)):
+		return true
+	case h.Asked.IsZero() || midnight(now).After(midnight(h.Asked)):
+		return false
+	}
+	released := func(r NoticeRef) bool { return r.Kind == HoldReleased }
+	return !slices.ContainsFunc(u.NoticesSent, func(r NoticeRef) bool { return released(r) && !slices.Contains(u.NoticesSentToday, r) })
 }
 
 // Ends is the first day the rules apply again: the day after Until.
@@ -213,11 +230,15 @@ const (
 	// set, is the day after it, on which the rules deactivate the key (HoldPlacedNotice). It
 	// is sent by the run that places the hold and not recorded in the user's tags.
 	HoldPlaced NoticeKind = "HoldPlaced"
+	// HoldReleased: an operator ended the user's hold early; ActBy, when set, is the next day,
+	// on which the rules deactivate the key. It is remembered: a hold released early holds
+	// through the day first told until it reached the owner (Hold.Holds).
+	HoldReleased NoticeKind = "HoldReleased"
 )
 
 // NoticeKinds lists every notice kind: each has its email (pkg/notify) and its code in the
 // user's notices tag (pkg/history), and their tests range over this list.
-var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, TagsFull, DeliveryFailed, HoldPlaced}
+var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, TagsFull, DeliveryFailed, HoldPlaced, HoldReleased}
 
 // KeyRemains reports whether the key a notice of this kind is about still exists once it is
 // sent: such notices are remembered, so that each is sent once and the actions they announce

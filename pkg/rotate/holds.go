@@ -71,34 +71,38 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 	switch {
 	case id == "" && h.Reactivate:
 		ur.holdNote = "no key the rotator deactivated is on record: nothing made active again"
-		return nil
 	case id == "":
-		return nil
 	case i < 0:
 		ur.holdNote = fmt.Sprintf("key %s does not exist (deleted): it cannot be made active again", id)
+		id = ""
+	default:
+		ur.heldKey = id
+	}
+	if ur.run.DryRun {
 		return nil
 	}
-	ur.heldKey = id
-	if !h.Reactivate || ur.run.DryRun {
-		return nil
-	}
-	if ur.u.Keys[i].Status == policy.Inactive {
-		if _, err := ur.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: &id, Status: types.StatusTypeActive}); err != nil {
-			return fmt.Errorf("reactivate %s for %s (hold %s): %w", id, ur.u.UserName, h.Reason, err)
-		}
-		ur.Log.InfoContext(ctx, "key reactivated under a hold", "account", ur.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id,
-			"until", h.Until, "reason", h.Reason, "placedBy", h.PlacedBy)
-		ur.holdNote = fmt.Sprintf("key %s made active again", id)
-	}
-	ur.u.Keys[i].Status = policy.Active
-	// The key's deactivation is over: its record and its KeyDeactivated notice are forgotten,
-	// so that a deactivation after the hold is recorded on its own day and told anew with
-	// the day the key is then deleted (also on a retry, once the key is active).
+	// A new hold starts afresh: an earlier hold's release no longer counts (policy.Hold.Holds).
+	forget := func(s history.Sent) bool { return s.Kind == policy.HoldReleased }
 	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
-	delete(inactive, id)
-	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool {
-		return s.AccessKeyID == id && s.Kind == policy.KeyDeactivated
-	})
+	if id != "" && h.Reactivate {
+		if ur.u.Keys[i].Status == policy.Inactive {
+			if _, err := ur.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: &ur.u.UserName, AccessKeyId: &id, Status: types.StatusTypeActive}); err != nil {
+				return fmt.Errorf("reactivate %s for %s (hold %s): %w", id, ur.u.UserName, h.Reason, err)
+			}
+			ur.Log.InfoContext(ctx, "key reactivated under a hold", "account", ur.acct.AccountID, "user", ur.u.UserName, "accessKeyId", id,
+				"until", h.Until, "reason", h.Reason, "placedBy", h.PlacedBy)
+			ur.holdNote = fmt.Sprintf("key %s made active again", id)
+		}
+		ur.u.Keys[i].Status = policy.Active
+		// The key's deactivation is over: its record and its KeyDeactivated notice are
+		// forgotten, so that a deactivation after the hold is recorded on its own day and told
+		// anew with the day the key is then deleted (also on a retry, once the key is active).
+		delete(inactive, id)
+		forget = func(s history.Sent) bool {
+			return s.Kind == policy.HoldReleased || s.AccessKeyID == id && s.Kind == policy.KeyDeactivated
+		}
+	}
+	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), forget)
 	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(inactive), history.NoticesTag: history.FormatNotices(sent)})
 }
 
