@@ -99,7 +99,7 @@ func (b Book) Active(now time.Time) []Hold {
 func (b Book) Account(account string, now time.Time) map[string]Hold {
 	out := map[string]Hold{}
 	for _, h := range b.Active(now) {
-		if h.Account == account {
+		if o, ok := out[h.User]; h.Account == account && (!ok || h.PlacedAt.After(o.PlacedAt)) {
 			out[h.User] = h
 		}
 	}
@@ -115,22 +115,31 @@ const Kept = 90 * 24 * time.Hour
 // are dropped. It is idempotent for a retry of the same run.
 func (b *Book) Apply(run workflow.Run, holds []workflow.HoldRequest, releases []workflow.ReleaseRequest) {
 	today := run.Now.UTC().Format(time.DateOnly)
-	end := func(account, user string) {
+	// end releases the user's holds placed by other runs; replaced by a new hold (whose own
+	// email tells the owner its day), an earlier release's day first asked no longer holds.
+	end := func(account, user string, replaced bool) {
 		for i := range b.Holds {
-			if h := &b.Holds[i]; h.Account == account && h.User == user && h.Until >= today && h.ReleasedAt == nil && h.PlacedBy != run.RunID {
+			h := &b.Holds[i]
+			if h.Account != account || h.User != user || h.PlacedBy == run.RunID {
+				continue
+			}
+			if h.Until >= today && h.ReleasedAt == nil {
 				at := run.Now
 				h.ReleasedBy, h.ReleasedAt = run.RunID, &at
 				if h.Until > today {
 					h.Asked, h.Until = h.Until, today
 				}
 			}
+			if replaced && h.Asked != "" {
+				h.Asked = ""
+			}
 		}
 	}
 	for _, r := range releases {
-		end(r.Account, r.User)
+		end(r.Account, r.User, false)
 	}
 	for _, req := range holds {
-		end(req.Account, req.User)
+		end(req.Account, req.User, true)
 		if slices.ContainsFunc(b.Holds, func(h Hold) bool { return h.PlacedBy == run.RunID && h.Account == req.Account && h.User == req.User }) {
 			continue // a retry of the same run
 		}
