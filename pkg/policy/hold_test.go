@@ -113,8 +113,13 @@ func TestReleasedHoldKeepsTheDayToldUntilTheReleaseReachedTheOwner(t *testing.T)
 	cfg := Config{}.WithDefaults()
 	u := warned(withEmail(key("K1", Active, 95, 0), key("K2", Active, 15, 0)), "K1")
 	u.Hold = &Hold{Until: midnight(now).Add(-day), Asked: midnight(now).Add(days(4)), Reason: "INC-4711"}
-	if got := actions(PlanUser(u, cfg, now)); len(got) != 0 {
+	p := PlanUser(u, cfg, now)
+	if got := actions(p); len(got) != 0 {
 		t.Errorf("release not yet told: actions %v, want none", got)
+	}
+	// Not known to have reached the owner: sent again, naming tomorrow.
+	if got, want := notices(p), []string{"HoldReleased K1 2026-11-26"}; !slices.Equal(got, want) {
+		t.Errorf("release not yet told: notices %v, want %v", got, want)
 	}
 	today := u
 	today.NoticesSent = append(slices.Clone(u.NoticesSent), NoticeRef{HoldReleased, "K1"})

@@ -126,6 +126,14 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		d.deactivationDays() // a held key has no day before the hold ends; HoldPlacedNotice tells it
 	}
 	p.Status = headline(p)
+	if d.held && !u.Hold.Asked.IsZero() && midnight(now).After(midnight(u.Hold.Until)) && d.email {
+		// Released early, and the release's email is not known to have reached the owner (it
+		// failed, or was sent by a run that could not see bounces): sent again, naming
+		// tomorrow; the hold holds until it counts (rule 5: once more by a run that sees bounces).
+		if k := firstActive(keys); k.AccessKeyID != "" && !d.sent(HoldReleased, k.AccessKeyID) {
+			p.Notices = append(p.Notices, HoldPlacedNotice(u, cfg, now, k.AccessKeyID))
+		}
+	}
 	if d.held {
 		p.Reason = fmt.Sprintf("held by an operator until %s (%s): no key is deactivated or deleted before %s, but for unused keys (rule 2)",
 			dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Ends()))
@@ -538,12 +546,22 @@ func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
 	return false
 }
 
+// firstActive is the oldest Active key of keys, sorted oldest first; zero Key when none.
+func firstActive(keys []Key) Key {
+	for _, k := range keys {
+		if k.Status == Active {
+			return k
+		}
+	}
+	return Key{}
+}
+
 // HoldPlacedNotice is the HoldPlaced notice to the owner of u, whose key keyID an operator's
 // hold (u.Hold) keeps active from now: until when, why, and what the rules do the day the hold
 // ends, as far as u's keys and history tell now: the day it gives (ActBy) only when the rules
 // then deactivate keyID that day. cfg must be defaulted.
 func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
-	ends := u.Hold.Ends()
+	ends := latest(u.Hold.Ends(), midnight(now).Add(day)) // a notice counts from the day after its delivery
 	after := u
 	after.Hold, after.NoticesSentToday = nil, nil // every notice sent by now counts by then (this one too)
 	after.Keys = slices.Clone(u.Keys)
@@ -567,6 +585,10 @@ func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
 	userCfg, _ := cfg.ForUser(u.Tags)
 	msg := fmt.Sprintf("Access key %s is active, held by your AWS administrators until %s (%s): the key rotator deactivates and deletes none of your keys before %s, "+
 		"but for a key unused for %d days, which is deleted as always.", keyID, dateOf(u.Hold.Until), u.Hold.Reason, dateOf(ends), userCfg.Timeline().UnusedAt)
+	if n.Kind == HoldReleased {
+		msg = fmt.Sprintf("Your AWS administrators ended the hold on your keys (%s) early, before %s: access key %s is active, and the key rotator deactivates and deletes none of your keys before %s, "+
+			"but for a key unused for %d days, which is deleted as always.", u.Hold.Reason, dateOf(u.Hold.Asked), keyID, dateOf(ends), userCfg.Timeline().UnusedAt)
+	}
 	if slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Action == DeactivateKey && a.AccessKeyID == keyID }) {
 		n.ActBy = dateOf(ends)
 		msg += fmt.Sprintf(" On %s the rotation rules apply again: %s will be deactivated on %s. Move everything that still uses it to your newer key before that day.",

@@ -96,8 +96,9 @@ func TestReleaseEndsTheHoldTheNextDayWithTheOwnerTold(t *testing.T) {
 		t.Fatalf("on the day of the release: %s is %s, want Active (its owner is told the next day)", old, got)
 	}
 	body := h.W.Delivered("ci-bot@" + scenario.Domain)
-	if text := string(body[len(body)-1].Raw); !strings.Contains(text, "released early") || !strings.Contains(text, "deactivated on "+tomorrow) {
-		t.Errorf("the release's email does not say it was released and that %s goes on %s", old, tomorrow)
+	subjects := h.Subjects("ci-bot")
+	if text := strings.ReplaceAll(string(body[len(body)-1].Raw), "=\r\n", ""); !strings.Contains(subjects[len(subjects)-1], "was ended early") || !strings.Contains(text, "deactivated on "+tomorrow) {
+		t.Errorf("the release's email (%q) does not say it was ended early and that %s goes on %s", subjects[len(subjects)-1], old, tomorrow)
 	}
 	h.Day()
 	if got := h.Keys("ci-bot")[old]; got != types.StatusTypeInactive {

@@ -59,7 +59,6 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 	ur.placed = &h
 	ur.heldKey = ur.oldestActive() // the owner is told of the key that is active, unless one is reactivated
 	if h.ReleasedBy == ur.run.RunID {
-		ur.u.Hold.Reason += fmt.Sprintf("; released early by execution %s", h.ReleasedBy)
 		ur.holdNote = "released by this run"
 		return nil
 	}
