@@ -546,6 +546,13 @@ func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
 	return false
 }
 
+// UnusedKey reports whether rule 2 deletes k, whatever its status: idle for the unused-at
+// days of the user with these tags. cfg must be defaulted.
+func UnusedKey(k Key, tags Tags, cfg Config, now time.Time) bool {
+	cfg, _ = cfg.ForUser(tags)
+	return idleDays(k, now) >= cfg.Timeline().UnusedAt
+}
+
 // firstActive is the oldest Active key of keys, sorted oldest first; zero Key when none.
 func firstActive(keys []Key) Key {
 	for _, k := range keys {

@@ -105,3 +105,25 @@ func TestReleaseEndsTheHoldTheNextDayWithTheOwnerTold(t *testing.T) {
 		t.Errorf("the day after the release: %s is %s, want Inactive", old, got)
 	}
 }
+
+// TestHoldDoesNotReactivateAKeyRule2Deletes: a deactivated key unused for the unused limit
+// is not made active again by a hold (rule 2 would delete it at once, before the day its
+// owner was told it is deleted); the hold still holds the user's other keys (campaign seed
+// 20, day 88: reactivated, then deleted in the same run, 7 days before the day told).
+func TestHoldDoesNotReactivateAKeyRule2Deletes(t *testing.T) {
+	h := scenario.New(t)
+	old := h.User("ci-bot", nil, 79)[0]
+	for i := 0; i < 20 && h.Keys("ci-bot")[old] != types.StatusTypeInactive; i++ {
+		h.Day()
+	}
+	scenario.Must(h.W.UseKey(scenario.Account, old, h.Now.AddDate(0, 0, -95), "s3", "us-east-1"))
+	h.Hold([]workflow.HoldRequest{{Account: scenario.Account, User: "ci-bot", Until: h.Now.AddDate(0, 0, 5).Format(time.DateOnly), Reason: "INC-4711", Reactivate: true}})
+	res := h.DayWith()
+	if got, exists := h.Keys("ci-bot")[old]; !exists || got != types.StatusTypeInactive {
+		t.Errorf("unused key %s after the hold's run: %s (exists %v), want Inactive, kept to its day", old, got, exists)
+	}
+	i := slices.IndexFunc(res.Users, func(u workflow.UserResult) bool { return u.UserName == "ci-bot" })
+	if i < 0 || !strings.Contains(res.Users[i].Hold, "not made active again") {
+		t.Errorf("result %+v, want the user's hold to say the key was not made active again", res.Users)
+	}
+}

@@ -74,6 +74,11 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 	case i < 0:
 		ur.holdNote = fmt.Sprintf("key %s does not exist (deleted): it cannot be made active again", id)
 		id = ""
+	case ur.u.Keys[i].Status == policy.Inactive && policy.UnusedKey(ur.u.Keys[i], ur.u.Tags, ur.cfg, ur.run.Now):
+		// Rule 2 would delete it at once, which a hold never postpones, and before the day
+		// its owner was told it is deleted: it stays as it is.
+		ur.holdNote = fmt.Sprintf("key %s was not used for the unused limit: rule 2 deletes it, so it is not made active again", id)
+		id = ""
 	default:
 		ur.heldKey = id
 	}
