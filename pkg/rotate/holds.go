@@ -74,10 +74,12 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 	case i < 0:
 		ur.holdNote = fmt.Sprintf("key %s does not exist (deleted): it cannot be made active again", id)
 		id = ""
-	case ur.u.Keys[i].Status == policy.Inactive && policy.UnusedKey(ur.u.Keys[i], ur.u.Tags, ur.cfg, ur.run.Now):
-		// Rule 2 would delete it at once, which a hold never postpones, and before the day
-		// its owner was told it is deleted: it stays as it is.
-		ur.holdNote = fmt.Sprintf("key %s was not used for the unused limit: rule 2 deletes it, so it is not made active again", id)
+	case ur.u.Keys[i].Status == policy.Inactive && policy.UnusedKey(ur.u.Keys[i], ur.u.Tags, ur.cfg, unusedBy(h, ur.cfg, ur.run.Now)):
+		// Unused, rule 2 would delete it, which a hold never postpones, once active before
+		// the day its owner was told it is deleted (a KeyDeactivated notice names a day at
+		// most noticePeriod days after the deactivation, which came before the hold) or the
+		// hold's end: it stays as it is, and goes on the day told.
+		ur.holdNote = fmt.Sprintf("key %s was not used for (nearly) the unused limit: rule 2 would delete it, so it is not made active again", id)
 		id = ""
 	default:
 		ur.heldKey = id
@@ -108,6 +110,16 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 	}
 	sent := slices.DeleteFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), forget)
 	return ur.setTags(ctx, map[string]string{history.DeactivatedTag: history.FormatDeactivated(inactive), history.NoticesTag: history.FormatNotices(sent)})
+}
+
+// unusedBy is the day by which a key made active again must not have reached the unused
+// limit: the day after the hold and the day after noticePeriod days, whichever is later.
+func unusedBy(h hold.Hold, cfg policy.Config, now time.Time) time.Time {
+	after := h.Policy().Ends()
+	if soon := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, cfg.NoticePeriod+1); soon.After(after) {
+		after = soon
+	}
+	return after
 }
 
 // oldestActive is the user's oldest Active key, "" when none.
