@@ -41,8 +41,8 @@ func newCheckers(s *sim) checkers {
 // write checks one IAM write of the rotator against the invariants, before it takes effect.
 func (c checkers) write(call awsmodel.Call) {
 	s := c.keys.sim
-	c.keys.status(call)
 	user, keyID := call.Target()
+	c.keys.status(call)
 	o := s.owners[call.Account+"/"+user]
 	if o == nil {
 		return
@@ -64,6 +64,7 @@ func (c checkers) write(call awsmodel.Call) {
 		return // a retried call on a key already gone
 	}
 	k := keys[i]
+	c.keys.held(call, o, k, tags)
 	c.told.notBefore(call, o, k)
 	if call.Operation == "DeleteAccessKey" && c.keys.deletion(call, o, k, tags) {
 		return

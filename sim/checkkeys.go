@@ -20,11 +20,47 @@ import (
 // owner with a usable email keeps an active key they received.
 type keyChecks struct{ *sim }
 
-// status: the rotator only deactivates.
+// status: the rotator only deactivates, but for the key an operator's hold placed by the
+// day's execution makes active again: one the rotator deactivated, Inactive (pkg/hold).
 func (s keyChecks) status(c awsmodel.Call) {
-	if in, ok := c.Input.(*iam.UpdateAccessKeyInput); ok && in.Status != types.StatusTypeInactive {
-		s.violate("the rotator only deactivates", "UpdateAccessKey to "+string(in.Status))
+	in, ok := c.Input.(*iam.UpdateAccessKeyInput)
+	if !ok || in.Status == types.StatusTypeInactive {
+		return
 	}
+	user, keyID := c.Target()
+	if o := s.owners[c.Account+"/"+user]; o != nil && s.reactivationHeld(o, keyID) {
+		return
+	}
+	s.violate("the rotator only deactivates, but the key a hold placed today makes active again",
+		fmt.Sprintf("UpdateAccessKey of %s's key %s to %s; its story:\n    %s", user, keyID, in.Status, strings.Join(s.trace[keyID], "\n    ")))
+}
+
+// held: while an operator's hold holds, the rotator neither deactivates nor deletes a key of
+// its user, but by rule 2 (a key unused for unused-at days).
+func (s keyChecks) held(c awsmodel.Call, o *owner, k awsmodel.Key, tags map[string]string) {
+	in, deactivates := c.Input.(*iam.UpdateAccessKeyInput)
+	deactivates = deactivates && in.Status == types.StatusTypeInactive
+	if !deactivates && c.Operation != "DeleteAccessKey" {
+		return
+	}
+	h, held := s.heldOn(o)
+	switch {
+	case !held:
+		return
+	case !deactivates && s.unused(k, tags):
+		return // rule 2: a hold never postpones it
+	case !deactivates && !o.held[k.AccessKeyID] && k.Status == types.StatusTypeActive && k.LastUsed == nil:
+		// Allowed (counted), for the lead: a key nobody received (an orphan of a creation
+		// whose outcome was unknown, or a new key whose delivery was given up, never used) is
+		// deleted under a hold too. The hold keeps the keys an application may use; such a
+		// key no application has, and leaving it active and unknown would break "a created
+		// key is never lost" (it is delivered, pending, or deleted as an orphan).
+		s.res.Faults["held-user-key-nobody-received-deleted"]++
+		return
+	}
+	s.violate("a held key is neither deactivated nor deleted until the day after its hold, but by rule 2",
+		fmt.Sprintf("%s %s of %s on %s, held until %s (placed day %d; keys %v); its story:\n    %s", c.Operation, k.AccessKeyID, o.user,
+			s.now.Format(time.DateOnly), h.until, h.placed, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[k.AccessKeyID], "\n    ")))
 }
 
 // exempt: exempt users get zero writes.

@@ -213,6 +213,16 @@ func (s *toldChecks) afterDay(clean bool) {
 				s.res.Faults["later-than-told-while-the-address-is-suppressed"]++
 				continue
 			}
+			if s.heldThrough(o, day) {
+				// Allowed (counted), for the lead: an operator's hold covered the day told
+				// (pkg/hold: no key of the user is deactivated through the hold's last day). The
+				// hold exists to keep the key past that day, by the operators' decision, and the
+				// owner was told by the run that placed it (HoldPlaced: active until the hold's
+				// last day, and the day after it when the rules then deactivate the key, which
+				// replaces this day and is held to). Without a usable address nobody is told.
+				s.res.Faults["later-than-told-under-a-hold"]++
+				continue
+			}
 			if r := s.lastPlan[o.account+"/"+o.user]; r.Error != "" {
 				// The user failed the fault-free run (a rotator tag someone spoiled stops the
 				// user, invariant 3): the report names the user and the reason, so it is not

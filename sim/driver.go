@@ -24,7 +24,9 @@ func (s *sim) daily() {
 	f := s.cfg.Faults
 	if s.fault(f.MissedDay) {
 		s.res.Faults["missed-day"]++
+		s.pendingHolds, s.pendingReleases = nil, nil // the operator's execution: on another day
 	} else {
+		s.placeHolds(fmt.Sprintf("run-%d", s.day))
 		s.faults = true
 		overlap := s.fault(f.Overlap)
 		if overlap {

@@ -156,7 +156,11 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 	case *iam.DeleteAccessKeyInput:
 		s.note(aws.ToString(in.AccessKeyId), "rotator deletes")
 	case *iam.UpdateAccessKeyInput:
-		s.note(aws.ToString(in.AccessKeyId), "rotator deactivates")
+		if in.Status == types.StatusTypeActive {
+			s.note(aws.ToString(in.AccessKeyId), "rotator reactivates (hold)")
+		} else {
+			s.note(aws.ToString(in.AccessKeyId), "rotator deactivates")
+		}
 	}
 	switch o := out.(type) {
 	case *iam.CreateAccessKeyOutput:
@@ -172,7 +176,9 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		in := c.Input.(*ssm.PutParameterInput)
 		s.written(c.Account, appsecret.ParamScheme+aws.ToString(in.Name), aws.ToString(in.Value))
 	case *iam.UpdateAccessKeyOutput:
-		s.deactivatedOn[aws.ToString(c.Input.(*iam.UpdateAccessKeyInput).AccessKeyId)] = s.day
+		if in := c.Input.(*iam.UpdateAccessKeyInput); in.Status != types.StatusTypeActive {
+			s.deactivatedOn[aws.ToString(in.AccessKeyId)] = s.day
+		}
 	}
 
 }

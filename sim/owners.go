@@ -62,6 +62,7 @@ func (s *sim) morning() {
 			s.w.SetBounce(addr, false) // the mailbox is back; SES still suppresses it
 		}
 	}
+	s.operator()
 }
 
 // suppressionSettings is the operator changing the SES settings that decide whether a bounce

@@ -94,6 +94,11 @@ type World struct {
 	// without it, or the set's override removed while the account's lacks it), so that a
 	// bounce no longer reaches the suppression list; or puts it back.
 	BouncesUnsuppressed, BouncesSuppressedAgain float64
+	// Daily, per key the rotator deactivated in the last 3 days (its application broke): an
+	// operator places a hold on its user until 0 to 2 × noticePeriod days ahead, the key made
+	// active again (pkg/hold); per user on hold, the operator releases it early
+	// (HoldReleased). 0 draws nothing (the worlds of before).
+	Hold, HoldReleased float64
 }
 
 // DefaultWorld is the campaign's world.
@@ -102,7 +107,7 @@ func DefaultWorld() World {
 		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003, SlowConsumer: 0.05, SlowConsumerDays: 21,
 		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
 		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, ParamStore: 0.3, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
-		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1}
+		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1, Hold: 0.1, HoldReleased: 0.05}
 }
 
 // RareWorld is DefaultWorld with its rare behaviours five times as common: owners acting on
@@ -289,6 +294,11 @@ type sim struct {
 	overlapping    bool     // an execution runs inside another's call
 	writes         []string // rotator writes (IAM, Secrets Manager, SendEmail) since the last reset
 	lastSubmit     int      // index of the first SES message not yet read
+	// The operators' holds (World.Hold): by account/user, in the order placed; and the
+	// morning's input for the day's execution.
+	opHolds         map[string][]simHold
+	pendingHolds    []workflow.HoldRequest
+	pendingReleases []workflow.ReleaseRequest
 }
 
 // Run simulates one seed.
@@ -296,7 +306,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, bouncesOffLast: -100, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, bouncesOffLast: -100, opHolds: map[string][]simHold{}, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)

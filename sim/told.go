@@ -20,6 +20,8 @@ var (
 		regexp.MustCompile(`Access key (AKIA[A-Z0-9]+) of IAM user \S+ in AWS account .+? will be deactivated on (\d{4}-\d{2}-\d{2})`),
 		// DeliveryFailed: its replacement is not where the application reads it.
 		regexp.MustCompile(`Unless that is fixed, access key (AKIA[A-Z0-9]+) will be deactivated on (\d{4}-\d{2}-\d{2})`),
+		// HoldPlaced: the day after an operator's hold, when the rules deactivate the key.
+		regexp.MustCompile(`the rotation rules apply again: (AKIA[A-Z0-9]+) will be deactivated on (\d{4}-\d{2}-\d{2})`),
 	}
 	toldDeletion = regexp.MustCompile(`Access key (AKIA[A-Z0-9]+) of IAM user \S+ in AWS account .+? was deactivated\. It will be deleted on (\d{4}-\d{2}-\d{2})`)
 	dayFirst     = regexp.MustCompile(`^\d`)

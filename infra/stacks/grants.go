@@ -28,6 +28,14 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		appliesTo: []string{sendSlotsObjects},
 	}
 	reports := s.ReportBucket.ArnForObjects(jsii.String(ReportsPrefix + "*"))
+	// The operators' holds (pkg/hold), one object: ListAccounts writes what an execution's
+	// input places or releases (a conditional put), ScanAndRotate and CleanupReport read it.
+	// A reader lists the key too, so that S3 answers NoSuchKey, not AccessDenied, before any
+	// hold was placed.
+	holds := s.ReportBucket.ArnForObjects(jsii.String(workflow.HoldsKey))
+	listHolds := func() awsiam.PolicyStatement {
+		return allowIf(map[string]any{"StringEquals": map[string]any{"s3:prefix": workflow.HoldsKey}}, []string{"s3:ListBucket"}, s.ReportBucket.BucketArn())
+	}
 	handoffSecrets := stack.FormatArn(&awscdk.ArnComponents{
 		Service: jsii.String("secretsmanager"), Resource: jsii.String("secret"),
 		ResourceName: jsii.String(contract.HandoffSecretNamePrefix + "*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
@@ -59,8 +67,10 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	list := s.Functions[contract.ListAccounts]
 	list.Role.AddToPrincipalPolicy(allow([]string{"sts:AssumeRole"}, jsii.String(managementRoleARN(cfg))))
 	list.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
-	// A cleanup run looks for the canary's record (pkg/org canaryPassed), by listing its key.
-	list.Role.AddToPrincipalPolicy(allowIf(map[string]any{"StringEquals": map[string]any{"s3:prefix": workflow.CanaryKey}},
+	list.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, holds))
+	// A cleanup run looks for the canary's record (pkg/org canaryPassed), by listing its key;
+	// the holds are read with their key listable (listHolds).
+	list.Role.AddToPrincipalPolicy(allowIf(map[string]any{"StringEquals": map[string]any{"s3:prefix": []string{workflow.CanaryKey, workflow.HoldsKey}}},
 		[]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	suppressNag(list.Role, suppression{
 		rule:      "AwsSolutions-IAM5",
@@ -124,6 +134,8 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 		viaSecretsManager(map[string]any{"kms:EncryptionContext:SecretVersionId": config.SecretsKeyAccessCheck}), "kms:Decrypt")
 	scan.Role.AddToPrincipalPolicy(readTagKey)
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, runs))
+	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject"}, holds))
+	scan.Role.AddToPrincipalPolicy(listHolds())
 	// An account's lease (pkg/lease): a conditional put, read when taken, deleted on release.
 	scan.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"},
 		s.ReportBucket.ArnForObjects(jsii.String(workflow.LeasesPrefix+"*"))))
@@ -179,6 +191,7 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:ListBucket"}, s.ReportBucket.BucketArn()))
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, runs, reports))
 	report.Role.AddToPrincipalPolicy(allow([]string{"s3:PutObject"}, s.ReportBucket.ArnForObjects(jsii.String(workflow.CanaryKey))))
+	report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject"}, holds))
 	report.Role.AddToPrincipalPolicy(sendEmail)
 	report.Role.AddToPrincipalPolicy(sendSlots)
 	report.Role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))

@@ -99,6 +99,7 @@ func TestRolePermissions(t *testing.T) {
 		runs     = "<ReportBucket.Arn>/runs/*"
 		reports  = "<ReportBucket.Arn>/reports/*"
 		leases   = "<ReportBucket.Arn>/leases/*"
+		holds    = "<ReportBucket.Arn>/holds.json"
 		slots    = "<ReportBucket.Arn>/send-slots/*"
 		secrets  = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/handoff/*"
 		tagKey   = "arn:aws:secretsmanager:<AWS::Region>:222222222222:secret:iam-access-key-rotator/tag-key-??????"
@@ -125,7 +126,8 @@ func TestRolePermissions(t *testing.T) {
 	}{
 		{"ListAccountsRole", with(logsAndTraces("<ListAccountsLogs.Arn>"), map[string][]string{
 			"sts:AssumeRole":          {"arn:aws:iam::111111111111:role/iam-access-key-rotator-management"},
-			"s3:PutObject":            {runs},
+			"s3:PutObject":            {holds, runs},
+			"s3:GetObject":            {holds},
 			"s3:ListBucket":           {"<ReportBucket.Arn>"},
 			"ses:GetAccount":          {"*"},
 			"ses:GetConfigurationSet": {configSt},
@@ -142,8 +144,9 @@ func TestRolePermissions(t *testing.T) {
 			"kms:GenerateDataKey":           {"<HandoffKey.Arn>"},
 			"kms:Decrypt":                   {"<HandoffKey.Arn>"},
 			"s3:PutObject":                  {runs, leases},
-			"s3:GetObject":                  {leases},
+			"s3:GetObject":                  {holds, leases},
 			"s3:DeleteObject":               {leases},
+			"s3:ListBucket":                 {"<ReportBucket.Arn>"},
 		})},
 		{"NotifyUserRole", with(with(logsAndTraces("<NotifyUserLogs.Arn>"), map[string][]string{
 			"secretsmanager:GetSecretValue": {secrets, tagKey},
@@ -156,7 +159,7 @@ func TestRolePermissions(t *testing.T) {
 		}), sendEmail)},
 		{"CleanupReportRole", with(with(logsAndTraces("<CleanupReportLogs.Arn>"), map[string][]string{
 			"s3:ListBucket":       {"<ReportBucket.Arn>"},
-			"s3:GetObject":        {reports, runs},
+			"s3:GetObject":        {holds, reports, runs},
 			"s3:PutObject":        {"<ReportBucket.Arn>/canary.json", reports, runs, slots},
 			"sns:Publish":         {"<FailureTopic>"},
 			"kms:GenerateDataKey": {"<TopicKey.Arn>"},
@@ -274,7 +277,8 @@ func TestConditions(t *testing.T) {
 		{"NotifyUserRole", "secretsmanager:TagResource", `{"ForAllValues:StringEquals":{"aws:TagKeys":["key-rotator:sent"]}}`},
 		{"NotifyUserRole", "ses:SendEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
 		{"CleanupReportRole", "ses:SendRawEmail", `{"StringEquals":{"ses:FromAddress":"iam-key-rotator@example.com"}}`},
-		{"ListAccountsRole", "s3:ListBucket", `{"StringEquals":{"s3:prefix":"canary.json"}}`},
+		{"ListAccountsRole", "s3:ListBucket", `{"StringEquals":{"s3:prefix":["canary.json","holds.json"]}}`},
+		{"ScanAndRotateRole", "s3:ListBucket", `{"StringEquals":{"s3:prefix":"holds.json"}}`},
 	}
 	tmpl := defaultApp(t).templates[RotatorStackID]
 	for _, tt := range tests {

@@ -55,6 +55,8 @@ var noticeCodes = map[policy.NoticeKind]string{
 	policy.UnusedKeyDeleted:      "UX",
 	policy.TagsFull:              "TF",
 	policy.DeliveryFailed:        "DF",
+	policy.HoldPlaced:            "HP",
+	policy.HoldReleased:          "HR",
 }
 
 const compactDay = "20060102"

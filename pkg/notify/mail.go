@@ -458,6 +458,31 @@ var noticeKinds = map[policy.NoticeKind]*kind{
 		todo:  lines("If you still need programmatic access, ask your AWS administrators for a new access key."),
 		facts: append(append([]fact{}, accountFacts...), keyFact),
 	},
+	policy.HoldPlaced: {
+		purpose: "hold-placed",
+		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} is active again, on hold"),
+		what: lines(
+			"Your AWS administrators put the access keys of IAM user {{.UserName}} in AWS account {{.Account}} on hold: access key {{.AccessKeyID}} is active.",
+			reason,
+			usage[0], usage[1],
+		),
+		todo: lines("Use the hold to move whatever still needs {{.AccessKeyID}} to your current access key{{with .ActBy}} before {{.}}{{end}}. " +
+			"No new secret comes with this email: the key is the one you had."),
+		facts: append(append([]fact{}, accountFacts...), keyFact,
+			fact{"Deactivated on", line("{{with .ActBy}}{{.}}{{else}}not before the hold ends; you are told before{{end}}")}),
+	},
+	policy.HoldReleased: {
+		purpose: "hold-released",
+		subject: line("The hold on AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} was ended early"),
+		what: lines(
+			"Your AWS administrators ended the hold on the access keys of IAM user {{.UserName}} in AWS account {{.Account}} before its day.",
+			reason,
+			usage[0], usage[1],
+		),
+		todo: lines("Move whatever still needs {{.AccessKeyID}} to your current access key{{with .ActBy}} before {{.}}{{end}}."),
+		facts: append(append([]fact{}, accountFacts...), keyFact,
+			fact{"Deactivated on", line("{{with .ActBy}}{{.}}{{else}}you are told before{{end}}")}),
+	},
 	policy.TagsFull: {
 		purpose: "tags-full",
 		subject: line("AWS access key {{.AccessKeyID}} of IAM user {{.UserName}} in account {{.Account}} cannot be rotated: the user has too many tags"),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/sendrate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 )
@@ -27,7 +28,9 @@ func NewHandler(cfg aws.Config, s config.Settings, log *slog.Logger) *Handler {
 		orgCfg = awsclient.AssumeRole(cfg, s.ManagementRoleARN, awsclient.SessionName("list-accounts"))
 	}
 	ses := sesv2.NewFromConfig(cfg)
-	return &Handler{Org: organizations.NewFromConfig(orgCfg), S3: s3.NewFromConfig(cfg, awsclient.PathStyle),
+	store := s3.NewFromConfig(cfg, awsclient.PathStyle)
+	return &Handler{Org: organizations.NewFromConfig(orgCfg), S3: store,
+		Holds: &hold.Store{S3: store, Bucket: s.ReportBucket}, NoticePeriod: s.Policy.NoticePeriod,
 		Bucket: s.ReportBucket, Excluded: s.ExcludeAccounts, ExcludedOUs: s.ExcludeOUs,
 		Log: log, Clock: time.Now,
 		SendRate: sendrate.Rate(s.SESMaxSendRate, ses),

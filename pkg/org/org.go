@@ -9,6 +9,7 @@ package org
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,8 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -66,6 +69,11 @@ type Handler struct {
 	// the run's mail goes through): "" when bounces are suppressed, else the problem. nil: not
 	// checked, and the run confirms no delivery by email.
 	Bounces func(context.Context) (string, error)
+	// Holds records the holds an execution's input places or releases (pkg/hold); nil: the
+	// deployment keeps none, and such input is refused. NoticePeriod bounds a hold's last day
+	// (2 × NoticePeriod days ahead at most); 0: the policy's default.
+	Holds        *hold.Store
+	NoticePeriod int
 }
 
 // Handle validates the input before anything else (an *workflow.InvalidInput on any problem),
@@ -86,6 +94,14 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 		run.Now = *in.AsOf
 	}
 	run.Now = run.Now.UTC()
+	if len(in.Holds)+len(in.Releases) > 0 {
+		if l.Holds == nil {
+			return workflow.AccountList{}, &workflow.InvalidInput{Field: "hold", Problem: "this deployment keeps no holds (no report bucket)"}
+		}
+		if err := in.CheckHolds(run.Now, cmp.Or(l.NoticePeriod, policy.Config{}.WithDefaults().NoticePeriod)); err != nil {
+			return workflow.AccountList{}, err
+		}
+	}
 	if run.Cleanup && !run.DryRun {
 		if err := l.canaryPassed(ctx); err != nil {
 			return workflow.AccountList{}, err
@@ -113,6 +129,9 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 	if len(accounts) == 0 {
 		return workflow.AccountList{}, listing.nothingSelected()
 	}
+	if err := l.placeHolds(ctx, run, in, accounts); err != nil {
+		return workflow.AccountList{}, err
+	}
 	body, err := json.Marshal(accounts)
 	if err != nil {
 		return workflow.AccountList{}, fmt.Errorf("encode account list: %w", err)
@@ -126,6 +145,39 @@ func (l *Handler) Handle(ctx context.Context, req workflow.ListAccountsRequest) 
 		"excluded", listing.excludedBy(), "dryRun", run.DryRun, "cleanup", run.Cleanup, "now", run.Now, "sendRate", run.SendRate)
 	return workflow.AccountList{Run: run, AccountCount: len(accounts), Bucket: l.Bucket, Key: key,
 		ResultsPrefix: workflow.AccountResultsPrefix(run.RunID)}, nil
+}
+
+// placeHolds records the holds the input places and releases, once every account they name
+// is one the run processes (its ScanAndRotate makes the key active again): an excluded or
+// closed account is refused, before anything is written.
+func (l *Handler) placeHolds(ctx context.Context, run workflow.Run, in workflow.ExecutionInput, accounts []workflow.Account) error {
+	if len(in.Holds)+len(in.Releases) == 0 {
+		return nil
+	}
+	selected := func(id string) bool {
+		return slices.ContainsFunc(accounts, func(a workflow.Account) bool { return a.AccountID == id })
+	}
+	for i, h := range in.Holds {
+		if !selected(h.Account) {
+			return &workflow.InvalidInput{Field: fmt.Sprintf("hold[%d].account", i), Problem: fmt.Sprintf("%s is not processed by this run (excluded, or not an ACTIVE account of the organization)", h.Account)}
+		}
+	}
+	for i, r := range in.Releases {
+		if !selected(r.Account) {
+			return &workflow.InvalidInput{Field: fmt.Sprintf("release[%d].account", i), Problem: fmt.Sprintf("%s is not processed by this run (excluded, or not an ACTIVE account of the organization)", r.Account)}
+		}
+	}
+	if _, err := l.Holds.Update(ctx, func(b *hold.Book) { b.Apply(run, in.Holds, in.Releases) }); err != nil {
+		return err
+	}
+	for _, h := range in.Holds {
+		l.Log.InfoContext(ctx, "hold placed", "runId", run.RunID, "account", h.Account, "user", h.User, "until", h.Until, "reason", h.Reason,
+			"reactivate", h.Reactivate, "accessKeyId", h.AccessKeyID)
+	}
+	for _, r := range in.Releases {
+		l.Log.InfoContext(ctx, "hold released", "runId", run.RunID, "account", r.Account, "user", r.User)
+	}
+	return nil
 }
 
 // canaryPassed returns an *workflow.InvalidInput unless a canary run went right (its record,

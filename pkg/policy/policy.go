@@ -115,7 +115,8 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		// Sent, so not planned again: those counted and those not (the owner may have read them).
 		notAgain = append(slices.Clone(u.NoticesSent), u.NoticesUnconfirmed...)
 	}
-	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain}
+	d := decider{cfg: cfg, th: th, now: now, user: u, plan: &p, email: p.Email != "", keys: keys, notAgain: notAgain,
+		held: !cfg.Cleanup && u.Hold.Holds(u, now)}
 	if u.AwaitsFirstUse && !cfg.Cleanup {
 		d.awaitFirstUse(keys)
 	}
@@ -124,8 +125,29 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	} else {
 		d.rotate(keys)
 	}
-	d.deactivationDays()
+	if !d.held {
+		d.deactivationDays() // a held key has no day before the hold ends; HoldPlacedNotice tells it
+	}
 	p.Status = headline(p)
+	if d.held && !u.Hold.Asked.IsZero() && midnight(now).After(midnight(u.Hold.Until)) && d.email {
+		// Released early, and the release's email is not known to have reached the owner (it
+		// failed, or was sent by a run that could not see bounces): sent again, naming
+		// tomorrow; the hold holds until it counts (rule 5: once more by a run that sees bounces).
+		if k := firstActive(keys); k.AccessKeyID != "" && !d.sent(HoldReleased, k.AccessKeyID) {
+			p.Notices = append(p.Notices, HoldPlacedNotice(u, cfg, now, k.AccessKeyID))
+		}
+	}
+	if d.held {
+		p.Reason = fmt.Sprintf("held by an operator until %s (%s): no key is deactivated or deleted before %s, but for unused keys (rule 2)",
+			dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Ends()))
+		if u.Hold.Until.Before(midnight(now)) {
+			p.Reason = fmt.Sprintf("held by an operator until %s, released early (%s): held through %s, the day its owner was told, until the release's email reached them",
+				dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Asked))
+		}
+		if p.Status == StatusOK {
+			p.Status = StatusHeld
+		}
+	}
 	if p.Status == StatusOK && p.Reason == "" {
 		p.Reason = d.nothingDueReason(keys)
 	}
@@ -169,6 +191,8 @@ type decider struct {
 	// notAgain are the notices sent to an address that no longer hears them (User.Unheard):
 	// not planned again.
 	notAgain []NoticeRef
+	// held: an operator's hold holds today (User.Hold): rule 2 alone acts.
+	held bool
 }
 
 // rememberDeactivations marks the keys an earlier run deactivated today.
@@ -195,6 +219,12 @@ func (d *decider) rotate(keys []Key) {
 		left = append(left, k)
 	}
 	d.left = left
+	if d.held {
+		// An operator's hold: nothing but rule 2 deactivates or deletes, and no day is
+		// announced, which the hold might not keep (invariant 8).
+		d.plan.Actions = append(d.plan.Actions, d.deletes...)
+		return
+	}
 
 	// Rule 4's candidate is chosen first because rule 3 defers to it: the oldest Active key
 	// due for rotation without a replacement, if a key can be created for it now.
@@ -540,6 +570,67 @@ func (d *decider) warnedBefore(k Key, kinds ...NoticeKind) bool {
 		}
 	}
 	return false
+}
+
+// UnusedKey reports whether rule 2 deletes k, whatever its status: idle for the unused-at
+// days of the user with these tags. cfg must be defaulted.
+func UnusedKey(k Key, tags Tags, cfg Config, now time.Time) bool {
+	cfg, _ = cfg.ForUser(tags)
+	return idleDays(k, now) >= cfg.Timeline().UnusedAt
+}
+
+// firstActive is the oldest Active key of keys, sorted oldest first; zero Key when none.
+func firstActive(keys []Key) Key {
+	for _, k := range keys {
+		if k.Status == Active {
+			return k
+		}
+	}
+	return Key{}
+}
+
+// HoldPlacedNotice is the HoldPlaced notice to the owner of u, whose key keyID an operator's
+// hold (u.Hold) keeps active from now: until when, why, and what the rules do the day the hold
+// ends, as far as u's keys and history tell now: the day it gives (ActBy) only when the rules
+// then deactivate keyID that day. cfg must be defaulted.
+func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
+	ends := latest(u.Hold.Ends(), midnight(now).Add(day)) // a notice counts from the day after its delivery
+	after := u
+	after.Hold, after.NoticesSentToday = nil, nil // every notice sent by now counts by then (this one too)
+	after.Keys = slices.Clone(u.Keys)
+	for i := range after.Keys {
+		if after.Keys[i].AccessKeyID == keyID {
+			after.Keys[i].Status = Active
+		}
+	}
+	then := ends.Add(now.Sub(midnight(now)))
+	p := PlanUser(after, cfg, then)
+	n := Notice{Kind: HoldPlaced, AccessKeyID: keyID}
+	if !u.Hold.Asked.IsZero() {
+		n.Kind = HoldReleased
+	}
+	for _, k := range u.Keys {
+		if k.AccessKeyID == keyID {
+			usage := k.Usage()
+			n.Usage = &usage
+		}
+	}
+	userCfg, _ := cfg.ForUser(u.Tags)
+	msg := fmt.Sprintf("Access key %s is active, held by your AWS administrators until %s (%s): the key rotator deactivates and deletes none of your keys before %s, "+
+		"but for a key unused for %d days, which is deleted as always.", keyID, dateOf(u.Hold.Until), u.Hold.Reason, dateOf(ends), userCfg.Timeline().UnusedAt)
+	if n.Kind == HoldReleased {
+		msg = fmt.Sprintf("Your AWS administrators ended the hold on your keys (%s) early, before %s: access key %s is active, and the key rotator deactivates and deletes none of your keys before %s, "+
+			"but for a key unused for %d days, which is deleted as always.", u.Hold.Reason, dateOf(u.Hold.Asked), keyID, dateOf(ends), userCfg.Timeline().UnusedAt)
+	}
+	if slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Action == DeactivateKey && a.AccessKeyID == keyID }) {
+		n.ActBy = dateOf(ends)
+		msg += fmt.Sprintf(" On %s the rotation rules apply again: %s will be deactivated on %s. Move everything that still uses it to your newer key before that day.",
+			dateOf(ends), keyID, dateOf(ends))
+	} else {
+		msg += fmt.Sprintf(" From %s the rotation rules apply again, and you are told before any of your keys is deactivated or deleted.", dateOf(ends))
+	}
+	n.Message = msg
+	return n
 }
 
 // NewKeyIssuedMessage tells the owner that a new key replaces replacedKeyID, deactivated on
@@ -895,7 +986,7 @@ func validateUsers(users []User) error {
 
 func knownNoticeKind(k NoticeKind) bool {
 	switch k {
-	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, DeliveryFailed:
+	case NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, DeliveryFailed, HoldReleased:
 		return true
 	}
 	return false

@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // KeyStatus is an access key's IAM status.
 type KeyStatus string
@@ -152,7 +155,41 @@ type User struct {
 	// noticePeriod/2 holds the old key as a secret behind does (Key.StoreBehind): the owner is
 	// told by email (DeliveryFailed) the day it goes, noticePeriod days past its date.
 	AwaitsFirstUse bool `json:"awaitsFirstUse,omitempty"`
+	// Hold, when set, is an operator's hold on the user's keys (pkg/hold, placed by execution
+	// input and kept in the report bucket, never in a tag): while it holds, no rule but rule 2
+	// (unused keys) deactivates or deletes a key of the user, and no notice that names a day
+	// is sent (the day would not be kept).
+	Hold *Hold `json:"hold,omitempty"`
 }
+
+// Hold is an operator's hold on one user's keys: the last day it holds (UTC) and why. Asked,
+// set when a release ended it early (Until is then the release's day), is the last day the
+// placing asked for, which its owner was told: the hold keeps holding through it until the
+// release's notice (HoldReleased) reached the owner on an earlier day.
+type Hold struct {
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+	Asked  time.Time `json:"asked,omitzero"`
+}
+
+// Holds reports whether the hold holds on now's UTC day for u: from its placing through
+// Until, and, released early, through Asked unless u's owner received the release's notice
+// before today; never past Until or Asked. A nil hold holds nothing.
+func (h *Hold) Holds(u User, now time.Time) bool {
+	switch {
+	case h == nil:
+		return false
+	case !midnight(now).After(midnight(h.Until)):
+		return true
+	case h.Asked.IsZero() || midnight(now).After(midnight(h.Asked)):
+		return false
+	}
+	released := func(r NoticeRef) bool { return r.Kind == HoldReleased }
+	return !slices.ContainsFunc(u.NoticesSent, func(r NoticeRef) bool { return released(r) && !slices.Contains(u.NoticesSentToday, r) })
+}
+
+// Ends is the first day the rules apply again: the day after Until.
+func (h *Hold) Ends() time.Time { return midnight(h.Until).Add(day) }
 
 // ActionName names a write the rotator makes in IAM.
 type ActionName string
@@ -201,18 +238,28 @@ const (
 	// secret, or the secret no longer holds it (Message says why); the key is deactivated on
 	// ActBy unless that is fixed. AccessKeyID is the key the application uses now.
 	DeliveryFailed NoticeKind = "DeliveryFailed"
+	// HoldPlaced: an operator put the user's keys on hold (User.Hold) and the key was made
+	// active again (or was still active): it stays so through the hold's last day. ActBy, when
+	// set, is the day after it, on which the rules deactivate the key (HoldPlacedNotice). It
+	// is sent by the run that places the hold and not recorded in the user's tags.
+	HoldPlaced NoticeKind = "HoldPlaced"
+	// HoldReleased: an operator ended the user's hold early; ActBy, when set, is the next day,
+	// on which the rules deactivate the key. It is remembered: a hold released early holds
+	// through the day first told until it reached the owner (Hold.Holds).
+	HoldReleased NoticeKind = "HoldReleased"
 )
 
 // NoticeKinds lists every notice kind: each has its email (pkg/notify) and its code in the
 // user's notices tag (pkg/history), and their tests range over this list.
-var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, TagsFull, DeliveryFailed}
+var NoticeKinds = []NoticeKind{NewKeyIssued, DeactivationScheduled, KeyDeactivated, KeyDeleted, UnusedKeyDeleted, TagsFull, DeliveryFailed, HoldPlaced, HoldReleased}
 
 // KeyRemains reports whether the key a notice of this kind is about still exists once it is
 // sent: such notices are remembered, so that each is sent once and the actions they announce
 // wait for them. A notice about a deleted key is not (nothing can repeat it), nor TagsFull
-// (the user has no room for the record; it announces no action).
+// (the user has no room for the record; it announces no action), nor HoldPlaced (sent by the
+// run that places the hold, once: pkg/rotate).
 func (k NoticeKind) KeyRemains() bool {
-	return k != KeyDeleted && k != UnusedKeyDeleted && k != TagsFull
+	return k != KeyDeleted && k != UnusedKeyDeleted && k != TagsFull && k != HoldPlaced
 }
 
 // NoticeRef identifies a notice for de-duplication: one per key and kind.
@@ -249,6 +296,7 @@ const (
 	StatusOK         UserStatus = "ok"         // nothing is due
 	StatusExempt     UserStatus = "exempt"     // tagged exempt: never touched
 	StatusDeferred   UserStatus = "deferred"   // writes were due but maxUsers was reached
+	StatusHeld       UserStatus = "held"       // an operator's hold keeps its keys as they are
 )
 
 // UserPlan is the decision for one user.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/alert"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/metrics"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -80,7 +81,14 @@ type Document struct {
 	Run      workflow.Run             `json:"run"`
 	Totals   workflow.Counts          `json:"totals"`
 	Accounts []workflow.AccountResult `json:"accounts"`
+	// Holds are the operators' holds that hold on the run's day (pkg/hold), every account's;
+	// HoldsProblem says why they could not be read.
+	Holds        []hold.Hold `json:"holds,omitempty"`
+	HoldsProblem string      `json:"holdsProblem,omitempty"`
 }
+
+// HoldAction is the action column of a report.csv row for an active hold.
+const HoldAction = "Hold"
 
 // Handle builds and distributes the run's report.
 func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workflow.Report, error) {
@@ -99,6 +107,14 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 	}
 	for _, res := range doc.Accounts {
 		addCounts(&doc.Totals, res.Counts)
+	}
+	switch book, _, err := (hold.Store{S3: r.S3, Bucket: r.Bucket}).Read(ctx); {
+	case err != nil && workflow.IsRetryable(err):
+		return workflow.Report{}, err
+	case err != nil:
+		doc.HoldsProblem = err.Error()
+	default:
+		doc.Holds = book.Active(run.Now)
 	}
 	out := workflow.Report{RunID: run.RunID, Totals: doc.Totals, Accounts: len(doc.Accounts),
 		JSONKey: workflow.ReportKey(run.RunID, "json"), CSVKey: workflow.ReportKey(run.RunID, "csv")}
@@ -295,7 +311,7 @@ func needsHuman(doc Document) bool {
 	// rotated nothing, which a run that selects no account at all fails for.
 	allExcluded := len(doc.Accounts) > 0 && !slices.ContainsFunc(doc.Accounts, func(a workflow.AccountResult) bool { return a.Status != workflow.AccountExcluded })
 	return doc.Run.Cleanup || failed || allExcluded || t.Failures > 0 || t.NoUsableEmail > 0 || t.Deferred > 0 || t.NotifyFailures > 0 ||
-		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != ""
+		len(atRisk(doc)) > 0 || bounceProblem(doc.Run) != "" || len(doc.Holds) > 0 || doc.HoldsProblem != ""
 }
 
 // bounceProblem says why the run could not learn of bounces from SES's suppression list, as
@@ -379,6 +395,10 @@ func CSV(doc Document) []byte {
 			}
 		}
 	}
+	for _, h := range doc.Holds {
+		_ = w.Write(append([]string{doc.Run.RunID, h.Account, "", "", "", h.User, string(policy.StatusHeld), HoldAction, h.AccessKeyID, "", "true", dry,
+			holdLine(h), "", "", ""}, noUsage...))
+	}
 	w.Flush()
 	return b.Bytes()
 }
@@ -424,6 +444,13 @@ func supportSummary(doc Document, out workflow.Report, bucket string) []string {
 	for _, line := range bounded(atRisk(doc), bucket, out.JSONKey) {
 		summary = append(summary, "At risk: "+line)
 	}
+	var holds []string
+	for _, h := range doc.Holds {
+		holds = append(holds, holdLine(h))
+	}
+	for _, line := range bounded(holds, bucket, out.JSONKey) {
+		summary = append(summary, "Hold: "+line)
+	}
 	return summary
 }
 
@@ -457,9 +484,14 @@ func figures(doc Document, out workflow.Report, bucket string) []string {
 		fmt.Sprintf("Owners not notified (after the retries): %d", t.NotifyFailures),
 		fmt.Sprintf("Owners at risk (an old key used within %d days and deactivated within %d days): %d", policy.AtRiskDays, policy.AtRiskDays, len(atRisk(doc))),
 		usersWithKeys(t),
-		"Full report: s3://"+bucket+"/"+out.JSONKey,
 	)
-	return summary
+	if doc.HoldsProblem != "" {
+		summary = append(summary, "Holds could not be read: "+clip(doc.HoldsProblem, alertLineBytes))
+	}
+	if len(doc.Holds) > 0 {
+		summary = append(summary, fmt.Sprintf("Active holds: %d (no key of these users is deactivated or deleted before the day after the hold, but unused keys)", len(doc.Holds)))
+	}
+	return append(summary, "Full report: s3://"+bucket+"/"+out.JSONKey)
 }
 
 // usersWithKeys is the support summary's count of the organization's IAM users with an active
@@ -474,6 +506,16 @@ func usersWithKeys(t workflow.Counts) string {
 	}
 	return fmt.Sprintf("IAM users with active access keys: %d, by use: %s (report.csv's advice column says what replaces their keys)",
 		total, strings.Join(parts, ", "))
+}
+
+// holdLine says a hold for people: whose, until when, why, placed by which execution when.
+func holdLine(h hold.Hold) string {
+	key := ""
+	if h.AccessKeyID != "" {
+		key = ", key " + h.AccessKeyID
+	}
+	return clip(fmt.Sprintf("%s/%s until %s (%s)%s, placed by execution %s on %s", h.Account, h.User, h.Until, h.Reason, key, h.PlacedBy,
+		h.PlacedAt.UTC().Format(time.DateOnly)), alertLineBytes)
 }
 
 // atRisk names every owner whose old key is at risk (policy.KeyUsage.AtRisk): still used,

@@ -21,6 +21,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/org"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
@@ -78,7 +79,11 @@ type Clients struct {
 // rotator's tag key. Every caller builds the Rotator here (Handler for the Lambda and its
 // test rig, the simulation on its model of AWS), so a field of Rotator is wired once.
 func New(s config.Settings, c Clients, seal *history.Seal, log *slog.Logger) *Rotator {
-	return &Rotator{IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets, AppParams: c.AppParams, GitHub: c.GitHub,
+	var holds *hold.Store
+	if c.S3 != nil {
+		holds = &hold.Store{S3: c.S3, Bucket: s.ReportBucket}
+	}
+	return &Rotator{Holds: holds, IAM: c.IAM, Secrets: c.Secrets, AppSecrets: c.AppSecrets, AppParams: c.AppParams, GitHub: c.GitHub,
 		Scanner: &scan.Scanner{IAM: c.IAM, Reserve: TimeReserve}, Bounces: SESBounces{SES: c.SES},
 		Leases: &lease.Leases{S3: c.S3, Bucket: s.ReportBucket}, Policy: s.Policy, Seal: seal,
 		HandoffPrefix: s.HandoffSecretPrefix, HandoffKMSKeyID: s.HandoffKMSKeyID, Log: log}

@@ -19,6 +19,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
@@ -85,6 +86,8 @@ type Rotator struct {
 	Settle time.Duration
 	Clock  func() time.Time
 	Log    *slog.Logger
+	// Holds is the operators' holds (pkg/hold), read once per run; nil: none.
+	Holds *hold.Store
 }
 
 // DefaultMaxNotifications is MaxNotifications' default. (It once kept an account's
@@ -122,6 +125,9 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 	}
 	e := &execution{Rotator: r, cfg: cfg, run: run, acct: acct, res: &res, pending: map[string][]handoff.Pending{}, confirmed: map[string]bool{}, judgedRead: map[string]judged{},
 		noticeBudget: cmp.Or(r.MaxNotifications, DefaultMaxNotifications)}
+	if err := e.readHolds(ctx); err != nil {
+		return res, nil, err
+	}
 	// Before the member account is read: a run that cannot read it still settles its secrets.
 	e.settleScheduled(ctx, pending)
 	found, err := r.Scanner.Candidates(ctx, cfg, run.Now)
@@ -143,6 +149,11 @@ func (r *Rotator) Process(ctx context.Context, run workflow.Run, acct workflow.A
 			names = append(names, p.UserName)
 		}
 		e.pending[p.UserName] = append(e.pending[p.UserName], p)
+	}
+	for _, name := range e.placedNow() {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
 	}
 	r.Log.InfoContext(ctx, "scanned account", "account", acct.AccountID, "users", found.Users,
 		"candidates", len(names), "source", found.Source, "pendingDeliveries", len(pending))
@@ -230,9 +241,10 @@ type execution struct {
 	confirmed     map[string]bool              // keys whose delivery this run confirmed before reading users
 	res           *workflow.AccountResult
 	notifications []workflow.Notification
-	writers       int // users given writes so far (rule 8)
-	noticeBudget  int // notifications this run may still queue
-	usersLeft     int // users still to process after the current one
+	writers       int                  // users given writes so far (rule 8)
+	noticeBudget  int                  // notifications this run may still queue
+	usersLeft     int                  // users still to process after the current one
+	holds         map[string]hold.Hold // the account's holds that hold today, by user name
 	// rows are the scan's rows by user name, and judgedRead the use of the keys of each user
 	// read in full (advice.go).
 	rows       map[string]scan.ReportUser

@@ -63,7 +63,10 @@ func (ur *userRun) prune() map[string]string {
 	}
 	all := history.ParseNotices(ur.u.Tags.Get(history.NoticesTag))
 	sent := slices.DeleteFunc(slices.Clone(all), func(s history.Sent) bool {
-		return !exists[s.AccessKeyID] || ur.replacedNotice(s.NoticeRef) || history.Superseded(all, s, ur.run.Now)
+		// A release's notice ends its hold early (policy.Hold.Holds) whichever key it named:
+		// it stays while the hold is in force, also once that key is gone.
+		released := s.Kind == policy.HoldReleased && ur.u.Hold != nil
+		return !exists[s.AccessKeyID] && !released || ur.replacedNotice(s.NoticeRef) || history.Superseded(all, s, ur.run.Now)
 	})
 	inactive := history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag))
 	// A key active again (its owner reactivated it) loses its record: if it is deactivated

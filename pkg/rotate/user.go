@@ -16,6 +16,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
@@ -51,6 +52,11 @@ type userRun struct {
 	// use is what the user's keys are used for, as read (pkg/advice): its advice goes with
 	// every notification to the owner.
 	use advice.Use
+	// placed is the hold this run placed on the user (nil: none); heldKey the key its owner is
+	// told is active under it, holdNote what the run did or could not do about it.
+	placed   *hold.Hold
+	heldKey  string
+	holdNote string
 }
 
 // givenUp records why delivery (to the application's secret, or else to the owner's address)
@@ -99,6 +105,10 @@ func (e *execution) user(ctx context.Context, name string) {
 		e.res.Counts.Exempt++
 		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
 			Reason: policy.ExemptReason(u.Tags, e.cfg)})
+		return
+	}
+	if err := ur.applyHold(ctx); err != nil {
+		e.fail(ctx, ur.ur, err)
 		return
 	}
 	var wait *settling
@@ -312,7 +322,13 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 			e.writers++
 		}
 	}
+	if n := ur.holdPlacedNotice(ctx, up); n != nil {
+		up.Notices = append(up.Notices, *n)
+	}
 	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
+	if h, ok := ur.holds[ur.u.UserName]; ok {
+		ur.ur.Hold = strings.TrimSuffix(fmt.Sprintf("held until %s (%s), placed by execution %s; %s", h.Until, h.Reason, h.PlacedBy, ur.holdNote), "; ")
+	}
 	ur.ur.RotationDaysProblem = up.RotationDaysProblem
 	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
 		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
@@ -24,6 +26,29 @@ type ExecutionInput struct {
 	Cleanup bool `json:"cleanup,omitempty"`
 	// AsOf replaces "now" (dry runs only): what would happen on that day.
 	AsOf *time.Time `json:"asOf,omitempty"`
+	// Holds and Releases are the operator's holds placed and ended by this execution (only
+	// those who may start executions can): see pkg/hold.
+	Holds    []HoldRequest    `json:"hold,omitempty"`
+	Releases []ReleaseRequest `json:"release,omitempty"`
+}
+
+// HoldRequest places an operator's hold on one user's keys: through Until (YYYY-MM-DD, at
+// most 2 × noticePeriod days after the run's day) no rule but rule 2 deactivates or deletes
+// them; with Reactivate, the run makes the key AccessKeyID (else the key the rotator
+// deactivated most recently) active again if it is Inactive.
+type HoldRequest struct {
+	Account     string `json:"account"`
+	User        string `json:"user"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	Until       string `json:"until"`
+	Reason      string `json:"reason"`
+	Reactivate  bool   `json:"reactivate,omitempty"`
+}
+
+// ReleaseRequest ends a user's hold before its day.
+type ReleaseRequest struct {
+	Account string `json:"account"`
+	User    string `json:"user"`
 }
 
 // CleanupConfirmation is the value of "confirmCleanup" that a cleanup run which writes
@@ -49,6 +74,18 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 		Cleanup  *bool     `json:"cleanup"`
 		Confirm  *string   `json:"confirmCleanup"`
 		AsOf     *string   `json:"asOf"`
+		Holds    *[]struct {
+			Account     *string `json:"account"`
+			User        *string `json:"user"`
+			AccessKeyID *string `json:"accessKeyId"`
+			Until       *string `json:"until"`
+			Reason      *string `json:"reason"`
+			Reactivate  *bool   `json:"reactivate"`
+		} `json:"hold"`
+		Releases *[]struct {
+			Account *string `json:"account"`
+			User    *string `json:"user"`
+		} `json:"release"`
 	}
 	if len(raw) == 0 || string(raw) == "null" {
 		raw = json.RawMessage("{}")
@@ -94,7 +131,114 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 		}
 		in.AsOf = &t
 	}
+	if doc.Holds == nil && doc.Releases == nil {
+		return in, nil
+	}
+	if in.DryRun || in.Cleanup {
+		field := "hold"
+		if doc.Holds == nil {
+			field = "release"
+		}
+		return in, &InvalidInput{Field: field, Problem: "is not allowed with \"dryRun\" or \"cleanup\": a hold is placed or released by a run that writes"}
+	}
+	seen := map[string]string{}
+	user := func(field string, account, name *string) (string, string, error) {
+		switch {
+		case account == nil:
+			return "", "", &InvalidInput{Field: field + ".account", Problem: "is required: the 12-digit account ID of the user"}
+		case !ValidAccountID(*account):
+			return "", "", &InvalidInput{Field: field + ".account", Problem: fmt.Sprintf("%q is not a 12-digit account ID", *account)}
+		case name == nil:
+			return "", "", &InvalidInput{Field: field + ".user", Problem: "is required: the IAM user's name"}
+		case !iamUserName.MatchString(*name):
+			return "", "", &InvalidInput{Field: field + ".user", Problem: fmt.Sprintf("%q is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)", *name)}
+		case seen[*account+"/"+*name] != "":
+			return "", "", &InvalidInput{Field: field, Problem: fmt.Sprintf("user %s in %s is already named by %s", *name, *account, seen[*account+"/"+*name])}
+		}
+		seen[*account+"/"+*name] = field
+		return *account, *name, nil
+	}
+	if doc.Holds != nil {
+		if len(*doc.Holds) == 0 {
+			return in, &InvalidInput{Field: "hold", Problem: "must list at least one hold; omit it to place none"}
+		}
+		for i, h := range *doc.Holds {
+			f := fmt.Sprintf("hold[%d]", i)
+			account, name, err := user(f, h.Account, h.User)
+			if err != nil {
+				return in, err
+			}
+			req := HoldRequest{Account: account, User: name, Reactivate: h.Reactivate != nil && *h.Reactivate}
+			switch {
+			case h.Until == nil:
+				return in, &InvalidInput{Field: f + ".until", Problem: "is required: the last day of the hold, YYYY-MM-DD"}
+			case !isDay(*h.Until):
+				return in, &InvalidInput{Field: f + ".until", Problem: fmt.Sprintf("%q is not a day such as 2026-12-20", *h.Until)}
+			case h.Reason == nil || strings.TrimSpace(*h.Reason) == "":
+				return in, &InvalidInput{Field: f + ".reason", Problem: "is required: why the keys are held (an incident or ticket), for the owner and the report"}
+			case len(*h.Reason) > 256:
+				return in, &InvalidInput{Field: f + ".reason", Problem: "is longer than 256 characters"}
+			case h.AccessKeyID != nil && !accessKeyIDPattern.MatchString(*h.AccessKeyID):
+				return in, &InvalidInput{Field: f + ".accessKeyId", Problem: fmt.Sprintf("%q is not an access key ID", *h.AccessKeyID)}
+			}
+			req.Until, req.Reason = *h.Until, strings.TrimSpace(*h.Reason)
+			if h.AccessKeyID != nil {
+				req.AccessKeyID = *h.AccessKeyID
+			}
+			in.Holds = append(in.Holds, req)
+		}
+	}
+	if doc.Releases != nil {
+		if len(*doc.Releases) == 0 {
+			return in, &InvalidInput{Field: "release", Problem: "must list at least one user; omit it to release none"}
+		}
+		for i, r := range *doc.Releases {
+			account, name, err := user(fmt.Sprintf("release[%d]", i), r.Account, r.User)
+			if err != nil {
+				return in, err
+			}
+			in.Releases = append(in.Releases, ReleaseRequest{Account: account, User: name})
+		}
+	}
 	return in, nil
+}
+
+var (
+	iamUserName        = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
+)
+
+func isDay(s string) bool {
+	t, err := time.Parse(time.DateOnly, s)
+	return err == nil && t.Format(time.DateOnly) == s
+}
+
+// CheckHolds checks the input's holds against the run's day (now) and the notice period:
+// a hold's last day is today or later, and at most 2 × noticePeriod days ahead, so that no
+// hold keeps a key past its limit for longer than the notice periods its owner is given; and
+// a run over explicit accounts holds and releases only in them.
+func (in ExecutionInput) CheckHolds(now time.Time, noticePeriod int) error {
+	today := now.UTC().Truncate(24 * time.Hour)
+	latest := today.AddDate(0, 0, 2*noticePeriod)
+	for i, h := range in.Holds {
+		f := fmt.Sprintf("hold[%d]", i)
+		until, _ := time.Parse(time.DateOnly, h.Until)
+		switch {
+		case until.Before(today):
+			return &InvalidInput{Field: f + ".until", Problem: fmt.Sprintf("%s is in the past (the run's day is %s)", h.Until, today.Format(time.DateOnly))}
+		case until.After(latest):
+			return &InvalidInput{Field: f + ".until", Problem: fmt.Sprintf("%s is more than 2 × noticePeriod (%d days) after the run's day %s: hold until %s at most, and place a new hold then if needed",
+				h.Until, 2*noticePeriod, today.Format(time.DateOnly), latest.Format(time.DateOnly))}
+		case len(in.Accounts) > 0 && !slices.Contains(in.Accounts, h.Account):
+			return &InvalidInput{Field: f + ".account", Problem: fmt.Sprintf("%s is not among the run's accounts: add it to \"accounts\"", h.Account)}
+		}
+	}
+	for i, r := range in.Releases {
+		if len(in.Accounts) > 0 && !slices.Contains(in.Accounts, r.Account) {
+			return &InvalidInput{Field: fmt.Sprintf("release[%d].account", i), Problem: fmt.Sprintf("%s is not among the run's accounts: add it to \"accounts\"", r.Account)}
+		}
+	}
+	return nil
 }
 
 // Run is the settings of one execution, passed to every step.
@@ -210,6 +354,8 @@ type UserResult struct {
 	// Advice says what could replace the user's long-lived keys (pkg/advice), nil when the
 	// evidence shows no use.
 	Advice *advice.Advice `json:"advice,omitempty"`
+	// Hold describes the operator's hold on the user's keys (pkg/hold), when one holds.
+	Hold string `json:"hold,omitempty"`
 }
 
 // ActionResult is a planned action and whether it was carried out.
@@ -360,6 +506,11 @@ func NotifyFailuresPrefix(runID string) string { return "runs/" + runID + "/noti
 func NotifyFailureKey(runID, accountID, userName string) string {
 	return NotifyFailuresPrefix(runID) + accountID + "/" + userName + ".json"
 }
+
+// HoldsKey is the operators' holds (pkg/hold): ListAccounts writes the holds an execution's
+// input places or releases, ScanAndRotate reads those of its account, CleanupReport lists
+// the active ones.
+const HoldsKey = "holds.json"
 
 // LeasesPrefix holds one lease object per member account (pkg/lease).
 const LeasesPrefix = "leases/"

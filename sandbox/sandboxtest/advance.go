@@ -10,11 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 )
 
@@ -23,7 +25,7 @@ import (
 // key's CreateDate and LastUsedDate (with its service and region), the times the rotator recorded (the pending mark on a
 // user, the sent mark on a hand-off secret) move back by d; the days it recorded (delivered
 // notices, the day a key was first known inactive, the deactivation day a hand-off secret
-// promises) move back by d's whole days, so a d under
+// promises, an operator's hold's last day) move back by d's whole days, so a d under
 // a day keeps them (the run after it is taken as the same UTC day). The credential reports
 // are taken again, as old as the scenario's credentialReportHoursAgo says.
 //
@@ -84,8 +86,46 @@ func (sb *Sandbox) Advance(ctx context.Context, d time.Duration) error {
 	if err := sb.advanceSecrets(ctx, d, days); err != nil {
 		return err
 	}
+	if err := sb.advanceHolds(ctx, d, days); err != nil {
+		return err
+	}
 	if sb.reportHoursAgo != nil {
 		return sandbox.CacheCredentialReports(ctx, sb.URL, *sb.reportHoursAgo)
+	}
+	return nil
+}
+
+// advanceHolds moves back the operators' holds (pkg/hold) in every bucket that keeps them: a
+// hold's last day by d's whole days, when it was placed or released by d.
+func (sb *Sandbox) advanceHolds(ctx context.Context, d time.Duration, days int) error {
+	buckets, err := sb.S3().ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		return fmt.Errorf("advance the holds: list buckets: %w", err)
+	}
+	for _, b := range buckets.Buckets {
+		store := hold.Store{S3: sb.S3(), Bucket: aws.ToString(b.Name)}
+		book, etag, err := store.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("advance the holds: %w", err)
+		}
+		if etag == nil {
+			continue
+		}
+		if _, err := store.Update(ctx, func(b *hold.Book) {
+			for i := range b.Holds {
+				h := &b.Holds[i]
+				if until, err := time.Parse(time.DateOnly, h.Until); err == nil {
+					h.Until = until.AddDate(0, 0, -days).Format(time.DateOnly)
+				}
+				h.PlacedAt = h.PlacedAt.Add(-d)
+				if h.ReleasedAt != nil {
+					at := h.ReleasedAt.Add(-d)
+					h.ReleasedAt = &at
+				}
+			}
+		}); err != nil {
+			return fmt.Errorf("advance the holds of %d users: %w", len(book.Holds), err)
+		}
 	}
 	return nil
 }

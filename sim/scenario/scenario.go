@@ -32,6 +32,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/handoff"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
@@ -232,6 +233,24 @@ func (h *Harness) Scan() []workflow.Notification {
 	return notes
 }
 
+// runID is the ID of the run ScanWith makes next.
+func (h *Harness) runID() string { return "run-" + h.Now.Format("20060102-150405") }
+
+// Hold places the operator's holds (and releases the users) as ListAccounts records them for
+// the run that ScanWith makes next (the execution whose input names them): a hold of user in
+// the harness's account through until (YYYY-MM-DD), reactivating its key.
+func (h *Harness) Hold(holds []workflow.HoldRequest, releases ...workflow.ReleaseRequest) {
+	h.T.Helper()
+	in := workflow.ExecutionInput{Holds: holds, Releases: releases}
+	if err := in.CheckHolds(h.Now, h.Settings().Policy.NoticePeriod); err != nil {
+		h.T.Fatalf("hold input: %v", err)
+	}
+	run := workflow.Run{RunID: h.runID(), Now: h.Now}
+	if _, err := (&hold.Store{S3: h.W.S3(), Bucket: ReportBucket}).Update(context.Background(), func(b *hold.Book) { b.Apply(run, holds, releases) }); err != nil {
+		h.T.Fatalf("record the holds: %v", err)
+	}
+}
+
 // ScanWith runs ScanAndRotate once under ctx (its deadline is the Lambda's).
 func (h *Harness) ScanWith(ctx context.Context) (workflow.AccountResult, []workflow.Notification) {
 	h.T.Helper()
@@ -241,7 +260,7 @@ func (h *Harness) ScanWith(ctx context.Context) (workflow.AccountResult, []workf
 	r.Clock, r.Leases.Clock = h.clock, h.clock
 	r.Scanner.PollInterval = time.Nanosecond
 	r.MaxNotifications = h.MaxNotifications
-	run := workflow.Run{RunID: "run-" + h.Now.Format("20060102-150405"), Now: h.Now}
+	run := workflow.Run{RunID: h.runID(), Now: h.Now}
 	// As ListAccounts checks SES's suppression settings once per execution (NotifyUser sends
 	// through the settings' configuration set, none here: the account's settings govern).
 	problem, err := suppression.Check(ctx, h.W.SES(), h.Settings().SESConfigurationSet)
