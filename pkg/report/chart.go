@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -135,15 +134,13 @@ func trendChart(points []TrendPoint) (*notify.Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &notify.Chart{Name: TrendChartName, PNG: img,
-		Title: fmt.Sprintf("IAM users with active access keys over the last %d runs, oldest left, this run right: %s",
-			len(points), strings.Join(trendSpan(points), " to ")),
-		Table: rows}, nil
-}
-
-func trendSpan(points []TrendPoint) []string {
 	first, last := points[0], points[len(points)-1]
-	return []string{fmt.Sprintf("%d on %s", first.UsersWithKeys, first.Day), fmt.Sprintf("%d on %s", last.UsersWithKeys, last.Day)}
+	title := fmt.Sprintf("IAM users with active access keys over the last %d runs, oldest left, this run right: %d on %s, %d on %s",
+		len(points), first.UsersWithKeys, first.Day, last.UsersWithKeys, last.Day)
+	if len(points) == 1 {
+		title = fmt.Sprintf("IAM users with active access keys: %d on %s (each run adds a bar, up to %d)", last.UsersWithKeys, last.Day, TrendRuns)
+	}
+	return &notify.Chart{Name: TrendChartName, PNG: img, Title: title, Table: rows}, nil
 }
 
 // The charts' file names, which their Content-IDs are made of (cid:key-ages.png).
