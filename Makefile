@@ -181,7 +181,7 @@ DEMO_OUT ?= out/demo
 
 .PHONY: dry-run rerun-account
 demo: STANDIN_RUNS = rm -rf $(DEMO_OUT); bin/keyrotator run --endpoint $$url --out $(DEMO_OUT) --bin build/local; \
-	echo; echo "emails: $(DEMO_OUT)/mail, report: $(DEMO_OUT)/report.csv, logs: $(DEMO_OUT)/logs, history: $(DEMO_OUT)/execution.json"
+	echo; echo "emails: $(DEMO_OUT)/mail (the support email with its charts: $(DEMO_OUT)/mail/*.html), report: $(DEMO_OUT)/report.csv, logs: $(DEMO_OUT)/logs, history: $(DEMO_OUT)/execution.json"
 demo: sandbox-tools runner-tools build-local ## run the whole workflow once on the demo organization (output in out/demo)
 	$(with_demo_standin)
 

@@ -1,10 +1,12 @@
 package lambdas_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -25,6 +27,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/lease"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -160,6 +163,17 @@ func TestDailyRun(t *testing.T) {
 	support := findEmail(emails, "cloud-support@example.com")
 	if support == nil || len(support.Attachments) != 1 || !strings.HasSuffix(support.Attachments[0].Filename, ".csv") {
 		t.Errorf("no support email with the CSV report: %+v", support)
+	}
+	// Its charts: inline PNGs that its HTML shows by cid: (pkg/report's chart tests check the pixels).
+	if support != nil {
+		for _, name := range []string{report.KeyAgesChartName, report.TrendChartName} {
+			if !slices.ContainsFunc(support.Inline, func(a sandboxtest.Attachment) bool {
+				_, err := png.Decode(bytes.NewReader(a.Data))
+				return a.ContentID == name && a.ContentType == "image/png" && err == nil
+			}) || !strings.Contains(support.HTML, `src="cid:`+name+`"`) {
+				t.Errorf("the support email does not show %s inline: inline parts %d", name, len(support.Inline))
+			}
+		}
 	}
 	if !strings.Contains(r.metrics.String(), `"Namespace":"IAMKeyRotator"`) || !strings.Contains(r.metrics.String(), `"KeysCreated":2`) {
 		t.Errorf("no embedded-metric line with the counts: %s", r.metrics.String())

@@ -44,6 +44,18 @@ type SupportReport struct {
 	// Location is where the full report is kept, e.g. "s3://bucket/reports/<run>/report.csv":
 	// the email names it, and says that it is there when CSV is too large to attach.
 	Location string
+	// Charts are pictures of the report, shown in the HTML part inline (cid:Name) each above
+	// its table, and in the text part as the table alone. They stay whatever the attachment.
+	Charts []Chart
+}
+
+// Chart is one picture of the support report: a small PNG, embedded as an inline MIME part
+// whose Content-ID is <Name>, with what it shows and the same numbers as a text table.
+type Chart struct {
+	Name  string // file name and Content-ID, e.g. "key-ages.png"
+	PNG   []byte
+	Title string   // what the chart shows: the HTML's caption and alt text, the text's heading
+	Table []string // its numbers, one row a line, for the text part and under the picture
 }
 
 // Message is one composed email. Raw holds the whole MIME message; for a password email it
@@ -196,7 +208,7 @@ func SupportReportMail(from string, to []string, r SupportReport) (Message, erro
 	if r.Location == "" {
 		return Message{}, fmt.Errorf("compose support-report email for %s: no location of the full report", r.Day)
 	}
-	d := draft{kind: supportReportKind, from: from, to: to, list: r.Summary, view: view{Day: r.Day, Location: r.Location}}
+	d := draft{kind: supportReportKind, from: from, to: to, list: r.Summary, view: view{Day: r.Day, Location: r.Location}, charts: r.Charts}
 	fits := func(m Message, err error) bool { return err != nil || len(m.Raw) <= SupportMessageLimit }
 	name := SupportReportName(r.Day)
 	// A CSV whose base64 alone is over the limit is not worth composing.
@@ -525,6 +537,7 @@ type body struct {
 	Todo     []string
 	Facts    []renderedFact
 	Advice   *advice.Advice
+	Charts   []Chart
 }
 
 type renderedFact struct{ Label, Value string }
@@ -541,6 +554,7 @@ type draft struct {
 	password    secret.Secret
 	attachments []attachment
 	advice      *advice.Advice
+	charts      []Chart
 }
 
 type attachment struct {
@@ -579,7 +593,7 @@ func (d draft) compose() (Message, error) {
 		return fail("%w", err)
 	}
 
-	b := body{List: d.list, Password: d.password, Advice: d.advice}
+	b := body{List: d.list, Password: d.password, Advice: d.advice, Charts: d.charts}
 	var err error
 	if b.Subject, err = render(d.kind.subject, d.view); err != nil {
 		return fail("%w", err)
@@ -611,6 +625,11 @@ func (d draft) compose() (Message, error) {
 	}
 	if err := msg.AddAlternativeHTMLTemplate(htmlLayout, b); err != nil {
 		return fail("HTML body: %w", err)
+	}
+	for _, c := range d.charts {
+		if err := msg.EmbedReader(c.Name, bytes.NewReader(c.PNG), gomail.WithFileContentType(gomail.ContentType("image/png"))); err != nil {
+			return fail("embed %s: %w", c.Name, err)
+		}
 	}
 	for _, at := range d.attachments {
 		if err := msg.AttachReader(at.name, bytes.NewReader(at.data), gomail.WithFileContentType(gomail.ContentType(at.contentType))); err != nil {

@@ -992,6 +992,9 @@ func knownNoticeKind(k NoticeKind) bool {
 	return false
 }
 
+// AgeDays is the age in days the rules give a key created at t, at now (ageDays).
+func AgeDays(t, now time.Time) int { return ageDays(t, now) }
+
 // ageDays counts whole days from t to now; a t after now (clock skew) counts as 0.
 // Ages count UTC calendar days, not 24-hour periods, so that every run of one day decides
 // the same: a key created at 13:35 is not younger at a 13:30 run than at a 13:40 one.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -69,8 +70,8 @@ func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ .
 	}
 	slices.Sort(keys)
 	out := &s3.ListObjectsV2Output{}
-	if len(keys) > f.pageSize {
-		keys = keys[:f.pageSize]
+	if size := cmp.Or(f.pageSize, 1000); len(keys) > size { // S3's page: 1,000 keys
+		keys = keys[:size]
 		out.IsTruncated = aws.Bool(true)
 		out.NextContinuationToken = aws.String(keys[len(keys)-1])
 	}

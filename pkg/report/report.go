@@ -143,12 +143,14 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 			return out, err
 		}
 	}
+	// Every run adds its point to the trend of users with keys, emailed or not.
+	points := r.trend(ctx, doc)
 	// A support email that SES refuses (the outage that failed the notifications, say) does
 	// not fail the run: the report is written and the alert says so. A retryable send
 	// error is returned, for the state machine to retry.
 	var emailErr error
 	if needsHuman(doc) {
-		switch err := r.emailSupport(ctx, doc, out, table); {
+		switch err := r.emailSupport(ctx, doc, out, table, points); {
 		case err == nil:
 			out.SupportEmailed = true
 		case workflow.IsRetryable(err):
@@ -296,6 +298,17 @@ func addCounts(t *workflow.Counts, c workflow.Counts) {
 		}
 		t.UsersWithKeys[use] += n
 	}
+	// Every account's run has the same limit; KeyAges of an earlier version's result are nil.
+	t.KeyAgeLimit = max(t.KeyAgeLimit, c.KeyAgeLimit)
+	for i, n := range c.KeyAges {
+		if i >= workflow.KeyAgeBuckets {
+			break
+		}
+		if t.KeyAges == nil {
+			t.KeyAges = make([]int, workflow.KeyAgeBuckets)
+		}
+		t.KeyAges[i] += n
+	}
 }
 
 // needsHuman: the support team hears of cleanup runs, failures, users nobody can be told
@@ -420,15 +433,33 @@ func usageColumns(k *policy.KeyUsage) []string {
 	return []string{used, k.Service, k.Region, replacementUsed, k.DeactivateOn, strconv.FormatBool(k.AtRisk)}
 }
 
-func (r *Handler) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte) error {
+func (r *Handler) emailSupport(ctx context.Context, doc Document, out workflow.Report, table []byte, points []TrendPoint) error {
 	m, err := notify.SupportReportMail(r.From, []string{r.SupportEmail}, notify.SupportReport{
 		Day: doc.Run.Now.UTC().Format(time.DateOnly), Summary: supportSummary(doc, out, r.Bucket), CSV: table,
-		Location: "s3://" + r.Bucket + "/" + out.CSVKey})
+		Location: "s3://" + r.Bucket + "/" + out.CSVKey, Charts: r.charts(ctx, doc, points)})
 	if err != nil {
 		return err
 	}
 	_, err = r.Sender.At(doc.Run.SendRate).Send(ctx, m)
 	return err
+}
+
+// charts are the support email's pictures: the key ages, and the trend of users with keys.
+// A chart that cannot be drawn is logged and left out: the email goes without it.
+func (r *Handler) charts(ctx context.Context, doc Document, points []TrendPoint) []notify.Chart {
+	var out []notify.Chart
+	ages, err := keyAgeChart(doc.Totals)
+	if err == nil && ages != nil {
+		out = append(out, *ages)
+	}
+	trend, err2 := trendChart(points)
+	if err2 == nil && trend != nil {
+		out = append(out, *trend)
+	}
+	if err := errors.Join(err, err2); err != nil {
+		r.Log.WarnContext(ctx, "chart left out of the support email", "error", err.Error())
+	}
+	return out
 }
 
 // supportSummary is the support email's list: the run's figures, then the failed accounts

@@ -178,7 +178,7 @@ func randomString(rnd *rand.Rand, alphabet string, n int) string {
 }
 
 // readMail reads a raw MIME message: its text/plain body and its attachments by file name,
-// decoded.
+// decoded (not its inline parts).
 func readMail(t *testing.T, raw []byte) (text string, attachments map[string][]byte) {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
@@ -212,7 +212,8 @@ func readMail(t *testing.T, raw []byte) (text string, attachments map[string][]b
 		if err != nil {
 			t.Fatalf("read %s part: %v", mediaType, err)
 		}
-		if _, dp, err := mime.ParseMediaType(disposition); err == nil && dp["filename"] != "" {
+		// An inline part (a chart the HTML shows) is no attachment.
+		if d, dp, err := mime.ParseMediaType(disposition); err == nil && d == "attachment" && dp["filename"] != "" {
 			attachments[dp["filename"]] = data
 		} else if mediaType == "text/plain" {
 			text = string(data)

@@ -2,26 +2,34 @@ package rotate
 
 import (
 	"maps"
-	"slices"
+	"time"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/scan"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // judged is what the evidence shows of one user's keys: their use (advice.Classify), and
-// whether one of them is active.
+// when its active keys were created.
 type judged struct {
-	use    advice.Use
-	active bool
+	use     advice.Use
+	active  bool
+	created []time.Time // of the active keys
 }
 
 // judge classifies keys, read with the given KeyDelivery tag value ("" when unread) and
 // console password.
 func judge(delivery string, console bool, keys []policy.Key, usage []policy.Usage) judged {
-	return judged{use: advice.Classify(advice.Evidence{Delivery: delivery, Console: console, Keys: usage}),
-		active: slices.ContainsFunc(keys, func(k policy.Key) bool { return k.Status == policy.Active })}
+	j := judged{use: advice.Classify(advice.Evidence{Delivery: delivery, Console: console, Keys: usage})}
+	for _, k := range keys {
+		if k.Status == policy.Active {
+			j.active = true
+			j.created = append(j.created, k.CreateDate)
+		}
+	}
+	return j
 }
 
 // judgeRead classifies a user read in full: its fresh keys and KeyDelivery tag, and its
@@ -37,8 +45,9 @@ func (e *execution) judgeRead(u policy.User) advice.Use {
 }
 
 // advise gives each user of the result the advice for its use, and counts the account's users
-// with an active key by use (workflow.Counts.UsersWithKeys): a user read in full by its fresh
-// read, any other by its credential report (or listing) row, whose tags the run did not read.
+// with an active key by use (workflow.Counts.UsersWithKeys) and its active keys by age
+// (Counts.KeyAges): a user read in full by its fresh read, any other by its credential report
+// (or listing) row, whose tags the run did not read.
 func (e *execution) advise() {
 	all := maps.Clone(e.judgedRead)
 	for name, row := range e.rows {
@@ -50,12 +59,17 @@ func (e *execution) advise() {
 	for _, use := range advice.Uses {
 		counts[use] = 0
 	}
+	ages := make([]int, workflow.KeyAgeBuckets)
 	for _, j := range all {
 		if j.active {
 			counts[j.use]++
 		}
+		for _, t := range j.created {
+			ages[workflow.KeyAgeBucket(policy.AgeDays(t, e.run.Now))]++
+		}
 	}
 	e.res.Counts.UsersWithKeys = counts
+	e.res.Counts.KeyAges, e.res.Counts.KeyAgeLimit = ages, e.cfg.LimitDays
 	for i := range e.res.Users {
 		if j, ok := all[e.res.Users[i].UserName]; ok {
 			e.res.Users[i].Advice = advice.For(j.use)

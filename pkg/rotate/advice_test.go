@@ -1,6 +1,7 @@
 package rotate_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
@@ -78,4 +81,26 @@ func equalCounts(a, b map[advice.Use]int) bool {
 		}
 	}
 	return true
+}
+
+// TestActiveKeysAreCountedByAgeBucket: the account's active keys are counted by 10-day age
+// bucket (workflow.Counts.KeyAges, the support email's chart), those of users not read in full
+// by their credential report rows; an inactive key is not counted; the run's limit goes along.
+func TestActiveKeysAreCountedByAgeBucket(t *testing.T) {
+	h := scenario.New(t)
+	h.User("due", nil, 85)       // read in full
+	h.User("steady", nil, 10)    // a row alone
+	h.User("people", nil, 20, 5) // two active keys
+	h.User("ancient", nil, 4000) // the last bucket
+	scenario.Must(h.W.CreateUser(scenario.Account, "retired", nil))
+	_, _, err := h.W.AddKey(scenario.Account, "retired", h.Now.AddDate(0, 0, -3), types.StatusTypeInactive)
+	scenario.Must(err)
+	h.Now = h.Now.Add(time.Minute)
+	res, notes := h.ScanWith(t.Context())
+	h.Notify(notes)
+	want := make([]int, workflow.KeyAgeBuckets)
+	want[0], want[1], want[2], want[8], want[workflow.KeyAgeBuckets-1] = 1, 1, 1, 1, 1
+	if got := res.Counts.KeyAges; !slices.Equal(got, want) || res.Counts.KeyAgeLimit != policy.DefaultLimitDays {
+		t.Errorf("key ages %v, limit %d; want %v, %d", got, res.Counts.KeyAgeLimit, want, policy.DefaultLimitDays)
+	}
 }

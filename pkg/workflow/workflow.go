@@ -334,7 +334,24 @@ type Counts struct {
 	// KeyDelivery tag, any other by its credential report row (its tags unread). Users the
 	// run did not scan at all (the listing's time budget) are not counted.
 	UsersWithKeys map[advice.Use]int `json:"usersWithKeys,omitempty"`
+	// KeyAges counts the account's active access keys by age, as the run read them (the
+	// users' fresh reads, any other's credential report row): KeyAges[i] the keys of
+	// KeyAgeBucketDays*i to KeyAgeBucketDays*(i+1)-1 days, the last bucket every older key,
+	// so that the counts are of a fixed size whatever the keys. The support email's chart.
+	KeyAges []int `json:"keyAges,omitempty"`
+	// KeyAgeLimit is the run's limitDays (policy.Config.LimitDays), which KeyAges' chart marks.
+	KeyAgeLimit int `json:"keyAgeLimit,omitempty"`
 }
+
+// KeyAgeBucketDays and KeyAgeBuckets shape Counts.KeyAges: 37 buckets of 10 days, the last
+// every key 360 days old or older.
+const (
+	KeyAgeBucketDays = 10
+	KeyAgeBuckets    = 37
+)
+
+// KeyAgeBucket is the bucket of Counts.KeyAges of a key ageDays old.
+func KeyAgeBucket(ageDays int) int { return min(max(ageDays, 0)/KeyAgeBucketDays, KeyAgeBuckets-1) }
 
 // UserResult is what happened to one user: the plan's actions with the outcome of each.
 type UserResult struct {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/sandbox/sandboxtest"
 )
 
 // readReport reads reports/<run>/report.{json,csv} when CleanupReport wrote them.
@@ -60,8 +62,10 @@ func (e *Execution) readReport(ctx context.Context, cfg aws.Config) error {
 }
 
 // Write stores the execution in dir: execution.json (status, output, event log),
-// mail/NNN-<to>.eml (each email, in order, NNN of at least 3 digits; mode 0600: the password emails), report.json and report.csv (when written) and
-// logs/<function>.log.
+// mail/NNN-<to>.eml (each email, in order, NNN of at least 3 digits; mode 0600: the password emails),
+// beside an email with inline pictures (the support email's charts) each picture as
+// mail/NNN-<to>-<name> and its HTML as mail/NNN-<to>.html showing them (open it in a browser),
+// report.json and report.csv (when written) and logs/<function>.log.
 func (e *Execution) Write(dir string) error {
 	// The emails hold the zip passwords: only their owner may read them.
 	for sub, mode := range map[string]os.FileMode{"mail": 0o700, "logs": 0o755} {
@@ -82,8 +86,11 @@ func (e *Execution) Write(dir string) error {
 		if len(m.Destinations) > 0 {
 			to = fileSafe.ReplaceAllString(m.Destinations[0], "_")
 		}
-		name := filepath.Join(dir, "mail", fmt.Sprintf("%0*d-%s.eml", width, i+1, to))
-		if err := os.WriteFile(name, []byte(m.Raw), 0o600); err != nil {
+		base := filepath.Join(dir, "mail", fmt.Sprintf("%0*d-%s", width, i+1, to))
+		if err := os.WriteFile(base+".eml", []byte(m.Raw), 0o600); err != nil {
+			return fmt.Errorf("write the run's output: %w", err)
+		}
+		if err := writeInline(base, m.Raw); err != nil {
 			return fmt.Errorf("write the run's output: %w", err)
 		}
 	}
@@ -105,6 +112,24 @@ func (e *Execution) Write(dir string) error {
 }
 
 var fileSafe = regexp.MustCompile(`[^A-Za-z0-9@._-]`)
+
+// writeInline writes the inline pictures of an email as base-<name>, and its HTML, their
+// cid: references made file names, as base.html; nothing for an email without any.
+func writeInline(base, raw string) error {
+	e, err := sandboxtest.ParseEmail(raw)
+	if err != nil || len(e.Inline) == 0 {
+		return nil // a message the runner cannot parse is still in the .eml
+	}
+	html := e.HTML
+	for _, p := range e.Inline {
+		file := filepath.Base(base) + "-" + fileSafe.ReplaceAllString(cmp.Or(p.Filename, p.ContentID), "_")
+		if err := os.WriteFile(filepath.Join(filepath.Dir(base), file), p.Data, 0o600); err != nil {
+			return err
+		}
+		html = strings.ReplaceAll(html, "cid:"+p.ContentID, file)
+	}
+	return os.WriteFile(base+".html", []byte(html), 0o600)
+}
 
 // Summary prints the run's outcome: the status, and per account what the report says.
 func (e *Execution) Summary(w io.Writer) {

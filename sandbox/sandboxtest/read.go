@@ -110,6 +110,9 @@ type Email struct {
 	// HTML is the first text/html part, decoded.
 	HTML        string
 	Attachments []Attachment
+	// Inline are the parts the HTML shows (Content-Disposition inline with a Content-ID, shown by cid:ContentID):
+	// the support email's charts. They are not in Attachments.
+	Inline []Attachment
 	// Sent is when SES received it (the stand-in stamps each raw message it accepts).
 	Sent time.Time
 }
@@ -119,6 +122,7 @@ type Attachment struct {
 	Filename    string
 	ContentType string
 	Data        []byte
+	ContentID   string // without its angle brackets; set on an inline part
 }
 
 // rawMessage and simpleMessage are the attributes of SES's messages read here, as moto
@@ -229,10 +233,10 @@ func walkPart(e *Email, h partHeader, body io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("decode %s part: %w", mediaType, err)
 	}
-	filename := ""
+	filename, inline := "", false
 	if disp := h.get("Content-Disposition"); disp != "" {
-		if _, dp, err := mime.ParseMediaType(disp); err == nil {
-			filename = dp["filename"]
+		if d, dp, err := mime.ParseMediaType(disp); err == nil {
+			filename, inline = dp["filename"], d == "inline"
 		}
 	}
 	if filename == "" {
@@ -243,6 +247,9 @@ func walkPart(e *Email, h partHeader, body io.Reader) error {
 		e.Text = string(data)
 	case filename == "" && mediaType == "text/html" && e.HTML == "":
 		e.HTML = string(data)
+	case inline && h.get("Content-Id") != "":
+		e.Inline = append(e.Inline, Attachment{Filename: filename, ContentType: mediaType, Data: data,
+			ContentID: strings.Trim(strings.TrimSpace(h.get("Content-Id")), "<>")})
 	default:
 		e.Attachments = append(e.Attachments, Attachment{Filename: filename, ContentType: mediaType, Data: data})
 	}
