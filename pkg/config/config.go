@@ -39,6 +39,7 @@ const (
 	FailureTopicARN     = "FAILURE_TOPIC_ARN"
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
+	SecurityHubFindings = "SECURITY_HUB_FINDINGS"
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
 )
@@ -153,6 +154,9 @@ type Settings struct {
 	// its account's exclusion tag (organizations:ListTagsForResource only); empty: with the
 	// function's own credentials.
 	TagReaderRoleARN string
+	// SecurityHubFindings: CleanupReport imports a Security Hub finding for every user whose
+	// keys the rotator cannot rotate, in the rotator account (pkg/report's findings).
+	SecurityHubFindings bool
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for

@@ -98,7 +98,7 @@ func (e *execution) user(ctx context.Context, name string) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
 		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
-			Reason: policy.ExemptReason(u.Tags, e.cfg)})
+			Reason: policy.ExemptReason(u.Tags, e.cfg), OldestKeyAgeDays: policy.PlanUser(u, e.cfg, e.run.Now).OldestKeyAgeDays})
 		return
 	}
 	var wait *settling
@@ -313,7 +313,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 		}
 	}
 	ur.ur.Status, ur.ur.Reason, ur.ur.EmailProblem, ur.ur.Notices, ur.ur.Keys = up.Status, up.Reason, up.EmailProblem, up.Notices, up.Keys
-	ur.ur.RotationDaysProblem = up.RotationDaysProblem
+	ur.ur.RotationDaysProblem, ur.ur.OldestKeyAgeDays = up.RotationDaysProblem, up.OldestKeyAgeDays
 	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
 		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
 	}

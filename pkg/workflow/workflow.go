@@ -210,6 +210,9 @@ type UserResult struct {
 	// Advice says what could replace the user's long-lived keys (pkg/advice), nil when the
 	// evidence shows no use.
 	Advice *advice.Advice `json:"advice,omitempty"`
+	// OldestKeyAgeDays is the age of the user's oldest key (policy.UserPlan), set for a
+	// planned or exempt user: the Security Hub finding of an exempt user past the limit.
+	OldestKeyAgeDays int `json:"oldestKeyAgeDays,omitempty"`
 }
 
 // ActionResult is a planned action and whether it was carried out.
