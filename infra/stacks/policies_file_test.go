@@ -24,8 +24,9 @@ var policiesFile = filepath.Join("..", "..", "sandbox", "permissions", iampolici
 // The local stand-in runs each Lambda under the policy synthesized here, and the member and
 // management roles under theirs: the file it reads must be what the app synthesizes now.
 func TestPoliciesFile(t *testing.T) {
-	// Every grant a setting adds is in the file: the e2e suite runs with OU exclusions too.
-	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111"}
+	// Every grant a setting adds is in the file: the e2e suite runs with OU exclusions and
+	// Security Hub findings too.
+	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111", "securityHubFindings": "true"}
 	got, err := synthesizedPolicies(t, build(t, withOUs), testConfig(t, withOUs))
 	if err != nil {
 		t.Fatal(err)

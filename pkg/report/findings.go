@@ -36,7 +36,7 @@ type SecurityHubAPI interface {
 
 // FindingsKey is the report-bucket object that keeps the open findings between runs (and
 // since when a user's rotation fails), so that a run knows which findings to archive.
-const FindingsKey = "findings.json"
+const FindingsKey = workflow.FindingsKey
 
 const (
 	// findingsSchema is the ASFF version.

@@ -370,6 +370,10 @@ const SendSlotsPrefix = "send-slots/"
 // organization never comes before one real run went right.
 const CanaryKey = "canary.json"
 
+// FindingsKey is the report-bucket object in which CleanupReport keeps the open Security Hub
+// findings between runs (pkg/report findings.go), with the setting securityHubFindings.
+const FindingsKey = "findings.json"
+
 // Canary is CanaryKey's content.
 type Canary struct {
 	RunID    string    `json:"runId"`

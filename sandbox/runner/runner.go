@@ -63,6 +63,8 @@ type Settings struct {
 	SESMaxSendRate int
 	// AccountConcurrency and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2).
 	AccountConcurrency, NotifyConcurrency int
+	// SecurityHubFindings: CleanupReport imports Security Hub findings (securityHubFindings).
+	SecurityHubFindings bool
 }
 
 // SettingsFrom takes the settings a seeded stand-in serves (GET /keyrotator/settings); the
@@ -622,6 +624,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		SESConfigurationSet: res.ConfigurationSet,
 		TagKeySecretARN:     res.TagKeySecretARN,
 		TagReaderRoleARN:    res.TagReaderRoleARN,
+		SecurityHubFindings: s.SecurityHubFindings,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])
