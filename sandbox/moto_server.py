@@ -123,6 +123,10 @@ moto's two lookups that took time in proportion to the number of accounts on eve
 (a service backend of an account, and the account of an access key) are made constant
 (find_accounts_in_constant_time): at 3,000 accounts they made a run's time grow with the
 square of the organization.
+Security Hub's BatchImportFindings takes findings as AWS does (securityhub_imports_as_aws;
+moto: any finding with a resource, in any account, Security Hub enabled or not): only with
+Security Hub enabled, 1 to 100 findings a request, each with every required attribute, of
+the caller's account and under its default product, else that finding fails alone.
 On start it prints one line, "listening http://127.0.0.1:PORT", to stdout; it stops
 cleanly on SIGINT or SIGTERM. MOTO_ACCOUNT_ID is removed from the environment: with
 it set, STS AssumeRole could not switch accounts.
@@ -722,6 +726,62 @@ def iam_user_tags_as_aws():
 
     IAMBackend.tag_user = tag_user
     IAMBackend.untag_user = untag_user
+
+
+# The top-level attributes BatchImportFindings requires of every finding (AwsSecurityFinding,
+# Security Hub API reference), and those of each resource.
+FINDING_REQUIRED = ("AwsAccountId", "CreatedAt", "Description", "GeneratorId", "Id", "ProductArn",
+                    "Resources", "SchemaVersion", "Title", "UpdatedAt")
+FINDINGS_PER_IMPORT = 100
+
+
+def securityhub_imports_as_aws():
+    """Import findings as Security Hub does (moto takes any finding with a resource, in any
+    account, subscribed or not): the account must have Security Hub enabled
+    (InvalidAccessException); a request holds 1 to 100 findings (InvalidInputException); a
+    finding lacking a required attribute, of another account than the caller's, or under
+    another product than the caller's default one
+    (arn:<partition>:securityhub:<region>:<account>:product/<account>/default) fails alone
+    (FailedFindings, InvalidInput); a finding provider cannot set Workflow on an existing
+    finding (ignored, as AWS ignores it)."""
+    from moto.securityhub.exceptions import InvalidInputException, SecurityHubClientError
+    from moto.securityhub.models import Finding, SecurityHubBackend
+
+    def batch_import_findings(self, findings):
+        if not self.enabled:
+            raise SecurityHubClientError("InvalidAccessException", "Account is not subscribed to AWS Security Hub")
+        if not 1 <= len(findings) <= FINDINGS_PER_IMPORT:
+            raise InvalidInputException(op="BatchImportFindings",
+                                        msg=f"Findings must hold 1 to {FINDINGS_PER_IMPORT} findings")
+        failed = []
+        succeeded = 0
+        for data in findings:
+            missing = [name for name in FINDING_REQUIRED if not data.get(name)]
+            missing += [f"Resources[{i}].{name}" for i, r in enumerate(data.get("Resources") or [])
+                        for name in ("Id", "Type") if not r.get(name)]
+            product = data.get("ProductArn", "")
+            problem = ""
+            if missing:
+                problem = "missing " + ", ".join(missing)
+            elif data["AwsAccountId"] != self.account_id:
+                problem = f"AwsAccountId {data['AwsAccountId']} is not the caller's account {self.account_id}"
+            elif not product.endswith(f":securityhub:{self.region_name}:{self.account_id}:product/{self.account_id}/default"):
+                problem = f"ProductArn {product} is not the caller's default product"
+            elif data["SchemaVersion"] != "2018-10-08":
+                problem = f"SchemaVersion {data['SchemaVersion']}"
+            if problem:
+                failed.append({"Id": data.get("Id", ""), "ErrorCode": "InvalidInput", "ErrorMessage": problem})
+                continue
+            existing = next((f for f in self.findings if f.id == data["Id"]), None)
+            if existing:
+                update = {k: v for k, v in data.items() if k != "Workflow"}
+                existing.data.update(update)
+            else:
+                self.findings.append(Finding(data["Id"], data))
+            succeeded += 1
+        return len(failed), succeeded, failed
+
+    SecurityHubBackend.batch_import_findings = batch_import_findings
 
 
 def answer_with_state_only():
@@ -1333,6 +1393,7 @@ def main(argv=None):
     patch_ses_sandbox()
     limit_sesv2_message_size()
     patch_sesv2_configuration_set()
+    securityhub_imports_as_aws()
     server = StandInServer(args.port)
     try:
         server.start()

@@ -196,6 +196,14 @@ func (s *RotatorStack) grantFunctions(cfg Config, configSet awsses.Configuration
 	report.Role.AddToPrincipalPolicy(sendSlots)
 	report.Role.AddToPrincipalPolicy(allow([]string{"sns:Publish"}, s.FailureTopic.TopicArn()))
 	grantKeyUse(s.TopicKey, "PublishFailuresByCleanupReport", report.Role, nil, "kms:GenerateDataKey", "kms:Decrypt")
+	if cfg.SecurityHubFindings {
+		// The findings of users whose keys cannot be rotated (pkg/report findings.go): imported
+		// under the account's default product, and the open ones kept in one object between runs.
+		product := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("securityhub"), Resource: jsii.String("product"),
+			ResourceName: jsii.String(*stack.Account() + "/default"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+		report.Role.AddToPrincipalPolicy(allow([]string{"securityhub:BatchImportFindings"}, product))
+		report.Role.AddToPrincipalPolicy(allow([]string{"s3:GetObject", "s3:PutObject"}, s.ReportBucket.ArnForObjects(jsii.String(workflow.FindingsKey))))
+	}
 	suppressNag(report.Role, suppression{
 		rule:   "AwsSolutions-IAM5",
 		reason: "CleanupReport reads the run's per-account results under runs/ and writes the report under reports/; object keys are named per run",

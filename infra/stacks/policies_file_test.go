@@ -25,8 +25,8 @@ var policiesFile = filepath.Join("..", "..", "sandbox", "permissions", iampolici
 // management roles under theirs: the file it reads must be what the app synthesizes now.
 func TestPoliciesFile(t *testing.T) {
 	// Every grant a setting adds is in the file: the e2e suite runs with OU exclusions and
-	// GitHub delivery too.
-	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111",
+	// GitHub delivery and Security Hub findings too.
+	withOUs := map[string]any{"excludeOus": "ou-abcd-11111111", "securityHubFindings": "true",
 		"githubAppSecretArn": "arn:aws:secretsmanager:us-east-1:222222222222:secret:iam-access-key-rotator/github-app-AbCdEf", "allowedGitHubOwners": "example-org"}
 	got, err := synthesizedPolicies(t, build(t, withOUs), testConfig(t, withOUs))
 	if err != nil {

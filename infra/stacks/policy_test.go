@@ -324,3 +324,39 @@ func TestGitHubAppSecretIsReadByScanAndNotifyOnly(t *testing.T) {
 		t.Errorf("cdk-nag: %s", e)
 	}
 }
+
+// TestSecurityHubFindingsGrant: with securityHubFindings, CleanupReport may import findings
+// under the rotator account's default product only (no wildcard) and read and write the one
+// object that keeps the open findings, and gets the setting; without it, neither. The stack
+// stays cdk-nag clean either way.
+func TestSecurityHubFindingsGrant(t *testing.T) {
+	const product = "arn:aws:securityhub:<AWS::Region>:222222222222:product/222222222222/default"
+	b := build(t, map[string]any{"securityHubFindings": "true"})
+	got := rolePermissions(t, b.templates[RotatorStackID], "CleanupReportRole")
+	if !reflect.DeepEqual(got["securityhub:BatchImportFindings"], []string{product}) {
+		t.Errorf("securityhub:BatchImportFindings on %v, want %s", got["securityhub:BatchImportFindings"], product)
+	}
+	for action, on := range got {
+		if strings.HasPrefix(action, "securityhub:") && action != "securityhub:BatchImportFindings" {
+			t.Errorf("CleanupReport may also %s on %v", action, on)
+		}
+	}
+	for _, action := range []string{"s3:GetObject", "s3:PutObject"} {
+		if !slices.Contains(got[action], "<ReportBucket.Arn>/findings.json") {
+			t.Errorf("%s on %v, want also <ReportBucket.Arn>/findings.json", action, got[action])
+		}
+	}
+	for id, r := range resources(b.templates[RotatorStackID], "AWS::Lambda::Function") {
+		vars := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if strings.HasPrefix(id, "CleanupReportFunction") && resolve(vars["SECURITY_HUB_FINDINGS"]) != "true" {
+			t.Errorf("%s: SECURITY_HUB_FINDINGS = %v, want true", id, vars["SECURITY_HUB_FINDINGS"])
+		}
+	}
+	errs, warnings := nagFindings(b.stacks.Rotator.Stack)
+	for _, e := range append(errs, warnings...) {
+		t.Errorf("cdk-nag with securityHubFindings: %s", e)
+	}
+	if def := rolePermissions(t, defaultApp(t).templates[RotatorStackID], "CleanupReportRole"); def["securityhub:BatchImportFindings"] != nil {
+		t.Errorf("without the setting CleanupReport may still import findings: %v", def["securityhub:BatchImportFindings"])
+	}
+}

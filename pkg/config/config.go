@@ -40,6 +40,7 @@ const (
 	Partition           = "PARTITION"
 	SESMaxSendRate      = "SES_MAX_SEND_RATE"
 	SummaryToTopic      = "SUMMARY_TO_TOPIC"
+	SecurityHubFindings = "SECURITY_HUB_FINDINGS"
 	TagKeySecretARN     = "TAG_KEY_SECRET_ARN"
 	TagReaderRoleARN    = "TAG_READER_ROLE_ARN"
 	GitHubAppSecretARN  = "GITHUB_APP_SECRET_ARN"
@@ -165,6 +166,9 @@ type Settings struct {
 	// AllowedGitHubOwners are the GitHub organizations and users whose repositories may
 	// receive keys (required with GitHubAppSecretARN).
 	AllowedGitHubOwners []string
+	// SecurityHubFindings: CleanupReport imports a Security Hub finding for every user whose
+	// keys the rotator cannot rotate, in the rotator account (pkg/report's findings).
+	SecurityHubFindings bool
 }
 
 // ExcludeTag is ExcludeAccountTag as its tag key and value, both empty for

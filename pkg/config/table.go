@@ -154,11 +154,11 @@ var Table = []Setting{
 			"or anyone who can tag a user could send its next key to a repository of their own",
 		field: func(d *Deployment) any { return &d.AllowedGitHubOwners }},
 	{Key: "limitDays", Example: "60", Variable: LimitDays, Default: strconv.Itoa(policy.DefaultLimitDays), Form: Integer(2, policy.MaxLimitDays),
-		Readers: []string{scanAndRotate},
+		Readers: []string{scanAndRotate, cleanupReport},
 		Meaning: "maximum key age L: new key at L−N, deactivation at L, deletion at L+N, unused keys deleted at L",
 		field:   func(d *Deployment) any { return &d.Policy.LimitDays }},
 	{Key: "noticePeriod", Example: "7", Variable: NoticePeriod, Default: strconv.Itoa(policy.DefaultNoticePeriod), Form: Integer(1, 365),
-		Readers: []string{scanAndRotate},
+		Readers: []string{scanAndRotate, cleanupReport},
 		Meaning: "N, the days of notice before each step",
 		field:   func(d *Deployment) any { return &d.Policy.NoticePeriod }},
 	{Key: "maxUsers", Example: "50", Variable: MaxUsers, Default: strconv.Itoa(policy.DefaultMaxUsers), Form: Integer(1, policy.MaxMaxUsers),
@@ -217,6 +217,12 @@ var Table = []Setting{
 	{Key: "cleanupOnce", Example: "true", Default: "false", Form: Boolean,
 		Meaning: "first deploy only: the schedule starts the one-time cleanup run, which waits for a canary run to go right ([operations](operations.md#execution-input))",
 		field:   func(d *Deployment) any { return &d.CleanupOnce }},
+
+	{Key: "securityHubFindings", Example: "true", Variable: SecurityHubFindings, Default: "false", Form: Boolean,
+		Readers: []string{cleanupReport},
+		Meaning: "CleanupReport imports a Security Hub finding, in the rotator account, for every user whose keys the rotator cannot rotate, " +
+			"and archives it when that ends ([operations](operations.md#security-hub-findings)); Security Hub must be enabled there",
+		field: func(d *Deployment) any { return &d.SecurityHubFindings }},
 
 	// Set by the stack from the resources it creates.
 	{Variable: ManagementRoleARN, Example: "arn:aws:iam::999988887777:role/iam-access-key-rotator-management", DefaultDoc: "the stack's role in `managementAccountId`", Form: arn("an IAM role ARN"),

@@ -71,7 +71,11 @@ type Handler struct {
 	TopicARN     string
 	// SummaryToTopic: every run's summary goes to the topic too (config summaryToTopic).
 	SummaryToTopic bool
-	Log            *slog.Logger
+	// SecurityHub, when set (setting securityHubFindings), receives the findings of the users
+	// whose keys the rotator cannot rotate (findings.go), as Findings says.
+	SecurityHub SecurityHubAPI
+	Findings    FindingsConfig
+	Log         *slog.Logger
 	// Metrics receives the embedded-metric-format line (the Lambda's stdout).
 	Metrics io.Writer
 }
@@ -142,6 +146,13 @@ func (r *Handler) Handle(ctx context.Context, req workflow.ReportRequest) (workf
 		if err := r.put(ctx, workflow.CanaryKey, "application/json", c); err != nil {
 			return out, err
 		}
+	}
+	// Findings that do not reach Security Hub do not fail the run: the next run imports them
+	// again (the state keeps an archive that failed).
+	if plan, err := r.findings(ctx, doc); err != nil {
+		r.Log.ErrorContext(ctx, "Security Hub findings", "runId", run.RunID, "error", err)
+	} else if r.SecurityHub != nil {
+		r.Log.InfoContext(ctx, "Security Hub findings imported", "runId", run.RunID, "active", plan.Active, "archived", plan.Archived)
 	}
 	// Every run adds its point to the trend of users with keys, emailed or not.
 	points := r.trend(ctx, doc)

@@ -104,7 +104,7 @@ func (e *execution) user(ctx context.Context, name string) {
 		// Rule 1 comes first: no write of any kind, whatever other tags the user carries.
 		e.res.Counts.Exempt++
 		e.res.Users = append(e.res.Users, workflow.UserResult{UserName: name, Status: policy.StatusExempt,
-			Reason: policy.ExemptReason(u.Tags, e.cfg)})
+			Reason: policy.ExemptReason(u.Tags, e.cfg), OldestKeyAgeDays: policy.PlanUser(u, e.cfg, e.run.Now).OldestKeyAgeDays})
 		return
 	}
 	if err := ur.applyHold(ctx); err != nil {
@@ -329,7 +329,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	if h, ok := ur.holds[ur.u.UserName]; ok {
 		ur.ur.Hold = strings.TrimSuffix(fmt.Sprintf("held until %s (%s), placed by execution %s; %s", h.Until, h.Reason, h.PlacedBy, ur.holdNote), "; ")
 	}
-	ur.ur.RotationDaysProblem = up.RotationDaysProblem
+	ur.ur.RotationDaysProblem, ur.ur.OldestKeyAgeDays = up.RotationDaysProblem, up.OldestKeyAgeDays
 	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
 		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
 	}

@@ -373,6 +373,9 @@ type UserResult struct {
 	Advice *advice.Advice `json:"advice,omitempty"`
 	// Hold describes the operator's hold on the user's keys (pkg/hold), when one holds.
 	Hold string `json:"hold,omitempty"`
+	// OldestKeyAgeDays is the age of the user's oldest key (policy.UserPlan), set for a
+	// planned or exempt user: the Security Hub finding of an exempt user past the limit.
+	OldestKeyAgeDays int `json:"oldestKeyAgeDays,omitempty"`
 }
 
 // ActionResult is a planned action and whether it was carried out.
@@ -544,6 +547,10 @@ const SendSlotsPrefix = "send-slots/"
 // a cleanup run that writes waits for it (ListAccounts), so the one-time cleanup of the whole
 // organization never comes before one real run went right.
 const CanaryKey = "canary.json"
+
+// FindingsKey is the report-bucket object in which CleanupReport keeps the open Security Hub
+// findings between runs (pkg/report findings.go), with the setting securityHubFindings.
+const FindingsKey = "findings.json"
 
 // Canary is CanaryKey's content.
 type Canary struct {

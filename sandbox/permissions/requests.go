@@ -122,6 +122,12 @@ var operations = map[string]operation{
 		return out
 	},
 	"SESv2 GetSuppressedDestination": on("ses:GetSuppressedDestination"),
+	// The findings are imported under the caller's default product (pkg/report findings.go);
+	// the stand-in refuses a finding of any other (sandbox/moto_server.py).
+	"SecurityHub BatchImportFindings": func(c calllog.Call, w where) []Request {
+		return []Request{{Action: "securityhub:BatchImportFindings",
+			Resource: fmt.Sprintf("arn:%s:securityhub:%s:%s:product/%s/default", w.partition, c.Region, w.account, w.account)}}
+	},
 	"SESv2 GetConfigurationSet": func(c calllog.Call, w where) []Request {
 		return []Request{{Action: "ses:GetConfigurationSet",
 			Resource: fmt.Sprintf("arn:%s:ses:%s:%s:configuration-set/%s", w.partition, c.Region, w.account, c.Params["ConfigurationSetName"])}}

@@ -68,6 +68,8 @@ type Settings struct {
 	// GitHubAppSecretARN and AllowedGitHubOwners: GitHub delivery (the seeded local GitHub).
 	GitHubAppSecretARN  string
 	AllowedGitHubOwners []string
+	// SecurityHubFindings: CleanupReport imports Security Hub findings (securityHubFindings).
+	SecurityHubFindings bool
 }
 
 // SettingsFrom takes the settings a seeded stand-in serves (GET /keyrotator/settings); the
@@ -633,6 +635,7 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		TagReaderRoleARN:    res.TagReaderRoleARN,
 		GitHubAppSecretARN:  s.GitHubAppSecretARN,
 		AllowedGitHubOwners: s.AllowedGitHubOwners,
+		SecurityHubFindings: s.SecurityHubFindings,
 	}.Environ()
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, name+"="+vars[name])
