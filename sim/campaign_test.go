@@ -26,7 +26,7 @@ func TestCampaign(t *testing.T) {
 					t.Errorf("no %s fault was injected: the campaign does not exercise it", kind)
 				}
 			}
-			for _, kind := range []string{"report-in-documented-case"} {
+			for _, kind := range []string{"report-in-documented-case", "rotator-writes-key-to-github", "workflow-first-uses-key-from-github", "github-app-uninstalled"} {
 				if c.World[kind] == 0 {
 					t.Errorf("the world never did %s: the campaign does not exercise it", kind)
 				}

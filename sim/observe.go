@@ -25,7 +25,7 @@ var (
 	secretKeyID      = regexp.MustCompile(`handoff/\d+/[^/]+/(AKIA[A-Z0-9]{16})`)
 	zipSubject       = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
 	passwordSubject  = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
-	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in (?:secret|SSM parameters?) `)
+	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in (?:secret|SSM parameters?|GitHub secrets) `)
 	warnSubject      = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ will be deactivated`)
 	passwordLine     = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
 )
