@@ -85,7 +85,7 @@ func (s *sim) gitHubApp() *appsecret.GitHub {
 	if s.github == nil {
 		s.github = &appsecret.GitHub{SecretARN: s.settings.GitHubAppSecretARN, Secrets: s.w.Secrets(), Allowed: s.settings.AllowedGitHubOwners,
 			Transport: gitHubObserved{s: s, next: s.w.GitHub().Transport()},
-			Sleep:     func(context.Context, time.Duration) error { s.now = s.now.Add(time.Second); return nil }}
+			Sleep:     func(_ context.Context, d time.Duration) error { s.now = s.now.Add(d); return nil }}
 	}
 	return s.github
 }
