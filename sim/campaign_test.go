@@ -20,6 +20,7 @@ func TestCampaign(t *testing.T) {
 		t.Run(world.name, func(t *testing.T) {
 			c := RunCampaign(world.cfg, 1, 20, runtime.GOMAXPROCS(0))
 			t.Logf("faults by kind: %s", c.ByKind())
+			t.Logf("world by kind: %s", c.WorldByKind())
 			t.Log(c.Summary())
 			for _, kind := range []string{"throttle", "5xx", "lost-response", "retried", "crash", "ses-outage", "sfn-retry-after-success", "owner-acts-during-scan", "s3-conditional-conflict"} {
 				if c.Faults[kind] == 0 {
