@@ -20,13 +20,14 @@ func TestCampaign(t *testing.T) {
 		t.Run(world.name, func(t *testing.T) {
 			c := RunCampaign(world.cfg, 1, 20, runtime.GOMAXPROCS(0))
 			t.Logf("faults by kind: %s", c.ByKind())
+			t.Logf("world by kind: %s", c.WorldByKind())
 			t.Log(c.Summary())
 			for _, kind := range []string{"throttle", "5xx", "lost-response", "retried", "crash", "ses-outage", "sfn-retry-after-success", "owner-acts-during-scan", "s3-conditional-conflict"} {
 				if c.Faults[kind] == 0 {
 					t.Errorf("no %s fault was injected: the campaign does not exercise it", kind)
 				}
 			}
-			for _, kind := range []string{"report-in-documented-case", "operator-places-hold", "operator-releases-hold"} {
+			for _, kind := range []string{"report-in-documented-case", "operator-places-hold", "operator-releases-hold", "rotator-writes-key-to-github", "workflow-first-uses-key-from-github", "github-app-uninstalled"} {
 				if c.World[kind] == 0 {
 					t.Errorf("the world never did %s: the campaign does not exercise it", kind)
 				}

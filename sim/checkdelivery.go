@@ -133,7 +133,7 @@ func (s deliveryChecks) boundedWait(clean bool) {
 // (it is gone, or lacks the opt-in tag key: awsmodel.MemberSecretsIn), and the key, never
 // used, is not yet idle for rule 2's U days (under the user's own limit).
 func (s deliveryChecks) writeMayBeHidden(o *owner, sec awsmodel.Secret, id string) bool {
-	if o.app == "" || paramOf(o) != "" || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
+	if _, gitHub := gitHubOf(o); o.app == "" || paramOf(o) != "" || gitHub || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
 		return false // the member roles may describe every parameter: nothing is hidden
 	}
 	if app, ok := s.w.SecretIn(o.account, o.app); ok {
@@ -209,6 +209,16 @@ func (s deliveryChecks) appSecrets() {
 		case !s.active(o, app.AccessKeyID):
 			s.violate("a machine user's application keeps an active key", fmt.Sprintf("%s: its application reads %s from %s, which is not an active key (keys %v); its story:\n    %s",
 				o.user, app.AccessKeyID, o.app, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[app.AccessKeyID], "\n    ")))
+		case app.SecretAccessKey != s.secretOf[app.AccessKeyID] && s.gitHubHalfWritten(o, app):
+			// Allowed (counted), for the lead: a GitHub store's two secrets are two writes
+			// (appsecret.GitHubScheme's limit: GitHub has no write of both), the secret access
+			// key first; the key ID's write failed (5xx or a secondary rate limit past the
+			// retries, a crash between them), so the store holds the ID of the key before and
+			// the secret access key of the rotator's new key. A workflow authenticates with
+			// neither until the rotator's next write (its NotifyUser retry, or the next run's
+			// redelivery): no use is recorded, so the old key, whose deactivation waits for the
+			// new key's first use, stays active meanwhile.
+			s.res.Faults["github-secrets-half-written"]++
 		case app.SecretAccessKey != s.secretOf[app.AccessKeyID]:
 			s.violate("the application's secret holds its key's secret access key", fmt.Sprintf("%s: %s holds key %s with another secret access key", o.user, o.app, app.AccessKeyID))
 		}

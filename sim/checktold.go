@@ -273,6 +273,10 @@ func (s *toldChecks) reportedLater(o *owner, id, today string) string {
 //     it over, deleted it), only at the bounded wait's end once the owner was told
 //     (noticePeriod days past k's date), or noticePeriod days later still.
 //
+// For a GitHub store, which nobody can read back (the rotator included), 10 is its first-use
+// form (policy.User.AwaitsFirstUse): k goes only once its successor was used (IAM's last
+// use), or on the same bounded wait's terms.
+//
 // A machine user's application that reads k loses it: that too needs the owner told first
 // (or the bounded wait over), whether or not the secret opts in now.
 func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []awsmodel.Key, tags map[string]string) {
@@ -284,6 +288,9 @@ func (s *toldChecks) before(c awsmodel.Call, o *owner, k awsmodel.Key, keys []aw
 	if sec, ok := s.store(o); o.app != "" && c.Operation == "UpdateAccessKey" {
 		for succ, replaced := range s.rotatorKeys {
 			current := ok && !sec.Scheduled && app.AccessKeyID == succ
+			if _, gitHub := gitHubOf(o); gitHub {
+				current = slices.ContainsFunc(keys, func(o awsmodel.Key) bool { return o.AccessKeyID == succ && o.LastUsed != nil })
+			}
 			gone := !slices.ContainsFunc(keys, func(o awsmodel.Key) bool { return o.AccessKeyID == succ }) // a successor deleted since is none
 			if replaced != k.AccessKeyID || !s.writtenTo[succ] || current || gone || s.pastGrace(due) && told || s.pastGraceBy(due, 2) {
 				continue

@@ -83,7 +83,7 @@ var (
 
 func (s *sim) scanAndRotate(run workflow.Run, acct workflow.Account) []workflow.Notification {
 	r := rotate.New(s.settings, rotate.Clients{IAM: s.w.IAM(acct.AccountID), AppSecrets: s.w.MemberSecretsIn(acct.AccountID), AppParams: s.w.MemberParamsIn(acct.AccountID),
-		Secrets: s.w.Secrets(), SES: s.w.SES(), S3: s.w.S3()}, s.seal, s.log)
+		GitHub: s.gitHubApp(), Secrets: s.w.Secrets(), SES: s.w.SES(), S3: s.w.S3()}, s.seal, s.log)
 	// The simulation's clock, and no real waits.
 	r.Clock, r.Leases.Clock = s.clock, s.clock
 	r.Leases.Sleep = func(d time.Duration) { s.now = s.now.Add(d) }
@@ -120,7 +120,7 @@ func (s *sim) notifyAll(notes []workflow.Notification) {
 		d := notify.New(s.settings, notify.Clients{Secrets: s.w.Secrets(), SES: s.w.SES(),
 			History:    func(accountID string) history.TagAPI { return s.w.IAM(accountID) },
 			AppSecrets: func(accountID string) appsecret.API { return s.w.MemberSecretsIn(accountID) },
-			AppParams:  func(accountID string) appsecret.ParamAPI { return s.w.MemberParamsIn(accountID) }}, s.seal, s.log)
+			AppParams:  func(accountID string) appsecret.ParamAPI { return s.w.MemberParamsIn(accountID) }, GitHub: s.gitHubApp()}, s.seal, s.log)
 		d.Now = s.clock
 		for attempt := 1; attempt <= notifyAttempts; attempt++ {
 			var out notify.Delivery

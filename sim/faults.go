@@ -52,6 +52,10 @@ func (s *sim) inject(c awsmodel.Call) awsmodel.Fault {
 			s.setOptIn(o, "")
 		}
 	}
+	if c.Service == "GitHub" && s.faults && strings.HasSuffix(c.Operation, "/variables/"+appsecret.GitHubOptInVariable) && s.fault(f.OptInWithdrawn) {
+		// Likewise for a GitHub repository or environment, whose opt-in is its variable.
+		s.gitHubOptInWithdrawn(c)
+	}
 	if c.Service == "IAM" && s.faults && !s.overlapping && s.fault(f.ConsoleRerun) {
 		// An operator's console re-run of this account starts while this run writes there.
 		s.res.Faults["overlapping-execution"]++

@@ -25,7 +25,7 @@ var (
 	secretKeyID      = regexp.MustCompile(`handoff/\d+/[^/]+/(AKIA[A-Z0-9]{16})`)
 	zipSubject       = regexp.MustCompile(`^New AWS access key (AKIA[A-Z0-9]+) `)
 	passwordSubject  = regexp.MustCompile(`^Password for the new AWS access key (AKIA[A-Z0-9]+) `)
-	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in (?:secret|SSM parameters?) `)
+	secretKeySubject = regexp.MustCompile(`^New access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ is in (?:secret|SSM parameters?|GitHub secrets) `)
 	warnSubject      = regexp.MustCompile(`^AWS access key (AKIA[A-Z0-9]+) of IAM user \S+ in account .+ will be deactivated`)
 	passwordLine     = regexp.MustCompile(`(?m)^\s*([A-Za-z0-9!#$%&*+\-=?@^_~]{20,})\s*$`)
 )
@@ -139,6 +139,16 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		s.learnReplacements()
 	}
 	if err != nil {
+		if in, ok := c.Input.(*iam.UpdateAccessKeyInput); ok && in.Status == types.StatusTypeInactive {
+			// A deactivation whose response was lost (or that failed after taking effect):
+			// the key is Inactive all the same, by the rotator's call, checked before it
+			// took effect (checkers.write).
+			user := s.owners[c.Account+"/"+aws.ToString(in.UserName)]
+			if user != nil && !s.active(user, aws.ToString(in.AccessKeyId)) && slices.ContainsFunc(s.w.Keys(user.account, user.user), func(k awsmodel.Key) bool { return k.AccessKeyID == aws.ToString(in.AccessKeyId) }) {
+				s.note(aws.ToString(in.AccessKeyId), "rotator deactivates")
+				s.deactivatedOn[aws.ToString(in.AccessKeyId)] = s.day
+			}
+		}
 		s.check.tags.room(c, err)
 		return
 	}

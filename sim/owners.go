@@ -25,16 +25,24 @@ func (s *sim) morning() {
 	w := s.cfg.World
 	s.sesOutage = s.fault(s.cfg.Faults.SESOutage)
 	s.suppressionSettings()
+	if w.GitHubStore > 0 {
+		s.gitHubInstallations()
+	}
 	for _, o := range s.sortedOwners() {
 		app, _ := s.appReads(o)
 		for _, k := range s.w.Keys(o.account, o.user) {
 			// A machine user's application uses the key its secret holds; other owners, theirs.
-			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID
+			// A pair whose halves are not one key's (a GitHub store half written) authenticates
+			// nothing: IAM records no use.
+			uses := o.held[k.AccessKeyID] && o.app == "" || k.AccessKeyID == app.AccessKeyID && app.SecretAccessKey == s.secretOf[k.AccessKeyID]
 			if _, made := s.rotatorKeys[k.AccessKeyID]; uses && made && s.slowConsumer(o) && s.now.Sub(k.Created) < time.Duration(w.SlowConsumerDays)*24*time.Hour {
 				s.happened("slow-consumer-leaves-new-key-unused")
 				uses = false
 			}
 			if uses && k.Status == types.StatusTypeActive && s.chance(w.KeyUse) {
+				if _, gitHub := gitHubOf(o); gitHub && k.LastUsed == nil && s.rotatorKeys[k.AccessKeyID] != "" {
+					s.happened("workflow-first-uses-key-from-github")
+				}
 				must(s.w.UseKey(o.account, k.AccessKeyID, s.now.Add(time.Hour), "s3", "us-east-1"))
 			}
 		}

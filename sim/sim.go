@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
@@ -86,9 +87,20 @@ type World struct {
 	// (KeyDelivery = ssm:/app/<user>) rather than a secret; the same opt-in, KMS denial (its
 	// KMS key only), rewrites, reverts and deletions (at once: SSM keeps no recovery window)
 	// apply to it. 0 draws nothing (the worlds of before).
-	ParamStore                          float64
-	AppRewritesSecret, AppRevertsSecret float64
-	AppDeletesSecret, AppRestoresSecret float64
+	ParamStore float64
+	// GitHubStore: per machine user whose store is not an SSM parameter, its store is the
+	// GitHub Actions secrets of a repository or of its environment (KeyDelivery =
+	// github:<owner>/<repo>[/environments/<name>], sim/github.go), opting in with the Actions
+	// variable AWS_KEY_ROTATOR_USER (mostly; some name nobody or another user), of an
+	// organization in allowedGitHubOwners (mostly: some are not), where the application (a
+	// workflow) reads both secrets when it runs. The same rewrites, reverts (which the
+	// rotator cannot see: GitHub tells no value) and deletions apply to it. Daily, per
+	// organization, its administrators uninstall the rotator's GitHub App (GitHubAppRevoked),
+	// or install it again (GitHubAppReinstalled). 0 draws nothing (the worlds of before).
+	GitHubStore                            float64
+	GitHubAppRevoked, GitHubAppReinstalled float64
+	AppRewritesSecret, AppRevertsSecret    float64
+	AppDeletesSecret, AppRestoresSecret    float64
 	// Daily, for the rotator's SES account: an operator leaves BOUNCE out of the suppression
 	// reasons that govern the rotator's mail (the configuration set overriding the account's
 	// without it, or the set's override removed while the account's lacks it), so that a
@@ -106,7 +118,7 @@ func DefaultWorld() World {
 	return World{Email: 0.80, BadEmail: 0.05, ForeignEmail: 0.05, Exempt: 0.05, RotationDays: 0.15, MachineUser: 0.15,
 		InactiveKey: 0.2, UsedKey: 0.9, KeyUse: 0.9, OwnerActs: 0.01, MailboxGone: 0.002, MailboxBack: 0.05, TagForged: 0.003, SlowConsumer: 0.05, SlowConsumerDays: 21,
 		TagKeyCase: 0.2, ManyTags: 0.05, TidyTags: 0.05, DocumentedReportCase: 0.5,
-		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, ParamStore: 0.3, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
+		SecretWriteDenied: 0.1, SecretWriteFixed: 0.02, ParamStore: 0.3, GitHubStore: 0.3, GitHubAppRevoked: 0.003, GitHubAppReinstalled: 0.2, AppRewritesSecret: 0.005, AppRevertsSecret: 0.005, AppDeletesSecret: 0.002, AppRestoresSecret: 0.1,
 		BouncesUnsuppressed: 0.01, BouncesSuppressedAgain: 0.1, Hold: 0.1, HoldReleased: 0.05}
 }
 
@@ -119,7 +131,7 @@ func DefaultWorld() World {
 func RareWorld() World {
 	w := DefaultWorld()
 	for _, p := range []*float64{&w.OwnerActs, &w.MailboxGone, &w.TagForged, &w.ManyTags,
-		&w.AppRewritesSecret, &w.AppRevertsSecret, &w.AppDeletesSecret, &w.BouncesUnsuppressed} {
+		&w.AppRewritesSecret, &w.AppRevertsSecret, &w.AppDeletesSecret, &w.BouncesUnsuppressed, &w.GitHubAppRevoked} {
 		*p *= 5
 	}
 	return w
@@ -284,6 +296,10 @@ type sim struct {
 	emitted       bytes.Buffer                   // every payload and error the Lambdas returned
 	lastPlan      map[string]workflow.UserResult // account/user → the rotator's last result for the user
 	writtenTo     map[string]bool                // new key → the rotator wrote it to its user's application secret
+	// github is the rotator's GitHub App as its Lambdas hold it (gitHubApp); gitHubLast the
+	// GitHub secrets of each GitHub store as last seen (gitHubWrites), by o.app.
+	github     *appsecret.GitHub
+	gitHubLast map[string][2]awsmodel.GitHubSecret
 
 	faults     bool // faults are injected (off for the checking re-runs)
 	inRotator  bool // the calls come from the rotator's Lambdas
@@ -306,7 +322,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, bouncesOffLast: -100, opHolds: map[string][]simHold{}, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, gitHubLast: map[string][2]awsmodel.GitHubSecret{}, bouncesOffLast: -100, opHolds: map[string][]simHold{}, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)
@@ -315,7 +331,11 @@ func Run(cfg Config) Result {
 	s.w.Observe = s.observe
 	s.log = slog.New(slog.NewJSONHandler(&s.logs, nil))
 	s.check = newCheckers(s)
-	s.settings = simSettings()
+	appSecretARN := ""
+	if cfg.World.GitHubStore > 0 {
+		appSecretARN = s.gitHubSetUp()
+	}
+	s.settings = simSettings(appSecretARN)
 	s.policy = s.settings.Policy
 	seal, err := history.NewSeal(fmt.Appendf(nil, "the rotator's tag key of seed %032d", cfg.Seed))
 	must(err)
@@ -347,9 +367,13 @@ func (s *sim) sortedOwners() []*owner {
 
 // simSettings are the Lambdas' settings in the simulation: their environment, read as the
 // Lambdas read it.
-func simSettings() config.Settings {
+// gitHubAppSecretARN is the GitHub App's secret (config githubAppSecretArn), "" for none.
+func simSettings(gitHubAppSecretARN string) config.Settings {
 	env := map[string]string{config.AllowedEmailDomains: domain, config.SenderEmail: "rotator@" + domain, config.ReportBucket: reportBucket,
 		config.SESConfigurationSet: configurationSet}
+	if gitHubAppSecretARN != "" {
+		env[config.GitHubAppSecretARN], env[config.AllowedGitHubOwners] = gitHubAppSecretARN, strings.Join(gitHubAllowed, ",")
+	}
 	s, err := config.Load(func(name string) string { return env[name] })
 	must(err)
 	return s

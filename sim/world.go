@@ -112,6 +112,10 @@ func (s *sim) machineUser(o *owner) {
 		}
 		return
 	}
+	if w := s.cfg.World; w.GitHubStore > 0 && s.chance(w.GitHubStore) {
+		s.gitHubUser(o, optIn)
+		return
+	}
 	must(s.w.SetTag(o.account, o.user, s.spell(appsecret.DeliveryTag), appsecret.Scheme+o.app))
 	must(s.w.CreateAppSecret(o.account, o.app, o.iac, optIn))
 	if s.chance(s.cfg.World.SecretWriteDenied) {
@@ -144,6 +148,9 @@ func (s *sim) store(o *owner) (appStore, bool) {
 	if o.app == "" {
 		return appStore{}, false
 	}
+	if t, ok := gitHubOf(o); ok {
+		return s.gitHubStore(o, t)
+	}
 	if name := paramOf(o); name != "" {
 		p, ok := s.w.AppParameter(o.account, name)
 		return appStore{Value: p.Value, Tags: p.Tags, WriteDenied: p.MemberWriteDenied}, ok
@@ -154,6 +161,10 @@ func (s *sim) store(o *owner) (appStore, bool) {
 
 // setOptIn sets (or with "" removes) the opt-in tag of o's store: the application team's side.
 func (s *sim) setOptIn(o *owner, value string) {
+	if t, ok := gitHubOf(o); ok {
+		s.gitHubOptIn(o, t, value)
+		return
+	}
 	if name := paramOf(o); name != "" {
 		must(s.w.SetAppParameterTag(o.account, name, appsecret.OptInTag, value))
 		return
@@ -195,6 +206,10 @@ func (s *sim) application(o *owner) {
 	}
 	if paramOf(o) != "" {
 		s.paramApplication(o)
+		return
+	}
+	if t, ok := gitHubOf(o); ok {
+		s.gitHubApplication(o, t)
 		return
 	}
 	sec, ok := s.w.SecretIn(o.account, o.app)

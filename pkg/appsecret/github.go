@@ -140,6 +140,10 @@ type GitHub struct {
 	// is told of), and the next run tries again.
 	MaxWait  time.Duration
 	Attempts int
+	// Sleep waits d before a retry, or until ctx ends (nil: a timer; the simulation's clock
+	// in the fault simulation). MaxWait, Attempts and Sleep are read at each request, so a
+	// caller may set them after NewGitHub.
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	mu      sync.Mutex
 	app     *ghinstallation.AppsTransport
@@ -200,7 +204,20 @@ func (g *GitHub) transport() http.RoundTripper {
 	if t == nil {
 		t = http.DefaultTransport
 	}
-	return &retrying{next: t, maxWait: cmp.Or(g.MaxWait, 10*time.Second), attempts: cmp.Or(g.Attempts, 3)}
+	return &retrying{next: t, g: g}
+}
+
+// sleep waits d, or until ctx ends.
+func (g *GitHub) sleep(ctx context.Context, d time.Duration) error {
+	if g.Sleep != nil {
+		return g.Sleep(ctx, d)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }
 
 // newClient is a go-github client on transport t and the App's API URL.
@@ -291,15 +308,14 @@ func status(err error) int {
 // retrying retries a request GitHub answers 5xx, or 403/429 with Retry-After (a secondary
 // rate limit), waiting what it asks up to maxWait; a longer wait is not waited.
 type retrying struct {
-	next     http.RoundTripper
-	maxWait  time.Duration
-	attempts int
+	next http.RoundTripper
+	g    *GitHub // its MaxWait, Attempts and Sleep
 }
 
 func (r *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		resp, err := r.next.RoundTrip(req)
-		if err != nil || attempt >= r.attempts {
+		if err != nil || attempt >= cmp.Or(r.g.Attempts, 3) {
 			return resp, err
 		}
 		wait, again := r.retryAfter(resp, attempt)
@@ -307,10 +323,8 @@ func (r *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		resp.Body.Close()
-		select {
-		case <-req.Context().Done():
-			return nil, req.Context().Err()
-		case <-time.After(wait):
+		if err := r.g.sleep(req.Context(), wait); err != nil {
+			return nil, err
 		}
 		if req.GetBody != nil {
 			body, err := req.GetBody()
@@ -332,7 +346,7 @@ func (r *retrying) retryAfter(resp *http.Response, attempt int) (time.Duration, 
 		return backoff, true
 	case resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests:
 		return 0, false
-	case err == nil && time.Duration(secs)*time.Second <= r.maxWait:
+	case err == nil && time.Duration(secs)*time.Second <= cmp.Or(r.g.MaxWait, 10*time.Second):
 		return time.Duration(secs) * time.Second, true
 	case resp.Header.Get("X-RateLimit-Remaining") == "0" || err == nil:
 		return 0, false // a primary limit, or a wait longer than ours

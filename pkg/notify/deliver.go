@@ -186,11 +186,15 @@ func (d *Handler) recordRefusal(ctx context.Context, n workflow.Notification, to
 		if err != nil {
 			return err
 		}
-		state, err := d.dest(n.Account.AccountID, to).Find(ctx, n.NewKey.AccessKeyID, created)
+		dest := d.dest(n.Account.AccountID, to)
+		state, err := dest.Find(ctx, n.NewKey.AccessKeyID, created)
 		switch {
 		case err != nil:
 			return err
-		case state == appsecret.Hidden:
+		case state == appsecret.Hidden, state == appsecret.Holds && dest.AwaitsFirstUse():
+			// Cannot tell: a GitHub secret written since the key was made may be the
+			// application's own write. The record that the write began stays, and a later
+			// run writes the key again.
 			return nil
 		case state == appsecret.Holds:
 			return handoff.MarkWritten(ctx, d.Secrets, n.NewKey.SecretARN, now, n.RunID)

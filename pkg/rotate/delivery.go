@@ -126,9 +126,17 @@ func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[str
 		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
 		// key if NotifyUser marked it written or sent: it does so only after the write
 		// succeeded.
-		state, err := e.dest(p.DeliverTo).Find(ctx, p.AccessKeyID, p.Created)
+		dest := e.dest(p.DeliverTo)
+		state, err := dest.Find(ctx, p.AccessKeyID, p.Created)
 		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
 			return false, err
+		}
+		if dest.AwaitsFirstUse() && p.Sent.IsZero() && p.Written.IsZero() {
+			// GitHub tells when its secrets were last written, not by whom nor with what: the
+			// application's own write since the key was made looks the same as NotifyUser's.
+			// Only NotifyUser's record of its completed write confirms (or the key's use,
+			// confirmedByUse); without it, the key is written again.
+			return false, nil
 		}
 	} else if why := e.unconfirmable(p); why != "" {
 		// Silence from the suppression list proves nothing: the key waits.

@@ -206,3 +206,32 @@ func TestGitHubOutageIsRetriedAndTheKeyDeliveredOnceItEnds(t *testing.T) {
 		t.Errorf("the owner was told %d times of the failure, want once", h.ToldOfFailure("ci"))
 	}
 }
+
+// TestGitHubSecretsWrittenByOthersConfirmNoKey: GitHub tells when a secret was last written,
+// not by whom. A new key whose write failed (a day of 503s) is not confirmed delivered when
+// the application's IaC writes its secrets again the next morning (their updated_at past the
+// key's creation): its hand-off secret stays, and the run writes the key (campaign world
+// World.GitHubStore, TestGitHubStoresKeepEveryInvariantUnderFaults seed 2 day 52: "a created
+// key is never lost").
+func TestGitHubSecretsWrittenByOthersConfirmNoKey(t *testing.T) {
+	h := scenario.New(t)
+	s := withGitHub(t, h)
+	old := gitHubUser(h, s, "github:example-org/ci", "", true, 80)
+	oldSecret := "the IaC's value of the old key's secret access key"
+	scenario.Must(s.WriteSecret("example-org", "ci", "", "AWS_ACCESS_KEY_ID", old))
+	scenario.Must(s.WriteSecret("example-org", "ci", "", "AWS_SECRET_ACCESS_KEY", oldSecret))
+	s.Fail(ghlocal.Fault{Match: "PUT ", Status: http.StatusServiceUnavailable})
+	h.Day()
+	s.ClearFaults()
+	h.Now = h.Now.Add(time.Hour)
+	scenario.Must(s.WriteSecret("example-org", "ci", "", "AWS_SECRET_ACCESS_KEY", oldSecret))
+	scenario.Must(s.WriteSecret("example-org", "ci", "", "AWS_ACCESS_KEY_ID", old))
+	h.Day()
+	got := workflowReads(t, s, "")
+	if got == old && len(h.HandoffSecrets("ci")) == 0 {
+		t.Fatalf("the new key is confirmed delivered and its hand-off secret deleted, but the workflow reads the old key %s (keys %v): the key is lost", old, h.Keys("ci"))
+	}
+	if got == old {
+		t.Errorf("the workflow reads the old key %s, want the new key written by the run (keys %v)", old, h.Keys("ci"))
+	}
+}

@@ -203,6 +203,29 @@ func (s *Server) SetVariable(owner, repo, env, name, value string) error {
 	return nil
 }
 
+// WriteSecret writes a secret's plain value, as the repository's own people or IaC do (not
+// through the rotator's App): created or updated now.
+func (s *Server) WriteSecret(owner, repo, env, name, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.storeOf(owner, repo, env)
+	if st == nil {
+		return fmt.Errorf("no repository %s/%s environment %q", owner, repo, env)
+	}
+	sealed, err := box.SealAnonymous(nil, []byte(value), st.public, rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	sec, ok := st.secrets[strings.ToUpper(name)]
+	if !ok {
+		sec = &storedSecret{created: now}
+		st.secrets[strings.ToUpper(name)] = sec
+	}
+	sec.sealed, sec.updated = sealed, now
+	return nil
+}
+
 // DeleteSecret deletes a secret, as an administrator may.
 func (s *Server) DeleteSecret(owner, repo, env, name string) {
 	s.mu.Lock()

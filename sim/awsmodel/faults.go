@@ -29,7 +29,9 @@ type Call struct {
 
 // Writes reports whether the call changes state when it takes effect: the calls whose
 // response can be lost after the write happened.
-func (c Call) Writes() bool { return writeOps[c.Operation] }
+func (c Call) Writes() bool {
+	return writeOps[c.Operation] || c.Service == "GitHub" && strings.HasPrefix(c.Operation, "PUT ")
+}
 
 // writeOps are the operations of the clients that change state.
 var writeOps = map[string]bool{

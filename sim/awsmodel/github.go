@@ -161,6 +161,10 @@ func (g *GitHub) Secret(owner, repo, env, name string) (GitHubSecret, bool) {
 	return s, ok
 }
 
+// GitHubRequest is a GitHub call's Input (Call.Input): its method and path, without the
+// API's prefix ("/repos/<owner>/<repo>/actions/secrets/<name>").
+type GitHubRequest struct{ Method, Path string }
+
 // Transport reaches the model as the rotator's HTTP client would reach GitHub.
 func (g *GitHub) Transport() http.RoundTripper { return ghTransport{g} }
 
@@ -190,7 +194,7 @@ func (t ghTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f := None
 	if g.w.Inject != nil {
 		owner := strings.SplitN(strings.TrimPrefix(strings.TrimPrefix(path, "/repos/"), "/repositories/"), "/", 2)[0]
-		f = g.w.Inject(Call{Service: "GitHub", Operation: req.Method + " " + ghOperation(path), Account: owner})
+		f = g.w.Inject(Call{Service: "GitHub", Operation: req.Method + " " + ghOperation(path), Account: owner, Input: GitHubRequest{Method: req.Method, Path: path}})
 	}
 	switch f {
 	case CrashBefore:
@@ -383,4 +387,54 @@ func (g *GitHub) getVariable(w http.ResponseWriter, r *http.Request, _ *ghRepo, 
 		return
 	}
 	reply(w, http.StatusOK, map[string]string{"name": strings.ToUpper(r.PathValue("name")), "value": v})
+}
+
+// Reinstall installs App appID on owner again after Revoke (a new installation).
+func (g *GitHub) Reinstall(appID int64, owner string) { g.Install(appID, owner) }
+
+// Installed reports whether an App is installed on owner and not revoked.
+func (g *GitHub) Installed(owner string) bool {
+	in := g.installations[strings.ToLower(owner)]
+	return in != nil && !in.revoked
+}
+
+// Variable is an Actions variable of the repository (env "") or of its environment.
+func (g *GitHub) Variable(owner, repo, env, name string) (string, bool) {
+	st := g.storeOf(owner, repo, env)
+	if st == nil {
+		return "", false
+	}
+	v, ok := st.variables[strings.ToUpper(name)]
+	return v, ok
+}
+
+// DeleteVariable removes an Actions variable (its administrators withdraw the opt-in).
+func (g *GitHub) DeleteVariable(owner, repo, env, name string) {
+	if st := g.storeOf(owner, repo, env); st != nil {
+		delete(st.variables, strings.ToUpper(name))
+	}
+}
+
+// WriteSecret writes a secret as its repository's own people or IaC do (not through the
+// rotator's App): created or updated now.
+func (g *GitHub) WriteSecret(owner, repo, env, name, value string) error {
+	st := g.storeOf(owner, repo, env)
+	if st == nil {
+		return fmt.Errorf("no repository %s/%s environment %q", owner, repo, env)
+	}
+	name, now := strings.ToUpper(name), g.w.now()
+	s, existed := st.secrets[name]
+	if !existed {
+		s.Created = now
+	}
+	s.Value, s.Updated = value, now
+	st.secrets[name] = s
+	return nil
+}
+
+// DeleteSecret deletes a secret as its repository's people do.
+func (g *GitHub) DeleteSecret(owner, repo, env, name string) {
+	if st := g.storeOf(owner, repo, env); st != nil {
+		delete(st.secrets, strings.ToUpper(name))
+	}
 }
