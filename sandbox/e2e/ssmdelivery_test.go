@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/advice"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/appsecret"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -110,25 +111,90 @@ func (o *org) paramReads(t *testing.T, account, name string) appKey {
 	return k
 }
 
-// TestE2EDeliveryToParameter: a machine user tagged KeyDelivery = ssm:<name> gets its new key
-// written to its application's SecureString parameter, which opts in; the application reads
-// the old key before the run and the new one after, until and past the old key's
-// deactivation on its day; its owner gets a notice without the key. A parameter that does not
-// opt in is refused: nothing is created, the report says why, and its owner is told. Every
-// call is audited against the synthesized policies (the member roles' ssm:resourceTag and
-// ssm:Overwrite conditions, enforced by the stand-in).
+// pairReads is the application's read of its SSM parameter pair <prefix>/aws_access_key_id
+// and <prefix>/aws_secret_access_key in the account named account, with the account's own
+// credentials (GetParameter, WithDecryption).
+func (o *org) pairReads(t *testing.T, account, prefix string) appKey {
+	t.Helper()
+	cfg, err := o.sb.AccountConfig(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var halves [2]string
+	for i, name := range []string{appsecret.PairKeyIDName, appsecret.PairSecretName} {
+		out, err := ssm.NewFromConfig(cfg).GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(prefix + "/" + name), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			t.Fatalf("the application cannot read %s/%s: %v", prefix, name, err)
+		}
+		halves[i] = aws.ToString(out.Parameter.Value)
+	}
+	if k := (appKey{AccessKeyID: halves[0], SecretAccessKey: halves[1]}); strings.HasPrefix(k.AccessKeyID, "AKIA") && len(k.SecretAccessKey) >= 40 {
+		return k
+	}
+	t.Fatalf("parameters %s/%s and %s/%s do not hold a key ID and a secret access key", prefix, appsecret.PairKeyIDName, prefix, appsecret.PairSecretName)
+	return appKey{}
+}
+
+// pairHolds is the application's owner putting the key k in its parameter pair under prefix
+// in the account named account, as it set the pair up (overwriting the seeded values).
+func (o *org) pairHolds(t *testing.T, account, prefix string, k appKey) {
+	t.Helper()
+	cfg, err := o.sb.AccountConfig(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]string{appsecret.PairKeyIDName: k.AccessKeyID, appsecret.PairSecretName: k.SecretAccessKey} {
+		if _, err := ssm.NewFromConfig(cfg).PutParameter(context.Background(), &ssm.PutParameterInput{Name: aws.String(prefix + "/" + name),
+			Value: aws.String(value), Type: ssmtypes.ParameterTypeSecureString, Overwrite: aws.Bool(true)}); err != nil {
+			t.Fatalf("put %s/%s: %v", prefix, name, err)
+		}
+	}
+}
+
+// TestE2EDeliveryToParameter: machine users delivered to SSM in either form, tagged
+// KeyDelivery = ssm:<name> (one SecureString parameter holding the key's JSON) or
+// ssm-pair:<prefix> (two SecureString parameters <prefix>/aws_access_key_id and
+// <prefix>/aws_secret_access_key), get their new key written to their application's
+// parameters, which opt in; the application reads the old key before the run and the new
+// one after (both halves of a pair of the same new key: it calls STS with them), until and
+// past the old key's deactivation on its day; each owner gets a notice without the key. A
+// parameter that does not opt in is refused: nothing is created, the report says why, and its
+// owner is told. Every call is audited against the synthesized policies (the member roles'
+// ssm:resourceTag and ssm:Overwrite conditions, enforced by the stand-in).
 func TestE2EDeliveryToParameter(t *testing.T) {
 	t.Parallel()
 	o := start(t, "testdata/ssm-delivery.json")
-	before := o.paramReads(t, "prod", "/ci/deployer")
+	type form struct {
+		user, owner, where string // where: the destination as the notice names it
+		reads              func() appKey
+	}
+	forms := []form{
+		{"deployer", "ci-team@example.com", "SSM parameter /ci/deployer", func() appKey { return o.paramReads(t, "prod", "/ci/deployer") }},
+		{"builder", "build-team@example.com", "SSM parameters /ci/builder/aws_access_key_id and /ci/builder/aws_secret_access_key",
+			func() appKey { return o.pairReads(t, "prod", "/ci/builder") }},
+	}
+	i := slices.IndexFunc(o.sb.Seeded.Keys, func(k sandbox.SeededKey) bool { return k.Account == "prod" && k.User == "builder" })
+	if i < 0 {
+		t.Fatal("builder has no seeded key")
+	}
+	o.pairHolds(t, "prod", "/ci/builder", appKey{AccessKeyID: o.sb.Seeded.Keys[i].AccessKeyID, SecretAccessKey: o.sb.Seeded.Keys[i].Secret.Reveal()})
+	before, after := map[string]appKey{}, map[string]appKey{}
+	for _, f := range forms {
+		before[f.user] = f.reads()
+	}
 	refusedBefore := o.paramReads(t, "prod", "/ci/reporter")
 
 	ex, dir := o.run(t, `{}`)
 	mustSucceed(t, ex)
-	after := o.paramReads(t, "prod", "/ci/deployer")
 	state := o.state(t, "prod")["prod"]
-	if after.AccessKeyID == before.AccessKeyID || keyStatus(t, state, "deployer", after.AccessKeyID) != "Active" {
-		t.Fatalf("after the run the application reads %s (before: %s), want a new active key of deployer", after.AccessKeyID, before.AccessKeyID)
+	for _, f := range forms {
+		after[f.user] = f.reads()
+		if after[f.user].AccessKeyID == before[f.user].AccessKeyID || keyStatus(t, state, f.user, after[f.user].AccessKeyID) != "Active" {
+			t.Fatalf("after the run the application of %s reads %s (before: %s), want a new active key of %s", f.user, after[f.user].AccessKeyID, before[f.user].AccessKeyID, f.user)
+		}
+		// The application uses what it read before the old key is deactivated: the stand-in
+		// checks the signature, so the key ID and the secret access key are of one key.
+		o.useKey(t, f.user, after[f.user])
 	}
 	ms := slices.DeleteFunc(mails(t, ex, dir), func(m mail) bool { return m.Destinations[0] == o.settings.SupportEmail })
 	toReporter := slices.DeleteFunc(slices.Clone(ms), func(m mail) bool { return m.Destinations[0] != "data-team@example.com" })
@@ -136,9 +202,8 @@ func TestE2EDeliveryToParameter(t *testing.T) {
 		t.Errorf("reporter's owner got %d emails, want one telling that its parameter refuses the new key", len(toReporter))
 	}
 	ms = slices.DeleteFunc(ms, func(m mail) bool { return m.Destinations[0] == "data-team@example.com" })
-	if len(ms) != 1 || ms[0].Destinations[0] != "ci-team@example.com" || !strings.Contains(ms[0].Subject, "is in SSM parameter /ci/deployer") ||
-		len(ms[0].Attachments) != 0 || !strings.Contains(ms[0].Text, before.AccessKeyID) {
-		t.Fatalf("emails %d, want one notice to ci-team@example.com naming /ci/deployer and the old key, without attachment", len(ms))
+	if len(ms) != len(forms) {
+		t.Fatalf("emails %d, want one notice per user delivered to SSM (%d)", len(ms), len(forms))
 	}
 	if got := o.paramReads(t, "prod", "/ci/reporter"); got != refusedBefore || len(userNamed(t, state, "reporter").Keys) != 1 {
 		t.Errorf("reporter: the application reads %s, keys %d; want its parameter and keys unchanged", got.AccessKeyID, len(userNamed(t, state, "reporter").Keys))
@@ -148,18 +213,26 @@ func TestE2EDeliveryToParameter(t *testing.T) {
 	}
 	// A key delivered to a parameter is a workload's: the owner's notice (text and HTML),
 	// report.csv's advice column and report.json say that an IAM role replaces it, and the
-	// report counts both users with keys as such.
+	// report counts the users with keys as such.
 	role := advice.For(advice.AWSWorkload)
-	if text := oneLine(ms[0].Text); !strings.Contains(text, "Leave long-lived keys behind: "+role.Explain()) || !strings.Contains(text, role.Links[0]) ||
-		!strings.Contains(ms[0].HTML, `<a href="`+role.Links[0]+`">`) {
-		t.Errorf("deployer's notice does not advise a role with %s:\n%s", role.Links[0], ms[0].Text)
+	for _, f := range forms {
+		i := slices.IndexFunc(ms, func(m mail) bool { return m.Destinations[0] == f.owner })
+		if i < 0 || !strings.Contains(oneLine(ms[i].Subject), "is in "+f.where) || len(ms[i].Attachments) != 0 || !strings.Contains(ms[i].Text, before[f.user].AccessKeyID) {
+			t.Fatalf("%s: want one notice to %s naming %s and the old key, without attachment", f.user, f.owner, f.where)
+		}
+		if text := oneLine(ms[i].Text); !strings.Contains(text, "Leave long-lived keys behind: "+role.Explain()) || !strings.Contains(text, role.Links[0]) ||
+			!strings.Contains(ms[i].HTML, `<a href="`+role.Links[0]+`">`) {
+			t.Errorf("%s's notice does not advise a role with %s:\n%s", f.user, role.Links[0], ms[i].Text)
+		}
+		if got := csvColumn(t, ex, f.user, "advice"); len(got) == 0 || slices.ContainsFunc(got, func(a string) bool { return a != role.String() }) {
+			t.Errorf("report.csv's advice for %s: %q, want %q on each of its rows", f.user, got, role.String())
+		}
+		if userResult(t, ex, f.user).Advice.String() != role.String() {
+			t.Errorf("report.json: %s's advice %v, want a role", f.user, userResult(t, ex, f.user).Advice)
+		}
 	}
-	if got := csvColumn(t, ex, "deployer", "advice"); len(got) == 0 || slices.ContainsFunc(got, func(a string) bool { return a != role.String() }) {
-		t.Errorf("report.csv's advice for deployer: %q, want %q on each of its rows", got, role.String())
-	}
-	if got := ex.Report.Totals.UsersWithKeys; got[advice.AWSWorkload] != 2 || userResult(t, ex, "deployer").Advice.String() != role.String() {
-		t.Errorf("report.json: users with keys by use %v, deployer's advice %v; want 2 %s users, deployer advised a role", got,
-			userResult(t, ex, "deployer").Advice, advice.AWSWorkload)
+	if got := ex.Report.Totals.UsersWithKeys; got[advice.AWSWorkload] != 3 {
+		t.Errorf("report.json: users with keys by use %v, want 3 %s users", got, advice.AWSWorkload)
 	}
 	allMails := ms
 	deactivateOn := ex.Report.Run.Now.AddDate(0, 0, 10).Format(time.DateOnly)
@@ -173,15 +246,21 @@ func TestE2EDeliveryToParameter(t *testing.T) {
 		if day == 10 {
 			want = "Inactive"
 		}
-		if got := keyStatus(t, state, "deployer", before.AccessKeyID); got != want {
-			t.Fatalf("day %d: the old key is %s, want %s (it is deactivated on %s)", day, got, want, deactivateOn)
-		}
-		if got := o.paramReads(t, "prod", "/ci/deployer"); got != after || keyStatus(t, state, "deployer", after.AccessKeyID) != "Active" {
-			t.Fatalf("day %d: the application reads %s, want the new key %s, active", day, got.AccessKeyID, after.AccessKeyID)
+		for _, f := range forms {
+			if got := keyStatus(t, state, f.user, before[f.user].AccessKeyID); got != want {
+				t.Fatalf("day %d: the old key of %s is %s, want %s (it is deactivated on %s)", day, f.user, got, want, deactivateOn)
+			}
+			if got := f.reads(); got != after[f.user] || keyStatus(t, state, f.user, after[f.user].AccessKeyID) != "Active" {
+				t.Fatalf("day %d: the application of %s reads %s, want the new key %s, active", day, f.user, got.AccessKeyID, after[f.user].AccessKeyID)
+			}
 		}
 		if day == 1 && len(o.handoffSecrets(t)) != 0 {
 			t.Errorf("day 1: hand-off secrets left after the write was confirmed: %v", o.handoffSecrets(t))
 		}
 	}
-	o.checkNoLeak(t, []string{o.out}, allMails, map[string]delivery{after.AccessKeyID: {secret: after.SecretAccessKey}})
+	delivered := map[string]delivery{}
+	for _, k := range after {
+		delivered[k.AccessKeyID] = delivery{secret: k.SecretAccessKey}
+	}
+	o.checkNoLeak(t, []string{o.out}, allMails, delivered)
 }
