@@ -63,6 +63,18 @@ func (s keyChecks) held(c awsmodel.Call, o *owner, k awsmodel.Key, tags map[stri
 			s.now.Format(time.DateOnly), h.until, h.placed, keyIDs(s.w.Keys(o.account, o.user)), strings.Join(s.trace[k.AccessKeyID], "\n    ")))
 }
 
+// keysReadBefore is the last day before today on which the rotator listed o's keys (-1: none).
+func (s keyChecks) keysReadBefore(o *owner) int {
+	read, ok := s.keysRead[o.account+"/"+o.user]
+	switch {
+	case !ok:
+		return -1
+	case read[1] < s.day:
+		return read[1]
+	}
+	return read[0]
+}
+
 // exempt: exempt users get zero writes.
 func (s keyChecks) exempt(c awsmodel.Call, o *owner, tags map[string]string) {
 	if policy.Exempt(tags, s.policy) {
@@ -75,10 +87,13 @@ func (s keyChecks) exempt(c awsmodel.Call, o *owner, tags map[string]string) {
 // for U days: whoever holds it), which no other check of the write concerns.
 func (s keyChecks) deletion(c awsmodel.Call, o *owner, k awsmodel.Key, tags map[string]string) (unused bool) {
 	user, keyID := o.user, k.AccessKeyID
-	if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive && s.reactivatedOn[keyID] == s.day {
-		// Its owner reactivated and deactivated it again since the rotator last read it:
-		// IAM does not say when a key was deactivated, so the rotator's record of an
-		// earlier day stands (counted, allowed; docs/policy.md says so).
+	if day, ok := s.deactivatedOn[keyID]; ok && day == s.day && k.Status == types.StatusTypeInactive && s.reactivatedOn[keyID] > s.keysReadBefore(o) {
+		// Its owner reactivated and deactivated it again since the rotator last read it (on
+		// an earlier day: owners act before the day's runs; a day the rotator did not list
+		// the user's keys, missed or not due, saw nothing): IAM does not say when a key was
+		// deactivated, so the rotator's record of an earlier day stands (counted, allowed;
+		// docs/policy.md says so). make faults -rare seed 8: reactivated on a day the user
+		// was not read, deactivated the next.
 		s.res.Faults["owner-reactivated-and-deactivated-between-reads"]++
 	} else if ok && day == s.day && k.Status == types.StatusTypeInactive {
 		s.violate("no key is deleted on the day it was deactivated", fmt.Sprintf("%s's key %s, deactivated today; its story:\n    %s",

@@ -153,6 +153,15 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 		return
 	}
 	switch in := c.Input.(type) {
+	case *iam.ListAccessKeysInput:
+		user := c.Account + "/" + aws.ToString(in.UserName)
+		read, ok := s.keysRead[user]
+		if !ok {
+			read = [2]int{-1, -1}
+		}
+		if read[1] != s.day {
+			s.keysRead[user] = [2]int{read[1], s.day}
+		}
 	case *iam.TagUserInput:
 		if slices.ContainsFunc(in.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == history.PendingTag }) {
 			s.marks[c.Account+"/"+aws.ToString(in.UserName)] = s.now
