@@ -52,8 +52,8 @@ var operations = map[string]operation{
 	"IAM GetAccountAuthorizationDetails": on("iam:GetAccountAuthorizationDetails"),
 	"SESv2 GetAccount":                   on("ses:GetAccount"),
 	"S3 PutObject":                       onObject("s3:PutObject"),
-	"S3 GetObject":                       onObject("s3:GetObject"),
-	"S3 HeadObject":                      onObject("s3:GetObject"),
+	"S3 GetObject":                       readObject,
+	"S3 HeadObject":                      readObject,
 	"S3 DeleteObject":                    onObject("s3:DeleteObject"),
 	"S3 ListObjectsV2": func(c calllog.Call, w where) []Request {
 		return []Request{{Action: "s3:ListBucket", Resource: fmt.Sprintf("arn:%s:s3:::%s", w.partition, c.Params["Bucket"]),
@@ -187,6 +187,18 @@ func onObject(action string) operation {
 	return func(c calllog.Call, w where) []Request {
 		return []Request{{Action: action, Resource: fmt.Sprintf("arn:%s:s3:::%s/%s", w.partition, c.Params["Bucket"], c.Params["Key"])}}
 	}
+}
+
+// readObject is a GetObject or HeadObject. One answered NoSuchKey (NotFound for HEAD) was
+// allowed s3:ListBucket on its key's prefix too: without it S3 answers AccessDenied for a
+// missing key (S3 API reference, GetObject, "Permissions").
+func readObject(c calllog.Call, w where) []Request {
+	out := onObject("s3:GetObject")(c, w)
+	if c.Error == "NoSuchKey" || c.Error == "NotFound" {
+		out = append(out, Request{Action: "s3:ListBucket", Resource: fmt.Sprintf("arn:%s:s3:::%s", w.partition, c.Params["Bucket"]),
+			Context: map[string][]string{"s3:prefix": {c.Params["Key"]}}})
+	}
+	return out
 }
 
 func onSecret(action string) operation {
