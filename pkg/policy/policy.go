@@ -87,9 +87,7 @@ func WriteDue(keys []Key, cfg Config, now time.Time) bool {
 func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 	p := UserPlan{UserName: u.UserName, Actions: []Action{}, Notices: []Notice{}, Keys: []KeyUsage{}}
 	keys := slices.Clone(u.Keys)
-	slices.SortFunc(keys, func(a, b Key) int {
-		return cmp.Or(a.CreateDate.Compare(b.CreateDate), cmp.Compare(a.AccessKeyID, b.AccessKeyID))
-	})
+	slices.SortFunc(keys, byAge)
 	for _, k := range keys {
 		p.OldestKeyAgeDays = max(p.OldestKeyAgeDays, ageDays(k.CreateDate, now))
 	}
@@ -133,8 +131,10 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		// Released early, and the release's email is not known to have reached the owner (it
 		// failed, or was sent by a run that could not see bounces): sent again, naming
 		// tomorrow; the hold holds until it counts (rule 5: once more by a run that sees bounces).
-		if k := firstActive(keys); k.AccessKeyID != "" && !d.sent(HoldReleased, k.AccessKeyID) {
-			p.Notices = append(p.Notices, HoldPlacedNotice(u, cfg, now, k.AccessKeyID))
+		if k := firstActive(keys); k.AccessKeyID != "" {
+			if n := HoldPlacedNotice(u, cfg, now, k.AccessKeyID); !d.sent(HoldReleased, n.AccessKeyID) {
+				p.Notices = append(p.Notices, n)
+			}
 		}
 	}
 	if d.held {
@@ -579,6 +579,19 @@ func UnusedKey(k Key, tags Tags, cfg Config, now time.Time) bool {
 	return idleDays(k, now) >= cfg.Timeline().UnusedAt
 }
 
+// OldestActive is the ID of the oldest Active key of keys in the rules' order (created
+// first, then by ID), "" when none.
+func OldestActive(keys []Key) string {
+	keys = slices.Clone(keys)
+	slices.SortFunc(keys, byAge)
+	return firstActive(keys).AccessKeyID
+}
+
+// byAge orders keys as the rules read them: created first, then by ID.
+func byAge(a, b Key) int {
+	return cmp.Or(a.CreateDate.Compare(b.CreateDate), cmp.Compare(a.AccessKeyID, b.AccessKeyID))
+}
+
 // firstActive is the oldest Active key of keys, sorted oldest first; zero Key when none.
 func firstActive(keys []Key) Key {
 	for _, k := range keys {
@@ -605,6 +618,27 @@ func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
 	}
 	then := ends.Add(now.Sub(midnight(now)))
 	p := PlanUser(after, cfg, then)
+	// goesOn is the day the rules deactivate key id once the hold ends: that day, or the day
+	// a warning they send then gives (a key whose warning is not on record; past the bounded
+	// wait it goes that day too, should the warning fail), "" when neither.
+	goesOn := func(id string) string {
+		if slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Action == DeactivateKey && a.AccessKeyID == id }) {
+			return dateOf(ends)
+		}
+		if i := slices.IndexFunc(p.Notices, func(n Notice) bool { return n.Kind == DeactivationScheduled && n.AccessKeyID == id }); i >= 0 {
+			return p.Notices[i].ActBy
+		}
+		return ""
+	}
+	if goesOn(keyID) == "" {
+		// The notice names the key the rules deactivate when the hold ends, if any: the
+		// owner is told its day, not "you are told before" of another key.
+		sorted := slices.Clone(after.Keys)
+		slices.SortFunc(sorted, byAge)
+		if i := slices.IndexFunc(sorted, func(k Key) bool { return goesOn(k.AccessKeyID) != "" }); i >= 0 {
+			keyID = sorted[i].AccessKeyID
+		}
+	}
 	n := Notice{Kind: HoldPlaced, AccessKeyID: keyID}
 	if !u.Hold.Asked.IsZero() {
 		n.Kind = HoldReleased
@@ -622,10 +656,9 @@ func HoldPlacedNotice(u User, cfg Config, now time.Time, keyID string) Notice {
 		msg = fmt.Sprintf("Your AWS administrators ended the hold on your keys (%s) early, before %s: access key %s is active, and the key rotator deactivates and deletes none of your keys before %s, "+
 			"but for a key unused for %d days, which is deleted as always.", u.Hold.Reason, dateOf(u.Hold.Asked), keyID, dateOf(ends), userCfg.Timeline().UnusedAt)
 	}
-	if slices.ContainsFunc(p.Actions, func(a Action) bool { return a.Action == DeactivateKey && a.AccessKeyID == keyID }) {
-		n.ActBy = dateOf(ends)
+	if n.ActBy = goesOn(keyID); n.ActBy != "" {
 		msg += fmt.Sprintf(" On %s the rotation rules apply again: %s will be deactivated on %s. Move everything that still uses it to your newer key before that day.",
-			dateOf(ends), keyID, dateOf(ends))
+			dateOf(ends), keyID, n.ActBy)
 	} else {
 		msg += fmt.Sprintf(" From %s the rotation rules apply again, and you are told before any of your keys is deactivated or deleted.", dateOf(ends))
 	}

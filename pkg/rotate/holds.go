@@ -57,7 +57,7 @@ func (ur *userRun) applyHold(ctx context.Context) error {
 		return nil
 	}
 	ur.placed = &h
-	ur.heldKey = ur.oldestActive() // the owner is told of the key that is active, unless one is reactivated
+	ur.heldKey = policy.OldestActive(ur.u.Keys) // the owner is told of the key that is active, unless one is reactivated
 	if h.ReleasedBy == ur.run.RunID {
 		ur.holdNote = "released by this run"
 		return nil
@@ -120,17 +120,6 @@ func unusedBy(h hold.Hold, cfg policy.Config, now time.Time) time.Time {
 		after = soon
 	}
 	return after
-}
-
-// oldestActive is the user's oldest Active key, "" when none.
-func (ur *userRun) oldestActive() string {
-	id, created := "", time.Time{}
-	for _, k := range ur.u.Keys {
-		if k.Status == policy.Active && (id == "" || k.CreateDate.Before(created)) {
-			id, created = k.AccessKeyID, k.CreateDate
-		}
-	}
-	return id
 }
 
 // lastDeactivated is the key the rotator deactivated most recently, as its signed
