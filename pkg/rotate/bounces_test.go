@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/sim/awsmodel"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
@@ -379,5 +381,50 @@ func TestWarningDeliveredDaysBeforeABounceStillCounts(t *testing.T) {
 		if strings.Contains(string(m.Raw), "will be deactivated on") {
 			t.Errorf("day 10: another deactivation day announced to an address on the suppression list:\n%s", m.Raw)
 		}
+	}
+}
+
+// TestUndeliveredKeyIsNotDeletedBeforeTheDayItsOwnerWasTold: a new key whose delivery never
+// succeeded (its owner's mailbox bounces), deactivated since, is one its owner was told, in a
+// KeyDeactivated notice, the day it is deleted (rule 3: DeleteAt days after its creation).
+// The end of its bounded wait gives the address up and deletes its hand-off secret, but not
+// the key before that day: nobody can use an Inactive key, and the owner was promised it
+// stays until then
+// (rare-world campaign seed 6 at fe4f5f0: told 2026-03-31, deleted on 2026-03-25 as
+// undeliverable).
+func TestUndeliveredKeyIsNotDeletedBeforeTheDayItsOwnerWasTold(t *testing.T) {
+	h := scenario.New(t)
+	addr := "vera@" + scenario.Domain
+	old := h.User("vera", nil, 85)[0]
+	h.W.SetBounce(addr, true)
+	created := h.Now
+	h.Day()
+	var fresh string
+	for id := range h.Keys("vera") {
+		if id != old {
+			fresh = id
+		}
+	}
+	if fresh == "" || len(h.HandoffSecrets("vera")) != 1 {
+		t.Fatalf("day 0 must create a new key and keep it for redelivery: keys %v, secrets %v", h.Keys("vera"), secretNames(h.HandoffSecrets("vera")))
+	}
+	// The owner retires the old key; the new one was deactivated, and its owner told when it
+	// is deleted, as the rotator records it.
+	scenario.Must(h.W.DeleteKey(scenario.Account, old))
+	scenario.Must(h.W.SetKeyStatus(scenario.Account, fresh, types.StatusTypeInactive))
+	h.SignedTag("vera", history.DeactivatedTag, history.FormatDeactivated(map[string]history.Inactive{fresh: {Since: created, ByRotator: true}}))
+	h.SignedTag("vera", history.NoticesTag, history.FormatNotices([]history.Sent{{NoticeRef: policy.NoticeRef{Kind: policy.KeyDeactivated, AccessKeyID: fresh}, On: created, To: addr}}))
+	told := created.AddDate(0, 0, policy.Config{}.WithDefaults().Timeline().DeleteAt)
+	for range 40 {
+		h.Day()
+	}
+	if _, exists := h.Keys("vera")[fresh]; !exists {
+		t.Errorf("key %s deleted by %s, its owner was told it is deleted on %s", fresh, h.Now.Format(time.DateOnly), told.Format(time.DateOnly))
+	}
+	if tag := h.W.Tags(scenario.Account, "vera")[history.UndeliverableTag]; tag == "" {
+		t.Errorf("vera's address, bouncing, was not given up at the end of the bounded wait")
+	}
+	if secrets := h.HandoffSecrets("vera"); len(secrets) != 0 {
+		t.Errorf("the undeliverable key's hand-off secret outlives the bounded wait: %v", secretNames(secrets))
 	}
 }

@@ -276,6 +276,9 @@ func (ur *userRun) writtenUnseen(ctx context.Context, p handoff.Pending) (bool, 
 // and its secret: nobody holds it, and the owner's address is given up.
 func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, email, problem string) error {
 	e := ur.execution
+	if p.DeliverTo != "" {
+		email = appsecret.TagValue(p.DeliverTo)
+	}
 	i := slices.IndexFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.AccessKeyID })
 	if i >= 0 && ur.u.Keys[i].Status == policy.Inactive {
 		// Somebody deactivated it: not deleted on the day it was first known inactive (the
@@ -284,12 +287,26 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 		if !known || history.SameDay(since.Since, e.run.Now) {
 			return nil
 		}
+		if since.ByRotator && ur.deletionTold(p.AccessKeyID) {
+			// Its owner was told the day it is deleted (a KeyDeactivated notice): rule 3
+			// deletes it then, not earlier (invariant 8). The wait for its delivery ends as
+			// for any other: the address is given up and its hand-off secret deleted; the key,
+			// Inactive and held by nobody, stays until that day.
+			if e.run.DryRun {
+				return nil
+			}
+			if err := ur.giveUp(ctx, email); err != nil {
+				return err
+			}
+			if err := handoff.Delete(ctx, e.Secrets, p.SecretARN); err != nil {
+				return err
+			}
+			delete(ur.pending, p.AccessKeyID)
+			return nil
+		}
 	}
 	a := workflow.ActionResult{Action: policy.Action{Action: policy.DeleteKey, AccessKeyID: p.AccessKeyID, Reason: problem + ": delete the undelivered key"}}
 	if !e.run.DryRun {
-		if p.DeliverTo != "" {
-			email = appsecret.TagValue(p.DeliverTo)
-		}
 		if err := ur.giveUp(ctx, email); err != nil {
 			return err
 		}
@@ -306,6 +323,15 @@ func (ur *userRun) dropUndeliverable(ctx context.Context, p handoff.Pending, ema
 	delete(ur.pending, p.AccessKeyID)
 	ur.u.Keys = slices.DeleteFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == p.AccessKeyID })
 	return nil
+}
+
+// deletionTold reports whether the owner may have been told the day Inactive key id is
+// deleted: a KeyDeactivated notice about it on record, delivered or not known to be, or a
+// record of notices someone overwrote (policy: deletionAnnounced).
+func (ur *userRun) deletionTold(id string) bool {
+	return ur.u.NoticesUnsure || slices.ContainsFunc(history.ParseNotices(ur.u.Tags.Get(history.NoticesTag)), func(s history.Sent) bool {
+		return s.Kind == policy.KeyDeactivated && s.AccessKeyID == id
+	})
 }
 
 // keepMayBeHeld ends the bounded wait of a new key sent by email that may have reached its
