@@ -3,20 +3,18 @@ SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.1
 
-.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck tools seven-zip python-venv npm bench bench-scale faults mutations fuzz sandbox-tools sandbox aws-contract
+.PHONY: help test check go-tests lint fmt fmt-check vet staticcheck readme-size tools seven-zip python-venv npm bench bench-scale faults mutations fuzz sandbox-tools sandbox aws-contract
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: tools lint go-tests infra-test ## lint and every test, installing what is missing (what CI runs)
 
-# The unit tests that need no stand-in (no moto, no Lambda processes): the domain packages,
-# the state machine definition and the local runner's own logic (both need Node 22 only to
-# validate the ASL), and the CDK app's contract. About 15 s on 2 cores.
+# The fast checks: lint, then the unit tests that need no stand-in (no moto, no Lambda
+# processes): the domain packages, the state machine definition and the local runner's own
+# logic (both need Node 22 only to validate the ASL), and the CDK app's contract.
 CHECK_PKGS := ./pkg/... ./statemachine ./sandbox/runner
-check: seven-zip runner-tools ## fast: gofmt, go vet and the unit tests that need no stand-in
-	@$(MAKE) --no-print-directory fmt-check
-	$(GO) vet ./...
+check: seven-zip runner-tools lint ## fast: lint, then the unit tests that need no stand-in (no campaign, no end-to-end)
 	$(GO) test -count=1 $(CHECK_PKGS)
 	cd infra && $(GO) test -count=1 ./contract
 
@@ -25,7 +23,7 @@ check: seven-zip runner-tools ## fast: gofmt, go vet and the unit tests that nee
 go-tests: sandbox-tools runner-tools seven-zip ## every Go test of the root module: unit, the 20-seed fault campaign, end-to-end on the stand-in
 	$(GO) test -count=1 -timeout 30m ./...
 
-lint: fmt-check vet staticcheck ## gofmt check, go vet and staticcheck, for both modules (root and infra/)
+lint: fmt-check vet staticcheck readme-size ## gofmt check, go vet and staticcheck for both modules (root and infra/), README.md's size
 
 fmt: ## format every Go file of both modules (gofmt -w)
 	gofmt -w $$(git ls-files '*.go')
@@ -41,6 +39,13 @@ vet:
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	cd infra && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# README.md is the operator's front door: what it is, the two commands, how it works, links.
+# Detail goes one link away, in docs/.
+README_MAX_BYTES := 10240
+readme-size:
+	@n=$$(wc -c < README.md); if [ "$$n" -gt $(README_MAX_BYTES) ]; then \
+		echo "README.md is $$n bytes, over $(README_MAX_BYTES) (10 KB): move the detail into docs/ and link it"; exit 1; fi
 
 # --- the machine's tools: Go is assumed; the rest is installed with apt-get when make runs as
 # root on Debian/Ubuntu (CI), or named with the command that installs it.

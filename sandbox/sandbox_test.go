@@ -1191,7 +1191,7 @@ func TestAuthorizationDetailsPagedAsAWS(t *testing.T) {
 // TestReadBackOfAStandInHoldingMoreThanOneAnswer: sandboxtest reads the emails, SNS messages
 // and assumed roles back in bounded pieces, however much the stand-in holds: here more mail
 // than one answer can carry (sandbox.MaxAnswerBytes), as at 3,000 accounts, where the whole
-// state in one answer (/moto-api/data.json) failed (issue 24).
+// state in one answer (/moto-api/data.json) failed.
 func TestReadBackOfAStandInHoldingMoreThanOneAnswer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the stand-in takes over 64 MiB of mail first")

@@ -50,8 +50,8 @@ func (s deliveryChecks) accounted() {
 // unseen: keptAfterAnUnwatchedSend) and gives the address up (rule 6). So after a
 // day's fault-free re-run no live hand-off secret of a non-exempt user is older than that
 // end, with a day's slack (a new key its owner deactivated is deleted by the next run, never
-// on the day it was first seen Inactive). A user who fails every run instead (issue 19, item
-// 4: a withdrawn opt-in answering DescribeSecret with AccessDenied) would hold its old key
+// on the day it was first seen Inactive). A user who fails every run instead (as one did
+// whose withdrawn opt-in answered DescribeSecret with AccessDenied) would hold its old key
 // past the limit and its undelivered key forever.
 func (s deliveryChecks) boundedWait(clean bool) {
 	if !clean {

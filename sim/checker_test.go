@@ -74,7 +74,7 @@ func TestKeyNeitherInItsSecretNorStoredIsLost(t *testing.T) {
 
 // The bounded wait (DESIGN.md invariant 1): a new key still waiting in its hand-off secret
 // after a fault-free re-run more than the notice period and a day past its old key's date
-// is a violation (issue 19 item 4 undone: the user failed every run); within the wait, after
+// is a violation (as when a withdrawn opt-in made the user fail every run); within the wait, after
 // a day with faults, or for an exempt user (no writes at all), it is not.
 func TestUndeliveredKeyPastTheBoundedWaitIsAViolation(t *testing.T) {
 	for _, tc := range []struct {

@@ -13,7 +13,7 @@ import (
 )
 
 // A key is deactivated on the day its owner was told, not silently later (DESIGN.md
-// invariant 8), for machine users whose application reads its key from a secret (issue 19,
+// invariant 8), for machine users whose application reads its key from a secret (found by
 // campaign seeds 37, 63, 108, 123 and 151 of `make faults` on main 5e6f548).
 
 // keepsTheDayTold runs days of user until its key goes, before each run calling before (nil:

@@ -71,7 +71,8 @@ func TestOrphanRuleDeletingAReceivedKeyIsAViolation(t *testing.T) {
 	}
 }
 
-// Issue 19 item 3 (its mutation was not caught by the 20-seed campaign): the bounded wait lets
+// A key with no successor goes only once its owner was told (the 20-seed campaign did not
+// catch its mutation, so this test holds it): the bounded wait lets
 // a key of an owner with a usable email go untold only while the owner keeps a working key or
 // the rotator made the key a successor whose delivery or warning kept failing. A key no
 // successor could be made for (the application's secret refuses it) goes only once its owner

@@ -4,17 +4,18 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // TestFailureTableListsEverySNSSubject holds docs/operations.md's table "What each message on
 // the failure topic means" to what can reach the topic: the subject of every SNS publish in
-// the ASL, the run alert and the run summary of CleanupReport (report.AlertSubjectPrefix,
-// report.SummarySubjectPrefix) and the CloudWatch alarm's.
+// the ASL, of every SNS message the Go code builds (CleanupReport's run alert and summary,
+// found in the source, not listed here: a new one fails this test until the table has its
+// row) and of every CloudWatch alarm the CDK app makes.
 func TestFailureTableListsEverySNSSubject(t *testing.T) {
 	doc, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
@@ -42,40 +43,45 @@ func TestFailureTableListsEverySNSSubject(t *testing.T) {
 	if err := json.Unmarshal(asl, &def); err != nil {
 		t.Fatal(err)
 	}
-	var published []string
-	var walk func(v any)
-	walk = func(v any) {
+	var published []subject
+	var walk func(v any, name string)
+	walk = func(v any, name string) {
 		switch v := v.(type) {
 		case map[string]any:
 			if res, _ := v["Resource"].(string); strings.HasSuffix(res, ":states:::sns:publish") {
 				params, _ := v["Parameters"].(map[string]any)
-				subject, ok := params["Subject"].(string)
+				s, ok := params["Subject"].(string)
 				if !ok {
 					t.Errorf("an SNS publish of the ASL has no fixed Subject: %v", params)
 				}
-				published = append(published, subject)
+				published = append(published, subject{s, "rotation.asl.json, state " + name})
 			}
-			for _, child := range v {
-				walk(child)
+			for key, child := range v {
+				walk(child, key)
 			}
 		case []any:
 			for _, child := range v {
-				walk(child)
+				walk(child, name)
 			}
 		}
 	}
-	walk(def)
+	walk(def, "")
 	if len(published) == 0 {
 		t.Fatal("found no SNS publish in the ASL: the walk no longer reads it")
 	}
-	prefixes := append(published, report.AlertSubjectPrefix, report.SummarySubjectPrefix, `ALARM: "`+statemachine.Name+`-executions-failed"`)
-	for _, want := range prefixes {
+	src := readGoSource(t, "..")
+	fromGo, alarms := src.snsSubjects(t), src.alarmSubjects(t)
+	if len(fromGo) == 0 || len(alarms) == 0 {
+		t.Fatalf("found %d SNS messages in the Go code and %d alarms in infra/: the search no longer reads them", len(fromGo), len(alarms))
+	}
+	for _, want := range slices.Concat(published, fromGo, alarms) {
+		t.Logf("subject %q (%s)", want.prefix, want.at)
 		found := false
 		for _, row := range listed {
-			found = found || strings.HasPrefix(row, want)
+			found = found || strings.HasPrefix(row, want.prefix)
 		}
 		if !found {
-			t.Errorf("docs/operations.md's failure table has no row for the subject %q (rows: %q)", want, listed)
+			t.Errorf("docs/operations.md's failure table has no row for the subject %q (%s; rows: %q)", want.prefix, want.at, listed)
 		}
 	}
 }

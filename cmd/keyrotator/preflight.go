@@ -193,7 +193,7 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--exclude-account-tag: %v", err)
 	}
 	// The StackSet lives in the management account, or in the delegated administrator's:
-	// the rotator's account, as README's set-up has it.
+	// the rotator's account, as docs/deploy.md's set-up has it.
 	stackSetCfg := managementCfg
 	if *stackSetAdmin != "" {
 		stackSetCfg = rotatorCfg

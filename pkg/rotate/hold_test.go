@@ -12,7 +12,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
 
-// TestHoldReactivatesTheDeactivatedKeyUntilTheDayAfter (issue 23 item 1): an application
+// TestHoldReactivatesTheDeactivatedKeyUntilTheDayAfter (the operator's hold): an application
 // broke when its old key was deactivated; the operator's hold makes that key active again in
 // the run that places it, its owner is told until when and what happens after, no run
 // deactivates or deletes the user's keys through the hold's last day, and the day after it

@@ -19,8 +19,8 @@ const (
 	GoalCostPer1000    = 0.50 // USD per 1,000 accounts per daily run
 	GoalWall           = 30 * time.Minute
 	ProjectionAccounts = 10_000
-	// GoalWallLarger is the goal for an organization larger than the default: issue 24 asks
-	// for 3,000 accounts within the machine's 2 cores and under an hour.
+	// GoalWallLarger is the goal for an organization larger than the default: 3,000 accounts
+	// within the machine's 2 cores and under an hour.
 	GoalWallLarger = time.Hour
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestE2EHoldReactivatesUntilItsDay (issue 23 item 1): ci-bot's old key is deactivated on its
+// TestE2EHoldReactivatesUntilItsDay (the operator's hold): ci-bot's old key is deactivated on its
 // day and its application breaks. An execution with a hold makes the key active again, tells
 // the owner until when and what then happens, and lists the hold in the report; a run inside
 // the hold leaves the key; the run the day after the hold's last day deactivates it, with the

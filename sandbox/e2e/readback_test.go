@@ -22,8 +22,7 @@ import (
 // fillerMessages are sent before the run, each of fillerBytes, from the rotator's sender to
 // an address no owner has: more mail than one answer of the stand-in can carry
 // (sandbox.MaxAnswerBytes). At 3,000 accounts /moto-api/data.json, the stand-in's whole
-// state with every SES message, outgrew it and `keyrotator run` failed after the execution
-// (issue 24).
+// state with every SES message, outgrew it and `keyrotator run` failed after the execution.
 const (
 	fillerMessages = 72
 	fillerBytes    = 1 << 20
