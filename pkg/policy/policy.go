@@ -476,7 +476,7 @@ func (d *decider) deactivateOn(k Key) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if s, ok := successor(k, d.left, d.now, d.th); ok && k.StoreBehind != "" {
-		return latest(d.deactivationDue(k, s).Add(days(d.th.Notice)), d.now.Add(day)), true
+		return d.storeBehindDay(k, s), true
 	} else if w, waits := d.waitsForSecret(k, d.left); waits && !d.failureTold(k) {
 		return latest(d.deactivationDue(k, w).Add(days(d.th.Notice)), d.now.Add(day)), true
 	} else if ok && !d.failureHeld(k) {
@@ -517,6 +517,32 @@ func (d *decider) warnedDay(k Key, due time.Time) time.Time {
 		d.plan.Reason = strings.TrimPrefix(d.plan.Reason+"; "+fmt.Sprintf(
 			"key %s stays active past %s, the day its owner was told, as no warning counts (%s); it is deactivated on %s, when the wait for a warning ends",
 			k.AccessKeyID, dateOf(due), d.user.Unheard, dateOf(end)), "; ")
+	}
+	return end
+}
+
+// storeBehindDay is the day storeBehind deactivates Active key k, whose successor s the
+// application's secret does not hold (Key.StoreBehind): the day its DeliveryFailed notice gives,
+// noticePeriod days past k's date, not before tomorrow. Once that day has come with no such
+// notice delivered on an earlier day, k waits: until tomorrow for one sent or planned today (it
+// counts from the next day), else until the bounded wait ends, noticePeriod days later still.
+// A key kept past the day its owner may have been told, in a run where nothing sent to the
+// owner counts (User.Unheard, which plans nothing again), is named in the plan's reason with
+// the day it goes (invariant 8: not silently later), as warnedDay does.
+func (d *decider) storeBehindDay(k, s Key) time.Time {
+	bound := d.deactivationDue(k, s).Add(days(d.th.Notice))
+	if !reached(d.now, bound) || d.warnedBefore(k, DeliveryFailed) {
+		return latest(bound, d.now.Add(day))
+	}
+	ref := NoticeRef{Kind: DeliveryFailed, AccessKeyID: k.AccessKeyID}
+	if d.user.Unheard == "" && (slices.Contains(d.user.NoticesSentToday, ref) || slices.ContainsFunc(d.plan.Notices, func(n Notice) bool { return n.Ref() == ref })) {
+		return ActOn(bound, d.now)
+	}
+	end := midnight(bound).Add(days(d.th.Notice))
+	if d.user.Unheard != "" && slices.Contains(d.user.NoticesUnconfirmed, ref) {
+		d.plan.Reason = strings.TrimPrefix(d.plan.Reason+"; "+fmt.Sprintf(
+			"key %s stays active past %s, the day its owner was told, as no notice counts (%s); it is deactivated on %s, when the wait for the application's secret ends",
+			k.AccessKeyID, dateOf(bound), d.user.Unheard, dateOf(end)), "; ")
 	}
 	return end
 }
