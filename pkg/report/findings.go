@@ -160,6 +160,11 @@ func PlanFindings(doc Document, prev FindingsState, c FindingsConfig) FindingsPl
 				cand.Title = fmt.Sprintf("IAM user %s in %s: no new key can be delivered", u.UserName, acct)
 				cand.description = fmt.Sprintf("The rotator cannot deliver a new key of IAM user %s in account %s (%s), so it makes none: %s. "+
 					"Its keys are still deactivated and deleted on their dates.", u.UserName, acct, a.Account.Name, cut(u.EmailProblem))
+				if u.Held { // one finding per user, the most severe: the hold's own is not imported
+					cand.description = fmt.Sprintf("The rotator cannot deliver a new key of IAM user %s in account %s (%s), so it makes none: %s. "+
+						"An operator's hold keeps its keys for now (%s); after it, they are deactivated and deleted on their dates.",
+						u.UserName, acct, a.Account.Name, cut(u.EmailProblem), cut(u.Hold))
+				}
 				cand.remediation = "Tag the user with its owner's email address in an allowed domain (the emailTagKeys setting names the tags), " +
 					"or fix the delivery the description names (the owner's address on SES's suppression list, the application's secret that " +
 					"does not opt in); the next run then rotates the key."

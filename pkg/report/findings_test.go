@@ -387,7 +387,13 @@ func TestHeldUserGetsAFindingUntilTheHoldEnds(t *testing.T) {
 		return s
 	}
 
-	findingsRun(t, r, store, "run-1", day1, map[workflow.Account][]workflow.UserResult{prod: {held("ci-bot", policy.StatusNotify), held("batch", policy.StatusHeld)}})
+	mute := held("mute", policy.StatusHeld) // held, and no usable address: the more severe finding, which says the hold
+	mute.EmailProblem = "no Email tag"
+	findingsRun(t, r, store, "run-1", day1, map[workflow.Account][]workflow.UserResult{prod: {held("ci-bot", policy.StatusNotify), held("batch", policy.StatusHeld), mute}})
+	if s, f := state(FindingID(prod.AccountID, "mute")); s != "ACTIVE" || text(f, "GeneratorId") != "iam-access-key-rotator/no-delivery" ||
+		!strings.Contains(text(f, "Description"), "An operator's hold keeps its keys for now (held until") {
+		t.Errorf("run 1: mute's finding %q %s %q, want ACTIVE, no-delivery, saying the hold", s, text(f, "GeneratorId"), text(f, "Description"))
+	}
 	s, first := state(ciBot)
 	if s != "ACTIVE" || text(first, "GeneratorId") != "iam-access-key-rotator/held" || text(first, "Severity", "Label") != "LOW" {
 		t.Fatalf("run 1: ci-bot's finding %q %s %s, want ACTIVE, iam-access-key-rotator/held, LOW", s, text(first, "GeneratorId"), text(first, "Severity", "Label"))
