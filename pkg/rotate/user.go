@@ -333,7 +333,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	if h, ok := ur.holds[ur.u.UserName]; ok {
 		ur.ur.Hold = strings.TrimSuffix(fmt.Sprintf("held until %s (%s), placed by execution %s; %s", h.Until, h.Reason, h.PlacedBy, ur.holdNote), "; ")
 	}
-	ur.ur.RotationDaysProblem, ur.ur.OldestKeyAgeDays = up.RotationDaysProblem, up.OldestKeyAgeDays
+	ur.ur.RotationDaysProblem, ur.ur.OldestKeyAgeDays, ur.ur.Held = up.RotationDaysProblem, up.OldestKeyAgeDays, up.Held
 	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
 		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
 	}

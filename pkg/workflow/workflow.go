@@ -373,6 +373,9 @@ type UserResult struct {
 	Advice *advice.Advice `json:"advice,omitempty"`
 	// Hold describes the operator's hold on the user's keys (pkg/hold), when one holds.
 	Hold string `json:"hold,omitempty"`
+	// Held: an operator's hold held the user's keys in this run (policy.UserPlan.Held). Hold
+	// may name a hold that no longer holds: released early, once its owner read the release.
+	Held bool `json:"held,omitempty"`
 	// OldestKeyAgeDays is the age of the user's oldest key (policy.UserPlan), set for a
 	// planned or exempt user: the Security Hub finding of an exempt user past the limit.
 	OldestKeyAgeDays int `json:"oldestKeyAgeDays,omitempty"`
