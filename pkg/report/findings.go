@@ -19,6 +19,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // Security Hub findings (setting securityHubFindings): one finding per IAM user whose keys the
@@ -49,8 +50,8 @@ const (
 	maxFindings = 10000
 	// findingType is the finding's type, namespace/category/classifier.
 	findingType = "Software and Configuration Checks/AWS Security Best Practices/IAM access key rotation"
-	// findingIDPrefix starts every finding's Id and GeneratorId.
-	findingIDPrefix = "iam-access-key-rotator"
+	// findingIDPrefix starts every finding's Id and GeneratorId: the rotator's name.
+	findingIDPrefix = statemachine.Name
 )
 
 // The conditions a finding reports, most severe first.

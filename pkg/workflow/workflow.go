@@ -65,6 +65,12 @@ var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 // ValidAccountID reports whether id is a 12-digit AWS account ID.
 func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
 
+// iamNamePattern is the character set and length IAM allows in user and role names.
+var iamNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+
+// ValidIAMName reports whether name is a valid IAM user or role name.
+func ValidIAMName(name string) bool { return iamNamePattern.MatchString(name) }
+
 // ParseExecutionInput validates an execution input document before anything is read or
 // written; every problem is an *InvalidInput naming the field.
 func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
@@ -150,7 +156,7 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 			return "", "", &InvalidInput{Field: field + ".account", Problem: fmt.Sprintf("%q is not a 12-digit account ID", *account)}
 		case name == nil:
 			return "", "", &InvalidInput{Field: field + ".user", Problem: "is required: the IAM user's name"}
-		case !iamUserName.MatchString(*name):
+		case !ValidIAMName(*name):
 			return "", "", &InvalidInput{Field: field + ".user", Problem: fmt.Sprintf("%q is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)", *name)}
 		case seen[*account+"/"+*name] != "":
 			return "", "", &InvalidInput{Field: field, Problem: fmt.Sprintf("user %s in %s is already named by %s", *name, *account, seen[*account+"/"+*name])}
@@ -203,10 +209,7 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 	return in, nil
 }
 
-var (
-	iamUserName        = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-)
+var accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
 func isDay(s string) bool {
 	t, err := time.Parse(time.DateOnly, s)
