@@ -3,10 +3,12 @@ package statemachine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/alert"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/runner"
@@ -587,4 +589,52 @@ func mustRender(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return def
+}
+
+// TestChatNotificationsOfTheASLAreTheAlertPackages: the failure alerts the state machine
+// builds itself (its Catch paths' Pass states) carry the fixed fields of the Chatbot
+// notifications pkg/alert builds for the Lambdas' messages: the same version, source, text
+// type and keywords, so that a channel's filter on the rotator's keyword sees both.
+func TestChatNotificationsOfTheASLAreTheAlertPackages(t *testing.T) {
+	var def any
+	if err := json.Unmarshal(mustRender(t), &def); err != nil {
+		t.Fatal(err)
+	}
+	want := alert.Chat("title", "description", "event", "run", workflow.Execution{}, nil)
+	found := 0
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if k != "chat" {
+					walk(path+"."+k, child)
+					continue
+				}
+				found++
+				raw, err := json.Marshal(child)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got alert.Notification
+				if err := json.Unmarshal(raw, &got); err != nil {
+					t.Fatalf("%s.chat: %v", path, err)
+				}
+				if got.Version != want.Version || got.Source != want.Source || got.Content.TextType != want.Content.TextType ||
+					!slices.Equal(got.Content.Keywords, want.Content.Keywords) {
+					t.Errorf("%s.chat: version %q, source %q, textType %q, keywords %q; pkg/alert's: %q, %q, %q, %q", path,
+						got.Version, got.Source, got.Content.TextType, got.Content.Keywords,
+						want.Version, want.Source, want.Content.TextType, want.Content.Keywords)
+				}
+			}
+		case []any:
+			for i, child := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), child)
+			}
+		}
+	}
+	walk("$", def)
+	if found == 0 {
+		t.Fatal("no chat notification in the state machine: the failure alerts lost their Chatbot reading")
+	}
 }

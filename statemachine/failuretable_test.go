@@ -98,3 +98,49 @@ func TestDesignDocListsEveryPlaceholder(t *testing.T) {
 		}
 	}
 }
+
+// TestDesignPackageMapListsEveryPackage: docs/design.md's package map (the table after "What
+// each step does is in the packages beside it in this map") names every package of pkg/, and
+// none that is gone.
+func TestDesignPackageMapListsEveryPackage(t *testing.T) {
+	doc, err := os.ReadFile("../docs/design.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "What each step does is in the packages beside it in this map")
+	if !ok {
+		t.Fatal("docs/design.md has no package map")
+	}
+	var table []string
+	for _, line := range strings.Split(after, "\n")[2:] {
+		if !strings.HasPrefix(line, "|") {
+			if len(table) > 0 {
+				break
+			}
+			continue
+		}
+		table = append(table, line)
+	}
+	mapped := map[string]bool{}
+	for _, m := range regexp.MustCompile("`pkg/([a-z0-9]+)`").FindAllStringSubmatch(strings.Join(table, "\n"), -1) {
+		mapped[m[1]] = true
+	}
+	dirs, err := os.ReadDir("../pkg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	packages := map[string]bool{}
+	for _, d := range dirs {
+		if d.IsDir() {
+			packages[d.Name()] = true
+			if !mapped[d.Name()] {
+				t.Errorf("docs/design.md's package map does not list pkg/%s", d.Name())
+			}
+		}
+	}
+	for name := range mapped {
+		if !packages[name] {
+			t.Errorf("docs/design.md's package map lists pkg/%s, which does not exist", name)
+		}
+	}
+}

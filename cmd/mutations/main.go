@@ -10,11 +10,11 @@
 // does not run, or undoes a fix the campaign does not catch.
 //
 //	go run ./cmd/mutations                 # every patch, 20 seeds of each world (the campaign of make test)
-//	go run ./cmd/mutations -only item-2,item-3    # the patches whose name contains item-2 or item-3
+//	go run ./cmd/mutations -only tag-keys,dates-told    # the patches whose name contains tag-keys or dates-told
 //
 // A patch is a unified diff (git diff) after a header of "Key: value" lines:
 //
-//	Fix: item 2: tag keys read as IAM compares them
+//	Fix: tag keys read as IAM compares them
 //	Undone: policy.Tags.Lookup matches exactly
 //	Keeps: exempt users get zero writes
 //	Tests: `pkg/policy` `TestTagKeysAreReadAsIAMComparesThem`; `sim` `TestExemptTagInAnyCaseGetsZeroWrites`
