@@ -18,9 +18,12 @@ type Campaign struct {
 
 // RunCampaign simulates seeds first, first+1, ... in parallel on workers goroutines; each
 // seed is independent and deterministic, so the outcome does not depend on the schedule.
-func RunCampaign(cfg Config, first int64, seeds, workers int) Campaign {
+// done, if not nil, is told of each seed as it ends (one call at a time, in the order they
+// end): the progress of a long campaign.
+func RunCampaign(cfg Config, first int64, seeds, workers int, done func(seed int64, r Result)) Campaign {
 	results := make([]Result, seeds)
 	var wg sync.WaitGroup
+	var report sync.Mutex
 	next := make(chan int)
 	for range max(workers, 1) {
 		wg.Go(func() {
@@ -28,6 +31,11 @@ func RunCampaign(cfg Config, first int64, seeds, workers int) Campaign {
 				c := cfg
 				c.Seed = first + int64(i)
 				results[i] = Run(c)
+				if done != nil {
+					report.Lock()
+					done(c.Seed, results[i])
+					report.Unlock()
+				}
 			}
 		})
 	}

@@ -18,7 +18,7 @@ func TestCampaign(t *testing.T) {
 		{"rare", Config{World: RareWorld(), Faults: RareFaults()}},
 	} {
 		t.Run(world.name, func(t *testing.T) {
-			c := RunCampaign(world.cfg, 1, 20, runtime.GOMAXPROCS(0))
+			c := RunCampaign(world.cfg, 1, 20, runtime.GOMAXPROCS(0), nil)
 			t.Logf("faults by kind: %s", c.ByKind())
 			t.Logf("world by kind: %s", c.WorldByKind())
 			t.Log(c.Summary())

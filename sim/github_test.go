@@ -10,7 +10,7 @@ func TestGitHubStoresKeepEveryInvariantUnderFaults(t *testing.T) {
 	w := RareWorld()
 	w.MachineUser, w.ParamStore, w.GitHubStore = 1, 0, 1
 	w.GitHubAppRevoked *= 4
-	c := RunCampaign(Config{Accounts: 2, Users: 30, World: w}, 1, 2, 2)
+	c := RunCampaign(Config{Accounts: 2, Users: 30, World: w}, 1, 2, 2, nil)
 	t.Logf("world by kind: %v", c.World)
 	for _, kind := range []string{"rotator-writes-key-to-github", "workflow-first-uses-key-from-github", "github-app-uninstalled", "github-app-reinstalled",
 		"app-reverts-github-secrets", "github-owner-not-allowed", "machine-user-delivered-to-github-environment"} {

@@ -41,7 +41,13 @@ func main() {
 	if !*asJSON {
 		fmt.Printf("seeds %d to %d, %s\n", *first, *first+int64(*seeds)-1, cfg.Resolved())
 	}
-	c := sim.RunCampaign(cfg, *first, *seeds, runtime.GOMAXPROCS(0))
+	ended, violations := 0, 0
+	c := sim.RunCampaign(cfg, *first, *seeds, runtime.GOMAXPROCS(0), func(seed int64, r sim.Result) {
+		ended++
+		violations += len(r.Violations)
+		fmt.Fprintf(os.Stderr, "faults: seed %d ended, %d of %d seeds, %d violations so far, %s\n",
+			seed, ended, *seeds, violations, time.Since(start).Round(time.Second))
+	})
 	if *asJSON {
 		printJSON(c)
 	} else {
