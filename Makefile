@@ -20,7 +20,7 @@ check: seven-zip runner-tools lint ## fast: lint, then the unit tests that need 
 
 # -timeout: the end-to-end package takes about 6 minutes alone on 2 cores, past go test's
 # default 10 minutes per package on a loaded machine.
-go-tests: sandbox-tools runner-tools seven-zip ## every Go test of the root module: unit, the 20-seed fault campaign, end-to-end on the stand-in
+go-tests: sandbox-tools runner-tools seven-zip ## every Go test of the root module: unit, the fault campaign (20 seeds of the default world, 20 of the rare one), end-to-end on the stand-in
 	$(GO) test -count=1 -timeout 30m ./...
 
 lint: fmt-check vet staticcheck readme-size ## gofmt check, go vet and staticcheck for both modules (root and infra/), README.md's size

@@ -97,16 +97,9 @@ func rigFor(t *testing.T, sb *sandboxtest.Sandbox) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
-		config.SenderEmail: st.SenderEmail, config.SupportEmail: st.SupportEmail, config.MemberRoleName: st.MemberRole,
-		config.ExcludeAccounts: strings.Join(st.ExcludeAccountIDs, ","), config.AllowedEmailDomains: strings.Join(st.AllowedEmailDomains, ","),
-		config.ExcludeOUs: strings.Join(st.ExcludeOUIDs, ","), config.ExcludeAccountTag: st.ExcludeAccountTag,
-		config.ReportBucket: bucket, config.FailureTopicARN: aws.ToString(topic.TopicArn), config.TagKeySecretARN: tagKey,
-	}
-	settings, err := config.Load(func(name string) string { return env[name] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The scenario's settings as the Lambdas read them, with the resources the stack would set.
+	settings := st.Rotator
+	settings.ReportBucket, settings.FailureTopicARN, settings.TagKeySecretARN = bucket, aws.ToString(topic.TopicArn), tagKey
 	r := &rig{t: t, sb: sb, settings: settings, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(r.logs, nil))
 	// The steps as lambdas/*/main.go builds them; the rig only captures the metrics and lets

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/rotate"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/suppression"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
@@ -501,12 +502,12 @@ func TestOrganizationOUsTagsAndPages(t *testing.T) {
 	}
 
 	settings := sb.Seeded.Settings
-	if len(settings.ExcludeOUIDs) != 1 || settings.ExcludeAccountTag != "lifecycle=migrating" {
-		t.Fatalf("settings exclude OUs %v, tag %q", settings.ExcludeOUIDs, settings.ExcludeAccountTag)
+	if len(settings.Rotator.ExcludeOUs) != 1 || settings.Rotator.ExcludeAccountTag != "lifecycle=migrating" {
+		t.Fatalf("settings exclude OUs %v, tag %q", settings.Rotator.ExcludeOUs, settings.Rotator.ExcludeAccountTag)
 	}
 	// Walk down from the excluded OU as the rotator does.
 	var inSandbox []string
-	for queue := settings.ExcludeOUIDs; len(queue) > 0; queue = queue[1:] {
+	for queue := settings.Rotator.ExcludeOUs; len(queue) > 0; queue = queue[1:] {
 		accounts, err := client.ListAccountsForParent(ctx, &organizations.ListAccountsForParentInput{ParentId: &queue[0]})
 		if err != nil {
 			t.Fatal(err)
@@ -577,10 +578,14 @@ func TestSettingsEndpointServesTheScenarioSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	legacy, _ := sb.AccountID("legacy")
-	if got.ManagementAccountID != "123456789012" || got.MemberRole != "provisioning-admin" ||
-		got.SenderEmail != "iam-key-rotator@example.com" || got.SupportEmail != "cloud-support@example.com" ||
-		!slices.Equal(got.ExcludeAccountIDs, []string{legacy}) || got.Region != "us-east-1" {
+	if got.ManagementAccountID != "123456789012" || got.Rotator.MemberRoleName != "provisioning-admin" ||
+		got.Rotator.SenderEmail != "iam-key-rotator@example.com" || got.Rotator.SupportEmail != "cloud-support@example.com" ||
+		!slices.Equal(got.Rotator.ExcludeAccounts, []string{legacy}) || got.Region != "us-east-1" {
 		t.Errorf("settings = %+v", got)
+	}
+	// Read as a Lambda reads its environment: what the scenario leaves unset has its default.
+	if got.Rotator.ExcludeAccountTag != config.DefaultExcludeAccountTag || got.Rotator.Policy.LimitDays != policy.DefaultLimitDays {
+		t.Errorf("unset settings: exclude tag %q, limit days %d; want the defaults", got.Rotator.ExcludeAccountTag, got.Rotator.Policy.LimitDays)
 	}
 	var names []string
 	ids := map[string]bool{}
@@ -1230,7 +1235,7 @@ func TestReadBackOfAStandInHoldingMoreThanOneAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := "arn:aws:iam::" + prod + ":role/" + sb.Seeded.Settings.MemberRole
+	role := "arn:aws:iam::" + prod + ":role/" + sb.Seeded.Settings.Rotator.MemberRoleName
 	if _, err := sts.NewFromConfig(sb.Config()).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role),
 		RoleSessionName: aws.String("after-the-mail")}); err != nil {
 		t.Fatal(err)
@@ -1285,7 +1290,7 @@ func TestModelInstancesArePagedInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := "arn:aws:iam::" + prod + ":role/" + sb.Seeded.Settings.MemberRole
+	role := "arn:aws:iam::" + prod + ":role/" + sb.Seeded.Settings.Rotator.MemberRoleName
 	client := sts.NewFromConfig(sb.Config())
 	for i := range 5 {
 		if _, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role),

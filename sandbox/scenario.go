@@ -17,6 +17,7 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // MaxCredentialReportHoursAgo is the oldest CredentialReportHoursAgo: a week (past 4 hours,
@@ -229,7 +230,7 @@ func (sc *Scenario) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) { errs = append(errs, input.Errorf(field, format, args...)) }
 
-	if !config.ValidIAMName(sc.MemberRole) || len(sc.MemberRole) > config.MaxMemberRoleNameLength {
+	if !workflow.ValidIAMName(sc.MemberRole) || len(sc.MemberRole) > config.MaxMemberRoleNameLength {
 		bad("memberRole", "must be an IAM role name (1-%d of letters, digits, +=,.@_-: NotifyUser's role adds %s), got %q",
 			config.MaxMemberRoleNameLength, config.NotifyRoleSuffix, sc.MemberRole)
 	}
@@ -266,7 +267,7 @@ func (sc *Scenario) Validate() error {
 		users := map[string]int{}
 		for j, u := range a.Users {
 			uf := fmt.Sprintf("%s.users[%d]", field, j)
-			if !config.ValidIAMName(u.Name) {
+			if !workflow.ValidIAMName(u.Name) {
 				bad(uf+".name", "must be an IAM user name (1-64 of letters, digits, +=,.@_-), got %q", u.Name)
 			} else if prev, dup := users[strings.ToLower(u.Name)]; dup {
 				// IAM user names are unique regardless of case.

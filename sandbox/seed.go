@@ -31,6 +31,8 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
+	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/preflight"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/secret"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/ghlocal"
@@ -184,15 +186,15 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		Region:              Region,
 		OrganizationID:      aws.ToString(desc.Organization.Id),
 		ManagementAccountID: mgmtID,
-		MemberRole:          sc.MemberRole,
-		SenderEmail:         sc.SenderEmail,
-		SupportEmail:        sc.SupportEmail,
-		AllowedEmailDomains: append([]string{}, sc.AllowedEmailDomains...),
-		ExcludeAccountIDs:   []string{},
-		ExcludeOUIDs:        []string{},
-		ExcludeAccountTag:   sc.ExcludeAccountTag,
-		Accounts:            []AccountSettings{{Name: sc.ManagementAccount.Name, ID: mgmtID, Management: true}},
-		SeededAt:            now,
+		Rotator: config.Settings{
+			MemberRoleName:    sc.MemberRole,
+			SenderEmail:       sc.SenderEmail,
+			SupportEmail:      sc.SupportEmail,
+			Policy:            policy.Config{AllowedEmailDomains: slices.Clone(sc.AllowedEmailDomains)},
+			ExcludeAccountTag: sc.ExcludeAccountTag,
+		},
+		Accounts: []AccountSettings{{Name: sc.ManagementAccount.Name, ID: mgmtID, Management: true}},
+		SeededAt: now,
 	}}
 	s := seeder{url: url, now: now, role: sc.MemberRole, mgmtID: mgmtID, progress: progress, out: out}
 
@@ -204,7 +206,7 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		return nil, err
 	}
 	for _, path := range sc.ExcludeOUs {
-		out.Settings.ExcludeOUIDs = append(out.Settings.ExcludeOUIDs, ous[path])
+		out.Settings.Rotator.ExcludeOUs = append(out.Settings.Rotator.ExcludeOUs, ous[path])
 	}
 	// The management stack's roles, which ListAccounts and ScanAndRotate (for each
 	// account's exclusion tag) assume (the local rotator runs in the management account).
@@ -230,7 +232,7 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		}
 		out.Settings.Accounts = append(out.Settings.Accounts, AccountSettings{Name: a.Name, ID: id, Excluded: sc.Excluded(a), OU: a.OU})
 		if slices.Contains(sc.ExcludeAccounts, a.Name) {
-			out.Settings.ExcludeAccountIDs = append(out.Settings.ExcludeAccountIDs, id)
+			out.Settings.Rotator.ExcludeAccounts = append(out.Settings.Rotator.ExcludeAccounts, id)
 		}
 		admin := AccountConfig(base, id, OrganizationAccessRole)
 		if _, err := iam.NewFromConfig(admin).PutRolePolicy(ctx, &iam.PutRolePolicyInput{
@@ -281,7 +283,7 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		if err != nil {
 			return nil, err
 		}
-		out.Settings.GitHubAppSecretARN, out.Settings.AllowedGitHubOwners = arn, append([]string{}, sc.GitHub.AllowedOwners...)
+		out.Settings.Rotator.GitHubAppSecretARN, out.Settings.Rotator.AllowedGitHubOwners = arn, slices.Clone(sc.GitHub.AllowedOwners)
 	}
 	if err := putSettings(ctx, url, &out.Settings); err != nil {
 		return nil, fmt.Errorf("store settings: %w", err)

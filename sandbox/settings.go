@@ -11,30 +11,54 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 )
 
 // Settings are the rotator settings a seeded scenario carries, as the stand-in serves
 // them at GET /keyrotator/settings.
 type Settings struct {
-	Region              string   `json:"region"`
-	OrganizationID      string   `json:"organizationId"`
-	ManagementAccountID string   `json:"managementAccountId"`
-	MemberRole          string   `json:"memberRole"`
-	SenderEmail         string   `json:"senderEmail"`
-	SupportEmail        string   `json:"supportEmail"`
-	AllowedEmailDomains []string `json:"allowedEmailDomains"`
-	ExcludeAccountIDs   []string `json:"excludeAccountIds"`
-	ExcludeOUIDs        []string `json:"excludeOuIds"`
-	// ExcludeAccountTag is the scenario's excludeAccountTag; empty: the rotator's default.
-	ExcludeAccountTag string            `json:"excludeAccountTag,omitempty"`
-	Accounts          []AccountSettings `json:"accounts"`
-	// GitHubAppSecretARN and AllowedGitHubOwners are the rotator's GitHub delivery, when the
-	// scenario has a github section.
-	GitHubAppSecretARN  string   `json:"githubAppSecretArn,omitempty"`
-	AllowedGitHubOwners []string `json:"allowedGitHubOwners,omitempty"`
+	Region              string `json:"region"`
+	OrganizationID      string `json:"organizationId"`
+	ManagementAccountID string `json:"managementAccountId"`
+	// Rotator is the rotator's configuration the scenario decides (its member role, sender,
+	// support address, allowed domains, exclusions and GitHub delivery), the rest unset. The
+	// stand-in serves it as the Lambdas' variables ("rotator": config.Settings.Environ), and
+	// GetSettings reads it back as a Lambda does (config.Load: an unset variable takes its
+	// default), so that a setting of config.Table needs nothing here.
+	Rotator  config.Settings   `json:"-"`
+	Accounts []AccountSettings `json:"accounts"`
 	// SeededAt is the "now" the scenario's ages were counted from.
 	SeededAt time.Time `json:"seededAt"`
+}
+
+// settingsJSON is Settings as the stand-in stores it: the rotator's configuration as its
+// variables.
+type settingsJSON struct {
+	*plainSettings
+	Rotator map[string]string `json:"rotator"`
+}
+
+type plainSettings Settings
+
+// MarshalJSON writes the rotator's configuration as its variables (config.Settings.Environ).
+func (s Settings) MarshalJSON() ([]byte, error) {
+	return json.Marshal(settingsJSON{plainSettings: (*plainSettings)(&s), Rotator: s.Rotator.Environ()})
+}
+
+// UnmarshalJSON reads the rotator's configuration from its variables, as a Lambda does
+// (config.Load).
+func (s *Settings) UnmarshalJSON(data []byte) error {
+	v := settingsJSON{plainSettings: (*plainSettings)(s)}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	rotator, err := config.Load(func(name string) string { return v.Rotator[name] })
+	if err != nil {
+		return fmt.Errorf("the rotator's settings: %w", err)
+	}
+	s.Rotator = rotator
+	return nil
 }
 
 // AccountSettings is one entry of the name → ID map.
@@ -58,11 +82,11 @@ func (s *Settings) Bindings() permissions.Bindings {
 		permissions.RotatorAccountID:    s.ManagementAccountID,
 		permissions.ManagementAccountID: s.ManagementAccountID,
 		permissions.OrganizationID:      s.OrganizationID,
-		permissions.MemberRoleName:      s.MemberRole,
-		permissions.SenderEmail:         s.SenderEmail,
-		permissions.SenderDomain:        s.SenderEmail[strings.LastIndex(s.SenderEmail, "@")+1:],
+		permissions.MemberRoleName:      s.Rotator.MemberRoleName,
+		permissions.SenderEmail:         s.Rotator.SenderEmail,
+		permissions.SenderDomain:        s.Rotator.SenderEmail[strings.LastIndex(s.Rotator.SenderEmail, "@")+1:],
 		// Without a github section, the grant names a secret that does not exist.
-		permissions.GitHubAppSecretARN: cmp.Or(s.GitHubAppSecretARN,
+		permissions.GitHubAppSecretARN: cmp.Or(s.Rotator.GitHubAppSecretARN,
 			"arn:"+Partition+":secretsmanager:"+s.Region+":"+s.ManagementAccountID+":secret:no-github-app-configured"),
 	}
 }

@@ -110,6 +110,69 @@ func TestKeyWhoseWriteMayBeInASecretTheRotatorCannotDescribeWaitsForRuleTwo(t *t
 	}
 }
 
+// Campaign seed 103 at 82ef4ee, day 20: NotifyUser wrote a new key to a GitHub
+// environment's secrets, the key ID's PUT losing its response (its 'writing' record stays),
+// and the environment's variable was removed before the next attempt. Both secrets were
+// written since the key was made, which the rotator's lost write explains as well as the
+// application's own, and nobody can read a GitHub secret back: the key waits past the
+// bounded wait, until its use confirms it or rule 2 deletes it unused; counted. A key whose
+// store still opts in (a write would come and be recorded), or whose secrets were not written
+// since, or whose write was recorded refused, or idle for U days, waiting past the bounded
+// wait is still a violation.
+func TestKeyWhoseWriteMayBeInAGitHubStoreThatOptsInNoMoreWaitsForRuleTwo(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		record        string // the hand-off secret's sent mark
+		optIn         bool   // the environment's variable still names the user
+		written       bool   // both secrets written since the key was made
+		daysLater     int    // days past the campaign's today (the key made the day before)
+		wantViolation bool
+	}{
+		{"writing, written, opts in no more", "writing", false, true, 0, false},
+		{"writing, written, opts in no more, idle for U days", "writing", false, true, 90, true},
+		{"writing, written, still opts in", "writing", true, true, 0, true},
+		{"writing, not written", "writing", false, false, 0, true},
+		{"refused, written, opts in no more", "refused", false, true, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, newID := checkerWith(t, func(oldID, oldSecret, _, _ string) (string, string) { return oldID, oldSecret })
+			s.lastPlan, s.res.Faults = map[string]workflow.UserResult{}, map[string]int{}
+			seal, err := history.NewSeal([]byte("the rotator's tag key of the checker's test"))
+			must(err)
+			s.seal = seal
+			s.settings.AllowedGitHubOwners = []string{"example-org"}
+			const acct = "100000000003"
+			o := s.owners[acct+"/ci"]
+			o.app = appsecret.GitHubScheme + "example-org/app-ci/environments/production"
+			gh := s.w.GitHub()
+			gh.AddRepo("example-org", "app-ci", "production")
+			gh.Install(4711, "example-org")
+			if tc.optIn {
+				must(gh.SetVariable("example-org", "app-ci", "production", appsecret.GitHubOptInVariable, acct+"/ci"))
+			}
+			s.now = s.now.AddDate(0, 0, tc.daysLater)
+			due := s.now.AddDate(0, 0, -11).Format(time.DateOnly)
+			_, err = s.w.Secrets().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+				Name: aws.String(config.DefaultHandoffSecretPrefix + acct + "/ci/" + newID), SecretString: aws.String("{}"),
+				Tags: []smtypes.Tag{{Key: aws.String(handoff.UserTag), Value: aws.String("ci")}, {Key: aws.String(handoff.DeactivateOnTag), Value: aws.String(due)},
+					{Key: aws.String(config.HandoffSentTag), Value: aws.String(s.now.AddDate(0, 0, -10).Format(time.RFC3339) + " run-1 " + tc.record)}}})
+			must(err)
+			if tc.written {
+				must(gh.WriteSecret("example-org", "app-ci", "production", appsecret.GitHubNames[1], s.secretOf[newID]))
+				must(gh.WriteSecret("example-org", "app-ci", "production", appsecret.GitHubNames[0], newID))
+			}
+			s.check.delivery.boundedWait(true)
+			got := len(s.res.Violations) == 1 && s.res.Violations[0].Invariant == "the wait for a new key's delivery is bounded"
+			if got != tc.wantViolation || len(s.res.Violations) > 1 {
+				t.Errorf("violations %v, want the bounded wait's: %v", s.res.Violations, tc.wantViolation)
+			}
+			if counted := s.res.Faults["delivery-waits-for-a-write-to-a-secret-the-rotator-cannot-describe"] == 1; counted == tc.wantViolation {
+				t.Errorf("counted %v, want %v", counted, !tc.wantViolation)
+			}
+		})
+	}
+}
+
 // Campaign seed 134 on main db9fd29, day 21: a key sent while SES did not suppress bounces
 // may have reached its owner (user053 received it on day 1), and its resend that bounced
 // (day 14) says nothing of that send. Past the bounded wait the rotator gives the address up

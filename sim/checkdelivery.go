@@ -88,7 +88,10 @@ func (s deliveryChecks) boundedWait(clean bool) {
 			// up) or rule 2 deletes it unused with its hand-off secret (U days): that bound is
 			// checked, a key idle U days and still waiting is a violation. Counted, allowed
 			// (seed 1 day 24 of the 20-seed campaign on integrate dd6b17f: a PutSecretValue
-			// answered 5xx, the opt-in withdrawn before NotifyUser's retry).
+			// answered 5xx, the opt-in withdrawn before NotifyUser's retry). Likewise a GitHub
+			// store, which nobody can read back, written since the key was made (or the App
+			// uninstalled) and opting in no more: its updated_at cannot tell the rotator's lost
+			// write from the application's (seed 103 day 20 at 82ef4ee).
 			s.res.Faults["delivery-waits-for-a-write-to-a-secret-the-rotator-cannot-describe"]++
 			continue
 		}
@@ -132,11 +135,30 @@ func (s deliveryChecks) boundedWait(clean bool) {
 // the write is 'writing' (begun, no outcome), the member role may not describe the secret
 // (it is gone, or lacks the opt-in tag key: awsmodel.MemberSecretsIn), and the key, never
 // used, is not yet idle for rule 2's U days (under the user's own limit).
+//
+// A GitHub store nobody can read back: the same, where the store opts in no more (its
+// variable removed or another user's, the App uninstalled: no write of the key comes to
+// record the outcome) and the App cannot look (uninstalled) or both secrets were written
+// since the key was made (updated_at no earlier than its hand-off secret), which the
+// rotator's write that lost its outcome explains as well as the application's own write
+// (seed 103 day 20 at 82ef4ee: the key ID's PUT lost its response, the variable removed the
+// next day; the workflow read the key).
 func (s deliveryChecks) writeMayBeHidden(o *owner, sec awsmodel.Secret, id string) bool {
-	if _, gitHub := gitHubOf(o); o.app == "" || paramOf(o) != "" || gitHub || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
+	if o.app == "" || paramOf(o) != "" || !strings.HasSuffix(sec.Tags[config.HandoffSentTag], " writing") {
 		return false // the member roles may describe every parameter: nothing is hidden
 	}
-	if app, ok := s.w.SecretIn(o.account, o.app); ok {
+	if t, gitHub := gitHubOf(o); gitHub {
+		if store, _ := s.gitHubStore(o, t); store.Tags[appsecret.OptInTag] == o.user {
+			return false
+		}
+		gh := s.w.GitHub()
+		since := sec.Created.Truncate(time.Second)
+		for _, name := range appsecret.GitHubNames {
+			if written, ok := gh.Secret(t.owner, t.repo, t.env, name); gh.Installed(t.owner) && (!ok || written.Updated.Before(since)) {
+				return false
+			}
+		}
+	} else if app, ok := s.w.SecretIn(o.account, o.app); ok {
 		if _, optIn := app.Tags[config.AppSecretOptInTag]; optIn {
 			return false
 		}

@@ -178,13 +178,13 @@ func runPreflight(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "keyrotator preflight: read the stand-in's settings (is \"keyrotator sandbox\" running there?): %v\n", err)
 			return 1
 		}
-		*sender, *memberRole = cmp.Or(*sender, s.SenderEmail), cmp.Or(*memberRole, s.MemberRole)
-		*excludeTag = cmp.Or(*excludeTag, s.ExcludeAccountTag)
+		*sender, *memberRole = cmp.Or(*sender, s.Rotator.SenderEmail), cmp.Or(*memberRole, s.Rotator.MemberRoleName)
+		*excludeTag = cmp.Or(*excludeTag, s.Rotator.ExcludeAccountTag)
 		if !excluded.set {
-			excluded.values = s.ExcludeAccountIDs
+			excluded.values = s.Rotator.ExcludeAccounts
 		}
 		if !excludedOUs.set {
-			excludedOUs.values = s.ExcludeOUIDs
+			excludedOUs.values = s.Rotator.ExcludeOUs
 		}
 	}
 	*memberRole = cmp.Or(*memberRole, config.DefaultMemberRoleName)

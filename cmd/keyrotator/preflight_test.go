@@ -60,7 +60,7 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	sb := sandboxtest.NewFile(t, "../../sandbox/scenarios/demo.json")
 	ctx := context.Background()
 	cfg := sb.Config()
-	sender := sb.Seeded.Settings.SenderEmail
+	sender := sb.Seeded.Settings.Rotator.SenderEmail
 	run := func(extra ...string) (int, map[string]preflight.Result) {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
@@ -269,7 +269,7 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	expect("trusted access disabled", code, got, "recent runs", "StackSets trusted access")
 
 	prod, _ := sb.AccountID("prod")
-	post(t, sb.URL+"/keyrotator/stack-instance-failed", map[string]string{"accountId": prod, "statusReason": sandbox.RoleTakenReason(sb.Seeded.Settings.MemberRole)})
+	post(t, sb.URL+"/keyrotator/stack-instance-failed", map[string]string{"accountId": prod, "statusReason": sandbox.RoleTakenReason(sb.Seeded.Settings.Rotator.MemberRoleName)})
 	code, got = run("--users", "1000")
 	expect("role name taken in prod", code, got, "recent runs", "StackSets trusted access", "member role StackSet")
 	if r := got["member role StackSet"]; !strings.Contains(r.Detail, prod) || !strings.Contains(r.Fix, "delete or rename it") {

@@ -72,7 +72,7 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	s.AccountConcurrency, s.NotifyConcurrency = *accountConcurrency, *notifyConcurrency
+	s.MapConcurrency, s.NotifyConcurrency = *accountConcurrency, *notifyConcurrency
 
 	opts := runner.Options{Endpoint: standIn.url(), Input: json.RawMessage(*inputDoc), Settings: s,
 		BinDir: *standIn.bin, Progress: stderr}

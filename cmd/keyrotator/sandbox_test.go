@@ -98,8 +98,8 @@ func TestSandboxCommandServesTheDemoUntilSIGTERM(t *testing.T) {
 			t.Errorf("settings say %s = %s, stdout said %s", a.Name, a.ID, accounts[a.Name])
 		}
 	}
-	if len(settings.ExcludeAccountIDs) != 1 || settings.ExcludeAccountIDs[0] != accounts["sandbox-legacy"] {
-		t.Errorf("excludeAccountIds = %v, want [%s]", settings.ExcludeAccountIDs, accounts["sandbox-legacy"])
+	if len(settings.Rotator.ExcludeAccounts) != 1 || settings.Rotator.ExcludeAccounts[0] != accounts["sandbox-legacy"] {
+		t.Errorf("the rotator's EXCLUDE_ACCOUNTS = %v, want [%s]", settings.Rotator.ExcludeAccounts, accounts["sandbox-legacy"])
 	}
 
 	// The secrets are in the keys file named on stderr, and nowhere in the output.

@@ -51,15 +51,15 @@ func addStandInFlags(fs *flag.FlagSet) *standInFlags {
 		maxUsers:     fs.Int("max-users", 0, "MAX_USERS: users with writes per account per run (0: the default, 200)"),
 		sesMaxSendRate: fs.Int("ses-max-send-rate", 0,
 			"SES_MAX_SEND_RATE: emails per second for the whole run (0: the stand-in's SES quota, 14, or its SES sandbox's)"),
-		memberRole: fs.String("member-role", "", "MEMBER_ROLE_NAME (default: the stand-in's memberRole)"),
-		sender:     fs.String("sender", "", "SENDER_EMAIL (default: the stand-in's senderEmail)"),
-		support:    fs.String("support", "", "SUPPORT_EMAIL (default: the stand-in's supportEmail)"),
+		memberRole: fs.String("member-role", "", "MEMBER_ROLE_NAME (default: the stand-in's)"),
+		sender:     fs.String("sender", "", "SENDER_EMAIL (default: the stand-in's)"),
+		support:    fs.String("support", "", "SUPPORT_EMAIL (default: the stand-in's)"),
 		excludeTag: fs.String("exclude-account-tag", "", "EXCLUDE_ACCOUNT_TAG, key=value or \""+config.NoExcludeAccountTag+
-			"\" (default: the stand-in's excludeAccountTag, else "+config.DefaultExcludeAccountTag+")"),
+			"\" (default: the stand-in's)"),
 	}
-	fs.Var(&f.exclude, "exclude-accounts", "EXCLUDE_ACCOUNTS, comma-separated account IDs (default: the stand-in's excludeAccountIds)")
-	fs.Var(&f.excludeOUs, "exclude-ous", "EXCLUDE_OUS, comma-separated OU IDs (default: the stand-in's excludeOuIds)")
-	fs.Var(&f.domains, "allowed-domains", "ALLOWED_EMAIL_DOMAINS, comma-separated (default: the stand-in's allowedEmailDomains)")
+	fs.Var(&f.exclude, "exclude-accounts", "EXCLUDE_ACCOUNTS, comma-separated account IDs (default: the stand-in's)")
+	fs.Var(&f.excludeOUs, "exclude-ous", "EXCLUDE_OUS, comma-separated OU IDs (default: the stand-in's)")
+	fs.Var(&f.domains, "allowed-domains", "ALLOWED_EMAIL_DOMAINS, comma-separated (default: the stand-in's)")
 	return f
 }
 
@@ -97,7 +97,7 @@ func (f *standInFlags) prepare(ctx context.Context, progress io.Writer) (runner.
 			*dst = v
 		}
 	}
-	override(&s.MemberRole, *f.memberRole)
+	override(&s.MemberRoleName, *f.memberRole)
 	override(&s.SenderEmail, *f.sender)
 	override(&s.SupportEmail, *f.support)
 	if f.exclude.set {
@@ -108,9 +108,9 @@ func (f *standInFlags) prepare(ctx context.Context, progress io.Writer) (runner.
 	}
 	override(&s.ExcludeAccountTag, *f.excludeTag)
 	if f.domains.set {
-		s.AllowedEmailDomains = f.domains.values
+		s.Policy.AllowedEmailDomains = f.domains.values
 	}
-	s.LimitDays, s.NoticePeriod, s.MaxUsers, s.SESMaxSendRate = *f.limitDays, *f.noticePeriod, *f.maxUsers, *f.sesMaxSendRate
+	s.Policy.LimitDays, s.Policy.NoticePeriod, s.Policy.MaxUsers, s.SESMaxSendRate = *f.limitDays, *f.noticePeriod, *f.maxUsers, *f.sesMaxSendRate
 	if *f.bin == "" {
 		started := time.Now()
 		fmt.Fprintln(progress, "building the Lambdas into build/local…")

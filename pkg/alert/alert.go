@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // Message is one message of the failure topic.
@@ -60,8 +61,8 @@ type Metadata struct {
 	AdditionalContext map[string]string `json:"additionalContext,omitempty"`
 }
 
-// Keyword tags every notification of the rotator in chat.
-const Keyword = "iam-access-key-rotator"
+// Keyword tags every notification of the rotator in chat: its name.
+const Keyword = statemachine.Name
 
 // Chat is the notification of a run's message: the title, the description (a few lines;
 // the execution's console link is appended) and the run, its execution and the account it

@@ -8,7 +8,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/keyrotator/iam-access-key-rotator/pkg/input"
@@ -268,9 +267,3 @@ func renamePolicyFields(err error) error {
 	other := policyFieldErrors(err, func(s Setting, problem string) { out = append(out, input.Errorf(s.Variable, "%s", problem)) })
 	return errors.Join(append(out, other...)...)
 }
-
-// iamNamePattern is the character set and length IAM allows in user and role names.
-var iamNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-
-// ValidIAMName reports whether name is a valid IAM user or role name.
-func ValidIAMName(name string) bool { return iamNamePattern.MatchString(name) }

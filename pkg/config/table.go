@@ -99,7 +99,7 @@ var (
 	arn       = func(what string) Form { return Matching(arnPattern.MatchString, what) }
 	// memberRoleName is an IAM role name, and so is NotifyUser's role's name in member
 	// accounts, made from it (NotifyMemberRoleName).
-	memberRoleName = Matching(func(s string) bool { return ValidIAMName(s) && ValidIAMName(NotifyMemberRoleName(s)) },
+	memberRoleName = Matching(func(s string) bool { return workflow.ValidIAMName(s) && workflow.ValidIAMName(NotifyMemberRoleName(s)) },
 		fmt.Sprintf("an IAM role name of at most %d characters (notify-user's role in member accounts is named after it, with %s)",
 			MaxMemberRoleNameLength, NotifyRoleSuffix))
 	accountTag = Matching(func(s string) bool { _, _, err := SplitAccountTag(s); return err == nil },

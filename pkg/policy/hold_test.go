@@ -28,8 +28,8 @@ func TestHeldKeysAreNeitherDeactivatedNorDeleted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if free := PlanUser(tt.user, cfg, now); len(free.Actions) == 0 {
-				t.Fatalf("without the hold: no action; the case tests nothing")
+			if free := PlanUser(tt.user, cfg, now); len(free.Actions) == 0 || free.Held {
+				t.Fatalf("without the hold: no action (held %v); the case tests nothing", free.Held)
 			}
 			p := PlanUser(heldUntil(tt.user, 3), cfg, now)
 			if got := actions(p); len(got) != 0 {
@@ -37,6 +37,9 @@ func TestHeldKeysAreNeitherDeactivatedNorDeleted(t *testing.T) {
 			}
 			if got := notices(p); len(got) != 0 {
 				t.Errorf("held: notices %v, want none (a day told under the hold would not be kept)", got)
+			}
+			if !p.Held {
+				t.Errorf("held: the plan does not say so (Held), which the report's Security Hub finding reads")
 			}
 			if p.Status != StatusHeld || !strings.Contains(p.Reason, "2026-11-28") || !strings.Contains(p.Reason, "INC-4711") {
 				t.Errorf("held: status %q reason %q, want %q naming the last day held and the reason", p.Status, p.Reason, StatusHeld)

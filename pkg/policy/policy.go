@@ -138,6 +138,7 @@ func PlanUser(u User, cfg Config, now time.Time) UserPlan {
 		}
 	}
 	if d.held {
+		p.Held = true
 		p.Reason = fmt.Sprintf("held by an operator until %s (%s): no key is deactivated or deleted before %s, but for unused keys (rule 2)",
 			dateOf(u.Hold.Until), u.Hold.Reason, dateOf(u.Hold.Ends()))
 		if u.Hold.Until.Before(midnight(now)) {

@@ -320,6 +320,9 @@ type UserPlan struct {
 	OldestKeyAgeDays int `json:"oldestKeyAgeDays"`
 	// Keys are the user's keys, oldest first, with the evidence of their use.
 	Keys []KeyUsage `json:"keys"`
+	// Held: an operator's hold holds the user's keys today (User.Hold.Holds): no rule but
+	// rule 2 deactivates or deletes one. Status says "held" only when nothing else is due.
+	Held bool `json:"held,omitempty"`
 }
 
 // Plan is the decision for all users of one account (or one plan input).

@@ -16,8 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
+	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
 // Security Hub findings (setting securityHubFindings): one finding per IAM user whose keys the
@@ -48,8 +50,8 @@ const (
 	maxFindings = 10000
 	// findingType is the finding's type, namespace/category/classifier.
 	findingType = "Software and Configuration Checks/AWS Security Best Practices/IAM access key rotation"
-	// findingIDPrefix starts every finding's Id and GeneratorId.
-	findingIDPrefix = "iam-access-key-rotator"
+	// findingIDPrefix starts every finding's Id and GeneratorId: the rotator's name.
+	findingIDPrefix = statemachine.Name
 )
 
 // The conditions a finding reports, most severe first.
@@ -57,6 +59,7 @@ const (
 	findingStuck      = "stuck"       // the user's rotation has failed for more than noticePeriod days
 	findingNoDelivery = "no-delivery" // no usable address, or the key's delivery is refused
 	findingExempt     = "exempt"      // exempt, with a key past the limit
+	findingHeld       = "held"        // an operator's hold keeps the user's keys (pkg/hold)
 )
 
 // FindingsConfig is what the findings need besides the report: where they are imported and
@@ -126,6 +129,7 @@ func PlanFindings(doc Document, prev FindingsState, c FindingsConfig) FindingsPl
 		}
 		acct := a.Account.AccountID
 		done[acct] = true
+		holds := hold.Book{Holds: doc.Holds}.Account(acct, now)
 		for _, u := range a.Users {
 			id := FindingID(acct, u.UserName)
 			user := acct + "/" + u.UserName
@@ -157,6 +161,11 @@ func PlanFindings(doc Document, prev FindingsState, c FindingsConfig) FindingsPl
 				cand.Title = fmt.Sprintf("IAM user %s in %s: no new key can be delivered", u.UserName, acct)
 				cand.description = fmt.Sprintf("The rotator cannot deliver a new key of IAM user %s in account %s (%s), so it makes none: %s. "+
 					"Its keys are still deactivated and deleted on their dates.", u.UserName, acct, a.Account.Name, cut(u.EmailProblem))
+				if u.Held { // one finding per user, the most severe: the hold's own is not imported
+					cand.description = fmt.Sprintf("The rotator cannot deliver a new key of IAM user %s in account %s (%s), so it makes none: %s. "+
+						"An operator's hold keeps its keys for now (%s); after it, they are deactivated and deleted on their dates.",
+						u.UserName, acct, a.Account.Name, cut(u.EmailProblem), cut(u.Hold))
+				}
 				cand.remediation = "Tag the user with its owner's email address in an allowed domain (the emailTagKeys setting names the tags), " +
 					"or fix the delivery the description names (the owner's address on SES's suppression list, the application's secret that " +
 					"does not opt in); the next run then rotates the key."
@@ -167,6 +176,17 @@ func PlanFindings(doc Document, prev FindingsState, c FindingsConfig) FindingsPl
 					"past the %d-day limit.", u.UserName, acct, a.Account.Name, cut(u.Reason), u.OldestKeyAgeDays, c.LimitDays)
 				cand.remediation = "Rotate the user's key by hand (create a key, switch the application, deactivate and delete the old one), " +
 					"or remove the exemption tag so the rotator rotates it with the owner's notice; better, replace the long-lived key with a role."
+			case u.Held:
+				// LOW: a key past its date stays active, so a person has something to do
+				// before the hold's last day; but the hold is an operator's decision (only
+				// those who may start executions place one), recorded with its reason, at
+				// most 2 × noticePeriod days long, and it ends by itself (the rules apply
+				// again the next day; rule 2 deletes unused keys meanwhile). An exemption,
+				// unbounded and set by a tag, is MEDIUM; a rotation stuck on an unknown
+				// cause, HIGH.
+				h, known := holds[u.UserName]
+				cand.Kind, cand.severity = findingHeld, shtypes.SeverityLabelLow
+				cand.Title, cand.description, cand.remediation = heldTexts(a.Account, u, h, known, now)
 			case u.Status == policy.StatusDeferred:
 				undecided[id] = true // not decided this run: an open finding stays as it is
 				continue
@@ -183,7 +203,7 @@ func PlanFindings(doc Document, prev FindingsState, c FindingsConfig) FindingsPl
 		}
 	}
 	// Most severe first, then the oldest, so that the bound drops the least urgent.
-	rank := map[string]int{findingStuck: 0, findingNoDelivery: 1, findingExempt: 2}
+	rank := map[string]int{findingStuck: 0, findingNoDelivery: 1, findingExempt: 2, findingHeld: 3}
 	slices.SortFunc(active, func(x, y candidate) int {
 		if d := rank[x.Kind] - rank[y.Kind]; d != 0 {
 			return d
@@ -240,6 +260,48 @@ func PlanFindings(doc Document, prev FindingsState, c FindingsConfig) FindingsPl
 	}
 	plan.Next = next
 	return plan
+}
+
+// heldTexts are the title, description and remediation of the finding of user u of account
+// a, held by an operator: h is the hold as the report bucket records it (known), else u's
+// Hold says it. The hold's last day is the one it holds through: its Until, or, released
+// early and its owner not yet known to have read the release's email, at most the day its
+// placing asked for (policy.Hold.Holds).
+func heldTexts(a workflow.Account, u workflow.UserResult, h hold.Hold, known bool, now time.Time) (title, description, remediation string) {
+	release := fmt.Sprintf(`release the hold early (an execution with {"release":[{"account":"%s","user":"%s"}]})`, a.AccountID, u.UserName)
+	const runbook = `Runbook: "An application broke at deactivation" in docs/operations.md.`
+	if !known {
+		title = fmt.Sprintf("IAM user %s in %s: rotation on hold by an operator", u.UserName, a.AccountID)
+		description = fmt.Sprintf("An operator's hold keeps the rotator from deactivating or deleting the keys of IAM user %s in account %s (%s), "+
+			"but for unused keys (rule 2): %s. %s", u.UserName, a.AccountID, a.Name, cut(u.Hold), cut(u.Reason))
+		remediation = "Move the application that uses the old key to the user's newer key (better, to a role) before the hold's last day " +
+			"(the description names it): the next day the rotator deactivates the old key. Once it has moved, " + release + ". " + runbook
+		return title, description, remediation
+	}
+	today := now.UTC().Format(time.DateOnly)
+	last, note := h.Until, ""
+	if h.ReleasedAt != nil {
+		note = fmt.Sprintf(" Released early by execution %s on %s: the hold's last day became that day.", h.ReleasedBy, h.ReleasedAt.UTC().Format(time.DateOnly))
+	}
+	if today > h.Until && h.Asked != "" {
+		last = h.Asked
+		note += fmt.Sprintf(" It holds, at most through %s, until the owner has read the release's email.", h.Asked)
+	}
+	if h.AccessKeyID != "" {
+		note += fmt.Sprintf(" The hold names key %s.", h.AccessKeyID)
+	}
+	next := last
+	if d, err := time.Parse(time.DateOnly, last); err == nil {
+		next = d.AddDate(0, 0, 1).Format(time.DateOnly)
+	}
+	title = fmt.Sprintf("IAM user %s in %s: rotation on hold until %s, placed by execution %s (%s)", u.UserName, a.AccountID, last, h.PlacedBy, h.Reason)
+	description = fmt.Sprintf("An operator's hold keeps the rotator from deactivating or deleting the keys of IAM user %s in account %s (%s), "+
+		"but for unused keys (rule 2), and from making it a new key. Reason: %s. Placed by execution %s on %s (CloudTrail's StartExecution "+
+		"event for it names who started it); its last day is %s, and from %s the rules apply again: the old key is deactivated as they "+
+		"plan it, its owner told.%s", u.UserName, a.AccountID, a.Name, cut(h.Reason), h.PlacedBy, h.PlacedAt.UTC().Format(time.DateOnly), last, next, note)
+	remediation = fmt.Sprintf("Move the application that uses the old key to the user's newer key (better, to a role) by %s, the hold's "+
+		"last day: from %s the rotator deactivates the old key as the rules plan it. Once it has moved, %s. %s", last, next, release, runbook)
+	return title, description, remediation
 }
 
 func cmpOr(a, b int) int {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/hold"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/notify"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
@@ -346,5 +347,110 @@ func TestNoFindingsUnlessAskedOrInADryRun(t *testing.T) {
 	r.SecurityHub = hubClient(t, hub)
 	if plan, err := r.findings(context.Background(), doc); err != nil || len(plan.Findings) != 0 || len(hub.requests) != 0 {
 		t.Errorf("a dry run imported %d findings in %d requests (err %v), want none", len(plan.Findings), len(hub.requests), err)
+	}
+}
+
+// TestHeldUserGetsAFindingUntilTheHoldEnds: a user whose keys an operator's hold keeps
+// (pkg/hold) gets a LOW finding naming the hold's reason, the execution that placed it and
+// its last day, whose Remediation says to move the application to the newer key before then
+// or release the hold; the next run inside the hold updates it; the run after the hold's last
+// day archives it. A hold released early (its last day the release's) is archived the run
+// after the release once its owner was told (the user no longer Held), though the book still
+// lists the hold through the day its placing asked for.
+func TestHeldUserGetsAFindingUntilTheHoldEnds(t *testing.T) {
+	hub := &recordedHub{findings: map[string]map[string]any{}}
+	store := &fakeS3{objects: map[string][]byte{}, pageSize: 100}
+	r := findingsHandler(store, hubClient(t, hub))
+	prod := workflow.Account{AccountID: "111111111111", Name: "prod"}
+	day1 := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
+	book := hold.Book{Holds: []hold.Hold{
+		{Account: prod.AccountID, User: "ci-bot", Until: "2026-12-09", Reason: "INC-4711", Reactivate: true, PlacedBy: "run-0", PlacedAt: day1.Add(-time.Hour)},
+		{Account: prod.AccountID, User: "batch", Until: "2026-12-20", Reason: "CHG-17", PlacedBy: "run-0", PlacedAt: day1.Add(-time.Hour)},
+	}}
+	store.putJSON(t, workflow.HoldsKey, book)
+	held := func(name string, status policy.UserStatus) workflow.UserResult {
+		return workflow.UserResult{UserName: name, Status: status, Keys: key, OldestKeyAgeDays: 95, Held: true, Hold: "held until … placed by execution run-0"}
+	}
+	ciBot, batch := FindingID(prod.AccountID, "ci-bot"), FindingID(prod.AccountID, "batch")
+	state := func(id string) (string, map[string]any) {
+		f := hub.findings[id]
+		s, _ := f["RecordState"].(string)
+		return s, f
+	}
+	text := func(f map[string]any, path ...string) string {
+		var v any = f
+		for _, p := range path {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		s, _ := v.(string)
+		return s
+	}
+
+	mute := held("mute", policy.StatusHeld) // held, and no usable address: the more severe finding, which says the hold
+	mute.EmailProblem = "no Email tag"
+	findingsRun(t, r, store, "run-1", day1, map[workflow.Account][]workflow.UserResult{prod: {held("ci-bot", policy.StatusNotify), held("batch", policy.StatusHeld), mute}})
+	if s, f := state(FindingID(prod.AccountID, "mute")); s != "ACTIVE" || text(f, "GeneratorId") != "iam-access-key-rotator/no-delivery" ||
+		!strings.Contains(text(f, "Description"), "An operator's hold keeps its keys for now (held until") {
+		t.Errorf("run 1: mute's finding %q %s %q, want ACTIVE, no-delivery, saying the hold", s, text(f, "GeneratorId"), text(f, "Description"))
+	}
+	s, first := state(ciBot)
+	if s != "ACTIVE" || text(first, "GeneratorId") != "iam-access-key-rotator/held" || text(first, "Severity", "Label") != "LOW" {
+		t.Fatalf("run 1: ci-bot's finding %q %s %s, want ACTIVE, iam-access-key-rotator/held, LOW", s, text(first, "GeneratorId"), text(first, "Severity", "Label"))
+	}
+	for _, w := range []string{"INC-4711", "run-0", "2026-12-09"} {
+		if !strings.Contains(text(first, "Title"), w) || !strings.Contains(text(first, "Description"), w) {
+			t.Errorf("run 1: title %q or description %q does not name %q", text(first, "Title"), text(first, "Description"), w)
+		}
+	}
+	rem := text(first, "Remediation", "Recommendation", "Text")
+	for _, w := range []string{"newer key", "2026-12-09", "release", "An application broke at deactivation"} {
+		if !strings.Contains(rem, w) {
+			t.Errorf("run 1: remediation %q does not say %q", rem, w)
+		}
+	}
+
+	// The next day: batch's hold released by run-2 (its last day now run-2's), both still held.
+	day2 := day1.AddDate(0, 0, 1)
+	at := day2
+	book.Holds[1].ReleasedBy, book.Holds[1].ReleasedAt, book.Holds[1].Asked, book.Holds[1].Until = "run-2", &at, "2026-12-20", "2026-12-08"
+	store.putJSON(t, workflow.HoldsKey, book)
+	findingsRun(t, r, store, "run-2", day2, map[workflow.Account][]workflow.UserResult{prod: {held("ci-bot", policy.StatusHeld), held("batch", policy.StatusNotify)}})
+	if s, f := state(ciBot); s != "ACTIVE" || f["CreatedAt"] != first["CreatedAt"] || f["UpdatedAt"] == first["UpdatedAt"] {
+		t.Errorf("run 2: ci-bot's finding %s created %v updated %v, want ACTIVE, created %v, updated later", s, f["CreatedAt"], f["UpdatedAt"], first["CreatedAt"])
+	}
+	if s, f := state(batch); s != "ACTIVE" || !strings.Contains(text(f, "Description"), "Released early by execution run-2") || !strings.Contains(text(f, "Title"), "2026-12-08") {
+		t.Errorf("run 2: batch's finding %s %q / %q, want ACTIVE, released by run-2, last day 2026-12-08", s, text(f, "Title"), text(f, "Description"))
+	}
+
+	// Day 3: ci-bot still held (its last day); batch no longer (its owner was told of the release).
+	day3 := day2.AddDate(0, 0, 1)
+	free := func(name string, status policy.UserStatus) workflow.UserResult {
+		return workflow.UserResult{UserName: name, Status: status, Keys: key, OldestKeyAgeDays: 97}
+	}
+	findingsRun(t, r, store, "run-3", day3, map[workflow.Account][]workflow.UserResult{prod: {held("ci-bot", policy.StatusHeld), free("batch", policy.StatusDeactivate)}})
+	if s, _ := state(ciBot); s != "ACTIVE" {
+		t.Errorf("run 3 (ci-bot's last day): its finding is %q, want ACTIVE", s)
+	}
+	if s, _ := state(batch); s != "ARCHIVED" {
+		t.Errorf("run 3 (the day after batch's release): its finding is %q, want ARCHIVED", s)
+	}
+
+	// Day 4: ci-bot's hold has ended.
+	findingsRun(t, r, store, "run-4", day3.AddDate(0, 0, 1), map[workflow.Account][]workflow.UserResult{prod: {free("ci-bot", policy.StatusDeactivate), free("batch", policy.StatusOK)}})
+	if s, _ := state(ciBot); s != "ARCHIVED" {
+		t.Errorf("run 4 (the day after ci-bot's hold): its finding is %q, want ARCHIVED", s)
+	}
+	var kept FindingsState
+	if err := json.Unmarshal(store.objects[FindingsKey], &kept); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept.Open) != 0 {
+		t.Errorf("run 4: the state keeps %v open, want none", kept.Open)
+	}
+	for _, req := range hub.requests {
+		for _, f := range req {
+			checkFinding(t, f)
+		}
 	}
 }

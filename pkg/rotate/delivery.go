@@ -258,18 +258,24 @@ func (ur *userRun) deliveryGivenUp(p handoff.Pending) string {
 		p.AccessKeyID, limit.Format(time.DateOnly), ur.cfg.NoticePeriod, cmp.Or(p.Replaces, "the old key"))
 }
 
-// writtenUnseen reports whether the key of p may be in its application's secret, which the
-// member role may no longer describe (its opt-in withdrawn since): NotifyUser began to write
-// it there and recorded no outcome (Pending.Writing: the write may have taken effect). Such a
-// key is not given up as undelivered at the end of the bounded wait, since the application
-// may read it; nor is it confirmed, since it may not be there: it waits, stored, until the
-// secret can be described again.
+// writtenUnseen reports whether the key of p may be in its application's secret, where the
+// rotator cannot see whether it is: NotifyUser began to write it there and recorded no
+// outcome (Pending.Writing: the write may have taken effect), and the member role may no
+// longer describe the secret (its opt-in withdrawn since), or the secret is one nobody can
+// read back (GitHub: AwaitsFirstUse) that was written since the key was made, which the
+// rotator's write would explain as well as the application's own (NotifyUser's
+// recordRefusal cannot tell either). Such a key is not given up as undelivered at the end of
+// the bounded wait, since the application may read it; nor is it confirmed, since it may
+// not be there: it waits, stored, until the secret can be described again (for GitHub: its
+// opt-in back, the key written again and recorded), its use confirms it, or rule 2 deletes
+// it unused.
 func (ur *userRun) writtenUnseen(ctx context.Context, p handoff.Pending) (bool, error) {
 	if p.DeliverTo == "" || p.Writing.IsZero() {
 		return false, nil
 	}
-	state, err := ur.dest(p.DeliverTo).Find(ctx, p.AccessKeyID, p.Created)
-	return state == appsecret.Hidden, err
+	dest := ur.dest(p.DeliverTo)
+	state, err := dest.Find(ctx, p.AccessKeyID, p.Created)
+	return state == appsecret.Hidden || state == appsecret.Holds && dest.AwaitsFirstUse(), err
 }
 
 // dropUndeliverable deletes a new key that could not be delivered within the bounded wait,

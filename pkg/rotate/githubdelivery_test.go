@@ -3,6 +3,7 @@ package rotate_test
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +28,13 @@ import (
 // prod); only example-org is allowed.
 func withGitHub(t *testing.T, h *scenario.Harness) *ghlocal.Server {
 	t.Helper()
+	return withGitHubVia(t, h, nil)
+}
+
+// withGitHubVia is withGitHub with the App's requests going through transport (nil:
+// http.DefaultTransport).
+func withGitHubVia(t *testing.T, h *scenario.Harness, transport http.RoundTripper) *ghlocal.Server {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +48,7 @@ func withGitHub(t *testing.T, h *scenario.Harness) *ghlocal.Server {
 	s.AddRepo("outside-org", "ci")
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	h.GitHub = appsecret.NewGitHub(7, key, srv.URL+"/api/v3", []string{"example-org"}, nil)
+	h.GitHub = appsecret.NewGitHub(7, key, srv.URL+"/api/v3", []string{"example-org"}, transport)
 	h.GitHub.MaxWait = time.Second
 	return s
 }
@@ -233,5 +241,54 @@ func TestGitHubSecretsWrittenByOthersConfirmNoKey(t *testing.T) {
 	}
 	if got == old {
 		t.Errorf("the workflow reads the old key %s, want the new key written by the run (keys %v)", old, h.Keys("ci"))
+	}
+}
+
+// lostResponse is a transport whose requests lose their response (after GitHub served them)
+// while lose says so.
+type lostResponse struct{ lose func(*http.Request) bool }
+
+func (l lostResponse) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || !l.lose(req) {
+		return resp, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil, io.ErrUnexpectedEOF
+}
+
+// TestKeyWrittenToGitHubIsNotDeletedAsUndeliverableOnceItsOptInIsWithdrawn: NotifyUser writes
+// the new key to an environment's secrets, the secret access key and then the key ID, whose
+// response is lost (the write took effect); before the next attempt the environment's
+// administrators withdraw the opt-in (the variable names nobody), so that attempt is refused.
+// Both secrets were written since the key was made and NotifyUser began the write: the key
+// may be what the workflow reads (it is), and nobody can read a GitHub secret back. It is not
+// deleted as undeliverable at the end of the bounded wait (campaign seed 103 day 20 at
+// 82ef4ee, user046: "no active key in use is deleted").
+func TestKeyWrittenToGitHubIsNotDeletedAsUndeliverableOnceItsOptInIsWithdrawn(t *testing.T) {
+	h := scenario.New(t)
+	lose := false
+	s := withGitHubVia(t, h, lostResponse{lose: func(r *http.Request) bool {
+		return lose && r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/AWS_ACCESS_KEY_ID")
+	}})
+	old := gitHubUser(h, s, "github:example-org/ci/environments/prod", "prod", true, 85)
+	notes := h.Scan()
+	lose = true
+	h.Notify(notes)
+	lose = false
+	got := workflowReads(t, s, "prod")
+	if got == old {
+		t.Fatal("the first attempt did not write the key to the secrets")
+	}
+	scenario.Must(s.SetVariable("example-org", "ci", "prod", appsecret.GitHubOptInVariable, ""))
+	h.Notify(notes) // the retry: refused
+	h.DayStart = h.DayStart.AddDate(0, 0, 1)
+	h.Now = h.DayStart
+	for day := 1; day <= 25; day++ {
+		h.Day()
+		if h.Keys("ci")[got] != types.StatusTypeActive {
+			t.Fatalf("day %d: the key the workflow reads, %s, is %q (keys %v, emails %q)", day, got, h.Keys("ci")[got], h.Keys("ci"), h.Subjects("ci"))
+		}
 	}
 }

@@ -34,8 +34,8 @@ func TestHoldReactivatesTheDeactivatedKeyUntilTheDayAfter(t *testing.T) {
 		t.Fatalf("after the run that placed the hold: old key %s is %s, want Active", old, got)
 	}
 	held := slices.IndexFunc(res.Users, func(u workflow.UserResult) bool { return u.UserName == "ci-bot" })
-	if held < 0 || !strings.Contains(res.Users[held].Hold, "INC-4711") || !strings.Contains(res.Users[held].Hold, "made active again") {
-		t.Errorf("result %+v, want the user listed with the hold and its reactivation", res.Users)
+	if held < 0 || !strings.Contains(res.Users[held].Hold, "INC-4711") || !strings.Contains(res.Users[held].Hold, "made active again") || !res.Users[held].Held {
+		t.Errorf("result %+v, want the user listed with the hold and its reactivation, Held (its Security Hub finding)", res.Users)
 	}
 	subjects := h.Subjects("ci-bot")
 	if last := subjects[len(subjects)-1]; !strings.Contains(last, old) || !strings.Contains(last, "active again") {

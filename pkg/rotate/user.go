@@ -217,8 +217,12 @@ func (ur *userRun) prepare(ctx context.Context) error {
 				return err
 			}
 			if unseen {
-				ur.unconfirmed = append(ur.unconfirmed, fmt.Sprintf("new key %s may be in %s, which the rotator may no longer describe "+
-					"(its tag key %s removed?): it is not deleted as undelivered while its application may read it", id, appsecret.Describe(ur.pending[id].DeliverTo), appsecret.OptInTag))
+				why := fmt.Sprintf("which the rotator may no longer describe (its tag key %s removed?)", appsecret.OptInTag)
+				if ur.dest(ur.pending[id].DeliverTo).AwaitsFirstUse() {
+					why = "written since the key was made, by NotifyUser's write that recorded no outcome or by another (nobody can read it back)"
+				}
+				ur.unconfirmed = append(ur.unconfirmed, fmt.Sprintf("new key %s may be in %s, %s: it is not deleted as undelivered while its application may read it",
+					id, appsecret.Describe(ur.pending[id].DeliverTo), why))
 				continue
 			}
 			if p := ur.pending[id]; p.MaySendHaveArrived() && slices.ContainsFunc(ur.u.Keys, func(k policy.Key) bool { return k.AccessKeyID == id && k.Status == policy.Active }) {
@@ -329,7 +333,7 @@ func (ur *userRun) planAndApply(ctx context.Context) {
 	if h, ok := ur.holds[ur.u.UserName]; ok {
 		ur.ur.Hold = strings.TrimSuffix(fmt.Sprintf("held until %s (%s), placed by execution %s; %s", h.Until, h.Reason, h.PlacedBy, ur.holdNote), "; ")
 	}
-	ur.ur.RotationDaysProblem, ur.ur.OldestKeyAgeDays = up.RotationDaysProblem, up.OldestKeyAgeDays
+	ur.ur.RotationDaysProblem, ur.ur.OldestKeyAgeDays, ur.ur.Held = up.RotationDaysProblem, up.OldestKeyAgeDays, up.Held
 	if why := strings.Join(ur.unconfirmed, "; "); why != "" {
 		ur.ur.Reason = strings.TrimPrefix(ur.ur.Reason+"; "+why, "; ")
 	}

@@ -65,6 +65,12 @@ var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 // ValidAccountID reports whether id is a 12-digit AWS account ID.
 func ValidAccountID(id string) bool { return accountIDPattern.MatchString(id) }
 
+// iamNamePattern is the character set and length IAM allows in user and role names.
+var iamNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+
+// ValidIAMName reports whether name is a valid IAM user or role name.
+func ValidIAMName(name string) bool { return iamNamePattern.MatchString(name) }
+
 // ParseExecutionInput validates an execution input document before anything is read or
 // written; every problem is an *InvalidInput naming the field.
 func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
@@ -150,7 +156,7 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 			return "", "", &InvalidInput{Field: field + ".account", Problem: fmt.Sprintf("%q is not a 12-digit account ID", *account)}
 		case name == nil:
 			return "", "", &InvalidInput{Field: field + ".user", Problem: "is required: the IAM user's name"}
-		case !iamUserName.MatchString(*name):
+		case !ValidIAMName(*name):
 			return "", "", &InvalidInput{Field: field + ".user", Problem: fmt.Sprintf("%q is not an IAM user name (1 to 64 of letters, digits and +=,.@_-)", *name)}
 		case seen[*account+"/"+*name] != "":
 			return "", "", &InvalidInput{Field: field, Problem: fmt.Sprintf("user %s in %s is already named by %s", *name, *account, seen[*account+"/"+*name])}
@@ -203,10 +209,7 @@ func ParseExecutionInput(raw json.RawMessage) (ExecutionInput, error) {
 	return in, nil
 }
 
-var (
-	iamUserName        = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-)
+var accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
 func isDay(s string) bool {
 	t, err := time.Parse(time.DateOnly, s)
@@ -373,6 +376,9 @@ type UserResult struct {
 	Advice *advice.Advice `json:"advice,omitempty"`
 	// Hold describes the operator's hold on the user's keys (pkg/hold), when one holds.
 	Hold string `json:"hold,omitempty"`
+	// Held: an operator's hold held the user's keys in this run (policy.UserPlan.Held). Hold
+	// may name a hold that no longer holds: released early, once its owner read the release.
+	Held bool `json:"held,omitempty"`
 	// OldestKeyAgeDays is the age of the user's oldest key (policy.UserPlan), set for a
 	// planned or exempt user: the Security Hub finding of an exempt user past the limit.
 	OldestKeyAgeDays int `json:"oldestKeyAgeDays,omitempty"`

@@ -118,7 +118,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer counter.close()
 	settings := runner.SettingsFrom(&seeded.Settings)
-	settings.AccountConcurrency, settings.NotifyConcurrency = opts.AccountConcurrency, opts.NotifyConcurrency
+	settings.MapConcurrency, settings.NotifyConcurrency = opts.AccountConcurrency, opts.NotifyConcurrency
 	fmt.Fprintf(progress, "bench-scale: one execution of the workflow (as keyrotator run), account concurrency %d, notify concurrency %d…\n",
 		opts.AccountConcurrency, opts.NotifyConcurrency)
 	ex, err := runner.Run(ctx, runner.Options{Endpoint: counter.url, Input: json.RawMessage(`{}`), Settings: settings,

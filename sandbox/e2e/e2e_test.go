@@ -360,7 +360,7 @@ func predict(t *testing.T, users []sandboxtest.User, pending map[string]handoff.
 }
 
 func (o *org) policyConfig(cleanup bool) policy.Config {
-	return policy.Config{AllowedEmailDomains: o.settings.AllowedEmailDomains, Cleanup: cleanup}.WithDefaults()
+	return policy.Config{AllowedEmailDomains: o.settings.Policy.AllowedEmailDomains, Cleanup: cleanup}.WithDefaults()
 }
 
 // checkAccountAsPlanned: the account's keys after the run are what the policy predicts from
@@ -716,7 +716,7 @@ func (o *org) checkNoLeak(t *testing.T, dirs []string, ms []mail, got map[string
 func TestE2EDemoOrganization(t *testing.T) {
 	t.Parallel()
 	o := start(t, demoScenario)
-	excluded := o.sb.Seeded.Settings.ExcludeAccountIDs
+	excluded := o.sb.Seeded.Settings.Rotator.ExcludeAccounts
 	if len(excluded) != 1 {
 		t.Fatalf("the demo scenario excludes %v, want one account", excluded)
 	}
@@ -1130,7 +1130,7 @@ func TestE2EStandInEnforcesIAM(t *testing.T) {
 		}
 		return awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
 	}
-	memberRole := awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), o.settings.MemberRole)
+	memberRole := awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), o.settings.MemberRoleName)
 	scan := roleOf(statemachine.ScanAndRotate)
 	prod := iam.NewFromConfig(awsclient.AssumeRole(scan, memberRole, "enforcement-test"))
 	denied := func(what string, err error) {
@@ -1160,7 +1160,7 @@ func TestE2EStandInEnforcesIAM(t *testing.T) {
 	_, err = iam.NewFromConfig(awsclient.AssumeRole(notify, memberRole, "enforcement-test")).ListUsers(ctx, &iam.ListUsersInput{})
 	denied("NotifyUser's role enters the member role", err)
 	notifyMember := iam.NewFromConfig(awsclient.AssumeRole(notify,
-		awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), config.NotifyMemberRoleName(o.settings.MemberRole)), "enforcement-test"))
+		awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), config.NotifyMemberRoleName(o.settings.MemberRoleName)), "enforcement-test"))
 	if _, err := notifyMember.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String("alice")}); err != nil {
 		t.Errorf("NotifyUser's role in the member account reads a user's tags: %v", err)
 	}
@@ -1192,8 +1192,8 @@ func TestE2EStandInEnforcesSecretTagCondition(t *testing.T) {
 		fn := awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
 		return secretsmanager.NewFromConfig(awsclient.AssumeRole(fn, awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), roleName), "enforcement-test"))
 	}
-	notify := in(statemachine.NotifyUser, config.NotifyMemberRoleName(o.settings.MemberRole))
-	scan := in(statemachine.ScanAndRotate, o.settings.MemberRole)
+	notify := in(statemachine.NotifyUser, config.NotifyMemberRoleName(o.settings.MemberRoleName))
+	scan := in(statemachine.ScanAndRotate, o.settings.MemberRoleName)
 	for _, tc := range []struct {
 		secret  string
 		allowed bool

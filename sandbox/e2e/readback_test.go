@@ -46,7 +46,7 @@ func TestE2ERunWritesEveryFileWhenTheStandInHoldsMoreMailThanOneAnswer(t *testin
 		t.Fatal(err)
 	}
 	start := time.Now()
-	fill(t, sb.URL, s.SenderEmail)
+	fill(t, sb.URL, s.Rotator.SenderEmail)
 	t.Logf("sent %d messages of %d bytes in %s", fillerMessages, fillerBytes, time.Since(start).Round(time.Second))
 
 	settings := runner.SettingsFrom(s)

@@ -67,8 +67,8 @@ func TestE2EPayloadsAndHistoryAtScale(t *testing.T) {
 	}
 	seeded := time.Since(start)
 	settings := runner.SettingsFrom(s)
-	settings.AccountConcurrency, settings.NotifyConcurrency = 8, 8
-	settings.MaxUsers = 500
+	settings.MapConcurrency, settings.NotifyConcurrency = 8, 8
+	settings.Policy.MaxUsers = 500
 	// The payloads and history are measured here, not the send rate (TestE2EOneSendRateForTheRun):
 	// the stand-in's production quota of 14 per second would add half a minute.
 	settings.SESMaxSendRate = 100

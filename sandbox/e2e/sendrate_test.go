@@ -42,7 +42,7 @@ func TestE2EOneSendRateForTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	settings := runner.SettingsFrom(s)
-	settings.AccountConcurrency, settings.NotifyConcurrency, settings.SESMaxSendRate = 3, 3, rate
+	settings.MapConcurrency, settings.NotifyConcurrency, settings.SESMaxSendRate = 3, 3, rate
 	ex, err := runner.Run(context.Background(), runner.Options{Endpoint: sb.URL, Input: json.RawMessage(`{}`), Settings: settings,
 		BinDir: binDir, RetryInterval: 50 * time.Millisecond, MaxInstances: 9})
 	if err != nil {

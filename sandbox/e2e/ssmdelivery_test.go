@@ -47,8 +47,8 @@ func TestE2EStandInEnforcesParameterTagCondition(t *testing.T) {
 		fn := awsclient.AssumeRole(o.sb.Config(), awsclient.RoleARN(sandbox.Partition, o.id(t, "management"), role.RoleName), "enforcement-test")
 		return ssm.NewFromConfig(awsclient.AssumeRole(fn, awsclient.RoleARN(sandbox.Partition, o.id(t, "prod"), roleName), "enforcement-test"))
 	}
-	notify := in(statemachine.NotifyUser, config.NotifyMemberRoleName(o.settings.MemberRole))
-	scan := in(statemachine.ScanAndRotate, o.settings.MemberRole)
+	notify := in(statemachine.NotifyUser, config.NotifyMemberRoleName(o.settings.MemberRoleName))
+	scan := in(statemachine.ScanAndRotate, o.settings.MemberRoleName)
 	isDenied := func(err error) bool {
 		var apiErr smithy.APIError
 		return errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")

@@ -100,7 +100,7 @@ func ensureResources(ctx context.Context, cfg aws.Config, accountID string, s Se
 
 	// The run's member role and sender, which may differ from the seeded ones.
 	run := *standIn
-	run.MemberRole, run.SenderEmail = s.MemberRole, s.SenderEmail
+	run.Rotator.MemberRoleName, run.Rotator.SenderEmail = s.MemberRoleName, s.SenderEmail
 	res.Bindings = run.Bindings()
 	maps.Copy(res.Bindings, permissions.Bindings{
 		permissions.ReportBucket:     res.Bucket,

@@ -40,45 +40,24 @@ import (
 	"github.com/keyrotator/iam-access-key-rotator/pkg/awsclient"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/calllog"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/config"
-	"github.com/keyrotator/iam-access-key-rotator/pkg/policy"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/report"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox"
 	"github.com/keyrotator/iam-access-key-rotator/sandbox/permissions"
 	"github.com/keyrotator/iam-access-key-rotator/statemachine"
 )
 
-// Settings are the rotator's configuration for a run: what the CDK app's context would set.
-type Settings struct {
-	MemberRole      string
-	SenderEmail     string
-	SupportEmail    string
-	ExcludeAccounts []string
-	ExcludeOUs      []string
-	// ExcludeAccountTag is key=value or "none"; empty: the Lambdas' default.
-	ExcludeAccountTag   string
-	AllowedEmailDomains []string
-	// LimitDays, NoticePeriod and MaxUsers: 0 leaves the policy's default (90, 10, 200).
-	LimitDays, NoticePeriod, MaxUsers int
-	// SESMaxSendRate is the run's emails per second (0: the stand-in's SES quota, GetAccount).
-	SESMaxSendRate int
-	// SummaryToTopic: CleanupReport publishes the run's summary on the topic too.
-	SummaryToTopic bool
-	// AccountConcurrency and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2).
-	AccountConcurrency, NotifyConcurrency int
-	// GitHubAppSecretARN and AllowedGitHubOwners: GitHub delivery (the seeded local GitHub).
-	GitHubAppSecretARN  string
-	AllowedGitHubOwners []string
-	// SecurityHubFindings: CleanupReport imports Security Hub findings (securityHubFindings).
-	SecurityHubFindings bool
-}
+// Settings are the rotator's configuration for a run, as the CDK app reads it from context
+// (config.Table's settings). As the stack does, the runner gives each function the
+// variables it reads (config.Functions) as config.Settings.Environ writes them, after
+// setting those the stack derives from its resources (the bucket, topic, keys, roles and
+// partition) from the stand-in's; a zero field leaves the Lambdas' default. MapConcurrency
+// and NotifyConcurrency fill the Maps' MaxConcurrency (0: 4 and 2). The rest (the schedule,
+// the organization, the StackSet) the runner does not read: the stand-in is the organization.
+type Settings = config.Deployment
 
 // SettingsFrom takes the settings a seeded stand-in serves (GET /keyrotator/settings); the
 // rest keep the defaults.
-func SettingsFrom(s *sandbox.Settings) Settings {
-	return Settings{MemberRole: s.MemberRole, SenderEmail: s.SenderEmail, SupportEmail: s.SupportEmail,
-		ExcludeAccounts: s.ExcludeAccountIDs, ExcludeOUs: s.ExcludeOUIDs, ExcludeAccountTag: s.ExcludeAccountTag,
-		AllowedEmailDomains: s.AllowedEmailDomains, GitHubAppSecretARN: s.GitHubAppSecretARN, AllowedGitHubOwners: s.AllowedGitHubOwners}
-}
+func SettingsFrom(s *sandbox.Settings) Settings { return Settings{Settings: s.Rotator} }
 
 // Options configure Run.
 type Options struct {
@@ -164,8 +143,8 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 		return nil, err
 	}
 	s := opts.Settings
-	if s.AccountConcurrency == 0 {
-		s.AccountConcurrency = 4
+	if s.MapConcurrency == 0 {
+		s.MapConcurrency = 4
 	}
 	if s.NotifyConcurrency == 0 {
 		s.NotifyConcurrency = 2
@@ -199,7 +178,7 @@ func Run(ctx context.Context, opts Options) (*Execution, error) {
 	values := map[string]string{
 		statemachine.FailureTopicArn:    res.TopicARN,
 		statemachine.ReportBucketName:   res.Bucket,
-		statemachine.AccountConcurrency: strconv.Itoa(s.AccountConcurrency),
+		statemachine.AccountConcurrency: strconv.Itoa(s.MapConcurrency),
 		statemachine.NotifyConcurrency:  strconv.Itoa(s.NotifyConcurrency),
 		statemachine.Partition:          sandbox.Partition,
 		statemachine.AccountId:          accountID,
@@ -615,30 +594,13 @@ func lambdaEnv(endpoint string, s Settings, res Resources) []string {
 		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"TZ=UTC",
 	}
-	vars := config.Settings{
-		Policy:              policy.Config{LimitDays: s.LimitDays, NoticePeriod: s.NoticePeriod, MaxUsers: s.MaxUsers, AllowedEmailDomains: s.AllowedEmailDomains},
-		SenderEmail:         s.SenderEmail,
-		SupportEmail:        s.SupportEmail,
-		MemberRoleName:      s.MemberRole,
-		ExcludeAccounts:     s.ExcludeAccounts,
-		ExcludeOUs:          s.ExcludeOUs,
-		ExcludeAccountTag:   s.ExcludeAccountTag,
-		ReportBucket:        res.Bucket,
-		FailureTopicARN:     res.TopicARN,
-		Partition:           sandbox.Partition,
-		SESMaxSendRate:      s.SESMaxSendRate,
-		SummaryToTopic:      s.SummaryToTopic,
-		ManagementRoleARN:   res.ManagementRoleARN,
-		HandoffKMSKeyID:     res.HandoffKeyARN,
-		SESConfigurationSet: res.ConfigurationSet,
-		TagKeySecretARN:     res.TagKeySecretARN,
-		TagReaderRoleARN:    res.TagReaderRoleARN,
-		GitHubAppSecretARN:  s.GitHubAppSecretARN,
-		AllowedGitHubOwners: s.AllowedGitHubOwners,
-		SecurityHubFindings: s.SecurityHubFindings,
-	}.Environ()
-	for _, name := range slices.Sorted(maps.Keys(vars)) {
-		env = append(env, name+"="+vars[name])
+	vars := s.Settings
+	vars.ReportBucket, vars.FailureTopicARN, vars.Partition = res.Bucket, res.TopicARN, sandbox.Partition
+	vars.ManagementRoleARN, vars.TagReaderRoleARN = res.ManagementRoleARN, res.TagReaderRoleARN
+	vars.HandoffKMSKeyID, vars.SESConfigurationSet, vars.TagKeySecretARN = res.HandoffKeyARN, res.ConfigurationSet, res.TagKeySecretARN
+	environ := vars.Environ()
+	for _, name := range slices.Sorted(maps.Keys(environ)) {
+		env = append(env, name+"="+environ[name])
 	}
 	return env
 }

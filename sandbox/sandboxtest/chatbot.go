@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 )
 
 // The failure topic's messages are read by two kinds of subscriber: people by email, and
@@ -93,7 +95,6 @@ func readableText(s string) error {
 }
 
 var (
-	accountPattern   = regexp.MustCompile(`^[0-9]{12}$`)
 	consoleLinkRegex = regexp.MustCompile(`https://[a-z0-9.-]+/states/home\?region=[a-z0-9-]+#/v2/executions/details/arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:\S+`)
 )
 
@@ -159,7 +160,7 @@ func checkCustomNotification(s string) error {
 	if strings.TrimSpace(description) == "" {
 		bad("no description")
 	}
-	if !accountPattern.MatchString(extra["account"]) {
+	if !workflow.ValidAccountID(extra["account"]) {
 		bad("metadata.additionalContext.account %q is not an account ID", extra["account"])
 	}
 	if link := extra["executionUrl"]; !consoleLinkRegex.MatchString(link) || !strings.Contains(description, link) {
