@@ -44,6 +44,13 @@ Runs moto (ThreadedMotoServer) on 127.0.0.1 and adds, under /keyrotator/:
   POST /keyrotator/stack-instance-failed  the StackSet instances of an account read as failed
                               (Status OUTDATED, DetailedStatus FAILED) with the reason;
                               body: {"accountId": "...", "statusReason": "..."}
+  POST /keyrotator/accounts    create count member accounts in the organization's root at
+                              once, each as CreateAccount creates one (ACTIVE, joined
+                              CREATED, named <namePrefix>-<i>, <namePrefix>-<i>@example.com),
+                              for an organization of tens of thousands of accounts (one
+                              CreateAccount call each would take minutes); body: {"count":
+                              1-100000, "namePrefix": "bulk"}; answers {"accountIds": [...]}
+                              in the order created (ListAccounts' order)
   GET  /keyrotator/ses-messages?from=N&limit=L&maxBytes=B
                               the raw messages SES accepted (every account and region),
                               in the order it accepted them, from the Nth (0-based) on:
@@ -99,12 +106,33 @@ returns; the rotator checks those, or the account's, before it relies on the lis
 message SES accepts is stamped with the time SES received it, "sent_at" in data.json
 (moto keeps no time), so that tests can count the sends of each second.
 
+and the SES v2 account-level writes moto lacks: PutAccountSendingAttributes (PUT
+/v2/email/account/sending), which pauses or resumes the account's sending, GetAccount's
+SendingEnabled, and SendEmail refused with SendingPausedException while paused
+(pause_sesv2_sending); PutAccountDetails (POST /v2/email/account/details), which with
+ProductionAccessEnabled takes the account out of the SES sandbox at once (AWS reviews the
+request first, within a day) and GetAccount then returns its Details,
+
+and Organizations' feature set as AWS has it (organization_features_as_aws): an organization
+created with CONSOLIDATED_BILLING gets all features by EnableAllFeatures and then the
+management account's AcceptHandshake of the APPROVE_ALL_FEATURES handshake it lists
+(ListHandshakesForAccount; every account on the stand-in was created, so none is to be
+invited); until then EnableAWSServiceAccess and RegisterDelegatedAdministrator are refused
+(ConstraintViolationException, ORGANIZATION_NOT_IN_ALL_FEATURES_MODE); StackSets may have a
+delegated administrator,
+
+and UpdateStackInstances of a service-managed StackSet taking DeploymentTargets, which retries
+the failed instances below the OUs (moto reads Accounts only): an instance that failed because
+its role's name was taken fails again while a role of that name is still in the account, any
+other then reads as succeeded (stack_sets_as_aws),
+
 Everything else is moto's: the AWS APIs and /moto-api/ (data.json, reset, reset-auth,
 which switches IAM authorization on; see enforce_iam_as_aws for how it is made to decide
 as AWS does), with
 Organizations accounts described by State only (AWS retired Account.Status on 2026-09-09;
 moto still sends it), Organizations' List calls paged as AWS pages them (at most 20 entries,
-MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults),
+MaxResults above 20 refused; moto: 100 accounts a ListAccounts page, any MaxResults;
+a ListAccounts page costs its own accounts, not the organization's),
 IAM's GetAccountAuthorizationDetails paged as AWS pages it (page_authorization_details_as_aws;
 moto: every entity at once), IAM user tag keys compared case-insensitively and at most 50
 tags a user (iam_user_tags_as_aws; moto: keys compared exactly, no quota), SES identities
@@ -344,6 +372,9 @@ def require_existing_roles():
 
 
 OPERATOR_ACCESS_KEY = "AKIAKEYROTATORSANDBOX"
+# The access key moto takes a request to be signed with when it cannot read one from the
+# Authorization header (BaseResponse.get_access_key), as with the operator's.
+MOTO_UNREAD_ACCESS_KEY = "AKIAEXAMPLE"
 
 
 def find_accounts_in_constant_time():
@@ -360,7 +391,11 @@ def find_accounts_in_constant_time():
       belongs to one account for its life (its ID is made with it), so the account found is
       remembered, and checked on each use to still hold the key (a deleted key is looked up
       again, as moto would). The operator's key is in no account: moto's answer for it, the
-      default account, is given at once."""
+      default account, is given at once. moto never reads the operator's key (21
+      characters, its pattern takes 20) and looks up its placeholder AKIAEXAMPLE instead,
+      which is in no account either: answered at once too (it was scanned for in every
+      account on each of the operator's requests: 63 ms a request at 20,000 accounts, 3 ms
+      now)."""
     import moto.iam.models as iam_models
     from moto.core.base_backend import BackendDict
 
@@ -386,7 +421,10 @@ def find_accounts_in_constant_time():
     found = {}  # access key ID -> (account ID, partition)
 
     def get_account_id_from(access_key):
-        if access_key == OPERATOR_ACCESS_KEY:
+        # moto reads the key out of the Authorization header with a pattern of 20 characters:
+        # the operator's, of 21, does not match it and moto answers its placeholder,
+        # AKIAEXAMPLE, which no account holds either (every key moto makes has 20).
+        if access_key in (OPERATOR_ACCESS_KEY, MOTO_UNREAD_ACCESS_KEY):
             return iam_models.DEFAULT_ACCOUNT_ID
         where = found.get(access_key)
         if where is not None:
@@ -607,6 +645,8 @@ def ses_identities_as_aws():
 # Account ID -> StatusReason of a member-role StackSet instance whose deployment failed there
 # (POST /keyrotator/stack-instance-failed).
 STACK_INSTANCE_FAILURES = {}
+# The target OU (or root) through which a service-managed instance was deployed, by account.
+INSTANCE_OUS = {}
 
 
 def stack_sets_as_aws():
@@ -614,7 +654,9 @@ def stack_sets_as_aws():
     target OUs and of every OU below them, never to the management account (moto: the OUs
     one level below only, and the management account too). An instance whose deployment
     failed in an account (stack_instance_failed) is listed as AWS lists it: Status
-    OUTDATED, DetailedStatus FAILED and the reason."""
+    OUTDATED, DetailedStatus FAILED and the reason. A service-managed instance names the
+    target OU (or root) it was deployed through, OrganizationalUnitId, as AWS's does (moto:
+    none)."""
     from moto.cloudformation import models as cfn
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.core.responses import ActionResult
@@ -634,8 +676,11 @@ def stack_sets_as_aws():
     def create_instances(self, accounts, regions, parameters, deployment_targets, permission_model):
         if permission_model != "SERVICE_MANAGED":
             return create(self, accounts, regions, parameters, deployment_targets, permission_model)
-        return create(self, targets(self.org_backend, deployment_targets.get("OrganizationalUnitIds", [])),
-                      regions, parameters, {}, permission_model)
+        ous = deployment_targets.get("OrganizationalUnitIds", [])
+        for ou in ous:
+            for account in targets(self.org_backend, [ou]):
+                INSTANCE_OUS.setdefault(account, ou)
+        return create(self, targets(self.org_backend, ous), regions, parameters, {}, permission_model)
 
     cfn.StackInstances.create_instances = create_instances
 
@@ -675,6 +720,8 @@ def stack_sets_as_aws():
 
     def summary(self):
         out = to_dict(self)
+        if self.account_id in INSTANCE_OUS:
+            out["OrganizationalUnitId"] = INSTANCE_OUS[self.account_id]
         reason = STACK_INSTANCE_FAILURES.get(self.account_id)
         if reason is not None:
             out.update(Status="OUTDATED", StatusReason=reason, StackInstanceStatus={"DetailedStatus": "FAILED"})
@@ -926,7 +973,15 @@ def organization_features_as_aws():
       (HandshakeConstraintViolationException, ORGANIZATION_ALREADY_HAS_ALL_FEATURES or
       ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION);
     - CloudFormation StackSets (member.org.stacksets.cloudformation.amazonaws.com) may have a
-      delegated administrator, as AWS lists it among the services that support one."""
+      delegated administrator, as AWS lists it among the services that support one;
+    - EnableAWSServiceAccess and RegisterDelegatedAdministrator are refused until the
+      organization has all features (ConstraintViolationException, reason
+      ORGANIZATION_NOT_IN_ALL_FEATURES_MODE: "only if the organization has enabled all
+      features", EnableAWSServiceAccess, Organizations API reference; moto: allowed in an
+      organization of consolidated billing, where StackSets cannot deploy). A delegated
+      administrator stays registered when trusted access is disabled, as on AWS, where it
+      then cannot deploy ("trusted access ... must be activated before delegated
+      administrators can deploy", CloudFormation user guide)."""
     import datetime as dt
     import json as _json
 
@@ -983,6 +1038,18 @@ def organization_features_as_aws():
         self.org.feature_set = "ALL"
         return found
 
+    def all_features_first(original):
+        def refuse_without_all_features(self, *args, **kwargs):
+            if self.org is not None and self.org.feature_set != "ALL":
+                raise OrganizationsClientError(
+                    "ConstraintViolationException",
+                    "The organization must have all features enabled for this operation "
+                    "(reason ORGANIZATION_NOT_IN_ALL_FEATURES_MODE).")
+            return original(self, *args, **kwargs)
+        return refuse_without_all_features
+
+    for name in ("enable_aws_service_access", "register_delegated_administrator"):
+        setattr(OrganizationsBackend, name, all_features_first(getattr(OrganizationsBackend, name)))
     OrganizationsBackend.enable_all_features = enable_all_features
     OrganizationsBackend.list_handshakes_for_account = list_handshakes_for_account
     OrganizationsBackend.accept_handshake = accept_handshake
