@@ -9,6 +9,9 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -66,7 +69,8 @@ func TestPreflightFlags(t *testing.T) {
 // endpoints) and exactly its check fails, with its fix, and exit status 1, and then each is
 // fixed as the fix says and its check passes again; and an organization of consolidated billing
 // only, which the demo cannot be. Every check is seen failing once and passing once (the test
-// fails on a check that was not, so that a new check comes with its two steps):
+// fails on a check that was not, every check of pkg/preflight's sources included, so that a
+// new check comes with its two steps):
 //
 //	check                              fails when                                  passes again when
 //	SES production access              SES sandbox                                 PutAccountDetails ProductionAccessEnabled
@@ -91,6 +95,23 @@ func TestPreflightOnTheStandIn(t *testing.T) {
 	t.Run("consolidated billing", func(t *testing.T) { ran++; preflightOnConsolidatedBilling(t, seen) })
 	if ran < 2 || t.Failed() {
 		return // a subtest left out (-run) or failed: what it would have seen is not known
+	}
+	// Every check pkg/preflight has (each names itself: const name = "..."), also one that
+	// only some flags run.
+	files, err := filepath.Glob("../../pkg/preflight/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("pkg/preflight's sources: %v", err)
+	}
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`const name = "([^"]+)"`).FindAllStringSubmatch(string(src), -1) {
+			if seen[m[1]] == nil && !strings.HasSuffix(file, "_test.go") {
+				seen[m[1]] = map[preflight.Verdict]bool{}
+			}
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(seen)) {
 		if !seen[name][preflight.Fail] || !seen[name][preflight.Pass] {
