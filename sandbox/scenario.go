@@ -48,6 +48,12 @@ type Scenario struct {
 	// it answers STARTED and makes a new one (24: the report of yesterday's daily run).
 	// Unset, every GenerateCredentialReport makes a fresh report (kinder than AWS).
 	CredentialReportHoursAgo *int `json:"credentialReportHoursAgo,omitempty"`
+	// ConsolidatedBilling creates the organization with consolidated billing only
+	// (Organizations' feature set CONSOLIDATED_BILLING), as one that has not enabled all
+	// features: StackSets then has no trusted access and no member role StackSet is created
+	// (service-managed StackSets need both); the seeder still makes the member roles. Off: all
+	// features, StackSets' trusted access and the StackSet, as a deployed rotator has them.
+	ConsolidatedBilling bool `json:"consolidatedBilling,omitempty"`
 	// SESSandbox, when set, makes SES behave as in an account without production access.
 	SESSandbox *SESSandbox `json:"sesSandbox,omitempty"`
 	// EnforceIAM switches moto's IAM authorization on once the scenario is seeded: every call

@@ -157,9 +157,11 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	base := Config(url)
 	org := organizations.NewFromConfig(base)
 
-	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{
-		FeatureSet: orgtypes.OrganizationFeatureSetAll,
-	}); err != nil {
+	featureSet := orgtypes.OrganizationFeatureSetAll
+	if sc.ConsolidatedBilling {
+		featureSet = orgtypes.OrganizationFeatureSetConsolidatedBilling
+	}
+	if _, err := org.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: featureSet}); err != nil {
 		return nil, fmt.Errorf("create organization: %w", err)
 	}
 	desc, err := org.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
@@ -168,11 +170,13 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 	}
 	mgmtID := aws.ToString(desc.Organization.MasterAccountId)
 	// The member role's StackSet is service-managed: an organization that deployed it gave
-	// StackSets trusted access (keyrotator preflight checks it).
-	if _, err := org.EnableAWSServiceAccess(ctx, &organizations.EnableAWSServiceAccessInput{
-		ServicePrincipal: aws.String(preflight.StackSetsPrincipal),
-	}); err != nil {
-		return nil, fmt.Errorf("give StackSets trusted access: %w", err)
+	// StackSets trusted access (keyrotator preflight checks it), which needs all features.
+	if !sc.ConsolidatedBilling {
+		if _, err := org.EnableAWSServiceAccess(ctx, &organizations.EnableAWSServiceAccessInput{
+			ServicePrincipal: aws.String(preflight.StackSetsPrincipal),
+		}); err != nil {
+			return nil, fmt.Errorf("give StackSets trusted access: %w", err)
+		}
 	}
 	// moto calls the management account "master"; make ListAccounts say the scenario's name.
 	if err := callJSON(ctx, http.MethodPost, url+"/keyrotator/account-name",
@@ -246,8 +250,10 @@ func Seed(ctx context.Context, url string, sc *Scenario, opts SeedOptions) (*See
 		}
 	}
 
-	if err := s.stackSet(ctx, base, sc, ous[""]); err != nil {
-		return nil, err
+	if !sc.ConsolidatedBilling {
+		if err := s.stackSet(ctx, base, sc, ous[""]); err != nil {
+			return nil, err
+		}
 	}
 
 	if _, err := sesv2.NewFromConfig(base).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{

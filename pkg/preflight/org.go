@@ -41,7 +41,10 @@ func Organization(api OrganizationsAPI, stackSetAdmin string) []Check {
 					feature = out.Organization.FeatureSet
 				}
 				return fail(name, fmt.Sprintf("the organization's feature set is %s: service-managed StackSets, which deploy the member role, need all features", feature),
-					"Organizations console → Settings → Begin process to enable all features (aws organizations enable-all-features), then accept in every member account")
+					"Organizations console → Settings → Begin process to enable all features (aws organizations enable-all-features); "+
+						"each account that joined by invitation accepts its handshake (accounts the organization created need not), "+
+						"then the management account finalizes: aws organizations list-handshakes-for-account --filter ActionType=APPROVE_ALL_FEATURES, "+
+						"then aws organizations accept-handshake --handshake-id <its Id> (or the console's Finalize)")
 			}
 			return pass(name, "all features are enabled")
 		},

@@ -213,6 +213,8 @@ func TestMemberRolesNamesTheAccountsTheRotatorCannotEnter(t *testing.T) {
 	ok := instance("222222222222", cfntypes.StackInstanceStatusCurrent, cfntypes.StackInstanceDetailedStatusSucceeded, "")
 	taken := instance("333333333333", cfntypes.StackInstanceStatusOutdated, cfntypes.StackInstanceDetailedStatusFailed,
 		"ResourceLogicalId:MemberRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:provisioning-admin already exists.")
+	takenInOU := taken
+	takenInOU.OrganizationalUnitId, takenInOU.Region = aws.String("ou-ab12-workload1"), aws.String("eu-west-1")
 	tests := []struct {
 		name      string
 		stackSet  fakeStackSet
@@ -224,7 +226,11 @@ func TestMemberRolesNamesTheAccountsTheRotatorCannotEnter(t *testing.T) {
 		{"all there", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok}}, org.Preview{Selected: []string{"111111111111", "222222222222"}}, false, Pass,
 			[]string{"all 1 member accounts a run processes"}},
 		{"role taken, one missing", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok, taken}}, processed, true, Fail,
-			[]string{"333333333333 (OUTDATED: ResourceLogicalId:MemberRole", "1 accounts without an instance: 444444444444", "delete or rename it"}},
+			[]string{"333333333333 (OUTDATED: ResourceLogicalId:MemberRole", "1 accounts without an instance: 444444444444", "delete or rename it",
+				"--deployment-targets OrganizationalUnitIds=<the OU of each account named> --regions <the StackSet's regions> --call-as DELEGATED_ADMIN"}},
+		{"role taken, its OU and region known", fakeStackSet{instances: []cfntypes.StackInstanceSummary{ok, takenInOU}}, org.Preview{Selected: []string{"222222222222", "333333333333"}}, false, Fail,
+			[]string{"delete or rename it in that account, or choose another memberRoleName; read each failed instance's reason",
+				"--deployment-targets OrganizationalUnitIds=ou-ab12-workload1 --regions eu-west-1"}},
 		{"not deployed yet", fakeStackSet{notFound: true}, processed, false, CannotTell, []string{"does not exist yet", "npx cdk deploy"}},
 	}
 	for _, tt := range tests {

@@ -47,7 +47,7 @@ func SES(api SESAPI, sender string, users int) []Check {
 			case !a.ProductionAccessEnabled:
 				return fail(name, "the account's SES is in the sandbox: it sends only to verified addresses, so owners never get their new keys",
 					"SES console → Get set up → Request production access (or aws sesv2 put-account-details --production-access-enabled "+
-						"--mail-type TRANSACTIONAL --website-url <your URL> --use-case-description <text>); AWS reviews the request within a day")
+						"--mail-type TRANSACTIONAL --website-url <your URL>); AWS reviews the request within a day")
 			}
 			return pass(name, "SES may send to any address")
 		},

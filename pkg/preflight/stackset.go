@@ -64,7 +64,7 @@ func MemberRoles(cfn StackSetsAPI, orgAPI ManagementAPI, sel *Selection, stackSe
 			return cannotTell(name, fmt.Errorf("describe the organization (organizations:DescribeOrganization): %w", err), readFix)
 		}
 		management := aws.ToString(desc.Organization.MasterAccountId)
-		var missing, failed []string
+		var missing, failed, regions, ous []string
 		roleTaken, processed := false, 0
 		for _, id := range selection.Selected {
 			if id == management {
@@ -79,18 +79,38 @@ func MemberRoles(cfn StackSetsAPI, orgAPI ManagementAPI, sel *Selection, stackSe
 				reason := aws.ToString(in.StatusReason)
 				roleTaken = roleTaken || strings.Contains(reason, memberRole+" already exists")
 				failed = append(failed, fmt.Sprintf("%s (%s: %s)", id, in.Status, reason))
+				if r := aws.ToString(in.Region); r != "" && !slices.Contains(regions, r) {
+					regions = append(regions, r)
+				}
+				if ou := aws.ToString(in.OrganizationalUnitId); ou != "" && !slices.Contains(ous, ou) {
+					ous = append(ous, ou)
+				}
 			}
 		}
 		if len(missing) == 0 && len(failed) == 0 {
 			return pass(name, fmt.Sprintf("all %d member accounts a run processes have the member role from StackSet %s", processed, stackSet))
 		}
 		var problems, fixes []string
+		if roleTaken {
+			// First: a retry fails again while the role is there.
+			fixes = append(fixes, fmt.Sprintf("where a role named %s already exists, delete or rename it in that account, or choose another memberRoleName", memberRole))
+		}
 		if len(failed) > 0 {
 			problems = append(problems, fmt.Sprintf("%d accounts where its instance failed: %s", len(failed), strings.Join(head(failed), "; ")))
-			fixes = append(fixes, "read each failed instance's reason (CloudFormation console → StackSets → "+stackSet+" → Stack instances), fix it, then retry: aws cloudformation update-stack-instances --stack-set-name "+stackSet)
-		}
-		if roleTaken {
-			fixes = append(fixes, fmt.Sprintf("where a role named %s already exists, delete or rename it in that account, or choose another memberRoleName", memberRole))
+			// A service-managed StackSet's instances are retried by OU and region.
+			target, where := "<the OU of each account named>", "<the StackSet's regions>"
+			if len(ous) > 0 {
+				target = strings.Join(ous, ",")
+			}
+			if len(regions) > 0 {
+				where = strings.Join(regions, " ")
+			}
+			retry := "aws cloudformation update-stack-instances --stack-set-name " + stackSet +
+				" --deployment-targets OrganizationalUnitIds=" + target + " --regions " + where
+			if delegated {
+				retry += " --call-as DELEGATED_ADMIN"
+			}
+			fixes = append(fixes, "read each failed instance's reason (CloudFormation console → StackSets → "+stackSet+" → Stack instances), fix it, then retry: "+retry)
 		}
 		if len(missing) > 0 {
 			problems = append(problems, fmt.Sprintf("%d accounts without an instance: %s", len(missing), strings.Join(head(missing), ", ")))
