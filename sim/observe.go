@@ -155,12 +155,12 @@ func (s *sim) observe(c awsmodel.Call, out any, err error) {
 	switch in := c.Input.(type) {
 	case *iam.ListAccessKeysInput:
 		user := c.Account + "/" + aws.ToString(in.UserName)
-		read, ok := s.keysRead[user]
-		if !ok {
-			read = [2]int{-1, -1}
-		}
-		if read[1] != s.day {
-			s.keysRead[user] = [2]int{read[1], s.day}
+		s.keysRead[user] = lastTwo(s.keysRead, user, s.day)
+		s.listedOn[user] = s.day
+	case *iam.ListUserTagsInput:
+		user := c.Account + "/" + aws.ToString(in.UserName)
+		if listed, ok := s.listedOn[user]; ok && listed == s.day {
+			s.usersRead[user] = lastTwo(s.usersRead, user, s.day)
 		}
 	case *iam.TagUserInput:
 		if slices.ContainsFunc(in.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == history.PendingTag }) {
@@ -208,4 +208,16 @@ func (s *sim) learnReplacements() {
 			s.rotatorKeys[id] = sec.Tags[handoff.ReplacesTag]
 		}
 	}
+}
+
+// lastTwo is days[user]'s last two days (the later last, -1: none) once day is one of them.
+func lastTwo(days map[string][2]int, user string, day int) [2]int {
+	read, ok := days[user]
+	if !ok {
+		read = [2]int{-1, -1}
+	}
+	if read[1] != day {
+		read = [2]int{read[1], day}
+	}
+	return read
 }

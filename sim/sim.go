@@ -290,6 +290,8 @@ type sim struct {
 	marks         map[string]time.Time           // account/user → when the rotator last marked a key creation
 	reactivatedOn map[string]int                 // key → last day its owner made it Active again
 	keysRead      map[string][2]int              // account/user → the days of the rotator's last two listings of its keys (ListAccessKeys), the later last
+	listedOn      map[string]int                 // account/user → the day of the rotator's last listing of its keys
+	usersRead     map[string][2]int              // account/user → the days of the rotator's last two reads of the user that got past its keys to its tags (ListUserTags after that day's ListAccessKeys), the later last
 	keyOwner      map[string]*owner              // key the rotator created → its user's owner
 	secrets       []string                       // every secret access key and zip password, for the leak check
 	secretOf      map[string]string              // access key → its secret access key, as IAM returned it
@@ -323,7 +325,7 @@ func Run(cfg Config) Result {
 	cfg = cfg.withDefaults()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x73696d)), frng: rand.New(rand.NewPCG(uint64(cfg.FaultSeed), 0x666c74)), owners: map[string]*owner{},
 		rotatorKeys: map[string]string{}, warnedOn: map[string]int{}, warnDue: map[string]string{}, deactivatedOn: map[string]int{},
-		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keysRead: map[string][2]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, gitHubLast: map[string][2]awsmodel.GitHubSecret{}, bouncesOffLast: -100, opHolds: map[string][]simHold{}, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
+		got: map[string]map[string]bool{}, trace: map[string][]string{}, reported: map[string]bool{}, marks: map[string]time.Time{}, reactivatedOn: map[string]int{}, keysRead: map[string][2]int{}, listedOn: map[string]int{}, usersRead: map[string][2]int{}, keyOwner: map[string]*owner{}, secretOf: map[string]string{}, forged: map[string]map[string]bool{}, writtenTo: map[string]bool{}, gitHubLast: map[string][2]awsmodel.GitHubSecret{}, bouncesOffLast: -100, opHolds: map[string][]simHold{}, lastPlan: map[string]workflow.UserResult{}, res: Result{Faults: map[string]int{}, World: map[string]int{}}}
 	s.now = time.Date(2025, 12, 31, 12, 0, 0, 0, time.UTC)
 	s.w = awsmodel.New(func() time.Time { return s.now }, cfg.Seed)
 	s.w.VerifySES(domain)

@@ -122,21 +122,27 @@ func (e *execution) dest(to string) appsecret.Destination {
 // user was not read (they are read then).
 func (e *execution) confirm(ctx context.Context, p handoff.Pending, tags map[string]string) (bool, error) {
 	if p.DeliverTo != "" {
-		// A key written to its secret is delivered, whatever became of the owner's notice.
-		// A secret the member role may no longer see (its opt-in withdrawn since) holds the
-		// key if NotifyUser marked it written or sent: it does so only after the write
-		// succeeded.
-		dest := e.dest(p.DeliverTo)
-		state, err := dest.Find(ctx, p.AccessKeyID, p.Created)
-		if err != nil || state == appsecret.Absent || state == appsecret.Hidden && p.Sent.IsZero() && p.Written.IsZero() {
-			return false, err
-		}
-		if dest.AwaitsFirstUse() && p.Sent.IsZero() && p.Written.IsZero() {
-			// GitHub tells when its secrets were last written, not by whom nor with what: the
-			// application's own write since the key was made looks the same as NotifyUser's.
-			// Only NotifyUser's record of its completed write confirms (or the key's use,
-			// confirmedByUse); without it, the key is written again.
-			return false, nil
+		// A key written to its store is delivered, whatever became of the owner's notice and
+		// whatever became of the store since: NotifyUser marks the key written (then sent)
+		// only once its write took effect, and the application may have read it from then
+		// on (a parameter its application deleted or wrote over before this run, which SSM
+		// keeps no trace of, a secret scheduled for deletion, a store whose opt-in was
+		// withdrawn). Its old key waits for the store's current value all the same
+		// (unlessStoreBehind). Without that record (a write whose outcome was not recorded),
+		// only the store's version of the key confirms.
+		if p.Sent.IsZero() && p.Written.IsZero() {
+			dest := e.dest(p.DeliverTo)
+			state, err := dest.Find(ctx, p.AccessKeyID, p.Created)
+			if err != nil || state != appsecret.Holds {
+				return false, err
+			}
+			if dest.AwaitsFirstUse() {
+				// GitHub tells when its secrets were last written, not by whom nor with what:
+				// the application's own write since the key was made looks the same as
+				// NotifyUser's. Only NotifyUser's record of its completed write confirms (or
+				// the key's use, confirmedByUse); without it, the key is written again.
+				return false, nil
+			}
 		}
 	} else if why := e.unconfirmable(p); why != "" {
 		// Silence from the suppression list proves nothing: the key waits.

@@ -243,3 +243,36 @@ func TestParameterPairWithoutOptInOnOneIsRefused(t *testing.T) {
 		t.Errorf("keys %v, result %+v, owner told %d times: want no key, the refusal reported and told", h.Keys("ci"), res.Users, h.ToldOfFailure("ci"))
 	}
 }
+
+// The application deletes its parameter the day after the rotator wrote the new key there,
+// before any run could confirm the write (SSM deletes a parameter at once; its IaC makes it
+// again weeks later). NotifyUser recorded the write as done: the application may have read
+// the new key in between, and hold it since, so the key is delivered, never deleted as
+// undeliverable at the end of the bounded wait (campaign seed 180 day 21 on main 9cf1859,
+// where the application's key was deleted; DESIGN.md "a machine user's application keeps an
+// active key"). The old key waits for the parameter as for any store behind: told, then
+// deactivated at the bounded wait's end.
+func TestKeyWrittenToAParameterItsApplicationDeletedIsNotDeletedAsUndeliverable(t *testing.T) {
+	h := scenario.New(t)
+	old := h.ParamUser("ci", map[string]string{appsecret.OptInTag: "ci"}, 85)[0]
+	h.Day()
+	got := h.ParamReads("ci")
+	if got == old {
+		t.Fatal("the new key was not written to the parameter")
+	}
+	h.W.DeleteAppParameter(scenario.Account, "/app/ci")
+	h.Day()
+	if n := len(h.HandoffSecrets("ci")); n != 0 {
+		t.Errorf("the day after the write %d hand-off secrets remain: NotifyUser's record of the write confirms its delivery", n)
+	}
+	for day := 2; day <= 40; day++ {
+		h.Day()
+		if h.Keys("ci")[got] != types.StatusTypeActive {
+			t.Fatalf("day %d: new key %s, written to the parameter, which its application may read since, is gone or inactive (keys %v, undeliverable tag %q)",
+				day, got, h.Keys("ci"), h.W.Tags(scenario.Account, "ci")["key-rotator:undeliverable"])
+		}
+	}
+	if h.Keys("ci")[old] == types.StatusTypeActive {
+		t.Errorf("the old key %s is still active past the bounded wait (keys %v)", old, h.Keys("ci"))
+	}
+}
