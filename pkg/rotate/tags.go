@@ -88,7 +88,17 @@ func (ur *userRun) exists(id string) bool {
 // A tag is written and removed under the rotator's own spelling of its key (the member role
 // may write no other): IAM compares user tag keys case-insensitively, so TagUser replaces,
 // and UntagUser removes, the tag however the user carries it.
+//
+// A notices record someone else overwrote is left as it is: the rotator's own record would
+// list only what this run knows was sent, and the next run, finding it signed, would forget
+// that any notice may have been sent (policy.User.NoticesUnsure), so a deletion day a
+// KeyDeactivated notice told would no longer hold. NotifyUser replaces it once it records the
+// notices sent again, which give those days anew (make faults seed 133 on 9cf1859).
 func (ur *userRun) setTags(ctx context.Context, values map[string]string) error {
+	values = maps.Clone(values)
+	if _, forged := ur.untrusted[history.NoticesTag]; forged {
+		delete(values, history.NoticesTag)
+	}
 	var set []types.Tag
 	var unset []string
 	for _, key := range slices.Sorted(maps.Keys(values)) {

@@ -81,3 +81,38 @@ func TestForgedNoticesTagDoesNotHastenAToldDeletion(t *testing.T) {
 		}
 	}
 }
+
+// make faults seed 133, day 87 (on 9cf1859): after the owner was told the day a key the
+// rotator deactivated is deleted, someone overwrote the rotator's notices tag. The run that
+// found the forged record took it as absent and waited, as it should, but its own write of
+// the record (nothing on record: the tag removed) left no trace that the record had been
+// forged; the KeyDeactivated notice it sent again did not reach NotifyUser's record that day,
+// and the next run, finding no notices tag and nothing unsure, deleted the unused key three
+// days before the day told. Replacing a forged record must not forget that it was forged
+// until a notice on record gives the day again.
+func TestForgedNoticesRecordStaysUnsureUntilANoticeGivesTheDayAgain(t *testing.T) {
+	h := scenario.New(t)
+	start := h.Now
+	id := ivyWithAnInactiveKey(h)
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+start.AddDate(0, 0, -3).Format(time.DateOnly)))
+	h.Now = h.Now.Add(time.Minute)
+	h.Day()
+	if told := h.W.Delivered("ivy@" + scenario.Domain); len(told) != 1 {
+		t.Fatalf("ivy was sent %d messages on day 0; want the KeyDeactivated notice", len(told))
+	}
+	deleteOn := start.AddDate(0, 0, 5).Format(time.DateOnly) // created 95 days ago, deleted at 100
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.NoticesTag, id+":KD:"+start.Format("20060102")+":0000 forged"))
+	// Day 1: ScanAndRotate runs; its notification does not reach NotifyUser (a fault).
+	h.Scan()
+	h.DayStart = h.DayStart.AddDate(0, 0, 1)
+	h.Now = h.DayStart
+	if _, ok := h.Keys("ivy")[id]; !ok {
+		t.Fatalf("day 1: ivy's key %s was deleted before %s, the day its owner was told", id, deleteOn)
+	}
+	for day := 2; h.DayStart.Format(time.DateOnly) < deleteOn; day++ {
+		h.Day()
+		if _, ok := h.Keys("ivy")[id]; !ok {
+			t.Fatalf("day %d: ivy's key %s was deleted before %s, the day its owner was told", day, id, deleteOn)
+		}
+	}
+}
