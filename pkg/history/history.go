@@ -36,8 +36,9 @@ const (
 	// then that has no hand-off secret and was never used.
 	PendingTag = config.RotatorTagKeyPrefix + "pending"
 	// DeactivatedTag remembers the day each of the user's keys was first known inactive, as
-	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it) separated
-	// by spaces: IAM does not keep it, and no key is deleted on the day it was deactivated.
+	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it, ":U" when
+	// it may have: Inactive.Unsure) separated by spaces: IAM does not keep it, and no key is
+	// deleted on the day it was deactivated.
 	DeactivatedTag = config.RotatorTagKeyPrefix + "deactivated"
 	// UndeliverableTag holds the owner address the rotator gave up on: a new key could not be
 	// delivered to it within the bounded wait. While the user's email tag still gives that
