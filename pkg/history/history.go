@@ -36,8 +36,9 @@ const (
 	// then that has no hand-off secret and was never used.
 	PendingTag = config.RotatorTagKeyPrefix + "pending"
 	// DeactivatedTag remembers the day each of the user's keys was first known inactive, as
-	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it) separated
-	// by spaces: IAM does not keep it, and no key is deleted on the day it was deactivated.
+	// "KEYID:YYYY-MM-DD" entries ("KEYID:YYYY-MM-DD:R" when the rotator deactivated it, ":U" when
+	// it may have: Inactive.Unsure) separated by spaces: IAM does not keep it, and no key is
+	// deleted on the day it was deactivated.
 	DeactivatedTag = config.RotatorTagKeyPrefix + "deactivated"
 	// UndeliverableTag holds the owner address the rotator gave up on: a new key could not be
 	// delivered to it within the bounded wait. While the user's email tag still gives that
@@ -151,20 +152,27 @@ func FormatNotices(sent []Sent) string {
 // Inactive is what the deactivated tag says of one key.
 type Inactive struct {
 	Since     time.Time // the UTC day the key was first known inactive
-	ByRotator bool      // the rotator deactivated it (and owes the owner a KeyDeactivated notice)
+	ByRotator bool      // the rotator deactivated it, or may have (Unsure): it owes the owner a KeyDeactivated notice
+	// Unsure: ByRotator only because the record the rotator read was not its own (forged), so
+	// the key may be one it deactivated: its deletion waits as for one (a forged record only
+	// postpones), but nothing says the rotator deactivated it, and a hold does not make it
+	// active again as the key the rotator deactivated (its owner may have, make faults -rare
+	// seed 11).
+	Unsure bool
 }
 
 // ParseDeactivated reads the deactivated tag; an entry it does not understand is dropped (the
 // key is then recorded anew as inactive since today, which delays its deletion by a day).
+// "id:day:R" is a key the rotator deactivated, "id:day:U" one it may have (Inactive.Unsure).
 func ParseDeactivated(tag string) map[string]Inactive {
 	out := map[string]Inactive{}
 	for _, entry := range strings.Fields(tag) {
 		parts := strings.Split(entry, ":")
-		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || len(parts) == 3 && parts[2] != "R" {
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || len(parts) == 3 && parts[2] != "R" && parts[2] != "U" {
 			continue
 		}
 		if t, err := time.Parse(time.DateOnly, parts[1]); err == nil {
-			out[parts[0]] = Inactive{Since: t, ByRotator: len(parts) == 3}
+			out[parts[0]] = Inactive{Since: t, ByRotator: len(parts) == 3, Unsure: len(parts) == 3 && parts[2] == "U"}
 		}
 	}
 	return out
@@ -175,7 +183,10 @@ func FormatDeactivated(keys map[string]Inactive) string {
 	var entries []string
 	for _, id := range slices.Sorted(maps.Keys(keys)) {
 		entry := id + ":" + keys[id].Since.UTC().Format(time.DateOnly)
-		if keys[id].ByRotator {
+		switch {
+		case keys[id].ByRotator && keys[id].Unsure:
+			entry += ":U"
+		case keys[id].ByRotator:
 			entry += ":R"
 		}
 		entries = append(entries, entry)

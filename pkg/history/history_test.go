@@ -53,9 +53,10 @@ func TestDeactivatedTagRoundTrip(t *testing.T) {
 	keys := map[string]Inactive{
 		"AKIAB0000000000000002": {Since: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), ByRotator: true},
 		"AKIAA0000000000000001": {Since: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+		"AKIAC0000000000000003": {Since: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), ByRotator: true, Unsure: true},
 	}
 	tag := FormatDeactivated(keys)
-	if want := "AKIAA0000000000000001:2026-11-20 AKIAB0000000000000002:2026-11-25:R"; tag != want {
+	if want := "AKIAA0000000000000001:2026-11-20 AKIAB0000000000000002:2026-11-25:R AKIAC0000000000000003:2026-11-26:U"; tag != want {
 		t.Errorf("tag %q, want %q", tag, want)
 	}
 	if got := ParseDeactivated(tag); !maps.Equal(got, keys) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/keyrotator/iam-access-key-rotator/pkg/history"
 	"github.com/keyrotator/iam-access-key-rotator/pkg/workflow"
 	"github.com/keyrotator/iam-access-key-rotator/sim/scenario"
 )
@@ -125,5 +126,42 @@ func TestHoldDoesNotReactivateAKeyRule2Deletes(t *testing.T) {
 	i := slices.IndexFunc(res.Users, func(u workflow.UserResult) bool { return u.UserName == "ci-bot" })
 	if i < 0 || !strings.Contains(res.Users[i].Hold, "not made active again") {
 		t.Errorf("result %+v, want the user's hold to say the key was not made active again", res.Users)
+	}
+}
+
+// TestHoldReactivatesNoKeyItsOwnerDeactivatedUnderAForgedRecord: a forged deactivated tag
+// leaves the rotator unsure who deactivated the Inactive keys it did not record: it then
+// waits for their KeyDeactivated notice before deleting them (a forged record only
+// postpones), but that is no record that it deactivated them. A hold's reactivation, which
+// picks the key the rotator deactivated most recently, makes active again the key the
+// rotator deactivated, never the one its owner deactivated (make faults -rare seed 11, day
+// 70, on 8c97147: the forgery and the rotator's deactivation on the same day recorded both
+// keys alike, and the owner's key, whose ID sorts last, was made active).
+func TestHoldReactivatesNoKeyItsOwnerDeactivatedUnderAForgedRecord(t *testing.T) {
+	h := scenario.New(t)
+	old := h.TaggedUser("ci-bot", nil, 95)[0] // no usable email: deactivated at 90 days
+	// The owner's own key, deactivated by the owner, whose ID sorts after the old key's (the
+	// tie of two records of the same day goes to the greater ID).
+	var own string
+	for own == "" || own < old {
+		if own != "" {
+			scenario.Must(h.W.DeleteKey(scenario.Account, own))
+		}
+		var err error
+		own, _, err = h.W.AddKey(scenario.Account, "ci-bot", h.Now.AddDate(0, 0, -3), types.StatusTypeInactive)
+		scenario.Must(err)
+	}
+	// Forged (unsigned): the owner's key deactivated long ago, not by the rotator.
+	scenario.Must(h.W.SetTag(scenario.Account, "ci-bot", history.DeactivatedTag,
+		history.FormatDeactivated(map[string]history.Inactive{own: {Since: h.Now.AddDate(0, 0, -30)}})))
+	h.Now = h.Now.Add(time.Minute)
+	h.Day()
+	if got := h.Keys("ci-bot"); got[old] != types.StatusTypeInactive || got[own] != types.StatusTypeInactive {
+		t.Fatalf("after the deactivation's run: keys %v, want %s (the rotator's) and %s (the owner's) Inactive", got, old, own)
+	}
+	h.Hold([]workflow.HoldRequest{{Account: scenario.Account, User: "ci-bot", Until: h.Now.AddDate(0, 0, 5).Format(time.DateOnly), Reason: "INC-4711", Reactivate: true}})
+	h.Day()
+	if got := h.Keys("ci-bot"); got[own] != types.StatusTypeInactive || got[old] != types.StatusTypeActive {
+		t.Errorf("after the hold's run: keys %v, want the rotator's %s Active and the owner's %s still Inactive", got, old, own)
 	}
 }

@@ -123,12 +123,14 @@ func unusedBy(h hold.Hold, cfg policy.Config, now time.Time) time.Time {
 }
 
 // lastDeactivated is the key the rotator deactivated most recently, as its signed
-// deactivated tag records, among the user's keys; "" when none.
+// deactivated tag records, among the user's keys; "" when none. A key it only may have
+// deactivated (recorded when its record was forged: history.Inactive.Unsure) is not one: its
+// owner may have deactivated it (make faults -rare seed 11).
 func (ur *userRun) lastDeactivated() string {
 	id, latest := "", history.Inactive{}
 	for k, in := range history.ParseDeactivated(ur.u.Tags.Get(history.DeactivatedTag)) {
 		exists := slices.ContainsFunc(ur.u.Keys, func(key policy.Key) bool { return key.AccessKeyID == k })
-		if in.ByRotator && exists && (id == "" || in.Since.After(latest.Since) || in.Since.Equal(latest.Since) && k > id) {
+		if in.ByRotator && !in.Unsure && exists && (id == "" || in.Since.After(latest.Since) || in.Since.Equal(latest.Since) && k > id) {
 			id, latest = k, in
 		}
 	}

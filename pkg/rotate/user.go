@@ -261,7 +261,7 @@ func (ur *userRun) prepare(ctx context.Context) error {
 		// deletion waits for a KeyDeactivated notice too (a forged record only postpones).
 		_, unsure := ur.untrusted[history.DeactivatedTag]
 		for _, id := range newly {
-			ur.inactive[id] = history.Inactive{Since: e.run.Now, ByRotator: unsure}
+			ur.inactive[id] = history.Inactive{Since: e.run.Now, ByRotator: unsure, Unsure: unsure}
 		}
 		for i, k := range ur.u.Keys {
 			if unsure && slices.Contains(newly, k.AccessKeyID) {
