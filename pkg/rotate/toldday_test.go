@@ -63,17 +63,7 @@ func TestKeyDeletionDayToldHoldsWhileBouncesAreNotSuppressed(t *testing.T) {
 // value does not verify and is taken as absent, which dropped the record of that notice, and
 // rule 2 deleted the unused key days before the day told: a forged tag hastened an action.
 func TestForgedNoticesTagDoesNotHastenAToldDeletion(t *testing.T) {
-	h := scenario.New(t)
-	start := h.Now
-	id := ivyWithAnInactiveKey(h)
-	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+start.AddDate(0, 0, -3).Format(time.DateOnly)))
-	h.Now = h.Now.Add(time.Minute)
-	h.Day()
-	if told := h.W.Delivered("ivy@" + scenario.Domain); len(told) != 1 {
-		t.Fatalf("ivy was sent %d messages on day 0; want the KeyDeactivated notice", len(told))
-	}
-	deleteOn := start.AddDate(0, 0, 5).Format(time.DateOnly) // created 95 days ago, deleted at 100
-	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.NoticesTag, id+":KD:"+start.Format("20060102")+":0000 forged"))
+	h, id, deleteOn := ivyToldTheDeletionDayThenNoticesForged(t)
 	for day := 1; h.DayStart.Format(time.DateOnly) < deleteOn; day++ {
 		h.Day()
 		if _, ok := h.Keys("ivy")[id]; !ok {
@@ -91,17 +81,7 @@ func TestForgedNoticesTagDoesNotHastenAToldDeletion(t *testing.T) {
 // days before the day told. Replacing a forged record must not forget that it was forged
 // until a notice on record gives the day again.
 func TestForgedNoticesRecordStaysUnsureUntilANoticeGivesTheDayAgain(t *testing.T) {
-	h := scenario.New(t)
-	start := h.Now
-	id := ivyWithAnInactiveKey(h)
-	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+start.AddDate(0, 0, -3).Format(time.DateOnly)))
-	h.Now = h.Now.Add(time.Minute)
-	h.Day()
-	if told := h.W.Delivered("ivy@" + scenario.Domain); len(told) != 1 {
-		t.Fatalf("ivy was sent %d messages on day 0; want the KeyDeactivated notice", len(told))
-	}
-	deleteOn := start.AddDate(0, 0, 5).Format(time.DateOnly) // created 95 days ago, deleted at 100
-	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.NoticesTag, id+":KD:"+start.Format("20060102")+":0000 forged"))
+	h, id, deleteOn := ivyToldTheDeletionDayThenNoticesForged(t)
 	// Day 1: ScanAndRotate runs; its notification does not reach NotifyUser (a fault).
 	h.Scan()
 	h.DayStart = h.DayStart.AddDate(0, 0, 1)
@@ -115,4 +95,23 @@ func TestForgedNoticesRecordStaysUnsureUntilANoticeGivesTheDayAgain(t *testing.T
 			t.Fatalf("day %d: ivy's key %s was deleted before %s, the day its owner was told", day, id, deleteOn)
 		}
 	}
+}
+
+// ivyToldTheDeletionDayThenNoticesForged: ivy's key, which the rotator deactivated 3 days
+// ago, is announced for deletion on day 0 (a KeyDeactivated notice naming deleteOn); then
+// someone overwrites the notices tag with a record that does not verify.
+func ivyToldTheDeletionDayThenNoticesForged(t *testing.T) (h *scenario.Harness, id, deleteOn string) {
+	t.Helper()
+	h = scenario.New(t)
+	start := h.Now
+	id = ivyWithAnInactiveKey(h)
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.DeactivatedTag, id+":"+start.AddDate(0, 0, -3).Format(time.DateOnly)))
+	h.Now = h.Now.Add(time.Minute)
+	h.Day()
+	if told := h.W.Delivered("ivy@" + scenario.Domain); len(told) != 1 {
+		t.Fatalf("ivy was sent %d messages on day 0; want the KeyDeactivated notice", len(told))
+	}
+	deleteOn = start.AddDate(0, 0, 5).Format(time.DateOnly) // created 95 days ago, deleted at 100
+	scenario.Must(h.W.SetTag(scenario.Account, "ivy", history.NoticesTag, id+":KD:"+start.Format("20060102")+":0000 forged"))
+	return h, id, deleteOn
 }
